@@ -1,1 +1,43 @@
-fn main() {}
+//! The `entente` binary: parses the command line and starts the requested role.
+
+mod bench;
+mod dss;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "entente", version, about = "UTM strategic coordination: DSS and USS in one binary")]
+struct Cli {
+    /// Log filter (tracing syntax); quiet unless asked.
+    #[arg(long, global = true, env = "ENTENTE_LOG", default_value = "warn,entente=info")]
+    log: String,
+    /// Emit logs as JSON lines.
+    #[arg(long, global = true, env = "ENTENTE_LOG_JSON")]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the F3548-21 DSS API on an embedded store.
+    Dss(dss::DssArgs),
+    /// Measure a real `entente dss` over HTTP with a loaded airspace.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_new(&cli.log)?;
+    if cli.log_json {
+        tracing_subscriber::fmt().with_env_filter(filter).json().init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).compact().init();
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Command::Dss(args) => runtime.block_on(dss::run(args)),
+        Command::Bench(args) => runtime.block_on(bench::run(args)),
+    }
+}

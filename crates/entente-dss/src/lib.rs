@@ -1,1 +1,29 @@
-//! placeholder
+//! The F3548-21 DSS rules: entities, the key check, subscriptions and notifications, availability.
+//!
+//! It knows no HTTP and no storage engine: requests arrive as domain values, durable writes leave
+//! through the [`Store`] trait, and answers are domain values the HTTP edge turns into JSON.
+
+mod airspace;
+mod caller;
+mod error;
+mod index;
+mod limits;
+mod model;
+mod ops;
+mod service;
+mod store;
+
+pub use airspace::Airspace;
+pub use caller::{Caller, Scope};
+pub use error::{AirspaceConflict, DssError, StoreError};
+pub use limits::{Clock, Limits, SystemClock};
+pub use model::{
+    Availability, AvailabilityRecord, Constraint, EntityId, OirState, OperationalIntent, Report,
+    Subscription, Timestamp, Volume, any_intersect, new_token, time_span,
+};
+pub use ops::constraint::{ConstraintChange, PutConstraint};
+pub use ops::intent::{IntentChange, NewSubscription, PutOperationalIntent};
+pub use ops::subscription::{PutSubscription, SubscriptionPut};
+pub use ops::{ConstraintView, IntentView, Subscriber, SubscriptionState, SubscriptionView};
+pub use service::Dss;
+pub use store::{Change, CommitTicket, Snapshot, Store};

@@ -1,1 +1,25 @@
-//! placeholder
+//! The only crate that speaks HTTP and JSON: the DSS APIs over axum, auth, metrics and OpenAPI.
+
+mod app;
+pub mod auth;
+mod error;
+mod extract;
+mod metrics;
+mod openapi;
+mod scd;
+mod wire;
+
+use std::future::Future;
+use std::sync::Arc;
+
+pub use app::{AppState, app};
+pub use error::ApiError;
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}

@@ -1,1 +1,9 @@
-//! placeholder
+//! Durable stores behind the DSS storage boundary: the embedded redb store (default).
+//!
+//! Both the record codec and the group committer live here so that every backend encodes entities
+//! the same way and commits in the order the DSS decided.
+
+mod codec;
+mod redb_store;
+
+pub use redb_store::RedbStore;

@@ -1,0 +1,459 @@
+//! `entente bench`: loads a realistic airspace into a real `entente dss` process and measures it over HTTP.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use chrono::{SecondsFormat, Utc};
+use clap::Args;
+use entente_server::auth::TokenIssuer;
+use indicatif::{ProgressBar, ProgressStyle};
+use parking_lot::Mutex;
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use serde_json::{Value, json};
+
+#[derive(Args)]
+pub(crate) struct BenchArgs {
+    /// Active operational intents loaded before measuring.
+    #[arg(long, default_value_t = 100_000)]
+    intents: usize,
+    /// Subscriptions loaded before measuring.
+    #[arg(long, default_value_t = 10_000)]
+    subscriptions: usize,
+    /// Side of the square area the entities are spread over, in km.
+    #[arg(long, default_value_t = 100.0)]
+    area_km: f64,
+    /// Requests measured per operation.
+    #[arg(long, default_value_t = 20_000)]
+    requests: usize,
+    /// Concurrent HTTP clients.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Where the benchmarked DSS keeps its store (a fresh temporary folder by default).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+const SUB: &str = "bench-uss";
+const ORIGIN: (f64, f64) = (47.0, 8.0);
+const METRES_PER_DEG_LAT: f64 = 111_195.0;
+
+struct Target {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_dss(dir: &Path, public_key: &Path) -> anyhow::Result<Target> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let child = Command::new(std::env::current_exe()?)
+        .args(["dss", "--listen", &format!("127.0.0.1:{port}"), "--audience", "localhost"])
+        .arg("--public-key")
+        .arg(public_key)
+        .arg("--data-dir")
+        .arg(dir.join("store"))
+        .args(["--allow-http-base-urls", "--log", "error"])
+        .stdout(Stdio::null())
+        .spawn()
+        .context("starting entente dss")?;
+    Ok(Target { child, base: format!("http://localhost:{port}") })
+}
+
+/// Resident memory of a process in MiB, from /proc.
+fn rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 =
+        status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+struct Geometry {
+    area_km: f64,
+}
+
+impl Geometry {
+    /// A square of `side_m` at a uniformly random place in the benchmark area.
+    fn square(&self, rng: &mut StdRng, side_m: f64) -> Value {
+        let span_deg_lat = self.area_km * 1000.0 / METRES_PER_DEG_LAT;
+        let lat = ORIGIN.0 + rng.random::<f64>() * span_deg_lat;
+        let deg_lng_per_m = 1.0 / (METRES_PER_DEG_LAT * lat.to_radians().cos());
+        let lng = ORIGIN.1 + rng.random::<f64>() * self.area_km * 1000.0 * deg_lng_per_m;
+        let dlat = side_m / METRES_PER_DEG_LAT;
+        let dlng = side_m * deg_lng_per_m;
+        json!({"vertices": [
+            {"lat": lat, "lng": lng}, {"lat": lat, "lng": lng + dlng},
+            {"lat": lat + dlat, "lng": lng + dlng}, {"lat": lat + dlat, "lng": lng}
+        ]})
+    }
+}
+
+fn time(offset: Duration) -> Value {
+    let t = Utc::now() + chrono::Duration::from_std(offset).unwrap_or_default();
+    json!({"value": t.to_rfc3339_opts(SecondsFormat::Secs, true), "format": "RFC3339"})
+}
+
+fn volume(outline: Value, alt: (f64, f64), start: Duration, end: Duration) -> Value {
+    json!({
+        "volume": {
+            "outline_polygon": outline,
+            "altitude_lower": {"value": alt.0, "reference": "W84", "units": "M"},
+            "altitude_upper": {"value": alt.1, "reference": "W84", "units": "M"}
+        },
+        "time_start": time(start),
+        "time_end": time(end)
+    })
+}
+
+/// An intent of 30 minutes within the next 20 hours, a 200 m square, in one of four altitude bands.
+fn intent_volume(geo: &Geometry, rng: &mut StdRng) -> Value {
+    let start = Duration::from_secs(600 + rng.random_range(0..20 * 3600));
+    let band = f64::from(rng.random_range(0..4u8)) * 30.0;
+    volume(geo.square(rng, 200.0), (band, band + 30.0), start, start + Duration::from_secs(1800))
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await?;
+        Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
+    }
+
+    /// Creates an intent, adding the OVNs the DSS says are missing (the bench manages every intent, so it sees them).
+    async fn create_intent(&self, id: &str, extents: &Value) -> anyhow::Result<(String, usize)> {
+        let mut key: Vec<Value> = Vec::new();
+        for attempt in 0..5 {
+            let body = json!({"extents": [extents], "state": "Accepted", "uss_base_url": "http://bench.example", "key": key});
+            let (status, resp) = self
+                .send(
+                    reqwest::Method::PUT,
+                    &format!("/dss/v1/operational_intent_references/{id}"),
+                    Some(&body),
+                )
+                .await?;
+            match status {
+                201 => {
+                    let ovn =
+                        resp["operational_intent_reference"]["ovn"].as_str().unwrap_or_default().to_owned();
+                    return Ok((ovn, attempt));
+                }
+                409 => {
+                    for m in resp["missing_operational_intents"].as_array().into_iter().flatten() {
+                        key.push(m["ovn"].clone());
+                    }
+                }
+                other => bail!("create intent answered {other}: {resp}"),
+            }
+        }
+        bail!("create intent {id} kept conflicting")
+    }
+}
+
+struct Stats {
+    name: &'static str,
+    latencies: Vec<Duration>,
+    wall: Duration,
+    errors: usize,
+}
+
+impl Stats {
+    fn percentile(&self, p: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies[i.min(self.latencies.len() - 1)]
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "| {:<28} | {:>8} | {:>10.0} | {:>9.3} | {:>9.3} | {:>6} |",
+            self.name,
+            self.latencies.len(),
+            self.latencies.len() as f64 / self.wall.as_secs_f64(),
+            self.percentile(0.50).as_secs_f64() * 1e3,
+            self.percentile(0.99).as_secs_f64() * 1e3,
+            self.errors
+        )
+    }
+}
+
+/// Runs `n` operations over `concurrency` workers; operation `i` is `op(i)`.
+async fn measure<F, Fut>(name: &'static str, n: usize, concurrency: usize, op: F) -> Stats
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let op = Arc::new(op);
+    let next = Arc::new(AtomicUsize::new(0));
+    let errors = Arc::new(AtomicUsize::new(0));
+    let latencies = Arc::new(Mutex::new(Vec::with_capacity(n)));
+    let bar = ProgressBar::new(n as u64).with_style(
+        ProgressStyle::with_template("{prefix:>28} [{bar:30}] {pos}/{len} {per_sec}")
+            .unwrap_or(ProgressStyle::default_bar()),
+    );
+    bar.set_prefix(name);
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (op, next, errors, latencies, bar) =
+            (op.clone(), next.clone(), errors.clone(), latencies.clone(), bar.clone());
+        workers.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                let t = Instant::now();
+                if op(i).await.is_err() {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+                mine.push(t.elapsed());
+                bar.inc(1);
+            }
+            latencies.lock().extend(mine);
+        }));
+    }
+    for w in workers {
+        let _ = w.await;
+    }
+    let wall = started.elapsed();
+    bar.finish_and_clear();
+    let mut latencies = std::mem::take(&mut *latencies.lock());
+    latencies.sort_unstable();
+    Stats { name, latencies, wall, errors: errors.load(Ordering::Relaxed) }
+}
+
+pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let scratch = tempfile::tempdir()?;
+    let dir = args.data_dir.clone().unwrap_or_else(|| scratch.path().to_path_buf());
+    let issuer = TokenIssuer::generate_es256()?;
+    let public_key = scratch.path().join("bench-public.pem");
+    std::fs::write(&public_key, issuer.public_pem()?)?;
+    let target = spawn_dss(&dir, &public_key)?;
+    let pid = target.child.id();
+    let http = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency * 2).build()?;
+    let token = issuer.issue(
+        SUB,
+        &["utm.strategic_coordination", "utm.constraint_processing"],
+        "localhost",
+        Duration::from_secs(3600),
+    )?;
+    let client = Arc::new(Client { http, base: target.base.clone(), token });
+    wait_healthy(&client).await?;
+    let geo = Arc::new(Geometry { area_km: args.area_km });
+
+    println!(
+        "entente bench: {} intents and {} subscriptions over {} km x {} km; {} requests per operation, {} clients",
+        args.intents, args.subscriptions, args.area_km, args.area_km, args.requests, args.concurrency
+    );
+    let load_subs = {
+        let (client, geo) = (client.clone(), geo.clone());
+        measure("load: create subscription", args.subscriptions, args.concurrency, move |i| {
+            let (client, geo) = (client.clone(), geo.clone());
+            async move {
+                let mut rng = StdRng::seed_from_u64(1_000_000 + i as u64);
+                let body = json!({
+                    "extents": volume(geo.square(&mut rng, 2000.0), (0.0, 120.0), Duration::from_secs(60), Duration::from_secs(23 * 3600)),
+                    "uss_base_url": "http://bench.example",
+                    "notify_for_operational_intents": true
+                });
+                let (status, resp) = client.send(reqwest::Method::PUT, &format!("/dss/v1/subscriptions/{}", uuid::Uuid::new_v4()), Some(&body)).await?;
+                if status != 200 {
+                    bail!("subscription answered {status}: {resp}");
+                }
+                Ok(())
+            }
+        })
+        .await
+    };
+    let load = {
+        let (client, geo) = (client.clone(), geo.clone());
+        measure("load: create intent", args.intents, args.concurrency, move |i| {
+            let (client, geo) = (client.clone(), geo.clone());
+            async move {
+                let mut rng = StdRng::seed_from_u64(i as u64);
+                client
+                    .create_intent(&uuid::Uuid::new_v4().to_string(), &intent_volume(&geo, &mut rng))
+                    .await
+                    .map(|_| ())
+            }
+        })
+        .await
+    };
+    let rss_loaded = rss_mib(pid);
+
+    let noop = {
+        let client = client.clone();
+        measure("no-op GET /healthy (ceiling)", args.requests, args.concurrency, move |_| {
+            let client = client.clone();
+            async move {
+                let resp = client.http.get(format!("{}/healthy", client.base)).send().await?;
+                resp.bytes().await?;
+                Ok(())
+            }
+        })
+        .await
+    };
+    let query = {
+        let (client, geo) = (client.clone(), geo.clone());
+        measure("query intents (1 km², 1 h)", args.requests, args.concurrency, move |i| {
+            let (client, geo) = (client.clone(), geo.clone());
+            async move {
+                let mut rng = StdRng::seed_from_u64(2_000_000 + i as u64);
+                let start = Duration::from_secs(rng.random_range(0..20 * 3600));
+                let area = volume(
+                    geo.square(&mut rng, 1000.0),
+                    (0.0, 120.0),
+                    start,
+                    start + Duration::from_secs(3600),
+                );
+                let (status, resp) = client
+                    .send(
+                        reqwest::Method::POST,
+                        "/dss/v1/operational_intent_references/query",
+                        Some(&json!({"area_of_interest": area})),
+                    )
+                    .await?;
+                if status != 200 {
+                    bail!("query answered {status}: {resp}");
+                }
+                Ok(())
+            }
+        })
+        .await
+    };
+    // Writes: each worker slot creates, then updates, then deletes its own intents.
+    let created: Arc<Vec<Mutex<Option<(String, String, Value)>>>> =
+        Arc::new((0..args.requests).map(|_| Mutex::new(None)).collect());
+    let conflicts = Arc::new(AtomicUsize::new(0));
+    let create = {
+        let (client, geo, created, conflicts) =
+            (client.clone(), geo.clone(), created.clone(), conflicts.clone());
+        measure("create intent (key check)", args.requests, args.concurrency, move |i| {
+            let (client, geo, created, conflicts) =
+                (client.clone(), geo.clone(), created.clone(), conflicts.clone());
+            async move {
+                let mut rng = StdRng::seed_from_u64(3_000_000 + i as u64);
+                let id = uuid::Uuid::new_v4().to_string();
+                let extents = intent_volume(&geo, &mut rng);
+                let (ovn, retries) = client.create_intent(&id, &extents).await?;
+                conflicts.fetch_add(retries, Ordering::Relaxed);
+                *created[i].lock() = Some((id, ovn, extents));
+                Ok(())
+            }
+        })
+        .await
+    };
+    let update = {
+        let (client, created) = (client.clone(), created.clone());
+        measure("update intent", args.requests, args.concurrency, move |i| {
+            let (client, created) = (client.clone(), created.clone());
+            async move {
+                let Some((id, ovn, extents)) = created[i].lock().clone() else { bail!("intent {i} was not created") };
+                let mut key = Vec::new();
+                for _ in 0..5 {
+                    let body = json!({"extents": [extents], "state": "Accepted", "uss_base_url": "http://bench.example", "key": key});
+                    let (status, resp) = client.send(reqwest::Method::PUT, &format!("/dss/v1/operational_intent_references/{id}/{ovn}"), Some(&body)).await?;
+                    match status {
+                        200 => {
+                            let new_ovn = resp["operational_intent_reference"]["ovn"].as_str().unwrap_or_default().to_owned();
+                            *created[i].lock() = Some((id, new_ovn, extents));
+                            return Ok(());
+                        }
+                        409 => key.extend(resp["missing_operational_intents"].as_array().into_iter().flatten().map(|m| m["ovn"].clone())),
+                        other => bail!("update answered {other}: {resp}"),
+                    }
+                }
+                bail!("update kept conflicting")
+            }
+        })
+        .await
+    };
+    let delete = {
+        let (client, created) = (client.clone(), created.clone());
+        measure("delete intent", args.requests, args.concurrency, move |i| {
+            let (client, created) = (client.clone(), created.clone());
+            async move {
+                let Some((id, ovn, _)) = created[i].lock().clone() else {
+                    bail!("intent {i} was not created")
+                };
+                let (status, resp) = client
+                    .send(
+                        reqwest::Method::DELETE,
+                        &format!("/dss/v1/operational_intent_references/{id}/{ovn}"),
+                        None,
+                    )
+                    .await?;
+                if status != 200 {
+                    bail!("delete answered {status}: {resp}");
+                }
+                Ok(())
+            }
+        })
+        .await
+    };
+    let rss_end = rss_mib(pid);
+
+    println!();
+    println!("| operation                    | requests |  per second | p50 (ms) | p99 (ms) | errors |");
+    println!("|------------------------------|---------:|------------:|---------:|---------:|-------:|");
+    for s in [&load_subs, &load, &noop, &query, &create, &update, &delete] {
+        println!("{}", s.line());
+    }
+    println!();
+    println!(
+        "key-check conflicts resolved by retry during 'create intent': {}",
+        conflicts.load(Ordering::Relaxed)
+    );
+    let fmt = |m: Option<f64>| m.map_or("unknown".to_owned(), |m| format!("{m:.0} MiB"));
+    println!("resident memory of the DSS: {} after loading, {} at the end", fmt(rss_loaded), fmt(rss_end));
+    let total_errors: usize =
+        [&load_subs, &load, &noop, &query, &create, &update, &delete].iter().map(|s| s.errors).sum();
+    if total_errors > 0 {
+        bail!("{total_errors} requests failed");
+    }
+    Ok(())
+}
+
+async fn wait_healthy(client: &Client) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if client
+            .http
+            .get(format!("{}/healthy", client.base))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("the benchmarked DSS did not start")
+}

@@ -1,0 +1,120 @@
+//! `entente dss`: one DSS instance on the embedded redb store.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use entente_dss::{Dss, Limits, SystemClock};
+use entente_server::AppState;
+use entente_server::auth::{AuthConfig, Authenticator};
+use entente_store::RedbStore;
+
+#[derive(Args)]
+pub(crate) struct DssArgs {
+    /// Address to listen on.
+    #[arg(long, env = "ENTENTE_LISTEN", default_value = "127.0.0.1:8082")]
+    listen: SocketAddr,
+    /// Folder of the embedded store; created if missing.
+    #[arg(long, env = "ENTENTE_DATA_DIR", default_value = "./entente-data")]
+    data_dir: PathBuf,
+    /// PEM file of a public key (RSA or P-256) trusted to sign access tokens; repeatable.
+    #[arg(long = "public-key", env = "ENTENTE_PUBLIC_KEYS", value_delimiter = ',')]
+    public_keys: Vec<PathBuf>,
+    /// JWKS URL of a trusted token issuer; repeatable.
+    #[arg(long = "jwks-url", env = "ENTENTE_JWKS_URLS", value_delimiter = ',')]
+    jwks_urls: Vec<String>,
+    /// Accepted token audiences (the host names clients use to reach this DSS).
+    #[arg(long, env = "ENTENTE_AUDIENCE", value_delimiter = ',', required = true)]
+    audience: Vec<String>,
+    /// Accept plain-http uss_base_url values (testing and local development only).
+    #[arg(long, env = "ENTENTE_ALLOW_HTTP_BASE_URLS")]
+    allow_http_base_urls: bool,
+    /// Largest area of an entity or query, in km².
+    #[arg(long, default_value_t = 2500.0)]
+    max_area_km2: f64,
+    /// Longest explicit subscription, in hours.
+    #[arg(long, default_value_t = 24)]
+    max_subscription_hours: i64,
+    /// Most vertices in one polygon.
+    #[arg(long, default_value_t = 10_000)]
+    max_vertices: usize,
+    /// Most volumes in one entity's extents.
+    #[arg(long, default_value_t = 1_000)]
+    max_extents: usize,
+    /// Most references one query may return.
+    #[arg(long, default_value_t = 10_000)]
+    max_results: usize,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    max_body_bytes: usize,
+    /// How often JWKS keys are fetched again, in seconds.
+    #[arg(long, default_value_t = 300)]
+    jwks_refresh_secs: u64,
+}
+
+pub(crate) async fn run(args: DssArgs) -> anyhow::Result<()> {
+    if args.public_keys.is_empty() && args.jwks_urls.is_empty() {
+        anyhow::bail!(
+            "give at least one --public-key or --jwks-url: without a trusted key no request can be authenticated"
+        );
+    }
+    let limits = Limits {
+        max_area_m2: args.max_area_km2 * 1e6,
+        max_subscription_duration: chrono::Duration::hours(args.max_subscription_hours),
+        max_vertices: args.max_vertices,
+        max_extents: args.max_extents,
+        max_results: args.max_results,
+        allow_http_base_urls: args.allow_http_base_urls,
+        ..Limits::default()
+    };
+    let store = RedbStore::open(&args.data_dir)
+        .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
+    let dss = Dss::open(Arc::new(store), Arc::new(SystemClock), limits).context("loading the store")?;
+    let auth = Authenticator::new(AuthConfig {
+        public_key_pems: args.public_keys,
+        jwks_urls: args.jwks_urls,
+        audiences: args.audience,
+        jwks_refresh: Duration::from_secs(args.jwks_refresh_secs),
+    })
+    .await
+    .context("loading token keys")?;
+    let state = Arc::new(AppState::new(Arc::new(dss), Arc::new(auth), args.max_body_bytes));
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let (intents, constraints, subscriptions) = state.dss.counts();
+    tracing::info!(
+        address = %listener.local_addr()?,
+        data_dir = %args.data_dir.display(),
+        intents, constraints, subscriptions,
+        "entente dss listening"
+    );
+    entente_server::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("entente dss stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C, so in-flight requests can finish before exit.
+pub(crate) async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,153 @@
+//! The `entente` binary as an operator runs it: real process, real socket, kill -9 and SIGTERM.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use entente_server::auth::TokenIssuer;
+use serde_json::{Value, json};
+
+const PRIVATE_KEY: &str = include_str!("../../entente-server/testdata/keys/rsa-private.pem");
+const PUBLIC_KEY: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../entente-server/testdata/keys/rsa-public.pem");
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn start(data_dir: &Path) -> anyhow::Result<Server> {
+    let port = free_port()?;
+    let child = Command::new(env!("CARGO_BIN_EXE_entente"))
+        .args([
+            "dss",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--audience",
+            "localhost",
+            "--public-key",
+            PUBLIC_KEY,
+        ])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--allow-http-base-urls")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("spawning entente dss")?;
+    let base = format!("http://localhost:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if reqwest::blocking::get(format!("{base}/healthy")).is_ok_and(|r| r.status().is_success()) {
+            return Ok(Server { child, base });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!("entente dss did not become healthy on port {port}")
+}
+
+fn token() -> anyhow::Result<String> {
+    let issuer = TokenIssuer::from_pem(PRIVATE_KEY, None)?;
+    Ok(issuer.issue("uss1", &["utm.strategic_coordination"], "localhost", Duration::from_secs(600))?)
+}
+
+fn intent_body(lat: f64) -> Value {
+    let now = chrono::Utc::now();
+    let t = |m: i64| (now + chrono::Duration::minutes(m)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    json!({
+        "extents": [{
+            "volume": {
+                "outline_polygon": {"vertices": [
+                    {"lat": lat, "lng": 7.0}, {"lat": lat, "lng": 7.001}, {"lat": lat + 0.001, "lng": 7.001}
+                ]},
+                "altitude_lower": {"value": 0, "reference": "W84", "units": "M"},
+                "altitude_upper": {"value": 100, "reference": "W84", "units": "M"}
+            },
+            "time_start": {"value": t(1), "format": "RFC3339"},
+            "time_end": {"value": t(60), "format": "RFC3339"}
+        }],
+        "state": "Accepted",
+        "uss_base_url": "http://uss1.example",
+        "key": []
+    })
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let token = token()?;
+    let client = reqwest::blocking::Client::new();
+    let mut server = start(dir.path())?;
+    let mut acknowledged = Vec::new();
+    for i in 0..40 {
+        let id = uuid::Uuid::new_v4();
+        // Far-apart triangles so no key is needed.
+        let resp = client
+            .put(format!("{}/dss/v1/operational_intent_references/{id}", server.base))
+            .bearer_auth(&token)
+            .json(&intent_body(10.0 + f64::from(i) * 0.01))
+            .send()?;
+        assert_eq!(resp.status(), 201, "create {i}");
+        let body: Value = resp.json()?;
+        acknowledged
+            .push((id, body["operational_intent_reference"]["ovn"].as_str().unwrap_or("").to_owned()));
+    }
+    // SIGKILL: no chance to flush anything that was not already durable.
+    server.child.kill()?;
+    server.child.wait()?;
+
+    let mut server = start(dir.path())?;
+    for (id, ovn) in &acknowledged {
+        let resp = client
+            .get(format!("{}/dss/v1/operational_intent_references/{id}", server.base))
+            .bearer_auth(&token)
+            .send()?;
+        assert_eq!(resp.status(), 200, "intent {id} lost after kill -9");
+        let body: Value = resp.json()?;
+        assert_eq!(body["operational_intent_reference"]["ovn"], json!(ovn));
+        assert_eq!(body["operational_intent_reference"]["version"], json!(1));
+    }
+    server.child.kill()?;
+    server.child.wait()?;
+    Ok(())
+}
+
+#[test]
+fn sigterm_stops_cleanly() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut server = start(dir.path())?;
+    let status = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status()?;
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(exit) = server.child.try_wait()? {
+            assert!(exit.success(), "entente dss exited with {exit} on SIGTERM");
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            server.child.kill()?;
+            bail!("entente dss did not stop within 10 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn refuses_to_start_without_keys() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let out = Command::new(env!("CARGO_BIN_EXE_entente"))
+        .args(["dss", "--listen", "127.0.0.1:0", "--audience", "localhost"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()?;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--public-key"), "unexpected error: {stderr}");
+    Ok(())
+}

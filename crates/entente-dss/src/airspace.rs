@@ -1,0 +1,146 @@
+//! The in-memory state of one DSS instance: every live entity plus spatial indexes over them.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::index::{SpatialIndex, rects_of};
+use crate::model::{
+    Availability, AvailabilityRecord, Constraint, EntityId, OperationalIntent, Subscription, Timestamp,
+    Volume, any_intersect, ended_before,
+};
+use crate::store::{Change, Snapshot};
+
+/// Invariant: the indexes and `dependents` always describe exactly the entities in the maps.
+#[derive(Default)]
+pub struct Airspace {
+    pub(crate) intents: HashMap<EntityId, OperationalIntent>,
+    pub(crate) constraints: HashMap<EntityId, Constraint>,
+    pub(crate) subscriptions: HashMap<EntityId, Subscription>,
+    pub(crate) availability: HashMap<String, AvailabilityRecord>,
+    intent_index: SpatialIndex,
+    constraint_index: SpatialIndex,
+    subscription_index: SpatialIndex,
+    /// Subscription id to the intents that name it.
+    dependents: HashMap<EntityId, BTreeSet<EntityId>>,
+}
+
+impl Airspace {
+    pub fn from_snapshot(snapshot: Snapshot) -> Airspace {
+        let intent_index =
+            SpatialIndex::bulk(snapshot.operational_intents.iter().map(|o| (o.id, o.extents.as_slice())));
+        let constraint_index =
+            SpatialIndex::bulk(snapshot.constraints.iter().map(|c| (c.id, c.extents.as_slice())));
+        let subscription_index =
+            SpatialIndex::bulk(snapshot.subscriptions.iter().map(|s| (s.id, s.extents.as_slice())));
+        let mut dependents: HashMap<EntityId, BTreeSet<EntityId>> = HashMap::new();
+        for o in &snapshot.operational_intents {
+            if let Some(sid) = o.subscription_id {
+                dependents.entry(sid).or_default().insert(o.id);
+            }
+        }
+        Airspace {
+            intents: snapshot.operational_intents.into_iter().map(|o| (o.id, o)).collect(),
+            constraints: snapshot.constraints.into_iter().map(|c| (c.id, c)).collect(),
+            subscriptions: snapshot.subscriptions.into_iter().map(|s| (s.id, s)).collect(),
+            availability: snapshot.availability.into_iter().map(|a| (a.uss.clone(), a)).collect(),
+            intent_index,
+            constraint_index,
+            subscription_index,
+            dependents,
+        }
+    }
+
+    pub fn apply(&mut self, change: &Change) {
+        match change {
+            Change::PutOperationalIntent(o) => {
+                self.unlink(o.id);
+                if let Some(sid) = o.subscription_id {
+                    self.dependents.entry(sid).or_default().insert(o.id);
+                }
+                self.intent_index.insert(o.id, &o.extents);
+                self.intents.insert(o.id, o.clone());
+            }
+            Change::DeleteOperationalIntent(id) => {
+                self.unlink(*id);
+                self.intent_index.remove(*id);
+                self.intents.remove(id);
+            }
+            Change::PutConstraint(c) => {
+                self.constraint_index.insert(c.id, &c.extents);
+                self.constraints.insert(c.id, c.clone());
+            }
+            Change::DeleteConstraint(id) => {
+                self.constraint_index.remove(*id);
+                self.constraints.remove(id);
+            }
+            Change::PutSubscription(s) => {
+                let moved = self.subscriptions.get(&s.id).is_none_or(|old| old.extents != s.extents);
+                if moved {
+                    self.subscription_index.insert(s.id, &s.extents);
+                }
+                self.subscriptions.insert(s.id, s.clone());
+            }
+            Change::DeleteSubscription(id) => {
+                self.subscription_index.remove(*id);
+                self.subscriptions.remove(id);
+            }
+            Change::PutAvailability(a) => {
+                self.availability.insert(a.uss.clone(), a.clone());
+            }
+            Change::PutReport(_) => {}
+        }
+    }
+
+    fn unlink(&mut self, intent: EntityId) {
+        let Some(sid) = self.intents.get(&intent).and_then(|o| o.subscription_id) else {
+            return;
+        };
+        if let Some(set) = self.dependents.get_mut(&sid) {
+            set.remove(&intent);
+            if set.is_empty() {
+                self.dependents.remove(&sid);
+            }
+        }
+    }
+
+    pub fn availability_of(&self, uss: &str) -> Availability {
+        self.availability.get(uss).map(|a| a.availability).unwrap_or_default()
+    }
+
+    pub fn dependents_of(&self, subscription: EntityId) -> impl Iterator<Item = EntityId> + '_ {
+        self.dependents.get(&subscription).into_iter().flatten().copied()
+    }
+
+    /// Live intents meeting `area` in 4D (those that ended before `now` are gone).
+    pub(crate) fn intents_in(&self, area: &[Volume], now: Timestamp) -> Vec<&OperationalIntent> {
+        let mut found: Vec<&OperationalIntent> = self
+            .intent_index
+            .candidates(&rects_of(area))
+            .into_iter()
+            .filter_map(|id| self.intents.get(&id))
+            .filter(|o| !ended_before(&o.extents, now) && any_intersect(&o.extents, area))
+            .collect();
+        found.sort_by_key(|o| o.id);
+        found
+    }
+
+    pub(crate) fn constraints_in(&self, area: &[Volume], now: Timestamp) -> Vec<&Constraint> {
+        let mut found: Vec<&Constraint> = self
+            .constraint_index
+            .candidates(&rects_of(area))
+            .into_iter()
+            .filter_map(|id| self.constraints.get(&id))
+            .filter(|c| !ended_before(&c.extents, now) && any_intersect(&c.extents, area))
+            .collect();
+        found.sort_by_key(|c| c.id);
+        found
+    }
+
+    /// Candidate subscriptions for `area`; callers apply the exact test on their own view of them.
+    pub(crate) fn subscription_candidates(&self, area: &[Volume]) -> Vec<EntityId> {
+        self.subscription_index.candidates(&rects_of(area))
+    }
+
+    pub fn counts(&self) -> (usize, usize, usize) {
+        (self.intent_index.len(), self.constraint_index.len(), self.subscription_index.len())
+    }
+}

@@ -1,0 +1,47 @@
+//! Local policy: numeric limits and the clock, both injectable so tests can move them.
+
+use chrono::{Duration, Utc};
+
+use crate::model::Timestamp;
+
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Largest outline of any entity or query, in m² (InterUSS: 2500 km²).
+    pub max_area_m2: f64,
+    /// Longest explicit subscription (F3548 DSSMaxSubscriptionDuration).
+    pub max_subscription_duration: Duration,
+    /// How far in the past a subscription may start (clock skew).
+    pub max_start_in_past: Duration,
+    pub max_vertices: usize,
+    pub max_extents: usize,
+    /// Most references one query returns; a larger answer asks the client to narrow the area.
+    pub max_results: usize,
+    /// Whether `uss_base_url` may be plain http (tests and local development only).
+    pub allow_http_base_urls: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_area_m2: 2_500e6,
+            max_subscription_duration: Duration::hours(24),
+            max_start_in_past: Duration::minutes(5),
+            max_vertices: 10_000,
+            max_extents: 1_000,
+            max_results: 10_000,
+            allow_http_base_urls: false,
+        }
+    }
+}
+
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> Timestamp;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Utc::now()
+    }
+}

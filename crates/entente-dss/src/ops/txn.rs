@@ -1,0 +1,89 @@
+//! A write in progress: subscription edits layered over the airspace, and the notification fan-out.
+
+use std::collections::BTreeMap;
+
+use super::{Subscriber, SubscriptionState};
+use crate::airspace::Airspace;
+use crate::model::{EntityId, Subscription, Timestamp, Volume, any_intersect, ended_before};
+use crate::store::Change;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Interest {
+    Intents,
+    Constraints,
+}
+
+pub(crate) struct Txn<'a> {
+    pub(crate) space: &'a Airspace,
+    /// `None` marks a subscription deleted by this write.
+    subscriptions: BTreeMap<EntityId, Option<Subscription>>,
+    changes: Vec<Change>,
+}
+
+impl<'a> Txn<'a> {
+    pub(crate) fn new(space: &'a Airspace) -> Txn<'a> {
+        Txn { space, subscriptions: BTreeMap::new(), changes: Vec::new() }
+    }
+
+    pub(crate) fn subscription(&self, id: EntityId) -> Option<&Subscription> {
+        match self.subscriptions.get(&id) {
+            Some(edited) => edited.as_ref(),
+            None => self.space.subscriptions.get(&id),
+        }
+    }
+
+    pub(crate) fn put_subscription(&mut self, s: Subscription) {
+        self.subscriptions.insert(s.id, Some(s));
+    }
+
+    pub(crate) fn delete_subscription(&mut self, id: EntityId) {
+        self.subscriptions.insert(id, None);
+    }
+
+    pub(crate) fn push(&mut self, change: Change) {
+        self.changes.push(change);
+    }
+
+    /// Bumps the notification index of every live subscription interested in `area`, as part of this write.
+    pub(crate) fn notify(&mut self, area: &[Volume], interest: Interest, now: Timestamp) -> Vec<Subscriber> {
+        let mut ids = self.space.subscription_candidates(area);
+        ids.extend(self.subscriptions.iter().filter(|(_, s)| s.is_some()).map(|(id, _)| *id));
+        ids.sort_unstable();
+        ids.dedup();
+        let mut by_url: BTreeMap<String, Vec<SubscriptionState>> = BTreeMap::new();
+        for id in ids {
+            let Some(s) = self.subscription(id) else { continue };
+            let wanted = match interest {
+                Interest::Intents => s.notify_for_operational_intents,
+                Interest::Constraints => s.notify_for_constraints,
+            };
+            if !wanted || ended_before(&s.extents, now) || !any_intersect(&s.extents, area) {
+                continue;
+            }
+            let mut s = s.clone();
+            s.notification_index = s.notification_index.saturating_add(1);
+            by_url
+                .entry(s.uss_base_url.clone())
+                .or_default()
+                .push(SubscriptionState { subscription_id: s.id, notification_index: s.notification_index });
+            self.put_subscription(s);
+        }
+        by_url
+            .into_iter()
+            .map(|(uss_base_url, subscriptions)| Subscriber { uss_base_url, subscriptions })
+            .collect()
+    }
+
+    pub(crate) fn into_changes(self) -> Vec<Change> {
+        let mut changes: Vec<Change> = self
+            .subscriptions
+            .into_iter()
+            .map(|(id, s)| match s {
+                Some(s) => Change::PutSubscription(s),
+                None => Change::DeleteSubscription(id),
+            })
+            .collect();
+        changes.extend(self.changes);
+        changes
+    }
+}

@@ -1,0 +1,155 @@
+//! Input rules shared by every entity: volumes, areas, times and base URLs.
+
+use chrono::Duration;
+
+use crate::error::{DssError, bad};
+use crate::limits::Limits;
+use crate::model::{Timestamp, Volume};
+
+/// Which bounds a kind of entity must state.
+#[derive(Clone, Copy)]
+pub(crate) struct Required {
+    pub(crate) time: bool,
+    pub(crate) altitude: bool,
+}
+
+/// How an oversized area is answered: 400 for writes, 413 for queries.
+#[derive(Clone, Copy)]
+pub(crate) enum Oversize {
+    BadRequest,
+    TooLarge,
+}
+
+pub(crate) fn volume(
+    v: &Volume,
+    path: &str,
+    required: Required,
+    oversize: Oversize,
+    limits: &Limits,
+) -> Result<(), DssError> {
+    if required.time {
+        if v.time.lo.is_none() {
+            return Err(bad(format!("{path}.time_start is required")));
+        }
+        if v.time.hi.is_none() {
+            return Err(bad(format!("{path}.time_end is required")));
+        }
+    }
+    if required.altitude {
+        if v.altitude.lo.is_none() {
+            return Err(bad(format!("{path}.volume.altitude_lower is required")));
+        }
+        if v.altitude.hi.is_none() {
+            return Err(bad(format!("{path}.volume.altitude_upper is required")));
+        }
+    }
+    if let (Some(lo), Some(hi)) = (v.altitude.lo, v.altitude.hi)
+        && lo > hi
+    {
+        return Err(bad(format!(
+            "{path}.volume: altitude_lower ({lo} m) must not be above altitude_upper ({hi} m)"
+        )));
+    }
+    if let (Some(lo), Some(hi)) = (v.time.lo, v.time.hi)
+        && lo > hi
+    {
+        return Err(bad(format!("{path}: time_start must not be after time_end")));
+    }
+    area(v, path, oversize, limits)
+}
+
+pub(crate) fn area(v: &Volume, path: &str, oversize: Oversize, limits: &Limits) -> Result<(), DssError> {
+    let area = v.outline.area_m2();
+    if area > limits.max_area_m2 {
+        let message = format!(
+            "{path}.volume: area of {:.1} km² exceeds the limit of {:.1} km²",
+            area / 1e6,
+            limits.max_area_m2 / 1e6
+        );
+        return Err(match oversize {
+            Oversize::BadRequest => DssError::BadRequest(message),
+            Oversize::TooLarge => DssError::AreaTooLarge(message),
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn extents(extents: &[Volume], required: Required, limits: &Limits) -> Result<(), DssError> {
+    if extents.is_empty() {
+        return Err(bad("extents must contain at least one volume"));
+    }
+    if extents.len() > limits.max_extents {
+        return Err(bad(format!(
+            "extents has {} volumes, more than the limit of {}",
+            extents.len(),
+            limits.max_extents
+        )));
+    }
+    for (i, v) in extents.iter().enumerate() {
+        volume(v, &format!("extents[{i}]"), required, Oversize::BadRequest, limits)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn not_ended(end: Option<Timestamp>, now: Timestamp, what: &str) -> Result<(), DssError> {
+    match end {
+        Some(end) if end < now => Err(bad(format!("extents: the {what} must not end in the past"))),
+        _ => Ok(()),
+    }
+}
+
+pub(crate) fn start_not_too_old(
+    start: Timestamp,
+    now: Timestamp,
+    path: &str,
+    limits: &Limits,
+) -> Result<(), DssError> {
+    if start < now - limits.max_start_in_past {
+        return Err(bad(format!(
+            "{path}: must not be more than {} minutes in the past",
+            limits.max_start_in_past.num_minutes()
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn base_url(url: &str, field: &str, limits: &Limits) -> Result<(), DssError> {
+    let rest = if let Some(rest) = url.strip_prefix("https://") {
+        rest
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        if !limits.allow_http_base_urls {
+            return Err(bad(format!("{field} must use https")));
+        }
+        rest
+    } else {
+        return Err(bad(format!("{field} must be an absolute https URL")));
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) || url.len() > 2048 {
+        return Err(bad(format!("{field} is not a valid URL")));
+    }
+    Ok(())
+}
+
+/// Whether `outer` covers every volume of `inner` in space, altitude and time, allowing the
+/// subscription to start up to `slack` after the intent (clock skew between USS and DSS).
+pub(crate) fn covers(outer: &[Volume], inner: &[Volume], slack: Duration) -> bool {
+    inner.iter().all(|i| outer.iter().any(|o| covers_one(o, i, slack)))
+}
+
+fn covers_one(outer: &Volume, inner: &Volume, slack: Duration) -> bool {
+    let starts_in_time = match (outer.time.lo, inner.time.lo) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(o), Some(i)) => o <= i + slack,
+    };
+    let ends_in_time = match (outer.time.hi, inner.time.hi) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(o), Some(i)) => o >= i,
+    };
+    starts_in_time
+        && ends_in_time
+        && outer.altitude.contains_interval(&inner.altitude)
+        && outer.outline.contains_outline(&inner.outline)
+}

@@ -1,0 +1,38 @@
+//! The storage boundary: what the DSS asks of any durable store, embedded or distributed.
+
+use tokio::sync::oneshot;
+
+use crate::error::StoreError;
+use crate::model::{AvailabilityRecord, Constraint, EntityId, OperationalIntent, Report, Subscription};
+
+/// One durable change; a write request commits a list of them atomically.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Change {
+    PutOperationalIntent(OperationalIntent),
+    DeleteOperationalIntent(EntityId),
+    PutConstraint(Constraint),
+    DeleteConstraint(EntityId),
+    PutSubscription(Subscription),
+    DeleteSubscription(EntityId),
+    PutAvailability(AvailabilityRecord),
+    PutReport(Report),
+}
+
+/// Everything a store holds, as loaded at start-up.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub operational_intents: Vec<OperationalIntent>,
+    pub constraints: Vec<Constraint>,
+    pub subscriptions: Vec<Subscription>,
+    pub availability: Vec<AvailabilityRecord>,
+}
+
+/// Resolves once the submitted changes are durable (or failed to be).
+pub type CommitTicket = oneshot::Receiver<Result<(), StoreError>>;
+
+pub trait Store: Send + Sync + 'static {
+    fn load(&self) -> Result<Snapshot, StoreError>;
+
+    /// Queues one atomic group of changes. Groups commit in submission order; each is all or nothing.
+    fn submit(&self, changes: Vec<Change>) -> CommitTicket;
+}

@@ -1,0 +1,364 @@
+//! Unit tests for polygon validation, area, containment, bounds and intersection.
+
+use super::*;
+use crate::{EPSILON_M, Outline, distance_m};
+use std::time::Instant;
+
+/// One kilometre along a great circle, in degrees.
+const KM: f64 = 1000.0 / EARTH_RADIUS_M * 180.0 / PI;
+
+fn m_deg(m: f64) -> f64 {
+    (m / EARTH_RADIUS_M).to_degrees()
+}
+
+fn ring(coords: &[(f64, f64)]) -> Vec<LatLng> {
+    coords.iter().map(|&(lat, lng)| LatLng::new(lat, lng)).collect()
+}
+
+fn poly(coords: &[(f64, f64)]) -> Polygon {
+    Polygon::new(ring(coords)).unwrap()
+}
+
+fn error(coords: &[(f64, f64)]) -> String {
+    Polygon::new(ring(coords)).unwrap_err().to_string()
+}
+
+fn outline(coords: &[(f64, f64)]) -> Outline {
+    Outline::Polygon(poly(coords))
+}
+
+/// Counter-clockwise square with corners (lat, lng) and (lat + size, lng + size), in degrees.
+fn square(lat: f64, lng: f64, size: f64) -> Vec<(f64, f64)> {
+    vec![(lat, lng), (lat, lng + size), (lat + size, lng + size), (lat + size, lng)]
+}
+
+#[test]
+fn too_few_vertices() {
+    assert_eq!(error(&[(0.0, 0.0), (1.0, 1.0)]), "polygon needs at least 3 vertices, got 2");
+    assert_eq!(error(&[]), "polygon needs at least 3 vertices, got 0");
+}
+
+#[test]
+fn coordinates_must_be_finite_and_in_range() {
+    let mut coords = square(0.0, 0.0, 1.0);
+    coords[3].0 = 91.0;
+    assert_eq!(error(&coords), "vertex 3: latitude 91 is outside [-90, 90]");
+    coords[3].0 = f64::NAN;
+    assert_eq!(error(&coords), "vertex 3: latitude NaN is not a finite number");
+    coords[3] = (1.0, f64::INFINITY);
+    assert_eq!(error(&coords), "vertex 3: longitude inf is not a finite number");
+    coords[1].1 = -181.0;
+    assert_eq!(error(&coords), "vertex 1: longitude -181 is outside [-180, 180]");
+}
+
+#[test]
+fn repeated_vertices() {
+    let mut closed = square(0.0, 0.0, 1.0);
+    closed.push(closed[0]);
+    assert_eq!(error(&closed), "vertices 0 and 4 are the same point");
+    assert_eq!(
+        error(&[(0.0, -180.0), (1.0, 179.5), (0.0, 180.0), (-1.0, 179.5)]),
+        "vertices 0 and 2 are the same point"
+    );
+    assert_eq!(
+        error(&[(90.0, 0.0), (89.0, 0.0), (89.0, 90.0), (90.0, 45.0)]),
+        "vertices 0 and 3 are the same point"
+    );
+    assert_eq!(
+        error(&[(0.0, 0.0), (0.0, 1.0), (0.0, 1.0 + 1e-13), (1.0, 0.0)]),
+        "vertices 1 and 2 are the same point"
+    );
+}
+
+#[test]
+fn edges_must_not_cross() {
+    assert_eq!(error(&[(0.0, 0.0), (1.0, 1.0), (0.0, 1.0), (1.0, 0.0)]), "edges 0 and 2 cross");
+}
+
+#[test]
+fn edges_must_not_touch() {
+    let t_junction = [(0.0, 0.0), (0.0, 4.0), (2.0, 4.0), (0.0, 2.0), (2.0, 0.0)];
+    assert_eq!(error(&t_junction), "edges 0 and 2 touch");
+    // Two edges on the same meridian, where every orientation test is rounding noise, 1 mm apart: accepted.
+    let comb =
+        [(0.0, 0.0), (0.0, 2.0), (2.0, 2.0), (2.0, 1.0), (1.0 + m_deg(0.001), 1.0), (1.0, 0.5), (2.0, 0.0)];
+    assert!(Polygon::new(ring(&comb)).is_ok());
+}
+
+#[test]
+fn edges_must_not_double_back() {
+    assert_eq!(
+        error(&[(0.0, 0.0), (0.0, 2.0), (0.0, 1.0), (1.0, 1.0)]),
+        "edges 0 and 1 overlap (the ring doubles back on itself)"
+    );
+    assert_eq!(
+        error(&[(0.0, 0.0), (0.0, 1.0), (0.0, 2.0)]),
+        "edges 0 and 2 overlap (the ring doubles back on itself)"
+    );
+}
+
+#[test]
+fn slivers_are_degenerate() {
+    let h = m_deg(1.5e-6);
+    let msg = error(&[(0.0, 0.0), (h, 0.5 * KM), (0.0, KM)]);
+    assert!(msg.starts_with("polygon is degenerate: area 0.00075"), "{msg}");
+    assert!(
+        Polygon::new(ring(&[(0.0, 0.0), (m_deg(0.001), 0.5 * KM), (0.0, KM)])).is_ok(),
+        "1 mm high is fine"
+    );
+}
+
+#[test]
+fn must_fit_in_a_hemisphere() {
+    assert_eq!(error(&[(0.0, 0.0), (0.0, 120.0), (0.0, -120.0)]), "polygon spans more than a hemisphere");
+    assert_eq!(
+        error(&[(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0), (0.5, 120.0)]),
+        "polygon spans more than a hemisphere"
+    );
+    // Large but within a hemisphere: the smaller side is the interior.
+    let big = poly(&[(-60.0, -80.0), (-60.0, 80.0), (60.0, 80.0), (60.0, -80.0)]);
+    assert!(big.contains(LatLng::new(0.0, 0.0)));
+    assert!(!big.contains(LatLng::new(0.0, 180.0)));
+    assert!(big.area_m2() < 2.0 * PI * EARTH_RADIUS_M * EARTH_RADIUS_M);
+}
+
+#[test]
+fn winding_order_does_not_matter() {
+    let ccw = square(10.0, 20.0, 0.01);
+    let cw: Vec<_> = ccw.iter().rev().copied().collect();
+    let (a, b) = (poly(&ccw), poly(&cw));
+    assert_eq!(a.area_m2(), b.area_m2());
+    assert_ne!(a, b, "equality is on the vertices as given");
+    assert_eq!(b.vertices(), ring(&cw).as_slice());
+    for (lat, lng, inside) in
+        [(10.005, 20.005, true), (10.011, 20.005, false), (10.0, 20.0, true), (9.99, 20.0, false)]
+    {
+        let p = LatLng::new(lat, lng);
+        assert_eq!(a.contains(p), inside, "{p:?}");
+        assert_eq!(b.contains(p), inside, "{p:?}");
+    }
+    assert_eq!(a.bounding_rects(), b.bounding_rects());
+}
+
+#[test]
+fn one_km_square_has_one_square_km() {
+    let sq = poly(&square(0.0, 0.0, KM));
+    assert!((sq.area_m2() / 1e6 - 1.0).abs() < 1e-4, "{}", sq.area_m2());
+    let tiny = poly(&square(45.0, 7.0, m_deg(1.0)));
+    // A 1 m "square" at 45N is 1 m tall and cos(45) m wide.
+    let expected = 45f64.to_radians().cos();
+    assert!((tiny.area_m2() / expected - 1.0).abs() < 1e-4, "{}", tiny.area_m2());
+}
+
+#[test]
+fn concave_polygon_excludes_its_notch() {
+    // A "C" open to the east: its vertex centroid lies in the notch, outside the polygon.
+    let c = poly(&[
+        (0.0, 0.0),
+        (0.0, 3.0),
+        (1.0, 3.0),
+        (1.0, 1.0),
+        (2.0, 1.0),
+        (2.0, 3.0),
+        (3.0, 3.0),
+        (3.0, 0.0),
+    ]);
+    assert!(!c.contains(LatLng::new(1.5, 2.0)));
+    assert!(c.contains(LatLng::new(1.5, 0.5)));
+    assert!(c.contains(LatLng::new(0.5, 2.0)));
+    assert!(c.contains(LatLng::new(2.5, 2.0)));
+    assert!(!c.contains(LatLng::new(1.5, 3.5)));
+}
+
+#[test]
+fn containment_includes_epsilon_around_the_boundary() {
+    let sq = poly(&square(0.0, 0.0, KM));
+    assert!(sq.contains(LatLng::new(-m_deg(0.005), 0.5 * KM)));
+    assert!(!sq.contains(LatLng::new(-m_deg(0.02), 0.5 * KM)));
+    assert!(sq.contains(LatLng::new(0.5 * KM, KM + m_deg(0.009))));
+    assert!(!sq.contains(LatLng::new(f64::NAN, 0.0)));
+    assert!(!sq.contains(LatLng::new(0.0, 400.0)));
+}
+
+#[test]
+fn squares_touching_along_an_edge_intersect() {
+    let a = outline(&square(0.0, 0.0, KM));
+    let b = outline(&square(0.0, KM, KM));
+    assert!(a.intersects(&b) && b.intersects(&a));
+    let corner = outline(&square(KM, KM, KM));
+    assert!(a.intersects(&corner) && corner.intersects(&a));
+}
+
+#[test]
+fn squares_a_few_millimetres_apart_intersect_but_not_two_centimetres() {
+    let a = outline(&square(0.0, 0.0, KM));
+    let gap = |m: f64| outline(&square(0.0, KM + m_deg(m), KM));
+    assert!(a.intersects(&gap(0.005)) && gap(0.005).intersects(&a));
+    assert!(a.intersects(&gap(0.0099)));
+    assert!(!a.intersects(&gap(0.0101)));
+    assert!(!a.intersects(&gap(0.02)) && !gap(0.02).intersects(&a));
+    // The same at 60N, where a degree of longitude is half as long.
+    let cos60 = 60f64.to_radians().cos();
+    let a = outline(&square(60.0, 0.0, KM));
+    let gap = |m: f64| outline(&square(60.0, KM + m_deg(m) / cos60, KM));
+    assert!(a.intersects(&gap(0.005)));
+    assert!(!a.intersects(&gap(0.02)));
+}
+
+#[test]
+fn crossing_without_contained_vertices_intersects() {
+    // A plus sign: neither bar has a vertex inside the other.
+    let horizontal = outline(&[(0.0, -2.0), (0.0, 2.0), (0.1, 2.0), (0.1, -2.0)]);
+    let vertical = outline(&[(-2.0, 0.0), (-2.0, 0.1), (2.0, 0.1), (2.0, 0.0)]);
+    assert!(horizontal.intersects(&vertical) && vertical.intersects(&horizontal));
+}
+
+#[test]
+fn containment_intersects() {
+    let outer = outline(&square(0.0, 0.0, 1.0));
+    let inner = outline(&square(0.4, 0.4, 0.2));
+    assert!(outer.intersects(&inner) && inner.intersects(&outer));
+    let outside = outline(&square(1.4, 0.4, 0.2));
+    assert!(!outer.intersects(&outside) && !outside.intersects(&outer));
+}
+
+#[test]
+fn circle_tangent_to_a_polygon() {
+    let sq = outline(&square(0.0, 0.0, KM));
+    let circle = |gap_m: f64| {
+        let center = LatLng::new(0.5 * KM, KM + m_deg(100.0 + gap_m));
+        Outline::Circle(Circle::new(center, 100.0).unwrap())
+    };
+    assert!(sq.intersects(&circle(0.0)) && circle(0.0).intersects(&sq));
+    assert!(sq.intersects(&circle(0.005)));
+    assert!(!sq.intersects(&circle(0.02)) && !circle(0.02).intersects(&sq));
+    let inside = Outline::Circle(Circle::new(LatLng::new(0.5 * KM, 0.5 * KM), 10.0).unwrap());
+    assert!(sq.intersects(&inside) && inside.intersects(&sq));
+    let around = Outline::Circle(Circle::new(LatLng::new(0.5 * KM, 0.5 * KM), 5000.0).unwrap());
+    assert!(sq.intersects(&around) && around.intersects(&sq));
+}
+
+#[test]
+fn antimeridian() {
+    let a = poly(&[(0.0, 179.99), (0.0, -179.99), (0.01, -179.99), (0.01, 179.99)]);
+    assert!(
+        (a.area_m2() / (0.02f64.to_radians() * 0.01f64.to_radians() * EARTH_RADIUS_M.powi(2)) - 1.0).abs()
+            < 1e-4
+    );
+    assert!(a.contains(LatLng::new(0.005, 180.0)));
+    assert!(a.contains(LatLng::new(0.005, -180.0)));
+    assert!(!a.contains(LatLng::new(0.005, 0.0)), "the interior is the narrow side, not the long way round");
+    let rects = a.bounding_rects();
+    assert_eq!(rects.len(), 2);
+    assert_eq!(rects[0].lng_hi, 180.0);
+    assert_eq!(rects[1].lng_lo, -180.0);
+    assert!(rects[0].lng_lo < 179.99 && rects[1].lng_hi > -179.99);
+    assert!(rects[0].lng_lo > 179.98 && rects[1].lng_hi < -179.98);
+    let a = Outline::Polygon(a);
+    let east = outline(&square(0.002, -179.995, 0.002));
+    let west = outline(&square(0.002, 179.992, 0.002));
+    let far = outline(&square(0.002, -179.98, 0.002));
+    assert!(a.intersects(&east) && east.intersects(&a));
+    assert!(a.intersects(&west) && west.intersects(&a));
+    assert!(!a.intersects(&far) && !far.intersects(&a));
+    // The circle's centre is 0.005 degrees (556 m) east of the edge at -179.99.
+    let circle = |r: f64| Outline::Circle(Circle::new(LatLng::new(0.005, -179.985), r).unwrap());
+    assert!(a.intersects(&circle(600.0)));
+    assert!(!a.intersects(&circle(500.0)));
+}
+
+#[test]
+fn polygon_around_the_pole() {
+    let cap = poly(&[(89.9, 0.0), (89.9, 90.0), (89.9, 180.0), (89.9, -90.0)]);
+    assert!(cap.contains(LatLng::new(90.0, 0.0)));
+    assert!(cap.contains(LatLng::new(89.95, 123.0)));
+    assert!(!cap.contains(LatLng::new(89.8, 45.0)));
+    let rects = cap.bounding_rects();
+    assert_eq!(rects.len(), 1);
+    assert_eq!((rects[0].lng_lo, rects[0].lng_hi, rects[0].lat_hi), (-180.0, 180.0, 90.0));
+    assert!(rects[0].lat_lo < 89.9);
+    let polar_circle = Outline::Circle(Circle::new(LatLng::new(90.0, 0.0), 10.0).unwrap());
+    assert!(Outline::Polygon(cap.clone()).intersects(&polar_circle));
+    let beside = outline(&[(89.95, 10.0), (89.95, 20.0), (89.96, 15.0)]);
+    assert!(Outline::Polygon(cap).intersects(&beside));
+}
+
+#[test]
+fn polygon_with_a_vertex_at_the_pole() {
+    let wedge = poly(&[(90.0, 0.0), (89.0, 0.0), (89.0, 10.0)]);
+    let rects = wedge.bounding_rects();
+    assert_eq!((rects[0].lng_lo, rects[0].lng_hi), (-180.0, 180.0));
+    assert!(wedge.contains(LatLng::new(89.5, 5.0)));
+    assert!(!wedge.contains(LatLng::new(89.5, 15.0)));
+    let south = poly(&[(-90.0, 0.0), (-89.0, 10.0), (-89.0, 0.0)]);
+    assert_eq!(south.bounding_rects()[0].lat_lo, -90.0);
+}
+
+#[test]
+fn polygon_near_but_off_the_pole_keeps_a_longitude_range() {
+    let near = poly(&square(89.0, 10.0, 0.5));
+    let rects = near.bounding_rects();
+    assert_eq!(rects.len(), 1);
+    assert!(rects[0].lng_lo > 9.0 && rects[0].lng_hi < 11.0, "{rects:?}");
+    assert!(rects[0].lat_hi < 90.0);
+}
+
+#[test]
+fn poleward_bulge_is_inside_the_bounds() {
+    let band = poly(&[(50.0, -30.0), (50.0, 30.0), (60.0, 30.0), (60.0, -30.0)]);
+    let top = (V3::from_degrees(60.0, -30.0) + V3::from_degrees(60.0, 30.0)).normalized().unwrap();
+    let bulge = top.latitude().to_degrees();
+    assert!(bulge > 63.0, "{bulge}");
+    let rects = band.bounding_rects();
+    assert!(rects[0].lat_hi >= bulge && rects[0].lat_hi < bulge + 1e-6);
+    assert!(rects.iter().any(|r| r.contains(LatLng::new(bulge, 0.0))));
+    assert!(band.contains(LatLng::new(62.0, 0.0)), "inside, under the bulging edge");
+    assert!(!band.contains(LatLng::new(51.0, 0.0)), "outside, under the bulging southern edge");
+    assert!(rects[0].lat_lo <= 50.0);
+}
+
+#[test]
+fn rects_are_padded_by_epsilon() {
+    let sq = poly(&square(0.0, 0.0, KM));
+    let r = sq.bounding_rects()[0];
+    let pad = m_deg(EPSILON_M);
+    assert!(r.lat_lo <= -pad && r.lat_lo > -2.0 * pad);
+    assert!(r.lng_hi >= KM + pad && r.lng_hi < KM + 2.0 * pad);
+}
+
+/// A wiggly ring of `n` vertices around (lat, lng), `radius_m` across, with a jagged (non-convex) outline.
+fn wiggly_ring(n: usize, lat: f64, lng: f64, radius_m: f64) -> Vec<LatLng> {
+    (0..n)
+        .map(|i| {
+            let t = i as f64 / n as f64 * 2.0 * PI;
+            let r = radius_m * (1.0 + 0.05 * (37.0 * t).sin() + 0.02 * if i % 2 == 0 { 1.0 } else { -1.0 });
+            LatLng::new(lat + m_deg(r * t.sin()), lng + m_deg(r * t.cos()) / lat.to_radians().cos())
+        })
+        .collect()
+}
+
+#[test]
+fn ten_thousand_vertices_validate_and_intersect() {
+    let start = Instant::now();
+    let a = Polygon::new(wiggly_ring(10_000, 47.0, 8.0, 5000.0)).unwrap();
+    let b = Polygon::new(wiggly_ring(10_000, 47.0, 8.0 + m_deg(9500.0) / 47f64.to_radians().cos(), 5000.0))
+        .unwrap();
+    let built = start.elapsed();
+    let (a, b) = (Outline::Polygon(a), Outline::Polygon(b));
+    let start = Instant::now();
+    assert!(a.intersects(&b) && b.intersects(&a));
+    let far = Outline::Polygon(Polygon::new(wiggly_ring(10_000, 47.0, 8.2, 5000.0)).unwrap());
+    assert!(!a.intersects(&far));
+    // Reported, not asserted: debug builds and busy machines vary too much.
+    eprintln!("two 10k-vertex polygons built in {built:?}, intersected in {:?}", start.elapsed());
+    assert!(distance_m(LatLng::new(47.0, 8.0), LatLng::new(47.0, 8.2)) > 11_000.0);
+}
+
+#[test]
+fn a_self_crossing_ring_with_many_vertices_is_rejected() {
+    let mut vertices = wiggly_ring(5000, 10.0, 10.0, 2000.0);
+    vertices.swap(1000, 3000);
+    let msg = Polygon::new(vertices).unwrap_err().to_string();
+    assert!(msg.starts_with("edges 999 and "), "{msg}");
+    assert!(msg.ends_with(" cross"), "{msg}");
+}

@@ -1,0 +1,76 @@
+//! The router: every API, health, metrics and the OpenAPI document, behind metrics and JSON fallbacks.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use entente_dss::Dss;
+
+use crate::auth::Authenticator;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::{openapi, scd};
+
+pub struct AppState {
+    pub dss: Arc<Dss>,
+    pub auth: Arc<Authenticator>,
+    pub metrics: Metrics,
+    pub body_limit: usize,
+}
+
+impl AppState {
+    pub fn new(dss: Arc<Dss>, auth: Arc<Authenticator>, body_limit: usize) -> AppState {
+        AppState { dss, auth, metrics: Metrics::default(), body_limit }
+    }
+}
+
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .merge(scd::routes())
+        .route("/healthy", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(|| async { axum::Json(openapi::document()) }))
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(|| async {
+            ApiError::MethodNotAllowed("this endpoint does not accept that method".into())
+        })
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+    let response = next.run(req).await;
+    let elapsed = started.elapsed();
+    let status = response.status();
+    state.metrics.record(method.as_str(), &route, status.as_u16(), elapsed);
+    tracing::debug!(%method, route, status = status.as_u16(), micros = elapsed.as_micros() as u64, "request");
+    response
+}
+
+/// A path with an empty segment is an endpoint whose id, OVN or version was left out: a bad request, not a
+/// missing resource.
+async fn unknown_route(uri: Uri) -> ApiError {
+    let path = uri.path();
+    if path.starts_with("/dss/") && (path.ends_with('/') || path.contains("//")) {
+        return ApiError::bad(format!("{path}: a path parameter (id, OVN or version) is empty"));
+    }
+    ApiError::NotFound(format!("{path}: no such endpoint"))
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    let (intents, constraints, subscriptions) = state.dss.counts();
+    let text = state.metrics.render(&[
+        ("entente_entities", "kind=\"operational_intents\"", intents as f64),
+        ("entente_entities", "kind=\"constraints\"", constraints as f64),
+        ("entente_entities", "kind=\"subscriptions\"", subscriptions as f64),
+    ]);
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}

@@ -1,0 +1,82 @@
+//! Request extractors that fail with our JSON errors: the bearer token and a size-capped JSON body.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use entente_dss::{Caller, EntityId, Scope};
+use serde::de::DeserializeOwned;
+
+use crate::app::AppState;
+use crate::auth::Claims;
+use crate::error::ApiError;
+
+/// The verified token of the request; a failure is a 401 before anything else is looked at.
+pub(crate) struct Auth(pub Claims);
+
+impl FromRequestParts<Arc<AppState>> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Auth, ApiError> {
+        let header = parts.headers.get(AUTHORIZATION).and_then(|h| h.to_str().ok());
+        Ok(Auth(state.auth.verify(header)?))
+    }
+}
+
+impl Auth {
+    /// The F3548 caller, if the token holds every scope of at least one of `allowed`.
+    pub(crate) fn scd(&self, allowed: &[&[Scope]]) -> Result<Caller, ApiError> {
+        let scopes: Vec<Scope> = self.0.scopes.iter().filter_map(|s| Scope::from_name(s)).collect();
+        if !allowed.iter().any(|set| set.iter().all(|s| scopes.contains(s))) {
+            let names: Vec<String> = allowed
+                .iter()
+                .map(|set| set.iter().map(|s| s.name()).collect::<Vec<_>>().join(" + "))
+                .collect();
+            return Err(ApiError::Forbidden(format!(
+                "the access token lacks the scope this operation needs: one of {}",
+                names.join(", ")
+            )));
+        }
+        Ok(Caller::new(self.0.sub.clone(), scopes))
+    }
+}
+
+/// The raw body, read up to the configured limit; parsing waits until the scopes were checked.
+pub(crate) struct Body(Bytes);
+
+impl FromRequest<Arc<AppState>> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Body, ApiError> {
+        let limit = state.body_limit;
+        axum::body::to_bytes(req.into_body(), limit).await.map(Body).map_err(|_| {
+            ApiError::PayloadTooLarge(format!("request body exceeds the limit of {limit} bytes"))
+        })
+    }
+}
+
+impl Body {
+    /// Parses JSON, naming the path of the offending field on failure; unknown fields are ignored.
+    pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        let de = &mut serde_json::Deserializer::from_slice(&self.0);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if path == "." || path.is_empty() {
+                ApiError::bad(format!("request body is not valid JSON for this operation: {inner}"))
+            } else {
+                ApiError::bad(format!("{path}: {inner}"))
+            }
+        })
+    }
+
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0).into_owned()
+    }
+}
+
+pub(crate) fn entity_id(text: &str, what: &str) -> Result<EntityId, ApiError> {
+    EntityId::parse(text).ok_or_else(|| ApiError::bad(format!("{what} {text:?} is not a UUIDv4")))
+}

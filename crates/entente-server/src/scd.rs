@@ -1,0 +1,408 @@
+//! The F3548-21 DSS endpoints under `/dss/v1`.
+
+pub(crate) mod types;
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use entente_dss::{
+    Caller, NewSubscription, PutConstraint, PutOperationalIntent, PutSubscription, Scope, Volume,
+};
+
+use self::types::*;
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::extract::{Auth, Body, entity_id};
+use crate::wire::{Volume4D, volume_in, volumes_in};
+
+const SC: Scope = Scope::StrategicCoordination;
+const CM: Scope = Scope::ConstraintManagement;
+const CP: Scope = Scope::ConstraintProcessing;
+const CMSA: Scope = Scope::ConformanceMonitoringSa;
+const AA: Scope = Scope::AvailabilityArbitration;
+
+type Api<T> = Result<Json<T>, ApiError>;
+type AppRef = State<Arc<AppState>>;
+
+pub(crate) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/dss/v1/operational_intent_references/query", post(query_intents))
+        .route("/dss/v1/operational_intent_references/{entityid}", get(get_intent).put(create_intent))
+        .route(
+            "/dss/v1/operational_intent_references/{entityid}/{ovn}",
+            put(update_intent).delete(delete_intent),
+        )
+        .route("/dss/v1/constraint_references/query", post(query_constraints))
+        .route("/dss/v1/constraint_references/{entityid}", get(get_constraint).put(create_constraint))
+        .route(
+            "/dss/v1/constraint_references/{entityid}/{ovn}",
+            put(update_constraint).delete(delete_constraint),
+        )
+        .route("/dss/v1/subscriptions/query", post(query_subscriptions))
+        .route("/dss/v1/subscriptions/{subscriptionid}", get(get_subscription).put(create_subscription))
+        .route(
+            "/dss/v1/subscriptions/{subscriptionid}/{version}",
+            put(update_subscription).delete(delete_subscription),
+        )
+        .route("/dss/v1/reports", post(make_report))
+        .route("/dss/v1/uss_availability/{uss_id}", get(get_availability).put(set_availability))
+}
+
+fn area_of_interest(app: &AppState, body: &Body) -> Result<Volume, ApiError> {
+    let req: QueryRequest = body.json()?;
+    let area: Volume4D = req.area_of_interest.ok_or_else(|| ApiError::bad("area_of_interest is required"))?;
+    volume_in(&area, "area_of_interest", app.dss.limits().max_vertices)
+}
+
+#[utoipa::path(post, path = "/dss/v1/operational_intent_references/query", tag = "F3548 operational intents",
+    request_body = QueryRequest,
+    responses((status = 200, body = QueryOperationalIntentReferenceResponse), (status = 400, body = crate::wire::ErrorResponse),
+        (status = 401), (status = 403), (status = 413)))]
+pub(crate) async fn query_intents(
+    State(app): AppRef,
+    auth: Auth,
+    body: Body,
+) -> Api<QueryOperationalIntentReferenceResponse> {
+    let caller = auth.scd(&[&[SC], &[CMSA]])?;
+    let area = area_of_interest(&app, &body)?;
+    let found = app.dss.query_intents(&caller, &area)?;
+    Ok(Json(QueryOperationalIntentReferenceResponse {
+        operational_intent_references: found.iter().map(OperationalIntentReference::from_view).collect(),
+    }))
+}
+
+#[utoipa::path(get, path = "/dss/v1/operational_intent_references/{entityid}", tag = "F3548 operational intents",
+    responses((status = 200, body = GetOperationalIntentReferenceResponse), (status = 400), (status = 401), (status = 403), (status = 404)))]
+pub(crate) async fn get_intent(
+    State(app): AppRef,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Api<GetOperationalIntentReferenceResponse> {
+    let caller = auth.scd(&[&[SC], &[CMSA]])?;
+    let id = entity_id(&id, "entityid")?;
+    let view = app.dss.get_intent(&caller, id)?;
+    Ok(Json(GetOperationalIntentReferenceResponse {
+        operational_intent_reference: OperationalIntentReference::from_view(&view),
+    }))
+}
+
+fn intent_params(app: &AppState, body: &Body) -> Result<PutOperationalIntent, ApiError> {
+    let p: PutOperationalIntentReferenceParameters = body.json()?;
+    let subscription_id =
+        p.subscription_id.as_deref().map(|s| entity_id(s, "subscription_id")).transpose()?;
+    Ok(PutOperationalIntent {
+        extents: volumes_in(&p.extents, "extents", app.dss.limits().max_vertices)?,
+        key: p.key.unwrap_or_default(),
+        state: p.state.into(),
+        uss_base_url: p.uss_base_url,
+        subscription_id,
+        new_subscription: p.new_subscription.map(|n| NewSubscription {
+            uss_base_url: n.uss_base_url,
+            notify_for_constraints: n.notify_for_constraints.unwrap_or(false),
+        }),
+        requested_ovn_suffix: p.requested_ovn_suffix,
+    })
+}
+
+async fn put_intent(
+    app: &AppState,
+    caller: Caller,
+    id: &str,
+    ovn: Option<&str>,
+    body: &Body,
+) -> Api<ChangeOperationalIntentReferenceResponse> {
+    let id = entity_id(id, "entityid")?;
+    let req = intent_params(app, body)?;
+    let change = app.dss.put_intent(&caller, id, ovn, req).await?;
+    Ok(Json(ChangeOperationalIntentReferenceResponse {
+        subscribers: subscribers_out(&change.subscribers),
+        operational_intent_reference: OperationalIntentReference::from_view(&change.intent),
+    }))
+}
+
+const PUT_INTENT_SCOPES: &[&[Scope]] = &[&[SC], &[SC, CP], &[CMSA]];
+
+#[utoipa::path(put, path = "/dss/v1/operational_intent_references/{entityid}", tag = "F3548 operational intents",
+    request_body = PutOperationalIntentReferenceParameters,
+    responses((status = 201, body = ChangeOperationalIntentReferenceResponse), (status = 400), (status = 401), (status = 403),
+        (status = 409, description = "AirspaceConflictResponse: the key misses intersecting entities"), (status = 412), (status = 413)))]
+pub(crate) async fn create_intent(
+    State(app): AppRef,
+    auth: Auth,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<(StatusCode, Json<ChangeOperationalIntentReferenceResponse>), ApiError> {
+    let caller = auth.scd(PUT_INTENT_SCOPES)?;
+    Ok((StatusCode::CREATED, put_intent(&app, caller, &id, None, &body).await?))
+}
+
+#[utoipa::path(put, path = "/dss/v1/operational_intent_references/{entityid}/{ovn}", tag = "F3548 operational intents",
+    request_body = PutOperationalIntentReferenceParameters,
+    responses((status = 200, body = ChangeOperationalIntentReferenceResponse), (status = 400), (status = 401), (status = 403),
+        (status = 409), (status = 412), (status = 413)))]
+pub(crate) async fn update_intent(
+    State(app): AppRef,
+    auth: Auth,
+    Path((id, ovn)): Path<(String, String)>,
+    body: Body,
+) -> Api<ChangeOperationalIntentReferenceResponse> {
+    let caller = auth.scd(PUT_INTENT_SCOPES)?;
+    put_intent(&app, caller, &id, Some(&ovn), &body).await
+}
+
+#[utoipa::path(delete, path = "/dss/v1/operational_intent_references/{entityid}/{ovn}", tag = "F3548 operational intents",
+    responses((status = 200, body = ChangeOperationalIntentReferenceResponse), (status = 400), (status = 401), (status = 403),
+        (status = 404), (status = 409), (status = 412)))]
+pub(crate) async fn delete_intent(
+    State(app): AppRef,
+    auth: Auth,
+    Path((id, ovn)): Path<(String, String)>,
+) -> Api<ChangeOperationalIntentReferenceResponse> {
+    let caller = auth.scd(&[&[SC], &[CMSA]])?;
+    let id = entity_id(&id, "entityid")?;
+    let change = app.dss.delete_intent(&caller, id, &ovn).await?;
+    Ok(Json(ChangeOperationalIntentReferenceResponse {
+        subscribers: subscribers_out(&change.subscribers),
+        operational_intent_reference: OperationalIntentReference::from_view(&change.intent),
+    }))
+}
+
+#[utoipa::path(post, path = "/dss/v1/constraint_references/query", tag = "F3548 constraints",
+    request_body = QueryRequest,
+    responses((status = 200, body = QueryConstraintReferencesResponse), (status = 400), (status = 401), (status = 403), (status = 413)))]
+pub(crate) async fn query_constraints(
+    State(app): AppRef,
+    auth: Auth,
+    body: Body,
+) -> Api<QueryConstraintReferencesResponse> {
+    let caller = auth.scd(&[&[CM], &[CP]])?;
+    let area = area_of_interest(&app, &body)?;
+    let found = app.dss.query_constraints(&caller, &area)?;
+    Ok(Json(QueryConstraintReferencesResponse {
+        constraint_references: found.iter().map(ConstraintReference::from_view).collect(),
+    }))
+}
+
+#[utoipa::path(get, path = "/dss/v1/constraint_references/{entityid}", tag = "F3548 constraints",
+    responses((status = 200, body = GetConstraintReferenceResponse), (status = 400), (status = 401), (status = 403), (status = 404)))]
+pub(crate) async fn get_constraint(
+    State(app): AppRef,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Api<GetConstraintReferenceResponse> {
+    let caller = auth.scd(&[&[CM], &[CP]])?;
+    let id = entity_id(&id, "entityid")?;
+    let view = app.dss.get_constraint(&caller, id)?;
+    Ok(Json(GetConstraintReferenceResponse { constraint_reference: ConstraintReference::from_view(&view) }))
+}
+
+async fn put_constraint(
+    app: &AppState,
+    auth: &Auth,
+    id: &str,
+    ovn: Option<&str>,
+    body: &Body,
+) -> Api<ChangeConstraintReferenceResponse> {
+    let caller = auth.scd(&[&[CM]])?;
+    let id = entity_id(id, "entityid")?;
+    let p: PutConstraintReferenceParameters = body.json()?;
+    let req = PutConstraint {
+        extents: volumes_in(&p.extents, "extents", app.dss.limits().max_vertices)?,
+        uss_base_url: p.uss_base_url,
+    };
+    let change = app.dss.put_constraint(&caller, id, ovn, req).await?;
+    Ok(Json(ChangeConstraintReferenceResponse {
+        subscribers: subscribers_out(&change.subscribers),
+        constraint_reference: ConstraintReference::from_view(&change.constraint),
+    }))
+}
+
+#[utoipa::path(put, path = "/dss/v1/constraint_references/{entityid}", tag = "F3548 constraints",
+    request_body = PutConstraintReferenceParameters,
+    responses((status = 201, body = ChangeConstraintReferenceResponse), (status = 400), (status = 401), (status = 403), (status = 409), (status = 413)))]
+pub(crate) async fn create_constraint(
+    State(app): AppRef,
+    auth: Auth,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<(StatusCode, Json<ChangeConstraintReferenceResponse>), ApiError> {
+    Ok((StatusCode::CREATED, put_constraint(&app, &auth, &id, None, &body).await?))
+}
+
+#[utoipa::path(put, path = "/dss/v1/constraint_references/{entityid}/{ovn}", tag = "F3548 constraints",
+    request_body = PutConstraintReferenceParameters,
+    responses((status = 200, body = ChangeConstraintReferenceResponse), (status = 400), (status = 401), (status = 403), (status = 409), (status = 413)))]
+pub(crate) async fn update_constraint(
+    State(app): AppRef,
+    auth: Auth,
+    Path((id, ovn)): Path<(String, String)>,
+    body: Body,
+) -> Api<ChangeConstraintReferenceResponse> {
+    put_constraint(&app, &auth, &id, Some(&ovn), &body).await
+}
+
+#[utoipa::path(delete, path = "/dss/v1/constraint_references/{entityid}/{ovn}", tag = "F3548 constraints",
+    responses((status = 200, body = ChangeConstraintReferenceResponse), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)))]
+pub(crate) async fn delete_constraint(
+    State(app): AppRef,
+    auth: Auth,
+    Path((id, ovn)): Path<(String, String)>,
+) -> Api<ChangeConstraintReferenceResponse> {
+    let caller = auth.scd(&[&[CM]])?;
+    let id = entity_id(&id, "entityid")?;
+    let change = app.dss.delete_constraint(&caller, id, &ovn).await?;
+    Ok(Json(ChangeConstraintReferenceResponse {
+        subscribers: subscribers_out(&change.subscribers),
+        constraint_reference: ConstraintReference::from_view(&change.constraint),
+    }))
+}
+
+const SUBSCRIPTION_SCOPES: &[&[Scope]] = &[&[CP], &[SC]];
+
+#[utoipa::path(post, path = "/dss/v1/subscriptions/query", tag = "F3548 subscriptions",
+    request_body = QueryRequest,
+    responses((status = 200, body = QuerySubscriptionsResponse), (status = 400), (status = 401), (status = 403), (status = 413)))]
+pub(crate) async fn query_subscriptions(
+    State(app): AppRef,
+    auth: Auth,
+    body: Body,
+) -> Api<QuerySubscriptionsResponse> {
+    let caller = auth.scd(SUBSCRIPTION_SCOPES)?;
+    let area = area_of_interest(&app, &body)?;
+    let found = app.dss.query_subscriptions(&caller, &area)?;
+    Ok(Json(QuerySubscriptionsResponse {
+        subscriptions: found.iter().map(Subscription::from_view).collect(),
+    }))
+}
+
+#[utoipa::path(get, path = "/dss/v1/subscriptions/{subscriptionid}", tag = "F3548 subscriptions",
+    responses((status = 200, body = GetSubscriptionResponse), (status = 400), (status = 401), (status = 403), (status = 404)))]
+pub(crate) async fn get_subscription(
+    State(app): AppRef,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Api<GetSubscriptionResponse> {
+    let caller = auth.scd(SUBSCRIPTION_SCOPES)?;
+    let id = entity_id(&id, "subscriptionid")?;
+    let view = app.dss.get_subscription(&caller, id)?;
+    Ok(Json(GetSubscriptionResponse { subscription: Subscription::from_view(&view) }))
+}
+
+async fn put_subscription(
+    app: &AppState,
+    auth: &Auth,
+    id: &str,
+    version: Option<&str>,
+    body: &Body,
+) -> Api<PutSubscriptionResponse> {
+    let caller = auth.scd(SUBSCRIPTION_SCOPES)?;
+    let id = entity_id(id, "subscriptionid")?;
+    let p: PutSubscriptionParameters = body.json()?;
+    let req = PutSubscription {
+        extents: volume_in(&p.extents, "extents", app.dss.limits().max_vertices)?,
+        uss_base_url: p.uss_base_url,
+        notify_for_operational_intents: p.notify_for_operational_intents.unwrap_or(false),
+        notify_for_constraints: p.notify_for_constraints.unwrap_or(false),
+    };
+    let put = app.dss.put_subscription(&caller, id, version, req).await?;
+    Ok(Json(PutSubscriptionResponse {
+        subscription: Subscription::from_view(&put.subscription),
+        operational_intent_references: put
+            .operational_intents
+            .map(|v| v.iter().map(OperationalIntentReference::from_view).collect()),
+        constraint_references: put
+            .constraints
+            .map(|v| v.iter().map(ConstraintReference::from_view).collect()),
+    }))
+}
+
+#[utoipa::path(put, path = "/dss/v1/subscriptions/{subscriptionid}", tag = "F3548 subscriptions",
+    request_body = PutSubscriptionParameters,
+    responses((status = 200, body = PutSubscriptionResponse), (status = 400), (status = 401), (status = 403), (status = 409)))]
+pub(crate) async fn create_subscription(
+    State(app): AppRef,
+    auth: Auth,
+    Path(id): Path<String>,
+    body: Body,
+) -> Api<PutSubscriptionResponse> {
+    put_subscription(&app, &auth, &id, None, &body).await
+}
+
+#[utoipa::path(put, path = "/dss/v1/subscriptions/{subscriptionid}/{version}", tag = "F3548 subscriptions",
+    request_body = PutSubscriptionParameters,
+    responses((status = 200, body = PutSubscriptionResponse), (status = 400), (status = 401), (status = 403), (status = 409)))]
+pub(crate) async fn update_subscription(
+    State(app): AppRef,
+    auth: Auth,
+    Path((id, version)): Path<(String, String)>,
+    body: Body,
+) -> Api<PutSubscriptionResponse> {
+    put_subscription(&app, &auth, &id, Some(&version), &body).await
+}
+
+#[utoipa::path(delete, path = "/dss/v1/subscriptions/{subscriptionid}/{version}", tag = "F3548 subscriptions",
+    responses((status = 200, body = DeleteSubscriptionResponse), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)))]
+pub(crate) async fn delete_subscription(
+    State(app): AppRef,
+    auth: Auth,
+    Path((id, version)): Path<(String, String)>,
+) -> Api<DeleteSubscriptionResponse> {
+    let caller = auth.scd(SUBSCRIPTION_SCOPES)?;
+    let id = entity_id(&id, "subscriptionid")?;
+    let view = app.dss.delete_subscription(&caller, id, &version).await?;
+    Ok(Json(DeleteSubscriptionResponse { subscription: Subscription::from_view(&view) }))
+}
+
+#[utoipa::path(post, path = "/dss/v1/reports", tag = "F3548 reports",
+    request_body = ErrorReport,
+    responses((status = 201, body = ErrorReport), (status = 400), (status = 401), (status = 403)))]
+pub(crate) async fn make_report(
+    State(app): AppRef,
+    auth: Auth,
+    body: Body,
+) -> Result<(StatusCode, Json<ErrorReport>), ApiError> {
+    let caller = auth.scd(&[&[CM], &[CP], &[SC], &[CMSA], &[AA]])?;
+    let mut report: ErrorReport = body.json()?;
+    crate::wire::time_in(&report.exchange.request_time, "exchange.request_time")?;
+    let stored = app.dss.submit_report(&caller, body.text()).await?;
+    report.report_id = Some(stored.id);
+    Ok((StatusCode::CREATED, Json(report)))
+}
+
+fn availability_out(record: &entente_dss::AvailabilityRecord) -> UssAvailabilityStatusResponse {
+    UssAvailabilityStatusResponse {
+        version: record.version.clone(),
+        status: UssAvailabilityStatus { uss: record.uss.clone(), availability: record.availability.into() },
+    }
+}
+
+#[utoipa::path(get, path = "/dss/v1/uss_availability/{uss_id}", tag = "F3548 availability",
+    responses((status = 200, body = UssAvailabilityStatusResponse), (status = 400), (status = 401), (status = 403)))]
+pub(crate) async fn get_availability(
+    State(app): AppRef,
+    auth: Auth,
+    Path(uss): Path<String>,
+) -> Api<UssAvailabilityStatusResponse> {
+    auth.scd(&[&[AA], &[SC], &[CMSA]])?;
+    Ok(Json(availability_out(&app.dss.get_availability(&uss))))
+}
+
+#[utoipa::path(put, path = "/dss/v1/uss_availability/{uss_id}", tag = "F3548 availability",
+    request_body = SetUssAvailabilityStatusParameters,
+    responses((status = 200, body = UssAvailabilityStatusResponse), (status = 400), (status = 401), (status = 403), (status = 409)))]
+pub(crate) async fn set_availability(
+    State(app): AppRef,
+    auth: Auth,
+    Path(uss): Path<String>,
+    body: Body,
+) -> Api<UssAvailabilityStatusResponse> {
+    auth.scd(&[&[AA]])?;
+    let p: SetUssAvailabilityStatusParameters = body.json()?;
+    let record =
+        app.dss.set_availability(&uss, p.old_version.as_deref().unwrap_or(""), p.availability.into()).await?;
+    Ok(Json(availability_out(&record)))
+}

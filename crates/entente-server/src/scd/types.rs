@@ -1,0 +1,357 @@
+//! F3548-21 request and response bodies, and their conversion from domain views.
+
+use entente_dss::{
+    Availability, ConstraintView, EntityId, IntentView, OirState, Subscriber, SubscriptionView, time_span,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::wire::{Time, Volume4D, time_out};
+
+/// F3548 requires `subscription_id` on every reference; this stands for "none" as InterUSS does.
+pub(crate) const NULL_SUBSCRIPTION: &str = "00000000-0000-4000-8000-000000000000";
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub enum UssAvailabilityState {
+    Unknown,
+    Normal,
+    Down,
+}
+
+impl From<Availability> for UssAvailabilityState {
+    fn from(a: Availability) -> Self {
+        match a {
+            Availability::Unknown => UssAvailabilityState::Unknown,
+            Availability::Normal => UssAvailabilityState::Normal,
+            Availability::Down => UssAvailabilityState::Down,
+        }
+    }
+}
+
+impl From<UssAvailabilityState> for Availability {
+    fn from(a: UssAvailabilityState) -> Self {
+        match a {
+            UssAvailabilityState::Unknown => Availability::Unknown,
+            UssAvailabilityState::Normal => Availability::Normal,
+            UssAvailabilityState::Down => Availability::Down,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub enum OperationalIntentState {
+    Accepted,
+    Activated,
+    Nonconforming,
+    Contingent,
+}
+
+impl From<OperationalIntentState> for OirState {
+    fn from(s: OperationalIntentState) -> Self {
+        match s {
+            OperationalIntentState::Accepted => OirState::Accepted,
+            OperationalIntentState::Activated => OirState::Activated,
+            OperationalIntentState::Nonconforming => OirState::Nonconforming,
+            OperationalIntentState::Contingent => OirState::Contingent,
+        }
+    }
+}
+
+impl From<OirState> for OperationalIntentState {
+    fn from(s: OirState) -> Self {
+        match s {
+            OirState::Accepted => OperationalIntentState::Accepted,
+            OirState::Activated => OperationalIntentState::Activated,
+            OirState::Nonconforming => OperationalIntentState::Nonconforming,
+            OirState::Contingent => OperationalIntentState::Contingent,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct OperationalIntentReference {
+    pub id: String,
+    pub manager: String,
+    pub uss_availability: UssAvailabilityState,
+    pub version: i32,
+    pub state: OperationalIntentState,
+    /// Only the manager sees the OVN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ovn: Option<String>,
+    pub time_start: Time,
+    pub time_end: Time,
+    pub uss_base_url: String,
+    pub subscription_id: String,
+}
+
+fn span(extents: &[entente_dss::Volume]) -> (Time, Time) {
+    // Stored references always carry start and end on every extent (checked on write).
+    let (start, end) = time_span(extents);
+    let or_epoch = |t: Option<entente_dss::Timestamp>| time_out(t.unwrap_or_default());
+    (or_epoch(start), or_epoch(end))
+}
+
+impl OperationalIntentReference {
+    pub(crate) fn from_view(v: &IntentView) -> Self {
+        let o = &v.intent;
+        let (time_start, time_end) = span(&o.extents);
+        OperationalIntentReference {
+            id: o.id.to_string(),
+            manager: o.manager.clone(),
+            uss_availability: v.availability.into(),
+            version: o.version,
+            state: o.state.into(),
+            ovn: v.ovn_visible.then(|| o.ovn.clone()),
+            time_start,
+            time_end,
+            uss_base_url: o.uss_base_url.clone(),
+            subscription_id: o
+                .subscription_id
+                .map_or_else(|| NULL_SUBSCRIPTION.to_owned(), |s| s.to_string()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct ConstraintReference {
+    pub id: String,
+    pub manager: String,
+    pub uss_availability: UssAvailabilityState,
+    pub version: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ovn: Option<String>,
+    pub time_start: Time,
+    pub time_end: Time,
+    pub uss_base_url: String,
+}
+
+impl ConstraintReference {
+    pub(crate) fn from_view(v: &ConstraintView) -> Self {
+        let c = &v.constraint;
+        let (time_start, time_end) = span(&c.extents);
+        ConstraintReference {
+            id: c.id.to_string(),
+            manager: c.manager.clone(),
+            uss_availability: v.availability.into(),
+            version: c.version,
+            ovn: v.ovn_visible.then(|| c.ovn.clone()),
+            time_start,
+            time_end,
+            uss_base_url: c.uss_base_url.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct Subscription {
+    pub id: String,
+    pub version: String,
+    pub notification_index: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_start: Option<Time>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_end: Option<Time>,
+    pub uss_base_url: String,
+    pub notify_for_operational_intents: bool,
+    pub notify_for_constraints: bool,
+    pub implicit_subscription: bool,
+    pub dependent_operational_intents: Vec<String>,
+}
+
+impl Subscription {
+    pub(crate) fn from_view(v: &SubscriptionView) -> Self {
+        let s = &v.subscription;
+        let (start, end) = time_span(&s.extents);
+        Subscription {
+            id: s.id.to_string(),
+            version: s.version.clone(),
+            notification_index: s.notification_index,
+            time_start: start.map(time_out),
+            time_end: end.map(time_out),
+            uss_base_url: s.uss_base_url.clone(),
+            notify_for_operational_intents: s.notify_for_operational_intents,
+            notify_for_constraints: s.notify_for_constraints,
+            implicit_subscription: s.implicit,
+            dependent_operational_intents: v
+                .dependent_operational_intents
+                .iter()
+                .map(EntityId::to_string)
+                .collect(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct SubscriptionState {
+    pub subscription_id: String,
+    pub notification_index: i32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct SubscriberToNotify {
+    pub subscriptions: Vec<SubscriptionState>,
+    pub uss_base_url: String,
+}
+
+pub(crate) fn subscribers_out(subscribers: &[Subscriber]) -> Vec<SubscriberToNotify> {
+    subscribers
+        .iter()
+        .map(|s| SubscriberToNotify {
+            uss_base_url: s.uss_base_url.clone(),
+            subscriptions: s
+                .subscriptions
+                .iter()
+                .map(|st| SubscriptionState {
+                    subscription_id: st.subscription_id.to_string(),
+                    notification_index: st.notification_index,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+pub(crate) struct QueryRequest {
+    #[serde(default)]
+    pub area_of_interest: Option<Volume4D>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub(crate) struct QueryOperationalIntentReferenceResponse {
+    pub operational_intent_references: Vec<OperationalIntentReference>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub(crate) struct GetOperationalIntentReferenceResponse {
+    pub operational_intent_reference: OperationalIntentReference,
+}
+
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+pub(crate) struct ImplicitSubscriptionParameters {
+    pub uss_base_url: String,
+    #[serde(default)]
+    pub notify_for_constraints: Option<bool>,
+}
+
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+pub(crate) struct PutOperationalIntentReferenceParameters {
+    pub extents: Vec<Volume4D>,
+    #[serde(default)]
+    pub key: Option<Vec<String>>,
+    pub state: OperationalIntentState,
+    pub uss_base_url: String,
+    #[serde(default)]
+    pub subscription_id: Option<String>,
+    #[serde(default)]
+    pub new_subscription: Option<ImplicitSubscriptionParameters>,
+    #[serde(default)]
+    pub requested_ovn_suffix: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub(crate) struct ChangeOperationalIntentReferenceResponse {
+    pub subscribers: Vec<SubscriberToNotify>,
+    pub operational_intent_reference: OperationalIntentReference,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub(crate) struct QueryConstraintReferencesResponse {
+    pub constraint_references: Vec<ConstraintReference>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub(crate) struct GetConstraintReferenceResponse {
+    pub constraint_reference: ConstraintReference,
+}
+
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+pub(crate) struct PutConstraintReferenceParameters {
+    pub extents: Vec<Volume4D>,
+    pub uss_base_url: String,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub(crate) struct ChangeConstraintReferenceResponse {
+    pub subscribers: Vec<SubscriberToNotify>,
+    pub constraint_reference: ConstraintReference,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub(crate) struct QuerySubscriptionsResponse {
+    pub subscriptions: Vec<Subscription>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub(crate) struct GetSubscriptionResponse {
+    pub subscription: Subscription,
+}
+
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+pub(crate) struct PutSubscriptionParameters {
+    pub extents: Volume4D,
+    pub uss_base_url: String,
+    #[serde(default)]
+    pub notify_for_operational_intents: Option<bool>,
+    #[serde(default)]
+    pub notify_for_constraints: Option<bool>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub(crate) struct PutSubscriptionResponse {
+    pub subscription: Subscription,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operational_intent_references: Option<Vec<OperationalIntentReference>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub constraint_references: Option<Vec<ConstraintReference>>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub(crate) struct DeleteSubscriptionResponse {
+    pub subscription: Subscription,
+}
+
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+pub(crate) struct SetUssAvailabilityStatusParameters {
+    #[serde(default)]
+    pub old_version: Option<String>,
+    pub availability: UssAvailabilityState,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub(crate) struct UssAvailabilityStatus {
+    pub uss: String,
+    pub availability: UssAvailabilityState,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub(crate) struct UssAvailabilityStatusResponse {
+    pub version: String,
+    pub status: UssAvailabilityStatus,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct ExchangeRecord {
+    pub url: String,
+    pub method: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<Vec<String>>,
+    pub recorder_role: String,
+    pub request_time: Time,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_time: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct ErrorReport {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_id: Option<String>,
+    pub exchange: ExchangeRecord,
+}

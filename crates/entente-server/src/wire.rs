@@ -1,0 +1,171 @@
+//! JSON shapes shared by the F3548 and F3411-22a APIs (geometry, time, errors) and their conversion.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use entente_dss::{Timestamp, Volume};
+use entente_geo::{Circle as GeoCircle, Interval, LatLng, Outline, Polygon as GeoPolygon};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct ErrorResponse {
+    pub message: String,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct LatLngPoint {
+    pub lat: f64,
+    pub lng: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct Polygon {
+    pub vertices: Vec<LatLngPoint>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct Radius {
+    pub value: f64,
+    pub units: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct Circle {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub center: Option<LatLngPoint>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub radius: Option<Radius>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct Altitude {
+    pub value: f64,
+    pub reference: String,
+    pub units: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct Time {
+    pub value: String,
+    pub format: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct Volume3D {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outline_circle: Option<Circle>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outline_polygon: Option<Polygon>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub altitude_lower: Option<Altitude>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub altitude_upper: Option<Altitude>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct Volume4D {
+    pub volume: Volume3D,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_start: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_end: Option<Time>,
+}
+
+/// Altitudes outside this range are not on any aircraft's path (F3548 `Altitude.value`).
+const ALTITUDE_RANGE: (f64, f64) = (-8000.0, 100_000.0);
+
+pub(crate) fn time_out(t: Timestamp) -> Time {
+    Time { value: rfc3339(t), format: "RFC3339".to_owned() }
+}
+
+pub(crate) fn rfc3339(t: Timestamp) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// RFC 3339 with the `Z` zone, as both standards require.
+pub(crate) fn parse_rfc3339(value: &str, path: &str) -> Result<Timestamp, ApiError> {
+    if !value.ends_with(['Z', 'z']) {
+        return Err(ApiError::bad(format!("{path}: time {value:?} must be RFC 3339 in UTC, ending in Z")));
+    }
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| ApiError::bad(format!("{path}: time {value:?} is not RFC 3339: {e}")))
+}
+
+pub(crate) fn time_in(t: &Time, path: &str) -> Result<Timestamp, ApiError> {
+    if t.format != "RFC3339" {
+        return Err(ApiError::bad(format!("{path}.format must be \"RFC3339\", got {:?}", t.format)));
+    }
+    parse_rfc3339(&t.value, &format!("{path}.value"))
+}
+
+fn altitude_in(a: &Altitude, path: &str) -> Result<f64, ApiError> {
+    if a.reference != "W84" {
+        return Err(ApiError::bad(format!("{path}.reference must be \"W84\", got {:?}", a.reference)));
+    }
+    if a.units != "M" {
+        return Err(ApiError::bad(format!("{path}.units must be \"M\", got {:?}", a.units)));
+    }
+    if !a.value.is_finite() || a.value < ALTITUDE_RANGE.0 || a.value > ALTITUDE_RANGE.1 {
+        return Err(ApiError::bad(format!(
+            "{path}.value {} is outside [{}, {}] metres",
+            a.value, ALTITUDE_RANGE.0, ALTITUDE_RANGE.1
+        )));
+    }
+    Ok(a.value)
+}
+
+pub(crate) fn polygon_in(p: &Polygon, path: &str, max_vertices: usize) -> Result<Outline, ApiError> {
+    if p.vertices.len() > max_vertices {
+        return Err(ApiError::bad(format!(
+            "{path}.vertices has {} vertices, more than the limit of {max_vertices}",
+            p.vertices.len()
+        )));
+    }
+    let vertices = p.vertices.iter().map(|v| LatLng { lat: v.lat, lng: v.lng }).collect();
+    GeoPolygon::new(vertices).map(Outline::Polygon).map_err(|e| ApiError::bad(format!("{path}: {e}")))
+}
+
+fn outline_in(v: &Volume3D, path: &str, max_vertices: usize) -> Result<Outline, ApiError> {
+    match (&v.outline_circle, &v.outline_polygon) {
+        (Some(_), Some(_)) | (None, None) => Err(ApiError::bad(format!(
+            "{path}: exactly one of outline_circle and outline_polygon is required"
+        ))),
+        (None, Some(p)) => polygon_in(p, &format!("{path}.outline_polygon"), max_vertices),
+        (Some(c), None) => {
+            let path = format!("{path}.outline_circle");
+            let center = c.center.ok_or_else(|| ApiError::bad(format!("{path}.center is required")))?;
+            let radius =
+                c.radius.as_ref().ok_or_else(|| ApiError::bad(format!("{path}.radius is required")))?;
+            if radius.units != "M" {
+                return Err(ApiError::bad(format!(
+                    "{path}.radius.units must be \"M\", got {:?}",
+                    radius.units
+                )));
+            }
+            GeoCircle::new(LatLng { lat: center.lat, lng: center.lng }, radius.value)
+                .map(Outline::Circle)
+                .map_err(|e| ApiError::bad(format!("{path}: {e}")))
+        }
+    }
+}
+
+pub(crate) fn volume_in(v: &Volume4D, path: &str, max_vertices: usize) -> Result<Volume, ApiError> {
+    let outline = outline_in(&v.volume, &format!("{path}.volume"), max_vertices)?;
+    let lo =
+        v.volume.altitude_lower.as_ref().map(|a| altitude_in(a, &format!("{path}.volume.altitude_lower")));
+    let hi =
+        v.volume.altitude_upper.as_ref().map(|a| altitude_in(a, &format!("{path}.volume.altitude_upper")));
+    let start = v.time_start.as_ref().map(|t| time_in(t, &format!("{path}.time_start")));
+    let end = v.time_end.as_ref().map(|t| time_in(t, &format!("{path}.time_end")));
+    Ok(Volume {
+        outline,
+        altitude: Interval { lo: lo.transpose()?, hi: hi.transpose()? },
+        time: Interval { lo: start.transpose()?, hi: end.transpose()? },
+    })
+}
+
+pub(crate) fn volumes_in(vs: &[Volume4D], path: &str, max_vertices: usize) -> Result<Vec<Volume>, ApiError> {
+    vs.iter().enumerate().map(|(i, v)| volume_in(v, &format!("{path}[{i}]"), max_vertices)).collect()
+}

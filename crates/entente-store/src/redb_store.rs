@@ -1,0 +1,156 @@
+//! The embedded store: one redb file, written by a committer thread that batches groups into one fsync.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::thread;
+
+use entente_dss::{Change, CommitTicket, Snapshot, Store, StoreError};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use tokio::sync::oneshot;
+
+use crate::codec;
+
+const INTENTS: TableDefinition<u128, &[u8]> = TableDefinition::new("operational_intents");
+const CONSTRAINTS: TableDefinition<u128, &[u8]> = TableDefinition::new("constraints");
+const SUBSCRIPTIONS: TableDefinition<u128, &[u8]> = TableDefinition::new("subscriptions");
+const AVAILABILITY: TableDefinition<&str, &[u8]> = TableDefinition::new("uss_availability");
+const REPORTS: TableDefinition<&str, &[u8]> = TableDefinition::new("reports");
+
+/// Most groups folded into one transaction; bounds the latency a large backlog adds to its first group.
+const MAX_BATCH: usize = 512;
+
+type Job = (Vec<Change>, oneshot::Sender<Result<(), StoreError>>);
+
+pub struct RedbStore {
+    db: Arc<Database>,
+    jobs: mpsc::Sender<Job>,
+}
+
+fn io(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Io(e.to_string())
+}
+
+impl RedbStore {
+    /// Opens or creates `dir/entente.redb`.
+    pub fn open(dir: &Path) -> Result<RedbStore, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| io(format!("cannot create {}: {e}", dir.display())))?;
+        let path = dir.join("entente.redb");
+        let db = Database::create(&path).map_err(|e| io(format!("cannot open {}: {e}", path.display())))?;
+        let db = Arc::new(db);
+        let txn = db.begin_write().map_err(io)?;
+        {
+            txn.open_table(INTENTS).map_err(io)?;
+            txn.open_table(CONSTRAINTS).map_err(io)?;
+            txn.open_table(SUBSCRIPTIONS).map_err(io)?;
+            txn.open_table(AVAILABILITY).map_err(io)?;
+            txn.open_table(REPORTS).map_err(io)?;
+        }
+        txn.commit().map_err(io)?;
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let writer = db.clone();
+        thread::Builder::new()
+            .name("redb-committer".into())
+            .spawn(move || commit_loop(&writer, &queue))
+            .map_err(io)?;
+        Ok(RedbStore { db, jobs })
+    }
+}
+
+fn commit_loop(db: &Database, queue: &mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let outcome = commit(db, batch.iter().flat_map(|(changes, _)| changes));
+        if let Err(e) = &outcome {
+            tracing::error!(error = %e, groups = batch.len(), "redb commit failed");
+        }
+        for (_, done) in batch {
+            // A dropped receiver means the request was abandoned; the commit stands regardless.
+            let _ = done.send(outcome.clone());
+        }
+    }
+}
+
+fn commit<'a>(db: &Database, changes: impl Iterator<Item = &'a Change>) -> Result<(), StoreError> {
+    let txn = db.begin_write().map_err(io)?;
+    {
+        let mut intents = txn.open_table(INTENTS).map_err(io)?;
+        let mut constraints = txn.open_table(CONSTRAINTS).map_err(io)?;
+        let mut subscriptions = txn.open_table(SUBSCRIPTIONS).map_err(io)?;
+        let mut availability = txn.open_table(AVAILABILITY).map_err(io)?;
+        let mut reports = txn.open_table(REPORTS).map_err(io)?;
+        for change in changes {
+            match change {
+                Change::PutOperationalIntent(o) => {
+                    intents.insert(codec::id_key(o.id), codec::encode_intent(o).as_slice()).map_err(io)?;
+                }
+                Change::DeleteOperationalIntent(id) => {
+                    intents.remove(codec::id_key(*id)).map_err(io)?;
+                }
+                Change::PutConstraint(c) => {
+                    constraints
+                        .insert(codec::id_key(c.id), codec::encode_constraint(c).as_slice())
+                        .map_err(io)?;
+                }
+                Change::DeleteConstraint(id) => {
+                    constraints.remove(codec::id_key(*id)).map_err(io)?;
+                }
+                Change::PutSubscription(s) => {
+                    subscriptions
+                        .insert(codec::id_key(s.id), codec::encode_subscription(s).as_slice())
+                        .map_err(io)?;
+                }
+                Change::DeleteSubscription(id) => {
+                    subscriptions.remove(codec::id_key(*id)).map_err(io)?;
+                }
+                Change::PutAvailability(a) => {
+                    availability
+                        .insert(a.uss.as_str(), codec::encode_availability(a).as_slice())
+                        .map_err(io)?;
+                }
+                Change::PutReport(r) => {
+                    reports.insert(r.id.as_str(), codec::encode_report(r).as_slice()).map_err(io)?;
+                }
+            }
+        }
+    }
+    txn.commit().map_err(io)
+}
+
+impl Store for RedbStore {
+    fn load(&self) -> Result<Snapshot, StoreError> {
+        let txn = self.db.begin_read().map_err(io)?;
+        let mut snapshot = Snapshot::default();
+        for row in txn.open_table(INTENTS).map_err(io)?.iter().map_err(io)? {
+            let (_, v) = row.map_err(io)?;
+            snapshot.operational_intents.push(codec::decode_intent(v.value())?);
+        }
+        for row in txn.open_table(CONSTRAINTS).map_err(io)?.iter().map_err(io)? {
+            let (_, v) = row.map_err(io)?;
+            snapshot.constraints.push(codec::decode_constraint(v.value())?);
+        }
+        for row in txn.open_table(SUBSCRIPTIONS).map_err(io)?.iter().map_err(io)? {
+            let (_, v) = row.map_err(io)?;
+            snapshot.subscriptions.push(codec::decode_subscription(v.value())?);
+        }
+        for row in txn.open_table(AVAILABILITY).map_err(io)?.iter().map_err(io)? {
+            let (_, v) = row.map_err(io)?;
+            snapshot.availability.push(codec::decode_availability(v.value())?);
+        }
+        Ok(snapshot)
+    }
+
+    fn submit(&self, changes: Vec<Change>) -> CommitTicket {
+        let (done, ticket) = oneshot::channel();
+        if let Err(mpsc::SendError((_, done))) = self.jobs.send((changes, done)) {
+            let _ = done.send(Err(StoreError::Io("the committer thread stopped".into())));
+        }
+        ticket
+    }
+}

@@ -173,6 +173,9 @@ impl Client {
     }
 }
 
+/// An intent the bench created: id, current OVN, extents.
+type Created = Mutex<Option<(String, String, Value)>>;
+
 struct Stats {
     name: &'static str,
     latencies: Vec<Duration>,
@@ -349,7 +352,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .await
     };
     // Writes: each worker slot creates, then updates, then deletes its own intents.
-    let created: Arc<Vec<Mutex<Option<(String, String, Value)>>>> =
+    let created: Arc<Vec<Created>> =
         Arc::new((0..args.requests).map(|_| Mutex::new(None)).collect());
     let conflicts = Arc::new(AtomicUsize::new(0));
     let create = {

@@ -151,3 +151,31 @@ fn refuses_to_start_without_keys() -> anyhow::Result<()> {
     assert!(stderr.contains("--public-key"), "unexpected error: {stderr}");
     Ok(())
 }
+
+/// Style rule: every source file of the workspace opens with a `//!` line saying what it is for.
+#[test]
+fn every_source_file_opens_with_a_module_doc_line() -> anyhow::Result<()> {
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut pending = vec![crates];
+    let mut missing = Vec::new();
+    let mut seen = 0;
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n != "target" && n != "snapshots") {
+                    pending.push(path);
+                }
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                seen += 1;
+                let text = std::fs::read_to_string(&path)?;
+                if !text.starts_with("//!") {
+                    missing.push(path.display().to_string());
+                }
+            }
+        }
+    }
+    assert!(seen > 20, "found only {seen} source files: is the walk rooted right?");
+    assert!(missing.is_empty(), "files without a leading //! line: {missing:?}");
+    Ok(())
+}

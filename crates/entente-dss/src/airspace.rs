@@ -1,6 +1,7 @@
 //! The in-memory state of one DSS instance: every live entity plus spatial indexes over them.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use crate::index::{SpatialIndex, rects_of};
 use crate::model::{
@@ -12,8 +13,8 @@ use crate::store::{Change, Snapshot};
 /// Invariant: the indexes and `dependents` always describe exactly the entities in the maps.
 #[derive(Default)]
 pub struct Airspace {
-    pub(crate) intents: HashMap<EntityId, OperationalIntent>,
-    pub(crate) constraints: HashMap<EntityId, Constraint>,
+    pub(crate) intents: HashMap<EntityId, Arc<OperationalIntent>>,
+    pub(crate) constraints: HashMap<EntityId, Arc<Constraint>>,
     pub(crate) subscriptions: HashMap<EntityId, Subscription>,
     pub(crate) availability: HashMap<String, AvailabilityRecord>,
     intent_index: SpatialIndex,
@@ -38,8 +39,8 @@ impl Airspace {
             }
         }
         Airspace {
-            intents: snapshot.operational_intents.into_iter().map(|o| (o.id, o)).collect(),
-            constraints: snapshot.constraints.into_iter().map(|c| (c.id, c)).collect(),
+            intents: snapshot.operational_intents.into_iter().map(|o| (o.id, Arc::new(o))).collect(),
+            constraints: snapshot.constraints.into_iter().map(|c| (c.id, Arc::new(c))).collect(),
             subscriptions: snapshot.subscriptions.into_iter().map(|s| (s.id, s)).collect(),
             availability: snapshot.availability.into_iter().map(|a| (a.uss.clone(), a)).collect(),
             intent_index,
@@ -53,6 +54,9 @@ impl Airspace {
         match change {
             Change::PutOperationalIntent(o) => {
                 self.unlink(o.id);
+                if let Some(old) = self.intents.get(&o.id) {
+                    self.intent_index.remove(o.id, &old.extents);
+                }
                 if let Some(sid) = o.subscription_id {
                     self.dependents.entry(sid).or_default().insert(o.id);
                 }
@@ -61,27 +65,37 @@ impl Airspace {
             }
             Change::DeleteOperationalIntent(id) => {
                 self.unlink(*id);
-                self.intent_index.remove(*id);
-                self.intents.remove(id);
+                if let Some(old) = self.intents.remove(id) {
+                    self.intent_index.remove(*id, &old.extents);
+                }
             }
             Change::PutConstraint(c) => {
+                if let Some(old) = self.constraints.get(&c.id) {
+                    self.constraint_index.remove(c.id, &old.extents);
+                }
                 self.constraint_index.insert(c.id, &c.extents);
                 self.constraints.insert(c.id, c.clone());
             }
             Change::DeleteConstraint(id) => {
-                self.constraint_index.remove(*id);
-                self.constraints.remove(id);
+                if let Some(old) = self.constraints.remove(id) {
+                    self.constraint_index.remove(*id, &old.extents);
+                }
             }
             Change::PutSubscription(s) => {
-                let moved = self.subscriptions.get(&s.id).is_none_or(|old| old.extents != s.extents);
-                if moved {
-                    self.subscription_index.insert(s.id, &s.extents);
+                match self.subscriptions.get(&s.id) {
+                    Some(old) if old.extents == s.extents => {}
+                    Some(old) => {
+                        self.subscription_index.remove(s.id, &old.extents);
+                        self.subscription_index.insert(s.id, &s.extents);
+                    }
+                    None => self.subscription_index.insert(s.id, &s.extents),
                 }
                 self.subscriptions.insert(s.id, s.clone());
             }
             Change::DeleteSubscription(id) => {
-                self.subscription_index.remove(*id);
-                self.subscriptions.remove(id);
+                if let Some(old) = self.subscriptions.remove(id) {
+                    self.subscription_index.remove(*id, &old.extents);
+                }
             }
             Change::PutAvailability(a) => {
                 self.availability.insert(a.uss.clone(), a.clone());
@@ -111,8 +125,8 @@ impl Airspace {
     }
 
     /// Live intents meeting `area` in 4D (those that ended before `now` are gone).
-    pub(crate) fn intents_in(&self, area: &[Volume], now: Timestamp) -> Vec<&OperationalIntent> {
-        let mut found: Vec<&OperationalIntent> = self
+    pub(crate) fn intents_in(&self, area: &[Volume], now: Timestamp) -> Vec<&Arc<OperationalIntent>> {
+        let mut found: Vec<&Arc<OperationalIntent>> = self
             .intent_index
             .candidates(&rects_of(area))
             .into_iter()
@@ -123,8 +137,8 @@ impl Airspace {
         found
     }
 
-    pub(crate) fn constraints_in(&self, area: &[Volume], now: Timestamp) -> Vec<&Constraint> {
-        let mut found: Vec<&Constraint> = self
+    pub(crate) fn constraints_in(&self, area: &[Volume], now: Timestamp) -> Vec<&Arc<Constraint>> {
+        let mut found: Vec<&Arc<Constraint>> = self
             .constraint_index
             .candidates(&rects_of(area))
             .into_iter()
@@ -141,6 +155,6 @@ impl Airspace {
     }
 
     pub fn counts(&self) -> (usize, usize, usize) {
-        (self.intent_index.len(), self.constraint_index.len(), self.subscription_index.len())
+        (self.intents.len(), self.constraints.len(), self.subscriptions.len())
     }
 }

@@ -1,7 +1,5 @@
 //! A bounding-rectangle R-tree that finds candidate entities for the exact 4D test.
 
-use std::collections::HashMap;
-
 use entente_geo::LatLngRect;
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RTree};
@@ -11,10 +9,12 @@ use crate::model::{EntityId, Volume};
 type Entry = GeomWithData<Rectangle<[f64; 2]>, EntityId>;
 
 /// Candidates only: a hit here says "maybe", the exact test in `entente-geo` decides.
+///
+/// It stores no copy of the rectangles per entity: removal recomputes them from the entity's extents,
+/// which is deterministic, so the index costs one tree entry per rectangle and nothing more.
 #[derive(Default)]
 pub(crate) struct SpatialIndex {
     tree: RTree<Entry>,
-    rects: HashMap<EntityId, Vec<Rectangle<[f64; 2]>>>,
 }
 
 fn rect(r: &LatLngRect) -> Rectangle<[f64; 2]> {
@@ -25,32 +25,27 @@ pub(crate) fn rects_of(extents: &[Volume]) -> Vec<LatLngRect> {
     extents.iter().flat_map(|v| v.outline.bounding_rects()).collect()
 }
 
+fn entries(id: EntityId, extents: &[Volume]) -> impl Iterator<Item = Entry> {
+    rects_of(extents).into_iter().map(move |r| GeomWithData::new(rect(&r), id))
+}
+
 impl SpatialIndex {
     pub(crate) fn bulk<'a>(items: impl Iterator<Item = (EntityId, &'a [Volume])>) -> SpatialIndex {
-        let mut rects = HashMap::new();
-        let mut entries = Vec::new();
-        for (id, extents) in items {
-            let rs: Vec<_> = rects_of(extents).iter().map(rect).collect();
-            entries.extend(rs.iter().map(|r| GeomWithData::new(*r, id)));
-            rects.insert(id, rs);
+        SpatialIndex {
+            tree: RTree::bulk_load(items.flat_map(|(id, extents)| entries(id, extents)).collect()),
         }
-        SpatialIndex { tree: RTree::bulk_load(entries), rects }
     }
 
     pub(crate) fn insert(&mut self, id: EntityId, extents: &[Volume]) {
-        self.remove(id);
-        let rs: Vec<_> = rects_of(extents).iter().map(rect).collect();
-        for r in &rs {
-            self.tree.insert(GeomWithData::new(*r, id));
+        for e in entries(id, extents) {
+            self.tree.insert(e);
         }
-        self.rects.insert(id, rs);
     }
 
-    pub(crate) fn remove(&mut self, id: EntityId) {
-        if let Some(rs) = self.rects.remove(&id) {
-            for r in rs {
-                self.tree.remove(&GeomWithData::new(r, id));
-            }
+    /// `extents` must be those the entity was inserted with.
+    pub(crate) fn remove(&mut self, id: EntityId, extents: &[Volume]) {
+        for e in entries(id, extents) {
+            self.tree.remove(&e);
         }
     }
 
@@ -66,9 +61,5 @@ impl SpatialIndex {
         ids.sort_unstable();
         ids.dedup();
         ids
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.rects.len()
     }
 }

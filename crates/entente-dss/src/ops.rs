@@ -6,6 +6,9 @@ pub(crate) mod intent;
 pub(crate) mod subscription;
 pub(crate) mod txn;
 pub(crate) mod validate;
+pub(crate) mod version;
+
+use std::sync::Arc;
 
 use crate::airspace::Airspace;
 use crate::model::{Availability, Constraint, EntityId, OperationalIntent, Subscription};
@@ -20,14 +23,14 @@ pub(crate) struct Plan<T> {
 /// A reference as a given caller may see it: the OVN only goes to the manager.
 #[derive(Clone, Debug)]
 pub struct IntentView {
-    pub intent: OperationalIntent,
+    pub intent: Arc<OperationalIntent>,
     pub availability: Availability,
     pub ovn_visible: bool,
 }
 
 #[derive(Clone, Debug)]
 pub struct ConstraintView {
-    pub constraint: Constraint,
+    pub constraint: Arc<Constraint>,
     pub availability: Availability,
     pub ovn_visible: bool,
 }
@@ -52,7 +55,7 @@ pub struct Subscriber {
 }
 
 impl Airspace {
-    pub(crate) fn view_intent(&self, o: &OperationalIntent, caller: &str) -> IntentView {
+    pub(crate) fn view_intent(&self, o: &Arc<OperationalIntent>, caller: &str) -> IntentView {
         IntentView {
             intent: o.clone(),
             availability: self.availability_of(&o.manager),
@@ -60,7 +63,7 @@ impl Airspace {
         }
     }
 
-    pub(crate) fn view_constraint(&self, c: &Constraint, caller: &str) -> ConstraintView {
+    pub(crate) fn view_constraint(&self, c: &Arc<Constraint>, caller: &str) -> ConstraintView {
         ConstraintView {
             constraint: c.clone(),
             availability: self.availability_of(&c.manager),
@@ -75,3 +78,6 @@ impl Airspace {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

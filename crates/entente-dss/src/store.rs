@@ -1,5 +1,7 @@
 //! The storage boundary: what the DSS asks of any durable store, embedded or distributed.
 
+use std::sync::Arc;
+
 use tokio::sync::oneshot;
 
 use crate::error::StoreError;
@@ -8,9 +10,10 @@ use crate::model::{AvailabilityRecord, Constraint, EntityId, OperationalIntent, 
 /// One durable change; a write request commits a list of them atomically.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Change {
-    PutOperationalIntent(OperationalIntent),
+    /// Shared with the in-memory airspace and the answers, so a write copies no geometry.
+    PutOperationalIntent(Arc<OperationalIntent>),
     DeleteOperationalIntent(EntityId),
-    PutConstraint(Constraint),
+    PutConstraint(Arc<Constraint>),
     DeleteConstraint(EntityId),
     PutSubscription(Subscription),
     DeleteSubscription(EntityId),

@@ -11,10 +11,6 @@ pub(crate) struct Edge {
     pub(crate) b: V3,
     /// Unit normal of the arc's plane.
     n: V3,
-    /// Tangent at `a` pointing along the arc, and tangent at `b` pointing back along it: a point projects onto
-    /// the arc's interior exactly when it is on the inner side of both.
-    ta: V3,
-    tb: V3,
 }
 
 /// The two ways two arcs can come close: at an endpoint of one, or where one crosses the other's great circle.
@@ -37,12 +33,12 @@ impl Edge {
         // (b + a) x (b - a) = 2 (a x b), but its error scales with |b - a|, so the normal stays accurate to full
         // precision even for millimetre-long edges, where a x b itself would have a direction error of metres.
         let n = (b + a).cross(b - a).normalized()?;
-        Some(Edge { a, b, n, ta: n.cross(a), tb: b.cross(n) })
+        Some(Edge { a, b, n })
     }
 
     /// The same arc traversed from `b` to `a`; exact, so no validity check is needed again.
     pub(crate) fn reversed(&self) -> Edge {
-        Edge { a: self.b, b: self.a, n: -self.n, ta: self.tb, tb: self.ta }
+        Edge { a: self.b, b: self.a, n: -self.n }
     }
 
     pub(crate) fn length(&self) -> f64 {
@@ -50,8 +46,12 @@ impl Edge {
     }
 
     /// Whether the nearest point of the arc's great circle to `p` lies on the arc itself.
+    ///
+    /// `n x a` is the tangent at `a` pointing along the arc and `b x n` the tangent at `b` pointing back along it:
+    /// the foot lies on the arc exactly when `p` is on the inner side of both. They are computed here rather than
+    /// stored because every stored intent keeps its edges, and memory is the scarcer resource.
     fn projects_inside(&self, p: V3) -> bool {
-        p.dot(self.ta) >= 0.0 && p.dot(self.tb) >= 0.0
+        p.dot(self.n.cross(self.a)) >= 0.0 && p.dot(self.b.cross(self.n)) >= 0.0
     }
 
     pub(crate) fn distance_to_point(&self, p: V3) -> f64 {

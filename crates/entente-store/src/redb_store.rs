@@ -17,6 +17,8 @@ const SUBSCRIPTIONS: TableDefinition<u128, &[u8]> = TableDefinition::new("subscr
 const AVAILABILITY: TableDefinition<&str, &[u8]> = TableDefinition::new("uss_availability");
 const REPORTS: TableDefinition<&str, &[u8]> = TableDefinition::new("reports");
 
+const CACHE_BYTES: usize = 16 << 20;
+
 /// Most groups folded into one transaction; bounds the latency a large backlog adds to its first group.
 const MAX_BATCH: usize = 512;
 
@@ -36,7 +38,12 @@ impl RedbStore {
     pub fn open(dir: &Path) -> Result<RedbStore, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| io(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join("entente.redb");
-        let db = Database::create(&path).map_err(|e| io(format!("cannot open {}: {e}", path.display())))?;
+        // Everything is read once at start-up and then served from memory, so a large page cache would only
+        // duplicate the airspace; writes need just the pages along the paths they change.
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
+            .map_err(|e| io(format!("cannot open {}: {e}", path.display())))?;
         let db = Arc::new(db);
         let txn = db.begin_write().map_err(io)?;
         {

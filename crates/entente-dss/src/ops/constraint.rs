@@ -1,7 +1,10 @@
 //! Constraint references: no key check, but the same OVN rules and fan-out as intents.
 
+use std::sync::Arc;
+
 use super::txn::{Interest, Txn};
 use super::validate::{self, Required};
+use super::version::{self, Rules};
 use super::{ConstraintView, Plan, Subscriber};
 use crate::airspace::Airspace;
 use crate::caller::Caller;
@@ -22,6 +25,13 @@ pub struct ConstraintChange {
     pub subscribers: Vec<Subscriber>,
 }
 
+const RULES: Rules = Rules {
+    kind: "constraint",
+    token: "OVN",
+    taken_by_other: DssError::Forbidden,
+    update_missing: DssError::Conflict,
+};
+
 const TIME_BOUNDS: Required = Required { time: true, altitude: false };
 
 pub(crate) fn put(
@@ -37,29 +47,7 @@ pub(crate) fn put(
     validate::not_ended(time_span(&req.extents).1, now, "constraint")?;
     validate::base_url(&req.uss_base_url, "uss_base_url", limits)?;
     let existing = space.constraints.get(&id);
-    if let Some(e) = existing
-        && e.manager != caller.manager
-    {
-        return Err(DssError::Forbidden(format!("constraint {id} is managed by another USS")));
-    }
-    match (path_ovn, existing) {
-        (None, Some(_)) => {
-            return Err(DssError::Conflict(format!(
-                "constraint {id} already exists; update it with its OVN in the path"
-            )));
-        }
-        (Some(_), None) => {
-            return Err(DssError::Conflict(format!(
-                "constraint {id} does not exist, so it cannot be updated"
-            )));
-        }
-        (Some(ovn), Some(e)) if e.ovn != ovn => {
-            return Err(DssError::Conflict(format!(
-                "the OVN in the path is not the current OVN of constraint {id}"
-            )));
-        }
-        _ => {}
-    }
+    version::check_put(&RULES, id, caller, path_ovn, existing.map(|e| (e.manager.as_str(), e.ovn.as_str())))?;
 
     let mut txn = Txn::new(space);
     let mut notify_area = req.extents.clone();
@@ -67,7 +55,7 @@ pub(crate) fn put(
         notify_area.extend(e.extents.iter().cloned());
     }
     let subscribers = txn.notify(&notify_area, Interest::Constraints, now);
-    let constraint = Constraint {
+    let constraint = Arc::new(Constraint {
         id,
         manager: caller.manager.clone(),
         version: existing.map_or(1, |e| e.version.saturating_add(1)),
@@ -75,7 +63,7 @@ pub(crate) fn put(
         extents: req.extents,
         uss_base_url: req.uss_base_url,
         updated_at: now,
-    };
+    });
     let view = space.view_constraint(&constraint, &caller.manager);
     txn.push(Change::PutConstraint(constraint));
     Ok(Plan { changes: txn.into_changes(), output: ConstraintChange { constraint: view, subscribers } })
@@ -88,17 +76,8 @@ pub(crate) fn delete(
     ovn: &str,
     now: Timestamp,
 ) -> Result<Plan<ConstraintChange>, DssError> {
-    let Some(existing) = space.constraints.get(&id) else {
-        return Err(DssError::NotFound(format!("constraint {id} does not exist")));
-    };
-    if existing.manager != caller.manager {
-        return Err(DssError::Forbidden(format!("constraint {id} is managed by another USS")));
-    }
-    if existing.ovn != ovn {
-        return Err(DssError::Conflict(format!(
-            "the OVN in the path is not the current OVN of constraint {id}"
-        )));
-    }
+    let existing =
+        version::check_delete(&RULES, id, caller, ovn, space.constraints.get(&id), |e| (&e.manager, &e.ovn))?;
     let mut txn = Txn::new(space);
     let subscribers = txn.notify(&existing.extents, Interest::Constraints, now);
     txn.push(Change::DeleteConstraint(id));

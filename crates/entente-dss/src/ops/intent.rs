@@ -1,9 +1,12 @@
 //! Operational intent references: creation, update and deletion with the key check and fan-out.
 
+use std::sync::Arc;
+
 use chrono::Duration;
 
 use super::txn::{Interest, Txn};
 use super::validate::{self, Required};
+use super::version::{self, Rules};
 use super::{IntentView, Plan, Subscriber};
 use crate::airspace::Airspace;
 use crate::caller::{Caller, Scope};
@@ -39,6 +42,13 @@ pub struct IntentChange {
     pub subscribers: Vec<Subscriber>,
 }
 
+const RULES: Rules = Rules {
+    kind: "operational intent",
+    token: "OVN",
+    taken_by_other: DssError::Forbidden,
+    update_missing: DssError::BadRequest,
+};
+
 const ALL_BOUNDS: Required = Required { time: true, altitude: true };
 
 pub(crate) fn put(
@@ -62,30 +72,7 @@ pub(crate) fn put(
         None => new_token(),
     };
     let existing = space.intents.get(&id);
-    match (path_ovn, existing) {
-        (None, Some(e)) if e.manager != caller.manager => {
-            return Err(DssError::Forbidden(format!(
-                "operational intent {id} exists and is managed by another USS"
-            )));
-        }
-        (None, Some(_)) => {
-            return Err(DssError::Conflict(format!(
-                "operational intent {id} already exists; update it with its OVN in the path"
-            )));
-        }
-        (Some(_), None) => {
-            return Err(bad(format!("operational intent {id} does not exist, so it cannot be updated")));
-        }
-        (Some(_), Some(e)) if e.manager != caller.manager => {
-            return Err(DssError::Forbidden(format!("operational intent {id} is managed by another USS")));
-        }
-        (Some(ovn), Some(e)) if e.ovn != ovn => {
-            return Err(DssError::Conflict(format!(
-                "the OVN in the path is not the current OVN of operational intent {id}"
-            )));
-        }
-        _ => {}
-    }
+    version::check_put(&RULES, id, caller, path_ovn, existing.map(|e| (e.manager.as_str(), e.ovn.as_str())))?;
     let off_nominal = !req.state.is_nominal();
     if off_nominal && !caller.has(Scope::ConformanceMonitoringSa) {
         return Err(DssError::Forbidden(format!(
@@ -138,7 +125,7 @@ pub(crate) fn put(
         notify_area.extend(e.extents.iter().cloned());
     }
     let subscribers = txn.notify(&notify_area, Interest::Intents, now);
-    let intent = OperationalIntent {
+    let intent = Arc::new(OperationalIntent {
         id,
         manager: caller.manager.clone(),
         version: existing.map_or(1, |e| e.version.saturating_add(1)),
@@ -148,7 +135,7 @@ pub(crate) fn put(
         uss_base_url: req.uss_base_url,
         subscription_id: subscription.map(|s| s.id),
         updated_at: now,
-    };
+    });
     let view = space.view_intent(&intent, &caller.manager);
     txn.push(Change::PutOperationalIntent(intent));
     Ok(Plan { changes: txn.into_changes(), output: IntentChange { intent: view, subscribers } })
@@ -161,17 +148,8 @@ pub(crate) fn delete(
     ovn: &str,
     now: Timestamp,
 ) -> Result<Plan<IntentChange>, DssError> {
-    let Some(existing) = space.intents.get(&id) else {
-        return Err(DssError::NotFound(format!("operational intent {id} does not exist")));
-    };
-    if existing.manager != caller.manager {
-        return Err(DssError::Forbidden(format!("operational intent {id} is managed by another USS")));
-    }
-    if existing.ovn != ovn {
-        return Err(DssError::Conflict(format!(
-            "the OVN in the path is not the current OVN of operational intent {id}"
-        )));
-    }
+    let existing =
+        version::check_delete(&RULES, id, caller, ovn, space.intents.get(&id), |e| (&e.manager, &e.ovn))?;
     if space.availability_of(&caller.manager) == Availability::Down {
         return Err(DssError::UssDown(format!(
             "USS {} is Down and may not delete operational intents",

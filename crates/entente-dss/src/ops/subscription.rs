@@ -3,6 +3,7 @@
 use entente_geo::Interval;
 
 use super::validate::{self, Oversize, Required};
+use super::version::{self, Rules};
 use super::{ConstraintView, IntentView, Plan, SubscriptionView};
 use crate::airspace::Airspace;
 use crate::caller::{Caller, Scope};
@@ -10,6 +11,13 @@ use crate::error::{DssError, bad};
 use crate::limits::Limits;
 use crate::model::{EntityId, Subscription, Timestamp, Volume, new_token};
 use crate::store::Change;
+
+const RULES: Rules = Rules {
+    kind: "subscription",
+    token: "version",
+    taken_by_other: DssError::Conflict,
+    update_missing: DssError::BadRequest,
+};
 
 #[derive(Clone, Debug)]
 pub struct PutSubscription {
@@ -69,30 +77,13 @@ pub(crate) fn put(
     }
     validate::base_url(&req.uss_base_url, "uss_base_url", limits)?;
     let existing = space.subscriptions.get(&id);
-    match (path_version, existing) {
-        (None, Some(e)) if e.manager != caller.manager => {
-            return Err(DssError::Conflict(format!(
-                "subscription {id} already exists and belongs to another USS"
-            )));
-        }
-        (None, Some(_)) => {
-            return Err(DssError::Conflict(format!(
-                "subscription {id} already exists; update it with its version in the path"
-            )));
-        }
-        (Some(_), None) => {
-            return Err(bad(format!("subscription {id} does not exist, so it cannot be updated")));
-        }
-        (Some(_), Some(e)) if e.manager != caller.manager => {
-            return Err(DssError::Forbidden(format!("subscription {id} belongs to another USS")));
-        }
-        (Some(v), Some(e)) if e.version != v => {
-            return Err(DssError::Conflict(format!(
-                "the version in the path is not the current version of subscription {id}"
-            )));
-        }
-        _ => {}
-    }
+    version::check_put(
+        &RULES,
+        id,
+        caller,
+        path_version,
+        existing.map(|e| (e.manager.as_str(), e.version.as_str())),
+    )?;
     let old_time = existing.and_then(|e| e.extents.first()).map(|v| v.time);
     let start = match (req.extents.time.lo, old_time.and_then(|t| t.lo)) {
         (Some(start), old) => {
@@ -183,12 +174,9 @@ pub(crate) fn delete(
     id: EntityId,
     version: &str,
 ) -> Result<Plan<SubscriptionView>, DssError> {
-    let s = owned(space, caller, id)?;
-    if s.version != version {
-        return Err(DssError::Conflict(format!(
-            "the version in the path is not the current version of subscription {id}"
-        )));
-    }
+    let s = version::check_delete(&RULES, id, caller, version, space.subscriptions.get(&id), |e| {
+        (&e.manager, &e.version)
+    })?;
     let view = space.view_subscription(s);
     if !view.dependent_operational_intents.is_empty() {
         return Err(bad(format!(

@@ -10,6 +10,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use entente_dss::Dss;
+use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::auth::Authenticator;
 use crate::error::ApiError;
@@ -40,6 +41,7 @@ pub fn app(state: Arc<AppState>) -> Router {
             ApiError::MethodNotAllowed("this endpoint does not accept that method".into())
         })
         .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(CatchPanicLayer::custom(panic_response))
         .with_state(state)
 }
 
@@ -63,6 +65,20 @@ async fn unknown_route(uri: Uri) -> ApiError {
         return ApiError::bad(format!("{path}: a path parameter (id, OVN or version) is empty"));
     }
     ApiError::NotFound(format!("{path}: no such endpoint"))
+}
+
+/// A bug must not drop the connection without an answer: the client gets a JSON 500 and the log the details.
+fn panic_response(details: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = details
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| details.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = message, "request handler panicked");
+    let body = crate::wire::ErrorResponse {
+        message: "internal error; the request may not have been applied".into(),
+    };
+    (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {

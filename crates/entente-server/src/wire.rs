@@ -88,9 +88,16 @@ pub(crate) fn parse_rfc3339(value: &str, path: &str) -> Result<Timestamp, ApiErr
     if !value.ends_with(['Z', 'z']) {
         return Err(ApiError::bad(format!("{path}: time {value:?} must be RFC 3339 in UTC, ending in Z")));
     }
-    DateTime::parse_from_rfc3339(value)
+    let t = DateTime::parse_from_rfc3339(value)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| ApiError::bad(format!("{path}: time {value:?} is not RFC 3339: {e}")))
+        .map_err(|e| ApiError::bad(format!("{path}: time {value:?} is not RFC 3339: {e}")))?;
+    // Stored instants are nanoseconds since 1970 in an i64; refuse what cannot round-trip instead of clamping.
+    if t.timestamp_nanos_opt().is_none_or(|n| n < 0) {
+        return Err(ApiError::bad(format!(
+            "{path}: time {value:?} is outside the supported range 1970 to 2262"
+        )));
+    }
+    Ok(t)
 }
 
 pub(crate) fn time_in(t: &Time, path: &str) -> Result<Timestamp, ApiError> {

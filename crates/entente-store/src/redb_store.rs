@@ -26,7 +26,9 @@ type Job = (Vec<Change>, oneshot::Sender<Result<(), StoreError>>);
 
 pub struct RedbStore {
     db: Arc<Database>,
-    jobs: mpsc::Sender<Job>,
+    /// `None` only while dropping: closing the queue is what stops the committer.
+    jobs: Option<mpsc::Sender<Job>>,
+    committer: Option<thread::JoinHandle<()>>,
 }
 
 fn io(e: impl std::fmt::Display) -> StoreError {
@@ -56,11 +58,11 @@ impl RedbStore {
         txn.commit().map_err(io)?;
         let (jobs, queue) = mpsc::channel::<Job>();
         let writer = db.clone();
-        thread::Builder::new()
+        let committer = thread::Builder::new()
             .name("redb-committer".into())
             .spawn(move || commit_loop(&writer, &queue))
             .map_err(io)?;
-        Ok(RedbStore { db, jobs })
+        Ok(RedbStore { db, jobs: Some(jobs), committer: Some(committer) })
     }
 }
 
@@ -155,9 +157,26 @@ impl Store for RedbStore {
 
     fn submit(&self, changes: Vec<Change>) -> CommitTicket {
         let (done, ticket) = oneshot::channel();
-        if let Err(mpsc::SendError((_, done))) = self.jobs.send((changes, done)) {
+        let Some(jobs) = &self.jobs else {
+            let _ = done.send(Err(StoreError::Io("the store is closing".into())));
+            return ticket;
+        };
+        if let Err(mpsc::SendError((_, done))) = jobs.send((changes, done)) {
             let _ = done.send(Err(StoreError::Io("the committer thread stopped".into())));
         }
         ticket
+    }
+}
+
+/// Closes the database before returning, so the same folder can be opened again at once (a restart in the
+/// same process): the committer finishes what was queued, drops its handle, and the file lock goes with ours.
+impl Drop for RedbStore {
+    fn drop(&mut self) {
+        self.jobs = None;
+        if let Some(committer) = self.committer.take()
+            && committer.join().is_err()
+        {
+            tracing::error!("the redb committer thread panicked");
+        }
     }
 }

@@ -73,6 +73,9 @@ pub(crate) fn put(
     };
     let existing = space.intents.get(&id);
     version::check_put(&RULES, id, caller, path_ovn, existing.map(|e| (e.manager.as_str(), e.ovn.as_str())))?;
+    if existing.is_some_and(|e| e.ovn == ovn) {
+        return Err(bad("requested_ovn_suffix: an update must produce a new OVN; request a fresh suffix"));
+    }
     let off_nominal = !req.state.is_nominal();
     if off_nominal && !caller.has(Scope::ConformanceMonitoringSa) {
         return Err(DssError::Forbidden(format!(

@@ -123,6 +123,11 @@ pub(crate) fn put(
         limits,
     )?;
     let extents = vec![volume];
+    if !req.notify_for_operational_intents && space.dependents_of(id).next().is_some() {
+        return Err(bad(
+            "notify_for_operational_intents: operational intents depend on this subscription, so it must stay true",
+        ));
+    }
     for dependent in space.dependents_of(id) {
         let covered = space
             .intents

@@ -133,6 +133,10 @@ async fn time_rules() -> anyhow::Result<()> {
     let mut format = volume4d(&square(LAT + 0.1, LNG, 1000.0), 0.0, 120.0, 10, 70);
     format["time_end"]["format"] = json!("ISO8601");
     rejects(&a, format, "extents[0].time_end").await?;
+    // Instants the store cannot hold exactly are refused rather than clamped.
+    let mut far = volume4d(&square(LAT + 0.1, LNG, 1000.0), 0.0, 120.0, 10, 70);
+    far["time_end"]["value"] = json!("3000-01-01T00:00:00Z");
+    rejects(&a, far, "extents[0].time_end").await?;
     Ok(())
 }
 

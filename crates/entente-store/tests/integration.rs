@@ -1,0 +1,473 @@
+//! The storage conformance suite: what every `Store` backend must do, written once against the trait and
+//! instantiated here for `RedbStore` (a distributed backend instantiates the same functions).
+
+use std::sync::Arc;
+use std::thread;
+
+use anyhow::{Context, Result, bail, ensure};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use entente_dss::{
+    Availability, AvailabilityRecord, Change, Constraint, EntityId, OirState, OperationalIntent, Report,
+    Snapshot, Store, StoreError, Subscription, Timestamp, Volume,
+};
+use entente_geo::{Circle, Interval, LatLng, Outline, Polygon};
+use entente_store::RedbStore;
+
+/// Opens the backend's one storage location under test. Calling it again after the previous store was dropped
+/// reopens the same location, which is how the suite checks durability.
+type Open<'a> = &'a dyn Fn() -> Result<Box<dyn Store>>;
+
+/// Submits one group and waits until it is durable.
+fn commit(store: &dyn Store, changes: Vec<Change>) -> Result<()> {
+    store.submit(changes).blocking_recv().context("the store dropped the ticket")??;
+    Ok(())
+}
+
+/// Everything the store holds, each list sorted so that backends may load in any order.
+fn load_sorted(store: &dyn Store) -> Result<Snapshot> {
+    let mut s = store.load()?;
+    s.operational_intents.sort_by_key(|o| o.id);
+    s.constraints.sort_by_key(|c| c.id);
+    s.subscriptions.sort_by_key(|s| s.id);
+    s.availability.sort_by(|a, b| a.uss.cmp(&b.uss));
+    Ok(s)
+}
+
+fn t(secs: i64, nanos: u32) -> Timestamp {
+    Utc.timestamp_opt(secs, nanos).single().expect("a valid time")
+}
+
+fn polygon(points: &[(f64, f64)]) -> Outline {
+    let vertices = points.iter().map(|&(lat, lng)| LatLng::new(lat, lng)).collect();
+    Outline::Polygon(Polygon::new(vertices).expect("a valid test polygon"))
+}
+
+fn circle(lat: f64, lng: f64, radius_m: f64) -> Outline {
+    Outline::Circle(Circle::new(LatLng::new(lat, lng), radius_m).expect("a valid test circle"))
+}
+
+fn bounded(outline: Outline) -> Volume {
+    Volume {
+        outline,
+        altitude: Interval { lo: Some(-12.25), hi: Some(1234.5678) },
+        time: Interval { lo: Some(t(1_893_456_000, 123_456_789)), hi: Some(t(1_893_459_600, 987_654_321)) },
+    }
+}
+
+/// Volumes covering both outline kinds, odd coordinates, missing bounds and times before 1970.
+fn volumes() -> Vec<Volume> {
+    let triangle = polygon(&[(47.123_456_789_012_34, 8.1), (47.2, 8.300_000_000_000_01), (-0.0, 8.25)]);
+    let antimeridian = polygon(&[(10.0, 179.9), (10.0, -179.9), (10.1, -179.9), (10.1, 179.9)]);
+    vec![
+        bounded(triangle),
+        Volume {
+            outline: antimeridian,
+            altitude: Interval { lo: None, hi: None },
+            time: Interval { lo: None, hi: None },
+        },
+        Volume {
+            outline: circle(-33.865, 151.209_444, 0.5),
+            altitude: Interval { lo: None, hi: Some(100.0) },
+            time: Interval { lo: Some(t(-14_182_940, 1)), hi: None },
+        },
+        bounded(circle(89.999, -180.0, 2_500.25)),
+    ]
+}
+
+fn intent(n: u32, manager: &str) -> OperationalIntent {
+    let states = [OirState::Accepted, OirState::Activated, OirState::Nonconforming, OirState::Contingent];
+    OperationalIntent {
+        id: EntityId::random(),
+        manager: manager.into(),
+        version: if n == 0 { i32::MAX } else { i32::try_from(n).expect("small") },
+        state: states[n as usize % states.len()],
+        ovn: format!("{}_{n:04}", EntityId::random()),
+        extents: volumes().into_iter().cycle().skip(n as usize).take(1 + n as usize % 4).collect(),
+        uss_base_url: format!("https://uss{n}.example/utm/v1"),
+        subscription_id: n.is_multiple_of(2).then(EntityId::random),
+        updated_at: t(1_893_456_000 + i64::from(n), n * 7),
+    }
+}
+
+fn constraint(n: u32, manager: &str) -> Constraint {
+    Constraint {
+        id: EntityId::random(),
+        manager: manager.into(),
+        version: i32::try_from(n).expect("small") + 1,
+        ovn: format!("constraint-ovn-{n:08}"),
+        extents: volumes().into_iter().skip(n as usize % 4).collect(),
+        uss_base_url: "https://authority.example".into(),
+        updated_at: t(1_893_456_000, 999_999_999),
+    }
+}
+
+fn subscription(n: u32, manager: &str) -> Subscription {
+    Subscription {
+        id: EntityId::random(),
+        manager: manager.into(),
+        version: format!("v{n}"),
+        notification_index: [i32::MAX, 0, 1, 2_000_000_000][n as usize % 4],
+        extents: volumes().into_iter().take(1 + n as usize % 4).collect(),
+        uss_base_url: format!("https://subscriber{n}.example/notify"),
+        notify_for_operational_intents: n.is_multiple_of(2),
+        notify_for_constraints: n.is_multiple_of(3),
+        implicit: n % 2 == 1,
+        updated_at: t(0, 0),
+    }
+}
+
+fn availability(uss: &str, availability: Availability, version: &str) -> AvailabilityRecord {
+    AvailabilityRecord { uss: uss.into(), availability, version: version.into() }
+}
+
+const UNICODE_MANAGER: &str = "Ünïcødé USS — 管制 🚁 \u{0}\u{10FFFF}";
+
+/// Every kind of entity comes back exactly as it was put, from the same store and after reopening it.
+fn roundtrip(open: Open<'_>) -> Result<()> {
+    let managers = ["uss1", UNICODE_MANAGER, ""];
+    let mut expected = Snapshot::default();
+    for n in 0..8 {
+        let manager = managers[n as usize % managers.len()];
+        expected.operational_intents.push(intent(n, manager));
+        expected.constraints.push(constraint(n, manager));
+        expected.subscriptions.push(subscription(n, manager));
+    }
+    expected.availability = vec![
+        availability("uss1", Availability::Unknown, ""),
+        availability("uss2", Availability::Normal, "0123456789abcdef"),
+        availability(UNICODE_MANAGER, Availability::Down, "版本"),
+    ];
+    let report = Report {
+        id: EntityId::random().to_string(),
+        reporter: UNICODE_MANAGER.into(),
+        received_at: t(1_893_456_000, 5),
+        body: "{\"exchange\":{\"url\":\"https://x.example\"}}".into(),
+    };
+
+    let mut changes: Vec<Change> = Vec::new();
+    changes
+        .extend(expected.operational_intents.iter().cloned().map(Arc::new).map(Change::PutOperationalIntent));
+    changes.extend(expected.constraints.iter().cloned().map(Arc::new).map(Change::PutConstraint));
+    changes.extend(expected.subscriptions.iter().cloned().map(Change::PutSubscription));
+    changes.extend(expected.availability.iter().cloned().map(Change::PutAvailability));
+    changes.push(Change::PutReport(report));
+    expected.operational_intents.sort_by_key(|o| o.id);
+    expected.constraints.sort_by_key(|c| c.id);
+    expected.subscriptions.sort_by_key(|s| s.id);
+    expected.availability.sort_by(|a, b| a.uss.cmp(&b.uss));
+
+    {
+        let store = open()?;
+        let empty = store.load()?;
+        ensure!(
+            empty.operational_intents.is_empty()
+                && empty.constraints.is_empty()
+                && empty.subscriptions.is_empty()
+                && empty.availability.is_empty(),
+            "a new store is empty, got {empty:?}"
+        );
+        commit(&*store, changes)?;
+        assert_snapshot_eq(&load_sorted(&*store)?, &expected).context("before reopening")?;
+    }
+    let store = open()?;
+    assert_snapshot_eq(&load_sorted(&*store)?, &expected).context("after reopening")?;
+    Ok(())
+}
+
+fn assert_snapshot_eq(got: &Snapshot, expected: &Snapshot) -> Result<()> {
+    ensure!(got.operational_intents == expected.operational_intents, "intents differ:\n{got:#?}");
+    ensure!(got.constraints == expected.constraints, "constraints differ:\n{got:#?}");
+    ensure!(got.subscriptions == expected.subscriptions, "subscriptions differ:\n{got:#?}");
+    ensure!(got.availability == expected.availability, "availability differs:\n{got:#?}");
+    Ok(())
+}
+
+/// Deletes remove exactly their entity, deleting an absent id is no error, and a later put replaces.
+fn delete(open: Open<'_>) -> Result<()> {
+    let (o1, o2) = (intent(1, "uss1"), intent(2, "uss1"));
+    let (c1, c2) = (constraint(1, "uss1"), constraint(2, "uss1"));
+    let (s1, s2) = (subscription(1, "uss1"), subscription(2, "uss1"));
+    {
+        let store = open()?;
+        commit(
+            &*store,
+            vec![
+                Change::PutOperationalIntent(Arc::new(o1.clone())),
+                Change::PutOperationalIntent(Arc::new(o2.clone())),
+                Change::PutConstraint(Arc::new(c1.clone())),
+                Change::PutConstraint(Arc::new(c2.clone())),
+                Change::PutSubscription(s1.clone()),
+                Change::PutSubscription(s2.clone()),
+            ],
+        )?;
+        commit(
+            &*store,
+            vec![
+                Change::DeleteOperationalIntent(o1.id),
+                Change::DeleteConstraint(c2.id),
+                Change::DeleteSubscription(s1.id),
+                Change::DeleteOperationalIntent(EntityId::random()),
+                Change::DeleteConstraint(EntityId::random()),
+                Change::DeleteSubscription(EntityId::random()),
+            ],
+        )?;
+        let s2_bumped = Subscription { notification_index: 7, ..s2.clone() };
+        commit(&*store, vec![Change::PutSubscription(s2_bumped.clone())])?;
+        let got = store.load()?;
+        ensure!(got.operational_intents == vec![o2.clone()], "{:?}", got.operational_intents);
+        ensure!(got.constraints == vec![c1.clone()], "{:?}", got.constraints);
+        ensure!(got.subscriptions == vec![s2_bumped], "{:?}", got.subscriptions);
+    }
+    let got = open()?.load()?;
+    ensure!(got.operational_intents == vec![o2], "after reopening: {:?}", got.operational_intents);
+    ensure!(got.constraints == vec![c1], "after reopening: {:?}", got.constraints);
+    ensure!(
+        got.subscriptions.iter().map(|s| (s.id, s.notification_index)).collect::<Vec<_>>()
+            == vec![(s2.id, 7)],
+        "after reopening: {:?}",
+        got.subscriptions
+    );
+    Ok(())
+}
+
+/// Groups commit in submission order even when submitted back to back without waiting, and the changes
+/// inside one group apply in order.
+fn order_and_atomicity(open: Open<'_>) -> Result<()> {
+    let gone = intent(1, "uss1");
+    let present = intent(2, "uss1");
+    let last_wins = intent(3, "uss1");
+    let last_wins_v2 =
+        OperationalIntent { version: 2, ovn: "second-ovn-0123456789".into(), ..last_wins.clone() };
+    let inside = subscription(4, "uss1");
+    {
+        let store = open()?;
+        let tickets = vec![
+            store.submit(vec![Change::PutOperationalIntent(Arc::new(gone.clone()))]),
+            store.submit(vec![Change::DeleteOperationalIntent(gone.id)]),
+            store.submit(vec![Change::DeleteOperationalIntent(present.id)]),
+            store.submit(vec![Change::PutOperationalIntent(Arc::new(present.clone()))]),
+            store.submit(vec![
+                Change::PutOperationalIntent(Arc::new(last_wins.clone())),
+                Change::PutOperationalIntent(Arc::new(last_wins_v2.clone())),
+                Change::PutSubscription(inside.clone()),
+                Change::DeleteSubscription(inside.id),
+            ]),
+            store.submit(vec![
+                Change::PutAvailability(availability("uss1", Availability::Down, "1")),
+                Change::PutAvailability(availability("uss1", Availability::Normal, "2")),
+            ]),
+        ];
+        for (n, ticket) in tickets.into_iter().enumerate() {
+            ticket.blocking_recv().with_context(|| format!("ticket {n} dropped"))??;
+        }
+    }
+    let store = open()?;
+    let got = load_sorted(&*store)?;
+    let mut expected = vec![present, last_wins_v2];
+    expected.sort_by_key(|o| o.id);
+    ensure!(got.operational_intents == expected, "{:#?}", got.operational_intents);
+    ensure!(got.subscriptions.is_empty(), "{:?}", got.subscriptions);
+    ensure!(
+        got.availability == vec![availability("uss1", Availability::Normal, "2")],
+        "{:?}",
+        got.availability
+    );
+    Ok(())
+}
+
+/// Many groups from many threads all resolve Ok and all survive a reopen; each thread's own groups keep
+/// their order.
+fn concurrent_submits(open: Open<'_>) -> Result<()> {
+    const THREADS: u32 = 8;
+    const PER_THREAD: u32 = 250;
+    let mut expected: Vec<Subscription> = Vec::new();
+    {
+        let store = open()?;
+        let store = &*store;
+        let written: Vec<Vec<Subscription>> = thread::scope(|scope| {
+            let workers: Vec<_> =
+                (0..THREADS)
+                    .map(|w| {
+                        scope.spawn(move || -> Result<Vec<Subscription>> {
+                            let uss = format!("worker-{w}");
+                            let mut mine = Vec::new();
+                            let mut tickets = Vec::new();
+                            for i in 0..PER_THREAD {
+                                let mut s = subscription(i, &uss);
+                                s.notification_index = i32::try_from(w * PER_THREAD + i)?;
+                                s.extents.truncate(1);
+                                mine.push(s.clone());
+                                let record = availability(&uss, Availability::Normal, &i.to_string());
+                                tickets.push(store.submit(vec![
+                                    Change::PutSubscription(s),
+                                    Change::PutAvailability(record),
+                                ]));
+                                if i.is_multiple_of(50) {
+                                    // Mix waiting with piling up, so commits see both single groups and batches.
+                                    if let Some(t) = tickets.pop() {
+                                        t.blocking_recv()??;
+                                    }
+                                }
+                            }
+                            for t in tickets {
+                                t.blocking_recv()??;
+                            }
+                            Ok(mine)
+                        })
+                    })
+                    .collect();
+            workers.into_iter().map(|w| w.join().expect("worker panicked")).collect::<Result<Vec<_>>>()
+        })?;
+        for mine in written {
+            expected.extend(mine);
+        }
+    }
+    expected.sort_by_key(|s| s.id);
+    let store = open()?;
+    let got = load_sorted(&*store)?;
+    ensure!(
+        got.subscriptions.len() == expected.len(),
+        "{} of {} subscriptions",
+        got.subscriptions.len(),
+        expected.len()
+    );
+    ensure!(got.subscriptions == expected, "subscriptions differ after reopening");
+    let last = (PER_THREAD - 1).to_string();
+    let expected_availability: Vec<AvailabilityRecord> =
+        (0..THREADS).map(|w| availability(&format!("worker-{w}"), Availability::Normal, &last)).collect();
+    ensure!(got.availability == expected_availability, "{:?}", got.availability);
+    Ok(())
+}
+
+/// A store that was opened, written, and closed several times keeps accumulating.
+fn reopen_many_times(open: Open<'_>) -> Result<()> {
+    let mut expected = Vec::new();
+    for round in 0..5 {
+        let store = open().with_context(|| format!("opening for round {round}"))?;
+        let got = load_sorted(&*store)?;
+        ensure!(got.operational_intents == expected, "round {round}: {:?}", got.operational_intents);
+        let o = intent(round, "uss1");
+        commit(&*store, vec![Change::PutOperationalIntent(Arc::new(o.clone()))])?;
+        expected.push(o);
+        expected.sort_by_key(|o| o.id);
+    }
+    Ok(())
+}
+
+/// A backend under test. Each location is a fresh, empty place to store into (a temporary directory, a key
+/// prefix on a cluster) that lives as long as the value.
+trait Backend {
+    type Location;
+    fn fresh() -> Result<Self::Location>;
+    fn open(location: &Self::Location) -> Result<Box<dyn Store>>;
+}
+
+/// Runs one conformance case on a fresh location of backend `B`.
+fn run<B: Backend>(case: fn(Open<'_>) -> Result<()>) -> Result<()> {
+    let location = B::fresh()?;
+    case(&|| B::open(&location))
+}
+
+/// Instantiates every conformance case as a `#[test]` for one backend.
+macro_rules! conformance_suite {
+    ($backend:ty) => {
+        #[test]
+        fn roundtrip() -> Result<()> {
+            crate::run::<$backend>(crate::roundtrip)
+        }
+
+        #[test]
+        fn delete() -> Result<()> {
+            crate::run::<$backend>(crate::delete)
+        }
+
+        #[test]
+        fn order_and_atomicity() -> Result<()> {
+            crate::run::<$backend>(crate::order_and_atomicity)
+        }
+
+        #[test]
+        fn concurrent_submits() -> Result<()> {
+            crate::run::<$backend>(crate::concurrent_submits)
+        }
+
+        #[test]
+        fn reopen_many_times() -> Result<()> {
+            crate::run::<$backend>(crate::reopen_many_times)
+        }
+    };
+}
+
+mod redb {
+    use super::*;
+
+    struct Redb;
+
+    impl Backend for Redb {
+        type Location = tempfile::TempDir;
+
+        fn fresh() -> Result<tempfile::TempDir> {
+            Ok(tempfile::tempdir()?)
+        }
+
+        fn open(dir: &tempfile::TempDir) -> Result<Box<dyn Store>> {
+            Ok(Box::new(RedbStore::open(dir.path())?))
+        }
+    }
+
+    conformance_suite!(Redb);
+
+    #[test]
+    fn the_data_lives_in_the_given_directory() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let nested = dir.path().join("a").join("b");
+        let store = RedbStore::open(&nested)?;
+        commit(&store, vec![Change::PutAvailability(availability("uss1", Availability::Normal, "1"))])?;
+        ensure!(nested.join("entente.redb").is_file(), "entente.redb missing in {}", nested.display());
+        Ok(())
+    }
+
+    #[test]
+    fn a_file_where_the_directory_should_be_is_a_clear_error() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("not-a-dir");
+        std::fs::write(&file, b"hello")?;
+        match RedbStore::open(&file) {
+            Err(StoreError::Io(message)) => {
+                let prefix = format!("cannot create {}", file.display());
+                ensure!(message.starts_with(&prefix), "message {message:?} does not start with {prefix:?}");
+            }
+            Err(other) => bail!("expected StoreError::Io, got {other:?}"),
+            Ok(_) => bail!("opened a file as a data directory"),
+        }
+        ensure!(std::fs::read(&file)? == b"hello", "the file was modified");
+        Ok(())
+    }
+
+    #[test]
+    fn a_corrupt_database_file_is_an_error() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        std::fs::write(dir.path().join("entente.redb"), vec![0x5a; 4096])?;
+        match RedbStore::open(dir.path()) {
+            Err(StoreError::Io(message)) => {
+                ensure!(message.contains("entente.redb"), "the message names the file: {message:?}");
+            }
+            Err(other) => bail!("expected StoreError::Io, got {other:?}"),
+            Ok(_) => bail!("opened garbage as a database"),
+        }
+        Ok(())
+    }
+
+    /// Not part of the generic suite: timestamps are stored as nanoseconds.
+    #[test]
+    fn nanosecond_timestamps_survive() -> Result<()> {
+        let dir = Redb::fresh()?;
+        let open = || Redb::open(&dir);
+        let mut s = subscription(1, "uss1");
+        s.updated_at = DateTime::from_timestamp_nanos(i64::MIN + 1);
+        s.extents[0].time.lo = Some(t(1_893_456_000, 1) + Duration::nanoseconds(1));
+        commit(&*open()?, vec![Change::PutSubscription(s.clone())])?;
+        ensure!(open()?.load()?.subscriptions == vec![s], "nanoseconds lost");
+        Ok(())
+    }
+}

@@ -1,12 +1,15 @@
 //! Our own OpenAPI document, derived from the handlers and wire types (not copied from the standards).
 
-use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 
 use crate::scd;
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Entente DSS", description = "ASTM F3548-21 DSS endpoints as Entente serves them."),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
     paths(
         scd::query_intents,
         scd::get_intent,
@@ -29,6 +32,21 @@ use crate::scd;
     )
 )]
 struct ApiDoc;
+
+/// Every endpoint takes an OAuth 2 access token (a JWT) as a bearer token.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build(),
+            ),
+        );
+    }
+}
 
 pub(crate) fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()

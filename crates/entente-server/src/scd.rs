@@ -60,8 +60,8 @@ fn area_of_interest(app: &AppState, body: &Body) -> Result<Volume, ApiError> {
 
 #[utoipa::path(post, path = "/dss/v1/operational_intent_references/query", tag = "F3548 operational intents",
     request_body = QueryRequest,
-    responses((status = 200, body = QueryOperationalIntentReferenceResponse), (status = 400, body = crate::wire::ErrorResponse),
-        (status = 401), (status = 403), (status = 413)))]
+    responses((status = 200, description = "Success", body = QueryOperationalIntentReferenceResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse),
+        (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse), (status = 413, description = "Area or body too large", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn query_intents(
     State(app): AppRef,
     auth: Auth,
@@ -76,7 +76,8 @@ pub(crate) async fn query_intents(
 }
 
 #[utoipa::path(get, path = "/dss/v1/operational_intent_references/{entityid}", tag = "F3548 operational intents",
-    responses((status = 200, body = GetOperationalIntentReferenceResponse), (status = 400), (status = 401), (status = 403), (status = 404)))]
+    params(("entityid" = String, Path, description = "UUIDv4 of the entity")),
+    responses((status = 200, description = "Success", body = GetOperationalIntentReferenceResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse), (status = 404, description = "No such entity", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn get_intent(
     State(app): AppRef,
     auth: Auth,
@@ -127,9 +128,10 @@ async fn put_intent(
 const PUT_INTENT_SCOPES: &[&[Scope]] = &[&[SC], &[SC, CP], &[CMSA]];
 
 #[utoipa::path(put, path = "/dss/v1/operational_intent_references/{entityid}", tag = "F3548 operational intents",
+    params(("entityid" = String, Path, description = "UUIDv4 of the entity")),
     request_body = PutOperationalIntentReferenceParameters,
-    responses((status = 201, body = ChangeOperationalIntentReferenceResponse), (status = 400), (status = 401), (status = 403),
-        (status = 409, description = "AirspaceConflictResponse: the key misses intersecting entities"), (status = 412), (status = 413)))]
+    responses((status = 201, description = "Created", body = ChangeOperationalIntentReferenceResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse),
+        (status = 409, description = "AirspaceConflictResponse: the key misses intersecting entities, or a stale OVN"), (status = 412, description = "The calling USS is Down", body = crate::wire::ErrorResponse), (status = 413, description = "Area or body too large", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn create_intent(
     State(app): AppRef,
     auth: Auth,
@@ -141,9 +143,10 @@ pub(crate) async fn create_intent(
 }
 
 #[utoipa::path(put, path = "/dss/v1/operational_intent_references/{entityid}/{ovn}", tag = "F3548 operational intents",
+    params(("entityid" = String, Path, description = "UUIDv4 of the entity"), ("ovn" = String, Path, description = "Current OVN")),
     request_body = PutOperationalIntentReferenceParameters,
-    responses((status = 200, body = ChangeOperationalIntentReferenceResponse), (status = 400), (status = 401), (status = 403),
-        (status = 409), (status = 412), (status = 413)))]
+    responses((status = 200, description = "Success", body = ChangeOperationalIntentReferenceResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse),
+        (status = 409, description = "Stale OVN or version, or the entity already exists", body = crate::wire::ErrorResponse), (status = 412, description = "The calling USS is Down", body = crate::wire::ErrorResponse), (status = 413, description = "Area or body too large", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn update_intent(
     State(app): AppRef,
     auth: Auth,
@@ -155,8 +158,9 @@ pub(crate) async fn update_intent(
 }
 
 #[utoipa::path(delete, path = "/dss/v1/operational_intent_references/{entityid}/{ovn}", tag = "F3548 operational intents",
-    responses((status = 200, body = ChangeOperationalIntentReferenceResponse), (status = 400), (status = 401), (status = 403),
-        (status = 404), (status = 409), (status = 412)))]
+    params(("entityid" = String, Path, description = "UUIDv4 of the entity"), ("ovn" = String, Path, description = "Current OVN")),
+    responses((status = 200, description = "Success", body = ChangeOperationalIntentReferenceResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse),
+        (status = 404, description = "No such entity", body = crate::wire::ErrorResponse), (status = 409, description = "Stale OVN or version, or the entity already exists", body = crate::wire::ErrorResponse), (status = 412, description = "The calling USS is Down", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn delete_intent(
     State(app): AppRef,
     auth: Auth,
@@ -173,7 +177,7 @@ pub(crate) async fn delete_intent(
 
 #[utoipa::path(post, path = "/dss/v1/constraint_references/query", tag = "F3548 constraints",
     request_body = QueryRequest,
-    responses((status = 200, body = QueryConstraintReferencesResponse), (status = 400), (status = 401), (status = 403), (status = 413)))]
+    responses((status = 200, description = "Success", body = QueryConstraintReferencesResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse), (status = 413, description = "Area or body too large", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn query_constraints(
     State(app): AppRef,
     auth: Auth,
@@ -188,7 +192,8 @@ pub(crate) async fn query_constraints(
 }
 
 #[utoipa::path(get, path = "/dss/v1/constraint_references/{entityid}", tag = "F3548 constraints",
-    responses((status = 200, body = GetConstraintReferenceResponse), (status = 400), (status = 401), (status = 403), (status = 404)))]
+    params(("entityid" = String, Path, description = "UUIDv4 of the entity")),
+    responses((status = 200, description = "Success", body = GetConstraintReferenceResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse), (status = 404, description = "No such entity", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn get_constraint(
     State(app): AppRef,
     auth: Auth,
@@ -222,8 +227,9 @@ async fn put_constraint(
 }
 
 #[utoipa::path(put, path = "/dss/v1/constraint_references/{entityid}", tag = "F3548 constraints",
+    params(("entityid" = String, Path, description = "UUIDv4 of the entity")),
     request_body = PutConstraintReferenceParameters,
-    responses((status = 201, body = ChangeConstraintReferenceResponse), (status = 400), (status = 401), (status = 403), (status = 409), (status = 413)))]
+    responses((status = 201, description = "Created", body = ChangeConstraintReferenceResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse), (status = 409, description = "Stale OVN or version, or the entity already exists", body = crate::wire::ErrorResponse), (status = 413, description = "Area or body too large", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn create_constraint(
     State(app): AppRef,
     auth: Auth,
@@ -234,8 +240,9 @@ pub(crate) async fn create_constraint(
 }
 
 #[utoipa::path(put, path = "/dss/v1/constraint_references/{entityid}/{ovn}", tag = "F3548 constraints",
+    params(("entityid" = String, Path, description = "UUIDv4 of the entity"), ("ovn" = String, Path, description = "Current OVN")),
     request_body = PutConstraintReferenceParameters,
-    responses((status = 200, body = ChangeConstraintReferenceResponse), (status = 400), (status = 401), (status = 403), (status = 409), (status = 413)))]
+    responses((status = 200, description = "Success", body = ChangeConstraintReferenceResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse), (status = 409, description = "Stale OVN or version, or the entity already exists", body = crate::wire::ErrorResponse), (status = 413, description = "Area or body too large", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn update_constraint(
     State(app): AppRef,
     auth: Auth,
@@ -246,7 +253,8 @@ pub(crate) async fn update_constraint(
 }
 
 #[utoipa::path(delete, path = "/dss/v1/constraint_references/{entityid}/{ovn}", tag = "F3548 constraints",
-    responses((status = 200, body = ChangeConstraintReferenceResponse), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)))]
+    params(("entityid" = String, Path, description = "UUIDv4 of the entity"), ("ovn" = String, Path, description = "Current OVN")),
+    responses((status = 200, description = "Success", body = ChangeConstraintReferenceResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse), (status = 404, description = "No such entity", body = crate::wire::ErrorResponse), (status = 409, description = "Stale OVN or version, or the entity already exists", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn delete_constraint(
     State(app): AppRef,
     auth: Auth,
@@ -265,7 +273,7 @@ const SUBSCRIPTION_SCOPES: &[&[Scope]] = &[&[CP], &[SC]];
 
 #[utoipa::path(post, path = "/dss/v1/subscriptions/query", tag = "F3548 subscriptions",
     request_body = QueryRequest,
-    responses((status = 200, body = QuerySubscriptionsResponse), (status = 400), (status = 401), (status = 403), (status = 413)))]
+    responses((status = 200, description = "Success", body = QuerySubscriptionsResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse), (status = 413, description = "Area or body too large", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn query_subscriptions(
     State(app): AppRef,
     auth: Auth,
@@ -280,7 +288,8 @@ pub(crate) async fn query_subscriptions(
 }
 
 #[utoipa::path(get, path = "/dss/v1/subscriptions/{subscriptionid}", tag = "F3548 subscriptions",
-    responses((status = 200, body = GetSubscriptionResponse), (status = 400), (status = 401), (status = 403), (status = 404)))]
+    params(("subscriptionid" = String, Path, description = "UUIDv4 of the subscription")),
+    responses((status = 200, description = "Success", body = GetSubscriptionResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse), (status = 404, description = "No such entity", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn get_subscription(
     State(app): AppRef,
     auth: Auth,
@@ -321,8 +330,9 @@ async fn put_subscription(
 }
 
 #[utoipa::path(put, path = "/dss/v1/subscriptions/{subscriptionid}", tag = "F3548 subscriptions",
+    params(("subscriptionid" = String, Path, description = "UUIDv4 of the subscription")),
     request_body = PutSubscriptionParameters,
-    responses((status = 200, body = PutSubscriptionResponse), (status = 400), (status = 401), (status = 403), (status = 409)))]
+    responses((status = 200, description = "Success", body = PutSubscriptionResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse), (status = 409, description = "Stale OVN or version, or the entity already exists", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn create_subscription(
     State(app): AppRef,
     auth: Auth,
@@ -333,8 +343,9 @@ pub(crate) async fn create_subscription(
 }
 
 #[utoipa::path(put, path = "/dss/v1/subscriptions/{subscriptionid}/{version}", tag = "F3548 subscriptions",
+    params(("subscriptionid" = String, Path, description = "UUIDv4 of the subscription"), ("version" = String, Path, description = "Current version")),
     request_body = PutSubscriptionParameters,
-    responses((status = 200, body = PutSubscriptionResponse), (status = 400), (status = 401), (status = 403), (status = 409)))]
+    responses((status = 200, description = "Success", body = PutSubscriptionResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse), (status = 409, description = "Stale OVN or version, or the entity already exists", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn update_subscription(
     State(app): AppRef,
     auth: Auth,
@@ -345,7 +356,8 @@ pub(crate) async fn update_subscription(
 }
 
 #[utoipa::path(delete, path = "/dss/v1/subscriptions/{subscriptionid}/{version}", tag = "F3548 subscriptions",
-    responses((status = 200, body = DeleteSubscriptionResponse), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)))]
+    params(("subscriptionid" = String, Path, description = "UUIDv4 of the subscription"), ("version" = String, Path, description = "Current version")),
+    responses((status = 200, description = "Success", body = DeleteSubscriptionResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse), (status = 404, description = "No such entity", body = crate::wire::ErrorResponse), (status = 409, description = "Stale OVN or version, or the entity already exists", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn delete_subscription(
     State(app): AppRef,
     auth: Auth,
@@ -359,7 +371,7 @@ pub(crate) async fn delete_subscription(
 
 #[utoipa::path(post, path = "/dss/v1/reports", tag = "F3548 reports",
     request_body = ErrorReport,
-    responses((status = 201, body = ErrorReport), (status = 400), (status = 401), (status = 403)))]
+    responses((status = 201, description = "Created", body = ErrorReport), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn make_report(
     State(app): AppRef,
     auth: Auth,
@@ -381,7 +393,8 @@ fn availability_out(record: &entente_dss::AvailabilityRecord) -> UssAvailability
 }
 
 #[utoipa::path(get, path = "/dss/v1/uss_availability/{uss_id}", tag = "F3548 availability",
-    responses((status = 200, body = UssAvailabilityStatusResponse), (status = 400), (status = 401), (status = 403)))]
+    params(("uss_id" = String, Path, description = "Client id (token sub) of the USS")),
+    responses((status = 200, description = "Success", body = UssAvailabilityStatusResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn get_availability(
     State(app): AppRef,
     auth: Auth,
@@ -392,8 +405,9 @@ pub(crate) async fn get_availability(
 }
 
 #[utoipa::path(put, path = "/dss/v1/uss_availability/{uss_id}", tag = "F3548 availability",
+    params(("uss_id" = String, Path, description = "Client id (token sub) of the USS")),
     request_body = SetUssAvailabilityStatusParameters,
-    responses((status = 200, body = UssAvailabilityStatusResponse), (status = 400), (status = 401), (status = 403), (status = 409)))]
+    responses((status = 200, description = "Success", body = UssAvailabilityStatusResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse), (status = 409, description = "Stale OVN or version, or the entity already exists", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn set_availability(
     State(app): AppRef,
     auth: Auth,

@@ -64,6 +64,29 @@ async fn openapi_document_lists_the_dss_paths() -> anyhow::Result<()> {
     ] {
         assert!(paths.contains_key(p), "{p} missing from {:?}", paths.keys().collect::<Vec<_>>());
     }
+    // Structural rules a client generator relies on: every response described, every path parameter declared.
+    let mut operations = 0;
+    for (path, item) in &paths {
+        for (method, op) in item.as_object().into_iter().flatten() {
+            operations += 1;
+            for (status, response) in op["responses"].as_object().into_iter().flatten() {
+                assert!(response["description"].is_string(), "{method} {path} {status} has no description");
+            }
+            let declared: Vec<&str> = op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p["name"].as_str())
+                .collect();
+            for name in
+                path.split('/').filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            {
+                assert!(declared.contains(&name), "{method} {path} does not declare parameter {name}");
+            }
+        }
+    }
+    assert_eq!(operations, 18, "the 18 F3548 DSS operations");
+    assert!(body["components"]["securitySchemes"]["bearer"].is_object());
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use crate::airspace::Airspace;
 use crate::caller::Caller;
 use crate::error::DssError;
 use crate::limits::Limits;
-use crate::model::{Constraint, EntityId, Timestamp, Volume, new_token, time_span};
+use crate::model::{Constraint, EntityId, Timestamp, Volume, new_token};
 use crate::store::Change;
 
 #[derive(Clone, Debug)]
@@ -43,9 +43,7 @@ pub(crate) fn put(
     now: Timestamp,
     limits: &Limits,
 ) -> Result<Plan<ConstraintChange>, DssError> {
-    validate::extents(&req.extents, TIME_BOUNDS, limits)?;
-    validate::not_ended(time_span(&req.extents).1, now, "constraint")?;
-    validate::base_url(&req.uss_base_url, "uss_base_url", limits)?;
+    validate::entity_write(&req.extents, TIME_BOUNDS, &req.uss_base_url, "constraint", now, limits)?;
     let existing = space.constraints.get(&id);
     version::check_put(&RULES, id, caller, path_ovn, existing.map(|e| (e.manager.as_str(), e.ovn.as_str())))?;
 

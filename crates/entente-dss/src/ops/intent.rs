@@ -14,7 +14,6 @@ use crate::error::{AirspaceConflict, DssError, bad};
 use crate::limits::Limits;
 use crate::model::{
     Availability, EntityId, OirState, OperationalIntent, Subscription, Timestamp, Volume, new_token,
-    time_span,
 };
 use crate::store::Change;
 
@@ -61,9 +60,7 @@ pub(crate) fn put(
     limits: &Limits,
 ) -> Result<Plan<IntentChange>, DssError> {
     // The request must make sense on its own before it is compared with what exists.
-    validate::extents(&req.extents, ALL_BOUNDS, limits)?;
-    validate::not_ended(time_span(&req.extents).1, now, "operational intent")?;
-    validate::base_url(&req.uss_base_url, "uss_base_url", limits)?;
+    validate::entity_write(&req.extents, ALL_BOUNDS, &req.uss_base_url, "operational intent", now, limits)?;
     if req.subscription_id.is_some() && req.new_subscription.is_some() {
         return Err(bad("subscription_id and new_subscription are mutually exclusive"));
     }

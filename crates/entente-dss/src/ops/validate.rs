@@ -91,7 +91,21 @@ pub(crate) fn extents(extents: &[Volume], required: Required, limits: &Limits) -
     Ok(())
 }
 
-pub(crate) fn not_ended(end: Option<Timestamp>, now: Timestamp, what: &str) -> Result<(), DssError> {
+/// The checks every intent or constraint write makes on its own input: volumes, not already over, base URL.
+pub(crate) fn entity_write(
+    extents: &[Volume],
+    required: Required,
+    uss_base_url: &str,
+    what: &str,
+    now: Timestamp,
+    limits: &Limits,
+) -> Result<(), DssError> {
+    self::extents(extents, required, limits)?;
+    not_ended(crate::model::time_span(extents).1, now, what)?;
+    base_url(uss_base_url, "uss_base_url", limits)
+}
+
+fn not_ended(end: Option<Timestamp>, now: Timestamp, what: &str) -> Result<(), DssError> {
     match end {
         Some(end) if end < now => Err(bad(format!("extents: the {what} must not end in the past"))),
         _ => Ok(()),

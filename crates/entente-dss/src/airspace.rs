@@ -92,6 +92,11 @@ impl Airspace {
                 }
                 self.subscriptions.insert(s.id, s.clone());
             }
+            Change::SetNotificationIndex { id, notification_index } => {
+                if let Some(s) = self.subscriptions.get_mut(id) {
+                    s.notification_index = *notification_index;
+                }
+            }
             Change::DeleteSubscription(id) => {
                 if let Some(old) = self.subscriptions.remove(id) {
                     self.subscription_index.remove(*id, &old.extents);

@@ -16,6 +16,11 @@ pub enum Change {
     PutConstraint(Arc<Constraint>),
     DeleteConstraint(EntityId),
     PutSubscription(Subscription),
+    /// A notification: only the subscription's counter changes.
+    SetNotificationIndex {
+        id: EntityId,
+        notification_index: i32,
+    },
     DeleteSubscription(EntityId),
     PutAvailability(AvailabilityRecord),
     PutReport(Report),

@@ -14,6 +14,8 @@ use crate::codec;
 const INTENTS: TableDefinition<u128, &[u8]> = TableDefinition::new("operational_intents");
 const CONSTRAINTS: TableDefinition<u128, &[u8]> = TableDefinition::new("constraints");
 const SUBSCRIPTIONS: TableDefinition<u128, &[u8]> = TableDefinition::new("subscriptions");
+/// Notification indices newer than the one in the subscription's record.
+const NOTIFICATION_INDICES: TableDefinition<u128, i32> = TableDefinition::new("notification_indices");
 const AVAILABILITY: TableDefinition<&str, &[u8]> = TableDefinition::new("uss_availability");
 const REPORTS: TableDefinition<&str, &[u8]> = TableDefinition::new("reports");
 
@@ -52,6 +54,7 @@ impl RedbStore {
             txn.open_table(INTENTS).map_err(io)?;
             txn.open_table(CONSTRAINTS).map_err(io)?;
             txn.open_table(SUBSCRIPTIONS).map_err(io)?;
+            txn.open_table(NOTIFICATION_INDICES).map_err(io)?;
             txn.open_table(AVAILABILITY).map_err(io)?;
             txn.open_table(REPORTS).map_err(io)?;
         }
@@ -92,6 +95,7 @@ fn commit<'a>(db: &Database, changes: impl Iterator<Item = &'a Change>) -> Resul
         let mut intents = txn.open_table(INTENTS).map_err(io)?;
         let mut constraints = txn.open_table(CONSTRAINTS).map_err(io)?;
         let mut subscriptions = txn.open_table(SUBSCRIPTIONS).map_err(io)?;
+        let mut indices = txn.open_table(NOTIFICATION_INDICES).map_err(io)?;
         let mut availability = txn.open_table(AVAILABILITY).map_err(io)?;
         let mut reports = txn.open_table(REPORTS).map_err(io)?;
         for change in changes {
@@ -114,9 +118,14 @@ fn commit<'a>(db: &Database, changes: impl Iterator<Item = &'a Change>) -> Resul
                     subscriptions
                         .insert(codec::id_key(s.id), codec::encode_subscription(s).as_slice())
                         .map_err(io)?;
+                    indices.remove(codec::id_key(s.id)).map_err(io)?;
+                }
+                Change::SetNotificationIndex { id, notification_index } => {
+                    indices.insert(codec::id_key(*id), *notification_index).map_err(io)?;
                 }
                 Change::DeleteSubscription(id) => {
                     subscriptions.remove(codec::id_key(*id)).map_err(io)?;
+                    indices.remove(codec::id_key(*id)).map_err(io)?;
                 }
                 Change::PutAvailability(a) => {
                     availability
@@ -144,9 +153,14 @@ impl Store for RedbStore {
             let (_, v) = row.map_err(io)?;
             snapshot.constraints.push(codec::decode_constraint(v.value())?);
         }
+        let indices = txn.open_table(NOTIFICATION_INDICES).map_err(io)?;
         for row in txn.open_table(SUBSCRIPTIONS).map_err(io)?.iter().map_err(io)? {
-            let (_, v) = row.map_err(io)?;
-            snapshot.subscriptions.push(codec::decode_subscription(v.value())?);
+            let (k, v) = row.map_err(io)?;
+            let mut s = codec::decode_subscription(v.value())?;
+            if let Some(index) = indices.get(k.value()).map_err(io)? {
+                s.notification_index = index.value();
+            }
+            snapshot.subscriptions.push(s);
         }
         for row in txn.open_table(AVAILABILITY).map_err(io)?.iter().map_err(io)? {
             let (_, v) = row.map_err(io)?;

@@ -230,6 +230,31 @@ fn delete(open: Open<'_>) -> Result<()> {
     Ok(())
 }
 
+/// A notification stores the counter alone; it survives reopening, a later full put of the subscription wins
+/// over it, and a delete removes both.
+fn notification_indices(open: Open<'_>) -> Result<()> {
+    let (s1, s2) = (subscription(1, "uss1"), subscription(2, "uss1"));
+    let index = |snapshot: &Snapshot, id: EntityId| {
+        snapshot.subscriptions.iter().find(|s| s.id == id).map(|s| s.notification_index)
+    };
+    {
+        let store = open()?;
+        commit(&*store, vec![Change::PutSubscription(s1.clone()), Change::PutSubscription(s2.clone())])?;
+        commit(&*store, vec![Change::SetNotificationIndex { id: s1.id, notification_index: 41 }])?;
+        commit(&*store, vec![Change::SetNotificationIndex { id: s1.id, notification_index: 42 }])?;
+        commit(&*store, vec![Change::SetNotificationIndex { id: s2.id, notification_index: 9 }])?;
+    }
+    let store = open()?;
+    let got = store.load()?;
+    ensure!(index(&got, s1.id) == Some(42) && index(&got, s2.id) == Some(9), "{:?}", got.subscriptions);
+    let s1_rewritten = Subscription { notification_index: 43, version: "v2".into(), ..s1.clone() };
+    commit(&*store, vec![Change::PutSubscription(s1_rewritten.clone()), Change::DeleteSubscription(s2.id)])?;
+    drop(store);
+    let got = open()?.load()?;
+    ensure!(got.subscriptions == vec![s1_rewritten], "after rewrite and delete: {:?}", got.subscriptions);
+    Ok(())
+}
+
 /// Groups commit in submission order even when submitted back to back without waiting, and the changes
 /// inside one group apply in order.
 fn order_and_atomicity(open: Open<'_>) -> Result<()> {
@@ -389,6 +414,11 @@ macro_rules! conformance_suite {
         #[test]
         fn concurrent_submits() -> Result<()> {
             crate::run::<$backend>(crate::concurrent_submits)
+        }
+
+        #[test]
+        fn notification_indices() -> Result<()> {
+            crate::run::<$backend>(crate::notification_indices)
         }
 
         #[test]

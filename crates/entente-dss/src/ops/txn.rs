@@ -17,12 +17,15 @@ pub(crate) struct Txn<'a> {
     pub(crate) space: &'a Airspace,
     /// `None` marks a subscription deleted by this write.
     subscriptions: BTreeMap<EntityId, Option<Subscription>>,
+    /// New notification indices of subscriptions this write does not otherwise change: stored as a counter
+    /// alone, so a notification rewrites a few bytes rather than the whole subscription.
+    bumped: BTreeMap<EntityId, i32>,
     changes: Vec<Change>,
 }
 
 impl<'a> Txn<'a> {
     pub(crate) fn new(space: &'a Airspace) -> Txn<'a> {
-        Txn { space, subscriptions: BTreeMap::new(), changes: Vec::new() }
+        Txn { space, subscriptions: BTreeMap::new(), bumped: BTreeMap::new(), changes: Vec::new() }
     }
 
     pub(crate) fn subscription(&self, id: EntityId) -> Option<&Subscription> {
@@ -45,6 +48,7 @@ impl<'a> Txn<'a> {
     }
 
     /// Bumps the notification index of every live subscription interested in `area`, as part of this write.
+    /// Call it once per write, after every other subscription edit.
     pub(crate) fn notify(&mut self, area: &[Volume], interest: Interest, now: Timestamp) -> Vec<Subscriber> {
         let mut ids = self.space.subscription_candidates(area);
         ids.extend(self.subscriptions.iter().filter(|(_, s)| s.is_some()).map(|(id, _)| *id));
@@ -60,13 +64,17 @@ impl<'a> Txn<'a> {
             if !wanted || ended_before(&s.extents, now) || !any_intersect(&s.extents, area) {
                 continue;
             }
-            let mut s = s.clone();
-            s.notification_index = s.notification_index.saturating_add(1);
+            let index = s.notification_index.saturating_add(1);
             by_url
                 .entry(s.uss_base_url.clone())
                 .or_default()
-                .push(SubscriptionState { subscription_id: s.id, notification_index: s.notification_index });
-            self.put_subscription(s);
+                .push(SubscriptionState { subscription_id: id, notification_index: index });
+            match self.subscriptions.get_mut(&id) {
+                Some(Some(edited)) => edited.notification_index = index,
+                _ => {
+                    self.bumped.insert(id, index);
+                }
+            }
         }
         by_url
             .into_iter()
@@ -83,6 +91,11 @@ impl<'a> Txn<'a> {
                 None => Change::DeleteSubscription(id),
             })
             .collect();
+        changes.extend(
+            self.bumped
+                .into_iter()
+                .map(|(id, notification_index)| Change::SetNotificationIndex { id, notification_index }),
+        );
         changes.extend(self.changes);
         changes
     }

@@ -876,7 +876,7 @@ async fn constraints_notify_their_subscribers_and_enter_keys_of_constraint_proce
             sub_req(sub_area(0.05, None, None), url, false, true),
         )
         .await?;
-    let s0 = s.subscription.subscription;
+    assert_eq!(s.subscription.subscription.notification_index, 0);
     h.dss
         .put_subscription(
             &sc("uss2"),

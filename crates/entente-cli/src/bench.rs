@@ -29,9 +29,12 @@ pub(crate) struct BenchArgs {
     /// Requests measured per operation.
     #[arg(long, default_value_t = 20_000)]
     requests: usize,
-    /// Concurrent HTTP clients.
+    /// Concurrent HTTP clients for loading and for writes.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
+    /// Client counts at which the reads are measured, one run each.
+    #[arg(long, value_delimiter = ',', default_value = "8,32")]
+    read_concurrency: Vec<usize>,
     /// Where the benchmarked DSS keeps its store (a fresh temporary folder by default).
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -177,7 +180,7 @@ impl Client {
 type Created = Mutex<Option<(String, String, Value)>>;
 
 struct Stats {
-    name: &'static str,
+    name: String,
     latencies: Vec<Duration>,
     wall: Duration,
     errors: usize,
@@ -194,7 +197,7 @@ impl Stats {
 
     fn line(&self) -> String {
         format!(
-            "| {:<28} | {:>8} | {:>10.0} | {:>9.3} | {:>9.3} | {:>6} |",
+            "| {:<34} | {:>8} | {:>10.0} | {:>9.3} | {:>9.3} | {:>6} |",
             self.name,
             self.latencies.len(),
             self.latencies.len() as f64 / self.wall.as_secs_f64(),
@@ -206,7 +209,7 @@ impl Stats {
 }
 
 /// Runs `n` operations over `concurrency` workers; operation `i` is `op(i)`.
-async fn measure<F, Fut>(name: &'static str, n: usize, concurrency: usize, op: F) -> Stats
+async fn measure<F, Fut>(name: impl Into<String>, n: usize, concurrency: usize, op: F) -> Stats
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
@@ -216,10 +219,11 @@ where
     let errors = Arc::new(AtomicUsize::new(0));
     let latencies = Arc::new(Mutex::new(Vec::with_capacity(n)));
     let bar = ProgressBar::new(n as u64).with_style(
-        ProgressStyle::with_template("{prefix:>28} [{bar:30}] {pos}/{len} {per_sec}")
+        ProgressStyle::with_template("{prefix:>34} [{bar:30}] {pos}/{len} {per_sec}")
             .unwrap_or(ProgressStyle::default_bar()),
     );
-    bar.set_prefix(name);
+    let name = name.into();
+    bar.set_prefix(name.clone());
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..concurrency {
@@ -311,23 +315,11 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     };
     let rss_loaded = rss_mib(pid);
 
-    let noop = {
-        let client = client.clone();
-        measure("no-op GET /healthy (ceiling)", args.requests, args.concurrency, move |_| {
-            let client = client.clone();
-            async move {
-                let resp = client.http.get(format!("{}/healthy", client.base)).send().await?;
-                resp.bytes().await?;
-                Ok(())
-            }
-        })
-        .await
-    };
-    let query = {
-        let (client, geo) = (client.clone(), geo.clone());
-        measure("query intents (1 km², 1 h)", args.requests, args.concurrency, move |i| {
-            let (client, geo) = (client.clone(), geo.clone());
-            async move {
+    // Reads at several client counts: throughput and latency trade against each other, so one point says little.
+    // Bodies are built before timing, so the load generator spends its share of the two cores on HTTP only.
+    let query_bodies: Arc<Vec<Vec<u8>>> = Arc::new(
+        (0..args.requests)
+            .map(|i| {
                 let mut rng = StdRng::seed_from_u64(2_000_000 + i as u64);
                 let start = Duration::from_secs(rng.random_range(0..20 * 3600));
                 let area = volume(
@@ -336,21 +328,58 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
                     start,
                     start + Duration::from_secs(3600),
                 );
-                let (status, resp) = client
-                    .send(
-                        reqwest::Method::POST,
-                        "/dss/v1/operational_intent_references/query",
-                        Some(&json!({"area_of_interest": area})),
-                    )
-                    .await?;
-                if status != 200 {
-                    bail!("query answered {status}: {resp}");
-                }
-                Ok(())
-            }
-        })
-        .await
-    };
+                serde_json::to_vec(&json!({"area_of_interest": area})).unwrap_or_default()
+            })
+            .collect(),
+    );
+    let mut reads = Vec::new();
+    for &concurrency in &args.read_concurrency {
+        let c = client.clone();
+        reads.push(
+            measure(
+                format!("no-op GET /healthy, {concurrency} clients"),
+                args.requests,
+                concurrency,
+                move |_| {
+                    let c = c.clone();
+                    async move {
+                        let resp = c.http.get(format!("{}/healthy", c.base)).send().await?;
+                        resp.bytes().await?;
+                        Ok(())
+                    }
+                },
+            )
+            .await,
+        );
+        let (c, bodies) = (client.clone(), query_bodies.clone());
+        reads.push(
+            measure(
+                format!("query 1 km² 1 h, {concurrency} clients"),
+                args.requests,
+                concurrency,
+                move |i| {
+                    let (c, bodies) = (c.clone(), bodies.clone());
+                    async move {
+                        let resp = c
+                            .http
+                            .post(format!("{}/dss/v1/operational_intent_references/query", c.base))
+                            .bearer_auth(&c.token)
+                            .header(reqwest::header::CONTENT_TYPE, "application/json")
+                            .body(bodies[i].clone())
+                            .send()
+                            .await?;
+                        let status = resp.status();
+                        resp.bytes().await?;
+                        if status != 200 {
+                            bail!("query answered {status}");
+                        }
+                        Ok(())
+                    }
+                },
+            )
+            .await,
+        );
+    }
     // Writes: each worker slot creates, then updates, then deletes its own intents.
     let created: Arc<Vec<Created>> = Arc::new((0..args.requests).map(|_| Mutex::new(None)).collect());
     let conflicts = Arc::new(AtomicUsize::new(0));
@@ -423,9 +452,15 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let rss_end = rss_mib(pid);
 
     println!();
-    println!("| operation                    | requests |  per second | p50 (ms) | p99 (ms) | errors |");
-    println!("|------------------------------|---------:|------------:|---------:|---------:|-------:|");
-    for s in [&load_subs, &load, &noop, &query, &create, &update, &delete] {
+    println!(
+        "| operation                          | requests | per second |  p50 (ms) |  p99 (ms) | errors |"
+    );
+    println!(
+        "|------------------------------------|---------:|-----------:|----------:|----------:|-------:|"
+    );
+    let all: Vec<&Stats> =
+        [&load_subs, &load].into_iter().chain(&reads).chain([&create, &update, &delete]).collect();
+    for s in &all {
         println!("{}", s.line());
     }
     println!();
@@ -435,8 +470,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     );
     let fmt = |m: Option<f64>| m.map_or("unknown".to_owned(), |m| format!("{m:.0} MiB"));
     println!("resident memory of the DSS: {} after loading, {} at the end", fmt(rss_loaded), fmt(rss_end));
-    let total_errors: usize =
-        [&load_subs, &load, &noop, &query, &create, &update, &delete].iter().map(|s| s.errors).sum();
+    let total_errors: usize = all.iter().map(|s| s.errors).sum();
     if total_errors > 0 {
         bail!("{total_errors} requests failed");
     }

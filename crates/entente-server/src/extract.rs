@@ -60,8 +60,12 @@ impl FromRequest<Arc<AppState>> for Body {
 impl Body {
     /// Parses JSON, naming the path of the offending field on failure; unknown fields are ignored.
     pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
-        let de = &mut serde_json::Deserializer::from_slice(&self.0);
-        serde_path_to_error::deserialize(de).map_err(|e| {
+        // Tracking the path costs on every field, so it is paid only to explain a failure.
+        if let Ok(parsed) = serde_json::from_slice(&self.0) {
+            return Ok(parsed);
+        }
+        let mut de = serde_json::Deserializer::from_slice(&self.0);
+        let parsed = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();
             if path == "." || path.is_empty() {
@@ -69,7 +73,9 @@ impl Body {
             } else {
                 ApiError::bad(format!("{path}: {inner}"))
             }
-        })
+        })?;
+        de.end().map_err(|e| ApiError::bad(format!("request body has data after the JSON value: {e}")))?;
+        Ok(parsed)
     }
 
     pub(crate) fn text(&self) -> String {

@@ -34,8 +34,6 @@ pub struct Polygon {
     vertices: Vec<LatLng>,
     /// In counter-clockwise order (interior on the left).
     edges: Vec<Edge>,
-    /// `boxes[i]` bounds `edges[i]`.
-    boxes: Vec<Aabb>,
     /// Normalised sum of the vertices: the polygon lies in the open hemisphere around it.
     center: V3,
     /// Angle from `center` to the farthest vertex; the whole polygon, interior included, is within it.
@@ -81,13 +79,9 @@ impl Polygon {
             return Err(GeoError::Degenerate { area_m2, perimeter_m });
         }
 
-        let (edges, boxes) = if signed_area < 0.0 {
-            (edges.iter().rev().map(Edge::reversed).collect(), boxes.into_iter().rev().collect())
-        } else {
-            (edges, boxes)
-        };
+        let edges = if signed_area < 0.0 { edges.iter().rev().map(Edge::reversed).collect() } else { edges };
         let cap_radius = points.iter().map(|p| p.angle_to(center)).fold(0.0, f64::max);
-        let mut polygon = Polygon { vertices, edges, boxes, center, cap_radius, area_m2, rects: Vec::new() };
+        let mut polygon = Polygon { vertices, edges, center, cap_radius, area_m2, rects: Vec::new() };
         polygon.rects = polygon.compute_rects();
         Ok(polygon)
     }
@@ -126,10 +120,13 @@ impl Polygon {
         if p.angle_to(self.center) > self.cap_radius + limit + ROUNDING_SLACK_RAD {
             return false;
         }
-        self.edges
-            .iter()
-            .zip(&self.boxes)
-            .any(|(e, bx)| !bx.is_far_from(p, limit) && e.distance_to_point(p) <= limit)
+        self.edges.iter().any(|e| !e.bounding_box().is_far_from(p, limit) && e.distance_to_point(p) <= limit)
+    }
+
+    /// Edge boxes are derived when needed rather than stored: every stored intent keeps its polygon, so memory
+    /// is the scarcer resource, and a box costs less to compute than the distance test it guards.
+    fn edge_boxes(&self) -> Vec<Aabb> {
+        self.edges.iter().map(Edge::bounding_box).collect()
     }
 
     /// Whether `p` is strictly inside, by the winding number of the boundary around it. Only call this for points
@@ -150,7 +147,7 @@ impl Polygon {
     /// intersect only if one contains the other, which any single vertex decides.
     pub(crate) fn intersects_polygon(&self, other: &Polygon) -> bool {
         let close_edges =
-            grid::overlapping_pairs(&self.boxes, Some(&other.boxes), EPSILON_RAD, |i, j| {
+            grid::overlapping_pairs(&self.edge_boxes(), Some(&other.edge_boxes()), EPSILON_RAD, |i, j| {
                 match (self.edges.get(i), other.edges.get(j)) {
                     (Some(a), Some(b))
                         if !a.clearly_farther_than(b, EPSILON_RAD)

@@ -35,6 +35,10 @@ pub(crate) struct BenchArgs {
     /// Client counts at which the reads are measured, one run each.
     #[arg(long, value_delimiter = ',', default_value = "8,32")]
     read_concurrency: Vec<usize>,
+    /// Run the DSS on these CPUs only (a `taskset` list such as "0"); run the bench itself under
+    /// `taskset -c 1` so that server and load generator do not preempt each other.
+    #[arg(long)]
+    server_cpus: Option<String>,
     /// Where the benchmarked DSS keeps its store (a fresh temporary folder by default).
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -56,9 +60,18 @@ impl Drop for Target {
     }
 }
 
-fn spawn_dss(dir: &Path, public_key: &Path) -> anyhow::Result<Target> {
+fn spawn_dss(dir: &Path, public_key: &Path, server_cpus: Option<&str>) -> anyhow::Result<Target> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let child = Command::new(std::env::current_exe()?)
+    let exe = std::env::current_exe()?;
+    let mut command = match server_cpus {
+        Some(cpus) => {
+            let mut c = Command::new("taskset");
+            c.args(["-c", cpus]).arg(exe);
+            c
+        }
+        None => Command::new(exe),
+    };
+    let child = command
         .args(["dss", "--listen", &format!("127.0.0.1:{port}"), "--audience", "localhost"])
         .arg("--public-key")
         .arg(public_key)
@@ -262,7 +275,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let issuer = TokenIssuer::generate_es256()?;
     let public_key = scratch.path().join("bench-public.pem");
     std::fs::write(&public_key, issuer.public_pem()?)?;
-    let target = spawn_dss(&dir, &public_key)?;
+    let target = spawn_dss(&dir, &public_key, args.server_cpus.as_deref())?;
     let pid = target.child.id();
     let http = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency * 2).build()?;
     let token = issuer.issue(

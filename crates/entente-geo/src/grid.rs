@@ -79,6 +79,10 @@ pub(crate) fn overlapping_pairs<B>(
     let left: Vec<Aabb> = left.iter().map(|b| b.padded(pad)).collect();
     let cross = right.is_some();
     let right: Vec<Aabb> = right.unwrap_or_default().iter().map(|b| b.padded(pad)).collect();
+    let pairs = if cross { left.len() * right.len() } else { left.len() * left.len() / 2 };
+    if pairs <= BRUTE_FORCE_PAIRS {
+        return every_pair(&left, cross.then_some(right.as_slice()), visit);
+    }
     let Some(mut region) = hull(&left) else { return ControlFlow::Continue(()) };
     if cross {
         // Only the part of space both sides occupy can hold a pair, so the grid covers just that.
@@ -126,6 +130,36 @@ pub(crate) fn overlapping_pairs<B>(
                 let (i, j) =
                     if cross { (a.index, b.index) } else { (a.index.min(b.index), a.index.max(b.index)) };
                 visit(i, j)?;
+            }
+        }
+    }
+    ControlFlow::Continue(())
+}
+
+/// Below this many candidate pairs (polygons of a handful of vertices, the common case), testing every pair
+/// costs less than building a grid.
+const BRUTE_FORCE_PAIRS: usize = 64;
+
+fn every_pair<B>(
+    left: &[Aabb],
+    right: Option<&[Aabb]>,
+    mut visit: impl FnMut(usize, usize) -> ControlFlow<B>,
+) -> ControlFlow<B> {
+    for (i, a) in left.iter().enumerate() {
+        match right {
+            Some(right) => {
+                for (j, b) in right.iter().enumerate() {
+                    if a.overlaps(b) {
+                        visit(i, j)?;
+                    }
+                }
+            }
+            None => {
+                for (j, b) in left.iter().enumerate().skip(i + 1) {
+                    if a.overlaps(b) {
+                        visit(i, j)?;
+                    }
+                }
             }
         }
     }
@@ -267,6 +301,17 @@ mod tests {
             let b = boxes(seed + 100, 150);
             assert_eq!(collect(&a, Some(&b), 0.0), brute(&a, Some(&b), 0.0));
             assert_eq!(collect(&b, Some(&a), 0.0005), brute(&b, Some(&a), 0.0005));
+        }
+    }
+
+    /// Both sides of the size threshold, so the small-input shortcut and the grid agree.
+    #[test]
+    fn every_size_matches_brute_force() {
+        for n in [0, 1, 2, 5, 11, 12, 13, 40] {
+            let a = boxes(n as u64, n);
+            let b = boxes(n as u64 + 7, n / 2 + 1);
+            assert_eq!(collect(&a, None, 0.001), brute(&a, None, 0.001), "self pairs of {n}");
+            assert_eq!(collect(&a, Some(&b), 0.001), brute(&a, Some(&b), 0.001), "cross pairs of {n}");
         }
     }
 

@@ -146,18 +146,20 @@ impl Polygon {
     /// Within EPSILON: some pair of edges is that close, or else the boundaries are apart and the polygons
     /// intersect only if one contains the other, which any single vertex decides.
     pub(crate) fn intersects_polygon(&self, other: &Polygon) -> bool {
-        let close_edges =
-            grid::overlapping_pairs(&self.edge_boxes(), Some(&other.edge_boxes()), EPSILON_RAD, |i, j| {
-                match (self.edges.get(i), other.edges.get(j)) {
-                    (Some(a), Some(b))
-                        if !a.clearly_farther_than(b, EPSILON_RAD)
-                            && a.distance_to_edge(b).min() <= EPSILON_RAD =>
-                    {
-                        ControlFlow::Break(())
-                    }
-                    _ => ControlFlow::Continue(()),
+        let close_edges = grid::overlapping_pairs(
+            &self.edge_boxes(),
+            Some(&other.edge_boxes()),
+            EPSILON_RAD,
+            |i, j| match (self.edges.get(i), other.edges.get(j)) {
+                (Some(a), Some(b))
+                    if !a.clearly_farther_than(b, EPSILON_RAD)
+                        && a.distance_to_edge(b).min() <= EPSILON_RAD =>
+                {
+                    ControlFlow::Break(())
                 }
-            });
+                _ => ControlFlow::Continue(()),
+            },
+        );
         close_edges.is_break() || self.holds_vertex_of(other) || other.holds_vertex_of(self)
     }
 

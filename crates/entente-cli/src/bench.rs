@@ -352,8 +352,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .await
     };
     // Writes: each worker slot creates, then updates, then deletes its own intents.
-    let created: Arc<Vec<Created>> =
-        Arc::new((0..args.requests).map(|_| Mutex::new(None)).collect());
+    let created: Arc<Vec<Created>> = Arc::new((0..args.requests).map(|_| Mutex::new(None)).collect());
     let conflicts = Arc::new(AtomicUsize::new(0));
     let create = {
         let (client, geo, created, conflicts) =

@@ -123,3 +123,159 @@ pub(crate) fn search_subscriptions(
     found.sort_by_key(|s| s.id);
     found.into_iter().cloned().collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone, Utc};
+    use entente_geo::{Interval, LatLng, Outline, Polygon};
+
+    use super::isa::{self, PutIsa};
+    use super::subscription::{self, PutRidSubscription};
+    use super::*;
+    use crate::caller::Caller;
+    use crate::limits::Limits;
+    use crate::model::{EntityId, RidApi};
+    use crate::ops::Plan;
+
+    fn now() -> Timestamp {
+        Utc.with_ymd_and_hms(2030, 1, 1, 12, 0, 0).single().unwrap_or_default()
+    }
+
+    /// A square of about `size` degrees at (lat, 8.0), from `now` to `now + minutes`.
+    fn volume(lat: f64, size: f64, minutes: i64) -> Volume {
+        let p = |lat, lng| LatLng { lat, lng };
+        let polygon = Polygon::new(vec![
+            p(lat, 8.0),
+            p(lat, 8.0 + size),
+            p(lat + size, 8.0 + size),
+            p(lat + size, 8.0),
+        ]);
+        Volume {
+            outline: Outline::Polygon(polygon.unwrap_or_else(|e| panic!("test square: {e}"))),
+            altitude: Interval { lo: Some(0.0), hi: Some(100.0) },
+            time: Interval { lo: Some(now()), hi: Some(now() + Duration::minutes(minutes)) },
+        }
+    }
+
+    fn url() -> RidUrl {
+        RidUrl { api: RidApi::V22a, url: "https://uss.example.com".to_owned() }
+    }
+
+    fn apply<T>(space: &mut Airspace, plan: Result<Plan<T>, DssError>) -> T {
+        let plan = plan.unwrap_or_else(|e| panic!("the write should pass: {e}"));
+        for c in &plan.changes {
+            space.apply(c);
+        }
+        plan.output
+    }
+
+    fn subscribe(space: &mut Airspace, owner: &str, lat: f64) -> EntityId {
+        let id = EntityId::random();
+        let req = PutRidSubscription { extents: volume(lat, 0.01, 60), url: url() };
+        apply(
+            space,
+            subscription::put(space, &Caller::new(owner, []), id, None, req, now(), &Limits::default()),
+        );
+        id
+    }
+
+    #[test]
+    fn isa_needs_an_end_and_a_recent_start() {
+        let space = Airspace::default();
+        let sp = Caller::new("sp", []);
+        let limits = Limits::default();
+        let mut open = volume(46.0, 0.01, 60);
+        open.time.hi = None;
+        let err = isa::put(
+            &space,
+            &sp,
+            EntityId::random(),
+            None,
+            PutIsa { extents: open, url: url() },
+            now(),
+            &limits,
+        );
+        assert!(matches!(err, Err(DssError::BadRequest(m)) if m.contains("time_end")));
+        let mut old = volume(46.0, 0.01, 60);
+        old.time.lo = Some(now() - Duration::minutes(6));
+        let err = isa::put(
+            &space,
+            &sp,
+            EntityId::random(),
+            None,
+            PutIsa { extents: old, url: url() },
+            now(),
+            &limits,
+        );
+        assert!(matches!(err, Err(DssError::BadRequest(m)) if m.contains("time_start")));
+    }
+
+    #[test]
+    fn isa_changes_bump_live_subscriptions_over_old_and_new_areas() {
+        let mut space = Airspace::default();
+        let here = subscribe(&mut space, "dp", 46.0);
+        let north = subscribe(&mut space, "dp", 46.5);
+        let sp = Caller::new("sp", []);
+        let limits = Limits::default();
+        let id = EntityId::random();
+        let req = PutIsa { extents: volume(46.0, 0.02, 60), url: url() };
+        let plan = isa::put(&space, &sp, id, None, req, now(), &limits);
+        let created = apply(&mut space, plan);
+        let bumped: Vec<_> = created.subscribers.iter().flat_map(|s| &s.subscriptions).collect();
+        assert_eq!(bumped, vec![&SubscriptionState { subscription_id: here, notification_index: 1 }]);
+        let version = created.isa.version.clone();
+        let moved = PutIsa { extents: volume(46.5, 0.02, 60), url: url() };
+        let plan = isa::put(&space, &sp, id, Some(&version), moved, now(), &limits);
+        let updated = apply(&mut space, plan);
+        let mut bumped: Vec<_> = updated.subscribers.iter().flat_map(|s| s.subscriptions.clone()).collect();
+        bumped.sort_by_key(|s| s.subscription_id);
+        let mut expected = vec![
+            SubscriptionState { subscription_id: here, notification_index: 2 },
+            SubscriptionState { subscription_id: north, notification_index: 1 },
+        ];
+        expected.sort_by_key(|s| s.subscription_id);
+        assert_eq!(bumped, expected);
+        // Once expired, a subscription hears nothing more.
+        let later = now() + Duration::minutes(61);
+        let (changes, subscribers) = notify(&space, &[&volume(46.0, 0.02, 120)], later);
+        assert!(changes.is_empty() && subscribers.is_empty());
+    }
+
+    #[test]
+    fn eleventh_subscription_of_an_owner_over_an_area_is_refused() {
+        let mut space = Airspace::default();
+        let ids: Vec<_> = (0..10).map(|_| subscribe(&mut space, "dp", 46.0)).collect();
+        let limits = Limits::default();
+        let dp = Caller::new("dp", []);
+        let req = || PutRidSubscription { extents: volume(46.0, 0.01, 60), url: url() };
+        let eleventh = subscription::put(&space, &dp, EntityId::random(), None, req(), now(), &limits);
+        assert!(matches!(eleventh, Err(DssError::TooManySubscriptions(_))));
+        // Another owner is not counted, and one of the ten may be updated in place.
+        subscribe(&mut space, "other", 46.0);
+        let version = space.rid_subscriptions[&ids[0]].version.clone();
+        assert!(subscription::put(&space, &dp, ids[0], Some(&version), req(), now(), &limits).is_ok());
+        // Elsewhere is fine.
+        subscribe(&mut space, "dp", 47.0);
+    }
+
+    #[test]
+    fn searches_never_return_expired_isas() {
+        let mut space = Airspace::default();
+        let sp = Caller::new("sp", []);
+        let id = EntityId::random();
+        let req = PutIsa { extents: volume(46.0, 0.01, 10), url: url() };
+        let plan = isa::put(&space, &sp, id, None, req, now(), &Limits::default());
+        apply(&mut space, plan);
+        let search = |earliest| IsaSearch { area: volume(46.0, 0.02, 1), earliest, latest: None };
+        assert_eq!(search_isas(&space, &search(None), now()).len(), 1);
+        let later = now() + Duration::minutes(11);
+        assert!(search_isas(&space, &search(Some(now())), later).is_empty());
+        assert!(isa::get(&space, id).is_ok());
+    }
+
+    #[test]
+    fn versions_in_paths_must_look_like_ours() {
+        assert!(version_shape("0123456789abcdef0123456789abcdef", "an ISA").is_ok());
+        assert!(matches!(version_shape("notacorrectversion", "an ISA"), Err(DssError::BadRequest(_))));
+    }
+}

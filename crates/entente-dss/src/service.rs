@@ -310,4 +310,14 @@ impl Dss {
     ) -> Result<RidSubscription, DssError> {
         self.write(|space, _| ops::rid::subscription::delete(space, caller, id, version)).await
     }
+
+    /// Deletes ISAs and RID subscriptions that ended more than `retention` ago (searches hide them from
+    /// the moment they end; GET by id answers until this runs). Returns how many of each went.
+    pub async fn evict_expired_rid(&self, retention: chrono::Duration) -> Result<(usize, usize), DssError> {
+        let cutoff = self.clock.now() - retention;
+        if ops::rid::evict(&self.space.read(), cutoff).changes.is_empty() {
+            return Ok((0, 0));
+        }
+        self.write(|space, _| Ok(ops::rid::evict(space, cutoff))).await
+    }
 }

@@ -23,6 +23,9 @@ pub(crate) struct BenchArgs {
     /// Subscriptions loaded before measuring.
     #[arg(long, default_value_t = 10_000)]
     subscriptions: usize,
+    /// Live F3411 identification service areas loaded before measuring.
+    #[arg(long, default_value_t = 100_000)]
+    isas: usize,
     /// Side of the square area the entities are spread over, in km.
     #[arg(long, default_value_t = 100.0)]
     area_km: f64,
@@ -263,7 +266,12 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let http = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency * 2).build()?;
     let token = issuer.issue(
         SUB,
-        &["utm.strategic_coordination", "utm.constraint_processing"],
+        &[
+            "utm.strategic_coordination",
+            "utm.constraint_processing",
+            "rid.service_provider",
+            "rid.display_provider",
+        ],
         "localhost",
         Duration::from_secs(3600),
     )?;
@@ -272,8 +280,14 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let geo = Arc::new(Geometry { area_km: args.area_km });
 
     println!(
-        "entente bench: {} intents and {} subscriptions over {} km x {} km; {} requests per operation, {} clients",
-        args.intents, args.subscriptions, args.area_km, args.area_km, args.requests, args.concurrency
+        "entente bench: {} intents, {} subscriptions and {} ISAs over {} km x {} km; {} requests per operation, {} clients",
+        args.intents,
+        args.subscriptions,
+        args.isas,
+        args.area_km,
+        args.area_km,
+        args.requests,
+        args.concurrency
     );
     let load_subs = {
         let (client, geo) = (client.clone(), geo.clone());
@@ -305,6 +319,25 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
                     .create_intent(&uuid::Uuid::new_v4().to_string(), &intent_volume(&geo, &mut rng))
                     .await
                     .map(|_| ())
+            }
+        })
+        .await
+    };
+    let load_isas = {
+        let (client, geo) = (client.clone(), geo.clone());
+        measure("load: create ISA (F3411-22a)", args.isas, args.concurrency, move |i| {
+            let (client, geo) = (client.clone(), geo.clone());
+            async move {
+                let mut rng = StdRng::seed_from_u64(4_000_000 + i as u64);
+                let body = json!({
+                    "extents": volume(geo.square(&mut rng, 1000.0), (0.0, 120.0), Duration::ZERO, Duration::from_secs(23 * 3600)),
+                    "uss_base_url": "http://bench.example"
+                });
+                let (status, resp) = client.send(reqwest::Method::PUT, &format!("/rid/v2/dss/identification_service_areas/{}", uuid::Uuid::new_v4()), Some(&body)).await?;
+                if status != 200 {
+                    bail!("ISA answered {status}: {resp}");
+                }
+                Ok(())
             }
         })
         .await
@@ -345,6 +378,29 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
                     .await?;
                 if status != 200 {
                     bail!("query answered {status}: {resp}");
+                }
+                Ok(())
+            }
+        })
+        .await
+    };
+    let search_isas = {
+        let (client, geo) = (client.clone(), geo.clone());
+        measure("search ISAs (1 km², F3411-22a)", args.requests, args.concurrency, move |i| {
+            let (client, geo) = (client.clone(), geo.clone());
+            async move {
+                let mut rng = StdRng::seed_from_u64(5_000_000 + i as u64);
+                let square = geo.square(&mut rng, 1000.0);
+                let area: Vec<String> = square["vertices"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|v| format!("{},{}", v["lat"], v["lng"]))
+                    .collect();
+                let path = format!("/rid/v2/dss/identification_service_areas?area={}", area.join(","));
+                let (status, resp) = client.send(reqwest::Method::GET, &path, None).await?;
+                if status != 200 {
+                    bail!("ISA search answered {status}: {resp}");
                 }
                 Ok(())
             }
@@ -425,7 +481,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     println!();
     println!("| operation                    | requests |  per second | p50 (ms) | p99 (ms) | errors |");
     println!("|------------------------------|---------:|------------:|---------:|---------:|-------:|");
-    for s in [&load_subs, &load, &noop, &query, &create, &update, &delete] {
+    for s in [&load_subs, &load, &load_isas, &noop, &query, &search_isas, &create, &update, &delete] {
         println!("{}", s.line());
     }
     println!();
@@ -436,7 +492,10 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let fmt = |m: Option<f64>| m.map_or("unknown".to_owned(), |m| format!("{m:.0} MiB"));
     println!("resident memory of the DSS: {} after loading, {} at the end", fmt(rss_loaded), fmt(rss_end));
     let total_errors: usize =
-        [&load_subs, &load, &noop, &query, &create, &update, &delete].iter().map(|s| s.errors).sum();
+        [&load_subs, &load, &load_isas, &noop, &query, &search_isas, &create, &update, &delete]
+            .iter()
+            .map(|s| s.errors)
+            .sum();
     if total_errors > 0 {
         bail!("{total_errors} requests failed");
     }

@@ -325,7 +325,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     };
     let load_isas = {
         let (client, geo) = (client.clone(), geo.clone());
-        measure("load: create ISA (F3411-22a)", args.isas, args.concurrency, move |i| {
+        measure("load: create ISA", args.isas, args.concurrency, move |i| {
             let (client, geo) = (client.clone(), geo.clone());
             async move {
                 let mut rng = StdRng::seed_from_u64(4_000_000 + i as u64);
@@ -384,10 +384,11 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         })
         .await
     };
+    let isas_found = Arc::new(AtomicUsize::new(0));
     let search_isas = {
-        let (client, geo) = (client.clone(), geo.clone());
-        measure("search ISAs (1 km², F3411-22a)", args.requests, args.concurrency, move |i| {
-            let (client, geo) = (client.clone(), geo.clone());
+        let (client, geo, found) = (client.clone(), geo.clone(), isas_found.clone());
+        measure("search ISAs (1 km²)", args.requests, args.concurrency, move |i| {
+            let (client, geo, found) = (client.clone(), geo.clone(), found.clone());
             async move {
                 let mut rng = StdRng::seed_from_u64(5_000_000 + i as u64);
                 let square = geo.square(&mut rng, 1000.0);
@@ -402,6 +403,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 if status != 200 {
                     bail!("ISA search answered {status}: {resp}");
                 }
+                found.fetch_add(resp["service_areas"].as_array().map_or(0, Vec::len), Ordering::Relaxed);
                 Ok(())
             }
         })
@@ -488,6 +490,10 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     println!(
         "key-check conflicts resolved by retry during 'create intent': {}",
         conflicts.load(Ordering::Relaxed)
+    );
+    println!(
+        "ISAs per search answer (F3411-22a, /rid/v2): {:.1} on average",
+        isas_found.load(Ordering::Relaxed) as f64 / args.requests.max(1) as f64
     );
     let fmt = |m: Option<f64>| m.map_or("unknown".to_owned(), |m| format!("{m:.0} MiB"));
     println!("resident memory of the DSS: {} after loading, {} at the end", fmt(rss_loaded), fmt(rss_end));

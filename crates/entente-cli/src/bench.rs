@@ -23,6 +23,9 @@ pub(crate) struct BenchArgs {
     /// Subscriptions loaded before measuring.
     #[arg(long, default_value_t = 10_000)]
     subscriptions: usize,
+    /// Live F3411 identification service areas loaded before measuring.
+    #[arg(long, default_value_t = 100_000)]
+    isas: usize,
     /// Side of the square area the entities are spread over, in km.
     #[arg(long, default_value_t = 100.0)]
     area_km: f64,
@@ -280,7 +283,12 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let http = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency * 2).build()?;
     let token = issuer.issue(
         SUB,
-        &["utm.strategic_coordination", "utm.constraint_processing"],
+        &[
+            "utm.strategic_coordination",
+            "utm.constraint_processing",
+            "rid.service_provider",
+            "rid.display_provider",
+        ],
         "localhost",
         Duration::from_secs(3600),
     )?;
@@ -289,8 +297,14 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let geo = Arc::new(Geometry { area_km: args.area_km });
 
     println!(
-        "entente bench: {} intents and {} subscriptions over {} km x {} km; {} requests per operation, {} clients",
-        args.intents, args.subscriptions, args.area_km, args.area_km, args.requests, args.concurrency
+        "entente bench: {} intents, {} subscriptions and {} ISAs over {} km x {} km; {} requests per operation, {} clients",
+        args.intents,
+        args.subscriptions,
+        args.isas,
+        args.area_km,
+        args.area_km,
+        args.requests,
+        args.concurrency
     );
     let load_subs = {
         let (client, geo) = (client.clone(), geo.clone());
@@ -322,6 +336,25 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
                     .create_intent(&uuid::Uuid::new_v4().to_string(), &intent_volume(&geo, &mut rng))
                     .await
                     .map(|_| ())
+            }
+        })
+        .await
+    };
+    let load_isas = {
+        let (client, geo) = (client.clone(), geo.clone());
+        measure("load: create ISA", args.isas, args.concurrency, move |i| {
+            let (client, geo) = (client.clone(), geo.clone());
+            async move {
+                let mut rng = StdRng::seed_from_u64(4_000_000 + i as u64);
+                let body = json!({
+                    "extents": volume(geo.square(&mut rng, 1000.0), (0.0, 120.0), Duration::ZERO, Duration::from_secs(23 * 3600)),
+                    "uss_base_url": "http://bench.example"
+                });
+                let (status, resp) = client.send(reqwest::Method::PUT, &format!("/rid/v2/dss/identification_service_areas/{}", uuid::Uuid::new_v4()), Some(&body)).await?;
+                if status != 200 {
+                    bail!("ISA answered {status}: {resp}");
+                }
+                Ok(())
             }
         })
         .await
@@ -393,6 +426,31 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
             .await,
         );
     }
+    let isas_found = Arc::new(AtomicUsize::new(0));
+    let search_isas = {
+        let (client, geo, found) = (client.clone(), geo.clone(), isas_found.clone());
+        measure("search ISAs (1 km²)", args.requests, args.concurrency, move |i| {
+            let (client, geo, found) = (client.clone(), geo.clone(), found.clone());
+            async move {
+                let mut rng = StdRng::seed_from_u64(5_000_000 + i as u64);
+                let square = geo.square(&mut rng, 1000.0);
+                let area: Vec<String> = square["vertices"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|v| format!("{},{}", v["lat"], v["lng"]))
+                    .collect();
+                let path = format!("/rid/v2/dss/identification_service_areas?area={}", area.join(","));
+                let (status, resp) = client.send(reqwest::Method::GET, &path, None).await?;
+                if status != 200 {
+                    bail!("ISA search answered {status}: {resp}");
+                }
+                found.fetch_add(resp["service_areas"].as_array().map_or(0, Vec::len), Ordering::Relaxed);
+                Ok(())
+            }
+        })
+        .await
+    };
     // Writes: each worker slot creates, then updates, then deletes its own intents.
     let created: Arc<Vec<Created>> = Arc::new((0..args.requests).map(|_| Mutex::new(None)).collect());
     let conflicts = Arc::new(AtomicUsize::new(0));
@@ -471,8 +529,11 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     println!(
         "|------------------------------------|---------:|-----------:|----------:|----------:|-------:|"
     );
-    let all: Vec<&Stats> =
-        [&load_subs, &load].into_iter().chain(&reads).chain([&create, &update, &delete]).collect();
+    let all: Vec<&Stats> = [&load_subs, &load, &load_isas]
+        .into_iter()
+        .chain(&reads)
+        .chain([&search_isas, &create, &update, &delete])
+        .collect();
     for s in &all {
         println!("{}", s.line());
     }
@@ -480,6 +541,10 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     println!(
         "key-check conflicts resolved by retry during 'create intent': {}",
         conflicts.load(Ordering::Relaxed)
+    );
+    println!(
+        "ISAs per search answer (F3411-22a, /rid/v2): {:.1} on average",
+        isas_found.load(Ordering::Relaxed) as f64 / args.requests.max(1) as f64
     );
     let fmt = |m: Option<f64>| m.map_or("unknown".to_owned(), |m| format!("{m:.0} MiB"));
     println!("resident memory of the DSS: {} after loading, {} at the end", fmt(rss_loaded), fmt(rss_end));

@@ -50,6 +50,12 @@ pub(crate) struct DssArgs {
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 1 << 20)]
     max_body_bytes: usize,
+    /// How long an ended ISA or RID subscription stays readable by id before it is evicted, in minutes.
+    #[arg(long, env = "ENTENTE_RID_RETENTION_MINUTES", default_value_t = 30)]
+    rid_retention_minutes: i64,
+    /// How often expired ISAs and RID subscriptions are evicted, in seconds.
+    #[arg(long, default_value_t = 60)]
+    rid_eviction_interval_secs: u64,
     /// How often JWKS keys are fetched again, in seconds.
     #[arg(long, default_value_t = 300)]
     jwks_refresh_secs: u64,
@@ -92,9 +98,28 @@ pub(crate) async fn run(args: DssArgs) -> anyhow::Result<()> {
         intents, constraints, subscriptions,
         "entente dss listening"
     );
+    let evictor = tokio::spawn(evict_expired_rid(
+        state.dss.clone(),
+        chrono::Duration::minutes(args.rid_retention_minutes),
+        Duration::from_secs(args.rid_eviction_interval_secs.max(1)),
+    ));
     entente_server::serve(listener, state, shutdown_signal()).await?;
+    evictor.abort();
     tracing::info!("entente dss stopped");
     Ok(())
+}
+
+/// Periodically deletes ISAs and RID subscriptions that ended more than `retention` ago.
+async fn evict_expired_rid(dss: Arc<Dss>, retention: chrono::Duration, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        match dss.evict_expired_rid(retention).await {
+            Ok((0, 0)) => {}
+            Ok((isas, subscriptions)) => tracing::debug!(isas, subscriptions, "evicted expired RID entities"),
+            Err(e) => tracing::warn!(error = %e, "evicting expired RID entities failed"),
+        }
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C, so in-flight requests can finish before exit.

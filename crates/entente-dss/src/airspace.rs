@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use crate::index::{SpatialIndex, rects_of};
 use crate::model::{
-    Availability, AvailabilityRecord, Constraint, EntityId, OperationalIntent, Subscription, Timestamp,
-    Volume, any_intersect, ended_before,
+    Availability, AvailabilityRecord, Constraint, EntityId, IdentificationServiceArea, OperationalIntent,
+    RidSubscription, Subscription, Timestamp, Volume, any_intersect, ended_before,
 };
 use crate::store::{Change, Snapshot};
 
@@ -22,6 +22,11 @@ pub struct Airspace {
     subscription_index: SpatialIndex,
     /// Subscription id to the intents that name it.
     dependents: HashMap<EntityId, BTreeSet<EntityId>>,
+    /// F3411: identification service areas and RID subscriptions, separate from the F3548 entities.
+    pub(crate) isas: HashMap<EntityId, IdentificationServiceArea>,
+    pub(crate) rid_subscriptions: HashMap<EntityId, RidSubscription>,
+    isa_index: SpatialIndex,
+    rid_subscription_index: SpatialIndex,
 }
 
 impl Airspace {
@@ -38,6 +43,11 @@ impl Airspace {
                 dependents.entry(sid).or_default().insert(o.id);
             }
         }
+        let isa_index =
+            SpatialIndex::bulk(snapshot.isas.iter().map(|i| (i.id, std::slice::from_ref(&i.extents))));
+        let rid_subscription_index = SpatialIndex::bulk(
+            snapshot.rid_subscriptions.iter().map(|s| (s.id, std::slice::from_ref(&s.extents))),
+        );
         Airspace {
             intents: snapshot.operational_intents.into_iter().map(|o| (o.id, Arc::new(o))).collect(),
             constraints: snapshot.constraints.into_iter().map(|c| (c.id, Arc::new(c))).collect(),
@@ -47,6 +57,10 @@ impl Airspace {
             constraint_index,
             subscription_index,
             dependents,
+            isas: snapshot.isas.into_iter().map(|i| (i.id, i)).collect(),
+            rid_subscriptions: snapshot.rid_subscriptions.into_iter().map(|s| (s.id, s)).collect(),
+            isa_index,
+            rid_subscription_index,
         }
     }
 
@@ -106,6 +120,38 @@ impl Airspace {
                 self.availability.insert(a.uss.clone(), a.clone());
             }
             Change::PutReport(_) => {}
+            Change::PutIsa(i) => {
+                match self.isas.get(&i.id) {
+                    Some(old) if old.extents.outline == i.extents.outline => {}
+                    Some(old) => {
+                        self.isa_index.remove(i.id, std::slice::from_ref(&old.extents));
+                        self.isa_index.insert(i.id, std::slice::from_ref(&i.extents));
+                    }
+                    None => self.isa_index.insert(i.id, std::slice::from_ref(&i.extents)),
+                }
+                self.isas.insert(i.id, i.clone());
+            }
+            Change::DeleteIsa(id) => {
+                if let Some(old) = self.isas.remove(id) {
+                    self.isa_index.remove(*id, std::slice::from_ref(&old.extents));
+                }
+            }
+            Change::PutRidSubscription(s) => {
+                match self.rid_subscriptions.get(&s.id) {
+                    Some(old) if old.extents.outline == s.extents.outline => {}
+                    Some(old) => {
+                        self.rid_subscription_index.remove(s.id, std::slice::from_ref(&old.extents));
+                        self.rid_subscription_index.insert(s.id, std::slice::from_ref(&s.extents));
+                    }
+                    None => self.rid_subscription_index.insert(s.id, std::slice::from_ref(&s.extents)),
+                }
+                self.rid_subscriptions.insert(s.id, s.clone());
+            }
+            Change::DeleteRidSubscription(id) => {
+                if let Some(old) = self.rid_subscriptions.remove(id) {
+                    self.rid_subscription_index.remove(*id, std::slice::from_ref(&old.extents));
+                }
+            }
         }
     }
 
@@ -157,6 +203,21 @@ impl Airspace {
     /// Candidate subscriptions for `area`; callers apply the exact test on their own view of them.
     pub(crate) fn subscription_candidates(&self, area: &[Volume]) -> Vec<EntityId> {
         self.subscription_index.candidates(&rects_of(area))
+    }
+
+    /// Candidate ISAs for `area` (bounding rectangles only); the caller applies the exact test.
+    pub(crate) fn isa_candidates(&self, area: &Volume) -> Vec<EntityId> {
+        self.isa_index.candidates(&rects_of(std::slice::from_ref(area)))
+    }
+
+    /// Candidate RID subscriptions for `area` (bounding rectangles only).
+    pub(crate) fn rid_subscription_candidates(&self, area: &Volume) -> Vec<EntityId> {
+        self.rid_subscription_index.candidates(&rects_of(std::slice::from_ref(area)))
+    }
+
+    /// Counts of stored ISAs and RID subscriptions (expired ones included until evicted).
+    pub fn rid_counts(&self) -> (usize, usize) {
+        (self.isas.len(), self.rid_subscriptions.len())
     }
 
     pub fn counts(&self) -> (usize, usize, usize) {

@@ -16,6 +16,8 @@ pub struct Limits {
     pub max_extents: usize,
     /// Most references one query returns; a larger answer asks the client to narrow the area.
     pub max_results: usize,
+    /// F3411 NetDSSMaxSubscriptionPerArea: live RID subscriptions one owner may have over any point.
+    pub max_rid_subscriptions_per_area: usize,
     /// Whether `uss_base_url` may be plain http (tests and local development only).
     pub allow_http_base_urls: bool,
 }
@@ -29,6 +31,7 @@ impl Default for Limits {
             max_vertices: 10_000,
             max_extents: 1_000,
             max_results: 10_000,
+            max_rid_subscriptions_per_area: 10,
             allow_http_base_urls: false,
         }
     }

@@ -1,4 +1,5 @@
-//! The entities a DSS keeps: operational intents, constraints, subscriptions, availability, reports.
+//! The entities a DSS keeps: operational intents, constraints, subscriptions, availability, reports, and the
+//! F3411 network Remote ID identification service areas and RID subscriptions.
 
 use std::fmt;
 
@@ -138,6 +139,63 @@ pub struct Report {
     pub body: String,
 }
 
+/// The F3411 API through which an RID entity was last written; it decides what its URL means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RidApi {
+    /// F3411-19 (`/v1/dss`): the URL is a full endpoint (`flights_url`, `identification_service_area_url`).
+    V19,
+    /// F3411-22a (`/rid/v2/dss`): the URL is the USS base URL the API paths are appended to.
+    V22a,
+}
+
+/// A URL as one F3411 version gave it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RidUrl {
+    pub api: RidApi,
+    pub url: String,
+}
+
+/// An F3411 identification service area: where an RID service provider has flights to tell about.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IdentificationServiceArea {
+    pub id: EntityId,
+    pub owner: String,
+    /// Opaque token, new on every change (never on reads).
+    pub version: String,
+    /// One volume whose start and end are always set.
+    pub extents: Volume,
+    /// v22a `uss_base_url` or v19 `flights_url`.
+    pub url: RidUrl,
+    pub updated_at: Timestamp,
+}
+
+/// An F3411 subscription of a display provider to the ISAs of an area; distinct from F3548 subscriptions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RidSubscription {
+    pub id: EntityId,
+    pub owner: String,
+    pub version: String,
+    pub notification_index: i32,
+    /// One volume whose start and end are always set.
+    pub extents: Volume,
+    /// v22a `uss_base_url` or v19 `callbacks.identification_service_area_url`.
+    pub url: RidUrl,
+    pub updated_at: Timestamp,
+}
+
+/// Whether `text` could be a token this DSS issued (lowercase hex, at most 64 characters). Anything else in a
+/// path is a malformed request rather than a stale version.
+pub fn is_token_shaped(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 64
+        && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// True when a single volume ended before `now`.
+pub(crate) fn volume_ended(v: &Volume, now: Timestamp) -> bool {
+    v.time.hi.is_some_and(|end| end < now)
+}
+
 /// Span of several volumes, each with start and end, as references report it.
 pub fn time_span(extents: &[Volume]) -> (Option<Timestamp>, Option<Timestamp>) {
     let start = extents.iter().filter_map(|v| v.time.lo).min();
@@ -182,5 +240,15 @@ mod tests {
         assert!(a.len() >= 16);
         assert!(a.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
         assert_ne!(a, new_token());
+        assert!(is_token_shaped(&a));
+    }
+
+    #[test]
+    fn token_shape_rejects_what_we_never_issue() {
+        assert!(is_token_shaped("0123456789abcdef"));
+        assert!(!is_token_shaped(""));
+        assert!(!is_token_shaped("notacorrectversion"));
+        assert!(!is_token_shaped("ABCDEF"));
+        assert!(!is_token_shaped(&"a".repeat(65)));
     }
 }

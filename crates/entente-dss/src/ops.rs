@@ -1,8 +1,10 @@
-//! The F3548 rules as pure functions: each reads the airspace and returns the changes it implies.
+//! The DSS rules as pure functions: each reads the airspace and returns the changes it implies (F3548 entities
+//! here and in the sibling modules, F3411 network Remote ID in `rid`).
 
 pub(crate) mod availability;
 pub(crate) mod constraint;
 pub(crate) mod intent;
+pub(crate) mod rid;
 pub(crate) mod subscription;
 pub(crate) mod txn;
 pub(crate) mod validate;

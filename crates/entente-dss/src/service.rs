@@ -9,9 +9,15 @@ use crate::airspace::Airspace;
 use crate::caller::Caller;
 use crate::error::{DssError, StoreError};
 use crate::limits::{Clock, Limits};
-use crate::model::{Availability, AvailabilityRecord, EntityId, Report, Timestamp, Volume};
+use crate::model::{
+    Availability, AvailabilityRecord, EntityId, IdentificationServiceArea, Report, RidSubscription,
+    Timestamp, Volume,
+};
 use crate::ops::constraint::{ConstraintChange, PutConstraint};
 use crate::ops::intent::{IntentChange, PutOperationalIntent};
+use crate::ops::rid::IsaSearch;
+use crate::ops::rid::isa::{IsaChange, PutIsa};
+use crate::ops::rid::subscription::{PutRidSubscription, RidSubscriptionPut};
 use crate::ops::subscription::{PutSubscription, SubscriptionPut};
 use crate::ops::validate::{self, Oversize, Required};
 use crate::ops::{self, ConstraintView, IntentView, Plan, SubscriptionView};
@@ -51,6 +57,11 @@ impl Dss {
     /// Counts of live intents, constraints and subscriptions.
     pub fn counts(&self) -> (usize, usize, usize) {
         self.space.read().counts()
+    }
+
+    /// Counts of stored ISAs and RID subscriptions.
+    pub fn rid_counts(&self) -> (usize, usize) {
+        self.space.read().rid_counts()
     }
 
     /// Decides and applies under the write lock, so the key check and the write are one step;
@@ -228,5 +239,85 @@ impl Dss {
             Ok(Plan { changes: vec![Change::PutReport(report.clone())], output: report })
         })
         .await
+    }
+
+    // F3411 network Remote ID: one model for both API versions.
+
+    /// Live ISAs meeting the search area and time filters (the area limit answers 413).
+    pub fn search_isas(&self, search: &IsaSearch) -> Result<Vec<IdentificationServiceArea>, DssError> {
+        validate::area(&search.area, "area", Oversize::TooLarge, &self.limits)?;
+        let found = ops::rid::search_isas(&self.space.read(), search, self.clock.now());
+        self.capped(found)
+    }
+
+    pub fn get_isa(&self, id: EntityId) -> Result<IdentificationServiceArea, DssError> {
+        ops::rid::isa::get(&self.space.read(), id)
+    }
+
+    pub async fn put_isa(
+        &self,
+        caller: &Caller,
+        id: EntityId,
+        version: Option<&str>,
+        req: PutIsa,
+    ) -> Result<IsaChange, DssError> {
+        self.write(|space, now| ops::rid::isa::put(space, caller, id, version, req, now, &self.limits)).await
+    }
+
+    pub async fn delete_isa(
+        &self,
+        caller: &Caller,
+        id: EntityId,
+        version: &str,
+    ) -> Result<IsaChange, DssError> {
+        self.write(|space, now| ops::rid::isa::delete(space, caller, id, version, now)).await
+    }
+
+    /// The caller's live RID subscriptions meeting `area`.
+    pub fn search_rid_subscriptions(
+        &self,
+        caller: &Caller,
+        area: &Volume,
+    ) -> Result<Vec<RidSubscription>, DssError> {
+        validate::area(area, "area", Oversize::TooLarge, &self.limits)?;
+        let found =
+            ops::rid::search_subscriptions(&self.space.read(), &caller.manager, area, self.clock.now());
+        self.capped(found)
+    }
+
+    pub fn get_rid_subscription(&self, caller: &Caller, id: EntityId) -> Result<RidSubscription, DssError> {
+        ops::rid::subscription::get(&self.space.read(), caller, id)
+    }
+
+    pub async fn put_rid_subscription(
+        &self,
+        caller: &Caller,
+        id: EntityId,
+        version: Option<&str>,
+        req: PutRidSubscription,
+    ) -> Result<RidSubscriptionPut, DssError> {
+        self.write(|space, now| {
+            ops::rid::subscription::put(space, caller, id, version, req, now, &self.limits)
+        })
+        .await
+    }
+
+    pub async fn delete_rid_subscription(
+        &self,
+        caller: &Caller,
+        id: EntityId,
+        version: &str,
+    ) -> Result<RidSubscription, DssError> {
+        self.write(|space, _| ops::rid::subscription::delete(space, caller, id, version)).await
+    }
+
+    /// Deletes ISAs and RID subscriptions that ended more than `retention` ago (searches hide them from
+    /// the moment they end; GET by id answers until this runs). Returns how many of each went.
+    pub async fn evict_expired_rid(&self, retention: chrono::Duration) -> Result<(usize, usize), DssError> {
+        let cutoff = self.clock.now() - retention;
+        if ops::rid::evict(&self.space.read(), cutoff).changes.is_empty() {
+            return Ok((0, 0));
+        }
+        self.write(|space, _| Ok(ops::rid::evict(space, cutoff))).await
     }
 }

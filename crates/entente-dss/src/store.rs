@@ -5,7 +5,10 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 
 use crate::error::StoreError;
-use crate::model::{AvailabilityRecord, Constraint, EntityId, OperationalIntent, Report, Subscription};
+use crate::model::{
+    AvailabilityRecord, Constraint, EntityId, IdentificationServiceArea, OperationalIntent, Report,
+    RidSubscription, Subscription,
+};
 
 /// One durable change; a write request commits a list of them atomically.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,6 +27,10 @@ pub enum Change {
     DeleteSubscription(EntityId),
     PutAvailability(AvailabilityRecord),
     PutReport(Report),
+    PutIsa(IdentificationServiceArea),
+    DeleteIsa(EntityId),
+    PutRidSubscription(RidSubscription),
+    DeleteRidSubscription(EntityId),
 }
 
 /// Everything a store holds, as loaded at start-up.
@@ -33,6 +40,8 @@ pub struct Snapshot {
     pub constraints: Vec<Constraint>,
     pub subscriptions: Vec<Subscription>,
     pub availability: Vec<AvailabilityRecord>,
+    pub isas: Vec<IdentificationServiceArea>,
+    pub rid_subscriptions: Vec<RidSubscription>,
 }
 
 /// Resolves once the submitted changes are durable (or failed to be).

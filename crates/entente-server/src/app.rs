@@ -15,7 +15,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::auth::Authenticator;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::{openapi, scd};
+use crate::{openapi, rid, scd};
 
 pub struct AppState {
     pub dss: Arc<Dss>,
@@ -33,6 +33,7 @@ impl AppState {
 pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(scd::routes())
+        .merge(rid::routes())
         .route("/healthy", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(|| async { axum::Json(openapi::document()) }))
@@ -61,7 +62,8 @@ async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -
 /// missing resource.
 async fn unknown_route(uri: Uri) -> ApiError {
     let path = uri.path();
-    if path.starts_with("/dss/") && (path.ends_with('/') || path.contains("//")) {
+    let api = path.starts_with("/dss/") || path.starts_with("/rid/v2/dss/") || path.starts_with("/v1/dss/");
+    if api && (path.ends_with('/') || path.contains("//")) {
         return ApiError::bad(format!("{path}: a path parameter (id, OVN or version) is empty"));
     }
     ApiError::NotFound(format!("{path}: no such endpoint"))
@@ -83,10 +85,13 @@ fn panic_response(details: Box<dyn std::any::Any + Send + 'static>) -> Response 
 
 async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let (intents, constraints, subscriptions) = state.dss.counts();
+    let (isas, rid_subscriptions) = state.dss.rid_counts();
     let text = state.metrics.render(&[
         ("entente_entities", "kind=\"operational_intents\"", intents as f64),
         ("entente_entities", "kind=\"constraints\"", constraints as f64),
         ("entente_entities", "kind=\"subscriptions\"", subscriptions as f64),
+        ("entente_entities", "kind=\"identification_service_areas\"", isas as f64),
+        ("entente_entities", "kind=\"rid_subscriptions\"", rid_subscriptions as f64),
     ]);
     (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

@@ -41,6 +41,18 @@ impl Auth {
         }
         Ok(Caller::new(self.0.sub.clone(), scopes))
     }
+
+    /// The F3411 caller, if the token holds at least one of `allowed` (each an RID scope name). RID rules look
+    /// only at the owner, so the caller carries no F3548 scopes.
+    pub(crate) fn rid(&self, allowed: &[&str]) -> Result<Caller, ApiError> {
+        if !allowed.iter().any(|scope| self.0.has_scope(scope)) {
+            return Err(ApiError::Forbidden(format!(
+                "the access token lacks the scope this operation needs: one of {}",
+                allowed.join(", ")
+            )));
+        }
+        Ok(Caller::new(self.0.sub.clone(), []))
+    }
 }
 
 /// The raw body, read up to the configured limit; parsing waits until the scopes were checked.

@@ -1,4 +1,5 @@
-//! The only crate that speaks HTTP and JSON: the DSS APIs over axum, auth, metrics and OpenAPI.
+//! The only crate that speaks HTTP and JSON: the DSS APIs (F3548-21 and both F3411 network Remote ID versions)
+//! over axum, auth, metrics and OpenAPI.
 
 mod app;
 pub mod auth;
@@ -6,6 +7,7 @@ mod error;
 mod extract;
 mod metrics;
 mod openapi;
+mod rid;
 mod scd;
 mod wire;
 

@@ -3,11 +3,15 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::rid::{v19, v22a};
 use crate::scd;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Entente DSS", description = "ASTM F3548-21 DSS endpoints as Entente serves them."),
+    info(
+        title = "Entente DSS",
+        description = "ASTM F3548-21 and F3411 (-22a under /rid/v2, -19 under /v1) DSS endpoints as Entente serves them."
+    ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
     paths(
@@ -29,6 +33,26 @@ use crate::scd;
         scd::make_report,
         scd::get_availability,
         scd::set_availability,
+        v22a::search_isas,
+        v22a::get_isa,
+        v22a::create_isa,
+        v22a::update_isa,
+        v22a::delete_isa,
+        v22a::search_subscriptions,
+        v22a::get_subscription,
+        v22a::create_subscription,
+        v22a::update_subscription,
+        v22a::delete_subscription,
+        v19::search_isas,
+        v19::get_isa,
+        v19::create_isa,
+        v19::update_isa,
+        v19::delete_isa,
+        v19::search_subscriptions,
+        v19::get_subscription,
+        v19::create_subscription,
+        v19::update_subscription,
+        v19::delete_subscription,
     )
 )]
 struct ApiDoc;

@@ -1,4 +1,4 @@
-//! The one integration-test binary of entente-server: black-box F3548-21 DSS conformance tests.
+//! The one integration-test binary of entente-server: black-box F3548-21 and F3411 DSS conformance tests.
 //!
 //! Each test starts its own DSS (temporary redb store, real socket on port 0) through
 //! [`harness::Dss::start`] and talks to it over HTTP, as a USS would. The module names follow the
@@ -28,6 +28,12 @@ mod operations;
 // Error reports (51).
 #[path = "integration/reports.rs"]
 mod reports;
+// F3411-19 network Remote ID, and the model it shares with F3411-22a (52-59).
+#[path = "integration/rid_v19.rs"]
+mod rid_v19;
+// F3411-22a network Remote ID: ISAs, RID subscriptions, limits, concurrency (52-59).
+#[path = "integration/rid_v22a.rs"]
+mod rid_v22a;
 // Subscriptions, notifications and implicit subscriptions (30-47).
 #[path = "integration/subscriptions.rs"]
 mod subscriptions;

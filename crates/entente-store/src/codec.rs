@@ -2,8 +2,8 @@
 
 use chrono::DateTime;
 use entente_dss::{
-    Availability, AvailabilityRecord, Constraint, EntityId, OirState, OperationalIntent, Report, StoreError,
-    Subscription, Timestamp, Volume,
+    Availability, AvailabilityRecord, Constraint, EntityId, IdentificationServiceArea, OirState,
+    OperationalIntent, Report, RidApi, RidSubscription, RidUrl, StoreError, Subscription, Timestamp, Volume,
 };
 use entente_geo::{Circle, Interval, LatLng, Outline, Polygon};
 use serde::{Deserialize, Serialize};
@@ -75,6 +75,34 @@ struct ReportRec {
     reporter: String,
     received_at: i64,
     body: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RidUrlRec {
+    /// 0 = F3411-19, 1 = F3411-22a.
+    api: u8,
+    url: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct IsaRec {
+    id: u128,
+    owner: String,
+    version: String,
+    extents: VolumeRec,
+    url: RidUrlRec,
+    updated_at: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RidSubscriptionRec {
+    id: u128,
+    owner: String,
+    version: String,
+    notification_index: i32,
+    extents: VolumeRec,
+    url: RidUrlRec,
+    updated_at: i64,
 }
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
@@ -287,5 +315,70 @@ pub(crate) fn encode_report(r: &Report) -> Vec<u8> {
         reporter: r.reporter.clone(),
         received_at: time_to(r.received_at),
         body: r.body.clone(),
+    })
+}
+
+fn rid_url_to(u: &RidUrl) -> RidUrlRec {
+    let api = match u.api {
+        RidApi::V19 => 0,
+        RidApi::V22a => 1,
+    };
+    RidUrlRec { api, url: u.url.clone() }
+}
+
+fn rid_url_from(r: RidUrlRec) -> Result<RidUrl, StoreError> {
+    let api = match r.api {
+        0 => RidApi::V19,
+        1 => RidApi::V22a,
+        other => return Err(corrupt(format!("unknown F3411 API version {other}"))),
+    };
+    Ok(RidUrl { api, url: r.url })
+}
+
+pub(crate) fn encode_isa(i: &IdentificationServiceArea) -> Vec<u8> {
+    encode(&IsaRec {
+        id: id_key(i.id),
+        owner: i.owner.clone(),
+        version: i.version.clone(),
+        extents: volume_to(&i.extents),
+        url: rid_url_to(&i.url),
+        updated_at: time_to(i.updated_at),
+    })
+}
+
+pub(crate) fn decode_isa(bytes: &[u8]) -> Result<IdentificationServiceArea, StoreError> {
+    let r: IsaRec = decode(bytes)?;
+    Ok(IdentificationServiceArea {
+        id: id_from(r.id),
+        owner: r.owner,
+        version: r.version,
+        extents: volume_from(r.extents)?,
+        url: rid_url_from(r.url)?,
+        updated_at: time_from(r.updated_at),
+    })
+}
+
+pub(crate) fn encode_rid_subscription(s: &RidSubscription) -> Vec<u8> {
+    encode(&RidSubscriptionRec {
+        id: id_key(s.id),
+        owner: s.owner.clone(),
+        version: s.version.clone(),
+        notification_index: s.notification_index,
+        extents: volume_to(&s.extents),
+        url: rid_url_to(&s.url),
+        updated_at: time_to(s.updated_at),
+    })
+}
+
+pub(crate) fn decode_rid_subscription(bytes: &[u8]) -> Result<RidSubscription, StoreError> {
+    let r: RidSubscriptionRec = decode(bytes)?;
+    Ok(RidSubscription {
+        id: id_from(r.id),
+        owner: r.owner,
+        version: r.version,
+        notification_index: r.notification_index,
+        extents: volume_from(r.extents)?,
+        url: rid_url_from(r.url)?,
+        updated_at: time_from(r.updated_at),
     })
 }

@@ -18,6 +18,8 @@ const SUBSCRIPTIONS: TableDefinition<u128, &[u8]> = TableDefinition::new("subscr
 const NOTIFICATION_INDICES: TableDefinition<u128, i32> = TableDefinition::new("notification_indices");
 const AVAILABILITY: TableDefinition<&str, &[u8]> = TableDefinition::new("uss_availability");
 const REPORTS: TableDefinition<&str, &[u8]> = TableDefinition::new("reports");
+const ISAS: TableDefinition<u128, &[u8]> = TableDefinition::new("identification_service_areas");
+const RID_SUBSCRIPTIONS: TableDefinition<u128, &[u8]> = TableDefinition::new("rid_subscriptions");
 
 const CACHE_BYTES: usize = 16 << 20;
 
@@ -57,6 +59,8 @@ impl RedbStore {
             txn.open_table(NOTIFICATION_INDICES).map_err(io)?;
             txn.open_table(AVAILABILITY).map_err(io)?;
             txn.open_table(REPORTS).map_err(io)?;
+            txn.open_table(ISAS).map_err(io)?;
+            txn.open_table(RID_SUBSCRIPTIONS).map_err(io)?;
         }
         txn.commit().map_err(io)?;
         let (jobs, queue) = mpsc::channel::<Job>();
@@ -98,6 +102,8 @@ fn commit<'a>(db: &Database, changes: impl Iterator<Item = &'a Change>) -> Resul
         let mut indices = txn.open_table(NOTIFICATION_INDICES).map_err(io)?;
         let mut availability = txn.open_table(AVAILABILITY).map_err(io)?;
         let mut reports = txn.open_table(REPORTS).map_err(io)?;
+        let mut isas = txn.open_table(ISAS).map_err(io)?;
+        let mut rid_subscriptions = txn.open_table(RID_SUBSCRIPTIONS).map_err(io)?;
         for change in changes {
             match change {
                 Change::PutOperationalIntent(o) => {
@@ -135,6 +141,20 @@ fn commit<'a>(db: &Database, changes: impl Iterator<Item = &'a Change>) -> Resul
                 Change::PutReport(r) => {
                     reports.insert(r.id.as_str(), codec::encode_report(r).as_slice()).map_err(io)?;
                 }
+                Change::PutIsa(i) => {
+                    isas.insert(codec::id_key(i.id), codec::encode_isa(i).as_slice()).map_err(io)?;
+                }
+                Change::DeleteIsa(id) => {
+                    isas.remove(codec::id_key(*id)).map_err(io)?;
+                }
+                Change::PutRidSubscription(s) => {
+                    rid_subscriptions
+                        .insert(codec::id_key(s.id), codec::encode_rid_subscription(s).as_slice())
+                        .map_err(io)?;
+                }
+                Change::DeleteRidSubscription(id) => {
+                    rid_subscriptions.remove(codec::id_key(*id)).map_err(io)?;
+                }
             }
         }
     }
@@ -165,6 +185,14 @@ impl Store for RedbStore {
         for row in txn.open_table(AVAILABILITY).map_err(io)?.iter().map_err(io)? {
             let (_, v) = row.map_err(io)?;
             snapshot.availability.push(codec::decode_availability(v.value())?);
+        }
+        for row in txn.open_table(ISAS).map_err(io)?.iter().map_err(io)? {
+            let (_, v) = row.map_err(io)?;
+            snapshot.isas.push(codec::decode_isa(v.value())?);
+        }
+        for row in txn.open_table(RID_SUBSCRIPTIONS).map_err(io)?.iter().map_err(io)? {
+            let (_, v) = row.map_err(io)?;
+            snapshot.rid_subscriptions.push(codec::decode_rid_subscription(v.value())?);
         }
         Ok(snapshot)
     }

@@ -61,6 +61,12 @@ async fn openapi_document_lists_the_dss_paths() -> anyhow::Result<()> {
         "/dss/v1/subscriptions/{subscriptionid}",
         "/dss/v1/uss_availability/{uss_id}",
         "/dss/v1/reports",
+        "/rid/v2/dss/identification_service_areas",
+        "/rid/v2/dss/identification_service_areas/{id}/{version}",
+        "/rid/v2/dss/subscriptions/{id}",
+        "/v1/dss/identification_service_areas/{id}",
+        "/v1/dss/subscriptions",
+        "/v1/dss/subscriptions/{id}/{version}",
     ] {
         assert!(paths.contains_key(p), "{p} missing from {:?}", paths.keys().collect::<Vec<_>>());
     }
@@ -85,7 +91,7 @@ async fn openapi_document_lists_the_dss_paths() -> anyhow::Result<()> {
             }
         }
     }
-    assert_eq!(operations, 18, "the 18 F3548 DSS operations");
+    assert_eq!(operations, 38, "18 F3548 operations and 10 for each F3411 version");
     assert!(body["components"]["securitySchemes"]["bearer"].is_object());
     Ok(())
 }

@@ -2,6 +2,9 @@
 
 mod bench;
 mod dss;
+mod token;
+
+use std::io::IsTerminal;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -25,6 +28,8 @@ enum Command {
     Dss(dss::DssArgs),
     /// Measure a real `entente dss` over HTTP with a loaded airspace.
     Bench(bench::BenchArgs),
+    /// Print a development access token signed with a private key.
+    Token(token::TokenArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -33,11 +38,14 @@ fn main() -> anyhow::Result<()> {
     if cli.log_json {
         tracing_subscriber::fmt().with_env_filter(filter).json().init();
     } else {
-        tracing_subscriber::fmt().with_env_filter(filter).compact().init();
+        // Colour codes only where a person reads them, not in files and collectors.
+        let ansi = std::io::stdout().is_terminal();
+        tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).compact().init();
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Dss(args) => runtime.block_on(dss::run(args)),
         Command::Bench(args) => runtime.block_on(bench::run(args)),
+        Command::Token(args) => token::run(args),
     }
 }

@@ -118,6 +118,39 @@ fn acknowledged_writes_survive_kill_9() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The README's way to get a token: `entente token` signs one the DSS accepts, with the scopes asked for.
+#[test]
+fn entente_token_prints_a_token_the_dss_accepts() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut server = start(dir.path())?;
+    let private_key = concat!(env!("CARGO_MANIFEST_DIR"), "/../entente-server/testdata/keys/rsa-private.pem");
+    let mint = |scope: &str| -> anyhow::Result<String> {
+        let out = Command::new(env!("CARGO_BIN_EXE_entente"))
+            .args(["token", "--private-key", private_key, "--sub", "uss7", "--scope", scope])
+            .output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "entente token failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+    };
+    let client = reqwest::blocking::Client::new();
+    let id = uuid::Uuid::new_v4();
+    let url = format!("{}/dss/v1/operational_intent_references/{id}", server.base);
+    let created =
+        client.put(&url).bearer_auth(mint("utm.strategic_coordination")?).json(&intent_body(30.0)).send()?;
+    assert_eq!(created.status(), 201);
+    let body: Value = created.json()?;
+    assert_eq!(body["operational_intent_reference"]["manager"], json!("uss7"));
+    // Signed all the same, but without the scope this endpoint needs.
+    let denied = client.get(&url).bearer_auth(mint("utm.availability_arbitration")?).send()?;
+    assert_eq!(denied.status(), 403);
+    server.child.kill()?;
+    server.child.wait()?;
+    Ok(())
+}
+
 #[test]
 fn sigterm_stops_cleanly() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;

@@ -50,12 +50,13 @@ pub(crate) struct DssArgs {
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 1 << 20)]
     max_body_bytes: usize,
-    /// How long an ended ISA or RID subscription stays readable by id before it is evicted, in minutes.
-    #[arg(long, env = "ENTENTE_RID_RETENTION_MINUTES", default_value_t = 30)]
-    rid_retention_minutes: i64,
-    /// How often expired ISAs and RID subscriptions are evicted, in seconds.
+    /// How long an ended entity (intent, constraint, subscription, ISA) stays readable by id before it is
+    /// evicted, in minutes.
+    #[arg(long, env = "ENTENTE_RETENTION_MINUTES", default_value_t = 30)]
+    retention_minutes: i64,
+    /// How often ended entities are evicted, in seconds.
     #[arg(long, default_value_t = 60)]
-    rid_eviction_interval_secs: u64,
+    eviction_interval_secs: u64,
     /// How often JWKS keys are fetched again, in seconds.
     #[arg(long, default_value_t = 300)]
     jwks_refresh_secs: u64,
@@ -98,10 +99,10 @@ pub(crate) async fn run(args: DssArgs) -> anyhow::Result<()> {
         intents, constraints, subscriptions,
         "entente dss listening"
     );
-    let evictor = tokio::spawn(evict_expired_rid(
+    let evictor = tokio::spawn(evict_expired(
         state.dss.clone(),
-        chrono::Duration::minutes(args.rid_retention_minutes),
-        Duration::from_secs(args.rid_eviction_interval_secs.max(1)),
+        chrono::Duration::minutes(args.retention_minutes),
+        Duration::from_secs(args.eviction_interval_secs.max(1)),
     ));
     entente_server::serve(listener, state, shutdown_signal()).await?;
     evictor.abort();
@@ -109,15 +110,22 @@ pub(crate) async fn run(args: DssArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Periodically deletes ISAs and RID subscriptions that ended more than `retention` ago.
-async fn evict_expired_rid(dss: Arc<Dss>, retention: chrono::Duration, every: Duration) {
+/// Periodically deletes every entity that ended more than `retention` ago.
+async fn evict_expired(dss: Arc<Dss>, retention: chrono::Duration, every: Duration) {
     let mut ticks = tokio::time::interval(every);
     loop {
         ticks.tick().await;
-        match dss.evict_expired_rid(retention).await {
-            Ok((0, 0)) => {}
-            Ok((isas, subscriptions)) => tracing::debug!(isas, subscriptions, "evicted expired RID entities"),
-            Err(e) => tracing::warn!(error = %e, "evicting expired RID entities failed"),
+        match dss.evict_expired(retention).await {
+            Ok(evicted) if evicted.total() == 0 => {}
+            Ok(evicted) => tracing::debug!(
+                intents = evicted.operational_intents,
+                constraints = evicted.constraints,
+                subscriptions = evicted.subscriptions,
+                isas = evicted.isas,
+                rid_subscriptions = evicted.rid_subscriptions,
+                "evicted ended entities"
+            ),
+            Err(e) => tracing::warn!(error = %e, "evicting ended entities failed"),
         }
     }
 }

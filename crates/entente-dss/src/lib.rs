@@ -24,6 +24,7 @@ pub use model::{
     any_intersect, is_token_shaped, new_token, time_span,
 };
 pub use ops::constraint::{ConstraintChange, PutConstraint};
+pub use ops::evict::Evicted;
 pub use ops::intent::{IntentChange, NewSubscription, PutOperationalIntent};
 pub use ops::rid::isa::{IsaChange, PutIsa};
 pub use ops::rid::subscription::{PutRidSubscription, RidSubscriptionPut};

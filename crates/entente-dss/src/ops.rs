@@ -3,6 +3,7 @@
 
 pub(crate) mod availability;
 pub(crate) mod constraint;
+pub(crate) mod evict;
 pub(crate) mod intent;
 pub(crate) mod rid;
 pub(crate) mod subscription;

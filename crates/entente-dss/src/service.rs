@@ -14,6 +14,7 @@ use crate::model::{
     Timestamp, Volume,
 };
 use crate::ops::constraint::{ConstraintChange, PutConstraint};
+use crate::ops::evict::Evicted;
 use crate::ops::intent::{IntentChange, PutOperationalIntent};
 use crate::ops::rid::IsaSearch;
 use crate::ops::rid::isa::{IsaChange, PutIsa};
@@ -311,13 +312,13 @@ impl Dss {
         self.write(|space, _| ops::rid::subscription::delete(space, caller, id, version)).await
     }
 
-    /// Deletes ISAs and RID subscriptions that ended more than `retention` ago (searches hide them from
-    /// the moment they end; GET by id answers until this runs). Returns how many of each went.
-    pub async fn evict_expired_rid(&self, retention: chrono::Duration) -> Result<(usize, usize), DssError> {
+    /// Deletes every entity that ended more than `retention` ago (queries, keys and fan-outs stop seeing
+    /// them at their end; GET by id answers until this runs).
+    pub async fn evict_expired(&self, retention: chrono::Duration) -> Result<Evicted, DssError> {
         let cutoff = self.clock.now() - retention;
-        if ops::rid::evict(&self.space.read(), cutoff).changes.is_empty() {
-            return Ok((0, 0));
+        if ops::evict::plan(&self.space.read(), cutoff).changes.is_empty() {
+            return Ok(Evicted::default());
         }
-        self.write(|space, _| Ok(ops::rid::evict(space, cutoff))).await
+        self.write(|space, _| Ok(ops::evict::plan(space, cutoff))).await
     }
 }

@@ -6,7 +6,7 @@ pub(crate) mod subscription;
 
 use std::collections::BTreeMap;
 
-use super::{Plan, SubscriptionState};
+use super::SubscriptionState;
 use crate::airspace::Airspace;
 use crate::error::{DssError, bad};
 use crate::model::{
@@ -124,26 +124,6 @@ pub(crate) fn search_subscriptions(
     found.into_iter().cloned().collect()
 }
 
-/// Deletes the ISAs and RID subscriptions that ended before `cutoff`; the answer counts each kind.
-pub(crate) fn evict(space: &Airspace, cutoff: Timestamp) -> Plan<(usize, usize)> {
-    let mut changes: Vec<Change> = space
-        .isas
-        .values()
-        .filter(|i| volume_ended(&i.extents, cutoff))
-        .map(|i| Change::DeleteIsa(i.id))
-        .collect();
-    let isas = changes.len();
-    changes.extend(
-        space
-            .rid_subscriptions
-            .values()
-            .filter(|s| volume_ended(&s.extents, cutoff))
-            .map(|s| Change::DeleteRidSubscription(s.id)),
-    );
-    let subscriptions = changes.len() - isas;
-    Plan { changes, output: (isas, subscriptions) }
-}
-
 #[cfg(test)]
 mod tests {
     use chrono::{Duration, TimeZone, Utc};
@@ -155,6 +135,7 @@ mod tests {
     use crate::caller::Caller;
     use crate::limits::Limits;
     use crate::model::{EntityId, RidApi};
+    use crate::ops::{Plan, evict};
 
     fn now() -> Timestamp {
         Utc.with_ymd_and_hms(2030, 1, 1, 12, 0, 0).single().unwrap_or_default()
@@ -291,9 +272,9 @@ mod tests {
         assert!(search_isas(&space, &search(Some(now())), later).is_empty());
         assert!(isa::get(&space, id).is_ok());
         // Eviction removes it once it has been over for long enough, not before.
-        assert_eq!(evict(&space, now()).output, (0, 0));
-        let plan = evict(&space, later);
-        assert_eq!(plan.output, (1, 0));
+        assert_eq!(evict::plan(&space, now()).output.total(), 0);
+        let plan = evict::plan(&space, later);
+        assert_eq!(plan.output, evict::Evicted { isas: 1, ..Default::default() });
         apply(&mut space, Ok(plan));
         assert!(isa::get(&space, id).is_err());
     }

@@ -15,9 +15,9 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::{
-    Availability, Caller, Change, Clock, CommitTicket, Dss, DssError, EntityId, Limits, NewSubscription,
-    OirState, OperationalIntent, PutConstraint, PutOperationalIntent, PutSubscription, Scope, Snapshot,
-    Store, StoreError, Subscriber, Subscription, SubscriptionState, Timestamp, Volume,
+    Availability, Caller, Change, Clock, CommitTicket, Dss, DssError, EntityId, Evicted, Limits,
+    NewSubscription, OirState, OperationalIntent, PutConstraint, PutOperationalIntent, PutSubscription,
+    Scope, Snapshot, Store, StoreError, Subscriber, Subscription, SubscriptionState, Timestamp, Volume,
 };
 
 /// The tests' "now" until they move the clock: 2030-01-01T00:00:00Z.
@@ -1006,5 +1006,58 @@ async fn a_failed_commit_poisons_every_later_write() -> Result<()> {
     poisoned(h.dss.set_availability("uss1", "", Availability::Normal).await.map(drop))?;
     poisoned(h.dss.submit_report(&sc("uss1"), "{}".into()).await.map(drop))?;
     assert_eq!(h.submitted(), Vec::<Vec<Change>>::new(), "nothing reaches the store after the failure");
+    Ok(())
+}
+
+#[tokio::test]
+async fn eviction_removes_what_ended_before_the_retention_and_keeps_dependents_consistent() -> Result<()> {
+    let h = Harness::new()?;
+    let uss = sc("uss1");
+    let sid = EntityId::random();
+    let url = "https://uss1.example/notify";
+    h.dss
+        .put_subscription(&uss, sid, None, sub_req(sub_area(0.02, None, Some(at(120))), url, true, false))
+        .await?;
+    let mut a = accepted(vec![here((at(0), at(60)))], &[]);
+    a.subscription_id = Some(sid);
+    let a = h.dss.put_intent(&uss, EntityId::random(), None, a).await?.intent.intent;
+    let elsewhere = vol(square(LAT + 0.1, LNG, 0.01), (0.0, 100.0), (at(0), at(90)));
+    let b = with_new_subscription(accepted(vec![elsewhere], &[]), url, false);
+    let b = h.dss.put_intent(&uss, EntityId::random(), None, b).await?.intent.intent;
+    let implicit = b.subscription_id.context("implicit subscription")?;
+    let cm = Caller::new("authority", [Scope::ConstraintManagement]);
+    let cid = EntityId::random();
+    let constraint = PutConstraint {
+        extents: vec![here((at(0), at(30)))],
+        uss_base_url: "https://authority.example".into(),
+    };
+    h.dss.put_constraint(&cm, cid, None, constraint).await?;
+    h.take();
+
+    // At 95 min with 30 min retention only what ended before 65 min goes: A and the constraint.
+    h.set_now(at(95));
+    let evicted = h.dss.evict_expired(Duration::minutes(30)).await?;
+    assert_eq!(evicted, Evicted { operational_intents: 1, constraints: 1, ..Evicted::default() });
+    assert_eq!(h.take(), vec![vec![Change::DeleteOperationalIntent(a.id), Change::DeleteConstraint(cid)]]);
+    assert!(matches!(h.dss.get_intent(&uss, a.id), Err(DssError::NotFound(_))));
+    assert!(h.dss.get_intent(&uss, b.id).is_ok(), "B ended at 90 min, inside the retention");
+    assert_eq!(h.dss.get_subscription(&uss, sid)?.dependent_operational_intents, Vec::<EntityId>::new());
+
+    // Without retention B goes, and its implicit subscription with it; S still runs until 120 min.
+    let evicted = h.dss.evict_expired(Duration::zero()).await?;
+    assert_eq!(evicted, Evicted { operational_intents: 1, subscriptions: 1, ..Evicted::default() });
+    assert_eq!(
+        h.take(),
+        vec![vec![Change::DeleteOperationalIntent(b.id), Change::DeleteSubscription(implicit)]]
+    );
+    assert!(h.dss.get_subscription(&uss, sid).is_ok());
+
+    h.set_now(at(121));
+    assert_eq!(h.dss.evict_expired(Duration::zero()).await?.subscriptions, 1);
+    assert!(matches!(h.dss.get_subscription(&uss, sid), Err(DssError::NotFound(_))));
+    // Nothing left: nothing is submitted.
+    h.take();
+    assert_eq!(h.dss.evict_expired(Duration::zero()).await?.total(), 0);
+    assert_eq!(h.take(), Vec::<Vec<Change>>::new());
     Ok(())
 }

@@ -21,7 +21,7 @@ const REPORTS: TableDefinition<&str, &[u8]> = TableDefinition::new("reports");
 const ISAS: TableDefinition<u128, &[u8]> = TableDefinition::new("identification_service_areas");
 const RID_SUBSCRIPTIONS: TableDefinition<u128, &[u8]> = TableDefinition::new("rid_subscriptions");
 
-const CACHE_BYTES: usize = 16 << 20;
+const CACHE_BYTES: usize = 4 << 20;
 
 /// Most groups folded into one transaction; bounds the latency a large backlog adds to its first group.
 const MAX_BATCH: usize = 512;

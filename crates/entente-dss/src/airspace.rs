@@ -109,6 +109,8 @@ impl Airspace {
             Change::SetNotificationIndex { id, notification_index } => {
                 if let Some(s) = self.subscriptions.get_mut(id) {
                     s.notification_index = *notification_index;
+                } else if let Some(s) = self.rid_subscriptions.get_mut(id) {
+                    s.notification_index = *notification_index;
                 }
             }
             Change::DeleteSubscription(id) => {

@@ -19,7 +19,7 @@ pub enum Change {
     PutConstraint(Arc<Constraint>),
     DeleteConstraint(EntityId),
     PutSubscription(Subscription),
-    /// A notification: only the subscription's counter changes.
+    /// A notification: only the counter of the subscription (F3548 or F3411) changes.
     SetNotificationIndex {
         id: EntityId,
         notification_index: i32,

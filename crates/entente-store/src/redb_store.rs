@@ -14,7 +14,8 @@ use crate::codec;
 const INTENTS: TableDefinition<u128, &[u8]> = TableDefinition::new("operational_intents");
 const CONSTRAINTS: TableDefinition<u128, &[u8]> = TableDefinition::new("constraints");
 const SUBSCRIPTIONS: TableDefinition<u128, &[u8]> = TableDefinition::new("subscriptions");
-/// Notification indices newer than the one in the subscription's record.
+/// Notification indices newer than the one in the subscription's record, for both kinds of subscription
+/// (ids are UUIDs, so the kinds cannot collide).
 const NOTIFICATION_INDICES: TableDefinition<u128, i32> = TableDefinition::new("notification_indices");
 const AVAILABILITY: TableDefinition<&str, &[u8]> = TableDefinition::new("uss_availability");
 const REPORTS: TableDefinition<&str, &[u8]> = TableDefinition::new("reports");
@@ -151,9 +152,11 @@ fn commit<'a>(db: &Database, changes: impl Iterator<Item = &'a Change>) -> Resul
                     rid_subscriptions
                         .insert(codec::id_key(s.id), codec::encode_rid_subscription(s).as_slice())
                         .map_err(io)?;
+                    indices.remove(codec::id_key(s.id)).map_err(io)?;
                 }
                 Change::DeleteRidSubscription(id) => {
                     rid_subscriptions.remove(codec::id_key(*id)).map_err(io)?;
+                    indices.remove(codec::id_key(*id)).map_err(io)?;
                 }
             }
         }
@@ -191,8 +194,12 @@ impl Store for RedbStore {
             snapshot.isas.push(codec::decode_isa(v.value())?);
         }
         for row in txn.open_table(RID_SUBSCRIPTIONS).map_err(io)?.iter().map_err(io)? {
-            let (_, v) = row.map_err(io)?;
-            snapshot.rid_subscriptions.push(codec::decode_rid_subscription(v.value())?);
+            let (k, v) = row.map_err(io)?;
+            let mut s = codec::decode_rid_subscription(v.value())?;
+            if let Some(index) = indices.get(k.value()).map_err(io)? {
+                s.notification_index = index.value();
+            }
+            snapshot.rid_subscriptions.push(s);
         }
         Ok(snapshot)
     }

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail, ensure};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use entente_dss::{
     Availability, AvailabilityRecord, Change, Constraint, EntityId, OirState, OperationalIntent, Report,
-    Snapshot, Store, StoreError, Subscription, Timestamp, Volume,
+    RidApi, RidSubscription, RidUrl, Snapshot, Store, StoreError, Subscription, Timestamp, Volume,
 };
 use entente_geo::{Circle, Interval, LatLng, Outline, Polygon};
 use entente_store::RedbStore;
@@ -252,6 +252,32 @@ fn notification_indices(open: Open<'_>) -> Result<()> {
     drop(store);
     let got = open()?.load()?;
     ensure!(got.subscriptions == vec![s1_rewritten], "after rewrite and delete: {:?}", got.subscriptions);
+
+    // The same counter serves F3411 subscriptions.
+    let rid = RidSubscription {
+        id: EntityId::random(),
+        owner: "dp1".into(),
+        version: "0123456789abcdef".into(),
+        notification_index: 0,
+        extents: bounded(polygon(&[(46.0, 7.0), (46.0, 7.01), (46.01, 7.01)])),
+        url: RidUrl { api: RidApi::V22a, url: "https://dp1.example".into() },
+        updated_at: t(1_893_456_000, 0),
+    };
+    {
+        let store = open()?;
+        commit(&*store, vec![Change::PutRidSubscription(rid.clone())])?;
+        commit(&*store, vec![Change::SetNotificationIndex { id: rid.id, notification_index: 5 }])?;
+    }
+    let store = open()?;
+    let got = store.load()?;
+    ensure!(
+        got.rid_subscriptions == vec![RidSubscription { notification_index: 5, ..rid.clone() }],
+        "{:?}",
+        got.rid_subscriptions
+    );
+    commit(&*store, vec![Change::DeleteRidSubscription(rid.id)])?;
+    drop(store);
+    ensure!(open()?.load()?.rid_subscriptions.is_empty(), "a deleted RID subscription stays deleted");
     Ok(())
 }
 

@@ -64,13 +64,12 @@ pub(crate) fn notify(
         if volume_ended(&s.extents, now) || !areas.iter().any(|a| outlines_meet(&s.extents, a)) {
             continue;
         }
-        let mut s = s.clone();
-        s.notification_index = s.notification_index.saturating_add(1);
+        let notification_index = s.notification_index.saturating_add(1);
         by_url
             .entry(s.url.clone())
             .or_default()
-            .push(SubscriptionState { subscription_id: s.id, notification_index: s.notification_index });
-        changes.push(Change::PutRidSubscription(s));
+            .push(SubscriptionState { subscription_id: id, notification_index });
+        changes.push(Change::SetNotificationIndex { id, notification_index });
     }
     let subscribers =
         by_url.into_iter().map(|(url, subscriptions)| RidSubscriber { url, subscriptions }).collect();

@@ -91,14 +91,7 @@ pub(crate) fn subscribers_out(subscribers: &[RidSubscriber], api: RidApi) -> Vec
         .iter()
         .map(|s| RidSubscriberToNotify {
             url: url_for(&s.url, api, ISA_CALLBACK_SUFFIX),
-            subscriptions: s
-                .subscriptions
-                .iter()
-                .map(|st| SubscriptionState {
-                    subscription_id: st.subscription_id.to_string(),
-                    notification_index: st.notification_index,
-                })
-                .collect(),
+            subscriptions: s.subscriptions.iter().map(SubscriptionState::from).collect(),
         })
         .collect()
 }

@@ -193,19 +193,22 @@ pub(crate) struct SubscriberToNotify {
     pub uss_base_url: String,
 }
 
+/// The same wire shape tells F3548 and F3411 subscribers which counter a notification carries.
+impl From<&entente_dss::SubscriptionState> for SubscriptionState {
+    fn from(st: &entente_dss::SubscriptionState) -> Self {
+        SubscriptionState {
+            subscription_id: st.subscription_id.to_string(),
+            notification_index: st.notification_index,
+        }
+    }
+}
+
 pub(crate) fn subscribers_out(subscribers: &[Subscriber]) -> Vec<SubscriberToNotify> {
     subscribers
         .iter()
         .map(|s| SubscriberToNotify {
             uss_base_url: s.uss_base_url.clone(),
-            subscriptions: s
-                .subscriptions
-                .iter()
-                .map(|st| SubscriptionState {
-                    subscription_id: st.subscription_id.to_string(),
-                    notification_index: st.notification_index,
-                })
-                .collect(),
+            subscriptions: s.subscriptions.iter().map(SubscriptionState::from).collect(),
         })
         .collect()
 }

@@ -10,6 +10,7 @@ use crate::limits::Limits;
 use crate::model::{EntityId, IdentificationServiceArea, RidUrl, Timestamp, Volume, new_token};
 use crate::ops::Plan;
 use crate::ops::validate::{self, Oversize, Required};
+use crate::ops::version::{self, Rules};
 use crate::store::Change;
 
 #[derive(Clone, Debug)]
@@ -25,24 +26,12 @@ pub struct IsaChange {
     pub subscribers: Vec<RidSubscriber>,
 }
 
-fn owned<'a>(
-    space: &'a Airspace,
-    caller: &Caller,
-    id: EntityId,
-) -> Result<Option<&'a IdentificationServiceArea>, DssError> {
-    match space.isas.get(&id) {
-        Some(i) if i.owner != caller.manager => {
-            Err(DssError::Forbidden(format!("identification service area {id} belongs to another USS")))
-        }
-        found => Ok(found),
-    }
-}
-
-fn stale(id: EntityId) -> DssError {
-    DssError::Conflict(format!(
-        "the version in the path is not the current version of identification service area {id}"
-    ))
-}
+const RULES: Rules = Rules {
+    kind: "identification service area",
+    token: "version",
+    taken_by_other: DssError::Conflict,
+    update_missing: DssError::BadRequest,
+};
 
 pub(crate) fn put(
     space: &Airspace,
@@ -69,30 +58,13 @@ pub(crate) fn put(
         version_shape(v, "an identification service area")?;
     }
     let existing = space.isas.get(&id);
-    match (path_version, existing) {
-        (None, Some(e)) if e.owner != caller.manager => {
-            return Err(DssError::Conflict(format!(
-                "identification service area {id} already exists and belongs to another USS"
-            )));
-        }
-        (None, Some(_)) => {
-            return Err(DssError::Conflict(format!(
-                "identification service area {id} already exists; update it with its version in the path"
-            )));
-        }
-        (Some(_), None) => {
-            return Err(bad(format!(
-                "identification service area {id} does not exist, so it cannot be updated"
-            )));
-        }
-        (Some(_), Some(e)) if e.owner != caller.manager => {
-            return Err(DssError::Forbidden(format!(
-                "identification service area {id} belongs to another USS"
-            )));
-        }
-        (Some(v), Some(e)) if e.version != v => return Err(stale(id)),
-        _ => {}
-    }
+    version::check_put(
+        &RULES,
+        id,
+        caller,
+        path_version,
+        existing.map(|e| (e.owner.as_str(), e.version.as_str())),
+    )?;
     let old_start = existing.and_then(|e| e.extents.time.lo);
     let start = match req.extents.time.lo {
         Some(start) => {
@@ -135,11 +107,8 @@ pub(crate) fn delete(
     now: Timestamp,
 ) -> Result<Plan<IsaChange>, DssError> {
     version_shape(version, "an identification service area")?;
-    let isa = owned(space, caller, id)?
-        .ok_or_else(|| DssError::NotFound(format!("identification service area {id} does not exist")))?;
-    if isa.version != version {
-        return Err(stale(id));
-    }
+    let isa =
+        version::check_delete(&RULES, id, caller, version, space.isas.get(&id), |e| (&e.owner, &e.version))?;
     let (mut changes, subscribers) = notify(space, &[&isa.extents], now);
     changes.push(Change::DeleteIsa(id));
     Ok(Plan { changes, output: IsaChange { isa: isa.clone(), subscribers } })

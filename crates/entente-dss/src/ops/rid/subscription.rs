@@ -12,6 +12,7 @@ use crate::model::{
 };
 use crate::ops::Plan;
 use crate::ops::validate::{self, Oversize, Required};
+use crate::ops::version::{self, Rules};
 use crate::store::Change;
 
 #[derive(Clone, Debug)]
@@ -32,9 +33,12 @@ fn not_found(id: EntityId) -> DssError {
     DssError::NotFound(format!("subscription {id} does not exist"))
 }
 
-fn stale(id: EntityId) -> DssError {
-    DssError::Conflict(format!("the version in the path is not the current version of subscription {id}"))
-}
+const RULES: Rules = Rules {
+    kind: "subscription",
+    token: "version",
+    taken_by_other: DssError::Conflict,
+    update_missing: DssError::BadRequest,
+};
 
 /// Only the owner may see or change a subscription.
 pub(crate) fn get(space: &Airspace, caller: &Caller, id: EntityId) -> Result<RidSubscription, DssError> {
@@ -131,26 +135,13 @@ pub(crate) fn put(
     }
     let existing = space.rid_subscriptions.get(&id);
     let (start, end) = times(&req.extents, path_version.and(existing), now, limits)?;
-    match (path_version, existing) {
-        (None, Some(e)) if e.owner != caller.manager => {
-            return Err(DssError::Conflict(format!(
-                "subscription {id} already exists and belongs to another USS"
-            )));
-        }
-        (None, Some(_)) => {
-            return Err(DssError::Conflict(format!(
-                "subscription {id} already exists; update it with its version in the path"
-            )));
-        }
-        (Some(_), None) => {
-            return Err(bad(format!("subscription {id} does not exist, so it cannot be updated")));
-        }
-        (Some(_), Some(e)) if e.owner != caller.manager => {
-            return Err(DssError::Forbidden(format!("subscription {id} belongs to another USS")));
-        }
-        (Some(v), Some(e)) if e.version != v => return Err(stale(id)),
-        _ => {}
-    }
+    version::check_put(
+        &RULES,
+        id,
+        caller,
+        path_version,
+        existing.map(|e| (e.owner.as_str(), e.version.as_str())),
+    )?;
     let subscription = RidSubscription {
         id,
         owner: caller.manager.clone(),
@@ -176,9 +167,8 @@ pub(crate) fn delete(
     version: &str,
 ) -> Result<Plan<RidSubscription>, DssError> {
     version_shape(version, "a subscription")?;
-    let s = get(space, caller, id)?;
-    if s.version != version {
-        return Err(stale(id));
-    }
-    Ok(Plan { changes: vec![Change::DeleteRidSubscription(id)], output: s })
+    let s = version::check_delete(&RULES, id, caller, version, space.rid_subscriptions.get(&id), |e| {
+        (&e.owner, &e.version)
+    })?;
+    Ok(Plan { changes: vec![Change::DeleteRidSubscription(id)], output: s.clone() })
 }

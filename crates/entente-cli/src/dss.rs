@@ -1,4 +1,4 @@
-//! `entente dss`: one DSS instance on the embedded redb store.
+//! `entente dss`: one DSS instance, alone on the embedded redb store or one of a pool sharing etcd.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,20 +6,37 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use entente_dss::{Dss, Limits, SystemClock};
 use entente_server::AppState;
 use entente_server::auth::{AuthConfig, Authenticator};
-use entente_store::RedbStore;
+use entente_store::{EtcdConfig, EtcdStore, RedbStore};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum StoreKind {
+    /// The embedded redb file in --data-dir: one instance.
+    Embedded,
+    /// An etcd cluster shared by a pool of instances.
+    Etcd,
+}
 
 #[derive(Args)]
 pub(crate) struct DssArgs {
     /// Address to listen on.
     #[arg(long, env = "ENTENTE_LISTEN", default_value = "127.0.0.1:8082")]
     listen: SocketAddr,
+    /// Where entities are stored.
+    #[arg(long, env = "ENTENTE_STORE", value_enum, default_value_t = StoreKind::Embedded)]
+    store: StoreKind,
     /// Folder of the embedded store; created if missing.
     #[arg(long, env = "ENTENTE_DATA_DIR", default_value = "./entente-data")]
     data_dir: PathBuf,
+    /// Client URLs of the etcd members (with --store etcd).
+    #[arg(long, env = "ENTENTE_ETCD_ENDPOINTS", value_delimiter = ',')]
+    etcd_endpoints: Vec<String>,
+    /// Key prefix of this pool in etcd; every instance of one pool uses the same.
+    #[arg(long, env = "ENTENTE_ETCD_PREFIX", default_value = "/entente")]
+    etcd_prefix: String,
     /// PEM file of a public key (RSA or P-256) trusted to sign access tokens; repeatable.
     #[arg(long = "public-key", env = "ENTENTE_PUBLIC_KEYS", value_delimiter = ',')]
     public_keys: Vec<PathBuf>,
@@ -77,9 +94,32 @@ pub(crate) async fn run(args: DssArgs) -> anyhow::Result<()> {
         allow_http_base_urls: args.allow_http_base_urls,
         ..Limits::default()
     };
-    let store = RedbStore::open(&args.data_dir)
-        .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
-    let dss = Dss::open(Arc::new(store), Arc::new(SystemClock), limits).context("loading the store")?;
+    let (dss, follower) = match args.store {
+        StoreKind::Embedded => {
+            let store = RedbStore::open(&args.data_dir)
+                .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
+            (
+                Arc::new(
+                    Dss::open(Arc::new(store), Arc::new(SystemClock), limits).context("loading the store")?,
+                ),
+                None,
+            )
+        }
+        StoreKind::Etcd => {
+            if args.etcd_endpoints.is_empty() {
+                anyhow::bail!("--store etcd needs --etcd-endpoints URL[,URL...]");
+            }
+            let config =
+                EtcdConfig { endpoints: args.etcd_endpoints.clone(), prefix: args.etcd_prefix.clone() };
+            let store = Arc::new(EtcdStore::connect(&config)?);
+            let (snapshot, at) = store.snapshot().await.with_context(|| {
+                format!("loading the pool from etcd at {}", args.etcd_endpoints.join(","))
+            })?;
+            let dss = Arc::new(Dss::pooled(store.clone(), snapshot, at, Arc::new(SystemClock), limits));
+            let follower = store.follow(dss.clone());
+            (dss, Some(follower))
+        }
+    };
     let auth = Authenticator::new(AuthConfig {
         public_key_pems: args.public_keys,
         jwks_urls: args.jwks_urls,
@@ -88,14 +128,15 @@ pub(crate) async fn run(args: DssArgs) -> anyhow::Result<()> {
     })
     .await
     .context("loading token keys")?;
-    let state = Arc::new(AppState::new(Arc::new(dss), Arc::new(auth), args.max_body_bytes));
+    let state = Arc::new(AppState::new(dss, Arc::new(auth), args.max_body_bytes));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let (intents, constraints, subscriptions) = state.dss.counts();
     tracing::info!(
         address = %listener.local_addr()?,
-        data_dir = %args.data_dir.display(),
+        store = ?args.store,
+        pool_revision = state.dss.applied(),
         intents, constraints, subscriptions,
         "entente dss listening"
     );
@@ -106,6 +147,9 @@ pub(crate) async fn run(args: DssArgs) -> anyhow::Result<()> {
     ));
     entente_server::serve(listener, state, shutdown_signal()).await?;
     evictor.abort();
+    if let Some(follower) = follower {
+        follower.abort();
+    }
     tracing::info!("entente dss stopped");
     Ok(())
 }

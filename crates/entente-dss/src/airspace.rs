@@ -8,7 +8,7 @@ use crate::model::{
     Availability, AvailabilityRecord, Constraint, EntityId, IdentificationServiceArea, OperationalIntent,
     RidSubscription, Subscription, Timestamp, Volume, any_intersect, ended_before,
 };
-use crate::store::{Change, Snapshot};
+use crate::store::{Change, Footprint, Snapshot};
 
 /// Invariant: the indexes and `dependents` always describe exactly the entities in the maps.
 #[derive(Default)]
@@ -155,6 +155,55 @@ impl Airspace {
                 }
             }
         }
+    }
+
+    /// Where `changes` act, as seen before they apply: the old and new extents of everything they put or
+    /// delete, and everywhere for availability, which any key check may read.
+    pub fn footprint(&self, changes: &[Change]) -> Footprint {
+        let mut footprint = Footprint::default();
+        let mut add = |extents: Option<&[Volume]>| {
+            if let Some(extents) = extents {
+                footprint.rects.extend(rects_of(extents));
+            }
+        };
+        for change in changes {
+            match change {
+                Change::PutOperationalIntent(o) => {
+                    add(Some(&o.extents));
+                    add(self.intents.get(&o.id).map(|old| old.extents.as_slice()));
+                }
+                Change::DeleteOperationalIntent(id) => {
+                    add(self.intents.get(id).map(|o| o.extents.as_slice()))
+                }
+                Change::PutConstraint(c) => {
+                    add(Some(&c.extents));
+                    add(self.constraints.get(&c.id).map(|old| old.extents.as_slice()));
+                }
+                Change::DeleteConstraint(id) => add(self.constraints.get(id).map(|c| c.extents.as_slice())),
+                Change::PutSubscription(s) => {
+                    add(Some(&s.extents));
+                    add(self.subscriptions.get(&s.id).map(|old| old.extents.as_slice()));
+                }
+                Change::DeleteSubscription(id) => {
+                    add(self.subscriptions.get(id).map(|s| s.extents.as_slice()));
+                }
+                Change::PutIsa(i) => {
+                    add(Some(std::slice::from_ref(&i.extents)));
+                    add(self.isas.get(&i.id).map(|old| std::slice::from_ref(&old.extents)));
+                }
+                Change::DeleteIsa(id) => add(self.isas.get(id).map(|i| std::slice::from_ref(&i.extents))),
+                Change::PutRidSubscription(s) => {
+                    add(Some(std::slice::from_ref(&s.extents)));
+                    add(self.rid_subscriptions.get(&s.id).map(|old| std::slice::from_ref(&old.extents)));
+                }
+                Change::DeleteRidSubscription(id) => {
+                    add(self.rid_subscriptions.get(id).map(|s| std::slice::from_ref(&s.extents)));
+                }
+                Change::PutAvailability(_) => footprint.everywhere = true,
+                Change::SetNotificationIndex { .. } | Change::PutReport(_) => {}
+            }
+        }
+        footprint
     }
 
     fn unlink(&mut self, intent: EntityId) {

@@ -24,6 +24,9 @@ pub enum DssError {
     UssDown(String),
     #[error("{0}")]
     TooManySubscriptions(String),
+    /// In a pool, other instances' writes kept invalidating this one's decision.
+    #[error("{0}")]
+    Contended(String),
     #[error("storage failed: {0}")]
     Store(#[from] StoreError),
 }

@@ -32,4 +32,6 @@ pub use ops::rid::{IsaSearch, RidSubscriber};
 pub use ops::subscription::{PutSubscription, SubscriptionPut};
 pub use ops::{ConstraintView, IntentView, Subscriber, SubscriptionState, SubscriptionView};
 pub use service::Dss;
-pub use store::{Change, CommitTicket, Snapshot, Store};
+pub use store::{
+    BoxFuture, Change, CommitTicket, Committed, Footprint, Revision, SharedStore, Snapshot, Store,
+};

@@ -1,9 +1,12 @@
-//! The DSS of one instance: serialises writes, applies them in memory, and answers once they are durable.
+//! The DSS of one instance: decides writes on its in-memory airspace and answers once they are durable,
+//! alone on an embedded store or as one of a pool sharing a store.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use parking_lot::RwLock;
+use tokio::sync::watch;
 
 use crate::airspace::Airspace;
 use crate::caller::Caller;
@@ -22,16 +25,39 @@ use crate::ops::rid::subscription::{PutRidSubscription, RidSubscriptionPut};
 use crate::ops::subscription::{PutSubscription, SubscriptionPut};
 use crate::ops::validate::{self, Oversize, Required};
 use crate::ops::{self, ConstraintView, IntentView, Plan, SubscriptionView};
-use crate::store::{Change, Store};
+use crate::store::{Change, Committed, Revision, SharedStore, Snapshot, Store};
 
 pub struct Dss {
     space: RwLock<Airspace>,
-    store: Arc<dyn Store>,
+    backend: Backend,
     clock: Arc<dyn Clock>,
     limits: Limits,
-    /// Set when a commit failed after its changes were applied in memory: memory is then ahead of disk.
-    poisoned: AtomicBool,
 }
+
+enum Backend {
+    /// The only instance: the write lock serialises decisions and the store makes them durable.
+    Alone {
+        store: Arc<dyn Store>,
+        /// Set when a commit failed after its changes were applied in memory: memory is then ahead of disk.
+        poisoned: AtomicBool,
+    },
+    /// One of a pool: decisions are optimistic, and the airspace changes only through the store's feed
+    /// ([`Dss::replicate`]), so every instance applies every commit in the same order.
+    Pooled {
+        store: Arc<dyn SharedStore>,
+        /// The newest revision applied to the airspace; changed only under the airspace's write lock.
+        applied: watch::Sender<Revision>,
+    },
+}
+
+/// How long a pooled write keeps retrying after other instances' writes invalidated its decision.
+const CONTENTION_DEADLINE: Duration = Duration::from_secs(20);
+
+/// How long a pooled instance waits for the store's feed to bring a revision it knows was committed.
+const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Most entities one pooled eviction round deletes, keeping its transaction within the store's limits.
+const POOLED_EVICTION_BATCH: usize = 24;
 
 const OPEN_AREA: Required = Required { time: false, altitude: false };
 
@@ -40,11 +66,53 @@ impl Dss {
         let snapshot = store.load()?;
         Ok(Dss {
             space: RwLock::new(Airspace::from_snapshot(snapshot)),
-            store,
+            backend: Backend::Alone { store, poisoned: AtomicBool::new(false) },
             clock,
             limits,
-            poisoned: AtomicBool::new(false),
         })
+    }
+
+    /// One instance of a pool, starting from `snapshot` as of revision `at`; the caller must then feed it
+    /// every later commit through [`Dss::replicate`].
+    pub fn pooled(
+        store: Arc<dyn SharedStore>,
+        snapshot: Snapshot,
+        at: Revision,
+        clock: Arc<dyn Clock>,
+        limits: Limits,
+    ) -> Dss {
+        Dss {
+            space: RwLock::new(Airspace::from_snapshot(snapshot)),
+            backend: Backend::Pooled { store, applied: watch::Sender::new(at) },
+            clock,
+            limits,
+        }
+    }
+
+    /// Applies one commit of the pool, in revision order.
+    pub fn replicate(&self, at: Revision, changes: &[Change]) {
+        let Backend::Pooled { applied, .. } = &self.backend else { return };
+        let mut space = self.space.write();
+        for change in changes {
+            space.apply(change);
+        }
+        applied.send_replace(at);
+    }
+
+    /// Replaces the airspace with a fresh snapshot (after the feed lost history it could not replay).
+    pub fn reset(&self, snapshot: Snapshot, at: Revision) {
+        let Backend::Pooled { applied, .. } = &self.backend else { return };
+        let mut space = self.space.write();
+        *space = Airspace::from_snapshot(snapshot);
+        applied.send_replace(at);
+    }
+
+    /// The newest pool revision this instance applied (`None` when it is alone).
+    pub fn applied(&self) -> Option<Revision> {
+        match &self.backend {
+            Backend::Alone { .. } => None,
+            Backend::Pooled { applied, .. } => Some(*applied.borrow()),
+        }
     }
 
     pub fn limits(&self) -> &Limits {
@@ -65,13 +133,25 @@ impl Dss {
         self.space.read().rid_counts()
     }
 
-    /// Decides and applies under the write lock, so the key check and the write are one step;
-    /// the durable commit is awaited after the lock is released, letting the store batch commits.
     async fn write<T>(
         &self,
+        decide: impl Fn(&Airspace, Timestamp) -> Result<Plan<T>, DssError>,
+    ) -> Result<T, DssError> {
+        match &self.backend {
+            Backend::Alone { store, poisoned } => self.write_alone(store.as_ref(), poisoned, decide).await,
+            Backend::Pooled { store, .. } => self.write_pooled(store.as_ref(), decide).await,
+        }
+    }
+
+    /// Decides and applies under the write lock, so the key check and the write are one step;
+    /// the durable commit is awaited after the lock is released, letting the store batch commits.
+    async fn write_alone<T>(
+        &self,
+        store: &dyn Store,
+        poisoned: &AtomicBool,
         decide: impl FnOnce(&Airspace, Timestamp) -> Result<Plan<T>, DssError>,
     ) -> Result<T, DssError> {
-        if self.poisoned.load(Ordering::Acquire) {
+        if poisoned.load(Ordering::Acquire) {
             return Err(StoreError::Poisoned.into());
         }
         let (ticket, output) = {
@@ -80,15 +160,77 @@ impl Dss {
             for change in &plan.changes {
                 space.apply(change);
             }
-            (self.store.submit(plan.changes), plan.output)
+            (store.submit(plan.changes), plan.output)
         };
         let outcome = ticket.await.unwrap_or_else(|_| Err(StoreError::Io("the committer stopped".into())));
         if let Err(e) = outcome {
-            self.poisoned.store(true, Ordering::Release);
+            poisoned.store(true, Ordering::Release);
             tracing::error!(error = %e, "commit failed; refusing further writes");
             return Err(e.into());
         }
         Ok(output)
+    }
+
+    /// Decides on the replica as fresh as the pool's newest commit, then commits only if no write that could
+    /// change the decision landed since; otherwise decides again on the newer state. Answers once the
+    /// replica applied its own commit, so this instance's next read sees it.
+    async fn write_pooled<T>(
+        &self,
+        store: &dyn SharedStore,
+        decide: impl Fn(&Airspace, Timestamp) -> Result<Plan<T>, DssError>,
+    ) -> Result<T, DssError> {
+        let deadline = tokio::time::Instant::now() + CONTENTION_DEADLINE;
+        let mut target = store.latest().await?;
+        loop {
+            self.caught_up(target).await?;
+            let (plan, footprint, read_at) = {
+                let space = self.space.read();
+                let read_at = self.applied().unwrap_or_default();
+                let plan = decide(&space, self.clock.now())?;
+                let footprint = space.footprint(&plan.changes);
+                (plan, footprint, read_at)
+            };
+            if plan.changes.is_empty() {
+                return Ok(plan.output);
+            }
+            match store.commit_if(plan.changes, footprint, read_at).await? {
+                Committed::At(revision) => {
+                    self.caught_up(revision).await?;
+                    return Ok(plan.output);
+                }
+                Committed::Stale(newer) if tokio::time::Instant::now() < deadline => target = newer,
+                Committed::Stale(_) => {
+                    return Err(DssError::Contended(format!(
+                        "other DSS instances kept changing this area for {} s; retry the request",
+                        CONTENTION_DEADLINE.as_secs()
+                    )));
+                }
+            }
+        }
+    }
+
+    /// Waits until the replica applied `target` (no-op when alone).
+    async fn caught_up(&self, target: Revision) -> Result<(), DssError> {
+        let Backend::Pooled { applied, .. } = &self.backend else { return Ok(()) };
+        let mut seen = applied.subscribe();
+        match tokio::time::timeout(CATCH_UP_TIMEOUT, seen.wait_for(|r| *r >= target)).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(StoreError::Io(format!(
+                "this instance has not received revision {target} of the pool within {} s",
+                CATCH_UP_TIMEOUT.as_secs()
+            ))
+            .into()),
+        }
+    }
+
+    /// Makes a read linearizable: in a pool it answers only after applying every write acknowledged anywhere
+    /// before the read began.
+    async fn fresh(&self) -> Result<(), DssError> {
+        if let Backend::Pooled { store, .. } = &self.backend {
+            let target = store.latest().await?;
+            self.caught_up(target).await?;
+        }
+        Ok(())
     }
 
     fn query_area(&self, area: &Volume) -> Result<(), DssError> {
@@ -106,7 +248,8 @@ impl Dss {
         Ok(found)
     }
 
-    pub fn query_intents(&self, caller: &Caller, area: &Volume) -> Result<Vec<IntentView>, DssError> {
+    pub async fn query_intents(&self, caller: &Caller, area: &Volume) -> Result<Vec<IntentView>, DssError> {
+        self.fresh().await?;
         self.query_area(area)?;
         let now = self.clock.now();
         let space = self.space.read();
@@ -115,7 +258,8 @@ impl Dss {
             .map(|found| found.into_iter().map(|o| space.view_intent(o, &caller.manager)).collect())
     }
 
-    pub fn get_intent(&self, caller: &Caller, id: EntityId) -> Result<IntentView, DssError> {
+    pub async fn get_intent(&self, caller: &Caller, id: EntityId) -> Result<IntentView, DssError> {
+        self.fresh().await?;
         let space = self.space.read();
         let o = space
             .intents
@@ -131,7 +275,8 @@ impl Dss {
         ovn: Option<&str>,
         req: PutOperationalIntent,
     ) -> Result<IntentChange, DssError> {
-        self.write(|space, now| ops::intent::put(space, caller, id, ovn, req, now, &self.limits)).await
+        self.write(|space, now| ops::intent::put(space, caller, id, ovn, req.clone(), now, &self.limits))
+            .await
     }
 
     pub async fn delete_intent(
@@ -143,7 +288,12 @@ impl Dss {
         self.write(|space, now| ops::intent::delete(space, caller, id, ovn, now)).await
     }
 
-    pub fn query_constraints(&self, caller: &Caller, area: &Volume) -> Result<Vec<ConstraintView>, DssError> {
+    pub async fn query_constraints(
+        &self,
+        caller: &Caller,
+        area: &Volume,
+    ) -> Result<Vec<ConstraintView>, DssError> {
+        self.fresh().await?;
         self.query_area(area)?;
         let now = self.clock.now();
         let space = self.space.read();
@@ -152,7 +302,8 @@ impl Dss {
             .map(|found| found.into_iter().map(|c| space.view_constraint(c, &caller.manager)).collect())
     }
 
-    pub fn get_constraint(&self, caller: &Caller, id: EntityId) -> Result<ConstraintView, DssError> {
+    pub async fn get_constraint(&self, caller: &Caller, id: EntityId) -> Result<ConstraintView, DssError> {
+        self.fresh().await?;
         let space = self.space.read();
         let c = space
             .constraints
@@ -168,7 +319,8 @@ impl Dss {
         ovn: Option<&str>,
         req: PutConstraint,
     ) -> Result<ConstraintChange, DssError> {
-        self.write(|space, now| ops::constraint::put(space, caller, id, ovn, req, now, &self.limits)).await
+        self.write(|space, now| ops::constraint::put(space, caller, id, ovn, req.clone(), now, &self.limits))
+            .await
     }
 
     pub async fn delete_constraint(
@@ -180,18 +332,24 @@ impl Dss {
         self.write(|space, now| ops::constraint::delete(space, caller, id, ovn, now)).await
     }
 
-    pub fn query_subscriptions(
+    pub async fn query_subscriptions(
         &self,
         caller: &Caller,
         area: &Volume,
     ) -> Result<Vec<SubscriptionView>, DssError> {
+        self.fresh().await?;
         self.query_area(area)?;
         let now = self.clock.now();
         let found = ops::subscription::query(&self.space.read(), caller, area, now);
         self.capped(found)
     }
 
-    pub fn get_subscription(&self, caller: &Caller, id: EntityId) -> Result<SubscriptionView, DssError> {
+    pub async fn get_subscription(
+        &self,
+        caller: &Caller,
+        id: EntityId,
+    ) -> Result<SubscriptionView, DssError> {
+        self.fresh().await?;
         ops::subscription::get(&self.space.read(), caller, id)
     }
 
@@ -202,8 +360,10 @@ impl Dss {
         version: Option<&str>,
         req: PutSubscription,
     ) -> Result<SubscriptionPut, DssError> {
-        self.write(|space, now| ops::subscription::put(space, caller, id, version, req, now, &self.limits))
-            .await
+        self.write(|space, now| {
+            ops::subscription::put(space, caller, id, version, req.clone(), now, &self.limits)
+        })
+        .await
     }
 
     pub async fn delete_subscription(
@@ -215,8 +375,9 @@ impl Dss {
         self.write(|space, _| ops::subscription::delete(space, caller, id, version)).await
     }
 
-    pub fn get_availability(&self, uss: &str) -> AvailabilityRecord {
-        ops::availability::get(&self.space.read(), uss)
+    pub async fn get_availability(&self, uss: &str) -> Result<AvailabilityRecord, DssError> {
+        self.fresh().await?;
+        Ok(ops::availability::get(&self.space.read(), uss))
     }
 
     pub async fn set_availability(
@@ -230,12 +391,13 @@ impl Dss {
 
     /// Archives a problem report as sent and returns it with the id the DSS gave it.
     pub async fn submit_report(&self, caller: &Caller, body: String) -> Result<Report, DssError> {
+        let id = EntityId::random().to_string();
         self.write(|_, now| {
             let report = Report {
-                id: EntityId::random().to_string(),
+                id: id.clone(),
                 reporter: caller.manager.clone(),
                 received_at: now,
-                body,
+                body: body.clone(),
             };
             Ok(Plan { changes: vec![Change::PutReport(report.clone())], output: report })
         })
@@ -245,13 +407,15 @@ impl Dss {
     // F3411 network Remote ID: one model for both API versions.
 
     /// Live ISAs meeting the search area and time filters (the area limit answers 413).
-    pub fn search_isas(&self, search: &IsaSearch) -> Result<Vec<IdentificationServiceArea>, DssError> {
+    pub async fn search_isas(&self, search: &IsaSearch) -> Result<Vec<IdentificationServiceArea>, DssError> {
+        self.fresh().await?;
         validate::area(&search.area, "area", Oversize::TooLarge, &self.limits)?;
         let found = ops::rid::search_isas(&self.space.read(), search, self.clock.now());
         self.capped(found)
     }
 
-    pub fn get_isa(&self, id: EntityId) -> Result<IdentificationServiceArea, DssError> {
+    pub async fn get_isa(&self, id: EntityId) -> Result<IdentificationServiceArea, DssError> {
+        self.fresh().await?;
         ops::rid::isa::get(&self.space.read(), id)
     }
 
@@ -262,7 +426,10 @@ impl Dss {
         version: Option<&str>,
         req: PutIsa,
     ) -> Result<IsaChange, DssError> {
-        self.write(|space, now| ops::rid::isa::put(space, caller, id, version, req, now, &self.limits)).await
+        self.write(|space, now| {
+            ops::rid::isa::put(space, caller, id, version, req.clone(), now, &self.limits)
+        })
+        .await
     }
 
     pub async fn delete_isa(
@@ -275,18 +442,24 @@ impl Dss {
     }
 
     /// The caller's live RID subscriptions meeting `area`.
-    pub fn search_rid_subscriptions(
+    pub async fn search_rid_subscriptions(
         &self,
         caller: &Caller,
         area: &Volume,
     ) -> Result<Vec<RidSubscription>, DssError> {
+        self.fresh().await?;
         validate::area(area, "area", Oversize::TooLarge, &self.limits)?;
         let found =
             ops::rid::search_subscriptions(&self.space.read(), &caller.manager, area, self.clock.now());
         self.capped(found)
     }
 
-    pub fn get_rid_subscription(&self, caller: &Caller, id: EntityId) -> Result<RidSubscription, DssError> {
+    pub async fn get_rid_subscription(
+        &self,
+        caller: &Caller,
+        id: EntityId,
+    ) -> Result<RidSubscription, DssError> {
+        self.fresh().await?;
         ops::rid::subscription::get(&self.space.read(), caller, id)
     }
 
@@ -298,7 +471,7 @@ impl Dss {
         req: PutRidSubscription,
     ) -> Result<RidSubscriptionPut, DssError> {
         self.write(|space, now| {
-            ops::rid::subscription::put(space, caller, id, version, req, now, &self.limits)
+            ops::rid::subscription::put(space, caller, id, version, req.clone(), now, &self.limits)
         })
         .await
     }
@@ -316,9 +489,20 @@ impl Dss {
     /// them at their end; GET by id answers until this runs).
     pub async fn evict_expired(&self, retention: chrono::Duration) -> Result<Evicted, DssError> {
         let cutoff = self.clock.now() - retention;
-        if ops::evict::plan(&self.space.read(), cutoff).changes.is_empty() {
-            return Ok(Evicted::default());
+        let batch = match self.backend {
+            Backend::Alone { .. } => usize::MAX,
+            Backend::Pooled { .. } => POOLED_EVICTION_BATCH,
+        };
+        let mut evicted = Evicted::default();
+        loop {
+            if ops::evict::plan(&self.space.read(), cutoff, batch).changes.is_empty() {
+                return Ok(evicted);
+            }
+            let round = self.write(|space, _| Ok(ops::evict::plan(space, cutoff, batch))).await?;
+            evicted += round;
+            if round.total() < batch {
+                return Ok(evicted);
+            }
         }
-        self.write(|space, _| Ok(ops::evict::plan(space, cutoff))).await
     }
 }

@@ -1,7 +1,10 @@
 //! The storage boundary: what the DSS asks of any durable store, embedded or distributed.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
+use entente_geo::LatLngRect;
 use tokio::sync::oneshot;
 
 use crate::error::StoreError;
@@ -52,4 +55,45 @@ pub trait Store: Send + Sync + 'static {
 
     /// Queues one atomic group of changes. Groups commit in submission order; each is all or nothing.
     fn submit(&self, changes: Vec<Change>) -> CommitTicket;
+}
+
+/// A position in a shared store's history; every committed group gets a larger one.
+pub type Revision = i64;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where a group of changes acts on the map (old and new extents of every entity it puts or deletes), so a
+/// shared store can tell whether another instance's write could have changed the decision behind it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Footprint {
+    pub rects: Vec<LatLngRect>,
+    /// Set by changes every decision may read, wherever it is (a USS's availability).
+    pub everywhere: bool,
+}
+
+/// How a conditional commit ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Committed {
+    /// Durable at this revision.
+    At(Revision),
+    /// Refused: a write that could have changed the decision landed after it was made; this revision has it.
+    Stale(Revision),
+}
+
+/// A store shared by a pool of DSS instances. Each instance decides on its own replica of the airspace and
+/// commits optimistically; the store refuses a commit that another instance's write may have invalidated,
+/// and feeds every committed group back to every instance in revision order ([`crate::Dss::replicate`]).
+pub trait SharedStore: Send + Sync + 'static {
+    /// The newest revision any instance committed (a quorum read): a read answered after this instance
+    /// applied it sees every write acknowledged before the read began.
+    fn latest(&self) -> BoxFuture<'_, Result<Revision, StoreError>>;
+
+    /// Commits `changes` atomically unless a write touching `footprint`, or any entity or notification
+    /// counter they change, landed after `read_at`.
+    fn commit_if(
+        &self,
+        changes: Vec<Change>,
+        footprint: Footprint,
+        read_at: Revision,
+    ) -> BoxFuture<'_, Result<Committed, StoreError>>;
 }

@@ -58,7 +58,8 @@ fn status_of(e: &ApiError) -> StatusCode {
             DssError::AreaTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             DssError::UssDown(_) => StatusCode::PRECONDITION_FAILED,
             DssError::TooManySubscriptions(_) => StatusCode::TOO_MANY_REQUESTS,
-            DssError::Store(StoreError::Io(_) | StoreError::Corrupt(_) | StoreError::Poisoned) => {
+            DssError::Contended(_)
+            | DssError::Store(StoreError::Io(_) | StoreError::Corrupt(_) | StoreError::Poisoned) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
         },

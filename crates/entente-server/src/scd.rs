@@ -69,7 +69,7 @@ pub(crate) async fn query_intents(
 ) -> Api<QueryOperationalIntentReferenceResponse> {
     let caller = auth.scd(&[&[SC], &[CMSA]])?;
     let area = area_of_interest(&app, &body)?;
-    let found = app.dss.query_intents(&caller, &area)?;
+    let found = app.dss.query_intents(&caller, &area).await?;
     Ok(Json(QueryOperationalIntentReferenceResponse {
         operational_intent_references: found.iter().map(OperationalIntentReference::from_view).collect(),
     }))
@@ -85,7 +85,7 @@ pub(crate) async fn get_intent(
 ) -> Api<GetOperationalIntentReferenceResponse> {
     let caller = auth.scd(&[&[SC], &[CMSA]])?;
     let id = entity_id(&id, "entityid")?;
-    let view = app.dss.get_intent(&caller, id)?;
+    let view = app.dss.get_intent(&caller, id).await?;
     Ok(Json(GetOperationalIntentReferenceResponse {
         operational_intent_reference: OperationalIntentReference::from_view(&view),
     }))
@@ -185,7 +185,7 @@ pub(crate) async fn query_constraints(
 ) -> Api<QueryConstraintReferencesResponse> {
     let caller = auth.scd(&[&[CM], &[CP]])?;
     let area = area_of_interest(&app, &body)?;
-    let found = app.dss.query_constraints(&caller, &area)?;
+    let found = app.dss.query_constraints(&caller, &area).await?;
     Ok(Json(QueryConstraintReferencesResponse {
         constraint_references: found.iter().map(ConstraintReference::from_view).collect(),
     }))
@@ -201,7 +201,7 @@ pub(crate) async fn get_constraint(
 ) -> Api<GetConstraintReferenceResponse> {
     let caller = auth.scd(&[&[CM], &[CP]])?;
     let id = entity_id(&id, "entityid")?;
-    let view = app.dss.get_constraint(&caller, id)?;
+    let view = app.dss.get_constraint(&caller, id).await?;
     Ok(Json(GetConstraintReferenceResponse { constraint_reference: ConstraintReference::from_view(&view) }))
 }
 
@@ -281,7 +281,7 @@ pub(crate) async fn query_subscriptions(
 ) -> Api<QuerySubscriptionsResponse> {
     let caller = auth.scd(SUBSCRIPTION_SCOPES)?;
     let area = area_of_interest(&app, &body)?;
-    let found = app.dss.query_subscriptions(&caller, &area)?;
+    let found = app.dss.query_subscriptions(&caller, &area).await?;
     Ok(Json(QuerySubscriptionsResponse {
         subscriptions: found.iter().map(Subscription::from_view).collect(),
     }))
@@ -297,7 +297,7 @@ pub(crate) async fn get_subscription(
 ) -> Api<GetSubscriptionResponse> {
     let caller = auth.scd(SUBSCRIPTION_SCOPES)?;
     let id = entity_id(&id, "subscriptionid")?;
-    let view = app.dss.get_subscription(&caller, id)?;
+    let view = app.dss.get_subscription(&caller, id).await?;
     Ok(Json(GetSubscriptionResponse { subscription: Subscription::from_view(&view) }))
 }
 
@@ -401,7 +401,7 @@ pub(crate) async fn get_availability(
     Path(uss): Path<String>,
 ) -> Api<UssAvailabilityStatusResponse> {
     auth.scd(&[&[AA], &[SC], &[CMSA]])?;
-    Ok(Json(availability_out(&app.dss.get_availability(&uss))))
+    Ok(Json(availability_out(&app.dss.get_availability(&uss).await?)))
 }
 
 #[utoipa::path(put, path = "/dss/v1/uss_availability/{uss_id}", tag = "F3548 availability",

@@ -527,3 +527,39 @@ mod redb {
         Ok(())
     }
 }
+
+mod etcd {
+    use super::*;
+    use entente_store::{EtcdConfig, EtcdStore, LocalEtcd};
+
+    /// A one-member cluster of its own (the pool tests run three), on a runtime the stores' tasks live on.
+    struct Location {
+        runtime: tokio::runtime::Runtime,
+        cluster: LocalEtcd,
+        prefix: String,
+        _dir: tempfile::TempDir,
+    }
+
+    struct Etcd;
+
+    impl Backend for Etcd {
+        type Location = Location;
+
+        fn fresh() -> Result<Location> {
+            let dir = tempfile::tempdir()?;
+            let cluster = LocalEtcd::start(dir.path(), 1)?;
+            let runtime =
+                tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+            Ok(Location { runtime, cluster, prefix: format!("/test/{}", EntityId::random()), _dir: dir })
+        }
+
+        fn open(location: &Location) -> Result<Box<dyn Store>> {
+            let _entered = location.runtime.enter();
+            let config =
+                EtcdConfig { endpoints: location.cluster.endpoints(), prefix: location.prefix.clone() };
+            Ok(Box::new(EtcdStore::connect(&config)?))
+        }
+    }
+
+    conformance_suite!(Etcd);
+}

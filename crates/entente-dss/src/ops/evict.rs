@@ -24,15 +24,34 @@ impl Evicted {
     }
 }
 
-/// Everything that ended before `cutoff`. A subscription goes only with every intent that depends on it, so
+impl std::ops::AddAssign for Evicted {
+    fn add_assign(&mut self, other: Evicted) {
+        self.operational_intents += other.operational_intents;
+        self.constraints += other.constraints;
+        self.subscriptions += other.subscriptions;
+        self.isas += other.isas;
+        self.rid_subscriptions += other.rid_subscriptions;
+    }
+}
+
+/// At most `limit` entities that ended before `cutoff` (a shared store commits in bounded transactions;
+/// the rest goes in the next round). A subscription goes only with every intent that depends on it, so
 /// no remaining intent is left naming a missing subscription. Nobody is notified: the entities had already
 /// ended, and queries, keys and fan-outs had stopped seeing them at their end.
-pub(crate) fn plan(space: &Airspace, cutoff: Timestamp) -> Plan<Evicted> {
+pub(crate) fn plan(space: &Airspace, cutoff: Timestamp, limit: usize) -> Plan<Evicted> {
+    let mut left = limit;
+    let mut budget = |n: usize| {
+        let n = n.min(left);
+        left -= n;
+        n
+    };
     let intents: BTreeSet<EntityId> =
         space.intents.values().filter(|o| ended_before(&o.extents, cutoff)).map(|o| o.id).collect();
-    let constraints: Vec<EntityId> =
+    let intents: BTreeSet<EntityId> = intents.iter().copied().take(budget(intents.len())).collect();
+    let mut constraints: Vec<EntityId> =
         space.constraints.values().filter(|c| ended_before(&c.extents, cutoff)).map(|c| c.id).collect();
-    let subscriptions: Vec<EntityId> = space
+    constraints.truncate(budget(constraints.len()));
+    let mut subscriptions: Vec<EntityId> = space
         .subscriptions
         .values()
         .filter(|s| {
@@ -40,10 +59,13 @@ pub(crate) fn plan(space: &Airspace, cutoff: Timestamp) -> Plan<Evicted> {
         })
         .map(|s| s.id)
         .collect();
-    let isas: Vec<EntityId> =
+    subscriptions.truncate(budget(subscriptions.len()));
+    let mut isas: Vec<EntityId> =
         space.isas.values().filter(|i| volume_ended(&i.extents, cutoff)).map(|i| i.id).collect();
-    let rid_subscriptions: Vec<EntityId> =
+    isas.truncate(budget(isas.len()));
+    let mut rid_subscriptions: Vec<EntityId> =
         space.rid_subscriptions.values().filter(|s| volume_ended(&s.extents, cutoff)).map(|s| s.id).collect();
+    rid_subscriptions.truncate(budget(rid_subscriptions.len()));
     let evicted = Evicted {
         operational_intents: intents.len(),
         constraints: constraints.len(),

@@ -271,8 +271,8 @@ mod tests {
         assert!(search_isas(&space, &search(Some(now())), later).is_empty());
         assert!(isa::get(&space, id).is_ok());
         // Eviction removes it once it has been over for long enough, not before.
-        assert_eq!(evict::plan(&space, now()).output.total(), 0);
-        let plan = evict::plan(&space, later);
+        assert_eq!(evict::plan(&space, now(), usize::MAX).output.total(), 0);
+        let plan = evict::plan(&space, later, usize::MAX);
         assert_eq!(plan.output, evict::Evicted { isas: 1, ..Default::default() });
         apply(&mut space, Ok(plan));
         assert!(isa::get(&space, id).is_err());

@@ -258,7 +258,7 @@ async fn creating_an_intent_submits_exactly_that_intent() -> Result<()> {
     assert!(change.subscribers.is_empty());
     assert_eq!(h.submitted(), vec![vec![Change::PutOperationalIntent(Arc::new(expected))]]);
 
-    let seen = h.dss.get_intent(&sc("uss2"), id)?;
+    let seen = h.dss.get_intent(&sc("uss2"), id).await?;
     assert!(!seen.ovn_visible, "another USS must not see the OVN");
     assert_eq!(h.dss.counts(), (1, 0, 0));
     Ok(())
@@ -303,7 +303,7 @@ async fn new_subscription_submits_the_implicit_subscription_then_the_intent() ->
             subscriptions: vec![SubscriptionState { subscription_id: sid, notification_index: 1 }],
         }]
     );
-    let view = h.dss.get_subscription(&sc("uss1"), sid)?;
+    let view = h.dss.get_subscription(&sc("uss1"), sid).await?;
     assert_eq!(view.dependent_operational_intents, vec![id]);
     assert_eq!(view.subscription, expected);
     Ok(())
@@ -319,7 +319,7 @@ async fn new_subscription_for_constraints_needs_constraint_processing() -> Resul
     assert_eq!(h.submitted(), Vec::<Vec<Change>>::new());
     let change = h.dss.put_intent(&sc_cp("uss1"), EntityId::random(), None, req).await?;
     let sid = change.intent.intent.subscription_id.context("implicit subscription")?;
-    assert!(h.dss.get_subscription(&sc("uss1"), sid)?.subscription.notify_for_constraints);
+    assert!(h.dss.get_subscription(&sc("uss1"), sid).await?.subscription.notify_for_constraints);
     Ok(())
 }
 
@@ -372,10 +372,10 @@ async fn notification_bumps_submit_the_next_index_alone() -> Result<()> {
     assert_eq!(d.intent.intent, o2, "a delete answers with the reference as it was");
     assert_eq!(d.subscribers, told(3));
     assert_eq!(h.take(), vec![vec![bump(3), Change::DeleteOperationalIntent(id)]]);
-    assert!(matches!(h.dss.get_intent(&sc("uss1"), id), Err(DssError::NotFound(_))));
+    assert!(matches!(h.dss.get_intent(&sc("uss1"), id).await, Err(DssError::NotFound(_))));
 
     // Bumps leave the version alone; a client update changes it and keeps the index.
-    let current = h.dss.get_subscription(&sc("uss2"), sid)?.subscription;
+    let current = h.dss.get_subscription(&sc("uss2"), sid).await?.subscription;
     assert_eq!(current, bumped(3));
     let updated = h
         .dss
@@ -443,7 +443,11 @@ async fn only_subscriptions_meeting_the_change_in_time_and_space_are_notified() 
     assert_eq!(c.subscribers, expected);
     for quiet in [ends_before, starts_after, constraints_only, far_away] {
         assert_eq!(
-            h.dss.get_subscription(&Caller::new("subscriber", []), quiet)?.subscription.notification_index,
+            h.dss
+                .get_subscription(&Caller::new("subscriber", []), quiet)
+                .await?
+                .subscription
+                .notification_index,
             0
         );
     }
@@ -490,7 +494,7 @@ async fn expired_subscriptions_are_not_notified_nor_listed() -> Result<()> {
             subscriptions: vec![SubscriptionState { subscription_id: sid, notification_index: 2 }],
         }]
     );
-    assert_eq!(h.dss.query_subscriptions(&sc("uss2"), &sub_area(0.05, None, None))?.len(), 1);
+    assert_eq!(h.dss.query_subscriptions(&sc("uss2"), &sub_area(0.05, None, None)).await?.len(), 1);
 
     // One second later it has expired.
     h.set_now(at(60) + Duration::seconds(1));
@@ -500,7 +504,7 @@ async fn expired_subscriptions_are_not_notified_nor_listed() -> Result<()> {
         h.dss.put_intent(&sc("uss1"), EntityId::random(), None, accepted(extents, &[&a_ovn, &b_ovn])).await?;
     assert!(c.subscribers.is_empty());
     assert_eq!(h.take(), vec![vec![Change::PutOperationalIntent(c.intent.intent)]]);
-    assert_eq!(h.dss.query_subscriptions(&sc("uss2"), &sub_area(0.05, None, None))?.len(), 0);
+    assert_eq!(h.dss.query_subscriptions(&sc("uss2"), &sub_area(0.05, None, None)).await?.len(), 0);
     Ok(())
 }
 
@@ -514,8 +518,8 @@ async fn an_ended_intent_is_neither_returned_nor_required_in_keys() -> Result<()
     let a_id = a.intent.intent.id;
     let b_req = || accepted(vec![here((at(30), at(120)))], &[]);
     let everywhere = sub_area(0.05, None, None);
-    let queried = |h: &Harness| -> Result<Vec<EntityId>> {
-        Ok(h.dss.query_intents(&sc("uss2"), &everywhere)?.into_iter().map(|v| v.intent.id).collect())
+    let queried = async |h: &Harness| -> Result<Vec<EntityId>> {
+        Ok(h.dss.query_intents(&sc("uss2"), &everywhere).await?.into_iter().map(|v| v.intent.id).collect())
     };
 
     assert_eq!(
@@ -524,17 +528,17 @@ async fn an_ended_intent_is_neither_returned_nor_required_in_keys() -> Result<()
     );
     // Its last instant still counts.
     h.set_now(at(60));
-    assert_eq!(queried(&h)?, vec![a_id]);
+    assert_eq!(queried(&h).await?, vec![a_id]);
     assert_eq!(
         missing(h.dss.put_intent(&sc("uss2"), EntityId::random(), None, b_req()).await)?,
         intents_only(vec![a_id])
     );
 
     h.set_now(at(60) + Duration::seconds(1));
-    assert!(queried(&h)?.is_empty());
+    assert!(queried(&h).await?.is_empty());
     let before = h.submitted().len();
     let b = h.dss.put_intent(&sc("uss2"), EntityId::random(), None, b_req()).await?;
-    assert_eq!(queried(&h)?, vec![b.intent.intent.id]);
+    assert_eq!(queried(&h).await?, vec![b.intent.intent.id]);
     assert_eq!(h.submitted().len(), before + 1);
     Ok(())
 }
@@ -642,8 +646,8 @@ async fn rejected_requests_submit_nothing_and_change_nothing() -> Result<()> {
 
     assert_eq!(h.submitted(), groups);
     assert_eq!(h.dss.counts(), counts);
-    assert!(matches!(h.dss.get_intent(&sc("uss2"), new), Err(DssError::NotFound(_))));
-    assert_eq!(h.dss.get_intent(&sc("uss1"), a.id)?.intent, a);
+    assert!(matches!(h.dss.get_intent(&sc("uss2"), new).await, Err(DssError::NotFound(_))));
+    assert_eq!(h.dss.get_intent(&sc("uss1"), a.id).await?.intent, a);
     Ok(())
 }
 
@@ -781,7 +785,7 @@ async fn a_subscription_with_dependents_cannot_be_deleted_or_shrunk() -> Result<
     let mut req = accepted(vec![here((at(0), at(60)))], &[]);
     req.subscription_id = Some(sid);
     let o = h.dss.put_intent(&sc("uss1"), EntityId::random(), None, req).await?.intent.intent;
-    assert_eq!(h.dss.get_subscription(&sc("uss1"), sid)?.dependent_operational_intents, vec![o.id]);
+    assert_eq!(h.dss.get_subscription(&sc("uss1"), sid).await?.dependent_operational_intents, vec![o.id]);
     // An explicit subscription is not grown to fit.
     let mut outside = accepted(vec![vol(square(LAT, LNG + 0.1, 0.01), (0.0, 100.0), (at(0), at(60)))], &[]);
     outside.subscription_id = Some(sid);
@@ -801,7 +805,7 @@ async fn a_subscription_with_dependents_cannot_be_deleted_or_shrunk() -> Result<
     assert_eq!(h.submitted(), groups);
 
     h.dss.delete_intent(&sc("uss1"), o.id, &o.ovn).await?;
-    let version = h.dss.get_subscription(&sc("uss1"), sid)?.subscription.version;
+    let version = h.dss.get_subscription(&sc("uss1"), sid).await?.subscription.version;
     h.dss.delete_subscription(&sc("uss1"), sid, &version).await?;
     assert_eq!(h.submitted().last(), Some(&vec![Change::DeleteSubscription(sid)]));
     Ok(())
@@ -819,7 +823,7 @@ async fn an_implicit_subscription_grows_and_goes_with_its_last_intent() -> Resul
     let mut b_req = accepted(b_extents.clone(), &[]);
     b_req.subscription_id = Some(sid);
     let b = h.dss.put_intent(&sc("uss1"), EntityId::random(), None, b_req).await?;
-    let s = h.dss.get_subscription(&sc("uss1"), sid)?;
+    let s = h.dss.get_subscription(&sc("uss1"), sid).await?;
     assert_eq!(s.subscription.extents, vec![here((at(0), at(60))), b_extents[0].clone()]);
     assert_eq!(s.subscription.notification_index, 2);
     assert_eq!(s.dependent_operational_intents, sorted(vec![a.id, b.intent.intent.id]));
@@ -833,7 +837,7 @@ async fn an_implicit_subscription_grows_and_goes_with_its_last_intent() -> Resul
     let d = h.dss.delete_intent(&sc("uss1"), b.id, &b.ovn).await?;
     assert!(d.subscribers.is_empty(), "the deleted subscription is not notified");
     assert_eq!(h.take(), vec![vec![Change::DeleteSubscription(sid), Change::DeleteOperationalIntent(b.id)]]);
-    assert!(matches!(h.dss.get_subscription(&sc("uss1"), sid), Err(DssError::NotFound(_))));
+    assert!(matches!(h.dss.get_subscription(&sc("uss1"), sid).await, Err(DssError::NotFound(_))));
     assert_eq!(h.dss.counts(), (0, 0, 0));
     Ok(())
 }
@@ -950,7 +954,7 @@ async fn a_down_uss_may_not_plan_and_its_accepted_intents_need_no_key() -> Resul
     let b = h.dss.put_intent(&uss2, b.id, Some(&b.ovn), activate).await?.intent.intent;
     let record = h.dss.set_availability("uss2", "", Availability::Down).await?;
     assert_eq!(record.availability, Availability::Down);
-    assert_eq!(h.dss.get_intent(&sc("uss1"), a.id)?.availability, Availability::Down);
+    assert_eq!(h.dss.get_intent(&sc("uss1"), a.id).await?.availability, Availability::Down);
     let groups = h.submitted();
 
     let outcome = h
@@ -1039,9 +1043,12 @@ async fn eviction_removes_what_ended_before_the_retention_and_keeps_dependents_c
     let evicted = h.dss.evict_expired(Duration::minutes(30)).await?;
     assert_eq!(evicted, Evicted { operational_intents: 1, constraints: 1, ..Evicted::default() });
     assert_eq!(h.take(), vec![vec![Change::DeleteOperationalIntent(a.id), Change::DeleteConstraint(cid)]]);
-    assert!(matches!(h.dss.get_intent(&uss, a.id), Err(DssError::NotFound(_))));
-    assert!(h.dss.get_intent(&uss, b.id).is_ok(), "B ended at 90 min, inside the retention");
-    assert_eq!(h.dss.get_subscription(&uss, sid)?.dependent_operational_intents, Vec::<EntityId>::new());
+    assert!(matches!(h.dss.get_intent(&uss, a.id).await, Err(DssError::NotFound(_))));
+    assert!(h.dss.get_intent(&uss, b.id).await.is_ok(), "B ended at 90 min, inside the retention");
+    assert_eq!(
+        h.dss.get_subscription(&uss, sid).await?.dependent_operational_intents,
+        Vec::<EntityId>::new()
+    );
 
     // Without retention B goes, and its implicit subscription with it; S still runs until 120 min.
     let evicted = h.dss.evict_expired(Duration::zero()).await?;
@@ -1050,11 +1057,11 @@ async fn eviction_removes_what_ended_before_the_retention_and_keeps_dependents_c
         h.take(),
         vec![vec![Change::DeleteOperationalIntent(b.id), Change::DeleteSubscription(implicit)]]
     );
-    assert!(h.dss.get_subscription(&uss, sid).is_ok());
+    assert!(h.dss.get_subscription(&uss, sid).await.is_ok());
 
     h.set_now(at(121));
     assert_eq!(h.dss.evict_expired(Duration::zero()).await?.subscriptions, 1);
-    assert!(matches!(h.dss.get_subscription(&uss, sid), Err(DssError::NotFound(_))));
+    assert!(matches!(h.dss.get_subscription(&uss, sid).await, Err(DssError::NotFound(_))));
     // Nothing left: nothing is submitted.
     h.take();
     assert_eq!(h.dss.evict_expired(Duration::zero()).await?.total(), 0);

@@ -229,7 +229,7 @@ pub(crate) async fn search_isas(
         earliest: time_param(&p, "earliest_time", time_in)?,
         latest: time_param(&p, "latest_time", time_in)?,
     };
-    let found = app.dss.search_isas(&search)?;
+    let found = app.dss.search_isas(&search).await?;
     Ok(Json(SearchIdentificationServiceAreasResponse {
         service_areas: found.iter().map(IdentificationServiceArea::from_domain).collect(),
     }))
@@ -245,7 +245,7 @@ pub(crate) async fn get_isa(
 ) -> Api<GetIdentificationServiceAreaResponse> {
     auth.rid(&[READ])?;
     let id = entity_id(&id, "id")?;
-    let isa = app.dss.get_isa(id)?;
+    let isa = app.dss.get_isa(id).await?;
     Ok(Json(GetIdentificationServiceAreaResponse {
         service_area: IdentificationServiceArea::from_domain(&isa),
     }))
@@ -324,7 +324,7 @@ pub(crate) async fn search_subscriptions(
     let caller = auth.rid(&[READ])?;
     let p = params(query)?;
     let area = area_in(p.get("area"), app.dss.limits().max_vertices)?;
-    let found = app.dss.search_rid_subscriptions(&caller, &area)?;
+    let found = app.dss.search_rid_subscriptions(&caller, &area).await?;
     Ok(Json(SearchSubscriptionsResponse {
         subscriptions: found.iter().map(Subscription::from_domain).collect(),
     }))
@@ -340,7 +340,7 @@ pub(crate) async fn get_subscription(
 ) -> Api<SubscriptionResponse> {
     let caller = auth.rid(&[READ, WRITE])?;
     let id = entity_id(&id, "id")?;
-    let s = app.dss.get_rid_subscription(&caller, id)?;
+    let s = app.dss.get_rid_subscription(&caller, id).await?;
     Ok(Json(SubscriptionResponse { subscription: Subscription::from_domain(&s) }))
 }
 

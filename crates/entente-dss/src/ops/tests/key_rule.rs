@@ -167,10 +167,10 @@ async fn plan_all(specs: &[Spec]) -> Result<()> {
     // Every intent is stored as planned, and queries find exactly the brute-force set.
     let viewer = sc("uss3");
     for p in &planned {
-        let stored = h.dss.get_intent(&viewer, p.id)?.intent;
+        let stored = h.dss.get_intent(&viewer, p.id).await?.intent;
         ensure!(stored.ovn == p.ovn && stored.extents == p.extents, "intent {} changed", p.id);
         let mut found: Vec<EntityId> =
-            h.dss.query_intents(&viewer, &p.extents[0])?.into_iter().map(|v| v.intent.id).collect();
+            h.dss.query_intents(&viewer, &p.extents[0]).await?.into_iter().map(|v| v.intent.id).collect();
         found.sort();
         let expected: Vec<EntityId> = planned
             .iter()
@@ -181,7 +181,7 @@ async fn plan_all(specs: &[Spec]) -> Result<()> {
             .collect();
         ensure!(found == expected, "query around {}: found {found:?}, expected {expected:?}", p.id);
     }
-    let everywhere = h.dss.query_intents(&viewer, &sub_area(0.05, None, None))?;
+    let everywhere = h.dss.query_intents(&viewer, &sub_area(0.05, None, None)).await?;
     ensure!(everywhere.len() == planned.len(), "{} of {} intents found", everywhere.len(), planned.len());
     Ok(())
 }

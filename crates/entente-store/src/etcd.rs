@@ -1,0 +1,462 @@
+//! The pool's shared store on etcd: entity keys, optimistic commits guarded by cell markers, and a watch that
+//! feeds every commit to every instance in revision order.
+
+mod gateway;
+mod layout;
+mod local;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use entente_dss::{
+    Airspace, BoxFuture, Change, CommitTicket, Committed, Dss, EntityId, Footprint, Revision, SharedStore,
+    Snapshot, Store, StoreError,
+};
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::codec;
+use gateway::{Compare, Event, Gateway, KeyValue, Op, RangeRequest, TxnRequest};
+use layout::{Kind, Layout};
+pub use local::LocalEtcd;
+
+/// etcd's default `--max-txn-ops`: compares, and operations of a branch, each at most this many.
+const MAX_TXN_OPS: usize = 128;
+
+/// Keys one snapshot range request returns at most.
+const SNAPSHOT_PAGE: i64 = 1000;
+
+/// How to reach the pool's etcd cluster.
+#[derive(Clone, Debug)]
+pub struct EtcdConfig {
+    /// Client URLs of the members, e.g. `http://127.0.0.1:2379`.
+    pub endpoints: Vec<String>,
+    /// Key prefix of this pool; several pools may share one cluster under different prefixes.
+    pub prefix: String,
+}
+
+type Waiters = Mutex<Vec<oneshot::Sender<Result<Revision, StoreError>>>>;
+
+/// One group of the plain [`Store`] interface and where to say it committed.
+type Job = (Vec<Change>, oneshot::Sender<Result<(), StoreError>>);
+
+pub struct EtcdStore {
+    gateway: Arc<Gateway>,
+    layout: Arc<Layout>,
+    handle: tokio::runtime::Handle,
+    /// Readers waiting for the pool's newest revision; one quorum read answers all who asked before it began.
+    waiters: Arc<Waiters>,
+    wake: Arc<Notify>,
+    /// Unconditional commits of the plain [`Store`] interface, kept in submission order.
+    queue: mpsc::UnboundedSender<Job>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for EtcdStore {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+/// A notification page: subscription id to its counter.
+type Page = BTreeMap<u128, i32>;
+
+fn encode_page(page: &Page) -> Vec<u8> {
+    postcard::to_allocvec(&page.iter().map(|(k, v)| (*k, *v)).collect::<Vec<_>>()).unwrap_or_default()
+}
+
+fn decode_page(bytes: &[u8]) -> Result<Page, StoreError> {
+    let entries: Vec<(u128, i32)> = postcard::from_bytes(bytes).map_err(corrupt)?;
+    Ok(entries.into_iter().collect())
+}
+
+impl EtcdStore {
+    /// Connects (lazily: the first request reaches a member) from inside a tokio runtime.
+    pub fn connect(config: &EtcdConfig) -> Result<EtcdStore, StoreError> {
+        let gateway = Arc::new(Gateway::new(config.endpoints.clone())?);
+        let layout = Arc::new(Layout::new(&config.prefix));
+        let handle = tokio::runtime::Handle::try_current()
+            .map_err(|_| StoreError::Io("the etcd store needs a tokio runtime".into()))?;
+        let waiters: Arc<Waiters> = Arc::default();
+        let wake = Arc::new(Notify::new());
+        let (queue, jobs) = mpsc::unbounded_channel();
+        let reader = handle.spawn(read_heads(gateway.clone(), layout.clone(), waiters.clone(), wake.clone()));
+        let committer = handle.spawn(commit_in_order(gateway.clone(), layout.clone(), jobs));
+        Ok(EtcdStore { gateway, layout, handle, waiters, wake, queue, tasks: vec![reader, committer] })
+    }
+
+    /// Everything the pool holds, and the revision it was read at.
+    pub async fn snapshot(&self) -> Result<(Snapshot, Revision), StoreError> {
+        snapshot(&self.gateway, &self.layout).await
+    }
+
+    /// Feeds every commit after the instance's applied revision into `dss`, reconnecting to another member
+    /// when one fails and reloading the snapshot when etcd compacted the history it still needed.
+    pub fn follow(&self, dss: Arc<Dss>) -> JoinHandle<()> {
+        let gateway = self.gateway.clone();
+        let layout = self.layout.clone();
+        self.handle.spawn(async move {
+            loop {
+                match follow_once(&gateway, &layout, &dss).await {
+                    Ok(()) => tracing::debug!("etcd closed the watch; watching again"),
+                    Err(FollowEnd::Compacted) => match snapshot(&gateway, &layout).await {
+                        Ok((snapshot, at)) => {
+                            tracing::warn!(revision = at, "etcd compacted past this instance; reloaded");
+                            dss.reset(snapshot, at);
+                        }
+                        Err(e) => tracing::warn!(error = %e, "reloading from etcd failed"),
+                    },
+                    Err(FollowEnd::Failed(e)) => tracing::warn!(error = %e, "watching etcd failed; retrying"),
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    }
+}
+
+async fn snapshot(gateway: &Gateway, layout: &Layout) -> Result<(Snapshot, Revision), StoreError> {
+    let (start, end) = layout.replicated();
+    let mut snapshot = Snapshot::default();
+    let mut pages = Page::new();
+    let mut key = start;
+    let mut revision = 0;
+    loop {
+        let response = gateway
+            .range(&RangeRequest {
+                key: gateway::b64(&key),
+                range_end: gateway::b64(&end),
+                limit: SNAPSHOT_PAGE,
+                revision,
+            })
+            .await?;
+        if revision == 0 {
+            revision = response.header.revision;
+        }
+        for kv in &response.kvs {
+            if layout.is_page(&kv.key) {
+                pages.extend(decode_page(&kv.value)?);
+            } else if let Some((kind, _)) = layout.parse_entity(&kv.key) {
+                load_entity(&mut snapshot, kind, &kv.value)?;
+            }
+        }
+        match response.kvs.last() {
+            Some(last) if response.more => {
+                key = last.key.clone();
+                key.push(0);
+            }
+            _ => break,
+        }
+    }
+    for s in &mut snapshot.subscriptions {
+        if let Some(&n) = pages.get(&s.id.as_uuid().as_u128()) {
+            s.notification_index = n;
+        }
+    }
+    for s in &mut snapshot.rid_subscriptions {
+        if let Some(&n) = pages.get(&s.id.as_uuid().as_u128()) {
+            s.notification_index = n;
+        }
+    }
+    Ok((snapshot, revision))
+}
+
+fn load_entity(snapshot: &mut Snapshot, kind: Kind, value: &[u8]) -> Result<(), StoreError> {
+    match kind {
+        Kind::Intent => snapshot.operational_intents.push(codec::decode_intent(value)?),
+        Kind::Constraint => snapshot.constraints.push(codec::decode_constraint(value)?),
+        Kind::Subscription => snapshot.subscriptions.push(codec::decode_subscription(value)?),
+        Kind::Availability => snapshot.availability.push(codec::decode_availability(value)?),
+        Kind::Isa => snapshot.isas.push(codec::decode_isa(value)?),
+        Kind::RidSubscription => snapshot.rid_subscriptions.push(codec::decode_rid_subscription(value)?),
+        // Reports are archived for operators, not replicated.
+        Kind::Report => {}
+    }
+    Ok(())
+}
+
+enum FollowEnd {
+    Compacted,
+    Failed(StoreError),
+}
+
+impl From<StoreError> for FollowEnd {
+    fn from(e: StoreError) -> FollowEnd {
+        FollowEnd::Failed(e)
+    }
+}
+
+async fn follow_once(gateway: &Gateway, layout: &Layout, dss: &Dss) -> Result<(), FollowEnd> {
+    let (start, end) = layout.replicated();
+    let from = dss.applied().unwrap_or_default() + 1;
+    let mut watch = gateway.watch(&start, &end, from).await?;
+    while let Some(message) = watch.next().await? {
+        if let Some(error) = message.error {
+            return Err(FollowEnd::Failed(StoreError::Io(format!("etcd watch error: {error}"))));
+        }
+        let Some(result) = message.result else { continue };
+        if result.compact_revision > 0 {
+            return Err(FollowEnd::Compacted);
+        }
+        if result.canceled {
+            return Ok(());
+        }
+        // etcd never splits one revision's events across messages, so each group here is one whole commit.
+        for group in result.events.chunk_by(|a, b| a.kv.mod_revision == b.kv.mod_revision) {
+            let changes = changes_of(layout, group)?;
+            dss.replicate(group[0].kv.mod_revision, &changes);
+        }
+    }
+    Ok(())
+}
+
+/// The domain changes one commit's events stand for (markers and `head` stand for none).
+fn changes_of(layout: &Layout, events: &[Event]) -> Result<Vec<Change>, StoreError> {
+    let mut changes = Vec::new();
+    for event in events {
+        let KeyValue { key, value, .. } = &event.kv;
+        if layout.is_page(key) {
+            if !event.is_delete() {
+                changes.extend(decode_page(value)?.into_iter().map(|(id, n)| Change::SetNotificationIndex {
+                    id: EntityId::from_uuid(uuid::Uuid::from_u128(id)),
+                    notification_index: n,
+                }));
+            }
+            continue;
+        }
+        let Some((kind, name)) = layout.parse_entity(key) else { continue };
+        if !event.is_delete() {
+            changes.push(match kind {
+                Kind::Intent => Change::PutOperationalIntent(Arc::new(codec::decode_intent(value)?)),
+                Kind::Constraint => Change::PutConstraint(Arc::new(codec::decode_constraint(value)?)),
+                Kind::Subscription => Change::PutSubscription(codec::decode_subscription(value)?),
+                Kind::Availability => Change::PutAvailability(codec::decode_availability(value)?),
+                Kind::Isa => Change::PutIsa(codec::decode_isa(value)?),
+                Kind::RidSubscription => Change::PutRidSubscription(codec::decode_rid_subscription(value)?),
+                Kind::Report => continue,
+            });
+            continue;
+        }
+        let id = EntityId::parse(name).ok_or_else(|| corrupt(format!("bad entity key {name}")))?;
+        changes.push(match kind {
+            Kind::Intent => Change::DeleteOperationalIntent(id),
+            Kind::Constraint => Change::DeleteConstraint(id),
+            Kind::Subscription => Change::DeleteSubscription(id),
+            Kind::Isa => Change::DeleteIsa(id),
+            Kind::RidSubscription => Change::DeleteRidSubscription(id),
+            Kind::Availability | Kind::Report => continue,
+        });
+    }
+    Ok(changes)
+}
+
+/// Answers every reader who asked for the newest revision before one quorum read of `head` began.
+async fn read_heads(gateway: Arc<Gateway>, layout: Arc<Layout>, waiters: Arc<Waiters>, wake: Arc<Notify>) {
+    let head = layout.head();
+    loop {
+        let batch = std::mem::take(&mut *waiters.lock().unwrap_or_else(|p| p.into_inner()));
+        if batch.is_empty() {
+            wake.notified().await;
+            continue;
+        }
+        let request = RangeRequest { key: gateway::b64(&head), ..RangeRequest::default() };
+        let latest = gateway.range(&request).await.map(|r| r.kvs.first().map_or(0, |kv| kv.mod_revision));
+        for waiter in batch {
+            let _ = waiter.send(latest.clone());
+        }
+    }
+}
+
+async fn commit_in_order(
+    gateway: Arc<Gateway>,
+    layout: Arc<Layout>,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+) {
+    while let Some((changes, done)) = jobs.recv().await {
+        // Without an airspace the footprint is the new extents: nobody decided on older state.
+        let footprint = Airspace::default().footprint(&changes);
+        let outcome = loop {
+            match commit(&gateway, &layout, changes.clone(), &footprint, None).await {
+                Ok(Committed::At(_)) => break Ok(()),
+                Ok(Committed::Stale(_)) => continue,
+                Err(e) => break Err(e),
+            }
+        };
+        let _ = done.send(outcome);
+    }
+}
+
+/// One transaction: the changes, the notification pages they touch, the cell markers of their footprint
+/// and `head`; with `read_at`, guarded by compares that fail if anything it covers changed after it.
+async fn commit(
+    gateway: &Gateway,
+    layout: &Layout,
+    changes: Vec<Change>,
+    footprint: &Footprint,
+    read_at: Option<Revision>,
+) -> Result<Committed, StoreError> {
+    let before = read_at.map(|r| r + 1);
+    let mut txn = TxnRequest::default();
+    let mut pages: BTreeMap<usize, Vec<(u128, Option<i32>)>> = BTreeMap::new();
+    let mut counter = |id: EntityId, value: Option<i32>| {
+        pages.entry(Layout::page_of(id)).or_default().push((id.as_uuid().as_u128(), value));
+    };
+    // etcd refuses a transaction that writes one key twice; the last change to a key is its final state.
+    let mut writes: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+    for change in &changes {
+        let (key, value) = match change {
+            Change::PutOperationalIntent(o) => (layout.id(Kind::Intent, o.id), Some(codec::encode_intent(o))),
+            Change::DeleteOperationalIntent(id) => (layout.id(Kind::Intent, *id), None),
+            Change::PutConstraint(c) => {
+                (layout.id(Kind::Constraint, c.id), Some(codec::encode_constraint(c)))
+            }
+            Change::DeleteConstraint(id) => (layout.id(Kind::Constraint, *id), None),
+            // A full put of a subscription sets its counter too, so it wins over earlier notifications.
+            Change::PutSubscription(s) => {
+                counter(s.id, Some(s.notification_index));
+                (layout.id(Kind::Subscription, s.id), Some(codec::encode_subscription(s)))
+            }
+            Change::DeleteSubscription(id) => {
+                counter(*id, None);
+                (layout.id(Kind::Subscription, *id), None)
+            }
+            Change::DeleteRidSubscription(id) => {
+                counter(*id, None);
+                (layout.id(Kind::RidSubscription, *id), None)
+            }
+            Change::SetNotificationIndex { id, notification_index } => {
+                counter(*id, Some(*notification_index));
+                continue;
+            }
+            Change::PutAvailability(a) => {
+                (layout.entity(Kind::Availability, &a.uss), Some(codec::encode_availability(a)))
+            }
+            Change::PutReport(r) => (layout.entity(Kind::Report, &r.id), Some(codec::encode_report(r))),
+            Change::PutIsa(i) => (layout.id(Kind::Isa, i.id), Some(codec::encode_isa(i))),
+            Change::DeleteIsa(id) => (layout.id(Kind::Isa, *id), None),
+            Change::PutRidSubscription(s) => {
+                counter(s.id, Some(s.notification_index));
+                (layout.id(Kind::RidSubscription, s.id), Some(codec::encode_rid_subscription(s)))
+            }
+        };
+        writes.retain(|(k, _)| *k != key);
+        writes.push((key, value));
+    }
+    for (key, value) in writes {
+        if let Some(before) = before {
+            txn.compare.push(Compare::modified_before(&key, before));
+        }
+        txn.success.push(match value {
+            Some(value) => Op::put(&key, &value),
+            None => Op::delete(&key),
+        });
+    }
+    if !pages.is_empty() {
+        let read = read_pages(gateway, layout, pages.keys().copied()).await?;
+        for (n, updates) in pages {
+            let (mod_revision, mut page) = read.get(&n).cloned().unwrap_or_default();
+            if read_at.is_some_and(|r| mod_revision > r) {
+                return Ok(Committed::Stale(mod_revision));
+            }
+            for (id, value) in updates {
+                match value {
+                    Some(v) => page.insert(id, v),
+                    None => page.remove(&id),
+                };
+            }
+            let key = layout.page(n);
+            txn.compare.push(Compare::modified_before(&key, mod_revision + 1));
+            txn.success.push(Op::put(&key, &encode_page(&page)));
+        }
+    }
+    let markers = layout.markers(footprint);
+    if let Some(before) = before {
+        txn.compare.extend(markers.compare.iter().map(|k| Compare::modified_before(k, before)));
+    }
+    txn.success.extend(markers.bump.iter().map(|k| Op::put(k, &[])));
+    txn.success.push(Op::put(&layout.head(), &[]));
+    txn.failure.push(Op::get(&layout.head()));
+    if txn.compare.len() > MAX_TXN_OPS || txn.success.len() > MAX_TXN_OPS {
+        return Err(StoreError::Io(format!(
+            "a commit of {} changes needs {} compares and {} operations, over etcd's limit of {MAX_TXN_OPS}",
+            changes.len(),
+            txn.compare.len(),
+            txn.success.len()
+        )));
+    }
+    let response = gateway.txn(&txn).await?;
+    if response.succeeded {
+        return Ok(Committed::At(response.header.revision));
+    }
+    let head = response
+        .responses
+        .first()
+        .and_then(|r| r.response_range.as_ref())
+        .and_then(|r| r.kvs.first())
+        .map_or(response.header.revision, |kv| kv.mod_revision);
+    Ok(Committed::Stale(head))
+}
+
+/// The named pages with their revisions, in one round trip.
+async fn read_pages(
+    gateway: &Gateway,
+    layout: &Layout,
+    pages: impl Iterator<Item = usize>,
+) -> Result<BTreeMap<usize, (Revision, Page)>, StoreError> {
+    let pages: Vec<usize> = pages.collect();
+    let txn = TxnRequest {
+        success: pages.iter().map(|&n| Op::get(&layout.page(n))).collect(),
+        ..TxnRequest::default()
+    };
+    let response = gateway.txn(&txn).await?;
+    let mut read = BTreeMap::new();
+    for (n, r) in pages.into_iter().zip(response.responses) {
+        if let Some(kv) = r.response_range.and_then(|r| r.kvs.into_iter().next()) {
+            read.insert(n, (kv.mod_revision, decode_page(&kv.value)?));
+        }
+    }
+    Ok(read)
+}
+
+impl SharedStore for EtcdStore {
+    fn latest(&self) -> BoxFuture<'_, Result<Revision, StoreError>> {
+        Box::pin(async move {
+            let (tx, rx) = oneshot::channel();
+            self.waiters.lock().unwrap_or_else(|p| p.into_inner()).push(tx);
+            self.wake.notify_one();
+            rx.await.unwrap_or_else(|_| Err(StoreError::Io("the etcd reader stopped".into())))
+        })
+    }
+
+    fn commit_if(
+        &self,
+        changes: Vec<Change>,
+        footprint: Footprint,
+        read_at: Revision,
+    ) -> BoxFuture<'_, Result<Committed, StoreError>> {
+        Box::pin(async move { commit(&self.gateway, &self.layout, changes, &footprint, Some(read_at)).await })
+    }
+}
+
+impl Store for EtcdStore {
+    fn load(&self) -> Result<Snapshot, StoreError> {
+        // A helper thread may block on the runtime even when the caller runs on one of its workers.
+        std::thread::scope(|s| s.spawn(|| self.handle.block_on(self.snapshot())).join())
+            .map_err(|_| StoreError::Io("loading from etcd panicked".into()))?
+            .map(|(snapshot, _)| snapshot)
+    }
+
+    fn submit(&self, changes: Vec<Change>) -> CommitTicket {
+        let (done, ticket) = oneshot::channel();
+        if let Err(mpsc::error::SendError((_, done))) = self.queue.send((changes, done)) {
+            let _ = done.send(Err(StoreError::Io("the etcd committer stopped".into())));
+        }
+        ticket
+    }
+}

@@ -1,0 +1,296 @@
+//! Where the pool keeps things in etcd: entity keys, notification pages, and the cell markers whose
+//! revisions reveal concurrent writes in the same part of the map.
+
+use std::collections::BTreeSet;
+
+use entente_dss::{EntityId, Footprint};
+
+/// Entity kinds and their key segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Intent,
+    Constraint,
+    Subscription,
+    Availability,
+    Report,
+    Isa,
+    RidSubscription,
+}
+
+impl Kind {
+    const ALL: [Kind; 7] = [
+        Kind::Intent,
+        Kind::Constraint,
+        Kind::Subscription,
+        Kind::Availability,
+        Kind::Report,
+        Kind::Isa,
+        Kind::RidSubscription,
+    ];
+
+    fn segment(self) -> &'static str {
+        match self {
+            Kind::Intent => "oi",
+            Kind::Constraint => "cn",
+            Kind::Subscription => "su",
+            Kind::Availability => "av",
+            Kind::Report => "rp",
+            Kind::Isa => "is",
+            Kind::RidSubscription => "rs",
+        }
+    }
+}
+
+/// Notification counters live in this many pages keyed by subscription id, so a write that notifies any
+/// number of subscriptions touches at most this many keys.
+pub(crate) const PAGES: usize = 32;
+
+/// The cell markers one write may compare (own cells twice, ancestors once); with the pages and the
+/// entity keys this keeps every transaction under etcd's default limit of 128 operations.
+pub(crate) const CELL_BUDGET: usize = 48;
+
+/// Levels of the nested grid: level `k` cells are 4^k level-0 cells of 1/64 degree; level 8 is the world.
+const LEVELS: u32 = 9;
+const FINE_PER_DEGREE: f64 = 64.0;
+const FINE_LAT_MAX: i64 = 180 * 64 - 1;
+const FINE_LNG_MAX: i64 = 360 * 64 - 1;
+
+pub(crate) struct Layout {
+    prefix: String,
+}
+
+/// One cell of the grid: level and indices counted from (-90, -180).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Cell {
+    level: u32,
+    i: i64,
+    j: i64,
+}
+
+impl Cell {
+    const WORLD: Cell = Cell { level: LEVELS - 1, i: 0, j: 0 };
+
+    /// The coarser cells containing this one, up to the world.
+    fn ancestors(self) -> impl Iterator<Item = Cell> {
+        std::iter::successors(Some(self), |c| {
+            (c.level + 1 < LEVELS).then(|| Cell { level: c.level + 1, i: c.i >> 2, j: c.j >> 2 })
+        })
+        .skip(1)
+    }
+}
+
+fn ancestors_of(cells: &BTreeSet<Cell>) -> BTreeSet<Cell> {
+    cells.iter().flat_map(|c| c.ancestors()).collect()
+}
+
+/// The markers a write compares and the ones it bumps. A write covering cells at level `k` bumps their
+/// `x` markers and the `ix` markers of their ancestors; it compares the `x` and `ix` markers of its cells
+/// and the `x` markers of their ancestors. Two writes whose rectangles meet share a point, hence nested
+/// cells containing it: at the coarser of their two levels one bumps what the other compares, whichever
+/// commits first, while writes in different places only share ancestors' `ix`, which nobody compares
+/// but a write covering the whole ancestor.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Markers {
+    pub(crate) compare: Vec<Vec<u8>>,
+    pub(crate) bump: Vec<Vec<u8>>,
+}
+
+impl Layout {
+    pub(crate) fn new(prefix: &str) -> Layout {
+        Layout { prefix: prefix.trim_end_matches('/').to_owned() }
+    }
+
+    pub(crate) fn entity(&self, kind: Kind, name: &str) -> Vec<u8> {
+        format!("{}/e/{}/{name}", self.prefix, kind.segment()).into_bytes()
+    }
+
+    pub(crate) fn id(&self, kind: Kind, id: EntityId) -> Vec<u8> {
+        self.entity(kind, &id.to_string())
+    }
+
+    /// The kind and name of an entity key.
+    pub(crate) fn parse_entity<'a>(&self, key: &'a [u8]) -> Option<(Kind, &'a str)> {
+        let key = std::str::from_utf8(key).ok()?;
+        let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix("/e/")?;
+        let (segment, name) = rest.split_once('/')?;
+        Kind::ALL.into_iter().find(|k| k.segment() == segment).map(|k| (k, name))
+    }
+
+    pub(crate) fn page(&self, n: usize) -> Vec<u8> {
+        format!("{}/n/{n:02}", self.prefix).into_bytes()
+    }
+
+    pub(crate) fn page_of(id: EntityId) -> usize {
+        (id.as_uuid().as_u128() % PAGES as u128) as usize
+    }
+
+    pub(crate) fn is_page(&self, key: &[u8]) -> bool {
+        key.starts_with(format!("{}/n/", self.prefix).as_bytes())
+    }
+
+    /// Bumped by every write, so its revision is the newest commit of the pool.
+    pub(crate) fn head(&self) -> Vec<u8> {
+        format!("{}/head", self.prefix).into_bytes()
+    }
+
+    /// `[start, end)` of everything an instance replicates: entities, `head` and pages, but no markers.
+    pub(crate) fn replicated(&self) -> (Vec<u8>, Vec<u8>) {
+        (format!("{}/e/", self.prefix).into_bytes(), format!("{}/o", self.prefix).into_bytes())
+    }
+
+    fn marker(&self, kind: &str, c: Cell) -> Vec<u8> {
+        format!("{}/c/{kind}/{}/{}/{}", self.prefix, c.level, c.i, c.j).into_bytes()
+    }
+
+    pub(crate) fn markers(&self, footprint: &Footprint) -> Markers {
+        let cells = covering(footprint);
+        let ancestors = ancestors_of(&cells);
+        let mut markers = Markers::default();
+        for &c in &cells {
+            markers.compare.push(self.marker("x", c));
+            markers.compare.push(self.marker("ix", c));
+            markers.bump.push(self.marker("x", c));
+        }
+        for &a in &ancestors {
+            markers.compare.push(self.marker("x", a));
+            markers.bump.push(self.marker("ix", a));
+        }
+        markers
+    }
+}
+
+fn fine(degrees_from_origin: f64, max: i64) -> i64 {
+    // Saturating float-to-int conversion; the clamp keeps the poles and the antimeridian in range.
+    ((degrees_from_origin * FINE_PER_DEGREE).floor() as i64).clamp(0, max)
+}
+
+/// The cells of the finest level at which the footprint's rectangles, with their ancestors, fit in the
+/// budget.
+fn covering(footprint: &Footprint) -> BTreeSet<Cell> {
+    if footprint.everywhere {
+        return BTreeSet::from([Cell::WORLD]);
+    }
+    if footprint.rects.is_empty() {
+        return BTreeSet::new();
+    }
+    let spans: Vec<(i64, i64, i64, i64)> = footprint
+        .rects
+        .iter()
+        .map(|r| {
+            (
+                fine(r.lat_lo + 90.0, FINE_LAT_MAX),
+                fine(r.lat_hi + 90.0, FINE_LAT_MAX),
+                fine(r.lng_lo + 180.0, FINE_LNG_MAX),
+                fine(r.lng_hi + 180.0, FINE_LNG_MAX),
+            )
+        })
+        .collect();
+    for level in 0..LEVELS {
+        let shift = 2 * level;
+        let upper_bound: i64 = spans
+            .iter()
+            .map(|&(i0, i1, j0, j1)| {
+                ((i1 >> shift) - (i0 >> shift) + 1) * ((j1 >> shift) - (j0 >> shift) + 1)
+            })
+            .sum();
+        if upper_bound as usize > CELL_BUDGET {
+            continue;
+        }
+        let cells: BTreeSet<Cell> = spans
+            .iter()
+            .flat_map(|&(i0, i1, j0, j1)| {
+                ((i0 >> shift)..=(i1 >> shift))
+                    .flat_map(move |i| ((j0 >> shift)..=(j1 >> shift)).map(move |j| Cell { level, i, j }))
+            })
+            .collect();
+        if 2 * cells.len() + ancestors_of(&cells).len() <= CELL_BUDGET {
+            return cells;
+        }
+    }
+    BTreeSet::from([Cell::WORLD])
+}
+
+#[cfg(test)]
+mod tests {
+    use entente_geo::LatLngRect;
+
+    use super::*;
+
+    fn rect(lat_lo: f64, lat_hi: f64, lng_lo: f64, lng_hi: f64) -> LatLngRect {
+        LatLngRect { lat_lo, lat_hi, lng_lo, lng_hi }
+    }
+
+    fn footprint(rects: Vec<LatLngRect>) -> Footprint {
+        Footprint { rects, everywhere: false }
+    }
+
+    /// Two writes conflict when one bumps a marker the other compares.
+    fn conflict(a: &Footprint, b: &Footprint) -> bool {
+        let layout = Layout::new("/p");
+        let (ma, mb) = (layout.markers(a), layout.markers(b));
+        ma.bump.iter().any(|k| mb.compare.contains(k)) && mb.bump.iter().any(|k| ma.compare.contains(k))
+    }
+
+    #[test]
+    fn the_largest_allowed_area_fits_the_budget() {
+        // 2500 km² as a 50 km square, and as a 1000 km x 2.5 km strip.
+        for f in [
+            footprint(vec![rect(47.0, 47.45, 8.0, 8.66)]),
+            footprint(vec![rect(47.0, 47.0225, -4.0, 9.3)]),
+            footprint(vec![rect(-89.9, 89.9, -179.9, 179.9)]),
+        ] {
+            let m = Layout::new("/p").markers(&f);
+            assert!(m.compare.len() <= CELL_BUDGET, "{} compares for {f:?}", m.compare.len());
+            assert!(m.bump.len() <= CELL_BUDGET);
+            assert!(!m.bump.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_small_area_uses_fine_cells_so_neighbours_do_not_conflict() {
+        let a = footprint(vec![rect(47.0, 47.005, 8.0, 8.005)]);
+        let b = footprint(vec![rect(47.1, 47.105, 8.0, 8.005)]);
+        assert!(!conflict(&a, &b));
+        assert!(conflict(&a, &a));
+    }
+
+    #[test]
+    fn writes_at_different_levels_that_meet_conflict() {
+        let small = footprint(vec![rect(47.2, 47.201, 8.3, 8.301)]);
+        let large = footprint(vec![rect(46.9, 47.5, 7.9, 8.6)]);
+        let elsewhere = footprint(vec![rect(10.0, 10.5, 8.0, 8.5)]);
+        assert!(conflict(&small, &large));
+        assert!(conflict(&large, &small));
+        assert!(!conflict(&small, &elsewhere));
+        assert!(!conflict(&large, &elsewhere));
+    }
+
+    #[test]
+    fn everywhere_conflicts_with_everything_and_nothing_with_nothing() {
+        let everywhere = Footprint { rects: Vec::new(), everywhere: true };
+        let small = footprint(vec![rect(-33.9, -33.89, 151.2, 151.21)]);
+        assert!(conflict(&everywhere, &small));
+        assert!(conflict(&small, &everywhere));
+        assert_eq!(Layout::new("/p").markers(&Footprint::default()), Markers::default());
+    }
+
+    #[test]
+    fn entity_keys_parse_back() {
+        let layout = Layout::new("/pool/");
+        let id = EntityId::random();
+        assert_eq!(
+            layout.parse_entity(&layout.id(Kind::Isa, id)),
+            Some((Kind::Isa, id.to_string().as_str()))
+        );
+        assert_eq!(
+            layout.parse_entity(&layout.entity(Kind::Availability, "a/b")),
+            Some((Kind::Availability, "a/b"))
+        );
+        assert_eq!(layout.parse_entity(&layout.head()), None);
+        let (start, end) = layout.replicated();
+        for key in [layout.id(Kind::Intent, id), layout.head(), layout.page(31)] {
+            assert!(start <= key && key < end);
+        }
+        assert!(layout.markers(&footprint(vec![rect(0.0, 0.1, 0.0, 0.1)])).bump.iter().all(|k| *k < start));
+    }
+}

@@ -1,4 +1,8 @@
-//! The `entente` binary as an operator runs it: real process, real socket, kill -9 and SIGTERM.
+//! The `entente` binary as an operator runs it: real process, real socket, kill -9 and SIGTERM; a pool of
+//! instances on a real etcd cluster.
+
+#[path = "integration/pool.rs"]
+mod pool;
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -18,11 +22,24 @@ struct Server {
     base: String,
 }
 
+/// A test that fails half-way must not leave a server running.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 fn start(data_dir: &Path) -> anyhow::Result<Server> {
+    start_with(&["--data-dir".as_ref(), data_dir.as_os_str()])
+}
+
+/// Starts `entente dss` on a free port with the test key, plus `store_args`, and waits until it answers.
+fn start_with(store_args: &[&std::ffi::OsStr]) -> anyhow::Result<Server> {
     let port = free_port()?;
     let child = Command::new(env!("CARGO_BIN_EXE_entente"))
         .args([
@@ -34,8 +51,7 @@ fn start(data_dir: &Path) -> anyhow::Result<Server> {
             "--public-key",
             PUBLIC_KEY,
         ])
-        .arg("--data-dir")
-        .arg(data_dir)
+        .args(store_args)
         .arg("--allow-http-base-urls")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -53,18 +69,27 @@ fn start(data_dir: &Path) -> anyhow::Result<Server> {
 }
 
 fn token() -> anyhow::Result<String> {
+    token_for("uss1", "utm.strategic_coordination")
+}
+
+fn token_for(sub: &str, scope: &str) -> anyhow::Result<String> {
     let issuer = TokenIssuer::from_pem(PRIVATE_KEY, None)?;
-    Ok(issuer.issue("uss1", &["utm.strategic_coordination"], "localhost", Duration::from_secs(600))?)
+    Ok(issuer.issue(sub, &[scope], "localhost", Duration::from_secs(600))?)
 }
 
 fn intent_body(lat: f64) -> Value {
+    intent_at(lat, 7.0, 0.001)
+}
+
+/// An intent over a triangle of `size` degrees at (lat, lng), 0-100 m, for the next hour.
+fn intent_at(lat: f64, lng: f64, size: f64) -> Value {
     let now = chrono::Utc::now();
     let t = |m: i64| (now + chrono::Duration::minutes(m)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     json!({
         "extents": [{
             "volume": {
                 "outline_polygon": {"vertices": [
-                    {"lat": lat, "lng": 7.0}, {"lat": lat, "lng": 7.001}, {"lat": lat + 0.001, "lng": 7.001}
+                    {"lat": lat, "lng": lng}, {"lat": lat, "lng": lng + size}, {"lat": lat + size, "lng": lng + size}
                 ]},
                 "altitude_lower": {"value": 0, "reference": "W84", "units": "M"},
                 "altitude_upper": {"value": 100, "reference": "W84", "units": "M"}

@@ -273,11 +273,7 @@ async fn read_heads(gateway: Arc<Gateway>, layout: Arc<Layout>, waiters: Arc<Wai
     }
 }
 
-async fn commit_in_order(
-    gateway: Arc<Gateway>,
-    layout: Arc<Layout>,
-    mut jobs: mpsc::UnboundedReceiver<Job>,
-) {
+async fn commit_in_order(gateway: Arc<Gateway>, layout: Arc<Layout>, mut jobs: mpsc::UnboundedReceiver<Job>) {
     while let Some((changes, done)) = jobs.recv().await {
         // Without an airspace the footprint is the new extents: nobody decided on older state.
         let footprint = Airspace::default().footprint(&changes);

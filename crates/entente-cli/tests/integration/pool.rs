@@ -1,0 +1,329 @@
+//! A pool of `entente dss` processes sharing a real 3-member etcd cluster on loopback: one truth, read
+//! anywhere right after a write, and never two intersecting intents accepted at once.
+
+use std::sync::{Arc, Barrier};
+use std::thread;
+
+use anyhow::{Context, ensure};
+use entente_store::LocalEtcd;
+use reqwest::blocking::Client;
+use serde_json::{Value, json};
+
+use super::{Server, intent_at, start_with, token, token_for};
+
+struct Pool {
+    instances: Vec<Server>,
+    etcd: LocalEtcd,
+    prefix: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Pool {
+    fn start(instances: usize) -> anyhow::Result<Pool> {
+        let dir = tempfile::tempdir()?;
+        let etcd = LocalEtcd::start(dir.path(), 3).context("starting etcd (scripts/test installs it)")?;
+        let prefix = format!("/pool-{}", uuid::Uuid::new_v4());
+        let mut pool = Pool { instances: Vec::new(), etcd, prefix, _dir: dir };
+        for _ in 0..instances {
+            let instance = pool.instance()?;
+            pool.instances.push(instance);
+        }
+        Ok(pool)
+    }
+
+    fn instance(&self) -> anyhow::Result<Server> {
+        let endpoints = self.etcd.endpoints().join(",");
+        start_with(&[
+            "--store".as_ref(),
+            "etcd".as_ref(),
+            "--etcd-endpoints".as_ref(),
+            endpoints.as_ref(),
+            "--etcd-prefix".as_ref(),
+            self.prefix.as_ref(),
+        ])
+    }
+
+    fn base(&self, n: usize) -> &str {
+        &self.instances[n % self.instances.len()].base
+    }
+}
+
+fn oir_url(base: &str, id: &str) -> String {
+    format!("{base}/dss/v1/operational_intent_references/{id}")
+}
+
+fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Every kind of F3548 write made through one instance is answered identically by every other instance
+/// right after the write's response.
+#[test]
+fn every_write_is_visible_on_every_instance_at_once() -> anyhow::Result<()> {
+    let pool = Pool::start(3)?;
+    let client = Client::new();
+    let token = token()?;
+    let get = |n: usize, path: &str| -> anyhow::Result<Value> {
+        let resp = client.get(format!("{}{path}", pool.base(n))).bearer_auth(&token).send()?;
+        ensure!(resp.status() == 200, "GET {path} on instance {n}: {}", resp.status());
+        Ok(resp.json()?)
+    };
+    for round in 0..12 {
+        let writer = round % 3;
+        let id = new_id();
+        let path = format!("/dss/v1/operational_intent_references/{id}");
+        let mut body = intent_at(20.0 + round as f64 * 0.1, 20.0, 0.01);
+        body["new_subscription"] =
+            json!({"uss_base_url": "http://uss1.example", "notify_for_constraints": false});
+        let created: Value = client
+            .put(oir_url(pool.base(writer), &id))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()?
+            .error_for_status()?
+            .json()?;
+        let ovn = created["operational_intent_reference"]["ovn"].as_str().unwrap_or_default().to_owned();
+        let sub_id = created["operational_intent_reference"]["subscription_id"].clone();
+        for reader in 0..3 {
+            let seen = get(reader, &path)?;
+            ensure!(
+                seen["operational_intent_reference"]["ovn"] == json!(ovn),
+                "round {round} reader {reader}"
+            );
+            ensure!(seen["operational_intent_reference"]["version"] == json!(1));
+        }
+        // Update through the next instance, read through all.
+        body["state"] = json!("Activated");
+        body["key"] = json!([ovn]);
+        if let Some(b) = body.as_object_mut() {
+            b.remove("new_subscription");
+        }
+        body["subscription_id"] = sub_id.clone();
+        let updated: Value = client
+            .put(format!("{}/{ovn}", oir_url(pool.base(writer + 1), &id)))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()?
+            .error_for_status()?
+            .json()?;
+        let ovn2 = updated["operational_intent_reference"]["ovn"].clone();
+        for reader in 0..3 {
+            let seen = get(reader, &path)?;
+            ensure!(
+                seen["operational_intent_reference"]["ovn"] == ovn2,
+                "update, round {round} reader {reader}"
+            );
+            ensure!(seen["operational_intent_reference"]["version"] == json!(2));
+            ensure!(seen["operational_intent_reference"]["state"] == json!("Activated"));
+            let sub = get(reader, &format!("/dss/v1/subscriptions/{}", sub_id.as_str().unwrap_or_default()))?;
+            ensure!(sub["subscription"]["id"] == sub_id, "the implicit subscription on reader {reader}");
+        }
+        // Delete through the third instance: gone everywhere.
+        client
+            .delete(format!("{}/{}", oir_url(pool.base(writer + 2), &id), ovn2.as_str().unwrap_or_default()))
+            .bearer_auth(&token)
+            .send()?
+            .error_for_status()?;
+        for reader in 0..3 {
+            let resp = client.get(format!("{}{path}", pool.base(reader))).bearer_auth(&token).send()?;
+            ensure!(resp.status() == 404, "deleted, round {round} reader {reader}: {}", resp.status());
+        }
+    }
+    // Availability and constraints take the same path.
+    let availability = token_for("uss1", "utm.availability_arbitration")?;
+    let set: Value = client
+        .put(format!("{}/dss/v1/uss_availability/uss9", pool.base(0)))
+        .bearer_auth(&availability)
+        .json(&json!({"old_version": "", "availability": "Down"}))
+        .send()?
+        .error_for_status()?
+        .json()?;
+    for reader in 0..3 {
+        let seen: Value = client
+            .get(format!("{}/dss/v1/uss_availability/uss9", pool.base(reader)))
+            .bearer_auth(&availability)
+            .send()?
+            .json()?;
+        ensure!(seen == set, "availability on reader {reader}: {seen}");
+    }
+    let constraints = token_for("uss1", "utm.constraint_management")?;
+    let cid = new_id();
+    let mut body = intent_at(25.0, 20.0, 0.01);
+    if let Some(b) = body.as_object_mut() {
+        b.remove("state");
+    }
+    let created: Value = client
+        .put(format!("{}/dss/v1/constraint_references/{cid}", pool.base(1)))
+        .bearer_auth(&constraints)
+        .json(&body)
+        .send()?
+        .error_for_status()?
+        .json()?;
+    for reader in 0..3 {
+        let seen: Value = client
+            .get(format!("{}/dss/v1/constraint_references/{cid}", pool.base(reader)))
+            .bearer_auth(&constraints)
+            .send()?
+            .json()?;
+        ensure!(seen["constraint_reference"]["ovn"] == created["constraint_reference"]["ovn"]);
+    }
+    Ok(())
+}
+
+/// 40 rounds of 8 mutually intersecting creates sent at once through every instance: exactly one per round
+/// is accepted, every other one is told which intent it missed.
+#[test]
+fn exactly_one_of_concurrent_intersecting_creates_is_accepted() -> anyhow::Result<()> {
+    let pool = Arc::new(Pool::start(3)?);
+    let client = Client::new();
+    for round in 0..40 {
+        let start = Arc::new(Barrier::new(8));
+        let lat = -30.0 + f64::from(round) * 0.05;
+        let workers: Vec<_> = (0..8usize)
+            .map(|w| {
+                let (pool, client, start) = (pool.clone(), client.clone(), start.clone());
+                thread::spawn(move || -> anyhow::Result<u16> {
+                    let token = token_for(&format!("uss{w}"), "utm.strategic_coordination")?;
+                    // Each a different triangle, all overlapping the same spot.
+                    let size = 0.01 + 0.001 * w as f64;
+                    let body = intent_at(lat - size / 2.0, 40.0 - size / 2.0, size);
+                    start.wait();
+                    let resp =
+                        client.put(oir_url(pool.base(w), &new_id())).bearer_auth(token).json(&body).send()?;
+                    Ok(resp.status().as_u16())
+                })
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for w in workers {
+            statuses.push(w.join().map_err(|_| anyhow::anyhow!("worker panicked"))??);
+        }
+        statuses.sort_unstable();
+        ensure!(statuses == [201, 409, 409, 409, 409, 409, 409, 409], "round {round}: {statuses:?}");
+    }
+    Ok(())
+}
+
+/// 50 concurrent writes through different instances, each meeting one subscription, raise its notification
+/// index by exactly 50 and each write reports a different index.
+#[test]
+fn concurrent_notifications_each_get_their_own_index() -> anyhow::Result<()> {
+    let pool = Arc::new(Pool::start(3)?);
+    let client = Client::new();
+    let watcher = token_for("watcher", "utm.strategic_coordination")?;
+    let sub_id = new_id();
+    let now = chrono::Utc::now();
+    let created: Value = client
+        .put(format!("{}/dss/v1/subscriptions/{sub_id}", pool.base(0)))
+        .bearer_auth(&watcher)
+        .json(&json!({
+            "extents": {
+                "volume": {
+                    "outline_circle": {"center": {"lat": 50.0, "lng": 10.0}, "radius": {"value": 20000, "units": "M"}}
+                },
+                "time_start": {"value": rfc3339(now), "format": "RFC3339"},
+                "time_end": {"value": rfc3339(now + chrono::Duration::hours(2)), "format": "RFC3339"}
+            },
+            "uss_base_url": "http://watcher.example",
+            "notify_for_operational_intents": true
+        }))
+        .send()?
+        .error_for_status()?
+        .json()?;
+    let before = created["subscription"]["notification_index"].as_i64().unwrap_or(-1);
+    let start = Arc::new(Barrier::new(50));
+    let workers: Vec<_> = (0..50usize)
+        .map(|w| {
+            let (pool, client, start, sub_id) = (pool.clone(), client.clone(), start.clone(), sub_id.clone());
+            thread::spawn(move || -> anyhow::Result<i64> {
+                let token = token_for(&format!("uss{w}"), "utm.strategic_coordination")?;
+                // Disjoint intents spread over the subscription's area.
+                let body = intent_at(49.9 + (w / 10) as f64 * 0.04, 9.9 + (w % 10) as f64 * 0.02, 0.005);
+                start.wait();
+                let resp: Value = client
+                    .put(oir_url(pool.base(w), &new_id()))
+                    .bearer_auth(token)
+                    .json(&body)
+                    .send()?
+                    .error_for_status()?
+                    .json()?;
+                let index = resp["subscribers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|s| s["subscriptions"].as_array().into_iter().flatten())
+                    .find(|s| s["subscription_id"] == json!(sub_id))
+                    .and_then(|s| s["notification_index"].as_i64());
+                index.context("the write did not notify the subscription")
+            })
+        })
+        .collect();
+    let mut indices = Vec::new();
+    for w in workers {
+        indices.push(w.join().map_err(|_| anyhow::anyhow!("worker panicked"))??);
+    }
+    indices.sort_unstable();
+    let expected: Vec<i64> = (before + 1..=before + 50).collect();
+    ensure!(indices == expected, "indices {indices:?}");
+    for reader in 0..3 {
+        let seen: Value = client
+            .get(format!("{}/dss/v1/subscriptions/{sub_id}", pool.base(reader)))
+            .bearer_auth(&watcher)
+            .send()?
+            .json()?;
+        ensure!(seen["subscription"]["notification_index"] == json!(before + 50), "reader {reader}: {seen}");
+    }
+    Ok(())
+}
+
+/// Under load, one etcd member and one instance are killed with SIGKILL: every acknowledged write is still
+/// there, the pool keeps accepting writes, and both come back and catch up.
+#[test]
+fn losing_an_etcd_member_and_an_instance_loses_no_acknowledged_write() -> anyhow::Result<()> {
+    let mut pool = Pool::start(2)?;
+    let client = Client::new();
+    let token = token()?;
+    let mut acknowledged: Vec<(String, Value)> = Vec::new();
+    let write = |pool: &Pool, n: usize, i: u32| -> Option<(String, Value)> {
+        let id = new_id();
+        let body = intent_at(-60.0 + f64::from(i) * 0.02, -70.0, 0.005);
+        let resp = client.put(oir_url(pool.base(n), &id)).bearer_auth(&token).json(&body).send().ok()?;
+        (resp.status() == 201).then(|| {
+            let body: Value = resp.json().unwrap_or_default();
+            (id, body["operational_intent_reference"]["ovn"].clone())
+        })
+    };
+    for i in 0..60u32 {
+        acknowledged.extend(write(&pool, i as usize, i));
+    }
+    ensure!(acknowledged.len() == 60, "all writes succeed while healthy: {}", acknowledged.len());
+    pool.etcd.kill(0);
+    drop(pool.instances.remove(0));
+    let mut after = 0;
+    for i in 60..160u32 {
+        if let Some(w) = write(&pool, 0, i) {
+            acknowledged.push(w);
+            after += 1;
+        }
+    }
+    ensure!(after >= 95, "the pool keeps accepting writes without a member: {after} of 100");
+    pool.etcd.restart(0)?;
+    let rejoined = pool.instance()?;
+    pool.instances.push(rejoined);
+    for n in 0..pool.instances.len() {
+        for (id, ovn) in &acknowledged {
+            let seen: Value = client
+                .get(oir_url(pool.base(n), id))
+                .bearer_auth(&token)
+                .send()?
+                .error_for_status()?
+                .json()?;
+            ensure!(seen["operational_intent_reference"]["ovn"] == *ovn, "intent {id} on instance {n}");
+        }
+    }
+    Ok(())
+}

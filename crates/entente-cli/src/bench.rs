@@ -1,4 +1,5 @@
-//! `entente bench`: loads a realistic airspace into a real `entente dss` process and measures it over HTTP.
+//! `entente bench`: loads a realistic airspace into a real `entente dss` process and measures it over HTTP;
+//! with `--pool`, the same workload then runs through a pool of instances on a local 3-member etcd cluster.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -45,6 +46,10 @@ pub(crate) struct BenchArgs {
     /// Where the benchmarked DSS keeps its store (a fresh temporary folder by default).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// After the embedded store, run the same workload through this many instances sharing a local
+    /// 3-member etcd cluster, requests spread over them in turn, and print both side by side.
+    #[arg(long)]
+    pool: Option<usize>,
 }
 
 const SUB: &str = "bench-uss";
@@ -63,7 +68,11 @@ impl Drop for Target {
     }
 }
 
-fn spawn_dss(dir: &Path, public_key: &Path, server_cpus: Option<&str>) -> anyhow::Result<Target> {
+fn spawn_dss(
+    store_args: &[&std::ffi::OsStr],
+    public_key: &Path,
+    server_cpus: Option<&str>,
+) -> anyhow::Result<Target> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let exe = std::env::current_exe()?;
     let mut command = match server_cpus {
@@ -78,8 +87,7 @@ fn spawn_dss(dir: &Path, public_key: &Path, server_cpus: Option<&str>) -> anyhow
         .args(["dss", "--listen", &format!("127.0.0.1:{port}"), "--audience", "localhost"])
         .arg("--public-key")
         .arg(public_key)
-        .arg("--data-dir")
-        .arg(dir.join("store"))
+        .args(store_args)
         .args(["--allow-http-base-urls", "--log", "error"])
         .stdout(Stdio::null())
         .spawn()
@@ -141,18 +149,24 @@ fn intent_volume(geo: &Geometry, rng: &mut StdRng) -> Value {
 
 struct Client {
     http: reqwest::Client,
-    base: String,
+    bases: Vec<String>,
+    next: AtomicUsize,
     token: String,
 }
 
 impl Client {
+    /// The instances in turn, so a pool shares the load evenly.
+    fn base(&self) -> &str {
+        &self.bases[self.next.fetch_add(1, Ordering::Relaxed) % self.bases.len()]
+    }
+
     async fn send(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<&Value>,
     ) -> anyhow::Result<(u16, Value)> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        let mut req = self.http.request(method, format!("{}{path}", self.base())).bearer_auth(&self.token);
         if let Some(body) = body {
             req = req.json(body);
         }
@@ -272,14 +286,117 @@ where
     Stats { name, latencies, wall, errors: errors.load(Ordering::Relaxed) }
 }
 
+/// What one run of the workload measured.
+struct Report {
+    stats: Vec<Stats>,
+    conflicts: usize,
+    isas_per_search: f64,
+    rss_loaded: Option<f64>,
+    rss_end: Option<f64>,
+}
+
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let scratch = tempfile::tempdir()?;
     let dir = args.data_dir.clone().unwrap_or_else(|| scratch.path().to_path_buf());
     let issuer = TokenIssuer::generate_es256()?;
     let public_key = scratch.path().join("bench-public.pem");
     std::fs::write(&public_key, issuer.public_pem()?)?;
-    let target = spawn_dss(&dir, &public_key, args.server_cpus.as_deref())?;
-    let pid = target.child.id();
+    println!(
+        "entente bench: {} intents, {} subscriptions and {} ISAs over {} km x {} km; {} requests per operation, {} clients",
+        args.intents,
+        args.subscriptions,
+        args.isas,
+        args.area_km,
+        args.area_km,
+        args.requests,
+        args.concurrency
+    );
+    let store = dir.join("store");
+    let target =
+        spawn_dss(&["--data-dir".as_ref(), store.as_os_str()], &public_key, args.server_cpus.as_deref())?;
+    println!("== embedded store (redb), one instance");
+    let embedded = workload(&args, &[target], &issuer).await?;
+    print_report(&embedded, None);
+    let Some(instances) = args.pool else { return errors(&[&embedded]) };
+    println!(
+        "== pool: {instances} instances on a 3-member etcd cluster (loopback), requests spread over them"
+    );
+    let etcd = entente_store::LocalEtcd::start(&scratch.path().join("etcd"), 3).context("starting etcd")?;
+    let endpoints = etcd.endpoints().join(",");
+    let targets = (0..instances)
+        .map(|_| {
+            spawn_dss(
+                &["--store".as_ref(), "etcd".as_ref(), "--etcd-endpoints".as_ref(), endpoints.as_ref()],
+                &public_key,
+                args.server_cpus.as_deref(),
+            )
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let pool = workload(&args, &targets, &issuer).await?;
+    drop(targets);
+    drop(etcd);
+    print_report(&pool, Some(&embedded));
+    errors(&[&embedded, &pool])
+}
+
+fn errors(reports: &[&Report]) -> anyhow::Result<()> {
+    let total: usize = reports.iter().flat_map(|r| &r.stats).map(|s| s.errors).sum();
+    if total > 0 {
+        bail!("{total} requests failed");
+    }
+    Ok(())
+}
+
+/// The table of one run; with `baseline`, each row also shows the baseline's figures for the same operation.
+fn print_report(report: &Report, baseline: Option<&Report>) {
+    println!();
+    match baseline {
+        None => {
+            println!(
+                "| operation                          | requests | per second |  p50 (ms) |  p99 (ms) | errors |"
+            );
+            println!(
+                "|------------------------------------|---------:|-----------:|----------:|----------:|-------:|"
+            );
+            for s in &report.stats {
+                println!("{}", s.line());
+            }
+        }
+        Some(baseline) => {
+            println!(
+                "| operation                          | requests | per second |  p50 (ms) |  p99 (ms) | errors | embedded /s | emb. p50 | emb. p99 |"
+            );
+            println!(
+                "|------------------------------------|---------:|-----------:|----------:|----------:|-------:|------------:|---------:|---------:|"
+            );
+            for (s, b) in report.stats.iter().zip(&baseline.stats) {
+                println!(
+                    "{} {:>11.0} | {:>8.3} | {:>8.3} |",
+                    s.line(),
+                    b.latencies.len() as f64 / b.wall.as_secs_f64(),
+                    b.percentile(0.50).as_secs_f64() * 1e3,
+                    b.percentile(0.99).as_secs_f64() * 1e3
+                );
+            }
+        }
+    }
+    println!();
+    println!("key-check conflicts resolved by retry during 'create intent': {}", report.conflicts);
+    println!("ISAs per search answer (F3411-22a, /rid/v2): {:.1} on average", report.isas_per_search);
+    let fmt = |m: Option<f64>| m.map_or("unknown".to_owned(), |m| format!("{m:.0} MiB"));
+    println!(
+        "resident memory of the DSS process(es): {} after loading, {} at the end",
+        fmt(report.rss_loaded),
+        fmt(report.rss_end)
+    );
+}
+
+/// Summed resident memory of the instances.
+fn rss_of(targets: &[Target]) -> Option<f64> {
+    targets.iter().map(|t| rss_mib(t.child.id())).sum()
+}
+
+async fn workload(args: &BenchArgs, targets: &[Target], issuer: &TokenIssuer) -> anyhow::Result<Report> {
     let http = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency * 2).build()?;
     let token = issuer.issue(
         SUB,
@@ -292,20 +409,12 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "localhost",
         Duration::from_secs(3600),
     )?;
-    let client = Arc::new(Client { http, base: target.base.clone(), token });
-    wait_healthy(&client).await?;
+    let bases = targets.iter().map(|t| t.base.clone()).collect();
+    let client = Arc::new(Client { http, bases, next: AtomicUsize::new(0), token });
+    for _ in targets {
+        wait_healthy(&client).await?;
+    }
     let geo = Arc::new(Geometry { area_km: args.area_km });
-
-    println!(
-        "entente bench: {} intents, {} subscriptions and {} ISAs over {} km x {} km; {} requests per operation, {} clients",
-        args.intents,
-        args.subscriptions,
-        args.isas,
-        args.area_km,
-        args.area_km,
-        args.requests,
-        args.concurrency
-    );
     let load_subs = {
         let (client, geo) = (client.clone(), geo.clone());
         measure("load: create subscription", args.subscriptions, args.concurrency, move |i| {
@@ -359,7 +468,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         })
         .await
     };
-    let rss_loaded = rss_mib(pid);
+    let rss_loaded = rss_of(targets);
 
     // Reads at several client counts: throughput and latency trade against each other, so one point says little.
     // Bodies are built before timing, so the load generator spends its share of the two cores on HTTP only.
@@ -389,7 +498,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 move |_| {
                     let c = c.clone();
                     async move {
-                        let resp = c.http.get(format!("{}/healthy", c.base)).send().await?;
+                        let resp = c.http.get(format!("{}/healthy", c.base())).send().await?;
                         resp.bytes().await?;
                         Ok(())
                     }
@@ -408,7 +517,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
                     async move {
                         let resp = c
                             .http
-                            .post(format!("{}/dss/v1/operational_intent_references/query", c.base))
+                            .post(format!("{}/dss/v1/operational_intent_references/query", c.base()))
                             .bearer_auth(&c.token)
                             .header(reqwest::header::CONTENT_TYPE, "application/json")
                             .body(bodies[i].clone())
@@ -520,39 +629,19 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         })
         .await
     };
-    let rss_end = rss_mib(pid);
-
-    println!();
-    println!(
-        "| operation                          | requests | per second |  p50 (ms) |  p99 (ms) | errors |"
-    );
-    println!(
-        "|------------------------------------|---------:|-----------:|----------:|----------:|-------:|"
-    );
-    let all: Vec<&Stats> = [&load_subs, &load, &load_isas]
+    let rss_end = rss_of(targets);
+    let stats = [load_subs, load, load_isas]
         .into_iter()
-        .chain(&reads)
-        .chain([&search_isas, &create, &update, &delete])
+        .chain(reads)
+        .chain([search_isas, create, update, delete])
         .collect();
-    for s in &all {
-        println!("{}", s.line());
-    }
-    println!();
-    println!(
-        "key-check conflicts resolved by retry during 'create intent': {}",
-        conflicts.load(Ordering::Relaxed)
-    );
-    println!(
-        "ISAs per search answer (F3411-22a, /rid/v2): {:.1} on average",
-        isas_found.load(Ordering::Relaxed) as f64 / args.requests.max(1) as f64
-    );
-    let fmt = |m: Option<f64>| m.map_or("unknown".to_owned(), |m| format!("{m:.0} MiB"));
-    println!("resident memory of the DSS: {} after loading, {} at the end", fmt(rss_loaded), fmt(rss_end));
-    let total_errors: usize = all.iter().map(|s| s.errors).sum();
-    if total_errors > 0 {
-        bail!("{total_errors} requests failed");
-    }
-    Ok(())
+    Ok(Report {
+        stats,
+        conflicts: conflicts.load(Ordering::Relaxed),
+        isas_per_search: isas_found.load(Ordering::Relaxed) as f64 / args.requests.max(1) as f64,
+        rss_loaded,
+        rss_end,
+    })
 }
 
 async fn wait_healthy(client: &Client) -> anyhow::Result<()> {
@@ -560,7 +649,7 @@ async fn wait_healthy(client: &Client) -> anyhow::Result<()> {
     while Instant::now() < deadline {
         if client
             .http
-            .get(format!("{}/healthy", client.base))
+            .get(format!("{}/healthy", client.base()))
             .send()
             .await
             .is_ok_and(|r| r.status().is_success())

@@ -171,34 +171,49 @@ impl Dss {
         Ok(output)
     }
 
-    /// Decides on the replica as fresh as the pool's newest commit, then commits only if no write that could
-    /// change the decision landed since; otherwise decides again on the newer state. Answers once the
-    /// replica applied its own commit, so this instance's next read sees it.
+    /// Decides on the replica, then commits only if no write that could change the decision landed since;
+    /// otherwise decides again once the replica has the newer state. A commit is optimistic, so the first
+    /// decision uses the replica as it is; a refusal, which writes nothing and is only final if made on
+    /// fresh state, is decided again after catching up with the pool. Answers as soon as etcd committed:
+    /// every read, here or elsewhere, first catches up with the pool's newest commit.
     async fn write_pooled<T>(
         &self,
         store: &dyn SharedStore,
         decide: impl Fn(&Airspace, Timestamp) -> Result<Plan<T>, DssError>,
     ) -> Result<T, DssError> {
         let deadline = tokio::time::Instant::now() + CONTENTION_DEADLINE;
-        let mut target = store.latest().await?;
+        let mut fresh = false;
         loop {
-            self.caught_up(target).await?;
-            let (plan, footprint, read_at) = {
+            let decided = {
                 let space = self.space.read();
                 let read_at = self.applied().unwrap_or_default();
-                let plan = decide(&space, self.clock.now())?;
-                let footprint = space.footprint(&plan.changes);
-                (plan, footprint, read_at)
+                decide(&space, self.clock.now()).map(|plan| {
+                    let footprint = space.footprint(&plan.changes);
+                    (plan, footprint, read_at)
+                })
+            };
+            let (plan, footprint, read_at) = match decided {
+                Ok(decided) => decided,
+                Err(refusal) if fresh => return Err(refusal),
+                Err(_) => {
+                    self.fresh().await?;
+                    fresh = true;
+                    continue;
+                }
             };
             if plan.changes.is_empty() {
-                return Ok(plan.output);
-            }
-            match store.commit_if(plan.changes, footprint, read_at).await? {
-                Committed::At(revision) => {
-                    self.caught_up(revision).await?;
+                if fresh {
                     return Ok(plan.output);
                 }
-                Committed::Stale(newer) if tokio::time::Instant::now() < deadline => target = newer,
+                self.fresh().await?;
+                fresh = true;
+                continue;
+            }
+            match store.commit_if(plan.changes, footprint, read_at).await? {
+                Committed::At(_) => return Ok(plan.output),
+                Committed::Stale(newer) if tokio::time::Instant::now() < deadline => {
+                    self.caught_up(newer).await?;
+                }
                 Committed::Stale(_) => {
                     return Err(DssError::Contended(format!(
                         "other DSS instances kept changing this area for {} s; retry the request",

@@ -256,20 +256,31 @@ fn changes_of(layout: &Layout, events: &[Event]) -> Result<Vec<Change>, StoreErr
     Ok(changes)
 }
 
+/// Quorum reads of `head` in flight at once: a reader joins the next read to start after it asked, so reads
+/// overlap instead of queueing behind one round trip.
+const HEAD_READS_IN_FLIGHT: usize = 4;
+
 /// Answers every reader who asked for the newest revision before one quorum read of `head` began.
 async fn read_heads(gateway: Arc<Gateway>, layout: Arc<Layout>, waiters: Arc<Waiters>, wake: Arc<Notify>) {
-    let head = layout.head();
+    let head = Arc::new(layout.head());
+    let slots = Arc::new(tokio::sync::Semaphore::new(HEAD_READS_IN_FLIGHT));
     loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else { return };
         let batch = std::mem::take(&mut *waiters.lock().unwrap_or_else(|p| p.into_inner()));
         if batch.is_empty() {
+            drop(slot);
             wake.notified().await;
             continue;
         }
-        let request = RangeRequest { key: gateway::b64(&head), ..RangeRequest::default() };
-        let latest = gateway.range(&request).await.map(|r| r.kvs.first().map_or(0, |kv| kv.mod_revision));
-        for waiter in batch {
-            let _ = waiter.send(latest.clone());
-        }
+        let (gateway, head) = (gateway.clone(), head.clone());
+        tokio::spawn(async move {
+            let request = RangeRequest { key: gateway::b64(&head), ..RangeRequest::default() };
+            let latest = gateway.range(&request).await.map(|r| r.kvs.first().map_or(0, |kv| kv.mod_revision));
+            for waiter in batch {
+                let _ = waiter.send(latest.clone());
+            }
+            drop(slot);
+        });
     }
 }
 

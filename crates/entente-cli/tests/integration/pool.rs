@@ -15,15 +15,21 @@ struct Pool {
     instances: Vec<Server>,
     etcd: LocalEtcd,
     prefix: String,
+    /// More `entente dss` arguments for every instance.
+    extra: Vec<&'static str>,
     _dir: tempfile::TempDir,
 }
 
 impl Pool {
     fn start(instances: usize) -> anyhow::Result<Pool> {
+        Pool::start_with(instances, &[])
+    }
+
+    fn start_with(instances: usize, extra: &[&'static str]) -> anyhow::Result<Pool> {
         let dir = tempfile::tempdir()?;
         let etcd = LocalEtcd::start(dir.path(), 3).context("starting etcd (scripts/test installs it)")?;
         let prefix = format!("/pool-{}", uuid::Uuid::new_v4());
-        let mut pool = Pool { instances: Vec::new(), etcd, prefix, _dir: dir };
+        let mut pool = Pool { instances: Vec::new(), etcd, prefix, extra: extra.to_vec(), _dir: dir };
         for _ in 0..instances {
             let instance = pool.instance()?;
             pool.instances.push(instance);
@@ -33,14 +39,16 @@ impl Pool {
 
     fn instance(&self) -> anyhow::Result<Server> {
         let endpoints = self.etcd.endpoints().join(",");
-        start_with(&[
+        let mut args: Vec<&std::ffi::OsStr> = vec![
             "--store".as_ref(),
             "etcd".as_ref(),
             "--etcd-endpoints".as_ref(),
             endpoints.as_ref(),
             "--etcd-prefix".as_ref(),
             self.prefix.as_ref(),
-        ])
+        ];
+        args.extend(self.extra.iter().map(std::ffi::OsStr::new));
+        start_with(&args)
     }
 
     fn base(&self, n: usize) -> &str {
@@ -325,5 +333,49 @@ fn losing_an_etcd_member_and_an_instance_loses_no_acknowledged_write() -> anyhow
             ensure!(seen["operational_intent_reference"]["ovn"] == *ovn, "intent {id} on instance {n}");
         }
     }
+    Ok(())
+}
+
+/// Ended intents are evicted from etcd by the pool, more of them than one eviction transaction takes, and
+/// an instance started afterwards does not load them.
+#[test]
+fn the_pool_evicts_ended_intents_from_etcd() -> anyhow::Result<()> {
+    let mut pool = Pool::start_with(2, &["--retention-minutes", "0", "--eviction-interval-secs", "1"])?;
+    let client = Client::new();
+    let token = token()?;
+    let now = chrono::Utc::now();
+    let mut ids = Vec::new();
+    for i in 0..40u32 {
+        let id = new_id();
+        let mut body = intent_at(-40.0 + f64::from(i) * 0.02, 100.0, 0.005);
+        body["extents"][0]["time_start"]["value"] = json!(rfc3339(now));
+        body["extents"][0]["time_end"]["value"] = json!(rfc3339(now + chrono::Duration::seconds(3)));
+        client
+            .put(oir_url(pool.base(i as usize), &id))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()?
+            .error_for_status()?;
+        ids.push(id);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let remaining = |pool: &Pool| -> anyhow::Result<usize> {
+        let mut n = 0;
+        for id in &ids {
+            for i in 0..pool.instances.len() {
+                if client.get(oir_url(pool.base(i), id)).bearer_auth(&token).send()?.status() != 404 {
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
+    };
+    while remaining(&pool)? > 0 {
+        ensure!(std::time::Instant::now() < deadline, "ended intents still readable after 30 s");
+        thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let late = pool.instance()?;
+    pool.instances = vec![late];
+    ensure!(remaining(&pool)? == 0, "an instance started after eviction loaded evicted intents");
     Ok(())
 }

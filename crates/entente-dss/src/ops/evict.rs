@@ -84,3 +84,70 @@ pub(crate) fn plan(space: &Airspace, cutoff: Timestamp, limit: usize) -> Plan<Ev
         .collect();
     Plan { changes, output: evicted }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use entente_geo::{Circle, Interval, LatLng, Outline};
+
+    use super::*;
+    use crate::model::{OirState, OperationalIntent, Subscription, Volume};
+    use crate::store::Snapshot;
+
+    fn ended_at(minute: i64) -> Vec<Volume> {
+        let t = |m: i64| Utc.timestamp_opt(1_900_000_000 + m * 60, 0).single();
+        vec![Volume {
+            outline: Outline::Circle(Circle::new(LatLng::new(47.0, 8.0), 100.0).expect("a valid circle")),
+            altitude: Interval { lo: Some(0.0), hi: Some(100.0) },
+            time: Interval { lo: t(minute - 10), hi: t(minute) },
+        }]
+    }
+
+    fn intent(subscription_id: Option<EntityId>) -> OperationalIntent {
+        OperationalIntent {
+            id: EntityId::random(),
+            manager: "uss1".into(),
+            version: 1,
+            state: OirState::Accepted,
+            ovn: "ovn-of-a-test-intent".into(),
+            extents: ended_at(0),
+            uss_base_url: "https://uss1.example".into(),
+            subscription_id,
+            updated_at: Utc.timestamp_opt(0, 0).single().unwrap_or_default(),
+        }
+    }
+
+    #[test]
+    fn a_limited_round_takes_at_most_the_limit_and_a_subscription_only_with_all_its_dependents() {
+        let sid = EntityId::random();
+        let subscription = Subscription {
+            id: sid,
+            manager: "uss1".into(),
+            version: "v1".into(),
+            notification_index: 0,
+            extents: ended_at(0),
+            uss_base_url: "https://uss1.example".into(),
+            notify_for_operational_intents: true,
+            notify_for_constraints: false,
+            implicit: true,
+            updated_at: Utc.timestamp_opt(0, 0).single().unwrap_or_default(),
+        };
+        let dependents: Vec<OperationalIntent> = (0..3).map(|_| intent(Some(sid))).collect();
+        let space = Airspace::from_snapshot(Snapshot {
+            operational_intents: dependents.clone(),
+            subscriptions: vec![subscription],
+            ..Snapshot::default()
+        });
+        let cutoff = Utc.timestamp_opt(1_900_000_000 + 3600, 0).single().unwrap_or_default();
+
+        let round = plan(&space, cutoff, 2);
+        assert_eq!(round.output, Evicted { operational_intents: 2, ..Evicted::default() });
+        assert_eq!(round.changes.len(), 2);
+        assert!(round.changes.iter().all(|c| matches!(c, Change::DeleteOperationalIntent(_))));
+
+        let all = plan(&space, cutoff, 4);
+        assert_eq!(all.output, Evicted { operational_intents: 3, subscriptions: 1, ..Evicted::default() });
+        assert_eq!(all.changes.last(), Some(&Change::DeleteSubscription(sid)));
+        assert_eq!(plan(&space, cutoff, 0).changes, Vec::new());
+    }
+}

@@ -293,6 +293,9 @@ struct Report {
     isas_per_search: f64,
     rss_loaded: Option<f64>,
     rss_end: Option<f64>,
+    /// Summed over a pool's instances: writes committed, and decisions retried because another instance's
+    /// write landed first.
+    pool_writes: Option<(f64, f64)>,
 }
 
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -389,6 +392,29 @@ fn print_report(report: &Report, baseline: Option<&Report>) {
         fmt(report.rss_loaded),
         fmt(report.rss_end)
     );
+    if let Some((committed, stale)) = report.pool_writes {
+        println!(
+            "pool writes committed: {committed:.0}; decisions retried after another instance's commit: {stale:.0}"
+        );
+    }
+}
+
+/// A pool's write outcomes, summed from every instance's `/metrics`.
+async fn pool_writes(client: &Client) -> Option<(f64, f64)> {
+    let mut sums = (0.0, 0.0);
+    for base in &client.bases {
+        let text = client.http.get(format!("{base}/metrics")).send().await.ok()?.text().await.ok()?;
+        for line in text.lines() {
+            let value = |prefix: &str| line.strip_prefix(prefix).and_then(|v| v.trim().parse::<f64>().ok());
+            if let Some(v) = value("entente_pool_writes{outcome=\"committed\"}") {
+                sums.0 += v;
+            }
+            if let Some(v) = value("entente_pool_writes{outcome=\"stale\"}") {
+                sums.1 += v;
+            }
+        }
+    }
+    Some(sums)
 }
 
 /// Summed resident memory of the instances.
@@ -641,6 +667,7 @@ async fn workload(args: &BenchArgs, targets: &[Target], issuer: &TokenIssuer) ->
         isas_per_search: isas_found.load(Ordering::Relaxed) as f64 / args.requests.max(1) as f64,
         rss_loaded,
         rss_end,
+        pool_writes: if targets.len() > 1 { pool_writes(&client).await } else { None },
     })
 }
 

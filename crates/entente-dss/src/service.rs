@@ -2,7 +2,7 @@
 //! alone on an embedded store or as one of a pool sharing a store.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::RwLock;
@@ -47,7 +47,17 @@ enum Backend {
         store: Arc<dyn SharedStore>,
         /// The newest revision applied to the airspace; changed only under the airspace's write lock.
         applied: watch::Sender<Revision>,
+        commits: AtomicU64,
+        /// Decisions refused at commit because another instance's write landed first.
+        stale: AtomicU64,
     },
+}
+
+/// How this instance's writes fared in the pool.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    pub commits: u64,
+    pub stale: u64,
 }
 
 /// How long a pooled write keeps retrying after other instances' writes invalidated its decision.
@@ -83,7 +93,12 @@ impl Dss {
     ) -> Dss {
         Dss {
             space: RwLock::new(Airspace::from_snapshot(snapshot)),
-            backend: Backend::Pooled { store, applied: watch::Sender::new(at) },
+            backend: Backend::Pooled {
+                store,
+                applied: watch::Sender::new(at),
+                commits: AtomicU64::new(0),
+                stale: AtomicU64::new(0),
+            },
             clock,
             limits,
         }
@@ -105,6 +120,17 @@ impl Dss {
         let mut space = self.space.write();
         *space = Airspace::from_snapshot(snapshot);
         applied.send_replace(at);
+    }
+
+    /// Commits and stale decisions so far (`None` when alone).
+    pub fn pool_stats(&self) -> Option<PoolStats> {
+        match &self.backend {
+            Backend::Alone { .. } => None,
+            Backend::Pooled { commits, stale, .. } => Some(PoolStats {
+                commits: commits.load(Ordering::Relaxed),
+                stale: stale.load(Ordering::Relaxed),
+            }),
+        }
     }
 
     /// The newest pool revision this instance applied (`None` when it is alone).
@@ -139,7 +165,9 @@ impl Dss {
     ) -> Result<T, DssError> {
         match &self.backend {
             Backend::Alone { store, poisoned } => self.write_alone(store.as_ref(), poisoned, decide).await,
-            Backend::Pooled { store, .. } => self.write_pooled(store.as_ref(), decide).await,
+            Backend::Pooled { store, commits, stale, .. } => {
+                self.write_pooled(store.as_ref(), commits, stale, decide).await
+            }
         }
     }
 
@@ -179,6 +207,8 @@ impl Dss {
     async fn write_pooled<T>(
         &self,
         store: &dyn SharedStore,
+        commits: &AtomicU64,
+        stale: &AtomicU64,
         decide: impl Fn(&Airspace, Timestamp) -> Result<Plan<T>, DssError>,
     ) -> Result<T, DssError> {
         let deadline = tokio::time::Instant::now() + CONTENTION_DEADLINE;
@@ -210,8 +240,12 @@ impl Dss {
                 continue;
             }
             match store.commit_if(plan.changes, footprint, read_at).await? {
-                Committed::At(_) => return Ok(plan.output),
+                Committed::At(_) => {
+                    commits.fetch_add(1, Ordering::Relaxed);
+                    return Ok(plan.output);
+                }
                 Committed::Stale(newer) if tokio::time::Instant::now() < deadline => {
+                    stale.fetch_add(1, Ordering::Relaxed);
                     self.caught_up(newer).await?;
                 }
                 Committed::Stale(_) => {

@@ -86,12 +86,18 @@ fn panic_response(details: Box<dyn std::any::Any + Send + 'static>) -> Response 
 async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let (intents, constraints, subscriptions) = state.dss.counts();
     let (isas, rid_subscriptions) = state.dss.rid_counts();
-    let text = state.metrics.render(&[
+    let mut gauges = vec![
         ("entente_entities", "kind=\"operational_intents\"", intents as f64),
         ("entente_entities", "kind=\"constraints\"", constraints as f64),
         ("entente_entities", "kind=\"subscriptions\"", subscriptions as f64),
         ("entente_entities", "kind=\"identification_service_areas\"", isas as f64),
         ("entente_entities", "kind=\"rid_subscriptions\"", rid_subscriptions as f64),
-    ]);
+    ];
+    if let Some(pool) = state.dss.pool_stats() {
+        gauges.push(("entente_pool_writes", "outcome=\"committed\"", pool.commits as f64));
+        gauges.push(("entente_pool_writes", "outcome=\"stale\"", pool.stale as f64));
+        gauges.push(("entente_pool_applied_revision", "", state.dss.applied().unwrap_or_default() as f64));
+    }
+    let text = state.metrics.render(&gauges);
     (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

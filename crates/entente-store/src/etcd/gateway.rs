@@ -192,8 +192,11 @@ impl Gateway {
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .map_err(io)?;
-        let endpoints = endpoints.into_iter().map(|e| e.trim_end_matches('/').to_owned()).collect();
-        Ok(Gateway { http, endpoints, current: AtomicUsize::new(0) })
+        let endpoints: Vec<String> =
+            endpoints.into_iter().map(|e| e.trim_end_matches('/').to_owned()).collect();
+        // Instances start on different members, so the members share the work of the JSON gateway.
+        let first = std::process::id() as usize % endpoints.len();
+        Ok(Gateway { http, endpoints, current: AtomicUsize::new(first) })
     }
 
     /// Sends `body` to the current member, moving to the next one only when a member cannot be reached
@@ -205,7 +208,7 @@ impl Gateway {
     ) -> Result<Resp, StoreError> {
         let mut last = None;
         for _ in 0..self.endpoints.len() * 2 {
-            let i = self.current.load(Ordering::Relaxed) % self.endpoints.len();
+            let i = self.current.load(Ordering::Relaxed);
             let url = format!("{}{path}", self.endpoints[i]);
             match self.http.post(&url).timeout(REQUEST_TIMEOUT).json(body).send().await {
                 Ok(response) if response.status().is_success() => {
@@ -218,7 +221,7 @@ impl Gateway {
                 }
                 Err(e) if e.is_connect() => {
                     tracing::debug!(endpoint = %self.endpoints[i], error = %e, "etcd member unreachable");
-                    let _ = self.current.compare_exchange(i, i + 1, Ordering::Relaxed, Ordering::Relaxed);
+                    self.move_on_from(i);
                     last = Some(e);
                 }
                 Err(e) => return Err(io(format!("etcd at {url}: {e}"))),
@@ -229,6 +232,12 @@ impl Gateway {
             self.endpoints.join(","),
             last.map(|e| e.to_string()).unwrap_or_default()
         )))
+    }
+
+    /// Moves to the next member unless another request already did.
+    fn move_on_from(&self, i: usize) {
+        let next = (i + 1) % self.endpoints.len();
+        let _ = self.current.compare_exchange(i, next, Ordering::Relaxed, Ordering::Relaxed);
     }
 
     pub(crate) async fn range(&self, request: &RangeRequest) -> Result<RangeResponse, StoreError> {
@@ -252,7 +261,7 @@ impl Gateway {
         });
         let mut last = None;
         for _ in 0..self.endpoints.len() {
-            let i = self.current.load(Ordering::Relaxed) % self.endpoints.len();
+            let i = self.current.load(Ordering::Relaxed);
             let url = format!("{}/v3/watch", self.endpoints[i]);
             match self.http.post(&url).json(&body).send().await {
                 Ok(response) if response.status().is_success() => {
@@ -261,7 +270,7 @@ impl Gateway {
                 Ok(response) => last = Some(format!("{url} answered {}", response.status())),
                 Err(e) => last = Some(format!("{url}: {e}")),
             }
-            let _ = self.current.compare_exchange(i, i + 1, Ordering::Relaxed, Ordering::Relaxed);
+            self.move_on_from(i);
         }
         Err(io(format!("cannot watch etcd: {}", last.unwrap_or_default())))
     }

@@ -41,9 +41,25 @@ type Waiters = Mutex<Vec<oneshot::Sender<Result<Revision, StoreError>>>>;
 /// One group of the plain [`Store`] interface and where to say it committed.
 type Job = (Vec<Change>, oneshot::Sender<Result<(), StoreError>>);
 
+/// The notification pages as this instance last saw them, with their revisions: known from the snapshot
+/// and the watch, so a commit need not read them again.
+type Pages = BTreeMap<usize, (Revision, Page)>;
+
+struct Inner {
+    gateway: Gateway,
+    layout: Layout,
+    /// `None` until a snapshot was loaded; kept current by the watch of [`EtcdStore::follow`].
+    mirror: Mutex<Option<Pages>>,
+}
+
+impl Inner {
+    fn mirror(&self) -> std::sync::MutexGuard<'_, Option<Pages>> {
+        self.mirror.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 pub struct EtcdStore {
-    gateway: Arc<Gateway>,
-    layout: Arc<Layout>,
+    inner: Arc<Inner>,
     handle: tokio::runtime::Handle,
     /// Readers waiting for the pool's newest revision; one quorum read answers all who asked before it began.
     waiters: Arc<Waiters>,
@@ -80,33 +96,35 @@ fn decode_page(bytes: &[u8]) -> Result<Page, StoreError> {
 impl EtcdStore {
     /// Connects (lazily: the first request reaches a member) from inside a tokio runtime.
     pub fn connect(config: &EtcdConfig) -> Result<EtcdStore, StoreError> {
-        let gateway = Arc::new(Gateway::new(config.endpoints.clone())?);
-        let layout = Arc::new(Layout::new(&config.prefix));
+        let inner = Arc::new(Inner {
+            gateway: Gateway::new(config.endpoints.clone())?,
+            layout: Layout::new(&config.prefix),
+            mirror: Mutex::new(None),
+        });
         let handle = tokio::runtime::Handle::try_current()
             .map_err(|_| StoreError::Io("the etcd store needs a tokio runtime".into()))?;
         let waiters: Arc<Waiters> = Arc::default();
         let wake = Arc::new(Notify::new());
         let (queue, jobs) = mpsc::unbounded_channel();
-        let reader = handle.spawn(read_heads(gateway.clone(), layout.clone(), waiters.clone(), wake.clone()));
-        let committer = handle.spawn(commit_in_order(gateway.clone(), layout.clone(), jobs));
-        Ok(EtcdStore { gateway, layout, handle, waiters, wake, queue, tasks: vec![reader, committer] })
+        let reader = handle.spawn(read_heads(inner.clone(), waiters.clone(), wake.clone()));
+        let committer = handle.spawn(commit_in_order(inner.clone(), jobs));
+        Ok(EtcdStore { inner, handle, waiters, wake, queue, tasks: vec![reader, committer] })
     }
 
     /// Everything the pool holds, and the revision it was read at.
     pub async fn snapshot(&self) -> Result<(Snapshot, Revision), StoreError> {
-        snapshot(&self.gateway, &self.layout).await
+        snapshot(&self.inner).await
     }
 
     /// Feeds every commit after the instance's applied revision into `dss`, reconnecting to another member
     /// when one fails and reloading the snapshot when etcd compacted the history it still needed.
     pub fn follow(&self, dss: Arc<Dss>) -> JoinHandle<()> {
-        let gateway = self.gateway.clone();
-        let layout = self.layout.clone();
+        let inner = self.inner.clone();
         self.handle.spawn(async move {
             loop {
-                match follow_once(&gateway, &layout, &dss).await {
+                match follow_once(&inner, &dss).await {
                     Ok(()) => tracing::debug!("etcd closed the watch; watching again"),
-                    Err(FollowEnd::Compacted) => match snapshot(&gateway, &layout).await {
+                    Err(FollowEnd::Compacted) => match snapshot(&inner).await {
                         Ok((snapshot, at)) => {
                             tracing::warn!(revision = at, "etcd compacted past this instance; reloaded");
                             dss.reset(snapshot, at);
@@ -121,10 +139,13 @@ impl EtcdStore {
     }
 }
 
-async fn snapshot(gateway: &Gateway, layout: &Layout) -> Result<(Snapshot, Revision), StoreError> {
+/// Loads everything at one revision, and the page mirror with it.
+async fn snapshot(inner: &Inner) -> Result<(Snapshot, Revision), StoreError> {
+    let (gateway, layout) = (&inner.gateway, &inner.layout);
     let (start, end) = layout.replicated();
     let mut snapshot = Snapshot::default();
     let mut pages = Page::new();
+    let mut mirror = Pages::new();
     let mut key = start;
     let mut revision = 0;
     loop {
@@ -140,8 +161,10 @@ async fn snapshot(gateway: &Gateway, layout: &Layout) -> Result<(Snapshot, Revis
             revision = response.header.revision;
         }
         for kv in &response.kvs {
-            if layout.is_page(&kv.key) {
-                pages.extend(decode_page(&kv.value)?);
+            if let Some(n) = layout.page_number(&kv.key) {
+                let page = decode_page(&kv.value)?;
+                pages.extend(page.iter().map(|(k, v)| (*k, *v)));
+                mirror.insert(n, (kv.mod_revision, page));
             } else if let Some((kind, _)) = layout.parse_entity(&kv.key) {
                 load_entity(&mut snapshot, kind, &kv.value)?;
             }
@@ -164,6 +187,7 @@ async fn snapshot(gateway: &Gateway, layout: &Layout) -> Result<(Snapshot, Revis
             s.notification_index = n;
         }
     }
+    *inner.mirror() = Some(mirror);
     Ok((snapshot, revision))
 }
 
@@ -192,7 +216,8 @@ impl From<StoreError> for FollowEnd {
     }
 }
 
-async fn follow_once(gateway: &Gateway, layout: &Layout, dss: &Dss) -> Result<(), FollowEnd> {
+async fn follow_once(inner: &Inner, dss: &Dss) -> Result<(), FollowEnd> {
+    let (gateway, layout) = (&inner.gateway, &inner.layout);
     let (start, end) = layout.replicated();
     let from = dss.applied().unwrap_or_default() + 1;
     let mut watch = gateway.watch(&start, &end, from).await?;
@@ -209,24 +234,32 @@ async fn follow_once(gateway: &Gateway, layout: &Layout, dss: &Dss) -> Result<()
         }
         // etcd never splits one revision's events across messages, so each group here is one whole commit.
         for group in result.events.chunk_by(|a, b| a.kv.mod_revision == b.kv.mod_revision) {
-            let changes = changes_of(layout, group)?;
+            let (changes, pages) = changes_of(layout, group)?;
+            // The mirror moves before the replica does, so it is never behind a revision a decision used.
+            if let Some(mirror) = inner.mirror().as_mut() {
+                mirror.extend(pages.into_iter().map(|(n, page)| (n, (group[0].kv.mod_revision, page))));
+            }
             dss.replicate(group[0].kv.mod_revision, &changes);
         }
     }
     Ok(())
 }
 
-/// The domain changes one commit's events stand for (markers and `head` stand for none).
-fn changes_of(layout: &Layout, events: &[Event]) -> Result<Vec<Change>, StoreError> {
+/// The domain changes one commit's events stand for (markers and `head` stand for none), and the pages it
+/// wrote.
+fn changes_of(layout: &Layout, events: &[Event]) -> Result<(Vec<Change>, Vec<(usize, Page)>), StoreError> {
     let mut changes = Vec::new();
+    let mut pages = Vec::new();
     for event in events {
         let KeyValue { key, value, .. } = &event.kv;
-        if layout.is_page(key) {
+        if let Some(n) = layout.page_number(key) {
             if !event.is_delete() {
-                changes.extend(decode_page(value)?.into_iter().map(|(id, n)| Change::SetNotificationIndex {
-                    id: EntityId::from_uuid(uuid::Uuid::from_u128(id)),
-                    notification_index: n,
+                let page = decode_page(value)?;
+                changes.extend(page.iter().map(|(id, index)| Change::SetNotificationIndex {
+                    id: EntityId::from_uuid(uuid::Uuid::from_u128(*id)),
+                    notification_index: *index,
                 }));
+                pages.push((n, page));
             }
             continue;
         }
@@ -253,7 +286,7 @@ fn changes_of(layout: &Layout, events: &[Event]) -> Result<Vec<Change>, StoreErr
             Kind::Availability | Kind::Report => continue,
         });
     }
-    Ok(changes)
+    Ok((changes, pages))
 }
 
 /// Quorum reads of `head` in flight at once: a reader joins the next read to start after it asked, so reads
@@ -261,8 +294,8 @@ fn changes_of(layout: &Layout, events: &[Event]) -> Result<Vec<Change>, StoreErr
 const HEAD_READS_IN_FLIGHT: usize = 4;
 
 /// Answers every reader who asked for the newest revision before one quorum read of `head` began.
-async fn read_heads(gateway: Arc<Gateway>, layout: Arc<Layout>, waiters: Arc<Waiters>, wake: Arc<Notify>) {
-    let head = Arc::new(layout.head());
+async fn read_heads(inner: Arc<Inner>, waiters: Arc<Waiters>, wake: Arc<Notify>) {
+    let head = Arc::new(inner.layout.head());
     let slots = Arc::new(tokio::sync::Semaphore::new(HEAD_READS_IN_FLIGHT));
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else { return };
@@ -272,10 +305,11 @@ async fn read_heads(gateway: Arc<Gateway>, layout: Arc<Layout>, waiters: Arc<Wai
             wake.notified().await;
             continue;
         }
-        let (gateway, head) = (gateway.clone(), head.clone());
+        let (inner, head) = (inner.clone(), head.clone());
         tokio::spawn(async move {
             let request = RangeRequest { key: gateway::b64(&head), ..RangeRequest::default() };
-            let latest = gateway.range(&request).await.map(|r| r.kvs.first().map_or(0, |kv| kv.mod_revision));
+            let latest =
+                inner.gateway.range(&request).await.map(|r| r.kvs.first().map_or(0, |kv| kv.mod_revision));
             for waiter in batch {
                 let _ = waiter.send(latest.clone());
             }
@@ -284,12 +318,12 @@ async fn read_heads(gateway: Arc<Gateway>, layout: Arc<Layout>, waiters: Arc<Wai
     }
 }
 
-async fn commit_in_order(gateway: Arc<Gateway>, layout: Arc<Layout>, mut jobs: mpsc::UnboundedReceiver<Job>) {
+async fn commit_in_order(inner: Arc<Inner>, mut jobs: mpsc::UnboundedReceiver<Job>) {
     while let Some((changes, done)) = jobs.recv().await {
         // Without an airspace the footprint is the new extents: nobody decided on older state.
         let footprint = Airspace::default().footprint(&changes);
         let outcome = loop {
-            match commit(&gateway, &layout, changes.clone(), &footprint, None).await {
+            match commit(&inner, changes.clone(), &footprint, None).await {
                 Ok(Committed::At(_)) => break Ok(()),
                 Ok(Committed::Stale(_)) => continue,
                 Err(e) => break Err(e),
@@ -302,12 +336,12 @@ async fn commit_in_order(gateway: Arc<Gateway>, layout: Arc<Layout>, mut jobs: m
 /// One transaction: the changes, the notification pages they touch, the cell markers of their footprint
 /// and `head`; with `read_at`, guarded by compares that fail if anything it covers changed after it.
 async fn commit(
-    gateway: &Gateway,
-    layout: &Layout,
+    inner: &Inner,
     changes: Vec<Change>,
     footprint: &Footprint,
     read_at: Option<Revision>,
 ) -> Result<Committed, StoreError> {
+    let (gateway, layout) = (&inner.gateway, &inner.layout);
     let before = read_at.map(|r| r + 1);
     let mut txn = TxnRequest::default();
     let mut pages: BTreeMap<usize, Vec<(u128, Option<i32>)>> = BTreeMap::new();
@@ -365,7 +399,14 @@ async fn commit(
         });
     }
     if !pages.is_empty() {
-        let read = read_pages(gateway, layout, pages.keys().copied()).await?;
+        // Only a followed store's mirror is current; the plain interface reads the pages from etcd.
+        let mirrored = read_at.and(inner.mirror().as_ref()).map(|mirror| {
+            pages.keys().filter_map(|n| mirror.get(n).map(|p| (*n, p.clone()))).collect::<Pages>()
+        });
+        let read = match mirrored {
+            Some(read) => read,
+            None => read_pages(gateway, layout, pages.keys().copied()).await?,
+        };
         for (n, updates) in pages {
             let (mod_revision, mut page) = read.get(&n).cloned().unwrap_or_default();
             if read_at.is_some_and(|r| mod_revision > r) {
@@ -447,7 +488,7 @@ impl SharedStore for EtcdStore {
         footprint: Footprint,
         read_at: Revision,
     ) -> BoxFuture<'_, Result<Committed, StoreError>> {
-        Box::pin(async move { commit(&self.gateway, &self.layout, changes, &footprint, Some(read_at)).await })
+        Box::pin(async move { commit(&self.inner, changes, &footprint, Some(read_at)).await })
     }
 }
 

@@ -124,8 +124,10 @@ impl Layout {
         (id.as_uuid().as_u128() % PAGES as u128) as usize
     }
 
-    pub(crate) fn is_page(&self, key: &[u8]) -> bool {
-        key.starts_with(format!("{}/n/", self.prefix).as_bytes())
+    /// The number of a page key.
+    pub(crate) fn page_number(&self, key: &[u8]) -> Option<usize> {
+        let key = std::str::from_utf8(key).ok()?;
+        key.strip_prefix(self.prefix.as_str())?.strip_prefix("/n/")?.parse().ok().filter(|n| *n < PAGES)
     }
 
     /// Bumped by every write, so its revision is the newest commit of the pool.
@@ -288,6 +290,8 @@ mod tests {
         );
         assert_eq!(layout.parse_entity(&layout.head()), None);
         let (start, end) = layout.replicated();
+        assert_eq!(layout.page_number(&layout.page(31)), Some(31));
+        assert_eq!(layout.page_number(&layout.head()), None);
         for key in [layout.id(Kind::Intent, id), layout.head(), layout.page(31)] {
             assert!(start <= key && key < end);
         }

@@ -234,7 +234,7 @@ async fn follow_once(inner: &Inner, dss: &Dss) -> Result<(), FollowEnd> {
         }
         // etcd never splits one revision's events across messages, so each group here is one whole commit.
         for group in result.events.chunk_by(|a, b| a.kv.mod_revision == b.kv.mod_revision) {
-            let (changes, pages) = changes_of(layout, group)?;
+            let Replicated { changes, pages } = changes_of(layout, group)?;
             // The mirror moves before the replica does, so it is never behind a revision a decision used.
             if let Some(mirror) = inner.mirror().as_mut() {
                 mirror.extend(pages.into_iter().map(|(n, page)| (n, (group[0].kv.mod_revision, page))));
@@ -245,9 +245,14 @@ async fn follow_once(inner: &Inner, dss: &Dss) -> Result<(), FollowEnd> {
     Ok(())
 }
 
-/// The domain changes one commit's events stand for (markers and `head` stand for none), and the pages it
-/// wrote.
-fn changes_of(layout: &Layout, events: &[Event]) -> Result<(Vec<Change>, Vec<(usize, Page)>), StoreError> {
+/// What one commit's events stand for: domain changes (markers and `head` stand for none) and the pages
+/// it wrote.
+struct Replicated {
+    changes: Vec<Change>,
+    pages: Vec<(usize, Page)>,
+}
+
+fn changes_of(layout: &Layout, events: &[Event]) -> Result<Replicated, StoreError> {
     let mut changes = Vec::new();
     let mut pages = Vec::new();
     for event in events {
@@ -286,7 +291,7 @@ fn changes_of(layout: &Layout, events: &[Event]) -> Result<(Vec<Change>, Vec<(us
             Kind::Availability | Kind::Report => continue,
         });
     }
-    Ok((changes, pages))
+    Ok(Replicated { changes, pages })
 }
 
 /// Quorum reads of `head` in flight at once: a reader joins the next read to start after it asked, so reads

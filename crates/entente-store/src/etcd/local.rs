@@ -133,7 +133,7 @@ fn health(port: u16) -> bool {
     }
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
-    answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200") && answer.contains("\"true\"")
+    (answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200")) && answer.contains("\"true\"")
 }
 
 impl Drop for LocalEtcd {

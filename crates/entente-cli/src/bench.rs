@@ -337,9 +337,36 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let pool = workload(&args, &targets, &issuer).await?;
     drop(targets);
+    // The cluster's own ceiling in the same conditions: the simplest transaction etcd can commit.
+    let ceiling = etcd_ceiling(etcd.endpoints(), args.requests, args.concurrency).await;
     drop(etcd);
     print_report(&pool, Some(&embedded));
+    println!();
+    println!("etcd alone, same cluster and clients, through the same JSON gateway:");
+    println!("{}", ceiling.line());
     errors(&[&embedded, &pool])
+}
+
+/// Transactions of one put each, straight to the etcd members in turn.
+async fn etcd_ceiling(endpoints: Vec<String>, requests: usize, concurrency: usize) -> Stats {
+    use base64::Engine;
+    let http = reqwest::Client::new();
+    let endpoints = Arc::new(endpoints);
+    measure("etcd txn of 1 put (no DSS)", requests, concurrency, move |i| {
+        let (http, endpoints) = (http.clone(), endpoints.clone());
+        async move {
+            let key = base64::engine::general_purpose::STANDARD.encode(format!("/ceiling/{i}"));
+            let body = json!({"success": [{"request_put": {"key": key, "value": ""}}]});
+            let resp =
+                http.post(format!("{}/v3/kv/txn", endpoints[i % endpoints.len()])).json(&body).send().await?;
+            if !resp.status().is_success() {
+                bail!("etcd answered {}", resp.status());
+            }
+            resp.bytes().await?;
+            Ok(())
+        }
+    })
+    .await
 }
 
 fn errors(reports: &[&Report]) -> anyhow::Result<()> {

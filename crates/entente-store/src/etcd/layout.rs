@@ -49,8 +49,10 @@ pub(crate) const PAGES: usize = 32;
 /// entity keys this keeps every transaction under etcd's default limit of 128 operations.
 pub(crate) const CELL_BUDGET: usize = 48;
 
-/// Levels of the nested grid: level `k` cells are 4^k level-0 cells of 1/64 degree; level 8 is the world.
-const LEVELS: u32 = 9;
+/// Levels of the nested grid: level `k` cells are 8^k by 8^k level-0 cells of 1/64 degree (1/64°, 1/8°, 1°,
+/// 8°, 64°); level 5 is the world. Few levels keep the ancestors a write bumps, hence its keys, few.
+const LEVELS: u32 = 6;
+const SHIFT_PER_LEVEL: u32 = 3;
 const FINE_PER_DEGREE: f64 = 64.0;
 const FINE_LAT_MAX: i64 = 180 * 64 - 1;
 const FINE_LNG_MAX: i64 = 360 * 64 - 1;
@@ -73,7 +75,11 @@ impl Cell {
     /// The coarser cells containing this one, up to the world.
     fn ancestors(self) -> impl Iterator<Item = Cell> {
         std::iter::successors(Some(self), |c| {
-            (c.level + 1 < LEVELS).then(|| Cell { level: c.level + 1, i: c.i >> 2, j: c.j >> 2 })
+            (c.level + 1 < LEVELS).then(|| Cell {
+                level: c.level + 1,
+                i: c.i >> SHIFT_PER_LEVEL,
+                j: c.j >> SHIFT_PER_LEVEL,
+            })
         })
         .skip(1)
     }
@@ -175,20 +181,25 @@ fn covering(footprint: &Footprint) -> BTreeSet<Cell> {
     if footprint.rects.is_empty() {
         return BTreeSet::new();
     }
-    let spans: Vec<(i64, i64, i64, i64)> = footprint
-        .rects
-        .iter()
-        .map(|r| {
-            (
-                fine(r.lat_lo + 90.0, FINE_LAT_MAX),
-                fine(r.lat_hi + 90.0, FINE_LAT_MAX),
-                fine(r.lng_lo + 180.0, FINE_LNG_MAX),
-                fine(r.lng_hi + 180.0, FINE_LNG_MAX),
-            )
-        })
-        .collect();
+    let mut spans: Vec<(i64, i64, i64, i64)> = Vec::new();
+    for r in &footprint.rects {
+        let (i0, i1) = (fine(r.lat_lo + 90.0, FINE_LAT_MAX), fine(r.lat_hi + 90.0, FINE_LAT_MAX));
+        let (mut j0, mut j1) = (fine(r.lng_lo + 180.0, FINE_LNG_MAX), fine(r.lng_hi + 180.0, FINE_LNG_MAX));
+        // Every meridian meets at a pole: a rectangle touching one covers that row of cells entirely.
+        if r.lat_hi >= 90.0 || r.lat_lo <= -90.0 {
+            (j0, j1) = (0, FINE_LNG_MAX);
+        }
+        spans.push((i0, i1, j0, j1));
+        // -180 and 180 are one meridian: touching it on one side covers the first column on the other.
+        if r.lng_hi >= 180.0 {
+            spans.push((i0, i1, 0, 0));
+        }
+        if r.lng_lo <= -180.0 {
+            spans.push((i0, i1, FINE_LNG_MAX, FINE_LNG_MAX));
+        }
+    }
     for level in 0..LEVELS {
-        let shift = 2 * level;
+        let shift = SHIFT_PER_LEVEL * level;
         let upper_bound: i64 = spans
             .iter()
             .map(|&(i0, i1, j0, j1)| {
@@ -274,6 +285,43 @@ mod tests {
         assert!(conflict(&everywhere, &small));
         assert!(conflict(&small, &everywhere));
         assert_eq!(Layout::new("/p").markers(&Footprint::default()), Markers::default());
+    }
+
+    fn arb_rect() -> impl proptest::strategy::Strategy<Value = LatLngRect> {
+        use proptest::prelude::*;
+        // Sizes from metres to thousands of kilometres, anywhere including the poles and the antimeridian.
+        (-90.0..90.0f64, -180.0..180.0f64, -6.0..1.5f64, -6.0..1.5f64).prop_map(|(lat, lng, h, w)| {
+            let (h, w) = (10f64.powf(h), 10f64.powf(w));
+            rect(lat, (lat + h).min(90.0), lng, (lng + w).min(180.0))
+        })
+    }
+
+    proptest::proptest! {
+        /// The rule the pool's safety rests on: two writes whose rectangles meet always conflict, whichever
+        /// commits first, and no write needs more markers than the budget.
+        #[test]
+        fn meeting_footprints_always_conflict(a in arb_rect(), b in arb_rect(), c in arb_rect()) {
+            let fa = footprint(vec![a, c]);
+            let fb = footprint(vec![b]);
+            let meet = [a, c].iter().any(|r| r.intersects(&b));
+            if meet {
+                proptest::prop_assert!(conflict(&fa, &fb), "{fa:?} and {fb:?} meet but do not conflict");
+            }
+            for f in [&fa, &fb] {
+                let m = Layout::new("/p").markers(f);
+                proptest::prop_assert!(m.compare.len() <= CELL_BUDGET && m.bump.len() <= CELL_BUDGET);
+            }
+        }
+    }
+
+    #[test]
+    fn the_antimeridian_and_the_poles_join_what_they_touch() {
+        let east = footprint(vec![rect(10.0, 10.1, 179.95, 180.0)]);
+        let west = footprint(vec![rect(10.05, 10.2, -180.0, -179.9)]);
+        assert!(conflict(&east, &west));
+        let north_a = footprint(vec![rect(89.99, 90.0, 10.0, 10.1)]);
+        let north_b = footprint(vec![rect(89.995, 90.0, -100.0, -99.9)]);
+        assert!(conflict(&north_a, &north_b));
     }
 
     #[test]

@@ -562,4 +562,48 @@ mod etcd {
     }
 
     conformance_suite!(Etcd);
+
+    /// An instance whose watch fell behind a compaction reloads the pool's state instead of staying stale.
+    #[test]
+    fn a_follower_behind_a_compaction_reloads() -> Result<()> {
+        use entente_dss::{Caller, Dss, Limits, SystemClock};
+
+        let location = Etcd::fresh()?;
+        let config = EtcdConfig { endpoints: location.cluster.endpoints(), prefix: location.prefix.clone() };
+        location.runtime.block_on(async {
+            let behind = Arc::new(EtcdStore::connect(&config)?);
+            let (snapshot, at) = behind.snapshot().await?;
+            let dss =
+                Arc::new(Dss::pooled(behind.clone(), snapshot, at, Arc::new(SystemClock), Limits::default()));
+            behind.follow(dss.clone()).abort();
+
+            let writer = EtcdStore::connect(&config)?;
+            let o = intent(1, "uss1");
+            writer.submit(vec![Change::PutOperationalIntent(Arc::new(o.clone()))]).await??;
+            // A second commit, so that compacting at the newest revision removes the first one's.
+            writer
+                .submit(vec![Change::PutAvailability(availability("uss1", Availability::Down, "2"))])
+                .await??;
+            let http = reqwest::Client::new();
+            let endpoint = &config.endpoints[0];
+            let range: serde_json::Value = http
+                .post(format!("{endpoint}/v3/kv/range"))
+                .json(&serde_json::json!({"key": "AA=="}))
+                .send()
+                .await?
+                .json()
+                .await?;
+            let revision = range["header"]["revision"].as_str().context("etcd's revision")?.to_owned();
+            http.post(format!("{endpoint}/v3/kv/compaction"))
+                .json(&serde_json::json!({"revision": revision, "physical": true}))
+                .send()
+                .await?
+                .error_for_status()?;
+
+            let _following = behind.follow(dss.clone());
+            let seen = dss.get_intent(&Caller::new("uss1", []), o.id).await?;
+            ensure!(seen.intent.ovn == o.ovn, "the reloaded instance serves the intent it missed");
+            Ok(())
+        })
+    }
 }

@@ -14,6 +14,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::auth::Authenticator;
 use crate::error::ApiError;
+use crate::extract::Edge;
 use crate::metrics::Metrics;
 use crate::{openapi, rid, scd};
 
@@ -27,6 +28,16 @@ pub struct AppState {
 impl AppState {
     pub fn new(dss: Arc<Dss>, auth: Arc<Authenticator>, body_limit: usize) -> AppState {
         AppState { dss, auth, metrics: Metrics::default(), body_limit }
+    }
+}
+
+impl Edge for AppState {
+    fn authenticator(&self) -> &Authenticator {
+        &self.auth
+    }
+
+    fn body_limit(&self) -> usize {
+        self.body_limit
     }
 }
 

@@ -9,19 +9,24 @@ use axum::http::request::Parts;
 use entente_dss::{Caller, EntityId, Scope};
 use serde::de::DeserializeOwned;
 
-use crate::app::AppState;
-use crate::auth::Claims;
+use crate::auth::{Authenticator, Claims};
 use crate::error::ApiError;
+
+/// What the extractors need from a server's state; the DSS and the USS each implement it.
+pub(crate) trait Edge: Send + Sync + 'static {
+    fn authenticator(&self) -> &Authenticator;
+    fn body_limit(&self) -> usize;
+}
 
 /// The verified token of the request; a failure is a 401 before anything else is looked at.
 pub(crate) struct Auth(pub Claims);
 
-impl FromRequestParts<Arc<AppState>> for Auth {
+impl<S: Edge> FromRequestParts<Arc<S>> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Auth, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<S>) -> Result<Auth, ApiError> {
         let header = parts.headers.get(AUTHORIZATION).and_then(|h| h.to_str().ok());
-        Ok(Auth(state.auth.verify(header)?))
+        Ok(Auth(state.authenticator().verify(header)?))
     }
 }
 
@@ -58,11 +63,11 @@ impl Auth {
 /// The raw body, read up to the configured limit; parsing waits until the scopes were checked.
 pub(crate) struct Body(Bytes);
 
-impl FromRequest<Arc<AppState>> for Body {
+impl<S: Edge> FromRequest<Arc<S>> for Body {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Body, ApiError> {
-        let limit = state.body_limit;
+    async fn from_request(req: Request, state: &Arc<S>) -> Result<Body, ApiError> {
+        let limit = state.body_limit();
         axum::body::to_bytes(req.into_body(), limit).await.map(Body).map_err(|_| {
             ApiError::PayloadTooLarge(format!("request body exceeds the limit of {limit} bytes"))
         })

@@ -1,0 +1,210 @@
+//! The USS side of F3548-21: the USS-USS API peers call, the operator API, and the planning that ties them to
+//! the DSS. Decisions (conflicts, alternatives, conformance, the audit chain) come from `entente_uss`; this
+//! module moves them over HTTP and JSON.
+
+mod audit_log;
+mod client;
+mod dss_client;
+mod operator;
+mod peers;
+mod planner;
+mod tokens;
+pub(crate) mod types;
+mod uss_api;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body as HttpBody;
+use axum::extract::{Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::Utc;
+use entente_dss::EntityId;
+use entente_uss::{
+    ContingencyRules, Direction, Exchange, FlightState, Priority, PriorityPolicy, Volume, sha256_hex,
+};
+use parking_lot::Mutex;
+
+pub use audit_log::{AuditFileError, AuditLog, read_audit_log, verify_audit_log};
+pub use tokens::TokenSource;
+pub use types::PlanConflictResponse;
+
+use self::client::Client;
+use self::types::{OperationalIntent, VehicleTelemetry};
+use crate::auth::Authenticator;
+use crate::error::ApiError;
+use crate::extract::Edge;
+
+/// How this USS plans: who it is, where it and its DSS are, and the rules it applies.
+#[derive(Clone, Debug)]
+pub struct UssConfig {
+    /// The `sub` of this USS's tokens: the DSS records it as the manager of what this USS writes.
+    pub identity: String,
+    /// Base URL of this USS's USS-USS API, without a trailing `/`.
+    pub base_url: String,
+    pub dss_url: String,
+    pub policy: PriorityPolicy,
+    pub alternatives: AlternativeSearch,
+    pub contingency: ContingencyRules,
+    /// Deadline of each call to a peer (F3548 MaxRespondToOIDetailsRequest is 1 s).
+    pub peer_timeout: Duration,
+    pub dss_timeout: Duration,
+    /// Attempts per subscriber before a notification is given up.
+    pub notify_attempts: u32,
+    pub body_limit: usize,
+}
+
+/// How far the alternatives to a refused flight may be shifted, and in which steps.
+#[derive(Clone, Debug)]
+pub struct AlternativeSearch {
+    pub time_step: chrono::Duration,
+    pub max_time_shift: chrono::Duration,
+    pub altitude_step_m: f64,
+    pub max_altitude_shift_m: f64,
+    pub altitude_floor_m: f64,
+    pub altitude_ceiling_m: f64,
+    pub max_results: usize,
+}
+
+impl Default for AlternativeSearch {
+    fn default() -> Self {
+        AlternativeSearch {
+            time_step: chrono::Duration::minutes(5),
+            max_time_shift: chrono::Duration::hours(2),
+            altitude_step_m: 30.0,
+            max_altitude_shift_m: 300.0,
+            altitude_floor_m: 0.0,
+            altitude_ceiling_m: 3000.0,
+            max_results: 5,
+        }
+    }
+}
+
+impl UssConfig {
+    pub fn new(identity: impl Into<String>, base_url: &str, dss_url: &str) -> UssConfig {
+        UssConfig {
+            identity: identity.into(),
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            dss_url: dss_url.trim_end_matches('/').to_owned(),
+            policy: PriorityPolicy::default(),
+            alternatives: AlternativeSearch::default(),
+            contingency: ContingencyRules::default(),
+            peer_timeout: Duration::from_secs(1),
+            dss_timeout: Duration::from_secs(5),
+            notify_attempts: 3,
+            body_limit: 1 << 20,
+        }
+    }
+}
+
+/// One of this USS's own flights.
+#[derive(Clone, Debug)]
+pub(crate) struct OwnFlight {
+    pub priority: Priority,
+    pub state: FlightState,
+    pub volumes: Vec<Volume>,
+    pub off_nominal: Vec<Volume>,
+    /// The intent as the DSS last accepted it: what peers are served. `None` until the DSS confirmed it.
+    pub published: Option<OperationalIntent>,
+    pub nonconforming_since: Option<entente_uss::Timestamp>,
+    pub telemetry: Option<VehicleTelemetry>,
+}
+
+pub struct UssState {
+    config: UssConfig,
+    auth: Arc<Authenticator>,
+    client: Client,
+    audit: Arc<AuditLog>,
+    flights: Mutex<HashMap<EntityId, OwnFlight>>,
+    /// Peers' intents as their managers last shared them, by id.
+    peers: Mutex<HashMap<String, OperationalIntent>>,
+}
+
+impl UssState {
+    pub fn new(
+        config: UssConfig,
+        auth: Arc<Authenticator>,
+        tokens: TokenSource,
+        audit: Arc<AuditLog>,
+    ) -> UssState {
+        UssState {
+            config,
+            auth,
+            client: Client::new(tokens, audit.clone()),
+            audit,
+            flights: Mutex::new(HashMap::new()),
+            peers: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl Edge for UssState {
+    fn authenticator(&self) -> &Authenticator {
+        &self.auth
+    }
+
+    fn body_limit(&self) -> usize {
+        self.config.body_limit
+    }
+}
+
+pub fn uss_app(state: Arc<UssState>) -> Router {
+    let peer_api = uss_api::routes().layer(middleware::from_fn_with_state(state.clone(), audit_incoming));
+    Router::new()
+        .merge(peer_api)
+        .merge(operator::routes())
+        .route("/healthy", get(|| async { "ok" }))
+        .fallback(|uri: axum::http::Uri| async move {
+            ApiError::NotFound(format!("{}: no such endpoint", uri.path()))
+        })
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn serve_uss(
+    listener: tokio::net::TcpListener,
+    state: Arc<UssState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, uss_app(state)).with_graceful_shutdown(shutdown).await
+}
+
+/// Records every call a peer makes on the USS-USS API, with the caller's token subject when it verifies.
+async fn audit_incoming(State(state): State<Arc<UssState>>, req: Request, next: Next) -> Response {
+    let time = Utc::now();
+    let (parts, body) = req.into_parts();
+    let peer = parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| state.auth.verify(Some(h)).ok())
+        .map_or_else(|| "unauthenticated".to_owned(), |c| c.sub);
+    let method = parts.method.to_string();
+    let url = format!("{}{}", state.config.base_url, parts.uri.path_and_query().map_or("", |p| p.as_str()));
+    let Ok(request_body) = axum::body::to_bytes(body, state.config.body_limit).await else {
+        return ApiError::PayloadTooLarge(format!("request body exceeds {} bytes", state.config.body_limit))
+            .into_response();
+    };
+    let request_sha256 = sha256_hex(&request_body);
+    let response = next.run(Request::from_parts(parts, HttpBody::from(request_body))).await;
+    let status = response.status().as_u16();
+    let (parts, body) = response.into_parts();
+    let response_body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    state.audit.record(Exchange {
+        time,
+        direction: Direction::Incoming,
+        peer,
+        method,
+        url,
+        status: Some(status),
+        request_sha256,
+        response_sha256: sha256_hex(&response_body),
+    });
+    Response::from_parts(parts, HttpBody::from(response_body))
+}

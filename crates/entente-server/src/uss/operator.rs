@@ -1,0 +1,186 @@
+//! The operator API: submit a flight, read its status, activate it, report its telemetry, end it.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use entente_dss::EntityId;
+use entente_geo::LatLng;
+use entente_uss::{FlightState, Position, Priority, Verdict, assess};
+
+use super::planner::{self, Proposal};
+use super::types::{FlightRequest, FlightStatus, VehicleTelemetry};
+use super::{OwnFlight, UssState};
+use crate::error::ApiError;
+use crate::extract::{Auth, Body, entity_id};
+use crate::wire::{time_in, volume_out, volumes_in};
+
+/// The scope an operator's token must carry; peers' F3548 scopes do not open this API.
+pub(crate) const OPERATOR_SCOPE: &str = "entente.operator";
+
+/// F3548 OiMaxVertices.
+const MAX_VERTICES: usize = 10_000;
+
+type AppRef = State<Arc<UssState>>;
+type Status = Result<Json<FlightStatus>, ApiError>;
+
+pub(crate) fn routes() -> Router<Arc<UssState>> {
+    Router::new()
+        .route("/operator/v1/flights", post(submit))
+        .route("/operator/v1/flights/{id}", get(status))
+        .route("/operator/v1/flights/{id}/activate", post(activate))
+        .route("/operator/v1/flights/{id}/telemetry", post(telemetry))
+        .route("/operator/v1/flights/{id}/end", post(end))
+}
+
+fn operator(auth: &Auth) -> Result<(), ApiError> {
+    if auth.0.has_scope(OPERATOR_SCOPE) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!("the access token lacks the scope {OPERATOR_SCOPE}")))
+    }
+}
+
+fn status_of(id: EntityId, f: &OwnFlight) -> FlightStatus {
+    let reference = f.published.as_ref().map(|i| &i.reference);
+    FlightStatus {
+        id: id.to_string(),
+        state: format!("{:?}", f.state),
+        priority: f.priority.0,
+        volumes: f.volumes.iter().map(volume_out).collect(),
+        off_nominal_volumes: f.off_nominal.iter().map(volume_out).collect(),
+        ovn: reference.and_then(|r| r.ovn.clone()),
+        version: reference.map(|r| r.version),
+    }
+}
+
+fn flight(st: &UssState, id: &str) -> Result<(EntityId, OwnFlight), ApiError> {
+    let id = entity_id(id, "id")?;
+    let flight = st
+        .flights
+        .lock()
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| ApiError::NotFound(format!("flight {id}: not found")))?;
+    Ok((id, flight))
+}
+
+fn current(st: &UssState, id: EntityId) -> Status {
+    let flights = st.flights.lock();
+    let f = flights.get(&id).ok_or_else(|| ApiError::NotFound(format!("flight {id}: not found")))?;
+    Ok(Json(status_of(id, f)))
+}
+
+/// Plans a new flight in Accepted. A conflict answers 409 with the alternatives, each a request to submit as is.
+async fn submit(
+    State(st): AppRef,
+    auth: Auth,
+    body: Body,
+) -> Result<(StatusCode, Json<FlightStatus>), ApiError> {
+    operator(&auth)?;
+    let req: FlightRequest = body.json()?;
+    if req.volumes.is_empty() {
+        return Err(ApiError::bad("volumes must hold at least one volume"));
+    }
+    let volumes = volumes_in(&req.volumes, "volumes", MAX_VERTICES)?;
+    for (i, v) in volumes.iter().enumerate() {
+        if v.time.lo.is_none() || v.time.hi.is_none() || v.altitude.lo.is_none() || v.altitude.hi.is_none() {
+            return Err(ApiError::bad(format!(
+                "volumes[{i}]: time_start, time_end, altitude_lower and altitude_upper are all required"
+            )));
+        }
+    }
+    let id = entity_id(&uuid::Uuid::new_v4().to_string(), "id")?;
+    let proposal = Proposal {
+        volumes,
+        off_nominal: Vec::new(),
+        priority: Priority(req.priority),
+        state: FlightState::Accepted,
+    };
+    planner::plan(&st, id, proposal).await?;
+    Ok((StatusCode::CREATED, current(&st, id)?))
+}
+
+async fn status(State(st): AppRef, auth: Auth, Path(id): Path<String>) -> Status {
+    operator(&auth)?;
+    let (id, f) = flight(&st, &id)?;
+    Ok(Json(status_of(id, &f)))
+}
+
+/// Activation needs the full key like acceptance did, so it plans again against the airspace as it now is.
+async fn activate(State(st): AppRef, auth: Auth, Path(id): Path<String>) -> Status {
+    operator(&auth)?;
+    let (id, f) = flight(&st, &id)?;
+    f.state.transition(FlightState::Activated)?;
+    let proposal = Proposal {
+        volumes: f.volumes,
+        off_nominal: Vec::new(),
+        priority: f.priority,
+        state: FlightState::Activated,
+    };
+    planner::plan(&st, id, proposal).await?;
+    current(&st, id)
+}
+
+/// Judges the fix against the intent; a change of state is written to the DSS and announced to subscribers,
+/// with an off-nominal volume around the aircraft.
+async fn telemetry(State(st): AppRef, auth: Auth, Path(id): Path<String>, body: Body) -> Status {
+    operator(&auth)?;
+    let (id, f) = flight(&st, &id)?;
+    let report: VehicleTelemetry = body.json()?;
+    let position = report
+        .position
+        .as_ref()
+        .ok_or_else(|| ApiError::bad("position is required in operator telemetry"))?;
+    let altitude = position
+        .altitude
+        .as_ref()
+        .ok_or_else(|| ApiError::bad("position.altitude is required in operator telemetry"))?;
+    if altitude.reference != "W84" || altitude.units != "M" {
+        return Err(ApiError::bad(
+            "position.altitude must be in metres (\"M\") above the WGS84 ellipsoid (\"W84\")",
+        ));
+    }
+    if !matches!(f.state, FlightState::Activated | FlightState::Nonconforming | FlightState::Contingent) {
+        return Err(ApiError::Conflict(format!(
+            "flight {id} is {:?}; telemetry is taken once it is activated",
+            f.state
+        )));
+    }
+    let fix = Position {
+        at: LatLng::new(position.latitude, position.longitude),
+        altitude_m: altitude.value,
+        time: time_in(&report.time_measured, "time_measured")?,
+    };
+    let end = f.volumes.iter().filter_map(|v| v.time.hi).max().unwrap_or(fix.time);
+    let verdict = assess(&f.volumes, f.state, f.nonconforming_since, fix, end, st.config.contingency)?;
+    let next = f.state.transition(verdict.state())?;
+    if let Some(flight) = st.flights.lock().get_mut(&id) {
+        flight.telemetry = Some(report.clone());
+        flight.nonconforming_since = match &verdict {
+            Verdict::Nonconforming { since, .. } => Some(*since),
+            Verdict::Conforming | Verdict::Contingent { .. } => None,
+        };
+    }
+    if next != f.state {
+        tracing::info!(flight = %id, from = ?f.state, to = ?next, "conformance changed");
+        let (volumes, off_nominal) = match verdict {
+            Verdict::Conforming => (f.volumes, Vec::new()),
+            Verdict::Nonconforming { off_nominal, .. } => (f.volumes, vec![off_nominal]),
+            // F3548: a contingent intent has off-nominal volumes only.
+            Verdict::Contingent { off_nominal } => (Vec::new(), vec![off_nominal]),
+        };
+        planner::plan(&st, id, Proposal { volumes, off_nominal, priority: f.priority, state: next }).await?;
+    }
+    current(&st, id)
+}
+
+async fn end(State(st): AppRef, auth: Auth, Path(id): Path<String>) -> Status {
+    operator(&auth)?;
+    let (id, _) = flight(&st, &id)?;
+    planner::end(&st, id).await?;
+    current(&st, id)
+}

@@ -1,0 +1,175 @@
+//! The USS-USS API of F3548-21 (section B) that peers call under this USS's base URL.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use entente_dss::Scope;
+
+use super::UssState;
+use super::types::{
+    GetOperationalIntentDetailsResponse, GetOperationalIntentTelemetryResponse,
+    PutConstraintDetailsParameters, PutOperationalIntentDetailsParameters,
+};
+use crate::error::ApiError;
+use crate::extract::{Auth, Body, entity_id};
+use crate::scd::types::ErrorReport;
+
+const SC: Scope = Scope::StrategicCoordination;
+const CM: Scope = Scope::ConstraintManagement;
+const CP: Scope = Scope::ConstraintProcessing;
+const CMSA: Scope = Scope::ConformanceMonitoringSa;
+const AA: Scope = Scope::AvailabilityArbitration;
+
+type AppRef = State<Arc<UssState>>;
+
+pub(crate) fn routes() -> Router<Arc<UssState>> {
+    Router::new()
+        .route("/uss/v1/operational_intents", post(notified_intent))
+        .route("/uss/v1/operational_intents/{entityid}", get(intent_details))
+        .route("/uss/v1/operational_intents/{entityid}/telemetry", get(intent_telemetry))
+        .route("/uss/v1/constraints", post(notified_constraint))
+        .route("/uss/v1/constraints/{entityid}", get(constraint_details))
+        .route("/uss/v1/reports", post(report))
+}
+
+/// 404 until the DSS confirmed the intent; afterwards the version the DSS last accepted, even while a change
+/// is being written.
+async fn intent_details(
+    State(st): AppRef,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<GetOperationalIntentDetailsResponse>, ApiError> {
+    auth.scd(&[&[SC]])?;
+    let id = entity_id(&id, "entityid")?;
+    let published = st.flights.lock().get(&id).and_then(|f| f.published.clone());
+    let intent =
+        published.ok_or_else(|| ApiError::NotFound(format!("operational intent {id}: not found")))?;
+    Ok(Json(GetOperationalIntentDetailsResponse { operational_intent: intent }))
+}
+
+/// Telemetry is shared only while the flight is off-nominal (409 otherwise), and only once some was reported
+/// (412 before).
+async fn intent_telemetry(
+    State(st): AppRef,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<GetOperationalIntentTelemetryResponse>, ApiError> {
+    auth.scd(&[&[CMSA]])?;
+    let id = entity_id(&id, "entityid")?;
+    let flight = st
+        .flights
+        .lock()
+        .get(&id)
+        .filter(|f| f.published.is_some())
+        .cloned()
+        .ok_or_else(|| ApiError::NotFound(format!("operational intent {id}: not found")))?;
+    if !flight.state.is_off_nominal() {
+        return Err(ApiError::Conflict(format!(
+            "operational intent {id} is {:?}; telemetry is shared only while Nonconforming or Contingent",
+            flight.state
+        )));
+    }
+    let telemetry = flight
+        .telemetry
+        .ok_or_else(|| ApiError::PreconditionFailed(format!("operational intent {id}: no telemetry yet")))?;
+    Ok(Json(GetOperationalIntentTelemetryResponse {
+        operational_intent_id: id.to_string(),
+        telemetry: Some(telemetry),
+        next_telemetry_opportunity: None,
+    }))
+}
+
+/// A peer's intent changed. Only its manager may say so (403), and versions only move forward (409): an older
+/// version, or the same one with other content, is refused.
+async fn notified_intent(State(st): AppRef, auth: Auth, body: Body) -> Result<StatusCode, ApiError> {
+    let caller = auth.scd(&[&[SC]])?;
+    let n: PutOperationalIntentDetailsParameters = body.json()?;
+    entity_id(&n.operational_intent_id, "operational_intent_id")?;
+    if n.subscriptions.is_empty() {
+        return Err(ApiError::bad("subscriptions must list at least one subscription"));
+    }
+    let mut peers = st.peers.lock();
+    let cached = peers.get(&n.operational_intent_id);
+    match n.operational_intent {
+        Some(intent) => {
+            let r = &intent.reference;
+            if r.id != n.operational_intent_id {
+                return Err(ApiError::bad(
+                    "operational_intent.reference.id must equal operational_intent_id",
+                ));
+            }
+            if r.ovn.is_none() {
+                return Err(ApiError::bad("operational_intent.reference.ovn is required in a notification"));
+            }
+            if r.manager != caller.manager {
+                return Err(ApiError::Forbidden(format!(
+                    "operational intent {} is managed by {}, not by the sender {}",
+                    r.id, r.manager, caller.manager
+                )));
+            }
+            if let Some(old) = cached {
+                let same = old.reference.ovn == r.ovn && old.details == intent.details;
+                if r.version < old.reference.version || (r.version == old.reference.version && !same) {
+                    return Err(ApiError::Conflict(format!(
+                        "operational intent {}: version {} is older than, or differs from, the version {} already received",
+                        r.id, r.version, old.reference.version
+                    )));
+                }
+            }
+            tracing::debug!(intent = r.id, version = r.version, "peer intent updated");
+            peers.insert(n.operational_intent_id, intent);
+        }
+        None => {
+            if let Some(old) = cached
+                && old.reference.manager != caller.manager
+            {
+                return Err(ApiError::Forbidden(format!(
+                    "operational intent {} is managed by {}, not by the sender {}",
+                    n.operational_intent_id, old.reference.manager, caller.manager
+                )));
+            }
+            peers.remove(&n.operational_intent_id);
+        }
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Constraint notifications are acknowledged; this USS does no constraint processing yet, so it keeps nothing.
+async fn notified_constraint(auth: Auth, body: Body) -> Result<StatusCode, ApiError> {
+    auth.scd(&[&[CM]])?;
+    let n: PutConstraintDetailsParameters = body.json()?;
+    entity_id(&n.constraint_id, "constraint_id")?;
+    if n.subscriptions.is_empty() {
+        return Err(ApiError::bad("subscriptions must list at least one subscription"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// This USS manages no constraints, so every id is unknown.
+async fn constraint_details(auth: Auth, Path(id): Path<String>) -> ApiError {
+    if let Err(e) = auth.scd(&[&[CP]]) {
+        return e;
+    }
+    match entity_id(&id, "entityid") {
+        Ok(id) => ApiError::NotFound(format!("constraint {id}: not found")),
+        Err(e) => e,
+    }
+}
+
+/// Reports are kept in the log (the exchange itself is in the audit log), and acknowledged with an id.
+async fn report(auth: Auth, body: Body) -> Result<(StatusCode, Json<ErrorReport>), ApiError> {
+    let caller = auth.scd(&[&[SC], &[CM], &[CP], &[CMSA], &[AA]])?;
+    let mut report: ErrorReport = body.json()?;
+    report.report_id = Some(uuid::Uuid::new_v4().to_string());
+    tracing::info!(
+        from = caller.manager,
+        report_id = report.report_id,
+        url = report.exchange.url,
+        "report received"
+    );
+    Ok((StatusCode::CREATED, Json(report)))
+}

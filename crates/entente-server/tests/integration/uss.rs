@@ -1,0 +1,257 @@
+//! The USS side in process over real sockets: the USS-USS API's status codes, planning against the harness DSS
+//! and a peer USS, cached details, and tokens from an OAuth 2 client-credentials endpoint.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::routing::post;
+use entente_server::auth::{Authenticator, TokenIssuer};
+use entente_server::uss::{AuditLog, TokenSource, UssConfig, UssState, read_audit_log, serve_uss};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+use crate::harness::*;
+
+const OPERATOR: &str = "entente.operator";
+
+/// A USS served in process, its audit log in a temporary folder.
+struct Uss {
+    base: String,
+    audit: std::path::PathBuf,
+    _dir: TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for Uss {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The harness DSS as a USS must address it: by the host name its tokens are for.
+fn dss_url(dss: &Dss) -> String {
+    dss.base.replace("127.0.0.1", "localhost")
+}
+
+impl Uss {
+    async fn start(dss: &Dss, identity: &str) -> anyhow::Result<Uss> {
+        let tokens = TokenSource::dev(TokenIssuer::from_pem(RSA_PRIVATE, None)?, identity);
+        Uss::start_with(dss, identity, tokens).await
+    }
+
+    async fn start_with(dss: &Dss, identity: &str, tokens: TokenSource) -> anyhow::Result<Uss> {
+        let dir = tempfile::tempdir()?;
+        let audit = dir.path().join("audit.jsonl");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://localhost:{}", listener.local_addr()?.port());
+        let auth = Authenticator::from_pem_strings(&[RSA_PUBLIC, EC_PUBLIC], vec![AUDIENCE.to_owned()])?;
+        let config = UssConfig::new(identity, &base, &dss_url(dss));
+        let state =
+            Arc::new(UssState::new(config, Arc::new(auth), tokens, Arc::new(AuditLog::open(&audit)?)));
+        let (tx, rx) = oneshot::channel();
+        tokio::spawn(serve_uss(listener, state, async {
+            let _ = rx.await;
+        }));
+        Ok(Uss { base, audit, _dir: dir, shutdown: Some(tx) })
+    }
+
+    fn operator(&self) -> Client {
+        client_at(&self.base, "pilot", &[OPERATOR])
+    }
+
+    fn peer(&self, sub: &str, scope: &str) -> Client {
+        client_at(&self.base, sub, &[scope])
+    }
+
+    /// How many outgoing calls of `method` to URLs containing `part` the audit log holds.
+    fn outgoing(&self, method: &str, part: &str) -> anyhow::Result<usize> {
+        Ok(read_audit_log(&self.audit)?
+            .iter()
+            .filter(|r| r.exchange.method == method && r.exchange.url.contains(part))
+            .filter(|r| r.exchange.direction == entente_uss::Direction::Outgoing)
+            .count())
+    }
+}
+
+fn flight(lat: f64, alt: (f64, f64), minutes: (i64, i64), priority: i32) -> Value {
+    json!({"volumes": [volume4d(&circle(lat, LNG, 300.0), alt.0, alt.1, minutes.0, minutes.1)], "priority": priority})
+}
+
+/// A notification as a peer managing `id` would send it, at `version`.
+fn notification(intent: &str, manager: &str, version: i32, alt_hi: f64) -> Value {
+    json!({
+        "operational_intent_id": intent,
+        "operational_intent": {
+            "reference": {
+                "id": intent, "manager": manager, "uss_availability": "Normal", "version": version,
+                "state": "Accepted", "ovn": format!("ovn-of-{intent}-v{version}"),
+                "time_start": time_of(at(10)), "time_end": time_of(at(70)),
+                "uss_base_url": format!("https://{manager}.example.com"),
+                "subscription_id": NULL_SUBSCRIPTION
+            },
+            "details": {"volumes": [volume4d(&circle(LAT, LNG, 300.0), 0.0, alt_hi, 10, 70)], "off_nominal_volumes": [], "priority": 0}
+        },
+        "subscriptions": [{"subscription_id": id(), "notification_index": version}]
+    })
+}
+
+#[tokio::test]
+async fn notifications_come_from_the_manager_and_only_move_forward() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss = Uss::start(&dss, "uss1").await?;
+    let peer = uss.peer("uss2", SC);
+    let intent = id();
+    let path = "/uss/v1/operational_intents";
+    peer.post(path, &notification(&intent, "uss2", 2, 120.0)).await.want(204)?;
+    // The same version again, unchanged, is a repeat; changed, or older, it is refused.
+    peer.post(path, &notification(&intent, "uss2", 2, 120.0)).await.want(204)?;
+    assert_error(peer.post(path, &notification(&intent, "uss2", 2, 150.0)).await?, 409, "version")?;
+    assert_error(peer.post(path, &notification(&intent, "uss2", 1, 120.0)).await?, 409, "version")?;
+    peer.post(path, &notification(&intent, "uss2", 3, 150.0)).await.want(204)?;
+    // Someone else cannot speak for uss2, neither to change nor to delete.
+    let other = uss.peer("uss3", SC);
+    assert_error(other.post(path, &notification(&intent, "uss2", 4, 150.0)).await?, 403, "uss2")?;
+    let deletion = json!({"operational_intent_id": intent, "subscriptions": [{"subscription_id": id(), "notification_index": 5}]});
+    assert_error(other.post(path, &deletion).await?, 403, "uss2")?;
+    peer.post(path, &deletion).await.want(204)?;
+    // Malformed notifications and tokens without the scope.
+    let mut empty = notification(&id(), "uss2", 1, 120.0);
+    empty["subscriptions"] = json!([]);
+    assert_error(peer.post(path, &empty).await?, 400, "subscriptions")?;
+    let mut nameless = notification(&id(), "uss2", 1, 120.0);
+    nameless["operational_intent"]["reference"]["ovn"] = Value::Null;
+    assert_error(peer.post(path, &nameless).await?, 400, "ovn")?;
+    assert_error(
+        uss.peer("uss2", CMSA).post(path, &notification(&id(), "uss2", 1, 120.0)).await?,
+        403,
+        "scope",
+    )?;
+    assert_eq!(uss.peer("uss2", SC).get("/uss/v1/operational_intents/not-a-uuid").await?.0, 400);
+    Ok(())
+}
+
+#[tokio::test]
+async fn details_are_served_only_once_the_dss_accepted_them() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss = Uss::start(&dss, "uss1").await?;
+    let peer = uss.peer("uss2", SC);
+    assert_error(peer.get(&format!("/uss/v1/operational_intents/{}", id())).await?, 404, "not found")?;
+    let planned = uss
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (10, 70), 0))
+        .await
+        .want(201)?;
+    let flight_id = str_of(&planned["id"])?;
+    let details = peer.get(&format!("/uss/v1/operational_intents/{flight_id}")).await.want(200)?;
+    let reference = &details["operational_intent"]["reference"];
+    assert_eq!(reference["manager"], "uss1");
+    assert_eq!(reference["state"], "Accepted");
+    assert_eq!(reference["ovn"], planned["ovn"]);
+    // The DSS holds the same reference, with the implicit subscription the USS asked for.
+    let at_dss = dss.client("uss1", &[SC]).get_oir(flight_id).await?;
+    assert_eq!(at_dss["ovn"], planned["ovn"]);
+    assert_ne!(at_dss["subscription_id"], NULL_SUBSCRIPTION);
+    // Telemetry only off-nominal; details only with the strategic coordination scope.
+    let telemetry = format!("/uss/v1/operational_intents/{flight_id}/telemetry");
+    assert_error(uss.peer("uss2", CMSA).get(&telemetry).await?, 409, "Nonconforming")?;
+    assert_error(
+        uss.peer("uss2", CMSA).get(&format!("/uss/v1/operational_intents/{flight_id}")).await?,
+        403,
+        "scope",
+    )?;
+    // Operators need their own scope.
+    assert_error(
+        uss.peer("uss2", SC).get(&format!("/operator/v1/flights/{flight_id}")).await?,
+        403,
+        OPERATOR,
+    )?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn conflicts_answer_alternatives_and_peer_details_are_fetched_once_per_version() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss1 = Uss::start(&dss, "uss1").await?;
+    let uss2 = Uss::start(&dss, "uss2").await?;
+    uss2.operator().post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (10, 40), 1)).await.want(201)?;
+
+    let refused = uss1
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT, (100.0, 150.0), (20, 30), 1))
+        .await
+        .want(409)?;
+    insta::assert_json_snapshot!("plan_conflict", refused, {
+        ".conflicting_intents[]" => "[id]",
+        ".alternatives[].request.volumes[].time_start.value" => "[time]",
+        ".alternatives[].request.volumes[].time_end.value" => "[time]",
+    });
+    assert_eq!(uss1.outgoing("GET", "/uss/v1/operational_intents/")?, 1);
+    // A lower priority is refused just the same; the peer's details are not fetched again.
+    uss1.operator()
+        .post("/operator/v1/flights", &flight(LAT, (100.0, 150.0), (20, 30), 0))
+        .await
+        .want(409)?;
+    assert_eq!(uss1.outgoing("GET", "/uss/v1/operational_intents/")?, 1);
+    // The first alternative is taken as it is.
+    let first = &refused["alternatives"][0]["request"];
+    uss1.operator().post("/operator/v1/flights", first).await.want(201)?;
+    // A higher priority may conflict with both the peer's flight and the one just accepted.
+    uss1.operator()
+        .post("/operator/v1/flights", &flight(LAT, (100.0, 150.0), (20, 30), 2))
+        .await
+        .want(201)?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn client_credentials_tokens_come_from_the_token_endpoint() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    // A token endpoint that checks the client's credentials and grant, and signs with the key the DSS trusts.
+    let app = axum::Router::new().route(
+        "/token",
+        post(|headers: axum::http::HeaderMap, body: String| async move {
+            let basic =
+                headers.get("authorization").and_then(|h| h.to_str().ok()).unwrap_or_default().to_owned();
+            // "uss9:s3cret" in base64.
+            if basic != "Basic dXNzOTpzM2NyZXQ=" || !body.contains("grant_type=client_credentials") {
+                return (
+                    axum::http::StatusCode::UNAUTHORIZED,
+                    axum::Json(json!({"error": "invalid_client"})),
+                );
+            }
+            let scope = body
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("scope="))
+                .unwrap_or_default()
+                .replace('+', " ");
+            let issuer = TokenIssuer::from_pem(RSA_PRIVATE, None).expect("the test key loads");
+            let token =
+                issuer.issue("uss9", &[scope.as_str()], AUDIENCE, Duration::from_secs(300)).expect("signed");
+            (axum::http::StatusCode::OK, axum::Json(json!({"access_token": token, "expires_in": 300})))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let endpoint = format!("http://{}/token", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let uss =
+        Uss::start_with(&dss, "uss9", TokenSource::client_credentials(&endpoint, "uss9", "s3cret")).await?;
+    let planned = uss
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (10, 40), 0))
+        .await
+        .want(201)?;
+    let at_dss = dss.client("uss1", &[SC]).get_oir(str_of(&planned["id"])?).await?;
+    assert_eq!(at_dss["manager"], "uss9");
+
+    let wrong =
+        Uss::start_with(&dss, "uss9", TokenSource::client_credentials(&endpoint, "uss9", "guess")).await?;
+    let refused =
+        wrong.operator().post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (50, 60), 0)).await?;
+    assert_error(refused, 502, "token endpoint").context("a refused client gets no token")?;
+    Ok(())
+}

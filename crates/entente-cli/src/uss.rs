@@ -44,6 +44,9 @@ pub(crate) struct UssArgs {
     /// Accepted audiences of incoming tokens (the host names peers use to reach this USS).
     #[arg(long, env = "ENTENTE_AUDIENCE", value_delimiter = ',', required = true)]
     audience: Vec<String>,
+    /// Folder where this USS keeps its own flights across restarts; created if missing.
+    #[arg(long, env = "ENTENTE_DATA_DIR", default_value = "./entente-uss-data")]
+    data_dir: PathBuf,
     /// The append-only, hash-chained record of every exchange with the DSS and peers.
     #[arg(long, env = "ENTENTE_AUDIT_LOG", default_value = "./entente-uss-audit.jsonl")]
     audit_log: PathBuf,
@@ -90,7 +93,13 @@ pub(crate) async fn run(args: UssArgs) -> anyhow::Result<()> {
     config.policy.equal_priority_may_conflict = args.equal_priority_may_conflict;
     config.peer_timeout = Duration::from_millis(args.peer_timeout_ms);
     config.body_limit = args.max_body_bytes;
-    let state = Arc::new(UssState::new(config, Arc::new(auth), tokens, Arc::new(audit)));
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    config.flights_file = Some(args.data_dir.join("flights.json"));
+    let state = Arc::new(
+        UssState::open(config, Arc::new(auth), tokens, Arc::new(audit))
+            .context("loading this USS's flights")?,
+    );
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;

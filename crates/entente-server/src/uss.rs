@@ -5,6 +5,7 @@
 mod audit_log;
 mod client;
 mod dss_client;
+mod flights_file;
 mod operator;
 mod peers;
 mod planner;
@@ -14,6 +15,7 @@ mod uss_api;
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,6 +38,7 @@ pub use tokens::TokenSource;
 pub use types::PlanConflictResponse;
 
 use self::client::Client;
+use self::flights_file::FlightsFile;
 use self::types::{OperationalIntent, VehicleTelemetry};
 use crate::auth::Authenticator;
 use crate::error::ApiError;
@@ -58,6 +61,8 @@ pub struct UssConfig {
     /// Attempts per subscriber before a notification is given up.
     pub notify_attempts: u32,
     pub body_limit: usize,
+    /// Where this USS's own flights are kept across restarts; `None` keeps them in memory only.
+    pub flights_file: Option<PathBuf>,
 }
 
 /// How far the alternatives to a refused flight may be shifted, and in which steps.
@@ -99,6 +104,7 @@ impl UssConfig {
             dss_timeout: Duration::from_secs(5),
             notify_attempts: 3,
             body_limit: 1 << 20,
+            flights_file: None,
         }
     }
 }
@@ -122,25 +128,47 @@ pub struct UssState {
     client: Client,
     audit: Arc<AuditLog>,
     flights: Mutex<HashMap<EntityId, OwnFlight>>,
+    /// Held while a change to `flights` is applied and saved, so saves land in the order of the changes.
+    saving: Mutex<FlightsFile>,
     /// Peers' intents as their managers last shared them, by id.
     peers: Mutex<HashMap<String, OperationalIntent>>,
 }
 
 impl UssState {
-    pub fn new(
+    /// Loads the flights saved by a previous run, if `config.flights_file` names one.
+    pub fn open(
         config: UssConfig,
         auth: Arc<Authenticator>,
         tokens: TokenSource,
         audit: Arc<AuditLog>,
-    ) -> UssState {
-        UssState {
+    ) -> std::io::Result<UssState> {
+        let file = FlightsFile::new(config.flights_file.clone());
+        let flights = file.load()?;
+        Ok(UssState {
             config,
             auth,
             client: Client::new(tokens, audit.clone()),
             audit,
-            flights: Mutex::new(HashMap::new()),
+            flights: Mutex::new(flights),
+            saving: Mutex::new(file),
             peers: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Applies `change` to this USS's flights and saves them before anyone else can change them. A failed save
+    /// is logged: the DSS and peers already know the change, so memory must keep it too.
+    pub(crate) fn change_flights<R>(&self, change: impl FnOnce(&mut HashMap<EntityId, OwnFlight>) -> R) -> R {
+        let file = self.saving.lock();
+        let (result, encoded) = {
+            let mut flights = self.flights.lock();
+            let result = change(&mut flights);
+            (result, file.encode(&flights))
+        };
+        // Written outside the flights lock, so peers reading details do not wait for the disk.
+        if let Some(Err(e)) = encoded.map(|json| json.and_then(|json| file.write(&json))) {
+            tracing::error!(error = %e, "saving this USS's flights failed");
         }
+        result
     }
 }
 

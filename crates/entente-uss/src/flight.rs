@@ -17,6 +17,29 @@ pub enum FlightState {
 }
 
 impl FlightState {
+    pub const ALL: [FlightState; 5] = [
+        FlightState::Accepted,
+        FlightState::Activated,
+        FlightState::Nonconforming,
+        FlightState::Contingent,
+        FlightState::Ended,
+    ];
+
+    /// The F3548 name of the state (`Ended` for the one F3548 leaves to the USS).
+    pub fn name(self) -> &'static str {
+        match self {
+            FlightState::Accepted => "Accepted",
+            FlightState::Activated => "Activated",
+            FlightState::Nonconforming => "Nonconforming",
+            FlightState::Contingent => "Contingent",
+            FlightState::Ended => "Ended",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<FlightState> {
+        FlightState::ALL.into_iter().find(|s| s.name() == name)
+    }
+
     /// The nominal graph of F3548-21 (A.5). Staying in a live state is allowed, since re-planning or a new
     /// off-nominal volume is an update in place.
     pub fn transition(self, to: FlightState) -> Result<FlightState, UssError> {
@@ -46,7 +69,7 @@ mod tests {
 
     #[test]
     fn nominal_graph() {
-        let all = [Accepted, Activated, Nonconforming, Contingent, Ended];
+        let all = FlightState::ALL;
         let allowed: Vec<(FlightState, FlightState)> = all
             .iter()
             .flat_map(|&a| all.iter().map(move |&b| (a, b)))
@@ -66,6 +89,14 @@ mod tests {
                 (Contingent, Ended),
             ]
         );
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for s in FlightState::ALL {
+            assert_eq!(FlightState::from_name(s.name()), Some(s));
+        }
+        assert_eq!(FlightState::from_name("Closed"), None);
     }
 
     #[test]

@@ -78,6 +78,7 @@ fn start_uss(dir: &Path, dss: &str, id: &str, key: &str) -> anyhow::Result<(Proc
     args.extend(strings(&["--private-key", &format!("{KEYS}/{key}"), "--audience", "localhost"]));
     args.extend(strings(&["--public-key", &format!("{KEYS}/rsa-public.pem,{KEYS}/ec-public.pem")]));
     args.extend(strings(&["--audit-log", &audit.display().to_string()]));
+    args.extend(strings(&["--data-dir", &dir.join(id).display().to_string()]));
     Ok((spawn(&args, &dir.join(format!("{id}.log")))?, audit))
 }
 

@@ -48,7 +48,7 @@ fn status_of(id: EntityId, f: &OwnFlight) -> FlightStatus {
     let reference = f.published.as_ref().map(|i| &i.reference);
     FlightStatus {
         id: id.to_string(),
-        state: format!("{:?}", f.state),
+        state: f.state.name().to_owned(),
         priority: f.priority.0,
         volumes: f.volumes.iter().map(volume_out).collect(),
         off_nominal_volumes: f.off_nominal.iter().map(volume_out).collect(),
@@ -146,8 +146,8 @@ async fn telemetry(State(st): AppRef, auth: Auth, Path(id): Path<String>, body: 
     }
     if !matches!(f.state, FlightState::Activated | FlightState::Nonconforming | FlightState::Contingent) {
         return Err(ApiError::Conflict(format!(
-            "flight {id} is {:?}; telemetry is taken once it is activated",
-            f.state
+            "flight {id} is {}; telemetry is taken once it is activated",
+            f.state.name()
         )));
     }
     let fix = Position {
@@ -158,13 +158,15 @@ async fn telemetry(State(st): AppRef, auth: Auth, Path(id): Path<String>, body: 
     let end = f.volumes.iter().filter_map(|v| v.time.hi).max().unwrap_or(fix.time);
     let verdict = assess(&f.volumes, f.state, f.nonconforming_since, fix, end, st.config.contingency)?;
     let next = f.state.transition(verdict.state())?;
-    if let Some(flight) = st.flights.lock().get_mut(&id) {
-        flight.telemetry = Some(report.clone());
-        flight.nonconforming_since = match &verdict {
-            Verdict::Nonconforming { since, .. } => Some(*since),
-            Verdict::Conforming | Verdict::Contingent { .. } => None,
-        };
-    }
+    st.change_flights(|flights| {
+        if let Some(flight) = flights.get_mut(&id) {
+            flight.telemetry = Some(report.clone());
+            flight.nonconforming_since = match &verdict {
+                Verdict::Nonconforming { since, .. } => Some(*since),
+                Verdict::Conforming | Verdict::Contingent { .. } => None,
+            };
+        }
+    });
     if next != f.state {
         tracing::info!(flight = %id, from = ?f.state, to = ?next, "conformance changed");
         let (volumes, off_nominal) = match verdict {

@@ -86,8 +86,7 @@ pub(crate) async fn plan(
                         priority: p.priority.0,
                     },
                 };
-                {
-                    let mut flights = st.flights.lock();
+                st.change_flights(|flights| {
                     let flight = flights.entry(id).or_insert_with(|| OwnFlight {
                         priority: p.priority,
                         state: p.state,
@@ -102,7 +101,7 @@ pub(crate) async fn plan(
                     flight.volumes = p.volumes;
                     flight.off_nominal = p.off_nominal;
                     flight.published = Some(intent.clone());
-                }
+                });
                 peers::notify(st, change.subscribers, &id_text, Some(intent.clone())).await;
                 return Ok(intent);
             }
@@ -133,10 +132,12 @@ pub(crate) async fn end(st: &Arc<UssState>, id: EntityId) -> Result<(), ApiError
         Some(ovn) => dss_client::delete_intent(st, &id_text, &ovn).await?.subscribers,
         None => Vec::new(),
     };
-    if let Some(flight) = st.flights.lock().get_mut(&id) {
-        flight.state = FlightState::Ended;
-        flight.published = None;
-    }
+    st.change_flights(|flights| {
+        if let Some(flight) = flights.get_mut(&id) {
+            flight.state = FlightState::Ended;
+            flight.published = None;
+        }
+    });
     peers::notify(st, subscribers, &id_text, None).await;
     Ok(())
 }

@@ -69,8 +69,8 @@ async fn intent_telemetry(
         .ok_or_else(|| ApiError::NotFound(format!("operational intent {id}: not found")))?;
     if !flight.state.is_off_nominal() {
         return Err(ApiError::Conflict(format!(
-            "operational intent {id} is {:?}; telemetry is shared only while Nonconforming or Contingent",
-            flight.state
+            "operational intent {id} is {}; telemetry is shared only while Nonconforming or Contingent",
+            flight.state.name()
         )));
     }
     let telemetry = flight

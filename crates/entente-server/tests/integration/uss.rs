@@ -16,11 +16,11 @@ use crate::harness::*;
 
 const OPERATOR: &str = "entente.operator";
 
-/// A USS served in process, its audit log in a temporary folder.
+/// A USS served in process, its audit log and flights in a temporary folder.
 struct Uss {
     base: String,
     audit: std::path::PathBuf,
-    _dir: TempDir,
+    dir: Arc<TempDir>,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -44,19 +44,29 @@ impl Uss {
     }
 
     async fn start_with(dss: &Dss, identity: &str, tokens: TokenSource) -> anyhow::Result<Uss> {
-        let dir = tempfile::tempdir()?;
+        Uss::start_in(dss, identity, tokens, Arc::new(tempfile::tempdir()?)).await
+    }
+
+    /// A USS over the audit log and flights left in `dir` by an earlier one.
+    async fn start_in(
+        dss: &Dss,
+        identity: &str,
+        tokens: TokenSource,
+        dir: Arc<TempDir>,
+    ) -> anyhow::Result<Uss> {
         let audit = dir.path().join("audit.jsonl");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://localhost:{}", listener.local_addr()?.port());
         let auth = Authenticator::from_pem_strings(&[RSA_PUBLIC, EC_PUBLIC], vec![AUDIENCE.to_owned()])?;
-        let config = UssConfig::new(identity, &base, &dss_url(dss));
+        let mut config = UssConfig::new(identity, &base, &dss_url(dss));
+        config.flights_file = Some(dir.path().join("flights.json"));
         let state =
-            Arc::new(UssState::new(config, Arc::new(auth), tokens, Arc::new(AuditLog::open(&audit)?)));
+            Arc::new(UssState::open(config, Arc::new(auth), tokens, Arc::new(AuditLog::open(&audit)?))?);
         let (tx, rx) = oneshot::channel();
         tokio::spawn(serve_uss(listener, state, async {
             let _ = rx.await;
         }));
-        Ok(Uss { base, audit, _dir: dir, shutdown: Some(tx) })
+        Ok(Uss { base, audit, dir, shutdown: Some(tx) })
     }
 
     fn operator(&self) -> Client {
@@ -253,5 +263,40 @@ async fn client_credentials_tokens_come_from_the_token_endpoint() -> anyhow::Res
     let refused =
         wrong.operator().post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (50, 60), 0)).await?;
     assert_error(refused, 502, "token endpoint").context("a refused client gets no token")?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_restarted_uss_still_serves_and_ends_its_flights() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss = Uss::start(&dss, "uss1").await?;
+    let planned = uss
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (10, 70), 3))
+        .await
+        .want(201)?;
+    let flight_id = str_of(&planned["id"])?.to_owned();
+    let dir = uss.dir.clone();
+    drop(uss);
+
+    let tokens = TokenSource::dev(TokenIssuer::from_pem(RSA_PRIVATE, None)?, "uss1");
+    let again = Uss::start_in(&dss, "uss1", tokens, dir).await?;
+    let status = again.operator().get(&format!("/operator/v1/flights/{flight_id}")).await.want(200)?;
+    assert_eq!(status["ovn"], planned["ovn"]);
+    assert_eq!(status["priority"], json!(3));
+    let details =
+        again.peer("uss2", SC).get(&format!("/uss/v1/operational_intents/{flight_id}")).await.want(200)?;
+    assert_eq!(details["operational_intent"]["reference"]["ovn"], planned["ovn"]);
+    // Planning next to it still works: the DSS's reference under this identity is known, with its OVN.
+    again.operator().post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (10, 70), 4)).await.want(201)?;
+    let ended = again
+        .operator()
+        .post(&format!("/operator/v1/flights/{flight_id}/end"), &json!({}))
+        .await
+        .want(200)?;
+    assert_eq!(ended["state"], "Ended");
+    assert_eq!(dss.client("uss1", &[SC]).get(&oir_path(&flight_id)).await?.0, 404);
+    // The audit chain continued across the restart.
+    assert!(entente_server::uss::verify_audit_log(&again.audit)? > 4);
     Ok(())
 }

@@ -5,6 +5,7 @@
 mod audit_log;
 mod client;
 mod dss_client;
+mod flight_planning;
 mod flights_file;
 mod operator;
 mod peers;
@@ -187,6 +188,7 @@ pub fn uss_app(state: Arc<UssState>) -> Router {
     Router::new()
         .merge(peer_api)
         .merge(operator::routes())
+        .merge(flight_planning::routes())
         .route("/healthy", get(|| async { "ok" }))
         .fallback(|uri: axum::http::Uri| async move {
             ApiError::NotFound(format!("{}: no such endpoint", uri.path()))

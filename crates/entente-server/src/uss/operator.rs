@@ -9,14 +9,14 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use entente_dss::EntityId;
 use entente_geo::LatLng;
-use entente_uss::{FlightState, Position, Priority, Verdict, assess};
+use entente_uss::{FlightState, Position, Priority, Verdict, Volume, assess};
 
 use super::planner::{self, Proposal};
 use super::types::{FlightRequest, FlightStatus, VehicleTelemetry};
 use super::{OwnFlight, UssState};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
-use crate::wire::{time_in, volume_out, volumes_in};
+use crate::wire::{Volume4D, time_in, volume_out, volumes_in};
 
 /// The scope an operator's token must carry; peers' F3548 scopes do not open this API.
 pub(crate) const OPERATOR_SCOPE: &str = "entente.operator";
@@ -42,6 +42,23 @@ fn operator(auth: &Auth) -> Result<(), ApiError> {
     } else {
         Err(ApiError::Forbidden(format!("the access token lacks the scope {OPERATOR_SCOPE}")))
     }
+}
+
+/// The volumes of a flight as an operator gives them: at least one, each bounded in altitude and time (F3548
+/// requires that of every intent volume).
+pub(super) fn flight_volumes(volumes: &[Volume4D], path: &str) -> Result<Vec<Volume>, ApiError> {
+    if volumes.is_empty() {
+        return Err(ApiError::bad(format!("{path} must hold at least one volume")));
+    }
+    let parsed = volumes_in(volumes, path, MAX_VERTICES)?;
+    for (i, v) in parsed.iter().enumerate() {
+        if v.time.lo.is_none() || v.time.hi.is_none() || v.altitude.lo.is_none() || v.altitude.hi.is_none() {
+            return Err(ApiError::bad(format!(
+                "{path}[{i}]: time_start, time_end, altitude_lower and altitude_upper are all required"
+            )));
+        }
+    }
+    Ok(parsed)
 }
 
 fn status_of(id: EntityId, f: &OwnFlight) -> FlightStatus {
@@ -82,17 +99,7 @@ async fn submit(
 ) -> Result<(StatusCode, Json<FlightStatus>), ApiError> {
     operator(&auth)?;
     let req: FlightRequest = body.json()?;
-    if req.volumes.is_empty() {
-        return Err(ApiError::bad("volumes must hold at least one volume"));
-    }
-    let volumes = volumes_in(&req.volumes, "volumes", MAX_VERTICES)?;
-    for (i, v) in volumes.iter().enumerate() {
-        if v.time.lo.is_none() || v.time.hi.is_none() || v.altitude.lo.is_none() || v.altitude.hi.is_none() {
-            return Err(ApiError::bad(format!(
-                "volumes[{i}]: time_start, time_end, altitude_lower and altitude_upper are all required"
-            )));
-        }
-    }
+    let volumes = flight_volumes(&req.volumes, "volumes")?;
     let id = entity_id(&uuid::Uuid::new_v4().to_string(), "id")?;
     let proposal = Proposal {
         volumes,

@@ -300,3 +300,67 @@ async fn a_restarted_uss_still_serves_and_ends_its_flights() -> anyhow::Result<(
     assert!(entente_server::uss::verify_audit_log(&again.audit)? > 4);
     Ok(())
 }
+
+const FP_PLAN: &str = "interuss.flight_planning.plan";
+const FP_DIRECT: &str = "interuss.flight_planning.direct_automated_test";
+
+fn upsert(usage: &str, area: Value, priority: i32) -> Value {
+    json!({
+        "request_id": id(),
+        "execution_style": "IfAllowed",
+        "flight_plan": {
+            "basic_information": {"usage_state": usage, "uas_state": "Nominal", "area": [area]},
+            "astm_f3548_21": {"priority": priority}
+        }
+    })
+}
+
+#[tokio::test]
+async fn the_flight_planning_test_interface_plans_like_an_operator() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss1 = Uss::start(&dss, "uss1").await?;
+    let uss2 = Uss::start(&dss, "uss2").await?;
+    let director = |u: &Uss| client_at(&u.base, "uss_qualifier", &[FP_DIRECT]);
+    let planner = |u: &Uss| client_at(&u.base, "uss_qualifier", &[FP_PLAN]);
+    let status = director(&uss1).get("/flight_planning/v1/status").await.want(200)?;
+    assert_eq!(status["status"], "Ready");
+    assert_error(planner(&uss1).get("/flight_planning/v1/status").await?, 403, FP_DIRECT)?;
+
+    let area = volume4d(&circle(LAT, LNG, 300.0), 0.0, 120.0, 10, 40);
+    let first = id();
+    let path = |plan: &str| format!("/flight_planning/v1/flight_plans/{plan}");
+    let planned = planner(&uss1).put(&path(&first), &upsert("Planned", area.clone(), 0)).await.want(200)?;
+    assert_eq!(
+        (&planned["planning_result"], &planned["flight_plan_status"]),
+        (&json!("Completed"), &json!("Planned"))
+    );
+    let in_use = planner(&uss1).put(&path(&first), &upsert("InUse", area.clone(), 0)).await.want(200)?;
+    assert_eq!(in_use["flight_plan_status"], "OkToFly");
+    assert_eq!(dss.client("uss1", &[SC]).get_oir(&first).await?["state"], "Activated");
+
+    // The other USS may not plan over it at equal priority; the refusal leaves nothing planned.
+    let second = id();
+    let rejected = planner(&uss2).put(&path(&second), &upsert("InUse", area.clone(), 0)).await.want(200)?;
+    assert_eq!(
+        (&rejected["planning_result"], &rejected["flight_plan_status"]),
+        (&json!("Rejected"), &json!("NotPlanned"))
+    );
+    assert!(str_of(&rejected["notes"])?.contains("intersects"), "{rejected}");
+    assert_eq!(dss.client("uss2", &[SC]).get(&oir_path(&second)).await?.0, 404);
+
+    // Planned straight into use elsewhere: created Accepted, then activated.
+    let elsewhere = volume4d(&circle(LAT + 0.1, LNG, 300.0), 0.0, 120.0, 10, 40);
+    let third = id();
+    let flying = planner(&uss2).put(&path(&third), &upsert("InUse", elsewhere.clone(), 0)).await.want(200)?;
+    assert_eq!(flying["flight_plan_status"], "OkToFly", "{flying}");
+
+    let closed = director(&uss1).delete(&path(&first)).await.want(200)?;
+    assert_eq!(closed["flight_plan_status"], "Closed");
+    assert_error(director(&uss1).delete(&path(&first)).await?, 404, "not found")?;
+    let clear =
+        json!({"request_id": id(), "extent": volume4d(&circle(LAT + 0.1, LNG, 1000.0), 0.0, 3000.0, 0, 600)});
+    let cleared = director(&uss2).post("/flight_planning/v1/clear_area_requests", &clear).await.want(200)?;
+    assert_eq!(cleared["outcome"]["success"], json!(true));
+    assert_eq!(dss.client("uss2", &[SC]).get(&oir_path(&third)).await?.0, 404);
+    Ok(())
+}

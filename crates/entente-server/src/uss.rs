@@ -7,12 +7,12 @@ mod client;
 mod dss_client;
 mod flight_planning;
 mod flights_file;
-mod operator;
+pub(crate) mod operator;
 mod peers;
 mod planner;
 mod tokens;
 pub(crate) mod types;
-mod uss_api;
+pub(crate) mod uss_api;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -190,6 +190,7 @@ pub fn uss_app(state: Arc<UssState>) -> Router {
         .merge(operator::routes())
         .merge(flight_planning::routes())
         .route("/healthy", get(|| async { "ok" }))
+        .route("/openapi.json", get(|| async { axum::Json(crate::openapi::uss_document()) }))
         .fallback(|uri: axum::http::Uri| async move {
             ApiError::NotFound(format!("{}: no such endpoint", uri.path()))
         })

@@ -12,7 +12,7 @@ use entente_geo::LatLng;
 use entente_uss::{FlightState, Position, Priority, Verdict, Volume, assess};
 
 use super::planner::{self, Proposal};
-use super::types::{FlightRequest, FlightStatus, VehicleTelemetry};
+use super::types::{FlightRequest, FlightStatus, PlanConflictResponse, VehicleTelemetry};
 use super::{OwnFlight, UssState};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
@@ -92,7 +92,9 @@ fn current(st: &UssState, id: EntityId) -> Status {
 }
 
 /// Plans a new flight in Accepted. A conflict answers 409 with the alternatives, each a request to submit as is.
-async fn submit(
+#[utoipa::path(post, path = "/operator/v1/flights", tag = "Operator", request_body = FlightRequest,
+    responses((status = 201, description = "Planned and Accepted", body = FlightStatus), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), (status = 502, description = "The DSS or a peer could not be reached or refused", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn submit(
     State(st): AppRef,
     auth: Auth,
     body: Body,
@@ -111,14 +113,18 @@ async fn submit(
     Ok((StatusCode::CREATED, current(&st, id)?))
 }
 
-async fn status(State(st): AppRef, auth: Auth, Path(id): Path<String>) -> Status {
+#[utoipa::path(get, path = "/operator/v1/flights/{id}", tag = "Operator", params(("id" = String, Path, description = "UUIDv4 of the flight")),
+    responses((status = 200, description = "The flight", body = FlightStatus), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 404, description = "No such flight", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn status(State(st): AppRef, auth: Auth, Path(id): Path<String>) -> Status {
     operator(&auth)?;
     let (id, f) = flight(&st, &id)?;
     Ok(Json(status_of(id, &f)))
 }
 
 /// Activation needs the full key like acceptance did, so it plans again against the airspace as it now is.
-async fn activate(State(st): AppRef, auth: Auth, Path(id): Path<String>) -> Status {
+#[utoipa::path(post, path = "/operator/v1/flights/{id}/activate", tag = "Operator", params(("id" = String, Path, description = "UUIDv4 of the flight")),
+    responses((status = 200, description = "Activated", body = FlightStatus), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 404, description = "No such flight", body = crate::wire::ErrorResponse), (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), (status = 502, description = "The DSS or a peer could not be reached or refused", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn activate(State(st): AppRef, auth: Auth, Path(id): Path<String>) -> Status {
     operator(&auth)?;
     let (id, f) = flight(&st, &id)?;
     f.state.transition(FlightState::Activated)?;
@@ -134,7 +140,9 @@ async fn activate(State(st): AppRef, auth: Auth, Path(id): Path<String>) -> Stat
 
 /// Judges the fix against the intent; a change of state is written to the DSS and announced to subscribers,
 /// with an off-nominal volume around the aircraft.
-async fn telemetry(State(st): AppRef, auth: Auth, Path(id): Path<String>, body: Body) -> Status {
+#[utoipa::path(post, path = "/operator/v1/flights/{id}/telemetry", tag = "Operator", params(("id" = String, Path, description = "UUIDv4 of the flight")), request_body = VehicleTelemetry,
+    responses((status = 200, description = "The flight after judging the fix", body = FlightStatus), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 404, description = "No such flight", body = crate::wire::ErrorResponse), (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), (status = 502, description = "The DSS or a peer could not be reached or refused", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn telemetry(State(st): AppRef, auth: Auth, Path(id): Path<String>, body: Body) -> Status {
     operator(&auth)?;
     let (id, f) = flight(&st, &id)?;
     let report: VehicleTelemetry = body.json()?;
@@ -187,7 +195,9 @@ async fn telemetry(State(st): AppRef, auth: Auth, Path(id): Path<String>, body: 
     current(&st, id)
 }
 
-async fn end(State(st): AppRef, auth: Auth, Path(id): Path<String>) -> Status {
+#[utoipa::path(post, path = "/operator/v1/flights/{id}/end", tag = "Operator", params(("id" = String, Path, description = "UUIDv4 of the flight")),
+    responses((status = 200, description = "Ended", body = FlightStatus), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 404, description = "No such flight", body = crate::wire::ErrorResponse), (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), (status = 502, description = "The DSS or a peer could not be reached or refused", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn end(State(st): AppRef, auth: Auth, Path(id): Path<String>) -> Status {
     operator(&auth)?;
     let (id, _) = flight(&st, &id)?;
     planner::end(&st, id).await?;

@@ -38,7 +38,9 @@ pub(crate) fn routes() -> Router<Arc<UssState>> {
 
 /// 404 until the DSS confirmed the intent; afterwards the version the DSS last accepted, even while a change
 /// is being written.
-async fn intent_details(
+#[utoipa::path(get, path = "/uss/v1/operational_intents/{entityid}", tag = "F3548 USS-USS", params(("entityid" = String, Path, description = "UUIDv4 of the entity")),
+    responses((status = 200, description = "The intent as the DSS last accepted it", body = GetOperationalIntentDetailsResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the scope, or the sender is not the manager", body = crate::wire::ErrorResponse), (status = 404, description = "Unknown, or not yet confirmed by the DSS", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn intent_details(
     State(st): AppRef,
     auth: Auth,
     Path(id): Path<String>,
@@ -53,7 +55,9 @@ async fn intent_details(
 
 /// Telemetry is shared only while the flight is off-nominal (409 otherwise), and only once some was reported
 /// (412 before).
-async fn intent_telemetry(
+#[utoipa::path(get, path = "/uss/v1/operational_intents/{entityid}/telemetry", tag = "F3548 USS-USS", params(("entityid" = String, Path, description = "UUIDv4 of the entity")),
+    responses((status = 200, description = "The latest telemetry", body = GetOperationalIntentTelemetryResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the scope, or the sender is not the manager", body = crate::wire::ErrorResponse), (status = 404, description = "Unknown, or not yet confirmed by the DSS", body = crate::wire::ErrorResponse), (status = 409, description = "Not Nonconforming or Contingent", body = crate::wire::ErrorResponse), (status = 412, description = "No telemetry yet", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn intent_telemetry(
     State(st): AppRef,
     auth: Auth,
     Path(id): Path<String>,
@@ -85,7 +89,13 @@ async fn intent_telemetry(
 
 /// A peer's intent changed. Only its manager may say so (403), and versions only move forward (409): an older
 /// version, or the same one with other content, is refused.
-async fn notified_intent(State(st): AppRef, auth: Auth, body: Body) -> Result<StatusCode, ApiError> {
+#[utoipa::path(post, path = "/uss/v1/operational_intents", tag = "F3548 USS-USS", request_body = PutOperationalIntentDetailsParameters,
+    responses((status = 204, description = "Received"), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the scope, or the sender is not the manager", body = crate::wire::ErrorResponse), (status = 409, description = "The version goes backwards", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn notified_intent(
+    State(st): AppRef,
+    auth: Auth,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
     let caller = auth.scd(&[&[SC]])?;
     let n: PutOperationalIntentDetailsParameters = body.json()?;
     entity_id(&n.operational_intent_id, "operational_intent_id")?;
@@ -139,7 +149,9 @@ async fn notified_intent(State(st): AppRef, auth: Auth, body: Body) -> Result<St
 }
 
 /// Constraint notifications are acknowledged; this USS does no constraint processing yet, so it keeps nothing.
-async fn notified_constraint(auth: Auth, body: Body) -> Result<StatusCode, ApiError> {
+#[utoipa::path(post, path = "/uss/v1/constraints", tag = "F3548 USS-USS", request_body = PutConstraintDetailsParameters,
+    responses((status = 204, description = "Received"), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the scope, or the sender is not the manager", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn notified_constraint(auth: Auth, body: Body) -> Result<StatusCode, ApiError> {
     auth.scd(&[&[CM]])?;
     let n: PutConstraintDetailsParameters = body.json()?;
     entity_id(&n.constraint_id, "constraint_id")?;
@@ -150,7 +162,9 @@ async fn notified_constraint(auth: Auth, body: Body) -> Result<StatusCode, ApiEr
 }
 
 /// This USS manages no constraints, so every id is unknown.
-async fn constraint_details(auth: Auth, Path(id): Path<String>) -> ApiError {
+#[utoipa::path(get, path = "/uss/v1/constraints/{entityid}", tag = "F3548 USS-USS", params(("entityid" = String, Path, description = "UUIDv4 of the entity")),
+    responses((status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the scope, or the sender is not the manager", body = crate::wire::ErrorResponse), (status = 404, description = "This USS manages no constraints", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn constraint_details(auth: Auth, Path(id): Path<String>) -> ApiError {
     if let Err(e) = auth.scd(&[&[CP]]) {
         return e;
     }
@@ -161,7 +175,9 @@ async fn constraint_details(auth: Auth, Path(id): Path<String>) -> ApiError {
 }
 
 /// Reports are kept in the log (the exchange itself is in the audit log), and acknowledged with an id.
-async fn report(auth: Auth, body: Body) -> Result<(StatusCode, Json<ErrorReport>), ApiError> {
+#[utoipa::path(post, path = "/uss/v1/reports", tag = "F3548 USS-USS", request_body = ErrorReport,
+    responses((status = 201, description = "Kept, with its id", body = ErrorReport), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the scope, or the sender is not the manager", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn report(auth: Auth, body: Body) -> Result<(StatusCode, Json<ErrorReport>), ApiError> {
     let caller = auth.scd(&[&[SC], &[CM], &[CP], &[CMSA], &[AA]])?;
     let mut report: ErrorReport = body.json()?;
     report.report_id = Some(uuid::Uuid::new_v4().to_string());

@@ -364,3 +364,22 @@ async fn the_flight_planning_test_interface_plans_like_an_operator() -> anyhow::
     assert_eq!(dss.client("uss2", &[SC]).get(&oir_path(&third)).await?.0, 404);
     Ok(())
 }
+
+#[tokio::test]
+async fn the_uss_publishes_its_openapi_document() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss = Uss::start(&dss, "uss1").await?;
+    let doc = uss.peer("anyone", SC).get("/openapi.json").await.want(200)?;
+    let paths: Vec<&String> = doc["paths"].as_object().context("paths")?.keys().collect();
+    for expected in [
+        "/operator/v1/flights",
+        "/operator/v1/flights/{id}/telemetry",
+        "/uss/v1/operational_intents",
+        "/uss/v1/operational_intents/{entityid}/telemetry",
+        "/uss/v1/reports",
+    ] {
+        assert!(paths.iter().any(|p| *p == expected), "{expected} missing from {paths:?}");
+    }
+    assert!(doc["components"]["schemas"]["PlanConflictResponse"].is_object());
+    Ok(())
+}

@@ -383,3 +383,75 @@ async fn the_uss_publishes_its_openapi_document() -> anyhow::Result<()> {
     assert!(doc["components"]["schemas"]["PlanConflictResponse"].is_object());
     Ok(())
 }
+
+/// A DSS in front of the harness DSS whose queries find nothing, so the only way a USS learns of the intents
+/// in its way is the DSS's 409 naming them.
+async fn forgetful_dss(real: &Dss) -> anyhow::Result<String> {
+    let target = dss_url(real);
+    let http = reqwest::Client::new();
+    let app = axum::Router::new()
+        .route(
+            "/dss/v1/operational_intent_references/query",
+            post(|| async { axum::Json(json!({"operational_intent_references": []})) }),
+        )
+        .fallback(move |req: axum::extract::Request| {
+            let (http, target) = (http.clone(), target.clone());
+            async move {
+                let (parts, body) = req.into_parts();
+                let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+                let mut forwarded = http.request(parts.method, format!("{target}{}", parts.uri)).body(body);
+                if let Some(auth) = parts.headers.get("authorization") {
+                    forwarded = forwarded.header("authorization", auth);
+                }
+                forwarded = forwarded.header("content-type", "application/json");
+                let answer = forwarded.send().await.expect("the harness DSS answers");
+                let status = answer.status();
+                (status, answer.bytes().await.unwrap_or_default())
+            }
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://localhost:{}", listener.local_addr()?.port());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(url)
+}
+
+#[tokio::test]
+async fn intents_the_dss_names_in_a_409_are_fetched_and_decided_on() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let peer = Uss::start(&dss, "uss2").await?;
+    let low = peer
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (10, 40), 0))
+        .await
+        .want(201)?;
+
+    let dir = Arc::new(tempfile::tempdir()?);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://localhost:{}", listener.local_addr()?.port());
+    let mut config = UssConfig::new("uss1", &base, &forgetful_dss(&dss).await?);
+    config.flights_file = Some(dir.path().join("flights.json"));
+    let audit = dir.path().join("audit.jsonl");
+    let auth = Authenticator::from_pem_strings(&[RSA_PUBLIC, EC_PUBLIC], vec![AUDIENCE.to_owned()])?;
+    let tokens = TokenSource::dev(TokenIssuer::from_pem(RSA_PRIVATE, None)?, "uss1");
+    let state = UssState::open(config, Arc::new(auth), tokens, Arc::new(AuditLog::open(&audit)?))?;
+    tokio::spawn(serve_uss(listener, Arc::new(state), std::future::pending()));
+    let operator = client_at(&base, "pilot", &[OPERATOR]);
+
+    // Higher priority: the key is completed from the 409 and the second write succeeds.
+    let high =
+        operator.post("/operator/v1/flights", &flight(LAT, (50.0, 100.0), (20, 30), 1)).await.want(201)?;
+    let puts = |status: u16| -> anyhow::Result<usize> {
+        Ok(read_audit_log(&audit)?
+            .iter()
+            .filter(|r| r.exchange.method == "PUT" && r.exchange.status == Some(status))
+            .count())
+    };
+    assert_eq!((puts(409)?, puts(201)?), (1, 1));
+    assert!(high["ovn"].is_string());
+    // Equal priority: what the 409 revealed is a conflict, answered with alternatives, and nothing is written.
+    let refused =
+        operator.post("/operator/v1/flights", &flight(LAT, (0.0, 40.0), (15, 25), 0)).await.want(409)?;
+    assert_eq!(refused["conflicting_intents"], json!([low["id"]]));
+    assert_eq!((puts(409)?, puts(201)?), (2, 1));
+    Ok(())
+}

@@ -5,7 +5,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::rid::{v19, v22a};
 use crate::scd;
-use crate::uss::{operator, uss_api};
+use crate::uss::{authority, operator, uss_api};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -62,7 +62,7 @@ struct ApiDoc;
 #[openapi(
     info(
         title = "Entente USS",
-        description = "The ASTM F3548-21 USS-USS API and Entente's operator API, as `entente uss` serves them."
+        description = "The ASTM F3548-21 USS-USS API and Entente's operator and authority APIs, as `entente uss` serves them."
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -78,6 +78,9 @@ struct ApiDoc;
         uss_api::notified_constraint,
         uss_api::constraint_details,
         uss_api::report,
+        authority::create_constraint,
+        authority::delete_constraint,
+        authority::set_availability,
     )
 )]
 struct UssApiDoc;

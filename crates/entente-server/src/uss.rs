@@ -3,6 +3,7 @@
 //! module moves them over HTTP and JSON.
 
 mod audit_log;
+pub(crate) mod authority;
 mod client;
 mod dss_client;
 mod flight_planning;
@@ -40,7 +41,7 @@ pub use types::PlanConflictResponse;
 
 use self::client::Client;
 use self::flights_file::FlightsFile;
-use self::types::{OperationalIntent, VehicleTelemetry};
+use self::types::{Constraint, OperationalIntent, VehicleTelemetry};
 use crate::auth::Authenticator;
 use crate::error::ApiError;
 use crate::extract::Edge;
@@ -131,6 +132,8 @@ pub struct UssState {
     flights: Mutex<HashMap<EntityId, OwnFlight>>,
     /// Held while a change to `flights` is applied and saved, so saves land in the order of the changes.
     saving: Mutex<FlightsFile>,
+    /// The constraints this USS manages for an authority (kept in memory only).
+    constraints: Mutex<HashMap<EntityId, Constraint>>,
     /// Peers' intents as their managers last shared them, by id.
     peers: Mutex<HashMap<String, OperationalIntent>>,
 }
@@ -152,6 +155,7 @@ impl UssState {
             audit,
             flights: Mutex::new(flights),
             saving: Mutex::new(file),
+            constraints: Mutex::new(HashMap::new()),
             peers: Mutex::new(HashMap::new()),
         })
     }
@@ -189,6 +193,7 @@ pub fn uss_app(state: Arc<UssState>) -> Router {
         .merge(peer_api)
         .merge(operator::routes())
         .merge(flight_planning::routes())
+        .merge(authority::routes())
         .route("/healthy", get(|| async { "ok" }))
         .route("/openapi.json", get(|| async { axum::Json(crate::openapi::uss_document()) }))
         .fallback(|uri: axum::http::Uri| async move {

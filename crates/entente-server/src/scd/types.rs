@@ -257,7 +257,7 @@ pub(crate) struct ChangeOperationalIntentReferenceResponse {
     pub operational_intent_reference: OperationalIntentReference,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub(crate) struct QueryConstraintReferencesResponse {
     pub constraint_references: Vec<ConstraintReference>,
 }
@@ -267,13 +267,13 @@ pub(crate) struct GetConstraintReferenceResponse {
     pub constraint_reference: ConstraintReference,
 }
 
-#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub(crate) struct PutConstraintReferenceParameters {
     pub extents: Vec<Volume4D>,
     pub uss_base_url: String,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub(crate) struct ChangeConstraintReferenceResponse {
     pub subscribers: Vec<SubscriberToNotify>,
     pub constraint_reference: ConstraintReference,
@@ -313,20 +313,20 @@ pub(crate) struct DeleteSubscriptionResponse {
     pub subscription: Subscription,
 }
 
-#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub(crate) struct SetUssAvailabilityStatusParameters {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub old_version: Option<String>,
     pub availability: UssAvailabilityState,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub(crate) struct UssAvailabilityStatus {
     pub uss: String,
     pub availability: UssAvailabilityState,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub(crate) struct UssAvailabilityStatusResponse {
     pub version: String,
     pub status: UssAvailabilityStatus,

@@ -1,17 +1,24 @@
 //! This USS's calls to the DSS's F3548 API, reusing the DSS's own wire types.
 
 use reqwest::Method;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use super::UssState;
 use crate::error::{AirspaceConflictResponse, ApiError};
 use crate::scd::types::{
-    ChangeOperationalIntentReferenceResponse, OperationalIntentReference,
-    PutOperationalIntentReferenceParameters, QueryOperationalIntentReferenceResponse, QueryRequest,
+    ChangeConstraintReferenceResponse, ChangeOperationalIntentReferenceResponse, ConstraintReference,
+    OperationalIntentReference, PutConstraintReferenceParameters, PutOperationalIntentReferenceParameters,
+    QueryConstraintReferencesResponse, QueryOperationalIntentReferenceResponse, QueryRequest,
+    SetUssAvailabilityStatusParameters, UssAvailabilityState, UssAvailabilityStatusResponse,
 };
 use crate::wire::Volume4D;
 
 pub(crate) const SC: &str = "utm.strategic_coordination";
 pub(crate) const CMSA: &str = "utm.conformance_monitoring_sa";
+pub(crate) const CM: &str = "utm.constraint_management";
+pub(crate) const CP: &str = "utm.constraint_processing";
+const AA: &str = "utm.availability_arbitration";
 
 /// The DSS's answer to a write: done, or refused for a key that misses these intents.
 pub(crate) enum PutOutcome {
@@ -23,13 +30,10 @@ pub(crate) async fn query_intents(
     st: &UssState,
     area: Volume4D,
 ) -> Result<Vec<OperationalIntentReference>, ApiError> {
-    let url = format!("{}/dss/v1/operational_intent_references/query", st.config.dss_url);
     let body = QueryRequest { area_of_interest: Some(area) };
-    let reply = st.client.send(Method::POST, &url, SC, Some(&body), st.config.dss_timeout).await?;
-    if reply.status != 200 {
-        return Err(reply.unexpected());
-    }
-    Ok(reply.json::<QueryOperationalIntentReferenceResponse>()?.operational_intent_references)
+    let found: QueryOperationalIntentReferenceResponse =
+        call(st, Method::POST, "/dss/v1/operational_intent_references/query", SC, Some(&body)).await?;
+    Ok(found.operational_intent_references)
 }
 
 pub(crate) async fn put_intent(
@@ -57,15 +61,65 @@ pub(crate) async fn put_intent(
     }
 }
 
+/// Sends one call and reads a 200 or 201 answer; anything else is passed on as the DSS's refusal.
+async fn call<T: DeserializeOwned>(
+    st: &UssState,
+    method: Method,
+    path: &str,
+    scope: &str,
+    body: Option<&impl Serialize>,
+) -> Result<T, ApiError> {
+    let url = format!("{}{path}", st.config.dss_url);
+    let reply = st.client.send(method, &url, scope, body, st.config.dss_timeout).await?;
+    if !matches!(reply.status, 200 | 201) {
+        return Err(reply.unexpected());
+    }
+    reply.json()
+}
+
+pub(crate) async fn query_constraints(
+    st: &UssState,
+    area: Volume4D,
+) -> Result<Vec<ConstraintReference>, ApiError> {
+    let body = QueryRequest { area_of_interest: Some(area) };
+    let found: QueryConstraintReferencesResponse =
+        call(st, Method::POST, "/dss/v1/constraint_references/query", CP, Some(&body)).await?;
+    Ok(found.constraint_references)
+}
+
+pub(crate) async fn put_constraint(
+    st: &UssState,
+    id: &str,
+    params: &PutConstraintReferenceParameters,
+) -> Result<ChangeConstraintReferenceResponse, ApiError> {
+    call(st, Method::PUT, &format!("/dss/v1/constraint_references/{id}"), CM, Some(params)).await
+}
+
+pub(crate) async fn delete_constraint(
+    st: &UssState,
+    id: &str,
+    ovn: &str,
+) -> Result<ChangeConstraintReferenceResponse, ApiError> {
+    call(st, Method::DELETE, &format!("/dss/v1/constraint_references/{id}/{ovn}"), CM, None::<&()>).await
+}
+
+/// Read-modify-write of a USS's availability, as F3548 asks of an arbiter.
+pub(crate) async fn set_availability(
+    st: &UssState,
+    uss: &str,
+    availability: UssAvailabilityState,
+) -> Result<UssAvailabilityStatusResponse, ApiError> {
+    let path = format!("/dss/v1/uss_availability/{uss}");
+    let current: UssAvailabilityStatusResponse = call(st, Method::GET, &path, AA, None::<&()>).await?;
+    let params = SetUssAvailabilityStatusParameters { old_version: Some(current.version), availability };
+    call(st, Method::PUT, &path, AA, Some(&params)).await
+}
+
 pub(crate) async fn delete_intent(
     st: &UssState,
     id: &str,
     ovn: &str,
 ) -> Result<ChangeOperationalIntentReferenceResponse, ApiError> {
-    let url = format!("{}/dss/v1/operational_intent_references/{id}/{ovn}", st.config.dss_url);
-    let reply = st.client.send(Method::DELETE, &url, SC, None::<&()>, st.config.dss_timeout).await?;
-    if reply.status != 200 {
-        return Err(reply.unexpected());
-    }
-    reply.json()
+    call(st, Method::DELETE, &format!("/dss/v1/operational_intent_references/{id}/{ovn}"), SC, None::<&()>)
+        .await
 }

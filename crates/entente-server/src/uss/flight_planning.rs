@@ -9,10 +9,10 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::{get, post, put};
 use entente_dss::EntityId;
-use entente_uss::{FlightState, Priority, volumes_intersect};
+use entente_uss::{FlightState, volumes_intersect};
 use serde::{Deserialize, Serialize};
 
-use super::operator::flight_volumes;
+use super::operator::{flight_volumes, priority};
 use super::planner::{self, Proposal};
 use super::{OwnFlight, UssState};
 use crate::error::ApiError;
@@ -181,7 +181,13 @@ async fn upsert(
     {
         return Ok(answer("Rejected", Some(e.to_string()), before));
     }
-    let priority = Priority(req.flight_plan.astm_f3548_21.as_ref().map_or(0, |a| a.priority));
+    let priority = match priority(
+        req.flight_plan.astm_f3548_21.as_ref().map_or(0, |a| a.priority),
+        "flight_plan.astm_f3548_21.priority",
+    ) {
+        Ok(p) => p,
+        Err(e) => return Ok(answer("NotSupported", Some(e.to_string()), before)),
+    };
     // F3548 creates every intent Accepted; a flight first planned in use is activated right after.
     let steps: &[FlightState] = if before.is_none() && target == FlightState::Activated {
         &[FlightState::Accepted, FlightState::Activated]

@@ -11,7 +11,7 @@ use entente_dss::EntityId;
 use entente_geo::LatLng;
 use entente_uss::{FlightState, Position, Priority, Verdict, Volume, assess};
 
-use super::planner::{self, Proposal};
+use super::planner::{self, CONSTRAINT_PRIORITY, Proposal};
 use super::types::{FlightRequest, FlightStatus, PlanConflictResponse, VehicleTelemetry};
 use super::{OwnFlight, UssState};
 use crate::error::ApiError;
@@ -61,6 +61,17 @@ pub(super) fn flight_volumes(volumes: &[Volume4D], path: &str) -> Result<Vec<Vol
     Ok(parsed)
 }
 
+/// An operator's priority; the highest value is kept for constraints, which nothing may conflict with.
+pub(super) fn priority(value: i32, path: &str) -> Result<Priority, ApiError> {
+    if Priority(value) >= CONSTRAINT_PRIORITY {
+        return Err(ApiError::bad(format!(
+            "{path} must be below {}, which marks constraints",
+            CONSTRAINT_PRIORITY.0
+        )));
+    }
+    Ok(Priority(value))
+}
+
 fn status_of(id: EntityId, f: &OwnFlight) -> FlightStatus {
     let reference = f.published.as_ref().map(|i| &i.reference);
     FlightStatus {
@@ -106,7 +117,7 @@ pub(crate) async fn submit(
     let proposal = Proposal {
         volumes,
         off_nominal: Vec::new(),
-        priority: Priority(req.priority),
+        priority: priority(req.priority, "priority")?,
         state: FlightState::Accepted,
     };
     planner::plan(&st, id, proposal).await?;

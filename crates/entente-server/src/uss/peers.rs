@@ -1,44 +1,43 @@
-//! Calls to peer USSs: their intents' details, fetched in parallel under a deadline, and notifications of this
-//! USS's changes, sent in parallel with retries.
+//! Calls to peer USSs: details of their intents and constraints, fetched in parallel under a deadline, and
+//! notifications of this USS's changes, sent in parallel with retries.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Method;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use tokio::task::JoinSet;
 
 use super::UssState;
-use super::dss_client::SC;
+use super::dss_client::{CP, SC};
 use super::types::{
-    GetOperationalIntentDetailsResponse, OperationalIntent, PutOperationalIntentDetailsParameters,
+    Constraint, GetConstraintDetailsResponse, GetOperationalIntentDetailsResponse, OperationalIntent,
+    PutConstraintDetailsParameters, PutOperationalIntentDetailsParameters,
 };
 use crate::error::ApiError;
-use crate::scd::types::{OperationalIntentReference, SubscriberToNotify};
+use crate::scd::types::{
+    ConstraintReference, OperationalIntentReference, SubscriberToNotify, SubscriptionState,
+};
 
-/// The details of every reference, from the cache when it holds that version, else from its manager. Each
-/// reference gets its own outcome: one peer being down must not hide what the others said.
-pub(crate) async fn details(
+/// Runs `call` on every item at once; each item keeps its own outcome, so one peer being down does not hide
+/// what the others said.
+async fn in_parallel<I, T, Fut>(
     st: &Arc<UssState>,
-    refs: Vec<OperationalIntentReference>,
-) -> Vec<(OperationalIntentReference, Result<OperationalIntent, ApiError>)> {
-    let mut out = Vec::with_capacity(refs.len());
+    items: Vec<I>,
+    call: impl Fn(Arc<UssState>, I) -> Fut,
+) -> Vec<(I, Result<T, ApiError>)>
+where
+    Fut: Future<Output = (I, Result<T, ApiError>)> + Send + 'static,
+    I: Send + 'static,
+    T: Send + 'static,
+{
     let mut tasks = JoinSet::new();
-    for r in refs {
-        let cached = st.peers.lock().get(&r.id).filter(|c| c.reference.version == r.version).cloned();
-        match cached {
-            Some(intent) => out.push((r, Ok(intent))),
-            None => {
-                let st = st.clone();
-                tasks.spawn(async move {
-                    let fetched = fetch(&st, &r).await;
-                    if let Ok(intent) = &fetched {
-                        st.peers.lock().insert(r.id.clone(), intent.clone());
-                    }
-                    (r, fetched)
-                });
-            }
-        }
+    for item in items {
+        tasks.spawn(call(st.clone(), item));
     }
+    let mut out = Vec::new();
     while let Some(done) = tasks.join_next().await {
         if let Ok(pair) = done {
             out.push(pair);
@@ -47,40 +46,102 @@ pub(crate) async fn details(
     out
 }
 
-async fn fetch(st: &UssState, r: &OperationalIntentReference) -> Result<OperationalIntent, ApiError> {
-    let url = format!("{}/uss/v1/operational_intents/{}", r.uss_base_url.trim_end_matches('/'), r.id);
-    let reply = st.client.send(Method::GET, &url, SC, None::<&()>, st.config.peer_timeout).await?;
+async fn get<T: DeserializeOwned>(st: &UssState, url: &str, scope: &str) -> Result<T, ApiError> {
+    let reply = st.client.send(Method::GET, url, scope, None::<&()>, st.config.peer_timeout).await?;
     if reply.status != 200 {
         return Err(reply.unexpected());
     }
-    let intent = reply.json::<GetOperationalIntentDetailsResponse>()?.operational_intent;
-    if intent.reference.id != r.id || intent.reference.ovn.is_none() {
-        return Err(ApiError::Upstream(format!("{url}: the details name another intent or carry no OVN")));
-    }
-    Ok(intent)
+    reply.json()
 }
 
-/// Tells every subscriber but this USS itself about the intent `id` (`None`: it was deleted). Waits until every
-/// subscriber answered or ran out of attempts; failures are logged, since the change stands either way.
+/// The details of every intent reference, from the cache when it holds that version, else from its manager.
+pub(crate) async fn details(
+    st: &Arc<UssState>,
+    refs: Vec<OperationalIntentReference>,
+) -> Vec<(OperationalIntentReference, Result<OperationalIntent, ApiError>)> {
+    in_parallel(st, refs, |st, r| async move {
+        let cached = st.peers.lock().get(&r.id).filter(|c| c.reference.version == r.version).cloned();
+        if let Some(intent) = cached {
+            return (r, Ok(intent));
+        }
+        let url = format!("{}/uss/v1/operational_intents/{}", r.uss_base_url.trim_end_matches('/'), r.id);
+        let fetched = get::<GetOperationalIntentDetailsResponse>(&st, &url, SC).await.and_then(|d| {
+            let intent = d.operational_intent;
+            if intent.reference.id != r.id || intent.reference.ovn.is_none() {
+                return Err(ApiError::Upstream(format!(
+                    "{url}: the details name another intent or carry no OVN"
+                )));
+            }
+            st.peers.lock().insert(r.id.clone(), intent.clone());
+            Ok(intent)
+        });
+        (r, fetched)
+    })
+    .await
+}
+
+/// The details of every constraint reference, from its manager.
+pub(crate) async fn constraint_details(
+    st: &Arc<UssState>,
+    refs: Vec<ConstraintReference>,
+) -> Vec<(ConstraintReference, Result<Constraint, ApiError>)> {
+    in_parallel(st, refs, |st, r| async move {
+        let url = format!("{}/uss/v1/constraints/{}", r.uss_base_url.trim_end_matches('/'), r.id);
+        let fetched = get::<GetConstraintDetailsResponse>(&st, &url, CP).await.map(|d| d.constraint);
+        (r, fetched)
+    })
+    .await
+}
+
+/// Tells every subscriber but this USS itself about the intent `id` (`None`: it was deleted).
 pub(crate) async fn notify(
     st: &Arc<UssState>,
     subscribers: Vec<SubscriberToNotify>,
     id: &str,
     intent: Option<OperationalIntent>,
 ) {
+    let body = |subscriptions| PutOperationalIntentDetailsParameters {
+        operational_intent_id: id.to_owned(),
+        operational_intent: intent.clone(),
+        subscriptions,
+    };
+    fan_out(st, subscribers, "/uss/v1/operational_intents", SC, body).await;
+}
+
+/// Tells every subscriber about the constraint `id` (`None`: it was deleted).
+pub(crate) async fn notify_constraint(
+    st: &Arc<UssState>,
+    subscribers: Vec<SubscriberToNotify>,
+    id: &str,
+    constraint: Option<Constraint>,
+) {
+    let body = |subscriptions| PutConstraintDetailsParameters {
+        constraint_id: id.to_owned(),
+        constraint: constraint.clone(),
+        subscriptions,
+    };
+    fan_out(st, subscribers, "/uss/v1/constraints", super::dss_client::CM, body).await;
+}
+
+/// Posts `body` (built from each subscriber's subscriptions) to every subscriber but this USS, retrying transport
+/// errors, 429 and 5xx. Waits until every subscriber answered or ran out of attempts; failures are logged, since
+/// the change stands either way.
+async fn fan_out<B: Serialize + Send + Sync + 'static>(
+    st: &Arc<UssState>,
+    subscribers: Vec<SubscriberToNotify>,
+    path: &'static str,
+    scope: &'static str,
+    body: impl Fn(Vec<SubscriptionState>) -> B,
+) {
     let mut tasks = JoinSet::new();
     for s in subscribers.into_iter().filter(|s| s.uss_base_url.trim_end_matches('/') != st.config.base_url) {
         let st = st.clone();
-        let body = PutOperationalIntentDetailsParameters {
-            operational_intent_id: id.to_owned(),
-            operational_intent: intent.clone(),
-            subscriptions: s.subscriptions,
-        };
-        let url = format!("{}/uss/v1/operational_intents", s.uss_base_url.trim_end_matches('/'));
+        let url = format!("{}{path}", s.uss_base_url.trim_end_matches('/'));
+        let body = body(s.subscriptions);
         tasks.spawn(async move {
             let mut delay = Duration::from_millis(100);
             for attempt in 1..=st.config.notify_attempts.max(1) {
-                match st.client.send(Method::POST, &url, SC, Some(&body), st.config.peer_timeout).await {
+                match st.client.send(Method::POST, &url, scope, Some(&body), st.config.peer_timeout).await {
                     Ok(reply) if reply.is_success() => return,
                     // A refusal (4xx other than rate limiting) will not change on a retry.
                     Ok(reply) if reply.status != 429 && reply.status < 500 => {

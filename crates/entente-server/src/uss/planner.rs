@@ -12,12 +12,13 @@ use entente_uss::{
 
 use super::dss_client::{self, CMSA, PutOutcome, SC};
 use super::types::{
-    AlternativePlan, FlightRequest, OperationalIntent, OperationalIntentDetails, PlanConflictResponse,
+    AlternativePlan, Constraint, FlightRequest, OperationalIntent, OperationalIntentDetails,
+    PlanConflictResponse,
 };
 use super::{OwnFlight, UssState, peers};
 use crate::error::ApiError;
 use crate::scd::types::{
-    ImplicitSubscriptionParameters, NULL_SUBSCRIPTION, OperationalIntentReference,
+    ConstraintReference, ImplicitSubscriptionParameters, NULL_SUBSCRIPTION, OperationalIntentReference,
     PutOperationalIntentReferenceParameters, UssAvailabilityState,
 };
 use crate::wire::{volume_out, volumes_in};
@@ -35,11 +36,15 @@ pub(crate) struct Proposal {
     pub state: FlightState,
 }
 
-/// An intent known with its details and the OVN that proves it to the DSS.
+/// An intent or constraint known with its details, and for an intent the OVN that proves it to the DSS (this
+/// USS does no constraint processing, so the DSS asks for no constraint OVNs).
 struct Known {
     intent: Intent,
-    ovn: String,
+    ovn: Option<String>,
 }
+
+/// Constraints outrank every operational intent: no priority may conflict with a restricted zone.
+pub(crate) const CONSTRAINT_PRIORITY: Priority = Priority(i32::MAX);
 
 /// Creates or updates flight `id` at the DSS; returns the intent as the DSS accepted it, now served to peers.
 /// Nominal states are deconflicted first (a conflict is a 409 carrying alternatives); off-nominal ones are
@@ -53,8 +58,9 @@ pub(crate) async fn plan(
     let id_text = id.to_string();
     let mut known = Vec::new();
     if !p.state.is_off_nominal() {
-        let refs = query(st, &p.volumes, &id_text).await?;
+        let (refs, constraints) = query(st, &p.volumes, &id_text).await?;
         known = learn(st, refs).await?;
+        known.extend(learn_constraints(st, constraints).await?);
         check_conflicts(st, &p, &known)?;
     }
     let extents: Vec<_> = p.volumes.iter().chain(&p.off_nominal).map(volume_out).collect();
@@ -69,7 +75,7 @@ pub(crate) async fn plan(
     for _ in 0..MAX_WRITE_ATTEMPTS {
         let params = PutOperationalIntentReferenceParameters {
             extents: extents.clone(),
-            key: Some(known.iter().map(|k| k.ovn.clone()).collect()),
+            key: Some(known.iter().filter_map(|k| k.ovn.clone()).collect()),
             state: dss_state(p.state)?,
             uss_base_url: st.config.base_url.clone(),
             subscription_id: subscription_id.clone(),
@@ -155,16 +161,16 @@ fn dss_state(state: FlightState) -> Result<crate::scd::types::OperationalIntentS
     })
 }
 
-/// Every reference around the volumes, over the whole range alternatives may be shifted to, so one query
-/// serves both the decision and the search. This flight's own reference is left out.
+/// Every intent and constraint reference around the volumes, over the whole range alternatives may be shifted
+/// to, so one query serves both the decision and the search. This flight's own reference is left out.
 async fn query(
     st: &UssState,
     volumes: &[Volume],
     own_id: &str,
-) -> Result<Vec<OperationalIntentReference>, ApiError> {
+) -> Result<(Vec<OperationalIntentReference>, Vec<ConstraintReference>), ApiError> {
     let reach = st.config.alternatives.max_time_shift;
     let mut seen = HashSet::new();
-    let mut refs = Vec::new();
+    let (mut refs, mut constraints) = (Vec::new(), Vec::new());
     for v in volumes {
         let mut area = v.clone();
         area.time.lo = v.time.lo.map(|t| t - reach);
@@ -176,8 +182,45 @@ async fn query(
                 refs.push(r);
             }
         }
+        for c in dss_client::query_constraints(st, volume_out(&area)).await? {
+            if seen.insert(c.id.clone()) {
+                constraints.push(c);
+            }
+        }
     }
-    Ok(refs)
+    Ok((refs, constraints))
+}
+
+/// The volumes of every constraint: this USS's own from memory, others' from their managers. A constraint whose
+/// details cannot be had stops the planning, like an intent's.
+async fn learn_constraints(
+    st: &Arc<UssState>,
+    refs: Vec<ConstraintReference>,
+) -> Result<Vec<Known>, ApiError> {
+    let mut known = Vec::new();
+    let mut others = Vec::new();
+    for r in refs {
+        let own = EntityId::parse(&r.id).and_then(|id| st.constraints.lock().get(&id).cloned());
+        match own {
+            Some(c) if r.manager == st.config.identity => known.push(constraint_known(c)?),
+            _ => others.push(r),
+        }
+    }
+    for (r, outcome) in peers::constraint_details(st, others).await {
+        let constraint = outcome.map_err(|e| {
+            ApiError::Upstream(format!(
+                "cannot learn the details of constraint {} of {}: {e}",
+                r.id, r.manager
+            ))
+        })?;
+        known.push(constraint_known(constraint)?);
+    }
+    Ok(known)
+}
+
+fn constraint_known(c: Constraint) -> Result<Known, ApiError> {
+    let volumes = volumes_in(&c.details.volumes, "constraint.details.volumes", MAX_VERTICES)?;
+    Ok(Known { intent: Intent { id: c.reference.id, priority: CONSTRAINT_PRIORITY, volumes }, ovn: None })
 }
 
 /// The details and OVN of every reference: this USS's other flights from memory, peers' from their managers.
@@ -195,7 +238,7 @@ async fn learn(st: &Arc<UssState>, refs: Vec<OperationalIntentReference>) -> Res
             )));
         };
         let volumes = flight.volumes.into_iter().chain(flight.off_nominal).collect();
-        known.push(Known { intent: Intent { id: r.id, priority: flight.priority, volumes }, ovn });
+        known.push(Known { intent: Intent { id: r.id, priority: flight.priority, volumes }, ovn: Some(ovn) });
     }
     for (r, outcome) in peers::details(st, others).await {
         match outcome {
@@ -207,7 +250,7 @@ async fn learn(st: &Arc<UssState>, refs: Vec<OperationalIntentReference>) -> Res
                     "details.off_nominal_volumes",
                     MAX_VERTICES,
                 )?);
-                let ovn = intent.reference.ovn.clone().unwrap_or_default();
+                let ovn = intent.reference.ovn.clone();
                 known.push(Known {
                     intent: Intent { id: r.id, priority: Priority(d.priority), volumes },
                     ovn,

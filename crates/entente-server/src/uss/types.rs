@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::scd::types::{OperationalIntentReference, SubscriptionState};
+use crate::scd::types::{
+    ConstraintReference, OperationalIntentReference, SubscriptionState, UssAvailabilityState,
+};
 use crate::wire::{Altitude, Time, Volume4D};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -36,12 +38,45 @@ pub(crate) struct PutOperationalIntentDetailsParameters {
     pub subscriptions: Vec<SubscriptionState>,
 }
 
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub(crate) struct ConstraintDetails {
+    pub volumes: Vec<Volume4D>,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct Constraint {
+    pub reference: ConstraintReference,
+    pub details: ConstraintDetails,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct GetConstraintDetailsResponse {
+    pub constraint: Constraint,
+}
+
+/// A constraint notification: the constraint as it now is, or none when it was deleted.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub(crate) struct PutConstraintDetailsParameters {
     pub constraint_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub constraint: Option<serde_json::Value>,
+    pub constraint: Option<Constraint>,
     pub subscriptions: Vec<SubscriptionState>,
+}
+
+/// What an authority asks for: a restricted zone, its volumes carrying the time windows.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct ConstraintRequest {
+    pub volumes: Vec<Volume4D>,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+/// An arbiter's verdict on a USS's availability.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct AvailabilityRequest {
+    pub availability: UssAvailabilityState,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]

@@ -11,7 +11,7 @@ use entente_dss::Scope;
 
 use super::UssState;
 use super::types::{
-    GetOperationalIntentDetailsResponse, GetOperationalIntentTelemetryResponse,
+    GetConstraintDetailsResponse, GetOperationalIntentDetailsResponse, GetOperationalIntentTelemetryResponse,
     PutConstraintDetailsParameters, PutOperationalIntentDetailsParameters,
 };
 use crate::error::ApiError;
@@ -148,30 +148,53 @@ pub(crate) async fn notified_intent(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Constraint notifications are acknowledged; this USS does no constraint processing yet, so it keeps nothing.
+/// A constraint changed. Only its manager may say so (403). This USS re-reads constraints from the DSS and their
+/// managers when it plans, so it keeps nothing.
 #[utoipa::path(post, path = "/uss/v1/constraints", tag = "F3548 USS-USS", request_body = PutConstraintDetailsParameters,
-    responses((status = 204, description = "Received"), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the scope, or the sender is not the manager", body = crate::wire::ErrorResponse)))]
+    responses((status = 204, description = "Received"),
+        (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse),
+        (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse),
+        (status = 403, description = "The token lacks the scope, or the sender is not the manager", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn notified_constraint(auth: Auth, body: Body) -> Result<StatusCode, ApiError> {
-    auth.scd(&[&[CM]])?;
+    let caller = auth.scd(&[&[CM]])?;
     let n: PutConstraintDetailsParameters = body.json()?;
     entity_id(&n.constraint_id, "constraint_id")?;
     if n.subscriptions.is_empty() {
         return Err(ApiError::bad("subscriptions must list at least one subscription"));
     }
+    if let Some(c) = &n.constraint
+        && c.reference.manager != caller.manager
+    {
+        return Err(ApiError::Forbidden(format!(
+            "constraint {} is managed by {}, not by the sender {}",
+            c.reference.id, c.reference.manager, caller.manager
+        )));
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// This USS manages no constraints, so every id is unknown.
-#[utoipa::path(get, path = "/uss/v1/constraints/{entityid}", tag = "F3548 USS-USS", params(("entityid" = String, Path, description = "UUIDv4 of the entity")),
-    responses((status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the scope, or the sender is not the manager", body = crate::wire::ErrorResponse), (status = 404, description = "This USS manages no constraints", body = crate::wire::ErrorResponse)))]
-pub(crate) async fn constraint_details(auth: Auth, Path(id): Path<String>) -> ApiError {
-    if let Err(e) = auth.scd(&[&[CP]]) {
-        return e;
-    }
-    match entity_id(&id, "entityid") {
-        Ok(id) => ApiError::NotFound(format!("constraint {id}: not found")),
-        Err(e) => e,
-    }
+/// The details of a constraint this USS manages for an authority.
+#[utoipa::path(get, path = "/uss/v1/constraints/{entityid}", tag = "F3548 USS-USS",
+    params(("entityid" = String, Path, description = "UUIDv4 of the entity")),
+    responses((status = 200, description = "The constraint", body = GetConstraintDetailsResponse),
+        (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse),
+        (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse),
+        (status = 403, description = "The token lacks the scope", body = crate::wire::ErrorResponse),
+        (status = 404, description = "Not a constraint this USS manages", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn constraint_details(
+    State(st): AppRef,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<GetConstraintDetailsResponse>, ApiError> {
+    auth.scd(&[&[CP]])?;
+    let id = entity_id(&id, "entityid")?;
+    let constraint = st
+        .constraints
+        .lock()
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| ApiError::NotFound(format!("constraint {id}: not found")))?;
+    Ok(Json(GetConstraintDetailsResponse { constraint }))
 }
 
 /// Reports are kept in the log (the exchange itself is in the audit log), and acknowledged with an id.

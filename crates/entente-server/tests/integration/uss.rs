@@ -455,3 +455,66 @@ async fn intents_the_dss_names_in_a_409_are_fetched_and_decided_on() -> anyhow::
     assert_eq!((puts(409)?, puts(201)?), (2, 1));
     Ok(())
 }
+
+#[tokio::test]
+async fn restricted_zones_keep_flights_out_during_their_time_window() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let authority_uss = Uss::start(&dss, "authority").await?;
+    let uss1 = Uss::start(&dss, "uss1").await?;
+    let authority = client_at(&authority_uss.base, "city", &["entente.authority"]);
+    assert_error(
+        uss1.operator().post("/authority/v1/constraints", &json!({})).await?,
+        403,
+        "entente.authority",
+    )?;
+
+    // Closed from +10 to +40 minutes, at every altitude up to 500 m.
+    let zone = json!({"volumes": [volume4d(&circle(LAT, LNG, 1000.0), 0.0, 500.0, 10, 40)], "type": "event"});
+    let created = authority.post("/authority/v1/constraints", &zone).await.want(201)?;
+    let constraint_id = str_of(&created["reference"]["id"])?.to_owned();
+    assert_eq!(created["reference"]["manager"], "authority");
+    let served = authority_uss
+        .peer("uss1", "utm.constraint_processing")
+        .get(&format!("/uss/v1/constraints/{constraint_id}"))
+        .await
+        .want(200)?;
+    assert_eq!(served["constraint"]["details"]["type"], "event");
+
+    // No priority gets in; the nearest alternative waits for the window to close.
+    let refused = uss1
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT, (0.0, 100.0), (20, 30), 100))
+        .await
+        .want(409)?;
+    assert_eq!(refused["conflicting_intents"], json!([constraint_id]));
+    let first = &refused["alternatives"][0];
+    assert_eq!(first["time_shift_seconds"], json!(25 * 60), "{refused}");
+    uss1.operator().post("/operator/v1/flights", &first["request"]).await.want(201)?;
+    assert_error(
+        uss1.operator().post("/operator/v1/flights", &flight(LAT, (0.0, 100.0), (20, 30), i32::MAX)).await?,
+        400,
+        "priority",
+    )?;
+
+    // Lifted, the zone no longer keeps anyone out.
+    authority.delete(&format!("/authority/v1/constraints/{constraint_id}")).await.want(200)?;
+    uss1.operator().post("/operator/v1/flights", &flight(LAT, (0.0, 100.0), (20, 30), 0)).await.want(201)?;
+    assert_error(
+        authority.delete(&format!("/authority/v1/constraints/{constraint_id}")).await?,
+        404,
+        "not found",
+    )?;
+
+    // The arbiter role: declaring a USS Down at the DSS.
+    let set = authority
+        .put("/authority/v1/uss_availability/uss9", &json!({"availability": "Down"}))
+        .await
+        .want(200)?;
+    assert_eq!(set["status"]["availability"], "Down");
+    let again = authority
+        .put("/authority/v1/uss_availability/uss9", &json!({"availability": "Normal"}))
+        .await
+        .want(200)?;
+    assert_eq!(again["status"]["availability"], "Normal");
+    Ok(())
+}

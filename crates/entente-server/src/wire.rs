@@ -107,7 +107,7 @@ pub(crate) fn time_in(t: &Time, path: &str) -> Result<Timestamp, ApiError> {
     parse_rfc3339(&t.value, &format!("{path}.value"))
 }
 
-fn altitude_in(a: &Altitude, path: &str) -> Result<f64, ApiError> {
+pub(crate) fn altitude_in(a: &Altitude, path: &str) -> Result<f64, ApiError> {
     if a.reference != "W84" {
         return Err(ApiError::bad(format!("{path}.reference must be \"W84\", got {:?}", a.reference)));
     }

@@ -6,6 +6,8 @@ use crate::flight::FlightState;
 pub enum UssError {
     #[error("a flight in state {from:?} cannot become {to:?}")]
     Transition { from: FlightState, to: FlightState },
+    #[error("route: {0}")]
+    Route(String),
     #[error("telemetry position: {0}")]
     Position(String),
     #[error("audit log record {seq}: {reason}")]

@@ -9,6 +9,7 @@ mod conflict;
 mod conformance;
 mod error;
 mod flight;
+mod route;
 
 use chrono::{DateTime, Utc};
 
@@ -18,6 +19,7 @@ pub use conflict::{Intent, PriorityPolicy, blocking_intents};
 pub use conformance::{ContingencyRules, Position, Verdict, assess};
 pub use error::UssError;
 pub use flight::{FlightState, Priority};
+pub use route::{Route, route_volumes};
 
 pub type Timestamp = DateTime<Utc>;
 /// One 4D volume of an operational intent, in metres (WGS84) and UTC.

@@ -8,15 +8,16 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use entente_dss::EntityId;
+use entente_geo::Interval;
 use entente_geo::LatLng;
-use entente_uss::{FlightState, Position, Priority, Verdict, Volume, assess};
+use entente_uss::{FlightState, Position, Priority, Route, Verdict, Volume, assess, route_volumes};
 
 use super::planner::{self, CONSTRAINT_PRIORITY, Proposal};
-use super::types::{FlightRequest, FlightStatus, PlanConflictResponse, VehicleTelemetry};
+use super::types::{FlightRequest, FlightStatus, PlanConflictResponse, RouteRequest, VehicleTelemetry};
 use super::{OwnFlight, UssState};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
-use crate::wire::{Volume4D, time_in, volume_out, volumes_in};
+use crate::wire::{Volume4D, altitude_in, time_in, volume_out, volumes_in};
 
 /// The scope an operator's token must carry; peers' F3548 scopes do not open this API.
 pub(crate) const OPERATOR_SCOPE: &str = "entente.operator";
@@ -72,6 +73,27 @@ pub(super) fn priority(value: i32, path: &str) -> Result<Priority, ApiError> {
     Ok(Priority(value))
 }
 
+fn route_in(r: &RouteRequest) -> Result<Vec<Volume>, ApiError> {
+    let route = Route {
+        waypoints: r.waypoints.iter().map(|p| LatLng::new(p.lat, p.lng)).collect(),
+        buffer_m: r.buffer_m,
+        altitude: Interval {
+            lo: Some(altitude_in(&r.altitude_lower, "route.altitude_lower")?),
+            hi: Some(altitude_in(&r.altitude_upper, "route.altitude_upper")?),
+        },
+        time: Interval {
+            lo: Some(time_in(&r.time_start, "route.time_start")?),
+            hi: Some(time_in(&r.time_end, "route.time_end")?),
+        },
+    };
+    if route.altitude.lo > route.altitude.hi || route.time.lo >= route.time.hi {
+        return Err(ApiError::bad(
+            "route: altitude_lower must not exceed altitude_upper, and time_start must precede time_end",
+        ));
+    }
+    Ok(route_volumes(&route)?)
+}
+
 fn status_of(id: EntityId, f: &OwnFlight) -> FlightStatus {
     let reference = f.published.as_ref().map(|i| &i.reference);
     FlightStatus {
@@ -112,7 +134,11 @@ pub(crate) async fn submit(
 ) -> Result<(StatusCode, Json<FlightStatus>), ApiError> {
     operator(&auth)?;
     let req: FlightRequest = body.json()?;
-    let volumes = flight_volumes(&req.volumes, "volumes")?;
+    let volumes = match &req.route {
+        None => flight_volumes(&req.volumes, "volumes")?,
+        Some(_) if !req.volumes.is_empty() => return Err(ApiError::bad("give volumes or a route, not both")),
+        Some(route) => route_in(route)?,
+    };
     let id = entity_id(&uuid::Uuid::new_v4().to_string(), "id")?;
     let proposal = Proposal {
         volumes,

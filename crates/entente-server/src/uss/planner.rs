@@ -305,6 +305,7 @@ fn check_conflicts(st: &UssState, p: &Proposal, known: &[Known]) -> Result<(), A
                 altitude_shift_m: a.altitude_shift_m,
                 request: FlightRequest {
                     volumes: a.volumes.iter().map(volume_out).collect(),
+                    route: None,
                     priority: p.priority.0,
                 },
             })

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use crate::scd::types::{
     ConstraintReference, OperationalIntentReference, SubscriptionState, UssAvailabilityState,
 };
-use crate::wire::{Altitude, Time, Volume4D};
+use crate::wire::{Altitude, LatLngPoint, Time, Volume4D};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub(crate) struct OperationalIntentDetails {
@@ -119,12 +119,27 @@ pub(crate) struct GetOperationalIntentTelemetryResponse {
     pub next_telemetry_opportunity: Option<Time>,
 }
 
-/// What an operator asks for: the volumes to fly, at a priority.
+/// What an operator asks for, at a priority: the volumes to fly, or a route with a buffer.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub(crate) struct FlightRequest {
+    #[serde(default)]
     pub volumes: Vec<Volume4D>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<RouteRequest>,
     #[serde(default)]
     pub priority: i32,
+}
+
+/// Waypoints joined by great-circle segments; the aircraft stays within `buffer_m` of them, between the
+/// altitudes, during the time window.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct RouteRequest {
+    pub waypoints: Vec<LatLngPoint>,
+    pub buffer_m: f64,
+    pub altitude_lower: Altitude,
+    pub altitude_upper: Altitude,
+    pub time_start: Time,
+    pub time_end: Time,
 }
 
 /// Where a flight stands. `state` is one of the DSS states or `Ended`.

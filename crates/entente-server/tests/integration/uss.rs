@@ -518,3 +518,35 @@ async fn restricted_zones_keep_flights_out_during_their_time_window() -> anyhow:
     assert_eq!(again["status"]["availability"], "Normal");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_route_with_a_buffer_is_planned_as_one_volume_per_segment() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss = Uss::start(&dss, "uss1").await?;
+    let route = json!({
+        "route": {
+            "waypoints": [{"lat": LAT, "lng": LNG}, {"lat": LAT, "lng": LNG + 0.02}, {"lat": LAT + 0.02, "lng": LNG + 0.02}],
+            "buffer_m": 50.0,
+            "altitude_lower": altitude(0.0), "altitude_upper": altitude(120.0),
+            "time_start": time_of(at(10)), "time_end": time_of(at(40))
+        },
+        "priority": 0
+    });
+    let planned = uss.operator().post("/operator/v1/flights", &route).await.want(201)?;
+    assert_eq!(planned["volumes"].as_array().map(Vec::len), Some(2));
+    // A flight crossing the first leg 40 m off its line is in the way; 200 m off it is not.
+    let crossing = |dlat: f64| flight(LAT + dlat, (0.0, 120.0), (10, 40), 0);
+    let metres = |m: f64| m / 111_200.0;
+    let mut near = crossing(metres(40.0 + 10.0));
+    near["volumes"][0]["volume"]["outline_circle"]["radius"]["value"] = json!(10.0);
+    near["volumes"][0]["volume"]["outline_circle"]["center"]["lng"] = json!(LNG + 0.01);
+    assert_error(uss.operator().post("/operator/v1/flights", &near).await?, 409, "intersects")?;
+    let mut clear = crossing(metres(200.0 + 10.0));
+    clear["volumes"][0]["volume"]["outline_circle"]["radius"]["value"] = json!(10.0);
+    clear["volumes"][0]["volume"]["outline_circle"]["center"]["lng"] = json!(LNG + 0.01);
+    uss.operator().post("/operator/v1/flights", &clear).await.want(201)?;
+    let both =
+        json!({"volumes": [volume4d(&circle(LAT, LNG, 10.0), 0.0, 1.0, 10, 20)], "route": route["route"]});
+    assert_error(uss.operator().post("/operator/v1/flights", &both).await?, 400, "not both")?;
+    Ok(())
+}

@@ -550,3 +550,39 @@ async fn a_route_with_a_buffer_is_planned_as_one_volume_per_segment() -> anyhow:
     assert_error(uss.operator().post("/operator/v1/flights", &both).await?, 400, "not both")?;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_flight_far_off_its_volumes_turns_contingent_and_shares_telemetry() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss = Uss::start(&dss, "uss1").await?;
+    let planned = uss
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (-1, 30), 0))
+        .await
+        .want(201)?;
+    let flight_id = str_of(&planned["id"])?.to_owned();
+    let op = |action: &str| format!("/operator/v1/flights/{flight_id}/{action}");
+    let fix = |lat: f64| {
+        json!({
+            "time_measured": time_of(chrono::Utc::now()),
+            "position": {"latitude": lat, "longitude": LNG, "altitude": altitude(60.0)}
+        })
+    };
+    let telemetry = format!("/uss/v1/operational_intents/{flight_id}/telemetry");
+    assert_error(uss.operator().post(&op("telemetry"), &fix(LAT)).await?, 409, "activated")?;
+    uss.operator().post(&op("activate"), &json!({})).await.want(200)?;
+    assert_error(uss.peer("uss2", CMSA).get(&telemetry).await?, 409, "Nonconforming")?;
+    // About 5.5 km north of a 300 m circle: beyond any recovery.
+    let gone = uss.operator().post(&op("telemetry"), &fix(LAT + 0.05)).await.want(200)?;
+    assert_eq!(gone["state"], "Contingent");
+    assert_eq!(gone["volumes"], json!([]), "a contingent intent has off-nominal volumes only");
+    assert_eq!(dss.client("uss1", &[SC]).get_oir(&flight_id).await?["state"], "Contingent");
+    let served = uss.peer("uss2", CMSA).get(&telemetry).await.want(200)?;
+    assert_eq!(served["telemetry"]["position"]["latitude"], json!(LAT + 0.05));
+    // Contingent only ends; back inside it stays so.
+    let still = uss.operator().post(&op("telemetry"), &fix(LAT)).await.want(200)?;
+    assert_eq!(still["state"], "Contingent");
+    assert_error(uss.operator().post(&op("activate"), &json!({})).await?, 409, "Contingent")?;
+    uss.operator().post(&op("end"), &json!({})).await.want(200)?;
+    Ok(())
+}

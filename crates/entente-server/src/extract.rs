@@ -47,6 +47,15 @@ impl Auth {
         Ok(Caller::new(self.0.sub.clone(), scopes))
     }
 
+    /// Passes if the token holds `scope`, one outside F3548 (an operator's or an authority's, say).
+    pub(crate) fn require(&self, scope: &str) -> Result<(), ApiError> {
+        if self.0.has_scope(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!("the access token lacks the scope {scope}")))
+        }
+    }
+
     /// The F3411 caller, if the token holds at least one of `allowed` (each an RID scope name). RID rules look
     /// only at the owner, so the caller carries no F3548 scopes.
     pub(crate) fn rid(&self, allowed: &[&str]) -> Result<Caller, ApiError> {

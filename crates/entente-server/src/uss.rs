@@ -46,6 +46,9 @@ use crate::auth::Authenticator;
 use crate::error::ApiError;
 use crate::extract::Edge;
 
+/// F3548 OiMaxVertices: the most vertices an intent's polygon may have, ours or a peer's.
+pub(crate) const MAX_VERTICES: usize = 10_000;
+
 /// How this USS plans: who it is, where it and its DSS are, and the rules it applies.
 #[derive(Clone, Debug)]
 pub struct UssConfig {

@@ -32,14 +32,6 @@ pub(crate) fn routes() -> Router<Arc<UssState>> {
         .route("/authority/v1/uss_availability/{uss_id}", put(set_availability))
 }
 
-fn authority(auth: &Auth) -> Result<(), ApiError> {
-    if auth.0.has_scope(AUTHORITY_SCOPE) {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(format!("the access token lacks the scope {AUTHORITY_SCOPE}")))
-    }
-}
-
 /// Declares a restricted zone at the DSS, serves its details to peers and tells the subscribers.
 #[utoipa::path(post, path = "/authority/v1/constraints", tag = "Authority", request_body = ConstraintRequest,
     responses((status = 201, description = "Declared", body = Constraint),
@@ -52,7 +44,7 @@ pub(crate) async fn create_constraint(
     auth: Auth,
     body: Body,
 ) -> Result<(StatusCode, Json<Constraint>), ApiError> {
-    authority(&auth)?;
+    auth.require(AUTHORITY_SCOPE)?;
     let req: ConstraintRequest = body.json()?;
     if req.volumes.is_empty() {
         return Err(ApiError::bad("volumes must hold at least one volume"));
@@ -90,7 +82,7 @@ pub(crate) async fn delete_constraint(
     auth: Auth,
     Path(id): Path<String>,
 ) -> Result<Json<Constraint>, ApiError> {
-    authority(&auth)?;
+    auth.require(AUTHORITY_SCOPE)?;
     let id: EntityId = entity_id(&id, "id")?;
     let constraint = st
         .constraints
@@ -118,7 +110,7 @@ pub(crate) async fn set_availability(
     Path(uss_id): Path<String>,
     body: Body,
 ) -> Result<Json<UssAvailabilityStatusResponse>, ApiError> {
-    authority(&auth)?;
+    auth.require(AUTHORITY_SCOPE)?;
     let req: AvailabilityRequest = body.json()?;
     tracing::info!(uss = uss_id, availability = ?req.availability, "arbitrating availability");
     Ok(Json(dss_client::set_availability(&st, &uss_id, req.availability).await?))

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use chrono::Utc;
+use entente_dss::Scope;
 use entente_uss::{Direction, Exchange, sha256_hex};
 use reqwest::Method;
 use serde::Serialize;
@@ -57,7 +58,7 @@ impl Client {
         &self,
         method: Method,
         url: &str,
-        scope: &str,
+        scope: Scope,
         body: Option<&impl Serialize>,
         timeout: Duration,
     ) -> Result<Reply, ApiError> {
@@ -65,7 +66,7 @@ impl Client {
             reqwest::Url::parse(url).map_err(|e| ApiError::Upstream(format!("{url}: not a URL: {e}")))?;
         let host = parsed.host_str().unwrap_or_default().to_owned();
         let peer = parsed.port_or_known_default().map_or_else(|| host.clone(), |p| format!("{host}:{p}"));
-        let token = self.tokens.token(&host, scope).await?;
+        let token = self.tokens.token(&host, scope.name()).await?;
         let payload = match body {
             Some(b) => {
                 serde_json::to_vec(b).map_err(|e| ApiError::Upstream(format!("{url}: encoding: {e}")))?

@@ -4,6 +4,8 @@ use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use entente_dss::Scope;
+
 use super::UssState;
 use crate::error::{AirspaceConflictResponse, ApiError};
 use crate::scd::types::{
@@ -12,13 +14,8 @@ use crate::scd::types::{
     QueryConstraintReferencesResponse, QueryOperationalIntentReferenceResponse, QueryRequest,
     SetUssAvailabilityStatusParameters, UssAvailabilityState, UssAvailabilityStatusResponse,
 };
+use crate::scd::{AA, CM, CP, SC};
 use crate::wire::Volume4D;
-
-pub(crate) const SC: &str = "utm.strategic_coordination";
-pub(crate) const CMSA: &str = "utm.conformance_monitoring_sa";
-pub(crate) const CM: &str = "utm.constraint_management";
-pub(crate) const CP: &str = "utm.constraint_processing";
-const AA: &str = "utm.availability_arbitration";
 
 /// The DSS's answer to a write: done, or refused for a key that misses these intents.
 pub(crate) enum PutOutcome {
@@ -41,7 +38,7 @@ pub(crate) async fn put_intent(
     id: &str,
     ovn: Option<&str>,
     params: &PutOperationalIntentReferenceParameters,
-    scope: &str,
+    scope: Scope,
 ) -> Result<PutOutcome, ApiError> {
     let base = format!("{}/dss/v1/operational_intent_references/{id}", st.config.dss_url);
     let url = ovn.map_or_else(|| base.clone(), |ovn| format!("{base}/{ovn}"));
@@ -66,7 +63,7 @@ async fn call<T: DeserializeOwned>(
     st: &UssState,
     method: Method,
     path: &str,
-    scope: &str,
+    scope: Scope,
     body: Option<&impl Serialize>,
 ) -> Result<T, ApiError> {
     let url = format!("{}{path}", st.config.dss_url);

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::operator::{flight_volumes, priority};
 use super::planner::{self, Proposal};
-use super::{OwnFlight, UssState};
+use super::{MAX_VERTICES, OwnFlight, UssState};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
 use crate::wire::{Volume4D, volume_in};
@@ -91,14 +91,6 @@ struct StatusResponse {
     api_version: &'static str,
 }
 
-fn require(auth: &Auth, scope: &str) -> Result<(), ApiError> {
-    if auth.0.has_scope(scope) {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(format!("the access token lacks the scope {scope}")))
-    }
-}
-
 fn plan_status(state: Option<FlightState>) -> &'static str {
     match state {
         None => "NotPlanned",
@@ -119,7 +111,7 @@ fn answer(result: &'static str, notes: Option<String>, state: Option<FlightState
 }
 
 async fn status(auth: Auth) -> Result<Json<StatusResponse>, ApiError> {
-    require(&auth, DIRECT)?;
+    auth.require(DIRECT)?;
     Ok(Json(StatusResponse {
         status: "Ready",
         api_name: "Flight Planning Automated Testing Interface",
@@ -139,7 +131,7 @@ async fn upsert(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Json<PlanningResponse>, ApiError> {
-    require(&auth, PLAN)?;
+    auth.require(PLAN)?;
     let id = entity_id(&id, "flight_plan_id")?;
     let req: UpsertFlightPlanRequest = body.json()?;
     let info = &req.flight_plan.basic_information;
@@ -212,7 +204,7 @@ async fn delete(
     auth: Auth,
     Path(id): Path<String>,
 ) -> Result<Json<PlanningResponse>, ApiError> {
-    require(&auth, DIRECT)?;
+    auth.require(DIRECT)?;
     let id = entity_id(&id, "flight_plan_id")?;
     let Some(flight) = live(&st, id) else {
         return Err(ApiError::NotFound(format!("flight plan {id}: not found")));
@@ -225,9 +217,9 @@ async fn delete(
 
 /// Ends every flight of this USS that meets the extent.
 async fn clear_area(State(st): AppRef, auth: Auth, body: Body) -> Result<Json<ClearAreaResponse>, ApiError> {
-    require(&auth, DIRECT)?;
+    auth.require(DIRECT)?;
     let req: ClearAreaRequest = body.json()?;
-    let extent = [volume_in(&req.extent, "extent", 10_000)?];
+    let extent = [volume_in(&req.extent, "extent", MAX_VERTICES)?];
     let inside: Vec<EntityId> = st
         .flights
         .lock()

@@ -10,12 +10,9 @@ use entente_dss::EntityId;
 use entente_uss::{FlightState, Priority};
 use serde::{Deserialize, Serialize};
 
-use super::OwnFlight;
 use super::types::{OperationalIntent, VehicleTelemetry};
+use super::{MAX_VERTICES, OwnFlight};
 use crate::wire::{Volume4D, volume_out, volumes_in};
-
-/// The most vertices a stored volume may have; what this USS wrote, it reads back.
-const MAX_VERTICES: usize = 10_000;
 
 #[derive(Serialize, Deserialize)]
 struct StoredFlight {

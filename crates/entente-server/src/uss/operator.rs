@@ -14,16 +14,13 @@ use entente_uss::{FlightState, Position, Priority, Route, Verdict, Volume, asses
 
 use super::planner::{self, CONSTRAINT_PRIORITY, Proposal};
 use super::types::{FlightRequest, FlightStatus, PlanConflictResponse, RouteRequest, VehicleTelemetry};
-use super::{OwnFlight, UssState};
+use super::{MAX_VERTICES, OwnFlight, UssState};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
 use crate::wire::{Volume4D, altitude_in, time_in, volume_out, volumes_in};
 
 /// The scope an operator's token must carry; peers' F3548 scopes do not open this API.
 pub(crate) const OPERATOR_SCOPE: &str = "entente.operator";
-
-/// F3548 OiMaxVertices.
-const MAX_VERTICES: usize = 10_000;
 
 type AppRef = State<Arc<UssState>>;
 type Status = Result<Json<FlightStatus>, ApiError>;
@@ -35,14 +32,6 @@ pub(crate) fn routes() -> Router<Arc<UssState>> {
         .route("/operator/v1/flights/{id}/activate", post(activate))
         .route("/operator/v1/flights/{id}/telemetry", post(telemetry))
         .route("/operator/v1/flights/{id}/end", post(end))
-}
-
-fn operator(auth: &Auth) -> Result<(), ApiError> {
-    if auth.0.has_scope(OPERATOR_SCOPE) {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(format!("the access token lacks the scope {OPERATOR_SCOPE}")))
-    }
 }
 
 /// The volumes of a flight as an operator gives them: at least one, each bounded in altitude and time (F3548
@@ -132,7 +121,7 @@ pub(crate) async fn submit(
     auth: Auth,
     body: Body,
 ) -> Result<(StatusCode, Json<FlightStatus>), ApiError> {
-    operator(&auth)?;
+    auth.require(OPERATOR_SCOPE)?;
     let req: FlightRequest = body.json()?;
     let volumes = match &req.route {
         None => flight_volumes(&req.volumes, "volumes")?,
@@ -153,7 +142,7 @@ pub(crate) async fn submit(
 #[utoipa::path(get, path = "/operator/v1/flights/{id}", tag = "Operator", params(("id" = String, Path, description = "UUIDv4 of the flight")),
     responses((status = 200, description = "The flight", body = FlightStatus), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 404, description = "No such flight", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn status(State(st): AppRef, auth: Auth, Path(id): Path<String>) -> Status {
-    operator(&auth)?;
+    auth.require(OPERATOR_SCOPE)?;
     let (id, f) = flight(&st, &id)?;
     Ok(Json(status_of(id, &f)))
 }
@@ -162,7 +151,7 @@ pub(crate) async fn status(State(st): AppRef, auth: Auth, Path(id): Path<String>
 #[utoipa::path(post, path = "/operator/v1/flights/{id}/activate", tag = "Operator", params(("id" = String, Path, description = "UUIDv4 of the flight")),
     responses((status = 200, description = "Activated", body = FlightStatus), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 404, description = "No such flight", body = crate::wire::ErrorResponse), (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), (status = 502, description = "The DSS or a peer could not be reached or refused", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn activate(State(st): AppRef, auth: Auth, Path(id): Path<String>) -> Status {
-    operator(&auth)?;
+    auth.require(OPERATOR_SCOPE)?;
     let (id, f) = flight(&st, &id)?;
     f.state.transition(FlightState::Activated)?;
     let proposal = Proposal {
@@ -180,7 +169,7 @@ pub(crate) async fn activate(State(st): AppRef, auth: Auth, Path(id): Path<Strin
 #[utoipa::path(post, path = "/operator/v1/flights/{id}/telemetry", tag = "Operator", params(("id" = String, Path, description = "UUIDv4 of the flight")), request_body = VehicleTelemetry,
     responses((status = 200, description = "The flight after judging the fix", body = FlightStatus), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 404, description = "No such flight", body = crate::wire::ErrorResponse), (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), (status = 502, description = "The DSS or a peer could not be reached or refused", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn telemetry(State(st): AppRef, auth: Auth, Path(id): Path<String>, body: Body) -> Status {
-    operator(&auth)?;
+    auth.require(OPERATOR_SCOPE)?;
     let (id, f) = flight(&st, &id)?;
     let report: VehicleTelemetry = body.json()?;
     let position = report
@@ -235,7 +224,7 @@ pub(crate) async fn telemetry(State(st): AppRef, auth: Auth, Path(id): Path<Stri
 #[utoipa::path(post, path = "/operator/v1/flights/{id}/end", tag = "Operator", params(("id" = String, Path, description = "UUIDv4 of the flight")),
     responses((status = 200, description = "Ended", body = FlightStatus), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 404, description = "No such flight", body = crate::wire::ErrorResponse), (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), (status = 502, description = "The DSS or a peer could not be reached or refused", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn end(State(st): AppRef, auth: Auth, Path(id): Path<String>) -> Status {
-    operator(&auth)?;
+    auth.require(OPERATOR_SCOPE)?;
     let (id, _) = flight(&st, &id)?;
     planner::end(&st, id).await?;
     current(&st, id)

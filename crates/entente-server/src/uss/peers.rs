@@ -5,13 +5,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use entente_dss::Scope;
 use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::task::JoinSet;
 
 use super::UssState;
-use super::dss_client::{CP, SC};
 use super::types::{
     Constraint, GetConstraintDetailsResponse, GetOperationalIntentDetailsResponse, OperationalIntent,
     PutConstraintDetailsParameters, PutOperationalIntentDetailsParameters,
@@ -20,6 +20,7 @@ use crate::error::ApiError;
 use crate::scd::types::{
     ConstraintReference, OperationalIntentReference, SubscriberToNotify, SubscriptionState,
 };
+use crate::scd::{CM, CP, SC};
 
 /// Runs `call` on every item at once; each item keeps its own outcome, so one peer being down does not hide
 /// what the others said.
@@ -46,7 +47,7 @@ where
     out
 }
 
-async fn get<T: DeserializeOwned>(st: &UssState, url: &str, scope: &str) -> Result<T, ApiError> {
+async fn get<T: DeserializeOwned>(st: &UssState, url: &str, scope: Scope) -> Result<T, ApiError> {
     let reply = st.client.send(Method::GET, url, scope, None::<&()>, st.config.peer_timeout).await?;
     if reply.status != 200 {
         return Err(reply.unexpected());
@@ -120,7 +121,7 @@ pub(crate) async fn notify_constraint(
         constraint: constraint.clone(),
         subscriptions,
     };
-    fan_out(st, subscribers, "/uss/v1/constraints", super::dss_client::CM, body).await;
+    fan_out(st, subscribers, "/uss/v1/constraints", CM, body).await;
 }
 
 /// Posts `body` (built from each subscriber's subscriptions) to every subscriber but this USS, retrying transport
@@ -130,7 +131,7 @@ async fn fan_out<B: Serialize + Send + Sync + 'static>(
     st: &Arc<UssState>,
     subscribers: Vec<SubscriberToNotify>,
     path: &'static str,
-    scope: &'static str,
+    scope: Scope,
     body: impl Fn(Vec<SubscriptionState>) -> B,
 ) {
     let mut tasks = JoinSet::new();

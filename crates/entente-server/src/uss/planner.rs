@@ -10,21 +10,20 @@ use entente_uss::{
     FlightState, Intent, Priority, SearchSpace, UssError, Volume, alternatives, blocking_intents,
 };
 
-use super::dss_client::{self, CMSA, PutOutcome, SC};
+use super::dss_client::{self, PutOutcome};
 use super::types::{
     AlternativePlan, Constraint, FlightRequest, OperationalIntent, OperationalIntentDetails,
     PlanConflictResponse,
 };
-use super::{OwnFlight, UssState, peers};
+use super::{MAX_VERTICES, OwnFlight, UssState, peers};
 use crate::error::ApiError;
 use crate::scd::types::{
     ConstraintReference, ImplicitSubscriptionParameters, NULL_SUBSCRIPTION, OperationalIntentReference,
     PutOperationalIntentReferenceParameters, UssAvailabilityState,
 };
+use crate::scd::{CMSA, SC};
 use crate::wire::{volume_out, volumes_in};
 
-/// F3548 OiMaxVertices: the most vertices a peer's intent may have for this USS to use it.
-const MAX_VERTICES: usize = 10_000;
 /// Rounds of "the DSS named intents we did not know, fetch them and write again" before giving up.
 const MAX_WRITE_ATTEMPTS: usize = 3;
 

@@ -7,7 +7,6 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use entente_dss::Scope;
 
 use super::UssState;
 use super::types::{
@@ -17,12 +16,7 @@ use super::types::{
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
 use crate::scd::types::ErrorReport;
-
-const SC: Scope = Scope::StrategicCoordination;
-const CM: Scope = Scope::ConstraintManagement;
-const CP: Scope = Scope::ConstraintProcessing;
-const CMSA: Scope = Scope::ConformanceMonitoringSa;
-const AA: Scope = Scope::AvailabilityArbitration;
+use crate::scd::{AA, CM, CMSA, CP, SC};
 
 type AppRef = State<Arc<UssState>>;
 

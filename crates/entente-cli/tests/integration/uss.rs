@@ -236,6 +236,13 @@ fn two_usss_deconflict_notify_monitor_and_keep_a_verifiable_record() -> anyhow::
     let (status, blocked) = a.submit(over_b2.clone())?;
     assert_eq!(status, 502, "{blocked}");
     assert!(blocked["message"].as_str().is_some_and(|m| m.contains("Down")), "{blocked}");
+    let reported = audit_lines(&audit_a)?.iter().any(|r| {
+        r["direction"] == "outgoing"
+            && r["method"] == "POST"
+            && r["url"].as_str().is_some_and(|u| u.ends_with("/dss/v1/reports"))
+            && r["status"] == 201
+    });
+    assert!(reported, "A reported the failed exchange to the DSS");
     let arbiter = token(RSA_PRIVATE, "arbiter", "utm.availability_arbitration")?;
     let set = http
         .put(format!("{}/dss/v1/uss_availability/uss-b", dss.base))

@@ -10,9 +10,10 @@ use super::UssState;
 use crate::error::{AirspaceConflictResponse, ApiError};
 use crate::scd::types::{
     ChangeConstraintReferenceResponse, ChangeOperationalIntentReferenceResponse, ConstraintReference,
-    OperationalIntentReference, PutConstraintReferenceParameters, PutOperationalIntentReferenceParameters,
-    QueryConstraintReferencesResponse, QueryOperationalIntentReferenceResponse, QueryRequest,
-    SetUssAvailabilityStatusParameters, UssAvailabilityState, UssAvailabilityStatusResponse,
+    ErrorReport, ExchangeRecord, OperationalIntentReference, PutConstraintReferenceParameters,
+    PutOperationalIntentReferenceParameters, QueryConstraintReferencesResponse,
+    QueryOperationalIntentReferenceResponse, QueryRequest, SetUssAvailabilityStatusParameters,
+    UssAvailabilityState, UssAvailabilityStatusResponse,
 };
 use crate::scd::{AA, CM, CP, SC};
 use crate::wire::Volume4D;
@@ -98,6 +99,12 @@ pub(crate) async fn delete_constraint(
     ovn: &str,
 ) -> Result<ChangeConstraintReferenceResponse, ApiError> {
     call(st, Method::DELETE, &format!("/dss/v1/constraint_references/{id}/{ovn}"), CM, None::<&()>).await
+}
+
+/// Files a report of a failed exchange with the DSS, as F3548 asks of a USS that could not reach a peer.
+pub(crate) async fn report(st: &UssState, exchange: ExchangeRecord) -> Result<ErrorReport, ApiError> {
+    let body = ErrorReport { report_id: None, exchange };
+    call(st, Method::POST, "/dss/v1/reports", SC, Some(&body)).await
 }
 
 /// Read-modify-write of a USS's availability, as F3548 asks of an arbiter.

@@ -65,7 +65,7 @@ pub(crate) async fn details(
         if let Some(intent) = cached {
             return (r, Ok(intent));
         }
-        let url = format!("{}/uss/v1/operational_intents/{}", r.uss_base_url.trim_end_matches('/'), r.id);
+        let url = details_url(&r);
         let fetched = get::<GetOperationalIntentDetailsResponse>(&st, &url, SC).await.and_then(|d| {
             let intent = d.operational_intent;
             if intent.reference.id != r.id || intent.reference.ovn.is_none() {
@@ -79,6 +79,11 @@ pub(crate) async fn details(
         (r, fetched)
     })
     .await
+}
+
+/// Where the manager of `r` serves its details.
+pub(crate) fn details_url(r: &OperationalIntentReference) -> String {
+    format!("{}/uss/v1/operational_intents/{}", r.uss_base_url.trim_end_matches('/'), r.id)
 }
 
 /// The details of every constraint reference, from its manager.

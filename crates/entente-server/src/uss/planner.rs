@@ -18,11 +18,11 @@ use super::types::{
 use super::{MAX_VERTICES, OwnFlight, UssState, peers};
 use crate::error::ApiError;
 use crate::scd::types::{
-    ConstraintReference, ImplicitSubscriptionParameters, NULL_SUBSCRIPTION, OperationalIntentReference,
-    PutOperationalIntentReferenceParameters, UssAvailabilityState,
+    ConstraintReference, ExchangeRecord, ImplicitSubscriptionParameters, NULL_SUBSCRIPTION,
+    OperationalIntentReference, PutOperationalIntentReferenceParameters, UssAvailabilityState,
 };
 use crate::scd::{CMSA, SC};
-use crate::wire::{volume_out, volumes_in};
+use crate::wire::{time_out, volume_out, volumes_in};
 
 /// Rounds of "the DSS named intents we did not know, fetch them and write again" before giving up.
 const MAX_WRITE_ATTEMPTS: usize = 3;
@@ -262,6 +262,7 @@ async fn learn(st: &Arc<UssState>, refs: Vec<OperationalIntentReference>) -> Res
                 tracing::info!(intent = r.id, manager = r.manager, error = %e, "planning over an Accepted intent of a Down USS");
             }
             Err(e) => {
+                report_unreachable(st, &r, &e).await;
                 return Err(ApiError::Upstream(format!(
                     "cannot deconflict with intent {} of {}: {e}; the availability arbiter can declare that USS Down",
                     r.id, r.manager
@@ -270,6 +271,26 @@ async fn learn(st: &Arc<UssState>, refs: Vec<OperationalIntentReference>) -> Res
         }
     }
     Ok(known)
+}
+
+/// Tells the DSS which exchange failed, so the arbiter has the record when deciding whether that USS is Down.
+/// The plan fails either way; a report that cannot be filed is only logged.
+async fn report_unreachable(st: &UssState, r: &OperationalIntentReference, error: &ApiError) {
+    let exchange = ExchangeRecord {
+        url: peers::details_url(r),
+        method: "GET".to_owned(),
+        headers: None,
+        recorder_role: "Client".to_owned(),
+        request_time: time_out(Utc::now()),
+        request_body: None,
+        response_time: None,
+        response_body: None,
+        response_code: None,
+        problem: Some(format!("{} did not serve the details of its intent {}: {error}", r.manager, r.id)),
+    };
+    if let Err(e) = dss_client::report(st, exchange).await {
+        tracing::warn!(error = %e, manager = r.manager, "reporting an unreachable USS to the DSS failed");
+    }
 }
 
 fn check_conflicts(st: &UssState, p: &Proposal, known: &[Known]) -> Result<(), ApiError> {

@@ -137,6 +137,9 @@ pub struct UssState {
     saving: Mutex<FlightsFile>,
     /// The constraints this USS manages for an authority (kept in memory only).
     constraints: Mutex<HashMap<EntityId, Constraint>>,
+    /// One lock per flight, held across a whole operation on it (read, decide, write to the DSS, notify), so
+    /// two operations on one flight never interleave.
+    flight_locks: Mutex<HashMap<EntityId, Arc<tokio::sync::Mutex<()>>>>,
     /// Peers' intents as their managers last shared them, by id.
     peers: Mutex<HashMap<String, OperationalIntent>>,
 }
@@ -159,8 +162,15 @@ impl UssState {
             flights: Mutex::new(flights),
             saving: Mutex::new(file),
             constraints: Mutex::new(HashMap::new()),
+            flight_locks: Mutex::new(HashMap::new()),
             peers: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Waits until no other operation works on flight `id`, then holds it off until the guard is dropped.
+    pub(crate) async fn lock_flight(&self, id: EntityId) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = self.flight_locks.lock().entry(id).or_default().clone();
+        lock.lock_owned().await
     }
 
     /// Applies `change` to this USS's flights and saves them before anyone else can change them. A failed save

@@ -134,6 +134,7 @@ async fn upsert(
     auth.require(PLAN)?;
     let id = entity_id(&id, "flight_plan_id")?;
     let req: UpsertFlightPlanRequest = body.json()?;
+    let _guard = st.lock_flight(id).await;
     let info = &req.flight_plan.basic_information;
     let existing = live(&st, id);
     let before = existing.as_ref().map(|f| f.state);
@@ -206,6 +207,7 @@ async fn delete(
 ) -> Result<Json<PlanningResponse>, ApiError> {
     auth.require(DIRECT)?;
     let id = entity_id(&id, "flight_plan_id")?;
+    let _guard = st.lock_flight(id).await;
     let Some(flight) = live(&st, id) else {
         return Err(ApiError::NotFound(format!("flight plan {id}: not found")));
     };
@@ -230,6 +232,11 @@ async fn clear_area(State(st): AppRef, auth: Auth, body: Body) -> Result<Json<Cl
         .collect();
     let mut failures = Vec::new();
     for id in inside {
+        let _guard = st.lock_flight(id).await;
+        // Ended by someone else while this request waited.
+        if live(&st, id).is_none() {
+            continue;
+        }
         if let Err(e) = planner::end(&st, id).await {
             failures.push(format!("{id}: {e}"));
         }

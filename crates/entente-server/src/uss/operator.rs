@@ -11,6 +11,7 @@ use entente_dss::EntityId;
 use entente_geo::Interval;
 use entente_geo::LatLng;
 use entente_uss::{FlightState, Position, Priority, Route, Verdict, Volume, assess, route_volumes};
+use tokio::sync::OwnedMutexGuard;
 
 use super::planner::{self, CONSTRAINT_PRIORITY, Proposal};
 use super::types::{FlightRequest, FlightStatus, PlanConflictResponse, RouteRequest, VehicleTelemetry};
@@ -96,15 +97,17 @@ fn status_of(id: EntityId, f: &OwnFlight) -> FlightStatus {
     }
 }
 
-fn flight(st: &UssState, id: &str) -> Result<(EntityId, OwnFlight), ApiError> {
+/// The flight and the guard that keeps other operations off it until this one is done.
+async fn flight(st: &UssState, id: &str) -> Result<(EntityId, OwnFlight, OwnedMutexGuard<()>), ApiError> {
     let id = entity_id(id, "id")?;
+    let guard = st.lock_flight(id).await;
     let flight = st
         .flights
         .lock()
         .get(&id)
         .cloned()
         .ok_or_else(|| ApiError::NotFound(format!("flight {id}: not found")))?;
-    Ok((id, flight))
+    Ok((id, flight, guard))
 }
 
 fn current(st: &UssState, id: EntityId) -> Status {
@@ -143,8 +146,8 @@ pub(crate) async fn submit(
     responses((status = 200, description = "The flight", body = FlightStatus), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 404, description = "No such flight", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn status(State(st): AppRef, auth: Auth, Path(id): Path<String>) -> Status {
     auth.require(OPERATOR_SCOPE)?;
-    let (id, f) = flight(&st, &id)?;
-    Ok(Json(status_of(id, &f)))
+    // A read waits for no operation: it sees the flight as the last finished change left it.
+    current(&st, entity_id(&id, "id")?)
 }
 
 /// Activation needs the full key like acceptance did, so it plans again against the airspace as it now is.
@@ -152,7 +155,7 @@ pub(crate) async fn status(State(st): AppRef, auth: Auth, Path(id): Path<String>
     responses((status = 200, description = "Activated", body = FlightStatus), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 404, description = "No such flight", body = crate::wire::ErrorResponse), (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), (status = 502, description = "The DSS or a peer could not be reached or refused", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn activate(State(st): AppRef, auth: Auth, Path(id): Path<String>) -> Status {
     auth.require(OPERATOR_SCOPE)?;
-    let (id, f) = flight(&st, &id)?;
+    let (id, f, _guard) = flight(&st, &id).await?;
     f.state.transition(FlightState::Activated)?;
     let proposal = Proposal {
         volumes: f.volumes,
@@ -170,7 +173,7 @@ pub(crate) async fn activate(State(st): AppRef, auth: Auth, Path(id): Path<Strin
     responses((status = 200, description = "The flight after judging the fix", body = FlightStatus), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 404, description = "No such flight", body = crate::wire::ErrorResponse), (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), (status = 502, description = "The DSS or a peer could not be reached or refused", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn telemetry(State(st): AppRef, auth: Auth, Path(id): Path<String>, body: Body) -> Status {
     auth.require(OPERATOR_SCOPE)?;
-    let (id, f) = flight(&st, &id)?;
+    let (id, f, _guard) = flight(&st, &id).await?;
     let report: VehicleTelemetry = body.json()?;
     let position = report
         .position
@@ -225,7 +228,7 @@ pub(crate) async fn telemetry(State(st): AppRef, auth: Auth, Path(id): Path<Stri
     responses((status = 200, description = "Ended", body = FlightStatus), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 404, description = "No such flight", body = crate::wire::ErrorResponse), (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), (status = 502, description = "The DSS or a peer could not be reached or refused", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn end(State(st): AppRef, auth: Auth, Path(id): Path<String>) -> Status {
     auth.require(OPERATOR_SCOPE)?;
-    let (id, _) = flight(&st, &id)?;
+    let (id, _, _guard) = flight(&st, &id).await?;
     planner::end(&st, id).await?;
     current(&st, id)
 }

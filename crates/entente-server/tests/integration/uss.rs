@@ -586,3 +586,23 @@ async fn a_flight_far_off_its_volumes_turns_contingent_and_shares_telemetry() ->
     uss.operator().post(&op("end"), &json!({})).await.want(200)?;
     Ok(())
 }
+
+#[tokio::test]
+async fn operations_on_one_flight_do_not_interleave() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss = Uss::start(&dss, "uss1").await?;
+    let planned = uss
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (10, 40), 0))
+        .await
+        .want(201)?;
+    let end = format!("/operator/v1/flights/{}/end", str_of(&planned["id"])?);
+    let (a, b, empty) = (uss.operator(), uss.operator(), json!({}));
+    let (first, second) = tokio::join!(a.post(&end, &empty), b.post(&end, &empty));
+    let mut statuses = [first?.0.as_u16(), second?.0.as_u16()];
+    statuses.sort_unstable();
+    // One ends it; the other then finds it ended, instead of racing it to the DSS.
+    assert_eq!(statuses, [200, 409]);
+    assert_eq!(uss.outgoing("DELETE", "/dss/v1/operational_intent_references/")?, 1);
+    Ok(())
+}

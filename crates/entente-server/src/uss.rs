@@ -125,6 +125,8 @@ pub(crate) struct OwnFlight {
     pub published: Option<OperationalIntent>,
     pub nonconforming_since: Option<entente_uss::Timestamp>,
     pub telemetry: Option<VehicleTelemetry>,
+    /// What the operator must hear of: peers' intents that came to intersect this flight after it was planned.
+    pub alerts: Vec<String>,
 }
 
 pub struct UssState {

@@ -24,6 +24,8 @@ struct StoredFlight {
     published: Option<OperationalIntent>,
     nonconforming_since: Option<String>,
     telemetry: Option<VehicleTelemetry>,
+    #[serde(default)]
+    alerts: Vec<String>,
 }
 
 fn invalid(path: &Path, what: String) -> std::io::Error {
@@ -67,6 +69,7 @@ impl FlightsFile {
                 published: s.published,
                 nonconforming_since,
                 telemetry: s.telemetry,
+                alerts: s.alerts,
             };
             flights.insert(id, flight);
         }
@@ -89,6 +92,7 @@ impl FlightsFile {
                     .nonconforming_since
                     .map(|t| t.to_rfc3339_opts(SecondsFormat::Nanos, true)),
                 telemetry: f.telemetry.clone(),
+                alerts: f.alerts.clone(),
             })
             .collect();
         stored.sort_by(|a, b| a.id.cmp(&b.id));

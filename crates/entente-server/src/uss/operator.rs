@@ -94,6 +94,7 @@ fn status_of(id: EntityId, f: &OwnFlight) -> FlightStatus {
         off_nominal_volumes: f.off_nominal.iter().map(volume_out).collect(),
         ovn: reference.and_then(|r| r.ovn.clone()),
         version: reference.map(|r| r.version),
+        alerts: f.alerts.clone(),
     }
 }
 

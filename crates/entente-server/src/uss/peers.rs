@@ -1,10 +1,12 @@
 //! Calls to peer USSs: details of their intents and constraints, fetched in parallel under a deadline, and
 //! notifications of this USS's changes, sent in parallel with retries.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::Utc;
 use entente_dss::Scope;
 use reqwest::Method;
 use serde::Serialize;
@@ -21,6 +23,7 @@ use crate::scd::types::{
     ConstraintReference, OperationalIntentReference, SubscriberToNotify, SubscriptionState,
 };
 use crate::scd::{CM, CP, SC};
+use crate::wire::parse_rfc3339;
 
 /// Runs `call` on every item at once; each item keeps its own outcome, so one peer being down does not hide
 /// what the others said.
@@ -73,12 +76,19 @@ pub(crate) async fn details(
                     "{url}: the details name another intent or carry no OVN"
                 )));
             }
-            st.peers.lock().insert(r.id.clone(), intent.clone());
+            remember(&mut st.peers.lock(), intent.clone());
             Ok(intent)
         });
         (r, fetched)
     })
     .await
+}
+
+/// Keeps a peer's intent, and forgets those that have ended: they can conflict with nothing any more.
+pub(crate) fn remember(cache: &mut HashMap<String, OperationalIntent>, intent: OperationalIntent) {
+    let now = Utc::now();
+    cache.retain(|_, i| parse_rfc3339(&i.reference.time_end.value, "time_end").is_ok_and(|end| end >= now));
+    cache.insert(intent.reference.id.clone(), intent);
 }
 
 /// Where the manager of `r` serves its details.
@@ -166,4 +176,37 @@ async fn fan_out<B: Serialize + Send + Sync + 'static>(
         });
     }
     while tasks.join_next().await.is_some() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, SecondsFormat};
+    use serde_json::json;
+
+    use super::*;
+
+    fn intent(id: &str, ends_in_minutes: i64) -> OperationalIntent {
+        let t = |m: i64| (Utc::now() + Duration::minutes(m)).to_rfc3339_opts(SecondsFormat::Secs, true);
+        serde_json::from_value(json!({
+            "reference": {
+                "id": id, "manager": "uss2", "uss_availability": "Normal", "version": 1, "state": "Accepted",
+                "ovn": "an-ovn-of-sixteen-chars", "time_start": {"value": t(-60), "format": "RFC3339"},
+                "time_end": {"value": t(ends_in_minutes), "format": "RFC3339"},
+                "uss_base_url": "https://uss2.example", "subscription_id": "00000000-0000-4000-8000-000000000000"
+            },
+            "details": {"volumes": [], "off_nominal_volumes": [], "priority": 0}
+        }))
+        .expect("a valid intent")
+    }
+
+    #[test]
+    fn ended_intents_are_forgotten_when_another_is_remembered() {
+        let mut cache = HashMap::new();
+        remember(&mut cache, intent("ended", -5));
+        remember(&mut cache, intent("live", 30));
+        remember(&mut cache, intent("new", 30));
+        let mut ids: Vec<&str> = cache.keys().map(String::as_str).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, ["live", "new"]);
+    }
 }

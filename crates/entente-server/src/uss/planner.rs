@@ -100,6 +100,7 @@ pub(crate) async fn plan(
                         published: None,
                         nonconforming_since: None,
                         telemetry: None,
+                        alerts: Vec::new(),
                     });
                     flight.priority = p.priority;
                     flight.state = p.state;

@@ -154,6 +154,9 @@ pub(crate) struct FlightStatus {
     pub ovn: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<i32>,
+    /// Peers' intents that came to intersect this flight after it was planned, as the operator must be told.
+    #[serde(default)]
+    pub alerts: Vec<String>,
 }
 
 /// A conflict-free variant of a refused flight; submitting `request` as it is plans it.

@@ -8,15 +8,20 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 
-use super::UssState;
+use entente_dss::EntityId;
+use entente_uss::{FlightState, Volume, volumes_intersect};
+
+use super::peers::remember;
 use super::types::{
     GetConstraintDetailsResponse, GetOperationalIntentDetailsResponse, GetOperationalIntentTelemetryResponse,
-    PutConstraintDetailsParameters, PutOperationalIntentDetailsParameters,
+    OperationalIntent, PutConstraintDetailsParameters, PutOperationalIntentDetailsParameters,
 };
+use super::{MAX_VERTICES, UssState};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
 use crate::scd::types::ErrorReport;
 use crate::scd::{AA, CM, CMSA, CP, SC};
+use crate::wire::volumes_in;
 
 type AppRef = State<Arc<UssState>>;
 
@@ -125,7 +130,12 @@ pub(crate) async fn notified_intent(
                 }
             }
             tracing::debug!(intent = r.id, version = r.version, "peer intent updated");
-            peers.insert(n.operational_intent_id, intent);
+            let alert = alert_for(&intent);
+            remember(&mut peers, intent.clone());
+            drop(peers);
+            if let Some(volumes) = alert {
+                alert_operators(&st, &intent, &volumes);
+            }
         }
         None => {
             if let Some(old) = cached
@@ -140,6 +150,48 @@ pub(crate) async fn notified_intent(
         }
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The volumes of a peer's intent, when they can be read; an unreadable one cannot be checked against anything.
+fn alert_for(intent: &OperationalIntent) -> Option<Vec<Volume>> {
+    let d = &intent.details;
+    let mut volumes = volumes_in(&d.volumes, "volumes", MAX_VERTICES).ok()?;
+    volumes.extend(volumes_in(&d.off_nominal_volumes, "off_nominal_volumes", MAX_VERTICES).ok()?);
+    Some(volumes)
+}
+
+/// F3548 wants the operator told when another intent comes to intersect a flight; the alert stays on the
+/// flight's status.
+fn alert_operators(st: &UssState, intent: &OperationalIntent, volumes: &[Volume]) {
+    let r = &intent.reference;
+    let hit: Vec<EntityId> = st
+        .flights
+        .lock()
+        .iter()
+        .filter(|(_, f)| f.state != FlightState::Ended)
+        .filter(|(_, f)| volumes_intersect(&f.volumes, volumes) || volumes_intersect(&f.off_nominal, volumes))
+        .map(|(id, _)| *id)
+        .collect();
+    if hit.is_empty() {
+        return;
+    }
+    let alert = format!(
+        "operational intent {} of {} (priority {}, {:?}, version {}) intersects this flight",
+        r.id, r.manager, intent.details.priority, r.state, r.version
+    );
+    tracing::info!(
+        flights = hit.len(),
+        intent = r.id,
+        manager = r.manager,
+        "a peer's intent now intersects flights"
+    );
+    st.change_flights(|flights| {
+        for id in &hit {
+            if let Some(flight) = flights.get_mut(id) {
+                flight.alerts.push(alert.clone());
+            }
+        }
+    });
 }
 
 /// A constraint changed. Only its manager may say so (403). This USS re-reads constraints from the DSS and their

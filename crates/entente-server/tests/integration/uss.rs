@@ -606,3 +606,39 @@ async fn operations_on_one_flight_do_not_interleave() -> anyhow::Result<()> {
     assert_eq!(uss.outgoing("DELETE", "/dss/v1/operational_intent_references/")?, 1);
     Ok(())
 }
+
+#[tokio::test]
+async fn operators_hear_of_peer_intents_that_come_to_intersect_their_flights() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss1 = Uss::start(&dss, "uss1").await?;
+    let uss2 = Uss::start(&dss, "uss2").await?;
+    let mine = uss1
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (10, 40), 0))
+        .await
+        .want(201)?;
+    let elsewhere = uss1
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT + 0.1, (0.0, 120.0), (10, 40), 0))
+        .await
+        .want(201)?;
+    assert_eq!(mine["alerts"], json!([]));
+    // A higher priority flight over it: uss2 notifies uss1's subscription, and uss1 tells its operator.
+    let theirs = uss2
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT, (50.0, 150.0), (20, 30), 5))
+        .await
+        .want(201)?;
+    let status =
+        uss1.operator().get(&format!("/operator/v1/flights/{}", str_of(&mine["id"])?)).await.want(200)?;
+    let alerts = status["alerts"].as_array().context("alerts")?;
+    assert_eq!(alerts.len(), 1, "{status}");
+    assert!(str_of(&alerts[0])?.contains(str_of(&theirs["id"])?) && str_of(&alerts[0])?.contains("uss2"));
+    let untouched = uss1
+        .operator()
+        .get(&format!("/operator/v1/flights/{}", str_of(&elsewhere["id"])?))
+        .await
+        .want(200)?;
+    assert_eq!(untouched["alerts"], json!([]));
+    Ok(())
+}

@@ -112,10 +112,11 @@ pub(crate) async fn plan(
                 return Ok(intent);
             }
             PutOutcome::MissingIntents(missing) => {
-                let have: HashSet<String> = known.iter().map(|k| k.intent.id.clone()).collect();
-                let fresh =
-                    missing.into_iter().filter(|r| r.id != id_text && !have.contains(&r.id)).collect();
-                known.extend(learn(st, fresh).await?);
+                // An intent already known is named again when it changed since: its OVN went stale, so it is
+                // learnt afresh like the ones the query missed.
+                let missing: Vec<_> = missing.into_iter().filter(|r| r.id != id_text).collect();
+                known.retain(|k| !missing.iter().any(|r| r.id == k.intent.id));
+                known.extend(learn(st, missing).await?);
                 check_conflicts(st, &p, &known)?;
             }
         }

@@ -64,11 +64,13 @@ pub fn assess(
     flight_end: Timestamp,
     rules: ContingencyRules,
 ) -> Result<Verdict, UssError> {
-    let off_nominal = around(fix, rules.off_nominal_radius_m, flight_end)?;
+    // Announced at least as long as the flight may take to recover, so it never ends before the DSS reads it.
+    let off_nominal =
+        around(fix, rules.off_nominal_radius_m, flight_end.max(fix.time + rules.max_nonconforming))?;
     if state == FlightState::Contingent {
         return Ok(Verdict::Contingent { off_nominal });
     }
-    if volumes.iter().any(|v| inside(v, fix)) {
+    if covers(volumes, fix) {
         return Ok(Verdict::Conforming);
     }
     let since = nonconforming_since.unwrap_or(fix.time);
@@ -80,6 +82,11 @@ pub fn assess(
         return Ok(Verdict::Contingent { off_nominal });
     }
     Ok(Verdict::Nonconforming { since, off_nominal })
+}
+
+/// Whether the fix lies in any of the volumes, in space and time.
+pub fn covers(volumes: &[Volume], fix: Position) -> bool {
+    volumes.iter().any(|v| inside(v, fix))
 }
 
 fn inside(v: &Volume, fix: Position) -> bool {
@@ -145,5 +152,15 @@ mod tests {
         assert_eq!(since, at(10));
         assert!(inside(&off_nominal, f));
         assert_eq!(off_nominal.time.hi, Some(at(30)));
+        // Late, the announced volume still outlives the fix by the recoverable time.
+        let late = fix(6.6, 50.0, 31);
+        let Verdict::Nonconforming { off_nominal, .. } =
+            assess(&volumes, FlightState::Activated, None, late, at(30), ContingencyRules::default())
+                .unwrap()
+        else {
+            panic!("expected nonconforming");
+        };
+        assert_eq!(off_nominal.time.hi, Some(at(32)));
+        assert!(covers(&[off_nominal], late));
     }
 }

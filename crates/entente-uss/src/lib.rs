@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 pub use alternatives::{Alternative, SearchSpace, alternatives};
 pub use audit::{AuditChain, AuditRecord, Direction, Exchange, GENESIS_HASH, sha256_hex, verify_chain};
 pub use conflict::{Intent, PriorityPolicy, blocking_intents};
-pub use conformance::{ContingencyRules, Position, Verdict, assess};
+pub use conformance::{ContingencyRules, Position, Verdict, assess, covers};
 pub use error::UssError;
 pub use flight::{FlightState, Priority};
 pub use route::{Route, route_volumes};

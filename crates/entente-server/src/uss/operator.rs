@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use entente_dss::EntityId;
 use entente_geo::Interval;
 use entente_geo::LatLng;
-use entente_uss::{FlightState, Position, Priority, Route, Verdict, Volume, assess, route_volumes};
+use entente_uss::{FlightState, Position, Priority, Route, Verdict, Volume, assess, covers, route_volumes};
 use tokio::sync::OwnedMutexGuard;
 
 use super::planner::{self, CONSTRAINT_PRIORITY, Proposal};
@@ -212,8 +212,10 @@ pub(crate) async fn telemetry(State(st): AppRef, auth: Auth, Path(id): Path<Stri
             };
         }
     });
-    if next != f.state {
-        tracing::info!(flight = %id, from = ?f.state, to = ?next, "conformance changed");
+    // An off-nominal flight that left the volume it announced announces a new one around where it now is.
+    let strayed = next.is_off_nominal() && !covers(&f.off_nominal, fix);
+    if next != f.state || strayed {
+        tracing::info!(flight = %id, from = ?f.state, to = ?next, "announcing the flight's conformance");
         let (volumes, off_nominal) = match verdict {
             Verdict::Conforming => (f.volumes, Vec::new()),
             Verdict::Nonconforming { off_nominal, .. } => (f.volumes, vec![off_nominal]),

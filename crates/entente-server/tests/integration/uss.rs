@@ -579,6 +579,16 @@ async fn a_flight_far_off_its_volumes_turns_contingent_and_shares_telemetry() ->
     assert_eq!(dss.client("uss1", &[SC]).get_oir(&flight_id).await?["state"], "Contingent");
     let served = uss.peer("uss2", CMSA).get(&telemetry).await.want(200)?;
     assert_eq!(served["telemetry"]["position"]["latitude"], json!(LAT + 0.05));
+    // Flown out of the announced volume, a new one is announced; within it, nothing is written.
+    let version = dss.client("uss1", &[SC]).get_oir(&flight_id).await?["version"].clone();
+    uss.operator().post(&op("telemetry"), &fix(LAT + 0.05)).await.want(200)?;
+    assert_eq!(dss.client("uss1", &[SC]).get_oir(&flight_id).await?["version"], version);
+    let moved = uss.operator().post(&op("telemetry"), &fix(LAT + 0.06)).await.want(200)?;
+    assert_eq!(
+        moved["off_nominal_volumes"][0]["volume"]["outline_circle"]["center"]["lat"],
+        json!(LAT + 0.06)
+    );
+    assert_ne!(dss.client("uss1", &[SC]).get_oir(&flight_id).await?["version"], version);
     // Contingent only ends; back inside it stays so.
     let still = uss.operator().post(&op("telemetry"), &fix(LAT)).await.want(200)?;
     assert_eq!(still["state"], "Contingent");

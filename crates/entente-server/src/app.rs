@@ -81,7 +81,7 @@ async fn unknown_route(uri: Uri) -> ApiError {
 }
 
 /// A bug must not drop the connection without an answer: the client gets a JSON 500 and the log the details.
-fn panic_response(details: Box<dyn std::any::Any + Send + 'static>) -> Response {
+pub(crate) fn panic_response(details: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let message = details
         .downcast_ref::<String>()
         .map(String::as_str)

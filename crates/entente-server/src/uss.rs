@@ -34,6 +34,7 @@ use entente_uss::{
     ContingencyRules, Direction, Exchange, FlightState, Priority, PriorityPolicy, Volume, sha256_hex,
 };
 use parking_lot::Mutex;
+use tower_http::catch_panic::CatchPanicLayer;
 
 pub use audit_log::{AuditFileError, AuditLog, read_audit_log, verify_audit_log};
 pub use tokens::TokenSource;
@@ -214,6 +215,10 @@ pub fn uss_app(state: Arc<UssState>) -> Router {
         .fallback(|uri: axum::http::Uri| async move {
             ApiError::NotFound(format!("{}: no such endpoint", uri.path()))
         })
+        .method_not_allowed_fallback(|| async {
+            ApiError::MethodNotAllowed("this endpoint does not accept that method".into())
+        })
+        .layer(CatchPanicLayer::custom(crate::app::panic_response))
         .with_state(state)
 }
 

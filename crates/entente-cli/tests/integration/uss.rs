@@ -79,6 +79,8 @@ fn start_uss(dir: &Path, dss: &str, id: &str, key: &str) -> anyhow::Result<(Proc
     args.extend(strings(&["--public-key", &format!("{KEYS}/rsa-public.pem,{KEYS}/ec-public.pem")]));
     args.extend(strings(&["--audit-log", &audit.display().to_string()]));
     args.extend(strings(&["--data-dir", &dir.join(id).display().to_string()]));
+    // Generous, so a loaded test machine cannot turn a slow peer into a down one.
+    args.extend(strings(&["--peer-timeout-ms", "5000"]));
     Ok((spawn(&args, &dir.join(format!("{id}.log")))?, audit))
 }
 

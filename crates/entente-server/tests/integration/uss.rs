@@ -60,6 +60,8 @@ impl Uss {
         let auth = Authenticator::from_pem_strings(&[RSA_PUBLIC, EC_PUBLIC], vec![AUDIENCE.to_owned()])?;
         let mut config = UssConfig::new(identity, &base, &dss_url(dss));
         config.flights_file = Some(dir.path().join("flights.json"));
+        // Generous, so a loaded test machine cannot turn a slow peer into a down one.
+        config.peer_timeout = Duration::from_secs(5);
         let state =
             Arc::new(UssState::open(config, Arc::new(auth), tokens, Arc::new(AuditLog::open(&audit)?))?);
         let (tx, rx) = oneshot::channel();

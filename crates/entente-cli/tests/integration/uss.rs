@@ -287,3 +287,36 @@ fn two_usss_deconflict_notify_monitor_and_keep_a_verifiable_record() -> anyhow::
     );
     Ok(())
 }
+
+/// kill -9 and a restart on the same folder: the USS still serves and ends its flight, and its audit log goes on.
+#[test]
+fn a_killed_uss_restarts_with_its_flights_and_its_audit_chain() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let dss = start_dss(dir.path())?;
+    let (mut uss, audit) = start_uss(dir.path(), &dss.base, "uss-a", "rsa-private.pem")?;
+    let http = Client::new();
+    let pilot = token(RSA_PRIVATE, "pilot-a", "entente.operator")?;
+    let op = Operator { http: &http, base: uss.base.clone(), token: pilot.clone() };
+    let (status, planned) = op.submit(json!([volume(46.7, (0.0, 120.0), (10, 40))]))?;
+    ensure!(status == 201, "plan: {status} {planned}");
+    let id = planned["id"].as_str().context("id")?.to_owned();
+    uss.child.kill()?;
+    uss.child.wait()?;
+    let before = audit_lines(&audit)?.len();
+
+    let (uss, _) = start_uss(dir.path(), &dss.base, "uss-a", "rsa-private.pem")?;
+    let peer = token(EC_PRIVATE, "uss-b", "utm.strategic_coordination")?;
+    let details: Value = http
+        .get(format!("{}/uss/v1/operational_intents/{id}", uss.base))
+        .bearer_auth(&peer)
+        .send()?
+        .json()?;
+    assert_eq!(details["operational_intent"]["reference"]["ovn"], planned["ovn"]);
+    let op = Operator { http: &http, base: uss.base.clone(), token: pilot };
+    let (status, ended) = op.post(&format!("/operator/v1/flights/{id}/end"), &json!({}))?;
+    ensure!(status == 200, "end after restart: {status} {ended}");
+    assert!(audit_lines(&audit)?.len() > before + 1);
+    let out = audit_verify(&audit)?;
+    ensure!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    Ok(())
+}

@@ -1,10 +1,9 @@
 //! This USS's calls to the DSS's F3548 API, reusing the DSS's own wire types.
 
+use entente_dss::Scope;
 use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-
-use entente_dss::Scope;
 
 use super::UssState;
 use crate::error::{AirspaceConflictResponse, ApiError};

@@ -7,7 +7,6 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-
 use entente_dss::EntityId;
 use entente_uss::{FlightState, Volume, volumes_intersect};
 

@@ -53,12 +53,12 @@ impl Client {
         Client { http: reqwest::Client::new(), tokens, audit }
     }
 
-    /// Sends one request with a token for the URL's host and `scope`, and records the exchange.
+    /// Sends one request with a token for the URL's host holding `scopes`, and records the exchange.
     pub(crate) async fn send(
         &self,
         method: Method,
         url: &str,
-        scope: Scope,
+        scopes: &[Scope],
         body: Option<&impl Serialize>,
         timeout: Duration,
     ) -> Result<Reply, ApiError> {
@@ -66,7 +66,8 @@ impl Client {
             reqwest::Url::parse(url).map_err(|e| ApiError::Upstream(format!("{url}: not a URL: {e}")))?;
         let host = parsed.host_str().unwrap_or_default().to_owned();
         let peer = parsed.port_or_known_default().map_or_else(|| host.clone(), |p| format!("{host}:{p}"));
-        let token = self.tokens.token(&host, scope.name()).await?;
+        let scope: Vec<&str> = scopes.iter().map(|s| s.name()).collect();
+        let token = self.tokens.token(&host, &scope.join(" ")).await?;
         let payload = match body {
             Some(b) => {
                 serde_json::to_vec(b).map_err(|e| ApiError::Upstream(format!("{url}: encoding: {e}")))?

@@ -17,10 +17,10 @@ use crate::scd::types::{
 use crate::scd::{AA, CM, CP, SC};
 use crate::wire::Volume4D;
 
-/// The DSS's answer to a write: done, or refused for a key that misses these intents.
+/// The DSS's answer to a write: done, or refused for a key that misses these intents and constraints.
 pub(crate) enum PutOutcome {
     Done(Box<ChangeOperationalIntentReferenceResponse>),
-    MissingIntents(Vec<OperationalIntentReference>),
+    Missing { intents: Vec<OperationalIntentReference>, constraints: Vec<ConstraintReference> },
 }
 
 pub(crate) async fn query_intents(
@@ -29,7 +29,7 @@ pub(crate) async fn query_intents(
 ) -> Result<Vec<OperationalIntentReference>, ApiError> {
     let body = QueryRequest { area_of_interest: Some(area) };
     let found: QueryOperationalIntentReferenceResponse =
-        call(st, Method::POST, "/dss/v1/operational_intent_references/query", SC, Some(&body)).await?;
+        call(st, Method::POST, "/dss/v1/operational_intent_references/query", &[SC], Some(&body)).await?;
     Ok(found.operational_intent_references)
 }
 
@@ -38,20 +38,23 @@ pub(crate) async fn put_intent(
     id: &str,
     ovn: Option<&str>,
     params: &PutOperationalIntentReferenceParameters,
-    scope: Scope,
+    scopes: &[Scope],
 ) -> Result<PutOutcome, ApiError> {
     let base = format!("{}/dss/v1/operational_intent_references/{id}", st.config.dss_url);
     let url = ovn.map_or_else(|| base.clone(), |ovn| format!("{base}/{ovn}"));
-    let reply = st.client.send(Method::PUT, &url, scope, Some(params), st.config.dss_timeout).await?;
+    let reply = st.client.send(Method::PUT, &url, scopes, Some(params), st.config.dss_timeout).await?;
     match reply.status {
         200 | 201 => Ok(PutOutcome::Done(Box::new(reply.json()?))),
         409 => {
-            // A stale OVN is a 409 too, with no missing intents: nothing to fetch, so it is passed on.
+            // A stale OVN is a 409 too, with nothing missing: nothing to fetch, so it is passed on.
             let conflict: AirspaceConflictResponse = reply.json()?;
-            if conflict.missing_operational_intents.is_empty() {
+            if conflict.missing_operational_intents.is_empty() && conflict.missing_constraints.is_empty() {
                 Err(reply.unexpected())
             } else {
-                Ok(PutOutcome::MissingIntents(conflict.missing_operational_intents))
+                Ok(PutOutcome::Missing {
+                    intents: conflict.missing_operational_intents,
+                    constraints: conflict.missing_constraints,
+                })
             }
         }
         _ => Err(reply.unexpected()),
@@ -63,11 +66,11 @@ async fn call<T: DeserializeOwned>(
     st: &UssState,
     method: Method,
     path: &str,
-    scope: Scope,
+    scopes: &[Scope],
     body: Option<&impl Serialize>,
 ) -> Result<T, ApiError> {
     let url = format!("{}{path}", st.config.dss_url);
-    let reply = st.client.send(method, &url, scope, body, st.config.dss_timeout).await?;
+    let reply = st.client.send(method, &url, scopes, body, st.config.dss_timeout).await?;
     if !matches!(reply.status, 200 | 201) {
         return Err(reply.unexpected());
     }
@@ -80,7 +83,7 @@ pub(crate) async fn query_constraints(
 ) -> Result<Vec<ConstraintReference>, ApiError> {
     let body = QueryRequest { area_of_interest: Some(area) };
     let found: QueryConstraintReferencesResponse =
-        call(st, Method::POST, "/dss/v1/constraint_references/query", CP, Some(&body)).await?;
+        call(st, Method::POST, "/dss/v1/constraint_references/query", &[CP], Some(&body)).await?;
     Ok(found.constraint_references)
 }
 
@@ -89,7 +92,7 @@ pub(crate) async fn put_constraint(
     id: &str,
     params: &PutConstraintReferenceParameters,
 ) -> Result<ChangeConstraintReferenceResponse, ApiError> {
-    call(st, Method::PUT, &format!("/dss/v1/constraint_references/{id}"), CM, Some(params)).await
+    call(st, Method::PUT, &format!("/dss/v1/constraint_references/{id}"), &[CM], Some(params)).await
 }
 
 pub(crate) async fn delete_constraint(
@@ -97,13 +100,13 @@ pub(crate) async fn delete_constraint(
     id: &str,
     ovn: &str,
 ) -> Result<ChangeConstraintReferenceResponse, ApiError> {
-    call(st, Method::DELETE, &format!("/dss/v1/constraint_references/{id}/{ovn}"), CM, None::<&()>).await
+    call(st, Method::DELETE, &format!("/dss/v1/constraint_references/{id}/{ovn}"), &[CM], None::<&()>).await
 }
 
 /// Files a report of a failed exchange with the DSS, as F3548 asks of a USS that could not reach a peer.
 pub(crate) async fn report(st: &UssState, exchange: ExchangeRecord) -> Result<ErrorReport, ApiError> {
     let body = ErrorReport { report_id: None, exchange };
-    call(st, Method::POST, "/dss/v1/reports", SC, Some(&body)).await
+    call(st, Method::POST, "/dss/v1/reports", &[SC], Some(&body)).await
 }
 
 /// Read-modify-write of a USS's availability, as F3548 asks of an arbiter.
@@ -113,9 +116,9 @@ pub(crate) async fn set_availability(
     availability: UssAvailabilityState,
 ) -> Result<UssAvailabilityStatusResponse, ApiError> {
     let path = format!("/dss/v1/uss_availability/{uss}");
-    let current: UssAvailabilityStatusResponse = call(st, Method::GET, &path, AA, None::<&()>).await?;
+    let current: UssAvailabilityStatusResponse = call(st, Method::GET, &path, &[AA], None::<&()>).await?;
     let params = SetUssAvailabilityStatusParameters { old_version: Some(current.version), availability };
-    call(st, Method::PUT, &path, AA, Some(&params)).await
+    call(st, Method::PUT, &path, &[AA], Some(&params)).await
 }
 
 pub(crate) async fn delete_intent(
@@ -123,6 +126,6 @@ pub(crate) async fn delete_intent(
     id: &str,
     ovn: &str,
 ) -> Result<ChangeOperationalIntentReferenceResponse, ApiError> {
-    call(st, Method::DELETE, &format!("/dss/v1/operational_intent_references/{id}/{ovn}"), SC, None::<&()>)
+    call(st, Method::DELETE, &format!("/dss/v1/operational_intent_references/{id}/{ovn}"), &[SC], None::<&()>)
         .await
 }

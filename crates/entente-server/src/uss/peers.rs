@@ -50,7 +50,7 @@ where
     out
 }
 
-async fn get<T: DeserializeOwned>(st: &UssState, url: &str, scope: Scope) -> Result<T, ApiError> {
+async fn get<T: DeserializeOwned>(st: &UssState, url: &str, scope: &[Scope]) -> Result<T, ApiError> {
     let reply = st.client.send(Method::GET, url, scope, None::<&()>, st.config.peer_timeout).await?;
     if reply.status != 200 {
         return Err(reply.unexpected());
@@ -69,7 +69,7 @@ pub(crate) async fn details(
             return (r, Ok(intent));
         }
         let url = details_url(&r);
-        let fetched = get::<GetOperationalIntentDetailsResponse>(&st, &url, SC).await.and_then(|d| {
+        let fetched = get::<GetOperationalIntentDetailsResponse>(&st, &url, &[SC]).await.and_then(|d| {
             let intent = d.operational_intent;
             if intent.reference.id != r.id || intent.reference.ovn.is_none() {
                 return Err(ApiError::Upstream(format!(
@@ -103,7 +103,7 @@ pub(crate) async fn constraint_details(
 ) -> Vec<(ConstraintReference, Result<Constraint, ApiError>)> {
     in_parallel(st, refs, |st, r| async move {
         let url = format!("{}/uss/v1/constraints/{}", r.uss_base_url.trim_end_matches('/'), r.id);
-        let fetched = get::<GetConstraintDetailsResponse>(&st, &url, CP).await.map(|d| d.constraint);
+        let fetched = get::<GetConstraintDetailsResponse>(&st, &url, &[CP]).await.map(|d| d.constraint);
         (r, fetched)
     })
     .await
@@ -121,7 +121,7 @@ pub(crate) async fn notify(
         operational_intent: intent.clone(),
         subscriptions,
     };
-    fan_out(st, subscribers, "/uss/v1/operational_intents", SC, body).await;
+    fan_out(st, subscribers, "/uss/v1/operational_intents", &[SC], body).await;
 }
 
 /// Tells every subscriber about the constraint `id` (`None`: it was deleted).
@@ -136,7 +136,7 @@ pub(crate) async fn notify_constraint(
         constraint: constraint.clone(),
         subscriptions,
     };
-    fan_out(st, subscribers, "/uss/v1/constraints", CM, body).await;
+    fan_out(st, subscribers, "/uss/v1/constraints", &[CM], body).await;
 }
 
 /// Posts `body` (built from each subscriber's subscriptions) to every subscriber but this USS, retrying transport
@@ -146,7 +146,7 @@ async fn fan_out<B: Serialize + Send + Sync + 'static>(
     st: &Arc<UssState>,
     subscribers: Vec<SubscriberToNotify>,
     path: &'static str,
-    scope: Scope,
+    scope: &'static [Scope],
     body: impl Fn(Vec<SubscriptionState>) -> B,
 ) {
     let mut tasks = JoinSet::new();

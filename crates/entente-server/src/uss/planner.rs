@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::Utc;
-use entente_dss::EntityId;
+use entente_dss::{EntityId, Scope};
 use entente_uss::{
     FlightState, Intent, Priority, SearchSpace, UssError, Volume, alternatives, blocking_intents,
 };
@@ -21,7 +21,7 @@ use crate::scd::types::{
     ConstraintReference, ExchangeRecord, ImplicitSubscriptionParameters, NULL_SUBSCRIPTION,
     OperationalIntentReference, PutOperationalIntentReferenceParameters, UssAvailabilityState,
 };
-use crate::scd::{CMSA, SC};
+use crate::scd::{CMSA, CP, SC};
 use crate::wire::{time_out, volume_out, volumes_in};
 
 /// Rounds of "the DSS named intents we did not know, fetch them and write again" before giving up.
@@ -35,8 +35,8 @@ pub(crate) struct Proposal {
     pub state: FlightState,
 }
 
-/// An intent or constraint known with its details, and for an intent the OVN that proves it to the DSS (this
-/// USS does no constraint processing, so the DSS asks for no constraint OVNs).
+/// An intent or constraint known with its details and the OVN that proves it to the DSS. This USS's
+/// subscriptions hear of constraints, so the DSS asks for constraint OVNs in the key too.
 struct Known {
     intent: Intent,
     ovn: Option<String>,
@@ -67,9 +67,10 @@ pub(crate) async fn plan(
         previous.as_ref().map(|r| r.subscription_id.clone()).filter(|s| s != NULL_SUBSCRIPTION);
     let new_subscription = subscription_id.is_none().then(|| ImplicitSubscriptionParameters {
         uss_base_url: st.config.base_url.clone(),
-        notify_for_constraints: None,
+        notify_for_constraints: Some(true),
     });
-    let scope = if p.state.is_off_nominal() { CMSA } else { SC };
+    // Constraint processing (CP) is what lets the implicit subscription hear of constraints.
+    let scopes: &[Scope] = if p.state.is_off_nominal() { &[CMSA] } else { &[SC, CP] };
     let ovn = previous.as_ref().and_then(|r| r.ovn.clone());
     for _ in 0..MAX_WRITE_ATTEMPTS {
         let params = PutOperationalIntentReferenceParameters {
@@ -81,7 +82,7 @@ pub(crate) async fn plan(
             new_subscription: new_subscription.clone(),
             requested_ovn_suffix: None,
         };
-        match dss_client::put_intent(st, &id_text, ovn.as_deref(), &params, scope).await? {
+        match dss_client::put_intent(st, &id_text, ovn.as_deref(), &params, scopes).await? {
             PutOutcome::Done(change) => {
                 let intent = OperationalIntent {
                     reference: change.operational_intent_reference,
@@ -111,12 +112,16 @@ pub(crate) async fn plan(
                 peers::notify(st, change.subscribers, &id_text, Some(intent.clone())).await;
                 return Ok(intent);
             }
-            PutOutcome::MissingIntents(missing) => {
-                // An intent already known is named again when it changed since: its OVN went stale, so it is
+            PutOutcome::Missing { intents, constraints } => {
+                // An entity already known is named again when it changed since: its OVN went stale, so it is
                 // learnt afresh like the ones the query missed.
-                let missing: Vec<_> = missing.into_iter().filter(|r| r.id != id_text).collect();
-                known.retain(|k| !missing.iter().any(|r| r.id == k.intent.id));
-                known.extend(learn(st, missing).await?);
+                let intents: Vec<_> = intents.into_iter().filter(|r| r.id != id_text).collect();
+                known.retain(|k| {
+                    !intents.iter().any(|r| r.id == k.intent.id)
+                        && !constraints.iter().any(|c| c.id == k.intent.id)
+                });
+                known.extend(learn(st, intents).await?);
+                known.extend(learn_constraints(st, constraints).await?);
                 check_conflicts(st, &p, &known)?;
             }
         }
@@ -221,7 +226,8 @@ async fn learn_constraints(
 
 fn constraint_known(c: Constraint) -> Result<Known, ApiError> {
     let volumes = volumes_in(&c.details.volumes, "constraint.details.volumes", MAX_VERTICES)?;
-    Ok(Known { intent: Intent { id: c.reference.id, priority: CONSTRAINT_PRIORITY, volumes }, ovn: None })
+    let ovn = c.reference.ovn.clone();
+    Ok(Known { intent: Intent { id: c.reference.id, priority: CONSTRAINT_PRIORITY, volumes }, ovn })
 }
 
 /// The details and OVN of every reference: this USS's other flights from memory, peers' from their managers.

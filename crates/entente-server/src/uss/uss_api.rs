@@ -133,7 +133,12 @@ pub(crate) async fn notified_intent(
             remember(&mut peers, intent.clone());
             drop(peers);
             if let Some(volumes) = alert {
-                alert_operators(&st, &intent, &volumes);
+                let r = &intent.reference;
+                let text = format!(
+                    "operational intent {} of {} (priority {}, {:?}, version {}) intersects this flight",
+                    r.id, r.manager, intent.details.priority, r.state, r.version
+                );
+                alert_operators(&st, text, &volumes);
             }
         }
         None => {
@@ -159,10 +164,9 @@ fn alert_for(intent: &OperationalIntent) -> Option<Vec<Volume>> {
     Some(volumes)
 }
 
-/// F3548 wants the operator told when another intent comes to intersect a flight; the alert stays on the
-/// flight's status.
-fn alert_operators(st: &UssState, intent: &OperationalIntent, volumes: &[Volume]) {
-    let r = &intent.reference;
+/// F3548 wants the operator told when another intent or a constraint comes to intersect a flight; the alert
+/// stays on the flight's status.
+fn alert_operators(st: &UssState, alert: String, volumes: &[Volume]) {
     let hit: Vec<EntityId> = st
         .flights
         .lock()
@@ -174,16 +178,7 @@ fn alert_operators(st: &UssState, intent: &OperationalIntent, volumes: &[Volume]
     if hit.is_empty() {
         return;
     }
-    let alert = format!(
-        "operational intent {} of {} (priority {}, {:?}, version {}) intersects this flight",
-        r.id, r.manager, intent.details.priority, r.state, r.version
-    );
-    tracing::info!(
-        flights = hit.len(),
-        intent = r.id,
-        manager = r.manager,
-        "a peer's intent now intersects flights"
-    );
+    tracing::info!(flights = hit.len(), alert, "operators alerted");
     st.change_flights(|flights| {
         for id in &hit {
             if let Some(flight) = flights.get_mut(id) {
@@ -193,14 +188,18 @@ fn alert_operators(st: &UssState, intent: &OperationalIntent, volumes: &[Volume]
     });
 }
 
-/// A constraint changed. Only its manager may say so (403). This USS re-reads constraints from the DSS and their
-/// managers when it plans, so it keeps nothing.
+/// A constraint changed. Only its manager may say so (403). Operators whose flights it meets are alerted; the
+/// constraint itself is not kept, since planning reads constraints afresh from the DSS and their managers.
 #[utoipa::path(post, path = "/uss/v1/constraints", tag = "F3548 USS-USS", request_body = PutConstraintDetailsParameters,
     responses((status = 204, description = "Received"),
         (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse),
         (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse),
         (status = 403, description = "The token lacks the scope, or the sender is not the manager", body = crate::wire::ErrorResponse)))]
-pub(crate) async fn notified_constraint(auth: Auth, body: Body) -> Result<StatusCode, ApiError> {
+pub(crate) async fn notified_constraint(
+    State(st): AppRef,
+    auth: Auth,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
     let caller = auth.scd(&[&[CM]])?;
     let n: PutConstraintDetailsParameters = body.json()?;
     entity_id(&n.constraint_id, "constraint_id")?;
@@ -214,6 +213,16 @@ pub(crate) async fn notified_constraint(auth: Auth, body: Body) -> Result<Status
             "constraint {} is managed by {}, not by the sender {}",
             c.reference.id, c.reference.manager, caller.manager
         )));
+    }
+    if let Some(c) = &n.constraint
+        && let Ok(volumes) = volumes_in(&c.details.volumes, "constraint.details.volumes", MAX_VERTICES)
+    {
+        let kind = c.details.kind.as_deref().unwrap_or("restricted zone");
+        let text = format!(
+            "constraint {} ({kind}) of {} intersects this flight",
+            c.reference.id, c.reference.manager
+        );
+        alert_operators(&st, text, &volumes);
     }
     Ok(StatusCode::NO_CONTENT)
 }

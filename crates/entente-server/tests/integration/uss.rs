@@ -470,10 +470,24 @@ async fn restricted_zones_keep_flights_out_during_their_time_window() -> anyhow:
         "entente.authority",
     )?;
 
+    // A flight planned before the zone is declared: its operator is alerted when the zone comes.
+    let early = uss1
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT, (0.0, 100.0), (35, 38), 0))
+        .await
+        .want(201)?;
     // Closed from +10 to +40 minutes, at every altitude up to 500 m.
     let zone = json!({"volumes": [volume4d(&circle(LAT, LNG, 1000.0), 0.0, 500.0, 10, 40)], "type": "event"});
     let created = authority.post("/authority/v1/constraints", &zone).await.want(201)?;
     let constraint_id = str_of(&created["reference"]["id"])?.to_owned();
+    let status =
+        uss1.operator().get(&format!("/operator/v1/flights/{}", str_of(&early["id"])?)).await.want(200)?;
+    let alerts = status["alerts"].as_array().context("alerts")?;
+    assert!(alerts.len() == 1 && str_of(&alerts[0])?.contains(&constraint_id), "{status}");
+    uss1.operator()
+        .post(&format!("/operator/v1/flights/{}/end", str_of(&early["id"])?), &json!({}))
+        .await
+        .want(200)?;
     assert_eq!(created["reference"]["manager"], "authority");
     let served = authority_uss
         .peer("uss1", "utm.constraint_processing")

@@ -13,11 +13,12 @@ use serde::{Deserialize, Serialize};
 /// Why an audit log could not be read, or does not verify.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditFileError {
-    #[error("{path}: {source}")]
+    #[error("cannot read or write {path}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error("{path} line {line}: {reason}")]
     Line { path: PathBuf, line: usize, reason: String },
-    #[error("{path}: {source}")]
+    /// The cause says which record broke the chain and how.
+    #[error("{path} does not verify")]
     Broken { path: PathBuf, source: UssError },
 }
 

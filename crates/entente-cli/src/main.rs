@@ -1,8 +1,10 @@
 //! The `entente` binary: parses the command line and starts the requested role.
 
+mod audit;
 mod bench;
 mod dss;
 mod token;
+mod uss;
 
 use std::io::IsTerminal;
 
@@ -30,6 +32,10 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Print a development access token signed with a private key.
     Token(token::TokenArgs),
+    /// Serve a USS: the F3548-21 USS-USS API and the operator API, planning against a DSS.
+    Uss(uss::UssArgs),
+    /// Work with USS audit logs.
+    Audit(audit::AuditArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -47,5 +53,7 @@ fn main() -> anyhow::Result<()> {
         Command::Dss(args) => runtime.block_on(dss::run(args)),
         Command::Bench(args) => runtime.block_on(bench::run(args)),
         Command::Token(args) => token::run(args),
+        Command::Uss(args) => runtime.block_on(uss::run(args)),
+        Command::Audit(args) => audit::run(args),
     }
 }

@@ -13,6 +13,10 @@ use anyhow::{Context, bail};
 use entente_server::auth::TokenIssuer;
 use serde_json::{Value, json};
 
+// Two USSs and a DSS as separate processes: deconfliction, notifications, conformance, a peer down, audit.
+#[path = "integration/uss.rs"]
+mod uss;
+
 const PRIVATE_KEY: &str = include_str!("../../entente-server/testdata/keys/rsa-private.pem");
 const PUBLIC_KEY: &str =
     concat!(env!("CARGO_MANIFEST_DIR"), "/../entente-server/testdata/keys/rsa-public.pem");

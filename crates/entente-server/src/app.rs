@@ -14,6 +14,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::auth::Authenticator;
 use crate::error::ApiError;
+use crate::extract::Edge;
 use crate::metrics::Metrics;
 use crate::{openapi, rid, scd};
 
@@ -27,6 +28,16 @@ pub struct AppState {
 impl AppState {
     pub fn new(dss: Arc<Dss>, auth: Arc<Authenticator>, body_limit: usize) -> AppState {
         AppState { dss, auth, metrics: Metrics::default(), body_limit }
+    }
+}
+
+impl Edge for AppState {
+    fn authenticator(&self) -> &Authenticator {
+        &self.auth
+    }
+
+    fn body_limit(&self) -> usize {
+        self.body_limit
     }
 }
 
@@ -70,7 +81,7 @@ async fn unknown_route(uri: Uri) -> ApiError {
 }
 
 /// A bug must not drop the connection without an answer: the client gets a JSON 500 and the log the details.
-fn panic_response(details: Box<dyn std::any::Any + Send + 'static>) -> Response {
+pub(crate) fn panic_response(details: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let message = details
         .downcast_ref::<String>()
         .map(String::as_str)

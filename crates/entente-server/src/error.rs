@@ -4,10 +4,12 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use entente_dss::{DssError, StoreError};
-use serde::Serialize;
+use entente_uss::UssError;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::AuthError;
 use crate::scd::types::{ConstraintReference, OperationalIntentReference};
+use crate::uss::types::PlanConflictResponse;
 use crate::wire::ErrorResponse;
 
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +29,19 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// A state or version that contradicts what this server holds (a notification going backwards, say).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// The DSS or a peer USS did not answer, or answered what this server cannot use.
+    #[error("{0}")]
+    Upstream(String),
+    #[error(transparent)]
+    Uss(#[from] UssError),
+    /// A flight that would conflict, with the nearest plans that would not.
+    #[error("{}", .0.message)]
+    PlanConflict(Box<PlanConflictResponse>),
 }
 
 impl ApiError {
@@ -35,11 +50,14 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct AirspaceConflictResponse {
-    message: String,
-    missing_operational_intents: Vec<OperationalIntentReference>,
-    missing_constraints: Vec<ConstraintReference>,
+#[derive(Serialize, Deserialize)]
+pub(crate) struct AirspaceConflictResponse {
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub missing_operational_intents: Vec<OperationalIntentReference>,
+    #[serde(default)]
+    pub missing_constraints: Vec<ConstraintReference>,
 }
 
 fn status_of(e: &ApiError) -> StatusCode {
@@ -50,6 +68,13 @@ fn status_of(e: &ApiError) -> StatusCode {
         ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
         ApiError::Auth(_) => StatusCode::UNAUTHORIZED,
+        ApiError::Conflict(_) | ApiError::PlanConflict(_) => StatusCode::CONFLICT,
+        ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+        ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
+        ApiError::Uss(u) => match u {
+            UssError::Transition { .. } | UssError::AuditBroken { .. } => StatusCode::CONFLICT,
+            UssError::Position(_) | UssError::Route(_) => StatusCode::BAD_REQUEST,
+        },
         ApiError::Dss(d) => match d {
             DssError::BadRequest(_) => StatusCode::BAD_REQUEST,
             DssError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -72,6 +97,9 @@ impl IntoResponse for ApiError {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             tracing::error!(error = %self, "request failed in storage");
         }
+        if status == StatusCode::BAD_GATEWAY {
+            tracing::warn!(error = %self, "a call to the DSS or a peer failed");
+        }
         match self {
             ApiError::Dss(DssError::AirspaceConflict(conflict)) => {
                 let body = AirspaceConflictResponse {
@@ -89,6 +117,7 @@ impl IntoResponse for ApiError {
                 };
                 (status, Json(body)).into_response()
             }
+            ApiError::PlanConflict(conflict) => (status, Json(conflict)).into_response(),
             other => (status, Json(ErrorResponse { message: other.to_string() })).into_response(),
         }
     }

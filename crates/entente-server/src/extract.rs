@@ -9,19 +9,24 @@ use axum::http::request::Parts;
 use entente_dss::{Caller, EntityId, Scope};
 use serde::de::DeserializeOwned;
 
-use crate::app::AppState;
-use crate::auth::Claims;
+use crate::auth::{Authenticator, Claims};
 use crate::error::ApiError;
+
+/// What the extractors need from a server's state; the DSS and the USS each implement it.
+pub(crate) trait Edge: Send + Sync + 'static {
+    fn authenticator(&self) -> &Authenticator;
+    fn body_limit(&self) -> usize;
+}
 
 /// The verified token of the request; a failure is a 401 before anything else is looked at.
 pub(crate) struct Auth(pub Claims);
 
-impl FromRequestParts<Arc<AppState>> for Auth {
+impl<S: Edge> FromRequestParts<Arc<S>> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Auth, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<S>) -> Result<Auth, ApiError> {
         let header = parts.headers.get(AUTHORIZATION).and_then(|h| h.to_str().ok());
-        Ok(Auth(state.auth.verify(header)?))
+        Ok(Auth(state.authenticator().verify(header)?))
     }
 }
 
@@ -42,6 +47,15 @@ impl Auth {
         Ok(Caller::new(self.0.sub.clone(), scopes))
     }
 
+    /// Passes if the token holds `scope`, one outside F3548 (an operator's or an authority's, say).
+    pub(crate) fn require(&self, scope: &str) -> Result<(), ApiError> {
+        if self.0.has_scope(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!("the access token lacks the scope {scope}")))
+        }
+    }
+
     /// The F3411 caller, if the token holds at least one of `allowed` (each an RID scope name). RID rules look
     /// only at the owner, so the caller carries no F3548 scopes.
     pub(crate) fn rid(&self, allowed: &[&str]) -> Result<Caller, ApiError> {
@@ -58,11 +72,11 @@ impl Auth {
 /// The raw body, read up to the configured limit; parsing waits until the scopes were checked.
 pub(crate) struct Body(Bytes);
 
-impl FromRequest<Arc<AppState>> for Body {
+impl<S: Edge> FromRequest<Arc<S>> for Body {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Body, ApiError> {
-        let limit = state.body_limit;
+    async fn from_request(req: Request, state: &Arc<S>) -> Result<Body, ApiError> {
+        let limit = state.body_limit();
         axum::body::to_bytes(req.into_body(), limit).await.map(Body).map_err(|_| {
             ApiError::PayloadTooLarge(format!("request body exceeds the limit of {limit} bytes"))
         })

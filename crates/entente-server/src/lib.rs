@@ -1,5 +1,5 @@
 //! The only crate that speaks HTTP and JSON: the DSS APIs (F3548-21 and both F3411 network Remote ID versions)
-//! over axum, auth, metrics and OpenAPI.
+//! over axum, auth, metrics and OpenAPI, and the USS side of F3548-21 (`uss`).
 
 mod app;
 pub mod auth;
@@ -9,6 +9,7 @@ mod metrics;
 mod openapi;
 mod rid;
 mod scd;
+pub mod uss;
 mod wire;
 
 use std::future::Future;

@@ -5,6 +5,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::rid::{v19, v22a};
 use crate::scd;
+use crate::uss::{authority, operator, uss_api};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -57,6 +58,33 @@ use crate::scd;
 )]
 struct ApiDoc;
 
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Entente USS",
+        description = "The ASTM F3548-21 USS-USS API and Entente's operator and authority APIs, as `entente uss` serves them."
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    paths(
+        operator::submit,
+        operator::status,
+        operator::activate,
+        operator::telemetry,
+        operator::end,
+        uss_api::intent_details,
+        uss_api::intent_telemetry,
+        uss_api::notified_intent,
+        uss_api::notified_constraint,
+        uss_api::constraint_details,
+        uss_api::report,
+        authority::create_constraint,
+        authority::delete_constraint,
+        authority::set_availability,
+    )
+)]
+struct UssApiDoc;
+
 /// Every endpoint takes an OAuth 2 access token (a JWT) as a bearer token.
 struct BearerAuth;
 
@@ -74,4 +102,8 @@ impl Modify for BearerAuth {
 
 pub(crate) fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
+}
+
+pub(crate) fn uss_document() -> utoipa::openapi::OpenApi {
+    UssApiDoc::openapi()
 }

@@ -19,11 +19,11 @@ use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
 use crate::wire::{Volume4D, volume_in, volumes_in};
 
-const SC: Scope = Scope::StrategicCoordination;
-const CM: Scope = Scope::ConstraintManagement;
-const CP: Scope = Scope::ConstraintProcessing;
-const CMSA: Scope = Scope::ConformanceMonitoringSa;
-const AA: Scope = Scope::AvailabilityArbitration;
+pub(crate) const SC: Scope = Scope::StrategicCoordination;
+pub(crate) const CM: Scope = Scope::ConstraintManagement;
+pub(crate) const CP: Scope = Scope::ConstraintProcessing;
+pub(crate) const CMSA: Scope = Scope::ConformanceMonitoringSa;
+pub(crate) const AA: Scope = Scope::AvailabilityArbitration;
 
 type Api<T> = Result<Json<T>, ApiError>;
 type AppRef = State<Arc<AppState>>;

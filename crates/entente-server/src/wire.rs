@@ -8,29 +8,29 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub(crate) struct ErrorResponse {
     pub message: String,
 }
 
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub(crate) struct LatLngPoint {
     pub lat: f64,
     pub lng: f64,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub(crate) struct Polygon {
     pub vertices: Vec<LatLngPoint>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub(crate) struct Radius {
     pub value: f64,
     pub units: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub(crate) struct Circle {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub center: Option<LatLngPoint>,
@@ -38,20 +38,20 @@ pub(crate) struct Circle {
     pub radius: Option<Radius>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub(crate) struct Altitude {
     pub value: f64,
     pub reference: String,
     pub units: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub(crate) struct Time {
     pub value: String,
     pub format: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub(crate) struct Volume3D {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outline_circle: Option<Circle>,
@@ -63,7 +63,7 @@ pub(crate) struct Volume3D {
     pub altitude_upper: Option<Altitude>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub(crate) struct Volume4D {
     pub volume: Volume3D,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -107,7 +107,7 @@ pub(crate) fn time_in(t: &Time, path: &str) -> Result<Timestamp, ApiError> {
     parse_rfc3339(&t.value, &format!("{path}.value"))
 }
 
-fn altitude_in(a: &Altitude, path: &str) -> Result<f64, ApiError> {
+pub(crate) fn altitude_in(a: &Altitude, path: &str) -> Result<f64, ApiError> {
     if a.reference != "W84" {
         return Err(ApiError::bad(format!("{path}.reference must be \"W84\", got {:?}", a.reference)));
     }
@@ -171,6 +171,34 @@ pub(crate) fn volume_in(v: &Volume4D, path: &str, max_vertices: usize) -> Result
         altitude: Interval { lo: lo.transpose()?, hi: hi.transpose()? },
         time: Interval { lo: start.transpose()?, hi: end.transpose()? },
     })
+}
+
+/// The wire form of a domain volume; `volume_in` of it gives the same volume back.
+pub(crate) fn volume_out(v: &Volume) -> Volume4D {
+    let point = |p: LatLng| LatLngPoint { lat: p.lat, lng: p.lng };
+    let (outline_circle, outline_polygon) = match &v.outline {
+        Outline::Circle(c) => (
+            Some(Circle {
+                center: Some(point(c.center())),
+                radius: Some(Radius { value: c.radius_m(), units: "M".to_owned() }),
+            }),
+            None,
+        ),
+        Outline::Polygon(p) => {
+            (None, Some(Polygon { vertices: p.vertices().iter().copied().map(point).collect() }))
+        }
+    };
+    let altitude = |value: f64| Altitude { value, reference: "W84".to_owned(), units: "M".to_owned() };
+    Volume4D {
+        volume: Volume3D {
+            outline_circle,
+            outline_polygon,
+            altitude_lower: v.altitude.lo.map(altitude),
+            altitude_upper: v.altitude.hi.map(altitude),
+        },
+        time_start: v.time.lo.map(time_out),
+        time_end: v.time.hi.map(time_out),
+    }
 }
 
 pub(crate) fn volumes_in(vs: &[Volume4D], path: &str, max_vertices: usize) -> Result<Vec<Volume>, ApiError> {

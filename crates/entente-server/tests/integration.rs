@@ -37,6 +37,9 @@ mod rid_v22a;
 // Subscriptions, notifications and implicit subscriptions (30-47).
 #[path = "integration/subscriptions.rs"]
 mod subscriptions;
+// The USS side: USS-USS API status codes, planning against the DSS and peers, outgoing tokens.
+#[path = "integration/uss.rs"]
+mod uss;
 // Geometry and input validation (5-11).
 #[path = "integration/validation.rs"]
 mod validation;

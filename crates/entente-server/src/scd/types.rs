@@ -213,13 +213,13 @@ pub(crate) fn subscribers_out(subscribers: &[Subscriber]) -> Vec<SubscriberToNot
         .collect()
 }
 
-#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub(crate) struct QueryRequest {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub area_of_interest: Option<Volume4D>,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub(crate) struct QueryOperationalIntentReferenceResponse {
     pub operational_intent_references: Vec<OperationalIntentReference>,
 }
@@ -229,35 +229,35 @@ pub(crate) struct GetOperationalIntentReferenceResponse {
     pub operational_intent_reference: OperationalIntentReference,
 }
 
-#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub(crate) struct ImplicitSubscriptionParameters {
     pub uss_base_url: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_for_constraints: Option<bool>,
 }
 
-#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub(crate) struct PutOperationalIntentReferenceParameters {
     pub extents: Vec<Volume4D>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<Vec<String>>,
     pub state: OperationalIntentState,
     pub uss_base_url: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_subscription: Option<ImplicitSubscriptionParameters>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_ovn_suffix: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub(crate) struct ChangeOperationalIntentReferenceResponse {
     pub subscribers: Vec<SubscriberToNotify>,
     pub operational_intent_reference: OperationalIntentReference,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub(crate) struct QueryConstraintReferencesResponse {
     pub constraint_references: Vec<ConstraintReference>,
 }
@@ -267,13 +267,13 @@ pub(crate) struct GetConstraintReferenceResponse {
     pub constraint_reference: ConstraintReference,
 }
 
-#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub(crate) struct PutConstraintReferenceParameters {
     pub extents: Vec<Volume4D>,
     pub uss_base_url: String,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub(crate) struct ChangeConstraintReferenceResponse {
     pub subscribers: Vec<SubscriberToNotify>,
     pub constraint_reference: ConstraintReference,
@@ -313,20 +313,20 @@ pub(crate) struct DeleteSubscriptionResponse {
     pub subscription: Subscription,
 }
 
-#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub(crate) struct SetUssAvailabilityStatusParameters {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub old_version: Option<String>,
     pub availability: UssAvailabilityState,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub(crate) struct UssAvailabilityStatus {
     pub uss: String,
     pub availability: UssAvailabilityState,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub(crate) struct UssAvailabilityStatusResponse {
     pub version: String,
     pub status: UssAvailabilityStatus,

@@ -145,6 +145,11 @@ impl Drop for Dss {
     }
 }
 
+/// A client acting as `sub` towards any server at `base` (a USS, say).
+pub(crate) fn client_at(base: &str, sub: &str, scopes: &[&str]) -> Client {
+    Client::new(base, Some(token(sub, scopes)), sub)
+}
+
 /// A valid access token for `sub` from the trusted test issuer.
 pub(crate) fn token(sub: &str, scopes: &[&str]) -> String {
     ISSUER.issue(sub, scopes, AUDIENCE, StdDuration::from_secs(3600)).expect("the test issuer signs tokens")

@@ -1,0 +1,117 @@
+//! `entente uss`: one USS serving the USS-USS and operator APIs, planning against a DSS.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use entente_server::auth::{AuthConfig, Authenticator, TokenIssuer};
+use entente_server::uss::{AuditLog, TokenSource, UssConfig, UssState, serve_uss};
+
+use crate::dss::shutdown_signal;
+
+#[derive(Args)]
+pub(crate) struct UssArgs {
+    /// Base URL of the DSS (e.g. https://dss.example.com).
+    #[arg(long, env = "ENTENTE_DSS_URL")]
+    dss: String,
+    /// Address to listen on.
+    #[arg(long, env = "ENTENTE_LISTEN", default_value = "127.0.0.1:8083")]
+    listen: SocketAddr,
+    /// Base URL under which peers reach this USS's USS-USS API, as registered with the DSS.
+    #[arg(long, env = "ENTENTE_BASE_URL")]
+    base_url: String,
+    /// This USS's client id: the `sub` of its tokens, which the DSS records as the manager of its intents.
+    #[arg(long, env = "ENTENTE_CLIENT_ID")]
+    client_id: String,
+    /// Development mode: sign this USS's own tokens with this PEM private key (RSA or P-256).
+    #[arg(long, env = "ENTENTE_PRIVATE_KEY", conflicts_with = "token_endpoint")]
+    private_key: Option<PathBuf>,
+    /// Production: OAuth 2 token endpoint for client credentials.
+    #[arg(long, env = "ENTENTE_TOKEN_ENDPOINT", requires = "client_secret")]
+    token_endpoint: Option<String>,
+    /// Client secret for the token endpoint.
+    #[arg(long, env = "ENTENTE_CLIENT_SECRET", hide_env_values = true)]
+    client_secret: Option<String>,
+    /// PEM file of a public key trusted to sign incoming tokens (peers, operators); repeatable.
+    #[arg(long = "public-key", env = "ENTENTE_PUBLIC_KEYS", value_delimiter = ',')]
+    public_keys: Vec<PathBuf>,
+    /// JWKS URL of a trusted token issuer; repeatable.
+    #[arg(long = "jwks-url", env = "ENTENTE_JWKS_URLS", value_delimiter = ',')]
+    jwks_urls: Vec<String>,
+    /// Accepted audiences of incoming tokens (the host names peers use to reach this USS).
+    #[arg(long, env = "ENTENTE_AUDIENCE", value_delimiter = ',', required = true)]
+    audience: Vec<String>,
+    /// Folder where this USS keeps its own flights across restarts; created if missing.
+    #[arg(long, env = "ENTENTE_DATA_DIR", default_value = "./entente-uss-data")]
+    data_dir: PathBuf,
+    /// The append-only, hash-chained record of every exchange with the DSS and peers.
+    #[arg(long, env = "ENTENTE_AUDIT_LOG", default_value = "./entente-uss-audit.jsonl")]
+    audit_log: PathBuf,
+    /// Let intents of equal priority conflict (a regulator's choice; off by default).
+    #[arg(long, env = "ENTENTE_EQUAL_PRIORITY_MAY_CONFLICT")]
+    equal_priority_may_conflict: bool,
+    /// Deadline of each call to a peer, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    peer_timeout_ms: u64,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    max_body_bytes: usize,
+    /// How often JWKS keys are fetched again, in seconds.
+    #[arg(long, default_value_t = 300)]
+    jwks_refresh_secs: u64,
+}
+
+pub(crate) async fn run(args: UssArgs) -> anyhow::Result<()> {
+    if args.public_keys.is_empty() && args.jwks_urls.is_empty() {
+        anyhow::bail!(
+            "give at least one --public-key or --jwks-url to verify the tokens of peers and operators"
+        );
+    }
+    let tokens = match (&args.private_key, &args.token_endpoint, &args.client_secret) {
+        (Some(path), _, _) => {
+            let pem = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            TokenSource::dev(TokenIssuer::from_pem(&pem, None)?, &args.client_id)
+        }
+        (None, Some(endpoint), Some(secret)) => {
+            TokenSource::client_credentials(endpoint, &args.client_id, secret)
+        }
+        _ => anyhow::bail!("give --private-key (development) or --token-endpoint with --client-secret"),
+    };
+    let auth = Authenticator::new(AuthConfig {
+        public_key_pems: args.public_keys,
+        jwks_urls: args.jwks_urls,
+        audiences: args.audience,
+        jwks_refresh: Duration::from_secs(args.jwks_refresh_secs),
+    })
+    .await
+    .context("loading token keys")?;
+    let audit = AuditLog::open(&args.audit_log).context("opening the audit log")?;
+    let mut config = UssConfig::new(&args.client_id, &args.base_url, &args.dss);
+    config.policy.equal_priority_may_conflict = args.equal_priority_may_conflict;
+    config.peer_timeout = Duration::from_millis(args.peer_timeout_ms);
+    config.body_limit = args.max_body_bytes;
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    config.flights_file = Some(args.data_dir.join("flights.json"));
+    let state = Arc::new(
+        UssState::open(config, Arc::new(auth), tokens, Arc::new(audit))
+            .context("loading this USS's flights")?,
+    );
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        client_id = args.client_id,
+        base_url = args.base_url,
+        dss = args.dss,
+        audit_log = %args.audit_log.display(),
+        "entente uss listening"
+    );
+    serve_uss(listener, state, shutdown_signal()).await?;
+    tracing::info!("entente uss stopped");
+    Ok(())
+}

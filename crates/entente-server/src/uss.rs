@@ -1,0 +1,266 @@
+//! The USS side of F3548-21: the USS-USS API peers call, the operator API, and the planning that ties them to
+//! the DSS. Decisions (conflicts, alternatives, conformance, the audit chain) come from `entente_uss`; this
+//! module moves them over HTTP and JSON.
+
+mod audit_log;
+pub(crate) mod authority;
+mod client;
+mod dss_client;
+mod flight_planning;
+mod flights_file;
+pub(crate) mod operator;
+mod peers;
+mod planner;
+mod tokens;
+pub(crate) mod types;
+pub(crate) mod uss_api;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body as HttpBody;
+use axum::extract::{Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::Utc;
+use entente_dss::EntityId;
+use entente_uss::{
+    ContingencyRules, Direction, Exchange, FlightState, Priority, PriorityPolicy, Volume, sha256_hex,
+};
+use parking_lot::Mutex;
+use tower_http::catch_panic::CatchPanicLayer;
+
+pub use audit_log::{AuditFileError, AuditLog, read_audit_log, verify_audit_log};
+pub use tokens::TokenSource;
+pub use types::PlanConflictResponse;
+
+use self::client::Client;
+use self::flights_file::FlightsFile;
+use self::types::{Constraint, OperationalIntent, VehicleTelemetry};
+use crate::auth::Authenticator;
+use crate::error::ApiError;
+use crate::extract::Edge;
+
+/// F3548 OiMaxVertices: the most vertices an intent's polygon may have, ours or a peer's.
+pub(crate) const MAX_VERTICES: usize = 10_000;
+
+/// How this USS plans: who it is, where it and its DSS are, and the rules it applies.
+#[derive(Clone, Debug)]
+pub struct UssConfig {
+    /// The `sub` of this USS's tokens: the DSS records it as the manager of what this USS writes.
+    pub identity: String,
+    /// Base URL of this USS's USS-USS API, without a trailing `/`.
+    pub base_url: String,
+    pub dss_url: String,
+    pub policy: PriorityPolicy,
+    pub alternatives: AlternativeSearch,
+    pub contingency: ContingencyRules,
+    /// Deadline of each call to a peer (F3548 MaxRespondToOIDetailsRequest is 1 s).
+    pub peer_timeout: Duration,
+    pub dss_timeout: Duration,
+    /// Attempts per subscriber before a notification is given up.
+    pub notify_attempts: u32,
+    pub body_limit: usize,
+    /// Where this USS's own flights are kept across restarts; `None` keeps them in memory only.
+    pub flights_file: Option<PathBuf>,
+}
+
+/// How far the alternatives to a refused flight may be shifted, and in which steps.
+#[derive(Clone, Debug)]
+pub struct AlternativeSearch {
+    pub time_step: chrono::Duration,
+    pub max_time_shift: chrono::Duration,
+    pub altitude_step_m: f64,
+    pub max_altitude_shift_m: f64,
+    pub altitude_floor_m: f64,
+    pub altitude_ceiling_m: f64,
+    pub max_results: usize,
+}
+
+impl Default for AlternativeSearch {
+    fn default() -> Self {
+        AlternativeSearch {
+            time_step: chrono::Duration::minutes(5),
+            max_time_shift: chrono::Duration::hours(2),
+            altitude_step_m: 30.0,
+            max_altitude_shift_m: 300.0,
+            altitude_floor_m: 0.0,
+            altitude_ceiling_m: 3000.0,
+            max_results: 5,
+        }
+    }
+}
+
+impl UssConfig {
+    pub fn new(identity: impl Into<String>, base_url: &str, dss_url: &str) -> UssConfig {
+        UssConfig {
+            identity: identity.into(),
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            dss_url: dss_url.trim_end_matches('/').to_owned(),
+            policy: PriorityPolicy::default(),
+            alternatives: AlternativeSearch::default(),
+            contingency: ContingencyRules::default(),
+            peer_timeout: Duration::from_secs(1),
+            dss_timeout: Duration::from_secs(5),
+            notify_attempts: 3,
+            body_limit: 1 << 20,
+            flights_file: None,
+        }
+    }
+}
+
+/// One of this USS's own flights.
+#[derive(Clone, Debug)]
+pub(crate) struct OwnFlight {
+    pub priority: Priority,
+    pub state: FlightState,
+    pub volumes: Vec<Volume>,
+    pub off_nominal: Vec<Volume>,
+    /// The intent as the DSS last accepted it: what peers are served. `None` until the DSS confirmed it.
+    pub published: Option<OperationalIntent>,
+    pub nonconforming_since: Option<entente_uss::Timestamp>,
+    pub telemetry: Option<VehicleTelemetry>,
+    /// What the operator must hear of: peers' intents that came to intersect this flight after it was planned.
+    pub alerts: Vec<String>,
+}
+
+pub struct UssState {
+    config: UssConfig,
+    auth: Arc<Authenticator>,
+    client: Client,
+    audit: Arc<AuditLog>,
+    flights: Mutex<HashMap<EntityId, OwnFlight>>,
+    /// Held while a change to `flights` is applied and saved, so saves land in the order of the changes.
+    saving: Mutex<FlightsFile>,
+    /// The constraints this USS manages for an authority (kept in memory only).
+    constraints: Mutex<HashMap<EntityId, Constraint>>,
+    /// One lock per flight, held across a whole operation on it (read, decide, write to the DSS, notify), so
+    /// two operations on one flight never interleave.
+    flight_locks: Mutex<HashMap<EntityId, Arc<tokio::sync::Mutex<()>>>>,
+    /// Peers' intents as their managers last shared them, by id.
+    peers: Mutex<HashMap<String, OperationalIntent>>,
+}
+
+impl UssState {
+    /// Loads the flights saved by a previous run, if `config.flights_file` names one.
+    pub fn open(
+        config: UssConfig,
+        auth: Arc<Authenticator>,
+        tokens: TokenSource,
+        audit: Arc<AuditLog>,
+    ) -> std::io::Result<UssState> {
+        let file = FlightsFile::new(config.flights_file.clone());
+        let flights = file.load()?;
+        Ok(UssState {
+            config,
+            auth,
+            client: Client::new(tokens, audit.clone()),
+            audit,
+            flights: Mutex::new(flights),
+            saving: Mutex::new(file),
+            constraints: Mutex::new(HashMap::new()),
+            flight_locks: Mutex::new(HashMap::new()),
+            peers: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Waits until no other operation works on flight `id`, then holds it off until the guard is dropped.
+    pub(crate) async fn lock_flight(&self, id: EntityId) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = self.flight_locks.lock().entry(id).or_default().clone();
+        lock.lock_owned().await
+    }
+
+    /// Applies `change` to this USS's flights and saves them before anyone else can change them. A failed save
+    /// is logged: the DSS and peers already know the change, so memory must keep it too.
+    pub(crate) fn change_flights<R>(&self, change: impl FnOnce(&mut HashMap<EntityId, OwnFlight>) -> R) -> R {
+        let file = self.saving.lock();
+        let (result, encoded) = {
+            let mut flights = self.flights.lock();
+            let result = change(&mut flights);
+            (result, file.encode(&flights))
+        };
+        // Written outside the flights lock, so peers reading details do not wait for the disk.
+        if let Some(Err(e)) = encoded.map(|json| json.and_then(|json| file.write(&json))) {
+            tracing::error!(error = %e, "saving this USS's flights failed");
+        }
+        result
+    }
+}
+
+impl Edge for UssState {
+    fn authenticator(&self) -> &Authenticator {
+        &self.auth
+    }
+
+    fn body_limit(&self) -> usize {
+        self.config.body_limit
+    }
+}
+
+pub fn uss_app(state: Arc<UssState>) -> Router {
+    let peer_api = uss_api::routes().layer(middleware::from_fn_with_state(state.clone(), audit_incoming));
+    Router::new()
+        .merge(peer_api)
+        .merge(operator::routes())
+        .merge(flight_planning::routes())
+        .merge(authority::routes())
+        .route("/healthy", get(|| async { "ok" }))
+        .route("/openapi.json", get(|| async { axum::Json(crate::openapi::uss_document()) }))
+        .fallback(|uri: axum::http::Uri| async move {
+            ApiError::NotFound(format!("{}: no such endpoint", uri.path()))
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::MethodNotAllowed("this endpoint does not accept that method".into())
+        })
+        .layer(CatchPanicLayer::custom(crate::app::panic_response))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn serve_uss(
+    listener: tokio::net::TcpListener,
+    state: Arc<UssState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, uss_app(state)).with_graceful_shutdown(shutdown).await
+}
+
+/// Records every call a peer makes on the USS-USS API, with the caller's token subject when it verifies.
+async fn audit_incoming(State(state): State<Arc<UssState>>, req: Request, next: Next) -> Response {
+    let time = Utc::now();
+    let (parts, body) = req.into_parts();
+    let peer = parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| state.auth.verify(Some(h)).ok())
+        .map_or_else(|| "unauthenticated".to_owned(), |c| c.sub);
+    let method = parts.method.to_string();
+    let url = format!("{}{}", state.config.base_url, parts.uri.path_and_query().map_or("", |p| p.as_str()));
+    let Ok(request_body) = axum::body::to_bytes(body, state.config.body_limit).await else {
+        return ApiError::PayloadTooLarge(format!("request body exceeds {} bytes", state.config.body_limit))
+            .into_response();
+    };
+    let request_sha256 = sha256_hex(&request_body);
+    let response = next.run(Request::from_parts(parts, HttpBody::from(request_body))).await;
+    let status = response.status().as_u16();
+    let (parts, body) = response.into_parts();
+    let response_body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    state.audit.record(Exchange {
+        time,
+        direction: Direction::Incoming,
+        peer,
+        method,
+        url,
+        status: Some(status),
+        request_sha256,
+        response_sha256: sha256_hex(&response_body),
+    });
+    Response::from_parts(parts, HttpBody::from(response_body))
+}

@@ -1,0 +1,183 @@
+//! The audit log file: one JSON object per line, each a record of `entente_uss`'s hash chain, appended and
+//! synced as exchanges complete.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use entente_uss::{AuditChain, AuditRecord, Direction, Exchange, UssError, verify_chain};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+/// Why an audit log could not be read, or does not verify.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditFileError {
+    #[error("cannot read or write {path}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path} line {line}: {reason}")]
+    Line { path: PathBuf, line: usize, reason: String },
+    /// The cause says which record broke the chain and how.
+    #[error("{path} does not verify")]
+    Broken { path: PathBuf, source: UssError },
+}
+
+#[derive(Serialize, Deserialize)]
+struct Line {
+    seq: u64,
+    time: String,
+    direction: String,
+    peer: String,
+    method: String,
+    url: String,
+    status: Option<u16>,
+    request_sha256: String,
+    response_sha256: String,
+    prev_hash: String,
+    hash: String,
+}
+
+impl From<&AuditRecord> for Line {
+    fn from(r: &AuditRecord) -> Line {
+        let e = &r.exchange;
+        Line {
+            seq: r.seq,
+            // Nanoseconds, so that reading the line back gives the instant that was hashed.
+            time: e.time.to_rfc3339_opts(SecondsFormat::Nanos, true),
+            direction: e.direction.as_str().to_owned(),
+            peer: e.peer.clone(),
+            method: e.method.clone(),
+            url: e.url.clone(),
+            status: e.status,
+            request_sha256: e.request_sha256.clone(),
+            response_sha256: e.response_sha256.clone(),
+            prev_hash: r.prev_hash.clone(),
+            hash: r.hash.clone(),
+        }
+    }
+}
+
+impl Line {
+    fn record(self) -> Result<AuditRecord, String> {
+        let time = DateTime::parse_from_rfc3339(&self.time)
+            .map_err(|e| format!("time {:?}: {e}", self.time))?
+            .with_timezone(&Utc);
+        let direction = Direction::parse(&self.direction)
+            .ok_or_else(|| format!("unknown direction {:?}", self.direction))?;
+        Ok(AuditRecord {
+            seq: self.seq,
+            exchange: Exchange {
+                time,
+                direction,
+                peer: self.peer,
+                method: self.method,
+                url: self.url,
+                status: self.status,
+                request_sha256: self.request_sha256,
+                response_sha256: self.response_sha256,
+            },
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        })
+    }
+}
+
+/// Reads every record of the log at `path`, without verifying the chain.
+pub fn read_audit_log(path: &Path) -> Result<Vec<AuditRecord>, AuditFileError> {
+    let io = |source| AuditFileError::Io { path: path.to_owned(), source };
+    let file = File::open(path).map_err(io)?;
+    let mut records = Vec::new();
+    for (i, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(io)?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = |reason: String| AuditFileError::Line { path: path.to_owned(), line: i + 1, reason };
+        let parsed: Line = serde_json::from_str(&line).map_err(|e| bad(e.to_string()))?;
+        records.push(parsed.record().map_err(bad)?);
+    }
+    Ok(records)
+}
+
+/// Reads and verifies the log at `path`; returns how many records it holds.
+pub fn verify_audit_log(path: &Path) -> Result<u64, AuditFileError> {
+    let records = read_audit_log(path)?;
+    verify_chain(&records).map_err(|source| AuditFileError::Broken { path: path.to_owned(), source })
+}
+
+/// The open log this USS appends to.
+pub struct AuditLog {
+    path: PathBuf,
+    inner: Mutex<(AuditChain, File)>,
+}
+
+impl AuditLog {
+    /// Opens (or creates) the log, verifying what is already there so the chain continues from a sound tip.
+    pub fn open(path: &Path) -> Result<AuditLog, AuditFileError> {
+        let chain = if path.exists() {
+            let records = read_audit_log(path)?;
+            AuditChain::resume(&records)
+                .map_err(|source| AuditFileError::Broken { path: path.to_owned(), source })?
+        } else {
+            AuditChain::default()
+        };
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|source| AuditFileError::Io { path: path.to_owned(), source })?;
+        Ok(AuditLog { path: path.to_owned(), inner: Mutex::new((chain, file)) })
+    }
+
+    /// Seals and appends one exchange. A failed write is logged, not returned: the exchange already happened,
+    /// and refusing to go on would not undo it.
+    pub(crate) fn record(&self, exchange: Exchange) {
+        let mut guard = self.inner.lock();
+        let (chain, file) = &mut *guard;
+        let record = chain.seal(exchange);
+        let mut line = serde_json::to_vec(&Line::from(&record)).unwrap_or_default();
+        line.push(b'\n');
+        if let Err(e) = file.write_all(&line).and_then(|()| file.sync_data()) {
+            tracing::error!(path = %self.path.display(), seq = record.seq, error = %e, "audit log write failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use entente_uss::sha256_hex;
+
+    use super::*;
+
+    fn exchange(n: u16) -> Exchange {
+        Exchange {
+            time: Utc::now(),
+            direction: Direction::Outgoing,
+            peer: "localhost:8082".into(),
+            method: "PUT".into(),
+            url: format!("http://localhost:8082/dss/v1/operational_intent_references/{n}"),
+            status: Some(201),
+            request_sha256: sha256_hex(b"{}"),
+            response_sha256: sha256_hex(&n.to_be_bytes()),
+        }
+    }
+
+    #[test]
+    fn reopening_continues_the_chain_and_edits_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        AuditLog::open(&path).unwrap().record(exchange(0));
+        let log = AuditLog::open(&path).unwrap();
+        log.record(exchange(1));
+        log.record(exchange(2));
+        assert_eq!(verify_audit_log(&path).unwrap(), 3);
+
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replacen("\"status\":201", "\"status\":409", 1)).unwrap();
+        assert!(matches!(verify_audit_log(&path), Err(AuditFileError::Broken { .. })));
+        assert!(matches!(AuditLog::open(&path), Err(AuditFileError::Broken { .. })));
+
+        std::fs::write(&path, "{not json}\n").unwrap();
+        assert!(matches!(verify_audit_log(&path), Err(AuditFileError::Line { line: 1, .. })));
+    }
+}

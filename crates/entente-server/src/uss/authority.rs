@@ -1,0 +1,117 @@
+//! The authority roles a USS can serve: restricted zones (F3548 constraints with their time windows) managed
+//! for an authority, and arbitration of USS availability at the DSS.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, post, put};
+use entente_dss::EntityId;
+
+use super::types::{AvailabilityRequest, Constraint, ConstraintDetails, ConstraintRequest};
+use super::{UssState, dss_client, peers};
+use crate::error::ApiError;
+use crate::extract::{Auth, Body, entity_id};
+use crate::scd::types::{PutConstraintReferenceParameters, UssAvailabilityStatusResponse};
+use crate::wire::{volume_out, volumes_in};
+
+/// The scope of an authority's token; operators' and peers' scopes do not open this API.
+pub(crate) const AUTHORITY_SCOPE: &str = "entente.authority";
+
+/// F3548 CstrMaxVertices.
+const MAX_VERTICES: usize = 1_000;
+
+type AppRef = State<Arc<UssState>>;
+
+pub(crate) fn routes() -> Router<Arc<UssState>> {
+    Router::new()
+        .route("/authority/v1/constraints", post(create_constraint))
+        .route("/authority/v1/constraints/{id}", delete(delete_constraint))
+        .route("/authority/v1/uss_availability/{uss_id}", put(set_availability))
+}
+
+/// Declares a restricted zone at the DSS, serves its details to peers and tells the subscribers.
+#[utoipa::path(post, path = "/authority/v1/constraints", tag = "Authority", request_body = ConstraintRequest,
+    responses((status = 201, description = "Declared", body = Constraint),
+        (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse),
+        (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse),
+        (status = 403, description = "The token lacks the entente.authority scope", body = crate::wire::ErrorResponse),
+        (status = 502, description = "The DSS could not be reached or refused", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn create_constraint(
+    State(st): AppRef,
+    auth: Auth,
+    body: Body,
+) -> Result<(StatusCode, Json<Constraint>), ApiError> {
+    auth.require(AUTHORITY_SCOPE)?;
+    let req: ConstraintRequest = body.json()?;
+    if req.volumes.is_empty() {
+        return Err(ApiError::bad("volumes must hold at least one volume"));
+    }
+    let volumes = volumes_in(&req.volumes, "volumes", MAX_VERTICES)?;
+    if let Some(i) = volumes.iter().position(|v| v.time.lo.is_none() || v.time.hi.is_none()) {
+        return Err(ApiError::bad(format!("volumes[{i}]: time_start and time_end are required")));
+    }
+    let id = entity_id(&uuid::Uuid::new_v4().to_string(), "id")?;
+    let extents: Vec<_> = volumes.iter().map(volume_out).collect();
+    let params = PutConstraintReferenceParameters {
+        extents: extents.clone(),
+        uss_base_url: st.config.base_url.clone(),
+    };
+    let change = dss_client::put_constraint(&st, &id.to_string(), &params).await?;
+    let constraint = Constraint {
+        reference: change.constraint_reference,
+        details: ConstraintDetails { volumes: extents, kind: req.kind },
+    };
+    st.constraints.lock().insert(id, constraint.clone());
+    peers::notify_constraint(&st, change.subscribers, &id.to_string(), Some(constraint.clone())).await;
+    Ok((StatusCode::CREATED, Json(constraint)))
+}
+
+/// Lifts a restricted zone: deleted at the DSS, no longer served, subscribers told.
+#[utoipa::path(delete, path = "/authority/v1/constraints/{id}", tag = "Authority",
+    params(("id" = String, Path, description = "UUIDv4 of the constraint")),
+    responses((status = 200, description = "Lifted; the constraint as it was", body = Constraint),
+        (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse),
+        (status = 403, description = "The token lacks the entente.authority scope", body = crate::wire::ErrorResponse),
+        (status = 404, description = "No such constraint", body = crate::wire::ErrorResponse),
+        (status = 502, description = "The DSS could not be reached or refused", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn delete_constraint(
+    State(st): AppRef,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Constraint>, ApiError> {
+    auth.require(AUTHORITY_SCOPE)?;
+    let id: EntityId = entity_id(&id, "id")?;
+    let constraint = st
+        .constraints
+        .lock()
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| ApiError::NotFound(format!("constraint {id}: not found")))?;
+    let ovn = constraint.reference.ovn.clone().unwrap_or_default();
+    let change = dss_client::delete_constraint(&st, &id.to_string(), &ovn).await?;
+    st.constraints.lock().remove(&id);
+    peers::notify_constraint(&st, change.subscribers, &id.to_string(), None).await;
+    Ok(Json(constraint))
+}
+
+/// Sets a USS's availability at the DSS, as the arbiter does once a USS stopped answering (or recovered).
+#[utoipa::path(put, path = "/authority/v1/uss_availability/{uss_id}", tag = "Authority",
+    params(("uss_id" = String, Path, description = "The USS's client id")), request_body = AvailabilityRequest,
+    responses((status = 200, description = "Set", body = UssAvailabilityStatusResponse),
+        (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse),
+        (status = 403, description = "The token lacks the entente.authority scope", body = crate::wire::ErrorResponse),
+        (status = 502, description = "The DSS could not be reached or refused", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn set_availability(
+    State(st): AppRef,
+    auth: Auth,
+    Path(uss_id): Path<String>,
+    body: Body,
+) -> Result<Json<UssAvailabilityStatusResponse>, ApiError> {
+    auth.require(AUTHORITY_SCOPE)?;
+    let req: AvailabilityRequest = body.json()?;
+    tracing::info!(uss = uss_id, availability = ?req.availability, "arbitrating availability");
+    Ok(Json(dss_client::set_availability(&st, &uss_id, req.availability).await?))
+}

@@ -1,0 +1,107 @@
+//! Outgoing calls to the DSS and to peer USSs: a token for the called host, a deadline, and an audit record of
+//! every exchange, answered or not.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use chrono::Utc;
+use entente_dss::Scope;
+use entente_uss::{Direction, Exchange, sha256_hex};
+use reqwest::Method;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::audit_log::AuditLog;
+use super::tokens::TokenSource;
+use crate::error::ApiError;
+
+pub(crate) struct Client {
+    http: reqwest::Client,
+    tokens: TokenSource,
+    audit: Arc<AuditLog>,
+}
+
+/// An answer of any status; the caller decides which ones it can use.
+pub(crate) struct Reply {
+    pub status: u16,
+    pub body: Bytes,
+    pub url: String,
+}
+
+impl Reply {
+    pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            ApiError::Upstream(format!("{} answered {} with an unusable body: {e}", self.url, self.status))
+        })
+    }
+
+    pub(crate) fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The error to pass on when the status is not one the caller expected.
+    pub(crate) fn unexpected(&self) -> ApiError {
+        let text = String::from_utf8_lossy(&self.body);
+        let text: String = text.chars().take(300).collect();
+        ApiError::Upstream(format!("{} answered {}: {text}", self.url, self.status))
+    }
+}
+
+impl Client {
+    pub(crate) fn new(tokens: TokenSource, audit: Arc<AuditLog>) -> Client {
+        Client { http: reqwest::Client::new(), tokens, audit }
+    }
+
+    /// Sends one request with a token for the URL's host holding `scopes`, and records the exchange.
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        scopes: &[Scope],
+        body: Option<&impl Serialize>,
+        timeout: Duration,
+    ) -> Result<Reply, ApiError> {
+        let parsed =
+            reqwest::Url::parse(url).map_err(|e| ApiError::Upstream(format!("{url}: not a URL: {e}")))?;
+        let host = parsed.host_str().unwrap_or_default().to_owned();
+        let peer = parsed.port_or_known_default().map_or_else(|| host.clone(), |p| format!("{host}:{p}"));
+        let scope: Vec<&str> = scopes.iter().map(|s| s.name()).collect();
+        let token = self.tokens.token(&host, &scope.join(" ")).await?;
+        let payload = match body {
+            Some(b) => {
+                serde_json::to_vec(b).map_err(|e| ApiError::Upstream(format!("{url}: encoding: {e}")))?
+            }
+            None => Vec::new(),
+        };
+        let mut request = self.http.request(method.clone(), parsed).bearer_auth(token).timeout(timeout);
+        if body.is_some() {
+            request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(payload.clone());
+        }
+        let time = Utc::now();
+        let outcome = match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                response.bytes().await.map(|body| (status, body))
+            }
+            Err(e) => Err(e),
+        };
+        let (status, response_body) = match &outcome {
+            Ok((status, body)) => (Some(*status), body.clone()),
+            Err(_) => (None, Bytes::new()),
+        };
+        self.audit.record(Exchange {
+            time,
+            direction: Direction::Outgoing,
+            peer,
+            method: method.to_string(),
+            url: url.to_owned(),
+            status,
+            request_sha256: sha256_hex(&payload),
+            response_sha256: sha256_hex(&response_body),
+        });
+        let (status, body) = outcome.map_err(|e| ApiError::Upstream(format!("{method} {url}: {e}")))?;
+        tracing::debug!(%method, url, status, "outgoing call");
+        Ok(Reply { status, body, url: url.to_owned() })
+    }
+}

@@ -1,0 +1,131 @@
+//! This USS's calls to the DSS's F3548 API, reusing the DSS's own wire types.
+
+use entente_dss::Scope;
+use reqwest::Method;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::UssState;
+use crate::error::{AirspaceConflictResponse, ApiError};
+use crate::scd::types::{
+    ChangeConstraintReferenceResponse, ChangeOperationalIntentReferenceResponse, ConstraintReference,
+    ErrorReport, ExchangeRecord, OperationalIntentReference, PutConstraintReferenceParameters,
+    PutOperationalIntentReferenceParameters, QueryConstraintReferencesResponse,
+    QueryOperationalIntentReferenceResponse, QueryRequest, SetUssAvailabilityStatusParameters,
+    UssAvailabilityState, UssAvailabilityStatusResponse,
+};
+use crate::scd::{AA, CM, CP, SC};
+use crate::wire::Volume4D;
+
+/// The DSS's answer to a write: done, or refused for a key that misses these intents and constraints.
+pub(crate) enum PutOutcome {
+    Done(Box<ChangeOperationalIntentReferenceResponse>),
+    Missing { intents: Vec<OperationalIntentReference>, constraints: Vec<ConstraintReference> },
+}
+
+pub(crate) async fn query_intents(
+    st: &UssState,
+    area: Volume4D,
+) -> Result<Vec<OperationalIntentReference>, ApiError> {
+    let body = QueryRequest { area_of_interest: Some(area) };
+    let found: QueryOperationalIntentReferenceResponse =
+        call(st, Method::POST, "/dss/v1/operational_intent_references/query", &[SC], Some(&body)).await?;
+    Ok(found.operational_intent_references)
+}
+
+pub(crate) async fn put_intent(
+    st: &UssState,
+    id: &str,
+    ovn: Option<&str>,
+    params: &PutOperationalIntentReferenceParameters,
+    scopes: &[Scope],
+) -> Result<PutOutcome, ApiError> {
+    let base = format!("{}/dss/v1/operational_intent_references/{id}", st.config.dss_url);
+    let url = ovn.map_or_else(|| base.clone(), |ovn| format!("{base}/{ovn}"));
+    let reply = st.client.send(Method::PUT, &url, scopes, Some(params), st.config.dss_timeout).await?;
+    match reply.status {
+        200 | 201 => Ok(PutOutcome::Done(Box::new(reply.json()?))),
+        409 => {
+            // A stale OVN is a 409 too, with nothing missing: nothing to fetch, so it is passed on.
+            let conflict: AirspaceConflictResponse = reply.json()?;
+            if conflict.missing_operational_intents.is_empty() && conflict.missing_constraints.is_empty() {
+                Err(reply.unexpected())
+            } else {
+                Ok(PutOutcome::Missing {
+                    intents: conflict.missing_operational_intents,
+                    constraints: conflict.missing_constraints,
+                })
+            }
+        }
+        _ => Err(reply.unexpected()),
+    }
+}
+
+/// Sends one call and reads a 200 or 201 answer; anything else is passed on as the DSS's refusal.
+async fn call<T: DeserializeOwned>(
+    st: &UssState,
+    method: Method,
+    path: &str,
+    scopes: &[Scope],
+    body: Option<&impl Serialize>,
+) -> Result<T, ApiError> {
+    let url = format!("{}{path}", st.config.dss_url);
+    let reply = st.client.send(method, &url, scopes, body, st.config.dss_timeout).await?;
+    if !matches!(reply.status, 200 | 201) {
+        return Err(reply.unexpected());
+    }
+    reply.json()
+}
+
+pub(crate) async fn query_constraints(
+    st: &UssState,
+    area: Volume4D,
+) -> Result<Vec<ConstraintReference>, ApiError> {
+    let body = QueryRequest { area_of_interest: Some(area) };
+    let found: QueryConstraintReferencesResponse =
+        call(st, Method::POST, "/dss/v1/constraint_references/query", &[CP], Some(&body)).await?;
+    Ok(found.constraint_references)
+}
+
+pub(crate) async fn put_constraint(
+    st: &UssState,
+    id: &str,
+    params: &PutConstraintReferenceParameters,
+) -> Result<ChangeConstraintReferenceResponse, ApiError> {
+    call(st, Method::PUT, &format!("/dss/v1/constraint_references/{id}"), &[CM], Some(params)).await
+}
+
+pub(crate) async fn delete_constraint(
+    st: &UssState,
+    id: &str,
+    ovn: &str,
+) -> Result<ChangeConstraintReferenceResponse, ApiError> {
+    call(st, Method::DELETE, &format!("/dss/v1/constraint_references/{id}/{ovn}"), &[CM], None::<&()>).await
+}
+
+/// Files a report of a failed exchange with the DSS, as F3548 asks of a USS that could not reach a peer.
+pub(crate) async fn report(st: &UssState, exchange: ExchangeRecord) -> Result<ErrorReport, ApiError> {
+    let body = ErrorReport { report_id: None, exchange };
+    call(st, Method::POST, "/dss/v1/reports", &[SC], Some(&body)).await
+}
+
+/// Read-modify-write of a USS's availability, as F3548 asks of an arbiter.
+pub(crate) async fn set_availability(
+    st: &UssState,
+    uss: &str,
+    availability: UssAvailabilityState,
+) -> Result<UssAvailabilityStatusResponse, ApiError> {
+    let path = format!("/dss/v1/uss_availability/{uss}");
+    let current: UssAvailabilityStatusResponse = call(st, Method::GET, &path, &[AA], None::<&()>).await?;
+    let params = SetUssAvailabilityStatusParameters { old_version: Some(current.version), availability };
+    call(st, Method::PUT, &path, &[AA], Some(&params)).await
+}
+
+pub(crate) async fn delete_intent(
+    st: &UssState,
+    id: &str,
+    ovn: &str,
+) -> Result<ChangeOperationalIntentReferenceResponse, ApiError> {
+    call(st, Method::DELETE, &format!("/dss/v1/operational_intent_references/{id}/{ovn}"), &[SC], None::<&()>)
+        .await
+}

@@ -1,0 +1,237 @@
+//! The operator API: submit a flight, read its status, activate it, report its telemetry, end it.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use entente_dss::EntityId;
+use entente_geo::Interval;
+use entente_geo::LatLng;
+use entente_uss::{FlightState, Position, Priority, Route, Verdict, Volume, assess, covers, route_volumes};
+use tokio::sync::OwnedMutexGuard;
+
+use super::planner::{self, CONSTRAINT_PRIORITY, Proposal};
+use super::types::{FlightRequest, FlightStatus, PlanConflictResponse, RouteRequest, VehicleTelemetry};
+use super::{MAX_VERTICES, OwnFlight, UssState};
+use crate::error::ApiError;
+use crate::extract::{Auth, Body, entity_id};
+use crate::wire::{Volume4D, altitude_in, time_in, volume_out, volumes_in};
+
+/// The scope an operator's token must carry; peers' F3548 scopes do not open this API.
+pub(crate) const OPERATOR_SCOPE: &str = "entente.operator";
+
+type AppRef = State<Arc<UssState>>;
+type Status = Result<Json<FlightStatus>, ApiError>;
+
+pub(crate) fn routes() -> Router<Arc<UssState>> {
+    Router::new()
+        .route("/operator/v1/flights", post(submit))
+        .route("/operator/v1/flights/{id}", get(status))
+        .route("/operator/v1/flights/{id}/activate", post(activate))
+        .route("/operator/v1/flights/{id}/telemetry", post(telemetry))
+        .route("/operator/v1/flights/{id}/end", post(end))
+}
+
+/// The volumes of a flight as an operator gives them: at least one, each bounded in altitude and time (F3548
+/// requires that of every intent volume).
+pub(super) fn flight_volumes(volumes: &[Volume4D], path: &str) -> Result<Vec<Volume>, ApiError> {
+    if volumes.is_empty() {
+        return Err(ApiError::bad(format!("{path} must hold at least one volume")));
+    }
+    let parsed = volumes_in(volumes, path, MAX_VERTICES)?;
+    for (i, v) in parsed.iter().enumerate() {
+        if v.time.lo.is_none() || v.time.hi.is_none() || v.altitude.lo.is_none() || v.altitude.hi.is_none() {
+            return Err(ApiError::bad(format!(
+                "{path}[{i}]: time_start, time_end, altitude_lower and altitude_upper are all required"
+            )));
+        }
+    }
+    Ok(parsed)
+}
+
+/// An operator's priority; the highest value is kept for constraints, which nothing may conflict with.
+pub(super) fn priority(value: i32, path: &str) -> Result<Priority, ApiError> {
+    if Priority(value) >= CONSTRAINT_PRIORITY {
+        return Err(ApiError::bad(format!(
+            "{path} must be below {}, which marks constraints",
+            CONSTRAINT_PRIORITY.0
+        )));
+    }
+    Ok(Priority(value))
+}
+
+fn route_in(r: &RouteRequest) -> Result<Vec<Volume>, ApiError> {
+    let route = Route {
+        waypoints: r.waypoints.iter().map(|p| LatLng::new(p.lat, p.lng)).collect(),
+        buffer_m: r.buffer_m,
+        altitude: Interval {
+            lo: Some(altitude_in(&r.altitude_lower, "route.altitude_lower")?),
+            hi: Some(altitude_in(&r.altitude_upper, "route.altitude_upper")?),
+        },
+        time: Interval {
+            lo: Some(time_in(&r.time_start, "route.time_start")?),
+            hi: Some(time_in(&r.time_end, "route.time_end")?),
+        },
+    };
+    if route.altitude.lo > route.altitude.hi || route.time.lo >= route.time.hi {
+        return Err(ApiError::bad(
+            "route: altitude_lower must not exceed altitude_upper, and time_start must precede time_end",
+        ));
+    }
+    Ok(route_volumes(&route)?)
+}
+
+fn status_of(id: EntityId, f: &OwnFlight) -> FlightStatus {
+    let reference = f.published.as_ref().map(|i| &i.reference);
+    FlightStatus {
+        id: id.to_string(),
+        state: f.state.name().to_owned(),
+        priority: f.priority.0,
+        volumes: f.volumes.iter().map(volume_out).collect(),
+        off_nominal_volumes: f.off_nominal.iter().map(volume_out).collect(),
+        ovn: reference.and_then(|r| r.ovn.clone()),
+        version: reference.map(|r| r.version),
+        alerts: f.alerts.clone(),
+    }
+}
+
+/// The flight and the guard that keeps other operations off it until this one is done.
+async fn flight(st: &UssState, id: &str) -> Result<(EntityId, OwnFlight, OwnedMutexGuard<()>), ApiError> {
+    let id = entity_id(id, "id")?;
+    let guard = st.lock_flight(id).await;
+    let flight = st
+        .flights
+        .lock()
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| ApiError::NotFound(format!("flight {id}: not found")))?;
+    Ok((id, flight, guard))
+}
+
+fn current(st: &UssState, id: EntityId) -> Status {
+    let flights = st.flights.lock();
+    let f = flights.get(&id).ok_or_else(|| ApiError::NotFound(format!("flight {id}: not found")))?;
+    Ok(Json(status_of(id, f)))
+}
+
+/// Plans a new flight in Accepted. A conflict answers 409 with the alternatives, each a request to submit as is.
+#[utoipa::path(post, path = "/operator/v1/flights", tag = "Operator", request_body = FlightRequest,
+    responses((status = 201, description = "Planned and Accepted", body = FlightStatus), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), (status = 502, description = "The DSS or a peer could not be reached or refused", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn submit(
+    State(st): AppRef,
+    auth: Auth,
+    body: Body,
+) -> Result<(StatusCode, Json<FlightStatus>), ApiError> {
+    auth.require(OPERATOR_SCOPE)?;
+    let req: FlightRequest = body.json()?;
+    let volumes = match &req.route {
+        None => flight_volumes(&req.volumes, "volumes")?,
+        Some(_) if !req.volumes.is_empty() => return Err(ApiError::bad("give volumes or a route, not both")),
+        Some(route) => route_in(route)?,
+    };
+    let id = entity_id(&uuid::Uuid::new_v4().to_string(), "id")?;
+    let proposal = Proposal {
+        volumes,
+        off_nominal: Vec::new(),
+        priority: priority(req.priority, "priority")?,
+        state: FlightState::Accepted,
+    };
+    planner::plan(&st, id, proposal).await?;
+    Ok((StatusCode::CREATED, current(&st, id)?))
+}
+
+#[utoipa::path(get, path = "/operator/v1/flights/{id}", tag = "Operator", params(("id" = String, Path, description = "UUIDv4 of the flight")),
+    responses((status = 200, description = "The flight", body = FlightStatus), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 404, description = "No such flight", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn status(State(st): AppRef, auth: Auth, Path(id): Path<String>) -> Status {
+    auth.require(OPERATOR_SCOPE)?;
+    // A read waits for no operation: it sees the flight as the last finished change left it.
+    current(&st, entity_id(&id, "id")?)
+}
+
+/// Activation needs the full key like acceptance did, so it plans again against the airspace as it now is.
+#[utoipa::path(post, path = "/operator/v1/flights/{id}/activate", tag = "Operator", params(("id" = String, Path, description = "UUIDv4 of the flight")),
+    responses((status = 200, description = "Activated", body = FlightStatus), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 404, description = "No such flight", body = crate::wire::ErrorResponse), (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), (status = 502, description = "The DSS or a peer could not be reached or refused", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn activate(State(st): AppRef, auth: Auth, Path(id): Path<String>) -> Status {
+    auth.require(OPERATOR_SCOPE)?;
+    let (id, f, _guard) = flight(&st, &id).await?;
+    f.state.transition(FlightState::Activated)?;
+    let proposal = Proposal {
+        volumes: f.volumes,
+        off_nominal: Vec::new(),
+        priority: f.priority,
+        state: FlightState::Activated,
+    };
+    planner::plan(&st, id, proposal).await?;
+    current(&st, id)
+}
+
+/// Judges the fix against the intent; a change of state is written to the DSS and announced to subscribers,
+/// with an off-nominal volume around the aircraft.
+#[utoipa::path(post, path = "/operator/v1/flights/{id}/telemetry", tag = "Operator", params(("id" = String, Path, description = "UUIDv4 of the flight")), request_body = VehicleTelemetry,
+    responses((status = 200, description = "The flight after judging the fix", body = FlightStatus), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 404, description = "No such flight", body = crate::wire::ErrorResponse), (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), (status = 502, description = "The DSS or a peer could not be reached or refused", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn telemetry(State(st): AppRef, auth: Auth, Path(id): Path<String>, body: Body) -> Status {
+    auth.require(OPERATOR_SCOPE)?;
+    let (id, f, _guard) = flight(&st, &id).await?;
+    let report: VehicleTelemetry = body.json()?;
+    let position = report
+        .position
+        .as_ref()
+        .ok_or_else(|| ApiError::bad("position is required in operator telemetry"))?;
+    let altitude = position
+        .altitude
+        .as_ref()
+        .ok_or_else(|| ApiError::bad("position.altitude is required in operator telemetry"))?;
+    if altitude.reference != "W84" || altitude.units != "M" {
+        return Err(ApiError::bad(
+            "position.altitude must be in metres (\"M\") above the WGS84 ellipsoid (\"W84\")",
+        ));
+    }
+    if !matches!(f.state, FlightState::Activated | FlightState::Nonconforming | FlightState::Contingent) {
+        return Err(ApiError::Conflict(format!(
+            "flight {id} is {}; telemetry is taken once it is activated",
+            f.state.name()
+        )));
+    }
+    let fix = Position {
+        at: LatLng::new(position.latitude, position.longitude),
+        altitude_m: altitude.value,
+        time: time_in(&report.time_measured, "time_measured")?,
+    };
+    let end = f.volumes.iter().filter_map(|v| v.time.hi).max().unwrap_or(fix.time);
+    let verdict = assess(&f.volumes, f.state, f.nonconforming_since, fix, end, st.config.contingency)?;
+    let next = f.state.transition(verdict.state())?;
+    st.change_flights(|flights| {
+        if let Some(flight) = flights.get_mut(&id) {
+            flight.telemetry = Some(report.clone());
+            flight.nonconforming_since = match &verdict {
+                Verdict::Nonconforming { since, .. } => Some(*since),
+                Verdict::Conforming | Verdict::Contingent { .. } => None,
+            };
+        }
+    });
+    // An off-nominal flight that left the volume it announced announces a new one around where it now is.
+    let strayed = next.is_off_nominal() && !covers(&f.off_nominal, fix);
+    if next != f.state || strayed {
+        tracing::info!(flight = %id, from = ?f.state, to = ?next, "announcing the flight's conformance");
+        let (volumes, off_nominal) = match verdict {
+            Verdict::Conforming => (f.volumes, Vec::new()),
+            Verdict::Nonconforming { off_nominal, .. } => (f.volumes, vec![off_nominal]),
+            // F3548: a contingent intent has off-nominal volumes only.
+            Verdict::Contingent { off_nominal } => (Vec::new(), vec![off_nominal]),
+        };
+        planner::plan(&st, id, Proposal { volumes, off_nominal, priority: f.priority, state: next }).await?;
+    }
+    current(&st, id)
+}
+
+#[utoipa::path(post, path = "/operator/v1/flights/{id}/end", tag = "Operator", params(("id" = String, Path, description = "UUIDv4 of the flight")),
+    responses((status = 200, description = "Ended", body = FlightStatus), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 404, description = "No such flight", body = crate::wire::ErrorResponse), (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), (status = 502, description = "The DSS or a peer could not be reached or refused", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn end(State(st): AppRef, auth: Auth, Path(id): Path<String>) -> Status {
+    auth.require(OPERATOR_SCOPE)?;
+    let (id, _, _guard) = flight(&st, &id).await?;
+    planner::end(&st, id).await?;
+    current(&st, id)
+}

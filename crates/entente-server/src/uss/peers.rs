@@ -1,0 +1,212 @@
+//! Calls to peer USSs: details of their intents and constraints, fetched in parallel under a deadline, and
+//! notifications of this USS's changes, sent in parallel with retries.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use entente_dss::Scope;
+use reqwest::Method;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::task::JoinSet;
+
+use super::UssState;
+use super::types::{
+    Constraint, GetConstraintDetailsResponse, GetOperationalIntentDetailsResponse, OperationalIntent,
+    PutConstraintDetailsParameters, PutOperationalIntentDetailsParameters,
+};
+use crate::error::ApiError;
+use crate::scd::types::{
+    ConstraintReference, OperationalIntentReference, SubscriberToNotify, SubscriptionState,
+};
+use crate::scd::{CM, CP, SC};
+use crate::wire::parse_rfc3339;
+
+/// Runs `call` on every item at once; each item keeps its own outcome, so one peer being down does not hide
+/// what the others said.
+async fn in_parallel<I, T, Fut>(
+    st: &Arc<UssState>,
+    items: Vec<I>,
+    call: impl Fn(Arc<UssState>, I) -> Fut,
+) -> Vec<(I, Result<T, ApiError>)>
+where
+    Fut: Future<Output = (I, Result<T, ApiError>)> + Send + 'static,
+    I: Send + 'static,
+    T: Send + 'static,
+{
+    let mut tasks = JoinSet::new();
+    for item in items {
+        tasks.spawn(call(st.clone(), item));
+    }
+    let mut out = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        if let Ok(pair) = done {
+            out.push(pair);
+        }
+    }
+    out
+}
+
+async fn get<T: DeserializeOwned>(st: &UssState, url: &str, scope: &[Scope]) -> Result<T, ApiError> {
+    let reply = st.client.send(Method::GET, url, scope, None::<&()>, st.config.peer_timeout).await?;
+    if reply.status != 200 {
+        return Err(reply.unexpected());
+    }
+    reply.json()
+}
+
+/// The details of every intent reference, from the cache when it holds that version, else from its manager.
+pub(crate) async fn details(
+    st: &Arc<UssState>,
+    refs: Vec<OperationalIntentReference>,
+) -> Vec<(OperationalIntentReference, Result<OperationalIntent, ApiError>)> {
+    in_parallel(st, refs, |st, r| async move {
+        let cached = st.peers.lock().get(&r.id).filter(|c| c.reference.version == r.version).cloned();
+        if let Some(intent) = cached {
+            return (r, Ok(intent));
+        }
+        let url = details_url(&r);
+        let fetched = get::<GetOperationalIntentDetailsResponse>(&st, &url, &[SC]).await.and_then(|d| {
+            let intent = d.operational_intent;
+            if intent.reference.id != r.id || intent.reference.ovn.is_none() {
+                return Err(ApiError::Upstream(format!(
+                    "{url}: the details name another intent or carry no OVN"
+                )));
+            }
+            remember(&mut st.peers.lock(), intent.clone());
+            Ok(intent)
+        });
+        (r, fetched)
+    })
+    .await
+}
+
+/// Keeps a peer's intent, and forgets those that have ended: they can conflict with nothing any more.
+pub(crate) fn remember(cache: &mut HashMap<String, OperationalIntent>, intent: OperationalIntent) {
+    let now = Utc::now();
+    cache.retain(|_, i| parse_rfc3339(&i.reference.time_end.value, "time_end").is_ok_and(|end| end >= now));
+    cache.insert(intent.reference.id.clone(), intent);
+}
+
+/// Where the manager of `r` serves its details.
+pub(crate) fn details_url(r: &OperationalIntentReference) -> String {
+    format!("{}/uss/v1/operational_intents/{}", r.uss_base_url.trim_end_matches('/'), r.id)
+}
+
+/// The details of every constraint reference, from its manager.
+pub(crate) async fn constraint_details(
+    st: &Arc<UssState>,
+    refs: Vec<ConstraintReference>,
+) -> Vec<(ConstraintReference, Result<Constraint, ApiError>)> {
+    in_parallel(st, refs, |st, r| async move {
+        let url = format!("{}/uss/v1/constraints/{}", r.uss_base_url.trim_end_matches('/'), r.id);
+        let fetched = get::<GetConstraintDetailsResponse>(&st, &url, &[CP]).await.map(|d| d.constraint);
+        (r, fetched)
+    })
+    .await
+}
+
+/// Tells every subscriber but this USS itself about the intent `id` (`None`: it was deleted).
+pub(crate) async fn notify(
+    st: &Arc<UssState>,
+    subscribers: Vec<SubscriberToNotify>,
+    id: &str,
+    intent: Option<OperationalIntent>,
+) {
+    let body = |subscriptions| PutOperationalIntentDetailsParameters {
+        operational_intent_id: id.to_owned(),
+        operational_intent: intent.clone(),
+        subscriptions,
+    };
+    fan_out(st, subscribers, "/uss/v1/operational_intents", &[SC], body).await;
+}
+
+/// Tells every subscriber about the constraint `id` (`None`: it was deleted).
+pub(crate) async fn notify_constraint(
+    st: &Arc<UssState>,
+    subscribers: Vec<SubscriberToNotify>,
+    id: &str,
+    constraint: Option<Constraint>,
+) {
+    let body = |subscriptions| PutConstraintDetailsParameters {
+        constraint_id: id.to_owned(),
+        constraint: constraint.clone(),
+        subscriptions,
+    };
+    fan_out(st, subscribers, "/uss/v1/constraints", &[CM], body).await;
+}
+
+/// Posts `body` (built from each subscriber's subscriptions) to every subscriber but this USS, retrying transport
+/// errors, 429 and 5xx. Waits until every subscriber answered or ran out of attempts; failures are logged, since
+/// the change stands either way.
+async fn fan_out<B: Serialize + Send + Sync + 'static>(
+    st: &Arc<UssState>,
+    subscribers: Vec<SubscriberToNotify>,
+    path: &'static str,
+    scope: &'static [Scope],
+    body: impl Fn(Vec<SubscriptionState>) -> B,
+) {
+    let mut tasks = JoinSet::new();
+    for s in subscribers.into_iter().filter(|s| s.uss_base_url.trim_end_matches('/') != st.config.base_url) {
+        let st = st.clone();
+        let url = format!("{}{path}", s.uss_base_url.trim_end_matches('/'));
+        let body = body(s.subscriptions);
+        tasks.spawn(async move {
+            let mut delay = Duration::from_millis(100);
+            for attempt in 1..=st.config.notify_attempts.max(1) {
+                match st.client.send(Method::POST, &url, scope, Some(&body), st.config.peer_timeout).await {
+                    Ok(reply) if reply.is_success() => return,
+                    // A refusal (4xx other than rate limiting) will not change on a retry.
+                    Ok(reply) if reply.status != 429 && reply.status < 500 => {
+                        tracing::warn!(url, status = reply.status, "subscriber refused a notification");
+                        return;
+                    }
+                    outcome => {
+                        let status = outcome.as_ref().map(|r| r.status).ok();
+                        tracing::debug!(url, attempt, ?status, "notification failed, retrying");
+                    }
+                }
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            tracing::warn!(url, "subscriber not reached; notification given up");
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, SecondsFormat};
+    use serde_json::json;
+
+    use super::*;
+
+    fn intent(id: &str, ends_in_minutes: i64) -> OperationalIntent {
+        let t = |m: i64| (Utc::now() + Duration::minutes(m)).to_rfc3339_opts(SecondsFormat::Secs, true);
+        serde_json::from_value(json!({
+            "reference": {
+                "id": id, "manager": "uss2", "uss_availability": "Normal", "version": 1, "state": "Accepted",
+                "ovn": "an-ovn-of-sixteen-chars", "time_start": {"value": t(-60), "format": "RFC3339"},
+                "time_end": {"value": t(ends_in_minutes), "format": "RFC3339"},
+                "uss_base_url": "https://uss2.example", "subscription_id": "00000000-0000-4000-8000-000000000000"
+            },
+            "details": {"volumes": [], "off_nominal_volumes": [], "priority": 0}
+        }))
+        .expect("a valid intent")
+    }
+
+    #[test]
+    fn ended_intents_are_forgotten_when_another_is_remembered() {
+        let mut cache = HashMap::new();
+        remember(&mut cache, intent("ended", -5));
+        remember(&mut cache, intent("live", 30));
+        remember(&mut cache, intent("new", 30));
+        let mut ids: Vec<&str> = cache.keys().map(String::as_str).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, ["live", "new"]);
+    }
+}

@@ -1,0 +1,342 @@
+//! The F3548 planning loop for this USS's flights: query the DSS, learn every intersecting intent's details,
+//! decide locally, write with the complete key (again, with what was missing, after a 409), publish and notify.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::Utc;
+use entente_dss::{EntityId, Scope};
+use entente_uss::{
+    FlightState, Intent, Priority, SearchSpace, UssError, Volume, alternatives, blocking_intents,
+};
+
+use super::dss_client::{self, PutOutcome};
+use super::types::{
+    AlternativePlan, Constraint, FlightRequest, OperationalIntent, OperationalIntentDetails,
+    PlanConflictResponse,
+};
+use super::{MAX_VERTICES, OwnFlight, UssState, peers};
+use crate::error::ApiError;
+use crate::scd::types::{
+    ConstraintReference, ExchangeRecord, ImplicitSubscriptionParameters, NULL_SUBSCRIPTION,
+    OperationalIntentReference, PutOperationalIntentReferenceParameters, UssAvailabilityState,
+};
+use crate::scd::{CMSA, CP, SC};
+use crate::wire::{time_out, volume_out, volumes_in};
+
+/// Rounds of "the DSS named intents we did not know, fetch them and write again" before giving up.
+const MAX_WRITE_ATTEMPTS: usize = 3;
+
+/// What a flight should become at the DSS.
+pub(crate) struct Proposal {
+    pub volumes: Vec<Volume>,
+    pub off_nominal: Vec<Volume>,
+    pub priority: Priority,
+    pub state: FlightState,
+}
+
+/// An intent or constraint known with its details and the OVN that proves it to the DSS. This USS's
+/// subscriptions hear of constraints, so the DSS asks for constraint OVNs in the key too.
+struct Known {
+    intent: Intent,
+    ovn: Option<String>,
+}
+
+/// Constraints outrank every operational intent: no priority may conflict with a restricted zone.
+pub(crate) const CONSTRAINT_PRIORITY: Priority = Priority(i32::MAX);
+
+/// Creates or updates flight `id` at the DSS; returns the intent as the DSS accepted it, now served to peers.
+/// Nominal states are deconflicted first (a conflict is a 409 carrying alternatives); off-nominal ones are
+/// written as flown, without a key, as F3548 allows.
+pub(crate) async fn plan(
+    st: &Arc<UssState>,
+    id: EntityId,
+    p: Proposal,
+) -> Result<OperationalIntent, ApiError> {
+    let previous = st.flights.lock().get(&id).and_then(|f| f.published.as_ref().map(|i| i.reference.clone()));
+    let id_text = id.to_string();
+    let mut known = Vec::new();
+    if !p.state.is_off_nominal() {
+        let (refs, constraints) = query(st, &p.volumes, &id_text).await?;
+        known = learn(st, refs).await?;
+        known.extend(learn_constraints(st, constraints).await?);
+        check_conflicts(st, &p, &known)?;
+    }
+    let extents: Vec<_> = p.volumes.iter().chain(&p.off_nominal).map(volume_out).collect();
+    let subscription_id =
+        previous.as_ref().map(|r| r.subscription_id.clone()).filter(|s| s != NULL_SUBSCRIPTION);
+    let new_subscription = subscription_id.is_none().then(|| ImplicitSubscriptionParameters {
+        uss_base_url: st.config.base_url.clone(),
+        notify_for_constraints: Some(true),
+    });
+    // Constraint processing (CP) is what lets the implicit subscription hear of constraints.
+    let scopes: &[Scope] = if p.state.is_off_nominal() { &[CMSA] } else { &[SC, CP] };
+    let ovn = previous.as_ref().and_then(|r| r.ovn.clone());
+    for _ in 0..MAX_WRITE_ATTEMPTS {
+        let params = PutOperationalIntentReferenceParameters {
+            extents: extents.clone(),
+            key: Some(known.iter().filter_map(|k| k.ovn.clone()).collect()),
+            state: dss_state(p.state)?,
+            uss_base_url: st.config.base_url.clone(),
+            subscription_id: subscription_id.clone(),
+            new_subscription: new_subscription.clone(),
+            requested_ovn_suffix: None,
+        };
+        match dss_client::put_intent(st, &id_text, ovn.as_deref(), &params, scopes).await? {
+            PutOutcome::Done(change) => {
+                let intent = OperationalIntent {
+                    reference: change.operational_intent_reference,
+                    details: OperationalIntentDetails {
+                        volumes: p.volumes.iter().map(volume_out).collect(),
+                        off_nominal_volumes: p.off_nominal.iter().map(volume_out).collect(),
+                        priority: p.priority.0,
+                    },
+                };
+                st.change_flights(|flights| {
+                    let flight = flights.entry(id).or_insert_with(|| OwnFlight {
+                        priority: p.priority,
+                        state: p.state,
+                        volumes: Vec::new(),
+                        off_nominal: Vec::new(),
+                        published: None,
+                        nonconforming_since: None,
+                        telemetry: None,
+                        alerts: Vec::new(),
+                    });
+                    flight.priority = p.priority;
+                    flight.state = p.state;
+                    flight.volumes = p.volumes;
+                    flight.off_nominal = p.off_nominal;
+                    flight.published = Some(intent.clone());
+                });
+                peers::notify(st, change.subscribers, &id_text, Some(intent.clone())).await;
+                return Ok(intent);
+            }
+            PutOutcome::Missing { intents, constraints } => {
+                // An entity already known is named again when it changed since: its OVN went stale, so it is
+                // learnt afresh like the ones the query missed.
+                let intents: Vec<_> = intents.into_iter().filter(|r| r.id != id_text).collect();
+                known.retain(|k| {
+                    !intents.iter().any(|r| r.id == k.intent.id)
+                        && !constraints.iter().any(|c| c.id == k.intent.id)
+                });
+                known.extend(learn(st, intents).await?);
+                known.extend(learn_constraints(st, constraints).await?);
+                check_conflicts(st, &p, &known)?;
+            }
+        }
+    }
+    Err(ApiError::Upstream(format!(
+        "the DSS kept refusing the key for {id_text} after {MAX_WRITE_ATTEMPTS} attempts; airspace is changing fast"
+    )))
+}
+
+/// Ends flight `id`: deletes its reference (when the DSS has one) and tells the subscribers.
+pub(crate) async fn end(st: &Arc<UssState>, id: EntityId) -> Result<(), ApiError> {
+    let (state, ovn) = {
+        let flights = st.flights.lock();
+        let flight = flights.get(&id).ok_or_else(|| ApiError::NotFound(format!("flight {id}: not found")))?;
+        (flight.state, flight.published.as_ref().and_then(|i| i.reference.ovn.clone()))
+    };
+    state.transition(FlightState::Ended)?;
+    let id_text = id.to_string();
+    let subscribers = match ovn {
+        Some(ovn) => dss_client::delete_intent(st, &id_text, &ovn).await?.subscribers,
+        None => Vec::new(),
+    };
+    st.change_flights(|flights| {
+        if let Some(flight) = flights.get_mut(&id) {
+            flight.state = FlightState::Ended;
+            flight.published = None;
+        }
+    });
+    peers::notify(st, subscribers, &id_text, None).await;
+    Ok(())
+}
+
+fn dss_state(state: FlightState) -> Result<crate::scd::types::OperationalIntentState, ApiError> {
+    use crate::scd::types::OperationalIntentState as S;
+    Ok(match state {
+        FlightState::Accepted => S::Accepted,
+        FlightState::Activated => S::Activated,
+        FlightState::Nonconforming => S::Nonconforming,
+        FlightState::Contingent => S::Contingent,
+        FlightState::Ended => {
+            return Err(UssError::Transition { from: FlightState::Ended, to: FlightState::Ended }.into());
+        }
+    })
+}
+
+/// Every intent and constraint reference around the volumes, over the whole range alternatives may be shifted
+/// to, so one query serves both the decision and the search. This flight's own reference is left out.
+async fn query(
+    st: &UssState,
+    volumes: &[Volume],
+    own_id: &str,
+) -> Result<(Vec<OperationalIntentReference>, Vec<ConstraintReference>), ApiError> {
+    let reach = st.config.alternatives.max_time_shift;
+    let mut seen = HashSet::new();
+    let (mut refs, mut constraints) = (Vec::new(), Vec::new());
+    for v in volumes {
+        let mut area = v.clone();
+        area.time.lo = v.time.lo.map(|t| t - reach);
+        area.time.hi = v.time.hi.map(|t| t + reach);
+        area.altitude.lo = None;
+        area.altitude.hi = None;
+        for r in dss_client::query_intents(st, volume_out(&area)).await? {
+            if r.id != own_id && seen.insert(r.id.clone()) {
+                refs.push(r);
+            }
+        }
+        for c in dss_client::query_constraints(st, volume_out(&area)).await? {
+            if seen.insert(c.id.clone()) {
+                constraints.push(c);
+            }
+        }
+    }
+    Ok((refs, constraints))
+}
+
+/// The volumes of every constraint: this USS's own from memory, others' from their managers. A constraint whose
+/// details cannot be had stops the planning, like an intent's.
+async fn learn_constraints(
+    st: &Arc<UssState>,
+    refs: Vec<ConstraintReference>,
+) -> Result<Vec<Known>, ApiError> {
+    let mut known = Vec::new();
+    let mut others = Vec::new();
+    for r in refs {
+        let own = EntityId::parse(&r.id).and_then(|id| st.constraints.lock().get(&id).cloned());
+        match own {
+            Some(c) if r.manager == st.config.identity => known.push(constraint_known(c)?),
+            _ => others.push(r),
+        }
+    }
+    for (r, outcome) in peers::constraint_details(st, others).await {
+        let constraint = outcome.map_err(|e| {
+            ApiError::Upstream(format!(
+                "cannot learn the details of constraint {} of {}: {e}",
+                r.id, r.manager
+            ))
+        })?;
+        known.push(constraint_known(constraint)?);
+    }
+    Ok(known)
+}
+
+fn constraint_known(c: Constraint) -> Result<Known, ApiError> {
+    let volumes = volumes_in(&c.details.volumes, "constraint.details.volumes", MAX_VERTICES)?;
+    let ovn = c.reference.ovn.clone();
+    Ok(Known { intent: Intent { id: c.reference.id, priority: CONSTRAINT_PRIORITY, volumes }, ovn })
+}
+
+/// The details and OVN of every reference: this USS's other flights from memory, peers' from their managers.
+/// An Accepted intent of a USS the arbiter declared Down is left out (F3548 lets others plan over it without
+/// its OVN); any other intent whose details cannot be had stops the planning, since it cannot be deconflicted.
+async fn learn(st: &Arc<UssState>, refs: Vec<OperationalIntentReference>) -> Result<Vec<Known>, ApiError> {
+    let (own, others): (Vec<_>, Vec<_>) = refs.into_iter().partition(|r| r.manager == st.config.identity);
+    let mut known = Vec::new();
+    for r in own {
+        let flight = EntityId::parse(&r.id).and_then(|id| st.flights.lock().get(&id).cloned());
+        let (Some(flight), Some(ovn)) = (flight, r.ovn.clone()) else {
+            return Err(ApiError::Upstream(format!(
+                "the DSS holds intent {} under this USS's identity, but this USS does not know it",
+                r.id
+            )));
+        };
+        let volumes = flight.volumes.into_iter().chain(flight.off_nominal).collect();
+        known.push(Known { intent: Intent { id: r.id, priority: flight.priority, volumes }, ovn: Some(ovn) });
+    }
+    for (r, outcome) in peers::details(st, others).await {
+        match outcome {
+            Ok(intent) => {
+                let d = &intent.details;
+                let mut volumes = volumes_in(&d.volumes, "details.volumes", MAX_VERTICES)?;
+                volumes.extend(volumes_in(
+                    &d.off_nominal_volumes,
+                    "details.off_nominal_volumes",
+                    MAX_VERTICES,
+                )?);
+                let ovn = intent.reference.ovn.clone();
+                known.push(Known {
+                    intent: Intent { id: r.id, priority: Priority(d.priority), volumes },
+                    ovn,
+                });
+            }
+            Err(e)
+                if r.uss_availability == UssAvailabilityState::Down
+                    && r.state == crate::scd::types::OperationalIntentState::Accepted =>
+            {
+                tracing::info!(intent = r.id, manager = r.manager, error = %e, "planning over an Accepted intent of a Down USS");
+            }
+            Err(e) => {
+                report_unreachable(st, &r, &e).await;
+                return Err(ApiError::Upstream(format!(
+                    "cannot deconflict with intent {} of {}: {e}; the availability arbiter can declare that USS Down",
+                    r.id, r.manager
+                )));
+            }
+        }
+    }
+    Ok(known)
+}
+
+/// Tells the DSS which exchange failed, so the arbiter has the record when deciding whether that USS is Down.
+/// The plan fails either way; a report that cannot be filed is only logged.
+async fn report_unreachable(st: &UssState, r: &OperationalIntentReference, error: &ApiError) {
+    let exchange = ExchangeRecord {
+        url: peers::details_url(r),
+        method: "GET".to_owned(),
+        headers: None,
+        recorder_role: "Client".to_owned(),
+        request_time: time_out(Utc::now()),
+        request_body: None,
+        response_time: None,
+        response_body: None,
+        response_code: None,
+        problem: Some(format!("{} did not serve the details of its intent {}: {error}", r.manager, r.id)),
+    };
+    if let Err(e) = dss_client::report(st, exchange).await {
+        tracing::warn!(error = %e, manager = r.manager, "reporting an unreachable USS to the DSS failed");
+    }
+}
+
+fn check_conflicts(st: &UssState, p: &Proposal, known: &[Known]) -> Result<(), ApiError> {
+    let intents: Vec<Intent> = known.iter().map(|k| k.intent.clone()).collect();
+    let blocking = blocking_intents(&p.volumes, p.priority, &intents, st.config.policy);
+    if blocking.is_empty() {
+        return Ok(());
+    }
+    let search = &st.config.alternatives;
+    let space = SearchSpace {
+        time_step: search.time_step,
+        max_time_shift: search.max_time_shift,
+        altitude_step_m: search.altitude_step_m,
+        max_altitude_shift_m: search.max_altitude_shift_m,
+        altitude_floor_m: search.altitude_floor_m,
+        altitude_ceiling_m: search.altitude_ceiling_m,
+        not_before: Utc::now(),
+        max_results: search.max_results,
+    };
+    let found = alternatives(&p.volumes, p.priority, &intents, st.config.policy, &space);
+    Err(ApiError::PlanConflict(Box::new(PlanConflictResponse {
+        message: format!(
+            "the flight intersects {} operational intent(s) it may not conflict with; {} alternative(s) found",
+            blocking.len(),
+            found.len()
+        ),
+        conflicting_intents: blocking.iter().map(|i| i.id.clone()).collect(),
+        alternatives: found
+            .into_iter()
+            .map(|a| AlternativePlan {
+                time_shift_seconds: a.time_shift.num_seconds(),
+                altitude_shift_m: a.altitude_shift_m,
+                request: FlightRequest {
+                    volumes: a.volumes.iter().map(volume_out).collect(),
+                    route: None,
+                    priority: p.priority.0,
+                },
+            })
+            .collect(),
+    })))
+}

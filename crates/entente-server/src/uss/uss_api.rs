@@ -1,0 +1,268 @@
+//! The USS-USS API of F3548-21 (section B) that peers call under this USS's base URL.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use entente_dss::EntityId;
+use entente_uss::{FlightState, Volume, volumes_intersect};
+
+use super::peers::remember;
+use super::types::{
+    GetConstraintDetailsResponse, GetOperationalIntentDetailsResponse, GetOperationalIntentTelemetryResponse,
+    OperationalIntent, PutConstraintDetailsParameters, PutOperationalIntentDetailsParameters,
+};
+use super::{MAX_VERTICES, UssState};
+use crate::error::ApiError;
+use crate::extract::{Auth, Body, entity_id};
+use crate::scd::types::ErrorReport;
+use crate::scd::{AA, CM, CMSA, CP, SC};
+use crate::wire::volumes_in;
+
+type AppRef = State<Arc<UssState>>;
+
+pub(crate) fn routes() -> Router<Arc<UssState>> {
+    Router::new()
+        .route("/uss/v1/operational_intents", post(notified_intent))
+        .route("/uss/v1/operational_intents/{entityid}", get(intent_details))
+        .route("/uss/v1/operational_intents/{entityid}/telemetry", get(intent_telemetry))
+        .route("/uss/v1/constraints", post(notified_constraint))
+        .route("/uss/v1/constraints/{entityid}", get(constraint_details))
+        .route("/uss/v1/reports", post(report))
+}
+
+/// 404 until the DSS confirmed the intent; afterwards the version the DSS last accepted, even while a change
+/// is being written.
+#[utoipa::path(get, path = "/uss/v1/operational_intents/{entityid}", tag = "F3548 USS-USS", params(("entityid" = String, Path, description = "UUIDv4 of the entity")),
+    responses((status = 200, description = "The intent as the DSS last accepted it", body = GetOperationalIntentDetailsResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the scope, or the sender is not the manager", body = crate::wire::ErrorResponse), (status = 404, description = "Unknown, or not yet confirmed by the DSS", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn intent_details(
+    State(st): AppRef,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<GetOperationalIntentDetailsResponse>, ApiError> {
+    auth.scd(&[&[SC]])?;
+    let id = entity_id(&id, "entityid")?;
+    let published = st.flights.lock().get(&id).and_then(|f| f.published.clone());
+    let intent =
+        published.ok_or_else(|| ApiError::NotFound(format!("operational intent {id}: not found")))?;
+    Ok(Json(GetOperationalIntentDetailsResponse { operational_intent: intent }))
+}
+
+/// Telemetry is shared only while the flight is off-nominal (409 otherwise), and only once some was reported
+/// (412 before).
+#[utoipa::path(get, path = "/uss/v1/operational_intents/{entityid}/telemetry", tag = "F3548 USS-USS", params(("entityid" = String, Path, description = "UUIDv4 of the entity")),
+    responses((status = 200, description = "The latest telemetry", body = GetOperationalIntentTelemetryResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the scope, or the sender is not the manager", body = crate::wire::ErrorResponse), (status = 404, description = "Unknown, or not yet confirmed by the DSS", body = crate::wire::ErrorResponse), (status = 409, description = "Not Nonconforming or Contingent", body = crate::wire::ErrorResponse), (status = 412, description = "No telemetry yet", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn intent_telemetry(
+    State(st): AppRef,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<GetOperationalIntentTelemetryResponse>, ApiError> {
+    auth.scd(&[&[CMSA]])?;
+    let id = entity_id(&id, "entityid")?;
+    let flight = st
+        .flights
+        .lock()
+        .get(&id)
+        .filter(|f| f.published.is_some())
+        .cloned()
+        .ok_or_else(|| ApiError::NotFound(format!("operational intent {id}: not found")))?;
+    if !flight.state.is_off_nominal() {
+        return Err(ApiError::Conflict(format!(
+            "operational intent {id} is {}; telemetry is shared only while Nonconforming or Contingent",
+            flight.state.name()
+        )));
+    }
+    let telemetry = flight
+        .telemetry
+        .ok_or_else(|| ApiError::PreconditionFailed(format!("operational intent {id}: no telemetry yet")))?;
+    Ok(Json(GetOperationalIntentTelemetryResponse {
+        operational_intent_id: id.to_string(),
+        telemetry: Some(telemetry),
+        next_telemetry_opportunity: None,
+    }))
+}
+
+/// A peer's intent changed. Only its manager may say so (403), and versions only move forward (409): an older
+/// version, or the same one with other content, is refused.
+#[utoipa::path(post, path = "/uss/v1/operational_intents", tag = "F3548 USS-USS", request_body = PutOperationalIntentDetailsParameters,
+    responses((status = 204, description = "Received"), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the scope, or the sender is not the manager", body = crate::wire::ErrorResponse), (status = 409, description = "The version goes backwards", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn notified_intent(
+    State(st): AppRef,
+    auth: Auth,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    let caller = auth.scd(&[&[SC]])?;
+    let n: PutOperationalIntentDetailsParameters = body.json()?;
+    entity_id(&n.operational_intent_id, "operational_intent_id")?;
+    if n.subscriptions.is_empty() {
+        return Err(ApiError::bad("subscriptions must list at least one subscription"));
+    }
+    let mut peers = st.peers.lock();
+    let cached = peers.get(&n.operational_intent_id);
+    match n.operational_intent {
+        Some(intent) => {
+            let r = &intent.reference;
+            if r.id != n.operational_intent_id {
+                return Err(ApiError::bad(
+                    "operational_intent.reference.id must equal operational_intent_id",
+                ));
+            }
+            if r.ovn.is_none() {
+                return Err(ApiError::bad("operational_intent.reference.ovn is required in a notification"));
+            }
+            if r.manager != caller.manager {
+                return Err(ApiError::Forbidden(format!(
+                    "operational intent {} is managed by {}, not by the sender {}",
+                    r.id, r.manager, caller.manager
+                )));
+            }
+            if let Some(old) = cached {
+                let same = old.reference.ovn == r.ovn && old.details == intent.details;
+                if r.version < old.reference.version || (r.version == old.reference.version && !same) {
+                    return Err(ApiError::Conflict(format!(
+                        "operational intent {}: version {} is older than, or differs from, the version {} already received",
+                        r.id, r.version, old.reference.version
+                    )));
+                }
+            }
+            tracing::debug!(intent = r.id, version = r.version, "peer intent updated");
+            let alert = alert_for(&intent);
+            remember(&mut peers, intent.clone());
+            drop(peers);
+            if let Some(volumes) = alert {
+                let r = &intent.reference;
+                let text = format!(
+                    "operational intent {} of {} (priority {}, {:?}, version {}) intersects this flight",
+                    r.id, r.manager, intent.details.priority, r.state, r.version
+                );
+                alert_operators(&st, text, &volumes);
+            }
+        }
+        None => {
+            if let Some(old) = cached
+                && old.reference.manager != caller.manager
+            {
+                return Err(ApiError::Forbidden(format!(
+                    "operational intent {} is managed by {}, not by the sender {}",
+                    n.operational_intent_id, old.reference.manager, caller.manager
+                )));
+            }
+            peers.remove(&n.operational_intent_id);
+        }
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The volumes of a peer's intent, when they can be read; an unreadable one cannot be checked against anything.
+fn alert_for(intent: &OperationalIntent) -> Option<Vec<Volume>> {
+    let d = &intent.details;
+    let mut volumes = volumes_in(&d.volumes, "volumes", MAX_VERTICES).ok()?;
+    volumes.extend(volumes_in(&d.off_nominal_volumes, "off_nominal_volumes", MAX_VERTICES).ok()?);
+    Some(volumes)
+}
+
+/// F3548 wants the operator told when another intent or a constraint comes to intersect a flight; the alert
+/// stays on the flight's status.
+fn alert_operators(st: &UssState, alert: String, volumes: &[Volume]) {
+    let hit: Vec<EntityId> = st
+        .flights
+        .lock()
+        .iter()
+        .filter(|(_, f)| f.state != FlightState::Ended)
+        .filter(|(_, f)| volumes_intersect(&f.volumes, volumes) || volumes_intersect(&f.off_nominal, volumes))
+        .map(|(id, _)| *id)
+        .collect();
+    if hit.is_empty() {
+        return;
+    }
+    tracing::info!(flights = hit.len(), alert, "operators alerted");
+    st.change_flights(|flights| {
+        for id in &hit {
+            if let Some(flight) = flights.get_mut(id) {
+                flight.alerts.push(alert.clone());
+            }
+        }
+    });
+}
+
+/// A constraint changed. Only its manager may say so (403). Operators whose flights it meets are alerted; the
+/// constraint itself is not kept, since planning reads constraints afresh from the DSS and their managers.
+#[utoipa::path(post, path = "/uss/v1/constraints", tag = "F3548 USS-USS", request_body = PutConstraintDetailsParameters,
+    responses((status = 204, description = "Received"),
+        (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse),
+        (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse),
+        (status = 403, description = "The token lacks the scope, or the sender is not the manager", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn notified_constraint(
+    State(st): AppRef,
+    auth: Auth,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    let caller = auth.scd(&[&[CM]])?;
+    let n: PutConstraintDetailsParameters = body.json()?;
+    entity_id(&n.constraint_id, "constraint_id")?;
+    if n.subscriptions.is_empty() {
+        return Err(ApiError::bad("subscriptions must list at least one subscription"));
+    }
+    if let Some(c) = &n.constraint
+        && c.reference.manager != caller.manager
+    {
+        return Err(ApiError::Forbidden(format!(
+            "constraint {} is managed by {}, not by the sender {}",
+            c.reference.id, c.reference.manager, caller.manager
+        )));
+    }
+    if let Some(c) = &n.constraint
+        && let Ok(volumes) = volumes_in(&c.details.volumes, "constraint.details.volumes", MAX_VERTICES)
+    {
+        let kind = c.details.kind.as_deref().unwrap_or("restricted zone");
+        let text = format!(
+            "constraint {} ({kind}) of {} intersects this flight",
+            c.reference.id, c.reference.manager
+        );
+        alert_operators(&st, text, &volumes);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The details of a constraint this USS manages for an authority.
+#[utoipa::path(get, path = "/uss/v1/constraints/{entityid}", tag = "F3548 USS-USS",
+    params(("entityid" = String, Path, description = "UUIDv4 of the entity")),
+    responses((status = 200, description = "The constraint", body = GetConstraintDetailsResponse),
+        (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse),
+        (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse),
+        (status = 403, description = "The token lacks the scope", body = crate::wire::ErrorResponse),
+        (status = 404, description = "Not a constraint this USS manages", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn constraint_details(
+    State(st): AppRef,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<GetConstraintDetailsResponse>, ApiError> {
+    auth.scd(&[&[CP]])?;
+    let id = entity_id(&id, "entityid")?;
+    let constraint = st
+        .constraints
+        .lock()
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| ApiError::NotFound(format!("constraint {id}: not found")))?;
+    Ok(Json(GetConstraintDetailsResponse { constraint }))
+}
+
+/// Reports are kept in the log (the exchange itself is in the audit log), and acknowledged with an id.
+#[utoipa::path(post, path = "/uss/v1/reports", tag = "F3548 USS-USS", request_body = ErrorReport,
+    responses((status = 201, description = "Kept, with its id", body = ErrorReport), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the scope, or the sender is not the manager", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn report(auth: Auth, body: Body) -> Result<(StatusCode, Json<ErrorReport>), ApiError> {
+    let caller = auth.scd(&[&[SC], &[CM], &[CP], &[CMSA], &[AA]])?;
+    let mut report: ErrorReport = body.json()?;
+    report.report_id = Some(uuid::Uuid::new_v4().to_string());
+    tracing::info!(
+        from = caller.manager,
+        report_id = report.report_id,
+        url = report.exchange.url,
+        "report received"
+    );
+    Ok((StatusCode::CREATED, Json(report)))
+}

@@ -1,0 +1,670 @@
+//! The USS side in process over real sockets: the USS-USS API's status codes, planning against the harness DSS
+//! and a peer USS, cached details, and tokens from an OAuth 2 client-credentials endpoint.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::routing::post;
+use entente_server::auth::{Authenticator, TokenIssuer};
+use entente_server::uss::{AuditLog, TokenSource, UssConfig, UssState, read_audit_log, serve_uss};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+use crate::harness::*;
+
+const OPERATOR: &str = "entente.operator";
+
+/// A USS served in process, its audit log and flights in a temporary folder.
+struct Uss {
+    base: String,
+    audit: std::path::PathBuf,
+    dir: Arc<TempDir>,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for Uss {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The harness DSS as a USS must address it: by the host name its tokens are for.
+fn dss_url(dss: &Dss) -> String {
+    dss.base.replace("127.0.0.1", "localhost")
+}
+
+impl Uss {
+    async fn start(dss: &Dss, identity: &str) -> anyhow::Result<Uss> {
+        let tokens = TokenSource::dev(TokenIssuer::from_pem(RSA_PRIVATE, None)?, identity);
+        Uss::start_with(dss, identity, tokens).await
+    }
+
+    async fn start_with(dss: &Dss, identity: &str, tokens: TokenSource) -> anyhow::Result<Uss> {
+        Uss::start_in(dss, identity, tokens, Arc::new(tempfile::tempdir()?)).await
+    }
+
+    /// A USS over the audit log and flights left in `dir` by an earlier one.
+    async fn start_in(
+        dss: &Dss,
+        identity: &str,
+        tokens: TokenSource,
+        dir: Arc<TempDir>,
+    ) -> anyhow::Result<Uss> {
+        let audit = dir.path().join("audit.jsonl");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://localhost:{}", listener.local_addr()?.port());
+        let auth = Authenticator::from_pem_strings(&[RSA_PUBLIC, EC_PUBLIC], vec![AUDIENCE.to_owned()])?;
+        let mut config = UssConfig::new(identity, &base, &dss_url(dss));
+        config.flights_file = Some(dir.path().join("flights.json"));
+        // Generous, so a loaded test machine cannot turn a slow peer into a down one.
+        config.peer_timeout = Duration::from_secs(5);
+        let state =
+            Arc::new(UssState::open(config, Arc::new(auth), tokens, Arc::new(AuditLog::open(&audit)?))?);
+        let (tx, rx) = oneshot::channel();
+        tokio::spawn(serve_uss(listener, state, async {
+            let _ = rx.await;
+        }));
+        Ok(Uss { base, audit, dir, shutdown: Some(tx) })
+    }
+
+    fn operator(&self) -> Client {
+        client_at(&self.base, "pilot", &[OPERATOR])
+    }
+
+    fn peer(&self, sub: &str, scope: &str) -> Client {
+        client_at(&self.base, sub, &[scope])
+    }
+
+    /// How many outgoing calls of `method` to URLs containing `part` the audit log holds.
+    fn outgoing(&self, method: &str, part: &str) -> anyhow::Result<usize> {
+        Ok(read_audit_log(&self.audit)?
+            .iter()
+            .filter(|r| r.exchange.method == method && r.exchange.url.contains(part))
+            .filter(|r| r.exchange.direction == entente_uss::Direction::Outgoing)
+            .count())
+    }
+}
+
+fn flight(lat: f64, alt: (f64, f64), minutes: (i64, i64), priority: i32) -> Value {
+    json!({"volumes": [volume4d(&circle(lat, LNG, 300.0), alt.0, alt.1, minutes.0, minutes.1)], "priority": priority})
+}
+
+/// A notification as a peer managing `id` would send it, at `version`.
+fn notification(intent: &str, manager: &str, version: i32, alt_hi: f64) -> Value {
+    json!({
+        "operational_intent_id": intent,
+        "operational_intent": {
+            "reference": {
+                "id": intent, "manager": manager, "uss_availability": "Normal", "version": version,
+                "state": "Accepted", "ovn": format!("ovn-of-{intent}-v{version}"),
+                "time_start": time_of(at(10)), "time_end": time_of(at(70)),
+                "uss_base_url": format!("https://{manager}.example.com"),
+                "subscription_id": NULL_SUBSCRIPTION
+            },
+            "details": {"volumes": [volume4d(&circle(LAT, LNG, 300.0), 0.0, alt_hi, 10, 70)], "off_nominal_volumes": [], "priority": 0}
+        },
+        "subscriptions": [{"subscription_id": id(), "notification_index": version}]
+    })
+}
+
+#[tokio::test]
+async fn notifications_come_from_the_manager_and_only_move_forward() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss = Uss::start(&dss, "uss1").await?;
+    let peer = uss.peer("uss2", SC);
+    let intent = id();
+    let path = "/uss/v1/operational_intents";
+    peer.post(path, &notification(&intent, "uss2", 2, 120.0)).await.want(204)?;
+    // The same version again, unchanged, is a repeat; changed, or older, it is refused.
+    peer.post(path, &notification(&intent, "uss2", 2, 120.0)).await.want(204)?;
+    assert_error(peer.post(path, &notification(&intent, "uss2", 2, 150.0)).await?, 409, "version")?;
+    assert_error(peer.post(path, &notification(&intent, "uss2", 1, 120.0)).await?, 409, "version")?;
+    peer.post(path, &notification(&intent, "uss2", 3, 150.0)).await.want(204)?;
+    // Someone else cannot speak for uss2, neither to change nor to delete.
+    let other = uss.peer("uss3", SC);
+    assert_error(other.post(path, &notification(&intent, "uss2", 4, 150.0)).await?, 403, "uss2")?;
+    let deletion = json!({"operational_intent_id": intent, "subscriptions": [{"subscription_id": id(), "notification_index": 5}]});
+    assert_error(other.post(path, &deletion).await?, 403, "uss2")?;
+    peer.post(path, &deletion).await.want(204)?;
+    // Malformed notifications and tokens without the scope.
+    let mut empty = notification(&id(), "uss2", 1, 120.0);
+    empty["subscriptions"] = json!([]);
+    assert_error(peer.post(path, &empty).await?, 400, "subscriptions")?;
+    let mut nameless = notification(&id(), "uss2", 1, 120.0);
+    nameless["operational_intent"]["reference"]["ovn"] = Value::Null;
+    assert_error(peer.post(path, &nameless).await?, 400, "ovn")?;
+    assert_error(
+        uss.peer("uss2", CMSA).post(path, &notification(&id(), "uss2", 1, 120.0)).await?,
+        403,
+        "scope",
+    )?;
+    assert_eq!(uss.peer("uss2", SC).get("/uss/v1/operational_intents/not-a-uuid").await?.0, 400);
+    Ok(())
+}
+
+#[tokio::test]
+async fn details_are_served_only_once_the_dss_accepted_them() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss = Uss::start(&dss, "uss1").await?;
+    let peer = uss.peer("uss2", SC);
+    assert_error(peer.get(&format!("/uss/v1/operational_intents/{}", id())).await?, 404, "not found")?;
+    let planned = uss
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (10, 70), 0))
+        .await
+        .want(201)?;
+    let flight_id = str_of(&planned["id"])?;
+    let details = peer.get(&format!("/uss/v1/operational_intents/{flight_id}")).await.want(200)?;
+    let reference = &details["operational_intent"]["reference"];
+    assert_eq!(reference["manager"], "uss1");
+    assert_eq!(reference["state"], "Accepted");
+    assert_eq!(reference["ovn"], planned["ovn"]);
+    // The DSS holds the same reference, with the implicit subscription the USS asked for.
+    let at_dss = dss.client("uss1", &[SC]).get_oir(flight_id).await?;
+    assert_eq!(at_dss["ovn"], planned["ovn"]);
+    assert_ne!(at_dss["subscription_id"], NULL_SUBSCRIPTION);
+    // Telemetry only off-nominal; details only with the strategic coordination scope.
+    let telemetry = format!("/uss/v1/operational_intents/{flight_id}/telemetry");
+    assert_error(uss.peer("uss2", CMSA).get(&telemetry).await?, 409, "Nonconforming")?;
+    assert_error(
+        uss.peer("uss2", CMSA).get(&format!("/uss/v1/operational_intents/{flight_id}")).await?,
+        403,
+        "scope",
+    )?;
+    // Operators need their own scope.
+    assert_error(
+        uss.peer("uss2", SC).get(&format!("/operator/v1/flights/{flight_id}")).await?,
+        403,
+        OPERATOR,
+    )?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn conflicts_answer_alternatives_and_peer_details_are_fetched_once_per_version() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss1 = Uss::start(&dss, "uss1").await?;
+    let uss2 = Uss::start(&dss, "uss2").await?;
+    uss2.operator().post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (10, 40), 1)).await.want(201)?;
+
+    let refused = uss1
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT, (100.0, 150.0), (20, 30), 1))
+        .await
+        .want(409)?;
+    insta::assert_json_snapshot!("plan_conflict", refused, {
+        ".conflicting_intents[]" => "[id]",
+        ".alternatives[].request.volumes[].time_start.value" => "[time]",
+        ".alternatives[].request.volumes[].time_end.value" => "[time]",
+    });
+    assert_eq!(uss1.outgoing("GET", "/uss/v1/operational_intents/")?, 1);
+    // A lower priority is refused just the same; the peer's details are not fetched again.
+    uss1.operator()
+        .post("/operator/v1/flights", &flight(LAT, (100.0, 150.0), (20, 30), 0))
+        .await
+        .want(409)?;
+    assert_eq!(uss1.outgoing("GET", "/uss/v1/operational_intents/")?, 1);
+    // The first alternative is taken as it is.
+    let first = &refused["alternatives"][0]["request"];
+    uss1.operator().post("/operator/v1/flights", first).await.want(201)?;
+    // A higher priority may conflict with both the peer's flight and the one just accepted.
+    uss1.operator()
+        .post("/operator/v1/flights", &flight(LAT, (100.0, 150.0), (20, 30), 2))
+        .await
+        .want(201)?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn client_credentials_tokens_come_from_the_token_endpoint() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    // A token endpoint that checks the client's credentials and grant, and signs with the key the DSS trusts.
+    let app = axum::Router::new().route(
+        "/token",
+        post(|headers: axum::http::HeaderMap, body: String| async move {
+            let basic =
+                headers.get("authorization").and_then(|h| h.to_str().ok()).unwrap_or_default().to_owned();
+            // "uss9:s3cret" in base64.
+            if basic != "Basic dXNzOTpzM2NyZXQ=" || !body.contains("grant_type=client_credentials") {
+                return (
+                    axum::http::StatusCode::UNAUTHORIZED,
+                    axum::Json(json!({"error": "invalid_client"})),
+                );
+            }
+            let scope = body
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("scope="))
+                .unwrap_or_default()
+                .replace('+', " ");
+            let issuer = TokenIssuer::from_pem(RSA_PRIVATE, None).expect("the test key loads");
+            let token =
+                issuer.issue("uss9", &[scope.as_str()], AUDIENCE, Duration::from_secs(300)).expect("signed");
+            (axum::http::StatusCode::OK, axum::Json(json!({"access_token": token, "expires_in": 300})))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let endpoint = format!("http://{}/token", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let uss =
+        Uss::start_with(&dss, "uss9", TokenSource::client_credentials(&endpoint, "uss9", "s3cret")).await?;
+    let planned = uss
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (10, 40), 0))
+        .await
+        .want(201)?;
+    let at_dss = dss.client("uss1", &[SC]).get_oir(str_of(&planned["id"])?).await?;
+    assert_eq!(at_dss["manager"], "uss9");
+
+    let wrong =
+        Uss::start_with(&dss, "uss9", TokenSource::client_credentials(&endpoint, "uss9", "guess")).await?;
+    let refused =
+        wrong.operator().post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (50, 60), 0)).await?;
+    assert_error(refused, 502, "token endpoint").context("a refused client gets no token")?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_restarted_uss_still_serves_and_ends_its_flights() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss = Uss::start(&dss, "uss1").await?;
+    let planned = uss
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (10, 70), 3))
+        .await
+        .want(201)?;
+    let flight_id = str_of(&planned["id"])?.to_owned();
+    let dir = uss.dir.clone();
+    drop(uss);
+
+    let tokens = TokenSource::dev(TokenIssuer::from_pem(RSA_PRIVATE, None)?, "uss1");
+    let again = Uss::start_in(&dss, "uss1", tokens, dir).await?;
+    let status = again.operator().get(&format!("/operator/v1/flights/{flight_id}")).await.want(200)?;
+    assert_eq!(status["ovn"], planned["ovn"]);
+    assert_eq!(status["priority"], json!(3));
+    let details =
+        again.peer("uss2", SC).get(&format!("/uss/v1/operational_intents/{flight_id}")).await.want(200)?;
+    assert_eq!(details["operational_intent"]["reference"]["ovn"], planned["ovn"]);
+    // Planning next to it still works: the DSS's reference under this identity is known, with its OVN.
+    again.operator().post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (10, 70), 4)).await.want(201)?;
+    let ended = again
+        .operator()
+        .post(&format!("/operator/v1/flights/{flight_id}/end"), &json!({}))
+        .await
+        .want(200)?;
+    assert_eq!(ended["state"], "Ended");
+    assert_eq!(dss.client("uss1", &[SC]).get(&oir_path(&flight_id)).await?.0, 404);
+    // The audit chain continued across the restart.
+    assert!(entente_server::uss::verify_audit_log(&again.audit)? > 4);
+    Ok(())
+}
+
+const FP_PLAN: &str = "interuss.flight_planning.plan";
+const FP_DIRECT: &str = "interuss.flight_planning.direct_automated_test";
+
+fn upsert(usage: &str, area: Value, priority: i32) -> Value {
+    json!({
+        "request_id": id(),
+        "execution_style": "IfAllowed",
+        "flight_plan": {
+            "basic_information": {"usage_state": usage, "uas_state": "Nominal", "area": [area]},
+            "astm_f3548_21": {"priority": priority}
+        }
+    })
+}
+
+#[tokio::test]
+async fn the_flight_planning_test_interface_plans_like_an_operator() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss1 = Uss::start(&dss, "uss1").await?;
+    let uss2 = Uss::start(&dss, "uss2").await?;
+    let director = |u: &Uss| client_at(&u.base, "uss_qualifier", &[FP_DIRECT]);
+    let planner = |u: &Uss| client_at(&u.base, "uss_qualifier", &[FP_PLAN]);
+    let status = director(&uss1).get("/flight_planning/v1/status").await.want(200)?;
+    assert_eq!(status["status"], "Ready");
+    assert_error(planner(&uss1).get("/flight_planning/v1/status").await?, 403, FP_DIRECT)?;
+
+    let area = volume4d(&circle(LAT, LNG, 300.0), 0.0, 120.0, 10, 40);
+    let first = id();
+    let path = |plan: &str| format!("/flight_planning/v1/flight_plans/{plan}");
+    let planned = planner(&uss1).put(&path(&first), &upsert("Planned", area.clone(), 0)).await.want(200)?;
+    assert_eq!(
+        (&planned["planning_result"], &planned["flight_plan_status"]),
+        (&json!("Completed"), &json!("Planned"))
+    );
+    let in_use = planner(&uss1).put(&path(&first), &upsert("InUse", area.clone(), 0)).await.want(200)?;
+    assert_eq!(in_use["flight_plan_status"], "OkToFly");
+    assert_eq!(dss.client("uss1", &[SC]).get_oir(&first).await?["state"], "Activated");
+
+    // The other USS may not plan over it at equal priority; the refusal leaves nothing planned.
+    let second = id();
+    let rejected = planner(&uss2).put(&path(&second), &upsert("InUse", area.clone(), 0)).await.want(200)?;
+    assert_eq!(
+        (&rejected["planning_result"], &rejected["flight_plan_status"]),
+        (&json!("Rejected"), &json!("NotPlanned"))
+    );
+    assert!(str_of(&rejected["notes"])?.contains("intersects"), "{rejected}");
+    assert_eq!(dss.client("uss2", &[SC]).get(&oir_path(&second)).await?.0, 404);
+
+    // Planned straight into use elsewhere: created Accepted, then activated.
+    let elsewhere = volume4d(&circle(LAT + 0.1, LNG, 300.0), 0.0, 120.0, 10, 40);
+    let third = id();
+    let flying = planner(&uss2).put(&path(&third), &upsert("InUse", elsewhere.clone(), 0)).await.want(200)?;
+    assert_eq!(flying["flight_plan_status"], "OkToFly", "{flying}");
+
+    let closed = director(&uss1).delete(&path(&first)).await.want(200)?;
+    assert_eq!(closed["flight_plan_status"], "Closed");
+    assert_error(director(&uss1).delete(&path(&first)).await?, 404, "not found")?;
+    let clear =
+        json!({"request_id": id(), "extent": volume4d(&circle(LAT + 0.1, LNG, 1000.0), 0.0, 3000.0, 0, 600)});
+    let cleared = director(&uss2).post("/flight_planning/v1/clear_area_requests", &clear).await.want(200)?;
+    assert_eq!(cleared["outcome"]["success"], json!(true));
+    assert_eq!(dss.client("uss2", &[SC]).get(&oir_path(&third)).await?.0, 404);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_uss_publishes_its_openapi_document() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss = Uss::start(&dss, "uss1").await?;
+    let doc = uss.peer("anyone", SC).get("/openapi.json").await.want(200)?;
+    let paths: Vec<&String> = doc["paths"].as_object().context("paths")?.keys().collect();
+    for expected in [
+        "/operator/v1/flights",
+        "/operator/v1/flights/{id}/telemetry",
+        "/uss/v1/operational_intents",
+        "/uss/v1/operational_intents/{entityid}/telemetry",
+        "/uss/v1/reports",
+    ] {
+        assert!(paths.iter().any(|p| *p == expected), "{expected} missing from {paths:?}");
+    }
+    assert!(doc["components"]["schemas"]["PlanConflictResponse"].is_object());
+    Ok(())
+}
+
+/// A DSS in front of the harness DSS whose queries find nothing, so the only way a USS learns of the intents
+/// in its way is the DSS's 409 naming them.
+async fn forgetful_dss(real: &Dss) -> anyhow::Result<String> {
+    let target = dss_url(real);
+    let http = reqwest::Client::new();
+    let app = axum::Router::new()
+        .route(
+            "/dss/v1/operational_intent_references/query",
+            post(|| async { axum::Json(json!({"operational_intent_references": []})) }),
+        )
+        .fallback(move |req: axum::extract::Request| {
+            let (http, target) = (http.clone(), target.clone());
+            async move {
+                let (parts, body) = req.into_parts();
+                let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+                let mut forwarded = http.request(parts.method, format!("{target}{}", parts.uri)).body(body);
+                if let Some(auth) = parts.headers.get("authorization") {
+                    forwarded = forwarded.header("authorization", auth);
+                }
+                forwarded = forwarded.header("content-type", "application/json");
+                let answer = forwarded.send().await.expect("the harness DSS answers");
+                let status = answer.status();
+                (status, answer.bytes().await.unwrap_or_default())
+            }
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://localhost:{}", listener.local_addr()?.port());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(url)
+}
+
+#[tokio::test]
+async fn intents_the_dss_names_in_a_409_are_fetched_and_decided_on() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let peer = Uss::start(&dss, "uss2").await?;
+    let low = peer
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (10, 40), 0))
+        .await
+        .want(201)?;
+
+    let dir = Arc::new(tempfile::tempdir()?);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://localhost:{}", listener.local_addr()?.port());
+    let mut config = UssConfig::new("uss1", &base, &forgetful_dss(&dss).await?);
+    config.flights_file = Some(dir.path().join("flights.json"));
+    let audit = dir.path().join("audit.jsonl");
+    let auth = Authenticator::from_pem_strings(&[RSA_PUBLIC, EC_PUBLIC], vec![AUDIENCE.to_owned()])?;
+    let tokens = TokenSource::dev(TokenIssuer::from_pem(RSA_PRIVATE, None)?, "uss1");
+    let state = UssState::open(config, Arc::new(auth), tokens, Arc::new(AuditLog::open(&audit)?))?;
+    tokio::spawn(serve_uss(listener, Arc::new(state), std::future::pending()));
+    let operator = client_at(&base, "pilot", &[OPERATOR]);
+
+    // Higher priority: the key is completed from the 409 and the second write succeeds.
+    let high =
+        operator.post("/operator/v1/flights", &flight(LAT, (50.0, 100.0), (20, 30), 1)).await.want(201)?;
+    let puts = |status: u16| -> anyhow::Result<usize> {
+        Ok(read_audit_log(&audit)?
+            .iter()
+            .filter(|r| r.exchange.method == "PUT" && r.exchange.status == Some(status))
+            .count())
+    };
+    assert_eq!((puts(409)?, puts(201)?), (1, 1));
+    assert!(high["ovn"].is_string());
+    // Equal priority: what the 409 revealed is a conflict, answered with alternatives, and nothing is written.
+    let refused =
+        operator.post("/operator/v1/flights", &flight(LAT, (0.0, 40.0), (15, 25), 0)).await.want(409)?;
+    assert_eq!(refused["conflicting_intents"], json!([low["id"]]));
+    assert_eq!((puts(409)?, puts(201)?), (2, 1));
+    Ok(())
+}
+
+#[tokio::test]
+async fn restricted_zones_keep_flights_out_during_their_time_window() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let authority_uss = Uss::start(&dss, "authority").await?;
+    let uss1 = Uss::start(&dss, "uss1").await?;
+    let authority = client_at(&authority_uss.base, "city", &["entente.authority"]);
+    assert_error(
+        uss1.operator().post("/authority/v1/constraints", &json!({})).await?,
+        403,
+        "entente.authority",
+    )?;
+
+    // A flight planned before the zone is declared: its operator is alerted when the zone comes.
+    let early = uss1
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT, (0.0, 100.0), (35, 38), 0))
+        .await
+        .want(201)?;
+    // Closed from +10 to +40 minutes, at every altitude up to 500 m.
+    let zone = json!({"volumes": [volume4d(&circle(LAT, LNG, 1000.0), 0.0, 500.0, 10, 40)], "type": "event"});
+    let created = authority.post("/authority/v1/constraints", &zone).await.want(201)?;
+    let constraint_id = str_of(&created["reference"]["id"])?.to_owned();
+    let status =
+        uss1.operator().get(&format!("/operator/v1/flights/{}", str_of(&early["id"])?)).await.want(200)?;
+    let alerts = status["alerts"].as_array().context("alerts")?;
+    assert!(alerts.len() == 1 && str_of(&alerts[0])?.contains(&constraint_id), "{status}");
+    uss1.operator()
+        .post(&format!("/operator/v1/flights/{}/end", str_of(&early["id"])?), &json!({}))
+        .await
+        .want(200)?;
+    assert_eq!(created["reference"]["manager"], "authority");
+    let served = authority_uss
+        .peer("uss1", "utm.constraint_processing")
+        .get(&format!("/uss/v1/constraints/{constraint_id}"))
+        .await
+        .want(200)?;
+    assert_eq!(served["constraint"]["details"]["type"], "event");
+
+    // No priority gets in; the nearest alternative waits for the window to close.
+    let refused = uss1
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT, (0.0, 100.0), (20, 30), 100))
+        .await
+        .want(409)?;
+    assert_eq!(refused["conflicting_intents"], json!([constraint_id]));
+    let first = &refused["alternatives"][0];
+    assert_eq!(first["time_shift_seconds"], json!(25 * 60), "{refused}");
+    uss1.operator().post("/operator/v1/flights", &first["request"]).await.want(201)?;
+    assert_error(
+        uss1.operator().post("/operator/v1/flights", &flight(LAT, (0.0, 100.0), (20, 30), i32::MAX)).await?,
+        400,
+        "priority",
+    )?;
+
+    // Lifted, the zone no longer keeps anyone out.
+    authority.delete(&format!("/authority/v1/constraints/{constraint_id}")).await.want(200)?;
+    uss1.operator().post("/operator/v1/flights", &flight(LAT, (0.0, 100.0), (20, 30), 0)).await.want(201)?;
+    assert_error(
+        authority.delete(&format!("/authority/v1/constraints/{constraint_id}")).await?,
+        404,
+        "not found",
+    )?;
+
+    // The arbiter role: declaring a USS Down at the DSS.
+    let set = authority
+        .put("/authority/v1/uss_availability/uss9", &json!({"availability": "Down"}))
+        .await
+        .want(200)?;
+    assert_eq!(set["status"]["availability"], "Down");
+    let again = authority
+        .put("/authority/v1/uss_availability/uss9", &json!({"availability": "Normal"}))
+        .await
+        .want(200)?;
+    assert_eq!(again["status"]["availability"], "Normal");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_route_with_a_buffer_is_planned_as_one_volume_per_segment() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss = Uss::start(&dss, "uss1").await?;
+    let route = json!({
+        "route": {
+            "waypoints": [{"lat": LAT, "lng": LNG}, {"lat": LAT, "lng": LNG + 0.02}, {"lat": LAT + 0.02, "lng": LNG + 0.02}],
+            "buffer_m": 50.0,
+            "altitude_lower": altitude(0.0), "altitude_upper": altitude(120.0),
+            "time_start": time_of(at(10)), "time_end": time_of(at(40))
+        },
+        "priority": 0
+    });
+    let planned = uss.operator().post("/operator/v1/flights", &route).await.want(201)?;
+    assert_eq!(planned["volumes"].as_array().map(Vec::len), Some(2));
+    // A flight crossing the first leg 40 m off its line is in the way; 200 m off it is not.
+    let crossing = |dlat: f64| flight(LAT + dlat, (0.0, 120.0), (10, 40), 0);
+    let metres = |m: f64| m / 111_200.0;
+    let mut near = crossing(metres(40.0 + 10.0));
+    near["volumes"][0]["volume"]["outline_circle"]["radius"]["value"] = json!(10.0);
+    near["volumes"][0]["volume"]["outline_circle"]["center"]["lng"] = json!(LNG + 0.01);
+    assert_error(uss.operator().post("/operator/v1/flights", &near).await?, 409, "intersects")?;
+    let mut clear = crossing(metres(200.0 + 10.0));
+    clear["volumes"][0]["volume"]["outline_circle"]["radius"]["value"] = json!(10.0);
+    clear["volumes"][0]["volume"]["outline_circle"]["center"]["lng"] = json!(LNG + 0.01);
+    uss.operator().post("/operator/v1/flights", &clear).await.want(201)?;
+    let both =
+        json!({"volumes": [volume4d(&circle(LAT, LNG, 10.0), 0.0, 1.0, 10, 20)], "route": route["route"]});
+    assert_error(uss.operator().post("/operator/v1/flights", &both).await?, 400, "not both")?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_flight_far_off_its_volumes_turns_contingent_and_shares_telemetry() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss = Uss::start(&dss, "uss1").await?;
+    let planned = uss
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (-1, 30), 0))
+        .await
+        .want(201)?;
+    let flight_id = str_of(&planned["id"])?.to_owned();
+    let op = |action: &str| format!("/operator/v1/flights/{flight_id}/{action}");
+    let fix = |lat: f64| {
+        json!({
+            "time_measured": time_of(chrono::Utc::now()),
+            "position": {"latitude": lat, "longitude": LNG, "altitude": altitude(60.0)}
+        })
+    };
+    let telemetry = format!("/uss/v1/operational_intents/{flight_id}/telemetry");
+    assert_error(uss.operator().post(&op("telemetry"), &fix(LAT)).await?, 409, "activated")?;
+    uss.operator().post(&op("activate"), &json!({})).await.want(200)?;
+    assert_error(uss.peer("uss2", CMSA).get(&telemetry).await?, 409, "Nonconforming")?;
+    // About 5.5 km north of a 300 m circle: beyond any recovery.
+    let gone = uss.operator().post(&op("telemetry"), &fix(LAT + 0.05)).await.want(200)?;
+    assert_eq!(gone["state"], "Contingent");
+    assert_eq!(gone["volumes"], json!([]), "a contingent intent has off-nominal volumes only");
+    assert_eq!(dss.client("uss1", &[SC]).get_oir(&flight_id).await?["state"], "Contingent");
+    let served = uss.peer("uss2", CMSA).get(&telemetry).await.want(200)?;
+    assert_eq!(served["telemetry"]["position"]["latitude"], json!(LAT + 0.05));
+    // Flown out of the announced volume, a new one is announced; within it, nothing is written.
+    let version = dss.client("uss1", &[SC]).get_oir(&flight_id).await?["version"].clone();
+    uss.operator().post(&op("telemetry"), &fix(LAT + 0.05)).await.want(200)?;
+    assert_eq!(dss.client("uss1", &[SC]).get_oir(&flight_id).await?["version"], version);
+    let moved = uss.operator().post(&op("telemetry"), &fix(LAT + 0.06)).await.want(200)?;
+    assert_eq!(
+        moved["off_nominal_volumes"][0]["volume"]["outline_circle"]["center"]["lat"],
+        json!(LAT + 0.06)
+    );
+    assert_ne!(dss.client("uss1", &[SC]).get_oir(&flight_id).await?["version"], version);
+    // Contingent only ends; back inside it stays so.
+    let still = uss.operator().post(&op("telemetry"), &fix(LAT)).await.want(200)?;
+    assert_eq!(still["state"], "Contingent");
+    assert_error(uss.operator().post(&op("activate"), &json!({})).await?, 409, "Contingent")?;
+    uss.operator().post(&op("end"), &json!({})).await.want(200)?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn operations_on_one_flight_do_not_interleave() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss = Uss::start(&dss, "uss1").await?;
+    let planned = uss
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (10, 40), 0))
+        .await
+        .want(201)?;
+    let end = format!("/operator/v1/flights/{}/end", str_of(&planned["id"])?);
+    let (a, b, empty) = (uss.operator(), uss.operator(), json!({}));
+    let (first, second) = tokio::join!(a.post(&end, &empty), b.post(&end, &empty));
+    let mut statuses = [first?.0.as_u16(), second?.0.as_u16()];
+    statuses.sort_unstable();
+    // One ends it; the other then finds it ended, instead of racing it to the DSS.
+    assert_eq!(statuses, [200, 409]);
+    assert_eq!(uss.outgoing("DELETE", "/dss/v1/operational_intent_references/")?, 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn operators_hear_of_peer_intents_that_come_to_intersect_their_flights() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss1 = Uss::start(&dss, "uss1").await?;
+    let uss2 = Uss::start(&dss, "uss2").await?;
+    let mine = uss1
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (10, 40), 0))
+        .await
+        .want(201)?;
+    let elsewhere = uss1
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT + 0.1, (0.0, 120.0), (10, 40), 0))
+        .await
+        .want(201)?;
+    assert_eq!(mine["alerts"], json!([]));
+    // A higher priority flight over it: uss2 notifies uss1's subscription, and uss1 tells its operator.
+    let theirs = uss2
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT, (50.0, 150.0), (20, 30), 5))
+        .await
+        .want(201)?;
+    let status =
+        uss1.operator().get(&format!("/operator/v1/flights/{}", str_of(&mine["id"])?)).await.want(200)?;
+    let alerts = status["alerts"].as_array().context("alerts")?;
+    assert_eq!(alerts.len(), 1, "{status}");
+    assert!(str_of(&alerts[0])?.contains(str_of(&theirs["id"])?) && str_of(&alerts[0])?.contains("uss2"));
+    let untouched = uss1
+        .operator()
+        .get(&format!("/operator/v1/flights/{}", str_of(&elsewhere["id"])?))
+        .await
+        .want(200)?;
+    assert_eq!(untouched["alerts"], json!([]));
+    Ok(())
+}

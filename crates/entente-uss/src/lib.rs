@@ -1,0 +1,31 @@
+//! The rules a USS keeps for its operators' flights (ASTM F3548-21): conflicts by exact 4D intersection and
+//! priority, conflict-free alternatives, conformance monitoring, and the hash-chained audit record.
+//!
+//! Pure decisions over plain values: no HTTP, no serialisation format, no clock (callers pass `now`), no storage.
+
+mod alternatives;
+mod audit;
+mod conflict;
+mod conformance;
+mod error;
+mod flight;
+mod route;
+
+use chrono::{DateTime, Utc};
+
+pub use alternatives::{Alternative, SearchSpace, alternatives};
+pub use audit::{AuditChain, AuditRecord, Direction, Exchange, GENESIS_HASH, sha256_hex, verify_chain};
+pub use conflict::{Intent, PriorityPolicy, blocking_intents};
+pub use conformance::{ContingencyRules, Position, Verdict, assess, covers};
+pub use error::UssError;
+pub use flight::{FlightState, Priority};
+pub use route::{Route, route_volumes};
+
+pub type Timestamp = DateTime<Utc>;
+/// One 4D volume of an operational intent, in metres (WGS84) and UTC.
+pub type Volume = entente_geo::Volume4<Timestamp>;
+
+/// Whether any volume of `a` intersects any volume of `b` (closed in every dimension, exact geometry).
+pub fn volumes_intersect(a: &[Volume], b: &[Volume]) -> bool {
+    a.iter().any(|x| b.iter().any(|y| x.intersects(y)))
+}

@@ -5,7 +5,7 @@ mod gateway;
 mod layout;
 mod local;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::codec;
-use gateway::{Compare, Event, Gateway, KeyValue, Op, RangeRequest, TxnRequest};
+use gateway::{Compare, Event, Gateway, KeyValue, Op, RangeRequest, TxnRequest, TxnResponse};
 use layout::{Kind, Layout};
 pub use local::LocalEtcd;
 
@@ -66,6 +66,8 @@ pub struct EtcdStore {
     wake: Arc<Notify>,
     /// Unconditional commits of the plain [`Store`] interface, kept in submission order.
     queue: mpsc::UnboundedSender<Job>,
+    /// A pooled instance's decisions, batched into shared transactions.
+    batches: mpsc::UnboundedSender<Pending>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -108,7 +110,17 @@ impl EtcdStore {
         let (queue, jobs) = mpsc::unbounded_channel();
         let reader = handle.spawn(read_heads(inner.clone(), waiters.clone(), wake.clone()));
         let committer = handle.spawn(commit_in_order(inner.clone(), jobs));
-        Ok(EtcdStore { inner, handle, waiters, wake, queue, tasks: vec![reader, committer] })
+        let (batches, pending) = mpsc::unbounded_channel();
+        let batcher = handle.spawn(batch_commits(inner.clone(), pending));
+        Ok(EtcdStore {
+            inner,
+            handle,
+            waiters,
+            wake,
+            queue,
+            batches,
+            tasks: vec![reader, committer, batcher],
+        })
     }
 
     /// Everything the pool holds, and the revision it was read at.
@@ -328,7 +340,12 @@ async fn commit_in_order(inner: Arc<Inner>, mut jobs: mpsc::UnboundedReceiver<Jo
         // Without an airspace the footprint is the new extents: nobody decided on older state.
         let footprint = Airspace::default().footprint(&changes);
         let outcome = loop {
-            match commit(&inner, changes.clone(), &footprint, None).await {
+            let committed = match prepare(&inner, changes.clone(), &footprint, None).await {
+                Ok(Prepare::Ready(prepared)) => send_alone(&inner, prepared).await,
+                Ok(Prepare::Stale(revision)) => Ok(Committed::Stale(revision)),
+                Err(e) => Err(e),
+            };
+            match committed {
                 Ok(Committed::At(_)) => break Ok(()),
                 Ok(Committed::Stale(_)) => continue,
                 Err(e) => break Err(e),
@@ -338,15 +355,47 @@ async fn commit_in_order(inner: Arc<Inner>, mut jobs: mpsc::UnboundedReceiver<Jo
     }
 }
 
-/// One transaction: the changes, the notification pages they touch, the cell markers of their footprint
-/// and `head`; with `read_at`, guarded by compares that fail if anything it covers changed after it.
-async fn commit(
+/// One decision's transaction, before it is sent alone or nested in a batch.
+struct Prepared {
+    /// Its compares, the writes that are its own (entities, pages, its cells' `x` markers), and on failure
+    /// a read of `head`.
+    txn: TxnRequest,
+    /// Ancestors' `ix` markers, which a batch writes once for all its members.
+    shared: Vec<Vec<u8>>,
+    own_writes: HashSet<Vec<u8>>,
+    compared: HashSet<Vec<u8>>,
+    bytes: usize,
+}
+
+impl Prepared {
+    /// Whether the two may share one etcd transaction: nested compares are all evaluated before any nested
+    /// write, so two decisions that could invalidate each other must not be batched.
+    fn independent_of(&self, other: &Prepared) -> bool {
+        let writes = |p: &Prepared| p.own_writes.iter().chain(&p.shared).cloned().collect::<HashSet<_>>();
+        let (mine, theirs) = (writes(self), writes(other));
+        mine.is_disjoint(&other.compared)
+            && theirs.is_disjoint(&self.compared)
+            && self.own_writes.is_disjoint(&other.own_writes)
+    }
+}
+
+enum Prepare {
+    Ready(Prepared),
+    /// A page it must rewrite already changed after the decision.
+    Stale(Revision),
+}
+
+/// One decision's transaction: the changes, the notification pages they touch and the cell markers of their
+/// footprint; with `read_at`, guarded by compares that fail if anything it covers changed after it.
+async fn prepare(
     inner: &Inner,
     changes: Vec<Change>,
     footprint: &Footprint,
     read_at: Option<Revision>,
-) -> Result<Committed, StoreError> {
+) -> Result<Prepare, StoreError> {
     let (gateway, layout) = (&inner.gateway, &inner.layout);
+    let mut own_writes = HashSet::new();
+    let mut bytes = 0;
     let before = read_at.map(|r| r + 1);
     let mut txn = TxnRequest::default();
     let mut pages: BTreeMap<usize, Vec<(u128, Option<i32>)>> = BTreeMap::new();
@@ -398,10 +447,12 @@ async fn commit(
         if let Some(before) = before {
             txn.compare.push(Compare::modified_before(&key, before));
         }
+        bytes += key.len() + value.as_ref().map_or(0, Vec::len);
         txn.success.push(match value {
             Some(value) => Op::put(&key, &value),
             None => Op::delete(&key),
         });
+        own_writes.insert(key);
     }
     if !pages.is_empty() {
         // Only a followed store's mirror is current; the plain interface reads the pages from etcd.
@@ -415,7 +466,7 @@ async fn commit(
         for (n, updates) in pages {
             let (mod_revision, mut page) = read.get(&n).cloned().unwrap_or_default();
             if read_at.is_some_and(|r| mod_revision > r) {
-                return Ok(Committed::Stale(mod_revision));
+                return Ok(Prepare::Stale(mod_revision));
             }
             for (id, value) in updates {
                 match value {
@@ -424,36 +475,161 @@ async fn commit(
                 };
             }
             let key = layout.page(n);
+            let value = encode_page(&page);
+            bytes += key.len() + value.len();
             txn.compare.push(Compare::modified_before(&key, mod_revision + 1));
-            txn.success.push(Op::put(&key, &encode_page(&page)));
+            txn.success.push(Op::put(&key, &value));
+            own_writes.insert(key);
         }
     }
     let markers = layout.markers(footprint);
+    let mut compared: HashSet<Vec<u8>> = own_writes.clone();
     if let Some(before) = before {
         txn.compare.extend(markers.compare.iter().map(|k| Compare::modified_before(k, before)));
+        compared.extend(markers.compare.iter().cloned());
     }
     txn.success.extend(markers.bump.iter().map(|k| Op::put(k, &[])));
-    txn.success.push(Op::put(&layout.head(), &[]));
+    own_writes.extend(markers.bump.iter().cloned());
     txn.failure.push(Op::get(&layout.head()));
-    if txn.compare.len() > MAX_TXN_OPS || txn.success.len() > MAX_TXN_OPS {
+    // Alone, the transaction also carries the shared markers and `head`.
+    let alone = txn.success.len() + markers.shared.len() + 1;
+    if txn.compare.len() > MAX_TXN_OPS || alone > MAX_TXN_OPS {
         return Err(StoreError::Io(format!(
-            "a commit of {} changes needs {} compares and {} operations, over etcd's limit of {MAX_TXN_OPS}",
+            "a commit of {} changes needs {} compares and {alone} operations, over etcd's limit of {MAX_TXN_OPS}",
             changes.len(),
             txn.compare.len(),
-            txn.success.len()
         )));
     }
-    let response = gateway.txn(&txn).await?;
-    if response.succeeded {
-        return Ok(Committed::At(response.header.revision));
-    }
-    let head = response
+    Ok(Prepare::Ready(Prepared { txn, shared: markers.shared, own_writes, compared, bytes }))
+}
+
+/// The revision to wait for after a refused (nested) transaction: `head` as its failure branch read it.
+fn stale_head(response: &TxnResponse, fallback: Revision) -> Revision {
+    response
         .responses
         .first()
         .and_then(|r| r.response_range.as_ref())
         .and_then(|r| r.kvs.first())
-        .map_or(response.header.revision, |kv| kv.mod_revision);
-    Ok(Committed::Stale(head))
+        .map_or(fallback, |kv| kv.mod_revision)
+}
+
+/// Sends one decision alone: its compares guard the whole transaction.
+async fn send_alone(inner: &Inner, prepared: Prepared) -> Result<Committed, StoreError> {
+    let Prepared { mut txn, shared, .. } = prepared;
+    txn.success.extend(shared.iter().map(|k| Op::put(k, &[])));
+    txn.success.push(Op::put(&inner.layout.head(), &[]));
+    let response = inner.gateway.txn(&txn).await?;
+    if response.succeeded {
+        return Ok(Committed::At(response.header.revision));
+    }
+    Ok(Committed::Stale(stale_head(&response, response.header.revision)))
+}
+
+/// Sends independent decisions as nested transactions of one etcd transaction (one raft entry, one fsync),
+/// each guarded by its own compares; the shared markers and `head` are written once.
+async fn send_batch(inner: &Inner, batch: Vec<Prepared>) -> Result<Vec<Committed>, StoreError> {
+    if batch.len() == 1 {
+        let prepared = batch.into_iter().next().map(|p| send_alone(inner, p));
+        return Ok(vec![prepared.ok_or_else(|| StoreError::Io("empty batch".into()))?.await?]);
+    }
+    let shared: BTreeSet<Vec<u8>> = batch.iter().flat_map(|p| p.shared.iter().cloned()).collect();
+    let n = batch.len();
+    let mut outer = TxnRequest::default();
+    outer.success.extend(batch.into_iter().map(|p| Op::Txn(p.txn)));
+    outer.success.extend(shared.iter().map(|k| Op::put(k, &[])));
+    outer.success.push(Op::put(&inner.layout.head(), &[]));
+    let response = inner.gateway.txn(&outer).await?;
+    let revision = response.header.revision;
+    Ok(response
+        .responses
+        .iter()
+        .take(n)
+        .map(|r| match r.response_txn.as_deref() {
+            Some(nested) if nested.succeeded => Committed::At(revision),
+            Some(nested) => Committed::Stale(stale_head(nested, revision)),
+            None => Committed::Stale(revision),
+        })
+        .collect())
+}
+
+/// Decisions waiting to be sent, each with where to say how it ended.
+type Pending = (Prepared, oneshot::Sender<Result<Committed, StoreError>>);
+
+/// Commits sent at once; more commits waiting meanwhile make bigger batches.
+const BATCHES_IN_FLIGHT: usize = 4;
+
+/// Largest batch body: etcd refuses requests over 1.5 MiB by default.
+const BATCH_BYTES: usize = 512 * 1024;
+
+/// Groups waiting decisions into batches of independent ones that fit etcd's limits, and sends them.
+async fn batch_commits(inner: Arc<Inner>, mut queue: mpsc::UnboundedReceiver<Pending>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(BATCHES_IN_FLIGHT));
+    let mut waiting: Vec<Pending> = Vec::new();
+    loop {
+        if waiting.is_empty() {
+            match queue.recv().await {
+                Some(p) => waiting.push(p),
+                None => return,
+            }
+        }
+        let Ok(slot) = slots.clone().acquire_owned().await else { return };
+        while let Ok(p) = queue.try_recv() {
+            waiting.push(p);
+        }
+        let batch = take_batch(&mut waiting);
+        let inner = inner.clone();
+        tokio::spawn(async move {
+            let (prepared, answers): (Vec<Prepared>, Vec<_>) = batch.into_iter().unzip();
+            match send_batch(&inner, prepared).await {
+                Ok(outcomes) => {
+                    for (answer, outcome) in answers.into_iter().zip(outcomes) {
+                        let _ = answer.send(Ok(outcome));
+                    }
+                }
+                Err(e) => {
+                    for answer in answers {
+                        let _ = answer.send(Err(e.clone()));
+                    }
+                }
+            }
+            drop(slot);
+        });
+    }
+}
+
+/// The oldest waiting decision and every later one independent of those taken, within etcd's limits; the
+/// rest keep waiting in order.
+fn take_batch(waiting: &mut Vec<Pending>) -> Vec<Pending> {
+    let mut taken: Vec<Pending> = Vec::new();
+    let mut shared: BTreeSet<Vec<u8>> = BTreeSet::new();
+    let mut bytes = 0;
+    let mut widest = 0;
+    let mut rest = Vec::new();
+    for p in waiting.drain(..) {
+        let fits = || {
+            if taken.is_empty() {
+                return true;
+            }
+            let more: BTreeSet<&Vec<u8>> = p.0.shared.iter().filter(|k| !shared.contains(*k)).collect();
+            // etcd gives each nested transaction what the outer one leaves of the limit.
+            let outer = taken.len() + 1 + shared.len() + more.len() + 1;
+            let nested = |t: &TxnRequest| t.compare.len().max(t.success.len()).max(t.failure.len());
+            let widest = widest.max(nested(&p.0.txn));
+            outer + widest <= MAX_TXN_OPS
+                && bytes + p.0.bytes <= BATCH_BYTES
+                && taken.iter().all(|q| q.0.independent_of(&p.0))
+        };
+        if fits() {
+            shared.extend(p.0.shared.iter().cloned());
+            bytes += p.0.bytes;
+            widest = widest.max(p.0.txn.compare.len().max(p.0.txn.success.len()).max(p.0.txn.failure.len()));
+            taken.push(p);
+        } else {
+            rest.push(p);
+        }
+    }
+    *waiting = rest;
+    taken
 }
 
 /// The named pages with their revisions, in one round trip.
@@ -493,7 +669,17 @@ impl SharedStore for EtcdStore {
         footprint: Footprint,
         read_at: Revision,
     ) -> BoxFuture<'_, Result<Committed, StoreError>> {
-        Box::pin(async move { commit(&self.inner, changes, &footprint, Some(read_at)).await })
+        Box::pin(async move {
+            let prepared = match prepare(&self.inner, changes, &footprint, Some(read_at)).await? {
+                Prepare::Ready(prepared) => prepared,
+                Prepare::Stale(revision) => return Ok(Committed::Stale(revision)),
+            };
+            let (answer, outcome) = oneshot::channel();
+            self.batches
+                .send((prepared, answer))
+                .map_err(|_| StoreError::Io("the etcd batcher stopped".into()))?;
+            outcome.await.unwrap_or_else(|_| Err(StoreError::Io("the etcd batcher stopped".into())))
+        })
     }
 }
 
@@ -511,5 +697,56 @@ impl Store for EtcdStore {
             let _ = done.send(Err(StoreError::Io("the etcd committer stopped".into())));
         }
         ticket
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use entente_dss::Report;
+    use entente_geo::LatLngRect;
+
+    use super::*;
+
+    fn inner() -> Inner {
+        Inner {
+            gateway: Gateway::new(vec!["http://127.0.0.1:9".into()]).expect("a client"),
+            layout: Layout::new("/t"),
+            mirror: Mutex::new(Some(Pages::new())),
+        }
+    }
+
+    /// A decision writing one report (no pages, so no etcd read) over `rect`.
+    async fn decision(inner: &Inner, name: &str, rect: (f64, f64, f64, f64)) -> Prepared {
+        let (lat_lo, lat_hi, lng_lo, lng_hi) = rect;
+        let footprint =
+            Footprint { rects: vec![LatLngRect { lat_lo, lat_hi, lng_lo, lng_hi }], everywhere: false };
+        let report = Report {
+            id: name.into(),
+            reporter: "uss1".into(),
+            received_at: chrono::DateTime::from_timestamp_nanos(0),
+            body: String::new(),
+        };
+        match prepare(inner, vec![Change::PutReport(report)], &footprint, Some(10)).await {
+            Ok(Prepare::Ready(p)) => p,
+            _ => panic!("a report needs no page, so it is always ready"),
+        }
+    }
+
+    #[tokio::test]
+    async fn decisions_that_could_invalidate_each_other_are_never_batched() {
+        let inner = inner();
+        let small = decision(&inner, "a", (47.2, 47.202, 8.3, 8.302)).await;
+        let large = decision(&inner, "b", (46.9, 47.5, 7.9, 8.6)).await;
+        let neighbour = decision(&inner, "c", (47.201, 47.203, 8.301, 8.303)).await;
+        let far = decision(&inner, "d", (-33.9, -33.898, 151.2, 151.202)).await;
+        assert!(!small.independent_of(&large) && !large.independent_of(&small));
+        assert!(!small.independent_of(&neighbour));
+        assert!(small.independent_of(&far) && far.independent_of(&small));
+
+        let mut waiting: Vec<Pending> =
+            [small, large, far].into_iter().map(|p| (p, oneshot::channel().0)).collect();
+        let batch = take_batch(&mut waiting);
+        assert_eq!(batch.len(), 2, "the small and the far decision go together");
+        assert_eq!(waiting.len(), 1, "the large one waits for the next batch");
     }
 }

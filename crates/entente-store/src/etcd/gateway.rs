@@ -99,6 +99,9 @@ pub(crate) enum Op {
     Delete { key: String },
     #[serde(rename = "request_range")]
     Range(RangeRequest),
+    /// A nested transaction (etcd ≥ 3.3): its compares decide its own branch only.
+    #[serde(rename = "request_txn")]
+    Txn(TxnRequest),
 }
 
 impl Op {
@@ -136,6 +139,8 @@ pub(crate) struct TxnResponse {
 pub(crate) struct OpResponse {
     #[serde(default)]
     pub(crate) response_range: Option<RangeResponse>,
+    #[serde(default)]
+    pub(crate) response_txn: Option<Box<TxnResponse>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -98,7 +98,11 @@ fn ancestors_of(cells: &BTreeSet<Cell>) -> BTreeSet<Cell> {
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct Markers {
     pub(crate) compare: Vec<Vec<u8>>,
+    /// The `x` markers of the write's own cells.
     pub(crate) bump: Vec<Vec<u8>>,
+    /// The `ix` markers of their ancestors: many writes bump the same ones, and bumping one needlessly only
+    /// costs a coarse write a retry, so a batch of commits may bump each once for all.
+    pub(crate) shared: Vec<Vec<u8>>,
 }
 
 impl Layout {
@@ -161,7 +165,7 @@ impl Layout {
         }
         for &a in &ancestors {
             markers.compare.push(self.marker("x", a));
-            markers.bump.push(self.marker("ix", a));
+            markers.shared.push(self.marker("ix", a));
         }
         markers
     }
@@ -233,6 +237,10 @@ mod tests {
         LatLngRect { lat_lo, lat_hi, lng_lo, lng_hi }
     }
 
+    fn all_bumps(m: &Markers) -> impl Iterator<Item = &Vec<u8>> {
+        m.bump.iter().chain(&m.shared)
+    }
+
     fn footprint(rects: Vec<LatLngRect>) -> Footprint {
         Footprint { rects, everywhere: false }
     }
@@ -241,7 +249,7 @@ mod tests {
     fn conflict(a: &Footprint, b: &Footprint) -> bool {
         let layout = Layout::new("/p");
         let (ma, mb) = (layout.markers(a), layout.markers(b));
-        ma.bump.iter().any(|k| mb.compare.contains(k)) && mb.bump.iter().any(|k| ma.compare.contains(k))
+        all_bumps(&ma).any(|k| mb.compare.contains(k)) && all_bumps(&mb).any(|k| ma.compare.contains(k))
     }
 
     #[test]
@@ -254,7 +262,7 @@ mod tests {
         ] {
             let m = Layout::new("/p").markers(&f);
             assert!(m.compare.len() <= CELL_BUDGET, "{} compares for {f:?}", m.compare.len());
-            assert!(m.bump.len() <= CELL_BUDGET);
+            assert!(m.bump.len() + m.shared.len() <= CELL_BUDGET);
             assert!(!m.bump.is_empty());
         }
     }
@@ -309,7 +317,7 @@ mod tests {
             }
             for f in [&fa, &fb] {
                 let m = Layout::new("/p").markers(f);
-                proptest::prop_assert!(m.compare.len() <= CELL_BUDGET && m.bump.len() <= CELL_BUDGET);
+                proptest::prop_assert!(m.compare.len() <= CELL_BUDGET && all_bumps(&m).count() <= CELL_BUDGET);
             }
         }
     }
@@ -343,6 +351,7 @@ mod tests {
         for key in [layout.id(Kind::Intent, id), layout.head(), layout.page(31)] {
             assert!(start <= key && key < end);
         }
-        assert!(layout.markers(&footprint(vec![rect(0.0, 0.1, 0.0, 0.1)])).bump.iter().all(|k| *k < start));
+        let markers = layout.markers(&footprint(vec![rect(0.0, 0.1, 0.0, 0.1)]));
+        assert!(all_bumps(&markers).all(|k| *k < start));
     }
 }

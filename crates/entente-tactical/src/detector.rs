@@ -1,0 +1,190 @@
+//! The detector: configuration, the conflict it reports, and the full scan over a snapshot of traffic.
+
+use std::num::NonZeroUsize;
+
+use crate::cpa::{Encounter, Kin, encounter};
+use crate::error::TacticalError;
+use crate::grid::{Cells, Sweep};
+use crate::state::{AircraftId, State};
+
+/// Protected zone and look-ahead. A pair is in conflict when, flying straight at constant speed, both come within
+/// `horizontal_m` horizontally and `vertical_m` vertically at the same time, before `lookahead_s` from now.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Config {
+    pub horizontal_m: f64,
+    pub vertical_m: f64,
+    pub lookahead_s: f64,
+}
+
+/// A predicted (or current) loss of separation between `a` and `b`, `a < b`. Times are seconds on the states'
+/// clock; the loss window `[t_in, t_out]` is infinite on a side where the pair does not close at all (flying in
+/// formation inside the zone), and `t_in < at` means separation is already lost.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Conflict {
+    pub a: AircraftId,
+    pub b: AircraftId,
+    /// The instant both states were dead-reckoned to.
+    pub at: f64,
+    /// Time of the horizontal closest point of approach.
+    pub t_cpa: f64,
+    /// Horizontal distance at the closest point of approach.
+    pub d_cpa_m: f64,
+    pub t_in: f64,
+    pub t_out: f64,
+}
+
+impl Conflict {
+    pub(crate) fn new(a: &State, b: &State, at: f64, e: Encounter) -> Conflict {
+        let (a, b) = if a.id() <= b.id() { (a, b) } else { (b, a) };
+        Conflict {
+            a: a.id().clone(),
+            b: b.id().clone(),
+            at,
+            t_cpa: at + e.t_cpa,
+            d_cpa_m: e.d_cpa_m,
+            t_in: at + e.t_in,
+            t_out: at + e.t_out,
+        }
+    }
+}
+
+/// Below this many aircraft a scan stays on one thread: spawning costs more than it saves.
+const PARALLEL_FROM: usize = 2_000;
+
+#[derive(Clone, Debug)]
+pub struct Detector {
+    config: Config,
+    threads: usize,
+}
+
+impl Detector {
+    pub fn new(config: Config) -> Result<Detector, TacticalError> {
+        let positive = |field, value: f64| {
+            if value.is_finite() && value > 0.0 {
+                Ok(())
+            } else {
+                Err(TacticalError::InvalidConfig { field, value, rule: "must be a positive finite number" })
+            }
+        };
+        positive("horizontal_m", config.horizontal_m)?;
+        positive("vertical_m", config.vertical_m)?;
+        positive("lookahead_s", config.lookahead_s)?;
+        let threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        Ok(Detector { config, threads })
+    }
+
+    /// Caps the threads a scan may use (at least one).
+    pub fn with_threads(self, threads: usize) -> Detector {
+        Detector { threads: threads.max(1), ..self }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The conflict between two aircraft, both dead-reckoned to `at`.
+    pub fn pair(&self, a: &State, b: &State, at: f64) -> Option<Conflict> {
+        encounter(&Kin::of(a), &Kin::of(b), at, &self.config).map(|e| Conflict::new(a, b, at, e))
+    }
+
+    /// Every conflict in a snapshot, with all states dead-reckoned to the newest one's time. Each pair appears
+    /// once, ordered by the pair's positions in `states`. Ids are expected to be unique.
+    pub fn scan(&self, states: &[State]) -> Vec<Conflict> {
+        let Some(at) = states.iter().map(State::t).reduce(f64::max) else { return Vec::new() };
+        let oldest = states.iter().map(State::t).fold(at, f64::min);
+        let kins: Vec<Kin> = states.iter().map(Kin::of).collect();
+        let plan = Plan::new(&self.config, &kins, at - oldest);
+        let mut entries: Vec<(i64, u32)> = Vec::with_capacity(kins.len() * 4);
+        for (i, k) in kins.iter().enumerate() {
+            let sweep = Sweep::of(k, at - k.t + self.config.lookahead_s, plan.reach_m, &self.config);
+            plan.cells.keys(&sweep, |key| entries.push((key, i as u32)));
+        }
+        entries.sort_unstable();
+        let threads = if kins.len() >= PARALLEL_FROM { self.threads } else { 1 };
+        let mut found = if threads == 1 {
+            self.pairs_in_cells(&entries, &kins, at)
+        } else {
+            let chunks = split_at_cells(&entries, threads);
+            std::thread::scope(|scope| {
+                let workers: Vec<_> = chunks
+                    .iter()
+                    .map(|chunk| scope.spawn(|| self.pairs_in_cells(chunk, &kins, at)))
+                    .collect();
+                workers
+                    .into_iter()
+                    .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .collect()
+            })
+        };
+        // A pair whose boxes share several cells was evaluated once per cell.
+        found.sort_unstable_by_key(|&(i, j, _)| (i, j));
+        found.dedup_by_key(|&mut (i, j, _)| (i, j));
+        found
+            .into_iter()
+            .map(|(i, j, e)| Conflict::new(&states[i as usize], &states[j as usize], at, e))
+            .collect()
+    }
+
+    /// The narrow phase over every pair sharing a cell; `entries` is sorted by cell.
+    fn pairs_in_cells(&self, entries: &[(i64, u32)], kins: &[Kin], at: f64) -> Vec<(u32, u32, Encounter)> {
+        let mut found = Vec::new();
+        for cell in entries.chunk_by(|x, y| x.0 == y.0) {
+            for (n, &(_, i)) in cell.iter().enumerate() {
+                for &(_, j) in &cell[n + 1..] {
+                    let (i, j) = (i.min(j), i.max(j));
+                    if let Some(e) = encounter(&kins[i as usize], &kins[j as usize], at, &self.config) {
+                        found.push((i, j, e));
+                    }
+                }
+            }
+        }
+        found
+    }
+}
+
+/// The broad phase's sizes for one scan, from the traffic it covers.
+struct Plan {
+    reach_m: f64,
+    cells: Cells,
+}
+
+impl Plan {
+    /// `spread_s` is how much older than the scan's epoch the oldest state is.
+    fn new(config: &Config, kins: &[Kin], spread_s: f64) -> Plan {
+        let fastest = kins.iter().map(|k| k.gs).fold(0.0, f64::max);
+        let duration = spread_s + config.lookahead_s;
+        let mean_lat = kins.iter().map(|k| k.lat).sum::<f64>() / kins.len().max(1) as f64;
+        Plan {
+            reach_m: config.horizontal_m + 2.0 * fastest * duration,
+            cells: Cells::new(cell_side_m(config, fastest, duration), mean_lat),
+        }
+    }
+}
+
+/// A cell about as large as a typical box, so that most boxes touch one to four cells.
+pub(crate) fn cell_side_m(config: &Config, fastest: f64, duration_s: f64) -> f64 {
+    config.horizontal_m + 0.5 * fastest * duration_s
+}
+
+/// Cuts the sorted entries into about `n` chunks of similar size without splitting a cell.
+fn split_at_cells(entries: &[(i64, u32)], n: usize) -> Vec<&[(i64, u32)]> {
+    let mut chunks = Vec::with_capacity(n);
+    let mut rest = entries;
+    for left in (1..=n).rev() {
+        if left == 1 || rest.is_empty() {
+            chunks.push(rest);
+            break;
+        }
+        let mut cut = rest.len() / left;
+        while cut < rest.len() && cut > 0 && rest[cut].0 == rest[cut - 1].0 {
+            cut += 1;
+        }
+        let (head, tail) = rest.split_at(cut);
+        chunks.push(head);
+        rest = tail;
+    }
+    chunks
+}
+
+#[cfg(test)]
+mod tests;

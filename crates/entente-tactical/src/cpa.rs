@@ -26,7 +26,6 @@ pub(crate) struct Kin {
     pub(crate) v: f64,
     pub(crate) vs: f64,
     pub(crate) t: f64,
-    pub(crate) gs: f64,
 }
 
 impl Kin {
@@ -34,7 +33,7 @@ impl Kin {
         let p = s.position();
         let velocity = s.velocity();
         let (u, v) = velocity.east_north();
-        Kin { lat: p.lat, lon: p.lon, alt: p.alt_m, u, v, vs: velocity.vs_mps, t: s.t(), gs: velocity.gs_mps }
+        Kin { lat: p.lat, lon: p.lon, alt: p.alt_m, u, v, vs: velocity.vs_mps, t: s.t() }
     }
 }
 
@@ -123,7 +122,7 @@ mod tests {
         let lat = 47.0 + (north_m / EARTH_RADIUS_M).to_degrees();
         let lon = 8.0 + (east_m / (EARTH_RADIUS_M * 47f64.to_radians().cos())).to_degrees();
         let (s, c) = trk.to_radians().sin_cos();
-        Kin { lat, lon, alt, u: gs * s, v: gs * c, vs, t: 0.0, gs }
+        Kin { lat, lon, alt, u: gs * s, v: gs * c, vs, t: 0.0 }
     }
 
     #[test]

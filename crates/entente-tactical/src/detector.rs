@@ -1,10 +1,11 @@
 //! The detector: configuration, the conflict it reports, and the full scan over a snapshot of traffic.
 
 use std::num::NonZeroUsize;
+use std::ops::Range;
 
 use crate::cpa::{Encounter, Kin, encounter};
 use crate::error::TacticalError;
-use crate::grid::{Cells, Sweep};
+use crate::grid::{Cells, Sweep, sort_by_cell};
 use crate::state::{AircraftId, State};
 
 /// Protected zone and look-ahead. A pair is in conflict when, flying straight at constant speed, both come within
@@ -92,30 +93,37 @@ impl Detector {
     pub fn scan(&self, states: &[State]) -> Vec<Conflict> {
         let Some(at) = states.iter().map(State::t).reduce(f64::max) else { return Vec::new() };
         let oldest = states.iter().map(State::t).fold(at, f64::min);
-        let kins: Vec<Kin> = states.iter().map(Kin::of).collect();
-        let plan = Plan::new(&self.config, &kins, at - oldest);
-        let mut entries: Vec<(i64, u32)> = Vec::with_capacity(kins.len() * 4);
-        for (i, k) in kins.iter().enumerate() {
-            let sweep = Sweep::of(k, at - k.t + self.config.lookahead_s, plan.reach_m, &self.config);
-            plan.cells.keys(&sweep, |key| entries.push((key, i as u32)));
+        let plan = Plan::new(&self.config, states, at - oldest);
+        let threads = if states.len() >= PARALLEL_FROM { self.threads } else { 1 };
+        let ranges = even_ranges(states.len(), threads);
+        let prepared = on_threads(&ranges, |range| {
+            let mut kins = Vec::with_capacity(range.len());
+            let mut sweeps = Vec::with_capacity(range.len());
+            let mut entries = Vec::with_capacity(range.len() * 4);
+            for (i, s) in range.clone().zip(&states[range.clone()]) {
+                let k = Kin::of(s);
+                let sweep = Sweep::of(&k, at - k.t + self.config.lookahead_s, plan.reach_m, &self.config);
+                plan.cells.keys(&sweep, |key| entries.push((key, i as u32)));
+                kins.push(k);
+                sweeps.push(sweep);
+            }
+            (kins, sweeps, entries)
+        });
+        let mut kins = Vec::with_capacity(states.len());
+        let mut sweeps = Vec::with_capacity(states.len());
+        let mut entries = Vec::new();
+        for (k, s, e) in prepared {
+            kins.extend(k);
+            sweeps.extend(s);
+            entries.extend(e);
         }
-        entries.sort_unstable();
-        let threads = if kins.len() >= PARALLEL_FROM { self.threads } else { 1 };
-        let mut found = if threads == 1 {
-            self.pairs_in_cells(&entries, &kins, at)
-        } else {
-            let chunks = split_at_cells(&entries, threads);
-            std::thread::scope(|scope| {
-                let workers: Vec<_> = chunks
-                    .iter()
-                    .map(|chunk| scope.spawn(|| self.pairs_in_cells(chunk, &kins, at)))
-                    .collect();
-                workers
-                    .into_iter()
-                    .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                    .collect()
-            })
-        };
+        sort_by_cell(&mut entries);
+        let chunks = split_at_cells(&entries, threads);
+        let mut found: Vec<_> =
+            on_threads(&chunks, |chunk| self.pairs_in_cells(&entries[chunk.clone()], &kins, &sweeps, at))
+                .into_iter()
+                .flatten()
+                .collect();
         // A pair whose boxes share several cells was evaluated once per cell.
         found.sort_unstable_by_key(|&(i, j, _)| (i, j));
         found.dedup_by_key(|&mut (i, j, _)| (i, j));
@@ -126,12 +134,21 @@ impl Detector {
     }
 
     /// The narrow phase over every pair sharing a cell; `entries` is sorted by cell.
-    fn pairs_in_cells(&self, entries: &[(i64, u32)], kins: &[Kin], at: f64) -> Vec<(u32, u32, Encounter)> {
+    fn pairs_in_cells(
+        &self,
+        entries: &[(i64, u32)],
+        kins: &[Kin],
+        sweeps: &[Sweep],
+        at: f64,
+    ) -> Vec<(u32, u32, Encounter)> {
         let mut found = Vec::new();
         for cell in entries.chunk_by(|x, y| x.0 == y.0) {
             for (n, &(_, i)) in cell.iter().enumerate() {
                 for &(_, j) in &cell[n + 1..] {
                     let (i, j) = (i.min(j), i.max(j));
+                    if !sweeps[i as usize].meets(&sweeps[j as usize]) {
+                        continue;
+                    }
                     if let Some(e) = encounter(&kins[i as usize], &kins[j as usize], at, &self.config) {
                         found.push((i, j, e));
                     }
@@ -150,10 +167,10 @@ struct Plan {
 
 impl Plan {
     /// `spread_s` is how much older than the scan's epoch the oldest state is.
-    fn new(config: &Config, kins: &[Kin], spread_s: f64) -> Plan {
-        let fastest = kins.iter().map(|k| k.gs).fold(0.0, f64::max);
+    fn new(config: &Config, states: &[State], spread_s: f64) -> Plan {
+        let fastest = states.iter().map(|s| s.velocity().gs_mps).fold(0.0, f64::max);
         let duration = spread_s + config.lookahead_s;
-        let mean_lat = kins.iter().map(|k| k.lat).sum::<f64>() / kins.len().max(1) as f64;
+        let mean_lat = states.iter().map(|s| s.position().lat).sum::<f64>() / states.len().max(1) as f64;
         Plan {
             reach_m: config.horizontal_m + 2.0 * fastest * duration,
             cells: Cells::new(cell_side_m(config, fastest, duration), mean_lat),
@@ -166,24 +183,34 @@ pub(crate) fn cell_side_m(config: &Config, fastest: f64, duration_s: f64) -> f64
     config.horizontal_m + 0.5 * fastest * duration_s
 }
 
-/// Cuts the sorted entries into about `n` chunks of similar size without splitting a cell.
-fn split_at_cells(entries: &[(i64, u32)], n: usize) -> Vec<&[(i64, u32)]> {
-    let mut chunks = Vec::with_capacity(n);
-    let mut rest = entries;
-    for left in (1..=n).rev() {
-        if left == 1 || rest.is_empty() {
-            chunks.push(rest);
-            break;
-        }
-        let mut cut = rest.len() / left;
-        while cut < rest.len() && cut > 0 && rest[cut].0 == rest[cut - 1].0 {
+/// `0..len` cut into `n` ranges of nearly equal length.
+fn even_ranges(len: usize, n: usize) -> Vec<Range<usize>> {
+    (0..n).map(|k| len * k / n..len * (k + 1) / n).collect()
+}
+
+/// Cuts the sorted entries into about `n` ranges of similar size without splitting a cell.
+fn split_at_cells(entries: &[(i64, u32)], n: usize) -> Vec<Range<usize>> {
+    let mut cuts = vec![0];
+    for k in 1..n {
+        let mut cut = (entries.len() * k / n).max(cuts[cuts.len() - 1]);
+        while cut > 0 && cut < entries.len() && entries[cut].0 == entries[cut - 1].0 {
             cut += 1;
         }
-        let (head, tail) = rest.split_at(cut);
-        chunks.push(head);
-        rest = tail;
+        cuts.push(cut);
     }
-    chunks
+    cuts.push(entries.len());
+    cuts.windows(2).map(|w| w[0]..w[1]).collect()
+}
+
+/// Runs `f` on every range, one scoped thread each beyond the first, which runs on the caller's thread.
+fn on_threads<T: Send>(ranges: &[Range<usize>], f: impl Fn(&Range<usize>) -> T + Sync) -> Vec<T> {
+    let Some((first, rest)) = ranges.split_first() else { return Vec::new() };
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = rest.iter().map(|r| scope.spawn(|| f(r))).collect();
+        let mut out = vec![f(first)];
+        out.extend(workers.into_iter().map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p))));
+        out
+    })
 }
 
 #[cfg(test)]

@@ -48,6 +48,46 @@ impl Sweep {
         };
         Sweep { lat_lo, lat_hi, lon_lo, lon_hi }
     }
+
+    /// Whether the boxes meet, longitudes compared modulo 360 as the narrow phase compares them. A cell holds boxes
+    /// that only share the cell, so this cheap test spares most narrow-phase calls.
+    pub(crate) fn meets(&self, o: &Sweep) -> bool {
+        self.lat_lo <= o.lat_hi
+            && o.lat_lo <= self.lat_hi
+            && [-360.0, 0.0, 360.0]
+                .iter()
+                .any(|shift| self.lon_lo <= o.lon_hi + shift && o.lon_lo + shift <= self.lon_hi)
+    }
+}
+
+/// Sorts (cell key, aircraft) entries by cell with a least-significant-digit radix sort: a scan sorts tens of
+/// thousands of entries, where this is several times faster than a comparison sort. Order within a cell is
+/// unspecified.
+pub(crate) fn sort_by_cell(entries: &mut Vec<(i64, u32)>) {
+    const BITS: u32 = 11;
+    let Some(min) = entries.iter().map(|e| e.0).min() else { return };
+    let max = entries.iter().map(|e| e.0).max().unwrap_or(min);
+    let range = max.abs_diff(min);
+    let mut scratch = vec![(0i64, 0u32); entries.len()];
+    let mut shift = 0;
+    while shift < u64::BITS && range >> shift != 0 {
+        let digit = |e: &(i64, u32)| ((e.0.abs_diff(min) >> shift) & ((1 << BITS) - 1)) as usize;
+        let mut starts = [0usize; 1 << BITS];
+        for e in entries.iter() {
+            starts[digit(e)] += 1;
+        }
+        let mut total = 0;
+        for s in starts.iter_mut() {
+            (*s, total) = (total, total + *s);
+        }
+        for e in entries.iter() {
+            let d = digit(e);
+            scratch[starts[d]] = *e;
+            starts[d] += 1;
+        }
+        std::mem::swap(entries, &mut scratch);
+        shift += BITS;
+    }
 }
 
 /// A grid of roughly square cells over the whole globe; columns wrap at the antimeridian.
@@ -94,7 +134,7 @@ mod tests {
     const CONFIG: Config = Config { horizontal_m: 50.0, vertical_m: 15.0, lookahead_s: 60.0 };
 
     fn kin(lat: f64, lon: f64, u: f64, v: f64) -> Kin {
-        Kin { lat, lon, alt: 60.0, u, v, vs: 0.0, t: 0.0, gs: u.hypot(v) }
+        Kin { lat, lon, alt: 60.0, u, v, vs: 0.0, t: 0.0 }
     }
 
     fn keys(cells: &Cells, s: &Sweep) -> Vec<i64> {
@@ -121,6 +161,40 @@ mod tests {
         let pole = Sweep::of(&kin(89.99, 0.0, 10.0, 0.0), 60.0, 3000.0, &CONFIG);
         let cells = Cells::new(1000.0, 0.0);
         assert_eq!(keys(&cells, &pole).len() as i64 % cells.cols, 0, "whole rows near the pole");
+    }
+
+    #[test]
+    fn radix_sort_groups_every_cell() {
+        let mut seed = 12345u64;
+        let mut entries: Vec<(i64, u32)> = (0..5000u32)
+            .map(|i| {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((seed >> 20) as i64 % 3_000_000_000 - 1_500_000_000, i)
+            })
+            .collect();
+        let mut expected = entries.clone();
+        expected.sort_unstable();
+        sort_by_cell(&mut entries);
+        assert_eq!(
+            entries.iter().map(|e| e.0).collect::<Vec<_>>(),
+            expected.iter().map(|e| e.0).collect::<Vec<_>>()
+        );
+        entries.sort_unstable();
+        assert_eq!(entries, expected, "the same entries");
+        let mut one = vec![(7, 1), (7, 0)];
+        sort_by_cell(&mut one);
+        assert_eq!(one.len(), 2);
+    }
+
+    #[test]
+    fn boxes_meet_across_the_antimeridian() {
+        let west = Sweep::of(&kin(0.0, 179.9999, 10.0, 0.0), 60.0, 0.0, &CONFIG);
+        let east = Sweep::of(&kin(0.0, -179.9999, -10.0, 0.0), 60.0, 0.0, &CONFIG);
+        assert!(west.meets(&east) && east.meets(&west));
+        let north = Sweep::of(&kin(0.1, -179.9999, -10.0, 0.0), 60.0, 0.0, &CONFIG);
+        assert!(!west.meets(&north), "11 km apart in latitude");
+        let far = Sweep::of(&kin(0.0, 0.0, -10.0, 0.0), 60.0, 0.0, &CONFIG);
+        assert!(!west.meets(&far));
     }
 
     #[test]

@@ -146,11 +146,21 @@ fn empty_and_single_scans_are_clear() {
 fn cells_split_without_cutting_a_cell() {
     let entries: Vec<(i64, u32)> =
         [1, 1, 1, 2, 2, 3, 3, 3, 3, 4].iter().enumerate().map(|(i, &k)| (k, i as u32)).collect();
-    let chunks = split_at_cells(&entries, 3);
-    assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), entries.len());
-    for pair in chunks.windows(2) {
-        if let (Some(last), Some(first)) = (pair[0].last(), pair[1].first()) {
-            assert_ne!(last.0, first.0, "{chunks:?}");
+    for n in 1..12 {
+        let ranges = split_at_cells(&entries, n);
+        assert_eq!(ranges.len(), n);
+        assert_eq!(ranges.first().map(|r| r.start), Some(0));
+        assert_eq!(ranges.last().map(|r| r.end), Some(entries.len()));
+        for pair in ranges.windows(2) {
+            assert_eq!(pair[0].end, pair[1].start, "{ranges:?}");
+            let cut = pair[0].end;
+            assert!(cut == 0 || cut == entries.len() || entries[cut - 1].0 != entries[cut].0, "{ranges:?}");
         }
     }
+}
+
+#[test]
+fn even_ranges_cover_everything_once() {
+    assert_eq!(even_ranges(10, 3), [0..3, 3..6, 6..10]);
+    assert_eq!(even_ranges(1, 2), [0..0, 0..1]);
 }

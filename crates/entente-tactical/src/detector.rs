@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use crate::cpa::{Encounter, Kin, encounter};
 use crate::error::TacticalError;
-use crate::grid::{Cells, Sweep, sort_by_cell};
+use crate::grid::{Plan, Sweep, sort_by_cell};
 use crate::state::{AircraftId, State};
 
 /// Protected zone and look-ahead. A pair is in conflict when, flying straight at constant speed, both come within
@@ -93,7 +93,9 @@ impl Detector {
     pub fn scan(&self, states: &[State]) -> Vec<Conflict> {
         let Some(at) = states.iter().map(State::t).reduce(f64::max) else { return Vec::new() };
         let oldest = states.iter().map(State::t).fold(at, f64::min);
-        let plan = Plan::new(&self.config, states, at - oldest);
+        let fastest = states.iter().map(|s| s.velocity().gs_mps).fold(0.0, f64::max);
+        let mean_lat = states.iter().map(|s| s.position().lat).sum::<f64>() / states.len() as f64;
+        let plan = Plan::new(&self.config, fastest, at - oldest + self.config.lookahead_s, mean_lat);
         let threads = if states.len() >= PARALLEL_FROM { self.threads } else { 1 };
         let ranges = even_ranges(states.len(), threads);
         let prepared = on_threads(&ranges, |range| {
@@ -157,30 +159,6 @@ impl Detector {
         }
         found
     }
-}
-
-/// The broad phase's sizes for one scan, from the traffic it covers.
-struct Plan {
-    reach_m: f64,
-    cells: Cells,
-}
-
-impl Plan {
-    /// `spread_s` is how much older than the scan's epoch the oldest state is.
-    fn new(config: &Config, states: &[State], spread_s: f64) -> Plan {
-        let fastest = states.iter().map(|s| s.velocity().gs_mps).fold(0.0, f64::max);
-        let duration = spread_s + config.lookahead_s;
-        let mean_lat = states.iter().map(|s| s.position().lat).sum::<f64>() / states.len().max(1) as f64;
-        Plan {
-            reach_m: config.horizontal_m + 2.0 * fastest * duration,
-            cells: Cells::new(cell_side_m(config, fastest, duration), mean_lat),
-        }
-    }
-}
-
-/// A cell about as large as a typical box, so that most boxes touch one to four cells.
-pub(crate) fn cell_side_m(config: &Config, fastest: f64, duration_s: f64) -> f64 {
-    config.horizontal_m + 0.5 * fastest * duration_s
 }
 
 /// `0..len` cut into `n` ranges of nearly equal length.

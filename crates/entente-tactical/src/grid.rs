@@ -60,6 +60,24 @@ impl Sweep {
     }
 }
 
+/// The broad phase's sizes for traffic no faster than `fastest_mps`, with boxes swept over `duration_s`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Plan {
+    /// How far apart two such aircraft can start and still conflict: [`Sweep::of`]'s `reach_m`.
+    pub(crate) reach_m: f64,
+    pub(crate) cells: Cells,
+}
+
+impl Plan {
+    pub(crate) fn new(config: &Config, fastest_mps: f64, duration_s: f64, ref_lat: f64) -> Plan {
+        Plan {
+            reach_m: config.horizontal_m + 2.0 * fastest_mps * duration_s,
+            // About as large as a typical box, so that most boxes touch one to four cells.
+            cells: Cells::new(config.horizontal_m + 0.5 * fastest_mps * duration_s, ref_lat),
+        }
+    }
+}
+
 /// Sorts (cell key, aircraft) entries by cell with a least-significant-digit radix sort: a scan sorts tens of
 /// thousands of entries, where this is several times faster than a comparison sort. Order within a cell is
 /// unspecified.

@@ -9,9 +9,9 @@ use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap};
 
 use crate::cpa::{Kin, encounter};
-use crate::detector::{Conflict, Detector, cell_side_m};
+use crate::detector::{Conflict, Detector};
 use crate::error::TacticalError;
-use crate::grid::{Cells, Sweep};
+use crate::grid::{Plan, Sweep};
 use crate::state::{AircraftId, State};
 
 /// What one report (or expiry) changed: pairs newly in conflict, and pairs no longer in conflict.
@@ -53,7 +53,7 @@ pub struct Monitor {
     now: f64,
     /// Speed (m/s) the boxes and cells are sized for; no track is faster.
     speed_bound: f64,
-    cells: Option<Cells>,
+    plan: Option<Plan>,
     slots: Vec<Option<Track>>,
     free: Vec<usize>,
     by_id: HashMap<AircraftId, usize>,
@@ -81,7 +81,7 @@ impl Monitor {
             max_age_s,
             now: f64::NEG_INFINITY,
             speed_bound: 0.0,
-            cells: None,
+            plan: None,
             slots: Vec::new(),
             free: Vec::new(),
             by_id: HashMap::new(),
@@ -120,7 +120,7 @@ impl Monitor {
             self.expire(&mut update);
         }
         let gs = state.velocity().gs_mps;
-        if gs > self.speed_bound || self.cells.is_none() {
+        if gs > self.speed_bound || self.plan.is_none() {
             // Doubling keeps re-sizing rare: every box depends on the speed bound through the reach.
             self.speed_bound = gs.max(2.0 * self.speed_bound);
             self.resize(state.position().lat);
@@ -196,8 +196,7 @@ impl Monitor {
 
     /// Sizes the cells for the current speed bound and re-files every track under them.
     fn resize(&mut self, ref_lat: f64) {
-        let config = self.detector.config();
-        self.cells = Some(Cells::new(cell_side_m(config, self.speed_bound, self.duration()), ref_lat));
+        self.plan = Some(Plan::new(self.detector.config(), self.speed_bound, self.duration(), ref_lat));
         self.grid.clear();
         for slot in 0..self.slots.len() {
             if let Some(mut track) = self.slots[slot].take() {
@@ -209,12 +208,10 @@ impl Monitor {
 
     /// Files `track` in the grid and the expiry order, recording its cell keys.
     fn index(&mut self, slot: usize, track: &mut Track) {
-        let config = self.detector.config();
-        let reach = config.horizontal_m + 2.0 * self.speed_bound * self.duration();
-        let sweep = Sweep::of(&track.kin, self.duration(), reach, config);
         track.keys.clear();
-        if let Some(cells) = &self.cells {
-            cells.keys(&sweep, |k| track.keys.push(k));
+        if let Some(plan) = &self.plan {
+            let sweep = Sweep::of(&track.kin, self.duration(), plan.reach_m, self.detector.config());
+            plan.cells.keys(&sweep, |k| track.keys.push(k));
         }
         for &k in &track.keys {
             self.grid.entry(k).or_default().push(slot);

@@ -298,7 +298,7 @@ pub(crate) fn run(args: TacticalArgs) -> anyhow::Result<()> {
     let python = if args.no_bluesky { None } else { Some(bluesky_python(&args.python, &args.venv)?) };
     println!(
         "entente bench tactical: {} km x {} km, 30-120 m, 5-25 m/s, protected zone {} m / {} m, look-ahead {} s; \
-         {} scans per size on {} threads, {} BlueSky runs",
+         {} scans per size on {} threads, {}",
         args.area_km,
         args.area_km,
         CONFIG.horizontal_m,
@@ -306,7 +306,11 @@ pub(crate) fn run(args: TacticalArgs) -> anyhow::Result<()> {
         CONFIG.lookahead_s,
         args.scans,
         args.threads,
-        args.bluesky_runs
+        if python.is_some() {
+            format!("{} BlueSky runs", args.bluesky_runs)
+        } else {
+            "without BlueSky".into()
+        }
     );
     println!("load average at the start: {}", load_average());
     let mut rows = Vec::new();

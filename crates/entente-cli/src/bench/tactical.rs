@@ -78,6 +78,9 @@ fn traffic(n: usize, area_km: f64, seed: u64) -> anyhow::Result<Vec<State>> {
 
 struct Ours {
     latencies: Vec<Duration>,
+    /// Processor time per scan over all threads, which unlike the latencies does not count time spent waiting
+    /// for a core that other work holds.
+    cpu_per_scan: Option<Duration>,
     conflicts: Vec<Conflict>,
 }
 
@@ -96,15 +99,29 @@ fn time_ours(detector: &Detector, states: &[State], scans: usize) -> Ours {
     bar.set_prefix(format!("entente scan, {} aircraft", states.len()));
     let mut conflicts = detector.scan(states);
     let mut latencies = Vec::with_capacity(scans);
+    let cpu_before = process_cpu();
     for _ in 0..scans {
         let started = Instant::now();
         conflicts = detector.scan(states);
         latencies.push(started.elapsed());
         bar.inc(1);
     }
+    let cpu_per_scan = process_cpu()
+        .zip(cpu_before)
+        .map(|(after, before)| after.saturating_sub(before) / scans.max(1) as u32);
     bar.finish_and_clear();
     latencies.sort_unstable();
-    Ours { latencies, conflicts }
+    Ours { latencies, cpu_per_scan, conflicts }
+}
+
+/// Processor time (user and system) this process has used, from /proc.
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name is in parentheses and may hold spaces: count fields after it (state is field 3).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // Linux reports these in USER_HZ, which its ABI fixes at 100.
+    Some(Duration::from_millis(ticks * 10))
 }
 
 /// Reports one second after the snapshot, fed one by one to a [`Monitor`] holding the snapshot.
@@ -339,8 +356,12 @@ pub(crate) fn run(args: TacticalArgs) -> anyhow::Result<()> {
             _ => None,
         };
         let p50 = ours.percentile_ms(0.5);
-        let mut row =
-            format!("| {n:>8} | {p50:>13.3} | {:>13.3} | {:>7.0} |", ours.percentile_ms(0.99), 1e3 / p50);
+        let mut row = format!(
+            "| {n:>8} | {p50:>13.3} | {:>13.3} | {:>18.3} | {:>7.0} |",
+            ours.percentile_ms(0.99),
+            ours.cpu_per_scan.map_or(f64::NAN, |d| d.as_secs_f64() * 1e3),
+            1e3 / p50
+        );
         match theirs {
             Some(theirs) => {
                 let cmp = compare(&ours.conflicts, &theirs.pairs)?;
@@ -376,10 +397,10 @@ pub(crate) fn run(args: TacticalArgs) -> anyhow::Result<()> {
     }
     println!();
     println!(
-        "| aircraft | ours p50 (ms) | ours p99 (ms) | scans/s | BlueSky (ms) | BlueSky RSS (MiB) | speedup | pairs ours / BlueSky | mismatches | borderline | max Δd_cpa (m) |"
+        "| aircraft | ours p50 (ms) | ours p99 (ms) | ours CPU (ms/scan) | scans/s | BlueSky (ms) | BlueSky RSS (MiB) | speedup | pairs ours / BlueSky | mismatches | borderline | max Δd_cpa (m) |"
     );
     println!(
-        "|---------:|--------------:|--------------:|--------:|-------------:|------------------:|--------:|---------------------:|-----------:|-----------:|---------------:|"
+        "|---------:|--------------:|--------------:|-------------------:|--------:|-------------:|------------------:|--------:|---------------------:|-----------:|-----------:|---------------:|"
     );
     for row in &rows {
         println!("{row}");

@@ -52,6 +52,7 @@ impl Conflict {
 /// Below this many aircraft a scan stays on one thread: spawning costs more than it saves.
 const PARALLEL_FROM: usize = 2_000;
 
+/// Checks snapshots of traffic for conflicts under one [`Config`].
 #[derive(Clone, Debug)]
 pub struct Detector {
     config: Config,

@@ -46,6 +46,8 @@ impl Ord for Time {
     }
 }
 
+/// The live conflicts of every track a USS sees (its own flights and its peers' via Remote ID): feed it each
+/// position report as it arrives and forward the [`Update`]s to the operators concerned and to the map.
 pub struct Monitor {
     detector: Detector,
     max_age_s: f64,

@@ -161,11 +161,18 @@ fn percentile_us(sorted: &[Duration], p: f64) -> f64 {
     sorted.get(i).map_or(f64::NAN, |d| d.as_secs_f64() * 1e6)
 }
 
+/// What both sides say of a conflict pair: closest approach (m) and start of the loss window (s from now).
+#[derive(Clone, Copy)]
+struct Approach {
+    d_cpa_m: f64,
+    t_in: f64,
+}
+
 struct Theirs {
     seconds: Vec<f64>,
     peak_rss_mib: f64,
-    /// Unordered pair of fleet indices to BlueSky's closest approach (m).
-    pairs: HashMap<(usize, usize), f64>,
+    /// Unordered pair of fleet indices to BlueSky's view of it.
+    pairs: HashMap<(usize, usize), Approach>,
     version: String,
 }
 
@@ -262,7 +269,8 @@ fn run_bluesky(python: &Path, scratch: &Path, states: &[State], runs: usize) -> 
             Ok(p[k].as_str().context("pair id is not a string")?.parse()?)
         };
         let (a, b) = (index(0)?, index(1)?);
-        pairs.insert((a.min(b), a.max(b)), p[2].as_f64().unwrap_or(f64::NAN));
+        let number = |k: usize| p[k].as_f64().unwrap_or(f64::NAN);
+        pairs.insert((a.min(b), a.max(b)), Approach { d_cpa_m: number(2), t_in: number(4) });
     }
     Ok(Theirs {
         seconds: json["seconds"].as_array().into_iter().flatten().filter_map(Value::as_f64).collect(),
@@ -280,29 +288,37 @@ struct Comparison {
     mismatches: Vec<String>,
     /// Largest difference of the closest approach (m) over the pairs both flagged.
     max_dcpa_diff_m: f64,
+    /// Largest difference of the loss window's start (s) over the pairs both flagged, where ours is finite
+    /// (BlueSky stands in huge finite times for a pair that does not close at all).
+    max_tin_diff_s: f64,
 }
 
-fn compare(ours: &[Conflict], theirs: &HashMap<(usize, usize), f64>) -> anyhow::Result<Comparison> {
+fn compare(ours: &[Conflict], theirs: &HashMap<(usize, usize), Approach>) -> anyhow::Result<Comparison> {
     let mut mine = HashMap::new();
     for c in ours {
         let (a, b): (usize, usize) = (c.a.parse()?, c.b.parse()?);
-        mine.insert((a.min(b), a.max(b)), c.d_cpa_m);
+        mine.insert((a.min(b), a.max(b)), Approach { d_cpa_m: c.d_cpa_m, t_in: c.t_in - c.at });
     }
     let borderline = |d: f64| (d - CONFIG.horizontal_m).abs() <= BORDERLINE * CONFIG.horizontal_m;
     let mut cmp = Comparison::default();
-    for (pair, &d) in &mine {
+    for (pair, m) in &mine {
         match theirs.get(pair) {
-            Some(&t) => cmp.max_dcpa_diff_m = cmp.max_dcpa_diff_m.max((d - t).abs()),
-            None if borderline(d) => cmp.borderline += 1,
-            None => cmp.mismatches.push(format!("{pair:?} only ours, d_cpa {d:.3} m")),
+            Some(t) => {
+                cmp.max_dcpa_diff_m = cmp.max_dcpa_diff_m.max((m.d_cpa_m - t.d_cpa_m).abs());
+                if m.t_in.is_finite() {
+                    cmp.max_tin_diff_s = cmp.max_tin_diff_s.max((m.t_in - t.t_in).abs());
+                }
+            }
+            None if borderline(m.d_cpa_m) => cmp.borderline += 1,
+            None => cmp.mismatches.push(format!("{pair:?} only ours, d_cpa {:.3} m", m.d_cpa_m)),
         }
     }
-    for (pair, &d) in theirs {
+    for (pair, t) in theirs {
         if !mine.contains_key(pair) {
-            if borderline(d) {
+            if borderline(t.d_cpa_m) {
                 cmp.borderline += 1;
             } else {
-                cmp.mismatches.push(format!("{pair:?} only BlueSky's, d_cpa {d:.3} m"));
+                cmp.mismatches.push(format!("{pair:?} only BlueSky's, d_cpa {:.3} m", t.d_cpa_m));
             }
         }
     }
@@ -367,14 +383,15 @@ pub(crate) fn run(args: TacticalArgs) -> anyhow::Result<()> {
                 let cmp = compare(&ours.conflicts, &theirs.pairs)?;
                 let bs = theirs.median_ms();
                 row += &format!(
-                    " {bs:>12.1} | {:>17.0} | {:>6.0}x | {:>9} / {:<8} | {:>10} | {:>10} | {:>14.1e} |",
+                    " {bs:>12.1} | {:>17.0} | {:>6.0}x | {:>9} / {:<8} | {:>10} | {:>10} | {:>14.1e} | {:>13.1e} |",
                     theirs.peak_rss_mib,
                     bs / p50,
                     ours.conflicts.len(),
                     theirs.pairs.len(),
                     cmp.mismatches.len(),
                     cmp.borderline,
-                    cmp.max_dcpa_diff_m
+                    cmp.max_dcpa_diff_m,
+                    cmp.max_tin_diff_s
                 );
                 failures.extend(cmp.mismatches.into_iter().map(|m| format!("{n} aircraft: {m}")));
                 version = Some(theirs.version);
@@ -382,10 +399,11 @@ pub(crate) fn run(args: TacticalArgs) -> anyhow::Result<()> {
             None => {
                 let why = if python.is_none() { "not run" } else { "no memory" };
                 row += &format!(
-                    " {why:>12} | {:>16.0}* | {:>7} | {:>9} / {:<8} | {:>10} | {:>10} | {:>14} |",
+                    " {why:>12} | {:>16.0}* | {:>7} | {:>9} / {:<8} | {:>10} | {:>10} | {:>14} | {:>13} |",
                     needed / (1 << 20) as f64,
                     "",
                     ours.conflicts.len(),
+                    "",
                     "",
                     "",
                     "",
@@ -397,10 +415,10 @@ pub(crate) fn run(args: TacticalArgs) -> anyhow::Result<()> {
     }
     println!();
     println!(
-        "| aircraft | ours p50 (ms) | ours p99 (ms) | ours CPU (ms/scan) | scans/s | BlueSky (ms) | BlueSky RSS (MiB) | speedup | pairs ours / BlueSky | mismatches | borderline | max Δd_cpa (m) |"
+        "| aircraft | ours p50 (ms) | ours p99 (ms) | ours CPU (ms/scan) | scans/s | BlueSky (ms) | BlueSky RSS (MiB) | speedup | pairs ours / BlueSky | mismatches | borderline | max Δd_cpa (m) | max Δt_in (s) |"
     );
     println!(
-        "|---------:|--------------:|--------------:|-------------------:|--------:|-------------:|------------------:|--------:|---------------------:|-----------:|-----------:|---------------:|"
+        "|---------:|--------------:|--------------:|-------------------:|--------:|-------------:|------------------:|--------:|---------------------:|-----------:|-----------:|---------------:|--------------:|"
     );
     for row in &rows {
         println!("{row}");

@@ -9,15 +9,20 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use chrono::{SecondsFormat, Utc};
-use clap::Args;
+use clap::{Args, Subcommand};
 use entente_server::auth::TokenIssuer;
 use indicatif::{ProgressBar, ProgressStyle};
 use parking_lot::Mutex;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::{Value, json};
 
+pub(crate) mod tactical;
+
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub(crate) struct BenchArgs {
+    #[command(subcommand)]
+    pub(crate) command: Option<BenchCommand>,
     /// Active operational intents loaded before measuring.
     #[arg(long, default_value_t = 100_000)]
     intents: usize,
@@ -50,6 +55,12 @@ pub(crate) struct BenchArgs {
     /// 3-member etcd cluster, requests spread over them in turn, and print both side by side.
     #[arg(long)]
     pool: Option<usize>,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum BenchCommand {
+    /// Time tactical conflict detection against BlueSky's on the same drone traffic.
+    Tactical(tactical::TacticalArgs),
 }
 
 const SUB: &str = "bench-uss";

@@ -51,6 +51,9 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Dss(args) => runtime.block_on(dss::run(args)),
+        Command::Bench(bench::BenchArgs { command: Some(bench::BenchCommand::Tactical(args)), .. }) => {
+            bench::tactical::run(args)
+        }
         Command::Bench(args) => runtime.block_on(bench::run(args)),
         Command::Token(args) => token::run(args),
         Command::Uss(args) => runtime.block_on(uss::run(args)),

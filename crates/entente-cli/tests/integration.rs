@@ -241,3 +241,19 @@ fn every_source_file_opens_with_a_module_doc_line() -> anyhow::Result<()> {
     assert!(missing.is_empty(), "files without a leading //! line: {missing:?}");
     Ok(())
 }
+
+/// `entente bench tactical` without BlueSky: the scan (past its parallel threshold) and the monitor, whose
+/// conflicts the bench checks against a full scan, failing otherwise.
+#[test]
+fn tactical_bench_runs_without_bluesky() -> anyhow::Result<()> {
+    let out = Command::new(env!("CARGO_BIN_EXE_entente"))
+        .args(["bench", "tactical", "--no-bluesky", "--aircraft", "300,2500", "--scans", "3"])
+        .stdin(Stdio::null())
+        .output()?;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout)?;
+    let scan_rows = text.lines().filter(|l| l.starts_with("|") && l.contains("not run")).count();
+    let monitor_rows = text.lines().filter(|l| l.trim_end().ends_with("yes |")).count();
+    assert_eq!((scan_rows, monitor_rows), (2, 2), "{text}");
+    Ok(())
+}

@@ -31,7 +31,7 @@ pub use ops::rid::subscription::{PutRidSubscription, RidSubscriptionPut};
 pub use ops::rid::{IsaSearch, RidSubscriber};
 pub use ops::subscription::{PutSubscription, SubscriptionPut};
 pub use ops::{ConstraintView, IntentView, Subscriber, SubscriptionState, SubscriptionView};
-pub use service::{Dss, PoolStats};
+pub use service::{Dss, POOLED_EVICTION_BATCH, PoolStats};
 pub use store::{
     BoxFuture, Change, CommitTicket, Committed, Footprint, Revision, SharedStore, Snapshot, Store,
 };

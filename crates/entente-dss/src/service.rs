@@ -66,8 +66,9 @@ const CONTENTION_DEADLINE: Duration = Duration::from_secs(20);
 /// How long a pooled instance waits for the store's feed to bring a revision it knows was committed.
 const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Most entities one pooled eviction round deletes, keeping its transaction within the store's limits.
-const POOLED_EVICTION_BATCH: usize = 24;
+/// Most entities one pooled eviction round deletes, keeping its transaction within the store's limits; no
+/// other decision changes as many.
+pub const POOLED_EVICTION_BATCH: usize = 24;
 
 const OPEN_AREA: Required = Required { time: false, altitude: false };
 

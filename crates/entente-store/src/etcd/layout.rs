@@ -43,11 +43,11 @@ impl Kind {
 
 /// Notification counters live in this many pages keyed by subscription id, so a write that notifies any
 /// number of subscriptions touches at most this many keys.
-pub(crate) const PAGES: usize = 32;
+pub(crate) const PAGES: usize = 56;
 
 /// The cell markers one write may compare (own cells twice, ancestors once); with the pages and the
 /// entity keys this keeps every transaction under etcd's default limit of 128 operations.
-pub(crate) const CELL_BUDGET: usize = 48;
+pub(crate) const CELL_BUDGET: usize = 40;
 
 /// Levels of the nested grid: level `k` cells are 8^k by 8^k level-0 cells of 1/64 degree (1/64°, 1/8°, 1°,
 /// 8°, 64°); level 5 is the world. Few levels keep the ancestors a write bumps, hence its keys, few.
@@ -346,9 +346,10 @@ mod tests {
         );
         assert_eq!(layout.parse_entity(&layout.head()), None);
         let (start, end) = layout.replicated();
-        assert_eq!(layout.page_number(&layout.page(31)), Some(31));
+        assert_eq!(layout.page_number(&layout.page(PAGES - 1)), Some(PAGES - 1));
+        assert_eq!(layout.page_number(&layout.page(PAGES)), None);
         assert_eq!(layout.page_number(&layout.head()), None);
-        for key in [layout.id(Kind::Intent, id), layout.head(), layout.page(31)] {
+        for key in [layout.id(Kind::Intent, id), layout.head(), layout.page(PAGES - 1)] {
             assert!(start <= key && key < end);
         }
         let markers = layout.markers(&footprint(vec![rect(0.0, 0.1, 0.0, 0.1)]));

@@ -8,11 +8,12 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::{get, post, put};
+use chrono::Utc;
 use entente_dss::EntityId;
 use entente_uss::{FlightState, volumes_intersect};
 use serde::{Deserialize, Serialize};
 
-use super::operator::{flight_volumes, priority};
+use super::operator::{check_plan_window, flight_volumes, priority};
 use super::planner::{self, Proposal};
 use super::{MAX_VERTICES, OwnFlight, UssState};
 use crate::error::ApiError;
@@ -169,6 +170,9 @@ async fn upsert(
         Ok(v) => v,
         Err(e) => return Ok(answer("Rejected", Some(e.to_string()), before)),
     };
+    if let Err(e) = check_plan_window(&volumes, Utc::now()) {
+        return Ok(answer("Rejected", Some(e.to_string()), before));
+    }
     if let Some(from) = before
         && let Err(e) = from.transition(target)
     {
@@ -205,7 +209,9 @@ async fn delete(
     auth: Auth,
     Path(id): Path<String>,
 ) -> Result<Json<PlanningResponse>, ApiError> {
-    auth.require(DIRECT)?;
+    // The interface's schema asks for the direct-test scope, while InterUSS's own client and mock_uss delete with
+    // the planning one, as a user ending a flight would.
+    auth.require_any(&[PLAN, DIRECT])?;
     let id = entity_id(&id, "flight_plan_id")?;
     let _guard = st.lock_flight(id).await;
     let Some(flight) = live(&st, id) else {

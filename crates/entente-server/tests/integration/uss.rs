@@ -359,6 +359,14 @@ async fn the_flight_planning_test_interface_plans_like_an_operator() -> anyhow::
     let closed = director(&uss1).delete(&path(&first)).await.want(200)?;
     assert_eq!(closed["flight_plan_status"], "Closed");
     assert_error(director(&uss1).delete(&path(&first)).await?, 404, "not found")?;
+    // uss_qualifier deletes with the planning scope, as a user would.
+    let closed = planner(&uss2).delete(&path(&third)).await.want(200)?;
+    assert_eq!(closed["flight_plan_status"], "Closed");
+    assert_eq!(dss.client("uss2", &[SC]).get(&oir_path(&third)).await?.0, 404);
+    let in_use = planner(&uss2).put(&path(&third), &upsert("InUse", elsewhere.clone(), 0)).await.want(200)?;
+    assert_eq!(in_use["flight_plan_status"], "OkToFly", "{in_use}");
+    let nobody = client_at(&uss2.base, "uss_qualifier", &[OPERATOR]);
+    assert_error(nobody.delete(&path(&third)).await?, 403, FP_PLAN)?;
     let clear =
         json!({"request_id": id(), "extent": volume4d(&circle(LAT + 0.1, LNG, 1000.0), 0.0, 3000.0, 0, 600)});
     let cleared = director(&uss2).post("/flight_planning/v1/clear_area_requests", &clear).await.want(200)?;

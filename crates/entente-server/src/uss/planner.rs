@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use entente_dss::{EntityId, Scope};
+use entente_geo::Interval;
 use entente_uss::{
     FlightState, Intent, Priority, SearchSpace, UssError, Volume, alternatives, blocking_intents,
 };
@@ -22,7 +23,7 @@ use crate::scd::types::{
     OperationalIntentReference, PutOperationalIntentReferenceParameters, UssAvailabilityState,
 };
 use crate::scd::{CMSA, CP, SC};
-use crate::wire::{time_out, volume_out, volumes_in};
+use crate::wire::{time_in, time_out, volume_out, volumes_in};
 
 /// Rounds of "the DSS named intents we did not know, fetch them and write again" before giving up.
 const MAX_WRITE_ATTEMPTS: usize = 3;
@@ -58,7 +59,7 @@ pub(crate) async fn plan(
     let mut known = Vec::new();
     if !p.state.is_off_nominal() {
         let (refs, constraints) = query(st, &p.volumes, &id_text).await?;
-        known = learn(st, refs).await?;
+        known = learn(st, refs, &p.volumes).await?;
         known.extend(learn_constraints(st, constraints).await?);
         check_conflicts(st, &p, &known)?;
     }
@@ -120,7 +121,7 @@ pub(crate) async fn plan(
                     !intents.iter().any(|r| r.id == k.intent.id)
                         && !constraints.iter().any(|c| c.id == k.intent.id)
                 });
-                known.extend(learn(st, intents).await?);
+                known.extend(learn(st, intents, &p.volumes).await?);
                 known.extend(learn_constraints(st, constraints).await?);
                 check_conflicts(st, &p, &known)?;
             }
@@ -141,7 +142,9 @@ pub(crate) async fn end(st: &Arc<UssState>, id: EntityId) -> Result<(), ApiError
     state.transition(FlightState::Ended)?;
     let id_text = id.to_string();
     let subscribers = match ovn {
-        Some(ovn) => dss_client::delete_intent(st, &id_text, &ovn).await?.subscribers,
+        Some(ovn) => {
+            dss_client::delete_intent(st, &id_text, &ovn).await?.map_or_else(Vec::new, |c| c.subscribers)
+        }
         None => Vec::new(),
     };
     st.change_flights(|flights| {
@@ -231,10 +234,21 @@ fn constraint_known(c: Constraint) -> Result<Known, ApiError> {
 }
 
 /// The details and OVN of every reference: this USS's other flights from memory, peers' from their managers.
+/// A reference under this USS's identity that this USS does not hold (another instance sharing its
+/// credentials wrote it, or a test driver acting under them) is asked of the base URL it names, like a peer's.
 /// An Accepted intent of a USS the arbiter declared Down is left out (F3548 lets others plan over it without
-/// its OVN); any other intent whose details cannot be had stops the planning, since it cannot be deconflicted.
-async fn learn(st: &Arc<UssState>, refs: Vec<OperationalIntentReference>) -> Result<Vec<Known>, ApiError> {
-    let (own, others): (Vec<_>, Vec<_>) = refs.into_iter().partition(|r| r.manager == st.config.identity);
+/// its OVN); a Down USS's intent in any other state is ranked above every priority over its whole time span
+/// (SCD0010), which `volumes`, the flight being planned, stands for in space; any other intent whose details
+/// cannot be had stops the planning, since it cannot be deconflicted.
+async fn learn(
+    st: &Arc<UssState>,
+    refs: Vec<OperationalIntentReference>,
+    volumes: &[Volume],
+) -> Result<Vec<Known>, ApiError> {
+    let (own, others): (Vec<_>, Vec<_>) = refs.into_iter().partition(|r| {
+        r.manager == st.config.identity
+            && EntityId::parse(&r.id).is_some_and(|id| st.flights.lock().contains_key(&id))
+    });
     let mut known = Vec::new();
     for r in own {
         let flight = EntityId::parse(&r.id).and_then(|id| st.flights.lock().get(&id).cloned());
@@ -268,6 +282,25 @@ async fn learn(st: &Arc<UssState>, refs: Vec<OperationalIntentReference>) -> Res
                     && r.state == crate::scd::types::OperationalIntentState::Accepted =>
             {
                 tracing::info!(intent = r.id, manager = r.manager, error = %e, "planning over an Accepted intent of a Down USS");
+            }
+            Err(e) if r.uss_availability == UssAvailabilityState::Down => {
+                tracing::info!(intent = r.id, manager = r.manager, error = %e, "a Down USS's intent outranks this flight");
+                let span = Interval {
+                    lo: Some(time_in(&r.time_start, "time_start")?),
+                    hi: Some(time_in(&r.time_end, "time_end")?),
+                };
+                let volumes = volumes
+                    .iter()
+                    .map(|v| Volume {
+                        outline: v.outline.clone(),
+                        altitude: Interval { lo: None, hi: None },
+                        time: span,
+                    })
+                    .collect();
+                known.push(Known {
+                    intent: Intent { id: r.id, priority: CONSTRAINT_PRIORITY, volumes },
+                    ovn: r.ovn,
+                });
             }
             Err(e) => {
                 report_unreachable(st, &r, &e).await;

@@ -676,3 +676,76 @@ async fn operators_hear_of_peer_intents_that_come_to_intersect_their_flights() -
     assert_eq!(untouched["alerts"], json!([]));
     Ok(())
 }
+
+/// A USS that serves nothing: every call to it is refused at once.
+const DEAD_URL: &str = "http://127.0.0.1:9";
+
+#[tokio::test]
+async fn intents_of_a_down_uss_and_of_others_under_this_identity() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss1 = Uss::start(&dss, "uss1").await?;
+    let area = |lat: f64| vec![volume4d(&circle(lat, LNG, 300.0), 0.0, 120.0, 10, 40)];
+    let dead = |extents: &[Value], state: &str| {
+        let mut body = oir_new_sub(&Client::offline("uss9"), extents, state, &[], false);
+        body["uss_base_url"] = json!(DEAD_URL);
+        body["new_subscription"]["uss_base_url"] = json!(DEAD_URL);
+        body
+    };
+
+    // A USS that stopped answering holds an Accepted intent at LAT and an Activated one further north.
+    let down = dss.client("uss9", &[SC]);
+    let accepted = id();
+    down.create_oir(&accepted, &dead(&area(LAT), "Accepted")).await?;
+    let activated = id();
+    let created = down.create_oir(&activated, &dead(&area(LAT + 0.1), "Accepted")).await?;
+    down.update_oir(&activated, str_of(&created["ovn"])?, &dead(&area(LAT + 0.1), "Activated")).await?;
+    dss.client("arbiter", &[AA]).set_availability("uss9", "", "Down").await?;
+
+    // Over its Accepted intent a flight may be planned; its Activated one outranks every priority (SCD0010).
+    uss1.operator().post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (10, 40), 0)).await.want(201)?;
+    let refused = uss1
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT + 0.1, (0.0, 120.0), (10, 40), 100))
+        .await
+        .want(409)?;
+    assert_eq!(refused["conflicting_intents"], json!([activated]), "{refused}");
+    let planner = client_at(&uss1.base, "uss_qualifier", &[FP_PLAN]);
+    let path = |plan: &str| format!("/flight_planning/v1/flight_plans/{plan}");
+    let rejected =
+        planner.put(&path(&id()), &upsert("Planned", area(LAT + 0.1)[0].clone(), 0)).await.want(200)?;
+    assert_eq!(
+        (&rejected["planning_result"], &rejected["flight_plan_status"]),
+        (&json!("Rejected"), &json!("NotPlanned")),
+        "{rejected}"
+    );
+
+    // An intent written under this USS's identity by someone else (here a test driver) is asked of the base URL
+    // it names, like a peer's: this one cannot be reached, so nothing is planned over it.
+    let driver = dss.client("uss1", &[SC]);
+    let foreign = id();
+    let mut body = oir(&driver, &area(LAT + 0.2), "Accepted", &[]);
+    body["uss_base_url"] = json!(DEAD_URL);
+    driver.create_oir(&foreign, &body).await?;
+    let failed =
+        uss1.operator().post("/operator/v1/flights", &flight(LAT + 0.2, (0.0, 120.0), (10, 40), 0)).await;
+    let failed = failed.want(502)?;
+    assert!(
+        str_of(&failed["message"])?.contains(&format!("cannot deconflict with intent {foreign}")),
+        "{failed}"
+    );
+    assert_eq!(uss1.outgoing("GET", &format!("{DEAD_URL}/uss/v1/operational_intents/{foreign}"))?, 1);
+
+    // A flight whose reference the driver removed ends without the DSS.
+    let mine = id();
+    let planned =
+        planner.put(&path(&mine), &upsert("Planned", area(LAT + 0.3)[0].clone(), 0)).await.want(200)?;
+    assert_eq!(planned["flight_plan_status"], "Planned", "{planned}");
+    let ovn = str_of(&driver.get_oir(&mine).await?["ovn"])?.to_owned();
+    driver.delete(&oir_path_ovn(&mine, &ovn)).await.want(200)?;
+    let closed = planner.delete(&path(&mine)).await.want(200)?;
+    assert_eq!(
+        (&closed["planning_result"], &closed["flight_plan_status"]),
+        (&json!("Completed"), &json!("Closed"))
+    );
+    Ok(())
+}

@@ -674,6 +674,23 @@ async fn operators_hear_of_peer_intents_that_come_to_intersect_their_flights() -
         .await
         .want(200)?;
     assert_eq!(untouched["alerts"], json!([]));
+
+    // The flight planning test interface reports the alert as a user notification observed since `after`.
+    let tester = client_at(&uss1.base, "uss_qualifier", &[FP_PLAN]);
+    let since = |t: chrono::DateTime<chrono::Utc>| {
+        let t =
+            t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true).replace(':', "%3A").replace('+', "%2B");
+        format!("/flight_planning/v1/user_notifications?after={t}")
+    };
+    let seen = tester.get(&since(chrono::Utc::now() - chrono::Duration::minutes(5))).await.want(200)?;
+    let notifications = seen["user_notifications"].as_array().context("user_notifications")?;
+    assert_eq!(notifications.len(), 1, "{seen}");
+    assert_eq!(notifications[0]["conflicts"], "Single");
+    parse_time(&notifications[0]["observed_at"])?;
+    let later = tester.get(&since(chrono::Utc::now() + chrono::Duration::seconds(1))).await.want(200)?;
+    assert_eq!(later["user_notifications"], json!([]));
+    assert_error(tester.get("/flight_planning/v1/user_notifications").await?, 400, "after")?;
+    assert_error(uss1.operator().get(&since(chrono::Utc::now())).await?, 403, FP_PLAN)?;
     Ok(())
 }
 

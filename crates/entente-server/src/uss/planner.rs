@@ -55,13 +55,21 @@ pub(crate) async fn plan(
     p: Proposal,
 ) -> Result<OperationalIntent, ApiError> {
     let previous = st.flights.lock().get(&id).and_then(|f| f.published.as_ref().map(|i| i.reference.clone()));
+    // SCD0030: an Activated flight may be changed while conflicts it already had persist, so its operator can
+    // share a way out of a higher priority flight that came over it.
+    let flown: Option<Vec<Volume>> = st
+        .flights
+        .lock()
+        .get(&id)
+        .filter(|f| f.state == FlightState::Activated && p.state == FlightState::Activated)
+        .map(|f| f.volumes.clone());
     let id_text = id.to_string();
     let mut known = Vec::new();
     if !p.state.is_off_nominal() {
         let (refs, constraints) = query(st, &p.volumes, &id_text).await?;
         known = learn(st, refs, &p.volumes).await?;
         known.extend(learn_constraints(st, constraints).await?);
-        check_conflicts(st, &p, &known)?;
+        check_conflicts(st, &p, &known, flown.as_deref())?;
     }
     let extents: Vec<_> = p.volumes.iter().chain(&p.off_nominal).map(volume_out).collect();
     let subscription_id =
@@ -123,7 +131,7 @@ pub(crate) async fn plan(
                 });
                 known.extend(learn(st, intents, &p.volumes).await?);
                 known.extend(learn_constraints(st, constraints).await?);
-                check_conflicts(st, &p, &known)?;
+                check_conflicts(st, &p, &known, flown.as_deref())?;
             }
         }
     }
@@ -334,8 +342,22 @@ async fn report_unreachable(st: &UssState, r: &OperationalIntentReference, error
     }
 }
 
-fn check_conflicts(st: &UssState, p: &Proposal, known: &[Known]) -> Result<(), ApiError> {
-    let intents: Vec<Intent> = known.iter().map(|k| k.intent.clone()).collect();
+/// Refuses the proposal if it meets an intent it may not conflict with, answering the alternatives found.
+/// Conflicts the flight already had while `flown` (the volumes of an Activated flight being changed) are kept.
+fn check_conflicts(
+    st: &UssState,
+    p: &Proposal,
+    known: &[Known],
+    flown: Option<&[Volume]>,
+) -> Result<(), ApiError> {
+    let mut intents: Vec<Intent> = known.iter().map(|k| k.intent.clone()).collect();
+    if let Some(flown) = flown {
+        let pre_existing: HashSet<String> = blocking_intents(flown, p.priority, &intents, st.config.policy)
+            .into_iter()
+            .map(|i| i.id.clone())
+            .collect();
+        intents.retain(|i| !pre_existing.contains(&i.id));
+    }
     let blocking = blocking_intents(&p.volumes, p.priority, &intents, st.config.policy);
     if blocking.is_empty() {
         return Ok(());

@@ -766,3 +766,34 @@ async fn intents_of_a_down_uss_and_of_others_under_this_identity() -> anyhow::Re
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn an_activated_flight_may_change_while_a_conflict_it_had_persists() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss1 = Uss::start(&dss, "uss1").await?;
+    let uss2 = Uss::start(&dss, "uss2").await?;
+    let planner = |u: &Uss| client_at(&u.base, "uss_qualifier", &[FP_PLAN]);
+    let path = |plan: &str| format!("/flight_planning/v1/flight_plans/{plan}");
+    let area = |lat: f64, alt_hi: f64| volume4d(&circle(lat, LNG, 300.0), 0.0, alt_hi, 10, 40);
+    let outcome = |v: &Value| (v["planning_result"].clone(), v["flight_plan_status"].clone());
+
+    let first = id();
+    let flying = planner(&uss1).put(&path(&first), &upsert("InUse", area(LAT, 120.0), 0)).await.want(200)?;
+    assert_eq!(outcome(&flying), (json!("Completed"), json!("OkToFly")));
+    // A higher priority flight comes over it.
+    let over = planner(&uss2).put(&path(&id()), &upsert("InUse", area(LAT, 120.0), 10)).await.want(200)?;
+    assert_eq!(outcome(&over), (json!("Completed"), json!("OkToFly")));
+    // Its operator lowers the flight: still in conflict, but no new one, so it is shared (SCD0030).
+    let lowered = planner(&uss1).put(&path(&first), &upsert("InUse", area(LAT, 60.0), 0)).await.want(200)?;
+    assert_eq!(outcome(&lowered), (json!("Completed"), json!("OkToFly")), "{lowered}");
+    assert_eq!(dss.client("uss1", &[SC]).get_oir(&first).await?["version"], 3);
+
+    // Another activated flight may not move into that higher priority flight: the conflict would be new.
+    let second = id();
+    let elsewhere =
+        planner(&uss1).put(&path(&second), &upsert("InUse", area(LAT + 0.1, 60.0), 0)).await.want(200)?;
+    assert_eq!(outcome(&elsewhere), (json!("Completed"), json!("OkToFly")));
+    let moved = planner(&uss1).put(&path(&second), &upsert("InUse", area(LAT, 60.0), 0)).await.want(200)?;
+    assert_eq!(outcome(&moved), (json!("Rejected"), json!("OkToFly")), "{moved}");
+    Ok(())
+}

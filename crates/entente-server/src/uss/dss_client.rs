@@ -57,6 +57,11 @@ pub(crate) async fn put_intent(
                 })
             }
         }
+        // The arbiter declared this USS Down: the DSS refuses its nominal intents, a decision and not a fault.
+        412 => Err(ApiError::PreconditionFailed(format!(
+            "the DSS refuses to plan for this USS: {}",
+            String::from_utf8_lossy(&reply.body).chars().take(300).collect::<String>()
+        ))),
         _ => Err(reply.unexpected()),
     }
 }

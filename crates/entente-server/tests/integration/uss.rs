@@ -764,6 +764,19 @@ async fn intents_of_a_down_uss_and_of_others_under_this_identity() -> anyhow::Re
         (&closed["planning_result"], &closed["flight_plan_status"]),
         (&json!("Completed"), &json!("Closed"))
     );
+
+    // Declared Down itself, this USS is refused by the DSS: a refusal to pass on, not a failure.
+    dss.client("arbiter", &[AA]).set_availability("uss1", "", "Down").await?;
+    let refused =
+        uss1.operator().post("/operator/v1/flights", &flight(LAT + 0.4, (0.0, 120.0), (10, 40), 0)).await;
+    assert!(str_of(&refused.want(412)?["message"])?.contains("Down"));
+    let rejected =
+        planner.put(&path(&id()), &upsert("Planned", area(LAT + 0.4)[0].clone(), 0)).await.want(200)?;
+    assert_eq!(
+        (&rejected["planning_result"], &rejected["flight_plan_status"]),
+        (&json!("Rejected"), &json!("NotPlanned")),
+        "{rejected}"
+    );
     Ok(())
 }
 

@@ -56,6 +56,19 @@ impl Auth {
         }
     }
 
+    /// Passes if the token holds at least one of `scopes`, for operations a specification and the tools that
+    /// test against it guard with different scopes.
+    pub(crate) fn require_any(&self, scopes: &[&str]) -> Result<(), ApiError> {
+        if scopes.iter().any(|s| self.0.has_scope(s)) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "the access token lacks the scope: one of {}",
+                scopes.join(", ")
+            )))
+        }
+    }
+
     /// The F3411 caller, if the token holds at least one of `allowed` (each an RID scope name). RID rules look
     /// only at the owner, so the caller carries no F3548 scopes.
     pub(crate) fn rid(&self, allowed: &[&str]) -> Result<Caller, ApiError> {

@@ -145,6 +145,9 @@ pub struct UssState {
     flight_locks: Mutex<HashMap<EntityId, Arc<tokio::sync::Mutex<()>>>>,
     /// Peers' intents as their managers last shared them, by id.
     peers: Mutex<HashMap<String, OperationalIntent>>,
+    /// When operators were alerted of an intent or constraint meeting their flights, each alert about one; the
+    /// flight planning test interface reports them as user notifications (memory only, like a test run).
+    alerted_at: Mutex<Vec<chrono::DateTime<chrono::Utc>>>,
 }
 
 impl UssState {
@@ -167,6 +170,7 @@ impl UssState {
             constraints: Mutex::new(HashMap::new()),
             flight_locks: Mutex::new(HashMap::new()),
             peers: Mutex::new(HashMap::new()),
+            alerted_at: Mutex::new(Vec::new()),
         })
     }
 

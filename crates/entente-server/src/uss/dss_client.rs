@@ -57,6 +57,11 @@ pub(crate) async fn put_intent(
                 })
             }
         }
+        // The arbiter declared this USS Down: the DSS refuses its nominal intents, a decision and not a fault.
+        412 => Err(ApiError::PreconditionFailed(format!(
+            "the DSS refuses to plan for this USS: {}",
+            String::from_utf8_lossy(&reply.body).chars().take(300).collect::<String>()
+        ))),
         _ => Err(reply.unexpected()),
     }
 }
@@ -121,11 +126,18 @@ pub(crate) async fn set_availability(
     call(st, Method::PUT, &path, &[AA], Some(&params)).await
 }
 
+/// Deletes an intent's reference; `None` when the DSS no longer holds it (removed by whoever else holds this
+/// USS's credentials, or lost with a DSS's state), which leaves nothing to delete and nobody to notify.
 pub(crate) async fn delete_intent(
     st: &UssState,
     id: &str,
     ovn: &str,
-) -> Result<ChangeOperationalIntentReferenceResponse, ApiError> {
-    call(st, Method::DELETE, &format!("/dss/v1/operational_intent_references/{id}/{ovn}"), &[SC], None::<&()>)
-        .await
+) -> Result<Option<ChangeOperationalIntentReferenceResponse>, ApiError> {
+    let url = format!("{}/dss/v1/operational_intent_references/{id}/{ovn}", st.config.dss_url);
+    let reply = st.client.send(Method::DELETE, &url, &[SC], None::<&()>, st.config.dss_timeout).await?;
+    match reply.status {
+        200 => Ok(Some(reply.json()?)),
+        404 => Ok(None),
+        _ => Err(reply.unexpected()),
+    }
 }

@@ -2,22 +2,24 @@
 //! flight_planning v1, API v0.6.0), so conformance tooling can plan, update and close flights here as a user
 //! would. It drives the same planner as the operator API.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::routing::{get, post, put};
+use chrono::{DateTime, Utc};
 use entente_dss::EntityId;
 use entente_uss::{FlightState, volumes_intersect};
 use serde::{Deserialize, Serialize};
 
-use super::operator::{flight_volumes, priority};
+use super::operator::{check_plan_window, flight_volumes, priority};
 use super::planner::{self, Proposal};
 use super::{MAX_VERTICES, OwnFlight, UssState};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
-use crate::wire::{Volume4D, volume_in};
+use crate::wire::{Time, Volume4D, time_out, volume_in};
 
 const PLAN: &str = "interuss.flight_planning.plan";
 const DIRECT: &str = "interuss.flight_planning.direct_automated_test";
@@ -29,6 +31,7 @@ pub(crate) fn routes() -> Router<Arc<UssState>> {
         .route("/flight_planning/v1/status", get(status))
         .route("/flight_planning/v1/flight_plans/{flight_plan_id}", put(upsert).delete(delete))
         .route("/flight_planning/v1/clear_area_requests", post(clear_area))
+        .route("/flight_planning/v1/user_notifications", get(user_notifications))
 }
 
 #[derive(Deserialize)]
@@ -82,6 +85,17 @@ struct ClearAreaOutcome {
 #[derive(Serialize)]
 struct ClearAreaResponse {
     outcome: ClearAreaOutcome,
+}
+
+#[derive(Serialize)]
+struct UserNotification {
+    observed_at: Time,
+    conflicts: &'static str,
+}
+
+#[derive(Serialize)]
+struct QueryUserNotificationsResponse {
+    user_notifications: Vec<UserNotification>,
 }
 
 #[derive(Serialize)]
@@ -169,6 +183,9 @@ async fn upsert(
         Ok(v) => v,
         Err(e) => return Ok(answer("Rejected", Some(e.to_string()), before)),
     };
+    if let Err(e) = check_plan_window(&volumes, Utc::now()) {
+        return Ok(answer("Rejected", Some(e.to_string()), before));
+    }
     if let Some(from) = before
         && let Err(e) = from.transition(target)
     {
@@ -205,7 +222,9 @@ async fn delete(
     auth: Auth,
     Path(id): Path<String>,
 ) -> Result<Json<PlanningResponse>, ApiError> {
-    auth.require(DIRECT)?;
+    // The interface's schema asks for the direct-test scope, while InterUSS's own client and mock_uss delete with
+    // the planning one, as a user ending a flight would.
+    auth.require_any(&[PLAN, DIRECT])?;
     let id = entity_id(&id, "flight_plan_id")?;
     let _guard = st.lock_flight(id).await;
     let Some(flight) = live(&st, id) else {
@@ -245,4 +264,40 @@ async fn clear_area(State(st): AppRef, auth: Auth, body: Body) -> Result<Json<Cl
     Ok(Json(ClearAreaResponse {
         outcome: ClearAreaOutcome { success, message: (!success).then(|| failures.join("; ")) },
     }))
+}
+
+fn instant(params: &HashMap<String, String>, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+    params
+        .get(name)
+        .map(|t| {
+            DateTime::parse_from_rfc3339(t)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| ApiError::bad(format!("{name} must be an RFC 3339 date-time: {e}")))
+        })
+        .transpose()
+}
+
+/// The alerts this USS's operators were given between `after` and `before` (default now), each about one intent
+/// or constraint meeting their flight.
+async fn user_notifications(
+    State(st): AppRef,
+    auth: Auth,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<QueryUserNotificationsResponse>, ApiError> {
+    auth.require(PLAN)?;
+    let after =
+        instant(&params, "after")?.ok_or_else(|| ApiError::bad("the after query parameter is required"))?;
+    let before = instant(&params, "before")?;
+    if before.is_some_and(|b| b < after) {
+        return Err(ApiError::bad("before must not be earlier than after"));
+    }
+    let before = before.unwrap_or_else(Utc::now);
+    let user_notifications = st
+        .alerted_at
+        .lock()
+        .iter()
+        .filter(|t| (after..=before).contains(*t))
+        .map(|t| UserNotification { observed_at: time_out(*t), conflicts: "Single" })
+        .collect();
+    Ok(Json(QueryUserNotificationsResponse { user_notifications }))
 }

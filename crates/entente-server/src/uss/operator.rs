@@ -7,6 +7,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
 use entente_dss::EntityId;
 use entente_geo::Interval;
 use entente_geo::LatLng;
@@ -50,6 +51,30 @@ pub(super) fn flight_volumes(volumes: &[Volume4D], path: &str) -> Result<Vec<Vol
         }
     }
     Ok(parsed)
+}
+
+/// F3548's OiMaxPlanHorizon: no operational intent may start further ahead than this (OPIN0030).
+pub(super) const OI_MAX_PLAN_HORIZON: chrono::TimeDelta = chrono::TimeDelta::days(30);
+
+/// Refuses a flight the DSS must not be asked to hold: one that starts beyond OiMaxPlanHorizon (OPIN0030), or
+/// that has already ended, so that a wrong clock or a stale request is refused here rather than flown.
+pub(super) fn check_plan_window(volumes: &[Volume], now: DateTime<Utc>) -> Result<(), ApiError> {
+    let start = volumes.iter().filter_map(|v| v.time.lo).min();
+    let end = volumes.iter().filter_map(|v| v.time.hi).max();
+    if let Some(start) = start
+        && start > now + OI_MAX_PLAN_HORIZON
+    {
+        return Err(ApiError::bad(format!(
+            "the flight starts at {start}, more than {} days ahead (F3548 OiMaxPlanHorizon)",
+            OI_MAX_PLAN_HORIZON.num_days()
+        )));
+    }
+    if let Some(end) = end
+        && end <= now
+    {
+        return Err(ApiError::bad(format!("the flight ended at {end}, before now ({now})")));
+    }
+    Ok(())
 }
 
 /// An operator's priority; the highest value is kept for constraints, which nothing may conflict with.
@@ -132,6 +157,7 @@ pub(crate) async fn submit(
         Some(_) if !req.volumes.is_empty() => return Err(ApiError::bad("give volumes or a route, not both")),
         Some(route) => route_in(route)?,
     };
+    check_plan_window(&volumes, Utc::now())?;
     let id = entity_id(&uuid::Uuid::new_v4().to_string(), "id")?;
     let proposal = Proposal {
         volumes,
@@ -234,4 +260,47 @@ pub(crate) async fn end(State(st): AppRef, auth: Auth, Path(id): Path<String>) -
     let (id, _, _guard) = flight(&st, &id).await?;
     planner::end(&st, id).await?;
     current(&st, id)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+    use entente_geo::{Circle, Interval, LatLng, Outline};
+    use entente_uss::Volume;
+
+    use super::{OI_MAX_PLAN_HORIZON, check_plan_window};
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2030, 1, 1, 12, 0, 0).single().unwrap()
+    }
+
+    fn volume(start: TimeDelta, end: TimeDelta) -> Volume {
+        Volume {
+            outline: Outline::Circle(Circle::new(LatLng::new(46.5, 7.5), 200.0).unwrap()),
+            altitude: Interval { lo: Some(0.0), hi: Some(100.0) },
+            time: Interval { lo: Some(now() + start), hi: Some(now() + end) },
+        }
+    }
+
+    #[test]
+    fn flights_beyond_the_plan_horizon_are_refused() {
+        let far = OI_MAX_PLAN_HORIZON + TimeDelta::days(2);
+        let err = check_plan_window(&[volume(far, far + TimeDelta::hours(1))], now()).unwrap_err();
+        assert!(err.to_string().contains("OiMaxPlanHorizon"), "{err}");
+        // The horizon bounds the flight's start: a near volume makes the whole flight near.
+        let near = volume(TimeDelta::minutes(5), TimeDelta::hours(1));
+        check_plan_window(&[volume(far, far + TimeDelta::hours(1)), near.clone()], now()).unwrap();
+        let edge = OI_MAX_PLAN_HORIZON;
+        check_plan_window(&[volume(edge, edge + TimeDelta::hours(1))], now()).unwrap();
+        check_plan_window(&[near], now()).unwrap();
+    }
+
+    #[test]
+    fn flights_already_ended_are_refused() {
+        let ended = volume(-TimeDelta::minutes(10), -TimeDelta::seconds(6));
+        let err = check_plan_window(std::slice::from_ref(&ended), now()).unwrap_err();
+        assert!(err.to_string().contains("ended"), "{err}");
+        // A flight under way keeps its past volumes.
+        check_plan_window(&[ended, volume(-TimeDelta::seconds(6), TimeDelta::minutes(10))], now()).unwrap();
+    }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use entente_dss::{EntityId, Scope};
+use entente_geo::Interval;
 use entente_uss::{
     FlightState, Intent, Priority, SearchSpace, UssError, Volume, alternatives, blocking_intents,
 };
@@ -22,7 +23,7 @@ use crate::scd::types::{
     OperationalIntentReference, PutOperationalIntentReferenceParameters, UssAvailabilityState,
 };
 use crate::scd::{CMSA, CP, SC};
-use crate::wire::{time_out, volume_out, volumes_in};
+use crate::wire::{time_in, time_out, volume_out, volumes_in};
 
 /// Rounds of "the DSS named intents we did not know, fetch them and write again" before giving up.
 const MAX_WRITE_ATTEMPTS: usize = 3;
@@ -54,13 +55,21 @@ pub(crate) async fn plan(
     p: Proposal,
 ) -> Result<OperationalIntent, ApiError> {
     let previous = st.flights.lock().get(&id).and_then(|f| f.published.as_ref().map(|i| i.reference.clone()));
+    // SCD0030: an Activated flight may be changed while conflicts it already had persist, so its operator can
+    // share a way out of a higher priority flight that came over it.
+    let flown: Option<Vec<Volume>> = st
+        .flights
+        .lock()
+        .get(&id)
+        .filter(|f| f.state == FlightState::Activated && p.state == FlightState::Activated)
+        .map(|f| f.volumes.clone());
     let id_text = id.to_string();
     let mut known = Vec::new();
     if !p.state.is_off_nominal() {
         let (refs, constraints) = query(st, &p.volumes, &id_text).await?;
-        known = learn(st, refs).await?;
+        known = learn(st, refs, &p.volumes).await?;
         known.extend(learn_constraints(st, constraints).await?);
-        check_conflicts(st, &p, &known)?;
+        check_conflicts(st, &p, &known, flown.as_deref())?;
     }
     let extents: Vec<_> = p.volumes.iter().chain(&p.off_nominal).map(volume_out).collect();
     let subscription_id =
@@ -120,9 +129,9 @@ pub(crate) async fn plan(
                     !intents.iter().any(|r| r.id == k.intent.id)
                         && !constraints.iter().any(|c| c.id == k.intent.id)
                 });
-                known.extend(learn(st, intents).await?);
+                known.extend(learn(st, intents, &p.volumes).await?);
                 known.extend(learn_constraints(st, constraints).await?);
-                check_conflicts(st, &p, &known)?;
+                check_conflicts(st, &p, &known, flown.as_deref())?;
             }
         }
     }
@@ -141,7 +150,9 @@ pub(crate) async fn end(st: &Arc<UssState>, id: EntityId) -> Result<(), ApiError
     state.transition(FlightState::Ended)?;
     let id_text = id.to_string();
     let subscribers = match ovn {
-        Some(ovn) => dss_client::delete_intent(st, &id_text, &ovn).await?.subscribers,
+        Some(ovn) => {
+            dss_client::delete_intent(st, &id_text, &ovn).await?.map_or_else(Vec::new, |c| c.subscribers)
+        }
         None => Vec::new(),
     };
     st.change_flights(|flights| {
@@ -231,10 +242,21 @@ fn constraint_known(c: Constraint) -> Result<Known, ApiError> {
 }
 
 /// The details and OVN of every reference: this USS's other flights from memory, peers' from their managers.
+/// A reference under this USS's identity that this USS does not hold (another instance sharing its
+/// credentials wrote it, or a test driver acting under them) is asked of the base URL it names, like a peer's.
 /// An Accepted intent of a USS the arbiter declared Down is left out (F3548 lets others plan over it without
-/// its OVN); any other intent whose details cannot be had stops the planning, since it cannot be deconflicted.
-async fn learn(st: &Arc<UssState>, refs: Vec<OperationalIntentReference>) -> Result<Vec<Known>, ApiError> {
-    let (own, others): (Vec<_>, Vec<_>) = refs.into_iter().partition(|r| r.manager == st.config.identity);
+/// its OVN); a Down USS's intent in any other state is ranked above every priority over its whole time span
+/// (SCD0010), which `volumes`, the flight being planned, stands for in space; any other intent whose details
+/// cannot be had stops the planning, since it cannot be deconflicted.
+async fn learn(
+    st: &Arc<UssState>,
+    refs: Vec<OperationalIntentReference>,
+    volumes: &[Volume],
+) -> Result<Vec<Known>, ApiError> {
+    let (own, others): (Vec<_>, Vec<_>) = refs.into_iter().partition(|r| {
+        r.manager == st.config.identity
+            && EntityId::parse(&r.id).is_some_and(|id| st.flights.lock().contains_key(&id))
+    });
     let mut known = Vec::new();
     for r in own {
         let flight = EntityId::parse(&r.id).and_then(|id| st.flights.lock().get(&id).cloned());
@@ -269,6 +291,25 @@ async fn learn(st: &Arc<UssState>, refs: Vec<OperationalIntentReference>) -> Res
             {
                 tracing::info!(intent = r.id, manager = r.manager, error = %e, "planning over an Accepted intent of a Down USS");
             }
+            Err(e) if r.uss_availability == UssAvailabilityState::Down => {
+                tracing::info!(intent = r.id, manager = r.manager, error = %e, "a Down USS's intent outranks this flight");
+                let span = Interval {
+                    lo: Some(time_in(&r.time_start, "time_start")?),
+                    hi: Some(time_in(&r.time_end, "time_end")?),
+                };
+                let volumes = volumes
+                    .iter()
+                    .map(|v| Volume {
+                        outline: v.outline.clone(),
+                        altitude: Interval { lo: None, hi: None },
+                        time: span,
+                    })
+                    .collect();
+                known.push(Known {
+                    intent: Intent { id: r.id, priority: CONSTRAINT_PRIORITY, volumes },
+                    ovn: r.ovn,
+                });
+            }
             Err(e) => {
                 report_unreachable(st, &r, &e).await;
                 return Err(ApiError::Upstream(format!(
@@ -301,8 +342,22 @@ async fn report_unreachable(st: &UssState, r: &OperationalIntentReference, error
     }
 }
 
-fn check_conflicts(st: &UssState, p: &Proposal, known: &[Known]) -> Result<(), ApiError> {
-    let intents: Vec<Intent> = known.iter().map(|k| k.intent.clone()).collect();
+/// Refuses the proposal if it meets an intent it may not conflict with, answering the alternatives found.
+/// Conflicts the flight already had while `flown` (the volumes of an Activated flight being changed) are kept.
+fn check_conflicts(
+    st: &UssState,
+    p: &Proposal,
+    known: &[Known],
+    flown: Option<&[Volume]>,
+) -> Result<(), ApiError> {
+    let mut intents: Vec<Intent> = known.iter().map(|k| k.intent.clone()).collect();
+    if let Some(flown) = flown {
+        let pre_existing: HashSet<String> = blocking_intents(flown, p.priority, &intents, st.config.policy)
+            .into_iter()
+            .map(|i| i.id.clone())
+            .collect();
+        intents.retain(|i| !pre_existing.contains(&i.id));
+    }
     let blocking = blocking_intents(&p.volumes, p.priority, &intents, st.config.policy);
     if blocking.is_empty() {
         return Ok(());

@@ -359,6 +359,14 @@ async fn the_flight_planning_test_interface_plans_like_an_operator() -> anyhow::
     let closed = director(&uss1).delete(&path(&first)).await.want(200)?;
     assert_eq!(closed["flight_plan_status"], "Closed");
     assert_error(director(&uss1).delete(&path(&first)).await?, 404, "not found")?;
+    // uss_qualifier deletes with the planning scope, as a user would.
+    let closed = planner(&uss2).delete(&path(&third)).await.want(200)?;
+    assert_eq!(closed["flight_plan_status"], "Closed");
+    assert_eq!(dss.client("uss2", &[SC]).get(&oir_path(&third)).await?.0, 404);
+    let in_use = planner(&uss2).put(&path(&third), &upsert("InUse", elsewhere.clone(), 0)).await.want(200)?;
+    assert_eq!(in_use["flight_plan_status"], "OkToFly", "{in_use}");
+    let nobody = client_at(&uss2.base, "uss_qualifier", &[OPERATOR]);
+    assert_error(nobody.delete(&path(&third)).await?, 403, FP_PLAN)?;
     let clear =
         json!({"request_id": id(), "extent": volume4d(&circle(LAT + 0.1, LNG, 1000.0), 0.0, 3000.0, 0, 600)});
     let cleared = director(&uss2).post("/flight_planning/v1/clear_area_requests", &clear).await.want(200)?;
@@ -666,5 +674,139 @@ async fn operators_hear_of_peer_intents_that_come_to_intersect_their_flights() -
         .await
         .want(200)?;
     assert_eq!(untouched["alerts"], json!([]));
+
+    // The flight planning test interface reports the alert as a user notification observed since `after`.
+    let tester = client_at(&uss1.base, "uss_qualifier", &[FP_PLAN]);
+    let since = |t: chrono::DateTime<chrono::Utc>| {
+        let t =
+            t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true).replace(':', "%3A").replace('+', "%2B");
+        format!("/flight_planning/v1/user_notifications?after={t}")
+    };
+    let seen = tester.get(&since(chrono::Utc::now() - chrono::Duration::minutes(5))).await.want(200)?;
+    let notifications = seen["user_notifications"].as_array().context("user_notifications")?;
+    assert_eq!(notifications.len(), 1, "{seen}");
+    assert_eq!(notifications[0]["conflicts"], "Single");
+    parse_time(&notifications[0]["observed_at"])?;
+    let later = tester.get(&since(chrono::Utc::now() + chrono::Duration::seconds(1))).await.want(200)?;
+    assert_eq!(later["user_notifications"], json!([]));
+    assert_error(tester.get("/flight_planning/v1/user_notifications").await?, 400, "after")?;
+    assert_error(uss1.operator().get(&since(chrono::Utc::now())).await?, 403, FP_PLAN)?;
+    Ok(())
+}
+
+/// A USS that serves nothing: every call to it is refused at once.
+const DEAD_URL: &str = "http://127.0.0.1:9";
+
+#[tokio::test]
+async fn intents_of_a_down_uss_and_of_others_under_this_identity() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss1 = Uss::start(&dss, "uss1").await?;
+    let area = |lat: f64| vec![volume4d(&circle(lat, LNG, 300.0), 0.0, 120.0, 10, 40)];
+    let dead = |extents: &[Value], state: &str| {
+        let mut body = oir_new_sub(&Client::offline("uss9"), extents, state, &[], false);
+        body["uss_base_url"] = json!(DEAD_URL);
+        body["new_subscription"]["uss_base_url"] = json!(DEAD_URL);
+        body
+    };
+
+    // A USS that stopped answering holds an Accepted intent at LAT and an Activated one further north.
+    let down = dss.client("uss9", &[SC]);
+    let accepted = id();
+    down.create_oir(&accepted, &dead(&area(LAT), "Accepted")).await?;
+    let activated = id();
+    let created = down.create_oir(&activated, &dead(&area(LAT + 0.1), "Accepted")).await?;
+    down.update_oir(&activated, str_of(&created["ovn"])?, &dead(&area(LAT + 0.1), "Activated")).await?;
+    dss.client("arbiter", &[AA]).set_availability("uss9", "", "Down").await?;
+
+    // Over its Accepted intent a flight may be planned; its Activated one outranks every priority (SCD0010).
+    uss1.operator().post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (10, 40), 0)).await.want(201)?;
+    let refused = uss1
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT + 0.1, (0.0, 120.0), (10, 40), 100))
+        .await
+        .want(409)?;
+    assert_eq!(refused["conflicting_intents"], json!([activated]), "{refused}");
+    let planner = client_at(&uss1.base, "uss_qualifier", &[FP_PLAN]);
+    let path = |plan: &str| format!("/flight_planning/v1/flight_plans/{plan}");
+    let rejected =
+        planner.put(&path(&id()), &upsert("Planned", area(LAT + 0.1)[0].clone(), 0)).await.want(200)?;
+    assert_eq!(
+        (&rejected["planning_result"], &rejected["flight_plan_status"]),
+        (&json!("Rejected"), &json!("NotPlanned")),
+        "{rejected}"
+    );
+
+    // An intent written under this USS's identity by someone else (here a test driver) is asked of the base URL
+    // it names, like a peer's: this one cannot be reached, so nothing is planned over it.
+    let driver = dss.client("uss1", &[SC]);
+    let foreign = id();
+    let mut body = oir(&driver, &area(LAT + 0.2), "Accepted", &[]);
+    body["uss_base_url"] = json!(DEAD_URL);
+    driver.create_oir(&foreign, &body).await?;
+    let failed =
+        uss1.operator().post("/operator/v1/flights", &flight(LAT + 0.2, (0.0, 120.0), (10, 40), 0)).await;
+    let failed = failed.want(502)?;
+    assert!(
+        str_of(&failed["message"])?.contains(&format!("cannot deconflict with intent {foreign}")),
+        "{failed}"
+    );
+    assert_eq!(uss1.outgoing("GET", &format!("{DEAD_URL}/uss/v1/operational_intents/{foreign}"))?, 1);
+
+    // A flight whose reference the driver removed ends without the DSS.
+    let mine = id();
+    let planned =
+        planner.put(&path(&mine), &upsert("Planned", area(LAT + 0.3)[0].clone(), 0)).await.want(200)?;
+    assert_eq!(planned["flight_plan_status"], "Planned", "{planned}");
+    let ovn = str_of(&driver.get_oir(&mine).await?["ovn"])?.to_owned();
+    driver.delete(&oir_path_ovn(&mine, &ovn)).await.want(200)?;
+    let closed = planner.delete(&path(&mine)).await.want(200)?;
+    assert_eq!(
+        (&closed["planning_result"], &closed["flight_plan_status"]),
+        (&json!("Completed"), &json!("Closed"))
+    );
+
+    // Declared Down itself, this USS is refused by the DSS: a refusal to pass on, not a failure.
+    dss.client("arbiter", &[AA]).set_availability("uss1", "", "Down").await?;
+    let refused =
+        uss1.operator().post("/operator/v1/flights", &flight(LAT + 0.4, (0.0, 120.0), (10, 40), 0)).await;
+    assert!(str_of(&refused.want(412)?["message"])?.contains("Down"));
+    let rejected =
+        planner.put(&path(&id()), &upsert("Planned", area(LAT + 0.4)[0].clone(), 0)).await.want(200)?;
+    assert_eq!(
+        (&rejected["planning_result"], &rejected["flight_plan_status"]),
+        (&json!("Rejected"), &json!("NotPlanned")),
+        "{rejected}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_activated_flight_may_change_while_a_conflict_it_had_persists() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss1 = Uss::start(&dss, "uss1").await?;
+    let uss2 = Uss::start(&dss, "uss2").await?;
+    let planner = |u: &Uss| client_at(&u.base, "uss_qualifier", &[FP_PLAN]);
+    let path = |plan: &str| format!("/flight_planning/v1/flight_plans/{plan}");
+    let area = |lat: f64, alt_hi: f64| volume4d(&circle(lat, LNG, 300.0), 0.0, alt_hi, 10, 40);
+    let outcome = |v: &Value| (v["planning_result"].clone(), v["flight_plan_status"].clone());
+
+    let first = id();
+    let flying = planner(&uss1).put(&path(&first), &upsert("InUse", area(LAT, 120.0), 0)).await.want(200)?;
+    assert_eq!(outcome(&flying), (json!("Completed"), json!("OkToFly")));
+    // A higher priority flight comes over it.
+    let over = planner(&uss2).put(&path(&id()), &upsert("InUse", area(LAT, 120.0), 10)).await.want(200)?;
+    assert_eq!(outcome(&over), (json!("Completed"), json!("OkToFly")));
+    // Its operator lowers the flight: still in conflict, but no new one, so it is shared (SCD0030).
+    let lowered = planner(&uss1).put(&path(&first), &upsert("InUse", area(LAT, 60.0), 0)).await.want(200)?;
+    assert_eq!(outcome(&lowered), (json!("Completed"), json!("OkToFly")), "{lowered}");
+    assert_eq!(dss.client("uss1", &[SC]).get_oir(&first).await?["version"], 3);
+
+    // Another activated flight may not move into that higher priority flight: the conflict would be new.
+    let second = id();
+    let elsewhere =
+        planner(&uss1).put(&path(&second), &upsert("InUse", area(LAT + 0.1, 60.0), 0)).await.want(200)?;
+    assert_eq!(outcome(&elsewhere), (json!("Completed"), json!("OkToFly")));
+    let moved = planner(&uss1).put(&path(&second), &upsert("InUse", area(LAT, 60.0), 0)).await.want(200)?;
+    assert_eq!(outcome(&moved), (json!("Rejected"), json!("OkToFly")), "{moved}");
     Ok(())
 }

@@ -2,6 +2,8 @@
 
 mod bench;
 mod dss;
+mod seed;
+mod serve;
 mod token;
 
 use std::io::IsTerminal;
@@ -24,6 +26,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the DSS, the web map and a development token issuer on ./entente-data: the way to try Entente.
+    Serve(serve::ServeArgs),
     /// Serve the F3548-21 DSS API on an embedded store.
     Dss(dss::DssArgs),
     /// Measure a real `entente dss` over HTTP with a loaded airspace.
@@ -44,6 +48,7 @@ fn main() -> anyhow::Result<()> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
+        Command::Serve(args) => runtime.block_on(serve::run(args)),
         Command::Dss(args) => runtime.block_on(dss::run(args)),
         Command::Bench(args) => runtime.block_on(bench::run(args)),
         Command::Token(args) => token::run(args),

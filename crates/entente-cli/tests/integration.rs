@@ -1,8 +1,11 @@
 //! The `entente` binary as an operator runs it: real process, real socket, kill -9 and SIGTERM; a pool of
-//! instances on a real etcd cluster.
+//! instances on a real etcd cluster; `entente serve` and its web map in headless Chromium.
 
 #[path = "integration/pool.rs"]
 mod pool;
+// `entente serve`: dev keys, --seed, restarts, and the web map in headless Chromium.
+#[path = "integration/serve.rs"]
+mod serve;
 
 use std::net::TcpListener;
 use std::path::Path;

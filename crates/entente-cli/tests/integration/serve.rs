@@ -1,5 +1,6 @@
 //! `entente serve` as a new operator runs it: dev keys made once and reused, `--seed`, data kept across a
-//! SIGTERM, and the web map rendered by a real headless Chromium, with a screenshot kept as an artifact.
+//! SIGTERM, and the web map in Debian's headless Chromium (driven by playwright-core), with screenshots kept
+//! under `target/tmp/map/` as artifacts.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -154,6 +155,9 @@ fn serve_keeps_its_keys_and_data_across_runs() -> anyhow::Result<()> {
 fn artifacts() -> anyhow::Result<PathBuf> {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("map");
     std::fs::create_dir_all(&dir)?;
+    for old in std::fs::read_dir(&dir)? {
+        std::fs::remove_file(old?.path())?;
+    }
     Ok(dir)
 }
 
@@ -168,67 +172,136 @@ fn chromium() -> anyhow::Result<PathBuf> {
     bail!("Chromium is missing: install Debian's `chromium` package (scripts/test does it when run as root)")
 }
 
-/// Runs headless Chromium on `url` with `extra` arguments; its own profile and no network but loopback.
-fn run_chromium(url: &str, profile: &Path, extra: &[String]) -> anyhow::Result<String> {
-    let out = Command::new(chromium()?)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--hide-scrollbars",
-            "--window-size=1280,800",
-            // Lets the page's fetches and rendering finish in virtual time before the dump or screenshot.
-            "--virtual-time-budget=15000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(extra)
-        .arg(url)
-        .stdin(Stdio::null())
-        .output()
-        .context("running chromium")?;
-    ensure!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
-    Ok(String::from_utf8(out.stdout)?)
+/// The browser-driving script and its npm dependencies (`npm ci` there, as scripts/test does).
+fn browser_driver() -> anyhow::Result<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    ensure!(
+        dir.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is missing: run `npm ci --prefix {}` (scripts/test does it)",
+        dir.display()
+    );
+    Ok(dir.join("check-map.mjs"))
+}
+
+/// Reads the driver's next JSON line, checking it is `step` and the page raised no error.
+fn step(lines: &mut impl Iterator<Item = std::io::Result<String>>, step: &str) -> anyhow::Result<Value> {
+    let line = lines.next().with_context(|| format!("the browser driver stopped before step {step}"))??;
+    let report: Value = serde_json::from_str(&line).with_context(|| format!("not a step report: {line}"))?;
+    ensure!(report["step"] == step, "expected step {step}, got {report}");
+    ensure!(report["errors"] == json!([]), "the page raised errors: {}", report["errors"]);
+    Ok(report)
+}
+
+/// The drawn shapes of a step report: (id, classes).
+fn drawn(report: &Value) -> Vec<(String, String)> {
+    report["entities"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap_or_default().to_owned(),
+                e["classes"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
 }
 
 #[test]
-fn headless_chromium_renders_the_seeded_airspace() -> anyhow::Result<()> {
+fn headless_chromium_renders_the_seeded_airspace_and_follows_it_live() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let server = Serve::start(&dir.path().join("data"), true)?;
+    let data = dir.path().join("data");
+    let server = Serve::start(&data, true)?;
     let seeded = server.airspace()?;
-    let url = format!("{}/map/", server.base);
+    let screenshots = artifacts()?;
+    let mut driver = Command::new("node")
+        .arg(browser_driver()?)
+        .arg(chromium()?)
+        .arg(format!("{}/map/", server.base))
+        .arg(&screenshots)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("running node (scripts/test installs nodejs)")?;
+    let mut input = driver.stdin.take().context("the driver's stdin")?;
+    let mut lines = BufReader::new(driver.stdout.take().context("the driver's stdout")?).lines();
 
-    let dom = run_chromium(&url, &dir.path().join("profile-dom"), &["--dump-dom".to_owned()])?;
-    ensure!(dom.contains(r#"id="summary" data-state="ready""#), "the page loaded the airspace:\n{dom}");
-    ensure!(dom.contains(r#"class="land""#), "the basemap is drawn");
+    let loaded = step(&mut lines, "loaded")?;
+    ensure!(loaded["elsewhere"] == json!([]), "the page reached other hosts: {}", loaded["elsewhere"]);
+    ensure!(loaded["land"] == json!(1), "the basemap's land is drawn");
+    let shapes = drawn(&loaded);
     for kind in ["operational_intents", "constraints", "subscriptions", "identification_service_areas"] {
         for id in ids(&seeded[kind]) {
-            ensure!(dom.contains(&format!(r#"data-id="{id}""#)), "{kind} {id} is not on the map");
+            ensure!(shapes.iter().any(|(shown, _)| *shown == id), "{kind} {id} is not on the map");
         }
     }
-    let conflicts: Vec<&str> = seeded["conflicts"][0]
+    let in_conflict: Vec<String> = seeded["conflicts"][0]
         .as_array()
         .context("a seeded conflict")?
         .iter()
-        .filter_map(Value::as_str)
+        .filter_map(|id| id.as_str().map(str::to_owned))
         .collect();
-    for id in &conflicts {
-        let marked = dom.contains(&format!(r#" conflict" data-id="{id}""#));
-        ensure!(marked, "intent {id} is in conflict but not highlighted");
-    }
-    let flagged = dom.matches(" conflict\"").count();
-    ensure!(flagged == conflicts.len(), "{flagged} intents highlighted for {} in conflict", conflicts.len());
+    let highlighted: Vec<String> = shapes
+        .iter()
+        .filter(|(_, classes)| classes.split(' ').any(|c| c == "conflict"))
+        .map(|(id, _)| id.clone())
+        .collect();
+    ensure!(highlighted == in_conflict, "highlighted {highlighted:?}, in conflict {in_conflict:?}");
 
-    let screenshot = artifacts()?.join("seeded.png");
-    let _ = std::fs::remove_file(&screenshot);
-    run_chromium(&url, &dir.path().join("profile-png"), &[format!("--screenshot={}", screenshot.display())])?;
-    let size = std::fs::metadata(&screenshot)
-        .with_context(|| format!("no screenshot at {}", screenshot.display()))?
-        .len();
-    ensure!(size > 10_000, "the screenshot is suspiciously small ({size} bytes)");
+    // A write after the page loaded must appear without a reload.
+    let key = std::fs::read_to_string(data.join("dev-keys/private.pem"))?;
+    let token = TokenIssuer::from_pem(&key, None)?.issue(
+        "uss9",
+        &["utm.strategic_coordination"],
+        "localhost",
+        Duration::from_secs(300),
+    )?;
+    let new_id = uuid::Uuid::new_v4().to_string();
+    reqwest::blocking::Client::new()
+        .put(format!("{}/dss/v1/operational_intent_references/{new_id}", server.base))
+        .bearer_auth(&token)
+        .json(&super::intent_at(46.56, 6.60, 0.003))
+        .send()?
+        .error_for_status()?;
+    use std::io::Write;
+    writeln!(input, "{new_id}")?;
+    // The driver's stdin must close, or its reader keeps node running after the last step.
+    drop(input);
+    let updated = step(&mut lines, "updated")?;
+    ensure!(drawn(&updated).iter().any(|(id, _)| *id == new_id), "the new intent was not drawn live");
+    let details = updated["details"].as_str().unwrap_or_default();
+    ensure!(
+        details.contains(&new_id) && details.contains("uss9"),
+        "a click shows the intent's details: {details}"
+    );
+
+    // At the slider's start the intent that begins 45 minutes later is not in force.
+    let early = step(&mut lines, "early")?;
+    let later: Vec<String> = seeded["operational_intents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|o| o["manager"] == "uss3")
+        .filter_map(|o| o["id"].as_str().map(str::to_owned))
+        .collect();
+    ensure!(later.len() == 1, "one seeded intent of uss3: {later:?}");
+    let early_shapes = drawn(&early);
+    ensure!(
+        !early_shapes.iter().any(|(id, _)| *id == later[0]),
+        "the later intent is drawn at the start: {early}"
+    );
+    let constraint = ids(&seeded["constraints"]);
+    ensure!(
+        early_shapes.iter().any(|(id, _)| constraint.contains(id)),
+        "the constraint is in force from the start"
+    );
+
+    let status = driver.wait()?;
+    ensure!(status.success(), "the browser driver exited with {status}");
+    for png in ["seeded.png", "live-update.png", "time-slider-start.png"] {
+        let size =
+            std::fs::metadata(screenshots.join(png)).with_context(|| format!("no screenshot {png}"))?.len();
+        ensure!(size > 10_000, "{png} is suspiciously small ({size} bytes)");
+    }
     server.terminate()
 }

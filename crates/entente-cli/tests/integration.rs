@@ -200,6 +200,20 @@ fn sigterm_stops_cleanly() -> anyhow::Result<()> {
 }
 
 #[test]
+fn entente_dss_serves_the_map_only_with_the_flag() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let plain = start(dir.path())?;
+    let status = reqwest::blocking::get(format!("{}/map/", plain.base))?.status();
+    assert_eq!(status, 404, "no map without --map");
+    drop(plain);
+    let other = tempfile::tempdir()?;
+    let with_map = start_with(&["--data-dir".as_ref(), other.path().as_os_str(), "--map".as_ref()])?;
+    let status = reqwest::blocking::get(format!("{}/map/", with_map.base))?.status();
+    assert_eq!(status, 200, "--map serves the page");
+    Ok(())
+}
+
+#[test]
 fn refuses_to_start_without_keys() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let out = Command::new(env!("CARGO_BIN_EXE_entente"))

@@ -77,6 +77,9 @@ pub(crate) struct DssArgs {
     /// How often JWKS keys are fetched again, in seconds.
     #[arg(long, default_value_t = 300)]
     jwks_refresh_secs: u64,
+    /// Also serve the web map under /map/, readable without a token by anyone who reaches this address.
+    #[arg(long, env = "ENTENTE_MAP")]
+    map: bool,
 }
 
 pub(crate) async fn run(args: DssArgs) -> anyhow::Result<()> {
@@ -128,7 +131,8 @@ pub(crate) async fn run(args: DssArgs) -> anyhow::Result<()> {
     })
     .await
     .context("loading token keys")?;
-    let state = Arc::new(AppState::new(dss, Arc::new(auth), args.max_body_bytes));
+    let state = AppState::new(dss, Arc::new(auth), args.max_body_bytes);
+    let state = Arc::new(if args.map { state.with_map() } else { state });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
@@ -140,18 +144,35 @@ pub(crate) async fn run(args: DssArgs) -> anyhow::Result<()> {
         intents, constraints, subscriptions,
         "entente dss listening"
     );
-    let evictor = tokio::spawn(evict_expired(
-        state.dss.clone(),
+    serve_until_signal(
+        listener,
+        state,
         chrono::Duration::minutes(args.retention_minutes),
-        Duration::from_secs(args.eviction_interval_secs.max(1)),
-    ));
-    entente_server::serve(listener, state, shutdown_signal()).await?;
-    evictor.abort();
+        Duration::from_secs(args.eviction_interval_secs),
+    )
+    .await?;
     if let Some(follower) = follower {
         follower.abort();
     }
     tracing::info!("entente dss stopped");
     Ok(())
+}
+
+/// Serves `state` until SIGTERM or Ctrl-C, evicting entities that ended more than `retention` ago.
+pub(crate) async fn serve_until_signal(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    retention: chrono::Duration,
+    eviction_interval: Duration,
+) -> anyhow::Result<()> {
+    let evictor = tokio::spawn(evict_expired(
+        state.dss.clone(),
+        retention,
+        eviction_interval.max(Duration::from_secs(1)),
+    ));
+    let served = entente_server::serve(listener, state, shutdown_signal()).await;
+    evictor.abort();
+    Ok(served?)
 }
 
 /// Periodically deletes every entity that ended more than `retention` ago.

@@ -3,6 +3,8 @@
 mod audit;
 mod bench;
 mod dss;
+mod seed;
+mod serve;
 mod token;
 mod uss;
 
@@ -26,6 +28,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the DSS, the web map and a development token issuer on ./entente-data: the way to try Entente.
+    Serve(serve::ServeArgs),
     /// Serve the F3548-21 DSS API on an embedded store.
     Dss(dss::DssArgs),
     /// Measure a real `entente dss` over HTTP with a loaded airspace.
@@ -50,6 +54,7 @@ fn main() -> anyhow::Result<()> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
+        Command::Serve(args) => runtime.block_on(serve::run(args)),
         Command::Dss(args) => runtime.block_on(dss::run(args)),
         Command::Bench(bench::BenchArgs { command: Some(bench::BenchCommand::Tactical(args)), .. }) => {
             bench::tactical::run(args)

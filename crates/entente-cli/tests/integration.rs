@@ -1,8 +1,11 @@
 //! The `entente` binary as an operator runs it: real process, real socket, kill -9 and SIGTERM; a pool of
-//! instances on a real etcd cluster.
+//! instances on a real etcd cluster; `entente serve` and its web map in headless Chromium.
 
 #[path = "integration/pool.rs"]
 mod pool;
+// `entente serve`: dev keys, --seed, restarts, and the web map in headless Chromium.
+#[path = "integration/serve.rs"]
+mod serve;
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -198,6 +201,20 @@ fn sigterm_stops_cleanly() -> anyhow::Result<()> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn entente_dss_serves_the_map_only_with_the_flag() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let plain = start(dir.path())?;
+    let status = reqwest::blocking::get(format!("{}/map/", plain.base))?.status();
+    assert_eq!(status, 404, "no map without --map");
+    drop(plain);
+    let other = tempfile::tempdir()?;
+    let with_map = start_with(&["--data-dir".as_ref(), other.path().as_os_str(), "--map".as_ref()])?;
+    let status = reqwest::blocking::get(format!("{}/map/", with_map.base))?.status();
+    assert_eq!(status, 200, "--map serves the page");
+    Ok(())
 }
 
 #[test]

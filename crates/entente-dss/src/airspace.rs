@@ -1,5 +1,7 @@
 //! The in-memory state of one DSS instance: every live entity plus spatial indexes over them.
 
+mod picture;
+
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -9,6 +11,8 @@ use crate::model::{
     RidSubscription, Subscription, Timestamp, Volume, any_intersect, ended_before,
 };
 use crate::store::{Change, Footprint, Snapshot};
+
+pub use picture::{Picture, Shown};
 
 /// Invariant: the indexes and `dependents` always describe exactly the entities in the maps.
 #[derive(Default)]

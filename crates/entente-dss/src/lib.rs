@@ -14,7 +14,7 @@ mod ops;
 mod service;
 mod store;
 
-pub use airspace::Airspace;
+pub use airspace::{Airspace, Picture, Shown};
 pub use caller::{Caller, Scope};
 pub use error::{AirspaceConflict, DssError, StoreError};
 pub use limits::{Clock, Limits, SystemClock};

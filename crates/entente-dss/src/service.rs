@@ -8,7 +8,7 @@ use std::time::Duration;
 use parking_lot::RwLock;
 use tokio::sync::watch;
 
-use crate::airspace::Airspace;
+use crate::airspace::{Airspace, Picture};
 use crate::caller::Caller;
 use crate::error::{DssError, StoreError};
 use crate::limits::{Clock, Limits};
@@ -32,6 +32,8 @@ pub struct Dss {
     backend: Backend,
     clock: Arc<dyn Clock>,
     limits: Limits,
+    /// Counts the writes applied to the airspace, so displays can follow it without polling.
+    changes: watch::Sender<u64>,
 }
 
 enum Backend {
@@ -80,6 +82,7 @@ impl Dss {
             backend: Backend::Alone { store, poisoned: AtomicBool::new(false) },
             clock,
             limits,
+            changes: watch::Sender::new(0),
         })
     }
 
@@ -102,6 +105,7 @@ impl Dss {
             },
             clock,
             limits,
+            changes: watch::Sender::new(0),
         }
     }
 
@@ -113,6 +117,7 @@ impl Dss {
             space.apply(change);
         }
         applied.send_replace(at);
+        self.changed();
     }
 
     /// Replaces the airspace with a fresh snapshot (after the feed lost history it could not replay).
@@ -121,6 +126,7 @@ impl Dss {
         let mut space = self.space.write();
         *space = Airspace::from_snapshot(snapshot);
         applied.send_replace(at);
+        self.changed();
     }
 
     /// Commits and stale decisions so far (`None` when alone).
@@ -160,6 +166,23 @@ impl Dss {
         self.space.read().rid_counts()
     }
 
+    /// A counter that grows after every write applied to the airspace (several writes may show as one
+    /// step): wait on it, then take a [`Dss::picture`].
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n += 1);
+    }
+
+    /// Every live entity, with only the volumes in force at `at` when given, and the intents that
+    /// intersect in 4D. It shows the state as of the newest write acknowledged anywhere in a pool.
+    pub async fn picture(&self, at: Option<Timestamp>) -> Result<Picture, DssError> {
+        self.fresh().await?;
+        Ok(self.space.read().picture(self.clock.now(), at))
+    }
+
     async fn write<T>(
         &self,
         decide: impl Fn(&Airspace, Timestamp) -> Result<Plan<T>, DssError>,
@@ -188,6 +211,9 @@ impl Dss {
             let plan = decide(&space, self.clock.now())?;
             for change in &plan.changes {
                 space.apply(change);
+            }
+            if !plan.changes.is_empty() {
+                self.changed();
             }
             (store.submit(plan.changes), plan.output)
         };

@@ -10,24 +10,42 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use entente_dss::Dss;
+use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::auth::Authenticator;
 use crate::error::ApiError;
 use crate::extract::Edge;
 use crate::metrics::Metrics;
-use crate::{openapi, rid, scd};
+use crate::{map, openapi, rid, scd};
 
 pub struct AppState {
     pub dss: Arc<Dss>,
     pub auth: Arc<Authenticator>,
     pub metrics: Metrics,
     pub body_limit: usize,
+    /// Whether the web map and its API (`/map/`) are served.
+    pub map: bool,
+    /// Set when the server begins to shut down, so that endless responses (the map's event stream) end.
+    pub closing: watch::Sender<bool>,
 }
 
 impl AppState {
     pub fn new(dss: Arc<Dss>, auth: Arc<Authenticator>, body_limit: usize) -> AppState {
-        AppState { dss, auth, metrics: Metrics::default(), body_limit }
+        AppState {
+            dss,
+            auth,
+            metrics: Metrics::default(),
+            body_limit,
+            map: false,
+            closing: watch::Sender::new(false),
+        }
+    }
+
+    /// Also serves the web map; see [`crate::map`] for who may read it.
+    pub fn with_map(mut self) -> AppState {
+        self.map = true;
+        self
     }
 }
 
@@ -42,9 +60,9 @@ impl Edge for AppState {
 }
 
 pub fn app(state: Arc<AppState>) -> Router {
-    Router::new()
-        .merge(scd::routes())
-        .merge(rid::routes())
+    let router = Router::new().merge(scd::routes()).merge(rid::routes());
+    let router = if state.map { router.merge(map::routes()) } else { router };
+    router
         .route("/healthy", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(|| async { axum::Json(openapi::document()) }))

@@ -5,6 +5,7 @@ mod app;
 pub mod auth;
 mod error;
 mod extract;
+mod map;
 mod metrics;
 mod openapi;
 mod rid;
@@ -18,11 +19,16 @@ use std::sync::Arc;
 pub use app::{AppState, app};
 pub use error::ApiError;
 
-/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+/// Serves until `shutdown` resolves, then ends event streams and lets in-flight requests finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let closing = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        closing.closing.send_replace(true);
+    };
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
 }

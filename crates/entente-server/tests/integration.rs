@@ -16,6 +16,9 @@ mod constraints;
 // Shared server, client, token and geometry helpers.
 #[path = "integration/harness.rs"]
 mod harness;
+// The web map: its page and assets, the airspace view, and the change stream.
+#[path = "integration/map.rs"]
+mod map;
 // Operational intent reference lifecycle and state machine (12-21).
 #[path = "integration/intents.rs"]
 mod intents;

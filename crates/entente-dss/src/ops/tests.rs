@@ -2,6 +2,7 @@
 //! to commit and a clock the tests move by hand, so time-dependent rules are checked to the second.
 
 mod key_rule;
+mod picture;
 
 use std::fmt::Debug;
 use std::sync::Arc;

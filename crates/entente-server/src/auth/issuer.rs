@@ -133,13 +133,17 @@ impl TokenIssuer {
     /// and throw-away dev servers; publish its key with [`TokenIssuer::public_pem`] or
     /// [`TokenIssuer::public_jwks`].
     pub fn generate_es256() -> Result<TokenIssuer, AuthError> {
+        TokenIssuer::from_pem(&TokenIssuer::generate_es256_pem()?, None)
+    }
+
+    /// A random P-256 private key as a PKCS#8 PEM, for a dev server that keeps its key across runs.
+    pub fn generate_es256_pem() -> Result<String, AuthError> {
         // Rejection sampling keeps the scalar uniform in [1, n-1]; a 256-bit draw falls outside
         // with probability about 2^-32, so the loop bound is never reached in practice.
         for _ in 0..8 {
             let d = random_bytes_32();
             if d != [0; 32] && d < P256_ORDER {
-                let pem = der::pem("PRIVATE KEY", &der::ec_p256_pkcs8(&d));
-                return TokenIssuer::from_pem(&pem, None);
+                return Ok(der::pem("PRIVATE KEY", &der::ec_p256_pkcs8(&d)));
             }
         }
         Err(signing_key_error("could not draw a valid P-256 private key"))

@@ -162,7 +162,7 @@ async fn oneshot(app: axum::Router, req: Request<Body>) -> anyhow::Result<(Statu
 #[tokio::test]
 async fn in_process_router() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let state = build_state(dir.path())?;
+    let state = build_state(dir.path(), false)?;
     let app = entente_server::app(state);
     let oid = id();
     let uss = Client::offline("uss-a");

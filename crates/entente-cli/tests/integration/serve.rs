@@ -1,0 +1,307 @@
+//! `entente serve` as a new operator runs it: dev keys made once and reused, `--seed`, data kept across a
+//! SIGTERM, and the web map in Debian's headless Chromium (driven by playwright-core), with screenshots kept
+//! under `target/tmp/map/` as artifacts.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use entente_server::auth::TokenIssuer;
+use serde_json::{Value, json};
+
+use super::free_port;
+
+/// A running `entente serve` and what it printed before it was ready.
+struct Serve {
+    child: Child,
+    base: String,
+    banner: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Serve {
+    /// Starts `entente serve` on a free port and waits for its banner, which it prints once it serves.
+    fn start(data_dir: &Path, seed: bool) -> anyhow::Result<Serve> {
+        let port = free_port()?;
+        let mut command = Command::new(env!("CARGO_BIN_EXE_entente"));
+        command.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"]).arg(data_dir);
+        if seed {
+            command.arg("--seed");
+        }
+        let mut child =
+            command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().context("spawning entente serve")?;
+        let stdout = child.stdout.take().context("entente serve's stdout")?;
+        // The banner is read on a thread so a server that never prints cannot hang the test.
+        let (lines, banner) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let done = line.starts_with("Ctrl-C");
+                let _ = lines.send(line);
+                if done {
+                    break;
+                }
+            }
+        });
+        let mut server = Serve { child, base: format!("http://127.0.0.1:{port}"), banner: String::new() };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match banner.recv_timeout(left) {
+                Ok(line) => {
+                    server.banner.push_str(&line);
+                    server.banner.push('\n');
+                    if line.starts_with("Ctrl-C") {
+                        return Ok(server);
+                    }
+                }
+                Err(_) => bail!("entente serve printed no complete banner within 30 s: {}", server.banner),
+            }
+        }
+    }
+
+    fn airspace(&self) -> anyhow::Result<Value> {
+        let response = reqwest::blocking::get(format!("{}/map/api/airspace", self.base))?;
+        ensure!(response.status() == 200, "GET /map/api/airspace: {}", response.status());
+        Ok(response.json()?)
+    }
+
+    fn terminate(mut self) -> anyhow::Result<()> {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status()?;
+        ensure!(status.success(), "kill -TERM failed");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(exit) = self.child.try_wait()? {
+                ensure!(exit.success(), "entente serve exited with {exit} on SIGTERM");
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!("entente serve did not stop within 10 s of SIGTERM")
+    }
+}
+
+fn ids(list: &Value) -> Vec<String> {
+    list.as_array().into_iter().flatten().filter_map(|e| e["id"].as_str().map(str::to_owned)).collect()
+}
+
+#[test]
+fn serve_keeps_its_keys_and_data_across_runs() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = Serve::start(dir.path(), true)?;
+    let private = dir.path().join("dev-keys/private.pem");
+    ensure!(
+        server.banner.contains(&format!("{}/map/", server.base)),
+        "the banner gives the map URL: {}",
+        server.banner
+    );
+    ensure!(
+        server.banner.contains(&format!("entente token --private-key {}", private.display())),
+        "the banner says how to get a token: {}",
+        server.banner
+    );
+    let key = std::fs::read_to_string(&private).context("the dev key is created on the first run")?;
+
+    // A token signed with the printed key is accepted by the API.
+    let token = TokenIssuer::from_pem(&key, None)?.issue(
+        "uss9",
+        &["utm.strategic_coordination"],
+        "localhost",
+        Duration::from_secs(300),
+    )?;
+    let query = json!({"area_of_interest": {"volume": {"outline_circle": {
+        "center": {"lat": 46.52, "lng": 6.63}, "radius": {"value": 3000, "units": "M"}}}}});
+    let found: Value = reqwest::blocking::Client::new()
+        .post(format!("{}/dss/v1/operational_intent_references/query", server.base))
+        .bearer_auth(&token)
+        .json(&query)
+        .send()?
+        .error_for_status()?
+        .json()?;
+    let seeded = server.airspace()?;
+    let intents = ids(&seeded["operational_intents"]);
+    ensure!(intents.len() == 3, "--seed adds 3 intents: {intents:?}");
+    ensure!(
+        seeded["conflicts"].as_array().is_some_and(|c| c.len() == 1),
+        "one seeded conflict: {}",
+        seeded["conflicts"]
+    );
+    // The activated intent brings its implicit subscription besides the explicit one.
+    for (kind, count) in [("constraints", 1), ("subscriptions", 2), ("identification_service_areas", 1)] {
+        ensure!(ids(&seeded[kind]).len() == count, "--seed adds {count} of {kind}: {}", seeded[kind]);
+    }
+    let near = ids(&found["operational_intent_references"]);
+    ensure!(
+        !near.is_empty() && near.iter().all(|id| intents.contains(id)),
+        "the query finds seeded intents: {near:?}"
+    );
+    server.terminate()?;
+
+    let again = Serve::start(dir.path(), true)?;
+    ensure!(std::fs::read_to_string(&private)? == key, "the dev key is reused, not replaced");
+    let kept = again.airspace()?;
+    ensure!(ids(&kept["operational_intents"]) == intents, "the data is kept and not seeded twice");
+    again.terminate()
+}
+
+/// Where the screenshots go: under `target/`, kept after the test as CI artifacts.
+fn artifacts() -> anyhow::Result<PathBuf> {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("map");
+    std::fs::create_dir_all(&dir)?;
+    for old in std::fs::read_dir(&dir)? {
+        std::fs::remove_file(old?.path())?;
+    }
+    Ok(dir)
+}
+
+fn chromium() -> anyhow::Result<PathBuf> {
+    for name in ["chromium", "chromium-browser"] {
+        if let Ok(out) = Command::new("which").arg(name).output()
+            && out.status.success()
+        {
+            return Ok(PathBuf::from(String::from_utf8(out.stdout)?.trim()));
+        }
+    }
+    bail!("Chromium is missing: install Debian's `chromium` package (scripts/test does it when run as root)")
+}
+
+/// The browser-driving script and its npm dependencies (`npm ci` there, as scripts/test does).
+fn browser_driver() -> anyhow::Result<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    ensure!(
+        dir.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is missing: run `npm ci --prefix {}` (scripts/test does it)",
+        dir.display()
+    );
+    Ok(dir.join("check-map.mjs"))
+}
+
+/// Reads the driver's next JSON line, checking it is `step` and the page raised no error.
+fn step(lines: &mut impl Iterator<Item = std::io::Result<String>>, step: &str) -> anyhow::Result<Value> {
+    let line = lines.next().with_context(|| format!("the browser driver stopped before step {step}"))??;
+    let report: Value = serde_json::from_str(&line).with_context(|| format!("not a step report: {line}"))?;
+    ensure!(report["step"] == step, "expected step {step}, got {report}");
+    ensure!(report["errors"] == json!([]), "the page raised errors: {}", report["errors"]);
+    Ok(report)
+}
+
+/// The drawn shapes of a step report: (id, classes).
+fn drawn(report: &Value) -> Vec<(String, String)> {
+    report["entities"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap_or_default().to_owned(),
+                e["classes"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn headless_chromium_renders_the_seeded_airspace_and_follows_it_live() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let server = Serve::start(&data, true)?;
+    let seeded = server.airspace()?;
+    let screenshots = artifacts()?;
+    let mut driver = Command::new("node")
+        .arg(browser_driver()?)
+        .arg(chromium()?)
+        .arg(format!("{}/map/", server.base))
+        .arg(&screenshots)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("running node (scripts/test installs nodejs)")?;
+    let mut input = driver.stdin.take().context("the driver's stdin")?;
+    let mut lines = BufReader::new(driver.stdout.take().context("the driver's stdout")?).lines();
+
+    let loaded = step(&mut lines, "loaded")?;
+    ensure!(loaded["elsewhere"] == json!([]), "the page reached other hosts: {}", loaded["elsewhere"]);
+    ensure!(loaded["land"] == json!(1), "the basemap's land is drawn");
+    let shapes = drawn(&loaded);
+    for kind in ["operational_intents", "constraints", "subscriptions", "identification_service_areas"] {
+        for id in ids(&seeded[kind]) {
+            ensure!(shapes.iter().any(|(shown, _)| *shown == id), "{kind} {id} is not on the map");
+        }
+    }
+    let in_conflict: Vec<String> = seeded["conflicts"][0]
+        .as_array()
+        .context("a seeded conflict")?
+        .iter()
+        .filter_map(|id| id.as_str().map(str::to_owned))
+        .collect();
+    let highlighted: Vec<String> = shapes
+        .iter()
+        .filter(|(_, classes)| classes.split(' ').any(|c| c == "conflict"))
+        .map(|(id, _)| id.clone())
+        .collect();
+    ensure!(highlighted == in_conflict, "highlighted {highlighted:?}, in conflict {in_conflict:?}");
+
+    // A write after the page loaded must appear without a reload.
+    let key = std::fs::read_to_string(data.join("dev-keys/private.pem"))?;
+    let token = TokenIssuer::from_pem(&key, None)?.issue(
+        "uss9",
+        &["utm.strategic_coordination"],
+        "localhost",
+        Duration::from_secs(300),
+    )?;
+    let new_id = uuid::Uuid::new_v4().to_string();
+    reqwest::blocking::Client::new()
+        .put(format!("{}/dss/v1/operational_intent_references/{new_id}", server.base))
+        .bearer_auth(&token)
+        .json(&super::intent_at(46.56, 6.60, 0.003))
+        .send()?
+        .error_for_status()?;
+    use std::io::Write;
+    writeln!(input, "{new_id}")?;
+    // The driver's stdin must close, or its reader keeps node running after the last step.
+    drop(input);
+    let updated = step(&mut lines, "updated")?;
+    ensure!(drawn(&updated).iter().any(|(id, _)| *id == new_id), "the new intent was not drawn live");
+    let details = updated["details"].as_str().unwrap_or_default();
+    ensure!(
+        details.contains(&new_id) && details.contains("uss9"),
+        "a click shows the intent's details: {details}"
+    );
+
+    // At the slider's start the intent that begins 45 minutes later is not in force.
+    let early = step(&mut lines, "early")?;
+    let later: Vec<String> = seeded["operational_intents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|o| o["manager"] == "uss3")
+        .filter_map(|o| o["id"].as_str().map(str::to_owned))
+        .collect();
+    ensure!(later.len() == 1, "one seeded intent of uss3: {later:?}");
+    let early_shapes = drawn(&early);
+    ensure!(
+        !early_shapes.iter().any(|(id, _)| *id == later[0]),
+        "the later intent is drawn at the start: {early}"
+    );
+    let constraint = ids(&seeded["constraints"]);
+    ensure!(
+        early_shapes.iter().any(|(id, _)| constraint.contains(id)),
+        "the constraint is in force from the start"
+    );
+
+    let status = driver.wait()?;
+    ensure!(status.success(), "the browser driver exited with {status}");
+    for png in ["seeded.png", "live-update.png", "time-slider-start.png"] {
+        let size =
+            std::fs::metadata(screenshots.join(png)).with_context(|| format!("no screenshot {png}"))?.len();
+        ensure!(size > 10_000, "{png} is suspiciously small ({size} bytes)");
+    }
+    server.terminate()
+}

@@ -1,0 +1,163 @@
+//! The web map over a real socket: served only when enabled, its airspace view of what USSs wrote (with
+//! conflicts and no OVN), the `at` filter, and the event stream announcing writes and ending at shutdown.
+
+use std::time::Duration;
+
+use anyhow::{Context, ensure};
+use serde_json::{Value, json};
+
+use super::harness::{
+    Dss, LAT, LNG, SC, at, circle, far, here, id, oir, oir_new_sub, oir_with_sub, volume4d,
+};
+
+/// The page, its script and stylesheet, and the basemap are all served by the DSS itself.
+#[tokio::test]
+async fn the_page_and_its_assets_are_embedded() -> anyhow::Result<()> {
+    let dss = Dss::start_with_map().await?;
+    let http = reqwest::Client::new();
+    let page = http.get(format!("{}/map/", dss.base)).send().await?;
+    ensure!(page.status() == 200, "GET /map/: {}", page.status());
+    let policy = page.headers().get("content-security-policy").context("a CSP header")?.to_str()?.to_owned();
+    ensure!(policy.contains("default-src 'self'"), "the page may load only from this server: {policy}");
+    let html = page.text().await?;
+    ensure!(html.contains("map.js") && html.contains("map.css"), "the page loads its script and style");
+    ensure!(!html.contains("http://") && !html.contains("https://"), "the page references no other host");
+    for asset in ["map.js", "map.css"] {
+        let response = http.get(format!("{}/map/{asset}", dss.base)).send().await?;
+        ensure!(response.status() == 200, "GET /map/{asset}: {}", response.status());
+        ensure!(!response.text().await?.is_empty(), "{asset} is empty");
+    }
+    let basemap: Value = http.get(format!("{}/map/basemap.json", dss.base)).send().await?.json().await?;
+    let land = basemap["land"].as_array().context("basemap land rings")?;
+    ensure!(land.len() > 100, "the basemap has the world's land: {} rings", land.len());
+    ensure!(basemap["borders"].as_array().is_some_and(|b| !b.is_empty()), "the basemap has borders");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_map_is_served_only_when_enabled() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    for path in ["/map/", "/map/api/airspace", "/map/api/events"] {
+        let status = reqwest::get(format!("{}{path}", dss.base)).await?.status();
+        ensure!(status == 404, "{path} without the map: {status}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_view_shows_live_intents_and_their_conflicts() -> anyhow::Result<()> {
+    let dss = Dss::start_with_map().await?;
+    let uss1 = dss.client("uss1", &[SC]);
+    let uss2 = dss.client("uss2", &[SC]);
+    let first = id();
+    let first_ovn = uss1.create_oir(&first, &oir(&uss1, &[here()], "Accepted", &[])).await?;
+    let first_ovn = first_ovn["ovn"].as_str().context("the first OVN")?.to_owned();
+    // Meets the first from minute 40 on.
+    let second = id();
+    let meeting = volume4d(&circle(LAT, LNG, 300.0), 50.0, 150.0, 40, 100);
+    let created = uss2
+        .create_oir(
+            &second,
+            &oir_new_sub(&uss2, std::slice::from_ref(&meeting), "Accepted", &[&first_ovn], false),
+        )
+        .await?;
+    let second_ovn = created["ovn"].as_str().context("the second OVN")?;
+    let subscription = created["subscription_id"].as_str().context("the implicit subscription")?;
+    let activated = oir_with_sub(&uss2, &[meeting], "Activated", &[&first_ovn], subscription);
+    uss2.update_oir(&second, second_ovn, &activated).await?;
+    let apart = id();
+    uss2.create_oir(&apart, &oir(&uss2, &[far()], "Accepted", &[])).await?;
+
+    let all = airspace(&dss, None).await?;
+    let text = all.to_string();
+    ensure!(!text.contains(&first_ovn) && !text.contains("\"ovn\""), "the map view must not reveal OVNs");
+    let intents = all["operational_intents"].as_array().context("intents")?;
+    let mut expected = vec![first.clone(), second.clone(), apart.clone()];
+    expected.sort();
+    let shown: Vec<&str> = intents.iter().filter_map(|o| o["id"].as_str()).collect();
+    ensure!(shown == expected, "all three intents, sorted by id: {shown:?}");
+    let pair = if first < second { [&first, &second] } else { [&second, &first] };
+    ensure!(all["conflicts"] == json!([pair]), "exactly the first two conflict: {}", all["conflicts"]);
+    let second_view = intents.iter().find(|o| o["id"] == json!(second)).context("the second intent")?;
+    ensure!(second_view["state"] == "Activated" && second_view["manager"] == "uss2", "{second_view}");
+    ensure!(second_view["conflicts_with"] == json!([first]), "{second_view}");
+
+    // At minute 20 the second has not started: no conflict, and only the other two are shown.
+    let early = airspace(&dss, Some(&at(20).to_rfc3339())).await?;
+    let shown: Vec<&str> = early["operational_intents"]
+        .as_array()
+        .context("intents")?
+        .iter()
+        .filter_map(|o| o["id"].as_str())
+        .collect();
+    ensure!(!shown.contains(&second.as_str()) && shown.len() == 2, "at minute 20: {shown:?}");
+    ensure!(early["conflicts"] == json!([]), "no conflict at minute 20: {}", early["conflicts"]);
+
+    let bad = reqwest::get(format!("{}/map/api/airspace?at=yesterday", dss.base)).await?;
+    ensure!(bad.status() == 400, "an unparsable instant: {}", bad.status());
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_event_stream_announces_writes_and_ends_at_shutdown() -> anyhow::Result<()> {
+    let mut dss = Dss::start_with_map().await?;
+    let mut events = Events::open(&dss.base).await?;
+    let connected = events.next().await?.context("a first event on connecting")?;
+    let uss1 = dss.client("uss1", &[SC]);
+    uss1.create_oir(&id(), &oir(&uss1, &[here()], "Accepted", &[])).await?;
+    let after_write = events.next().await?.context("an event after the write")?;
+    ensure!(after_write > connected, "the counter grew: {connected} then {after_write}");
+
+    // The restart waits for the server to stop, which open streams must not prevent.
+    dss.restart().await?;
+    ensure!(events.next().await?.is_none(), "the stream ends when the server stops");
+    Ok(())
+}
+
+async fn airspace(dss: &Dss, at: Option<&str>) -> anyhow::Result<Value> {
+    let mut url = reqwest::Url::parse(&format!("{}/map/api/airspace", dss.base))?;
+    if let Some(at) = at {
+        url.query_pairs_mut().append_pair("at", at);
+    }
+    let response = reqwest::get(url).await?;
+    ensure!(response.status() == 200, "GET /map/api/airspace: {}", response.status());
+    Ok(response.json().await?)
+}
+
+/// A reader of the map's server-sent events, returning the counter each `airspace` event carries.
+struct Events {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl Events {
+    async fn open(base: &str) -> anyhow::Result<Events> {
+        let response = reqwest::get(format!("{base}/map/api/events")).await?;
+        ensure!(response.status() == 200, "GET /map/api/events: {}", response.status());
+        let kind = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        ensure!(kind.starts_with("text/event-stream"), "content type {kind}");
+        Ok(Events { response, buffer: String::new() })
+    }
+
+    /// The next event's counter, `None` when the stream ended; keep-alive comments are skipped.
+    async fn next(&mut self) -> anyhow::Result<Option<u64>> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let event: String = self.buffer.drain(..end + 2).collect();
+                if !event.lines().any(|l| l == "event: airspace") {
+                    continue;
+                }
+                let data = event.lines().find_map(|l| l.strip_prefix("data: ")).context("event data")?;
+                return Ok(Some(data.parse()?));
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(10), self.response.chunk())
+                .await
+                .context("no event within 10 s")?;
+            match chunk {
+                Ok(Some(bytes)) => self.buffer.push_str(std::str::from_utf8(&bytes)?),
+                // The server closing the connection mid-stream also ends it.
+                Ok(None) | Err(_) => return Ok(None),
+            }
+        }
+    }
+}

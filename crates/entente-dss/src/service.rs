@@ -249,23 +249,16 @@ impl Dss {
                     (plan, footprint, read_at)
                 })
             };
+            // An answer that writes nothing (a refusal, or nothing to do) stands only if decided on fresh state.
             let (plan, footprint, read_at) = match decided {
-                Ok(decided) => decided,
-                Err(refusal) if fresh => return Err(refusal),
-                Err(_) => {
+                Ok(decided) if !decided.0.changes.is_empty() => decided,
+                answer if fresh => return answer.map(|(plan, _, _)| plan.output),
+                _ => {
                     self.fresh().await?;
                     fresh = true;
                     continue;
                 }
             };
-            if plan.changes.is_empty() {
-                if fresh {
-                    return Ok(plan.output);
-                }
-                self.fresh().await?;
-                fresh = true;
-                continue;
-            }
             match store.commit_if(plan.changes, footprint, read_at).await? {
                 Committed::At(_) => {
                     commits.fetch_add(1, Ordering::Relaxed);

@@ -374,10 +374,10 @@ impl Prepared {
     /// Whether the two may share one etcd transaction: nested compares are all evaluated before any nested
     /// write, so two decisions that could invalidate each other must not be batched.
     fn independent_of(&self, other: &Prepared) -> bool {
-        let writes = |p: &Prepared| p.own_writes.iter().chain(&p.shared).cloned().collect::<HashSet<_>>();
-        let (mine, theirs) = (writes(self), writes(other));
-        mine.is_disjoint(&other.compared)
-            && theirs.is_disjoint(&self.compared)
+        let writes_into =
+            |a: &Prepared, b: &Prepared| a.own_writes.iter().chain(&a.shared).any(|k| b.compared.contains(k));
+        !writes_into(self, other)
+            && !writes_into(other, self)
             && self.own_writes.is_disjoint(&other.own_writes)
     }
 }
@@ -616,16 +616,14 @@ fn take_batch(waiting: &mut Vec<Pending>) -> Vec<Pending> {
             let more: BTreeSet<&Vec<u8>> = p.0.shared.iter().filter(|k| !shared.contains(*k)).collect();
             // etcd gives each nested transaction what the outer one leaves of the limit.
             let outer = taken.len() + 1 + shared.len() + more.len() + 1;
-            let nested = |t: &TxnRequest| t.compare.len().max(t.success.len()).max(t.failure.len());
-            let widest = widest.max(nested(&p.0.txn));
-            outer + widest <= MAX_TXN_OPS
+            outer + widest.max(p.0.txn.width()) <= MAX_TXN_OPS
                 && bytes + p.0.bytes <= BATCH_BYTES
                 && taken.iter().all(|q| q.0.independent_of(&p.0))
         };
         if fits() {
             shared.extend(p.0.shared.iter().cloned());
             bytes += p.0.bytes;
-            widest = widest.max(p.0.txn.compare.len().max(p.0.txn.success.len()).max(p.0.txn.failure.len()));
+            widest = widest.max(p.0.txn.width());
             taken.push(p);
         } else {
             rest.push(p);

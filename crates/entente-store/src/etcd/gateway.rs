@@ -125,6 +125,13 @@ pub(crate) struct TxnRequest {
     pub(crate) failure: Vec<Op>,
 }
 
+impl TxnRequest {
+    /// What etcd counts against `--max-txn-ops`: the longest of its three lists.
+    pub(crate) fn width(&self) -> usize {
+        self.compare.len().max(self.success.len()).max(self.failure.len())
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct TxnResponse {
     #[serde(default)]

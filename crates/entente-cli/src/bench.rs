@@ -349,35 +349,28 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let pool = workload(&args, &targets, &issuer).await?;
     drop(targets);
     // The cluster's own ceiling in the same conditions: the simplest transaction etcd can commit.
-    let ceiling = etcd_ceiling(etcd.endpoints(), args.requests, args.concurrency).await;
+    let ceiling = etcd_ceiling(etcd.endpoints(), args.requests, args.concurrency).await?;
     drop(etcd);
     print_report(&pool, Some(&embedded));
     println!();
-    println!("etcd alone, same cluster and clients, through the same JSON gateway:");
+    println!("etcd alone, same cluster and clients, through the same gRPC client:");
     println!("{}", ceiling.line());
     errors(&[&embedded, &pool])
 }
 
-/// Transactions of one put each, straight to the etcd members in turn.
-async fn etcd_ceiling(endpoints: Vec<String>, requests: usize, concurrency: usize) -> Stats {
-    use base64::Engine;
-    let http = reqwest::Client::new();
-    let endpoints = Arc::new(endpoints);
-    measure("etcd txn of 1 put (no DSS)", requests, concurrency, move |i| {
-        let (http, endpoints) = (http.clone(), endpoints.clone());
+/// Transactions of one put each, straight to the etcd members in turn, over the same gRPC client as the pool.
+async fn etcd_ceiling(endpoints: Vec<String>, requests: usize, concurrency: usize) -> anyhow::Result<Stats> {
+    let members =
+        endpoints.into_iter().map(|e| entente_store::Etcd::new(vec![e])).collect::<Result<Vec<_>, _>>()?;
+    let members = Arc::new(members);
+    Ok(measure("etcd txn of 1 put (no DSS)", requests, concurrency, move |i| {
+        let members = members.clone();
         async move {
-            let key = base64::engine::general_purpose::STANDARD.encode(format!("/ceiling/{i}"));
-            let body = json!({"success": [{"request_put": {"key": key, "value": ""}}]});
-            let resp =
-                http.post(format!("{}/v3/kv/txn", endpoints[i % endpoints.len()])).json(&body).send().await?;
-            if !resp.status().is_success() {
-                bail!("etcd answered {}", resp.status());
-            }
-            resp.bytes().await?;
+            members[i % members.len()].put(format!("/ceiling/{i}").as_bytes(), b"").await?;
             Ok(())
         }
     })
-    .await
+    .await)
 }
 
 fn errors(reports: &[&Report]) -> anyhow::Result<()> {

@@ -1,7 +1,7 @@
 //! The pool's shared store on etcd: entity keys, optimistic commits guarded by cell markers, and a watch that
 //! feeds every commit to every instance in revision order.
 
-mod gateway;
+mod grpc;
 mod layout;
 mod local;
 
@@ -17,7 +17,8 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::codec;
-use gateway::{Compare, Event, Gateway, KeyValue, Op, RangeRequest, TxnRequest, TxnResponse};
+pub use grpc::Etcd;
+use grpc::{Compare, Event, KeyValue, Op, RangeRequest, TxnRequest, TxnResponse};
 use layout::{Kind, Layout};
 pub use local::LocalEtcd;
 
@@ -49,7 +50,7 @@ type Job = (Vec<Change>, oneshot::Sender<Result<(), StoreError>>);
 type Pages = BTreeMap<usize, (Revision, Page)>;
 
 struct Inner {
-    gateway: Gateway,
+    etcd: Etcd,
     layout: Layout,
     /// `None` until a snapshot was loaded; kept current by the watch of [`EtcdStore::follow`].
     mirror: Mutex<Option<Pages>>,
@@ -102,7 +103,7 @@ impl EtcdStore {
     /// Connects (lazily: the first request reaches a member) from inside a tokio runtime.
     pub fn connect(config: &EtcdConfig) -> Result<EtcdStore, StoreError> {
         let inner = Arc::new(Inner {
-            gateway: Gateway::new(config.endpoints.clone())?,
+            etcd: Etcd::new(config.endpoints.clone())?,
             layout: Layout::new(&config.prefix),
             mirror: Mutex::new(None),
         });
@@ -156,7 +157,7 @@ impl EtcdStore {
 
 /// Loads everything at one revision, and the page mirror with it.
 async fn snapshot(inner: &Inner) -> Result<(Snapshot, Revision), StoreError> {
-    let (gateway, layout) = (&inner.gateway, &inner.layout);
+    let (etcd, layout) = (&inner.etcd, &inner.layout);
     let (start, end) = layout.replicated();
     let mut snapshot = Snapshot::default();
     let mut pages = Page::new();
@@ -164,16 +165,11 @@ async fn snapshot(inner: &Inner) -> Result<(Snapshot, Revision), StoreError> {
     let mut key = start;
     let mut revision = 0;
     loop {
-        let response = gateway
-            .range(&RangeRequest {
-                key: gateway::b64(&key),
-                range_end: gateway::b64(&end),
-                limit: SNAPSHOT_PAGE,
-                revision,
-            })
+        let response = etcd
+            .range(&RangeRequest { key: key.clone(), range_end: end.clone(), limit: SNAPSHOT_PAGE, revision })
             .await?;
         if revision == 0 {
-            revision = response.header.revision;
+            revision = response.header.as_ref().map_or(0, |h| h.revision);
         }
         for kv in &response.kvs {
             if let Some(n) = layout.page_number(&kv.key) {
@@ -232,19 +228,16 @@ impl From<StoreError> for FollowEnd {
 }
 
 async fn follow_once(inner: &Inner, dss: &Dss) -> Result<(), FollowEnd> {
-    let (gateway, layout) = (&inner.gateway, &inner.layout);
+    let (etcd, layout) = (&inner.etcd, &inner.layout);
     let (start, end) = layout.replicated();
     let from = dss.applied().unwrap_or_default() + 1;
-    let mut watch = gateway.watch(&start, &end, from).await?;
-    while let Some(message) = watch.next().await? {
-        if let Some(error) = message.error {
-            return Err(FollowEnd::Failed(StoreError::Io(format!("etcd watch error: {error}"))));
-        }
-        let Some(result) = message.result else { continue };
+    let mut watch = etcd.watch(&start, &end, from).await?;
+    while let Some(result) = watch.next().await? {
         if result.compact_revision > 0 {
             return Err(FollowEnd::Compacted);
         }
         if result.canceled {
+            tracing::debug!(reason = %result.cancel_reason, "etcd canceled the watch");
             return Ok(());
         }
         // etcd never splits one revision's events across messages, so each group here is one whole commit.
@@ -327,9 +320,9 @@ async fn read_heads(inner: Arc<Inner>, waiters: Arc<Waiters>, wake: Arc<Notify>)
         }
         let (inner, head) = (inner.clone(), head.clone());
         tokio::spawn(async move {
-            let request = RangeRequest { key: gateway::b64(&head), ..RangeRequest::default() };
+            let request = RangeRequest { key: head.to_vec(), ..RangeRequest::default() };
             let latest =
-                inner.gateway.range(&request).await.map(|r| r.kvs.first().map_or(0, |kv| kv.mod_revision));
+                inner.etcd.range(&request).await.map(|r| r.kvs.first().map_or(0, |kv| kv.mod_revision));
             for waiter in batch {
                 let _ = waiter.send(latest.clone());
             }
@@ -396,7 +389,7 @@ async fn prepare(
     footprint: &Footprint,
     read_at: Option<Revision>,
 ) -> Result<Prepare, StoreError> {
-    let (gateway, layout) = (&inner.gateway, &inner.layout);
+    let (etcd, layout) = (&inner.etcd, &inner.layout);
     let mut own_writes = HashSet::new();
     let mut bytes = 0;
     let before = read_at.map(|r| r + 1);
@@ -464,7 +457,7 @@ async fn prepare(
         });
         let read = match mirrored {
             Some(read) => read,
-            None => read_pages(gateway, layout, pages.keys().copied()).await?,
+            None => read_pages(etcd, layout, pages.keys().copied()).await?,
         };
         for (n, updates) in pages {
             let (mod_revision, mut page) = read.get(&n).cloned().unwrap_or_default();
@@ -511,7 +504,7 @@ fn stale_head(response: &TxnResponse, fallback: Revision) -> Revision {
     response
         .responses
         .first()
-        .and_then(|r| r.response_range.as_ref())
+        .and_then(|r| r.range())
         .and_then(|r| r.kvs.first())
         .map_or(fallback, |kv| kv.mod_revision)
 }
@@ -521,11 +514,11 @@ async fn send_alone(inner: &Inner, prepared: Prepared) -> Result<Committed, Stor
     let Prepared { mut txn, shared, .. } = prepared;
     txn.success.extend(shared.iter().map(|k| Op::put(k, &[])));
     txn.success.push(Op::put(&inner.layout.head(), &[]));
-    let response = inner.gateway.txn(&txn).await?;
+    let response = inner.etcd.txn(&txn).await?;
     if response.succeeded {
-        return Ok(Committed::At(response.header.revision));
+        return Ok(Committed::At(response.revision()));
     }
-    Ok(Committed::Stale(stale_head(&response, response.header.revision)))
+    Ok(Committed::Stale(stale_head(&response, response.revision())))
 }
 
 /// Sends independent decisions as nested transactions of one etcd transaction (one raft entry, one fsync),
@@ -538,16 +531,16 @@ async fn send_batch(inner: &Inner, batch: Vec<Prepared>) -> Result<Vec<Committed
     let shared: BTreeSet<Vec<u8>> = batch.iter().flat_map(|p| p.shared.iter().cloned()).collect();
     let n = batch.len();
     let mut outer = TxnRequest::default();
-    outer.success.extend(batch.into_iter().map(|p| Op::Txn(p.txn)));
+    outer.success.extend(batch.into_iter().map(|p| Op::txn(p.txn)));
     outer.success.extend(shared.iter().map(|k| Op::put(k, &[])));
     outer.success.push(Op::put(&inner.layout.head(), &[]));
-    let response = inner.gateway.txn(&outer).await?;
-    let revision = response.header.revision;
+    let response = inner.etcd.txn(&outer).await?;
+    let revision = response.revision();
     Ok(response
         .responses
         .iter()
         .take(n)
-        .map(|r| match r.response_txn.as_deref() {
+        .map(|r| match r.txn() {
             Some(nested) if nested.succeeded => Committed::At(revision),
             Some(nested) => Committed::Stale(stale_head(nested, revision)),
             None => Committed::Stale(revision),
@@ -635,7 +628,7 @@ fn take_batch(waiting: &mut Vec<Pending>) -> Vec<Pending> {
 
 /// The named pages with their revisions, in one round trip.
 async fn read_pages(
-    gateway: &Gateway,
+    etcd: &Etcd,
     layout: &Layout,
     pages: impl Iterator<Item = usize>,
 ) -> Result<BTreeMap<usize, (Revision, Page)>, StoreError> {
@@ -644,10 +637,10 @@ async fn read_pages(
         success: pages.iter().map(|&n| Op::get(&layout.page(n))).collect(),
         ..TxnRequest::default()
     };
-    let response = gateway.txn(&txn).await?;
+    let response = etcd.txn(&txn).await?;
     let mut read = BTreeMap::new();
     for (n, r) in pages.into_iter().zip(response.responses) {
-        if let Some(kv) = r.response_range.and_then(|r| r.kvs.into_iter().next()) {
+        if let Some(kv) = r.range().and_then(|r| r.kvs.first()) {
             read.insert(n, (kv.mod_revision, decode_page(&kv.value)?));
         }
     }
@@ -710,7 +703,7 @@ mod tests {
 
     fn inner() -> Inner {
         Inner {
-            gateway: Gateway::new(vec!["http://127.0.0.1:9".into()]).expect("a client"),
+            etcd: Etcd::new(vec!["http://127.0.0.1:9".into()]).expect("a client"),
             layout: Layout::new("/t"),
             mirror: Mutex::new(Some(Pages::new())),
         }

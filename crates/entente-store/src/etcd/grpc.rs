@@ -1,0 +1,432 @@
+//! etcd's gRPC API (KV `Range` and `Txn`, `Watch`) with failover between members. The messages are the
+//! subset of etcd 3.4's `rpc.proto` and `kv.proto` this store uses, declared with prost's derive and the
+//! upstream field numbers, so the build needs neither protoc nor generated code.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use entente_dss::{Revision, StoreError};
+use futures_util::StreamExt;
+use tonic::client::Grpc;
+use tonic::codegen::http::uri::PathAndQuery;
+use tonic::transport::{Channel, Endpoint};
+use tonic_prost::ProstCodec;
+
+/// A request that gets no answer within this time counts as failed; its outcome is then unknown.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A snapshot page or a watch message can carry many large polygons; etcd itself caps requests at 1.5 MiB
+/// but answers may hold many of them.
+const MAX_MESSAGE: usize = 256 << 20;
+
+const RANGE: &str = "/etcdserverpb.KV/Range";
+const TXN: &str = "/etcdserverpb.KV/Txn";
+const WATCH: &str = "/etcdserverpb.Watch/Watch";
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct Header {
+    #[prost(int64, tag = "3")]
+    pub(crate) revision: Revision,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct KeyValue {
+    #[prost(bytes = "vec", tag = "1")]
+    pub(crate) key: Vec<u8>,
+    #[prost(int64, tag = "3")]
+    pub(crate) mod_revision: Revision,
+    #[prost(bytes = "vec", tag = "5")]
+    pub(crate) value: Vec<u8>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct RangeRequest {
+    #[prost(bytes = "vec", tag = "1")]
+    pub(crate) key: Vec<u8>,
+    #[prost(bytes = "vec", tag = "2")]
+    pub(crate) range_end: Vec<u8>,
+    #[prost(int64, tag = "3")]
+    pub(crate) limit: i64,
+    #[prost(int64, tag = "4")]
+    pub(crate) revision: Revision,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct RangeResponse {
+    #[prost(message, optional, tag = "1")]
+    pub(crate) header: Option<Header>,
+    #[prost(message, repeated, tag = "2")]
+    pub(crate) kvs: Vec<KeyValue>,
+    #[prost(bool, tag = "3")]
+    pub(crate) more: bool,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct PutRequest {
+    #[prost(bytes = "vec", tag = "1")]
+    key: Vec<u8>,
+    #[prost(bytes = "vec", tag = "2")]
+    value: Vec<u8>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct DeleteRangeRequest {
+    #[prost(bytes = "vec", tag = "1")]
+    key: Vec<u8>,
+}
+
+/// `Compare.CompareResult.LESS` and `Compare.CompareTarget.MOD`.
+const LESS: i32 = 2;
+const MOD: i32 = 2;
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct Compare {
+    #[prost(int32, tag = "1")]
+    result: i32,
+    #[prost(int32, tag = "2")]
+    target: i32,
+    #[prost(bytes = "vec", tag = "3")]
+    key: Vec<u8>,
+    #[prost(oneof = "CompareTo", tags = "6")]
+    against: Option<CompareTo>,
+}
+
+#[derive(Clone, PartialEq, prost::Oneof)]
+pub(crate) enum CompareTo {
+    #[prost(int64, tag = "6")]
+    ModRevision(Revision),
+}
+
+impl Compare {
+    /// True while the key was last changed before `revision` (or never exists).
+    pub(crate) fn modified_before(key: &[u8], revision: Revision) -> Compare {
+        Compare {
+            result: LESS,
+            target: MOD,
+            key: key.to_vec(),
+            against: Some(CompareTo::ModRevision(revision)),
+        }
+    }
+}
+
+/// One operation of a transaction branch (`RequestOp`).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct Op {
+    #[prost(oneof = "Request", tags = "1, 2, 3, 4")]
+    request: Option<Request>,
+}
+
+#[derive(Clone, PartialEq, prost::Oneof)]
+pub(crate) enum Request {
+    #[prost(message, tag = "1")]
+    Range(RangeRequest),
+    #[prost(message, tag = "2")]
+    Put(PutRequest),
+    #[prost(message, tag = "3")]
+    Delete(DeleteRangeRequest),
+    /// A nested transaction (etcd ≥ 3.3): its compares decide its own branch only.
+    #[prost(message, tag = "4")]
+    Txn(TxnRequest),
+}
+
+impl Op {
+    pub(crate) fn put(key: &[u8], value: &[u8]) -> Op {
+        Op { request: Some(Request::Put(PutRequest { key: key.to_vec(), value: value.to_vec() })) }
+    }
+
+    pub(crate) fn delete(key: &[u8]) -> Op {
+        Op { request: Some(Request::Delete(DeleteRangeRequest { key: key.to_vec() })) }
+    }
+
+    pub(crate) fn get(key: &[u8]) -> Op {
+        Op { request: Some(Request::Range(RangeRequest { key: key.to_vec(), ..RangeRequest::default() })) }
+    }
+
+    pub(crate) fn txn(txn: TxnRequest) -> Op {
+        Op { request: Some(Request::Txn(txn)) }
+    }
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct TxnRequest {
+    #[prost(message, repeated, tag = "1")]
+    pub(crate) compare: Vec<Compare>,
+    #[prost(message, repeated, tag = "2")]
+    pub(crate) success: Vec<Op>,
+    #[prost(message, repeated, tag = "3")]
+    pub(crate) failure: Vec<Op>,
+}
+
+impl TxnRequest {
+    /// What etcd counts against `--max-txn-ops`: the longest of its three lists.
+    pub(crate) fn width(&self) -> usize {
+        self.compare.len().max(self.success.len()).max(self.failure.len())
+    }
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct TxnResponse {
+    #[prost(message, optional, tag = "1")]
+    pub(crate) header: Option<Header>,
+    #[prost(bool, tag = "2")]
+    pub(crate) succeeded: bool,
+    #[prost(message, repeated, tag = "3")]
+    pub(crate) responses: Vec<OpResponse>,
+}
+
+impl TxnResponse {
+    pub(crate) fn revision(&self) -> Revision {
+        self.header.as_ref().map_or(0, |h| h.revision)
+    }
+}
+
+/// One operation's answer (`ResponseOp`); puts and deletes answer nothing this store reads.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct OpResponse {
+    #[prost(oneof = "Response", tags = "1, 4")]
+    response: Option<Response>,
+}
+
+#[derive(Clone, PartialEq, prost::Oneof)]
+pub(crate) enum Response {
+    #[prost(message, tag = "1")]
+    Range(RangeResponse),
+    #[prost(message, tag = "4")]
+    Txn(TxnResponse),
+}
+
+impl OpResponse {
+    pub(crate) fn range(&self) -> Option<&RangeResponse> {
+        match &self.response {
+            Some(Response::Range(r)) => Some(r),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn txn(&self) -> Option<&TxnResponse> {
+        match &self.response {
+            Some(Response::Txn(t)) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct WatchRequest {
+    #[prost(oneof = "WatchRequestKind", tags = "1")]
+    request: Option<WatchRequestKind>,
+}
+
+#[derive(Clone, PartialEq, prost::Oneof)]
+enum WatchRequestKind {
+    #[prost(message, tag = "1")]
+    Create(WatchCreateRequest),
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct WatchCreateRequest {
+    #[prost(bytes = "vec", tag = "1")]
+    key: Vec<u8>,
+    #[prost(bytes = "vec", tag = "2")]
+    range_end: Vec<u8>,
+    #[prost(int64, tag = "3")]
+    start_revision: Revision,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct WatchResponse {
+    #[prost(bool, tag = "4")]
+    pub(crate) canceled: bool,
+    #[prost(int64, tag = "5")]
+    pub(crate) compact_revision: Revision,
+    #[prost(string, tag = "6")]
+    pub(crate) cancel_reason: String,
+    #[prost(message, repeated, tag = "11")]
+    pub(crate) events: Vec<Event>,
+}
+
+/// `mvccpb.Event.EventType.DELETE`.
+const DELETE: i32 = 1;
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct Event {
+    #[prost(int32, tag = "1")]
+    kind: i32,
+    #[prost(message, required, tag = "2")]
+    pub(crate) kv: KeyValue,
+}
+
+impl Event {
+    pub(crate) fn is_delete(&self) -> bool {
+        self.kind == DELETE
+    }
+}
+
+/// The members' client URLs; requests go to the last one that answered, and move on when it cannot be
+/// reached.
+pub struct Etcd {
+    members: Vec<(String, Channel)>,
+    current: AtomicUsize,
+}
+
+fn io(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Io(e.to_string())
+}
+
+/// Whether the request failed before reaching the member (no connection), so sending it elsewhere cannot
+/// apply it twice.
+fn never_sent(status: &tonic::Status) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(status);
+    while let Some(e) = source {
+        if e.to_string().contains("connect") {
+            return true;
+        }
+        source = e.source();
+    }
+    status.code() == tonic::Code::Unavailable && status.message().contains("connect")
+}
+
+impl Etcd {
+    /// Connects lazily: the first request reaches a member.
+    pub fn new(endpoints: Vec<String>) -> Result<Etcd, StoreError> {
+        if endpoints.is_empty() {
+            return Err(io("no etcd endpoint given"));
+        }
+        let members = endpoints
+            .into_iter()
+            .map(|url| {
+                let url = url.trim_end_matches('/').to_owned();
+                let channel = Endpoint::from_shared(url.clone())
+                    .map_err(|e| io(format!("etcd endpoint {url}: {e}")))?
+                    .connect_timeout(Duration::from_secs(1))
+                    .tcp_nodelay(true)
+                    .connect_lazy();
+                Ok((url, channel))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // Instances start on different members, so the members share the work of answering them.
+        let first = std::process::id() as usize % members.len();
+        Ok(Etcd { members, current: AtomicUsize::new(first) })
+    }
+
+    fn client(&self, i: usize) -> Grpc<Channel> {
+        Grpc::new(self.members[i].1.clone()).max_decoding_message_size(MAX_MESSAGE)
+    }
+
+    /// Moves to the next member unless another request already did.
+    fn move_on_from(&self, i: usize) {
+        let next = (i + 1) % self.members.len();
+        let _ = self.current.compare_exchange(i, next, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// Sends `request` to the current member; moves on to the next one when it was not reached, or on any
+    /// failure when `idempotent`.
+    async fn unary<Req, Resp>(
+        &self,
+        path: &'static str,
+        request: &Req,
+        idempotent: bool,
+    ) -> Result<Resp, StoreError>
+    where
+        Req: prost::Message + Clone + Send + Sync + 'static,
+        Resp: prost::Message + Default + Send + Sync + 'static,
+    {
+        let mut last = None;
+        for _ in 0..self.members.len() * 2 {
+            let i = self.current.load(Ordering::Relaxed);
+            let mut client = self.client(i);
+            let mut call = tonic::Request::new(request.clone());
+            call.set_timeout(REQUEST_TIMEOUT);
+            let outcome = match client.ready().await {
+                Ok(()) => client.unary(call, PathAndQuery::from_static(path), ProstCodec::default()).await,
+                Err(e) => Err(tonic::Status::unavailable(format!("cannot connect: {e}"))),
+            };
+            match outcome {
+                Ok(response) => return Ok(response.into_inner()),
+                Err(status)
+                    if never_sent(&status) || (idempotent && status.code() == tonic::Code::Unavailable) =>
+                {
+                    tracing::debug!(endpoint = %self.members[i].0, error = %status, "etcd member unreachable");
+                    self.move_on_from(i);
+                    last = Some(status);
+                }
+                Err(status) => return Err(io(format!("etcd at {}: {status}", self.members[i].0))),
+            }
+        }
+        let urls: Vec<&str> = self.members.iter().map(|(url, _)| url.as_str()).collect();
+        Err(io(format!(
+            "no etcd member of {} answered: {}",
+            urls.join(","),
+            last.map(|s| s.to_string()).unwrap_or_default()
+        )))
+    }
+
+    pub(crate) async fn range(&self, request: &RangeRequest) -> Result<RangeResponse, StoreError> {
+        self.unary(RANGE, request, true).await
+    }
+
+    pub(crate) async fn txn(&self, request: &TxnRequest) -> Result<TxnResponse, StoreError> {
+        self.unary(TXN, request, false).await
+    }
+
+    /// Commits a transaction of one put, as the simplest write etcd can do (a benchmark's ceiling).
+    pub async fn put(&self, key: &[u8], value: &[u8]) -> Result<Revision, StoreError> {
+        let txn = TxnRequest { success: vec![Op::put(key, value)], ..TxnRequest::default() };
+        Ok(self.txn(&txn).await?.revision())
+    }
+
+    /// Opens a watch on `[key, range_end)` from `start` on the current member (moving on when it cannot be
+    /// reached); read it with [`Watch::next`].
+    pub(crate) async fn watch(
+        &self,
+        key: &[u8],
+        range_end: &[u8],
+        start: Revision,
+    ) -> Result<Watch, StoreError> {
+        let create = WatchRequest {
+            request: Some(WatchRequestKind::Create(WatchCreateRequest {
+                key: key.to_vec(),
+                range_end: range_end.to_vec(),
+                start_revision: start,
+            })),
+        };
+        let mut last = None;
+        for _ in 0..self.members.len() {
+            let i = self.current.load(Ordering::Relaxed);
+            let mut client = self.client(i);
+            // The request stream stays open: etcd ends a watch stream whose client stopped sending.
+            let requests = futures_util::stream::once(std::future::ready(create.clone()))
+                .chain(futures_util::stream::pending());
+            let opened = match client.ready().await {
+                Ok(()) => {
+                    client
+                        .streaming(
+                            tonic::Request::new(requests),
+                            PathAndQuery::from_static(WATCH),
+                            ProstCodec::<WatchRequest, WatchResponse>::default(),
+                        )
+                        .await
+                }
+                Err(e) => Err(tonic::Status::unavailable(format!("cannot connect: {e}"))),
+            };
+            match opened {
+                Ok(response) => return Ok(Watch { stream: response.into_inner() }),
+                Err(status) => last = Some(format!("{}: {status}", self.members[i].0)),
+            }
+            self.move_on_from(i);
+        }
+        Err(io(format!("cannot watch etcd: {}", last.unwrap_or_default())))
+    }
+}
+
+/// A watch stream: one message per revision (or several revisions), never one revision split in two.
+pub(crate) struct Watch {
+    stream: tonic::Streaming<WatchResponse>,
+}
+
+impl Watch {
+    /// The next message, or `None` when the member closed the stream.
+    pub(crate) async fn next(&mut self) -> Result<Option<WatchResponse>, StoreError> {
+        self.stream.message().await.map_err(|s| io(format!("etcd watch: {s}")))
+    }
+}

@@ -2,6 +2,7 @@
 
 mod audit;
 mod bench;
+mod demo;
 mod dss;
 mod seed;
 mod serve;
@@ -16,9 +17,9 @@ use tracing_subscriber::EnvFilter;
 #[derive(Parser)]
 #[command(name = "entente", version, about = "UTM strategic coordination: DSS and USS in one binary")]
 struct Cli {
-    /// Log filter (tracing syntax); quiet unless asked.
-    #[arg(long, global = true, env = "ENTENTE_LOG", default_value = "warn,entente=info")]
-    log: String,
+    /// Log filter (tracing syntax); quiet unless asked [default: warn,entente=info; for demo: warn].
+    #[arg(long, global = true, env = "ENTENTE_LOG")]
+    log: Option<String>,
     /// Emit logs as JSON lines.
     #[arg(long, global = true, env = "ENTENTE_LOG_JSON")]
     log_json: bool,
@@ -40,11 +41,16 @@ enum Command {
     Uss(uss::UssArgs),
     /// Work with USS audit logs.
     Audit(audit::AuditArgs),
+    /// Replay Entente's founding story with drones: a DSS with its map, two operators' USSs and an authority on
+    /// loopback, every outcome checked.
+    Demo(demo::DemoArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let filter = EnvFilter::try_new(&cli.log)?;
+    // The demo speaks through its timeline; its servers' routine logs would bury it.
+    let default_log = if matches!(cli.command, Command::Demo(_)) { "warn" } else { "warn,entente=info" };
+    let filter = EnvFilter::try_new(cli.log.as_deref().unwrap_or(default_log))?;
     if cli.log_json {
         tracing_subscriber::fmt().with_env_filter(filter).json().init();
     } else {
@@ -63,5 +69,6 @@ fn main() -> anyhow::Result<()> {
         Command::Token(args) => token::run(args),
         Command::Uss(args) => runtime.block_on(uss::run(args)),
         Command::Audit(args) => audit::run(args),
+        Command::Demo(args) => runtime.block_on(demo::run(args)),
     }
 }

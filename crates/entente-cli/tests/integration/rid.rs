@@ -162,6 +162,31 @@ fn an_activated_flight_of_one_uss_is_displayed_by_the_other_until_it_ends() -> a
     assert_eq!(sp(&format!("view={view}&recent_positions_duration=61"), &dp)?.0, 400);
     assert_eq!(sp(&format!("view={view}"), &token(EC_PRIVATE, "uss-b", "rid.service_provider")?)?.0, 403);
 
+    // B takes ISA notifications only from the ISA's owner, only going forward, and one content per version.
+    let isas: Value = http
+        .get(format!(
+            "{}/rid/v2/dss/identification_service_areas?area=46.49,6.59,46.51,6.59,46.51,6.61",
+            dss.base
+        ))
+        .bearer_auth(&dp)
+        .send()?
+        .json()?;
+    let isa = isas["service_areas"][0].clone();
+    assert_eq!(isa["owner"], "uss-a", "{isas}");
+    let notify = |sub: &str, body: &Value| -> anyhow::Result<u16> {
+        let url =
+            format!("{}/uss/identification_service_areas/{}", uss_b.base, isa["id"].as_str().unwrap_or(""));
+        let sp_token = token(EC_PRIVATE, sub, "rid.service_provider")?;
+        Ok(http.post(url).bearer_auth(sp_token).json(body).send()?.status().as_u16())
+    };
+    let subscriptions = |index: i32| json!([{"subscription_id": "00000000-0000-4000-8000-000000000000", "notification_index": index}]);
+    let moved = json!({"service_area": isa, "subscriptions": subscriptions(1000), "extents": volume(10.0, (0.0, 1.0), (0, 5))});
+    assert_eq!(notify("uss-c", &moved)?, 403, "not the owner");
+    assert_eq!(notify("uss-a", &json!({"service_area": isa, "subscriptions": []}))?, 400);
+    assert_eq!(notify("uss-a", &moved)?, 409, "the same version with other extents");
+    assert_eq!(notify("uss-a", &json!({"subscriptions": subscriptions(0)}))?, 204);
+    assert!(flight(&b.display(view)?, &id).is_some(), "a deletion older than what B knows changed nothing");
+
     let (status, ended) = a.post(&format!("/operator/v1/flights/{id}/end"), &json!({}))?;
     ensure!(status == 200, "end: {status} {ended}");
     eventually(20, "the ended flight leaving B's display", || {

@@ -149,8 +149,9 @@ fn position_out(fix: &Fix<Motion>) -> RidAircraftPosition {
         lat: fix.at.lat,
         lng: fix.at.lng,
         alt: fix.data.alt_m.unwrap_or(-1000.0),
-        accuracy_h: fix.data.accuracy_h.clone(),
-        accuracy_v: fix.data.accuracy_v.clone(),
+        // F3411-22a wants both accuracies in the current state; unknown has its own value.
+        accuracy_h: Some(fix.data.accuracy_h.clone().unwrap_or_else(|| "HAUnknown".to_owned())),
+        accuracy_v: Some(fix.data.accuracy_v.clone().unwrap_or_else(|| "VAUnknown".to_owned())),
         extrapolated: false,
     }
 }
@@ -184,8 +185,8 @@ fn fix_in(
         at: entente_geo::LatLng::new(p.lat, p.lng),
         data: Motion {
             alt_m: known(p.alt, -1000.0),
-            accuracy_h: p.accuracy_h.clone(),
-            accuracy_v: p.accuracy_v.clone(),
+            accuracy_h: p.accuracy_h.clone().filter(|a| a != "HAUnknown"),
+            accuracy_v: p.accuracy_v.clone().filter(|a| a != "VAUnknown"),
             speed_mps: state.and_then(|s| known(s.speed, 255.0)),
             track_deg: state.and_then(|s| known(s.track, 361.0)),
             vertical_speed_mps: state.and_then(|s| known(s.vertical_speed, 63.0)),

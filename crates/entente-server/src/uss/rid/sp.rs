@@ -231,20 +231,25 @@ pub(crate) async fn flights(
 ) -> Result<Json<GetFlightsResponse>, ApiError> {
     auth.rid(&[DP])?;
     let (view, duration) = flights_query(query)?;
-    let now = Utc::now();
     let sp = st.rid.sp.lock();
+    Ok(Json(flights_out(&sp, &view, Utc::now(), duration)))
+}
+
+/// The answer to a flights query at `now`: every aircraft with a position of the last minute in the view, its
+/// current state, and its recent positions within `duration`.
+fn flights_out(sp: &Provider, view: &View, now: Timestamp, duration: Duration) -> GetFlightsResponse {
     let no_isas_present = sp
         .isa
         .as_ref()
         .is_none_or(|h| !h.extent.outline.bounding_rects().iter().any(|r| r.intersects(&view.rect())));
-    let flights = sp
+    let mut flights: Vec<RidFlight> = sp
         .tracks
         .iter()
-        .filter(|(_, t)| seen_in(&t.fixes, &view, now))
+        .filter(|(_, t)| seen_in(&t.fixes, view, now))
         .filter_map(|(id, t)| {
             let last = t.fixes.last()?;
             let recent = if duration > Duration::zero() {
-                recent_in_view(&t.fixes, &view, now, duration)
+                recent_in_view(&t.fixes, view, now, duration)
                     .into_iter()
                     .map(|f| RidRecentAircraftPosition { time: time_out(f.time), position: position_out(f) })
                     .collect()
@@ -260,7 +265,8 @@ pub(crate) async fn flights(
             })
         })
         .collect();
-    Ok(Json(GetFlightsResponse { timestamp: time_out(now), flights, no_isas_present }))
+    flights.sort_by(|a, b| a.id.cmp(&b.id));
+    GetFlightsResponse { timestamp: time_out(now), flights, no_isas_present }
 }
 
 /// This SP's own flights and replayed aircraft: id, whether simulated, and their last minute of positions.
@@ -301,5 +307,47 @@ pub(crate) async fn isa_details(
             Ok(Json(GetIdentificationServiceAreaDetailsResponse { extents: volume_out(&held.extent) }))
         }
         _ => Err(ApiError::NotFound(format!("identification service area {id}: not held by this USS"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use entente_geo::LatLng;
+
+    use super::*;
+
+    #[test]
+    fn flights_answer_snapshot() -> Result<(), entente_uss::UssError> {
+        let now = Utc.with_ymd_and_hms(2030, 1, 1, 12, 0, 0).single().unwrap_or_default();
+        let fix = |seconds_ago: i64, lat: f64, motion: Motion| Fix {
+            time: now - Duration::seconds(seconds_ago),
+            at: LatLng::new(lat, 7.0),
+            data: motion,
+        };
+        let moving = Motion {
+            alt_m: Some(61.5),
+            accuracy_h: Some("HA3m".to_owned()),
+            accuracy_v: Some("VA10m".to_owned()),
+            speed_mps: Some(300.0),
+            track_deg: Some(-90.0),
+            vertical_speed_mps: Some(-1.5),
+        };
+        let mut sp = Provider::default();
+        let mut operated = SpTrack::new(false);
+        operated.fixes =
+            vec![fix(70, 46.5, Motion::default()), fix(20, 46.5, Motion::default()), fix(2, 46.501, moving)];
+        sp.tracks.insert("flight-1".to_owned(), operated);
+        let mut replayed = SpTrack::new(true);
+        replayed.fixes = vec![fix(1, 46.502, Motion::default())];
+        sp.tracks.insert("replayed-1".to_owned(), replayed);
+        let mut elsewhere = SpTrack::new(false);
+        elsewhere.fixes = vec![fix(1, 47.5, Motion::default())];
+        sp.tracks.insert("elsewhere".to_owned(), elsewhere);
+        let view = View::parse("46.49,6.99,46.51,7.01")?;
+        let answer = flights_out(&sp, &view, now, Duration::seconds(30));
+        // No ISA is held, unknown values are the spec's sentinels, and speed and track are brought into range.
+        insta::assert_json_snapshot!(answer);
+        Ok(())
     }
 }

@@ -218,13 +218,15 @@ impl Edge for UssState {
 }
 
 pub fn uss_app(state: Arc<UssState>) -> Router {
-    let peer_api = uss_api::routes().layer(middleware::from_fn_with_state(state.clone(), audit_incoming));
+    let peer_api = uss_api::routes()
+        .merge(rid::peer_routes())
+        .layer(middleware::from_fn_with_state(state.clone(), audit_incoming));
     Router::new()
         .merge(peer_api)
         .merge(operator::routes())
         .merge(flight_planning::routes())
         .merge(authority::routes())
-        .merge(rid::routes())
+        .merge(rid::operator_routes())
         .route("/healthy", get(|| async { "ok" }))
         .route("/openapi.json", get(|| async { axum::Json(crate::openapi::uss_document()) }))
         .fallback(|uri: axum::http::Uri| async move {

@@ -94,7 +94,7 @@ fn an_activated_flight_of_one_uss_is_displayed_by_the_other_until_it_ends() -> a
     let dir = tempfile::tempdir()?;
     let dss = start_dss(dir.path())?;
     let (uss_a, _) = start_uss_with(dir.path(), &dss.base, "uss-a", "rsa-private.pem", FLAGS)?;
-    let (uss_b, _) = start_uss_with(dir.path(), &dss.base, "uss-b", "ec-private.pem", FLAGS)?;
+    let (uss_b, audit_b) = start_uss_with(dir.path(), &dss.base, "uss-b", "ec-private.pem", FLAGS)?;
     let http = Client::new();
     let (a, b) = operators(&http, &uss_a, &uss_b)?;
     // About 1.3 km across: individual flights.
@@ -173,6 +173,21 @@ fn an_activated_flight_of_one_uss_is_displayed_by_the_other_until_it_ends() -> a
         .json()?;
     let isa = isas["service_areas"][0].clone();
     assert_eq!(isa["owner"], "uss-a", "{isas}");
+    let notified = std::fs::read_to_string(&audit_b)?
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .any(|r| {
+            r["direction"] == "incoming"
+                && r["peer"] == "uss-a"
+                && r["status"] == 204
+                && r["url"].as_str().is_some_and(|u| {
+                    u.ends_with(&format!(
+                        "/uss/identification_service_areas/{}",
+                        isa["id"].as_str().unwrap_or("-")
+                    ))
+                })
+        });
+    assert!(notified, "B's audit log holds A's ISA notification");
     let notify = |sub: &str, body: &Value| -> anyhow::Result<u16> {
         let url =
             format!("{}/uss/identification_service_areas/{}", uss_b.base, isa["id"].as_str().unwrap_or(""));

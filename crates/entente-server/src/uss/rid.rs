@@ -76,11 +76,17 @@ impl RidState {
     }
 }
 
-pub(crate) fn routes() -> Router<Arc<UssState>> {
+/// The F3411-22a endpoints peers call, audited like the rest of the USS-USS API.
+pub(crate) fn peer_routes() -> Router<Arc<UssState>> {
     Router::new()
         .route("/uss/flights", get(sp::flights))
         .route("/uss/flights/{id}/details", get(sp::flight_details))
         .route("/uss/identification_service_areas/{id}", get(sp::isa_details).post(dp::notified_isa))
+}
+
+/// The operator's Remote ID and tactical endpoints.
+pub(crate) fn operator_routes() -> Router<Arc<UssState>> {
+    Router::new()
         .route("/operator/v1/rid/watches", post(dp::start_watch).get(dp::list_watches))
         .route("/operator/v1/rid/watches/{id}", delete(dp::end_watch))
         .route("/operator/v1/rid/flights", get(dp::display))

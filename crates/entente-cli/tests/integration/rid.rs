@@ -78,6 +78,13 @@ fn eventually<T>(
     }
 }
 
+/// The same telemetry report, measured now.
+fn fix_now(report: &Value) -> Value {
+    let mut report = report.clone();
+    report["time_measured"]["value"] = json!(Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true));
+    report
+}
+
 fn flight<'a>(shown: &'a Value, id: &str) -> Option<&'a Value> {
     shown["flights"].as_array()?.iter().find(|f| f["id"] == id)
 }
@@ -162,6 +169,21 @@ fn an_activated_flight_of_one_uss_is_displayed_by_the_other_until_it_ends() -> a
     assert_eq!(sp(&format!("view={view}&recent_positions_duration=61"), &dp)?.0, 400);
     assert_eq!(sp(&format!("view={view}"), &token(EC_PRIVATE, "uss-b", "rid.service_provider")?)?.0, 403);
 
+    // An aircraft B replays 300 m west of A's flight, closing at 10 m/s: A's operator is alerted in the status.
+    a.watch(view)?;
+    let header = "id,lat,lon,alt_m,gs_mps,trk_deg,vs_mps,t\n";
+    b.replay(format!("{header}{}", straight("x1", 46.5001, 6.5963, 90.0)))?;
+    let (status, _) = a.post(&format!("/operator/v1/flights/{id}/telemetry"), &fix_now(&fix))?;
+    ensure!(status == 200, "second telemetry: {status}");
+    let alerted = eventually(20, "the tactical alert in A's flight status", || {
+        let (_, status) = a.get(&format!("/operator/v1/flights/{id}"))?;
+        let alerts = status["alerts"].as_array().cloned().unwrap_or_default();
+        Ok(alerts
+            .into_iter()
+            .find(|m| m.as_str().is_some_and(|m| m.starts_with("tactical") && m.contains("x1"))))
+    })?;
+    assert!(alerted.as_str().is_some_and(|m| m.contains("predicted loss of separation")), "{alerted}");
+
     // B takes ISA notifications only from the ISA's owner, only going forward, and one content per version.
     let isas: Value = http
         .get(format!(
@@ -171,8 +193,11 @@ fn an_activated_flight_of_one_uss_is_displayed_by_the_other_until_it_ends() -> a
         .bearer_auth(&dp)
         .send()?
         .json()?;
-    let isa = isas["service_areas"][0].clone();
-    assert_eq!(isa["owner"], "uss-a", "{isas}");
+    let isa = isas["service_areas"]
+        .as_array()
+        .and_then(|all| all.iter().find(|i| i["owner"] == "uss-a"))
+        .cloned()
+        .with_context(|| format!("A's ISA at the DSS: {isas}"))?;
     let notified = std::fs::read_to_string(&audit_b)?
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())

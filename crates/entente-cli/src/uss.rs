@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use entente_server::auth::{AuthConfig, Authenticator, TokenIssuer};
-use entente_server::uss::{AuditLog, TokenSource, UssConfig, UssState, replay_csv, serve_uss};
+use entente_server::uss::{AuditLog, RidVersion, TokenSource, UssConfig, UssState, replay_csv, serve_uss};
 
 use crate::dss::shutdown_signal;
 
@@ -62,6 +62,9 @@ pub(crate) struct UssArgs {
     /// How often JWKS keys are fetched again, in seconds.
     #[arg(long, default_value_t = 300)]
     jwks_refresh_secs: u64,
+    /// The ASTM F3411 version of network Remote ID this USS speaks to the DSS and its peers: 22a or 19.
+    #[arg(long, env = "ENTENTE_RID_VERSION", default_value = "22a", value_parser = ["22a", "19"])]
+    rid_version: String,
     /// How long, in seconds, the Remote ID ISA and a flight's positions outlive the flight.
     #[arg(long, env = "ENTENTE_RID_RETENTION_SECS", default_value_t = 60)]
     rid_retention_secs: i64,
@@ -112,6 +115,7 @@ pub(crate) async fn run(args: UssArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     config.flights_file = Some(args.data_dir.join("flights.json"));
+    config.rid.version = if args.rid_version == "19" { RidVersion::V19 } else { RidVersion::V22a };
     config.rid.retention = chrono::Duration::seconds(args.rid_retention_secs.max(0));
     config.rid.tactical = entente_tactical::Config {
         horizontal_m: args.tactical_horizontal_m,

@@ -8,10 +8,19 @@ use entente_geo::{EARTH_RADIUS_M, Interval, LatLng, LatLngRect, Outline, Polygon
 
 use crate::{Timestamp, UssError, Volume};
 
-/// NetMaxDisplayAreaDiagonal: no view may be larger.
-pub const MAX_VIEW_DIAGONAL_M: f64 = 7_000.0;
-/// NetDetailsMaxDisplayAreaDiagonal: above this a display shows clusters, not individual flights.
-pub const DETAILS_MAX_VIEW_DIAGONAL_M: f64 = 2_000.0;
+/// How large a view may be, and up to which size it shows individual flights, in one F3411 version.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ViewLimits {
+    /// NetMaxDisplayAreaDiagonal: no view may be larger.
+    pub max_diagonal_m: f64,
+    /// NetDetailsMaxDisplayAreaDiagonal: above this a display shows clusters, not individual flights.
+    pub details_max_diagonal_m: f64,
+}
+
+/// F3411-22a's view limits.
+pub const V22A_VIEWS: ViewLimits = ViewLimits { max_diagonal_m: 7_000.0, details_max_diagonal_m: 2_000.0 };
+/// F3411-19's view limits.
+pub const V19_VIEWS: ViewLimits = ViewLimits { max_diagonal_m: 3_600.0, details_max_diagonal_m: 1_000.0 };
 /// NetMinClusterSizePercent: a cluster covers at least this share of the view's area.
 pub const MIN_CLUSTER_SIZE_PERCENT: f64 = 15.0;
 /// NetMinObfuscationDistance: a cluster reaches at least this far from its centre along each axis.
@@ -92,12 +101,12 @@ impl View {
 
     /// Individual flights up to NetDetailsMaxDisplayAreaDiagonal, clusters up to NetMaxDisplayAreaDiagonal, and
     /// a refusal beyond.
-    pub fn scale(&self) -> Result<Scale, UssError> {
+    pub fn scale(&self, limits: &ViewLimits) -> Result<Scale, UssError> {
         let diagonal_m = self.diagonal_m();
-        if diagonal_m > MAX_VIEW_DIAGONAL_M {
-            return Err(UssError::ViewTooLarge { diagonal_m, max_m: MAX_VIEW_DIAGONAL_M });
+        if diagonal_m > limits.max_diagonal_m {
+            return Err(UssError::ViewTooLarge { diagonal_m, max_m: limits.max_diagonal_m });
         }
-        Ok(if diagonal_m > DETAILS_MAX_VIEW_DIAGONAL_M { Scale::Clusters } else { Scale::Flights })
+        Ok(if diagonal_m > limits.details_max_diagonal_m { Scale::Clusters } else { Scale::Flights })
     }
 
     /// The same view as a polygon over all altitudes and times, as a DSS subscription's extent.
@@ -263,11 +272,16 @@ mod tests {
     #[test]
     fn views_parse_and_scale_by_diagonal() -> Result<(), UssError> {
         let small = View::parse("46.50,7.00,46.51,7.01")?;
-        assert_eq!(small.scale()?, Scale::Flights);
+        assert_eq!(small.scale(&V22A_VIEWS)?, Scale::Flights);
         assert_eq!(View::parse(&small.to_param())?, small);
-        // About 3.3 km across: clusters only.
-        assert_eq!(View::parse("46.51,7.02,46.49,6.99")?.scale()?, Scale::Clusters);
-        let err = View::parse("46.5,7.0,46.6,7.1")?.scale().unwrap_err();
+        // About 3.3 km across: clusters only in F3411-22a, too large in F3411-19.
+        let middle = View::parse("46.51,7.02,46.49,6.99")?;
+        assert_eq!(middle.scale(&V22A_VIEWS)?, Scale::Clusters);
+        assert_eq!(middle.scale(&V19_VIEWS)?, Scale::Clusters);
+        assert!(View::parse("46.52,7.03,46.49,6.99")?.scale(&V19_VIEWS).is_err());
+        // About 1.35 km across: flights in F3411-22a, clusters in F3411-19.
+        assert_eq!(small.scale(&V19_VIEWS)?, Scale::Clusters);
+        let err = View::parse("46.5,7.0,46.6,7.1")?.scale(&V22A_VIEWS).unwrap_err();
         assert!(matches!(err, UssError::ViewTooLarge { .. }), "{err}");
         for bad in ["", "46.5,7.0,46.6", "a,b,c,d", "91,7,46,7", "46.5,7,46.6,7,1,1"] {
             assert!(View::parse(bad).is_err(), "{bad:?} should be refused");

@@ -315,3 +315,63 @@ fn replayed_aircraft_converging_alert_both_usss_before_separation_is_lost() -> a
     }
     Ok(())
 }
+
+/// The same exchange in F3411-19 (`--rid-version 19`): ISAs and subscriptions at `/v1/dss`, flights at
+/// `/v1/uss/flights` in that version's shapes, notifications to the subscription's callback.
+#[test]
+fn in_f3411_19_a_flight_is_displayed_by_the_other_uss_until_it_ends() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let dss = start_dss(dir.path())?;
+    let flags = [FLAGS, &["--rid-version", "19"]].concat();
+    let (uss_a, _) = start_uss_with(dir.path(), &dss.base, "uss-a", "rsa-private.pem", &flags)?;
+    let (uss_b, _) = start_uss_with(dir.path(), &dss.base, "uss-b", "ec-private.pem", &flags)?;
+    let http = Client::new();
+    let (a, b) = operators(&http, &uss_a, &uss_b)?;
+    // About 540 m across: under F3411-19's 1 km for individual flights.
+    let view = "46.4995,6.5995,46.5035,6.6035";
+    b.watch(view)?;
+    let (status, planned) =
+        a.post("/operator/v1/flights", &json!({"volumes": [volume(46.5, (0.0, 120.0), (-1, 30))]}))?;
+    ensure!(status == 201, "plan: {status} {planned}");
+    let id = planned["id"].as_str().context("id")?.to_owned();
+    let (status, active) = a.post(&format!("/operator/v1/flights/{id}/activate"), &json!({}))?;
+    ensure!(status == 200, "activate: {status} {active}");
+    let fix = json!({
+        "time_measured": {"value": Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true), "format": "RFC3339"},
+        "position": {"latitude": 46.5012, "longitude": 6.6011, "accuracy_h": "HA10m",
+            "altitude": {"value": 75.0, "reference": "W84", "units": "M"}}
+    });
+    let (status, reported) = a.post(&format!("/operator/v1/flights/{id}/telemetry"), &fix)?;
+    ensure!(status == 200, "telemetry: {status} {reported}");
+
+    let seen = eventually(20, "A's flight in B's display", || Ok(flight(&b.display(view)?, &id).cloned()))?;
+    assert_eq!(seen["provider"], "uss-a");
+    assert_eq!(
+        (seen["position"]["lat"].clone(), seen["position"]["lng"].clone()),
+        (json!(46.5012), json!(6.6011))
+    );
+    assert_eq!(seen["position"]["alt_m"], json!(75.0));
+    assert_eq!(seen["position"]["accuracy_h"], "HA10m");
+
+    let read = token(EC_PRIVATE, "uss-b", "dss.read.identification_service_areas")?;
+    let sp = |query: &str| -> anyhow::Result<(u16, Value)> {
+        let r = http.get(format!("{}/v1/uss/flights?{query}", uss_a.base)).bearer_auth(&read).send()?;
+        Ok((r.status().as_u16(), r.json().unwrap_or(Value::Null)))
+    };
+    let (status, served) = sp(&format!("view={view}&include_recent_positions=true"))?;
+    ensure!(status == 200, "{status} {served}");
+    assert!(served["timestamp"].is_string(), "{served}");
+    let state = &served["flights"][0]["current_state"];
+    assert!(state["timestamp"].is_string(), "{served}");
+    assert_eq!(state["accuracy_h"], "HA10m");
+    assert!(served["flights"][0]["recent_positions"][0]["time"].is_string(), "{served}");
+    assert_eq!(sp("view=40.0,6.0,40.01,6.01")?.0, 404, "outside every ISA");
+    assert_eq!(sp("view=46.48,6.58,46.52,6.62")?.0, 413, "over 3.6 km");
+
+    let (status, ended) = a.post(&format!("/operator/v1/flights/{id}/end"), &json!({}))?;
+    ensure!(status == 200, "end: {status} {ended}");
+    eventually(20, "the ended flight leaving B's display", || {
+        Ok(flight(&b.display(view)?, &id).is_none().then_some(()))
+    })?;
+    Ok(())
+}

@@ -11,6 +11,7 @@ pub(crate) mod replay;
 pub(crate) mod sp;
 pub(crate) mod tactical;
 pub(crate) mod types;
+pub(crate) mod v19;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +19,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::{delete, get, post};
 use chrono::{DateTime, TimeZone, Utc};
-use entente_uss::rid::Fix;
+use entente_uss::rid::{Fix, V19_VIEWS, V22A_VIEWS, ViewLimits};
 use parking_lot::Mutex;
 
 use self::types::{RidAircraftPosition, RidAircraftState};
@@ -27,9 +28,29 @@ use super::types::VehicleTelemetry;
 use crate::error::ApiError;
 use crate::wire::{Time, parse_rfc3339, time_out};
 
+/// Which F3411 version the USS speaks to the DSS and to peers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RidVersion {
+    /// F3411-22a (`/rid/v2/dss`, `/uss/...`).
+    #[default]
+    V22a,
+    /// F3411-19 (`/v1/dss`, `/v1/uss/...`).
+    V19,
+}
+
+impl RidVersion {
+    pub(crate) fn views(self) -> ViewLimits {
+        match self {
+            RidVersion::V22a => V22A_VIEWS,
+            RidVersion::V19 => V19_VIEWS,
+        }
+    }
+}
+
 /// How the USS runs Remote ID and tactical detection.
 #[derive(Clone, Debug)]
 pub struct RidConfig {
+    pub version: RidVersion,
     /// How long an ISA and a flight's positions outlive the flight (F3411 asks SPs to keep serving recent
     /// positions for NetMaxNearRealTimeDataPeriod, 60 s).
     pub retention: chrono::Duration,
@@ -47,6 +68,7 @@ pub struct RidConfig {
 impl Default for RidConfig {
     fn default() -> Self {
         RidConfig {
+            version: RidVersion::default(),
             retention: chrono::Duration::seconds(entente_uss::rid::NEAR_REAL_TIME_S),
             isa_margin_m: 500.0,
             tick: Duration::from_secs(1),
@@ -82,6 +104,9 @@ pub(crate) fn peer_routes() -> Router<Arc<UssState>> {
         .route("/uss/flights", get(sp::flights))
         .route("/uss/flights/{id}/details", get(sp::flight_details))
         .route("/uss/identification_service_areas/{id}", get(sp::isa_details).post(dp::notified_isa))
+        .route(v19::FLIGHTS_PATH, get(v19::flights))
+        .route("/v1/uss/flights/{id}/details", get(v19::flight_details))
+        .route("/v1/uss/identification_service_areas/{id}", post(v19::notified_isa))
 }
 
 /// The operator's Remote ID and tactical endpoints.

@@ -10,10 +10,10 @@ use axum::http::StatusCode;
 use chrono::{Duration, Utc};
 use entente_dss::DssError;
 use entente_geo::{EARTH_RADIUS_M, Interval, LatLngRect};
-use entente_uss::Timestamp;
 use entente_uss::rid::{
     Fix, NEAR_REAL_TIME_S, Scale, View, clusters, merge_fixes, recent_in_view, seen_in, subscription_fits,
 };
+use entente_uss::{Timestamp, Volume};
 use reqwest::Method;
 use tokio::task::JoinSet;
 
@@ -21,14 +21,15 @@ use super::types::{
     DisplayCluster, DisplayFlight, DisplayPosition, DisplayResponse, GetFlightsResponse,
     PutIdentificationServiceAreaNotificationParameters, Watch, WatchList, WatchRequest,
 };
-use super::{Motion, fix_in, sp, tactical};
+use super::{Motion, RidVersion, fix_in, sp, tactical, v19};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
 use crate::rid::v22a::{DP, IdentificationServiceArea, PutParameters, PutSubscriptionResponse, SP};
 use crate::rid::{Params, params};
+use crate::uss::MAX_VERTICES;
 use crate::uss::UssState;
 use crate::uss::operator::OPERATOR_SCOPE;
-use crate::wire::{LatLngPoint, Volume4D, parse_rfc3339, time_out, volume_in, volume_out};
+use crate::wire::{LatLngPoint, time_out, volume_in, volume_out};
 
 /// How long a watch lasts when the operator does not say.
 const DEFAULT_WATCH_S: i64 = 3600;
@@ -45,9 +46,10 @@ struct WatchHeld {
 /// An ISA of another SP, as its notifications (or a subscription's answer) described it.
 struct KnownIsa {
     owner: String,
-    base_url: String,
+    /// Where its SP serves flights: `{base}/uss/flights` in F3411-22a, the ISA's `flights_url` in F3411-19.
+    flights_url: String,
     version: String,
-    extents: Option<Volume4D>,
+    extents: Option<Volume>,
     /// Where it is; empty when only the DSS's summary (no geometry) is known, so every watch may meet it.
     rects: Vec<LatLngRect>,
     end: Timestamp,
@@ -55,6 +57,27 @@ struct KnownIsa {
     index: i32,
     /// False once deleted: kept so a late notification of an older version cannot bring it back.
     live: bool,
+}
+
+/// An ISA as either F3411 version describes it, reduced to what the DP needs.
+pub(super) struct IsaSummary {
+    pub id: String,
+    pub owner: String,
+    pub flights_url: String,
+    pub version: String,
+    pub end: Timestamp,
+}
+
+impl IsaSummary {
+    fn v22a(isa: &IdentificationServiceArea) -> Result<IsaSummary, ApiError> {
+        Ok(IsaSummary {
+            id: isa.id.clone(),
+            owner: isa.owner.clone(),
+            flights_url: format!("{}/uss/flights", isa.uss_base_url.trim_end_matches('/')),
+            version: isa.version.clone(),
+            end: crate::wire::time_in(&isa.time_end, "service_area.time_end")?,
+        })
+    }
 }
 
 struct PeerTrack {
@@ -79,22 +102,17 @@ pub(crate) struct Display {
 }
 
 impl Display {
-    fn learn(&mut self, isa: &IdentificationServiceArea, extents: Option<Volume4D>, index: i32) {
-        let rects = extents
-            .as_ref()
-            .and_then(|e| volume_in(e, "extents", crate::uss::MAX_VERTICES).ok())
-            .map(|v| v.outline.bounding_rects())
-            .unwrap_or_default();
-        let end = parse_rfc3339(&isa.time_end.value, "time_end").unwrap_or_else(|_| Utc::now());
+    fn learn(&mut self, isa: IsaSummary, extents: Option<Volume>, index: i32) {
+        let rects = extents.as_ref().map(|v| v.outline.bounding_rects()).unwrap_or_default();
         self.isas.insert(
-            isa.id.clone(),
+            isa.id,
             KnownIsa {
-                owner: isa.owner.clone(),
-                base_url: isa.uss_base_url.trim_end_matches('/').to_owned(),
-                version: isa.version.clone(),
+                owner: isa.owner,
+                flights_url: isa.flights_url,
+                version: isa.version,
                 extents,
                 rects,
-                end,
+                end: isa.end,
                 index,
                 live: true,
             },
@@ -107,7 +125,7 @@ impl Display {
         self.watches.retain(|_, w| w.end > now);
         self.isas.retain(|_, i| i.end > now);
         let serving: HashSet<&str> =
-            self.isas.values().filter(|i| i.live).map(|i| i.base_url.as_str()).collect();
+            self.isas.values().filter(|i| i.live).map(|i| i.flights_url.as_str()).collect();
         for track in self.tracks.values_mut() {
             merge_fixes(&mut track.fixes, Vec::new(), now, Duration::seconds(NEAR_REAL_TIME_S));
         }
@@ -140,7 +158,7 @@ pub(crate) async fn start_watch(
     auth.require(OPERATOR_SCOPE)?;
     let req: WatchRequest = body.json()?;
     let view = View::parse(&req.view)?;
-    view.scale()?;
+    view.scale(&st.config.rid.version.views())?;
     let seconds = req.duration_s.unwrap_or(DEFAULT_WATCH_S);
     if !(1..=MAX_WATCH_S).contains(&seconds) {
         return Err(ApiError::bad(format!("duration_s must be from 1 to {MAX_WATCH_S} seconds")));
@@ -159,9 +177,28 @@ pub(crate) async fn start_watch(
     let end = now + Duration::seconds(seconds);
     let subscription_id = uuid::Uuid::new_v4().to_string();
     let extents = view.volume(Interval { lo: Some(now), hi: Some(end) })?;
-    let params = PutParameters { extents: volume_out(&extents), uss_base_url: st.config.base_url.clone() };
-    let url = format!("{}/rid/v2/dss/subscriptions/{subscription_id}", st.config.dss_url);
-    let reply = st.client.send_scoped(Method::PUT, &url, DP, Some(&params), st.config.dss_timeout).await?;
+    let url = format!("{}{}/subscriptions/{subscription_id}", st.config.dss_url, dss_prefix(&st));
+    let timeout = st.config.dss_timeout;
+    let reply = match st.config.rid.version {
+        RidVersion::V22a => {
+            let params =
+                PutParameters { extents: volume_out(&extents), uss_base_url: st.config.base_url.clone() };
+            st.client.send_scoped(Method::PUT, &url, DP, Some(&params), timeout).await?
+        }
+        RidVersion::V19 => {
+            let params = crate::rid::v19::SubscriptionParameters {
+                extents: v19::volume_out(&extents)?,
+                callbacks: crate::rid::v19::SubscriptionCallbacks {
+                    identification_service_area_url: Some(format!(
+                        "{}{}",
+                        st.config.base_url,
+                        v19::CALLBACK_PATH
+                    )),
+                },
+            };
+            st.client.send_scoped(Method::PUT, &url, crate::rid::v19::READ, Some(&params), timeout).await?
+        }
+    };
     if reply.status == 429 {
         return Err(too_many(
             "the DSS holds the most subscriptions of this USS over part of the view".into(),
@@ -170,18 +207,45 @@ pub(crate) async fn start_watch(
     if !reply.is_success() {
         return Err(reply.unexpected());
     }
-    let answer: PutSubscriptionResponse = reply.json()?;
+    let (version, index, present) = match st.config.rid.version {
+        RidVersion::V22a => {
+            let answer: PutSubscriptionResponse = reply.json()?;
+            let present = answer.service_areas.iter().map(IsaSummary::v22a).collect::<Result<Vec<_>, _>>()?;
+            (answer.subscription.version, answer.subscription.notification_index, present)
+        }
+        RidVersion::V19 => {
+            let answer: crate::rid::v19::PutSubscriptionResponse = reply.json()?;
+            let present = answer.service_areas.iter().map(v19::summary).collect::<Result<Vec<_>, _>>()?;
+            (answer.subscription.version, answer.subscription.notification_index, present)
+        }
+    };
     let id = uuid::Uuid::new_v4().to_string();
-    let held = WatchHeld { view, subscription_id, version: answer.subscription.version.clone(), end };
+    let held = WatchHeld { view, subscription_id, version, end };
     let watch = watch_out(&id, &held);
     let mut dp = st.rid.dp.lock();
-    for isa in answer.service_areas.iter().filter(|i| i.owner != st.config.identity) {
+    for isa in present.into_iter().filter(|i| i.owner != st.config.identity) {
         if !dp.isas.contains_key(&isa.id) {
-            dp.learn(isa, None, answer.subscription.notification_index);
+            dp.learn(isa, None, index);
         }
     }
     dp.watches.insert(id, held);
     Ok((StatusCode::CREATED, Json(watch)))
+}
+
+/// Where the DSS's Remote ID API is, in the version this USS speaks.
+fn dss_prefix(st: &UssState) -> &'static str {
+    match st.config.rid.version {
+        RidVersion::V22a => "/rid/v2/dss",
+        RidVersion::V19 => "/v1/dss",
+    }
+}
+
+/// The DP's scope at the DSS and at SPs, in the version this USS speaks.
+fn dp_scope(st: &UssState) -> &'static str {
+    match st.config.rid.version {
+        RidVersion::V22a => DP,
+        RidVersion::V19 => crate::rid::v19::READ,
+    }
 }
 
 #[utoipa::path(get, path = "/operator/v1/rid/watches", tag = "Operator",
@@ -207,11 +271,19 @@ pub(crate) async fn end_watch(
     let (url, watch) = {
         let dp = st.rid.dp.lock();
         let w = dp.watches.get(&id).ok_or_else(|| ApiError::NotFound(format!("watch {id}: not found")))?;
-        let url =
-            format!("{}/rid/v2/dss/subscriptions/{}/{}", st.config.dss_url, w.subscription_id, w.version);
+        let url = format!(
+            "{}{}/subscriptions/{}/{}",
+            st.config.dss_url,
+            dss_prefix(&st),
+            w.subscription_id,
+            w.version
+        );
         (url, watch_out(&id, w))
     };
-    let reply = st.client.send_scoped(Method::DELETE, &url, DP, None::<&()>, st.config.dss_timeout).await?;
+    let reply = st
+        .client
+        .send_scoped(Method::DELETE, &url, dp_scope(&st), None::<&()>, st.config.dss_timeout)
+        .await?;
     if reply.status != 404 && !reply.is_success() {
         return Err(reply.unexpected());
     }
@@ -233,31 +305,47 @@ pub(crate) async fn notified_isa(
     let caller = auth.rid(&[SP])?;
     let id = entity_id(&id, "id")?.to_string();
     let n: PutIdentificationServiceAreaNotificationParameters = body.json()?;
-    let Some(index) = n.subscriptions.iter().map(|s| s.notification_index).max() else {
+    let area = n.service_area.as_ref().map(IsaSummary::v22a).transpose()?;
+    let extents = n.extents.as_ref().map(|e| volume_in(e, "extents", MAX_VERTICES)).transpose()?;
+    let index = n.subscriptions.iter().map(|s| s.notification_index).max();
+    take_notification(&st, &caller.manager, &id, area, extents, index)
+}
+
+/// The rules of an ISA notification in either version, from `sender` (the token's subject) about ISA `id`;
+/// `index` is the highest notification index of the subscriptions it names (none named is a 400).
+pub(super) fn take_notification(
+    st: &UssState,
+    sender: &str,
+    id: &str,
+    area: Option<IsaSummary>,
+    extents: Option<Volume>,
+    index: Option<i32>,
+) -> Result<StatusCode, ApiError> {
+    let Some(index) = index else {
         return Err(ApiError::bad("subscriptions must name at least one subscription"));
     };
-    if let Some(area) = &n.service_area {
+    if let Some(area) = &area {
         if area.id != id {
             return Err(ApiError::bad(format!("service_area.id {} differs from the path's {id}", area.id)));
         }
-        if area.owner != caller.manager {
+        if area.owner != sender {
             return Err(ApiError::Forbidden(format!(
-                "service_area.owner is {}, but the notification comes from {}",
-                area.owner, caller.manager
+                "service_area.owner is {}, but the notification comes from {sender}",
+                area.owner
             )));
         }
     }
     let mut dp = st.rid.dp.lock();
-    if let Some(known) = dp.isas.get(&id) {
-        if known.owner != caller.manager {
+    if let Some(known) = dp.isas.get(id) {
+        if known.owner != sender {
             return Err(ApiError::Forbidden(format!(
-                "identification service area {id} belongs to {}, not {}",
-                known.owner, caller.manager
+                "identification service area {id} belongs to {}, not {sender}",
+                known.owner
             )));
         }
-        if let Some(area) = &n.service_area
+        if let Some(area) = &area
             && area.version == known.version
-            && n.extents != known.extents
+            && extents != known.extents
         {
             return Err(ApiError::Conflict(format!(
                 "version {} of identification service area {id} arrived before with other extents",
@@ -269,11 +357,11 @@ pub(crate) async fn notified_isa(
             return Ok(StatusCode::NO_CONTENT);
         }
     }
-    match &n.service_area {
-        Some(area) if area.owner != st.config.identity => dp.learn(area, n.extents.clone(), index),
+    match area {
+        Some(area) if area.owner != st.config.identity => dp.learn(area, extents, index),
         Some(_) => {}
         None => {
-            if let Some(known) = dp.isas.get_mut(&id) {
+            if let Some(known) = dp.isas.get_mut(id) {
                 known.live = false;
                 known.index = index;
             }
@@ -292,9 +380,9 @@ pub(super) async fn poll(st: &Arc<UssState>) {
         let mut anywhere: HashSet<String> = HashSet::new();
         for isa in dp.isas.values().filter(|i| i.live) {
             if isa.rects.is_empty() {
-                anywhere.insert(isa.base_url.clone());
+                anywhere.insert(isa.flights_url.clone());
             }
-            by_base.entry(isa.base_url.clone()).or_default().extend(isa.rects.iter().copied());
+            by_base.entry(isa.flights_url.clone()).or_default().extend(isa.rects.iter().copied());
         }
         let Display { watches, polled, .. } = &mut *dp;
         by_base
@@ -326,11 +414,26 @@ pub(super) async fn poll(st: &Arc<UssState>) {
 
 async fn poll_one(st: Arc<UssState>, base: String, view: View, first: bool) {
     // The first poll of a view asks for the whole minute of recent positions, later ones for what is new.
-    let seconds = if first { NEAR_REAL_TIME_S } else { 5 };
-    let url = format!("{base}/uss/flights?view={}&recent_positions_duration={seconds}", view.to_param());
-    let reply = st.client.send_scoped(Method::GET, &url, DP, None::<&()>, st.config.peer_timeout).await;
-    let answer = reply
-        .and_then(|r| if r.status == 200 { r.json::<GetFlightsResponse>() } else { Err(r.unexpected()) });
+    let rid = st.config.rid.version;
+    let recent = match (rid, first) {
+        (RidVersion::V22a, true) => format!("recent_positions_duration={NEAR_REAL_TIME_S}"),
+        (RidVersion::V22a, false) => "recent_positions_duration=5".to_owned(),
+        (RidVersion::V19, _) => "include_recent_positions=true".to_owned(),
+    };
+    let url = format!("{base}?view={}&{recent}", view.to_param());
+    let reply =
+        st.client.send_scoped(Method::GET, &url, dp_scope(&st), None::<&()>, st.config.peer_timeout).await;
+    let answer = reply.and_then(|r| match (r.status, rid) {
+        (200, RidVersion::V22a) => r.json::<GetFlightsResponse>(),
+        (200, RidVersion::V19) => v19::flights_in(r.json()?),
+        // F3411-19's answer for a view outside the SP's ISAs: nothing there.
+        (404, RidVersion::V19) => Ok(GetFlightsResponse {
+            timestamp: time_out(Utc::now()),
+            flights: Vec::new(),
+            no_isas_present: true,
+        }),
+        _ => Err(r.unexpected()),
+    });
     let answer = match answer {
         Ok(answer) => answer,
         Err(e) => {
@@ -343,7 +446,7 @@ async fn poll_one(st: Arc<UssState>, base: String, view: View, first: bool) {
     {
         let mut dp = st.rid.dp.lock();
         let provider =
-            dp.isas.values().find(|i| i.base_url == base).map(|i| i.owner.clone()).unwrap_or_default();
+            dp.isas.values().find(|i| i.flights_url == base).map(|i| i.owner.clone()).unwrap_or_default();
         let reported: HashSet<&str> = answer.flights.iter().map(|f| f.id.as_str()).collect();
         // A flight last seen in this view that the SP no longer reports there has left it or ended.
         dp.tracks.retain(|(b, id), t| {
@@ -414,7 +517,7 @@ pub(crate) async fn display(
     let p = params(query)?;
     let view =
         View::parse(p.get("view").ok_or_else(|| ApiError::bad("view is required: lat1,lng1,lat2,lng2"))?)?;
-    let scale = view.scale()?;
+    let scale = view.scale(&st.config.rid.version.views())?;
     let now = Utc::now();
     let mut seen: Vec<(String, String, bool, Vec<Fix<Motion>>)> = sp::tracks(&st)
         .into_iter()

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{Duration, Utc};
-use entente_uss::rid::{Fix, NEAR_REAL_TIME_S, View, isa_extent, merge_fixes, recent_in_view, seen_in};
+use entente_uss::rid::{
+    Fix, NEAR_REAL_TIME_S, V22A_VIEWS, View, isa_extent, merge_fixes, recent_in_view, seen_in,
+};
 use entente_uss::{FlightState, Timestamp, Volume};
 use reqwest::Method;
 
@@ -16,7 +18,7 @@ use super::types::{
     PutIdentificationServiceAreaNotificationParameters, RidFlight, RidFlightDetails,
     RidRecentAircraftPosition,
 };
-use super::{Motion, position_out, state_out};
+use super::{Motion, RidVersion, position_out, state_out, v19};
 use crate::error::ApiError;
 use crate::extract::{Auth, entity_id};
 use crate::rid::v22a::{ChangeIdentificationServiceAreaResponse, DP, PutParameters, SP};
@@ -137,71 +139,147 @@ pub(crate) async fn sync_isa(st: &Arc<UssState>) -> Result<(), ApiError> {
     }
 }
 
-fn isa_url(st: &UssState, id: &str, version: Option<&str>) -> String {
-    let base = format!("{}/rid/v2/dss/identification_service_areas/{id}", st.config.dss_url);
-    version.map_or_else(|| base.clone(), |v| format!("{base}/{v}"))
+/// The ISA as the DSS answered, in the version this USS speaks, to pass on to subscribers.
+enum Announced {
+    V22a(crate::rid::v22a::IdentificationServiceArea),
+    V19(crate::rid::v19::IdentificationServiceArea),
 }
 
-async fn put_isa(st: &Arc<UssState>, held: Option<HeldIsa>, extent: Volume) -> Result<(), ApiError> {
-    let id = held.as_ref().map_or_else(|| uuid::Uuid::new_v4().to_string(), |h| h.id.clone());
-    let url = isa_url(st, &id, held.as_ref().map(|h| h.version.as_str()));
-    let params = PutParameters { extents: volume_out(&extent), uss_base_url: st.config.base_url.clone() };
-    let reply = st.client.send_scoped(Method::PUT, &url, SP, Some(&params), st.config.dss_timeout).await?;
-    if matches!(reply.status, 404 | 409) && held.is_some() {
-        // The DSS lost or moved past the ISA held (a restart, another writer): the next round declares anew.
+/// What the DSS answered to a change of the ISA: its new version, whom to notify, and the ISA to tell them of.
+struct Changed {
+    version: String,
+    subscribers: Vec<RidSubscriberToNotify>,
+    isa: Announced,
+}
+
+/// PUTs (with `extent`) or DELETEs the ISA `id` at the DSS in the configured F3411 version. `None`: the DSS no
+/// longer holds the version given, and this USS forgets the ISA so the next round declares anew.
+async fn change_isa(
+    st: &UssState,
+    id: &str,
+    version: Option<&str>,
+    extent: Option<&Volume>,
+) -> Result<Option<Changed>, ApiError> {
+    let rid = st.config.rid.version;
+    let prefix = match rid {
+        RidVersion::V22a => "/rid/v2/dss",
+        RidVersion::V19 => "/v1/dss",
+    };
+    let mut url = format!("{}{prefix}/identification_service_areas/{id}", st.config.dss_url);
+    if let Some(version) = version {
+        url = format!("{url}/{version}");
+    }
+    let method = if extent.is_some() { Method::PUT } else { Method::DELETE };
+    let timeout = st.config.dss_timeout;
+    let reply = match (rid, extent) {
+        (RidVersion::V22a, Some(extent)) => {
+            let params =
+                PutParameters { extents: volume_out(extent), uss_base_url: st.config.base_url.clone() };
+            st.client.send_scoped(method, &url, SP, Some(&params), timeout).await?
+        }
+        (RidVersion::V19, Some(extent)) => {
+            let params = crate::rid::v19::IdentificationServiceAreaParameters {
+                extents: v19::volume_out(extent)?,
+                flights_url: format!("{}{}", st.config.base_url, v19::FLIGHTS_PATH),
+            };
+            st.client.send_scoped(method, &url, crate::rid::v19::WRITE, Some(&params), timeout).await?
+        }
+        (RidVersion::V22a, None) => st.client.send_scoped(method, &url, SP, None::<&()>, timeout).await?,
+        (RidVersion::V19, None) => {
+            st.client.send_scoped(method, &url, crate::rid::v19::WRITE, None::<&()>, timeout).await?
+        }
+    };
+    if version.is_some() && matches!(reply.status, 404 | 409) {
+        // The DSS lost or moved past the ISA held (a restart, another writer).
         st.rid.sp.lock().isa = None;
+        return if reply.status == 404 { Ok(None) } else { Err(reply.unexpected()) };
     }
     if !reply.is_success() {
         return Err(reply.unexpected());
     }
-    let change: ChangeIdentificationServiceAreaResponse = reply.json()?;
-    let version = change.service_area.version.clone();
-    st.rid.sp.lock().isa = Some(HeldIsa { id: id.clone(), version, extent: extent.clone() });
-    tracing::info!(isa = id, subscribers = change.subscribers.len(), "identification service area declared");
-    notify(st, &id, change, Some(volume_out(&extent))).await;
-    Ok(())
+    Ok(Some(match rid {
+        RidVersion::V22a => {
+            let change: ChangeIdentificationServiceAreaResponse = reply.json()?;
+            Changed {
+                version: change.service_area.version.clone(),
+                subscribers: change.subscribers,
+                isa: Announced::V22a(change.service_area),
+            }
+        }
+        RidVersion::V19 => {
+            let change: crate::rid::v19::ChangeIdentificationServiceAreaResponse = reply.json()?;
+            Changed {
+                version: change.service_area.version.clone(),
+                subscribers: change.subscribers,
+                isa: Announced::V19(change.service_area),
+            }
+        }
+    }))
+}
+
+async fn put_isa(st: &Arc<UssState>, held: Option<HeldIsa>, extent: Volume) -> Result<(), ApiError> {
+    let id = held.as_ref().map_or_else(|| uuid::Uuid::new_v4().to_string(), |h| h.id.clone());
+    let Some(changed) = change_isa(st, &id, held.as_ref().map(|h| h.version.as_str()), Some(&extent)).await?
+    else {
+        return Ok(());
+    };
+    st.rid.sp.lock().isa =
+        Some(HeldIsa { id: id.clone(), version: changed.version.clone(), extent: extent.clone() });
+    tracing::info!(isa = id, subscribers = changed.subscribers.len(), "identification service area declared");
+    notify(st, &id, changed, Some(&extent)).await
 }
 
 async fn delete_isa(st: &Arc<UssState>, held: HeldIsa) -> Result<(), ApiError> {
-    let url = isa_url(st, &held.id, Some(&held.version));
-    let reply = st.client.send_scoped(Method::DELETE, &url, SP, None::<&()>, st.config.dss_timeout).await?;
-    if reply.status != 404 && !reply.is_success() {
-        return Err(reply.unexpected());
-    }
+    let changed = change_isa(st, &held.id, Some(&held.version), None).await?;
     st.rid.sp.lock().isa = None;
     tracing::info!(isa = held.id, "identification service area deleted");
-    if reply.status != 404 {
-        let change: ChangeIdentificationServiceAreaResponse = reply.json()?;
-        notify(st, &held.id, change, None).await;
+    match changed {
+        Some(changed) => notify(st, &held.id, changed, None).await,
+        None => Ok(()),
     }
-    Ok(())
 }
 
-/// Posts the ISA as it now is (no extents: deleted) to every subscriber the DSS named.
+/// Posts the ISA as it now is (`extent` `None`: deleted) to every subscriber the DSS named, in the version's form.
 async fn notify(
     st: &Arc<UssState>,
     id: &str,
-    change: ChangeIdentificationServiceAreaResponse,
-    extents: Option<crate::wire::Volume4D>,
-) {
-    let subscribers = change
+    changed: Changed,
+    extent: Option<&Volume>,
+) -> Result<(), ApiError> {
+    let subscribers = changed
         .subscribers
         .into_iter()
-        .map(|s: RidSubscriberToNotify| SubscriberToNotify {
-            uss_base_url: s.url,
-            subscriptions: s.subscriptions,
-        })
+        .map(|s| SubscriberToNotify { uss_base_url: s.url, subscriptions: s.subscriptions })
         .collect();
-    let service_area = extents.is_some().then_some(change.service_area);
-    let path = format!("/uss/identification_service_areas/{id}");
-    peers::fan_out(st, subscribers, &path, SP, |subscriptions| {
-        PutIdentificationServiceAreaNotificationParameters {
-            service_area: service_area.clone(),
-            subscriptions,
-            extents: extents.clone(),
+    match changed.isa {
+        Announced::V22a(isa) => {
+            let service_area = extent.is_some().then_some(isa);
+            let extents = extent.map(volume_out);
+            let path = format!("/uss/identification_service_areas/{id}");
+            peers::fan_out(st, subscribers, &path, SP, |subscriptions| {
+                PutIdentificationServiceAreaNotificationParameters {
+                    service_area: service_area.clone(),
+                    subscriptions,
+                    extents: extents.clone(),
+                }
+            })
+            .await;
         }
-    })
-    .await;
+        Announced::V19(isa) => {
+            let service_area = extent.is_some().then_some(isa);
+            let extents = extent.map(v19::volume_out).transpose()?;
+            // An F3411-19 subscriber's URL is its callback collection: the ISA's id is appended.
+            peers::fan_out(st, subscribers, &format!("/{id}"), crate::rid::v19::WRITE, |subscriptions| {
+                v19::NotificationParameters {
+                    service_area: service_area.clone(),
+                    subscriptions,
+                    extents: extents.clone(),
+                }
+            })
+            .await;
+        }
+    }
+    Ok(())
 }
 
 /// The view and recent-positions window of a flights query.
@@ -209,7 +287,7 @@ fn flights_query(query: Params) -> Result<(View, Duration), ApiError> {
     let p = params(query)?;
     let view =
         View::parse(p.get("view").ok_or_else(|| ApiError::bad("view is required: lat1,lng1,lat2,lng2"))?)?;
-    view.scale()?;
+    view.scale(&V22A_VIEWS)?;
     let seconds = match p.get("recent_positions_duration") {
         None => 0.0,
         Some(text) => text.parse::<f64>().ok().filter(|s| (0.0..=60.0).contains(s)).ok_or_else(|| {
@@ -231,8 +309,12 @@ pub(crate) async fn flights(
 ) -> Result<Json<GetFlightsResponse>, ApiError> {
     auth.rid(&[DP])?;
     let (view, duration) = flights_query(query)?;
-    let sp = st.rid.sp.lock();
-    Ok(Json(flights_out(&sp, &view, Utc::now(), duration)))
+    Ok(Json(flights_now(&st, &view, duration)))
+}
+
+/// The answer to a flights query, now.
+pub(super) fn flights_now(st: &UssState, view: &View, duration: Duration) -> GetFlightsResponse {
+    flights_out(&st.rid.sp.lock(), view, Utc::now(), duration)
 }
 
 /// The answer to a flights query at `now`: every aircraft with a position of the last minute in the view, its
@@ -283,12 +365,17 @@ pub(crate) async fn flight_details(
     Path(id): Path<String>,
 ) -> Result<Json<GetFlightDetailsResponse>, ApiError> {
     auth.rid(&[DP])?;
+    Ok(Json(details(&st, id)?))
+}
+
+/// What this SP tells of flight `id` beyond its positions.
+pub(super) fn details(st: &UssState, id: String) -> Result<GetFlightDetailsResponse, ApiError> {
     let sp = st.rid.sp.lock();
     let track = sp.tracks.get(&id).ok_or_else(|| ApiError::NotFound(format!("flight {id}: not found")))?;
     let description = if track.simulated { "replayed traffic" } else { "" };
-    Ok(Json(GetFlightDetailsResponse {
+    Ok(GetFlightDetailsResponse {
         details: RidFlightDetails { id, operation_description: description.to_owned() },
-    }))
+    })
 }
 
 #[utoipa::path(get, path = "/uss/identification_service_areas/{id}", tag = "Remote ID (F3411-22a)",

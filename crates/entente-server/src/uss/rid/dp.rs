@@ -210,15 +210,18 @@ pub(crate) async fn start_watch(
     let (version, index, present) = match st.config.rid.version {
         RidVersion::V22a => {
             let answer: PutSubscriptionResponse = reply.json()?;
-            let present = answer.service_areas.iter().map(IsaSummary::v22a).collect::<Result<Vec<_>, _>>()?;
+            let present = answer.service_areas.iter().map(IsaSummary::v22a).collect::<Result<Vec<_>, _>>();
             (answer.subscription.version, answer.subscription.notification_index, present)
         }
         RidVersion::V19 => {
             let answer: crate::rid::v19::PutSubscriptionResponse = reply.json()?;
-            let present = answer.service_areas.iter().map(v19::summary).collect::<Result<Vec<_>, _>>()?;
+            let present = answer.service_areas.iter().map(v19::summary).collect::<Result<Vec<_>, _>>();
             (answer.subscription.version, answer.subscription.notification_index, present)
         }
     };
+    // An ISA the DSS describes wrongly is the DSS's fault, not the operator's.
+    let present =
+        present.map_err(|e| ApiError::Upstream(format!("the DSS's answer to the subscription: {e}")))?;
     let id = uuid::Uuid::new_v4().to_string();
     let held = WatchHeld { view, subscription_id, version, end };
     let watch = watch_out(&id, &held);

@@ -9,24 +9,13 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 
-use super::uss::{EC_PRIVATE, Process, RSA_PRIVATE, start_dss, start_uss_with, token, volume};
+use super::uss::{EC_PRIVATE, Operator, Process, RSA_PRIVATE, start_dss, start_uss_with, token, volume};
 
 /// The USSs keep an ended flight's ISA for one second only, so its end shows quickly.
 const FLAGS: &[&str] = &["--rid-retention-secs", "1"];
 
-struct Operator<'a> {
-    http: &'a Client,
-    base: String,
-    token: String,
-}
-
+/// The operator API's Remote ID and alert calls, beside the flight calls of the USS tests.
 impl Operator<'_> {
-    fn post(&self, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
-        let r = self.http.post(format!("{}{path}", self.base)).bearer_auth(&self.token).json(body).send()?;
-        let status = r.status().as_u16();
-        Ok((status, r.json().unwrap_or(Value::Null)))
-    }
-
     fn get(&self, path: &str) -> anyhow::Result<(u16, Value)> {
         let r = self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.token).send()?;
         let status = r.status().as_u16();

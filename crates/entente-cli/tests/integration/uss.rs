@@ -116,14 +116,14 @@ pub(super) fn volume(lat: f64, alt: (f64, f64), minutes: (i64, i64)) -> Value {
     })
 }
 
-struct Operator<'a> {
-    http: &'a Client,
-    base: String,
-    token: String,
+pub(super) struct Operator<'a> {
+    pub(super) http: &'a Client,
+    pub(super) base: String,
+    pub(super) token: String,
 }
 
 impl Operator<'_> {
-    fn post(&self, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
+    pub(super) fn post(&self, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
         let r = self.http.post(format!("{}{path}", self.base)).bearer_auth(&self.token).json(body).send()?;
         let status = r.status().as_u16();
         Ok((status, r.json().unwrap_or(Value::Null)))

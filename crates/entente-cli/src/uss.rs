@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use entente_server::auth::{AuthConfig, Authenticator, TokenIssuer};
-use entente_server::uss::{AuditLog, TokenSource, UssConfig, UssState, serve_uss};
+use entente_server::uss::{AuditLog, RidVersion, TokenSource, UssConfig, UssState, replay_csv, serve_uss};
 
 use crate::dss::shutdown_signal;
 
@@ -62,6 +62,25 @@ pub(crate) struct UssArgs {
     /// How often JWKS keys are fetched again, in seconds.
     #[arg(long, default_value_t = 300)]
     jwks_refresh_secs: u64,
+    /// The ASTM F3411 version of network Remote ID this USS speaks to the DSS and its peers: 22a or 19.
+    #[arg(long, env = "ENTENTE_RID_VERSION", default_value = "22a", value_parser = ["22a", "19"])]
+    rid_version: String,
+    /// How long, in seconds, the Remote ID ISA and a flight's positions outlive the flight.
+    #[arg(long, env = "ENTENTE_RID_RETENTION_SECS", default_value_t = 60)]
+    rid_retention_secs: i64,
+    /// Tactical conflict detection: horizontal radius of the protected zone, in metres.
+    #[arg(long, env = "ENTENTE_TACTICAL_HORIZONTAL_M", default_value_t = 50.0)]
+    tactical_horizontal_m: f64,
+    /// Tactical conflict detection: vertical half-height of the protected zone, in metres.
+    #[arg(long, env = "ENTENTE_TACTICAL_VERTICAL_M", default_value_t = 25.0)]
+    tactical_vertical_m: f64,
+    /// Tactical conflict detection: how far ahead losses of separation are predicted, in seconds.
+    #[arg(long, env = "ENTENTE_TACTICAL_LOOKAHEAD_S", default_value_t = 60.0)]
+    tactical_lookahead_s: f64,
+    /// Replay CSV (id,lat,lon,alt_m,gs_mps,trk_deg,vs_mps,t) to play through this USS's Remote ID service
+    /// provider from startup, as simulated flights.
+    #[arg(long, env = "ENTENTE_REPLAY")]
+    replay: Option<PathBuf>,
 }
 
 pub(crate) async fn run(args: UssArgs) -> anyhow::Result<()> {
@@ -96,10 +115,26 @@ pub(crate) async fn run(args: UssArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     config.flights_file = Some(args.data_dir.join("flights.json"));
+    config.rid.version = if args.rid_version == "19" { RidVersion::V19 } else { RidVersion::V22a };
+    config.rid.retention = chrono::Duration::seconds(args.rid_retention_secs.max(0));
+    config.rid.tactical = entente_tactical::Config {
+        horizontal_m: args.tactical_horizontal_m,
+        vertical_m: args.tactical_vertical_m,
+        lookahead_s: args.tactical_lookahead_s,
+    };
+    entente_tactical::Detector::new(config.rid.tactical).context("the --tactical-* flags")?;
+    let replay = args
+        .replay
+        .as_ref()
+        .map(|path| std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display())))
+        .transpose()?;
     let state = Arc::new(
         UssState::open(config, Arc::new(auth), tokens, Arc::new(audit))
             .context("loading this USS's flights")?,
     );
+    if let Some(csv) = replay {
+        replay_csv(&state, &csv).map_err(|e| anyhow::anyhow!("--replay: {e}"))?;
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;

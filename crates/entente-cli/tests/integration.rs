@@ -19,6 +19,9 @@ use anyhow::{Context, bail};
 use entente_server::auth::TokenIssuer;
 use serde_json::{Value, json};
 
+// Remote ID between two USSs (SP and DP) through a DSS, and tactical alerts from replayed traffic.
+#[path = "integration/rid.rs"]
+mod rid;
 // Two USSs and a DSS as separate processes: deconfliction, notifications, conformance, a peer down, audit.
 #[path = "integration/uss.rs"]
 mod uss;

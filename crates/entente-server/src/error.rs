@@ -73,7 +73,8 @@ fn status_of(e: &ApiError) -> StatusCode {
         ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
         ApiError::Uss(u) => match u {
             UssError::Transition { .. } | UssError::AuditBroken { .. } => StatusCode::CONFLICT,
-            UssError::Position(_) | UssError::Route(_) => StatusCode::BAD_REQUEST,
+            UssError::Position(_) | UssError::Route(_) | UssError::View(_) => StatusCode::BAD_REQUEST,
+            UssError::ViewTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         },
         ApiError::Dss(d) => match d {
             DssError::BadRequest(_) => StatusCode::BAD_REQUEST,

@@ -5,7 +5,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::rid::{v19, v22a};
 use crate::scd;
-use crate::uss::{authority, operator, uss_api};
+use crate::uss::{authority, operator, rid as uss_rid, uss_api};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -72,6 +72,19 @@ struct ApiDoc;
         operator::activate,
         operator::telemetry,
         operator::end,
+        uss_rid::dp::start_watch,
+        uss_rid::dp::list_watches,
+        uss_rid::dp::end_watch,
+        uss_rid::dp::display,
+        uss_rid::replay::start_replay,
+        uss_rid::tactical::alerts,
+        uss_rid::sp::flights,
+        uss_rid::sp::flight_details,
+        uss_rid::sp::isa_details,
+        uss_rid::dp::notified_isa,
+        uss_rid::v19::flights,
+        uss_rid::v19::flight_details,
+        uss_rid::v19::notified_isa,
         uss_api::intent_details,
         uss_api::intent_telemetry,
         uss_api::notified_intent,

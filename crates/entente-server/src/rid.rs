@@ -15,7 +15,7 @@ use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
 use entente_dss::{RidApi, RidSubscriber, RidUrl, Timestamp, Volume};
 use entente_geo::{Interval, LatLng, Outline, Polygon};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::AppState;
@@ -80,7 +80,7 @@ pub(crate) const ISA_CALLBACK_SUFFIX: &str = "/uss/identification_service_areas"
 pub(crate) const FLIGHTS_SUFFIX: &str = "/uss/flights";
 
 /// One subscriber to notify of an ISA change: the same shape in both versions (the URL differs in meaning).
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub(crate) struct RidSubscriberToNotify {
     pub subscriptions: Vec<SubscriptionState>,
     pub url: String,

@@ -11,6 +11,7 @@ mod flights_file;
 pub(crate) mod operator;
 mod peers;
 mod planner;
+pub(crate) mod rid;
 mod tokens;
 pub(crate) mod types;
 pub(crate) mod uss_api;
@@ -37,6 +38,7 @@ use parking_lot::Mutex;
 use tower_http::catch_panic::CatchPanicLayer;
 
 pub use audit_log::{AuditFileError, AuditLog, read_audit_log, verify_audit_log};
+pub use rid::{RidConfig, RidVersion, replay_csv};
 pub use tokens::TokenSource;
 pub use types::PlanConflictResponse;
 
@@ -69,6 +71,8 @@ pub struct UssConfig {
     pub body_limit: usize,
     /// Where this USS's own flights are kept across restarts; `None` keeps them in memory only.
     pub flights_file: Option<PathBuf>,
+    /// Remote ID (service and display provider) and tactical conflict detection.
+    pub rid: RidConfig,
 }
 
 /// How far the alternatives to a refused flight may be shifted, and in which steps.
@@ -111,6 +115,7 @@ impl UssConfig {
             notify_attempts: 3,
             body_limit: 1 << 20,
             flights_file: None,
+            rid: RidConfig::default(),
         }
     }
 }
@@ -148,6 +153,8 @@ pub struct UssState {
     /// When operators were alerted of an intent or constraint meeting their flights, each alert about one; the
     /// flight planning test interface reports them as user notifications (memory only, like a test run).
     alerted_at: Mutex<Vec<chrono::DateTime<chrono::Utc>>>,
+    /// Remote ID as SP and DP, and the tactical monitor.
+    rid: rid::RidState,
 }
 
 impl UssState {
@@ -160,6 +167,8 @@ impl UssState {
     ) -> std::io::Result<UssState> {
         let file = FlightsFile::new(config.flights_file.clone());
         let flights = file.load()?;
+        let rid = rid::RidState::new(&config.rid)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         Ok(UssState {
             config,
             auth,
@@ -171,6 +180,7 @@ impl UssState {
             flight_locks: Mutex::new(HashMap::new()),
             peers: Mutex::new(HashMap::new()),
             alerted_at: Mutex::new(Vec::new()),
+            rid,
         })
     }
 
@@ -208,12 +218,15 @@ impl Edge for UssState {
 }
 
 pub fn uss_app(state: Arc<UssState>) -> Router {
-    let peer_api = uss_api::routes().layer(middleware::from_fn_with_state(state.clone(), audit_incoming));
+    let peer_api = uss_api::routes()
+        .merge(rid::peer_routes())
+        .layer(middleware::from_fn_with_state(state.clone(), audit_incoming));
     Router::new()
         .merge(peer_api)
         .merge(operator::routes())
         .merge(flight_planning::routes())
         .merge(authority::routes())
+        .merge(rid::operator_routes())
         .route("/healthy", get(|| async { "ok" }))
         .route("/openapi.json", get(|| async { axum::Json(crate::openapi::uss_document()) }))
         .fallback(|uri: axum::http::Uri| async move {
@@ -226,13 +239,17 @@ pub fn uss_app(state: Arc<UssState>) -> Router {
         .with_state(state)
 }
 
-/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+/// Serves until `shutdown` resolves, then lets in-flight requests finish; Remote ID's rounds (the ISA, polling
+/// SPs) run beside it until then.
 pub async fn serve_uss(
     listener: tokio::net::TcpListener,
     state: Arc<UssState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, uss_app(state)).with_graceful_shutdown(shutdown).await
+    let rounds = tokio::spawn(rid::background(state.clone()));
+    let served = axum::serve(listener, uss_app(state)).with_graceful_shutdown(shutdown).await;
+    rounds.abort();
+    served
 }
 
 /// Records every call a peer makes on the USS-USS API, with the caller's token subject when it verifies.

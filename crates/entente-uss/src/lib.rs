@@ -9,6 +9,7 @@ mod conflict;
 mod conformance;
 mod error;
 mod flight;
+pub mod rid;
 mod route;
 
 use chrono::{DateTime, Utc};

@@ -14,13 +14,13 @@ use serde_json::{Value, json};
 use super::free_port;
 
 const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../entente-server/testdata/keys");
-const RSA_PRIVATE: &str = include_str!("../../../entente-server/testdata/keys/rsa-private.pem");
-const EC_PRIVATE: &str = include_str!("../../../entente-server/testdata/keys/ec-private.pem");
+pub(super) const RSA_PRIVATE: &str = include_str!("../../../entente-server/testdata/keys/rsa-private.pem");
+pub(super) const EC_PRIVATE: &str = include_str!("../../../entente-server/testdata/keys/ec-private.pem");
 
 /// A child process killed when the test is done with it, pass or fail.
-struct Process {
+pub(super) struct Process {
     child: Child,
-    base: String,
+    pub(super) base: String,
 }
 
 impl Drop for Process {
@@ -61,7 +61,7 @@ fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|a| (*a).to_owned()).collect()
 }
 
-fn start_dss(dir: &Path) -> anyhow::Result<Process> {
+pub(super) fn start_dss(dir: &Path) -> anyhow::Result<Process> {
     let port = free_port()?;
     let mut args = strings(&["dss", "--listen", &format!("127.0.0.1:{port}"), "--audience", "localhost"]);
     args.extend(strings(&["--public-key", &format!("{KEYS}/rsa-public.pem,{KEYS}/ec-public.pem")]));
@@ -71,6 +71,17 @@ fn start_dss(dir: &Path) -> anyhow::Result<Process> {
 
 /// A USS named `id` signing its tokens with `key` (a file in the test key folder).
 fn start_uss(dir: &Path, dss: &str, id: &str, key: &str) -> anyhow::Result<(Process, PathBuf)> {
+    start_uss_with(dir, dss, id, key, &[])
+}
+
+/// [`start_uss`] with more flags.
+pub(super) fn start_uss_with(
+    dir: &Path,
+    dss: &str,
+    id: &str,
+    key: &str,
+    extra: &[&str],
+) -> anyhow::Result<(Process, PathBuf)> {
     let port = free_port()?;
     let audit = dir.join(format!("{id}-audit.jsonl"));
     let mut args = strings(&["uss", "--dss", dss, "--listen", &format!("127.0.0.1:{port}")]);
@@ -81,16 +92,17 @@ fn start_uss(dir: &Path, dss: &str, id: &str, key: &str) -> anyhow::Result<(Proc
     args.extend(strings(&["--data-dir", &dir.join(id).display().to_string()]));
     // Generous, so a loaded test machine cannot turn a slow peer into a down one.
     args.extend(strings(&["--peer-timeout-ms", "5000"]));
+    args.extend(strings(extra));
     Ok((spawn(&args, &dir.join(format!("{id}.log")))?, audit))
 }
 
-fn token(key: &str, sub: &str, scope: &str) -> anyhow::Result<String> {
+pub(super) fn token(key: &str, sub: &str, scope: &str) -> anyhow::Result<String> {
     let issuer = TokenIssuer::from_pem(key, None)?;
     Ok(issuer.issue(sub, &[scope], "localhost", Duration::from_secs(600))?)
 }
 
 /// A cylinder of 300 m radius, `alt` metres, from `minutes.0` to `minutes.1` minutes from now.
-fn volume(lat: f64, alt: (f64, f64), minutes: (i64, i64)) -> Value {
+pub(super) fn volume(lat: f64, alt: (f64, f64), minutes: (i64, i64)) -> Value {
     let now = Utc::now();
     let t = |m: i64| (now + chrono::Duration::minutes(m)).to_rfc3339_opts(SecondsFormat::Secs, true);
     json!({
@@ -104,14 +116,14 @@ fn volume(lat: f64, alt: (f64, f64), minutes: (i64, i64)) -> Value {
     })
 }
 
-struct Operator<'a> {
-    http: &'a Client,
-    base: String,
-    token: String,
+pub(super) struct Operator<'a> {
+    pub(super) http: &'a Client,
+    pub(super) base: String,
+    pub(super) token: String,
 }
 
 impl Operator<'_> {
-    fn post(&self, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
+    pub(super) fn post(&self, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
         let r = self.http.post(format!("{}{path}", self.base)).bearer_auth(&self.token).json(body).send()?;
         let status = r.status().as_u16();
         Ok((status, r.json().unwrap_or(Value::Null)))

@@ -24,8 +24,8 @@ use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
 use crate::wire::{Polygon, polygon_in, rfc3339};
 
-const WRITE: &str = "dss.write.identification_service_areas";
-const READ: &str = "dss.read.identification_service_areas";
+pub(crate) const WRITE: &str = "dss.write.identification_service_areas";
+pub(crate) const READ: &str = "dss.read.identification_service_areas";
 const API: RidApi = RidApi::V19;
 
 /// Altitudes outside this range are not on any aircraft's path (as in the later versions).
@@ -80,7 +80,7 @@ fn altitude_in(value: Option<f64>, path: &str) -> Result<Option<f64>, ApiError> 
     }
 }
 
-fn volume_in(v: &Volume4D, path: &str, max_vertices: usize) -> Result<Volume, ApiError> {
+pub(crate) fn volume_in(v: &Volume4D, path: &str, max_vertices: usize) -> Result<Volume, ApiError> {
     let s = &v.spatial_volume;
     let outline = polygon_in(&s.footprint, &format!("{path}.spatial_volume.footprint"), max_vertices)?;
     let start = v.time_start.as_deref().map(|t| time_in(t, &format!("{path}.time_start"))).transpose()?;
@@ -100,7 +100,7 @@ fn time_or_epoch(t: Option<Timestamp>) -> String {
     rfc3339(t.unwrap_or_default())
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[schema(as = rid_v19::IdentificationServiceArea)]
 pub(crate) struct IdentificationServiceArea {
     pub id: String,
@@ -131,7 +131,7 @@ pub(crate) struct SubscriptionCallbacks {
     pub identification_service_area_url: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[schema(as = rid_v19::Subscription)]
 pub(crate) struct Subscription {
     pub id: String,
@@ -159,14 +159,14 @@ impl Subscription {
     }
 }
 
-#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[schema(as = rid_v19::IdentificationServiceAreaParameters)]
 pub(crate) struct IdentificationServiceAreaParameters {
     pub extents: Volume4D,
     pub flights_url: String,
 }
 
-#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[schema(as = rid_v19::SubscriptionParameters)]
 pub(crate) struct SubscriptionParameters {
     pub extents: Volume4D,
@@ -186,7 +186,7 @@ pub(crate) struct GetIdentificationServiceAreaResponse {
 }
 
 /// The answer to PUT and DELETE of an ISA (`subscribers` is required in F3411-19).
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[schema(as = rid_v19::ChangeIdentificationServiceAreaResponse)]
 pub(crate) struct ChangeIdentificationServiceAreaResponse {
     pub service_area: IdentificationServiceArea,
@@ -206,7 +206,7 @@ pub(crate) struct SubscriptionResponse {
     pub subscription: Subscription,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[schema(as = rid_v19::PutSubscriptionResponse)]
 pub(crate) struct PutSubscriptionResponse {
     pub subscription: Subscription,

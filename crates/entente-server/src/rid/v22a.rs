@@ -21,8 +21,8 @@ use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
 use crate::wire::{Time, Volume4D, parse_rfc3339, time_out, volume_in};
 
-const SP: &str = "rid.service_provider";
-const DP: &str = "rid.display_provider";
+pub(crate) const SP: &str = "rid.service_provider";
+pub(crate) const DP: &str = "rid.display_provider";
 const API: RidApi = RidApi::V22a;
 
 type Api<T> = Result<Json<T>, ApiError>;
@@ -41,7 +41,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         )
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[schema(as = rid_v22a::IdentificationServiceArea)]
 pub(crate) struct IdentificationServiceArea {
     pub id: String,
@@ -70,7 +70,7 @@ impl IdentificationServiceArea {
     }
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[schema(as = rid_v22a::Subscription)]
 pub(crate) struct Subscription {
     pub id: String,
@@ -97,7 +97,7 @@ impl Subscription {
 }
 
 /// Create and update bodies of both ISAs and subscriptions.
-#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[schema(as = rid_v22a::PutParameters)]
 pub(crate) struct PutParameters {
     pub extents: Volume4D,
@@ -117,7 +117,7 @@ pub(crate) struct GetIdentificationServiceAreaResponse {
 }
 
 /// The answer to PUT and DELETE of an ISA.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[schema(as = rid_v22a::ChangeIdentificationServiceAreaResponse)]
 pub(crate) struct ChangeIdentificationServiceAreaResponse {
     pub service_area: IdentificationServiceArea,
@@ -137,7 +137,7 @@ pub(crate) struct SubscriptionResponse {
     pub subscription: Subscription,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[schema(as = rid_v22a::PutSubscriptionResponse)]
 pub(crate) struct PutSubscriptionResponse {
     pub subscription: Subscription,

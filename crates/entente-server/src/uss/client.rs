@@ -62,12 +62,24 @@ impl Client {
         body: Option<&impl Serialize>,
         timeout: Duration,
     ) -> Result<Reply, ApiError> {
+        let scope: Vec<&str> = scopes.iter().map(|s| s.name()).collect();
+        self.send_scoped(method, url, &scope.join(" "), body, timeout).await
+    }
+
+    /// [`Client::send`] with the scope named as the token carries it, for APIs outside F3548 (Remote ID).
+    pub(crate) async fn send_scoped(
+        &self,
+        method: Method,
+        url: &str,
+        scope: &str,
+        body: Option<&impl Serialize>,
+        timeout: Duration,
+    ) -> Result<Reply, ApiError> {
         let parsed =
             reqwest::Url::parse(url).map_err(|e| ApiError::Upstream(format!("{url}: not a URL: {e}")))?;
         let host = parsed.host_str().unwrap_or_default().to_owned();
         let peer = parsed.port_or_known_default().map_or_else(|| host.clone(), |p| format!("{host}:{p}"));
-        let scope: Vec<&str> = scopes.iter().map(|s| s.name()).collect();
-        let token = self.tokens.token(&host, &scope.join(" ")).await?;
+        let token = self.tokens.token(&host, scope).await?;
         let payload = match body {
             Some(b) => {
                 serde_json::to_vec(b).map_err(|e| ApiError::Upstream(format!("{url}: encoding: {e}")))?

@@ -228,6 +228,7 @@ pub(crate) async fn telemetry(State(st): AppRef, auth: Auth, Path(id): Path<Stri
     };
     let end = f.volumes.iter().filter_map(|v| v.time.hi).max().unwrap_or(fix.time);
     let verdict = assess(&f.volumes, f.state, f.nonconforming_since, fix, end, st.config.contingency)?;
+    super::rid::reported(&st, &id.to_string(), super::rid::operator_fix(&report, fix));
     let next = f.state.transition(verdict.state())?;
     st.change_flights(|flights| {
         if let Some(flight) = flights.get_mut(&id) {

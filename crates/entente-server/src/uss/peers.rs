@@ -121,7 +121,7 @@ pub(crate) async fn notify(
         operational_intent: intent.clone(),
         subscriptions,
     };
-    fan_out(st, subscribers, "/uss/v1/operational_intents", &[SC], body).await;
+    fan_out(st, subscribers, "/uss/v1/operational_intents", SC.name(), body).await;
 }
 
 /// Tells every subscriber about the constraint `id` (`None`: it was deleted).
@@ -136,17 +136,17 @@ pub(crate) async fn notify_constraint(
         constraint: constraint.clone(),
         subscriptions,
     };
-    fan_out(st, subscribers, "/uss/v1/constraints", &[CM], body).await;
+    fan_out(st, subscribers, "/uss/v1/constraints", CM.name(), body).await;
 }
 
-/// Posts `body` (built from each subscriber's subscriptions) to every subscriber but this USS, retrying transport
-/// errors, 429 and 5xx. Waits until every subscriber answered or ran out of attempts; failures are logged, since
-/// the change stands either way.
-async fn fan_out<B: Serialize + Send + Sync + 'static>(
+/// Posts `body` (built from each subscriber's subscriptions) to `path` under every subscriber's base URL, every
+/// subscriber but this USS, retrying transport errors, 429 and 5xx. Waits until every subscriber answered or ran
+/// out of attempts; failures are logged, since the change stands either way.
+pub(crate) async fn fan_out<B: Serialize + Send + Sync + 'static>(
     st: &Arc<UssState>,
     subscribers: Vec<SubscriberToNotify>,
-    path: &'static str,
-    scope: &'static [Scope],
+    path: &str,
+    scope: &'static str,
     body: impl Fn(Vec<SubscriptionState>) -> B,
 ) {
     let mut tasks = JoinSet::new();
@@ -157,7 +157,11 @@ async fn fan_out<B: Serialize + Send + Sync + 'static>(
         tasks.spawn(async move {
             let mut delay = Duration::from_millis(100);
             for attempt in 1..=st.config.notify_attempts.max(1) {
-                match st.client.send(Method::POST, &url, scope, Some(&body), st.config.peer_timeout).await {
+                match st
+                    .client
+                    .send_scoped(Method::POST, &url, scope, Some(&body), st.config.peer_timeout)
+                    .await
+                {
                     Ok(reply) if reply.is_success() => return,
                     // A refusal (4xx other than rate limiting) will not change on a retry.
                     Ok(reply) if reply.status != 429 && reply.status < 500 => {

@@ -387,10 +387,18 @@ async fn the_uss_publishes_its_openapi_document() -> anyhow::Result<()> {
         "/uss/v1/operational_intents",
         "/uss/v1/operational_intents/{entityid}/telemetry",
         "/uss/v1/reports",
+        "/uss/flights",
+        "/uss/flights/{id}/details",
+        "/uss/identification_service_areas/{id}",
+        "/operator/v1/rid/watches",
+        "/operator/v1/rid/flights",
+        "/operator/v1/rid/replay",
+        "/operator/v1/alerts",
     ] {
         assert!(paths.iter().any(|p| *p == expected), "{expected} missing from {paths:?}");
     }
     assert!(doc["components"]["schemas"]["PlanConflictResponse"].is_object());
+    assert!(doc["components"]["schemas"]["DisplayResponse"].is_object());
     Ok(())
 }
 

@@ -1,0 +1,235 @@
+//! Network Remote ID (ASTM F3411-22a) in the USS, and the tactical conflict detection it feeds.
+//!
+//! As service provider (`sp.rs`) the USS declares an ISA over its active flights (and replayed traffic,
+//! `replay.rs`) and serves their positions; as display provider (`dp.rs`) it subscribes over the areas its users
+//! watch, learns SPs from ISA notifications, polls them and merges what they report. Every position either role
+//! sees goes to the tactical monitor (`tactical.rs`), whose alerts operators read. The rules (views, clusters,
+//! merging, the ISA's extent) are `entente_uss::rid`'s; this module moves them over HTTP.
+
+pub(crate) mod dp;
+pub(crate) mod replay;
+pub(crate) mod sp;
+pub(crate) mod tactical;
+pub(crate) mod types;
+pub(crate) mod v19;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{delete, get, post};
+use chrono::{DateTime, TimeZone, Utc};
+use entente_uss::rid::{Fix, V19_VIEWS, V22A_VIEWS, ViewLimits};
+use parking_lot::Mutex;
+
+use self::types::{RidAircraftPosition, RidAircraftState};
+use super::UssState;
+use super::types::VehicleTelemetry;
+use crate::error::ApiError;
+use crate::wire::{Time, parse_rfc3339, time_out};
+
+/// Which F3411 version the USS speaks to the DSS and to peers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RidVersion {
+    /// F3411-22a (`/rid/v2/dss`, `/uss/...`).
+    #[default]
+    V22a,
+    /// F3411-19 (`/v1/dss`, `/v1/uss/...`).
+    V19,
+}
+
+impl RidVersion {
+    pub(crate) fn views(self) -> ViewLimits {
+        match self {
+            RidVersion::V22a => V22A_VIEWS,
+            RidVersion::V19 => V19_VIEWS,
+        }
+    }
+}
+
+/// How the USS runs Remote ID and tactical detection.
+#[derive(Clone, Debug)]
+pub struct RidConfig {
+    pub version: RidVersion,
+    /// How long an ISA and a flight's positions outlive the flight (F3411 asks SPs to keep serving recent
+    /// positions for NetMaxNearRealTimeDataPeriod, 60 s).
+    pub retention: chrono::Duration,
+    /// How far the ISA reaches beyond the flights' areas, so it does not trace their edges.
+    pub isa_margin_m: f64,
+    /// How often the ISA is brought up to date and each SP is polled; never below a second, the fastest F3411
+    /// lets a DP poll one SP.
+    pub tick: Duration,
+    /// Protected zone and look-ahead of tactical conflict detection.
+    pub tactical: entente_tactical::Config,
+    /// Tracks not reported for this long are dropped from tactical detection.
+    pub track_max_age_s: f64,
+}
+
+impl Default for RidConfig {
+    fn default() -> Self {
+        RidConfig {
+            version: RidVersion::default(),
+            retention: chrono::Duration::seconds(entente_uss::rid::NEAR_REAL_TIME_S),
+            isa_margin_m: 500.0,
+            tick: Duration::from_secs(1),
+            tactical: entente_tactical::Config { horizontal_m: 50.0, vertical_m: 25.0, lookahead_s: 60.0 },
+            track_max_age_s: 10.0,
+        }
+    }
+}
+
+/// Everything Remote ID and tactical detection keep in memory.
+pub(crate) struct RidState {
+    sp: Mutex<sp::Provider>,
+    /// Held across one bringing of the ISA up to date, so two never race at the DSS.
+    isa_sync: tokio::sync::Mutex<()>,
+    dp: Mutex<dp::Display>,
+    tactical: Mutex<tactical::Tactical>,
+}
+
+impl RidState {
+    pub(crate) fn new(config: &RidConfig) -> Result<RidState, entente_tactical::TacticalError> {
+        Ok(RidState {
+            sp: Mutex::new(sp::Provider::default()),
+            isa_sync: tokio::sync::Mutex::new(()),
+            dp: Mutex::new(dp::Display::default()),
+            tactical: Mutex::new(tactical::Tactical::new(config)?),
+        })
+    }
+}
+
+/// The F3411-22a endpoints peers call, audited like the rest of the USS-USS API.
+pub(crate) fn peer_routes() -> Router<Arc<UssState>> {
+    Router::new()
+        .route("/uss/flights", get(sp::flights))
+        .route("/uss/flights/{id}/details", get(sp::flight_details))
+        .route("/uss/identification_service_areas/{id}", get(sp::isa_details).post(dp::notified_isa))
+        .route(v19::FLIGHTS_PATH, get(v19::flights))
+        .route("/v1/uss/flights/{id}/details", get(v19::flight_details))
+        .route("/v1/uss/identification_service_areas/{id}", post(v19::notified_isa))
+}
+
+/// The operator's Remote ID and tactical endpoints.
+pub(crate) fn operator_routes() -> Router<Arc<UssState>> {
+    Router::new()
+        .route("/operator/v1/rid/watches", post(dp::start_watch).get(dp::list_watches))
+        .route("/operator/v1/rid/watches/{id}", delete(dp::end_watch))
+        .route("/operator/v1/rid/flights", get(dp::display))
+        .route("/operator/v1/rid/replay", post(replay::start_replay))
+        .route("/operator/v1/alerts", get(tactical::alerts))
+}
+
+/// Brings the ISA up to date and polls the SPs every tick until the process ends.
+pub(crate) async fn background(st: Arc<UssState>) {
+    let mut ticks = tokio::time::interval(st.config.rid.tick.max(Duration::from_secs(1)));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if let Err(e) = sp::sync_isa(&st).await {
+            tracing::warn!(error = %e, "bringing this USS's ISA up to date failed");
+        }
+        dp::poll(&st).await;
+    }
+}
+
+/// Starts replaying `csv` through this USS's SP, as `--replay` asks at startup.
+pub fn replay_csv(st: &Arc<UssState>, csv: &str) -> Result<(), String> {
+    replay::start(st, csv).map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// Called with every position report of an operator's flight.
+pub(crate) fn reported(st: &UssState, id: &str, fix: Fix<Motion>) {
+    sp::record(st, id, fix.clone(), false);
+    tactical::observe(st, id, &fix);
+}
+
+/// An operator's telemetry report (its position already checked) as Remote ID carries it. F3548 telemetry has no
+/// vertical speed, so it is unknown.
+pub(crate) fn operator_fix(report: &VehicleTelemetry, fix: entente_uss::Position) -> Fix<Motion> {
+    let position = report.position.as_ref();
+    let velocity = report.velocity.as_ref().filter(|v| v.units_speed == "MetersPerSecond");
+    Fix {
+        time: fix.time,
+        at: fix.at,
+        data: Motion {
+            alt_m: Some(fix.altitude_m),
+            accuracy_h: position.and_then(|p| p.accuracy_h.clone()),
+            accuracy_v: position.and_then(|p| p.accuracy_v.clone()),
+            speed_mps: velocity.map(|v| f64::from(v.speed)),
+            // F3548's 360 means an unknown track.
+            track_deg: velocity.and_then(|v| v.track).filter(|t| *t < 360.0).map(f64::from),
+            vertical_speed_mps: None,
+        },
+    }
+}
+
+/// What Remote ID carries beside a position: altitude, accuracies and velocity, each unknown as `None`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Motion {
+    pub alt_m: Option<f64>,
+    pub accuracy_h: Option<String>,
+    pub accuracy_v: Option<String>,
+    pub speed_mps: Option<f64>,
+    pub track_deg: Option<f64>,
+    pub vertical_speed_mps: Option<f64>,
+}
+
+/// A fix as F3411-22a's aircraft position, with its sentinels for unknown values.
+fn position_out(fix: &Fix<Motion>) -> RidAircraftPosition {
+    RidAircraftPosition {
+        lat: fix.at.lat,
+        lng: fix.at.lng,
+        alt: fix.data.alt_m.unwrap_or(-1000.0),
+        // F3411-22a wants both accuracies in the current state; unknown has its own value.
+        accuracy_h: Some(fix.data.accuracy_h.clone().unwrap_or_else(|| "HAUnknown".to_owned())),
+        accuracy_v: Some(fix.data.accuracy_v.clone().unwrap_or_else(|| "VAUnknown".to_owned())),
+        extrapolated: false,
+    }
+}
+
+fn state_out(fix: &Fix<Motion>) -> RidAircraftState {
+    let m = &fix.data;
+    RidAircraftState {
+        timestamp: time_out(fix.time),
+        timestamp_accuracy: 0.0,
+        operational_status: Some("Airborne".to_owned()),
+        position: position_out(fix),
+        track: m.track_deg.map_or(361.0, |t| t.rem_euclid(360.0)),
+        speed: m.speed_mps.map_or(255.0, |s| s.min(254.25)),
+        speed_accuracy: "SAUnknown".to_owned(),
+        vertical_speed: m.vertical_speed_mps.map_or(63.0, |v| v.clamp(-62.0, 62.0)),
+    }
+}
+
+/// A position an SP reported, with its sentinels read as unknown; invalid coordinates are refused.
+fn fix_in(
+    time: &Time,
+    p: &RidAircraftPosition,
+    state: Option<&RidAircraftState>,
+) -> Result<Fix<Motion>, ApiError> {
+    if !((-90.0..=90.0).contains(&p.lat) && (-180.0..=180.0).contains(&p.lng)) {
+        return Err(ApiError::Upstream(format!("position {},{} is off the globe", p.lat, p.lng)));
+    }
+    let known = |v: f64, unknown: f64| (v.is_finite() && v != unknown).then_some(v);
+    Ok(Fix {
+        time: parse_rfc3339(&time.value, "time").map_err(|e| ApiError::Upstream(e.to_string()))?,
+        at: entente_geo::LatLng::new(p.lat, p.lng),
+        data: Motion {
+            alt_m: known(p.alt, -1000.0),
+            accuracy_h: p.accuracy_h.clone().filter(|a| a != "HAUnknown"),
+            accuracy_v: p.accuracy_v.clone().filter(|a| a != "VAUnknown"),
+            speed_mps: state.and_then(|s| known(s.speed, 255.0)),
+            track_deg: state.and_then(|s| known(s.track, 361.0)),
+            vertical_speed_mps: state.and_then(|s| known(s.vertical_speed, 63.0)),
+        },
+    })
+}
+
+/// Seconds since the Unix epoch: the clock tactical detection runs on.
+fn seconds(t: DateTime<Utc>) -> f64 {
+    t.timestamp_micros() as f64 / 1e6
+}
+
+fn instant(seconds: f64) -> Option<DateTime<Utc>> {
+    seconds.is_finite().then(|| Utc.timestamp_micros((seconds * 1e6) as i64).single()).flatten()
+}

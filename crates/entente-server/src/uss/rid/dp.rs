@@ -1,0 +1,570 @@
+//! The Remote ID display provider: areas this USS's users watch (one DSS subscription each), ISA notifications
+//! from SPs, polling each SP at most once a tick, the merged positions, and the display operators read.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{Duration, Utc};
+use entente_dss::DssError;
+use entente_geo::{EARTH_RADIUS_M, Interval, LatLngRect};
+use entente_uss::rid::{
+    Fix, NEAR_REAL_TIME_S, Scale, View, clusters, merge_fixes, recent_in_view, seen_in, subscription_fits,
+};
+use entente_uss::{Timestamp, Volume};
+use reqwest::Method;
+use tokio::task::JoinSet;
+
+use super::types::{
+    DisplayCluster, DisplayFlight, DisplayPosition, DisplayResponse, GetFlightsResponse,
+    PutIdentificationServiceAreaNotificationParameters, Watch, WatchList, WatchRequest,
+};
+use super::{Motion, RidVersion, fix_in, sp, tactical, v19};
+use crate::error::ApiError;
+use crate::extract::{Auth, Body, entity_id};
+use crate::rid::v22a::{DP, IdentificationServiceArea, PutParameters, PutSubscriptionResponse, SP};
+use crate::rid::{Params, params};
+use crate::uss::MAX_VERTICES;
+use crate::uss::UssState;
+use crate::uss::operator::OPERATOR_SCOPE;
+use crate::wire::{LatLngPoint, time_out, volume_in, volume_out};
+
+/// How long a watch lasts when the operator does not say.
+const DEFAULT_WATCH_S: i64 = 3600;
+/// The longest a DSS lets a RID subscription live (NetDSSMaxSubscriptionDuration).
+const MAX_WATCH_S: i64 = 86_400;
+
+struct WatchHeld {
+    view: View,
+    subscription_id: String,
+    version: String,
+    end: Timestamp,
+}
+
+/// An ISA of another SP, as its notifications (or a subscription's answer) described it.
+struct KnownIsa {
+    owner: String,
+    /// Where its SP serves flights: `{base}/uss/flights` in F3411-22a, the ISA's `flights_url` in F3411-19.
+    flights_url: String,
+    version: String,
+    extents: Option<Volume>,
+    /// Where it is; empty when only the DSS's summary (no geometry) is known, so every watch may meet it.
+    rects: Vec<LatLngRect>,
+    end: Timestamp,
+    /// The highest notification index of this USS's subscriptions that told of it: older news is ignored.
+    index: i32,
+    /// False once deleted: kept so a late notification of an older version cannot bring it back.
+    live: bool,
+}
+
+/// An ISA as either F3411 version describes it, reduced to what the DP needs.
+pub(super) struct IsaSummary {
+    pub id: String,
+    pub owner: String,
+    pub flights_url: String,
+    pub version: String,
+    pub end: Timestamp,
+}
+
+impl IsaSummary {
+    fn v22a(isa: &IdentificationServiceArea) -> Result<IsaSummary, ApiError> {
+        Ok(IsaSummary {
+            id: isa.id.clone(),
+            owner: isa.owner.clone(),
+            flights_url: format!("{}/uss/flights", isa.uss_base_url.trim_end_matches('/')),
+            version: isa.version.clone(),
+            end: crate::wire::time_in(&isa.time_end, "service_area.time_end")?,
+        })
+    }
+}
+
+struct PeerTrack {
+    provider: String,
+    simulated: bool,
+    fixes: Vec<Fix<Motion>>,
+}
+
+#[derive(Default)]
+struct PollState {
+    next: usize,
+    /// Watches already polled at this SP: later polls ask only for a few seconds of recent positions.
+    seen: HashSet<String>,
+}
+
+#[derive(Default)]
+pub(crate) struct Display {
+    watches: BTreeMap<String, WatchHeld>,
+    isas: HashMap<String, KnownIsa>,
+    tracks: HashMap<(String, String), PeerTrack>,
+    polled: HashMap<String, PollState>,
+}
+
+impl Display {
+    fn learn(&mut self, isa: IsaSummary, extents: Option<Volume>, index: i32) {
+        let rects = extents.as_ref().map(|v| v.outline.bounding_rects()).unwrap_or_default();
+        self.isas.insert(
+            isa.id,
+            KnownIsa {
+                owner: isa.owner,
+                flights_url: isa.flights_url,
+                version: isa.version,
+                extents,
+                rects,
+                end: isa.end,
+                index,
+                live: true,
+            },
+        );
+    }
+
+    /// Drops what no live ISA backs any more: expired ISAs, positions older than a minute, and the flights of
+    /// an SP that no longer declares any ISA.
+    fn prune(&mut self, now: Timestamp) {
+        self.watches.retain(|_, w| w.end > now);
+        self.isas.retain(|_, i| i.end > now);
+        let serving: HashSet<&str> =
+            self.isas.values().filter(|i| i.live).map(|i| i.flights_url.as_str()).collect();
+        for track in self.tracks.values_mut() {
+            merge_fixes(&mut track.fixes, Vec::new(), now, Duration::seconds(NEAR_REAL_TIME_S));
+        }
+        self.tracks.retain(|(base, _), t| serving.contains(base.as_str()) && !t.fixes.is_empty());
+        self.polled.retain(|base, _| serving.contains(base.as_str()));
+    }
+}
+
+fn watch_out(id: &str, w: &WatchHeld) -> Watch {
+    Watch {
+        id: id.to_owned(),
+        view: w.view.to_param(),
+        subscription_id: w.subscription_id.clone(),
+        time_end: time_out(w.end),
+    }
+}
+
+fn too_many(message: String) -> ApiError {
+    ApiError::Dss(DssError::TooManySubscriptions(message))
+}
+
+/// Starts watching an area: a RID subscription at the DSS over it, whose answer names the ISAs already there.
+#[utoipa::path(post, path = "/operator/v1/rid/watches", tag = "Operator", request_body = WatchRequest,
+    responses((status = 201, description = "Watching", body = Watch), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 413, description = "The view's diagonal exceeds 7 km", body = crate::wire::ErrorResponse), (status = 429, description = "This USS already holds the most subscriptions allowed over part of the view", body = crate::wire::ErrorResponse), (status = 502, description = "The DSS could not be reached or refused", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn start_watch(
+    State(st): State<Arc<UssState>>,
+    auth: Auth,
+    body: Body,
+) -> Result<(StatusCode, Json<Watch>), ApiError> {
+    auth.require(OPERATOR_SCOPE)?;
+    let req: WatchRequest = body.json()?;
+    let view = View::parse(&req.view)?;
+    view.scale(&st.config.rid.version.views())?;
+    let seconds = req.duration_s.unwrap_or(DEFAULT_WATCH_S);
+    if !(1..=MAX_WATCH_S).contains(&seconds) {
+        return Err(ApiError::bad(format!("duration_s must be from 1 to {MAX_WATCH_S} seconds")));
+    }
+    let now = Utc::now();
+    {
+        let dp = st.rid.dp.lock();
+        let held: Vec<LatLngRect> = dp.watches.values().map(|w| w.view.rect()).collect();
+        if !subscription_fits(&held, &view.rect()) {
+            return Err(too_many(format!(
+                "this USS already watches {} areas meeting this view, the most F3411 allows over one area",
+                entente_uss::rid::MAX_SUBSCRIPTIONS_PER_AREA
+            )));
+        }
+    }
+    let end = now + Duration::seconds(seconds);
+    let subscription_id = uuid::Uuid::new_v4().to_string();
+    let extents = view.volume(Interval { lo: Some(now), hi: Some(end) })?;
+    let url = format!("{}{}/subscriptions/{subscription_id}", st.config.dss_url, dss_prefix(&st));
+    let timeout = st.config.dss_timeout;
+    let reply = match st.config.rid.version {
+        RidVersion::V22a => {
+            let params =
+                PutParameters { extents: volume_out(&extents), uss_base_url: st.config.base_url.clone() };
+            st.client.send_scoped(Method::PUT, &url, DP, Some(&params), timeout).await?
+        }
+        RidVersion::V19 => {
+            let params = crate::rid::v19::SubscriptionParameters {
+                extents: v19::volume_out(&extents)?,
+                callbacks: crate::rid::v19::SubscriptionCallbacks {
+                    identification_service_area_url: Some(format!(
+                        "{}{}",
+                        st.config.base_url,
+                        v19::CALLBACK_PATH
+                    )),
+                },
+            };
+            st.client.send_scoped(Method::PUT, &url, crate::rid::v19::READ, Some(&params), timeout).await?
+        }
+    };
+    if reply.status == 429 {
+        return Err(too_many(
+            "the DSS holds the most subscriptions of this USS over part of the view".into(),
+        ));
+    }
+    if !reply.is_success() {
+        return Err(reply.unexpected());
+    }
+    let (version, index, present) = match st.config.rid.version {
+        RidVersion::V22a => {
+            let answer: PutSubscriptionResponse = reply.json()?;
+            let present = answer.service_areas.iter().map(IsaSummary::v22a).collect::<Result<Vec<_>, _>>();
+            (answer.subscription.version, answer.subscription.notification_index, present)
+        }
+        RidVersion::V19 => {
+            let answer: crate::rid::v19::PutSubscriptionResponse = reply.json()?;
+            let present = answer.service_areas.iter().map(v19::summary).collect::<Result<Vec<_>, _>>();
+            (answer.subscription.version, answer.subscription.notification_index, present)
+        }
+    };
+    // An ISA the DSS describes wrongly is the DSS's fault, not the operator's.
+    let present =
+        present.map_err(|e| ApiError::Upstream(format!("the DSS's answer to the subscription: {e}")))?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let held = WatchHeld { view, subscription_id, version, end };
+    let watch = watch_out(&id, &held);
+    let mut dp = st.rid.dp.lock();
+    for isa in present.into_iter().filter(|i| i.owner != st.config.identity) {
+        if !dp.isas.contains_key(&isa.id) {
+            dp.learn(isa, None, index);
+        }
+    }
+    dp.watches.insert(id, held);
+    Ok((StatusCode::CREATED, Json(watch)))
+}
+
+/// Where the DSS's Remote ID API is, in the version this USS speaks.
+fn dss_prefix(st: &UssState) -> &'static str {
+    match st.config.rid.version {
+        RidVersion::V22a => "/rid/v2/dss",
+        RidVersion::V19 => "/v1/dss",
+    }
+}
+
+/// The DP's scope at the DSS and at SPs, in the version this USS speaks.
+fn dp_scope(st: &UssState) -> &'static str {
+    match st.config.rid.version {
+        RidVersion::V22a => DP,
+        RidVersion::V19 => crate::rid::v19::READ,
+    }
+}
+
+#[utoipa::path(get, path = "/operator/v1/rid/watches", tag = "Operator",
+    responses((status = 200, description = "The areas watched", body = WatchList), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn list_watches(
+    State(st): State<Arc<UssState>>,
+    auth: Auth,
+) -> Result<Json<WatchList>, ApiError> {
+    auth.require(OPERATOR_SCOPE)?;
+    let dp = st.rid.dp.lock();
+    Ok(Json(WatchList { watches: dp.watches.iter().map(|(id, w)| watch_out(id, w)).collect() }))
+}
+
+/// Stops watching: the subscription is deleted at the DSS (already gone there is fine).
+#[utoipa::path(delete, path = "/operator/v1/rid/watches/{id}", tag = "Operator", params(("id" = String, Path, description = "Id of the watch")),
+    responses((status = 200, description = "No longer watched", body = Watch), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 404, description = "No such watch", body = crate::wire::ErrorResponse), (status = 502, description = "The DSS could not be reached or refused", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn end_watch(
+    State(st): State<Arc<UssState>>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Watch>, ApiError> {
+    auth.require(OPERATOR_SCOPE)?;
+    let (url, watch) = {
+        let dp = st.rid.dp.lock();
+        let w = dp.watches.get(&id).ok_or_else(|| ApiError::NotFound(format!("watch {id}: not found")))?;
+        let url = format!(
+            "{}{}/subscriptions/{}/{}",
+            st.config.dss_url,
+            dss_prefix(&st),
+            w.subscription_id,
+            w.version
+        );
+        (url, watch_out(&id, w))
+    };
+    let reply = st
+        .client
+        .send_scoped(Method::DELETE, &url, dp_scope(&st), None::<&()>, st.config.dss_timeout)
+        .await?;
+    if reply.status != 404 && !reply.is_success() {
+        return Err(reply.unexpected());
+    }
+    st.rid.dp.lock().watches.remove(&id);
+    Ok(Json(watch))
+}
+
+/// F3411-22a `POST /uss/identification_service_areas/{id}`: an SP tells of its ISA. Only the ISA's owner may, a
+/// notification older than one already taken changes nothing, and one version cannot mean two contents.
+#[utoipa::path(post, path = "/uss/identification_service_areas/{id}", tag = "Remote ID (F3411-22a)",
+    params(("id" = String, Path, description = "UUIDv4 of the ISA")), request_body = PutIdentificationServiceAreaNotificationParameters,
+    responses((status = 204, description = "Taken"), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks rid.service_provider, or the sender does not own the ISA", body = crate::wire::ErrorResponse), (status = 409, description = "This version arrived before with other content", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn notified_isa(
+    State(st): State<Arc<UssState>>,
+    auth: Auth,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    let caller = auth.rid(&[SP])?;
+    let id = entity_id(&id, "id")?.to_string();
+    let n: PutIdentificationServiceAreaNotificationParameters = body.json()?;
+    let area = n.service_area.as_ref().map(IsaSummary::v22a).transpose()?;
+    let extents = n.extents.as_ref().map(|e| volume_in(e, "extents", MAX_VERTICES)).transpose()?;
+    let index = n.subscriptions.iter().map(|s| s.notification_index).max();
+    take_notification(&st, &caller.manager, &id, area, extents, index)
+}
+
+/// The rules of an ISA notification in either version, from `sender` (the token's subject) about ISA `id`;
+/// `index` is the highest notification index of the subscriptions it names (none named is a 400).
+pub(super) fn take_notification(
+    st: &UssState,
+    sender: &str,
+    id: &str,
+    area: Option<IsaSummary>,
+    extents: Option<Volume>,
+    index: Option<i32>,
+) -> Result<StatusCode, ApiError> {
+    let Some(index) = index else {
+        return Err(ApiError::bad("subscriptions must name at least one subscription"));
+    };
+    if let Some(area) = &area {
+        if area.id != id {
+            return Err(ApiError::bad(format!("service_area.id {} differs from the path's {id}", area.id)));
+        }
+        if area.owner != sender {
+            return Err(ApiError::Forbidden(format!(
+                "service_area.owner is {}, but the notification comes from {sender}",
+                area.owner
+            )));
+        }
+    }
+    let mut dp = st.rid.dp.lock();
+    if let Some(known) = dp.isas.get(id) {
+        if known.owner != sender {
+            return Err(ApiError::Forbidden(format!(
+                "identification service area {id} belongs to {}, not {sender}",
+                known.owner
+            )));
+        }
+        if let Some(area) = &area
+            && area.version == known.version
+            && extents != known.extents
+        {
+            return Err(ApiError::Conflict(format!(
+                "version {} of identification service area {id} arrived before with other extents",
+                area.version
+            )));
+        }
+        if index <= known.index {
+            tracing::debug!(isa = id, index, "an older notification of an ISA ignored");
+            return Ok(StatusCode::NO_CONTENT);
+        }
+    }
+    match area {
+        Some(area) if area.owner != st.config.identity => dp.learn(area, extents, index),
+        Some(_) => {}
+        None => {
+            if let Some(known) = dp.isas.get_mut(id) {
+                known.live = false;
+                known.index = index;
+            }
+            dp.prune(Utc::now());
+        }
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// One poll per SP: the next watch (in turn) that meets one of its ISAs.
+pub(super) async fn poll(st: &Arc<UssState>) {
+    let jobs: Vec<(String, View, bool)> = {
+        let mut dp = st.rid.dp.lock();
+        dp.prune(Utc::now());
+        let mut by_base: BTreeMap<String, Vec<LatLngRect>> = BTreeMap::new();
+        let mut anywhere: HashSet<String> = HashSet::new();
+        for isa in dp.isas.values().filter(|i| i.live) {
+            if isa.rects.is_empty() {
+                anywhere.insert(isa.flights_url.clone());
+            }
+            by_base.entry(isa.flights_url.clone()).or_default().extend(isa.rects.iter().copied());
+        }
+        let Display { watches, polled, .. } = &mut *dp;
+        by_base
+            .into_iter()
+            .filter_map(|(base, rects)| {
+                let meeting: Vec<(&String, &WatchHeld)> = watches
+                    .iter()
+                    .filter(|(_, w)| {
+                        anywhere.contains(&base) || rects.iter().any(|r| r.intersects(&w.view.rect()))
+                    })
+                    .collect();
+                if meeting.is_empty() {
+                    return None;
+                }
+                let state = polled.entry(base.clone()).or_default();
+                let (watch_id, watch) = meeting[state.next % meeting.len()];
+                state.next = state.next.wrapping_add(1);
+                let first = state.seen.insert(watch_id.clone());
+                Some((base, watch.view, first))
+            })
+            .collect()
+    };
+    let mut tasks = JoinSet::new();
+    for (base, view, first) in jobs {
+        tasks.spawn(poll_one(st.clone(), base, view, first));
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+async fn poll_one(st: Arc<UssState>, base: String, view: View, first: bool) {
+    // The first poll of a view asks for the whole minute of recent positions, later ones for what is new.
+    let rid = st.config.rid.version;
+    let recent = match (rid, first) {
+        (RidVersion::V22a, true) => format!("recent_positions_duration={NEAR_REAL_TIME_S}"),
+        (RidVersion::V22a, false) => "recent_positions_duration=5".to_owned(),
+        (RidVersion::V19, _) => "include_recent_positions=true".to_owned(),
+    };
+    let url = format!("{base}?view={}&{recent}", view.to_param());
+    let reply =
+        st.client.send_scoped(Method::GET, &url, dp_scope(&st), None::<&()>, st.config.peer_timeout).await;
+    let answer = reply.and_then(|r| match (r.status, rid) {
+        (200, RidVersion::V22a) => r.json::<GetFlightsResponse>(),
+        (200, RidVersion::V19) => v19::flights_in(r.json()?),
+        // F3411-19's answer for a view outside the SP's ISAs: nothing there.
+        (404, RidVersion::V19) => Ok(GetFlightsResponse {
+            timestamp: time_out(Utc::now()),
+            flights: Vec::new(),
+            no_isas_present: true,
+        }),
+        _ => Err(r.unexpected()),
+    });
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(e) => {
+            tracing::warn!(sp = base, error = %e, "polling a Remote ID service provider failed");
+            return;
+        }
+    };
+    let now = Utc::now();
+    let mut fresh = Vec::new();
+    {
+        let mut dp = st.rid.dp.lock();
+        let provider =
+            dp.isas.values().find(|i| i.flights_url == base).map(|i| i.owner.clone()).unwrap_or_default();
+        let reported: HashSet<&str> = answer.flights.iter().map(|f| f.id.as_str()).collect();
+        // A flight last seen in this view that the SP no longer reports there has left it or ended.
+        dp.tracks.retain(|(b, id), t| {
+            *b != base
+                || reported.contains(id.as_str())
+                || t.fixes.last().is_none_or(|f| !view.contains(f.at))
+        });
+        for flight in &answer.flights {
+            // The current state first: at an instant also listed as a recent position, it carries the velocity.
+            let current = flight.current_state.iter().map(|s| fix_in(&s.timestamp, &s.position, Some(s)));
+            let recent = flight.recent_positions.iter().map(|r| fix_in(&r.time, &r.position, None));
+            let incoming: Vec<Fix<Motion>> = current.chain(recent).filter_map(Result::ok).collect();
+            let track = dp.tracks.entry((base.clone(), flight.id.clone())).or_insert_with(|| PeerTrack {
+                provider: provider.clone(),
+                simulated: flight.simulated,
+                fixes: Vec::new(),
+            });
+            let before = track.fixes.last().map(|f| f.time);
+            merge_fixes(&mut track.fixes, incoming, now, Duration::seconds(NEAR_REAL_TIME_S));
+            if let Some(last) = track.fixes.last()
+                && Some(last.time) != before
+            {
+                fresh.push((flight.id.clone(), last.clone()));
+            }
+        }
+    }
+    for (id, fix) in fresh {
+        tactical::observe(&st, &id, &fix);
+    }
+}
+
+fn position_out(fix: &Fix<Motion>, now: Timestamp) -> DisplayPosition {
+    DisplayPosition {
+        time: time_out(fix.time),
+        lat: fix.at.lat,
+        lng: fix.at.lng,
+        alt_m: fix.data.alt_m,
+        age_s: (now - fix.time).num_milliseconds() as f64 / 1000.0,
+        accuracy_h: fix.data.accuracy_h.clone(),
+        accuracy_v: fix.data.accuracy_v.clone(),
+    }
+}
+
+fn cluster_out(c: &entente_uss::rid::Cluster) -> DisplayCluster {
+    let r = c.rect;
+    let height_m = (r.lat_hi - r.lat_lo).to_radians() * EARTH_RADIUS_M;
+    let width_m = (r.lng_hi - r.lng_lo).to_radians()
+        * EARTH_RADIUS_M
+        * ((r.lat_lo + r.lat_hi) / 2.0).to_radians().cos();
+    DisplayCluster {
+        corners: [LatLngPoint { lat: r.lat_lo, lng: r.lng_lo }, LatLngPoint { lat: r.lat_hi, lng: r.lng_hi }],
+        area_sqm: height_m * width_m,
+        number_of_flights: c.flights,
+    }
+}
+
+/// What this USS sees in a view: its own flights and peers' merged from their SPs, each with its newest position,
+/// how old it is and its trail; in views over 2 km across only clusters.
+#[utoipa::path(get, path = "/operator/v1/rid/flights", tag = "Operator",
+    params(("view" = String, Query, description = "lat1,lng1,lat2,lng2; diagonal at most 7 km, flights up to 2 km")),
+    responses((status = 200, description = "Flights or clusters in the view", body = DisplayResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 413, description = "The view's diagonal exceeds 7 km", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn display(
+    State(st): State<Arc<UssState>>,
+    auth: Auth,
+    query: Params,
+) -> Result<Json<DisplayResponse>, ApiError> {
+    auth.require(OPERATOR_SCOPE)?;
+    let p = params(query)?;
+    let view =
+        View::parse(p.get("view").ok_or_else(|| ApiError::bad("view is required: lat1,lng1,lat2,lng2"))?)?;
+    let scale = view.scale(&st.config.rid.version.views())?;
+    let now = Utc::now();
+    let mut seen: Vec<(String, String, bool, Vec<Fix<Motion>>)> = sp::tracks(&st)
+        .into_iter()
+        .map(|(id, simulated, fixes)| (id, st.config.identity.clone(), simulated, fixes))
+        .collect();
+    seen.extend(
+        st.rid
+            .dp
+            .lock()
+            .tracks
+            .iter()
+            .map(|((_, id), t)| (id.clone(), t.provider.clone(), t.simulated, t.fixes.clone())),
+    );
+    seen.retain(|(_, _, _, fixes)| seen_in(fixes, &view, now));
+    let (flights, clusters) = match scale {
+        Scale::Flights => {
+            let flights = seen
+                .into_iter()
+                .filter_map(|(id, provider, simulated, fixes)| {
+                    let last = fixes.last()?;
+                    let trail = recent_in_view(&fixes, &view, now, Duration::seconds(NEAR_REAL_TIME_S));
+                    Some(DisplayFlight {
+                        id,
+                        provider,
+                        simulated,
+                        position: position_out(last, now),
+                        speed_mps: last.data.speed_mps,
+                        track_deg: last.data.track_deg,
+                        vertical_speed_mps: last.data.vertical_speed_mps,
+                        recent_positions: trail
+                            .iter()
+                            .filter(|f| f.time < last.time)
+                            .map(|f| position_out(f, now))
+                            .collect(),
+                    })
+                })
+                .collect();
+            (flights, Vec::new())
+        }
+        Scale::Clusters => {
+            let latest: Vec<_> =
+                seen.iter().filter_map(|(_, _, _, fixes)| fixes.last().map(|f| f.at)).collect();
+            (Vec::new(), clusters(&view, &latest).iter().map(cluster_out).collect())
+        }
+    };
+    Ok(Json(DisplayResponse { timestamp: time_out(now), flights, clusters }))
+}

@@ -1,0 +1,440 @@
+//! The Remote ID service provider: the ISA over this USS's active flights and replayed traffic, kept at the DSS
+//! and announced to its subscribers, and the positions served to display providers.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use chrono::{Duration, Utc};
+use entente_uss::rid::{
+    Fix, NEAR_REAL_TIME_S, V22A_VIEWS, View, isa_extent, merge_fixes, recent_in_view, seen_in,
+};
+use entente_uss::{FlightState, Timestamp, Volume};
+use reqwest::Method;
+
+use super::types::{
+    GetFlightDetailsResponse, GetFlightsResponse, GetIdentificationServiceAreaDetailsResponse,
+    PutIdentificationServiceAreaNotificationParameters, RidFlight, RidFlightDetails,
+    RidRecentAircraftPosition,
+};
+use super::{Motion, RidVersion, position_out, state_out, v19};
+use crate::error::ApiError;
+use crate::extract::{Auth, entity_id};
+use crate::rid::v22a::{ChangeIdentificationServiceAreaResponse, DP, PutParameters, SP};
+use crate::rid::{Params, RidSubscriberToNotify, params};
+use crate::scd::types::SubscriberToNotify;
+use crate::uss::{UssState, peers};
+use crate::wire::{time_out, volume_out};
+
+/// One aircraft this SP reports: an operator's flight, or replayed traffic (`simulated`).
+pub(crate) struct SpTrack {
+    fixes: Vec<Fix<Motion>>,
+    simulated: bool,
+    /// Where and until when it flies, for the ISA.
+    area: Vec<Volume>,
+    /// When it stopped flying; the ISA and its positions stay for the retention after.
+    ended: Option<Timestamp>,
+}
+
+impl SpTrack {
+    fn new(simulated: bool) -> SpTrack {
+        SpTrack { fixes: Vec::new(), simulated, area: Vec::new(), ended: None }
+    }
+}
+
+#[derive(Clone)]
+struct HeldIsa {
+    id: String,
+    version: String,
+    extent: Volume,
+}
+
+#[derive(Default)]
+pub(crate) struct Provider {
+    tracks: HashMap<String, SpTrack>,
+    isa: Option<HeldIsa>,
+}
+
+/// Keeps a position of aircraft `id` (its last minute is what display providers may be served).
+pub(super) fn record(st: &UssState, id: &str, fix: Fix<Motion>, simulated: bool) {
+    let mut sp = st.rid.sp.lock();
+    let track = sp.tracks.entry(id.to_owned()).or_insert_with(|| SpTrack::new(simulated));
+    merge_fixes(&mut track.fixes, vec![fix], Utc::now(), Duration::seconds(NEAR_REAL_TIME_S));
+}
+
+/// Announces replayed aircraft `id` flying within `area`, so the ISA covers it before its first position.
+pub(super) fn add_replayed(st: &UssState, id: &str, area: Volume) {
+    let mut sp = st.rid.sp.lock();
+    let track = sp.tracks.entry(id.to_owned()).or_insert_with(|| SpTrack::new(true));
+    track.area = vec![area];
+    track.ended = None;
+}
+
+/// Replayed aircraft `id` has played its last sample.
+pub(super) fn end_replayed(st: &UssState, id: &str) {
+    if let Some(track) = st.rid.sp.lock().tracks.get_mut(id) {
+        track.ended = Some(Utc::now());
+    }
+}
+
+/// The flights that make this USS an SP: its operators' flights while they fly.
+fn flying(state: FlightState) -> bool {
+    matches!(state, FlightState::Activated | FlightState::Nonconforming | FlightState::Contingent)
+}
+
+/// Brings the ISA in line with what flies: created when the first flight activates, widened or narrowed as flights
+/// change, deleted once the last one ended and the retention passed. Subscribers hear of each change.
+pub(crate) async fn sync_isa(st: &Arc<UssState>) -> Result<(), ApiError> {
+    let _guard = st.rid.isa_sync.lock().await;
+    let now = Utc::now();
+    let retention = st.config.rid.retention;
+    let active: HashMap<String, Vec<Volume>> = st
+        .flights
+        .lock()
+        .iter()
+        .filter(|(_, f)| flying(f.state))
+        .map(|(id, f)| (id.to_string(), f.volumes.iter().chain(&f.off_nominal).cloned().collect()))
+        .collect();
+    let (desired, held) = {
+        let mut sp = st.rid.sp.lock();
+        for (id, area) in &active {
+            let track = sp.tracks.entry(id.clone()).or_insert_with(|| SpTrack::new(false));
+            track.area.clone_from(area);
+            track.ended = None;
+        }
+        for (id, track) in &mut sp.tracks {
+            if !track.simulated && track.ended.is_none() && !active.contains_key(id) {
+                track.ended = Some(now);
+            }
+        }
+        sp.tracks.retain(|_, t| t.ended.is_none_or(|end| end + retention > now));
+        let areas: Vec<Volume> = sp
+            .tracks
+            .values()
+            .flat_map(|t| {
+                t.area.iter().map(|v| {
+                    let mut v = v.clone();
+                    // An ended flight is declared until it ended; one flying late, at least until now.
+                    v.time.hi = t.ended.or_else(|| v.time.hi.map(|hi| hi.max(now)));
+                    v
+                })
+            })
+            .collect();
+        (isa_extent(&areas, now, retention, st.config.rid.isa_margin_m), sp.isa.clone())
+    };
+    match (desired, held) {
+        (None, None) => Ok(()),
+        (None, Some(held)) => delete_isa(st, held).await,
+        (Some(mut desired), held) => {
+            if let Some(h) = &held {
+                // The start stays as first declared: the DSS refuses a start moved into the past.
+                desired.time.lo = h.extent.time.lo;
+                if volume_out(&desired) == volume_out(&h.extent) {
+                    return Ok(());
+                }
+            }
+            put_isa(st, held, desired).await
+        }
+    }
+}
+
+/// The ISA as the DSS answered, in the version this USS speaks, to pass on to subscribers.
+enum Announced {
+    V22a(crate::rid::v22a::IdentificationServiceArea),
+    V19(crate::rid::v19::IdentificationServiceArea),
+}
+
+/// What the DSS answered to a change of the ISA: its new version, whom to notify, and the ISA to tell them of.
+struct Changed {
+    version: String,
+    subscribers: Vec<RidSubscriberToNotify>,
+    isa: Announced,
+}
+
+/// PUTs (with `extent`) or DELETEs the ISA `id` at the DSS in the configured F3411 version. `None`: the DSS no
+/// longer holds the version given, and this USS forgets the ISA so the next round declares anew.
+async fn change_isa(
+    st: &UssState,
+    id: &str,
+    version: Option<&str>,
+    extent: Option<&Volume>,
+) -> Result<Option<Changed>, ApiError> {
+    let rid = st.config.rid.version;
+    let prefix = match rid {
+        RidVersion::V22a => "/rid/v2/dss",
+        RidVersion::V19 => "/v1/dss",
+    };
+    let mut url = format!("{}{prefix}/identification_service_areas/{id}", st.config.dss_url);
+    if let Some(version) = version {
+        url = format!("{url}/{version}");
+    }
+    let method = if extent.is_some() { Method::PUT } else { Method::DELETE };
+    let timeout = st.config.dss_timeout;
+    let reply = match (rid, extent) {
+        (RidVersion::V22a, Some(extent)) => {
+            let params =
+                PutParameters { extents: volume_out(extent), uss_base_url: st.config.base_url.clone() };
+            st.client.send_scoped(method, &url, SP, Some(&params), timeout).await?
+        }
+        (RidVersion::V19, Some(extent)) => {
+            let params = crate::rid::v19::IdentificationServiceAreaParameters {
+                extents: v19::volume_out(extent)?,
+                flights_url: format!("{}{}", st.config.base_url, v19::FLIGHTS_PATH),
+            };
+            st.client.send_scoped(method, &url, crate::rid::v19::WRITE, Some(&params), timeout).await?
+        }
+        (RidVersion::V22a, None) => st.client.send_scoped(method, &url, SP, None::<&()>, timeout).await?,
+        (RidVersion::V19, None) => {
+            st.client.send_scoped(method, &url, crate::rid::v19::WRITE, None::<&()>, timeout).await?
+        }
+    };
+    if version.is_some() && matches!(reply.status, 404 | 409) {
+        // The DSS lost or moved past the ISA held (a restart, another writer).
+        st.rid.sp.lock().isa = None;
+        return if reply.status == 404 { Ok(None) } else { Err(reply.unexpected()) };
+    }
+    if !reply.is_success() {
+        return Err(reply.unexpected());
+    }
+    Ok(Some(match rid {
+        RidVersion::V22a => {
+            let change: ChangeIdentificationServiceAreaResponse = reply.json()?;
+            Changed {
+                version: change.service_area.version.clone(),
+                subscribers: change.subscribers,
+                isa: Announced::V22a(change.service_area),
+            }
+        }
+        RidVersion::V19 => {
+            let change: crate::rid::v19::ChangeIdentificationServiceAreaResponse = reply.json()?;
+            Changed {
+                version: change.service_area.version.clone(),
+                subscribers: change.subscribers,
+                isa: Announced::V19(change.service_area),
+            }
+        }
+    }))
+}
+
+async fn put_isa(st: &Arc<UssState>, held: Option<HeldIsa>, extent: Volume) -> Result<(), ApiError> {
+    let id = held.as_ref().map_or_else(|| uuid::Uuid::new_v4().to_string(), |h| h.id.clone());
+    let Some(changed) = change_isa(st, &id, held.as_ref().map(|h| h.version.as_str()), Some(&extent)).await?
+    else {
+        return Ok(());
+    };
+    st.rid.sp.lock().isa =
+        Some(HeldIsa { id: id.clone(), version: changed.version.clone(), extent: extent.clone() });
+    tracing::info!(isa = id, subscribers = changed.subscribers.len(), "identification service area declared");
+    notify(st, &id, changed, Some(&extent)).await
+}
+
+async fn delete_isa(st: &Arc<UssState>, held: HeldIsa) -> Result<(), ApiError> {
+    let changed = change_isa(st, &held.id, Some(&held.version), None).await?;
+    st.rid.sp.lock().isa = None;
+    tracing::info!(isa = held.id, "identification service area deleted");
+    match changed {
+        Some(changed) => notify(st, &held.id, changed, None).await,
+        None => Ok(()),
+    }
+}
+
+/// Posts the ISA as it now is (`extent` `None`: deleted) to every subscriber the DSS named, in the version's form.
+async fn notify(
+    st: &Arc<UssState>,
+    id: &str,
+    changed: Changed,
+    extent: Option<&Volume>,
+) -> Result<(), ApiError> {
+    let subscribers = changed
+        .subscribers
+        .into_iter()
+        .map(|s| SubscriberToNotify { uss_base_url: s.url, subscriptions: s.subscriptions })
+        .collect();
+    match changed.isa {
+        Announced::V22a(isa) => {
+            let service_area = extent.is_some().then_some(isa);
+            let extents = extent.map(volume_out);
+            let path = format!("/uss/identification_service_areas/{id}");
+            peers::fan_out(st, subscribers, &path, SP, |subscriptions| {
+                PutIdentificationServiceAreaNotificationParameters {
+                    service_area: service_area.clone(),
+                    subscriptions,
+                    extents: extents.clone(),
+                }
+            })
+            .await;
+        }
+        Announced::V19(isa) => {
+            let service_area = extent.is_some().then_some(isa);
+            let extents = extent.map(v19::volume_out).transpose()?;
+            // An F3411-19 subscriber's URL is its callback collection: the ISA's id is appended.
+            peers::fan_out(st, subscribers, &format!("/{id}"), crate::rid::v19::WRITE, |subscriptions| {
+                v19::NotificationParameters {
+                    service_area: service_area.clone(),
+                    subscriptions,
+                    extents: extents.clone(),
+                }
+            })
+            .await;
+        }
+    }
+    Ok(())
+}
+
+/// The view and recent-positions window of a flights query.
+fn flights_query(query: Params) -> Result<(View, Duration), ApiError> {
+    let p = params(query)?;
+    let view =
+        View::parse(p.get("view").ok_or_else(|| ApiError::bad("view is required: lat1,lng1,lat2,lng2"))?)?;
+    view.scale(&V22A_VIEWS)?;
+    let seconds = match p.get("recent_positions_duration") {
+        None => 0.0,
+        Some(text) => text.parse::<f64>().ok().filter(|s| (0.0..=60.0).contains(s)).ok_or_else(|| {
+            ApiError::bad("recent_positions_duration must be a number of seconds from 0 to 60")
+        })?,
+    };
+    Ok((view, Duration::milliseconds((seconds * 1000.0) as i64)))
+}
+
+/// F3411-22a `GET /uss/flights`: every aircraft with a position of the last minute in the view.
+#[utoipa::path(get, path = "/uss/flights", tag = "Remote ID (F3411-22a)",
+    params(("view" = String, Query, description = "lat1,lng1,lat2,lng2; diagonal at most 7 km"),
+        ("recent_positions_duration" = Option<f64>, Query, description = "Seconds of recent positions, 0 to 60")),
+    responses((status = 200, description = "Flights in the view", body = GetFlightsResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks rid.display_provider", body = crate::wire::ErrorResponse), (status = 413, description = "The view's diagonal exceeds 7 km", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn flights(
+    State(st): State<Arc<UssState>>,
+    auth: Auth,
+    query: Params,
+) -> Result<Json<GetFlightsResponse>, ApiError> {
+    auth.rid(&[DP])?;
+    let (view, duration) = flights_query(query)?;
+    Ok(Json(flights_now(&st, &view, duration)))
+}
+
+/// The answer to a flights query, now.
+pub(super) fn flights_now(st: &UssState, view: &View, duration: Duration) -> GetFlightsResponse {
+    flights_out(&st.rid.sp.lock(), view, Utc::now(), duration)
+}
+
+/// The answer to a flights query at `now`: every aircraft with a position of the last minute in the view, its
+/// current state, and its recent positions within `duration`.
+fn flights_out(sp: &Provider, view: &View, now: Timestamp, duration: Duration) -> GetFlightsResponse {
+    let no_isas_present = sp
+        .isa
+        .as_ref()
+        .is_none_or(|h| !h.extent.outline.bounding_rects().iter().any(|r| r.intersects(&view.rect())));
+    let mut flights: Vec<RidFlight> = sp
+        .tracks
+        .iter()
+        .filter(|(_, t)| seen_in(&t.fixes, view, now))
+        .filter_map(|(id, t)| {
+            let last = t.fixes.last()?;
+            let recent = if duration > Duration::zero() {
+                recent_in_view(&t.fixes, view, now, duration)
+                    .into_iter()
+                    .map(|f| RidRecentAircraftPosition { time: time_out(f.time), position: position_out(f) })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            Some(RidFlight {
+                id: id.clone(),
+                aircraft_type: "NotDeclared".to_owned(),
+                current_state: Some(state_out(last)),
+                simulated: t.simulated,
+                recent_positions: recent,
+            })
+        })
+        .collect();
+    flights.sort_by(|a, b| a.id.cmp(&b.id));
+    GetFlightsResponse { timestamp: time_out(now), flights, no_isas_present }
+}
+
+/// This SP's own flights and replayed aircraft: id, whether simulated, and their last minute of positions.
+pub(super) fn tracks(st: &UssState) -> Vec<(String, bool, Vec<Fix<Motion>>)> {
+    st.rid.sp.lock().tracks.iter().map(|(id, t)| (id.clone(), t.simulated, t.fixes.clone())).collect()
+}
+
+#[utoipa::path(get, path = "/uss/flights/{id}/details", tag = "Remote ID (F3411-22a)",
+    params(("id" = String, Path, description = "Remote ID flight id")),
+    responses((status = 200, description = "The flight's details", body = GetFlightDetailsResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks rid.display_provider", body = crate::wire::ErrorResponse), (status = 404, description = "No such flight", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn flight_details(
+    State(st): State<Arc<UssState>>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<GetFlightDetailsResponse>, ApiError> {
+    auth.rid(&[DP])?;
+    Ok(Json(details(&st, id)?))
+}
+
+/// What this SP tells of flight `id` beyond its positions.
+pub(super) fn details(st: &UssState, id: String) -> Result<GetFlightDetailsResponse, ApiError> {
+    let sp = st.rid.sp.lock();
+    let track = sp.tracks.get(&id).ok_or_else(|| ApiError::NotFound(format!("flight {id}: not found")))?;
+    let description = if track.simulated { "replayed traffic" } else { "" };
+    Ok(GetFlightDetailsResponse {
+        details: RidFlightDetails { id, operation_description: description.to_owned() },
+    })
+}
+
+#[utoipa::path(get, path = "/uss/identification_service_areas/{id}", tag = "Remote ID (F3411-22a)",
+    params(("id" = String, Path, description = "UUIDv4 of the ISA")),
+    responses((status = 200, description = "The ISA's extents", body = GetIdentificationServiceAreaDetailsResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks rid.display_provider", body = crate::wire::ErrorResponse), (status = 404, description = "This SP holds no such ISA", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn isa_details(
+    State(st): State<Arc<UssState>>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<GetIdentificationServiceAreaDetailsResponse>, ApiError> {
+    auth.rid(&[DP])?;
+    let id = entity_id(&id, "id")?.to_string();
+    let sp = st.rid.sp.lock();
+    match &sp.isa {
+        Some(held) if held.id == id => {
+            Ok(Json(GetIdentificationServiceAreaDetailsResponse { extents: volume_out(&held.extent) }))
+        }
+        _ => Err(ApiError::NotFound(format!("identification service area {id}: not held by this USS"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use entente_geo::LatLng;
+
+    use super::*;
+
+    #[test]
+    fn flights_answer_snapshot() -> Result<(), entente_uss::UssError> {
+        let now = Utc.with_ymd_and_hms(2030, 1, 1, 12, 0, 0).single().unwrap_or_default();
+        let fix = |seconds_ago: i64, lat: f64, motion: Motion| Fix {
+            time: now - Duration::seconds(seconds_ago),
+            at: LatLng::new(lat, 7.0),
+            data: motion,
+        };
+        let moving = Motion {
+            alt_m: Some(61.5),
+            accuracy_h: Some("HA3m".to_owned()),
+            accuracy_v: Some("VA10m".to_owned()),
+            speed_mps: Some(300.0),
+            track_deg: Some(-90.0),
+            vertical_speed_mps: Some(-1.5),
+        };
+        let mut sp = Provider::default();
+        let mut operated = SpTrack::new(false);
+        operated.fixes =
+            vec![fix(70, 46.5, Motion::default()), fix(20, 46.5, Motion::default()), fix(2, 46.501, moving)];
+        sp.tracks.insert("flight-1".to_owned(), operated);
+        let mut replayed = SpTrack::new(true);
+        replayed.fixes = vec![fix(1, 46.502, Motion::default())];
+        sp.tracks.insert("replayed-1".to_owned(), replayed);
+        let mut elsewhere = SpTrack::new(false);
+        elsewhere.fixes = vec![fix(1, 47.5, Motion::default())];
+        sp.tracks.insert("elsewhere".to_owned(), elsewhere);
+        let view = View::parse("46.49,6.99,46.51,7.01")?;
+        let answer = flights_out(&sp, &view, now, Duration::seconds(30));
+        // No ISA is held, unknown values are the spec's sentinels, and speed and track are brought into range.
+        insta::assert_json_snapshot!(answer);
+        Ok(())
+    }
+}

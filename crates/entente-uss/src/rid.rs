@@ -1,0 +1,388 @@
+//! Network Remote ID rules (ASTM F3411-22a) a USS applies as service provider (SP) and display provider (DP):
+//! the view a display asks for and its limits, which recent positions a view may show, clusters for views too
+//! large for individual flights, the merge of positions polled from SPs, the area an SP declares as its ISA,
+//! and the DSS's per-area subscription limit.
+
+use chrono::Duration;
+use entente_geo::{EARTH_RADIUS_M, Interval, LatLng, LatLngRect, Outline, Polygon, distance_m};
+
+use crate::{Timestamp, UssError, Volume};
+
+/// How large a view may be, and up to which size it shows individual flights, in one F3411 version.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ViewLimits {
+    /// NetMaxDisplayAreaDiagonal: no view may be larger.
+    pub max_diagonal_m: f64,
+    /// NetDetailsMaxDisplayAreaDiagonal: above this a display shows clusters, not individual flights.
+    pub details_max_diagonal_m: f64,
+}
+
+/// F3411-22a's view limits.
+pub const V22A_VIEWS: ViewLimits = ViewLimits { max_diagonal_m: 7_000.0, details_max_diagonal_m: 2_000.0 };
+/// F3411-19's view limits.
+pub const V19_VIEWS: ViewLimits = ViewLimits { max_diagonal_m: 3_600.0, details_max_diagonal_m: 1_000.0 };
+/// NetMinClusterSizePercent: a cluster covers at least this share of the view's area.
+pub const MIN_CLUSTER_SIZE_PERCENT: f64 = 15.0;
+/// NetMinObfuscationDistance: a cluster reaches at least this far from its centre along each axis.
+pub const MIN_OBFUSCATION_DISTANCE_M: f64 = 300.0;
+/// NetMaxNearRealTimeDataPeriod (seconds): how far back recent positions reach, and how long a DP keeps them.
+pub const NEAR_REAL_TIME_S: i64 = 60;
+/// NetDSSMaxSubscriptionPerArea: live subscriptions one owner may have over any point.
+pub const MAX_SUBSCRIPTIONS_PER_AREA: usize = 10;
+
+/// The rectangle a display looks at: the smallest lat/lng box bounded by two corners.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct View {
+    rect: LatLngRect,
+}
+
+/// What a view may show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scale {
+    /// Individual flights with their tracks.
+    Flights,
+    /// Only clusters: counts over areas large enough to hide where each aircraft is.
+    Clusters,
+}
+
+impl View {
+    pub fn new(a: LatLng, b: LatLng) -> Result<View, UssError> {
+        for p in [a, b] {
+            if !((-90.0..=90.0).contains(&p.lat) && (-180.0..=180.0).contains(&p.lng)) {
+                return Err(UssError::View(format!(
+                    "corner {},{} is outside [-90, 90] x [-180, 180]",
+                    p.lat, p.lng
+                )));
+            }
+        }
+        Ok(View {
+            rect: LatLngRect {
+                lat_lo: a.lat.min(b.lat),
+                lat_hi: a.lat.max(b.lat),
+                lng_lo: a.lng.min(b.lng),
+                lng_hi: a.lng.max(b.lng),
+            },
+        })
+    }
+
+    /// Reads `lat1,lng1,lat2,lng2`.
+    pub fn parse(text: &str) -> Result<View, UssError> {
+        let numbers: Vec<f64> = text
+            .split(',')
+            .map(|n| n.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| UssError::View(format!("{text:?} is not lat1,lng1,lat2,lng2")))?;
+        let [lat1, lng1, lat2, lng2] = numbers[..] else {
+            return Err(UssError::View(format!(
+                "{text:?} must hold exactly four numbers: lat1,lng1,lat2,lng2"
+            )));
+        };
+        View::new(LatLng::new(lat1, lng1), LatLng::new(lat2, lng2))
+    }
+
+    /// As the query parameter `view` is written.
+    pub fn to_param(&self) -> String {
+        let r = self.rect;
+        format!("{},{},{},{}", r.lat_lo, r.lng_lo, r.lat_hi, r.lng_hi)
+    }
+
+    pub fn rect(&self) -> LatLngRect {
+        self.rect
+    }
+
+    pub fn diagonal_m(&self) -> f64 {
+        let r = self.rect;
+        distance_m(LatLng::new(r.lat_lo, r.lng_lo), LatLng::new(r.lat_hi, r.lng_hi))
+    }
+
+    pub fn contains(&self, p: LatLng) -> bool {
+        self.rect.contains(p)
+    }
+
+    /// Individual flights up to NetDetailsMaxDisplayAreaDiagonal, clusters up to NetMaxDisplayAreaDiagonal, and
+    /// a refusal beyond.
+    pub fn scale(&self, limits: &ViewLimits) -> Result<Scale, UssError> {
+        let diagonal_m = self.diagonal_m();
+        if diagonal_m > limits.max_diagonal_m {
+            return Err(UssError::ViewTooLarge { diagonal_m, max_m: limits.max_diagonal_m });
+        }
+        Ok(if diagonal_m > limits.details_max_diagonal_m { Scale::Clusters } else { Scale::Flights })
+    }
+
+    /// The same view as a polygon over all altitudes and times, as a DSS subscription's extent.
+    pub fn volume(&self, time: Interval<Timestamp>) -> Result<Volume, UssError> {
+        Ok(Volume { outline: rect_outline(self.rect)?, altitude: Interval { lo: None, hi: None }, time })
+    }
+}
+
+fn rect_outline(r: LatLngRect) -> Result<Outline, UssError> {
+    let corners = vec![
+        LatLng::new(r.lat_lo, r.lng_lo),
+        LatLng::new(r.lat_lo, r.lng_hi),
+        LatLng::new(r.lat_hi, r.lng_hi),
+        LatLng::new(r.lat_hi, r.lng_lo),
+    ];
+    Polygon::new(corners).map(Outline::Polygon).map_err(|e| UssError::View(e.to_string()))
+}
+
+/// One reported position of an aircraft, with whatever the caller carries beside it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fix<P> {
+    pub time: Timestamp,
+    pub at: LatLng,
+    pub data: P,
+}
+
+/// Whether a flight belongs in a view: any of its positions of the last NEAR_REAL_TIME_S seconds lies inside.
+pub fn seen_in<P>(track: &[Fix<P>], view: &View, now: Timestamp) -> bool {
+    let since = now - Duration::seconds(NEAR_REAL_TIME_S);
+    track.iter().any(|f| f.time >= since && f.time <= now && view.contains(f.at))
+}
+
+/// The recent positions a view may show of a track sorted by time: those of the last `duration` inside the view,
+/// plus the one just before entering and just after leaving it, so a display sees where the aircraft crossed
+/// the edge but nothing more of its path outside.
+pub fn recent_in_view<'a, P>(
+    track: &'a [Fix<P>],
+    view: &View,
+    now: Timestamp,
+    duration: Duration,
+) -> Vec<&'a Fix<P>> {
+    let since = now - duration.min(Duration::seconds(NEAR_REAL_TIME_S));
+    let recent: Vec<&Fix<P>> = track.iter().filter(|f| f.time >= since && f.time <= now).collect();
+    let inside: Vec<bool> = recent.iter().map(|f| view.contains(f.at)).collect();
+    recent
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| {
+            inside[i] || (i > 0 && inside[i - 1]) || inside.get(i + 1).copied().unwrap_or(false)
+        })
+        .map(|(_, f)| *f)
+        .collect()
+}
+
+/// Adds what an SP reported to a DP's copy of a track: positions never go back in time (an older report of a
+/// moment already held is ignored), each instant is kept once, and only the last `keep` before `now` remain.
+pub fn merge_fixes<P>(track: &mut Vec<Fix<P>>, incoming: Vec<Fix<P>>, now: Timestamp, keep: Duration) {
+    for fix in incoming {
+        if let Err(at) = track.binary_search_by(|f| f.time.cmp(&fix.time)) {
+            track.insert(at, fix);
+        }
+    }
+    let since = now - keep;
+    track.retain(|f| f.time >= since);
+}
+
+/// A cluster a display shows instead of individual flights.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Cluster {
+    pub rect: LatLngRect,
+    pub flights: usize,
+}
+
+/// The clusters of a view too large for individual flights: the view's four quadrants, each with the aircraft
+/// inside it, widened where needed to reach MIN_OBFUSCATION_DISTANCE_M from the centre. A quadrant covers 25% of
+/// the view (more than MIN_CLUSTER_SIZE_PERCENT) and its centre does not depend on where aircraft are, so a
+/// cluster reveals only which quarter of the view holds how many.
+pub fn clusters(view: &View, positions: &[LatLng]) -> Vec<Cluster> {
+    let r = view.rect;
+    let (lat_mid, lng_mid) = ((r.lat_lo + r.lat_hi) / 2.0, (r.lng_lo + r.lng_hi) / 2.0);
+    let quadrants = [
+        (r.lat_lo, lat_mid, r.lng_lo, lng_mid),
+        (r.lat_lo, lat_mid, lng_mid, r.lng_hi),
+        (lat_mid, r.lat_hi, r.lng_lo, lng_mid),
+        (lat_mid, r.lat_hi, lng_mid, r.lng_hi),
+    ];
+    let mut counts = [0usize; 4];
+    for p in positions.iter().filter(|p| view.contains(**p)) {
+        let q = usize::from(p.lat > lat_mid) * 2 + usize::from(p.lng > lng_mid);
+        counts[q] += 1;
+    }
+    let half_lat = (MIN_OBFUSCATION_DISTANCE_M / EARTH_RADIUS_M).to_degrees();
+    quadrants
+        .iter()
+        .zip(counts)
+        .filter(|(_, n)| *n > 0)
+        .map(|(&(lat_lo, lat_hi, lng_lo, lng_hi), flights)| {
+            let (clat, clng) = ((lat_lo + lat_hi) / 2.0, (lng_lo + lng_hi) / 2.0);
+            let half_lng = half_lat / clat.to_radians().cos().max(1e-6);
+            Cluster {
+                rect: LatLngRect {
+                    lat_lo: lat_lo.min(clat - half_lat).max(-90.0),
+                    lat_hi: lat_hi.max(clat + half_lat).min(90.0),
+                    lng_lo: lng_lo.min(clng - half_lng).max(-180.0),
+                    lng_hi: lng_hi.max(clng + half_lng).min(180.0),
+                },
+                flights,
+            }
+        })
+        .collect()
+}
+
+/// The ISA an SP declares for its flights: one rectangle around every area (widened by `margin_m`, so the ISA
+/// does not trace a flight's path), over their altitudes, from `now` until the last one ends plus `retention`.
+/// `None` when nothing is left to declare.
+pub fn isa_extent(areas: &[Volume], now: Timestamp, retention: Duration, margin_m: f64) -> Option<Volume> {
+    let rects: Vec<LatLngRect> = areas.iter().flat_map(|v| v.outline.bounding_rects()).collect();
+    let end = areas.iter().filter_map(|v| v.time.hi).max()? + retention;
+    if end <= now || rects.is_empty() {
+        return None;
+    }
+    let pad_lat = (margin_m / EARTH_RADIUS_M).to_degrees();
+    let lat_lo = rects.iter().map(|r| r.lat_lo).fold(90.0, f64::min) - pad_lat;
+    let lat_hi = rects.iter().map(|r| r.lat_hi).fold(-90.0, f64::max) + pad_lat;
+    let widest = lat_lo.abs().max(lat_hi.abs()).min(89.0);
+    let pad_lng = pad_lat / widest.to_radians().cos();
+    let rect = LatLngRect {
+        lat_lo: lat_lo.max(-90.0),
+        lat_hi: lat_hi.min(90.0),
+        lng_lo: (rects.iter().map(|r| r.lng_lo).fold(180.0, f64::min) - pad_lng).max(-180.0),
+        lng_hi: (rects.iter().map(|r| r.lng_hi).fold(-180.0, f64::max) + pad_lng).min(180.0),
+    };
+    let altitude = areas.iter().map(|v| v.altitude).reduce(|a, b| a.hull(&b))?;
+    Some(Volume {
+        outline: rect_outline(rect).ok()?,
+        altitude,
+        time: Interval { lo: Some(now), hi: Some(end) },
+    })
+}
+
+/// Whether one more subscription over `new` keeps every point under MAX_SUBSCRIPTIONS_PER_AREA of `existing`.
+/// Counting every existing subscription that meets `new` over-estimates the worst point, so the answer errs on
+/// the side the DSS would refuse.
+pub fn subscription_fits(existing: &[LatLngRect], new: &LatLngRect) -> bool {
+    existing.iter().filter(|r| r.intersects(new)).count() < MAX_SUBSCRIPTIONS_PER_AREA
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use chrono::Utc;
+
+    use super::*;
+
+    fn now() -> Timestamp {
+        Utc.with_ymd_and_hms(2030, 1, 1, 12, 0, 0).single().unwrap()
+    }
+
+    fn fix(seconds_ago: i64, lat: f64) -> Fix<u32> {
+        Fix { time: now() - Duration::seconds(seconds_ago), at: LatLng::new(lat, 7.0), data: 0 }
+    }
+
+    #[test]
+    fn views_parse_and_scale_by_diagonal() -> Result<(), UssError> {
+        let small = View::parse("46.50,7.00,46.51,7.01")?;
+        assert_eq!(small.scale(&V22A_VIEWS)?, Scale::Flights);
+        assert_eq!(View::parse(&small.to_param())?, small);
+        // About 3.3 km across: clusters only in F3411-22a, too large in F3411-19.
+        let middle = View::parse("46.51,7.02,46.49,6.99")?;
+        assert_eq!(middle.scale(&V22A_VIEWS)?, Scale::Clusters);
+        assert_eq!(middle.scale(&V19_VIEWS)?, Scale::Clusters);
+        assert!(View::parse("46.52,7.03,46.49,6.99")?.scale(&V19_VIEWS).is_err());
+        // About 1.35 km across: flights in F3411-22a, clusters in F3411-19.
+        assert_eq!(small.scale(&V19_VIEWS)?, Scale::Clusters);
+        let err = View::parse("46.5,7.0,46.6,7.1")?.scale(&V22A_VIEWS).unwrap_err();
+        assert!(matches!(err, UssError::ViewTooLarge { .. }), "{err}");
+        for bad in ["", "46.5,7.0,46.6", "a,b,c,d", "91,7,46,7", "46.5,7,46.6,7,1,1"] {
+            assert!(View::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn recent_positions_stay_in_the_view_but_for_the_crossings() -> Result<(), UssError> {
+        let view = View::parse("46.49,6.99,46.51,7.01")?;
+        // Flying north through the view: 46.48 (out), 46.495, 46.505 (in), 46.52, 46.53 (out).
+        let track = vec![
+            fix(70, 46.47),
+            fix(40, 46.48),
+            fix(30, 46.495),
+            fix(20, 46.505),
+            fix(10, 46.52),
+            fix(5, 46.53),
+        ];
+        let shown: Vec<f64> =
+            recent_in_view(&track, &view, now(), Duration::seconds(60)).iter().map(|f| f.at.lat).collect();
+        assert_eq!(shown, [46.48, 46.495, 46.505, 46.52], "the 70 s old and the second outside are left out");
+        let shown = recent_in_view(&track, &view, now(), Duration::seconds(25));
+        assert_eq!(shown.len(), 2, "only the last 25 s");
+        assert!(seen_in(&track, &view, now()));
+        assert!(!seen_in(&track[..2], &view, now()));
+        Ok(())
+    }
+
+    #[test]
+    fn merged_tracks_keep_each_instant_once_in_order_and_forget_the_old() {
+        let mut track = vec![fix(50, 1.0), fix(20, 2.0)];
+        merge_fixes(
+            &mut track,
+            vec![fix(20, 9.0), fix(30, 3.0), fix(90, 4.0), fix(10, 5.0)],
+            now(),
+            Duration::seconds(60),
+        );
+        let lats: Vec<f64> = track.iter().map(|f| f.at.lat).collect();
+        assert_eq!(lats, [1.0, 3.0, 2.0, 5.0]);
+    }
+
+    #[test]
+    fn clusters_hide_positions_in_quadrants_large_enough() -> Result<(), UssError> {
+        let view = View::parse("46.49,6.99,46.51,7.02")?;
+        let at = [
+            LatLng::new(46.495, 6.995),
+            LatLng::new(46.496, 6.996),
+            LatLng::new(46.505, 7.015),
+            LatLng::new(47.0, 7.0),
+        ];
+        let found = clusters(&view, &at);
+        assert_eq!(
+            found.iter().map(|c| c.flights).sum::<usize>(),
+            3,
+            "the one outside the view is not counted"
+        );
+        let area = |r: LatLngRect| (r.lat_hi - r.lat_lo) * (r.lng_hi - r.lng_lo);
+        for c in &found {
+            assert!(area(c.rect) >= area(view.rect()) * MIN_CLUSTER_SIZE_PERCENT / 100.0);
+            let height = distance_m(LatLng::new(c.rect.lat_lo, 7.0), LatLng::new(c.rect.lat_hi, 7.0));
+            assert!(height >= 2.0 * MIN_OBFUSCATION_DISTANCE_M - 1e-6, "{height}");
+            for p in &at[..3] {
+                let centre =
+                    LatLng::new((c.rect.lat_lo + c.rect.lat_hi) / 2.0, (c.rect.lng_lo + c.rect.lng_hi) / 2.0);
+                assert!(distance_m(*p, centre) > 1.0);
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_isa_covers_every_area_with_a_margin_until_the_retention_ends() -> Result<(), entente_geo::GeoError>
+    {
+        let volume = |lat: f64, end_min: i64, alt: (f64, f64)| Volume {
+            outline: Outline::Circle(entente_geo::Circle::new(LatLng::new(lat, 7.0), 100.0).unwrap()),
+            altitude: Interval { lo: Some(alt.0), hi: Some(alt.1) },
+            time: Interval { lo: Some(now()), hi: Some(now() + Duration::minutes(end_min)) },
+        };
+        let areas = [volume(46.5, 10, (0.0, 50.0)), volume(46.51, 20, (30.0, 120.0))];
+        let isa = isa_extent(&areas, now(), Duration::seconds(60), 500.0).unwrap();
+        assert_eq!(isa.altitude, Interval { lo: Some(0.0), hi: Some(120.0) });
+        assert_eq!(isa.time.hi, Some(now() + Duration::minutes(20) + Duration::seconds(60)));
+        assert_eq!(isa.time.lo, Some(now()));
+        for a in &areas {
+            assert!(isa.outline.contains_outline(&a.outline));
+        }
+        let widened = Outline::Circle(entente_geo::Circle::new(LatLng::new(46.5, 7.0), 550.0)?);
+        assert!(isa.outline.contains_outline(&widened), "the margin hides the flight's edge");
+        assert!(isa_extent(&areas, now() + Duration::minutes(30), Duration::seconds(60), 500.0).is_none());
+        assert!(isa_extent(&[], now(), Duration::seconds(60), 500.0).is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn subscriptions_stop_at_the_per_area_limit() {
+        let r = |lat: f64| LatLngRect { lat_lo: lat, lat_hi: lat + 0.01, lng_lo: 7.0, lng_hi: 7.01 };
+        let mut existing: Vec<LatLngRect> = (0..9).map(|_| r(46.5)).collect();
+        assert!(subscription_fits(&existing, &r(46.505)));
+        existing.push(r(46.5));
+        assert!(!subscription_fits(&existing, &r(46.505)));
+        assert!(subscription_fits(&existing, &r(46.6)), "far away it fits");
+    }
+}

@@ -210,8 +210,8 @@ mod tests {
         let refused = [
             headers(&[host.clone(), json.clone(), (header::ORIGIN, "http://evil.example")]),
             headers(&[host.clone(), (header::CONTENT_TYPE, "text/plain")]),
-            headers(&[host.clone()]),
-            headers(&[json.clone()]),
+            headers(std::slice::from_ref(&host)),
+            headers(std::slice::from_ref(&json)),
             headers(&[(header::HOST, "rebound.example:8082"), json]),
         ];
         for h in refused {

@@ -169,8 +169,8 @@ impl Events {
     }
 }
 
-/// A map server that plans for one operator, `north`, whose USS plans against `dss`.
-async fn map_for(dss: &Dss, uss: &Uss) -> anyhow::Result<(String, tokio::sync::oneshot::Sender<()>)> {
+/// A map server (over a DSS of its own) that plans for one operator, `north`, whose USS is `uss`.
+async fn map_for(uss: &Uss) -> anyhow::Result<(String, tokio::sync::oneshot::Sender<()>)> {
     let dir = tempfile::tempdir()?;
     let state = Arc::into_inner(build_state(dir.path(), true)?).context("a fresh state")?;
     let tokens = TokenSource::dev(TokenIssuer::from_pem(RSA_PRIVATE, None)?, "north");
@@ -194,7 +194,7 @@ async fn map_for(dss: &Dss, uss: &Uss) -> anyhow::Result<(String, tokio::sync::o
 async fn the_map_plans_through_its_operators_uss_from_its_own_origin_only() -> anyhow::Result<()> {
     let dss = Dss::start().await?;
     let uss = Uss::start(&dss, "north").await?;
-    let (map, _stop) = map_for(&dss, &uss).await?;
+    let (map, _stop) = map_for(&uss).await?;
     let http = reqwest::Client::new();
     let listed: Value = http.get(format!("{map}/map/api/operators")).send().await?.json().await?;
     ensure!(listed == json!({"operators": [{"name": "north", "uss_base_url": uss.base}]}), "{listed}");

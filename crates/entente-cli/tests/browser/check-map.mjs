@@ -107,6 +107,8 @@ try {
     // Drawn from the live airspace once the DSS announced the change, not from the USS's answer.
     await page.locator(`.entity[data-id="${accepted.flight}"]`).waitFor({ state: "attached", timeout: 15000 });
     await page.waitForSelector("#flight-actions:not(.hidden)", { timeout: 10000 });
+    // The details panel asks the USS what it holds of its own flight.
+    await page.waitForFunction(() => document.getElementById("fields").textContent.includes("USS state"), null, { timeout: 10000 }).catch(() => {});
   }
   await page.screenshot({ path: `${screenshots}/accepted.png` });
   report("accepted", { ...accepted, entities: await drawn(page), details: await page.locator("#details").innerText(), errors, elsewhere });

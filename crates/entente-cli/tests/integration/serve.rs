@@ -412,6 +412,13 @@ fn headless_chromium_renders_the_seeded_airspace_and_follows_it_live() -> anyhow
         classes.split(' ').any(|c| c == "own") && classes.split(' ').any(|c| c == "Accepted"),
         "the accepted flight is drawn as south-uss's Accepted flight: {classes}"
     );
+    let details = accepted["details"].as_str().unwrap_or_default();
+    ensure!(
+        details.contains(&flight)
+            && details.contains("USS state\nAccepted")
+            && details.contains("Priority\n0"),
+        "the details show what south-uss holds of its flight: {details}"
+    );
     let airspace = server.airspace()?;
     let planned = airspace["operational_intents"]
         .as_array()

@@ -32,6 +32,7 @@ const planner = {
   alternatives: [],
   previewed: null, // index of the alternative drawn as a preview
   status: null, // the USS's status of the selected own flight: { id, body }
+  asked: null, // the flight whose status was last asked for, so each selection asks once
 };
 const $ = (id) => document.getElementById(id);
 
@@ -150,6 +151,8 @@ function draw(airspace) {
       `${airspace.subscriptions.length} subscriptions, ${airspace.identification_service_areas.length} ISAs. Click a shape for details.`;
   }
   showDetails();
+  // A flight selected before it was drawn (one just accepted) gets its USS status once it is.
+  if (state.selected && planner.asked !== state.selected) loadFlightStatus();
 }
 
 function select(id) {
@@ -157,6 +160,7 @@ function select(id) {
   for (const g of document.querySelectorAll(".entity")) g.classList.toggle("selected", g.dataset.id === id);
   $("flight-message").textContent = "";
   $("flight-message").dataset.state = "idle";
+  planner.asked = null;
   showDetails();
   loadFlightStatus();
 }
@@ -571,6 +575,7 @@ async function loadFlightStatus() {
   const id = state.selected;
   const e = state.shown && entities(state.shown).find((x) => x.id === id);
   if (!e || e.kind !== "intent" || e.manager !== currentOperator()) return;
+  planner.asked = id;
   const response = await fetch(operatorPath(e.manager, `/${id}`), { cache: "no-store" });
   if (!response.ok || state.selected !== id) return;
   planner.status = { id, body: await response.json() };
@@ -628,6 +633,7 @@ function wirePlanner() {
     $("planner-operator").textContent = currentOperator();
     showResult("idle", "");
     planner.status = null;
+    planner.asked = null;
     redraw();
   });
   $("submit").addEventListener("click", () => {

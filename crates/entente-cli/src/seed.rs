@@ -1,5 +1,6 @@
-//! `entente serve --seed`: sample entities written through the real HTTP API, so a new operator's map shows
-//! every kind of entity, a conflict, and intents starting at different times for the time slider.
+//! `entente serve --seed`: sample entities written through the real HTTP APIs (flights through the operators'
+//! USSs, the restricted zone through the authority's), so a new operator's map shows every kind of entity, a
+//! conflict, and intents starting at different times for the time slider.
 
 use std::time::Duration;
 
@@ -7,7 +8,10 @@ use anyhow::{Context, bail};
 use chrono::{SecondsFormat, Utc};
 use entente_dss::Dss;
 use entente_server::auth::TokenIssuer;
+use reqwest::Method;
 use serde_json::{Value, json};
+
+use crate::serve::{AUTHORITY, uss_url};
 
 /// Lausanne, near the lake: the samples sit within a few kilometres of it.
 const LAT: f64 = 46.52;
@@ -20,54 +24,50 @@ pub(crate) async fn run(base: &str, issuer: &TokenIssuer, audience: &str, dss: &
         return Ok(());
     }
     let client = Seeder { http: reqwest::Client::new(), base, issuer, audience };
-    let sc = "utm.strategic_coordination";
+    let (north, south) = ("north-uss", "south-uss");
+    let flights = |name: &str| format!("{}/operator/v1/flights", uss_url("", name));
 
-    // Two intents meeting in 4D: the second knows the first's OVN, so the DSS accepts both, and the map
-    // flags the pair. The second is then activated (intents are created Accepted).
-    let oirs = "/dss/v1/operational_intent_references";
-    let first = intent(square(LAT, LNG, 800.0), (0.0, 120.0), (1, 60), "Accepted", &[]);
-    let first = client.put("uss1", sc, &new_path(oirs), &first).await?;
-    let first_ovn = ovn(&first)?;
-    let second_path = new_path(oirs);
-    let outline = circle(LAT + 0.004, LNG + 0.008, 500.0);
-    let mut second = intent(outline.clone(), (60.0, 150.0), (1, 90), "Accepted", &[first_ovn]);
-    // Only an intent with a subscription may be activated.
-    second["new_subscription"] =
-        json!({"uss_base_url": "http://uss2.localhost", "notify_for_constraints": false});
-    let second = client.put("uss2", sc, &second_path, &second).await?;
-    let mut activated = intent(outline, (60.0, 150.0), (1, 90), "Activated", &[first_ovn]);
-    activated["subscription_id"] = second["operational_intent_reference"]["subscription_id"].clone();
-    client.put("uss2", sc, &format!("{second_path}/{}", ovn(&second)?), &activated).await?;
-    // Later and further north: it appears only when the time slider reaches it.
     client
-        .put(
-            "uss3",
-            sc,
-            &new_path(oirs),
-            &intent(square(LAT + 0.03, LNG - 0.01, 600.0), (0.0, 90.0), (45, 150), "Accepted", &[]),
-        )
-        .await?;
-    client
-        .put(
-            "authority",
-            "utm.constraint_management",
-            &new_path("/dss/v1/constraint_references"),
+        .send(
+            AUTHORITY,
+            "entente.authority",
+            &format!("{}/authority/v1/constraints", uss_url("", AUTHORITY)),
             &json!({
-                "extents": [volume(square(LAT - 0.015, LNG + 0.03, 1200.0), (0.0, 400.0), (0, 180))],
-                "uss_base_url": "http://authority.localhost",
+                "volumes": [volume(square(LAT - 0.015, LNG + 0.03, 1200.0), (0.0, 400.0), (0, 180))],
+                "type": "restricted",
             }),
         )
         .await?;
+    // Two flights meeting in 4D: south-uss's at priority 0, then north-uss's at priority 10, which may plan
+    // over a lower priority, so the map flags the pair. The second is then activated.
+    let op = "entente.operator";
+    client
+        .send(south, op, &flights(south), &flight(square(LAT, LNG, 800.0), (0.0, 120.0), (1, 60), 0))
+        .await?;
+    let over = flight(circle(LAT + 0.004, LNG + 0.008, 500.0), (60.0, 150.0), (1, 90), 10);
+    let over = client.send(north, op, &flights(north), &over).await?;
+    let over = over["id"].as_str().context("a flight id in the answer")?;
+    client.send(north, op, &format!("{}/{over}/activate", flights(north)), &json!({})).await?;
+    // Later and further north: it appears only when the time slider reaches it.
+    client
+        .send(
+            north,
+            op,
+            &flights(north),
+            &flight(square(LAT + 0.03, LNG - 0.01, 600.0), (0.0, 90.0), (45, 150), 0),
+        )
+        .await?;
+    // south-uss watches the lake for new restricted zones.
     client
         .put(
-            "uss2",
-            sc,
+            south,
+            "utm.constraint_processing",
             &new_path("/dss/v1/subscriptions"),
             &json!({
                 "extents": volume(circle(LAT, LNG, 4000.0), (0.0, 500.0), (0, 180)),
-                "uss_base_url": "http://uss2.localhost",
-                "notify_for_operational_intents": true,
-                "notify_for_constraints": false,
+                "uss_base_url": uss_url(base, south),
+                "notify_for_operational_intents": false,
+                "notify_for_constraints": true,
             }),
         )
         .await?;
@@ -82,7 +82,9 @@ pub(crate) async fn run(base: &str, issuer: &TokenIssuer, audience: &str, dss: &
             }),
         )
         .await?;
-    println!("--seed: added 3 operational intents (2 in conflict), a constraint, 2 subscriptions and an ISA");
+    println!(
+        "--seed: added 3 flights of {north} and {south} (2 in conflict), a restricted zone of {AUTHORITY}, a subscription and an ISA"
+    );
     Ok(())
 }
 
@@ -96,20 +98,36 @@ struct Seeder<'a> {
 impl Seeder<'_> {
     /// PUTs `body` at `path` as `sub` holding `scope`; returns the answer.
     async fn put(&self, sub: &str, scope: &str, path: &str, body: &Value) -> anyhow::Result<Value> {
+        self.request(Method::PUT, sub, scope, path, body).await
+    }
+
+    /// POSTs `body` at `path` as `sub` holding `scope`; returns the answer.
+    async fn send(&self, sub: &str, scope: &str, path: &str, body: &Value) -> anyhow::Result<Value> {
+        self.request(Method::POST, sub, scope, path, body).await
+    }
+
+    async fn request(
+        &self,
+        method: Method,
+        sub: &str,
+        scope: &str,
+        path: &str,
+        body: &Value,
+    ) -> anyhow::Result<Value> {
         let token = self.issuer.issue(sub, &[scope], self.audience, Duration::from_secs(300))?;
         let url = format!("{}{path}", self.base);
         let response = self
             .http
-            .put(&url)
+            .request(method.clone(), &url)
             .bearer_auth(token)
             .json(body)
             .send()
             .await
-            .with_context(|| format!("PUT {url}"))?;
+            .with_context(|| format!("{method} {url}"))?;
         let status = response.status();
         let answer: Value = response.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
-            bail!("PUT {url}: {status}: {answer}");
+            bail!("{method} {url}: {status}: {answer}");
         }
         Ok(answer)
     }
@@ -120,17 +138,9 @@ fn new_path(collection: &str) -> String {
     format!("{collection}/{}", uuid::Uuid::new_v4())
 }
 
-fn ovn(answer: &Value) -> anyhow::Result<&str> {
-    answer["operational_intent_reference"]["ovn"].as_str().context("an OVN in the answer")
-}
-
-fn intent(outline: Value, altitude: (f64, f64), minutes: (i64, i64), state: &str, key: &[&str]) -> Value {
-    json!({
-        "extents": [volume(outline, altitude, minutes)],
-        "state": state,
-        "uss_base_url": "http://uss.localhost",
-        "key": key,
-    })
+/// An operator's flight request: one volume, at `priority`.
+fn flight(outline: Value, altitude: (f64, f64), minutes: (i64, i64), priority: i32) -> Value {
+    json!({"volumes": [volume(outline, altitude, minutes)], "priority": priority})
 }
 
 /// A Volume4D of F3548 and F3411-22a: `outline` is `{"outline_polygon": …}` or `{"outline_circle": …}`,

@@ -1,8 +1,8 @@
 //! `entente serve`: everything one operator needs on one machine, in one process: the DSS on the embedded
-//! store, the web map, and development tokens signed by a key created on the first run and kept with the
-//! data.
+//! store, a USS for each demo operator (mounted on the same listener), the web map that plans for them, and
+//! development tokens signed by a key created on the first run and kept with the data.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,8 +10,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use entente_dss::{Dss, Limits, SystemClock};
-use entente_server::AppState;
 use entente_server::auth::{Authenticator, TokenIssuer};
+use entente_server::uss::{AuditLog, TokenSource, UssConfig, UssState};
+use entente_server::{AppState, MapOperator};
 use entente_store::RedbStore;
 
 use crate::dss::serve_until_signal;
@@ -19,6 +20,11 @@ use crate::seed;
 
 /// The `aud` of development tokens, and so the audience this DSS accepts.
 const AUDIENCE: &str = "localhost";
+
+/// The operators that plan flights on the map, each a USS of its own identity.
+pub(crate) const FLIGHT_OPERATORS: [&str; 2] = ["north-uss", "south-uss"];
+/// The USS that declares restricted zones (its authority API) for the airspace authority.
+pub(crate) const AUTHORITY: &str = "authority";
 
 #[derive(Args)]
 pub(crate) struct ServeArgs {
@@ -44,17 +50,19 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let limits = Limits { allow_http_base_urls: true, ..Limits::default() };
     let dss =
         Arc::new(Dss::open(Arc::new(store), Arc::new(SystemClock), limits).context("loading the store")?);
-    let (issuer, private_key) = dev_issuer(&args.data_dir)?;
-    let auth = Authenticator::from_pem_strings(&[&issuer.public_pem()?], vec![AUDIENCE.to_owned()])?;
-    let state = Arc::new(AppState::new(dss, Arc::new(auth), 1 << 20).with_map());
+    let (pem, private_key) = dev_key(&args.data_dir)?;
+    let issuer = TokenIssuer::from_pem(&pem, None)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr()?;
     if !address.ip().is_loopback() {
-        tracing::warn!(%address, "the map and its API need no token: anyone reaching this address sees the airspace");
+        tracing::warn!(%address, "the map needs no token and plans as the demo operators: anyone reaching this address can read the airspace and file flights");
     }
-    let base = format!("http://{address}");
+    let base = internal_base(address);
+    let auth = dev_authenticator(&issuer, &base)?;
+    let state = AppState::new(dss, auth.clone(), 1 << 20);
+    let state = Arc::new(with_operators(state, auth, &base, &args.data_dir, &pem)?.with_map());
     let server = tokio::spawn(serve_until_signal(
         listener,
         state.clone(),
@@ -73,10 +81,65 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How the DSS and the USSs in this process call each other: the listening address, or loopback when it
+/// listens on every interface.
+pub(crate) fn internal_base(address: SocketAddr) -> String {
+    let ip = match address.ip() {
+        ip if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, address.port()))
+}
+
+/// What the DSS and every USS of this process accept: the development key's tokens for `localhost` and for
+/// the host of `base` (which the USSs, naming the host they call, put in `aud`).
+pub(crate) fn dev_authenticator(issuer: &TokenIssuer, base: &str) -> anyhow::Result<Arc<Authenticator>> {
+    let host = reqwest::Url::parse(base)?.host_str().context("a host in the base URL")?.to_owned();
+    Ok(Arc::new(Authenticator::from_pem_strings(&[&issuer.public_pem()?], vec![AUDIENCE.to_owned(), host])?))
+}
+
+/// Mounts a USS for every demo operator and the authority under `{base}/uss/{name}`, signing with the
+/// development key `pem`, and lets the map plan for the flight operators. Each USS keeps its flights and its
+/// audit log in `<data>/{name}/`, so a second run finds them again.
+pub(crate) fn with_operators(
+    mut state: AppState,
+    auth: Arc<Authenticator>,
+    base: &str,
+    data_dir: &Path,
+    pem: &str,
+) -> anyhow::Result<AppState> {
+    for name in FLIGHT_OPERATORS.into_iter().chain([AUTHORITY]) {
+        let dir = data_dir.join(name);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let url = uss_url(base, name);
+        let mut config = UssConfig::new(name, &url, base);
+        config.flights_file = Some(dir.join("flights.json"));
+        let audit = AuditLog::open(&dir.join("audit.jsonl"))
+            .with_context(|| format!("opening {}", dir.join("audit.jsonl").display()))?;
+        let uss = UssState::open(config, auth.clone(), signer(pem, name)?, Arc::new(audit))
+            .with_context(|| format!("loading the flights of {name}"))?;
+        state = state.with_uss(name, Arc::new(uss));
+        if FLIGHT_OPERATORS.contains(&name) {
+            state = state.with_map_operator(MapOperator::new(name, &url, signer(pem, name)?));
+        }
+    }
+    Ok(state)
+}
+
+/// Where operator `name`'s USS is mounted.
+pub(crate) fn uss_url(base: &str, name: &str) -> String {
+    format!("{base}/uss/{name}")
+}
+
+/// Tokens for `name` signed with the development key (a [`TokenSource`] owns its issuer).
+fn signer(pem: &str, name: &str) -> anyhow::Result<TokenSource> {
+    Ok(TokenSource::dev(TokenIssuer::from_pem(pem, None)?, name))
+}
+
 /// The key pair in `<data>/dev-keys/`: made on the first run, reused after, so tokens and the keys other
 /// tools were given stay valid across restarts. The public half is written too, for `entente dss
-/// --public-key` or a USS that checks tokens itself.
-fn dev_issuer(data_dir: &Path) -> anyhow::Result<(TokenIssuer, PathBuf)> {
+/// --public-key` or a USS that checks tokens itself. Returns the private key's PEM and its path.
+pub(crate) fn dev_key(data_dir: &Path) -> anyhow::Result<(String, PathBuf)> {
     let dir = data_dir.join("dev-keys");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let private = dir.join("private.pem");
@@ -94,7 +157,7 @@ fn dev_issuer(data_dir: &Path) -> anyhow::Result<(TokenIssuer, PathBuf)> {
         TokenIssuer::from_pem(&pem, None).with_context(|| format!("loading {}", private.display()))?;
     let public = dir.join("public.pem");
     std::fs::write(&public, issuer.public_pem()?).with_context(|| format!("writing {}", public.display()))?;
-    Ok((issuer, private))
+    Ok((pem, private))
 }
 
 /// Only the owner may read the key: whoever holds it can write to this DSS.
@@ -111,14 +174,31 @@ fn write_private(path: &Path, pem: &str) -> anyhow::Result<()> {
 
 /// Printed, not logged: it is the answer to "what do I do now", whatever the log filter.
 fn print_welcome(base: &str, data_dir: &Path, private_key: &Path) {
-    println!("entente serve: DSS, map and development token issuer, data in {}", data_dir.display());
+    println!(
+        "entente serve: DSS, operators' USSs, map and development token issuer, data in {}",
+        data_dir.display()
+    );
     println!("  map           {base}/map/");
     println!("  F3548 DSS     {base}/dss/v1/");
     println!("  F3411 DSS     {base}/rid/v2/dss/ (F3411-22a), {base}/v1/dss/ (F3411-19)");
-    println!("  health        {base}/healthy, metrics {base}/metrics");
+    for name in FLIGHT_OPERATORS {
+        println!(
+            "  USS {name:<9} {}/ (operator API: operator/v1/flights; data in {})",
+            uss_url(base, name),
+            data_dir.join(name).display()
+        );
+    }
     println!(
-        "  a token       entente token --private-key {} --sub uss1 --scope utm.strategic_coordination",
-        private_key.display()
+        "  authority     {}/ (authority API: authority/v1/constraints; data in {})",
+        uss_url(base, AUTHORITY),
+        data_dir.join(AUTHORITY).display()
     );
+    println!("  health        {base}/healthy, metrics {base}/metrics");
+    let key = private_key.display();
+    println!(
+        "  a token       entente token --private-key {key} --sub uss1 --scope utm.strategic_coordination"
+    );
+    println!("  as operator   entente token --private-key {key} --sub north-uss --scope entente.operator");
+    println!("  as authority  entente token --private-key {key} --sub authority --scope entente.authority");
     println!("Ctrl-C stops it; the data stays for the next run.");
 }

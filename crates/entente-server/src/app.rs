@@ -16,7 +16,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::auth::Authenticator;
 use crate::error::ApiError;
 use crate::extract::Edge;
+use crate::map::MapOperator;
 use crate::metrics::Metrics;
+use crate::uss::{UssState, uss_app};
 use crate::{map, openapi, rid, scd};
 
 pub struct AppState {
@@ -26,6 +28,10 @@ pub struct AppState {
     pub body_limit: usize,
     /// Whether the web map and its API (`/map/`) are served.
     pub map: bool,
+    /// USSs served by this same server, each under `/uss/{name}/` (`entente serve`'s demo operators).
+    pub uss: Vec<(String, Arc<UssState>)>,
+    /// The USSs the map plans for (see [`crate::map`]); none unless given.
+    pub map_operators: Vec<MapOperator>,
     /// Set when the server begins to shut down, so that endless responses (the map's event stream) end.
     pub closing: watch::Sender<bool>,
 }
@@ -38,6 +44,8 @@ impl AppState {
             metrics: Metrics::default(),
             body_limit,
             map: false,
+            uss: Vec::new(),
+            map_operators: Vec::new(),
             closing: watch::Sender::new(false),
         }
     }
@@ -45,6 +53,18 @@ impl AppState {
     /// Also serves the web map; see [`crate::map`] for who may read it.
     pub fn with_map(mut self) -> AppState {
         self.map = true;
+        self
+    }
+
+    /// Also serves `uss` under `/uss/{name}/`, so one listener holds the DSS and its operators' USSs.
+    pub fn with_uss(mut self, name: impl Into<String>, uss: Arc<UssState>) -> AppState {
+        self.uss.push((name.into(), uss));
+        self
+    }
+
+    /// Lets the map plan for `operator` (only when the map is served).
+    pub fn with_map_operator(mut self, operator: MapOperator) -> AppState {
+        self.map_operators.push(operator);
         self
     }
 }
@@ -62,7 +82,7 @@ impl Edge for AppState {
 pub fn app(state: Arc<AppState>) -> Router {
     let router = Router::new().merge(scd::routes()).merge(rid::routes());
     let router = if state.map { router.merge(map::routes()) } else { router };
-    router
+    let router = router
         .route("/healthy", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(|| async { axum::Json(openapi::document()) }))
@@ -72,7 +92,12 @@ pub fn app(state: Arc<AppState>) -> Router {
         })
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(CatchPanicLayer::custom(panic_response))
-        .with_state(state)
+        .with_state(state.clone());
+    // Nested after the DSS's layers: each USS has its own fallback, panic guard and audit.
+    state
+        .uss
+        .iter()
+        .fold(router, |router, (name, uss)| router.nest(&format!("/uss/{name}"), uss_app(uss.clone())))
 }
 
 async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {

@@ -117,6 +117,11 @@ impl Body {
         Ok(parsed)
     }
 
+    /// The body as it came, for a handler that passes it on unread.
+    pub(crate) fn into_bytes(self) -> Bytes {
+        self.0
+    }
+
     pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.0).into_owned()
     }

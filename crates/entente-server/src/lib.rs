@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 pub use app::{AppState, app};
 pub use error::ApiError;
+pub use map::MapOperator;
 
 /// Serves until `shutdown` resolves, then ends event streams and lets in-flight requests finish.
 pub async fn serve(

@@ -4,6 +4,9 @@
 //! Mounted only when [`AppState::with_map`] enabled it. It needs no token: an `EventSource` cannot send
 //! one, and the view holds only what any USS may query (never an OVN). `entente serve` enables it on a
 //! loopback address for local operators; `entente dss --map` exposes it wherever the DSS listens.
+//! Planning from the map (`operators`) forwards to the USSs the server was given, never to others.
+
+mod operators;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -26,6 +29,8 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::scd::types::OperationalIntentState;
 
+pub use operators::MapOperator;
+
 /// The page forbids every origin but this server, so a page that works here works offline.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:";
 
@@ -47,6 +52,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         )
         .route("/map/api/airspace", get(airspace))
         .route("/map/api/events", get(events))
+        .merge(operators::routes())
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {

@@ -3,7 +3,11 @@
 //   node check-map.mjs CHROMIUM URL SCREENSHOT_DIR
 // Steps: "loaded" (what the page drew), then it waits for an intent id on stdin, written by the test
 // after the page loaded, and reports "updated" once the page drew it without a reload, with the details
-// panel after a click on it; "early" is what the page draws with the time slider at its start.
+// panel after a click on it; "early" is what the page draws with the time slider at its start. Then it
+// plans through the page: it reads a plan from stdin ({"operator", "vertices": [[lng, lat], ...]}), picks
+// the operator, clicks the vertices on the map and submits ("conflict": the answer as the page shows it),
+// previews the first alternative ("preview"), accepts it ("accepted", once the flight is drawn live) and
+// activates it from its details panel ("activated").
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
 
@@ -48,6 +52,79 @@ try {
   await page.waitForSelector('#summary[data-state="ready"]');
   await page.screenshot({ path: `${screenshots}/time-slider-start.png` });
   report("early", { entities: await drawn(page), instant: await page.locator("#instant").innerText(), errors });
+
+  await page.check("#all-times");
+  await page.waitForFunction(() => document.getElementById("instant").textContent === "all times");
+  const { value: planLine } = await lines.next();
+  const plan = JSON.parse(planLine);
+  await page.waitForSelector('#act-as[data-ready="true"]', { timeout: 10000 });
+  const operators = await page.$$eval("#operator option", (options) => options.map((o) => o.value));
+  await page.selectOption("#operator", plan.operator);
+  await page.click("#plan");
+  for (const vertex of plan.vertices) {
+    // Where the page draws this point now: the same projection and view it uses for everything.
+    const [x, y] = await page.evaluate(([lng, lat]) => {
+      const [wx, wy] = project([lng, lat]);
+      const box = map.getBoundingClientRect();
+      return [box.left + wx * view.scale + view.x, box.top + wy * view.scale + view.y];
+    }, vertex);
+    await page.mouse.click(x, y);
+  }
+  const draft = await page.locator("#layer-draft .draft-vertex").count();
+  await page.click("#submit");
+  await page.waitForSelector('#plan-result:not([data-state="submitting"])', { timeout: 30000 });
+  await page.screenshot({ path: `${screenshots}/conflict.png` });
+  const result = () => page.evaluate(() => ({
+    state: document.getElementById("plan-result").dataset.state,
+    message: document.getElementById("plan-message").textContent,
+    flight: document.getElementById("plan-result").dataset.flight ?? null,
+  }));
+  report("conflict", {
+    operators,
+    draft,
+    ...(await result()),
+    conflicting: await page.$$eval("#conflicting li", (items) => items.map((li) => li.dataset.id)),
+    alternatives: await page.$$eval("#alternatives li", (items) => items.map((li) => li.textContent)),
+    // The alternatives as the page received them from the USS, to compare with what gets planned.
+    requests: await page.evaluate(() => planner.alternatives.map((a) => a.request)),
+    entities: await drawn(page),
+    errors,
+    elsewhere,
+  });
+
+  await page.click('#alternatives li[data-index="0"] .preview-alternative');
+  await page.screenshot({ path: `${screenshots}/alternative-preview.png` });
+  report("preview", {
+    shapes: await page.locator("#layer-preview .preview > *").count(),
+    previewed: await page.$$eval("#alternatives li.previewed", (items) => items.map((li) => li.dataset.index)),
+    errors,
+  });
+
+  await page.click('#alternatives li[data-index="0"] .accept-alternative');
+  await page.waitForSelector('#plan-result:not([data-state="submitting"]):not([data-state="conflict"])', { timeout: 30000 });
+  const accepted = await result();
+  if (accepted.flight) {
+    // Drawn from the live airspace once the DSS announced the change, not from the USS's answer.
+    await page.locator(`.entity[data-id="${accepted.flight}"]`).waitFor({ state: "attached", timeout: 15000 });
+    await page.waitForSelector("#flight-actions:not(.hidden)", { timeout: 10000 });
+    // The details panel asks the USS what it holds of its own flight.
+    await page.waitForFunction(() => document.getElementById("fields").textContent.includes("USS state"), null, { timeout: 10000 }).catch(() => {});
+  }
+  await page.screenshot({ path: `${screenshots}/accepted.png` });
+  report("accepted", { ...accepted, entities: await drawn(page), details: await page.locator("#details").innerText(), errors, elsewhere });
+
+  await page.click("#activate");
+  await page.waitForSelector('#flight-message:not([data-state="working"])', { timeout: 30000 });
+  if (accepted.flight) {
+    await page.waitForSelector(`.entity.Activated[data-id="${accepted.flight}"]`, { timeout: 15000 }).catch(() => {});
+  }
+  await page.screenshot({ path: `${screenshots}/activated.png` });
+  report("activated", {
+    message: await page.locator("#flight-message").innerText(),
+    state: await page.$eval("#flight-message", (m) => m.dataset.state),
+    entities: await drawn(page),
+    errors,
+  });
 } finally {
   await browser.close();
 }

@@ -73,6 +73,17 @@ impl Serve {
         Ok(response.json()?)
     }
 
+    /// Flight `id` as operator `name`'s USS reports it, asked with a token signed by the development key.
+    fn operator_flight(&self, issuer: &TokenIssuer, name: &str, id: &str) -> anyhow::Result<Value> {
+        let token = issuer.issue(name, &["entente.operator"], "localhost", Duration::from_secs(300))?;
+        let response = reqwest::blocking::Client::new()
+            .get(format!("{}/uss/{name}/operator/v1/flights/{id}", self.base))
+            .bearer_auth(token)
+            .send()?;
+        ensure!(response.status() == 200, "GET flight {id} of {name}: {}", response.status());
+        Ok(response.json()?)
+    }
+
     fn terminate(mut self) -> anyhow::Result<()> {
         let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status()?;
         ensure!(status.success(), "kill -TERM failed");
@@ -107,6 +118,13 @@ fn serve_keeps_its_keys_and_data_across_runs() -> anyhow::Result<()> {
         "the banner says how to get a token: {}",
         server.banner
     );
+    for name in ["north-uss", "south-uss", "authority"] {
+        ensure!(
+            server.banner.contains(&format!("{}/uss/{name}/", server.base)),
+            "the banner gives the URL of {name}'s USS: {}",
+            server.banner
+        );
+    }
     let key = std::fs::read_to_string(&private).context("the dev key is created on the first run")?;
 
     // A token signed with the printed key is accepted by the API.
@@ -133,8 +151,8 @@ fn serve_keeps_its_keys_and_data_across_runs() -> anyhow::Result<()> {
         "one seeded conflict: {}",
         seeded["conflicts"]
     );
-    // The activated intent brings its implicit subscription besides the explicit one.
-    for (kind, count) in [("constraints", 1), ("subscriptions", 2), ("identification_service_areas", 1)] {
+    // Each flight brings its USS's implicit subscription besides the explicit one.
+    for (kind, count) in [("constraints", 1), ("subscriptions", 4), ("identification_service_areas", 1)] {
         ensure!(ids(&seeded[kind]).len() == count, "--seed adds {count} of {kind}: {}", seeded[kind]);
     }
     let near = ids(&found["operational_intent_references"]);
@@ -142,12 +160,37 @@ fn serve_keeps_its_keys_and_data_across_runs() -> anyhow::Result<()> {
         !near.is_empty() && near.iter().all(|id| intents.contains(id)),
         "the query finds seeded intents: {near:?}"
     );
+    // The flights were planned by the operators' USSs, which keep them in their own folders.
+    let managers: Vec<&str> = seeded["operational_intents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["manager"].as_str())
+        .collect();
+    ensure!(
+        managers.iter().filter(|m| **m == "north-uss").count() == 2
+            && managers.iter().filter(|m| **m == "south-uss").count() == 1,
+        "the seeded flights belong to north-uss and south-uss: {managers:?}"
+    );
+    for name in ["north-uss", "south-uss", "authority"] {
+        ensure!(
+            dir.path().join(name).join("audit.jsonl").is_file(),
+            "{name} keeps its audit log in its folder"
+        );
+    }
     server.terminate()?;
 
     let again = Serve::start(dir.path(), true)?;
     ensure!(std::fs::read_to_string(&private)? == key, "the dev key is reused, not replaced");
     let kept = again.airspace()?;
     ensure!(ids(&kept["operational_intents"]) == intents, "the data is kept and not seeded twice");
+    // Each USS still knows its flights after the restart.
+    let issuer = TokenIssuer::from_pem(&key, None)?;
+    for o in kept["operational_intents"].as_array().into_iter().flatten() {
+        let manager = o["manager"].as_str().context("a manager")?;
+        let flight = again.operator_flight(&issuer, manager, o["id"].as_str().context("an id")?)?;
+        ensure!(flight["state"] == o["state"], "{manager} reports {flight} for {o}");
+    }
     again.terminate()
 }
 
@@ -265,6 +308,22 @@ fn headless_chromium_renders_the_seeded_airspace_and_follows_it_live() -> anyhow
         .error_for_status()?;
     use std::io::Write;
     writeln!(input, "{new_id}")?;
+    // The plan drawn through the page: a square over north-uss's activated flight (priority 10), asked by
+    // south-uss at priority 0 with the page's default altitudes (0-120 m) and times (in 5 to 35 minutes), so
+    // it must be refused with alternatives.
+    let over = seeded["operational_intents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|o| o["manager"] == "north-uss" && o["state"] == "Activated")
+        .context("north-uss's activated flight")?;
+    let center = &over["volumes"][0]["outline"]["center"];
+    let (lng, lat) = (center[0].as_f64().context("a centre")?, center[1].as_f64().context("a centre")?);
+    let d = 0.003;
+    let plan = json!({"operator": "south-uss", "vertices": [
+        [lng - d, lat - d], [lng + d, lat - d], [lng + d, lat + d], [lng - d, lat + d],
+    ]});
+    writeln!(input, "{plan}")?;
     // The driver's stdin must close, or its reader keeps node running after the last step.
     drop(input);
     let updated = step(&mut lines, "updated")?;
@@ -281,10 +340,10 @@ fn headless_chromium_renders_the_seeded_airspace_and_follows_it_live() -> anyhow
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|o| o["manager"] == "uss3")
+        .filter(|o| o["manager"] == "north-uss" && o["state"] == "Accepted")
         .filter_map(|o| o["id"].as_str().map(str::to_owned))
         .collect();
-    ensure!(later.len() == 1, "one seeded intent of uss3: {later:?}");
+    ensure!(later.len() == 1, "one seeded Accepted intent of north-uss: {later:?}");
     let early_shapes = drawn(&early);
     ensure!(
         !early_shapes.iter().any(|(id, _)| *id == later[0]),
@@ -296,9 +355,123 @@ fn headless_chromium_renders_the_seeded_airspace_and_follows_it_live() -> anyhow
         "the constraint is in force from the start"
     );
 
+    let over_id = over["id"].as_str().context("an id")?.to_owned();
+    let conflict = step(&mut lines, "conflict")?;
+    ensure!(conflict["elsewhere"] == json!([]), "the page reached other hosts: {}", conflict["elsewhere"]);
+    ensure!(
+        conflict["operators"] == json!(["north-uss", "south-uss"]),
+        "operators offered: {}",
+        conflict["operators"]
+    );
+    ensure!(conflict["draft"] == json!(4), "the 4 clicks make 4 vertices: {}", conflict["draft"]);
+    ensure!(conflict["state"] == "conflict", "the plan was not refused as a conflict: {conflict}");
+    let conflicting: Vec<String> = conflict["conflicting"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|id| id.as_str().map(str::to_owned))
+        .collect();
+    ensure!(conflicting.contains(&over_id), "north-uss's flight {over_id} is not listed: {conflicting:?}");
+    let blocking: Vec<String> = drawn(&conflict)
+        .into_iter()
+        .filter(|(_, classes)| classes.split(' ').any(|c| c == "blocking"))
+        .map(|(id, _)| id)
+        .collect();
+    ensure!(
+        blocking.contains(&over_id) && blocking.iter().all(|id| conflicting.contains(id)),
+        "highlighted as blocking {blocking:?}, conflicting {conflicting:?}"
+    );
+    let offered = conflict["alternatives"].as_array().map_or(0, Vec::len);
+    ensure!(offered > 0, "no alternative offered: {conflict}");
+    ensure!(
+        conflict["requests"].as_array().map_or(0, Vec::len) == offered,
+        "each alternative has its request"
+    );
+    // A refused plan writes nothing.
+    ensure!(
+        ids(&server.airspace()?["operational_intents"]).len() == 4,
+        "only the 3 seeded intents and the live one exist after the refusal"
+    );
+
+    let preview = step(&mut lines, "preview")?;
+    ensure!(
+        preview["shapes"].as_i64().unwrap_or(0) >= 1,
+        "the previewed alternative is not drawn: {preview}"
+    );
+    ensure!(preview["previewed"] == json!(["0"]), "the first alternative is marked: {preview}");
+
+    let accepted = step(&mut lines, "accepted")?;
+    ensure!(accepted["state"] == "accepted", "the alternative was not accepted: {accepted}");
+    let flight = accepted["flight"].as_str().context("the accepted flight's id")?.to_owned();
+    let classes = drawn(&accepted)
+        .into_iter()
+        .find(|(id, _)| *id == flight)
+        .map(|(_, classes)| classes)
+        .context("the accepted flight is not drawn")?;
+    ensure!(
+        classes.split(' ').any(|c| c == "own") && classes.split(' ').any(|c| c == "Accepted"),
+        "the accepted flight is drawn as south-uss's Accepted flight: {classes}"
+    );
+    let details = accepted["details"].as_str().unwrap_or_default();
+    ensure!(
+        details.contains(&flight)
+            && details.contains("USS state\nAccepted")
+            && details.contains("Priority\n0"),
+        "the details show what south-uss holds of its flight: {details}"
+    );
+    let airspace = server.airspace()?;
+    let planned = airspace["operational_intents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|o| o["id"] == flight.as_str())
+        .context("the accepted flight is not in the DSS")?;
+    ensure!(planned["manager"] == "south-uss", "planned by {}", planned["manager"]);
+    ensure!(planned["conflicts_with"] == json!([]), "the alternative meets {}", planned["conflicts_with"]);
+    // The USS planned exactly the alternative the page showed.
+    let issuer = TokenIssuer::from_pem(&key, None)?;
+    let status = server.operator_flight(&issuer, "south-uss", &flight)?;
+    let asked = &conflict["requests"][0]["volumes"][0];
+    let got = &status["volumes"][0];
+    for field in ["altitude_lower", "altitude_upper"] {
+        ensure!(
+            asked["volume"][field]["value"].as_f64() == got["volume"][field]["value"].as_f64(),
+            "{field}: asked {asked}, planned {got}"
+        );
+    }
+    for field in ["time_start", "time_end"] {
+        let instant =
+            |v: &Value| v[field]["value"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+        ensure!(
+            instant(asked).is_some() && instant(asked) == instant(got),
+            "{field}: asked {asked}, planned {got}"
+        );
+    }
+
+    let activated = step(&mut lines, "activated")?;
+    ensure!(activated["state"] == "done", "activation failed: {activated}");
+    ensure!(
+        server.operator_flight(&issuer, "south-uss", &flight)?["state"] == "Activated",
+        "the USS did not activate the flight"
+    );
+    ensure!(
+        drawn(&activated)
+            .iter()
+            .any(|(id, classes)| *id == flight && classes.split(' ').any(|c| c == "Activated")),
+        "the activated flight is not drawn as Activated"
+    );
+
     let status = driver.wait()?;
     ensure!(status.success(), "the browser driver exited with {status}");
-    for png in ["seeded.png", "live-update.png", "time-slider-start.png"] {
+    for png in [
+        "seeded.png",
+        "live-update.png",
+        "time-slider-start.png",
+        "conflict.png",
+        "alternative-preview.png",
+        "accepted.png",
+        "activated.png",
+    ] {
         let size =
             std::fs::metadata(screenshots.join(png)).with_context(|| format!("no screenshot {png}"))?.len();
         ensure!(size > 10_000, "{png} is suspiciously small ({size} bytes)");

@@ -20,7 +20,21 @@ const state = {
   fitted: false,
   refreshing: null, // the refresh in flight, so change notices arriving meanwhile cause one more
   again: false,
+  dragged: false, // whether the last press moved the map, so its click is not a click on the map
 };
+// Planning as one of the operators this server plans for (none when the map only shows the airspace).
+const planner = {
+  operators: [], // names, each a USS identity and so the manager of its intents
+  drawing: false,
+  vertices: [], // [lng, lat] of the polygon being drawn
+  center: null, // [lng, lat] of the circle being drawn
+  blocking: new Set(), // ids the last refused plan may not conflict with
+  alternatives: [],
+  previewed: null, // index of the alternative drawn as a preview
+  status: null, // the USS's status of the selected own flight: { id, body }
+  asked: null, // the flight whose status was last asked for, so each selection asks once
+};
+const $ = (id) => document.getElementById(id);
 
 function project([lng, lat]) {
   const phi = (Math.max(-MAX_LAT, Math.min(MAX_LAT, lat)) * Math.PI) / 180;
@@ -115,7 +129,9 @@ function draw(airspace) {
     if (e.kind === "intent") {
       classes.push(e.state);
       if (e.conflicts_with.length) classes.push("conflict");
+      if (e.manager === currentOperator()) classes.push("own");
     }
+    if (planner.blocking.has(e.id)) classes.push("blocking");
     if (e.id === state.selected) classes.push("selected");
     const group = element("g", { class: classes.join(" "), "data-id": e.id, "data-kind": e.kind }, document.getElementById(layers[e.kind]));
     element("title", {}, group).textContent = `${e.kind} ${e.id}`;
@@ -135,12 +151,18 @@ function draw(airspace) {
       `${airspace.subscriptions.length} subscriptions, ${airspace.identification_service_areas.length} ISAs. Click a shape for details.`;
   }
   showDetails();
+  // A flight selected before it was drawn (one just accepted) gets its USS status once it is.
+  if (state.selected && planner.asked !== state.selected) loadFlightStatus();
 }
 
 function select(id) {
   state.selected = id;
   for (const g of document.querySelectorAll(".entity")) g.classList.toggle("selected", g.dataset.id === id);
+  $("flight-message").textContent = "";
+  $("flight-message").dataset.state = "idle";
+  planner.asked = null;
   showDetails();
+  loadFlightStatus();
 }
 
 function showDetails() {
@@ -177,6 +199,16 @@ function showDetails() {
     const alt = `${v.altitude_lower_m ?? "-∞"}–${v.altitude_upper_m ?? "∞"} m`;
     addField(`Volume ${i + 1}`, `${where}; ${alt}; ${v.time_start ?? "…"} → ${v.time_end ?? "…"}`);
   });
+  const own = e.kind === "intent" && e.manager === currentOperator();
+  $("flight-actions").classList.toggle("hidden", !own);
+  if (own && planner.status && planner.status.id === e.id) {
+    const flight = planner.status.body;
+    addField("USS state", flight.state);
+    addField("Priority", flight.priority);
+    addField("Alerts", flight.alerts && flight.alerts.length ? flight.alerts.join("; ") : "none");
+  } else if (e.kind === "intent" && planner.operators.includes(e.manager) && !own) {
+    addField("Actions", `act as ${e.manager} to activate or end it`);
+  }
 }
 
 // The slider spans the earliest start to the latest end of every volume in the all-times view.
@@ -261,6 +293,7 @@ function wireControls() {
     applyView();
   });
   map.addEventListener("pointerup", () => {
+    state.dragged = Boolean(drag && drag.moved);
     drag = null;
     map.classList.remove("dragging");
   });
@@ -300,8 +333,327 @@ function followChanges() {
   });
 }
 
+// ---- Planning ------------------------------------------------------------------------------------------
+// The page talks only to this server: api/operators/* forwards to the chosen operator's USS with a token the
+// server signs, so the page holds no token.
+
+function currentOperator() {
+  return planner.operators.length ? $("operator").value : null;
+}
+
+function unproject(sx, sy) {
+  const x = (sx - view.x) / view.scale;
+  const y = (sy - view.y) / view.scale;
+  const lng = (x / WORLD) * 360 - 180;
+  const lat = ((2 * Math.atan(Math.exp(((WORLD / 2 - y) * 2 * Math.PI) / WORLD)) - Math.PI / 2) * 180) / Math.PI;
+  return [lng, lat];
+}
+
+function shapeKind() {
+  return document.querySelector('input[name="shape"]:checked').value;
+}
+
+// A volume as the operator API takes it (Volume4D), and the same as the airspace view draws it.
+function wireOutline(outline) {
+  if (outline.type === "Circle") {
+    const [lng, lat] = outline.center;
+    return { outline_circle: { center: { lat, lng }, radius: { value: outline.radius_m, units: "M" } } };
+  }
+  return { outline_polygon: { vertices: outline.coordinates.map(([lng, lat]) => ({ lat, lng })) } };
+}
+
+function viewVolume(wire) {
+  const v = wire.volume;
+  const outline = v.outline_circle
+    ? { type: "Circle", center: [v.outline_circle.center.lng, v.outline_circle.center.lat], radius_m: v.outline_circle.radius.value }
+    : { type: "Polygon", coordinates: v.outline_polygon.vertices.map((p) => [p.lng, p.lat]) };
+  return {
+    outline,
+    altitude_lower_m: v.altitude_lower && v.altitude_lower.value,
+    altitude_upper_m: v.altitude_upper && v.altitude_upper.value,
+    time_start: wire.time_start && wire.time_start.value,
+    time_end: wire.time_end && wire.time_end.value,
+  };
+}
+
+function draftOutline() {
+  if (shapeKind() === "circle") {
+    return planner.center ? { type: "Circle", center: planner.center, radius_m: Number($("radius").value) } : null;
+  }
+  return planner.vertices.length ? { type: "Polygon", coordinates: planner.vertices } : null;
+}
+
+function drawDraft() {
+  const layer = $("layer-draft");
+  layer.replaceChildren();
+  const outline = draftOutline();
+  const hint = $("draw-hint");
+  if (shapeKind() === "circle") {
+    hint.textContent = planner.center ? "Click elsewhere to move the centre; set the radius above." : "Click the map to place the centre.";
+  } else {
+    const n = planner.vertices.length;
+    hint.textContent = n < 3 ? `Click the map to add vertices: ${n} of at least 3.` : `${n} vertices; click to add more.`;
+  }
+  if (!outline) return;
+  const group = element("g", { class: "draft" }, layer);
+  if (outline.type === "Polygon" && outline.coordinates.length < 3) {
+    element("path", { d: pathOf([outline.coordinates], false) }, group);
+  } else {
+    drawVolume({ outline }, group);
+  }
+  const points = outline.type === "Polygon" ? outline.coordinates : [outline.center];
+  for (const p of points) {
+    const [cx, cy] = project(p);
+    element("circle", { class: "draft-vertex", cx, cy, r: 4 / view.scale }, layer);
+  }
+}
+
+function drawPreview() {
+  const layer = $("layer-preview");
+  layer.replaceChildren();
+  const alternative = planner.alternatives[planner.previewed];
+  if (!alternative) return;
+  const group = element("g", { class: "preview", "data-alternative": planner.previewed }, layer);
+  for (const v of alternative.request.volumes) drawVolume(viewVolume(v), group);
+}
+
+function localInput(date) {
+  return new Date(date.getTime() - date.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+}
+
+function openPlanner() {
+  planner.drawing = true;
+  $("planner").classList.remove("hidden");
+  $("planner-operator").textContent = currentOperator();
+  map.classList.add("drawing");
+  if (!$("time-start").value) {
+    const now = Date.now();
+    $("time-start").value = localInput(new Date(now + 5 * 60000));
+    $("time-end").value = localInput(new Date(now + 35 * 60000));
+  }
+  drawDraft();
+}
+
+function closePlanner() {
+  planner.drawing = false;
+  $("planner").classList.add("hidden");
+  map.classList.remove("drawing");
+  clearShape();
+  showResult("idle", "");
+  redraw();
+}
+
+function clearShape() {
+  planner.vertices = [];
+  planner.center = null;
+  drawDraft();
+}
+
+function redraw() {
+  if (state.shown) draw(state.shown);
+}
+
+// The form as an operator API request; throws with what to fix.
+function draftRequest() {
+  const outline = draftOutline();
+  if (!outline || (outline.type === "Polygon" && outline.coordinates.length < 3)) {
+    throw new Error(shapeKind() === "circle" ? "place the circle's centre on the map" : "draw at least 3 vertices on the map");
+  }
+  if (outline.type === "Circle" && !(outline.radius_m > 0)) throw new Error("the radius must be above 0 m");
+  const lower = Number($("alt-lower").value);
+  const upper = Number($("alt-upper").value);
+  if (!Number.isFinite(lower) || !Number.isFinite(upper) || lower > upper) throw new Error("the lower altitude must not exceed the upper one");
+  const start = new Date($("time-start").value);
+  const end = new Date($("time-end").value);
+  if (Number.isNaN(start.getTime()) || Number.isNaN(end.getTime()) || start >= end) throw new Error("the start must come before the end");
+  const altitude = (value) => ({ value, reference: "W84", units: "M" });
+  const time = (date) => ({ value: date.toISOString(), format: "RFC3339" });
+  return {
+    volumes: [{
+      volume: { ...wireOutline(outline), altitude_lower: altitude(lower), altitude_upper: altitude(upper) },
+      time_start: time(start),
+      time_end: time(end),
+    }],
+    priority: Number($("priority").value) || 0,
+  };
+}
+
+function showResult(resultState, message) {
+  $("plan-result").dataset.state = resultState;
+  $("plan-message").textContent = message;
+  $("plan-message").dataset.state = resultState;
+  if (resultState !== "conflict") {
+    planner.blocking = new Set();
+    planner.alternatives = [];
+    planner.previewed = null;
+    $("conflicting").replaceChildren();
+    $("alternatives").replaceChildren();
+    drawPreview();
+  }
+}
+
+function operatorPath(name, tail) {
+  return `api/operators/${encodeURIComponent(name)}/flights${tail}`;
+}
+
+async function post(url, body) {
+  const response = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  const answer = await response.json().catch(() => ({}));
+  return { status: response.status, answer };
+}
+
+async function submitFlight(request) {
+  const name = currentOperator();
+  showResult("submitting", `Submitting to ${name}…`);
+  try {
+    const { status, answer } = await post(operatorPath(name, ""), request);
+    if (status === 201) {
+      showResult("accepted", `Accepted: flight ${answer.id} of ${name} (${answer.state}).`);
+      $("plan-result").dataset.flight = answer.id;
+      clearShape();
+      select(answer.id);
+      refresh();
+    } else if (status === 409 && Array.isArray(answer.alternatives)) {
+      showConflict(answer);
+    } else {
+      showResult("error", `Refused (HTTP ${status}): ${answer.message ?? "no message"}`);
+    }
+  } catch (error) {
+    showResult("error", `Cannot reach this server: ${error.message}`);
+  }
+}
+
+function shiftText(alternative) {
+  const parts = [];
+  const minutes = Math.round(alternative.time_shift_seconds / 60);
+  if (minutes) parts.push(`${Math.abs(minutes)} min ${minutes > 0 ? "later" : "earlier"}`);
+  const metres = Math.round(alternative.altitude_shift_m);
+  if (metres) parts.push(`${Math.abs(metres)} m ${metres > 0 ? "higher" : "lower"}`);
+  const v = viewVolume(alternative.request.volumes[0]);
+  const at = (t) => new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return `${parts.join(", ") || "unchanged"}: ${v.altitude_lower_m}–${v.altitude_upper_m} m, ${at(v.time_start)}–${at(v.time_end)}`;
+}
+
+function showConflict(answer) {
+  showResult("conflict", `${answer.message}. Pick an alternative, or change the plan.`);
+  planner.blocking = new Set(answer.conflicting_intents);
+  planner.alternatives = answer.alternatives;
+  const conflicting = $("conflicting");
+  for (const id of answer.conflicting_intents) {
+    const li = document.createElement("li");
+    li.textContent = id;
+    li.dataset.id = id;
+    li.addEventListener("click", () => select(id));
+    conflicting.append(li);
+  }
+  const list = $("alternatives");
+  answer.alternatives.forEach((alternative, index) => {
+    const li = document.createElement("li");
+    li.dataset.index = index;
+    li.append(shiftText(alternative));
+    const preview = document.createElement("button");
+    preview.type = "button";
+    preview.className = "preview-alternative";
+    preview.textContent = "Preview";
+    preview.addEventListener("click", () => {
+      planner.previewed = index;
+      for (const item of list.children) item.classList.toggle("previewed", item === li);
+      drawPreview();
+    });
+    const accept = document.createElement("button");
+    accept.type = "button";
+    accept.className = "accept-alternative";
+    accept.textContent = "Accept";
+    accept.addEventListener("click", () => submitFlight(alternative.request));
+    li.append(preview, accept);
+    list.append(li);
+  });
+  redraw();
+}
+
+async function loadFlightStatus() {
+  const id = state.selected;
+  const e = state.shown && entities(state.shown).find((x) => x.id === id);
+  if (!e || e.kind !== "intent" || e.manager !== currentOperator()) return;
+  planner.asked = id;
+  const response = await fetch(operatorPath(e.manager, `/${id}`), { cache: "no-store" });
+  if (!response.ok || state.selected !== id) return;
+  planner.status = { id, body: await response.json() };
+  showDetails();
+}
+
+async function flightAction(action) {
+  const id = state.selected;
+  const message = $("flight-message");
+  message.dataset.state = "working";
+  message.textContent = `${action}…`;
+  const { status, answer } = await post(operatorPath(currentOperator(), `/${id}/${action}`), {});
+  if (status === 200) {
+    planner.status = { id, body: answer };
+    message.dataset.state = "done";
+    message.textContent = `${action}: now ${answer.state}`;
+  } else {
+    message.dataset.state = "error";
+    message.textContent = `${action} refused (HTTP ${status}): ${answer.message ?? "no message"}`;
+  }
+  showDetails();
+  refresh();
+}
+
+async function loadOperators() {
+  const response = await fetch("api/operators", { cache: "no-store" });
+  if (!response.ok) return;
+  planner.operators = (await response.json()).operators.map((o) => o.name);
+  if (!planner.operators.length) return;
+  const select = $("operator");
+  for (const name of planner.operators) {
+    const option = document.createElement("option");
+    option.value = option.textContent = name;
+    select.append(option);
+  }
+  $("act-as").classList.remove("hidden");
+  $("act-as").dataset.ready = "true";
+}
+
+function wirePlanner() {
+  map.addEventListener("click", (event) => {
+    if (!planner.drawing || state.dragged) return;
+    const box = map.getBoundingClientRect();
+    const point = unproject(event.clientX - box.left, event.clientY - box.top);
+    if (shapeKind() === "circle") planner.center = point;
+    else planner.vertices.push(point);
+    drawDraft();
+  });
+  $("plan").addEventListener("click", openPlanner);
+  $("close-planner").addEventListener("click", closePlanner);
+  $("clear-shape").addEventListener("click", clearShape);
+  for (const radio of document.querySelectorAll('input[name="shape"]')) radio.addEventListener("change", clearShape);
+  $("radius").addEventListener("input", drawDraft);
+  $("operator").addEventListener("change", () => {
+    $("planner-operator").textContent = currentOperator();
+    showResult("idle", "");
+    planner.status = null;
+    planner.asked = null;
+    redraw();
+  });
+  $("submit").addEventListener("click", () => {
+    let request;
+    try {
+      request = draftRequest();
+    } catch (error) {
+      showResult("error", error.message);
+      return;
+    }
+    submitFlight(request);
+  });
+  $("activate").addEventListener("click", () => flightAction("activate"));
+  $("end-flight").addEventListener("click", () => flightAction("end"));
+}
+
 wireControls();
+wirePlanner();
 applyView();
 loadBasemap().catch((error) => console.error("basemap", error));
+loadOperators().then(redraw).catch((error) => console.error("operators", error));
 refresh();
 followChanges();

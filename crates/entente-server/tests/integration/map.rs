@@ -1,14 +1,21 @@
 //! The web map over a real socket: served only when enabled, its airspace view of what USSs wrote (with
-//! conflicts and no OVN), the `at` filter, and the event stream announcing writes and ending at shutdown.
+//! conflicts and no OVN), the `at` filter, the event stream announcing writes and ending at shutdown, and
+//! planning forwarded to an operator's USS.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
+use entente_server::MapOperator;
+use entente_server::auth::TokenIssuer;
+use entente_server::uss::TokenSource;
 use serde_json::{Value, json};
 
 use super::harness::{
-    Dss, LAT, LNG, SC, at, circle, far, here, id, oir, oir_new_sub, oir_with_sub, volume4d,
+    Dss, LAT, LNG, RSA_PRIVATE, SC, at, build_state, circle, far, here, id, oir, oir_new_sub, oir_with_sub,
+    volume4d,
 };
+use super::uss::{Uss, flight};
 
 /// The page, its script and stylesheet, and the basemap are all served by the DSS itself.
 #[tokio::test]
@@ -160,4 +167,100 @@ impl Events {
             }
         }
     }
+}
+
+/// A map server (over a DSS of its own) that plans for one operator, `north`, whose USS is `uss`.
+async fn map_for(uss: &Uss) -> anyhow::Result<(String, tokio::sync::oneshot::Sender<()>)> {
+    let dir = tempfile::tempdir()?;
+    let state = Arc::into_inner(build_state(dir.path(), true)?).context("a fresh state")?;
+    let tokens = TokenSource::dev(TokenIssuer::from_pem(RSA_PRIVATE, None)?, "north");
+    let state = Arc::new(state.with_map_operator(MapOperator::new("north", &uss.base, tokens)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _dir = dir;
+        entente_server::serve(listener, state, async {
+            let _ = rx.await;
+        })
+        .await
+    });
+    Ok((base, tx))
+}
+
+/// Planning from the map: listed operators only, the USS's answers passed on as they are (201, 409 with
+/// alternatives, activation), and writes refused unless they are same-origin JSON to an address.
+#[tokio::test]
+async fn the_map_plans_through_its_operators_uss_from_its_own_origin_only() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss = Uss::start(&dss, "north").await?;
+    let (map, _stop) = map_for(&uss).await?;
+    let http = reqwest::Client::new();
+    let listed: Value = http.get(format!("{map}/map/api/operators")).send().await?.json().await?;
+    ensure!(listed == json!({"operators": [{"name": "north", "uss_base_url": uss.base}]}), "{listed}");
+
+    let flights = format!("{map}/map/api/operators/north/flights");
+    let post = |url: String, body: Value| http.post(url).json(&body).send();
+    let planned = post(flights.clone(), flight(LAT, (0.0, 120.0), (10, 40), 0)).await?;
+    ensure!(planned.status() == 201, "plan: {}", planned.status());
+    let planned: Value = planned.json().await?;
+    let first = planned["id"].as_str().context("a flight id")?.to_owned();
+    let (status, at_uss) = uss.operator().get(&format!("/operator/v1/flights/{first}")).await?;
+    ensure!(status == 200 && at_uss["state"] == "Accepted", "the USS holds the flight: {status} {at_uss}");
+    let at_dss = dss.client("uss9", &[SC]).get_oir(&first).await?;
+    ensure!(at_dss["manager"] == "north", "the DSS holds it: {at_dss}");
+
+    let refused = post(flights.clone(), flight(LAT, (0.0, 120.0), (10, 40), 0)).await?;
+    ensure!(refused.status() == 409, "conflict: {}", refused.status());
+    let refused: Value = refused.json().await?;
+    ensure!(refused["conflicting_intents"] == json!([first]), "{refused}");
+    let alternative = refused["alternatives"][0]["request"].clone();
+    ensure!(alternative.is_object(), "alternatives are passed on: {refused}");
+    let taken = post(flights.clone(), alternative).await?;
+    ensure!(taken.status() == 201, "the alternative as it is: {}", taken.status());
+
+    let activated = post(format!("{flights}/{first}/activate"), json!({})).await?;
+    ensure!(activated.status() == 200, "activate: {}", activated.status());
+    let activated: Value = activated.json().await?;
+    ensure!(activated["state"] == "Activated", "{activated}");
+    let status: Value = http.get(format!("{flights}/{first}")).send().await?.json().await?;
+    ensure!(status["state"] == "Activated", "{status}");
+
+    // What a page elsewhere, or a DNS name rebound to this machine, could send.
+    let forged = [
+        http.post(&flights).header("origin", "http://evil.example").json(&json!({})),
+        http.post(&flights).header("content-type", "text/plain").body("{}"),
+        http.post(&flights).header("host", "evil.example").json(&json!({})),
+        http.post(format!("{flights}/{first}/end")).header("origin", "http://evil.example").json(&json!({})),
+    ];
+    for request in forged {
+        let response = request.send().await?;
+        ensure!(response.status() == 403, "a cross-origin write: {}", response.status());
+        let body: Value = response.json().await?;
+        ensure!(body["message"].as_str().is_some_and(|m| m.contains("planning from the map")), "{body}");
+    }
+    let other = post(format!("{map}/map/api/operators/south/flights"), json!({})).await?;
+    ensure!(other.status() == 404, "an operator the map does not plan for: {}", other.status());
+    let bad = http.get(format!("{flights}/not-a-uuid")).send().await?;
+    ensure!(bad.status() == 400, "a bad id: {}", bad.status());
+    let unknown = post(format!("{flights}/{first}/fly"), json!({})).await?;
+    ensure!(unknown.status() == 404, "an unknown action: {}", unknown.status());
+    let (status, _) = uss.operator().get(&format!("/operator/v1/flights/{first}")).await?;
+    ensure!(status == 200, "the refused end left the flight: {status}");
+    Ok(())
+}
+
+/// A map that plans for no one (`entente dss --map`) offers no operator.
+#[tokio::test]
+async fn a_map_without_operators_offers_none() -> anyhow::Result<()> {
+    let dss = Dss::start_with_map().await?;
+    let listed: Value = reqwest::get(format!("{}/map/api/operators", dss.base)).await?.json().await?;
+    ensure!(listed == json!({"operators": []}), "{listed}");
+    let response = reqwest::Client::new()
+        .post(format!("{}/map/api/operators/north/flights", dss.base))
+        .json(&json!({}))
+        .send()
+        .await?;
+    ensure!(response.status() == 404, "planning for no one: {}", response.status());
+    Ok(())
 }

@@ -17,8 +17,8 @@ use crate::harness::*;
 const OPERATOR: &str = "entente.operator";
 
 /// A USS served in process, its audit log and flights in a temporary folder.
-struct Uss {
-    base: String,
+pub(crate) struct Uss {
+    pub(crate) base: String,
     audit: std::path::PathBuf,
     dir: Arc<TempDir>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -38,7 +38,7 @@ fn dss_url(dss: &Dss) -> String {
 }
 
 impl Uss {
-    async fn start(dss: &Dss, identity: &str) -> anyhow::Result<Uss> {
+    pub(crate) async fn start(dss: &Dss, identity: &str) -> anyhow::Result<Uss> {
         let tokens = TokenSource::dev(TokenIssuer::from_pem(RSA_PRIVATE, None)?, identity);
         Uss::start_with(dss, identity, tokens).await
     }
@@ -71,7 +71,7 @@ impl Uss {
         Ok(Uss { base, audit, dir, shutdown: Some(tx) })
     }
 
-    fn operator(&self) -> Client {
+    pub(crate) fn operator(&self) -> Client {
         client_at(&self.base, "pilot", &[OPERATOR])
     }
 
@@ -89,7 +89,7 @@ impl Uss {
     }
 }
 
-fn flight(lat: f64, alt: (f64, f64), minutes: (i64, i64), priority: i32) -> Value {
+pub(crate) fn flight(lat: f64, alt: (f64, f64), minutes: (i64, i64), priority: i32) -> Value {
     json!({"volumes": [volume4d(&circle(lat, LNG, 300.0), alt.0, alt.1, minutes.0, minutes.1)], "priority": priority})
 }
 

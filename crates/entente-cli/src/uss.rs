@@ -95,7 +95,8 @@ pub(crate) async fn run(args: UssArgs) -> anyhow::Result<()> {
     config.body_limit = args.max_body_bytes;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
-    config.flights_file = Some(args.data_dir.join("flights.json"));
+    config.flights_file = Some(args.data_dir.join("flights.jsonl"));
+    config.constraints_file = Some(args.data_dir.join("constraints.jsonl"));
     let state = Arc::new(
         UssState::open(config, Arc::new(auth), tokens, Arc::new(audit))
             .context("loading this USS's flights")?,

@@ -101,8 +101,14 @@ pub fn read_audit_log(path: &Path) -> Result<Vec<AuditRecord>, AuditFileError> {
 
 /// Reads and verifies the log at `path`; returns how many records it holds.
 pub fn verify_audit_log(path: &Path) -> Result<u64, AuditFileError> {
+    read_verified(path).map(|(_, count)| count)
+}
+
+fn read_verified(path: &Path) -> Result<(Vec<AuditRecord>, u64), AuditFileError> {
     let records = read_audit_log(path)?;
-    verify_chain(&records).map_err(|source| AuditFileError::Broken { path: path.to_owned(), source })
+    let count =
+        verify_chain(&records).map_err(|source| AuditFileError::Broken { path: path.to_owned(), source })?;
+    Ok((records, count))
 }
 
 /// The open log this USS appends to.
@@ -127,6 +133,12 @@ impl AuditLog {
             .open(path)
             .map_err(|source| AuditFileError::Io { path: path.to_owned(), source })?;
         Ok(AuditLog { path: path.to_owned(), inner: Mutex::new((chain, file)) })
+    }
+
+    /// Every record so far, verified; read while appends wait, so no line is read half-written.
+    pub(crate) fn verified_records(&self) -> Result<Vec<AuditRecord>, AuditFileError> {
+        let _appends = self.inner.lock();
+        read_verified(&self.path).map(|(records, _)| records)
     }
 
     /// Seals and appends one exchange. A failed write is logged, not returned: the exchange already happened,

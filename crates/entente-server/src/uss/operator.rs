@@ -229,7 +229,7 @@ pub(crate) async fn telemetry(State(st): AppRef, auth: Auth, Path(id): Path<Stri
     let end = f.volumes.iter().filter_map(|v| v.time.hi).max().unwrap_or(fix.time);
     let verdict = assess(&f.volumes, f.state, f.nonconforming_since, fix, end, st.config.contingency)?;
     let next = f.state.transition(verdict.state())?;
-    st.change_flights(|flights| {
+    st.change_flights(&[id], |flights| {
         if let Some(flight) = flights.get_mut(&id) {
             flight.telemetry = Some(report.clone());
             flight.nonconforming_since = match &verdict {

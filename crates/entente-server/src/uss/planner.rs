@@ -55,22 +55,8 @@ pub(crate) async fn plan(
     p: Proposal,
 ) -> Result<OperationalIntent, ApiError> {
     let previous = st.flights.lock().get(&id).and_then(|f| f.published.as_ref().map(|i| i.reference.clone()));
-    // SCD0030: an Activated flight may be changed while conflicts it already had persist, so its operator can
-    // share a way out of a higher priority flight that came over it.
-    let flown: Option<Vec<Volume>> = st
-        .flights
-        .lock()
-        .get(&id)
-        .filter(|f| f.state == FlightState::Activated && p.state == FlightState::Activated)
-        .map(|f| f.volumes.clone());
     let id_text = id.to_string();
-    let mut known = Vec::new();
-    if !p.state.is_off_nominal() {
-        let (refs, constraints) = query(st, &p.volumes, &id_text).await?;
-        known = learn(st, refs, &p.volumes).await?;
-        known.extend(learn_constraints(st, constraints).await?);
-        check_conflicts(st, &p, &known, flown.as_deref())?;
-    }
+    let (mut known, flown) = decide(st, id, &p).await?;
     let extents: Vec<_> = p.volumes.iter().chain(&p.off_nominal).map(volume_out).collect();
     let subscription_id =
         previous.as_ref().map(|r| r.subscription_id.clone()).filter(|s| s != NULL_SUBSCRIPTION);
@@ -101,7 +87,7 @@ pub(crate) async fn plan(
                         priority: p.priority.0,
                     },
                 };
-                st.change_flights(|flights| {
+                st.change_flights(&[id], |flights| {
                     let flight = flights.entry(id).or_insert_with(|| OwnFlight {
                         priority: p.priority,
                         state: p.state,
@@ -140,6 +126,38 @@ pub(crate) async fn plan(
     )))
 }
 
+/// Whether `p` could be planned now: everything `plan` does before writing to the DSS, for a user asking what
+/// would happen. Nothing is written and nobody is notified.
+pub(crate) async fn check(st: &Arc<UssState>, id: EntityId, p: &Proposal) -> Result<(), ApiError> {
+    decide(st, id, p).await.map(|_| ())
+}
+
+/// Learns every intent and constraint a nominal proposal must be deconflicted with and refuses it if it conflicts;
+/// returns them, and the volumes an Activated flight flew before this change. Off-nominal proposals are written as
+/// flown, so they learn nothing.
+async fn decide(
+    st: &Arc<UssState>,
+    id: EntityId,
+    p: &Proposal,
+) -> Result<(Vec<Known>, Option<Vec<Volume>>), ApiError> {
+    // SCD0030: an Activated flight may be changed while conflicts it already had persist, so its operator can
+    // share a way out of a higher priority flight that came over it.
+    let flown: Option<Vec<Volume>> = st
+        .flights
+        .lock()
+        .get(&id)
+        .filter(|f| f.state == FlightState::Activated && p.state == FlightState::Activated)
+        .map(|f| f.volumes.clone());
+    if p.state.is_off_nominal() {
+        return Ok((Vec::new(), flown));
+    }
+    let (refs, constraints) = query(st, &p.volumes, &id.to_string()).await?;
+    let mut known = learn(st, refs, &p.volumes).await?;
+    known.extend(learn_constraints(st, constraints).await?);
+    check_conflicts(st, p, &known, flown.as_deref())?;
+    Ok((known, flown))
+}
+
 /// Ends flight `id`: deletes its reference (when the DSS has one) and tells the subscribers.
 pub(crate) async fn end(st: &Arc<UssState>, id: EntityId) -> Result<(), ApiError> {
     let (state, ovn) = {
@@ -155,7 +173,7 @@ pub(crate) async fn end(st: &Arc<UssState>, id: EntityId) -> Result<(), ApiError
         }
         None => Vec::new(),
     };
-    st.change_flights(|flights| {
+    st.change_flights(&[id], |flights| {
         if let Some(flight) = flights.get_mut(&id) {
             flight.state = FlightState::Ended;
             flight.published = None;

@@ -180,7 +180,7 @@ fn alert_operators(st: &UssState, alert: String, volumes: &[Volume]) {
     }
     tracing::info!(flights = hit.len(), alert, "operators alerted");
     st.alerted_at.lock().push(chrono::Utc::now());
-    st.change_flights(|flights| {
+    st.change_flights(&hit, |flights| {
         for id in &hit {
             if let Some(flight) = flights.get_mut(id) {
                 flight.alerts.push(alert.clone());

@@ -8,6 +8,7 @@ mod client;
 mod dss_client;
 mod flight_planning;
 mod flights_file;
+mod group_sync;
 mod journal;
 pub(crate) mod log_sets;
 pub(crate) mod operator;
@@ -142,7 +143,7 @@ pub struct UssState {
     client: Client,
     audit: Arc<AuditLog>,
     flights: Mutex<HashMap<EntityId, OwnFlight>>,
-    /// Held while a change to `flights` is applied and saved, so saves land in the order of the changes.
+    /// Held while a change to `flights` is applied and appended to disk, so lines land in the order of the changes.
     saving: Mutex<FlightsFile>,
     /// The constraints this USS manages for an authority.
     constraints: Mutex<HashMap<EntityId, Constraint>>,
@@ -213,8 +214,11 @@ impl UssState {
             let result = change(&mut flights);
             (result, file.encode(&flights, ids))
         };
-        // Written outside the flights lock, so peers reading details do not wait for the disk.
-        if let Some(Err(e)) = encoded.map(|pending| pending.and_then(|pending| file.write(pending))) {
+        // Written outside the flights lock, so peers reading details do not wait for the disk, and synced outside
+        // the saving lock, so concurrent changes share syncs.
+        let written = encoded.map(|pending| pending.and_then(|pending| file.write(pending)));
+        drop(file);
+        if let Some(Err(e)) = written.map(|sync| sync.and_then(|sync| sync.map_or(Ok(()), |s| s.wait()))) {
             tracing::error!(error = %e, "saving this USS's flights failed");
         }
         result
@@ -233,7 +237,9 @@ impl UssState {
                 constraints.iter().map(|(id, c)| (id.to_string(), c.clone())).collect()
             })
         };
-        if let Some(Err(e)) = encoded.map(|pending| pending.and_then(|pending| file.write(pending))) {
+        let written = encoded.map(|pending| pending.and_then(|pending| file.write(pending)));
+        drop(file);
+        if let Some(Err(e)) = written.map(|sync| sync.and_then(|sync| sync.map_or(Ok(()), |s| s.wait()))) {
             tracing::error!(error = %e, "saving this USS's constraints failed");
         }
     }

@@ -9,7 +9,7 @@ use entente_dss::EntityId;
 use entente_uss::{FlightState, Priority};
 use serde::{Deserialize, Serialize};
 
-use super::journal::{Journal, Pending};
+use super::journal::{Journal, Pending, PendingSync};
 use super::types::{OperationalIntent, VehicleTelemetry};
 use super::{MAX_VERTICES, OwnFlight};
 use crate::wire::{Volume4D, volume_out, volumes_in};
@@ -93,8 +93,8 @@ impl FlightsFile {
         self.journal.encode(changed, || flights.iter().map(|(id, f)| (id.to_string(), stored(f))).collect())
     }
 
-    /// Puts what [`FlightsFile::encode`] returned on disk.
-    pub(crate) fn write(&mut self, pending: Pending) -> std::io::Result<()> {
+    /// Puts what [`FlightsFile::encode`] returned in the file; on disk once the returned sync is done.
+    pub(crate) fn write(&mut self, pending: Pending) -> std::io::Result<Option<PendingSync>> {
         self.journal.write(pending)
     }
 }

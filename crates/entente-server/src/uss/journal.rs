@@ -1,5 +1,6 @@
 //! What a USS must keep across restarts (its flights, the restricted zones it manages) on disk: one JSON line
-//! per changed record, appended and synced before the change is acknowledged, so a change costs in proportion
+//! per changed record, appended and synced (syncs shared by concurrent changes, `group_sync.rs`) before the change
+//! is acknowledged, so a change costs in proportion
 //! to itself and not to everything held; once superseded lines outnumber live ones the file is compacted into
 //! a fresh one (write, sync, rename), so it stays proportional to what is live.
 
@@ -8,9 +9,12 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+use super::group_sync::GroupSync;
 
 /// Compaction waits for at least this many superseded lines, so small files are not rewritten on every change.
 const MIN_SUPERSEDED_BEFORE_COMPACTION: usize = 1_000;
@@ -36,7 +40,8 @@ fn invalid(path: &Path, what: String) -> std::io::Error {
 /// Records of type `R` by id, on disk at `path`; without a path, nothing is kept.
 pub(crate) struct Journal<R> {
     path: Option<PathBuf>,
-    file: Option<File>,
+    /// The file appended to, and its group commit.
+    file: Option<(File, Arc<GroupSync>)>,
     live: HashSet<String>,
     lines: usize,
     record: PhantomData<fn() -> R>,
@@ -129,21 +134,20 @@ impl<R: Serialize + DeserializeOwned> Journal<R> {
         Ok(Pending::Replace(bytes))
     }
 
-    /// Puts `pending` on disk, synced, before the change it saves is acknowledged.
-    pub(crate) fn write(&mut self, pending: Pending) -> std::io::Result<()> {
-        let Some(path) = &self.path else { return Ok(()) };
+    /// Puts `pending` in the file; the change it saves is on disk once the returned sync is done (called after
+    /// the caller's lock, so that concurrent changes share syncs). `None`: nothing left to sync.
+    pub(crate) fn write(&mut self, pending: Pending) -> std::io::Result<Option<PendingSync>> {
+        let Some(path) = &self.path else { return Ok(None) };
         match pending {
             Pending::Append(bytes) => {
                 if self.file.is_none() {
-                    self.file = Some(OpenOptions::new().append(true).create(true).open(path)?);
+                    let file = OpenOptions::new().append(true).create(true).open(path)?;
+                    let sync = Arc::new(GroupSync::new(&file)?);
+                    self.file = Some((file, sync));
                 }
-                match &mut self.file {
-                    Some(file) => {
-                        file.write_all(&bytes)?;
-                        file.sync_data()
-                    }
-                    None => Ok(()),
-                }
+                let Some((file, sync)) = &mut self.file else { return Ok(None) };
+                file.write_all(&bytes)?;
+                Ok(Some(PendingSync { group: sync.clone(), ticket: sync.appended() }))
             }
             Pending::Replace(bytes) => {
                 let tmp = path.with_extension("tmp");
@@ -154,10 +158,31 @@ impl<R: Serialize + DeserializeOwned> Journal<R> {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     File::open(dir)?.sync_all()?;
                 }
-                self.file = Some(OpenOptions::new().append(true).open(path)?);
-                Ok(())
+                let file = OpenOptions::new().append(true).open(path)?;
+                // Lines appended to the old file and not yet synced are in this one, which is synced.
+                let sync = match self.file.take() {
+                    Some((_, sync)) => {
+                        sync.replaced(&file)?;
+                        sync
+                    }
+                    None => Arc::new(GroupSync::new(&file)?),
+                };
+                self.file = Some((file, sync));
+                Ok(None)
             }
         }
+    }
+}
+
+/// A change appended to a journal, on disk once [`PendingSync::wait`] returns.
+pub(crate) struct PendingSync {
+    group: Arc<GroupSync>,
+    ticket: u64,
+}
+
+impl PendingSync {
+    pub(crate) fn wait(self) -> std::io::Result<()> {
+        self.group.sync(self.ticket)
     }
 }
 
@@ -173,7 +198,9 @@ mod tests {
 
     fn save(journal: &mut Journal<u32>, changed: Vec<(String, Option<u32>)>, all: &[(String, u32)]) {
         let pending = journal.encode(changed, || all.to_vec()).unwrap().unwrap();
-        journal.write(pending).unwrap();
+        if let Some(sync) = journal.write(pending).unwrap() {
+            sync.wait().unwrap();
+        }
     }
 
     #[test]

@@ -288,7 +288,10 @@ async fn plan_upsert(
     if let Some(from) = before
         && let Err(e) = from.transition(target)
     {
-        return Ok(answer("Rejected", Some(e.to_string()), before));
+        // This USS takes a flight off nominal only once activated; a UAS reported off nominal before that is a
+        // case it does not handle, which the interface tells apart from a refusal by the rules.
+        let result = if target.is_off_nominal() { "NotSupported" } else { "Rejected" };
+        return Ok(answer(result, Some(e.to_string()), before));
     }
     let priority = match priority(
         plan.astm_f3548_21.as_ref().map_or(0, |a| a.priority),

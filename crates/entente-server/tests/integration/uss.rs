@@ -432,6 +432,10 @@ async fn flight_planning_answers_hypotheses_off_nominal_states_and_repeated_requ
     let fresh =
         planner(&uss1).put(&path(&id()), &styled("InUse", "Contingent", "InReality")).await.want(200)?;
     assert_eq!(result(&fresh), (json!("Rejected"), json!("NotPlanned")), "{fresh}");
+    // Off nominal before activation is not handled here, which is not a refusal by the rules.
+    let early =
+        planner(&uss1).put(&path(&first), &styled("InUse", "OffNominal", "InReality")).await.want(200)?;
+    assert_eq!(result(&early), (json!("NotSupported"), json!("Planned")), "{early}");
     planner(&uss1).put(&path(&first), &styled("InUse", "Nominal", "IfAllowed")).await.want(200)?;
     let off =
         planner(&uss1).put(&path(&first), &styled("InUse", "OffNominal", "InReality")).await.want(200)?;

@@ -112,6 +112,8 @@ fn count_exchanges(audit: &Path, dss: &str, uss_b: &str) -> anyhow::Result<Excha
 
 /// One of B's intents, as planned: id, OVN at the DSS, and its volume.
 type Loaded = Mutex<Option<(String, String, Value)>>;
+/// One of the baseline's intents: id and OVN, to delete it.
+type Written = Mutex<Option<(String, String)>>;
 
 pub(crate) async fn run(args: UssBenchArgs) -> anyhow::Result<()> {
     let scratch = tempfile::tempdir()?;
@@ -185,8 +187,7 @@ pub(crate) async fn run(args: UssBenchArgs) -> anyhow::Result<()> {
     );
     let found = Arc::new(AtomicUsize::new(0));
     let subscribers = Arc::new(AtomicUsize::new(0));
-    let written: Arc<Vec<Mutex<Option<(String, String)>>>> =
-        Arc::new((0..args.plans).map(|_| Mutex::new(None)).collect());
+    let written: Arc<Vec<Written>> = Arc::new((0..args.plans).map(|_| Mutex::new(None)).collect());
     let baseline = {
         let (direct, plans, ovns, found, subscribers, written) = (
             direct.clone(),

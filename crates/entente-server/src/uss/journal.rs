@@ -37,6 +37,9 @@ fn invalid(path: &Path, what: String) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {what}", path.display()))
 }
 
+/// The records a journal held when opened, by id, in the order they were first saved.
+pub(crate) type Saved<R> = Vec<(String, R)>;
+
 /// Records of type `R` by id, on disk at `path`; without a path, nothing is kept.
 pub(crate) struct Journal<R> {
     path: Option<PathBuf>,
@@ -56,7 +59,7 @@ pub(crate) enum Pending {
 impl<R: Serialize + DeserializeOwned> Journal<R> {
     /// The records saved last, by id, and the journal to save changes in. The file is compacted first, which
     /// also drops a last line torn by a crash (that change was never acknowledged).
-    pub(crate) fn open(path: Option<PathBuf>) -> std::io::Result<(Journal<R>, Vec<(String, R)>)> {
+    pub(crate) fn open(path: Option<PathBuf>) -> std::io::Result<(Journal<R>, Saved<R>)> {
         let mut journal =
             Journal { path: path.clone(), file: None, live: HashSet::new(), lines: 0, record: PhantomData };
         let Some(path) = path else { return Ok((journal, Vec::new())) };

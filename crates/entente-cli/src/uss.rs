@@ -97,6 +97,7 @@ pub(crate) async fn run(args: UssArgs) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     config.flights_file = Some(args.data_dir.join("flights.jsonl"));
     config.constraints_file = Some(args.data_dir.join("constraints.jsonl"));
+    config.reports_file = Some(args.data_dir.join("reports.jsonl"));
     let state = Arc::new(
         UssState::open(config, Arc::new(auth), tokens, Arc::new(audit))
             .context("loading this USS's flights")?,

@@ -75,6 +75,8 @@ pub struct UssConfig {
     pub flights_file: Option<PathBuf>,
     /// Where the restricted zones this USS manages are kept across restarts; `None` keeps them in memory only.
     pub constraints_file: Option<PathBuf>,
+    /// Where the reports peers file with this USS are archived; `None` only logs them.
+    pub reports_file: Option<PathBuf>,
 }
 
 /// How far the alternatives to a refused flight may be shifted, and in which steps.
@@ -118,6 +120,7 @@ impl UssConfig {
             body_limit: 1 << 20,
             flights_file: None,
             constraints_file: None,
+            reports_file: None,
         }
     }
 }
@@ -159,6 +162,8 @@ pub struct UssState {
     alerted_at: Mutex<Vec<chrono::DateTime<chrono::Utc>>>,
     /// The flight planning test interface's answers, kept for repeated request ids (memory only, like a test run).
     planning_requests: Mutex<flight_planning::AnsweredRequests>,
+    /// The archive of reports peers filed with this USS (F3548 makeUssReport), by report id.
+    reports: Mutex<Journal<uss_api::ArchivedReport>>,
 }
 
 impl UssState {
@@ -171,6 +176,7 @@ impl UssState {
     ) -> std::io::Result<UssState> {
         let (file, flights) = FlightsFile::open(config.flights_file.clone())?;
         let (constraints_file, saved) = Journal::<Constraint>::open(config.constraints_file.clone())?;
+        let (reports, _) = Journal::open(config.reports_file.clone())?;
         let mut constraints = HashMap::new();
         for (id, c) in saved {
             let id = EntityId::parse(&id).ok_or_else(|| {
@@ -191,6 +197,7 @@ impl UssState {
             peers: Mutex::new(HashMap::new()),
             alerted_at: Mutex::new(Vec::new()),
             planning_requests: Mutex::new(flight_planning::AnsweredRequests::default()),
+            reports: Mutex::new(reports),
         })
     }
 
@@ -216,9 +223,9 @@ impl UssState {
         };
         // Written outside the flights lock, so peers reading details do not wait for the disk, and synced outside
         // the saving lock, so concurrent changes share syncs.
-        let written = encoded.map(|pending| pending.and_then(|pending| file.write(pending)));
+        let written = file.write(encoded);
         drop(file);
-        if let Some(Err(e)) = written.map(|sync| sync.and_then(|sync| sync.map_or(Ok(()), |s| s.wait()))) {
+        if let Err(e) = journal::finish(written) {
             tracing::error!(error = %e, "saving this USS's flights failed");
         }
         result
@@ -237,9 +244,9 @@ impl UssState {
                 constraints.iter().map(|(id, c)| (id.to_string(), c.clone())).collect()
             })
         };
-        let written = encoded.map(|pending| pending.and_then(|pending| file.write(pending)));
+        let written = file.write_encoded(encoded);
         drop(file);
-        if let Some(Err(e)) = written.map(|sync| sync.and_then(|sync| sync.map_or(Ok(()), |s| s.wait()))) {
+        if let Err(e) = journal::finish(written) {
             tracing::error!(error = %e, "saving this USS's constraints failed");
         }
     }

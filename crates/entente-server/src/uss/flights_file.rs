@@ -93,8 +93,11 @@ impl FlightsFile {
         self.journal.encode(changed, || flights.iter().map(|(id, f)| (id.to_string(), stored(f))).collect())
     }
 
-    /// Puts what [`FlightsFile::encode`] returned in the file; on disk once the returned sync is done.
-    pub(crate) fn write(&mut self, pending: Pending) -> std::io::Result<Option<PendingSync>> {
-        self.journal.write(pending)
+    /// Puts what [`FlightsFile::encode`] returned in the file; on disk once `journal::finish` returns for it.
+    pub(crate) fn write(
+        &mut self,
+        encoded: Option<std::io::Result<Pending>>,
+    ) -> std::io::Result<Option<PendingSync>> {
+        self.journal.write_encoded(encoded)
     }
 }

@@ -137,9 +137,17 @@ impl<R: Serialize + DeserializeOwned> Journal<R> {
         Ok(Pending::Replace(bytes))
     }
 
+    /// Puts what [`Journal::encode`] returned in the file (nothing for `None`); see [`finish`].
+    pub(crate) fn write_encoded(
+        &mut self,
+        encoded: Option<std::io::Result<Pending>>,
+    ) -> std::io::Result<Option<PendingSync>> {
+        encoded.map_or(Ok(None), |pending| pending.and_then(|pending| self.write(pending)))
+    }
+
     /// Puts `pending` in the file; the change it saves is on disk once the returned sync is done (called after
     /// the caller's lock, so that concurrent changes share syncs). `None`: nothing left to sync.
-    pub(crate) fn write(&mut self, pending: Pending) -> std::io::Result<Option<PendingSync>> {
+    fn write(&mut self, pending: Pending) -> std::io::Result<Option<PendingSync>> {
         let Some(path) = &self.path else { return Ok(None) };
         match pending {
             Pending::Append(bytes) => {
@@ -175,6 +183,12 @@ impl<R: Serialize + DeserializeOwned> Journal<R> {
             }
         }
     }
+}
+
+/// Waits until what [`Journal::write_encoded`] wrote is on disk; called after the caller's lock, so that
+/// concurrent changes share syncs.
+pub(crate) fn finish(written: std::io::Result<Option<PendingSync>>) -> std::io::Result<()> {
+    written?.map_or(Ok(()), PendingSync::wait)
 }
 
 /// A change appended to a journal, on disk once [`PendingSync::wait`] returns.

@@ -61,6 +61,7 @@ impl Uss {
         let mut config = UssConfig::new(identity, &base, &dss_url(dss));
         config.flights_file = Some(dir.path().join("flights.jsonl"));
         config.constraints_file = Some(dir.path().join("constraints.jsonl"));
+        config.reports_file = Some(dir.path().join("reports.jsonl"));
         // Generous, so a loaded test machine cannot turn a slow peer into a down one.
         config.peer_timeout = Duration::from_secs(5);
         let state =
@@ -693,6 +694,17 @@ async fn log_sets_serve_the_exchanges_the_audit_chain_proves() -> anyhow::Result
         .want(201)?;
     let details = format!("/uss/v1/operational_intents/{}", str_of(&planned["id"])?);
     uss.peer("uss2", SC).get(&details).await.want(200)?;
+    // A peer's report is archived before it is acknowledged, and its exchange is in the log set too.
+    let report = json!({"exchange": {
+        "url": format!("{}{details}", uss.base), "method": "GET", "recorder_role": "Client",
+        "request_time": time_of(at(0)), "problem": "no answer within 1 s"
+    }});
+    let filed = uss.peer("uss2", SC).post("/uss/v1/reports", &report).await.want(201)?;
+    let report_id = str_of(&filed["report_id"])?.to_owned();
+    let archive = std::fs::read_to_string(uss.dir.path().join("reports.jsonl"))?;
+    let archived: Value = serde_json::from_str(archive.lines().next().context("an archived report")?)?;
+    assert_eq!((&archived["id"], &archived["record"]["from"]), (&json!(report_id), &json!("uss2")));
+    assert_eq!(archived["record"]["report"]["exchange"]["problem"], "no answer within 1 s");
     let auditor = client_at(&uss.base, "regulator", &["entente.authority"]);
 
     let all = auditor.get("/uss/v1/log_sets/all").await.want(200)?;
@@ -710,6 +722,9 @@ async fn log_sets_serve_the_exchanges_the_audit_chain_proves() -> anyhow::Result
         .find(|m| m["method"] == "GET" && str_of(&m["url"]).is_ok_and(|u| u.ends_with(&details)))
         .context("the peer's request")?;
     assert_eq!((&served["recorder_role"], &served["response_code"]), (&json!("Server"), &json!(200)));
+    assert!(messages.iter().any(|m| m["method"] == "POST"
+        && str_of(&m["url"]).is_ok_and(|u| u.ends_with("/uss/v1/reports"))
+        && m["response_code"] == 201));
     assert_eq!(messages.len() as u64, entente_server::uss::verify_audit_log(&uss.audit)?);
     for empty in ["operator_notifications", "planning_attempts", "operational_intent_positions"] {
         assert_eq!(all[empty], json!([]), "{empty}");

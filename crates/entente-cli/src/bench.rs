@@ -297,8 +297,11 @@ where
                     break;
                 }
                 let t = Instant::now();
-                if op(i).await.is_err() {
-                    errors.fetch_add(1, Ordering::Relaxed);
+                if let Err(e) = op(i).await
+                    && errors.fetch_add(1, Ordering::Relaxed) == 0
+                {
+                    // The first failure, so that a failed run says why.
+                    bar.println(format!("{}: first error: {e:#}", bar.prefix()));
                 }
                 mine.push(t.elapsed());
                 bar.inc(1);

@@ -167,7 +167,8 @@ pub struct UssState {
 }
 
 impl UssState {
-    /// Loads the flights and constraints saved by a previous run, where `config` names their files.
+    /// Loads the flights and constraints saved by a previous run, and opens the reports archive, where `config`
+    /// names their files.
     pub fn open(
         config: UssConfig,
         auth: Arc<Authenticator>,
@@ -207,9 +208,9 @@ impl UssState {
         lock.lock_owned().await
     }
 
-    /// Applies `change` to this USS's flights (only those named in `ids`) and saves them before anyone else can
-    /// change them. A failed save is logged: the DSS and peers already know the change, so memory must keep it
-    /// too.
+    /// Applies `change` to this USS's flights (only those named in `ids`) and returns once the change is on disk;
+    /// changes reach the file in the order they were made. A failed save is logged: the DSS and peers already know
+    /// the change, so memory must keep it too.
     pub(crate) fn change_flights<R>(
         &self,
         ids: &[EntityId],

@@ -152,6 +152,9 @@ pub struct UssState {
     constraints: Mutex<HashMap<EntityId, Constraint>>,
     /// Held while a change to `constraints` is saved, like `saving` for flights.
     saving_constraints: Mutex<Journal<Constraint>>,
+    /// The flights being written to the DSS, with the priority and volumes proposed: the DSS may show them to
+    /// another planning of this USS before they are recorded in `flights`.
+    writing: Mutex<HashMap<EntityId, (Priority, Vec<Volume>)>>,
     /// One lock per flight, held across a whole operation on it (read, decide, write to the DSS, notify), so
     /// two operations on one flight never interleave.
     flight_locks: Mutex<HashMap<EntityId, Arc<tokio::sync::Mutex<()>>>>,
@@ -194,6 +197,7 @@ impl UssState {
             saving: Mutex::new(file),
             constraints: Mutex::new(constraints),
             saving_constraints: Mutex::new(constraints_file),
+            writing: Mutex::new(HashMap::new()),
             flight_locks: Mutex::new(HashMap::new()),
             peers: Mutex::new(HashMap::new()),
             alerted_at: Mutex::new(Vec::new()),

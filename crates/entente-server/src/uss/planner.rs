@@ -57,6 +57,7 @@ pub(crate) async fn plan(
     let previous = st.flights.lock().get(&id).and_then(|f| f.published.as_ref().map(|i| i.reference.clone()));
     let id_text = id.to_string();
     let (mut known, flown) = decide(st, id, &p).await?;
+    let _writing = Writing::new(st, id, &p);
     let extents: Vec<_> = p.volumes.iter().chain(&p.off_nominal).map(volume_out).collect();
     let subscription_id =
         previous.as_ref().map(|r| r.subscription_id.clone()).filter(|s| s != NULL_SUBSCRIPTION);
@@ -124,6 +125,27 @@ pub(crate) async fn plan(
     Err(ApiError::Upstream(format!(
         "the DSS kept refusing the key for {id_text} after {MAX_WRITE_ATTEMPTS} attempts; airspace is changing fast"
     )))
+}
+
+/// Marks flight `id` as being written to the DSS with proposal `p` until dropped (the flight is then recorded, or
+/// the write failed and the DSS does not hold it).
+struct Writing<'a> {
+    st: &'a UssState,
+    id: EntityId,
+}
+
+impl<'a> Writing<'a> {
+    fn new(st: &'a UssState, id: EntityId, p: &Proposal) -> Writing<'a> {
+        let volumes = p.volumes.iter().chain(&p.off_nominal).cloned().collect();
+        st.writing.lock().insert(id, (p.priority, volumes));
+        Writing { st, id }
+    }
+}
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        self.st.writing.lock().remove(&self.id);
+    }
 }
 
 /// Whether `p` could be planned now: everything `plan` does before writing to the DSS, for a user asking what
@@ -259,8 +281,9 @@ fn constraint_known(c: Constraint) -> Result<Known, ApiError> {
     Ok(Known { intent: Intent { id: c.reference.id, priority: CONSTRAINT_PRIORITY, volumes }, ovn })
 }
 
-/// The details and OVN of every reference: this USS's other flights from memory, peers' from their managers.
-/// A reference under this USS's identity that this USS does not hold (another instance sharing its
+/// The details and OVN of every reference: this USS's other flights from memory (or from their proposal while
+/// they are being written), peers' from their managers. A reference under this USS's identity that this USS
+/// does not hold (another instance sharing its
 /// credentials wrote it, or a test driver acting under them) is asked of the base URL it names, like a peer's.
 /// An Accepted intent of a USS the arbiter declared Down is left out (F3548 lets others plan over it without
 /// its OVN); a Down USS's intent in any other state is ranked above every priority over its whole time span
@@ -271,21 +294,35 @@ async fn learn(
     refs: Vec<OperationalIntentReference>,
     volumes: &[Volume],
 ) -> Result<Vec<Known>, ApiError> {
-    let (own, others): (Vec<_>, Vec<_>) = refs.into_iter().partition(|r| {
-        r.manager == st.config.identity
-            && EntityId::parse(&r.id).is_some_and(|id| st.flights.lock().contains_key(&id))
-    });
+    // A flight of this USS being written right now may already be at the DSS before it is recorded here: what
+    // it proposed is what the DSS holds, so it is known from that (asking this USS for it would get a 404).
+    let mine = |r: &OperationalIntentReference| -> Option<(Priority, Vec<Volume>)> {
+        if r.manager != st.config.identity {
+            return None;
+        }
+        let id = EntityId::parse(&r.id)?;
+        if let Some(writing) = st.writing.lock().get(&id) {
+            return Some(writing.clone());
+        }
+        let flights = st.flights.lock();
+        let flight = flights.get(&id)?;
+        Some((flight.priority, flight.volumes.iter().chain(&flight.off_nominal).cloned().collect()))
+    };
     let mut known = Vec::new();
-    for r in own {
-        let flight = EntityId::parse(&r.id).and_then(|id| st.flights.lock().get(&id).cloned());
-        let (Some(flight), Some(ovn)) = (flight, r.ovn.clone()) else {
-            return Err(ApiError::Upstream(format!(
-                "the DSS holds intent {} under this USS's identity, but this USS does not know it",
-                r.id
-            )));
-        };
-        let volumes = flight.volumes.into_iter().chain(flight.off_nominal).collect();
-        known.push(Known { intent: Intent { id: r.id, priority: flight.priority, volumes }, ovn: Some(ovn) });
+    let mut others = Vec::new();
+    for r in refs {
+        match (mine(&r), r.ovn.clone()) {
+            (Some((priority, volumes)), Some(ovn)) => {
+                known.push(Known { intent: Intent { id: r.id, priority, volumes }, ovn: Some(ovn) });
+            }
+            (Some(_), None) => {
+                return Err(ApiError::Upstream(format!(
+                    "the DSS holds intent {} under this USS's identity without showing it its OVN",
+                    r.id
+                )));
+            }
+            (None, _) => others.push(r),
+        }
     }
     for (r, outcome) in peers::details(st, others).await {
         match outcome {

@@ -484,32 +484,74 @@ async fn the_uss_publishes_its_openapi_document() -> anyhow::Result<()> {
 /// A DSS in front of the harness DSS whose queries find nothing, so the only way a USS learns of the intents
 /// in its way is the DSS's 409 naming them.
 async fn forgetful_dss(real: &Dss) -> anyhow::Result<String> {
+    let forgetful = axum::Router::new().route(
+        "/dss/v1/operational_intent_references/query",
+        post(|| async { axum::Json(json!({"operational_intent_references": []})) }),
+    );
+    dss_proxy(real, forgetful, Duration::ZERO).await
+}
+
+/// The harness DSS behind `routes`, everything else forwarded; answers to writes (PUT) come `write_delay` after
+/// the DSS gave them, as from a DSS far away.
+async fn dss_proxy(real: &Dss, routes: axum::Router, write_delay: Duration) -> anyhow::Result<String> {
     let target = dss_url(real);
     let http = reqwest::Client::new();
-    let app = axum::Router::new()
-        .route(
-            "/dss/v1/operational_intent_references/query",
-            post(|| async { axum::Json(json!({"operational_intent_references": []})) }),
-        )
-        .fallback(move |req: axum::extract::Request| {
-            let (http, target) = (http.clone(), target.clone());
-            async move {
-                let (parts, body) = req.into_parts();
-                let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
-                let mut forwarded = http.request(parts.method, format!("{target}{}", parts.uri)).body(body);
-                if let Some(auth) = parts.headers.get("authorization") {
-                    forwarded = forwarded.header("authorization", auth);
-                }
-                forwarded = forwarded.header("content-type", "application/json");
-                let answer = forwarded.send().await.expect("the harness DSS answers");
-                let status = answer.status();
-                (status, answer.bytes().await.unwrap_or_default())
+    let app = routes.fallback(move |req: axum::extract::Request| {
+        let (http, target) = (http.clone(), target.clone());
+        async move {
+            let (parts, body) = req.into_parts();
+            let write = parts.method == axum::http::Method::PUT;
+            let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+            let mut forwarded = http.request(parts.method, format!("{target}{}", parts.uri)).body(body);
+            if let Some(auth) = parts.headers.get("authorization") {
+                forwarded = forwarded.header("authorization", auth);
             }
-        });
+            forwarded = forwarded.header("content-type", "application/json");
+            let answer = forwarded.send().await.expect("the harness DSS answers");
+            let status = answer.status();
+            let bytes = answer.bytes().await.unwrap_or_default();
+            if write {
+                tokio::time::sleep(write_delay).await;
+            }
+            (status, bytes)
+        }
+    });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://localhost:{}", listener.local_addr()?.port());
     tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(url)
+}
+
+/// While one flight's write is on its way back from the DSS, another flight of the same USS nearby is planned:
+/// the DSS already shows the first, which this USS has not recorded yet, so it must know it from what it proposed
+/// (asking itself would get a 404 and fail the second plan).
+#[tokio::test]
+async fn a_flight_still_being_written_is_known_to_the_next_plan() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let proxy = dss_proxy(&dss, axum::Router::new(), Duration::from_millis(800)).await?;
+    let dir = tempfile::tempdir()?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://localhost:{}", listener.local_addr()?.port());
+    let auth = Authenticator::from_pem_strings(&[RSA_PUBLIC, EC_PUBLIC], vec![AUDIENCE.to_owned()])?;
+    let tokens = TokenSource::dev(TokenIssuer::from_pem(RSA_PRIVATE, None)?, "uss1");
+    let audit = Arc::new(AuditLog::open(&dir.path().join("audit.jsonl"))?);
+    let state = UssState::open(UssConfig::new("uss1", &base, &proxy), Arc::new(auth), tokens, audit)?;
+    tokio::spawn(serve_uss(listener, Arc::new(state), std::future::pending()));
+    let operator = Arc::new(client_at(&base, "pilot", &[OPERATOR]));
+
+    let first = {
+        let operator = operator.clone();
+        tokio::spawn(async move {
+            operator.post("/operator/v1/flights", &flight(LAT, (0.0, 50.0), (10, 40), 0)).await
+        })
+    };
+    // Long enough for the first write to reach the DSS, well within the delay of its answer.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second =
+        operator.post("/operator/v1/flights", &flight(LAT, (60.0, 110.0), (10, 40), 0)).await.want(201)?;
+    let first = first.await??.want(201)?;
+    assert_ne!(first["ovn"], second["ovn"]);
+    Ok(())
 }
 
 #[tokio::test]

@@ -281,7 +281,7 @@ fn tactical_bench_runs_without_bluesky() -> anyhow::Result<()> {
 fn uss_bench_runs_end_to_end() -> anyhow::Result<()> {
     let out = Command::new(env!("CARGO_BIN_EXE_entente"))
         .args(["bench", "uss", "--intents", "60", "--plans", "20", "--conflicts", "5"])
-        .args(["--area-km", "2", "--concurrency", "2"])
+        .args(["--area-km", "1", "--concurrency", "4"])
         .stdin(Stdio::null())
         .output()?;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -290,7 +290,7 @@ fn uss_bench_runs_end_to_end() -> anyhow::Result<()> {
         text.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| operation")).collect();
     assert_eq!(rows.len(), 4, "{text}");
     assert!(rows.iter().all(|r| r.trim_end().ends_with("|      0 |")), "{text}");
-    // On a 2 km square the plans meet USS B's intents, so USS A must have asked B for details.
+    // On a 1 km square the plans meet USS B's intents, so USS A must have asked B for details.
     let details: f64 = text
         .split(" detail requests to USS B")
         .next()

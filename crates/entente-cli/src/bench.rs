@@ -1,6 +1,7 @@
 //! `entente bench`: loads a realistic airspace into a real `entente dss` process and measures it over HTTP;
 //! with `--pool`, the same workload then runs through a pool of instances on a local 3-member etcd cluster.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::{Value, json};
 
 pub(crate) mod tactical;
+pub(crate) mod uss;
 
 #[derive(Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -61,6 +63,8 @@ pub(crate) struct BenchArgs {
 pub(crate) enum BenchCommand {
     /// Time tactical conflict detection against BlueSky's on the same drone traffic.
     Tactical(tactical::TacticalArgs),
+    /// Time plans end to end through a real USS (a DSS and two USSs as processes) against the DSS alone.
+    Uss(uss::UssBenchArgs),
 }
 
 const SUB: &str = "bench-uss";
@@ -79,12 +83,12 @@ impl Drop for Target {
     }
 }
 
-fn spawn_dss(
-    store_args: &[&std::ffi::OsStr],
-    public_key: &Path,
-    server_cpus: Option<&str>,
-) -> anyhow::Result<Target> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Starts `entente` with `args` (which must make it listen on `port`), on `server_cpus` when given.
+fn spawn(port: u16, args: &[OsString], server_cpus: Option<&str>) -> anyhow::Result<Target> {
     let exe = std::env::current_exe()?;
     let mut command = match server_cpus {
         Some(cpus) => {
@@ -95,15 +99,30 @@ fn spawn_dss(
         None => Command::new(exe),
     };
     let child = command
-        .args(["dss", "--listen", &format!("127.0.0.1:{port}"), "--audience", "localhost"])
-        .arg("--public-key")
-        .arg(public_key)
-        .args(store_args)
-        .args(["--allow-http-base-urls", "--log", "error"])
+        .args(args)
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--log", "error"])
         .stdout(Stdio::null())
         .spawn()
-        .context("starting entente dss")?;
+        .with_context(|| {
+            format!("starting entente {}", args.first().map_or("", |a| a.to_str().unwrap_or("")))
+        })?;
     Ok(Target { child, base: format!("http://localhost:{port}") })
+}
+
+fn spawn_dss(
+    store_args: &[OsString],
+    public_keys: &[&Path],
+    server_cpus: Option<&str>,
+) -> anyhow::Result<Target> {
+    let mut args: Vec<OsString> = ["dss", "--audience", "localhost", "--allow-http-base-urls"]
+        .into_iter()
+        .map(OsString::from)
+        .collect();
+    for key in public_keys {
+        args.extend([OsString::from("--public-key"), key.as_os_str().to_owned()]);
+    }
+    args.extend_from_slice(store_args);
+    spawn(free_port()?, &args, server_cpus)
 }
 
 /// Resident memory of a process in MiB, from /proc.
@@ -278,8 +297,11 @@ where
                     break;
                 }
                 let t = Instant::now();
-                if op(i).await.is_err() {
-                    errors.fetch_add(1, Ordering::Relaxed);
+                if let Err(e) = op(i).await
+                    && errors.fetch_add(1, Ordering::Relaxed) == 0
+                {
+                    // The first failure, so that a failed run says why.
+                    bar.println(format!("{}: first error: {e:#}", bar.prefix()));
                 }
                 mine.push(t.elapsed());
                 bar.inc(1);
@@ -326,8 +348,11 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         args.concurrency
     );
     let store = dir.join("store");
-    let target =
-        spawn_dss(&["--data-dir".as_ref(), store.as_os_str()], &public_key, args.server_cpus.as_deref())?;
+    let target = spawn_dss(
+        &["--data-dir".into(), store.into_os_string()],
+        &[public_key.as_path()],
+        args.server_cpus.as_deref(),
+    )?;
     println!("== embedded store (redb), one instance");
     let embedded = workload(&args, &[target], &issuer).await?;
     print_report(&embedded, None);
@@ -340,8 +365,8 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let targets = (0..instances)
         .map(|_| {
             spawn_dss(
-                &["--store".as_ref(), "etcd".as_ref(), "--etcd-endpoints".as_ref(), endpoints.as_ref()],
-                &public_key,
+                &["--store".into(), "etcd".into(), "--etcd-endpoints".into(), endpoints.clone().into()],
+                &[public_key.as_path()],
                 args.server_cpus.as_deref(),
             )
         })
@@ -468,8 +493,8 @@ async fn workload(args: &BenchArgs, targets: &[Target], issuer: &TokenIssuer) ->
     )?;
     let bases = targets.iter().map(|t| t.base.clone()).collect();
     let client = Arc::new(Client { http, bases, next: AtomicUsize::new(0), token });
-    for _ in targets {
-        wait_healthy(&client).await?;
+    for target in targets {
+        wait_healthy(&client.http, &target.base).await?;
     }
     let geo = Arc::new(Geometry { area_km: args.area_km });
     let load_subs = {
@@ -702,19 +727,13 @@ async fn workload(args: &BenchArgs, targets: &[Target], issuer: &TokenIssuer) ->
     })
 }
 
-async fn wait_healthy(client: &Client) -> anyhow::Result<()> {
+async fn wait_healthy(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        if client
-            .http
-            .get(format!("{}/healthy", client.base()))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
+        if http.get(format!("{base}/healthy")).send().await.is_ok_and(|r| r.status().is_success()) {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    bail!("the benchmarked DSS did not start")
+    bail!("the benchmarked process at {base} did not start")
 }

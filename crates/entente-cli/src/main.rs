@@ -65,6 +65,9 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(bench::BenchArgs { command: Some(bench::BenchCommand::Tactical(args)), .. }) => {
             bench::tactical::run(args)
         }
+        Command::Bench(bench::BenchArgs { command: Some(bench::BenchCommand::Uss(args)), .. }) => {
+            runtime.block_on(bench::uss::run(args))
+        }
         Command::Bench(args) => runtime.block_on(bench::run(args)),
         Command::Token(args) => token::run(args),
         Command::Uss(args) => runtime.block_on(uss::run(args)),

@@ -5,7 +5,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::rid::{v19, v22a};
 use crate::scd;
-use crate::uss::{authority, operator, rid as uss_rid, uss_api};
+use crate::uss::{authority, log_sets, operator, rid as uss_rid, uss_api};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -91,6 +91,7 @@ struct ApiDoc;
         uss_api::notified_constraint,
         uss_api::constraint_details,
         uss_api::report,
+        log_sets::log_set,
         authority::create_constraint,
         authority::delete_constraint,
         authority::set_availability,

@@ -8,6 +8,9 @@ mod client;
 mod dss_client;
 mod flight_planning;
 mod flights_file;
+mod group_sync;
+mod journal;
+pub(crate) mod log_sets;
 pub(crate) mod operator;
 mod peers;
 mod planner;
@@ -44,6 +47,7 @@ pub use types::PlanConflictResponse;
 
 use self::client::Client;
 use self::flights_file::FlightsFile;
+use self::journal::Journal;
 use self::types::{Constraint, OperationalIntent, VehicleTelemetry};
 use crate::auth::Authenticator;
 use crate::error::ApiError;
@@ -73,6 +77,10 @@ pub struct UssConfig {
     pub flights_file: Option<PathBuf>,
     /// Remote ID (service and display provider) and tactical conflict detection.
     pub rid: RidConfig,
+    /// Where the restricted zones this USS manages are kept across restarts; `None` keeps them in memory only.
+    pub constraints_file: Option<PathBuf>,
+    /// Where the reports peers file with this USS are archived; `None` only logs them.
+    pub reports_file: Option<PathBuf>,
 }
 
 /// How far the alternatives to a refused flight may be shifted, and in which steps.
@@ -116,6 +124,8 @@ impl UssConfig {
             body_limit: 1 << 20,
             flights_file: None,
             rid: RidConfig::default(),
+            constraints_file: None,
+            reports_file: None,
         }
     }
 }
@@ -141,10 +151,15 @@ pub struct UssState {
     client: Client,
     audit: Arc<AuditLog>,
     flights: Mutex<HashMap<EntityId, OwnFlight>>,
-    /// Held while a change to `flights` is applied and saved, so saves land in the order of the changes.
+    /// Held while a change to `flights` is applied and appended to disk, so lines land in the order of the changes.
     saving: Mutex<FlightsFile>,
-    /// The constraints this USS manages for an authority (kept in memory only).
+    /// The constraints this USS manages for an authority.
     constraints: Mutex<HashMap<EntityId, Constraint>>,
+    /// Held while a change to `constraints` is saved, like `saving` for flights.
+    saving_constraints: Mutex<Journal<Constraint>>,
+    /// The flights being written to the DSS, with the priority and volumes proposed: the DSS may show them to
+    /// another planning of this USS before they are recorded in `flights`.
+    writing: Mutex<HashMap<EntityId, (Priority, Vec<Volume>)>>,
     /// One lock per flight, held across a whole operation on it (read, decide, write to the DSS, notify), so
     /// two operations on one flight never interleave.
     flight_locks: Mutex<HashMap<EntityId, Arc<tokio::sync::Mutex<()>>>>,
@@ -155,18 +170,31 @@ pub struct UssState {
     alerted_at: Mutex<Vec<chrono::DateTime<chrono::Utc>>>,
     /// Remote ID as SP and DP, and the tactical monitor.
     rid: rid::RidState,
+    /// The flight planning test interface's answers, kept for repeated request ids (memory only, like a test run).
+    planning_requests: Mutex<flight_planning::AnsweredRequests>,
+    /// The archive of reports peers filed with this USS (F3548 makeUssReport), by report id.
+    reports: Mutex<Journal<uss_api::ArchivedReport>>,
 }
 
 impl UssState {
-    /// Loads the flights saved by a previous run, if `config.flights_file` names one.
+    /// Loads the flights and constraints saved by a previous run, and opens the reports archive, where `config`
+    /// names their files.
     pub fn open(
         config: UssConfig,
         auth: Arc<Authenticator>,
         tokens: TokenSource,
         audit: Arc<AuditLog>,
     ) -> std::io::Result<UssState> {
-        let file = FlightsFile::new(config.flights_file.clone());
-        let flights = file.load()?;
+        let (file, flights) = FlightsFile::open(config.flights_file.clone())?;
+        let (constraints_file, saved) = Journal::<Constraint>::open(config.constraints_file.clone())?;
+        let (reports, _) = Journal::open(config.reports_file.clone())?;
+        let mut constraints = HashMap::new();
+        for (id, c) in saved {
+            let id = EntityId::parse(&id).ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("constraint id {id:?}"))
+            })?;
+            constraints.insert(id, c);
+        }
         let rid = rid::RidState::new(&config.rid)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         Ok(UssState {
@@ -176,11 +204,15 @@ impl UssState {
             audit,
             flights: Mutex::new(flights),
             saving: Mutex::new(file),
-            constraints: Mutex::new(HashMap::new()),
+            constraints: Mutex::new(constraints),
+            saving_constraints: Mutex::new(constraints_file),
+            writing: Mutex::new(HashMap::new()),
             flight_locks: Mutex::new(HashMap::new()),
             peers: Mutex::new(HashMap::new()),
             alerted_at: Mutex::new(Vec::new()),
             rid,
+            planning_requests: Mutex::new(flight_planning::AnsweredRequests::default()),
+            reports: Mutex::new(reports),
         })
     }
 
@@ -190,20 +222,48 @@ impl UssState {
         lock.lock_owned().await
     }
 
-    /// Applies `change` to this USS's flights and saves them before anyone else can change them. A failed save
-    /// is logged: the DSS and peers already know the change, so memory must keep it too.
-    pub(crate) fn change_flights<R>(&self, change: impl FnOnce(&mut HashMap<EntityId, OwnFlight>) -> R) -> R {
-        let file = self.saving.lock();
+    /// Applies `change` to this USS's flights (only those named in `ids`) and returns once the change is on disk;
+    /// changes reach the file in the order they were made. A failed save is logged: the DSS and peers already know
+    /// the change, so memory must keep it too.
+    pub(crate) fn change_flights<R>(
+        &self,
+        ids: &[EntityId],
+        change: impl FnOnce(&mut HashMap<EntityId, OwnFlight>) -> R,
+    ) -> R {
+        let mut file = self.saving.lock();
         let (result, encoded) = {
             let mut flights = self.flights.lock();
             let result = change(&mut flights);
-            (result, file.encode(&flights))
+            (result, file.encode(&flights, ids))
         };
-        // Written outside the flights lock, so peers reading details do not wait for the disk.
-        if let Some(Err(e)) = encoded.map(|json| json.and_then(|json| file.write(&json))) {
+        // Written outside the flights lock, so peers reading details do not wait for the disk, and synced outside
+        // the saving lock, so concurrent changes share syncs.
+        let written = file.write(encoded);
+        drop(file);
+        if let Err(e) = journal::finish(written) {
             tracing::error!(error = %e, "saving this USS's flights failed");
         }
         result
+    }
+
+    /// Records constraint `id` as it now is (`None`: lifted), in memory and on disk.
+    pub(crate) fn change_constraint(&self, id: EntityId, constraint: Option<Constraint>) {
+        let mut file = self.saving_constraints.lock();
+        let encoded = {
+            let mut constraints = self.constraints.lock();
+            match &constraint {
+                Some(c) => constraints.insert(id, c.clone()),
+                None => constraints.remove(&id),
+            };
+            file.encode([(id.to_string(), constraint)], || {
+                constraints.iter().map(|(id, c)| (id.to_string(), c.clone())).collect()
+            })
+        };
+        let written = file.write_encoded(encoded);
+        drop(file);
+        if let Err(e) = journal::finish(written) {
+            tracing::error!(error = %e, "saving this USS's constraints failed");
+        }
     }
 }
 
@@ -227,6 +287,7 @@ pub fn uss_app(state: Arc<UssState>) -> Router {
         .merge(flight_planning::routes())
         .merge(authority::routes())
         .merge(rid::operator_routes())
+        .merge(log_sets::routes())
         .route("/healthy", get(|| async { "ok" }))
         .route("/openapi.json", get(|| async { axum::Json(crate::openapi::uss_document()) }))
         .fallback(|uri: axum::http::Uri| async move {

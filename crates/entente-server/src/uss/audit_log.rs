@@ -10,6 +10,8 @@ use entente_uss::{AuditChain, AuditRecord, Direction, Exchange, UssError, verify
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
+use super::group_sync::GroupSync;
+
 /// Why an audit log could not be read, or does not verify.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditFileError {
@@ -101,14 +103,22 @@ pub fn read_audit_log(path: &Path) -> Result<Vec<AuditRecord>, AuditFileError> {
 
 /// Reads and verifies the log at `path`; returns how many records it holds.
 pub fn verify_audit_log(path: &Path) -> Result<u64, AuditFileError> {
+    read_verified(path).map(|(_, count)| count)
+}
+
+fn read_verified(path: &Path) -> Result<(Vec<AuditRecord>, u64), AuditFileError> {
     let records = read_audit_log(path)?;
-    verify_chain(&records).map_err(|source| AuditFileError::Broken { path: path.to_owned(), source })
+    let count =
+        verify_chain(&records).map_err(|source| AuditFileError::Broken { path: path.to_owned(), source })?;
+    Ok((records, count))
 }
 
 /// The open log this USS appends to.
 pub struct AuditLog {
     path: PathBuf,
+    /// Lines are appended in chain order under this lock, and synced after it by `sync`.
     inner: Mutex<(AuditChain, File)>,
+    sync: GroupSync,
 }
 
 impl AuditLog {
@@ -126,19 +136,34 @@ impl AuditLog {
             .append(true)
             .open(path)
             .map_err(|source| AuditFileError::Io { path: path.to_owned(), source })?;
-        Ok(AuditLog { path: path.to_owned(), inner: Mutex::new((chain, file)) })
+        let sync =
+            GroupSync::new(&file).map_err(|source| AuditFileError::Io { path: path.to_owned(), source })?;
+        Ok(AuditLog { path: path.to_owned(), inner: Mutex::new((chain, file)), sync })
+    }
+
+    /// Every record so far, verified; read while appends wait, so no line is read half-written.
+    pub(crate) fn verified_records(&self) -> Result<Vec<AuditRecord>, AuditFileError> {
+        let _appends = self.inner.lock();
+        read_verified(&self.path).map(|(records, _)| records)
     }
 
     /// Seals and appends one exchange. A failed write is logged, not returned: the exchange already happened,
     /// and refusing to go on would not undo it.
+    /// Returns once the line is synced.
     pub(crate) fn record(&self, exchange: Exchange) {
-        let mut guard = self.inner.lock();
-        let (chain, file) = &mut *guard;
-        let record = chain.seal(exchange);
-        let mut line = serde_json::to_vec(&Line::from(&record)).unwrap_or_default();
-        line.push(b'\n');
-        if let Err(e) = file.write_all(&line).and_then(|()| file.sync_data()) {
-            tracing::error!(path = %self.path.display(), seq = record.seq, error = %e, "audit log write failed");
+        let (seq, ticket) = {
+            let mut guard = self.inner.lock();
+            let (chain, file) = &mut *guard;
+            let record = chain.seal(exchange);
+            let mut line = serde_json::to_vec(&Line::from(&record)).unwrap_or_default();
+            line.push(b'\n');
+            if let Err(e) = file.write_all(&line) {
+                tracing::error!(path = %self.path.display(), seq = record.seq, error = %e, "audit log write failed");
+            }
+            (record.seq, self.sync.appended())
+        };
+        if let Err(e) = self.sync.sync(ticket) {
+            tracing::error!(path = %self.path.display(), seq, error = %e, "audit log sync failed");
         }
     }
 }
@@ -160,6 +185,22 @@ mod tests {
             request_sha256: sha256_hex(b"{}"),
             response_sha256: sha256_hex(&n.to_be_bytes()),
         }
+    }
+
+    #[test]
+    fn concurrent_records_share_syncs_and_keep_one_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = std::sync::Arc::new(AuditLog::open(&path).unwrap());
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let log = log.clone();
+                std::thread::spawn(move || (0..50).for_each(|i| log.record(exchange(t * 100 + i))))
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        assert_eq!(verify_audit_log(&path).unwrap(), 400);
+        assert_eq!(log.sync.synced(), 400);
     }
 
     #[test]

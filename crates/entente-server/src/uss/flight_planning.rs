@@ -2,7 +2,7 @@
 //! flight_planning v1, API v0.6.0), so conformance tooling can plan, update and close flights here as a user
 //! would. It drives the same planner as the operator API.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use axum::Json;
@@ -38,6 +38,52 @@ pub(crate) fn routes() -> Router<Arc<UssState>> {
 struct UpsertFlightPlanRequest {
     flight_plan: FlightPlan,
     execution_style: String,
+    request_id: String,
+}
+
+/// The interface's execution styles. `InReality` reports what the user is doing: off-nominal states are written as
+/// reported, while a nominal plan must still be allowed, since a USS may not share a disallowed conflict.
+#[derive(Clone, Copy, PartialEq)]
+enum Execution {
+    Hypothetical,
+    IfAllowed,
+    InReality,
+}
+
+fn execution(style: &str) -> Result<Execution, ApiError> {
+    match style {
+        "Hypothetical" => Ok(Execution::Hypothetical),
+        "IfAllowed" => Ok(Execution::IfAllowed),
+        "InReality" => Ok(Execution::InReality),
+        other => Err(ApiError::bad(format!(
+            "execution_style {other:?} is not one of Hypothetical, IfAllowed, InReality"
+        ))),
+    }
+}
+
+/// Upserts answered lately, by request_id, so that a repeat gets the first answer instead of planning twice (the
+/// interface asks for that, or an error). The oldest are forgotten past a bound; a repeat of one of those plans
+/// again, which the interface allows.
+#[derive(Default)]
+pub(crate) struct AnsweredRequests {
+    by_id: HashMap<String, (EntityId, PlanningResponse)>,
+    order: VecDeque<String>,
+}
+
+/// How many upsert answers are remembered for repeats.
+const REMEMBERED_REQUESTS: usize = 10_000;
+
+impl AnsweredRequests {
+    fn remember(&mut self, request_id: String, flight: EntityId, response: PlanningResponse) {
+        if self.by_id.insert(request_id.clone(), (flight, response)).is_none() {
+            self.order.push_back(request_id);
+        }
+        while self.order.len() > REMEMBERED_REQUESTS {
+            if let Some(oldest) = self.order.pop_front() {
+                self.by_id.remove(&oldest);
+            }
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -61,8 +107,8 @@ struct OpIntentInformation {
     priority: i32,
 }
 
-#[derive(Serialize)]
-struct PlanningResponse {
+#[derive(Clone, Serialize)]
+pub(crate) struct PlanningResponse {
     planning_result: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     notes: Option<String>,
@@ -115,13 +161,13 @@ fn plan_status(state: Option<FlightState>) -> &'static str {
     }
 }
 
-fn answer(result: &'static str, notes: Option<String>, state: Option<FlightState>) -> Json<PlanningResponse> {
-    Json(PlanningResponse {
+fn answer(result: &'static str, notes: Option<String>, state: Option<FlightState>) -> PlanningResponse {
+    PlanningResponse {
         planning_result: result,
         notes,
         flight_plan_status: plan_status(state),
         includes_advisories: "Unknown",
-    })
+    }
 }
 
 async fn status(auth: Auth) -> Result<Json<StatusResponse>, ApiError> {
@@ -138,7 +184,7 @@ fn live(st: &UssState, id: EntityId) -> Option<OwnFlight> {
 }
 
 /// Refusals by the rules are `Rejected`, failures of the DSS or peers `Failed`; either way the flight plan keeps
-/// the status it had.
+/// the status it had. A repeated request_id gets the answer the first one got.
 async fn upsert(
     State(st): AppRef,
     auth: Auth,
@@ -148,19 +194,36 @@ async fn upsert(
     auth.require(PLAN)?;
     let id = entity_id(&id, "flight_plan_id")?;
     let req: UpsertFlightPlanRequest = body.json()?;
-    let _guard = st.lock_flight(id).await;
-    let info = &req.flight_plan.basic_information;
-    let existing = live(&st, id);
-    let before = existing.as_ref().map(|f| f.state);
-    if info.usage_state == "Closed" {
-        if existing.is_some()
-            && let Err(e) = planner::end(&st, id).await
-        {
-            return Ok(answer("Failed", Some(e.to_string()), before));
-        }
-        return Ok(answer("Completed", None, Some(FlightState::Ended)));
+    if req.request_id.is_empty() {
+        return Err(ApiError::bad("request_id must not be empty"));
     }
-    let target = match info.usage_state.as_str() {
+    let style = execution(&req.execution_style)?;
+    let _guard = st.lock_flight(id).await;
+    if let Some((flight, answer)) = st.planning_requests.lock().by_id.get(&req.request_id) {
+        if *flight != id {
+            return Err(ApiError::Conflict(format!(
+                "request_id {} was already used for flight plan {flight}",
+                req.request_id
+            )));
+        }
+        return Ok(Json(answer.clone()));
+    }
+    let answer = plan_upsert(&st, id, &req.flight_plan, style).await?;
+    st.planning_requests.lock().remember(req.request_id, id, answer.clone());
+    Ok(Json(answer))
+}
+
+/// The F3548 state a flight plan asks for: nominal while the UAS is, Nonconforming or Contingent once in use and
+/// reported so. A UAS not yet flying has no off-nominal state in F3548.
+fn requested_state(info: &BasicFlightPlanInformation) -> Result<Result<FlightState, String>, ApiError> {
+    let off = |state| match info.usage_state.as_str() {
+        "InUse" => Ok(state),
+        _ => Err(format!(
+            "uas_state {} is only possible in use; F3548 has no off-nominal state for a planned flight",
+            info.uas_state
+        )),
+    };
+    let usage = match info.usage_state.as_str() {
         "Planned" => FlightState::Accepted,
         "InUse" => FlightState::Activated,
         other => {
@@ -169,51 +232,97 @@ async fn upsert(
             )));
         }
     };
-    if req.execution_style == "Hypothetical" {
-        return Ok(answer("NotSupported", Some("hypothetical planning is not supported".into()), before));
+    Ok(match info.uas_state.as_str() {
+        "Nominal" => Ok(usage),
+        "OffNominal" => off(FlightState::Nonconforming),
+        "Contingent" => off(FlightState::Contingent),
+        other => {
+            return Err(ApiError::bad(format!(
+                "flight_plan.basic_information.uas_state {other:?} is not one of Nominal, OffNominal, Contingent"
+            )));
+        }
+    })
+}
+
+async fn plan_upsert(
+    st: &Arc<UssState>,
+    id: EntityId,
+    plan: &FlightPlan,
+    style: Execution,
+) -> Result<PlanningResponse, ApiError> {
+    let info = &plan.basic_information;
+    let existing = live(st, id);
+    let before = existing.as_ref().map(|f| f.state);
+    if info.usage_state == "Closed" {
+        if style == Execution::Hypothetical {
+            return Ok(answer("Completed", None, Some(FlightState::Ended)));
+        }
+        if existing.is_some()
+            && let Err(e) = planner::end(st, id).await
+        {
+            return Ok(answer("Failed", Some(e.to_string()), before));
+        }
+        return Ok(answer("Completed", None, Some(FlightState::Ended)));
     }
-    if info.uas_state != "Nominal" {
-        let notes = format!(
-            "flight plans with uas_state {} are not supported through this interface",
-            info.uas_state
-        );
-        return Ok(answer("NotSupported", Some(notes), before));
-    }
-    let volumes = match flight_volumes(&info.area, "flight_plan.basic_information.area") {
+    let target = match requested_state(info)? {
+        Ok(target) => target,
+        Err(notes) => return Ok(answer("Rejected", Some(notes), before)),
+    };
+    let area = match flight_volumes(&info.area, "flight_plan.basic_information.area") {
         Ok(v) => v,
         Err(e) => return Ok(answer("Rejected", Some(e.to_string()), before)),
     };
-    if let Err(e) = check_plan_window(&volumes, Utc::now()) {
+    if let Err(e) = check_plan_window(&area, Utc::now()) {
         return Ok(answer("Rejected", Some(e.to_string()), before));
     }
+    // F3548 creates every intent Accepted; a flight first planned in use is activated right after. An off-nominal
+    // state is reached only from a flight already planned.
+    let steps: &[FlightState] = match before {
+        None if target == FlightState::Activated => &[FlightState::Accepted, FlightState::Activated],
+        None if target.is_off_nominal() => {
+            let notes = format!("a new flight plan cannot start {}; plan it first", target.name());
+            return Ok(answer("Rejected", Some(notes), None));
+        }
+        _ => std::slice::from_ref(&target),
+    };
     if let Some(from) = before
         && let Err(e) = from.transition(target)
     {
-        return Ok(answer("Rejected", Some(e.to_string()), before));
+        // This USS takes a flight off nominal only once activated; a UAS reported off nominal before that is a
+        // case it does not handle, which the interface tells apart from a refusal by the rules.
+        let result = if target.is_off_nominal() { "NotSupported" } else { "Rejected" };
+        return Ok(answer(result, Some(e.to_string()), before));
     }
     let priority = match priority(
-        req.flight_plan.astm_f3548_21.as_ref().map_or(0, |a| a.priority),
+        plan.astm_f3548_21.as_ref().map_or(0, |a| a.priority),
         "flight_plan.astm_f3548_21.priority",
     ) {
         Ok(p) => p,
         Err(e) => return Ok(answer("NotSupported", Some(e.to_string()), before)),
     };
-    // F3548 creates every intent Accepted; a flight first planned in use is activated right after.
-    let steps: &[FlightState] = if before.is_none() && target == FlightState::Activated {
-        &[FlightState::Accepted, FlightState::Activated]
-    } else {
-        &[target]
+    // Off nominal, the area is where the UAS may now be: a Nonconforming flight keeps the volumes it had, a
+    // Contingent one has only off-nominal volumes (F3548).
+    let (volumes, off_nominal) = match target {
+        FlightState::Nonconforming => (existing.map(|f| f.volumes).unwrap_or_default(), area),
+        FlightState::Contingent => (Vec::new(), area),
+        _ => (area, Vec::new()),
     };
     for &state in steps {
-        let proposal = Proposal { volumes: volumes.clone(), off_nominal: Vec::new(), priority, state };
-        match planner::plan(&st, id, proposal).await {
-            Ok(_) => {}
+        let proposal =
+            Proposal { volumes: volumes.clone(), off_nominal: off_nominal.clone(), priority, state };
+        let outcome = match style {
+            Execution::Hypothetical => planner::check(st, id, &proposal).await,
+            Execution::IfAllowed | Execution::InReality => planner::plan(st, id, proposal).await.map(|_| ()),
+        };
+        match outcome {
+            Ok(()) => {}
             Err(e @ ApiError::Upstream(_)) => {
-                return Ok(answer("Failed", Some(e.to_string()), live(&st, id).map(|f| f.state)));
+                return Ok(answer("Failed", Some(e.to_string()), live(st, id).map(|f| f.state)));
             }
-            Err(e) => return Ok(answer("Rejected", Some(e.to_string()), live(&st, id).map(|f| f.state))),
+            Err(e) => return Ok(answer("Rejected", Some(e.to_string()), live(st, id).map(|f| f.state))),
         }
     }
+    // A hypothetical answer describes the plan it was asked about, not the flight plan as it stays.
     Ok(answer("Completed", None, Some(target)))
 }
 
@@ -231,8 +340,8 @@ async fn delete(
         return Err(ApiError::NotFound(format!("flight plan {id}: not found")));
     };
     match planner::end(&st, id).await {
-        Ok(()) => Ok(answer("Completed", None, Some(FlightState::Ended))),
-        Err(e) => Ok(answer("Failed", Some(e.to_string()), Some(flight.state))),
+        Ok(()) => Ok(Json(answer("Completed", None, Some(FlightState::Ended)))),
+        Err(e) => Ok(Json(answer("Failed", Some(e.to_string()), Some(flight.state)))),
     }
 }
 

@@ -230,7 +230,7 @@ pub(crate) async fn telemetry(State(st): AppRef, auth: Auth, Path(id): Path<Stri
     let verdict = assess(&f.volumes, f.state, f.nonconforming_since, fix, end, st.config.contingency)?;
     super::rid::reported(&st, &id.to_string(), super::rid::operator_fix(&report, fix));
     let next = f.state.transition(verdict.state())?;
-    st.change_flights(|flights| {
+    st.change_flights(&[id], |flights| {
         if let Some(flight) = flights.get_mut(&id) {
             flight.telemetry = Some(report.clone());
             flight.nonconforming_since = match &verdict {

@@ -55,22 +55,9 @@ pub(crate) async fn plan(
     p: Proposal,
 ) -> Result<OperationalIntent, ApiError> {
     let previous = st.flights.lock().get(&id).and_then(|f| f.published.as_ref().map(|i| i.reference.clone()));
-    // SCD0030: an Activated flight may be changed while conflicts it already had persist, so its operator can
-    // share a way out of a higher priority flight that came over it.
-    let flown: Option<Vec<Volume>> = st
-        .flights
-        .lock()
-        .get(&id)
-        .filter(|f| f.state == FlightState::Activated && p.state == FlightState::Activated)
-        .map(|f| f.volumes.clone());
     let id_text = id.to_string();
-    let mut known = Vec::new();
-    if !p.state.is_off_nominal() {
-        let (refs, constraints) = query(st, &p.volumes, &id_text).await?;
-        known = learn(st, refs, &p.volumes).await?;
-        known.extend(learn_constraints(st, constraints).await?);
-        check_conflicts(st, &p, &known, flown.as_deref())?;
-    }
+    let (mut known, flown) = decide(st, id, &p).await?;
+    let _writing = Writing::new(st, id, &p);
     let extents: Vec<_> = p.volumes.iter().chain(&p.off_nominal).map(volume_out).collect();
     let subscription_id =
         previous.as_ref().map(|r| r.subscription_id.clone()).filter(|s| s != NULL_SUBSCRIPTION);
@@ -101,7 +88,7 @@ pub(crate) async fn plan(
                         priority: p.priority.0,
                     },
                 };
-                st.change_flights(|flights| {
+                st.change_flights(&[id], |flights| {
                     let flight = flights.entry(id).or_insert_with(|| OwnFlight {
                         priority: p.priority,
                         state: p.state,
@@ -140,6 +127,59 @@ pub(crate) async fn plan(
     )))
 }
 
+/// Marks flight `id` as being written to the DSS with proposal `p` until dropped (the flight is then recorded, or
+/// the write failed and the DSS does not hold it).
+struct Writing<'a> {
+    st: &'a UssState,
+    id: EntityId,
+}
+
+impl<'a> Writing<'a> {
+    fn new(st: &'a UssState, id: EntityId, p: &Proposal) -> Writing<'a> {
+        let volumes = p.volumes.iter().chain(&p.off_nominal).cloned().collect();
+        st.writing.lock().insert(id, (p.priority, volumes));
+        Writing { st, id }
+    }
+}
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        self.st.writing.lock().remove(&self.id);
+    }
+}
+
+/// Whether `p` could be planned now: everything `plan` does before writing to the DSS, for a user asking what
+/// would happen. Nothing is written and nobody is notified.
+pub(crate) async fn check(st: &Arc<UssState>, id: EntityId, p: &Proposal) -> Result<(), ApiError> {
+    decide(st, id, p).await.map(|_| ())
+}
+
+/// Learns every intent and constraint a nominal proposal must be deconflicted with and refuses it if it conflicts;
+/// returns them, and the volumes an Activated flight flew before this change. Off-nominal proposals are written as
+/// flown, so they learn nothing.
+async fn decide(
+    st: &Arc<UssState>,
+    id: EntityId,
+    p: &Proposal,
+) -> Result<(Vec<Known>, Option<Vec<Volume>>), ApiError> {
+    // SCD0030: an Activated flight may be changed while conflicts it already had persist, so its operator can
+    // share a way out of a higher priority flight that came over it.
+    let flown: Option<Vec<Volume>> = st
+        .flights
+        .lock()
+        .get(&id)
+        .filter(|f| f.state == FlightState::Activated && p.state == FlightState::Activated)
+        .map(|f| f.volumes.clone());
+    if p.state.is_off_nominal() {
+        return Ok((Vec::new(), flown));
+    }
+    let (refs, constraints) = query(st, &p.volumes, &id.to_string()).await?;
+    let mut known = learn(st, refs, &p.volumes).await?;
+    known.extend(learn_constraints(st, constraints).await?);
+    check_conflicts(st, p, &known, flown.as_deref())?;
+    Ok((known, flown))
+}
+
 /// Ends flight `id`: deletes its reference (when the DSS has one) and tells the subscribers.
 pub(crate) async fn end(st: &Arc<UssState>, id: EntityId) -> Result<(), ApiError> {
     let (state, ovn) = {
@@ -155,7 +195,7 @@ pub(crate) async fn end(st: &Arc<UssState>, id: EntityId) -> Result<(), ApiError
         }
         None => Vec::new(),
     };
-    st.change_flights(|flights| {
+    st.change_flights(&[id], |flights| {
         if let Some(flight) = flights.get_mut(&id) {
             flight.state = FlightState::Ended;
             flight.published = None;
@@ -241,8 +281,9 @@ fn constraint_known(c: Constraint) -> Result<Known, ApiError> {
     Ok(Known { intent: Intent { id: c.reference.id, priority: CONSTRAINT_PRIORITY, volumes }, ovn })
 }
 
-/// The details and OVN of every reference: this USS's other flights from memory, peers' from their managers.
-/// A reference under this USS's identity that this USS does not hold (another instance sharing its
+/// The details and OVN of every reference: this USS's other flights from memory (or from their proposal while
+/// they are being written), peers' from their managers. A reference under this USS's identity that this USS
+/// does not hold (another instance sharing its
 /// credentials wrote it, or a test driver acting under them) is asked of the base URL it names, like a peer's.
 /// An Accepted intent of a USS the arbiter declared Down is left out (F3548 lets others plan over it without
 /// its OVN); a Down USS's intent in any other state is ranked above every priority over its whole time span
@@ -253,21 +294,35 @@ async fn learn(
     refs: Vec<OperationalIntentReference>,
     volumes: &[Volume],
 ) -> Result<Vec<Known>, ApiError> {
-    let (own, others): (Vec<_>, Vec<_>) = refs.into_iter().partition(|r| {
-        r.manager == st.config.identity
-            && EntityId::parse(&r.id).is_some_and(|id| st.flights.lock().contains_key(&id))
-    });
+    // A flight of this USS being written right now may already be at the DSS before it is recorded here: what
+    // it proposed is what the DSS holds, so it is known from that (asking this USS for it would get a 404).
+    let mine = |r: &OperationalIntentReference| -> Option<(Priority, Vec<Volume>)> {
+        if r.manager != st.config.identity {
+            return None;
+        }
+        let id = EntityId::parse(&r.id)?;
+        if let Some(writing) = st.writing.lock().get(&id) {
+            return Some(writing.clone());
+        }
+        let flights = st.flights.lock();
+        let flight = flights.get(&id)?;
+        Some((flight.priority, flight.volumes.iter().chain(&flight.off_nominal).cloned().collect()))
+    };
     let mut known = Vec::new();
-    for r in own {
-        let flight = EntityId::parse(&r.id).and_then(|id| st.flights.lock().get(&id).cloned());
-        let (Some(flight), Some(ovn)) = (flight, r.ovn.clone()) else {
-            return Err(ApiError::Upstream(format!(
-                "the DSS holds intent {} under this USS's identity, but this USS does not know it",
-                r.id
-            )));
-        };
-        let volumes = flight.volumes.into_iter().chain(flight.off_nominal).collect();
-        known.push(Known { intent: Intent { id: r.id, priority: flight.priority, volumes }, ovn: Some(ovn) });
+    let mut others = Vec::new();
+    for r in refs {
+        match (mine(&r), r.ovn.clone()) {
+            (Some((priority, volumes)), Some(ovn)) => {
+                known.push(Known { intent: Intent { id: r.id, priority, volumes }, ovn: Some(ovn) });
+            }
+            (Some(_), None) => {
+                return Err(ApiError::Upstream(format!(
+                    "the DSS holds intent {} under this USS's identity without showing it its OVN",
+                    r.id
+                )));
+            }
+            (None, _) => others.push(r),
+        }
     }
     for (r, outcome) in peers::details(st, others).await {
         match outcome {

@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use entente_dss::EntityId;
 use entente_uss::{FlightState, Volume, volumes_intersect};
+use serde::{Deserialize, Serialize};
 
 use super::peers::remember;
 use super::types::{
@@ -20,7 +21,7 @@ use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
 use crate::scd::types::ErrorReport;
 use crate::scd::{AA, CM, CMSA, CP, SC};
-use crate::wire::volumes_in;
+use crate::wire::{time_out, volumes_in};
 
 type AppRef = State<Arc<UssState>>;
 
@@ -180,7 +181,7 @@ fn alert_operators(st: &UssState, alert: String, volumes: &[Volume]) {
     }
     tracing::info!(flights = hit.len(), alert, "operators alerted");
     st.alerted_at.lock().push(chrono::Utc::now());
-    st.change_flights(|flights| {
+    st.change_flights(&hit, |flights| {
         for id in &hit {
             if let Some(flight) = flights.get_mut(id) {
                 flight.alerts.push(alert.clone());
@@ -252,18 +253,43 @@ pub(crate) async fn constraint_details(
     Ok(Json(GetConstraintDetailsResponse { constraint }))
 }
 
-/// Reports are kept in the log (the exchange itself is in the audit log), and acknowledged with an id.
+/// A report as this USS archived it: who filed it, when, and what it said.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct ArchivedReport {
+    pub received_at: crate::wire::Time,
+    pub from: String,
+    pub report: ErrorReport,
+}
+
+/// Reports are archived (the exchange itself is also in the audit log) before they are acknowledged with an id.
 #[utoipa::path(post, path = "/uss/v1/reports", tag = "F3548 USS-USS", request_body = ErrorReport,
-    responses((status = 201, description = "Kept, with its id", body = ErrorReport), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the scope, or the sender is not the manager", body = crate::wire::ErrorResponse)))]
-pub(crate) async fn report(auth: Auth, body: Body) -> Result<(StatusCode, Json<ErrorReport>), ApiError> {
+    responses((status = 201, description = "Archived, with its id", body = ErrorReport), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the scope, or the sender is not the manager", body = crate::wire::ErrorResponse), (status = 503, description = "The report could not be archived", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn report(
+    State(st): AppRef,
+    auth: Auth,
+    body: Body,
+) -> Result<(StatusCode, Json<ErrorReport>), ApiError> {
     let caller = auth.scd(&[&[SC], &[CM], &[CP], &[CMSA], &[AA]])?;
     let mut report: ErrorReport = body.json()?;
-    report.report_id = Some(uuid::Uuid::new_v4().to_string());
-    tracing::info!(
-        from = caller.manager,
-        report_id = report.report_id,
-        url = report.exchange.url,
-        "report received"
-    );
+    let report_id = uuid::Uuid::new_v4().to_string();
+    report.report_id = Some(report_id.clone());
+    tracing::info!(from = caller.manager, report_id, url = report.exchange.url, "report received");
+    let archived = ArchivedReport {
+        received_at: time_out(chrono::Utc::now()),
+        from: caller.manager,
+        report: report.clone(),
+    };
+    let unarchived = |e: std::io::Error| {
+        ApiError::Dss(entente_dss::DssError::Store(entente_dss::StoreError::Io(format!(
+            "archiving the report: {e}"
+        ))))
+    };
+    // Reports are never changed or removed, so the journal is never compacted and needs no list of all.
+    let written = {
+        let mut reports = st.reports.lock();
+        let encoded = reports.encode([(report_id, Some(archived))], Vec::new);
+        reports.write_encoded(encoded)
+    };
+    super::journal::finish(written).map_err(unarchived)?;
     Ok((StatusCode::CREATED, Json(report)))
 }

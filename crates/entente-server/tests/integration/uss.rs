@@ -59,7 +59,9 @@ impl Uss {
         let base = format!("http://localhost:{}", listener.local_addr()?.port());
         let auth = Authenticator::from_pem_strings(&[RSA_PUBLIC, EC_PUBLIC], vec![AUDIENCE.to_owned()])?;
         let mut config = UssConfig::new(identity, &base, &dss_url(dss));
-        config.flights_file = Some(dir.path().join("flights.json"));
+        config.flights_file = Some(dir.path().join("flights.jsonl"));
+        config.constraints_file = Some(dir.path().join("constraints.jsonl"));
+        config.reports_file = Some(dir.path().join("reports.jsonl"));
         // Generous, so a loaded test machine cannot turn a slow peer into a down one.
         config.peer_timeout = Duration::from_secs(5);
         let state =
@@ -376,6 +378,90 @@ async fn the_flight_planning_test_interface_plans_like_an_operator() -> anyhow::
 }
 
 #[tokio::test]
+async fn flight_planning_answers_hypotheses_off_nominal_states_and_repeated_requests() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss1 = Uss::start(&dss, "uss1").await?;
+    let uss2 = Uss::start(&dss, "uss2").await?;
+    let planner = |u: &Uss| client_at(&u.base, "uss_qualifier", &[FP_PLAN]);
+    let path = |plan: &str| format!("/flight_planning/v1/flight_plans/{plan}");
+    let result = |v: &Value| (v["planning_result"].clone(), v["flight_plan_status"].clone());
+    let area = volume4d(&circle(LAT, LNG, 300.0), 0.0, 120.0, 10, 40);
+    let styled = |usage: &str, uas: &str, style: &str| {
+        let mut body = upsert(usage, area.clone(), 0);
+        body["execution_style"] = json!(style);
+        body["flight_plan"]["basic_information"]["uas_state"] = json!(uas);
+        body
+    };
+
+    // A hypothesis says what would happen and changes nothing.
+    let first = id();
+    let would =
+        planner(&uss1).put(&path(&first), &styled("Planned", "Nominal", "Hypothetical")).await.want(200)?;
+    assert_eq!(result(&would), (json!("Completed"), json!("Planned")), "{would}");
+    assert_eq!(dss.client("uss1", &[SC]).get(&oir_path(&first)).await?.0, 404);
+    let planned = styled("Planned", "Nominal", "IfAllowed");
+    let done = planner(&uss1).put(&path(&first), &planned).await.want(200)?;
+    assert_eq!(result(&done), (json!("Completed"), json!("Planned")));
+    let version = dss.client("uss1", &[SC]).get_oir(&first).await?["version"].clone();
+    let blocked =
+        planner(&uss2).put(&path(&id()), &styled("Planned", "Nominal", "Hypothetical")).await.want(200)?;
+    assert_eq!(result(&blocked), (json!("Rejected"), json!("NotPlanned")), "{blocked}");
+
+    // The same request again gets the first answer and plans nothing more; its id on another plan is a conflict.
+    let again = planner(&uss1).put(&path(&first), &planned).await.want(200)?;
+    assert_eq!(again, done);
+    assert_eq!(dss.client("uss1", &[SC]).get_oir(&first).await?["version"], version);
+    assert_error(planner(&uss1).put(&path(&id()), &planned).await?, 409, "request_id")?;
+    let mut nameless = styled("Planned", "Nominal", "IfAllowed");
+    nameless["request_id"] = json!("");
+    assert_error(planner(&uss1).put(&path(&id()), &nameless).await?, 400, "request_id")?;
+    assert_error(
+        planner(&uss1).put(&path(&id()), &styled("Planned", "Nominal", "Eventually")).await?,
+        400,
+        "execution_style",
+    )?;
+    assert_error(
+        planner(&uss1).put(&path(&id()), &styled("Planned", "Lost", "IfAllowed")).await?,
+        400,
+        "uas_state",
+    )?;
+
+    // Off nominal only in use: planned, or new, it is refused; in use, it is shared as Nonconforming, then Contingent.
+    let refused =
+        planner(&uss1).put(&path(&first), &styled("Planned", "OffNominal", "IfAllowed")).await.want(200)?;
+    assert_eq!(result(&refused), (json!("Rejected"), json!("Planned")), "{refused}");
+    let fresh =
+        planner(&uss1).put(&path(&id()), &styled("InUse", "Contingent", "InReality")).await.want(200)?;
+    assert_eq!(result(&fresh), (json!("Rejected"), json!("NotPlanned")), "{fresh}");
+    // Off nominal before activation is not handled here, which is not a refusal by the rules.
+    let early =
+        planner(&uss1).put(&path(&first), &styled("InUse", "OffNominal", "InReality")).await.want(200)?;
+    assert_eq!(result(&early), (json!("NotSupported"), json!("Planned")), "{early}");
+    planner(&uss1).put(&path(&first), &styled("InUse", "Nominal", "IfAllowed")).await.want(200)?;
+    let off =
+        planner(&uss1).put(&path(&first), &styled("InUse", "OffNominal", "InReality")).await.want(200)?;
+    assert_eq!(result(&off), (json!("Completed"), json!("OffNominal")), "{off}");
+    assert_eq!(dss.client("uss1", &[SC]).get_oir(&first).await?["state"], "Nonconforming");
+    let details =
+        uss1.peer("uss2", SC).get(&format!("/uss/v1/operational_intents/{first}")).await.want(200)?;
+    assert_eq!(
+        details["operational_intent"]["details"]["off_nominal_volumes"].as_array().map(Vec::len),
+        Some(1)
+    );
+    let contingent =
+        planner(&uss1).put(&path(&first), &styled("InUse", "Contingent", "InReality")).await.want(200)?;
+    assert_eq!(result(&contingent), (json!("Completed"), json!("OffNominal")), "{contingent}");
+    let details =
+        uss1.peer("uss2", SC).get(&format!("/uss/v1/operational_intents/{first}")).await.want(200)?;
+    assert_eq!(details["operational_intent"]["reference"]["state"], "Contingent");
+    assert_eq!(details["operational_intent"]["details"]["volumes"], json!([]));
+    // Contingent is final short of ending: back to nominal is refused.
+    let back = planner(&uss1).put(&path(&first), &styled("InUse", "Nominal", "IfAllowed")).await.want(200)?;
+    assert_eq!(result(&back), (json!("Rejected"), json!("OffNominal")), "{back}");
+    Ok(())
+}
+
+#[tokio::test]
 async fn the_uss_publishes_its_openapi_document() -> anyhow::Result<()> {
     let dss = Dss::start().await?;
     let uss = Uss::start(&dss, "uss1").await?;
@@ -394,6 +480,7 @@ async fn the_uss_publishes_its_openapi_document() -> anyhow::Result<()> {
         "/operator/v1/rid/flights",
         "/operator/v1/rid/replay",
         "/operator/v1/alerts",
+        "/uss/v1/log_sets/{log_set_id}",
     ] {
         assert!(paths.iter().any(|p| *p == expected), "{expected} missing from {paths:?}");
     }
@@ -405,32 +492,74 @@ async fn the_uss_publishes_its_openapi_document() -> anyhow::Result<()> {
 /// A DSS in front of the harness DSS whose queries find nothing, so the only way a USS learns of the intents
 /// in its way is the DSS's 409 naming them.
 async fn forgetful_dss(real: &Dss) -> anyhow::Result<String> {
+    let forgetful = axum::Router::new().route(
+        "/dss/v1/operational_intent_references/query",
+        post(|| async { axum::Json(json!({"operational_intent_references": []})) }),
+    );
+    dss_proxy(real, forgetful, Duration::ZERO).await
+}
+
+/// The harness DSS behind `routes`, everything else forwarded; answers to writes (PUT) come `write_delay` after
+/// the DSS gave them, as from a DSS far away.
+async fn dss_proxy(real: &Dss, routes: axum::Router, write_delay: Duration) -> anyhow::Result<String> {
     let target = dss_url(real);
     let http = reqwest::Client::new();
-    let app = axum::Router::new()
-        .route(
-            "/dss/v1/operational_intent_references/query",
-            post(|| async { axum::Json(json!({"operational_intent_references": []})) }),
-        )
-        .fallback(move |req: axum::extract::Request| {
-            let (http, target) = (http.clone(), target.clone());
-            async move {
-                let (parts, body) = req.into_parts();
-                let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
-                let mut forwarded = http.request(parts.method, format!("{target}{}", parts.uri)).body(body);
-                if let Some(auth) = parts.headers.get("authorization") {
-                    forwarded = forwarded.header("authorization", auth);
-                }
-                forwarded = forwarded.header("content-type", "application/json");
-                let answer = forwarded.send().await.expect("the harness DSS answers");
-                let status = answer.status();
-                (status, answer.bytes().await.unwrap_or_default())
+    let app = routes.fallback(move |req: axum::extract::Request| {
+        let (http, target) = (http.clone(), target.clone());
+        async move {
+            let (parts, body) = req.into_parts();
+            let write = parts.method == axum::http::Method::PUT;
+            let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+            let mut forwarded = http.request(parts.method, format!("{target}{}", parts.uri)).body(body);
+            if let Some(auth) = parts.headers.get("authorization") {
+                forwarded = forwarded.header("authorization", auth);
             }
-        });
+            forwarded = forwarded.header("content-type", "application/json");
+            let answer = forwarded.send().await.expect("the harness DSS answers");
+            let status = answer.status();
+            let bytes = answer.bytes().await.unwrap_or_default();
+            if write {
+                tokio::time::sleep(write_delay).await;
+            }
+            (status, bytes)
+        }
+    });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://localhost:{}", listener.local_addr()?.port());
     tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(url)
+}
+
+/// While one flight's write is on its way back from the DSS, another flight of the same USS nearby is planned:
+/// the DSS already shows the first, which this USS has not recorded yet, so it must know it from what it proposed
+/// (asking itself would get a 404 and fail the second plan).
+#[tokio::test]
+async fn a_flight_still_being_written_is_known_to_the_next_plan() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let proxy = dss_proxy(&dss, axum::Router::new(), Duration::from_millis(800)).await?;
+    let dir = tempfile::tempdir()?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://localhost:{}", listener.local_addr()?.port());
+    let auth = Authenticator::from_pem_strings(&[RSA_PUBLIC, EC_PUBLIC], vec![AUDIENCE.to_owned()])?;
+    let tokens = TokenSource::dev(TokenIssuer::from_pem(RSA_PRIVATE, None)?, "uss1");
+    let audit = Arc::new(AuditLog::open(&dir.path().join("audit.jsonl"))?);
+    let state = UssState::open(UssConfig::new("uss1", &base, &proxy), Arc::new(auth), tokens, audit)?;
+    tokio::spawn(serve_uss(listener, Arc::new(state), std::future::pending()));
+    let operator = Arc::new(client_at(&base, "pilot", &[OPERATOR]));
+
+    let first = {
+        let operator = operator.clone();
+        tokio::spawn(async move {
+            operator.post("/operator/v1/flights", &flight(LAT, (0.0, 50.0), (10, 40), 0)).await
+        })
+    };
+    // Long enough for the first write to reach the DSS, well within the delay of its answer.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second =
+        operator.post("/operator/v1/flights", &flight(LAT, (60.0, 110.0), (10, 40), 0)).await.want(201)?;
+    let first = first.await??.want(201)?;
+    assert_ne!(first["ovn"], second["ovn"]);
+    Ok(())
 }
 
 #[tokio::test]
@@ -548,6 +677,127 @@ async fn restricted_zones_keep_flights_out_during_their_time_window() -> anyhow:
         .await
         .want(200)?;
     assert_eq!(again["status"]["availability"], "Normal");
+    Ok(())
+}
+
+#[tokio::test]
+async fn restricted_zones_outlive_a_restart_of_their_uss() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let authority_uss = Uss::start(&dss, "authority").await?;
+    let zone = json!({"volumes": [volume4d(&circle(LAT, LNG, 1000.0), 0.0, 500.0, 10, 40)], "type": "event"});
+    let city = |uss: &Uss| client_at(&uss.base, "city", &["entente.authority"]);
+    let created = city(&authority_uss).post("/authority/v1/constraints", &zone).await.want(201)?;
+    let constraint_id = str_of(&created["reference"]["id"])?.to_owned();
+    let dir = authority_uss.dir.clone();
+    drop(authority_uss);
+
+    let tokens = TokenSource::dev(TokenIssuer::from_pem(RSA_PRIVATE, None)?, "authority");
+    let again = Uss::start_in(&dss, "authority", tokens, dir).await?;
+    // Still served to peers, so their plans still meet it.
+    let served = again
+        .peer("uss1", "utm.constraint_processing")
+        .get(&format!("/uss/v1/constraints/{constraint_id}"))
+        .await
+        .want(200)?;
+    assert_eq!(served["constraint"]["reference"]["ovn"], created["reference"]["ovn"]);
+    // Its own plans still meet it (the restarted USS's port is new, so the DSS's base URL is the old one's: only
+    // the USS itself, which holds the zone, can show that it came back).
+    let refused = again
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT, (0.0, 100.0), (20, 30), 100))
+        .await
+        .want(409)?;
+    assert_eq!(refused["conflicting_intents"], json!([constraint_id]));
+    // And still managed: it can be lifted with the OVN kept on disk, and stays lifted after another restart.
+    city(&again).delete(&format!("/authority/v1/constraints/{constraint_id}")).await.want(200)?;
+    assert_eq!(
+        dss.client("uss1", &["utm.constraint_processing"])
+            .get(&format!("/dss/v1/constraint_references/{constraint_id}"))
+            .await?
+            .0,
+        404
+    );
+    let dir = again.dir.clone();
+    drop(again);
+    let tokens = TokenSource::dev(TokenIssuer::from_pem(RSA_PRIVATE, None)?, "authority");
+    let third = Uss::start_in(&dss, "authority", tokens, dir).await?;
+    assert_error(
+        third
+            .peer("uss1", "utm.constraint_processing")
+            .get(&format!("/uss/v1/constraints/{constraint_id}"))
+            .await?,
+        404,
+        "not found",
+    )?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn log_sets_serve_the_exchanges_the_audit_chain_proves() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss = Uss::start(&dss, "uss1").await?;
+    let before = chrono::Utc::now();
+    let planned = uss
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (10, 70), 0))
+        .await
+        .want(201)?;
+    let details = format!("/uss/v1/operational_intents/{}", str_of(&planned["id"])?);
+    uss.peer("uss2", SC).get(&details).await.want(200)?;
+    // A peer's report is archived before it is acknowledged, and its exchange is in the log set too.
+    let report = json!({"exchange": {
+        "url": format!("{}{details}", uss.base), "method": "GET", "recorder_role": "Client",
+        "request_time": time_of(at(0)), "problem": "no answer within 1 s"
+    }});
+    let filed = uss.peer("uss2", SC).post("/uss/v1/reports", &report).await.want(201)?;
+    let report_id = str_of(&filed["report_id"])?.to_owned();
+    let archive = std::fs::read_to_string(uss.dir.path().join("reports.jsonl"))?;
+    let archived: Value = serde_json::from_str(archive.lines().next().context("an archived report")?)?;
+    assert_eq!((&archived["id"], &archived["record"]["from"]), (&json!(report_id), &json!("uss2")));
+    assert_eq!(archived["record"]["report"]["exchange"]["problem"], "no answer within 1 s");
+    let auditor = client_at(&uss.base, "regulator", &["entente.authority"]);
+
+    let all = auditor.get("/uss/v1/log_sets/all").await.want(200)?;
+    let messages = all["messages"].as_array().context("messages")?;
+    let write = messages
+        .iter()
+        .find(|m| {
+            m["method"] == "PUT"
+                && str_of(&m["url"]).is_ok_and(|u| u.contains("/dss/v1/operational_intent_references/"))
+        })
+        .context("the write to the DSS")?;
+    assert_eq!((&write["recorder_role"], &write["response_code"]), (&json!("Client"), &json!(201)));
+    let served = messages
+        .iter()
+        .find(|m| m["method"] == "GET" && str_of(&m["url"]).is_ok_and(|u| u.ends_with(&details)))
+        .context("the peer's request")?;
+    assert_eq!((&served["recorder_role"], &served["response_code"]), (&json!("Server"), &json!(200)));
+    assert!(messages.iter().any(|m| m["method"] == "POST"
+        && str_of(&m["url"]).is_ok_and(|u| u.ends_with("/uss/v1/reports"))
+        && m["response_code"] == 201));
+    assert_eq!(messages.len() as u64, entente_server::uss::verify_audit_log(&uss.audit)?);
+    for empty in ["operator_notifications", "planning_attempts", "operational_intent_positions"] {
+        assert_eq!(all[empty], json!([]), "{empty}");
+    }
+    // A time range selects the exchanges that began within it.
+    let range = |from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>| {
+        format!("/uss/v1/log_sets/{}..{}", from.to_rfc3339(), to.to_rfc3339())
+    };
+    let earlier = auditor
+        .get(&range(before - chrono::Duration::hours(2), before - chrono::Duration::hours(1)))
+        .await
+        .want(200)?;
+    assert_eq!(earlier["messages"], json!([]));
+    let now = auditor.get(&range(before, chrono::Utc::now())).await.want(200)?;
+    assert_eq!(now["messages"].as_array().map(Vec::len), Some(messages.len()));
+
+    assert_error(auditor.get("/uss/v1/log_sets/incident-7").await?, 404, "no such log set")?;
+    assert_error(auditor.get("/uss/v1/log_sets/2026-01-01T00:00:00Z..later").await?, 400, "log_set_id")?;
+    assert_error(uss.peer("uss2", SC).get("/uss/v1/log_sets/all").await?, 403, "entente.authority")?;
+    // A log that does not verify proves nothing: it is not served.
+    let text = std::fs::read_to_string(&uss.audit)?;
+    std::fs::write(&uss.audit, text.replacen("\"status\":201", "\"status\":409", 1))?;
+    assert_error(auditor.get("/uss/v1/log_sets/all").await?, 503, "audit log")?;
     Ok(())
 }
 

@@ -73,7 +73,7 @@ pub(super) fn observe(st: &UssState, id: &str, fix: &Fix<Motion>) {
                 (c.t_in - c.at).max(0.0),
                 c.d_cpa_m
             );
-            st.change_flights(|flights| {
+            st.change_flights(&[flight], |flights| {
                 if let Some(f) = flights.get_mut(&flight) {
                     f.alerts.push(message);
                 }

@@ -36,7 +36,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "ENTENTE_DATA_DIR", default_value = "./entente-data")]
     data_dir: PathBuf,
     /// Fill an empty airspace with sample operational intents (two of them in conflict, one flying, so its USS
-    /// declares an ISA), a constraint, a subscription and an ISA, so the map has something to show.
+    /// declares an ISA), a constraint, a subscription, an ISA and 4 minutes of Remote ID traffic (two aircraft
+    /// on a collision course), so the map has something to show.
     #[arg(long)]
     seed: bool,
     /// How long an ended entity stays readable by id before it is evicted, in minutes.

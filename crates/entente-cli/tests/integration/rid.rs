@@ -50,7 +50,7 @@ impl Operator<'_> {
 }
 
 /// Waits up to `seconds` for `check` to give a value.
-fn eventually<T>(
+pub(super) fn eventually<T>(
     seconds: u64,
     what: &str,
     mut check: impl FnMut() -> anyhow::Result<Option<T>>,

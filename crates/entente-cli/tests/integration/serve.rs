@@ -12,7 +12,7 @@ use entente_server::auth::TokenIssuer;
 use serde_json::{Value, json};
 
 use super::free_port;
-use super::rid::{REPLAY_HEADER, straight};
+use super::rid::{REPLAY_HEADER, eventually, straight};
 
 /// A running `entente serve` and what it printed before it was ready.
 struct Serve {
@@ -182,6 +182,42 @@ fn serve_keeps_its_keys_and_data_across_runs() -> anyhow::Result<()> {
             && managers.iter().filter(|m| **m == "south-uss").count() == 1,
         "the seeded flights belong to north-uss and south-uss: {managers:?}"
     );
+    // north-uss replays two aircraft over its flying intent: its display shows them, and it alerts on the pair.
+    let issuer = TokenIssuer::from_pem(&key, None)?;
+    let north = issuer.issue("north-uss", &["entente.operator"], "localhost", Duration::from_secs(300))?;
+    let flying = seeded["operational_intents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|o| o["manager"] == "north-uss" && o["state"] == "Activated")
+        .context("north-uss's activated flight")?;
+    let centre = &flying["volumes"][0]["outline"]["center"];
+    let (lng, lat) = (centre[0].as_f64().context("a centre")?, centre[1].as_f64().context("a centre")?);
+    let north_get = |path: &str| -> anyhow::Result<Value> {
+        Ok(reqwest::blocking::Client::new()
+            .get(format!("{}/uss/north-uss/operator/v1/{path}", server.base))
+            .bearer_auth(&north)
+            .send()?
+            .error_for_status()?
+            .json()?)
+    };
+    let view = format!("{},{},{},{}", lat - 0.005, lng - 0.007, lat + 0.005, lng + 0.007);
+    let mut shown: Vec<String> = eventually(5, "the seeded aircraft in north-uss's display", || {
+        let display = north_get(&format!("rid/flights?view={view}"))?;
+        let ids = ids(&display["flights"]);
+        Ok((ids.len() == 2).then_some(ids))
+    })?;
+    shown.sort_unstable();
+    ensure!(shown == ["seed-east", "seed-west"], "north-uss displays {shown:?}");
+    let alerts = north_get("alerts")?;
+    ensure!(
+        alerts["alerts"].as_array().is_some_and(|a| a.iter().any(|a| {
+            let mut pair = [a["aircraft"][0].as_str(), a["aircraft"][1].as_str()];
+            pair.sort_unstable();
+            pair == [Some("seed-east"), Some("seed-west")]
+        })),
+        "no alert for the seeded pair: {alerts}"
+    );
     for name in ["north-uss", "south-uss", "authority"] {
         ensure!(
             dir.path().join(name).join("audit.jsonl").is_file(),
@@ -195,7 +231,6 @@ fn serve_keeps_its_keys_and_data_across_runs() -> anyhow::Result<()> {
     let kept = again.airspace()?;
     ensure!(ids(&kept["operational_intents"]) == intents, "the data is kept and not seeded twice");
     // Each USS still knows its flights after the restart.
-    let issuer = TokenIssuer::from_pem(&key, None)?;
     for o in kept["operational_intents"].as_array().into_iter().flatten() {
         let manager = o["manager"].as_str().context("a manager")?;
         let flight = again.operator_flight(&issuer, manager, o["id"].as_str().context("an id")?)?;
@@ -470,10 +505,11 @@ fn headless_chromium_renders_the_seeded_airspace_and_follows_it_live() -> anyhow
     );
 
     // Remote ID: south-uss replays two aircraft closing head-on at 5 m/s each, 600 m apart and 20 m aside, so
-    // separation (50 m) is lost after about 55 s. The page, acting as north-uss, must draw both where they are
-    // (north-uss's display provider learns of south-uss's through the DSS) and the alert for the pair.
+    // separation (50 m) is lost after about 55 s, 4.5 km north of the pair --seed replays (so a 4 km view holds
+    // only these two). The page, acting as north-uss, must draw both where they are (north-uss's display
+    // provider learns of south-uss's through the DSS) and the alert for the pair.
     let m_per_deg = 6_371_008.8_f64.to_radians();
-    let (lat, lng) = (lat + 0.002, lng - 0.004);
+    let (lat, lng) = (lat + 0.04, lng - 0.004);
     let east = |m: f64| m / (m_per_deg * lat.to_radians().cos());
     let (a0, b0) = ((lat, lng), (lat + 20.0 / m_per_deg, lng + east(600.0)));
     let csv = format!(

@@ -74,14 +74,14 @@ impl Serve {
         Ok(response.json()?)
     }
 
-    /// Flight `id` as operator `name`'s USS reports it, asked with a token signed by the development key.
-    fn operator_flight(&self, issuer: &TokenIssuer, name: &str, id: &str) -> anyhow::Result<Value> {
+    /// `GET /operator/v1/{path}` of operator `name`'s USS, with a token signed by the development key.
+    fn operator_get(&self, issuer: &TokenIssuer, name: &str, path: &str) -> anyhow::Result<Value> {
         let token = issuer.issue(name, &["entente.operator"], "localhost", Duration::from_secs(300))?;
         let response = reqwest::blocking::Client::new()
-            .get(format!("{}/uss/{name}/operator/v1/flights/{id}", self.base))
+            .get(format!("{}/uss/{name}/operator/v1/{path}", self.base))
             .bearer_auth(token)
             .send()?;
-        ensure!(response.status() == 200, "GET flight {id} of {name}: {}", response.status());
+        ensure!(response.status() == 200, "GET {path} of {name}: {}", response.status());
         Ok(response.json()?)
     }
 
@@ -98,6 +98,18 @@ impl Serve {
         }
         bail!("entente serve did not stop within 10 s of SIGTERM")
     }
+}
+
+/// north-uss's seeded activated flight and the centre (lat, lng) of its circle.
+fn north_flying(seeded: &Value) -> anyhow::Result<(&Value, f64, f64)> {
+    let flying = seeded["operational_intents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|o| o["manager"] == "north-uss" && o["state"] == "Activated")
+        .context("north-uss's activated flight")?;
+    let centre = &flying["volumes"][0]["outline"]["center"];
+    Ok((flying, centre[1].as_f64().context("a centre")?, centre[0].as_f64().context("a centre")?))
 }
 
 fn ids(list: &Value) -> Vec<String> {
@@ -184,23 +196,8 @@ fn serve_keeps_its_keys_and_data_across_runs() -> anyhow::Result<()> {
     );
     // north-uss replays two aircraft over its flying intent: its display shows them, and it alerts on the pair.
     let issuer = TokenIssuer::from_pem(&key, None)?;
-    let north = issuer.issue("north-uss", &["entente.operator"], "localhost", Duration::from_secs(300))?;
-    let flying = seeded["operational_intents"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|o| o["manager"] == "north-uss" && o["state"] == "Activated")
-        .context("north-uss's activated flight")?;
-    let centre = &flying["volumes"][0]["outline"]["center"];
-    let (lng, lat) = (centre[0].as_f64().context("a centre")?, centre[1].as_f64().context("a centre")?);
-    let north_get = |path: &str| -> anyhow::Result<Value> {
-        Ok(reqwest::blocking::Client::new()
-            .get(format!("{}/uss/north-uss/operator/v1/{path}", server.base))
-            .bearer_auth(&north)
-            .send()?
-            .error_for_status()?
-            .json()?)
-    };
+    let (_, lat, lng) = north_flying(&seeded)?;
+    let north_get = |path: &str| server.operator_get(&issuer, "north-uss", path);
     let view = format!("{},{},{},{}", lat - 0.005, lng - 0.007, lat + 0.005, lng + 0.007);
     let mut shown: Vec<String> = eventually(5, "the seeded aircraft in north-uss's display", || {
         let display = north_get(&format!("rid/flights?view={view}"))?;
@@ -233,7 +230,11 @@ fn serve_keeps_its_keys_and_data_across_runs() -> anyhow::Result<()> {
     // Each USS still knows its flights after the restart.
     for o in kept["operational_intents"].as_array().into_iter().flatten() {
         let manager = o["manager"].as_str().context("a manager")?;
-        let flight = again.operator_flight(&issuer, manager, o["id"].as_str().context("an id")?)?;
+        let flight = again.operator_get(
+            &issuer,
+            manager,
+            &format!("flights/{}", o["id"].as_str().context("an id")?),
+        )?;
         ensure!(flight["state"] == o["state"], "{manager} reports {flight} for {o}");
     }
     again.terminate()
@@ -356,14 +357,7 @@ fn headless_chromium_renders_the_seeded_airspace_and_follows_it_live() -> anyhow
     // The plan drawn through the page: a square over north-uss's activated flight (priority 10), asked by
     // south-uss at priority 0 with the page's default altitudes (0-120 m) and times (in 5 to 35 minutes), so
     // it must be refused with alternatives.
-    let over = seeded["operational_intents"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|o| o["manager"] == "north-uss" && o["state"] == "Activated")
-        .context("north-uss's activated flight")?;
-    let center = &over["volumes"][0]["outline"]["center"];
-    let (lng, lat) = (center[0].as_f64().context("a centre")?, center[1].as_f64().context("a centre")?);
+    let (over, lat, lng) = north_flying(&seeded)?;
     let d = 0.003;
     let plan = json!({"operator": "south-uss", "vertices": [
         [lng - d, lat - d], [lng + d, lat - d], [lng + d, lat + d], [lng - d, lat + d],
@@ -473,7 +467,7 @@ fn headless_chromium_renders_the_seeded_airspace_and_follows_it_live() -> anyhow
     ensure!(planned["conflicts_with"] == json!([]), "the alternative meets {}", planned["conflicts_with"]);
     // The USS planned exactly the alternative the page showed.
     let issuer = TokenIssuer::from_pem(&key, None)?;
-    let status = server.operator_flight(&issuer, "south-uss", &flight)?;
+    let status = server.operator_get(&issuer, "south-uss", &format!("flights/{flight}"))?;
     let asked = &conflict["requests"][0]["volumes"][0];
     let got = &status["volumes"][0];
     for field in ["altitude_lower", "altitude_upper"] {
@@ -494,7 +488,7 @@ fn headless_chromium_renders_the_seeded_airspace_and_follows_it_live() -> anyhow
     let activated = step(&mut lines, "activated")?;
     ensure!(activated["state"] == "done", "activation failed: {activated}");
     ensure!(
-        server.operator_flight(&issuer, "south-uss", &flight)?["state"] == "Activated",
+        server.operator_get(&issuer, "south-uss", &format!("flights/{flight}"))?["state"] == "Activated",
         "the USS did not activate the flight"
     );
     ensure!(

@@ -605,6 +605,14 @@ fn headless_chromium_renders_the_seeded_airspace_and_follows_it_live() -> anyhow
     let far = step(&mut lines, "rid-zoomed-out")?;
     ensure!(far["status"]["state"] == "zoom", "20 km across: {}", far["status"]);
     ensure!(far["shapes"] == json!(0), "20 km across shows Remote ID: {far}");
+    // Each new watch replaced the one before, at the operator the page acted for then: one is left, north-uss's
+    // over the 4 km view.
+    for (name, count) in [("north-uss", 1), ("south-uss", 0)] {
+        eventually(5, &format!("{count} watch(es) of {name} left"), || {
+            let held = server.operator_get(&issuer, name, "rid/watches")?;
+            Ok((held["watches"].as_array().map(Vec::len) == Some(count)).then_some(()))
+        })?;
+    }
 
     let status = driver.wait()?;
     ensure!(status.success(), "the browser driver exited with {status}");

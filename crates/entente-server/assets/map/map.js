@@ -809,6 +809,7 @@ function drawRid() {
     }
     const li = document.createElement("li");
     li.dataset.aircraft = `${one} ${other}`;
+    li.title = "Centre the map on this pair";
     const inS = Math.round((Date.parse(a.loss_start.value) - Date.now()) / 1000);
     li.textContent = `${one} and ${other}: ${inS > 0 ? `loss of separation in ${inS} s` : "separation lost"}, closest ${Math.round(a.cpa_distance_m)} m`;
     li.addEventListener("click", () => {

@@ -82,8 +82,21 @@ pub(crate) async fn run(base: &str, issuer: &TokenIssuer, audience: &str, dss: &
             }),
         )
         .await?;
+    // Remote ID traffic over north-uss's flying intent, so the map shows aircraft and a tactical alert.
+    client
+        .request(
+            Method::POST,
+            north,
+            op,
+            &format!("{}/operator/v1/rid/replay", uss_url("", north)),
+            ("text/csv", converging_pair(LAT + 0.004, LNG + 0.008).into_bytes()),
+        )
+        .await?;
     println!(
         "--seed: added 3 flights of {north} and {south} (2 in conflict), a restricted zone of {AUTHORITY}, a subscription and an ISA"
+    );
+    println!(
+        "--seed: {north} replays two Remote ID aircraft on a collision course for {REPLAY_S} s; act as {north} on the map and zoom in to see them"
     );
     Ok(())
 }
@@ -98,21 +111,22 @@ struct Seeder<'a> {
 impl Seeder<'_> {
     /// PUTs `body` at `path` as `sub` holding `scope`; returns the answer.
     async fn put(&self, sub: &str, scope: &str, path: &str, body: &Value) -> anyhow::Result<Value> {
-        self.request(Method::PUT, sub, scope, path, body).await
+        self.request(Method::PUT, sub, scope, path, json_body(body)?).await
     }
 
     /// POSTs `body` at `path` as `sub` holding `scope`; returns the answer.
     async fn send(&self, sub: &str, scope: &str, path: &str, body: &Value) -> anyhow::Result<Value> {
-        self.request(Method::POST, sub, scope, path, body).await
+        self.request(Method::POST, sub, scope, path, json_body(body)?).await
     }
 
+    /// Sends `body` (its content type and bytes) at `path` as `sub` holding `scope`; returns the answer.
     async fn request(
         &self,
         method: Method,
         sub: &str,
         scope: &str,
         path: &str,
-        body: &Value,
+        (content_type, body): (&str, Vec<u8>),
     ) -> anyhow::Result<Value> {
         let token = self.issuer.issue(sub, &[scope], self.audience, Duration::from_secs(300))?;
         let url = format!("{}{path}", self.base);
@@ -120,7 +134,8 @@ impl Seeder<'_> {
             .http
             .request(method.clone(), &url)
             .bearer_auth(token)
-            .json(body)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body)
             .send()
             .await
             .with_context(|| format!("{method} {url}"))?;
@@ -131,6 +146,28 @@ impl Seeder<'_> {
         }
         Ok(answer)
     }
+}
+
+fn json_body(body: &Value) -> anyhow::Result<(&'static str, Vec<u8>)> {
+    Ok(("application/json", serde_json::to_vec(body)?))
+}
+
+/// How long the seeded Remote ID aircraft fly, in seconds.
+const REPLAY_S: u32 = 240;
+
+/// Replay CSV of two aircraft at 60 m flying head-on at 5 m/s each around (lat, lng): 600 m apart and 20 m
+/// aside at first, so they lose separation (50 m) after about 55 s, then fly apart.
+fn converging_pair(lat: f64, lng: f64) -> String {
+    let m_per_deg = 111_195.0;
+    let east = |m: f64| lng + m / (m_per_deg * lat.to_radians().cos());
+    let north = lat + 20.0 / m_per_deg;
+    let mut csv = String::from("id,lat,lon,alt_m,gs_mps,trk_deg,vs_mps,t\n");
+    for t in 0..=REPLAY_S {
+        let run = 5.0 * f64::from(t);
+        csv.push_str(&format!("seed-west,{lat},{},60,5,90,0,{t}\n", east(run - 300.0)));
+        csv.push_str(&format!("seed-east,{north},{},60,5,270,0,{t}\n", east(300.0 - run)));
+    }
+    csv
 }
 
 /// Where a new entity of `collection` is created: a fresh id.

@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::Args;
 use entente_dss::{Dss, Limits, SystemClock};
 use entente_server::auth::{Authenticator, TokenIssuer};
-use entente_server::uss::{AuditLog, TokenSource, UssConfig, UssState};
+use entente_server::uss::{AuditLog, TokenSource, UssConfig, UssState, declare_flights};
 use entente_server::{AppState, MapOperator};
 use entente_store::RedbStore;
 
@@ -35,8 +35,9 @@ pub(crate) struct ServeArgs {
     /// Folder of the embedded store and of the development keys (`dev-keys/`); created if missing.
     #[arg(long, env = "ENTENTE_DATA_DIR", default_value = "./entente-data")]
     data_dir: PathBuf,
-    /// Fill an empty airspace with sample operational intents (two of them in conflict), a constraint, a
-    /// subscription and an ISA, so the map has something to show.
+    /// Fill an empty airspace with sample operational intents (two of them in conflict, one flying, so its USS
+    /// declares an ISA), a constraint, a subscription, an ISA and 4 minutes of Remote ID traffic (two aircraft
+    /// on a collision course), so the map has something to show.
     #[arg(long)]
     seed: bool,
     /// How long an ended entity stays readable by id before it is evicted, in minutes.
@@ -70,7 +71,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Duration::from_secs(60),
     ));
     if args.seed
-        && let Err(e) = seed::run(&base, &issuer, AUDIENCE, &state.dss).await
+        && let Err(e) = seed(&base, &issuer, &state).await
     {
         server.abort();
         return Err(e.context("seeding the airspace"));
@@ -78,6 +79,16 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     print_welcome(&base, &args.data_dir, &private_key);
     server.await.context("the server task failed")??;
     tracing::info!("entente serve stopped");
+    Ok(())
+}
+
+/// Seeds the airspace, then has each USS declare the ISA over its activated flights at once, so what the map
+/// shows when the banner appears does not depend on the Remote ID round's timing.
+async fn seed(base: &str, issuer: &TokenIssuer, state: &AppState) -> anyhow::Result<()> {
+    seed::run(base, issuer, AUDIENCE, &state.dss).await?;
+    for (name, uss) in &state.uss {
+        declare_flights(uss).await.with_context(|| format!("declaring the ISA of {name}"))?;
+    }
     Ok(())
 }
 

@@ -20,16 +20,23 @@ pub use app::{AppState, app};
 pub use error::ApiError;
 pub use map::MapOperator;
 
-/// Serves until `shutdown` resolves, then ends event streams and lets in-flight requests finish.
+/// Serves until `shutdown` resolves, then ends event streams and lets in-flight requests finish. The Remote ID
+/// rounds of the USSs served alongside (their ISA, polling SPs) run beside it until then, as `serve_uss` runs them.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let rounds: Vec<_> =
+        state.uss.iter().map(|(_, uss)| tokio::spawn(uss::rid::background(uss.clone()))).collect();
     let closing = state.clone();
     let shutdown = async move {
         shutdown.await;
         closing.closing.send_replace(true);
     };
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
+    for round in rounds {
+        round.abort();
+    }
+    served
 }

@@ -41,7 +41,7 @@ use parking_lot::Mutex;
 use tower_http::catch_panic::CatchPanicLayer;
 
 pub use audit_log::{AuditFileError, AuditLog, read_audit_log, verify_audit_log};
-pub use rid::{RidConfig, RidVersion, replay_csv};
+pub use rid::{RidConfig, RidVersion, declare_flights, replay_csv};
 pub use tokens::TokenSource;
 pub use types::PlanConflictResponse;
 

@@ -7,7 +7,8 @@
 // plans through the page: it reads a plan from stdin ({"operator", "vertices": [[lng, lat], ...]}), picks
 // the operator, clicks the vertices on the map and submits ("conflict": the answer as the page shows it),
 // previews the first alternative ("preview"), accepts it ("accepted", once the flight is drawn live) and
-// activates it from its details panel ("activated").
+// activates it from its details panel ("activated"). Last it shows Remote ID ("rid", "rid-clusters",
+// "rid-zoomed-out"), as said there.
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
 
@@ -123,6 +124,54 @@ try {
     message: await page.locator("#flight-message").innerText(),
     state: await page.$eval("#flight-message", (m) => m.dataset.state),
     entities: await drawn(page),
+    errors,
+  });
+
+  // Remote ID: the test started a replay and names what to look at ({"operator", "centre": [lng, lat],
+  // "across_m", "aircraft": [ids]}). The page, acting as that operator, is centred there with that diagonal
+  // ("rid": the aircraft and alerts it draws), then zoomed out to clusters ("rid-clusters") and beyond
+  // ("rid-zoomed-out").
+  const { value: ridLine } = await lines.next();
+  const seen = JSON.parse(ridLine);
+  await page.selectOption("#operator", seen.operator);
+  await page.evaluate(([centre, across]) => centreOn(centre, across), [seen.centre, seen.across_m]);
+  await page.waitForFunction((ids) => ids.every((id) => document.querySelector(`.rid-aircraft[data-id="${id}"]`)) &&
+    document.querySelectorAll("#rid-alerts li").length > 0, seen.aircraft, { timeout: 30000 }).catch(() => {});
+  await page.screenshot({ path: `${screenshots}/rid.png` });
+  const ridStatus = () => page.$eval("#rid-status", (p) => ({ state: p.dataset.state, text: p.textContent }));
+  report("rid", {
+    status: await ridStatus(),
+    map: await page.evaluate(() => { const b = map.getBoundingClientRect(); return { width: b.width, height: b.height }; }),
+    aircraft: await page.$$eval(".rid-aircraft", (groups) => groups.map((g) => {
+      const box = document.getElementById("map").getBoundingClientRect();
+      const dot = g.querySelector(".rid-marker").getBoundingClientRect();
+      return {
+        id: g.dataset.id, lat: Number(g.dataset.lat), lng: Number(g.dataset.lng), age_s: Number(g.dataset.age),
+        classes: g.getAttribute("class"), trail: g.querySelectorAll(".rid-trail").length,
+        x: dot.left + dot.width / 2 - box.left, y: dot.top + dot.height / 2 - box.top,
+      };
+    })),
+    alerts: await page.$$eval("#rid-alerts li", (items) => items.map((li) => ({ aircraft: li.dataset.aircraft, text: li.textContent }))),
+    pairs: await page.$$eval(".rid-alert-pair", (lines) => lines.map((l) => l.dataset.pair)),
+    errors,
+    elsewhere,
+  });
+
+  await page.evaluate(([centre]) => centreOn(centre, 4000), [seen.centre]);
+  await page.waitForSelector('#rid-status[data-state="clusters"]', { timeout: 10000 }).catch(() => {});
+  await page.screenshot({ path: `${screenshots}/rid-clusters.png` });
+  report("rid-clusters", {
+    status: await ridStatus(),
+    clusters: await page.$$eval(".rid-cluster", (groups) => groups.map((g) => Number(g.dataset.flights))),
+    aircraft: await page.locator(".rid-aircraft").count(),
+    errors,
+  });
+
+  await page.evaluate(([centre]) => centreOn(centre, 20000), [seen.centre]);
+  await page.waitForSelector('#rid-status[data-state="zoom"]', { timeout: 10000 }).catch(() => {});
+  report("rid-zoomed-out", {
+    status: await ridStatus(),
+    shapes: await page.locator("#layer-rid > *").count(),
     errors,
   });
 } finally {

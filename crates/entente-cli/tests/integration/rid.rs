@@ -50,7 +50,7 @@ impl Operator<'_> {
 }
 
 /// Waits up to `seconds` for `check` to give a value.
-fn eventually<T>(
+pub(super) fn eventually<T>(
     seconds: u64,
     what: &str,
     mut check: impl FnMut() -> anyhow::Result<Option<T>>,
@@ -160,8 +160,8 @@ fn an_activated_flight_of_one_uss_is_displayed_by_the_other_until_it_ends() -> a
 
     // An aircraft B replays 300 m west of A's flight, closing at 10 m/s: A's operator is alerted in the status.
     a.watch(view)?;
-    let header = "id,lat,lon,alt_m,gs_mps,trk_deg,vs_mps,t\n";
-    b.replay(format!("{header}{}", straight("x1", 46.5001, 6.5963, 90.0)))?;
+    let header = REPLAY_HEADER;
+    b.replay(format!("{header}{}", straight("x1", (46.5001, 6.5963), 90.0, 15.0, 40)))?;
     let (status, _) = a.post(&format!("/operator/v1/flights/{id}/telemetry"), &fix_now(&fix))?;
     ensure!(status == 200, "second telemetry: {status}");
     let alerted = eventually(20, "the tactical alert in A's flight status", || {
@@ -225,11 +225,15 @@ fn an_activated_flight_of_one_uss_is_displayed_by_the_other_until_it_ends() -> a
 }
 
 /// Replay CSV of one aircraft flying straight at 15 m/s for 40 s, a sample a second.
-fn straight(id: &str, lat: f64, lon: f64, track_deg: f64) -> String {
-    let speed = 15.0;
+/// The columns of replay CSV, as `straight` fills them.
+pub(super) const REPLAY_HEADER: &str = "id,lat,lon,alt_m,gs_mps,trk_deg,vs_mps,t\n";
+
+/// Replay CSV of aircraft `id` flying straight and level at 60 m from (lat, lon) on `track_deg` at `speed` m/s,
+/// one sample a second for `seconds`.
+pub(super) fn straight(id: &str, (lat, lon): (f64, f64), track_deg: f64, speed: f64, seconds: u32) -> String {
     let (sin, cos) = track_deg.to_radians().sin_cos();
     let m_per_deg = 6_371_008.8_f64.to_radians();
-    (0..=40)
+    (0..=seconds)
         .map(|t| {
             let t = f64::from(t);
             let lat_t = lat + speed * cos * t / m_per_deg;
@@ -271,11 +275,17 @@ fn replayed_aircraft_converging_alert_both_usss_before_separation_is_lost() -> a
 
     // a1 (A) and b1 (B) fly head-on, 1.5 km apart at 30 m/s closing: 50 m apart after about 49 s. c1 (A) and c2
     // (B) fly head-on too, but 300 m apart sideways: they pass clear.
-    let header = "id,lat,lon,alt_m,gs_mps,trk_deg,vs_mps,t\n";
-    let a_csv =
-        format!("{header}{}{}", straight("a1", 47.0, 7.99, 90.0), straight("c1", 47.006, 7.995, 90.0));
-    let b_csv =
-        format!("{header}{}{}", straight("b1", 47.0, 8.01, 270.0), straight("c2", 47.0087, 8.005, 270.0));
+    let header = REPLAY_HEADER;
+    let a_csv = format!(
+        "{header}{}{}",
+        straight("a1", (47.0, 7.99), 90.0, 15.0, 40),
+        straight("c1", (47.006, 7.995), 90.0, 15.0, 40)
+    );
+    let b_csv = format!(
+        "{header}{}{}",
+        straight("b1", (47.0, 8.01), 270.0, 15.0, 40),
+        straight("c2", (47.0087, 8.005), 270.0, 15.0, 40)
+    );
     let started = a.replay(a_csv)?;
     assert_eq!(started["aircraft"], json!(["a1", "c1"]));
     b.replay(b_csv)?;

@@ -12,6 +12,7 @@ use entente_server::auth::TokenIssuer;
 use serde_json::{Value, json};
 
 use super::free_port;
+use super::rid::{REPLAY_HEADER, eventually, straight};
 
 /// A running `entente serve` and what it printed before it was ready.
 struct Serve {
@@ -73,14 +74,14 @@ impl Serve {
         Ok(response.json()?)
     }
 
-    /// Flight `id` as operator `name`'s USS reports it, asked with a token signed by the development key.
-    fn operator_flight(&self, issuer: &TokenIssuer, name: &str, id: &str) -> anyhow::Result<Value> {
+    /// `GET /operator/v1/{path}` of operator `name`'s USS, with a token signed by the development key.
+    fn operator_get(&self, issuer: &TokenIssuer, name: &str, path: &str) -> anyhow::Result<Value> {
         let token = issuer.issue(name, &["entente.operator"], "localhost", Duration::from_secs(300))?;
         let response = reqwest::blocking::Client::new()
-            .get(format!("{}/uss/{name}/operator/v1/flights/{id}", self.base))
+            .get(format!("{}/uss/{name}/operator/v1/{path}", self.base))
             .bearer_auth(token)
             .send()?;
-        ensure!(response.status() == 200, "GET flight {id} of {name}: {}", response.status());
+        ensure!(response.status() == 200, "GET {path} of {name}: {}", response.status());
         Ok(response.json()?)
     }
 
@@ -97,6 +98,18 @@ impl Serve {
         }
         bail!("entente serve did not stop within 10 s of SIGTERM")
     }
+}
+
+/// north-uss's seeded activated flight and the centre (lat, lng) of its circle.
+fn north_flying(seeded: &Value) -> anyhow::Result<(&Value, f64, f64)> {
+    let flying = seeded["operational_intents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|o| o["manager"] == "north-uss" && o["state"] == "Activated")
+        .context("north-uss's activated flight")?;
+    let centre = &flying["volumes"][0]["outline"]["center"];
+    Ok((flying, centre[1].as_f64().context("a centre")?, centre[0].as_f64().context("a centre")?))
 }
 
 fn ids(list: &Value) -> Vec<String> {
@@ -151,10 +164,19 @@ fn serve_keeps_its_keys_and_data_across_runs() -> anyhow::Result<()> {
         "one seeded conflict: {}",
         seeded["conflicts"]
     );
-    // Each flight brings its USS's implicit subscription besides the explicit one.
-    for (kind, count) in [("constraints", 1), ("subscriptions", 4), ("identification_service_areas", 1)] {
+    // Each flight brings its USS's implicit subscription besides the explicit one; besides the seeded ISA,
+    // north-uss declares one over its activated flight as Remote ID service provider.
+    for (kind, count) in [("constraints", 1), ("subscriptions", 4), ("identification_service_areas", 2)] {
         ensure!(ids(&seeded[kind]).len() == count, "--seed adds {count} of {kind}: {}", seeded[kind]);
     }
+    let mut owners: Vec<&str> = seeded["identification_service_areas"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["owner"].as_str())
+        .collect();
+    owners.sort_unstable();
+    ensure!(owners == ["north-uss", "rid-sp1"], "the ISAs' owners: {owners:?}");
     let near = ids(&found["operational_intent_references"]);
     ensure!(
         !near.is_empty() && near.iter().all(|id| intents.contains(id)),
@@ -172,6 +194,27 @@ fn serve_keeps_its_keys_and_data_across_runs() -> anyhow::Result<()> {
             && managers.iter().filter(|m| **m == "south-uss").count() == 1,
         "the seeded flights belong to north-uss and south-uss: {managers:?}"
     );
+    // north-uss replays two aircraft over its flying intent: its display shows them, and it alerts on the pair.
+    let issuer = TokenIssuer::from_pem(&key, None)?;
+    let (_, lat, lng) = north_flying(&seeded)?;
+    let north_get = |path: &str| server.operator_get(&issuer, "north-uss", path);
+    let view = format!("{},{},{},{}", lat - 0.005, lng - 0.007, lat + 0.005, lng + 0.007);
+    let mut shown: Vec<String> = eventually(5, "the seeded aircraft in north-uss's display", || {
+        let display = north_get(&format!("rid/flights?view={view}"))?;
+        let ids = ids(&display["flights"]);
+        Ok((ids.len() == 2).then_some(ids))
+    })?;
+    shown.sort_unstable();
+    ensure!(shown == ["seed-east", "seed-west"], "north-uss displays {shown:?}");
+    let alerts = north_get("alerts")?;
+    ensure!(
+        alerts["alerts"].as_array().is_some_and(|a| a.iter().any(|a| {
+            let mut pair = [a["aircraft"][0].as_str(), a["aircraft"][1].as_str()];
+            pair.sort_unstable();
+            pair == [Some("seed-east"), Some("seed-west")]
+        })),
+        "no alert for the seeded pair: {alerts}"
+    );
     for name in ["north-uss", "south-uss", "authority"] {
         ensure!(
             dir.path().join(name).join("audit.jsonl").is_file(),
@@ -185,10 +228,13 @@ fn serve_keeps_its_keys_and_data_across_runs() -> anyhow::Result<()> {
     let kept = again.airspace()?;
     ensure!(ids(&kept["operational_intents"]) == intents, "the data is kept and not seeded twice");
     // Each USS still knows its flights after the restart.
-    let issuer = TokenIssuer::from_pem(&key, None)?;
     for o in kept["operational_intents"].as_array().into_iter().flatten() {
         let manager = o["manager"].as_str().context("a manager")?;
-        let flight = again.operator_flight(&issuer, manager, o["id"].as_str().context("an id")?)?;
+        let flight = again.operator_get(
+            &issuer,
+            manager,
+            &format!("flights/{}", o["id"].as_str().context("an id")?),
+        )?;
         ensure!(flight["state"] == o["state"], "{manager} reports {flight} for {o}");
     }
     again.terminate()
@@ -311,21 +357,12 @@ fn headless_chromium_renders_the_seeded_airspace_and_follows_it_live() -> anyhow
     // The plan drawn through the page: a square over north-uss's activated flight (priority 10), asked by
     // south-uss at priority 0 with the page's default altitudes (0-120 m) and times (in 5 to 35 minutes), so
     // it must be refused with alternatives.
-    let over = seeded["operational_intents"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|o| o["manager"] == "north-uss" && o["state"] == "Activated")
-        .context("north-uss's activated flight")?;
-    let center = &over["volumes"][0]["outline"]["center"];
-    let (lng, lat) = (center[0].as_f64().context("a centre")?, center[1].as_f64().context("a centre")?);
+    let (over, lat, lng) = north_flying(&seeded)?;
     let d = 0.003;
     let plan = json!({"operator": "south-uss", "vertices": [
         [lng - d, lat - d], [lng + d, lat - d], [lng + d, lat + d], [lng - d, lat + d],
     ]});
     writeln!(input, "{plan}")?;
-    // The driver's stdin must close, or its reader keeps node running after the last step.
-    drop(input);
     let updated = step(&mut lines, "updated")?;
     ensure!(drawn(&updated).iter().any(|(id, _)| *id == new_id), "the new intent was not drawn live");
     let details = updated["details"].as_str().unwrap_or_default();
@@ -430,7 +467,7 @@ fn headless_chromium_renders_the_seeded_airspace_and_follows_it_live() -> anyhow
     ensure!(planned["conflicts_with"] == json!([]), "the alternative meets {}", planned["conflicts_with"]);
     // The USS planned exactly the alternative the page showed.
     let issuer = TokenIssuer::from_pem(&key, None)?;
-    let status = server.operator_flight(&issuer, "south-uss", &flight)?;
+    let status = server.operator_get(&issuer, "south-uss", &format!("flights/{flight}"))?;
     let asked = &conflict["requests"][0]["volumes"][0];
     let got = &status["volumes"][0];
     for field in ["altitude_lower", "altitude_upper"] {
@@ -451,7 +488,7 @@ fn headless_chromium_renders_the_seeded_airspace_and_follows_it_live() -> anyhow
     let activated = step(&mut lines, "activated")?;
     ensure!(activated["state"] == "done", "activation failed: {activated}");
     ensure!(
-        server.operator_flight(&issuer, "south-uss", &flight)?["state"] == "Activated",
+        server.operator_get(&issuer, "south-uss", &format!("flights/{flight}"))?["state"] == "Activated",
         "the USS did not activate the flight"
     );
     ensure!(
@@ -460,6 +497,122 @@ fn headless_chromium_renders_the_seeded_airspace_and_follows_it_live() -> anyhow
             .any(|(id, classes)| *id == flight && classes.split(' ').any(|c| c == "Activated")),
         "the activated flight is not drawn as Activated"
     );
+
+    // Remote ID: south-uss replays two aircraft closing head-on at 5 m/s each, 600 m apart and 20 m aside, so
+    // separation (50 m) is lost after about 55 s, 4.5 km north of the pair --seed replays (so a 4 km view holds
+    // only these two). The page, acting as north-uss, must draw both where they are (north-uss's display
+    // provider learns of south-uss's through the DSS) and the alert for the pair.
+    let m_per_deg = 6_371_008.8_f64.to_radians();
+    let (lat, lng) = (lat + 0.04, lng - 0.004);
+    let east = |m: f64| m / (m_per_deg * lat.to_radians().cos());
+    let (a0, b0) = ((lat, lng), (lat + 20.0 / m_per_deg, lng + east(600.0)));
+    let csv = format!(
+        "{REPLAY_HEADER}{}{}",
+        straight("rid-a", a0, 90.0, 5.0, 120),
+        straight("rid-b", b0, 270.0, 5.0, 120)
+    );
+    let replayed = reqwest::blocking::Client::new()
+        .post(format!("{}/uss/south-uss/operator/v1/rid/replay", server.base))
+        .bearer_auth(issuer.issue(
+            "south-uss",
+            &["entente.operator"],
+            "localhost",
+            Duration::from_secs(300),
+        )?)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()?;
+    ensure!(replayed.status() == 202, "the replay was refused: {}", replayed.status());
+    let centre = (lat + 10.0 / m_per_deg, lng + east(300.0));
+    let across_m = 1500.0;
+    writeln!(
+        input,
+        "{}",
+        json!({"operator": "north-uss", "centre": [centre.1, centre.0], "across_m": across_m,
+            "aircraft": ["rid-a", "rid-b"]})
+    )?;
+    // The driver's stdin must close, or its reader keeps node running after the last step.
+    drop(input);
+    let seen = step(&mut lines, "rid")?;
+    ensure!(seen["elsewhere"] == json!([]), "the page reached other hosts: {}", seen["elsewhere"]);
+    ensure!(seen["status"]["state"] == "flights", "Remote ID status: {}", seen["status"]);
+    let (width, height) = (
+        seen["map"]["width"].as_f64().context("the map's width")?,
+        seen["map"]["height"].as_f64().context("the map's height")?,
+    );
+    // Where Web Mercator puts (lat, lng) on a map of that size centred on `centre` with `across_m` diagonal.
+    let mercator = |lat: f64, lng: f64| {
+        let y = (std::f64::consts::FRAC_PI_4 + lat.to_radians() / 2.0).tan().ln();
+        ((lng + 180.0) / 360.0 * 1000.0, 500.0 - 1000.0 / (2.0 * std::f64::consts::PI) * y)
+    };
+    let metres_per_unit = 2.0 * std::f64::consts::PI * 6_371_008.8 * centre.0.to_radians().cos() / 1000.0;
+    let scale = width.hypot(height) / (across_m / metres_per_unit);
+    let (cx, cy) = mercator(centre.0, centre.1);
+    for (id, start, heading) in [("rid-a", a0, 1.0), ("rid-b", b0, -1.0)] {
+        let shown = seen["aircraft"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| a["id"] == id)
+            .with_context(|| format!("{id} is not on the map: {seen}"))?;
+        let (at_lat, at_lng) =
+            (shown["lat"].as_f64().context("a latitude")?, shown["lng"].as_f64().context("a longitude")?);
+        // On its replayed track: its latitude, between where it started and where it ends 600 m on.
+        let along = (at_lng - start.1) / east(1.0) * heading;
+        ensure!(
+            ((at_lat - start.0) * m_per_deg).abs() < 1.0 && (-1.0..=601.0).contains(&along),
+            "{id} is drawn at {at_lat},{at_lng}, off its track: {shown}"
+        );
+        ensure!(
+            shown["age_s"].as_f64().is_some_and(|age| (0.0..10.0).contains(&age)),
+            "{id}'s position is not recent: {shown}"
+        );
+        let (x, y) = mercator(at_lat, at_lng);
+        let (want_x, want_y) = (width / 2.0 + (x - cx) * scale, height / 2.0 + (y - cy) * scale);
+        let (got_x, got_y) =
+            (shown["x"].as_f64().context("a screen x")?, shown["y"].as_f64().context("a screen y")?);
+        ensure!(
+            (got_x - want_x).abs() < 2.0 && (got_y - want_y).abs() < 2.0,
+            "{id} is drawn at ({got_x}, {got_y}) px, not ({want_x}, {want_y})"
+        );
+        let classes = shown["classes"].as_str().unwrap_or_default();
+        ensure!(classes.split(' ').any(|c| c == "alert"), "{id} is not flagged as in an alert: {shown}");
+    }
+    let pair = |v: &Value| {
+        let mut ids: Vec<&str> = v.as_str().unwrap_or_default().split(' ').collect();
+        ids.sort_unstable();
+        ids == ["rid-a", "rid-b"]
+    };
+    // Seen within seconds of the replay's start, the loss of separation is still about 50 s ahead.
+    ensure!(
+        seen["alerts"].as_array().is_some_and(|alerts| alerts.iter().any(|a| pair(&a["aircraft"])
+            && a["text"].as_str().is_some_and(|t| t.contains("loss of separation in")))),
+        "no alert listed for rid-a and rid-b ahead of the loss: {}",
+        seen["alerts"]
+    );
+    ensure!(
+        seen["pairs"].as_array().is_some_and(|pairs| pairs.iter().any(pair)),
+        "the pair is not joined on the map: {}",
+        seen["pairs"]
+    );
+    let clusters = step(&mut lines, "rid-clusters")?;
+    ensure!(clusters["status"]["state"] == "clusters", "4 km across: {}", clusters["status"]);
+    ensure!(clusters["aircraft"] == json!(0), "4 km across shows no single aircraft: {clusters}");
+    ensure!(
+        clusters["clusters"].as_array().is_some_and(|c| c.iter().filter_map(Value::as_u64).sum::<u64>() == 2),
+        "the clusters do not count both aircraft: {clusters}"
+    );
+    let far = step(&mut lines, "rid-zoomed-out")?;
+    ensure!(far["status"]["state"] == "zoom", "20 km across: {}", far["status"]);
+    ensure!(far["shapes"] == json!(0), "20 km across shows Remote ID: {far}");
+    // Each new watch replaced the one before, at the operator the page acted for then: one is left, north-uss's
+    // over the 4 km view.
+    for (name, count) in [("north-uss", 1), ("south-uss", 0)] {
+        eventually(5, &format!("{count} watch(es) of {name} left"), || {
+            let held = server.operator_get(&issuer, name, "rid/watches")?;
+            Ok((held["watches"].as_array().map(Vec::len) == Some(count)).then_some(()))
+        })?;
+    }
 
     let status = driver.wait()?;
     ensure!(status.success(), "the browser driver exited with {status}");
@@ -471,6 +624,8 @@ fn headless_chromium_renders_the_seeded_airspace_and_follows_it_live() -> anyhow
         "alternative-preview.png",
         "accepted.png",
         "activated.png",
+        "rid.png",
+        "rid-clusters.png",
     ] {
         let size =
             std::fs::metadata(screenshots.join(png)).with_context(|| format!("no screenshot {png}"))?.len();

@@ -650,10 +650,192 @@ function wirePlanner() {
   $("end-flight").addEventListener("click", () => flightAction("end"));
 }
 
+// ---- Remote ID ---------------------------------------------------------------------------------------
+// The chosen operator's USS is a Remote ID display provider: the page keeps a watch (a DSS subscription) over
+// the area it shows, asks once a second (F3411's polling rate for a display) what the USS sees there, and
+// lists the tactical alerts the USS raised. F3411 shows aircraft only in views up to 2 km across, clusters up
+// to 7 km, and nothing wider.
+const RID_FLIGHTS_M = 2000;
+const RID_MAX_M = 7000;
+const WATCH_S = 600;
+const rid = {
+  watch: null, // { operator, id, rect: [latLo, lngLo, latHi, lngHi], end: ms }
+  busy: false,
+  flights: [],
+  clusters: [],
+  alerts: [],
+};
+
+function distanceM([lat1, lng1], [lat2, lng2]) {
+  const rad = Math.PI / 180;
+  const a = Math.sin(((lat2 - lat1) * rad) / 2) ** 2 +
+    Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(((lng2 - lng1) * rad) / 2) ** 2;
+  return 2 * EARTH_RADIUS_M * Math.asin(Math.min(1, Math.sqrt(a)));
+}
+
+// What the map shows, as [latLo, lngLo, latHi, lngHi].
+function shownRect() {
+  const box = map.getBoundingClientRect();
+  const [lng1, lat1] = unproject(0, box.height);
+  const [lng2, lat2] = unproject(box.width, 0);
+  return [lat1, lng1, lat2, lng2];
+}
+
+const diagonalM = (r) => distanceM([r[0], r[1]], [r[2], r[3]]);
+const rectParam = (r) => r.map((v) => v.toFixed(6)).join(",");
+const inside = (outer, r) => outer[0] <= r[0] && outer[1] <= r[1] && outer[2] >= r[2] && outer[3] >= r[3];
+
+// Centres the map on [lng, lat] with `metres` across its diagonal.
+function centreOn([lng, lat], metres) {
+  const { width, height } = map.getBoundingClientRect();
+  const metresPerUnit = (2 * Math.PI * EARTH_RADIUS_M * Math.cos((lat * Math.PI) / 180)) / WORLD;
+  view.scale = Math.hypot(width, height) / (metres / metresPerUnit);
+  const [x, y] = project([lng, lat]);
+  view.x = width / 2 - x * view.scale;
+  view.y = height / 2 - y * view.scale;
+  applyView();
+}
+
+function ridPath(operator, tail) {
+  return `api/operators/${encodeURIComponent(operator)}/${tail}`;
+}
+
+function endWatch(watch) {
+  fetch(ridPath(watch.operator, `rid/watches/${watch.id}`), {
+    method: "DELETE", headers: { "Content-Type": "application/json" }, keepalive: true,
+  }).catch(() => {});
+}
+
+// Keeps a watch over `rect` (and some margin, so a small pan needs no new one) at `operator`'s USS.
+async function ensureWatch(operator, rect) {
+  const w = rid.watch;
+  if (w && w.operator === operator && inside(w.rect, rect) && w.end - Date.now() > 60000) return true;
+  const grow = Math.min(1.5, (RID_MAX_M * 0.95) / diagonalM(rect));
+  const [cLat, cLng] = [(rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2];
+  const [hLat, hLng] = [((rect[2] - rect[0]) / 2) * grow, ((rect[3] - rect[1]) / 2) * grow];
+  const wanted = [cLat - hLat, cLng - hLng, cLat + hLat, cLng + hLng];
+  const { status, answer } = await post(ridPath(operator, "rid/watches"), { view: rectParam(wanted), duration_s: WATCH_S });
+  if (status !== 201) {
+    ridStatus("error", `Remote ID: ${operator} cannot watch this area (HTTP ${status}): ${answer.message ?? "no message"}`);
+    return false;
+  }
+  if (w) endWatch(w);
+  rid.watch = { operator, id: answer.id, rect: wanted, end: Date.now() + WATCH_S * 1000 };
+  return true;
+}
+
+function ridStatus(status, text) {
+  $("rid-status").dataset.state = status;
+  $("rid-status").textContent = text;
+}
+
+async function ridTick() {
+  const operator = currentOperator();
+  if (!operator || rid.busy) return;
+  rid.busy = true;
+  try {
+    const rect = shownRect();
+    const across = diagonalM(rect);
+    rid.flights = [];
+    rid.clusters = [];
+    if (across > RID_MAX_M) {
+      ridStatus("zoom", `Zoom in to see Remote ID: the view is ${(across / 1000).toFixed(1)} km across, at most 7 km shows clusters, 2 km aircraft.`);
+    } else if (await ensureWatch(operator, rect)) {
+      const response = await fetch(`${ridPath(operator, "rid/flights")}?view=${rectParam(rect)}`, { cache: "no-store" });
+      const answer = await response.json().catch(() => ({}));
+      if (response.ok) {
+        rid.flights = answer.flights;
+        rid.clusters = answer.clusters;
+        ridStatus(across > RID_FLIGHTS_M ? "clusters" : "flights", across > RID_FLIGHTS_M
+          ? `${answer.clusters.reduce((n, c) => n + c.number_of_flights, 0)} aircraft in clusters; zoom in below 2 km across to see each.`
+          : `${answer.flights.length} aircraft seen by ${operator}.`);
+      } else {
+        ridStatus("error", `Remote ID (HTTP ${response.status}): ${answer.message ?? "no message"}`);
+      }
+    }
+    const alerts = await fetch(ridPath(operator, "alerts"), { cache: "no-store" });
+    rid.alerts = alerts.ok ? (await alerts.json()).alerts : [];
+  } catch (error) {
+    ridStatus("error", `Remote ID: ${error.message}`);
+  } finally {
+    rid.busy = false;
+  }
+  drawRid();
+}
+
+function drawRid() {
+  const layer = $("layer-rid");
+  layer.replaceChildren();
+  const px = 1 / view.scale; // one screen pixel in world units
+  const alerted = new Set(rid.alerts.flatMap((a) => a.aircraft));
+  for (const c of rid.clusters) {
+    const [a, b] = c.corners;
+    const [x0, y0] = project([a.lng, a.lat]);
+    const [x1, y1] = project([b.lng, b.lat]);
+    const group = element("g", { class: "rid-cluster", "data-flights": c.number_of_flights }, layer);
+    element("rect", { x: Math.min(x0, x1), y: Math.min(y0, y1), width: Math.abs(x1 - x0), height: Math.abs(y1 - y0) }, group);
+    element("text", { x: (x0 + x1) / 2, y: (y0 + y1) / 2, "font-size": 13 * px, "stroke-width": 3 * px }, group).textContent = c.number_of_flights;
+  }
+  const at = new Map();
+  for (const f of rid.flights) {
+    const p = f.position;
+    at.set(f.id, [p.lng, p.lat]);
+    const classes = ["rid-aircraft"];
+    if (alerted.has(f.id)) classes.push("alert");
+    if (f.simulated) classes.push("simulated");
+    const group = element("g", {
+      class: classes.join(" "), "data-id": f.id, "data-lat": p.lat, "data-lng": p.lng, "data-age": p.age_s,
+    }, layer);
+    const trail = [...f.recent_positions, p].map((r) => project([r.lng, r.lat]).map((v) => v.toFixed(5)).join(","));
+    if (trail.length > 1) element("polyline", { class: "rid-trail", points: trail.join(" ") }, group);
+    const [x, y] = project([p.lng, p.lat]);
+    if (f.track_deg !== undefined) {
+      const rad = (f.track_deg * Math.PI) / 180;
+      element("line", { class: "rid-heading", x1: x, y1: y, x2: x + Math.sin(rad) * 16 * px, y2: y - Math.cos(rad) * 16 * px }, group);
+    }
+    element("circle", { class: "rid-marker", cx: x, cy: y, r: 5 * px }, group);
+    const label = `${f.id} · ${Math.max(0, Math.round(p.age_s))} s${p.alt_m !== undefined ? ` · ${Math.round(p.alt_m)} m` : ""}`;
+    element("text", { x: x + 8 * px, y: y - 8 * px, "font-size": 11 * px, "stroke-width": 3 * px }, group).textContent = label;
+    element("title", {}, group).textContent = `${f.id} (${f.provider}${f.simulated ? ", simulated" : ""}): ${label}`;
+  }
+  const list = $("rid-alerts");
+  list.replaceChildren();
+  for (const a of rid.alerts) {
+    const [one, other] = a.aircraft;
+    if (at.has(one) && at.has(other)) {
+      const [x1, y1] = project(at.get(one));
+      const [x2, y2] = project(at.get(other));
+      element("line", { class: "rid-alert-pair", "data-pair": `${one} ${other}`, x1, y1, x2, y2 }, layer);
+    }
+    const li = document.createElement("li");
+    li.dataset.aircraft = `${one} ${other}`;
+    li.title = "Centre the map on this pair";
+    const inS = Math.round((Date.parse(a.loss_start.value) - Date.now()) / 1000);
+    li.textContent = `${one} and ${other}: ${inS > 0 ? `loss of separation in ${inS} s` : "separation lost"}, closest ${Math.round(a.cpa_distance_m)} m`;
+    li.addEventListener("click", () => {
+      const where = at.get(one) ?? at.get(other);
+      if (where) centreOn(where, RID_FLIGHTS_M * 0.75);
+    });
+    list.append(li);
+  }
+  $("rid").dataset.alerts = rid.alerts.length;
+}
+
+function followRemoteId() {
+  if (!planner.operators.length) return;
+  $("rid").classList.remove("hidden");
+  setInterval(ridTick, 1000);
+  ridTick();
+  window.addEventListener("pagehide", () => rid.watch && endWatch(rid.watch));
+}
+
 wireControls();
 wirePlanner();
 applyView();
 loadBasemap().catch((error) => console.error("basemap", error));
-loadOperators().then(redraw).catch((error) => console.error("operators", error));
+loadOperators().then(() => {
+  redraw();
+  followRemoteId();
+}).catch((error) => console.error("operators", error));
 refresh();
 followChanges();

@@ -1,5 +1,5 @@
-//! Planning from the map: same-origin endpoints that forward to the operator API of a USS the map acts for,
-//! with a token this server signs, so the page never holds a token nor talks to another origin.
+//! Planning and Remote ID from the map: same-origin endpoints that forward to the operator API of a USS the map
+//! acts for, with a token this server signs, so the page never holds a token nor talks to another origin.
 //!
 //! Whoever reaches the map may plan as these USSs, so they exist only where the map does (see [`super`]) and
 //! only for the USSs the server was given ([`MapOperator`], `entente serve`'s own). A web page elsewhere must
@@ -12,11 +12,11 @@ use std::time::Duration;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use serde::Serialize;
+use axum::routing::{delete, get, post};
+use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -55,6 +55,10 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/map/api/operators/{name}/flights", post(submit))
         .route("/map/api/operators/{name}/flights/{id}", get(status))
         .route("/map/api/operators/{name}/flights/{id}/{action}", post(act))
+        .route("/map/api/operators/{name}/rid/watches", post(start_watch))
+        .route("/map/api/operators/{name}/rid/watches/{id}", delete(end_watch))
+        .route("/map/api/operators/{name}/rid/flights", get(rid_flights))
+        .route("/map/api/operators/{name}/alerts", get(alerts))
 }
 
 #[derive(Serialize)]
@@ -85,7 +89,7 @@ async fn submit(
     body: Body,
 ) -> Result<Response, ApiError> {
     same_origin_json(&headers)?;
-    forward(&state, &name, Method::POST, "", Some(body.into_bytes())).await
+    forward(&state, &name, Method::POST, "flights", &[], Some(body.into_bytes())).await
 }
 
 async fn status(
@@ -93,7 +97,7 @@ async fn status(
     Path((name, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let id = entity_id(&id, "id")?;
-    forward(&state, &name, Method::GET, &format!("/{id}"), None).await
+    forward(&state, &name, Method::GET, &format!("flights/{id}"), &[], None).await
 }
 
 async fn act(
@@ -108,16 +112,59 @@ async fn act(
             "{action}: a flight can only be `activate`d or `end`ed here"
         )));
     }
-    forward(&state, &name, Method::POST, &format!("/{id}/{action}"), None).await
+    forward(&state, &name, Method::POST, &format!("flights/{id}/{action}"), &[], None).await
 }
 
-/// Sends the request to `/operator/v1/flights{tail}` of operator `name` and answers what the USS answered,
-/// status and JSON body alike (a 409 carries the alternatives).
+/// Starts a Remote ID watch of the USS over the area the page shows (a DSS subscription, so the USS's display
+/// provider learns of the SPs there).
+async fn start_watch(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    same_origin_json(&headers)?;
+    forward(&state, &name, Method::POST, "rid/watches", &[], Some(body.into_bytes())).await
+}
+
+async fn end_watch(
+    State(state): State<Arc<AppState>>,
+    Path((name, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    same_origin_json(&headers)?;
+    let id = entity_id(&id, "id")?;
+    forward(&state, &name, Method::DELETE, &format!("rid/watches/{id}"), &[], None).await
+}
+
+#[derive(Deserialize)]
+struct ViewQuery {
+    view: Option<String>,
+}
+
+/// What the USS's display provider shows of `view`: flights, or clusters in wider views.
+async fn rid_flights(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    Query(query): Query<ViewQuery>,
+) -> Result<Response, ApiError> {
+    let view = query.view.ok_or_else(|| ApiError::bad("view is required: lat1,lng1,lat2,lng2"))?;
+    // Encoded again, so nothing of the page's query but the view reaches the USS.
+    forward(&state, &name, Method::GET, "rid/flights", &[("view", &view)], None).await
+}
+
+async fn alerts(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Result<Response, ApiError> {
+    forward(&state, &name, Method::GET, "alerts", &[], None).await
+}
+
+/// Sends the request to `/operator/v1/{path}` of operator `name`, with `query`, and answers what the USS
+/// answered, status and JSON body alike (a 409 carries the alternatives).
 async fn forward(
     state: &AppState,
     name: &str,
     method: Method,
-    tail: &str,
+    path: &str,
+    query: &[(&str, &str)],
     body: Option<Bytes>,
 ) -> Result<Response, ApiError> {
     let operator = state
@@ -125,9 +172,12 @@ async fn forward(
         .iter()
         .find(|o| o.name == name)
         .ok_or_else(|| ApiError::NotFound(format!("operator {name:?}: the map does not plan for it")))?;
-    let url = format!("{}/operator/v1/flights{tail}", operator.url);
-    let parsed =
+    let url = format!("{}/operator/v1/{path}", operator.url);
+    let mut parsed =
         reqwest::Url::parse(&url).map_err(|e| ApiError::Upstream(format!("{url}: not a URL: {e}")))?;
+    if !query.is_empty() {
+        parsed.query_pairs_mut().extend_pairs(query);
+    }
     let token = operator.tokens.token(parsed.host_str().unwrap_or_default(), OPERATOR_SCOPE).await?;
     let mut request =
         operator.http.request(method.clone(), parsed).bearer_auth(token).timeout(FORWARD_TIMEOUT);

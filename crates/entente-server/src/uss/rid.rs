@@ -132,6 +132,12 @@ pub(crate) async fn background(st: Arc<UssState>) {
     }
 }
 
+/// Brings this USS's ISA in line with its flights now rather than at the next round, so a caller that just
+/// activated flights (`entente serve --seed`) knows the DSS holds it.
+pub async fn declare_flights(st: &Arc<UssState>) -> Result<(), ApiError> {
+    sp::sync_isa(st).await
+}
+
 /// Starts replaying `csv` through this USS's SP, as `--replay` asks at startup.
 pub fn replay_csv(st: &Arc<UssState>, csv: &str) -> Result<(), String> {
     replay::start(st, csv).map(|_| ()).map_err(|e| e.to_string())

@@ -250,6 +250,68 @@ async fn the_map_plans_through_its_operators_uss_from_its_own_origin_only() -> a
     Ok(())
 }
 
+/// Remote ID from the map: a watch started and ended through the map reaches the operator's USS (writes only
+/// from the map's own origin), and its display and alerts are passed on, status and body, with nothing of the
+/// page's query but the view.
+#[tokio::test]
+async fn the_map_forwards_remote_id_of_its_operators_uss() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss = Uss::start(&dss, "north").await?;
+    let (map, _stop) = map_for(&uss).await?;
+    let http = reqwest::Client::new();
+    let rid = format!("{map}/map/api/operators/north/rid");
+    let view = format!("{},{},{},{}", LAT - 0.005, LNG - 0.005, LAT + 0.005, LNG + 0.005);
+
+    let started =
+        http.post(format!("{rid}/watches")).json(&json!({"view": view, "duration_s": 60})).send().await?;
+    ensure!(started.status() == 201, "watch: {}", started.status());
+    let watch: Value = started.json().await?;
+    let watch_id = watch["id"].as_str().context("a watch id")?.to_owned();
+    let (status, held) = uss.operator().get("/operator/v1/rid/watches").await?;
+    ensure!(status == 200 && held["watches"][0]["id"] == watch_id.as_str(), "the USS watches: {held}");
+
+    let shown = http.get(format!("{rid}/flights?view={view}")).send().await?;
+    ensure!(shown.status() == 200, "display: {}", shown.status());
+    let shown: Value = shown.json().await?;
+    ensure!(shown["flights"] == json!([]) && shown["clusters"] == json!([]), "{shown}");
+    let wide = http.get(format!("{rid}/flights?view=46.4,6.5,46.6,6.7")).send().await?;
+    ensure!(wide.status() == 413, "a view over 7 km: {}", wide.status());
+    let missing = http.get(format!("{rid}/flights")).send().await?;
+    ensure!(missing.status() == 400, "no view: {}", missing.status());
+    // The page's query cannot add parameters: `&...` stays inside the view, which the USS then refuses.
+    let smuggled =
+        http.get(format!("{rid}/flights?view={view}%26recent_positions_duration%3D60")).send().await?;
+    ensure!(smuggled.status() == 400, "a smuggled parameter: {}", smuggled.status());
+    let alerts: Value =
+        http.get(format!("{map}/map/api/operators/north/alerts")).send().await?.json().await?;
+    ensure!(alerts == json!({"alerts": []}), "{alerts}");
+
+    let ended = format!("{rid}/watches/{watch_id}");
+    let forged = [
+        http.post(format!("{rid}/watches"))
+            .header("origin", "http://evil.example")
+            .json(&json!({"view": view})),
+        http.post(format!("{rid}/watches")).header("content-type", "text/plain").body("{}"),
+        http.delete(&ended),
+        http.delete(&ended)
+            .header("origin", "http://evil.example")
+            .header("content-type", "application/json"),
+    ];
+    for request in forged {
+        let response = request.send().await?;
+        ensure!(response.status() == 403, "a cross-origin write: {}", response.status());
+    }
+    let (_, held) = uss.operator().get("/operator/v1/rid/watches").await?;
+    ensure!(held["watches"].as_array().map(Vec::len) == Some(1), "a forged write changed nothing: {held}");
+    let end = http.delete(&ended).header("content-type", "application/json").send().await?;
+    ensure!(end.status() == 200, "end the watch: {}", end.status());
+    let (_, held) = uss.operator().get("/operator/v1/rid/watches").await?;
+    ensure!(held["watches"] == json!([]), "the watch ended at the USS: {held}");
+    let other = http.get(format!("{map}/map/api/operators/south/alerts")).send().await?;
+    ensure!(other.status() == 404, "an operator the map does not act for: {}", other.status());
+    Ok(())
+}
+
 /// A map that plans for no one (`entente dss --map`) offers no operator.
 #[tokio::test]
 async fn a_map_without_operators_offers_none() -> anyhow::Result<()> {

@@ -99,6 +99,24 @@ impl View {
         self.rect.contains(p)
     }
 
+    /// Whether all of `other` lies within this view.
+    pub fn covers(&self, other: &View) -> bool {
+        let (a, b) = (self.rect, other.rect);
+        a.lat_lo <= b.lat_lo && b.lat_hi <= a.lat_hi && a.lng_lo <= b.lng_lo && b.lng_hi <= a.lng_hi
+    }
+
+    /// The view grown by `margin_m` on every side (clamped to the globe).
+    pub fn widened(&self, margin_m: f64) -> Result<View, UssError> {
+        let r = self.rect;
+        let pad_lat = (margin_m / EARTH_RADIUS_M).to_degrees();
+        let widest = r.lat_lo.abs().max(r.lat_hi.abs()).min(89.0);
+        let pad_lng = pad_lat / widest.to_radians().cos();
+        View::new(
+            LatLng::new((r.lat_lo - pad_lat).max(-90.0), (r.lng_lo - pad_lng).max(-180.0)),
+            LatLng::new((r.lat_hi + pad_lat).min(90.0), (r.lng_hi + pad_lng).min(180.0)),
+        )
+    }
+
     /// Individual flights up to NetDetailsMaxDisplayAreaDiagonal, clusters up to NetMaxDisplayAreaDiagonal, and
     /// a refusal beyond.
     pub fn scale(&self, limits: &ViewLimits) -> Result<Scale, UssError> {
@@ -260,6 +278,19 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
+
+    #[test]
+    fn a_widened_view_covers_the_view_by_the_margin() -> Result<(), UssError> {
+        let view = View::parse("46.50,7.00,46.51,7.01")?;
+        let wide = view.widened(1000.0)?;
+        assert!(wide.covers(&view) && !view.covers(&wide));
+        let r = wide.rect();
+        let south = distance_m(LatLng::new(r.lat_lo, 7.005), LatLng::new(46.50, 7.005));
+        let west = distance_m(LatLng::new(46.51, r.lng_lo), LatLng::new(46.51, 7.00));
+        assert!((south - 1000.0).abs() < 1.0, "{south}");
+        assert!((999.0..1010.0).contains(&west), "{west}");
+        Ok(())
+    }
 
     fn now() -> Timestamp {
         Utc.with_ymd_and_hms(2030, 1, 1, 12, 0, 0).single().unwrap()

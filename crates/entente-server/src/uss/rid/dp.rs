@@ -1,7 +1,7 @@
 //! The Remote ID display provider: areas this USS's users watch (one DSS subscription each), ISA notifications
 //! from SPs, polling each SP at most once a tick, the merged positions, and the display operators read.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use axum::Json;
@@ -18,8 +18,8 @@ use reqwest::Method;
 use tokio::task::JoinSet;
 
 use super::types::{
-    DisplayCluster, DisplayFlight, DisplayPosition, DisplayResponse, GetFlightsResponse,
-    PutIdentificationServiceAreaNotificationParameters, Watch, WatchList, WatchRequest,
+    DisplayCluster, DisplayFlight, DisplayPosition, DisplayResponse, GetFlightDetailsResponse,
+    GetFlightsResponse, PutIdentificationServiceAreaNotificationParameters, Watch, WatchList, WatchRequest,
 };
 use super::{Motion, RidVersion, fix_in, sp, tactical, v19};
 use crate::error::ApiError;
@@ -83,6 +83,7 @@ impl IsaSummary {
 struct PeerTrack {
     provider: String,
     simulated: bool,
+    aircraft_type: String,
     fixes: Vec<Fix<Motion>>,
 }
 
@@ -163,6 +164,17 @@ pub(crate) async fn start_watch(
     if !(1..=MAX_WATCH_S).contains(&seconds) {
         return Err(ApiError::bad(format!("duration_s must be from 1 to {MAX_WATCH_S} seconds")));
     }
+    let (_, watch) = subscribe(&st, view, Duration::seconds(seconds)).await?;
+    Ok((StatusCode::CREATED, Json(watch)))
+}
+
+/// Subscribes at the DSS over `view` for `duration` and learns the ISAs already there; the watch's id and
+/// description.
+pub(super) async fn subscribe(
+    st: &Arc<UssState>,
+    view: View,
+    duration: Duration,
+) -> Result<(String, Watch), ApiError> {
     let now = Utc::now();
     {
         let dp = st.rid.dp.lock();
@@ -174,7 +186,7 @@ pub(crate) async fn start_watch(
             )));
         }
     }
-    let end = now + Duration::seconds(seconds);
+    let end = now + duration;
     let subscription_id = uuid::Uuid::new_v4().to_string();
     let extents = view.volume(Interval { lo: Some(now), hi: Some(end) })?;
     let url = format!("{}{}/subscriptions/{subscription_id}", st.config.dss_url, dss_prefix(&st));
@@ -231,8 +243,42 @@ pub(crate) async fn start_watch(
             dp.learn(isa, None, index);
         }
     }
-    dp.watches.insert(id, held);
-    Ok((StatusCode::CREATED, Json(watch)))
+    dp.watches.insert(id.clone(), held);
+    Ok((id, watch))
+}
+
+/// A watch over `view` that lasts at least `margin` more: one already held, or a new one over the view widened by
+/// `buffer_m` for `duration`, as a display asked for an area it did not watch subscribes on demand.
+pub(super) async fn ensure_watch(
+    st: &Arc<UssState>,
+    view: View,
+    buffer_m: f64,
+    duration: Duration,
+) -> Result<(), ApiError> {
+    let soon = Utc::now() + Duration::seconds(1);
+    let held = st.rid.dp.lock().watches.values().any(|w| w.end > soon && w.view.covers(&view));
+    if held {
+        return Ok(());
+    }
+    subscribe(st, view.widened(buffer_m)?, duration).await.map(|_| ())
+}
+
+/// Polls now every SP whose live ISA meets `view`, for a minute of recent positions there.
+pub(super) async fn poll_view(st: &Arc<UssState>, view: View) {
+    let bases: BTreeSet<String> = st
+        .rid
+        .dp
+        .lock()
+        .isas
+        .values()
+        .filter(|i| i.live && (i.rects.is_empty() || i.rects.iter().any(|r| r.intersects(&view.rect()))))
+        .map(|i| i.flights_url.clone())
+        .collect();
+    let mut tasks = JoinSet::new();
+    for base in bases {
+        tasks.spawn(poll_one(st.clone(), base, view, true));
+    }
+    while tasks.join_next().await.is_some() {}
 }
 
 /// Where the DSS's Remote ID API is, in the version this USS speaks.
@@ -465,6 +511,7 @@ async fn poll_one(st: Arc<UssState>, base: String, view: View, first: bool) {
             let track = dp.tracks.entry((base.clone(), flight.id.clone())).or_insert_with(|| PeerTrack {
                 provider: provider.clone(),
                 simulated: flight.simulated,
+                aircraft_type: flight.aircraft_type.clone(),
                 fixes: Vec::new(),
             });
             let before = track.fixes.last().map(|f| f.time);
@@ -522,24 +569,12 @@ pub(crate) async fn display(
         View::parse(p.get("view").ok_or_else(|| ApiError::bad("view is required: lat1,lng1,lat2,lng2"))?)?;
     let scale = view.scale(&st.config.rid.version.views())?;
     let now = Utc::now();
-    let mut seen: Vec<(String, String, bool, Vec<Fix<Motion>>)> = sp::tracks(&st)
-        .into_iter()
-        .map(|(id, simulated, fixes)| (id, st.config.identity.clone(), simulated, fixes))
-        .collect();
-    seen.extend(
-        st.rid
-            .dp
-            .lock()
-            .tracks
-            .iter()
-            .map(|((_, id), t)| (id.clone(), t.provider.clone(), t.simulated, t.fixes.clone())),
-    );
-    seen.retain(|(_, _, _, fixes)| seen_in(fixes, &view, now));
+    let seen = seen(&st, &view, now);
     let (flights, clusters) = match scale {
         Scale::Flights => {
             let flights = seen
                 .into_iter()
-                .filter_map(|(id, provider, simulated, fixes)| {
+                .filter_map(|Seen { id, provider, simulated, fixes, .. }| {
                     let last = fixes.last()?;
                     let trail = recent_in_view(&fixes, &view, now, Duration::seconds(NEAR_REAL_TIME_S));
                     Some(DisplayFlight {
@@ -560,11 +595,55 @@ pub(crate) async fn display(
                 .collect();
             (flights, Vec::new())
         }
-        Scale::Clusters => {
-            let latest: Vec<_> =
-                seen.iter().filter_map(|(_, _, _, fixes)| fixes.last().map(|f| f.at)).collect();
-            (Vec::new(), clusters(&view, &latest).iter().map(cluster_out).collect())
-        }
+        Scale::Clusters => (Vec::new(), clusters_in(&view, &seen)),
     };
     Ok(Json(DisplayResponse { timestamp: time_out(now), flights, clusters }))
+}
+
+/// An aircraft a display shows: this SP's own or one a peer SP reported.
+pub(super) struct Seen {
+    pub id: String,
+    pub provider: String,
+    pub simulated: bool,
+    pub aircraft_type: String,
+    pub fixes: Vec<Fix<Motion>>,
+}
+
+/// Every aircraft, this SP's and peers', with a position in `view` in the last minute.
+pub(super) fn seen(st: &UssState, view: &View, now: Timestamp) -> Vec<Seen> {
+    let mut seen = sp::tracks(st);
+    for s in &mut seen {
+        s.provider.clone_from(&st.config.identity);
+    }
+    seen.extend(st.rid.dp.lock().tracks.iter().map(|((_, id), t)| Seen {
+        id: id.clone(),
+        provider: t.provider.clone(),
+        simulated: t.simulated,
+        aircraft_type: t.aircraft_type.clone(),
+        fixes: t.fixes.clone(),
+    }));
+    seen.retain(|s| seen_in(&s.fixes, view, now));
+    seen
+}
+
+/// The clusters a view too large for detail shows of `seen`.
+pub(super) fn clusters_in(view: &View, seen: &[Seen]) -> Vec<DisplayCluster> {
+    let latest: Vec<_> = seen.iter().filter_map(|s| s.fixes.last().map(|f| f.at)).collect();
+    clusters(view, &latest).iter().map(cluster_out).collect()
+}
+
+/// Where the SP that reported peer flight `id` serves its details, if a peer reported it.
+pub(super) fn details_url(st: &UssState, id: &str) -> Option<String> {
+    let dp = st.rid.dp.lock();
+    dp.tracks.keys().find(|(_, flight)| flight == id).map(|(base, _)| format!("{base}/{id}/details"))
+}
+
+/// Fetches a peer flight's details from `url`, as a display provider.
+pub(super) async fn peer_details(st: &UssState, url: &str) -> Result<GetFlightDetailsResponse, ApiError> {
+    let reply =
+        st.client.send_scoped(Method::GET, url, dp_scope(st), None::<&()>, st.config.peer_timeout).await?;
+    if !reply.is_success() {
+        return Err(reply.unexpected());
+    }
+    reply.json()
 }

@@ -189,7 +189,7 @@ pub(super) async fn subscribe(
     let end = now + duration;
     let subscription_id = uuid::Uuid::new_v4().to_string();
     let extents = view.volume(Interval { lo: Some(now), hi: Some(end) })?;
-    let url = format!("{}{}/subscriptions/{subscription_id}", st.config.dss_url, dss_prefix(&st));
+    let url = format!("{}{}/subscriptions/{subscription_id}", st.config.dss_url, dss_prefix(st));
     let timeout = st.config.dss_timeout;
     let reply = match st.config.rid.version {
         RidVersion::V22a => {

@@ -30,6 +30,34 @@ pub const NEAR_REAL_TIME_S: i64 = 60;
 /// NetDSSMaxSubscriptionPerArea: live subscriptions one owner may have over any point.
 pub const MAX_SUBSCRIPTIONS_PER_AREA: usize = 10;
 
+/// NET0040: a UAS reports at NetMinUasLocRefreshFrequency (1 Hz) for at least NetMinUasLocRefreshPercentage
+/// (20%) of the time; the rate is judged per second over the last 3 s, the share over 10 s windows.
+pub const MIN_REFRESH_HZ: f64 = 1.0;
+pub const MIN_REFRESH_PERCENT: f64 = 20.0;
+const RATE_WINDOW_S: i64 = 3;
+const REFRESH_WINDOW_S: i64 = 10;
+
+/// When reports at `times` (sorted) first fell below NET0040's rate: the end of the first 10 s window in which
+/// fewer than 20% of the seconds saw 1 Hz over their last 3 s. `None` while the UAS kept the rate.
+pub fn slow_updates(times: &[Timestamp]) -> Option<Timestamp> {
+    let (first, last) = (*times.first()?, *times.last()?);
+    let span = (last - first).num_seconds();
+    let rate_ok: Vec<bool> = (RATE_WINDOW_S - 1..=span)
+        .map(|s| {
+            let end = first + Duration::seconds(s);
+            let start = end - Duration::seconds(RATE_WINDOW_S);
+            let reports = times.iter().filter(|t| **t > start && **t <= end).count();
+            reports as f64 / RATE_WINDOW_S as f64 >= MIN_REFRESH_HZ
+        })
+        .collect();
+    let needed = MIN_REFRESH_PERCENT / 100.0 * REFRESH_WINDOW_S as f64;
+    let window = REFRESH_WINDOW_S as usize;
+    (window..=rate_ok.len()).find_map(|end| {
+        let ok = rate_ok[end - window..end].iter().filter(|ok| **ok).count();
+        ((ok as f64) < needed).then(|| first + Duration::seconds(RATE_WINDOW_S - 1 + end as i64))
+    })
+}
+
 /// The rectangle a display looks at: the smallest lat/lng box bounded by two corners.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct View {
@@ -290,6 +318,20 @@ mod tests {
         assert!((south - 1000.0).abs() < 1.0, "{south}");
         assert!((999.0..1010.0).contains(&west), "{west}");
         Ok(())
+    }
+
+    #[test]
+    fn half_rate_reports_are_slow_full_rate_ones_with_a_gap_are_not() {
+        let every = |step: i64, n: i64| -> Vec<Timestamp> {
+            (0..n).map(|i| now() + Duration::seconds(i * step)).collect()
+        };
+        assert_eq!(slow_updates(&every(1, 61)), None);
+        let slow = slow_updates(&every(2, 31)).unwrap_or_else(|| panic!("0.5 Hz not flagged"));
+        assert!(slow > now() && slow <= now() + Duration::seconds(15), "{slow}");
+        let mut gap = every(1, 61);
+        gap.retain(|t| (*t - now()).num_seconds() % 20 != 10);
+        assert_eq!(slow_updates(&gap), None, "a missing report now and then keeps the rate");
+        assert_eq!(slow_updates(&[]), None);
     }
 
     fn now() -> Timestamp {

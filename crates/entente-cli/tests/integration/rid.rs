@@ -389,6 +389,9 @@ fn an_injected_test_flight_is_observed_through_the_other_display_until_deleted()
             })
         })
         .collect();
+    let mut telemetry = telemetry;
+    // The first report lacks a field F3411-22a requires: the SP plays it all the same and tells the operator.
+    telemetry[0].as_object_mut().context("state")?.remove("speed_accuracy");
     let details = json!({"id": "uss-a.flight-1", "operator_id": "OP-42", "operation_description": "survey",
         "operator_location": {"lat": 46.4999, "lng": 6.5999}, "operator_altitude": {"altitude": 75.0},
         "serial_number": "INTCJ123-4567-890"});
@@ -411,11 +414,16 @@ fn an_injected_test_flight_is_observed_through_the_other_display_until_deleted()
     };
 
     assert_eq!(put(&test, &observe)?.0, 403, "injection needs rid.inject_test_data");
-    let mut no_position = test.clone();
-    no_position["requested_flights"][0]["telemetry"][2]["position"] = json!({"lat": 46.5});
-    let (status, refused) = put(&no_position, &inject)?;
+    let mut nowhere = test.clone();
+    for state in nowhere["requested_flights"][0]["telemetry"].as_array_mut().context("telemetry")? {
+        state["position"] = json!({"lat": 46.5});
+    }
+    let (status, refused) = put(&nowhere, &inject)?;
     assert_eq!(status, 400, "{refused}");
-    assert!(refused["message"].as_str().is_some_and(|m| m.contains("requested_flights[0]")), "{refused}");
+    assert!(
+        refused["message"].as_str().is_some_and(|m| m.contains("requested_flights[0].telemetry")),
+        "{refused}"
+    );
     let (status, injected) = put(&test, &inject)?;
     ensure!(status == 200, "inject: {status} {injected}");
     assert_eq!(injected["injected_flights"], test["requested_flights"]);
@@ -455,9 +463,20 @@ fn an_injected_test_flight_is_observed_through_the_other_display_until_deleted()
     assert_eq!(wide["flights"], json!([]));
     assert_eq!(wide["clusters"][0]["number_of_flights"], json!(1), "{wide}");
 
-    let (status, notes) =
-        get(&uss_a.base, &format!("/ridsp/injection/user_notifications?after={}", at(-60)), &inject)?;
-    assert_eq!((status, notes), (200, json!({"user_notifications": []})));
+    let after = (Utc::now() - chrono::Duration::seconds(60)).to_rfc3339();
+    let (status, notes) = get(
+        &uss_a.base,
+        &format!("/ridsp/injection/user_notifications?after={}", after.replace('+', "%2B")),
+        &inject,
+    )?;
+    assert_eq!(status, 200, "{notes}");
+    let messages: Vec<&str> = notes["user_notifications"]
+        .as_array()
+        .context("list")?
+        .iter()
+        .filter_map(|n| n["message"].as_str())
+        .collect();
+    assert_eq!(messages, ["flight uss-a.flight-1: telemetry #0 lacks speed_accuracy"]);
     assert_eq!(get(&uss_a.base, "/ridsp/injection/user_notifications", &inject)?.0, 400, "after is required");
 
     let delete = |version: &str| -> anyhow::Result<(u16, Value)> {

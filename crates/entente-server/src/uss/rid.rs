@@ -88,6 +88,8 @@ pub(crate) struct RidState {
     tactical: Mutex<tactical::Tactical>,
     /// Tests injected through InterUSS's testing interface, by test id.
     tests: Mutex<testing::Tests>,
+    /// What this SP told its operators about their UAS's reports (missing fields, a slow rate), oldest first.
+    notifications: Mutex<Vec<testing::Notice>>,
 }
 
 impl RidState {
@@ -98,6 +100,7 @@ impl RidState {
             dp: Mutex::new(dp::Display::default()),
             tactical: Mutex::new(tactical::Tactical::new(config)?),
             tests: Mutex::new(testing::Tests::default()),
+            notifications: Mutex::new(Vec::new()),
         })
     }
 }

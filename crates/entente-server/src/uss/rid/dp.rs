@@ -260,7 +260,10 @@ pub(super) async fn ensure_watch(
     if held {
         return Ok(());
     }
-    subscribe(st, view.widened(buffer_m)?, duration).await.map(|_| ())
+    // Polls ask the SPs for the watch's view, so it must stay within what they answer.
+    let wide = view.widened(buffer_m)?;
+    let view = if wide.scale(&st.config.rid.version.views()).is_ok() { wide } else { view };
+    subscribe(st, view, duration).await.map(|_| ())
 }
 
 /// Polls now every SP whose live ISA meets `view`, for a minute of recent positions there.

@@ -12,21 +12,21 @@ use axum::routing::{delete, get, put};
 use chrono::{Duration, Utc};
 use entente_geo::LatLng;
 use entente_uss::Timestamp;
-use entente_uss::rid::{Fix, NEAR_REAL_TIME_S, Scale, View, recent_in_view};
+use entente_uss::rid::{Fix, MIN_REFRESH_HZ, NEAR_REAL_TIME_S, Scale, View, recent_in_view, slow_updates};
 
 use super::dp::{self, Seen};
 use super::types::{
     Altitude, ChangeTestResponse, CreateTestParameters, DeleteTestResponse, GetDetailsResponse,
-    GetDisplayDataResponse, GetFlightDetailsResponse, InjectedDetails, ObservedFlight, ObservedOperator,
-    ObservedPath, ObservedPosition, ObservedState, ObservedUas, OperatorAltitude, OperatorLocation,
-    QueryUserNotificationsResponse, RidFlightDetails, TestFlight,
+    GetDisplayDataResponse, GetFlightDetailsResponse, InjectedDetails, InjectedState, ObservedFlight,
+    ObservedOperator, ObservedPath, ObservedPosition, ObservedState, ObservedUas, OperatorAltitude,
+    OperatorLocation, QueryUserNotificationsResponse, RidFlightDetails, TestFlight, UserNotification,
 };
 use super::{Motion, replay, sp, state_out};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body};
 use crate::rid::{Params, params};
 use crate::uss::UssState;
-use crate::wire::parse_rfc3339;
+use crate::wire::{parse_rfc3339, time_out};
 
 /// The scope of the injection interface.
 pub(crate) const INJECT: &str = "rid.inject_test_data";
@@ -56,47 +56,98 @@ pub(crate) fn routes() -> Router<Arc<UssState>> {
         .route("/riddp/observation/display_data/{id}", get(display_details))
 }
 
-/// A flight as this SP plays it: its Remote ID id, its positions, and what it declares.
+/// A flight as this SP plays it: its Remote ID id, its positions, what it declares, and what its operator is told.
 struct Prepared {
     id: String,
     fixes: Vec<Fix<Motion>>,
     injected: sp::Injected,
+    notices: Vec<Notice>,
 }
 
+/// A notification this SP showed its operator.
+#[derive(Clone, Debug)]
+pub(crate) struct Notice {
+    observed_at: Timestamp,
+    message: String,
+}
+
+/// The fields F3411-22a's NET0030 needs in every report, by name, and whether this state carries each.
+fn missing_fields(s: &InjectedState) -> Vec<&'static str> {
+    let p = s.position.as_ref();
+    [
+        ("timestamp", s.timestamp.is_some()),
+        ("timestamp_accuracy", s.timestamp_accuracy.is_some()),
+        ("position", p.is_some()),
+        ("position.lat", p.is_none_or(|p| p.lat.is_some())),
+        ("position.lng", p.is_none_or(|p| p.lng.is_some())),
+        ("position.alt", p.is_none_or(|p| p.alt.is_some())),
+        ("track", s.track.is_some()),
+        ("speed", s.speed.is_some()),
+        ("speed_accuracy", s.speed_accuracy.is_some()),
+        ("vertical_speed", s.vertical_speed.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, present)| (!present).then_some(name))
+    .collect()
+}
+
+/// Reads one test flight. A state missing a field NET0030 requires makes a notice to the operator (at its time,
+/// or the previous state's); one without a time or a full position cannot be served and is left out. Reports
+/// slower than NET0040's rate make a notice when the rate is first missed.
 fn prepare(test: &str, index: usize, flight: TestFlight) -> Result<Prepared, ApiError> {
     let field = |name: &str| format!("requested_flights[{index}].{name}");
-    if flight.telemetry.is_empty() {
-        return Err(ApiError::bad(format!("{} must hold at least one state", field("telemetry"))));
-    }
     let id = flight.details_responses.first().map_or(flight.injection_id.clone(), |d| d.details.id.clone());
     replay::check_flight_id(&id)?;
     let mut fixes = Vec::with_capacity(flight.telemetry.len());
+    let mut notices = Vec::new();
+    let mut last_time = Utc::now();
     for (i, s) in flight.telemetry.into_iter().enumerate() {
-        let p = &s.position;
-        let at = format!("telemetry[{i}]");
-        if !((-90.0..=90.0).contains(&p.lat) && (-180.0..=180.0).contains(&p.lng)) {
-            return Err(ApiError::bad(format!(
-                "{}.position: {},{} is off the globe",
-                field(&at),
-                p.lat,
-                p.lng
-            )));
+        let at = field(&format!("telemetry[{i}]"));
+        let time =
+            s.timestamp.as_deref().map(|t| parse_rfc3339(t, &format!("{at}.timestamp"))).transpose()?;
+        last_time = time.unwrap_or(last_time);
+        for missing in missing_fields(&s) {
+            notices.push(Notice {
+                observed_at: last_time,
+                message: format!("flight {id}: telemetry #{i} lacks {missing}"),
+            });
+        }
+        let position = s.position.as_ref().and_then(|p| Some((p.lat?, p.lng?, p.alt?, p)));
+        let (Some(time), Some((lat, lng, alt, p))) = (time, position) else {
+            continue;
+        };
+        if !((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lng)) {
+            return Err(ApiError::bad(format!("{at}.position: {lat},{lng} is off the globe")));
         }
         fixes.push(Fix {
-            time: parse_rfc3339(&s.timestamp, &field(&format!("{at}.timestamp")))?,
-            at: LatLng::new(p.lat, p.lng),
+            time,
+            at: LatLng::new(lat, lng),
             data: Motion {
-                alt_m: Some(p.alt),
+                alt_m: Some(alt),
                 accuracy_h: p.accuracy_h.clone(),
                 accuracy_v: p.accuracy_v.clone(),
                 speed_mps: s.speed.filter(|v| *v < 255.0),
                 track_deg: s.track.filter(|t| *t < 361.0),
                 vertical_speed_mps: s.vertical_speed.filter(|v| *v < 63.0),
                 timestamp_accuracy_s: s.timestamp_accuracy,
-                operational_status: s.operational_status,
-                speed_accuracy: s.speed_accuracy,
-                height: p.height.clone().or(s.height),
+                operational_status: s.operational_status.clone(),
+                speed_accuracy: s.speed_accuracy.clone(),
+                height: p.height.clone().or(s.height.clone()),
             },
+        });
+    }
+    if fixes.is_empty() {
+        return Err(ApiError::bad(format!(
+            "{} must hold at least one state with a timestamp and a position (lat, lng, alt)",
+            field("telemetry")
+        )));
+    }
+    fixes.sort_by_key(|f| f.time);
+    let times: Vec<Timestamp> = fixes.iter().map(|f| f.time).collect();
+    if let Some(observed_at) = slow_updates(&times) {
+        notices.push(Notice {
+            observed_at,
+            message: format!("flight {id}: position reports slower than {MIN_REFRESH_HZ} Hz"),
         });
     }
     let mut details = Vec::with_capacity(flight.details_responses.len());
@@ -109,6 +160,7 @@ fn prepare(test: &str, index: usize, flight: TestFlight) -> Result<Prepared, Api
         id,
         fixes,
         injected: sp::Injected { test: test.to_owned(), aircraft_type: flight.aircraft_type, details },
+        notices,
     })
 }
 
@@ -166,6 +218,7 @@ pub(crate) async fn create_test(
     }
     let mut fixes = Vec::new();
     for flight in prepared {
+        st.rid.notifications.lock().extend(flight.notices);
         let points: Vec<(LatLng, f64)> =
             flight.fixes.iter().map(|f| (f.at, f.data.alt_m.unwrap_or_default())).collect();
         let first = flight.fixes.iter().map(|f| f.time).min().unwrap_or_else(Utc::now);
@@ -222,23 +275,41 @@ pub(crate) async fn delete_test(
     Ok(Json(DeleteTestResponse { injected_flights: test.flights }))
 }
 
-/// `GET /user_notifications`: what this SP showed its (virtual) user between `after` and `before`. Entente's SP
-/// raises no user notifications, so the list is empty once the bounds are valid.
+/// A time in a query, RFC 3339 with any offset (uss_qualifier writes `+00:00`).
+fn instant_param(value: &str, name: &str) -> Result<Timestamp, ApiError> {
+    chrono::DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| ApiError::bad(format!("{name}: {value:?} is not an RFC 3339 time: {e}")))
+}
+
+/// `GET /user_notifications`: what this SP showed its operators from `after` to `before` (or now): missing
+/// fields and a slow reporting rate of injected flights, each once its state is due.
 #[utoipa::path(get, path = "/ridsp/injection/user_notifications", tag = "InterUSS automated testing",
     params(("after" = String, Query, description = "RFC 3339 time"), ("before" = Option<String>, Query, description = "RFC 3339 time after `after`; now by default")),
     responses((status = 200, description = "The notifications", body = QueryUserNotificationsResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks rid.inject_test_data", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn user_notifications(
+    State(st): State<Arc<UssState>>,
     auth: Auth,
     query: Params,
 ) -> Result<Json<QueryUserNotificationsResponse>, ApiError> {
     auth.require(INJECT)?;
     let p = params(query)?;
-    let after = parse_rfc3339(p.get("after").ok_or_else(|| ApiError::bad("after is required"))?, "after")?;
-    let before = p.get("before").map(|b| parse_rfc3339(b, "before")).transpose()?.unwrap_or_else(Utc::now);
-    if before < after {
+    let after = instant_param(p.get("after").ok_or_else(|| ApiError::bad("after is required"))?, "after")?;
+    let before = p.get("before").map(|b| instant_param(b, "before")).transpose()?;
+    if before.is_some_and(|b| b < after) {
         return Err(ApiError::bad("before must not be earlier than after"));
     }
-    Ok(Json(QueryUserNotificationsResponse { user_notifications: Vec::new() }))
+    // A notice of a state not yet due has not been shown yet.
+    let until = before.map_or(Utc::now(), |b| b.min(Utc::now()));
+    let user_notifications = st
+        .rid
+        .notifications
+        .lock()
+        .iter()
+        .filter(|n| n.observed_at >= after && n.observed_at <= until)
+        .map(|n| UserNotification { observed_at: time_out(n.observed_at), message: n.message.clone() })
+        .collect();
+    Ok(Json(QueryUserNotificationsResponse { user_notifications }))
 }
 
 fn observed_position(fix: &Fix<Motion>) -> ObservedPosition {

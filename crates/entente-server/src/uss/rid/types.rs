@@ -282,15 +282,18 @@ pub(crate) struct TestFlight {
     pub details_responses: Vec<TestFlightDetails>,
 }
 
-/// An injected RIDAircraftState: a flight can only be injected with its time and position.
+/// An injected RIDAircraftState. Every field may be missing, as a UAS may fail to send it: the SP then tells its
+/// operator, and a state without its time or position cannot be served.
 #[derive(Clone, Debug, Deserialize)]
 pub(crate) struct InjectedState {
-    pub timestamp: String,
+    #[serde(default)]
+    pub timestamp: Option<String>,
     #[serde(default)]
     pub timestamp_accuracy: Option<f64>,
     #[serde(default)]
     pub operational_status: Option<String>,
-    pub position: InjectedPosition,
+    #[serde(default)]
+    pub position: Option<InjectedPosition>,
     #[serde(default)]
     pub track: Option<f64>,
     #[serde(default)]
@@ -305,9 +308,12 @@ pub(crate) struct InjectedState {
 
 #[derive(Clone, Debug, Deserialize)]
 pub(crate) struct InjectedPosition {
-    pub lat: f64,
-    pub lng: f64,
-    pub alt: f64,
+    #[serde(default)]
+    pub lat: Option<f64>,
+    #[serde(default)]
+    pub lng: Option<f64>,
+    #[serde(default)]
+    pub alt: Option<f64>,
     #[serde(default)]
     pub accuracy_h: Option<String>,
     #[serde(default)]

@@ -462,6 +462,11 @@ fn an_injected_test_flight_is_observed_through_the_other_display_until_deleted()
     ensure!(status == 200, "wide display_data: {status} {wide}");
     assert_eq!(wide["flights"], json!([]));
     assert_eq!(wide["clusters"][0]["number_of_flights"], json!(1), "{wide}");
+    // Both views share the one subscription made for the first, widened as far as SPs answer.
+    let operator = token(RSA_PRIVATE, "pilot-b", "entente.operator")?;
+    let (status, watches) = get(&uss_b.base, "/operator/v1/rid/watches", &operator)?;
+    assert_eq!(status, 200, "{watches}");
+    assert_eq!(watches["watches"].as_array().map(Vec::len), Some(1), "{watches}");
 
     let after = (Utc::now() - chrono::Duration::seconds(60)).to_rfc3339();
     let (status, notes) = get(

@@ -247,22 +247,21 @@ pub(super) async fn subscribe(
     Ok((id, watch))
 }
 
-/// A watch over `view` that lasts at least `margin` more: one already held, or a new one over the view widened by
-/// `buffer_m` for `duration`, as a display asked for an area it did not watch subscribes on demand.
-pub(super) async fn ensure_watch(
-    st: &Arc<UssState>,
-    view: View,
-    buffer_m: f64,
-    duration: Duration,
-) -> Result<(), ApiError> {
+/// A watch covering `view` for at least another second: one already held, or a new one for `duration`, as a
+/// display asked for an area it did not watch subscribes on demand. The new one is as wide as the SPs still
+/// answer a poll for, so the views a display moves through nearby share it instead of piling up subscriptions.
+pub(super) async fn ensure_watch(st: &Arc<UssState>, view: View, duration: Duration) -> Result<(), ApiError> {
     let soon = Utc::now() + Duration::seconds(1);
     let held = st.rid.dp.lock().watches.values().any(|w| w.end > soon && w.view.covers(&view));
     if held {
         return Ok(());
     }
-    // Polls ask the SPs for the watch's view, so it must stay within what they answer.
-    let wide = view.widened(buffer_m)?;
-    let view = if wide.scale(&st.config.rid.version.views()).is_ok() { wide } else { view };
+    let limits = st.config.rid.version.views();
+    // Widening every side by m grows the diagonal by at most 2√2·m.
+    let margin =
+        (limits.max_diagonal_m - view.diagonal_m()).max(0.0) / (2.0 * std::f64::consts::SQRT_2) * 0.99;
+    let wide = view.widened(margin)?;
+    let view = if wide.scale(&limits).is_ok() { wide } else { view };
     subscribe(st, view, duration).await.map(|_| ())
 }
 

@@ -33,9 +33,7 @@ pub(crate) const INJECT: &str = "rid.inject_test_data";
 /// The scope of the observation interface.
 pub(crate) const OBSERVE: &str = "dss.read.identification_service_areas";
 
-/// How far beyond an observed view the subscription made for it reaches, and how long it lasts, so a display
-/// following nearby views reuses it (as InterUSS's mock DP does).
-const OBSERVATION_BUFFER_M: f64 = 1000.0;
+/// How long the subscription made for an observed view no watch covers lasts.
 const OBSERVATION_SUBSCRIPTION_S: i64 = 60;
 
 /// An injected test: its version (the key to delete it), the flights as sent, and the task playing them.
@@ -359,7 +357,7 @@ pub(crate) async fn display_data(
     let view =
         View::parse(p.get("view").ok_or_else(|| ApiError::bad("view is required: lat1,lng1,lat2,lng2"))?)?;
     let scale = view.scale(&st.config.rid.version.views())?;
-    dp::ensure_watch(&st, view, OBSERVATION_BUFFER_M, Duration::seconds(OBSERVATION_SUBSCRIPTION_S)).await?;
+    dp::ensure_watch(&st, view, Duration::seconds(OBSERVATION_SUBSCRIPTION_S)).await?;
     dp::poll_view(&st, view).await;
     let now = Utc::now();
     let seen = dp::seen(&st, &view, now);

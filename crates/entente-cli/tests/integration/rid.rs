@@ -501,3 +501,39 @@ fn an_injected_test_flight_is_observed_through_the_other_display_until_deleted()
     })?;
     Ok(())
 }
+
+/// At F3411's limit of subscriptions over one area, an observed view no watch covers takes the place of the
+/// subscription made on demand for an earlier view, never of an operator's watch.
+#[test]
+fn at_the_subscription_limit_an_observed_view_replaces_an_on_demand_watch() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let dss = start_dss(dir.path())?;
+    let (uss, _) = start_uss_with(dir.path(), &dss.base, "uss-b", "ec-private.pem", FLAGS)?;
+    let http = Client::new();
+    let operator = Operator {
+        http: &http,
+        base: uss.base.clone(),
+        token: token(RSA_PRIVATE, "pilot-b", "entente.operator")?,
+    };
+    let observe = token(RSA_PRIVATE, "qualifier", "dss.read.identification_service_areas")?;
+    for _ in 0..9 {
+        operator.watch("46.4995,6.5995,46.5005,6.6005")?;
+    }
+    let observe_view = |view: &str| -> anyhow::Result<u16> {
+        let r = http
+            .get(format!("{}/riddp/observation/display_data?view={view}", uss.base))
+            .bearer_auth(&observe)
+            .send()?;
+        Ok(r.status().as_u16())
+    };
+    assert_eq!(observe_view("46.499,6.599,46.501,6.601")?, 200);
+    // Meets all ten, and reaches beyond the first observed view's widened subscription.
+    assert_eq!(observe_view("46.499,6.599,46.501,6.66")?, 200);
+    let (status, watches) = operator.get("/operator/v1/rid/watches")?;
+    assert_eq!(status, 200, "{watches}");
+    let views: Vec<&str> =
+        watches["watches"].as_array().context("watches")?.iter().filter_map(|w| w["view"].as_str()).collect();
+    assert_eq!(views.len(), 10, "{views:?}");
+    assert_eq!(views.iter().filter(|v| **v == "46.4995,6.5995,46.5005,6.6005").count(), 9, "{views:?}");
+    Ok(())
+}

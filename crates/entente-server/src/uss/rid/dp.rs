@@ -37,6 +37,8 @@ const DEFAULT_WATCH_S: i64 = 3600;
 const MAX_WATCH_S: i64 = 86_400;
 
 struct WatchHeld {
+    /// Made for a display's view rather than asked for by an operator: it may give way to another.
+    on_demand: bool,
     view: View,
     subscription_id: String,
     version: String,
@@ -164,16 +166,17 @@ pub(crate) async fn start_watch(
     if !(1..=MAX_WATCH_S).contains(&seconds) {
         return Err(ApiError::bad(format!("duration_s must be from 1 to {MAX_WATCH_S} seconds")));
     }
-    let (_, watch) = subscribe(&st, view, Duration::seconds(seconds)).await?;
+    let (_, watch) = subscribe(&st, view, Duration::seconds(seconds), false).await?;
     Ok((StatusCode::CREATED, Json(watch)))
 }
 
 /// Subscribes at the DSS over `view` for `duration` and learns the ISAs already there; the watch's id and
 /// description.
-pub(super) async fn subscribe(
+async fn subscribe(
     st: &Arc<UssState>,
     view: View,
     duration: Duration,
+    on_demand: bool,
 ) -> Result<(String, Watch), ApiError> {
     let now = Utc::now();
     {
@@ -235,7 +238,7 @@ pub(super) async fn subscribe(
     let present =
         present.map_err(|e| ApiError::Upstream(format!("the DSS's answer to the subscription: {e}")))?;
     let id = uuid::Uuid::new_v4().to_string();
-    let held = WatchHeld { view, subscription_id, version, end };
+    let held = WatchHeld { on_demand, view, subscription_id, version, end };
     let watch = watch_out(&id, &held);
     let mut dp = st.rid.dp.lock();
     for isa in present.into_iter().filter(|i| i.owner != st.config.identity) {
@@ -257,12 +260,30 @@ pub(super) async fn ensure_watch(st: &Arc<UssState>, view: View, duration: Durat
         return Ok(());
     }
     let limits = st.config.rid.version.views();
-    // Widening every side by m grows the diagonal by at most 2√2·m.
+    // Widening every side by m grows the diagonal by at most 2√2·m; 2% is left for SPs measuring on the
+    // ellipsoid rather than the sphere.
     let margin =
-        (limits.max_diagonal_m - view.diagonal_m()).max(0.0) / (2.0 * std::f64::consts::SQRT_2) * 0.99;
+        (limits.max_diagonal_m * 0.98 - view.diagonal_m()).max(0.0) / (2.0 * std::f64::consts::SQRT_2);
     let wide = view.widened(margin)?;
     let view = if wide.scale(&limits).is_ok() { wide } else { view };
-    subscribe(st, view, duration).await.map(|_| ())
+    // At the per-area limit, the on-demand watch there that would end first gives way.
+    let evict = {
+        let dp = st.rid.dp.lock();
+        let held: Vec<LatLngRect> = dp.watches.values().map(|w| w.view.rect()).collect();
+        if subscription_fits(&held, &view.rect()) {
+            None
+        } else {
+            dp.watches
+                .iter()
+                .filter(|(_, w)| w.on_demand && w.view.rect().intersects(&view.rect()))
+                .min_by_key(|(_, w)| w.end)
+                .map(|(id, _)| id.clone())
+        }
+    };
+    if let Some(id) = evict {
+        unsubscribe(st, &id).await?;
+    }
+    subscribe(st, view, duration, true).await.map(|_| ())
 }
 
 /// Polls now every SP whose live ISA meets `view`, for a minute of recent positions there.
@@ -319,27 +340,30 @@ pub(crate) async fn end_watch(
     Path(id): Path<String>,
 ) -> Result<Json<Watch>, ApiError> {
     auth.require(OPERATOR_SCOPE)?;
+    Ok(Json(unsubscribe(&st, &id).await?))
+}
+
+/// Ends watch `id`: its subscription is deleted at the DSS (already gone there is fine).
+async fn unsubscribe(st: &UssState, id: &str) -> Result<Watch, ApiError> {
     let (url, watch) = {
         let dp = st.rid.dp.lock();
-        let w = dp.watches.get(&id).ok_or_else(|| ApiError::NotFound(format!("watch {id}: not found")))?;
+        let w = dp.watches.get(id).ok_or_else(|| ApiError::NotFound(format!("watch {id}: not found")))?;
         let url = format!(
             "{}{}/subscriptions/{}/{}",
             st.config.dss_url,
-            dss_prefix(&st),
+            dss_prefix(st),
             w.subscription_id,
             w.version
         );
-        (url, watch_out(&id, w))
+        (url, watch_out(id, w))
     };
-    let reply = st
-        .client
-        .send_scoped(Method::DELETE, &url, dp_scope(&st), None::<&()>, st.config.dss_timeout)
-        .await?;
+    let reply =
+        st.client.send_scoped(Method::DELETE, &url, dp_scope(st), None::<&()>, st.config.dss_timeout).await?;
     if reply.status != 404 && !reply.is_success() {
         return Err(reply.unexpected());
     }
-    st.rid.dp.lock().watches.remove(&id);
-    Ok(Json(watch))
+    st.rid.dp.lock().watches.remove(id);
+    Ok(watch)
 }
 
 /// F3411-22a `POST /uss/identification_service_areas/{id}`: an SP tells of its ISA. Only the ISA's owner may, a

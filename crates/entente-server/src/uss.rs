@@ -288,6 +288,7 @@ pub fn uss_app(state: Arc<UssState>) -> Router {
         .merge(authority::routes())
         .merge(rid::operator_routes())
         .merge(log_sets::routes())
+        .merge(rid::testing::routes())
         .route("/healthy", get(|| async { "ok" }))
         .route("/openapi.json", get(|| async { axum::Json(crate::openapi::uss_document()) }))
         .fallback(|uri: axum::http::Uri| async move {

@@ -30,6 +30,34 @@ pub const NEAR_REAL_TIME_S: i64 = 60;
 /// NetDSSMaxSubscriptionPerArea: live subscriptions one owner may have over any point.
 pub const MAX_SUBSCRIPTIONS_PER_AREA: usize = 10;
 
+/// NET0040: a UAS reports at NetMinUasLocRefreshFrequency (1 Hz) for at least NetMinUasLocRefreshPercentage
+/// (20%) of the time; the rate is judged per second over the last 3 s, the share over 10 s windows.
+pub const MIN_REFRESH_HZ: f64 = 1.0;
+pub const MIN_REFRESH_PERCENT: f64 = 20.0;
+const RATE_WINDOW_S: i64 = 3;
+const REFRESH_WINDOW_S: i64 = 10;
+
+/// When reports at `times` (sorted) first fell below NET0040's rate: the end of the first 10 s window in which
+/// fewer than 20% of the seconds saw 1 Hz over their last 3 s. `None` while the UAS kept the rate.
+pub fn slow_updates(times: &[Timestamp]) -> Option<Timestamp> {
+    let (first, last) = (*times.first()?, *times.last()?);
+    let span = (last - first).num_seconds();
+    let rate_ok: Vec<bool> = (RATE_WINDOW_S - 1..=span)
+        .map(|s| {
+            let end = first + Duration::seconds(s);
+            let start = end - Duration::seconds(RATE_WINDOW_S);
+            let reports = times.iter().filter(|t| **t > start && **t <= end).count();
+            reports as f64 / RATE_WINDOW_S as f64 >= MIN_REFRESH_HZ
+        })
+        .collect();
+    let needed = MIN_REFRESH_PERCENT / 100.0 * REFRESH_WINDOW_S as f64;
+    let window = REFRESH_WINDOW_S as usize;
+    (window..=rate_ok.len()).find_map(|end| {
+        let ok = rate_ok[end - window..end].iter().filter(|ok| **ok).count();
+        ((ok as f64) < needed).then(|| first + Duration::seconds(RATE_WINDOW_S - 1 + end as i64))
+    })
+}
+
 /// The rectangle a display looks at: the smallest lat/lng box bounded by two corners.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct View {
@@ -97,6 +125,24 @@ impl View {
 
     pub fn contains(&self, p: LatLng) -> bool {
         self.rect.contains(p)
+    }
+
+    /// Whether all of `other` lies within this view.
+    pub fn covers(&self, other: &View) -> bool {
+        let (a, b) = (self.rect, other.rect);
+        a.lat_lo <= b.lat_lo && b.lat_hi <= a.lat_hi && a.lng_lo <= b.lng_lo && b.lng_hi <= a.lng_hi
+    }
+
+    /// The view grown by `margin_m` on every side (clamped to the globe).
+    pub fn widened(&self, margin_m: f64) -> Result<View, UssError> {
+        let r = self.rect;
+        let pad_lat = (margin_m / EARTH_RADIUS_M).to_degrees();
+        let widest = r.lat_lo.abs().max(r.lat_hi.abs()).min(89.0);
+        let pad_lng = pad_lat / widest.to_radians().cos();
+        View::new(
+            LatLng::new((r.lat_lo - pad_lat).max(-90.0), (r.lng_lo - pad_lng).max(-180.0)),
+            LatLng::new((r.lat_hi + pad_lat).min(90.0), (r.lng_hi + pad_lng).min(180.0)),
+        )
     }
 
     /// Individual flights up to NetDetailsMaxDisplayAreaDiagonal, clusters up to NetMaxDisplayAreaDiagonal, and
@@ -260,6 +306,33 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
+
+    #[test]
+    fn a_widened_view_covers_the_view_by_the_margin() -> Result<(), UssError> {
+        let view = View::parse("46.50,7.00,46.51,7.01")?;
+        let wide = view.widened(1000.0)?;
+        assert!(wide.covers(&view) && !view.covers(&wide));
+        let r = wide.rect();
+        let south = distance_m(LatLng::new(r.lat_lo, 7.005), LatLng::new(46.50, 7.005));
+        let west = distance_m(LatLng::new(46.51, r.lng_lo), LatLng::new(46.51, 7.00));
+        assert!((south - 1000.0).abs() < 1.0, "{south}");
+        assert!((999.0..1010.0).contains(&west), "{west}");
+        Ok(())
+    }
+
+    #[test]
+    fn half_rate_reports_are_slow_full_rate_ones_with_a_gap_are_not() {
+        let every = |step: i64, n: i64| -> Vec<Timestamp> {
+            (0..n).map(|i| now() + Duration::seconds(i * step)).collect()
+        };
+        assert_eq!(slow_updates(&every(1, 61)), None);
+        let slow = slow_updates(&every(2, 31)).unwrap_or_else(|| panic!("0.5 Hz not flagged"));
+        assert!(slow > now() && slow <= now() + Duration::seconds(15), "{slow}");
+        let mut gap = every(1, 61);
+        gap.retain(|t| (*t - now()).num_seconds() % 20 != 10);
+        assert_eq!(slow_updates(&gap), None, "a missing report now and then keeps the rate");
+        assert_eq!(slow_updates(&[]), None);
+    }
 
     fn now() -> Timestamp {
         Utc.with_ymd_and_hms(2030, 1, 1, 12, 0, 0).single().unwrap()

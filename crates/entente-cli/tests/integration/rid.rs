@@ -374,3 +374,176 @@ fn in_f3411_19_a_flight_is_displayed_by_the_other_uss_until_it_ends() -> anyhow:
     })?;
     Ok(())
 }
+
+/// InterUSS's testing interfaces: a test injected into USS A's SP (`/ridsp/injection`) shows in USS B's display
+/// as uss_qualifier observes it (`/riddp/observation`), B subscribing on demand; it vanishes when deleted.
+#[test]
+fn an_injected_test_flight_is_observed_through_the_other_display_until_deleted() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let dss = start_dss(dir.path())?;
+    let (uss_a, _) = start_uss_with(dir.path(), &dss.base, "uss-a", "rsa-private.pem", FLAGS)?;
+    let (uss_b, _) = start_uss_with(dir.path(), &dss.base, "uss-b", "ec-private.pem", FLAGS)?;
+    let http = Client::new();
+    let inject = token(RSA_PRIVATE, "qualifier", "rid.inject_test_data")?;
+    let observe = token(RSA_PRIVATE, "qualifier", "dss.read.identification_service_areas")?;
+    let at =
+        |s: i64| (Utc::now() + chrono::Duration::seconds(s)).to_rfc3339_opts(SecondsFormat::Millis, true);
+    // A minute of telemetry northwards, one state a second, from a few seconds ago.
+    let telemetry: Vec<Value> = (-3..60)
+        .map(|s| {
+            json!({
+                "timestamp": at(s), "timestamp_accuracy": 0.5, "operational_status": "Airborne",
+                "position": {"lat": 46.5 + 0.00001 * (s + 3) as f64, "lng": 6.6, "alt": 80.0,
+                    "accuracy_h": "HA3m", "accuracy_v": "VA10m"},
+                "track": 0.0, "speed": 1.1, "speed_accuracy": "SA1mps", "vertical_speed": 0.0,
+            })
+        })
+        .collect();
+    let mut telemetry = telemetry;
+    // The first report lacks a field F3411-22a requires: the SP plays it all the same and tells the operator.
+    telemetry[0].as_object_mut().context("state")?.remove("speed_accuracy");
+    let details = json!({"id": "uss-a.flight-1", "operator_id": "OP-42", "operation_description": "survey",
+        "operator_location": {"lat": 46.4999, "lng": 6.5999}, "operator_altitude": {"altitude": 75.0},
+        "serial_number": "INTCJ123-4567-890"});
+    let test = json!({"requested_flights": [{
+        "injection_id": uuid::Uuid::new_v4().to_string(), "aircraft_type": "Helicopter", "telemetry": telemetry,
+        "details_responses": [{"effective_after": at(-10), "details": details}],
+    }]});
+    let test_id = uuid::Uuid::new_v4().to_string();
+    let put = |body: &Value, token: &str| -> anyhow::Result<(u16, Value)> {
+        let r = http
+            .put(format!("{}/ridsp/injection/tests/{test_id}", uss_a.base))
+            .bearer_auth(token)
+            .json(body)
+            .send()?;
+        Ok((r.status().as_u16(), r.json().unwrap_or(Value::Null)))
+    };
+    let get = |base: &str, path: &str, token: &str| -> anyhow::Result<(u16, Value)> {
+        let r = http.get(format!("{base}{path}")).bearer_auth(token).send()?;
+        Ok((r.status().as_u16(), r.json().unwrap_or(Value::Null)))
+    };
+
+    assert_eq!(put(&test, &observe)?.0, 403, "injection needs rid.inject_test_data");
+    let mut nowhere = test.clone();
+    for state in nowhere["requested_flights"][0]["telemetry"].as_array_mut().context("telemetry")? {
+        state["position"] = json!({"lat": 46.5});
+    }
+    let (status, refused) = put(&nowhere, &inject)?;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["message"].as_str().is_some_and(|m| m.contains("requested_flights[0].telemetry")),
+        "{refused}"
+    );
+    let (status, injected) = put(&test, &inject)?;
+    ensure!(status == 200, "inject: {status} {injected}");
+    assert_eq!(injected["injected_flights"], test["requested_flights"]);
+    let version = injected["version"].as_str().context("version")?.to_owned();
+    assert_eq!(put(&test, &inject)?.0, 409, "a test is injected once");
+
+    // B watches nothing yet: observing subscribes, learns A's ISA and polls A.
+    let view = "46.498,6.598,46.503,6.603";
+    let observed = eventually(20, "the injected flight in B's observation", || {
+        let (status, shown) =
+            get(&uss_b.base, &format!("/riddp/observation/display_data?view={view}"), &observe)?;
+        ensure!(status == 200, "display_data: {status} {shown}");
+        Ok(flight(&shown, "uss-a.flight-1").cloned())
+    })?;
+    assert_eq!(observed["aircraft_type"], "Helicopter");
+    assert_eq!(observed["most_recent_position"]["lng"], json!(6.6));
+    assert_eq!(observed["most_recent_position"]["alt"], json!(80.0));
+    assert_eq!(observed["most_recent_position"]["accuracy_h"], "HA3m");
+    assert_eq!(observed["current_state"]["speed"], json!(1.1));
+    assert_eq!(observed["current_state"]["speed_accuracy"], "SA1mps");
+    assert_eq!(observed["current_state"]["timestamp_accuracy"], json!(0.5));
+    let lat = observed["most_recent_position"]["lat"].as_f64().context("lat")?;
+    assert!((46.5..46.5006).contains(&lat), "only telemetry already due is served: {lat}");
+    assert!(observed["recent_paths"][0]["positions"].as_array().is_some_and(|p| !p.is_empty()), "{observed}");
+
+    let (status, shown) = get(&uss_b.base, "/riddp/observation/display_data/uss-a.flight-1", &observe)?;
+    ensure!(status == 200, "details: {status} {shown}");
+    assert_eq!(shown["operator"]["id"], "OP-42");
+    assert_eq!(shown["operator"]["location"], json!({"lat": 46.4999, "lng": 6.5999}));
+    assert_eq!(shown["operator"]["altitude"]["altitude"], json!(75.0));
+    assert_eq!(shown["uas"]["id"], "INTCJ123-4567-890");
+    assert_eq!(get(&uss_b.base, "/riddp/observation/display_data/nobody", &observe)?.0, 404);
+    // A 5 km view shows a cluster, not the flight.
+    let (status, wide) =
+        get(&uss_b.base, "/riddp/observation/display_data?view=46.48,6.58,46.52,6.62", &observe)?;
+    ensure!(status == 200, "wide display_data: {status} {wide}");
+    assert_eq!(wide["flights"], json!([]));
+    assert_eq!(wide["clusters"][0]["number_of_flights"], json!(1), "{wide}");
+    // Both views share the one subscription made for the first, widened as far as SPs answer.
+    let operator = token(RSA_PRIVATE, "pilot-b", "entente.operator")?;
+    let (status, watches) = get(&uss_b.base, "/operator/v1/rid/watches", &operator)?;
+    assert_eq!(status, 200, "{watches}");
+    assert_eq!(watches["watches"].as_array().map(Vec::len), Some(1), "{watches}");
+
+    let after = (Utc::now() - chrono::Duration::seconds(60)).to_rfc3339();
+    let (status, notes) = get(
+        &uss_a.base,
+        &format!("/ridsp/injection/user_notifications?after={}", after.replace('+', "%2B")),
+        &inject,
+    )?;
+    assert_eq!(status, 200, "{notes}");
+    let messages: Vec<&str> = notes["user_notifications"]
+        .as_array()
+        .context("list")?
+        .iter()
+        .filter_map(|n| n["message"].as_str())
+        .collect();
+    assert_eq!(messages, ["flight uss-a.flight-1: telemetry #0 lacks speed_accuracy"]);
+    assert_eq!(get(&uss_a.base, "/ridsp/injection/user_notifications", &inject)?.0, 400, "after is required");
+
+    let delete = |version: &str| -> anyhow::Result<(u16, Value)> {
+        let r = http
+            .delete(format!("{}/ridsp/injection/tests/{test_id}/{version}", uss_a.base))
+            .bearer_auth(&inject)
+            .send()?;
+        Ok((r.status().as_u16(), r.json().unwrap_or(Value::Null)))
+    };
+    assert_eq!(delete("not-the-version")?.0, 404);
+    let (status, deleted) = delete(&version)?;
+    ensure!(status == 200, "delete: {status} {deleted}");
+    assert_eq!(deleted["injected_flights"], test["requested_flights"]);
+    eventually(20, "the deleted flight gone from B's observation", || {
+        let (_, shown) = get(&uss_b.base, &format!("/riddp/observation/display_data?view={view}"), &observe)?;
+        Ok(flight(&shown, "uss-a.flight-1").is_none().then_some(()))
+    })?;
+    Ok(())
+}
+
+/// At F3411's limit of subscriptions over one area, an observed view no watch covers takes the place of the
+/// subscription made on demand for an earlier view, never of an operator's watch.
+#[test]
+fn at_the_subscription_limit_an_observed_view_replaces_an_on_demand_watch() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let dss = start_dss(dir.path())?;
+    let (uss, _) = start_uss_with(dir.path(), &dss.base, "uss-b", "ec-private.pem", FLAGS)?;
+    let http = Client::new();
+    let operator = Operator {
+        http: &http,
+        base: uss.base.clone(),
+        token: token(RSA_PRIVATE, "pilot-b", "entente.operator")?,
+    };
+    let observe = token(RSA_PRIVATE, "qualifier", "dss.read.identification_service_areas")?;
+    for _ in 0..9 {
+        operator.watch("46.4995,6.5995,46.5005,6.6005")?;
+    }
+    let observe_view = |view: &str| -> anyhow::Result<u16> {
+        let r = http
+            .get(format!("{}/riddp/observation/display_data?view={view}", uss.base))
+            .bearer_auth(&observe)
+            .send()?;
+        Ok(r.status().as_u16())
+    };
+    assert_eq!(observe_view("46.499,6.599,46.501,6.601")?, 200);
+    // Meets all ten, and reaches beyond the first observed view's widened subscription.
+    assert_eq!(observe_view("46.499,6.599,46.501,6.66")?, 200);
+    let (status, watches) = operator.get("/operator/v1/rid/watches")?;
+    assert_eq!(status, 200, "{watches}");
+    let views: Vec<&str> =
+        watches["watches"].as_array().context("watches")?.iter().filter_map(|w| w["view"].as_str()).collect();
+    assert_eq!(views.len(), 10, "{views:?}");
+    assert_eq!(views.iter().filter(|v| **v == "46.4995,6.5995,46.5005,6.6005").count(), 9, "{views:?}");
+    Ok(())
+}

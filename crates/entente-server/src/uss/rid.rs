@@ -10,6 +10,7 @@ pub(crate) mod dp;
 pub(crate) mod replay;
 pub(crate) mod sp;
 pub(crate) mod tactical;
+pub(crate) mod testing;
 pub(crate) mod types;
 pub(crate) mod v19;
 
@@ -22,7 +23,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use entente_uss::rid::{Fix, V19_VIEWS, V22A_VIEWS, ViewLimits};
 use parking_lot::Mutex;
 
-use self::types::{RidAircraftPosition, RidAircraftState};
+use self::types::{RidAircraftPosition, RidAircraftState, RidHeight};
 use super::UssState;
 use super::types::VehicleTelemetry;
 use crate::error::ApiError;
@@ -85,6 +86,10 @@ pub(crate) struct RidState {
     isa_sync: tokio::sync::Mutex<()>,
     dp: Mutex<dp::Display>,
     tactical: Mutex<tactical::Tactical>,
+    /// Tests injected through InterUSS's testing interface, by test id.
+    tests: Mutex<testing::Tests>,
+    /// What this SP told its operators about their UAS's reports (missing fields, a slow rate), oldest first.
+    notifications: Mutex<Vec<testing::Notice>>,
 }
 
 impl RidState {
@@ -94,6 +99,8 @@ impl RidState {
             isa_sync: tokio::sync::Mutex::new(()),
             dp: Mutex::new(dp::Display::default()),
             tactical: Mutex::new(tactical::Tactical::new(config)?),
+            tests: Mutex::new(testing::Tests::default()),
+            notifications: Mutex::new(Vec::new()),
         })
     }
 }
@@ -165,6 +172,7 @@ pub(crate) fn operator_fix(report: &VehicleTelemetry, fix: entente_uss::Position
             // F3548's 360 means an unknown track.
             track_deg: velocity.and_then(|v| v.track).filter(|t| *t < 360.0).map(f64::from),
             vertical_speed_mps: None,
+            ..Motion::default()
         },
     }
 }
@@ -178,6 +186,11 @@ pub(crate) struct Motion {
     pub speed_mps: Option<f64>,
     pub track_deg: Option<f64>,
     pub vertical_speed_mps: Option<f64>,
+    /// What an SP may report beyond position and velocity (injected test flights carry them).
+    pub timestamp_accuracy_s: Option<f64>,
+    pub operational_status: Option<String>,
+    pub speed_accuracy: Option<String>,
+    pub height: Option<RidHeight>,
 }
 
 /// A fix as F3411-22a's aircraft position, with its sentinels for unknown values.
@@ -190,6 +203,7 @@ fn position_out(fix: &Fix<Motion>) -> RidAircraftPosition {
         accuracy_h: Some(fix.data.accuracy_h.clone().unwrap_or_else(|| "HAUnknown".to_owned())),
         accuracy_v: Some(fix.data.accuracy_v.clone().unwrap_or_else(|| "VAUnknown".to_owned())),
         extrapolated: false,
+        height: fix.data.height.clone(),
     }
 }
 
@@ -197,12 +211,12 @@ fn state_out(fix: &Fix<Motion>) -> RidAircraftState {
     let m = &fix.data;
     RidAircraftState {
         timestamp: time_out(fix.time),
-        timestamp_accuracy: 0.0,
-        operational_status: Some("Airborne".to_owned()),
+        timestamp_accuracy: m.timestamp_accuracy_s.unwrap_or(0.0),
+        operational_status: Some(m.operational_status.clone().unwrap_or_else(|| "Airborne".to_owned())),
         position: position_out(fix),
         track: m.track_deg.map_or(361.0, |t| t.rem_euclid(360.0)),
         speed: m.speed_mps.map_or(255.0, |s| s.min(254.25)),
-        speed_accuracy: "SAUnknown".to_owned(),
+        speed_accuracy: m.speed_accuracy.clone().unwrap_or_else(|| "SAUnknown".to_owned()),
         vertical_speed: m.vertical_speed_mps.map_or(63.0, |v| v.clamp(-62.0, 62.0)),
     }
 }
@@ -227,6 +241,10 @@ fn fix_in(
             speed_mps: state.and_then(|s| known(s.speed, 255.0)),
             track_deg: state.and_then(|s| known(s.track, 361.0)),
             vertical_speed_mps: state.and_then(|s| known(s.vertical_speed, 63.0)),
+            timestamp_accuracy_s: state.map(|s| s.timestamp_accuracy),
+            operational_status: state.and_then(|s| s.operational_status.clone()),
+            speed_accuracy: state.map(|s| s.speed_accuracy.clone()).filter(|a| a != "SAUnknown"),
+            height: p.height.clone(),
         },
     })
 }

@@ -481,11 +481,17 @@ async fn the_uss_publishes_its_openapi_document() -> anyhow::Result<()> {
         "/operator/v1/rid/replay",
         "/operator/v1/alerts",
         "/uss/v1/log_sets/{log_set_id}",
+        "/ridsp/injection/tests/{test_id}",
+        "/ridsp/injection/tests/{test_id}/{version}",
+        "/ridsp/injection/user_notifications",
+        "/riddp/observation/display_data",
+        "/riddp/observation/display_data/{id}",
     ] {
         assert!(paths.iter().any(|p| *p == expected), "{expected} missing from {paths:?}");
     }
     assert!(doc["components"]["schemas"]["PlanConflictResponse"].is_object());
     assert!(doc["components"]["schemas"]["DisplayResponse"].is_object());
+    assert!(doc["components"]["schemas"]["GetDisplayDataResponse"].is_object());
     Ok(())
 }
 

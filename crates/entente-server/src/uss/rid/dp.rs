@@ -1,7 +1,7 @@
 //! The Remote ID display provider: areas this USS's users watch (one DSS subscription each), ISA notifications
 //! from SPs, polling each SP at most once a tick, the merged positions, and the display operators read.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use axum::Json;
@@ -18,8 +18,8 @@ use reqwest::Method;
 use tokio::task::JoinSet;
 
 use super::types::{
-    DisplayCluster, DisplayFlight, DisplayPosition, DisplayResponse, GetFlightsResponse,
-    PutIdentificationServiceAreaNotificationParameters, Watch, WatchList, WatchRequest,
+    DisplayCluster, DisplayFlight, DisplayPosition, DisplayResponse, GetFlightDetailsResponse,
+    GetFlightsResponse, PutIdentificationServiceAreaNotificationParameters, Watch, WatchList, WatchRequest,
 };
 use super::{Motion, RidVersion, fix_in, sp, tactical, v19};
 use crate::error::ApiError;
@@ -37,6 +37,8 @@ const DEFAULT_WATCH_S: i64 = 3600;
 const MAX_WATCH_S: i64 = 86_400;
 
 struct WatchHeld {
+    /// Made for a display's view rather than asked for by an operator: it may give way to another.
+    on_demand: bool,
     view: View,
     subscription_id: String,
     version: String,
@@ -83,6 +85,7 @@ impl IsaSummary {
 struct PeerTrack {
     provider: String,
     simulated: bool,
+    aircraft_type: String,
     fixes: Vec<Fix<Motion>>,
 }
 
@@ -163,6 +166,18 @@ pub(crate) async fn start_watch(
     if !(1..=MAX_WATCH_S).contains(&seconds) {
         return Err(ApiError::bad(format!("duration_s must be from 1 to {MAX_WATCH_S} seconds")));
     }
+    let (_, watch) = subscribe(&st, view, Duration::seconds(seconds), false).await?;
+    Ok((StatusCode::CREATED, Json(watch)))
+}
+
+/// Subscribes at the DSS over `view` for `duration` and learns the ISAs already there; the watch's id and
+/// description.
+async fn subscribe(
+    st: &Arc<UssState>,
+    view: View,
+    duration: Duration,
+    on_demand: bool,
+) -> Result<(String, Watch), ApiError> {
     let now = Utc::now();
     {
         let dp = st.rid.dp.lock();
@@ -174,10 +189,10 @@ pub(crate) async fn start_watch(
             )));
         }
     }
-    let end = now + Duration::seconds(seconds);
+    let end = now + duration;
     let subscription_id = uuid::Uuid::new_v4().to_string();
     let extents = view.volume(Interval { lo: Some(now), hi: Some(end) })?;
-    let url = format!("{}{}/subscriptions/{subscription_id}", st.config.dss_url, dss_prefix(&st));
+    let url = format!("{}{}/subscriptions/{subscription_id}", st.config.dss_url, dss_prefix(st));
     let timeout = st.config.dss_timeout;
     let reply = match st.config.rid.version {
         RidVersion::V22a => {
@@ -223,7 +238,7 @@ pub(crate) async fn start_watch(
     let present =
         present.map_err(|e| ApiError::Upstream(format!("the DSS's answer to the subscription: {e}")))?;
     let id = uuid::Uuid::new_v4().to_string();
-    let held = WatchHeld { view, subscription_id, version, end };
+    let held = WatchHeld { on_demand, view, subscription_id, version, end };
     let watch = watch_out(&id, &held);
     let mut dp = st.rid.dp.lock();
     for isa in present.into_iter().filter(|i| i.owner != st.config.identity) {
@@ -231,8 +246,62 @@ pub(crate) async fn start_watch(
             dp.learn(isa, None, index);
         }
     }
-    dp.watches.insert(id, held);
-    Ok((StatusCode::CREATED, Json(watch)))
+    dp.watches.insert(id.clone(), held);
+    Ok((id, watch))
+}
+
+/// A watch covering `view` for at least another second: one already held, or a new one for `duration`, as a
+/// display asked for an area it did not watch subscribes on demand. The new one is as wide as the SPs still
+/// answer a poll for, so the views a display moves through nearby share it instead of piling up subscriptions.
+pub(super) async fn ensure_watch(st: &Arc<UssState>, view: View, duration: Duration) -> Result<(), ApiError> {
+    let soon = Utc::now() + Duration::seconds(1);
+    let held = st.rid.dp.lock().watches.values().any(|w| w.end > soon && w.view.covers(&view));
+    if held {
+        return Ok(());
+    }
+    let limits = st.config.rid.version.views();
+    // Widening every side by m grows the diagonal by at most 2√2·m; 2% is left for SPs measuring on the
+    // ellipsoid rather than the sphere.
+    let margin =
+        (limits.max_diagonal_m * 0.98 - view.diagonal_m()).max(0.0) / (2.0 * std::f64::consts::SQRT_2);
+    let wide = view.widened(margin)?;
+    let view = if wide.scale(&limits).is_ok() { wide } else { view };
+    // At the per-area limit, the on-demand watch there that would end first gives way.
+    let evict = {
+        let dp = st.rid.dp.lock();
+        let held: Vec<LatLngRect> = dp.watches.values().map(|w| w.view.rect()).collect();
+        if subscription_fits(&held, &view.rect()) {
+            None
+        } else {
+            dp.watches
+                .iter()
+                .filter(|(_, w)| w.on_demand && w.view.rect().intersects(&view.rect()))
+                .min_by_key(|(_, w)| w.end)
+                .map(|(id, _)| id.clone())
+        }
+    };
+    if let Some(id) = evict {
+        unsubscribe(st, &id).await?;
+    }
+    subscribe(st, view, duration, true).await.map(|_| ())
+}
+
+/// Polls now every SP whose live ISA meets `view`, for a minute of recent positions there.
+pub(super) async fn poll_view(st: &Arc<UssState>, view: View) {
+    let bases: BTreeSet<String> = st
+        .rid
+        .dp
+        .lock()
+        .isas
+        .values()
+        .filter(|i| i.live && (i.rects.is_empty() || i.rects.iter().any(|r| r.intersects(&view.rect()))))
+        .map(|i| i.flights_url.clone())
+        .collect();
+    let mut tasks = JoinSet::new();
+    for base in bases {
+        tasks.spawn(poll_one(st.clone(), base, view, true));
+    }
+    while tasks.join_next().await.is_some() {}
 }
 
 /// Where the DSS's Remote ID API is, in the version this USS speaks.
@@ -271,27 +340,30 @@ pub(crate) async fn end_watch(
     Path(id): Path<String>,
 ) -> Result<Json<Watch>, ApiError> {
     auth.require(OPERATOR_SCOPE)?;
+    Ok(Json(unsubscribe(&st, &id).await?))
+}
+
+/// Ends watch `id`: its subscription is deleted at the DSS (already gone there is fine).
+async fn unsubscribe(st: &UssState, id: &str) -> Result<Watch, ApiError> {
     let (url, watch) = {
         let dp = st.rid.dp.lock();
-        let w = dp.watches.get(&id).ok_or_else(|| ApiError::NotFound(format!("watch {id}: not found")))?;
+        let w = dp.watches.get(id).ok_or_else(|| ApiError::NotFound(format!("watch {id}: not found")))?;
         let url = format!(
             "{}{}/subscriptions/{}/{}",
             st.config.dss_url,
-            dss_prefix(&st),
+            dss_prefix(st),
             w.subscription_id,
             w.version
         );
-        (url, watch_out(&id, w))
+        (url, watch_out(id, w))
     };
-    let reply = st
-        .client
-        .send_scoped(Method::DELETE, &url, dp_scope(&st), None::<&()>, st.config.dss_timeout)
-        .await?;
+    let reply =
+        st.client.send_scoped(Method::DELETE, &url, dp_scope(st), None::<&()>, st.config.dss_timeout).await?;
     if reply.status != 404 && !reply.is_success() {
         return Err(reply.unexpected());
     }
-    st.rid.dp.lock().watches.remove(&id);
-    Ok(Json(watch))
+    st.rid.dp.lock().watches.remove(id);
+    Ok(watch)
 }
 
 /// F3411-22a `POST /uss/identification_service_areas/{id}`: an SP tells of its ISA. Only the ISA's owner may, a
@@ -465,6 +537,7 @@ async fn poll_one(st: Arc<UssState>, base: String, view: View, first: bool) {
             let track = dp.tracks.entry((base.clone(), flight.id.clone())).or_insert_with(|| PeerTrack {
                 provider: provider.clone(),
                 simulated: flight.simulated,
+                aircraft_type: flight.aircraft_type.clone(),
                 fixes: Vec::new(),
             });
             let before = track.fixes.last().map(|f| f.time);
@@ -522,24 +595,12 @@ pub(crate) async fn display(
         View::parse(p.get("view").ok_or_else(|| ApiError::bad("view is required: lat1,lng1,lat2,lng2"))?)?;
     let scale = view.scale(&st.config.rid.version.views())?;
     let now = Utc::now();
-    let mut seen: Vec<(String, String, bool, Vec<Fix<Motion>>)> = sp::tracks(&st)
-        .into_iter()
-        .map(|(id, simulated, fixes)| (id, st.config.identity.clone(), simulated, fixes))
-        .collect();
-    seen.extend(
-        st.rid
-            .dp
-            .lock()
-            .tracks
-            .iter()
-            .map(|((_, id), t)| (id.clone(), t.provider.clone(), t.simulated, t.fixes.clone())),
-    );
-    seen.retain(|(_, _, _, fixes)| seen_in(fixes, &view, now));
+    let seen = seen(&st, &view, now);
     let (flights, clusters) = match scale {
         Scale::Flights => {
             let flights = seen
                 .into_iter()
-                .filter_map(|(id, provider, simulated, fixes)| {
+                .filter_map(|Seen { id, provider, simulated, fixes, .. }| {
                     let last = fixes.last()?;
                     let trail = recent_in_view(&fixes, &view, now, Duration::seconds(NEAR_REAL_TIME_S));
                     Some(DisplayFlight {
@@ -560,11 +621,55 @@ pub(crate) async fn display(
                 .collect();
             (flights, Vec::new())
         }
-        Scale::Clusters => {
-            let latest: Vec<_> =
-                seen.iter().filter_map(|(_, _, _, fixes)| fixes.last().map(|f| f.at)).collect();
-            (Vec::new(), clusters(&view, &latest).iter().map(cluster_out).collect())
-        }
+        Scale::Clusters => (Vec::new(), clusters_in(&view, &seen)),
     };
     Ok(Json(DisplayResponse { timestamp: time_out(now), flights, clusters }))
+}
+
+/// An aircraft a display shows: this SP's own or one a peer SP reported.
+pub(super) struct Seen {
+    pub id: String,
+    pub provider: String,
+    pub simulated: bool,
+    pub aircraft_type: String,
+    pub fixes: Vec<Fix<Motion>>,
+}
+
+/// Every aircraft, this SP's and peers', with a position in `view` in the last minute.
+pub(super) fn seen(st: &UssState, view: &View, now: Timestamp) -> Vec<Seen> {
+    let mut seen = sp::tracks(st);
+    for s in &mut seen {
+        s.provider.clone_from(&st.config.identity);
+    }
+    seen.extend(st.rid.dp.lock().tracks.iter().map(|((_, id), t)| Seen {
+        id: id.clone(),
+        provider: t.provider.clone(),
+        simulated: t.simulated,
+        aircraft_type: t.aircraft_type.clone(),
+        fixes: t.fixes.clone(),
+    }));
+    seen.retain(|s| seen_in(&s.fixes, view, now));
+    seen
+}
+
+/// The clusters a view too large for detail shows of `seen`.
+pub(super) fn clusters_in(view: &View, seen: &[Seen]) -> Vec<DisplayCluster> {
+    let latest: Vec<_> = seen.iter().filter_map(|s| s.fixes.last().map(|f| f.at)).collect();
+    clusters(view, &latest).iter().map(cluster_out).collect()
+}
+
+/// Where the SP that reported peer flight `id` serves its details, if a peer reported it.
+pub(super) fn details_url(st: &UssState, id: &str) -> Option<String> {
+    let dp = st.rid.dp.lock();
+    dp.tracks.keys().find(|(_, flight)| flight == id).map(|(base, _)| format!("{base}/{id}/details"))
+}
+
+/// Fetches a peer flight's details from `url`, as a display provider.
+pub(super) async fn peer_details(st: &UssState, url: &str) -> Result<GetFlightDetailsResponse, ApiError> {
+    let reply =
+        st.client.send_scoped(Method::GET, url, dp_scope(st), None::<&()>, st.config.peer_timeout).await?;
+    if !reply.is_success() {
+        return Err(reply.unexpected());
+    }
+    reply.json()
 }

@@ -1,7 +1,7 @@
 //! Recorded traffic (entente-tactical's replay CSV) played through this USS's SP as if aircraft reported it now,
 //! so Remote ID and tactical detection can be tried without drones.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use axum::Json;
@@ -10,8 +10,8 @@ use axum::http::StatusCode;
 use chrono::{Duration, Utc};
 use entente_geo::{Circle, Interval, LatLng, Outline, distance_m};
 use entente_tactical::Replay;
-use entente_uss::Volume;
 use entente_uss::rid::Fix;
+use entente_uss::{Timestamp, Volume};
 
 use super::types::ReplayStarted;
 use super::{Motion, sp, tactical};
@@ -24,7 +24,7 @@ use crate::uss::operator::OPERATOR_SCOPE;
 const AREA_MARGIN_M: f64 = 50.0;
 
 /// F3411-22a RIDFlightID: 1 to 255 characters, none of `\0 \t \r \n # % / : ? @ [ \ ]`.
-fn check_flight_id(id: &str) -> Result<(), ApiError> {
+pub(super) fn check_flight_id(id: &str) -> Result<(), ApiError> {
     let forbidden = ['\0', '\t', '\r', '\n', '#', '%', '/', ':', '?', '@', '[', '\\', ']'];
     if id.len() > 255 || id.contains(forbidden) {
         return Err(ApiError::bad(format!(
@@ -49,36 +49,26 @@ pub(super) fn start(st: &Arc<UssState>, csv: &str) -> Result<ReplayStarted, ApiE
         check_flight_id(id)?;
     }
     for (id, samples) in &tracks {
-        let centre = LatLng::new(samples[0].position().lat, samples[0].position().lon);
-        let reach = samples
+        let points: Vec<(LatLng, f64)> = samples
             .iter()
-            .map(|s| distance_m(centre, LatLng::new(s.position().lat, s.position().lon)))
-            .fold(0.0, f64::max);
-        let circle =
-            Circle::new(centre, reach + AREA_MARGIN_M).map_err(|e| ApiError::bad(format!("replay: {e}")))?;
-        let alts = samples.iter().map(|s| s.position().alt_m);
-        let area = Volume {
-            outline: Outline::Circle(circle),
-            altitude: Interval { lo: alts.clone().reduce(f64::min), hi: alts.reduce(f64::max) },
-            time: Interval { lo: Some(at(samples[0].t())), hi: samples.last().map(|s| at(s.t())) },
-        };
-        sp::add_replayed(st, id, area);
+            .map(|s| (LatLng::new(s.position().lat, s.position().lon), s.position().alt_m))
+            .collect();
+        let span = (at(samples[0].t()), samples.last().map_or(t0, |s| at(s.t())));
+        sp::add_replayed(
+            st,
+            id,
+            area_around(&points, span).map_err(|e| ApiError::bad(format!("replay: {e}")))?,
+        );
     }
-    let ends: BTreeMap<String, f64> =
-        tracks.iter().filter_map(|(id, s)| Some((id.clone(), s.last()?.t()))).collect();
     let started = ReplayStarted { aircraft: tracks.keys().cloned().collect(), duration_s: last - first };
     tracing::info!(aircraft = started.aircraft.len(), duration_s = started.duration_s, "replay started");
-    let st = st.clone();
-    let samples = replay.samples().to_vec();
-    tokio::spawn(async move {
-        for s in samples {
-            let due = at(s.t());
-            if let Ok(wait) = (due - Utc::now()).to_std() {
-                tokio::time::sleep(wait).await;
-            }
+    let fixes = replay
+        .samples()
+        .iter()
+        .map(|s| {
             let (p, v) = (s.position(), s.velocity());
             let fix = Fix {
-                time: due,
+                time: at(s.t()),
                 at: LatLng::new(p.lat, p.lon),
                 data: Motion {
                     alt_m: Some(p.alt_m),
@@ -87,18 +77,58 @@ pub(super) fn start(st: &Arc<UssState>, csv: &str) -> Result<ReplayStarted, ApiE
                     speed_mps: Some(v.gs_mps),
                     track_deg: Some(v.trk_deg),
                     vertical_speed_mps: Some(v.vs_mps),
+                    ..Motion::default()
                 },
             };
-            let id = s.id().to_string();
-            sp::record(&st, &id, fix.clone(), true);
+            (s.id().to_string(), fix)
+        })
+        .collect();
+    play(st, fixes, true);
+    Ok(started)
+}
+
+/// Where an aircraft reporting `points` (position, altitude) from `span.0` to `span.1` is declared to fly: a
+/// circle around them all.
+pub(super) fn area_around(
+    points: &[(LatLng, f64)],
+    span: (Timestamp, Timestamp),
+) -> Result<Volume, entente_geo::GeoError> {
+    let centre = points.first().map_or(LatLng::new(0.0, 0.0), |p| p.0);
+    let reach = points.iter().map(|p| distance_m(centre, p.0)).fold(0.0, f64::max);
+    let alts = points.iter().map(|p| p.1);
+    Ok(Volume {
+        outline: Outline::Circle(Circle::new(centre, reach + AREA_MARGIN_M)?),
+        altitude: Interval { lo: alts.clone().reduce(f64::min), hi: alts.reduce(f64::max) },
+        time: Interval { lo: Some(span.0), hi: Some(span.1) },
+    })
+}
+
+/// Plays positions through this USS's SP at their times (those already past at once), each also watched for
+/// conflicts; an aircraft ends with its last position. The task's handle lets an injected test stop it.
+pub(super) fn play(
+    st: &Arc<UssState>,
+    mut fixes: Vec<(String, Fix<Motion>)>,
+    simulated: bool,
+) -> tokio::task::AbortHandle {
+    fixes.sort_by_key(|(_, f)| f.time);
+    let mut ends: HashMap<String, Timestamp> = HashMap::new();
+    for (id, f) in &fixes {
+        ends.insert(id.clone(), f.time);
+    }
+    let st = st.clone();
+    tokio::spawn(async move {
+        for (id, fix) in fixes {
+            if let Ok(wait) = (fix.time - Utc::now()).to_std() {
+                tokio::time::sleep(wait).await;
+            }
+            sp::record(&st, &id, fix.clone(), simulated);
             tactical::observe(&st, &id, &fix);
-            if ends.get(&id) == Some(&s.t()) {
+            if ends.get(&id) == Some(&fix.time) {
                 sp::end_replayed(&st, &id);
             }
         }
-        tracing::info!("replay finished");
-    });
-    Ok(started)
+    })
+    .abort_handle()
 }
 
 /// Plays replay CSV (`id,lat,lon,alt_m,gs_mps,trk_deg,vs_mps,t`, the body) through this USS's SP from now on,

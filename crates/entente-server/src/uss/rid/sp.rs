@@ -35,11 +35,26 @@ pub(crate) struct SpTrack {
     area: Vec<Volume>,
     /// When it stopped flying; the ISA and its positions stay for the retention after.
     ended: Option<Timestamp>,
+    /// An injected test flight's: the test, its declared aircraft type and its details from each time on.
+    injected: Option<Injected>,
+}
+
+pub(super) struct Injected {
+    pub test: String,
+    pub aircraft_type: Option<String>,
+    pub details: Vec<(Timestamp, RidFlightDetails)>,
 }
 
 impl SpTrack {
     fn new(simulated: bool) -> SpTrack {
-        SpTrack { fixes: Vec::new(), simulated, area: Vec::new(), ended: None }
+        SpTrack { fixes: Vec::new(), simulated, area: Vec::new(), ended: None, injected: None }
+    }
+
+    fn aircraft_type(&self) -> String {
+        self.injected
+            .as_ref()
+            .and_then(|i| i.aircraft_type.clone())
+            .unwrap_or_else(|| "NotDeclared".to_owned())
     }
 }
 
@@ -69,6 +84,20 @@ pub(super) fn add_replayed(st: &UssState, id: &str, area: Volume) {
     let track = sp.tracks.entry(id.to_owned()).or_insert_with(|| SpTrack::new(true));
     track.area = vec![area];
     track.ended = None;
+}
+
+/// Announces injected test flight `id` flying within `area`.
+pub(super) fn add_injected(st: &UssState, id: &str, area: Volume, injected: Injected) {
+    let mut sp = st.rid.sp.lock();
+    let mut track = SpTrack::new(true);
+    track.area = vec![area];
+    track.injected = Some(injected);
+    sp.tracks.insert(id.to_owned(), track);
+}
+
+/// Forgets every flight of injected test `test` at once, as its deletion asks.
+pub(super) fn remove_test(st: &UssState, test: &str) {
+    st.rid.sp.lock().tracks.retain(|_, t| t.injected.as_ref().is_none_or(|i| i.test != test));
 }
 
 /// Replayed aircraft `id` has played its last sample.
@@ -340,7 +369,7 @@ fn flights_out(sp: &Provider, view: &View, now: Timestamp, duration: Duration) -
             };
             Some(RidFlight {
                 id: id.clone(),
-                aircraft_type: "NotDeclared".to_owned(),
+                aircraft_type: t.aircraft_type(),
                 current_state: Some(state_out(last)),
                 simulated: t.simulated,
                 recent_positions: recent,
@@ -351,9 +380,21 @@ fn flights_out(sp: &Provider, view: &View, now: Timestamp, duration: Duration) -
     GetFlightsResponse { timestamp: time_out(now), flights, no_isas_present }
 }
 
-/// This SP's own flights and replayed aircraft: id, whether simulated, and their last minute of positions.
-pub(super) fn tracks(st: &UssState) -> Vec<(String, bool, Vec<Fix<Motion>>)> {
-    st.rid.sp.lock().tracks.iter().map(|(id, t)| (id.clone(), t.simulated, t.fixes.clone())).collect()
+/// This SP's own flights, replayed and injected aircraft with their last minute of positions (no provider set).
+pub(super) fn tracks(st: &UssState) -> Vec<super::dp::Seen> {
+    st.rid
+        .sp
+        .lock()
+        .tracks
+        .iter()
+        .map(|(id, t)| super::dp::Seen {
+            id: id.clone(),
+            provider: String::new(),
+            simulated: t.simulated,
+            aircraft_type: t.aircraft_type(),
+            fixes: t.fixes.clone(),
+        })
+        .collect()
 }
 
 #[utoipa::path(get, path = "/uss/flights/{id}/details", tag = "Remote ID (F3411-22a)",
@@ -372,9 +413,17 @@ pub(crate) async fn flight_details(
 pub(super) fn details(st: &UssState, id: String) -> Result<GetFlightDetailsResponse, ApiError> {
     let sp = st.rid.sp.lock();
     let track = sp.tracks.get(&id).ok_or_else(|| ApiError::NotFound(format!("flight {id}: not found")))?;
+    // An injected flight answers with the details effective last; before the first, with the first.
+    let now = Utc::now();
+    if let Some(injected) = &track.injected {
+        let current = injected.details.iter().filter(|(from, _)| *from <= now).max_by_key(|(from, _)| *from);
+        if let Some((_, details)) = current.or(injected.details.first()) {
+            return Ok(GetFlightDetailsResponse { details: RidFlightDetails { id, ..details.clone() } });
+        }
+    }
     let description = if track.simulated { "replayed traffic" } else { "" };
     Ok(GetFlightDetailsResponse {
-        details: RidFlightDetails { id, operation_description: description.to_owned() },
+        details: RidFlightDetails { id, operation_description: description.to_owned(), ..Default::default() },
     })
 }
 
@@ -419,6 +468,7 @@ mod tests {
             speed_mps: Some(300.0),
             track_deg: Some(-90.0),
             vertical_speed_mps: Some(-1.5),
+            ..Motion::default()
         };
         let mut sp = Provider::default();
         let mut operated = SpTrack::new(false);

@@ -19,7 +19,7 @@ use crate::extract::Edge;
 use crate::map::MapOperator;
 use crate::metrics::Metrics;
 use crate::uss::{UssState, uss_app};
-use crate::{map, openapi, rid, scd};
+use crate::{interuss, map, openapi, rid, scd};
 
 pub struct AppState {
     pub dss: Arc<Dss>,
@@ -80,7 +80,7 @@ impl Edge for AppState {
 }
 
 pub fn app(state: Arc<AppState>) -> Router {
-    let router = Router::new().merge(scd::routes()).merge(rid::routes());
+    let router = Router::new().merge(scd::routes()).merge(rid::routes()).merge(interuss::routes());
     let router = if state.map { router.merge(map::routes()) } else { router };
     let router = router
         .route("/healthy", get(|| async { "ok" }))

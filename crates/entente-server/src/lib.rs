@@ -5,6 +5,7 @@ mod app;
 pub mod auth;
 mod error;
 mod extract;
+mod interuss;
 mod map;
 mod metrics;
 mod openapi;

@@ -4,8 +4,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::rid::{v19, v22a};
-use crate::scd;
 use crate::uss::{authority, log_sets, operator, rid as uss_rid, uss_api};
+use crate::{interuss, scd};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -54,6 +54,9 @@ use crate::uss::{authority, log_sets, operator, rid as uss_rid, uss_api};
         v19::create_subscription,
         v19::update_subscription,
         v19::delete_subscription,
+        interuss::system_version,
+        interuss::version,
+        interuss::pool,
     )
 )]
 struct ApiDoc;

@@ -16,6 +16,9 @@ mod constraints;
 // Shared server, client, token and geometry helpers.
 #[path = "integration/harness.rs"]
 mod harness;
+// InterUSS's DSS extensions: system version and pool status.
+#[path = "integration/interuss.rs"]
+mod interuss;
 // The web map: its page and assets, the airspace view, and the change stream.
 #[path = "integration/map.rs"]
 mod map;

@@ -67,6 +67,9 @@ async fn openapi_document_lists_the_dss_paths() -> anyhow::Result<()> {
         "/v1/dss/identification_service_areas/{id}",
         "/v1/dss/subscriptions",
         "/v1/dss/subscriptions/{id}/{version}",
+        "/versions/{system_identity}",
+        "/aux/v1/version",
+        "/aux/v1/pool",
     ] {
         assert!(paths.contains_key(p), "{p} missing from {:?}", paths.keys().collect::<Vec<_>>());
     }
@@ -91,7 +94,7 @@ async fn openapi_document_lists_the_dss_paths() -> anyhow::Result<()> {
             }
         }
     }
-    assert_eq!(operations, 38, "18 F3548 operations and 10 for each F3411 version");
+    assert_eq!(operations, 41, "18 F3548 operations, 10 for each F3411 version and 3 InterUSS extensions");
     assert!(body["components"]["securitySchemes"]["bearer"].is_object());
     Ok(())
 }

@@ -1,0 +1,73 @@
+//! InterUSS's own DSS extensions, outside F3548, that its test tooling reads: the system version
+//! (`/versions/{system_identity}` and `/aux/v1/version`) and the pool status (`/aux/v1/pool`).
+
+use std::sync::Arc;
+
+use axum::extract::Path;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::extract::Auth;
+
+const READ_SYSTEM_VERSIONS: &str = "interuss.versioning.read_system_versions";
+const POOL_STATUS_READ: &str = "interuss.pool_status.read";
+
+/// The one system this server versions: the DSS.
+const SYSTEM_IDENTITY: &str = "dss";
+const VERSION: &str = concat!("entente-", env!("CARGO_PKG_VERSION"));
+
+pub(crate) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/versions/{system_identity}", get(system_version))
+        .route("/aux/v1/version", get(version))
+        .route("/aux/v1/pool", get(pool))
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SystemVersion {
+    system_identity: String,
+    system_version: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Version {
+    version: String,
+}
+
+/// The pool this DSS belongs to. InterUSS reports the id of its shared datastore here; an Entente pool
+/// shares an etcd prefix, not a registered datastore, so no id is claimed.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Pool {}
+
+#[utoipa::path(get, path = "/versions/{system_identity}", tag = "InterUSS extensions",
+    params(("system_identity" = String, Path, description = "The system whose version is asked: `dss`")),
+    responses((status = 200, description = "The version of this DSS", body = SystemVersion), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks interuss.versioning.read_system_versions", body = crate::wire::ErrorResponse), (status = 404, description = "No such system here", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn system_version(
+    auth: Auth,
+    Path(system_identity): Path<String>,
+) -> Result<Json<SystemVersion>, ApiError> {
+    auth.require(READ_SYSTEM_VERSIONS)?;
+    if system_identity != SYSTEM_IDENTITY {
+        return Err(ApiError::NotFound(format!(
+            "system_identity {system_identity:?} is not versioned here; this server versions {SYSTEM_IDENTITY:?}"
+        )));
+    }
+    Ok(Json(SystemVersion { system_identity, system_version: VERSION.to_owned() }))
+}
+
+#[utoipa::path(get, path = "/aux/v1/version", tag = "InterUSS extensions",
+    responses((status = 200, description = "The version of this DSS", body = Version), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn version(_auth: Auth) -> Json<Version> {
+    Json(Version { version: VERSION.to_owned() })
+}
+
+#[utoipa::path(get, path = "/aux/v1/pool", tag = "InterUSS extensions",
+    responses((status = 200, description = "The pool status", body = Pool), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks interuss.pool_status.read", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn pool(auth: Auth) -> Result<Json<Pool>, ApiError> {
+    auth.require(POOL_STATUS_READ)?;
+    Ok(Json(Pool {}))
+}

@@ -273,18 +273,28 @@ fn io(e: impl std::fmt::Display) -> StoreError {
     StoreError::Io(e.to_string())
 }
 
-/// Whether the request failed before reaching the member (no connection), so sending it elsewhere cannot
-/// apply it twice.
+/// Whether the request failed before reaching the member (no connection could be made), so sending it elsewhere
+/// cannot apply it twice. A connection lost after sending ("connection reset") does not count: its outcome is
+/// unknown.
 fn never_sent(status: &tonic::Status) -> bool {
+    if status.message().starts_with(NOT_CONNECTED) {
+        return true;
+    }
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(status);
     while let Some(e) = source {
-        if e.to_string().contains("connect") {
+        let refused = e
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused);
+        if refused || e.to_string().starts_with("tcp connect error") {
             return true;
         }
         source = e.source();
     }
-    status.code() == tonic::Code::Unavailable && status.message().contains("connect")
+    false
 }
+
+/// How a call that could not get a ready connection is reported.
+const NOT_CONNECTED: &str = "cannot connect";
 
 impl Etcd {
     /// Connects lazily: the first request reaches a member.
@@ -339,7 +349,7 @@ impl Etcd {
             call.set_timeout(REQUEST_TIMEOUT);
             let outcome = match client.ready().await {
                 Ok(()) => client.unary(call, PathAndQuery::from_static(path), ProstCodec::default()).await,
-                Err(e) => Err(tonic::Status::unavailable(format!("cannot connect: {e}"))),
+                Err(e) => Err(tonic::Status::unavailable(format!("{NOT_CONNECTED}: {e}"))),
             };
             match outcome {
                 Ok(response) => return Ok(response.into_inner()),
@@ -407,7 +417,7 @@ impl Etcd {
                         )
                         .await
                 }
-                Err(e) => Err(tonic::Status::unavailable(format!("cannot connect: {e}"))),
+                Err(e) => Err(tonic::Status::unavailable(format!("{NOT_CONNECTED}: {e}"))),
             };
             match opened {
                 Ok(response) => return Ok(Watch { stream: response.into_inner() }),
@@ -428,5 +438,37 @@ impl Watch {
     /// The next message, or `None` when the member closed the stream.
     pub(crate) async fn next(&mut self) -> Result<Option<WatchResponse>, StoreError> {
         self.stream.message().await.map_err(|s| io(format!("etcd watch: {s}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_refused_connection_counts_as_never_sent_and_a_reset_does_not() {
+        // Nothing listens on a port just released.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port());
+        let Ok(port) = port else { panic!("no free port") };
+        let etcd = Etcd::new(vec![format!("http://127.0.0.1:{port}")]).expect("a client");
+        let mut client = etcd.client(0);
+        let outcome = match client.ready().await {
+            Ok(()) => {
+                let call = tonic::Request::new(RangeRequest::default());
+                client
+                    .unary::<_, RangeResponse, _>(
+                        call,
+                        PathAndQuery::from_static(RANGE),
+                        ProstCodec::default(),
+                    )
+                    .await
+            }
+            Err(e) => Err(tonic::Status::unavailable(format!("{NOT_CONNECTED}: {e}"))),
+        };
+        let status = outcome.expect_err("nothing listens there");
+        assert!(never_sent(&status), "{status:?}");
+        let reset =
+            tonic::Status::from_error(Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionReset)));
+        assert!(!never_sent(&reset), "{reset:?}");
     }
 }

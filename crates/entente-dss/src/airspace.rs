@@ -8,11 +8,31 @@ use std::sync::Arc;
 use crate::index::{SpatialIndex, rects_of};
 use crate::model::{
     Availability, AvailabilityRecord, Constraint, EntityId, IdentificationServiceArea, OperationalIntent,
-    RidSubscription, Subscription, Timestamp, Volume, any_intersect, ended_before,
+    RidSubscription, Subscription, Timestamp, Volume, any_intersect, any_relevant, ended_before,
 };
 use crate::store::{Change, Footprint, Snapshot};
 
 pub use picture::{Picture, Shown};
+
+/// How an entity must meet an area to be found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Meets {
+    /// Intersecting in 4D: what the key check demands, because only these can conflict.
+    Intersecting,
+    /// Relevant (intersecting convex hulls, overlapping altitude and time): what queries report and
+    /// notifications reach, so a USS also hears of close neighbours. Over-reporting costs a details request;
+    /// missing a neighbour would cost awareness.
+    Relevant,
+}
+
+impl Meets {
+    pub(crate) fn holds(self, a: &[Volume], b: &[Volume]) -> bool {
+        match self {
+            Meets::Intersecting => any_intersect(a, b),
+            Meets::Relevant => any_relevant(a, b),
+        }
+    }
+}
 
 /// Invariant: the indexes and `dependents` always describe exactly the entities in the maps.
 #[derive(Default)]
@@ -230,26 +250,36 @@ impl Airspace {
         self.dependents.get(&subscription).into_iter().flatten().copied()
     }
 
-    /// Live intents meeting `area` in 4D (those that ended before `now` are gone).
-    pub(crate) fn intents_in(&self, area: &[Volume], now: Timestamp) -> Vec<&Arc<OperationalIntent>> {
+    /// Live intents meeting `area` by `test` (those that ended before `now` are gone).
+    pub(crate) fn intents_in(
+        &self,
+        area: &[Volume],
+        now: Timestamp,
+        test: Meets,
+    ) -> Vec<&Arc<OperationalIntent>> {
         let mut found: Vec<&Arc<OperationalIntent>> = self
             .intent_index
             .candidates(&rects_of(area))
             .into_iter()
             .filter_map(|id| self.intents.get(&id))
-            .filter(|o| !ended_before(&o.extents, now) && any_intersect(&o.extents, area))
+            .filter(|o| !ended_before(&o.extents, now) && test.holds(&o.extents, area))
             .collect();
         found.sort_by_key(|o| o.id);
         found
     }
 
-    pub(crate) fn constraints_in(&self, area: &[Volume], now: Timestamp) -> Vec<&Arc<Constraint>> {
+    pub(crate) fn constraints_in(
+        &self,
+        area: &[Volume],
+        now: Timestamp,
+        test: Meets,
+    ) -> Vec<&Arc<Constraint>> {
         let mut found: Vec<&Arc<Constraint>> = self
             .constraint_index
             .candidates(&rects_of(area))
             .into_iter()
             .filter_map(|id| self.constraints.get(&id))
-            .filter(|c| !ended_before(&c.extents, now) && any_intersect(&c.extents, area))
+            .filter(|c| !ended_before(&c.extents, now) && test.holds(&c.extents, area))
             .collect();
         found.sort_by_key(|c| c.id);
         found

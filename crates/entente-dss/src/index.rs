@@ -21,8 +21,9 @@ fn rect(r: &LatLngRect) -> Rectangle<[f64; 2]> {
     Rectangle::from_corners([r.lng_lo, r.lat_lo], [r.lng_hi, r.lat_hi])
 }
 
+/// Rectangles of the convex hulls, which hold the outlines: one index serves both the exact test and relevance.
 pub(crate) fn rects_of(extents: &[Volume]) -> Vec<LatLngRect> {
-    extents.iter().flat_map(|v| v.outline.bounding_rects()).collect()
+    extents.iter().flat_map(|v| v.outline.convex_hull().bounding_rects()).collect()
 }
 
 fn entries(id: EntityId, extents: &[Volume]) -> impl Iterator<Item = Entry> {

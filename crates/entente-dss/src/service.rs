@@ -8,7 +8,7 @@ use std::time::Duration;
 use parking_lot::RwLock;
 use tokio::sync::watch;
 
-use crate::airspace::{Airspace, Picture};
+use crate::airspace::{Airspace, Meets, Picture};
 use crate::caller::Caller;
 use crate::error::{DssError, StoreError};
 use crate::limits::{Clock, Limits};
@@ -322,7 +322,7 @@ impl Dss {
         self.query_area(area)?;
         let now = self.clock.now();
         let space = self.space.read();
-        let found = space.intents_in(std::slice::from_ref(area), now);
+        let found = space.intents_in(std::slice::from_ref(area), now, Meets::Relevant);
         self.capped(found)
             .map(|found| found.into_iter().map(|o| space.view_intent(o, &caller.manager)).collect())
     }
@@ -366,7 +366,7 @@ impl Dss {
         self.query_area(area)?;
         let now = self.clock.now();
         let space = self.space.read();
-        let found = space.constraints_in(std::slice::from_ref(area), now);
+        let found = space.constraints_in(std::slice::from_ref(area), now, Meets::Relevant);
         self.capped(found)
             .map(|found| found.into_iter().map(|c| space.view_constraint(c, &caller.manager)).collect())
     }

@@ -1,6 +1,8 @@
 //! The horizontal extent of a volume, either a polygon or a circle, and the exact intersection test between any
 //! two of them.
 
+use std::borrow::Cow;
+
 use crate::circle::Circle;
 use crate::latlng::{LatLng, LatLngRect};
 use crate::polygon::Polygon;
@@ -65,6 +67,15 @@ impl Outline {
             (Outline::Circle(o), Outline::Polygon(i)) => o.contains_polygon(i),
             (Outline::Polygon(o), Outline::Polygon(i)) => o.contains_polygon(i),
             (Outline::Polygon(o), Outline::Circle(i)) => o.contains_circle(i),
+        }
+    }
+
+    /// The smallest convex shape holding this one: circles are convex, polygons give their convex hull.
+    /// Operations whose hulls meet are *relevant* to each other even when their outlines do not intersect.
+    pub fn convex_hull(&self) -> Cow<'_, Outline> {
+        match self {
+            Outline::Polygon(p) if !p.is_convex() => Cow::Owned(Outline::Polygon(p.convex_hull())),
+            _ => Cow::Borrowed(self),
         }
     }
 

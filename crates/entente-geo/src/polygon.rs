@@ -197,6 +197,61 @@ impl Polygon {
         self.contains_unit(c) && (clearance <= 0.0 || !self.boundary_within(c, clearance))
     }
 
+    /// Whether every corner turns the same way (left, with the interior on the left), within rounding.
+    pub fn is_convex(&self) -> bool {
+        let n = self.edges.len();
+        (0..n).all(|i| {
+            let (a, b) = (self.edges[i].a, self.edges[i].b);
+            let c = self.edges[(i + 1) % n].b;
+            a.cross(b).dot(c) >= -ROUNDING_SLACK_RAD * ROUNDING_SLACK_RAD
+        })
+    }
+
+    /// The smallest convex polygon holding this one: the convex hull of its vertices. Great circles are
+    /// straight lines in the gnomonic projection around the centre, where every vertex lies, so the plane's
+    /// hull of the projected vertices is the sphere's hull; its vertices are a subset of this polygon's, as
+    /// given, so nothing is rounded.
+    pub fn convex_hull(&self) -> Polygon {
+        if self.is_convex() {
+            return self.clone();
+        }
+        let c = self.center;
+        // Any axis not parallel to the centre gives a basis of the tangent plane.
+        let axis = if c.z.abs() < 0.9 { V3::NORTH_POLE } else { V3::new(1.0, 0.0, 0.0) };
+        let Some(e1) = axis.cross(c).normalized() else { return self.clone() };
+        let e2 = c.cross(e1);
+        let mut points: Vec<(f64, f64, usize)> = self
+            .vertices
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let p = V3::from_degrees(v.lat, v.lng);
+                let t = p.dot(c);
+                (p.dot(e1) / t, p.dot(e2) / t, i)
+            })
+            .collect();
+        points.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        let turn = |o: (f64, f64, usize), a: (f64, f64, usize), b: (f64, f64, usize)| {
+            (a.0 - o.0) * (b.1 - o.1) - (a.1 - o.1) * (b.0 - o.0)
+        };
+        // Andrew's monotone chain: the lower then the upper chain, counter-clockwise, collinear points dropped.
+        let mut hull: Vec<(f64, f64, usize)> = Vec::with_capacity(points.len() + 1);
+        for pass in [points.clone(), points.into_iter().rev().collect()] {
+            let floor = hull.len();
+            for p in pass {
+                while hull.len() >= floor + 2 && turn(hull[hull.len() - 2], hull[hull.len() - 1], p) <= 0.0 {
+                    hull.pop();
+                }
+                hull.push(p);
+            }
+            hull.pop();
+        }
+        let vertices = hull.iter().map(|&(_, _, i)| self.vertices[i]).collect();
+        // A subset of valid vertices in convex position is valid; should rounding say otherwise, the
+        // polygon itself is the closest sound answer.
+        Polygon::new(vertices).unwrap_or_else(|_| self.clone())
+    }
+
     pub(crate) fn unit_vertices(&self) -> impl Iterator<Item = V3> + '_ {
         self.edges.iter().map(|e| e.a)
     }

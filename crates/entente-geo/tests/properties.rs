@@ -1,6 +1,6 @@
 //! Property tests of the safety rule: the intersection test never misses a conflict (no false negatives), never
 //! reports shapes clearly more than EPSILON apart, is symmetric and independent of winding, and the bounding
-//! rectangles contain every point of a shape.
+//! rectangles contain every point of a shape; convex hulls (relevance) hold their shapes and match a planar hull.
 //!
 //! The oracles do not share code with the crate. A gnomonic projection maps great circles to straight lines, so
 //! polygon questions become exact planar ones (and, for the small shapes used here, planar distances equal
@@ -266,6 +266,30 @@ fn oracle_distance(a: &Placed, b: &Placed) -> f64 {
     }
 }
 
+/// Whether vertex `i` is a corner of the planar convex hull: no triangle of three other vertices holds it.
+/// Quartic, written for obviousness rather than speed.
+fn planar_extreme(i: usize, plane: &[P2]) -> bool {
+    let p = plane[i];
+    let others: Vec<P2> = plane.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, q)| *q).collect();
+    let n = others.len();
+    for a in 0..n {
+        for b in a + 1..n {
+            for c in b + 1..n {
+                let (x, y, z) = (others[a], others[b], others[c]);
+                let sides = [
+                    cross2(sub2(y, x), sub2(p, x)),
+                    cross2(sub2(z, y), sub2(p, y)),
+                    cross2(sub2(x, z), sub2(p, z)),
+                ];
+                if sides.iter().all(|s| *s >= 0.0) || sides.iter().all(|s| *s <= 0.0) {
+                    return false;
+                }
+            }
+        }
+    }
+    true
+}
+
 /// splitmix64: samples need many random numbers, which would make proptest strategies unwieldy.
 struct Rng(u64);
 
@@ -450,6 +474,42 @@ proptest! {
                 .flat_map(|&p| boundary_b.iter().map(move |&q| haversine_m(p, q)))
                 .fold(f64::INFINITY, f64::min);
             prop_assert!(closest > EPSILON_M - BAND_M, "boundaries come within {} m, yet no intersection", closest);
+        }
+    }
+
+    /// The convex hull, on which relevance rests: it is the planar hull of the vertices in the gnomonic plane,
+    /// holds every point of its shape, and so two shapes that intersect always have hulls that intersect.
+    #[test]
+    fn convex_hulls_match_the_planar_oracle_and_hold_their_shapes(
+        center in region(),
+        a in shape(),
+        b in shape(),
+        direction in 0.0..TAU,
+        gap in gap(),
+        seed in any::<u64>(),
+    ) {
+        let (frame, placed_a, placed_b) = place_pair(center, &a, &b, direction, &gap);
+        let (oa, ob) = (placed_a.outline(), placed_b.outline());
+        let (ha, hb) = (oa.convex_hull(), ob.convex_hull());
+        if let (Placed::Polygon { vertices, plane }, Outline::Polygon(hull)) = (&placed_a, ha.as_ref()) {
+            let mut expected: Vec<LatLng> =
+                (0..plane.len()).filter(|&i| planar_extreme(i, plane)).map(|i| vertices[i]).collect();
+            let mut got = hull.vertices().to_vec();
+            let key = |p: &LatLng| (p.lat.to_bits(), p.lng.to_bits());
+            expected.sort_by_key(key);
+            got.sort_by_key(key);
+            prop_assert_eq!(got, expected, "hull vertices differ from the planar oracle's");
+            prop_assert!(hull.is_convex());
+        }
+        prop_assert!(ha.contains_outline(&oa), "the hull does not hold its polygon");
+        if oa.intersects(&ob) {
+            prop_assert!(ha.intersects(&hb), "intersecting shapes with disjoint hulls");
+        }
+        let mut rng = Rng(seed);
+        let (inside, boundary) = placed_a.samples(&frame, &mut rng);
+        for p in inside.iter().chain(&boundary) {
+            prop_assert!(ha.contains(*p), "{:?} is outside the hull", p);
+            prop_assert!(in_rects(&ha, *p), "{:?} is outside the hull's rects", p);
         }
     }
 

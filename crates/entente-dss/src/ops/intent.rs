@@ -8,7 +8,7 @@ use super::txn::{Interest, Txn};
 use super::validate::{self, Required};
 use super::version::{self, Rules};
 use super::{IntentView, Plan, Subscriber};
-use crate::airspace::Airspace;
+use crate::airspace::{Airspace, Meets};
 use crate::caller::{Caller, Scope};
 use crate::error::{AirspaceConflict, DssError, bad};
 use crate::limits::Limits;
@@ -245,7 +245,7 @@ fn check_key(
 ) -> Result<(), DssError> {
     let known = |ovn: &str| req.key.iter().any(|k| k == ovn);
     let missing_operational_intents: Vec<IntentView> = space
-        .intents_in(&req.extents, now)
+        .intents_in(&req.extents, now, Meets::Intersecting)
         .into_iter()
         .filter(|o| o.id != id && !known(&o.ovn))
         // Planning over a Down USS's Accepted intents is allowed without their OVN (F3548 SCD0035).
@@ -256,7 +256,7 @@ fn check_key(
         .collect();
     let missing_constraints = if subscription.is_some_and(|s| s.notify_for_constraints) {
         space
-            .constraints_in(&req.extents, now)
+            .constraints_in(&req.extents, now, Meets::Intersecting)
             .into_iter()
             .filter(|c| !known(&c.ovn))
             .map(|c| space.view_constraint(c, &caller.manager))

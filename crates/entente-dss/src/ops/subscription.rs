@@ -5,7 +5,7 @@ use entente_geo::Interval;
 use super::validate::{self, Oversize, Required};
 use super::version::{self, Rules};
 use super::{ConstraintView, IntentView, Plan, SubscriptionView};
-use crate::airspace::Airspace;
+use crate::airspace::{Airspace, Meets};
 use crate::caller::{Caller, Scope};
 use crate::error::{DssError, bad};
 use crate::limits::Limits;
@@ -153,14 +153,14 @@ pub(crate) fn put(
     };
     let operational_intents = subscription.notify_for_operational_intents.then(|| {
         space
-            .intents_in(&subscription.extents, now)
+            .intents_in(&subscription.extents, now, Meets::Relevant)
             .into_iter()
             .map(|o| space.view_intent(o, &caller.manager))
             .collect()
     });
     let constraints = subscription.notify_for_constraints.then(|| {
         space
-            .constraints_in(&subscription.extents, now)
+            .constraints_in(&subscription.extents, now, Meets::Relevant)
             .into_iter()
             .map(|c| space.view_constraint(c, &caller.manager))
             .collect()
@@ -192,7 +192,7 @@ pub(crate) fn delete(
     Ok(Plan { changes: vec![Change::DeleteSubscription(id)], output: view })
 }
 
-/// The caller's live subscriptions meeting `area`.
+/// The caller's live subscriptions relevant to `area`.
 pub(crate) fn query(
     space: &Airspace,
     caller: &Caller,
@@ -207,7 +207,7 @@ pub(crate) fn query(
         .filter(|s| {
             s.manager == caller.manager
                 && !crate::model::ended_before(&s.extents, now)
-                && crate::model::any_intersect(&s.extents, area)
+                && crate::model::any_relevant(&s.extents, area)
         })
         .collect();
     found.sort_by_key(|s| s.id);

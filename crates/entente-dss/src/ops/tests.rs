@@ -466,6 +466,82 @@ async fn only_subscriptions_meeting_the_change_in_time_and_space_are_notified() 
     Ok(())
 }
 
+/// An L-shaped intent and a small one in its notch, apart but inside its convex hull: each is relevant to the
+/// other, so queries report it and changes notify its subscription, while neither needs the other's OVN.
+#[tokio::test]
+async fn relevant_neighbours_are_reported_and_notified_but_never_required_in_keys() -> Result<()> {
+    let h = Harness::new()?;
+    let hour = (at(0), at(60));
+    let l_shape = polygon(&[
+        (LAT, LNG),
+        (LAT, LNG + 0.02),
+        (LAT + 0.01, LNG + 0.02),
+        (LAT + 0.01, LNG + 0.01),
+        (LAT + 0.02, LNG + 0.01),
+        (LAT + 0.02, LNG),
+    ]);
+    let notch = square(LAT + 0.0125, LNG + 0.0125, 0.001);
+    let uss2 = "https://uss2.example/notify";
+    let around = h
+        .dss
+        .put_intent(
+            &sc("uss2"),
+            EntityId::random(),
+            None,
+            with_new_subscription(accepted(vec![vol(l_shape, (0.0, 100.0), hour)], &[]), uss2, false),
+        )
+        .await?;
+    let (around_id, around_sub) =
+        (around.intent.intent.id, around.intent.intent.subscription_id.context("implicit subscription")?);
+
+    let inside = vec![vol(notch.clone(), (50.0, 100.0), hour)];
+    assert!(!crate::any_intersect(&around.intent.intent.extents, &inside), "the test needs them apart");
+    let reported: Vec<EntityId> =
+        h.dss.query_intents(&sc("uss1"), &inside[0]).await?.into_iter().map(|v| v.intent.id).collect();
+    assert_eq!(reported, vec![around_id], "the query reports the relevant neighbour");
+
+    let planned =
+        h.dss.put_intent(&sc("uss1"), EntityId::random(), None, accepted(inside.clone(), &[])).await?;
+    assert_eq!(
+        planned.subscribers,
+        vec![Subscriber {
+            uss_base_url: uss2.into(),
+            subscriptions: vec![SubscriptionState { subscription_id: around_sub, notification_index: 2 }],
+        }],
+        "an empty key is enough, and the neighbour's subscription hears of the new intent"
+    );
+    let found = h.dss.query_subscriptions(&sc("uss2"), &inside[0]).await?;
+    assert_eq!(found.iter().map(|v| v.subscription.id).collect::<Vec<_>>(), vec![around_sub]);
+
+    let watched = h
+        .dss
+        .put_subscription(
+            &sc("uss3"),
+            EntityId::random(),
+            None,
+            sub_req(inside[0].clone(), uss2, true, false),
+        )
+        .await?;
+    let mut told: Vec<EntityId> =
+        watched.operational_intents.context("intents")?.iter().map(|v| v.intent.id).collect();
+    told.sort();
+    assert_eq!(told, sorted(vec![around_id, planned.intent.intent.id]));
+
+    // Outside the hull, or above the L-shape in the notch: not relevant, so neither reported nor notified.
+    let outside = vol(square(LAT + 0.0185, LNG + 0.0185, 0.001), (0.0, 100.0), hour);
+    let above = vol(notch, (101.0, 150.0), hour);
+    for area in [outside, above] {
+        let reported = h.dss.query_intents(&sc("uss3"), &area).await?;
+        assert!(reported.iter().all(|v| v.intent.id != around_id), "{area:?}");
+        let change =
+            h.dss.put_intent(&sc("uss3"), EntityId::random(), None, accepted(vec![area], &[])).await?;
+        assert!(
+            change.subscribers.iter().flat_map(|s| &s.subscriptions).all(|s| s.subscription_id != around_sub)
+        );
+    }
+    Ok(())
+}
+
 #[tokio::test]
 async fn expired_subscriptions_are_not_notified_nor_listed() -> Result<()> {
     let h = Harness::new()?;

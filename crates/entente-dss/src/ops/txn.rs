@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::{Subscriber, SubscriptionState};
 use crate::airspace::Airspace;
-use crate::model::{EntityId, Subscription, Timestamp, Volume, any_intersect, ended_before};
+use crate::model::{EntityId, Subscription, Timestamp, Volume, any_relevant, ended_before};
 use crate::store::Change;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -47,7 +47,8 @@ impl<'a> Txn<'a> {
         self.changes.push(change);
     }
 
-    /// Bumps the notification index of every live subscription interested in `area`, as part of this write.
+    /// Bumps the notification index of every live subscription interested in and relevant to `area`, as part
+    /// of this write.
     /// Call it once per write, after every other subscription edit.
     pub(crate) fn notify(&mut self, area: &[Volume], interest: Interest, now: Timestamp) -> Vec<Subscriber> {
         let mut ids = self.space.subscription_candidates(area);
@@ -61,7 +62,7 @@ impl<'a> Txn<'a> {
                 Interest::Intents => s.notify_for_operational_intents,
                 Interest::Constraints => s.notify_for_constraints,
             };
-            if !wanted || ended_before(&s.extents, now) || !any_intersect(&s.extents, area) {
+            if !wanted || ended_before(&s.extents, now) || !any_relevant(&s.extents, area) {
                 continue;
             }
             let index = s.notification_index.saturating_add(1);

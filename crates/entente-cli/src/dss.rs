@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use entente_dss::{Dss, Limits, SystemClock};
 use entente_server::AppState;
 use entente_server::auth::{AuthConfig, Authenticator};
-use entente_store::{EtcdConfig, EtcdStore, RedbStore};
+use entente_store::{ABANDONED_AFTER, EtcdConfig, EtcdStore, RedbStore};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum StoreKind {
@@ -112,8 +112,11 @@ pub(crate) async fn run(args: DssArgs) -> anyhow::Result<()> {
             if args.etcd_endpoints.is_empty() {
                 anyhow::bail!("--store etcd needs --etcd-endpoints URL[,URL...]");
             }
-            let config =
-                EtcdConfig { endpoints: args.etcd_endpoints.clone(), prefix: args.etcd_prefix.clone() };
+            let config = EtcdConfig {
+                endpoints: args.etcd_endpoints.clone(),
+                prefix: args.etcd_prefix.clone(),
+                abandoned_after: ABANDONED_AFTER,
+            };
             let store = Arc::new(EtcdStore::connect(&config)?);
             let (snapshot, at) = store.snapshot().await.with_context(|| {
                 format!("loading the pool from etcd at {}", args.etcd_endpoints.join(","))

@@ -33,5 +33,5 @@ pub use ops::subscription::{PutSubscription, SubscriptionPut};
 pub use ops::{ConstraintView, IntentView, Subscriber, SubscriptionState, SubscriptionView};
 pub use service::{Dss, POOLED_EVICTION_BATCH, PoolStats};
 pub use store::{
-    BoxFuture, Change, CommitTicket, Committed, Footprint, Revision, SharedStore, Snapshot, Store,
+    Assigned, BoxFuture, Change, CommitTicket, Committed, Footprint, Revision, SharedStore, Snapshot, Store,
 };

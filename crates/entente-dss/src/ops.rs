@@ -15,13 +15,67 @@ use std::sync::Arc;
 
 use crate::airspace::Airspace;
 use crate::model::{Availability, Constraint, EntityId, OperationalIntent, Subscription};
-use crate::store::Change;
+use crate::store::{Assigned, Change};
 
 /// What a write decided: the changes to commit, and the answer once they are durable.
 pub(crate) struct Plan<T> {
     pub(crate) changes: Vec<Change>,
     pub(crate) output: T,
 }
+
+/// An answer that may report notification indices. In a pool the store counts notifications, so the indices
+/// the decision computed are replaced by those the commit got.
+pub(crate) trait Notifies {
+    fn assign(&mut self, _assigned: &Assigned) {}
+}
+
+/// Sets each listed subscription's index to the one the store assigned it.
+fn assign_to<'a>(states: impl Iterator<Item = &'a mut SubscriptionState>, assigned: &Assigned) {
+    for state in states {
+        if let Some((_, index)) = assigned.iter().find(|(id, _)| *id == state.subscription_id) {
+            state.notification_index = *index;
+        }
+    }
+}
+
+impl Notifies for Vec<Subscriber> {
+    fn assign(&mut self, assigned: &Assigned) {
+        assign_to(self.iter_mut().flat_map(|s| s.subscriptions.iter_mut()), assigned);
+    }
+}
+
+impl Notifies for Vec<rid::RidSubscriber> {
+    fn assign(&mut self, assigned: &Assigned) {
+        assign_to(self.iter_mut().flat_map(|s| s.subscriptions.iter_mut()), assigned);
+    }
+}
+
+impl Notifies for intent::IntentChange {
+    fn assign(&mut self, assigned: &Assigned) {
+        self.subscribers.assign(assigned);
+    }
+}
+
+impl Notifies for constraint::ConstraintChange {
+    fn assign(&mut self, assigned: &Assigned) {
+        self.subscribers.assign(assigned);
+    }
+}
+
+impl Notifies for rid::isa::IsaChange {
+    fn assign(&mut self, assigned: &Assigned) {
+        self.subscribers.assign(assigned);
+    }
+}
+
+// Writes that notify nobody.
+impl Notifies for subscription::SubscriptionPut {}
+impl Notifies for SubscriptionView {}
+impl Notifies for rid::subscription::RidSubscriptionPut {}
+impl Notifies for crate::model::RidSubscription {}
+impl Notifies for crate::model::AvailabilityRecord {}
+impl Notifies for crate::model::Report {}
+impl Notifies for evict::Evicted {}
 
 /// A reference as a given caller may see it: the OVN only goes to the manager.
 #[derive(Clone, Debug)]

@@ -24,7 +24,7 @@ use crate::ops::rid::isa::{IsaChange, PutIsa};
 use crate::ops::rid::subscription::{PutRidSubscription, RidSubscriptionPut};
 use crate::ops::subscription::{PutSubscription, SubscriptionPut};
 use crate::ops::validate::{self, Oversize, Required};
-use crate::ops::{self, ConstraintView, IntentView, Plan, SubscriptionView};
+use crate::ops::{self, ConstraintView, IntentView, Notifies, Plan, SubscriptionView};
 use crate::store::{Change, Committed, Revision, SharedStore, Snapshot, Store};
 
 pub struct Dss {
@@ -183,7 +183,7 @@ impl Dss {
         Ok(self.space.read().picture(self.clock.now(), at))
     }
 
-    async fn write<T>(
+    async fn write<T: Notifies>(
         &self,
         decide: impl Fn(&Airspace, Timestamp) -> Result<Plan<T>, DssError>,
     ) -> Result<T, DssError> {
@@ -231,7 +231,7 @@ impl Dss {
     /// decision uses the replica as it is; a refusal, which writes nothing and is only final if made on
     /// fresh state, is decided again after catching up with the pool. Answers as soon as etcd committed:
     /// every read, here or elsewhere, first catches up with the pool's newest commit.
-    async fn write_pooled<T>(
+    async fn write_pooled<T: Notifies>(
         &self,
         store: &dyn SharedStore,
         commits: &AtomicU64,
@@ -260,9 +260,11 @@ impl Dss {
                 }
             };
             match store.commit_if(plan.changes, footprint, read_at).await? {
-                Committed::At(_) => {
+                Committed::At(_, assigned) => {
                     commits.fetch_add(1, Ordering::Relaxed);
-                    return Ok(plan.output);
+                    let mut output = plan.output;
+                    output.assign(&assigned);
+                    return Ok(output);
                 }
                 Committed::Stale(newer) if tokio::time::Instant::now() < deadline => {
                     stale.fetch_add(1, Ordering::Relaxed);

@@ -22,7 +22,9 @@ pub enum Change {
     PutConstraint(Arc<Constraint>),
     DeleteConstraint(EntityId),
     PutSubscription(Subscription),
-    /// A notification: only the counter of the subscription (F3548 or F3411) changes.
+    /// A notification of subscription `id` (F3548 or F3411), which then counts `notification_index` of them.
+    /// Every notified subscription gets one, also when the same write puts it, so that a shared store can
+    /// count notifications itself rather than trust the decision's view of the counter.
     SetNotificationIndex {
         id: EntityId,
         notification_index: i32,
@@ -71,11 +73,15 @@ pub struct Footprint {
     pub everywhere: bool,
 }
 
+/// The notification index a shared store gave each subscription a commit notified.
+pub type Assigned = Vec<(EntityId, i32)>;
+
 /// How a conditional commit ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Committed {
-    /// Durable at this revision.
-    At(Revision),
+    /// Durable at this revision, with the notification indices the store counted: several instances may
+    /// notify one subscription at once, so the decision's own view of the counter may be behind.
+    At(Revision, Assigned),
     /// Refused: a write that could have changed the decision landed after it was made; this revision has it.
     Stale(Revision),
 }
@@ -88,8 +94,10 @@ pub trait SharedStore: Send + Sync + 'static {
     /// applied it sees every write acknowledged before the read began.
     fn latest(&self) -> BoxFuture<'_, Result<Revision, StoreError>>;
 
-    /// Commits `changes` atomically unless a write touching `footprint`, or any entity or notification
-    /// counter they change, landed after `read_at`.
+    /// Commits `changes` atomically unless a write touching `footprint`, or any entity they change, landed
+    /// after `read_at`. Notifications are counted by the store, not compared: each
+    /// [`Change::SetNotificationIndex`] adds one to its subscription's counter, and the answer says where
+    /// each counter stands.
     fn commit_if(
         &self,
         changes: Vec<Change>,

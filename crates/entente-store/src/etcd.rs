@@ -5,13 +5,13 @@ mod grpc;
 mod layout;
 mod local;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use entente_dss::{
-    Airspace, BoxFuture, Change, CommitTicket, Committed, Dss, EntityId, Footprint, Revision, SharedStore,
-    Snapshot, Store, StoreError,
+    Airspace, Assigned, BoxFuture, Change, CommitTicket, Committed, Dss, EntityId, Footprint, Revision,
+    SharedStore, Snapshot, Store, StoreError,
 };
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -25,8 +25,11 @@ pub use local::LocalEtcd;
 /// etcd's default `--max-txn-ops`: compares, and operations of a branch, each at most this many.
 const MAX_TXN_OPS: usize = 128;
 
-// One decision's entities, its pages and its cell markers, plus `head`, fit in one transaction by construction.
-const _: () = assert!(entente_dss::POOLED_EVICTION_BATCH + layout::PAGES + layout::CELL_BUDGET < MAX_TXN_OPS);
+// One decision's entities, its counters and its cell markers, plus `head` and a record of notifications still to
+// count, fit in one transaction by construction.
+const _: () = assert!(
+    entente_dss::POOLED_EVICTION_BATCH + layout::COUNTER_BUDGET + layout::CELL_BUDGET + 2 < MAX_TXN_OPS
+);
 
 /// Keys one snapshot range request returns at most.
 const SNAPSHOT_PAGE: i64 = 1000;
@@ -38,6 +41,9 @@ pub struct EtcdConfig {
     pub endpoints: Vec<String>,
     /// Key prefix of this pool; several pools may share one cluster under different prefixes.
     pub prefix: String,
+    /// How long a record of notifications still to count must stand unchanged before this instance counts
+    /// them for the instance that wrote it, which then has surely stopped; [`ABANDONED_AFTER`] by default.
+    pub abandoned_after: Duration,
 }
 
 type Waiters = Mutex<Vec<oneshot::Sender<Result<Revision, StoreError>>>>;
@@ -45,21 +51,9 @@ type Waiters = Mutex<Vec<oneshot::Sender<Result<Revision, StoreError>>>>;
 /// One group of the plain [`Store`] interface and where to say it committed.
 type Job = (Vec<Change>, oneshot::Sender<Result<(), StoreError>>);
 
-/// The notification pages as this instance last saw them, with their revisions: known from the snapshot
-/// and the watch, so a commit need not read them again.
-type Pages = BTreeMap<usize, (Revision, Page)>;
-
 struct Inner {
     etcd: Etcd,
     layout: Layout,
-    /// `None` until a snapshot was loaded; kept current by the watch of [`EtcdStore::follow`].
-    mirror: Mutex<Option<Pages>>,
-}
-
-impl Inner {
-    fn mirror(&self) -> std::sync::MutexGuard<'_, Option<Pages>> {
-        self.mirror.lock().unwrap_or_else(|p| p.into_inner())
-    }
 }
 
 pub struct EtcdStore {
@@ -87,16 +81,14 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
 
-/// A notification page: subscription id to its counter.
-type Page = BTreeMap<u128, i32>;
-
-fn encode_page(page: &Page) -> Vec<u8> {
-    postcard::to_allocvec(&page.iter().map(|(k, v)| (*k, *v)).collect::<Vec<_>>()).unwrap_or_default()
+fn encode_ids(ids: &[EntityId]) -> Vec<u8> {
+    postcard::to_allocvec(&ids.iter().map(|id| id.as_uuid().as_u128()).collect::<Vec<_>>())
+        .unwrap_or_default()
 }
 
-fn decode_page(bytes: &[u8]) -> Result<Page, StoreError> {
-    let entries: Vec<(u128, i32)> = postcard::from_bytes(bytes).map_err(corrupt)?;
-    Ok(entries.into_iter().collect())
+fn decode_ids(bytes: &[u8]) -> Result<Vec<EntityId>, StoreError> {
+    let ids: Vec<u128> = postcard::from_bytes(bytes).map_err(corrupt)?;
+    Ok(ids.into_iter().map(|id| EntityId::from_uuid(uuid::Uuid::from_u128(id))).collect())
 }
 
 impl EtcdStore {
@@ -105,7 +97,6 @@ impl EtcdStore {
         let inner = Arc::new(Inner {
             etcd: Etcd::new(config.endpoints.clone())?,
             layout: Layout::new(&config.prefix),
-            mirror: Mutex::new(None),
         });
         let handle = tokio::runtime::Handle::try_current()
             .map_err(|_| StoreError::Io("the etcd store needs a tokio runtime".into()))?;
@@ -116,6 +107,7 @@ impl EtcdStore {
         let committer = handle.spawn(commit_in_order(inner.clone(), jobs));
         let (batches, pending) = mpsc::unbounded_channel();
         let batcher = handle.spawn(batch_commits(inner.clone(), pending));
+        let finisher = handle.spawn(finish_abandoned(inner.clone(), config.abandoned_after));
         Ok(EtcdStore {
             inner,
             handle,
@@ -123,7 +115,7 @@ impl EtcdStore {
             wake,
             queue,
             batches,
-            tasks: vec![reader, committer, batcher],
+            tasks: vec![reader, committer, batcher, finisher],
         })
     }
 
@@ -155,13 +147,12 @@ impl EtcdStore {
     }
 }
 
-/// Loads everything at one revision, and the page mirror with it.
+/// Loads everything at one revision.
 async fn snapshot(inner: &Inner) -> Result<(Snapshot, Revision), StoreError> {
     let (etcd, layout) = (&inner.etcd, &inner.layout);
     let (start, end) = layout.replicated();
     let mut snapshot = Snapshot::default();
-    let mut pages = Page::new();
-    let mut mirror = Pages::new();
+    let mut counters: HashMap<EntityId, i32> = HashMap::new();
     let mut key = start;
     let mut revision = 0;
     loop {
@@ -172,10 +163,8 @@ async fn snapshot(inner: &Inner) -> Result<(Snapshot, Revision), StoreError> {
             revision = response.header.as_ref().map_or(0, |h| h.revision);
         }
         for kv in &response.kvs {
-            if let Some(n) = layout.page_number(&kv.key) {
-                let page = decode_page(&kv.value)?;
-                pages.extend(page.iter().map(|(k, v)| (*k, *v)));
-                mirror.insert(n, (kv.mod_revision, page));
+            if let Some(id) = layout.counter_id(&kv.key) {
+                counters.insert(id, index_of(kv.version));
             } else if let Some((kind, _)) = layout.parse_entity(&kv.key) {
                 load_entity(&mut snapshot, kind, &kv.value)?;
             }
@@ -188,18 +177,23 @@ async fn snapshot(inner: &Inner) -> Result<(Snapshot, Revision), StoreError> {
             _ => break,
         }
     }
+    // A subscription without a counter was never notified since it was created: its own record says 0.
     for s in &mut snapshot.subscriptions {
-        if let Some(&n) = pages.get(&s.id.as_uuid().as_u128()) {
+        if let Some(&n) = counters.get(&s.id) {
             s.notification_index = n;
         }
     }
     for s in &mut snapshot.rid_subscriptions {
-        if let Some(&n) = pages.get(&s.id.as_uuid().as_u128()) {
+        if let Some(&n) = counters.get(&s.id) {
             s.notification_index = n;
         }
     }
-    *inner.mirror() = Some(mirror);
     Ok((snapshot, revision))
+}
+
+/// A counter's version as a notification index (F3548 and F3411 carry it as a 32-bit integer).
+fn index_of(version: i64) -> i32 {
+    i32::try_from(version).unwrap_or(i32::MAX)
 }
 
 fn load_entity(snapshot: &mut Snapshot, kind: Kind, value: &[u8]) -> Result<(), StoreError> {
@@ -242,37 +236,23 @@ async fn follow_once(inner: &Inner, dss: &Dss) -> Result<(), FollowEnd> {
         }
         // etcd never splits one revision's events across messages, so each group here is one whole commit.
         for group in result.events.chunk_by(|a, b| a.kv.mod_revision == b.kv.mod_revision) {
-            let Replicated { changes, pages } = changes_of(layout, group)?;
-            // The mirror moves before the replica does, so it is never behind a revision a decision used.
-            if let Some(mirror) = inner.mirror().as_mut() {
-                mirror.extend(pages.into_iter().map(|(n, page)| (n, (group[0].kv.mod_revision, page))));
-            }
-            dss.replicate(group[0].kv.mod_revision, &changes);
+            dss.replicate(group[0].kv.mod_revision, &changes_of(layout, group)?);
         }
     }
     Ok(())
 }
 
-/// What one commit's events stand for: domain changes (markers and `head` stand for none) and the pages
-/// it wrote.
-struct Replicated {
-    changes: Vec<Change>,
-    pages: Vec<(usize, Page)>,
-}
-
-fn changes_of(layout: &Layout, events: &[Event]) -> Result<Replicated, StoreError> {
+/// What one commit's events stand for (markers and `head` stand for none). Events come in the order of the
+/// transaction's operations, where counters follow the entities, so a subscription put and notified in one
+/// commit ends with the count.
+fn changes_of(layout: &Layout, events: &[Event]) -> Result<Vec<Change>, StoreError> {
     let mut changes = Vec::new();
-    let mut pages = Vec::new();
     for event in events {
-        let KeyValue { key, value, .. } = &event.kv;
-        if let Some(n) = layout.page_number(key) {
+        let KeyValue { key, value, version, .. } = &event.kv;
+        if let Some(id) = layout.counter_id(key) {
+            // A counter goes with its subscription, whose own delete event says so.
             if !event.is_delete() {
-                let page = decode_page(value)?;
-                changes.extend(page.iter().map(|(id, index)| Change::SetNotificationIndex {
-                    id: EntityId::from_uuid(uuid::Uuid::from_u128(*id)),
-                    notification_index: *index,
-                }));
-                pages.push((n, page));
+                changes.push(Change::SetNotificationIndex { id, notification_index: index_of(*version) });
             }
             continue;
         }
@@ -299,7 +279,7 @@ fn changes_of(layout: &Layout, events: &[Event]) -> Result<Replicated, StoreErro
             Kind::Availability | Kind::Report => continue,
         });
     }
-    Ok(Replicated { changes, pages })
+    Ok(changes)
 }
 
 /// Quorum reads of `head` in flight at once: a reader joins the next read to start after it asked, so reads
@@ -335,25 +315,18 @@ async fn commit_in_order(inner: Arc<Inner>, mut jobs: mpsc::UnboundedReceiver<Jo
     while let Some((changes, done)) = jobs.recv().await {
         // Without an airspace the footprint is the new extents: nobody decided on older state.
         let footprint = Airspace::default().footprint(&changes);
-        let outcome = loop {
-            let committed = match prepare(&inner, changes.clone(), &footprint, None).await {
-                Ok(Prepare::Ready(prepared)) => send_alone(&inner, prepared).await,
-                Ok(Prepare::Stale(revision)) => Ok(Committed::Stale(revision)),
-                Err(e) => Err(e),
-            };
-            match committed {
-                Ok(Committed::At(_)) => break Ok(()),
-                Ok(Committed::Stale(_)) => continue,
-                Err(e) => break Err(e),
-            }
+        let outcome = async {
+            let (prepared, later) = prepare(&inner, changes, &footprint, None)?;
+            let committed = send_alone(&inner, prepared).await?;
+            finish(&inner, committed, later).await.map(|_| ())
         };
-        let _ = done.send(outcome);
+        let _ = done.send(outcome.await);
     }
 }
 
 /// One decision's transaction, before it is sent alone or nested in a batch.
 struct Prepared {
-    /// Its compares, the writes that are its own (entities, pages, its cells' `x` markers), and on failure
+    /// Its compares, the writes that are its own (entities, counters, its cells' `x` markers), and on failure
     /// a read of `head`.
     txn: TxnRequest,
     /// Ancestors' `ix` markers, which a batch writes once for all its members.
@@ -361,11 +334,14 @@ struct Prepared {
     own_writes: HashSet<Vec<u8>>,
     compared: HashSet<Vec<u8>>,
     bytes: usize,
+    /// Where in `txn.success` each notified subscription's counter is put.
+    counted: Vec<(usize, EntityId)>,
 }
 
 impl Prepared {
     /// Whether the two may share one etcd transaction: nested compares are all evaluated before any nested
-    /// write, so two decisions that could invalidate each other must not be batched.
+    /// write, so two decisions that could invalidate each other must not be batched; nor may two that put one
+    /// key, which etcd refuses within one transaction.
     fn independent_of(&self, other: &Prepared) -> bool {
         let writes_into =
             |a: &Prepared, b: &Prepared| a.own_writes.iter().chain(&a.shared).any(|k| b.compared.contains(k));
@@ -373,31 +349,40 @@ impl Prepared {
             && !writes_into(other, self)
             && self.own_writes.is_disjoint(&other.own_writes)
     }
+
+    /// The indices a committed transaction's answer gave the counters.
+    fn assigned(&self, response: &TxnResponse) -> Assigned {
+        self.counted
+            .iter()
+            .filter_map(|&(at, id)| {
+                response.responses.get(at).and_then(|r| r.counted()).map(|v| (id, index_of(v)))
+            })
+            .collect()
+    }
 }
 
-enum Prepare {
-    Ready(Prepared),
-    /// A page it must rewrite already changed after the decision.
-    Stale(Revision),
+/// Notifications a write could not count in its own transaction: the record listing them, committed with it.
+struct Later {
+    key: Vec<u8>,
+    ids: Vec<EntityId>,
 }
 
-/// One decision's transaction: the changes, the notification pages they touch and the cell markers of their
-/// footprint; with `read_at`, guarded by compares that fail if anything it covers changed after it.
-async fn prepare(
+/// One decision's transaction: the changes, their subscriptions' counters and the cell markers of their
+/// footprint; with `read_at`, guarded by compares that fail if an entity it writes or anything its footprint
+/// covers changed after it. Counters are not compared: each put adds one, whoever commits first.
+fn prepare(
     inner: &Inner,
     changes: Vec<Change>,
     footprint: &Footprint,
     read_at: Option<Revision>,
-) -> Result<Prepare, StoreError> {
-    let (etcd, layout) = (&inner.etcd, &inner.layout);
+) -> Result<(Prepared, Option<Later>), StoreError> {
+    let layout = &inner.layout;
     let mut own_writes = HashSet::new();
     let mut bytes = 0;
     let before = read_at.map(|r| r + 1);
     let mut txn = TxnRequest::default();
-    let mut pages: BTreeMap<usize, Vec<(u128, Option<i32>)>> = BTreeMap::new();
-    let mut counter = |id: EntityId, value: Option<i32>| {
-        pages.entry(Layout::page_of(id)).or_default().push((id.as_uuid().as_u128(), value));
-    };
+    // Per subscription, whether this write counts a notification (true) or deletes the counter (false).
+    let mut counters: BTreeMap<EntityId, bool> = BTreeMap::new();
     // etcd refuses a transaction that writes one key twice; the last change to a key is its final state.
     let mut writes: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
     for change in &changes {
@@ -408,21 +393,19 @@ async fn prepare(
                 (layout.id(Kind::Constraint, c.id), Some(codec::encode_constraint(c)))
             }
             Change::DeleteConstraint(id) => (layout.id(Kind::Constraint, *id), None),
-            // A full put of a subscription sets its counter too, so it wins over earlier notifications.
             Change::PutSubscription(s) => {
-                counter(s.id, Some(s.notification_index));
                 (layout.id(Kind::Subscription, s.id), Some(codec::encode_subscription(s)))
             }
             Change::DeleteSubscription(id) => {
-                counter(*id, None);
+                counters.insert(*id, false);
                 (layout.id(Kind::Subscription, *id), None)
             }
             Change::DeleteRidSubscription(id) => {
-                counter(*id, None);
+                counters.insert(*id, false);
                 (layout.id(Kind::RidSubscription, *id), None)
             }
-            Change::SetNotificationIndex { id, notification_index } => {
-                counter(*id, Some(*notification_index));
+            Change::SetNotificationIndex { id, .. } => {
+                counters.insert(*id, true);
                 continue;
             }
             Change::PutAvailability(a) => {
@@ -432,7 +415,6 @@ async fn prepare(
             Change::PutIsa(i) => (layout.id(Kind::Isa, i.id), Some(codec::encode_isa(i))),
             Change::DeleteIsa(id) => (layout.id(Kind::Isa, *id), None),
             Change::PutRidSubscription(s) => {
-                counter(s.id, Some(s.notification_index));
                 (layout.id(Kind::RidSubscription, s.id), Some(codec::encode_rid_subscription(s)))
             }
         };
@@ -450,34 +432,31 @@ async fn prepare(
         });
         own_writes.insert(key);
     }
-    if !pages.is_empty() {
-        // Only a followed store's mirror is current; the plain interface reads the pages from etcd.
-        let mirrored = read_at.and(inner.mirror().as_ref()).map(|mirror| {
-            pages.keys().filter_map(|n| mirror.get(n).map(|p| (*n, p.clone()))).collect::<Pages>()
-        });
-        let read = match mirrored {
-            Some(read) => read,
-            None => read_pages(etcd, layout, pages.keys().copied()).await?,
-        };
-        for (n, updates) in pages {
-            let (mod_revision, mut page) = read.get(&n).cloned().unwrap_or_default();
-            if read_at.is_some_and(|r| mod_revision > r) {
-                return Ok(Prepare::Stale(mod_revision));
-            }
-            for (id, value) in updates {
-                match value {
-                    Some(v) => page.insert(id, v),
-                    None => page.remove(&id),
-                };
-            }
-            let key = layout.page(n);
-            let value = encode_page(&page);
-            bytes += key.len() + value.len();
-            txn.compare.push(Compare::modified_before(&key, mod_revision + 1));
-            txn.success.push(Op::put(&key, &value));
-            own_writes.insert(key);
-        }
+    let (mut counted_ids, deleted): (Vec<_>, Vec<_>) = counters.into_iter().partition(|(_, count)| *count);
+    for (id, _) in &deleted {
+        let key = layout.counter(*id);
+        txn.success.push(Op::delete(&key));
+        own_writes.insert(key);
     }
+    let rest =
+        counted_ids.split_off(counted_ids.len().min(layout::COUNTER_BUDGET.saturating_sub(deleted.len())));
+    let mut counted = Vec::new();
+    for (id, _) in counted_ids {
+        let key = layout.counter(id);
+        counted.push((txn.success.len(), id));
+        txn.success.push(Op::count(&key));
+        bytes += key.len();
+        own_writes.insert(key);
+    }
+    let later = (!rest.is_empty()).then(|| {
+        let ids: Vec<EntityId> = rest.into_iter().map(|(id, _)| id).collect();
+        let key = layout.later(&EntityId::random().to_string());
+        let value = encode_ids(&ids);
+        bytes += key.len() + value.len();
+        txn.success.push(Op::put(&key, &value));
+        own_writes.insert(key.clone());
+        Later { key, ids }
+    });
     let markers = layout.markers(footprint);
     let mut compared: HashSet<Vec<u8>> = own_writes.clone();
     if let Some(before) = before {
@@ -496,7 +475,86 @@ async fn prepare(
             txn.compare.len(),
         )));
     }
-    Ok(Prepare::Ready(Prepared { txn, shared: markers.shared, own_writes, compared, bytes }))
+    Ok((Prepared { txn, shared: markers.shared, own_writes, compared, bytes, counted }, later))
+}
+
+/// Counts, after a write committed, the notifications its own transaction had no room for, a budget at a time,
+/// and deletes their record. Each step requires the record as the previous step left it, so that a write is
+/// counted once even when [`finish_abandoned`] takes over an instance that stopped half way.
+async fn count_later(inner: &Inner, later: Later, committed_at: Revision) -> Result<Assigned, StoreError> {
+    let Later { key, ids } = later;
+    let mut assigned = Assigned::new();
+    let mut at = committed_at;
+    for (step, chunk) in ids.chunks(layout::COUNTER_BUDGET).enumerate() {
+        let rest = &ids[((step + 1) * layout::COUNTER_BUDGET).min(ids.len())..];
+        let mut txn = TxnRequest { compare: vec![Compare::modified_at(&key, at)], ..TxnRequest::default() };
+        txn.success.extend(chunk.iter().map(|id| Op::count(&inner.layout.counter(*id))));
+        txn.success.push(if rest.is_empty() { Op::delete(&key) } else { Op::put(&key, &encode_ids(rest)) });
+        txn.success.push(Op::put(&inner.layout.head(), &[]));
+        let response = inner.etcd.txn(&txn).await?;
+        if !response.succeeded {
+            return Err(StoreError::Io(
+                "another instance finished counting this write's notifications; it is committed".into(),
+            ));
+        }
+        at = response.revision();
+        assigned.extend(
+            chunk
+                .iter()
+                .zip(&response.responses)
+                .filter_map(|(id, r)| r.counted().map(|v| (*id, index_of(v)))),
+        );
+    }
+    Ok(assigned)
+}
+
+/// Completes a commit: counts what it had to count later, and answers with every index it got.
+async fn finish(inner: &Inner, committed: Committed, later: Option<Later>) -> Result<Committed, StoreError> {
+    match (committed, later) {
+        (Committed::At(revision, mut assigned), Some(later)) => {
+            assigned.extend(count_later(inner, later, revision).await?);
+            Ok(Committed::At(revision, assigned))
+        }
+        (committed, _) => Ok(committed),
+    }
+}
+
+/// Far longer than an instance needs to count a write's notifications, unless it stopped.
+pub const ABANDONED_AFTER: Duration = Duration::from_secs(30);
+
+/// Counts the notifications of writes whose instance stopped before it could: records unchanged across two
+/// looks `after` apart.
+async fn finish_abandoned(inner: Arc<Inner>, after: Duration) {
+    let mut seen: HashMap<Vec<u8>, Revision> = HashMap::new();
+    loop {
+        tokio::time::sleep(after).await;
+        let (start, end) = inner.layout.laters();
+        let Ok(response) =
+            inner.etcd.range(&RangeRequest { key: start, range_end: end, ..RangeRequest::default() }).await
+        else {
+            continue;
+        };
+        let now: HashMap<Vec<u8>, Revision> =
+            response.kvs.iter().map(|kv| (kv.key.clone(), kv.mod_revision)).collect();
+        for kv in &response.kvs {
+            if seen.get(&kv.key) != Some(&kv.mod_revision) {
+                continue;
+            }
+            let outcome = match decode_ids(&kv.value) {
+                Ok(ids) => {
+                    count_later(&inner, Later { key: kv.key.clone(), ids }, kv.mod_revision).await.map(|_| ())
+                }
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(()) => {
+                    tracing::info!(key = %String::from_utf8_lossy(&kv.key), "counted an abandoned write's notifications")
+                }
+                Err(e) => tracing::warn!(error = %e, "counting an abandoned write's notifications failed"),
+            }
+        }
+        seen = now;
+    }
 }
 
 /// The revision to wait for after a refused (nested) transaction: `head` as its failure branch read it.
@@ -510,13 +568,14 @@ fn stale_head(response: &TxnResponse, fallback: Revision) -> Revision {
 }
 
 /// Sends one decision alone: its compares guard the whole transaction.
-async fn send_alone(inner: &Inner, prepared: Prepared) -> Result<Committed, StoreError> {
-    let Prepared { mut txn, shared, .. } = prepared;
+async fn send_alone(inner: &Inner, mut prepared: Prepared) -> Result<Committed, StoreError> {
+    let shared = std::mem::take(&mut prepared.shared);
+    let mut txn = std::mem::take(&mut prepared.txn);
     txn.success.extend(shared.iter().map(|k| Op::put(k, &[])));
     txn.success.push(Op::put(&inner.layout.head(), &[]));
     let response = inner.etcd.txn(&txn).await?;
     if response.succeeded {
-        return Ok(Committed::At(response.revision()));
+        return Ok(Committed::At(response.revision(), prepared.assigned(&response)));
     }
     Ok(Committed::Stale(stale_head(&response, response.revision())))
 }
@@ -529,9 +588,9 @@ async fn send_batch(inner: &Inner, batch: Vec<Prepared>) -> Result<Vec<Committed
         return Ok(vec![prepared.ok_or_else(|| StoreError::Io("empty batch".into()))?.await?]);
     }
     let shared: BTreeSet<Vec<u8>> = batch.iter().flat_map(|p| p.shared.iter().cloned()).collect();
-    let n = batch.len();
     let mut outer = TxnRequest::default();
-    outer.success.extend(batch.into_iter().map(|p| Op::txn(p.txn)));
+    let mut batch = batch;
+    outer.success.extend(batch.iter_mut().map(|p| Op::txn(std::mem::take(&mut p.txn))));
     outer.success.extend(shared.iter().map(|k| Op::put(k, &[])));
     outer.success.push(Op::put(&inner.layout.head(), &[]));
     let response = inner.etcd.txn(&outer).await?;
@@ -539,17 +598,17 @@ async fn send_batch(inner: &Inner, batch: Vec<Prepared>) -> Result<Vec<Committed
     Ok(response
         .responses
         .iter()
-        .take(n)
-        .map(|r| match r.txn() {
-            Some(nested) if nested.succeeded => Committed::At(revision),
+        .zip(&batch)
+        .map(|(r, p)| match r.txn() {
+            Some(nested) if nested.succeeded => Committed::At(revision, p.assigned(nested)),
             Some(nested) => Committed::Stale(stale_head(nested, revision)),
             None => Committed::Stale(revision),
         })
         .collect())
 }
 
-/// Decisions waiting to be sent, each with where to say how it ended.
-type Pending = (Prepared, oneshot::Sender<Result<Committed, StoreError>>);
+/// Decisions waiting to be sent, each with what it counts after committing and where to say how it ended.
+type Pending = (Prepared, Option<Later>, oneshot::Sender<Result<Committed, StoreError>>);
 
 /// Commits sent at once; more commits waiting meanwhile make bigger batches.
 const BATCHES_IN_FLIGHT: usize = 4;
@@ -575,20 +634,33 @@ async fn batch_commits(inner: Arc<Inner>, mut queue: mpsc::UnboundedReceiver<Pen
         let batch = take_batch(&mut waiting);
         let inner = inner.clone();
         tokio::spawn(async move {
-            let (prepared, answers): (Vec<Prepared>, Vec<_>) = batch.into_iter().unzip();
-            match send_batch(&inner, prepared).await {
+            let mut prepared = Vec::new();
+            let mut answers = Vec::new();
+            for (p, later, answer) in batch {
+                prepared.push(p);
+                answers.push((later, answer));
+            }
+            let outcomes = send_batch(&inner, prepared).await;
+            drop(slot);
+            match outcomes {
                 Ok(outcomes) => {
-                    for (answer, outcome) in answers.into_iter().zip(outcomes) {
-                        let _ = answer.send(Ok(outcome));
+                    for ((later, answer), outcome) in answers.into_iter().zip(outcomes) {
+                        let Some(later) = later else {
+                            let _ = answer.send(Ok(outcome));
+                            continue;
+                        };
+                        let inner = inner.clone();
+                        tokio::spawn(async move {
+                            let _ = answer.send(finish(&inner, outcome, Some(later)).await);
+                        });
                     }
                 }
                 Err(e) => {
-                    for answer in answers {
+                    for (_, answer) in answers {
                         let _ = answer.send(Err(e.clone()));
                     }
                 }
             }
-            drop(slot);
         });
     }
 }
@@ -626,27 +698,6 @@ fn take_batch(waiting: &mut Vec<Pending>) -> Vec<Pending> {
     taken
 }
 
-/// The named pages with their revisions, in one round trip.
-async fn read_pages(
-    etcd: &Etcd,
-    layout: &Layout,
-    pages: impl Iterator<Item = usize>,
-) -> Result<BTreeMap<usize, (Revision, Page)>, StoreError> {
-    let pages: Vec<usize> = pages.collect();
-    let txn = TxnRequest {
-        success: pages.iter().map(|&n| Op::get(&layout.page(n))).collect(),
-        ..TxnRequest::default()
-    };
-    let response = etcd.txn(&txn).await?;
-    let mut read = BTreeMap::new();
-    for (n, r) in pages.into_iter().zip(response.responses) {
-        if let Some(kv) = r.range().and_then(|r| r.kvs.first()) {
-            read.insert(n, (kv.mod_revision, decode_page(&kv.value)?));
-        }
-    }
-    Ok(read)
-}
-
 impl SharedStore for EtcdStore {
     fn latest(&self) -> BoxFuture<'_, Result<Revision, StoreError>> {
         Box::pin(async move {
@@ -664,13 +715,10 @@ impl SharedStore for EtcdStore {
         read_at: Revision,
     ) -> BoxFuture<'_, Result<Committed, StoreError>> {
         Box::pin(async move {
-            let prepared = match prepare(&self.inner, changes, &footprint, Some(read_at)).await? {
-                Prepare::Ready(prepared) => prepared,
-                Prepare::Stale(revision) => return Ok(Committed::Stale(revision)),
-            };
+            let (prepared, later) = prepare(&self.inner, changes, &footprint, Some(read_at))?;
             let (answer, outcome) = oneshot::channel();
             self.batches
-                .send((prepared, answer))
+                .send((prepared, later, answer))
                 .map_err(|_| StoreError::Io("the etcd batcher stopped".into()))?;
             outcome.await.unwrap_or_else(|_| Err(StoreError::Io("the etcd batcher stopped".into())))
         })
@@ -705,12 +753,11 @@ mod tests {
         Inner {
             etcd: Etcd::new(vec!["http://127.0.0.1:9".into()]).expect("a client"),
             layout: Layout::new("/t"),
-            mirror: Mutex::new(Some(Pages::new())),
         }
     }
 
-    /// A decision writing one report (no pages, so no etcd read) over `rect`.
-    async fn decision(inner: &Inner, name: &str, rect: (f64, f64, f64, f64)) -> Prepared {
+    /// A decision writing one report over `rect`.
+    fn decision(inner: &Inner, name: &str, rect: (f64, f64, f64, f64)) -> Prepared {
         let (lat_lo, lat_hi, lng_lo, lng_hi) = rect;
         let footprint =
             Footprint { rects: vec![LatLngRect { lat_lo, lat_hi, lng_lo, lng_hi }], everywhere: false };
@@ -720,25 +767,22 @@ mod tests {
             received_at: chrono::DateTime::from_timestamp_nanos(0),
             body: String::new(),
         };
-        match prepare(inner, vec![Change::PutReport(report)], &footprint, Some(10)).await {
-            Ok(Prepare::Ready(p)) => p,
-            _ => panic!("a report needs no page, so it is always ready"),
-        }
+        prepare(inner, vec![Change::PutReport(report)], &footprint, Some(10)).expect("a report fits").0
     }
 
     #[tokio::test]
     async fn decisions_that_could_invalidate_each_other_are_never_batched() {
         let inner = inner();
-        let small = decision(&inner, "a", (47.2, 47.202, 8.3, 8.302)).await;
-        let large = decision(&inner, "b", (46.9, 47.5, 7.9, 8.6)).await;
-        let neighbour = decision(&inner, "c", (47.201, 47.203, 8.301, 8.303)).await;
-        let far = decision(&inner, "d", (-33.9, -33.898, 151.2, 151.202)).await;
+        let small = decision(&inner, "a", (47.2, 47.202, 8.3, 8.302));
+        let large = decision(&inner, "b", (46.9, 47.5, 7.9, 8.6));
+        let neighbour = decision(&inner, "c", (47.201, 47.203, 8.301, 8.303));
+        let far = decision(&inner, "d", (-33.9, -33.898, 151.2, 151.202));
         assert!(!small.independent_of(&large) && !large.independent_of(&small));
         assert!(!small.independent_of(&neighbour));
         assert!(small.independent_of(&far) && far.independent_of(&small));
 
         let mut waiting: Vec<Pending> =
-            [small, large, far].into_iter().map(|p| (p, oneshot::channel().0)).collect();
+            [small, large, far].into_iter().map(|p| (p, None, oneshot::channel().0)).collect();
         let batch = take_batch(&mut waiting);
         assert_eq!(batch.len(), 2, "the small and the far decision go together");
         assert_eq!(waiting.len(), 1, "the large one waits for the next batch");

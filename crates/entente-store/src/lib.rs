@@ -8,5 +8,5 @@ mod codec;
 mod etcd;
 mod redb_store;
 
-pub use etcd::{Etcd, EtcdConfig, EtcdStore, LocalEtcd};
+pub use etcd::{ABANDONED_AFTER, Etcd, EtcdConfig, EtcdStore, LocalEtcd};
 pub use redb_store::RedbStore;

@@ -230,8 +230,9 @@ fn delete(open: Open<'_>) -> Result<()> {
     Ok(())
 }
 
-/// A notification stores the counter alone; it survives reopening, a later full put of the subscription wins
-/// over it, and a delete removes both.
+/// Each notification counts one, as the decision expects (a shared store counts them itself, so the suite
+/// notifies in order): the count survives reopening, a full put of the subscription carries the count as it
+/// stands, a delete removes both, and a subscription made again under the same id starts from 0.
 fn notification_indices(open: Open<'_>) -> Result<()> {
     let (s1, s2) = (subscription(1, "uss1"), subscription(2, "uss1"));
     let index = |snapshot: &Snapshot, id: EntityId| {
@@ -240,18 +241,32 @@ fn notification_indices(open: Open<'_>) -> Result<()> {
     {
         let store = open()?;
         commit(&*store, vec![Change::PutSubscription(s1.clone()), Change::PutSubscription(s2.clone())])?;
-        commit(&*store, vec![Change::SetNotificationIndex { id: s1.id, notification_index: 41 }])?;
-        commit(&*store, vec![Change::SetNotificationIndex { id: s1.id, notification_index: 42 }])?;
-        commit(&*store, vec![Change::SetNotificationIndex { id: s2.id, notification_index: 9 }])?;
+        commit(&*store, vec![Change::SetNotificationIndex { id: s1.id, notification_index: 1 }])?;
+        commit(&*store, vec![Change::SetNotificationIndex { id: s1.id, notification_index: 2 }])?;
+        commit(&*store, vec![Change::SetNotificationIndex { id: s2.id, notification_index: 1 }])?;
     }
     let store = open()?;
     let got = store.load()?;
-    ensure!(index(&got, s1.id) == Some(42) && index(&got, s2.id) == Some(9), "{:?}", got.subscriptions);
-    let s1_rewritten = Subscription { notification_index: 43, version: "v2".into(), ..s1.clone() };
+    ensure!(index(&got, s1.id) == Some(2) && index(&got, s2.id) == Some(1), "{:?}", got.subscriptions);
+    let s1_rewritten = Subscription { notification_index: 2, version: "v2".into(), ..s1.clone() };
     commit(&*store, vec![Change::PutSubscription(s1_rewritten.clone()), Change::DeleteSubscription(s2.id)])?;
     drop(store);
+    let store = open()?;
+    let got = store.load()?;
+    ensure!(
+        got.subscriptions == vec![s1_rewritten.clone()],
+        "after rewrite and delete: {:?}",
+        got.subscriptions
+    );
+    commit(&*store, vec![Change::PutSubscription(Subscription { notification_index: 0, ..s2.clone() })])?;
+    commit(&*store, vec![Change::SetNotificationIndex { id: s1.id, notification_index: 3 }])?;
+    drop(store);
     let got = open()?.load()?;
-    ensure!(got.subscriptions == vec![s1_rewritten], "after rewrite and delete: {:?}", got.subscriptions);
+    ensure!(
+        index(&got, s1.id) == Some(3) && index(&got, s2.id) == Some(0),
+        "after another notification and a subscription made again: {:?}",
+        got.subscriptions
+    );
 
     // The same counter serves F3411 subscriptions.
     let rid = RidSubscription {
@@ -266,12 +281,12 @@ fn notification_indices(open: Open<'_>) -> Result<()> {
     {
         let store = open()?;
         commit(&*store, vec![Change::PutRidSubscription(rid.clone())])?;
-        commit(&*store, vec![Change::SetNotificationIndex { id: rid.id, notification_index: 5 }])?;
+        commit(&*store, vec![Change::SetNotificationIndex { id: rid.id, notification_index: 1 }])?;
     }
     let store = open()?;
     let got = store.load()?;
     ensure!(
-        got.rid_subscriptions == vec![RidSubscription { notification_index: 5, ..rid.clone() }],
+        got.rid_subscriptions == vec![RidSubscription { notification_index: 1, ..rid.clone() }],
         "{:?}",
         got.rid_subscriptions
     );
@@ -555,13 +570,120 @@ mod etcd {
 
         fn open(location: &Location) -> Result<Box<dyn Store>> {
             let _entered = location.runtime.enter();
-            let config =
-                EtcdConfig { endpoints: location.cluster.endpoints(), prefix: location.prefix.clone() };
+            let config = EtcdConfig {
+                endpoints: location.cluster.endpoints(),
+                prefix: location.prefix.clone(),
+                abandoned_after: entente_store::ABANDONED_AFTER,
+            };
             Ok(Box::new(EtcdStore::connect(&config)?))
         }
     }
 
     conformance_suite!(Etcd);
+
+    /// Keys under `prefix` on the cluster, through etcd's JSON gateway.
+    async fn count_keys(endpoint: &str, prefix: &str) -> Result<i64> {
+        use base64::Engine;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let end =
+            format!("{}{}", &prefix[..prefix.len() - 1], (prefix.as_bytes()[prefix.len() - 1] + 1) as char);
+        let range: serde_json::Value = reqwest::Client::new()
+            .post(format!("{endpoint}/v3/kv/range"))
+            .json(&serde_json::json!({"key": b64(prefix), "range_end": b64(&end), "count_only": true}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(range["count"].as_str().unwrap_or("0").parse()?)
+    }
+
+    /// Two instances notifying the same subscriptions at once each get distinct indices, counted by etcd, also
+    /// for a write notifying more subscriptions than one transaction may count; a record a stopped instance
+    /// left is counted by another.
+    #[test]
+    fn notifications_are_counted_distinctly_across_instances_and_transactions() -> Result<()> {
+        use entente_dss::SharedStore;
+
+        let location = Etcd::fresh()?;
+        let config = |abandoned_after| EtcdConfig {
+            endpoints: location.cluster.endpoints(),
+            prefix: location.prefix.clone(),
+            abandoned_after,
+        };
+        location.runtime.block_on(async {
+            let a = Arc::new(EtcdStore::connect(&config(entente_store::ABANDONED_AFTER))?);
+            let b = Arc::new(EtcdStore::connect(&config(std::time::Duration::from_millis(300)))?);
+            // Past the 56 counters one transaction takes.
+            let subs: Vec<Subscription> =
+                (0..150).map(|n| Subscription { notification_index: 0, ..subscription(n, "uss1") }).collect();
+            for chunk in subs.chunks(40) {
+                a.submit(chunk.iter().cloned().map(Change::PutSubscription).collect()).await??;
+            }
+            let notify: Vec<Change> = subs
+                .iter()
+                .map(|s| Change::SetNotificationIndex { id: s.id, notification_index: 1 })
+                .collect();
+            let writes = (0..6).map(|k| {
+                let store = if k % 2 == 0 { a.clone() } else { b.clone() };
+                let notify = notify.clone();
+                tokio::spawn(async move {
+                    let read_at = store.latest().await?;
+                    store.commit_if(notify, entente_dss::Footprint::default(), read_at).await
+                })
+            });
+            let mut got: std::collections::HashMap<EntityId, Vec<i32>> = std::collections::HashMap::new();
+            for write in writes.collect::<Vec<_>>() {
+                match write.await?? {
+                    entente_dss::Committed::At(_, assigned) => {
+                        ensure!(
+                            assigned.len() == subs.len(),
+                            "{} indices for {} subscriptions",
+                            assigned.len(),
+                            subs.len()
+                        );
+                        for (id, index) in assigned {
+                            got.entry(id).or_default().push(index);
+                        }
+                    }
+                    stale => bail!("notifications alone never go stale: {stale:?}"),
+                }
+            }
+            for s in &subs {
+                let mut indices = got.remove(&s.id).context("every subscription was counted")?;
+                indices.sort();
+                ensure!(indices == vec![1, 2, 3, 4, 5, 6], "{}: {indices:?}", s.id);
+            }
+            let (snapshot, _) = a.snapshot().await?;
+            ensure!(snapshot.subscriptions.iter().all(|s| s.notification_index == 6));
+            let endpoint = &config(entente_store::ABANDONED_AFTER).endpoints[0];
+            ensure!(count_keys(endpoint, &format!("{}/p/", location.prefix)).await? == 0, "records left");
+
+            // A record as an instance leaves it when it stops after committing: another instance counts it.
+            use base64::Engine;
+            let ids: Vec<u128> = subs.iter().take(3).map(|s| s.id.as_uuid().as_u128()).collect();
+            let value = postcard::to_allocvec(&ids)?;
+            let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+            reqwest::Client::new()
+                .post(format!("{endpoint}/v3/kv/put"))
+                .json(&serde_json::json!({
+                    "key": b64(format!("{}/p/stopped", location.prefix).as_bytes()),
+                    "value": b64(&value),
+                }))
+                .send()
+                .await?
+                .error_for_status()?;
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+            while count_keys(endpoint, &format!("{}/p/", location.prefix)).await? > 0 {
+                ensure!(tokio::time::Instant::now() < deadline, "the abandoned record was never counted");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            let (snapshot, _) = a.snapshot().await?;
+            let mut counts: Vec<i32> = snapshot.subscriptions.iter().map(|s| s.notification_index).collect();
+            counts.sort();
+            ensure!(counts[..147].iter().all(|n| *n == 6) && counts[147..] == [7, 7, 7], "{counts:?}");
+            Ok(())
+        })
+    }
 
     /// An instance whose watch fell behind a compaction reloads the pool's state instead of staying stale.
     #[test]
@@ -569,7 +691,11 @@ mod etcd {
         use entente_dss::{Caller, Dss, Limits, SystemClock};
 
         let location = Etcd::fresh()?;
-        let config = EtcdConfig { endpoints: location.cluster.endpoints(), prefix: location.prefix.clone() };
+        let config = EtcdConfig {
+            endpoints: location.cluster.endpoints(),
+            prefix: location.prefix.clone(),
+            abandoned_after: entente_store::ABANDONED_AFTER,
+        };
         location.runtime.block_on(async {
             let behind = Arc::new(EtcdStore::connect(&config)?);
             let (snapshot, at) = behind.snapshot().await?;

@@ -279,9 +279,17 @@ async fn new_subscription_submits_the_implicit_subscription_then_the_intent() ->
 
     let groups = h.submitted();
     ensure!(groups.len() == 1, "one atomic group, got {groups:?}");
-    let [Change::PutSubscription(s), Change::PutOperationalIntent(put)] = groups[0].as_slice() else {
-        bail!("expected PutSubscription then PutOperationalIntent, got {:?}", groups[0]);
+    // The notification is its own change even though the subscription is put in the same write: a shared
+    // store counts notifications from these.
+    let [
+        Change::PutSubscription(s),
+        Change::SetNotificationIndex { id: notified, notification_index: 1 },
+        Change::PutOperationalIntent(put),
+    ] = groups[0].as_slice()
+    else {
+        bail!("expected PutSubscription, its notification, then PutOperationalIntent, got {:?}", groups[0]);
     };
+    assert_eq!(*notified, sid);
     let expected = Subscription {
         id: sid,
         manager: "uss1".into(),

@@ -17,8 +17,8 @@ pub(crate) struct Txn<'a> {
     pub(crate) space: &'a Airspace,
     /// `None` marks a subscription deleted by this write.
     subscriptions: BTreeMap<EntityId, Option<Subscription>>,
-    /// New notification indices of subscriptions this write does not otherwise change: stored as a counter
-    /// alone, so a notification rewrites a few bytes rather than the whole subscription.
+    /// New notification indices of every subscription this write notifies, also those it puts: a shared
+    /// store counts notifications from these rather than from the subscriptions it is given.
     bumped: BTreeMap<EntityId, i32>,
     changes: Vec<Change>,
 }
@@ -70,12 +70,10 @@ impl<'a> Txn<'a> {
                 .entry(s.uss_base_url.clone())
                 .or_default()
                 .push(SubscriptionState { subscription_id: id, notification_index: index });
-            match self.subscriptions.get_mut(&id) {
-                Some(Some(edited)) => edited.notification_index = index,
-                _ => {
-                    self.bumped.insert(id, index);
-                }
+            if let Some(Some(edited)) = self.subscriptions.get_mut(&id) {
+                edited.notification_index = index;
             }
+            self.bumped.insert(id, index);
         }
         by_url
             .into_iter()

@@ -35,6 +35,9 @@ pub(crate) struct KeyValue {
     pub(crate) key: Vec<u8>,
     #[prost(int64, tag = "3")]
     pub(crate) mod_revision: Revision,
+    /// Puts since the key was (re)created: 1 after its first put.
+    #[prost(int64, tag = "4")]
+    pub(crate) version: i64,
     #[prost(bytes = "vec", tag = "5")]
     pub(crate) value: Vec<u8>,
 }
@@ -67,6 +70,14 @@ pub(crate) struct PutRequest {
     key: Vec<u8>,
     #[prost(bytes = "vec", tag = "2")]
     value: Vec<u8>,
+    #[prost(bool, tag = "4")]
+    prev_kv: bool,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct PutResponse {
+    #[prost(message, optional, tag = "2")]
+    pub(crate) prev_kv: Option<KeyValue>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -75,7 +86,8 @@ pub(crate) struct DeleteRangeRequest {
     key: Vec<u8>,
 }
 
-/// `Compare.CompareResult.LESS` and `Compare.CompareTarget.MOD`.
+/// `Compare.CompareResult.EQUAL` and `LESS`, and `Compare.CompareTarget.MOD`.
+const EQUAL: i32 = 0;
 const LESS: i32 = 2;
 const MOD: i32 = 2;
 
@@ -107,6 +119,16 @@ impl Compare {
             against: Some(CompareTo::ModRevision(revision)),
         }
     }
+
+    /// True while the key was last changed exactly at `revision`.
+    pub(crate) fn modified_at(key: &[u8], revision: Revision) -> Compare {
+        Compare {
+            result: EQUAL,
+            target: MOD,
+            key: key.to_vec(),
+            against: Some(CompareTo::ModRevision(revision)),
+        }
+    }
 }
 
 /// One operation of a transaction branch (`RequestOp`).
@@ -131,7 +153,18 @@ pub(crate) enum Request {
 
 impl Op {
     pub(crate) fn put(key: &[u8], value: &[u8]) -> Op {
-        Op { request: Some(Request::Put(PutRequest { key: key.to_vec(), value: value.to_vec() })) }
+        Op {
+            request: Some(Request::Put(PutRequest {
+                key: key.to_vec(),
+                value: value.to_vec(),
+                prev_kv: false,
+            })),
+        }
+    }
+
+    /// A put whose answer carries the key as it was before, so its version can be read.
+    pub(crate) fn count(key: &[u8]) -> Op {
+        Op { request: Some(Request::Put(PutRequest { key: key.to_vec(), value: Vec::new(), prev_kv: true })) }
     }
 
     pub(crate) fn delete(key: &[u8]) -> Op {
@@ -180,10 +213,10 @@ impl TxnResponse {
     }
 }
 
-/// One operation's answer (`ResponseOp`); puts and deletes answer nothing this store reads.
+/// One operation's answer (`ResponseOp`); deletes answer nothing this store reads.
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct OpResponse {
-    #[prost(oneof = "Response", tags = "1, 4")]
+    #[prost(oneof = "Response", tags = "1, 2, 4")]
     response: Option<Response>,
 }
 
@@ -191,6 +224,8 @@ pub(crate) struct OpResponse {
 pub(crate) enum Response {
     #[prost(message, tag = "1")]
     Range(RangeResponse),
+    #[prost(message, tag = "2")]
+    Put(PutResponse),
     #[prost(message, tag = "4")]
     Txn(TxnResponse),
 }
@@ -206,6 +241,14 @@ impl OpResponse {
     pub(crate) fn txn(&self) -> Option<&TxnResponse> {
         match &self.response {
             Some(Response::Txn(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The version a counted put gave its key: one more than before (1 for a new key).
+    pub(crate) fn counted(&self) -> Option<i64> {
+        match &self.response {
+            Some(Response::Put(p)) => Some(p.prev_kv.as_ref().map_or(0, |kv| kv.version) + 1),
             _ => None,
         }
     }

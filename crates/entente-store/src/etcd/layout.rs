@@ -1,4 +1,4 @@
-//! Where the pool keeps things in etcd: entity keys, notification pages, and the cell markers whose
+//! Where the pool keeps things in etcd: entity keys, notification counters, and the cell markers whose
 //! revisions reveal concurrent writes in the same part of the map.
 
 use std::collections::BTreeSet;
@@ -41,11 +41,11 @@ impl Kind {
     }
 }
 
-/// Notification counters live in this many pages keyed by subscription id, so a write that notifies any
-/// number of subscriptions touches at most this many keys.
-pub(crate) const PAGES: usize = 56;
+/// Counter keys one transaction puts or deletes at most; a write notifying more subscriptions counts the rest
+/// in follow-up transactions.
+pub(crate) const COUNTER_BUDGET: usize = 56;
 
-/// The cell markers one write may compare (own cells twice, ancestors once); with the pages and the
+/// The cell markers one write may compare (own cells twice, ancestors once); with the counters and the
 /// entity keys this keeps every transaction under etcd's default limit of 128 operations.
 pub(crate) const CELL_BUDGET: usize = 40;
 
@@ -126,18 +126,26 @@ impl Layout {
         Kind::ALL.into_iter().find(|k| k.segment() == segment).map(|k| (k, name))
     }
 
-    pub(crate) fn page(&self, n: usize) -> Vec<u8> {
-        format!("{}/n/{n:02}", self.prefix).into_bytes()
+    /// A subscription's notification counter: its etcd `version`, one more with every put, is the index.
+    /// Puts need no compare, so instances notifying one subscription at once never refuse each other.
+    pub(crate) fn counter(&self, id: EntityId) -> Vec<u8> {
+        format!("{}/n/{id}", self.prefix).into_bytes()
     }
 
-    pub(crate) fn page_of(id: EntityId) -> usize {
-        (id.as_uuid().as_u128() % PAGES as u128) as usize
-    }
-
-    /// The number of a page key.
-    pub(crate) fn page_number(&self, key: &[u8]) -> Option<usize> {
+    /// The subscription of a counter key.
+    pub(crate) fn counter_id(&self, key: &[u8]) -> Option<EntityId> {
         let key = std::str::from_utf8(key).ok()?;
-        key.strip_prefix(self.prefix.as_str())?.strip_prefix("/n/")?.parse().ok().filter(|n| *n < PAGES)
+        EntityId::parse(key.strip_prefix(self.prefix.as_str())?.strip_prefix("/n/")?)
+    }
+
+    /// A record of notifications a committed write still has to count, outside the replicated range.
+    pub(crate) fn later(&self, name: &str) -> Vec<u8> {
+        format!("{}/p/{name}", self.prefix).into_bytes()
+    }
+
+    /// `[start, end)` of the records of notifications still to count.
+    pub(crate) fn laters(&self) -> (Vec<u8>, Vec<u8>) {
+        (format!("{}/p/", self.prefix).into_bytes(), format!("{}/p0", self.prefix).into_bytes())
     }
 
     /// Bumped by every write, so its revision is the newest commit of the pool.
@@ -145,7 +153,8 @@ impl Layout {
         format!("{}/head", self.prefix).into_bytes()
     }
 
-    /// `[start, end)` of everything an instance replicates: entities, `head` and pages, but no markers.
+    /// `[start, end)` of everything an instance replicates: entities, `head` and counters, but no markers
+    /// and no records of notifications still to count.
     pub(crate) fn replicated(&self) -> (Vec<u8>, Vec<u8>) {
         (format!("{}/e/", self.prefix).into_bytes(), format!("{}/o", self.prefix).into_bytes())
     }
@@ -346,12 +355,15 @@ mod tests {
         );
         assert_eq!(layout.parse_entity(&layout.head()), None);
         let (start, end) = layout.replicated();
-        assert_eq!(layout.page_number(&layout.page(PAGES - 1)), Some(PAGES - 1));
-        assert_eq!(layout.page_number(&layout.page(PAGES)), None);
-        assert_eq!(layout.page_number(&layout.head()), None);
-        for key in [layout.id(Kind::Intent, id), layout.head(), layout.page(PAGES - 1)] {
+        assert_eq!(layout.counter_id(&layout.counter(id)), Some(id));
+        assert_eq!(layout.counter_id(&layout.head()), None);
+        assert_eq!(layout.counter_id(&layout.id(Kind::Subscription, id)), None);
+        for key in [layout.id(Kind::Intent, id), layout.head(), layout.counter(id)] {
             assert!(start <= key && key < end);
         }
+        let (later_start, later_end) = layout.laters();
+        let later = layout.later("x");
+        assert!(later_start <= later && later < later_end && later >= end);
         let markers = layout.markers(&footprint(vec![rect(0.0, 0.1, 0.0, 0.1)]));
         assert!(all_bumps(&markers).all(|k| *k < start));
     }

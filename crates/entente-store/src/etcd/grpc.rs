@@ -1,9 +1,9 @@
-//! etcd's gRPC API (KV `Range` and `Txn`, `Watch`) with failover between members. The messages are the
+//! etcd's gRPC API (KV `Range` and `Txn`, `Watch`, Maintenance `Status`) with failover between members. The messages are the
 //! subset of etcd 3.4's `rpc.proto` and `kv.proto` this store uses, declared with prost's derive and the
 //! upstream field numbers, so the build needs neither protoc nor generated code.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use entente_dss::{Revision, StoreError};
 use futures_util::StreamExt;
@@ -22,11 +22,31 @@ const MAX_MESSAGE: usize = 256 << 20;
 const RANGE: &str = "/etcdserverpb.KV/Range";
 const TXN: &str = "/etcdserverpb.KV/Txn";
 const WATCH: &str = "/etcdserverpb.Watch/Watch";
+const STATUS: &str = "/etcdserverpb.Maintenance/Status";
+
+/// How often transactions look for the leader again (a follower still forwards them meanwhile).
+const LEADER_RECHECK: Duration = Duration::from_secs(10);
+
+/// `NOT_KNOWN` as the leader's index: transactions go to the current member.
+const NOT_KNOWN: usize = usize::MAX;
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct Header {
+    #[prost(uint64, tag = "2")]
+    member_id: u64,
     #[prost(int64, tag = "3")]
     pub(crate) revision: Revision,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct StatusRequest {}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct StatusResponse {
+    #[prost(message, optional, tag = "1")]
+    header: Option<Header>,
+    #[prost(uint64, tag = "4")]
+    leader: u64,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -306,10 +326,14 @@ impl Event {
 }
 
 /// The members' client URLs; requests go to the last one that answered, and move on when it cannot be
-/// reached.
+/// reached. Transactions go to the leader when it is known: a follower would forward each one to it, an
+/// extra round trip on every write.
 pub struct Etcd {
     members: Vec<(String, Channel)>,
     current: AtomicUsize,
+    leader: AtomicUsize,
+    leader_checked: std::sync::Mutex<Option<Instant>>,
+    checking: AtomicBool,
 }
 
 fn io(e: impl std::fmt::Display) -> StoreError {
@@ -359,7 +383,51 @@ impl Etcd {
             .collect::<Result<Vec<_>, StoreError>>()?;
         // Instances start on different members, so the members share the work of answering them.
         let first = std::process::id() as usize % members.len();
-        Ok(Etcd { members, current: AtomicUsize::new(first) })
+        Ok(Etcd {
+            members,
+            current: AtomicUsize::new(first),
+            leader: AtomicUsize::new(NOT_KNOWN),
+            leader_checked: std::sync::Mutex::new(None),
+            checking: AtomicBool::new(false),
+        })
+    }
+
+    /// The member each member says leads, found by asking each its status; one caller looks at a time, at most
+    /// every [`LEADER_RECHECK`].
+    async fn find_leader(&self) {
+        let due = self
+            .leader_checked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none_or(|at| at.elapsed() >= LEADER_RECHECK);
+        if !due || self.checking.swap(true, Ordering::Acquire) {
+            return;
+        }
+        let mut ids = Vec::with_capacity(self.members.len());
+        let mut leader = None;
+        for i in 0..self.members.len() {
+            let mut client = self.client(i);
+            let mut call = tonic::Request::new(StatusRequest {});
+            call.set_timeout(Duration::from_secs(1));
+            let answer = match client.ready().await {
+                Ok(()) => client
+                    .unary::<_, StatusResponse, _>(
+                        call,
+                        PathAndQuery::from_static(STATUS),
+                        ProstCodec::default(),
+                    )
+                    .await
+                    .ok()
+                    .map(tonic::Response::into_inner),
+                Err(_) => None,
+            };
+            ids.push(answer.as_ref().and_then(|a| a.header.as_ref()).map(|h| h.member_id));
+            leader = leader.or(answer.map(|a| a.leader).filter(|id| *id != 0));
+        }
+        let index = leader.and_then(|l| ids.iter().position(|id| *id == Some(l))).unwrap_or(NOT_KNOWN);
+        self.leader.store(index, Ordering::Relaxed);
+        *self.leader_checked.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        self.checking.store(false, Ordering::Release);
     }
 
     fn client(&self, i: usize) -> Grpc<Channel> {
@@ -372,21 +440,30 @@ impl Etcd {
         let _ = self.current.compare_exchange(i, next, Ordering::Relaxed, Ordering::Relaxed);
     }
 
-    /// Sends `request` to the current member; moves on to the next one when it was not reached, or on any
-    /// failure when `idempotent`.
+    /// Stops preferring member `i` as the leader, and looks for the leader again at the next transaction.
+    fn forget_leader(&self, i: usize) {
+        if self.leader.compare_exchange(i, NOT_KNOWN, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+            *self.leader_checked.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+    }
+
+    /// Sends `request` to the current member (to the leader first when `to_leader` and it is known); moves on
+    /// to the next one when it was not reached, or on any failure when `idempotent`.
     async fn unary<Req, Resp>(
         &self,
         path: &'static str,
         request: &Req,
         idempotent: bool,
+        to_leader: bool,
     ) -> Result<Resp, StoreError>
     where
         Req: prost::Message + Clone + Send + Sync + 'static,
         Resp: prost::Message + Default + Send + Sync + 'static,
     {
         let mut last = None;
+        let mut leader = if to_leader { self.leader.load(Ordering::Relaxed) } else { NOT_KNOWN };
         for _ in 0..self.members.len() * 2 {
-            let i = self.current.load(Ordering::Relaxed);
+            let i = if leader < self.members.len() { leader } else { self.current.load(Ordering::Relaxed) };
             let mut client = self.client(i);
             let mut call = tonic::Request::new(request.clone());
             call.set_timeout(REQUEST_TIMEOUT);
@@ -400,10 +477,20 @@ impl Etcd {
                     if never_sent(&status) || (idempotent && status.code() == tonic::Code::Unavailable) =>
                 {
                     tracing::debug!(endpoint = %self.members[i].0, error = %status, "etcd member unreachable");
-                    self.move_on_from(i);
+                    if leader == i {
+                        leader = NOT_KNOWN;
+                        self.forget_leader(i);
+                    } else {
+                        self.move_on_from(i);
+                    }
                     last = Some(status);
                 }
-                Err(status) => return Err(io(format!("etcd at {}: {status}", self.members[i].0))),
+                Err(status) => {
+                    if leader == i {
+                        self.forget_leader(i);
+                    }
+                    return Err(io(format!("etcd at {}: {status}", self.members[i].0)));
+                }
             }
         }
         let urls: Vec<&str> = self.members.iter().map(|(url, _)| url.as_str()).collect();
@@ -415,11 +502,12 @@ impl Etcd {
     }
 
     pub(crate) async fn range(&self, request: &RangeRequest) -> Result<RangeResponse, StoreError> {
-        self.unary(RANGE, request, true).await
+        self.unary(RANGE, request, true, false).await
     }
 
     pub(crate) async fn txn(&self, request: &TxnRequest) -> Result<TxnResponse, StoreError> {
-        self.unary(TXN, request, false).await
+        self.find_leader().await;
+        self.unary(TXN, request, false, true).await
     }
 
     /// Commits a transaction of one put, as the simplest write etcd can do (a benchmark's ceiling).
@@ -487,6 +575,43 @@ impl Watch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Asks member `i` for its status.
+    async fn status(etcd: &Etcd, i: usize) -> StatusResponse {
+        let mut client = etcd.client(i);
+        client.ready().await.expect("a running member");
+        client
+            .unary::<_, StatusResponse, _>(
+                tonic::Request::new(StatusRequest {}),
+                PathAndQuery::from_static(STATUS),
+                ProstCodec::default(),
+            )
+            .await
+            .expect("a status")
+            .into_inner()
+    }
+
+    #[tokio::test]
+    async fn transactions_find_the_leader_and_move_on_when_it_is_lost() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let mut cluster = super::super::LocalEtcd::start(dir.path(), 3).expect("a local cluster");
+        let etcd = Etcd::new(cluster.endpoints()).expect("a client");
+        etcd.put(b"/t/a", b"1").await.expect("a put");
+        let leader = etcd.leader.load(Ordering::Relaxed);
+        assert!(leader < 3, "the leader was found");
+        let told = status(&etcd, leader).await;
+        assert_eq!(told.header.map(|h| h.member_id), Some(told.leader), "member {leader} leads");
+
+        cluster.kill(leader);
+        // A put on the lost leader's connection may fail with an unknown outcome, and a put during the election
+        // may time out; one soon succeeds elsewhere.
+        let mut attempts = 0;
+        while let Err(e) = etcd.put(b"/t/a", b"2").await {
+            attempts += 1;
+            assert!(attempts < 10, "no put succeeded once the leader was gone: {e}");
+        }
+        assert_ne!(etcd.leader.load(Ordering::Relaxed), leader, "the lost leader is no longer preferred");
+    }
 
     #[tokio::test]
     async fn a_refused_connection_counts_as_never_sent_and_a_reset_does_not() {

@@ -301,8 +301,11 @@ async fn read_heads(inner: Arc<Inner>, waiters: Arc<Waiters>, wake: Arc<Notify>)
         let (inner, head) = (inner.clone(), head.clone());
         tokio::spawn(async move {
             let request = RangeRequest { key: head.to_vec(), ..RangeRequest::default() };
-            let latest =
-                inner.etcd.range(&request).await.map(|r| r.kvs.first().map_or(0, |kv| kv.mod_revision));
+            let latest = inner
+                .etcd
+                .range_at_leader(&request)
+                .await
+                .map(|r| r.kvs.first().map_or(0, |kv| kv.mod_revision));
             for waiter in batch {
                 let _ = waiter.send(latest.clone());
             }

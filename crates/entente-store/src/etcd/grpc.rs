@@ -505,6 +505,13 @@ impl Etcd {
         self.unary(RANGE, request, true, false).await
     }
 
+    /// A linearizable read sent to the leader when it is known, which confirms it with one heartbeat round
+    /// where a follower would first ask the leader.
+    pub(crate) async fn range_at_leader(&self, request: &RangeRequest) -> Result<RangeResponse, StoreError> {
+        self.find_leader().await;
+        self.unary(RANGE, request, true, true).await
+    }
+
     pub(crate) async fn txn(&self, request: &TxnRequest) -> Result<TxnResponse, StoreError> {
         self.find_leader().await;
         self.unary(TXN, request, false, true).await

@@ -397,6 +397,7 @@ fn prepare(
             }
             Change::DeleteConstraint(id) => (layout.id(Kind::Constraint, *id), None),
             Change::PutSubscription(s) => {
+                fresh_counter(&mut counters, s.id, s.notification_index);
                 (layout.id(Kind::Subscription, s.id), Some(codec::encode_subscription(s)))
             }
             Change::DeleteSubscription(id) => {
@@ -418,6 +419,7 @@ fn prepare(
             Change::PutIsa(i) => (layout.id(Kind::Isa, i.id), Some(codec::encode_isa(i))),
             Change::DeleteIsa(id) => (layout.id(Kind::Isa, *id), None),
             Change::PutRidSubscription(s) => {
+                fresh_counter(&mut counters, s.id, s.notification_index);
                 (layout.id(Kind::RidSubscription, s.id), Some(codec::encode_rid_subscription(s)))
             }
         };
@@ -479,6 +481,15 @@ fn prepare(
         )));
     }
     Ok((Prepared { txn, shared: markers.shared, own_writes, compared, bytes, counted }, later))
+}
+
+/// A subscription put with index 0 was never notified, so it has no counter; deleting the key makes sure,
+/// should a late follow-up have counted a deleted subscription of the same id. A notification later in the
+/// same write overrides this.
+fn fresh_counter(counters: &mut BTreeMap<EntityId, bool>, id: EntityId, notification_index: i32) {
+    if notification_index == 0 {
+        counters.entry(id).or_insert(false);
+    }
 }
 
 /// Counts, after a write committed, the notifications its own transaction had no room for, a budget at a time,

@@ -1,4 +1,5 @@
-//! The audit record of every exchange with the DSS and peers: a hash chain in which any edit, deletion or
+//! The audit record of every exchange with the DSS and peers, and of the other events F3548's log sets list
+//! (planning attempts, operator notifications, positions): a hash chain in which any edit, deletion or
 //! reordering of a record breaks verification.
 //!
 //! Each record's hash covers its content and the previous record's hash, over a canonical byte encoding defined
@@ -53,33 +54,105 @@ pub struct Exchange {
     pub response_sha256: String,
 }
 
+/// The kinds of event a USS records beside its exchanges, named as F3548's log set names its lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// An attempt, successful or not, to create or change an operational intent (`PlanningRecord`).
+    PlanningAttempt,
+    /// An operator told of something a requirement says they must hear (`UserNotificationRecord`).
+    OperatorNotification,
+    /// Telemetry received for a flight (`PositionRecord`, with its operational intent).
+    Position,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::PlanningAttempt => "planning_attempt",
+            EventKind::OperatorNotification => "operator_notification",
+            EventKind::Position => "position",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EventKind> {
+        [EventKind::PlanningAttempt, EventKind::OperatorNotification, EventKind::Position]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// An event as the server describes it: `payload` is its JSON, hashed byte for byte, so this crate needs no
+/// knowledge of the format.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub time: Timestamp,
+    pub kind: EventKind,
+    pub payload: String,
+}
+
+/// What one record holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Entry {
+    Exchange(Exchange),
+    Event(Event),
+}
+
+impl Entry {
+    pub fn time(&self) -> Timestamp {
+        match self {
+            Entry::Exchange(e) => e.time,
+            Entry::Event(e) => e.time,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditRecord {
     pub seq: u64,
-    pub exchange: Exchange,
+    pub entry: Entry,
     pub prev_hash: String,
     pub hash: String,
 }
 
 impl AuditRecord {
-    /// The hash this record must carry given its content and `prev_hash`.
+    pub fn exchange(&self) -> Option<&Exchange> {
+        match &self.entry {
+            Entry::Exchange(e) => Some(e),
+            Entry::Event(_) => None,
+        }
+    }
+
+    pub fn event(&self) -> Option<&Event> {
+        match &self.entry {
+            Entry::Event(e) => Some(e),
+            Entry::Exchange(_) => None,
+        }
+    }
+
+    /// The hash this record must carry given its content and `prev_hash`. An exchange's fields start with its
+    /// time and an event's with the word "event", so the two kinds of record never hash alike.
     pub fn expected_hash(&self) -> String {
-        let e = &self.exchange;
-        let status = e.status.map_or_else(String::new, |s| s.to_string());
-        let fields = [
-            self.seq.to_string(),
-            e.time.to_rfc3339_opts(SecondsFormat::Nanos, true),
-            e.direction.as_str().to_owned(),
-            e.peer.clone(),
-            e.method.clone(),
-            e.url.clone(),
-            status,
-            e.request_sha256.clone(),
-            e.response_sha256.clone(),
-            self.prev_hash.clone(),
-        ];
+        let time = |t: &Timestamp| t.to_rfc3339_opts(SecondsFormat::Nanos, true);
+        let content: Vec<String> = match &self.entry {
+            Entry::Exchange(e) => vec![
+                time(&e.time),
+                e.direction.as_str().to_owned(),
+                e.peer.clone(),
+                e.method.clone(),
+                e.url.clone(),
+                e.status.map_or_else(String::new, |s| s.to_string()),
+                e.request_sha256.clone(),
+                e.response_sha256.clone(),
+            ],
+            Entry::Event(e) => {
+                vec!["event".to_owned(), e.kind.as_str().to_owned(), time(&e.time), e.payload.clone()]
+            }
+        };
+        let fields = std::iter::once(self.seq.to_string())
+            .chain(content)
+            .chain(std::iter::once(self.prev_hash.clone()));
         let mut h = Sha256::new();
-        for f in &fields {
+        for f in fields {
             // Length prefixes keep ("ab", "c") and ("a", "bc") apart.
             h.update((f.len() as u64).to_be_bytes());
             h.update(f.as_bytes());
@@ -111,14 +184,10 @@ impl AuditChain {
         }))
     }
 
-    /// Appends an exchange: the record to write, in order, before sealing the next one.
-    pub fn seal(&mut self, exchange: Exchange) -> AuditRecord {
-        let mut record = AuditRecord {
-            seq: self.next_seq,
-            exchange,
-            prev_hash: self.last_hash.clone(),
-            hash: String::new(),
-        };
+    /// Appends an entry: the record to write, in order, before sealing the next one.
+    pub fn seal(&mut self, entry: Entry) -> AuditRecord {
+        let mut record =
+            AuditRecord { seq: self.next_seq, entry, prev_hash: self.last_hash.clone(), hash: String::new() };
         record.hash = record.expected_hash();
         self.next_seq += 1;
         self.last_hash.clone_from(&record.hash);
@@ -179,9 +248,26 @@ mod tests {
         }
     }
 
+    fn event(i: u16) -> Event {
+        Event {
+            time: Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).single().unwrap()
+                + chrono::Duration::nanoseconds(i.into()),
+            kind: EventKind::PlanningAttempt,
+            payload: format!("{{\"time\":\"{i}\",\"ovns\":[]}}"),
+        }
+    }
+
     fn log(n: u16) -> Vec<AuditRecord> {
         let mut chain = AuditChain::default();
-        (0..n).map(|i| chain.seal(exchange(i))).collect()
+        (0..n)
+            .map(|i| {
+                if i % 3 == 1 {
+                    chain.seal(Entry::Event(event(i)))
+                } else {
+                    chain.seal(Entry::Exchange(exchange(i)))
+                }
+            })
+            .collect()
     }
 
     #[test]
@@ -191,7 +277,7 @@ mod tests {
         assert_eq!(records[0].prev_hash, GENESIS_HASH);
         let mut chain = AuditChain::resume(&records).unwrap();
         let mut longer = records.clone();
-        longer.push(chain.seal(exchange(5)));
+        longer.push(chain.seal(Entry::Exchange(exchange(5))));
         assert_eq!(verify_chain(&longer), Ok(6));
         assert_eq!(verify_chain(&[]), Ok(0));
     }
@@ -204,11 +290,21 @@ mod tests {
             other => panic!("tampering not detected: {other:?}"),
         };
         let mut edited = records.clone();
-        edited[2].exchange.status = Some(500);
+        if let Entry::Exchange(e) = &mut edited[2].entry {
+            e.status = Some(500);
+        }
         assert_eq!(seq_of(verify_chain(&edited)), 2);
 
+        let mut event_edited = records.clone();
+        if let Entry::Event(e) = &mut event_edited[1].entry {
+            e.payload = e.payload.replace("\"ovns\":[]", "\"ovns\":[\"x\"]");
+        }
+        assert_eq!(seq_of(verify_chain(&event_edited)), 1, "an edited event payload is detected");
+
         let mut rehashed = records.clone();
-        rehashed[2].exchange.peer = "someone-else".into();
+        if let Entry::Exchange(e) = &mut rehashed[2].entry {
+            e.peer = "someone-else".into();
+        }
         rehashed[2].hash = rehashed[2].expected_hash();
         assert_eq!(seq_of(verify_chain(&rehashed)), 3, "re-hashing one record breaks the link to the next");
 
@@ -226,6 +322,38 @@ mod tests {
             r.seq = i as u64;
         }
         assert_eq!(seq_of(verify_chain(&renumbered)), 1);
+    }
+
+    /// Logs written before events existed still verify: an exchange hashes its fields as it always did.
+    #[test]
+    fn an_exchange_hashes_as_before_events_existed() {
+        let e = exchange(7);
+        let record = AuditChain::default().seal(Entry::Exchange(e.clone()));
+        let mut h = Sha256::new();
+        for f in [
+            "0".to_owned(),
+            e.time.to_rfc3339_opts(SecondsFormat::Nanos, true),
+            "incoming".to_owned(),
+            e.peer.clone(),
+            e.method.clone(),
+            e.url.clone(),
+            "207".to_owned(),
+            e.request_sha256.clone(),
+            e.response_sha256.clone(),
+            GENESIS_HASH.to_owned(),
+        ] {
+            h.update((f.len() as u64).to_be_bytes());
+            h.update(f.as_bytes());
+        }
+        assert_eq!(record.hash, hex(&h.finalize()));
+    }
+
+    #[test]
+    fn event_kinds_round_trip() {
+        for k in [EventKind::PlanningAttempt, EventKind::OperatorNotification, EventKind::Position] {
+            assert_eq!(EventKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(EventKind::parse("exchange"), None);
     }
 
     #[test]

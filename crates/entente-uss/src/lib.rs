@@ -15,7 +15,10 @@ mod route;
 use chrono::{DateTime, Utc};
 
 pub use alternatives::{Alternative, SearchSpace, alternatives};
-pub use audit::{AuditChain, AuditRecord, Direction, Exchange, GENESIS_HASH, sha256_hex, verify_chain};
+pub use audit::{
+    AuditChain, AuditRecord, Direction, Entry, Event, EventKind, Exchange, GENESIS_HASH, sha256_hex,
+    verify_chain,
+};
 pub use conflict::{Intent, PriorityPolicy, blocking_intents};
 pub use conformance::{ContingencyRules, Position, Verdict, assess, covers};
 pub use error::UssError;

@@ -93,7 +93,7 @@ struct Exchanges {
 fn count_exchanges(audit: &Path, dss: &str, uss_b: &str) -> anyhow::Result<Exchanges> {
     let mut n = Exchanges::default();
     for r in entente_server::uss::read_audit_log(audit)? {
-        let e = &r.exchange;
+        let Some(e) = r.exchange() else { continue };
         if e.direction.as_str() != "outgoing" {
             continue;
         }

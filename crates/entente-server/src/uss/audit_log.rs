@@ -1,12 +1,14 @@
 //! The audit log file: one JSON object per line, each a record of `entente_uss`'s hash chain, appended and
-//! synced as exchanges complete.
+//! synced as exchanges complete and events happen.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use entente_uss::{AuditChain, AuditRecord, Direction, Exchange, UssError, verify_chain};
+use entente_uss::{
+    AuditChain, AuditRecord, Direction, Entry, Event, EventKind, Exchange, UssError, verify_chain,
+};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
@@ -24,38 +26,69 @@ pub enum AuditFileError {
     Broken { path: PathBuf, source: UssError },
 }
 
+/// One line. An exchange has `direction` and the fields after it; an event has `event` and `payload` (its JSON,
+/// kept as the very string that was hashed). Lines written before events existed read as exchanges.
 #[derive(Serialize, Deserialize)]
 struct Line {
     seq: u64,
     time: String,
-    direction: String,
-    peer: String,
-    method: String,
-    url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    event: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    payload: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    direction: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    peer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    #[serde(default)]
     status: Option<u16>,
-    request_sha256: String,
-    response_sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    request_sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    response_sha256: Option<String>,
     prev_hash: String,
     hash: String,
 }
 
 impl From<&AuditRecord> for Line {
     fn from(r: &AuditRecord) -> Line {
-        let e = &r.exchange;
-        Line {
+        // Nanoseconds, so that reading the line back gives the instant that was hashed.
+        let time = r.entry.time().to_rfc3339_opts(SecondsFormat::Nanos, true);
+        let mut line = Line {
             seq: r.seq,
-            // Nanoseconds, so that reading the line back gives the instant that was hashed.
-            time: e.time.to_rfc3339_opts(SecondsFormat::Nanos, true),
-            direction: e.direction.as_str().to_owned(),
-            peer: e.peer.clone(),
-            method: e.method.clone(),
-            url: e.url.clone(),
-            status: e.status,
-            request_sha256: e.request_sha256.clone(),
-            response_sha256: e.response_sha256.clone(),
+            time,
+            event: None,
+            payload: None,
+            direction: None,
+            peer: None,
+            method: None,
+            url: None,
+            status: None,
+            request_sha256: None,
+            response_sha256: None,
             prev_hash: r.prev_hash.clone(),
             hash: r.hash.clone(),
+        };
+        match &r.entry {
+            Entry::Exchange(e) => {
+                line.direction = Some(e.direction.as_str().to_owned());
+                line.peer = Some(e.peer.clone());
+                line.method = Some(e.method.clone());
+                line.url = Some(e.url.clone());
+                line.status = e.status;
+                line.request_sha256 = Some(e.request_sha256.clone());
+                line.response_sha256 = Some(e.response_sha256.clone());
+            }
+            Entry::Event(e) => {
+                line.event = Some(e.kind.as_str().to_owned());
+                line.payload = Some(e.payload.clone());
+            }
         }
+        line
     }
 }
 
@@ -64,23 +97,31 @@ impl Line {
         let time = DateTime::parse_from_rfc3339(&self.time)
             .map_err(|e| format!("time {:?}: {e}", self.time))?
             .with_timezone(&Utc);
-        let direction = Direction::parse(&self.direction)
-            .ok_or_else(|| format!("unknown direction {:?}", self.direction))?;
-        Ok(AuditRecord {
-            seq: self.seq,
-            exchange: Exchange {
+        let entry = match (self.event, self.payload) {
+            (Some(kind), Some(payload)) => Entry::Event(Event {
                 time,
-                direction,
-                peer: self.peer,
-                method: self.method,
-                url: self.url,
-                status: self.status,
-                request_sha256: self.request_sha256,
-                response_sha256: self.response_sha256,
-            },
-            prev_hash: self.prev_hash,
-            hash: self.hash,
-        })
+                kind: EventKind::parse(&kind).ok_or_else(|| format!("unknown event {kind:?}"))?,
+                payload,
+            }),
+            (Some(_), None) => return Err("an event without its payload".into()),
+            (None, _) => {
+                let field =
+                    |v: Option<String>, name: &str| v.ok_or_else(|| format!("an exchange without {name}"));
+                let direction = field(self.direction, "direction")?;
+                Entry::Exchange(Exchange {
+                    time,
+                    direction: Direction::parse(&direction)
+                        .ok_or_else(|| format!("unknown direction {direction:?}"))?,
+                    peer: field(self.peer, "peer")?,
+                    method: field(self.method, "method")?,
+                    url: field(self.url, "url")?,
+                    status: self.status,
+                    request_sha256: field(self.request_sha256, "request_sha256")?,
+                    response_sha256: field(self.response_sha256, "response_sha256")?,
+                })
+            }
+        };
+        Ok(AuditRecord { seq: self.seq, entry, prev_hash: self.prev_hash, hash: self.hash })
     }
 }
 
@@ -151,10 +192,20 @@ impl AuditLog {
     /// and refusing to go on would not undo it.
     /// Returns once the line is synced.
     pub(crate) fn record(&self, exchange: Exchange) {
+        self.append(Entry::Exchange(exchange));
+    }
+
+    /// Seals and appends one event of a log set's kind, `payload` being its JSON record.
+    pub(crate) fn note(&self, kind: EventKind, payload: &impl Serialize) {
+        let payload = serde_json::to_string(payload).unwrap_or_default();
+        self.append(Entry::Event(Event { time: Utc::now(), kind, payload }));
+    }
+
+    fn append(&self, entry: Entry) {
         let (seq, ticket) = {
             let mut guard = self.inner.lock();
             let (chain, file) = &mut *guard;
-            let record = chain.seal(exchange);
+            let record = chain.seal(entry);
             let mut line = serde_json::to_vec(&Line::from(&record)).unwrap_or_default();
             line.push(b'\n');
             if let Err(e) = file.write_all(&line) {

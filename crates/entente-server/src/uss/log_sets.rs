@@ -1,5 +1,6 @@
-//! F3548's log set (`GET /uss/v1/log_sets/{log_set_id}`): the exchanges this USS's audit chain proves, served
-//! only after the chain verifies. Log set ids are `all` or a time range `START..END` (RFC 3339).
+//! F3548's log set (`GET /uss/v1/log_sets/{log_set_id}`): the exchanges, planning attempts, operator
+//! notifications and positions this USS's audit chain proves, served only after the chain verifies. Log set ids
+//! are `all` or a time range `START..END` (RFC 3339).
 
 use std::sync::Arc;
 
@@ -9,8 +10,8 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use entente_dss::{DssError, StoreError};
-use entente_uss::{AuditRecord, Direction};
-use serde::Serialize;
+use entente_uss::{AuditRecord, Direction, Entry, EventKind, Exchange};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::UssState;
@@ -18,29 +19,73 @@ use super::authority::AUTHORITY_SCOPE;
 use crate::error::ApiError;
 use crate::extract::Auth;
 use crate::scd::types::ExchangeRecord;
-use crate::wire::time_out;
+use crate::uss::types::VehicleTelemetry;
+use crate::wire::{Time, time_out};
 
 pub(crate) fn routes() -> Router<Arc<UssState>> {
     Router::new().route("/uss/v1/log_sets/{log_set_id}", get(log_set))
 }
 
-/// F3548's USSLogSet. Only `messages` comes from the audit chain; the other kinds of record are not kept by
-/// this USS, so they are served empty rather than made up.
+/// F3548's USSLogSet. Messages, operator notifications, planning attempts and positions come from the audit
+/// chain. Operator inputs and associations, and constraint provider associations, are not recorded by this USS,
+/// so they are served empty rather than made up.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct UssLogSet {
     pub messages: Vec<ExchangeRecord>,
-    #[schema(value_type = Vec<Object>)]
-    pub operator_notifications: Vec<serde_json::Value>,
+    pub operator_notifications: Vec<UserNotificationRecord>,
     #[schema(value_type = Vec<Object>)]
     pub operator_inputs: Vec<serde_json::Value>,
     #[schema(value_type = Vec<Object>)]
     pub operator_associations: Vec<serde_json::Value>,
-    #[schema(value_type = Vec<Object>)]
-    pub planning_attempts: Vec<serde_json::Value>,
-    #[schema(value_type = Vec<Object>)]
-    pub operational_intent_positions: Vec<serde_json::Value>,
+    pub planning_attempts: Vec<PlanningRecord>,
+    pub operational_intent_positions: Vec<OperationalIntentPositions>,
     #[schema(value_type = Vec<Object>)]
     pub constraint_provider_associations: Vec<serde_json::Value>,
+}
+
+/// F3548's PlanningRecord: one attempt, successful or not, to create or change an operational intent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub(crate) struct PlanningRecord {
+    pub time: Time,
+    /// The OVNs this USS held when it planned (the key it sent, when it reached the DSS).
+    pub ovns: Vec<String>,
+    pub missing_operational_intents: Vec<String>,
+    pub missing_constraints: Vec<String>,
+    pub operational_intent_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// F3548's UserNotificationRecord: an operator told of something a requirement says they must hear.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub(crate) struct UserNotificationRecord {
+    pub triggering_event_time: Time,
+    pub notification_time: Time,
+    pub notification_details: String,
+    /// The requirement, e.g. SCD0090 (a flight changed by another's conflicting intent).
+    pub notification_triggering_event: String,
+}
+
+/// One position as recorded: the flight's operational intent and F3548's PositionRecord.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct PositionNote {
+    pub operational_intent_id: String,
+    pub time_received: Time,
+    pub telemetry: VehicleTelemetry,
+}
+
+/// F3548's PositionRecord.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub(crate) struct PositionRecord {
+    pub time_received: Time,
+    pub telemetry: VehicleTelemetry,
+}
+
+/// F3548's OperationalIntentPositions: the positions received for one operational intent.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub(crate) struct OperationalIntentPositions {
+    pub operational_intent_id: String,
+    pub positions: Vec<PositionRecord>,
 }
 
 /// Which records a log set id names: all of them, or those whose exchange began within a closed time range.
@@ -73,8 +118,7 @@ fn selection(id: &str) -> Result<Selection, ApiError> {
     Ok(Selection::Between(start, end))
 }
 
-fn message(r: &AuditRecord) -> ExchangeRecord {
-    let e = &r.exchange;
+fn message(e: &Exchange) -> ExchangeRecord {
     ExchangeRecord {
         url: e.url.clone(),
         method: e.method.clone(),
@@ -116,23 +160,66 @@ pub(crate) async fn log_set(
         .await
         .map_err(|e| ApiError::Dss(DssError::Store(StoreError::Io(e.to_string()))))?
         .map_err(|e| ApiError::Dss(DssError::Store(StoreError::Corrupt(format!("audit log: {e:#}")))))?;
-    let messages = records
-        .iter()
-        .filter(|r| match selection {
-            Selection::All => true,
-            Selection::Between(start, end) => (start..=end).contains(&r.exchange.time),
-        })
-        .map(message)
-        .collect();
-    Ok(Json(UssLogSet {
-        messages,
+    let selected = records.iter().filter(|r| match selection {
+        Selection::All => true,
+        Selection::Between(start, end) => (start..=end).contains(&r.entry.time()),
+    });
+    let mut set = UssLogSet {
+        messages: Vec::new(),
         operator_notifications: Vec::new(),
         operator_inputs: Vec::new(),
         operator_associations: Vec::new(),
         planning_attempts: Vec::new(),
         operational_intent_positions: Vec::new(),
         constraint_provider_associations: Vec::new(),
-    }))
+    };
+    for record in selected {
+        add(&mut set, record)?;
+    }
+    Ok(Json(set))
+}
+
+/// Adds one verified record to the set it belongs in. A payload that does not parse was written by this USS and
+/// verified since, so it can only come from a different version of it: that is reported, never skipped.
+fn add(set: &mut UssLogSet, record: &AuditRecord) -> Result<(), ApiError> {
+    let event = match &record.entry {
+        Entry::Exchange(e) => {
+            set.messages.push(message(e));
+            return Ok(());
+        }
+        Entry::Event(event) => event,
+    };
+    let unreadable = |e: serde_json::Error| {
+        ApiError::Dss(DssError::Store(StoreError::Corrupt(format!(
+            "audit log record {}: its {} does not read: {e}",
+            record.seq,
+            event.kind.as_str()
+        ))))
+    };
+    match event.kind {
+        EventKind::PlanningAttempt => {
+            set.planning_attempts.push(serde_json::from_str(&event.payload).map_err(unreadable)?);
+        }
+        EventKind::OperatorNotification => {
+            set.operator_notifications.push(serde_json::from_str(&event.payload).map_err(unreadable)?);
+        }
+        EventKind::Position => {
+            let note: PositionNote = serde_json::from_str(&event.payload).map_err(unreadable)?;
+            let position = PositionRecord { time_received: note.time_received, telemetry: note.telemetry };
+            match set
+                .operational_intent_positions
+                .iter_mut()
+                .find(|p| p.operational_intent_id == note.operational_intent_id)
+            {
+                Some(positions) => positions.positions.push(position),
+                None => set.operational_intent_positions.push(OperationalIntentPositions {
+                    operational_intent_id: note.operational_intent_id,
+                    positions: vec![position],
+                }),
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

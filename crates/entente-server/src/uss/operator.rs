@@ -11,15 +11,18 @@ use chrono::{DateTime, Utc};
 use entente_dss::EntityId;
 use entente_geo::Interval;
 use entente_geo::LatLng;
-use entente_uss::{FlightState, Position, Priority, Route, Verdict, Volume, assess, covers, route_volumes};
+use entente_uss::{
+    EventKind, FlightState, Position, Priority, Route, Verdict, Volume, assess, covers, route_volumes,
+};
 use tokio::sync::OwnedMutexGuard;
 
+use super::log_sets::PositionNote;
 use super::planner::{self, CONSTRAINT_PRIORITY, Proposal};
 use super::types::{FlightRequest, FlightStatus, PlanConflictResponse, RouteRequest, VehicleTelemetry};
 use super::{MAX_VERTICES, OwnFlight, UssState};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
-use crate::wire::{Volume4D, altitude_in, time_in, volume_out, volumes_in};
+use crate::wire::{Volume4D, altitude_in, time_in, time_out, volume_out, volumes_in};
 
 /// The scope an operator's token must carry; peers' F3548 scopes do not open this API.
 pub(crate) const OPERATOR_SCOPE: &str = "entente.operator";
@@ -226,6 +229,14 @@ pub(crate) async fn telemetry(State(st): AppRef, auth: Auth, Path(id): Path<Stri
         altitude_m: altitude.value,
         time: time_in(&report.time_measured, "time_measured")?,
     };
+    st.audit.note(
+        EventKind::Position,
+        &PositionNote {
+            operational_intent_id: id.to_string(),
+            time_received: time_out(Utc::now()),
+            telemetry: report.clone(),
+        },
+    );
     let end = f.volumes.iter().filter_map(|v| v.time.hi).max().unwrap_or(fix.time);
     let verdict = assess(&f.volumes, f.state, f.nonconforming_since, fix, end, st.config.contingency)?;
     super::rid::reported(&st, &id.to_string(), super::rid::operator_fix(&report, fix));

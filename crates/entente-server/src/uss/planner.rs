@@ -8,10 +8,12 @@ use chrono::Utc;
 use entente_dss::{EntityId, Scope};
 use entente_geo::Interval;
 use entente_uss::{
-    FlightState, Intent, Priority, SearchSpace, UssError, Volume, alternatives, blocking_intents,
+    EventKind, FlightState, Intent, Priority, SearchSpace, UssError, Volume, alternatives, blocking_intents,
+    volumes_intersect,
 };
 
 use super::dss_client::{self, PutOutcome};
+use super::log_sets::{PlanningRecord, UserNotificationRecord};
 use super::types::{
     AlternativePlan, Constraint, FlightRequest, OperationalIntent, OperationalIntentDetails,
     PlanConflictResponse,
@@ -24,6 +26,25 @@ use crate::scd::types::{
 };
 use crate::scd::{CMSA, CP, SC};
 use crate::wire::{time_in, time_out, volume_out, volumes_in};
+
+/// Records one planning attempt in the audit chain, for the log set (F3548 `PlanningRecord`).
+fn attempted(
+    st: &UssState,
+    id: &str,
+    ovns: Vec<String>,
+    missing: (Vec<String>, Vec<String>),
+    problem: Option<String>,
+) {
+    let record = PlanningRecord {
+        time: time_out(Utc::now()),
+        ovns,
+        missing_operational_intents: missing.0,
+        missing_constraints: missing.1,
+        operational_intent_id: id.to_owned(),
+        problem,
+    };
+    st.audit.note(EventKind::PlanningAttempt, &record);
+}
 
 /// Rounds of "the DSS named intents we did not know, fetch them and write again" before giving up.
 const MAX_WRITE_ATTEMPTS: usize = 3;
@@ -56,7 +77,13 @@ pub(crate) async fn plan(
 ) -> Result<OperationalIntent, ApiError> {
     let previous = st.flights.lock().get(&id).and_then(|f| f.published.as_ref().map(|i| i.reference.clone()));
     let id_text = id.to_string();
-    let (mut known, flown) = decide(st, id, &p).await?;
+    let (mut known, flown) = match decide(st, id, &p).await {
+        Ok(decided) => decided,
+        Err(e) => {
+            attempted(st, &id_text, Vec::new(), (Vec::new(), Vec::new()), Some(e.to_string()));
+            return Err(e);
+        }
+    };
     let _writing = Writing::new(st, id, &p);
     let extents: Vec<_> = p.volumes.iter().chain(&p.off_nominal).map(volume_out).collect();
     let subscription_id =
@@ -78,8 +105,36 @@ pub(crate) async fn plan(
             new_subscription: new_subscription.clone(),
             requested_ovn_suffix: None,
         };
-        match dss_client::put_intent(st, &id_text, ovn.as_deref(), &params, scopes).await? {
-            PutOutcome::Done(change) => {
+        let key = params.key.clone().unwrap_or_default();
+        let outcome = dss_client::put_intent(st, &id_text, ovn.as_deref(), &params, scopes).await;
+        match outcome {
+            Err(e) => {
+                attempted(st, &id_text, key, (Vec::new(), Vec::new()), Some(e.to_string()));
+                return Err(e);
+            }
+            Ok(PutOutcome::Done(change)) => {
+                attempted(st, &id_text, key, (Vec::new(), Vec::new()), None);
+                // SCD0090: a flight planned over lower-priority intents tells its own operator of the conflicts.
+                let caused: Vec<String> = known
+                    .iter()
+                    .filter(|k| k.intent.id != id_text && volumes_intersect(&k.intent.volumes, &p.volumes))
+                    .map(|k| k.intent.id.clone())
+                    .collect();
+                let alert = (!caused.is_empty()).then(|| {
+                    let alert = format!(
+                        "this flight conflicts with operational intent(s) {} of lower priority",
+                        caused.join(", ")
+                    );
+                    let now = time_out(Utc::now());
+                    let record = UserNotificationRecord {
+                        triggering_event_time: now.clone(),
+                        notification_time: now,
+                        notification_details: alert.clone(),
+                        notification_triggering_event: "SCD0090".to_owned(),
+                    };
+                    st.audit.note(EventKind::OperatorNotification, &record);
+                    alert
+                });
                 let intent = OperationalIntent {
                     reference: change.operational_intent_reference,
                     details: OperationalIntentDetails {
@@ -104,11 +159,23 @@ pub(crate) async fn plan(
                     flight.volumes = p.volumes;
                     flight.off_nominal = p.off_nominal;
                     flight.published = Some(intent.clone());
+                    flight.alerts.extend(alert);
                 });
                 peers::notify(st, change.subscribers, &id_text, Some(intent.clone())).await;
                 return Ok(intent);
             }
-            PutOutcome::Missing { intents, constraints } => {
+            Ok(PutOutcome::Missing { intents, constraints }) => {
+                let missing = (
+                    intents.iter().map(|r| r.id.clone()).collect(),
+                    constraints.iter().map(|c| c.id.clone()).collect(),
+                );
+                attempted(
+                    st,
+                    &id_text,
+                    key,
+                    missing,
+                    Some("the DSS refused the key: entities were missing".into()),
+                );
                 // An entity already known is named again when it changed since: its OVN went stale, so it is
                 // learnt afresh like the ones the query missed.
                 let intents: Vec<_> = intents.into_iter().filter(|r| r.id != id_text).collect();

@@ -8,9 +8,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use entente_dss::EntityId;
-use entente_uss::{FlightState, Volume, volumes_intersect};
+use entente_uss::{EventKind, FlightState, Volume, volumes_intersect};
 use serde::{Deserialize, Serialize};
 
+use super::log_sets::UserNotificationRecord;
 use super::peers::remember;
 use super::types::{
     GetConstraintDetailsResponse, GetOperationalIntentDetailsResponse, GetOperationalIntentTelemetryResponse,
@@ -180,7 +181,21 @@ fn alert_operators(st: &UssState, alert: String, volumes: &[Volume]) {
         return;
     }
     tracing::info!(flights = hit.len(), alert, "operators alerted");
-    st.alerted_at.lock().push(chrono::Utc::now());
+    let now = chrono::Utc::now();
+    st.alerted_at.lock().push(now);
+    // SCD0095: another USS's change conflicts with this USS's flights; the record serves the log set.
+    st.audit.note(
+        EventKind::OperatorNotification,
+        &UserNotificationRecord {
+            triggering_event_time: time_out(now),
+            notification_time: time_out(now),
+            notification_details: format!(
+                "{alert} (flights {})",
+                hit.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            ),
+            notification_triggering_event: "SCD0095".to_owned(),
+        },
+    );
     st.change_flights(&hit, |flights| {
         for id in &hit {
             if let Some(flight) = flights.get_mut(id) {

@@ -85,8 +85,9 @@ impl Uss {
     fn outgoing(&self, method: &str, part: &str) -> anyhow::Result<usize> {
         Ok(read_audit_log(&self.audit)?
             .iter()
-            .filter(|r| r.exchange.method == method && r.exchange.url.contains(part))
-            .filter(|r| r.exchange.direction == entente_uss::Direction::Outgoing)
+            .filter_map(|r| r.exchange())
+            .filter(|e| e.method == method && e.url.contains(part))
+            .filter(|e| e.direction == entente_uss::Direction::Outgoing)
             .count())
     }
 }
@@ -596,7 +597,8 @@ async fn intents_the_dss_names_in_a_409_are_fetched_and_decided_on() -> anyhow::
     let puts = |status: u16| -> anyhow::Result<usize> {
         Ok(read_audit_log(&audit)?
             .iter()
-            .filter(|r| r.exchange.method == "PUT" && r.exchange.status == Some(status))
+            .filter_map(|r| r.exchange())
+            .filter(|e| e.method == "PUT" && e.status == Some(status))
             .count())
     };
     assert_eq!((puts(409)?, puts(201)?), (1, 1));
@@ -781,10 +783,64 @@ async fn log_sets_serve_the_exchanges_the_audit_chain_proves() -> anyhow::Result
     assert!(messages.iter().any(|m| m["method"] == "POST"
         && str_of(&m["url"]).is_ok_and(|u| u.ends_with("/uss/v1/reports"))
         && m["response_code"] == 201));
-    assert_eq!(messages.len() as u64, entente_server::uss::verify_audit_log(&uss.audit)?);
-    for empty in ["operator_notifications", "planning_attempts", "operational_intent_positions"] {
-        assert_eq!(all[empty], json!([]), "{empty}");
-    }
+    let records = entente_server::uss::read_audit_log(&uss.audit)?;
+    assert_eq!(messages.len(), records.iter().filter(|r| r.exchange().is_some()).count());
+
+    // Planning attempts, successful or refused, operator notifications and positions are in the chain too.
+    let planned_id = str_of(&planned["id"])?.to_owned();
+    let refused = uss
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (10, 70), 0))
+        .await
+        .want(409)?;
+    assert!(refused["alternatives"].is_array());
+    let over = uss
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (10, 70), 5))
+        .await
+        .want(201)?;
+    let flying = uss
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT + 0.2, (0.0, 120.0), (-1, 30), 0))
+        .await
+        .want(201)?;
+    let flying_id = str_of(&flying["id"])?.to_owned();
+    uss.operator().post(&format!("/operator/v1/flights/{flying_id}/activate"), &json!({})).await.want(200)?;
+    let fix = json!({
+        "time_measured": time_of(chrono::Utc::now()),
+        "position": {"latitude": LAT + 0.2, "longitude": LNG, "altitude": altitude(60.0)}
+    });
+    uss.operator().post(&format!("/operator/v1/flights/{flying_id}/telemetry"), &fix).await.want(200)?;
+
+    let all = auditor.get("/uss/v1/log_sets/all").await.want(200)?;
+    let attempts = all["planning_attempts"].as_array().context("planning_attempts")?;
+    let of = |id: &str| attempts.iter().filter(|a| a["operational_intent_id"] == id).collect::<Vec<_>>();
+    let first = of(&planned_id);
+    assert_eq!(first.len(), 1, "{attempts:?}");
+    assert_eq!((&first[0]["ovns"], first[0].get("problem")), (&json!([]), None));
+    let refusals: Vec<&Value> =
+        attempts.iter().filter(|a| str_of(&a["problem"]).is_ok_and(|p| p.contains("intersects"))).collect();
+    assert_eq!(refusals.len(), 1, "the refused plan is an attempt with its problem: {attempts:?}");
+    let over_attempt = of(str_of(&over["id"])?);
+    assert_eq!(over_attempt.len(), 1);
+    assert_eq!(over_attempt[0]["ovns"].as_array().map(Vec::len), Some(1), "the key held the flight below");
+    let notices = all["operator_notifications"].as_array().context("operator_notifications")?;
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(notices[0]["notification_triggering_event"], "SCD0090");
+    assert!(str_of(&notices[0]["notification_details"])?.contains(&planned_id));
+    let over_status =
+        uss.operator().get(&format!("/operator/v1/flights/{}", str_of(&over["id"])?)).await.want(200)?;
+    assert!(
+        over_status["alerts"].as_array().is_some_and(|a| a.len() == 1),
+        "the operator is told: {over_status}"
+    );
+    let positions = all["operational_intent_positions"].as_array().context("positions")?;
+    assert_eq!(positions.len(), 1);
+    assert_eq!(positions[0]["operational_intent_id"], json!(flying_id));
+    assert_eq!(positions[0]["positions"][0]["telemetry"]["position"]["latitude"], json!(LAT + 0.2));
+    let messages = all["messages"].as_array().context("messages")?;
+    let events = attempts.len() + notices.len() + 1;
+    assert_eq!((messages.len() + events) as u64, entente_server::uss::verify_audit_log(&uss.audit)?);
     // A time range selects the exchanges that began within it.
     let range = |from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>| {
         format!("/uss/v1/log_sets/{}..{}", from.to_rfc3339(), to.to_rfc3339())

@@ -1,5 +1,6 @@
 //! InterUSS's own DSS extensions, outside F3548, that its test tooling reads: the system version
-//! (`/versions/{system_identity}` and `/aux/v1/version`) and the pool status (`/aux/v1/pool`).
+//! (`/versions/{system_identity}` and `/aux/v1/version`) and the pool status (`/aux/v1/pool`); the USS serves
+//! the same versioning answer under `/versioning`.
 
 use std::sync::Arc;
 
@@ -50,10 +51,19 @@ pub(crate) async fn system_version(
     auth: Auth,
     Path(system_identity): Path<String>,
 ) -> Result<Json<SystemVersion>, ApiError> {
+    versioned(&auth, system_identity, SYSTEM_IDENTITY)
+}
+
+/// InterUSS's versioning answer for the one system `served` a server runs (the DSS, or a USS's F3548 role).
+pub(crate) fn versioned(
+    auth: &Auth,
+    system_identity: String,
+    served: &str,
+) -> Result<Json<SystemVersion>, ApiError> {
     auth.require(READ_SYSTEM_VERSIONS)?;
-    if system_identity != SYSTEM_IDENTITY {
+    if system_identity != served {
         return Err(ApiError::NotFound(format!(
-            "system_identity {system_identity:?} is not versioned here; this server versions {SYSTEM_IDENTITY:?}"
+            "system_identity {system_identity:?} is not versioned here; this server versions {served:?}"
         )));
     }
     Ok(Json(SystemVersion { system_identity, system_version: VERSION.to_owned() }))

@@ -99,6 +99,7 @@ struct ApiDoc;
         uss_api::notified_constraint,
         uss_api::constraint_details,
         uss_api::report,
+        uss_api::system_version,
         log_sets::log_set,
         authority::create_constraint,
         authority::delete_constraint,

@@ -289,6 +289,7 @@ pub fn uss_app(state: Arc<UssState>) -> Router {
         .merge(rid::operator_routes())
         .merge(log_sets::routes())
         .merge(rid::testing::routes())
+        .route("/versioning/versions/{system_identity}", get(uss_api::system_version))
         .route("/healthy", get(|| async { "ok" }))
         .route("/openapi.json", get(|| async { axum::Json(crate::openapi::uss_document()) }))
         .fallback(|uri: axum::http::Uri| async move {

@@ -158,6 +158,20 @@ pub(crate) async fn notified_intent(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The F3548 role this USS plays, as InterUSS's versioning interface names it.
+const SYSTEM_IDENTITY: &str = "astm.f3548.v21";
+
+/// InterUSS's versioning interface: the version of this USS's F3548 implementation.
+#[utoipa::path(get, path = "/versioning/versions/{system_identity}", tag = "InterUSS extensions",
+    params(("system_identity" = String, Path, description = "The system whose version is asked: `astm.f3548.v21`")),
+    responses((status = 200, description = "The version of this USS", body = crate::interuss::SystemVersion), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks interuss.versioning.read_system_versions", body = crate::wire::ErrorResponse), (status = 404, description = "No such system here", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn system_version(
+    auth: Auth,
+    Path(system_identity): Path<String>,
+) -> Result<Json<crate::interuss::SystemVersion>, ApiError> {
+    crate::interuss::versioned(&auth, system_identity, SYSTEM_IDENTITY)
+}
+
 /// The volumes of a peer's intent, when they can be read; an unreadable one cannot be checked against anything.
 fn alert_for(intent: &OperationalIntent) -> Option<Vec<Volume>> {
     let d = &intent.details;

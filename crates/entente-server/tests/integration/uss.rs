@@ -740,6 +740,21 @@ async fn restricted_zones_outlive_a_restart_of_their_uss() -> anyhow::Result<()>
     Ok(())
 }
 
+/// InterUSS's versioning interface, which its test suites read from each participant.
+#[tokio::test]
+async fn the_uss_tells_its_f3548_version_to_those_allowed_to_ask() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss = Uss::start(&dss, "uss1").await?;
+    let reader = client_at(&uss.base, "uss_qualifier", &["interuss.versioning.read_system_versions"]);
+    let v = reader.get("/versioning/versions/astm.f3548.v21").await.want(200)?;
+    assert_eq!(v["system_identity"], "astm.f3548.v21");
+    assert!(str_of(&v["system_version"])?.starts_with("entente-"));
+    assert_error(reader.get("/versioning/versions/dss").await?, 404, "astm.f3548.v21")?;
+    let other = uss.peer("uss2", SC).get("/versioning/versions/astm.f3548.v21").await?;
+    assert_error(other, 403, "interuss.versioning.read_system_versions")?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn log_sets_serve_the_exchanges_the_audit_chain_proves() -> anyhow::Result<()> {
     let dss = Dss::start().await?;

@@ -360,6 +360,15 @@ fn never_sent(status: &tonic::Status) -> bool {
     false
 }
 
+/// Marks a look for the leader in progress while alive.
+struct Checking<'a>(&'a AtomicBool);
+
+impl Drop for Checking<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
 /// How a call that could not get a ready connection is reported.
 const NOT_CONNECTED: &str = "cannot connect";
 
@@ -403,6 +412,8 @@ impl Etcd {
         if !due || self.checking.swap(true, Ordering::Acquire) {
             return;
         }
+        // Released however this ends, a dropped future included, or the leader would never be looked for again.
+        let _checking = Checking(&self.checking);
         let mut ids = Vec::with_capacity(self.members.len());
         let mut leader = None;
         for i in 0..self.members.len() {
@@ -427,7 +438,6 @@ impl Etcd {
         let index = leader.and_then(|l| ids.iter().position(|id| *id == Some(l))).unwrap_or(NOT_KNOWN);
         self.leader.store(index, Ordering::Relaxed);
         *self.leader_checked.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
-        self.checking.store(false, Ordering::Release);
     }
 
     fn client(&self, i: usize) -> Grpc<Channel> {

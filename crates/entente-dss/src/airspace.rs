@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::index::{SpatialIndex, rects_of};
 use crate::model::{
     Availability, AvailabilityRecord, Constraint, EntityId, IdentificationServiceArea, OperationalIntent,
-    RidSubscription, Subscription, Timestamp, Volume, any_intersect, any_relevant, ended_before,
+    RidSubscription, Subscription, Timestamp, Volume, any_intersect, ended_before,
 };
 use crate::store::{Change, Footprint, Snapshot};
 
@@ -29,7 +29,7 @@ impl Meets {
     pub(crate) fn holds(self, a: &[Volume], b: &[Volume]) -> bool {
         match self {
             Meets::Intersecting => any_intersect(a, b),
-            Meets::Relevant => any_relevant(a, b),
+            Meets::Relevant => entente_geo::any_relevant(a, b),
         }
     }
 }

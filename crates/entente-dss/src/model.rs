@@ -216,12 +216,6 @@ pub fn any_intersect(a: &[Volume], b: &[Volume]) -> bool {
     a.iter().any(|va| b.iter().any(|vb| va.intersects(vb)))
 }
 
-/// The awareness test: any pair relevant (overlapping in time and altitude, with intersecting convex hulls).
-/// It decides what queries report and whom a change notifies; the key check stays on [`any_intersect`].
-pub(crate) fn any_relevant(a: &[Volume], b: &[Volume]) -> bool {
-    a.iter().any(|va| b.iter().any(|vb| va.relevant_to(vb)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

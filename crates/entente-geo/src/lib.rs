@@ -25,7 +25,7 @@ pub use interval::Interval;
 pub use latlng::{LatLng, LatLngRect, distance_m};
 pub use outline::Outline;
 pub use polygon::Polygon;
-pub use volume::Volume4;
+pub use volume::{Volume4, any_relevant};
 
 /// Mean earth radius (IUGG).
 pub const EARTH_RADIUS_M: f64 = 6_371_008.8;

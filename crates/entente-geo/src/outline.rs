@@ -74,8 +74,11 @@ impl Outline {
     /// Operations whose hulls meet are *relevant* to each other even when their outlines do not intersect.
     pub fn convex_hull(&self) -> Cow<'_, Outline> {
         match self {
-            Outline::Polygon(p) if !p.is_convex() => Cow::Owned(Outline::Polygon(p.convex_hull())),
-            _ => Cow::Borrowed(self),
+            Outline::Polygon(p) => match p.convex_hull() {
+                Cow::Owned(hull) => Cow::Owned(Outline::Polygon(hull)),
+                Cow::Borrowed(_) => Cow::Borrowed(self),
+            },
+            Outline::Circle(_) => Cow::Borrowed(self),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Validated spherical polygons: the construction rules, area, containment, bounds, and intersection with other
 //! polygons and circles.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::f64::consts::PI;
 use std::ops::ControlFlow;
@@ -210,15 +211,15 @@ impl Polygon {
     /// The smallest convex polygon holding this one: the convex hull of its vertices. Great circles are
     /// straight lines in the gnomonic projection around the centre, where every vertex lies, so the plane's
     /// hull of the projected vertices is the sphere's hull; its vertices are a subset of this polygon's, as
-    /// given, so nothing is rounded.
-    pub fn convex_hull(&self) -> Polygon {
+    /// given, so nothing is rounded. A convex polygon is its own hull, borrowed.
+    pub fn convex_hull(&self) -> Cow<'_, Polygon> {
         if self.is_convex() {
-            return self.clone();
+            return Cow::Borrowed(self);
         }
         let c = self.center;
         // Any axis not parallel to the centre gives a basis of the tangent plane.
         let axis = if c.z.abs() < 0.9 { V3::NORTH_POLE } else { V3::new(1.0, 0.0, 0.0) };
-        let Some(e1) = axis.cross(c).normalized() else { return self.clone() };
+        let Some(e1) = axis.cross(c).normalized() else { return Cow::Borrowed(self) };
         let e2 = c.cross(e1);
         let mut points: Vec<(f64, f64, usize)> = self
             .vertices
@@ -249,7 +250,7 @@ impl Polygon {
         let vertices = hull.iter().map(|&(_, _, i)| self.vertices[i]).collect();
         // A subset of valid vertices in convex position is valid; should rounding say otherwise, the
         // polygon itself is the closest sound answer.
-        Polygon::new(vertices).unwrap_or_else(|_| self.clone())
+        Polygon::new(vertices).map_or(Cow::Borrowed(self), Cow::Owned)
     }
 
     pub(crate) fn unit_vertices(&self) -> impl Iterator<Item = V3> + '_ {

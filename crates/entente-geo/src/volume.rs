@@ -1,5 +1,8 @@
 //! Four-dimensional volumes: an outline extruded over an altitude range and a time range.
 
+use std::borrow::Cow;
+use std::cell::OnceCell;
+
 use crate::interval::Interval;
 use crate::outline::Outline;
 
@@ -25,10 +28,25 @@ impl<T: PartialOrd + Copy> Volume4<T> {
     /// hulls that intersect. Every intersecting pair is relevant, and so are shapes that interleave without
     /// touching, the neighbours a USS should hear of (InterUSS's test designs call these "relevant").
     pub fn relevant_to(&self, other: &Volume4<T>) -> bool {
-        self.time.overlaps(&other.time)
-            && self.altitude.overlaps(&other.altitude)
-            && self.outline.convex_hull().intersects(&other.outline.convex_hull())
+        any_relevant(std::slice::from_ref(self), std::slice::from_ref(other))
     }
+}
+
+/// Whether any volume of `a` is relevant to any of `b` ([`Volume4::relevant_to`]). Each hull is computed at
+/// most once, and only for volumes that overlap some other in time and altitude: a concave polygon's hull is a
+/// new polygon to build.
+pub fn any_relevant<T: PartialOrd + Copy>(a: &[Volume4<T>], b: &[Volume4<T>]) -> bool {
+    let hulls_b: Vec<OnceCell<Cow<'_, Outline>>> = b.iter().map(|_| OnceCell::new()).collect();
+    a.iter().any(|va| {
+        let hull_a = OnceCell::new();
+        b.iter().zip(&hulls_b).any(|(vb, hull_b)| {
+            va.time.overlaps(&vb.time)
+                && va.altitude.overlaps(&vb.altitude)
+                && hull_a
+                    .get_or_init(|| va.outline.convex_hull())
+                    .intersects(hull_b.get_or_init(|| vb.outline.convex_hull()))
+        })
+    })
 }
 
 #[cfg(test)]

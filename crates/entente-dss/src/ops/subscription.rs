@@ -207,7 +207,7 @@ pub(crate) fn query(
         .filter(|s| {
             s.manager == caller.manager
                 && !crate::model::ended_before(&s.extents, now)
-                && crate::model::any_relevant(&s.extents, area)
+                && entente_geo::any_relevant(&s.extents, area)
         })
         .collect();
     found.sort_by_key(|s| s.id);

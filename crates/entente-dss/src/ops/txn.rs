@@ -2,9 +2,11 @@
 
 use std::collections::BTreeMap;
 
+use entente_geo::any_relevant;
+
 use super::{Subscriber, SubscriptionState};
 use crate::airspace::Airspace;
-use crate::model::{EntityId, Subscription, Timestamp, Volume, any_relevant, ended_before};
+use crate::model::{EntityId, Subscription, Timestamp, Volume, ended_before};
 use crate::store::Change;
 
 #[derive(Clone, Copy, PartialEq, Eq)]

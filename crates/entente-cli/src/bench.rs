@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use chrono::{SecondsFormat, Utc};
+use chrono::SecondsFormat;
 use clap::{Args, Subcommand};
+use entente_dss::{Clock, SystemClock};
 use entente_server::auth::TokenIssuer;
 use indicatif::{ProgressBar, ProgressStyle};
 use parking_lot::Mutex;
@@ -154,7 +155,7 @@ impl Geometry {
 }
 
 fn time(offset: Duration) -> Value {
-    let t = Utc::now() + chrono::Duration::from_std(offset).unwrap_or_default();
+    let t = SystemClock.now() + chrono::Duration::from_std(offset).unwrap_or_default();
     json!({"value": t.to_rfc3339_opts(SecondsFormat::Secs, true), "format": "RFC3339"})
 }
 

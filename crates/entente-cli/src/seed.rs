@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use chrono::{SecondsFormat, Utc};
-use entente_dss::Dss;
+use chrono::SecondsFormat;
+use entente_dss::{Clock, Dss, SystemClock};
 use entente_server::auth::TokenIssuer;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -184,7 +184,7 @@ fn flight(outline: Value, altitude: (f64, f64), minutes: (i64, i64), priority: i
 /// times are minutes from now.
 fn volume(outline: Value, altitude: (f64, f64), minutes: (i64, i64)) -> Value {
     let time = |m: i64| {
-        let t = Utc::now() + chrono::Duration::minutes(m);
+        let t = SystemClock.now() + chrono::Duration::minutes(m);
         json!({"value": t.to_rfc3339_opts(SecondsFormat::Secs, true), "format": "RFC3339"})
     };
     let mut volume = json!({

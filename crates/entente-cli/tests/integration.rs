@@ -10,6 +10,7 @@ mod pool;
 #[path = "integration/serve.rs"]
 mod serve;
 
+use entente_dss::Clock;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -96,7 +97,7 @@ fn intent_body(lat: f64) -> Value {
 
 /// An intent over a triangle of `size` degrees at (lat, lng), 0-100 m, for the next hour.
 fn intent_at(lat: f64, lng: f64, size: f64) -> Value {
-    let now = chrono::Utc::now();
+    let now = entente_dss::SystemClock.now();
     let t = |m: i64| (now + chrono::Duration::minutes(m)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     json!({
         "extents": [{

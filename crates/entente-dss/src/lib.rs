@@ -17,7 +17,7 @@ mod store;
 pub use airspace::{Airspace, Picture, Shown};
 pub use caller::{Caller, Scope};
 pub use error::{AirspaceConflict, DssError, StoreError};
-pub use limits::{Clock, Limits, SystemClock};
+pub use limits::{Clock, Limits, ManualClock, SystemClock};
 pub use model::{
     Availability, AvailabilityRecord, Constraint, EntityId, IdentificationServiceArea, OirState,
     OperationalIntent, Report, RidApi, RidSubscription, RidUrl, Subscription, Timestamp, Volume,

@@ -32,8 +32,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::Utc;
-use entente_dss::EntityId;
+use entente_dss::{Clock, EntityId, SystemClock};
 use entente_uss::{
     ContingencyRules, Direction, Exchange, FlightState, Priority, PriorityPolicy, Volume, sha256_hex,
 };
@@ -81,6 +80,8 @@ pub struct UssConfig {
     pub constraints_file: Option<PathBuf>,
     /// Where the reports peers file with this USS are archived; `None` only logs them.
     pub reports_file: Option<PathBuf>,
+    /// Where every rule and record of this USS reads the time.
+    pub clock: Arc<dyn Clock>,
 }
 
 /// How far the alternatives to a refused flight may be shifted, and in which steps.
@@ -126,6 +127,7 @@ impl UssConfig {
             rid: RidConfig::default(),
             constraints_file: None,
             reports_file: None,
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -197,10 +199,11 @@ impl UssState {
         }
         let rid = rid::RidState::new(&config.rid)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let clock = config.clock.clone();
         Ok(UssState {
             config,
             auth,
-            client: Client::new(tokens, audit.clone()),
+            client: Client::new(tokens, audit.clone(), clock),
             audit,
             flights: Mutex::new(flights),
             saving: Mutex::new(file),
@@ -214,6 +217,11 @@ impl UssState {
             planning_requests: Mutex::new(flight_planning::AnsweredRequests::default()),
             reports: Mutex::new(reports),
         })
+    }
+
+    /// The time now, by this USS's clock.
+    pub(crate) fn now(&self) -> entente_uss::Timestamp {
+        self.config.clock.now()
     }
 
     /// Waits until no other operation works on flight `id`, then holds it off until the guard is dropped.
@@ -317,7 +325,7 @@ pub async fn serve_uss(
 
 /// Records every call a peer makes on the USS-USS API, with the caller's token subject when it verifies.
 async fn audit_incoming(State(state): State<Arc<UssState>>, req: Request, next: Next) -> Response {
-    let time = Utc::now();
+    let time = state.now();
     let (parts, body) = req.into_parts();
     let peer = parts
         .headers

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, Utc};
+use entente_dss::{Clock, SystemClock};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -120,7 +121,7 @@ impl<'a> Story<'a> {
         Ok(Story {
             cast,
             http: reqwest::Client::new(),
-            t0: Utc::now(),
+            t0: SystemClock.now(),
             north: operator("north", &cast.north, "pilot-north")?,
             south: operator("south", &cast.south, "pilot-south")?,
             authority: cast.token("ceasefire-commission", &["entente.authority"])?,
@@ -331,7 +332,7 @@ impl<'a> Story<'a> {
             (120.0, "Nonconforming", "reports N1 at 120 m, above its 60 m ceiling"),
         ] {
             let fix = json!({
-                "time_measured": {"value": rfc3339(Utc::now()), "format": "RFC3339"},
+                "time_measured": {"value": rfc3339(SystemClock.now()), "format": "RFC3339"},
                 "position": {"latitude": LAKE.0, "longitude": LAKE.1,
                     "altitude": {"value": altitude, "reference": "W84", "units": "M"}}
             });

@@ -1,6 +1,7 @@
 //! A pool of `entente dss` processes sharing a real 3-member etcd cluster on loopback: one truth, read
 //! anywhere right after a write, and never two intersecting intents accepted at once.
 
+use entente_dss::Clock;
 use std::sync::{Arc, Barrier};
 use std::thread;
 
@@ -224,7 +225,7 @@ fn concurrent_notifications_each_get_their_own_index() -> anyhow::Result<()> {
     let client = Client::new();
     let watcher = token_for("watcher", "utm.strategic_coordination")?;
     let sub_id = new_id();
-    let now = chrono::Utc::now();
+    let now = entente_dss::SystemClock.now();
     let created: Value = client
         .put(format!("{}/dss/v1/subscriptions/{sub_id}", pool.base(0)))
         .bearer_auth(&watcher)
@@ -378,7 +379,7 @@ fn the_pool_evicts_ended_intents_from_etcd() -> anyhow::Result<()> {
     let mut pool = Pool::start_with(2, &["--retention-minutes", "0", "--eviction-interval-secs", "1"])?;
     let client = Client::new();
     let token = token()?;
-    let now = chrono::Utc::now();
+    let now = entente_dss::SystemClock.now();
     let mut ids = Vec::new();
     for i in 0..40u32 {
         let id = new_id();

@@ -2,6 +2,7 @@
 //! USS A serves its flights as SP; USS B watches the area as DP and displays them; replayed traffic on a collision
 //! course raises a tactical alert at both before separation is lost, and a pair passing clear raises none.
 
+use entente_dss::{Clock, SystemClock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
@@ -70,7 +71,7 @@ pub(super) fn eventually<T>(
 /// The same telemetry report, measured now.
 fn fix_now(report: &Value) -> Value {
     let mut report = report.clone();
-    report["time_measured"]["value"] = json!(Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true));
+    report["time_measured"]["value"] = json!(SystemClock.now().to_rfc3339_opts(SecondsFormat::Millis, true));
     report
 }
 
@@ -103,7 +104,7 @@ fn an_activated_flight_of_one_uss_is_displayed_by_the_other_until_it_ends() -> a
     let id = planned["id"].as_str().context("id")?.to_owned();
     let (status, active) = a.post(&format!("/operator/v1/flights/{id}/activate"), &json!({}))?;
     ensure!(status == 200, "activate: {status} {active}");
-    let now = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+    let now = SystemClock.now().to_rfc3339_opts(SecondsFormat::Millis, true);
     let fix = json!({
         "time_measured": {"value": now, "format": "RFC3339"},
         "position": {"latitude": 46.5001, "longitude": 6.6002, "accuracy_h": "HA3m",
@@ -297,7 +298,7 @@ fn replayed_aircraft_converging_alert_both_usss_before_separation_is_lost() -> a
             Ok(pairs(&alerts)
                 .into_iter()
                 .find(|(x, y, _)| (x, y) == (&"a1".to_owned(), &"b1".to_owned()))
-                .map(|(_, _, start)| (start, Utc::now())))
+                .map(|(_, _, start)| (start, SystemClock.now())))
         })?;
         assert!(start > seen_at, "{name} was alerted at {seen_at}, after the loss of separation at {start}");
     }
@@ -336,7 +337,7 @@ fn in_f3411_19_a_flight_is_displayed_by_the_other_uss_until_it_ends() -> anyhow:
     let (status, active) = a.post(&format!("/operator/v1/flights/{id}/activate"), &json!({}))?;
     ensure!(status == 200, "activate: {status} {active}");
     let fix = json!({
-        "time_measured": {"value": Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true), "format": "RFC3339"},
+        "time_measured": {"value": SystemClock.now().to_rfc3339_opts(SecondsFormat::Millis, true), "format": "RFC3339"},
         "position": {"latitude": 46.5012, "longitude": 6.6011, "accuracy_h": "HA10m",
             "altitude": {"value": 75.0, "reference": "W84", "units": "M"}}
     });
@@ -386,8 +387,9 @@ fn an_injected_test_flight_is_observed_through_the_other_display_until_deleted()
     let http = Client::new();
     let inject = token(RSA_PRIVATE, "qualifier", "rid.inject_test_data")?;
     let observe = token(RSA_PRIVATE, "qualifier", "dss.read.identification_service_areas")?;
-    let at =
-        |s: i64| (Utc::now() + chrono::Duration::seconds(s)).to_rfc3339_opts(SecondsFormat::Millis, true);
+    let at = |s: i64| {
+        (SystemClock.now() + chrono::Duration::seconds(s)).to_rfc3339_opts(SecondsFormat::Millis, true)
+    };
     // A minute of telemetry northwards, one state a second, from a few seconds ago.
     let telemetry: Vec<Value> = (-3..60)
         .map(|s| {
@@ -478,7 +480,7 @@ fn an_injected_test_flight_is_observed_through_the_other_display_until_deleted()
     assert_eq!(status, 200, "{watches}");
     assert_eq!(watches["watches"].as_array().map(Vec::len), Some(1), "{watches}");
 
-    let after = (Utc::now() - chrono::Duration::seconds(60)).to_rfc3339();
+    let after = (SystemClock.now() - chrono::Duration::seconds(60)).to_rfc3339();
     let (status, notes) = get(
         &uss_a.base,
         &format!("/ridsp/injection/user_notifications?after={}", after.replace('+', "%2B")),

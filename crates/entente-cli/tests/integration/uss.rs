@@ -1,12 +1,13 @@
 //! End to end over real sockets: one `entente dss` and two `entente uss` with different identities and keys.
 
+use entente_dss::{Clock, SystemClock};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use chrono::{SecondsFormat, Utc};
+use chrono::SecondsFormat;
 use entente_server::auth::TokenIssuer;
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
@@ -103,7 +104,7 @@ pub(super) fn token(key: &str, sub: &str, scope: &str) -> anyhow::Result<String>
 
 /// A cylinder of 300 m radius, `alt` metres, from `minutes.0` to `minutes.1` minutes from now.
 pub(super) fn volume(lat: f64, alt: (f64, f64), minutes: (i64, i64)) -> Value {
-    let now = Utc::now();
+    let now = SystemClock.now();
     let t = |m: i64| (now + chrono::Duration::minutes(m)).to_rfc3339_opts(SecondsFormat::Secs, true);
     json!({
         "volume": {
@@ -220,7 +221,7 @@ fn two_usss_deconflict_notify_monitor_and_keep_a_verifiable_record() -> anyhow::
     assert_eq!(notifications_from(&audit_b, "uss-a", 204)?, 2, "the activation reached B");
     let fix = |alt: f64| {
         json!({
-            "time_measured": {"value": Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true), "format": "RFC3339"},
+            "time_measured": {"value": SystemClock.now().to_rfc3339_opts(SecondsFormat::Millis, true), "format": "RFC3339"},
             "position": {"latitude": 46.5, "longitude": 6.6,
                 "altitude": {"value": alt, "reference": "W84", "units": "M"}}
         })

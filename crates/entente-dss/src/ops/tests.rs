@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::{
-    Availability, Caller, Change, Clock, CommitTicket, Dss, DssError, EntityId, Evicted, Limits,
+    Availability, Caller, Change, CommitTicket, Dss, DssError, EntityId, Evicted, Limits, ManualClock,
     NewSubscription, OirState, OperationalIntent, PutConstraint, PutOperationalIntent, PutSubscription,
     Scope, Snapshot, Store, StoreError, Subscriber, Subscription, SubscriptionState, Timestamp, Volume,
 };
@@ -29,15 +29,6 @@ fn t0() -> Timestamp {
 /// `minutes` after [`t0`].
 fn at(minutes: i64) -> Timestamp {
     t0() + Duration::minutes(minutes)
-}
-
-/// A clock that stands still until a test moves it.
-struct TestClock(Arc<Mutex<Timestamp>>);
-
-impl Clock for TestClock {
-    fn now(&self) -> Timestamp {
-        *self.0.lock()
-    }
 }
 
 /// Records each submitted group and resolves its ticket at once; `fail_next` makes the next commit fail.
@@ -68,19 +59,19 @@ impl Store for RecordingStore {
 struct Harness {
     dss: Dss,
     store: Arc<RecordingStore>,
-    now: Arc<Mutex<Timestamp>>,
+    clock: Arc<ManualClock>,
 }
 
 impl Harness {
     fn new() -> Result<Harness> {
         let store = Arc::new(RecordingStore::default());
-        let now = Arc::new(Mutex::new(t0()));
-        let dss = Dss::open(store.clone(), Arc::new(TestClock(now.clone())), Limits::default())?;
-        Ok(Harness { dss, store, now })
+        let clock = Arc::new(ManualClock::new(t0()));
+        let dss = Dss::open(store.clone(), clock.clone(), Limits::default())?;
+        Ok(Harness { dss, store, clock })
     }
 
     fn set_now(&self, t: Timestamp) {
-        *self.now.lock() = t;
+        self.clock.set(t);
     }
 
     /// Every group submitted so far, oldest first.

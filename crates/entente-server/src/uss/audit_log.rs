@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use entente_uss::{
-    AuditChain, AuditRecord, Direction, Entry, Event, EventKind, Exchange, UssError, verify_chain,
+    AuditChain, AuditRecord, Direction, Entry, Event, EventKind, Exchange, Timestamp, UssError, verify_chain,
 };
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -195,10 +195,10 @@ impl AuditLog {
         self.append(Entry::Exchange(exchange));
     }
 
-    /// Seals and appends one event of a log set's kind, `payload` being its JSON record.
-    pub(crate) fn note(&self, kind: EventKind, payload: &impl Serialize) {
+    /// Seals and appends one event of a log set's kind that happened at `time`, `payload` being its JSON record.
+    pub(crate) fn note(&self, time: Timestamp, kind: EventKind, payload: &impl Serialize) {
         let payload = serde_json::to_string(payload).unwrap_or_default();
-        self.append(Entry::Event(Event { time: Utc::now(), kind, payload }));
+        self.append(Entry::Event(Event { time, kind, payload }));
     }
 
     fn append(&self, entry: Entry) {
@@ -227,7 +227,7 @@ mod tests {
 
     fn exchange(n: u16) -> Exchange {
         Exchange {
-            time: Utc::now(),
+            time: "2030-01-01T00:00:00Z".parse().expect("a valid time"),
             direction: Direction::Outgoing,
             peer: "localhost:8082".into(),
             method: "PUT".into(),

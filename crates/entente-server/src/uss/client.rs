@@ -5,8 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use chrono::Utc;
-use entente_dss::Scope;
+use entente_dss::{Clock, Scope};
 use entente_uss::{Direction, Exchange, sha256_hex};
 use reqwest::Method;
 use serde::Serialize;
@@ -20,6 +19,7 @@ pub(crate) struct Client {
     http: reqwest::Client,
     tokens: TokenSource,
     audit: Arc<AuditLog>,
+    clock: Arc<dyn Clock>,
 }
 
 /// An answer of any status; the caller decides which ones it can use.
@@ -49,8 +49,8 @@ impl Reply {
 }
 
 impl Client {
-    pub(crate) fn new(tokens: TokenSource, audit: Arc<AuditLog>) -> Client {
-        Client { http: reqwest::Client::new(), tokens, audit }
+    pub(crate) fn new(tokens: TokenSource, audit: Arc<AuditLog>, clock: Arc<dyn Clock>) -> Client {
+        Client { http: reqwest::Client::new(), tokens, audit, clock }
     }
 
     /// Sends one request with a token for the URL's host holding `scopes`, and records the exchange.
@@ -90,7 +90,7 @@ impl Client {
         if body.is_some() {
             request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(payload.clone());
         }
-        let time = Utc::now();
+        let time = self.clock.now();
         let outcome = match request.send().await {
             Ok(response) => {
                 let status = response.status().as_u16();

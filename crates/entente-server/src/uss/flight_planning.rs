@@ -272,7 +272,7 @@ async fn plan_upsert(
         Ok(v) => v,
         Err(e) => return Ok(answer("Rejected", Some(e.to_string()), before)),
     };
-    if let Err(e) = check_plan_window(&area, Utc::now()) {
+    if let Err(e) = check_plan_window(&area, st.now()) {
         return Ok(answer("Rejected", Some(e.to_string()), before));
     }
     // F3548 creates every intent Accepted; a flight first planned in use is activated right after. An off-nominal
@@ -400,7 +400,7 @@ async fn user_notifications(
     if before.is_some_and(|b| b < after) {
         return Err(ApiError::bad("before must not be earlier than after"));
     }
-    let before = before.unwrap_or_else(Utc::now);
+    let before = before.unwrap_or_else(|| st.now());
     let user_notifications = st
         .alerted_at
         .lock()

@@ -160,7 +160,7 @@ pub(crate) async fn submit(
         Some(_) if !req.volumes.is_empty() => return Err(ApiError::bad("give volumes or a route, not both")),
         Some(route) => route_in(route)?,
     };
-    check_plan_window(&volumes, Utc::now())?;
+    check_plan_window(&volumes, st.now())?;
     let id = entity_id(&uuid::Uuid::new_v4().to_string(), "id")?;
     let proposal = Proposal {
         volumes,
@@ -229,11 +229,13 @@ pub(crate) async fn telemetry(State(st): AppRef, auth: Auth, Path(id): Path<Stri
         altitude_m: altitude.value,
         time: time_in(&report.time_measured, "time_measured")?,
     };
+    let received = st.now();
     st.audit.note(
+        received,
         EventKind::Position,
         &PositionNote {
             operational_intent_id: id.to_string(),
-            time_received: time_out(Utc::now()),
+            time_received: time_out(received),
             telemetry: report.clone(),
         },
     );

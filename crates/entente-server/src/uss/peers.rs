@@ -6,7 +6,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use entente_dss::Scope;
 use reqwest::Method;
 use serde::Serialize;
@@ -24,6 +23,7 @@ use crate::scd::types::{
 };
 use crate::scd::{CM, CP, SC};
 use crate::wire::parse_rfc3339;
+use entente_uss::Timestamp;
 
 /// Runs `call` on every item at once; each item keeps its own outcome, so one peer being down does not hide
 /// what the others said.
@@ -76,7 +76,7 @@ pub(crate) async fn details(
                     "{url}: the details name another intent or carry no OVN"
                 )));
             }
-            remember(&mut st.peers.lock(), intent.clone());
+            remember(&mut st.peers.lock(), intent.clone(), st.now());
             Ok(intent)
         });
         (r, fetched)
@@ -85,8 +85,11 @@ pub(crate) async fn details(
 }
 
 /// Keeps a peer's intent, and forgets those that have ended: they can conflict with nothing any more.
-pub(crate) fn remember(cache: &mut HashMap<String, OperationalIntent>, intent: OperationalIntent) {
-    let now = Utc::now();
+pub(crate) fn remember(
+    cache: &mut HashMap<String, OperationalIntent>,
+    intent: OperationalIntent,
+    now: Timestamp,
+) {
     cache.retain(|_, i| parse_rfc3339(&i.reference.time_end.value, "time_end").is_ok_and(|end| end >= now));
     cache.insert(intent.reference.id.clone(), intent);
 }
@@ -190,7 +193,7 @@ mod tests {
     use super::*;
 
     fn intent(id: &str, ends_in_minutes: i64) -> OperationalIntent {
-        let t = |m: i64| (Utc::now() + Duration::minutes(m)).to_rfc3339_opts(SecondsFormat::Secs, true);
+        let t = |m: i64| (now() + Duration::minutes(m)).to_rfc3339_opts(SecondsFormat::Secs, true);
         serde_json::from_value(json!({
             "reference": {
                 "id": id, "manager": "uss2", "uss_availability": "Normal", "version": 1, "state": "Accepted",
@@ -203,12 +206,16 @@ mod tests {
         .expect("a valid intent")
     }
 
+    fn now() -> Timestamp {
+        "2030-01-01T00:00:00Z".parse().expect("a valid time")
+    }
+
     #[test]
     fn ended_intents_are_forgotten_when_another_is_remembered() {
         let mut cache = HashMap::new();
-        remember(&mut cache, intent("ended", -5));
-        remember(&mut cache, intent("live", 30));
-        remember(&mut cache, intent("new", 30));
+        remember(&mut cache, intent("ended", -5), now());
+        remember(&mut cache, intent("live", 30), now());
+        remember(&mut cache, intent("new", 30), now());
         let mut ids: Vec<&str> = cache.keys().map(String::as_str).collect();
         ids.sort_unstable();
         assert_eq!(ids, ["live", "new"]);

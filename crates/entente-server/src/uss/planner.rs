@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use chrono::Utc;
 use entente_dss::{EntityId, Scope};
 use entente_geo::Interval;
 use entente_uss::{
@@ -35,15 +34,16 @@ fn attempted(
     missing: (Vec<String>, Vec<String>),
     problem: Option<String>,
 ) {
+    let now = st.now();
     let record = PlanningRecord {
-        time: time_out(Utc::now()),
+        time: time_out(now),
         ovns,
         missing_operational_intents: missing.0,
         missing_constraints: missing.1,
         operational_intent_id: id.to_owned(),
         problem,
     };
-    st.audit.note(EventKind::PlanningAttempt, &record);
+    st.audit.note(now, EventKind::PlanningAttempt, &record);
 }
 
 /// Rounds of "the DSS named intents we did not know, fetch them and write again" before giving up.
@@ -125,14 +125,14 @@ pub(crate) async fn plan(
                         "this flight conflicts with operational intent(s) {} of lower priority",
                         caused.join(", ")
                     );
-                    let now = time_out(Utc::now());
+                    let now = st.now();
                     let record = UserNotificationRecord {
-                        triggering_event_time: now.clone(),
-                        notification_time: now,
+                        triggering_event_time: time_out(now),
+                        notification_time: time_out(now),
                         notification_details: alert.clone(),
                         notification_triggering_event: "SCD0090".to_owned(),
                     };
-                    st.audit.note(EventKind::OperatorNotification, &record);
+                    st.audit.note(now, EventKind::OperatorNotification, &record);
                     alert
                 });
                 let intent = OperationalIntent {
@@ -452,7 +452,7 @@ async fn report_unreachable(st: &UssState, r: &OperationalIntentReference, error
         method: "GET".to_owned(),
         headers: None,
         recorder_role: "Client".to_owned(),
-        request_time: time_out(Utc::now()),
+        request_time: time_out(st.now()),
         request_body: None,
         response_time: None,
         response_body: None,
@@ -492,7 +492,7 @@ fn check_conflicts(
         max_altitude_shift_m: search.max_altitude_shift_m,
         altitude_floor_m: search.altitude_floor_m,
         altitude_ceiling_m: search.altitude_ceiling_m,
-        not_before: Utc::now(),
+        not_before: st.now(),
         max_results: search.max_results,
     };
     let found = alternatives(&p.volumes, p.priority, &intents, st.config.policy, &space);

@@ -132,7 +132,7 @@ pub(crate) async fn notified_intent(
             }
             tracing::debug!(intent = r.id, version = r.version, "peer intent updated");
             let alert = alert_for(&intent);
-            remember(&mut peers, intent.clone());
+            remember(&mut peers, intent.clone(), st.now());
             drop(peers);
             if let Some(volumes) = alert {
                 let r = &intent.reference;
@@ -195,10 +195,11 @@ fn alert_operators(st: &UssState, alert: String, volumes: &[Volume]) {
         return;
     }
     tracing::info!(flights = hit.len(), alert, "operators alerted");
-    let now = chrono::Utc::now();
+    let now = st.now();
     st.alerted_at.lock().push(now);
     // SCD0095: another USS's change conflicts with this USS's flights; the record serves the log set.
     st.audit.note(
+        now,
         EventKind::OperatorNotification,
         &UserNotificationRecord {
             triggering_event_time: time_out(now),
@@ -303,11 +304,8 @@ pub(crate) async fn report(
     let report_id = uuid::Uuid::new_v4().to_string();
     report.report_id = Some(report_id.clone());
     tracing::info!(from = caller.manager, report_id, url = report.exchange.url, "report received");
-    let archived = ArchivedReport {
-        received_at: time_out(chrono::Utc::now()),
-        from: caller.manager,
-        report: report.clone(),
-    };
+    let archived =
+        ArchivedReport { received_at: time_out(st.now()), from: caller.manager, report: report.clone() };
     let unarchived = |e: std::io::Error| {
         ApiError::Dss(entente_dss::DssError::Store(entente_dss::StoreError::Io(format!(
             "archiving the report: {e}"

@@ -2,6 +2,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use entente_dss::Clock;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -10,7 +11,7 @@ use crate::harness::*;
 
 /// Claims as an F3548 authority issues them, `exp_in` seconds from now.
 fn claims(sub: &str, scope: &str, aud: &str, exp_in: i64) -> Value {
-    let now = chrono::Utc::now().timestamp();
+    let now = entente_dss::SystemClock.now().timestamp();
     json!({
         "iss": "https://auth.example.com/token",
         "sub": sub,

@@ -6,7 +6,7 @@ use std::time::Duration as StdDuration;
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use entente_dss::{Limits, SystemClock};
+use entente_dss::{Clock, Limits, SystemClock};
 use entente_server::AppState;
 use entente_server::auth::{Authenticator, TokenIssuer};
 use entente_store::RedbStore;
@@ -43,7 +43,7 @@ pub(crate) const BODY_LIMIT: usize = 1 << 20;
 /// One instant per test process, to whole seconds, so volumes built by different calls line up
 /// exactly; tests express times as minutes from it.
 static BASE: LazyLock<DateTime<Utc>> = LazyLock::new(|| {
-    let now = Utc::now();
+    let now = SystemClock.now();
     DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now)
 });
 

@@ -1,6 +1,7 @@
 //! F3411-19 network Remote ID under `/v1/dss` (checklist 52-59), and the model it shares with F3411-22a:
 //! entities written through one version are read, notified and limited through the other.
 
+use entente_dss::{Clock, SystemClock};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
@@ -62,7 +63,7 @@ fn isa_body(c: &Client, lat: f64, start: Option<DateTime<Utc>>, end: Option<Date
 }
 
 fn isa_here(c: &Client) -> Value {
-    isa_body(c, LAT, Some(Utc::now()), Some(at(60)))
+    isa_body(c, LAT, Some(SystemClock.now()), Some(at(60)))
 }
 
 fn sub_body(c: &Client, lat: f64, start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> Value {
@@ -73,7 +74,7 @@ fn sub_body(c: &Client, lat: f64, start: Option<DateTime<Utc>>, end: Option<Date
 }
 
 fn sub_here(c: &Client) -> Value {
-    sub_body(c, LAT, Some(Utc::now()), Some(at(120)))
+    sub_body(c, LAT, Some(SystemClock.now()), Some(at(120)))
 }
 
 fn search_path(area: &str) -> String {
@@ -107,11 +108,11 @@ async fn isa_time_rules() -> anyhow::Result<()> {
     let sp = dss.client("sp", &[WRITE]);
     let iid = id();
     assert_error(
-        sp.put(&isa_path(&iid), &isa_body(&sp, LAT, Some(Utc::now()), None)).await?,
+        sp.put(&isa_path(&iid), &isa_body(&sp, LAT, Some(SystemClock.now()), None)).await?,
         400,
         "time_end",
     )?;
-    let old = Utc::now() - Duration::minutes(10);
+    let old = SystemClock.now() - Duration::minutes(10);
     sp.put(&isa_path(&iid), &isa_body(&sp, LAT, Some(old), Some(old + Duration::hours(1))))
         .await?
         .want(400)?;
@@ -124,7 +125,7 @@ async fn isa_time_rules() -> anyhow::Result<()> {
     sp.put(&isa_path(&iid), &no_footprint).await?.want(400)?;
     sp.put(&isa_path(&iid), &json!({"flights_url": flights_url(&sp)})).await?.want(400)?;
     let mut huge = isa_here(&sp);
-    huge["extents"] = extents(LAT, 60_000.0, Some(Utc::now()), Some(at(60)));
+    huge["extents"] = extents(LAT, 60_000.0, Some(SystemClock.now()), Some(at(60)));
     sp.put(&isa_path(&iid), &huge).await?.want(400)?;
     dss.client("dp", &[READ]).get(&isa_path(&iid)).await?.want(404)?;
     Ok(())
@@ -139,7 +140,7 @@ async fn isa_lifecycle_and_notifications() -> anyhow::Result<()> {
     let sid = id();
     dp.put(&sub_path(&sid), &sub_here(&dp)).await?.want(200)?;
     let iid = id();
-    let start = Utc::now();
+    let start = SystemClock.now();
     let body = sp.put(&isa_path(&iid), &isa_body(&sp, LAT, Some(start), Some(at(60)))).await?.want(200)?;
     let isa = &body["service_area"];
     assert_eq!(isa["flights_url"], flights_url(&sp));
@@ -204,7 +205,7 @@ async fn subscriptions() -> anyhow::Result<()> {
     let dp = dss.client("dp", &[READ]);
     let iid = id();
     sp.put(&isa_path(&iid), &isa_here(&sp)).await?.want(200)?;
-    let now = Utc::now();
+    let now = SystemClock.now();
     let too_long = sub_body(&dp, LAT, Some(now), Some(now + Duration::hours(24) + Duration::minutes(10)));
     dp.put(&sub_path(&id()), &too_long).await?.want(400)?;
     dp.put(&sub_path(&id()), &json!({"extents": extents(LAT, 3000.0, None, None), "callbacks": {}}))
@@ -252,7 +253,7 @@ async fn expired_isas_leave_searches_not_gets() -> anyhow::Result<()> {
     let sp = dss.client("sp", &[WRITE]);
     let dp = dss.client("dp", &[READ]);
     let iid = id();
-    let now = Utc::now();
+    let now = SystemClock.now();
     sp.put(&isa_path(&iid), &isa_body(&sp, LAT, Some(now), Some(now + Duration::seconds(1))))
         .await?
         .want(200)?;

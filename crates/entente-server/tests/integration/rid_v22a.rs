@@ -1,6 +1,7 @@
 //! F3411-22a network Remote ID under `/rid/v2/dss` (checklist 52-59): ISAs, RID subscriptions, their
 //! notifications and limits, and concurrent ISA create/search/delete.
 
+use entente_dss::{Clock, SystemClock};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
@@ -61,12 +62,12 @@ fn body_at(
 
 /// The usual ISA: a 1 km square at the base location from now to +60 min.
 fn isa_here(c: &Client) -> Value {
-    body_at(c, LAT, 1000.0, Some(Utc::now()), Some(at(60)))
+    body_at(c, LAT, 1000.0, Some(SystemClock.now()), Some(at(60)))
 }
 
 /// The usual subscription: a 3 km square around the ISA from now to +2 h.
 fn sub_here(c: &Client) -> Value {
-    body_at(c, LAT, 3000.0, Some(Utc::now()), Some(at(120)))
+    body_at(c, LAT, 3000.0, Some(SystemClock.now()), Some(at(120)))
 }
 
 fn version_of(v: &Value) -> String {
@@ -100,9 +101,9 @@ async fn isa_time_rules() -> anyhow::Result<()> {
     let dss = Dss::start().await?;
     let sp = dss.client("sp", &[SP]);
     let iid = id();
-    let no_end = body_at(&sp, LAT, 1000.0, Some(Utc::now()), None);
+    let no_end = body_at(&sp, LAT, 1000.0, Some(SystemClock.now()), None);
     assert_error(sp.put(&isa_path(&iid), &no_end).await?, 400, "time_end")?;
-    let old = Utc::now() - Duration::minutes(10);
+    let old = SystemClock.now() - Duration::minutes(10);
     let too_old = body_at(&sp, LAT, 1000.0, Some(old), Some(old + Duration::hours(1)));
     assert_error(sp.put(&isa_path(&iid), &too_old).await?, 400, "time_start")?;
     let backwards = body_at(&sp, LAT, 1000.0, Some(at(60)), Some(at(10)));
@@ -111,12 +112,12 @@ async fn isa_time_rules() -> anyhow::Result<()> {
     sp.put(&isa_path(&iid), &empty).await?.want(400)?;
     sp.get(&isa_path(&iid)).await?.want(404)?;
     // A start slightly in the past is kept as given; an omitted start is now.
-    let recent = Utc::now() - Duration::minutes(2);
+    let recent = SystemClock.now() - Duration::minutes(2);
     let body =
         sp.put(&isa_path(&iid), &body_at(&sp, LAT, 1000.0, Some(recent), Some(at(60)))).await?.want(200)?;
     let kept = parse_time(&body["service_area"]["time_start"])?;
     assert!((kept - recent).num_milliseconds().abs() <= 1, "{kept} is the start as sent, {recent}");
-    let before = Utc::now();
+    let before = SystemClock.now();
     let body = sp.put(&isa_path(&id()), &body_at(&sp, LAT, 1000.0, None, Some(at(60)))).await?.want(200)?;
     assert!(parse_time(&body["service_area"]["time_start"])? >= before - Duration::seconds(1));
     Ok(())
@@ -242,7 +243,7 @@ async fn expired_subscriptions_are_not_notified() -> anyhow::Result<()> {
     let sp = dss.client("sp", &[SP]);
     let dp = dss.client("dp", &[DP]);
     let short = id();
-    let now = Utc::now();
+    let now = SystemClock.now();
     dp.put(&sub_path(&short), &body_at(&dp, LAT, 3000.0, Some(now), Some(now + Duration::seconds(1))))
         .await?
         .want(200)?;
@@ -270,7 +271,7 @@ async fn subscription_lifecycle() -> anyhow::Result<()> {
     sp.put(&isa_path(&outside), &body_at(&sp, LAT + 0.5, 1000.0, None, Some(at(60)))).await?.want(200)?;
 
     let sid = id();
-    let now = Utc::now();
+    let now = SystemClock.now();
     let too_long =
         body_at(&dp, LAT, 3000.0, Some(now), Some(now + Duration::hours(24) + Duration::minutes(10)));
     assert_error(dp.put(&sub_path(&sid), &too_long).await?, 400, "24 hours")?;
@@ -396,7 +397,7 @@ async fn expired_isas_leave_searches_not_gets() -> anyhow::Result<()> {
     let sp = dss.client("sp", &[SP]);
     let dp = dss.client("dp", &[DP]);
     let iid = id();
-    let now = Utc::now();
+    let now = SystemClock.now();
     sp.put(&isa_path(&iid), &body_at(&sp, LAT, 1000.0, Some(now), Some(now + Duration::seconds(1))))
         .await?
         .want(200)?;

@@ -1,6 +1,7 @@
 //! Subscriptions, notification fan-out and implicit subscriptions (checklist 30-47).
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
+use entente_dss::{Clock, SystemClock};
 use serde_json::json;
 
 use crate::harness::*;
@@ -109,8 +110,8 @@ async fn subscription_time_limits() -> anyhow::Result<()> {
         &area,
         None,
         None,
-        Some(Utc::now() - Duration::minutes(3)),
-        Some(Utc::now() - Duration::minutes(1)),
+        Some(SystemClock.now() - Duration::minutes(3)),
+        Some(SystemClock.now() - Duration::minutes(1)),
     );
     assert_error(a.put(&sub_path(&id()), &subscription(&a, &ended, true, false)).await?, 400, "time_end")?;
 
@@ -124,12 +125,12 @@ async fn subscription_time_limits() -> anyhow::Result<()> {
     assert_eq!(parse_time(&s["time_start"])?, at(30));
     assert_eq!(parse_time(&s["time_end"])?, at(30 + 24 * 60));
     // No times at all: from about now for 24 h.
-    let before = Utc::now() - Duration::seconds(1);
+    let before = SystemClock.now() - Duration::seconds(1);
     let s = a
         .create_sub(&id(), &subscription(&a, &volume4d_at(&area, None, None, None, None), true, false))
         .await?;
     let start = parse_time(&s["time_start"])?;
-    assert!(start >= before && start <= Utc::now() + Duration::seconds(1), "start {start}");
+    assert!(start >= before && start <= SystemClock.now() + Duration::seconds(1), "start {start}");
     assert_eq!(parse_time(&s["time_end"])? - start, Duration::hours(24));
 
     // Extending an existing subscription past 24 h is 400 too, and changes nothing.
@@ -369,7 +370,7 @@ async fn deleted_expired_and_foreign_subscriptions() -> anyhow::Result<()> {
     let a = dss.client("uss-a", &[SC]);
     let b = dss.client("uss-b", &[SC]);
     let area = square(LAT, LNG, 3000.0);
-    let now = Utc::now();
+    let now = SystemClock.now();
     let expiring = id();
     let short = volume4d_at(&area, None, None, Some(now), Some(now + Duration::seconds(4)));
     b.create_sub(&expiring, &subscription(&b, &short, true, false)).await?;
@@ -387,7 +388,7 @@ async fn deleted_expired_and_foreign_subscriptions() -> anyhow::Result<()> {
     assert_eq!(ids(&found["subscriptions"]), vec![a_sub.clone()]);
 
     // Wait until just past the short subscription's end.
-    let left = (now + Duration::milliseconds(4300) - Utc::now()).to_std().unwrap_or_default();
+    let left = (now + Duration::milliseconds(4300) - SystemClock.now()).to_std().unwrap_or_default();
     tokio::time::sleep(left).await;
     let open = volume4d_at(&area, None, None, None, None);
     let found = b.post(SUB_QUERY, &query(&open)).await?.want(200)?;

@@ -1,6 +1,7 @@
 //! The USS side in process over real sockets: the USS-USS API's status codes, planning against the harness DSS
 //! and a peer USS, cached details, and tokens from an OAuth 2 client-credentials endpoint.
 
+use entente_dss::Clock;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -759,7 +760,7 @@ async fn the_uss_tells_its_f3548_version_to_those_allowed_to_ask() -> anyhow::Re
 async fn log_sets_serve_the_exchanges_the_audit_chain_proves() -> anyhow::Result<()> {
     let dss = Dss::start().await?;
     let uss = Uss::start(&dss, "uss1").await?;
-    let before = chrono::Utc::now();
+    let before = entente_dss::SystemClock.now();
     let planned = uss
         .operator()
         .post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (10, 70), 0))
@@ -822,7 +823,7 @@ async fn log_sets_serve_the_exchanges_the_audit_chain_proves() -> anyhow::Result
     let flying_id = str_of(&flying["id"])?.to_owned();
     uss.operator().post(&format!("/operator/v1/flights/{flying_id}/activate"), &json!({})).await.want(200)?;
     let fix = json!({
-        "time_measured": time_of(chrono::Utc::now()),
+        "time_measured": time_of(entente_dss::SystemClock.now()),
         "position": {"latitude": LAT + 0.2, "longitude": LNG, "altitude": altitude(60.0)}
     });
     uss.operator().post(&format!("/operator/v1/flights/{flying_id}/telemetry"), &fix).await.want(200)?;
@@ -865,7 +866,7 @@ async fn log_sets_serve_the_exchanges_the_audit_chain_proves() -> anyhow::Result
         .await
         .want(200)?;
     assert_eq!(earlier["messages"], json!([]));
-    let now = auditor.get(&range(before, chrono::Utc::now())).await.want(200)?;
+    let now = auditor.get(&range(before, entente_dss::SystemClock.now())).await.want(200)?;
     assert_eq!(now["messages"].as_array().map(Vec::len), Some(messages.len()));
 
     assert_error(auditor.get("/uss/v1/log_sets/incident-7").await?, 404, "no such log set")?;
@@ -923,7 +924,7 @@ async fn a_flight_far_off_its_volumes_turns_contingent_and_shares_telemetry() ->
     let op = |action: &str| format!("/operator/v1/flights/{flight_id}/{action}");
     let fix = |lat: f64| {
         json!({
-            "time_measured": time_of(chrono::Utc::now()),
+            "time_measured": time_of(entente_dss::SystemClock.now()),
             "position": {"latitude": lat, "longitude": LNG, "altitude": altitude(60.0)}
         })
     };
@@ -1017,15 +1018,17 @@ async fn operators_hear_of_peer_intents_that_come_to_intersect_their_flights() -
             t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true).replace(':', "%3A").replace('+', "%2B");
         format!("/flight_planning/v1/user_notifications?after={t}")
     };
-    let seen = tester.get(&since(chrono::Utc::now() - chrono::Duration::minutes(5))).await.want(200)?;
+    let seen =
+        tester.get(&since(entente_dss::SystemClock.now() - chrono::Duration::minutes(5))).await.want(200)?;
     let notifications = seen["user_notifications"].as_array().context("user_notifications")?;
     assert_eq!(notifications.len(), 1, "{seen}");
     assert_eq!(notifications[0]["conflicts"], "Single");
     parse_time(&notifications[0]["observed_at"])?;
-    let later = tester.get(&since(chrono::Utc::now() + chrono::Duration::seconds(1))).await.want(200)?;
+    let later =
+        tester.get(&since(entente_dss::SystemClock.now() + chrono::Duration::seconds(1))).await.want(200)?;
     assert_eq!(later["user_notifications"], json!([]));
     assert_error(tester.get("/flight_planning/v1/user_notifications").await?, 400, "after")?;
-    assert_error(uss1.operator().get(&since(chrono::Utc::now())).await?, 403, FP_PLAN)?;
+    assert_error(uss1.operator().get(&since(entente_dss::SystemClock.now())).await?, 403, FP_PLAN)?;
     Ok(())
 }
 

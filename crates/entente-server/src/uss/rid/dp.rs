@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use entente_dss::DssError;
 use entente_geo::{EARTH_RADIUS_M, Interval, LatLngRect};
 use entente_uss::rid::{
@@ -178,7 +178,7 @@ async fn subscribe(
     duration: Duration,
     on_demand: bool,
 ) -> Result<(String, Watch), ApiError> {
-    let now = Utc::now();
+    let now = st.now();
     {
         let dp = st.rid.dp.lock();
         let held: Vec<LatLngRect> = dp.watches.values().map(|w| w.view.rect()).collect();
@@ -254,7 +254,7 @@ async fn subscribe(
 /// display asked for an area it did not watch subscribes on demand. The new one is as wide as the SPs still
 /// answer a poll for, so the views a display moves through nearby share it instead of piling up subscriptions.
 pub(super) async fn ensure_watch(st: &Arc<UssState>, view: View, duration: Duration) -> Result<(), ApiError> {
-    let soon = Utc::now() + Duration::seconds(1);
+    let soon = st.now() + Duration::seconds(1);
     let held = st.rid.dp.lock().watches.values().any(|w| w.end > soon && w.view.covers(&view));
     if held {
         return Ok(());
@@ -440,7 +440,7 @@ pub(super) fn take_notification(
                 known.live = false;
                 known.index = index;
             }
-            dp.prune(Utc::now());
+            dp.prune(st.now());
         }
     }
     Ok(StatusCode::NO_CONTENT)
@@ -450,7 +450,7 @@ pub(super) fn take_notification(
 pub(super) async fn poll(st: &Arc<UssState>) {
     let jobs: Vec<(String, View, bool)> = {
         let mut dp = st.rid.dp.lock();
-        dp.prune(Utc::now());
+        dp.prune(st.now());
         let mut by_base: BTreeMap<String, Vec<LatLngRect>> = BTreeMap::new();
         let mut anywhere: HashSet<String> = HashSet::new();
         for isa in dp.isas.values().filter(|i| i.live) {
@@ -503,7 +503,7 @@ async fn poll_one(st: Arc<UssState>, base: String, view: View, first: bool) {
         (200, RidVersion::V19) => v19::flights_in(r.json()?),
         // F3411-19's answer for a view outside the SP's ISAs: nothing there.
         (404, RidVersion::V19) => Ok(GetFlightsResponse {
-            timestamp: time_out(Utc::now()),
+            timestamp: time_out(st.now()),
             flights: Vec::new(),
             no_isas_present: true,
         }),
@@ -516,7 +516,7 @@ async fn poll_one(st: Arc<UssState>, base: String, view: View, first: bool) {
             return;
         }
     };
-    let now = Utc::now();
+    let now = st.now();
     let mut fresh = Vec::new();
     {
         let mut dp = st.rid.dp.lock();
@@ -594,7 +594,7 @@ pub(crate) async fn display(
     let view =
         View::parse(p.get("view").ok_or_else(|| ApiError::bad("view is required: lat1,lng1,lat2,lng2"))?)?;
     let scale = view.scale(&st.config.rid.version.views())?;
-    let now = Utc::now();
+    let now = st.now();
     let seen = seen(&st, &view, now);
     let (flights, clusters) = match scale {
         Scale::Flights => {

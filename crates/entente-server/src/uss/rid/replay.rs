@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use entente_geo::{Circle, Interval, LatLng, Outline, distance_m};
 use entente_tactical::Replay;
 use entente_uss::rid::Fix;
@@ -39,7 +39,7 @@ pub(super) fn check_flight_id(id: &str) -> Result<(), ApiError> {
 pub(super) fn start(st: &Arc<UssState>, csv: &str) -> Result<ReplayStarted, ApiError> {
     let replay = Replay::parse(csv).map_err(|e| ApiError::bad(format!("replay: {e}")))?;
     let (first, last) = replay.span();
-    let t0 = Utc::now();
+    let t0 = st.now();
     let at = move |t: f64| t0 + Duration::microseconds(((t - first) * 1e6) as i64);
     let mut tracks: BTreeMap<String, Vec<&entente_tactical::State>> = BTreeMap::new();
     for s in replay.samples() {
@@ -118,7 +118,7 @@ pub(super) fn play(
     let st = st.clone();
     tokio::spawn(async move {
         for (id, fix) in fixes {
-            if let Ok(wait) = (fix.time - Utc::now()).to_std() {
+            if let Ok(wait) = (fix.time - st.now()).to_std() {
                 tokio::time::sleep(wait).await;
             }
             sp::record(&st, &id, fix.clone(), simulated);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use entente_uss::rid::{
     Fix, NEAR_REAL_TIME_S, V22A_VIEWS, View, isa_extent, merge_fixes, recent_in_view, seen_in,
 };
@@ -75,7 +75,7 @@ pub(crate) struct Provider {
 pub(super) fn record(st: &UssState, id: &str, fix: Fix<Motion>, simulated: bool) {
     let mut sp = st.rid.sp.lock();
     let track = sp.tracks.entry(id.to_owned()).or_insert_with(|| SpTrack::new(simulated));
-    merge_fixes(&mut track.fixes, vec![fix], Utc::now(), Duration::seconds(NEAR_REAL_TIME_S));
+    merge_fixes(&mut track.fixes, vec![fix], st.now(), Duration::seconds(NEAR_REAL_TIME_S));
 }
 
 /// Announces replayed aircraft `id` flying within `area`, so the ISA covers it before its first position.
@@ -103,7 +103,7 @@ pub(super) fn remove_test(st: &UssState, test: &str) {
 /// Replayed aircraft `id` has played its last sample.
 pub(super) fn end_replayed(st: &UssState, id: &str) {
     if let Some(track) = st.rid.sp.lock().tracks.get_mut(id) {
-        track.ended = Some(Utc::now());
+        track.ended = Some(st.now());
     }
 }
 
@@ -116,7 +116,7 @@ fn flying(state: FlightState) -> bool {
 /// change, deleted once the last one ended and the retention passed. Subscribers hear of each change.
 pub(crate) async fn sync_isa(st: &Arc<UssState>) -> Result<(), ApiError> {
     let _guard = st.rid.isa_sync.lock().await;
-    let now = Utc::now();
+    let now = st.now();
     let retention = st.config.rid.retention;
     let active: HashMap<String, Vec<Volume>> = st
         .flights
@@ -343,7 +343,7 @@ pub(crate) async fn flights(
 
 /// The answer to a flights query, now.
 pub(super) fn flights_now(st: &UssState, view: &View, duration: Duration) -> GetFlightsResponse {
-    flights_out(&st.rid.sp.lock(), view, Utc::now(), duration)
+    flights_out(&st.rid.sp.lock(), view, st.now(), duration)
 }
 
 /// The answer to a flights query at `now`: every aircraft with a position of the last minute in the view, its
@@ -414,7 +414,7 @@ pub(super) fn details(st: &UssState, id: String) -> Result<GetFlightDetailsRespo
     let sp = st.rid.sp.lock();
     let track = sp.tracks.get(&id).ok_or_else(|| ApiError::NotFound(format!("flight {id}: not found")))?;
     // An injected flight answers with the details effective last; before the first, with the first.
-    let now = Utc::now();
+    let now = st.now();
     if let Some(injected) = &track.injected {
         let current = injected.details.iter().filter(|(from, _)| *from <= now).max_by_key(|(from, _)| *from);
         if let Some((_, details)) = current.or(injected.details.first()) {
@@ -448,7 +448,7 @@ pub(crate) async fn isa_details(
 
 #[cfg(test)]
 mod tests {
-    use chrono::TimeZone;
+    use chrono::{TimeZone, Utc};
     use entente_geo::LatLng;
 
     use super::*;

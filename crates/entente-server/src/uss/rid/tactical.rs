@@ -60,7 +60,7 @@ pub(super) fn observe(st: &UssState, id: &str, fix: &Fix<Motion>) {
             t.raised.remove(pair);
         }
         for c in &update.raised {
-            t.raised.insert((c.a.clone(), c.b.clone()), Utc::now());
+            t.raised.insert((c.a.clone(), c.b.clone()), st.now());
         }
         update
     };
@@ -87,7 +87,7 @@ pub(super) fn observe(st: &UssState, id: &str, fix: &Fix<Motion>) {
     responses((status = 200, description = "Current tactical alerts", body = AlertList), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn alerts(State(st): State<Arc<UssState>>, auth: Auth) -> Result<Json<AlertList>, ApiError> {
     auth.require(OPERATOR_SCOPE)?;
-    let now = seconds(Utc::now());
+    let now = seconds(st.now());
     let t = st.rid.tactical.lock();
     let alerts = t
         .monitor
@@ -95,7 +95,7 @@ pub(crate) async fn alerts(State(st): State<Arc<UssState>>, auth: Auth) -> Resul
         // The monitor only ages tracks when reports arrive; with none coming, old conflicts are stale.
         .filter(|c| now - c.at <= t.max_age_s)
         .map(|c| {
-            let at = instant(c.at).unwrap_or_else(Utc::now);
+            let at = instant(c.at).unwrap_or_else(|| st.now());
             TacticalAlert {
                 aircraft: [c.a.to_string(), c.b.to_string()],
                 loss_start: time_out(instant(c.t_in).unwrap_or(at)),

@@ -92,13 +92,13 @@ fn missing_fields(s: &InjectedState) -> Vec<&'static str> {
 /// Reads one test flight. A state missing a field NET0030 requires makes a notice to the operator (at its time,
 /// or the previous state's); one without a time or a full position cannot be served and is left out. Reports
 /// slower than NET0040's rate make a notice when the rate is first missed.
-fn prepare(test: &str, index: usize, flight: TestFlight) -> Result<Prepared, ApiError> {
+fn prepare(test: &str, index: usize, flight: TestFlight, now: Timestamp) -> Result<Prepared, ApiError> {
     let field = |name: &str| format!("requested_flights[{index}].{name}");
     let id = flight.details_responses.first().map_or(flight.injection_id.clone(), |d| d.details.id.clone());
     replay::check_flight_id(&id)?;
     let mut fixes = Vec::with_capacity(flight.telemetry.len());
     let mut notices = Vec::new();
-    let mut last_time = Utc::now();
+    let mut last_time = now;
     for (i, s) in flight.telemetry.into_iter().enumerate() {
         let at = field(&format!("telemetry[{i}]"));
         let time =
@@ -212,14 +212,14 @@ pub(crate) async fn create_test(
     for (i, raw) in req.requested_flights.iter().enumerate() {
         let flight: TestFlight = serde_json::from_value(raw.clone())
             .map_err(|e| ApiError::bad(format!("requested_flights[{i}]: {e}")))?;
-        prepared.push(prepare(&test_id, i, flight)?);
+        prepared.push(prepare(&test_id, i, flight, st.now())?);
     }
     let mut fixes = Vec::new();
     for flight in prepared {
         st.rid.notifications.lock().extend(flight.notices);
         let points: Vec<(LatLng, f64)> =
             flight.fixes.iter().map(|f| (f.at, f.data.alt_m.unwrap_or_default())).collect();
-        let first = flight.fixes.iter().map(|f| f.time).min().unwrap_or_else(Utc::now);
+        let first = flight.fixes.iter().map(|f| f.time).min().unwrap_or_else(|| st.now());
         let last = flight.fixes.iter().map(|f| f.time).max().unwrap_or(first);
         let area = replay::area_around(&points, (first, last))
             .map_err(|e| ApiError::bad(format!("telemetry: {e}")))?;
@@ -298,7 +298,8 @@ pub(crate) async fn user_notifications(
         return Err(ApiError::bad("before must not be earlier than after"));
     }
     // A notice of a state not yet due has not been shown yet.
-    let until = before.map_or(Utc::now(), |b| b.min(Utc::now()));
+    let now = st.now();
+    let until = before.map_or(now, |b| b.min(now));
     let user_notifications = st
         .rid
         .notifications
@@ -359,7 +360,7 @@ pub(crate) async fn display_data(
     let scale = view.scale(&st.config.rid.version.views())?;
     dp::ensure_watch(&st, view, Duration::seconds(OBSERVATION_SUBSCRIPTION_S)).await?;
     dp::poll_view(&st, view).await;
-    let now = Utc::now();
+    let now = st.now();
     let seen = dp::seen(&st, &view, now);
     Ok(Json(match scale {
         Scale::Flights => GetDisplayDataResponse {

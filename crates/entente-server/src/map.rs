@@ -18,7 +18,6 @@ use axum::http::header;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use chrono::{DateTime, Utc};
 use entente_dss::{Picture, Shown, Timestamp, Volume};
 use entente_geo::Outline;
 use futures_util::Stream;
@@ -72,11 +71,7 @@ async fn airspace(
 ) -> Result<Json<AirspaceView>, ApiError> {
     let at = match query.at.as_deref() {
         None | Some("") => None,
-        Some(text) => Some(
-            DateTime::parse_from_rfc3339(text)
-                .map_err(|e| ApiError::bad(format!("at: `{text}` is not an RFC 3339 instant ({e})")))?
-                .with_timezone(&Utc),
-        ),
+        Some(text) => Some(crate::wire::parse_rfc3339(text, "at")?),
     };
     Ok(Json(view(&state.dss.picture(at).await?)))
 }

@@ -96,13 +96,12 @@ pub(crate) fn subscribers_out(subscribers: &[RidSubscriber], api: RidApi) -> Vec
         .collect()
 }
 
-/// An optional RFC 3339 query parameter.
+/// An optional RFC 3339 query parameter, any offset (both F3411 versions).
 pub(crate) fn time_param(
     params: &HashMap<String, String>,
     name: &str,
-    parse: impl Fn(&str, &str) -> Result<Timestamp, ApiError>,
 ) -> Result<Option<Timestamp>, ApiError> {
-    params.get(name).filter(|v| !v.is_empty()).map(|v| parse(v, name)).transpose()
+    params.get(name).filter(|v| !v.is_empty()).map(|v| crate::wire::parse_rfc3339(v, name)).transpose()
 }
 
 #[cfg(test)]

@@ -83,14 +83,15 @@ pub(crate) fn rfc3339(t: Timestamp) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
-/// RFC 3339 with the `Z` zone, as both standards require.
+/// The one parser of every time this server reads (F3548 and F3411 bodies, query strings, peers' answers): RFC 3339
+/// with any offset, as InterUSS's DSS accepts (Python clients write `+00:00`), converted to UTC; answers always
+/// carry `Z` (`rfc3339`).
 pub(crate) fn parse_rfc3339(value: &str, path: &str) -> Result<Timestamp, ApiError> {
-    if !value.ends_with(['Z', 'z']) {
-        return Err(ApiError::bad(format!("{path}: time {value:?} must be RFC 3339 in UTC, ending in Z")));
-    }
-    let t = DateTime::parse_from_rfc3339(value)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| ApiError::bad(format!("{path}: time {value:?} is not RFC 3339: {e}")))?;
+    let t = DateTime::parse_from_rfc3339(value).map(|t| t.with_timezone(&Utc)).map_err(|e| {
+        // A `+` sent unencoded in a query string arrives as a space.
+        let hint = if value.contains(' ') { " (in a query string, send a + offset as %2B)" } else { "" };
+        ApiError::bad(format!("{path}: time {value:?} is not RFC 3339{hint}: {e}"))
+    })?;
     // Stored instants are nanoseconds since 1970 in an i64; refuse what cannot round-trip instead of clamping.
     if t.timestamp_nanos_opt().is_none_or(|n| n < 0) {
         return Err(ApiError::bad(format!(

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
 use entente_dss::{
     IdentificationServiceArea as Isa, IsaSearch, PutIsa, PutRidSubscription, RidApi, RidSubscription, RidUrl,
     Timestamp, Volume,
@@ -22,7 +21,7 @@ use super::{
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
-use crate::wire::{Polygon, polygon_in, rfc3339};
+use crate::wire::{Polygon, parse_rfc3339, polygon_in, rfc3339};
 
 pub(crate) const WRITE: &str = "dss.write.identification_service_areas";
 pub(crate) const READ: &str = "dss.read.identification_service_areas";
@@ -64,13 +63,6 @@ pub(crate) struct Volume4D {
     pub time_end: Option<String>,
 }
 
-/// F3411-19 asks for RFC 3339 without pinning the zone; any offset is accepted and converted to UTC.
-pub(crate) fn time_in(value: &str, path: &str) -> Result<Timestamp, ApiError> {
-    DateTime::parse_from_rfc3339(value)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| ApiError::bad(format!("{path}: time {value:?} is not RFC 3339: {e}")))
-}
-
 fn altitude_in(value: Option<f64>, path: &str) -> Result<Option<f64>, ApiError> {
     match value {
         Some(a) if !a.is_finite() || a < ALTITUDE_RANGE.0 || a > ALTITUDE_RANGE.1 => Err(ApiError::bad(
@@ -83,8 +75,9 @@ fn altitude_in(value: Option<f64>, path: &str) -> Result<Option<f64>, ApiError> 
 pub(crate) fn volume_in(v: &Volume4D, path: &str, max_vertices: usize) -> Result<Volume, ApiError> {
     let s = &v.spatial_volume;
     let outline = polygon_in(&s.footprint, &format!("{path}.spatial_volume.footprint"), max_vertices)?;
-    let start = v.time_start.as_deref().map(|t| time_in(t, &format!("{path}.time_start"))).transpose()?;
-    let end = v.time_end.as_deref().map(|t| time_in(t, &format!("{path}.time_end"))).transpose()?;
+    let start =
+        v.time_start.as_deref().map(|t| parse_rfc3339(t, &format!("{path}.time_start"))).transpose()?;
+    let end = v.time_end.as_deref().map(|t| parse_rfc3339(t, &format!("{path}.time_end"))).transpose()?;
     Ok(Volume {
         outline,
         altitude: Interval {
@@ -226,8 +219,8 @@ pub(crate) async fn search_isas(
     let p = params(query)?;
     let search = IsaSearch {
         area: area_in(p.get("area"), app.dss.limits().max_vertices)?,
-        earliest: time_param(&p, "earliest_time", time_in)?,
-        latest: time_param(&p, "latest_time", time_in)?,
+        earliest: time_param(&p, "earliest_time")?,
+        latest: time_param(&p, "latest_time")?,
     };
     let found = app.dss.search_isas(&search).await?;
     Ok(Json(SearchIdentificationServiceAreasResponse {

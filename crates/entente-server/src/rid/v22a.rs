@@ -19,7 +19,7 @@ use super::{
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
-use crate::wire::{Time, Volume4D, parse_rfc3339, time_out, volume_in};
+use crate::wire::{Time, Volume4D, time_out, volume_in};
 
 pub(crate) const SP: &str = "rid.service_provider";
 pub(crate) const DP: &str = "rid.display_provider";
@@ -163,8 +163,8 @@ pub(crate) async fn search_isas(
     let p = params(query)?;
     let search = IsaSearch {
         area: area_in(p.get("area"), app.dss.limits().max_vertices)?,
-        earliest: time_param(&p, "earliest_time", parse_rfc3339)?,
-        latest: time_param(&p, "latest_time", parse_rfc3339)?,
+        earliest: time_param(&p, "earliest_time")?,
+        latest: time_param(&p, "latest_time")?,
     };
     let found = app.dss.search_isas(&search).await?;
     Ok(Json(SearchIdentificationServiceAreasResponse {

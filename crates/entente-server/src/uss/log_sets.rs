@@ -20,7 +20,7 @@ use crate::error::ApiError;
 use crate::extract::Auth;
 use crate::scd::types::ExchangeRecord;
 use crate::uss::types::VehicleTelemetry;
-use crate::wire::{Time, time_out};
+use crate::wire::{Time, parse_rfc3339, time_out};
 
 pub(crate) fn routes() -> Router<Arc<UssState>> {
     Router::new().route("/uss/v1/log_sets/{log_set_id}", get(log_set))
@@ -104,13 +104,7 @@ fn selection(id: &str) -> Result<Selection, ApiError> {
             "log set {id:?}: no such log set; ids are \"all\" or \"START..END\" with RFC 3339 times"
         )));
     };
-    let time = |t: &str, which: &str| {
-        DateTime::parse_from_rfc3339(t).map(|t| t.with_timezone(&Utc)).map_err(|e| {
-            ApiError::bad(format!(
-                "log_set_id: the {which} of the range, {t:?}, is not an RFC 3339 time: {e}"
-            ))
-        })
-    };
+    let time = |t: &str, which: &str| parse_rfc3339(t, &format!("log_set_id: the {which} of the range"));
     let (start, end) = (time(start, "start")?, time(end, "end")?);
     if start > end {
         return Err(ApiError::bad("log_set_id: the start of the range must not be after its end"));

@@ -122,11 +122,7 @@ async fn time_rules() -> anyhow::Result<()> {
     // A start in the past is fine while the end is ahead.
     let started = volume4d(&square(LAT, LNG, 1000.0), 0.0, 120.0, -60, 70);
     a.create_oir(&id(), &oir(&a, &[started], "Accepted", &[])).await?;
-    // Not UTC, not RFC 3339, wrong format tag.
-    let mut offset = volume4d(&square(LAT + 0.1, LNG, 1000.0), 0.0, 120.0, 10, 70);
-    let plus_one = chrono::FixedOffset::east_opt(3600).context("a one-hour offset")?;
-    offset["time_start"]["value"] = json!(at(10).with_timezone(&plus_one).to_rfc3339());
-    rejects(&a, offset, "extents[0].time_start").await?;
+    // Not RFC 3339, wrong format tag (any offset is fine: see `times_with_any_offset_are_taken_in_utc`).
     let mut garbage = volume4d(&square(LAT + 0.1, LNG, 1000.0), 0.0, 120.0, 10, 70);
     garbage["time_end"]["value"] = json!("tomorrow at noon");
     rejects(&a, garbage, "extents[0].time_end").await?;
@@ -137,6 +133,54 @@ async fn time_rules() -> anyhow::Result<()> {
     let mut far = volume4d(&square(LAT + 0.1, LNG, 1000.0), 0.0, 120.0, 10, 70);
     far["time_end"]["value"] = json!("3000-01-01T00:00:00Z");
     rejects(&a, far, "extents[0].time_end").await?;
+    Ok(())
+}
+
+/// RFC 3339 allows any offset and InterUSS's DSS takes it (Python clients write `+00:00`): every time read in
+/// F3548 and F3411-22a bodies and query strings is taken with its offset, converted to UTC and answered in `Z`.
+#[tokio::test]
+async fn times_with_any_offset_are_taken_in_utc() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let a = dss.client("uss-a", &[SC]);
+    let offset = |t: chrono::DateTime<chrono::Utc>, hours: i32| -> anyhow::Result<Value> {
+        let zone = chrono::FixedOffset::east_opt(hours * 3600).context("an offset")?;
+        Ok(json!(t.with_timezone(&zone).format("%Y-%m-%dT%H:%M:%S%.6f%:z").to_string()))
+    };
+    let mut extent = here();
+    extent["time_start"]["value"] = offset(at(10), 0)?;
+    extent["time_end"]["value"] = offset(at(70), -5)?;
+    let oid = id();
+    let reference = a.create_oir(&oid, &oir(&a, &[extent], "Accepted", &[])).await?;
+    assert_eq!(parse_time(&reference["time_start"])?, at(10), "{reference}");
+    assert_eq!(parse_time(&reference["time_end"])?, at(70), "{reference}");
+    let mut area = here();
+    area["time_start"]["value"] = offset(at(20), 2)?;
+    area["time_end"]["value"] = offset(at(30), 2)?;
+    let found = a.post(OIR_QUERY, &query(&area)).await.want(200)?;
+    assert_eq!(ids(&found["operational_intent_references"]), vec![oid]);
+
+    // F3411-22a: an ISA's times in its body and a search's in the query string (`+` sent as %2B).
+    let sp = dss.client("sp", &[crate::rid_v22a::SP]);
+    let mut isa = json!({
+        "extents": volume4d_at(&square(LAT, LNG, 1000.0), Some(0.0), Some(120.0), Some(at(0)), Some(at(60))),
+        "uss_base_url": sp.url(),
+    });
+    isa["extents"]["time_start"]["value"] = offset(at(0), 0)?;
+    isa["extents"]["time_end"]["value"] = offset(at(60), 1)?;
+    let isa_id = id();
+    let put = sp.put(&format!("/rid/v2/dss/identification_service_areas/{isa_id}"), &isa).await.want(200)?;
+    assert_eq!(parse_time(&put["service_area"]["time_end"])?, at(60), "{put}");
+    let earliest = str_of(&offset(at(30), 0)?)?.replace('+', "%2B");
+    let area = crate::rid_v22a::area_string(LAT, LNG, 1000.0);
+    let search = format!("/rid/v2/dss/identification_service_areas?area={area}&earliest_time={earliest}");
+    let dp = dss.client("dp", &[crate::rid_v22a::DP]);
+    let found = dp.get(&search).await.want(200)?;
+    assert_eq!(found["service_areas"][0]["id"], json!(isa_id), "{found}");
+    // Sent unencoded, the `+` arrives as a space: the 400 says how to send it.
+    let unencoded = offset(at(30), 0)?;
+    let search =
+        format!("/rid/v2/dss/identification_service_areas?area={area}&earliest_time={}", str_of(&unencoded)?);
+    assert_error(dp.get(&search).await?, 400, "%2B")?;
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::{delete, get, put};
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use entente_geo::LatLng;
 use entente_uss::Timestamp;
 use entente_uss::rid::{Fix, MIN_REFRESH_HZ, NEAR_REAL_TIME_S, Scale, View, recent_in_view, slow_updates};
@@ -273,13 +273,6 @@ pub(crate) async fn delete_test(
     Ok(Json(DeleteTestResponse { injected_flights: test.flights }))
 }
 
-/// A time in a query, RFC 3339 with any offset (uss_qualifier writes `+00:00`).
-fn instant_param(value: &str, name: &str) -> Result<Timestamp, ApiError> {
-    chrono::DateTime::parse_from_rfc3339(value)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| ApiError::bad(format!("{name}: {value:?} is not an RFC 3339 time: {e}")))
-}
-
 /// `GET /user_notifications`: what this SP showed its operators from `after` to `before` (or now): missing
 /// fields and a slow reporting rate of injected flights, each once its state is due.
 #[utoipa::path(get, path = "/ridsp/injection/user_notifications", tag = "InterUSS automated testing",
@@ -292,8 +285,8 @@ pub(crate) async fn user_notifications(
 ) -> Result<Json<QueryUserNotificationsResponse>, ApiError> {
     auth.require(INJECT)?;
     let p = params(query)?;
-    let after = instant_param(p.get("after").ok_or_else(|| ApiError::bad("after is required"))?, "after")?;
-    let before = p.get("before").map(|b| instant_param(b, "before")).transpose()?;
+    let after = parse_rfc3339(p.get("after").ok_or_else(|| ApiError::bad("after is required"))?, "after")?;
+    let before = p.get("before").map(|b| parse_rfc3339(b, "before")).transpose()?;
     if before.is_some_and(|b| b < after) {
         return Err(ApiError::bad("before must not be earlier than after"));
     }

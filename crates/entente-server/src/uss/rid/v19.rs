@@ -19,7 +19,7 @@ use super::types::{GetFlightDetailsResponse, GetFlightsResponse};
 use super::{dp, sp};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
-use crate::rid::v19::{IdentificationServiceArea, READ, Volume3D, Volume4D, WRITE, time_in, volume_in};
+use crate::rid::v19::{IdentificationServiceArea, READ, Volume3D, Volume4D, WRITE, volume_in};
 use crate::rid::{Params, params};
 use crate::scd::types::SubscriptionState;
 use crate::uss::{MAX_VERTICES, UssState};
@@ -66,7 +66,7 @@ pub(super) fn summary(isa: &IdentificationServiceArea) -> Result<dp::IsaSummary,
         owner: isa.owner.clone(),
         flights_url: isa.flights_url.trim_end_matches('/').to_owned(),
         version: isa.version.clone(),
-        end: time_in(&isa.time_end, "service_area.time_end")?,
+        end: crate::wire::parse_rfc3339(&isa.time_end, "service_area.time_end")?,
     })
 }
 

@@ -30,6 +30,7 @@ pub use ops::rid::isa::{IsaChange, PutIsa};
 pub use ops::rid::subscription::{PutRidSubscription, RidSubscriptionPut};
 pub use ops::rid::{IsaSearch, RidSubscriber};
 pub use ops::subscription::{PutSubscription, SubscriptionPut};
+pub use ops::validate::{WriteKind, check_write_volumes};
 pub use ops::{ConstraintView, IntentView, Subscriber, SubscriptionState, SubscriptionView};
 pub use service::{Dss, POOLED_EVICTION_BATCH, PoolStats};
 pub use store::{

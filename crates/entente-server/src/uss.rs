@@ -9,6 +9,7 @@ mod dss_client;
 mod flight_planning;
 mod flights_file;
 mod group_sync;
+mod input;
 mod journal;
 pub(crate) mod log_sets;
 pub(crate) mod operator;
@@ -32,7 +33,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use entente_dss::{Clock, EntityId, SystemClock};
+use entente_dss::{Clock, EntityId, Limits, SystemClock};
 use entente_uss::{
     ContingencyRules, Direction, Exchange, FlightState, Priority, PriorityPolicy, Volume, sha256_hex,
 };
@@ -82,6 +83,9 @@ pub struct UssConfig {
     pub reports_file: Option<PathBuf>,
     /// Where every rule and record of this USS reads the time.
     pub clock: Arc<dyn Clock>,
+    /// The limits of the DSS this USS writes to (InterUSS's by default), by which the operator and authority
+    /// APIs refuse a caller's volumes before calling it.
+    pub dss_limits: Limits,
 }
 
 /// How far the alternatives to a refused flight may be shifted, and in which steps.
@@ -128,6 +132,7 @@ impl UssConfig {
             constraints_file: None,
             reports_file: None,
             clock: Arc::new(SystemClock),
+            dss_limits: Limits::default(),
         }
     }
 }

@@ -46,6 +46,9 @@ mod subscriptions;
 // The USS side: USS-USS API status codes, planning against the DSS and peers, outgoing tokens.
 #[path = "integration/uss.rs"]
 mod uss;
+// The USS's callers' mistakes (operator, authority, flight planning): 4xx naming the field, before the DSS.
+#[path = "integration/uss_input.rs"]
+mod uss_input;
 // Geometry and input validation (5-11).
 #[path = "integration/validation.rs"]
 mod validation;

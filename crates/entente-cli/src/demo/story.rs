@@ -195,7 +195,7 @@ impl<'a> Story<'a> {
         )
         .await?;
         let zone = self.cylinder(LAKE, 1500.0, (0.0, 500.0), (40, 70));
-        let body = json!({"volumes": [zone.clone()], "type": "ceasefire: restricted zone"});
+        let body = json!({"volumes": [zone.clone()], "type": "restricted"});
         let url = format!("{}/authority/v1/constraints", self.cast.authority.base);
         let (status, declared) = self.call(Method::POST, &url, &self.authority, Some(&body)).await?;
         let zone_id = declared["reference"]["id"].as_str().unwrap_or_default().to_owned();

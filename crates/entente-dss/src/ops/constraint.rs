@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::txn::{Interest, Txn};
-use super::validate::{self, Required};
+use super::validate::{self, WriteKind};
 use super::version::{self, Rules};
 use super::{ConstraintView, Plan, Subscriber};
 use crate::airspace::Airspace;
@@ -32,8 +32,6 @@ const RULES: Rules = Rules {
     update_missing: DssError::Conflict,
 };
 
-const TIME_BOUNDS: Required = Required { time: true, altitude: false };
-
 pub(crate) fn put(
     space: &Airspace,
     caller: &Caller,
@@ -43,7 +41,14 @@ pub(crate) fn put(
     now: Timestamp,
     limits: &Limits,
 ) -> Result<Plan<ConstraintChange>, DssError> {
-    validate::entity_write(&req.extents, TIME_BOUNDS, &req.uss_base_url, "constraint", now, limits)?;
+    validate::entity_write(
+        &req.extents,
+        WriteKind::Constraint,
+        &req.uss_base_url,
+        "constraint",
+        now,
+        limits,
+    )?;
     let existing = space.constraints.get(&id);
     version::check_put(&RULES, id, caller, path_ovn, existing.map(|e| (e.manager.as_str(), e.ovn.as_str())))?;
 

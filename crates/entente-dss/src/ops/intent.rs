@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::Duration;
 
 use super::txn::{Interest, Txn};
-use super::validate::{self, Required};
+use super::validate::{self, WriteKind};
 use super::version::{self, Rules};
 use super::{IntentView, Plan, Subscriber};
 use crate::airspace::{Airspace, Meets};
@@ -48,8 +48,6 @@ const RULES: Rules = Rules {
     update_missing: DssError::BadRequest,
 };
 
-const ALL_BOUNDS: Required = Required { time: true, altitude: true };
-
 pub(crate) fn put(
     space: &Airspace,
     caller: &Caller,
@@ -60,7 +58,14 @@ pub(crate) fn put(
     limits: &Limits,
 ) -> Result<Plan<IntentChange>, DssError> {
     // The request must make sense on its own before it is compared with what exists.
-    validate::entity_write(&req.extents, ALL_BOUNDS, &req.uss_base_url, "operational intent", now, limits)?;
+    validate::entity_write(
+        &req.extents,
+        WriteKind::OperationalIntent,
+        &req.uss_base_url,
+        "operational intent",
+        now,
+        limits,
+    )?;
     if req.subscription_id.is_some() && req.new_subscription.is_some() {
         return Err(bad("subscription_id and new_subscription are mutually exclusive"));
     }

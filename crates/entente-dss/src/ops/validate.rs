@@ -74,19 +74,44 @@ pub(crate) fn area(v: &Volume, path: &str, oversize: Oversize, limits: &Limits) 
     Ok(())
 }
 
-pub(crate) fn extents(extents: &[Volume], required: Required, limits: &Limits) -> Result<(), DssError> {
-    if extents.is_empty() {
-        return Err(bad("extents must contain at least one volume"));
+/// What a write's volumes are for, and so which bounds each must state: an operational intent all four (F3548),
+/// a constraint its times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteKind {
+    OperationalIntent,
+    Constraint,
+}
+
+impl WriteKind {
+    fn required(self) -> Required {
+        match self {
+            WriteKind::OperationalIntent => Required { time: true, altitude: true },
+            WriteKind::Constraint => Required { time: true, altitude: false },
+        }
     }
-    if extents.len() > limits.max_extents {
+}
+
+/// The checks a write's volumes pass here, each error naming `path` and the rule: at least one and at most the
+/// limit, required bounds, lower altitude not above upper, start not after end, area within the limit. Public so
+/// that a USS refuses its caller's mistakes by the DSS's own rules before calling it.
+pub fn check_write_volumes(
+    volumes: &[Volume],
+    path: &str,
+    kind: WriteKind,
+    limits: &Limits,
+) -> Result<(), DssError> {
+    if volumes.is_empty() {
+        return Err(bad(format!("{path} must contain at least one volume")));
+    }
+    if volumes.len() > limits.max_extents {
         return Err(bad(format!(
-            "extents has {} volumes, more than the limit of {}",
-            extents.len(),
+            "{path} has {} volumes, more than the limit of {}",
+            volumes.len(),
             limits.max_extents
         )));
     }
-    for (i, v) in extents.iter().enumerate() {
-        volume(v, &format!("extents[{i}]"), required, Oversize::BadRequest, limits)?;
+    for (i, v) in volumes.iter().enumerate() {
+        volume(v, &format!("{path}[{i}]"), kind.required(), Oversize::BadRequest, limits)?;
     }
     Ok(())
 }
@@ -94,13 +119,13 @@ pub(crate) fn extents(extents: &[Volume], required: Required, limits: &Limits) -
 /// The checks every intent or constraint write makes on its own input: volumes, not already over, base URL.
 pub(crate) fn entity_write(
     extents: &[Volume],
-    required: Required,
+    kind: WriteKind,
     uss_base_url: &str,
     what: &str,
     now: Timestamp,
     limits: &Limits,
 ) -> Result<(), DssError> {
-    self::extents(extents, required, limits)?;
+    check_write_volumes(extents, "extents", kind, limits)?;
     not_ended(crate::model::time_span(extents).1, now, what)?;
     base_url(uss_base_url, "uss_base_url", limits)
 }

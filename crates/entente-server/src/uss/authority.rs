@@ -11,17 +11,14 @@ use axum::routing::{delete, post, put};
 use entente_dss::EntityId;
 
 use super::types::{AvailabilityRequest, Constraint, ConstraintDetails, ConstraintRequest};
-use super::{UssState, dss_client, peers};
+use super::{UssState, dss_client, input, peers};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
 use crate::scd::types::{PutConstraintReferenceParameters, UssAvailabilityStatusResponse};
-use crate::wire::{volume_out, volumes_in};
+use crate::wire::volume_out;
 
 /// The scope of an authority's token; operators' and peers' scopes do not open this API.
 pub(crate) const AUTHORITY_SCOPE: &str = "entente.authority";
-
-/// F3548 CstrMaxVertices.
-const MAX_VERTICES: usize = 1_000;
 
 type AppRef = State<Arc<UssState>>;
 
@@ -38,7 +35,8 @@ pub(crate) fn routes() -> Router<Arc<UssState>> {
         (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse),
         (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse),
         (status = 403, description = "The token lacks the entente.authority scope", body = crate::wire::ErrorResponse),
-        (status = 502, description = "The DSS could not be reached or refused", body = crate::wire::ErrorResponse)))]
+        (status = 413, description = "The DSS refused the area as too large", body = crate::wire::ErrorResponse),
+        (status = 502, description = "The DSS could not be reached or failed", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn create_constraint(
     State(st): AppRef,
     auth: Auth,
@@ -46,13 +44,8 @@ pub(crate) async fn create_constraint(
 ) -> Result<(StatusCode, Json<Constraint>), ApiError> {
     auth.require(AUTHORITY_SCOPE)?;
     let req: ConstraintRequest = body.json()?;
-    if req.volumes.is_empty() {
-        return Err(ApiError::bad("volumes must hold at least one volume"));
-    }
-    let volumes = volumes_in(&req.volumes, "volumes", MAX_VERTICES)?;
-    if let Some(i) = volumes.iter().position(|v| v.time.lo.is_none() || v.time.hi.is_none()) {
-        return Err(ApiError::bad(format!("volumes[{i}]: time_start and time_end are required")));
-    }
+    let volumes = input::constraint_volumes(&req.volumes, "volumes", &st.config.dss_limits)?;
+    input::constraint_type(req.kind.as_deref(), "type")?;
     let id = entity_id(&uuid::Uuid::new_v4().to_string(), "id")?;
     let extents: Vec<_> = volumes.iter().map(volume_out).collect();
     let params = PutConstraintReferenceParameters {

@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::UssState;
+use super::client::Reply;
 use crate::error::{AirspaceConflictResponse, ApiError};
 use crate::scd::types::{
     ChangeConstraintReferenceResponse, ChangeOperationalIntentReferenceResponse, ConstraintReference,
@@ -15,7 +16,7 @@ use crate::scd::types::{
     UssAvailabilityState, UssAvailabilityStatusResponse,
 };
 use crate::scd::{AA, CM, CP, SC};
-use crate::wire::Volume4D;
+use crate::wire::{ErrorResponse, Volume4D};
 
 /// The DSS's answer to a write: done, or refused for a key that misses these intents and constraints.
 pub(crate) enum PutOutcome {
@@ -62,7 +63,23 @@ pub(crate) async fn put_intent(
             "the DSS refuses to plan for this USS: {}",
             String::from_utf8_lossy(&reply.body).chars().take(300).collect::<String>()
         ))),
-        _ => Err(reply.unexpected()),
+        _ => Err(refusal(&reply)),
+    }
+}
+
+/// The error for a DSS answer that is not a success. A 400 or 413 refuses what the caller of this USS asked for
+/// (the volumes are checked here first with the default limits, but a DSS may be stricter), so the caller gets the
+/// same status naming the DSS's reason; anything else is the DSS failing this USS (502).
+fn refusal(reply: &Reply) -> ApiError {
+    let reason = || {
+        serde_json::from_slice::<ErrorResponse>(&reply.body)
+            .map(|e| e.message)
+            .unwrap_or_else(|_| String::from_utf8_lossy(&reply.body).chars().take(300).collect())
+    };
+    match reply.status {
+        400 => ApiError::BadRequest(format!("the DSS refused the request: {}", reason())),
+        413 => ApiError::PayloadTooLarge(format!("the DSS refused the request as too large: {}", reason())),
+        _ => reply.unexpected(),
     }
 }
 
@@ -77,7 +94,7 @@ async fn call<T: DeserializeOwned>(
     let url = format!("{}{path}", st.config.dss_url);
     let reply = st.client.send(method, &url, scopes, body, st.config.dss_timeout).await?;
     if !matches!(reply.status, 200 | 201) {
-        return Err(reply.unexpected());
+        return Err(refusal(&reply));
     }
     reply.json()
 }

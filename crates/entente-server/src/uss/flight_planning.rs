@@ -14,12 +14,13 @@ use entente_dss::EntityId;
 use entente_uss::{FlightState, volumes_intersect};
 use serde::{Deserialize, Serialize};
 
-use super::operator::{check_plan_window, flight_volumes, priority};
+use super::input::flight_volumes;
+use super::operator::{check_plan_window, priority};
 use super::planner::{self, Proposal};
 use super::{MAX_VERTICES, OwnFlight, UssState};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
-use crate::wire::{Time, Volume4D, time_out, volume_in};
+use crate::wire::{Time, Volume4D, parse_rfc3339, time_out, volume_in};
 
 const PLAN: &str = "interuss.flight_planning.plan";
 const DIRECT: &str = "interuss.flight_planning.direct_automated_test";
@@ -268,7 +269,7 @@ async fn plan_upsert(
         Ok(target) => target,
         Err(notes) => return Ok(answer("Rejected", Some(notes), before)),
     };
-    let area = match flight_volumes(&info.area, "flight_plan.basic_information.area") {
+    let area = match flight_volumes(&info.area, "flight_plan.basic_information.area", &st.config.dss_limits) {
         Ok(v) => v,
         Err(e) => return Ok(answer("Rejected", Some(e.to_string()), before)),
     };
@@ -376,14 +377,7 @@ async fn clear_area(State(st): AppRef, auth: Auth, body: Body) -> Result<Json<Cl
 }
 
 fn instant(params: &HashMap<String, String>, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
-    params
-        .get(name)
-        .map(|t| {
-            DateTime::parse_from_rfc3339(t)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|e| ApiError::bad(format!("{name} must be an RFC 3339 date-time: {e}")))
-        })
-        .transpose()
+    params.get(name).map(|t| parse_rfc3339(t, name)).transpose()
 }
 
 /// The alerts this USS's operators were given between `after` and `before` (default now), each about one intent

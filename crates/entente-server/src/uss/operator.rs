@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
-use entente_dss::EntityId;
+use entente_dss::{EntityId, WriteKind};
 use entente_geo::Interval;
 use entente_geo::LatLng;
 use entente_uss::{
@@ -16,13 +16,14 @@ use entente_uss::{
 };
 use tokio::sync::OwnedMutexGuard;
 
+use super::input::{self, flight_volumes};
 use super::log_sets::PositionNote;
 use super::planner::{self, CONSTRAINT_PRIORITY, Proposal};
 use super::types::{FlightRequest, FlightStatus, PlanConflictResponse, RouteRequest, VehicleTelemetry};
-use super::{MAX_VERTICES, OwnFlight, UssState};
+use super::{OwnFlight, UssState};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
-use crate::wire::{Volume4D, altitude_in, time_in, time_out, volume_out, volumes_in};
+use crate::wire::{altitude_in, time_in, time_out, volume_out};
 
 /// The scope an operator's token must carry; peers' F3548 scopes do not open this API.
 pub(crate) const OPERATOR_SCOPE: &str = "entente.operator";
@@ -37,23 +38,6 @@ pub(crate) fn routes() -> Router<Arc<UssState>> {
         .route("/operator/v1/flights/{id}/activate", post(activate))
         .route("/operator/v1/flights/{id}/telemetry", post(telemetry))
         .route("/operator/v1/flights/{id}/end", post(end))
-}
-
-/// The volumes of a flight as an operator gives them: at least one, each bounded in altitude and time (F3548
-/// requires that of every intent volume).
-pub(super) fn flight_volumes(volumes: &[Volume4D], path: &str) -> Result<Vec<Volume>, ApiError> {
-    if volumes.is_empty() {
-        return Err(ApiError::bad(format!("{path} must hold at least one volume")));
-    }
-    let parsed = volumes_in(volumes, path, MAX_VERTICES)?;
-    for (i, v) in parsed.iter().enumerate() {
-        if v.time.lo.is_none() || v.time.hi.is_none() || v.altitude.lo.is_none() || v.altitude.hi.is_none() {
-            return Err(ApiError::bad(format!(
-                "{path}[{i}]: time_start, time_end, altitude_lower and altitude_upper are all required"
-            )));
-        }
-    }
-    Ok(parsed)
 }
 
 /// F3548's OiMaxPlanHorizon: no operational intent may start further ahead than this (OPIN0030).
@@ -147,7 +131,7 @@ fn current(st: &UssState, id: EntityId) -> Status {
 
 /// Plans a new flight in Accepted. A conflict answers 409 with the alternatives, each a request to submit as is.
 #[utoipa::path(post, path = "/operator/v1/flights", tag = "Operator", request_body = FlightRequest,
-    responses((status = 201, description = "Planned and Accepted", body = FlightStatus), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), (status = 502, description = "The DSS or a peer could not be reached or refused", body = crate::wire::ErrorResponse)))]
+    responses((status = 201, description = "Planned and Accepted", body = FlightStatus), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), (status = 413, description = "The DSS refused the area as too large", body = crate::wire::ErrorResponse), (status = 502, description = "The DSS or a peer could not be reached or failed", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn submit(
     State(st): AppRef,
     auth: Auth,
@@ -156,9 +140,14 @@ pub(crate) async fn submit(
     auth.require(OPERATOR_SCOPE)?;
     let req: FlightRequest = body.json()?;
     let volumes = match &req.route {
-        None => flight_volumes(&req.volumes, "volumes")?,
+        None => flight_volumes(&req.volumes, "volumes", &st.config.dss_limits)?,
         Some(_) if !req.volumes.is_empty() => return Err(ApiError::bad("give volumes or a route, not both")),
-        Some(route) => route_in(route)?,
+        Some(route) => input::checked(
+            route_in(route)?,
+            "route.segments",
+            WriteKind::OperationalIntent,
+            &st.config.dss_limits,
+        )?,
     };
     check_plan_window(&volumes, st.now())?;
     let id = entity_id(&uuid::Uuid::new_v4().to_string(), "id")?;

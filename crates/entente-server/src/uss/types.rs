@@ -69,6 +69,8 @@ pub(crate) struct PutConstraintDetailsParameters {
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub(crate) struct ConstraintRequest {
     pub volumes: Vec<Volume4D>,
+    /// One of `restricted`, `prohibited`, `event`, `emergency`, or a reverse domain name for a kind defined
+    /// elsewhere (`com.example.non_utm_aircraft_operations`).
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
 }

@@ -55,11 +55,26 @@ impl Uss {
         tokens: TokenSource,
         dir: Arc<TempDir>,
     ) -> anyhow::Result<Uss> {
+        Uss::start_for(&dss_url(dss), identity, tokens, dir).await
+    }
+
+    /// A USS writing to the DSS at `dss_url`, which may be a stand-in answering as a test needs.
+    pub(crate) async fn start_against(dss_url: &str, identity: &str) -> anyhow::Result<Uss> {
+        let tokens = TokenSource::dev(TokenIssuer::from_pem(RSA_PRIVATE, None)?, identity);
+        Uss::start_for(dss_url, identity, tokens, Arc::new(tempfile::tempdir()?)).await
+    }
+
+    async fn start_for(
+        dss_url: &str,
+        identity: &str,
+        tokens: TokenSource,
+        dir: Arc<TempDir>,
+    ) -> anyhow::Result<Uss> {
         let audit = dir.path().join("audit.jsonl");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://localhost:{}", listener.local_addr()?.port());
         let auth = Authenticator::from_pem_strings(&[RSA_PUBLIC, EC_PUBLIC], vec![AUDIENCE.to_owned()])?;
-        let mut config = UssConfig::new(identity, &base, &dss_url(dss));
+        let mut config = UssConfig::new(identity, &base, dss_url);
         config.flights_file = Some(dir.path().join("flights.jsonl"));
         config.constraints_file = Some(dir.path().join("constraints.jsonl"));
         config.reports_file = Some(dir.path().join("reports.jsonl"));
@@ -83,7 +98,7 @@ impl Uss {
     }
 
     /// How many outgoing calls of `method` to URLs containing `part` the audit log holds.
-    fn outgoing(&self, method: &str, part: &str) -> anyhow::Result<usize> {
+    pub(crate) fn outgoing(&self, method: &str, part: &str) -> anyhow::Result<usize> {
         Ok(read_audit_log(&self.audit)?
             .iter()
             .filter_map(|r| r.exchange())
@@ -307,10 +322,10 @@ async fn a_restarted_uss_still_serves_and_ends_its_flights() -> anyhow::Result<(
     Ok(())
 }
 
-const FP_PLAN: &str = "interuss.flight_planning.plan";
+pub(crate) const FP_PLAN: &str = "interuss.flight_planning.plan";
 const FP_DIRECT: &str = "interuss.flight_planning.direct_automated_test";
 
-fn upsert(usage: &str, area: Value, priority: i32) -> Value {
+pub(crate) fn upsert(usage: &str, area: Value, priority: i32) -> Value {
     json!({
         "request_id": id(),
         "execution_style": "IfAllowed",

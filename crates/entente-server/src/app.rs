@@ -152,6 +152,10 @@ async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
         gauges.push(("entente_pool_writes", "outcome=\"stale\"", pool.stale as f64));
         gauges.push(("entente_pool_applied_revision", "", state.dss.applied().unwrap_or_default() as f64));
     }
-    let text = state.metrics.render(&gauges);
+    let mut text = state.metrics.render(&gauges);
+    if !state.uss.is_empty() {
+        let usses: Vec<&UssState> = state.uss.iter().map(|(_, u)| &**u).collect();
+        text.push_str(&crate::uss::render_metrics(&usses));
+    }
     (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

@@ -60,7 +60,7 @@ pub(crate) struct AirspaceConflictResponse {
     pub missing_constraints: Vec<ConstraintReference>,
 }
 
-fn status_of(e: &ApiError) -> StatusCode {
+pub(crate) fn status_of(e: &ApiError) -> StatusCode {
     match e {
         ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
         ApiError::Forbidden(_) => StatusCode::FORBIDDEN,

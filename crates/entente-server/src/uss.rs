@@ -32,9 +32,11 @@ use axum::http::header::AUTHORIZATION;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use chrono::{DateTime, Utc};
 use entente_dss::{Clock, EntityId, SystemClock};
 use entente_uss::{
-    ContingencyRules, Direction, Exchange, FlightState, Priority, PriorityPolicy, Volume, sha256_hex,
+    ContingencyRules, Direction, EventKind, Exchange, FlightState, Priority, PriorityPolicy, Volume,
+    sha256_hex,
 };
 use parking_lot::Mutex;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -51,6 +53,7 @@ use self::types::{Constraint, OperationalIntent, VehicleTelemetry};
 use crate::auth::Authenticator;
 use crate::error::ApiError;
 use crate::extract::Edge;
+use crate::metrics::UssMetrics;
 
 /// F3548 OiMaxVertices: the most vertices an intent's polygon may have, ours or a peer's.
 pub(crate) const MAX_VERTICES: usize = 10_000;
@@ -132,6 +135,15 @@ impl UssConfig {
     }
 }
 
+/// A conflict an operator was told of, as the flight planning test interface reports it.
+#[derive(Clone, Debug)]
+pub(crate) struct UserNotice {
+    pub observed_at: DateTime<Utc>,
+    /// The intents or constraints in conflict with the operator's flight, by id.
+    pub conflicting: Vec<String>,
+    pub message: String,
+}
+
 /// One of this USS's own flights.
 #[derive(Clone, Debug)]
 pub(crate) struct OwnFlight {
@@ -167,15 +179,17 @@ pub struct UssState {
     flight_locks: Mutex<HashMap<EntityId, Arc<tokio::sync::Mutex<()>>>>,
     /// Peers' intents as their managers last shared them, by id.
     peers: Mutex<HashMap<String, OperationalIntent>>,
-    /// When operators were alerted of an intent or constraint meeting their flights, each alert about one; the
-    /// flight planning test interface reports them as user notifications (memory only, like a test run).
-    alerted_at: Mutex<Vec<chrono::DateTime<chrono::Utc>>>,
+    /// The conflicts operators were told of (SCD0090 and SCD0095); the flight planning test interface reports
+    /// them as user notifications (memory only, like a test run).
+    user_notices: Mutex<Vec<UserNotice>>,
     /// Remote ID as SP and DP, and the tactical monitor.
     rid: rid::RidState,
     /// The flight planning test interface's answers, kept for repeated request ids (memory only, like a test run).
     planning_requests: Mutex<flight_planning::AnsweredRequests>,
     /// The archive of reports peers filed with this USS (F3548 makeUssReport), by report id.
     reports: Mutex<Journal<uss_api::ArchivedReport>>,
+    /// This USS's Prometheus series (plans, operator notifications, calls, notifications to subscribers).
+    pub(crate) metrics: Arc<UssMetrics>,
 }
 
 impl UssState {
@@ -200,10 +214,11 @@ impl UssState {
         let rid = rid::RidState::new(&config.rid)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let clock = config.clock.clone();
+        let metrics = Arc::new(UssMetrics::default());
         Ok(UssState {
+            client: Client::new(tokens, audit.clone(), clock, metrics.clone(), &config.dss_url),
             config,
             auth,
-            client: Client::new(tokens, audit.clone(), clock),
             audit,
             flights: Mutex::new(flights),
             saving: Mutex::new(file),
@@ -212,10 +227,11 @@ impl UssState {
             writing: Mutex::new(HashMap::new()),
             flight_locks: Mutex::new(HashMap::new()),
             peers: Mutex::new(HashMap::new()),
-            alerted_at: Mutex::new(Vec::new()),
+            user_notices: Mutex::new(Vec::new()),
             rid,
             planning_requests: Mutex::new(flight_planning::AnsweredRequests::default()),
             reports: Mutex::new(reports),
+            metrics,
         })
     }
 
@@ -252,6 +268,27 @@ impl UssState {
             tracing::error!(error = %e, "saving this USS's flights failed");
         }
         result
+    }
+
+    /// Tells operators of a conflict at `now`, under `requirement` (SCD0090: their flight causes it; SCD0095:
+    /// another's reaches it): sealed into the audit chain for the log set, kept for the flight planning test
+    /// interface, and counted.
+    pub(crate) fn notify_operators(
+        &self,
+        requirement: &'static str,
+        conflicting: Vec<String>,
+        message: String,
+        now: DateTime<Utc>,
+    ) {
+        let record = log_sets::UserNotificationRecord {
+            triggering_event_time: crate::wire::time_out(now),
+            notification_time: crate::wire::time_out(now),
+            notification_details: message.clone(),
+            notification_triggering_event: requirement.to_owned(),
+        };
+        self.audit.note(now, EventKind::OperatorNotification, &record);
+        self.user_notices.lock().push(UserNotice { observed_at: now, conflicting, message });
+        self.metrics.operator_notification(requirement);
     }
 
     /// Records constraint `id` as it now is (`None`: lifted), in memory and on disk.
@@ -299,6 +336,7 @@ pub fn uss_app(state: Arc<UssState>) -> Router {
         .merge(rid::testing::routes())
         .route("/versioning/versions/{system_identity}", get(uss_api::system_version))
         .route("/healthy", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
         .route("/openapi.json", get(|| async { axum::Json(crate::openapi::uss_document()) }))
         .fallback(|uri: axum::http::Uri| async move {
             ApiError::NotFound(format!("{}: no such endpoint", uri.path()))
@@ -308,6 +346,18 @@ pub fn uss_app(state: Arc<UssState>) -> Router {
         })
         .layer(CatchPanicLayer::custom(crate::app::panic_response))
         .with_state(state)
+}
+
+/// The Prometheus text of the series of `usses`, each labelled with its identity.
+pub(crate) fn render_metrics(usses: &[&UssState]) -> String {
+    let series: Vec<(&str, &UssMetrics)> =
+        usses.iter().map(|u| (u.config.identity.as_str(), &*u.metrics)).collect();
+    UssMetrics::render(&series)
+}
+
+async fn metrics(State(st): State<Arc<UssState>>) -> impl IntoResponse {
+    let text = render_metrics(&[&st]);
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish; Remote ID's rounds (the ISA, polling

@@ -19,6 +19,7 @@ use super::planner::{self, Proposal};
 use super::{MAX_VERTICES, OwnFlight, UssState};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
+use crate::metrics::PlanOutcome;
 use crate::wire::{Time, Volume4D, time_out, volume_in};
 
 const PLAN: &str = "interuss.flight_planning.plan";
@@ -133,10 +134,13 @@ struct ClearAreaResponse {
     outcome: ClearAreaOutcome,
 }
 
+/// One notification a user observed. `message` (a field of the interface since v0.7.0, ignored by older
+/// clients) names the requirement and the conflicting intents, for test reports.
 #[derive(Serialize)]
 struct UserNotification {
     observed_at: Time,
     conflicts: &'static str,
+    message: String,
 }
 
 #[derive(Serialize)]
@@ -268,30 +272,43 @@ async fn plan_upsert(
         Ok(target) => target,
         Err(notes) => return Ok(answer("Rejected", Some(notes), before)),
     };
+    // A plan refused before reaching the planner is counted like one the planner refused.
+    let bad_input = |e: ApiError| {
+        st.metrics.plan(PlanOutcome::RefusedBadInput);
+        answer("Rejected", Some(e.to_string()), before)
+    };
     let area = match flight_volumes(&info.area, "flight_plan.basic_information.area") {
         Ok(v) => v,
-        Err(e) => return Ok(answer("Rejected", Some(e.to_string()), before)),
+        Err(e) => return Ok(bad_input(e)),
     };
     if let Err(e) = check_plan_window(&area, st.now()) {
-        return Ok(answer("Rejected", Some(e.to_string()), before));
+        return Ok(bad_input(e));
     }
     // F3548 creates every intent Accepted; a flight first planned in use is activated right after. An off-nominal
-    // state is reached only from a flight already planned.
-    let steps: &[FlightState] = match before {
-        None if target == FlightState::Activated => &[FlightState::Accepted, FlightState::Activated],
+    // state is reached only from a flight already planned: this USS monitors conformance (CMSA), so an Accepted
+    // flight whose UA is reported off nominal becomes Nonconforming, and Contingent by way of Nonconforming.
+    let steps: Vec<FlightState> = match before {
+        None if target == FlightState::Activated => vec![FlightState::Accepted, FlightState::Activated],
         None if target.is_off_nominal() => {
             let notes = format!("a new flight plan cannot start {}; plan it first", target.name());
             return Ok(answer("Rejected", Some(notes), None));
         }
-        _ => std::slice::from_ref(&target),
+        Some(FlightState::Accepted) if target == FlightState::Contingent => {
+            vec![FlightState::Nonconforming, FlightState::Contingent]
+        }
+        _ => vec![target],
     };
-    if let Some(from) = before
-        && let Err(e) = from.transition(target)
-    {
-        // This USS takes a flight off nominal only once activated; a UAS reported off nominal before that is a
-        // case it does not handle, which the interface tells apart from a refusal by the rules.
-        let result = if target.is_off_nominal() { "NotSupported" } else { "Rejected" };
-        return Ok(answer(result, Some(e.to_string()), before));
+    let mut from = before;
+    for &step in &steps {
+        if let Some(state) = from
+            && let Err(e) = state.transition_monitored(step)
+        {
+            // Off nominal is reported, not planned: a state F3548 does not reach from here is a case this USS
+            // does not handle, which the interface tells apart from a refusal by the rules.
+            let result = if target.is_off_nominal() { "NotSupported" } else { "Rejected" };
+            return Ok(answer(result, Some(e.to_string()), before));
+        }
+        from = Some(step);
     }
     let priority = match priority(
         plan.astm_f3548_21.as_ref().map_or(0, |a| a.priority),
@@ -302,14 +319,14 @@ async fn plan_upsert(
     };
     // Off nominal, the area is where the UAS may now be: a Nonconforming flight keeps the volumes it had, a
     // Contingent one has only off-nominal volumes (F3548).
-    let (volumes, off_nominal) = match target {
-        FlightState::Nonconforming => (existing.map(|f| f.volumes).unwrap_or_default(), area),
-        FlightState::Contingent => (Vec::new(), area),
-        _ => (area, Vec::new()),
-    };
-    for &state in steps {
-        let proposal =
-            Proposal { volumes: volumes.clone(), off_nominal: off_nominal.clone(), priority, state };
+    let kept = existing.map(|f| f.volumes).unwrap_or_default();
+    for state in steps {
+        let (volumes, off_nominal) = match state {
+            FlightState::Nonconforming => (kept.clone(), area.clone()),
+            FlightState::Contingent => (Vec::new(), area.clone()),
+            _ => (area.clone(), Vec::new()),
+        };
+        let proposal = Proposal { volumes, off_nominal, priority, state };
         let outcome = match style {
             Execution::Hypothetical => planner::check(st, id, &proposal).await,
             Execution::IfAllowed | Execution::InReality => planner::plan(st, id, proposal).await.map(|_| ()),
@@ -386,8 +403,9 @@ fn instant(params: &HashMap<String, String>, name: &str) -> Result<Option<DateTi
         .transpose()
 }
 
-/// The alerts this USS's operators were given between `after` and `before` (default now), each about one intent
-/// or constraint meeting their flight.
+/// The conflicts this USS's operators were told of between `after` and `before` (default now; never later, so
+/// nothing is reported from the future): those their flights caused (SCD0090) and those that reached their
+/// flights (SCD0095), each with the number of conflicting intents.
 async fn user_notifications(
     State(st): AppRef,
     auth: Auth,
@@ -400,13 +418,22 @@ async fn user_notifications(
     if before.is_some_and(|b| b < after) {
         return Err(ApiError::bad("before must not be earlier than after"));
     }
-    let before = before.unwrap_or_else(|| st.now());
+    let now = st.now();
+    let before = before.map_or(now, |b| b.min(now));
     let user_notifications = st
-        .alerted_at
+        .user_notices
         .lock()
         .iter()
-        .filter(|t| (after..=before).contains(*t))
-        .map(|t| UserNotification { observed_at: time_out(*t), conflicts: "Single" })
+        .filter(|n| (after..=before).contains(&n.observed_at))
+        .map(|n| UserNotification {
+            observed_at: time_out(n.observed_at),
+            conflicts: match n.conflicting.len() {
+                0 => "None",
+                1 => "Single",
+                _ => "Multiple",
+            },
+            message: n.message.clone(),
+        })
         .collect();
     Ok(Json(QueryUserNotificationsResponse { user_notifications }))
 }

@@ -6,7 +6,7 @@ mod audit_log;
 pub(crate) mod authority;
 mod client;
 mod dss_client;
-mod flight_planning;
+pub(crate) mod flight_planning;
 mod flights_file;
 mod group_sync;
 mod journal;
@@ -31,7 +31,6 @@ use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use chrono::{DateTime, Utc};
 use entente_dss::{Clock, EntityId, SystemClock};
 use entente_uss::{
@@ -54,6 +53,7 @@ use crate::auth::Authenticator;
 use crate::error::ApiError;
 use crate::extract::Edge;
 use crate::metrics::UssMetrics;
+use crate::routes::Routes;
 
 /// F3548 OiMaxVertices: the most vertices an intent's polygon may have, ours or a peer's.
 pub(crate) const MAX_VERTICES: usize = 10_000;
@@ -322,11 +322,14 @@ impl Edge for UssState {
     }
 }
 
-pub fn uss_app(state: Arc<UssState>) -> Router {
-    let peer_api = uss_api::routes()
-        .merge(rid::peer_routes())
-        .layer(middleware::from_fn_with_state(state.clone(), audit_incoming));
-    Router::new()
+/// Every route of the USS: what the router serves and the OpenAPI document describes. The USS-USS API goes
+/// through `audit`, when given.
+pub(crate) fn routes(audit: Option<Arc<UssState>>) -> Routes<Arc<UssState>> {
+    let peer_api = uss_api::routes().merge(rid::peer_routes()).wrap(|router| match audit {
+        Some(state) => router.layer(middleware::from_fn_with_state(state, audit_incoming)),
+        None => router,
+    });
+    Routes::new()
         .merge(peer_api)
         .merge(operator::routes())
         .merge(flight_planning::routes())
@@ -334,10 +337,15 @@ pub fn uss_app(state: Arc<UssState>) -> Router {
         .merge(rid::operator_routes())
         .merge(log_sets::routes())
         .merge(rid::testing::routes())
-        .route("/versioning/versions/{system_identity}", get(uss_api::system_version))
-        .route("/healthy", get(|| async { "ok" }))
-        .route("/metrics", get(metrics))
-        .route("/openapi.json", get(|| async { axum::Json(crate::openapi::uss_document()) }))
+        .get("/versioning/versions/{system_identity}", uss_api::system_version)
+        .get("/healthy", crate::app::healthy)
+        .get("/metrics", metrics)
+        .get("/openapi.json", openapi_document)
+}
+
+pub fn uss_app(state: Arc<UssState>) -> Router {
+    routes(Some(state.clone()))
+        .into_router()
         .fallback(|uri: axum::http::Uri| async move {
             ApiError::NotFound(format!("{}: no such endpoint", uri.path()))
         })
@@ -355,7 +363,17 @@ pub(crate) fn render_metrics(usses: &[&UssState]) -> String {
     UssMetrics::render(&series)
 }
 
-async fn metrics(State(st): State<Arc<UssState>>) -> impl IntoResponse {
+#[utoipa::path(get, path = "/openapi.json", tag = "Operations", security(()),
+    responses((status = 200, description = "This document")))]
+pub(crate) async fn openapi_document() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(crate::openapi::uss_document())
+}
+
+/// This USS's series: plans by outcome, conflicts its operators were told of, calls to the DSS and peers (by
+/// status class, with latency), notifications to subscribers; labelled by its identity.
+#[utoipa::path(get, path = "/metrics", tag = "Operations", security(()),
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String)))]
+pub(crate) async fn metrics(State(st): State<Arc<UssState>>) -> impl IntoResponse {
     let text = render_metrics(&[&st]);
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

@@ -6,13 +6,12 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::routing::{get, post, put};
 use chrono::{DateTime, Utc};
 use entente_dss::EntityId;
 use entente_uss::{FlightState, volumes_intersect};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::operator::{check_plan_window, flight_volumes, priority};
 use super::planner::{self, Proposal};
@@ -20,6 +19,7 @@ use super::{MAX_VERTICES, OwnFlight, UssState};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
 use crate::metrics::PlanOutcome;
+use crate::routes::Routes;
 use crate::wire::{Time, Volume4D, time_out, volume_in};
 
 const PLAN: &str = "interuss.flight_planning.plan";
@@ -27,15 +27,16 @@ const DIRECT: &str = "interuss.flight_planning.direct_automated_test";
 
 type AppRef = State<Arc<UssState>>;
 
-pub(crate) fn routes() -> Router<Arc<UssState>> {
-    Router::new()
-        .route("/flight_planning/v1/status", get(status))
-        .route("/flight_planning/v1/flight_plans/{flight_plan_id}", put(upsert).delete(delete))
-        .route("/flight_planning/v1/clear_area_requests", post(clear_area))
-        .route("/flight_planning/v1/user_notifications", get(user_notifications))
+pub(crate) fn routes() -> Routes<Arc<UssState>> {
+    Routes::new()
+        .get("/flight_planning/v1/status", status)
+        .put("/flight_planning/v1/flight_plans/{flight_plan_id}", upsert)
+        .delete("/flight_planning/v1/flight_plans/{flight_plan_id}", delete)
+        .post("/flight_planning/v1/clear_area_requests", clear_area)
+        .get("/flight_planning/v1/user_notifications", user_notifications)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct UpsertFlightPlanRequest {
     flight_plan: FlightPlan,
     execution_style: String,
@@ -87,14 +88,14 @@ impl AnsweredRequests {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct FlightPlan {
     basic_information: BasicFlightPlanInformation,
     #[serde(default)]
     astm_f3548_21: Option<OpIntentInformation>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct BasicFlightPlanInformation {
     usage_state: String,
     uas_state: String,
@@ -102,13 +103,13 @@ struct BasicFlightPlanInformation {
     area: Vec<Volume4D>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct OpIntentInformation {
     #[serde(default)]
     priority: i32,
 }
 
-#[derive(Clone, Serialize)]
+#[derive(Clone, Serialize, ToSchema)]
 pub(crate) struct PlanningResponse {
     planning_result: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -117,39 +118,39 @@ pub(crate) struct PlanningResponse {
     includes_advisories: &'static str,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ClearAreaRequest {
     extent: Volume4D,
 }
 
-#[derive(Serialize)]
-struct ClearAreaOutcome {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ClearAreaOutcome {
     success: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<String>,
 }
 
-#[derive(Serialize)]
-struct ClearAreaResponse {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ClearAreaResponse {
     outcome: ClearAreaOutcome,
 }
 
 /// One notification a user observed. `message` (a field of the interface since v0.7.0, ignored by older
 /// clients) names the requirement and the conflicting intents, for test reports.
-#[derive(Serialize)]
-struct UserNotification {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct UserNotification {
     observed_at: Time,
     conflicts: &'static str,
     message: String,
 }
 
-#[derive(Serialize)]
-struct QueryUserNotificationsResponse {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct QueryUserNotificationsResponse {
     user_notifications: Vec<UserNotification>,
 }
 
-#[derive(Serialize)]
-struct StatusResponse {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct StatusResponse {
     status: &'static str,
     api_name: &'static str,
     api_version: &'static str,
@@ -174,7 +175,9 @@ fn answer(result: &'static str, notes: Option<String>, state: Option<FlightState
     }
 }
 
-async fn status(auth: Auth) -> Result<Json<StatusResponse>, ApiError> {
+#[utoipa::path(get, path = "/flight_planning/v1/status", tag = "InterUSS flight planning",
+    responses((status = 200, description = "Ready", body = StatusResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks interuss.flight_planning.direct_automated_test", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn status(auth: Auth) -> Result<Json<StatusResponse>, ApiError> {
     auth.require(DIRECT)?;
     Ok(Json(StatusResponse {
         status: "Ready",
@@ -189,7 +192,12 @@ fn live(st: &UssState, id: EntityId) -> Option<OwnFlight> {
 
 /// Refusals by the rules are `Rejected`, failures of the DSS or peers `Failed`; either way the flight plan keeps
 /// the status it had. A repeated request_id gets the answer the first one got.
-async fn upsert(
+#[utoipa::path(put, path = "/flight_planning/v1/flight_plans/{flight_plan_id}", tag = "InterUSS flight planning",
+    params(("flight_plan_id" = String, Path, description = "UUIDv4 of the flight plan")), request_body = UpsertFlightPlanRequest,
+    responses((status = 200, description = "The outcome: Completed, Rejected, Failed or NotSupported, and the plan's status", body = PlanningResponse),
+        (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks interuss.flight_planning.plan", body = crate::wire::ErrorResponse),
+        (status = 409, description = "The request_id was used for another flight plan", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn upsert(
     State(st): AppRef,
     auth: Auth,
     Path(id): Path<String>,
@@ -343,7 +351,12 @@ async fn plan_upsert(
     Ok(answer("Completed", None, Some(target)))
 }
 
-async fn delete(
+#[utoipa::path(delete, path = "/flight_planning/v1/flight_plans/{flight_plan_id}", tag = "InterUSS flight planning",
+    params(("flight_plan_id" = String, Path, description = "UUIDv4 of the flight plan")),
+    responses((status = 200, description = "Closed, or Failed with the plan's status", body = PlanningResponse),
+        (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks interuss.flight_planning.plan or interuss.flight_planning.direct_automated_test", body = crate::wire::ErrorResponse),
+        (status = 404, description = "No such live flight plan", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn delete(
     State(st): AppRef,
     auth: Auth,
     Path(id): Path<String>,
@@ -363,7 +376,15 @@ async fn delete(
 }
 
 /// Ends every flight of this USS that meets the extent.
-async fn clear_area(State(st): AppRef, auth: Auth, body: Body) -> Result<Json<ClearAreaResponse>, ApiError> {
+#[utoipa::path(post, path = "/flight_planning/v1/clear_area_requests", tag = "InterUSS flight planning",
+    request_body = ClearAreaRequest,
+    responses((status = 200, description = "Whether every flight there ended", body = ClearAreaResponse),
+        (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks interuss.flight_planning.direct_automated_test", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn clear_area(
+    State(st): AppRef,
+    auth: Auth,
+    body: Body,
+) -> Result<Json<ClearAreaResponse>, ApiError> {
     auth.require(DIRECT)?;
     let req: ClearAreaRequest = body.json()?;
     let extent = [volume_in(&req.extent, "extent", MAX_VERTICES)?];
@@ -406,7 +427,12 @@ fn instant(params: &HashMap<String, String>, name: &str) -> Result<Option<DateTi
 /// The conflicts this USS's operators were told of between `after` and `before` (default now; never later, so
 /// nothing is reported from the future): those their flights caused (SCD0090) and those that reached their
 /// flights (SCD0095), each with the number of conflicting intents.
-async fn user_notifications(
+#[utoipa::path(get, path = "/flight_planning/v1/user_notifications", tag = "InterUSS flight planning",
+    params(("after" = String, Query, description = "RFC 3339: notifications observed from then on"),
+        ("before" = Option<String>, Query, description = "RFC 3339: observed until then (default and latest: now)")),
+    responses((status = 200, description = "The notifications observed in the window", body = QueryUserNotificationsResponse),
+        (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks interuss.flight_planning.plan", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn user_notifications(
     State(st): AppRef,
     auth: Auth,
     Query(params): Query<HashMap<String, String>>,

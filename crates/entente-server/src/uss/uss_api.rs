@@ -3,10 +3,8 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use entente_dss::EntityId;
 use entente_uss::{FlightState, Volume, volumes_intersect};
 use serde::{Deserialize, Serialize};
@@ -19,20 +17,21 @@ use super::types::{
 use super::{MAX_VERTICES, UssState};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
+use crate::routes::Routes;
 use crate::scd::types::ErrorReport;
 use crate::scd::{AA, CM, CMSA, CP, SC};
 use crate::wire::{time_out, volumes_in};
 
 type AppRef = State<Arc<UssState>>;
 
-pub(crate) fn routes() -> Router<Arc<UssState>> {
-    Router::new()
-        .route("/uss/v1/operational_intents", post(notified_intent))
-        .route("/uss/v1/operational_intents/{entityid}", get(intent_details))
-        .route("/uss/v1/operational_intents/{entityid}/telemetry", get(intent_telemetry))
-        .route("/uss/v1/constraints", post(notified_constraint))
-        .route("/uss/v1/constraints/{entityid}", get(constraint_details))
-        .route("/uss/v1/reports", post(report))
+pub(crate) fn routes() -> Routes<Arc<UssState>> {
+    Routes::new()
+        .post("/uss/v1/operational_intents", notified_intent)
+        .get("/uss/v1/operational_intents/{entityid}", intent_details)
+        .get("/uss/v1/operational_intents/{entityid}/telemetry", intent_telemetry)
+        .post("/uss/v1/constraints", notified_constraint)
+        .get("/uss/v1/constraints/{entityid}", constraint_details)
+        .post("/uss/v1/reports", report)
 }
 
 /// 404 until the DSS confirmed the intent; afterwards the version the DSS last accepted, even while a change

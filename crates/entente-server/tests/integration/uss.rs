@@ -489,6 +489,11 @@ async fn the_uss_publishes_its_openapi_document() -> anyhow::Result<()> {
         "/ridsp/injection/user_notifications",
         "/riddp/observation/display_data",
         "/riddp/observation/display_data/{id}",
+        "/flight_planning/v1/status",
+        "/flight_planning/v1/flight_plans/{flight_plan_id}",
+        "/flight_planning/v1/clear_area_requests",
+        "/flight_planning/v1/user_notifications",
+        "/metrics",
     ] {
         assert!(paths.iter().any(|p| *p == expected), "{expected} missing from {paths:?}");
     }

@@ -288,4 +288,31 @@ mod tests {
         assert!(text.contains("entente_http_request_duration_seconds_count{method=\"GET\",route=\"/x\"} 2"));
         assert!(text.contains("entente_entities{kind=\"intents\"} 7"));
     }
+
+    #[test]
+    fn uss_series_carry_each_uss_identity_under_one_help() {
+        let (north, south) = (UssMetrics::default(), UssMetrics::default());
+        north.plan(PlanOutcome::Accepted);
+        north.plan(PlanOutcome::Accepted);
+        south.plan(PlanOutcome::RefusedConflict);
+        south.operator_notification("SCD0095");
+        south.call(Callee::Dss, Some(201), Duration::from_millis(2));
+        south.call(Callee::Peer, None, Duration::from_secs(1));
+        north.subscriber_notification(false);
+        let text = UssMetrics::render(&[("north-uss", &north), ("a \"quoted\" uss", &south)]);
+        assert_eq!(text.matches("# TYPE entente_uss_plans_total counter").count(), 1, "{text}");
+        assert!(text.contains("entente_uss_plans_total{uss=\"north-uss\",outcome=\"accepted\"} 2"), "{text}");
+        assert!(text.contains(
+            "entente_uss_plans_total{uss=\"a \\\"quoted\\\" uss\",outcome=\"refused_conflict\"} 1"
+        ));
+        assert!(text.contains("requirement=\"SCD0095\"} 1"));
+        assert!(text.contains("callee=\"dss\",status=\"2xx\"} 1"));
+        assert!(text.contains("callee=\"peer\",status=\"unreachable\"} 1"));
+        assert!(
+            text.contains(
+                "entente_uss_subscriber_notifications_total{uss=\"north-uss\",outcome=\"failed\"} 1"
+            )
+        );
+        assert!(text.contains("entente_uss_call_duration_seconds_bucket{uss=\"a \\\"quoted\\\" uss\",callee=\"dss\",le=\"0.0025\"} 1"));
+    }
 }

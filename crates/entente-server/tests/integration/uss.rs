@@ -1186,7 +1186,7 @@ async fn user_notifications_report_conflicts_a_flight_causes_and_those_that_reac
     let path = |plan: &str| format!("/flight_planning/v1/flight_plans/{plan}");
     let area = |lat: f64| volume4d(&circle(lat, LNG, 300.0), 0.0, 120.0, 10, 40);
     let outcome = |v: &Value| (v["planning_result"].clone(), v["flight_plan_status"].clone());
-    let start = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let start = entente_dss::SystemClock.now() - chrono::Duration::seconds(1);
 
     let low = id();
     let planned = planner(&uss1).put(&path(&low), &upsert("Planned", area(LAT), 0)).await.want(200)?;
@@ -1202,7 +1202,7 @@ async fn user_notifications_report_conflicts_a_flight_causes_and_those_that_reac
     assert_eq!(caused[0]["conflicts"], "Single");
     assert!(str_of(&caused[0]["message"])?.contains(&low), "{caused:?}");
     let observed = parse_time(&caused[0]["observed_at"])?;
-    assert!(observed >= start && observed <= chrono::Utc::now(), "{observed}");
+    assert!(observed >= start && observed <= entente_dss::SystemClock.now(), "{observed}");
     let reached = user_notifications(&uss1, start, None).await?;
     assert_eq!(reached.len(), 1, "{reached:?}");
     assert_eq!(reached[0]["conflicts"], "Single");

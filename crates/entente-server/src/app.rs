@@ -8,7 +8,6 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use entente_dss::Dss;
 use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -18,6 +17,7 @@ use crate::error::ApiError;
 use crate::extract::Edge;
 use crate::map::MapOperator;
 use crate::metrics::Metrics;
+use crate::routes::Routes;
 use crate::uss::{UssState, uss_app};
 use crate::{interuss, map, openapi, rid, scd};
 
@@ -79,13 +79,16 @@ impl Edge for AppState {
     }
 }
 
+/// The DSS's routes, and the map's when it is served: what the router serves and the OpenAPI document describes.
+pub(crate) fn routes(map: bool) -> Routes<Arc<AppState>> {
+    let routes = Routes::new().merge(scd::routes()).merge(rid::routes()).merge(interuss::routes());
+    let routes = if map { routes.merge(map::routes()) } else { routes };
+    routes.get("/healthy", healthy).get("/metrics", metrics).get("/openapi.json", openapi_document)
+}
+
 pub fn app(state: Arc<AppState>) -> Router {
-    let router = Router::new().merge(scd::routes()).merge(rid::routes()).merge(interuss::routes());
-    let router = if state.map { router.merge(map::routes()) } else { router };
-    let router = router
-        .route("/healthy", get(|| async { "ok" }))
-        .route("/metrics", get(metrics))
-        .route("/openapi.json", get(|| async { axum::Json(openapi::document()) }))
+    let router = routes(state.map)
+        .into_router()
         .fallback(unknown_route)
         .method_not_allowed_fallback(|| async {
             ApiError::MethodNotAllowed("this endpoint does not accept that method".into())
@@ -137,7 +140,24 @@ pub(crate) fn panic_response(details: Box<dyn std::any::Any + Send + 'static>) -
     (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
 }
 
-async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+/// Answers while the server runs; load balancers and orchestrators poll it.
+#[utoipa::path(get, path = "/healthy", tag = "Operations", security(()),
+    responses((status = 200, description = "`ok`", content_type = "text/plain", body = String)))]
+pub(crate) async fn healthy() -> &'static str {
+    "ok"
+}
+
+#[utoipa::path(get, path = "/openapi.json", tag = "Operations", security(()),
+    responses((status = 200, description = "This document")))]
+pub(crate) async fn openapi_document() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(openapi::document())
+}
+
+/// Request counts and latencies per route, entity counts, a pool's write outcomes, and the series of every USS
+/// this server mounts (labelled by identity).
+#[utoipa::path(get, path = "/metrics", tag = "Operations", security(()),
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String)))]
+pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let (intents, constraints, subscriptions) = state.dss.counts();
     let (isas, rid_subscriptions) = state.dss.rid_counts();
     let mut gauges = vec![
@@ -152,6 +172,10 @@ async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
         gauges.push(("entente_pool_writes", "outcome=\"stale\"", pool.stale as f64));
         gauges.push(("entente_pool_applied_revision", "", state.dss.applied().unwrap_or_default() as f64));
     }
-    let text = state.metrics.render(&gauges);
+    let mut text = state.metrics.render(&gauges);
+    if !state.uss.is_empty() {
+        let usses: Vec<&UssState> = state.uss.iter().map(|(_, u)| &**u).collect();
+        text.push_str(&crate::uss::render_metrics(&usses));
+    }
     (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

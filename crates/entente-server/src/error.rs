@@ -50,7 +50,8 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize, Deserialize)]
+/// F3548's 409 to an intent write: the entities the key missed (none for a stale OVN, which only has a message).
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub(crate) struct AirspaceConflictResponse {
     #[serde(default)]
     pub message: String,
@@ -60,7 +61,7 @@ pub(crate) struct AirspaceConflictResponse {
     pub missing_constraints: Vec<ConstraintReference>,
 }
 
-fn status_of(e: &ApiError) -> StatusCode {
+pub(crate) fn status_of(e: &ApiError) -> StatusCode {
     match e {
         ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
         ApiError::Forbidden(_) => StatusCode::FORBIDDEN,

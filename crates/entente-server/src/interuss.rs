@@ -4,15 +4,15 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::Path;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::Auth;
+use crate::routes::Routes;
 
 const READ_SYSTEM_VERSIONS: &str = "interuss.versioning.read_system_versions";
 const POOL_STATUS_READ: &str = "interuss.pool_status.read";
@@ -21,11 +21,11 @@ const POOL_STATUS_READ: &str = "interuss.pool_status.read";
 const SYSTEM_IDENTITY: &str = "dss";
 const VERSION: &str = concat!("entente-", env!("CARGO_PKG_VERSION"));
 
-pub(crate) fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/versions/{system_identity}", get(system_version))
-        .route("/aux/v1/version", get(version))
-        .route("/aux/v1/pool", get(pool))
+pub(crate) fn routes() -> Routes<Arc<AppState>> {
+    Routes::new()
+        .get("/versions/{system_identity}", system_version)
+        .get("/aux/v1/version", version)
+        .get("/aux/v1/pool", pool)
 }
 
 #[derive(Serialize, ToSchema)]

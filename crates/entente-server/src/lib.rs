@@ -10,6 +10,7 @@ mod map;
 mod metrics;
 mod openapi;
 mod rid;
+mod routes;
 mod scd;
 pub mod uss;
 mod wire;

@@ -6,18 +6,16 @@
 //! loopback address for local operators; `entente dss --map` exposes it wherever the DSS listens.
 //! Planning from the map (`operators`) forwards to the USSs the server was given, never to others.
 
-mod operators;
+pub(crate) mod operators;
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
 use entente_dss::{Picture, Shown, Timestamp, Volume};
 use entente_geo::Outline;
 use futures_util::Stream;
@@ -26,6 +24,7 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::routes::Routes;
 use crate::scd::types::OperationalIntentState;
 
 pub use operators::MapOperator;
@@ -33,25 +32,42 @@ pub use operators::MapOperator;
 /// The page forbids every origin but this server, so a page that works here works offline.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:";
 
-pub(crate) fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/map", get(|| async { Redirect::permanent("/map/") }))
-        .route(
-            "/map/",
-            get(|| async { asset("text/html; charset=utf-8", include_str!("../assets/map/index.html")) }),
-        )
-        .route(
-            "/map/map.js",
-            get(|| async { asset("text/javascript", include_str!("../assets/map/map.js")) }),
-        )
-        .route("/map/map.css", get(|| async { asset("text/css", include_str!("../assets/map/map.css")) }))
-        .route(
-            "/map/basemap.json",
-            get(|| async { asset("application/json", include_str!("../assets/map/basemap.json")) }),
-        )
-        .route("/map/api/airspace", get(airspace))
-        .route("/map/api/events", get(events))
+pub(crate) fn routes() -> Routes<Arc<AppState>> {
+    Routes::new()
+        .get("/map", to_page)
+        .get("/map/", page)
+        .get("/map/map.js", script)
+        .get("/map/map.css", style)
+        .get("/map/basemap.json", basemap)
+        .get("/map/api/airspace", airspace)
+        .get("/map/api/events", events)
         .merge(operators::routes())
+}
+
+#[utoipa::path(get, path = "/map", tag = "Web map", responses((status = 308, description = "To /map/")))]
+pub(crate) async fn to_page() -> Redirect {
+    Redirect::permanent("/map/")
+}
+
+#[utoipa::path(get, path = "/map/", tag = "Web map", responses((status = 200, description = "The page (HTML)")))]
+pub(crate) async fn page() -> Response {
+    asset("text/html; charset=utf-8", include_str!("../assets/map/index.html"))
+}
+
+#[utoipa::path(get, path = "/map/map.js", tag = "Web map", responses((status = 200, description = "Its script")))]
+pub(crate) async fn script() -> Response {
+    asset("text/javascript", include_str!("../assets/map/map.js"))
+}
+
+#[utoipa::path(get, path = "/map/map.css", tag = "Web map", responses((status = 200, description = "Its style")))]
+pub(crate) async fn style() -> Response {
+    asset("text/css", include_str!("../assets/map/map.css"))
+}
+
+#[utoipa::path(get, path = "/map/basemap.json", tag = "Web map",
+    responses((status = 200, description = "Land and borders (Natural Earth 1:50m)")))]
+pub(crate) async fn basemap() -> Response {
+    asset("application/json", include_str!("../assets/map/basemap.json"))
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -60,12 +76,16 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 }
 
 #[derive(Deserialize)]
-struct AirspaceQuery {
+pub(crate) struct AirspaceQuery {
     /// RFC 3339 instant: only the volumes in force then are shown.
     at: Option<String>,
 }
 
-async fn airspace(
+#[utoipa::path(get, path = "/map/api/airspace", tag = "Web map",
+    params(("at" = Option<String>, Query, description = "RFC 3339 instant: only the volumes in force then")),
+    responses((status = 200, description = "Every live entity with its volumes and the pairs of intents that meet, never an OVN"),
+        (status = 400, description = "`at` is not an RFC 3339 instant", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn airspace(
     State(state): State<Arc<AppState>>,
     Query(query): Query<AirspaceQuery>,
 ) -> Result<Json<AirspaceView>, ApiError> {
@@ -79,7 +99,11 @@ async fn airspace(
 /// One `airspace` event at once (so a page knows it is connected and loads), then one after each change;
 /// changes that arrive together are announced once. The stream ends when the server shuts down, so open
 /// pages do not hold up a graceful stop.
-async fn events(State(state): State<Arc<AppState>>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+#[utoipa::path(get, path = "/map/api/events", tag = "Web map",
+    responses((status = 200, description = "Server-sent events: one `airspace` event now and after each change")))]
+pub(crate) async fn events(
+    State(state): State<Arc<AppState>>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let changes = state.dss.changes();
     let closing = state.closing.subscribe();
     let stream = futures_util::stream::unfold(

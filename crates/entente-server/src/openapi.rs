@@ -1,11 +1,12 @@
-//! Our own OpenAPI document, derived from the handlers and wire types (not copied from the standards).
+//! Our own OpenAPI documents, derived from the handlers and wire types (not copied from the standards); a test
+//! checks them against the route tables the routers are built from, so no route goes undocumented.
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::rid::{v19, v22a};
-use crate::uss::{authority, log_sets, operator, rid as uss_rid, uss_api};
-use crate::{interuss, scd};
+use crate::uss::{authority, flight_planning, log_sets, operator, rid as uss_rid, uss_api};
+use crate::{app, interuss, map, scd, uss};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -57,6 +58,24 @@ use crate::{interuss, scd};
         interuss::system_version,
         interuss::version,
         interuss::pool,
+        app::healthy,
+        app::metrics,
+        app::openapi_document,
+        map::to_page,
+        map::page,
+        map::script,
+        map::style,
+        map::basemap,
+        map::airspace,
+        map::events,
+        map::operators::list,
+        map::operators::submit,
+        map::operators::status,
+        map::operators::act,
+        map::operators::start_watch,
+        map::operators::end_watch,
+        map::operators::rid_flights,
+        map::operators::alerts,
     )
 )]
 struct ApiDoc;
@@ -104,6 +123,14 @@ struct ApiDoc;
         authority::create_constraint,
         authority::delete_constraint,
         authority::set_availability,
+        flight_planning::status,
+        flight_planning::upsert,
+        flight_planning::delete,
+        flight_planning::clear_area,
+        flight_planning::user_notifications,
+        app::healthy,
+        uss::metrics,
+        uss::openapi_document,
     )
 )]
 struct UssApiDoc;
@@ -129,4 +156,68 @@ pub(crate) fn document() -> utoipa::openapi::OpenApi {
 
 pub(crate) fn uss_document() -> utoipa::openapi::OpenApi {
     UssApiDoc::openapi()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::{document, uss_document};
+
+    const METHODS: [&str; 4] = ["get", "put", "post", "delete"];
+
+    /// What the router serves that the document does not describe, and what the document describes that the
+    /// router does not serve.
+    fn mismatches(doc: utoipa::openapi::OpenApi, served: &[(&str, &str)]) -> (Vec<String>, Vec<String>) {
+        let doc = serde_json::to_value(doc).expect("the document serialises");
+        let paths = doc["paths"].as_object().cloned().unwrap_or_default();
+        let undocumented = served
+            .iter()
+            .filter(|(method, path)| paths.get(*path).and_then(|p| p.get(*method)).is_none())
+            .map(|(method, path)| format!("{} {path}", method.to_uppercase()))
+            .collect();
+        let unserved = paths
+            .iter()
+            .flat_map(|(path, item)| {
+                METHODS.iter().filter(|m| item.get(**m).is_some()).map(move |m| (*m, path))
+            })
+            .filter(|(method, path)| !served.contains(&(*method, path.as_str())))
+            .map(|(method, path)| format!("{} {path}", method.to_uppercase()))
+            .collect();
+        (undocumented, unserved)
+    }
+
+    #[test]
+    fn the_dss_document_describes_every_route_the_dss_serves_and_no_other() {
+        // With the web map, which `entente serve` and `entente dss --map` mount.
+        let routes = crate::app::routes(true);
+        let (undocumented, unserved) = mismatches(document(), routes.served());
+        assert_eq!(undocumented, Vec::<String>::new(), "served but not documented");
+        assert_eq!(unserved, Vec::<String>::new(), "documented but not served");
+    }
+
+    #[test]
+    fn the_uss_document_describes_every_route_the_uss_serves_and_no_other() {
+        let routes = crate::uss::routes(None);
+        let (undocumented, unserved) = mismatches(uss_document(), routes.served());
+        assert_eq!(undocumented, Vec::<String>::new(), "served but not documented");
+        assert_eq!(unserved, Vec::<String>::new(), "documented but not served");
+    }
+
+    #[test]
+    fn an_intent_write_refused_for_its_key_documents_the_body_it_gets() {
+        let doc = serde_json::to_value(document()).expect("the document serialises");
+        for (path, method) in [
+            ("/dss/v1/operational_intent_references/{entityid}", "put"),
+            ("/dss/v1/operational_intent_references/{entityid}/{ovn}", "put"),
+        ] {
+            let body =
+                &doc["paths"][path][method]["responses"]["409"]["content"]["application/json"]["schema"];
+            assert_eq!(
+                body["$ref"],
+                Value::from("#/components/schemas/AirspaceConflictResponse"),
+                "{method} {path}"
+            );
+        }
+    }
 }

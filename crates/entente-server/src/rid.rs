@@ -10,7 +10,6 @@ pub(crate) mod v22a;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
 use entente_dss::{RidApi, RidSubscriber, RidUrl, Timestamp, Volume};
@@ -20,10 +19,11 @@ use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::routes::Routes;
 use crate::scd::types::SubscriptionState;
 
-pub(crate) fn routes() -> Router<Arc<AppState>> {
-    Router::new().merge(v22a::routes()).merge(v19::routes())
+pub(crate) fn routes() -> Routes<Arc<AppState>> {
+    Routes::new().merge(v22a::routes()).merge(v19::routes())
 }
 
 /// The query parameters of a search, or a 400 when the query string is not form-encoded.

@@ -5,10 +5,8 @@ pub(crate) mod types;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
 use entente_dss::{
     Caller, NewSubscription, PutConstraint, PutOperationalIntent, PutSubscription, Scope, Volume,
 };
@@ -17,6 +15,7 @@ use self::types::*;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
+use crate::routes::Routes;
 use crate::wire::{Volume4D, volume_in, volumes_in};
 
 pub(crate) const SC: Scope = Scope::StrategicCoordination;
@@ -28,28 +27,26 @@ pub(crate) const AA: Scope = Scope::AvailabilityArbitration;
 type Api<T> = Result<Json<T>, ApiError>;
 type AppRef = State<Arc<AppState>>;
 
-pub(crate) fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/dss/v1/operational_intent_references/query", post(query_intents))
-        .route("/dss/v1/operational_intent_references/{entityid}", get(get_intent).put(create_intent))
-        .route(
-            "/dss/v1/operational_intent_references/{entityid}/{ovn}",
-            put(update_intent).delete(delete_intent),
-        )
-        .route("/dss/v1/constraint_references/query", post(query_constraints))
-        .route("/dss/v1/constraint_references/{entityid}", get(get_constraint).put(create_constraint))
-        .route(
-            "/dss/v1/constraint_references/{entityid}/{ovn}",
-            put(update_constraint).delete(delete_constraint),
-        )
-        .route("/dss/v1/subscriptions/query", post(query_subscriptions))
-        .route("/dss/v1/subscriptions/{subscriptionid}", get(get_subscription).put(create_subscription))
-        .route(
-            "/dss/v1/subscriptions/{subscriptionid}/{version}",
-            put(update_subscription).delete(delete_subscription),
-        )
-        .route("/dss/v1/reports", post(make_report))
-        .route("/dss/v1/uss_availability/{uss_id}", get(get_availability).put(set_availability))
+pub(crate) fn routes() -> Routes<Arc<AppState>> {
+    Routes::new()
+        .post("/dss/v1/operational_intent_references/query", query_intents)
+        .get("/dss/v1/operational_intent_references/{entityid}", get_intent)
+        .put("/dss/v1/operational_intent_references/{entityid}", create_intent)
+        .put("/dss/v1/operational_intent_references/{entityid}/{ovn}", update_intent)
+        .delete("/dss/v1/operational_intent_references/{entityid}/{ovn}", delete_intent)
+        .post("/dss/v1/constraint_references/query", query_constraints)
+        .get("/dss/v1/constraint_references/{entityid}", get_constraint)
+        .put("/dss/v1/constraint_references/{entityid}", create_constraint)
+        .put("/dss/v1/constraint_references/{entityid}/{ovn}", update_constraint)
+        .delete("/dss/v1/constraint_references/{entityid}/{ovn}", delete_constraint)
+        .post("/dss/v1/subscriptions/query", query_subscriptions)
+        .get("/dss/v1/subscriptions/{subscriptionid}", get_subscription)
+        .put("/dss/v1/subscriptions/{subscriptionid}", create_subscription)
+        .put("/dss/v1/subscriptions/{subscriptionid}/{version}", update_subscription)
+        .delete("/dss/v1/subscriptions/{subscriptionid}/{version}", delete_subscription)
+        .post("/dss/v1/reports", make_report)
+        .get("/dss/v1/uss_availability/{uss_id}", get_availability)
+        .put("/dss/v1/uss_availability/{uss_id}", set_availability)
 }
 
 fn area_of_interest(app: &AppState, body: &Body) -> Result<Volume, ApiError> {
@@ -131,7 +128,7 @@ const PUT_INTENT_SCOPES: &[&[Scope]] = &[&[SC], &[SC, CP], &[CMSA]];
     params(("entityid" = String, Path, description = "UUIDv4 of the entity")),
     request_body = PutOperationalIntentReferenceParameters,
     responses((status = 201, description = "Created", body = ChangeOperationalIntentReferenceResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse),
-        (status = 409, description = "AirspaceConflictResponse: the key misses intersecting entities, or a stale OVN"), (status = 412, description = "The calling USS is Down", body = crate::wire::ErrorResponse), (status = 413, description = "Area or body too large", body = crate::wire::ErrorResponse)))]
+        (status = 409, description = "The key misses intersecting entities (listed), or the entity already exists", body = crate::error::AirspaceConflictResponse), (status = 412, description = "The calling USS is Down", body = crate::wire::ErrorResponse), (status = 413, description = "Area or body too large", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn create_intent(
     State(app): AppRef,
     auth: Auth,
@@ -146,7 +143,7 @@ pub(crate) async fn create_intent(
     params(("entityid" = String, Path, description = "UUIDv4 of the entity"), ("ovn" = String, Path, description = "Current OVN")),
     request_body = PutOperationalIntentReferenceParameters,
     responses((status = 200, description = "Success", body = ChangeOperationalIntentReferenceResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse),
-        (status = 409, description = "Stale OVN or version, or the entity already exists", body = crate::wire::ErrorResponse), (status = 412, description = "The calling USS is Down", body = crate::wire::ErrorResponse), (status = 413, description = "Area or body too large", body = crate::wire::ErrorResponse)))]
+        (status = 409, description = "The key misses intersecting entities (listed), or a stale OVN", body = crate::error::AirspaceConflictResponse), (status = 412, description = "The calling USS is Down", body = crate::wire::ErrorResponse), (status = 413, description = "Area or body too large", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn update_intent(
     State(app): AppRef,
     auth: Auth,

@@ -6,7 +6,7 @@ mod audit_log;
 pub(crate) mod authority;
 mod client;
 mod dss_client;
-mod flight_planning;
+pub(crate) mod flight_planning;
 mod flights_file;
 mod group_sync;
 mod input;
@@ -32,10 +32,11 @@ use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use chrono::{DateTime, Utc};
 use entente_dss::{Clock, EntityId, Limits, SystemClock};
 use entente_uss::{
-    ContingencyRules, Direction, Exchange, FlightState, Priority, PriorityPolicy, Volume, sha256_hex,
+    ContingencyRules, Direction, EventKind, Exchange, FlightState, Priority, PriorityPolicy, Volume,
+    sha256_hex,
 };
 use parking_lot::Mutex;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -52,6 +53,8 @@ use self::types::{Constraint, OperationalIntent, VehicleTelemetry};
 use crate::auth::Authenticator;
 use crate::error::ApiError;
 use crate::extract::Edge;
+use crate::metrics::UssMetrics;
+use crate::routes::Routes;
 
 /// F3548 OiMaxVertices: the most vertices an intent's polygon may have, ours or a peer's.
 pub(crate) const MAX_VERTICES: usize = 10_000;
@@ -137,6 +140,15 @@ impl UssConfig {
     }
 }
 
+/// A conflict an operator was told of, as the flight planning test interface reports it.
+#[derive(Clone, Debug)]
+pub(crate) struct UserNotice {
+    pub observed_at: DateTime<Utc>,
+    /// The intents or constraints in conflict with the operator's flight, by id.
+    pub conflicting: Vec<String>,
+    pub message: String,
+}
+
 /// One of this USS's own flights.
 #[derive(Clone, Debug)]
 pub(crate) struct OwnFlight {
@@ -172,15 +184,17 @@ pub struct UssState {
     flight_locks: Mutex<HashMap<EntityId, Arc<tokio::sync::Mutex<()>>>>,
     /// Peers' intents as their managers last shared them, by id.
     peers: Mutex<HashMap<String, OperationalIntent>>,
-    /// When operators were alerted of an intent or constraint meeting their flights, each alert about one; the
-    /// flight planning test interface reports them as user notifications (memory only, like a test run).
-    alerted_at: Mutex<Vec<chrono::DateTime<chrono::Utc>>>,
+    /// The conflicts operators were told of (SCD0090 and SCD0095); the flight planning test interface reports
+    /// them as user notifications (memory only, like a test run).
+    user_notices: Mutex<Vec<UserNotice>>,
     /// Remote ID as SP and DP, and the tactical monitor.
     rid: rid::RidState,
     /// The flight planning test interface's answers, kept for repeated request ids (memory only, like a test run).
     planning_requests: Mutex<flight_planning::AnsweredRequests>,
     /// The archive of reports peers filed with this USS (F3548 makeUssReport), by report id.
     reports: Mutex<Journal<uss_api::ArchivedReport>>,
+    /// This USS's Prometheus series (plans, operator notifications, calls, notifications to subscribers).
+    pub(crate) metrics: Arc<UssMetrics>,
 }
 
 impl UssState {
@@ -205,10 +219,11 @@ impl UssState {
         let rid = rid::RidState::new(&config.rid)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let clock = config.clock.clone();
+        let metrics = Arc::new(UssMetrics::default());
         Ok(UssState {
+            client: Client::new(tokens, audit.clone(), clock, metrics.clone(), &config.dss_url),
             config,
             auth,
-            client: Client::new(tokens, audit.clone(), clock),
             audit,
             flights: Mutex::new(flights),
             saving: Mutex::new(file),
@@ -217,10 +232,11 @@ impl UssState {
             writing: Mutex::new(HashMap::new()),
             flight_locks: Mutex::new(HashMap::new()),
             peers: Mutex::new(HashMap::new()),
-            alerted_at: Mutex::new(Vec::new()),
+            user_notices: Mutex::new(Vec::new()),
             rid,
             planning_requests: Mutex::new(flight_planning::AnsweredRequests::default()),
             reports: Mutex::new(reports),
+            metrics,
         })
     }
 
@@ -259,6 +275,27 @@ impl UssState {
         result
     }
 
+    /// Tells operators of a conflict at `now`, under `requirement` (SCD0090: their flight causes it; SCD0095:
+    /// another's reaches it): sealed into the audit chain for the log set, kept for the flight planning test
+    /// interface, and counted.
+    pub(crate) fn notify_operators(
+        &self,
+        requirement: &'static str,
+        conflicting: Vec<String>,
+        message: String,
+        now: DateTime<Utc>,
+    ) {
+        let record = log_sets::UserNotificationRecord {
+            triggering_event_time: crate::wire::time_out(now),
+            notification_time: crate::wire::time_out(now),
+            notification_details: message.clone(),
+            notification_triggering_event: requirement.to_owned(),
+        };
+        self.audit.note(now, EventKind::OperatorNotification, &record);
+        self.user_notices.lock().push(UserNotice { observed_at: now, conflicting, message });
+        self.metrics.operator_notification(requirement);
+    }
+
     /// Records constraint `id` as it now is (`None`: lifted), in memory and on disk.
     pub(crate) fn change_constraint(&self, id: EntityId, constraint: Option<Constraint>) {
         let mut file = self.saving_constraints.lock();
@@ -290,11 +327,14 @@ impl Edge for UssState {
     }
 }
 
-pub fn uss_app(state: Arc<UssState>) -> Router {
-    let peer_api = uss_api::routes()
-        .merge(rid::peer_routes())
-        .layer(middleware::from_fn_with_state(state.clone(), audit_incoming));
-    Router::new()
+/// Every route of the USS: what the router serves and the OpenAPI document describes. The USS-USS API goes
+/// through `audit`, when given.
+pub(crate) fn routes(audit: Option<Arc<UssState>>) -> Routes<Arc<UssState>> {
+    let peer_api = uss_api::routes().merge(rid::peer_routes()).wrap(|router| match audit {
+        Some(state) => router.layer(middleware::from_fn_with_state(state, audit_incoming)),
+        None => router,
+    });
+    Routes::new()
         .merge(peer_api)
         .merge(operator::routes())
         .merge(flight_planning::routes())
@@ -302,9 +342,15 @@ pub fn uss_app(state: Arc<UssState>) -> Router {
         .merge(rid::operator_routes())
         .merge(log_sets::routes())
         .merge(rid::testing::routes())
-        .route("/versioning/versions/{system_identity}", get(uss_api::system_version))
-        .route("/healthy", get(|| async { "ok" }))
-        .route("/openapi.json", get(|| async { axum::Json(crate::openapi::uss_document()) }))
+        .get("/versioning/versions/{system_identity}", uss_api::system_version)
+        .get("/healthy", crate::app::healthy)
+        .get("/metrics", metrics)
+        .get("/openapi.json", openapi_document)
+}
+
+pub fn uss_app(state: Arc<UssState>) -> Router {
+    routes(Some(state.clone()))
+        .into_router()
         .fallback(|uri: axum::http::Uri| async move {
             ApiError::NotFound(format!("{}: no such endpoint", uri.path()))
         })
@@ -313,6 +359,28 @@ pub fn uss_app(state: Arc<UssState>) -> Router {
         })
         .layer(CatchPanicLayer::custom(crate::app::panic_response))
         .with_state(state)
+}
+
+/// The Prometheus text of the series of `usses`, each labelled with its identity.
+pub(crate) fn render_metrics(usses: &[&UssState]) -> String {
+    let series: Vec<(&str, &UssMetrics)> =
+        usses.iter().map(|u| (u.config.identity.as_str(), &*u.metrics)).collect();
+    UssMetrics::render(&series)
+}
+
+#[utoipa::path(get, path = "/openapi.json", tag = "Operations", security(()),
+    responses((status = 200, description = "This document")))]
+pub(crate) async fn openapi_document() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(crate::openapi::uss_document())
+}
+
+/// This USS's series: plans by outcome, conflicts its operators were told of, calls to the DSS and peers (by
+/// status class, with latency), notifications to subscribers; labelled by its identity.
+#[utoipa::path(get, path = "/metrics", tag = "Operations", security(()),
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String)))]
+pub(crate) async fn metrics(State(st): State<Arc<UssState>>) -> impl IntoResponse {
+    let text = render_metrics(&[&st]);
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish; Remote ID's rounds (the ISA, polling

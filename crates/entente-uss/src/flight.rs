@@ -56,6 +56,15 @@ impl FlightState {
         if allowed { Ok(to) } else { Err(UssError::Transition { from: self, to }) }
     }
 
+    /// The graph of a USS in F3548's conformance monitoring role (CMSA), which may also write Nonconforming over an
+    /// Accepted intent: its UA was found flying off nominal before the flight was activated.
+    pub fn transition_monitored(self, to: FlightState) -> Result<FlightState, UssError> {
+        match (self, to) {
+            (FlightState::Accepted, FlightState::Nonconforming) => Ok(to),
+            _ => self.transition(to),
+        }
+    }
+
     /// Off-nominal states are the ones in which peers may poll telemetry.
     pub fn is_off_nominal(self) -> bool {
         matches!(self, FlightState::Nonconforming | FlightState::Contingent)
@@ -89,6 +98,17 @@ mod tests {
                 (Contingent, Ended),
             ]
         );
+    }
+
+    #[test]
+    fn conformance_monitoring_adds_accepted_to_nonconforming_only() {
+        let all = FlightState::ALL;
+        let added: Vec<(FlightState, FlightState)> = all
+            .iter()
+            .flat_map(|&a| all.iter().map(move |&b| (a, b)))
+            .filter(|&(a, b)| a.transition_monitored(b).is_ok() != a.transition(b).is_ok())
+            .collect();
+        assert_eq!(added, vec![(Accepted, Nonconforming)]);
     }
 
     #[test]

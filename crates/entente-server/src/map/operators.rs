@@ -10,17 +10,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{Body, entity_id};
+use crate::routes::Routes;
 use crate::uss::TokenSource;
 use crate::uss::operator::OPERATOR_SCOPE;
 
@@ -49,30 +48,32 @@ impl MapOperator {
     }
 }
 
-pub(super) fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/map/api/operators", get(list))
-        .route("/map/api/operators/{name}/flights", post(submit))
-        .route("/map/api/operators/{name}/flights/{id}", get(status))
-        .route("/map/api/operators/{name}/flights/{id}/{action}", post(act))
-        .route("/map/api/operators/{name}/rid/watches", post(start_watch))
-        .route("/map/api/operators/{name}/rid/watches/{id}", delete(end_watch))
-        .route("/map/api/operators/{name}/rid/flights", get(rid_flights))
-        .route("/map/api/operators/{name}/alerts", get(alerts))
+pub(super) fn routes() -> Routes<Arc<AppState>> {
+    Routes::new()
+        .get("/map/api/operators", list)
+        .post("/map/api/operators/{name}/flights", submit)
+        .get("/map/api/operators/{name}/flights/{id}", status)
+        .post("/map/api/operators/{name}/flights/{id}/{action}", act)
+        .post("/map/api/operators/{name}/rid/watches", start_watch)
+        .delete("/map/api/operators/{name}/rid/watches/{id}", end_watch)
+        .get("/map/api/operators/{name}/rid/flights", rid_flights)
+        .get("/map/api/operators/{name}/alerts", alerts)
 }
 
 #[derive(Serialize)]
-struct OperatorsView {
+pub(crate) struct OperatorsView {
     operators: Vec<OperatorOut>,
 }
 
 #[derive(Serialize)]
-struct OperatorOut {
+pub(crate) struct OperatorOut {
     name: String,
     uss_base_url: String,
 }
 
-async fn list(State(state): State<Arc<AppState>>) -> Json<OperatorsView> {
+#[utoipa::path(get, path = "/map/api/operators", tag = "Web map",
+    responses((status = 200, description = "The USSs the map plans for, by name, with their base URLs")))]
+pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<OperatorsView> {
     Json(OperatorsView {
         operators: state
             .map_operators
@@ -82,7 +83,10 @@ async fn list(State(state): State<Arc<AppState>>) -> Json<OperatorsView> {
     })
 }
 
-async fn submit(
+#[utoipa::path(post, path = "/map/api/operators/{name}/flights", tag = "Web map",
+    params(("name" = String, Path, description = "The USS's identity")), request_body = crate::uss::types::FlightRequest,
+    responses((status = 200, description = "What the USS answered, status and JSON body alike (also 201, 4xx, 502 as the USS gives them)"), (status = 404, description = "No such operator", body = crate::wire::ErrorResponse), (status = 403, description = "Not same-origin JSON to a host given by address or as localhost", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn submit(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
     headers: HeaderMap,
@@ -92,7 +96,10 @@ async fn submit(
     forward(&state, &name, Method::POST, "flights", &[], Some(body.into_bytes())).await
 }
 
-async fn status(
+#[utoipa::path(get, path = "/map/api/operators/{name}/flights/{id}", tag = "Web map",
+    params(("name" = String, Path, description = "The USS's identity"), ("id" = String, Path, description = "UUIDv4 of the flight")),
+    responses((status = 200, description = "What the USS answered, status and JSON body alike (also 201, 4xx, 502 as the USS gives them)"), (status = 404, description = "No such operator", body = crate::wire::ErrorResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn status(
     State(state): State<Arc<AppState>>,
     Path((name, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
@@ -100,7 +107,10 @@ async fn status(
     forward(&state, &name, Method::GET, &format!("flights/{id}"), &[], None).await
 }
 
-async fn act(
+#[utoipa::path(post, path = "/map/api/operators/{name}/flights/{id}/{action}", tag = "Web map",
+    params(("name" = String, Path, description = "The USS's identity"), ("id" = String, Path, description = "UUIDv4 of the flight"), ("action" = String, Path, description = "`activate` or `end`")),
+    responses((status = 200, description = "What the USS answered, status and JSON body alike (also 201, 4xx, 502 as the USS gives them)"), (status = 404, description = "No such operator", body = crate::wire::ErrorResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 403, description = "Not same-origin JSON to a host given by address or as localhost", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn act(
     State(state): State<Arc<AppState>>,
     Path((name, id, action)): Path<(String, String, String)>,
     headers: HeaderMap,
@@ -117,7 +127,10 @@ async fn act(
 
 /// Starts a Remote ID watch of the USS over the area the page shows (a DSS subscription, so the USS's display
 /// provider learns of the SPs there).
-async fn start_watch(
+#[utoipa::path(post, path = "/map/api/operators/{name}/rid/watches", tag = "Web map",
+    params(("name" = String, Path, description = "The USS's identity")),
+    responses((status = 200, description = "What the USS answered, status and JSON body alike (also 201, 4xx, 502 as the USS gives them)"), (status = 404, description = "No such operator", body = crate::wire::ErrorResponse), (status = 403, description = "Not same-origin JSON to a host given by address or as localhost", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn start_watch(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
     headers: HeaderMap,
@@ -127,7 +140,10 @@ async fn start_watch(
     forward(&state, &name, Method::POST, "rid/watches", &[], Some(body.into_bytes())).await
 }
 
-async fn end_watch(
+#[utoipa::path(delete, path = "/map/api/operators/{name}/rid/watches/{id}", tag = "Web map",
+    params(("name" = String, Path, description = "The USS's identity"), ("id" = String, Path, description = "UUIDv4 of the watch")),
+    responses((status = 200, description = "What the USS answered, status and JSON body alike (also 201, 4xx, 502 as the USS gives them)"), (status = 404, description = "No such operator", body = crate::wire::ErrorResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 403, description = "Not same-origin JSON to a host given by address or as localhost", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn end_watch(
     State(state): State<Arc<AppState>>,
     Path((name, id)): Path<(String, String)>,
     headers: HeaderMap,
@@ -138,12 +154,15 @@ async fn end_watch(
 }
 
 #[derive(Deserialize)]
-struct ViewQuery {
+pub(crate) struct ViewQuery {
     view: Option<String>,
 }
 
 /// What the USS's display provider shows of `view`: flights, or clusters in wider views.
-async fn rid_flights(
+#[utoipa::path(get, path = "/map/api/operators/{name}/rid/flights", tag = "Web map",
+    params(("name" = String, Path, description = "The USS's identity"), ("view" = String, Query, description = "lat1,lng1,lat2,lng2")),
+    responses((status = 200, description = "What the USS answered, status and JSON body alike (also 201, 4xx, 502 as the USS gives them)"), (status = 404, description = "No such operator", body = crate::wire::ErrorResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn rid_flights(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
     Query(query): Query<ViewQuery>,
@@ -153,7 +172,13 @@ async fn rid_flights(
     forward(&state, &name, Method::GET, "rid/flights", &[("view", &view)], None).await
 }
 
-async fn alerts(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Result<Response, ApiError> {
+#[utoipa::path(get, path = "/map/api/operators/{name}/alerts", tag = "Web map",
+    params(("name" = String, Path, description = "The USS's identity")),
+    responses((status = 200, description = "What the USS answered, status and JSON body alike (also 201, 4xx, 502 as the USS gives them)"), (status = 404, description = "No such operator", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn alerts(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
     forward(&state, &name, Method::GET, "alerts", &[], None).await
 }
 

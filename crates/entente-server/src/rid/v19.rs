@@ -3,9 +3,8 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::{get, put};
-use axum::{Json, Router};
 use entente_dss::{
     IdentificationServiceArea as Isa, IsaSearch, PutIsa, PutRidSubscription, RidApi, RidSubscription, RidUrl,
     Timestamp, Volume,
@@ -21,6 +20,7 @@ use super::{
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
+use crate::routes::Routes;
 use crate::wire::{Polygon, parse_rfc3339, polygon_in, rfc3339};
 
 pub(crate) const WRITE: &str = "dss.write.identification_service_areas";
@@ -33,14 +33,18 @@ const ALTITUDE_RANGE: (f64, f64) = (-8000.0, 100_000.0);
 type Api<T> = Result<Json<T>, ApiError>;
 type AppRef = State<Arc<AppState>>;
 
-pub(crate) fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/v1/dss/identification_service_areas", get(search_isas))
-        .route("/v1/dss/identification_service_areas/{id}", get(get_isa).put(create_isa))
-        .route("/v1/dss/identification_service_areas/{id}/{version}", put(update_isa).delete(delete_isa))
-        .route("/v1/dss/subscriptions", get(search_subscriptions))
-        .route("/v1/dss/subscriptions/{id}", get(get_subscription).put(create_subscription))
-        .route("/v1/dss/subscriptions/{id}/{version}", put(update_subscription).delete(delete_subscription))
+pub(crate) fn routes() -> Routes<Arc<AppState>> {
+    Routes::new()
+        .get("/v1/dss/identification_service_areas", search_isas)
+        .get("/v1/dss/identification_service_areas/{id}", get_isa)
+        .put("/v1/dss/identification_service_areas/{id}", create_isa)
+        .put("/v1/dss/identification_service_areas/{id}/{version}", update_isa)
+        .delete("/v1/dss/identification_service_areas/{id}/{version}", delete_isa)
+        .get("/v1/dss/subscriptions", search_subscriptions)
+        .get("/v1/dss/subscriptions/{id}", get_subscription)
+        .put("/v1/dss/subscriptions/{id}", create_subscription)
+        .put("/v1/dss/subscriptions/{id}/{version}", update_subscription)
+        .delete("/v1/dss/subscriptions/{id}/{version}", delete_subscription)
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]

@@ -2,9 +2,8 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::{get, put};
-use axum::{Json, Router};
 use entente_dss::{
     IdentificationServiceArea as Isa, IsaSearch, PutIsa, PutRidSubscription, RidApi, RidSubscription, RidUrl,
     Timestamp,
@@ -19,6 +18,7 @@ use super::{
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
+use crate::routes::Routes;
 use crate::wire::{Time, Volume4D, time_out, volume_in};
 
 pub(crate) const SP: &str = "rid.service_provider";
@@ -28,17 +28,18 @@ const API: RidApi = RidApi::V22a;
 type Api<T> = Result<Json<T>, ApiError>;
 type AppRef = State<Arc<AppState>>;
 
-pub(crate) fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/rid/v2/dss/identification_service_areas", get(search_isas))
-        .route("/rid/v2/dss/identification_service_areas/{id}", get(get_isa).put(create_isa))
-        .route("/rid/v2/dss/identification_service_areas/{id}/{version}", put(update_isa).delete(delete_isa))
-        .route("/rid/v2/dss/subscriptions", get(search_subscriptions))
-        .route("/rid/v2/dss/subscriptions/{id}", get(get_subscription).put(create_subscription))
-        .route(
-            "/rid/v2/dss/subscriptions/{id}/{version}",
-            put(update_subscription).delete(delete_subscription),
-        )
+pub(crate) fn routes() -> Routes<Arc<AppState>> {
+    Routes::new()
+        .get("/rid/v2/dss/identification_service_areas", search_isas)
+        .get("/rid/v2/dss/identification_service_areas/{id}", get_isa)
+        .put("/rid/v2/dss/identification_service_areas/{id}", create_isa)
+        .put("/rid/v2/dss/identification_service_areas/{id}/{version}", update_isa)
+        .delete("/rid/v2/dss/identification_service_areas/{id}/{version}", delete_isa)
+        .get("/rid/v2/dss/subscriptions", search_subscriptions)
+        .get("/rid/v2/dss/subscriptions/{id}", get_subscription)
+        .put("/rid/v2/dss/subscriptions/{id}", create_subscription)
+        .put("/rid/v2/dss/subscriptions/{id}/{version}", update_subscription)
+        .delete("/rid/v2/dss/subscriptions/{id}/{version}", delete_subscription)
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]

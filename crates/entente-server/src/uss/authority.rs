@@ -4,16 +4,15 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, post, put};
 use entente_dss::EntityId;
 
 use super::types::{AvailabilityRequest, Constraint, ConstraintDetails, ConstraintRequest};
 use super::{UssState, dss_client, input, peers};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
+use crate::routes::Routes;
 use crate::scd::types::{PutConstraintReferenceParameters, UssAvailabilityStatusResponse};
 use crate::wire::volume_out;
 
@@ -22,11 +21,11 @@ pub(crate) const AUTHORITY_SCOPE: &str = "entente.authority";
 
 type AppRef = State<Arc<UssState>>;
 
-pub(crate) fn routes() -> Router<Arc<UssState>> {
-    Router::new()
-        .route("/authority/v1/constraints", post(create_constraint))
-        .route("/authority/v1/constraints/{id}", delete(delete_constraint))
-        .route("/authority/v1/uss_availability/{uss_id}", put(set_availability))
+pub(crate) fn routes() -> Routes<Arc<UssState>> {
+    Routes::new()
+        .post("/authority/v1/constraints", create_constraint)
+        .delete("/authority/v1/constraints/{id}", delete_constraint)
+        .put("/authority/v1/uss_availability/{uss_id}", set_availability)
 }
 
 /// Declares a restricted zone at the DSS, serves its details to peers and tells the subscribers.

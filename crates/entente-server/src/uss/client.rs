@@ -2,7 +2,7 @@
 //! every exchange, answered or not.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use entente_dss::{Clock, Scope};
@@ -14,12 +14,17 @@ use serde::de::DeserializeOwned;
 use super::audit_log::AuditLog;
 use super::tokens::TokenSource;
 use crate::error::ApiError;
+use crate::metrics::{Callee, UssMetrics};
 
 pub(crate) struct Client {
     http: reqwest::Client,
     tokens: TokenSource,
     audit: Arc<AuditLog>,
     clock: Arc<dyn Clock>,
+    /// Where each call's outcome and latency are counted, the DSS's apart from peers'.
+    metrics: Arc<UssMetrics>,
+    /// This USS's DSS, without a trailing `/`: calls under it are counted as the DSS's.
+    dss_url: String,
 }
 
 /// An answer of any status; the caller decides which ones it can use.
@@ -49,8 +54,14 @@ impl Reply {
 }
 
 impl Client {
-    pub(crate) fn new(tokens: TokenSource, audit: Arc<AuditLog>, clock: Arc<dyn Clock>) -> Client {
-        Client { http: reqwest::Client::new(), tokens, audit, clock }
+    pub(crate) fn new(
+        tokens: TokenSource,
+        audit: Arc<AuditLog>,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<UssMetrics>,
+        dss_url: &str,
+    ) -> Client {
+        Client { http: reqwest::Client::new(), tokens, audit, clock, metrics, dss_url: dss_url.to_owned() }
     }
 
     /// Sends one request with a token for the URL's host holding `scopes`, and records the exchange.
@@ -91,6 +102,7 @@ impl Client {
             request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(payload.clone());
         }
         let time = self.clock.now();
+        let started = Instant::now();
         let outcome = match request.send().await {
             Ok(response) => {
                 let status = response.status().as_u16();
@@ -102,6 +114,8 @@ impl Client {
             Ok((status, body)) => (Some(*status), body.clone()),
             Err(_) => (None, Bytes::new()),
         };
+        let callee = if url.starts_with(&format!("{}/", self.dss_url)) { Callee::Dss } else { Callee::Peer };
+        self.metrics.call(callee, status, started.elapsed());
         self.audit.record(Exchange {
             time,
             direction: Direction::Outgoing,

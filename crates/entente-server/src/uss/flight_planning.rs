@@ -6,13 +6,12 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::routing::{get, post, put};
 use chrono::{DateTime, Utc};
 use entente_dss::EntityId;
 use entente_uss::{FlightState, volumes_intersect};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::input::flight_volumes;
 use super::operator::{check_plan_window, priority};
@@ -20,6 +19,8 @@ use super::planner::{self, Proposal};
 use super::{MAX_VERTICES, OwnFlight, UssState};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
+use crate::metrics::PlanOutcome;
+use crate::routes::Routes;
 use crate::wire::{Time, Volume4D, parse_rfc3339, time_out, volume_in};
 
 const PLAN: &str = "interuss.flight_planning.plan";
@@ -27,15 +28,16 @@ const DIRECT: &str = "interuss.flight_planning.direct_automated_test";
 
 type AppRef = State<Arc<UssState>>;
 
-pub(crate) fn routes() -> Router<Arc<UssState>> {
-    Router::new()
-        .route("/flight_planning/v1/status", get(status))
-        .route("/flight_planning/v1/flight_plans/{flight_plan_id}", put(upsert).delete(delete))
-        .route("/flight_planning/v1/clear_area_requests", post(clear_area))
-        .route("/flight_planning/v1/user_notifications", get(user_notifications))
+pub(crate) fn routes() -> Routes<Arc<UssState>> {
+    Routes::new()
+        .get("/flight_planning/v1/status", status)
+        .put("/flight_planning/v1/flight_plans/{flight_plan_id}", upsert)
+        .delete("/flight_planning/v1/flight_plans/{flight_plan_id}", delete)
+        .post("/flight_planning/v1/clear_area_requests", clear_area)
+        .get("/flight_planning/v1/user_notifications", user_notifications)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct UpsertFlightPlanRequest {
     flight_plan: FlightPlan,
     execution_style: String,
@@ -87,14 +89,14 @@ impl AnsweredRequests {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct FlightPlan {
     basic_information: BasicFlightPlanInformation,
     #[serde(default)]
     astm_f3548_21: Option<OpIntentInformation>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct BasicFlightPlanInformation {
     usage_state: String,
     uas_state: String,
@@ -102,13 +104,13 @@ struct BasicFlightPlanInformation {
     area: Vec<Volume4D>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct OpIntentInformation {
     #[serde(default)]
     priority: i32,
 }
 
-#[derive(Clone, Serialize)]
+#[derive(Clone, Serialize, ToSchema)]
 pub(crate) struct PlanningResponse {
     planning_result: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -117,36 +119,39 @@ pub(crate) struct PlanningResponse {
     includes_advisories: &'static str,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ClearAreaRequest {
     extent: Volume4D,
 }
 
-#[derive(Serialize)]
-struct ClearAreaOutcome {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ClearAreaOutcome {
     success: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<String>,
 }
 
-#[derive(Serialize)]
-struct ClearAreaResponse {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ClearAreaResponse {
     outcome: ClearAreaOutcome,
 }
 
-#[derive(Serialize)]
-struct UserNotification {
+/// One notification a user observed. `message` (a field of the interface since v0.7.0, ignored by older
+/// clients) names the requirement and the conflicting intents, for test reports.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct UserNotification {
     observed_at: Time,
     conflicts: &'static str,
+    message: String,
 }
 
-#[derive(Serialize)]
-struct QueryUserNotificationsResponse {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct QueryUserNotificationsResponse {
     user_notifications: Vec<UserNotification>,
 }
 
-#[derive(Serialize)]
-struct StatusResponse {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct StatusResponse {
     status: &'static str,
     api_name: &'static str,
     api_version: &'static str,
@@ -171,7 +176,9 @@ fn answer(result: &'static str, notes: Option<String>, state: Option<FlightState
     }
 }
 
-async fn status(auth: Auth) -> Result<Json<StatusResponse>, ApiError> {
+#[utoipa::path(get, path = "/flight_planning/v1/status", tag = "InterUSS flight planning",
+    responses((status = 200, description = "Ready", body = StatusResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks interuss.flight_planning.direct_automated_test", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn status(auth: Auth) -> Result<Json<StatusResponse>, ApiError> {
     auth.require(DIRECT)?;
     Ok(Json(StatusResponse {
         status: "Ready",
@@ -186,7 +193,12 @@ fn live(st: &UssState, id: EntityId) -> Option<OwnFlight> {
 
 /// Refusals by the rules are `Rejected`, failures of the DSS or peers `Failed`; either way the flight plan keeps
 /// the status it had. A repeated request_id gets the answer the first one got.
-async fn upsert(
+#[utoipa::path(put, path = "/flight_planning/v1/flight_plans/{flight_plan_id}", tag = "InterUSS flight planning",
+    params(("flight_plan_id" = String, Path, description = "UUIDv4 of the flight plan")), request_body = UpsertFlightPlanRequest,
+    responses((status = 200, description = "The outcome: Completed, Rejected, Failed or NotSupported, and the plan's status", body = PlanningResponse),
+        (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks interuss.flight_planning.plan", body = crate::wire::ErrorResponse),
+        (status = 409, description = "The request_id was used for another flight plan", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn upsert(
     State(st): AppRef,
     auth: Auth,
     Path(id): Path<String>,
@@ -269,30 +281,43 @@ async fn plan_upsert(
         Ok(target) => target,
         Err(notes) => return Ok(answer("Rejected", Some(notes), before)),
     };
+    // A plan refused before reaching the planner is counted like one the planner refused.
+    let bad_input = |e: ApiError| {
+        st.metrics.plan(PlanOutcome::RefusedBadInput);
+        answer("Rejected", Some(e.to_string()), before)
+    };
     let area = match flight_volumes(&info.area, "flight_plan.basic_information.area", &st.config.dss_limits) {
         Ok(v) => v,
-        Err(e) => return Ok(answer("Rejected", Some(e.to_string()), before)),
+        Err(e) => return Ok(bad_input(e)),
     };
     if let Err(e) = check_plan_window(&area, st.now()) {
-        return Ok(answer("Rejected", Some(e.to_string()), before));
+        return Ok(bad_input(e));
     }
     // F3548 creates every intent Accepted; a flight first planned in use is activated right after. An off-nominal
-    // state is reached only from a flight already planned.
-    let steps: &[FlightState] = match before {
-        None if target == FlightState::Activated => &[FlightState::Accepted, FlightState::Activated],
+    // state is reached only from a flight already planned: this USS monitors conformance (CMSA), so an Accepted
+    // flight whose UA is reported off nominal becomes Nonconforming, and Contingent by way of Nonconforming.
+    let steps: Vec<FlightState> = match before {
+        None if target == FlightState::Activated => vec![FlightState::Accepted, FlightState::Activated],
         None if target.is_off_nominal() => {
             let notes = format!("a new flight plan cannot start {}; plan it first", target.name());
             return Ok(answer("Rejected", Some(notes), None));
         }
-        _ => std::slice::from_ref(&target),
+        Some(FlightState::Accepted) if target == FlightState::Contingent => {
+            vec![FlightState::Nonconforming, FlightState::Contingent]
+        }
+        _ => vec![target],
     };
-    if let Some(from) = before
-        && let Err(e) = from.transition(target)
-    {
-        // This USS takes a flight off nominal only once activated; a UAS reported off nominal before that is a
-        // case it does not handle, which the interface tells apart from a refusal by the rules.
-        let result = if target.is_off_nominal() { "NotSupported" } else { "Rejected" };
-        return Ok(answer(result, Some(e.to_string()), before));
+    let mut from = before;
+    for &step in &steps {
+        if let Some(state) = from
+            && let Err(e) = state.transition_monitored(step)
+        {
+            // Off nominal is reported, not planned: a state F3548 does not reach from here is a case this USS
+            // does not handle, which the interface tells apart from a refusal by the rules.
+            let result = if target.is_off_nominal() { "NotSupported" } else { "Rejected" };
+            return Ok(answer(result, Some(e.to_string()), before));
+        }
+        from = Some(step);
     }
     let priority = match priority(
         plan.astm_f3548_21.as_ref().map_or(0, |a| a.priority),
@@ -303,14 +328,14 @@ async fn plan_upsert(
     };
     // Off nominal, the area is where the UAS may now be: a Nonconforming flight keeps the volumes it had, a
     // Contingent one has only off-nominal volumes (F3548).
-    let (volumes, off_nominal) = match target {
-        FlightState::Nonconforming => (existing.map(|f| f.volumes).unwrap_or_default(), area),
-        FlightState::Contingent => (Vec::new(), area),
-        _ => (area, Vec::new()),
-    };
-    for &state in steps {
-        let proposal =
-            Proposal { volumes: volumes.clone(), off_nominal: off_nominal.clone(), priority, state };
+    let kept = existing.map(|f| f.volumes).unwrap_or_default();
+    for state in steps {
+        let (volumes, off_nominal) = match state {
+            FlightState::Nonconforming => (kept.clone(), area.clone()),
+            FlightState::Contingent => (Vec::new(), area.clone()),
+            _ => (area.clone(), Vec::new()),
+        };
+        let proposal = Proposal { volumes, off_nominal, priority, state };
         let outcome = match style {
             Execution::Hypothetical => planner::check(st, id, &proposal).await,
             Execution::IfAllowed | Execution::InReality => planner::plan(st, id, proposal).await.map(|_| ()),
@@ -327,7 +352,12 @@ async fn plan_upsert(
     Ok(answer("Completed", None, Some(target)))
 }
 
-async fn delete(
+#[utoipa::path(delete, path = "/flight_planning/v1/flight_plans/{flight_plan_id}", tag = "InterUSS flight planning",
+    params(("flight_plan_id" = String, Path, description = "UUIDv4 of the flight plan")),
+    responses((status = 200, description = "Closed, or Failed with the plan's status", body = PlanningResponse),
+        (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks interuss.flight_planning.plan or interuss.flight_planning.direct_automated_test", body = crate::wire::ErrorResponse),
+        (status = 404, description = "No such live flight plan", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn delete(
     State(st): AppRef,
     auth: Auth,
     Path(id): Path<String>,
@@ -347,7 +377,15 @@ async fn delete(
 }
 
 /// Ends every flight of this USS that meets the extent.
-async fn clear_area(State(st): AppRef, auth: Auth, body: Body) -> Result<Json<ClearAreaResponse>, ApiError> {
+#[utoipa::path(post, path = "/flight_planning/v1/clear_area_requests", tag = "InterUSS flight planning",
+    request_body = ClearAreaRequest,
+    responses((status = 200, description = "Whether every flight there ended", body = ClearAreaResponse),
+        (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks interuss.flight_planning.direct_automated_test", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn clear_area(
+    State(st): AppRef,
+    auth: Auth,
+    body: Body,
+) -> Result<Json<ClearAreaResponse>, ApiError> {
     auth.require(DIRECT)?;
     let req: ClearAreaRequest = body.json()?;
     let extent = [volume_in(&req.extent, "extent", MAX_VERTICES)?];
@@ -380,9 +418,15 @@ fn instant(params: &HashMap<String, String>, name: &str) -> Result<Option<DateTi
     params.get(name).map(|t| parse_rfc3339(t, name)).transpose()
 }
 
-/// The alerts this USS's operators were given between `after` and `before` (default now), each about one intent
-/// or constraint meeting their flight.
-async fn user_notifications(
+/// The conflicts this USS's operators were told of between `after` and `before` (default now; never later, so
+/// nothing is reported from the future): those their flights caused (SCD0090) and those that reached their
+/// flights (SCD0095), each with the number of conflicting intents.
+#[utoipa::path(get, path = "/flight_planning/v1/user_notifications", tag = "InterUSS flight planning",
+    params(("after" = String, Query, description = "RFC 3339: notifications observed from then on"),
+        ("before" = Option<String>, Query, description = "RFC 3339: observed until then (default and latest: now)")),
+    responses((status = 200, description = "The notifications observed in the window", body = QueryUserNotificationsResponse),
+        (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks interuss.flight_planning.plan", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn user_notifications(
     State(st): AppRef,
     auth: Auth,
     Query(params): Query<HashMap<String, String>>,
@@ -394,13 +438,22 @@ async fn user_notifications(
     if before.is_some_and(|b| b < after) {
         return Err(ApiError::bad("before must not be earlier than after"));
     }
-    let before = before.unwrap_or_else(|| st.now());
+    let now = st.now();
+    let before = before.map_or(now, |b| b.min(now));
     let user_notifications = st
-        .alerted_at
+        .user_notices
         .lock()
         .iter()
-        .filter(|t| (after..=before).contains(*t))
-        .map(|t| UserNotification { observed_at: time_out(*t), conflicts: "Single" })
+        .filter(|n| (after..=before).contains(&n.observed_at))
+        .map(|n| UserNotification {
+            observed_at: time_out(n.observed_at),
+            conflicts: match n.conflicting.len() {
+                0 => "None",
+                1 => "Single",
+                _ => "Multiple",
+            },
+            message: n.message.clone(),
+        })
         .collect();
     Ok(Json(QueryUserNotificationsResponse { user_notifications }))
 }

@@ -5,9 +5,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Path, State};
-use axum::routing::get;
 use chrono::{DateTime, Utc};
 use entente_dss::{DssError, StoreError};
 use entente_uss::{AuditRecord, Direction, Entry, EventKind, Exchange};
@@ -18,12 +16,13 @@ use super::UssState;
 use super::authority::AUTHORITY_SCOPE;
 use crate::error::ApiError;
 use crate::extract::Auth;
+use crate::routes::Routes;
 use crate::scd::types::ExchangeRecord;
 use crate::uss::types::VehicleTelemetry;
 use crate::wire::{Time, parse_rfc3339, time_out};
 
-pub(crate) fn routes() -> Router<Arc<UssState>> {
-    Router::new().route("/uss/v1/log_sets/{log_set_id}", get(log_set))
+pub(crate) fn routes() -> Routes<Arc<UssState>> {
+    Routes::new().get("/uss/v1/log_sets/{log_set_id}", log_set)
 }
 
 /// F3548's USSLogSet. Messages, operator notifications, planning attempts and positions come from the audit

@@ -3,10 +3,8 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use entente_dss::{EntityId, WriteKind};
 use entente_geo::Interval;
@@ -23,6 +21,7 @@ use super::types::{FlightRequest, FlightStatus, PlanConflictResponse, RouteReque
 use super::{OwnFlight, UssState};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
+use crate::routes::Routes;
 use crate::wire::{altitude_in, time_in, time_out, volume_out};
 
 /// The scope an operator's token must carry; peers' F3548 scopes do not open this API.
@@ -31,13 +30,13 @@ pub(crate) const OPERATOR_SCOPE: &str = "entente.operator";
 type AppRef = State<Arc<UssState>>;
 type Status = Result<Json<FlightStatus>, ApiError>;
 
-pub(crate) fn routes() -> Router<Arc<UssState>> {
-    Router::new()
-        .route("/operator/v1/flights", post(submit))
-        .route("/operator/v1/flights/{id}", get(status))
-        .route("/operator/v1/flights/{id}/activate", post(activate))
-        .route("/operator/v1/flights/{id}/telemetry", post(telemetry))
-        .route("/operator/v1/flights/{id}/end", post(end))
+pub(crate) fn routes() -> Routes<Arc<UssState>> {
+    Routes::new()
+        .post("/operator/v1/flights", submit)
+        .get("/operator/v1/flights/{id}", status)
+        .post("/operator/v1/flights/{id}/activate", activate)
+        .post("/operator/v1/flights/{id}/telemetry", telemetry)
+        .post("/operator/v1/flights/{id}/end", end)
 }
 
 /// F3548's OiMaxPlanHorizon: no operational intent may start further ahead than this (OPIN0030).

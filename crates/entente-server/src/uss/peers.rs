@@ -165,10 +165,14 @@ pub(crate) async fn fan_out<B: Serialize + Send + Sync + 'static>(
                     .send_scoped(Method::POST, &url, scope, Some(&body), st.config.peer_timeout)
                     .await
                 {
-                    Ok(reply) if reply.is_success() => return,
+                    Ok(reply) if reply.is_success() => {
+                        st.metrics.subscriber_notification(true);
+                        return;
+                    }
                     // A refusal (4xx other than rate limiting) will not change on a retry.
                     Ok(reply) if reply.status != 429 && reply.status < 500 => {
                         tracing::warn!(url, status = reply.status, "subscriber refused a notification");
+                        st.metrics.subscriber_notification(false);
                         return;
                     }
                     outcome => {
@@ -180,6 +184,7 @@ pub(crate) async fn fan_out<B: Serialize + Send + Sync + 'static>(
                 delay *= 2;
             }
             tracing::warn!(url, "subscriber not reached; notification given up");
+            st.metrics.subscriber_notification(false);
         });
     }
     while tasks.join_next().await.is_some() {}

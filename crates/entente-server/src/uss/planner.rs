@@ -12,13 +12,14 @@ use entente_uss::{
 };
 
 use super::dss_client::{self, PutOutcome};
-use super::log_sets::{PlanningRecord, UserNotificationRecord};
+use super::log_sets::PlanningRecord;
 use super::types::{
     AlternativePlan, Constraint, FlightRequest, OperationalIntent, OperationalIntentDetails,
     PlanConflictResponse,
 };
-use super::{MAX_VERTICES, OwnFlight, UssState, peers};
+use super::{MAX_VERTICES, OwnFlight, UssState, peers, uss_api};
 use crate::error::ApiError;
+use crate::metrics::PlanOutcome;
 use crate::scd::types::{
     ConstraintReference, ExchangeRecord, ImplicitSubscriptionParameters, NULL_SUBSCRIPTION,
     OperationalIntentReference, PutOperationalIntentReferenceParameters, UssAvailabilityState,
@@ -69,12 +70,18 @@ pub(crate) const CONSTRAINT_PRIORITY: Priority = Priority(i32::MAX);
 
 /// Creates or updates flight `id` at the DSS; returns the intent as the DSS accepted it, now served to peers.
 /// Nominal states are deconflicted first (a conflict is a 409 carrying alternatives); off-nominal ones are
-/// written as flown, without a key, as F3548 allows.
+/// written as flown, without a key, as F3548 allows. Every outcome is counted in the USS's metrics.
 pub(crate) async fn plan(
     st: &Arc<UssState>,
     id: EntityId,
     p: Proposal,
 ) -> Result<OperationalIntent, ApiError> {
+    let planned = write(st, id, p).await;
+    st.metrics.plan(PlanOutcome::of(&planned));
+    planned
+}
+
+async fn write(st: &Arc<UssState>, id: EntityId, p: Proposal) -> Result<OperationalIntent, ApiError> {
     let previous = st.flights.lock().get(&id).and_then(|f| f.published.as_ref().map(|i| i.reference.clone()));
     let id_text = id.to_string();
     let (mut known, flown) = match decide(st, id, &p).await {
@@ -114,25 +121,32 @@ pub(crate) async fn plan(
             }
             Ok(PutOutcome::Done(change)) => {
                 attempted(st, &id_text, key, (Vec::new(), Vec::new()), None);
-                // SCD0090: a flight planned over lower-priority intents tells its own operator of the conflicts.
-                let caused: Vec<String> = known
+                // SCD0090: a flight planned over intents it may conflict with (lower priority, or equal where the
+                // policy permits) tells its own operator of the conflicts; a higher priority one it meets can only
+                // be a conflict it already had (SCD0030), not one it causes.
+                let caused: Vec<&Intent> = known
                     .iter()
-                    .filter(|k| k.intent.id != id_text && volumes_intersect(&k.intent.volumes, &p.volumes))
-                    .map(|k| k.intent.id.clone())
+                    .map(|k| &k.intent)
+                    .filter(|i| i.id != id_text && i.priority <= p.priority)
+                    .filter(|i| volumes_intersect(&i.volumes, &p.volumes))
                     .collect();
+                let caused_ids: Vec<String> = caused.iter().map(|i| i.id.clone()).collect();
+                // Those that are this USS's own flights have their operators here: they hear of it (SCD0095) as
+                // they would from a peer's notification, which this USS does not send itself.
+                let own_hit: Vec<EntityId> = {
+                    let flights = st.flights.lock();
+                    caused_ids
+                        .iter()
+                        .filter_map(|c| EntityId::parse(c))
+                        .filter(|c| flights.get(c).is_some_and(|f| f.state != FlightState::Ended))
+                        .collect()
+                };
                 let alert = (!caused.is_empty()).then(|| {
                     let alert = format!(
-                        "this flight conflicts with operational intent(s) {} of lower priority",
-                        caused.join(", ")
+                        "this flight conflicts with operational intent(s) {} of lower or equal priority",
+                        caused_ids.join(", ")
                     );
-                    let now = st.now();
-                    let record = UserNotificationRecord {
-                        triggering_event_time: time_out(now),
-                        notification_time: time_out(now),
-                        notification_details: alert.clone(),
-                        notification_triggering_event: "SCD0090".to_owned(),
-                    };
-                    st.audit.note(now, EventKind::OperatorNotification, &record);
+                    st.notify_operators("SCD0090", caused_ids.clone(), alert.clone(), st.now());
                     alert
                 });
                 let intent = OperationalIntent {
@@ -161,6 +175,7 @@ pub(crate) async fn plan(
                     flight.published = Some(intent.clone());
                     flight.alerts.extend(alert);
                 });
+                uss_api::alert_flights(st, &own_hit, uss_api::intent_alert(&intent), id_text.clone());
                 peers::notify(st, change.subscribers, &id_text, Some(intent.clone())).await;
                 return Ok(intent);
             }

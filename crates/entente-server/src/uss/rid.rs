@@ -17,8 +17,6 @@ pub(crate) mod v19;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::routing::{delete, get, post};
 use chrono::{DateTime, TimeZone, Utc};
 use entente_uss::rid::{Fix, V19_VIEWS, V22A_VIEWS, ViewLimits};
 use parking_lot::Mutex;
@@ -27,6 +25,7 @@ use self::types::{RidAircraftPosition, RidAircraftState, RidHeight};
 use super::UssState;
 use super::types::VehicleTelemetry;
 use crate::error::ApiError;
+use crate::routes::Routes;
 use crate::wire::{Time, parse_rfc3339, time_out};
 
 /// Which F3411 version the USS speaks to the DSS and to peers.
@@ -106,24 +105,26 @@ impl RidState {
 }
 
 /// The F3411-22a endpoints peers call, audited like the rest of the USS-USS API.
-pub(crate) fn peer_routes() -> Router<Arc<UssState>> {
-    Router::new()
-        .route("/uss/flights", get(sp::flights))
-        .route("/uss/flights/{id}/details", get(sp::flight_details))
-        .route("/uss/identification_service_areas/{id}", get(sp::isa_details).post(dp::notified_isa))
-        .route(v19::FLIGHTS_PATH, get(v19::flights))
-        .route("/v1/uss/flights/{id}/details", get(v19::flight_details))
-        .route("/v1/uss/identification_service_areas/{id}", post(v19::notified_isa))
+pub(crate) fn peer_routes() -> Routes<Arc<UssState>> {
+    Routes::new()
+        .get("/uss/flights", sp::flights)
+        .get("/uss/flights/{id}/details", sp::flight_details)
+        .get("/uss/identification_service_areas/{id}", sp::isa_details)
+        .post("/uss/identification_service_areas/{id}", dp::notified_isa)
+        .get(v19::FLIGHTS_PATH, v19::flights)
+        .get("/v1/uss/flights/{id}/details", v19::flight_details)
+        .post("/v1/uss/identification_service_areas/{id}", v19::notified_isa)
 }
 
 /// The operator's Remote ID and tactical endpoints.
-pub(crate) fn operator_routes() -> Router<Arc<UssState>> {
-    Router::new()
-        .route("/operator/v1/rid/watches", post(dp::start_watch).get(dp::list_watches))
-        .route("/operator/v1/rid/watches/{id}", delete(dp::end_watch))
-        .route("/operator/v1/rid/flights", get(dp::display))
-        .route("/operator/v1/rid/replay", post(replay::start_replay))
-        .route("/operator/v1/alerts", get(tactical::alerts))
+pub(crate) fn operator_routes() -> Routes<Arc<UssState>> {
+    Routes::new()
+        .post("/operator/v1/rid/watches", dp::start_watch)
+        .get("/operator/v1/rid/watches", dp::list_watches)
+        .delete("/operator/v1/rid/watches/{id}", dp::end_watch)
+        .get("/operator/v1/rid/flights", dp::display)
+        .post("/operator/v1/rid/replay", replay::start_replay)
+        .get("/operator/v1/alerts", tactical::alerts)
 }
 
 /// Brings the ISA up to date and polls the SPs every tick until the process ends.

@@ -3,15 +3,12 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use entente_dss::EntityId;
-use entente_uss::{EventKind, FlightState, Volume, volumes_intersect};
+use entente_uss::{FlightState, Volume, volumes_intersect};
 use serde::{Deserialize, Serialize};
 
-use super::log_sets::UserNotificationRecord;
 use super::peers::remember;
 use super::types::{
     GetConstraintDetailsResponse, GetOperationalIntentDetailsResponse, GetOperationalIntentTelemetryResponse,
@@ -20,20 +17,21 @@ use super::types::{
 use super::{MAX_VERTICES, UssState};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
+use crate::routes::Routes;
 use crate::scd::types::ErrorReport;
 use crate::scd::{AA, CM, CMSA, CP, SC};
 use crate::wire::{time_out, volumes_in};
 
 type AppRef = State<Arc<UssState>>;
 
-pub(crate) fn routes() -> Router<Arc<UssState>> {
-    Router::new()
-        .route("/uss/v1/operational_intents", post(notified_intent))
-        .route("/uss/v1/operational_intents/{entityid}", get(intent_details))
-        .route("/uss/v1/operational_intents/{entityid}/telemetry", get(intent_telemetry))
-        .route("/uss/v1/constraints", post(notified_constraint))
-        .route("/uss/v1/constraints/{entityid}", get(constraint_details))
-        .route("/uss/v1/reports", post(report))
+pub(crate) fn routes() -> Routes<Arc<UssState>> {
+    Routes::new()
+        .post("/uss/v1/operational_intents", notified_intent)
+        .get("/uss/v1/operational_intents/{entityid}", intent_details)
+        .get("/uss/v1/operational_intents/{entityid}/telemetry", intent_telemetry)
+        .post("/uss/v1/constraints", notified_constraint)
+        .get("/uss/v1/constraints/{entityid}", constraint_details)
+        .post("/uss/v1/reports", report)
 }
 
 /// 404 until the DSS confirmed the intent; afterwards the version the DSS last accepted, even while a change
@@ -135,12 +133,7 @@ pub(crate) async fn notified_intent(
             remember(&mut peers, intent.clone(), st.now());
             drop(peers);
             if let Some(volumes) = alert {
-                let r = &intent.reference;
-                let text = format!(
-                    "operational intent {} of {} (priority {}, {:?}, version {}) intersects this flight",
-                    r.id, r.manager, intent.details.priority, r.state, r.version
-                );
-                alert_operators(&st, text, &volumes);
+                alert_operators(&st, intent_alert(&intent), intent.reference.id.clone(), &volumes);
             }
         }
         None => {
@@ -180,9 +173,18 @@ fn alert_for(intent: &OperationalIntent) -> Option<Vec<Volume>> {
     Some(volumes)
 }
 
-/// F3548 wants the operator told when another intent or a constraint comes to intersect a flight; the alert
-/// stays on the flight's status.
-fn alert_operators(st: &UssState, alert: String, volumes: &[Volume]) {
+/// What an operator is told of `intent` meeting their flight.
+pub(crate) fn intent_alert(intent: &OperationalIntent) -> String {
+    let r = &intent.reference;
+    format!(
+        "operational intent {} of {} (priority {}, {:?}, version {}) intersects this flight",
+        r.id, r.manager, intent.details.priority, r.state, r.version
+    )
+}
+
+/// F3548 wants the operator told when another intent or a constraint (`conflicting`) comes to intersect a flight;
+/// the alert stays on the flight's status.
+fn alert_operators(st: &UssState, alert: String, conflicting: String, volumes: &[Volume]) {
     let hit: Vec<EntityId> = st
         .flights
         .lock()
@@ -191,28 +193,21 @@ fn alert_operators(st: &UssState, alert: String, volumes: &[Volume]) {
         .filter(|(_, f)| volumes_intersect(&f.volumes, volumes) || volumes_intersect(&f.off_nominal, volumes))
         .map(|(id, _)| *id)
         .collect();
+    alert_flights(st, &hit, alert, conflicting);
+}
+
+/// Tells the operators of flights `hit` that `conflicting` now meets them (SCD0095); the alert stays on each
+/// flight's status.
+pub(crate) fn alert_flights(st: &UssState, hit: &[EntityId], alert: String, conflicting: String) {
     if hit.is_empty() {
         return;
     }
     tracing::info!(flights = hit.len(), alert, "operators alerted");
-    let now = st.now();
-    st.alerted_at.lock().push(now);
-    // SCD0095: another USS's change conflicts with this USS's flights; the record serves the log set.
-    st.audit.note(
-        now,
-        EventKind::OperatorNotification,
-        &UserNotificationRecord {
-            triggering_event_time: time_out(now),
-            notification_time: time_out(now),
-            notification_details: format!(
-                "{alert} (flights {})",
-                hit.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-            ),
-            notification_triggering_event: "SCD0095".to_owned(),
-        },
-    );
-    st.change_flights(&hit, |flights| {
-        for id in &hit {
+    let details =
+        format!("{alert} (flights {})", hit.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "));
+    st.notify_operators("SCD0095", vec![conflicting], details, st.now());
+    st.change_flights(hit, |flights| {
+        for id in hit {
             if let Some(flight) = flights.get_mut(id) {
                 flight.alerts.push(alert.clone());
             }
@@ -254,7 +249,7 @@ pub(crate) async fn notified_constraint(
             "constraint {} ({kind}) of {} intersects this flight",
             c.reference.id, c.reference.manager
         );
-        alert_operators(&st, text, &volumes);
+        alert_operators(&st, text, c.reference.id.clone(), &volumes);
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -450,10 +450,11 @@ async fn flight_planning_answers_hypotheses_off_nominal_states_and_repeated_requ
     let fresh =
         planner(&uss1).put(&path(&id()), &styled("InUse", "Contingent", "InReality")).await.want(200)?;
     assert_eq!(result(&fresh), (json!("Rejected"), json!("NotPlanned")), "{fresh}");
-    // Off nominal before activation is not handled here, which is not a refusal by the rules.
+    // Off nominal before activation: this USS monitors conformance, so F3548 lets it write Nonconforming.
     let early =
         planner(&uss1).put(&path(&first), &styled("InUse", "OffNominal", "InReality")).await.want(200)?;
-    assert_eq!(result(&early), (json!("NotSupported"), json!("Planned")), "{early}");
+    assert_eq!(result(&early), (json!("Completed"), json!("OffNominal")), "{early}");
+    assert_eq!(dss.client("uss1", &[SC]).get_oir(&first).await?["state"], "Nonconforming");
     planner(&uss1).put(&path(&first), &styled("InUse", "Nominal", "IfAllowed")).await.want(200)?;
     let off =
         planner(&uss1).put(&path(&first), &styled("InUse", "OffNominal", "InReality")).await.want(200)?;
@@ -503,6 +504,11 @@ async fn the_uss_publishes_its_openapi_document() -> anyhow::Result<()> {
         "/ridsp/injection/user_notifications",
         "/riddp/observation/display_data",
         "/riddp/observation/display_data/{id}",
+        "/flight_planning/v1/status",
+        "/flight_planning/v1/flight_plans/{flight_plan_id}",
+        "/flight_planning/v1/clear_area_requests",
+        "/flight_planning/v1/user_notifications",
+        "/metrics",
     ] {
         assert!(paths.iter().any(|p| *p == expected), "{expected} missing from {paths:?}");
     }
@@ -856,9 +862,13 @@ async fn log_sets_serve_the_exchanges_the_audit_chain_proves() -> anyhow::Result
     assert_eq!(over_attempt.len(), 1);
     assert_eq!(over_attempt[0]["ovns"].as_array().map(Vec::len), Some(1), "the key held the flight below");
     let notices = all["operator_notifications"].as_array().context("operator_notifications")?;
-    assert_eq!(notices.len(), 1, "{notices:?}");
+    // The flight planned over tells its operator of the conflict it causes (SCD0090), and the flight below, of
+    // this same USS, its own operator of the conflict that reached it (SCD0095).
+    assert_eq!(notices.len(), 2, "{notices:?}");
     assert_eq!(notices[0]["notification_triggering_event"], "SCD0090");
     assert!(str_of(&notices[0]["notification_details"])?.contains(&planned_id));
+    assert_eq!(notices[1]["notification_triggering_event"], "SCD0095");
+    assert!(str_of(&notices[1]["notification_details"])?.contains(str_of(&over["id"])?));
     let over_status =
         uss.operator().get(&format!("/operator/v1/flights/{}", str_of(&over["id"])?)).await.want(200)?;
     assert!(
@@ -1161,5 +1171,178 @@ async fn an_activated_flight_may_change_while_a_conflict_it_had_persists() -> an
     assert_eq!(outcome(&elsewhere), (json!("Completed"), json!("OkToFly")));
     let moved = planner(&uss1).put(&path(&second), &upsert("InUse", area(LAT, 60.0), 0)).await.want(200)?;
     assert_eq!(outcome(&moved), (json!("Rejected"), json!("OkToFly")), "{moved}");
+    Ok(())
+}
+
+/// `/flight_planning/v1/user_notifications` of `uss` observed from `after` on (and up to `before` when given).
+async fn user_notifications(
+    uss: &Uss,
+    after: chrono::DateTime<chrono::Utc>,
+    before: Option<chrono::DateTime<chrono::Utc>>,
+) -> anyhow::Result<Vec<Value>> {
+    let q = |t: chrono::DateTime<chrono::Utc>| {
+        t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true).replace(':', "%3A").replace('+', "%2B")
+    };
+    let mut path = format!("/flight_planning/v1/user_notifications?after={}", q(after));
+    if let Some(before) = before {
+        path.push_str(&format!("&before={}", q(before)));
+    }
+    let seen = client_at(&uss.base, "uss_qualifier", &[FP_PLAN]).get(&path).await.want(200)?;
+    Ok(seen["user_notifications"].as_array().context("user_notifications")?.clone())
+}
+
+#[tokio::test]
+async fn user_notifications_report_conflicts_a_flight_causes_and_those_that_reach_a_flight()
+-> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss1 = Uss::start(&dss, "uss1").await?;
+    let uss2 = Uss::start(&dss, "uss2").await?;
+    let planner = |u: &Uss| client_at(&u.base, "uss_qualifier", &[FP_PLAN]);
+    let path = |plan: &str| format!("/flight_planning/v1/flight_plans/{plan}");
+    let area = |lat: f64| volume4d(&circle(lat, LNG, 300.0), 0.0, 120.0, 10, 40);
+    let outcome = |v: &Value| (v["planning_result"].clone(), v["flight_plan_status"].clone());
+    let start = entente_dss::SystemClock.now() - chrono::Duration::seconds(1);
+
+    let low = id();
+    let planned = planner(&uss1).put(&path(&low), &upsert("Planned", area(LAT), 0)).await.want(200)?;
+    assert_eq!(outcome(&planned), (json!("Completed"), json!("Planned")));
+    assert_eq!(user_notifications(&uss1, start, None).await?, Vec::<Value>::new());
+    // uss2 plans over it at a higher priority: its user is told of the conflict its flight causes (SCD0090), and
+    // uss1's user of the conflict that reached theirs (SCD0095), each naming the other flight.
+    let high = id();
+    let over = planner(&uss2).put(&path(&high), &upsert("Planned", area(LAT), 5)).await.want(200)?;
+    assert_eq!(outcome(&over), (json!("Completed"), json!("Planned")), "{over}");
+    let caused = user_notifications(&uss2, start, None).await?;
+    assert_eq!(caused.len(), 1, "{caused:?}");
+    assert_eq!(caused[0]["conflicts"], "Single");
+    assert!(str_of(&caused[0]["message"])?.contains(&low), "{caused:?}");
+    let observed = parse_time(&caused[0]["observed_at"])?;
+    assert!(observed >= start && observed <= entente_dss::SystemClock.now(), "{observed}");
+    let reached = user_notifications(&uss1, start, None).await?;
+    assert_eq!(reached.len(), 1, "{reached:?}");
+    assert_eq!(reached[0]["conflicts"], "Single");
+    assert!(str_of(&reached[0]["message"])?.contains(&high), "{reached:?}");
+    // Only the requested window is reported.
+    assert_eq!(
+        user_notifications(&uss2, start - chrono::Duration::minutes(5), Some(start)).await?,
+        Vec::<Value>::new()
+    );
+    let later = user_notifications(&uss2, observed + chrono::Duration::milliseconds(1), None).await?;
+    assert_eq!(later, Vec::<Value>::new());
+
+    // A flight of uss1 over both its own flight and uss2's: one notification of several conflicts to its user, and
+    // the user of its own flight below is told as a peer's would be.
+    let top = id();
+    let topped = planner(&uss1).put(&path(&top), &upsert("Planned", area(LAT), 9)).await.want(200)?;
+    assert_eq!(outcome(&topped), (json!("Completed"), json!("Planned")), "{topped}");
+    let since = parse_time(&reached[0]["observed_at"])? + chrono::Duration::milliseconds(1);
+    let mine = user_notifications(&uss1, since, None).await?;
+    assert_eq!(mine.len(), 2, "{mine:?}");
+    let multiple = mine.iter().find(|n| n["conflicts"] == "Multiple").context("the SCD0090 notification")?;
+    let text = str_of(&multiple["message"])?;
+    assert!(text.contains(&low) && text.contains(&high), "{text}");
+    let below = mine.iter().find(|n| n["conflicts"] == "Single").context("the SCD0095 notification")?;
+    assert!(str_of(&below["message"])?.contains(&top), "{below}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_planned_flight_reported_off_nominal_becomes_nonconforming_or_contingent() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss1 = Uss::start(&dss, "uss1").await?;
+    let planner = client_at(&uss1.base, "uss_qualifier", &[FP_PLAN]);
+    let path = |plan: &str| format!("/flight_planning/v1/flight_plans/{plan}");
+    let outcome = |v: &Value| (v["planning_result"].clone(), v["flight_plan_status"].clone());
+    let reported = |lat: f64, uas: &str| {
+        let mut body = upsert("InUse", volume4d(&circle(lat, LNG, 500.0), 0.0, 200.0, 5, 40), 0);
+        body["execution_style"] = json!("InReality");
+        body["flight_plan"]["basic_information"]["uas_state"] = json!(uas);
+        body
+    };
+
+    // Accepted -> Nonconforming: F3548 lets a USS that monitors conformance write it, with the planned volumes
+    // kept and the reported area as the off-nominal volume.
+    let first = id();
+    let area = volume4d(&circle(LAT, LNG, 300.0), 0.0, 120.0, 10, 40);
+    planner.put(&path(&first), &upsert("Planned", area, 0)).await.want(200)?;
+    let off = planner.put(&path(&first), &reported(LAT, "OffNominal")).await.want(200)?;
+    assert_eq!(outcome(&off), (json!("Completed"), json!("OffNominal")), "{off}");
+    assert_eq!(dss.client("uss1", &[SC]).get_oir(&first).await?["state"], "Nonconforming");
+    let details =
+        uss1.peer("uss2", SC).get(&format!("/uss/v1/operational_intents/{first}")).await.want(200)?;
+    let d = &details["operational_intent"]["details"];
+    assert_eq!(
+        (d["volumes"].as_array().map(Vec::len), d["off_nominal_volumes"].as_array().map(Vec::len)),
+        (Some(1), Some(1))
+    );
+
+    // Accepted -> Contingent goes by way of Nonconforming, each a state F3548 allows.
+    let second = id();
+    let area = volume4d(&circle(LAT + 0.1, LNG, 300.0), 0.0, 120.0, 10, 40);
+    planner.put(&path(&second), &upsert("Planned", area, 0)).await.want(200)?;
+    let contingent = planner.put(&path(&second), &reported(LAT + 0.1, "Contingent")).await.want(200)?;
+    assert_eq!(outcome(&contingent), (json!("Completed"), json!("OffNominal")), "{contingent}");
+    let oir = dss.client("uss1", &[SC]).get_oir(&second).await?;
+    assert_eq!((&oir["state"], &oir["version"]), (&json!("Contingent"), &json!(3)), "{oir}");
+    Ok(())
+}
+
+/// The value of the series `line` (name and labels as rendered) in `text`, 0 when absent.
+fn series(text: &str, line: &str) -> f64 {
+    text.lines().find_map(|l| l.strip_prefix(line).and_then(|rest| rest.trim().parse().ok())).unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn the_uss_metrics_count_plans_notifications_and_calls() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss1 = Uss::start(&dss, "uss1").await?;
+    let uss2 = Uss::start(&dss, "uss2").await?;
+    let metrics = |u: &Uss| {
+        let client = client_at(&u.base, "prometheus", &[]);
+        async move {
+            let (status, text) = client.get_text("/metrics").await?;
+            anyhow::ensure!(status == 200, "/metrics answered {status}: {text}");
+            Ok::<String, anyhow::Error>(text)
+        }
+    };
+    let planner = |u: &Uss| client_at(&u.base, "uss_qualifier", &[FP_PLAN]);
+    let path = |plan: &str| format!("/flight_planning/v1/flight_plans/{plan}");
+    let area = volume4d(&circle(LAT, LNG, 300.0), 0.0, 120.0, 10, 40);
+
+    let low = uss1
+        .operator()
+        .post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (10, 40), 0))
+        .await
+        .want(201)?;
+    assert!(low["id"].is_string());
+    uss2.operator().post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (10, 40), 0)).await.want(409)?;
+    let mut bad = upsert("Planned", area.clone(), 0);
+    bad["flight_plan"]["basic_information"]["area"] = json!([]);
+    let rejected = planner(&uss2).put(&path(&id()), &bad).await.want(200)?;
+    assert_eq!(rejected["planning_result"], "Rejected");
+    uss2.operator().post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (10, 40), 5)).await.want(201)?;
+
+    let text = metrics(&uss2).await?;
+    let of = |line: &str| series(&text, line);
+    assert_eq!(of("entente_uss_plans_total{uss=\"uss2\",outcome=\"accepted\"}"), 1.0, "{text}");
+    assert_eq!(of("entente_uss_plans_total{uss=\"uss2\",outcome=\"refused_conflict\"}"), 1.0, "{text}");
+    assert_eq!(of("entente_uss_plans_total{uss=\"uss2\",outcome=\"refused_bad_input\"}"), 1.0, "{text}");
+    assert_eq!(of("entente_uss_operator_notifications_total{uss=\"uss2\",requirement=\"SCD0090\"}"), 1.0);
+    assert_eq!(
+        of("entente_uss_subscriber_notifications_total{uss=\"uss2\",outcome=\"sent\"}"),
+        1.0,
+        "{text}"
+    );
+    // Queries and writes to the DSS, and the details of uss1's flight from uss1.
+    assert!(of("entente_uss_calls_total{uss=\"uss2\",callee=\"dss\",status=\"2xx\"}") >= 3.0, "{text}");
+    assert!(of("entente_uss_calls_total{uss=\"uss2\",callee=\"peer\",status=\"2xx\"}") >= 2.0, "{text}");
+    let calls = of("entente_uss_calls_total{uss=\"uss2\",callee=\"dss\",status=\"2xx\"}");
+    assert_eq!(of("entente_uss_call_duration_seconds_count{uss=\"uss2\",callee=\"dss\"}"), calls, "{text}");
+    let text1 = metrics(&uss1).await?;
+    assert_eq!(
+        series(&text1, "entente_uss_operator_notifications_total{uss=\"uss1\",requirement=\"SCD0095\"}"),
+        1.0,
+        "{text1}"
+    );
     Ok(())
 }

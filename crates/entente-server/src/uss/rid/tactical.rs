@@ -73,11 +73,12 @@ pub(super) fn observe(st: &UssState, id: &str, fix: &Fix<Motion>) {
                 (c.t_in - c.at).max(0.0),
                 c.d_cpa_m
             );
-            st.change_flights(&[flight], |flights| {
-                if let Some(f) = flights.get_mut(&flight) {
-                    f.alerts.push(message);
-                }
+            let alerted = st.change_flights(&[flight], |flights| {
+                flights.get_mut(&flight).map(|f| f.alerts.push(message)).is_some()
             });
+            if alerted {
+                st.metrics.operator_notification("tactical");
+            }
         }
     }
 }

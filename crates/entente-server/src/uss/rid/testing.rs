@@ -6,9 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Path, State};
-use axum::routing::{delete, get, put};
 use chrono::Duration;
 use entente_geo::LatLng;
 use entente_uss::Timestamp;
@@ -25,6 +23,7 @@ use super::{Motion, replay, sp, state_out};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body};
 use crate::rid::{Params, params};
+use crate::routes::Routes;
 use crate::uss::UssState;
 use crate::wire::{parse_rfc3339, time_out};
 
@@ -45,13 +44,13 @@ pub(crate) struct Test {
 
 pub(crate) type Tests = HashMap<String, Test>;
 
-pub(crate) fn routes() -> Router<Arc<UssState>> {
-    Router::new()
-        .route("/ridsp/injection/tests/{test_id}", put(create_test))
-        .route("/ridsp/injection/tests/{test_id}/{version}", delete(delete_test))
-        .route("/ridsp/injection/user_notifications", get(user_notifications))
-        .route("/riddp/observation/display_data", get(display_data))
-        .route("/riddp/observation/display_data/{id}", get(display_details))
+pub(crate) fn routes() -> Routes<Arc<UssState>> {
+    Routes::new()
+        .put("/ridsp/injection/tests/{test_id}", create_test)
+        .delete("/ridsp/injection/tests/{test_id}/{version}", delete_test)
+        .get("/ridsp/injection/user_notifications", user_notifications)
+        .get("/riddp/observation/display_data", display_data)
+        .get("/riddp/observation/display_data/{id}", display_details)
 }
 
 /// A flight as this SP plays it: its Remote ID id, its positions, what it declares, and what its operator is told.

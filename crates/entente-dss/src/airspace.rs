@@ -207,6 +207,11 @@ impl Airspace {
                 Change::PutSubscription(s) => {
                     add(Some(&s.extents));
                     add(self.subscriptions.get(&s.id).map(|old| old.extents.as_slice()));
+                    // Changes relevant to its dependent intents notify it too (`ops::txn::Txn::notify`), and
+                    // a write deciding such a notification must see this one.
+                    for d in self.dependents_of(s.id) {
+                        add(self.intents.get(&d).map(|o| o.extents.as_slice()));
+                    }
                 }
                 Change::DeleteSubscription(id) => {
                     add(self.subscriptions.get(id).map(|s| s.extents.as_slice()));
@@ -307,5 +312,70 @@ impl Airspace {
 
     pub fn counts(&self) -> (usize, usize, usize) {
         (self.intents.len(), self.constraints.len(), self.subscriptions.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use entente_geo::{Interval, LatLng, Outline, Polygon};
+
+    use super::*;
+    use crate::model::{OirState, new_token};
+
+    fn square(lat: f64, lng: f64) -> Volume {
+        let h = 0.001;
+        let v = |a: f64, b: f64| LatLng::new(lat + a, lng + b);
+        let t = Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).single().expect("a valid date");
+        Volume {
+            outline: Outline::Polygon(
+                Polygon::new(vec![v(-h, -h), v(-h, h), v(h, h), v(h, -h)]).expect("valid"),
+            ),
+            altitude: Interval { lo: Some(0.0), hi: Some(100.0) },
+            time: Interval { lo: Some(t), hi: Some(t + chrono::Duration::hours(1)) },
+        }
+    }
+
+    /// A subscription is notified of changes relevant to its dependents, wherever they stick out of it, so a
+    /// write to it must meet, in a pool, every write that might notify it.
+    #[test]
+    fn a_subscription_footprint_holds_its_dependents() {
+        let t = Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).single().expect("a valid date");
+        let s = Subscription {
+            id: EntityId::random(),
+            manager: "uss1".into(),
+            version: new_token(),
+            notification_index: 0,
+            extents: vec![square(47.0, 8.0)],
+            uss_base_url: "https://uss1.example".into(),
+            notify_for_operational_intents: true,
+            notify_for_constraints: false,
+            implicit: false,
+            updated_at: t,
+        };
+        let dependent = square(47.0, 8.01);
+        let o = OperationalIntent {
+            id: EntityId::random(),
+            manager: "uss1".into(),
+            version: 1,
+            state: OirState::Accepted,
+            ovn: new_token(),
+            extents: vec![dependent.clone()],
+            uss_base_url: "https://uss1.example".into(),
+            subscription_id: Some(s.id),
+            updated_at: t,
+        };
+        let space = Airspace::from_snapshot(Snapshot {
+            operational_intents: vec![o],
+            subscriptions: vec![s.clone()],
+            ..Snapshot::default()
+        });
+        let footprint = space.footprint(&[Change::PutSubscription(s)]);
+        let reached = rects_of(std::slice::from_ref(&dependent));
+        assert!(
+            reached.iter().all(|r| footprint.rects.iter().any(|f| f.intersects(r))),
+            "{:?} misses the dependent {reached:?}",
+            footprint.rects
+        );
     }
 }

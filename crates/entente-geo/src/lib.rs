@@ -9,6 +9,7 @@
 //! This crate knows nothing of HTTP, serialisation or storage.
 
 mod arc;
+mod cells;
 mod circle;
 mod error;
 mod grid;
@@ -19,6 +20,7 @@ mod polygon;
 mod vec3;
 mod volume;
 
+pub use cells::{COVER_CELL_LEVEL, cells_cover, cover_cell_at};
 pub use circle::Circle;
 pub use error::{Element, GeoError};
 pub use interval::Interval;

@@ -1,5 +1,6 @@
 //! The storage conformance suite: what every `Store` backend must do, written once against the trait and
-//! instantiated here for `RedbStore` (a distributed backend instantiates the same functions).
+//! instantiated here for `RedbStore`, for `EtcdStore`, and for `EtcdStore` written through
+//! `SharedStore::commit_if` as a pool of DSS instances writes.
 
 use std::sync::Arc;
 use std::thread;
@@ -569,17 +570,112 @@ mod etcd {
         }
 
         fn open(location: &Location) -> Result<Box<dyn Store>> {
+            Ok(Box::new(Etcd::open_etcd(location)?))
+        }
+    }
+
+    impl Etcd {
+        /// A new instance on the location's cluster and prefix, its tasks on the location's runtime.
+        fn open_etcd(location: &Location) -> Result<EtcdStore> {
             let _entered = location.runtime.enter();
             let config = EtcdConfig {
                 endpoints: location.cluster.endpoints(),
                 prefix: location.prefix.clone(),
                 abandoned_after: entente_store::ABANDONED_AFTER,
             };
-            Ok(Box::new(EtcdStore::connect(&config)?))
+            Ok(EtcdStore::connect(&config)?)
         }
     }
 
     conformance_suite!(Etcd);
+
+    /// The same cases through the pool's write path: every group is committed by [`SharedStore::commit_if`]
+    /// (batched with other instances' and threads' decisions, compared against the footprint) on a
+    /// three-member cluster, as a pooled DSS commits, instead of the single-instance queue behind
+    /// `Store::submit`.
+    mod commit_if {
+        use std::collections::HashMap;
+        use std::sync::Mutex;
+        use std::thread::ThreadId;
+
+        use entente_dss::{Airspace, Committed, SharedStore};
+        use tokio::sync::{mpsc, oneshot};
+
+        use super::*;
+
+        type Job = (Vec<Change>, oneshot::Sender<Result<(), StoreError>>);
+
+        /// A `Store` whose submissions go through `commit_if`. Each submitting thread gets its own writer task,
+        /// which commits that thread's groups one after the other, as the `Store` contract orders them, while
+        /// different threads' groups are in flight together and may share a batch.
+        struct ViaCommitIf {
+            store: Arc<EtcdStore>,
+            handle: tokio::runtime::Handle,
+            writers: Mutex<HashMap<ThreadId, mpsc::UnboundedSender<Job>>>,
+        }
+
+        impl ViaCommitIf {
+            /// Commits one group as a pooled instance does: decided at the newest revision, with the footprint
+            /// of its changes, and decided again on a newer revision when another write made it stale.
+            async fn commit(store: &EtcdStore, changes: Vec<Change>) -> Result<(), StoreError> {
+                let footprint = Airspace::default().footprint(&changes);
+                let mut read_at = store.latest().await?;
+                loop {
+                    match store.commit_if(changes.clone(), footprint.clone(), read_at).await? {
+                        Committed::At(..) => return Ok(()),
+                        Committed::Stale(newer) => read_at = newer,
+                    }
+                }
+            }
+        }
+
+        impl Store for ViaCommitIf {
+            fn load(&self) -> Result<Snapshot, StoreError> {
+                self.store.load()
+            }
+
+            fn submit(&self, changes: Vec<Change>) -> entente_dss::CommitTicket {
+                let (done, ticket) = oneshot::channel();
+                let mut writers = self.writers.lock().unwrap_or_else(|p| p.into_inner());
+                let writer = writers.entry(thread::current().id()).or_insert_with(|| {
+                    let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+                    let store = self.store.clone();
+                    self.handle.spawn(async move {
+                        while let Some((changes, done)) = rx.recv().await {
+                            let _ = done.send(ViaCommitIf::commit(&store, changes).await);
+                        }
+                    });
+                    tx
+                });
+                if let Err(mpsc::error::SendError((_, done))) = writer.send((changes, done)) {
+                    let _ = done.send(Err(StoreError::Io("the writer stopped".into())));
+                }
+                ticket
+            }
+        }
+
+        struct EtcdCommitIf;
+
+        impl Backend for EtcdCommitIf {
+            type Location = Location;
+
+            fn fresh() -> Result<Location> {
+                let dir = tempfile::tempdir()?;
+                let cluster = LocalEtcd::start(dir.path(), 3)?;
+                let runtime =
+                    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+                Ok(Location { runtime, cluster, prefix: format!("/test/{}", EntityId::random()), _dir: dir })
+            }
+
+            fn open(location: &Location) -> Result<Box<dyn Store>> {
+                let store = Arc::new(Etcd::open_etcd(location)?);
+                let handle = location.runtime.handle().clone();
+                Ok(Box::new(ViaCommitIf { store, handle, writers: Mutex::default() }))
+            }
+        }
+
+        conformance_suite!(EtcdCommitIf);
+    }
 
     /// Keys under `prefix` on the cluster, through etcd's JSON gateway.
     async fn count_keys(endpoint: &str, prefix: &str) -> Result<i64> {

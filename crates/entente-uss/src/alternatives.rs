@@ -161,4 +161,74 @@ mod tests {
             }
         }
     }
+
+    /// A shift the search may take, in steps: of time, or of altitude.
+    fn arb_slot() -> impl Strategy<Value = (i64, i64)> {
+        prop_oneof![
+            (-12i64..=12).prop_filter("a shift", |k| *k != 0).prop_map(|k| (k, 0)),
+            (-6i64..=6).prop_filter("a shift", |k| *k != 0).prop_map(|k| (0, k)),
+        ]
+    }
+
+    proptest! {
+        /// A case built around a known free slot: peers of equal priority (which may not be conflicted with)
+        /// hold random places and, where `walls` says so (in many cases everywhere), every other shift the
+        /// search looks at, but never the slot. An alternative must be found, the slot itself unless
+        /// `max_results` nearer ones were, nearest first, and each clear of every peer and inside the search space.
+        #[test]
+        fn where_a_free_slot_exists_an_alternative_is_found_and_each_is_clear(
+            peers in proptest::collection::vec(
+                (6.598f64..6.602, 0.0f64..400.0, 10.0f64..200.0, 0i64..100, 1i64..60), 0..6),
+            walls in prop_oneof![any::<u64>(), Just(u64::MAX)],
+            alt in 0.0f64..300.0,
+            start in 0i64..60,
+            (kt, kz) in arb_slot(),
+        ) {
+            let s = space();
+            let mine = [cylinder(6.6, (alt, alt + 50.0), (start, start + 15))];
+            let (dt, dz) = (s.time_step * kt as i32, s.altitude_step_m * kz as f64);
+            let free: Vec<Volume> = mine.iter().map(|v| shift(v, dt, dz)).collect();
+            prop_assume!(within(&free, &s));
+            let meets_free = |w: &Volume| free.iter().any(|v| v.intersects(w));
+            let shifts =
+                (1..=12i64).flat_map(|k| [(k, 0), (-k, 0)]).chain((1..=6i64).flat_map(|k| [(0, k), (0, -k)]));
+            let walled = shifts.enumerate().filter(|(i, _)| walls >> i & 1 == 1).map(|(_, (t, z))| {
+                shift(&mine[0], s.time_step * t as i32, s.altitude_step_m * z as f64)
+            });
+            let scattered = peers.iter().map(|&(lng, lo, h, t, d)| cylinder(lng, (lo, lo + h), (t, t + d)));
+            let others: Vec<Intent> = walled
+                .chain(scattered)
+                .chain(mine.iter().cloned())
+                .filter(|w| !meets_free(w))
+                .map(|w| Intent { id: "peer".into(), priority: Priority(0), volumes: vec![w] })
+                .collect();
+            let found = alternatives(&mine, Priority(0), &others, PriorityPolicy::default(), &s);
+            prop_assert!(!found.is_empty(), "the free slot ({}, {}) was not found", kt, kz);
+            let is_slot = |a: &Alternative| a.time_shift == dt && a.altitude_shift_m == dz;
+            prop_assert!(
+                found.len() == s.max_results || found.iter().any(is_slot),
+                "the free slot ({}, {}) was missed",
+                kt,
+                kz
+            );
+            let distance = |a: &Alternative| {
+                (a.time_shift.num_minutes() / 5).abs() + (a.altitude_shift_m / s.altitude_step_m).abs() as i64
+            };
+            prop_assert!(found.windows(2).all(|w| distance(&w[0]) <= distance(&w[1])), "not nearest first");
+            // Missing the slot is right only when `max_results` alternatives at most as far were found first.
+            if !found.iter().any(is_slot) {
+                let slot_distance = kt.abs() + kz.abs();
+                prop_assert!(
+                    found.iter().all(|a| distance(a) <= slot_distance),
+                    "the slot lost to a farther alternative"
+                );
+            }
+            for a in &found {
+                prop_assert!(within(&a.volumes, &s));
+                for o in &others {
+                    prop_assert!(a.volumes.iter().all(|v| o.volumes.iter().all(|w| !v.intersects(w))));
+                }
+            }
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! Unit tests of the F3548 rules, driven through [`Dss`] with a store that records every group it is asked
 //! to commit and a clock the tests move by hand, so time-dependent rules are checked to the second.
 
+mod coverage;
 mod key_rule;
 mod picture;
 

@@ -1,11 +1,11 @@
 //! A write in progress: subscription edits layered over the airspace, and the notification fan-out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use entente_geo::any_relevant;
 
 use super::{Subscriber, SubscriptionState};
-use crate::airspace::Airspace;
+use crate::airspace::{Airspace, Meets};
 use crate::model::{EntityId, Subscription, Timestamp, Volume, ended_before};
 use crate::store::Change;
 
@@ -49,12 +49,22 @@ impl<'a> Txn<'a> {
         self.changes.push(change);
     }
 
-    /// Bumps the notification index of every live subscription interested in and relevant to `area`, as part
-    /// of this write.
+    /// Bumps the notification index of every live subscription interested in `area`, as part of this write:
+    /// those relevant to `area`, and those a live intent relevant to `area` depends on. The second kind matters
+    /// because a subscription covers its intents only to within cells and not in altitude
+    /// ([`super::validate::covers`]): a change next to the part of an intent outside its subscription must
+    /// still reach that intent's manager.
     /// Call it once per write, after every other subscription edit.
     pub(crate) fn notify(&mut self, area: &[Volume], interest: Interest, now: Timestamp) -> Vec<Subscriber> {
+        let by_dependents: BTreeSet<EntityId> = self
+            .space
+            .intents_in(area, now, Meets::Relevant)
+            .into_iter()
+            .filter_map(|o| o.subscription_id)
+            .collect();
         let mut ids = self.space.subscription_candidates(area);
         ids.extend(self.subscriptions.iter().filter(|(_, s)| s.is_some()).map(|(id, _)| *id));
+        ids.extend(by_dependents.iter().copied());
         ids.sort_unstable();
         ids.dedup();
         let mut by_url: BTreeMap<String, Vec<SubscriptionState>> = BTreeMap::new();
@@ -64,7 +74,8 @@ impl<'a> Txn<'a> {
                 Interest::Intents => s.notify_for_operational_intents,
                 Interest::Constraints => s.notify_for_constraints,
             };
-            if !wanted || ended_before(&s.extents, now) || !any_relevant(&s.extents, area) {
+            let relevant = by_dependents.contains(&id) || any_relevant(&s.extents, area);
+            if !wanted || ended_before(&s.extents, now) || !relevant {
                 continue;
             }
             let index = s.notification_index.saturating_add(1);

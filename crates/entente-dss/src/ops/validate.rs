@@ -1,6 +1,7 @@
 //! Input rules shared by every entity: volumes, areas, times and base URLs.
 
 use chrono::Duration;
+use entente_geo::{Outline, cells_cover};
 
 use crate::error::{DssError, bad};
 use crate::limits::Limits;
@@ -170,25 +171,38 @@ pub(crate) fn base_url(url: &str, field: &str, limits: &Limits) -> Result<(), Ds
     Ok(())
 }
 
-/// Whether `outer` covers every volume of `inner` in space, altitude and time, allowing the
-/// subscription to start up to `slack` after the intent (clock skew between USS and DSS).
+/// Whether the subscription `outer` covers the intent `inner` as F3548 asks, in area and time (not altitude),
+/// allowing the subscription to start up to `slack` after the intent (clock skew between USS and DSS).
+/// Time: the subscription's span holds the intent's. Area: each intent outline lies within one subscription
+/// outline, or every level-13 S2 cell it meets also meets a subscription outline, as InterUSS's DSS decides
+/// ([`entente_geo::cells_cover`]); an intent may thus stick out of its subscription by up to a cell's width.
+/// The fan-out makes up for the looseness: a subscription hears of every change relevant to an intent that
+/// depends on it ([`super::txn::Txn::notify`]).
 pub(crate) fn covers(outer: &[Volume], inner: &[Volume], slack: Duration) -> bool {
-    inner.iter().all(|i| outer.iter().any(|o| covers_one(o, i, slack)))
-}
-
-fn covers_one(outer: &Volume, inner: &Volume, slack: Duration) -> bool {
-    let starts_in_time = match (outer.time.lo, inner.time.lo) {
+    let (outer_start, outer_end) = bounds(outer);
+    let (inner_start, inner_end) = bounds(inner);
+    let starts_in_time = match (outer_start, inner_start) {
         (None, _) => true,
         (Some(_), None) => false,
         (Some(o), Some(i)) => o <= i + slack,
     };
-    let ends_in_time = match (outer.time.hi, inner.time.hi) {
+    let ends_in_time = match (outer_end, inner_end) {
         (None, _) => true,
         (Some(_), None) => false,
         (Some(o), Some(i)) => o >= i,
     };
+    let outlines: Vec<&Outline> = outer.iter().map(|o| &o.outline).collect();
     starts_in_time
         && ends_in_time
-        && outer.altitude.contains_interval(&inner.altitude)
-        && outer.outline.contains_outline(&inner.outline)
+        && inner.iter().all(|i| {
+            outlines.iter().any(|o| o.contains_outline(&i.outline)) || cells_cover(&outlines, &i.outline)
+        })
+}
+
+/// The earliest start and latest end of `extents`, each `None` when some volume is unbounded that way.
+fn bounds(extents: &[Volume]) -> (Option<Timestamp>, Option<Timestamp>) {
+    let start =
+        extents.iter().map(|v| v.time.lo).collect::<Option<Vec<_>>>().and_then(|t| t.into_iter().min());
+    let end = extents.iter().map(|v| v.time.hi).collect::<Option<Vec<_>>>().and_then(|t| t.into_iter().max());
+    (start, end)
 }

@@ -558,7 +558,8 @@ async fn implicit_grows_explicit_must_cover() -> anyhow::Result<()> {
     let body = b.put(&oir_path(&id()), &oir(&b, &[edge], "Accepted", &[&key_second])).await?.want(201)?;
     assert!(index_for(&body, &implicit).is_some(), "the grown subscription was not notified: {body}");
 
-    // An explicit subscription that does not cover: 400, in area, altitude or time.
+    // An explicit subscription that does not cover: 400, in area (reaching 2.5 km past it, beyond any
+    // level-13 cell it meets) or time. Altitude is not part of coverage (F3548 asks for area and time).
     let small = id();
     a.create_sub(
         &small,
@@ -566,8 +567,7 @@ async fn implicit_grows_explicit_must_cover() -> anyhow::Result<()> {
     )
     .await?;
     let cases = [
-        ("area", volume4d(&square(LAT - 0.1, LNG, 2000.0), 0.0, 120.0, 10, 70)),
-        ("altitude", volume4d(&square(LAT - 0.1, LNG, 500.0), 0.0, 4000.0, 10, 70)),
+        ("area", volume4d(&square(LAT - 0.1, LNG, 6000.0), 0.0, 120.0, 10, 70)),
         ("time", volume4d(&square(LAT - 0.1, LNG, 500.0), 0.0, 120.0, 10, 300)),
     ];
     for (what, extent) in cases {
@@ -575,6 +575,8 @@ async fn implicit_grows_explicit_must_cover() -> anyhow::Result<()> {
         assert_eq!(resp.0.as_u16(), 400, "{what}: {}", resp.1);
         assert!(message(&resp.1)?.contains("subscription_id"), "{what}: {}", resp.1);
     }
+    let above = volume4d(&square(LAT - 0.1, LNG, 500.0), 0.0, 4000.0, 10, 70);
+    a.put(&oir_path(&id()), &oir_with_sub(&a, &[above], "Accepted", &[], &small)).await?.want(201)?;
     let s = a.get_sub(&small).await?;
     assert_eq!(parse_time(&s["time_end"])?, at(240), "an explicit subscription must not grow");
     // Unknown, foreign, and intents-blind subscriptions cannot be named either.
@@ -621,7 +623,6 @@ async fn dependents_pin_a_subscription() -> anyhow::Result<()> {
     assert_error(a.delete(&sub_path_version(&sid, &version)).await?, 400, "dependent")?;
     let shrunk = [
         ("area", volume4d(&square(LAT + 0.1, LNG, 3000.0), 0.0, 3000.0, 0, 240)),
-        ("altitude", volume4d(&square(LAT, LNG, 3000.0), 50.0, 3000.0, 0, 240)),
         ("time", volume4d(&square(LAT, LNG, 3000.0), 0.0, 3000.0, 0, 60)),
     ];
     for (what, extent) in shrunk {
@@ -630,6 +631,11 @@ async fn dependents_pin_a_subscription() -> anyhow::Result<()> {
         assert!(message(&resp.1)?.contains("dependent"), "{what}: {}", resp.1);
     }
     assert_eq!(a.get_sub(&sid).await?["version"], version.as_str());
+    // Coverage is in area and time only: leaving the intent's altitudes is fine.
+    let above = volume4d(&square(LAT, LNG, 3000.0), 500.0, 3000.0, 0, 240);
+    let s =
+        a.put(&sub_path_version(&sid, &version), &subscription(&a, &above, true, false)).await?.want(200)?;
+    let version = str_of(&s["subscription"]["version"])?.to_owned();
     // Growing is fine.
     let grown = volume4d(&square(LAT, LNG, 4000.0), 0.0, 3000.0, 0, 300);
     let s =
@@ -652,5 +658,31 @@ async fn implicit_subscription_has_no_24h_cap() -> anyhow::Result<()> {
     let s = a.get_sub(str_of(&r["subscription_id"])?).await?;
     assert_eq!(parse_time(&s["time_end"])?, at(10 + 30 * 60));
     assert_eq!(s["implicit_subscription"], true);
+    Ok(())
+}
+
+/// InterUSS's load tool (one subscription of 2 m in a single S2 cell, 0-3000 m) files intents 0.5 m wider
+/// than the subscription on every side, climbing above its altitude band: each is 201, and a change by another
+/// USS next to the part outside the subscription, above its band, notifies the subscription.
+#[tokio::test]
+async fn the_load_tools_intents_sticking_out_of_their_subscription_are_admitted() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let a = dss.client("uss-a", &[SC]);
+    let b = dss.client("uss-b", &[SC]);
+    let (lat, lng) = (34.0, -118.0);
+    let sid = id();
+    a.create_sub(
+        &sid,
+        &subscription(&a, &volume4d(&square(lat, lng, 2.0), 0.0, 3000.0, 0, 23 * 60), true, false),
+    )
+    .await?;
+    let intent = volume4d(&square(lat, lng, 3.0), 2990.0, 3020.0, 10, 11);
+    let body = a.put(&oir_path(&id()), &oir_with_sub(&a, &[intent], "Accepted", &[], &sid)).await?;
+    let r = body.want(201)?;
+    let ovn = str_of(&r["operational_intent_reference"]["ovn"])?.to_owned();
+    // 1.25 m north of the centre: outside the 2 m subscription, inside the 3 m intent, and above 3000 m.
+    let strip = volume4d(&square(lat + 1.25 / 111_320.0, lng, 0.2), 3005.0, 3015.0, 10, 11);
+    let body = b.put(&oir_path(&id()), &oir(&b, &[strip], "Accepted", &[&ovn])).await?.want(201)?;
+    assert!(index_for(&body, &sid).is_some(), "the load tool's subscription was not notified: {body}");
     Ok(())
 }

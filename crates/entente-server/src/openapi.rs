@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::rid::{v19, v22a};
+use crate::rid::{self, v19::V19, v22a::V22a};
 use crate::uss::{authority, flight_planning, log_sets, operator, rid as uss_rid, uss_api};
 use crate::{app, interuss, map, scd, uss};
 
@@ -14,7 +14,7 @@ use crate::{app, interuss, map, scd, uss};
         title = "Entente DSS",
         description = "ASTM F3548-21 and F3411 (-22a under /rid/v2, -19 under /v1) DSS endpoints as Entente serves them."
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &RidDocument),
     security(("bearer" = [])),
     paths(
         scd::query_intents,
@@ -35,26 +35,6 @@ use crate::{app, interuss, map, scd, uss};
         scd::make_report,
         scd::get_availability,
         scd::set_availability,
-        v22a::search_isas,
-        v22a::get_isa,
-        v22a::create_isa,
-        v22a::update_isa,
-        v22a::delete_isa,
-        v22a::search_subscriptions,
-        v22a::get_subscription,
-        v22a::create_subscription,
-        v22a::update_subscription,
-        v22a::delete_subscription,
-        v19::search_isas,
-        v19::get_isa,
-        v19::create_isa,
-        v19::update_isa,
-        v19::delete_isa,
-        v19::search_subscriptions,
-        v19::get_subscription,
-        v19::create_subscription,
-        v19::update_subscription,
-        v19::delete_subscription,
         interuss::system_version,
         interuss::version,
         interuss::pool,
@@ -135,6 +115,16 @@ struct ApiDoc;
 )]
 struct UssApiDoc;
 
+/// The F3411 operations of both versions, documented from the table their routes are made from.
+struct RidDocument;
+
+impl Modify for RidDocument {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        rid::document::<V22a>(openapi);
+        rid::document::<V19>(openapi);
+    }
+}
+
 /// Every endpoint takes an OAuth 2 access token (a JWT) as a bearer token.
 struct BearerAuth;
 
@@ -168,12 +158,12 @@ mod tests {
 
     /// What the router serves that the document does not describe, and what the document describes that the
     /// router does not serve.
-    fn mismatches(doc: utoipa::openapi::OpenApi, served: &[(&str, &str)]) -> (Vec<String>, Vec<String>) {
+    fn mismatches(doc: utoipa::openapi::OpenApi, served: &[(&str, String)]) -> (Vec<String>, Vec<String>) {
         let doc = serde_json::to_value(doc).expect("the document serialises");
         let paths = doc["paths"].as_object().cloned().unwrap_or_default();
         let undocumented = served
             .iter()
-            .filter(|(method, path)| paths.get(*path).and_then(|p| p.get(*method)).is_none())
+            .filter(|(method, path)| paths.get(path).and_then(|p| p.get(*method)).is_none())
             .map(|(method, path)| format!("{} {path}", method.to_uppercase()))
             .collect();
         let unserved = paths
@@ -181,7 +171,7 @@ mod tests {
             .flat_map(|(path, item)| {
                 METHODS.iter().filter(|m| item.get(**m).is_some()).map(move |m| (*m, path))
             })
-            .filter(|(method, path)| !served.contains(&(*method, path.as_str())))
+            .filter(|(method, path)| !served.iter().any(|(m, p)| m == method && p == *path))
             .map(|(method, path)| format!("{} {path}", method.to_uppercase()))
             .collect();
         (undocumented, unserved)

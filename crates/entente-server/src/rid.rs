@@ -1,9 +1,12 @@
 //! The F3411 network Remote ID DSS endpoints: F3411-22a under `/rid/v2/dss` and F3411-19 under `/v1/dss`.
 //!
-//! Both versions share one model and one store; this module holds what their edges have in common (the
-//! `area` query string, callback URLs across versions, the subscriber list), and `v22a`/`v19` hold each
-//! version's wire types and handlers.
+//! Both versions share one model, one store and one set of handlers (`endpoints.rs`), generic over
+//! [`RidWire`]: what differs between the versions (where they are served, scopes, wire shapes and their
+//! conversion) is implemented once per version, in `v22a` and `v19`. This module also holds what their edges
+//! have in common (the `area` query string, callback URLs across versions, the subscriber list, the answers'
+//! envelopes).
 
+mod endpoints;
 pub(crate) mod v19;
 pub(crate) mod v22a;
 
@@ -12,8 +15,12 @@ use std::sync::Arc;
 
 use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
-use entente_dss::{RidApi, RidSubscriber, RidUrl, Timestamp, Volume};
+use entente_dss::{
+    IdentificationServiceArea, PutIsa, PutRidSubscription, RidApi, RidSubscriber, RidSubscription, RidUrl,
+    Timestamp, Volume,
+};
 use entente_geo::{Interval, LatLng, Outline, Polygon};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -22,8 +29,85 @@ use crate::error::ApiError;
 use crate::routes::Routes;
 use crate::scd::types::SubscriptionState;
 
+pub(crate) use endpoints::document;
+
 pub(crate) fn routes() -> Routes<Arc<AppState>> {
-    Routes::new().merge(v22a::routes()).merge(v19::routes())
+    Routes::new().merge(endpoints::routes::<v22a::V22a>()).merge(endpoints::routes::<v19::V19>())
+}
+
+/// What one F3411 version's DSS edge is: where it is served, which scopes each operation takes, and its wire
+/// shapes with their conversion to and from the one model. The handlers are written once over this trait.
+pub(crate) trait RidWire: Send + Sync + 'static {
+    const API: RidApi;
+    /// Where the version's DSS endpoints are served, without a trailing `/`.
+    const PREFIX: &'static str;
+    /// The version's name in the OpenAPI document's tags.
+    const NAME: &'static str;
+    /// Scopes of which a caller needs one, per operation.
+    const SEARCH_ISAS: &'static [&'static str];
+    const GET_ISA: &'static [&'static str];
+    const WRITE_ISA: &'static [&'static str];
+    const SEARCH_SUBSCRIPTIONS: &'static [&'static str];
+    const GET_SUBSCRIPTION: &'static [&'static str];
+    const WRITE_SUBSCRIPTION: &'static [&'static str];
+
+    type Isa: Serialize + ToSchema + Send;
+    type Subscription: Serialize + ToSchema + Send;
+    /// The body of an ISA's create and update.
+    type IsaParameters: DeserializeOwned + ToSchema;
+    /// The body of a subscription's create and update.
+    type SubscriptionParameters: DeserializeOwned + ToSchema;
+
+    fn isa_out(isa: &IdentificationServiceArea) -> Self::Isa;
+    fn subscription_out(subscription: &RidSubscription) -> Self::Subscription;
+    fn isa_in(p: Self::IsaParameters, max_vertices: usize) -> Result<PutIsa, ApiError>;
+    fn subscription_in(
+        p: Self::SubscriptionParameters,
+        max_vertices: usize,
+    ) -> Result<PutRidSubscription, ApiError>;
+}
+
+/// The answer to an ISA search.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct ServiceAreas<I> {
+    pub service_areas: Vec<I>,
+}
+
+/// The answer to GET of an ISA.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct ServiceArea<I> {
+    pub service_area: I,
+}
+
+/// The answer to PUT and DELETE of an ISA (`subscribers` is required in F3411-19, and always sent).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct IsaChange<I> {
+    pub service_area: I,
+    pub subscribers: Vec<RidSubscriberToNotify>,
+}
+
+/// The answer to a subscription search.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Subscriptions<S> {
+    pub subscriptions: Vec<S>,
+}
+
+/// The answer to GET and DELETE of a subscription.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct OneSubscription<S> {
+    pub subscription: S,
+}
+
+/// The answer to PUT of a subscription: it and the ISAs it already covers.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct SubscriptionPut<S, I> {
+    pub subscription: S,
+    pub service_areas: Vec<I>,
+}
+
+/// The time of a stored RID entity: both ends are always set on write.
+pub(crate) fn stored_time(t: Option<Timestamp>) -> Timestamp {
+    t.unwrap_or_default()
 }
 
 /// The query parameters of a search, or a 400 when the query string is not form-encoded.

@@ -8,7 +8,7 @@ use axum::routing::{self, MethodRouter};
 /// A router and the (method, path) of every route added to it, methods in lower case as OpenAPI names them.
 pub(crate) struct Routes<S> {
     router: Router<S>,
-    served: Vec<(&'static str, &'static str)>,
+    served: Vec<(&'static str, String)>,
 }
 
 impl<S: Clone + Send + Sync + 'static> Routes<S> {
@@ -17,25 +17,30 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
     }
 
     /// Routes of one path may be added method by method: axum merges them into one route.
-    fn add(mut self, method: &'static str, path: &'static str, route: MethodRouter<S>) -> Routes<S> {
-        self.router = self.router.route(path, route);
+    fn add(mut self, method: &'static str, path: impl Into<String>, route: MethodRouter<S>) -> Routes<S> {
+        let path = path.into();
+        self.router = self.router.route(&path, route);
         self.served.push((method, path));
         self
     }
 
-    pub(crate) fn get<H: Handler<T, S>, T: 'static>(self, path: &'static str, handler: H) -> Routes<S> {
+    pub(crate) fn get<H: Handler<T, S>, T: 'static>(self, path: impl Into<String>, handler: H) -> Routes<S> {
         self.add("get", path, routing::get(handler))
     }
 
-    pub(crate) fn put<H: Handler<T, S>, T: 'static>(self, path: &'static str, handler: H) -> Routes<S> {
+    pub(crate) fn put<H: Handler<T, S>, T: 'static>(self, path: impl Into<String>, handler: H) -> Routes<S> {
         self.add("put", path, routing::put(handler))
     }
 
-    pub(crate) fn post<H: Handler<T, S>, T: 'static>(self, path: &'static str, handler: H) -> Routes<S> {
+    pub(crate) fn post<H: Handler<T, S>, T: 'static>(self, path: impl Into<String>, handler: H) -> Routes<S> {
         self.add("post", path, routing::post(handler))
     }
 
-    pub(crate) fn delete<H: Handler<T, S>, T: 'static>(self, path: &'static str, handler: H) -> Routes<S> {
+    pub(crate) fn delete<H: Handler<T, S>, T: 'static>(
+        self,
+        path: impl Into<String>,
+        handler: H,
+    ) -> Routes<S> {
         self.add("delete", path, routing::delete(handler))
     }
 
@@ -53,7 +58,7 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
 
     /// The (method, path) of every route, in the order they were added.
     #[cfg(test)]
-    pub(crate) fn served(&self) -> &[(&'static str, &'static str)] {
+    pub(crate) fn served(&self) -> &[(&'static str, String)] {
         &self.served
     }
 

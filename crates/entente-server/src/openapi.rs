@@ -71,6 +71,7 @@ struct ApiDoc;
     security(("bearer" = [])),
     paths(
         operator::submit,
+        operator::list,
         operator::status,
         operator::activate,
         operator::telemetry,
@@ -102,6 +103,7 @@ struct ApiDoc;
         uss_api::system_version,
         log_sets::log_set,
         authority::create_constraint,
+        authority::list_constraints,
         authority::delete_constraint,
         authority::set_availability,
     )

@@ -5,17 +5,18 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, post, put};
 use entente_dss::EntityId;
 
-use super::types::{AvailabilityRequest, Constraint, ConstraintDetails, ConstraintRequest};
-use super::{UssState, dss_client, input, peers};
+use super::operator::{in_window, window};
+use super::types::{AvailabilityRequest, Constraint, ConstraintDetails, ConstraintList, ConstraintRequest};
+use super::{MAX_VERTICES, UssState, dss_client, input, peers};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
 use crate::scd::types::{PutConstraintReferenceParameters, UssAvailabilityStatusResponse};
-use crate::wire::volume_out;
+use crate::wire::{volume_out, volumes_in};
 
 /// The scope of an authority's token; operators' and peers' scopes do not open this API.
 pub(crate) const AUTHORITY_SCOPE: &str = "entente.authority";
@@ -24,7 +25,7 @@ type AppRef = State<Arc<UssState>>;
 
 pub(crate) fn routes() -> Router<Arc<UssState>> {
     Router::new()
-        .route("/authority/v1/constraints", post(create_constraint))
+        .route("/authority/v1/constraints", post(create_constraint).get(list_constraints))
         .route("/authority/v1/constraints/{id}", delete(delete_constraint))
         .route("/authority/v1/uss_availability/{uss_id}", put(set_availability))
 }
@@ -60,6 +61,42 @@ pub(crate) async fn create_constraint(
     st.change_constraint(id, Some(constraint.clone()));
     peers::notify_constraint(&st, change.subscribers, &id.to_string(), Some(constraint.clone())).await;
     Ok((StatusCode::CREATED, Json(constraint)))
+}
+
+/// The filters of `GET /authority/v1/constraints`, each optional.
+#[derive(serde::Deserialize)]
+pub(crate) struct ConstraintQuery {
+    time_start: Option<String>,
+    time_end: Option<String>,
+}
+
+/// The restricted zones this USS manages, by start, optionally only those in force at some moment between
+/// `time_start` and `time_end`.
+#[utoipa::path(get, path = "/authority/v1/constraints", tag = "Authority",
+    params(("time_start" = Option<String>, Query, description = "Only zones in force at or after this instant (RFC 3339, UTC)"),
+        ("time_end" = Option<String>, Query, description = "Only zones in force at or before this instant (RFC 3339, UTC)")),
+    responses((status = 200, description = "The zones", body = ConstraintList),
+        (status = 400, description = "Invalid filter; the message names it and the rule", body = crate::wire::ErrorResponse),
+        (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse),
+        (status = 403, description = "The token lacks the entente.authority scope", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn list_constraints(
+    State(st): AppRef,
+    auth: Auth,
+    Query(q): Query<ConstraintQuery>,
+) -> Result<Json<ConstraintList>, ApiError> {
+    auth.require(AUTHORITY_SCOPE)?;
+    let window = window(q.time_start.as_deref(), q.time_end.as_deref())?;
+    let all: Vec<Constraint> = st.constraints.lock().values().cloned().collect();
+    let mut found = Vec::new();
+    for c in all {
+        // Validated when declared, so parsing them again cannot fail on the caller's account.
+        let volumes = volumes_in(&c.details.volumes, "details.volumes", MAX_VERTICES)?;
+        if let Some(start) = in_window(&volumes, &window) {
+            found.push((start, c));
+        }
+    }
+    found.sort_by(|a, b| (a.0, &a.1.reference.id).cmp(&(b.0, &b.1.reference.id)));
+    Ok(Json(ConstraintList { constraints: found.into_iter().map(|(_, c)| c).collect() }))
 }
 
 /// Lifts a restricted zone: deleted at the DSS, no longer served, subscribers told.

@@ -11,7 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::routing::{get, post, put};
 use chrono::{DateTime, Utc};
 use entente_dss::EntityId;
-use entente_uss::{FlightState, volumes_intersect};
+use entente_uss::{FlightState, Reason, volumes_intersect};
 use serde::{Deserialize, Serialize};
 
 use super::input::flight_volumes;
@@ -273,7 +273,8 @@ async fn plan_upsert(
         Ok(v) => v,
         Err(e) => return Ok(answer("Rejected", Some(e.to_string()), before)),
     };
-    if let Err(e) = check_plan_window(&area, st.now()) {
+    let now = st.now();
+    if let Err(e) = check_plan_window(&area, now) {
         return Ok(answer("Rejected", Some(e.to_string()), before));
     }
     // F3548 creates every intent Accepted; a flight first planned in use is activated right after. An off-nominal
@@ -309,8 +310,16 @@ async fn plan_upsert(
         _ => (area, Vec::new()),
     };
     for &state in steps {
-        let proposal =
-            Proposal { volumes: volumes.clone(), off_nominal: off_nominal.clone(), priority, state };
+        // The interface plans for a test driver, not an operator: no operator's list is kept from its flights.
+        let proposal = Proposal {
+            volumes: volumes.clone(),
+            off_nominal: off_nominal.clone(),
+            priority,
+            state,
+            reason: Reason::Injected,
+            now,
+            operator: None,
+        };
         let outcome = match style {
             Execution::Hypothetical => planner::check(st, id, &proposal).await,
             Execution::IfAllowed | Execution::InReality => planner::plan(st, id, proposal).await.map(|_| ()),

@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, post, put};
 use entente_dss::EntityId;
 
-use super::operator::{in_window, window};
+use super::operator::{filters, in_window, window};
 use super::types::{AvailabilityRequest, Constraint, ConstraintDetails, ConstraintList, ConstraintRequest};
 use super::{MAX_VERTICES, UssState, dss_client, input, peers};
 use crate::error::ApiError;
@@ -82,9 +83,10 @@ pub(crate) struct ConstraintQuery {
 pub(crate) async fn list_constraints(
     State(st): AppRef,
     auth: Auth,
-    Query(q): Query<ConstraintQuery>,
+    query: Result<Query<ConstraintQuery>, QueryRejection>,
 ) -> Result<Json<ConstraintList>, ApiError> {
     auth.require(AUTHORITY_SCOPE)?;
+    let q = filters(query)?;
     let window = window(q.time_start.as_deref(), q.time_end.as_deref())?;
     let all: Vec<Constraint> = st.constraints.lock().values().cloned().collect();
     let mut found = Vec::new();

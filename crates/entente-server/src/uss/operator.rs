@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -146,6 +147,11 @@ pub(super) fn in_window(volumes: &[Volume], window: &Interval<Timestamp>) -> Opt
     volumes.iter().any(|v| v.time.overlaps(window)).then(|| volumes.iter().filter_map(|v| v.time.lo).min())
 }
 
+/// A list's filters, or a 400 in this API's error format (axum's own rejection is plain text).
+pub(super) fn filters<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    query.map(|Query(q)| q).map_err(|e| ApiError::bad(format!("query string: {}", e.body_text())))
+}
+
 /// The filters of `GET /operator/v1/flights`, each optional.
 #[derive(Deserialize)]
 pub(crate) struct FlightQuery {
@@ -227,9 +233,10 @@ pub(crate) async fn status(State(st): AppRef, auth: Auth, Path(id): Path<String>
 pub(crate) async fn list(
     State(st): AppRef,
     auth: Auth,
-    Query(q): Query<FlightQuery>,
+    query: Result<Query<FlightQuery>, QueryRejection>,
 ) -> Result<Json<FlightList>, ApiError> {
     auth.require(OPERATOR_SCOPE)?;
+    let q = filters(query)?;
     let state = q
         .state
         .as_deref()

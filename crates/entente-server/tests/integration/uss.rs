@@ -1311,6 +1311,7 @@ async fn operators_list_their_flights_and_authorities_their_zones() -> anyhow::R
     assert_error(pilot.get("/operator/v1/flights?state=Flying").await?, 400, "state")?;
     assert_error(pilot.get("/operator/v1/flights?time_start=yesterday").await?, 400, "time_start")?;
     assert_error(pilot.get(&window(40, 30)).await?, 400, "time_end")?;
+    assert_error(pilot.get("/operator/v1/flights?state=Accepted&state=Ended").await?, 400, "state")?;
     pilot.post(&format!("/operator/v1/flights/{early}/end"), &json!({})).await.want(200)?;
     assert_eq!(listed(pilot.get("/operator/v1/flights?state=Ended").await.want(200)?)?, vec![early]);
 

@@ -1175,7 +1175,7 @@ async fn an_activated_flight_may_change_while_a_conflict_it_had_persists() -> an
 /// A flight over the base location from `start` to `end` minutes after now (not after the process's base instant,
 /// so that "before its start" stays true however long the suite has run).
 fn flight_from_now(alt: (f64, f64), minutes: (i64, i64)) -> Value {
-    let now = chrono::Utc::now();
+    let now = entente_dss::SystemClock.now();
     let (start, end) =
         (now + chrono::Duration::minutes(minutes.0), now + chrono::Duration::minutes(minutes.1));
     json!({"volumes": [volume4d_at(&circle(LAT, LNG, 300.0), Some(alt.0), Some(alt.1), Some(start), Some(end))], "priority": 0})
@@ -1224,8 +1224,11 @@ async fn a_flight_activated_before_its_start_starts_now_and_conforms() -> anyhow
     assert!((at_dss - start).abs() < chrono::Duration::seconds(1), "{reference}");
     assert!(str_of(&activated["state_reason"])?.contains("start"), "{activated}");
     // A position inside the volume, now: the flight conforms.
-    let judged =
-        uss.operator().post(&op("telemetry"), &fix_at(chrono::Utc::now(), LAT, 60.0)).await.want(200)?;
+    let judged = uss
+        .operator()
+        .post(&op("telemetry"), &fix_at(entente_dss::SystemClock.now(), LAT, 60.0))
+        .await
+        .want(200)?;
     assert_eq!(judged["state"], "Activated", "{judged}");
     assert_eq!(history_states(&judged)?, ["Accepted", "Activated"]);
     Ok(())
@@ -1243,7 +1246,7 @@ async fn telemetry_from_the_future_is_refused_and_nonconforming_flights_recover(
     let flight_id = str_of(&planned["id"])?.to_owned();
     let op = |action: &str| format!("/operator/v1/flights/{flight_id}/{action}");
     uss.operator().post(&op("activate"), &json!({})).await.want(200)?;
-    let hour_ahead = chrono::Utc::now() + chrono::Duration::hours(1);
+    let hour_ahead = entente_dss::SystemClock.now() + chrono::Duration::hours(1);
     assert_error(
         uss.operator().post(&op("telemetry"), &fix_at(hour_ahead, LAT, 60.0)).await?,
         400,
@@ -1253,14 +1256,20 @@ async fn telemetry_from_the_future_is_refused_and_nonconforming_flights_recover(
     assert_eq!(status["state"], "Activated", "a refused fix changes nothing: {status}");
     assert!(str_of(&planned["state_reason"])?.contains("planned"), "{planned}");
     // 150 m above the volume: nonconforming, and told why.
-    let above =
-        uss.operator().post(&op("telemetry"), &fix_at(chrono::Utc::now(), LAT, 270.0)).await.want(200)?;
+    let above = uss
+        .operator()
+        .post(&op("telemetry"), &fix_at(entente_dss::SystemClock.now(), LAT, 270.0))
+        .await
+        .want(200)?;
     assert_eq!(above["state"], "Nonconforming", "{above}");
     assert!(str_of(&above["state_reason"])?.contains("outside"), "{above}");
     assert_eq!(dss.client("uss1", &[SC]).get_oir(&flight_id).await?["state"], "Nonconforming");
     // Back inside: Activated again (F3548 allows Nonconforming -> Activated), without its off-nominal volume.
-    let back =
-        uss.operator().post(&op("telemetry"), &fix_at(chrono::Utc::now(), LAT, 60.0)).await.want(200)?;
+    let back = uss
+        .operator()
+        .post(&op("telemetry"), &fix_at(entente_dss::SystemClock.now(), LAT, 60.0))
+        .await
+        .want(200)?;
     assert_eq!(back["state"], "Activated", "{back}");
     assert_eq!(back["off_nominal_volumes"], json!([]));
     assert!(str_of(&back["state_reason"])?.contains("inside"), "{back}");

@@ -74,8 +74,8 @@ pub(crate) struct ConstraintQuery {
 /// The restricted zones this USS manages, by start, optionally only those in force at some moment between
 /// `time_start` and `time_end`.
 #[utoipa::path(get, path = "/authority/v1/constraints", tag = "Authority",
-    params(("time_start" = Option<String>, Query, description = "Only zones in force at or after this instant (RFC 3339, UTC)"),
-        ("time_end" = Option<String>, Query, description = "Only zones in force at or before this instant (RFC 3339, UTC)")),
+    params(("time_start" = Option<String>, Query, description = "Only zones in force at or after this instant (RFC 3339)"),
+        ("time_end" = Option<String>, Query, description = "Only zones in force at or before this instant (RFC 3339)")),
     responses((status = 200, description = "The zones", body = ConstraintList),
         (status = 400, description = "Invalid filter; the message names it and the rule", body = crate::wire::ErrorResponse),
         (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse),

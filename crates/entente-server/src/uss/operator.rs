@@ -127,7 +127,7 @@ fn status_of(id: EntityId, f: &OwnFlight) -> FlightStatus {
     }
 }
 
-/// The time window of a list's `time_start` and `time_end` filters, each optional (RFC 3339 in UTC).
+/// The time window of a list's `time_start` and `time_end` filters, each optional (RFC 3339).
 pub(super) fn window(
     time_start: Option<&str>,
     time_end: Option<&str>,
@@ -227,8 +227,8 @@ pub(crate) async fn status(State(st): AppRef, auth: Auth, Path(id): Path<String>
 /// in force at some moment between `time_start` and `time_end`.
 #[utoipa::path(get, path = "/operator/v1/flights", tag = "Operator",
     params(("state" = Option<String>, Query, description = "Only flights in this state: Accepted, Activated, Nonconforming, Contingent or Ended"),
-        ("time_start" = Option<String>, Query, description = "Only flights in force at or after this instant (RFC 3339, UTC)"),
-        ("time_end" = Option<String>, Query, description = "Only flights in force at or before this instant (RFC 3339, UTC)")),
+        ("time_start" = Option<String>, Query, description = "Only flights in force at or after this instant (RFC 3339)"),
+        ("time_end" = Option<String>, Query, description = "Only flights in force at or before this instant (RFC 3339)")),
     responses((status = 200, description = "The caller's flights", body = FlightList), (status = 400, description = "Invalid filter; the message names it and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn list(
     State(st): AppRef,

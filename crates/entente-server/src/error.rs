@@ -73,8 +73,13 @@ pub(crate) fn status_of(e: &ApiError) -> StatusCode {
         ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
         ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
         ApiError::Uss(u) => match u {
-            UssError::Transition { .. } | UssError::AuditBroken { .. } => StatusCode::CONFLICT,
-            UssError::Position(_) | UssError::Route(_) | UssError::View(_) => StatusCode::BAD_REQUEST,
+            UssError::Transition { .. }
+            | UssError::AuditBroken { .. }
+            | UssError::ActivatedAfterEnd { .. } => StatusCode::CONFLICT,
+            UssError::Position(_)
+            | UssError::Route(_)
+            | UssError::View(_)
+            | UssError::FixFromTheFuture { .. } => StatusCode::BAD_REQUEST,
             UssError::ViewTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         },
         ApiError::Dss(d) => match d {

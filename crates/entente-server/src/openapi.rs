@@ -70,6 +70,7 @@ struct ApiDoc;
     security(("bearer" = [])),
     paths(
         operator::submit,
+        operator::list,
         operator::status,
         operator::activate,
         operator::telemetry,
@@ -101,6 +102,7 @@ struct ApiDoc;
         uss_api::system_version,
         log_sets::log_set,
         authority::create_constraint,
+        authority::list_constraints,
         authority::delete_constraint,
         authority::set_availability,
         flight_planning::status,

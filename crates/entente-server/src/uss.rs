@@ -35,8 +35,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use entente_dss::{Clock, EntityId, Limits, SystemClock};
 use entente_uss::{
-    ContingencyRules, Direction, EventKind, Exchange, FlightState, Priority, PriorityPolicy, Volume,
-    sha256_hex,
+    ContingencyRules, Direction, EventKind, Exchange, FlightState, Priority, PriorityPolicy, StateChange,
+    Volume, sha256_hex,
 };
 use parking_lot::Mutex;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -162,6 +162,11 @@ pub(crate) struct OwnFlight {
     pub telemetry: Option<VehicleTelemetry>,
     /// What the operator must hear of: peers' intents that came to intersect this flight after it was planned.
     pub alerts: Vec<String>,
+    /// The states the flight went through, oldest first, each with its time and reason.
+    pub history: Vec<StateChange>,
+    /// The `sub` of the operator's token that planned the flight, whose lists show it; `None` for flights planned
+    /// through the test interface or before planners were recorded, which every operator's list shows.
+    pub operator: Option<String>,
 }
 
 pub struct UssState {

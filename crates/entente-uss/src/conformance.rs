@@ -4,7 +4,7 @@ use chrono::Duration;
 use entente_geo::{Circle, Interval, LatLng, Outline};
 
 use crate::error::UssError;
-use crate::flight::FlightState;
+use crate::flight::{FlightState, Reason};
 use crate::{Timestamp, Volume};
 
 /// One telemetry fix.
@@ -34,12 +34,26 @@ impl Default for ContingencyRules {
     }
 }
 
-/// The state a fix calls for; off-nominal verdicts carry the volume to announce around the aircraft.
+/// How far ahead of the USS's clock a fix may be stamped. An aircraft's clock and the USS's disagree by a little
+/// (and the fix travels); beyond this, the fix is refused: judged, it would decide the flight's state from a moment
+/// that has not come (a fix an hour ahead lies past a short flight's end, so it would turn the flight contingent).
+pub const MAX_FIX_AHEAD: Duration = Duration::seconds(5);
+
+/// Refuses a fix stamped further ahead of `now` than [`MAX_FIX_AHEAD`].
+pub fn check_fix_time(time: Timestamp, now: Timestamp) -> Result<(), UssError> {
+    if time > now + MAX_FIX_AHEAD {
+        return Err(UssError::FixFromTheFuture { time, now, tolerance_s: MAX_FIX_AHEAD.num_seconds() });
+    }
+    Ok(())
+}
+
+/// The state a fix calls for; off-nominal verdicts carry the volume to announce around the aircraft, and a
+/// contingent one why the flight cannot recover.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Verdict {
     Conforming,
     Nonconforming { since: Timestamp, off_nominal: Volume },
-    Contingent { off_nominal: Volume },
+    Contingent { off_nominal: Volume, reason: Reason },
 }
 
 impl Verdict {
@@ -48,6 +62,15 @@ impl Verdict {
             Verdict::Conforming => FlightState::Activated,
             Verdict::Nonconforming { .. } => FlightState::Nonconforming,
             Verdict::Contingent { .. } => FlightState::Contingent,
+        }
+    }
+
+    /// Why the flight is in the state this verdict calls for, judged from a fix measured at `fix_time`.
+    pub fn reason(&self, fix_time: Timestamp) -> Reason {
+        match self {
+            Verdict::Conforming => Reason::BackInside { at: fix_time },
+            Verdict::Nonconforming { since, .. } => Reason::LeftVolumes { at: *since },
+            Verdict::Contingent { reason, .. } => reason.clone(),
         }
     }
 }
@@ -68,7 +91,7 @@ pub fn assess(
     let off_nominal =
         around(fix, rules.off_nominal_radius_m, flight_end.max(fix.time + rules.max_nonconforming))?;
     if state == FlightState::Contingent {
-        return Ok(Verdict::Contingent { off_nominal });
+        return Ok(Verdict::Contingent { off_nominal, reason: Reason::StillContingent });
     }
     if covers(volumes, fix) {
         return Ok(Verdict::Conforming);
@@ -78,8 +101,13 @@ pub fn assess(
     // A flight running late by less than the recoverable time is still near its volumes.
     let mut reach = around(fix, rules.max_deviation_m, fix.time)?;
     reach.time.lo = Some(fix.time - rules.max_nonconforming);
-    if lost || !volumes.iter().any(|v| v.intersects(&reach)) {
-        return Ok(Verdict::Contingent { off_nominal });
+    if lost {
+        let reason = Reason::NonconformingTooLong { since, limit: rules.max_nonconforming };
+        return Ok(Verdict::Contingent { off_nominal, reason });
+    }
+    if !volumes.iter().any(|v| v.intersects(&reach)) {
+        let reason = Reason::TooFar { at: fix.time, limit_m: rules.max_deviation_m };
+        return Ok(Verdict::Contingent { off_nominal, reason });
     }
     Ok(Verdict::Nonconforming { since, off_nominal })
 }
@@ -162,5 +190,41 @@ mod tests {
         };
         assert_eq!(off_nominal.time.hi, Some(at(32)));
         assert!(covers(&[off_nominal], late));
+    }
+
+    #[test]
+    fn verdicts_say_why() {
+        let volumes = [cylinder(6.6, (0.0, 100.0), (0, 30))];
+        let reason = |state, since: Option<i64>, f: Position| {
+            assess(&volumes, state, since.map(at), f, at(30), ContingencyRules::default())
+                .unwrap()
+                .reason(f.time)
+        };
+        assert_eq!(
+            reason(FlightState::Nonconforming, Some(9), fix(6.6, 50.0, 10)),
+            Reason::BackInside { at: at(10) }
+        );
+        assert_eq!(
+            reason(FlightState::Activated, None, fix(6.6, 250.0, 10)),
+            Reason::LeftVolumes { at: at(10) }
+        );
+        assert_eq!(
+            reason(FlightState::Nonconforming, Some(8), fix(6.6, 250.0, 10)),
+            Reason::NonconformingTooLong { since: at(8), limit: Duration::seconds(60) }
+        );
+        assert_eq!(
+            reason(FlightState::Activated, None, fix(6.7, 50.0, 10)),
+            Reason::TooFar { at: at(10), limit_m: 500.0 }
+        );
+    }
+
+    #[test]
+    fn fixes_ahead_of_the_clock_are_refused_beyond_the_skew() {
+        check_fix_time(at(10), at(10)).unwrap();
+        check_fix_time(at(9), at(10)).unwrap();
+        check_fix_time(at(10) + MAX_FIX_AHEAD, at(10)).unwrap();
+        let err = check_fix_time(at(70), at(10)).unwrap_err();
+        assert!(err.to_string().contains("time_measured"), "{err}");
+        assert!(check_fix_time(at(10) + MAX_FIX_AHEAD + Duration::milliseconds(1), at(10)).is_err());
     }
 }

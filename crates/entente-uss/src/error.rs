@@ -1,11 +1,20 @@
 //! What the USS rules refuse.
 
+use crate::Timestamp;
 use crate::flight::FlightState;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum UssError {
     #[error("a flight in state {from:?} cannot become {to:?}")]
     Transition { from: FlightState, to: FlightState },
+    #[error(
+        "the flight ended at {end}, before its activation at {now}: plan a new flight instead of activating this one"
+    )]
+    ActivatedAfterEnd { end: Timestamp, now: Timestamp },
+    #[error(
+        "time_measured {time} is ahead of this USS's clock ({now}) by more than the {tolerance_s} s of clock skew tolerated"
+    )]
+    FixFromTheFuture { time: Timestamp, now: Timestamp, tolerance_s: i64 },
     #[error("route: {0}")]
     Route(String),
     #[error("telemetry position: {0}")]

@@ -20,9 +20,9 @@ pub use audit::{
     verify_chain,
 };
 pub use conflict::{Intent, PriorityPolicy, blocking_intents};
-pub use conformance::{ContingencyRules, Position, Verdict, assess, covers};
+pub use conformance::{ContingencyRules, MAX_FIX_AHEAD, Position, Verdict, assess, check_fix_time, covers};
 pub use error::UssError;
-pub use flight::{FlightState, Priority};
+pub use flight::{FlightState, Priority, Reason, StateChange, activation_volumes, record_change};
 pub use route::{Route, route_volumes};
 
 pub type Timestamp = DateTime<Utc>;

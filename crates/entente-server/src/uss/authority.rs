@@ -4,17 +4,19 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use entente_dss::EntityId;
 
-use super::types::{AvailabilityRequest, Constraint, ConstraintDetails, ConstraintRequest};
-use super::{UssState, dss_client, input, peers};
+use super::operator::{filters, in_window, window};
+use super::types::{AvailabilityRequest, Constraint, ConstraintDetails, ConstraintList, ConstraintRequest};
+use super::{MAX_VERTICES, UssState, dss_client, input, peers};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
 use crate::routes::Routes;
 use crate::scd::types::{PutConstraintReferenceParameters, UssAvailabilityStatusResponse};
-use crate::wire::volume_out;
+use crate::wire::{volume_out, volumes_in};
 
 /// The scope of an authority's token; operators' and peers' scopes do not open this API.
 pub(crate) const AUTHORITY_SCOPE: &str = "entente.authority";
@@ -24,6 +26,7 @@ type AppRef = State<Arc<UssState>>;
 pub(crate) fn routes() -> Routes<Arc<UssState>> {
     Routes::new()
         .post("/authority/v1/constraints", create_constraint)
+        .get("/authority/v1/constraints", list_constraints)
         .delete("/authority/v1/constraints/{id}", delete_constraint)
         .put("/authority/v1/uss_availability/{uss_id}", set_availability)
 }
@@ -59,6 +62,43 @@ pub(crate) async fn create_constraint(
     st.change_constraint(id, Some(constraint.clone()));
     peers::notify_constraint(&st, change.subscribers, &id.to_string(), Some(constraint.clone())).await;
     Ok((StatusCode::CREATED, Json(constraint)))
+}
+
+/// The filters of `GET /authority/v1/constraints`, each optional.
+#[derive(serde::Deserialize)]
+pub(crate) struct ConstraintQuery {
+    time_start: Option<String>,
+    time_end: Option<String>,
+}
+
+/// The restricted zones this USS manages, by start, optionally only those in force at some moment between
+/// `time_start` and `time_end`.
+#[utoipa::path(get, path = "/authority/v1/constraints", tag = "Authority",
+    params(("time_start" = Option<String>, Query, description = "Only zones in force at or after this instant (RFC 3339)"),
+        ("time_end" = Option<String>, Query, description = "Only zones in force at or before this instant (RFC 3339)")),
+    responses((status = 200, description = "The zones", body = ConstraintList),
+        (status = 400, description = "Invalid filter; the message names it and the rule", body = crate::wire::ErrorResponse),
+        (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse),
+        (status = 403, description = "The token lacks the entente.authority scope", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn list_constraints(
+    State(st): AppRef,
+    auth: Auth,
+    query: Result<Query<ConstraintQuery>, QueryRejection>,
+) -> Result<Json<ConstraintList>, ApiError> {
+    auth.require(AUTHORITY_SCOPE)?;
+    let q = filters(query)?;
+    let window = window(q.time_start.as_deref(), q.time_end.as_deref())?;
+    let all: Vec<Constraint> = st.constraints.lock().values().cloned().collect();
+    let mut found = Vec::new();
+    for c in all {
+        // Validated when declared, so parsing them again cannot fail on the caller's account.
+        let volumes = volumes_in(&c.details.volumes, "details.volumes", MAX_VERTICES)?;
+        if let Some(start) = in_window(&volumes, &window) {
+            found.push((start, c));
+        }
+    }
+    found.sort_by(|a, b| (a.0, &a.1.reference.id).cmp(&(b.0, &b.1.reference.id)));
+    Ok(Json(ConstraintList { constraints: found.into_iter().map(|(_, c)| c).collect() }))
 }
 
 /// Lifts a restricted zone: deleted at the DSS, no longer served, subscribers told.

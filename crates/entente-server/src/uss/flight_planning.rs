@@ -9,7 +9,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Utc};
 use entente_dss::EntityId;
-use entente_uss::{FlightState, volumes_intersect};
+use entente_uss::{FlightState, Reason, volumes_intersect};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -290,7 +290,8 @@ async fn plan_upsert(
         Ok(v) => v,
         Err(e) => return Ok(bad_input(e)),
     };
-    if let Err(e) = check_plan_window(&area, st.now()) {
+    let now = st.now();
+    if let Err(e) = check_plan_window(&area, now) {
         return Ok(bad_input(e));
     }
     // F3548 creates every intent Accepted; a flight first planned in use is activated right after. An off-nominal
@@ -335,7 +336,9 @@ async fn plan_upsert(
             FlightState::Contingent => (Vec::new(), area.clone()),
             _ => (area.clone(), Vec::new()),
         };
-        let proposal = Proposal { volumes, off_nominal, priority, state };
+        // The interface plans for a test driver, not an operator: no operator's list is kept from its flights.
+        let proposal =
+            Proposal { volumes, off_nominal, priority, state, reason: Reason::Injected, now, operator: None };
         let outcome = match style {
             Execution::Hypothetical => planner::check(st, id, &proposal).await,
             Execution::IfAllowed | Execution::InReality => planner::plan(st, id, proposal).await.map(|_| ()),

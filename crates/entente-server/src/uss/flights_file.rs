@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use entente_dss::EntityId;
-use entente_uss::{FlightState, Priority};
+use entente_uss::{FlightState, Priority, StateChange};
 use serde::{Deserialize, Serialize};
 
 use super::journal::{Journal, Pending, PendingSync};
@@ -25,6 +25,23 @@ pub(crate) struct StoredFlight {
     telemetry: Option<VehicleTelemetry>,
     #[serde(default)]
     alerts: Vec<String>,
+    /// Absent from lines written before flights kept a history or their planner.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    history: Vec<StoredChange>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    operator: Option<String>,
+}
+
+/// One entry of a flight's history, its time in RFC 3339.
+#[derive(Serialize, Deserialize)]
+struct StoredChange {
+    time: String,
+    state: String,
+    reason: String,
+}
+
+fn parse_time(t: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
+    DateTime::parse_from_rfc3339(t).map(|t| t.with_timezone(&Utc))
 }
 
 fn invalid(path: &Option<PathBuf>, what: String) -> std::io::Error {
@@ -42,6 +59,16 @@ fn stored(f: &OwnFlight) -> StoredFlight {
         nonconforming_since: f.nonconforming_since.map(|t| t.to_rfc3339_opts(SecondsFormat::Nanos, true)),
         telemetry: f.telemetry.clone(),
         alerts: f.alerts.clone(),
+        history: f
+            .history
+            .iter()
+            .map(|c| StoredChange {
+                time: c.time.to_rfc3339_opts(SecondsFormat::Nanos, true),
+                state: c.state.name().to_owned(),
+                reason: c.reason.clone(),
+            })
+            .collect(),
+        operator: f.operator.clone(),
     }
 }
 
@@ -62,9 +89,21 @@ impl FlightsFile {
             let bad = |e: crate::error::ApiError| invalid(&path, format!("flight {id}: {e}"));
             let nonconforming_since = s
                 .nonconforming_since
-                .map(|t| DateTime::parse_from_rfc3339(&t).map(|t| t.with_timezone(&Utc)))
+                .map(|t| parse_time(&t))
                 .transpose()
                 .map_err(|e| invalid(&path, format!("flight {id}: {e}")))?;
+            let history = s
+                .history
+                .into_iter()
+                .map(|c| {
+                    Ok(StateChange {
+                        time: parse_time(&c.time).map_err(|e| invalid(&path, format!("flight {id}: {e}")))?,
+                        state: FlightState::from_name(&c.state)
+                            .ok_or_else(|| invalid(&path, format!("flight {id}: state {:?}", c.state)))?,
+                        reason: c.reason,
+                    })
+                })
+                .collect::<std::io::Result<Vec<_>>>()?;
             let flight = OwnFlight {
                 priority: Priority(s.priority),
                 state: FlightState::from_name(&s.state)
@@ -76,6 +115,8 @@ impl FlightsFile {
                 nonconforming_since,
                 telemetry: s.telemetry,
                 alerts: s.alerts,
+                history,
+                operator: s.operator,
             };
             flights.insert(id, flight);
         }
@@ -99,5 +140,41 @@ impl FlightsFile {
         encoded: Option<std::io::Result<Pending>>,
     ) -> std::io::Result<Option<PendingSync>> {
         self.journal.write_encoded(encoded)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+    use entente_dss::EntityId;
+    use entente_uss::{FlightState, Reason, record_change};
+
+    use super::FlightsFile;
+
+    /// A line as a USS wrote it before flights kept a history or their planner.
+    const OLD_LINE: &str = r#"{"id":"6f1e6c7c-3b1a-4c39-9a43-2d6a1b0f7a11","record":{"priority":3,"state":"Accepted","volumes":[{"volume":{"outline_circle":{"center":{"lat":46.5,"lng":6.6},"radius":{"value":300.0,"units":"M"}},"altitude_lower":{"value":0.0,"reference":"W84","units":"M"},"altitude_upper":{"value":120.0,"reference":"W84","units":"M"}},"time_start":{"value":"2030-01-01T12:00:00Z","format":"RFC3339"},"time_end":{"value":"2030-01-01T13:00:00Z","format":"RFC3339"}}],"off_nominal_volumes":[],"published":null,"nonconforming_since":null,"telemetry":null}}"#;
+
+    #[test]
+    fn old_lines_load_and_histories_survive_a_reopening() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("flights.jsonl");
+        std::fs::write(&path, format!("{OLD_LINE}\n"))?;
+        let (mut file, mut flights) = FlightsFile::open(Some(path.clone()))?;
+        let id = EntityId::parse("6f1e6c7c-3b1a-4c39-9a43-2d6a1b0f7a11").ok_or("id")?;
+        let flight = flights.get_mut(&id).ok_or("the old flight")?;
+        assert_eq!((flight.state, flight.priority.0), (FlightState::Accepted, 3));
+        assert!(flight.history.is_empty() && flight.operator.is_none());
+
+        let at: DateTime<Utc> = "2030-01-01T11:00:00.5Z".parse()?;
+        record_change(&mut flight.history, at, FlightState::Accepted, &Reason::Planned);
+        flight.operator = Some("pilot".to_owned());
+        let encoded = file.encode(&flights, &[id]);
+        super::super::journal::finish(file.write(encoded))?;
+        drop(file);
+        let (_, again) = FlightsFile::open(Some(path))?;
+        let flight = again.get(&id).ok_or("the flight again")?;
+        assert_eq!(flight.history, flights[&id].history);
+        assert_eq!(flight.operator.as_deref(), Some("pilot"));
+        Ok(())
     }
 }

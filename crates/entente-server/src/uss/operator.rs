@@ -1,28 +1,35 @@
-//! The operator API: submit a flight, read its status, activate it, report its telemetry, end it.
+//! The operator API: submit a flight, list the operator's flights, read one's status (with the history of its
+//! states), activate it, report its telemetry, end it.
 
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use entente_dss::{EntityId, WriteKind};
 use entente_geo::Interval;
 use entente_geo::LatLng;
 use entente_uss::{
-    EventKind, FlightState, Position, Priority, Route, Verdict, Volume, assess, covers, route_volumes,
+    EventKind, FlightState, Position, Priority, Reason, Route, Timestamp, Verdict, Volume,
+    activation_volumes, assess, check_fix_time, covers, route_volumes,
 };
+use serde::Deserialize;
 use tokio::sync::OwnedMutexGuard;
 
 use super::input::{self, flight_volumes};
 use super::log_sets::PositionNote;
 use super::planner::{self, CONSTRAINT_PRIORITY, Proposal};
-use super::types::{FlightRequest, FlightStatus, PlanConflictResponse, RouteRequest, VehicleTelemetry};
+use super::types::{
+    FlightList, FlightRequest, FlightStateChange, FlightStatus, PlanConflictResponse, RouteRequest,
+    VehicleTelemetry,
+};
 use super::{OwnFlight, UssState};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
 use crate::routes::Routes;
-use crate::wire::{altitude_in, time_in, time_out, volume_out};
+use crate::wire::{altitude_in, parse_rfc3339, time_in, time_out, volume_out};
 
 /// The scope an operator's token must carry; peers' F3548 scopes do not open this API.
 pub(crate) const OPERATOR_SCOPE: &str = "entente.operator";
@@ -33,6 +40,7 @@ type Status = Result<Json<FlightStatus>, ApiError>;
 pub(crate) fn routes() -> Routes<Arc<UssState>> {
     Routes::new()
         .post("/operator/v1/flights", submit)
+        .get("/operator/v1/flights", list)
         .get("/operator/v1/flights/{id}", status)
         .post("/operator/v1/flights/{id}/activate", activate)
         .post("/operator/v1/flights/{id}/telemetry", telemetry)
@@ -106,7 +114,50 @@ fn status_of(id: EntityId, f: &OwnFlight) -> FlightStatus {
         ovn: reference.and_then(|r| r.ovn.clone()),
         version: reference.map(|r| r.version),
         alerts: f.alerts.clone(),
+        state_reason: f.history.last().map(|c| c.reason.clone()),
+        history: f
+            .history
+            .iter()
+            .map(|c| FlightStateChange {
+                time: time_out(c.time),
+                state: c.state.name().to_owned(),
+                reason: c.reason.clone(),
+            })
+            .collect(),
     }
+}
+
+/// The time window of a list's `time_start` and `time_end` filters, each optional (RFC 3339).
+pub(super) fn window(
+    time_start: Option<&str>,
+    time_end: Option<&str>,
+) -> Result<Interval<Timestamp>, ApiError> {
+    let lo = time_start.map(|t| parse_rfc3339(t, "time_start")).transpose()?;
+    let hi = time_end.map(|t| parse_rfc3339(t, "time_end")).transpose()?;
+    if let (Some(lo), Some(hi)) = (lo, hi)
+        && hi < lo
+    {
+        return Err(ApiError::bad(format!("time_end ({hi}) must not precede time_start ({lo})")));
+    }
+    Ok(Interval { lo, hi })
+}
+
+/// Whether any of the volumes is in force at some moment of `window`, and when the first starts (for sorting).
+pub(super) fn in_window(volumes: &[Volume], window: &Interval<Timestamp>) -> Option<Option<Timestamp>> {
+    volumes.iter().any(|v| v.time.overlaps(window)).then(|| volumes.iter().filter_map(|v| v.time.lo).min())
+}
+
+/// A list's filters, or a 400 in this API's error format (axum's own rejection is plain text).
+pub(super) fn filters<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    query.map(|Query(q)| q).map_err(|e| ApiError::bad(format!("query string: {}", e.body_text())))
+}
+
+/// The filters of `GET /operator/v1/flights`, each optional.
+#[derive(Deserialize)]
+pub(crate) struct FlightQuery {
+    state: Option<String>,
+    time_start: Option<String>,
+    time_end: Option<String>,
 }
 
 /// The flight and the guard that keeps other operations off it until this one is done.
@@ -148,13 +199,17 @@ pub(crate) async fn submit(
             &st.config.dss_limits,
         )?,
     };
-    check_plan_window(&volumes, st.now())?;
+    let now = st.now();
+    check_plan_window(&volumes, now)?;
     let id = entity_id(&uuid::Uuid::new_v4().to_string(), "id")?;
     let proposal = Proposal {
         volumes,
         off_nominal: Vec::new(),
         priority: priority(req.priority, "priority")?,
         state: FlightState::Accepted,
+        reason: Reason::Planned,
+        now,
+        operator: Some(auth.0.sub.clone()),
     };
     planner::plan(&st, id, proposal).await?;
     Ok((StatusCode::CREATED, current(&st, id)?))
@@ -168,18 +223,66 @@ pub(crate) async fn status(State(st): AppRef, auth: Auth, Path(id): Path<String>
     current(&st, entity_id(&id, "id")?)
 }
 
-/// Activation needs the full key like acceptance did, so it plans again against the airspace as it now is.
+/// The caller's flights (and those whose planner is not recorded), by start, optionally only those in `state` or
+/// in force at some moment between `time_start` and `time_end`.
+#[utoipa::path(get, path = "/operator/v1/flights", tag = "Operator",
+    params(("state" = Option<String>, Query, description = "Only flights in this state: Accepted, Activated, Nonconforming, Contingent or Ended"),
+        ("time_start" = Option<String>, Query, description = "Only flights in force at or after this instant (RFC 3339)"),
+        ("time_end" = Option<String>, Query, description = "Only flights in force at or before this instant (RFC 3339)")),
+    responses((status = 200, description = "The caller's flights", body = FlightList), (status = 400, description = "Invalid filter; the message names it and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse)))]
+pub(crate) async fn list(
+    State(st): AppRef,
+    auth: Auth,
+    query: Result<Query<FlightQuery>, QueryRejection>,
+) -> Result<Json<FlightList>, ApiError> {
+    auth.require(OPERATOR_SCOPE)?;
+    let q = filters(query)?;
+    let state = q
+        .state
+        .as_deref()
+        .map(|s| {
+            FlightState::from_name(s).ok_or_else(|| {
+                let names: Vec<&str> = FlightState::ALL.iter().map(|s| s.name()).collect();
+                ApiError::bad(format!("state {s:?} is not one of {}", names.join(", ")))
+            })
+        })
+        .transpose()?;
+    let window = window(q.time_start.as_deref(), q.time_end.as_deref())?;
+    let caller = &auth.0.sub;
+    let mut found: Vec<(Option<Timestamp>, FlightStatus)> = st
+        .flights
+        .lock()
+        .iter()
+        .filter(|(_, f)| f.operator.as_ref().is_none_or(|o| o == caller))
+        .filter(|(_, f)| state.is_none_or(|s| f.state == s))
+        .filter_map(|(id, f)| {
+            let volumes: Vec<Volume> = f.volumes.iter().chain(&f.off_nominal).cloned().collect();
+            in_window(&volumes, &window).map(|start| (start, status_of(*id, f)))
+        })
+        .collect();
+    found.sort_by(|a, b| (a.0, &a.1.id).cmp(&(b.0, &b.1.id)));
+    Ok(Json(FlightList { flights: found.into_iter().map(|(_, f)| f).collect() }))
+}
+
+/// Activation needs the full key like acceptance did, so it plans again against the airspace as it now is. A
+/// flight activated before its start starts now (at the DSS too), so that it conforms from its first position; one
+/// whose volumes have all ended is refused (409).
 #[utoipa::path(post, path = "/operator/v1/flights/{id}/activate", tag = "Operator", params(("id" = String, Path, description = "UUIDv4 of the flight")),
     responses((status = 200, description = "Activated", body = FlightStatus), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 404, description = "No such flight", body = crate::wire::ErrorResponse), (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), (status = 502, description = "The DSS or a peer could not be reached or refused", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn activate(State(st): AppRef, auth: Auth, Path(id): Path<String>) -> Status {
     auth.require(OPERATOR_SCOPE)?;
     let (id, f, _guard) = flight(&st, &id).await?;
     f.state.transition(FlightState::Activated)?;
+    let now = st.now();
+    let (volumes, moved_start) = activation_volumes(&f.volumes, now)?;
     let proposal = Proposal {
-        volumes: f.volumes,
+        volumes,
         off_nominal: Vec::new(),
         priority: f.priority,
         state: FlightState::Activated,
+        reason: Reason::Activated { moved_start },
+        now,
+        operator: None,
     };
     planner::plan(&st, id, proposal).await?;
     current(&st, id)
@@ -217,13 +320,14 @@ pub(crate) async fn telemetry(State(st): AppRef, auth: Auth, Path(id): Path<Stri
         altitude_m: altitude.value,
         time: time_in(&report.time_measured, "time_measured")?,
     };
-    let received = st.now();
+    let now = st.now();
+    check_fix_time(fix.time, now)?;
     st.audit.note(
-        received,
+        now,
         EventKind::Position,
         &PositionNote {
             operational_intent_id: id.to_string(),
-            time_received: time_out(received),
+            time_received: time_out(now),
             telemetry: report.clone(),
         },
     );
@@ -231,6 +335,7 @@ pub(crate) async fn telemetry(State(st): AppRef, auth: Auth, Path(id): Path<Stri
     let verdict = assess(&f.volumes, f.state, f.nonconforming_since, fix, end, st.config.contingency)?;
     super::rid::reported(&st, &id.to_string(), super::rid::operator_fix(&report, fix));
     let next = f.state.transition(verdict.state())?;
+    let reason = verdict.reason(fix.time);
     st.change_flights(&[id], |flights| {
         if let Some(flight) = flights.get_mut(&id) {
             flight.telemetry = Some(report.clone());
@@ -248,9 +353,11 @@ pub(crate) async fn telemetry(State(st): AppRef, auth: Auth, Path(id): Path<Stri
             Verdict::Conforming => (f.volumes, Vec::new()),
             Verdict::Nonconforming { off_nominal, .. } => (f.volumes, vec![off_nominal]),
             // F3548: a contingent intent has off-nominal volumes only.
-            Verdict::Contingent { off_nominal } => (Vec::new(), vec![off_nominal]),
+            Verdict::Contingent { off_nominal, .. } => (Vec::new(), vec![off_nominal]),
         };
-        planner::plan(&st, id, Proposal { volumes, off_nominal, priority: f.priority, state: next }).await?;
+        let proposal =
+            Proposal { volumes, off_nominal, priority: f.priority, state: next, reason, now, operator: None };
+        planner::plan(&st, id, proposal).await?;
     }
     current(&st, id)
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use entente_dss::{EntityId, Scope};
 use entente_geo::Interval;
 use entente_uss::{
-    EventKind, FlightState, Intent, Priority, SearchSpace, UssError, Volume, alternatives, blocking_intents,
-    volumes_intersect,
+    EventKind, FlightState, Intent, Priority, Reason, SearchSpace, Timestamp, UssError, Volume, alternatives,
+    blocking_intents, record_change, volumes_intersect,
 };
 
 use super::dss_client::{self, PutOutcome};
@@ -50,12 +50,18 @@ fn attempted(
 /// Rounds of "the DSS named intents we did not know, fetch them and write again" before giving up.
 const MAX_WRITE_ATTEMPTS: usize = 3;
 
-/// What a flight should become at the DSS.
+/// What a flight should become at the DSS, and why.
 pub(crate) struct Proposal {
     pub volumes: Vec<Volume>,
     pub off_nominal: Vec<Volume>,
     pub priority: Priority,
     pub state: FlightState,
+    /// Why the flight takes `state`, recorded in its history when the state changes.
+    pub reason: Reason,
+    /// When the change was asked for: its time in the flight's history.
+    pub now: Timestamp,
+    /// Who plans a new flight (the `sub` of the operator's token); an existing flight keeps its planner.
+    pub operator: Option<String>,
 }
 
 /// An intent or constraint known with its details and the OVN that proves it to the DSS. This USS's
@@ -167,7 +173,10 @@ async fn write(st: &Arc<UssState>, id: EntityId, p: Proposal) -> Result<Operatio
                         nonconforming_since: None,
                         telemetry: None,
                         alerts: Vec::new(),
+                        history: Vec::new(),
+                        operator: p.operator,
                     });
+                    record_change(&mut flight.history, p.now, p.state, &p.reason);
                     flight.priority = p.priority;
                     flight.state = p.state;
                     flight.volumes = p.volumes;
@@ -245,12 +254,16 @@ async fn decide(
     p: &Proposal,
 ) -> Result<(Vec<Known>, Option<Vec<Volume>>), ApiError> {
     // SCD0030: an Activated flight may be changed while conflicts it already had persist, so its operator can
-    // share a way out of a higher priority flight that came over it.
+    // share a way out of a higher priority flight that came over it; so may a Nonconforming one back in its
+    // volumes, which flies them again.
     let flown: Option<Vec<Volume>> = st
         .flights
         .lock()
         .get(&id)
-        .filter(|f| f.state == FlightState::Activated && p.state == FlightState::Activated)
+        .filter(|f| {
+            matches!(f.state, FlightState::Activated | FlightState::Nonconforming)
+                && p.state == FlightState::Activated
+        })
         .map(|f| f.volumes.clone());
     if p.state.is_off_nominal() {
         return Ok((Vec::new(), flown));
@@ -281,6 +294,7 @@ pub(crate) async fn end(st: &Arc<UssState>, id: EntityId) -> Result<(), ApiError
         if let Some(flight) = flights.get_mut(&id) {
             flight.state = FlightState::Ended;
             flight.published = None;
+            record_change(&mut flight.history, st.now(), FlightState::Ended, &Reason::Ended);
         }
     });
     peers::notify(st, subscribers, &id_text, None).await;

@@ -159,6 +159,32 @@ pub(crate) struct FlightStatus {
     /// Peers' intents that came to intersect this flight after it was planned, as the operator must be told.
     #[serde(default)]
     pub alerts: Vec<String>,
+    /// Why the flight is in its state: the reason of the last entry of `history`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<String>,
+    /// Every state the flight entered, oldest first.
+    #[serde(default)]
+    pub history: Vec<FlightStateChange>,
+}
+
+/// A flight entering a state: when, and why.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct FlightStateChange {
+    pub time: Time,
+    pub state: String,
+    pub reason: String,
+}
+
+/// An operator's flights, by start.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct FlightList {
+    pub flights: Vec<FlightStatus>,
+}
+
+/// The restricted zones this USS manages, by start.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct ConstraintList {
+    pub constraints: Vec<Constraint>,
 }
 
 /// A conflict-free variant of a refused flight; submitting `request` as it is plans it.

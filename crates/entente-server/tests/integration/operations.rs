@@ -77,7 +77,10 @@ async fn openapi_document_lists_the_dss_paths() -> anyhow::Result<()> {
     let mut operations = 0;
     for (path, item) in &paths {
         for (method, op) in item.as_object().into_iter().flatten() {
-            operations += 1;
+            // Entente's own routes (health, metrics, this document, the map) are documented too; the standards'
+            // operations are counted.
+            let standard = ["/dss/v1/", "/rid/v2/dss/", "/v1/dss/", "/versions/", "/aux/v1/"];
+            operations += usize::from(standard.iter().any(|prefix| path.starts_with(prefix)));
             for (status, response) in op["responses"].as_object().into_iter().flatten() {
                 assert!(response["description"].is_string(), "{method} {path} {status} has no description");
             }

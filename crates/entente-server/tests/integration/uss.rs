@@ -305,6 +305,8 @@ async fn a_restarted_uss_still_serves_and_ends_its_flights() -> anyhow::Result<(
     let status = again.operator().get(&format!("/operator/v1/flights/{flight_id}")).await.want(200)?;
     assert_eq!(status["ovn"], planned["ovn"]);
     assert_eq!(status["priority"], json!(3));
+    // Its history outlived the restart too.
+    assert_eq!(history_states(&status)?, ["Accepted"]);
     let details =
         again.peer("uss2", SC).get(&format!("/uss/v1/operational_intents/{flight_id}")).await.want(200)?;
     assert_eq!(details["operational_intent"]["reference"]["ovn"], planned["ovn"]);
@@ -512,6 +514,12 @@ async fn the_uss_publishes_its_openapi_document() -> anyhow::Result<()> {
     ] {
         assert!(paths.iter().any(|p| *p == expected), "{expected} missing from {paths:?}");
     }
+    // Listing: an operator's flights and an authority's zones.
+    assert!(doc["paths"]["/operator/v1/flights"]["get"].is_object(), "GET /operator/v1/flights undocumented");
+    assert!(
+        doc["paths"]["/authority/v1/constraints"]["get"].is_object(),
+        "GET /authority/v1/constraints undocumented"
+    );
     assert!(doc["components"]["schemas"]["PlanConflictResponse"].is_object());
     assert!(doc["components"]["schemas"]["DisplayResponse"].is_object());
     assert!(doc["components"]["schemas"]["GetDisplayDataResponse"].is_object());
@@ -1345,4 +1353,192 @@ async fn the_uss_metrics_count_plans_notifications_and_calls() -> anyhow::Result
         "{text1}"
     );
     Ok(())
+}
+
+/// A flight over the base location from `start` to `end` minutes after now (not after the process's base instant,
+/// so that "before its start" stays true however long the suite has run).
+fn flight_from_now(alt: (f64, f64), minutes: (i64, i64)) -> Value {
+    let now = entente_dss::SystemClock.now();
+    let (start, end) =
+        (now + chrono::Duration::minutes(minutes.0), now + chrono::Duration::minutes(minutes.1));
+    json!({"volumes": [volume4d_at(&circle(LAT, LNG, 300.0), Some(alt.0), Some(alt.1), Some(start), Some(end))], "priority": 0})
+}
+
+/// A telemetry report at `time`, over the base location at `alt` metres.
+fn fix_at(time: chrono::DateTime<chrono::Utc>, lat: f64, alt: f64) -> Value {
+    json!({
+        "time_measured": time_of(time),
+        "position": {"latitude": lat, "longitude": LNG, "altitude": altitude(alt)}
+    })
+}
+
+/// The states of a flight's history, oldest first, each checked to carry a time and a reason.
+fn history_states(status: &Value) -> anyhow::Result<Vec<String>> {
+    let history = status["history"].as_array().with_context(|| format!("history in {status}"))?;
+    history
+        .iter()
+        .map(|h| {
+            parse_time(&h["time"])?;
+            anyhow::ensure!(!str_of(&h["reason"])?.is_empty(), "a change without a reason: {h}");
+            Ok(str_of(&h["state"])?.to_owned())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_flight_activated_before_its_start_starts_now_and_conforms() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss = Uss::start(&dss, "uss1").await?;
+    let planned = uss
+        .operator()
+        .post("/operator/v1/flights", &flight_from_now((0.0, 120.0), (5, 30)))
+        .await
+        .want(201)?;
+    let flight_id = str_of(&planned["id"])?.to_owned();
+    let op = |action: &str| format!("/operator/v1/flights/{flight_id}/{action}");
+    let planned_start = parse_time(&planned["volumes"][0]["time_start"])?;
+    let activated = uss.operator().post(&op("activate"), &json!({})).await.want(200)?;
+    assert_eq!(activated["state"], "Activated");
+    // The start moved to now, at the DSS too (with the key, since the flight was planned again).
+    let start = parse_time(&activated["volumes"][0]["time_start"])?;
+    assert!(start < planned_start - chrono::Duration::minutes(4), "{activated}");
+    let reference = dss.client("uss1", &[SC]).get_oir(&flight_id).await?;
+    let at_dss = parse_time(&reference["time_start"])?;
+    assert!((at_dss - start).abs() < chrono::Duration::seconds(1), "{reference}");
+    assert!(str_of(&activated["state_reason"])?.contains("start"), "{activated}");
+    // A position inside the volume, now: the flight conforms.
+    let judged = uss
+        .operator()
+        .post(&op("telemetry"), &fix_at(entente_dss::SystemClock.now(), LAT, 60.0))
+        .await
+        .want(200)?;
+    assert_eq!(judged["state"], "Activated", "{judged}");
+    assert_eq!(history_states(&judged)?, ["Accepted", "Activated"]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn telemetry_from_the_future_is_refused_and_nonconforming_flights_recover() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss = Uss::start(&dss, "uss1").await?;
+    let planned = uss
+        .operator()
+        .post("/operator/v1/flights", &flight_from_now((0.0, 120.0), (-1, 30)))
+        .await
+        .want(201)?;
+    let flight_id = str_of(&planned["id"])?.to_owned();
+    let op = |action: &str| format!("/operator/v1/flights/{flight_id}/{action}");
+    uss.operator().post(&op("activate"), &json!({})).await.want(200)?;
+    let hour_ahead = entente_dss::SystemClock.now() + chrono::Duration::hours(1);
+    assert_error(
+        uss.operator().post(&op("telemetry"), &fix_at(hour_ahead, LAT, 60.0)).await?,
+        400,
+        "time_measured",
+    )?;
+    let status = uss.operator().get(&format!("/operator/v1/flights/{flight_id}")).await.want(200)?;
+    assert_eq!(status["state"], "Activated", "a refused fix changes nothing: {status}");
+    assert!(str_of(&planned["state_reason"])?.contains("planned"), "{planned}");
+    // 150 m above the volume: nonconforming, and told why.
+    let above = uss
+        .operator()
+        .post(&op("telemetry"), &fix_at(entente_dss::SystemClock.now(), LAT, 270.0))
+        .await
+        .want(200)?;
+    assert_eq!(above["state"], "Nonconforming", "{above}");
+    assert!(str_of(&above["state_reason"])?.contains("outside"), "{above}");
+    assert_eq!(dss.client("uss1", &[SC]).get_oir(&flight_id).await?["state"], "Nonconforming");
+    // Back inside: Activated again (F3548 allows Nonconforming -> Activated), without its off-nominal volume.
+    let back = uss
+        .operator()
+        .post(&op("telemetry"), &fix_at(entente_dss::SystemClock.now(), LAT, 60.0))
+        .await
+        .want(200)?;
+    assert_eq!(back["state"], "Activated", "{back}");
+    assert_eq!(back["off_nominal_volumes"], json!([]));
+    assert!(str_of(&back["state_reason"])?.contains("inside"), "{back}");
+    assert_eq!(dss.client("uss1", &[SC]).get_oir(&flight_id).await?["state"], "Activated");
+    assert_eq!(history_states(&back)?, ["Accepted", "Activated", "Nonconforming", "Activated"]);
+    let ended = uss.operator().post(&op("end"), &json!({})).await.want(200)?;
+    assert_eq!(history_states(&ended)?, ["Accepted", "Activated", "Nonconforming", "Activated", "Ended"]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn operators_list_their_flights_and_authorities_their_zones() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss = Uss::start(&dss, "uss1").await?;
+    let pilot = uss.operator();
+    let other = client_at(&uss.base, "other-pilot", &[OPERATOR]);
+    let early = plan(&pilot, LAT, (-1, 20)).await?;
+    let late = plan(&pilot, LAT + 0.1, (60, 90)).await?;
+    let theirs = plan(&other, LAT + 0.2, (-1, 20)).await?;
+    pilot.post(&format!("/operator/v1/flights/{early}/activate"), &json!({})).await.want(200)?;
+    let listed = |body: Value| -> anyhow::Result<Vec<String>> {
+        let flights = body["flights"].as_array().with_context(|| format!("flights in {body}"))?;
+        Ok(sorted(
+            &flights
+                .iter()
+                .map(|f| str_of(&f["id"]).map(str::to_owned))
+                .collect::<anyhow::Result<Vec<_>>>()?,
+        ))
+    };
+    // Only the caller's own flights.
+    assert_eq!(listed(pilot.get("/operator/v1/flights").await.want(200)?)?, sorted(&[&early, &late]));
+    assert_eq!(listed(other.get("/operator/v1/flights").await.want(200)?)?, vec![theirs]);
+    assert_eq!(
+        listed(pilot.get("/operator/v1/flights?state=Activated").await.want(200)?)?,
+        vec![early.clone()]
+    );
+    assert_eq!(
+        listed(pilot.get("/operator/v1/flights?state=Accepted").await.want(200)?)?,
+        vec![late.clone()]
+    );
+    let window = |from: i64, to: i64| {
+        let iso = |m: i64| at(m).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        format!("/operator/v1/flights?time_start={}&time_end={}", iso(from), iso(to))
+    };
+    assert_eq!(listed(pilot.get(&window(50, 70)).await.want(200)?)?, vec![late.clone()]);
+    assert_eq!(listed(pilot.get(&window(0, 10)).await.want(200)?)?, vec![early.clone()]);
+    assert_eq!(listed(pilot.get(&window(30, 40)).await.want(200)?)?, Vec::<String>::new());
+    assert_error(pilot.get("/operator/v1/flights?state=Flying").await?, 400, "state")?;
+    assert_error(pilot.get("/operator/v1/flights?time_start=yesterday").await?, 400, "time_start")?;
+    assert_error(pilot.get(&window(40, 30)).await?, 400, "time_end")?;
+    assert_error(pilot.get("/operator/v1/flights?state=Accepted&state=Ended").await?, 400, "state")?;
+    pilot.post(&format!("/operator/v1/flights/{early}/end"), &json!({})).await.want(200)?;
+    assert_eq!(listed(pilot.get("/operator/v1/flights?state=Ended").await.want(200)?)?, vec![early]);
+
+    let authority = client_at(&uss.base, "city", &["entente.authority"]);
+    let zone = |minutes: (i64, i64)| json!({"volumes": [volume4d(&circle(LAT + 0.5, LNG, 500.0), 0.0, 500.0, minutes.0, minutes.1)]});
+    let morning = str_of(
+        &authority.post("/authority/v1/constraints", &zone((10, 40))).await.want(201)?["reference"]["id"],
+    )?
+    .to_owned();
+    let evening = str_of(
+        &authority.post("/authority/v1/constraints", &zone((100, 140))).await.want(201)?["reference"]["id"],
+    )?
+    .to_owned();
+    let zones = |body: Value| -> anyhow::Result<Vec<String>> {
+        let list = body["constraints"].as_array().with_context(|| format!("constraints in {body}"))?;
+        Ok(sorted(
+            &list
+                .iter()
+                .map(|c| str_of(&c["reference"]["id"]).map(str::to_owned))
+                .collect::<anyhow::Result<Vec<_>>>()?,
+        ))
+    };
+    assert_eq!(
+        zones(authority.get("/authority/v1/constraints").await.want(200)?)?,
+        sorted(&[&morning, &evening])
+    );
+    let iso = |m: i64| at(m).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let path = format!("/authority/v1/constraints?time_start={}", iso(50));
+    assert_eq!(zones(authority.get(&path).await.want(200)?)?, vec![evening]);
+    assert_error(pilot.get("/authority/v1/constraints").await?, 403, "entente.authority")?;
+    Ok(())
+}
+
+/// Plans a flight for `c` over `lat`, in `minutes` from the base instant; returns its id.
+async fn plan(c: &Client, lat: f64, minutes: (i64, i64)) -> anyhow::Result<String> {
+    let planned = c.post("/operator/v1/flights", &flight(lat, (0.0, 120.0), minutes, 0)).await.want(201)?;
+    Ok(str_of(&planned["id"])?.to_owned())
 }

@@ -127,6 +127,7 @@ pub(crate) fn with_operators(
         config.flights_file = Some(dir.join("flights.jsonl"));
         config.constraints_file = Some(dir.join("constraints.jsonl"));
         config.reports_file = Some(dir.join("reports.jsonl"));
+        config.isas_file = Some(dir.join("rid-isas.jsonl"));
         let audit = AuditLog::open(&dir.join("audit.jsonl"))
             .with_context(|| format!("opening {}", dir.join("audit.jsonl").display()))?;
         let uss = UssState::open(config, auth.clone(), signer(pem, name)?, Arc::new(audit))

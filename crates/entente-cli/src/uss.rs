@@ -117,6 +117,7 @@ pub(crate) async fn run(args: UssArgs) -> anyhow::Result<()> {
     config.flights_file = Some(args.data_dir.join("flights.jsonl"));
     config.constraints_file = Some(args.data_dir.join("constraints.jsonl"));
     config.reports_file = Some(args.data_dir.join("reports.jsonl"));
+    config.isas_file = Some(args.data_dir.join("rid-isas.jsonl"));
     config.rid.version = if args.rid_version == "19" { RidVersion::V19 } else { RidVersion::V22a };
     config.rid.retention = chrono::Duration::seconds(args.rid_retention_secs.max(0));
     config.rid.tactical = entente_tactical::Config {

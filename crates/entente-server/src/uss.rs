@@ -89,6 +89,9 @@ pub struct UssConfig {
     /// The limits of the DSS this USS writes to (InterUSS's by default), by which the operator and authority
     /// APIs refuse a caller's volumes before calling it.
     pub dss_limits: Limits,
+    /// Where the ids of the Remote ID ISAs this USS declared are kept until deleted, so a restart deletes those an
+    /// earlier run left at the DSS; `None` keeps them in memory only.
+    pub isas_file: Option<PathBuf>,
 }
 
 /// How far the alternatives to a refused flight may be shifted, and in which steps.
@@ -136,6 +139,7 @@ impl UssConfig {
             reports_file: None,
             clock: Arc::new(SystemClock),
             dss_limits: Limits::default(),
+            isas_file: None,
         }
     }
 }
@@ -221,8 +225,7 @@ impl UssState {
             })?;
             constraints.insert(id, c);
         }
-        let rid = rid::RidState::new(&config.rid)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let rid = rid::RidState::new(&config.rid, config.isas_file.clone())?;
         let clock = config.clock.clone();
         let metrics = Arc::new(UssMetrics::default());
         Ok(UssState {

@@ -49,6 +49,9 @@ mod uss;
 // The USS's callers' mistakes (operator, authority, flight planning): 4xx naming the field, before the DSS.
 #[path = "integration/uss_input.rs"]
 mod uss_input;
+// Network Remote ID between in-process USSs: watching again, alerts without watches, ISAs within the limits.
+#[path = "integration/uss_rid.rs"]
+mod uss_rid;
 // Geometry and input validation (5-11).
 #[path = "integration/validation.rs"]
 mod validation;

@@ -265,32 +265,128 @@ pub fn clusters(view: &View, positions: &[LatLng]) -> Vec<Cluster> {
         .collect()
 }
 
-/// The ISA an SP declares for its flights: one rectangle around every area (widened by `margin_m`, so the ISA
-/// does not trace a flight's path), over their altitudes, from `now` until the last one ends plus `retention`.
-/// `None` when nothing is left to declare.
-pub fn isa_extent(areas: &[Volume], now: Timestamp, retention: Duration, margin_m: f64) -> Option<Volume> {
-    let rects: Vec<LatLngRect> = areas.iter().flat_map(|v| v.outline.bounding_rects()).collect();
-    let end = areas.iter().filter_map(|v| v.time.hi).max()? + retention;
-    if end <= now || rects.is_empty() {
-        return None;
+/// The largest outline of an ISA the DSS accepts, in m² (InterUSS's DSS and this one: 2500 km²).
+pub const MAX_ISA_AREA_M2: f64 = 2_500e6;
+/// The share of a DSS's area limit clusters keep within: their boxes are measured with lat/lng edges, the DSS
+/// measures the same corners joined by great circles, and the two differ by well under this much at that size.
+const ISA_AREA_SAFETY: f64 = 0.95;
+
+/// One ISA an SP declares: where and until when, and which of the areas it was built from it covers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IsaCluster {
+    pub extent: Volume,
+    /// Indices into the areas given, ascending.
+    pub members: Vec<usize>,
+}
+
+/// The ISAs an SP declares for its flights: the areas (each widened by `margin_m`, so an ISA does not trace a
+/// flight's path) gathered into clusters of nearby ones, each a rectangle within `max_area_m2`, over its areas'
+/// altitudes, from `now` until the last of them ends plus `retention`. Areas whose widened rectangles meet share a
+/// cluster as long as the cluster's rectangle stays within the limit; an area too large for one ISA alone is
+/// split into tiles, each its own cluster. An area without an end counts as ending now; areas ended longer
+/// than `retention` ago are left out, and nothing left gives no cluster. The result depends only on the
+/// areas and their order, so an SP passing them in a stable order keeps stable clusters.
+pub fn isa_clusters(
+    areas: &[Volume],
+    now: Timestamp,
+    retention: Duration,
+    margin_m: f64,
+    max_area_m2: f64,
+) -> Vec<IsaCluster> {
+    let limit = max_area_m2 * ISA_AREA_SAFETY;
+    let end = |v: &Volume| v.time.hi.unwrap_or(now) + retention;
+    let mut parts: Vec<(LatLngRect, Vec<usize>)> = Vec::new();
+    for (i, v) in areas.iter().enumerate().filter(|(_, v)| end(v) > now) {
+        for r in v.outline.bounding_rects() {
+            parts.extend(tiles(widened_rect(r, margin_m), limit).into_iter().map(|t| (t, vec![i])));
+        }
     }
+    // Merges meeting parts until no two meet within the limit; a grown part is compared again with the rest.
+    let mut i = 0;
+    while i < parts.len() {
+        let mut j = i + 1;
+        let mut grown = false;
+        while j < parts.len() {
+            let union = rect_union(&parts[i].0, &parts[j].0);
+            if parts[i].0.intersects(&parts[j].0) && rect_area_m2(&union) <= limit {
+                let (_, members) = parts.remove(j);
+                parts[i].0 = union;
+                parts[i].1.extend(members);
+                grown = true;
+                j = i + 1;
+            } else {
+                j += 1;
+            }
+        }
+        // A part that grew may now meet an earlier one: start over from the first.
+        i = if grown { 0 } else { i + 1 };
+    }
+    parts
+        .into_iter()
+        .filter_map(|(rect, mut members)| {
+            members.sort_unstable();
+            members.dedup();
+            let altitude = members.iter().map(|&m| areas[m].altitude).reduce(|a, b| a.hull(&b))?;
+            let until = members.iter().map(|&m| end(&areas[m])).max()?;
+            let extent = Volume {
+                outline: rect_outline(rect).ok()?,
+                altitude,
+                time: Interval { lo: Some(now), hi: Some(until) },
+            };
+            Some(IsaCluster { extent, members })
+        })
+        .collect()
+}
+
+/// `r` grown by `margin_m` on every side, clamped to the globe.
+fn widened_rect(r: LatLngRect, margin_m: f64) -> LatLngRect {
     let pad_lat = (margin_m / EARTH_RADIUS_M).to_degrees();
-    let lat_lo = rects.iter().map(|r| r.lat_lo).fold(90.0, f64::min) - pad_lat;
-    let lat_hi = rects.iter().map(|r| r.lat_hi).fold(-90.0, f64::max) + pad_lat;
+    let (lat_lo, lat_hi) = ((r.lat_lo - pad_lat).max(-90.0), (r.lat_hi + pad_lat).min(90.0));
     let widest = lat_lo.abs().max(lat_hi.abs()).min(89.0);
     let pad_lng = pad_lat / widest.to_radians().cos();
-    let rect = LatLngRect {
-        lat_lo: lat_lo.max(-90.0),
-        lat_hi: lat_hi.min(90.0),
-        lng_lo: (rects.iter().map(|r| r.lng_lo).fold(180.0, f64::min) - pad_lng).max(-180.0),
-        lng_hi: (rects.iter().map(|r| r.lng_hi).fold(-180.0, f64::max) + pad_lng).min(180.0),
-    };
-    let altitude = areas.iter().map(|v| v.altitude).reduce(|a, b| a.hull(&b))?;
-    Some(Volume {
-        outline: rect_outline(rect).ok()?,
-        altitude,
-        time: Interval { lo: Some(now), hi: Some(end) },
-    })
+    LatLngRect {
+        lat_lo,
+        lat_hi,
+        lng_lo: (r.lng_lo - pad_lng).max(-180.0),
+        lng_hi: (r.lng_hi + pad_lng).min(180.0),
+    }
+}
+
+fn rect_union(a: &LatLngRect, b: &LatLngRect) -> LatLngRect {
+    LatLngRect {
+        lat_lo: a.lat_lo.min(b.lat_lo),
+        lat_hi: a.lat_hi.max(b.lat_hi),
+        lng_lo: a.lng_lo.min(b.lng_lo),
+        lng_hi: a.lng_hi.max(b.lng_hi),
+    }
+}
+
+/// The area of a lat/lng rectangle on the sphere.
+fn rect_area_m2(r: &LatLngRect) -> f64 {
+    let band = r.lat_hi.to_radians().sin() - r.lat_lo.to_radians().sin();
+    EARTH_RADIUS_M * EARTH_RADIUS_M * (r.lng_hi - r.lng_lo).to_radians() * band
+}
+
+/// `r` cut into the fewest n × n equal tiles each within `limit` (itself when it fits).
+fn tiles(r: LatLngRect, limit: f64) -> Vec<LatLngRect> {
+    let mut n = (rect_area_m2(&r) / limit).sqrt().ceil().max(1.0) as usize;
+    loop {
+        let (dlat, dlng) = ((r.lat_hi - r.lat_lo) / n as f64, (r.lng_hi - r.lng_lo) / n as f64);
+        let cut: Vec<LatLngRect> = (0..n)
+            .flat_map(|a| {
+                (0..n).map(move |b| LatLngRect {
+                    lat_lo: r.lat_lo + dlat * a as f64,
+                    lat_hi: if a + 1 == n { r.lat_hi } else { r.lat_lo + dlat * (a + 1) as f64 },
+                    lng_lo: r.lng_lo + dlng * b as f64,
+                    lng_hi: if b + 1 == n { r.lng_hi } else { r.lng_lo + dlng * (b + 1) as f64 },
+                })
+            })
+            .collect();
+        if cut.iter().all(|t| rect_area_m2(t) <= limit) {
+            return cut;
+        }
+        n += 1;
+    }
 }
 
 /// Whether one more subscription over `new` keeps every point under MAX_SUBSCRIPTIONS_PER_AREA of `existing`.
@@ -426,27 +522,118 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn the_isa_covers_every_area_with_a_margin_until_the_retention_ends() -> Result<(), entente_geo::GeoError>
-    {
-        let volume = |lat: f64, end_min: i64, alt: (f64, f64)| Volume {
-            outline: Outline::Circle(entente_geo::Circle::new(LatLng::new(lat, 7.0), 100.0).unwrap()),
+    fn circle_area(lat: f64, lng: f64, radius_m: f64, end_min: i64, alt: (f64, f64)) -> Volume {
+        Volume {
+            outline: Outline::Circle(entente_geo::Circle::new(LatLng::new(lat, lng), radius_m).unwrap()),
             altitude: Interval { lo: Some(alt.0), hi: Some(alt.1) },
             time: Interval { lo: Some(now()), hi: Some(now() + Duration::minutes(end_min)) },
-        };
-        let areas = [volume(46.5, 10, (0.0, 50.0)), volume(46.51, 20, (30.0, 120.0))];
-        let isa = isa_extent(&areas, now(), Duration::seconds(60), 500.0).unwrap();
-        assert_eq!(isa.altitude, Interval { lo: Some(0.0), hi: Some(120.0) });
-        assert_eq!(isa.time.hi, Some(now() + Duration::minutes(20) + Duration::seconds(60)));
-        assert_eq!(isa.time.lo, Some(now()));
+        }
+    }
+
+    #[test]
+    fn nearby_areas_share_an_isa_with_a_margin_until_the_retention_ends() -> Result<(), entente_geo::GeoError>
+    {
+        let areas = [
+            circle_area(46.5, 7.0, 100.0, 10, (0.0, 50.0)),
+            circle_area(46.51, 7.0, 100.0, 20, (30.0, 120.0)),
+        ];
+        let isas = isa_clusters(&areas, now(), Duration::seconds(60), 500.0, MAX_ISA_AREA_M2);
+        assert_eq!(isas.len(), 1, "{isas:?}");
+        let isa = &isas[0];
+        assert_eq!(isa.members, [0, 1]);
+        assert_eq!(isa.extent.altitude, Interval { lo: Some(0.0), hi: Some(120.0) });
+        assert_eq!(isa.extent.time.hi, Some(now() + Duration::minutes(20) + Duration::seconds(60)));
+        assert_eq!(isa.extent.time.lo, Some(now()));
         for a in &areas {
-            assert!(isa.outline.contains_outline(&a.outline));
+            assert!(isa.extent.outline.contains_outline(&a.outline));
         }
         let widened = Outline::Circle(entente_geo::Circle::new(LatLng::new(46.5, 7.0), 550.0)?);
-        assert!(isa.outline.contains_outline(&widened), "the margin hides the flight's edge");
-        assert!(isa_extent(&areas, now() + Duration::minutes(30), Duration::seconds(60), 500.0).is_none());
-        assert!(isa_extent(&[], now(), Duration::seconds(60), 500.0).is_none());
+        assert!(isa.extent.outline.contains_outline(&widened), "the margin hides the flight's edge");
+        let later = isa_clusters(
+            &areas,
+            now() + Duration::minutes(15),
+            Duration::seconds(60),
+            500.0,
+            MAX_ISA_AREA_M2,
+        );
+        assert_eq!(later.iter().map(|c| c.members.clone()).collect::<Vec<_>>(), [vec![1]], "the first ended");
+        assert!(
+            isa_clusters(
+                &areas,
+                now() + Duration::minutes(30),
+                Duration::seconds(60),
+                500.0,
+                MAX_ISA_AREA_M2
+            )
+            .is_empty()
+        );
+        assert!(isa_clusters(&[], now(), Duration::seconds(60), 500.0, MAX_ISA_AREA_M2).is_empty());
         Ok(())
+    }
+
+    #[test]
+    fn areas_130_km_apart_get_an_isa_each_within_the_limit() {
+        // One box around both would cover about 2600 km².
+        let areas = [
+            circle_area(46.5, 6.6, 300.0, 30, (0.0, 120.0)),
+            circle_area(47.67, 6.6, 300.0, 30, (0.0, 120.0)),
+        ];
+        let isas = isa_clusters(&areas, now(), Duration::seconds(60), 500.0, MAX_ISA_AREA_M2);
+        assert_eq!(isas.iter().map(|c| c.members.clone()).collect::<Vec<_>>(), [vec![0], vec![1]]);
+        for (isa, area) in isas.iter().zip(&areas) {
+            assert!(isa.extent.outline.contains_outline(&area.outline));
+            assert!(isa.extent.outline.area_m2() < 10e6, "{}", isa.extent.outline.area_m2());
+        }
+    }
+
+    #[test]
+    fn an_area_larger_than_an_isa_is_tiled() {
+        // A 40 km circle covers about 5000 km².
+        let huge = [circle_area(46.5, 6.6, 40_000.0, 30, (0.0, 120.0))];
+        let isas = isa_clusters(&huge, now(), Duration::seconds(60), 500.0, MAX_ISA_AREA_M2);
+        assert!(isas.len() >= 4, "{}", isas.len());
+        for isa in &isas {
+            assert_eq!(isa.members, [0]);
+            assert!(isa.extent.outline.area_m2() <= MAX_ISA_AREA_M2);
+        }
+        assert!(isas.iter().any(|c| c.extent.outline.contains(LatLng::new(46.5, 6.6))));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn isas_stay_within_the_limit_and_cover_every_live_area(
+            spots in proptest::collection::vec(
+                (-0.8f64..0.8, -0.8f64..0.8, 50.0f64..30_000.0, -5i64..60), 1..25),
+            lat in -70.0f64..70.0,
+            lng in -170.0f64..170.0,
+        ) {
+            let areas: Vec<Volume> = spots
+                .iter()
+                .map(|&(dlat, dlng, radius, end)| circle_area(lat + dlat, lng + dlng, radius, end, (0.0, 100.0)))
+                .collect();
+            let retention = Duration::seconds(60);
+            let isas = isa_clusters(&areas, now(), retention, 500.0, MAX_ISA_AREA_M2);
+            for isa in &isas {
+                let area = isa.extent.outline.area_m2();
+                proptest::prop_assert!(area <= MAX_ISA_AREA_M2, "an ISA of {area} m²");
+                let until = isa.members.iter().filter_map(|&m| areas[m].time.hi).max().map(|t| t + retention);
+                proptest::prop_assert_eq!(isa.extent.time.hi, until);
+            }
+            for (i, a) in areas.iter().enumerate() {
+                let live = a.time.hi.is_some_and(|t| t + retention > now());
+                let holding: Vec<&IsaCluster> = isas.iter().filter(|c| c.members.contains(&i)).collect();
+                proptest::prop_assert_eq!(live, !holding.is_empty(), "area {} live {}", i, live);
+                let whole = holding.iter().any(|c| c.extent.outline.contains_outline(&a.outline));
+                let Outline::Circle(c) = &a.outline else { unreachable!() };
+                // An area small enough for one ISA lies whole in one; a larger one is tiled, its centre in a tile.
+                if live && c.area_m2() * 2.0 < MAX_ISA_AREA_M2 {
+                    proptest::prop_assert!(whole, "area {} is not inside one of its ISAs", i);
+                }
+                if live {
+                    proptest::prop_assert!(holding.iter().any(|h| h.extent.outline.contains(c.center())));
+                }
+            }
+        }
     }
 
     #[test]

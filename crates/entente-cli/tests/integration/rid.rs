@@ -549,3 +549,60 @@ fn at_the_subscription_limit_an_observed_view_replaces_an_on_demand_watch() -> a
     assert_eq!(views.iter().filter(|v| **v == "46.4995,6.5995,46.5005,6.6005").count(), 9, "{views:?}");
     Ok(())
 }
+
+/// A USS killed and started again over its data folder deletes the ISAs its earlier runs declared: however often
+/// it restarts, the DSS holds only the ISA of what it flies now.
+#[test]
+fn a_restarted_uss_leaves_only_its_live_isa_at_the_dss() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let dss = start_dss(dir.path())?;
+    let http = Client::new();
+    let dp = token(EC_PRIVATE, "observer", "rid.display_provider")?;
+    let owned = || -> anyhow::Result<Vec<String>> {
+        let found: Value = http
+            .get(format!(
+                "{}/rid/v2/dss/identification_service_areas?area=46.49,6.59,46.51,6.59,46.51,6.61",
+                dss.base
+            ))
+            .bearer_auth(&dp)
+            .send()?
+            .json()?;
+        Ok(found["service_areas"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|i| i["owner"] == "uss-a")
+            .filter_map(|i| i["id"].as_str().map(str::to_owned))
+            .collect())
+    };
+    let (uss, _) = start_uss_with(dir.path(), &dss.base, "uss-a", "rsa-private.pem", FLAGS)?;
+    let pilot = Operator {
+        http: &http,
+        base: uss.base.clone(),
+        token: token(RSA_PRIVATE, "pilot-a", "entente.operator")?,
+    };
+    let (status, planned) =
+        pilot.post("/operator/v1/flights", &json!({"volumes": [volume(46.5, (0.0, 120.0), (-1, 30))]}))?;
+    ensure!(status == 201, "plan: {status} {planned}");
+    let id = planned["id"].as_str().context("id")?.to_owned();
+    let (status, active) = pilot.post(&format!("/operator/v1/flights/{id}/activate"), &json!({}))?;
+    ensure!(status == 200, "activate: {status} {active}");
+    let mut uss = Some(uss);
+    let mut declared = Vec::new();
+    for run in 0..4 {
+        let isa = eventually(20, &format!("run {run}'s ISA"), || {
+            Ok(owned()?.into_iter().find(|i| !declared.contains(i)))
+        })?;
+        declared.push(isa);
+        // Killed (no chance to clean up) and started again over the same data.
+        drop(uss.take());
+        uss = Some(start_uss_with(dir.path(), &dss.base, "uss-a", "rsa-private.pem", FLAGS)?.0);
+    }
+    let mut last = Vec::new();
+    let found = eventually(20, "only the live ISA at the DSS", || {
+        last = owned()?;
+        Ok((last.len() == 1 && !declared.contains(&last[0])).then(|| last.clone()))
+    });
+    ensure!(found.is_ok(), "after 4 restarts uss-a holds {} ISAs at the DSS: {last:?}", last.len());
+    Ok(())
+}

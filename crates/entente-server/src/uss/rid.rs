@@ -92,12 +92,18 @@ pub(crate) struct RidState {
 }
 
 impl RidState {
-    pub(crate) fn new(config: &RidConfig) -> Result<RidState, entente_tactical::TacticalError> {
+    /// The state of a USS that keeps the ids of the ISAs it declares at `isas_file` (`None`: in memory only).
+    pub(crate) fn new(
+        config: &RidConfig,
+        isas_file: Option<std::path::PathBuf>,
+    ) -> std::io::Result<RidState> {
+        let tactical = tactical::Tactical::new(config)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         Ok(RidState {
-            sp: Mutex::new(sp::Provider::default()),
+            sp: Mutex::new(sp::Provider::open(isas_file)?),
             isa_sync: tokio::sync::Mutex::new(()),
             dp: Mutex::new(dp::Display::default()),
-            tactical: Mutex::new(tactical::Tactical::new(config)?),
+            tactical: Mutex::new(tactical),
             tests: Mutex::new(testing::Tests::default()),
             notifications: Mutex::new(Vec::new()),
         })
@@ -134,8 +140,9 @@ pub(crate) async fn background(st: Arc<UssState>) {
     loop {
         ticks.tick().await;
         if let Err(e) = sp::sync_isa(&st).await {
-            tracing::warn!(error = %e, "bringing this USS's ISA up to date failed");
+            tracing::warn!(error = %e, "bringing this USS's ISAs up to date failed");
         }
+        dp::follow_flying(&st).await;
         dp::poll(&st).await;
     }
 }

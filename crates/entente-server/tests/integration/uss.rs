@@ -78,6 +78,7 @@ impl Uss {
         config.flights_file = Some(dir.path().join("flights.jsonl"));
         config.constraints_file = Some(dir.path().join("constraints.jsonl"));
         config.reports_file = Some(dir.path().join("reports.jsonl"));
+        config.isas_file = Some(dir.path().join("rid-isas.jsonl"));
         // Generous, so a loaded test machine cannot turn a slow peer into a down one.
         config.peer_timeout = Duration::from_secs(5);
         let state =

@@ -1,5 +1,6 @@
-//! The Remote ID display provider: areas this USS's users watch (one DSS subscription each), ISA notifications
-//! from SPs, polling each SP at most once a tick, the merged positions, and the display operators read.
+//! The Remote ID display provider: areas this USS's users watch and areas around the aircraft it flies (one DSS
+//! subscription each), ISA notifications from SPs (taken in order per subscription), polling each SP at most once
+//! a tick, the merged positions, and the display operators read.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -36,9 +37,19 @@ const DEFAULT_WATCH_S: i64 = 3600;
 /// The longest a DSS lets a RID subscription live (NetDSSMaxSubscriptionDuration).
 const MAX_WATCH_S: i64 = 86_400;
 
+/// Why a watch is held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum WatchKind {
+    /// Asked for by an operator.
+    Operator,
+    /// Made for a display's view no watch covered: it may give way to another.
+    Display,
+    /// Around aircraft this USS flies, so tactical detection sees the peers' aircraft nearby with no one watching.
+    Flying,
+}
+
 struct WatchHeld {
-    /// Made for a display's view rather than asked for by an operator: it may give way to another.
-    on_demand: bool,
+    kind: WatchKind,
     view: View,
     subscription_id: String,
     version: String,
@@ -55,8 +66,9 @@ struct KnownIsa {
     /// Where it is; empty when only the DSS's summary (no geometry) is known, so every watch may meet it.
     rects: Vec<LatLngRect>,
     end: Timestamp,
-    /// The highest notification index of this USS's subscriptions that told of it: older news is ignored.
-    index: i32,
+    /// For each of this USS's subscriptions that told of it, the highest notification index it told: older news
+    /// is ignored. Each subscription counts on its own, so a new one (whose indices start again) is heard.
+    indices: HashMap<String, i32>,
     /// False once deleted: kept so a late notification of an older version cannot bring it back.
     live: bool,
 }
@@ -105,8 +117,11 @@ pub(crate) struct Display {
 }
 
 impl Display {
-    fn learn(&mut self, isa: IsaSummary, extents: Option<Volume>, index: i32) {
+    /// Takes `isa` as now described (`extents` `None`: unknown), as told through `told` (subscription, index).
+    fn learn(&mut self, isa: IsaSummary, extents: Option<Volume>, told: &[(String, i32)]) {
         let rects = extents.as_ref().map(|v| v.outline.bounding_rects()).unwrap_or_default();
+        let mut indices = self.isas.remove(&isa.id).map(|known| known.indices).unwrap_or_default();
+        note(&mut indices, told);
         self.isas.insert(
             isa.id,
             KnownIsa {
@@ -116,7 +131,7 @@ impl Display {
                 extents,
                 rects,
                 end: isa.end,
-                index,
+                indices,
                 live: true,
             },
         );
@@ -135,6 +150,20 @@ impl Display {
         self.tracks.retain(|(base, _), t| serving.contains(base.as_str()) && !t.fixes.is_empty());
         self.polled.retain(|base, _| serving.contains(base.as_str()));
     }
+}
+
+/// Records the indices `told` (subscription, index), keeping each subscription's highest.
+fn note(indices: &mut HashMap<String, i32>, told: &[(String, i32)]) {
+    for (subscription, index) in told {
+        let known = indices.entry(subscription.clone()).or_insert(*index);
+        *known = (*known).max(*index);
+    }
+}
+
+/// Whether a notification naming `told` (subscription, index) is news: some subscription tells of the ISA for
+/// the first time, or with a higher index than it told before.
+fn is_news(indices: &HashMap<String, i32>, told: &[(String, i32)]) -> bool {
+    told.iter().any(|(subscription, index)| indices.get(subscription).is_none_or(|known| index > known))
 }
 
 fn watch_out(id: &str, w: &WatchHeld) -> Watch {
@@ -166,7 +195,7 @@ pub(crate) async fn start_watch(
     if !(1..=MAX_WATCH_S).contains(&seconds) {
         return Err(ApiError::bad(format!("duration_s must be from 1 to {MAX_WATCH_S} seconds")));
     }
-    let (_, watch) = subscribe(&st, view, Duration::seconds(seconds), false).await?;
+    let (_, watch) = subscribe(&st, view, Duration::seconds(seconds), WatchKind::Operator).await?;
     Ok((StatusCode::CREATED, Json(watch)))
 }
 
@@ -176,7 +205,7 @@ async fn subscribe(
     st: &Arc<UssState>,
     view: View,
     duration: Duration,
-    on_demand: bool,
+    kind: WatchKind,
 ) -> Result<(String, Watch), ApiError> {
     let now = st.now();
     {
@@ -238,22 +267,32 @@ async fn subscribe(
     let present =
         present.map_err(|e| ApiError::Upstream(format!("the DSS's answer to the subscription: {e}")))?;
     let id = uuid::Uuid::new_v4().to_string();
-    let held = WatchHeld { on_demand, view, subscription_id, version, end };
+    let told = [(subscription_id.clone(), index)];
+    let held = WatchHeld { kind, view, subscription_id, version, end };
     let watch = watch_out(&id, &held);
     let mut dp = st.rid.dp.lock();
     for isa in present.into_iter().filter(|i| i.owner != st.config.identity) {
-        if !dp.isas.contains_key(&isa.id) {
-            dp.learn(isa, None, index);
+        match dp.isas.get_mut(&isa.id) {
+            // Known as it is: only this subscription's index is new.
+            Some(known) if known.version == isa.version && known.live => note(&mut known.indices, &told),
+            // Unknown, or changed since last heard of (its extents unknown until a notification tells them).
+            _ => dp.learn(isa, None, &told),
         }
     }
     dp.watches.insert(id.clone(), held);
     Ok((id, watch))
 }
 
-/// A watch covering `view` for at least another second: one already held, or a new one for `duration`, as a
-/// display asked for an area it did not watch subscribes on demand. The new one is as wide as the SPs still
-/// answer a poll for, so the views a display moves through nearby share it instead of piling up subscriptions.
-pub(super) async fn ensure_watch(st: &Arc<UssState>, view: View, duration: Duration) -> Result<(), ApiError> {
+/// A watch covering `view` for at least another second: one already held, or a new one of `kind` for `duration`,
+/// as a display asked for an area it did not watch, or an aircraft this USS flies needs watched around it. The new
+/// one is as wide as the SPs still answer a poll for, so the views a display moves through nearby (or the
+/// aircraft flying near each other) share it instead of piling up subscriptions.
+pub(super) async fn ensure_watch(
+    st: &Arc<UssState>,
+    view: View,
+    duration: Duration,
+    kind: WatchKind,
+) -> Result<(), ApiError> {
     let soon = st.now() + Duration::seconds(1);
     let held = st.rid.dp.lock().watches.values().any(|w| w.end > soon && w.view.covers(&view));
     if held {
@@ -266,7 +305,7 @@ pub(super) async fn ensure_watch(st: &Arc<UssState>, view: View, duration: Durat
         (limits.max_diagonal_m * 0.98 - view.diagonal_m()).max(0.0) / (2.0 * std::f64::consts::SQRT_2);
     let wide = view.widened(margin)?;
     let view = if wide.scale(&limits).is_ok() { wide } else { view };
-    // At the per-area limit, the on-demand watch there that would end first gives way.
+    // At the per-area limit, the display's watch there that would end first gives way.
     let evict = {
         let dp = st.rid.dp.lock();
         let held: Vec<LatLngRect> = dp.watches.values().map(|w| w.view.rect()).collect();
@@ -275,7 +314,7 @@ pub(super) async fn ensure_watch(st: &Arc<UssState>, view: View, duration: Durat
         } else {
             dp.watches
                 .iter()
-                .filter(|(_, w)| w.on_demand && w.view.rect().intersects(&view.rect()))
+                .filter(|(_, w)| w.kind == WatchKind::Display && w.view.rect().intersects(&view.rect()))
                 .min_by_key(|(_, w)| w.end)
                 .map(|(id, _)| id.clone())
         }
@@ -283,7 +322,47 @@ pub(super) async fn ensure_watch(st: &Arc<UssState>, view: View, duration: Durat
     if let Some(id) = evict {
         unsubscribe(st, &id).await?;
     }
-    subscribe(st, view, duration, true).await.map(|_| ())
+    subscribe(st, view, duration, kind).await.map(|_| ())
+}
+
+/// How long a watch around flying aircraft lasts before a new one replaces it.
+const FLYING_WATCH_S: i64 = 3600;
+
+/// Keeps every aircraft this USS flies (its operators' flights and replayed or injected traffic) watched: a watch
+/// covering the aircraft and a quarter of the widest view on each side of it, made when none does (as wide as
+/// SPs answer, so aircraft flying near each other share it), and ended once it holds none of them. Peers'
+/// aircraft near them are then polled and reach tactical detection with no operator watching.
+pub(super) async fn follow_flying(st: &Arc<UssState>) {
+    let positions = sp::flying_positions(st);
+    let limits = st.config.rid.version.views();
+    // Half of what `ensure_watch` widens a point to, so an aircraft gets a new watch before it nears an edge.
+    let reach_m = limits.max_diagonal_m * 0.98 / (2.0 * std::f64::consts::SQRT_2) / 2.0;
+    for at in &positions {
+        let near = match View::new(*at, *at).and_then(|v| v.widened(reach_m)) {
+            Ok(near) => near,
+            Err(e) => {
+                tracing::debug!(error = %e, "no watch around an aircraft off the globe");
+                continue;
+            }
+        };
+        if let Err(e) = ensure_watch(st, near, Duration::seconds(FLYING_WATCH_S), WatchKind::Flying).await {
+            tracing::warn!(error = %e, "watching around an aircraft this USS flies failed");
+        }
+    }
+    let idle: Vec<String> = st
+        .rid
+        .dp
+        .lock()
+        .watches
+        .iter()
+        .filter(|(_, w)| w.kind == WatchKind::Flying && !positions.iter().any(|p| w.view.contains(*p)))
+        .map(|(id, _)| id.clone())
+        .collect();
+    for id in idle {
+        if let Err(e) = unsubscribe(st, &id).await {
+            tracing::warn!(error = %e, "ending a watch around aircraft no longer flying failed");
+        }
+    }
 }
 
 /// Polls now every SP whose live ISA meets `view`, for a minute of recent positions there.
@@ -328,7 +407,9 @@ pub(crate) async fn list_watches(
 ) -> Result<Json<WatchList>, ApiError> {
     auth.require(OPERATOR_SCOPE)?;
     let dp = st.rid.dp.lock();
-    Ok(Json(WatchList { watches: dp.watches.iter().map(|(id, w)| watch_out(id, w)).collect() }))
+    // The watches around this USS's own aircraft are its own business, kept in line with what it flies.
+    let listed = dp.watches.iter().filter(|(_, w)| w.kind != WatchKind::Flying);
+    Ok(Json(WatchList { watches: listed.map(|(id, w)| watch_out(id, w)).collect() }))
 }
 
 /// Stops watching: the subscription is deleted at the DSS (already gone there is fine).
@@ -340,6 +421,10 @@ pub(crate) async fn end_watch(
     Path(id): Path<String>,
 ) -> Result<Json<Watch>, ApiError> {
     auth.require(OPERATOR_SCOPE)?;
+    let flying = st.rid.dp.lock().watches.get(&id).is_some_and(|w| w.kind == WatchKind::Flying);
+    if flying {
+        return Err(ApiError::NotFound(format!("watch {id}: not found")));
+    }
     Ok(Json(unsubscribe(&st, &id).await?))
 }
 
@@ -382,23 +467,26 @@ pub(crate) async fn notified_isa(
     let n: PutIdentificationServiceAreaNotificationParameters = body.json()?;
     let area = n.service_area.as_ref().map(IsaSummary::v22a).transpose()?;
     let extents = n.extents.as_ref().map(|e| volume_in(e, "extents", MAX_VERTICES)).transpose()?;
-    let index = n.subscriptions.iter().map(|s| s.notification_index).max();
-    take_notification(&st, &caller.manager, &id, area, extents, index)
+    let told: Vec<(String, i32)> =
+        n.subscriptions.iter().map(|s| (s.subscription_id.clone(), s.notification_index)).collect();
+    take_notification(&st, &caller.manager, &id, area, extents, &told)
 }
 
 /// The rules of an ISA notification in either version, from `sender` (the token's subject) about ISA `id`;
-/// `index` is the highest notification index of the subscriptions it names (none named is a 400).
+/// `told` names the subscriptions it is for, each with its notification index (none named is a 400). It is news
+/// when one of them is a subscription this USS holds and tells of this ISA with an index higher than that
+/// subscription told before; one for subscriptions this USS does not hold (ended, or never its) changes nothing.
 pub(super) fn take_notification(
     st: &UssState,
     sender: &str,
     id: &str,
     area: Option<IsaSummary>,
     extents: Option<Volume>,
-    index: Option<i32>,
+    told: &[(String, i32)],
 ) -> Result<StatusCode, ApiError> {
-    let Some(index) = index else {
+    if told.is_empty() {
         return Err(ApiError::bad("subscriptions must name at least one subscription"));
-    };
+    }
     if let Some(area) = &area {
         if area.id != id {
             return Err(ApiError::bad(format!("service_area.id {} differs from the path's {id}", area.id)));
@@ -427,18 +515,20 @@ pub(super) fn take_notification(
                 area.version
             )));
         }
-        if index <= known.index {
-            tracing::debug!(isa = id, index, "an older notification of an ISA ignored");
-            return Ok(StatusCode::NO_CONTENT);
-        }
+    }
+    let held: HashSet<&str> = dp.watches.values().map(|w| w.subscription_id.as_str()).collect();
+    let told: Vec<(String, i32)> = told.iter().filter(|(s, _)| held.contains(s.as_str())).cloned().collect();
+    if told.is_empty() || dp.isas.get(id).is_some_and(|known| !is_news(&known.indices, &told)) {
+        tracing::debug!(isa = id, ?told, "an older notification of an ISA ignored");
+        return Ok(StatusCode::NO_CONTENT);
     }
     match area {
-        Some(area) if area.owner != st.config.identity => dp.learn(area, extents, index),
+        Some(area) if area.owner != st.config.identity => dp.learn(area, extents, &told),
         Some(_) => {}
         None => {
             if let Some(known) = dp.isas.get_mut(id) {
                 known.live = false;
-                known.index = index;
+                note(&mut known.indices, &told);
             }
             dp.prune(st.now());
         }

@@ -1,17 +1,20 @@
-//! The Remote ID service provider: the ISA over this USS's active flights and replayed traffic, kept at the DSS
-//! and announced to its subscribers, and the positions served to display providers.
+//! The Remote ID service provider: the ISAs over this USS's active flights and replayed traffic (one per cluster of
+//! nearby aircraft, each within the DSS's area limit), kept at the DSS and announced to their subscribers, the
+//! cleaning of ISAs an earlier run left, and the positions served to display providers.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::Duration;
 use entente_uss::rid::{
-    Fix, NEAR_REAL_TIME_S, V22A_VIEWS, View, isa_extent, merge_fixes, recent_in_view, seen_in,
+    Fix, MAX_ISA_AREA_M2, NEAR_REAL_TIME_S, V22A_VIEWS, View, isa_clusters, merge_fixes, recent_in_view,
+    seen_in,
 };
 use entente_uss::{FlightState, Timestamp, Volume};
 use reqwest::Method;
+use serde::{Deserialize, Serialize};
 
 use super::types::{
     GetFlightDetailsResponse, GetFlightsResponse, GetIdentificationServiceAreaDetailsResponse,
@@ -24,6 +27,7 @@ use crate::extract::{Auth, entity_id};
 use crate::rid::v22a::{ChangeIdentificationServiceAreaResponse, DP, PutParameters, SP};
 use crate::rid::{Params, RidSubscriberToNotify, params};
 use crate::scd::types::SubscriberToNotify;
+use crate::uss::journal::{self, Journal};
 use crate::uss::{UssState, peers};
 use crate::wire::{time_out, volume_out};
 
@@ -63,12 +67,60 @@ struct HeldIsa {
     id: String,
     version: String,
     extent: Volume,
+    /// The aircraft it was declared for: as clusters change, each keeps the ISA that shares most of its aircraft.
+    members: BTreeSet<String>,
 }
 
-#[derive(Default)]
+/// An ISA this USS declared, as its journal keeps it across restarts until the DSS no longer holds it.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct DeclaredIsa {
+    declared: Timestamp,
+}
+
 pub(crate) struct Provider {
     tracks: HashMap<String, SpTrack>,
-    isa: Option<HeldIsa>,
+    isas: Vec<HeldIsa>,
+    /// ISAs an earlier run of this USS declared and may have left at the DSS: deleted before this run declares.
+    earlier: Vec<String>,
+    /// Every ISA declared and not yet known deleted, by id: written before the DSS hears of an ISA, so a run
+    /// killed at any point leaves its successor every ISA to clean.
+    journal: Journal<DeclaredIsa>,
+}
+
+impl Provider {
+    /// The provider of a USS that keeps its ISAs' ids at `path` (`None`: in memory only); the ISAs found there are
+    /// an earlier run's.
+    pub(crate) fn open(path: Option<std::path::PathBuf>) -> std::io::Result<Provider> {
+        let (journal, saved) = Journal::open(path)?;
+        Ok(Provider {
+            tracks: HashMap::new(),
+            isas: Vec::new(),
+            earlier: saved.into_iter().map(|(id, _)| id).collect(),
+            journal,
+        })
+    }
+}
+
+/// Records that ISA `id` was declared at `declared` (`None`: it is gone from the DSS), on disk before returning.
+fn remember(st: &UssState, id: &str, declared: Option<Timestamp>) {
+    let written = {
+        let mut sp = st.rid.sp.lock();
+        let Provider { journal, isas, earlier, .. } = &mut *sp;
+        let record = declared.map(|declared| DeclaredIsa { declared });
+        let encoded = journal.encode([(id.to_owned(), record)], || {
+            // Compaction keeps what is still to be cleaned, held, or about to be declared; the time only informs.
+            let mut live: Vec<String> =
+                isas.iter().map(|h| h.id.clone()).chain(earlier.iter().cloned()).collect();
+            live.extend(declared.map(|_| id.to_owned()));
+            live.sort();
+            live.dedup();
+            live.into_iter().map(|id| (id, DeclaredIsa { declared: declared.unwrap_or_default() })).collect()
+        });
+        journal.write_encoded(encoded)
+    };
+    if let Err(e) = journal::finish(written) {
+        tracing::error!(isa = id, error = %e, "saving this USS's ISA ids failed");
+    }
 }
 
 /// Keeps a position of aircraft `id` (its last minute is what display providers may be served).
@@ -112,10 +164,13 @@ fn flying(state: FlightState) -> bool {
     matches!(state, FlightState::Activated | FlightState::Nonconforming | FlightState::Contingent)
 }
 
-/// Brings the ISA in line with what flies: created when the first flight activates, widened or narrowed as flights
-/// change, deleted once the last one ended and the retention passed. Subscribers hear of each change.
+/// Brings the ISAs in line with what flies: the ISAs an earlier run left are deleted first; then one ISA per
+/// cluster of nearby aircraft (`entente_uss::rid::isa_clusters`), created when a cluster appears, updated as it
+/// changes, deleted once its last aircraft ended and the retention passed. Subscribers hear of each change. An ISA
+/// the DSS refuses does not hold up the others; the first failure is returned once all were tried.
 pub(crate) async fn sync_isa(st: &Arc<UssState>) -> Result<(), ApiError> {
     let _guard = st.rid.isa_sync.lock().await;
+    let cleaned = clean_earlier(st).await;
     let now = st.now();
     let retention = st.config.rid.retention;
     let active: HashMap<String, Vec<Volume>> = st
@@ -138,33 +193,144 @@ pub(crate) async fn sync_isa(st: &Arc<UssState>) -> Result<(), ApiError> {
             }
         }
         sp.tracks.retain(|_, t| t.ended.is_none_or(|end| end + retention > now));
-        let areas: Vec<Volume> = sp
-            .tracks
-            .values()
-            .flat_map(|t| {
-                t.area.iter().map(|v| {
+        // In the order of the aircraft's ids, so the clusters stay the same from one round to the next.
+        let ordered: BTreeMap<&String, &SpTrack> = sp.tracks.iter().collect();
+        let (owners, areas): (Vec<&String>, Vec<Volume>) = ordered
+            .into_iter()
+            .flat_map(|(id, t)| {
+                t.area.iter().map(move |v| {
                     let mut v = v.clone();
                     // An ended flight is declared until it ended; one flying late, at least until now.
                     v.time.hi = t.ended.or_else(|| v.time.hi.map(|hi| hi.max(now)));
-                    v
+                    (id, v)
                 })
             })
-            .collect();
-        (isa_extent(&areas, now, retention, st.config.rid.isa_margin_m), sp.isa.clone())
+            .unzip();
+        let desired: Vec<(Volume, BTreeSet<String>)> =
+            isa_clusters(&areas, now, retention, st.config.rid.isa_margin_m, MAX_ISA_AREA_M2)
+                .into_iter()
+                .map(|c| (c.extent, c.members.iter().map(|&m| owners[m].clone()).collect()))
+                .collect();
+        (desired, sp.isas.clone())
     };
-    match (desired, held) {
-        (None, None) => Ok(()),
-        (None, Some(held)) => delete_isa(st, held).await,
-        (Some(mut desired), held) => {
-            if let Some(h) = &held {
+    let (changes, gone) = assign(desired, held);
+    let mut first_error = cleaned.err();
+    for (held, mut extent, members) in changes {
+        let outcome = match held {
+            Some(h) => {
                 // The start stays as first declared: the DSS refuses a start moved into the past.
-                desired.time.lo = h.extent.time.lo;
-                if volume_out(&desired) == volume_out(&h.extent) {
-                    return Ok(());
+                extent.time.lo = h.extent.time.lo;
+                if volume_out(&extent) == volume_out(&h.extent) {
+                    if let Some(kept) = st.rid.sp.lock().isas.iter_mut().find(|i| i.id == h.id) {
+                        kept.members = members;
+                    }
+                    continue;
                 }
+                put_isa(st, Some(h), extent, members, now).await
             }
-            put_isa(st, held, desired).await
+            None => put_isa(st, None, extent, members, now).await,
+        };
+        if let Err(e) = outcome {
+            first_error.get_or_insert(e);
         }
+    }
+    for held in gone {
+        if let Err(e) = delete_isa(st, held).await {
+            first_error.get_or_insert(e);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Pairs each desired cluster (extent and aircraft) with the held ISA sharing most of its aircraft, each ISA
+/// used once; a cluster sharing none gets a new ISA (`None`), and the held ISAs left over are to be deleted.
+#[allow(clippy::type_complexity)]
+fn assign(
+    desired: Vec<(Volume, BTreeSet<String>)>,
+    mut held: Vec<HeldIsa>,
+) -> (Vec<(Option<HeldIsa>, Volume, BTreeSet<String>)>, Vec<HeldIsa>) {
+    let mut changes = Vec::with_capacity(desired.len());
+    for (extent, members) in desired {
+        let best = held
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.members.intersection(&members).count(), i))
+            .filter(|(shared, _)| *shared > 0)
+            .max_by_key(|&(shared, i)| (shared, std::cmp::Reverse(i)))
+            .map(|(_, i)| held.remove(i));
+        changes.push((best, extent, members));
+    }
+    (changes, held)
+}
+
+/// Deletes at the DSS every ISA an earlier run of this USS declared (already gone is fine) and tells their
+/// subscribers; each one is forgotten once the DSS no longer holds it, and the others are tried again next round.
+async fn clean_earlier(st: &Arc<UssState>) -> Result<(), ApiError> {
+    let earlier = st.rid.sp.lock().earlier.clone();
+    let mut first_error = None;
+    for id in earlier {
+        match delete_earlier(st, &id).await {
+            Ok(()) => {
+                st.rid.sp.lock().earlier.retain(|e| *e != id);
+                remember(st, &id, None);
+            }
+            Err(e) => {
+                tracing::warn!(isa = id, error = %e, "deleting an ISA an earlier run declared failed");
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+async fn delete_earlier(st: &Arc<UssState>, id: &str) -> Result<(), ApiError> {
+    let url = format!(
+        "{}{}/identification_service_areas/{id}",
+        st.config.dss_url,
+        dss_prefix(st.config.rid.version)
+    );
+    let (scope, timeout) = (read_scope(st.config.rid.version), st.config.dss_timeout);
+    let reply = st.client.send_scoped(Method::GET, &url, scope, None::<&()>, timeout).await?;
+    if reply.status == 404 {
+        return Ok(());
+    }
+    if !reply.is_success() {
+        return Err(reply.unexpected());
+    }
+    let (owner, version) = match st.config.rid.version {
+        RidVersion::V22a => {
+            let got: crate::rid::ServiceArea<crate::rid::v22a::IdentificationServiceArea> = reply.json()?;
+            (got.service_area.owner, got.service_area.version)
+        }
+        RidVersion::V19 => {
+            let got: crate::rid::ServiceArea<crate::rid::v19::IdentificationServiceArea> = reply.json()?;
+            (got.service_area.owner, got.service_area.version)
+        }
+    };
+    if owner != st.config.identity {
+        // Not this USS's (its id was taken by another writer): nothing of ours to clean.
+        return Ok(());
+    }
+    if let Some(changed) = change_isa(st, id, Some(&version), None).await? {
+        tracing::info!(isa = id, "identification service area of an earlier run deleted");
+        notify(st, id, changed, None).await?;
+    }
+    Ok(())
+}
+
+/// Where the DSS's Remote ID API is, in F3411 version `rid`.
+fn dss_prefix(rid: RidVersion) -> &'static str {
+    match rid {
+        RidVersion::V22a => "/rid/v2/dss",
+        RidVersion::V19 => "/v1/dss",
+    }
+}
+
+/// The scope that reads an ISA at the DSS, in F3411 version `rid`.
+fn read_scope(rid: RidVersion) -> &'static str {
+    match rid {
+        RidVersion::V22a => SP,
+        RidVersion::V19 => crate::rid::v19::READ,
     }
 }
 
@@ -190,11 +356,7 @@ async fn change_isa(
     extent: Option<&Volume>,
 ) -> Result<Option<Changed>, ApiError> {
     let rid = st.config.rid.version;
-    let prefix = match rid {
-        RidVersion::V22a => "/rid/v2/dss",
-        RidVersion::V19 => "/v1/dss",
-    };
-    let mut url = format!("{}{prefix}/identification_service_areas/{id}", st.config.dss_url);
+    let mut url = format!("{}{}/identification_service_areas/{id}", st.config.dss_url, dss_prefix(rid));
     if let Some(version) = version {
         url = format!("{url}/{version}");
     }
@@ -220,7 +382,7 @@ async fn change_isa(
     };
     if version.is_some() && matches!(reply.status, 404 | 409) {
         // The DSS lost or moved past the ISA held (a restart, another writer).
-        st.rid.sp.lock().isa = None;
+        st.rid.sp.lock().isas.retain(|h| h.id != id);
         return if reply.status == 404 { Ok(None) } else { Err(reply.unexpected()) };
     }
     if !reply.is_success() {
@@ -246,21 +408,41 @@ async fn change_isa(
     }))
 }
 
-async fn put_isa(st: &Arc<UssState>, held: Option<HeldIsa>, extent: Volume) -> Result<(), ApiError> {
+async fn put_isa(
+    st: &Arc<UssState>,
+    held: Option<HeldIsa>,
+    extent: Volume,
+    members: BTreeSet<String>,
+    now: Timestamp,
+) -> Result<(), ApiError> {
     let id = held.as_ref().map_or_else(|| uuid::Uuid::new_v4().to_string(), |h| h.id.clone());
+    if held.is_none() {
+        // On disk before the DSS hears of it, so no run can leave it behind unknown to the next.
+        remember(st, &id, Some(now));
+    }
     let Some(changed) = change_isa(st, &id, held.as_ref().map(|h| h.version.as_str()), Some(&extent)).await?
     else {
+        remember(st, &id, None);
         return Ok(());
     };
-    st.rid.sp.lock().isa =
-        Some(HeldIsa { id: id.clone(), version: changed.version.clone(), extent: extent.clone() });
+    {
+        let mut sp = st.rid.sp.lock();
+        sp.isas.retain(|h| h.id != id);
+        sp.isas.push(HeldIsa {
+            id: id.clone(),
+            version: changed.version.clone(),
+            extent: extent.clone(),
+            members,
+        });
+    }
     tracing::info!(isa = id, subscribers = changed.subscribers.len(), "identification service area declared");
     notify(st, &id, changed, Some(&extent)).await
 }
 
 async fn delete_isa(st: &Arc<UssState>, held: HeldIsa) -> Result<(), ApiError> {
     let changed = change_isa(st, &held.id, Some(&held.version), None).await?;
-    st.rid.sp.lock().isa = None;
+    st.rid.sp.lock().isas.retain(|h| h.id != held.id);
+    remember(st, &held.id, None);
     tracing::info!(isa = held.id, "identification service area deleted");
     match changed {
         Some(changed) => notify(st, &held.id, changed, None).await,
@@ -349,10 +531,8 @@ pub(super) fn flights_now(st: &UssState, view: &View, duration: Duration) -> Get
 /// The answer to a flights query at `now`: every aircraft with a position of the last minute in the view, its
 /// current state, and its recent positions within `duration`.
 fn flights_out(sp: &Provider, view: &View, now: Timestamp, duration: Duration) -> GetFlightsResponse {
-    let no_isas_present = sp
-        .isa
-        .as_ref()
-        .is_none_or(|h| !h.extent.outline.bounding_rects().iter().any(|r| r.intersects(&view.rect())));
+    let no_isas_present =
+        !sp.isas.iter().any(|h| h.extent.outline.bounding_rects().iter().any(|r| r.intersects(&view.rect())));
     let mut flights: Vec<RidFlight> = sp
         .tracks
         .iter()
@@ -378,6 +558,22 @@ fn flights_out(sp: &Provider, view: &View, now: Timestamp, duration: Duration) -
         .collect();
     flights.sort_by(|a, b| a.id.cmp(&b.id));
     GetFlightsResponse { timestamp: time_out(now), flights, no_isas_present }
+}
+
+/// Where each aircraft this SP reports and that still flies is: its last position, or before its first the centre
+/// of where it is declared to fly.
+pub(super) fn flying_positions(st: &UssState) -> Vec<entente_geo::LatLng> {
+    let sp = st.rid.sp.lock();
+    sp.tracks
+        .values()
+        .filter(|t| t.ended.is_none())
+        .filter_map(|t| {
+            t.fixes.last().map(|f| f.at).or_else(|| {
+                let r = t.area.first()?.outline.bounding_rects().into_iter().next()?;
+                Some(entente_geo::LatLng::new((r.lat_lo + r.lat_hi) / 2.0, (r.lng_lo + r.lng_hi) / 2.0))
+            })
+        })
+        .collect()
 }
 
 /// This SP's own flights, replayed and injected aircraft with their last minute of positions (no provider set).
@@ -438,11 +634,11 @@ pub(crate) async fn isa_details(
     auth.rid(&[DP])?;
     let id = entity_id(&id, "id")?.to_string();
     let sp = st.rid.sp.lock();
-    match &sp.isa {
-        Some(held) if held.id == id => {
+    match sp.isas.iter().find(|h| h.id == id) {
+        Some(held) => {
             Ok(Json(GetIdentificationServiceAreaDetailsResponse { extents: volume_out(&held.extent) }))
         }
-        _ => Err(ApiError::NotFound(format!("identification service area {id}: not held by this USS"))),
+        None => Err(ApiError::NotFound(format!("identification service area {id}: not held by this USS"))),
     }
 }
 
@@ -470,7 +666,7 @@ mod tests {
             vertical_speed_mps: Some(-1.5),
             ..Motion::default()
         };
-        let mut sp = Provider::default();
+        let mut sp = Provider::open(None).expect("a provider kept in memory opens");
         let mut operated = SpTrack::new(false);
         operated.fixes =
             vec![fix(70, 46.5, Motion::default()), fix(20, 46.5, Motion::default()), fix(2, 46.501, moving)];

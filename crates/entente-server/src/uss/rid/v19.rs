@@ -186,8 +186,9 @@ pub(crate) async fn notified_isa(
     let n: NotificationParameters = body.json()?;
     let area = n.service_area.as_ref().map(summary).transpose()?;
     let extents = n.extents.as_ref().map(|e| volume_in(e, "extents", MAX_VERTICES)).transpose()?;
-    let index = n.subscriptions.iter().map(|s| s.notification_index).max();
-    dp::take_notification(&st, &caller.manager, &id, area, extents, index)
+    let told: Vec<(String, i32)> =
+        n.subscriptions.iter().map(|s| (s.subscription_id.clone(), s.notification_index)).collect();
+    dp::take_notification(&st, &caller.manager, &id, area, extents, &told)
 }
 
 #[cfg(test)]

@@ -1,10 +1,11 @@
 //! Network Remote ID (ASTM F3411-22a) in the USS, and the tactical conflict detection it feeds.
 //!
-//! As service provider (`sp.rs`) the USS declares an ISA over its active flights (and replayed traffic,
-//! `replay.rs`) and serves their positions; as display provider (`dp.rs`) it subscribes over the areas its users
-//! watch, learns SPs from ISA notifications, polls them and merges what they report. Every position either role
+//! As service provider (`sp.rs`) the USS declares ISAs over its active flights (and replayed traffic,
+//! `replay.rs`), one per cluster of nearby aircraft, and serves their positions; as display provider (`dp.rs`) it
+//! subscribes over the areas its users watch and around the aircraft it flies, learns SPs from ISA
+//! notifications, polls them and merges what they report. Every position either role
 //! sees goes to the tactical monitor (`tactical.rs`), whose alerts operators read. The rules (views, clusters,
-//! merging, the ISA's extent) are `entente_uss::rid`'s; this module moves them over HTTP.
+//! merging, the ISAs' extents) are `entente_uss::rid`'s; this module moves them over HTTP.
 
 pub(crate) mod dp;
 pub(crate) mod replay;
@@ -54,9 +55,9 @@ pub struct RidConfig {
     /// How long an ISA and a flight's positions outlive the flight (F3411 asks SPs to keep serving recent
     /// positions for NetMaxNearRealTimeDataPeriod, 60 s).
     pub retention: chrono::Duration,
-    /// How far the ISA reaches beyond the flights' areas, so it does not trace their edges.
+    /// How far an ISA reaches beyond the flights' areas, so it does not trace their edges.
     pub isa_margin_m: f64,
-    /// How often the ISA is brought up to date and each SP is polled; never below a second, the fastest F3411
+    /// How often the ISAs are brought up to date and each SP is polled; never below a second, the fastest F3411
     /// lets a DP poll one SP.
     pub tick: Duration,
     /// Protected zone and look-ahead of tactical conflict detection.
@@ -81,7 +82,7 @@ impl Default for RidConfig {
 /// Everything Remote ID and tactical detection keep in memory.
 pub(crate) struct RidState {
     sp: Mutex<sp::Provider>,
-    /// Held across one bringing of the ISA up to date, so two never race at the DSS.
+    /// Held across one bringing of the ISAs up to date, so two never race at the DSS.
     isa_sync: tokio::sync::Mutex<()>,
     dp: Mutex<dp::Display>,
     tactical: Mutex<tactical::Tactical>,
@@ -133,7 +134,7 @@ pub(crate) fn operator_routes() -> Routes<Arc<UssState>> {
         .get("/operator/v1/alerts", tactical::alerts)
 }
 
-/// Brings the ISA up to date and polls the SPs every tick until the process ends.
+/// Brings the ISAs up to date, keeps the own aircraft watched and polls the SPs every tick until the process ends.
 pub(crate) async fn background(st: Arc<UssState>) {
     let mut ticks = tokio::time::interval(st.config.rid.tick.max(Duration::from_secs(1)));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -147,7 +148,7 @@ pub(crate) async fn background(st: Arc<UssState>) {
     }
 }
 
-/// Brings this USS's ISA in line with its flights now rather than at the next round, so a caller that just
+/// Brings this USS's ISAs in line with its flights now rather than at the next round, so a caller that just
 /// activated flights (`entente serve --seed`) knows the DSS holds it.
 pub async fn declare_flights(st: &Arc<UssState>) -> Result<(), ApiError> {
     sp::sync_isa(st).await

@@ -265,8 +265,6 @@ pub fn clusters(view: &View, positions: &[LatLng]) -> Vec<Cluster> {
         .collect()
 }
 
-/// The largest outline of an ISA the DSS accepts, in m² (InterUSS's DSS and this one: 2500 km²).
-pub const MAX_ISA_AREA_M2: f64 = 2_500e6;
 /// The share of a DSS's area limit clusters keep within: their boxes are measured with lat/lng edges, the DSS
 /// measures the same corners joined by great circles, and the two differ by well under this much at that size.
 const ISA_AREA_SAFETY: f64 = 0.95;
@@ -402,6 +400,9 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
+
+    /// The largest outline of an ISA InterUSS's DSS (and this one, by default) accepts, in m².
+    const MAX_ISA_AREA_M2: f64 = 2_500e6;
 
     #[test]
     fn a_widened_view_covers_the_view_by_the_margin() -> Result<(), UssError> {

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
+use entente_dss::Clock;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -147,7 +148,7 @@ async fn flights_130_km_apart_are_each_discoverable() -> anyhow::Result<()> {
     let a = Uss::start(&dss, "uss-a").await?;
     // About 130 km apart, north-east: one box around both would cover some 8000 km², over the DSS's 2500.
     let (north, south) = ((LAT + 0.83, LNG + 1.2), (LAT, LNG));
-    let now = chrono::Utc::now();
+    let now = entente_dss::SystemClock.now();
     let mut ids = Vec::new();
     for (lat, lng) in [south, north] {
         let volume = volume4d_at(
@@ -162,7 +163,7 @@ async fn flights_130_km_apart_are_each_discoverable() -> anyhow::Result<()> {
         let id = str_of(&planned["id"])?.to_owned();
         a.operator().post(&format!("/operator/v1/flights/{id}/activate"), &json!({})).await.want(200)?;
         let fix = json!({
-            "time_measured": time_of(chrono::Utc::now()),
+            "time_measured": time_of(entente_dss::SystemClock.now()),
             "position": {"latitude": lat, "longitude": lng, "altitude": altitude(60.0)}
         });
         a.operator().post(&format!("/operator/v1/flights/{id}/telemetry"), &fix).await.want(200)?;

@@ -9,8 +9,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use chrono::Duration;
 use entente_uss::rid::{
-    Fix, MAX_ISA_AREA_M2, NEAR_REAL_TIME_S, V22A_VIEWS, View, isa_clusters, merge_fixes, recent_in_view,
-    seen_in,
+    Fix, NEAR_REAL_TIME_S, V22A_VIEWS, View, isa_clusters, merge_fixes, recent_in_view, seen_in,
 };
 use entente_uss::{FlightState, Timestamp, Volume};
 use reqwest::Method;
@@ -206,11 +205,16 @@ pub(crate) async fn sync_isa(st: &Arc<UssState>) -> Result<(), ApiError> {
                 })
             })
             .unzip();
-        let desired: Vec<(Volume, BTreeSet<String>)> =
-            isa_clusters(&areas, now, retention, st.config.rid.isa_margin_m, MAX_ISA_AREA_M2)
-                .into_iter()
-                .map(|c| (c.extent, c.members.iter().map(|&m| owners[m].clone()).collect()))
-                .collect();
+        let desired: Vec<(Volume, BTreeSet<String>)> = isa_clusters(
+            &areas,
+            now,
+            retention,
+            st.config.rid.isa_margin_m,
+            st.config.dss_limits.max_area_m2,
+        )
+        .into_iter()
+        .map(|c| (c.extent, c.members.iter().map(|&m| owners[m].clone()).collect()))
+        .collect();
         (desired, sp.isas.clone())
     };
     let (changes, gone) = assign(desired, held);

@@ -325,8 +325,9 @@ pub(super) async fn ensure_watch(
     subscribe(st, view, duration, kind).await.map(|_| ())
 }
 
-/// How long a watch around flying aircraft lasts before a new one replaces it.
-const FLYING_WATCH_S: i64 = 3600;
+/// How long a watch around flying aircraft lasts before a new one replaces it: short, since one a killed run
+/// left stays at the DSS until it ends and counts towards the per-area limit.
+const FLYING_WATCH_S: i64 = 600;
 
 /// Keeps every aircraft this USS flies (its operators' flights and replayed or injected traffic) watched: a watch
 /// covering the aircraft and a quarter of the widest view on each side of it, made when none does (as wide as
@@ -762,4 +763,26 @@ pub(super) async fn peer_details(st: &UssState, url: &str) -> Result<GetFlightDe
         return Err(reply.unexpected());
     }
     reply.json()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn told(subscription: &str, index: i32) -> Vec<(String, i32)> {
+        vec![(subscription.to_owned(), index)]
+    }
+
+    #[test]
+    fn notification_order_is_judged_per_subscription() {
+        let mut indices = HashMap::new();
+        note(&mut indices, &told("s1", 5));
+        assert!(!is_news(&indices, &told("s1", 5)) && !is_news(&indices, &told("s1", 3)));
+        assert!(is_news(&indices, &told("s1", 6)));
+        // A new subscription counts from its own start: its first notification is news whatever s1 told.
+        assert!(is_news(&indices, &told("s2", 1)));
+        note(&mut indices, &[("s2".to_owned(), 1), ("s1".to_owned(), 2)]);
+        assert_eq!((indices.get("s1"), indices.get("s2")), (Some(&5), Some(&1)), "each keeps its highest");
+        assert!(!is_news(&indices, &told("s2", 1)));
+    }
 }

@@ -9,6 +9,7 @@ mod interuss;
 mod map;
 mod metrics;
 mod openapi;
+mod responses;
 mod rid;
 mod routes;
 mod scd;

@@ -57,8 +57,8 @@ fn area_of_interest(app: &AppState, body: &Body) -> Result<Volume, ApiError> {
 
 #[utoipa::path(post, path = "/dss/v1/operational_intent_references/query", tag = "F3548 operational intents",
     request_body = QueryRequest,
-    responses((status = 200, description = "Success", body = QueryOperationalIntentReferenceResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse),
-        (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse), (status = 413, description = "Area or body too large", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Success", body = QueryOperationalIntentReferenceResponse), crate::responses::BadRequest,
+        crate::responses::Unauthorized, crate::responses::Forbidden, crate::responses::TooLarge))]
 pub(crate) async fn query_intents(
     State(app): AppRef,
     auth: Auth,
@@ -74,7 +74,7 @@ pub(crate) async fn query_intents(
 
 #[utoipa::path(get, path = "/dss/v1/operational_intent_references/{entityid}", tag = "F3548 operational intents",
     params(("entityid" = String, Path, description = "UUIDv4 of the entity")),
-    responses((status = 200, description = "Success", body = GetOperationalIntentReferenceResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse), (status = 404, description = "No such entity", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Success", body = GetOperationalIntentReferenceResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::Forbidden, crate::responses::NotFound))]
 pub(crate) async fn get_intent(
     State(app): AppRef,
     auth: Auth,
@@ -127,8 +127,8 @@ const PUT_INTENT_SCOPES: &[&[Scope]] = &[&[SC], &[SC, CP], &[CMSA]];
 #[utoipa::path(put, path = "/dss/v1/operational_intent_references/{entityid}", tag = "F3548 operational intents",
     params(("entityid" = String, Path, description = "UUIDv4 of the entity")),
     request_body = PutOperationalIntentReferenceParameters,
-    responses((status = 201, description = "Created", body = ChangeOperationalIntentReferenceResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse),
-        (status = 409, description = "The key misses intersecting entities (listed), or the entity already exists", body = crate::error::AirspaceConflictResponse), (status = 412, description = "The calling USS is Down", body = crate::wire::ErrorResponse), (status = 413, description = "Area or body too large", body = crate::wire::ErrorResponse)))]
+    responses((status = 201, description = "Created", body = ChangeOperationalIntentReferenceResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::Forbidden,
+        (status = 409, description = "The key misses intersecting entities (listed), or the entity already exists", body = crate::error::AirspaceConflictResponse), crate::responses::CallerDown, crate::responses::TooLarge))]
 pub(crate) async fn create_intent(
     State(app): AppRef,
     auth: Auth,
@@ -142,8 +142,8 @@ pub(crate) async fn create_intent(
 #[utoipa::path(put, path = "/dss/v1/operational_intent_references/{entityid}/{ovn}", tag = "F3548 operational intents",
     params(("entityid" = String, Path, description = "UUIDv4 of the entity"), ("ovn" = String, Path, description = "Current OVN")),
     request_body = PutOperationalIntentReferenceParameters,
-    responses((status = 200, description = "Success", body = ChangeOperationalIntentReferenceResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse),
-        (status = 409, description = "The key misses intersecting entities (listed), or a stale OVN", body = crate::error::AirspaceConflictResponse), (status = 412, description = "The calling USS is Down", body = crate::wire::ErrorResponse), (status = 413, description = "Area or body too large", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Success", body = ChangeOperationalIntentReferenceResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::Forbidden,
+        (status = 409, description = "The key misses intersecting entities (listed), or a stale OVN", body = crate::error::AirspaceConflictResponse), crate::responses::CallerDown, crate::responses::TooLarge))]
 pub(crate) async fn update_intent(
     State(app): AppRef,
     auth: Auth,
@@ -156,8 +156,8 @@ pub(crate) async fn update_intent(
 
 #[utoipa::path(delete, path = "/dss/v1/operational_intent_references/{entityid}/{ovn}", tag = "F3548 operational intents",
     params(("entityid" = String, Path, description = "UUIDv4 of the entity"), ("ovn" = String, Path, description = "Current OVN")),
-    responses((status = 200, description = "Success", body = ChangeOperationalIntentReferenceResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse),
-        (status = 404, description = "No such entity", body = crate::wire::ErrorResponse), (status = 409, description = "Stale OVN or version, or the entity already exists", body = crate::wire::ErrorResponse), (status = 412, description = "The calling USS is Down", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Success", body = ChangeOperationalIntentReferenceResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::Forbidden,
+        crate::responses::NotFound, crate::responses::Stale, crate::responses::CallerDown))]
 pub(crate) async fn delete_intent(
     State(app): AppRef,
     auth: Auth,
@@ -174,7 +174,7 @@ pub(crate) async fn delete_intent(
 
 #[utoipa::path(post, path = "/dss/v1/constraint_references/query", tag = "F3548 constraints",
     request_body = QueryRequest,
-    responses((status = 200, description = "Success", body = QueryConstraintReferencesResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse), (status = 413, description = "Area or body too large", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Success", body = QueryConstraintReferencesResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::Forbidden, crate::responses::TooLarge))]
 pub(crate) async fn query_constraints(
     State(app): AppRef,
     auth: Auth,
@@ -190,7 +190,7 @@ pub(crate) async fn query_constraints(
 
 #[utoipa::path(get, path = "/dss/v1/constraint_references/{entityid}", tag = "F3548 constraints",
     params(("entityid" = String, Path, description = "UUIDv4 of the entity")),
-    responses((status = 200, description = "Success", body = GetConstraintReferenceResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse), (status = 404, description = "No such entity", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Success", body = GetConstraintReferenceResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::Forbidden, crate::responses::NotFound))]
 pub(crate) async fn get_constraint(
     State(app): AppRef,
     auth: Auth,
@@ -226,7 +226,7 @@ async fn put_constraint(
 #[utoipa::path(put, path = "/dss/v1/constraint_references/{entityid}", tag = "F3548 constraints",
     params(("entityid" = String, Path, description = "UUIDv4 of the entity")),
     request_body = PutConstraintReferenceParameters,
-    responses((status = 201, description = "Created", body = ChangeConstraintReferenceResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse), (status = 409, description = "Stale OVN or version, or the entity already exists", body = crate::wire::ErrorResponse), (status = 413, description = "Area or body too large", body = crate::wire::ErrorResponse)))]
+    responses((status = 201, description = "Created", body = ChangeConstraintReferenceResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::Forbidden, crate::responses::Stale, crate::responses::TooLarge))]
 pub(crate) async fn create_constraint(
     State(app): AppRef,
     auth: Auth,
@@ -239,7 +239,7 @@ pub(crate) async fn create_constraint(
 #[utoipa::path(put, path = "/dss/v1/constraint_references/{entityid}/{ovn}", tag = "F3548 constraints",
     params(("entityid" = String, Path, description = "UUIDv4 of the entity"), ("ovn" = String, Path, description = "Current OVN")),
     request_body = PutConstraintReferenceParameters,
-    responses((status = 200, description = "Success", body = ChangeConstraintReferenceResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse), (status = 409, description = "Stale OVN or version, or the entity already exists", body = crate::wire::ErrorResponse), (status = 413, description = "Area or body too large", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Success", body = ChangeConstraintReferenceResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::Forbidden, crate::responses::Stale, crate::responses::TooLarge))]
 pub(crate) async fn update_constraint(
     State(app): AppRef,
     auth: Auth,
@@ -251,7 +251,7 @@ pub(crate) async fn update_constraint(
 
 #[utoipa::path(delete, path = "/dss/v1/constraint_references/{entityid}/{ovn}", tag = "F3548 constraints",
     params(("entityid" = String, Path, description = "UUIDv4 of the entity"), ("ovn" = String, Path, description = "Current OVN")),
-    responses((status = 200, description = "Success", body = ChangeConstraintReferenceResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse), (status = 404, description = "No such entity", body = crate::wire::ErrorResponse), (status = 409, description = "Stale OVN or version, or the entity already exists", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Success", body = ChangeConstraintReferenceResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::Forbidden, crate::responses::NotFound, crate::responses::Stale))]
 pub(crate) async fn delete_constraint(
     State(app): AppRef,
     auth: Auth,
@@ -270,7 +270,7 @@ const SUBSCRIPTION_SCOPES: &[&[Scope]] = &[&[CP], &[SC]];
 
 #[utoipa::path(post, path = "/dss/v1/subscriptions/query", tag = "F3548 subscriptions",
     request_body = QueryRequest,
-    responses((status = 200, description = "Success", body = QuerySubscriptionsResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse), (status = 413, description = "Area or body too large", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Success", body = QuerySubscriptionsResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::Forbidden, crate::responses::TooLarge))]
 pub(crate) async fn query_subscriptions(
     State(app): AppRef,
     auth: Auth,
@@ -286,7 +286,7 @@ pub(crate) async fn query_subscriptions(
 
 #[utoipa::path(get, path = "/dss/v1/subscriptions/{subscriptionid}", tag = "F3548 subscriptions",
     params(("subscriptionid" = String, Path, description = "UUIDv4 of the subscription")),
-    responses((status = 200, description = "Success", body = GetSubscriptionResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse), (status = 404, description = "No such entity", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Success", body = GetSubscriptionResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::Forbidden, crate::responses::NotFound))]
 pub(crate) async fn get_subscription(
     State(app): AppRef,
     auth: Auth,
@@ -329,7 +329,7 @@ async fn put_subscription(
 #[utoipa::path(put, path = "/dss/v1/subscriptions/{subscriptionid}", tag = "F3548 subscriptions",
     params(("subscriptionid" = String, Path, description = "UUIDv4 of the subscription")),
     request_body = PutSubscriptionParameters,
-    responses((status = 200, description = "Success", body = PutSubscriptionResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse), (status = 409, description = "Stale OVN or version, or the entity already exists", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Success", body = PutSubscriptionResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::Forbidden, crate::responses::Stale))]
 pub(crate) async fn create_subscription(
     State(app): AppRef,
     auth: Auth,
@@ -342,7 +342,7 @@ pub(crate) async fn create_subscription(
 #[utoipa::path(put, path = "/dss/v1/subscriptions/{subscriptionid}/{version}", tag = "F3548 subscriptions",
     params(("subscriptionid" = String, Path, description = "UUIDv4 of the subscription"), ("version" = String, Path, description = "Current version")),
     request_body = PutSubscriptionParameters,
-    responses((status = 200, description = "Success", body = PutSubscriptionResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse), (status = 409, description = "Stale OVN or version, or the entity already exists", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Success", body = PutSubscriptionResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::Forbidden, crate::responses::Stale))]
 pub(crate) async fn update_subscription(
     State(app): AppRef,
     auth: Auth,
@@ -354,7 +354,7 @@ pub(crate) async fn update_subscription(
 
 #[utoipa::path(delete, path = "/dss/v1/subscriptions/{subscriptionid}/{version}", tag = "F3548 subscriptions",
     params(("subscriptionid" = String, Path, description = "UUIDv4 of the subscription"), ("version" = String, Path, description = "Current version")),
-    responses((status = 200, description = "Success", body = DeleteSubscriptionResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse), (status = 404, description = "No such entity", body = crate::wire::ErrorResponse), (status = 409, description = "Stale OVN or version, or the entity already exists", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Success", body = DeleteSubscriptionResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::Forbidden, crate::responses::NotFound, crate::responses::Stale))]
 pub(crate) async fn delete_subscription(
     State(app): AppRef,
     auth: Auth,
@@ -368,7 +368,7 @@ pub(crate) async fn delete_subscription(
 
 #[utoipa::path(post, path = "/dss/v1/reports", tag = "F3548 reports",
     request_body = ErrorReport,
-    responses((status = 201, description = "Created", body = ErrorReport), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse)))]
+    responses((status = 201, description = "Created", body = ErrorReport), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::Forbidden))]
 pub(crate) async fn make_report(
     State(app): AppRef,
     auth: Auth,
@@ -391,7 +391,7 @@ fn availability_out(record: &entente_dss::AvailabilityRecord) -> UssAvailability
 
 #[utoipa::path(get, path = "/dss/v1/uss_availability/{uss_id}", tag = "F3548 availability",
     params(("uss_id" = String, Path, description = "Client id (token sub) of the USS")),
-    responses((status = 200, description = "Success", body = UssAvailabilityStatusResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Success", body = UssAvailabilityStatusResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::Forbidden))]
 pub(crate) async fn get_availability(
     State(app): AppRef,
     auth: Auth,
@@ -404,7 +404,7 @@ pub(crate) async fn get_availability(
 #[utoipa::path(put, path = "/dss/v1/uss_availability/{uss_id}", tag = "F3548 availability",
     params(("uss_id" = String, Path, description = "Client id (token sub) of the USS")),
     request_body = SetUssAvailabilityStatusParameters,
-    responses((status = 200, description = "Success", body = UssAvailabilityStatusResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks a required scope, or the caller does not own the entity", body = crate::wire::ErrorResponse), (status = 409, description = "Stale OVN or version, or the entity already exists", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Success", body = UssAvailabilityStatusResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::Forbidden, crate::responses::Stale))]
 pub(crate) async fn set_availability(
     State(app): AppRef,
     auth: Auth,

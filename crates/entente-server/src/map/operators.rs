@@ -85,7 +85,7 @@ pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<OperatorsVi
 
 #[utoipa::path(post, path = "/map/api/operators/{name}/flights", tag = "Web map",
     params(("name" = String, Path, description = "The USS's identity")), request_body = crate::uss::types::FlightRequest,
-    responses((status = 200, description = "What the USS answered, status and JSON body alike (also 201, 4xx, 502 as the USS gives them)"), (status = 404, description = "No such operator", body = crate::wire::ErrorResponse), (status = 403, description = "Not same-origin JSON to a host given by address or as localhost", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "What the USS answered, status and JSON body alike (also 201, 4xx, 502 as the USS gives them)"), crate::responses::NoSuchOperator, crate::responses::CrossOrigin))]
 pub(crate) async fn submit(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
@@ -98,7 +98,7 @@ pub(crate) async fn submit(
 
 #[utoipa::path(get, path = "/map/api/operators/{name}/flights/{id}", tag = "Web map",
     params(("name" = String, Path, description = "The USS's identity"), ("id" = String, Path, description = "UUIDv4 of the flight")),
-    responses((status = 200, description = "What the USS answered, status and JSON body alike (also 201, 4xx, 502 as the USS gives them)"), (status = 404, description = "No such operator", body = crate::wire::ErrorResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "What the USS answered, status and JSON body alike (also 201, 4xx, 502 as the USS gives them)"), crate::responses::NoSuchOperator, crate::responses::BadRequest))]
 pub(crate) async fn status(
     State(state): State<Arc<AppState>>,
     Path((name, id)): Path<(String, String)>,
@@ -109,7 +109,7 @@ pub(crate) async fn status(
 
 #[utoipa::path(post, path = "/map/api/operators/{name}/flights/{id}/{action}", tag = "Web map",
     params(("name" = String, Path, description = "The USS's identity"), ("id" = String, Path, description = "UUIDv4 of the flight"), ("action" = String, Path, description = "`activate` or `end`")),
-    responses((status = 200, description = "What the USS answered, status and JSON body alike (also 201, 4xx, 502 as the USS gives them)"), (status = 404, description = "No such operator", body = crate::wire::ErrorResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 403, description = "Not same-origin JSON to a host given by address or as localhost", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "What the USS answered, status and JSON body alike (also 201, 4xx, 502 as the USS gives them)"), crate::responses::NoSuchOperator, crate::responses::BadRequest, crate::responses::CrossOrigin))]
 pub(crate) async fn act(
     State(state): State<Arc<AppState>>,
     Path((name, id, action)): Path<(String, String, String)>,
@@ -129,7 +129,7 @@ pub(crate) async fn act(
 /// provider learns of the SPs there).
 #[utoipa::path(post, path = "/map/api/operators/{name}/rid/watches", tag = "Web map",
     params(("name" = String, Path, description = "The USS's identity")),
-    responses((status = 200, description = "What the USS answered, status and JSON body alike (also 201, 4xx, 502 as the USS gives them)"), (status = 404, description = "No such operator", body = crate::wire::ErrorResponse), (status = 403, description = "Not same-origin JSON to a host given by address or as localhost", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "What the USS answered, status and JSON body alike (also 201, 4xx, 502 as the USS gives them)"), crate::responses::NoSuchOperator, crate::responses::CrossOrigin))]
 pub(crate) async fn start_watch(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
@@ -142,7 +142,7 @@ pub(crate) async fn start_watch(
 
 #[utoipa::path(delete, path = "/map/api/operators/{name}/rid/watches/{id}", tag = "Web map",
     params(("name" = String, Path, description = "The USS's identity"), ("id" = String, Path, description = "UUIDv4 of the watch")),
-    responses((status = 200, description = "What the USS answered, status and JSON body alike (also 201, 4xx, 502 as the USS gives them)"), (status = 404, description = "No such operator", body = crate::wire::ErrorResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 403, description = "Not same-origin JSON to a host given by address or as localhost", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "What the USS answered, status and JSON body alike (also 201, 4xx, 502 as the USS gives them)"), crate::responses::NoSuchOperator, crate::responses::BadRequest, crate::responses::CrossOrigin))]
 pub(crate) async fn end_watch(
     State(state): State<Arc<AppState>>,
     Path((name, id)): Path<(String, String)>,
@@ -161,7 +161,7 @@ pub(crate) struct ViewQuery {
 /// What the USS's display provider shows of `view`: flights, or clusters in wider views.
 #[utoipa::path(get, path = "/map/api/operators/{name}/rid/flights", tag = "Web map",
     params(("name" = String, Path, description = "The USS's identity"), ("view" = String, Query, description = "lat1,lng1,lat2,lng2")),
-    responses((status = 200, description = "What the USS answered, status and JSON body alike (also 201, 4xx, 502 as the USS gives them)"), (status = 404, description = "No such operator", body = crate::wire::ErrorResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "What the USS answered, status and JSON body alike (also 201, 4xx, 502 as the USS gives them)"), crate::responses::NoSuchOperator, crate::responses::BadRequest))]
 pub(crate) async fn rid_flights(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
@@ -174,7 +174,7 @@ pub(crate) async fn rid_flights(
 
 #[utoipa::path(get, path = "/map/api/operators/{name}/alerts", tag = "Web map",
     params(("name" = String, Path, description = "The USS's identity")),
-    responses((status = 200, description = "What the USS answered, status and JSON body alike (also 201, 4xx, 502 as the USS gives them)"), (status = 404, description = "No such operator", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "What the USS answered, status and JSON body alike (also 201, 4xx, 502 as the USS gives them)"), crate::responses::NoSuchOperator))]
 pub(crate) async fn alerts(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,

@@ -1,16 +1,17 @@
 //! The F3411 DSS handlers, written once over [`RidWire`], and the one table of endpoints that both the router
 //! and the OpenAPI document are made from, so a version cannot serve a route it does not document.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
 use entente_dss::IsaSearch;
-use utoipa::ToSchema;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Ref, Schema, Type};
-use utoipa::openapi::{Content, OpenApi, RefOr, Required, ResponseBuilder};
+use utoipa::openapi::{Content, OpenApi, RefOr, Required, Response, ResponseBuilder};
+use utoipa::{IntoResponses, ToSchema};
 
 use super::{
     IsaChange, OneSubscription, Params, RidWire, ServiceArea, ServiceAreas, SubscriptionPut, Subscriptions,
@@ -19,6 +20,7 @@ use super::{
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
+use crate::responses;
 use crate::routes::Routes;
 
 type Api<T> = Result<Json<T>, ApiError>;
@@ -53,14 +55,17 @@ struct Endpoint {
     /// After the version's prefix.
     path: &'static str,
     /// The errors it may answer besides 401 and 403, which every one may.
-    errors: &'static [(u16, &'static str)],
+    errors: &'static [Answers],
 }
 
-const BAD: (u16, &str) = (400, "Invalid input; the message names the field and the rule");
-const TOO_LARGE: (u16, &str) = (413, "Area or body too large");
-const NOT_FOUND: (u16, &str) = (404, "No such entity");
-const STALE: (u16, &str) = (409, "Stale version, or the entity already exists");
-const TOO_MANY: (u16, &str) = (429, "Too many subscriptions of this owner in the area");
+/// The responses of one of the error types in `responses.rs`.
+type Answers = fn() -> BTreeMap<String, RefOr<Response>>;
+
+const BAD: Answers = responses::BadRequest::responses;
+const TOO_LARGE: Answers = responses::TooLarge::responses;
+const NOT_FOUND: Answers = responses::NotFound::responses;
+const STALE: Answers = responses::StaleVersion::responses;
+const TOO_MANY: Answers = responses::TooManySubscriptions::responses;
 
 const ISAS: &str = "/identification_service_areas";
 const ISA: &str = "/identification_service_areas/{id}";
@@ -319,11 +324,9 @@ pub(crate) fn document<V: RidWire>(doc: &mut OpenApi) {
                 .description("Success")
                 .content("application/json", Content::new(Some(answer))),
         );
-        for (status, description) in [(401, "Missing or invalid access token"), (403, FORBIDDEN)]
-            .into_iter()
-            .chain(e.errors.iter().copied())
-        {
-            op = op.response(status.to_string(), error_response(description));
+        let common: [Answers; 2] = [responses::Unauthorized::responses, responses::Forbidden::responses];
+        for (status, response) in common.iter().chain(e.errors).flat_map(|answers| answers()) {
+            op = op.response(status, response);
         }
         for name in ["id", "version"].into_iter().filter(|n| e.path.contains(&format!("{{{n}}}"))) {
             let description = if name == "id" { "UUIDv4 of the entity" } else { "Current version" };
@@ -367,8 +370,6 @@ pub(crate) fn document<V: RidWire>(doc: &mut OpenApi) {
     }
 }
 
-const FORBIDDEN: &str = "The token lacks a required scope, or the caller does not own the entity";
-
 fn add_schema<T: ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) {
     schemas.push((T::name().into_owned(), T::schema()));
     T::schemas(schemas);
@@ -384,11 +385,4 @@ fn envelope<const N: usize>(properties: [(&str, RefOr<Schema>); N]) -> Schema {
 
 fn array(items: Ref) -> RefOr<Schema> {
     ArrayBuilder::new().items(items).into()
-}
-
-fn error_response(description: &str) -> ResponseBuilder {
-    ResponseBuilder::new().description(description).content(
-        "application/json",
-        Content::new(Some(Ref::from_schema_name(crate::wire::ErrorResponse::name()))),
-    )
 }

@@ -34,9 +34,9 @@ pub(crate) fn routes() -> Routes<Arc<UssState>> {
 /// Declares a restricted zone at the DSS, serves its details to peers and tells the subscribers.
 #[utoipa::path(post, path = "/authority/v1/constraints", tag = "Authority", request_body = ConstraintRequest,
     responses((status = 201, description = "Declared", body = Constraint),
-        (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse),
-        (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse),
-        (status = 403, description = "The token lacks the entente.authority scope", body = crate::wire::ErrorResponse),
+        crate::responses::BadRequest,
+        crate::responses::Unauthorized,
+        crate::responses::NotAuthority,
         (status = 413, description = "The DSS refused the area as too large", body = crate::wire::ErrorResponse),
         (status = 502, description = "The DSS could not be reached or failed", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn create_constraint(
@@ -78,8 +78,8 @@ pub(crate) struct ConstraintQuery {
         ("time_end" = Option<String>, Query, description = "Only zones in force at or before this instant (RFC 3339)")),
     responses((status = 200, description = "The zones", body = ConstraintList),
         (status = 400, description = "Invalid filter; the message names it and the rule", body = crate::wire::ErrorResponse),
-        (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse),
-        (status = 403, description = "The token lacks the entente.authority scope", body = crate::wire::ErrorResponse)))]
+        crate::responses::Unauthorized,
+        crate::responses::NotAuthority))]
 pub(crate) async fn list_constraints(
     State(st): AppRef,
     auth: Auth,
@@ -105,10 +105,10 @@ pub(crate) async fn list_constraints(
 #[utoipa::path(delete, path = "/authority/v1/constraints/{id}", tag = "Authority",
     params(("id" = String, Path, description = "UUIDv4 of the constraint")),
     responses((status = 200, description = "Lifted; the constraint as it was", body = Constraint),
-        (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse),
-        (status = 403, description = "The token lacks the entente.authority scope", body = crate::wire::ErrorResponse),
+        crate::responses::Unauthorized,
+        crate::responses::NotAuthority,
         (status = 404, description = "No such constraint", body = crate::wire::ErrorResponse),
-        (status = 502, description = "The DSS could not be reached or refused", body = crate::wire::ErrorResponse)))]
+        crate::responses::DssFailed))]
 pub(crate) async fn delete_constraint(
     State(st): AppRef,
     auth: Auth,
@@ -133,9 +133,9 @@ pub(crate) async fn delete_constraint(
 #[utoipa::path(put, path = "/authority/v1/uss_availability/{uss_id}", tag = "Authority",
     params(("uss_id" = String, Path, description = "The USS's client id")), request_body = AvailabilityRequest,
     responses((status = 200, description = "Set", body = UssAvailabilityStatusResponse),
-        (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse),
-        (status = 403, description = "The token lacks the entente.authority scope", body = crate::wire::ErrorResponse),
-        (status = 502, description = "The DSS could not be reached or refused", body = crate::wire::ErrorResponse)))]
+        crate::responses::Unauthorized,
+        crate::responses::NotAuthority,
+        crate::responses::DssFailed))]
 pub(crate) async fn set_availability(
     State(st): AppRef,
     auth: Auth,

@@ -177,7 +177,7 @@ fn answer(result: &'static str, notes: Option<String>, state: Option<FlightState
 }
 
 #[utoipa::path(get, path = "/flight_planning/v1/status", tag = "InterUSS flight planning",
-    responses((status = 200, description = "Ready", body = StatusResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks interuss.flight_planning.direct_automated_test", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Ready", body = StatusResponse), crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.flight_planning.direct_automated_test", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn status(auth: Auth) -> Result<Json<StatusResponse>, ApiError> {
     auth.require(DIRECT)?;
     Ok(Json(StatusResponse {
@@ -196,7 +196,7 @@ fn live(st: &UssState, id: EntityId) -> Option<OwnFlight> {
 #[utoipa::path(put, path = "/flight_planning/v1/flight_plans/{flight_plan_id}", tag = "InterUSS flight planning",
     params(("flight_plan_id" = String, Path, description = "UUIDv4 of the flight plan")), request_body = UpsertFlightPlanRequest,
     responses((status = 200, description = "The outcome: Completed, Rejected, Failed or NotSupported, and the plan's status", body = PlanningResponse),
-        (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks interuss.flight_planning.plan", body = crate::wire::ErrorResponse),
+        crate::responses::BadRequest, crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.flight_planning.plan", body = crate::wire::ErrorResponse),
         (status = 409, description = "The request_id was used for another flight plan", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn upsert(
     State(st): AppRef,
@@ -358,7 +358,7 @@ async fn plan_upsert(
 #[utoipa::path(delete, path = "/flight_planning/v1/flight_plans/{flight_plan_id}", tag = "InterUSS flight planning",
     params(("flight_plan_id" = String, Path, description = "UUIDv4 of the flight plan")),
     responses((status = 200, description = "Closed, or Failed with the plan's status", body = PlanningResponse),
-        (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks interuss.flight_planning.plan or interuss.flight_planning.direct_automated_test", body = crate::wire::ErrorResponse),
+        crate::responses::BadRequest, crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.flight_planning.plan or interuss.flight_planning.direct_automated_test", body = crate::wire::ErrorResponse),
         (status = 404, description = "No such live flight plan", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn delete(
     State(st): AppRef,
@@ -383,7 +383,7 @@ pub(crate) async fn delete(
 #[utoipa::path(post, path = "/flight_planning/v1/clear_area_requests", tag = "InterUSS flight planning",
     request_body = ClearAreaRequest,
     responses((status = 200, description = "Whether every flight there ended", body = ClearAreaResponse),
-        (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks interuss.flight_planning.direct_automated_test", body = crate::wire::ErrorResponse)))]
+        crate::responses::BadRequest, crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.flight_planning.direct_automated_test", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn clear_area(
     State(st): AppRef,
     auth: Auth,
@@ -428,7 +428,7 @@ fn instant(params: &HashMap<String, String>, name: &str) -> Result<Option<DateTi
     params(("after" = String, Query, description = "RFC 3339: notifications observed from then on"),
         ("before" = Option<String>, Query, description = "RFC 3339: observed until then (default and latest: now)")),
     responses((status = 200, description = "The notifications observed in the window", body = QueryUserNotificationsResponse),
-        (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks interuss.flight_planning.plan", body = crate::wire::ErrorResponse)))]
+        crate::responses::BadRequest, crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.flight_planning.plan", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn user_notifications(
     State(st): AppRef,
     auth: Auth,

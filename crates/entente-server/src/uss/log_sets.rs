@@ -137,8 +137,8 @@ fn message(e: &Exchange) -> ExchangeRecord {
     params(("log_set_id" = String, Path, description = "\"all\", or \"START..END\" with RFC 3339 times")),
     responses((status = 200, description = "The log set", body = UssLogSet),
         (status = 400, description = "A time range that does not parse", body = crate::wire::ErrorResponse),
-        (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse),
-        (status = 403, description = "The token lacks the entente.authority scope", body = crate::wire::ErrorResponse),
+        crate::responses::Unauthorized,
+        crate::responses::NotAuthority,
         (status = 404, description = "No such log set", body = crate::wire::ErrorResponse),
         (status = 503, description = "The audit log cannot be read or does not verify", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn log_set(

@@ -181,7 +181,7 @@ fn current(st: &UssState, id: EntityId) -> Status {
 
 /// Plans a new flight in Accepted. A conflict answers 409 with the alternatives, each a request to submit as is.
 #[utoipa::path(post, path = "/operator/v1/flights", tag = "Operator", request_body = FlightRequest,
-    responses((status = 201, description = "Planned and Accepted", body = FlightStatus), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), (status = 413, description = "The DSS refused the area as too large", body = crate::wire::ErrorResponse), (status = 502, description = "The DSS or a peer could not be reached or failed", body = crate::wire::ErrorResponse)))]
+    responses((status = 201, description = "Planned and Accepted", body = FlightStatus), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotOperator, (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), (status = 413, description = "The DSS refused the area as too large", body = crate::wire::ErrorResponse), (status = 502, description = "The DSS or a peer could not be reached or failed", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn submit(
     State(st): AppRef,
     auth: Auth,
@@ -216,7 +216,7 @@ pub(crate) async fn submit(
 }
 
 #[utoipa::path(get, path = "/operator/v1/flights/{id}", tag = "Operator", params(("id" = String, Path, description = "UUIDv4 of the flight")),
-    responses((status = 200, description = "The flight", body = FlightStatus), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 404, description = "No such flight", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "The flight", body = FlightStatus), crate::responses::Unauthorized, crate::responses::NotOperator, crate::responses::NoSuchFlight))]
 pub(crate) async fn status(State(st): AppRef, auth: Auth, Path(id): Path<String>) -> Status {
     auth.require(OPERATOR_SCOPE)?;
     // A read waits for no operation: it sees the flight as the last finished change left it.
@@ -229,7 +229,7 @@ pub(crate) async fn status(State(st): AppRef, auth: Auth, Path(id): Path<String>
     params(("state" = Option<String>, Query, description = "Only flights in this state: Accepted, Activated, Nonconforming, Contingent or Ended"),
         ("time_start" = Option<String>, Query, description = "Only flights in force at or after this instant (RFC 3339)"),
         ("time_end" = Option<String>, Query, description = "Only flights in force at or before this instant (RFC 3339)")),
-    responses((status = 200, description = "The caller's flights", body = FlightList), (status = 400, description = "Invalid filter; the message names it and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "The caller's flights", body = FlightList), (status = 400, description = "Invalid filter; the message names it and the rule", body = crate::wire::ErrorResponse), crate::responses::Unauthorized, crate::responses::NotOperator))]
 pub(crate) async fn list(
     State(st): AppRef,
     auth: Auth,
@@ -268,7 +268,7 @@ pub(crate) async fn list(
 /// flight activated before its start starts now (at the DSS too), so that it conforms from its first position; one
 /// whose volumes have all ended is refused (409).
 #[utoipa::path(post, path = "/operator/v1/flights/{id}/activate", tag = "Operator", params(("id" = String, Path, description = "UUIDv4 of the flight")),
-    responses((status = 200, description = "Activated", body = FlightStatus), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 404, description = "No such flight", body = crate::wire::ErrorResponse), (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), (status = 502, description = "The DSS or a peer could not be reached or refused", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Activated", body = FlightStatus), crate::responses::Unauthorized, crate::responses::NotOperator, crate::responses::NoSuchFlight, (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), crate::responses::DssOrPeerFailed))]
 pub(crate) async fn activate(State(st): AppRef, auth: Auth, Path(id): Path<String>) -> Status {
     auth.require(OPERATOR_SCOPE)?;
     let (id, f, _guard) = flight(&st, &id).await?;
@@ -291,7 +291,7 @@ pub(crate) async fn activate(State(st): AppRef, auth: Auth, Path(id): Path<Strin
 /// Judges the fix against the intent; a change of state is written to the DSS and announced to subscribers,
 /// with an off-nominal volume around the aircraft.
 #[utoipa::path(post, path = "/operator/v1/flights/{id}/telemetry", tag = "Operator", params(("id" = String, Path, description = "UUIDv4 of the flight")), request_body = VehicleTelemetry,
-    responses((status = 200, description = "The flight after judging the fix", body = FlightStatus), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 404, description = "No such flight", body = crate::wire::ErrorResponse), (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), (status = 502, description = "The DSS or a peer could not be reached or refused", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "The flight after judging the fix", body = FlightStatus), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotOperator, crate::responses::NoSuchFlight, (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), crate::responses::DssOrPeerFailed))]
 pub(crate) async fn telemetry(State(st): AppRef, auth: Auth, Path(id): Path<String>, body: Body) -> Status {
     auth.require(OPERATOR_SCOPE)?;
     let (id, f, _guard) = flight(&st, &id).await?;
@@ -363,7 +363,7 @@ pub(crate) async fn telemetry(State(st): AppRef, auth: Auth, Path(id): Path<Stri
 }
 
 #[utoipa::path(post, path = "/operator/v1/flights/{id}/end", tag = "Operator", params(("id" = String, Path, description = "UUIDv4 of the flight")),
-    responses((status = 200, description = "Ended", body = FlightStatus), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 404, description = "No such flight", body = crate::wire::ErrorResponse), (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), (status = 502, description = "The DSS or a peer could not be reached or refused", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Ended", body = FlightStatus), crate::responses::Unauthorized, crate::responses::NotOperator, crate::responses::NoSuchFlight, (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), crate::responses::DssOrPeerFailed))]
 pub(crate) async fn end(State(st): AppRef, auth: Auth, Path(id): Path<String>) -> Status {
     auth.require(OPERATOR_SCOPE)?;
     let (id, _, _guard) = flight(&st, &id).await?;

@@ -181,7 +181,7 @@ fn too_many(message: String) -> ApiError {
 
 /// Starts watching an area: a RID subscription at the DSS over it, whose answer names the ISAs already there.
 #[utoipa::path(post, path = "/operator/v1/rid/watches", tag = "Operator", request_body = WatchRequest,
-    responses((status = 201, description = "Watching", body = Watch), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 413, description = "The view's diagonal exceeds 7 km", body = crate::wire::ErrorResponse), (status = 429, description = "This USS already holds the most subscriptions allowed over part of the view", body = crate::wire::ErrorResponse), (status = 502, description = "The DSS could not be reached or refused", body = crate::wire::ErrorResponse)))]
+    responses((status = 201, description = "Watching", body = Watch), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotOperator, crate::responses::ViewTooLarge, (status = 429, description = "This USS already holds the most subscriptions allowed over part of the view", body = crate::wire::ErrorResponse), crate::responses::DssFailed))]
 pub(crate) async fn start_watch(
     State(st): State<Arc<UssState>>,
     auth: Auth,
@@ -401,7 +401,7 @@ fn dp_scope(st: &UssState) -> &'static str {
 }
 
 #[utoipa::path(get, path = "/operator/v1/rid/watches", tag = "Operator",
-    responses((status = 200, description = "The areas watched", body = WatchList), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "The areas watched", body = WatchList), crate::responses::Unauthorized, crate::responses::NotOperator))]
 pub(crate) async fn list_watches(
     State(st): State<Arc<UssState>>,
     auth: Auth,
@@ -415,7 +415,7 @@ pub(crate) async fn list_watches(
 
 /// Stops watching: the subscription is deleted at the DSS (already gone there is fine).
 #[utoipa::path(delete, path = "/operator/v1/rid/watches/{id}", tag = "Operator", params(("id" = String, Path, description = "Id of the watch")),
-    responses((status = 200, description = "No longer watched", body = Watch), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 404, description = "No such watch", body = crate::wire::ErrorResponse), (status = 502, description = "The DSS could not be reached or refused", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "No longer watched", body = Watch), crate::responses::Unauthorized, crate::responses::NotOperator, (status = 404, description = "No such watch", body = crate::wire::ErrorResponse), crate::responses::DssFailed))]
 pub(crate) async fn end_watch(
     State(st): State<Arc<UssState>>,
     auth: Auth,
@@ -456,7 +456,7 @@ async fn unsubscribe(st: &UssState, id: &str) -> Result<Watch, ApiError> {
 /// notification older than one already taken changes nothing, and one version cannot mean two contents.
 #[utoipa::path(post, path = "/uss/identification_service_areas/{id}", tag = "Remote ID (F3411-22a)",
     params(("id" = String, Path, description = "UUIDv4 of the ISA")), request_body = PutIdentificationServiceAreaNotificationParameters,
-    responses((status = 204, description = "Taken"), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks rid.service_provider, or the sender does not own the ISA", body = crate::wire::ErrorResponse), (status = 409, description = "This version arrived before with other content", body = crate::wire::ErrorResponse)))]
+    responses((status = 204, description = "Taken"), crate::responses::BadRequest, crate::responses::Unauthorized, (status = 403, description = "The token lacks rid.service_provider, or the sender does not own the ISA", body = crate::wire::ErrorResponse), (status = 409, description = "This version arrived before with other content", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn notified_isa(
     State(st): State<Arc<UssState>>,
     auth: Auth,
@@ -674,7 +674,7 @@ fn cluster_out(c: &entente_uss::rid::Cluster) -> DisplayCluster {
 /// how old it is and its trail; in views over 2 km across only clusters.
 #[utoipa::path(get, path = "/operator/v1/rid/flights", tag = "Operator",
     params(("view" = String, Query, description = "lat1,lng1,lat2,lng2; diagonal at most 7 km, flights up to 2 km")),
-    responses((status = 200, description = "Flights or clusters in the view", body = DisplayResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse), (status = 413, description = "The view's diagonal exceeds 7 km", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Flights or clusters in the view", body = DisplayResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotOperator, crate::responses::ViewTooLarge))]
 pub(crate) async fn display(
     State(st): State<Arc<UssState>>,
     auth: Auth,

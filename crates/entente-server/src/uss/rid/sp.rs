@@ -516,7 +516,7 @@ fn flights_query(query: Params) -> Result<(View, Duration), ApiError> {
 #[utoipa::path(get, path = "/uss/flights", tag = "Remote ID (F3411-22a)",
     params(("view" = String, Query, description = "lat1,lng1,lat2,lng2; diagonal at most 7 km"),
         ("recent_positions_duration" = Option<f64>, Query, description = "Seconds of recent positions, 0 to 60")),
-    responses((status = 200, description = "Flights in the view", body = GetFlightsResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks rid.display_provider", body = crate::wire::ErrorResponse), (status = 413, description = "The view's diagonal exceeds 7 km", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Flights in the view", body = GetFlightsResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotDisplayProvider, crate::responses::ViewTooLarge))]
 pub(crate) async fn flights(
     State(st): State<Arc<UssState>>,
     auth: Auth,
@@ -599,7 +599,7 @@ pub(super) fn tracks(st: &UssState) -> Vec<super::dp::Seen> {
 
 #[utoipa::path(get, path = "/uss/flights/{id}/details", tag = "Remote ID (F3411-22a)",
     params(("id" = String, Path, description = "Remote ID flight id")),
-    responses((status = 200, description = "The flight's details", body = GetFlightDetailsResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks rid.display_provider", body = crate::wire::ErrorResponse), (status = 404, description = "No such flight", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "The flight's details", body = GetFlightDetailsResponse), crate::responses::Unauthorized, crate::responses::NotDisplayProvider, crate::responses::NoSuchFlight))]
 pub(crate) async fn flight_details(
     State(st): State<Arc<UssState>>,
     auth: Auth,
@@ -629,7 +629,7 @@ pub(super) fn details(st: &UssState, id: String) -> Result<GetFlightDetailsRespo
 
 #[utoipa::path(get, path = "/uss/identification_service_areas/{id}", tag = "Remote ID (F3411-22a)",
     params(("id" = String, Path, description = "UUIDv4 of the ISA")),
-    responses((status = 200, description = "The ISA's extents", body = GetIdentificationServiceAreaDetailsResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks rid.display_provider", body = crate::wire::ErrorResponse), (status = 404, description = "This SP holds no such ISA", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "The ISA's extents", body = GetIdentificationServiceAreaDetailsResponse), crate::responses::Unauthorized, crate::responses::NotDisplayProvider, (status = 404, description = "This SP holds no such ISA", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn isa_details(
     State(st): State<Arc<UssState>>,
     auth: Auth,

@@ -85,7 +85,7 @@ pub(super) fn observe(st: &UssState, id: &str, fix: &Fix<Motion>) {
 
 /// The predicted losses of separation between aircraft this USS sees, as of their latest positions.
 #[utoipa::path(get, path = "/operator/v1/alerts", tag = "Operator",
-    responses((status = 200, description = "Current tactical alerts", body = AlertList), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks the entente.operator scope", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Current tactical alerts", body = AlertList), crate::responses::Unauthorized, crate::responses::NotOperator))]
 pub(crate) async fn alerts(State(st): State<Arc<UssState>>, auth: Auth) -> Result<Json<AlertList>, ApiError> {
     auth.require(OPERATOR_SCOPE)?;
     let now = seconds(st.now());

@@ -195,7 +195,7 @@ fn details_out(d: InjectedDetails) -> RidFlightDetails {
 /// is at the DSS when this answers.
 #[utoipa::path(put, path = "/ridsp/injection/tests/{test_id}", tag = "InterUSS automated testing",
     params(("test_id" = String, Path, description = "Id of the test")), request_body = CreateTestParameters,
-    responses((status = 200, description = "Injected", body = ChangeTestResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks rid.inject_test_data", body = crate::wire::ErrorResponse), (status = 409, description = "The test exists", body = crate::wire::ErrorResponse), (status = 502, description = "The DSS refused the ISA", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Injected", body = ChangeTestResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotInjector, (status = 409, description = "The test exists", body = crate::wire::ErrorResponse), (status = 502, description = "The DSS refused the ISA", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn create_test(
     State(st): State<Arc<UssState>>,
     auth: Auth,
@@ -249,7 +249,7 @@ fn forget(st: &UssState, test_id: &str) -> Option<Test> {
 /// `DELETE /tests/{test_id}/{version}`: the test's flights vanish, and the ISA with them if nothing else flies.
 #[utoipa::path(delete, path = "/ridsp/injection/tests/{test_id}/{version}", tag = "InterUSS automated testing",
     params(("test_id" = String, Path, description = "Id of the test"), ("version" = String, Path, description = "Version the injection answered")),
-    responses((status = 200, description = "Deleted", body = DeleteTestResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks rid.inject_test_data", body = crate::wire::ErrorResponse), (status = 404, description = "No such test at that version", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Deleted", body = DeleteTestResponse), crate::responses::Unauthorized, crate::responses::NotInjector, (status = 404, description = "No such test at that version", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn delete_test(
     State(st): State<Arc<UssState>>,
     auth: Auth,
@@ -276,7 +276,7 @@ pub(crate) async fn delete_test(
 /// fields and a slow reporting rate of injected flights, each once its state is due.
 #[utoipa::path(get, path = "/ridsp/injection/user_notifications", tag = "InterUSS automated testing",
     params(("after" = String, Query, description = "RFC 3339 time"), ("before" = Option<String>, Query, description = "RFC 3339 time after `after`; now by default")),
-    responses((status = 200, description = "The notifications", body = QueryUserNotificationsResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks rid.inject_test_data", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "The notifications", body = QueryUserNotificationsResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotInjector))]
 pub(crate) async fn user_notifications(
     State(st): State<Arc<UssState>>,
     auth: Auth,
@@ -339,7 +339,7 @@ fn observed_flight(seen: Seen, view: &View, now: Timestamp) -> Option<ObservedFl
 /// subscription of its own first, and the SPs with ISAs there are polled before answering.
 #[utoipa::path(get, path = "/riddp/observation/display_data", tag = "InterUSS automated testing",
     params(("view" = String, Query, description = "lat1,lng1,lat2,lng2")),
-    responses((status = 200, description = "Flights or clusters in the view", body = GetDisplayDataResponse), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks dss.read.identification_service_areas", body = crate::wire::ErrorResponse), (status = 413, description = "The view's diagonal exceeds the version's limit", body = crate::wire::ErrorResponse), (status = 502, description = "The DSS refused the subscription", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Flights or clusters in the view", body = GetDisplayDataResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotRidReaderV19, (status = 413, description = "The view's diagonal exceeds the version's limit", body = crate::wire::ErrorResponse), (status = 502, description = "The DSS refused the subscription", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn display_data(
     State(st): State<Arc<UssState>>,
     auth: Auth,
@@ -369,7 +369,7 @@ pub(crate) async fn display_data(
 /// `GET /display_data/{id}`: a displayed flight's details, from this SP or fetched from the peer SP reporting it.
 #[utoipa::path(get, path = "/riddp/observation/display_data/{id}", tag = "InterUSS automated testing",
     params(("id" = String, Path, description = "A flight id from display_data")),
-    responses((status = 200, description = "The flight's details", body = GetDetailsResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks dss.read.identification_service_areas", body = crate::wire::ErrorResponse), (status = 404, description = "No flight of that id is displayed", body = crate::wire::ErrorResponse), (status = 502, description = "The peer SP could not be reached or refused", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "The flight's details", body = GetDetailsResponse), crate::responses::Unauthorized, crate::responses::NotRidReaderV19, (status = 404, description = "No flight of that id is displayed", body = crate::wire::ErrorResponse), (status = 502, description = "The peer SP could not be reached or refused", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn display_details(
     State(st): State<Arc<UssState>>,
     auth: Auth,

@@ -130,7 +130,7 @@ pub(super) fn flights_in(mut value: Value) -> Result<GetFlightsResponse, ApiErro
 #[utoipa::path(get, path = "/v1/uss/flights", tag = "Remote ID (F3411-19)",
     params(("view" = String, Query, description = "lat1,lng1,lat2,lng2; diagonal at most 3.6 km"),
         ("include_recent_positions" = Option<bool>, Query, description = "Include the last minute of positions")),
-    responses((status = 200, description = "Flights in the view"), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks dss.read.identification_service_areas", body = crate::wire::ErrorResponse), (status = 404, description = "The view is outside this SP's ISA", body = crate::wire::ErrorResponse), (status = 413, description = "The view's diagonal exceeds 3.6 km", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Flights in the view"), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotRidReaderV19, (status = 404, description = "The view is outside this SP's ISA", body = crate::wire::ErrorResponse), (status = 413, description = "The view's diagonal exceeds 3.6 km", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn flights(
     State(st): State<Arc<UssState>>,
     auth: Auth,
@@ -161,7 +161,7 @@ pub(crate) async fn flights(
 
 #[utoipa::path(get, path = "/v1/uss/flights/{id}/details", tag = "Remote ID (F3411-19)",
     params(("id" = String, Path, description = "Remote ID flight id")),
-    responses((status = 200, description = "The flight's details", body = GetFlightDetailsResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks dss.read.identification_service_areas", body = crate::wire::ErrorResponse), (status = 404, description = "No such flight", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "The flight's details", body = GetFlightDetailsResponse), crate::responses::Unauthorized, crate::responses::NotRidReaderV19, crate::responses::NoSuchFlight))]
 pub(crate) async fn flight_details(
     State(st): State<Arc<UssState>>,
     auth: Auth,
@@ -174,7 +174,7 @@ pub(crate) async fn flight_details(
 /// F3411-19 `POST /v1/uss/identification_service_areas/{id}`, taken by the same rules as F3411-22a's.
 #[utoipa::path(post, path = "/v1/uss/identification_service_areas/{id}", tag = "Remote ID (F3411-19)",
     params(("id" = String, Path, description = "UUIDv4 of the ISA")), request_body = NotificationParameters,
-    responses((status = 204, description = "Taken"), (status = 400, description = "Invalid input; the message names the field and the rule", body = crate::wire::ErrorResponse), (status = 401, description = "Missing or invalid access token", body = crate::wire::ErrorResponse), (status = 403, description = "The token lacks dss.write.identification_service_areas, or the sender does not own the ISA", body = crate::wire::ErrorResponse), (status = 409, description = "This version arrived before with other content", body = crate::wire::ErrorResponse)))]
+    responses((status = 204, description = "Taken"), crate::responses::BadRequest, crate::responses::Unauthorized, (status = 403, description = "The token lacks dss.write.identification_service_areas, or the sender does not own the ISA", body = crate::wire::ErrorResponse), (status = 409, description = "This version arrived before with other content", body = crate::wire::ErrorResponse)))]
 pub(crate) async fn notified_isa(
     State(st): State<Arc<UssState>>,
     auth: Auth,

@@ -106,6 +106,36 @@ struct PollState {
     next: usize,
     /// Watches already polled at this SP: later polls ask only for a few seconds of recent positions.
     seen: HashSet<String>,
+    /// Polls that failed in a row, and when the SP may be polled again: an SP that does not answer is polled
+    /// ever less often (up to once a minute) and reported once per outage, not once a second.
+    failures: u32,
+    retry_at: Option<Timestamp>,
+}
+
+/// The longest wait between two polls of an SP that keeps failing.
+const MAX_POLL_BACKOFF_S: i64 = 60;
+
+impl PollState {
+    fn ready(&self, now: Timestamp) -> bool {
+        self.retry_at.is_none_or(|at| now >= at)
+    }
+
+    /// Counts a failed poll; true for the first failure of an outage, the one worth a warning.
+    fn failed(&mut self, now: Timestamp) -> bool {
+        self.failures = self.failures.saturating_add(1);
+        let wait =
+            1_i64.checked_shl(self.failures.min(6)).unwrap_or(MAX_POLL_BACKOFF_S).min(MAX_POLL_BACKOFF_S);
+        self.retry_at = Some(now + Duration::seconds(wait));
+        self.failures == 1
+    }
+
+    /// Counts a poll answered; true when it ends an outage.
+    fn answered(&mut self) -> bool {
+        let was_failing = self.failures > 0;
+        self.failures = 0;
+        self.retry_at = None;
+        was_failing
+    }
 }
 
 #[derive(Default)]
@@ -539,9 +569,10 @@ pub(super) fn take_notification(
 
 /// One poll per SP: the next watch (in turn) that meets one of its ISAs.
 pub(super) async fn poll(st: &Arc<UssState>) {
+    let now = st.now();
     let jobs: Vec<(String, View, bool)> = {
         let mut dp = st.rid.dp.lock();
-        dp.prune(st.now());
+        dp.prune(now);
         let mut by_base: BTreeMap<String, Vec<LatLngRect>> = BTreeMap::new();
         let mut anywhere: HashSet<String> = HashSet::new();
         for isa in dp.isas.values().filter(|i| i.live) {
@@ -564,6 +595,9 @@ pub(super) async fn poll(st: &Arc<UssState>) {
                     return None;
                 }
                 let state = polled.entry(base.clone()).or_default();
+                if !state.ready(now) {
+                    return None;
+                }
                 let (watch_id, watch) = meeting[state.next % meeting.len()];
                 state.next = state.next.wrapping_add(1);
                 let first = state.seen.insert(watch_id.clone());
@@ -603,10 +637,19 @@ async fn poll_one(st: Arc<UssState>, base: String, view: View, first: bool) {
     let answer = match answer {
         Ok(answer) => answer,
         Err(e) => {
-            tracing::warn!(sp = base, error = %e, "polling a Remote ID service provider failed");
+            let now = st.now();
+            let first = st.rid.dp.lock().polled.get_mut(&base).is_some_and(|p| p.failed(now));
+            if first {
+                tracing::warn!(sp = base, error = %e, "polling a Remote ID service provider failed; retrying less often");
+            } else {
+                tracing::debug!(sp = base, error = %e, "polling a Remote ID service provider failed again");
+            }
             return;
         }
     };
+    if st.rid.dp.lock().polled.get_mut(&base).is_some_and(PollState::answered) {
+        tracing::info!(sp = base, "a Remote ID service provider answers again");
+    }
     let now = st.now();
     let mut fresh = Vec::new();
     {
@@ -784,5 +827,27 @@ mod tests {
         note(&mut indices, &[("s2".to_owned(), 1), ("s1".to_owned(), 2)]);
         assert_eq!((indices.get("s1"), indices.get("s2")), (Some(&5), Some(&1)), "each keeps its highest");
         assert!(!is_news(&indices, &told("s2", 1)));
+    }
+
+    #[test]
+    fn an_sp_that_does_not_answer_is_polled_ever_less_often_and_reported_once() {
+        let t0: Timestamp = "2030-01-01T00:00:00Z".parse().expect("a valid time");
+        let mut sp = PollState::default();
+        assert!(sp.ready(t0));
+        let mut waits = Vec::new();
+        let mut warnings = 0;
+        let mut now = t0;
+        for _ in 0..10 {
+            warnings += usize::from(sp.failed(now));
+            let retry = sp.retry_at.expect("a retry time after a failure");
+            assert!(!sp.ready(retry - Duration::milliseconds(1)) && sp.ready(retry));
+            waits.push((retry - now).num_seconds());
+            now = retry;
+        }
+        assert_eq!(waits, [2, 4, 8, 16, 32, 60, 60, 60, 60, 60]);
+        assert_eq!(warnings, 1, "one warning per outage");
+        assert!(sp.answered(), "an answer ends the outage");
+        assert!(sp.ready(now) && !sp.answered());
+        assert!(sp.failed(now), "the next outage is reported again");
     }
 }

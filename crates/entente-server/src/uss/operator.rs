@@ -28,6 +28,7 @@ use super::types::{
 use super::{OwnFlight, UssState};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
+use crate::metrics::PlanOutcome;
 use crate::routes::Routes;
 use crate::wire::{altitude_in, parse_rfc3339, time_in, time_out, volume_out};
 
@@ -188,6 +189,16 @@ pub(crate) async fn submit(
     body: Body,
 ) -> Result<(StatusCode, Json<FlightStatus>), ApiError> {
     auth.require(OPERATOR_SCOPE)?;
+    // A plan refused for its own input is counted like one the planner refused for it.
+    let proposal =
+        proposal_of(&st, &auth, &body).inspect_err(|_| st.metrics.plan(PlanOutcome::RefusedBadInput))?;
+    let id = entity_id(&uuid::Uuid::new_v4().to_string(), "id")?;
+    planner::plan(&st, id, proposal).await?;
+    Ok((StatusCode::CREATED, current(&st, id)?))
+}
+
+/// The proposal an operator's request makes, or the 400 naming what in it breaks which rule.
+fn proposal_of(st: &UssState, auth: &Auth, body: &Body) -> Result<Proposal, ApiError> {
     let req: FlightRequest = body.json()?;
     let volumes = match &req.route {
         None => flight_volumes(&req.volumes, "volumes", &st.config.dss_limits)?,
@@ -201,8 +212,7 @@ pub(crate) async fn submit(
     };
     let now = st.now();
     check_plan_window(&volumes, now)?;
-    let id = entity_id(&uuid::Uuid::new_v4().to_string(), "id")?;
-    let proposal = Proposal {
+    Ok(Proposal {
         volumes,
         off_nominal: Vec::new(),
         priority: priority(req.priority, "priority")?,
@@ -210,9 +220,7 @@ pub(crate) async fn submit(
         reason: Reason::Planned,
         now,
         operator: Some(auth.0.sub.clone()),
-    };
-    planner::plan(&st, id, proposal).await?;
-    Ok((StatusCode::CREATED, current(&st, id)?))
+    })
 }
 
 #[utoipa::path(get, path = "/operator/v1/flights/{id}", tag = "Operator", params(("id" = String, Path, description = "UUIDv4 of the flight")),

@@ -1329,13 +1329,15 @@ async fn the_uss_metrics_count_plans_notifications_and_calls() -> anyhow::Result
     bad["flight_plan"]["basic_information"]["area"] = json!([]);
     let rejected = planner(&uss2).put(&path(&id()), &bad).await.want(200)?;
     assert_eq!(rejected["planning_result"], "Rejected");
+    // The operator API's refusals of bad input count too.
+    uss2.operator().post("/operator/v1/flights", &flight(LAT, (120.0, 0.0), (10, 40), 0)).await.want(400)?;
     uss2.operator().post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (10, 40), 5)).await.want(201)?;
 
     let text = metrics(&uss2).await?;
     let of = |line: &str| series(&text, line);
     assert_eq!(of("entente_uss_plans_total{uss=\"uss2\",outcome=\"accepted\"}"), 1.0, "{text}");
     assert_eq!(of("entente_uss_plans_total{uss=\"uss2\",outcome=\"refused_conflict\"}"), 1.0, "{text}");
-    assert_eq!(of("entente_uss_plans_total{uss=\"uss2\",outcome=\"refused_bad_input\"}"), 1.0, "{text}");
+    assert_eq!(of("entente_uss_plans_total{uss=\"uss2\",outcome=\"refused_bad_input\"}"), 2.0, "{text}");
     assert_eq!(of("entente_uss_operator_notifications_total{uss=\"uss2\",requirement=\"SCD0090\"}"), 1.0);
     assert_eq!(
         of("entente_uss_subscriber_notifications_total{uss=\"uss2\",outcome=\"sent\"}"),

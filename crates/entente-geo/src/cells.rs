@@ -78,7 +78,18 @@ pub fn cover_cell_at(p: LatLng) -> Option<Outline> {
 /// subscription (`outer`) and an operational intent (`inner`). `inner` may stick out of `outer` by up to a
 /// cell's width (level 13: about 1 to 1.9 km) as long as it stays in cells `outer` reaches. A cell that cannot be
 /// built counts as not covered, so doubt refuses.
+///
+/// Each cell costs exact tests against every vertex of both sides, so the work is bounded by
+/// [`COVER_WORK_BUDGET`]: past it the answer is "not covered" (doubt refuses again), which keeps a crafted
+/// request to milliseconds. Within the budget fit, for instance, an intent of a few hundred vertices over tens
+/// of cells, or a 4-vertex one over thousands.
 pub fn cells_cover(outer: &[&Outline], inner: &Outline) -> bool {
+    let vertices = |o: &Outline| match o {
+        Outline::Polygon(p) => p.vertices().len(),
+        Outline::Circle(_) => 1,
+    };
+    let per_cell = vertices(inner) + outer.iter().map(|o| vertices(o)).sum::<usize>() + 4;
+    let mut budget = COVER_WORK_BUDGET;
     let seed = match inner {
         Outline::Polygon(p) => p.vertices()[0],
         Outline::Circle(c) => c.center(),
@@ -87,6 +98,8 @@ pub fn cells_cover(outer: &[&Outline], inner: &Outline) -> bool {
     let mut seen = HashSet::from([seed]);
     let mut queue = VecDeque::from([seed]);
     while let Some(cell) = queue.pop_front() {
+        let Some(rest) = budget.checked_sub(per_cell) else { return false };
+        budget = rest;
         let Some(shape) = cell.outline() else { return false };
         if !inner.intersects(&shape) {
             continue;
@@ -98,6 +111,10 @@ pub fn cells_cover(outer: &[&Outline], inner: &Outline) -> bool {
     }
     true
 }
+
+/// The most vertex-against-cell tests one [`cells_cover`] may make (cells visited times the vertices of both
+/// sides); measured at about 30 ms in a release build on a 2-core machine.
+pub const COVER_WORK_BUDGET: usize = 100_000;
 
 /// The cube face of `p` (the axis of its largest coordinate, 3..6 for negative ones) and its (u, v) on it.
 fn face_uv(p: V3) -> (u8, f64, f64) {
@@ -239,5 +256,27 @@ mod tests {
         let circle = Outline::Circle(Circle::new(LatLng::new(34.0, -118.0), 3.0).unwrap());
         assert!(cells_cover(&[&sub], &circle));
         assert!(!cells_cover(&[&sub], &square(34.0, -118.0, 0.02)));
+    }
+
+    /// A ring of `n` vertices around (46, 8), `r_deg` of latitude across.
+    fn ring(r_deg: f64, n: usize) -> Outline {
+        let v = (0..n)
+            .map(|i| {
+                let a = i as f64 / n as f64 * std::f64::consts::TAU;
+                LatLng::new(46.0 + r_deg * a.sin(), 8.0 + r_deg * a.cos() / 0.69)
+            })
+            .collect();
+        Outline::Polygon(Polygon::new(v).unwrap())
+    }
+
+    #[test]
+    fn the_cell_walk_stops_at_its_budget_and_refuses() {
+        // The same 20 km area, covered cell for cell: with 8 vertices a side the walk fits the budget; with 2000
+        // it would cost hundreds of cells times 4000 vertices (seconds in a release build), so it stops and
+        // refuses.
+        for (n, covered) in [(8, true), (2000, false)] {
+            let (intent, subscription) = (ring(0.1, n), ring(0.105, n));
+            assert_eq!(cells_cover(&[&subscription], &intent), covered, "{n} vertices");
+        }
     }
 }

@@ -20,7 +20,7 @@ mod polygon;
 mod vec3;
 mod volume;
 
-pub use cells::{COVER_CELL_LEVEL, cells_cover, cover_cell_at};
+pub use cells::{COVER_CELL_LEVEL, COVER_WORK_BUDGET, cells_cover, cover_cell_at};
 pub use circle::Circle;
 pub use error::{Element, GeoError};
 pub use interval::Interval;

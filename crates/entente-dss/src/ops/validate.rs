@@ -175,7 +175,9 @@ pub(crate) fn base_url(url: &str, field: &str, limits: &Limits) -> Result<(), Ds
 /// allowing the subscription to start up to `slack` after the intent (clock skew between USS and DSS).
 /// Time: the subscription's span holds the intent's. Area: each intent outline lies within one subscription
 /// outline, or every level-13 S2 cell it meets also meets a subscription outline, as InterUSS's DSS decides
-/// ([`entente_geo::cells_cover`]); an intent may thus stick out of its subscription by up to a cell's width.
+/// ([`entente_geo::cells_cover`]); an intent may thus stick out of its subscription by up to a cell's width. That
+/// cell walk is bounded ([`entente_geo::COVER_WORK_BUDGET`]): an intent too complex to decide cell by cell within
+/// it must lie inside its subscription.
 /// The fan-out makes up for the looseness: a subscription hears of every change relevant to an intent that
 /// depends on it ([`super::txn::Txn::notify`]).
 pub(crate) fn covers(outer: &[Volume], inner: &[Volume], slack: Duration) -> bool {

@@ -175,14 +175,7 @@ fn an_activated_flight_of_one_uss_is_displayed_by_the_other_until_it_ends() -> a
     assert!(alerted.as_str().is_some_and(|m| m.contains("predicted loss of separation")), "{alerted}");
 
     // B takes ISA notifications only from the ISA's owner, only going forward, and one content per version.
-    let isas: Value = http
-        .get(format!(
-            "{}/rid/v2/dss/identification_service_areas?area=46.49,6.59,46.51,6.59,46.51,6.61",
-            dss.base
-        ))
-        .bearer_auth(&dp)
-        .send()?
-        .json()?;
+    let isas = isas_near_lausanne(&http, &dss.base, &dp)?;
     let isa = isas["service_areas"]
         .as_array()
         .and_then(|all| all.iter().find(|i| i["owner"] == "uss-a"))
@@ -559,14 +552,7 @@ fn a_restarted_uss_leaves_only_its_live_isa_at_the_dss() -> anyhow::Result<()> {
     let http = Client::new();
     let dp = token(EC_PRIVATE, "observer", "rid.display_provider")?;
     let owned = || -> anyhow::Result<Vec<String>> {
-        let found: Value = http
-            .get(format!(
-                "{}/rid/v2/dss/identification_service_areas?area=46.49,6.59,46.51,6.59,46.51,6.61",
-                dss.base
-            ))
-            .bearer_auth(&dp)
-            .send()?
-            .json()?;
+        let found = isas_near_lausanne(&http, &dss.base, &dp)?;
         Ok(found["service_areas"]
             .as_array()
             .into_iter()
@@ -605,4 +591,10 @@ fn a_restarted_uss_leaves_only_its_live_isa_at_the_dss() -> anyhow::Result<()> {
     });
     ensure!(found.is_ok(), "after 4 restarts uss-a holds {} ISAs at the DSS: {last:?}", last.len());
     Ok(())
+}
+
+/// The DSS's answer to an ISA search over the area the tests fly in, as display provider `dp`.
+fn isas_near_lausanne(http: &Client, dss: &str, dp: &str) -> anyhow::Result<Value> {
+    let url = format!("{dss}/rid/v2/dss/identification_service_areas?area=46.49,6.59,46.51,6.59,46.51,6.61");
+    Ok(http.get(url).bearer_auth(dp).send()?.json()?)
 }

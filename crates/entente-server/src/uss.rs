@@ -370,7 +370,7 @@ pub fn uss_app(state: Arc<UssState>) -> Router {
 }
 
 /// The Prometheus text of the series of `usses`, each labelled with its identity.
-pub(crate) fn render_metrics(usses: &[&UssState]) -> String {
+pub fn render_metrics(usses: &[&UssState]) -> String {
     let series: Vec<(&str, &UssMetrics)> =
         usses.iter().map(|u| (u.config.identity.as_str(), &*u.metrics)).collect();
     UssMetrics::render(&series)
@@ -398,10 +398,16 @@ pub async fn serve_uss(
     state: Arc<UssState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let rounds = tokio::spawn(rid::background(state.clone()));
+    let rounds = tokio::spawn(rounds(state.clone()));
     let served = axum::serve(listener, uss_app(state)).with_graceful_shutdown(shutdown).await;
     rounds.abort();
     served
+}
+
+/// This USS's background work, for as long as it is served: the Remote ID rounds (its ISAs, polling SPs, watches
+/// around its aircraft). Whoever serves the USS's router runs it beside, as `serve_uss` does.
+pub async fn rounds(state: Arc<UssState>) {
+    rid::background(state).await
 }
 
 /// Records every call a peer makes on the USS-USS API, with the caller's token subject when it verifies.

@@ -206,6 +206,15 @@ fn serve_keeps_its_keys_and_data_across_runs() -> anyhow::Result<()> {
     })?;
     shown.sort_unstable();
     ensure!(shown == ["seed-east", "seed-west"], "north-uss displays {shown:?}");
+    // One scrape of the process's `/metrics` shows the DSS and the plans of every USS it mounts.
+    let metrics = reqwest::blocking::get(format!("{}/metrics", server.base))?.error_for_status()?.text()?;
+    for series in [
+        "entente_entities{kind=\"operational_intents\"} 3",
+        "entente_uss_plans_total{uss=\"north-uss\",outcome=\"accepted\"}",
+        "entente_uss_plans_total{uss=\"south-uss\",outcome=\"accepted\"}",
+    ] {
+        ensure!(metrics.contains(series), "/metrics lacks {series}: {metrics}");
+    }
     let alerts = north_get("alerts")?;
     ensure!(
         alerts["alerts"].as_array().is_some_and(|a| a.iter().any(|a| {

@@ -9,12 +9,13 @@ mod conflict;
 mod conformance;
 mod error;
 mod flight;
+mod lateral;
 pub mod rid;
 mod route;
 
 use chrono::{DateTime, Utc};
 
-pub use alternatives::{Alternative, SearchSpace, alternatives};
+pub use alternatives::{Alternative, CostWeights, Lateral, MAX_CANDIDATES, SearchSpace, alternatives};
 pub use audit::{
     AuditChain, AuditRecord, Direction, Entry, Event, EventKind, Exchange, GENESIS_HASH, sha256_hex,
     verify_chain,

@@ -111,7 +111,8 @@ impl Base {
 }
 
 /// Alternatives cheapest first (ties: time before altitude, later before earlier, higher before lower, in place
-/// before sideways), at most `space.max_results`, from at most [`MAX_CANDIDATES`] decided. `route` is how the plan
+/// before sideways), at most `space.max_results`, from at most [`MAX_CANDIDATES`] decided; none goes further the
+/// same ways as a cheaper one offered (a climb of 60 m after one of 30 m, or 30 m and 5 minutes late). `route` is how the plan
 /// was given, when it was given as one: it may then be flown around what blocks it. Each returned plan passed the
 /// same exact 4D test as the refused one against every intent in `others`, so none of them conflicts with an intent
 /// it may not conflict with, and each lies within every limit of `space`.
@@ -157,12 +158,20 @@ pub fn alternatives(
     }
     candidates.sort_by_key(|c| c.0);
     let mut found = Vec::new();
+    let mut taken: Vec<(Duration, f64, usize)> = Vec::new();
     for (_, cost, dt, dz, b) in candidates.into_iter().take(MAX_CANDIDATES) {
         if found.len() >= space.max_results {
             break;
         }
         let base = &bases[b];
-        if clear(base, dt, dz, &blockers) {
+        // A variant that goes further the same ways as one already offered costs more for nothing.
+        let dominated = taken.iter().any(|&(t, z, c)| {
+            between(t.num_milliseconds(), dt.num_milliseconds())
+                && between(z, dz)
+                && (c == 0 || c == b || bases[c].lateral.nearer_same_way(&base.lateral))
+        });
+        if !dominated && clear(base, dt, dz, &blockers) {
+            taken.push((dt, dz, b));
             found.push(Alternative {
                 time_shift: dt,
                 altitude_shift_m: dz,
@@ -240,6 +249,25 @@ fn clear(base: &Base, dt: Duration, dz: f64, blockers: &[Blocker<'_>]) -> bool {
     })
 }
 
+/// Whether `part` lies between zero and `whole` (both included): a shift no further, the same way.
+fn between<T: Default + PartialOrd + Copy>(part: T, whole: T) -> bool {
+    let zero = T::default();
+    if whole >= zero { zero <= part && part <= whole } else { whole <= part && part <= zero }
+}
+
+impl Lateral {
+    /// Whether this move goes the same way as `other`, no further.
+    fn nearer_same_way(&self, other: &Lateral) -> bool {
+        match (self, other) {
+            (
+                Lateral::Moved { bearing_deg: a, distance_m: d },
+                Lateral::Moved { bearing_deg: b, distance_m: e },
+            ) => a == b && d <= e,
+            _ => false,
+        }
+    }
+}
+
 fn steps(max: i64, step: i64) -> i64 {
     if step > 0 { max / step } else { 0 }
 }
@@ -304,8 +332,9 @@ mod tests {
         let found = alternatives(&mine, None, Priority(0), &others, PriorityPolicy::default(), &space());
         let shifts: Vec<(i64, f64)> =
             found.iter().map(|a| (a.time_shift.num_minutes(), a.altitude_shift_m)).collect();
-        // Up to two steps every shift still overlaps or touches the peer (closed intervals) or leaves the space.
-        assert_eq!(shifts, [(15, 0.0), (0, 150.0), (20, 0.0)]);
+        // Up to two steps every shift still overlaps or touches the peer (closed intervals) or leaves the space;
+        // shifts further the same ways, later or higher or both, are no better, and earlier is before the start.
+        assert_eq!(shifts, [(15, 0.0), (0, 150.0)]);
         for a in &found {
             assert!(blocking_intents(&a.volumes, Priority(0), &others, PriorityPolicy::default()).is_empty());
         }
@@ -391,7 +420,10 @@ mod tests {
                 .collect();
             let found = alternatives(&mine, None, Priority(0), &others, PriorityPolicy::default(), &s);
             prop_assert!(!found.is_empty(), "the free slot ({}, {}) was not found", kt, kz);
-            let is_slot = |a: &Alternative| a.time_shift == dt && a.altitude_shift_m == dz;
+            // The slot, or a shift the same way no further, which makes the slot no better.
+            let is_slot = |a: &Alternative| {
+                between(a.time_shift.num_milliseconds(), dt.num_milliseconds()) && between(a.altitude_shift_m, dz)
+            };
             prop_assert!(
                 found.len() == s.max_results || found.iter().any(is_slot),
                 "the free slot ({}, {}) was missed",
@@ -541,7 +573,16 @@ mod tests {
                 max_lateral_m: max_lateral,
                 ..flying_space()
             };
-            for a in alternatives(&volumes, given, Priority(0), &others, PriorityPolicy::default(), &space) {
+            let found = alternatives(&volumes, given, Priority(0), &others, PriorityPolicy::default(), &space);
+            for (i, a) in found.iter().enumerate() {
+                prop_assert!(
+                    !found[..i].iter().any(|b| b.lateral == Lateral::Unchanged
+                        && between(b.time_shift.num_milliseconds(), a.time_shift.num_milliseconds())
+                        && between(b.altitude_shift_m, a.altitude_shift_m)),
+                    "{:?} goes further the same ways as a cheaper one", a
+                );
+            }
+            for a in found {
                 prop_assert!(!crate::volumes_intersect(&a.volumes, &others.iter().flat_map(|o| o.volumes.clone()).collect::<Vec<_>>()));
                 prop_assert!(within(&a.volumes, Duration::zero(), 0.0, &space), "outside the limits: {:?}", a);
                 match &a.lateral {

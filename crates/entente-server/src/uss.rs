@@ -294,8 +294,8 @@ impl UssState {
         now: DateTime<Utc>,
     ) {
         let record = log_sets::UserNotificationRecord {
-            triggering_event_time: crate::wire::time_out(now),
-            notification_time: crate::wire::time_out(now),
+            triggering_event_time: entente_wire::time_out(now),
+            notification_time: entente_wire::time_out(now),
             notification_details: message.clone(),
             notification_triggering_event: requirement.to_owned(),
         };

@@ -226,9 +226,11 @@ mod tests {
 
     const BASE: i64 = 1_711_670_400; // 2024-03-29T00:00:00Z
 
+    /// Coarse on purpose: whole and half hours and a few offsets (one far east, one with minutes), so that
+    /// windows of different periods and days often meet or touch and the merging is exercised.
     fn arb_tod() -> impl Strategy<Value = TimeOfDay> {
-        (0u32..24, prop::sample::select(vec![0u32, 15, 30, 59]), -48i32..=56)
-            .prop_map(|(h, m, q)| tod(h, m, q * 15))
+        (0u32..24, prop::sample::select(vec![0u32, 30]), prop::sample::select(vec![-120, 0, 0, 60, 345, 840]))
+            .prop_map(|(h, m, offset_min)| tod(h, m, offset_min))
     }
 
     fn arb_daily() -> impl Strategy<Value = DailyPeriod> {
@@ -242,7 +244,7 @@ mod tests {
     }
 
     fn arb_instant(span_h: i64) -> impl Strategy<Value = DateTime<Utc>> {
-        (0..span_h * 4).prop_map(|q| DateTime::from_timestamp(BASE + q * 900, 0).unwrap())
+        (0..span_h * 2).prop_map(|q| DateTime::from_timestamp(BASE + q * 1800, 0).unwrap())
     }
 
     fn arb_period() -> impl Strategy<Value = TimePeriod> {

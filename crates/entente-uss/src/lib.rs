@@ -9,6 +9,7 @@ mod conflict;
 mod conformance;
 mod error;
 mod flight;
+mod grants;
 mod lateral;
 pub mod rid;
 mod route;
@@ -24,6 +25,7 @@ pub use conflict::{Intent, PriorityPolicy, blocking_intents};
 pub use conformance::{ContingencyRules, MAX_FIX_AHEAD, Position, Verdict, assess, check_fix_time, covers};
 pub use error::UssError;
 pub use flight::{FlightState, Priority, Reason, StateChange, activation_volumes, record_change};
+pub use grants::{GRANT_SCOPE_PREFIX, PolicyError, PriorityGrants};
 pub use route::{Route, route_volumes};
 
 pub type Timestamp = DateTime<Utc>;

@@ -20,10 +20,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use entente_uss::rid::{Fix, V19_VIEWS, V22A_VIEWS, ViewLimits};
+use entente_wire::rid::v22a::{RidAircraftPosition, RidAircraftState, RidHeight};
 use entente_wire::{Time, parse_rfc3339, time_out};
 use parking_lot::Mutex;
 
-use self::types::{RidAircraftPosition, RidAircraftState, RidHeight};
 use super::UssState;
 use super::types::VehicleTelemetry;
 use crate::error::ApiError;

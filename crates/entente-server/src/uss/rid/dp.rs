@@ -15,6 +15,9 @@ use entente_uss::rid::{
     Fix, NEAR_REAL_TIME_S, Scale, View, clusters, merge_fixes, recent_in_view, seen_in, subscription_fits,
 };
 use entente_uss::{Timestamp, Volume};
+use entente_wire::operator::{
+    DisplayCluster, DisplayFlight, DisplayPosition, DisplayResponse, Watch, WatchList, WatchRequest,
+};
 use entente_wire::rid::v19 as rid_v19;
 use entente_wire::rid::v22a::{
     GetFlightDetailsResponse, GetFlightsResponse, IdentificationServiceArea,
@@ -24,9 +27,6 @@ use entente_wire::{LatLngPoint, time_out, volume_in, volume_out};
 use reqwest::Method;
 use tokio::task::JoinSet;
 
-use super::types::{
-    DisplayCluster, DisplayFlight, DisplayPosition, DisplayResponse, Watch, WatchList, WatchRequest,
-};
 use super::{Motion, RidVersion, fix_in, sp, tactical, v19};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};

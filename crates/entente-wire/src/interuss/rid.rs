@@ -1,123 +1,23 @@
-//! JSON bodies of Entente's operator API for watching areas, displaying what the DP merged, replaying traffic and
-//! reading tactical alerts, and of InterUSS's rid/v1 injection and observation interfaces.
+//! InterUSS's rid/v1 automated testing interfaces: injection of test flights into an SP, and observation of what a
+//! DP displays.
 
-use entente_wire::rid::v22a::RidHeight;
-use entente_wire::{LatLngPoint, Time};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// An area this USS's users want to see Remote ID traffic in.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct WatchRequest {
-    /// `lat1,lng1,lat2,lng2`: the rectangle bounded by two corners, its diagonal at most 7 km.
-    pub view: String,
-    /// How long to watch, in seconds (at most a day, the DSS's limit on subscriptions); an hour by default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration_s: Option<i64>,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct Watch {
-    pub id: String,
-    pub view: String,
-    /// The RID subscription this USS holds at the DSS for the watch.
-    pub subscription_id: String,
-    pub time_end: Time,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct WatchList {
-    pub watches: Vec<Watch>,
-}
-
-/// One position of a displayed flight.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct DisplayPosition {
-    pub time: Time,
-    pub lat: f64,
-    pub lng: f64,
-    /// Metres above the WGS84 ellipsoid; absent when the SP did not know it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alt_m: Option<f64>,
-    /// Seconds between this position's time and the answer's.
-    pub age_s: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub accuracy_h: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub accuracy_v: Option<String>,
-}
-
-/// One aircraft as this USS sees it: its own flights and peers' flights merged from their SPs.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct DisplayFlight {
-    /// The SP's Remote ID flight id.
-    pub id: String,
-    /// The USS that provides the flight's Remote ID (this USS for its own flights).
-    pub provider: String,
-    pub simulated: bool,
-    /// The newest position.
-    pub position: DisplayPosition,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub speed_mps: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub track_deg: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vertical_speed_mps: Option<f64>,
-    /// Earlier positions of the last minute, oldest first, for a trail.
-    pub recent_positions: Vec<DisplayPosition>,
-}
-
-/// A number of aircraft somewhere in a rectangle, shown instead of flights in views too large for detail.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct DisplayCluster {
-    pub corners: [LatLngPoint; 2],
-    pub area_sqm: f64,
-    pub number_of_flights: usize,
-}
-
-/// What a display shows of a view: flights up to a 2 km diagonal, only clusters up to 7 km.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct DisplayResponse {
-    pub timestamp: Time,
-    pub flights: Vec<DisplayFlight>,
-    pub clusters: Vec<DisplayCluster>,
-}
-
-/// A predicted loss of separation between two aircraft this USS sees.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct TacticalAlert {
-    pub aircraft: [String; 2],
-    /// When separation will be lost (in the past: it is lost).
-    pub loss_start: Time,
-    pub loss_end: Option<Time>,
-    /// Closest point of approach: when, and how far apart horizontally.
-    pub cpa_time: Time,
-    pub cpa_distance_m: f64,
-    /// When the alert was raised.
-    pub raised: Time,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct AlertList {
-    pub alerts: Vec<TacticalAlert>,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct ReplayStarted {
-    pub aircraft: Vec<String>,
-    pub duration_s: f64,
-}
+use crate::operator::DisplayCluster;
+use crate::rid::v22a::RidHeight;
+use crate::{LatLngPoint, Time};
 
 /// InterUSS rid/v1 injection: the flights of one test, kept as sent so they can be echoed.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct CreateTestParameters {
+pub struct CreateTestParameters {
     #[schema(value_type = Vec<Object>)]
     pub requested_flights: Vec<serde_json::Value>,
 }
 
 /// InterUSS rid/v1 TestFlight, the parts this SP plays.
-#[derive(Clone, Debug, Deserialize)]
-pub(crate) struct TestFlight {
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TestFlight {
     pub injection_id: String,
     #[serde(default)]
     pub aircraft_type: Option<String>,
@@ -127,8 +27,8 @@ pub(crate) struct TestFlight {
 
 /// An injected RIDAircraftState. Every field may be missing, as a UAS may fail to send it: the SP then tells its
 /// operator, and a state without its time or position cannot be served.
-#[derive(Clone, Debug, Deserialize)]
-pub(crate) struct InjectedState {
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct InjectedState {
     #[serde(default)]
     pub timestamp: Option<String>,
     #[serde(default)]
@@ -149,8 +49,8 @@ pub(crate) struct InjectedState {
     pub height: Option<RidHeight>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
-pub(crate) struct InjectedPosition {
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct InjectedPosition {
     #[serde(default)]
     pub lat: Option<f64>,
     #[serde(default)]
@@ -165,15 +65,15 @@ pub(crate) struct InjectedPosition {
     pub height: Option<RidHeight>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
-pub(crate) struct TestFlightDetails {
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TestFlightDetails {
     pub effective_after: String,
     pub details: InjectedDetails,
 }
 
 /// The injection interface's RIDFlightDetails (F3411-19 style identifiers beside F3411-22a's).
-#[derive(Clone, Debug, Deserialize)]
-pub(crate) struct InjectedDetails {
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct InjectedDetails {
     pub id: String,
     #[serde(default)]
     pub operator_id: Option<String>,
@@ -197,7 +97,7 @@ pub(crate) struct InjectedDetails {
 
 /// The altitude of the operator, as the testing interfaces write it.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
-pub(crate) struct OperatorAltitude {
+pub struct OperatorAltitude {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub altitude: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -205,38 +105,38 @@ pub(crate) struct OperatorAltitude {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct ChangeTestResponse {
+pub struct ChangeTestResponse {
     #[schema(value_type = Vec<Object>)]
     pub injected_flights: Vec<serde_json::Value>,
     pub version: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct DeleteTestResponse {
+pub struct DeleteTestResponse {
     #[schema(value_type = Vec<Object>)]
     pub injected_flights: Vec<serde_json::Value>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct UserNotification {
+pub struct UserNotification {
     pub observed_at: Time,
     pub message: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct QueryUserNotificationsResponse {
+pub struct QueryUserNotificationsResponse {
     pub user_notifications: Vec<UserNotification>,
 }
 
 /// InterUSS rid/v1 observation: what a display shows of a view.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct GetDisplayDataResponse {
+pub struct GetDisplayDataResponse {
     pub flights: Vec<ObservedFlight>,
     pub clusters: Vec<DisplayCluster>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct ObservedFlight {
+pub struct ObservedFlight {
     pub id: String,
     pub aircraft_type: String,
     pub current_state: ObservedState,
@@ -245,7 +145,7 @@ pub(crate) struct ObservedFlight {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct ObservedState {
+pub struct ObservedState {
     pub timestamp: String,
     pub timestamp_accuracy: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -257,7 +157,7 @@ pub(crate) struct ObservedState {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct ObservedPosition {
+pub struct ObservedPosition {
     pub lat: f64,
     pub lng: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -271,18 +171,18 @@ pub(crate) struct ObservedPosition {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct ObservedPath {
+pub struct ObservedPath {
     pub positions: Vec<ObservedPosition>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct GetDetailsResponse {
+pub struct GetDetailsResponse {
     pub operator: ObservedOperator,
     pub uas: ObservedUas,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct ObservedOperator {
+pub struct ObservedOperator {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -291,7 +191,7 @@ pub(crate) struct ObservedOperator {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct ObservedUas {
+pub struct ObservedUas {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -72,6 +72,7 @@ pub(crate) fn status_of(e: &ApiError) -> StatusCode {
             | UssError::View(_)
             | UssError::FixFromTheFuture { .. } => StatusCode::BAD_REQUEST,
             UssError::ViewTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            UssError::PriorityNotGranted { .. } => StatusCode::FORBIDDEN,
         },
         ApiError::Dss(d) => match d {
             DssError::BadRequest(_) => StatusCode::BAD_REQUEST,

@@ -87,6 +87,10 @@ pub struct UssConfig {
     /// The limits of the DSS this USS writes to (InterUSS's by default), by which the operator and authority
     /// APIs refuse a caller's volumes before calling it.
     pub dss_limits: Limits,
+    /// Which priorities each operator may file through the operator API (403 naming the levels it may use
+    /// otherwise); `None` permits every priority below the one that marks constraints. The flight planning test
+    /// interface is not subject to it: its caller is a test harness that chooses the priorities of its scenarios.
+    pub priority_grants: Option<entente_uss::PriorityGrants>,
     /// Where the ids of the Remote ID ISAs this USS declared are kept until deleted, so a restart deletes those an
     /// earlier run left at the DSS; `None` keeps them in memory only.
     pub isas_file: Option<PathBuf>,
@@ -137,6 +141,7 @@ impl UssConfig {
             reports_file: None,
             clock: Arc::new(SystemClock),
             dss_limits: Limits::default(),
+            priority_grants: None,
             isas_file: None,
         }
     }
@@ -368,7 +373,7 @@ pub fn uss_app(state: Arc<UssState>) -> Router {
 }
 
 /// The Prometheus text of the series of `usses`, each labelled with its identity.
-pub(crate) fn render_metrics(usses: &[&UssState]) -> String {
+pub fn render_metrics(usses: &[&UssState]) -> String {
     let series: Vec<(&str, &UssMetrics)> =
         usses.iter().map(|u| (u.config.identity.as_str(), &*u.metrics)).collect();
     UssMetrics::render(&series)
@@ -396,10 +401,16 @@ pub async fn serve_uss(
     state: Arc<UssState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let rounds = tokio::spawn(rid::background(state.clone()));
+    let rounds = tokio::spawn(rounds(state.clone()));
     let served = axum::serve(listener, uss_app(state)).with_graceful_shutdown(shutdown).await;
     rounds.abort();
     served
+}
+
+/// This USS's background work, for as long as it is served: the Remote ID rounds (its ISAs, polling SPs, watches
+/// around its aircraft). Whoever serves the USS's router runs it beside, as `serve_uss` does.
+pub async fn rounds(state: Arc<UssState>) {
+    rid::background(state).await
 }
 
 /// Records every call a peer makes on the USS-USS API, with the caller's token subject when it verifies.

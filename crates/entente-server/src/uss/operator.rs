@@ -182,7 +182,7 @@ fn current(st: &UssState, id: EntityId) -> Status {
 
 /// Plans a new flight in Accepted. A conflict answers 409 with the alternatives, each a request to submit as is.
 #[utoipa::path(post, path = "/operator/v1/flights", tag = "Operator", request_body = FlightRequest,
-    responses((status = 201, description = "Planned and Accepted", body = FlightStatus), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotOperator, (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), (status = 413, description = "The DSS refused the area as too large", body = entente_wire::ErrorResponse), (status = 502, description = "The DSS or a peer could not be reached or failed", body = entente_wire::ErrorResponse)))]
+    responses((status = 201, description = "Planned and Accepted", body = FlightStatus), crate::responses::BadRequest, crate::responses::Unauthorized, (status = 403, description = "The token lacks the entente.operator scope, or the priority is not granted to this operator by the USS's priority policy (the message names the levels it may use)", body = entente_wire::ErrorResponse), (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), (status = 413, description = "The DSS refused the area as too large", body = entente_wire::ErrorResponse), (status = 502, description = "The DSS or a peer could not be reached or failed", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn submit(
     State(st): AppRef,
     auth: Auth,
@@ -212,10 +212,14 @@ fn proposal_of(st: &UssState, auth: &Auth, body: &Body) -> Result<Proposal, ApiE
     };
     let now = st.now();
     check_plan_window(&volumes, now)?;
+    let priority = priority(req.priority, "priority")?;
+    if let Some(grants) = &st.config.priority_grants {
+        grants.check(&auth.0.sub, &auth.0.scopes, priority)?;
+    }
     Ok(Proposal {
         volumes,
         off_nominal: Vec::new(),
-        priority: priority(req.priority, "priority")?,
+        priority,
         state: FlightState::Accepted,
         reason: Reason::Planned,
         now,

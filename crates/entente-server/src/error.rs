@@ -5,11 +5,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use entente_dss::{DssError, StoreError};
 use entente_uss::UssError;
+use entente_wire::operator::PlanConflictResponse;
 use entente_wire::scd::AirspaceConflictResponse;
 use entente_wire::{ErrorResponse, WireError};
 
 use crate::auth::AuthError;
-use crate::uss::types::PlanConflictResponse;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::Path;
-use serde::Serialize;
-use utoipa::ToSchema;
+use entente_wire::interuss::versioning::{Pool, SystemVersion, Version};
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -27,22 +26,6 @@ pub(crate) fn routes() -> Routes<Arc<AppState>> {
         .get("/aux/v1/version", version)
         .get("/aux/v1/pool", pool)
 }
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct SystemVersion {
-    system_identity: String,
-    system_version: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct Version {
-    version: String,
-}
-
-/// The pool this DSS belongs to. InterUSS reports the id of its shared datastore here; an Entente pool
-/// shares an etcd prefix, not a registered datastore, so no id is claimed.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct Pool {}
 
 #[utoipa::path(get, path = "/versions/{system_identity}", tag = "InterUSS extensions",
     params(("system_identity" = String, Path, description = "The system whose version is asked: `dss`")),

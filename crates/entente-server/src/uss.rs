@@ -17,7 +17,6 @@ mod peers;
 mod planner;
 pub(crate) mod rid;
 mod tokens;
-pub(crate) mod types;
 pub(crate) mod uss_api;
 
 use std::collections::HashMap;
@@ -42,14 +41,13 @@ use parking_lot::Mutex;
 use tower_http::catch_panic::CatchPanicLayer;
 
 pub use audit_log::{AuditFileError, AuditLog, read_audit_log, verify_audit_log};
+use entente_wire::uss::{Constraint, OperationalIntent, UserNotificationRecord, VehicleTelemetry};
 pub use rid::{RidConfig, RidVersion, declare_flights, replay_csv};
 pub use tokens::TokenSource;
-pub use types::PlanConflictResponse;
 
 use self::client::Client;
 use self::flights_file::FlightsFile;
 use self::journal::Journal;
-use self::types::{Constraint, OperationalIntent, VehicleTelemetry};
 use crate::auth::Authenticator;
 use crate::error::ApiError;
 use crate::extract::Edge;
@@ -302,7 +300,7 @@ impl UssState {
         message: String,
         now: DateTime<Utc>,
     ) {
-        let record = log_sets::UserNotificationRecord {
+        let record = UserNotificationRecord {
             triggering_event_time: entente_wire::time_out(now),
             notification_time: entente_wire::time_out(now),
             notification_details: message.clone(),

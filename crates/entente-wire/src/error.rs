@@ -10,6 +10,9 @@ pub enum WireError {
     /// What is wrong with the value found at `path`: `area_of_interest.volume: exactly one of … is required`.
     #[error("{path}: {rule}")]
     Value { path: String, rule: String },
+    /// A domain value this wire form cannot express (a circle in F3411-19, which has polygons only).
+    #[error("{0}")]
+    Inexpressible(String),
 }
 
 impl WireError {
@@ -21,17 +24,20 @@ impl WireError {
         WireError::Value { path: path.into(), rule: rule.into() }
     }
 
-    /// The JSON path of the field at fault.
+    /// The JSON path of the field at fault, empty for a value going out.
     pub fn path(&self) -> &str {
         match self {
             WireError::Field { path, .. } | WireError::Value { path, .. } => path,
+            WireError::Inexpressible(_) => "",
         }
     }
 
     /// The rule the field breaks.
     pub fn rule(&self) -> &str {
         match self {
-            WireError::Field { rule, .. } | WireError::Value { rule, .. } => rule,
+            WireError::Field { rule, .. }
+            | WireError::Value { rule, .. }
+            | WireError::Inexpressible(rule) => rule,
         }
     }
 }

@@ -225,7 +225,7 @@ pub struct QueryOperationalIntentReferenceResponse {
     pub operational_intent_references: Vec<OperationalIntentReference>,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct GetOperationalIntentReferenceResponse {
     pub operational_intent_reference: OperationalIntentReference,
 }
@@ -263,7 +263,7 @@ pub struct QueryConstraintReferencesResponse {
     pub constraint_references: Vec<ConstraintReference>,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct GetConstraintReferenceResponse {
     pub constraint_reference: ConstraintReference,
 }
@@ -280,17 +280,17 @@ pub struct ChangeConstraintReferenceResponse {
     pub constraint_reference: ConstraintReference,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct QuerySubscriptionsResponse {
     pub subscriptions: Vec<Subscription>,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct GetSubscriptionResponse {
     pub subscription: Subscription,
 }
 
-#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct PutSubscriptionParameters {
     pub extents: Volume4D,
     pub uss_base_url: String,
@@ -300,7 +300,7 @@ pub struct PutSubscriptionParameters {
     pub notify_for_constraints: Option<bool>,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct PutSubscriptionResponse {
     pub subscription: Subscription,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -309,7 +309,7 @@ pub struct PutSubscriptionResponse {
     pub constraint_references: Option<Vec<ConstraintReference>>,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct DeleteSubscriptionResponse {
     pub subscription: Subscription,
 }

@@ -8,11 +8,12 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use entente_dss::EntityId;
+use entente_wire::authority::{AvailabilityRequest, ConstraintList, ConstraintRequest};
 use entente_wire::scd::{PutConstraintReferenceParameters, UssAvailabilityStatusResponse};
+use entente_wire::uss::{Constraint, ConstraintDetails};
 use entente_wire::{volume_out, volumes_in};
 
 use super::operator::{filters, in_window, window};
-use super::types::{AvailabilityRequest, Constraint, ConstraintDetails, ConstraintList, ConstraintRequest};
 use super::{MAX_VERTICES, UssState, dss_client, input, peers};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};

@@ -10,9 +10,12 @@ use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Utc};
 use entente_dss::EntityId;
 use entente_uss::{FlightState, Reason, volumes_intersect};
-use entente_wire::{Time, Volume4D, parse_rfc3339, time_out, volume_in};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use entente_wire::interuss::flight_planning::{
+    BasicFlightPlanInformation, ClearAreaOutcome, ClearAreaRequest, ClearAreaResponse, FlightPlan,
+    PlanningResponse, QueryUserNotificationsResponse, StatusResponse, UpsertFlightPlanRequest,
+    UserNotification,
+};
+use entente_wire::{parse_rfc3339, time_out, volume_in};
 
 use super::input::flight_volumes;
 use super::operator::{check_plan_window, priority};
@@ -35,13 +38,6 @@ pub(crate) fn routes() -> Routes<Arc<UssState>> {
         .delete("/flight_planning/v1/flight_plans/{flight_plan_id}", delete)
         .post("/flight_planning/v1/clear_area_requests", clear_area)
         .get("/flight_planning/v1/user_notifications", user_notifications)
-}
-
-#[derive(Deserialize, ToSchema)]
-struct UpsertFlightPlanRequest {
-    flight_plan: FlightPlan,
-    execution_style: String,
-    request_id: String,
 }
 
 /// The interface's execution styles. `InReality` reports what the user is doing: off-nominal states are written as
@@ -89,74 +85,6 @@ impl AnsweredRequests {
     }
 }
 
-#[derive(Deserialize, ToSchema)]
-struct FlightPlan {
-    basic_information: BasicFlightPlanInformation,
-    #[serde(default)]
-    astm_f3548_21: Option<OpIntentInformation>,
-}
-
-#[derive(Deserialize, ToSchema)]
-struct BasicFlightPlanInformation {
-    usage_state: String,
-    uas_state: String,
-    #[serde(default)]
-    area: Vec<Volume4D>,
-}
-
-#[derive(Deserialize, ToSchema)]
-struct OpIntentInformation {
-    #[serde(default)]
-    priority: i32,
-}
-
-#[derive(Clone, Serialize, ToSchema)]
-pub(crate) struct PlanningResponse {
-    planning_result: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    notes: Option<String>,
-    flight_plan_status: &'static str,
-    includes_advisories: &'static str,
-}
-
-#[derive(Deserialize, ToSchema)]
-struct ClearAreaRequest {
-    extent: Volume4D,
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct ClearAreaOutcome {
-    success: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct ClearAreaResponse {
-    outcome: ClearAreaOutcome,
-}
-
-/// One notification a user observed. `message` (a field of the interface since v0.7.0, ignored by older
-/// clients) names the requirement and the conflicting intents, for test reports.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct UserNotification {
-    observed_at: Time,
-    conflicts: &'static str,
-    message: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct QueryUserNotificationsResponse {
-    user_notifications: Vec<UserNotification>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct StatusResponse {
-    status: &'static str,
-    api_name: &'static str,
-    api_version: &'static str,
-}
-
 fn plan_status(state: Option<FlightState>) -> &'static str {
     match state {
         None => "NotPlanned",
@@ -169,10 +97,10 @@ fn plan_status(state: Option<FlightState>) -> &'static str {
 
 fn answer(result: &'static str, notes: Option<String>, state: Option<FlightState>) -> PlanningResponse {
     PlanningResponse {
-        planning_result: result,
+        planning_result: result.to_owned(),
         notes,
-        flight_plan_status: plan_status(state),
-        includes_advisories: "Unknown",
+        flight_plan_status: plan_status(state).to_owned(),
+        includes_advisories: "Unknown".to_owned(),
     }
 }
 
@@ -181,9 +109,9 @@ fn answer(result: &'static str, notes: Option<String>, state: Option<FlightState
 pub(crate) async fn status(auth: Auth) -> Result<Json<StatusResponse>, ApiError> {
     auth.require(DIRECT)?;
     Ok(Json(StatusResponse {
-        status: "Ready",
-        api_name: "Flight Planning Automated Testing Interface",
-        api_version: "v0.6.0",
+        status: "Ready".to_owned(),
+        api_name: "Flight Planning Automated Testing Interface".to_owned(),
+        api_version: "v0.6.0".to_owned(),
     }))
 }
 
@@ -462,7 +390,8 @@ pub(crate) async fn user_notifications(
                 0 => "None",
                 1 => "Single",
                 _ => "Multiple",
-            },
+            }
+            .to_owned(),
             message: n.message.clone(),
         })
         .collect();

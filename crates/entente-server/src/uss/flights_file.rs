@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use chrono::{DateTime, SecondsFormat, Utc};
 use entente_dss::EntityId;
 use entente_uss::{FlightState, Priority, StateChange};
+use entente_wire::uss::{OperationalIntent, VehicleTelemetry};
 use entente_wire::{Volume4D, volume_out, volumes_in};
 use serde::{Deserialize, Serialize};
 
 use super::journal::{Journal, Pending, PendingSync};
-use super::types::{OperationalIntent, VehicleTelemetry};
 use super::{MAX_VERTICES, OwnFlight};
 
 #[derive(Serialize, Deserialize)]

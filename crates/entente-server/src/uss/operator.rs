@@ -15,6 +15,10 @@ use entente_uss::{
     EventKind, FlightState, Position, Priority, Reason, Route, Timestamp, Verdict, Volume,
     activation_volumes, assess, check_fix_time, covers, route_volumes,
 };
+use entente_wire::operator::{
+    FlightList, FlightRequest, FlightStateChange, FlightStatus, PlanConflictResponse, RouteRequest,
+};
+use entente_wire::uss::VehicleTelemetry;
 use entente_wire::{altitude_in, parse_rfc3339, time_in, time_out, volume_out};
 use serde::Deserialize;
 use tokio::sync::OwnedMutexGuard;
@@ -22,10 +26,6 @@ use tokio::sync::OwnedMutexGuard;
 use super::input::{self, flight_volumes};
 use super::log_sets::PositionNote;
 use super::planner::{self, CONSTRAINT_PRIORITY, Proposal};
-use super::types::{
-    FlightList, FlightRequest, FlightStateChange, FlightStatus, PlanConflictResponse, RouteRequest,
-    VehicleTelemetry,
-};
 use super::{OwnFlight, UssState};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};

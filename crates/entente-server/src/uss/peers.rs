@@ -11,16 +11,16 @@ use entente_wire::parse_rfc3339;
 use entente_wire::scd::{
     ConstraintReference, OperationalIntentReference, SubscriberToNotify, SubscriptionState,
 };
+use entente_wire::uss::{
+    Constraint, GetConstraintDetailsResponse, GetOperationalIntentDetailsResponse, OperationalIntent,
+    PutConstraintDetailsParameters, PutOperationalIntentDetailsParameters,
+};
 use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::task::JoinSet;
 
 use super::UssState;
-use super::types::{
-    Constraint, GetConstraintDetailsResponse, GetOperationalIntentDetailsResponse, OperationalIntent,
-    PutConstraintDetailsParameters, PutOperationalIntentDetailsParameters,
-};
 use crate::error::ApiError;
 use crate::scd::{CM, CP, SC};
 use entente_uss::Timestamp;

@@ -10,18 +10,15 @@ use entente_uss::{
     Alternative, CostWeights, EventKind, FlightState, Intent, Lateral, Priority, Reason, Route, SearchSpace,
     Timestamp, UssError, Volume, alternatives, blocking_intents, record_change, volumes_intersect,
 };
+use entente_wire::operator::{AlternativePlan, FlightRequest, PlanConflictResponse, RouteRequest};
 use entente_wire::scd::{
     ConstraintReference, ExchangeRecord, ImplicitSubscriptionParameters, NULL_SUBSCRIPTION,
     OperationalIntentReference, PutOperationalIntentReferenceParameters, UssAvailabilityState,
 };
+use entente_wire::uss::{Constraint, OperationalIntent, OperationalIntentDetails, PlanningRecord};
 use entente_wire::{LatLngPoint, time_in, time_out, volume_out, volumes_in};
 
 use super::dss_client::{self, PutOutcome};
-use super::log_sets::PlanningRecord;
-use super::types::{
-    AlternativePlan, Constraint, FlightRequest, OperationalIntent, OperationalIntentDetails,
-    PlanConflictResponse, RouteRequest,
-};
 use super::{MAX_VERTICES, OwnFlight, UssState, peers, uss_api};
 use crate::error::ApiError;
 use crate::metrics::PlanOutcome;

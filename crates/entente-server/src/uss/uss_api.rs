@@ -8,14 +8,14 @@ use axum::http::StatusCode;
 use entente_dss::EntityId;
 use entente_uss::{FlightState, Volume, volumes_intersect};
 use entente_wire::scd::ErrorReport;
+use entente_wire::uss::{
+    GetConstraintDetailsResponse, GetOperationalIntentDetailsResponse, GetOperationalIntentTelemetryResponse,
+    OperationalIntent, PutConstraintDetailsParameters, PutOperationalIntentDetailsParameters,
+};
 use entente_wire::{time_out, volumes_in};
 use serde::{Deserialize, Serialize};
 
 use super::peers::remember;
-use super::types::{
-    GetConstraintDetailsResponse, GetOperationalIntentDetailsResponse, GetOperationalIntentTelemetryResponse,
-    OperationalIntent, PutConstraintDetailsParameters, PutOperationalIntentDetailsParameters,
-};
 use super::{MAX_VERTICES, UssState};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
@@ -157,11 +157,11 @@ const SYSTEM_IDENTITY: &str = "astm.f3548.v21";
 /// InterUSS's versioning interface: the version of this USS's F3548 implementation.
 #[utoipa::path(get, path = "/versioning/versions/{system_identity}", tag = "InterUSS extensions",
     params(("system_identity" = String, Path, description = "The system whose version is asked: `astm.f3548.v21`")),
-    responses((status = 200, description = "The version of this USS", body = crate::interuss::SystemVersion), crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.versioning.read_system_versions", body = entente_wire::ErrorResponse), (status = 404, description = "No such system here", body = entente_wire::ErrorResponse)))]
+    responses((status = 200, description = "The version of this USS", body = entente_wire::interuss::versioning::SystemVersion), crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.versioning.read_system_versions", body = entente_wire::ErrorResponse), (status = 404, description = "No such system here", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn system_version(
     auth: Auth,
     Path(system_identity): Path<String>,
-) -> Result<Json<crate::interuss::SystemVersion>, ApiError> {
+) -> Result<Json<entente_wire::interuss::versioning::SystemVersion>, ApiError> {
     crate::interuss::versioned(&auth, system_identity, SYSTEM_IDENTITY)
 }
 

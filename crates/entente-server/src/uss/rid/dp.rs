@@ -15,18 +15,22 @@ use entente_uss::rid::{
     Fix, NEAR_REAL_TIME_S, Scale, View, clusters, merge_fixes, recent_in_view, seen_in, subscription_fits,
 };
 use entente_uss::{Timestamp, Volume};
+use entente_wire::operator::{
+    DisplayCluster, DisplayFlight, DisplayPosition, DisplayResponse, Watch, WatchList, WatchRequest,
+};
+use entente_wire::rid::v19 as rid_v19;
+use entente_wire::rid::v22a::{
+    GetFlightDetailsResponse, GetFlightsResponse, IdentificationServiceArea,
+    PutIdentificationServiceAreaNotificationParameters, PutParameters, PutSubscriptionResponse,
+};
 use entente_wire::{LatLngPoint, time_out, volume_in, volume_out};
 use reqwest::Method;
 use tokio::task::JoinSet;
 
-use super::types::{
-    DisplayCluster, DisplayFlight, DisplayPosition, DisplayResponse, GetFlightDetailsResponse,
-    GetFlightsResponse, PutIdentificationServiceAreaNotificationParameters, Watch, WatchList, WatchRequest,
-};
 use super::{Motion, RidVersion, fix_in, sp, tactical, v19};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
-use crate::rid::v22a::{DP, IdentificationServiceArea, PutParameters, PutSubscriptionResponse, SP};
+use crate::rid::v22a::{DP, SP};
 use crate::rid::{Params, params};
 use crate::uss::MAX_VERTICES;
 use crate::uss::UssState;
@@ -260,9 +264,9 @@ async fn subscribe(
             st.client.send_scoped(Method::PUT, &url, DP, Some(&params), timeout).await?
         }
         RidVersion::V19 => {
-            let params = crate::rid::v19::SubscriptionParameters {
-                extents: v19::volume_out(&extents)?,
-                callbacks: crate::rid::v19::SubscriptionCallbacks {
+            let params = rid_v19::SubscriptionParameters {
+                extents: rid_v19::volume_out(&extents)?,
+                callbacks: rid_v19::SubscriptionCallbacks {
                     identification_service_area_url: Some(format!(
                         "{}{}",
                         st.config.base_url,
@@ -288,7 +292,7 @@ async fn subscribe(
             (answer.subscription.version, answer.subscription.notification_index, present)
         }
         RidVersion::V19 => {
-            let answer: crate::rid::v19::PutSubscriptionResponse = reply.json()?;
+            let answer: rid_v19::PutSubscriptionResponse = reply.json()?;
             let present = answer.service_areas.iter().map(v19::summary).collect::<Result<Vec<_>, _>>();
             (answer.subscription.version, answer.subscription.notification_index, present)
         }
@@ -625,7 +629,8 @@ async fn poll_one(st: Arc<UssState>, base: String, view: View, first: bool) {
         st.client.send_scoped(Method::GET, &url, dp_scope(&st), None::<&()>, st.config.peer_timeout).await;
     let answer = reply.and_then(|r| match (r.status, rid) {
         (200, RidVersion::V22a) => r.json::<GetFlightsResponse>(),
-        (200, RidVersion::V19) => v19::flights_in(r.json()?),
+        (200, RidVersion::V19) => rid_v19::flights_in(r.json()?)
+            .map_err(|e| ApiError::Upstream(format!("an F3411-19 flights answer: {e}"))),
         // F3411-19's answer for a view outside the SP's ISAs: nothing there.
         (404, RidVersion::V19) => Ok(GetFlightsResponse {
             timestamp: time_out(st.now()),

@@ -12,8 +12,8 @@ use entente_geo::{Circle, Interval, LatLng, Outline, distance_m};
 use entente_tactical::Replay;
 use entente_uss::rid::Fix;
 use entente_uss::{Timestamp, Volume};
+use entente_wire::operator::ReplayStarted;
 
-use super::types::ReplayStarted;
 use super::{Motion, sp, tactical};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body};

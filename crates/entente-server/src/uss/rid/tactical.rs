@@ -10,9 +10,9 @@ use chrono::{DateTime, Utc};
 use entente_dss::EntityId;
 use entente_tactical::{AircraftId, Detector, Monitor, Position, State as Aircraft, TacticalError, Velocity};
 use entente_uss::rid::Fix;
+use entente_wire::operator::{AlertList, TacticalAlert};
 use entente_wire::time_out;
 
-use super::types::{AlertList, TacticalAlert};
 use super::{Motion, RidConfig, instant, seconds};
 use crate::error::ApiError;
 use crate::extract::Auth;

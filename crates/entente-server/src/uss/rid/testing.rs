@@ -11,15 +11,16 @@ use chrono::Duration;
 use entente_geo::LatLng;
 use entente_uss::Timestamp;
 use entente_uss::rid::{Fix, MIN_REFRESH_HZ, NEAR_REAL_TIME_S, Scale, View, recent_in_view, slow_updates};
+use entente_wire::interuss::rid::{
+    ChangeTestResponse, CreateTestParameters, DeleteTestResponse, GetDetailsResponse, GetDisplayDataResponse,
+    InjectedDetails, InjectedState, ObservedFlight, ObservedOperator, ObservedPath, ObservedPosition,
+    ObservedState, ObservedUas, OperatorAltitude, QueryUserNotificationsResponse, TestFlight,
+    UserNotification,
+};
+use entente_wire::rid::v22a::{Altitude, GetFlightDetailsResponse, OperatorLocation, RidFlightDetails};
 use entente_wire::{parse_rfc3339, time_out};
 
 use super::dp::{self, Seen};
-use super::types::{
-    Altitude, ChangeTestResponse, CreateTestParameters, DeleteTestResponse, GetDetailsResponse,
-    GetDisplayDataResponse, GetFlightDetailsResponse, InjectedDetails, InjectedState, ObservedFlight,
-    ObservedOperator, ObservedPath, ObservedPosition, ObservedState, ObservedUas, OperatorAltitude,
-    OperatorLocation, QueryUserNotificationsResponse, RidFlightDetails, TestFlight, UserNotification,
-};
 use super::{Motion, replay, sp, state_out};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body};

@@ -44,7 +44,7 @@ pub(crate) enum Fault {
 
 #[derive(Args)]
 pub(crate) struct CheckPoolArgs {
-    /// Requests (queries, creates, updates, deletes) made in total, per fault kind.
+    /// Operations (queries, creates, updates, deletes) recorded and checked, per fault kind.
     #[arg(long, default_value_t = 10_000)]
     operations: usize,
     /// The faults to inject, one run each (comma-separated).
@@ -70,6 +70,9 @@ pub(crate) struct CheckPoolArgs {
     /// How long a SIGSTOP lasts, in seconds.
     #[arg(long, default_value_t = 10.0)]
     stop_secs: f64,
+    /// Run deliberately broken instances, whose reads do not catch up with the pool, to see the check fail.
+    #[arg(long)]
+    unsafe_local_reads: bool,
 }
 
 /// How long after a request got no answer it may still take effect: an instance killed or stopped mid-request
@@ -169,7 +172,7 @@ async fn run_one(args: &CheckPoolArgs, fault: Fault) -> anyhow::Result<Report> {
     let etcd =
         LocalEtcd::start(&scratch.path().join("etcd"), 3).context("starting etcd (install etcd-server)")?;
     let mut pool = Pool {
-        args: dss_args(&etcd, &public_key),
+        args: dss_args(&etcd, &public_key, args.unsafe_local_reads),
         etcd,
         ports: (0..args.instances).map(|_| free_port()).collect::<anyhow::Result<_>>()?,
         instances: (0..args.instances).map(|_| None).collect(),
@@ -193,7 +196,8 @@ async fn run_one(args: &CheckPoolArgs, fault: Fault) -> anyhow::Result<Report> {
         window: window(),
         history: Mutex::new(Vec::new()),
         counts: Mutex::new(BTreeMap::new()),
-        left: AtomicUsize::new(args.operations),
+        wanted: args.operations,
+        recorded: AtomicUsize::new(0),
     });
     let pool = Arc::new(Mutex::new(pool));
     let stop = Arc::new(AtomicBool::new(false));
@@ -236,13 +240,16 @@ async fn run_one(args: &CheckPoolArgs, fault: Fault) -> anyhow::Result<Report> {
     Ok(Report { fault, faults_injected, counts, operations, wall, check_time: checked.elapsed(), violations })
 }
 
-fn dss_args(etcd: &LocalEtcd, public_key: &Path) -> Vec<OsString> {
+fn dss_args(etcd: &LocalEtcd, public_key: &Path, unsafe_local_reads: bool) -> Vec<OsString> {
     let mut args: Vec<OsString> = ["dss", "--audience", "localhost", "--store", "etcd", "--etcd-endpoints"]
         .into_iter()
         .map(OsString::from)
         .collect();
     args.push(etcd.endpoints().join(",").into());
     args.extend(["--public-key".into(), public_key.as_os_str().to_owned()]);
+    if unsafe_local_reads {
+        args.push("--unsafe-local-reads".into());
+    }
     args
 }
 
@@ -316,7 +323,10 @@ struct World {
     window: (String, String),
     history: Mutex<Vec<(usize, wgl::Event<Op>)>>,
     counts: Mutex<BTreeMap<&'static str, usize>>,
-    left: AtomicUsize,
+    /// Operations to record; requests that leave nothing to check (refused connections, failed queries and
+    /// error answers) do not count.
+    wanted: usize,
+    recorded: AtomicUsize,
 }
 
 /// How one request ended.
@@ -387,6 +397,7 @@ impl World {
         if let Some((outcome, answer)) = answered {
             let op = op.with_outcome(outcome);
             self.history.lock().push((area, wgl::Event { op, call, answer }));
+            self.recorded.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -425,7 +436,7 @@ impl World {
     /// operations run out.
     async fn client(&self, seed: u64) -> anyhow::Result<()> {
         let mut rng = StdRng::seed_from_u64(seed);
-        while self.left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok() {
+        while self.recorded.load(Ordering::Relaxed) < self.wanted {
             let area = rng.random_range(0..self.areas);
             let (lat, lng) = self.centre(area);
             let query = json!({"area_of_interest": self.volume(json!({"outline_circle": {
@@ -459,9 +470,6 @@ impl World {
                 }
             };
             self.record(area, Op::Query { seen: seen.clone() }, call, &answer);
-            if self.left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_err() {
-                break;
-            }
             let key: Vec<String> = seen.values().cloned().collect();
             let suffix = ovn_suffix(&mut rng);
             let call = self.now();

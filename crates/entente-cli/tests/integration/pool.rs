@@ -431,3 +431,17 @@ fn histories_under_faults_are_linearizable() -> anyhow::Result<()> {
     ensure!(!stdout.contains(" 0 faults injected"), "every kind of fault was injected: {stdout}");
     Ok(())
 }
+
+/// The same check finds the violation in a deliberately broken pool whose instances answer reads from their
+/// replica without catching up with the pool: a query right after a write acknowledged by the other instance
+/// misses it.
+#[test]
+fn reads_that_do_not_catch_up_are_caught_by_the_check() -> anyhow::Result<()> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_entente"))
+        .args(["check-pool", "--operations", "2000", "--faults", "none", "--unsafe-local-reads"])
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    ensure!(!out.status.success(), "the broken pool passed: {stdout}");
+    ensure!(stdout.contains("NOT linearizable"), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    Ok(())
+}

@@ -197,6 +197,8 @@ async fn run_one(args: &CheckPoolArgs, fault: Fault) -> anyhow::Result<Report> {
         history: Mutex::new(Vec::new()),
         counts: Mutex::new(BTreeMap::new()),
         wanted: args.operations,
+        // With no fault to wait for, the clients stop once they recorded enough.
+        healed: AtomicUsize::new(usize::from(fault == Fault::None)),
         recorded: AtomicUsize::new(0),
     });
     let pool = Arc::new(Mutex::new(pool));
@@ -205,7 +207,13 @@ async fn run_one(args: &CheckPoolArgs, fault: Fault) -> anyhow::Result<Report> {
         let (pool, stop) = (pool.clone(), stop.clone());
         let (every, stop_for) =
             (Duration::from_secs_f64(args.fault_every_secs), Duration::from_secs_f64(args.stop_secs));
-        tokio::task::spawn_blocking(move || inject(&pool, fault, every, stop_for, &stop))
+        let world = world.clone();
+        tokio::task::spawn_blocking(move || {
+            let injected = inject(&pool, fault, every, stop_for, &stop, &world.healed);
+            // Clients waiting for a first fault wait no longer, whatever happened.
+            world.healed.fetch_add(1, Ordering::Relaxed);
+            injected
+        })
     };
     let clients: Vec<_> = (0..args.clients)
         .map(|c| {
@@ -260,6 +268,7 @@ fn inject(
     every: Duration,
     stop_for: Duration,
     stop: &AtomicBool,
+    healed: &AtomicUsize,
 ) -> anyhow::Result<usize> {
     let mut injected = 0;
     let sleep = |d: Duration| {
@@ -302,6 +311,7 @@ fn inject(
                 pool.lock().etcd.resume(leader)?;
             }
         }
+        healed.fetch_add(1, Ordering::Relaxed);
     }
     Ok(injected)
 }
@@ -327,6 +337,9 @@ struct World {
     /// error answers) do not count.
     wanted: usize,
     recorded: AtomicUsize,
+    /// Faults injected and healed so far: the clients go on until at least one was, so that every run has
+    /// operations during and after a fault however fast they are.
+    healed: AtomicUsize,
 }
 
 /// How one request ended.
@@ -436,7 +449,8 @@ impl World {
     /// operations run out.
     async fn client(&self, seed: u64) -> anyhow::Result<()> {
         let mut rng = StdRng::seed_from_u64(seed);
-        while self.recorded.load(Ordering::Relaxed) < self.wanted {
+        while self.recorded.load(Ordering::Relaxed) < self.wanted || self.healed.load(Ordering::Relaxed) == 0
+        {
             let area = rng.random_range(0..self.areas);
             let (lat, lng) = self.centre(area);
             let query = json!({"area_of_interest": self.volume(json!({"outline_circle": {

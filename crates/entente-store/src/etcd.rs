@@ -1141,6 +1141,21 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_read_whose_connection_broke_is_sent_again() {
+        // A pool instance loading its snapshot while a member fails must not give up on the first broken
+        // connection.
+        let etcd = Lossy::start().await;
+        etcd.proxy.set(lossy::Mode::DropAnswers);
+        let lossy = etcd.lossy.clone();
+        let head = RangeRequest { key: lossy.layout.head(), ..RangeRequest::default() };
+        let read = tokio::spawn(async move { lossy.etcd.range(&head).await });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        etcd.proxy.cut();
+        let read = read.await.expect("the reader ran");
+        assert!(read.is_ok(), "{read:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_transaction_that_may_not_have_arrived_is_fenced_and_never_applies() {
         let etcd = Lossy::start().await;
         let before = etcd.now().await;

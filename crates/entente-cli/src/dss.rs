@@ -80,6 +80,10 @@ pub(crate) struct DssArgs {
     /// Also serve the web map under /map/, readable without a token by anyone who reaches this address.
     #[arg(long, env = "ENTENTE_MAP")]
     map: bool,
+    /// Deliberately broken pool reads, answered from this instance's replica without catching up with the
+    /// pool: only for showing that `entente check-pool --unsafe-local-reads` catches the violation.
+    #[arg(long, hide = true)]
+    unsafe_local_reads: bool,
 }
 
 pub(crate) async fn run(args: DssArgs) -> anyhow::Result<()> {
@@ -121,7 +125,8 @@ pub(crate) async fn run(args: DssArgs) -> anyhow::Result<()> {
             let (snapshot, at) = store.snapshot().await.with_context(|| {
                 format!("loading the pool from etcd at {}", args.etcd_endpoints.join(","))
             })?;
-            let dss = Arc::new(Dss::pooled(store.clone(), snapshot, at, Arc::new(SystemClock), limits));
+            let dss = Dss::pooled(store.clone(), snapshot, at, Arc::new(SystemClock), limits);
+            let dss = Arc::new(if args.unsafe_local_reads { dss.without_read_catch_up() } else { dss });
             let follower = store.follow(dss.clone());
             (dss, Some(follower))
         }

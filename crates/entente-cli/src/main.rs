@@ -2,6 +2,7 @@
 
 mod audit;
 mod bench;
+mod check;
 mod demo;
 mod dss;
 mod priority_policy;
@@ -36,6 +37,9 @@ enum Command {
     Dss(dss::DssArgs),
     /// Measure a real `entente dss` over HTTP with a loaded airspace.
     Bench(bench::BenchArgs),
+    /// Check that a pool on a local etcd cluster stays linearizable while instances and etcd members fail:
+    /// concurrent clients' histories checked by the Wing-Gong algorithm.
+    CheckPool(check::CheckPoolArgs),
     /// Print a development access token signed with a private key.
     Token(token::TokenArgs),
     /// Serve a USS: the F3548-21 USS-USS API and the operator API, planning against a DSS.
@@ -70,6 +74,7 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(bench::uss::run(args))
         }
         Command::Bench(args) => runtime.block_on(bench::run(args)),
+        Command::CheckPool(args) => runtime.block_on(check::run(args)),
         Command::Token(args) => token::run(args),
         Command::Uss(args) => runtime.block_on(uss::run(args)),
         Command::Audit(args) => audit::run(args),

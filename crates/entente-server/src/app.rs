@@ -19,7 +19,7 @@ use crate::map::MapOperator;
 use crate::metrics::Metrics;
 use crate::routes::Routes;
 use crate::uss::{UssState, uss_app};
-use crate::{interuss, map, openapi, rid, scd};
+use crate::{interuss, lane, map, openapi, rid, scd};
 
 pub struct AppState {
     pub dss: Arc<Dss>,
@@ -93,6 +93,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::MethodNotAllowed("this endpoint does not accept that method".into())
         })
+        .layer(middleware::from_fn(lane::heavy_lane))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(state.clone());

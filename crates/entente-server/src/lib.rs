@@ -6,6 +6,7 @@ pub mod auth;
 mod error;
 mod extract;
 mod interuss;
+mod lane;
 mod map;
 mod metrics;
 mod openapi;

@@ -366,6 +366,7 @@ pub fn uss_app(state: Arc<UssState>) -> Router {
             ApiError::MethodNotAllowed("this endpoint does not accept that method".into())
         })
         .layer(CatchPanicLayer::custom(crate::app::panic_response))
+        .layer(axum::middleware::from_fn(crate::lane::heavy_lane))
         .with_state(state)
 }
 

@@ -1,0 +1,93 @@
+//! Hardened edges over real sockets: costly input from many clients at once does not slow a well-behaved one.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::harness::*;
+
+/// The middle and the 99th percentile of some latencies.
+pub(crate) fn percentiles(mut latencies: Vec<Duration>) -> (Duration, Duration) {
+    latencies.sort();
+    let at = |q: f64| latencies.get(((latencies.len() as f64 - 1.0) * q).round() as usize).copied();
+    (at(0.5).unwrap_or_default(), at(0.99).unwrap_or_default())
+}
+
+/// A ring of `n` random vertices within about 2 km of the test location: its edges cross everywhere.
+fn scribble(n: usize) -> Value {
+    let mut s = 1u64;
+    let mut next = move || {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (s >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let vertices: Vec<(f64, f64)> = (0..n).map(|_| (LAT + next() * 0.02, LNG + next() * 0.03)).collect();
+    polygon(&vertices)
+}
+
+/// The server runs on a runtime of its own with two workers, as `entente dss` does on a two-core machine, so the
+/// clients' work is not counted as the server's.
+fn server_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+}
+
+/// Eight clients send 10 000-vertex self-crossing polygons as fast as they are refused while a ninth queries a
+/// small area. The querier's p99 is printed; it is asserted under 250 ms, a margin of 25 times the 10 ms aimed at,
+/// because other builds on a shared two-core machine can stall any process for tens of milliseconds, while before
+/// the sweep the query's median alone was 174 ms and its p99 was over a second.
+#[test]
+fn self_crossing_polygons_from_eight_clients_leave_a_query_fast() -> anyhow::Result<()> {
+    let server = server_runtime()?;
+    let dss = server.block_on(Dss::start())?;
+    let clients = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let (refusals, queries) = clients.block_on(async {
+        let costly = Arc::new(serde_json::to_vec(&query(&volume4d(&scribble(10_000), 0.0, 120.0, 10, 70)))?);
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut senders = Vec::new();
+        for k in 0..8 {
+            let (client, body, stop) =
+                (dss.client(&format!("costly{k}"), &[SC]), costly.clone(), stop.clone());
+            senders.push(tokio::spawn(async move {
+                let mut took = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let started = Instant::now();
+                    let answer = client.send_raw(Method::POST, OIR_QUERY, body.to_vec()).await?;
+                    took.push(started.elapsed());
+                    assert_error(answer, 400, "area_of_interest.volume.outline_polygon")?;
+                }
+                anyhow::Ok(took)
+            }));
+        }
+        let querier = dss.client("querier", &[SC]);
+        let small = query(&here());
+        // Let the costly clients get going before measuring.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut queries = Vec::new();
+        let until = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < until {
+            let started = Instant::now();
+            querier.post(OIR_QUERY, &small).await.want(200)?;
+            queries.push(started.elapsed());
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        stop.store(true, Ordering::Relaxed);
+        let mut refusals = Vec::new();
+        for sender in senders {
+            refusals.extend(sender.await??);
+        }
+        anyhow::Ok((refusals, queries))
+    })?;
+    let (count, (refused_p50, refused_p99)) = (refusals.len(), percentiles(refusals));
+    let (queried, (p50, p99)) = (queries.len(), percentiles(queries));
+    eprintln!(
+        "{count} costly polygons refused (p50 {refused_p50:?}, p99 {refused_p99:?}); \
+         {queried} small queries beside them: p50 {p50:?}, p99 {p99:?}"
+    );
+    assert!(count >= 8, "every costly client was answered");
+    assert!(p99 < Duration::from_millis(250), "query p99 {p99:?} beside costly polygons");
+    drop(dss);
+    server.shutdown_timeout(Duration::from_secs(5));
+    Ok(())
+}

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::auth::Authenticator;
+use crate::client_limit::{ClientLimit, DEFAULT_CLIENT_CONCURRENCY, Limited, per_client};
 use crate::error::ApiError;
 use crate::extract::Edge;
 use crate::map::MapOperator;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub map_operators: Vec<MapOperator>,
     /// Set when the server begins to shut down, so that endless responses (the map's event stream) end.
     pub closing: watch::Sender<bool>,
+    /// The requests each client (token subject) may have in flight at once.
+    pub(crate) client_limit: Arc<ClientLimit>,
 }
 
 impl AppState {
@@ -47,7 +50,14 @@ impl AppState {
             uss: Vec::new(),
             map_operators: Vec::new(),
             closing: watch::Sender::new(false),
+            client_limit: Arc::new(ClientLimit::new(DEFAULT_CLIENT_CONCURRENCY)),
         }
+    }
+
+    /// Lets each client (token subject) have at most `max` requests in flight; past it, 429.
+    pub fn with_client_concurrency(mut self, max: usize) -> AppState {
+        self.client_limit = Arc::new(ClientLimit::new(max));
+        self
     }
 
     /// Also serves the web map; see [`crate::map`] for who may read it.
@@ -79,6 +89,12 @@ impl Edge for AppState {
     }
 }
 
+impl Limited for AppState {
+    fn client_limit(&self) -> &Arc<ClientLimit> {
+        &self.client_limit
+    }
+}
+
 /// The DSS's routes, and the map's when it is served: what the router serves and the OpenAPI document describes.
 pub(crate) fn routes(map: bool) -> Routes<Arc<AppState>> {
     let routes = Routes::new().merge(scd::routes()).merge(rid::routes()).merge(interuss::routes());
@@ -93,7 +109,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::MethodNotAllowed("this endpoint does not accept that method".into())
         })
+        // Inside out: heavy requests leave for their lane only once admitted, and the metrics count refusals.
         .layer(middleware::from_fn(lane::heavy_lane))
+        .layer(middleware::from_fn_with_state(state.clone(), per_client::<AppState>))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(state.clone());

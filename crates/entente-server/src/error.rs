@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
 use axum::response::{IntoResponse, Response};
 use entente_dss::{DssError, StoreError};
 use entente_uss::UssError;
@@ -42,6 +43,9 @@ pub enum ApiError {
     /// A flight that would conflict, with the nearest plans that would not.
     #[error("{}", .0.message)]
     PlanConflict(Box<PlanConflictResponse>),
+    /// The client has as many requests in flight as it may; it may try again after `retry_after_s`.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after_s: u64 },
 }
 
 impl ApiError {
@@ -72,6 +76,7 @@ pub(crate) fn status_of(e: &ApiError) -> StatusCode {
         ApiError::Conflict(_) | ApiError::PlanConflict(_) => StatusCode::CONFLICT,
         ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
         ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
+        ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
         ApiError::Uss(u) => match u {
             UssError::Transition { .. }
             | UssError::AuditBroken { .. }
@@ -125,6 +130,10 @@ impl IntoResponse for ApiError {
                 (status, Json(body)).into_response()
             }
             ApiError::PlanConflict(conflict) => (status, Json(conflict)).into_response(),
+            ApiError::TooManyRequests { message, retry_after_s } => {
+                (status, [(RETRY_AFTER, retry_after_s.to_string())], Json(ErrorResponse { message }))
+                    .into_response()
+            }
             other => (status, Json(ErrorResponse { message: other.to_string() })).into_response(),
         }
     }

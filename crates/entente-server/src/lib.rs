@@ -3,6 +3,7 @@
 
 mod app;
 pub mod auth;
+mod client_limit;
 mod error;
 mod extract;
 mod interuss;
@@ -21,6 +22,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 pub use app::{AppState, app};
+pub use client_limit::DEFAULT_CLIENT_CONCURRENCY;
 pub use error::ApiError;
 pub use map::MapOperator;
 

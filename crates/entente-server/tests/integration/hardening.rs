@@ -91,3 +91,65 @@ fn self_crossing_polygons_from_eight_clients_leave_a_query_fast() -> anyhow::Res
     server.shutdown_timeout(Duration::from_secs(5));
     Ok(())
 }
+
+/// Opens a connection that sends a request's head as `sub` and holds back its body, so the request stays in flight
+/// until the connection is dropped.
+async fn held_request(dss: &Dss, sub: &str) -> anyhow::Result<tokio::net::TcpStream> {
+    use tokio::io::AsyncWriteExt;
+    let address = dss.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await?;
+    let head = format!(
+        "POST {OIR_QUERY} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{",
+        token(sub, &[SC])
+    );
+    stream.write_all(head.as_bytes()).await?;
+    Ok(stream)
+}
+
+/// A client past its cap of requests in flight is answered 429 with Retry-After and a message saying why; others
+/// are not affected, and it is served again once a request of its own ends.
+#[tokio::test]
+async fn a_client_past_its_requests_in_flight_is_asked_to_retry() -> anyhow::Result<()> {
+    let dss = Dss::start_configured(|state| state.with_client_concurrency(2)).await?;
+    let held = [held_request(&dss, "greedy").await?, held_request(&dss, "greedy").await?];
+    let greedy = dss.client("greedy", &[SC]);
+    let small = query(&here());
+    // The held requests reach the server asynchronously: wait until both count.
+    let until = Instant::now() + Duration::from_secs(10);
+    let refused = loop {
+        let (status, body) = greedy.post(OIR_QUERY, &small).await?;
+        if status == 429 || Instant::now() > until {
+            break (status, body);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let body = refused.want(429)?;
+    let msg = message(&body)?;
+    assert!(
+        msg.contains("\"greedy\" already has 2 requests in flight") && msg.contains("retry after 1 s"),
+        "{msg}"
+    );
+    let raw = reqwest::Client::new()
+        .post(format!("{}{OIR_QUERY}", dss.base))
+        .bearer_auth(token("greedy", &[SC]))
+        .json(&small)
+        .send()
+        .await?;
+    assert_eq!(raw.status(), 429);
+    assert_eq!(raw.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+    dss.client("modest", &[SC]).post(OIR_QUERY, &small).await.want(200)?;
+    assert!(dss.anonymous().get("/healthy").await?.0.is_success(), "untokened requests are not counted");
+
+    drop(held);
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, _) = greedy.post(OIR_QUERY, &small).await?;
+        if status == 200 {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < until, "still {status} after the held requests ended");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}

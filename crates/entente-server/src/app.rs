@@ -18,6 +18,8 @@ use crate::error::ApiError;
 use crate::extract::Edge;
 use crate::map::MapOperator;
 use crate::metrics::Metrics;
+use crate::path_params::check_path_params;
+use crate::request_id::{Internal, request_id};
 use crate::routes::Routes;
 use crate::uss::{UssState, uss_app};
 use crate::{interuss, lane, map, openapi, rid, scd};
@@ -109,11 +111,14 @@ pub fn app(state: Arc<AppState>) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::MethodNotAllowed("this endpoint does not accept that method".into())
         })
-        // Inside out: heavy requests leave for their lane only once admitted, and the metrics count refusals.
+        // Inside out: heavy requests leave for their lane only once their parameters passed and their client was
+        // admitted, the metrics count refusals, and every answer gets its request id.
         .layer(middleware::from_fn(lane::heavy_lane))
         .layer(middleware::from_fn_with_state(state.clone(), per_client::<AppState>))
+        .layer(middleware::from_fn(check_path_params))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(request_id))
         .with_state(state.clone());
     // Nested after the DSS's layers: each USS has its own fallback, panic guard and audit.
     state
@@ -145,18 +150,19 @@ async fn unknown_route(uri: Uri) -> ApiError {
     ApiError::NotFound(format!("{path}: no such endpoint"))
 }
 
-/// A bug must not drop the connection without an answer: the client gets a JSON 500 and the log the details.
+/// A bug must not drop the connection without an answer: the client gets a JSON 500 with the request id, the log
+/// the details under that id.
 pub(crate) fn panic_response(details: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let message = details
         .downcast_ref::<String>()
         .map(String::as_str)
         .or_else(|| details.downcast_ref::<&str>().copied())
         .unwrap_or("unknown panic");
-    tracing::error!(panic = message, "request handler panicked");
-    let body = crate::wire::ErrorResponse {
-        message: "internal error; the request may not have been applied".into(),
-    };
-    (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+    Internal::response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error; the request may not have been applied",
+        format!("request handler panicked: {message}"),
+    )
 }
 
 /// Answers while the server runs; load balancers and orchestrators poll it.

@@ -9,6 +9,7 @@ use entente_uss::UssError;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::AuthError;
+use crate::request_id::Internal;
 use crate::scd::types::{ConstraintReference, OperationalIntentReference};
 use crate::uss::types::PlanConflictResponse;
 use crate::wire::ErrorResponse;
@@ -106,9 +107,6 @@ pub(crate) fn status_of(e: &ApiError) -> StatusCode {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = status_of(&self);
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            tracing::error!(error = %self, "request failed in storage");
-        }
         if status == StatusCode::BAD_GATEWAY {
             tracing::warn!(error = %self, "a call to the DSS or a peer failed");
         }
@@ -131,10 +129,20 @@ impl IntoResponse for ApiError {
             }
             ApiError::PlanConflict(conflict) => (status, Json(conflict)).into_response(),
             ApiError::TooManyRequests { message, retry_after_s } => {
-                (status, [(RETRY_AFTER, retry_after_s.to_string())], Json(ErrorResponse { message }))
-                    .into_response()
+                let body = ErrorResponse { message, request_id: None };
+                (status, [(RETRY_AFTER, retry_after_s.to_string())], Json(body)).into_response()
             }
-            other => (status, Json(ErrorResponse { message: other.to_string() })).into_response(),
+            ApiError::Dss(DssError::Store(store)) => {
+                let public = match store {
+                    StoreError::Io(_) => "the server's storage failed; the request was not applied",
+                    StoreError::Corrupt(_) => "data the server stores does not read back intact",
+                    StoreError::Poisoned => "writes are refused after an earlier storage failure",
+                };
+                Internal::response(status, public, store.to_string())
+            }
+            other => {
+                (status, Json(ErrorResponse { message: other.to_string(), request_id: None })).into_response()
+            }
         }
     }
 }

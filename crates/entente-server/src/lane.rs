@@ -9,8 +9,10 @@ use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use tokio::runtime::Handle;
+
+use crate::request_id::Internal;
 
 /// Bodies above this take the lane: about 1 400 polygon vertices, far beyond what F3548 traffic sends (a flight's
 /// volumes are some kilobytes), and below which no input costs more than about a millisecond.
@@ -61,14 +63,12 @@ pub(crate) async fn heavy_lane(req: Request, next: Next) -> Response {
     };
     match lane.spawn(next.run(req)).await {
         Ok(response) => response,
-        // The inner layers catch a handler's panic, so this is the lane itself failing.
-        Err(e) => {
-            tracing::error!(error = %e, "a request on the heavy-request lane did not complete");
-            let body = crate::wire::ErrorResponse {
-                message: "internal error; the request may not have been applied".into(),
-            };
-            (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
-        }
+        // A handler that panicked, or the lane itself failing.
+        Err(e) => Internal::response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error; the request may not have been applied",
+            format!("a request on the heavy-request lane did not complete: {e}"),
+        ),
     }
 }
 

@@ -11,6 +11,8 @@ mod lane;
 mod map;
 mod metrics;
 mod openapi;
+mod path_params;
+mod request_id;
 mod responses;
 mod rid;
 mod routes;

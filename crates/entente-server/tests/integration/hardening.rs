@@ -153,3 +153,98 @@ async fn a_client_past_its_requests_in_flight_is_asked_to_retry() -> anyhow::Res
     }
     Ok(())
 }
+
+/// A store whose every commit fails the way a lost etcd connection does, so the answer's body can be checked for
+/// what it lets out.
+struct FailingStore;
+
+const TRANSPORT_ERROR: &str =
+    "tonic::transport::Error(Transport, ConnectError(\"tcp connect error\", 10.0.0.7:2379))";
+
+impl entente_dss::Store for FailingStore {
+    fn load(&self) -> Result<entente_dss::Snapshot, entente_dss::StoreError> {
+        Ok(entente_dss::Snapshot::default())
+    }
+
+    fn submit(&self, _changes: Vec<entente_dss::Change>) -> entente_dss::CommitTicket {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let _ = tx.send(Err(entente_dss::StoreError::Io(TRANSPORT_ERROR.to_owned())));
+        rx
+    }
+}
+
+/// A storage failure is a 503 whose body says what failed in the client's terms and carries the request id, also
+/// in the `x-request-id` header; the store's own error stays in the log. Every answer, 2xx and 4xx too, has an id.
+#[tokio::test]
+async fn a_storage_failure_answers_a_request_id_and_no_internals() -> anyhow::Result<()> {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    let dss = entente_dss::Dss::open(
+        Arc::new(FailingStore),
+        Arc::new(entente_dss::SystemClock),
+        entente_dss::Limits { allow_http_base_urls: true, ..entente_dss::Limits::default() },
+    )?;
+    let auth =
+        entente_server::auth::Authenticator::from_pem_strings(&[RSA_PUBLIC], vec![AUDIENCE.to_owned()])?;
+    let app = entente_server::app(Arc::new(entente_server::AppState::new(
+        Arc::new(dss),
+        Arc::new(auth),
+        BODY_LIMIT,
+    )));
+    let uss = Client::offline("uss-a");
+    let put = Request::put(oir_path(&id()))
+        .header(header::AUTHORIZATION, format!("Bearer {}", token("uss-a", &[SC])))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(serde_json::to_vec(&oir(&uss, &[here()], "Accepted", &[]))?))?;
+    let response = app.clone().oneshot(put).await?;
+    assert_eq!(response.status(), 503);
+    let header_id = response.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let body: Value = serde_json::from_slice(&response.into_body().collect().await?.to_bytes())?;
+    assert_eq!(body["message"], "the server's storage failed; the request was not applied", "{body}");
+    assert!(!body.to_string().contains("tonic") && !body.to_string().contains("10.0.0.7"), "{body}");
+    let request_id = str_of(&body["request_id"])?;
+    assert_eq!(Some(request_id), header_id.as_deref(), "the body and the header carry one id");
+    assert!(uuid::Uuid::parse_str(request_id).is_ok(), "{request_id}");
+
+    for request in [
+        Request::get("/healthy").body(Body::empty())?,
+        Request::get(oir_path("not-a-uuid")).body(Body::empty())?,
+    ] {
+        let response = app.clone().oneshot(request).await?;
+        assert!(response.headers().contains_key("x-request-id"), "{}", response.status());
+        if !response.status().is_success() {
+            let body: Value = serde_json::from_slice(&response.into_body().collect().await?.to_bytes())?;
+            assert!(body.get("request_id").is_none(), "the caller's mistakes need no id: {body}");
+        }
+    }
+    Ok(())
+}
+
+/// Path parameters (here a USS's identity, stored by the availability endpoints) are refused with a 400 naming the
+/// parameter when longer than 256 characters or holding a control or bidirectional-formatting character, and
+/// nothing is stored.
+#[tokio::test]
+async fn identifiers_in_paths_are_checked_before_anything_is_stored() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let arbiter = dss.client("arbiter", &[AA]);
+    let body = serde_json::json!({"old_version": "", "availability": "Down"});
+    for (uss_id, rule) in [
+        ("a".repeat(7000), "7000 characters, more than the limit of 256"),
+        ("uss%00one".to_owned(), "U+0000"),
+        ("uss%E2%80%AEeno".to_owned(), "U+202E"),
+        ("uss%E2%81%A6x".to_owned(), "U+2066"),
+    ] {
+        let refused = arbiter.put(&availability_path(&uss_id), &body).await?.want(400)?;
+        let msg = message(&refused)?;
+        assert!(msg.starts_with("uss_id: ") && msg.contains(rule), "{msg}");
+        let (status, read) = arbiter.get(&availability_path(&uss_id)).await?;
+        assert_eq!(status, 400, "the same rule on reading: {read}");
+    }
+    // Printable text of any script is an identity like any other.
+    arbiter.set_availability("uss-ünïcode", "", "Down").await?;
+    arbiter.put(&availability_path(&"b".repeat(256)), &body).await?.want(200)?;
+    Ok(())
+}

@@ -8,8 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use entente_dss::{Dss, Limits, SystemClock};
-use entente_server::AppState;
 use entente_server::auth::{AuthConfig, Authenticator};
+use entente_server::{AppState, DEFAULT_CLIENT_CONCURRENCY};
 use entente_store::{ABANDONED_AFTER, EtcdConfig, EtcdStore, RedbStore};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -67,6 +67,10 @@ pub(crate) struct DssArgs {
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 1 << 20)]
     max_body_bytes: usize,
+    /// Most requests one client (access token subject) may have in flight at once; past it, 429 with
+    /// Retry-After.
+    #[arg(long, env = "ENTENTE_CLIENT_CONCURRENCY", default_value_t = DEFAULT_CLIENT_CONCURRENCY)]
+    client_concurrency: usize,
     /// How long an ended entity (intent, constraint, subscription, ISA) stays readable by id before it is
     /// evicted, in minutes.
     #[arg(long, env = "ENTENTE_RETENTION_MINUTES", default_value_t = 30)]
@@ -139,7 +143,8 @@ pub(crate) async fn run(args: DssArgs) -> anyhow::Result<()> {
     })
     .await
     .context("loading token keys")?;
-    let state = AppState::new(dss, Arc::new(auth), args.max_body_bytes);
+    let state = AppState::new(dss, Arc::new(auth), args.max_body_bytes)
+        .with_client_concurrency(args.client_concurrency);
     let state = Arc::new(if args.map { state.with_map() } else { state });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -373,7 +373,10 @@ pub fn uss_app(state: Arc<UssState>) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::MethodNotAllowed("this endpoint does not accept that method".into())
         })
+        .layer(axum::middleware::from_fn(crate::lane::heavy_lane))
+        .layer(axum::middleware::from_fn(crate::path_params::check_path_params))
         .layer(CatchPanicLayer::custom(crate::app::panic_response))
+        .layer(axum::middleware::from_fn(crate::request_id::request_id))
         .with_state(state)
 }
 

@@ -527,6 +527,7 @@ async fn report_unreachable(st: &UssState, r: &OperationalIntentReference, error
         response_body: None,
         response_code: None,
         problem: Some(format!("{} did not serve the details of its intent {}: {error}", r.manager, r.id)),
+        request_source: Some(st.config.identity.clone()),
     };
     if let Err(e) = dss_client::report(st, exchange).await {
         tracing::warn!(error = %e, manager = r.manager, "reporting an unreachable USS to the DSS failed");

@@ -19,10 +19,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use entente_uss::rid::{Fix, V19_VIEWS, V22A_VIEWS, ViewLimits};
+use entente_uss::store::UssStore;
 use entente_wire::rid::v22a::{RidAircraftPosition, RidAircraftState, RidHeight};
 use entente_wire::uss::VehicleTelemetry;
 use entente_wire::{Time, parse_rfc3339, time_out};
-use entente_uss::store::UssStore;
 use parking_lot::Mutex;
 
 use super::UssState;

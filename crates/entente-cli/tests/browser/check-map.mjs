@@ -16,13 +16,30 @@ const [executablePath, url, screenshots] = process.argv.slice(2);
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 const report = (step, fields) => console.log(JSON.stringify({ step, ...fields }));
 
-// Everything the test checks about the drawing: each shape's id and classes.
-const drawn = (page) =>
-  page.$$eval(".entity", (nodes) => nodes.map((n) => ({ id: n.dataset.id, kind: n.dataset.kind, classes: n.getAttribute("class") })));
+// Everything the test checks about the drawing: each entity the map renders now (MapLibre's
+// queryRenderedFeatures, once it rendered every change), with its id and classes.
+const drawn = (page) => page.evaluate(async () => {
+  await entente.settled();
+  return entente.drawn();
+});
+// How many features MapLibre renders now in these layers.
+const rendered = (page, layers) => page.evaluate(async (layers) => {
+  await entente.settled();
+  return entente.map.queryRenderedFeatures({ layers }).map((f) => f.properties);
+}, layers);
+// Where the page draws [lng, lat] now, in the page's pixels.
+const screenOf = (page, lngLat) => page.evaluate((lngLat) => {
+  const p = entente.map.project(lngLat);
+  const box = entente.map.getContainer().getBoundingClientRect();
+  return [box.left + p.x, box.top + p.y];
+}, lngLat);
+const ready = (page) => page.waitForSelector('#summary[data-state="ready"]', { timeout: 20000 });
 
 const browser = await chromium.launch({
   executablePath,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+  // WebGL without a GPU: SwiftShader, Chromium's software renderer.
+  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"],
 });
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
@@ -34,15 +51,25 @@ try {
   page.on("request", (r) => { if (!r.url().startsWith(origin)) elsewhere.push(r.url()); });
 
   await page.goto(url);
-  await page.waitForSelector('#summary[data-state="ready"]', { timeout: 20000 });
+  await ready(page);
   await page.waitForSelector('#live[data-state="live"]', { timeout: 20000 });
+  // Subscriptions are hidden at first: shown, every kind of entity is on the map.
+  await page.check('[data-layer="subscriptions"]');
+  const entities = await drawn(page);
   await page.screenshot({ path: `${screenshots}/seeded.png` });
-  report("loaded", { entities: await drawn(page), land: await page.locator(".land").count(), errors, elsewhere });
+  report("loaded", { entities, land: (await rendered(page, ["world-land"])).length, errors, elsewhere });
 
   const { value: id } = await lines.next();
-  const written = page.locator(`[data-id="${id}"]`);
-  await written.waitFor({ state: "attached", timeout: 15000 });
-  await written.dispatchEvent("click");
+  // The page learns of the write live; Fit brings every entity into view, and a click on the new one
+  // shows its details.
+  await page.waitForFunction((id) => entente.state.all?.operational_intents.some((o) => o.id === id), id, { timeout: 15000 });
+  await page.click("#fit");
+  await page.waitForFunction((id) => entente.map.loaded() && entente.drawn().some((e) => e.id === id), id, { timeout: 15000 });
+  const corners = await page.evaluate((id) => entente.state.all.operational_intents.find((o) => o.id === id).volumes[0].outline.coordinates, id);
+  const inside = [0, 1].map((i) => corners.reduce((sum, p) => sum + p[i], 0) / corners.length);
+  const [cx, cy] = await screenOf(page, inside);
+  await page.mouse.click(cx, cy);
+  await page.waitForFunction((id) => document.getElementById("summary").textContent.includes(id), id, { timeout: 5000 }).catch(() => {});
   const details = await page.locator("#details").innerText();
   await page.screenshot({ path: `${screenshots}/live-update.png` });
   report("updated", { entities: await drawn(page), details, errors });
@@ -50,7 +77,7 @@ try {
   await page.uncheck("#all-times");
   await page.locator("#slider").fill("0");
   await page.waitForFunction(() => document.getElementById("instant").textContent !== "all times");
-  await page.waitForSelector('#summary[data-state="ready"]');
+  await ready(page);
   await page.screenshot({ path: `${screenshots}/time-slider-start.png` });
   report("early", { entities: await drawn(page), instant: await page.locator("#instant").innerText(), errors });
 
@@ -63,17 +90,14 @@ try {
   await page.selectOption("#operator", plan.operator);
   await page.click("#plan");
   for (const vertex of plan.vertices) {
-    // Where the page draws this point now: the same projection and view it uses for everything.
-    const [x, y] = await page.evaluate(([lng, lat]) => {
-      const [wx, wy] = project([lng, lat]);
-      const box = map.getBoundingClientRect();
-      return [box.left + wx * view.scale + view.x, box.top + wy * view.scale + view.y];
-    }, vertex);
+    // Where the page draws this point now: MapLibre's projection of the view it shows.
+    const [x, y] = await screenOf(page, vertex);
     await page.mouse.click(x, y);
   }
-  const draft = await page.locator("#layer-draft .draft-vertex").count();
+  const draft = (await rendered(page, ["draft-vertex"])).length;
   await page.click("#submit");
   await page.waitForSelector('#plan-result:not([data-state="submitting"])', { timeout: 30000 });
+  await ready(page);
   await page.screenshot({ path: `${screenshots}/conflict.png` });
   const result = () => page.evaluate(() => ({
     state: document.getElementById("plan-result").dataset.state,
@@ -87,16 +111,17 @@ try {
     conflicting: await page.$$eval("#conflicting li", (items) => items.map((li) => li.dataset.id)),
     alternatives: await page.$$eval("#alternatives li", (items) => items.map((li) => li.textContent)),
     // The alternatives as the page received them from the USS, to compare with what gets planned.
-    requests: await page.evaluate(() => planner.alternatives.map((a) => a.request)),
+    requests: await page.evaluate(() => entente.planner.alternatives.map((a) => a.request)),
     entities: await drawn(page),
     errors,
     elsewhere,
   });
 
   await page.click('#alternatives li[data-index="0"] .preview-alternative');
+  const shapes = (await rendered(page, ["preview-fill"])).length;
   await page.screenshot({ path: `${screenshots}/alternative-preview.png` });
   report("preview", {
-    shapes: await page.locator("#layer-preview .preview > *").count(),
+    shapes,
     previewed: await page.$$eval("#alternatives li.previewed", (items) => items.map((li) => li.dataset.index)),
     errors,
   });
@@ -106,7 +131,7 @@ try {
   const accepted = await result();
   if (accepted.flight) {
     // Drawn from the live airspace once the DSS announced the change, not from the USS's answer.
-    await page.locator(`.entity[data-id="${accepted.flight}"]`).waitFor({ state: "attached", timeout: 15000 });
+    await page.waitForFunction((id) => entente.map.loaded() && entente.drawn().some((e) => e.id === id), accepted.flight, { timeout: 15000 });
     await page.waitForSelector("#flight-actions:not(.hidden)", { timeout: 10000 });
     // The details panel asks the USS what it holds of its own flight.
     await page.waitForFunction(() => document.getElementById("fields").textContent.includes("USS state"), null, { timeout: 10000 }).catch(() => {});
@@ -117,7 +142,8 @@ try {
   await page.click("#activate");
   await page.waitForSelector('#flight-message:not([data-state="working"])', { timeout: 30000 });
   if (accepted.flight) {
-    await page.waitForSelector(`.entity.Activated[data-id="${accepted.flight}"]`, { timeout: 15000 }).catch(() => {});
+    await page.waitForFunction((id) => entente.map.loaded() && entente.drawn().some((e) => e.id === id && e.classes.split(" ").includes("Activated")),
+      accepted.flight, { timeout: 15000 }).catch(() => {});
   }
   await page.screenshot({ path: `${screenshots}/activated.png` });
   report("activated", {
@@ -134,16 +160,16 @@ try {
   const { value: ridLine } = await lines.next();
   const seen = JSON.parse(ridLine);
   await page.selectOption("#operator", seen.operator);
-  await page.evaluate(([centre, across]) => centreOn(centre, across), [seen.centre, seen.across_m]);
+  await page.evaluate(([centre, across]) => entente.centreOn(centre, across), [seen.centre, seen.across_m]);
   await page.waitForFunction((ids) => ids.every((id) => document.querySelector(`.rid-aircraft[data-id="${id}"]`)) &&
     document.querySelectorAll("#rid-alerts li").length > 0, seen.aircraft, { timeout: 30000 }).catch(() => {});
   await page.screenshot({ path: `${screenshots}/rid.png` });
   const ridStatus = () => page.$eval("#rid-status", (p) => ({ state: p.dataset.state, text: p.textContent }));
   report("rid", {
     status: await ridStatus(),
-    map: await page.evaluate(() => { const b = map.getBoundingClientRect(); return { width: b.width, height: b.height }; }),
+    map: await page.evaluate(() => { const b = entente.map.getContainer().getBoundingClientRect(); return { width: b.width, height: b.height }; }),
     aircraft: await page.$$eval(".rid-aircraft", (groups) => groups.map((g) => {
-      const box = document.getElementById("map").getBoundingClientRect();
+      const box = entente.map.getContainer().getBoundingClientRect();
       const dot = g.querySelector(".rid-marker").getBoundingClientRect();
       return {
         id: g.dataset.id, lat: Number(g.dataset.lat), lng: Number(g.dataset.lng), age_s: Number(g.dataset.age),
@@ -152,12 +178,12 @@ try {
       };
     })),
     alerts: await page.$$eval("#rid-alerts li", (items) => items.map((li) => ({ aircraft: li.dataset.aircraft, text: li.textContent }))),
-    pairs: await page.$$eval(".rid-alert-pair", (lines) => lines.map((l) => l.dataset.pair)),
+    pairs: (await rendered(page, ["rid-alert-pair"])).map((p) => p.pair),
     errors,
     elsewhere,
   });
 
-  await page.evaluate(([centre]) => centreOn(centre, 4000), [seen.centre]);
+  await page.evaluate(([centre]) => entente.centreOn(centre, 4000), [seen.centre]);
   await page.waitForSelector('#rid-status[data-state="clusters"]', { timeout: 10000 }).catch(() => {});
   await page.screenshot({ path: `${screenshots}/rid-clusters.png` });
   report("rid-clusters", {
@@ -167,11 +193,12 @@ try {
     errors,
   });
 
-  await page.evaluate(([centre]) => centreOn(centre, 20000), [seen.centre]);
+  await page.evaluate(([centre]) => entente.centreOn(centre, 20000), [seen.centre]);
   await page.waitForSelector('#rid-status[data-state="zoom"]', { timeout: 10000 }).catch(() => {});
   report("rid-zoomed-out", {
     status: await ridStatus(),
-    shapes: await page.locator("#layer-rid > *").count(),
+    shapes: (await rendered(page, ["rid-cluster-fill", "rid-trail", "rid-alert-pair"])).length +
+      await page.locator(".rid-aircraft, .rid-cluster").count(),
     errors,
   });
 } finally {

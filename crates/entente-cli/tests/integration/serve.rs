@@ -317,7 +317,7 @@ fn headless_chromium_renders_the_seeded_airspace_and_follows_it_live() -> anyhow
 
     let loaded = step(&mut lines, "loaded")?;
     ensure!(loaded["elsewhere"] == json!([]), "the page reached other hosts: {}", loaded["elsewhere"]);
-    ensure!(loaded["land"] == json!(1), "the basemap's land is drawn");
+    ensure!(loaded["land"].as_u64().is_some_and(|n| n >= 1), "the basemap's land is not drawn: {loaded}");
     let shapes = drawn(&loaded);
     for kind in ["operational_intents", "constraints", "subscriptions", "identification_service_areas"] {
         for id in ids(&seeded[kind]) {

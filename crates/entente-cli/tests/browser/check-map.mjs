@@ -126,6 +126,47 @@ try {
     errors,
   });
 
+  // 4D: tilted, over the plan, the volumes stand between their altitudes. Where each 3D layer is hit along the
+  // screen column through the plan's centre (MapLibre's queries follow the extrusions in 3D): an alternative
+  // flying higher must stand higher on screen than the plan's own draft.
+  const centre = [0, 1].map((i) => plan.vertices.reduce((sum, p) => sum + p[i], 0) / plan.vertices.length);
+  await page.evaluate((centre) => entente.centreOn(centre, 2500), centre);
+  const higher = await page.$eval("#alternatives", (list) => [...list.children].find((li) => Number(li.dataset.altitudeShift) > 0)?.dataset.index);
+  if (higher !== undefined) await page.click(`#alternatives li[data-index="${higher}"] .preview-alternative`);
+  await page.check("#view-3d");
+  const column = () => page.evaluate(async (centre) => {
+    await entente.settled();
+    const p = entente.map.project(centre);
+    const { height } = entente.map.getContainer().getBoundingClientRect();
+    const span = (layer) => {
+      let top = null;
+      let bottom = null;
+      for (let y = 0; y < height; y += 2) {
+        if (entente.map.queryRenderedFeatures([p.x, y], { layers: [layer] }).length) {
+          top ??= y;
+          bottom = y;
+        }
+      }
+      return { top, bottom };
+    };
+    return {
+      pitch: entente.map.getPitch(),
+      draft: span("draft-3d"),
+      preview: span("preview-3d"),
+      extruded: [...new Set(entente.map.queryRenderedFeatures({ layers: ["volumes-3d"] }).map((f) => f.properties.id))],
+    };
+  }, centre);
+  const tilted = await column();
+  await page.screenshot({ path: `${screenshots}/3d.png` });
+  await page.uncheck("#view-3d");
+  report("tilted", {
+    ...tilted,
+    alternative: higher ?? null,
+    shift: higher === undefined ? null : await page.evaluate((i) => entente.planner.alternatives[i].altitude_shift_m, Number(higher)),
+    flat: await page.evaluate(() => entente.map.getPitch()),
+    errors,
+  });
+
   await page.click('#alternatives li[data-index="0"] .accept-alternative');
   await page.waitForSelector('#plan-result:not([data-state="submitting"]):not([data-state="conflict"])', { timeout: 30000 });
   const accepted = await result();

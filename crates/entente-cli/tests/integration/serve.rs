@@ -437,6 +437,28 @@ fn headless_chromium_renders_the_seeded_airspace_and_follows_it_live() -> anyhow
     );
     ensure!(preview["previewed"] == json!(["0"]), "the first alternative is marked: {preview}");
 
+    // Tilted in 3D over the plan: the flight it meets stands extruded, and an alternative flying higher
+    // previews higher on screen than the plan (both its top and its base), which flat it could not.
+    let tilted = step(&mut lines, "tilted")?;
+    ensure!(tilted["pitch"].as_f64().is_some_and(|p| p > 45.0), "the 3D view tilts the map: {tilted}");
+    ensure!(tilted["flat"] == json!(0.0) || tilted["flat"] == json!(0), "back to the flat map: {tilted}");
+    ensure!(
+        tilted["extruded"].as_array().is_some_and(|ids| ids.iter().any(|id| *id == over_id.as_str())),
+        "north-uss's flight is not extruded: {tilted}"
+    );
+    ensure!(tilted["shift"].as_f64().is_some_and(|m| m > 0.0), "no altitude alternative offered: {tilted}");
+    let edge = |layer: &str, end: &str| tilted[layer][end].as_f64();
+    let (draft_top, draft_bottom) = (edge("draft", "top"), edge("draft", "bottom"));
+    let (preview_top, preview_bottom) = (edge("preview", "top"), edge("preview", "bottom"));
+    ensure!(
+        draft_top.is_some() && preview_top.is_some(),
+        "the plan and the alternative are not both extruded: {tilted}"
+    );
+    ensure!(
+        preview_top < draft_top && preview_bottom < draft_bottom,
+        "the higher alternative does not preview higher than the plan: {tilted}"
+    );
+
     let accepted = step(&mut lines, "accepted")?;
     ensure!(accepted["state"] == "accepted", "the alternative was not accepted: {accepted}");
     let flight = accepted["flight"].as_str().context("the accepted flight's id")?.to_owned();
@@ -626,6 +648,7 @@ fn headless_chromium_renders_the_seeded_airspace_and_follows_it_live() -> anyhow
         "activated.png",
         "rid.png",
         "rid-clusters.png",
+        "3d.png",
     ] {
         let size =
             std::fs::metadata(screenshots.join(png)).with_context(|| format!("no screenshot {png}"))?.len();

@@ -49,8 +49,7 @@ const STATE_COLOURS = ["match", ["get", "state"],
   "Accepted", "#3b7dd8", "Activated", "#2e9e5b", "Nonconforming", "#f08a24", "Contingent", "#d7263d", "#3b7dd8"];
 const STATE_STROKES = ["match", ["get", "state"],
   "Accepted", "#1f4f94", "Activated", "#1b6b3b", "Nonconforming", "#a85a0c", "Contingent", "#8c1020", "#1f4f94"];
-const KIND_COLOURS = ["match", ["get", "kind"],
-  "intent", STATE_COLOURS, "constraint", "#8b1e3f", "isa", "#7b5cd6", "#555555"];
+const KIND_COLOURS = ["match", ["get", "kind"], "intent", STATE_COLOURS, "#8b1e3f"];
 const kindIs = (kind) => ["==", ["get", "kind"], kind];
 const selected = ["boolean", ["get", "selected"], false];
 
@@ -86,12 +85,15 @@ function style() {
         paint: { "line-color": "#d100d1", "line-width": 3, "line-dasharray": [2, 1] } },
       { id: "intents-blocking", type: "line", source: "airspace", filter: ["all", kindIs("intent"), ["get", "blocking"]],
         paint: { "line-color": "#000", "line-width": 4 } },
-      // 4D: each volume in force at the slider's instant, between its altitudes (metres above the WGS84
-      // ellipsoid, drawn from sea level: the map has no terrain). Shown in the 3D view only.
-      { id: "volumes-3d", type: "fill-extrusion", source: "airspace", filter: ["!=", ["get", "kind"], "subscription"], layout: { visibility: "none" },
+      // 4D: each intent's and constraint's volume in force at the slider's instant, between its altitudes
+      // (metres above the WGS84 ellipsoid, drawn from sea level: the map has no terrain). Shown in the 3D
+      // view only; ISAs and subscriptions, kilometres high, stay flat so they do not wall the view in.
+      { id: "volumes-3d", type: "fill-extrusion", source: "airspace", filter: ["in", ["get", "kind"], ["literal", ["intent", "constraint"]]], layout: { visibility: "none" },
         paint: { "fill-extrusion-color": KIND_COLOURS, "fill-extrusion-base": ["get", "lo"], "fill-extrusion-height": ["get", "hi"], "fill-extrusion-opacity": 0.6 } },
       { id: "draft-fill", type: "fill", source: "draft", filter: ["==", ["geometry-type"], "Polygon"], paint: { "fill-color": "#ffd400", "fill-opacity": 0.35 } },
       { id: "draft-line", type: "line", source: "draft", filter: ["!=", ["geometry-type"], "Point"], paint: { "line-color": "#8a6d00", "line-width": 2, "line-dasharray": [3, 2] } },
+      { id: "draft-3d", type: "fill-extrusion", source: "draft", filter: ["==", ["geometry-type"], "Polygon"], layout: { visibility: "none" },
+        paint: { "fill-extrusion-color": "#8a6d00", "fill-extrusion-base": ["get", "lo"], "fill-extrusion-height": ["get", "hi"], "fill-extrusion-opacity": 0.5 } },
       { id: "draft-vertex", type: "circle", source: "draft", filter: ["==", ["geometry-type"], "Point"], paint: { "circle-color": "#8a6d00", "circle-radius": 4 } },
       { id: "preview-fill", type: "fill", source: "preview", paint: { "fill-color": "#ffd400", "fill-opacity": 0.35 } },
       { id: "preview-line", type: "line", source: "preview", paint: { "line-color": "#8a6d00", "line-width": 2, "line-dasharray": [3, 2] } },
@@ -464,9 +466,9 @@ function wireControls() {
 const visibleEntityLayers = () => ENTITY_LAYERS.filter((l) => map.getLayoutProperty(l, "visibility") !== "none");
 
 // The 3D view: volumes extruded between their altitudes, the map tilted; back to the flat, north-up map.
+const LAYERS_3D = ["volumes-3d", "draft-3d", "preview-3d"];
 function show3d(on) {
-  map.setLayoutProperty("volumes-3d", "visibility", on ? "visible" : "none");
-  map.setLayoutProperty("preview-3d", "visibility", on ? "visible" : "none");
+  for (const layer of LAYERS_3D) map.setLayoutProperty(layer, "visibility", on ? "visible" : "none");
   map.jumpTo(on ? { pitch: 60 } : { pitch: 0, bearing: 0 });
 }
 
@@ -561,7 +563,9 @@ function drawDraft() {
     if (outline.type === "Polygon" && outline.coordinates.length < 3) {
       features.push({ type: "Feature", properties: {}, geometry: { type: "LineString", coordinates: outline.coordinates } });
     } else {
-      features.push(volumeFeature({ outline }, {}));
+      // Extruded in 3D between the form's altitudes, so an alternative's preview compares with the plan.
+      const altitude = (id) => ($(id).value === "" ? null : Number($(id).value));
+      features.push(volumeFeature({ outline, altitude_lower_m: altitude("alt-lower"), altitude_upper_m: altitude("alt-upper") }, {}));
     }
     const points = outline.type === "Polygon" ? outline.coordinates : [outline.center];
     for (const p of points) features.push({ type: "Feature", properties: {}, geometry: { type: "Point", coordinates: p } });
@@ -872,7 +876,7 @@ function wirePlanner() {
   $("close-planner").addEventListener("click", closePlanner);
   $("clear-shape").addEventListener("click", clearShape);
   for (const radio of document.querySelectorAll('input[name="shape"]')) radio.addEventListener("change", clearShape);
-  $("radius").addEventListener("input", drawDraft);
+  for (const id of ["radius", "alt-lower", "alt-upper"]) $(id).addEventListener("input", drawDraft);
   for (const input of [$("time-start"), $("time-end")]) input.addEventListener("input", () => showLocal(input));
   $("operator").addEventListener("change", () => {
     $("planner-operator").textContent = currentOperator();

@@ -186,11 +186,19 @@ try {
     await page.waitForFunction((id) => entente.map.loaded() && entente.drawn().some((e) => e.id === id && e.classes.split(" ").includes("Activated")),
       accepted.flight, { timeout: 15000 }).catch(() => {});
   }
+  // The operator's panel lists the flight as its USS does, with the actions its new state allows.
+  if (accepted.flight) {
+    await page.waitForSelector(`#my-flights-list li[data-id="${accepted.flight}"][data-state="Activated"]`, { timeout: 10000 }).catch(() => {});
+  }
   await page.screenshot({ path: `${screenshots}/activated.png` });
   report("activated", {
     message: await page.locator("#flight-message").innerText(),
     state: await page.$eval("#flight-message", (m) => m.dataset.state),
     entities: await drawn(page),
+    panel: await page.$$eval("#my-flights-list li", (items) => items.map((li) => ({
+      id: li.dataset.id, state: li.dataset.state, text: li.textContent,
+      actions: [...li.querySelectorAll("button[data-action]")].map((b) => b.dataset.action),
+    }))),
     errors,
   });
 
@@ -242,6 +250,82 @@ try {
       await page.locator(".rid-aircraft, .rid-cluster").count(),
     errors,
   });
+  // From the widest view, a click on the pair's alert brings both aircraft into a view where each is drawn.
+  await page.evaluate(() => entente.map.jumpTo({ center: [0, 0], zoom: 0 }));
+  const alertItem = page.locator("#rid-alerts li").filter({ hasText: "rid-a" }).filter({ hasText: "rid-b" });
+  await alertItem.first().waitFor({ timeout: 10000 }).catch(() => {});
+  const widest = await page.evaluate(() => entente.map.getZoom());
+  await alertItem.first().click({ timeout: 5000 }).catch(() => {});
+  await page.waitForFunction((ids) => ids.every((id) => document.querySelector(`.rid-aircraft[data-id="${id}"]`)), seen.aircraft, { timeout: 15000 }).catch(() => {});
+  await page.screenshot({ path: `${screenshots}/alert-pair.png` });
+  report("alert", {
+    widest,
+    across_m: await page.evaluate(() => {
+      const b = entente.map.getBounds();
+      const rad = Math.PI / 180;
+      const [lat1, lng1, lat2, lng2] = [b.getSouth(), b.getWest(), b.getNorth(), b.getEast()];
+      const a = Math.sin(((lat2 - lat1) * rad) / 2) ** 2 + Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(((lng2 - lng1) * rad) / 2) ** 2;
+      return 2 * 6371008.8 * Math.asin(Math.sqrt(a));
+    }),
+    aircraft: await page.$$eval(".rid-aircraft", (nodes) => nodes.map((n) => n.dataset.id)),
+    errors,
+  });
+
+  // How long a frame takes with 2 000 intents and 200 aircraft (made up in the page, so the test needs no
+  // such airspace): the live updates are held, the data drawn, then the map panned and redrawn at once
+  // (map.redraw) 40 times; each frame's time is the pan (markers follow) plus the render, to its last pixel.
+  const frames = await page.evaluate(async () => {
+    // A Remote ID round under way would draw over the made-up aircraft: wait for it, then hold the next.
+    while (entente.rid.busy) await new Promise((resolve) => setTimeout(resolve, 50));
+    entente.rid.busy = true;
+    entente.state.refreshing = new Promise(() => {});
+    const [lng0, lat0] = [6.63, 46.52];
+    const intents = [];
+    for (let i = 0; i < 2000; i++) {
+      const lng = lng0 + ((i % 50) - 25) * 0.004;
+      const lat = lat0 + (Math.floor(i / 50) - 20) * 0.003;
+      const d = 0.0012;
+      intents.push({
+        id: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`, manager: `uss${i % 7}`, state: ["Accepted", "Activated", "Nonconforming", "Contingent"][i % 4],
+        version: 1, uss_base_url: "http://uss.invalid", subscription_id: null, conflicts_with: [],
+        volumes: [{ outline: { type: "Polygon", coordinates: [[lng, lat], [lng + d, lat], [lng + d, lat + d], [lng, lat + d]] },
+          altitude_lower_m: 0, altitude_upper_m: 60 + (i % 5) * 20, time_start: null, time_end: null }],
+      });
+    }
+    const airspace = { operational_intents: intents, constraints: [], subscriptions: [], identification_service_areas: [], conflicts: [] };
+    entente.state.shown = airspace;
+    entente.state.all = airspace;
+    entente.draw(airspace);
+    entente.rid.flights = Array.from({ length: 200 }, (_, i) => {
+      const position = { lat: lat0 + (i % 20) * 0.0004, lng: lng0 + Math.floor(i / 20) * 0.0006, alt_m: 60, age_s: 1 };
+      const trail = Array.from({ length: 10 }, (_, k) => ({ lat: position.lat - k * 0.00002, lng: position.lng - k * 0.00003 }));
+      return { id: `bench-${i}`, provider: "bench", position, recent_positions: trail, track_deg: 45, simulated: true };
+    });
+    entente.rid.clusters = [];
+    entente.drawRid();
+    // Every intent in view.
+    entente.map.fitBounds([[lng0 - 0.101, lat0 - 0.061], [lng0 + 0.1, lat0 + 0.059]], { padding: 10, animate: false });
+    await entente.settled();
+    const canvas = entente.map.getCanvas();
+    const gl = canvas.getContext("webgl2") ?? canvas.getContext("webgl");
+    const pixel = new Uint8Array(4);
+    const times = [];
+    for (let i = 0; i < 40; i++) {
+      const t0 = performance.now();
+      entente.map.panBy([i % 2 ? 7 : -7, i % 2 ? 3 : -3], { animate: false });
+      entente.map.redraw();
+      // Reading a pixel waits for the renderer to finish the frame, not only to be handed it.
+      gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, pixel);
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    return {
+      intents: entente.drawn().length, aircraft: document.querySelectorAll(".rid-aircraft").length,
+      p50_ms: times[Math.floor(times.length / 2)], p99_ms: times[times.length - 1], frames: times.length,
+    };
+  });
+  await page.screenshot({ path: `${screenshots}/frame-2000-intents-200-aircraft.png` });
+  report("frame", { ...frames, errors });
 } finally {
   await browser.close();
 }

@@ -1104,11 +1104,11 @@ function showAlerts() {
   $("rid").dataset.alerts = rid.alerts.length;
 }
 
-// Brings a pair of aircraft into a view where each is drawn (under 2 km across), from any view: where they
-// were last seen, or, for aircraft never seen on this page, where the USS's alert places them.
+// Brings a pair of aircraft into a view where each is drawn (under 2 km across), from any view: where the
+// USS's alert places them (their latest reports), or where this page saw them last.
 function showPair(ids) {
   const alert = rid.alerts.find((a) => a.aircraft.join(" ") === ids.join(" "));
-  const points = ids.map((id) => rid.seen.get(id) ?? alertPosition(alert, id)).filter(Boolean);
+  const points = ids.map((id) => alertPosition(alert, id) ?? rid.seen.get(id)).filter(Boolean);
   if (!points.length) {
     ridStatus("error", "This pair's position is not known yet: zoom in where it flies.");
     return;
@@ -1116,6 +1116,10 @@ function showPair(ids) {
   const lng = points.reduce((s, p) => s + p[0], 0) / points.length;
   const lat = points.reduce((s, p) => s + p[1], 0) / points.length;
   const apart = points.length > 1 ? distanceM([points[0][1], points[0][0]], [points[1][1], points[1][0]]) : 0;
+  if ($("view-3d").checked) {
+    $("view-3d").checked = false;
+    show3d(false);
+  }
   centreOn([lng, lat], Math.min(RID_FLIGHTS_M * 0.9, Math.max(RID_FLIGHTS_M * 0.5, apart * 2)));
   ridTick();
 }
@@ -1138,7 +1142,7 @@ function followRemoteId() {
 const settled = () => new Promise((resolve) => (map.loaded() ? resolve() : map.once("idle", resolve)));
 
 // What a test (or the browser's console) reads of the page; nothing here is needed to use the map.
-window.entente = { map, state, planner, rid, drawn, settled, centreOn, select };
+window.entente = { map, state, planner, rid, drawn, settled, centreOn, select, draw, drawRid };
 
 wireControls();
 wirePlanner();

@@ -33,7 +33,8 @@ const screenOf = (page, lngLat) => page.evaluate((lngLat) => {
   const box = entente.map.getContainer().getBoundingClientRect();
   return [box.left + p.x, box.top + p.y];
 }, lngLat);
-const ready = (page) => page.waitForSelector('#summary[data-state="ready"]', { timeout: 20000 });
+// Generous: on a loaded machine without a GPU, the first render (the world basemap included) takes seconds.
+const ready = (page) => page.waitForSelector('#summary[data-state="ready"]', { timeout: 60000 });
 
 const browser = await chromium.launch({
   executablePath,
@@ -52,12 +53,24 @@ try {
 
   await page.goto(url);
   await ready(page);
-  await page.waitForSelector('#live[data-state="live"]', { timeout: 20000 });
+  await page.waitForSelector('#live[data-state="live"]', { timeout: 60000 });
   // Subscriptions are hidden at first: shown, every kind of entity is on the map.
   await page.check('[data-layer="subscriptions"]');
   const entities = await drawn(page);
   await page.screenshot({ path: `${screenshots}/seeded.png` });
-  report("loaded", { entities, land: (await rendered(page, ["world-land"])).length, errors, elsewhere });
+  // The height profile of an intent in conflict: its boxes and those of the intent it meets.
+  const inConflict = entities.find((e) => e.classes.split(" ").includes("conflict"));
+  if (inConflict) await page.evaluate((id) => entente.select(id), inConflict.id);
+  await page.waitForSelector("#profile .profile-box.meets", { timeout: 5000 }).catch(() => {});
+  const profile = {
+    selected: inConflict?.id ?? null,
+    boxes: await page.$$eval("#profile .profile-box", (rects) => rects.map((r) => {
+      const b = r.getBoundingClientRect();
+      return { id: r.dataset.id, role: r.dataset.role, lo: Number(r.dataset.lo), hi: Number(r.dataset.hi), left: b.left, right: b.right, top: b.top, bottom: b.bottom };
+    })),
+  };
+  await page.screenshot({ path: `${screenshots}/profile.png` });
+  report("loaded", { entities, land: (await rendered(page, ["world-land"])).length, profile, errors, elsewhere });
 
   const { value: id } = await lines.next();
   // The page learns of the write live; Fit brings every entity into view, and a click on the new one
@@ -96,7 +109,7 @@ try {
   }
   const draft = (await rendered(page, ["draft-vertex"])).length;
   await page.click("#submit");
-  await page.waitForSelector('#plan-result:not([data-state="submitting"])', { timeout: 30000 });
+  await page.waitForSelector('#plan-result:not([data-state="submitting"])', { timeout: 60000 });
   await ready(page);
   await page.screenshot({ path: `${screenshots}/conflict.png` });
   const result = () => page.evaluate(() => ({
@@ -168,7 +181,7 @@ try {
   });
 
   await page.click('#alternatives li[data-index="0"] .accept-alternative');
-  await page.waitForSelector('#plan-result:not([data-state="submitting"]):not([data-state="conflict"])', { timeout: 30000 });
+  await page.waitForSelector('#plan-result:not([data-state="submitting"]):not([data-state="conflict"])', { timeout: 60000 });
   const accepted = await result();
   if (accepted.flight) {
     // Drawn from the live airspace once the DSS announced the change, not from the USS's answer.
@@ -181,7 +194,7 @@ try {
   report("accepted", { ...accepted, entities: await drawn(page), details: await page.locator("#details").innerText(), errors, elsewhere });
 
   await page.click("#activate");
-  await page.waitForSelector('#flight-message:not([data-state="working"])', { timeout: 30000 });
+  await page.waitForSelector('#flight-message:not([data-state="working"])', { timeout: 60000 });
   if (accepted.flight) {
     await page.waitForFunction((id) => entente.map.loaded() && entente.drawn().some((e) => e.id === id && e.classes.split(" ").includes("Activated")),
       accepted.flight, { timeout: 15000 }).catch(() => {});
@@ -211,7 +224,7 @@ try {
   await page.selectOption("#operator", seen.operator);
   await page.evaluate(([centre, across]) => entente.centreOn(centre, across), [seen.centre, seen.across_m]);
   await page.waitForFunction((ids) => ids.every((id) => document.querySelector(`.rid-aircraft[data-id="${id}"]`)) &&
-    document.querySelectorAll("#rid-alerts li").length > 0, seen.aircraft, { timeout: 30000 }).catch(() => {});
+    document.querySelectorAll("#rid-alerts li").length > 0, seen.aircraft, { timeout: 60000 }).catch(() => {});
   await page.screenshot({ path: `${screenshots}/rid.png` });
   const ridStatus = () => page.$eval("#rid-status", (p) => ({ state: p.dataset.state, text: p.textContent }));
   report("rid", {

@@ -336,6 +336,33 @@ fn headless_chromium_renders_the_seeded_airspace_and_follows_it_live() -> anyhow
         .map(|(id, _)| id.clone())
         .collect();
     ensure!(highlighted == in_conflict, "highlighted {highlighted:?}, in conflict {in_conflict:?}");
+    // Selected, an intent in conflict shows its height profile with the one it meets: boxes of altitude over
+    // time that overlap both across (time) and up (altitude), the higher altitude drawn higher.
+    let profile = &loaded["profile"];
+    let selected = profile["selected"].as_str().context("an intent in conflict was selected")?;
+    let other = in_conflict.iter().find(|id| *id != selected).context("its partner")?;
+    let boxes = profile["boxes"].as_array().context("profile boxes")?;
+    let box_of = |id: &str, role: &str| {
+        boxes
+            .iter()
+            .find(|b| b["id"] == id && b["role"] == role)
+            .with_context(|| format!("no {role} box for {id}: {profile}"))
+    };
+    let (mine, theirs) = (box_of(selected, "selected")?, box_of(other, "meets")?);
+    let edge = |b: &Value, key: &str| b[key].as_f64().unwrap_or(f64::NAN);
+    ensure!(
+        edge(mine, "left") < edge(theirs, "right") && edge(theirs, "left") < edge(mine, "right"),
+        "the boxes do not overlap in time: {profile}"
+    );
+    ensure!(
+        edge(mine, "top") < edge(theirs, "bottom") && edge(theirs, "top") < edge(mine, "bottom"),
+        "the boxes do not overlap in altitude: {profile}"
+    );
+    let higher = if edge(mine, "hi") > edge(theirs, "hi") { (mine, theirs) } else { (theirs, mine) };
+    ensure!(
+        edge(higher.0, "hi") == edge(higher.1, "hi") || edge(higher.0, "top") < edge(higher.1, "top"),
+        "the higher box is not drawn higher: {profile}"
+    );
 
     // A write after the page loaded must appear without a reload.
     let key = std::fs::read_to_string(data.join("dev-keys/private.pem"))?;
@@ -688,6 +715,7 @@ fn headless_chromium_renders_the_seeded_airspace_and_follows_it_live() -> anyhow
         "rid-clusters.png",
         "3d.png",
         "alert-pair.png",
+        "profile.png",
     ] {
         let size =
             std::fs::metadata(screenshots.join(png)).with_context(|| format!("no screenshot {png}"))?.len();

@@ -229,7 +229,7 @@ function drawn() {
     if (!seen.has(p.id)) seen.set(p.id, { id: p.id, kind: p.kind, classes: p.classes });
   }
   // In the airspace's order, not the renderer's.
-  const order = new Map(entities(state.shown ?? state.all).map((e, i) => [e.id, i]));
+  const order = new Map((state.shown ? entities(state.shown) : []).map((e, i) => [e.id, i]));
   return [...seen.values()].sort((a, b) => (order.get(a.id) ?? Infinity) - (order.get(b.id) ?? Infinity));
 }
 
@@ -262,6 +262,7 @@ function showDetails() {
   const e = state.shown && state.selected ? entities(state.shown).find((x) => x.id === state.selected) : null;
   // Actions are offered only for a flight that is on the map and the operator's own, as its USS says.
   $("flight-actions").classList.add("hidden");
+  drawProfile(e);
   if (!e) return;
   $("summary").textContent = `${e.kind} ${shortName(e)} — ${e.id}`;
   const addField = (name, value, extra) => {
@@ -321,6 +322,68 @@ function showDetails() {
   }
 }
 
+// The height profile of the selected intent and of the intents it meets: each volume a box from its start
+// to its end (across) and from its lower to its upper altitude (up), so where they meet in time and height
+// shows at a glance. SVG built here, in the panel; nothing is drawn for other kinds.
+const SVG = "http://www.w3.org/2000/svg";
+function drawProfile(e) {
+  const svg = $("profile");
+  svg.replaceChildren();
+  svg.classList.toggle("hidden", !e || e.kind !== "intent");
+  if (!e || e.kind !== "intent") return;
+  const all = entities(state.all ?? state.shown);
+  const boxes = [];
+  const add = (entity, role) => {
+    for (const v of entity.volumes) {
+      if (!v.time_start || !v.time_end) continue;
+      const lo = v.altitude_lower_m ?? 0;
+      boxes.push({ id: entity.id, role, state: entity.state, t0: Date.parse(v.time_start), t1: Date.parse(v.time_end), lo, hi: v.altitude_upper_m ?? lo + OPEN_TOP_M });
+    }
+  };
+  add(e, "selected");
+  for (const id of e.conflicts_with) {
+    const other = all.find((x) => x.id === id);
+    if (other) add(other, "meets");
+  }
+  if (!boxes.length) return;
+  const [W, H, left, bottom] = [300, 150, 42, 20];
+  const t0 = Math.min(...boxes.map((b) => b.t0));
+  const t1 = Math.max(...boxes.map((b) => b.t1));
+  const top = Math.max(...boxes.map((b) => b.hi)) * 1.1 || 1;
+  const x = (t) => left + ((W - left - 6) * (t - t0)) / Math.max(1, t1 - t0);
+  const y = (m) => H - bottom - ((H - bottom - 6) * Math.max(0, m)) / top;
+  const node = (name, attributes, text) => {
+    const n = document.createElementNS(SVG, name);
+    for (const [k, v] of Object.entries(attributes)) n.setAttribute(k, v);
+    if (text !== undefined) n.textContent = text;
+    svg.append(n);
+    return n;
+  };
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  node("line", { x1: left, y1: y(0), x2: W - 4, y2: y(0), class: "axis" });
+  node("line", { x1: left, y1: y(0), x2: left, y2: 4, class: "axis" });
+  node("text", { x: left - 4, y: y(top / 1.1) + 4, "text-anchor": "end" }, `${Math.round(top / 1.1)} m`);
+  node("text", { x: left - 4, y: y(0), "text-anchor": "end" }, "0 m");
+  const hhmm = (t) => `${pad(new Date(t).getUTCHours())}:${pad(new Date(t).getUTCMinutes())}`;
+  node("text", { x: left, y: H - 5 }, `${hhmm(t0)} UTC`);
+  node("text", { x: W - 4, y: H - 5, "text-anchor": "end" }, `${hhmm(t1)} UTC`);
+  for (const b of boxes) {
+    const rect = node("rect", {
+      x: x(b.t0), y: y(b.hi), width: Math.max(1, x(b.t1) - x(b.t0)), height: Math.max(1, y(b.lo) - y(b.hi)),
+      class: `profile-box ${b.role} ${b.state ?? ""}`,
+    });
+    rect.dataset.id = b.id;
+    rect.dataset.role = b.role;
+    rect.dataset.lo = b.lo;
+    rect.dataset.hi = b.hi;
+    const title = document.createElementNS(SVG, "title");
+    title.textContent = `${b.role === "selected" ? "this flight" : "meets"}: ${b.lo}–${b.hi} m, ${timeText(b.t0)} → ${timeText(b.t1)}`;
+    rect.append(title);
+  }
+  const now = Date.now();
+  if (now >= t0 && now <= t1) node("line", { x1: x(now), y1: 4, x2: x(now), y2: y(0), class: "now" });
+}
+
 // The actions a flight in `flightState` allows: Activate an Accepted one, End any not yet ended.
 const ACTIONS = {
   Accepted: ["activate", "end"], Activated: ["end"], Nonconforming: ["end"], Contingent: ["end"],
@@ -334,6 +397,7 @@ function showActions(flightState) {
 
 // The slider spans the earliest start to the latest end of every volume in the all-times view.
 function timeRange() {
+  if (!state.all) return null;
   const times = [];
   for (const e of entities(state.all)) for (const v of e.volumes) {
     if (v.time_start) times.push(Date.parse(v.time_start));
@@ -919,6 +983,7 @@ const rid = {
   alerts: [],
   markers: new Map(), // aircraft id or cluster key -> maplibregl.Marker
   seen: new Map(), // aircraft id -> its last position [lng, lat], kept when the view no longer shows it
+  drawn: "[]", // the features of the rid source, as JSON, so an unchanged round is not drawn again
 };
 
 function distanceM([lat1, lng1], [lat2, lng2]) {
@@ -1063,7 +1128,13 @@ function drawRid() {
       features.push({ type: "Feature", properties: { kind: "pair", pair: `${one} ${other}` }, geometry: { type: "LineString", coordinates: [at.get(one), at.get(other)] } });
     }
   }
-  map.getSource("rid")?.setData({ type: "FeatureCollection", features });
+  // Each round usually brings what the map already shows (nothing, in wide views): a render on the CPU-bound
+  // renderers of machines without a GPU is spared then.
+  const data = JSON.stringify(features);
+  if (data !== rid.drawn) {
+    rid.drawn = data;
+    map.getSource("rid")?.setData({ type: "FeatureCollection", features });
+  }
   showAlerts();
 }
 

@@ -28,6 +28,14 @@ const USPACE_CLASS_KEY: &str = "uSpaceClass";
 pub(crate) fn features(root: &Node<'_>) -> Result<Vec<Zone>> {
     root.object()?;
     root.get("type").one_of(&[("FeatureCollection", ())])?;
+    // The collection's metadata is not part of the model, but a data set with malformed dates is refused.
+    let metadata = root.get("metadata");
+    if metadata.is_present() {
+        metadata.object()?;
+        for field in ["validFrom", "validTo", "issued"] {
+            metadata.get(field).opt_datetime()?;
+        }
+    }
     let features = root.get("features").array()?;
     features
         .iter()

@@ -94,6 +94,11 @@ fn malformed_data_sets_name_the_feature_the_field_and_the_rule() {
         let e = parse(&fixture(name)).expect_err(name);
         assert_eq!(e.to_string(), expected, "{name}");
     }
+    let e = parse(&fixture("bad-metadata-ed318.json")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "$.metadata.validFrom: \"tomorrow\" is not an RFC 3339 date and time (premature end of input)"
+    );
     let e = parse(&fixture("truncated.json")).unwrap_err();
     assert!(e.to_string().starts_with("not JSON: EOF while parsing"), "{e}");
 }

@@ -4,6 +4,7 @@ mod audit;
 mod bench;
 mod demo;
 mod dss;
+mod geozones;
 mod seed;
 mod serve;
 mod token;
@@ -44,6 +45,8 @@ enum Command {
     /// Replay Entente's founding story with drones: a DSS with its map, two operators' USSs and an authority on
     /// loopback, every outcome checked.
     Demo(demo::DemoArgs),
+    /// Work with UAS geographical zone data sets (ED-269, ED-318).
+    Geozones(geozones::GeozonesArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -73,5 +76,6 @@ fn main() -> anyhow::Result<()> {
         Command::Uss(args) => runtime.block_on(uss::run(args)),
         Command::Audit(args) => audit::run(args),
         Command::Demo(args) => runtime.block_on(demo::run(args)),
+        Command::Geozones(args) => geozones::run(args),
     }
 }

@@ -4,7 +4,7 @@
 
 use entente_geo::{Interval, LatLng, Outline};
 
-use crate::model::{Level, Unit, VerticalReference, ZoneVolume};
+use crate::model::{Level, VerticalReference, ZoneVolume};
 
 /// The lowest ground on land, metres above mean sea level: the Dead Sea shore, about 430 m below the sea.
 pub const LOWEST_GROUND_AMSL_M: f64 = -430.0;
@@ -126,16 +126,10 @@ fn geoid_range(outline: &Outline) -> (f64, f64) {
     (lo - margin, hi + margin)
 }
 
-impl Unit {
-    /// A length in metres expressed in this unit.
-    pub fn from_metres(self, metres: f64) -> f64 {
-        metres / self.metres()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Unit;
     use entente_geo::{Circle, Polygon};
     use proptest::prelude::*;
 

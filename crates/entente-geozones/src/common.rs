@@ -194,6 +194,12 @@ pub(crate) fn circle(center: &Node<'_>, radius: &Node<'_>) -> Result<Outline> {
     Circle::new(c, radius.f64()?).map(Outline::Circle).map_err(|e| radius.err(e.to_string()))
 }
 
+/// A vertical limit: its value and, required when the value is given, its reference.
+pub(crate) fn level(node: &Node<'_>, value: &str, reference: &str) -> Result<Option<Level>> {
+    let Some(value) = node.get(value).opt_f64()? else { return Ok(None) };
+    Ok(Some(Level { value, reference: node.get(reference).one_of(REFERENCES)? }))
+}
+
 /// Limits on the same reference must not be upside down (those on different references are compared only once
 /// converted, where the place is known).
 pub(crate) fn check_limits(

@@ -107,12 +107,8 @@ fn layer(node: &Node<'_>) -> Result<Option<Layer>> {
     node.object()?;
     let uom = node.get("uom");
     let unit = if uom.is_present() { common::unit_from(&uom, "m", "ft")? } else { Unit::Metres };
-    let level = |value: &str, reference: &str| -> Result<Option<Level>> {
-        let Some(value) = node.get(value).opt_f64()? else { return Ok(None) };
-        Ok(Some(Level { value, reference: node.get(reference).one_of(REFERENCES)? }))
-    };
-    let lower = level("lower", "lowerReference")?;
-    let upper = level("upper", "upperReference")?;
+    let lower = common::level(node, "lower", "lowerReference")?;
+    let upper = common::level(node, "upper", "upperReference")?;
     common::check_limits(node, lower, upper, "lower")?;
     Ok(Some(Layer { lower, upper, unit }))
 }

@@ -5,6 +5,7 @@ mod bench;
 mod demo;
 mod dss;
 mod geozones;
+mod priority_policy;
 mod seed;
 mod serve;
 mod token;

@@ -143,6 +143,7 @@ impl Operators {
             let dir = data_dir.join(name);
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             let mut config = UssConfig::new(name, &uss_url(base, name), base);
+            config.priority_grants = Some(crate::priority_policy::serve_policy());
             config.flights_file = Some(dir.join("flights.jsonl"));
             config.constraints_file = Some(dir.join("constraints.jsonl"));
             config.reports_file = Some(dir.join("reports.jsonl"));

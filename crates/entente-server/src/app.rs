@@ -131,7 +131,7 @@ pub(crate) fn panic_response(details: Box<dyn std::any::Any + Send + 'static>) -
         .or_else(|| details.downcast_ref::<&str>().copied())
         .unwrap_or("unknown panic");
     tracing::error!(panic = message, "request handler panicked");
-    let body = crate::wire::ErrorResponse {
+    let body = entente_wire::ErrorResponse {
         message: "internal error; the request may not have been applied".into(),
     };
     (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()

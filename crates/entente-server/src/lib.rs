@@ -14,7 +14,6 @@ mod rid;
 mod routes;
 mod scd;
 pub mod uss;
-mod wire;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -89,6 +89,10 @@ pub struct UssConfig {
     /// The limits of the DSS this USS writes to (InterUSS's by default), by which the operator and authority
     /// APIs refuse a caller's volumes before calling it.
     pub dss_limits: Limits,
+    /// Which priorities each operator may file through the operator API (403 naming the levels it may use
+    /// otherwise); `None` permits every priority below the one that marks constraints. The flight planning test
+    /// interface is not subject to it: its caller is a test harness that chooses the priorities of its scenarios.
+    pub priority_grants: Option<entente_uss::PriorityGrants>,
     /// Where the ids of the Remote ID ISAs this USS declared are kept until deleted, so a restart deletes those an
     /// earlier run left at the DSS; `None` keeps them in memory only.
     pub isas_file: Option<PathBuf>,
@@ -139,6 +143,7 @@ impl UssConfig {
             reports_file: None,
             clock: Arc::new(SystemClock),
             dss_limits: Limits::default(),
+            priority_grants: None,
             isas_file: None,
         }
     }
@@ -294,8 +299,8 @@ impl UssState {
         now: DateTime<Utc>,
     ) {
         let record = log_sets::UserNotificationRecord {
-            triggering_event_time: crate::wire::time_out(now),
-            notification_time: crate::wire::time_out(now),
+            triggering_event_time: entente_wire::time_out(now),
+            notification_time: entente_wire::time_out(now),
             notification_details: message.clone(),
             notification_triggering_event: requirement.to_owned(),
         };

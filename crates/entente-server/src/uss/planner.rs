@@ -7,9 +7,14 @@ use std::sync::Arc;
 use entente_dss::{EntityId, Scope};
 use entente_geo::Interval;
 use entente_uss::{
-    EventKind, FlightState, Intent, Priority, Reason, SearchSpace, Timestamp, UssError, Volume, alternatives,
-    blocking_intents, record_change, volumes_intersect,
+    CostWeights, EventKind, FlightState, Intent, Priority, Reason, SearchSpace, Timestamp, UssError, Volume,
+    alternatives, blocking_intents, record_change, volumes_intersect,
 };
+use entente_wire::scd::{
+    ConstraintReference, ExchangeRecord, ImplicitSubscriptionParameters, NULL_SUBSCRIPTION,
+    OperationalIntentReference, PutOperationalIntentReferenceParameters, UssAvailabilityState,
+};
+use entente_wire::{time_in, time_out, volume_out, volumes_in};
 
 use super::dss_client::{self, PutOutcome};
 use super::log_sets::PlanningRecord;
@@ -20,12 +25,7 @@ use super::types::{
 use super::{MAX_VERTICES, OwnFlight, UssState, peers, uss_api};
 use crate::error::ApiError;
 use crate::metrics::PlanOutcome;
-use crate::scd::types::{
-    ConstraintReference, ExchangeRecord, ImplicitSubscriptionParameters, NULL_SUBSCRIPTION,
-    OperationalIntentReference, PutOperationalIntentReferenceParameters, UssAvailabilityState,
-};
 use crate::scd::{CMSA, CP, SC};
-use crate::wire::{time_in, time_out, volume_out, volumes_in};
 
 /// Records one planning attempt in the audit chain, for the log set (F3548 `PlanningRecord`).
 fn attempted(
@@ -301,8 +301,8 @@ pub(crate) async fn end(st: &Arc<UssState>, id: EntityId) -> Result<(), ApiError
     Ok(())
 }
 
-fn dss_state(state: FlightState) -> Result<crate::scd::types::OperationalIntentState, ApiError> {
-    use crate::scd::types::OperationalIntentState as S;
+fn dss_state(state: FlightState) -> Result<entente_wire::scd::OperationalIntentState, ApiError> {
+    use entente_wire::scd::OperationalIntentState as S;
     Ok(match state {
         FlightState::Accepted => S::Accepted,
         FlightState::Activated => S::Activated,
@@ -438,7 +438,7 @@ async fn learn(
             }
             Err(e)
                 if r.uss_availability == UssAvailabilityState::Down
-                    && r.state == crate::scd::types::OperationalIntentState::Accepted =>
+                    && r.state == entente_wire::scd::OperationalIntentState::Accepted =>
             {
                 tracing::info!(intent = r.id, manager = r.manager, error = %e, "planning over an Accepted intent of a Down USS");
             }
@@ -522,9 +522,16 @@ fn check_conflicts(
         altitude_floor_m: search.altitude_floor_m,
         altitude_ceiling_m: search.altitude_ceiling_m,
         not_before: st.now(),
+        not_after: None,
+        // Sideways alternatives need the operator's limits and a wider query first (unfinished; see the planner
+        // issue): until then only shifts in time and altitude are offered.
+        max_lateral_m: 0.0,
+        lateral_step_m: 0.0,
+        shape_may_change: false,
+        weights: CostWeights::default(),
         max_results: search.max_results,
     };
-    let found = alternatives(&p.volumes, p.priority, &intents, st.config.policy, &space);
+    let found = alternatives(&p.volumes, None, p.priority, &intents, st.config.policy, &space);
     Err(ApiError::PlanConflict(Box::new(PlanConflictResponse {
         message: format!(
             "the flight intersects {} operational intent(s) it may not conflict with; {} alternative(s) found",

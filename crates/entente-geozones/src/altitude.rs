@@ -16,13 +16,13 @@ pub const HIGHEST_GROUND_AMSL_M: f64 = 8_849.0;
 /// beyond what the samples saw.
 const GEOID_SLOPE_MAX: f64 = 3e-4;
 
-/// The widest spacing of the sample grid laid over a shape to find its geoid extremes: the geoid cannot stray
-/// more than about a metre (the slope bound times half a cell's diagonal) between samples this close.
+/// The widest cell of the grid laid over a shape to find its geoid extremes, sampled at its centre: the geoid
+/// cannot stray more than about a metre (the slope bound times half the cell's diagonal) within such a cell.
 const GEOID_SPACING_M: f64 = 5_000.0;
 
-/// At most this many samples per side (so at most 33 x 33 evaluations of the model per rectangle); shapes over
-/// about 160 km across get a wider spacing and a wider margin rather than more evaluations.
-const GEOID_MAX_SIDE: usize = 33;
+/// At most this many cells per side (so at most 32 x 32 evaluations of the model per rectangle); shapes over
+/// about 160 km across get wider cells and a wider margin rather than more evaluations.
+const GEOID_MAX_SIDE: usize = 32;
 
 /// The EGM96 geoid's height above the WGS 84 ellipsoid at `p`, in metres (the undulation N).
 pub fn undulation(p: LatLng) -> f64 {
@@ -96,8 +96,9 @@ pub fn w84_band(volume: &ZoneVolume, terrain: &dyn Terrain) -> W84Band {
     W84Band { altitude: Interval { lo, hi }, ground_unknown }
 }
 
-/// The lowest and highest undulation over the outline: sampled on a grid over each of its bounding rectangles
-/// (which hold the whole shape), widened by how far the geoid can go from the nearest sample.
+/// The lowest and highest undulation over the outline: sampled at the centres of a grid's cells over each of
+/// its bounding rectangles (which hold the whole shape), widened by how far the geoid can go within a cell. A
+/// zone a few kilometres across costs one evaluation of the model.
 fn geoid_range(outline: &Outline) -> (f64, f64) {
     let mut points = Vec::new();
     let mut margin: f64 = 0.0;
@@ -109,17 +110,18 @@ fn geoid_range(outline: &Outline) -> (f64, f64) {
         let metres_per_degree = EARTH_RADIUS_M.to_radians();
         let height_m = (lat_hi - lat_lo) * metres_per_degree;
         let width_m = (lng_hi - lng_lo) * metres_per_degree * widest.to_radians().cos();
-        let side = |m: f64| ((m / GEOID_SPACING_M).ceil() as usize + 1).clamp(2, GEOID_MAX_SIDE);
+        let side = |m: f64| ((m / GEOID_SPACING_M).ceil() as usize).clamp(1, GEOID_MAX_SIDE);
         let (n_lat, n_lng) = (side(height_m), side(width_m));
-        let (d_lat, d_lng) = ((lat_hi - lat_lo) / (n_lat - 1) as f64, (lng_hi - lng_lo) / (n_lng - 1) as f64);
-        // Every point of the rectangle is within half a cell's diagonal of a sample.
+        let (d_lat, d_lng) = ((lat_hi - lat_lo) / n_lat as f64, (lng_hi - lng_lo) / n_lng as f64);
+        // Every point of a cell is within half the cell's diagonal of its centre.
         let diagonal_m =
             entente_geo::distance_m(LatLng::new(widest, 0.0), LatLng::new(widest + d_lat, d_lng))
                 .max(entente_geo::distance_m(LatLng::new(widest, 0.0), LatLng::new(widest - d_lat, d_lng)));
         margin = margin.max(GEOID_SLOPE_MAX * diagonal_m / 2.0);
         for i in 0..n_lat {
             for j in 0..n_lng {
-                points.push(LatLng::new(lat_lo + d_lat * i as f64, lng_lo + d_lng * j as f64));
+                points
+                    .push(LatLng::new(lat_lo + d_lat * (i as f64 + 0.5), lng_lo + d_lng * (j as f64 + 0.5)));
             }
         }
     }

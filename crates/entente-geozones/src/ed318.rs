@@ -189,6 +189,23 @@ fn feature(zone: &Zone) -> ExportResult<Value> {
     if zone.country.chars().count() != 3 {
         return Err(("country", format!("{:?} is not a 3-letter code", zone.country)));
     }
+    // What the import refuses is not written either, so that every export reads back.
+    if zone.volumes.is_empty() {
+        return Err(("geometry", "a zone needs at least one volume".into()));
+    }
+    for period in &zone.applicability {
+        if let (Some(start), Some(end)) = (period.start, period.end)
+            && end <= start
+        {
+            return Err((
+                "limitedApplicability",
+                format!("a period ends ({end}) before it starts ({start})"),
+            ));
+        }
+        if period.schedule.iter().any(|d| d.days.is_empty()) {
+            return Err(("limitedApplicability", "a daily period names no day".into()));
+        }
+    }
     let mut p = Map::new();
     p.insert("identifier".into(), json!(zone.identifier));
     p.insert("country".into(), json!(zone.country));

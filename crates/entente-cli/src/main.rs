@@ -5,6 +5,7 @@ mod bench;
 mod check;
 mod demo;
 mod dss;
+mod geozones;
 mod priority_policy;
 mod seed;
 mod serve;
@@ -49,6 +50,8 @@ enum Command {
     /// Replay Entente's founding story with drones: a DSS with its map, two operators' USSs and an authority on
     /// loopback, every outcome checked.
     Demo(demo::DemoArgs),
+    /// Work with UAS geographical zone data sets (ED-269, ED-318).
+    Geozones(geozones::GeozonesArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -79,5 +82,6 @@ fn main() -> anyhow::Result<()> {
         Command::Uss(args) => runtime.block_on(uss::run(args)),
         Command::Audit(args) => audit::run(args),
         Command::Demo(args) => runtime.block_on(demo::run(args)),
+        Command::Geozones(args) => geozones::run(args),
     }
 }

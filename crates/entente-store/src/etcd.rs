@@ -370,14 +370,21 @@ async fn read_heads(inner: Arc<Inner>, waiters: Arc<Waiters>, wake: Arc<Notify>)
 
 async fn commit_in_order(inner: Arc<Inner>, mut jobs: mpsc::UnboundedReceiver<Job>) {
     while let Some((changes, done)) = jobs.recv().await {
-        // Without an airspace the footprint is the new extents: nobody decided on older state.
-        let footprint = Airspace::default().footprint(&changes);
-        let outcome = async {
-            let (prepared, later) = prepare(&inner, changes, &footprint, None)?;
-            let committed = send_alone(&inner, prepared).await?;
-            finish(&inner, committed, later).await.map(|_| ())
-        };
-        let _ = done.send(outcome.await);
+        let _ = done.send(commit_unconditionally(&inner, changes).await);
+    }
+}
+
+/// Commits one group of the plain [`Store`] interface, which compares nothing.
+async fn commit_unconditionally(inner: &Inner, changes: Vec<Change>) -> Result<(), StoreError> {
+    // Without an airspace the footprint is the new extents: nobody decided on older state.
+    let footprint = Airspace::default().footprint(&changes);
+    loop {
+        let (prepared, later) = prepare(inner, changes.clone(), &footprint, None)?;
+        match send_alone(inner, prepared).await? {
+            // Only a fence refuses it, after its answer was lost: it never applied, so it is sent again.
+            Committed::Stale(_) => continue,
+            committed => return finish(inner, committed, later).await.map(|_| ()),
+        }
     }
 }
 
@@ -1197,6 +1204,18 @@ mod tests {
         expected.sort();
         assigned.sort();
         assert_eq!(assigned, expected, "every subscription's index, the ones counted later included");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unconditional_commit_that_was_fenced_is_sent_again() {
+        let etcd = Lossy::start().await;
+        etcd.proxy.set(lossy::Mode::DropRequests);
+        let lossy = etcd.lossy.clone();
+        let committed = tokio::spawn(async move { commit_unconditionally(&lossy, vec![report("a")]).await });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        etcd.proxy.cut();
+        committed.await.expect("the committer ran").expect("committed");
+        assert!(etcd.report("a").await.is_some(), "acknowledged, so in etcd");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

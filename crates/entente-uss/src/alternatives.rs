@@ -45,6 +45,43 @@ pub struct SearchSpace {
     pub max_results: usize,
 }
 
+/// What an operator will accept of an alternative. Each bound left out leaves the USS's own; given, it can only
+/// narrow them, except how far sideways, which the operator chooses.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OperatorLimits {
+    pub altitude_floor_m: Option<f64>,
+    pub altitude_ceiling_m: Option<f64>,
+    pub earliest_start: Option<Timestamp>,
+    pub latest_end: Option<Timestamp>,
+    pub max_lateral_m: Option<f64>,
+    pub shape_may_change: Option<bool>,
+}
+
+impl SearchSpace {
+    /// This space narrowed to what the operator accepts.
+    pub fn limited(mut self, limits: &OperatorLimits) -> SearchSpace {
+        if let Some(floor) = limits.altitude_floor_m {
+            self.altitude_floor_m = self.altitude_floor_m.max(floor);
+        }
+        if let Some(ceiling) = limits.altitude_ceiling_m {
+            self.altitude_ceiling_m = self.altitude_ceiling_m.min(ceiling);
+        }
+        if let Some(start) = limits.earliest_start {
+            self.not_before = self.not_before.max(start);
+        }
+        if let Some(end) = limits.latest_end {
+            self.not_after = Some(self.not_after.map_or(end, |e| e.min(end)));
+        }
+        if let Some(reach) = limits.max_lateral_m {
+            self.max_lateral_m = reach;
+        }
+        if let Some(may) = limits.shape_may_change {
+            self.shape_may_change = may;
+        }
+        self
+    }
+}
+
 /// What each kind of change costs the operator, in one unit so that variants of different kinds can be ranked.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CostWeights {
@@ -637,5 +674,31 @@ mod tests {
             let found = alternatives(&volumes, Some(&route), Priority(0), &others, PriorityPolicy::default(), &space);
             prop_assert!(!found.is_empty(), "no way out of kind {}", way);
         }
+    }
+
+    #[test]
+    fn operator_limits_narrow_the_space() {
+        let limits = OperatorLimits {
+            altitude_floor_m: Some(20.0),
+            altitude_ceiling_m: Some(120.0),
+            earliest_start: Some(at(30)),
+            latest_end: Some(at(90)),
+            max_lateral_m: Some(1000.0),
+            shape_may_change: Some(false),
+        };
+        let s = flying_space().limited(&limits);
+        assert_eq!((s.altitude_floor_m, s.altitude_ceiling_m), (20.0, 120.0));
+        assert_eq!(
+            (s.not_before, s.not_after, s.max_lateral_m, s.shape_may_change),
+            (at(30), Some(at(90)), 1000.0, false)
+        );
+        // Bounds wider than the USS's own do not widen them.
+        let wide = OperatorLimits {
+            altitude_ceiling_m: Some(9000.0),
+            earliest_start: Some(at(-60)),
+            ..OperatorLimits::default()
+        };
+        let s = flying_space().limited(&wide);
+        assert_eq!((s.altitude_ceiling_m, s.not_before), (3000.0, at(0)));
     }
 }

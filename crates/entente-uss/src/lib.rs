@@ -18,7 +18,9 @@ pub mod store;
 
 use chrono::{DateTime, Utc};
 
-pub use alternatives::{Alternative, CostWeights, Lateral, MAX_CANDIDATES, SearchSpace, alternatives};
+pub use alternatives::{
+    Alternative, CostWeights, Lateral, MAX_CANDIDATES, OperatorLimits, SearchSpace, alternatives,
+};
 pub use audit::{
     AuditChain, AuditRecord, Direction, Entry, Event, EventKind, Exchange, GENESIS_HASH, sha256_hex,
     verify_chain,

@@ -16,6 +16,28 @@ pub struct FlightRequest {
     pub route: Option<RouteRequest>,
     #[serde(default)]
     pub priority: i32,
+    /// What the operator will accept of an alternative should the flight conflict; the USS's own bounds apply
+    /// where it says nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<PlanLimits>,
+}
+
+/// Bounds every alternative offered must keep: altitudes (metres, W84), the earliest start and latest end, how
+/// far sideways it may stray (metres, at most 5 000), and whether a route may take another path.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PlanLimits {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub altitude_floor_m: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub altitude_ceiling_m: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub earliest_start: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_end: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_lateral_m: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape_may_change: Option<bool>,
 }
 
 /// Waypoints joined by great-circle segments; the aircraft stays within `buffer_m` of them, between the
@@ -72,6 +94,13 @@ pub struct FlightList {
 pub struct AlternativePlan {
     pub time_shift_seconds: i64,
     pub altitude_shift_m: f64,
+    /// Metres sideways: how far the area moved, or how much longer the route's detour is.
+    #[serde(default)]
+    pub lateral_m: f64,
+    /// What the alternative costs, by which alternatives are ranked: a minute late weighs 1, a metre of climb
+    /// or descent 1/6, a metre sideways 1/100.
+    #[serde(default)]
+    pub cost: f64,
     pub request: FlightRequest,
 }
 

@@ -274,6 +274,7 @@ async fn plan_upsert(
             now,
             operator: None,
             route: None,
+            limits: Default::default(),
         };
         let outcome = match style {
             Execution::Hypothetical => planner::check(st, id, &proposal).await,

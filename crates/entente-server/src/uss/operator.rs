@@ -12,11 +12,12 @@ use entente_dss::{EntityId, WriteKind};
 use entente_geo::Interval;
 use entente_geo::LatLng;
 use entente_uss::{
-    EventKind, FlightState, Position, Priority, Reason, Route, Timestamp, Verdict, Volume,
+    EventKind, FlightState, OperatorLimits, Position, Priority, Reason, Route, Timestamp, Verdict, Volume,
     activation_volumes, assess, check_fix_time, covers, route_volumes,
 };
 use entente_wire::operator::{
-    FlightList, FlightRequest, FlightStateChange, FlightStatus, PlanConflictResponse, RouteRequest,
+    FlightList, FlightRequest, FlightStateChange, FlightStatus, PlanConflictResponse, PlanLimits,
+    RouteRequest,
 };
 use entente_wire::uss::VehicleTelemetry;
 use entente_wire::{altitude_in, parse_rfc3339, time_in, time_out, volume_out};
@@ -229,7 +230,46 @@ fn proposal_of(st: &UssState, auth: &Auth, body: &Body) -> Result<Proposal, ApiE
         now,
         operator: Some(auth.0.sub.clone()),
         route,
+        limits: req.limits.as_ref().map(limits_in).transpose()?.unwrap_or_default(),
     })
+}
+
+/// The farthest sideways an operator may let an alternative stray: the USS then learns what lies that far around,
+/// in one query per volume within the DSS's area limit.
+const MAX_LATERAL_M: f64 = 5_000.0;
+
+/// An operator's limits on alternatives, or the 400 naming the bound that breaks which rule.
+fn limits_in(l: &PlanLimits) -> Result<OperatorLimits, ApiError> {
+    let finite = |v: Option<f64>, path: &str| match v {
+        Some(x) if !x.is_finite() => Err(ApiError::bad(format!("{path} must be a finite number, got {x}"))),
+        _ => Ok(v),
+    };
+    let limits = OperatorLimits {
+        altitude_floor_m: finite(l.altitude_floor_m, "limits.altitude_floor_m")?,
+        altitude_ceiling_m: finite(l.altitude_ceiling_m, "limits.altitude_ceiling_m")?,
+        earliest_start: l.earliest_start.as_ref().map(|t| time_in(t, "limits.earliest_start")).transpose()?,
+        latest_end: l.latest_end.as_ref().map(|t| time_in(t, "limits.latest_end")).transpose()?,
+        max_lateral_m: finite(l.max_lateral_m, "limits.max_lateral_m")?,
+        shape_may_change: l.shape_may_change,
+    };
+    if let (Some(lo), Some(hi)) = (limits.altitude_floor_m, limits.altitude_ceiling_m)
+        && lo > hi
+    {
+        return Err(ApiError::bad("limits.altitude_floor_m must not exceed limits.altitude_ceiling_m"));
+    }
+    if let (Some(start), Some(end)) = (limits.earliest_start, limits.latest_end)
+        && start >= end
+    {
+        return Err(ApiError::bad("limits.earliest_start must precede limits.latest_end"));
+    }
+    if let Some(reach) = limits.max_lateral_m
+        && !(0.0..=MAX_LATERAL_M).contains(&reach)
+    {
+        return Err(ApiError::bad(format!(
+            "limits.max_lateral_m must be between 0 and {MAX_LATERAL_M} metres, got {reach}"
+        )));
+    }
+    Ok(limits)
 }
 
 #[utoipa::path(get, path = "/operator/v1/flights/{id}", tag = "Operator", params(("id" = String, Path, description = "UUIDv4 of the flight")),
@@ -301,6 +341,7 @@ pub(crate) async fn activate(State(st): AppRef, auth: Auth, Path(id): Path<Strin
         now,
         operator: None,
         route: None,
+        limits: Default::default(),
     };
     planner::plan(&st, id, proposal).await?;
     current(&st, id)
@@ -383,6 +424,7 @@ pub(crate) async fn telemetry(State(st): AppRef, auth: Auth, Path(id): Path<Stri
             now,
             operator: None,
             route: None,
+            limits: Default::default(),
         };
         planner::plan(&st, id, proposal).await?;
     }

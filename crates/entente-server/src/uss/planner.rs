@@ -7,10 +7,13 @@ use std::sync::Arc;
 use entente_dss::{EntityId, Scope};
 use entente_geo::{Circle, Interval, LatLng, Outline, distance_m};
 use entente_uss::{
-    Alternative, CostWeights, EventKind, FlightState, Intent, Lateral, Priority, Reason, Route, SearchSpace,
-    Timestamp, UssError, Volume, alternatives, blocking_intents, record_change, volumes_intersect,
+    Alternative, CostWeights, EventKind, FlightState, Intent, Lateral, OperatorLimits, Priority, Reason,
+    Route, SearchSpace, Timestamp, UssError, Volume, alternatives, blocking_intents, record_change,
+    volumes_intersect,
 };
-use entente_wire::operator::{AlternativePlan, FlightRequest, PlanConflictResponse, RouteRequest};
+use entente_wire::operator::{
+    AlternativePlan, FlightRequest, PlanConflictResponse, PlanLimits, RouteRequest,
+};
 use entente_wire::scd::{
     ConstraintReference, ExchangeRecord, ImplicitSubscriptionParameters, NULL_SUBSCRIPTION,
     OperationalIntentReference, PutOperationalIntentReferenceParameters, UssAvailabilityState,
@@ -62,6 +65,8 @@ pub(crate) struct Proposal {
     /// The route `volumes` were made from, when the operator gave one: an alternative may fly it around what
     /// blocks it.
     pub route: Option<Route>,
+    /// What the operator accepts of an alternative.
+    pub limits: OperatorLimits,
 }
 
 /// An intent or constraint known with its details and the OVN that proves it to the DSS. This USS's
@@ -569,7 +574,7 @@ async fn refuse(
     refused: Refused,
 ) -> ApiError {
     let Refused { blocking, mut others } = refused;
-    let mut max_lateral_m = st.config.alternatives.max_lateral_m;
+    let mut max_lateral_m = p.limits.max_lateral_m.unwrap_or(st.config.alternatives.max_lateral_m);
     if max_lateral_m > 0.0 {
         match learn_around(st, id, p, known, max_lateral_m).await {
             Ok(more) => others.extend(more.into_iter().map(|k| k.intent)),
@@ -594,7 +599,8 @@ async fn refuse(
         shape_may_change: true,
         weights: CostWeights::default(),
         max_results: search.max_results,
-    };
+    }
+    .limited(&OperatorLimits { max_lateral_m: Some(max_lateral_m), ..p.limits.clone() });
     let found = alternatives(&p.volumes, p.route.as_ref(), p.priority, &others, st.config.policy, &space);
     ApiError::PlanConflict(Box::new(PlanConflictResponse {
         message: format!(
@@ -637,9 +643,20 @@ fn alternative_out(a: Alternative, p: &Proposal) -> AlternativePlan {
         _ => None,
     };
     let volumes = if route.is_some() { Vec::new() } else { a.volumes.iter().map(volume_out).collect() };
+    let limits = &p.limits;
+    let limits = (*limits != OperatorLimits::default()).then(|| PlanLimits {
+        altitude_floor_m: limits.altitude_floor_m,
+        altitude_ceiling_m: limits.altitude_ceiling_m,
+        earliest_start: limits.earliest_start.map(time_out),
+        latest_end: limits.latest_end.map(time_out),
+        max_lateral_m: limits.max_lateral_m,
+        shape_may_change: limits.shape_may_change,
+    });
     AlternativePlan {
         time_shift_seconds: a.time_shift.num_seconds(),
         altitude_shift_m: a.altitude_shift_m,
-        request: FlightRequest { volumes, route, priority: p.priority.0 },
+        lateral_m: a.lateral_m,
+        cost: a.cost,
+        request: FlightRequest { volumes, route, priority: p.priority.0, limits },
     }
 }

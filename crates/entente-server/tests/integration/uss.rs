@@ -299,6 +299,19 @@ async fn a_route_clipping_a_peers_flight_is_offered_a_short_detour_first_and_it_
         (Some(0), Some(0.0))
     );
     assert_eq!(first["request"]["volumes"], json!([]), "a detour is submitted as its route");
+    assert!(
+        first["lateral_m"].as_f64().is_some_and(|m| m > 0.0) && first["cost"].as_f64().is_some(),
+        "{first}"
+    );
+    // The operator's limits: no climb above 120 m, no other path, done by minute 90. Nothing is left to offer.
+    let mut bounded = route.clone();
+    bounded["limits"] =
+        json!({"altitude_ceiling_m": 120.0, "shape_may_change": false, "latest_end": time_of(at(90))});
+    let none = uss1.operator().post("/operator/v1/flights", &bounded).await.want(409)?;
+    assert_eq!(none["alternatives"], json!([]), "{none}");
+    // A limit that makes no sense is the caller's mistake, named.
+    bounded["limits"] = json!({"max_lateral_m": -5.0});
+    assert_error(uss1.operator().post("/operator/v1/flights", &bounded).await?, 400, "limits.max_lateral_m")?;
     let planned = uss1.operator().post("/operator/v1/flights", &first["request"]).await.want(201)?;
     assert_eq!(planned["state"], "Accepted");
     Ok(())

@@ -2,15 +2,16 @@
 
 use axum::Json;
 use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
 use axum::response::{IntoResponse, Response};
 use entente_dss::{DssError, StoreError};
 use entente_uss::UssError;
-use serde::{Deserialize, Serialize};
+use entente_wire::operator::PlanConflictResponse;
+use entente_wire::scd::AirspaceConflictResponse;
+use entente_wire::{ErrorResponse, WireError};
 
 use crate::auth::AuthError;
-use crate::scd::types::{ConstraintReference, OperationalIntentReference};
-use crate::uss::types::PlanConflictResponse;
-use crate::wire::ErrorResponse;
+use crate::request_id::Internal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -18,6 +19,9 @@ pub enum ApiError {
     Dss(#[from] DssError),
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// Wire input that makes no valid domain value: the field and the rule it breaks.
+    #[error(transparent)]
+    Wire(#[from] WireError),
     /// Malformed input caught at the edge, before the domain sees it.
     #[error("{0}")]
     BadRequest(String),
@@ -42,6 +46,9 @@ pub enum ApiError {
     /// A flight that would conflict, with the nearest plans that would not.
     #[error("{}", .0.message)]
     PlanConflict(Box<PlanConflictResponse>),
+    /// The client has as many requests in flight as it may; it may try again after `retry_after_s`.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after_s: u64 },
 }
 
 impl ApiError {
@@ -50,20 +57,9 @@ impl ApiError {
     }
 }
 
-/// F3548's 409 to an intent write: the entities the key missed (none for a stale OVN, which only has a message).
-#[derive(Serialize, Deserialize, utoipa::ToSchema)]
-pub(crate) struct AirspaceConflictResponse {
-    #[serde(default)]
-    pub message: String,
-    #[serde(default)]
-    pub missing_operational_intents: Vec<OperationalIntentReference>,
-    #[serde(default)]
-    pub missing_constraints: Vec<ConstraintReference>,
-}
-
 pub(crate) fn status_of(e: &ApiError) -> StatusCode {
     match e {
-        ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+        ApiError::BadRequest(_) | ApiError::Wire(_) => StatusCode::BAD_REQUEST,
         ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
         ApiError::NotFound(_) => StatusCode::NOT_FOUND,
         ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -72,6 +68,7 @@ pub(crate) fn status_of(e: &ApiError) -> StatusCode {
         ApiError::Conflict(_) | ApiError::PlanConflict(_) => StatusCode::CONFLICT,
         ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
         ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
+        ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
         ApiError::Uss(u) => match u {
             UssError::Transition { .. }
             | UssError::AuditBroken { .. }
@@ -81,6 +78,7 @@ pub(crate) fn status_of(e: &ApiError) -> StatusCode {
             | UssError::View(_)
             | UssError::FixFromTheFuture { .. } => StatusCode::BAD_REQUEST,
             UssError::ViewTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            UssError::PriorityNotGranted { .. } => StatusCode::FORBIDDEN,
         },
         ApiError::Dss(d) => match d {
             DssError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -101,31 +99,29 @@ pub(crate) fn status_of(e: &ApiError) -> StatusCode {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = status_of(&self);
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            tracing::error!(error = %self, "request failed in storage");
-        }
         if status == StatusCode::BAD_GATEWAY {
             tracing::warn!(error = %self, "a call to the DSS or a peer failed");
         }
         match self {
             ApiError::Dss(DssError::AirspaceConflict(conflict)) => {
-                let body = AirspaceConflictResponse {
-                    message: conflict.message,
-                    missing_operational_intents: conflict
-                        .missing_operational_intents
-                        .iter()
-                        .map(OperationalIntentReference::from_view)
-                        .collect(),
-                    missing_constraints: conflict
-                        .missing_constraints
-                        .iter()
-                        .map(ConstraintReference::from_view)
-                        .collect(),
-                };
-                (status, Json(body)).into_response()
+                (status, Json(AirspaceConflictResponse::from_domain(&conflict))).into_response()
             }
             ApiError::PlanConflict(conflict) => (status, Json(conflict)).into_response(),
-            other => (status, Json(ErrorResponse { message: other.to_string() })).into_response(),
+            ApiError::TooManyRequests { message, retry_after_s } => {
+                let body = ErrorResponse { message, request_id: None };
+                (status, [(RETRY_AFTER, retry_after_s.to_string())], Json(body)).into_response()
+            }
+            ApiError::Dss(DssError::Store(store)) => {
+                let public = match store {
+                    StoreError::Io(_) => "the server's storage failed; the request was not applied",
+                    StoreError::Corrupt(_) => "data the server stores does not read back intact",
+                    StoreError::Poisoned => "writes are refused after an earlier storage failure",
+                };
+                Internal::response(status, public, store.to_string())
+            }
+            other => {
+                (status, Json(ErrorResponse { message: other.to_string(), request_id: None })).into_response()
+            }
         }
     }
 }

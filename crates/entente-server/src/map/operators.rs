@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use entente_wire::map::{FlightsQuery, OperatorOut, OperatorsView, ViewQuery};
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -51,6 +51,7 @@ impl MapOperator {
 pub(super) fn routes() -> Routes<Arc<AppState>> {
     Routes::new()
         .get("/map/api/operators", list)
+        .get("/map/api/operators/{name}/flights", flights)
         .post("/map/api/operators/{name}/flights", submit)
         .get("/map/api/operators/{name}/flights/{id}", status)
         .post("/map/api/operators/{name}/flights/{id}/{action}", act)
@@ -58,17 +59,6 @@ pub(super) fn routes() -> Routes<Arc<AppState>> {
         .delete("/map/api/operators/{name}/rid/watches/{id}", end_watch)
         .get("/map/api/operators/{name}/rid/flights", rid_flights)
         .get("/map/api/operators/{name}/alerts", alerts)
-}
-
-#[derive(Serialize)]
-pub(crate) struct OperatorsView {
-    operators: Vec<OperatorOut>,
-}
-
-#[derive(Serialize)]
-pub(crate) struct OperatorOut {
-    name: String,
-    uss_base_url: String,
 }
 
 #[utoipa::path(get, path = "/map/api/operators", tag = "Web map",
@@ -83,8 +73,30 @@ pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<OperatorsVi
     })
 }
 
+/// The flights this USS planned for the map's operator, as its operator API lists them (the USS checks the
+/// filters).
+#[utoipa::path(get, path = "/map/api/operators/{name}/flights", tag = "Web map",
+    params(("name" = String, Path, description = "The USS's identity"),
+        ("state" = Option<String>, Query, description = "Only flights in this state"),
+        ("time_start" = Option<String>, Query, description = "RFC 3339: only flights in force at some moment from then"),
+        ("time_end" = Option<String>, Query, description = "RFC 3339: only flights in force at some moment until then")),
+    responses((status = 200, description = "What the USS answered, status and JSON body alike (also 4xx, 502 as the USS gives them)"), crate::responses::NoSuchOperator))]
+pub(crate) async fn flights(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    Query(query): Query<FlightsQuery>,
+) -> Result<Response, ApiError> {
+    // Encoded again, so nothing of the page's query but these filters reaches the USS.
+    let filters: Vec<(&str, &str)> =
+        [("state", &query.state), ("time_start", &query.time_start), ("time_end", &query.time_end)]
+            .into_iter()
+            .filter_map(|(key, value)| value.as_deref().map(|v| (key, v)))
+            .collect();
+    forward(&state, &name, Method::GET, "flights", &filters, None).await
+}
+
 #[utoipa::path(post, path = "/map/api/operators/{name}/flights", tag = "Web map",
-    params(("name" = String, Path, description = "The USS's identity")), request_body = crate::uss::types::FlightRequest,
+    params(("name" = String, Path, description = "The USS's identity")), request_body = entente_wire::operator::FlightRequest,
     responses((status = 200, description = "What the USS answered, status and JSON body alike (also 201, 4xx, 502 as the USS gives them)"), crate::responses::NoSuchOperator, crate::responses::CrossOrigin))]
 pub(crate) async fn submit(
     State(state): State<Arc<AppState>>,
@@ -151,11 +163,6 @@ pub(crate) async fn end_watch(
     same_origin_json(&headers)?;
     let id = entity_id(&id, "id")?;
     forward(&state, &name, Method::DELETE, &format!("rid/watches/{id}"), &[], None).await
-}
-
-#[derive(Deserialize)]
-pub(crate) struct ViewQuery {
-    view: Option<String>,
 }
 
 /// What the USS's display provider shows of `view`: flights, or clusters in wider views.

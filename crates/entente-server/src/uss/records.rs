@@ -12,9 +12,10 @@ use entente_uss::{FlightState, Priority, StateChange};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::types::{Constraint, OperationalIntent, VehicleTelemetry};
+use entente_wire::uss::{Constraint, OperationalIntent, VehicleTelemetry};
+use entente_wire::{Volume4D, volume_out, volumes_in};
+
 use super::{MAX_VERTICES, OwnFlight};
-use crate::wire::{Volume4D, volume_out, volumes_in};
 
 /// The format this USS writes.
 const FORMAT: u16 = JOURNAL_FORMAT;

@@ -10,14 +10,14 @@ use chrono::{DateTime, Utc};
 use entente_dss::EntityId;
 use entente_tactical::{AircraftId, Detector, Monitor, Position, State as Aircraft, TacticalError, Velocity};
 use entente_uss::rid::Fix;
+use entente_wire::operator::{AlertList, TacticalAlert};
+use entente_wire::{LatLngPoint, time_out};
 
-use super::types::{AlertList, TacticalAlert};
 use super::{Motion, RidConfig, instant, seconds};
 use crate::error::ApiError;
 use crate::extract::Auth;
 use crate::uss::UssState;
 use crate::uss::operator::OPERATOR_SCOPE;
-use crate::wire::time_out;
 
 pub(crate) struct Tactical {
     monitor: Monitor,
@@ -97,16 +97,23 @@ pub(crate) async fn alerts(State(st): State<Arc<UssState>>, auth: Auth) -> Resul
         .conflicts()
         // The monitor only ages tracks when reports arrive; with none coming, old conflicts are stale.
         .filter(|c| now - c.at <= t.max_age_s)
-        .map(|c| {
+        // A conflict's aircraft are tracks the monitor holds; one it no longer knew of would have no place.
+        .filter_map(|c| {
+            let position = |id: &str| {
+                let p = t.monitor.latest(id)?.position();
+                Some(LatLngPoint { lat: p.lat, lng: p.lon })
+            };
+            let positions = [position(&c.a)?, position(&c.b)?];
             let at = instant(c.at).unwrap_or_else(|| st.now());
-            TacticalAlert {
+            Some(TacticalAlert {
                 aircraft: [c.a.to_string(), c.b.to_string()],
                 loss_start: time_out(instant(c.t_in).unwrap_or(at)),
                 loss_end: instant(c.t_out).map(time_out),
                 cpa_time: time_out(instant(c.t_cpa).unwrap_or(at)),
                 cpa_distance_m: c.d_cpa_m,
                 raised: time_out(t.raised.get(&(c.a.clone(), c.b.clone())).copied().unwrap_or(at)),
-            }
+                positions,
+            })
         })
         .collect();
     Ok(Json(AlertList { alerts }))

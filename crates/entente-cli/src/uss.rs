@@ -44,7 +44,9 @@ pub(crate) struct UssArgs {
     /// Accepted audiences of incoming tokens (the host names peers use to reach this USS).
     #[arg(long, env = "ENTENTE_AUDIENCE", value_delimiter = ',', required = true)]
     audience: Vec<String>,
-    /// Folder where this USS keeps its own flights across restarts; created if missing.
+    /// Folder of this USS's store (`uss.redb`: its flights, the zones it manages, the reports filed with it and its
+    /// Remote ID ISA ids) kept across restarts; created if missing. Journals an older release kept here are
+    /// migrated into it on first start.
     #[arg(long, env = "ENTENTE_DATA_DIR", default_value = "./entente-uss-data")]
     data_dir: PathBuf,
     /// The append-only, hash-chained record of every exchange with the DSS and peers.

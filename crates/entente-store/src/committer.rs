@@ -22,7 +22,7 @@ pub(crate) struct Committer<W, E> {
     jobs: Option<mpsc::Sender<Job<W, E>>>,
     thread: Option<thread::JoinHandle<()>>,
     /// Makes the error of a failed commit, or of a group queued when the thread is gone.
-    io: fn(&str) -> E,
+    io: fn(String) -> E,
 }
 
 impl<W: Send + 'static, E: Clone + std::fmt::Display + Send + 'static> Committer<W, E> {
@@ -30,7 +30,7 @@ impl<W: Send + 'static, E: Clone + std::fmt::Display + Send + 'static> Committer
         name: &str,
         db: Arc<Database>,
         apply: Apply<W, E>,
-        io: fn(&str) -> E,
+        io: fn(String) -> E,
     ) -> std::io::Result<Committer<W, E>> {
         let (jobs, queue) = mpsc::channel::<Job<W, E>>();
         let thread = thread::Builder::new().name(name.to_owned()).spawn(move || {
@@ -43,11 +43,11 @@ impl<W: Send + 'static, E: Clone + std::fmt::Display + Send + 'static> Committer
     pub(crate) fn submit(&self, writes: Vec<W>) -> oneshot::Receiver<Result<(), E>> {
         let (done, ticket) = oneshot::channel();
         let Some(jobs) = &self.jobs else {
-            let _ = done.send(Err((self.io)("the store is closing")));
+            let _ = done.send(Err((self.io)("the store is closing".into())));
             return ticket;
         };
         if let Err(mpsc::SendError((_, done))) = jobs.send((writes, done)) {
-            let _ = done.send(Err((self.io)("the committer thread stopped")));
+            let _ = done.send(Err((self.io)("the committer thread stopped".into())));
         }
         ticket
     }
@@ -57,7 +57,7 @@ fn commit_loop<W, E: Clone + std::fmt::Display>(
     db: &Database,
     queue: &mpsc::Receiver<Job<W, E>>,
     apply: Apply<W, E>,
-    io: fn(&str) -> E,
+    io: fn(String) -> E,
 ) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
@@ -82,12 +82,12 @@ fn commit<W, E>(
     db: &Database,
     writes: &mut dyn Iterator<Item = &W>,
     apply: Apply<W, E>,
-    io: fn(&str) -> E,
+    io: fn(String) -> E,
 ) -> Result<(), E> {
-    let mut txn = db.begin_write().map_err(|e| io(&e.to_string()))?;
-    txn.set_durability(Durability::Immediate).map_err(|e| io(&e.to_string()))?;
+    let mut txn = db.begin_write().map_err(|e| io(e.to_string()))?;
+    txn.set_durability(Durability::Immediate).map_err(|e| io(e.to_string()))?;
     apply(&txn, writes)?;
-    txn.commit().map_err(|e| io(&e.to_string()))
+    txn.commit().map_err(|e| io(e.to_string()))
 }
 
 /// Closes the queue and waits for the thread, which commits what was queued and drops its handle on the

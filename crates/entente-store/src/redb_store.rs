@@ -31,10 +31,6 @@ fn io(e: impl std::fmt::Display) -> StoreError {
     StoreError::Io(e.to_string())
 }
 
-fn io_str(e: &str) -> StoreError {
-    io(e)
-}
-
 impl RedbStore {
     /// Opens or creates `dir/entente.redb`.
     pub fn open(dir: &Path) -> Result<RedbStore, StoreError> {
@@ -59,7 +55,7 @@ impl RedbStore {
             txn.open_table(RID_SUBSCRIPTIONS).map_err(io)?;
         }
         txn.commit().map_err(io)?;
-        let committer = Committer::start("redb-committer", db.clone(), apply, io_str).map_err(io)?;
+        let committer = Committer::start("redb-committer", db.clone(), apply, StoreError::Io).map_err(io)?;
         Ok(RedbStore { db, committer })
     }
 }

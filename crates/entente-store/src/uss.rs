@@ -16,6 +16,7 @@ use crate::committer::Committer;
 /// The file of a USS's store in its data folder.
 pub const USS_STORE_FILE: &str = "uss.redb";
 
+/// The USS reads its records once, at start-up, and serves them from memory; writes need only the pages they change.
 const CACHE_BYTES: usize = 1 << 20;
 
 fn definition(table: Table) -> TableDefinition<'static, &'static str, &'static [u8]> {
@@ -24,10 +25,6 @@ fn definition(table: Table) -> TableDefinition<'static, &'static str, &'static [
 
 fn io(e: impl std::fmt::Display) -> StoreError {
     StoreError::Io(e.to_string())
-}
-
-fn io_str(e: &str) -> StoreError {
-    io(e)
 }
 
 fn encode(record: &Record) -> Vec<u8> {
@@ -48,6 +45,7 @@ fn decode(table: Table, id: &str, bytes: &[u8]) -> Result<Record, StoreError> {
     }
 }
 
+/// A USS's [`UssStore`] on redb.
 pub struct UssRedbStore {
     db: Arc<Database>,
     committer: Committer<Write, StoreError>,
@@ -96,7 +94,8 @@ impl UssRedbStore {
             journals::set_aside(&journal)?;
         }
         let db = Arc::new(db);
-        let committer = Committer::start("uss-redb-committer", db.clone(), apply, io_str).map_err(io)?;
+        let committer =
+            Committer::start("uss-redb-committer", db.clone(), apply, StoreError::Io).map_err(io)?;
         Ok(UssRedbStore { db, committer })
     }
 }

@@ -333,3 +333,54 @@ fn a_killed_uss_restarts_with_its_flights_and_its_audit_chain() -> anyhow::Resul
     ensure!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     Ok(())
 }
+
+/// An `entente uss` started on a folder holding the journals an earlier release kept there (fixtures of a real
+/// run) serves their flights, with their history, and sets the journals aside.
+#[test]
+fn a_uss_started_over_an_older_releases_journals_serves_their_flights() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let dss = start_dss(dir.path())?;
+    let data = dir.path().join("north-uss");
+    std::fs::create_dir_all(&data)?;
+    let fixtures =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../entente-store/tests/fixtures/uss-journals-v1");
+    let journals = ["flights.jsonl", "constraints.jsonl", "reports.jsonl", "rid-isas.jsonl"];
+    for name in journals {
+        std::fs::copy(fixtures.join(name), data.join(name))?;
+    }
+    let (uss, _) = start_uss(dir.path(), &dss.base, "north-uss", "rsa-private.pem")?;
+    let http = Client::new();
+    let pilot = token(RSA_PRIVATE, "north-uss", "entente.operator")?;
+    let list: Value = http
+        .get(format!("{}/operator/v1/flights", uss.base))
+        .bearer_auth(&pilot)
+        .send()?
+        .error_for_status()?
+        .json()?;
+    let mut flights: Vec<(&str, &str)> = list["flights"]
+        .as_array()
+        .context("flights")?
+        .iter()
+        .filter_map(|f| Some((f["id"].as_str()?, f["state"].as_str()?)))
+        .collect();
+    flights.sort();
+    assert_eq!(
+        flights,
+        [
+            ("6b03c87a-d6e4-4c00-946b-e476ea030587", "Activated"),
+            ("8009d063-21e8-4f79-8a15-e60681bad8e0", "Ended"),
+            ("eede0701-72b1-4d0f-9c07-ae558bba7da5", "Accepted")
+        ]
+    );
+    let ended: Value = http
+        .get(format!("{}/operator/v1/flights/8009d063-21e8-4f79-8a15-e60681bad8e0", uss.base))
+        .bearer_auth(&pilot)
+        .send()?
+        .json()?;
+    assert_eq!(ended["history"].as_array().map(Vec::len), Some(4), "{ended}");
+    for name in journals {
+        assert!(!data.join(name).exists() && data.join(format!("{name}.migrated")).exists(), "{name}");
+    }
+    assert!(data.join("uss.redb").exists());
+    Ok(())
+}

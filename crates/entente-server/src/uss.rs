@@ -105,6 +105,9 @@ pub struct AlternativeSearch {
     pub max_altitude_shift_m: f64,
     pub altitude_floor_m: f64,
     pub altitude_ceiling_m: f64,
+    /// How far sideways an alternative may move an area or lead a route around what blocks it; zero offers shifts
+    /// in time and altitude only.
+    pub max_lateral_m: f64,
     pub max_results: usize,
 }
 
@@ -117,6 +120,7 @@ impl Default for AlternativeSearch {
             max_altitude_shift_m: 300.0,
             altitude_floor_m: 0.0,
             altitude_ceiling_m: 3000.0,
+            max_lateral_m: 500.0,
             max_results: 5,
         }
     }

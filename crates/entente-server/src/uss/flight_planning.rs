@@ -265,8 +265,16 @@ async fn plan_upsert(
             _ => (area.clone(), Vec::new()),
         };
         // The interface plans for a test driver, not an operator: no operator's list is kept from its flights.
-        let proposal =
-            Proposal { volumes, off_nominal, priority, state, reason: Reason::Injected, now, operator: None };
+        let proposal = Proposal {
+            volumes,
+            off_nominal,
+            priority,
+            state,
+            reason: Reason::Injected,
+            now,
+            operator: None,
+            route: None,
+        };
         let outcome = match style {
             Execution::Hypothetical => planner::check(st, id, &proposal).await,
             Execution::IfAllowed | Execution::InReality => planner::plan(st, id, proposal).await.map(|_| ()),

@@ -83,7 +83,7 @@ pub(super) fn priority(value: i32, path: &str) -> Result<Priority, ApiError> {
     Ok(Priority(value))
 }
 
-fn route_in(r: &RouteRequest) -> Result<Vec<Volume>, ApiError> {
+fn route_in(r: &RouteRequest) -> Result<Route, ApiError> {
     let route = Route {
         waypoints: r.waypoints.iter().map(|p| LatLng::new(p.lat, p.lng)).collect(),
         buffer_m: r.buffer_m,
@@ -101,7 +101,7 @@ fn route_in(r: &RouteRequest) -> Result<Vec<Volume>, ApiError> {
             "route: altitude_lower must not exceed altitude_upper, and time_start must precede time_end",
         ));
     }
-    Ok(route_volumes(&route)?)
+    Ok(route)
 }
 
 fn status_of(id: EntityId, f: &OwnFlight) -> FlightStatus {
@@ -200,15 +200,19 @@ pub(crate) async fn submit(
 /// The proposal an operator's request makes, or the 400 naming what in it breaks which rule.
 fn proposal_of(st: &UssState, auth: &Auth, body: &Body) -> Result<Proposal, ApiError> {
     let req: FlightRequest = body.json()?;
-    let volumes = match &req.route {
-        None => flight_volumes(&req.volumes, "volumes", &st.config.dss_limits)?,
+    let (volumes, route) = match &req.route {
+        None => (flight_volumes(&req.volumes, "volumes", &st.config.dss_limits)?, None),
         Some(_) if !req.volumes.is_empty() => return Err(ApiError::bad("give volumes or a route, not both")),
-        Some(route) => input::checked(
-            route_in(route)?,
-            "route.segments",
-            WriteKind::OperationalIntent,
-            &st.config.dss_limits,
-        )?,
+        Some(route) => {
+            let route = route_in(route)?;
+            let volumes = input::checked(
+                route_volumes(&route)?,
+                "route.segments",
+                WriteKind::OperationalIntent,
+                &st.config.dss_limits,
+            )?;
+            (volumes, Some(route))
+        }
     };
     let now = st.now();
     check_plan_window(&volumes, now)?;
@@ -224,6 +228,7 @@ fn proposal_of(st: &UssState, auth: &Auth, body: &Body) -> Result<Proposal, ApiE
         reason: Reason::Planned,
         now,
         operator: Some(auth.0.sub.clone()),
+        route,
     })
 }
 
@@ -295,6 +300,7 @@ pub(crate) async fn activate(State(st): AppRef, auth: Auth, Path(id): Path<Strin
         reason: Reason::Activated { moved_start },
         now,
         operator: None,
+        route: None,
     };
     planner::plan(&st, id, proposal).await?;
     current(&st, id)
@@ -367,8 +373,16 @@ pub(crate) async fn telemetry(State(st): AppRef, auth: Auth, Path(id): Path<Stri
             // F3548: a contingent intent has off-nominal volumes only.
             Verdict::Contingent { off_nominal, .. } => (Vec::new(), vec![off_nominal]),
         };
-        let proposal =
-            Proposal { volumes, off_nominal, priority: f.priority, state: next, reason, now, operator: None };
+        let proposal = Proposal {
+            volumes,
+            off_nominal,
+            priority: f.priority,
+            state: next,
+            reason,
+            now,
+            operator: None,
+            route: None,
+        };
         planner::plan(&st, id, proposal).await?;
     }
     current(&st, id)

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use chrono::SubsecRound;
 use clap::{Args, Subcommand};
 use entente_dss::{Clock, SystemClock};
 use entente_server::auth::TokenIssuer;
@@ -167,7 +168,7 @@ impl Geometry {
 }
 
 fn time(offset: Duration) -> Time {
-    time_out(SystemClock.now() + chrono::Duration::from_std(offset).unwrap_or_default())
+    time_out((SystemClock.now() + chrono::Duration::from_std(offset).unwrap_or_default()).trunc_subsecs(0))
 }
 
 fn volume(outline: Polygon, alt: (f64, f64), start: Duration, end: Duration) -> Volume4D {

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use chrono::SubsecRound;
 use entente_dss::{Clock, Dss, SystemClock, Volume};
 use entente_geo::{Circle, Interval, LatLng, Outline, Polygon};
 use entente_server::auth::TokenIssuer;
@@ -206,9 +207,10 @@ fn flight(outline: Outline, altitude: (f64, f64), minutes: (i64, i64), priority:
     FlightRequest { volumes: vec![volume(outline, altitude, minutes)], route: None, priority }
 }
 
-/// A Volume4D of F3548 and F3411-22a between the altitudes, its times minutes from now.
+/// A Volume4D of F3548 and F3411-22a between the altitudes, its times minutes from now in whole seconds (the
+/// map's page reads times to the millisecond, and its time slider starts at the earliest start it read).
 fn volume(outline: Outline, altitude: (f64, f64), minutes: (i64, i64)) -> entente_wire::Volume4D {
-    let time = |m: i64| SystemClock.now() + chrono::Duration::minutes(m);
+    let time = |m: i64| (SystemClock.now() + chrono::Duration::minutes(m)).trunc_subsecs(0);
     volume_out(&Volume {
         outline,
         altitude: Interval { lo: Some(altitude.0), hi: Some(altitude.1) },

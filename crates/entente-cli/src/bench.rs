@@ -9,14 +9,22 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use chrono::SecondsFormat;
+use chrono::SubsecRound;
 use clap::{Args, Subcommand};
 use entente_dss::{Clock, SystemClock};
 use entente_server::auth::TokenIssuer;
+use entente_wire::rid::ServiceAreas;
+use entente_wire::rid::v22a::{IdentificationServiceArea, PutParameters};
+use entente_wire::scd::{
+    AirspaceConflictResponse, ChangeOperationalIntentReferenceResponse, OperationalIntentState,
+    PutOperationalIntentReferenceParameters, PutSubscriptionParameters, QueryRequest,
+};
+use entente_wire::{Altitude, LatLngPoint, Polygon, Time, Volume3D, Volume4D, time_out};
 use indicatif::{ProgressBar, ProgressStyle};
 use parking_lot::Mutex;
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 pub(crate) mod tactical;
 pub(crate) mod uss;
@@ -140,39 +148,70 @@ struct Geometry {
 
 impl Geometry {
     /// A square of `side_m` at a uniformly random place in the benchmark area.
-    fn square(&self, rng: &mut StdRng, side_m: f64) -> Value {
+    fn square(&self, rng: &mut StdRng, side_m: f64) -> Polygon {
         let span_deg_lat = self.area_km * 1000.0 / METRES_PER_DEG_LAT;
         let lat = ORIGIN.0 + rng.random::<f64>() * span_deg_lat;
         let deg_lng_per_m = 1.0 / (METRES_PER_DEG_LAT * lat.to_radians().cos());
         let lng = ORIGIN.1 + rng.random::<f64>() * self.area_km * 1000.0 * deg_lng_per_m;
         let dlat = side_m / METRES_PER_DEG_LAT;
         let dlng = side_m * deg_lng_per_m;
-        json!({"vertices": [
-            {"lat": lat, "lng": lng}, {"lat": lat, "lng": lng + dlng},
-            {"lat": lat + dlat, "lng": lng + dlng}, {"lat": lat + dlat, "lng": lng}
-        ]})
+        let point = |lat: f64, lng: f64| LatLngPoint { lat, lng };
+        Polygon {
+            vertices: vec![
+                point(lat, lng),
+                point(lat, lng + dlng),
+                point(lat + dlat, lng + dlng),
+                point(lat + dlat, lng),
+            ],
+        }
     }
 }
 
-fn time(offset: Duration) -> Value {
-    let t = SystemClock.now() + chrono::Duration::from_std(offset).unwrap_or_default();
-    json!({"value": t.to_rfc3339_opts(SecondsFormat::Secs, true), "format": "RFC3339"})
+fn time(offset: Duration) -> Time {
+    time_out((SystemClock.now() + chrono::Duration::from_std(offset).unwrap_or_default()).trunc_subsecs(0))
 }
 
-fn volume(outline: Value, alt: (f64, f64), start: Duration, end: Duration) -> Value {
-    json!({
-        "volume": {
-            "outline_polygon": outline,
-            "altitude_lower": {"value": alt.0, "reference": "W84", "units": "M"},
-            "altitude_upper": {"value": alt.1, "reference": "W84", "units": "M"}
+fn volume(outline: Polygon, alt: (f64, f64), start: Duration, end: Duration) -> Volume4D {
+    let altitude = |value: f64| Altitude { value, reference: "W84".to_owned(), units: "M".to_owned() };
+    Volume4D {
+        volume: Volume3D {
+            outline_circle: None,
+            outline_polygon: Some(outline),
+            altitude_lower: Some(altitude(alt.0)),
+            altitude_upper: Some(altitude(alt.1)),
         },
-        "time_start": time(start),
-        "time_end": time(end)
-    })
+        time_start: Some(time(start)),
+        time_end: Some(time(end)),
+    }
+}
+
+/// The body of an intent's create or update by the bench, which manages every intent as Accepted.
+fn intent_body(extents: &Volume4D, key: Vec<String>) -> PutOperationalIntentReferenceParameters {
+    PutOperationalIntentReferenceParameters {
+        extents: vec![extents.clone()],
+        key: Some(key),
+        state: OperationalIntentState::Accepted,
+        uss_base_url: "http://bench.example".to_owned(),
+        subscription_id: None,
+        new_subscription: None,
+        requested_ovn_suffix: None,
+    }
+}
+
+/// The OVN of a written intent, from the DSS's answer.
+fn written_ovn(resp: Value) -> anyhow::Result<String> {
+    let change: ChangeOperationalIntentReferenceResponse = serde_json::from_value(resp)?;
+    Ok(change.operational_intent_reference.ovn.unwrap_or_default())
+}
+
+/// The OVNs a 409 says the key missed.
+fn missing_ovns(resp: Value) -> anyhow::Result<Vec<String>> {
+    let conflict: AirspaceConflictResponse = serde_json::from_value(resp)?;
+    Ok(conflict.missing_operational_intents.into_iter().filter_map(|m| m.ovn).collect())
 }
 
 /// An intent of 30 minutes within the next 20 hours, a 200 m square, in one of four altitude bands.
-fn intent_volume(geo: &Geometry, rng: &mut StdRng) -> Value {
+fn intent_volume(geo: &Geometry, rng: &mut StdRng) -> Volume4D {
     let start = Duration::from_secs(600 + rng.random_range(0..20 * 3600));
     let band = f64::from(rng.random_range(0..4u8)) * 30.0;
     volume(geo.square(rng, 200.0), (band, band + 30.0), start, start + Duration::from_secs(1800))
@@ -195,7 +234,7 @@ impl Client {
         &self,
         method: reqwest::Method,
         path: &str,
-        body: Option<&Value>,
+        body: Option<&impl Serialize>,
     ) -> anyhow::Result<(u16, Value)> {
         let mut req = self.http.request(method, format!("{}{path}", self.base())).bearer_auth(&self.token);
         if let Some(body) = body {
@@ -208,10 +247,10 @@ impl Client {
     }
 
     /// Creates an intent, adding the OVNs the DSS says are missing (the bench manages every intent, so it sees them).
-    async fn create_intent(&self, id: &str, extents: &Value) -> anyhow::Result<(String, usize)> {
-        let mut key: Vec<Value> = Vec::new();
+    async fn create_intent(&self, id: &str, extents: &Volume4D) -> anyhow::Result<(String, usize)> {
+        let mut key: Vec<String> = Vec::new();
         for attempt in 0..5 {
-            let body = json!({"extents": [extents], "state": "Accepted", "uss_base_url": "http://bench.example", "key": key});
+            let body = intent_body(extents, key.clone());
             let (status, resp) = self
                 .send(
                     reqwest::Method::PUT,
@@ -220,16 +259,8 @@ impl Client {
                 )
                 .await?;
             match status {
-                201 => {
-                    let ovn =
-                        resp["operational_intent_reference"]["ovn"].as_str().unwrap_or_default().to_owned();
-                    return Ok((ovn, attempt));
-                }
-                409 => {
-                    for m in resp["missing_operational_intents"].as_array().into_iter().flatten() {
-                        key.push(m["ovn"].clone());
-                    }
-                }
+                201 => return Ok((written_ovn(resp)?, attempt)),
+                409 => key.extend(missing_ovns(resp)?),
                 other => bail!("create intent answered {other}: {resp}"),
             }
         }
@@ -238,7 +269,7 @@ impl Client {
 }
 
 /// An intent the bench created: id, current OVN, extents.
-type Created = Mutex<Option<(String, String, Value)>>;
+type Created = Mutex<Option<(String, String, Volume4D)>>;
 
 struct Stats {
     name: String,
@@ -504,12 +535,24 @@ async fn workload(args: &BenchArgs, targets: &[Target], issuer: &TokenIssuer) ->
             let (client, geo) = (client.clone(), geo.clone());
             async move {
                 let mut rng = StdRng::seed_from_u64(1_000_000 + i as u64);
-                let body = json!({
-                    "extents": volume(geo.square(&mut rng, 2000.0), (0.0, 120.0), Duration::from_secs(60), Duration::from_secs(23 * 3600)),
-                    "uss_base_url": "http://bench.example",
-                    "notify_for_operational_intents": true
-                });
-                let (status, resp) = client.send(reqwest::Method::PUT, &format!("/dss/v1/subscriptions/{}", uuid::Uuid::new_v4()), Some(&body)).await?;
+                let body = PutSubscriptionParameters {
+                    extents: volume(
+                        geo.square(&mut rng, 2000.0),
+                        (0.0, 120.0),
+                        Duration::from_secs(60),
+                        Duration::from_secs(23 * 3600),
+                    ),
+                    uss_base_url: "http://bench.example".to_owned(),
+                    notify_for_operational_intents: Some(true),
+                    notify_for_constraints: None,
+                };
+                let (status, resp) = client
+                    .send(
+                        reqwest::Method::PUT,
+                        &format!("/dss/v1/subscriptions/{}", uuid::Uuid::new_v4()),
+                        Some(&body),
+                    )
+                    .await?;
                 if status != 200 {
                     bail!("subscription answered {status}: {resp}");
                 }
@@ -538,11 +581,22 @@ async fn workload(args: &BenchArgs, targets: &[Target], issuer: &TokenIssuer) ->
             let (client, geo) = (client.clone(), geo.clone());
             async move {
                 let mut rng = StdRng::seed_from_u64(4_000_000 + i as u64);
-                let body = json!({
-                    "extents": volume(geo.square(&mut rng, 1000.0), (0.0, 120.0), Duration::ZERO, Duration::from_secs(23 * 3600)),
-                    "uss_base_url": "http://bench.example"
-                });
-                let (status, resp) = client.send(reqwest::Method::PUT, &format!("/rid/v2/dss/identification_service_areas/{}", uuid::Uuid::new_v4()), Some(&body)).await?;
+                let body = PutParameters {
+                    extents: volume(
+                        geo.square(&mut rng, 1000.0),
+                        (0.0, 120.0),
+                        Duration::ZERO,
+                        Duration::from_secs(23 * 3600),
+                    ),
+                    uss_base_url: "http://bench.example".to_owned(),
+                };
+                let (status, resp) = client
+                    .send(
+                        reqwest::Method::PUT,
+                        &format!("/rid/v2/dss/identification_service_areas/{}", uuid::Uuid::new_v4()),
+                        Some(&body),
+                    )
+                    .await?;
                 if status != 200 {
                     bail!("ISA answered {status}: {resp}");
                 }
@@ -566,7 +620,7 @@ async fn workload(args: &BenchArgs, targets: &[Target], issuer: &TokenIssuer) ->
                     start,
                     start + Duration::from_secs(3600),
                 );
-                serde_json::to_vec(&json!({"area_of_interest": area})).unwrap_or_default()
+                serde_json::to_vec(&QueryRequest { area_of_interest: Some(area) }).unwrap_or_default()
             })
             .collect(),
     );
@@ -626,18 +680,15 @@ async fn workload(args: &BenchArgs, targets: &[Target], issuer: &TokenIssuer) ->
             async move {
                 let mut rng = StdRng::seed_from_u64(5_000_000 + i as u64);
                 let square = geo.square(&mut rng, 1000.0);
-                let area: Vec<String> = square["vertices"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|v| format!("{},{}", v["lat"], v["lng"]))
-                    .collect();
+                let area: Vec<String> =
+                    square.vertices.iter().map(|v| format!("{},{}", v.lat, v.lng)).collect();
                 let path = format!("/rid/v2/dss/identification_service_areas?area={}", area.join(","));
-                let (status, resp) = client.send(reqwest::Method::GET, &path, None).await?;
+                let (status, resp) = client.send(reqwest::Method::GET, &path, None::<&()>).await?;
                 if status != 200 {
                     bail!("ISA search answered {status}: {resp}");
                 }
-                found.fetch_add(resp["service_areas"].as_array().map_or(0, Vec::len), Ordering::Relaxed);
+                let isas: ServiceAreas<IdentificationServiceArea> = serde_json::from_value(resp)?;
+                found.fetch_add(isas.service_areas.len(), Ordering::Relaxed);
                 Ok(())
             }
         })
@@ -669,18 +720,25 @@ async fn workload(args: &BenchArgs, targets: &[Target], issuer: &TokenIssuer) ->
         measure("update intent", args.requests, args.concurrency, move |i| {
             let (client, created) = (client.clone(), created.clone());
             async move {
-                let Some((id, ovn, extents)) = created[i].lock().clone() else { bail!("intent {i} was not created") };
+                let Some((id, ovn, extents)) = created[i].lock().clone() else {
+                    bail!("intent {i} was not created")
+                };
                 let mut key = Vec::new();
                 for _ in 0..5 {
-                    let body = json!({"extents": [extents], "state": "Accepted", "uss_base_url": "http://bench.example", "key": key});
-                    let (status, resp) = client.send(reqwest::Method::PUT, &format!("/dss/v1/operational_intent_references/{id}/{ovn}"), Some(&body)).await?;
+                    let body = intent_body(&extents, key.clone());
+                    let (status, resp) = client
+                        .send(
+                            reqwest::Method::PUT,
+                            &format!("/dss/v1/operational_intent_references/{id}/{ovn}"),
+                            Some(&body),
+                        )
+                        .await?;
                     match status {
                         200 => {
-                            let new_ovn = resp["operational_intent_reference"]["ovn"].as_str().unwrap_or_default().to_owned();
-                            *created[i].lock() = Some((id, new_ovn, extents));
+                            *created[i].lock() = Some((id, written_ovn(resp)?, extents));
                             return Ok(());
                         }
-                        409 => key.extend(resp["missing_operational_intents"].as_array().into_iter().flatten().map(|m| m["ovn"].clone())),
+                        409 => key.extend(missing_ovns(resp)?),
                         other => bail!("update answered {other}: {resp}"),
                     }
                 }
@@ -701,7 +759,7 @@ async fn workload(args: &BenchArgs, targets: &[Target], issuer: &TokenIssuer) ->
                     .send(
                         reqwest::Method::DELETE,
                         &format!("/dss/v1/operational_intent_references/{id}/{ovn}"),
-                        None,
+                        None::<&()>,
                     )
                     .await?;
                 if status != 200 {

@@ -5,11 +5,19 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use chrono::SecondsFormat;
-use entente_dss::{Clock, Dss, SystemClock};
+use chrono::SubsecRound;
+use entente_dss::{Clock, Dss, SystemClock, Volume};
+use entente_geo::{Circle, Interval, LatLng, Outline, Polygon};
 use entente_server::auth::TokenIssuer;
+use entente_wire::authority::ConstraintRequest;
+use entente_wire::operator::{FlightRequest, FlightStatus, ReplayStarted};
+use entente_wire::rid::v22a::{ChangeIdentificationServiceAreaResponse, PutParameters};
+use entente_wire::scd::{PutSubscriptionParameters, PutSubscriptionResponse};
+use entente_wire::uss::Constraint;
+use entente_wire::volume_out;
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::serve::{AUTHORITY, uss_url};
 
@@ -27,63 +35,70 @@ pub(crate) async fn run(base: &str, issuer: &TokenIssuer, audience: &str, dss: &
     let (north, south) = ("north-uss", "south-uss");
     let flights = |name: &str| format!("{}/operator/v1/flights", uss_url("", name));
 
-    client
+    let _: Constraint = client
         .send(
             AUTHORITY,
             "entente.authority",
             &format!("{}/authority/v1/constraints", uss_url("", AUTHORITY)),
-            &json!({
-                "volumes": [volume(square(LAT - 0.015, LNG + 0.03, 1200.0), (0.0, 400.0), (0, 180))],
-                "type": "restricted",
-            }),
+            &ConstraintRequest {
+                volumes: vec![volume(square(LAT - 0.015, LNG + 0.03, 1200.0)?, (0.0, 400.0), (0, 180))],
+                kind: Some("restricted".to_owned()),
+            },
         )
         .await?;
     // Two flights meeting in 4D: south-uss's at priority 0, then north-uss's at priority 10, which may plan
     // over a lower priority, so the map flags the pair. The second is then activated.
     let op = "entente.operator";
-    client
-        .send(south, op, &flights(south), &flight(square(LAT, LNG, 800.0), (0.0, 120.0), (1, 60), 0))
+    let _: FlightStatus = client
+        .send(south, op, &flights(south), &flight(square(LAT, LNG, 800.0)?, (0.0, 120.0), (1, 60), 0))
         .await?;
-    let over = flight(circle(LAT + 0.004, LNG + 0.008, 500.0), (60.0, 150.0), (1, 90), 10);
-    let over = client.send(north, op, &flights(north), &over).await?;
-    let over = over["id"].as_str().context("a flight id in the answer")?;
-    client.send(north, op, &format!("{}/{over}/activate", flights(north)), &json!({})).await?;
+    let over = flight(circle(LAT + 0.004, LNG + 0.008, 500.0)?, (60.0, 150.0), (1, 90), 10);
+    let over: FlightStatus = client.send(north, op, &flights(north), &over).await?;
+    let _: FlightStatus = client
+        .request(
+            Method::POST,
+            north,
+            op,
+            &format!("{}/{}/activate", flights(north), over.id),
+            ("application/json", Vec::new()),
+        )
+        .await?;
     // Later and further north: it appears only when the time slider reaches it.
-    client
+    let _: FlightStatus = client
         .send(
             north,
             op,
             &flights(north),
-            &flight(square(LAT + 0.03, LNG - 0.01, 600.0), (0.0, 90.0), (45, 150), 0),
+            &flight(square(LAT + 0.03, LNG - 0.01, 600.0)?, (0.0, 90.0), (45, 150), 0),
         )
         .await?;
     // south-uss watches the lake for new restricted zones.
-    client
+    let _: PutSubscriptionResponse = client
         .put(
             south,
             "utm.constraint_processing",
             &new_path("/dss/v1/subscriptions"),
-            &json!({
-                "extents": volume(circle(LAT, LNG, 4000.0), (0.0, 500.0), (0, 180)),
-                "uss_base_url": uss_url(base, south),
-                "notify_for_operational_intents": false,
-                "notify_for_constraints": true,
-            }),
+            &PutSubscriptionParameters {
+                extents: volume(circle(LAT, LNG, 4000.0)?, (0.0, 500.0), (0, 180)),
+                uss_base_url: uss_url(base, south),
+                notify_for_operational_intents: Some(false),
+                notify_for_constraints: Some(true),
+            },
         )
         .await?;
-    client
+    let _: ChangeIdentificationServiceAreaResponse = client
         .put(
             "rid-sp1",
             "rid.service_provider",
             &new_path("/rid/v2/dss/identification_service_areas"),
-            &json!({
-                "extents": volume(square(LAT - 0.01, LNG - 0.02, 2000.0), (0.0, 120.0), (0, 120)),
-                "uss_base_url": "http://rid-sp1.localhost",
-            }),
+            &PutParameters {
+                extents: volume(square(LAT - 0.01, LNG - 0.02, 2000.0)?, (0.0, 120.0), (0, 120)),
+                uss_base_url: "http://rid-sp1.localhost".to_owned(),
+            },
         )
         .await?;
     // Remote ID traffic over north-uss's flying intent, so the map shows aircraft and a tactical alert.
-    client
+    let _: ReplayStarted = client
         .request(
             Method::POST,
             north,
@@ -110,24 +125,36 @@ struct Seeder<'a> {
 
 impl Seeder<'_> {
     /// PUTs `body` at `path` as `sub` holding `scope`; returns the answer.
-    async fn put(&self, sub: &str, scope: &str, path: &str, body: &Value) -> anyhow::Result<Value> {
+    async fn put<A: DeserializeOwned>(
+        &self,
+        sub: &str,
+        scope: &str,
+        path: &str,
+        body: &impl Serialize,
+    ) -> anyhow::Result<A> {
         self.request(Method::PUT, sub, scope, path, json_body(body)?).await
     }
 
     /// POSTs `body` at `path` as `sub` holding `scope`; returns the answer.
-    async fn send(&self, sub: &str, scope: &str, path: &str, body: &Value) -> anyhow::Result<Value> {
+    async fn send<A: DeserializeOwned>(
+        &self,
+        sub: &str,
+        scope: &str,
+        path: &str,
+        body: &impl Serialize,
+    ) -> anyhow::Result<A> {
         self.request(Method::POST, sub, scope, path, json_body(body)?).await
     }
 
     /// Sends `body` (its content type and bytes) at `path` as `sub` holding `scope`; returns the answer.
-    async fn request(
+    async fn request<A: DeserializeOwned>(
         &self,
         method: Method,
         sub: &str,
         scope: &str,
         path: &str,
         (content_type, body): (&str, Vec<u8>),
-    ) -> anyhow::Result<Value> {
+    ) -> anyhow::Result<A> {
         let token = self.issuer.issue(sub, &[scope], self.audience, Duration::from_secs(300))?;
         let url = format!("{}{path}", self.base);
         let response = self
@@ -140,15 +167,15 @@ impl Seeder<'_> {
             .await
             .with_context(|| format!("{method} {url}"))?;
         let status = response.status();
-        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        let answer = response.bytes().await.with_context(|| format!("{method} {url}: the answer"))?;
         if !status.is_success() {
-            bail!("{method} {url}: {status}: {answer}");
+            bail!("{method} {url}: {status}: {}", String::from_utf8_lossy(&answer));
         }
-        Ok(answer)
+        serde_json::from_slice(&answer).with_context(|| format!("{method} {url}: the answer"))
     }
 }
 
-fn json_body(body: &Value) -> anyhow::Result<(&'static str, Vec<u8>)> {
+fn json_body(body: &impl Serialize) -> anyhow::Result<(&'static str, Vec<u8>)> {
     Ok(("application/json", serde_json::to_vec(body)?))
 }
 
@@ -176,37 +203,35 @@ fn new_path(collection: &str) -> String {
 }
 
 /// An operator's flight request: one volume, at `priority`.
-fn flight(outline: Value, altitude: (f64, f64), minutes: (i64, i64), priority: i32) -> Value {
-    json!({"volumes": [volume(outline, altitude, minutes)], "priority": priority})
+fn flight(outline: Outline, altitude: (f64, f64), minutes: (i64, i64), priority: i32) -> FlightRequest {
+    FlightRequest { volumes: vec![volume(outline, altitude, minutes)], route: None, priority, limits: None }
 }
 
-/// A Volume4D of F3548 and F3411-22a: `outline` is `{"outline_polygon": …}` or `{"outline_circle": …}`,
-/// times are minutes from now.
-fn volume(outline: Value, altitude: (f64, f64), minutes: (i64, i64)) -> Value {
-    let time = |m: i64| {
-        let t = SystemClock.now() + chrono::Duration::minutes(m);
-        json!({"value": t.to_rfc3339_opts(SecondsFormat::Secs, true), "format": "RFC3339"})
-    };
-    let mut volume = json!({
-        "altitude_lower": {"value": altitude.0, "reference": "W84", "units": "M"},
-        "altitude_upper": {"value": altitude.1, "reference": "W84", "units": "M"},
-    });
-    if let (Some(volume), Some(outline)) = (volume.as_object_mut(), outline.as_object()) {
-        volume.extend(outline.clone());
-    }
-    json!({"volume": volume, "time_start": time(minutes.0), "time_end": time(minutes.1)})
+/// A Volume4D of F3548 and F3411-22a between the altitudes, its times minutes from now in whole seconds (the
+/// map's page reads times to the millisecond, and its time slider starts at the earliest start it read).
+fn volume(outline: Outline, altitude: (f64, f64), minutes: (i64, i64)) -> entente_wire::Volume4D {
+    let time = |m: i64| (SystemClock.now() + chrono::Duration::minutes(m)).trunc_subsecs(0);
+    volume_out(&Volume {
+        outline,
+        altitude: Interval { lo: Some(altitude.0), hi: Some(altitude.1) },
+        time: Interval { lo: Some(time(minutes.0)), hi: Some(time(minutes.1)) },
+    })
 }
 
 /// A square of `side_m` centred on (lat, lng).
-fn square(lat: f64, lng: f64, side_m: f64) -> Value {
+fn square(lat: f64, lng: f64, side_m: f64) -> anyhow::Result<Outline> {
     let half_lat = side_m / 2.0 / 111_195.0;
     let half_lng = half_lat / lat.to_radians().cos();
-    json!({"outline_polygon": {"vertices": [
-        {"lat": lat - half_lat, "lng": lng - half_lng}, {"lat": lat - half_lat, "lng": lng + half_lng},
-        {"lat": lat + half_lat, "lng": lng + half_lng}, {"lat": lat + half_lat, "lng": lng - half_lng},
-    ]}})
+    let corner = |dlat: f64, dlng: f64| LatLng { lat: lat + dlat, lng: lng + dlng };
+    let vertices = vec![
+        corner(-half_lat, -half_lng),
+        corner(-half_lat, half_lng),
+        corner(half_lat, half_lng),
+        corner(half_lat, -half_lng),
+    ];
+    Ok(Outline::Polygon(Polygon::new(vertices)?))
 }
 
-fn circle(lat: f64, lng: f64, radius_m: f64) -> Value {
-    json!({"outline_circle": {"center": {"lat": lat, "lng": lng}, "radius": {"value": radius_m, "units": "M"}}})
+fn circle(lat: f64, lng: f64, radius_m: f64) -> anyhow::Result<Outline> {
+    Ok(Outline::Circle(Circle::new(LatLng { lat, lng }, radius_m)?))
 }

@@ -294,9 +294,9 @@ pub struct GetSubscriptionResponse {
 pub struct PutSubscriptionParameters {
     pub extents: Volume4D,
     pub uss_base_url: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_for_operational_intents: Option<bool>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_for_constraints: Option<bool>,
 }
 

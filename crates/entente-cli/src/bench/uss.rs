@@ -13,13 +13,18 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use entente_server::auth::TokenIssuer;
+use entente_wire::Volume4D;
+use entente_wire::operator::{FlightRequest, FlightStatus, PlanConflictResponse};
+use entente_wire::scd::{
+    AirspaceConflictResponse, ChangeOperationalIntentReferenceResponse, OperationalIntentReference,
+    QueryOperationalIntentReferenceResponse, QueryRequest,
+};
 use parking_lot::Mutex;
 use rand::{SeedableRng, rngs::StdRng};
-use serde_json::{Value, json};
 
 use super::{
-    Client, Geometry, Stats, Target, free_port, intent_volume, measure, rss_mib, spawn, spawn_dss,
-    wait_healthy,
+    Client, Geometry, Stats, Target, free_port, intent_body, intent_volume, measure, rss_mib, spawn,
+    spawn_dss, wait_healthy,
 };
 
 #[derive(Args)]
@@ -111,7 +116,7 @@ fn count_exchanges(audit: &Path, dss: &str, uss_b: &str) -> anyhow::Result<Excha
 }
 
 /// One of B's intents, as planned: id, OVN at the DSS, and its volume.
-type Loaded = Mutex<Option<(String, String, Value)>>;
+type Loaded = Mutex<Option<(String, String, Volume4D)>>;
 /// One of the baseline's intents: id and OVN, to delete it.
 type Written = Mutex<Option<(String, String)>>;
 
@@ -155,14 +160,14 @@ pub(crate) async fn run(args: UssBenchArgs) -> anyhow::Result<()> {
             let (operator, geo, loaded) = (operator.clone(), geo.clone(), loaded.clone());
             async move {
                 let extents = intent_volume(&geo, &mut StdRng::seed_from_u64(i as u64));
-                let body = json!({"volumes": [extents], "priority": 0});
+                let body = flight(&extents, 0);
                 let (status, resp) =
                     operator.send(reqwest::Method::POST, "/operator/v1/flights", Some(&body)).await?;
                 if status != 201 {
                     bail!("USS B answered {status}: {resp}");
                 }
-                let field = |f: &str| resp[f].as_str().unwrap_or_default().to_owned();
-                *loaded[i].lock() = Some((field("id"), field("ovn"), extents));
+                let planned: FlightStatus = serde_json::from_value(resp)?;
+                *loaded[i].lock() = Some((planned.id, planned.ovn.unwrap_or_default(), extents));
                 Ok(())
             }
         })
@@ -180,7 +185,7 @@ pub(crate) async fn run(args: UssBenchArgs) -> anyhow::Result<()> {
     let rss_b = rss_mib(b.child.id());
 
     // The plans, built once so that baseline and USS write the very same volumes.
-    let plans: Arc<Vec<Value>> = Arc::new(
+    let plans: Arc<Vec<Volume4D>> = Arc::new(
         (0..args.plans)
             .map(|i| intent_volume(&geo, &mut StdRng::seed_from_u64(7_000_000 + i as u64)))
             .collect(),
@@ -226,7 +231,7 @@ pub(crate) async fn run(args: UssBenchArgs) -> anyhow::Result<()> {
             async move {
                 let Some((id, ovn)) = written[i].lock().clone() else { return Ok(()) };
                 let path = format!("/dss/v1/operational_intent_references/{id}/{ovn}");
-                let (status, resp) = direct.send(reqwest::Method::DELETE, &path, None).await?;
+                let (status, resp) = direct.send(reqwest::Method::DELETE, &path, None::<&()>).await?;
                 if status != 200 {
                     bail!("delete answered {status}: {resp}");
                 }
@@ -240,7 +245,7 @@ pub(crate) async fn run(args: UssBenchArgs) -> anyhow::Result<()> {
         measure("plan through USS A (end to end)", args.plans, args.concurrency, move |i| {
             let (operator, plans) = (operator.clone(), plans.clone());
             async move {
-                let body = json!({"volumes": [plans[i]], "priority": 0});
+                let body = flight(&plans[i], 0);
                 let (status, resp) =
                     operator.send(reqwest::Method::POST, "/operator/v1/flights", Some(&body)).await?;
                 if status != 201 {
@@ -262,14 +267,14 @@ pub(crate) async fn run(args: UssBenchArgs) -> anyhow::Result<()> {
                 let Some((_, _, extents)) = loaded[(i * 7919) % loaded.len()].lock().clone() else {
                     bail!("no intent to conflict with")
                 };
-                let body = json!({"volumes": [extents], "priority": -1});
+                let body = flight(&extents, -1);
                 let (status, resp) =
                     operator.send(reqwest::Method::POST, "/operator/v1/flights", Some(&body)).await?;
                 if status != 409 {
                     bail!("a conflicting plan was answered {status}: {resp}");
                 }
-                alternatives
-                    .fetch_add(resp["alternatives"].as_array().map_or(0, Vec::len), Ordering::Relaxed);
+                let refused: PlanConflictResponse = serde_json::from_value(resp)?;
+                alternatives.fetch_add(refused.alternatives.len(), Ordering::Relaxed);
                 Ok(())
             }
         })
@@ -336,37 +341,44 @@ pub(crate) async fn run(args: UssBenchArgs) -> anyhow::Result<()> {
 async fn write_direct(
     direct: &Client,
     id: &str,
-    extents: &Value,
+    extents: &Volume4D,
     ovns: &Mutex<HashMap<String, String>>,
 ) -> anyhow::Result<(String, usize, usize)> {
     let (status, resp) = direct
         .send(
             reqwest::Method::POST,
             "/dss/v1/operational_intent_references/query",
-            Some(&json!({"area_of_interest": extents})),
+            Some(&QueryRequest { area_of_interest: Some(extents.clone()) }),
         )
         .await?;
     if status != 200 {
         bail!("query answered {status}: {resp}");
     }
-    let ovn_of = |r: &Value| r["id"].as_str().and_then(|id| ovns.lock().get(id).cloned());
-    let refs = resp["operational_intent_references"].as_array().cloned().unwrap_or_default();
+    let ovn_of = |r: &OperationalIntentReference| ovns.lock().get(&r.id).cloned();
+    let refs = serde_json::from_value::<QueryOperationalIntentReferenceResponse>(resp)?
+        .operational_intent_references;
     let mut key: Vec<String> = refs.iter().filter_map(ovn_of).collect();
     for _ in 0..5 {
-        let body = json!({"extents": [extents], "state": "Accepted", "uss_base_url": "http://bench.example", "key": key});
+        let body = intent_body(extents, key.clone());
         let path = format!("/dss/v1/operational_intent_references/{id}");
         let (status, resp) = direct.send(reqwest::Method::PUT, &path, Some(&body)).await?;
         match status {
             201 => {
-                let ovn = resp["operational_intent_reference"]["ovn"].as_str().context("no OVN")?.to_owned();
-                let subs = resp["subscribers"].as_array().map_or(0, Vec::len);
-                return Ok((ovn, refs.len(), subs));
+                let change: ChangeOperationalIntentReferenceResponse = serde_json::from_value(resp)?;
+                let ovn = change.operational_intent_reference.ovn.context("no OVN")?;
+                return Ok((ovn, refs.len(), change.subscribers.len()));
             }
-            409 => key.extend(
-                resp["missing_operational_intents"].as_array().into_iter().flatten().filter_map(ovn_of),
-            ),
+            409 => {
+                let conflict: AirspaceConflictResponse = serde_json::from_value(resp)?;
+                key.extend(conflict.missing_operational_intents.iter().filter_map(ovn_of));
+            }
             other => bail!("write answered {other}: {resp}"),
         }
     }
     bail!("the DSS kept naming intents the bench does not know")
+}
+
+/// An operator's plan of one volume at `priority`.
+fn flight(extents: &Volume4D, priority: i32) -> FlightRequest {
+    FlightRequest { volumes: vec![extents.clone()], route: None, priority, limits: None }
 }

@@ -192,23 +192,34 @@ pub(crate) async fn fan_out<B: Serialize + Send + Sync + 'static>(
 
 #[cfg(test)]
 mod tests {
-    use chrono::{Duration, SecondsFormat};
-    use serde_json::json;
+    use chrono::Duration;
+    use entente_wire::scd::{NULL_SUBSCRIPTION, OperationalIntentState, UssAvailabilityState};
+    use entente_wire::time_out;
+    use entente_wire::uss::OperationalIntentDetails;
 
     use super::*;
 
     fn intent(id: &str, ends_in_minutes: i64) -> OperationalIntent {
-        let t = |m: i64| (now() + Duration::minutes(m)).to_rfc3339_opts(SecondsFormat::Secs, true);
-        serde_json::from_value(json!({
-            "reference": {
-                "id": id, "manager": "uss2", "uss_availability": "Normal", "version": 1, "state": "Accepted",
-                "ovn": "an-ovn-of-sixteen-chars", "time_start": {"value": t(-60), "format": "RFC3339"},
-                "time_end": {"value": t(ends_in_minutes), "format": "RFC3339"},
-                "uss_base_url": "https://uss2.example", "subscription_id": "00000000-0000-4000-8000-000000000000"
+        let t = |m: i64| time_out(now() + Duration::minutes(m));
+        OperationalIntent {
+            reference: OperationalIntentReference {
+                id: id.to_owned(),
+                manager: "uss2".to_owned(),
+                uss_availability: UssAvailabilityState::Normal,
+                version: 1,
+                state: OperationalIntentState::Accepted,
+                ovn: Some("an-ovn-of-sixteen-chars".to_owned()),
+                time_start: t(-60),
+                time_end: t(ends_in_minutes),
+                uss_base_url: "https://uss2.example".to_owned(),
+                subscription_id: NULL_SUBSCRIPTION.to_owned(),
             },
-            "details": {"volumes": [], "off_nominal_volumes": [], "priority": 0}
-        }))
-        .expect("a valid intent")
+            details: OperationalIntentDetails {
+                volumes: Vec::new(),
+                off_nominal_volumes: Vec::new(),
+                priority: 0,
+            },
+        }
     }
 
     fn now() -> Timestamp {

@@ -203,6 +203,17 @@ pub struct RidFlightDetails {
     pub eu_classification: Option<serde_json::Value>,
 }
 
+/// F3411-22a UASID: the identifiers of the aircraft.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct UasId {
+    #[serde(default)]
+    pub serial_number: String,
+    #[serde(default)]
+    pub registration_id: String,
+    #[serde(default)]
+    pub utm_id: String,
+}
+
 /// F3411-22a OperatorLocation.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct OperatorLocation {

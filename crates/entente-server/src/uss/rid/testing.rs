@@ -17,7 +17,9 @@ use entente_wire::interuss::rid::{
     ObservedState, ObservedUas, OperatorAltitude, QueryUserNotificationsResponse, TestFlight,
     UserNotification,
 };
-use entente_wire::rid::v22a::{Altitude, GetFlightDetailsResponse, OperatorLocation, RidFlightDetails};
+use entente_wire::rid::v22a::{
+    Altitude, GetFlightDetailsResponse, OperatorLocation, RidFlightDetails, UasId,
+};
 use entente_wire::{parse_rfc3339, time_out};
 
 use super::dp::{self, Seen};
@@ -166,11 +168,12 @@ fn prepare(test: &str, index: usize, flight: TestFlight, now: Timestamp) -> Resu
 /// made of the serial or registration number when none is given (as F3411-22a wants one).
 fn details_out(d: InjectedDetails) -> RidFlightDetails {
     let uas_id = d.uas_id.or_else(|| {
-        Some(serde_json::json!({
-            "serial_number": d.serial_number.clone().unwrap_or_default(),
-            "registration_id": d.registration_number.clone().unwrap_or_default(),
-            "utm_id": d.id,
-        }))
+        serde_json::to_value(UasId {
+            serial_number: d.serial_number.clone().unwrap_or_default(),
+            registration_id: d.registration_number.clone().unwrap_or_default(),
+            utm_id: d.id.clone(),
+        })
+        .ok()
     });
     let altitude = d.operator_altitude.unwrap_or_default();
     RidFlightDetails {

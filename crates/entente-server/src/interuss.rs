@@ -46,7 +46,7 @@ pub(crate) struct Pool {}
 
 #[utoipa::path(get, path = "/versions/{system_identity}", tag = "InterUSS extensions",
     params(("system_identity" = String, Path, description = "The system whose version is asked: `dss`")),
-    responses((status = 200, description = "The version of this DSS", body = SystemVersion), crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.versioning.read_system_versions", body = crate::wire::ErrorResponse), (status = 404, description = "No such system here", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "The version of this DSS", body = SystemVersion), crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.versioning.read_system_versions", body = entente_wire::ErrorResponse), (status = 404, description = "No such system here", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn system_version(
     auth: Auth,
     Path(system_identity): Path<String>,
@@ -76,7 +76,7 @@ pub(crate) async fn version(_auth: Auth) -> Json<Version> {
 }
 
 #[utoipa::path(get, path = "/aux/v1/pool", tag = "InterUSS extensions",
-    responses((status = 200, description = "The pool status", body = Pool), crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.pool_status.read", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "The pool status", body = Pool), crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.pool_status.read", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn pool(auth: Auth) -> Result<Json<Pool>, ApiError> {
     auth.require(POOL_STATUS_READ)?;
     Ok(Json(Pool {}))

@@ -18,6 +18,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use entente_dss::{Picture, Shown, Timestamp, Volume};
 use entente_geo::Outline;
+use entente_wire::scd::OperationalIntentState;
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -25,7 +26,6 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::routes::Routes;
-use crate::scd::types::OperationalIntentState;
 
 pub use operators::MapOperator;
 
@@ -84,14 +84,14 @@ pub(crate) struct AirspaceQuery {
 #[utoipa::path(get, path = "/map/api/airspace", tag = "Web map",
     params(("at" = Option<String>, Query, description = "RFC 3339 instant: only the volumes in force then")),
     responses((status = 200, description = "Every live entity with its volumes and the pairs of intents that meet, never an OVN"),
-        (status = 400, description = "`at` is not an RFC 3339 instant", body = crate::wire::ErrorResponse)))]
+        (status = 400, description = "`at` is not an RFC 3339 instant", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn airspace(
     State(state): State<Arc<AppState>>,
     Query(query): Query<AirspaceQuery>,
 ) -> Result<Json<AirspaceView>, ApiError> {
     let at = match query.at.as_deref() {
         None | Some("") => None,
-        Some(text) => Some(crate::wire::parse_rfc3339(text, "at")?),
+        Some(text) => Some(entente_wire::parse_rfc3339(text, "at")?),
     };
     Ok(Json(view(&state.dss.picture(at).await?)))
 }

@@ -20,6 +20,7 @@ use entente_dss::{
     Timestamp, Volume,
 };
 use entente_geo::{Interval, LatLng, Outline, Polygon};
+use entente_wire::scd::SubscriptionState;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -27,7 +28,6 @@ use utoipa::ToSchema;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::routes::Routes;
-use crate::scd::types::SubscriptionState;
 
 pub(crate) use endpoints::document;
 
@@ -185,7 +185,11 @@ pub(crate) fn time_param(
     params: &HashMap<String, String>,
     name: &str,
 ) -> Result<Option<Timestamp>, ApiError> {
-    params.get(name).filter(|v| !v.is_empty()).map(|v| crate::wire::parse_rfc3339(v, name)).transpose()
+    Ok(params
+        .get(name)
+        .filter(|v| !v.is_empty())
+        .map(|v| entente_wire::parse_rfc3339(v, name))
+        .transpose()?)
 }
 
 #[cfg(test)]

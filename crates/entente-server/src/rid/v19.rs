@@ -5,12 +5,12 @@ use entente_dss::{
     IdentificationServiceArea as Isa, PutIsa, PutRidSubscription, RidApi, RidSubscription, RidUrl, Volume,
 };
 use entente_geo::Interval;
+use entente_wire::{Polygon, parse_rfc3339, polygon_in, rfc3339};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{FLIGHTS_SUFFIX, ISA_CALLBACK_SUFFIX, IsaChange, RidWire, SubscriptionPut, stored_time, url_for};
 use crate::error::ApiError;
-use crate::wire::{Polygon, parse_rfc3339, polygon_in, rfc3339};
 
 pub(crate) const WRITE: &str = "dss.write.identification_service_areas";
 pub(crate) const READ: &str = "dss.read.identification_service_areas";

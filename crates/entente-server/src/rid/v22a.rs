@@ -3,12 +3,12 @@
 use entente_dss::{
     IdentificationServiceArea as Isa, PutIsa, PutRidSubscription, RidApi, RidSubscription, RidUrl,
 };
+use entente_wire::{Time, Volume4D, time_out, volume_in};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{FLIGHTS_SUFFIX, ISA_CALLBACK_SUFFIX, IsaChange, RidWire, SubscriptionPut, stored_time, url_for};
 use crate::error::ApiError;
-use crate::wire::{Time, Volume4D, time_out, volume_in};
 
 pub(crate) const SP: &str = "rid.service_provider";
 pub(crate) const DP: &str = "rid.display_provider";

@@ -10,6 +10,7 @@ use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Utc};
 use entente_dss::EntityId;
 use entente_uss::{FlightState, Reason, volumes_intersect};
+use entente_wire::{Time, Volume4D, parse_rfc3339, time_out, volume_in};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -21,7 +22,6 @@ use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
 use crate::metrics::PlanOutcome;
 use crate::routes::Routes;
-use crate::wire::{Time, Volume4D, parse_rfc3339, time_out, volume_in};
 
 const PLAN: &str = "interuss.flight_planning.plan";
 const DIRECT: &str = "interuss.flight_planning.direct_automated_test";
@@ -177,7 +177,7 @@ fn answer(result: &'static str, notes: Option<String>, state: Option<FlightState
 }
 
 #[utoipa::path(get, path = "/flight_planning/v1/status", tag = "InterUSS flight planning",
-    responses((status = 200, description = "Ready", body = StatusResponse), crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.flight_planning.direct_automated_test", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Ready", body = StatusResponse), crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.flight_planning.direct_automated_test", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn status(auth: Auth) -> Result<Json<StatusResponse>, ApiError> {
     auth.require(DIRECT)?;
     Ok(Json(StatusResponse {
@@ -196,8 +196,8 @@ fn live(st: &UssState, id: EntityId) -> Option<OwnFlight> {
 #[utoipa::path(put, path = "/flight_planning/v1/flight_plans/{flight_plan_id}", tag = "InterUSS flight planning",
     params(("flight_plan_id" = String, Path, description = "UUIDv4 of the flight plan")), request_body = UpsertFlightPlanRequest,
     responses((status = 200, description = "The outcome: Completed, Rejected, Failed or NotSupported, and the plan's status", body = PlanningResponse),
-        crate::responses::BadRequest, crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.flight_planning.plan", body = crate::wire::ErrorResponse),
-        (status = 409, description = "The request_id was used for another flight plan", body = crate::wire::ErrorResponse)))]
+        crate::responses::BadRequest, crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.flight_planning.plan", body = entente_wire::ErrorResponse),
+        (status = 409, description = "The request_id was used for another flight plan", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn upsert(
     State(st): AppRef,
     auth: Auth,
@@ -337,8 +337,16 @@ async fn plan_upsert(
             _ => (area.clone(), Vec::new()),
         };
         // The interface plans for a test driver, not an operator: no operator's list is kept from its flights.
-        let proposal =
-            Proposal { volumes, off_nominal, priority, state, reason: Reason::Injected, now, operator: None };
+        let proposal = Proposal {
+            volumes,
+            off_nominal,
+            priority,
+            state,
+            reason: Reason::Injected,
+            now,
+            operator: None,
+            route: None,
+        };
         let outcome = match style {
             Execution::Hypothetical => planner::check(st, id, &proposal).await,
             Execution::IfAllowed | Execution::InReality => planner::plan(st, id, proposal).await.map(|_| ()),
@@ -358,8 +366,8 @@ async fn plan_upsert(
 #[utoipa::path(delete, path = "/flight_planning/v1/flight_plans/{flight_plan_id}", tag = "InterUSS flight planning",
     params(("flight_plan_id" = String, Path, description = "UUIDv4 of the flight plan")),
     responses((status = 200, description = "Closed, or Failed with the plan's status", body = PlanningResponse),
-        crate::responses::BadRequest, crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.flight_planning.plan or interuss.flight_planning.direct_automated_test", body = crate::wire::ErrorResponse),
-        (status = 404, description = "No such live flight plan", body = crate::wire::ErrorResponse)))]
+        crate::responses::BadRequest, crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.flight_planning.plan or interuss.flight_planning.direct_automated_test", body = entente_wire::ErrorResponse),
+        (status = 404, description = "No such live flight plan", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn delete(
     State(st): AppRef,
     auth: Auth,
@@ -383,7 +391,7 @@ pub(crate) async fn delete(
 #[utoipa::path(post, path = "/flight_planning/v1/clear_area_requests", tag = "InterUSS flight planning",
     request_body = ClearAreaRequest,
     responses((status = 200, description = "Whether every flight there ended", body = ClearAreaResponse),
-        crate::responses::BadRequest, crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.flight_planning.direct_automated_test", body = crate::wire::ErrorResponse)))]
+        crate::responses::BadRequest, crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.flight_planning.direct_automated_test", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn clear_area(
     State(st): AppRef,
     auth: Auth,
@@ -418,7 +426,7 @@ pub(crate) async fn clear_area(
 }
 
 fn instant(params: &HashMap<String, String>, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
-    params.get(name).map(|t| parse_rfc3339(t, name)).transpose()
+    Ok(params.get(name).map(|t| parse_rfc3339(t, name)).transpose()?)
 }
 
 /// The conflicts this USS's operators were told of between `after` and `before` (default now; never later, so
@@ -428,7 +436,7 @@ fn instant(params: &HashMap<String, String>, name: &str) -> Result<Option<DateTi
     params(("after" = String, Query, description = "RFC 3339: notifications observed from then on"),
         ("before" = Option<String>, Query, description = "RFC 3339: observed until then (default and latest: now)")),
     responses((status = 200, description = "The notifications observed in the window", body = QueryUserNotificationsResponse),
-        crate::responses::BadRequest, crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.flight_planning.plan", body = crate::wire::ErrorResponse)))]
+        crate::responses::BadRequest, crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.flight_planning.plan", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn user_notifications(
     State(st): AppRef,
     auth: Auth,

@@ -9,6 +9,8 @@ use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
 use entente_dss::{DssError, StoreError};
 use entente_uss::{AuditRecord, Direction, Entry, EventKind, Exchange};
+use entente_wire::scd::ExchangeRecord;
+use entente_wire::{Time, parse_rfc3339, time_out};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -17,9 +19,7 @@ use super::authority::AUTHORITY_SCOPE;
 use crate::error::ApiError;
 use crate::extract::Auth;
 use crate::routes::Routes;
-use crate::scd::types::ExchangeRecord;
 use crate::uss::types::VehicleTelemetry;
-use crate::wire::{Time, parse_rfc3339, time_out};
 
 pub(crate) fn routes() -> Routes<Arc<UssState>> {
     Routes::new().get("/uss/v1/log_sets/{log_set_id}", log_set)
@@ -141,11 +141,11 @@ fn message(e: &Exchange, identity: &str) -> ExchangeRecord {
 #[utoipa::path(get, path = "/uss/v1/log_sets/{log_set_id}", tag = "F3548 USS-USS",
     params(("log_set_id" = String, Path, description = "\"all\", or \"START..END\" with RFC 3339 times")),
     responses((status = 200, description = "The log set", body = UssLogSet),
-        (status = 400, description = "A time range that does not parse", body = crate::wire::ErrorResponse),
+        (status = 400, description = "A time range that does not parse", body = entente_wire::ErrorResponse),
         crate::responses::Unauthorized,
         crate::responses::NotAuthority,
-        (status = 404, description = "No such log set", body = crate::wire::ErrorResponse),
-        (status = 503, description = "The audit log cannot be read or does not verify", body = crate::wire::ErrorResponse)))]
+        (status = 404, description = "No such log set", body = entente_wire::ErrorResponse),
+        (status = 503, description = "The audit log cannot be read or does not verify", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn log_set(
     State(st): State<Arc<UssState>>,
     auth: Auth,
@@ -237,7 +237,7 @@ mod tests {
         );
         assert!(matches!(selection("com.example.incident.20200107.v4"), Err(ApiError::NotFound(_))));
         let bad = selection("2026-01-07T10:00:00Z..noon").unwrap_err();
-        assert!(matches!(&bad, ApiError::BadRequest(m) if m.contains("end")), "{bad}");
+        assert!(matches!(&bad, ApiError::Wire(e) if e.path().contains("end")), "{bad}");
         let reversed = selection("2026-01-07T11:00:00Z..2026-01-07T10:00:00Z").unwrap_err();
         assert!(matches!(reversed, ApiError::BadRequest(_)));
     }

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use entente_uss::rid::{Fix, V19_VIEWS, V22A_VIEWS, ViewLimits};
+use entente_wire::{Time, parse_rfc3339, time_out};
 use parking_lot::Mutex;
 
 use self::types::{RidAircraftPosition, RidAircraftState, RidHeight};
@@ -27,7 +28,6 @@ use super::UssState;
 use super::types::VehicleTelemetry;
 use crate::error::ApiError;
 use crate::routes::Routes;
-use crate::wire::{Time, parse_rfc3339, time_out};
 
 /// Which F3411 version the USS speaks to the DSS and to peers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

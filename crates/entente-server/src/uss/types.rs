@@ -1,12 +1,11 @@
 //! JSON bodies of the USS-USS API (F3548-21 section B) and of Entente's operator API.
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-use crate::scd::types::{
+use entente_wire::scd::{
     ConstraintReference, OperationalIntentReference, SubscriptionState, UssAvailabilityState,
 };
-use crate::wire::{Altitude, LatLngPoint, Time, Volume4D};
+use entente_wire::{Altitude, LatLngPoint, Time, Volume4D};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub(crate) struct OperationalIntentDetails {

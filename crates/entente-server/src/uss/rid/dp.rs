@@ -15,6 +15,7 @@ use entente_uss::rid::{
     Fix, NEAR_REAL_TIME_S, Scale, View, clusters, merge_fixes, recent_in_view, seen_in, subscription_fits,
 };
 use entente_uss::{Timestamp, Volume};
+use entente_wire::{LatLngPoint, time_out, volume_in, volume_out};
 use reqwest::Method;
 use tokio::task::JoinSet;
 
@@ -30,7 +31,6 @@ use crate::rid::{Params, params};
 use crate::uss::MAX_VERTICES;
 use crate::uss::UssState;
 use crate::uss::operator::OPERATOR_SCOPE;
-use crate::wire::{LatLngPoint, time_out, volume_in, volume_out};
 
 /// How long a watch lasts when the operator does not say.
 const DEFAULT_WATCH_S: i64 = 3600;
@@ -89,7 +89,7 @@ impl IsaSummary {
             owner: isa.owner.clone(),
             flights_url: format!("{}/uss/flights", isa.uss_base_url.trim_end_matches('/')),
             version: isa.version.clone(),
-            end: crate::wire::time_in(&isa.time_end, "service_area.time_end")?,
+            end: entente_wire::time_in(&isa.time_end, "service_area.time_end")?,
         })
     }
 }
@@ -211,7 +211,7 @@ fn too_many(message: String) -> ApiError {
 
 /// Starts watching an area: a RID subscription at the DSS over it, whose answer names the ISAs already there.
 #[utoipa::path(post, path = "/operator/v1/rid/watches", tag = "Operator", request_body = WatchRequest,
-    responses((status = 201, description = "Watching", body = Watch), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotOperator, crate::responses::ViewTooLarge, (status = 429, description = "This USS already holds the most subscriptions allowed over part of the view", body = crate::wire::ErrorResponse), crate::responses::DssFailed))]
+    responses((status = 201, description = "Watching", body = Watch), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotOperator, crate::responses::ViewTooLarge, (status = 429, description = "This USS already holds the most subscriptions allowed over part of the view", body = entente_wire::ErrorResponse), crate::responses::DssFailed))]
 pub(crate) async fn start_watch(
     State(st): State<Arc<UssState>>,
     auth: Auth,
@@ -445,7 +445,7 @@ pub(crate) async fn list_watches(
 
 /// Stops watching: the subscription is deleted at the DSS (already gone there is fine).
 #[utoipa::path(delete, path = "/operator/v1/rid/watches/{id}", tag = "Operator", params(("id" = String, Path, description = "Id of the watch")),
-    responses((status = 200, description = "No longer watched", body = Watch), crate::responses::Unauthorized, crate::responses::NotOperator, (status = 404, description = "No such watch", body = crate::wire::ErrorResponse), crate::responses::DssFailed))]
+    responses((status = 200, description = "No longer watched", body = Watch), crate::responses::Unauthorized, crate::responses::NotOperator, (status = 404, description = "No such watch", body = entente_wire::ErrorResponse), crate::responses::DssFailed))]
 pub(crate) async fn end_watch(
     State(st): State<Arc<UssState>>,
     auth: Auth,
@@ -486,7 +486,7 @@ async fn unsubscribe(st: &UssState, id: &str) -> Result<Watch, ApiError> {
 /// notification older than one already taken changes nothing, and one version cannot mean two contents.
 #[utoipa::path(post, path = "/uss/identification_service_areas/{id}", tag = "Remote ID (F3411-22a)",
     params(("id" = String, Path, description = "UUIDv4 of the ISA")), request_body = PutIdentificationServiceAreaNotificationParameters,
-    responses((status = 204, description = "Taken"), crate::responses::BadRequest, crate::responses::Unauthorized, (status = 403, description = "The token lacks rid.service_provider, or the sender does not own the ISA", body = crate::wire::ErrorResponse), (status = 409, description = "This version arrived before with other content", body = crate::wire::ErrorResponse)))]
+    responses((status = 204, description = "Taken"), crate::responses::BadRequest, crate::responses::Unauthorized, (status = 403, description = "The token lacks rid.service_provider, or the sender does not own the ISA", body = entente_wire::ErrorResponse), (status = 409, description = "This version arrived before with other content", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn notified_isa(
     State(st): State<Arc<UssState>>,
     auth: Auth,

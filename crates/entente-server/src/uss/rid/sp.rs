@@ -12,6 +12,8 @@ use entente_uss::rid::{
     Fix, NEAR_REAL_TIME_S, V22A_VIEWS, View, isa_clusters, merge_fixes, recent_in_view, seen_in,
 };
 use entente_uss::{FlightState, Timestamp, Volume};
+use entente_wire::scd::SubscriberToNotify;
+use entente_wire::{time_out, volume_out};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
@@ -25,10 +27,8 @@ use crate::error::ApiError;
 use crate::extract::{Auth, entity_id};
 use crate::rid::v22a::{ChangeIdentificationServiceAreaResponse, DP, PutParameters, SP};
 use crate::rid::{Params, RidSubscriberToNotify, params};
-use crate::scd::types::SubscriberToNotify;
 use crate::uss::journal::{self, Journal};
 use crate::uss::{UssState, peers};
-use crate::wire::{time_out, volume_out};
 
 /// One aircraft this SP reports: an operator's flight, or replayed traffic (`simulated`).
 pub(crate) struct SpTrack {
@@ -629,7 +629,7 @@ pub(super) fn details(st: &UssState, id: String) -> Result<GetFlightDetailsRespo
 
 #[utoipa::path(get, path = "/uss/identification_service_areas/{id}", tag = "Remote ID (F3411-22a)",
     params(("id" = String, Path, description = "UUIDv4 of the ISA")),
-    responses((status = 200, description = "The ISA's extents", body = GetIdentificationServiceAreaDetailsResponse), crate::responses::Unauthorized, crate::responses::NotDisplayProvider, (status = 404, description = "This SP holds no such ISA", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "The ISA's extents", body = GetIdentificationServiceAreaDetailsResponse), crate::responses::Unauthorized, crate::responses::NotDisplayProvider, (status = 404, description = "This SP holds no such ISA", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn isa_details(
     State(st): State<Arc<UssState>>,
     auth: Auth,

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use entente_dss::EntityId;
 use entente_tactical::{AircraftId, Detector, Monitor, Position, State as Aircraft, TacticalError, Velocity};
 use entente_uss::rid::Fix;
+use entente_wire::time_out;
 
 use super::types::{AlertList, TacticalAlert};
 use super::{Motion, RidConfig, instant, seconds};
@@ -17,7 +18,6 @@ use crate::error::ApiError;
 use crate::extract::Auth;
 use crate::uss::UssState;
 use crate::uss::operator::OPERATOR_SCOPE;
-use crate::wire::time_out;
 
 pub(crate) struct Tactical {
     monitor: Monitor,

@@ -1,12 +1,12 @@
 //! JSON bodies of the F3411-22a USS-side Remote ID API (an SP's flights, an ISA notification) and of Entente's
 //! operator API for watching areas, displaying what the DP merged, replaying traffic and reading tactical alerts.
 
+use entente_wire::scd::SubscriptionState;
+use entente_wire::{LatLngPoint, Time, Volume4D};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::rid::v22a::IdentificationServiceArea;
-use crate::scd::types::SubscriptionState;
-use crate::wire::{LatLngPoint, Time, Volume4D};
 
 /// F3411-22a RIDAircraftPosition; -1000 m is the spec's "unknown" altitude.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -11,6 +11,8 @@ use chrono::Duration;
 use entente_geo::Outline;
 use entente_uss::Volume;
 use entente_uss::rid::{NEAR_REAL_TIME_S, V19_VIEWS, View};
+use entente_wire::scd::SubscriptionState;
+use entente_wire::{LatLngPoint, Polygon, rfc3339};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -21,9 +23,7 @@ use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
 use crate::rid::v19::{IdentificationServiceArea, READ, Volume3D, Volume4D, WRITE, volume_in};
 use crate::rid::{Params, params};
-use crate::scd::types::SubscriptionState;
 use crate::uss::{MAX_VERTICES, UssState};
-use crate::wire::{LatLngPoint, Polygon, rfc3339};
 
 /// Where an F3411-19 SP serves its flights, under its base URL.
 pub(crate) const FLIGHTS_PATH: &str = "/v1/uss/flights";
@@ -66,7 +66,7 @@ pub(super) fn summary(isa: &IdentificationServiceArea) -> Result<dp::IsaSummary,
         owner: isa.owner.clone(),
         flights_url: isa.flights_url.trim_end_matches('/').to_owned(),
         version: isa.version.clone(),
-        end: crate::wire::parse_rfc3339(&isa.time_end, "service_area.time_end")?,
+        end: entente_wire::parse_rfc3339(&isa.time_end, "service_area.time_end")?,
     })
 }
 
@@ -130,7 +130,7 @@ pub(super) fn flights_in(mut value: Value) -> Result<GetFlightsResponse, ApiErro
 #[utoipa::path(get, path = "/v1/uss/flights", tag = "Remote ID (F3411-19)",
     params(("view" = String, Query, description = "lat1,lng1,lat2,lng2; diagonal at most 3.6 km"),
         ("include_recent_positions" = Option<bool>, Query, description = "Include the last minute of positions")),
-    responses((status = 200, description = "Flights in the view"), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotRidReaderV19, (status = 404, description = "The view is outside this SP's ISA", body = crate::wire::ErrorResponse), (status = 413, description = "The view's diagonal exceeds 3.6 km", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Flights in the view"), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotRidReaderV19, (status = 404, description = "The view is outside this SP's ISA", body = entente_wire::ErrorResponse), (status = 413, description = "The view's diagonal exceeds 3.6 km", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn flights(
     State(st): State<Arc<UssState>>,
     auth: Auth,
@@ -174,7 +174,7 @@ pub(crate) async fn flight_details(
 /// F3411-19 `POST /v1/uss/identification_service_areas/{id}`, taken by the same rules as F3411-22a's.
 #[utoipa::path(post, path = "/v1/uss/identification_service_areas/{id}", tag = "Remote ID (F3411-19)",
     params(("id" = String, Path, description = "UUIDv4 of the ISA")), request_body = NotificationParameters,
-    responses((status = 204, description = "Taken"), crate::responses::BadRequest, crate::responses::Unauthorized, (status = 403, description = "The token lacks dss.write.identification_service_areas, or the sender does not own the ISA", body = crate::wire::ErrorResponse), (status = 409, description = "This version arrived before with other content", body = crate::wire::ErrorResponse)))]
+    responses((status = 204, description = "Taken"), crate::responses::BadRequest, crate::responses::Unauthorized, (status = 403, description = "The token lacks dss.write.identification_service_areas, or the sender does not own the ISA", body = entente_wire::ErrorResponse), (status = 409, description = "This version arrived before with other content", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn notified_isa(
     State(st): State<Arc<UssState>>,
     auth: Auth,

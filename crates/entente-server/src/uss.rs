@@ -76,6 +76,8 @@ pub struct UssConfig {
     /// Attempts per subscriber before a notification is given up.
     pub notify_attempts: u32,
     pub body_limit: usize,
+    /// How `serve_uss`'s listener treats connections (a cap, the time for a request's head, the body rate).
+    pub listener_limits: crate::ListenerLimits,
     /// Where this USS's own flights are kept across restarts; `None` keeps them in memory only.
     pub flights_file: Option<PathBuf>,
     /// Remote ID (service and display provider) and tactical conflict detection.
@@ -141,6 +143,7 @@ impl UssConfig {
             dss_timeout: Duration::from_secs(5),
             notify_attempts: 3,
             body_limit: 1 << 20,
+            listener_limits: crate::ListenerLimits::default(),
             flights_file: None,
             rid: RidConfig::default(),
             constraints_file: None,
@@ -411,7 +414,8 @@ pub async fn serve_uss(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let rounds = tokio::spawn(rounds(state.clone()));
-    let served = axum::serve(listener, uss_app(state)).with_graceful_shutdown(shutdown).await;
+    let limits = state.config.listener_limits;
+    let served = crate::serve_with_limits(listener, uss_app(state), limits, shutdown).await;
     rounds.abort();
     served
 }

@@ -12,6 +12,8 @@ use entente_server::auth::{AuthConfig, Authenticator};
 use entente_server::{AppState, DEFAULT_CLIENT_CONCURRENCY};
 use entente_store::{ABANDONED_AFTER, EtcdConfig, EtcdStore, RedbStore};
 
+use crate::listener::ListenerArgs;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum StoreKind {
     /// The embedded redb file in --data-dir: one instance.
@@ -71,6 +73,8 @@ pub(crate) struct DssArgs {
     /// Retry-After.
     #[arg(long, env = "ENTENTE_CLIENT_CONCURRENCY", default_value_t = DEFAULT_CLIENT_CONCURRENCY)]
     client_concurrency: usize,
+    #[command(flatten)]
+    listener: ListenerArgs,
     /// How long an ended entity (intent, constraint, subscription, ISA) stays readable by id before it is
     /// evicted, in minutes.
     #[arg(long, env = "ENTENTE_RETENTION_MINUTES", default_value_t = 30)]
@@ -144,7 +148,8 @@ pub(crate) async fn run(args: DssArgs) -> anyhow::Result<()> {
     .await
     .context("loading token keys")?;
     let state = AppState::new(dss, Arc::new(auth), args.max_body_bytes)
-        .with_client_concurrency(args.client_concurrency);
+        .with_client_concurrency(args.client_concurrency)
+        .with_listener_limits(args.listener.limits());
     let state = Arc::new(if args.map { state.with_map() } else { state });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -6,6 +6,7 @@ mod check;
 mod demo;
 mod dss;
 mod geozones;
+mod listener;
 mod priority_policy;
 mod seed;
 mod serve;

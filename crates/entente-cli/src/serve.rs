@@ -18,6 +18,7 @@ use entente_server::{AppState, MapOperator};
 use entente_store::RedbStore;
 
 use crate::dss::serve_until_signal;
+use crate::listener::ListenerArgs;
 use crate::seed;
 
 /// The `aud` of development tokens, and so the audience this DSS accepts.
@@ -45,6 +46,8 @@ pub(crate) struct ServeArgs {
     /// How long an ended entity stays readable by id before it is evicted, in minutes.
     #[arg(long, env = "ENTENTE_RETENTION_MINUTES", default_value_t = 30)]
     retention_minutes: i64,
+    #[command(flatten)]
+    listener: ListenerArgs,
 }
 
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -65,7 +68,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let base = internal_base(address);
     let auth = dev_authenticator(&issuer, &base)?;
     let operators = Operators::open(auth.clone(), &base, &args.data_dir, &pem)?;
-    let state = AppState::new(dss, auth, 1 << 20).with_map();
+    let state = AppState::new(dss, auth, 1 << 20).with_map().with_listener_limits(args.listener.limits());
     let state = Arc::new(operators.announce(state, &base, &pem)?);
     let router = operators.mount(entente_server::app(state.clone()));
     let rounds = operators.spawn_rounds();

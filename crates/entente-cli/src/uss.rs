@@ -11,6 +11,7 @@ use entente_server::auth::{AuthConfig, Authenticator, TokenIssuer};
 use entente_server::uss::{AuditLog, RidVersion, TokenSource, UssConfig, UssState, replay_csv, serve_uss};
 
 use crate::dss::shutdown_signal;
+use crate::listener::ListenerArgs;
 
 #[derive(Args)]
 pub(crate) struct UssArgs {
@@ -65,6 +66,8 @@ pub(crate) struct UssArgs {
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 1 << 20)]
     max_body_bytes: usize,
+    #[command(flatten)]
+    listener: ListenerArgs,
     /// How often JWKS keys are fetched again, in seconds.
     #[arg(long, default_value_t = 300)]
     jwks_refresh_secs: u64,
@@ -118,6 +121,7 @@ pub(crate) async fn run(args: UssArgs) -> anyhow::Result<()> {
     config.policy.equal_priority_may_conflict = args.equal_priority_may_conflict;
     config.peer_timeout = Duration::from_millis(args.peer_timeout_ms);
     config.body_limit = args.max_body_bytes;
+    config.listener_limits = args.listener.limits();
     config.priority_grants = args.priority_policy.as_deref().map(crate::priority_policy::load).transpose()?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;

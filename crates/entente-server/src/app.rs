@@ -16,6 +16,7 @@ use crate::auth::Authenticator;
 use crate::client_limit::{ClientLimit, DEFAULT_CLIENT_CONCURRENCY, Limited, per_client};
 use crate::error::ApiError;
 use crate::extract::Edge;
+use crate::listener::ListenerLimits;
 use crate::map::MapOperator;
 use crate::metrics::Metrics;
 use crate::path_params::check_path_params;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub closing: watch::Sender<bool>,
     /// The requests each client (token subject) may have in flight at once.
     pub(crate) client_limit: Arc<ClientLimit>,
+    /// How the listener treats connections (see [`crate::serve_router`]).
+    pub listener_limits: ListenerLimits,
 }
 
 impl AppState {
@@ -53,7 +56,14 @@ impl AppState {
             map_operators: Vec::new(),
             closing: watch::Sender::new(false),
             client_limit: Arc::new(ClientLimit::new(DEFAULT_CLIENT_CONCURRENCY)),
+            listener_limits: ListenerLimits::default(),
         }
+    }
+
+    /// Serves within `limits` (connections, request heads, body rate) rather than the defaults.
+    pub fn with_listener_limits(mut self, limits: ListenerLimits) -> AppState {
+        self.listener_limits = limits;
+        self
     }
 
     /// Lets each client (token subject) have at most `max` requests in flight; past it, 429.

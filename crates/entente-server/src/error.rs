@@ -31,6 +31,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The request body arrived too slowly.
+    #[error("{0}")]
+    RequestTimeout(String),
     #[error("{0}")]
     MethodNotAllowed(String),
     /// A state or version that contradicts what this server holds (a notification going backwards, say).
@@ -63,6 +66,7 @@ pub(crate) fn status_of(e: &ApiError) -> StatusCode {
         ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
         ApiError::NotFound(_) => StatusCode::NOT_FOUND,
         ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
         ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
         ApiError::Auth(_) => StatusCode::UNAUTHORIZED,
         ApiError::Conflict(_) | ApiError::PlanConflict(_) => StatusCode::CONFLICT,

@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 
 use crate::auth::{Authenticator, Claims};
 use crate::error::ApiError;
+use crate::listener::TooSlow;
 
 /// What the extractors need from a server's state; the DSS and the USS each implement it.
 pub(crate) trait Edge: Send + Sync + 'static {
@@ -90,7 +91,14 @@ impl<S: Edge> FromRequest<Arc<S>> for Body {
 
     async fn from_request(req: Request, state: &Arc<S>) -> Result<Body, ApiError> {
         let limit = state.body_limit();
-        axum::body::to_bytes(req.into_body(), limit).await.map(Body).map_err(|_| {
+        axum::body::to_bytes(req.into_body(), limit).await.map(Body).map_err(|e| {
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+            while let Some(error) = cause {
+                if let Some(slow) = error.downcast_ref::<TooSlow>() {
+                    return ApiError::RequestTimeout(slow.to_string());
+                }
+                cause = error.source();
+            }
             ApiError::PayloadTooLarge(format!("request body exceeds the limit of {limit} bytes"))
         })
     }

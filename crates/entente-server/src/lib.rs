@@ -8,6 +8,7 @@ mod error;
 mod extract;
 mod interuss;
 mod lane;
+mod listener;
 mod map;
 mod metrics;
 mod openapi;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 pub use app::{AppState, app};
 pub use client_limit::DEFAULT_CLIENT_CONCURRENCY;
 pub use error::ApiError;
+pub use listener::{ListenerLimits, serve_with_limits};
 pub use map::MapOperator;
 
 /// Serves the DSS of `state` until `shutdown` resolves, then ends event streams and lets in-flight requests finish.
@@ -49,5 +51,5 @@ pub async fn serve_router(
         shutdown.await;
         closing.send_replace(true);
     };
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+    serve_with_limits(listener, router, state.listener_limits, shutdown).await
 }

@@ -72,6 +72,8 @@ pub struct UssConfig {
     /// Attempts per subscriber before a notification is given up.
     pub notify_attempts: u32,
     pub body_limit: usize,
+    /// How `serve_uss`'s listener treats connections (a cap, the time for a request's head, the body rate).
+    pub listener_limits: crate::ListenerLimits,
     /// The folder of this USS's store (`uss.redb`: its own flights, the restricted zones it manages, the reports
     /// peers filed with it and the ids of its Remote ID ISAs), kept across restarts; the journals an older
     /// release kept there are migrated into it on first start. `None` keeps all that in memory only.
@@ -132,6 +134,7 @@ impl UssConfig {
             dss_timeout: Duration::from_secs(5),
             notify_attempts: 3,
             body_limit: 1 << 20,
+            listener_limits: crate::ListenerLimits::default(),
             data_dir: None,
             rid: RidConfig::default(),
             clock: Arc::new(SystemClock),
@@ -410,7 +413,8 @@ pub async fn serve_uss(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let rounds = tokio::spawn(rounds(state.clone()));
-    let served = axum::serve(listener, uss_app(state)).with_graceful_shutdown(shutdown).await;
+    let limits = state.config.listener_limits;
+    let served = crate::serve_with_limits(listener, uss_app(state), limits, shutdown).await;
     rounds.abort();
     served
 }

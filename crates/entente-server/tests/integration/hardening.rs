@@ -248,3 +248,139 @@ async fn identifiers_in_paths_are_checked_before_anything_is_stored() -> anyhow:
     arbiter.put(&availability_path(&"b".repeat(256)), &body).await?.want(200)?;
     Ok(())
 }
+
+/// How a raw connection of the slow-client wave behaves.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Slow {
+    /// Connects and sends nothing.
+    Idle,
+    /// Sends its request head a byte at a time, 4 bytes a second.
+    TrickledHead,
+    /// Sends a whole head announcing a 100 kB body, then the body at 2 bytes a second.
+    TrickledBody,
+}
+
+/// Runs one slow connection until the server closes it (or 20 s pass), answering what it read and when it ended.
+async fn slow_connection(address: String, kind: Slow) -> anyhow::Result<(Duration, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let started = Instant::now();
+    let mut stream = tokio::net::TcpStream::connect(&address).await?;
+    let head = format!(
+        "POST {OIR_QUERY} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n",
+        token("slow", &[SC])
+    );
+    let (mut reader, mut writer) = stream.split();
+    let mut answer = Vec::new();
+    let read = reader.read_to_end(&mut answer);
+    let write = async {
+        match kind {
+            Slow::Idle => {}
+            Slow::TrickledHead => {
+                for byte in head.as_bytes() {
+                    writer.write_all(&[*byte]).await?;
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+            }
+            Slow::TrickledBody => {
+                writer.write_all(head.as_bytes()).await?;
+                loop {
+                    writer.write_all(b" ").await?;
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+        std::future::pending::<anyhow::Result<()>>().await
+    };
+    let outcome = tokio::time::timeout(Duration::from_secs(20), async {
+        tokio::select! {
+            read = read => read.map(|_| ()).map_err(anyhow::Error::from),
+            written = write => written,
+        }
+    })
+    .await;
+    let text = String::from_utf8_lossy(&answer).lines().next().unwrap_or("").to_owned();
+    match outcome {
+        Ok(_) => Ok((started.elapsed(), text)),
+        Err(_) => anyhow::bail!("{kind:?}: still open after 20 s, having read {text:?}"),
+    }
+}
+
+fn slow_client_limits() -> entente_server::ListenerLimits {
+    entente_server::ListenerLimits {
+        max_connections: 40,
+        head_timeout: Duration::from_secs(1),
+        min_body_rate: 1024,
+        body_grace: Duration::from_secs(1),
+    }
+}
+
+/// Slow and idle connections beyond the cap: those past it are answered 503 with Retry-After at once, the others
+/// are closed within the configured times (a head within 1 s, a body at 1 kB/s after 1 s), and a client that was
+/// already connected keeps being served. Its p99 is printed and asserted under 250 ms, 25 times the 10 ms aimed at,
+/// for the reason the costly-polygon test gives.
+#[test]
+fn slow_and_idle_connections_are_shed_or_closed_while_a_client_is_served() -> anyhow::Result<()> {
+    let server = server_runtime()?;
+    let limits = slow_client_limits();
+    let dss =
+        server.block_on(Dss::start_configured(|state| state.with_listener_limits(slow_client_limits())))?;
+    let clients = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let (ended, queries) = clients.block_on(async {
+        let querier = dss.client("querier", &[SC]);
+        let small = query(&here());
+        querier.post(OIR_QUERY, &small).await.want(200)?;
+        let address = dss.base.trim_start_matches("http://").to_owned();
+        let wave: Vec<_> = (0..60)
+            .map(|k| {
+                let kind = [Slow::Idle, Slow::TrickledHead, Slow::TrickledBody][k % 3];
+                let address = address.clone();
+                tokio::spawn(async move { slow_connection(address, kind).await.map(|ended| (kind, ended)) })
+            })
+            .collect();
+        let mut queries = Vec::new();
+        let until = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < until {
+            let started = Instant::now();
+            querier.post(OIR_QUERY, &small).await.want(200)?;
+            queries.push(started.elapsed());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut ended = Vec::new();
+        for connection in wave {
+            ended.push(connection.await??);
+        }
+        anyhow::Ok((ended, queries))
+    })?;
+    let shed: Vec<_> = ended.iter().filter(|(_, (_, answer))| answer.starts_with("HTTP/1.1 503")).collect();
+    let (queried, (p50, p99)) = (queries.len(), percentiles(queries));
+    eprintln!(
+        "{} of {} slow connections shed with 503; the rest closed after {:?} at most; \
+         {queried} queries beside them: p50 {p50:?}, p99 {p99:?}",
+        shed.len(),
+        ended.len(),
+        ended.iter().map(|(_, (took, _))| *took).max().unwrap_or_default()
+    );
+    // How many find the cap full depends on how fast the others are accepted and closed; some always do.
+    assert!(!shed.is_empty(), "60 connections against a cap of 40: some are shed");
+    assert!(shed.iter().all(|(_, (took, _))| *took < Duration::from_secs(1)), "shedding is immediate");
+    for (kind, (took, answer)) in &ended {
+        let limit = match kind {
+            Slow::Idle | Slow::TrickledHead => limits.head_timeout,
+            // The grace, then the body is 1 kB/s behind within a second more.
+            Slow::TrickledBody => limits.body_grace + Duration::from_secs(2),
+        };
+        assert!(
+            answer.starts_with("HTTP/1.1 503") || *took < limit + Duration::from_secs(3),
+            "{kind:?} closed after {took:?} with {answer:?}"
+        );
+        // The 408 may be lost to the reset of a socket closed with unread bytes; if it arrives, it is a 408.
+        if *kind == Slow::TrickledBody && !answer.is_empty() && !answer.starts_with("HTTP/1.1 503") {
+            assert!(answer.starts_with("HTTP/1.1 408"), "a body too slow is answered 408: {answer:?}");
+        }
+    }
+    assert!(p99 < Duration::from_millis(250), "query p99 {p99:?} beside slow connections");
+    drop(dss);
+    server.shutdown_timeout(Duration::from_secs(5));
+    Ok(())
+}

@@ -149,7 +149,8 @@ pub(crate) async fn run(args: DssArgs) -> anyhow::Result<()> {
     );
     serve_until_signal(
         listener,
-        state,
+        state.clone(),
+        entente_server::app(state),
         chrono::Duration::minutes(args.retention_minutes),
         Duration::from_secs(args.eviction_interval_secs),
     )
@@ -161,10 +162,12 @@ pub(crate) async fn run(args: DssArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Serves `state` until SIGTERM or Ctrl-C, evicting entities that ended more than `retention` ago.
+/// Serves `router` (the DSS of `state`, with whatever the process nests in it) until SIGTERM or Ctrl-C, evicting
+/// entities that ended more than `retention` ago.
 pub(crate) async fn serve_until_signal(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
+    router: axum::Router,
     retention: chrono::Duration,
     eviction_interval: Duration,
 ) -> anyhow::Result<()> {
@@ -173,7 +176,7 @@ pub(crate) async fn serve_until_signal(
         retention,
         eviction_interval.max(Duration::from_secs(1)),
     ));
-    let served = entente_server::serve(listener, state, shutdown_signal()).await;
+    let served = entente_server::serve_router(listener, router, &state, shutdown_signal()).await;
     evictor.abort();
     Ok(served?)
 }

@@ -4,6 +4,7 @@ mod audit;
 mod bench;
 mod demo;
 mod dss;
+mod priority_policy;
 mod seed;
 mod serve;
 mod token;

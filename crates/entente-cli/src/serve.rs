@@ -11,7 +11,9 @@ use anyhow::Context;
 use clap::Args;
 use entente_dss::{Dss, Limits, SystemClock};
 use entente_server::auth::{Authenticator, TokenIssuer};
-use entente_server::uss::{AuditLog, TokenSource, UssConfig, UssState, declare_flights};
+use entente_server::uss::{
+    AuditLog, TokenSource, UssConfig, UssState, declare_flights, render_metrics, rounds, uss_app,
+};
 use entente_server::{AppState, MapOperator};
 use entente_store::RedbStore;
 
@@ -62,31 +64,44 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let base = internal_base(address);
     let auth = dev_authenticator(&issuer, &base)?;
-    let state = AppState::new(dss, auth.clone(), 1 << 20);
-    let state = Arc::new(with_operators(state, auth, &base, &args.data_dir, &pem)?.with_map());
+    let operators = Operators::open(auth.clone(), &base, &args.data_dir, &pem)?;
+    let state = AppState::new(dss, auth, 1 << 20).with_map();
+    let state = Arc::new(operators.announce(state, &base, &pem)?);
+    let router = operators.mount(entente_server::app(state.clone()));
+    let rounds = operators.spawn_rounds();
     let server = tokio::spawn(serve_until_signal(
         listener,
         state.clone(),
+        router,
         chrono::Duration::minutes(args.retention_minutes),
         Duration::from_secs(60),
     ));
-    if args.seed
-        && let Err(e) = seed(&base, &issuer, &state).await
-    {
-        server.abort();
-        return Err(e.context("seeding the airspace"));
+    let result = async {
+        if args.seed {
+            seed(&base, &issuer, &state, &operators).await.context("seeding the airspace")?;
+        }
+        print_welcome(&base, &args.data_dir, &private_key);
+        server.await.context("the server task failed")?
     }
-    print_welcome(&base, &args.data_dir, &private_key);
-    server.await.context("the server task failed")??;
+    .await;
+    for round in rounds {
+        round.abort();
+    }
+    result?;
     tracing::info!("entente serve stopped");
     Ok(())
 }
 
 /// Seeds the airspace, then has each USS declare the ISA over its activated flights at once, so what the map
 /// shows when the banner appears does not depend on the Remote ID round's timing.
-async fn seed(base: &str, issuer: &TokenIssuer, state: &AppState) -> anyhow::Result<()> {
+async fn seed(
+    base: &str,
+    issuer: &TokenIssuer,
+    state: &AppState,
+    operators: &Operators,
+) -> anyhow::Result<()> {
     seed::run(base, issuer, AUDIENCE, &state.dss).await?;
-    for (name, uss) in &state.uss {
+    for (name, uss) in &operators.0 {
         declare_flights(uss).await.with_context(|| format!("declaring the ISA of {name}"))?;
     }
     Ok(())
@@ -109,35 +124,61 @@ pub(crate) fn dev_authenticator(issuer: &TokenIssuer, base: &str) -> anyhow::Res
     Ok(Arc::new(Authenticator::from_pem_strings(&[&issuer.public_pem()?], vec![AUDIENCE.to_owned(), host])?))
 }
 
-/// Mounts a USS for every demo operator and the authority under `{base}/uss/{name}`, signing with the
-/// development key `pem`, and lets the map plan for the flight operators. Each USS keeps its flights and its
-/// audit log in `<data>/{name}/`, so a second run finds them again.
-pub(crate) fn with_operators(
-    mut state: AppState,
-    auth: Arc<Authenticator>,
-    base: &str,
-    data_dir: &Path,
-    pem: &str,
-) -> anyhow::Result<AppState> {
-    for name in FLIGHT_OPERATORS.into_iter().chain([AUTHORITY]) {
-        let dir = data_dir.join(name);
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let url = uss_url(base, name);
-        let mut config = UssConfig::new(name, &url, base);
-        config.flights_file = Some(dir.join("flights.jsonl"));
-        config.constraints_file = Some(dir.join("constraints.jsonl"));
-        config.reports_file = Some(dir.join("reports.jsonl"));
-        config.isas_file = Some(dir.join("rid-isas.jsonl"));
-        let audit = AuditLog::open(&dir.join("audit.jsonl"))
-            .with_context(|| format!("opening {}", dir.join("audit.jsonl").display()))?;
-        let uss = UssState::open(config, auth.clone(), signer(pem, name)?, Arc::new(audit))
-            .with_context(|| format!("loading the flights of {name}"))?;
-        state = state.with_uss(name, Arc::new(uss));
-        if FLIGHT_OPERATORS.contains(&name) {
-            state = state.with_map_operator(MapOperator::new(name, &url, signer(pem, name)?));
+/// The USSs `entente serve` runs beside its DSS, by name: one per demo flight operator and the authority's. The
+/// DSS knows nothing of them; this process mounts their routers beside its own and runs their rounds.
+pub(crate) struct Operators(Vec<(&'static str, Arc<UssState>)>);
+
+impl Operators {
+    /// Opens a USS for every demo operator and the authority, to be mounted under `{base}/uss/{name}` and to sign
+    /// with the development key `pem`. Each USS keeps its flights and its audit log in `<data>/{name}/`, so a
+    /// second run finds them again.
+    pub(crate) fn open(
+        auth: Arc<Authenticator>,
+        base: &str,
+        data_dir: &Path,
+        pem: &str,
+    ) -> anyhow::Result<Operators> {
+        let mut usses = Vec::new();
+        for name in FLIGHT_OPERATORS.into_iter().chain([AUTHORITY]) {
+            let dir = data_dir.join(name);
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            let mut config = UssConfig::new(name, &uss_url(base, name), base);
+            config.priority_grants = Some(crate::priority_policy::serve_policy());
+            config.flights_file = Some(dir.join("flights.jsonl"));
+            config.constraints_file = Some(dir.join("constraints.jsonl"));
+            config.reports_file = Some(dir.join("reports.jsonl"));
+            config.isas_file = Some(dir.join("rid-isas.jsonl"));
+            let audit = AuditLog::open(&dir.join("audit.jsonl"))
+                .with_context(|| format!("opening {}", dir.join("audit.jsonl").display()))?;
+            let uss = UssState::open(config, auth.clone(), signer(pem, name)?, Arc::new(audit))
+                .with_context(|| format!("loading the flights of {name}"))?;
+            usses.push((name, Arc::new(uss)));
         }
+        Ok(Operators(usses))
     }
-    Ok(state)
+
+    /// Lets the map plan for the flight operators, and adds every USS's series to the DSS's `/metrics`, so one
+    /// scrape shows the whole process.
+    fn announce(&self, mut state: AppState, base: &str, pem: &str) -> anyhow::Result<AppState> {
+        for name in FLIGHT_OPERATORS {
+            state = state.with_map_operator(MapOperator::new(name, &uss_url(base, name), signer(pem, name)?));
+        }
+        let usses: Vec<Arc<UssState>> = self.0.iter().map(|(_, uss)| uss.clone()).collect();
+        Ok(state.with_metrics(move || render_metrics(&usses.iter().map(|u| &**u).collect::<Vec<_>>())))
+    }
+
+    /// `router` with each USS's own router nested under `/uss/{name}`: after the DSS's layers, so each keeps its
+    /// own fallback, panic guard and audit.
+    fn mount(&self, router: axum::Router) -> axum::Router {
+        self.0
+            .iter()
+            .fold(router, |router, (name, uss)| router.nest(&format!("/uss/{name}"), uss_app(uss.clone())))
+    }
+
+    /// Starts each USS's background rounds (Remote ID: its ISAs, polling SPs), as `entente uss` runs them.
+    fn spawn_rounds(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        self.0.iter().map(|(_, uss)| tokio::spawn(rounds(uss.clone()))).collect()
+    }
 }
 
 /// Where operator `name`'s USS is mounted.

@@ -53,6 +53,10 @@ pub(crate) struct UssArgs {
     /// Let intents of equal priority conflict (a regulator's choice; off by default).
     #[arg(long, env = "ENTENTE_EQUAL_PRIORITY_MAY_CONFLICT")]
     equal_priority_may_conflict: bool,
+    /// Which priorities each operator may file, as a JSON file (levels by name, those every operator may use,
+    /// those granted to particular operators; see docs). Without it every priority is permitted.
+    #[arg(long, env = "ENTENTE_PRIORITY_POLICY")]
+    priority_policy: Option<PathBuf>,
     /// Deadline of each call to a peer, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     peer_timeout_ms: u64,
@@ -112,6 +116,7 @@ pub(crate) async fn run(args: UssArgs) -> anyhow::Result<()> {
     config.policy.equal_priority_may_conflict = args.equal_priority_may_conflict;
     config.peer_timeout = Duration::from_millis(args.peer_timeout_ms);
     config.body_limit = args.max_body_bytes;
+    config.priority_grants = args.priority_policy.as_deref().map(crate::priority_policy::load).transpose()?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     config.flights_file = Some(args.data_dir.join("flights.jsonl"));

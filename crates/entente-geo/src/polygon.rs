@@ -14,6 +14,8 @@ use crate::latlng::{LatLng, LatLngRect, RECT_PAD_RAD, lng_half_width, rects_for}
 use crate::vec3::V3;
 use crate::{EARTH_RADIUS_M, EPSILON_RAD, ROUNDING_SLACK_RAD};
 
+mod sweep;
+
 /// Vertices closer than this are the same point, and non-adjacent edges closer than this touch. It is a thousand
 /// times the rounding error of a unit vector (~1 nm) and far below anything a client means to distinguish.
 const SAME_POINT_RAD: f64 = 1e-6 / EARTH_RADIUS_M;
@@ -70,8 +72,7 @@ impl Polygon {
         check_distinct_vertices(&points)?;
         let edges = ring_edges(&points)?;
         check_adjacent_edges(&edges)?;
-        let boxes: Vec<Aabb> = edges.iter().map(Edge::bounding_box).collect();
-        check_other_edges(&edges, &boxes)?;
+        check_other_edges(&edges, center)?;
 
         let signed_area = edges.iter().map(|e| fan_triangle_area(center, e.a, e.b)).sum::<f64>();
         let area_m2 = signed_area.abs() * EARTH_RADIUS_M * EARTH_RADIUS_M;
@@ -217,10 +218,7 @@ impl Polygon {
             return Cow::Borrowed(self);
         }
         let c = self.center;
-        // Any axis not parallel to the centre gives a basis of the tangent plane.
-        let axis = if c.z.abs() < 0.9 { V3::NORTH_POLE } else { V3::new(1.0, 0.0, 0.0) };
-        let Some(e1) = axis.cross(c).normalized() else { return Cow::Borrowed(self) };
-        let e2 = c.cross(e1);
+        let Some((e1, e2)) = gnomonic_basis(c) else { return Cow::Borrowed(self) };
         let mut points: Vec<(f64, f64, usize)> = self
             .vertices
             .iter()
@@ -365,30 +363,35 @@ fn check_adjacent_edges(edges: &[Edge]) -> Result<(), GeoError> {
     }
 }
 
-/// Non-adjacent edges must stay apart. Reports the offending pair with the lowest indices so that messages are
-/// stable.
-fn check_other_edges(edges: &[Edge], boxes: &[Aabb]) -> Result<(), GeoError> {
-    let n = edges.len();
-    let mut worst: Option<(usize, usize, bool)> = None;
-    let _ = grid::overlapping_pairs::<()>(boxes, None, SAME_POINT_RAD, |i, j| {
-        let adjacent = j == i + 1 || (i == 0 && j == n - 1);
-        if adjacent || worst.is_some_and(|(wi, wj, _)| (wi, wj) < (i, j)) {
-            return ControlFlow::Continue(());
-        }
+/// Non-adjacent edges must stay apart: decided by a sweep in O(n log n) (`sweep.rs`), which judges pairs by the
+/// same test as every pair would be, and reports the first offending pair it meets.
+fn check_other_edges(edges: &[Edge], center: V3) -> Result<(), GeoError> {
+    let Some(basis) = gnomonic_basis(center) else { return Ok(()) };
+    // A close pair is within SAME_POINT_RAD on the sphere; the gnomonic projection stretches lengths by up to
+    // 1 / t^2 at a point whose cosine from the centre is t, so a whisker of twice that reaches whatever is that
+    // close to a vertex, rounding included.
+    let whisker = |p: V3| 2.0 * SAME_POINT_RAD / (p.dot(center) * p.dot(center));
+    let found = sweep::find_close_pair(edges, center, basis, whisker, |i, j| {
         if edges[i].clearly_farther_than(&edges[j], SAME_POINT_RAD) {
-            return ControlFlow::Continue(());
+            return None;
         }
         let gap = edges[i].distance_to_edge(&edges[j]);
-        if gap.min() <= SAME_POINT_RAD {
-            worst = Some((i, j, gap.at_endpoint <= SAME_POINT_RAD));
-        }
-        ControlFlow::Continue(())
+        (gap.min() <= SAME_POINT_RAD).then_some(gap.at_endpoint <= SAME_POINT_RAD)
     });
-    match worst {
+    match found {
         Some((first, second, true)) => Err(GeoError::EdgesTouch { first, second }),
         Some((first, second, false)) => Err(GeoError::EdgesCross { first, second }),
         None => Ok(()),
     }
+}
+
+/// Two unit vectors spanning the plane tangent to the sphere at `c`: coordinates of the gnomonic projection around
+/// it, where great circles are straight lines.
+fn gnomonic_basis(c: V3) -> Option<(V3, V3)> {
+    // Any axis not parallel to the centre gives a basis of the tangent plane.
+    let axis = if c.z.abs() < 0.9 { V3::NORTH_POLE } else { V3::new(1.0, 0.0, 0.0) };
+    let e1 = axis.cross(c).normalized()?;
+    Some((e1, c.cross(e1)))
 }
 
 /// Signed area (steradians) of the triangle (c, a, b), positive when counter-clockwise, by the Van Oosterom and

@@ -18,7 +18,6 @@ use crate::extract::Edge;
 use crate::map::MapOperator;
 use crate::metrics::Metrics;
 use crate::routes::Routes;
-use crate::uss::{UssState, uss_app};
 use crate::{interuss, map, openapi, rid, scd};
 
 pub struct AppState {
@@ -28,8 +27,9 @@ pub struct AppState {
     pub body_limit: usize,
     /// Whether the web map and its API (`/map/`) are served.
     pub map: bool,
-    /// USSs served by this same server, each under `/uss/{name}/` (`entente serve`'s demo operators).
-    pub uss: Vec<(String, Arc<UssState>)>,
+    /// More Prometheus series appended to `/metrics`, such as those of the USSs `entente serve` mounts beside the
+    /// DSS: whoever composes the server decides what one scrape shows.
+    pub extra_metrics: Vec<Box<dyn Fn() -> String + Send + Sync>>,
     /// The USSs the map plans for (see [`crate::map`]); none unless given.
     pub map_operators: Vec<MapOperator>,
     /// Set when the server begins to shut down, so that endless responses (the map's event stream) end.
@@ -44,7 +44,7 @@ impl AppState {
             metrics: Metrics::default(),
             body_limit,
             map: false,
-            uss: Vec::new(),
+            extra_metrics: Vec::new(),
             map_operators: Vec::new(),
             closing: watch::Sender::new(false),
         }
@@ -56,9 +56,9 @@ impl AppState {
         self
     }
 
-    /// Also serves `uss` under `/uss/{name}/`, so one listener holds the DSS and its operators' USSs.
-    pub fn with_uss(mut self, name: impl Into<String>, uss: Arc<UssState>) -> AppState {
-        self.uss.push((name.into(), uss));
+    /// Appends the series `render` returns to every `/metrics` answer.
+    pub fn with_metrics(mut self, render: impl Fn() -> String + Send + Sync + 'static) -> AppState {
+        self.extra_metrics.push(Box::new(render));
         self
     }
 
@@ -86,8 +86,10 @@ pub(crate) fn routes(map: bool) -> Routes<Arc<AppState>> {
     routes.get("/healthy", healthy).get("/metrics", metrics).get("/openapi.json", openapi_document)
 }
 
+/// The DSS's router (and the map's, when served). Whoever composes a process may nest more routers in it, such as
+/// USSs under `/uss/{name}` (`entente serve`): they keep their own fallbacks, panic guards and audit.
 pub fn app(state: Arc<AppState>) -> Router {
-    let router = routes(state.map)
+    routes(state.map)
         .into_router()
         .fallback(unknown_route)
         .method_not_allowed_fallback(|| async {
@@ -95,12 +97,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         })
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(CatchPanicLayer::custom(panic_response))
-        .with_state(state.clone());
-    // Nested after the DSS's layers: each USS has its own fallback, panic guard and audit.
-    state
-        .uss
-        .iter()
-        .fold(router, |router, (name, uss)| router.nest(&format!("/uss/{name}"), uss_app(uss.clone())))
+        .with_state(state.clone())
 }
 
 async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
@@ -134,7 +131,7 @@ pub(crate) fn panic_response(details: Box<dyn std::any::Any + Send + 'static>) -
         .or_else(|| details.downcast_ref::<&str>().copied())
         .unwrap_or("unknown panic");
     tracing::error!(panic = message, "request handler panicked");
-    let body = crate::wire::ErrorResponse {
+    let body = entente_wire::ErrorResponse {
         message: "internal error; the request may not have been applied".into(),
     };
     (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
@@ -153,8 +150,8 @@ pub(crate) async fn openapi_document() -> axum::Json<utoipa::openapi::OpenApi> {
     axum::Json(openapi::document())
 }
 
-/// Request counts and latencies per route, entity counts, a pool's write outcomes, and the series of every USS
-/// this server mounts (labelled by identity).
+/// Request counts and latencies per route, entity counts, a pool's write outcomes, and the series the process
+/// added (`entente serve`: those of the USSs it mounts, labelled by identity).
 #[utoipa::path(get, path = "/metrics", tag = "Operations", security(()),
     responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String)))]
 pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
@@ -173,9 +170,8 @@ pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResp
         gauges.push(("entente_pool_applied_revision", "", state.dss.applied().unwrap_or_default() as f64));
     }
     let mut text = state.metrics.render(&gauges);
-    if !state.uss.is_empty() {
-        let usses: Vec<&UssState> = state.uss.iter().map(|(_, u)| &**u).collect();
-        text.push_str(&crate::uss::render_metrics(&usses));
+    for render in &state.extra_metrics {
+        text.push_str(&render());
     }
     (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

@@ -5,12 +5,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use entente_dss::{DssError, StoreError};
 use entente_uss::UssError;
-use serde::{Deserialize, Serialize};
+use entente_wire::operator::PlanConflictResponse;
+use entente_wire::scd::AirspaceConflictResponse;
+use entente_wire::{ErrorResponse, WireError};
 
 use crate::auth::AuthError;
-use crate::scd::types::{ConstraintReference, OperationalIntentReference};
-use crate::uss::types::PlanConflictResponse;
-use crate::wire::ErrorResponse;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -18,6 +17,9 @@ pub enum ApiError {
     Dss(#[from] DssError),
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// Wire input that makes no valid domain value: the field and the rule it breaks.
+    #[error(transparent)]
+    Wire(#[from] WireError),
     /// Malformed input caught at the edge, before the domain sees it.
     #[error("{0}")]
     BadRequest(String),
@@ -50,20 +52,9 @@ impl ApiError {
     }
 }
 
-/// F3548's 409 to an intent write: the entities the key missed (none for a stale OVN, which only has a message).
-#[derive(Serialize, Deserialize, utoipa::ToSchema)]
-pub(crate) struct AirspaceConflictResponse {
-    #[serde(default)]
-    pub message: String,
-    #[serde(default)]
-    pub missing_operational_intents: Vec<OperationalIntentReference>,
-    #[serde(default)]
-    pub missing_constraints: Vec<ConstraintReference>,
-}
-
 pub(crate) fn status_of(e: &ApiError) -> StatusCode {
     match e {
-        ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+        ApiError::BadRequest(_) | ApiError::Wire(_) => StatusCode::BAD_REQUEST,
         ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
         ApiError::NotFound(_) => StatusCode::NOT_FOUND,
         ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -81,6 +72,7 @@ pub(crate) fn status_of(e: &ApiError) -> StatusCode {
             | UssError::View(_)
             | UssError::FixFromTheFuture { .. } => StatusCode::BAD_REQUEST,
             UssError::ViewTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            UssError::PriorityNotGranted { .. } => StatusCode::FORBIDDEN,
         },
         ApiError::Dss(d) => match d {
             DssError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -109,20 +101,7 @@ impl IntoResponse for ApiError {
         }
         match self {
             ApiError::Dss(DssError::AirspaceConflict(conflict)) => {
-                let body = AirspaceConflictResponse {
-                    message: conflict.message,
-                    missing_operational_intents: conflict
-                        .missing_operational_intents
-                        .iter()
-                        .map(OperationalIntentReference::from_view)
-                        .collect(),
-                    missing_constraints: conflict
-                        .missing_constraints
-                        .iter()
-                        .map(ConstraintReference::from_view)
-                        .collect(),
-                };
-                (status, Json(body)).into_response()
+                (status, Json(AirspaceConflictResponse::from_domain(&conflict))).into_response()
             }
             ApiError::PlanConflict(conflict) => (status, Json(conflict)).into_response(),
             other => (status, Json(ErrorResponse { message: other.to_string() })).into_response(),

@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::Path;
-use serde::Serialize;
-use utoipa::ToSchema;
+use entente_wire::interuss::versioning::{Pool, SystemVersion, Version};
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -28,25 +27,9 @@ pub(crate) fn routes() -> Routes<Arc<AppState>> {
         .get("/aux/v1/pool", pool)
 }
 
-#[derive(Serialize, ToSchema)]
-pub(crate) struct SystemVersion {
-    system_identity: String,
-    system_version: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct Version {
-    version: String,
-}
-
-/// The pool this DSS belongs to. InterUSS reports the id of its shared datastore here; an Entente pool
-/// shares an etcd prefix, not a registered datastore, so no id is claimed.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct Pool {}
-
 #[utoipa::path(get, path = "/versions/{system_identity}", tag = "InterUSS extensions",
     params(("system_identity" = String, Path, description = "The system whose version is asked: `dss`")),
-    responses((status = 200, description = "The version of this DSS", body = SystemVersion), crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.versioning.read_system_versions", body = crate::wire::ErrorResponse), (status = 404, description = "No such system here", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "The version of this DSS", body = SystemVersion), crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.versioning.read_system_versions", body = entente_wire::ErrorResponse), (status = 404, description = "No such system here", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn system_version(
     auth: Auth,
     Path(system_identity): Path<String>,
@@ -76,7 +59,7 @@ pub(crate) async fn version(_auth: Auth) -> Json<Version> {
 }
 
 #[utoipa::path(get, path = "/aux/v1/pool", tag = "InterUSS extensions",
-    responses((status = 200, description = "The pool status", body = Pool), crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.pool_status.read", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "The pool status", body = Pool), crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.pool_status.read", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn pool(auth: Auth) -> Result<Json<Pool>, ApiError> {
     auth.require(POOL_STATUS_READ)?;
     Ok(Json(Pool {}))

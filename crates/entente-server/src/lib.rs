@@ -14,7 +14,6 @@ mod rid;
 mod routes;
 mod scd;
 pub mod uss;
-mod wire;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -23,23 +22,27 @@ pub use app::{AppState, app};
 pub use error::ApiError;
 pub use map::MapOperator;
 
-/// Serves until `shutdown` resolves, then ends event streams and lets in-flight requests finish. The Remote ID
-/// rounds of the USSs served alongside (their ISA, polling SPs) run beside it until then, as `serve_uss` runs them.
+/// Serves the DSS of `state` until `shutdown` resolves, then ends event streams and lets in-flight requests finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let rounds: Vec<_> =
-        state.uss.iter().map(|(_, uss)| tokio::spawn(uss::rid::background(uss.clone()))).collect();
-    let closing = state.clone();
+    serve_router(listener, app(state.clone()), &state, shutdown).await
+}
+
+/// Serves `router`, built on [`app`]`(state)` with more routers nested in it, until `shutdown` resolves, then ends
+/// `state`'s event streams and lets in-flight requests finish.
+pub async fn serve_router(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    state: &AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let closing = state.closing.clone();
     let shutdown = async move {
         shutdown.await;
-        closing.closing.send_replace(true);
+        closing.send_replace(true);
     };
-    let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
-    for round in rounds {
-        round.abort();
-    }
-    served
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
 }

@@ -1,9 +1,8 @@
 //! The error answers the OpenAPI documents name again and again, each declared once: an endpoint lists them by
 //! type in its `responses(...)`, and its own particular errors as tuples.
 
+use entente_wire::ErrorResponse;
 use utoipa::IntoResponses;
-
-use crate::wire::ErrorResponse;
 
 #[derive(IntoResponses)]
 #[response(status = 400, description = "Invalid input; the message names the field and the rule")]

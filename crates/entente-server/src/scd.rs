@@ -1,7 +1,5 @@
 //! The F3548-21 DSS endpoints under `/dss/v1`.
 
-pub(crate) mod types;
-
 use std::sync::Arc;
 
 use axum::Json;
@@ -10,13 +8,13 @@ use axum::http::StatusCode;
 use entente_dss::{
     Caller, NewSubscription, PutConstraint, PutOperationalIntent, PutSubscription, Scope, Volume,
 };
+use entente_wire::scd::*;
+use entente_wire::{Volume4D, volume_in, volumes_in};
 
-use self::types::*;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
 use crate::routes::Routes;
-use crate::wire::{Volume4D, volume_in, volumes_in};
 
 pub(crate) const SC: Scope = Scope::StrategicCoordination;
 pub(crate) const CM: Scope = Scope::ConstraintManagement;
@@ -52,7 +50,7 @@ pub(crate) fn routes() -> Routes<Arc<AppState>> {
 fn area_of_interest(app: &AppState, body: &Body) -> Result<Volume, ApiError> {
     let req: QueryRequest = body.json()?;
     let area: Volume4D = req.area_of_interest.ok_or_else(|| ApiError::bad("area_of_interest is required"))?;
-    volume_in(&area, "area_of_interest", app.dss.limits().max_vertices)
+    Ok(volume_in(&area, "area_of_interest", app.dss.limits().max_vertices)?)
 }
 
 #[utoipa::path(post, path = "/dss/v1/operational_intent_references/query", tag = "F3548 operational intents",
@@ -128,7 +126,7 @@ const PUT_INTENT_SCOPES: &[&[Scope]] = &[&[SC], &[SC, CP], &[CMSA]];
     params(("entityid" = String, Path, description = "UUIDv4 of the entity")),
     request_body = PutOperationalIntentReferenceParameters,
     responses((status = 201, description = "Created", body = ChangeOperationalIntentReferenceResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::Forbidden,
-        (status = 409, description = "The key misses intersecting entities (listed), or the entity already exists", body = crate::error::AirspaceConflictResponse), crate::responses::CallerDown, crate::responses::TooLarge))]
+        (status = 409, description = "The key misses intersecting entities (listed), or the entity already exists", body = AirspaceConflictResponse), crate::responses::CallerDown, crate::responses::TooLarge))]
 pub(crate) async fn create_intent(
     State(app): AppRef,
     auth: Auth,
@@ -143,7 +141,7 @@ pub(crate) async fn create_intent(
     params(("entityid" = String, Path, description = "UUIDv4 of the entity"), ("ovn" = String, Path, description = "Current OVN")),
     request_body = PutOperationalIntentReferenceParameters,
     responses((status = 200, description = "Success", body = ChangeOperationalIntentReferenceResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::Forbidden,
-        (status = 409, description = "The key misses intersecting entities (listed), or a stale OVN", body = crate::error::AirspaceConflictResponse), crate::responses::CallerDown, crate::responses::TooLarge))]
+        (status = 409, description = "The key misses intersecting entities (listed), or a stale OVN", body = AirspaceConflictResponse), crate::responses::CallerDown, crate::responses::TooLarge))]
 pub(crate) async fn update_intent(
     State(app): AppRef,
     auth: Auth,
@@ -376,7 +374,7 @@ pub(crate) async fn make_report(
 ) -> Result<(StatusCode, Json<ErrorReport>), ApiError> {
     let caller = auth.scd(&[&[CM], &[CP], &[SC], &[CMSA], &[AA]])?;
     let mut report: ErrorReport = body.json()?;
-    crate::wire::time_in(&report.exchange.request_time, "exchange.request_time")?;
+    entente_wire::time_in(&report.exchange.request_time, "exchange.request_time")?;
     let stored = app.dss.submit_report(&caller, body.text()).await?;
     report.report_id = Some(stored.id);
     Ok((StatusCode::CREATED, Json(report)))

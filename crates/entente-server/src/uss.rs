@@ -17,7 +17,6 @@ mod peers;
 mod planner;
 pub(crate) mod rid;
 mod tokens;
-pub(crate) mod types;
 pub(crate) mod uss_api;
 
 use std::collections::HashMap;
@@ -42,14 +41,13 @@ use parking_lot::Mutex;
 use tower_http::catch_panic::CatchPanicLayer;
 
 pub use audit_log::{AuditFileError, AuditLog, read_audit_log, verify_audit_log};
+use entente_wire::uss::{Constraint, OperationalIntent, UserNotificationRecord, VehicleTelemetry};
 pub use rid::{RidConfig, RidVersion, declare_flights, replay_csv};
 pub use tokens::TokenSource;
-pub use types::PlanConflictResponse;
 
 use self::client::Client;
 use self::flights_file::FlightsFile;
 use self::journal::Journal;
-use self::types::{Constraint, OperationalIntent, VehicleTelemetry};
 use crate::auth::Authenticator;
 use crate::error::ApiError;
 use crate::extract::Edge;
@@ -89,6 +87,10 @@ pub struct UssConfig {
     /// The limits of the DSS this USS writes to (InterUSS's by default), by which the operator and authority
     /// APIs refuse a caller's volumes before calling it.
     pub dss_limits: Limits,
+    /// Which priorities each operator may file through the operator API (403 naming the levels it may use
+    /// otherwise); `None` permits every priority below the one that marks constraints. The flight planning test
+    /// interface is not subject to it: its caller is a test harness that chooses the priorities of its scenarios.
+    pub priority_grants: Option<entente_uss::PriorityGrants>,
     /// Where the ids of the Remote ID ISAs this USS declared are kept until deleted, so a restart deletes those an
     /// earlier run left at the DSS; `None` keeps them in memory only.
     pub isas_file: Option<PathBuf>,
@@ -103,6 +105,9 @@ pub struct AlternativeSearch {
     pub max_altitude_shift_m: f64,
     pub altitude_floor_m: f64,
     pub altitude_ceiling_m: f64,
+    /// How far sideways an alternative may move an area or lead a route around what blocks it; zero offers shifts
+    /// in time and altitude only.
+    pub max_lateral_m: f64,
     pub max_results: usize,
 }
 
@@ -115,6 +120,7 @@ impl Default for AlternativeSearch {
             max_altitude_shift_m: 300.0,
             altitude_floor_m: 0.0,
             altitude_ceiling_m: 3000.0,
+            max_lateral_m: 500.0,
             max_results: 5,
         }
     }
@@ -139,6 +145,7 @@ impl UssConfig {
             reports_file: None,
             clock: Arc::new(SystemClock),
             dss_limits: Limits::default(),
+            priority_grants: None,
             isas_file: None,
         }
     }
@@ -293,9 +300,9 @@ impl UssState {
         message: String,
         now: DateTime<Utc>,
     ) {
-        let record = log_sets::UserNotificationRecord {
-            triggering_event_time: crate::wire::time_out(now),
-            notification_time: crate::wire::time_out(now),
+        let record = UserNotificationRecord {
+            triggering_event_time: entente_wire::time_out(now),
+            notification_time: entente_wire::time_out(now),
             notification_details: message.clone(),
             notification_triggering_event: requirement.to_owned(),
         };
@@ -370,7 +377,7 @@ pub fn uss_app(state: Arc<UssState>) -> Router {
 }
 
 /// The Prometheus text of the series of `usses`, each labelled with its identity.
-pub(crate) fn render_metrics(usses: &[&UssState]) -> String {
+pub fn render_metrics(usses: &[&UssState]) -> String {
     let series: Vec<(&str, &UssMetrics)> =
         usses.iter().map(|u| (u.config.identity.as_str(), &*u.metrics)).collect();
     UssMetrics::render(&series)
@@ -398,10 +405,16 @@ pub async fn serve_uss(
     state: Arc<UssState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let rounds = tokio::spawn(rid::background(state.clone()));
+    let rounds = tokio::spawn(rounds(state.clone()));
     let served = axum::serve(listener, uss_app(state)).with_graceful_shutdown(shutdown).await;
     rounds.abort();
     served
+}
+
+/// This USS's background work, for as long as it is served: the Remote ID rounds (its ISAs, polling SPs, watches
+/// around its aircraft). Whoever serves the USS's router runs it beside, as `serve_uss` does.
+pub async fn rounds(state: Arc<UssState>) {
+    rid::background(state).await
 }
 
 /// Records every call a peer makes on the USS-USS API, with the caller's token subject when it verifies.

@@ -4,8 +4,11 @@
 mod grpc;
 mod layout;
 mod local;
+#[cfg(test)]
+mod lossy;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,17 +21,17 @@ use tokio::task::JoinHandle;
 
 use crate::codec;
 pub use grpc::Etcd;
-use grpc::{Compare, Event, KeyValue, Op, RangeRequest, TxnRequest, TxnResponse};
+use grpc::{Compare, Event, Failure, KeyValue, Op, RangeRequest, TxnRequest, TxnResponse};
 use layout::{Kind, Layout};
 pub use local::LocalEtcd;
 
 /// etcd's default `--max-txn-ops`: compares, and operations of a branch, each at most this many.
 const MAX_TXN_OPS: usize = 128;
 
-// One decision's entities, its counters and its cell markers, plus `head` and a record of notifications still to
-// count, fit in one transaction by construction.
+// One decision's entities, its counters and its cell markers, plus `head`, a record of notifications still to
+// count and its slot (alone) or mark (in a batch), fit in one transaction by construction.
 const _: () = assert!(
-    entente_dss::POOLED_EVICTION_BATCH + layout::COUNTER_BUDGET + layout::CELL_BUDGET + 2 < MAX_TXN_OPS
+    entente_dss::POOLED_EVICTION_BATCH + layout::COUNTER_BUDGET + layout::CELL_BUDGET + 3 < MAX_TXN_OPS
 );
 
 /// Keys one snapshot range request returns at most.
@@ -54,6 +57,56 @@ type Job = (Vec<Change>, oneshot::Sender<Result<(), StoreError>>);
 struct Inner {
     etcd: Etcd,
     layout: Layout,
+    slots: Slots,
+}
+
+/// A key only this instance writes, one per transaction it has in flight. Each transaction requires the key as
+/// this instance last left it and writes a number of its own into it, so after a transaction whose answer was
+/// lost one more transaction on the key, a fence, either finds that number (it applied) or changes the key, after
+/// which the lost transaction can no longer apply (see [`fence`]).
+struct Slot {
+    key: Vec<u8>,
+    /// The revision of the key's last write; 0 before the first.
+    last: Revision,
+}
+
+/// This instance's slots not in use, and the numbers its transactions write into them.
+struct Slots {
+    /// Unique to this instance (a random id), so no other instance ever writes its slots.
+    instance: String,
+    free: Mutex<Vec<Slot>>,
+    made: AtomicUsize,
+    sequence: AtomicU64,
+}
+
+impl Slots {
+    fn new() -> Slots {
+        Slots {
+            instance: EntityId::random().to_string(),
+            free: Mutex::default(),
+            made: AtomicUsize::new(0),
+            sequence: AtomicU64::new(0),
+        }
+    }
+
+    fn take(&self, layout: &Layout) -> Slot {
+        let free = self.free.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        free.unwrap_or_else(|| Slot {
+            key: layout.slot(&self.instance, self.made.fetch_add(1, Ordering::Relaxed)),
+            last: 0,
+        })
+    }
+
+    /// Returns a slot whose state is known; one whose last transaction's outcome stayed unknown is never
+    /// used again.
+    fn give_back(&self, slot: Slot) {
+        self.free.lock().unwrap_or_else(|p| p.into_inner()).push(slot);
+    }
+
+    /// A number no other transaction of this instance writes; never empty, which a fence writes.
+    fn next(&self) -> Vec<u8> {
+        (self.sequence.fetch_add(1, Ordering::Relaxed) + 1).to_be_bytes().to_vec()
+    }
 }
 
 pub struct EtcdStore {
@@ -97,6 +150,7 @@ impl EtcdStore {
         let inner = Arc::new(Inner {
             etcd: Etcd::new(config.endpoints.clone())?,
             layout: Layout::new(&config.prefix),
+            slots: Slots::new(),
         });
         let handle = tokio::runtime::Handle::try_current()
             .map_err(|_| StoreError::Io("the etcd store needs a tokio runtime".into()))?;
@@ -353,6 +407,11 @@ impl Prepared {
             && self.own_writes.is_disjoint(&other.own_writes)
     }
 
+    /// What the decision counts against etcd's limit nested in a batch, with its mark.
+    fn nested_width(&self) -> usize {
+        self.txn.width().max(self.txn.success.len() + 1)
+    }
+
     /// The indices a committed transaction's answer gave the counters.
     fn assigned(&self, response: &TxnResponse) -> Assigned {
         self.counted
@@ -471,13 +530,13 @@ fn prepare(
     txn.success.extend(markers.bump.iter().map(|k| Op::put(k, &[])));
     own_writes.extend(markers.bump.iter().cloned());
     txn.failure.push(Op::get(&layout.head()));
-    // Alone, the transaction also carries the shared markers and `head`.
-    let alone = txn.success.len() + markers.shared.len() + 1;
-    if txn.compare.len() > MAX_TXN_OPS || alone > MAX_TXN_OPS {
+    // Alone, the transaction also carries the shared markers, `head` and its slot (compared and written).
+    let alone = txn.success.len() + markers.shared.len() + 2;
+    if txn.compare.len() + 1 > MAX_TXN_OPS || alone > MAX_TXN_OPS {
         return Err(StoreError::Io(format!(
             "a commit of {} changes needs {} compares and {alone} operations, over etcd's limit of {MAX_TXN_OPS}",
             changes.len(),
-            txn.compare.len(),
+            txn.compare.len() + 1,
         )));
     }
     Ok((Prepared { txn, shared: markers.shared, own_writes, compared, bytes, counted }, later))
@@ -581,33 +640,195 @@ fn stale_head(response: &TxnResponse, fallback: Revision) -> Revision {
         .map_or(fallback, |kv| kv.mod_revision)
 }
 
+/// How a transaction sent on a slot ended.
+enum Sent {
+    /// etcd answered.
+    Answered(TxnResponse),
+    /// The answer was lost, and the transaction applied at this revision.
+    Applied(Revision),
+    /// The answer was lost, and a fence committed at this revision makes sure the transaction never applies.
+    Fenced(Revision),
+}
+
+/// How long an instance keeps trying to learn how a transaction whose answer was lost ended; far more than an
+/// etcd leader election takes.
+const FENCE_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Pause between attempts to reach etcd while learning an outcome.
+const FENCE_RETRY: Duration = Duration::from_millis(200);
+
+/// Sends the transaction `build` makes for a slot of this instance, guarded by that slot too. When the
+/// transaction may have reached etcd but no answer came, learns how it ended before returning, so a failure
+/// returned here always means that nothing was applied.
+async fn send_on_slot(
+    inner: &Inner,
+    build: impl FnOnce(&Slot) -> TxnRequest,
+) -> Result<(Sent, Vec<u8>), StoreError> {
+    let mut slot = inner.slots.take(&inner.layout);
+    let number = inner.slots.next();
+    let mut txn = build(&slot);
+    txn.compare.push(Compare::modified_at(&slot.key, slot.last));
+    txn.success.push(Op::put(&slot.key, &number));
+    let sent = match inner.etcd.txn(&txn).await {
+        Ok(response) => {
+            if response.succeeded {
+                slot.last = response.revision();
+            }
+            Sent::Answered(response)
+        }
+        Err(Failure { error, maybe_applied: false }) => {
+            inner.slots.give_back(slot);
+            return Err(error);
+        }
+        Err(Failure { error, maybe_applied: true }) => {
+            tracing::warn!(error = %error, "an etcd transaction got no answer; learning whether it applied");
+            // On failure the slot is dropped: its last transaction may still apply, so it is never used again.
+            fence(inner, &mut slot, &number).await?
+        }
+    };
+    let key = slot.key.clone();
+    inner.slots.give_back(slot);
+    Ok((sent, key))
+}
+
+/// Learns how the last transaction on `slot`, which wrote `number` if it applied, ended: a transaction that
+/// requires the slot unchanged since that transaction was sent and changes it (the fence) either commits, and
+/// then the lost transaction, which requires the same, can never apply; or finds the slot changed, and its value
+/// says by which. etcd orders the two, so exactly one of them applies. The fence also bumps `head`, so every
+/// instance's feed reaches its revision. Gives up after [`FENCE_DEADLINE`] without etcd, with an error saying the
+/// outcome is unknown.
+async fn fence(inner: &Inner, slot: &mut Slot, number: &[u8]) -> Result<Sent, StoreError> {
+    let deadline = tokio::time::Instant::now() + FENCE_DEADLINE;
+    let txn = TxnRequest {
+        compare: vec![Compare::modified_at(&slot.key, slot.last)],
+        success: vec![Op::put(&slot.key, &[]), Op::put(&inner.layout.head(), &[])],
+        failure: vec![Op::get(&slot.key)],
+    };
+    loop {
+        let failure = match inner.etcd.txn(&txn).await {
+            Ok(response) if response.succeeded => {
+                slot.last = response.revision();
+                return Ok(Sent::Fenced(slot.last));
+            }
+            Ok(response) => {
+                let kv = response.responses.first().and_then(|r| r.range()).and_then(|r| r.kvs.first());
+                return match kv {
+                    Some(kv) if kv.value == number => {
+                        slot.last = kv.mod_revision;
+                        Ok(Sent::Applied(slot.last))
+                    }
+                    // An earlier attempt of this fence committed; its answer was lost too.
+                    Some(kv) if kv.value.is_empty() => {
+                        slot.last = kv.mod_revision;
+                        Ok(Sent::Fenced(slot.last))
+                    }
+                    _ => Err(corrupt("an instance's slot was changed by someone else")),
+                };
+            }
+            Err(failure) => failure,
+        };
+        if tokio::time::Instant::now() >= deadline {
+            return Err(StoreError::Io(format!(
+                "etcd did not answer for {} s: whether the write was applied is unknown; read it before \
+                 retrying ({})",
+                FENCE_DEADLINE.as_secs(),
+                failure.error
+            )));
+        }
+        tokio::time::sleep(FENCE_RETRY).await;
+    }
+}
+
+/// A range read, retried until [`FENCE_DEADLINE`]: a commit whose answer was lost is known to have applied, and
+/// what it did must be read back rather than the write reported failed.
+async fn read_back(inner: &Inner, request: &RangeRequest) -> Result<grpc::RangeResponse, StoreError> {
+    let deadline = tokio::time::Instant::now() + FENCE_DEADLINE;
+    loop {
+        match inner.etcd.range(request).await {
+            Ok(response) => return Ok(response),
+            Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
+            Err(_) => tokio::time::sleep(FENCE_RETRY).await,
+        }
+    }
+}
+
+/// The indices a decision committed at revision `at` gave its counters, read back at that revision (each
+/// counter's version there), for a commit whose answer was lost.
+async fn counted_at(inner: &Inner, prepared: &Prepared, at: Revision) -> Result<Assigned, StoreError> {
+    let mut assigned = Assigned::new();
+    for &(_, id) in &prepared.counted {
+        let request = RangeRequest { key: inner.layout.counter(id), revision: at, ..RangeRequest::default() };
+        if let Some(kv) = read_back(inner, &request).await?.kvs.first() {
+            assigned.push((id, index_of(kv.version)));
+        }
+    }
+    Ok(assigned)
+}
+
 /// Sends one decision alone: its compares guard the whole transaction.
 async fn send_alone(inner: &Inner, mut prepared: Prepared) -> Result<Committed, StoreError> {
     let shared = std::mem::take(&mut prepared.shared);
     let mut txn = std::mem::take(&mut prepared.txn);
     txn.success.extend(shared.iter().map(|k| Op::put(k, &[])));
     txn.success.push(Op::put(&inner.layout.head(), &[]));
-    let response = inner.etcd.txn(&txn).await?;
-    if response.succeeded {
-        return Ok(Committed::At(response.revision(), prepared.assigned(&response)));
-    }
-    Ok(Committed::Stale(stale_head(&response, response.revision())))
+    let (sent, _) = send_on_slot(inner, |_| txn).await?;
+    Ok(match sent {
+        // The slot's compare holds (only a fence changes it, after the answer was lost): a decision's failed.
+        Sent::Answered(response) if response.succeeded => {
+            Committed::At(response.revision(), prepared.assigned(&response))
+        }
+        Sent::Answered(response) => Committed::Stale(stale_head(&response, response.revision())),
+        Sent::Applied(at) => Committed::At(at, counted_at(inner, &prepared, at).await?),
+        Sent::Fenced(at) => Committed::Stale(at),
+    })
 }
 
 /// Sends independent decisions as nested transactions of one etcd transaction (one raft entry, one fsync),
-/// each guarded by its own compares; the shared markers and `head` are written once.
+/// each guarded by its own compares; the shared markers and `head` are written once. Each nested transaction
+/// also puts a mark of its own under the slot, so that when the answer is lost the marks written at the
+/// batch's revision tell which decisions committed.
 async fn send_batch(inner: &Inner, batch: Vec<Prepared>) -> Result<Vec<Committed>, StoreError> {
     if batch.len() == 1 {
         let prepared = batch.into_iter().next().map(|p| send_alone(inner, p));
         return Ok(vec![prepared.ok_or_else(|| StoreError::Io("empty batch".into()))?.await?]);
     }
     let shared: BTreeSet<Vec<u8>> = batch.iter().flat_map(|p| p.shared.iter().cloned()).collect();
-    let mut outer = TxnRequest::default();
     let mut batch = batch;
-    outer.success.extend(batch.iter_mut().map(|p| Op::txn(std::mem::take(&mut p.txn))));
-    outer.success.extend(shared.iter().map(|k| Op::put(k, &[])));
-    outer.success.push(Op::put(&inner.layout.head(), &[]));
-    let response = inner.etcd.txn(&outer).await?;
+    let mut nested: Vec<TxnRequest> = batch.iter_mut().map(|p| std::mem::take(&mut p.txn)).collect();
+    let (sent, slot) = send_on_slot(inner, |slot| {
+        let mut outer = TxnRequest::default();
+        for (k, mut txn) in nested.drain(..).enumerate() {
+            txn.success.push(Op::put(&inner.layout.mark(&slot.key, k), &[]));
+            outer.success.push(Op::txn(txn));
+        }
+        outer.success.extend(shared.iter().map(|k| Op::put(k, &[])));
+        outer.success.push(Op::put(&inner.layout.head(), &[]));
+        outer
+    })
+    .await?;
+    let response = match sent {
+        Sent::Answered(response) if response.succeeded => response,
+        // Only a fence refuses the outer transaction, and none came before this answer.
+        Sent::Answered(response) => return Ok(vec![Committed::Stale(response.revision()); batch.len()]),
+        Sent::Fenced(at) => return Ok(vec![Committed::Stale(at); batch.len()]),
+        Sent::Applied(at) => {
+            let (start, end) = inner.layout.marks(&slot);
+            let marks =
+                read_back(inner, &RangeRequest { key: start, range_end: end, revision: at, limit: 0 })
+                    .await?;
+            let mut outcomes = Vec::with_capacity(batch.len());
+            for (k, p) in batch.iter().enumerate() {
+                let marked =
+                    marks.kvs.iter().any(|kv| kv.mod_revision == at && kv.key == inner.layout.mark(&slot, k));
+                outcomes.push(if marked {
+                    Committed::At(at, counted_at(inner, p, at).await?)
+                } else {
+                    Committed::Stale(at)
+                });
+            }
+            return Ok(outcomes);
+        }
+    };
     let revision = response.revision();
     Ok(response
         .responses
@@ -694,15 +915,15 @@ fn take_batch(waiting: &mut Vec<Pending>) -> Vec<Pending> {
             }
             let more: BTreeSet<&Vec<u8>> = p.0.shared.iter().filter(|k| !shared.contains(*k)).collect();
             // etcd gives each nested transaction what the outer one leaves of the limit.
-            let outer = taken.len() + 1 + shared.len() + more.len() + 1;
-            outer + widest.max(p.0.txn.width()) <= MAX_TXN_OPS
+            let outer = taken.len() + 1 + shared.len() + more.len() + 2;
+            outer + widest.max(p.0.nested_width()) <= MAX_TXN_OPS
                 && bytes + p.0.bytes <= BATCH_BYTES
                 && taken.iter().all(|q| q.0.independent_of(&p.0))
         };
         if fits() {
             shared.extend(p.0.shared.iter().cloned());
             bytes += p.0.bytes;
-            widest = widest.max(p.0.txn.width());
+            widest = widest.max(p.0.nested_width());
             taken.push(p);
         } else {
             rest.push(p);
@@ -767,21 +988,27 @@ mod tests {
         Inner {
             etcd: Etcd::new(vec!["http://127.0.0.1:9".into()]).expect("a client"),
             layout: Layout::new("/t"),
+            slots: Slots::new(),
         }
     }
 
-    /// A decision writing one report over `rect`.
-    fn decision(inner: &Inner, name: &str, rect: (f64, f64, f64, f64)) -> Prepared {
+    fn footprint(rect: (f64, f64, f64, f64)) -> Footprint {
         let (lat_lo, lat_hi, lng_lo, lng_hi) = rect;
-        let footprint =
-            Footprint { rects: vec![LatLngRect { lat_lo, lat_hi, lng_lo, lng_hi }], everywhere: false };
-        let report = Report {
+        Footprint { rects: vec![LatLngRect { lat_lo, lat_hi, lng_lo, lng_hi }], everywhere: false }
+    }
+
+    fn report(name: &str) -> Change {
+        Change::PutReport(Report {
             id: name.into(),
             reporter: "uss1".into(),
             received_at: chrono::DateTime::from_timestamp_nanos(0),
             body: String::new(),
-        };
-        prepare(inner, vec![Change::PutReport(report)], &footprint, Some(10)).expect("a report fits").0
+        })
+    }
+
+    /// A decision writing one report over `rect`.
+    fn decision(inner: &Inner, name: &str, rect: (f64, f64, f64, f64)) -> Prepared {
+        prepare(inner, vec![report(name)], &footprint(rect), Some(10)).expect("a report fits").0
     }
 
     #[tokio::test]
@@ -800,5 +1027,141 @@ mod tests {
         let batch = take_batch(&mut waiting);
         assert_eq!(batch.len(), 2, "the small and the far decision go together");
         assert_eq!(waiting.len(), 1, "the large one waits for the next batch");
+    }
+
+    /// A one-member cluster, a store's internals reaching it through a proxy that can lose requests and
+    /// answers, and others reaching it directly to see what etcd holds.
+    struct Lossy {
+        _dir: tempfile::TempDir,
+        _cluster: LocalEtcd,
+        proxy: lossy::Proxy,
+        lossy: Arc<Inner>,
+        direct: Inner,
+    }
+
+    impl Lossy {
+        async fn start() -> Lossy {
+            let dir = tempfile::tempdir().expect("a temporary folder");
+            let cluster = LocalEtcd::start(dir.path(), 1).expect("a local cluster");
+            let proxy = lossy::Proxy::start(&cluster.endpoints()[0]).await.expect("a proxy");
+            let prefix = format!("/t/{}", EntityId::random());
+            let lossy = Arc::new(Inner {
+                etcd: Etcd::new(vec![proxy.url()]).expect("a client"),
+                layout: Layout::new(&prefix),
+                slots: Slots::new(),
+            });
+            let direct = Inner {
+                etcd: Etcd::new(cluster.endpoints()).expect("a client"),
+                layout: Layout::new(&prefix),
+                slots: Slots::new(),
+            };
+            // Connected, and the leader known, before anything is lost.
+            let head = RangeRequest { key: lossy.layout.head(), ..RangeRequest::default() };
+            lossy.etcd.range_at_leader(&head).await.expect("etcd answers");
+            Lossy { _dir: dir, _cluster: cluster, proxy, lossy, direct }
+        }
+
+        /// The pool's newest revision.
+        async fn now(&self) -> Revision {
+            let head = RangeRequest { key: self.direct.layout.head(), ..RangeRequest::default() };
+            let response = self.direct.etcd.range(&head).await.expect("etcd answers");
+            response.header.map_or(0, |h| h.revision)
+        }
+
+        /// A report's key as etcd holds it now.
+        async fn report(&self, name: &str) -> Option<KeyValue> {
+            let key = self.direct.layout.entity(Kind::Report, name);
+            let response = self.direct.etcd.range(&RangeRequest { key, ..RangeRequest::default() }).await;
+            response.expect("etcd answers").kvs.into_iter().next()
+        }
+
+        /// Waits until report `name` is in etcd, and gives the revision that wrote it.
+        async fn committed(&self, name: &str) -> Revision {
+            for _ in 0..500 {
+                if let Some(kv) = self.report(name).await {
+                    return kv.mod_revision;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            panic!("report {name} never reached etcd");
+        }
+    }
+
+    /// A decision at `read_at` writing report `name` over `rect` and notifying `notified`.
+    fn decided(
+        inner: &Inner,
+        name: &str,
+        rect: (f64, f64, f64, f64),
+        read_at: Revision,
+        notified: Option<EntityId>,
+    ) -> Prepared {
+        let mut changes = vec![report(name)];
+        if let Some(id) = notified {
+            changes.push(Change::SetNotificationIndex { id, notification_index: 1 });
+        }
+        prepare(inner, changes, &footprint(rect), Some(read_at)).expect("a decision fits").0
+    }
+
+    const HERE: (f64, f64, f64, f64) = (47.2, 47.202, 8.3, 8.302);
+    const FAR: (f64, f64, f64, f64) = (-33.9, -33.898, 151.2, 151.202);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_commit_whose_answer_was_lost_is_reported_committed_with_its_indices() {
+        let etcd = Lossy::start().await;
+        let subscription = EntityId::random();
+        let prepared = decided(&etcd.lossy, "a", HERE, etcd.now().await, Some(subscription));
+        etcd.proxy.set(lossy::Mode::DropAnswers);
+        let lossy = etcd.lossy.clone();
+        let sent = tokio::spawn(async move { send_alone(&lossy, prepared).await });
+        let at = etcd.committed("a").await;
+        etcd.proxy.cut();
+        let outcome = sent.await.expect("the sender ran");
+        let outcome = outcome.expect("the outcome is known");
+        assert_eq!(outcome, Committed::At(at, vec![(subscription, 1)]));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_whose_answer_was_lost_reports_each_decision_as_it_ended() {
+        let etcd = Lossy::start().await;
+        let read_at = etcd.now().await;
+        // "b" changes after the decision that writes it was made, so that decision must be refused.
+        send_alone(&etcd.direct, decided(&etcd.direct, "b", FAR, read_at, None)).await.expect("a commit");
+        let subscription = EntityId::random();
+        let fresh = decided(&etcd.lossy, "a", HERE, read_at, Some(subscription));
+        let stale = decided(&etcd.lossy, "b", FAR, read_at, None);
+        assert!(fresh.independent_of(&stale));
+        etcd.proxy.set(lossy::Mode::DropAnswers);
+        let lossy = etcd.lossy.clone();
+        let sent = tokio::spawn(async move { send_batch(&lossy, vec![fresh, stale]).await });
+        let at = etcd.committed("a").await;
+        etcd.proxy.cut();
+        let outcome = sent.await.expect("the sender ran");
+        let outcome = outcome.expect("the outcomes are known");
+        assert_eq!(outcome, vec![Committed::At(at, vec![(subscription, 1)]), Committed::Stale(at)]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_transaction_that_may_not_have_arrived_is_fenced_and_never_applies() {
+        let etcd = Lossy::start().await;
+        let before = etcd.now().await;
+        let prepared = decided(&etcd.lossy, "a", HERE, before, None);
+        let txn = prepared.txn.clone();
+        etcd.proxy.set(lossy::Mode::DropRequests);
+        let lossy = etcd.lossy.clone();
+        let sent = tokio::spawn(async move { send_alone(&lossy, prepared).await });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        etcd.proxy.cut();
+        let outcome = sent.await.expect("the sender ran");
+        let Ok(Committed::Stale(fenced)) = outcome else { panic!("not fenced: {outcome:?}") };
+        assert!(fenced > before, "the fence committed after the decision was made");
+        assert_eq!(etcd.report("a").await, None);
+        // Had the lost request arrived late, on the slot it was sent on, the fence refuses it.
+        let mut late = txn;
+        let slot = etcd.lossy.slots.take(&etcd.lossy.layout);
+        late.compare.push(Compare::modified_at(&slot.key, 0));
+        late.success.push(Op::put(&slot.key, &[1]));
+        let response = etcd.direct.etcd.txn(&late).await.expect("etcd answers");
+        assert!(!response.succeeded, "the fence changed the slot");
+        assert_eq!(etcd.report("a").await, None);
     }
 }

@@ -23,6 +23,8 @@ pub enum UssError {
     View(String),
     #[error("the view's diagonal is {diagonal_m:.0} m, more than the {max_m:.0} m a view may have")]
     ViewTooLarge { diagonal_m: f64, max_m: f64 },
+    #[error("priority {priority} is not granted to operator {operator}; it may use {allowed}")]
+    PriorityNotGranted { priority: i32, operator: String, allowed: String },
     #[error("audit log record {seq}: {reason}")]
     AuditBroken { seq: u64, reason: String },
 }

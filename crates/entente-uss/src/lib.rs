@@ -9,12 +9,14 @@ mod conflict;
 mod conformance;
 mod error;
 mod flight;
+mod grants;
+mod lateral;
 pub mod rid;
 mod route;
 
 use chrono::{DateTime, Utc};
 
-pub use alternatives::{Alternative, SearchSpace, alternatives};
+pub use alternatives::{Alternative, CostWeights, Lateral, MAX_CANDIDATES, SearchSpace, alternatives};
 pub use audit::{
     AuditChain, AuditRecord, Direction, Entry, Event, EventKind, Exchange, GENESIS_HASH, sha256_hex,
     verify_chain,
@@ -23,6 +25,7 @@ pub use conflict::{Intent, PriorityPolicy, blocking_intents};
 pub use conformance::{ContingencyRules, MAX_FIX_AHEAD, Position, Verdict, assess, check_fix_time, covers};
 pub use error::UssError;
 pub use flight::{FlightState, Priority, Reason, StateChange, activation_volumes, record_change};
+pub use grants::{GRANT_SCOPE_PREFIX, PolicyError, PriorityGrants};
 pub use route::{Route, route_volumes};
 
 pub type Timestamp = DateTime<Utc>;

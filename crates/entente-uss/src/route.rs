@@ -19,7 +19,7 @@ pub struct Route {
 /// Segment corners are pushed out this much further than the buffer, because a polygon's edges are great
 /// circles, which bend towards the segment between the corners; the sag is below a millimetre for segments of
 /// tens of kilometres, so one metre plus a thousandth of the buffer covers it with room to spare.
-fn padded(buffer_m: f64) -> f64 {
+pub(crate) fn padded(buffer_m: f64) -> f64 {
     buffer_m * 1.001 + 1.0
 }
 
@@ -78,7 +78,7 @@ fn bearing(a: LatLng, b: LatLng) -> f64 {
 }
 
 /// The point `distance_m` from `from` along the great circle leaving it at `bearing_deg`.
-fn destination(from: LatLng, bearing_deg: f64, distance_m: f64) -> LatLng {
+pub(crate) fn destination(from: LatLng, bearing_deg: f64, distance_m: f64) -> LatLng {
     let d = distance_m / EARTH_RADIUS_M;
     let th = bearing_deg.to_radians();
     let p1 = from.lat.to_radians();

@@ -62,7 +62,8 @@ impl Cast {
         let (listener, dss_url) = bind().await?;
         servers.push(tokio::spawn(serve_until_signal(
             listener,
-            state,
+            state.clone(),
+            entente_server::app(state),
             chrono::Duration::minutes(30),
             Duration::from_secs(60),
         )));

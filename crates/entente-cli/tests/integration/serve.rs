@@ -85,6 +85,23 @@ impl Serve {
         Ok(response.json()?)
     }
 
+    /// `POST /operator/v1/flights` to operator `name`'s USS with a token carrying `scopes`: status and body.
+    fn plan(
+        &self,
+        issuer: &TokenIssuer,
+        name: &str,
+        scopes: &[&str],
+        flight: &Value,
+    ) -> anyhow::Result<(u16, Value)> {
+        let token = issuer.issue(name, scopes, "localhost", Duration::from_secs(300))?;
+        let response = reqwest::blocking::Client::new()
+            .post(format!("{}/uss/{name}/operator/v1/flights", self.base))
+            .bearer_auth(token)
+            .json(flight)
+            .send()?;
+        Ok((response.status().as_u16(), response.json()?))
+    }
+
     fn terminate(mut self) -> anyhow::Result<()> {
         let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status()?;
         ensure!(status.success(), "kill -TERM failed");
@@ -157,7 +174,7 @@ fn serve_keeps_its_keys_and_data_across_runs() -> anyhow::Result<()> {
         .error_for_status()?
         .json()?;
     let seeded = server.airspace()?;
-    let intents = ids(&seeded["operational_intents"]);
+    let mut intents = ids(&seeded["operational_intents"]);
     ensure!(intents.len() == 3, "--seed adds 3 intents: {intents:?}");
     ensure!(
         seeded["conflicts"].as_array().is_some_and(|c| c.len() == 1),
@@ -206,6 +223,15 @@ fn serve_keeps_its_keys_and_data_across_runs() -> anyhow::Result<()> {
     })?;
     shown.sort_unstable();
     ensure!(shown == ["seed-east", "seed-west"], "north-uss displays {shown:?}");
+    // One scrape of the process's `/metrics` shows the DSS and the plans of every USS it mounts.
+    let metrics = reqwest::blocking::get(format!("{}/metrics", server.base))?.error_for_status()?.text()?;
+    for series in [
+        "entente_entities{kind=\"operational_intents\"} 3",
+        "entente_uss_plans_total{uss=\"north-uss\",outcome=\"accepted\"}",
+        "entente_uss_plans_total{uss=\"south-uss\",outcome=\"accepted\"}",
+    ] {
+        ensure!(metrics.contains(series), "/metrics lacks {series}: {metrics}");
+    }
     let alerts = north_get("alerts")?;
     ensure!(
         alerts["alerts"].as_array().is_some_and(|a| a.iter().any(|a| {
@@ -215,6 +241,35 @@ fn serve_keeps_its_keys_and_data_across_runs() -> anyhow::Result<()> {
         })),
         "no alert for the seeded pair: {alerts}"
     );
+    // The priority policy: south-uss flies at standard priority only, so it cannot plan over north-uss's flying
+    // high-priority flight by naming a priority of its own; a token granting it the high level can.
+    let soon = |minutes: i64| {
+        let t = entente_dss::Clock::now(&entente_dss::SystemClock) + chrono::Duration::minutes(minutes);
+        json!({"value": t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "format": "RFC3339"})
+    };
+    let flight_at = |lat: f64, priority: i32| {
+        json!({"priority": priority, "volumes": [{
+            "volume": {"outline_circle": {"center": {"lat": lat, "lng": lng}, "radius": {"value": 50.0, "units": "M"}},
+                "altitude_lower": {"value": 10.0, "reference": "W84", "units": "M"},
+                "altitude_upper": {"value": 20.0, "reference": "W84", "units": "M"}},
+            "time_start": soon(2), "time_end": soon(4)}]})
+    };
+    let (status, refused) =
+        server.plan(&issuer, "south-uss", &["entente.operator"], &flight_at(lat, 1000))?;
+    ensure!(
+        status == 403
+            && refused["message"]
+                == "priority 1000 is not granted to operator south-uss; it may use standard (0)",
+        "a priority above the policy's: {status} {refused}"
+    );
+    let (status, refused) = server.plan(&issuer, "south-uss", &["entente.operator"], &flight_at(lat, 10))?;
+    ensure!(status == 403, "the high level without a grant: {status} {refused}");
+    let granted = ["entente.operator", "entente.priority.high"];
+    // Away from north-uss's flight, which no flight of equal priority may meet.
+    let (status, planned) = server.plan(&issuer, "south-uss", &granted, &flight_at(lat + 0.05, 10))?;
+    ensure!(status == 201, "the high level granted by the token's scope: {status} {planned}");
+    intents.push(planned["id"].as_str().context("the planned flight's id")?.to_owned());
+    intents.sort_unstable();
     for name in ["north-uss", "south-uss", "authority"] {
         ensure!(
             dir.path().join(name).join("audit.jsonl").is_file(),

@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use entente_wire::map::{FlightsQuery, OperatorOut, OperatorsView, ViewQuery};
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -61,17 +61,6 @@ pub(super) fn routes() -> Routes<Arc<AppState>> {
         .get("/map/api/operators/{name}/alerts", alerts)
 }
 
-#[derive(Serialize)]
-pub(crate) struct OperatorsView {
-    operators: Vec<OperatorOut>,
-}
-
-#[derive(Serialize)]
-pub(crate) struct OperatorOut {
-    name: String,
-    uss_base_url: String,
-}
-
 #[utoipa::path(get, path = "/map/api/operators", tag = "Web map",
     responses((status = 200, description = "The USSs the map plans for, by name, with their base URLs")))]
 pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<OperatorsView> {
@@ -82,13 +71,6 @@ pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<OperatorsVi
             .map(|o| OperatorOut { name: o.name.clone(), uss_base_url: o.url.clone() })
             .collect(),
     })
-}
-
-#[derive(Deserialize)]
-pub(crate) struct FlightsQuery {
-    state: Option<String>,
-    time_start: Option<String>,
-    time_end: Option<String>,
 }
 
 /// The flights this USS planned for the map's operator, as its operator API lists them (the USS checks the
@@ -114,7 +96,7 @@ pub(crate) async fn flights(
 }
 
 #[utoipa::path(post, path = "/map/api/operators/{name}/flights", tag = "Web map",
-    params(("name" = String, Path, description = "The USS's identity")), request_body = crate::uss::types::FlightRequest,
+    params(("name" = String, Path, description = "The USS's identity")), request_body = entente_wire::operator::FlightRequest,
     responses((status = 200, description = "What the USS answered, status and JSON body alike (also 201, 4xx, 502 as the USS gives them)"), crate::responses::NoSuchOperator, crate::responses::CrossOrigin))]
 pub(crate) async fn submit(
     State(state): State<Arc<AppState>>,
@@ -181,11 +163,6 @@ pub(crate) async fn end_watch(
     same_origin_json(&headers)?;
     let id = entity_id(&id, "id")?;
     forward(&state, &name, Method::DELETE, &format!("rid/watches/{id}"), &[], None).await
-}
-
-#[derive(Deserialize)]
-pub(crate) struct ViewQuery {
-    view: Option<String>,
 }
 
 /// What the USS's display provider shows of `view`: flights, or clusters in wider views.

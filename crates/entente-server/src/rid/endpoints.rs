@@ -13,10 +13,12 @@ use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Ref, Schema, Type};
 use utoipa::openapi::{Content, OpenApi, RefOr, Required, Response, ResponseBuilder};
 use utoipa::{IntoResponses, ToSchema};
 
-use super::{
-    IsaChange, OneSubscription, Params, RidWire, ServiceArea, ServiceAreas, SubscriptionPut, Subscriptions,
-    area_in, params, subscribers_out, time_param,
+use entente_wire::rid::{
+    IsaChange, OneSubscription, ServiceArea, ServiceAreas, SubscriptionPut, Subscriptions, area_in,
+    subscribers_out,
 };
+
+use super::{Params, RidWire, params, time_param};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
@@ -153,7 +155,7 @@ async fn search_isas<V: RidWire>(State(app): AppRef, auth: Auth, query: Params) 
     auth.rid(V::SEARCH_ISAS)?;
     let p = params(query)?;
     let search = IsaSearch {
-        area: area_in(p.get("area"), app.dss.limits().max_vertices)?,
+        area: area_in(p.get("area").map(String::as_str), app.dss.limits().max_vertices)?,
         earliest: time_param(&p, "earliest_time")?,
         latest: time_param(&p, "latest_time")?,
     };
@@ -226,7 +228,7 @@ async fn search_subscriptions<V: RidWire>(
 ) -> Api<Subscriptions<V::Subscription>> {
     let caller = auth.rid(V::SEARCH_SUBSCRIPTIONS)?;
     let p = params(query)?;
-    let area = area_in(p.get("area"), app.dss.limits().max_vertices)?;
+    let area = area_in(p.get("area").map(String::as_str), app.dss.limits().max_vertices)?;
     let found = app.dss.search_rid_subscriptions(&caller, &area).await?;
     Ok(Json(Subscriptions { subscriptions: found.iter().map(V::subscription_out).collect() }))
 }
@@ -294,7 +296,7 @@ pub(crate) fn document<V: RidWire>(doc: &mut OpenApi) {
     add_schema::<V::Subscription>(&mut schemas);
     add_schema::<V::IsaParameters>(&mut schemas);
     add_schema::<V::SubscriptionParameters>(&mut schemas);
-    add_schema::<super::RidSubscriberToNotify>(&mut schemas);
+    add_schema::<entente_wire::rid::RidSubscriberToNotify>(&mut schemas);
     components.schemas.extend(schemas);
     let isa = || Ref::from_schema_name(V::Isa::name());
     let subscription = || Ref::from_schema_name(V::Subscription::name());
@@ -308,7 +310,10 @@ pub(crate) fn document<V: RidWire>(doc: &mut OpenApi) {
             Op::GetIsa => envelope([("service_area", isa().into())]),
             Op::CreateIsa | Op::UpdateIsa | Op::DeleteIsa => envelope([
                 ("service_area", isa().into()),
-                ("subscribers", array(Ref::from_schema_name(super::RidSubscriberToNotify::name()))),
+                (
+                    "subscribers",
+                    array(Ref::from_schema_name(entente_wire::rid::RidSubscriberToNotify::name())),
+                ),
             ]),
             Op::SearchSubscriptions => envelope([("subscriptions", array(subscription()))]),
             Op::GetSubscription | Op::DeleteSubscription => {

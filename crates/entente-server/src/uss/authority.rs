@@ -8,15 +8,16 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use entente_dss::EntityId;
+use entente_wire::authority::{AvailabilityRequest, ConstraintList, ConstraintRequest};
+use entente_wire::scd::{PutConstraintReferenceParameters, UssAvailabilityStatusResponse};
+use entente_wire::uss::{Constraint, ConstraintDetails};
+use entente_wire::{volume_out, volumes_in};
 
 use super::operator::{filters, in_window, window};
-use super::types::{AvailabilityRequest, Constraint, ConstraintDetails, ConstraintList, ConstraintRequest};
 use super::{MAX_VERTICES, UssState, dss_client, input, peers};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
 use crate::routes::Routes;
-use crate::scd::types::{PutConstraintReferenceParameters, UssAvailabilityStatusResponse};
-use crate::wire::{volume_out, volumes_in};
 
 /// The scope of an authority's token; operators' and peers' scopes do not open this API.
 pub(crate) const AUTHORITY_SCOPE: &str = "entente.authority";
@@ -37,8 +38,8 @@ pub(crate) fn routes() -> Routes<Arc<UssState>> {
         crate::responses::BadRequest,
         crate::responses::Unauthorized,
         crate::responses::NotAuthority,
-        (status = 413, description = "The DSS refused the area as too large", body = crate::wire::ErrorResponse),
-        (status = 502, description = "The DSS could not be reached or failed", body = crate::wire::ErrorResponse)))]
+        (status = 413, description = "The DSS refused the area as too large", body = entente_wire::ErrorResponse),
+        (status = 502, description = "The DSS could not be reached or failed", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn create_constraint(
     State(st): AppRef,
     auth: Auth,
@@ -77,7 +78,7 @@ pub(crate) struct ConstraintQuery {
     params(("time_start" = Option<String>, Query, description = "Only zones in force at or after this instant (RFC 3339)"),
         ("time_end" = Option<String>, Query, description = "Only zones in force at or before this instant (RFC 3339)")),
     responses((status = 200, description = "The zones", body = ConstraintList),
-        (status = 400, description = "Invalid filter; the message names it and the rule", body = crate::wire::ErrorResponse),
+        (status = 400, description = "Invalid filter; the message names it and the rule", body = entente_wire::ErrorResponse),
         crate::responses::Unauthorized,
         crate::responses::NotAuthority))]
 pub(crate) async fn list_constraints(
@@ -107,7 +108,7 @@ pub(crate) async fn list_constraints(
     responses((status = 200, description = "Lifted; the constraint as it was", body = Constraint),
         crate::responses::Unauthorized,
         crate::responses::NotAuthority,
-        (status = 404, description = "No such constraint", body = crate::wire::ErrorResponse),
+        (status = 404, description = "No such constraint", body = entente_wire::ErrorResponse),
         crate::responses::DssFailed))]
 pub(crate) async fn delete_constraint(
     State(st): AppRef,

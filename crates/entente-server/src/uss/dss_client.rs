@@ -1,22 +1,22 @@
 //! This USS's calls to the DSS's F3548 API, reusing the DSS's own wire types.
 
 use entente_dss::Scope;
+use entente_wire::scd::{
+    AirspaceConflictResponse, ChangeConstraintReferenceResponse, ChangeOperationalIntentReferenceResponse,
+    ConstraintReference, ErrorReport, ExchangeRecord, OperationalIntentReference,
+    PutConstraintReferenceParameters, PutOperationalIntentReferenceParameters,
+    QueryConstraintReferencesResponse, QueryOperationalIntentReferenceResponse, QueryRequest,
+    SetUssAvailabilityStatusParameters, UssAvailabilityState, UssAvailabilityStatusResponse,
+};
+use entente_wire::{ErrorResponse, Volume4D};
 use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::UssState;
 use super::client::Reply;
-use crate::error::{AirspaceConflictResponse, ApiError};
-use crate::scd::types::{
-    ChangeConstraintReferenceResponse, ChangeOperationalIntentReferenceResponse, ConstraintReference,
-    ErrorReport, ExchangeRecord, OperationalIntentReference, PutConstraintReferenceParameters,
-    PutOperationalIntentReferenceParameters, QueryConstraintReferencesResponse,
-    QueryOperationalIntentReferenceResponse, QueryRequest, SetUssAvailabilityStatusParameters,
-    UssAvailabilityState, UssAvailabilityStatusResponse,
-};
+use crate::error::ApiError;
 use crate::scd::{AA, CM, CP, SC};
-use crate::wire::{ErrorResponse, Volume4D};
 
 /// The DSS's answer to a write: done, or refused for a key that misses these intents and constraints.
 pub(crate) enum PutOutcome {

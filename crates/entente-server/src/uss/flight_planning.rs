@@ -10,8 +10,12 @@ use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Utc};
 use entente_dss::EntityId;
 use entente_uss::{FlightState, Reason, volumes_intersect};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use entente_wire::interuss::flight_planning::{
+    BasicFlightPlanInformation, ClearAreaOutcome, ClearAreaRequest, ClearAreaResponse, FlightPlan,
+    PlanningResponse, QueryUserNotificationsResponse, StatusResponse, UpsertFlightPlanRequest,
+    UserNotification,
+};
+use entente_wire::{parse_rfc3339, time_out, volume_in};
 
 use super::input::flight_volumes;
 use super::operator::{check_plan_window, priority};
@@ -21,7 +25,6 @@ use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
 use crate::metrics::PlanOutcome;
 use crate::routes::Routes;
-use crate::wire::{Time, Volume4D, parse_rfc3339, time_out, volume_in};
 
 const PLAN: &str = "interuss.flight_planning.plan";
 const DIRECT: &str = "interuss.flight_planning.direct_automated_test";
@@ -35,13 +38,6 @@ pub(crate) fn routes() -> Routes<Arc<UssState>> {
         .delete("/flight_planning/v1/flight_plans/{flight_plan_id}", delete)
         .post("/flight_planning/v1/clear_area_requests", clear_area)
         .get("/flight_planning/v1/user_notifications", user_notifications)
-}
-
-#[derive(Deserialize, ToSchema)]
-struct UpsertFlightPlanRequest {
-    flight_plan: FlightPlan,
-    execution_style: String,
-    request_id: String,
 }
 
 /// The interface's execution styles. `InReality` reports what the user is doing: off-nominal states are written as
@@ -89,74 +85,6 @@ impl AnsweredRequests {
     }
 }
 
-#[derive(Deserialize, ToSchema)]
-struct FlightPlan {
-    basic_information: BasicFlightPlanInformation,
-    #[serde(default)]
-    astm_f3548_21: Option<OpIntentInformation>,
-}
-
-#[derive(Deserialize, ToSchema)]
-struct BasicFlightPlanInformation {
-    usage_state: String,
-    uas_state: String,
-    #[serde(default)]
-    area: Vec<Volume4D>,
-}
-
-#[derive(Deserialize, ToSchema)]
-struct OpIntentInformation {
-    #[serde(default)]
-    priority: i32,
-}
-
-#[derive(Clone, Serialize, ToSchema)]
-pub(crate) struct PlanningResponse {
-    planning_result: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    notes: Option<String>,
-    flight_plan_status: &'static str,
-    includes_advisories: &'static str,
-}
-
-#[derive(Deserialize, ToSchema)]
-struct ClearAreaRequest {
-    extent: Volume4D,
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct ClearAreaOutcome {
-    success: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct ClearAreaResponse {
-    outcome: ClearAreaOutcome,
-}
-
-/// One notification a user observed. `message` (a field of the interface since v0.7.0, ignored by older
-/// clients) names the requirement and the conflicting intents, for test reports.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct UserNotification {
-    observed_at: Time,
-    conflicts: &'static str,
-    message: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct QueryUserNotificationsResponse {
-    user_notifications: Vec<UserNotification>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct StatusResponse {
-    status: &'static str,
-    api_name: &'static str,
-    api_version: &'static str,
-}
-
 fn plan_status(state: Option<FlightState>) -> &'static str {
     match state {
         None => "NotPlanned",
@@ -169,21 +97,21 @@ fn plan_status(state: Option<FlightState>) -> &'static str {
 
 fn answer(result: &'static str, notes: Option<String>, state: Option<FlightState>) -> PlanningResponse {
     PlanningResponse {
-        planning_result: result,
+        planning_result: result.to_owned(),
         notes,
-        flight_plan_status: plan_status(state),
-        includes_advisories: "Unknown",
+        flight_plan_status: plan_status(state).to_owned(),
+        includes_advisories: "Unknown".to_owned(),
     }
 }
 
 #[utoipa::path(get, path = "/flight_planning/v1/status", tag = "InterUSS flight planning",
-    responses((status = 200, description = "Ready", body = StatusResponse), crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.flight_planning.direct_automated_test", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Ready", body = StatusResponse), crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.flight_planning.direct_automated_test", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn status(auth: Auth) -> Result<Json<StatusResponse>, ApiError> {
     auth.require(DIRECT)?;
     Ok(Json(StatusResponse {
-        status: "Ready",
-        api_name: "Flight Planning Automated Testing Interface",
-        api_version: "v0.6.0",
+        status: "Ready".to_owned(),
+        api_name: "Flight Planning Automated Testing Interface".to_owned(),
+        api_version: "v0.6.0".to_owned(),
     }))
 }
 
@@ -196,8 +124,8 @@ fn live(st: &UssState, id: EntityId) -> Option<OwnFlight> {
 #[utoipa::path(put, path = "/flight_planning/v1/flight_plans/{flight_plan_id}", tag = "InterUSS flight planning",
     params(("flight_plan_id" = String, Path, description = "UUIDv4 of the flight plan")), request_body = UpsertFlightPlanRequest,
     responses((status = 200, description = "The outcome: Completed, Rejected, Failed or NotSupported, and the plan's status", body = PlanningResponse),
-        crate::responses::BadRequest, crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.flight_planning.plan", body = crate::wire::ErrorResponse),
-        (status = 409, description = "The request_id was used for another flight plan", body = crate::wire::ErrorResponse)))]
+        crate::responses::BadRequest, crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.flight_planning.plan", body = entente_wire::ErrorResponse),
+        (status = 409, description = "The request_id was used for another flight plan", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn upsert(
     State(st): AppRef,
     auth: Auth,
@@ -337,8 +265,16 @@ async fn plan_upsert(
             _ => (area.clone(), Vec::new()),
         };
         // The interface plans for a test driver, not an operator: no operator's list is kept from its flights.
-        let proposal =
-            Proposal { volumes, off_nominal, priority, state, reason: Reason::Injected, now, operator: None };
+        let proposal = Proposal {
+            volumes,
+            off_nominal,
+            priority,
+            state,
+            reason: Reason::Injected,
+            now,
+            operator: None,
+            route: None,
+        };
         let outcome = match style {
             Execution::Hypothetical => planner::check(st, id, &proposal).await,
             Execution::IfAllowed | Execution::InReality => planner::plan(st, id, proposal).await.map(|_| ()),
@@ -358,8 +294,8 @@ async fn plan_upsert(
 #[utoipa::path(delete, path = "/flight_planning/v1/flight_plans/{flight_plan_id}", tag = "InterUSS flight planning",
     params(("flight_plan_id" = String, Path, description = "UUIDv4 of the flight plan")),
     responses((status = 200, description = "Closed, or Failed with the plan's status", body = PlanningResponse),
-        crate::responses::BadRequest, crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.flight_planning.plan or interuss.flight_planning.direct_automated_test", body = crate::wire::ErrorResponse),
-        (status = 404, description = "No such live flight plan", body = crate::wire::ErrorResponse)))]
+        crate::responses::BadRequest, crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.flight_planning.plan or interuss.flight_planning.direct_automated_test", body = entente_wire::ErrorResponse),
+        (status = 404, description = "No such live flight plan", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn delete(
     State(st): AppRef,
     auth: Auth,
@@ -383,7 +319,7 @@ pub(crate) async fn delete(
 #[utoipa::path(post, path = "/flight_planning/v1/clear_area_requests", tag = "InterUSS flight planning",
     request_body = ClearAreaRequest,
     responses((status = 200, description = "Whether every flight there ended", body = ClearAreaResponse),
-        crate::responses::BadRequest, crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.flight_planning.direct_automated_test", body = crate::wire::ErrorResponse)))]
+        crate::responses::BadRequest, crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.flight_planning.direct_automated_test", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn clear_area(
     State(st): AppRef,
     auth: Auth,
@@ -418,7 +354,7 @@ pub(crate) async fn clear_area(
 }
 
 fn instant(params: &HashMap<String, String>, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
-    params.get(name).map(|t| parse_rfc3339(t, name)).transpose()
+    Ok(params.get(name).map(|t| parse_rfc3339(t, name)).transpose()?)
 }
 
 /// The conflicts this USS's operators were told of between `after` and `before` (default now; never later, so
@@ -428,7 +364,7 @@ fn instant(params: &HashMap<String, String>, name: &str) -> Result<Option<DateTi
     params(("after" = String, Query, description = "RFC 3339: notifications observed from then on"),
         ("before" = Option<String>, Query, description = "RFC 3339: observed until then (default and latest: now)")),
     responses((status = 200, description = "The notifications observed in the window", body = QueryUserNotificationsResponse),
-        crate::responses::BadRequest, crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.flight_planning.plan", body = crate::wire::ErrorResponse)))]
+        crate::responses::BadRequest, crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.flight_planning.plan", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn user_notifications(
     State(st): AppRef,
     auth: Auth,
@@ -454,7 +390,8 @@ pub(crate) async fn user_notifications(
                 0 => "None",
                 1 => "Single",
                 _ => "Multiple",
-            },
+            }
+            .to_owned(),
             message: n.message.clone(),
         })
         .collect();

@@ -7,12 +7,12 @@ use std::path::PathBuf;
 use chrono::{DateTime, SecondsFormat, Utc};
 use entente_dss::EntityId;
 use entente_uss::{FlightState, Priority, StateChange};
+use entente_wire::uss::{OperationalIntent, VehicleTelemetry};
+use entente_wire::{Volume4D, volume_out, volumes_in};
 use serde::{Deserialize, Serialize};
 
 use super::journal::{Journal, Pending, PendingSync};
-use super::types::{OperationalIntent, VehicleTelemetry};
 use super::{MAX_VERTICES, OwnFlight};
-use crate::wire::{Volume4D, volume_out, volumes_in};
 
 #[derive(Serialize, Deserialize)]
 pub(crate) struct StoredFlight {
@@ -86,7 +86,7 @@ impl FlightsFile {
         let mut flights = HashMap::new();
         for (id, s) in records {
             let id = EntityId::parse(&id).ok_or_else(|| invalid(&path, format!("flight id {id:?}")))?;
-            let bad = |e: crate::error::ApiError| invalid(&path, format!("flight {id}: {e}"));
+            let bad = |e: entente_wire::WireError| invalid(&path, format!("flight {id}: {e}"));
             let nonconforming_since = s
                 .nonconforming_since
                 .map(|t| parse_time(&t))

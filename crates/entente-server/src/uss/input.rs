@@ -5,10 +5,10 @@
 
 use entente_dss::{Limits, WriteKind, check_write_volumes};
 use entente_uss::Volume;
+use entente_wire::{Volume4D, volumes_in};
 
 use super::MAX_VERTICES;
 use crate::error::ApiError;
-use crate::wire::{Volume4D, volumes_in};
 
 /// F3548 CstrMaxVertices: an authority's zone has fewer vertices than a flight may.
 const CSTR_MAX_VERTICES: usize = 1_000;

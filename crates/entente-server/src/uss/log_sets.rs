@@ -9,60 +9,19 @@ use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
 use entente_dss::{DssError, StoreError};
 use entente_uss::{AuditRecord, Direction, Entry, EventKind, Exchange};
+use entente_wire::scd::ExchangeRecord;
+use entente_wire::uss::{OperationalIntentPositions, PositionRecord, UssLogSet, VehicleTelemetry};
+use entente_wire::{Time, parse_rfc3339, time_out};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use super::UssState;
 use super::authority::AUTHORITY_SCOPE;
 use crate::error::ApiError;
 use crate::extract::Auth;
 use crate::routes::Routes;
-use crate::scd::types::ExchangeRecord;
-use crate::uss::types::VehicleTelemetry;
-use crate::wire::{Time, parse_rfc3339, time_out};
 
 pub(crate) fn routes() -> Routes<Arc<UssState>> {
     Routes::new().get("/uss/v1/log_sets/{log_set_id}", log_set)
-}
-
-/// F3548's USSLogSet. Messages, operator notifications, planning attempts and positions come from the audit
-/// chain. Operator inputs and associations, and constraint provider associations, are not recorded by this USS,
-/// so they are served empty rather than made up.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct UssLogSet {
-    pub messages: Vec<ExchangeRecord>,
-    pub operator_notifications: Vec<UserNotificationRecord>,
-    #[schema(value_type = Vec<Object>)]
-    pub operator_inputs: Vec<serde_json::Value>,
-    #[schema(value_type = Vec<Object>)]
-    pub operator_associations: Vec<serde_json::Value>,
-    pub planning_attempts: Vec<PlanningRecord>,
-    pub operational_intent_positions: Vec<OperationalIntentPositions>,
-    #[schema(value_type = Vec<Object>)]
-    pub constraint_provider_associations: Vec<serde_json::Value>,
-}
-
-/// F3548's PlanningRecord: one attempt, successful or not, to create or change an operational intent.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-pub(crate) struct PlanningRecord {
-    pub time: Time,
-    /// The OVNs this USS held when it planned (the key it sent, when it reached the DSS).
-    pub ovns: Vec<String>,
-    pub missing_operational_intents: Vec<String>,
-    pub missing_constraints: Vec<String>,
-    pub operational_intent_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub problem: Option<String>,
-}
-
-/// F3548's UserNotificationRecord: an operator told of something a requirement says they must hear.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-pub(crate) struct UserNotificationRecord {
-    pub triggering_event_time: Time,
-    pub notification_time: Time,
-    pub notification_details: String,
-    /// The requirement, e.g. SCD0090 (a flight changed by another's conflicting intent).
-    pub notification_triggering_event: String,
 }
 
 /// One position as recorded: the flight's operational intent and F3548's PositionRecord.
@@ -71,20 +30,6 @@ pub(crate) struct PositionNote {
     pub operational_intent_id: String,
     pub time_received: Time,
     pub telemetry: VehicleTelemetry,
-}
-
-/// F3548's PositionRecord.
-#[derive(Clone, Debug, Serialize, ToSchema)]
-pub(crate) struct PositionRecord {
-    pub time_received: Time,
-    pub telemetry: VehicleTelemetry,
-}
-
-/// F3548's OperationalIntentPositions: the positions received for one operational intent.
-#[derive(Clone, Debug, Serialize, ToSchema)]
-pub(crate) struct OperationalIntentPositions {
-    pub operational_intent_id: String,
-    pub positions: Vec<PositionRecord>,
 }
 
 /// Which records a log set id names: all of them, or those whose exchange began within a closed time range.
@@ -136,11 +81,11 @@ fn message(e: &Exchange) -> ExchangeRecord {
 #[utoipa::path(get, path = "/uss/v1/log_sets/{log_set_id}", tag = "F3548 USS-USS",
     params(("log_set_id" = String, Path, description = "\"all\", or \"START..END\" with RFC 3339 times")),
     responses((status = 200, description = "The log set", body = UssLogSet),
-        (status = 400, description = "A time range that does not parse", body = crate::wire::ErrorResponse),
+        (status = 400, description = "A time range that does not parse", body = entente_wire::ErrorResponse),
         crate::responses::Unauthorized,
         crate::responses::NotAuthority,
-        (status = 404, description = "No such log set", body = crate::wire::ErrorResponse),
-        (status = 503, description = "The audit log cannot be read or does not verify", body = crate::wire::ErrorResponse)))]
+        (status = 404, description = "No such log set", body = entente_wire::ErrorResponse),
+        (status = 503, description = "The audit log cannot be read or does not verify", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn log_set(
     State(st): State<Arc<UssState>>,
     auth: Auth,
@@ -232,7 +177,7 @@ mod tests {
         );
         assert!(matches!(selection("com.example.incident.20200107.v4"), Err(ApiError::NotFound(_))));
         let bad = selection("2026-01-07T10:00:00Z..noon").unwrap_err();
-        assert!(matches!(&bad, ApiError::BadRequest(m) if m.contains("end")), "{bad}");
+        assert!(matches!(&bad, ApiError::Wire(e) if e.path().contains("end")), "{bad}");
         let reversed = selection("2026-01-07T11:00:00Z..2026-01-07T10:00:00Z").unwrap_err();
         assert!(matches!(reversed, ApiError::BadRequest(_)));
     }

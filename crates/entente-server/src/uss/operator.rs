@@ -15,22 +15,22 @@ use entente_uss::{
     EventKind, FlightState, Position, Priority, Reason, Route, Timestamp, Verdict, Volume,
     activation_volumes, assess, check_fix_time, covers, route_volumes,
 };
+use entente_wire::operator::{
+    FlightList, FlightRequest, FlightStateChange, FlightStatus, PlanConflictResponse, RouteRequest,
+};
+use entente_wire::uss::VehicleTelemetry;
+use entente_wire::{altitude_in, parse_rfc3339, time_in, time_out, volume_out};
 use serde::Deserialize;
 use tokio::sync::OwnedMutexGuard;
 
 use super::input::{self, flight_volumes};
 use super::log_sets::PositionNote;
 use super::planner::{self, CONSTRAINT_PRIORITY, Proposal};
-use super::types::{
-    FlightList, FlightRequest, FlightStateChange, FlightStatus, PlanConflictResponse, RouteRequest,
-    VehicleTelemetry,
-};
 use super::{OwnFlight, UssState};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
 use crate::metrics::PlanOutcome;
 use crate::routes::Routes;
-use crate::wire::{altitude_in, parse_rfc3339, time_in, time_out, volume_out};
 
 /// The scope an operator's token must carry; peers' F3548 scopes do not open this API.
 pub(crate) const OPERATOR_SCOPE: &str = "entente.operator";
@@ -83,7 +83,7 @@ pub(super) fn priority(value: i32, path: &str) -> Result<Priority, ApiError> {
     Ok(Priority(value))
 }
 
-fn route_in(r: &RouteRequest) -> Result<Vec<Volume>, ApiError> {
+fn route_in(r: &RouteRequest) -> Result<Route, ApiError> {
     let route = Route {
         waypoints: r.waypoints.iter().map(|p| LatLng::new(p.lat, p.lng)).collect(),
         buffer_m: r.buffer_m,
@@ -101,7 +101,7 @@ fn route_in(r: &RouteRequest) -> Result<Vec<Volume>, ApiError> {
             "route: altitude_lower must not exceed altitude_upper, and time_start must precede time_end",
         ));
     }
-    Ok(route_volumes(&route)?)
+    Ok(route)
 }
 
 fn status_of(id: EntityId, f: &OwnFlight) -> FlightStatus {
@@ -182,7 +182,7 @@ fn current(st: &UssState, id: EntityId) -> Status {
 
 /// Plans a new flight in Accepted. A conflict answers 409 with the alternatives, each a request to submit as is.
 #[utoipa::path(post, path = "/operator/v1/flights", tag = "Operator", request_body = FlightRequest,
-    responses((status = 201, description = "Planned and Accepted", body = FlightStatus), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotOperator, (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), (status = 413, description = "The DSS refused the area as too large", body = crate::wire::ErrorResponse), (status = 502, description = "The DSS or a peer could not be reached or failed", body = crate::wire::ErrorResponse)))]
+    responses((status = 201, description = "Planned and Accepted", body = FlightStatus), crate::responses::BadRequest, crate::responses::Unauthorized, (status = 403, description = "The token lacks the entente.operator scope, or the priority is not granted to this operator by the USS's priority policy (the message names the levels it may use)", body = entente_wire::ErrorResponse), (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), (status = 413, description = "The DSS refused the area as too large", body = entente_wire::ErrorResponse), (status = 502, description = "The DSS or a peer could not be reached or failed", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn submit(
     State(st): AppRef,
     auth: Auth,
@@ -200,26 +200,35 @@ pub(crate) async fn submit(
 /// The proposal an operator's request makes, or the 400 naming what in it breaks which rule.
 fn proposal_of(st: &UssState, auth: &Auth, body: &Body) -> Result<Proposal, ApiError> {
     let req: FlightRequest = body.json()?;
-    let volumes = match &req.route {
-        None => flight_volumes(&req.volumes, "volumes", &st.config.dss_limits)?,
+    let (volumes, route) = match &req.route {
+        None => (flight_volumes(&req.volumes, "volumes", &st.config.dss_limits)?, None),
         Some(_) if !req.volumes.is_empty() => return Err(ApiError::bad("give volumes or a route, not both")),
-        Some(route) => input::checked(
-            route_in(route)?,
-            "route.segments",
-            WriteKind::OperationalIntent,
-            &st.config.dss_limits,
-        )?,
+        Some(route) => {
+            let route = route_in(route)?;
+            let volumes = input::checked(
+                route_volumes(&route)?,
+                "route.segments",
+                WriteKind::OperationalIntent,
+                &st.config.dss_limits,
+            )?;
+            (volumes, Some(route))
+        }
     };
     let now = st.now();
     check_plan_window(&volumes, now)?;
+    let priority = priority(req.priority, "priority")?;
+    if let Some(grants) = &st.config.priority_grants {
+        grants.check(&auth.0.sub, &auth.0.scopes, priority)?;
+    }
     Ok(Proposal {
         volumes,
         off_nominal: Vec::new(),
-        priority: priority(req.priority, "priority")?,
+        priority,
         state: FlightState::Accepted,
         reason: Reason::Planned,
         now,
         operator: Some(auth.0.sub.clone()),
+        route,
     })
 }
 
@@ -237,7 +246,7 @@ pub(crate) async fn status(State(st): AppRef, auth: Auth, Path(id): Path<String>
     params(("state" = Option<String>, Query, description = "Only flights in this state: Accepted, Activated, Nonconforming, Contingent or Ended"),
         ("time_start" = Option<String>, Query, description = "Only flights in force at or after this instant (RFC 3339)"),
         ("time_end" = Option<String>, Query, description = "Only flights in force at or before this instant (RFC 3339)")),
-    responses((status = 200, description = "The caller's flights", body = FlightList), (status = 400, description = "Invalid filter; the message names it and the rule", body = crate::wire::ErrorResponse), crate::responses::Unauthorized, crate::responses::NotOperator))]
+    responses((status = 200, description = "The caller's flights", body = FlightList), (status = 400, description = "Invalid filter; the message names it and the rule", body = entente_wire::ErrorResponse), crate::responses::Unauthorized, crate::responses::NotOperator))]
 pub(crate) async fn list(
     State(st): AppRef,
     auth: Auth,
@@ -291,6 +300,7 @@ pub(crate) async fn activate(State(st): AppRef, auth: Auth, Path(id): Path<Strin
         reason: Reason::Activated { moved_start },
         now,
         operator: None,
+        route: None,
     };
     planner::plan(&st, id, proposal).await?;
     current(&st, id)
@@ -363,8 +373,16 @@ pub(crate) async fn telemetry(State(st): AppRef, auth: Auth, Path(id): Path<Stri
             // F3548: a contingent intent has off-nominal volumes only.
             Verdict::Contingent { off_nominal, .. } => (Vec::new(), vec![off_nominal]),
         };
-        let proposal =
-            Proposal { volumes, off_nominal, priority: f.priority, state: next, reason, now, operator: None };
+        let proposal = Proposal {
+            volumes,
+            off_nominal,
+            priority: f.priority,
+            state: next,
+            reason,
+            now,
+            operator: None,
+            route: None,
+        };
         planner::plan(&st, id, proposal).await?;
     }
     current(&st, id)

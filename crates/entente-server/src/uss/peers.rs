@@ -7,22 +7,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use entente_dss::Scope;
+use entente_wire::parse_rfc3339;
+use entente_wire::scd::{
+    ConstraintReference, OperationalIntentReference, SubscriberToNotify, SubscriptionState,
+};
+use entente_wire::uss::{
+    Constraint, GetConstraintDetailsResponse, GetOperationalIntentDetailsResponse, OperationalIntent,
+    PutConstraintDetailsParameters, PutOperationalIntentDetailsParameters,
+};
 use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::task::JoinSet;
 
 use super::UssState;
-use super::types::{
-    Constraint, GetConstraintDetailsResponse, GetOperationalIntentDetailsResponse, OperationalIntent,
-    PutConstraintDetailsParameters, PutOperationalIntentDetailsParameters,
-};
 use crate::error::ApiError;
-use crate::scd::types::{
-    ConstraintReference, OperationalIntentReference, SubscriberToNotify, SubscriptionState,
-};
 use crate::scd::{CM, CP, SC};
-use crate::wire::parse_rfc3339;
 use entente_uss::Timestamp;
 
 /// Runs `call` on every item at once; each item keeps its own outcome, so one peer being down does not hide

@@ -5,27 +5,24 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use entente_dss::{EntityId, Scope};
-use entente_geo::Interval;
+use entente_geo::{Circle, Interval, LatLng, Outline, distance_m};
 use entente_uss::{
-    EventKind, FlightState, Intent, Priority, Reason, SearchSpace, Timestamp, UssError, Volume, alternatives,
-    blocking_intents, record_change, volumes_intersect,
+    Alternative, CostWeights, EventKind, FlightState, Intent, Lateral, Priority, Reason, Route, SearchSpace,
+    Timestamp, UssError, Volume, alternatives, blocking_intents, record_change, volumes_intersect,
 };
-
-use super::dss_client::{self, PutOutcome};
-use super::log_sets::PlanningRecord;
-use super::types::{
-    AlternativePlan, Constraint, FlightRequest, OperationalIntent, OperationalIntentDetails,
-    PlanConflictResponse,
-};
-use super::{MAX_VERTICES, OwnFlight, UssState, peers, uss_api};
-use crate::error::ApiError;
-use crate::metrics::PlanOutcome;
-use crate::scd::types::{
+use entente_wire::operator::{AlternativePlan, FlightRequest, PlanConflictResponse, RouteRequest};
+use entente_wire::scd::{
     ConstraintReference, ExchangeRecord, ImplicitSubscriptionParameters, NULL_SUBSCRIPTION,
     OperationalIntentReference, PutOperationalIntentReferenceParameters, UssAvailabilityState,
 };
+use entente_wire::uss::{Constraint, OperationalIntent, OperationalIntentDetails, PlanningRecord};
+use entente_wire::{LatLngPoint, time_in, time_out, volume_out, volumes_in};
+
+use super::dss_client::{self, PutOutcome};
+use super::{MAX_VERTICES, OwnFlight, UssState, peers, uss_api};
+use crate::error::ApiError;
+use crate::metrics::PlanOutcome;
 use crate::scd::{CMSA, CP, SC};
-use crate::wire::{time_in, time_out, volume_out, volumes_in};
 
 /// Records one planning attempt in the audit chain, for the log set (F3548 `PlanningRecord`).
 fn attempted(
@@ -62,6 +59,9 @@ pub(crate) struct Proposal {
     pub now: Timestamp,
     /// Who plans a new flight (the `sub` of the operator's token); an existing flight keeps its planner.
     pub operator: Option<String>,
+    /// The route `volumes` were made from, when the operator gave one: an alternative may fly it around what
+    /// blocks it.
+    pub route: Option<Route>,
 }
 
 /// An intent or constraint known with its details and the OVN that proves it to the DSS. This USS's
@@ -209,7 +209,9 @@ async fn write(st: &Arc<UssState>, id: EntityId, p: Proposal) -> Result<Operatio
                 });
                 known.extend(learn(st, intents, &p.volumes).await?);
                 known.extend(learn_constraints(st, constraints).await?);
-                check_conflicts(st, &p, &known, flown.as_deref())?;
+                if let Some(refused) = conflicts(st, &p, &known, flown.as_deref()) {
+                    return Err(refuse(st, id, &p, &known, refused).await);
+                }
             }
         }
     }
@@ -271,8 +273,44 @@ async fn decide(
     let (refs, constraints) = query(st, &p.volumes, &id.to_string()).await?;
     let mut known = learn(st, refs, &p.volumes).await?;
     known.extend(learn_constraints(st, constraints).await?);
-    check_conflicts(st, p, &known, flown.as_deref())?;
+    if let Some(refused) = conflicts(st, p, &known, flown.as_deref()) {
+        return Err(refuse(st, id, p, &known, refused).await);
+    }
     Ok((known, flown))
+}
+
+/// Every intent and constraint within `reach` metres sideways of the proposal that `known` lacks, with its
+/// details: where a sideways alternative may lead.
+async fn learn_around(
+    st: &Arc<UssState>,
+    id: EntityId,
+    p: &Proposal,
+    known: &[Known],
+    reach: f64,
+) -> Result<Vec<Known>, ApiError> {
+    let wide: Vec<Volume> = p.volumes.iter().map(|v| widened(v, reach)).collect::<Result<_, _>>()?;
+    let (refs, constraints) = query(st, &wide, &id.to_string()).await?;
+    let have: HashSet<&str> = known.iter().map(|k| k.intent.id.as_str()).collect();
+    let refs = refs.into_iter().filter(|r| !have.contains(r.id.as_str())).collect();
+    let constraints = constraints.into_iter().filter(|c| !have.contains(c.id.as_str())).collect();
+    let mut more = learn(st, refs, &wide).await?;
+    more.extend(learn_constraints(st, constraints).await?);
+    Ok(more)
+}
+
+/// A circle holding `v`'s outline and everything within `reach` metres of it, over the same altitudes and times.
+fn widened(v: &Volume, reach: f64) -> Result<Volume, ApiError> {
+    let (centre, radius) = match &v.outline {
+        Outline::Circle(c) => (c.center(), c.radius_m()),
+        Outline::Polygon(p) => {
+            let n = p.vertices().len() as f64;
+            let (lat, lng) = p.vertices().iter().fold((0.0, 0.0), |(a, b), q| (a + q.lat / n, b + q.lng / n));
+            let centre = LatLng::new(lat, lng);
+            (centre, p.vertices().iter().map(|q| distance_m(centre, *q)).fold(0.0, f64::max))
+        }
+    };
+    let outline = Circle::new(centre, radius + reach).map_err(|e| ApiError::bad(e.to_string()))?;
+    Ok(Volume { outline: Outline::Circle(outline), altitude: v.altitude, time: v.time })
 }
 
 /// Ends flight `id`: deletes its reference (when the DSS has one) and tells the subscribers.
@@ -301,8 +339,8 @@ pub(crate) async fn end(st: &Arc<UssState>, id: EntityId) -> Result<(), ApiError
     Ok(())
 }
 
-fn dss_state(state: FlightState) -> Result<crate::scd::types::OperationalIntentState, ApiError> {
-    use crate::scd::types::OperationalIntentState as S;
+fn dss_state(state: FlightState) -> Result<entente_wire::scd::OperationalIntentState, ApiError> {
+    use entente_wire::scd::OperationalIntentState as S;
     Ok(match state {
         FlightState::Accepted => S::Accepted,
         FlightState::Activated => S::Activated,
@@ -438,7 +476,7 @@ async fn learn(
             }
             Err(e)
                 if r.uss_availability == UssAvailabilityState::Down
-                    && r.state == crate::scd::types::OperationalIntentState::Accepted =>
+                    && r.state == entente_wire::scd::OperationalIntentState::Accepted =>
             {
                 tracing::info!(intent = r.id, manager = r.manager, error = %e, "planning over an Accepted intent of a Down USS");
             }
@@ -493,14 +531,15 @@ async fn report_unreachable(st: &UssState, r: &OperationalIntentReference, error
     }
 }
 
-/// Refuses the proposal if it meets an intent it may not conflict with, answering the alternatives found.
-/// Conflicts the flight already had while `flown` (the volumes of an Activated flight being changed) are kept.
-fn check_conflicts(
-    st: &UssState,
-    p: &Proposal,
-    known: &[Known],
-    flown: Option<&[Volume]>,
-) -> Result<(), ApiError> {
+/// What a refused proposal meets, and every intent it was decided against.
+struct Refused {
+    blocking: Vec<String>,
+    others: Vec<Intent>,
+}
+
+/// Whether the proposal meets an intent it may not conflict with. Conflicts the flight already had while `flown`
+/// (the volumes of an Activated flight being changed) are kept.
+fn conflicts(st: &UssState, p: &Proposal, known: &[Known], flown: Option<&[Volume]>) -> Option<Refused> {
     let mut intents: Vec<Intent> = known.iter().map(|k| k.intent.clone()).collect();
     if let Some(flown) = flown {
         let pre_existing: HashSet<String> = blocking_intents(flown, p.priority, &intents, st.config.policy)
@@ -509,9 +548,33 @@ fn check_conflicts(
             .collect();
         intents.retain(|i| !pre_existing.contains(&i.id));
     }
-    let blocking = blocking_intents(&p.volumes, p.priority, &intents, st.config.policy);
-    if blocking.is_empty() {
-        return Ok(());
+    let blocking: Vec<String> = blocking_intents(&p.volumes, p.priority, &intents, st.config.policy)
+        .into_iter()
+        .map(|i| i.id.clone())
+        .collect();
+    (!blocking.is_empty()).then_some(Refused { blocking, others: intents })
+}
+
+/// The 409 of a refused proposal, with the alternatives found: in time and altitude among what the decision
+/// knew, and sideways too (within `AlternativeSearch::max_lateral_m`) once what lies around was learned. Should
+/// that fail (a peer there does not answer), only shifts in place are offered.
+async fn refuse(
+    st: &Arc<UssState>,
+    id: EntityId,
+    p: &Proposal,
+    known: &[Known],
+    refused: Refused,
+) -> ApiError {
+    let Refused { blocking, mut others } = refused;
+    let mut max_lateral_m = st.config.alternatives.max_lateral_m;
+    if max_lateral_m > 0.0 {
+        match learn_around(st, id, p, known, max_lateral_m).await {
+            Ok(more) => others.extend(more.into_iter().map(|k| k.intent)),
+            Err(e) => {
+                tracing::info!(error = %e, "no sideways alternatives: what lies around the flight is not known");
+                max_lateral_m = 0.0;
+            }
+        }
     }
     let search = &st.config.alternatives;
     let space = SearchSpace {
@@ -522,27 +585,58 @@ fn check_conflicts(
         altitude_floor_m: search.altitude_floor_m,
         altitude_ceiling_m: search.altitude_ceiling_m,
         not_before: st.now(),
+        not_after: None,
+        max_lateral_m,
+        lateral_step_m: 0.0,
+        shape_may_change: true,
+        weights: CostWeights::default(),
         max_results: search.max_results,
     };
-    let found = alternatives(&p.volumes, p.priority, &intents, st.config.policy, &space);
-    Err(ApiError::PlanConflict(Box::new(PlanConflictResponse {
+    let found = alternatives(&p.volumes, p.route.as_ref(), p.priority, &others, st.config.policy, &space);
+    ApiError::PlanConflict(Box::new(PlanConflictResponse {
         message: format!(
             "the flight intersects {} operational intent(s) it may not conflict with; {} alternative(s) found",
             blocking.len(),
             found.len()
         ),
-        conflicting_intents: blocking.iter().map(|i| i.id.clone()).collect(),
-        alternatives: found
-            .into_iter()
-            .map(|a| AlternativePlan {
-                time_shift_seconds: a.time_shift.num_seconds(),
-                altitude_shift_m: a.altitude_shift_m,
-                request: FlightRequest {
-                    volumes: a.volumes.iter().map(volume_out).collect(),
-                    route: None,
-                    priority: p.priority.0,
-                },
-            })
-            .collect(),
-    })))
+        conflicting_intents: blocking,
+        alternatives: found.into_iter().map(|a| alternative_out(a, p)).collect(),
+    }))
+}
+
+/// An alternative as the operator submits it: a detour as the route it flies (shifted like the volumes), any other
+/// as its volumes.
+fn alternative_out(a: Alternative, p: &Proposal) -> AlternativePlan {
+    let route = match (&a.lateral, &p.route) {
+        (Lateral::Detour { waypoints }, Some(r)) => {
+            let at = |t: Option<Timestamp>| t.map(|t| time_out(t + a.time_shift));
+            let height = |h: Option<f64>| {
+                h.map(|h| entente_wire::Altitude {
+                    value: h + a.altitude_shift_m,
+                    reference: "W84".into(),
+                    units: "M".into(),
+                })
+            };
+            match (at(r.time.lo), at(r.time.hi), height(r.altitude.lo), height(r.altitude.hi)) {
+                (Some(time_start), Some(time_end), Some(altitude_lower), Some(altitude_upper)) => {
+                    Some(RouteRequest {
+                        waypoints: waypoints.iter().map(|w| LatLngPoint { lat: w.lat, lng: w.lng }).collect(),
+                        buffer_m: r.buffer_m,
+                        altitude_lower,
+                        altitude_upper,
+                        time_start,
+                        time_end,
+                    })
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    let volumes = if route.is_some() { Vec::new() } else { a.volumes.iter().map(volume_out).collect() };
+    AlternativePlan {
+        time_shift_seconds: a.time_shift.num_seconds(),
+        altitude_shift_m: a.altitude_shift_m,
+        request: FlightRequest { volumes, route, priority: p.priority.0 },
+    }
 }

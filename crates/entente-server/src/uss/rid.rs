@@ -12,7 +12,6 @@ pub(crate) mod replay;
 pub(crate) mod sp;
 pub(crate) mod tactical;
 pub(crate) mod testing;
-pub(crate) mod types;
 pub(crate) mod v19;
 
 use std::sync::Arc;
@@ -20,14 +19,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use entente_uss::rid::{Fix, V19_VIEWS, V22A_VIEWS, ViewLimits};
+use entente_wire::rid::v22a::{RidAircraftPosition, RidAircraftState, RidHeight};
+use entente_wire::uss::VehicleTelemetry;
+use entente_wire::{Time, parse_rfc3339, time_out};
 use parking_lot::Mutex;
 
-use self::types::{RidAircraftPosition, RidAircraftState, RidHeight};
 use super::UssState;
-use super::types::VehicleTelemetry;
 use crate::error::ApiError;
 use crate::routes::Routes;
-use crate::wire::{Time, parse_rfc3339, time_out};
 
 /// Which F3411 version the USS speaks to the DSS and to peers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -7,20 +7,20 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use entente_dss::EntityId;
 use entente_uss::{FlightState, Volume, volumes_intersect};
-use serde::{Deserialize, Serialize};
-
-use super::peers::remember;
-use super::types::{
+use entente_wire::scd::ErrorReport;
+use entente_wire::uss::{
     GetConstraintDetailsResponse, GetOperationalIntentDetailsResponse, GetOperationalIntentTelemetryResponse,
     OperationalIntent, PutConstraintDetailsParameters, PutOperationalIntentDetailsParameters,
 };
+use entente_wire::{time_out, volumes_in};
+use serde::{Deserialize, Serialize};
+
+use super::peers::remember;
 use super::{MAX_VERTICES, UssState};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
 use crate::routes::Routes;
-use crate::scd::types::ErrorReport;
 use crate::scd::{AA, CM, CMSA, CP, SC};
-use crate::wire::{time_out, volumes_in};
 
 type AppRef = State<Arc<UssState>>;
 
@@ -37,7 +37,7 @@ pub(crate) fn routes() -> Routes<Arc<UssState>> {
 /// 404 until the DSS confirmed the intent; afterwards the version the DSS last accepted, even while a change
 /// is being written.
 #[utoipa::path(get, path = "/uss/v1/operational_intents/{entityid}", tag = "F3548 USS-USS", params(("entityid" = String, Path, description = "UUIDv4 of the entity")),
-    responses((status = 200, description = "The intent as the DSS last accepted it", body = GetOperationalIntentDetailsResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotManager, (status = 404, description = "Unknown, or not yet confirmed by the DSS", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "The intent as the DSS last accepted it", body = GetOperationalIntentDetailsResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotManager, (status = 404, description = "Unknown, or not yet confirmed by the DSS", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn intent_details(
     State(st): AppRef,
     auth: Auth,
@@ -54,7 +54,7 @@ pub(crate) async fn intent_details(
 /// Telemetry is shared only while the flight is off-nominal (409 otherwise), and only once some was reported
 /// (412 before).
 #[utoipa::path(get, path = "/uss/v1/operational_intents/{entityid}/telemetry", tag = "F3548 USS-USS", params(("entityid" = String, Path, description = "UUIDv4 of the entity")),
-    responses((status = 200, description = "The latest telemetry", body = GetOperationalIntentTelemetryResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotManager, (status = 404, description = "Unknown, or not yet confirmed by the DSS", body = crate::wire::ErrorResponse), (status = 409, description = "Not Nonconforming or Contingent", body = crate::wire::ErrorResponse), (status = 412, description = "No telemetry yet", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "The latest telemetry", body = GetOperationalIntentTelemetryResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotManager, (status = 404, description = "Unknown, or not yet confirmed by the DSS", body = entente_wire::ErrorResponse), (status = 409, description = "Not Nonconforming or Contingent", body = entente_wire::ErrorResponse), (status = 412, description = "No telemetry yet", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn intent_telemetry(
     State(st): AppRef,
     auth: Auth,
@@ -88,7 +88,7 @@ pub(crate) async fn intent_telemetry(
 /// A peer's intent changed. Only its manager may say so (403), and versions only move forward (409): an older
 /// version, or the same one with other content, is refused.
 #[utoipa::path(post, path = "/uss/v1/operational_intents", tag = "F3548 USS-USS", request_body = PutOperationalIntentDetailsParameters,
-    responses((status = 204, description = "Received"), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotManager, (status = 409, description = "The version goes backwards", body = crate::wire::ErrorResponse)))]
+    responses((status = 204, description = "Received"), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotManager, (status = 409, description = "The version goes backwards", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn notified_intent(
     State(st): AppRef,
     auth: Auth,
@@ -157,11 +157,11 @@ const SYSTEM_IDENTITY: &str = "astm.f3548.v21";
 /// InterUSS's versioning interface: the version of this USS's F3548 implementation.
 #[utoipa::path(get, path = "/versioning/versions/{system_identity}", tag = "InterUSS extensions",
     params(("system_identity" = String, Path, description = "The system whose version is asked: `astm.f3548.v21`")),
-    responses((status = 200, description = "The version of this USS", body = crate::interuss::SystemVersion), crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.versioning.read_system_versions", body = crate::wire::ErrorResponse), (status = 404, description = "No such system here", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "The version of this USS", body = entente_wire::interuss::versioning::SystemVersion), crate::responses::Unauthorized, (status = 403, description = "The token lacks interuss.versioning.read_system_versions", body = entente_wire::ErrorResponse), (status = 404, description = "No such system here", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn system_version(
     auth: Auth,
     Path(system_identity): Path<String>,
-) -> Result<Json<crate::interuss::SystemVersion>, ApiError> {
+) -> Result<Json<entente_wire::interuss::versioning::SystemVersion>, ApiError> {
     crate::interuss::versioned(&auth, system_identity, SYSTEM_IDENTITY)
 }
 
@@ -260,8 +260,8 @@ pub(crate) async fn notified_constraint(
     responses((status = 200, description = "The constraint", body = GetConstraintDetailsResponse),
         crate::responses::BadRequest,
         crate::responses::Unauthorized,
-        (status = 403, description = "The token lacks the scope", body = crate::wire::ErrorResponse),
-        (status = 404, description = "Not a constraint this USS manages", body = crate::wire::ErrorResponse)))]
+        (status = 403, description = "The token lacks the scope", body = entente_wire::ErrorResponse),
+        (status = 404, description = "Not a constraint this USS manages", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn constraint_details(
     State(st): AppRef,
     auth: Auth,
@@ -281,14 +281,14 @@ pub(crate) async fn constraint_details(
 /// A report as this USS archived it: who filed it, when, and what it said.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct ArchivedReport {
-    pub received_at: crate::wire::Time,
+    pub received_at: entente_wire::Time,
     pub from: String,
     pub report: ErrorReport,
 }
 
 /// Reports are archived (the exchange itself is also in the audit log) before they are acknowledged with an id.
 #[utoipa::path(post, path = "/uss/v1/reports", tag = "F3548 USS-USS", request_body = ErrorReport,
-    responses((status = 201, description = "Archived, with its id", body = ErrorReport), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotManager, (status = 503, description = "The report could not be archived", body = crate::wire::ErrorResponse)))]
+    responses((status = 201, description = "Archived, with its id", body = ErrorReport), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotManager, (status = 503, description = "The report could not be archived", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn report(
     State(st): AppRef,
     auth: Auth,

@@ -239,6 +239,57 @@ async fn conflicts_answer_alternatives_and_peer_details_are_fetched_once_per_ver
     Ok(())
 }
 
+/// Great-circle length of a route's waypoints as the operator API gives them, in metres.
+fn route_length(waypoints: &Value) -> f64 {
+    let points: Vec<(f64, f64)> = waypoints
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|w| Some((w["lat"].as_f64()?.to_radians(), w["lng"].as_f64()?.to_radians())))
+        .collect();
+    points
+        .windows(2)
+        .map(|w| {
+            let ((p1, l1), (p2, l2)) = (w[0], w[1]);
+            let h = ((p2 - p1) / 2.0).sin().powi(2) + p1.cos() * p2.cos() * ((l2 - l1) / 2.0).sin().powi(2);
+            2.0 * 6_371_008.8 * h.sqrt().asin()
+        })
+        .sum()
+}
+
+#[tokio::test]
+async fn a_route_clipping_a_peers_flight_is_offered_a_short_detour_first_and_it_plans() -> anyhow::Result<()>
+{
+    let dss = Dss::start().await?;
+    let uss1 = Uss::start(&dss, "uss1").await?;
+    let uss2 = Uss::start(&dss, "uss2").await?;
+    // uss2's flight: a 100 m disc whose south edge reaches 10 m past the route's centre line, from the ground to
+    // 150 m, for hours: climbing over it costs 180 m, waiting for it more than the search's two hours.
+    let north = LAT + 90.0 / 111_195.0;
+    let peer =
+        json!({"volumes": [volume4d(&circle(north, LNG + 0.013, 100.0), 0.0, 150.0, 0, 300)], "priority": 0});
+    uss2.operator().post("/operator/v1/flights", &peer).await.want(201)?;
+    let route = json!({"route": {
+        "waypoints": [{"lat": LAT, "lng": LNG}, {"lat": LAT, "lng": LNG + 0.026}],
+        "buffer_m": 20.0,
+        "altitude_lower": altitude(0.0), "altitude_upper": altitude(100.0),
+        "time_start": time_of(at(10)), "time_end": time_of(at(40)),
+    }, "priority": 0});
+    let refused = uss1.operator().post("/operator/v1/flights", &route).await.want(409)?;
+    let first = &refused["alternatives"][0];
+    let waypoints = &first["request"]["route"]["waypoints"];
+    let (before, after) = (route_length(&route["route"]["waypoints"]), route_length(waypoints));
+    assert!(after > before && after < before * 1.1, "the first alternative is a short detour: {first}");
+    assert_eq!(
+        (first["time_shift_seconds"].as_i64(), first["altitude_shift_m"].as_f64()),
+        (Some(0), Some(0.0))
+    );
+    assert_eq!(first["request"]["volumes"], json!([]), "a detour is submitted as its route");
+    let planned = uss1.operator().post("/operator/v1/flights", &first["request"]).await.want(201)?;
+    assert_eq!(planned["state"], "Accepted");
+    Ok(())
+}
+
 #[tokio::test]
 async fn client_credentials_tokens_come_from_the_token_endpoint() -> anyhow::Result<()> {
     let dss = Dss::start().await?;

@@ -340,6 +340,40 @@ fn io(e: impl std::fmt::Display) -> StoreError {
     StoreError::Io(e.to_string())
 }
 
+/// How a request failed: whether it may have reached etcd and been applied.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) error: StoreError,
+    /// Sent and unanswered, or answered with an error etcd also gives for a proposal it may still commit
+    /// (a timeout, a leader change, a lost connection): the outcome is unknown.
+    pub(crate) maybe_applied: bool,
+}
+
+impl From<Failure> for StoreError {
+    fn from(failure: Failure) -> StoreError {
+        failure.error
+    }
+}
+
+/// Whether a request answered `status` may still have been applied. etcd refuses a request it will not
+/// propose with a definite code (a bad argument, too many operations, no such revision); timeouts, leader
+/// changes and transport failures come after the request may have been proposed.
+fn maybe_applied(status: &tonic::Status) -> bool {
+    use tonic::Code;
+    !matches!(
+        status.code(),
+        Code::InvalidArgument
+            | Code::FailedPrecondition
+            | Code::OutOfRange
+            | Code::PermissionDenied
+            | Code::Unauthenticated
+            | Code::ResourceExhausted
+            | Code::NotFound
+            | Code::AlreadyExists
+            | Code::Unimplemented
+    )
+}
+
 /// Whether the request failed before reaching the member (no connection could be made), so sending it elsewhere
 /// cannot apply it twice. A connection lost after sending ("connection reset") does not count: its outcome is
 /// unknown.
@@ -465,7 +499,7 @@ impl Etcd {
         request: &Req,
         idempotent: bool,
         to_leader: bool,
-    ) -> Result<Resp, StoreError>
+    ) -> Result<Resp, Failure>
     where
         Req: prost::Message + Clone + Send + Sync + 'static,
         Resp: prost::Message + Default + Send + Sync + 'static,
@@ -499,30 +533,37 @@ impl Etcd {
                     if leader == i {
                         self.forget_leader(i);
                     }
-                    return Err(io(format!("etcd at {}: {status}", self.members[i].0)));
+                    return Err(Failure {
+                        maybe_applied: !idempotent && maybe_applied(&status),
+                        error: io(format!("etcd at {}: {status}", self.members[i].0)),
+                    });
                 }
             }
         }
         let urls: Vec<&str> = self.members.iter().map(|(url, _)| url.as_str()).collect();
-        Err(io(format!(
+        // Every attempt failed before reaching a member, or was idempotent: nothing was applied.
+        let error = io(format!(
             "no etcd member of {} answered: {}",
             urls.join(","),
             last.map(|s| s.to_string()).unwrap_or_default()
-        )))
+        ));
+        Err(Failure { error, maybe_applied: false })
     }
 
     pub(crate) async fn range(&self, request: &RangeRequest) -> Result<RangeResponse, StoreError> {
-        self.unary(RANGE, request, true, false).await
+        Ok(self.unary(RANGE, request, true, false).await?)
     }
 
     /// A linearizable read sent to the leader when it is known, which confirms it with one heartbeat round
     /// where a follower would first ask the leader.
     pub(crate) async fn range_at_leader(&self, request: &RangeRequest) -> Result<RangeResponse, StoreError> {
         self.find_leader().await;
-        self.unary(RANGE, request, true, true).await
+        Ok(self.unary(RANGE, request, true, true).await?)
     }
 
-    pub(crate) async fn txn(&self, request: &TxnRequest) -> Result<TxnResponse, StoreError> {
+    /// Sends a transaction once (to another member only when the first could not be reached); a failure says
+    /// whether it may have been applied.
+    pub(crate) async fn txn(&self, request: &TxnRequest) -> Result<TxnResponse, Failure> {
         self.find_leader().await;
         self.unary(TXN, request, false, true).await
     }

@@ -148,6 +148,27 @@ impl Layout {
         (format!("{}/p/", self.prefix).into_bytes(), format!("{}/p0", self.prefix).into_bytes())
     }
 
+    /// Slot `n` of an instance: written by each of its transactions, so that one whose answer was lost can be
+    /// told from one that never applied. Outside the replicated range.
+    pub(crate) fn slot(&self, instance: &str, n: usize) -> Vec<u8> {
+        format!("{}/r/{instance}/{n}", self.prefix).into_bytes()
+    }
+
+    /// The mark decision `k` of a batch sent on `slot` puts when it commits.
+    pub(crate) fn mark(&self, slot: &[u8], k: usize) -> Vec<u8> {
+        let mut key = slot.to_vec();
+        key.extend_from_slice(format!("/{k}").as_bytes());
+        key
+    }
+
+    /// `[start, end)` of the marks of `slot`.
+    pub(crate) fn marks(&self, slot: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        let (mut start, mut end) = (slot.to_vec(), slot.to_vec());
+        start.push(b'/');
+        end.push(b'/' + 1);
+        (start, end)
+    }
+
     /// Bumped by every write, so its revision is the newest commit of the pool.
     pub(crate) fn head(&self) -> Vec<u8> {
         format!("{}/head", self.prefix).into_bytes()

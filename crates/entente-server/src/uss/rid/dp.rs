@@ -15,22 +15,26 @@ use entente_uss::rid::{
     Fix, NEAR_REAL_TIME_S, Scale, View, clusters, merge_fixes, recent_in_view, seen_in, subscription_fits,
 };
 use entente_uss::{Timestamp, Volume};
+use entente_wire::operator::{
+    DisplayCluster, DisplayFlight, DisplayPosition, DisplayResponse, Watch, WatchList, WatchRequest,
+};
+use entente_wire::rid::v19 as rid_v19;
+use entente_wire::rid::v22a::{
+    GetFlightDetailsResponse, GetFlightsResponse, IdentificationServiceArea,
+    PutIdentificationServiceAreaNotificationParameters, PutParameters, PutSubscriptionResponse,
+};
+use entente_wire::{LatLngPoint, time_out, volume_in, volume_out};
 use reqwest::Method;
 use tokio::task::JoinSet;
 
-use super::types::{
-    DisplayCluster, DisplayFlight, DisplayPosition, DisplayResponse, GetFlightDetailsResponse,
-    GetFlightsResponse, PutIdentificationServiceAreaNotificationParameters, Watch, WatchList, WatchRequest,
-};
 use super::{Motion, RidVersion, fix_in, sp, tactical, v19};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
-use crate::rid::v22a::{DP, IdentificationServiceArea, PutParameters, PutSubscriptionResponse, SP};
+use crate::rid::v22a::{DP, SP};
 use crate::rid::{Params, params};
 use crate::uss::MAX_VERTICES;
 use crate::uss::UssState;
 use crate::uss::operator::OPERATOR_SCOPE;
-use crate::wire::{LatLngPoint, time_out, volume_in, volume_out};
 
 /// How long a watch lasts when the operator does not say.
 const DEFAULT_WATCH_S: i64 = 3600;
@@ -89,7 +93,7 @@ impl IsaSummary {
             owner: isa.owner.clone(),
             flights_url: format!("{}/uss/flights", isa.uss_base_url.trim_end_matches('/')),
             version: isa.version.clone(),
-            end: crate::wire::time_in(&isa.time_end, "service_area.time_end")?,
+            end: entente_wire::time_in(&isa.time_end, "service_area.time_end")?,
         })
     }
 }
@@ -211,7 +215,7 @@ fn too_many(message: String) -> ApiError {
 
 /// Starts watching an area: a RID subscription at the DSS over it, whose answer names the ISAs already there.
 #[utoipa::path(post, path = "/operator/v1/rid/watches", tag = "Operator", request_body = WatchRequest,
-    responses((status = 201, description = "Watching", body = Watch), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotOperator, crate::responses::ViewTooLarge, (status = 429, description = "This USS already holds the most subscriptions allowed over part of the view", body = crate::wire::ErrorResponse), crate::responses::DssFailed))]
+    responses((status = 201, description = "Watching", body = Watch), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotOperator, crate::responses::ViewTooLarge, (status = 429, description = "This USS already holds the most subscriptions allowed over part of the view", body = entente_wire::ErrorResponse), crate::responses::DssFailed))]
 pub(crate) async fn start_watch(
     State(st): State<Arc<UssState>>,
     auth: Auth,
@@ -260,9 +264,9 @@ async fn subscribe(
             st.client.send_scoped(Method::PUT, &url, DP, Some(&params), timeout).await?
         }
         RidVersion::V19 => {
-            let params = crate::rid::v19::SubscriptionParameters {
-                extents: v19::volume_out(&extents)?,
-                callbacks: crate::rid::v19::SubscriptionCallbacks {
+            let params = rid_v19::SubscriptionParameters {
+                extents: rid_v19::volume_out(&extents)?,
+                callbacks: rid_v19::SubscriptionCallbacks {
                     identification_service_area_url: Some(format!(
                         "{}{}",
                         st.config.base_url,
@@ -288,7 +292,7 @@ async fn subscribe(
             (answer.subscription.version, answer.subscription.notification_index, present)
         }
         RidVersion::V19 => {
-            let answer: crate::rid::v19::PutSubscriptionResponse = reply.json()?;
+            let answer: rid_v19::PutSubscriptionResponse = reply.json()?;
             let present = answer.service_areas.iter().map(v19::summary).collect::<Result<Vec<_>, _>>();
             (answer.subscription.version, answer.subscription.notification_index, present)
         }
@@ -445,7 +449,7 @@ pub(crate) async fn list_watches(
 
 /// Stops watching: the subscription is deleted at the DSS (already gone there is fine).
 #[utoipa::path(delete, path = "/operator/v1/rid/watches/{id}", tag = "Operator", params(("id" = String, Path, description = "Id of the watch")),
-    responses((status = 200, description = "No longer watched", body = Watch), crate::responses::Unauthorized, crate::responses::NotOperator, (status = 404, description = "No such watch", body = crate::wire::ErrorResponse), crate::responses::DssFailed))]
+    responses((status = 200, description = "No longer watched", body = Watch), crate::responses::Unauthorized, crate::responses::NotOperator, (status = 404, description = "No such watch", body = entente_wire::ErrorResponse), crate::responses::DssFailed))]
 pub(crate) async fn end_watch(
     State(st): State<Arc<UssState>>,
     auth: Auth,
@@ -486,7 +490,7 @@ async fn unsubscribe(st: &UssState, id: &str) -> Result<Watch, ApiError> {
 /// notification older than one already taken changes nothing, and one version cannot mean two contents.
 #[utoipa::path(post, path = "/uss/identification_service_areas/{id}", tag = "Remote ID (F3411-22a)",
     params(("id" = String, Path, description = "UUIDv4 of the ISA")), request_body = PutIdentificationServiceAreaNotificationParameters,
-    responses((status = 204, description = "Taken"), crate::responses::BadRequest, crate::responses::Unauthorized, (status = 403, description = "The token lacks rid.service_provider, or the sender does not own the ISA", body = crate::wire::ErrorResponse), (status = 409, description = "This version arrived before with other content", body = crate::wire::ErrorResponse)))]
+    responses((status = 204, description = "Taken"), crate::responses::BadRequest, crate::responses::Unauthorized, (status = 403, description = "The token lacks rid.service_provider, or the sender does not own the ISA", body = entente_wire::ErrorResponse), (status = 409, description = "This version arrived before with other content", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn notified_isa(
     State(st): State<Arc<UssState>>,
     auth: Auth,
@@ -625,7 +629,8 @@ async fn poll_one(st: Arc<UssState>, base: String, view: View, first: bool) {
         st.client.send_scoped(Method::GET, &url, dp_scope(&st), None::<&()>, st.config.peer_timeout).await;
     let answer = reply.and_then(|r| match (r.status, rid) {
         (200, RidVersion::V22a) => r.json::<GetFlightsResponse>(),
-        (200, RidVersion::V19) => v19::flights_in(r.json()?),
+        (200, RidVersion::V19) => rid_v19::flights_in(r.json()?)
+            .map_err(|e| ApiError::Upstream(format!("an F3411-19 flights answer: {e}"))),
         // F3411-19's answer for a view outside the SP's ISAs: nothing there.
         (404, RidVersion::V19) => Ok(GetFlightsResponse {
             timestamp: time_out(st.now()),

@@ -12,8 +12,8 @@ use entente_geo::{Circle, Interval, LatLng, Outline, distance_m};
 use entente_tactical::Replay;
 use entente_uss::rid::Fix;
 use entente_uss::{Timestamp, Volume};
+use entente_wire::operator::ReplayStarted;
 
-use super::types::ReplayStarted;
 use super::{Motion, sp, tactical};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body};
@@ -134,7 +134,7 @@ pub(super) fn play(
 /// Plays replay CSV (`id,lat,lon,alt_m,gs_mps,trk_deg,vs_mps,t`, the body) through this USS's SP from now on,
 /// as simulated flights.
 #[utoipa::path(post, path = "/operator/v1/rid/replay", tag = "Operator", request_body(content = String, content_type = "text/csv"),
-    responses((status = 202, description = "Replay started", body = ReplayStarted), (status = 400, description = "The CSV is invalid; the message names the line and the field", body = crate::wire::ErrorResponse), crate::responses::Unauthorized, crate::responses::NotOperator))]
+    responses((status = 202, description = "Replay started", body = ReplayStarted), (status = 400, description = "The CSV is invalid; the message names the line and the field", body = entente_wire::ErrorResponse), crate::responses::Unauthorized, crate::responses::NotOperator))]
 pub(crate) async fn start_replay(
     State(st): State<Arc<UssState>>,
     auth: Auth,

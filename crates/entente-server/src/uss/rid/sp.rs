@@ -12,23 +12,25 @@ use entente_uss::rid::{
     Fix, NEAR_REAL_TIME_S, V22A_VIEWS, View, isa_clusters, merge_fixes, recent_in_view, seen_in,
 };
 use entente_uss::{FlightState, Timestamp, Volume};
+use entente_wire::rid::RidSubscriberToNotify;
+use entente_wire::rid::v19 as rid_v19;
+use entente_wire::rid::v22a::{
+    ChangeIdentificationServiceAreaResponse, GetFlightDetailsResponse, GetFlightsResponse,
+    GetIdentificationServiceAreaDetailsResponse, PutIdentificationServiceAreaNotificationParameters,
+    PutParameters, RidFlight, RidFlightDetails, RidRecentAircraftPosition,
+};
+use entente_wire::scd::SubscriberToNotify;
+use entente_wire::{time_out, volume_out};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
-use super::types::{
-    GetFlightDetailsResponse, GetFlightsResponse, GetIdentificationServiceAreaDetailsResponse,
-    PutIdentificationServiceAreaNotificationParameters, RidFlight, RidFlightDetails,
-    RidRecentAircraftPosition,
-};
 use super::{Motion, RidVersion, position_out, state_out, v19};
 use crate::error::ApiError;
 use crate::extract::{Auth, entity_id};
-use crate::rid::v22a::{ChangeIdentificationServiceAreaResponse, DP, PutParameters, SP};
-use crate::rid::{Params, RidSubscriberToNotify, params};
-use crate::scd::types::SubscriberToNotify;
+use crate::rid::v22a::{DP, SP};
+use crate::rid::{Params, params};
 use crate::uss::journal::{self, Journal};
 use crate::uss::{UssState, peers};
-use crate::wire::{time_out, volume_out};
 
 /// One aircraft this SP reports: an operator's flight, or replayed traffic (`simulated`).
 pub(crate) struct SpTrack {
@@ -303,11 +305,12 @@ async fn delete_earlier(st: &Arc<UssState>, id: &str) -> Result<(), ApiError> {
     }
     let (owner, version) = match st.config.rid.version {
         RidVersion::V22a => {
-            let got: crate::rid::ServiceArea<crate::rid::v22a::IdentificationServiceArea> = reply.json()?;
+            let got: entente_wire::rid::ServiceArea<entente_wire::rid::v22a::IdentificationServiceArea> =
+                reply.json()?;
             (got.service_area.owner, got.service_area.version)
         }
         RidVersion::V19 => {
-            let got: crate::rid::ServiceArea<crate::rid::v19::IdentificationServiceArea> = reply.json()?;
+            let got: entente_wire::rid::ServiceArea<rid_v19::IdentificationServiceArea> = reply.json()?;
             (got.service_area.owner, got.service_area.version)
         }
     };
@@ -340,8 +343,8 @@ fn read_scope(rid: RidVersion) -> &'static str {
 
 /// The ISA as the DSS answered, in the version this USS speaks, to pass on to subscribers.
 enum Announced {
-    V22a(crate::rid::v22a::IdentificationServiceArea),
-    V19(crate::rid::v19::IdentificationServiceArea),
+    V22a(entente_wire::rid::v22a::IdentificationServiceArea),
+    V19(rid_v19::IdentificationServiceArea),
 }
 
 /// What the DSS answered to a change of the ISA: its new version, whom to notify, and the ISA to tell them of.
@@ -373,8 +376,8 @@ async fn change_isa(
             st.client.send_scoped(method, &url, SP, Some(&params), timeout).await?
         }
         (RidVersion::V19, Some(extent)) => {
-            let params = crate::rid::v19::IdentificationServiceAreaParameters {
-                extents: v19::volume_out(extent)?,
+            let params = rid_v19::IdentificationServiceAreaParameters {
+                extents: rid_v19::volume_out(extent)?,
                 flights_url: format!("{}{}", st.config.base_url, v19::FLIGHTS_PATH),
             };
             st.client.send_scoped(method, &url, crate::rid::v19::WRITE, Some(&params), timeout).await?
@@ -402,7 +405,7 @@ async fn change_isa(
             }
         }
         RidVersion::V19 => {
-            let change: crate::rid::v19::ChangeIdentificationServiceAreaResponse = reply.json()?;
+            let change: rid_v19::ChangeIdentificationServiceAreaResponse = reply.json()?;
             Changed {
                 version: change.service_area.version.clone(),
                 subscribers: change.subscribers,
@@ -482,10 +485,10 @@ async fn notify(
         }
         Announced::V19(isa) => {
             let service_area = extent.is_some().then_some(isa);
-            let extents = extent.map(v19::volume_out).transpose()?;
+            let extents = extent.map(rid_v19::volume_out).transpose()?;
             // An F3411-19 subscriber's URL is its callback collection: the ISA's id is appended.
             peers::fan_out(st, subscribers, &format!("/{id}"), crate::rid::v19::WRITE, |subscriptions| {
-                v19::NotificationParameters {
+                rid_v19::NotificationParameters {
                     service_area: service_area.clone(),
                     subscriptions,
                     extents: extents.clone(),
@@ -629,7 +632,7 @@ pub(super) fn details(st: &UssState, id: String) -> Result<GetFlightDetailsRespo
 
 #[utoipa::path(get, path = "/uss/identification_service_areas/{id}", tag = "Remote ID (F3411-22a)",
     params(("id" = String, Path, description = "UUIDv4 of the ISA")),
-    responses((status = 200, description = "The ISA's extents", body = GetIdentificationServiceAreaDetailsResponse), crate::responses::Unauthorized, crate::responses::NotDisplayProvider, (status = 404, description = "This SP holds no such ISA", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "The ISA's extents", body = GetIdentificationServiceAreaDetailsResponse), crate::responses::Unauthorized, crate::responses::NotDisplayProvider, (status = 404, description = "This SP holds no such ISA", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn isa_details(
     State(st): State<Arc<UssState>>,
     auth: Auth,

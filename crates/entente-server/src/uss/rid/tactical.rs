@@ -10,14 +10,14 @@ use chrono::{DateTime, Utc};
 use entente_dss::EntityId;
 use entente_tactical::{AircraftId, Detector, Monitor, Position, State as Aircraft, TacticalError, Velocity};
 use entente_uss::rid::Fix;
+use entente_wire::operator::{AlertList, TacticalAlert};
+use entente_wire::{LatLngPoint, time_out};
 
-use super::types::{AlertList, TacticalAlert};
 use super::{Motion, RidConfig, instant, seconds};
 use crate::error::ApiError;
 use crate::extract::Auth;
 use crate::uss::UssState;
 use crate::uss::operator::OPERATOR_SCOPE;
-use crate::wire::{LatLngPoint, time_out};
 
 pub(crate) struct Tactical {
     monitor: Monitor,

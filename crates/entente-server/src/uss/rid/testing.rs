@@ -11,21 +11,22 @@ use chrono::Duration;
 use entente_geo::LatLng;
 use entente_uss::Timestamp;
 use entente_uss::rid::{Fix, MIN_REFRESH_HZ, NEAR_REAL_TIME_S, Scale, View, recent_in_view, slow_updates};
+use entente_wire::interuss::rid::{
+    ChangeTestResponse, CreateTestParameters, DeleteTestResponse, GetDetailsResponse, GetDisplayDataResponse,
+    InjectedDetails, InjectedState, ObservedFlight, ObservedOperator, ObservedPath, ObservedPosition,
+    ObservedState, ObservedUas, OperatorAltitude, QueryUserNotificationsResponse, TestFlight,
+    UserNotification,
+};
+use entente_wire::rid::v22a::{Altitude, GetFlightDetailsResponse, OperatorLocation, RidFlightDetails};
+use entente_wire::{parse_rfc3339, time_out};
 
 use super::dp::{self, Seen};
-use super::types::{
-    Altitude, ChangeTestResponse, CreateTestParameters, DeleteTestResponse, GetDetailsResponse,
-    GetDisplayDataResponse, GetFlightDetailsResponse, InjectedDetails, InjectedState, ObservedFlight,
-    ObservedOperator, ObservedPath, ObservedPosition, ObservedState, ObservedUas, OperatorAltitude,
-    OperatorLocation, QueryUserNotificationsResponse, RidFlightDetails, TestFlight, UserNotification,
-};
 use super::{Motion, replay, sp, state_out};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body};
 use crate::rid::{Params, params};
 use crate::routes::Routes;
 use crate::uss::UssState;
-use crate::wire::{parse_rfc3339, time_out};
 
 /// The scope of the injection interface.
 pub(crate) const INJECT: &str = "rid.inject_test_data";
@@ -195,7 +196,7 @@ fn details_out(d: InjectedDetails) -> RidFlightDetails {
 /// is at the DSS when this answers.
 #[utoipa::path(put, path = "/ridsp/injection/tests/{test_id}", tag = "InterUSS automated testing",
     params(("test_id" = String, Path, description = "Id of the test")), request_body = CreateTestParameters,
-    responses((status = 200, description = "Injected", body = ChangeTestResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotInjector, (status = 409, description = "The test exists", body = crate::wire::ErrorResponse), (status = 502, description = "The DSS refused the ISA", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Injected", body = ChangeTestResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotInjector, (status = 409, description = "The test exists", body = entente_wire::ErrorResponse), (status = 502, description = "The DSS refused the ISA", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn create_test(
     State(st): State<Arc<UssState>>,
     auth: Auth,
@@ -249,7 +250,7 @@ fn forget(st: &UssState, test_id: &str) -> Option<Test> {
 /// `DELETE /tests/{test_id}/{version}`: the test's flights vanish, and the ISA with them if nothing else flies.
 #[utoipa::path(delete, path = "/ridsp/injection/tests/{test_id}/{version}", tag = "InterUSS automated testing",
     params(("test_id" = String, Path, description = "Id of the test"), ("version" = String, Path, description = "Version the injection answered")),
-    responses((status = 200, description = "Deleted", body = DeleteTestResponse), crate::responses::Unauthorized, crate::responses::NotInjector, (status = 404, description = "No such test at that version", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Deleted", body = DeleteTestResponse), crate::responses::Unauthorized, crate::responses::NotInjector, (status = 404, description = "No such test at that version", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn delete_test(
     State(st): State<Arc<UssState>>,
     auth: Auth,
@@ -339,7 +340,7 @@ fn observed_flight(seen: Seen, view: &View, now: Timestamp) -> Option<ObservedFl
 /// subscription of its own first, and the SPs with ISAs there are polled before answering.
 #[utoipa::path(get, path = "/riddp/observation/display_data", tag = "InterUSS automated testing",
     params(("view" = String, Query, description = "lat1,lng1,lat2,lng2")),
-    responses((status = 200, description = "Flights or clusters in the view", body = GetDisplayDataResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotRidReaderV19, (status = 413, description = "The view's diagonal exceeds the version's limit", body = crate::wire::ErrorResponse), (status = 502, description = "The DSS refused the subscription", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "Flights or clusters in the view", body = GetDisplayDataResponse), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotRidReaderV19, (status = 413, description = "The view's diagonal exceeds the version's limit", body = entente_wire::ErrorResponse), (status = 502, description = "The DSS refused the subscription", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn display_data(
     State(st): State<Arc<UssState>>,
     auth: Auth,
@@ -369,7 +370,7 @@ pub(crate) async fn display_data(
 /// `GET /display_data/{id}`: a displayed flight's details, from this SP or fetched from the peer SP reporting it.
 #[utoipa::path(get, path = "/riddp/observation/display_data/{id}", tag = "InterUSS automated testing",
     params(("id" = String, Path, description = "A flight id from display_data")),
-    responses((status = 200, description = "The flight's details", body = GetDetailsResponse), crate::responses::Unauthorized, crate::responses::NotRidReaderV19, (status = 404, description = "No flight of that id is displayed", body = crate::wire::ErrorResponse), (status = 502, description = "The peer SP could not be reached or refused", body = crate::wire::ErrorResponse)))]
+    responses((status = 200, description = "The flight's details", body = GetDetailsResponse), crate::responses::Unauthorized, crate::responses::NotRidReaderV19, (status = 404, description = "No flight of that id is displayed", body = entente_wire::ErrorResponse), (status = 502, description = "The peer SP could not be reached or refused", body = entente_wire::ErrorResponse)))]
 pub(crate) async fn display_details(
     State(st): State<Arc<UssState>>,
     auth: Auth,

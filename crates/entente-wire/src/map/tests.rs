@@ -10,7 +10,7 @@ use entente_dss::{
 use entente_geo::{Circle, Interval, LatLng, Outline, Polygon};
 use serde_json::Value;
 
-use super::view;
+use super::AirspaceView;
 
 fn t0() -> Timestamp {
     Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).single().expect("a valid date")
@@ -106,14 +106,14 @@ fn picture() -> Picture {
 
 #[test]
 fn the_view_has_every_kind_of_entity_and_no_ovn() {
-    let json = serde_json::to_value(view(&picture())).expect("the view serialises");
+    let json = serde_json::to_value(AirspaceView::from_picture(&picture())).expect("the view serialises");
     insta::assert_json_snapshot!(json);
     assert!(!json.to_string().contains("secret"), "an OVN leaked into the map view");
 }
 
 #[test]
 fn each_intent_lists_the_intents_it_conflicts_with() {
-    let json = serde_json::to_value(view(&picture())).expect("the view serialises");
+    let json = serde_json::to_value(AirspaceView::from_picture(&picture())).expect("the view serialises");
     let partners = |n: usize| -> Vec<String> {
         json["operational_intents"][n]["conflicts_with"]
             .as_array()

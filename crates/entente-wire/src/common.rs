@@ -1,4 +1,4 @@
-//! JSON shapes shared by the F3548 and F3411-22a APIs (geometry, time, errors) and their conversion.
+//! JSON shapes shared by the F3548 and F3411 APIs (geometry, time, errors) and their conversion.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use entente_dss::{Timestamp, Volume};
@@ -6,32 +6,32 @@ use entente_geo::{Circle as GeoCircle, Interval, LatLng, Outline, Polygon as Geo
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::ApiError;
+use crate::error::WireError;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-pub(crate) struct ErrorResponse {
+pub struct ErrorResponse {
     pub message: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-pub(crate) struct LatLngPoint {
+pub struct LatLngPoint {
     pub lat: f64,
     pub lng: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-pub(crate) struct Polygon {
+pub struct Polygon {
     pub vertices: Vec<LatLngPoint>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-pub(crate) struct Radius {
+pub struct Radius {
     pub value: f64,
     pub units: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-pub(crate) struct Circle {
+pub struct Circle {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub center: Option<LatLngPoint>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -39,20 +39,20 @@ pub(crate) struct Circle {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-pub(crate) struct Altitude {
+pub struct Altitude {
     pub value: f64,
     pub reference: String,
     pub units: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-pub(crate) struct Time {
+pub struct Time {
     pub value: String,
     pub format: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-pub(crate) struct Volume3D {
+pub struct Volume3D {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outline_circle: Option<Circle>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -64,7 +64,7 @@ pub(crate) struct Volume3D {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-pub(crate) struct Volume4D {
+pub struct Volume4D {
     pub volume: Volume3D,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_start: Option<Time>,
@@ -75,91 +75,98 @@ pub(crate) struct Volume4D {
 /// Altitudes outside this range are not on any aircraft's path (F3548 `Altitude.value`).
 const ALTITUDE_RANGE: (f64, f64) = (-8000.0, 100_000.0);
 
-pub(crate) fn time_out(t: Timestamp) -> Time {
+pub fn time_out(t: Timestamp) -> Time {
     Time { value: rfc3339(t), format: "RFC3339".to_owned() }
 }
 
-pub(crate) fn rfc3339(t: Timestamp) -> String {
+pub fn rfc3339(t: Timestamp) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
 /// The one parser of every time this server reads (F3548 and F3411 bodies, query strings, peers' answers): RFC 3339
 /// with any offset, as InterUSS's DSS accepts (Python clients write `+00:00`), converted to UTC; answers always
 /// carry `Z` (`rfc3339`).
-pub(crate) fn parse_rfc3339(value: &str, path: &str) -> Result<Timestamp, ApiError> {
+pub fn parse_rfc3339(value: &str, path: &str) -> Result<Timestamp, WireError> {
     let t = DateTime::parse_from_rfc3339(value).map(|t| t.with_timezone(&Utc)).map_err(|e| {
         // A `+` sent unencoded in a query string arrives as a space.
         let hint = if value.contains(' ') { " (in a query string, send a + offset as %2B)" } else { "" };
-        ApiError::bad(format!("{path}: time {value:?} is not RFC 3339{hint}: {e}"))
+        WireError::value(path, format!("time {value:?} is not RFC 3339{hint}: {e}"))
     })?;
     // Stored instants are nanoseconds since 1970 in an i64; refuse what cannot round-trip instead of clamping.
     if t.timestamp_nanos_opt().is_none_or(|n| n < 0) {
-        return Err(ApiError::bad(format!(
-            "{path}: time {value:?} is outside the supported range 1970 to 2262"
-        )));
+        return Err(WireError::value(
+            path,
+            format!("time {value:?} is outside the supported range 1970 to 2262"),
+        ));
     }
     Ok(t)
 }
 
-pub(crate) fn time_in(t: &Time, path: &str) -> Result<Timestamp, ApiError> {
+pub fn time_in(t: &Time, path: &str) -> Result<Timestamp, WireError> {
     if t.format != "RFC3339" {
-        return Err(ApiError::bad(format!("{path}.format must be \"RFC3339\", got {:?}", t.format)));
+        return Err(WireError::field(
+            format!("{path}.format"),
+            format!("must be \"RFC3339\", got {:?}", t.format),
+        ));
     }
     parse_rfc3339(&t.value, &format!("{path}.value"))
 }
 
-pub(crate) fn altitude_in(a: &Altitude, path: &str) -> Result<f64, ApiError> {
+pub fn altitude_in(a: &Altitude, path: &str) -> Result<f64, WireError> {
     if a.reference != "W84" {
-        return Err(ApiError::bad(format!("{path}.reference must be \"W84\", got {:?}", a.reference)));
+        return Err(WireError::field(
+            format!("{path}.reference"),
+            format!("must be \"W84\", got {:?}", a.reference),
+        ));
     }
     if a.units != "M" {
-        return Err(ApiError::bad(format!("{path}.units must be \"M\", got {:?}", a.units)));
+        return Err(WireError::field(format!("{path}.units"), format!("must be \"M\", got {:?}", a.units)));
     }
     if !a.value.is_finite() || a.value < ALTITUDE_RANGE.0 || a.value > ALTITUDE_RANGE.1 {
-        return Err(ApiError::bad(format!(
-            "{path}.value {} is outside [{}, {}] metres",
-            a.value, ALTITUDE_RANGE.0, ALTITUDE_RANGE.1
-        )));
+        return Err(WireError::field(
+            format!("{path}.value"),
+            format!("{} is outside [{}, {}] metres", a.value, ALTITUDE_RANGE.0, ALTITUDE_RANGE.1),
+        ));
     }
     Ok(a.value)
 }
 
-pub(crate) fn polygon_in(p: &Polygon, path: &str, max_vertices: usize) -> Result<Outline, ApiError> {
+pub fn polygon_in(p: &Polygon, path: &str, max_vertices: usize) -> Result<Outline, WireError> {
     if p.vertices.len() > max_vertices {
-        return Err(ApiError::bad(format!(
-            "{path}.vertices has {} vertices, more than the limit of {max_vertices}",
-            p.vertices.len()
-        )));
+        return Err(WireError::field(
+            format!("{path}.vertices"),
+            format!("has {} vertices, more than the limit of {max_vertices}", p.vertices.len()),
+        ));
     }
     let vertices = p.vertices.iter().map(|v| LatLng { lat: v.lat, lng: v.lng }).collect();
-    GeoPolygon::new(vertices).map(Outline::Polygon).map_err(|e| ApiError::bad(format!("{path}: {e}")))
+    GeoPolygon::new(vertices).map(Outline::Polygon).map_err(|e| WireError::value(path, e.to_string()))
 }
 
-fn outline_in(v: &Volume3D, path: &str, max_vertices: usize) -> Result<Outline, ApiError> {
+fn outline_in(v: &Volume3D, path: &str, max_vertices: usize) -> Result<Outline, WireError> {
     match (&v.outline_circle, &v.outline_polygon) {
-        (Some(_), Some(_)) | (None, None) => Err(ApiError::bad(format!(
-            "{path}: exactly one of outline_circle and outline_polygon is required"
-        ))),
+        (Some(_), Some(_)) | (None, None) => {
+            Err(WireError::value(path, "exactly one of outline_circle and outline_polygon is required"))
+        }
         (None, Some(p)) => polygon_in(p, &format!("{path}.outline_polygon"), max_vertices),
         (Some(c), None) => {
             let path = format!("{path}.outline_circle");
-            let center = c.center.ok_or_else(|| ApiError::bad(format!("{path}.center is required")))?;
+            let center = c.center.ok_or_else(|| WireError::field(format!("{path}.center"), "is required"))?;
             let radius =
-                c.radius.as_ref().ok_or_else(|| ApiError::bad(format!("{path}.radius is required")))?;
+                c.radius.as_ref().ok_or_else(|| WireError::field(format!("{path}.radius"), "is required"))?;
             if radius.units != "M" {
-                return Err(ApiError::bad(format!(
-                    "{path}.radius.units must be \"M\", got {:?}",
-                    radius.units
-                )));
+                return Err(WireError::field(
+                    format!("{path}.radius.units"),
+                    format!("must be \"M\", got {:?}", radius.units),
+                ));
             }
             GeoCircle::new(LatLng { lat: center.lat, lng: center.lng }, radius.value)
                 .map(Outline::Circle)
-                .map_err(|e| ApiError::bad(format!("{path}: {e}")))
+                .map_err(|e| WireError::value(path, e.to_string()))
         }
     }
 }
 
-pub(crate) fn volume_in(v: &Volume4D, path: &str, max_vertices: usize) -> Result<Volume, ApiError> {
+pub fn volume_in(v: &Volume4D, path: &str, max_vertices: usize) -> Result<Volume, WireError> {
     let outline = outline_in(&v.volume, &format!("{path}.volume"), max_vertices)?;
     let lo =
         v.volume.altitude_lower.as_ref().map(|a| altitude_in(a, &format!("{path}.volume.altitude_lower")));
@@ -175,7 +182,7 @@ pub(crate) fn volume_in(v: &Volume4D, path: &str, max_vertices: usize) -> Result
 }
 
 /// The wire form of a domain volume; `volume_in` of it gives the same volume back.
-pub(crate) fn volume_out(v: &Volume) -> Volume4D {
+pub fn volume_out(v: &Volume) -> Volume4D {
     let point = |p: LatLng| LatLngPoint { lat: p.lat, lng: p.lng };
     let (outline_circle, outline_polygon) = match &v.outline {
         Outline::Circle(c) => (
@@ -202,6 +209,6 @@ pub(crate) fn volume_out(v: &Volume) -> Volume4D {
     }
 }
 
-pub(crate) fn volumes_in(vs: &[Volume4D], path: &str, max_vertices: usize) -> Result<Vec<Volume>, ApiError> {
+pub fn volumes_in(vs: &[Volume4D], path: &str, max_vertices: usize) -> Result<Vec<Volume>, WireError> {
     vs.iter().enumerate().map(|(i, v)| volume_in(v, &format!("{path}[{i}]"), max_vertices)).collect()
 }

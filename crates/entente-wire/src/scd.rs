@@ -1,15 +1,16 @@
 //! F3548-21 request and response bodies, and their conversion from domain views.
 
 use entente_dss::{
-    Availability, ConstraintView, EntityId, IntentView, OirState, Subscriber, SubscriptionView, time_span,
+    AirspaceConflict, Availability, ConstraintView, EntityId, IntentView, OirState, Subscriber,
+    SubscriptionView, time_span,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::wire::{Time, Volume4D, time_out};
+use crate::{Time, Volume4D, time_out};
 
 /// F3548 requires `subscription_id` on every reference; this stands for "none" as InterUSS does.
-pub(crate) const NULL_SUBSCRIPTION: &str = "00000000-0000-4000-8000-000000000000";
+pub const NULL_SUBSCRIPTION: &str = "00000000-0000-4000-8000-000000000000";
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 pub enum UssAvailabilityState {
@@ -69,7 +70,7 @@ impl From<OirState> for OperationalIntentState {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct OperationalIntentReference {
+pub struct OperationalIntentReference {
     pub id: String,
     pub manager: String,
     pub uss_availability: UssAvailabilityState,
@@ -92,7 +93,7 @@ fn span(extents: &[entente_dss::Volume]) -> (Time, Time) {
 }
 
 impl OperationalIntentReference {
-    pub(crate) fn from_view(v: &IntentView) -> Self {
+    pub fn from_view(v: &IntentView) -> Self {
         let o = &v.intent;
         let (time_start, time_end) = span(&o.extents);
         OperationalIntentReference {
@@ -113,7 +114,7 @@ impl OperationalIntentReference {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct ConstraintReference {
+pub struct ConstraintReference {
     pub id: String,
     pub manager: String,
     pub uss_availability: UssAvailabilityState,
@@ -126,7 +127,7 @@ pub(crate) struct ConstraintReference {
 }
 
 impl ConstraintReference {
-    pub(crate) fn from_view(v: &ConstraintView) -> Self {
+    pub fn from_view(v: &ConstraintView) -> Self {
         let c = &v.constraint;
         let (time_start, time_end) = span(&c.extents);
         ConstraintReference {
@@ -143,7 +144,7 @@ impl ConstraintReference {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct Subscription {
+pub struct Subscription {
     pub id: String,
     pub version: String,
     pub notification_index: i32,
@@ -159,7 +160,7 @@ pub(crate) struct Subscription {
 }
 
 impl Subscription {
-    pub(crate) fn from_view(v: &SubscriptionView) -> Self {
+    pub fn from_view(v: &SubscriptionView) -> Self {
         let s = &v.subscription;
         let (start, end) = time_span(&s.extents);
         Subscription {
@@ -182,13 +183,13 @@ impl Subscription {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct SubscriptionState {
+pub struct SubscriptionState {
     pub subscription_id: String,
     pub notification_index: i32,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct SubscriberToNotify {
+pub struct SubscriberToNotify {
     pub subscriptions: Vec<SubscriptionState>,
     pub uss_base_url: String,
 }
@@ -203,7 +204,7 @@ impl From<&entente_dss::SubscriptionState> for SubscriptionState {
     }
 }
 
-pub(crate) fn subscribers_out(subscribers: &[Subscriber]) -> Vec<SubscriberToNotify> {
+pub fn subscribers_out(subscribers: &[Subscriber]) -> Vec<SubscriberToNotify> {
     subscribers
         .iter()
         .map(|s| SubscriberToNotify {
@@ -214,30 +215,30 @@ pub(crate) fn subscribers_out(subscribers: &[Subscriber]) -> Vec<SubscriberToNot
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct QueryRequest {
+pub struct QueryRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub area_of_interest: Option<Volume4D>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct QueryOperationalIntentReferenceResponse {
+pub struct QueryOperationalIntentReferenceResponse {
     pub operational_intent_references: Vec<OperationalIntentReference>,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
-pub(crate) struct GetOperationalIntentReferenceResponse {
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct GetOperationalIntentReferenceResponse {
     pub operational_intent_reference: OperationalIntentReference,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct ImplicitSubscriptionParameters {
+pub struct ImplicitSubscriptionParameters {
     pub uss_base_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_for_constraints: Option<bool>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct PutOperationalIntentReferenceParameters {
+pub struct PutOperationalIntentReferenceParameters {
     pub extents: Vec<Volume4D>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<Vec<String>>,
@@ -252,45 +253,45 @@ pub(crate) struct PutOperationalIntentReferenceParameters {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct ChangeOperationalIntentReferenceResponse {
+pub struct ChangeOperationalIntentReferenceResponse {
     pub subscribers: Vec<SubscriberToNotify>,
     pub operational_intent_reference: OperationalIntentReference,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct QueryConstraintReferencesResponse {
+pub struct QueryConstraintReferencesResponse {
     pub constraint_references: Vec<ConstraintReference>,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
-pub(crate) struct GetConstraintReferenceResponse {
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct GetConstraintReferenceResponse {
     pub constraint_reference: ConstraintReference,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct PutConstraintReferenceParameters {
+pub struct PutConstraintReferenceParameters {
     pub extents: Vec<Volume4D>,
     pub uss_base_url: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct ChangeConstraintReferenceResponse {
+pub struct ChangeConstraintReferenceResponse {
     pub subscribers: Vec<SubscriberToNotify>,
     pub constraint_reference: ConstraintReference,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
-pub(crate) struct QuerySubscriptionsResponse {
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct QuerySubscriptionsResponse {
     pub subscriptions: Vec<Subscription>,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
-pub(crate) struct GetSubscriptionResponse {
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct GetSubscriptionResponse {
     pub subscription: Subscription,
 }
 
-#[derive(Clone, Debug, Deserialize, ToSchema)]
-pub(crate) struct PutSubscriptionParameters {
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct PutSubscriptionParameters {
     pub extents: Volume4D,
     pub uss_base_url: String,
     #[serde(default)]
@@ -299,8 +300,8 @@ pub(crate) struct PutSubscriptionParameters {
     pub notify_for_constraints: Option<bool>,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
-pub(crate) struct PutSubscriptionResponse {
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct PutSubscriptionResponse {
     pub subscription: Subscription,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub operational_intent_references: Option<Vec<OperationalIntentReference>>,
@@ -308,32 +309,61 @@ pub(crate) struct PutSubscriptionResponse {
     pub constraint_references: Option<Vec<ConstraintReference>>,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
-pub(crate) struct DeleteSubscriptionResponse {
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct DeleteSubscriptionResponse {
     pub subscription: Subscription,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct SetUssAvailabilityStatusParameters {
+pub struct SetUssAvailabilityStatusParameters {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub old_version: Option<String>,
     pub availability: UssAvailabilityState,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct UssAvailabilityStatus {
+pub struct UssAvailabilityStatus {
     pub uss: String,
     pub availability: UssAvailabilityState,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct UssAvailabilityStatusResponse {
+pub struct UssAvailabilityStatusResponse {
     pub version: String,
     pub status: UssAvailabilityStatus,
 }
 
+/// F3548's 409 to an intent write: the entities the key missed (none for a stale OVN, which only has a message).
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct ExchangeRecord {
+pub struct AirspaceConflictResponse {
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub missing_operational_intents: Vec<OperationalIntentReference>,
+    #[serde(default)]
+    pub missing_constraints: Vec<ConstraintReference>,
+}
+
+impl AirspaceConflictResponse {
+    pub fn from_domain(conflict: &AirspaceConflict) -> Self {
+        AirspaceConflictResponse {
+            message: conflict.message.clone(),
+            missing_operational_intents: conflict
+                .missing_operational_intents
+                .iter()
+                .map(OperationalIntentReference::from_view)
+                .collect(),
+            missing_constraints: conflict
+                .missing_constraints
+                .iter()
+                .map(ConstraintReference::from_view)
+                .collect(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ExchangeRecord {
     pub url: String,
     pub method: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -353,7 +383,7 @@ pub(crate) struct ExchangeRecord {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct ErrorReport {
+pub struct ErrorReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_id: Option<String>,
     pub exchange: ExchangeRecord,

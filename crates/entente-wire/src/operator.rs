@@ -1,0 +1,189 @@
+//! Entente's operator API: flights asked for (volumes or a route), their status and history, the 409 of a
+//! conflicting plan with its alternatives, and Remote ID as an operator sees it (watches, the merged display,
+//! replayed traffic, tactical alerts).
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::{Altitude, LatLngPoint, Time, Volume4D};
+
+/// What an operator asks for, at a priority: the volumes to fly, or a route with a buffer.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct FlightRequest {
+    #[serde(default)]
+    pub volumes: Vec<Volume4D>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<RouteRequest>,
+    #[serde(default)]
+    pub priority: i32,
+}
+
+/// Waypoints joined by great-circle segments; the aircraft stays within `buffer_m` of them, between the
+/// altitudes, during the time window.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct RouteRequest {
+    pub waypoints: Vec<LatLngPoint>,
+    pub buffer_m: f64,
+    pub altitude_lower: Altitude,
+    pub altitude_upper: Altitude,
+    pub time_start: Time,
+    pub time_end: Time,
+}
+
+/// Where a flight stands. `state` is one of the DSS states or `Ended`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct FlightStatus {
+    pub id: String,
+    pub state: String,
+    pub priority: i32,
+    pub volumes: Vec<Volume4D>,
+    pub off_nominal_volumes: Vec<Volume4D>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ovn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<i32>,
+    /// Peers' intents that came to intersect this flight after it was planned, as the operator must be told.
+    #[serde(default)]
+    pub alerts: Vec<String>,
+    /// Why the flight is in its state: the reason of the last entry of `history`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<String>,
+    /// Every state the flight entered, oldest first.
+    #[serde(default)]
+    pub history: Vec<FlightStateChange>,
+}
+
+/// A flight entering a state: when, and why.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct FlightStateChange {
+    pub time: Time,
+    pub state: String,
+    pub reason: String,
+}
+
+/// An operator's flights, by start.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct FlightList {
+    pub flights: Vec<FlightStatus>,
+}
+
+/// A conflict-free variant of a refused flight; submitting `request` as it is plans it.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct AlternativePlan {
+    pub time_shift_seconds: i64,
+    pub altitude_shift_m: f64,
+    pub request: FlightRequest,
+}
+
+/// The 409 of a flight submission: which intents stand in the way and the nearest plans that avoid them.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct PlanConflictResponse {
+    pub message: String,
+    pub conflicting_intents: Vec<String>,
+    pub alternatives: Vec<AlternativePlan>,
+}
+
+/// An area this USS's users want to see Remote ID traffic in.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct WatchRequest {
+    /// `lat1,lng1,lat2,lng2`: the rectangle bounded by two corners, its diagonal at most 7 km.
+    pub view: String,
+    /// How long to watch, in seconds (at most a day, the DSS's limit on subscriptions); an hour by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<i64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct Watch {
+    pub id: String,
+    pub view: String,
+    /// The RID subscription this USS holds at the DSS for the watch.
+    pub subscription_id: String,
+    pub time_end: Time,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct WatchList {
+    pub watches: Vec<Watch>,
+}
+
+/// One position of a displayed flight.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct DisplayPosition {
+    pub time: Time,
+    pub lat: f64,
+    pub lng: f64,
+    /// Metres above the WGS84 ellipsoid; absent when the SP did not know it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alt_m: Option<f64>,
+    /// Seconds between this position's time and the answer's.
+    pub age_s: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy_h: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy_v: Option<String>,
+}
+
+/// One aircraft as this USS sees it: its own flights and peers' flights merged from their SPs.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct DisplayFlight {
+    /// The SP's Remote ID flight id.
+    pub id: String,
+    /// The USS that provides the flight's Remote ID (this USS for its own flights).
+    pub provider: String,
+    pub simulated: bool,
+    /// The newest position.
+    pub position: DisplayPosition,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speed_mps: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track_deg: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vertical_speed_mps: Option<f64>,
+    /// Earlier positions of the last minute, oldest first, for a trail.
+    pub recent_positions: Vec<DisplayPosition>,
+}
+
+/// A number of aircraft somewhere in a rectangle, shown instead of flights in views too large for detail.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct DisplayCluster {
+    pub corners: [LatLngPoint; 2],
+    pub area_sqm: f64,
+    pub number_of_flights: usize,
+}
+
+/// What a display shows of a view: flights up to a 2 km diagonal, only clusters up to 7 km.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct DisplayResponse {
+    pub timestamp: Time,
+    pub flights: Vec<DisplayFlight>,
+    pub clusters: Vec<DisplayCluster>,
+}
+
+/// A predicted loss of separation between two aircraft this USS sees.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct TacticalAlert {
+    pub aircraft: [String; 2],
+    /// When separation will be lost (in the past: it is lost).
+    pub loss_start: Time,
+    pub loss_end: Option<Time>,
+    /// Closest point of approach: when, and how far apart horizontally.
+    pub cpa_time: Time,
+    pub cpa_distance_m: f64,
+    /// When the alert was raised.
+    pub raised: Time,
+    /// Where each aircraft was at its latest report, in the order of `aircraft`: a display can show the pair
+    /// from any view, even one too wide for Remote ID to show aircraft.
+    pub positions: [LatLngPoint; 2],
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct AlertList {
+    pub alerts: Vec<TacticalAlert>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ReplayStarted {
+    pub aircraft: Vec<String>,
+    pub duration_s: f64,
+}

@@ -199,7 +199,7 @@ pub struct ViewQuery {
 }
 
 /// The filters of an operator's flight list, passed on to its USS as given (the USS checks them).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct FlightsQuery {
     pub state: Option<String>,
     pub time_start: Option<String>,

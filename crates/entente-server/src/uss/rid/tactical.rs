@@ -73,7 +73,9 @@ pub(super) fn observe(st: &UssState, id: &str, fix: &Fix<Motion>) {
                 (c.t_in - c.at).max(0.0),
                 c.d_cpa_m
             );
-            let alerted = st.change_flights(&[flight], |flights| {
+            // Not waited for: positions arrive on paths that cannot wait for the disk. The save is queued in order
+            // with every other change to the flights, and a failure is logged by the store.
+            let (alerted, _saving) = st.apply_flights(&[flight], |flights| {
                 flights.get_mut(&flight).map(|f| f.alerts.push(message)).is_some()
             });
             if alerted {

@@ -80,8 +80,8 @@ const SUB: &str = "bench-uss";
 const ORIGIN: (f64, f64) = (47.0, 8.0);
 const METRES_PER_DEG_LAT: f64 = 111_195.0;
 
-struct Target {
-    child: Child,
+pub(crate) struct Target {
+    pub(crate) child: Child,
     base: String,
 }
 
@@ -92,12 +92,12 @@ impl Drop for Target {
     }
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 /// Starts `entente` with `args` (which must make it listen on `port`), on `server_cpus` when given.
-fn spawn(port: u16, args: &[OsString], server_cpus: Option<&str>) -> anyhow::Result<Target> {
+pub(crate) fn spawn(port: u16, args: &[OsString], server_cpus: Option<&str>) -> anyhow::Result<Target> {
     let exe = std::env::current_exe()?;
     let mut command = match server_cpus {
         Some(cpus) => {
@@ -786,7 +786,7 @@ async fn workload(args: &BenchArgs, targets: &[Target], issuer: &TokenIssuer) ->
     })
 }
 
-async fn wait_healthy(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
+pub(crate) async fn wait_healthy(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if http.get(format!("{base}/healthy")).send().await.is_ok_and(|r| r.status().is_success()) {

@@ -8,8 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use entente_dss::{Dss, Limits, SystemClock};
-use entente_server::AppState;
 use entente_server::auth::{AuthConfig, Authenticator};
+use entente_server::{AppState, DEFAULT_CLIENT_CONCURRENCY};
 use entente_store::{ABANDONED_AFTER, EtcdConfig, EtcdStore, RedbStore};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -67,6 +67,10 @@ pub(crate) struct DssArgs {
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 1 << 20)]
     max_body_bytes: usize,
+    /// Most requests one client (access token subject) may have in flight at once; past it, 429 with
+    /// Retry-After.
+    #[arg(long, env = "ENTENTE_CLIENT_CONCURRENCY", default_value_t = DEFAULT_CLIENT_CONCURRENCY)]
+    client_concurrency: usize,
     /// How long an ended entity (intent, constraint, subscription, ISA) stays readable by id before it is
     /// evicted, in minutes.
     #[arg(long, env = "ENTENTE_RETENTION_MINUTES", default_value_t = 30)]
@@ -80,6 +84,10 @@ pub(crate) struct DssArgs {
     /// Also serve the web map under /map/, readable without a token by anyone who reaches this address.
     #[arg(long, env = "ENTENTE_MAP")]
     map: bool,
+    /// Deliberately broken pool reads, answered from this instance's replica without catching up with the
+    /// pool: only for showing that `entente check-pool --unsafe-local-reads` catches the violation.
+    #[arg(long, hide = true)]
+    unsafe_local_reads: bool,
 }
 
 pub(crate) async fn run(args: DssArgs) -> anyhow::Result<()> {
@@ -121,7 +129,8 @@ pub(crate) async fn run(args: DssArgs) -> anyhow::Result<()> {
             let (snapshot, at) = store.snapshot().await.with_context(|| {
                 format!("loading the pool from etcd at {}", args.etcd_endpoints.join(","))
             })?;
-            let dss = Arc::new(Dss::pooled(store.clone(), snapshot, at, Arc::new(SystemClock), limits));
+            let dss = Dss::pooled(store.clone(), snapshot, at, Arc::new(SystemClock), limits);
+            let dss = Arc::new(if args.unsafe_local_reads { dss.without_read_catch_up() } else { dss });
             let follower = store.follow(dss.clone());
             (dss, Some(follower))
         }
@@ -134,7 +143,8 @@ pub(crate) async fn run(args: DssArgs) -> anyhow::Result<()> {
     })
     .await
     .context("loading token keys")?;
-    let state = AppState::new(dss, Arc::new(auth), args.max_body_bytes);
+    let state = AppState::new(dss, Arc::new(auth), args.max_body_bytes)
+        .with_client_concurrency(args.client_concurrency);
     let state = Arc::new(if args.map { state.with_map() } else { state });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -2,8 +2,10 @@
 
 mod audit;
 mod bench;
+mod check;
 mod demo;
 mod dss;
+mod geozones;
 mod priority_policy;
 mod seed;
 mod serve;
@@ -36,6 +38,9 @@ enum Command {
     Dss(dss::DssArgs),
     /// Measure a real `entente dss` over HTTP with a loaded airspace.
     Bench(bench::BenchArgs),
+    /// Check that a pool on a local etcd cluster stays linearizable while instances and etcd members fail:
+    /// concurrent clients' histories checked by the Wing-Gong algorithm.
+    CheckPool(check::CheckPoolArgs),
     /// Print a development access token signed with a private key.
     Token(token::TokenArgs),
     /// Serve a USS: the F3548-21 USS-USS API and the operator API, planning against a DSS.
@@ -45,6 +50,8 @@ enum Command {
     /// Replay Entente's founding story with drones: a DSS with its map, two operators' USSs and an authority on
     /// loopback, every outcome checked.
     Demo(demo::DemoArgs),
+    /// Work with UAS geographical zone data sets (ED-269, ED-318).
+    Geozones(geozones::GeozonesArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -70,9 +77,11 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(bench::uss::run(args))
         }
         Command::Bench(args) => runtime.block_on(bench::run(args)),
+        Command::CheckPool(args) => runtime.block_on(check::run(args)),
         Command::Token(args) => token::run(args),
         Command::Uss(args) => runtime.block_on(uss::run(args)),
         Command::Audit(args) => audit::run(args),
         Command::Demo(args) => runtime.block_on(demo::run(args)),
+        Command::Geozones(args) => geozones::run(args),
     }
 }

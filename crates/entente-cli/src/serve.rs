@@ -144,10 +144,7 @@ impl Operators {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             let mut config = UssConfig::new(name, &uss_url(base, name), base);
             config.priority_grants = Some(crate::priority_policy::serve_policy());
-            config.flights_file = Some(dir.join("flights.jsonl"));
-            config.constraints_file = Some(dir.join("constraints.jsonl"));
-            config.reports_file = Some(dir.join("reports.jsonl"));
-            config.isas_file = Some(dir.join("rid-isas.jsonl"));
+            config.data_dir = Some(dir.clone());
             let audit = AuditLog::open(&dir.join("audit.jsonl"))
                 .with_context(|| format!("opening {}", dir.join("audit.jsonl").display()))?;
             let uss = UssState::open(config, auth.clone(), signer(pem, name)?, Arc::new(audit))

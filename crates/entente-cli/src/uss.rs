@@ -119,10 +119,7 @@ pub(crate) async fn run(args: UssArgs) -> anyhow::Result<()> {
     config.priority_grants = args.priority_policy.as_deref().map(crate::priority_policy::load).transpose()?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
-    config.flights_file = Some(args.data_dir.join("flights.jsonl"));
-    config.constraints_file = Some(args.data_dir.join("constraints.jsonl"));
-    config.reports_file = Some(args.data_dir.join("reports.jsonl"));
-    config.isas_file = Some(args.data_dir.join("rid-isas.jsonl"));
+    config.data_dir = Some(args.data_dir.clone());
     config.rid.version = if args.rid_version == "19" { RidVersion::V19 } else { RidVersion::V22a };
     config.rid.retention = chrono::Duration::seconds(args.rid_retention_secs.max(0));
     config.rid.tactical = entente_tactical::Config {

@@ -4,6 +4,9 @@
 // `entente demo`: the founding story replayed and checked step by step.
 #[path = "integration/demo.rs"]
 mod demo;
+// `entente geozones check` on data sets of our own, valid and malformed.
+#[path = "integration/geozones.rs"]
+mod geozones;
 #[path = "integration/pool.rs"]
 mod pool;
 // `entente serve`: dev keys, --seed, restarts, and the web map in headless Chromium.

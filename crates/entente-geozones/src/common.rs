@@ -194,6 +194,20 @@ pub(crate) fn circle(center: &Node<'_>, radius: &Node<'_>) -> Result<Outline> {
     Circle::new(c, radius.f64()?).map(Outline::Circle).map_err(|e| radius.err(e.to_string()))
 }
 
+/// The largest vertical limit taken, in metres or feet: far above any airspace (FL660 is 66 000 ft), so a
+/// value beyond it is a mistake; no upper limit is written by leaving the limit out.
+pub(crate) const MAX_LIMIT: f64 = 100_000.0;
+
+/// A vertical limit: its value and, required when the value is given, its reference.
+pub(crate) fn level(node: &Node<'_>, value_field: &str, reference: &str) -> Result<Option<Level>> {
+    let field = node.get(value_field);
+    let Some(value) = field.opt_f64()? else { return Ok(None) };
+    if value.abs() > MAX_LIMIT {
+        return Err(field.err(format!("{value} is beyond ±{MAX_LIMIT}")));
+    }
+    Ok(Some(Level { value, reference: node.get(reference).one_of(REFERENCES)? }))
+}
+
 /// Limits on the same reference must not be upside down (those on different references are compared only once
 /// converted, where the place is known).
 pub(crate) fn check_limits(
@@ -231,6 +245,15 @@ mod tests {
         assert_eq!(e.to_string(), "$[1]: polygons with holes (interior rings) are not supported");
         let doc = json!([[[6.59, 46.53], [6.63, 46.55], [6.59, 46.55], [6.63, 46.53]]]);
         assert_eq!(polygon(&Node::root(&doc)).unwrap_err().to_string(), "$[0]: edges 0 and 2 cross");
+    }
+
+    #[test]
+    fn limits_are_within_any_airspace() {
+        let doc = json!({"upper": 1.0406413807578301e18, "upperReference": "AGL"});
+        let e = level(&Node::root(&doc), "upper", "upperReference").unwrap_err();
+        assert_eq!(e.to_string(), "$.upper: 1040641380757830100 is beyond ±100000");
+        let doc = json!({"upper": -100000, "upperReference": "AMSL"});
+        assert!(level(&Node::root(&doc), "upper", "upperReference").unwrap().is_some());
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! EUROCAE ED-269 data sets (JSON): `{title?, description?, features: [UASZoneVersion]}`, each feature with its
 //! own `geometry` array of airspace volumes and `applicability` periods.
 
-use crate::common::{self, REFERENCES, VARIANTS, YES_NO};
+use crate::common::{self, VARIANTS, YES_NO};
 use crate::error::FeatureRef;
 use crate::json::{self, Node, Result, texts};
-use crate::model::{Level, Restriction, Zone, ZoneVolume};
+use crate::model::{Restriction, Zone, ZoneVolume};
 
 const RESTRICTIONS: &[(&str, Restriction)] = &[
     ("PROHIBITED", Restriction::Prohibited),
@@ -91,12 +91,8 @@ fn zone(node: &Node<'_>) -> Result<Zone> {
 fn volume(node: &Node<'_>) -> Result<ZoneVolume> {
     node.object()?;
     let unit = common::unit_from(&node.get("uomDimensions"), "M", "FT")?;
-    let level = |value: &str, reference: &str| -> Result<Option<Level>> {
-        let Some(value) = node.get(value).opt_f64()? else { return Ok(None) };
-        Ok(Some(Level { value, reference: node.get(reference).one_of(REFERENCES)? }))
-    };
-    let lower = level("lowerLimit", "lowerVerticalReference")?;
-    let upper = level("upperLimit", "upperVerticalReference")?;
+    let lower = common::level(node, "lowerLimit", "lowerVerticalReference")?;
+    let upper = common::level(node, "upperLimit", "upperVerticalReference")?;
     common::check_limits(node, lower, upper, "lowerLimit")?;
     let projection = node.get("horizontalProjection");
     projection.object()?;

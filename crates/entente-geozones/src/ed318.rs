@@ -28,6 +28,14 @@ const USPACE_CLASS_KEY: &str = "uSpaceClass";
 pub(crate) fn features(root: &Node<'_>) -> Result<Vec<Zone>> {
     root.object()?;
     root.get("type").one_of(&[("FeatureCollection", ())])?;
+    // The collection's metadata is not part of the model, but a data set with malformed dates is refused.
+    let metadata = root.get("metadata");
+    if metadata.is_present() {
+        metadata.object()?;
+        for field in ["validFrom", "validTo", "issued"] {
+            metadata.get(field).opt_datetime()?;
+        }
+    }
     let features = root.get("features").array()?;
     features
         .iter()
@@ -99,12 +107,8 @@ fn layer(node: &Node<'_>) -> Result<Option<Layer>> {
     node.object()?;
     let uom = node.get("uom");
     let unit = if uom.is_present() { common::unit_from(&uom, "m", "ft")? } else { Unit::Metres };
-    let level = |value: &str, reference: &str| -> Result<Option<Level>> {
-        let Some(value) = node.get(value).opt_f64()? else { return Ok(None) };
-        Ok(Some(Level { value, reference: node.get(reference).one_of(REFERENCES)? }))
-    };
-    let lower = level("lower", "lowerReference")?;
-    let upper = level("upper", "upperReference")?;
+    let lower = common::level(node, "lower", "lowerReference")?;
+    let upper = common::level(node, "upper", "upperReference")?;
     common::check_limits(node, lower, upper, "lower")?;
     Ok(Some(Layer { lower, upper, unit }))
 }
@@ -184,6 +188,23 @@ fn feature(zone: &Zone) -> ExportResult<Value> {
     }
     if zone.country.chars().count() != 3 {
         return Err(("country", format!("{:?} is not a 3-letter code", zone.country)));
+    }
+    // What the import refuses is not written either, so that every export reads back.
+    if zone.volumes.is_empty() {
+        return Err(("geometry", "a zone needs at least one volume".into()));
+    }
+    for period in &zone.applicability {
+        if let (Some(start), Some(end)) = (period.start, period.end)
+            && end <= start
+        {
+            return Err((
+                "limitedApplicability",
+                format!("a period ends ({end}) before it starts ({start})"),
+            ));
+        }
+        if period.schedule.iter().any(|d| d.days.is_empty()) {
+            return Err(("limitedApplicability", "a daily period names no day".into()));
+        }
     }
     let mut p = Map::new();
     p.insert("identifier".into(), json!(zone.identifier));

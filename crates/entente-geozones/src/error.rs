@@ -38,9 +38,13 @@ pub enum GeozoneError {
     /// A zone cannot be written in the target format (say, an identifier ED-318 finds too long).
     #[error("{feature}: cannot export {field}: {rule}")]
     Export { feature: FeatureRef, field: &'static str, rule: String },
-    /// A question about time asked over an interval that is empty or unbounded.
+    /// A question about time asked over an interval that is empty.
     #[error("interval from {start} to {end} is empty")]
     EmptyInterval { start: String, end: String },
+    /// A question about time asked over an interval longer than `max_days`, whose windows would take too long
+    /// to list.
+    #[error("interval from {start} to {end} is longer than {max_days} days")]
+    IntervalTooLong { start: String, end: String, max_days: i64 },
 }
 
 impl GeozoneError {

@@ -123,8 +123,12 @@ fn parse_time_of_day(s: &str) -> Option<TimeOfDay> {
         let (clock, zone) = s.split_at(at);
         let sign = if zone.starts_with('-') { -1 } else { 1 };
         let (h, m) = zone[1..].split_once(':')?;
+        let two_digits = |v: &str| v.len() == 2 && v.bytes().all(|b| b.is_ascii_digit());
+        if !two_digits(h) || !two_digits(m) {
+            return None;
+        }
         let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
-        if h.to_string().len() > 2 || !(0..60).contains(&m) {
+        if m >= 60 {
             return None;
         }
         (clock, FixedOffset::east_opt(sign * (h * 3600 + m * 60))?)
@@ -185,7 +189,7 @@ mod tests {
         assert_eq!(t("07:30"), Some(("07:30:00.000".into(), utc)));
         assert_eq!(t("07:30+01:00"), Some(("07:30:00.000".into(), FixedOffset::east_opt(3600).unwrap())));
         assert_eq!(t("23:00:00-05:30"), Some(("23:00:00.000".into(), FixedOffset::west_opt(19800).unwrap())));
-        for bad in ["", "25:00Z", "7h30", "12:00+1", "12:00+01:61", "noon"] {
+        for bad in ["", "25:00Z", "7h30", "12:00+1", "12:00+01:61", "12:00+-1:00", "12:00+001:00", "noon"] {
             assert_eq!(t(bad), None, "{bad}");
         }
     }

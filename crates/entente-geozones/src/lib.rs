@@ -30,7 +30,7 @@ pub use model::{
     Variant, VerticalReference, Zone, ZoneVolume,
 };
 pub use planner::{Advisory, Constraint, Directive, directive};
-pub use schedule::{Window, applies_at, windows};
+pub use schedule::{MAX_INTERVAL_DAYS, Window, applies_at, windows};
 
 /// The two formats a data set may be in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

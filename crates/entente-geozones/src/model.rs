@@ -13,7 +13,8 @@ pub struct DataSet {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Zone {
     /// The authority's identifier. Not unique: data sets (InterUSS's Swiss sample among them) give one
-    /// identifier to several features, so a feature is also known by its index.
+    /// identifier to several features, so a feature is also known by its index. Both formats limit it to 7
+    /// characters; the import takes longer ones (that sample has them), the ED-318 export refuses them.
     pub identifier: String,
     /// ISO 3166-1 alpha-3 country code.
     pub country: String,

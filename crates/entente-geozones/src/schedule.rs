@@ -10,6 +10,10 @@ use chrono::{DateTime, Datelike, Days, NaiveDate, TimeZone, Utc};
 use crate::error::GeozoneError;
 use crate::model::{DailyPeriod, TimePeriod};
 
+/// The longest interval whose windows are listed: ten years of daily windows is a few thousand, listed in
+/// well under a second, while an unbounded interval would never end.
+pub const MAX_INTERVAL_DAYS: i64 = 3_660;
+
 /// How many days before an instant a daily window that holds it may have started.
 const LOOK_BACK_DAYS: u64 = 3;
 
@@ -30,6 +34,13 @@ pub fn windows(
     if end <= start {
         return Err(GeozoneError::EmptyInterval { start: start.to_rfc3339(), end: end.to_rfc3339() });
     }
+    if (end - start).num_days() > MAX_INTERVAL_DAYS {
+        return Err(GeozoneError::IntervalTooLong {
+            start: start.to_rfc3339(),
+            end: end.to_rfc3339(),
+            max_days: MAX_INTERVAL_DAYS,
+        });
+    }
     if applicability.is_empty() {
         return Ok(vec![Window { start, end }]);
     }
@@ -48,7 +59,9 @@ pub fn windows(
             let offset = daily.start.offset;
             // A window starting before `lo`'s date may still be open at `lo`, but not one that starts three
             // days before it: a window lasts at most 24 hours plus the difference of its two offsets (under 26).
-            let mut date = lo.with_timezone(&offset).date_naive() - Days::new(LOOK_BACK_DAYS);
+            // Dates at chrono's ends (years -262143 and 262142) are the only ones without neighbours.
+            let first = lo.with_timezone(&offset).date_naive();
+            let mut date = first.checked_sub_days(Days::new(LOOK_BACK_DAYS)).unwrap_or(first);
             let last = hi.with_timezone(&offset).date_naive();
             while date <= last {
                 if let Some(w) = window_on(daily, date) {
@@ -57,7 +70,8 @@ pub fn windows(
                         raw.push(clipped);
                     }
                 }
-                date = date + Days::new(1);
+                let Some(next) = date.checked_add_days(Days::new(1)) else { break };
+                date = next;
             }
         }
     }
@@ -82,7 +96,10 @@ pub fn applies_at(applicability: &[TimePeriod], t: DateTime<Utc>) -> bool {
                     || p.schedule.iter().any(|d| {
                         let today = t.with_timezone(&d.start.offset).date_naive();
                         (0..=LOOK_BACK_DAYS).any(|back| {
-                            window_on(d, today - Days::new(back)).is_some_and(|w| w.start <= t && t < w.end)
+                            today
+                                .checked_sub_days(Days::new(back))
+                                .and_then(|day| window_on(d, day))
+                                .is_some_and(|w| w.start <= t && t < w.end)
                         })
                     }))
         })
@@ -101,7 +118,7 @@ fn window_on(daily: &DailyPeriod, date: NaiveDate) -> Option<Window> {
     let mut end_date = date;
     let mut end = at(daily.end, end_date)?;
     while end <= start {
-        end_date = end_date + Days::new(1);
+        end_date = end_date.checked_add_days(Days::new(1))?;
         end = at(daily.end, end_date)?;
     }
     Some(Window { start, end })
@@ -222,6 +239,33 @@ mod tests {
         let over = TimePeriod { end: Some(s), ..TimePeriod::default() };
         assert_eq!(windows(&[over], s, e).unwrap(), vec![]);
         assert!(matches!(windows(&[], e, s), Err(GeozoneError::EmptyInterval { .. })));
+    }
+
+    /// The ends of time neither panic nor run for ever: an interval over ten years is refused, and a schedule
+    /// at chrono's first and last dates lists what fits.
+    #[test]
+    fn extreme_intervals() {
+        let weekly = TimePeriod {
+            schedule: vec![DailyPeriod {
+                days: vec![Weekday::Mon, Weekday::Sun],
+                start: tod(22, 0, 0),
+                end: tod(6, 0, 840),
+            }],
+            ..TimePeriod::default()
+        };
+        let (min, max) = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
+        let e = windows(std::slice::from_ref(&weekly), min, max).unwrap_err();
+        assert!(matches!(e, GeozoneError::IntervalTooLong { max_days: MAX_INTERVAL_DAYS, .. }), "{e}");
+        let day = chrono::Duration::days(20);
+        for (s, e) in [(min, min + day), (max - day, max)] {
+            let got = windows(std::slice::from_ref(&weekly), s, e).unwrap();
+            assert!(!got.is_empty() && got.iter().all(|w| s <= w.start && w.end <= e));
+            assert!(got.iter().all(|w| applies_at(std::slice::from_ref(&weekly), w.start)));
+        }
+        for t in [min, max] {
+            // Either answer may be right at the ends of time; it must come without a panic.
+            let _ = applies_at(std::slice::from_ref(&weekly), t);
+        }
     }
 
     const BASE: i64 = 1_711_670_400; // 2024-03-29T00:00:00Z

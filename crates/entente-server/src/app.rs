@@ -13,12 +13,15 @@ use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::auth::Authenticator;
+use crate::client_limit::{ClientLimit, DEFAULT_CLIENT_CONCURRENCY, Limited, per_client};
 use crate::error::ApiError;
 use crate::extract::Edge;
 use crate::map::MapOperator;
 use crate::metrics::Metrics;
+use crate::path_params::check_path_params;
+use crate::request_id::{Internal, request_id};
 use crate::routes::Routes;
-use crate::{interuss, map, openapi, rid, scd};
+use crate::{interuss, lane, map, openapi, rid, scd};
 
 pub struct AppState {
     pub dss: Arc<Dss>,
@@ -34,6 +37,8 @@ pub struct AppState {
     pub map_operators: Vec<MapOperator>,
     /// Set when the server begins to shut down, so that endless responses (the map's event stream) end.
     pub closing: watch::Sender<bool>,
+    /// The requests each client (token subject) may have in flight at once.
+    pub(crate) client_limit: Arc<ClientLimit>,
 }
 
 impl AppState {
@@ -47,7 +52,14 @@ impl AppState {
             extra_metrics: Vec::new(),
             map_operators: Vec::new(),
             closing: watch::Sender::new(false),
+            client_limit: Arc::new(ClientLimit::new(DEFAULT_CLIENT_CONCURRENCY)),
         }
+    }
+
+    /// Lets each client (token subject) have at most `max` requests in flight; past it, 429.
+    pub fn with_client_concurrency(mut self, max: usize) -> AppState {
+        self.client_limit = Arc::new(ClientLimit::new(max));
+        self
     }
 
     /// Also serves the web map; see [`crate::map`] for who may read it.
@@ -79,6 +91,12 @@ impl Edge for AppState {
     }
 }
 
+impl Limited for AppState {
+    fn client_limit(&self) -> &Arc<ClientLimit> {
+        &self.client_limit
+    }
+}
+
 /// The DSS's routes, and the map's when it is served: what the router serves and the OpenAPI document describes.
 pub(crate) fn routes(map: bool) -> Routes<Arc<AppState>> {
     let routes = Routes::new().merge(scd::routes()).merge(rid::routes()).merge(interuss::routes());
@@ -95,8 +113,14 @@ pub fn app(state: Arc<AppState>) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::MethodNotAllowed("this endpoint does not accept that method".into())
         })
+        // Inside out: heavy requests leave for their lane only once their parameters passed and their client was
+        // admitted, the metrics count refusals, and every answer gets its request id.
+        .layer(middleware::from_fn(lane::heavy_lane))
+        .layer(middleware::from_fn_with_state(state.clone(), per_client::<AppState>))
+        .layer(middleware::from_fn(check_path_params))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(request_id))
         .with_state(state.clone())
 }
 
@@ -123,18 +147,19 @@ async fn unknown_route(uri: Uri) -> ApiError {
     ApiError::NotFound(format!("{path}: no such endpoint"))
 }
 
-/// A bug must not drop the connection without an answer: the client gets a JSON 500 and the log the details.
+/// A bug must not drop the connection without an answer: the client gets a JSON 500 with the request id, the log
+/// the details under that id.
 pub(crate) fn panic_response(details: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let message = details
         .downcast_ref::<String>()
         .map(String::as_str)
         .or_else(|| details.downcast_ref::<&str>().copied())
         .unwrap_or("unknown panic");
-    tracing::error!(panic = message, "request handler panicked");
-    let body = entente_wire::ErrorResponse {
-        message: "internal error; the request may not have been applied".into(),
-    };
-    (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+    Internal::response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error; the request may not have been applied",
+        format!("request handler panicked: {message}"),
+    )
 }
 
 /// Answers while the server runs; load balancers and orchestrators poll it.

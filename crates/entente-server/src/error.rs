@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
 use axum::response::{IntoResponse, Response};
 use entente_dss::{DssError, StoreError};
 use entente_uss::UssError;
@@ -10,6 +11,7 @@ use entente_wire::scd::AirspaceConflictResponse;
 use entente_wire::{ErrorResponse, WireError};
 
 use crate::auth::AuthError;
+use crate::request_id::Internal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -44,6 +46,9 @@ pub enum ApiError {
     /// A flight that would conflict, with the nearest plans that would not.
     #[error("{}", .0.message)]
     PlanConflict(Box<PlanConflictResponse>),
+    /// The client has as many requests in flight as it may; it may try again after `retry_after_s`.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after_s: u64 },
 }
 
 impl ApiError {
@@ -63,6 +68,7 @@ pub(crate) fn status_of(e: &ApiError) -> StatusCode {
         ApiError::Conflict(_) | ApiError::PlanConflict(_) => StatusCode::CONFLICT,
         ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
         ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
+        ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
         ApiError::Uss(u) => match u {
             UssError::Transition { .. }
             | UssError::AuditBroken { .. }
@@ -93,9 +99,6 @@ pub(crate) fn status_of(e: &ApiError) -> StatusCode {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = status_of(&self);
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            tracing::error!(error = %self, "request failed in storage");
-        }
         if status == StatusCode::BAD_GATEWAY {
             tracing::warn!(error = %self, "a call to the DSS or a peer failed");
         }
@@ -104,7 +107,21 @@ impl IntoResponse for ApiError {
                 (status, Json(AirspaceConflictResponse::from_domain(&conflict))).into_response()
             }
             ApiError::PlanConflict(conflict) => (status, Json(conflict)).into_response(),
-            other => (status, Json(ErrorResponse { message: other.to_string() })).into_response(),
+            ApiError::TooManyRequests { message, retry_after_s } => {
+                let body = ErrorResponse { message, request_id: None };
+                (status, [(RETRY_AFTER, retry_after_s.to_string())], Json(body)).into_response()
+            }
+            ApiError::Dss(DssError::Store(store)) => {
+                let public = match store {
+                    StoreError::Io(_) => "the server's storage failed; the request was not applied",
+                    StoreError::Corrupt(_) => "data the server stores does not read back intact",
+                    StoreError::Poisoned => "writes are refused after an earlier storage failure",
+                };
+                Internal::response(status, public, store.to_string())
+            }
+            other => {
+                (status, Json(ErrorResponse { message: other.to_string(), request_id: None })).into_response()
+            }
         }
     }
 }

@@ -3,12 +3,16 @@
 
 mod app;
 pub mod auth;
+mod client_limit;
 mod error;
 mod extract;
 mod interuss;
+mod lane;
 mod map;
 mod metrics;
 mod openapi;
+mod path_params;
+mod request_id;
 mod responses;
 mod rid;
 mod routes;
@@ -19,6 +23,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 pub use app::{AppState, app};
+pub use client_limit::DEFAULT_CLIENT_CONCURRENCY;
 pub use error::ApiError;
 pub use map::MapOperator;
 

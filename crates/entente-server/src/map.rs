@@ -12,7 +12,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -25,8 +25,27 @@ use crate::routes::Routes;
 
 pub use operators::MapOperator;
 
-/// The page forbids every origin but this server, so a page that works here works offline.
+/// The page forbids every origin but this server, so a page that works here works offline. MapLibre needs
+/// nothing more: it starts its worker as a module script of this origin (`vendor/maplibre-gl-worker.mjs`,
+/// allowed by `default-src 'self'`), and its stylesheet's control icons are `data:` images.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:";
+
+/// The map library, built from its npm package into `assets/map/vendor` (`assets/map/build`, see its
+/// README) and embedded: (file name, content type, text).
+const VENDORED: [(&str, &str, &str); 4] = [
+    ("maplibre-gl.mjs", "text/javascript", include_str!("../assets/map/vendor/maplibre-gl.mjs")),
+    (
+        "maplibre-gl-worker.mjs",
+        "text/javascript",
+        include_str!("../assets/map/vendor/maplibre-gl-worker.mjs"),
+    ),
+    ("maplibre-gl.css", "text/css", include_str!("../assets/map/vendor/maplibre-gl.css")),
+    (
+        "maplibre-gl.LICENSE.txt",
+        "text/plain; charset=utf-8",
+        include_str!("../assets/map/vendor/maplibre-gl.LICENSE.txt"),
+    ),
+];
 
 pub(crate) fn routes() -> Routes<Arc<AppState>> {
     Routes::new()
@@ -35,6 +54,7 @@ pub(crate) fn routes() -> Routes<Arc<AppState>> {
         .get("/map/map.js", script)
         .get("/map/map.css", style)
         .get("/map/basemap.json", basemap)
+        .get("/map/vendor/{file}", vendored)
         .get("/map/api/airspace", airspace)
         .get("/map/api/events", events)
         .merge(operators::routes())
@@ -64,6 +84,17 @@ pub(crate) async fn style() -> Response {
     responses((status = 200, description = "Land and borders (Natural Earth 1:50m)")))]
 pub(crate) async fn basemap() -> Response {
     asset("application/json", include_str!("../assets/map/basemap.json"))
+}
+
+#[utoipa::path(get, path = "/map/vendor/{file}", tag = "Web map",
+    params(("file" = String, Path, description = "`maplibre-gl.mjs`, `maplibre-gl-worker.mjs`, `maplibre-gl.css` or `maplibre-gl.LICENSE.txt`")),
+    responses((status = 200, description = "The map library (MapLibre GL JS) and its licence"), crate::responses::NotFound))]
+pub(crate) async fn vendored(Path(file): Path<String>) -> Result<Response, ApiError> {
+    let (_, content_type, body) = VENDORED
+        .iter()
+        .find(|(name, _, _)| *name == file)
+        .ok_or_else(|| ApiError::NotFound(format!("{file}: the map has no such file")))?;
+    Ok(asset(content_type, body))
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {

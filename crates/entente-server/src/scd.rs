@@ -377,6 +377,7 @@ pub(crate) async fn make_report(
     entente_wire::time_in(&report.exchange.request_time, "exchange.request_time")?;
     let stored = app.dss.submit_report(&caller, body.text()).await?;
     report.report_id = Some(stored.id);
+    report.exchange.request_source.get_or_insert_with(|| caller.manager.clone());
     Ok((StatusCode::CREATED, Json(report)))
 }
 

@@ -7,14 +7,13 @@ pub(crate) mod authority;
 mod client;
 mod dss_client;
 pub(crate) mod flight_planning;
-mod flights_file;
 mod group_sync;
 mod input;
-mod journal;
 pub(crate) mod log_sets;
 pub(crate) mod operator;
 mod peers;
 mod planner;
+mod records;
 pub(crate) mod rid;
 mod tokens;
 pub(crate) mod uss_api;
@@ -33,6 +32,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use entente_dss::{Clock, EntityId, Limits, SystemClock};
+use entente_uss::store::{MemoryStore, StoreError, Ticket, UssStore, Write};
 use entente_uss::{
     ContingencyRules, Direction, EventKind, Exchange, FlightState, Priority, PriorityPolicy, StateChange,
     Volume, sha256_hex,
@@ -46,8 +46,6 @@ pub use rid::{RidConfig, RidVersion, declare_flights, replay_csv};
 pub use tokens::TokenSource;
 
 use self::client::Client;
-use self::flights_file::FlightsFile;
-use self::journal::Journal;
 use crate::auth::Authenticator;
 use crate::error::ApiError;
 use crate::extract::Edge;
@@ -74,14 +72,12 @@ pub struct UssConfig {
     /// Attempts per subscriber before a notification is given up.
     pub notify_attempts: u32,
     pub body_limit: usize,
-    /// Where this USS's own flights are kept across restarts; `None` keeps them in memory only.
-    pub flights_file: Option<PathBuf>,
+    /// The folder of this USS's store (`uss.redb`: its own flights, the restricted zones it manages, the reports
+    /// peers filed with it and the ids of its Remote ID ISAs), kept across restarts; the journals an older
+    /// release kept there are migrated into it on first start. `None` keeps all that in memory only.
+    pub data_dir: Option<PathBuf>,
     /// Remote ID (service and display provider) and tactical conflict detection.
     pub rid: RidConfig,
-    /// Where the restricted zones this USS manages are kept across restarts; `None` keeps them in memory only.
-    pub constraints_file: Option<PathBuf>,
-    /// Where the reports peers file with this USS are archived; `None` only logs them.
-    pub reports_file: Option<PathBuf>,
     /// Where every rule and record of this USS reads the time.
     pub clock: Arc<dyn Clock>,
     /// The limits of the DSS this USS writes to (InterUSS's by default), by which the operator and authority
@@ -91,9 +87,6 @@ pub struct UssConfig {
     /// otherwise); `None` permits every priority below the one that marks constraints. The flight planning test
     /// interface is not subject to it: its caller is a test harness that chooses the priorities of its scenarios.
     pub priority_grants: Option<entente_uss::PriorityGrants>,
-    /// Where the ids of the Remote ID ISAs this USS declared are kept until deleted, so a restart deletes those an
-    /// earlier run left at the DSS; `None` keeps them in memory only.
-    pub isas_file: Option<PathBuf>,
 }
 
 /// How far the alternatives to a refused flight may be shifted, and in which steps.
@@ -139,14 +132,11 @@ impl UssConfig {
             dss_timeout: Duration::from_secs(5),
             notify_attempts: 3,
             body_limit: 1 << 20,
-            flights_file: None,
+            data_dir: None,
             rid: RidConfig::default(),
-            constraints_file: None,
-            reports_file: None,
             clock: Arc::new(SystemClock),
             dss_limits: Limits::default(),
             priority_grants: None,
-            isas_file: None,
         }
     }
 }
@@ -185,13 +175,13 @@ pub struct UssState {
     auth: Arc<Authenticator>,
     client: Client,
     audit: Arc<AuditLog>,
+    /// Changed only together with a write submitted to `store` under this lock, so writes commit in the order of
+    /// the changes.
     flights: Mutex<HashMap<EntityId, OwnFlight>>,
-    /// Held while a change to `flights` is applied and appended to disk, so lines land in the order of the changes.
-    saving: Mutex<FlightsFile>,
-    /// The constraints this USS manages for an authority.
+    /// The constraints this USS manages for an authority; changed like `flights`.
     constraints: Mutex<HashMap<EntityId, Constraint>>,
-    /// Held while a change to `constraints` is saved, like `saving` for flights.
-    saving_constraints: Mutex<Journal<Constraint>>,
+    /// What this USS keeps across restarts: flights, zones, archived reports, Remote ID ISA ids.
+    store: Arc<dyn UssStore>,
     /// The flights being written to the DSS, with the priority and volumes proposed: the DSS may show them to
     /// another planning of this USS before they are recorded in `flights`.
     writing: Mutex<HashMap<EntityId, (Priority, Vec<Volume>)>>,
@@ -207,32 +197,26 @@ pub struct UssState {
     rid: rid::RidState,
     /// The flight planning test interface's answers, kept for repeated request ids (memory only, like a test run).
     planning_requests: Mutex<flight_planning::AnsweredRequests>,
-    /// The archive of reports peers filed with this USS (F3548 makeUssReport), by report id.
-    reports: Mutex<Journal<uss_api::ArchivedReport>>,
     /// This USS's Prometheus series (plans, operator notifications, calls, notifications to subscribers).
     pub(crate) metrics: Arc<UssMetrics>,
 }
 
 impl UssState {
-    /// Loads the flights and constraints saved by a previous run, and opens the reports archive, where `config`
-    /// names their files.
+    /// Opens this USS's store in `config.data_dir` (migrating the journals an older release kept there) and loads
+    /// the flights, zones and Remote ID ISA ids a previous run saved.
     pub fn open(
         config: UssConfig,
         auth: Arc<Authenticator>,
         tokens: TokenSource,
         audit: Arc<AuditLog>,
     ) -> std::io::Result<UssState> {
-        let (file, flights) = FlightsFile::open(config.flights_file.clone())?;
-        let (constraints_file, saved) = Journal::<Constraint>::open(config.constraints_file.clone())?;
-        let (reports, _) = Journal::open(config.reports_file.clone())?;
-        let mut constraints = HashMap::new();
-        for (id, c) in saved {
-            let id = EntityId::parse(&id).ok_or_else(|| {
-                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("constraint id {id:?}"))
-            })?;
-            constraints.insert(id, c);
-        }
-        let rid = rid::RidState::new(&config.rid, config.isas_file.clone())?;
+        let store: Arc<dyn UssStore> = match &config.data_dir {
+            Some(dir) => Arc::new(entente_store::UssRedbStore::open(dir).map_err(std::io::Error::other)?),
+            None => Arc::new(MemoryStore::default()),
+        };
+        let flights = records::load_flights(&*store)?;
+        let constraints = records::load_zones(&*store)?;
+        let rid = rid::RidState::new(&config.rid, &*store)?;
         let clock = config.clock.clone();
         let metrics = Arc::new(UssMetrics::default());
         Ok(UssState {
@@ -241,16 +225,14 @@ impl UssState {
             auth,
             audit,
             flights: Mutex::new(flights),
-            saving: Mutex::new(file),
             constraints: Mutex::new(constraints),
-            saving_constraints: Mutex::new(constraints_file),
+            store,
             writing: Mutex::new(HashMap::new()),
             flight_locks: Mutex::new(HashMap::new()),
             peers: Mutex::new(HashMap::new()),
             user_notices: Mutex::new(Vec::new()),
             rid,
             planning_requests: Mutex::new(flight_planning::AnsweredRequests::default()),
-            reports: Mutex::new(reports),
             metrics,
         })
     }
@@ -266,25 +248,43 @@ impl UssState {
         lock.lock_owned().await
     }
 
-    /// Applies `change` to this USS's flights (only those named in `ids`) and returns once the change is on disk;
-    /// changes reach the file in the order they were made. A failed save is logged: the DSS and peers already know
-    /// the change, so memory must keep it too.
-    pub(crate) fn change_flights<R>(
+    /// Queues `writes` in the store (an encoding failure resolves the ticket with it at once).
+    fn save(&self, writes: Result<Vec<Write>, StoreError>) -> Ticket {
+        match writes {
+            Ok(writes) => self.store.submit(writes),
+            Err(e) => {
+                let (done, ticket) = tokio::sync::oneshot::channel();
+                let _ = done.send(Err(e));
+                ticket
+            }
+        }
+    }
+
+    /// Applies `change` to this USS's flights and queues the save of those named in `ids`; the flights are on disk
+    /// once the ticket resolves. Changes reach the store in the order they were made. Dropping the ticket does not
+    /// cancel the save (a failure is then only logged).
+    pub(crate) fn apply_flights<R>(
+        &self,
+        ids: &[EntityId],
+        change: impl FnOnce(&mut HashMap<EntityId, OwnFlight>) -> R,
+    ) -> (R, Ticket) {
+        let mut flights = self.flights.lock();
+        let result = change(&mut flights);
+        let writes = ids.iter().map(|id| records::flight_write(*id, flights.get(id))).collect();
+        // Submitted under the lock, so concurrent changes commit in the order they were applied; waited for
+        // outside it, so peers reading details do not wait for the disk and concurrent changes share commits.
+        (result, self.save(writes))
+    }
+
+    /// Applies `change` to this USS's flights (only those named in `ids`) and returns once the change is on disk.
+    /// A failed save is logged: the DSS and peers already know the change, so memory must keep it too.
+    pub(crate) async fn change_flights<R>(
         &self,
         ids: &[EntityId],
         change: impl FnOnce(&mut HashMap<EntityId, OwnFlight>) -> R,
     ) -> R {
-        let mut file = self.saving.lock();
-        let (result, encoded) = {
-            let mut flights = self.flights.lock();
-            let result = change(&mut flights);
-            (result, file.encode(&flights, ids))
-        };
-        // Written outside the flights lock, so peers reading details do not wait for the disk, and synced outside
-        // the saving lock, so concurrent changes share syncs.
-        let written = file.write(encoded);
-        drop(file);
-        if let Err(e) = journal::finish(written) {
+        let (result, saved) = self.apply_flights(ids, change);
+        if let Err(e) = saved_by(saved).await {
             tracing::error!(error = %e, "saving this USS's flights failed");
         }
         result
@@ -312,24 +312,25 @@ impl UssState {
     }
 
     /// Records constraint `id` as it now is (`None`: lifted), in memory and on disk.
-    pub(crate) fn change_constraint(&self, id: EntityId, constraint: Option<Constraint>) {
-        let mut file = self.saving_constraints.lock();
-        let encoded = {
+    pub(crate) async fn change_constraint(&self, id: EntityId, constraint: Option<Constraint>) {
+        let saved = {
             let mut constraints = self.constraints.lock();
-            match &constraint {
-                Some(c) => constraints.insert(id, c.clone()),
+            let write = records::write(entente_uss::store::Table::Zones, id.to_string(), constraint.as_ref());
+            match constraint {
+                Some(c) => constraints.insert(id, c),
                 None => constraints.remove(&id),
             };
-            file.encode([(id.to_string(), constraint)], || {
-                constraints.iter().map(|(id, c)| (id.to_string(), c.clone())).collect()
-            })
+            self.save(write.map(|w| vec![w]))
         };
-        let written = file.write_encoded(encoded);
-        drop(file);
-        if let Err(e) = journal::finish(written) {
+        if let Err(e) = saved_by(saved).await {
             tracing::error!(error = %e, "saving this USS's constraints failed");
         }
     }
+}
+
+/// Waits for a store's ticket: `Ok` once the writes are on disk.
+pub(crate) async fn saved_by(ticket: Ticket) -> Result<(), StoreError> {
+    ticket.await.unwrap_or_else(|_| Err(StoreError::Io("the store stopped before committing".into())))
 }
 
 impl Edge for UssState {
@@ -372,7 +373,10 @@ pub fn uss_app(state: Arc<UssState>) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::MethodNotAllowed("this endpoint does not accept that method".into())
         })
+        .layer(axum::middleware::from_fn(crate::lane::heavy_lane))
+        .layer(axum::middleware::from_fn(crate::path_params::check_path_params))
         .layer(CatchPanicLayer::custom(crate::app::panic_response))
+        .layer(axum::middleware::from_fn(crate::request_id::request_id))
         .with_state(state)
 }
 

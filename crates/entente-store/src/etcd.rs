@@ -370,14 +370,21 @@ async fn read_heads(inner: Arc<Inner>, waiters: Arc<Waiters>, wake: Arc<Notify>)
 
 async fn commit_in_order(inner: Arc<Inner>, mut jobs: mpsc::UnboundedReceiver<Job>) {
     while let Some((changes, done)) = jobs.recv().await {
-        // Without an airspace the footprint is the new extents: nobody decided on older state.
-        let footprint = Airspace::default().footprint(&changes);
-        let outcome = async {
-            let (prepared, later) = prepare(&inner, changes, &footprint, None)?;
-            let committed = send_alone(&inner, prepared).await?;
-            finish(&inner, committed, later).await.map(|_| ())
-        };
-        let _ = done.send(outcome.await);
+        let _ = done.send(commit_unconditionally(&inner, changes).await);
+    }
+}
+
+/// Commits one group of the plain [`Store`] interface, which compares nothing.
+async fn commit_unconditionally(inner: &Inner, changes: Vec<Change>) -> Result<(), StoreError> {
+    // Without an airspace the footprint is the new extents: nobody decided on older state.
+    let footprint = Airspace::default().footprint(&changes);
+    loop {
+        let (prepared, later) = prepare(inner, changes.clone(), &footprint, None)?;
+        match send_alone(inner, prepared).await? {
+            // Only a fence refuses it, after its answer was lost: it never applied, so it is sent again.
+            Committed::Stale(_) => continue,
+            committed => return finish(inner, committed, later).await.map(|_| ()),
+        }
     }
 }
 
@@ -553,7 +560,8 @@ fn fresh_counter(counters: &mut BTreeMap<EntityId, bool>, id: EntityId, notifica
 
 /// Counts, after a write committed, the notifications its own transaction had no room for, a budget at a time,
 /// and deletes their record. Each step requires the record as the previous step left it, so that a write is
-/// counted once even when [`finish_abandoned`] takes over an instance that stopped half way.
+/// counted once even when [`finish_abandoned`] takes over an instance that stopped half way. A step whose answer
+/// was lost is settled on its slot like any transaction: read back if it applied, sent again if fenced.
 async fn count_later(inner: &Inner, later: Later, committed_at: Revision) -> Result<Assigned, StoreError> {
     let Later { key, ids } = later;
     let mut assigned = Assigned::new();
@@ -564,28 +572,47 @@ async fn count_later(inner: &Inner, later: Later, committed_at: Revision) -> Res
         txn.success.extend(chunk.iter().map(|id| Op::count(&inner.layout.counter(*id))));
         txn.success.push(if rest.is_empty() { Op::delete(&key) } else { Op::put(&key, &encode_ids(rest)) });
         txn.success.push(Op::put(&inner.layout.head(), &[]));
-        let response = inner.etcd.txn(&txn).await?;
-        if !response.succeeded {
-            return Err(StoreError::Io(
-                "another instance finished counting this write's notifications; it is committed".into(),
-            ));
+        loop {
+            match send_on_slot(inner, |_| txn.clone()).await?.0 {
+                Sent::Answered(response) if response.succeeded => {
+                    at = response.revision();
+                    assigned.extend(
+                        chunk
+                            .iter()
+                            .zip(&response.responses)
+                            .filter_map(|(id, r)| r.counted().map(|v| (*id, index_of(v)))),
+                    );
+                }
+                Sent::Answered(_) => {
+                    return Err(StoreError::Io(
+                        "another instance finished counting this write's notifications; it is committed"
+                            .into(),
+                    ));
+                }
+                Sent::Applied(applied) => {
+                    at = applied;
+                    assigned.extend(counters_at(inner, chunk, applied).await?);
+                }
+                Sent::Fenced(_) => continue,
+            }
+            break;
         }
-        at = response.revision();
-        assigned.extend(
-            chunk
-                .iter()
-                .zip(&response.responses)
-                .filter_map(|(id, r)| r.counted().map(|v| (*id, index_of(v)))),
-        );
     }
     Ok(assigned)
 }
 
-/// Completes a commit: counts what it had to count later, and answers with every index it got.
+/// Completes a commit: counts what it had to count later, and answers with every index it got. The write is
+/// committed whatever happens here, so a failure to count is not an error answer: the record stays, another
+/// instance finishes it ([`finish_abandoned`]), and the answer gives the decision's own view of those indices.
 async fn finish(inner: &Inner, committed: Committed, later: Option<Later>) -> Result<Committed, StoreError> {
     match (committed, later) {
         (Committed::At(revision, mut assigned), Some(later)) => {
-            assigned.extend(count_later(inner, later, revision).await?);
+            match count_later(inner, later, revision).await {
+                Ok(counted) => assigned.extend(counted),
+                Err(e) => {
+                    tracing::warn!(error = %e, "counting a committed write's later notifications failed")
+                }
+            }
             Ok(Committed::At(revision, assigned))
         }
         (committed, _) => Ok(committed),
@@ -752,11 +779,17 @@ async fn read_back(inner: &Inner, request: &RangeRequest) -> Result<grpc::RangeR
     }
 }
 
-/// The indices a decision committed at revision `at` gave its counters, read back at that revision (each
-/// counter's version there), for a commit whose answer was lost.
+/// The indices a decision committed at revision `at` gave its counters, read back at that revision, for a
+/// commit whose answer was lost.
 async fn counted_at(inner: &Inner, prepared: &Prepared, at: Revision) -> Result<Assigned, StoreError> {
+    let ids: Vec<EntityId> = prepared.counted.iter().map(|&(_, id)| id).collect();
+    counters_at(inner, &ids, at).await
+}
+
+/// The counters of `ids` as of revision `at`: each one's version there is the index its put at `at` gave.
+async fn counters_at(inner: &Inner, ids: &[EntityId], at: Revision) -> Result<Assigned, StoreError> {
     let mut assigned = Assigned::new();
-    for &(_, id) in &prepared.counted {
+    for &id in ids {
         let request = RangeRequest { key: inner.layout.counter(id), revision: at, ..RangeRequest::default() };
         if let Some(kv) = read_back(inner, &request).await?.kvs.first() {
             assigned.push((id, index_of(kv.version)));
@@ -1138,6 +1171,66 @@ mod tests {
         let outcome = sent.await.expect("the sender ran");
         let outcome = outcome.expect("the outcomes are known");
         assert_eq!(outcome, vec![Committed::At(at, vec![(subscription, 1)]), Committed::Stale(at)]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn notifications_counted_after_the_commit_whose_answer_was_lost_are_read_back() {
+        let etcd = Lossy::start().await;
+        let notified: Vec<EntityId> = (0..layout::COUNTER_BUDGET + 4).map(|_| EntityId::random()).collect();
+        let mut changes = vec![report("a")];
+        changes.extend(notified.iter().map(|&id| Change::SetNotificationIndex { id, notification_index: 1 }));
+        let (prepared, later) =
+            prepare(&etcd.lossy, changes, &footprint(HERE), Some(etcd.now().await)).expect("a decision fits");
+        let later = later.expect("more notifications than one transaction counts");
+        let record = later.key.clone();
+        let committed = send_alone(&etcd.lossy, prepared).await.expect("a commit");
+        etcd.proxy.set(lossy::Mode::DropAnswers);
+        let lossy = etcd.lossy.clone();
+        let finished = tokio::spawn(async move { finish(&lossy, committed, Some(later)).await });
+        // The follow-up deletes the record when it commits.
+        let key = RangeRequest { key: record, ..RangeRequest::default() };
+        for _ in 0..500 {
+            if etcd.direct.etcd.range(&key).await.expect("etcd answers").kvs.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        etcd.proxy.cut();
+        let Committed::At(_, assigned) = finished.await.expect("the finisher ran").expect("committed") else {
+            panic!("the write committed")
+        };
+        let mut expected: Vec<(EntityId, i32)> = notified.iter().map(|&id| (id, 1)).collect();
+        let mut assigned = assigned;
+        expected.sort();
+        assigned.sort();
+        assert_eq!(assigned, expected, "every subscription's index, the ones counted later included");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unconditional_commit_that_was_fenced_is_sent_again() {
+        let etcd = Lossy::start().await;
+        etcd.proxy.set(lossy::Mode::DropRequests);
+        let lossy = etcd.lossy.clone();
+        let committed = tokio::spawn(async move { commit_unconditionally(&lossy, vec![report("a")]).await });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        etcd.proxy.cut();
+        committed.await.expect("the committer ran").expect("committed");
+        assert!(etcd.report("a").await.is_some(), "acknowledged, so in etcd");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_read_whose_connection_broke_is_sent_again() {
+        // A pool instance loading its snapshot while a member fails must not give up on the first broken
+        // connection.
+        let etcd = Lossy::start().await;
+        etcd.proxy.set(lossy::Mode::DropAnswers);
+        let lossy = etcd.lossy.clone();
+        let head = RangeRequest { key: lossy.layout.head(), ..RangeRequest::default() };
+        let read = tokio::spawn(async move { lossy.etcd.range(&head).await });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        etcd.proxy.cut();
+        let read = read.await.expect("the reader ran");
+        assert!(read.is_ok(), "{read:?}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,14 +2,12 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::mpsc;
-use std::thread;
 
 use entente_dss::{Change, CommitTicket, Snapshot, Store, StoreError};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
-use tokio::sync::oneshot;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
 use crate::codec;
+use crate::committer::Committer;
 
 const INTENTS: TableDefinition<u128, &[u8]> = TableDefinition::new("operational_intents");
 const CONSTRAINTS: TableDefinition<u128, &[u8]> = TableDefinition::new("constraints");
@@ -24,20 +22,17 @@ const RID_SUBSCRIPTIONS: TableDefinition<u128, &[u8]> = TableDefinition::new("ri
 
 const CACHE_BYTES: usize = 4 << 20;
 
-/// Most groups folded into one transaction; bounds the latency a large backlog adds to its first group.
-const MAX_BATCH: usize = 512;
-
-type Job = (Vec<Change>, oneshot::Sender<Result<(), StoreError>>);
-
 pub struct RedbStore {
     db: Arc<Database>,
-    /// `None` only while dropping: closing the queue is what stops the committer.
-    jobs: Option<mpsc::Sender<Job>>,
-    committer: Option<thread::JoinHandle<()>>,
+    committer: Committer<Change, StoreError>,
 }
 
 fn io(e: impl std::fmt::Display) -> StoreError {
     StoreError::Io(e.to_string())
+}
+
+fn io_str(e: &str) -> StoreError {
+    io(e)
 }
 
 impl RedbStore {
@@ -64,104 +59,74 @@ impl RedbStore {
             txn.open_table(RID_SUBSCRIPTIONS).map_err(io)?;
         }
         txn.commit().map_err(io)?;
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let writer = db.clone();
-        let committer = thread::Builder::new()
-            .name("redb-committer".into())
-            .spawn(move || commit_loop(&writer, &queue))
-            .map_err(io)?;
-        Ok(RedbStore { db, jobs: Some(jobs), committer: Some(committer) })
+        let committer = Committer::start("redb-committer", db.clone(), apply, io_str).map_err(io)?;
+        Ok(RedbStore { db, committer })
     }
 }
 
-fn commit_loop(db: &Database, queue: &mpsc::Receiver<Job>) {
-    while let Ok(first) = queue.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+fn apply(txn: &WriteTransaction, changes: &mut dyn Iterator<Item = &Change>) -> Result<(), StoreError> {
+    let mut intents = txn.open_table(INTENTS).map_err(io)?;
+    let mut constraints = txn.open_table(CONSTRAINTS).map_err(io)?;
+    let mut subscriptions = txn.open_table(SUBSCRIPTIONS).map_err(io)?;
+    let mut indices = txn.open_table(NOTIFICATION_INDICES).map_err(io)?;
+    let mut availability = txn.open_table(AVAILABILITY).map_err(io)?;
+    let mut reports = txn.open_table(REPORTS).map_err(io)?;
+    let mut isas = txn.open_table(ISAS).map_err(io)?;
+    let mut rid_subscriptions = txn.open_table(RID_SUBSCRIPTIONS).map_err(io)?;
+    for change in changes {
+        match change {
+            Change::PutOperationalIntent(o) => {
+                intents.insert(codec::id_key(o.id), codec::encode_intent(o).as_slice()).map_err(io)?;
             }
-        }
-        let outcome = commit(db, batch.iter().flat_map(|(changes, _)| changes));
-        if let Err(e) = &outcome {
-            tracing::error!(error = %e, groups = batch.len(), "redb commit failed");
-        }
-        for (_, done) in batch {
-            // A dropped receiver means the request was abandoned; the commit stands regardless.
-            let _ = done.send(outcome.clone());
-        }
-    }
-}
-
-fn commit<'a>(db: &Database, changes: impl Iterator<Item = &'a Change>) -> Result<(), StoreError> {
-    let txn = db.begin_write().map_err(io)?;
-    {
-        let mut intents = txn.open_table(INTENTS).map_err(io)?;
-        let mut constraints = txn.open_table(CONSTRAINTS).map_err(io)?;
-        let mut subscriptions = txn.open_table(SUBSCRIPTIONS).map_err(io)?;
-        let mut indices = txn.open_table(NOTIFICATION_INDICES).map_err(io)?;
-        let mut availability = txn.open_table(AVAILABILITY).map_err(io)?;
-        let mut reports = txn.open_table(REPORTS).map_err(io)?;
-        let mut isas = txn.open_table(ISAS).map_err(io)?;
-        let mut rid_subscriptions = txn.open_table(RID_SUBSCRIPTIONS).map_err(io)?;
-        for change in changes {
-            match change {
-                Change::PutOperationalIntent(o) => {
-                    intents.insert(codec::id_key(o.id), codec::encode_intent(o).as_slice()).map_err(io)?;
-                }
-                Change::DeleteOperationalIntent(id) => {
-                    intents.remove(codec::id_key(*id)).map_err(io)?;
-                }
-                Change::PutConstraint(c) => {
-                    constraints
-                        .insert(codec::id_key(c.id), codec::encode_constraint(c).as_slice())
-                        .map_err(io)?;
-                }
-                Change::DeleteConstraint(id) => {
-                    constraints.remove(codec::id_key(*id)).map_err(io)?;
-                }
-                Change::PutSubscription(s) => {
-                    subscriptions
-                        .insert(codec::id_key(s.id), codec::encode_subscription(s).as_slice())
-                        .map_err(io)?;
-                    indices.remove(codec::id_key(s.id)).map_err(io)?;
-                }
-                Change::SetNotificationIndex { id, notification_index } => {
-                    indices.insert(codec::id_key(*id), *notification_index).map_err(io)?;
-                }
-                Change::DeleteSubscription(id) => {
-                    subscriptions.remove(codec::id_key(*id)).map_err(io)?;
-                    indices.remove(codec::id_key(*id)).map_err(io)?;
-                }
-                Change::PutAvailability(a) => {
-                    availability
-                        .insert(a.uss.as_str(), codec::encode_availability(a).as_slice())
-                        .map_err(io)?;
-                }
-                Change::PutReport(r) => {
-                    reports.insert(r.id.as_str(), codec::encode_report(r).as_slice()).map_err(io)?;
-                }
-                Change::PutIsa(i) => {
-                    isas.insert(codec::id_key(i.id), codec::encode_isa(i).as_slice()).map_err(io)?;
-                }
-                Change::DeleteIsa(id) => {
-                    isas.remove(codec::id_key(*id)).map_err(io)?;
-                }
-                Change::PutRidSubscription(s) => {
-                    rid_subscriptions
-                        .insert(codec::id_key(s.id), codec::encode_rid_subscription(s).as_slice())
-                        .map_err(io)?;
-                    indices.remove(codec::id_key(s.id)).map_err(io)?;
-                }
-                Change::DeleteRidSubscription(id) => {
-                    rid_subscriptions.remove(codec::id_key(*id)).map_err(io)?;
-                    indices.remove(codec::id_key(*id)).map_err(io)?;
-                }
+            Change::DeleteOperationalIntent(id) => {
+                intents.remove(codec::id_key(*id)).map_err(io)?;
+            }
+            Change::PutConstraint(c) => {
+                constraints
+                    .insert(codec::id_key(c.id), codec::encode_constraint(c).as_slice())
+                    .map_err(io)?;
+            }
+            Change::DeleteConstraint(id) => {
+                constraints.remove(codec::id_key(*id)).map_err(io)?;
+            }
+            Change::PutSubscription(s) => {
+                subscriptions
+                    .insert(codec::id_key(s.id), codec::encode_subscription(s).as_slice())
+                    .map_err(io)?;
+                indices.remove(codec::id_key(s.id)).map_err(io)?;
+            }
+            Change::SetNotificationIndex { id, notification_index } => {
+                indices.insert(codec::id_key(*id), *notification_index).map_err(io)?;
+            }
+            Change::DeleteSubscription(id) => {
+                subscriptions.remove(codec::id_key(*id)).map_err(io)?;
+                indices.remove(codec::id_key(*id)).map_err(io)?;
+            }
+            Change::PutAvailability(a) => {
+                availability.insert(a.uss.as_str(), codec::encode_availability(a).as_slice()).map_err(io)?;
+            }
+            Change::PutReport(r) => {
+                reports.insert(r.id.as_str(), codec::encode_report(r).as_slice()).map_err(io)?;
+            }
+            Change::PutIsa(i) => {
+                isas.insert(codec::id_key(i.id), codec::encode_isa(i).as_slice()).map_err(io)?;
+            }
+            Change::DeleteIsa(id) => {
+                isas.remove(codec::id_key(*id)).map_err(io)?;
+            }
+            Change::PutRidSubscription(s) => {
+                rid_subscriptions
+                    .insert(codec::id_key(s.id), codec::encode_rid_subscription(s).as_slice())
+                    .map_err(io)?;
+                indices.remove(codec::id_key(s.id)).map_err(io)?;
+            }
+            Change::DeleteRidSubscription(id) => {
+                rid_subscriptions.remove(codec::id_key(*id)).map_err(io)?;
+                indices.remove(codec::id_key(*id)).map_err(io)?;
             }
         }
     }
-    txn.commit().map_err(io)
+    Ok(())
 }
 
 impl Store for RedbStore {
@@ -205,27 +170,6 @@ impl Store for RedbStore {
     }
 
     fn submit(&self, changes: Vec<Change>) -> CommitTicket {
-        let (done, ticket) = oneshot::channel();
-        let Some(jobs) = &self.jobs else {
-            let _ = done.send(Err(StoreError::Io("the store is closing".into())));
-            return ticket;
-        };
-        if let Err(mpsc::SendError((_, done))) = jobs.send((changes, done)) {
-            let _ = done.send(Err(StoreError::Io("the committer thread stopped".into())));
-        }
-        ticket
-    }
-}
-
-/// Closes the database before returning, so the same folder can be opened again at once (a restart in the
-/// same process): the committer finishes what was queued, drops its handle, and the file lock goes with ours.
-impl Drop for RedbStore {
-    fn drop(&mut self) {
-        self.jobs = None;
-        if let Some(committer) = self.committer.take()
-            && committer.join().is_err()
-        {
-            tracing::error!("the redb committer thread panicked");
-        }
+        self.committer.submit(changes)
     }
 }

@@ -98,6 +98,12 @@ impl Monitor {
         self.conflicts.values()
     }
 
+    /// The latest report held of aircraft `id`, so whoever reads a conflict can tell where its aircraft are.
+    pub fn latest(&self, id: &str) -> Option<&State> {
+        let slot = *self.by_id.get(id)?;
+        self.slots.get(slot)?.as_ref().map(|track| &track.state)
+    }
+
     /// Tracks currently held.
     pub fn len(&self) -> usize {
         self.by_id.len()

@@ -1,7 +1,8 @@
 //! The rules a USS keeps for its operators' flights (ASTM F3548-21): conflicts by exact 4D intersection and
 //! priority, conflict-free alternatives, conformance monitoring, and the hash-chained audit record.
 //!
-//! Pure decisions over plain values: no HTTP, no serialisation format, no clock (callers pass `now`), no storage.
+//! Pure decisions over plain values: no HTTP, no serialisation format, no clock (callers pass `now`), no storage
+//! engine: what a USS keeps across restarts goes through the [`store::UssStore`] trait.
 
 mod alternatives;
 mod audit;
@@ -13,6 +14,7 @@ mod grants;
 mod lateral;
 pub mod rid;
 mod route;
+pub mod store;
 
 use chrono::{DateTime, Utc};
 

@@ -11,6 +11,10 @@ use crate::error::WireError;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorResponse {
     pub message: String,
+    /// Present when the failure was the server's own: the id under which its log holds the details (also in the
+    /// `x-request-id` header of every answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, ToSchema)]

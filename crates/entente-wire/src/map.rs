@@ -198,5 +198,13 @@ pub struct ViewQuery {
     pub view: Option<String>,
 }
 
+/// The filters of an operator's flight list, passed on to its USS as given (the USS checks them).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct FlightsQuery {
+    pub state: Option<String>,
+    pub time_start: Option<String>,
+    pub time_end: Option<String>,
+}
+
 #[cfg(test)]
 mod tests;

@@ -172,6 +172,9 @@ pub struct TacticalAlert {
     pub cpa_distance_m: f64,
     /// When the alert was raised.
     pub raised: Time,
+    /// Where each aircraft was at its latest report, in the order of `aircraft`: a display can show the pair
+    /// from any view, even one too wide for Remote ID to show aircraft.
+    pub positions: [LatLngPoint; 2],
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]

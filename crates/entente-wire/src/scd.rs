@@ -380,6 +380,10 @@ pub struct ExchangeRecord {
     pub response_code: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// Listed as required by F3548's schema, which never defines it; taken as given, and answered as the reporting
+    /// USS's identity (its token's subject) when left out, so that every answer carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_source: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]

@@ -78,7 +78,7 @@ impl Cast {
             config.policy.equal_priority_may_conflict = equal_priority_may_conflict;
             // Generous, so a loaded machine cannot turn a slow peer into a silent one.
             config.peer_timeout = Duration::from_secs(5);
-            config.flights_file = Some(folder.join("flights.jsonl"));
+            config.data_dir = Some(folder.clone());
             let tokens = TokenSource::dev(TokenIssuer::from_pem(pem, None)?, *id);
             let audit = Arc::new(AuditLog::open(&audit_log)?);
             let state = Arc::new(UssState::open(config, trust()?, tokens, audit)?);

@@ -1,18 +1,16 @@
-// The Entente airspace map. Plain JavaScript and SVG, no framework, nothing loaded from elsewhere: the
-// DSS serves this file, the basemap and the airspace API itself, so an operator without internet sees
-// everything.
-"use strict";
+// The Entente airspace map: MapLibre GL JS (vendored under vendor/, embedded in the binary like this file)
+// draws the DSS's airspace, the basemap and Remote ID; nothing is loaded from elsewhere, so an operator
+// without internet sees everything. Every volume is a GeoJSON feature whose properties say how it is drawn
+// (kind, state, conflict, own, blocking, selected) and, in 3D, between which altitudes it is extruded.
+import * as maplibregl from "./vendor/maplibre-gl.mjs";
 
-const SVG = "http://www.w3.org/2000/svg";
-// World units: Web Mercator scaled so the full longitude range spans WORLD units. Mercator keeps
-// shapes at drone scale undistorted, which matters more here than the polar areas.
-const WORLD = 1000;
 const EARTH_RADIUS_M = 6371008.8;
-const MAX_LAT = 85;
+// Volumes without an upper altitude are extruded this far above their lower one: high enough to stand out
+// at drone scale, without towering over the view.
+const OPEN_TOP_M = 300;
+const EMPTY = { type: "FeatureCollection", features: [] };
 
-const map = document.getElementById("map");
-const world = document.getElementById("world");
-const view = { x: 0, y: 0, scale: 1 }; // screen = world * scale + (x, y)
+const $ = (id) => document.getElementById(id);
 const state = {
   all: null, // the latest view over all times: sets the slider's range and the first fit
   shown: null, // what is drawn: the same, or the view at the slider's instant
@@ -20,7 +18,6 @@ const state = {
   fitted: false,
   refreshing: null, // the refresh in flight, so change notices arriving meanwhile cause one more
   again: false,
-  dragged: false, // whether the last press moved the map, so its click is not a click on the map
 };
 // Planning as one of the operators this server plans for (none when the map only shows the airspace).
 const planner = {
@@ -33,71 +30,148 @@ const planner = {
   previewed: null, // index of the alternative drawn as a preview
   status: null, // the USS's status of the selected own flight: { id, body }
   asked: null, // the flight whose status was last asked for, so each selection asks once
+  flights: [], // the operator's flights as its USS lists them
 };
-const $ = (id) => document.getElementById(id);
 
-function project([lng, lat]) {
-  const phi = (Math.max(-MAX_LAT, Math.min(MAX_LAT, lat)) * Math.PI) / 180;
-  const x = ((lng + 180) / 360) * WORLD;
-  const y = WORLD / 2 - (WORLD / (2 * Math.PI)) * Math.log(Math.tan(Math.PI / 4 + phi / 2));
-  return [x, y];
+// ---- Time: UTC, labelled, with the local time beside it, everywhere ------------------------------------
+
+const pad = (n) => String(n).padStart(2, "0");
+function timeText(t) {
+  const d = new Date(t);
+  if (Number.isNaN(d.getTime())) return "…";
+  const utc = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} UTC`;
+  return `${utc} (${pad(d.getHours())}:${pad(d.getMinutes())} local)`;
 }
 
-function pathOf(rings, close) {
-  return rings
-    .map((ring) => ring.map((p, i) => (i ? "L" : "M") + project(p).map((v) => v.toFixed(3)).join(",")).join("") + (close ? "Z" : ""))
-    .join("");
+// ---- The map and its layers -----------------------------------------------------------------------------
+
+const STATE_COLOURS = ["match", ["get", "state"],
+  "Accepted", "#3b7dd8", "Activated", "#2e9e5b", "Nonconforming", "#f08a24", "Contingent", "#d7263d", "#3b7dd8"];
+const STATE_STROKES = ["match", ["get", "state"],
+  "Accepted", "#1f4f94", "Activated", "#1b6b3b", "Nonconforming", "#a85a0c", "Contingent", "#8c1020", "#1f4f94"];
+const KIND_COLOURS = ["match", ["get", "kind"], "intent", STATE_COLOURS, "#8b1e3f"];
+const kindIs = (kind) => ["==", ["get", "kind"], kind];
+const selected = ["boolean", ["get", "selected"], false];
+
+function style() {
+  const source = () => ({ type: "geojson", data: EMPTY });
+  return {
+    version: 8,
+    sources: {
+      world: { type: "geojson", data: new URL("basemap.json", location.href).href, attribution: "Natural Earth" },
+      airspace: source(),
+      draft: source(),
+      preview: source(),
+      rid: source(),
+    },
+    layers: [
+      { id: "water", type: "background", paint: { "background-color": "#cfe3f2" } },
+      { id: "world-land", type: "fill", source: "world", filter: kindIs("land"), paint: { "fill-color": "#f2efe6", "fill-antialias": false } },
+      { id: "world-border", type: "line", source: "world", filter: kindIs("border"), paint: { "line-color": "#b9b2a0", "line-width": 0.8, "line-dasharray": [3, 2] } },
+      { id: "subscriptions-line", type: "line", source: "airspace", filter: kindIs("subscription"), layout: { visibility: "none" },
+        paint: { "line-color": "#555", "line-width": ["case", selected, 3, 1.5], "line-dasharray": [4, 2] } },
+      { id: "isas-fill", type: "fill", source: "airspace", filter: kindIs("isa"), paint: { "fill-color": "#7b5cd6", "fill-opacity": 0.15 } },
+      { id: "isas-line", type: "line", source: "airspace", filter: kindIs("isa"), paint: { "line-color": "#4b34a0", "line-width": ["case", selected, 3, 1.5] } },
+      { id: "constraints-fill", type: "fill", source: "airspace", filter: kindIs("constraint"), paint: { "fill-color": "#8b1e3f", "fill-opacity": 0.2 } },
+      { id: "constraints-line", type: "line", source: "airspace", filter: kindIs("constraint"),
+        paint: { "line-color": ["case", ["get", "blocking"], "#000", "#5c0f28"], "line-width": ["case", ["get", "blocking"], 4, selected, 3, 1.5], "line-dasharray": [2, 2] } },
+      { id: "intents-fill", type: "fill", source: "airspace", filter: kindIs("intent"),
+        paint: { "fill-color": STATE_COLOURS, "fill-opacity": ["case", ["get", "blocking"], 0.6, selected, 0.55, 0.35] } },
+      { id: "intents-line", type: "line", source: "airspace", filter: kindIs("intent"),
+        paint: { "line-color": STATE_STROKES, "line-width": ["case", selected, 3, ["get", "own"], 2.5, 1.5] } },
+      // A conflict must stand out whatever the state: a thick dashed magenta outline; what blocks the
+      // operator's plan: thick solid black over it.
+      { id: "intents-conflict", type: "line", source: "airspace", filter: ["all", kindIs("intent"), ["get", "conflict"]],
+        paint: { "line-color": "#d100d1", "line-width": 3, "line-dasharray": [2, 1] } },
+      { id: "intents-blocking", type: "line", source: "airspace", filter: ["all", kindIs("intent"), ["get", "blocking"]],
+        paint: { "line-color": "#000", "line-width": 4 } },
+      // 4D: each intent's and constraint's volume in force at the slider's instant, between its altitudes
+      // (metres above the WGS84 ellipsoid, drawn from sea level: the map has no terrain). Shown in the 3D
+      // view only; ISAs and subscriptions, kilometres high, stay flat so they do not wall the view in.
+      { id: "volumes-3d", type: "fill-extrusion", source: "airspace", filter: ["in", ["get", "kind"], ["literal", ["intent", "constraint"]]], layout: { visibility: "none" },
+        paint: { "fill-extrusion-color": KIND_COLOURS, "fill-extrusion-base": ["get", "lo"], "fill-extrusion-height": ["get", "hi"], "fill-extrusion-opacity": 0.6 } },
+      { id: "draft-fill", type: "fill", source: "draft", filter: ["==", ["geometry-type"], "Polygon"], paint: { "fill-color": "#ffd400", "fill-opacity": 0.35 } },
+      { id: "draft-line", type: "line", source: "draft", filter: ["!=", ["geometry-type"], "Point"], paint: { "line-color": "#8a6d00", "line-width": 2, "line-dasharray": [3, 2] } },
+      { id: "draft-3d", type: "fill-extrusion", source: "draft", filter: ["==", ["geometry-type"], "Polygon"], layout: { visibility: "none" },
+        paint: { "fill-extrusion-color": "#8a6d00", "fill-extrusion-base": ["get", "lo"], "fill-extrusion-height": ["get", "hi"], "fill-extrusion-opacity": 0.5 } },
+      { id: "draft-vertex", type: "circle", source: "draft", filter: ["==", ["geometry-type"], "Point"], paint: { "circle-color": "#8a6d00", "circle-radius": 4 } },
+      { id: "preview-fill", type: "fill", source: "preview", paint: { "fill-color": "#ffd400", "fill-opacity": 0.35 } },
+      { id: "preview-line", type: "line", source: "preview", paint: { "line-color": "#8a6d00", "line-width": 2, "line-dasharray": [3, 2] } },
+      { id: "preview-3d", type: "fill-extrusion", source: "preview", layout: { visibility: "none" },
+        paint: { "fill-extrusion-color": "#ffd400", "fill-extrusion-base": ["get", "lo"], "fill-extrusion-height": ["get", "hi"], "fill-extrusion-opacity": 0.7 } },
+      { id: "rid-cluster-fill", type: "fill", source: "rid", filter: kindIs("cluster"), paint: { "fill-color": "#0a6e78", "fill-opacity": 0.2 } },
+      { id: "rid-cluster-line", type: "line", source: "rid", filter: kindIs("cluster"), paint: { "line-color": "#0a6e78", "line-width": 1.5 } },
+      { id: "rid-trail", type: "line", source: "rid", filter: kindIs("trail"),
+        paint: { "line-color": ["case", ["get", "alert"], "#e00000", "#0a6e78"], "line-width": 2, "line-opacity": 0.6 } },
+      { id: "rid-alert-pair", type: "line", source: "rid", filter: kindIs("pair"), paint: { "line-color": "#e00000", "line-width": 2, "line-dasharray": [2, 1.5] } },
+    ],
+  };
 }
 
-function element(name, attributes, parent) {
-  const node = document.createElementNS(SVG, name);
-  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
-  if (parent) parent.appendChild(node);
-  return node;
-}
+// The layers an entity is drawn in, by the layer toggle that shows them.
+const TOGGLED = {
+  intents: ["intents-fill", "intents-line", "intents-conflict", "intents-blocking"],
+  constraints: ["constraints-fill", "constraints-line"],
+  subscriptions: ["subscriptions-line"],
+  isas: ["isas-fill", "isas-line"],
+};
+// Where a click or a query finds entities, topmost first.
+const ENTITY_LAYERS = ["intents-fill", "constraints-fill", "isas-fill", "subscriptions-line"];
 
-function applyView() {
-  world.setAttribute("transform", `translate(${view.x},${view.y}) scale(${view.scale})`);
-}
+const map = new maplibregl.Map({
+  container: "map",
+  style: style(),
+  center: [6.63, 46.52],
+  zoom: 3,
+  maxPitch: 70,
+  attributionControl: { compact: false },
+  // The page keeps the map's canvas, so a test can read its pixels and a screenshot matches the screen.
+  canvasContextAttributes: { preserveDrawingBuffer: true },
+});
+map.addControl(new maplibregl.NavigationControl({ visualizePitch: true }), "top-left");
+map.addControl(new maplibregl.ScaleControl({ unit: "metric", maxWidth: 160 }), "bottom-left");
+const styled = new Promise((resolve) => map.on("load", resolve));
 
-// Zooms by `factor` keeping the world point under (sx, sy) still.
-function zoomAt(sx, sy, factor) {
-  const scale = Math.max(0.5, Math.min(5e6, view.scale * factor));
-  view.x = sx - ((sx - view.x) * scale) / view.scale;
-  view.y = sy - ((sy - view.y) * scale) / view.scale;
-  view.scale = scale;
-  applyView();
-}
-
-function fit(bounds) {
-  const { width, height } = map.getBoundingClientRect();
-  const [x0, y0, x1, y1] = bounds;
-  // A lone small entity would zoom in absurdly far: show at least about a kilometre around it.
-  const span = Math.max(x1 - x0, y1 - y0, 0.03);
-  view.scale = Math.min(width, height) / (span * 1.3);
-  view.x = width / 2 - ((x0 + x1) / 2) * view.scale;
-  view.y = height / 2 - ((y0 + y1) / 2) * view.scale;
-  applyView();
-}
-
-function boundsOf(airspace) {
-  const points = [];
-  for (const e of entities(airspace)) for (const v of e.volumes) points.push(...outlinePoints(v.outline));
-  if (!points.length) return [0, 0, WORLD, WORLD];
-  const xy = points.map(project);
-  return [
-    Math.min(...xy.map((p) => p[0])), Math.min(...xy.map((p) => p[1])),
-    Math.max(...xy.map((p) => p[0])), Math.max(...xy.map((p) => p[1])),
-  ];
-}
-
-// A circle's bounding points, enough to fit the view to it.
-function outlinePoints(outline) {
-  if (outline.type === "Polygon") return outline.coordinates;
-  const [lng, lat] = outline.center;
-  const dLat = (outline.radius_m / EARTH_RADIUS_M) * (180 / Math.PI);
+// A circle's outline as a polygon of 64 sides, fine enough at any zoom an operator uses.
+function circleRing([lng, lat], radius) {
+  const dLat = (radius / EARTH_RADIUS_M) * (180 / Math.PI);
   const dLng = dLat / Math.cos((lat * Math.PI) / 180);
-  return [[lng - dLng, lat - dLat], [lng + dLng, lat + dLat]];
+  const ring = [];
+  for (let i = 0; i <= 64; i++) {
+    const a = (i / 64) * 2 * Math.PI;
+    ring.push([lng + dLng * Math.cos(a), lat + dLat * Math.sin(a)]);
+  }
+  return ring;
+}
+
+function outlineRing(outline) {
+  if (outline.type === "Circle") return circleRing(outline.center, outline.radius_m);
+  const ring = outline.coordinates.slice();
+  if (ring.length) ring.push(ring[0]);
+  return ring;
+}
+
+function volumeFeature(volume, properties) {
+  const lo = volume.altitude_lower_m ?? 0;
+  const hi = volume.altitude_upper_m ?? lo + OPEN_TOP_M;
+  return {
+    type: "Feature",
+    properties: { ...properties, lo, hi },
+    geometry: { type: "Polygon", coordinates: [outlineRing(volume.outline)] },
+  };
+}
+
+// The classes an entity is drawn with: what the test and the legend call its look.
+function classesOf(e) {
+  const classes = ["entity", e.kind];
+  if (e.kind === "intent") {
+    classes.push(e.state);
+    if (e.conflicts_with.length) classes.push("conflict");
+    if (e.manager === currentOperator()) classes.push("own");
+  }
+  if (planner.blocking.has(e.id)) classes.push("blocking");
+  if (e.id === state.selected) classes.push("selected");
+  return classes.join(" ");
 }
 
 function entities(airspace) {
@@ -109,84 +183,120 @@ function entities(airspace) {
   ];
 }
 
-function drawVolume(volume, group) {
-  const o = volume.outline;
-  if (o.type === "Polygon") {
-    element("path", { d: pathOf([o.coordinates], true) }, group);
-  } else {
-    // Mercator stretches lengths by 1/cos(latitude), so the radius is scaled at the centre's latitude.
-    const [cx, cy] = project(o.center);
-    const metresPerUnit = (2 * Math.PI * EARTH_RADIUS_M * Math.cos((o.center[1] * Math.PI) / 180)) / WORLD;
-    element("circle", { cx, cy, r: o.radius_m / metresPerUnit }, group);
-  }
+// "north-uss 1a2b3c4d": an intent named by its operator and short id; the full id is a click away.
+const shortName = (e) => `${e.manager ?? e.owner ?? e.kind} ${e.id.slice(0, 8)}`;
+
+// Every draw ends when the map rendered it: the summary says "ready" only then, so whoever reads the
+// map (a test, say) sees what the data says.
+function settle(summary) {
+  summary.dataset.state = "drawing";
+  map.once("idle", () => { summary.dataset.state = "ready"; });
+  map.triggerRepaint();
 }
 
 function draw(airspace) {
-  const layers = { intent: "layer-intents", constraint: "layer-constraints", subscription: "layer-subscriptions", isa: "layer-isas" };
-  for (const id of Object.values(layers)) document.getElementById(id).replaceChildren();
+  const features = [];
   for (const e of entities(airspace)) {
-    const classes = ["entity", e.kind];
-    if (e.kind === "intent") {
-      classes.push(e.state);
-      if (e.conflicts_with.length) classes.push("conflict");
-      if (e.manager === currentOperator()) classes.push("own");
-    }
-    if (planner.blocking.has(e.id)) classes.push("blocking");
-    if (e.id === state.selected) classes.push("selected");
-    const group = element("g", { class: classes.join(" "), "data-id": e.id, "data-kind": e.kind }, document.getElementById(layers[e.kind]));
-    element("title", {}, group).textContent = `${e.kind} ${e.id}`;
-    for (const v of e.volumes) drawVolume(v, group);
-    group.addEventListener("click", (event) => {
-      event.stopPropagation();
-      select(e.id);
-    });
+    const properties = {
+      id: e.id, kind: e.kind, state: e.state ?? null, classes: classesOf(e),
+      conflict: Boolean(e.conflicts_with && e.conflicts_with.length),
+      own: e.kind === "intent" && e.manager === currentOperator(),
+      blocking: planner.blocking.has(e.id), selected: e.id === state.selected,
+    };
+    for (const v of e.volumes) features.push(volumeFeature(v, properties));
   }
+  map.getSource("airspace").setData({ type: "FeatureCollection", features });
   const intents = airspace.operational_intents.length;
-  const summary = document.getElementById("summary");
-  summary.dataset.state = "ready";
+  const summary = $("summary");
   summary.dataset.intents = intents;
   summary.dataset.conflicts = airspace.conflicts.length;
   if (!state.selected) {
     summary.textContent = `${intents} intents, ${airspace.conflicts.length} conflicts, ${airspace.constraints.length} constraints, ` +
       `${airspace.subscriptions.length} subscriptions, ${airspace.identification_service_areas.length} ISAs. Click a shape for details.`;
   }
+  settle(summary);
   showDetails();
   // A flight selected before it was drawn (one just accepted) gets its USS status once it is.
   if (state.selected && planner.asked !== state.selected) loadFlightStatus();
 }
 
+// What the map renders of the entities now: each one's id, kind and classes, from MapLibre's own query.
+function drawn() {
+  const layers = ENTITY_LAYERS.filter((l) => map.getLayoutProperty(l, "visibility") !== "none");
+  const seen = new Map();
+  for (const f of map.queryRenderedFeatures({ layers })) {
+    const p = f.properties;
+    if (!seen.has(p.id)) seen.set(p.id, { id: p.id, kind: p.kind, classes: p.classes });
+  }
+  // In the airspace's order, not the renderer's.
+  const order = new Map((state.shown ? entities(state.shown) : []).map((e, i) => [e.id, i]));
+  return [...seen.values()].sort((a, b) => (order.get(a.id) ?? Infinity) - (order.get(b.id) ?? Infinity));
+}
+
 function select(id) {
   state.selected = id;
-  for (const g of document.querySelectorAll(".entity")) g.classList.toggle("selected", g.dataset.id === id);
   $("flight-message").textContent = "";
   $("flight-message").dataset.state = "idle";
   planner.asked = null;
-  showDetails();
+  planner.status = null;
+  redraw();
   loadFlightStatus();
 }
 
+function copyButton(text) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "copy";
+  button.textContent = "copy id";
+  button.title = text;
+  button.addEventListener("click", (event) => {
+    event.stopPropagation();
+    navigator.clipboard?.writeText(text).then(() => { button.textContent = "copied"; }, () => { button.textContent = text; });
+  });
+  return button;
+}
+
 function showDetails() {
-  const fields = document.getElementById("fields");
+  const fields = $("fields");
   fields.replaceChildren();
   const e = state.shown && state.selected ? entities(state.shown).find((x) => x.id === state.selected) : null;
+  // Actions are offered only for a flight that is on the map and the operator's own, as its USS says.
+  $("flight-actions").classList.add("hidden");
+  drawProfile(e);
   if (!e) return;
-  document.getElementById("summary").textContent = `${e.kind} ${e.id}`;
-  // dt and dd are HTML elements of the panel, not SVG.
-  const addField = (name, value) => {
+  $("summary").textContent = `${e.kind} ${shortName(e)} — ${e.id}`;
+  const addField = (name, value, extra) => {
     if (value === undefined || value === null || value === "") return;
     const dt = document.createElement("dt");
     dt.textContent = name;
     const dd = document.createElement("dd");
     dd.textContent = value;
+    if (extra) dd.append(" ", extra);
     fields.append(dt, dd);
+    return dd;
   };
   addField("Kind", e.kind);
+  addField("Id", e.id, copyButton(e.id));
   addField("Manager", e.manager ?? e.owner);
   addField("State", e.state);
   addField("Version", e.version);
   addField("USS", e.uss_base_url ?? e.url);
   addField("Subscription", e.subscription_id);
-  if (e.kind === "intent") addField("Conflicts with", e.conflicts_with.length ? e.conflicts_with.join(", ") : "none");
+  if (e.kind === "intent") {
+    const all = entities(state.all ?? state.shown);
+    const dd = addField("Conflicts with", e.conflicts_with.length ? "" : "none");
+    for (const id of e.conflicts_with) {
+      const other = all.find((x) => x.id === id);
+      const link = document.createElement("a");
+      link.href = "#";
+      link.className = "entity-link";
+      link.dataset.id = id;
+      link.textContent = other ? shortName(other) : id.slice(0, 8);
+      link.title = id;
+      link.addEventListener("click", (event) => { event.preventDefault(); select(id); });
+      dd?.append(link, " ");
+    }
+  }
   if (e.kind === "subscription") {
     addField("Implicit", e.implicit ? "yes" : "no");
     addField("Notifies for", [e.notify_for_operational_intents && "intents", e.notify_for_constraints && "constraints"].filter(Boolean).join(", ") || "nothing");
@@ -197,22 +307,97 @@ function showDetails() {
       ? `circle r=${Math.round(v.outline.radius_m)} m at ${v.outline.center[1].toFixed(5)}, ${v.outline.center[0].toFixed(5)}`
       : `polygon of ${v.outline.coordinates.length} vertices`;
     const alt = `${v.altitude_lower_m ?? "-∞"}–${v.altitude_upper_m ?? "∞"} m`;
-    addField(`Volume ${i + 1}`, `${where}; ${alt}; ${v.time_start ?? "…"} → ${v.time_end ?? "…"}`);
+    addField(`Volume ${i + 1}`, `${where}; ${alt}; ${v.time_start ? timeText(v.time_start) : "…"} → ${v.time_end ? timeText(v.time_end) : "…"}`);
   });
   const own = e.kind === "intent" && e.manager === currentOperator();
-  $("flight-actions").classList.toggle("hidden", !own);
   if (own && planner.status && planner.status.id === e.id) {
     const flight = planner.status.body;
     addField("USS state", flight.state);
+    addField("Reason", flight.state_reason);
     addField("Priority", flight.priority);
     addField("Alerts", flight.alerts && flight.alerts.length ? flight.alerts.join("; ") : "none");
+    showActions(flight.state);
   } else if (e.kind === "intent" && planner.operators.includes(e.manager) && !own) {
     addField("Actions", `act as ${e.manager} to activate or end it`);
   }
 }
 
+// The height profile of the selected intent and of the intents it meets: each volume a box from its start
+// to its end (across) and from its lower to its upper altitude (up), so where they meet in time and height
+// shows at a glance. SVG built here, in the panel; nothing is drawn for other kinds.
+const SVG = "http://www.w3.org/2000/svg";
+function drawProfile(e) {
+  const svg = $("profile");
+  svg.replaceChildren();
+  svg.classList.toggle("hidden", !e || e.kind !== "intent");
+  if (!e || e.kind !== "intent") return;
+  const all = entities(state.all ?? state.shown);
+  const boxes = [];
+  const add = (entity, role) => {
+    for (const v of entity.volumes) {
+      if (!v.time_start || !v.time_end) continue;
+      const lo = v.altitude_lower_m ?? 0;
+      boxes.push({ id: entity.id, role, state: entity.state, t0: Date.parse(v.time_start), t1: Date.parse(v.time_end), lo, hi: v.altitude_upper_m ?? lo + OPEN_TOP_M });
+    }
+  };
+  add(e, "selected");
+  for (const id of e.conflicts_with) {
+    const other = all.find((x) => x.id === id);
+    if (other) add(other, "meets");
+  }
+  if (!boxes.length) return;
+  const [W, H, left, bottom] = [300, 150, 42, 20];
+  const t0 = Math.min(...boxes.map((b) => b.t0));
+  const t1 = Math.max(...boxes.map((b) => b.t1));
+  const top = Math.max(...boxes.map((b) => b.hi)) * 1.1 || 1;
+  const x = (t) => left + ((W - left - 6) * (t - t0)) / Math.max(1, t1 - t0);
+  const y = (m) => H - bottom - ((H - bottom - 6) * Math.max(0, m)) / top;
+  const node = (name, attributes, text) => {
+    const n = document.createElementNS(SVG, name);
+    for (const [k, v] of Object.entries(attributes)) n.setAttribute(k, v);
+    if (text !== undefined) n.textContent = text;
+    svg.append(n);
+    return n;
+  };
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  node("line", { x1: left, y1: y(0), x2: W - 4, y2: y(0), class: "axis" });
+  node("line", { x1: left, y1: y(0), x2: left, y2: 4, class: "axis" });
+  node("text", { x: left - 4, y: y(top / 1.1) + 4, "text-anchor": "end" }, `${Math.round(top / 1.1)} m`);
+  node("text", { x: left - 4, y: y(0), "text-anchor": "end" }, "0 m");
+  const hhmm = (t) => `${pad(new Date(t).getUTCHours())}:${pad(new Date(t).getUTCMinutes())}`;
+  node("text", { x: left, y: H - 5 }, `${hhmm(t0)} UTC`);
+  node("text", { x: W - 4, y: H - 5, "text-anchor": "end" }, `${hhmm(t1)} UTC`);
+  for (const b of boxes) {
+    const rect = node("rect", {
+      x: x(b.t0), y: y(b.hi), width: Math.max(1, x(b.t1) - x(b.t0)), height: Math.max(1, y(b.lo) - y(b.hi)),
+      class: `profile-box ${b.role} ${b.state ?? ""}`,
+    });
+    rect.dataset.id = b.id;
+    rect.dataset.role = b.role;
+    rect.dataset.lo = b.lo;
+    rect.dataset.hi = b.hi;
+    const title = document.createElementNS(SVG, "title");
+    title.textContent = `${b.role === "selected" ? "this flight" : "meets"}: ${b.lo}–${b.hi} m, ${timeText(b.t0)} → ${timeText(b.t1)}`;
+    rect.append(title);
+  }
+  const now = Date.now();
+  if (now >= t0 && now <= t1) node("line", { x1: x(now), y1: 4, x2: x(now), y2: y(0), class: "now" });
+}
+
+// The actions a flight in `flightState` allows: Activate an Accepted one, End any not yet ended.
+const ACTIONS = {
+  Accepted: ["activate", "end"], Activated: ["end"], Nonconforming: ["end"], Contingent: ["end"],
+};
+function showActions(flightState) {
+  const actions = ACTIONS[flightState] ?? [];
+  $("flight-actions").classList.toggle("hidden", !actions.length);
+  $("activate").classList.toggle("hidden", !actions.includes("activate"));
+  $("end-flight").classList.toggle("hidden", !actions.includes("end"));
+}
+
 // The slider spans the earliest start to the latest end of every volume in the all-times view.
 function timeRange() {
+  if (!state.all) return null;
   const times = [];
   for (const e of entities(state.all)) for (const v of e.volumes) {
     if (v.time_start) times.push(Date.parse(v.time_start));
@@ -225,14 +410,28 @@ function timeRange() {
 function sliderInstant() {
   const range = timeRange();
   if (!range) return null;
-  const slider = document.getElementById("slider");
+  const slider = $("slider");
   return new Date(range[0] + ((range[1] - range[0]) * slider.value) / slider.max);
+}
+
+// "Now" as a tick over the slider, where the current instant falls in its range (none outside it).
+function markNow() {
+  const range = timeRange();
+  const tick = $("now-tick");
+  const now = Date.now();
+  if (!range || now < range[0] || now > range[1] || range[1] === range[0]) {
+    tick.classList.add("hidden");
+    return;
+  }
+  tick.classList.remove("hidden");
+  tick.style.left = `${(100 * (now - range[0])) / (range[1] - range[0])}%`;
+  tick.title = `now: ${timeText(now)}`;
 }
 
 async function fetchAirspace(at) {
   const url = at ? `api/airspace?at=${encodeURIComponent(at.toISOString())}` : "api/airspace";
   const response = await fetch(url, { cache: "no-store" });
-  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  if (!response.ok) throw new Error(`the airspace could not be read (HTTP ${response.status})`);
   return response.json();
 }
 
@@ -243,84 +442,123 @@ async function refresh() {
     return state.refreshing;
   }
   state.refreshing = (async () => {
+    await styled;
     do {
       state.again = false;
       try {
         state.all = await fetchAirspace(null);
-        const allTimes = document.getElementById("all-times").checked;
-        const instant = allTimes ? null : sliderInstant();
+        const instant = $("all-times").checked ? null : sliderInstant();
         state.shown = instant ? await fetchAirspace(instant) : state.all;
-        document.getElementById("instant").textContent = instant ? instant.toISOString().replace(".000", "") : "all times";
+        $("instant").textContent = instant ? timeText(instant) : "all times";
+        markNow();
         if (!state.fitted) {
-          fit(boundsOf(state.all));
+          fit(state.all);
           state.fitted = true;
         }
         draw(state.shown);
       } catch (error) {
-        document.getElementById("summary").textContent = `Cannot load the airspace: ${error.message}`;
+        $("summary").textContent = `Cannot load the airspace: ${error.message}.`;
       }
     } while (state.again);
     state.refreshing = null;
+    loadMyFlights();
   })();
   return state.refreshing;
 }
 
-async function loadBasemap() {
-  const basemap = await (await fetch("basemap.json")).json();
-  const group = document.getElementById("basemap");
-  element("path", { class: "land", d: pathOf(basemap.land, true) }, group);
-  element("path", { class: "border", d: pathOf(basemap.borders, false) }, group);
+function boundsOf(airspace) {
+  const b = new maplibregl.LngLatBounds();
+  for (const e of entities(airspace)) for (const v of e.volumes) for (const p of outlineRing(v.outline)) b.extend(p);
+  return b;
+}
+
+function fit(airspace) {
+  const bounds = boundsOf(airspace);
+  if (bounds.isEmpty()) {
+    map.jumpTo({ center: [0, 20], zoom: 1 });
+    return;
+  }
+  // A lone small entity would zoom in absurdly far: zoom 16 shows about a kilometre around it.
+  map.fitBounds(bounds, { padding: 40, maxZoom: 16, animate: false });
+}
+
+// Centres the map on [lng, lat] with `metres` across its diagonal (at zoom z a 512-pixel tile spans the
+// world, so a pixel is 2πR·cos(lat) / (512·2^z) metres).
+function centreOn([lng, lat], metres) {
+  const { width, height } = map.getContainer().getBoundingClientRect();
+  const metresPerPixel = metres / Math.hypot(width, height);
+  const zoom = Math.log2((2 * Math.PI * EARTH_RADIUS_M * Math.cos((lat * Math.PI) / 180)) / (512 * metresPerPixel));
+  map.jumpTo({ center: [lng, lat], zoom });
 }
 
 function wireControls() {
-  // The pointer is captured only once it moved, so a plain click still reaches the shape under it.
-  let drag = null;
-  map.addEventListener("pointerdown", (e) => {
-    drag = { x: e.clientX, y: e.clientY, moved: false };
-  });
-  map.addEventListener("pointermove", (e) => {
-    if (!drag) return;
-    if (!drag.moved && Math.abs(e.clientX - drag.x) + Math.abs(e.clientY - drag.y) > 3) {
-      drag.moved = true;
-      map.setPointerCapture(e.pointerId);
-      map.classList.add("dragging");
-    }
-    if (!drag.moved) return;
-    view.x += e.clientX - drag.x;
-    view.y += e.clientY - drag.y;
-    drag.x = e.clientX;
-    drag.y = e.clientY;
-    applyView();
-  });
-  map.addEventListener("pointerup", () => {
-    state.dragged = Boolean(drag && drag.moved);
-    drag = null;
-    map.classList.remove("dragging");
-  });
-  map.addEventListener("wheel", (e) => {
-    e.preventDefault();
-    const box = map.getBoundingClientRect();
-    zoomAt(e.clientX - box.left, e.clientY - box.top, Math.exp(-e.deltaY / 300));
-  }, { passive: false });
   for (const box of document.querySelectorAll("[data-layer]")) {
-    const apply = () => document.getElementById(`layer-${box.dataset.layer}`).classList.toggle("hidden", !box.checked);
+    const apply = () => {
+      for (const layer of TOGGLED[box.dataset.layer]) map.setLayoutProperty(layer, "visibility", box.checked ? "visible" : "none");
+    };
     box.addEventListener("change", apply);
-    apply();
+    styled.then(apply);
   }
-  const allTimes = document.getElementById("all-times");
-  const slider = document.getElementById("slider");
+  const allTimes = $("all-times");
+  const slider = $("slider");
   allTimes.addEventListener("change", () => {
     slider.disabled = allTimes.checked;
     refresh();
   });
   // Dragging the slider fires many events; the refresh coalesces them.
   slider.addEventListener("input", () => refresh());
-  document.getElementById("fit").addEventListener("click", () => state.all && fit(boundsOf(state.all)));
+  $("fit").addEventListener("click", () => state.all && fit(state.all));
+  $("view-3d").addEventListener("change", () => show3d($("view-3d").checked));
+  map.on("mousemove", (event) => {
+    const { lng, lat } = event.lngLat;
+    $("coords").textContent = `${lat.toFixed(5)}, ${lng.toFixed(5)}`;
+    const over = !planner.drawing && map.queryRenderedFeatures(event.point, { layers: visibleEntityLayers() }).length > 0;
+    map.getCanvas().style.cursor = planner.drawing ? "crosshair" : over ? "pointer" : "";
+  });
+  map.on("click", (event) => {
+    if (planner.drawing) return;
+    const hit = map.queryRenderedFeatures(event.point, { layers: visibleEntityLayers() })[0];
+    if (hit) select(hit.properties.id);
+  });
+  $("goto").addEventListener("submit", (event) => {
+    event.preventDefault();
+    goTo($("goto-text").value);
+  });
+  setInterval(markNow, 10000);
+}
+
+const visibleEntityLayers = () => ENTITY_LAYERS.filter((l) => map.getLayoutProperty(l, "visibility") !== "none");
+
+// The 3D view: volumes extruded between their altitudes, the map tilted; back to the flat, north-up map.
+const LAYERS_3D = ["volumes-3d", "draft-3d", "preview-3d"];
+function show3d(on) {
+  for (const layer of LAYERS_3D) map.setLayoutProperty(layer, "visibility", on ? "visible" : "none");
+  map.jumpTo(on ? { pitch: 60 } : { pitch: 0, bearing: 0 });
+}
+
+// "46.52, 6.63" (latitude first, as operators read coordinates) centres the map there, about 2 km across.
+function goTo(text) {
+  const message = $("goto-message");
+  const match = /^\s*(-?\d+(?:\.\d+)?)\s*[,;\s]\s*(-?\d+(?:\.\d+)?)\s*$/.exec(text);
+  const lat = match && Number(match[1]);
+  const lng = match && Number(match[2]);
+  if (!match) {
+    message.textContent = "Type a latitude and a longitude in degrees, e.g. 46.52, 6.63.";
+  } else if (Math.abs(lat) > 85) {
+    message.textContent = `Latitude ${lat} is out of the map: between -85 and 85 degrees.`;
+  } else if (Math.abs(lng) > 180) {
+    message.textContent = `Longitude ${lng} is out of range: between -180 and 180 degrees.`;
+  } else {
+    message.textContent = "";
+    centreOn([lng, lat], 2000);
+    return;
+  }
+  message.dataset.state = "error";
 }
 
 // The server announces every change on this stream; EventSource reconnects by itself after a drop.
 function followChanges() {
-  const live = document.getElementById("live");
+  const live = $("live");
   const events = new EventSource("api/events");
   events.addEventListener("airspace", () => {
     live.dataset.state = "live";
@@ -339,14 +577,6 @@ function followChanges() {
 
 function currentOperator() {
   return planner.operators.length ? $("operator").value : null;
-}
-
-function unproject(sx, sy) {
-  const x = (sx - view.x) / view.scale;
-  const y = (sy - view.y) / view.scale;
-  const lng = (x / WORLD) * 360 - 180;
-  const lat = ((2 * Math.atan(Math.exp(((WORLD / 2 - y) * 2 * Math.PI) / WORLD)) - Math.PI / 2) * 180) / Math.PI;
-  return [lng, lat];
 }
 
 function shapeKind() {
@@ -384,8 +614,6 @@ function draftOutline() {
 }
 
 function drawDraft() {
-  const layer = $("layer-draft");
-  layer.replaceChildren();
   const outline = draftOutline();
   const hint = $("draw-hint");
   if (shapeKind() === "circle") {
@@ -394,50 +622,55 @@ function drawDraft() {
     const n = planner.vertices.length;
     hint.textContent = n < 3 ? `Click the map to add vertices: ${n} of at least 3.` : `${n} vertices; click to add more.`;
   }
-  if (!outline) return;
-  const group = element("g", { class: "draft" }, layer);
-  if (outline.type === "Polygon" && outline.coordinates.length < 3) {
-    element("path", { d: pathOf([outline.coordinates], false) }, group);
-  } else {
-    drawVolume({ outline }, group);
+  const features = [];
+  if (outline) {
+    if (outline.type === "Polygon" && outline.coordinates.length < 3) {
+      features.push({ type: "Feature", properties: {}, geometry: { type: "LineString", coordinates: outline.coordinates } });
+    } else {
+      // Extruded in 3D between the form's altitudes, so an alternative's preview compares with the plan.
+      const altitude = (id) => ($(id).value === "" ? null : Number($(id).value));
+      features.push(volumeFeature({ outline, altitude_lower_m: altitude("alt-lower"), altitude_upper_m: altitude("alt-upper") }, {}));
+    }
+    const points = outline.type === "Polygon" ? outline.coordinates : [outline.center];
+    for (const p of points) features.push({ type: "Feature", properties: {}, geometry: { type: "Point", coordinates: p } });
   }
-  const points = outline.type === "Polygon" ? outline.coordinates : [outline.center];
-  for (const p of points) {
-    const [cx, cy] = project(p);
-    element("circle", { class: "draft-vertex", cx, cy, r: 4 / view.scale }, layer);
-  }
+  map.getSource("draft")?.setData({ type: "FeatureCollection", features });
+  $("planner").dataset.vertices = outline ? (outline.type === "Polygon" ? outline.coordinates.length : 1) : 0;
 }
 
 function drawPreview() {
-  const layer = $("layer-preview");
-  layer.replaceChildren();
   const alternative = planner.alternatives[planner.previewed];
-  if (!alternative) return;
-  const group = element("g", { class: "preview", "data-alternative": planner.previewed }, layer);
-  for (const v of alternative.request.volumes) drawVolume(viewVolume(v), group);
+  const features = alternative
+    ? alternative.request.volumes.map((v) => volumeFeature(viewVolume(v), { alternative: planner.previewed }))
+    : [];
+  map.getSource("preview")?.setData({ type: "FeatureCollection", features });
 }
 
-function localInput(date) {
-  return new Date(date.getTime() - date.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+// The planner's times are UTC, as everything the map shows; the local time is shown beside each.
+const utcInput = (date) => date.toISOString().slice(0, 16);
+const fromUtcInput = (value) => new Date(`${value}Z`);
+function showLocal(input) {
+  const date = fromUtcInput(input.value);
+  $(`${input.id}-local`).textContent = Number.isNaN(date.getTime()) ? "" : `${pad(date.getHours())}:${pad(date.getMinutes())} local`;
 }
 
 function openPlanner() {
   planner.drawing = true;
   $("planner").classList.remove("hidden");
   $("planner-operator").textContent = currentOperator();
-  map.classList.add("drawing");
   if (!$("time-start").value) {
     const now = Date.now();
-    $("time-start").value = localInput(new Date(now + 5 * 60000));
-    $("time-end").value = localInput(new Date(now + 35 * 60000));
+    $("time-start").value = utcInput(new Date(now + 5 * 60000));
+    $("time-end").value = utcInput(new Date(now + 35 * 60000));
   }
+  showLocal($("time-start"));
+  showLocal($("time-end"));
   drawDraft();
 }
 
 function closePlanner() {
   planner.drawing = false;
   $("planner").classList.add("hidden");
-  map.classList.remove("drawing");
   clearShape();
   showResult("idle", "");
   redraw();
@@ -457,15 +690,21 @@ function redraw() {
 function draftRequest() {
   const outline = draftOutline();
   if (!outline || (outline.type === "Polygon" && outline.coordinates.length < 3)) {
-    throw new Error(shapeKind() === "circle" ? "place the circle's centre on the map" : "draw at least 3 vertices on the map");
+    throw new Error(shapeKind() === "circle" ? "Place the circle's centre on the map." : "Draw at least 3 vertices on the map.");
   }
-  if (outline.type === "Circle" && !(outline.radius_m > 0)) throw new Error("the radius must be above 0 m");
+  if (outline.type === "Circle" && !(outline.radius_m > 0)) throw new Error("The radius must be above 0 m.");
   const lower = Number($("alt-lower").value);
   const upper = Number($("alt-upper").value);
-  if (!Number.isFinite(lower) || !Number.isFinite(upper) || lower > upper) throw new Error("the lower altitude must not exceed the upper one");
-  const start = new Date($("time-start").value);
-  const end = new Date($("time-end").value);
-  if (Number.isNaN(start.getTime()) || Number.isNaN(end.getTime()) || start >= end) throw new Error("the start must come before the end");
+  if ($("alt-lower").value === "" || $("alt-upper").value === "" || !Number.isFinite(lower) || !Number.isFinite(upper)) {
+    throw new Error("Give both altitudes in metres.");
+  }
+  if (lower > upper) throw new Error("The lower altitude must not exceed the upper one.");
+  const start = fromUtcInput($("time-start").value);
+  const end = fromUtcInput($("time-end").value);
+  if (Number.isNaN(start.getTime()) || Number.isNaN(end.getTime())) throw new Error("Give the start and the end (UTC).");
+  if (start >= end) throw new Error("The start must come before the end.");
+  const priority = Number($("priority").value || 0);
+  if (!Number.isInteger(priority) || Math.abs(priority) > 2 ** 31 - 1) throw new Error("The priority must be a whole number.");
   const altitude = (value) => ({ value, reference: "W84", units: "M" });
   const time = (date) => ({ value: date.toISOString(), format: "RFC3339" });
   return {
@@ -474,7 +713,7 @@ function draftRequest() {
       time_start: time(start),
       time_end: time(end),
     }],
-    priority: Number($("priority").value) || 0,
+    priority,
   };
 }
 
@@ -490,6 +729,20 @@ function showResult(resultState, message) {
     $("alternatives").replaceChildren();
     drawPreview();
   }
+}
+
+// What an answer that is not the expected one means, in words: the server's own message when it gave one
+// (it names the field and the rule), never a parser's.
+function refusal(what, status, answer) {
+  const reasons = {
+    400: "the request was refused", 401: "this server may not act for the operator", 403: "this server may not act for the operator",
+    404: "it is not known there", 409: "it conflicts with the state of the airspace", 413: "it is too large",
+    502: "the USS or the DSS behind it did not answer properly", 503: "the USS is not available", 504: "the USS did not answer in time",
+  };
+  const reason = reasons[status] ?? `the server answered HTTP ${status}`;
+  const message = typeof answer.message === "string" && answer.message && !/ at line \d+ column \d+/.test(answer.message)
+    ? `: ${answer.message}` : "";
+  return `${what}: ${reason}${message}.`;
 }
 
 function operatorPath(name, tail) {
@@ -508,7 +761,7 @@ async function submitFlight(request) {
   try {
     const { status, answer } = await post(operatorPath(name, ""), request);
     if (status === 201) {
-      showResult("accepted", `Accepted: flight ${answer.id} of ${name} (${answer.state}).`);
+      showResult("accepted", `Accepted: flight ${name} ${answer.id.slice(0, 8)} (${answer.state}).`);
       $("plan-result").dataset.flight = answer.id;
       clearShape();
       select(answer.id);
@@ -516,10 +769,10 @@ async function submitFlight(request) {
     } else if (status === 409 && Array.isArray(answer.alternatives)) {
       showConflict(answer);
     } else {
-      showResult("error", `Refused (HTTP ${status}): ${answer.message ?? "no message"}`);
+      showResult("error", refusal("Not planned", status, answer));
     }
   } catch (error) {
-    showResult("error", `Cannot reach this server: ${error.message}`);
+    showResult("error", `Cannot reach this server (${error.message}).`);
   }
 }
 
@@ -530,8 +783,7 @@ function shiftText(alternative) {
   const metres = Math.round(alternative.altitude_shift_m);
   if (metres) parts.push(`${Math.abs(metres)} m ${metres > 0 ? "higher" : "lower"}`);
   const v = viewVolume(alternative.request.volumes[0]);
-  const at = (t) => new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  return `${parts.join(", ") || "unchanged"}: ${v.altitude_lower_m}–${v.altitude_upper_m} m, ${at(v.time_start)}–${at(v.time_end)}`;
+  return `${parts.join(", ") || "unchanged"}: ${v.altitude_lower_m}–${v.altitude_upper_m} m, ${timeText(v.time_start)} → ${timeText(v.time_end)}`;
 }
 
 function showConflict(answer) {
@@ -539,17 +791,24 @@ function showConflict(answer) {
   planner.blocking = new Set(answer.conflicting_intents);
   planner.alternatives = answer.alternatives;
   const conflicting = $("conflicting");
+  const all = state.all ? entities(state.all) : [];
   for (const id of answer.conflicting_intents) {
     const li = document.createElement("li");
-    li.textContent = id;
+    const known = all.find((x) => x.id === id);
+    const name = document.createElement("span");
+    name.className = "entity-link";
+    name.textContent = known ? shortName(known) : id.slice(0, 8);
+    name.title = id;
+    li.append(name, " ", copyButton(id));
     li.dataset.id = id;
-    li.addEventListener("click", () => select(id));
+    name.addEventListener("click", () => select(id));
     conflicting.append(li);
   }
   const list = $("alternatives");
   answer.alternatives.forEach((alternative, index) => {
     const li = document.createElement("li");
     li.dataset.index = index;
+    li.dataset.altitudeShift = alternative.altitude_shift_m;
     li.append(shiftText(alternative));
     const preview = document.createElement("button");
     preview.type = "button";
@@ -582,19 +841,18 @@ async function loadFlightStatus() {
   showDetails();
 }
 
-async function flightAction(action) {
-  const id = state.selected;
+async function flightAction(action, id = state.selected) {
   const message = $("flight-message");
   message.dataset.state = "working";
   message.textContent = `${action}…`;
   const { status, answer } = await post(operatorPath(currentOperator(), `/${id}/${action}`), {});
   if (status === 200) {
-    planner.status = { id, body: answer };
+    if (id === state.selected) planner.status = { id, body: answer };
     message.dataset.state = "done";
     message.textContent = `${action}: now ${answer.state}`;
   } else {
     message.dataset.state = "error";
-    message.textContent = `${action} refused (HTTP ${status}): ${answer.message ?? "no message"}`;
+    message.textContent = refusal(`Cannot ${action}`, status, answer);
   }
   showDetails();
   refresh();
@@ -612,14 +870,68 @@ async function loadOperators() {
     select.append(option);
   }
   $("act-as").classList.remove("hidden");
+  $("my-flights").classList.remove("hidden");
   $("act-as").dataset.ready = "true";
 }
 
+// The operator's own flights, as its USS lists them: state, why, and what can be done next.
+async function loadMyFlights() {
+  const name = currentOperator();
+  if (!name) return;
+  const list = $("my-flights-list");
+  try {
+    const response = await fetch(operatorPath(name, ""), { cache: "no-store" });
+    const answer = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      $("my-flights-status").textContent = refusal(`${name}'s flights`, response.status, answer);
+      return;
+    }
+    if (currentOperator() !== name) return;
+    planner.flights = answer.flights;
+  } catch (error) {
+    $("my-flights-status").textContent = `Cannot reach this server (${error.message}).`;
+    return;
+  }
+  $("my-flights-status").textContent = planner.flights.length ? "" : `${name} has no flights.`;
+  list.replaceChildren();
+  for (const f of planner.flights) {
+    const li = document.createElement("li");
+    li.dataset.id = f.id;
+    li.dataset.state = f.state;
+    const name2 = document.createElement("span");
+    name2.className = "entity-link";
+    name2.textContent = `${name} ${f.id.slice(0, 8)}`;
+    name2.title = f.id;
+    name2.addEventListener("click", () => {
+      select(f.id);
+      const e = state.all && entities(state.all).find((x) => x.id === f.id);
+      if (e) map.fitBounds(boundsOf({ operational_intents: [e], constraints: [], subscriptions: [], identification_service_areas: [] }), { padding: 80, maxZoom: 16, animate: false });
+    });
+    const what = document.createElement("span");
+    what.className = `flight-state ${f.state}`;
+    what.textContent = f.state;
+    li.append(name2, " ", what);
+    if (f.state_reason) {
+      const why = document.createElement("small");
+      why.textContent = ` — ${f.state_reason}`;
+      li.append(why);
+    }
+    for (const action of ACTIONS[f.state] ?? []) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.dataset.action = action;
+      button.textContent = action === "activate" ? "Activate" : "End";
+      button.addEventListener("click", () => flightAction(action, f.id));
+      li.append(" ", button);
+    }
+    list.append(li);
+  }
+}
+
 function wirePlanner() {
-  map.addEventListener("click", (event) => {
-    if (!planner.drawing || state.dragged) return;
-    const box = map.getBoundingClientRect();
-    const point = unproject(event.clientX - box.left, event.clientY - box.top);
+  map.on("click", (event) => {
+    if (!planner.drawing) return;
+    const point = [event.lngLat.lng, event.lngLat.lat];
     if (shapeKind() === "circle") planner.center = point;
     else planner.vertices.push(point);
     drawDraft();
@@ -628,13 +940,18 @@ function wirePlanner() {
   $("close-planner").addEventListener("click", closePlanner);
   $("clear-shape").addEventListener("click", clearShape);
   for (const radio of document.querySelectorAll('input[name="shape"]')) radio.addEventListener("change", clearShape);
-  $("radius").addEventListener("input", drawDraft);
+  for (const id of ["radius", "alt-lower", "alt-upper"]) $(id).addEventListener("input", drawDraft);
+  for (const input of [$("time-start"), $("time-end")]) input.addEventListener("input", () => showLocal(input));
   $("operator").addEventListener("change", () => {
     $("planner-operator").textContent = currentOperator();
     showResult("idle", "");
     planner.status = null;
     planner.asked = null;
+    planner.flights = [];
+    $("my-flights-list").replaceChildren();
+    $("my-flights-operator").textContent = currentOperator();
     redraw();
+    loadMyFlights();
   });
   $("submit").addEventListener("click", () => {
     let request;
@@ -664,6 +981,9 @@ const rid = {
   flights: [],
   clusters: [],
   alerts: [],
+  markers: new Map(), // aircraft id or cluster key -> maplibregl.Marker
+  seen: new Map(), // aircraft id -> its last position [lng, lat], kept when the view no longer shows it
+  drawn: "[]", // the features of the rid source, as JSON, so an unchanged round is not drawn again
 };
 
 function distanceM([lat1, lng1], [lat2, lng2]) {
@@ -675,26 +995,13 @@ function distanceM([lat1, lng1], [lat2, lng2]) {
 
 // What the map shows, as [latLo, lngLo, latHi, lngHi].
 function shownRect() {
-  const box = map.getBoundingClientRect();
-  const [lng1, lat1] = unproject(0, box.height);
-  const [lng2, lat2] = unproject(box.width, 0);
-  return [lat1, lng1, lat2, lng2];
+  const b = map.getBounds();
+  return [b.getSouth(), b.getWest(), b.getNorth(), b.getEast()];
 }
 
 const diagonalM = (r) => distanceM([r[0], r[1]], [r[2], r[3]]);
 const rectParam = (r) => r.map((v) => v.toFixed(6)).join(",");
 const inside = (outer, r) => outer[0] <= r[0] && outer[1] <= r[1] && outer[2] >= r[2] && outer[3] >= r[3];
-
-// Centres the map on [lng, lat] with `metres` across its diagonal.
-function centreOn([lng, lat], metres) {
-  const { width, height } = map.getBoundingClientRect();
-  const metresPerUnit = (2 * Math.PI * EARTH_RADIUS_M * Math.cos((lat * Math.PI) / 180)) / WORLD;
-  view.scale = Math.hypot(width, height) / (metres / metresPerUnit);
-  const [x, y] = project([lng, lat]);
-  view.x = width / 2 - x * view.scale;
-  view.y = height / 2 - y * view.scale;
-  applyView();
-}
 
 function ridPath(operator, tail) {
   return `api/operators/${encodeURIComponent(operator)}/${tail}`;
@@ -716,7 +1023,7 @@ async function ensureWatch(operator, rect) {
   const wanted = [cLat - hLat, cLng - hLng, cLat + hLat, cLng + hLng];
   const { status, answer } = await post(ridPath(operator, "rid/watches"), { view: rectParam(wanted), duration_s: WATCH_S });
   if (status !== 201) {
-    ridStatus("error", `Remote ID: ${operator} cannot watch this area (HTTP ${status}): ${answer.message ?? "no message"}`);
+    ridStatus("error", refusal(`Remote ID: ${operator} cannot watch this area`, status, answer));
     return false;
   }
   if (w) endWatch(w);
@@ -750,75 +1057,148 @@ async function ridTick() {
           ? `${answer.clusters.reduce((n, c) => n + c.number_of_flights, 0)} aircraft in clusters; zoom in below 2 km across to see each.`
           : `${answer.flights.length} aircraft seen by ${operator}.`);
       } else {
-        ridStatus("error", `Remote ID (HTTP ${response.status}): ${answer.message ?? "no message"}`);
+        ridStatus("error", refusal("Remote ID", response.status, answer));
       }
     }
     const alerts = await fetch(ridPath(operator, "alerts"), { cache: "no-store" });
     rid.alerts = alerts.ok ? (await alerts.json()).alerts : [];
   } catch (error) {
-    ridStatus("error", `Remote ID: ${error.message}`);
+    ridStatus("error", `Remote ID: cannot reach this server (${error.message}).`);
   } finally {
     rid.busy = false;
   }
   drawRid();
 }
 
+function element(tag, className, parent) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (parent) parent.append(node);
+  return node;
+}
+
+// Aircraft are HTML markers (a dot, a heading tick and a label, kept at screen size at every zoom); trails,
+// clusters and alert pairs are map layers.
 function drawRid() {
-  const layer = $("layer-rid");
-  layer.replaceChildren();
-  const px = 1 / view.scale; // one screen pixel in world units
   const alerted = new Set(rid.alerts.flatMap((a) => a.aircraft));
-  for (const c of rid.clusters) {
+  const features = [];
+  const wanted = new Set();
+  for (const [i, c] of rid.clusters.entries()) {
     const [a, b] = c.corners;
-    const [x0, y0] = project([a.lng, a.lat]);
-    const [x1, y1] = project([b.lng, b.lat]);
-    const group = element("g", { class: "rid-cluster", "data-flights": c.number_of_flights }, layer);
-    element("rect", { x: Math.min(x0, x1), y: Math.min(y0, y1), width: Math.abs(x1 - x0), height: Math.abs(y1 - y0) }, group);
-    element("text", { x: (x0 + x1) / 2, y: (y0 + y1) / 2, "font-size": 13 * px, "stroke-width": 3 * px }, group).textContent = c.number_of_flights;
+    const ring = [[a.lng, a.lat], [b.lng, a.lat], [b.lng, b.lat], [a.lng, b.lat], [a.lng, a.lat]];
+    features.push({ type: "Feature", properties: { kind: "cluster", flights: c.number_of_flights }, geometry: { type: "Polygon", coordinates: [ring] } });
+    const key = `cluster ${i}`;
+    wanted.add(key);
+    const node = marker(key, [(a.lng + b.lng) / 2, (a.lat + b.lat) / 2], "rid-cluster");
+    node.dataset.flights = c.number_of_flights;
+    node.textContent = c.number_of_flights;
   }
   const at = new Map();
   for (const f of rid.flights) {
     const p = f.position;
     at.set(f.id, [p.lng, p.lat]);
-    const classes = ["rid-aircraft"];
-    if (alerted.has(f.id)) classes.push("alert");
-    if (f.simulated) classes.push("simulated");
-    const group = element("g", {
-      class: classes.join(" "), "data-id": f.id, "data-lat": p.lat, "data-lng": p.lng, "data-age": p.age_s,
-    }, layer);
-    const trail = [...f.recent_positions, p].map((r) => project([r.lng, r.lat]).map((v) => v.toFixed(5)).join(","));
-    if (trail.length > 1) element("polyline", { class: "rid-trail", points: trail.join(" ") }, group);
-    const [x, y] = project([p.lng, p.lat]);
-    if (f.track_deg !== undefined) {
-      const rad = (f.track_deg * Math.PI) / 180;
-      element("line", { class: "rid-heading", x1: x, y1: y, x2: x + Math.sin(rad) * 16 * px, y2: y - Math.cos(rad) * 16 * px }, group);
+    rid.seen.set(f.id, [p.lng, p.lat]);
+    wanted.add(f.id);
+    const alert = alerted.has(f.id);
+    const trail = [...f.recent_positions, p].map((r) => [r.lng, r.lat]);
+    if (trail.length > 1) features.push({ type: "Feature", properties: { kind: "trail", id: f.id, alert }, geometry: { type: "LineString", coordinates: trail } });
+    const node = marker(f.id, [p.lng, p.lat], "rid-aircraft", { alert, simulated: Boolean(f.simulated) });
+    Object.assign(node.dataset, { id: f.id, lat: p.lat, lng: p.lng, age: p.age_s });
+    if (!node.firstChild) {
+      element("span", "rid-marker", node);
+      element("span", "rid-heading", node);
+      element("span", "rid-label", node);
     }
-    element("circle", { class: "rid-marker", cx: x, cy: y, r: 5 * px }, group);
+    const heading = node.querySelector(".rid-heading");
+    heading.classList.toggle("hidden", f.track_deg === undefined);
+    heading.style.transform = `rotate(${f.track_deg ?? 0}deg)`;
     const label = `${f.id} · ${Math.max(0, Math.round(p.age_s))} s${p.alt_m !== undefined ? ` · ${Math.round(p.alt_m)} m` : ""}`;
-    element("text", { x: x + 8 * px, y: y - 8 * px, "font-size": 11 * px, "stroke-width": 3 * px }, group).textContent = label;
-    element("title", {}, group).textContent = `${f.id} (${f.provider}${f.simulated ? ", simulated" : ""}): ${label}`;
+    node.querySelector(".rid-label").textContent = label;
+    node.title = `${f.id} (${f.provider}${f.simulated ? ", simulated" : ""}): ${label}`;
   }
-  const list = $("rid-alerts");
-  list.replaceChildren();
+  for (const [key, m] of rid.markers) {
+    if (!wanted.has(key)) {
+      m.remove();
+      rid.markers.delete(key);
+    }
+  }
   for (const a of rid.alerts) {
     const [one, other] = a.aircraft;
     if (at.has(one) && at.has(other)) {
-      const [x1, y1] = project(at.get(one));
-      const [x2, y2] = project(at.get(other));
-      element("line", { class: "rid-alert-pair", "data-pair": `${one} ${other}`, x1, y1, x2, y2 }, layer);
+      features.push({ type: "Feature", properties: { kind: "pair", pair: `${one} ${other}` }, geometry: { type: "LineString", coordinates: [at.get(one), at.get(other)] } });
     }
-    const li = document.createElement("li");
-    li.dataset.aircraft = `${one} ${other}`;
-    li.title = "Centre the map on this pair";
+  }
+  // Each round usually brings what the map already shows (nothing, in wide views): a render on the CPU-bound
+  // renderers of machines without a GPU is spared then.
+  const data = JSON.stringify(features);
+  if (data !== rid.drawn) {
+    rid.drawn = data;
+    map.getSource("rid")?.setData({ type: "FeatureCollection", features });
+  }
+  showAlerts();
+}
+
+// The marker `key` at `lngLat`, made with class `base` the first time; `flags` are classes set or unset.
+function marker(key, lngLat, base, flags = {}) {
+  let m = rid.markers.get(key);
+  if (!m) {
+    const node = document.createElement("div");
+    node.classList.add(base);
+    m = new maplibregl.Marker({ element: node }).setLngLat(lngLat).addTo(map);
+    rid.markers.set(key, m);
+  }
+  m.setLngLat(lngLat);
+  for (const [name, on] of Object.entries(flags)) m.getElement().classList.toggle(name, on);
+  return m.getElement();
+}
+
+// The alert list is kept, item by item, across the ticks, so a click is never lost to a rebuild.
+function showAlerts() {
+  const list = $("rid-alerts");
+  const keys = new Set();
+  for (const a of rid.alerts) {
+    const [one, other] = a.aircraft;
+    const key = `${one} ${other}`;
+    keys.add(key);
+    let li = [...list.children].find((x) => x.dataset.aircraft === key);
+    if (!li) {
+      li = document.createElement("li");
+      li.dataset.aircraft = key;
+      li.title = "Show this pair";
+      li.addEventListener("click", () => showPair(li.dataset.aircraft.split(" ")));
+      list.append(li);
+    }
     const inS = Math.round((Date.parse(a.loss_start.value) - Date.now()) / 1000);
     li.textContent = `${one} and ${other}: ${inS > 0 ? `loss of separation in ${inS} s` : "separation lost"}, closest ${Math.round(a.cpa_distance_m)} m`;
-    li.addEventListener("click", () => {
-      const where = at.get(one) ?? at.get(other);
-      if (where) centreOn(where, RID_FLIGHTS_M * 0.75);
-    });
-    list.append(li);
   }
+  for (const li of [...list.children]) if (!keys.has(li.dataset.aircraft)) li.remove();
   $("rid").dataset.alerts = rid.alerts.length;
+}
+
+// Brings a pair of aircraft into a view where each is drawn (under 2 km across), from any view: where the
+// USS's alert places them (their latest reports), or where this page saw them last.
+function showPair(ids) {
+  const alert = rid.alerts.find((a) => a.aircraft.join(" ") === ids.join(" "));
+  const points = ids.map((id) => alertPosition(alert, id) ?? rid.seen.get(id)).filter(Boolean);
+  if (!points.length) {
+    ridStatus("error", "This pair's position is not known yet: zoom in where it flies.");
+    return;
+  }
+  const lng = points.reduce((s, p) => s + p[0], 0) / points.length;
+  const lat = points.reduce((s, p) => s + p[1], 0) / points.length;
+  const apart = points.length > 1 ? distanceM([points[0][1], points[0][0]], [points[1][1], points[1][0]]) : 0;
+  if ($("view-3d").checked) {
+    $("view-3d").checked = false;
+    show3d(false);
+  }
+  centreOn([lng, lat], Math.min(RID_FLIGHTS_M * 0.9, Math.max(RID_FLIGHTS_M * 0.5, apart * 2)));
+  ridTick();
+}
+
+// Where an alert says aircraft `id` was when it was raised ([lng, lat]), if it says.
+function alertPosition(alert, id) {
+  const position = alert?.positions?.[alert.aircraft.indexOf(id)];
+  return position ? [position.lng, position.lat] : null;
 }
 
 function followRemoteId() {
@@ -829,13 +1209,23 @@ function followRemoteId() {
   window.addEventListener("pagehide", () => rid.watch && endWatch(rid.watch));
 }
 
+// Resolves once the map rendered every change made so far.
+const settled = () => new Promise((resolve) => (map.loaded() ? resolve() : map.once("idle", resolve)));
+
+// What a test (or the browser's console) reads of the page; nothing here is needed to use the map.
+window.entente = { map, state, planner, rid, drawn, settled, centreOn, select, draw, drawRid };
+
 wireControls();
 wirePlanner();
-applyView();
-loadBasemap().catch((error) => console.error("basemap", error));
+styled.then(() => {
+  drawDraft();
+  drawPreview();
+});
 loadOperators().then(() => {
+  $("my-flights-operator").textContent = currentOperator() ?? "";
   redraw();
   followRemoteId();
+  loadMyFlights();
 }).catch((error) => console.error("operators", error));
 refresh();
 followChanges();

@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use entente_wire::map::{OperatorOut, OperatorsView, ViewQuery};
+use entente_wire::map::{FlightsQuery, OperatorOut, OperatorsView, ViewQuery};
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -51,6 +51,7 @@ impl MapOperator {
 pub(super) fn routes() -> Routes<Arc<AppState>> {
     Routes::new()
         .get("/map/api/operators", list)
+        .get("/map/api/operators/{name}/flights", flights)
         .post("/map/api/operators/{name}/flights", submit)
         .get("/map/api/operators/{name}/flights/{id}", status)
         .post("/map/api/operators/{name}/flights/{id}/{action}", act)
@@ -70,6 +71,28 @@ pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<OperatorsVi
             .map(|o| OperatorOut { name: o.name.clone(), uss_base_url: o.url.clone() })
             .collect(),
     })
+}
+
+/// The flights this USS planned for the map's operator, as its operator API lists them (the USS checks the
+/// filters).
+#[utoipa::path(get, path = "/map/api/operators/{name}/flights", tag = "Web map",
+    params(("name" = String, Path, description = "The USS's identity"),
+        ("state" = Option<String>, Query, description = "Only flights in this state"),
+        ("time_start" = Option<String>, Query, description = "RFC 3339: only flights in force at some moment from then"),
+        ("time_end" = Option<String>, Query, description = "RFC 3339: only flights in force at some moment until then")),
+    responses((status = 200, description = "What the USS answered, status and JSON body alike (also 4xx, 502 as the USS gives them)"), crate::responses::NoSuchOperator))]
+pub(crate) async fn flights(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    Query(query): Query<FlightsQuery>,
+) -> Result<Response, ApiError> {
+    // Encoded again, so nothing of the page's query but these filters reaches the USS.
+    let filters: Vec<(&str, &str)> =
+        [("state", &query.state), ("time_start", &query.time_start), ("time_end", &query.time_end)]
+            .into_iter()
+            .filter_map(|(key, value)| value.as_deref().map(|v| (key, v)))
+            .collect();
+    forward(&state, &name, Method::GET, "flights", &filters, None).await
 }
 
 #[utoipa::path(post, path = "/map/api/operators/{name}/flights", tag = "Web map",

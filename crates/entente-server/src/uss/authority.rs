@@ -60,7 +60,7 @@ pub(crate) async fn create_constraint(
         reference: change.constraint_reference,
         details: ConstraintDetails { volumes: extents, kind: req.kind },
     };
-    st.change_constraint(id, Some(constraint.clone()));
+    st.change_constraint(id, Some(constraint.clone())).await;
     peers::notify_constraint(&st, change.subscribers, &id.to_string(), Some(constraint.clone())).await;
     Ok((StatusCode::CREATED, Json(constraint)))
 }
@@ -125,7 +125,7 @@ pub(crate) async fn delete_constraint(
         .ok_or_else(|| ApiError::NotFound(format!("constraint {id}: not found")))?;
     let ovn = constraint.reference.ovn.clone().unwrap_or_default();
     let change = dss_client::delete_constraint(&st, &id.to_string(), &ovn).await?;
-    st.change_constraint(id, None);
+    st.change_constraint(id, None).await;
     peers::notify_constraint(&st, change.subscribers, &id.to_string(), None).await;
     Ok(Json(constraint))
 }

@@ -1,6 +1,6 @@
-//! Group commit for the USS's append-only files (audit log, journals): lines are appended in order under the
-//! writer's own lock, then synced here, where one sync covers every line appended before it began. Concurrent
-//! exchanges then share syncs instead of queueing for one each (a sync costs milliseconds on most disks).
+//! Group commit for the USS's append-only audit log: lines are appended in order under the writer's own lock,
+//! then synced here, where one sync covers every line appended before it began. Concurrent exchanges then share
+//! syncs instead of queueing for one each (a sync costs milliseconds on most disks).
 
 use std::fs::File;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,14 +33,6 @@ impl GroupSync {
         let upto = self.appended.load(Ordering::SeqCst);
         synced.0.sync_data()?;
         synced.1 = upto;
-        Ok(())
-    }
-
-    /// The file was replaced by `file`, already synced with every line appended so far.
-    pub(crate) fn replaced(&self, file: &File) -> std::io::Result<()> {
-        let handle = file.try_clone()?;
-        let mut synced = self.synced.lock();
-        *synced = (handle, self.appended.load(Ordering::SeqCst));
         Ok(())
     }
 

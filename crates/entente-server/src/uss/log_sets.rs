@@ -56,7 +56,8 @@ fn selection(id: &str) -> Result<Selection, ApiError> {
     Ok(Selection::Between(start, end))
 }
 
-fn message(e: &Exchange) -> ExchangeRecord {
+/// `identity` is this USS's, the source of the requests it made; a peer's call came from that peer.
+fn message(e: &Exchange, identity: &str) -> ExchangeRecord {
     ExchangeRecord {
         url: e.url.clone(),
         method: e.method.clone(),
@@ -72,6 +73,10 @@ fn message(e: &Exchange) -> ExchangeRecord {
         response_body: None,
         response_code: e.status.map(i32::from),
         problem: e.status.is_none().then(|| "no response was received".to_owned()),
+        request_source: Some(match e.direction {
+            Direction::Outgoing => identity.to_owned(),
+            Direction::Incoming => e.peer.clone(),
+        }),
     }
 }
 
@@ -112,17 +117,17 @@ pub(crate) async fn log_set(
         constraint_provider_associations: Vec::new(),
     };
     for record in selected {
-        add(&mut set, record)?;
+        add(&mut set, record, &st.config.identity)?;
     }
     Ok(Json(set))
 }
 
 /// Adds one verified record to the set it belongs in. A payload that does not parse was written by this USS and
 /// verified since, so it can only come from a different version of it: that is reported, never skipped.
-fn add(set: &mut UssLogSet, record: &AuditRecord) -> Result<(), ApiError> {
+fn add(set: &mut UssLogSet, record: &AuditRecord, identity: &str) -> Result<(), ApiError> {
     let event = match &record.entry {
         Entry::Exchange(e) => {
-            set.messages.push(message(e));
+            set.messages.push(message(e, identity));
             return Ok(());
         }
         Entry::Event(event) => event,

@@ -362,7 +362,8 @@ pub(crate) async fn telemetry(State(st): AppRef, auth: Auth, Path(id): Path<Stri
                 Verdict::Conforming | Verdict::Contingent { .. } => None,
             };
         }
-    });
+    })
+    .await;
     // An off-nominal flight that left the volume it announced announces a new one around where it now is.
     let strayed = next.is_off_nominal() && !covers(&f.off_nominal, fix);
     if next != f.state || strayed {

@@ -183,8 +183,9 @@ async fn write(st: &Arc<UssState>, id: EntityId, p: Proposal) -> Result<Operatio
                     flight.off_nominal = p.off_nominal;
                     flight.published = Some(intent.clone());
                     flight.alerts.extend(alert);
-                });
-                uss_api::alert_flights(st, &own_hit, uss_api::intent_alert(&intent), id_text.clone());
+                })
+                .await;
+                uss_api::alert_flights(st, &own_hit, uss_api::intent_alert(&intent), id_text.clone()).await;
                 peers::notify(st, change.subscribers, &id_text, Some(intent.clone())).await;
                 return Ok(intent);
             }
@@ -334,7 +335,8 @@ pub(crate) async fn end(st: &Arc<UssState>, id: EntityId) -> Result<(), ApiError
             flight.published = None;
             record_change(&mut flight.history, st.now(), FlightState::Ended, &Reason::Ended);
         }
-    });
+    })
+    .await;
     peers::notify(st, subscribers, &id_text, None).await;
     Ok(())
 }
@@ -525,6 +527,7 @@ async fn report_unreachable(st: &UssState, r: &OperationalIntentReference, error
         response_body: None,
         response_code: None,
         problem: Some(format!("{} did not serve the details of its intent {}: {error}", r.manager, r.id)),
+        request_source: Some(st.config.identity.clone()),
     };
     if let Err(e) = dss_client::report(st, exchange).await {
         tracing::warn!(error = %e, manager = r.manager, "reporting an unreachable USS to the DSS failed");

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use entente_uss::rid::{Fix, V19_VIEWS, V22A_VIEWS, ViewLimits};
+use entente_uss::store::UssStore;
 use entente_wire::rid::v22a::{RidAircraftPosition, RidAircraftState, RidHeight};
 use entente_wire::uss::VehicleTelemetry;
 use entente_wire::{Time, parse_rfc3339, time_out};
@@ -92,15 +93,12 @@ pub(crate) struct RidState {
 }
 
 impl RidState {
-    /// The state of a USS that keeps the ids of the ISAs it declares at `isas_file` (`None`: in memory only).
-    pub(crate) fn new(
-        config: &RidConfig,
-        isas_file: Option<std::path::PathBuf>,
-    ) -> std::io::Result<RidState> {
+    /// The state of a USS that keeps the ids of the ISAs it declares in `store`.
+    pub(crate) fn new(config: &RidConfig, store: &dyn UssStore) -> std::io::Result<RidState> {
         let tactical = tactical::Tactical::new(config)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         Ok(RidState {
-            sp: Mutex::new(sp::Provider::open(isas_file)?),
+            sp: Mutex::new(sp::Provider::open(store)?),
             isa_sync: tokio::sync::Mutex::new(()),
             dp: Mutex::new(dp::Display::default()),
             tactical: Mutex::new(tactical),

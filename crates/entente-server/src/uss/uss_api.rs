@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use entente_dss::EntityId;
+use entente_uss::store::Table;
 use entente_uss::{FlightState, Volume, volumes_intersect};
 use entente_wire::scd::ErrorReport;
 use entente_wire::uss::{
@@ -100,53 +101,60 @@ pub(crate) async fn notified_intent(
     if n.subscriptions.is_empty() {
         return Err(ApiError::bad("subscriptions must list at least one subscription"));
     }
-    let mut peers = st.peers.lock();
-    let cached = peers.get(&n.operational_intent_id);
-    match n.operational_intent {
-        Some(intent) => {
-            let r = &intent.reference;
-            if r.id != n.operational_intent_id {
-                return Err(ApiError::bad(
-                    "operational_intent.reference.id must equal operational_intent_id",
-                ));
-            }
-            if r.ovn.is_none() {
-                return Err(ApiError::bad("operational_intent.reference.ovn is required in a notification"));
-            }
-            if r.manager != caller.manager {
-                return Err(ApiError::Forbidden(format!(
-                    "operational intent {} is managed by {}, not by the sender {}",
-                    r.id, r.manager, caller.manager
-                )));
-            }
-            if let Some(old) = cached {
-                let same = old.reference.ovn == r.ovn && old.details == intent.details;
-                if r.version < old.reference.version || (r.version == old.reference.version && !same) {
-                    return Err(ApiError::Conflict(format!(
-                        "operational intent {}: version {} is older than, or differs from, the version {} already received",
-                        r.id, r.version, old.reference.version
+    // The alert is decided under the cache's lock and given after it, since saving it waits for the disk.
+    let alert = {
+        let mut peers = st.peers.lock();
+        let cached = peers.get(&n.operational_intent_id);
+        match n.operational_intent {
+            Some(intent) => {
+                let r = &intent.reference;
+                if r.id != n.operational_intent_id {
+                    return Err(ApiError::bad(
+                        "operational_intent.reference.id must equal operational_intent_id",
+                    ));
+                }
+                if r.ovn.is_none() {
+                    return Err(ApiError::bad(
+                        "operational_intent.reference.ovn is required in a notification",
+                    ));
+                }
+                if r.manager != caller.manager {
+                    return Err(ApiError::Forbidden(format!(
+                        "operational intent {} is managed by {}, not by the sender {}",
+                        r.id, r.manager, caller.manager
                     )));
                 }
+                if let Some(old) = cached {
+                    let same = old.reference.ovn == r.ovn && old.details == intent.details;
+                    if r.version < old.reference.version || (r.version == old.reference.version && !same) {
+                        return Err(ApiError::Conflict(format!(
+                            "operational intent {}: version {} is older than, or differs from, the version {} already received",
+                            r.id, r.version, old.reference.version
+                        )));
+                    }
+                }
+                tracing::debug!(intent = r.id, version = r.version, "peer intent updated");
+                let alert = alert_for(&intent)
+                    .map(|volumes| (intent_alert(&intent), intent.reference.id.clone(), volumes));
+                remember(&mut peers, intent, st.now());
+                alert
             }
-            tracing::debug!(intent = r.id, version = r.version, "peer intent updated");
-            let alert = alert_for(&intent);
-            remember(&mut peers, intent.clone(), st.now());
-            drop(peers);
-            if let Some(volumes) = alert {
-                alert_operators(&st, intent_alert(&intent), intent.reference.id.clone(), &volumes);
+            None => {
+                if let Some(old) = cached
+                    && old.reference.manager != caller.manager
+                {
+                    return Err(ApiError::Forbidden(format!(
+                        "operational intent {} is managed by {}, not by the sender {}",
+                        n.operational_intent_id, old.reference.manager, caller.manager
+                    )));
+                }
+                peers.remove(&n.operational_intent_id);
+                None
             }
         }
-        None => {
-            if let Some(old) = cached
-                && old.reference.manager != caller.manager
-            {
-                return Err(ApiError::Forbidden(format!(
-                    "operational intent {} is managed by {}, not by the sender {}",
-                    n.operational_intent_id, old.reference.manager, caller.manager
-                )));
-            }
-            peers.remove(&n.operational_intent_id);
-        }
+    };
+    if let Some((text, conflicting, volumes)) = alert {
+        alert_operators(&st, text, conflicting, &volumes).await;
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -184,7 +192,7 @@ pub(crate) fn intent_alert(intent: &OperationalIntent) -> String {
 
 /// F3548 wants the operator told when another intent or a constraint (`conflicting`) comes to intersect a flight;
 /// the alert stays on the flight's status.
-fn alert_operators(st: &UssState, alert: String, conflicting: String, volumes: &[Volume]) {
+async fn alert_operators(st: &UssState, alert: String, conflicting: String, volumes: &[Volume]) {
     let hit: Vec<EntityId> = st
         .flights
         .lock()
@@ -193,12 +201,12 @@ fn alert_operators(st: &UssState, alert: String, conflicting: String, volumes: &
         .filter(|(_, f)| volumes_intersect(&f.volumes, volumes) || volumes_intersect(&f.off_nominal, volumes))
         .map(|(id, _)| *id)
         .collect();
-    alert_flights(st, &hit, alert, conflicting);
+    alert_flights(st, &hit, alert, conflicting).await;
 }
 
 /// Tells the operators of flights `hit` that `conflicting` now meets them (SCD0095); the alert stays on each
 /// flight's status.
-pub(crate) fn alert_flights(st: &UssState, hit: &[EntityId], alert: String, conflicting: String) {
+pub(crate) async fn alert_flights(st: &UssState, hit: &[EntityId], alert: String, conflicting: String) {
     if hit.is_empty() {
         return;
     }
@@ -212,7 +220,8 @@ pub(crate) fn alert_flights(st: &UssState, hit: &[EntityId], alert: String, conf
                 flight.alerts.push(alert.clone());
             }
         }
-    });
+    })
+    .await;
 }
 
 /// A constraint changed. Only its manager may say so (403). Operators whose flights it meets are alerted; the
@@ -249,7 +258,7 @@ pub(crate) async fn notified_constraint(
             "constraint {} ({kind}) of {} intersects this flight",
             c.reference.id, c.reference.manager
         );
-        alert_operators(&st, text, c.reference.id.clone(), &volumes);
+        alert_operators(&st, text, c.reference.id.clone(), &volumes).await;
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -301,17 +310,11 @@ pub(crate) async fn report(
     tracing::info!(from = caller.manager, report_id, url = report.exchange.url, "report received");
     let archived =
         ArchivedReport { received_at: time_out(st.now()), from: caller.manager, report: report.clone() };
-    let unarchived = |e: std::io::Error| {
+    let write = super::records::write(Table::Reports, report_id, Some(&archived));
+    super::saved_by(st.save(write.map(|w| vec![w]))).await.map_err(|e| {
         ApiError::Dss(entente_dss::DssError::Store(entente_dss::StoreError::Io(format!(
             "archiving the report: {e}"
         ))))
-    };
-    // Reports are never changed or removed, so the journal is never compacted and needs no list of all.
-    let written = {
-        let mut reports = st.reports.lock();
-        let encoded = reports.encode([(report_id, Some(archived))], Vec::new);
-        reports.write_encoded(encoded)
-    };
-    super::journal::finish(written).map_err(unarchived)?;
+    })?;
     Ok((StatusCode::CREATED, Json(report)))
 }

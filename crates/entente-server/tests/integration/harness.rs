@@ -56,6 +56,8 @@ pub(crate) struct Dss {
     pub(crate) base: String,
     /// Whether it also serves the web map (`/map/`).
     map: bool,
+    /// Settings beyond the defaults, applied again on a restart.
+    configure: fn(AppState) -> AppState,
     state: Option<Arc<AppState>>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
@@ -63,30 +65,44 @@ pub(crate) struct Dss {
 
 /// Everything `serve` needs, over the store in `dir`, with the web map when `map` is set.
 pub(crate) fn build_state(dir: &Path, map: bool) -> anyhow::Result<Arc<AppState>> {
+    build_configured_state(dir, map, |state| state)
+}
+
+fn build_configured_state(
+    dir: &Path,
+    map: bool,
+    configure: fn(AppState) -> AppState,
+) -> anyhow::Result<Arc<AppState>> {
     let store = RedbStore::open(dir).context("opening the redb store")?;
     let limits = Limits { allow_http_base_urls: true, ..Limits::default() };
     let dss =
         entente_dss::Dss::open(Arc::new(store), Arc::new(SystemClock), limits).context("opening the DSS")?;
     let auth = Authenticator::from_pem_strings(&[RSA_PUBLIC, EC_PUBLIC], vec![AUDIENCE.to_owned()])
         .context("building the authenticator")?;
-    let state = AppState::new(Arc::new(dss), Arc::new(auth), BODY_LIMIT);
+    let state = configure(AppState::new(Arc::new(dss), Arc::new(auth), BODY_LIMIT));
     Ok(Arc::new(if map { state.with_map() } else { state }))
 }
 
 impl Dss {
     pub(crate) async fn start() -> anyhow::Result<Dss> {
-        Dss::start_serving(false).await
+        Dss::start_serving(false, |state| state).await
     }
 
     /// A DSS that also serves the web map and its API.
     pub(crate) async fn start_with_map() -> anyhow::Result<Dss> {
-        Dss::start_serving(true).await
+        Dss::start_serving(true, |state| state).await
     }
 
-    async fn start_serving(map: bool) -> anyhow::Result<Dss> {
+    /// A DSS with settings beyond the defaults (`configure` receives the default state).
+    pub(crate) async fn start_configured(configure: fn(AppState) -> AppState) -> anyhow::Result<Dss> {
+        Dss::start_serving(false, configure).await
+    }
+
+    async fn start_serving(map: bool, configure: fn(AppState) -> AppState) -> anyhow::Result<Dss> {
         let dir = tempfile::tempdir()?;
-        let state = build_state(dir.path(), map)?;
-        let mut dss = Dss { dir, base: String::new(), map, state: None, shutdown: None, task: None };
+        let state = build_configured_state(dir.path(), map, configure)?;
+        let mut dss =
+            Dss { dir, base: String::new(), map, configure, state: None, shutdown: None, task: None };
         dss.serve(state).await?;
         Ok(dss)
     }
@@ -119,7 +135,7 @@ impl Dss {
         // The committer thread releases the database file asynchronously after the store is dropped.
         let mut attempts = 0;
         let state = loop {
-            match build_state(self.dir.path(), self.map) {
+            match build_configured_state(self.dir.path(), self.map, self.configure) {
                 Ok(state) => break state,
                 Err(_) if attempts < 100 => {
                     attempts += 1;

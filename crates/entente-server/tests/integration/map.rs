@@ -17,7 +17,7 @@ use super::harness::{
 };
 use super::uss::{Uss, flight};
 
-/// The page, its script and stylesheet, and the basemap are all served by the DSS itself.
+/// The page, its script and stylesheets, the map library and the basemap are all served by the DSS itself.
 #[tokio::test]
 async fn the_page_and_its_assets_are_embedded() -> anyhow::Result<()> {
     let dss = Dss::start_with_map().await?;
@@ -27,17 +27,48 @@ async fn the_page_and_its_assets_are_embedded() -> anyhow::Result<()> {
     let policy = page.headers().get("content-security-policy").context("a CSP header")?.to_str()?.to_owned();
     ensure!(policy.contains("default-src 'self'"), "the page may load only from this server: {policy}");
     let html = page.text().await?;
-    ensure!(html.contains("map.js") && html.contains("map.css"), "the page loads its script and style");
+    ensure!(
+        html.contains("map.js") && html.contains("map.css") && html.contains("vendor/maplibre-gl.css"),
+        "the page loads its script and styles"
+    );
     ensure!(!html.contains("http://") && !html.contains("https://"), "the page references no other host");
-    for asset in ["map.js", "map.css"] {
+    // The map library, its worker (started from this origin, as the policy allows) and its licence.
+    for (asset, kind) in [
+        ("map.js", "javascript"),
+        ("map.css", "css"),
+        ("vendor/maplibre-gl.mjs", "javascript"),
+        ("vendor/maplibre-gl-worker.mjs", "javascript"),
+        ("vendor/maplibre-gl.css", "css"),
+        ("vendor/maplibre-gl.LICENSE.txt", "text/plain"),
+    ] {
         let response = http.get(format!("{}/map/{asset}", dss.base)).send().await?;
         ensure!(response.status() == 200, "GET /map/{asset}: {}", response.status());
+        let content_type = response.headers().get("content-type").context("a content type")?.to_str()?;
+        ensure!(content_type.contains(kind), "{asset} is served as {content_type}");
         ensure!(!response.text().await?.is_empty(), "{asset} is empty");
     }
+    let licence =
+        http.get(format!("{}/map/vendor/maplibre-gl.LICENSE.txt", dss.base)).send().await?.text().await?;
+    ensure!(licence.contains("BSD"), "MapLibre's licence is shipped beside it");
+    let missing = http.get(format!("{}/map/vendor/other.js", dss.base)).send().await?;
+    ensure!(missing.status() == 404, "GET /map/vendor/other.js: {}", missing.status());
     let basemap: Value = http.get(format!("{}/map/basemap.json", dss.base)).send().await?.json().await?;
-    let land = basemap["land"].as_array().context("basemap land rings")?;
-    ensure!(land.len() > 100, "the basemap has the world's land: {} rings", land.len());
-    ensure!(basemap["borders"].as_array().is_some_and(|b| !b.is_empty()), "the basemap has borders");
+    ensure!(basemap["type"] == "FeatureCollection", "the basemap is GeoJSON");
+    let geometry = |kind: &str| {
+        basemap["features"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|f| f["properties"]["kind"] == kind)
+            .map(|f| &f["geometry"])
+    };
+    let land = geometry("land").context("the basemap's land")?;
+    ensure!(
+        land["type"] == "MultiPolygon" && land["coordinates"].as_array().is_some_and(|p| p.len() > 100),
+        "the basemap has the world's land as polygons"
+    );
+    let borders = geometry("border").context("the basemap's borders")?;
+    ensure!(borders["coordinates"].as_array().is_some_and(|b| !b.is_empty()), "the basemap has borders");
     Ok(())
 }
 
@@ -225,6 +256,17 @@ async fn the_map_plans_through_its_operators_uss_from_its_own_origin_only() -> a
     ensure!(activated["state"] == "Activated", "{activated}");
     let status: Value = http.get(format!("{flights}/{first}")).send().await?.json().await?;
     ensure!(status["state"] == "Activated", "{status}");
+    // The operator's list, filters passed on and checked by the USS.
+    let listed: Value = http.get(&flights).send().await?.json().await?;
+    let states: Vec<&str> =
+        listed["flights"].as_array().into_iter().flatten().filter_map(|f| f["state"].as_str()).collect();
+    ensure!(states.len() == 2 && states.contains(&"Activated") && states.contains(&"Accepted"), "{listed}");
+    let activated_only: Value =
+        http.get(format!("{flights}?state=Activated&x=1")).send().await?.json().await?;
+    ensure!(activated_only["flights"].as_array().map(Vec::len) == Some(1), "{activated_only}");
+    ensure!(activated_only["flights"][0]["id"] == first.as_str(), "{activated_only}");
+    let bad_filter = http.get(format!("{flights}?time_start=yesterday")).send().await?;
+    ensure!(bad_filter.status() == 400, "a bad filter is the USS's 400: {}", bad_filter.status());
 
     // What a page elsewhere, or a DNS name rebound to this machine, could send.
     let forged = [

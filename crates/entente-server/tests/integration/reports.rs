@@ -17,7 +17,7 @@ fn report() -> Value {
             "response_code": 500,
             "response_body": "eyJtZXNzYWdlIjoib29wcyJ9",
             "problem": "the peer USS answered 500",
-            "request_source": "not in the API; ignored"
+            "request_source": "uss-a's planner"
         }
     })
 }
@@ -36,11 +36,27 @@ async fn report_is_201_with_an_id() -> anyhow::Result<()> {
         assert_eq!(body["exchange"]["problem"], "the peer USS answered 500");
         assert_eq!(body["exchange"]["response_code"], 500);
         assert_eq!(body["exchange"]["recorder_role"], "Client");
+        assert_eq!(body["exchange"]["request_source"], "uss-a's planner", "taken as given");
         seen.push(rid);
     }
     seen.sort();
     seen.dedup();
     assert_eq!(seen.len(), 5, "report ids must be unique");
+    Ok(())
+}
+
+/// F3548's schema requires `request_source` in the answer without defining it: left out, it is answered as the
+/// reporting USS's identity, so the answer is complete.
+#[tokio::test]
+async fn a_report_without_a_request_source_is_answered_with_one() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let mut r = report();
+    remove(&mut r["exchange"], "request_source");
+    let body = dss.client("uss-a", &[SC]).post(REPORTS, &r).await?.want(201)?;
+    assert_eq!(body["exchange"]["request_source"], "uss-a");
+    for field in ["url", "method", "recorder_role", "request_time", "request_source"] {
+        assert!(body["exchange"].get(field).is_some(), "{field} is required in {body}");
+    }
     Ok(())
 }
 

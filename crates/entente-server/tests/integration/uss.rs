@@ -9,6 +9,7 @@ use anyhow::Context;
 use axum::routing::post;
 use entente_server::auth::{Authenticator, TokenIssuer};
 use entente_server::uss::{AuditLog, TokenSource, UssConfig, UssState, read_audit_log, serve_uss};
+use entente_uss::store::{Table, UssStore};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -36,6 +37,21 @@ impl Drop for Uss {
 /// The harness DSS as a USS must address it: by the host name its tokens are for.
 fn dss_url(dss: &Dss) -> String {
     dss.base.replace("127.0.0.1", "localhost")
+}
+
+/// The store in `dir`, once a USS stopped just before over it released it (when its last task ended).
+async fn store_of_stopped_uss(dir: &std::path::Path) -> anyhow::Result<entente_store::UssRedbStore> {
+    let mut attempts = 0;
+    loop {
+        match entente_store::UssRedbStore::open(dir) {
+            Ok(store) => return Ok(store),
+            Err(_) if attempts < 100 => {
+                attempts += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => anyhow::bail!("the store of a stopped USS is still open: {e}"),
+        }
+    }
 }
 
 impl Uss {
@@ -75,12 +91,10 @@ impl Uss {
         let base = format!("http://localhost:{}", listener.local_addr()?.port());
         let auth = Authenticator::from_pem_strings(&[RSA_PUBLIC, EC_PUBLIC], vec![AUDIENCE.to_owned()])?;
         let mut config = UssConfig::new(identity, &base, dss_url);
-        config.flights_file = Some(dir.path().join("flights.jsonl"));
-        config.constraints_file = Some(dir.path().join("constraints.jsonl"));
-        config.reports_file = Some(dir.path().join("reports.jsonl"));
-        config.isas_file = Some(dir.path().join("rid-isas.jsonl"));
+        config.data_dir = Some(dir.path().to_path_buf());
         // Generous, so a loaded test machine cannot turn a slow peer into a down one.
         config.peer_timeout = Duration::from_secs(5);
+        drop(store_of_stopped_uss(dir.path()).await?);
         let state =
             Arc::new(UssState::open(config, Arc::new(auth), tokens, Arc::new(AuditLog::open(&audit)?))?);
         let (tx, rx) = oneshot::channel();
@@ -665,7 +679,7 @@ async fn intents_the_dss_names_in_a_409_are_fetched_and_decided_on() -> anyhow::
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://localhost:{}", listener.local_addr()?.port());
     let mut config = UssConfig::new("uss1", &base, &forgetful_dss(&dss).await?);
-    config.flights_file = Some(dir.path().join("flights.json"));
+    config.data_dir = Some(dir.path().to_path_buf());
     let audit = dir.path().join("audit.jsonl");
     let auth = Authenticator::from_pem_strings(&[RSA_PUBLIC, EC_PUBLIC], vec![AUDIENCE.to_owned()])?;
     let tokens = TokenSource::dev(TokenIssuer::from_pem(RSA_PRIVATE, None)?, "uss1");
@@ -856,10 +870,6 @@ async fn log_sets_serve_the_exchanges_the_audit_chain_proves() -> anyhow::Result
     }});
     let filed = uss.peer("uss2", SC).post("/uss/v1/reports", &report).await.want(201)?;
     let report_id = str_of(&filed["report_id"])?.to_owned();
-    let archive = std::fs::read_to_string(uss.dir.path().join("reports.jsonl"))?;
-    let archived: Value = serde_json::from_str(archive.lines().next().context("an archived report")?)?;
-    assert_eq!((&archived["id"], &archived["record"]["from"]), (&json!(report_id), &json!("uss2")));
-    assert_eq!(archived["record"]["report"]["exchange"]["problem"], "no answer within 1 s");
     let auditor = client_at(&uss.base, "regulator", &["entente.authority"]);
 
     let all = auditor.get("/uss/v1/log_sets/all").await.want(200)?;
@@ -960,7 +970,19 @@ async fn log_sets_serve_the_exchanges_the_audit_chain_proves() -> anyhow::Result
     // A log that does not verify proves nothing: it is not served.
     let text = std::fs::read_to_string(&uss.audit)?;
     std::fs::write(&uss.audit, text.replacen("\"status\":201", "\"status\":409", 1))?;
-    assert_error(auditor.get("/uss/v1/log_sets/all").await?, 503, "audit log")?;
+    // Which record broke is the server's business: the log has it under the request id the body carries.
+    let refused = auditor.get("/uss/v1/log_sets/all").await.want(503)?;
+    assert_eq!(message(&refused)?, "data the server stores does not read back intact");
+    assert!(refused["request_id"].is_string(), "{refused}");
+
+    // The report is in the USS's store, as it was filed.
+    let dir = uss.dir.clone();
+    drop(uss);
+    let reports = store_of_stopped_uss(dir.path()).await?.load(Table::Reports)?;
+    let [(id, record)] = reports.as_slice() else { anyhow::bail!("one archived report: {reports:?}") };
+    let archived: Value = serde_json::from_slice(&record.bytes)?;
+    assert_eq!((id, &archived["from"]), (&report_id, &json!("uss2")));
+    assert_eq!(archived["report"]["exchange"]["problem"], "no answer within 1 s");
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
+use anyhow::{Context, bail, ensure};
 use entente_dss::Clock;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -138,6 +138,20 @@ async fn converging_aircraft_of_two_usss_raise_alerts_with_no_watch_opened() -> 
             Ok(if found { Ok(()) } else { Err(format!("{pairs:?}")) })
         })
         .await?;
+        // Each alert says where its aircraft are: on their tracks, a1 west of b1, closing.
+        let alerts = uss.operator().get("/operator/v1/alerts").await.want(200)?;
+        let alert = &alerts["alerts"][0];
+        let (a1, b1) = (&alert["positions"][0], &alert["positions"][1]);
+        let coordinate = |p: &Value, key: &str| p[key].as_f64().context("a coordinate");
+        ensure!(
+            (coordinate(a1, "lat")? - 47.0).abs() < 1e-4 && (coordinate(b1, "lat")? - 47.0).abs() < 1e-4,
+            "the alert's positions are off the tracks: {alert}"
+        );
+        ensure!(
+            (7.99..coordinate(b1, "lng")?).contains(&coordinate(a1, "lng")?)
+                && coordinate(b1, "lng")? <= 8.01,
+            "the alert's positions are not where a1 and b1 fly: {alert}"
+        );
     }
     Ok(())
 }

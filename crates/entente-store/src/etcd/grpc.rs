@@ -492,7 +492,8 @@ impl Etcd {
     }
 
     /// Sends `request` to the current member (to the leader first when `to_leader` and it is known); moves on
-    /// to the next one when it was not reached, or on any failure when `idempotent`.
+    /// to the next one when it was not reached, or, when `idempotent`, on any failure but a definite refusal
+    /// (a broken connection or a timeout as much as a member without a leader).
     async fn unary<Req, Resp>(
         &self,
         path: &'static str,
@@ -517,9 +518,7 @@ impl Etcd {
             };
             match outcome {
                 Ok(response) => return Ok(response.into_inner()),
-                Err(status)
-                    if never_sent(&status) || (idempotent && status.code() == tonic::Code::Unavailable) =>
-                {
+                Err(status) if never_sent(&status) || (idempotent && maybe_applied(&status)) => {
                     tracing::debug!(endpoint = %self.members[i].0, error = %status, "etcd member unreachable");
                     if leader == i {
                         leader = NOT_KNOWN;

@@ -114,6 +114,36 @@ impl LocalEtcd {
         }
     }
 
+    /// Stops member `n` with SIGSTOP, as a stalled machine would: it keeps its connections but answers nothing.
+    pub fn pause(&self, n: usize) -> Result<(), StoreError> {
+        self.signal(n, "-STOP")
+    }
+
+    /// Lets member `n` run again after [`LocalEtcd::pause`].
+    pub fn resume(&self, n: usize) -> Result<(), StoreError> {
+        self.signal(n, "-CONT")
+    }
+
+    fn signal(&self, n: usize, signal: &str) -> Result<(), StoreError> {
+        let Some(child) = &self.members[n].process else { return Ok(()) };
+        let status = Command::new("kill").arg(signal).arg(child.id().to_string()).status().map_err(io)?;
+        if !status.success() {
+            return Err(io(format!("kill {signal} of etcd member {} failed", self.members[n].name)));
+        }
+        Ok(())
+    }
+
+    /// The member that leads, as the running members report it.
+    pub fn leader(&self) -> Option<usize> {
+        let statuses: Vec<Option<(String, String)>> = self
+            .members
+            .iter()
+            .map(|m| m.process.as_ref().and_then(|_| member_status(m.client_port)))
+            .collect();
+        let leader = statuses.iter().flatten().map(|(_, leader)| leader.clone()).next()?;
+        statuses.iter().position(|s| s.as_ref().is_some_and(|(id, _)| *id == leader))
+    }
+
     /// Starts member `n` again on its data and waits until it answers.
     pub fn restart(&mut self, n: usize) -> Result<(), StoreError> {
         self.kill(n);
@@ -134,6 +164,27 @@ fn health(port: u16) -> bool {
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
     (answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200")) && answer.contains("\"true\"")
+}
+
+/// A member's own id and its leader's, from etcd's JSON gateway (`/v3/maintenance/status`).
+fn member_status(port: u16) -> Option<(String, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = format!(
+        "POST /v3/maintenance/status HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+         Content-Length: 2\r\n\r\n{{}}"
+    );
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    // The ids are 64-bit numbers, which the gateway writes as JSON strings.
+    let field = |name: &str| {
+        let start = answer.find(&format!("\"{name}\":\""))? + name.len() + 4;
+        let end = start + answer[start..].find('"')?;
+        Some(answer[start..end].to_owned())
+    };
+    Some((field("member_id")?, field("leader")?))
 }
 
 impl Drop for LocalEtcd {

@@ -43,6 +43,10 @@ fn a_head_on_pair_is_raised_then_cleared_when_one_turns_away() {
     let u = m.update(at("b", 990.0, 10.0, 270.0, 1.0));
     assert_eq!(u, Update::default());
     assert_eq!(pairs(&m), [("a".into(), "b".into())]);
+    // Where each is, as last reported.
+    assert_eq!(m.latest("b").map(State::t), Some(1.0));
+    assert_eq!(m.latest("a").map(|s| s.position()), Some(at("a", 0.0, 10.0, 90.0, 0.0).position()));
+    assert!(m.latest("c").is_none());
     assert_eq!(m.conflicts().next().map(|c| c.at), Some(1.0));
     // b turns back east: the pair opens.
     let u = m.update(at("b", 980.0, 10.0, 90.0, 2.0));

@@ -11,6 +11,7 @@ use chrono::Duration;
 use entente_uss::rid::{
     Fix, NEAR_REAL_TIME_S, V22A_VIEWS, View, isa_clusters, merge_fixes, recent_in_view, seen_in,
 };
+use entente_uss::store::{Table, UssStore};
 use entente_uss::{FlightState, Timestamp, Volume};
 use entente_wire::rid::RidSubscriberToNotify;
 use entente_wire::rid::v19 as rid_v19;
@@ -29,8 +30,7 @@ use crate::error::ApiError;
 use crate::extract::{Auth, entity_id};
 use crate::rid::v22a::{DP, SP};
 use crate::rid::{Params, params};
-use crate::uss::journal::{self, Journal};
-use crate::uss::{UssState, peers};
+use crate::uss::{UssState, peers, records, saved_by};
 
 /// One aircraft this SP reports: an operator's flight, or replayed traffic (`simulated`).
 pub(crate) struct SpTrack {
@@ -72,7 +72,7 @@ struct HeldIsa {
     members: BTreeSet<String>,
 }
 
-/// An ISA this USS declared, as its journal keeps it across restarts until the DSS no longer holds it.
+/// An ISA this USS declared, as its store keeps it across restarts until the DSS no longer holds it.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct DeclaredIsa {
     declared: Timestamp,
@@ -83,43 +83,27 @@ pub(crate) struct Provider {
     isas: Vec<HeldIsa>,
     /// ISAs an earlier run of this USS declared and may have left at the DSS: deleted before this run declares.
     earlier: Vec<String>,
-    /// Every ISA declared and not yet known deleted, by id: written before the DSS hears of an ISA, so a run
-    /// killed at any point leaves its successor every ISA to clean.
-    journal: Journal<DeclaredIsa>,
 }
 
 impl Provider {
-    /// The provider of a USS that keeps its ISAs' ids at `path` (`None`: in memory only); the ISAs found there are
-    /// an earlier run's.
-    pub(crate) fn open(path: Option<std::path::PathBuf>) -> std::io::Result<Provider> {
-        let (journal, saved) = Journal::open(path)?;
+    /// The provider of a USS that keeps its ISAs' ids in `store`; the ISAs found there are an earlier run's.
+    pub(crate) fn open(store: &dyn UssStore) -> std::io::Result<Provider> {
+        let saved = records::load::<DeclaredIsa>(store, Table::Isas)?;
         Ok(Provider {
             tracks: HashMap::new(),
             isas: Vec::new(),
             earlier: saved.into_iter().map(|(id, _)| id).collect(),
-            journal,
         })
     }
 }
 
-/// Records that ISA `id` was declared at `declared` (`None`: it is gone from the DSS), on disk before returning.
-fn remember(st: &UssState, id: &str, declared: Option<Timestamp>) {
-    let written = {
-        let mut sp = st.rid.sp.lock();
-        let Provider { journal, isas, earlier, .. } = &mut *sp;
-        let record = declared.map(|declared| DeclaredIsa { declared });
-        let encoded = journal.encode([(id.to_owned(), record)], || {
-            // Compaction keeps what is still to be cleaned, held, or about to be declared; the time only informs.
-            let mut live: Vec<String> =
-                isas.iter().map(|h| h.id.clone()).chain(earlier.iter().cloned()).collect();
-            live.extend(declared.map(|_| id.to_owned()));
-            live.sort();
-            live.dedup();
-            live.into_iter().map(|id| (id, DeclaredIsa { declared: declared.unwrap_or_default() })).collect()
-        });
-        journal.write_encoded(encoded)
-    };
-    if let Err(e) = journal::finish(written) {
+/// Records in the store that ISA `id` was declared at `declared` (`None`: it is gone from the DSS), on disk before
+/// returning. Every ISA declared and not yet known deleted is kept: written before the DSS hears of it, so a run
+/// killed at any point leaves its successor every ISA to clean.
+async fn remember(st: &UssState, id: &str, declared: Option<Timestamp>) {
+    let record = declared.map(|declared| DeclaredIsa { declared });
+    let write = records::write(Table::Isas, id.to_owned(), record.as_ref());
+    if let Err(e) = saved_by(st.save(write.map(|w| vec![w]))).await {
         tracing::error!(isa = id, error = %e, "saving this USS's ISA ids failed");
     }
 }
@@ -278,7 +262,7 @@ async fn clean_earlier(st: &Arc<UssState>) -> Result<(), ApiError> {
         match delete_earlier(st, &id).await {
             Ok(()) => {
                 st.rid.sp.lock().earlier.retain(|e| *e != id);
-                remember(st, &id, None);
+                remember(st, &id, None).await;
             }
             Err(e) => {
                 tracing::warn!(isa = id, error = %e, "deleting an ISA an earlier run declared failed");
@@ -425,11 +409,11 @@ async fn put_isa(
     let id = held.as_ref().map_or_else(|| uuid::Uuid::new_v4().to_string(), |h| h.id.clone());
     if held.is_none() {
         // On disk before the DSS hears of it, so no run can leave it behind unknown to the next.
-        remember(st, &id, Some(now));
+        remember(st, &id, Some(now)).await;
     }
     let Some(changed) = change_isa(st, &id, held.as_ref().map(|h| h.version.as_str()), Some(&extent)).await?
     else {
-        remember(st, &id, None);
+        remember(st, &id, None).await;
         return Ok(());
     };
     {
@@ -449,7 +433,7 @@ async fn put_isa(
 async fn delete_isa(st: &Arc<UssState>, held: HeldIsa) -> Result<(), ApiError> {
     let changed = change_isa(st, &held.id, Some(&held.version), None).await?;
     st.rid.sp.lock().isas.retain(|h| h.id != held.id);
-    remember(st, &held.id, None);
+    remember(st, &held.id, None).await;
     tracing::info!(isa = held.id, "identification service area deleted");
     match changed {
         Some(changed) => notify(st, &held.id, changed, None).await,
@@ -673,7 +657,8 @@ mod tests {
             vertical_speed_mps: Some(-1.5),
             ..Motion::default()
         };
-        let mut sp = Provider::open(None).expect("a provider kept in memory opens");
+        let mut sp = Provider::open(&entente_uss::store::MemoryStore::default())
+            .expect("a provider kept in memory opens");
         let mut operated = SpTrack::new(false);
         operated.fixes =
             vec![fix(70, 46.5, Motion::default()), fix(20, 46.5, Motion::default()), fix(2, 46.501, moving)];

@@ -11,7 +11,7 @@ use entente_dss::EntityId;
 use entente_tactical::{AircraftId, Detector, Monitor, Position, State as Aircraft, TacticalError, Velocity};
 use entente_uss::rid::Fix;
 use entente_wire::operator::{AlertList, TacticalAlert};
-use entente_wire::time_out;
+use entente_wire::{LatLngPoint, time_out};
 
 use super::{Motion, RidConfig, instant, seconds};
 use crate::error::ApiError;
@@ -73,7 +73,9 @@ pub(super) fn observe(st: &UssState, id: &str, fix: &Fix<Motion>) {
                 (c.t_in - c.at).max(0.0),
                 c.d_cpa_m
             );
-            let alerted = st.change_flights(&[flight], |flights| {
+            // Not waited for: positions arrive on paths that cannot wait for the disk. The save is queued in order
+            // with every other change to the flights, and a failure is logged by the store.
+            let (alerted, _saving) = st.apply_flights(&[flight], |flights| {
                 flights.get_mut(&flight).map(|f| f.alerts.push(message)).is_some()
             });
             if alerted {
@@ -95,16 +97,23 @@ pub(crate) async fn alerts(State(st): State<Arc<UssState>>, auth: Auth) -> Resul
         .conflicts()
         // The monitor only ages tracks when reports arrive; with none coming, old conflicts are stale.
         .filter(|c| now - c.at <= t.max_age_s)
-        .map(|c| {
+        // A conflict's aircraft are tracks the monitor holds; one it no longer knew of would have no place.
+        .filter_map(|c| {
+            let position = |id: &str| {
+                let p = t.monitor.latest(id)?.position();
+                Some(LatLngPoint { lat: p.lat, lng: p.lon })
+            };
+            let positions = [position(&c.a)?, position(&c.b)?];
             let at = instant(c.at).unwrap_or_else(|| st.now());
-            TacticalAlert {
+            Some(TacticalAlert {
                 aircraft: [c.a.to_string(), c.b.to_string()],
                 loss_start: time_out(instant(c.t_in).unwrap_or(at)),
                 loss_end: instant(c.t_out).map(time_out),
                 cpa_time: time_out(instant(c.t_cpa).unwrap_or(at)),
                 cpa_distance_m: c.d_cpa_m,
                 raised: time_out(t.raised.get(&(c.a.clone(), c.b.clone())).copied().unwrap_or(at)),
-            }
+                positions,
+            })
         })
         .collect();
     Ok(Json(AlertList { alerts }))

@@ -1,0 +1,165 @@
+//! `entente geozones check FILE`: reads an ED-269 or ED-318 data set of UAS geographical zones, validates it and
+//! prints what each zone means, with its limits on the WGS 84 ellipsoid as the planner will take them.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use entente_geo::Outline;
+use entente_geozones::{
+    Authority, Format, Level, NoTerrain, Restriction, Text, TimePeriod, VerticalReference, Zone, ZoneVolume,
+    w84_band,
+};
+
+#[derive(Args)]
+pub(crate) struct GeozonesArgs {
+    #[command(subcommand)]
+    command: GeozonesCommand,
+}
+
+#[derive(Subcommand)]
+enum GeozonesCommand {
+    /// Read and validate a data set (ED-269 JSON or ED-318 GeoJSON) and print a summary of each zone; exits
+    /// non-zero naming the feature, the field and the rule at the first error.
+    Check {
+        /// The data set file.
+        file: PathBuf,
+    },
+}
+
+pub(crate) fn run(args: GeozonesArgs) -> anyhow::Result<()> {
+    match args.command {
+        GeozonesCommand::Check { file } => {
+            let text =
+                std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let (format, data) = entente_geozones::parse(&text)
+                .with_context(|| format!("{} is not a valid data set", file.display()))?;
+            for (index, zone) in data.zones.iter().enumerate() {
+                print!("{}", summary(index, zone));
+            }
+            let format = match format {
+                Format::Ed269 => "ED-269",
+                Format::Ed318 => "ED-318",
+            };
+            println!("{}: {format}, {} zones, valid", file.display(), data.zones.len());
+            Ok(())
+        }
+    }
+}
+
+fn summary(index: usize, zone: &Zone) -> String {
+    let restriction = match zone.restriction {
+        Restriction::Prohibited => "prohibited",
+        Restriction::ReqAuthorisation => "authorisation required",
+        Restriction::Conditional => "conditional",
+        Restriction::NoRestriction => "no restriction",
+        Restriction::USpace => "U-space airspace",
+    };
+    let mut out = format!("{} (feature {index}): {restriction}", zone.identifier);
+    if let Some(name) = first(&zone.name) {
+        let _ = write!(out, ", {name:?}");
+    }
+    out.push('\n');
+    for (i, v) in zone.volumes.iter().enumerate() {
+        let _ = writeln!(out, "  volume {i}: {}; {}", outline(&v.outline), limits(v));
+    }
+    let _ = writeln!(out, "  applies: {}", applicability(&zone.applicability));
+    if let Some(conditions) = &zone.restriction_conditions {
+        let _ = writeln!(out, "  conditions: {}", conditions.replace('\n', "; "));
+    }
+    if let Some(message) = first(&zone.message) {
+        let _ = writeln!(out, "  message: {message}");
+    }
+    for a in &zone.authorities {
+        let _ = writeln!(out, "  contact: {}", contact(a));
+    }
+    out
+}
+
+fn first(texts: &[Text]) -> Option<&str> {
+    texts.first().map(|t| t.text.as_str())
+}
+
+fn outline(o: &Outline) -> String {
+    match o {
+        Outline::Circle(c) => {
+            format!("circle of {} m around {}, {}", c.radius_m(), c.center().lat, c.center().lng)
+        }
+        Outline::Polygon(p) => format!("polygon of {} vertices", p.vertices().len()),
+    }
+}
+
+fn limits(v: &ZoneVolume) -> String {
+    let unit = match v.unit {
+        entente_geozones::Unit::Metres => "m",
+        entente_geozones::Unit::Feet => "ft",
+    };
+    let level = |l: Option<Level>, none: &str| match l {
+        None => none.to_owned(),
+        Some(Level { value, reference }) => {
+            let reference = match reference {
+                VerticalReference::Agl => "AGL",
+                VerticalReference::Amsl => "AMSL",
+                VerticalReference::W84 => "W84",
+            };
+            format!("{value} {unit} {reference}")
+        }
+    };
+    let band = w84_band(v, &NoTerrain);
+    let w84 = |h: Option<f64>, none: &str| h.map_or(none.to_owned(), |h| format!("{h:.1} m"));
+    let mut out = format!(
+        "{} to {}; on WGS 84: {} to {}",
+        level(v.lower, "surface"),
+        level(v.upper, "unlimited"),
+        w84(band.altitude.lo, "no lower limit"),
+        w84(band.altitude.hi, "unlimited"),
+    );
+    if band.ground_unknown {
+        out.push_str(" (no terrain model: AGL taken at its widest)");
+    }
+    out
+}
+
+fn applicability(periods: &[TimePeriod]) -> String {
+    if periods.is_empty() || periods.iter().any(TimePeriod::is_permanent) {
+        return "always".into();
+    }
+    let parts: Vec<String> = periods
+        .iter()
+        .map(|p| {
+            let mut s = String::new();
+            if let Some(start) = p.start {
+                let _ = write!(s, "from {} ", start.to_rfc3339());
+            }
+            if let Some(end) = p.end {
+                let _ = write!(s, "until {} ", end.to_rfc3339());
+            }
+            for d in &p.schedule {
+                let days: Vec<String> = d.days.iter().map(|d| d.to_string()).collect();
+                let _ = write!(
+                    s,
+                    "[{} {}{} to {}{}] ",
+                    days.join(","),
+                    d.start.time,
+                    d.start.offset,
+                    d.end.time,
+                    d.end.offset
+                );
+            }
+            s.trim_end().to_owned()
+        })
+        .collect();
+    parts.join("; or ")
+}
+
+fn contact(a: &Authority) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    parts.extend(first(&a.name).map(str::to_owned));
+    parts.extend(first(&a.contact_name).map(str::to_owned));
+    parts.extend([&a.email, &a.phone, &a.site_url].into_iter().flatten().cloned());
+    if let Some(p) = a.purpose {
+        parts.push(format!("for {p:?}").to_lowercase());
+    }
+    parts.join(", ")
+}

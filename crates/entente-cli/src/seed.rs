@@ -204,7 +204,13 @@ fn new_path(collection: &str) -> String {
 
 /// An operator's flight request: one volume, at `priority`.
 fn flight(outline: Outline, altitude: (f64, f64), minutes: (i64, i64), priority: i32) -> FlightRequest {
-    FlightRequest { volumes: vec![volume(outline, altitude, minutes)], route: None, priority, limits: None }
+    FlightRequest {
+        volumes: vec![volume(outline, altitude, minutes)],
+        route: None,
+        priority,
+        limits: None,
+        best_effort: false,
+    }
 }
 
 /// A Volume4D of F3548 and F3411-22a between the altitudes, its times minutes from now in whole seconds (the

@@ -20,6 +20,10 @@ pub struct FlightRequest {
     /// where it says nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<PlanLimits>,
+    /// Plan the best you can: should the flight as asked conflict, plan its cheapest alternative within the limits
+    /// instead, and say so in the answer's `planned_instead`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub best_effort: bool,
 }
 
 /// Bounds every alternative offered must keep: altitudes (metres, W84), the earliest start and latest end, how
@@ -73,6 +77,18 @@ pub struct FlightStatus {
     /// Every state the flight entered, oldest first.
     #[serde(default)]
     pub history: Vec<FlightStateChange>,
+    /// In the answer to a `best_effort` plan that conflicted as asked: the alternative planned instead, and what
+    /// the flight as asked met.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_instead: Option<PlannedInstead>,
+}
+
+/// What a best-effort plan changed: the alternative taken (its shifts, metres sideways and cost) and the intents or
+/// constraints the flight as asked met.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct PlannedInstead {
+    pub alternative: AlternativePlan,
+    pub conflicting_intents: Vec<String>,
 }
 
 /// A flight entering a state: when, and why.

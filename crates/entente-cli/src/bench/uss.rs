@@ -380,5 +380,5 @@ async fn write_direct(
 
 /// An operator's plan of one volume at `priority`.
 fn flight(extents: &Volume4D, priority: i32) -> FlightRequest {
-    FlightRequest { volumes: vec![extents.clone()], route: None, priority, limits: None }
+    FlightRequest { volumes: vec![extents.clone()], route: None, priority, limits: None, best_effort: false }
 }

@@ -17,7 +17,7 @@ use entente_uss::{
 };
 use entente_wire::operator::{
     FlightList, FlightRequest, FlightStateChange, FlightStatus, PlanConflictResponse, PlanLimits,
-    RouteRequest,
+    PlannedInstead, RouteRequest,
 };
 use entente_wire::uss::VehicleTelemetry;
 use entente_wire::{altitude_in, parse_rfc3339, time_in, time_out, volume_out};
@@ -126,6 +126,7 @@ fn status_of(id: EntityId, f: &OwnFlight) -> FlightStatus {
                 reason: c.reason.clone(),
             })
             .collect(),
+        planned_instead: None,
     }
 }
 
@@ -190,17 +191,31 @@ pub(crate) async fn submit(
     body: Body,
 ) -> Result<(StatusCode, Json<FlightStatus>), ApiError> {
     auth.require(OPERATOR_SCOPE)?;
+    let req: FlightRequest = body.json()?;
     // A plan refused for its own input is counted like one the planner refused for it.
     let proposal =
-        proposal_of(&st, &auth, &body).inspect_err(|_| st.metrics.plan(PlanOutcome::RefusedBadInput))?;
+        proposal_of(&st, &auth, &req).inspect_err(|_| st.metrics.plan(PlanOutcome::RefusedBadInput))?;
     let id = entity_id(&uuid::Uuid::new_v4().to_string(), "id")?;
-    planner::plan(&st, id, proposal).await?;
-    Ok((StatusCode::CREATED, current(&st, id)?))
+    let planned_instead = match planner::plan(&st, id, proposal).await {
+        Ok(_) => None,
+        // Plan the best it can: the cheapest alternative, which goes through the DSS's key like any plan, so a
+        // change in between is a fresh 409 with fresh alternatives.
+        Err(ApiError::PlanConflict(refused)) if req.best_effort && !refused.alternatives.is_empty() => {
+            let refused = *refused;
+            let alternative = refused.alternatives.into_iter().next().expect("an alternative");
+            let proposal = proposal_of(&st, &auth, &alternative.request)?;
+            planner::plan(&st, id, proposal).await?;
+            Some(PlannedInstead { alternative, conflicting_intents: refused.conflicting_intents })
+        }
+        Err(e) => return Err(e),
+    };
+    let Json(mut status) = current(&st, id)?;
+    status.planned_instead = planned_instead;
+    Ok((StatusCode::CREATED, Json(status)))
 }
 
 /// The proposal an operator's request makes, or the 400 naming what in it breaks which rule.
-fn proposal_of(st: &UssState, auth: &Auth, body: &Body) -> Result<Proposal, ApiError> {
-    let req: FlightRequest = body.json()?;
+fn proposal_of(st: &UssState, auth: &Auth, req: &FlightRequest) -> Result<Proposal, ApiError> {
     let (volumes, route) = match &req.route {
         None => (flight_volumes(&req.volumes, "volumes", &st.config.dss_limits)?, None),
         Some(_) if !req.volumes.is_empty() => return Err(ApiError::bad("give volumes or a route, not both")),

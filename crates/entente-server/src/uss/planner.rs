@@ -657,6 +657,6 @@ fn alternative_out(a: Alternative, p: &Proposal) -> AlternativePlan {
         altitude_shift_m: a.altitude_shift_m,
         lateral_m: a.lateral_m,
         cost: a.cost,
-        request: FlightRequest { volumes, route, priority: p.priority.0, limits },
+        request: FlightRequest { volumes, route, priority: p.priority.0, limits, best_effort: false },
     }
 }

@@ -312,8 +312,17 @@ async fn a_route_clipping_a_peers_flight_is_offered_a_short_detour_first_and_it_
     // A limit that makes no sense is the caller's mistake, named.
     bounded["limits"] = json!({"max_lateral_m": -5.0});
     assert_error(uss1.operator().post("/operator/v1/flights", &bounded).await?, 400, "limits.max_lateral_m")?;
-    let planned = uss1.operator().post("/operator/v1/flights", &first["request"]).await.want(201)?;
+    // "Plan the best you can": the same route, asked for again, is planned as its cheapest alternative at once, and
+    // the answer says which and what the route as asked met.
+    let mut best = route.clone();
+    best["best_effort"] = json!(true);
+    let planned = uss1.operator().post("/operator/v1/flights", &best).await.want(201)?;
     assert_eq!(planned["state"], "Accepted");
+    let instead = &planned["planned_instead"];
+    assert_eq!(instead["alternative"], *first, "{planned}");
+    assert_eq!(instead["conflicting_intents"], refused["conflicting_intents"]);
+    // Without it, the plain request still answers 409, and the USS's own flight now stands in the detour's way.
+    uss1.operator().post("/operator/v1/flights", &first["request"]).await.want(409)?;
     Ok(())
 }
 

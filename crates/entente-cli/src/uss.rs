@@ -8,7 +8,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use entente_server::auth::{AuthConfig, Authenticator, TokenIssuer};
-use entente_server::uss::{AuditLog, RidVersion, TokenSource, UssConfig, UssState, replay_csv, serve_uss};
+use entente_server::uss::{
+    AlternativeSearch, AuditLog, RidVersion, TokenSource, UssConfig, UssState, replay_csv, serve_uss,
+};
 
 use crate::dss::shutdown_signal;
 use crate::listener::ListenerArgs;
@@ -60,6 +62,17 @@ pub(crate) struct UssArgs {
     /// those granted to particular operators; see docs). Without it every priority is permitted.
     #[arg(long, env = "ENTENTE_PRIORITY_POLICY")]
     priority_policy: Option<PathBuf>,
+    /// The highest altitude (metres, W84) an alternative to a refused flight may reach, unless the operator's own
+    /// limits are lower (most drones may not fly above 120 m above ground).
+    #[arg(long, env = "ENTENTE_ALTERNATIVES_CEILING_M", default_value_t = 3000.0)]
+    alternatives_ceiling_m: f64,
+    /// How far, in minutes, an alternative may move a flight later or earlier.
+    #[arg(long, env = "ENTENTE_ALTERNATIVES_MAX_SHIFT_MINUTES", default_value_t = 120)]
+    alternatives_max_shift_minutes: i64,
+    /// How far sideways, in metres, an alternative may move an area or lead a route, unless the operator says
+    /// otherwise (0 offers shifts in time and altitude only).
+    #[arg(long, env = "ENTENTE_ALTERNATIVES_MAX_LATERAL_M", default_value_t = 500.0)]
+    alternatives_max_lateral_m: f64,
     /// Deadline of each call to a peer, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     peer_timeout_ms: u64,
@@ -92,7 +105,35 @@ pub(crate) struct UssArgs {
     replay: Option<PathBuf>,
 }
 
+/// The USS's own bounds on the alternatives it offers, from the flags.
+fn alternative_search(args: &UssArgs) -> anyhow::Result<AlternativeSearch> {
+    let defaults = AlternativeSearch::default();
+    anyhow::ensure!(
+        args.alternatives_ceiling_m.is_finite() && args.alternatives_ceiling_m > defaults.altitude_floor_m,
+        "--alternatives-ceiling-m must be above {} m, got {}",
+        defaults.altitude_floor_m,
+        args.alternatives_ceiling_m
+    );
+    anyhow::ensure!(
+        (0..=24 * 60).contains(&args.alternatives_max_shift_minutes),
+        "--alternatives-max-shift-minutes must be between 0 and 1440, got {}",
+        args.alternatives_max_shift_minutes
+    );
+    anyhow::ensure!(
+        (0.0..=5000.0).contains(&args.alternatives_max_lateral_m),
+        "--alternatives-max-lateral-m must be between 0 and 5000, got {}",
+        args.alternatives_max_lateral_m
+    );
+    Ok(AlternativeSearch {
+        altitude_ceiling_m: args.alternatives_ceiling_m,
+        max_time_shift: chrono::Duration::minutes(args.alternatives_max_shift_minutes),
+        max_lateral_m: args.alternatives_max_lateral_m,
+        ..defaults
+    })
+}
+
 pub(crate) async fn run(args: UssArgs) -> anyhow::Result<()> {
+    let alternatives = alternative_search(&args)?;
     if args.public_keys.is_empty() && args.jwks_urls.is_empty() {
         anyhow::bail!(
             "give at least one --public-key or --jwks-url to verify the tokens of peers and operators"
@@ -123,6 +164,7 @@ pub(crate) async fn run(args: UssArgs) -> anyhow::Result<()> {
     config.body_limit = args.max_body_bytes;
     config.listener_limits = args.listener.limits();
     config.priority_grants = args.priority_policy.as_deref().map(crate::priority_policy::load).transpose()?;
+    config.alternatives = alternatives;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     config.data_dir = Some(args.data_dir.clone());
@@ -160,4 +202,44 @@ pub(crate) async fn run(args: UssArgs) -> anyhow::Result<()> {
     serve_uss(listener, state, shutdown_signal()).await?;
     tracing::info!("entente uss stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Uss {
+        #[command(flatten)]
+        args: UssArgs,
+    }
+
+    fn parse(extra: &[&str]) -> UssArgs {
+        let base =
+            ["uss", "--dss", "http://localhost:1", "--base-url", "http://localhost:2", "--client-id", "u"];
+        Uss::try_parse_from(base.iter().chain(["--audience", "a"].iter()).chain(extra)).unwrap().args
+    }
+
+    #[test]
+    fn the_alternatives_flags_bound_the_search() {
+        let search = alternative_search(&parse(&[
+            "--alternatives-ceiling-m",
+            "120",
+            "--alternatives-max-shift-minutes",
+            "30",
+            "--alternatives-max-lateral-m",
+            "0",
+        ]))
+        .unwrap();
+        assert_eq!(search.altitude_ceiling_m, 120.0);
+        assert_eq!(search.max_time_shift, chrono::Duration::minutes(30));
+        assert_eq!(search.max_lateral_m, 0.0);
+        let defaults = alternative_search(&parse(&[])).unwrap();
+        assert_eq!(defaults.max_lateral_m, AlternativeSearch::default().max_lateral_m);
+        let refused = alternative_search(&parse(&["--alternatives-max-lateral-m", "9000"])).unwrap_err();
+        assert!(refused.to_string().contains("--alternatives-max-lateral-m"), "{refused}");
+        assert!(alternative_search(&parse(&["--alternatives-ceiling-m=-5"])).is_err());
+    }
 }

@@ -8,7 +8,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
+use entente_geo::{Circle, Interval, LatLng, Outline};
 use entente_server::auth::TokenIssuer;
+use entente_wire::operator::FlightRequest;
+use entente_wire::volume_out;
 use serde_json::{Value, json};
 
 use super::free_port;
@@ -91,7 +94,7 @@ impl Serve {
         issuer: &TokenIssuer,
         name: &str,
         scopes: &[&str],
-        flight: &Value,
+        flight: &FlightRequest,
     ) -> anyhow::Result<(u16, Value)> {
         let token = issuer.issue(name, scopes, "localhost", Duration::from_secs(300))?;
         let response = reqwest::blocking::Client::new()
@@ -243,30 +246,37 @@ fn serve_keeps_its_keys_and_data_across_runs() -> anyhow::Result<()> {
     );
     // The priority policy: south-uss flies at standard priority only, so it cannot plan over north-uss's flying
     // high-priority flight by naming a priority of its own; a token granting it the high level can.
-    let soon = |minutes: i64| {
-        let t = entente_dss::Clock::now(&entente_dss::SystemClock) + chrono::Duration::minutes(minutes);
-        json!({"value": t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "format": "RFC3339"})
-    };
-    let flight_at = |lat: f64, priority: i32| {
-        json!({"priority": priority, "volumes": [{
-            "volume": {"outline_circle": {"center": {"lat": lat, "lng": lng}, "radius": {"value": 50.0, "units": "M"}},
-                "altitude_lower": {"value": 10.0, "reference": "W84", "units": "M"},
-                "altitude_upper": {"value": 20.0, "reference": "W84", "units": "M"}},
-            "time_start": soon(2), "time_end": soon(4)}]})
+    let flight_at = |lat: f64, priority: i32| -> anyhow::Result<FlightRequest> {
+        let now = entente_dss::Clock::now(&entente_dss::SystemClock);
+        let volume = entente_uss::Volume {
+            outline: Outline::Circle(Circle::new(LatLng::new(lat, lng), 50.0)?),
+            altitude: Interval { lo: Some(10.0), hi: Some(20.0) },
+            time: Interval {
+                lo: Some(now + chrono::Duration::minutes(2)),
+                hi: Some(now + chrono::Duration::minutes(4)),
+            },
+        };
+        Ok(FlightRequest {
+            volumes: vec![volume_out(&volume)],
+            route: None,
+            priority,
+            limits: None,
+            best_effort: false,
+        })
     };
     let (status, refused) =
-        server.plan(&issuer, "south-uss", &["entente.operator"], &flight_at(lat, 1000))?;
+        server.plan(&issuer, "south-uss", &["entente.operator"], &flight_at(lat, 1000)?)?;
     ensure!(
         status == 403
             && refused["message"]
                 == "priority 1000 is not granted to operator south-uss; it may use standard (0)",
         "a priority above the policy's: {status} {refused}"
     );
-    let (status, refused) = server.plan(&issuer, "south-uss", &["entente.operator"], &flight_at(lat, 10))?;
+    let (status, refused) = server.plan(&issuer, "south-uss", &["entente.operator"], &flight_at(lat, 10)?)?;
     ensure!(status == 403, "the high level without a grant: {status} {refused}");
     let granted = ["entente.operator", "entente.priority.high"];
     // Away from north-uss's flight, which no flight of equal priority may meet.
-    let (status, planned) = server.plan(&issuer, "south-uss", &granted, &flight_at(lat + 0.05, 10))?;
+    let (status, planned) = server.plan(&issuer, "south-uss", &granted, &flight_at(lat + 0.05, 10)?)?;
     ensure!(status == 201, "the high level granted by the token's scope: {status} {planned}");
     intents.push(planned["id"].as_str().context("the planned flight's id")?.to_owned());
     intents.sort_unstable();

@@ -6,8 +6,9 @@ use axum::http::header::RETRY_AFTER;
 use axum::response::{IntoResponse, Response};
 use entente_dss::{DssError, StoreError};
 use entente_uss::UssError;
-use entente_wire::operator::PlanConflictResponse;
+use entente_uss::service::CallError;
 use entente_wire::scd::AirspaceConflictResponse;
+use entente_wire::uss_core::plan_conflict_out;
 use entente_wire::{ErrorResponse, WireError};
 
 use crate::auth::AuthError;
@@ -44,11 +45,9 @@ pub enum ApiError {
     /// The DSS or a peer USS did not answer, or answered what this server cannot use.
     #[error("{0}")]
     Upstream(String),
+    /// What the USS core refused or failed at; a conflicting plan carries the nearest plans that would not.
     #[error(transparent)]
     Uss(#[from] UssError),
-    /// A flight that would conflict, with the nearest plans that would not.
-    #[error("{}", .0.message)]
-    PlanConflict(Box<PlanConflictResponse>),
     /// The client has as many requests in flight as it may; it may try again after `retry_after_s`.
     #[error("{message}")]
     TooManyRequests { message: String, retry_after_s: u64 },
@@ -69,21 +68,11 @@ pub(crate) fn status_of(e: &ApiError) -> StatusCode {
         ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
         ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
         ApiError::Auth(_) => StatusCode::UNAUTHORIZED,
-        ApiError::Conflict(_) | ApiError::PlanConflict(_) => StatusCode::CONFLICT,
+        ApiError::Conflict(_) => StatusCode::CONFLICT,
         ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
         ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
         ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-        ApiError::Uss(u) => match u {
-            UssError::Transition { .. }
-            | UssError::AuditBroken { .. }
-            | UssError::ActivatedAfterEnd { .. } => StatusCode::CONFLICT,
-            UssError::Position(_)
-            | UssError::Route(_)
-            | UssError::View(_)
-            | UssError::FixFromTheFuture { .. } => StatusCode::BAD_REQUEST,
-            UssError::ViewTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            UssError::PriorityNotGranted { .. } => StatusCode::FORBIDDEN,
-        },
+        ApiError::Uss(u) => uss_status(u),
         ApiError::Dss(d) => match d {
             DssError::BadRequest(_) => StatusCode::BAD_REQUEST,
             DssError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -100,6 +89,31 @@ pub(crate) fn status_of(e: &ApiError) -> StatusCode {
     }
 }
 
+/// The status of what the USS core refused or failed at.
+pub(crate) fn uss_status(u: &UssError) -> StatusCode {
+    match u {
+        UssError::Transition { .. }
+        | UssError::AuditBroken { .. }
+        | UssError::ActivatedAfterEnd { .. }
+        | UssError::NotFlying { .. }
+        | UssError::Conflict(_) => StatusCode::CONFLICT,
+        UssError::Position(_)
+        | UssError::Route(_)
+        | UssError::View(_)
+        | UssError::Area(_)
+        | UssError::FixFromTheFuture { .. }
+        | UssError::Call(CallError::Invalid(_)) => StatusCode::BAD_REQUEST,
+        UssError::ViewTooLarge { .. } | UssError::Call(CallError::TooLarge(_)) => {
+            StatusCode::PAYLOAD_TOO_LARGE
+        }
+        UssError::PriorityNotGranted { .. } => StatusCode::FORBIDDEN,
+        UssError::NoSuchFlight(_) => StatusCode::NOT_FOUND,
+        UssError::Call(CallError::Refused(_)) => StatusCode::PRECONDITION_FAILED,
+        UssError::Call(CallError::Failed(_)) => StatusCode::BAD_GATEWAY,
+        UssError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = status_of(&self);
@@ -110,7 +124,14 @@ impl IntoResponse for ApiError {
             ApiError::Dss(DssError::AirspaceConflict(conflict)) => {
                 (status, Json(AirspaceConflictResponse::from_domain(&conflict))).into_response()
             }
-            ApiError::PlanConflict(conflict) => (status, Json(conflict)).into_response(),
+            ApiError::Uss(UssError::Conflict(refusal)) => {
+                (status, Json(plan_conflict_out(&refusal))).into_response()
+            }
+            ApiError::Uss(UssError::Store(e)) => Internal::response(
+                status,
+                "this USS's storage failed; the request was not applied",
+                e.to_string(),
+            ),
             ApiError::TooManyRequests { message, retry_after_s } => {
                 let body = ErrorResponse { message, request_id: None };
                 (status, [(RETRY_AFTER, retry_after_s.to_string())], Json(body)).into_response()

@@ -113,12 +113,12 @@ pub(crate) enum PlanOutcome {
 }
 
 impl PlanOutcome {
-    pub(crate) fn of<T>(result: &Result<T, crate::error::ApiError>) -> PlanOutcome {
+    pub(crate) fn of<T>(result: &Result<T, entente_uss::UssError>) -> PlanOutcome {
         let Err(e) = result else { return PlanOutcome::Accepted };
-        if matches!(e, crate::error::ApiError::PlanConflict(_)) {
+        if matches!(e, entente_uss::UssError::Conflict(_)) {
             return PlanOutcome::RefusedConflict;
         }
-        match crate::error::status_of(e).as_u16() {
+        match crate::error::uss_status(e).as_u16() {
             400 | 413 => PlanOutcome::RefusedBadInput,
             500.. => PlanOutcome::Failed,
             _ => PlanOutcome::Refused,

@@ -1,6 +1,6 @@
 //! The USS side of F3548-21: the USS-USS API peers call, the operator API, and the planning that ties them to
-//! the DSS. Decisions (conflicts, alternatives, conformance, the audit chain) come from `entente_uss`; this
-//! module moves them over HTTP and JSON.
+//! the DSS. Decisions and the flights' lifecycle are `entente_uss::service::Uss`'s; this module serves them over
+//! HTTP and JSON and gives the core its ports (the DSS and peers over HTTP, the store, the audit chain).
 
 mod audit_log;
 pub(crate) mod authority;
@@ -12,7 +12,7 @@ mod input;
 pub(crate) mod log_sets;
 pub(crate) mod operator;
 mod peers;
-mod planner;
+mod ports;
 mod records;
 pub(crate) mod rid;
 mod tokens;
@@ -30,18 +30,15 @@ use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use entente_dss::{Clock, EntityId, Limits, SystemClock};
+use entente_uss::service::{Ports, Rules, Uss, saved_by};
 use entente_uss::store::{MemoryStore, StoreError, Ticket, UssStore, Write};
-use entente_uss::{
-    ContingencyRules, Direction, EventKind, Exchange, FlightState, Priority, PriorityPolicy, StateChange,
-    Volume, sha256_hex,
-};
+use entente_uss::{ContingencyRules, Direction, Exchange, PriorityPolicy, sha256_hex};
 use parking_lot::Mutex;
 use tower_http::catch_panic::CatchPanicLayer;
 
 pub use audit_log::{AuditFileError, AuditLog, read_audit_log, verify_audit_log};
-use entente_wire::uss::{Constraint, OperationalIntent, UserNotificationRecord, VehicleTelemetry};
+use entente_wire::uss::{Constraint, OperationalIntent};
 pub use rid::{RidConfig, RidVersion, declare_flights, replay_csv};
 pub use tokens::TokenSource;
 
@@ -91,35 +88,7 @@ pub struct UssConfig {
     pub priority_grants: Option<entente_uss::PriorityGrants>,
 }
 
-/// How far the alternatives to a refused flight may be shifted, and in which steps.
-#[derive(Clone, Debug)]
-pub struct AlternativeSearch {
-    pub time_step: chrono::Duration,
-    pub max_time_shift: chrono::Duration,
-    pub altitude_step_m: f64,
-    pub max_altitude_shift_m: f64,
-    pub altitude_floor_m: f64,
-    pub altitude_ceiling_m: f64,
-    /// How far sideways an alternative may move an area or lead a route around what blocks it; zero offers shifts
-    /// in time and altitude only.
-    pub max_lateral_m: f64,
-    pub max_results: usize,
-}
-
-impl Default for AlternativeSearch {
-    fn default() -> Self {
-        AlternativeSearch {
-            time_step: chrono::Duration::minutes(5),
-            max_time_shift: chrono::Duration::hours(2),
-            altitude_step_m: 30.0,
-            max_altitude_shift_m: 300.0,
-            altitude_floor_m: 0.0,
-            altitude_ceiling_m: 3000.0,
-            max_lateral_m: 500.0,
-            max_results: 5,
-        }
-    }
-}
+pub use entente_uss::service::AlternativeSearch;
 
 impl UssConfig {
     pub fn new(identity: impl Into<String>, base_url: &str, dss_url: &str) -> UssConfig {
@@ -144,64 +113,40 @@ impl UssConfig {
     }
 }
 
-/// A conflict an operator was told of, as the flight planning test interface reports it.
-#[derive(Clone, Debug)]
-pub(crate) struct UserNotice {
-    pub observed_at: DateTime<Utc>,
-    /// The intents or constraints in conflict with the operator's flight, by id.
-    pub conflicting: Vec<String>,
-    pub message: String,
-}
-
-/// One of this USS's own flights.
-#[derive(Clone, Debug)]
-pub(crate) struct OwnFlight {
-    pub priority: Priority,
-    pub state: FlightState,
-    pub volumes: Vec<Volume>,
-    pub off_nominal: Vec<Volume>,
-    /// The intent as the DSS last accepted it: what peers are served. `None` until the DSS confirmed it.
-    pub published: Option<OperationalIntent>,
-    pub nonconforming_since: Option<entente_uss::Timestamp>,
-    pub telemetry: Option<VehicleTelemetry>,
-    /// What the operator must hear of: peers' intents that came to intersect this flight after it was planned.
-    pub alerts: Vec<String>,
-    /// The states the flight went through, oldest first, each with its time and reason.
-    pub history: Vec<StateChange>,
-    /// The `sub` of the operator's token that planned the flight, whose lists show it; `None` for flights planned
-    /// through the test interface or before planners were recorded, which every operator's list shows.
-    pub operator: Option<String>,
+/// What the USS's handlers and the core's ports share: its configuration, its clients, its store, what it knows of
+/// peers and of the zones it manages, its audit record and its counters.
+pub struct Links {
+    config: UssConfig,
+    client: Client,
+    audit: Arc<AuditLog>,
+    /// What this USS keeps across restarts: flights, zones, archived reports, Remote ID ISA ids.
+    store: Arc<dyn UssStore>,
+    /// The constraints this USS manages for an authority; changed together with a save queued under this lock.
+    constraints: Mutex<HashMap<EntityId, Constraint>>,
+    /// Peers' intents as their managers last shared them, by id.
+    peers: Mutex<HashMap<String, OperationalIntent>>,
+    /// This USS's Prometheus series (plans, operator notifications, calls, notifications to subscribers).
+    pub(crate) metrics: Arc<UssMetrics>,
 }
 
 pub struct UssState {
-    config: UssConfig,
+    links: Arc<Links>,
     auth: Arc<Authenticator>,
-    client: Client,
-    audit: Arc<AuditLog>,
-    /// Changed only together with a write submitted to `store` under this lock, so writes commit in the order of
-    /// the changes.
-    flights: Mutex<HashMap<EntityId, OwnFlight>>,
-    /// The constraints this USS manages for an authority; changed like `flights`.
-    constraints: Mutex<HashMap<EntityId, Constraint>>,
-    /// What this USS keeps across restarts: flights, zones, archived reports, Remote ID ISA ids.
-    store: Arc<dyn UssStore>,
-    /// The flights being written to the DSS, with the priority and volumes proposed: the DSS may show them to
-    /// another planning of this USS before they are recorded in `flights`.
-    writing: Mutex<HashMap<EntityId, (Priority, Vec<Volume>)>>,
-    /// One lock per flight, held across a whole operation on it (read, decide, write to the DSS, notify), so
-    /// two operations on one flight never interleave.
-    flight_locks: Mutex<HashMap<EntityId, Arc<tokio::sync::Mutex<()>>>>,
-    /// Peers' intents as their managers last shared them, by id.
-    peers: Mutex<HashMap<String, OperationalIntent>>,
-    /// The conflicts operators were told of (SCD0090 and SCD0095); the flight planning test interface reports
-    /// them as user notifications (memory only, like a test run).
-    user_notices: Mutex<Vec<UserNotice>>,
+    /// Strategic coordination: this USS's flights, planned, monitored and ended over the DSS and its peers.
+    pub(crate) core: Uss,
     /// Remote ID as SP and DP, and the tactical monitor.
     rid: rid::RidState,
     /// The flight planning test interface's answers, kept for repeated request ids (memory only, like a test run).
     planning_requests: Mutex<flight_planning::AnsweredRequests>,
-    /// This USS's Prometheus series (plans, operator notifications, calls, notifications to subscribers).
-    pub(crate) metrics: Arc<UssMetrics>,
+}
+
+/// The handlers read the shared links as the state's own fields.
+impl std::ops::Deref for UssState {
+    type Target = Links;
+
+    fn deref(&self) -> &Links {
+        &self.links
+    }
 }
 
 impl UssState {
@@ -222,33 +167,42 @@ impl UssState {
         let rid = rid::RidState::new(&config.rid, &*store)?;
         let clock = config.clock.clone();
         let metrics = Arc::new(UssMetrics::default());
-        Ok(UssState {
-            client: Client::new(tokens, audit.clone(), clock, metrics.clone(), &config.dss_url),
+        let rules = Rules {
+            identity: config.identity.clone(),
+            policy: config.policy,
+            alternatives: config.alternatives.clone(),
+            contingency: config.contingency,
+        };
+        let links = Arc::new(Links {
+            client: Client::new(tokens, audit.clone(), clock.clone(), metrics.clone(), &config.dss_url),
             config,
-            auth,
             audit,
-            flights: Mutex::new(flights),
-            constraints: Mutex::new(constraints),
             store,
-            writing: Mutex::new(HashMap::new()),
-            flight_locks: Mutex::new(HashMap::new()),
+            constraints: Mutex::new(constraints),
             peers: Mutex::new(HashMap::new()),
-            user_notices: Mutex::new(Vec::new()),
+            metrics,
+        });
+        let ports = Ports {
+            dss: Arc::new(ports::HttpDss(links.clone())),
+            peers: Arc::new(ports::HttpPeers(links.clone())),
+            records: links.clone(),
+            journal: links.clone(),
+            clock,
+        };
+        Ok(UssState {
+            core: Uss::new(rules, ports, flights),
+            links,
+            auth,
             rid,
             planning_requests: Mutex::new(flight_planning::AnsweredRequests::default()),
-            metrics,
         })
     }
+}
 
+impl Links {
     /// The time now, by this USS's clock.
     pub(crate) fn now(&self) -> entente_uss::Timestamp {
         self.config.clock.now()
-    }
-
-    /// Waits until no other operation works on flight `id`, then holds it off until the guard is dropped.
-    pub(crate) async fn lock_flight(&self, id: EntityId) -> tokio::sync::OwnedMutexGuard<()> {
-        let lock = self.flight_locks.lock().entry(id).or_default().clone();
-        lock.lock_owned().await
     }
 
     /// Queues `writes` in the store (an encoding failure resolves the ticket with it at once).
@@ -261,57 +215,6 @@ impl UssState {
                 ticket
             }
         }
-    }
-
-    /// Applies `change` to this USS's flights and queues the save of those named in `ids`; the flights are on disk
-    /// once the ticket resolves. Changes reach the store in the order they were made. Dropping the ticket does not
-    /// cancel the save (a failure is then only logged).
-    pub(crate) fn apply_flights<R>(
-        &self,
-        ids: &[EntityId],
-        change: impl FnOnce(&mut HashMap<EntityId, OwnFlight>) -> R,
-    ) -> (R, Ticket) {
-        let mut flights = self.flights.lock();
-        let result = change(&mut flights);
-        let writes = ids.iter().map(|id| records::flight_write(*id, flights.get(id))).collect();
-        // Submitted under the lock, so concurrent changes commit in the order they were applied; waited for
-        // outside it, so peers reading details do not wait for the disk and concurrent changes share commits.
-        (result, self.save(writes))
-    }
-
-    /// Applies `change` to this USS's flights (only those named in `ids`) and returns once the change is on disk.
-    /// A failed save is logged: the DSS and peers already know the change, so memory must keep it too.
-    pub(crate) async fn change_flights<R>(
-        &self,
-        ids: &[EntityId],
-        change: impl FnOnce(&mut HashMap<EntityId, OwnFlight>) -> R,
-    ) -> R {
-        let (result, saved) = self.apply_flights(ids, change);
-        if let Err(e) = saved_by(saved).await {
-            tracing::error!(error = %e, "saving this USS's flights failed");
-        }
-        result
-    }
-
-    /// Tells operators of a conflict at `now`, under `requirement` (SCD0090: their flight causes it; SCD0095:
-    /// another's reaches it): sealed into the audit chain for the log set, kept for the flight planning test
-    /// interface, and counted.
-    pub(crate) fn notify_operators(
-        &self,
-        requirement: &'static str,
-        conflicting: Vec<String>,
-        message: String,
-        now: DateTime<Utc>,
-    ) {
-        let record = UserNotificationRecord {
-            triggering_event_time: entente_wire::time_out(now),
-            notification_time: entente_wire::time_out(now),
-            notification_details: message.clone(),
-            notification_triggering_event: requirement.to_owned(),
-        };
-        self.audit.note(now, EventKind::OperatorNotification, &record);
-        self.user_notices.lock().push(UserNotice { observed_at: now, conflicting, message });
-        self.metrics.operator_notification(requirement);
     }
 
     /// Records constraint `id` as it now is (`None`: lifted), in memory and on disk.
@@ -329,11 +232,6 @@ impl UssState {
             tracing::error!(error = %e, "saving this USS's constraints failed");
         }
     }
-}
-
-/// Waits for a store's ticket: `Ok` once the writes are on disk.
-pub(crate) async fn saved_by(ticket: Ticket) -> Result<(), StoreError> {
-    ticket.await.unwrap_or_else(|_| Err(StoreError::Io("the store stopped before committing".into())))
 }
 
 impl Edge for UssState {

@@ -2,6 +2,8 @@
 
 use crate::Timestamp;
 use crate::flight::FlightState;
+use crate::service::{CallError, Refusal};
+use crate::store::StoreError;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum UssError {
@@ -27,4 +29,19 @@ pub enum UssError {
     PriorityNotGranted { priority: i32, operator: String, allowed: String },
     #[error("audit log record {seq}: {reason}")]
     AuditBroken { seq: u64, reason: String },
+    #[error("the area around the flight: {0}")]
+    Area(String),
+    #[error("flight {0}: not found")]
+    NoSuchFlight(entente_dss::EntityId),
+    #[error("flight {id} is {state}; telemetry is taken once it is activated")]
+    NotFlying { id: entente_dss::EntityId, state: &'static str },
+    /// The proposal conflicts: what it meets and the alternatives found.
+    #[error("{}", .0.message())]
+    Conflict(Box<Refusal>),
+    /// A call to the DSS or a peer failed or was refused.
+    #[error(transparent)]
+    Call(#[from] CallError),
+    /// This USS's own store failed: a fault of this USS, never of the caller or the DSS.
+    #[error("this USS's store failed: {0}")]
+    Store(#[from] StoreError),
 }

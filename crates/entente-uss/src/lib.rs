@@ -1,8 +1,10 @@
 //! The rules a USS keeps for its operators' flights (ASTM F3548-21): conflicts by exact 4D intersection and
 //! priority, conflict-free alternatives, conformance monitoring, and the hash-chained audit record.
 //!
-//! Pure decisions over plain values: no HTTP, no serialisation format, no clock (callers pass `now`), no storage
-//! engine: what a USS keeps across restarts goes through the [`store::UssStore`] trait.
+//! Decisions over plain values: no HTTP, no serialisation format, no wall clock, no storage engine. The rules are
+//! pure functions (callers pass `now`); [`service::Uss`] runs them for a USS's flights over the DSS, peers, its
+//! records and its journal as traits, with time from an injected clock. What a USS keeps across restarts goes
+//! through the [`store::UssStore`] trait.
 
 mod alternatives;
 mod audit;
@@ -14,6 +16,7 @@ mod grants;
 mod lateral;
 pub mod rid;
 mod route;
+pub mod service;
 pub mod store;
 
 use chrono::{DateTime, Utc};

@@ -13,6 +13,7 @@ pub mod operator;
 pub mod rid;
 pub mod scd;
 pub mod uss;
+pub mod uss_core;
 
 pub use common::*;
 pub use error::WireError;

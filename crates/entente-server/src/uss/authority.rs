@@ -61,7 +61,7 @@ pub(crate) async fn create_constraint(
         details: ConstraintDetails { volumes: extents, kind: req.kind },
     };
     st.change_constraint(id, Some(constraint.clone())).await;
-    peers::notify_constraint(&st, change.subscribers, &id.to_string(), Some(constraint.clone())).await;
+    peers::notify_constraint(&st.links, change.subscribers, &id.to_string(), Some(constraint.clone())).await;
     Ok((StatusCode::CREATED, Json(constraint)))
 }
 
@@ -126,7 +126,7 @@ pub(crate) async fn delete_constraint(
     let ovn = constraint.reference.ovn.clone().unwrap_or_default();
     let change = dss_client::delete_constraint(&st, &id.to_string(), &ovn).await?;
     st.change_constraint(id, None).await;
-    peers::notify_constraint(&st, change.subscribers, &id.to_string(), None).await;
+    peers::notify_constraint(&st.links, change.subscribers, &id.to_string(), None).await;
     Ok(Json(constraint))
 }
 

@@ -13,7 +13,7 @@ use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::UssState;
+use super::Links;
 use super::client::Reply;
 use crate::error::ApiError;
 use crate::scd::{AA, CM, CP, SC};
@@ -25,7 +25,7 @@ pub(crate) enum PutOutcome {
 }
 
 pub(crate) async fn query_intents(
-    st: &UssState,
+    st: &Links,
     area: Volume4D,
 ) -> Result<Vec<OperationalIntentReference>, ApiError> {
     let body = QueryRequest { area_of_interest: Some(area) };
@@ -35,7 +35,7 @@ pub(crate) async fn query_intents(
 }
 
 pub(crate) async fn put_intent(
-    st: &UssState,
+    st: &Links,
     id: &str,
     ovn: Option<&str>,
     params: &PutOperationalIntentReferenceParameters,
@@ -85,7 +85,7 @@ fn refusal(reply: &Reply) -> ApiError {
 
 /// Sends one call and reads a 200 or 201 answer; anything else is passed on as the DSS's refusal.
 async fn call<T: DeserializeOwned>(
-    st: &UssState,
+    st: &Links,
     method: Method,
     path: &str,
     scopes: &[Scope],
@@ -100,7 +100,7 @@ async fn call<T: DeserializeOwned>(
 }
 
 pub(crate) async fn query_constraints(
-    st: &UssState,
+    st: &Links,
     area: Volume4D,
 ) -> Result<Vec<ConstraintReference>, ApiError> {
     let body = QueryRequest { area_of_interest: Some(area) };
@@ -110,7 +110,7 @@ pub(crate) async fn query_constraints(
 }
 
 pub(crate) async fn put_constraint(
-    st: &UssState,
+    st: &Links,
     id: &str,
     params: &PutConstraintReferenceParameters,
 ) -> Result<ChangeConstraintReferenceResponse, ApiError> {
@@ -118,7 +118,7 @@ pub(crate) async fn put_constraint(
 }
 
 pub(crate) async fn delete_constraint(
-    st: &UssState,
+    st: &Links,
     id: &str,
     ovn: &str,
 ) -> Result<ChangeConstraintReferenceResponse, ApiError> {
@@ -126,14 +126,14 @@ pub(crate) async fn delete_constraint(
 }
 
 /// Files a report of a failed exchange with the DSS, as F3548 asks of a USS that could not reach a peer.
-pub(crate) async fn report(st: &UssState, exchange: ExchangeRecord) -> Result<ErrorReport, ApiError> {
+pub(crate) async fn report(st: &Links, exchange: ExchangeRecord) -> Result<ErrorReport, ApiError> {
     let body = ErrorReport { report_id: None, exchange };
     call(st, Method::POST, "/dss/v1/reports", &[SC], Some(&body)).await
 }
 
 /// Read-modify-write of a USS's availability, as F3548 asks of an arbiter.
 pub(crate) async fn set_availability(
-    st: &UssState,
+    st: &Links,
     uss: &str,
     availability: UssAvailabilityState,
 ) -> Result<UssAvailabilityStatusResponse, ApiError> {
@@ -146,7 +146,7 @@ pub(crate) async fn set_availability(
 /// Deletes an intent's reference; `None` when the DSS no longer holds it (removed by whoever else holds this
 /// USS's credentials, or lost with a DSS's state), which leaves nothing to delete and nobody to notify.
 pub(crate) async fn delete_intent(
-    st: &UssState,
+    st: &Links,
     id: &str,
     ovn: &str,
 ) -> Result<Option<ChangeOperationalIntentReferenceResponse>, ApiError> {

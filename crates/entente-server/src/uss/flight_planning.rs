@@ -9,7 +9,8 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Utc};
 use entente_dss::EntityId;
-use entente_uss::{FlightState, Reason, volumes_intersect};
+use entente_uss::service::{CallError, OwnFlight, Proposal};
+use entente_uss::{FlightState, Reason, UssError, volumes_intersect};
 use entente_wire::interuss::flight_planning::{
     BasicFlightPlanInformation, ClearAreaOutcome, ClearAreaRequest, ClearAreaResponse, FlightPlan,
     PlanningResponse, QueryUserNotificationsResponse, StatusResponse, UpsertFlightPlanRequest,
@@ -18,9 +19,8 @@ use entente_wire::interuss::flight_planning::{
 use entente_wire::{parse_rfc3339, time_out, volume_in};
 
 use super::input::flight_volumes;
-use super::operator::{check_plan_window, priority};
-use super::planner::{self, Proposal};
-use super::{MAX_VERTICES, OwnFlight, UssState};
+use super::operator::{self, check_plan_window, priority};
+use super::{MAX_VERTICES, UssState};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
 use crate::metrics::PlanOutcome;
@@ -116,7 +116,7 @@ pub(crate) async fn status(auth: Auth) -> Result<Json<StatusResponse>, ApiError>
 }
 
 fn live(st: &UssState, id: EntityId) -> Option<OwnFlight> {
-    st.flights.lock().get(&id).filter(|f| f.state != FlightState::Ended).cloned()
+    st.core.flights.get(id).filter(|f| f.state != FlightState::Ended)
 }
 
 /// Refusals by the rules are `Rejected`, failures of the DSS or peers `Failed`; either way the flight plan keeps
@@ -139,7 +139,7 @@ pub(crate) async fn upsert(
         return Err(ApiError::bad("request_id must not be empty"));
     }
     let style = execution(&req.execution_style)?;
-    let _guard = st.lock_flight(id).await;
+    let _guard = st.core.flights.lock(id).await;
     if let Some((flight, answer)) = st.planning_requests.lock().by_id.get(&req.request_id) {
         if *flight != id {
             return Err(ApiError::Conflict(format!(
@@ -199,7 +199,7 @@ async fn plan_upsert(
             return Ok(answer("Completed", None, Some(FlightState::Ended)));
         }
         if existing.is_some()
-            && let Err(e) = planner::end(st, id).await
+            && let Err(e) = st.core.end(id).await
         {
             return Ok(answer("Failed", Some(e.to_string()), before));
         }
@@ -277,12 +277,12 @@ async fn plan_upsert(
             limits: Default::default(),
         };
         let outcome = match style {
-            Execution::Hypothetical => planner::check(st, id, &proposal).await,
-            Execution::IfAllowed | Execution::InReality => planner::plan(st, id, proposal).await.map(|_| ()),
+            Execution::Hypothetical => st.core.check(id, &proposal).await,
+            Execution::IfAllowed | Execution::InReality => operator::plan(st, id, proposal).await,
         };
         match outcome {
             Ok(()) => {}
-            Err(e @ ApiError::Upstream(_)) => {
+            Err(e @ (UssError::Call(CallError::Failed(_)) | UssError::Store(_))) => {
                 return Ok(answer("Failed", Some(e.to_string()), live(st, id).map(|f| f.state)));
             }
             Err(e) => return Ok(answer("Rejected", Some(e.to_string()), live(st, id).map(|f| f.state))),
@@ -306,11 +306,11 @@ pub(crate) async fn delete(
     // the planning one, as a user ending a flight would.
     auth.require_any(&[PLAN, DIRECT])?;
     let id = entity_id(&id, "flight_plan_id")?;
-    let _guard = st.lock_flight(id).await;
+    let _guard = st.core.flights.lock(id).await;
     let Some(flight) = live(&st, id) else {
         return Err(ApiError::NotFound(format!("flight plan {id}: not found")));
     };
-    match planner::end(&st, id).await {
+    match st.core.end(id).await {
         Ok(()) => Ok(Json(answer("Completed", None, Some(FlightState::Ended)))),
         Err(e) => Ok(Json(answer("Failed", Some(e.to_string()), Some(flight.state)))),
     }
@@ -329,22 +329,24 @@ pub(crate) async fn clear_area(
     auth.require(DIRECT)?;
     let req: ClearAreaRequest = body.json()?;
     let extent = [volume_in(&req.extent, "extent", MAX_VERTICES)?];
-    let inside: Vec<EntityId> = st
-        .flights
-        .lock()
-        .iter()
-        .filter(|(_, f)| f.state != FlightState::Ended)
-        .filter(|(_, f)| volumes_intersect(&extent, &f.volumes) || volumes_intersect(&extent, &f.off_nominal))
-        .map(|(id, _)| *id)
-        .collect();
+    let inside: Vec<EntityId> = st.core.flights.read(|flights| {
+        flights
+            .iter()
+            .filter(|(_, f)| f.state != FlightState::Ended)
+            .filter(|(_, f)| {
+                volumes_intersect(&extent, &f.volumes) || volumes_intersect(&extent, &f.off_nominal)
+            })
+            .map(|(id, _)| *id)
+            .collect()
+    });
     let mut failures = Vec::new();
     for id in inside {
-        let _guard = st.lock_flight(id).await;
+        let _guard = st.core.flights.lock(id).await;
         // Ended by someone else while this request waited.
         if live(&st, id).is_none() {
             continue;
         }
-        if let Err(e) = planner::end(&st, id).await {
+        if let Err(e) = st.core.end(id).await {
             failures.push(format!("{id}: {e}"));
         }
     }
@@ -381,8 +383,8 @@ pub(crate) async fn user_notifications(
     let now = st.now();
     let before = before.map_or(now, |b| b.min(now));
     let user_notifications = st
-        .user_notices
-        .lock()
+        .core
+        .notices()
         .iter()
         .filter(|n| (after..=before).contains(&n.observed_at))
         .map(|n| UserNotification {

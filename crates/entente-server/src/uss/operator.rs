@@ -11,23 +11,24 @@ use chrono::{DateTime, Utc};
 use entente_dss::{EntityId, WriteKind};
 use entente_geo::Interval;
 use entente_geo::LatLng;
+use entente_uss::service::{CONSTRAINT_PRIORITY, OwnFlight, Proposal};
 use entente_uss::{
-    EventKind, FlightState, OperatorLimits, Position, Priority, Reason, Route, Timestamp, Verdict, Volume,
-    activation_volumes, assess, check_fix_time, covers, route_volumes,
+    EventKind, FlightState, OperatorLimits, Priority, Reason, Route, Timestamp, UssError, Volume,
+    route_volumes,
 };
 use entente_wire::operator::{
     FlightList, FlightRequest, FlightStateChange, FlightStatus, PlanConflictResponse, PlanLimits,
     PlannedInstead, RouteRequest,
 };
 use entente_wire::uss::VehicleTelemetry;
+use entente_wire::uss_core::{plan_conflict_out, telemetry_in, telemetry_out};
 use entente_wire::{altitude_in, parse_rfc3339, time_in, time_out, volume_out};
 use serde::Deserialize;
 use tokio::sync::OwnedMutexGuard;
 
+use super::UssState;
 use super::input::{self, flight_volumes};
 use super::log_sets::PositionNote;
-use super::planner::{self, CONSTRAINT_PRIORITY, Proposal};
-use super::{OwnFlight, UssState};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
 use crate::metrics::PlanOutcome;
@@ -163,23 +164,24 @@ pub(crate) struct FlightQuery {
     time_end: Option<String>,
 }
 
-/// The flight and the guard that keeps other operations off it until this one is done.
-async fn flight(st: &UssState, id: &str) -> Result<(EntityId, OwnFlight, OwnedMutexGuard<()>), ApiError> {
+/// The flight's id and the guard that keeps other operations off it until this one is done.
+async fn flight(st: &UssState, id: &str) -> Result<(EntityId, OwnedMutexGuard<()>), ApiError> {
     let id = entity_id(id, "id")?;
-    let guard = st.lock_flight(id).await;
-    let flight = st
-        .flights
-        .lock()
-        .get(&id)
-        .cloned()
-        .ok_or_else(|| ApiError::NotFound(format!("flight {id}: not found")))?;
-    Ok((id, flight, guard))
+    let guard = st.core.flights.lock(id).await;
+    st.core.flights.get(id).ok_or(UssError::NoSuchFlight(id))?;
+    Ok((id, guard))
 }
 
 fn current(st: &UssState, id: EntityId) -> Status {
-    let flights = st.flights.lock();
-    let f = flights.get(&id).ok_or_else(|| ApiError::NotFound(format!("flight {id}: not found")))?;
-    Ok(Json(status_of(id, f)))
+    let f = st.core.flights.get(id).ok_or(UssError::NoSuchFlight(id))?;
+    Ok(Json(status_of(id, &f)))
+}
+
+/// Plans `p` as flight `id`, counting the outcome in the USS's metrics.
+pub(super) async fn plan(st: &UssState, id: EntityId, p: Proposal) -> Result<(), UssError> {
+    let planned = st.core.plan(id, p).await.map(|_| ());
+    st.metrics.plan(PlanOutcome::of(&planned));
+    planned
 }
 
 /// Plans a new flight in Accepted. A conflict answers 409 with the alternatives, each a request to submit as is.
@@ -196,18 +198,18 @@ pub(crate) async fn submit(
     let proposal =
         proposal_of(&st, &auth, &req).inspect_err(|_| st.metrics.plan(PlanOutcome::RefusedBadInput))?;
     let id = entity_id(&uuid::Uuid::new_v4().to_string(), "id")?;
-    let planned_instead = match planner::plan(&st, id, proposal).await {
-        Ok(_) => None,
+    let planned_instead = match plan(&st, id, proposal).await {
+        Ok(()) => None,
         // Plan the best it can: the cheapest alternative, which goes through the DSS's key like any plan, so a
         // change in between is a fresh 409 with fresh alternatives.
-        Err(ApiError::PlanConflict(refused)) if req.best_effort && !refused.alternatives.is_empty() => {
-            let refused = *refused;
-            let alternative = refused.alternatives.into_iter().next().expect("an alternative");
+        Err(UssError::Conflict(refused)) if req.best_effort && !refused.alternatives.is_empty() => {
+            let PlanConflictResponse { alternatives, conflicting_intents, .. } = plan_conflict_out(&refused);
+            let alternative = alternatives.into_iter().next().expect("an alternative");
             let proposal = proposal_of(&st, &auth, &alternative.request)?;
-            planner::plan(&st, id, proposal).await?;
-            Some(PlannedInstead { alternative, conflicting_intents: refused.conflicting_intents })
+            plan(&st, id, proposal).await?;
+            Some(PlannedInstead { alternative, conflicting_intents })
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     let Json(mut status) = current(&st, id)?;
     status.planned_instead = planned_instead;
@@ -321,17 +323,17 @@ pub(crate) async fn list(
         .transpose()?;
     let window = window(q.time_start.as_deref(), q.time_end.as_deref())?;
     let caller = &auth.0.sub;
-    let mut found: Vec<(Option<Timestamp>, FlightStatus)> = st
-        .flights
-        .lock()
-        .iter()
-        .filter(|(_, f)| f.operator.as_ref().is_none_or(|o| o == caller))
-        .filter(|(_, f)| state.is_none_or(|s| f.state == s))
-        .filter_map(|(id, f)| {
-            let volumes: Vec<Volume> = f.volumes.iter().chain(&f.off_nominal).cloned().collect();
-            in_window(&volumes, &window).map(|start| (start, status_of(*id, f)))
-        })
-        .collect();
+    let mut found: Vec<(Option<Timestamp>, FlightStatus)> = st.core.flights.read(|flights| {
+        flights
+            .iter()
+            .filter(|(_, f)| f.operator.as_ref().is_none_or(|o| o == caller))
+            .filter(|(_, f)| state.is_none_or(|s| f.state == s))
+            .filter_map(|(id, f)| {
+                let volumes: Vec<Volume> = f.all_volumes().cloned().collect();
+                in_window(&volumes, &window).map(|start| (start, status_of(*id, f)))
+            })
+            .collect()
+    });
     found.sort_by(|a, b| (a.0, &a.1.id).cmp(&(b.0, &b.1.id)));
     Ok(Json(FlightList { flights: found.into_iter().map(|(_, f)| f).collect() }))
 }
@@ -343,22 +345,10 @@ pub(crate) async fn list(
     responses((status = 200, description = "Activated", body = FlightStatus), crate::responses::Unauthorized, crate::responses::NotOperator, crate::responses::NoSuchFlight, (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), crate::responses::DssOrPeerFailed))]
 pub(crate) async fn activate(State(st): AppRef, auth: Auth, Path(id): Path<String>) -> Status {
     auth.require(OPERATOR_SCOPE)?;
-    let (id, f, _guard) = flight(&st, &id).await?;
-    f.state.transition(FlightState::Activated)?;
-    let now = st.now();
-    let (volumes, moved_start) = activation_volumes(&f.volumes, now)?;
-    let proposal = Proposal {
-        volumes,
-        off_nominal: Vec::new(),
-        priority: f.priority,
-        state: FlightState::Activated,
-        reason: Reason::Activated { moved_start },
-        now,
-        operator: None,
-        route: None,
-        limits: Default::default(),
-    };
-    planner::plan(&st, id, proposal).await?;
+    let (id, _guard) = flight(&st, &id).await?;
+    let activated = st.core.activate(id).await.map(|_| ());
+    st.metrics.plan(PlanOutcome::of(&activated));
+    activated?;
     current(&st, id)
 }
 
@@ -368,81 +358,19 @@ pub(crate) async fn activate(State(st): AppRef, auth: Auth, Path(id): Path<Strin
     responses((status = 200, description = "The flight after judging the fix", body = FlightStatus), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotOperator, crate::responses::NoSuchFlight, (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), crate::responses::DssOrPeerFailed))]
 pub(crate) async fn telemetry(State(st): AppRef, auth: Auth, Path(id): Path<String>, body: Body) -> Status {
     auth.require(OPERATOR_SCOPE)?;
-    let (id, f, _guard) = flight(&st, &id).await?;
+    let (id, _guard) = flight(&st, &id).await?;
     let report: VehicleTelemetry = body.json()?;
-    let position = report
-        .position
-        .as_ref()
-        .ok_or_else(|| ApiError::bad("position is required in operator telemetry"))?;
-    let altitude = position
-        .altitude
-        .as_ref()
-        .ok_or_else(|| ApiError::bad("position.altitude is required in operator telemetry"))?;
-    if altitude.reference != "W84" || altitude.units != "M" {
-        return Err(ApiError::bad(
-            "position.altitude must be in metres (\"M\") above the WGS84 ellipsoid (\"W84\")",
-        ));
-    }
-    if !matches!(f.state, FlightState::Activated | FlightState::Nonconforming | FlightState::Contingent) {
-        return Err(ApiError::Conflict(format!(
-            "flight {id} is {}; telemetry is taken once it is activated",
-            f.state.name()
-        )));
-    }
-    let fix = Position {
-        at: LatLng::new(position.latitude, position.longitude),
-        altitude_m: altitude.value,
-        time: time_in(&report.time_measured, "time_measured")?,
-    };
-    let now = st.now();
-    check_fix_time(fix.time, now)?;
-    st.audit.note(
-        now,
-        EventKind::Position,
-        &PositionNote {
+    let report = telemetry_in(&report)?;
+    let taken = |now: Timestamp, t: &entente_uss::service::Telemetry| {
+        let note = PositionNote {
             operational_intent_id: id.to_string(),
             time_received: time_out(now),
-            telemetry: report.clone(),
-        },
-    );
-    let end = f.volumes.iter().filter_map(|v| v.time.hi).max().unwrap_or(fix.time);
-    let verdict = assess(&f.volumes, f.state, f.nonconforming_since, fix, end, st.config.contingency)?;
-    super::rid::reported(&st, &id.to_string(), super::rid::operator_fix(&report, fix));
-    let next = f.state.transition(verdict.state())?;
-    let reason = verdict.reason(fix.time);
-    st.change_flights(&[id], |flights| {
-        if let Some(flight) = flights.get_mut(&id) {
-            flight.telemetry = Some(report.clone());
-            flight.nonconforming_since = match &verdict {
-                Verdict::Nonconforming { since, .. } => Some(*since),
-                Verdict::Conforming | Verdict::Contingent { .. } => None,
-            };
-        }
-    })
-    .await;
-    // An off-nominal flight that left the volume it announced announces a new one around where it now is.
-    let strayed = next.is_off_nominal() && !covers(&f.off_nominal, fix);
-    if next != f.state || strayed {
-        tracing::info!(flight = %id, from = ?f.state, to = ?next, "announcing the flight's conformance");
-        let (volumes, off_nominal) = match verdict {
-            Verdict::Conforming => (f.volumes, Vec::new()),
-            Verdict::Nonconforming { off_nominal, .. } => (f.volumes, vec![off_nominal]),
-            // F3548: a contingent intent has off-nominal volumes only.
-            Verdict::Contingent { off_nominal, .. } => (Vec::new(), vec![off_nominal]),
+            telemetry: telemetry_out(t),
         };
-        let proposal = Proposal {
-            volumes,
-            off_nominal,
-            priority: f.priority,
-            state: next,
-            reason,
-            now,
-            operator: None,
-            route: None,
-            limits: Default::default(),
-        };
-        planner::plan(&st, id, proposal).await?;
-    }
+        st.audit.note(now, EventKind::Position, &note);
+        super::rid::reported(&st, &id.to_string(), super::rid::operator_fix(t));
+    };
+    st.core.telemetry(id, report, taken).await?;
     current(&st, id)
 }
 
@@ -450,8 +378,8 @@ pub(crate) async fn telemetry(State(st): AppRef, auth: Auth, Path(id): Path<Stri
     responses((status = 200, description = "Ended", body = FlightStatus), crate::responses::Unauthorized, crate::responses::NotOperator, crate::responses::NoSuchFlight, (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), crate::responses::DssOrPeerFailed))]
 pub(crate) async fn end(State(st): AppRef, auth: Auth, Path(id): Path<String>) -> Status {
     auth.require(OPERATOR_SCOPE)?;
-    let (id, _, _guard) = flight(&st, &id).await?;
-    planner::end(&st, id).await?;
+    let (id, _guard) = flight(&st, &id).await?;
+    st.core.end(id).await?;
     current(&st, id)
 }
 

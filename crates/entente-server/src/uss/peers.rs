@@ -7,10 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use entente_dss::Scope;
+use entente_uss::service::ZoneRef;
 use entente_wire::parse_rfc3339;
-use entente_wire::scd::{
-    ConstraintReference, OperationalIntentReference, SubscriberToNotify, SubscriptionState,
-};
+use entente_wire::scd::{OperationalIntentReference, SubscriberToNotify, SubscriptionState};
 use entente_wire::uss::{
     Constraint, GetConstraintDetailsResponse, GetOperationalIntentDetailsResponse, OperationalIntent,
     PutConstraintDetailsParameters, PutOperationalIntentDetailsParameters,
@@ -20,7 +19,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::task::JoinSet;
 
-use super::UssState;
+use super::Links;
 use crate::error::ApiError;
 use crate::scd::{CM, CP, SC};
 use entente_uss::Timestamp;
@@ -28,9 +27,9 @@ use entente_uss::Timestamp;
 /// Runs `call` on every item at once; each item keeps its own outcome, so one peer being down does not hide
 /// what the others said.
 async fn in_parallel<I, T, Fut>(
-    st: &Arc<UssState>,
+    st: &Arc<Links>,
     items: Vec<I>,
-    call: impl Fn(Arc<UssState>, I) -> Fut,
+    call: impl Fn(Arc<Links>, I) -> Fut,
 ) -> Vec<(I, Result<T, ApiError>)>
 where
     Fut: Future<Output = (I, Result<T, ApiError>)> + Send + 'static,
@@ -50,7 +49,7 @@ where
     out
 }
 
-async fn get<T: DeserializeOwned>(st: &UssState, url: &str, scope: &[Scope]) -> Result<T, ApiError> {
+async fn get<T: DeserializeOwned>(st: &Links, url: &str, scope: &[Scope]) -> Result<T, ApiError> {
     let reply = st.client.send(Method::GET, url, scope, None::<&()>, st.config.peer_timeout).await?;
     if reply.status != 200 {
         return Err(reply.unexpected());
@@ -60,7 +59,7 @@ async fn get<T: DeserializeOwned>(st: &UssState, url: &str, scope: &[Scope]) -> 
 
 /// The details of every intent reference, from the cache when it holds that version, else from its manager.
 pub(crate) async fn details(
-    st: &Arc<UssState>,
+    st: &Arc<Links>,
     refs: Vec<OperationalIntentReference>,
 ) -> Vec<(OperationalIntentReference, Result<OperationalIntent, ApiError>)> {
     in_parallel(st, refs, |st, r| async move {
@@ -101,9 +100,9 @@ pub(crate) fn details_url(r: &OperationalIntentReference) -> String {
 
 /// The details of every constraint reference, from its manager.
 pub(crate) async fn constraint_details(
-    st: &Arc<UssState>,
-    refs: Vec<ConstraintReference>,
-) -> Vec<(ConstraintReference, Result<Constraint, ApiError>)> {
+    st: &Arc<Links>,
+    refs: Vec<ZoneRef>,
+) -> Vec<(ZoneRef, Result<Constraint, ApiError>)> {
     in_parallel(st, refs, |st, r| async move {
         let url = format!("{}/uss/v1/constraints/{}", r.uss_base_url.trim_end_matches('/'), r.id);
         let fetched = get::<GetConstraintDetailsResponse>(&st, &url, &[CP]).await.map(|d| d.constraint);
@@ -114,7 +113,7 @@ pub(crate) async fn constraint_details(
 
 /// Tells every subscriber but this USS itself about the intent `id` (`None`: it was deleted).
 pub(crate) async fn notify(
-    st: &Arc<UssState>,
+    st: &Arc<Links>,
     subscribers: Vec<SubscriberToNotify>,
     id: &str,
     intent: Option<OperationalIntent>,
@@ -129,7 +128,7 @@ pub(crate) async fn notify(
 
 /// Tells every subscriber about the constraint `id` (`None`: it was deleted).
 pub(crate) async fn notify_constraint(
-    st: &Arc<UssState>,
+    st: &Arc<Links>,
     subscribers: Vec<SubscriberToNotify>,
     id: &str,
     constraint: Option<Constraint>,
@@ -146,7 +145,7 @@ pub(crate) async fn notify_constraint(
 /// subscriber but this USS, retrying transport errors, 429 and 5xx. Waits until every subscriber answered or ran
 /// out of attempts; failures are logged, since the change stands either way.
 pub(crate) async fn fan_out<B: Serialize + Send + Sync + 'static>(
-    st: &Arc<UssState>,
+    st: &Arc<Links>,
     subscribers: Vec<SubscriberToNotify>,
     path: &str,
     scope: &'static str,

@@ -12,10 +12,12 @@ use entente_uss::{FlightState, Priority, StateChange};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use entente_uss::service::OwnFlight;
 use entente_wire::uss::{Constraint, OperationalIntent, VehicleTelemetry};
+use entente_wire::uss_core::{published_in, published_out, telemetry_in, telemetry_out};
 use entente_wire::{Volume4D, volume_out, volumes_in};
 
-use super::{MAX_VERTICES, OwnFlight};
+use super::MAX_VERTICES;
 
 /// The format this USS writes.
 const FORMAT: u16 = JOURNAL_FORMAT;
@@ -95,9 +97,9 @@ fn stored(f: &OwnFlight) -> StoredFlight {
         state: f.state.name().to_owned(),
         volumes: f.volumes.iter().map(volume_out).collect(),
         off_nominal_volumes: f.off_nominal.iter().map(volume_out).collect(),
-        published: f.published.clone(),
+        published: f.published.as_ref().map(published_out),
         nonconforming_since: f.nonconforming_since.map(|t| t.to_rfc3339_opts(SecondsFormat::Nanos, true)),
-        telemetry: f.telemetry.clone(),
+        telemetry: f.telemetry.as_ref().map(telemetry_out),
         alerts: f.alerts.clone(),
         history: f
             .history
@@ -132,13 +134,18 @@ fn restore(id: &str, s: StoredFlight) -> std::io::Result<OwnFlight> {
         volumes: volumes_in(&s.volumes, "volumes", MAX_VERTICES).map_err(|e| bad(&e))?,
         off_nominal: volumes_in(&s.off_nominal_volumes, "off_nominal_volumes", MAX_VERTICES)
             .map_err(|e| bad(&e))?,
-        published: s.published,
+        published: s
+            .published
+            .as_ref()
+            .map(|p| published_in(p, "published", MAX_VERTICES))
+            .transpose()
+            .map_err(|e| bad(&e))?,
         nonconforming_since: s
             .nonconforming_since
             .map(|t| parse_time(&t))
             .transpose()
             .map_err(|e| bad(&e))?,
-        telemetry: s.telemetry,
+        telemetry: s.telemetry.as_ref().map(telemetry_in).transpose().map_err(|e| bad(&e))?,
         alerts: s.alerts,
         history,
         operator: s.operator,

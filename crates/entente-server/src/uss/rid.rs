@@ -21,7 +21,6 @@ use chrono::{DateTime, TimeZone, Utc};
 use entente_uss::rid::{Fix, V19_VIEWS, V22A_VIEWS, ViewLimits};
 use entente_uss::store::UssStore;
 use entente_wire::rid::v22a::{RidAircraftPosition, RidAircraftState, RidHeight};
-use entente_wire::uss::VehicleTelemetry;
 use entente_wire::{Time, parse_rfc3339, time_out};
 use parking_lot::Mutex;
 
@@ -162,18 +161,17 @@ pub(crate) fn reported(st: &UssState, id: &str, fix: Fix<Motion>) {
     tactical::observe(st, id, &fix);
 }
 
-/// An operator's telemetry report (its position already checked) as Remote ID carries it. F3548 telemetry has no
-/// vertical speed, so it is unknown.
-pub(crate) fn operator_fix(report: &VehicleTelemetry, fix: entente_uss::Position) -> Fix<Motion> {
-    let position = report.position.as_ref();
-    let velocity = report.velocity.as_ref().filter(|v| v.units_speed == "MetersPerSecond");
+/// An operator's telemetry report as Remote ID carries it. F3548 telemetry has no vertical speed, so it is unknown.
+pub(crate) fn operator_fix(report: &entente_uss::service::Telemetry) -> Fix<Motion> {
+    let fix = report.fix;
+    let velocity = report.velocity.as_ref().filter(|v| v.units == "MetersPerSecond");
     Fix {
         time: fix.time,
         at: fix.at,
         data: Motion {
             alt_m: Some(fix.altitude_m),
-            accuracy_h: position.and_then(|p| p.accuracy_h.clone()),
-            accuracy_v: position.and_then(|p| p.accuracy_v.clone()),
+            accuracy_h: report.accuracy_h.clone(),
+            accuracy_v: report.accuracy_v.clone(),
             speed_mps: velocity.map(|v| f64::from(v.speed)),
             // F3548's 360 means an unknown track.
             track_deg: velocity.and_then(|v| v.track).filter(|t| *t < 360.0).map(f64::from),

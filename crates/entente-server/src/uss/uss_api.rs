@@ -5,14 +5,14 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use entente_dss::EntityId;
+use entente_uss::UssError;
 use entente_uss::store::Table;
-use entente_uss::{FlightState, Volume, volumes_intersect};
 use entente_wire::scd::ErrorReport;
 use entente_wire::uss::{
     GetConstraintDetailsResponse, GetOperationalIntentDetailsResponse, GetOperationalIntentTelemetryResponse,
-    OperationalIntent, PutConstraintDetailsParameters, PutOperationalIntentDetailsParameters,
+    PutConstraintDetailsParameters, PutOperationalIntentDetailsParameters,
 };
+use entente_wire::uss_core::{published_in, published_out, telemetry_out};
 use entente_wire::{time_out, volumes_in};
 use serde::{Deserialize, Serialize};
 
@@ -46,10 +46,10 @@ pub(crate) async fn intent_details(
 ) -> Result<Json<GetOperationalIntentDetailsResponse>, ApiError> {
     auth.scd(&[&[SC]])?;
     let id = entity_id(&id, "entityid")?;
-    let published = st.flights.lock().get(&id).and_then(|f| f.published.clone());
+    let published = st.core.flights.get(id).and_then(|f| f.published);
     let intent =
         published.ok_or_else(|| ApiError::NotFound(format!("operational intent {id}: not found")))?;
-    Ok(Json(GetOperationalIntentDetailsResponse { operational_intent: intent }))
+    Ok(Json(GetOperationalIntentDetailsResponse { operational_intent: published_out(&intent) }))
 }
 
 /// Telemetry is shared only while the flight is off-nominal (409 otherwise), and only once some was reported
@@ -64,11 +64,10 @@ pub(crate) async fn intent_telemetry(
     auth.scd(&[&[CMSA]])?;
     let id = entity_id(&id, "entityid")?;
     let flight = st
+        .core
         .flights
-        .lock()
-        .get(&id)
+        .get(id)
         .filter(|f| f.published.is_some())
-        .cloned()
         .ok_or_else(|| ApiError::NotFound(format!("operational intent {id}: not found")))?;
     if !flight.state.is_off_nominal() {
         return Err(ApiError::Conflict(format!(
@@ -81,7 +80,7 @@ pub(crate) async fn intent_telemetry(
         .ok_or_else(|| ApiError::PreconditionFailed(format!("operational intent {id}: no telemetry yet")))?;
     Ok(Json(GetOperationalIntentTelemetryResponse {
         operational_intent_id: id.to_string(),
-        telemetry: Some(telemetry),
+        telemetry: Some(telemetry_out(&telemetry)),
         next_telemetry_opportunity: None,
     }))
 }
@@ -134,8 +133,8 @@ pub(crate) async fn notified_intent(
                     }
                 }
                 tracing::debug!(intent = r.id, version = r.version, "peer intent updated");
-                let alert = alert_for(&intent)
-                    .map(|volumes| (intent_alert(&intent), intent.reference.id.clone(), volumes));
+                // An intent whose volumes cannot be read cannot be checked against anything.
+                let alert = published_in(&intent, "operational_intent", MAX_VERTICES).ok();
                 remember(&mut peers, intent, st.now());
                 alert
             }
@@ -153,8 +152,8 @@ pub(crate) async fn notified_intent(
             }
         }
     };
-    if let Some((text, conflicting, volumes)) = alert {
-        alert_operators(&st, text, conflicting, &volumes).await;
+    if let Some(intent) = alert {
+        st.core.on_peer_intent(&intent).await;
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -171,57 +170,6 @@ pub(crate) async fn system_version(
     Path(system_identity): Path<String>,
 ) -> Result<Json<entente_wire::interuss::versioning::SystemVersion>, ApiError> {
     crate::interuss::versioned(&auth, system_identity, SYSTEM_IDENTITY)
-}
-
-/// The volumes of a peer's intent, when they can be read; an unreadable one cannot be checked against anything.
-fn alert_for(intent: &OperationalIntent) -> Option<Vec<Volume>> {
-    let d = &intent.details;
-    let mut volumes = volumes_in(&d.volumes, "volumes", MAX_VERTICES).ok()?;
-    volumes.extend(volumes_in(&d.off_nominal_volumes, "off_nominal_volumes", MAX_VERTICES).ok()?);
-    Some(volumes)
-}
-
-/// What an operator is told of `intent` meeting their flight.
-pub(crate) fn intent_alert(intent: &OperationalIntent) -> String {
-    let r = &intent.reference;
-    format!(
-        "operational intent {} of {} (priority {}, {:?}, version {}) intersects this flight",
-        r.id, r.manager, intent.details.priority, r.state, r.version
-    )
-}
-
-/// F3548 wants the operator told when another intent or a constraint (`conflicting`) comes to intersect a flight;
-/// the alert stays on the flight's status.
-async fn alert_operators(st: &UssState, alert: String, conflicting: String, volumes: &[Volume]) {
-    let hit: Vec<EntityId> = st
-        .flights
-        .lock()
-        .iter()
-        .filter(|(_, f)| f.state != FlightState::Ended)
-        .filter(|(_, f)| volumes_intersect(&f.volumes, volumes) || volumes_intersect(&f.off_nominal, volumes))
-        .map(|(id, _)| *id)
-        .collect();
-    alert_flights(st, &hit, alert, conflicting).await;
-}
-
-/// Tells the operators of flights `hit` that `conflicting` now meets them (SCD0095); the alert stays on each
-/// flight's status.
-pub(crate) async fn alert_flights(st: &UssState, hit: &[EntityId], alert: String, conflicting: String) {
-    if hit.is_empty() {
-        return;
-    }
-    tracing::info!(flights = hit.len(), alert, "operators alerted");
-    let details =
-        format!("{alert} (flights {})", hit.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "));
-    st.notify_operators("SCD0095", vec![conflicting], details, st.now());
-    st.change_flights(hit, |flights| {
-        for id in hit {
-            if let Some(flight) = flights.get_mut(id) {
-                flight.alerts.push(alert.clone());
-            }
-        }
-    })
-    .await;
 }
 
 /// A constraint changed. Only its manager may say so (403). Operators whose flights it meets are alerted; the
@@ -254,11 +202,7 @@ pub(crate) async fn notified_constraint(
         && let Ok(volumes) = volumes_in(&c.details.volumes, "constraint.details.volumes", MAX_VERTICES)
     {
         let kind = c.details.kind.as_deref().unwrap_or("restricted zone");
-        let text = format!(
-            "constraint {} ({kind}) of {} intersects this flight",
-            c.reference.id, c.reference.manager
-        );
-        alert_operators(&st, text, c.reference.id.clone(), &volumes).await;
+        st.core.on_zone(&c.reference.id, &c.reference.manager, kind, &volumes).await;
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -311,10 +255,6 @@ pub(crate) async fn report(
     let archived =
         ArchivedReport { received_at: time_out(st.now()), from: caller.manager, report: report.clone() };
     let write = super::records::write(Table::Reports, report_id, Some(&archived));
-    super::saved_by(st.save(write.map(|w| vec![w]))).await.map_err(|e| {
-        ApiError::Dss(entente_dss::DssError::Store(entente_dss::StoreError::Io(format!(
-            "archiving the report: {e}"
-        ))))
-    })?;
+    super::saved_by(st.save(write.map(|w| vec![w]))).await.map_err(UssError::Store)?;
     Ok((StatusCode::CREATED, Json(report)))
 }

@@ -158,13 +158,13 @@ pub(crate) async fn sync_isa(st: &Arc<UssState>) -> Result<(), ApiError> {
     let cleaned = clean_earlier(st).await;
     let now = st.now();
     let retention = st.config.rid.retention;
-    let active: HashMap<String, Vec<Volume>> = st
-        .flights
-        .lock()
-        .iter()
-        .filter(|(_, f)| flying(f.state))
-        .map(|(id, f)| (id.to_string(), f.volumes.iter().chain(&f.off_nominal).cloned().collect()))
-        .collect();
+    let active: HashMap<String, Vec<Volume>> = st.core.flights.read(|flights| {
+        flights
+            .iter()
+            .filter(|(_, f)| flying(f.state))
+            .map(|(id, f)| (id.to_string(), f.all_volumes().cloned().collect()))
+            .collect()
+    });
     let (desired, held) = {
         let mut sp = st.rid.sp.lock();
         for (id, area) in &active {
@@ -458,7 +458,7 @@ async fn notify(
             let service_area = extent.is_some().then_some(isa);
             let extents = extent.map(volume_out);
             let path = format!("/uss/identification_service_areas/{id}");
-            peers::fan_out(st, subscribers, &path, SP, |subscriptions| {
+            peers::fan_out(&st.links, subscribers, &path, SP, |subscriptions| {
                 PutIdentificationServiceAreaNotificationParameters {
                     service_area: service_area.clone(),
                     subscriptions,
@@ -471,13 +471,17 @@ async fn notify(
             let service_area = extent.is_some().then_some(isa);
             let extents = extent.map(rid_v19::volume_out).transpose()?;
             // An F3411-19 subscriber's URL is its callback collection: the ISA's id is appended.
-            peers::fan_out(st, subscribers, &format!("/{id}"), crate::rid::v19::WRITE, |subscriptions| {
-                rid_v19::NotificationParameters {
+            peers::fan_out(
+                &st.links,
+                subscribers,
+                &format!("/{id}"),
+                crate::rid::v19::WRITE,
+                |subscriptions| rid_v19::NotificationParameters {
                     service_area: service_area.clone(),
                     subscriptions,
                     extents: extents.clone(),
-                }
-            })
+                },
+            )
             .await;
         }
     }

@@ -75,7 +75,7 @@ pub(super) fn observe(st: &UssState, id: &str, fix: &Fix<Motion>) {
             );
             // Not waited for: positions arrive on paths that cannot wait for the disk. The save is queued in order
             // with every other change to the flights, and a failure is logged by the store.
-            let (alerted, _saving) = st.apply_flights(&[flight], |flights| {
+            let (alerted, _saving) = st.core.flights.apply(&[flight], |flights| {
                 flights.get_mut(&flight).map(|f| f.alerts.push(message)).is_some()
             });
             if alerted {

@@ -1,0 +1,117 @@
+//! The USS core: one [`Uss`] object that plans, activates, monitors and ends its operators' flights and hears of
+//! peers' changes, over the DSS and peers as traits ([`ports`]), with time from an injected clock and its own
+//! error. It knows no HTTP, no wire format and no storage engine; the server's handlers and the Remote ID rounds
+//! call it.
+
+mod flights;
+mod lifecycle;
+mod planning;
+pub mod ports;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use entente_dss::Clock;
+use parking_lot::Mutex;
+
+pub use flights::{Flights, OwnFlight, Telemetry, Velocity, saved_by};
+pub use planning::{CONSTRAINT_PRIORITY, Proposal, Refusal};
+pub use ports::{
+    Attempt, BoxFuture, CallError, Dss, FlightRecords, IntentRef, IntentWrite, Journal, Peers, Published,
+    PutOutcome, UserNotice, ZoneDetails, ZoneRef,
+};
+
+use crate::{ContingencyRules, PriorityPolicy, Timestamp};
+
+/// How far the alternatives to a refused flight may be shifted, and in which steps.
+#[derive(Clone, Debug)]
+pub struct AlternativeSearch {
+    pub time_step: chrono::Duration,
+    pub max_time_shift: chrono::Duration,
+    pub altitude_step_m: f64,
+    pub max_altitude_shift_m: f64,
+    pub altitude_floor_m: f64,
+    pub altitude_ceiling_m: f64,
+    /// How far sideways an alternative may move an area or lead a route around what blocks it; zero offers shifts
+    /// in time and altitude only.
+    pub max_lateral_m: f64,
+    pub max_results: usize,
+}
+
+impl Default for AlternativeSearch {
+    fn default() -> Self {
+        AlternativeSearch {
+            time_step: chrono::Duration::minutes(5),
+            max_time_shift: chrono::Duration::hours(2),
+            altitude_step_m: 30.0,
+            max_altitude_shift_m: 300.0,
+            altitude_floor_m: 0.0,
+            altitude_ceiling_m: 3000.0,
+            max_lateral_m: 500.0,
+            max_results: 5,
+        }
+    }
+}
+
+/// The rules this USS plans by.
+#[derive(Clone, Debug, Default)]
+pub struct Rules {
+    /// The `sub` of this USS's tokens: the DSS records it as the manager of what this USS writes.
+    pub identity: String,
+    pub policy: PriorityPolicy,
+    pub alternatives: AlternativeSearch,
+    pub contingency: ContingencyRules,
+}
+
+/// What the core is given to work with: the DSS, peers, its records and journal, and its clock.
+pub struct Ports {
+    pub dss: Arc<dyn Dss>,
+    pub peers: Arc<dyn Peers>,
+    pub records: Arc<dyn FlightRecords>,
+    pub journal: Arc<dyn Journal>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// One USS's strategic coordination: its flights and what its operators were told.
+pub struct Uss {
+    rules: Rules,
+    ports: Ports,
+    /// This USS's own flights.
+    pub flights: Flights,
+    /// The conflicts operators were told of (SCD0090 and SCD0095), oldest first; memory only, like a test run.
+    notices: Mutex<Vec<UserNotice>>,
+}
+
+impl Uss {
+    /// The core over `ports`, holding `flights` (as a previous run saved them).
+    pub fn new(
+        rules: Rules,
+        ports: Ports,
+        flights: std::collections::HashMap<entente_dss::EntityId, OwnFlight>,
+    ) -> Uss {
+        let flights = Flights::new(flights, ports.records.clone());
+        Uss { rules, ports, flights, notices: Mutex::new(Vec::new()) }
+    }
+
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// The time now, by this USS's clock.
+    pub fn now(&self) -> Timestamp {
+        self.ports.clock.now()
+    }
+
+    /// Every conflict operators were told of, oldest first.
+    pub fn notices(&self) -> Vec<UserNotice> {
+        self.notices.lock().clone()
+    }
+
+    /// Tells operators of a conflict: kept for the test interface, and sealed into the journal.
+    fn notify_operators(&self, requirement: &'static str, conflicting: Vec<String>, message: String) {
+        let notice = UserNotice { observed_at: self.now(), requirement, conflicting, message };
+        self.ports.journal.operator_notified(&notice);
+        self.notices.lock().push(notice);
+    }
+}

@@ -1,0 +1,395 @@
+//! The core over fakes: an in-memory DSS that enforces the key, peers that serve their intents, and a clock the
+//! tests move, so every time-dependent rule is checked at the instant it matters.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::Duration;
+use entente_dss::{Availability, EntityId, ManualClock, Subscriber};
+use entente_geo::{Circle, Interval, LatLng, Outline};
+use parking_lot::Mutex;
+
+use super::*;
+use crate::conflict::tests::{at, cylinder};
+use crate::store::{StoreError, Ticket};
+use crate::{FlightState, Position, Priority, Reason, UssError, Volume, volumes_intersect};
+
+const ME: &str = "uss1";
+const PEER: &str = "uss2";
+
+/// A DSS holding references with their extents: queries intersect them, and a write is refused unless its key
+/// holds the OVN of every other intent it intersects (F3548's key check).
+#[derive(Default)]
+struct FakeDss {
+    intents: Mutex<HashMap<String, (IntentRef, Vec<Volume>)>>,
+    /// References the query leaves out (a DSS whose answer raced a new intent): only the key check finds them.
+    hidden: Mutex<Vec<String>>,
+    puts: Mutex<u32>,
+    reports: Mutex<Vec<String>>,
+}
+
+impl FakeDss {
+    fn hold(&self, r: IntentRef, extents: Vec<Volume>) {
+        self.intents.lock().insert(r.id.clone(), (r, extents));
+    }
+}
+
+fn reference(id: &str, manager: &str, state: FlightState, extents: &[Volume], version: i32) -> IntentRef {
+    IntentRef {
+        id: id.to_owned(),
+        manager: manager.to_owned(),
+        version,
+        state,
+        ovn: Some(format!("ovn-{id}-{version}")),
+        time: Interval {
+            lo: extents.iter().filter_map(|v| v.time.lo).min(),
+            hi: extents.iter().filter_map(|v| v.time.hi).max(),
+        },
+        uss_base_url: format!("https://{manager}.example"),
+        subscription_id: None,
+        availability: Availability::Normal,
+    }
+}
+
+impl Dss for FakeDss {
+    fn query_intents(&self, area: Volume) -> BoxFuture<'_, Result<Vec<IntentRef>, CallError>> {
+        let hidden = self.hidden.lock().clone();
+        let found = self
+            .intents
+            .lock()
+            .values()
+            .filter(|(r, v)| !hidden.contains(&r.id) && volumes_intersect(v, std::slice::from_ref(&area)))
+            .map(|(r, _)| IntentRef { ovn: None, ..r.clone() })
+            .collect();
+        Box::pin(async move { Ok(found) })
+    }
+
+    fn query_zones(&self, _area: Volume) -> BoxFuture<'_, Result<Vec<ZoneRef>, CallError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    fn put_intent(&self, w: IntentWrite) -> BoxFuture<'_, Result<PutOutcome, CallError>> {
+        *self.puts.lock() += 1;
+        let mut intents = self.intents.lock();
+        let id = w.id.to_string();
+        let missing: Vec<IntentRef> = intents
+            .values()
+            .filter(|(r, v)| r.id != id && volumes_intersect(v, &w.extents))
+            .filter(|(r, _)| !w.key.iter().any(|k| Some(k) == r.ovn.as_ref()))
+            .map(|(r, _)| IntentRef { ovn: None, ..r.clone() })
+            .collect();
+        let outcome = if !missing.is_empty() && !w.state.is_off_nominal() {
+            PutOutcome::Missing { intents: missing, zones: Vec::new() }
+        } else {
+            let version = intents.get(&id).map_or(1, |(r, _)| r.version + 1);
+            let r = reference(&id, ME, w.state, &w.extents, version);
+            intents.insert(id, (r.clone(), w.extents));
+            PutOutcome::Done { reference: r, subscribers: Vec::<Subscriber>::new() }
+        };
+        Box::pin(async move { Ok(outcome) })
+    }
+
+    fn delete_intent(
+        &self,
+        id: EntityId,
+        _ovn: String,
+    ) -> BoxFuture<'_, Result<Option<Vec<Subscriber>>, CallError>> {
+        let gone = self.intents.lock().remove(&id.to_string()).map(|_| Vec::new());
+        Box::pin(async move { Ok(gone) })
+    }
+
+    fn report_unreachable(
+        &self,
+        intent: IntentRef,
+        _problem: String,
+    ) -> BoxFuture<'_, Result<(), CallError>> {
+        self.reports.lock().push(intent.id);
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// Peers that serve what the DSS holds of them (with its OVN), except those that are down.
+struct FakePeers {
+    dss: Arc<FakeDss>,
+    priorities: Mutex<HashMap<String, Priority>>,
+    down: Mutex<Vec<String>>,
+    notified: Mutex<Vec<(EntityId, bool)>>,
+}
+
+impl Peers for FakePeers {
+    fn intent_details(
+        &self,
+        refs: Vec<IntentRef>,
+    ) -> BoxFuture<'_, Vec<(IntentRef, Result<Published, CallError>)>> {
+        let held = self.dss.intents.lock();
+        let out = refs
+            .into_iter()
+            .map(|r| {
+                let details = if self.down.lock().contains(&r.id) {
+                    Err(CallError::Failed(format!("{}: timed out", r.details_url())))
+                } else {
+                    let (reference, volumes) = held[&r.id].clone();
+                    let priority = self.priorities.lock().get(&r.id).copied().unwrap_or_default();
+                    Ok(Published { reference, volumes, off_nominal: Vec::new(), priority })
+                };
+                (r, details)
+            })
+            .collect();
+        Box::pin(async move { out })
+    }
+
+    fn zone_details(
+        &self,
+        refs: Vec<ZoneRef>,
+    ) -> BoxFuture<'_, Vec<(ZoneRef, Result<ZoneDetails, CallError>)>> {
+        assert!(refs.is_empty(), "the fake DSS holds no zones");
+        Box::pin(async { Vec::new() })
+    }
+
+    fn notify(
+        &self,
+        _subscribers: Vec<Subscriber>,
+        id: EntityId,
+        intent: Option<Published>,
+    ) -> BoxFuture<'_, ()> {
+        self.notified.lock().push((id, intent.is_some()));
+        Box::pin(async {})
+    }
+}
+
+#[derive(Default)]
+struct Recorded {
+    saves: Mutex<Vec<EntityId>>,
+    attempts: Mutex<Vec<Attempt>>,
+    notices: Mutex<Vec<UserNotice>>,
+}
+
+impl FlightRecords for Recorded {
+    fn save(&self, flights: &[(EntityId, Option<&OwnFlight>)]) -> Ticket {
+        self.saves.lock().extend(flights.iter().map(|(id, _)| *id));
+        let (done, ticket) = tokio::sync::oneshot::channel();
+        let _ = done.send(Ok::<(), StoreError>(()));
+        ticket
+    }
+}
+
+impl Journal for Recorded {
+    fn planning_attempt(&self, _time: crate::Timestamp, attempt: &Attempt) {
+        self.attempts.lock().push(attempt.clone());
+    }
+
+    fn operator_notified(&self, notice: &UserNotice) {
+        self.notices.lock().push(notice.clone());
+    }
+}
+
+struct World {
+    uss: Uss,
+    dss: Arc<FakeDss>,
+    peers: Arc<FakePeers>,
+    recorded: Arc<Recorded>,
+    clock: Arc<ManualClock>,
+}
+
+fn world() -> World {
+    let dss = Arc::new(FakeDss::default());
+    let peers = Arc::new(FakePeers {
+        dss: dss.clone(),
+        priorities: Mutex::new(HashMap::new()),
+        down: Mutex::new(Vec::new()),
+        notified: Mutex::new(Vec::new()),
+    });
+    let recorded = Arc::new(Recorded::default());
+    let clock = Arc::new(ManualClock::new(at(0)));
+    let rules = Rules { identity: ME.to_owned(), ..Rules::default() };
+    let ports = Ports {
+        dss: dss.clone(),
+        peers: peers.clone(),
+        records: recorded.clone(),
+        journal: recorded.clone(),
+        clock: clock.clone(),
+    };
+    World { uss: Uss::new(rules, ports, HashMap::new()), dss, peers, recorded, clock }
+}
+
+fn proposal(volumes: Vec<Volume>, priority: i32, now: crate::Timestamp) -> Proposal {
+    Proposal {
+        volumes,
+        off_nominal: Vec::new(),
+        priority: Priority(priority),
+        state: FlightState::Accepted,
+        reason: Reason::Planned,
+        now,
+        operator: Some("pilot".into()),
+        route: None,
+        limits: Default::default(),
+    }
+}
+
+fn id(n: u8) -> EntityId {
+    EntityId::parse(&format!("00000000-0000-4000-8000-0000000000{n:02}")).unwrap()
+}
+
+/// A fix at longitude `lng` (the cylinders of these tests are 200 m around 46.5°N), 50 m up, at `time`.
+fn telemetry(lng: f64, time: crate::Timestamp) -> Telemetry {
+    Telemetry {
+        fix: Position { at: LatLng::new(46.5, lng), altitude_m: 50.0, time },
+        accuracy_h: None,
+        accuracy_v: None,
+        extrapolated: false,
+        velocity: None,
+    }
+}
+
+fn peer_intent(w: &World, name: &str, priority: i32, volume: Volume) {
+    w.dss.hold(reference(name, PEER, FlightState::Accepted, std::slice::from_ref(&volume), 1), vec![volume]);
+    w.peers.priorities.lock().insert(name.to_owned(), Priority(priority));
+}
+
+#[tokio::test]
+async fn activating_before_the_start_starts_the_flight_now_and_a_fix_inside_keeps_it_activated() {
+    let w = world();
+    let flight = id(1);
+    w.uss.plan(flight, proposal(vec![cylinder(7.5, (0.0, 120.0), (5, 30))], 0, at(0))).await.unwrap();
+    let published = w.uss.activate(flight).await.unwrap();
+    // The DSS holds the intent from now, not from its planned start five minutes ahead.
+    assert_eq!(published.volumes[0].time.lo, Some(at(0)));
+    let f = w.uss.flights.get(flight).unwrap();
+    assert_eq!(
+        f.history.last().map(|c| &c.reason),
+        Some(&Reason::Activated { moved_start: Some(at(5)) }.to_string())
+    );
+
+    w.clock.advance(Duration::seconds(10));
+    w.uss.telemetry(flight, telemetry(7.5, at(0) + Duration::seconds(10)), |_, _| {}).await.unwrap();
+    assert_eq!(w.uss.flights.get(flight).unwrap().state, FlightState::Activated);
+}
+
+#[tokio::test]
+async fn a_fix_from_the_future_is_refused_before_anything_is_recorded() {
+    let w = world();
+    let flight = id(1);
+    w.uss.plan(flight, proposal(vec![cylinder(7.5, (0.0, 120.0), (0, 30))], 0, at(0))).await.unwrap();
+    w.uss.activate(flight).await.unwrap();
+    let before = w.uss.flights.get(flight).unwrap();
+    let mut taken = false;
+    let err = w.uss.telemetry(flight, telemetry(7.5, at(60)), |_, _| taken = true).await.unwrap_err();
+    assert!(matches!(err, UssError::FixFromTheFuture { .. }), "{err}");
+    assert!(!taken, "a refused fix reached the audit record");
+    assert_eq!(w.uss.flights.get(flight).unwrap(), before);
+}
+
+#[tokio::test]
+async fn a_flight_whose_volumes_ended_is_not_activated_and_the_dss_is_not_asked() {
+    let w = world();
+    let flight = id(1);
+    w.uss.plan(flight, proposal(vec![cylinder(7.5, (0.0, 120.0), (5, 30))], 0, at(0))).await.unwrap();
+    let puts = *w.dss.puts.lock();
+    w.clock.set(at(31));
+    let err = w.uss.activate(flight).await.unwrap_err();
+    assert!(matches!(err, UssError::ActivatedAfterEnd { .. }), "{err}");
+    assert_eq!(*w.dss.puts.lock(), puts);
+    assert_eq!(w.uss.flights.get(flight).unwrap().state, FlightState::Accepted);
+}
+
+#[tokio::test]
+async fn nonconforming_returns_to_activated_once_the_aircraft_is_back_inside() {
+    let w = world();
+    let flight = id(1);
+    w.uss.plan(flight, proposal(vec![cylinder(7.5, (0.0, 120.0), (0, 30))], 0, at(0))).await.unwrap();
+    w.uss.activate(flight).await.unwrap();
+    w.clock.advance(Duration::seconds(5));
+    // About 380 m east of the centre: outside the 200 m cylinder, well within the deviation allowed.
+    w.uss.telemetry(flight, telemetry(7.505, w.clock.now()), |_, _| {}).await.unwrap();
+    let f = w.uss.flights.get(flight).unwrap();
+    assert_eq!(f.state, FlightState::Nonconforming);
+    assert_eq!(f.off_nominal.len(), 1);
+    w.clock.advance(Duration::seconds(5));
+    w.uss.telemetry(flight, telemetry(7.5, w.clock.now()), |_, _| {}).await.unwrap();
+    let f = w.uss.flights.get(flight).unwrap();
+    assert_eq!(f.state, FlightState::Activated);
+    assert!(f.off_nominal.is_empty());
+    let states: Vec<FlightState> = f.history.iter().map(|c| c.state).collect();
+    use FlightState::*;
+    assert_eq!(states, [Accepted, Activated, Nonconforming, Activated]);
+}
+
+#[tokio::test]
+async fn an_intent_the_query_missed_is_learned_from_the_key_check_and_refuses_the_plan() {
+    let w = world();
+    peer_intent(&w, "peer-high", 10, cylinder(7.5, (0.0, 120.0), (0, 30)));
+    w.dss.hidden.lock().push("peer-high".into());
+    let err =
+        w.uss.plan(id(1), proposal(vec![cylinder(7.5, (0.0, 120.0), (5, 20))], 0, at(0))).await.unwrap_err();
+    let UssError::Conflict(refusal) = err else { panic!("not a conflict: {err}") };
+    assert_eq!(refusal.blocking, ["peer-high"]);
+    assert!(!refusal.alternatives.is_empty(), "no alternative around a single intent");
+    // The first write went out without the intent's OVN and came back naming it.
+    let attempts = w.recorded.attempts.lock();
+    assert_eq!(attempts[0].missing_intents, ["peer-high"]);
+    assert!(w.uss.flights.get(id(1)).is_none());
+}
+
+#[tokio::test]
+async fn a_plan_over_a_lower_priority_intent_tells_its_operator_scd0090() {
+    let w = world();
+    peer_intent(&w, "peer-low", 0, cylinder(7.5, (0.0, 120.0), (0, 30)));
+    w.uss.plan(id(1), proposal(vec![cylinder(7.5, (0.0, 120.0), (5, 20))], 5, at(0))).await.unwrap();
+    let notices = w.uss.notices();
+    assert_eq!(notices.len(), 1);
+    assert_eq!(
+        (notices[0].requirement, notices[0].conflicting.as_slice()),
+        ("SCD0090", &["peer-low".to_owned()][..])
+    );
+    assert_eq!(*w.recorded.notices.lock(), notices, "the journal seals what operators are told");
+    assert_eq!(w.uss.flights.get(id(1)).unwrap().alerts.len(), 1);
+}
+
+#[tokio::test]
+async fn an_unreachable_peer_stops_the_plan_and_is_reported_unless_the_arbiter_declared_it_down() {
+    let w = world();
+    peer_intent(&w, "peer-silent", 0, cylinder(7.5, (0.0, 120.0), (0, 30)));
+    w.peers.down.lock().push("peer-silent".into());
+    let err =
+        w.uss.plan(id(1), proposal(vec![cylinder(7.5, (0.0, 120.0), (5, 20))], 0, at(0))).await.unwrap_err();
+    assert!(matches!(err, UssError::Call(CallError::Failed(_))), "{err}");
+    assert_eq!(*w.dss.reports.lock(), ["peer-silent"]);
+
+    // Declared Down with its intent Accepted: F3548 lets others plan over it without its OVN.
+    w.dss.intents.lock().get_mut("peer-silent").unwrap().0.availability = Availability::Down;
+    let mut p = proposal(vec![cylinder(7.5, (0.0, 120.0), (5, 20))], 0, at(0));
+    p.volumes[0].outline = Outline::Circle(Circle::new(LatLng::new(46.5, 7.51), 100.0).unwrap());
+    w.uss.plan(id(2), p).await.unwrap();
+}
+
+#[tokio::test]
+async fn ending_deletes_the_reference_and_tells_the_subscribers() {
+    let w = world();
+    let flight = id(1);
+    w.uss.plan(flight, proposal(vec![cylinder(7.5, (0.0, 120.0), (5, 30))], 0, at(0))).await.unwrap();
+    w.uss.end(flight).await.unwrap();
+    assert!(w.dss.intents.lock().is_empty());
+    let f = w.uss.flights.get(flight).unwrap();
+    assert_eq!((f.state, f.published.is_none()), (FlightState::Ended, true));
+    assert_eq!(*w.peers.notified.lock(), [(flight, true), (flight, false)]);
+    let err = w.uss.end(flight).await.unwrap_err();
+    assert!(matches!(err, UssError::Transition { .. }), "{err}");
+    assert!(matches!(w.uss.end(id(9)).await.unwrap_err(), UssError::NoSuchFlight(_)));
+}
+
+#[tokio::test]
+async fn a_peer_intent_that_comes_over_a_flight_alerts_its_operator_scd0095() {
+    let w = world();
+    let flight = id(1);
+    w.uss.plan(flight, proposal(vec![cylinder(7.5, (0.0, 120.0), (5, 30))], 0, at(0))).await.unwrap();
+    let volume = cylinder(7.5, (50.0, 80.0), (10, 12));
+    let reference = reference("peer-new", PEER, FlightState::Accepted, std::slice::from_ref(&volume), 1);
+    let intent =
+        Published { reference, volumes: vec![volume], off_nominal: Vec::new(), priority: Priority(10) };
+    w.uss.on_peer_intent(&intent).await;
+    let notices = w.uss.notices();
+    assert_eq!(notices.last().map(|n| n.requirement), Some("SCD0095"));
+    assert!(w.uss.flights.get(flight).unwrap().alerts[0].contains("peer-new"));
+    // Saved with the alert, so a restart keeps what the operator must hear of.
+    assert!(w.recorded.saves.lock().iter().filter(|s| **s == flight).count() >= 2);
+}

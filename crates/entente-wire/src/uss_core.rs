@@ -1,0 +1,239 @@
+//! Conversions between the USS core's domain values (`entente_uss::service`) and the F3548 shapes that carry
+//! them: references, intents with details, subscribers, telemetry, and a refused plan's alternatives.
+
+use entente_dss::{EntityId, Subscriber};
+use entente_geo::Interval;
+use entente_uss::service::{IntentRef, Published, Refusal, Telemetry, Velocity, ZoneRef};
+use entente_uss::{FlightState, Lateral, OperatorLimits, Position, Priority, Timestamp};
+
+use crate::operator::{AlternativePlan, FlightRequest, PlanConflictResponse, PlanLimits, RouteRequest};
+use crate::scd::{
+    ConstraintReference, NULL_SUBSCRIPTION, OperationalIntentReference, OperationalIntentState,
+    SubscriberToNotify, UssAvailabilityState,
+};
+use crate::uss::{OperationalIntent, OperationalIntentDetails, VehicleTelemetry};
+use crate::{Altitude, LatLngPoint, WireError, time_in, time_out, volume_out, volumes_in};
+
+/// The DSS state of a flight in `state`; `None` for `Ended`, which the DSS does not hold.
+pub fn state_out(state: FlightState) -> Option<OperationalIntentState> {
+    match state {
+        FlightState::Accepted => Some(OperationalIntentState::Accepted),
+        FlightState::Activated => Some(OperationalIntentState::Activated),
+        FlightState::Nonconforming => Some(OperationalIntentState::Nonconforming),
+        FlightState::Contingent => Some(OperationalIntentState::Contingent),
+        FlightState::Ended => None,
+    }
+}
+
+pub fn state_in(state: OperationalIntentState) -> FlightState {
+    match state {
+        OperationalIntentState::Accepted => FlightState::Accepted,
+        OperationalIntentState::Activated => FlightState::Activated,
+        OperationalIntentState::Nonconforming => FlightState::Nonconforming,
+        OperationalIntentState::Contingent => FlightState::Contingent,
+    }
+}
+
+pub fn intent_ref_in(r: &OperationalIntentReference, path: &str) -> Result<IntentRef, WireError> {
+    Ok(IntentRef {
+        id: r.id.clone(),
+        manager: r.manager.clone(),
+        version: r.version,
+        state: state_in(r.state),
+        ovn: r.ovn.clone(),
+        time: Interval {
+            lo: Some(time_in(&r.time_start, &format!("{path}.time_start"))?),
+            hi: Some(time_in(&r.time_end, &format!("{path}.time_end"))?),
+        },
+        uss_base_url: r.uss_base_url.clone(),
+        subscription_id: Some(r.subscription_id.clone()).filter(|s| s != NULL_SUBSCRIPTION),
+        availability: r.uss_availability.into(),
+    })
+}
+
+/// The reference as F3548 shows it. A reference always spans a start and an end (the DSS gives both); an unbounded
+/// side, which no reference has, would be shown as the other.
+pub fn intent_ref_out(r: &IntentRef) -> OperationalIntentReference {
+    let at = |t: Option<Timestamp>, or: Option<Timestamp>| time_out(t.or(or).unwrap_or_default());
+    OperationalIntentReference {
+        id: r.id.clone(),
+        manager: r.manager.clone(),
+        uss_availability: UssAvailabilityState::from(r.availability),
+        version: r.version,
+        state: state_out(r.state).unwrap_or(OperationalIntentState::Accepted),
+        ovn: r.ovn.clone(),
+        time_start: at(r.time.lo, r.time.hi),
+        time_end: at(r.time.hi, r.time.lo),
+        uss_base_url: r.uss_base_url.clone(),
+        subscription_id: r.subscription_id.clone().unwrap_or_else(|| NULL_SUBSCRIPTION.to_owned()),
+    }
+}
+
+pub fn zone_ref_in(r: &ConstraintReference) -> ZoneRef {
+    ZoneRef {
+        id: r.id.clone(),
+        manager: r.manager.clone(),
+        ovn: r.ovn.clone(),
+        uss_base_url: r.uss_base_url.clone(),
+    }
+}
+
+/// An intent with details as a peer or a record holds it, each volume within `max_vertices`.
+pub fn published_in(i: &OperationalIntent, path: &str, max_vertices: usize) -> Result<Published, WireError> {
+    Ok(Published {
+        reference: intent_ref_in(&i.reference, &format!("{path}.reference"))?,
+        volumes: volumes_in(&i.details.volumes, &format!("{path}.details.volumes"), max_vertices)?,
+        off_nominal: volumes_in(
+            &i.details.off_nominal_volumes,
+            &format!("{path}.details.off_nominal_volumes"),
+            max_vertices,
+        )?,
+        priority: Priority(i.details.priority),
+    })
+}
+
+pub fn published_out(p: &Published) -> OperationalIntent {
+    OperationalIntent {
+        reference: intent_ref_out(&p.reference),
+        details: OperationalIntentDetails {
+            volumes: p.volumes.iter().map(volume_out).collect(),
+            off_nominal_volumes: p.off_nominal.iter().map(volume_out).collect(),
+            priority: p.priority.0,
+        },
+    }
+}
+
+/// Whom a DSS says to notify; a subscription id that is not a UUID is the DSS's fault, named by its path.
+pub fn subscribers_in(subscribers: &[SubscriberToNotify], path: &str) -> Result<Vec<Subscriber>, WireError> {
+    subscribers
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let subscriptions = s
+                .subscriptions
+                .iter()
+                .enumerate()
+                .map(|(j, st)| {
+                    let id = EntityId::parse(&st.subscription_id).ok_or_else(|| {
+                        WireError::field(
+                            format!("{path}[{i}].subscriptions[{j}].subscription_id"),
+                            "must be a UUID",
+                        )
+                    })?;
+                    Ok(entente_dss::SubscriptionState {
+                        subscription_id: id,
+                        notification_index: st.notification_index,
+                    })
+                })
+                .collect::<Result<_, WireError>>()?;
+            Ok(Subscriber { uss_base_url: s.uss_base_url.clone(), subscriptions })
+        })
+        .collect()
+}
+
+/// An operator's telemetry: a position with its altitude in metres above the WGS84 ellipsoid is required.
+pub fn telemetry_in(t: &VehicleTelemetry) -> Result<Telemetry, WireError> {
+    let position = t
+        .position
+        .as_ref()
+        .ok_or_else(|| WireError::field("position", "is required in operator telemetry"))?;
+    let altitude = position
+        .altitude
+        .as_ref()
+        .ok_or_else(|| WireError::field("position.altitude", "is required in operator telemetry"))?;
+    if altitude.reference != "W84" || altitude.units != "M" {
+        return Err(WireError::field(
+            "position.altitude",
+            "must be in metres (\"M\") above the WGS84 ellipsoid (\"W84\")",
+        ));
+    }
+    Ok(Telemetry {
+        fix: Position {
+            at: entente_geo::LatLng::new(position.latitude, position.longitude),
+            altitude_m: altitude.value,
+            time: time_in(&t.time_measured, "time_measured")?,
+        },
+        accuracy_h: position.accuracy_h.clone(),
+        accuracy_v: position.accuracy_v.clone(),
+        extrapolated: position.extrapolated,
+        velocity: t.velocity.as_ref().map(|v| Velocity {
+            speed: v.speed,
+            units: v.units_speed.clone(),
+            track: v.track,
+        }),
+    })
+}
+
+pub fn telemetry_out(t: &Telemetry) -> VehicleTelemetry {
+    VehicleTelemetry {
+        time_measured: time_out(t.fix.time),
+        position: Some(crate::uss::Position {
+            longitude: t.fix.at.lng,
+            latitude: t.fix.at.lat,
+            accuracy_h: t.accuracy_h.clone(),
+            accuracy_v: t.accuracy_v.clone(),
+            extrapolated: t.extrapolated,
+            altitude: Some(metres(t.fix.altitude_m)),
+        }),
+        velocity: t.velocity.as_ref().map(|v| crate::uss::Velocity {
+            speed: v.speed,
+            units_speed: v.units.clone(),
+            track: v.track,
+        }),
+    }
+}
+
+fn metres(value: f64) -> Altitude {
+    Altitude { value, reference: "W84".into(), units: "M".into() }
+}
+
+/// The 409 of a refused plan: each alternative as the request the operator submits to take it, a detour as the
+/// route it flies (shifted like the volumes), any other as its volumes.
+pub fn plan_conflict_out(r: &Refusal) -> PlanConflictResponse {
+    PlanConflictResponse {
+        message: r.message(),
+        conflicting_intents: r.blocking.clone(),
+        alternatives: r.alternatives.iter().map(|a| alternative_out(a, r)).collect(),
+    }
+}
+
+fn alternative_out(a: &entente_uss::Alternative, r: &Refusal) -> AlternativePlan {
+    let route = match (&a.lateral, &r.route) {
+        (Lateral::Detour { waypoints }, Some(route)) => {
+            let at = |t: Option<Timestamp>| t.map(|t| time_out(t + a.time_shift));
+            let height = |h: Option<f64>| h.map(|h| metres(h + a.altitude_shift_m));
+            match (at(route.time.lo), at(route.time.hi), height(route.altitude.lo), height(route.altitude.hi))
+            {
+                (Some(time_start), Some(time_end), Some(altitude_lower), Some(altitude_upper)) => {
+                    Some(RouteRequest {
+                        waypoints: waypoints.iter().map(|w| LatLngPoint { lat: w.lat, lng: w.lng }).collect(),
+                        buffer_m: route.buffer_m,
+                        altitude_lower,
+                        altitude_upper,
+                        time_start,
+                        time_end,
+                    })
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    let volumes = if route.is_some() { Vec::new() } else { a.volumes.iter().map(volume_out).collect() };
+    let limits = &r.limits;
+    let limits = (*limits != OperatorLimits::default()).then(|| PlanLimits {
+        altitude_floor_m: limits.altitude_floor_m,
+        altitude_ceiling_m: limits.altitude_ceiling_m,
+        earliest_start: limits.earliest_start.map(time_out),
+        latest_end: limits.latest_end.map(time_out),
+        max_lateral_m: limits.max_lateral_m,
+        shape_may_change: limits.shape_may_change,
+    });
+    AlternativePlan {
+        time_shift_seconds: a.time_shift.num_seconds(),
+        altitude_shift_m: a.altitude_shift_m,
+        lateral_m: a.lateral_m,
+        cost: a.cost,
+        request: FlightRequest { volumes, route, priority: r.priority.0, limits, best_effort: false },
+    }
+}

@@ -286,19 +286,27 @@ fn tactical_bench_runs_without_bluesky() -> anyhow::Result<()> {
 }
 
 /// `entente bench uss` at tiny sizes: a DSS and two USSs as processes; the bench itself fails unless every plan is
-/// accepted and every conflicting plan refused with a 409.
+/// accepted, every zone declared and every conflicting plan and route refused with a 409.
 #[test]
 fn uss_bench_runs_end_to_end() -> anyhow::Result<()> {
     let out = Command::new(env!("CARGO_BIN_EXE_entente"))
         .args(["bench", "uss", "--intents", "60", "--plans", "20", "--conflicts", "5"])
-        .args(["--area-km", "1", "--concurrency", "4"])
+        .args(["--area-km", "1", "--concurrency", "4", "--constraints", "10", "--routes", "20"])
         .stdin(Stdio::null())
         .output()?;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout)?;
     let rows: Vec<&str> =
         text.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| operation")).collect();
-    assert_eq!(rows.len(), 4, "{text}");
+    assert_eq!(rows.len(), 7, "{text}");
+    // Routes across a square crowded with intents and zones are offered ways around them when they may go sideways.
+    let detours: f64 = text
+        .split(" of them detours")
+        .next()
+        .and_then(|head| head.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .context("the detours per route")?;
+    assert!(detours > 0.0, "{text}");
     assert!(rows.iter().all(|r| r.trim_end().ends_with("|      0 |")), "{text}");
     // On a 1 km square the plans meet USS B's intents, so USS A must have asked B for details.
     let details: f64 = text

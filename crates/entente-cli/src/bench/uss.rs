@@ -1,7 +1,9 @@
 //! `entente bench uss`: one real `entente dss` and two real `entente uss` (A and B, each its own identity and
 //! key). B plans the preloaded intents; then the same plans are timed written straight to the DSS (the baseline)
 //! and planned end to end through A's operator API, which must fetch B's details, write with the full key and
-//! notify B; last, plans that conflict with B's intents are timed until their 409 with alternatives.
+//! notify B; then plans that conflict with B's intents are timed until their 409 with alternatives; last, with
+//! restricted zones declared through B's authority API, 10 km routes through B's intents are timed until their 409,
+//! once with alternatives in time and altitude only and once with sideways ones (detours, areas moved aside) too.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -13,18 +15,19 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use entente_server::auth::TokenIssuer;
-use entente_wire::Volume4D;
-use entente_wire::operator::{FlightRequest, FlightStatus, PlanConflictResponse};
+use entente_wire::authority::ConstraintRequest;
+use entente_wire::operator::{FlightRequest, FlightStatus, PlanConflictResponse, PlanLimits, RouteRequest};
 use entente_wire::scd::{
     AirspaceConflictResponse, ChangeOperationalIntentReferenceResponse, OperationalIntentReference,
     QueryOperationalIntentReferenceResponse, QueryRequest,
 };
+use entente_wire::{LatLngPoint, Volume4D};
 use parking_lot::Mutex;
 use rand::{SeedableRng, rngs::StdRng};
 
 use super::{
-    Client, Geometry, Stats, Target, free_port, intent_body, intent_volume, measure, rss_mib, spawn,
-    spawn_dss, wait_healthy,
+    Client, Geometry, METRES_PER_DEG_LAT, Stats, Target, free_port, intent_body, intent_volume, measure,
+    rss_mib, spawn, spawn_dss, volume, wait_healthy,
 };
 
 #[derive(Args)]
@@ -44,9 +47,20 @@ pub(crate) struct UssBenchArgs {
     /// Concurrent operators (and baseline clients).
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
+    /// Restricted zones USS B declares for an authority before the routes are measured.
+    #[arg(long, default_value_t = 50)]
+    constraints: usize,
+    /// Routes, each through one of B's intents at a lower priority, timed until refused with alternatives: once
+    /// searching in time and altitude only, once sideways too.
+    #[arg(long, default_value_t = 100)]
+    routes: usize,
+    /// Length of each route, in km.
+    #[arg(long, default_value_t = 10.0)]
+    route_km: f64,
 }
 
 const OPERATOR_SCOPE: &str = "entente.operator";
+const AUTHORITY_SCOPE: &str = "entente.authority";
 const USS_A: &str = "bench-uss-a";
 const USS_B: &str = "bench-uss-b";
 /// The baseline's identity at the DSS: a client writing intents without a USS.
@@ -280,6 +294,61 @@ pub(crate) async fn run(args: UssBenchArgs) -> anyhow::Result<()> {
         })
         .await
     };
+    let zones = {
+        let (authority, geo) = (client(&b.base, token("bench-authority", AUTHORITY_SCOPE)?), geo.clone());
+        measure("load: zones through USS B", args.constraints, args.concurrency, move |i| {
+            let (authority, geo) = (authority.clone(), geo.clone());
+            async move {
+                // A 300 m square restricted over every altitude the intents use and the whole day they span.
+                let mut rng = StdRng::seed_from_u64(9_000_000 + i as u64);
+                let extents =
+                    volume(geo.square(&mut rng, 300.0), (0.0, 150.0), Duration::from_secs(300), DAY);
+                let body = ConstraintRequest { volumes: vec![extents], kind: Some("restricted".into()) };
+                let (status, resp) =
+                    authority.send(reqwest::Method::POST, "/authority/v1/constraints", Some(&body)).await?;
+                if status != 201 {
+                    bail!("USS B refused a zone: {status}: {resp}");
+                }
+                Ok(())
+            }
+        })
+        .await
+    };
+    let routes = |name: &'static str, max_lateral_m: Option<f64>, found: Arc<(AtomicUsize, AtomicUsize)>| {
+        let (operator, loaded, route_km) = (operator_a.clone(), loaded.clone(), args.route_km);
+        measure(name, args.routes, args.concurrency, move |i| {
+            let (operator, loaded, found) = (operator.clone(), loaded.clone(), found.clone());
+            async move {
+                let Some((_, _, extents)) = loaded[(i * 104_729) % loaded.len()].lock().clone() else {
+                    bail!("no intent to route through")
+                };
+                let limits =
+                    max_lateral_m.map(|m| PlanLimits { max_lateral_m: Some(m), ..PlanLimits::default() });
+                let body = FlightRequest {
+                    volumes: Vec::new(),
+                    route: Some(route_through(&extents, route_km)?),
+                    priority: -1,
+                    limits,
+                    best_effort: false,
+                };
+                let (status, resp) =
+                    operator.send(reqwest::Method::POST, "/operator/v1/flights", Some(&body)).await?;
+                if status != 409 {
+                    bail!("a route through an intent was answered {status}: {resp}");
+                }
+                let refused: PlanConflictResponse = serde_json::from_value(resp)?;
+                found.0.fetch_add(refused.alternatives.len(), Ordering::Relaxed);
+                let detours =
+                    refused.alternatives.iter().filter(|a| a.request.route.is_some() && a.lateral_m > 0.0);
+                found.1.fetch_add(detours.count(), Ordering::Relaxed);
+                Ok(())
+            }
+        })
+    };
+    let in_place = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
+    let routes_in_place = routes("refused route: time, altitude", Some(0.0), in_place.clone()).await;
+    let sideways = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
+    let routes_sideways = routes("refused route: and sideways", None, sideways.clone()).await;
     let rss_a = rss_mib(a.child.id());
 
     let per = |n: usize, d: usize| n as f64 / d.max(1) as f64;
@@ -290,7 +359,7 @@ pub(crate) async fn run(args: UssBenchArgs) -> anyhow::Result<()> {
     println!(
         "|------------------------------------|---------:|-----------:|----------:|----------:|-------:|"
     );
-    for s in [&load, &baseline, &through_uss, &refused] {
+    for s in [&load, &baseline, &through_uss, &refused, &zones, &routes_in_place, &routes_sideways] {
         println!("{}", s.line());
     }
     let ratio = |f: fn(&Stats) -> f64| f(&through_uss) / f(&baseline).max(f64::MIN_POSITIVE);
@@ -320,6 +389,15 @@ pub(crate) async fn run(args: UssBenchArgs) -> anyhow::Result<()> {
         "alternatives per refused plan: {:.2}",
         per(alternatives.load(Ordering::Relaxed), args.conflicts)
     );
+    println!(
+        "per refused {} km route ({} zones declared): {:.2} alternatives in time and altitude only; {:.2} with \
+         sideways ones, {:.2} of them detours",
+        args.route_km,
+        args.constraints,
+        per(in_place.0.load(Ordering::Relaxed), args.routes),
+        per(sideways.0.load(Ordering::Relaxed), args.routes),
+        per(sideways.1.load(Ordering::Relaxed), args.routes)
+    );
     let fmt = |m: Option<f64>| m.map_or("unknown".to_owned(), |m| format!("{m:.0} MiB"));
     println!(
         "resident memory: USS B {} after loading its {} flights, USS A {} at the end, DSS {}",
@@ -328,7 +406,10 @@ pub(crate) async fn run(args: UssBenchArgs) -> anyhow::Result<()> {
         fmt(rss_a),
         fmt(rss_mib(dss.child.id()))
     );
-    let total = [&baseline, &cleanup, &through_uss, &refused].iter().map(|s| s.errors).sum::<usize>();
+    let total = [&baseline, &cleanup, &through_uss, &refused, &zones, &routes_in_place, &routes_sideways]
+        .iter()
+        .map(|s| s.errors)
+        .sum::<usize>();
     if total > 0 {
         bail!("{total} requests failed");
     }
@@ -376,6 +457,31 @@ async fn write_direct(
         }
     }
     bail!("the DSS kept naming intents the bench does not know")
+}
+
+/// How long after the bench's start the zones stay in force: past every intent (which start within 20 h 10 min and
+/// last 30 minutes).
+const DAY: Duration = Duration::from_secs(21 * 3600);
+
+/// A route of `km` from west to east through the centre of `extents` (one of B's intents), 25 m either side, at its
+/// altitudes and times: it meets that intent by construction, and whatever else lies on its way.
+fn route_through(extents: &Volume4D, km: f64) -> anyhow::Result<RouteRequest> {
+    let vertices = &extents.volume.outline_polygon.as_ref().context("the intent is not a polygon")?.vertices;
+    let n = vertices.len() as f64;
+    let (lat, lng) = vertices.iter().fold((0.0, 0.0), |(a, b), p| (a + p.lat / n, b + p.lng / n));
+    let half_deg_lng = km * 500.0 / (METRES_PER_DEG_LAT * lat.to_radians().cos());
+    let v = &extents.volume;
+    Ok(RouteRequest {
+        waypoints: vec![
+            LatLngPoint { lat, lng: lng - half_deg_lng },
+            LatLngPoint { lat, lng: lng + half_deg_lng },
+        ],
+        buffer_m: 25.0,
+        altitude_lower: v.altitude_lower.clone().context("no lower altitude")?,
+        altitude_upper: v.altitude_upper.clone().context("no upper altitude")?,
+        time_start: extents.time_start.clone().context("no start")?,
+        time_end: extents.time_end.clone().context("no end")?,
+    })
 }
 
 /// An operator's plan of one volume at `priority`.

@@ -9,6 +9,9 @@ use entente_dss::{Clock, SystemClock};
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use entente_wire::operator::{FlightRequest, PlanLimits, RouteRequest};
+use entente_wire::{Altitude, LatLngPoint, time_out};
+
 use super::cast::{Cast, Uss};
 use super::timeline::{CheckFailed, Timeline};
 
@@ -21,7 +24,7 @@ pub(super) const STEPS: [Step; 6] = [
     Step { id: "memorandum", title: "Both operators plan over the lake; flights kept apart are accepted" },
     Step {
         id: "deconfliction",
-        title: "A plan that meets the other's is refused with alternatives; one is taken",
+        title: "A plan that meets the other's is refused with alternatives; one is taken, a detour around it too",
     },
     Step {
         id: "ceasefire",
@@ -174,7 +177,43 @@ impl<'a> Story<'a> {
             .refused(tl, true, "plans N2 over the lake, 100-140 m, +5 to +25 min", json!([volumes]), &s1.id)
             .await?;
         let n2 = self.take_alternative(tl, true, "N2'", &refused).await?;
-        self.kept_apart(tl, &n2).await
+        self.kept_apart(tl, &n2).await?;
+        // Held to its altitudes and its time, a route across the lake can only go around what flies there.
+        let minutes = |m: i64| time_out(self.t0 + chrono::Duration::minutes(m));
+        let metres = |value: f64| Altitude { value, reference: "W84".into(), units: "M".into() };
+        let across = |dlng: f64| LatLngPoint { lat: LAKE.0, lng: LAKE.1 + dlng };
+        let request = FlightRequest {
+            volumes: Vec::new(),
+            route: Some(RouteRequest {
+                waypoints: vec![across(-0.02), across(0.02)],
+                buffer_m: 30.0,
+                altitude_lower: metres(100.0),
+                altitude_upper: metres(140.0),
+                time_start: minutes(5),
+                time_end: minutes(25),
+            }),
+            priority: 0,
+            limits: Some(PlanLimits {
+                altitude_floor_m: Some(100.0),
+                altitude_ceiling_m: Some(140.0),
+                earliest_start: Some(minutes(5)),
+                latest_end: Some(minutes(25)),
+                max_lateral_m: Some(1000.0),
+                shape_may_change: None,
+            }),
+            best_effort: false,
+        };
+        let refused = self
+            .refused_request(
+                tl,
+                true,
+                "routes N5 straight across the lake at 100-140 m, +5 to +25 min, no other height or time",
+                &serde_json::to_value(&request)?,
+                &s1.id,
+            )
+            .await?;
+        let n5 = self.take_alternative(tl, true, "N5'", &refused).await?;
+        self.kept_apart(tl, &n5).await
     }
 
     async fn ceasefire(&mut self, tl: &mut Timeline) -> anyhow::Result<()> {
@@ -403,8 +442,20 @@ impl<'a> Story<'a> {
         volumes: Value,
         blocker: &str,
     ) -> anyhow::Result<Value> {
+        self.refused_request(tl, north, what, &json!({"volumes": volumes, "priority": 0}), blocker).await
+    }
+
+    /// Files `request` that meets `blocker`: it must be refused, naming it, with alternatives.
+    async fn refused_request(
+        &self,
+        tl: &mut Timeline,
+        north: bool,
+        what: &str,
+        request: &Value,
+        blocker: &str,
+    ) -> anyhow::Result<Value> {
         let op = if north { &self.north } else { &self.south };
-        let (status, refused) = self.submit(op, &json!({"volumes": volumes, "priority": 0})).await?;
+        let (status, refused) = self.submit(op, request).await?;
         let names_blocker =
             refused["conflicting_intents"].as_array().is_some_and(|c| c.iter().any(|i| i == blocker));
         let alternatives = refused["alternatives"].as_array().map_or(0, Vec::len);
@@ -587,7 +638,12 @@ fn answer(status: u16, body: &Value) -> String {
 fn describe_shift(alternative: &Value) -> String {
     let minutes = alternative["time_shift_seconds"].as_i64().unwrap_or(0) / 60;
     let metres = alternative["altitude_shift_m"].as_f64().unwrap_or(0.0);
-    if minutes == 0 {
+    let sideways = alternative["lateral_m"].as_f64().unwrap_or(0.0);
+    if sideways > 0.0 && alternative["request"]["route"].is_object() {
+        format!("a detour {sideways:.0} m longer")
+    } else if sideways > 0.0 {
+        format!("moved {sideways:.0} m aside")
+    } else if minutes == 0 {
         format!("{metres:+} m")
     } else if metres == 0.0 {
         format!("{minutes:+} min")

@@ -62,6 +62,13 @@ fn the_founding_story_holds_step_by_step_and_leaves_verifiable_logs() -> anyhow:
     let has = |step: &str, text: &str| outcomes(&summary, step).iter().any(|o| o.contains(text));
     assert!(has("memorandum", "201 Accepted") && has("memorandum", "meets no other"), "{summary:#}");
     assert!(has("deconfliction", "409 refused: meets S1"), "{summary:#}");
+    // Held to its height and time, the route across the lake is offered a way around S1 and takes it.
+    let detoured = summary["events"].as_array().into_iter().flatten().any(|e| {
+        e["step"] == "deconfliction"
+            && e["what"].as_str().is_some_and(|w| w.contains("a detour") && w.contains("N5'"))
+            && e["ok"] == true
+    });
+    assert!(detoured, "{summary:#}");
     assert!(has("ceasefire", "alert") && has("ceasefire", "0 intents"), "{summary:#}");
     assert!(has("suspension", "Down") && has("suspension", "412"), "{summary:#}");
     assert!(has("incident", "Nonconforming") && has("incident", "N1 Nonconforming"), "{summary:#}");

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use entente_server::DEFAULT_CLIENT_CONCURRENCY;
 use entente_server::auth::{AuthConfig, Authenticator, TokenIssuer};
 use entente_server::uss::{
     AlternativeSearch, AuditLog, RidVersion, TokenSource, UssConfig, UssState, replay_csv, serve_uss,
@@ -79,6 +80,10 @@ pub(crate) struct UssArgs {
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 1 << 20)]
     max_body_bytes: usize,
+    /// Most requests one client (access token subject: an operator, a peer) may have in flight at once; past it,
+    /// 429 with Retry-After.
+    #[arg(long, env = "ENTENTE_CLIENT_CONCURRENCY", default_value_t = DEFAULT_CLIENT_CONCURRENCY)]
+    client_concurrency: usize,
     #[command(flatten)]
     listener: ListenerArgs,
     /// How often JWKS keys are fetched again, in seconds.
@@ -162,6 +167,7 @@ pub(crate) async fn run(args: UssArgs) -> anyhow::Result<()> {
     config.policy.equal_priority_may_conflict = args.equal_priority_may_conflict;
     config.peer_timeout = Duration::from_millis(args.peer_timeout_ms);
     config.body_limit = args.max_body_bytes;
+    config.client_concurrency = args.client_concurrency;
     config.listener_limits = args.listener.limits();
     config.priority_grants = args.priority_policy.as_deref().map(crate::priority_policy::load).transpose()?;
     config.alternatives = alternatives;

@@ -91,17 +91,21 @@ impl<S: Edge> FromRequest<Arc<S>> for Body {
 
     async fn from_request(req: Request, state: &Arc<S>) -> Result<Body, ApiError> {
         let limit = state.body_limit();
-        axum::body::to_bytes(req.into_body(), limit).await.map(Body).map_err(|e| {
-            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-            while let Some(error) = cause {
-                if let Some(slow) = error.downcast_ref::<TooSlow>() {
-                    return ApiError::RequestTimeout(slow.to_string());
-                }
-                cause = error.source();
-            }
-            ApiError::PayloadTooLarge(format!("request body exceeds the limit of {limit} bytes"))
-        })
+        axum::body::to_bytes(req.into_body(), limit).await.map(Body).map_err(|e| body_error(&e, limit))
     }
+}
+
+/// Why a request body of at most `limit` bytes could not be read: it arrived too slowly (408), else it was too
+/// large (413).
+pub(crate) fn body_error(e: &axum::Error, limit: usize) -> ApiError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(error) = cause {
+        if let Some(slow) = error.downcast_ref::<TooSlow>() {
+            return ApiError::RequestTimeout(slow.to_string());
+        }
+        cause = error.source();
+    }
+    ApiError::PayloadTooLarge(format!("request body exceeds the limit of {limit} bytes"))
 }
 
 impl Body {

@@ -44,6 +44,7 @@ pub use tokens::TokenSource;
 
 use self::client::Client;
 use crate::auth::Authenticator;
+use crate::client_limit::{ClientLimit, Limited, per_client};
 use crate::error::ApiError;
 use crate::extract::Edge;
 use crate::metrics::UssMetrics;
@@ -69,6 +70,9 @@ pub struct UssConfig {
     /// Attempts per subscriber before a notification is given up.
     pub notify_attempts: u32,
     pub body_limit: usize,
+    /// Most requests one client (the `sub` of its token: an operator, a peer, a test harness) may have in flight
+    /// at once; past it, 429 with Retry-After, so one caller cannot hold the USS while the others wait.
+    pub client_concurrency: usize,
     /// How `serve_uss`'s listener treats connections (a cap, the time for a request's head, the body rate).
     pub listener_limits: crate::ListenerLimits,
     /// The folder of this USS's store (`uss.redb`: its own flights, the restricted zones it manages, the reports
@@ -103,6 +107,7 @@ impl UssConfig {
             dss_timeout: Duration::from_secs(5),
             notify_attempts: 3,
             body_limit: 1 << 20,
+            client_concurrency: crate::DEFAULT_CLIENT_CONCURRENCY,
             listener_limits: crate::ListenerLimits::default(),
             data_dir: None,
             rid: RidConfig::default(),
@@ -132,6 +137,8 @@ pub struct Links {
 pub struct UssState {
     links: Arc<Links>,
     auth: Arc<Authenticator>,
+    /// Requests in flight per client, capped at `UssConfig::client_concurrency`.
+    client_limit: Arc<ClientLimit>,
     /// Strategic coordination: this USS's flights, planned, monitored and ended over the DSS and its peers.
     pub(crate) core: Uss,
     /// Remote ID as SP and DP, and the tactical monitor.
@@ -191,6 +198,7 @@ impl UssState {
         };
         Ok(UssState {
             core: Uss::new(rules, ports, flights),
+            client_limit: Arc::new(ClientLimit::new(links.config.client_concurrency)),
             links,
             auth,
             rid,
@@ -244,6 +252,12 @@ impl Edge for UssState {
     }
 }
 
+impl Limited for UssState {
+    fn client_limit(&self) -> &Arc<ClientLimit> {
+        &self.client_limit
+    }
+}
+
 /// Every route of the USS: what the router serves and the OpenAPI document describes. The USS-USS API goes
 /// through `audit`, when given.
 pub(crate) fn routes(audit: Option<Arc<UssState>>) -> Routes<Arc<UssState>> {
@@ -274,7 +288,9 @@ pub fn uss_app(state: Arc<UssState>) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::MethodNotAllowed("this endpoint does not accept that method".into())
         })
+        // As the DSS's: heavy requests leave for their lane once their client was admitted.
         .layer(axum::middleware::from_fn(crate::lane::heavy_lane))
+        .layer(middleware::from_fn_with_state(state.clone(), per_client::<UssState>))
         .layer(axum::middleware::from_fn(crate::path_params::check_path_params))
         .layer(CatchPanicLayer::custom(crate::app::panic_response))
         .layer(axum::middleware::from_fn(crate::request_id::request_id))
@@ -335,9 +351,10 @@ async fn audit_incoming(State(state): State<Arc<UssState>>, req: Request, next: 
         .map_or_else(|| "unauthenticated".to_owned(), |c| c.sub);
     let method = parts.method.to_string();
     let url = format!("{}{}", state.config.base_url, parts.uri.path_and_query().map_or("", |p| p.as_str()));
-    let Ok(request_body) = axum::body::to_bytes(body, state.config.body_limit).await else {
-        return ApiError::PayloadTooLarge(format!("request body exceeds {} bytes", state.config.body_limit))
-            .into_response();
+    let limit = state.config.body_limit;
+    let request_body = match axum::body::to_bytes(body, limit).await {
+        Ok(body) => body,
+        Err(e) => return crate::extract::body_error(&e, limit).into_response(),
     };
     let request_sha256 = sha256_hex(&request_body);
     let response = next.run(Request::from_parts(parts, HttpBody::from(request_body))).await;

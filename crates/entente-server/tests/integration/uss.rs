@@ -71,13 +71,23 @@ impl Uss {
         tokens: TokenSource,
         dir: Arc<TempDir>,
     ) -> anyhow::Result<Uss> {
-        Uss::start_for(&dss_url(dss), identity, tokens, dir).await
+        Uss::start_for(&dss_url(dss), identity, tokens, dir, |_| {}).await
     }
 
     /// A USS writing to the DSS at `dss_url`, which may be a stand-in answering as a test needs.
     pub(crate) async fn start_against(dss_url: &str, identity: &str) -> anyhow::Result<Uss> {
         let tokens = TokenSource::dev(TokenIssuer::from_pem(RSA_PRIVATE, None)?, identity);
-        Uss::start_for(dss_url, identity, tokens, Arc::new(tempfile::tempdir()?)).await
+        Uss::start_for(dss_url, identity, tokens, Arc::new(tempfile::tempdir()?), |_| {}).await
+    }
+
+    /// A USS configured by `configure` beyond what every test USS has.
+    pub(crate) async fn start_configured(
+        dss: &Dss,
+        identity: &str,
+        configure: fn(&mut UssConfig),
+    ) -> anyhow::Result<Uss> {
+        let tokens = TokenSource::dev(TokenIssuer::from_pem(RSA_PRIVATE, None)?, identity);
+        Uss::start_for(&dss_url(dss), identity, tokens, Arc::new(tempfile::tempdir()?), configure).await
     }
 
     async fn start_for(
@@ -85,6 +95,7 @@ impl Uss {
         identity: &str,
         tokens: TokenSource,
         dir: Arc<TempDir>,
+        configure: fn(&mut UssConfig),
     ) -> anyhow::Result<Uss> {
         let audit = dir.path().join("audit.jsonl");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -94,6 +105,7 @@ impl Uss {
         config.data_dir = Some(dir.path().to_path_buf());
         // Generous, so a loaded test machine cannot turn a slow peer into a down one.
         config.peer_timeout = Duration::from_secs(5);
+        configure(&mut config);
         drop(store_of_stopped_uss(dir.path()).await?);
         let state =
             Arc::new(UssState::open(config, Arc::new(auth), tokens, Arc::new(AuditLog::open(&audit)?))?);
@@ -1639,4 +1651,71 @@ async fn operators_list_their_flights_and_authorities_their_zones() -> anyhow::R
 async fn plan(c: &Client, lat: f64, minutes: (i64, i64)) -> anyhow::Result<String> {
     let planned = c.post("/operator/v1/flights", &flight(lat, (0.0, 120.0), minutes, 0)).await.want(201)?;
     Ok(str_of(&planned["id"])?.to_owned())
+}
+
+/// An operator past the USS's cap of requests in flight is answered 429 with Retry-After, as at the DSS; another
+/// operator is served meanwhile, and the first again once one of its requests ends.
+#[tokio::test]
+async fn an_operator_past_its_requests_in_flight_is_asked_to_retry() -> anyhow::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let dss = Dss::start().await?;
+    let uss = Uss::start_configured(&dss, "uss1", |config| config.client_concurrency = 2).await?;
+    let address = uss.base.trim_start_matches("http://").to_owned();
+    // Each holds a plan's head with its body withheld, so the request stays in flight.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut stream = tokio::net::TcpStream::connect(&address).await?;
+        let head = format!(
+            "POST /operator/v1/flights HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{",
+            token("greedy", &[OPERATOR])
+        );
+        stream.write_all(head.as_bytes()).await?;
+        held.push(stream);
+    }
+    let greedy = client_at(&uss.base, "greedy", &[OPERATOR]);
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    let refused = loop {
+        let (status, body) = greedy.get("/operator/v1/flights").await?;
+        if status == 429 || std::time::Instant::now() > until {
+            break (status, body);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let body = refused.want(429)?;
+    assert!(message(&body)?.contains("\"greedy\" already has 2 requests in flight"), "{body}");
+    uss.operator().get("/operator/v1/flights").await.want(200)?;
+    drop(held);
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while greedy.get("/operator/v1/flights").await?.0 != 200 {
+        assert!(std::time::Instant::now() < until, "the greedy operator was not served again");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
+/// A peer's call whose body stalls is answered 408 once the listener's body grace has passed, through the audit of
+/// the USS-USS API as anywhere else (that audit read bodies itself and answered every failure 413).
+#[tokio::test]
+async fn a_peer_call_whose_body_stalls_is_answered_408() -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dss = Dss::start().await?;
+    let uss = Uss::start_configured(&dss, "uss1", |config| {
+        config.listener_limits.body_grace = Duration::from_millis(500);
+        config.listener_limits.min_body_rate = 1000;
+    })
+    .await?;
+    let address = uss.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await?;
+    let head = format!(
+        "POST /uss/v1/operational_intents HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{{\"operational_intent_id\":",
+        token("uss2", &["utm.strategic_coordination"])
+    );
+    stream.write_all(head.as_bytes()).await?;
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await??;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    Ok(())
 }

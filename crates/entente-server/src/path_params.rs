@@ -1,4 +1,5 @@
-//! Every path parameter (an id, an OVN, a version, a USS's identity) is checked before any handler sees it: at most
+//! Every path parameter (an id, an OVN, a version, a USS's identity), and every identifier a caller chooses in a body
+//! that the server keeps (a flight planning request id), is checked before any handler uses it: at most
 //! 256 characters, none of them a control or bidirectional-formatting character, so that nothing stored, logged or
 //! echoed back can be a 7 000-character name, carry a NUL, or read right to left.
 
@@ -27,18 +28,25 @@ fn check(template: &str, path: &str) -> Result<(), ApiError> {
         let Some(name) = segment.strip_prefix('{').and_then(|n| n.strip_suffix('}')) else { continue };
         let value = percent_decoded(raw)
             .ok_or_else(|| ApiError::bad(format!("{name}: not valid UTF-8 once percent-decoded")))?;
-        let count = value.chars().count();
-        if count > MAX_PATH_PARAM_CHARS {
-            return Err(ApiError::bad(format!(
-                "{name}: {count} characters, more than the limit of {MAX_PATH_PARAM_CHARS}"
-            )));
-        }
-        if let Some(c) = value.chars().find(|&c| c.is_control() || is_bidi_formatting(c)) {
-            return Err(ApiError::bad(format!(
-                "{name}: contains U+{:04X}; control and bidirectional-formatting characters are not allowed",
-                u32::from(c)
-            )));
-        }
+        check_identifier(name, &value)?;
+    }
+    Ok(())
+}
+
+/// An identifier a caller chose (a path parameter, a request id in a body) that this server keeps or echoes: at most
+/// [`MAX_PATH_PARAM_CHARS`] characters, none a control or bidirectional-formatting character.
+pub(crate) fn check_identifier(name: &str, value: &str) -> Result<(), ApiError> {
+    let count = value.chars().count();
+    if count > MAX_PATH_PARAM_CHARS {
+        return Err(ApiError::bad(format!(
+            "{name}: {count} characters, more than the limit of {MAX_PATH_PARAM_CHARS}"
+        )));
+    }
+    if let Some(c) = value.chars().find(|&c| c.is_control() || is_bidi_formatting(c)) {
+        return Err(ApiError::bad(format!(
+            "{name}: contains U+{:04X}; control and bidirectional-formatting characters are not allowed",
+            u32::from(c)
+        )));
     }
     Ok(())
 }

@@ -138,6 +138,8 @@ pub(crate) async fn upsert(
     if req.request_id.is_empty() {
         return Err(ApiError::bad("request_id must not be empty"));
     }
+    // Kept to answer repeats and echoed in refusals: an identifier's rules.
+    crate::path_params::check_identifier("request_id", &req.request_id)?;
     let style = execution(&req.execution_style)?;
     let _guard = st.core.flights.lock(id).await;
     if let Some((flight, answer)) = st.planning_requests.lock().by_id.get(&req.request_id) {

@@ -457,6 +457,12 @@ async fn the_flight_planning_test_interface_plans_like_an_operator() -> anyhow::
         (&planned["planning_result"], &planned["flight_plan_status"]),
         (&json!("Completed"), &json!("Planned"))
     );
+    // A request id is kept to answer repeats: it must be an identifier a log or an answer can carry.
+    for (request_id, rule) in [("x".repeat(300), "300 characters"), ("a\u{0}b".to_owned(), "U+0000")] {
+        let mut bad = upsert("Planned", area.clone(), 0);
+        bad["request_id"] = json!(request_id);
+        assert_error(planner(&uss1).put(&path(&id()), &bad).await?, 400, rule)?;
+    }
     let in_use = planner(&uss1).put(&path(&first), &upsert("InUse", area.clone(), 0)).await.want(200)?;
     assert_eq!(in_use["flight_plan_status"], "OkToFly");
     assert_eq!(dss.client("uss1", &[SC]).get_oir(&first).await?["state"], "Activated");

@@ -12,7 +12,7 @@ use super::RidWire;
 pub(crate) const WRITE: &str = "dss.write.identification_service_areas";
 pub(crate) const READ: &str = "dss.read.identification_service_areas";
 
-/// F3411-19's DSS edge.
+/// F3411-19: its DSS edge here, and how a USS speaks it (`uss/rid/v19.rs`).
 pub(crate) struct V19;
 
 impl RidWire for V19 {

@@ -10,7 +10,7 @@ use super::RidWire;
 pub(crate) const SP: &str = "rid.service_provider";
 pub(crate) const DP: &str = "rid.display_provider";
 
-/// F3411-22a's DSS edge.
+/// F3411-22a: its DSS edge here, and how a USS speaks it (`uss/rid/v22a.rs`).
 pub(crate) struct V22a;
 
 impl RidWire for V22a {

@@ -1,24 +1,28 @@
-//! Network Remote ID (ASTM F3411-22a) in the USS, and the tactical conflict detection it feeds.
+//! Network Remote ID (ASTM F3411-22a, or F3411-19) in the USS, and the tactical conflict detection it feeds.
 //!
 //! As service provider (`sp.rs`) the USS declares ISAs over its active flights (and replayed traffic,
 //! `replay.rs`), one per cluster of nearby aircraft, and serves their positions; as display provider (`dp.rs`) it
 //! subscribes over the areas its users watch and around the aircraft it flies, learns SPs from ISA
 //! notifications, polls them and merges what they report. Every position either role
 //! sees goes to the tactical monitor (`tactical.rs`), whose alerts operators read. The rules (views, clusters,
-//! merging, the ISAs' extents) are `entente_uss::rid`'s; this module moves them over HTTP.
+//! merging, the ISAs' extents) are `entente_uss::rid`'s; this module moves them over HTTP. Both roles speak the
+//! configured F3411 version through the `RidProtocol` trait (`protocol.rs`), implemented once per version
+//! (`v22a.rs`, `v19.rs`).
 
 pub(crate) mod dp;
+mod protocol;
 pub(crate) mod replay;
 pub(crate) mod sp;
 pub(crate) mod tactical;
 pub(crate) mod testing;
 pub(crate) mod v19;
+mod v22a;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use entente_uss::rid::{Fix, V19_VIEWS, V22A_VIEWS, ViewLimits};
+use entente_uss::rid::Fix;
 use entente_uss::store::UssStore;
 use entente_wire::rid::v22a::{RidAircraftPosition, RidAircraftState, RidHeight};
 use entente_wire::{Time, parse_rfc3339, time_out};
@@ -36,15 +40,6 @@ pub enum RidVersion {
     V22a,
     /// F3411-19 (`/v1/dss`, `/v1/uss/...`).
     V19,
-}
-
-impl RidVersion {
-    pub(crate) fn views(self) -> ViewLimits {
-        match self {
-            RidVersion::V22a => V22A_VIEWS,
-            RidVersion::V19 => V19_VIEWS,
-        }
-    }
 }
 
 /// How the USS runs Remote ID and tactical detection.
@@ -80,6 +75,8 @@ impl Default for RidConfig {
 
 /// Everything Remote ID and tactical detection keep in memory.
 pub(crate) struct RidState {
+    /// The F3411 version this USS speaks to the DSS and peers, as `RidConfig::version` chose it.
+    protocol: &'static dyn protocol::RidProtocol,
     sp: Mutex<sp::Provider>,
     /// Held across one bringing of the ISAs up to date, so two never race at the DSS.
     isa_sync: tokio::sync::Mutex<()>,
@@ -97,6 +94,7 @@ impl RidState {
         let tactical = tactical::Tactical::new(config)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         Ok(RidState {
+            protocol: protocol::for_version(config.version),
             sp: Mutex::new(sp::Provider::open(store)?),
             isa_sync: tokio::sync::Mutex::new(()),
             dp: Mutex::new(dp::Display::default()),

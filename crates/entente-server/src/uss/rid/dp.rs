@@ -18,19 +18,16 @@ use entente_uss::{Timestamp, Volume};
 use entente_wire::operator::{
     DisplayCluster, DisplayFlight, DisplayPosition, DisplayResponse, Watch, WatchList, WatchRequest,
 };
-use entente_wire::rid::v19 as rid_v19;
-use entente_wire::rid::v22a::{
-    GetFlightDetailsResponse, GetFlightsResponse, IdentificationServiceArea,
-    PutIdentificationServiceAreaNotificationParameters, PutParameters, PutSubscriptionResponse,
-};
-use entente_wire::{LatLngPoint, time_out, volume_in, volume_out};
+use entente_wire::rid::v22a::{GetFlightDetailsResponse, PutIdentificationServiceAreaNotificationParameters};
+use entente_wire::{LatLngPoint, time_out, volume_in};
 use reqwest::Method;
 use tokio::task::JoinSet;
 
-use super::{Motion, RidVersion, fix_in, sp, tactical, v19};
+use super::protocol::Subscribed;
+use super::{Motion, fix_in, sp, tactical, v22a};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
-use crate::rid::v22a::{DP, SP};
+use crate::rid::v22a::SP;
 use crate::rid::{Params, params};
 use crate::uss::MAX_VERTICES;
 use crate::uss::UssState;
@@ -84,18 +81,6 @@ pub(super) struct IsaSummary {
     pub flights_url: String,
     pub version: String,
     pub end: Timestamp,
-}
-
-impl IsaSummary {
-    fn v22a(isa: &IdentificationServiceArea) -> Result<IsaSummary, ApiError> {
-        Ok(IsaSummary {
-            id: isa.id.clone(),
-            owner: isa.owner.clone(),
-            flights_url: format!("{}/uss/flights", isa.uss_base_url.trim_end_matches('/')),
-            version: isa.version.clone(),
-            end: entente_wire::time_in(&isa.time_end, "service_area.time_end")?,
-        })
-    }
 }
 
 struct PeerTrack {
@@ -224,7 +209,7 @@ pub(crate) async fn start_watch(
     auth.require(OPERATOR_SCOPE)?;
     let req: WatchRequest = body.json()?;
     let view = View::parse(&req.view)?;
-    view.scale(&st.config.rid.version.views())?;
+    view.scale(&st.rid.protocol.views())?;
     let seconds = req.duration_s.unwrap_or(DEFAULT_WATCH_S);
     if !(1..=MAX_WATCH_S).contains(&seconds) {
         return Err(ApiError::bad(format!("duration_s must be from 1 to {MAX_WATCH_S} seconds")));
@@ -255,28 +240,9 @@ async fn subscribe(
     let end = now + duration;
     let subscription_id = uuid::Uuid::new_v4().to_string();
     let extents = view.volume(Interval { lo: Some(now), hi: Some(end) })?;
-    let url = format!("{}{}/subscriptions/{subscription_id}", st.config.dss_url, dss_prefix(st));
-    let timeout = st.config.dss_timeout;
-    let reply = match st.config.rid.version {
-        RidVersion::V22a => {
-            let params =
-                PutParameters { extents: volume_out(&extents), uss_base_url: st.config.base_url.clone() };
-            st.client.send_scoped(Method::PUT, &url, DP, Some(&params), timeout).await?
-        }
-        RidVersion::V19 => {
-            let params = rid_v19::SubscriptionParameters {
-                extents: rid_v19::volume_out(&extents)?,
-                callbacks: rid_v19::SubscriptionCallbacks {
-                    identification_service_area_url: Some(format!(
-                        "{}{}",
-                        st.config.base_url,
-                        v19::CALLBACK_PATH
-                    )),
-                },
-            };
-            st.client.send_scoped(Method::PUT, &url, crate::rid::v19::READ, Some(&params), timeout).await?
-        }
-    };
+    let rid = st.rid.protocol;
+    let url = format!("{}{}/subscriptions/{subscription_id}", st.config.dss_url, rid.dss_prefix());
+    let reply = rid.put_subscription(st, &url, &extents).await?;
     if reply.status == 429 {
         return Err(too_many(
             "the DSS holds the most subscriptions of this USS over part of the view".into(),
@@ -285,21 +251,7 @@ async fn subscribe(
     if !reply.is_success() {
         return Err(reply.unexpected());
     }
-    let (version, index, present) = match st.config.rid.version {
-        RidVersion::V22a => {
-            let answer: PutSubscriptionResponse = reply.json()?;
-            let present = answer.service_areas.iter().map(IsaSummary::v22a).collect::<Result<Vec<_>, _>>();
-            (answer.subscription.version, answer.subscription.notification_index, present)
-        }
-        RidVersion::V19 => {
-            let answer: rid_v19::PutSubscriptionResponse = reply.json()?;
-            let present = answer.service_areas.iter().map(v19::summary).collect::<Result<Vec<_>, _>>();
-            (answer.subscription.version, answer.subscription.notification_index, present)
-        }
-    };
-    // An ISA the DSS describes wrongly is the DSS's fault, not the operator's.
-    let present =
-        present.map_err(|e| ApiError::Upstream(format!("the DSS's answer to the subscription: {e}")))?;
+    let Subscribed { version, notification_index: index, present } = rid.subscribed(&reply)?;
     let id = uuid::Uuid::new_v4().to_string();
     let told = [(subscription_id.clone(), index)];
     let held = WatchHeld { kind, view, subscription_id, version, end };
@@ -332,7 +284,7 @@ pub(super) async fn ensure_watch(
     if held {
         return Ok(());
     }
-    let limits = st.config.rid.version.views();
+    let limits = st.rid.protocol.views();
     // Widening every side by m grows the diagonal by at most 2√2·m; 2% is left for SPs measuring on the
     // ellipsoid rather than the sphere.
     let margin =
@@ -369,7 +321,7 @@ const FLYING_WATCH_S: i64 = 600;
 /// aircraft near them are then polled and reach tactical detection with no operator watching.
 pub(super) async fn follow_flying(st: &Arc<UssState>) {
     let positions = sp::flying_positions(st);
-    let limits = st.config.rid.version.views();
+    let limits = st.rid.protocol.views();
     // Half of what `ensure_watch` widens a point to, so an aircraft gets a new watch before it nears an edge.
     let reach_m = limits.max_diagonal_m * 0.98 / (2.0 * std::f64::consts::SQRT_2) / 2.0;
     for at in &positions {
@@ -418,22 +370,6 @@ pub(super) async fn poll_view(st: &Arc<UssState>, view: View) {
     while tasks.join_next().await.is_some() {}
 }
 
-/// Where the DSS's Remote ID API is, in the version this USS speaks.
-fn dss_prefix(st: &UssState) -> &'static str {
-    match st.config.rid.version {
-        RidVersion::V22a => "/rid/v2/dss",
-        RidVersion::V19 => "/v1/dss",
-    }
-}
-
-/// The DP's scope at the DSS and at SPs, in the version this USS speaks.
-fn dp_scope(st: &UssState) -> &'static str {
-    match st.config.rid.version {
-        RidVersion::V22a => DP,
-        RidVersion::V19 => crate::rid::v19::READ,
-    }
-}
-
 #[utoipa::path(get, path = "/operator/v1/rid/watches", tag = "Operator",
     responses((status = 200, description = "The areas watched", body = WatchList), crate::responses::Unauthorized, crate::responses::NotOperator))]
 pub(crate) async fn list_watches(
@@ -471,14 +407,15 @@ async fn unsubscribe(st: &UssState, id: &str) -> Result<Watch, ApiError> {
         let url = format!(
             "{}{}/subscriptions/{}/{}",
             st.config.dss_url,
-            dss_prefix(st),
+            st.rid.protocol.dss_prefix(),
             w.subscription_id,
             w.version
         );
         (url, watch_out(id, w))
     };
+    let scope = st.rid.protocol.dp_scope();
     let reply =
-        st.client.send_scoped(Method::DELETE, &url, dp_scope(st), None::<&()>, st.config.dss_timeout).await?;
+        st.client.send_scoped(Method::DELETE, &url, scope, None::<&()>, st.config.dss_timeout).await?;
     if reply.status != 404 && !reply.is_success() {
         return Err(reply.unexpected());
     }
@@ -500,7 +437,7 @@ pub(crate) async fn notified_isa(
     let caller = auth.rid(&[SP])?;
     let id = entity_id(&id, "id")?.to_string();
     let n: PutIdentificationServiceAreaNotificationParameters = body.json()?;
-    let area = n.service_area.as_ref().map(IsaSummary::v22a).transpose()?;
+    let area = n.service_area.as_ref().map(v22a::summary).transpose()?;
     let extents = n.extents.as_ref().map(|e| volume_in(e, "extents", MAX_VERTICES)).transpose()?;
     let told: Vec<(String, i32)> =
         n.subscriptions.iter().map(|s| (s.subscription_id.clone(), s.notification_index)).collect();
@@ -617,28 +554,11 @@ pub(super) async fn poll(st: &Arc<UssState>) {
 }
 
 async fn poll_one(st: Arc<UssState>, base: String, view: View, first: bool) {
-    // The first poll of a view asks for the whole minute of recent positions, later ones for what is new.
-    let rid = st.config.rid.version;
-    let recent = match (rid, first) {
-        (RidVersion::V22a, true) => format!("recent_positions_duration={NEAR_REAL_TIME_S}"),
-        (RidVersion::V22a, false) => "recent_positions_duration=5".to_owned(),
-        (RidVersion::V19, _) => "include_recent_positions=true".to_owned(),
-    };
-    let url = format!("{base}?view={}&{recent}", view.to_param());
+    let rid = st.rid.protocol;
+    let url = format!("{base}?view={}&{}", view.to_param(), rid.flights_query(first));
     let reply =
-        st.client.send_scoped(Method::GET, &url, dp_scope(&st), None::<&()>, st.config.peer_timeout).await;
-    let answer = reply.and_then(|r| match (r.status, rid) {
-        (200, RidVersion::V22a) => r.json::<GetFlightsResponse>(),
-        (200, RidVersion::V19) => rid_v19::flights_in(r.json()?)
-            .map_err(|e| ApiError::Upstream(format!("an F3411-19 flights answer: {e}"))),
-        // F3411-19's answer for a view outside the SP's ISAs: nothing there.
-        (404, RidVersion::V19) => Ok(GetFlightsResponse {
-            timestamp: time_out(st.now()),
-            flights: Vec::new(),
-            no_isas_present: true,
-        }),
-        _ => Err(r.unexpected()),
-    });
+        st.client.send_scoped(Method::GET, &url, rid.dp_scope(), None::<&()>, st.config.peer_timeout).await;
+    let answer = reply.and_then(|r| rid.flights(&r, st.now()));
     let answer = match answer {
         Ok(answer) => answer,
         Err(e) => {
@@ -732,7 +652,7 @@ pub(crate) async fn display(
     let p = params(query)?;
     let view =
         View::parse(p.get("view").ok_or_else(|| ApiError::bad("view is required: lat1,lng1,lat2,lng2"))?)?;
-    let scale = view.scale(&st.config.rid.version.views())?;
+    let scale = view.scale(&st.rid.protocol.views())?;
     let now = st.now();
     let seen = seen(&st, &view, now);
     let (flights, clusters) = match scale {
@@ -805,8 +725,8 @@ pub(super) fn details_url(st: &UssState, id: &str) -> Option<String> {
 
 /// Fetches a peer flight's details from `url`, as a display provider.
 pub(super) async fn peer_details(st: &UssState, url: &str) -> Result<GetFlightDetailsResponse, ApiError> {
-    let reply =
-        st.client.send_scoped(Method::GET, url, dp_scope(st), None::<&()>, st.config.peer_timeout).await?;
+    let scope = st.rid.protocol.dp_scope();
+    let reply = st.client.send_scoped(Method::GET, url, scope, None::<&()>, st.config.peer_timeout).await?;
     if !reply.is_success() {
         return Err(reply.unexpected());
     }

@@ -13,24 +13,21 @@ use entente_uss::rid::{
 };
 use entente_uss::store::{Table, UssStore};
 use entente_uss::{FlightState, Timestamp, Volume};
-use entente_wire::rid::RidSubscriberToNotify;
-use entente_wire::rid::v19 as rid_v19;
 use entente_wire::rid::v22a::{
-    ChangeIdentificationServiceAreaResponse, GetFlightDetailsResponse, GetFlightsResponse,
-    GetIdentificationServiceAreaDetailsResponse, PutIdentificationServiceAreaNotificationParameters,
-    PutParameters, RidFlight, RidFlightDetails, RidRecentAircraftPosition,
+    GetFlightDetailsResponse, GetFlightsResponse, GetIdentificationServiceAreaDetailsResponse, RidFlight,
+    RidFlightDetails, RidRecentAircraftPosition,
 };
-use entente_wire::scd::SubscriberToNotify;
 use entente_wire::{time_out, volume_out};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
-use super::{Motion, RidVersion, position_out, state_out, v19};
+use super::protocol::IsaChanged;
+use super::{Motion, position_out, state_out};
 use crate::error::ApiError;
 use crate::extract::{Auth, entity_id};
-use crate::rid::v22a::{DP, SP};
+use crate::rid::v22a::DP;
 use crate::rid::{Params, params};
-use crate::uss::{UssState, peers, records, saved_by};
+use crate::uss::{UssState, records, saved_by};
 
 /// One aircraft this SP reports: an operator's flight, or replayed traffic (`simulated`).
 pub(crate) struct SpTrack {
@@ -274,12 +271,9 @@ async fn clean_earlier(st: &Arc<UssState>) -> Result<(), ApiError> {
 }
 
 async fn delete_earlier(st: &Arc<UssState>, id: &str) -> Result<(), ApiError> {
-    let url = format!(
-        "{}{}/identification_service_areas/{id}",
-        st.config.dss_url,
-        dss_prefix(st.config.rid.version)
-    );
-    let (scope, timeout) = (read_scope(st.config.rid.version), st.config.dss_timeout);
+    let rid = st.rid.protocol;
+    let url = format!("{}{}/identification_service_areas/{id}", st.config.dss_url, rid.dss_prefix());
+    let (scope, timeout) = (rid.isa_read_scope(), st.config.dss_timeout);
     let reply = st.client.send_scoped(Method::GET, &url, scope, None::<&()>, timeout).await?;
     if reply.status == 404 {
         return Ok(());
@@ -287,55 +281,16 @@ async fn delete_earlier(st: &Arc<UssState>, id: &str) -> Result<(), ApiError> {
     if !reply.is_success() {
         return Err(reply.unexpected());
     }
-    let (owner, version) = match st.config.rid.version {
-        RidVersion::V22a => {
-            let got: entente_wire::rid::ServiceArea<entente_wire::rid::v22a::IdentificationServiceArea> =
-                reply.json()?;
-            (got.service_area.owner, got.service_area.version)
-        }
-        RidVersion::V19 => {
-            let got: entente_wire::rid::ServiceArea<rid_v19::IdentificationServiceArea> = reply.json()?;
-            (got.service_area.owner, got.service_area.version)
-        }
-    };
+    let (owner, version) = rid.isa_owner(&reply)?;
     if owner != st.config.identity {
         // Not this USS's (its id was taken by another writer): nothing of ours to clean.
         return Ok(());
     }
     if let Some(changed) = change_isa(st, id, Some(&version), None).await? {
         tracing::info!(isa = id, "identification service area of an earlier run deleted");
-        notify(st, id, changed, None).await?;
+        changed.notify.await;
     }
     Ok(())
-}
-
-/// Where the DSS's Remote ID API is, in F3411 version `rid`.
-fn dss_prefix(rid: RidVersion) -> &'static str {
-    match rid {
-        RidVersion::V22a => "/rid/v2/dss",
-        RidVersion::V19 => "/v1/dss",
-    }
-}
-
-/// The scope that reads an ISA at the DSS, in F3411 version `rid`.
-fn read_scope(rid: RidVersion) -> &'static str {
-    match rid {
-        RidVersion::V22a => SP,
-        RidVersion::V19 => crate::rid::v19::READ,
-    }
-}
-
-/// The ISA as the DSS answered, in the version this USS speaks, to pass on to subscribers.
-enum Announced {
-    V22a(entente_wire::rid::v22a::IdentificationServiceArea),
-    V19(rid_v19::IdentificationServiceArea),
-}
-
-/// What the DSS answered to a change of the ISA: its new version, whom to notify, and the ISA to tell them of.
-struct Changed {
-    version: String,
-    subscribers: Vec<RidSubscriberToNotify>,
-    isa: Announced,
 }
 
 /// PUTs (with `extent`) or DELETEs the ISA `id` at the DSS in the configured F3411 version. `None`: the DSS no
@@ -345,30 +300,17 @@ async fn change_isa(
     id: &str,
     version: Option<&str>,
     extent: Option<&Volume>,
-) -> Result<Option<Changed>, ApiError> {
-    let rid = st.config.rid.version;
-    let mut url = format!("{}{}/identification_service_areas/{id}", st.config.dss_url, dss_prefix(rid));
+) -> Result<Option<IsaChanged>, ApiError> {
+    let rid = st.rid.protocol;
+    let mut url = format!("{}{}/identification_service_areas/{id}", st.config.dss_url, rid.dss_prefix());
     if let Some(version) = version {
         url = format!("{url}/{version}");
     }
-    let method = if extent.is_some() { Method::PUT } else { Method::DELETE };
-    let timeout = st.config.dss_timeout;
-    let reply = match (rid, extent) {
-        (RidVersion::V22a, Some(extent)) => {
-            let params =
-                PutParameters { extents: volume_out(extent), uss_base_url: st.config.base_url.clone() };
-            st.client.send_scoped(method, &url, SP, Some(&params), timeout).await?
-        }
-        (RidVersion::V19, Some(extent)) => {
-            let params = rid_v19::IdentificationServiceAreaParameters {
-                extents: rid_v19::volume_out(extent)?,
-                flights_url: format!("{}{}", st.config.base_url, v19::FLIGHTS_PATH),
-            };
-            st.client.send_scoped(method, &url, crate::rid::v19::WRITE, Some(&params), timeout).await?
-        }
-        (RidVersion::V22a, None) => st.client.send_scoped(method, &url, SP, None::<&()>, timeout).await?,
-        (RidVersion::V19, None) => {
-            st.client.send_scoped(method, &url, crate::rid::v19::WRITE, None::<&()>, timeout).await?
+    let reply = match extent {
+        Some(extent) => rid.put_isa(st, &url, extent).await?,
+        None => {
+            let (scope, timeout) = (rid.isa_write_scope(), st.config.dss_timeout);
+            st.client.send_scoped(Method::DELETE, &url, scope, None::<&()>, timeout).await?
         }
     };
     if version.is_some() && matches!(reply.status, 404 | 409) {
@@ -379,24 +321,7 @@ async fn change_isa(
     if !reply.is_success() {
         return Err(reply.unexpected());
     }
-    Ok(Some(match rid {
-        RidVersion::V22a => {
-            let change: ChangeIdentificationServiceAreaResponse = reply.json()?;
-            Changed {
-                version: change.service_area.version.clone(),
-                subscribers: change.subscribers,
-                isa: Announced::V22a(change.service_area),
-            }
-        }
-        RidVersion::V19 => {
-            let change: rid_v19::ChangeIdentificationServiceAreaResponse = reply.json()?;
-            Changed {
-                version: change.service_area.version.clone(),
-                subscribers: change.subscribers,
-                isa: Announced::V19(change.service_area),
-            }
-        }
-    }))
+    rid.isa_changed(&st.links, id, &reply, extent).map(Some)
 }
 
 async fn put_isa(
@@ -426,8 +351,9 @@ async fn put_isa(
             members,
         });
     }
-    tracing::info!(isa = id, subscribers = changed.subscribers.len(), "identification service area declared");
-    notify(st, &id, changed, Some(&extent)).await
+    tracing::info!(isa = id, subscribers = changed.subscribers, "identification service area declared");
+    changed.notify.await;
+    Ok(())
 }
 
 async fn delete_isa(st: &Arc<UssState>, held: HeldIsa) -> Result<(), ApiError> {
@@ -435,55 +361,8 @@ async fn delete_isa(st: &Arc<UssState>, held: HeldIsa) -> Result<(), ApiError> {
     st.rid.sp.lock().isas.retain(|h| h.id != held.id);
     remember(st, &held.id, None).await;
     tracing::info!(isa = held.id, "identification service area deleted");
-    match changed {
-        Some(changed) => notify(st, &held.id, changed, None).await,
-        None => Ok(()),
-    }
-}
-
-/// Posts the ISA as it now is (`extent` `None`: deleted) to every subscriber the DSS named, in the version's form.
-async fn notify(
-    st: &Arc<UssState>,
-    id: &str,
-    changed: Changed,
-    extent: Option<&Volume>,
-) -> Result<(), ApiError> {
-    let subscribers = changed
-        .subscribers
-        .into_iter()
-        .map(|s| SubscriberToNotify { uss_base_url: s.url, subscriptions: s.subscriptions })
-        .collect();
-    match changed.isa {
-        Announced::V22a(isa) => {
-            let service_area = extent.is_some().then_some(isa);
-            let extents = extent.map(volume_out);
-            let path = format!("/uss/identification_service_areas/{id}");
-            peers::fan_out(&st.links, subscribers, &path, SP, |subscriptions| {
-                PutIdentificationServiceAreaNotificationParameters {
-                    service_area: service_area.clone(),
-                    subscriptions,
-                    extents: extents.clone(),
-                }
-            })
-            .await;
-        }
-        Announced::V19(isa) => {
-            let service_area = extent.is_some().then_some(isa);
-            let extents = extent.map(rid_v19::volume_out).transpose()?;
-            // An F3411-19 subscriber's URL is its callback collection: the ISA's id is appended.
-            peers::fan_out(
-                &st.links,
-                subscribers,
-                &format!("/{id}"),
-                crate::rid::v19::WRITE,
-                |subscriptions| rid_v19::NotificationParameters {
-                    service_area: service_area.clone(),
-                    subscriptions,
-                    extents: extents.clone(),
-                },
-            )
-            .await;
-        }
+    if let Some(changed) = changed {
+        changed.notify.await;
     }
     Ok(())
 }

@@ -353,7 +353,7 @@ pub(crate) async fn display_data(
     let p = params(query)?;
     let view =
         View::parse(p.get("view").ok_or_else(|| ApiError::bad("view is required: lat1,lng1,lat2,lng2"))?)?;
-    let scale = view.scale(&st.config.rid.version.views())?;
+    let scale = view.scale(&st.rid.protocol.views())?;
     dp::ensure_watch(&st, view, Duration::seconds(OBSERVATION_SUBSCRIPTION_S), dp::WatchKind::Display)
         .await?;
     dp::poll_view(&st, view).await;

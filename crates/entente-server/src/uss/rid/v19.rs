@@ -1,5 +1,6 @@
-//! F3411-19 on the USS side, for a USS run with `--rid-version 19`: the SP's `/v1/uss/flights` and details, and
-//! the DP's notification receiver. The logic is the F3411-22a one; only the shapes differ (`entente_wire::rid::v19`).
+//! F3411-19 on the USS side, for a USS run with `--rid-version 19`: how it speaks to the DSS and to peers, and the
+//! SP's `/v1/uss/flights` and details and the DP's notification receiver it serves. The logic is the F3411-22a
+//! one; only the shapes differ (`entente_wire::rid::v19`).
 
 use std::sync::Arc;
 
@@ -7,25 +8,149 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::Duration;
-use entente_uss::rid::{NEAR_REAL_TIME_S, V19_VIEWS, View};
-use entente_wire::rid::v19::{IdentificationServiceArea, NotificationParameters, flights_out, volume_in};
-use entente_wire::rid::v22a::GetFlightDetailsResponse;
+use entente_uss::rid::{NEAR_REAL_TIME_S, V19_VIEWS, View, ViewLimits};
+use entente_uss::service::BoxFuture;
+use entente_uss::{Timestamp, Volume};
+use entente_wire::rid::ServiceArea;
+use entente_wire::rid::v19::{
+    ChangeIdentificationServiceAreaResponse, IdentificationServiceArea, IdentificationServiceAreaParameters,
+    NotificationParameters, PutSubscriptionResponse, SubscriptionCallbacks, SubscriptionParameters,
+    flights_in, flights_out, volume_in, volume_out,
+};
+use entente_wire::rid::v22a::{GetFlightDetailsResponse, GetFlightsResponse};
+use entente_wire::time_out;
+use reqwest::Method;
 use serde_json::Value;
 
+use super::protocol::{IsaChanged, RidProtocol, Subscribed, present};
 use super::{dp, sp};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
-use crate::rid::v19::{READ, WRITE};
+use crate::rid::RidWire;
+use crate::rid::v19::{READ, V19, WRITE};
 use crate::rid::{Params, params};
-use crate::uss::{MAX_VERTICES, UssState};
+use crate::uss::client::Reply;
+use crate::uss::{Links, MAX_VERTICES, UssState};
 
 /// Where an F3411-19 SP serves its flights, under its base URL.
 pub(crate) const FLIGHTS_PATH: &str = "/v1/uss/flights";
 /// Where an F3411-19 DP takes ISA notifications, under its base URL.
-pub(crate) const CALLBACK_PATH: &str = "/v1/uss/identification_service_areas";
+const CALLBACK_PATH: &str = "/v1/uss/identification_service_areas";
+
+impl RidProtocol for V19 {
+    fn views(&self) -> ViewLimits {
+        V19_VIEWS
+    }
+
+    fn dss_prefix(&self) -> &'static str {
+        Self::PREFIX
+    }
+
+    fn isa_read_scope(&self) -> &'static str {
+        READ
+    }
+
+    fn isa_write_scope(&self) -> &'static str {
+        WRITE
+    }
+
+    fn dp_scope(&self) -> &'static str {
+        READ
+    }
+
+    fn put_isa<'a>(
+        &'a self,
+        links: &'a Links,
+        url: &'a str,
+        extent: &'a Volume,
+    ) -> BoxFuture<'a, Result<Reply, ApiError>> {
+        Box::pin(async move {
+            let params = IdentificationServiceAreaParameters {
+                extents: volume_out(extent)?,
+                flights_url: format!("{}{FLIGHTS_PATH}", links.config.base_url),
+            };
+            links.client.send_scoped(Method::PUT, url, WRITE, Some(&params), links.config.dss_timeout).await
+        })
+    }
+
+    fn isa_owner(&self, reply: &Reply) -> Result<(String, String), ApiError> {
+        let got: ServiceArea<IdentificationServiceArea> = reply.json()?;
+        Ok((got.service_area.owner, got.service_area.version))
+    }
+
+    fn isa_changed(
+        &self,
+        links: &Arc<Links>,
+        id: &str,
+        reply: &Reply,
+        extent: Option<&Volume>,
+    ) -> Result<IsaChanged, ApiError> {
+        let change: ChangeIdentificationServiceAreaResponse = reply.json()?;
+        let version = change.service_area.version.clone();
+        let service_area = extent.is_some().then_some(change.service_area);
+        let extents = extent.map(volume_out).transpose()?;
+        // An F3411-19 subscriber's URL is its callback collection: the ISA's id is appended.
+        let path = format!("/{id}");
+        Ok(IsaChanged::new(links, version, change.subscribers, path, WRITE, move |subscriptions| {
+            NotificationParameters {
+                service_area: service_area.clone(),
+                subscriptions,
+                extents: extents.clone(),
+            }
+        }))
+    }
+
+    fn put_subscription<'a>(
+        &'a self,
+        links: &'a Links,
+        url: &'a str,
+        extents: &'a Volume,
+    ) -> BoxFuture<'a, Result<Reply, ApiError>> {
+        Box::pin(async move {
+            let params = SubscriptionParameters {
+                extents: volume_out(extents)?,
+                callbacks: SubscriptionCallbacks {
+                    identification_service_area_url: Some(format!(
+                        "{}{CALLBACK_PATH}",
+                        links.config.base_url
+                    )),
+                },
+            };
+            links.client.send_scoped(Method::PUT, url, READ, Some(&params), links.config.dss_timeout).await
+        })
+    }
+
+    fn subscribed(&self, reply: &Reply) -> Result<Subscribed, ApiError> {
+        let answer: PutSubscriptionResponse = reply.json()?;
+        Ok(Subscribed {
+            present: present(&answer.service_areas, summary)?,
+            version: answer.subscription.version,
+            notification_index: answer.subscription.notification_index,
+        })
+    }
+
+    fn flights_query(&self, _first: bool) -> String {
+        // F3411-19 has no duration to ask for: recent positions are the last minute or none.
+        "include_recent_positions=true".to_owned()
+    }
+
+    fn flights(&self, reply: &Reply, now: Timestamp) -> Result<GetFlightsResponse, ApiError> {
+        match reply.status {
+            200 => flights_in(reply.json()?)
+                .map_err(|e| ApiError::Upstream(format!("an F3411-19 flights answer: {e}"))),
+            // F3411-19's answer for a view outside the SP's ISAs: nothing there.
+            404 => Ok(GetFlightsResponse {
+                timestamp: time_out(now),
+                flights: Vec::new(),
+                no_isas_present: true,
+            }),
+            _ => Err(reply.unexpected()),
+        }
+    }
+}
 
 /// The ISA as the DP keeps it, from F3411-19's form.
-pub(super) fn summary(isa: &IdentificationServiceArea) -> Result<dp::IsaSummary, ApiError> {
+fn summary(isa: &IdentificationServiceArea) -> Result<dp::IsaSummary, ApiError> {
     Ok(dp::IsaSummary {
         id: isa.id.clone(),
         owner: isa.owner.clone(),

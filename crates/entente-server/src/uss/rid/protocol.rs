@@ -1,0 +1,133 @@
+//! What the F3411 versions make different on the USS's side, behind one trait: where the DSS serves Remote ID, the
+//! scopes, the view limits, and the shapes of ISAs, subscriptions, ISA notifications and flights answers. The SP
+//! and DP are written once over [`RidProtocol`]; `v22a.rs` and `v19.rs` implement it, on the same markers as the
+//! DSS edge's `RidWire`, and the one a USS speaks is picked once, when it starts, from `RidConfig::version`.
+
+use std::sync::Arc;
+
+use entente_uss::rid::ViewLimits;
+use entente_uss::service::BoxFuture;
+use entente_uss::{Timestamp, Volume};
+use entente_wire::rid::RidSubscriberToNotify;
+use entente_wire::rid::v22a::GetFlightsResponse;
+use entente_wire::scd::{SubscriberToNotify, SubscriptionState};
+use serde::Serialize;
+
+use super::RidVersion;
+use super::dp::IsaSummary;
+use crate::error::ApiError;
+use crate::rid::{v19::V19, v22a::V22a};
+use crate::uss::client::Reply;
+use crate::uss::{Links, peers};
+
+/// The F3411 version a USS configured with `version` speaks: the one place that tells the versions apart.
+pub(super) fn for_version(version: RidVersion) -> &'static dyn RidProtocol {
+    match version {
+        RidVersion::V22a => &V22a,
+        RidVersion::V19 => &V19,
+    }
+}
+
+/// One F3411 version as this USS speaks it: to the DSS (its ISAs as SP, its subscriptions as DP) and to peers
+/// (notifying an ISA's subscribers as SP, polling SPs as DP). What is the same in both (the URLs under the
+/// prefix, which statuses mean what, the state kept) stays in the SP and DP.
+pub(super) trait RidProtocol: Send + Sync {
+    /// The largest view a DP may ask an SP about, and the largest in which it shows flights, not clusters.
+    fn views(&self) -> ViewLimits;
+    /// Where the DSS serves this version, under its URL, without a trailing `/`.
+    fn dss_prefix(&self) -> &'static str;
+    /// The scope with which the SP reads an ISA at the DSS.
+    fn isa_read_scope(&self) -> &'static str;
+    /// The scope with which the SP writes and deletes its ISAs at the DSS.
+    fn isa_write_scope(&self) -> &'static str;
+    /// The scope with which the DP holds subscriptions at the DSS and asks SPs for flights and their details.
+    fn dp_scope(&self) -> &'static str;
+
+    /// PUTs, at the DSS's `url`, an ISA over `extent` whose flights this USS serves.
+    fn put_isa<'a>(
+        &'a self,
+        links: &'a Links,
+        url: &'a str,
+        extent: &'a Volume,
+    ) -> BoxFuture<'a, Result<Reply, ApiError>>;
+    /// The owner and version of the ISA the DSS answered a GET with.
+    fn isa_owner(&self, reply: &Reply) -> Result<(String, String), ApiError>;
+    /// The DSS's successful answer to a change of ISA `id`, now over `extent` (`None`: deleted).
+    fn isa_changed(
+        &self,
+        links: &Arc<Links>,
+        id: &str,
+        reply: &Reply,
+        extent: Option<&Volume>,
+    ) -> Result<IsaChanged, ApiError>;
+
+    /// PUTs, at the DSS's `url`, a subscription over `extents` whose notifications this USS takes.
+    fn put_subscription<'a>(
+        &'a self,
+        links: &'a Links,
+        url: &'a str,
+        extents: &'a Volume,
+    ) -> BoxFuture<'a, Result<Reply, ApiError>>;
+    /// The DSS's successful answer to a subscription's PUT.
+    fn subscribed(&self, reply: &Reply) -> Result<Subscribed, ApiError>;
+
+    /// The query parameters beside `view` of a poll of an SP: `first`, the first poll of that view there.
+    fn flights_query(&self, first: bool) -> String;
+    /// An SP's answer to a poll, of any status, in F3411-22a's form; `now` stamps an answer made up here.
+    fn flights(&self, reply: &Reply, now: Timestamp) -> Result<GetFlightsResponse, ApiError>;
+}
+
+/// What the DSS answered to a change of an ISA.
+pub(super) struct IsaChanged {
+    /// The ISA's version now.
+    pub version: String,
+    /// How many subscribers the DSS named.
+    pub subscribers: usize,
+    /// Tells each of them of the ISA as it now is, in the version's shapes, when awaited.
+    pub notify: BoxFuture<'static, ()>,
+}
+
+impl IsaChanged {
+    /// The change whose notification posts `body(subscriptions)` to `path` under each subscriber's URL, with
+    /// `scope`.
+    pub(super) fn new<B: Serialize + Send + Sync + 'static>(
+        links: &Arc<Links>,
+        version: String,
+        subscribers: Vec<RidSubscriberToNotify>,
+        path: String,
+        scope: &'static str,
+        body: impl Fn(Vec<SubscriptionState>) -> B + Send + 'static,
+    ) -> IsaChanged {
+        let count = subscribers.len();
+        let subscribers = subscribers
+            .into_iter()
+            .map(|s| SubscriberToNotify { uss_base_url: s.url, subscriptions: s.subscriptions })
+            .collect();
+        let links = links.clone();
+        IsaChanged {
+            version,
+            subscribers: count,
+            notify: Box::pin(async move { peers::fan_out(&links, subscribers, &path, scope, body).await }),
+        }
+    }
+}
+
+/// What the DSS answered to a subscription's PUT.
+pub(super) struct Subscribed {
+    pub version: String,
+    pub notification_index: i32,
+    /// The ISAs already in its area.
+    pub present: Vec<IsaSummary>,
+}
+
+/// The ISAs a subscription's answer names, as the DP keeps them. One the DSS describes wrongly is the DSS's fault,
+/// not the operator's.
+pub(super) fn present<I>(
+    isas: &[I],
+    summary: impl Fn(&I) -> Result<IsaSummary, ApiError>,
+) -> Result<Vec<IsaSummary>, ApiError> {
+    isas.iter()
+        .map(summary)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::Upstream(format!("the DSS's answer to the subscription: {e}")))
+}

@@ -46,6 +46,8 @@ use crate::{app, interuss, map, scd, uss};
         map::script,
         map::style,
         map::basemap,
+        map::region,
+        map::basemap_url,
         map::vendored,
         map::airspace,
         map::events,

@@ -67,6 +67,7 @@ pub(crate) fn routes() -> Routes<Arc<AppState>> {
         .get("/map/map.css", style)
         .get("/map/basemap.json", basemap)
         .get("/map/region.pmtiles", region)
+        .get("/map/places.json", places)
         .get("/map/api/basemap", basemap_url)
         .get("/map/vendor/{file}", vendored)
         .get("/map/api/airspace", airspace)
@@ -98,6 +99,12 @@ pub(crate) async fn style(State(state): State<Arc<AppState>>) -> Response {
     responses((status = 200, description = "Land and borders (Natural Earth 1:50m)")))]
 pub(crate) async fn basemap(State(state): State<Arc<AppState>>) -> Response {
     asset(&state, "application/json", include_str!("../assets/map/basemap.json"))
+}
+
+#[utoipa::path(get, path = "/map/places.json", tag = "Web map",
+    responses((status = 200, description = "The regional basemap's named places (GeoNames, 1000 inhabitants or more, with their other names): GeoJSON points the page draws and searches")))]
+pub(crate) async fn places(State(state): State<Arc<AppState>>) -> Response {
+    asset(&state, "application/json", include_str!("../assets/map/places.json"))
 }
 
 /// The archive whole, or the one byte range a PMTiles reader asks for (it reads the header, then

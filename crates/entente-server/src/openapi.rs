@@ -47,6 +47,7 @@ use crate::{app, interuss, map, scd, uss};
         map::style,
         map::basemap,
         map::region,
+        map::places,
         map::basemap_url,
         map::vendored,
         map::airspace,

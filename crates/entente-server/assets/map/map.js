@@ -62,11 +62,13 @@ const pmtilesUrl = (url) => `pmtiles://${new URL(url, location.href).href}`;
 
 // The basemap the server embeds: the world (Natural Earth 1:50m land and borders, GeoJSON) under the
 // region the demo flies in (Natural Earth 1:10m water, national and cantonal borders around Lake Geneva,
-// vector tiles in region.pmtiles), so Lake Geneva is water and not land at drone scale.
+// vector tiles in region.pmtiles), so Lake Geneva is water and not land at drone scale, and the region's
+// named places (GeoNames, places.json), which "go to" also searches.
 const EMBEDDED_BASEMAP = {
   sources: {
     world: { type: "geojson", data: new URL("basemap.json", location.href).href, attribution: "Natural Earth" },
     region: { type: "vector", url: pmtilesUrl("region.pmtiles"), attribution: "Natural Earth" },
+    places: { type: "geojson", data: EMPTY, attribution: "GeoNames" },
   },
   layers: [
     { id: "world-land", type: "fill", source: "world", filter: kindIs("land"), paint: { "fill-color": "#f2efe6", "fill-antialias": false } },
@@ -74,6 +76,8 @@ const EMBEDDED_BASEMAP = {
     { id: "region-water", type: "fill", source: "region", "source-layer": "water", paint: { "fill-color": WATER } },
     { id: "region-shore", type: "line", source: "region", "source-layer": "water", paint: { "line-color": "#9cc3e0", "line-width": 1 } },
     { id: "region-province", type: "line", source: "region", "source-layer": "province", paint: { "line-color": "#c9c2b0", "line-width": 0.8, "line-dasharray": [1, 2] } },
+    { id: "region-place", type: "circle", source: "places", minzoom: 8,
+      paint: { "circle-color": "#6b6250", "circle-radius": ["case", [">=", ["get", "population"], 30000], 3.5, 2] } },
   ],
 };
 
@@ -181,6 +185,42 @@ const map = new maplibregl.Map({
 map.addControl(new maplibregl.NavigationControl({ visualizePitch: true }), "top-left");
 map.addControl(new maplibregl.ScaleControl({ unit: "metric", maxWidth: 160 }), "bottom-left");
 const styled = new Promise((resolve) => map.on("load", resolve));
+
+// ---- Named places: drawn, labelled and searched -----------------------------------------------------------
+
+// The embedded basemap's places (none over an operator's basemap), largest first.
+const places = operatorUrl ? [] : await fetch("places.json").then((r) => r.json()).then((c) => c.features).catch(() => []);
+if (places.length) styled.then(() => map.getSource("places").setData({ type: "FeatureCollection", features: places }));
+// The smallest population labelled at a zoom: only towns in a regional view, every village close up.
+const labelledFrom = (zoom) => (zoom < 8 ? Infinity : zoom < 10 ? 30000 : zoom < 12 ? 5000 : 0);
+const labels = new Map(); // place name and position -> its marker, for the labels shown now
+function labelPlaces() {
+  const bounds = map.getBounds();
+  const least = labelledFrom(map.getZoom());
+  const wanted = new Set();
+  for (const place of places) {
+    const { name, population } = place.properties;
+    const [lng, lat] = place.geometry.coordinates;
+    if (population < least || !bounds.contains([lng, lat])) continue;
+    const key = `${name} ${lng} ${lat}`;
+    wanted.add(key);
+    if (labels.has(key)) continue;
+    const element = Object.assign(document.createElement("div"), { className: population >= 30000 ? "place-label large" : "place-label", textContent: name });
+    labels.set(key, new maplibregl.Marker({ element, anchor: "left", offset: [5, 0] }).setLngLat([lng, lat]).addTo(map));
+  }
+  for (const [key, marker] of labels) if (!wanted.has(key)) { marker.remove(); labels.delete(key); }
+}
+if (places.length) map.on("moveend", labelPlaces);
+
+// Letters without accents or case, so "geneve" finds Genève.
+const folded = (text) => text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase().trim();
+// The place a name means: one whose name or other name is it, else one whose name starts with it; the
+// largest first.
+function findPlace(text) {
+  const wanted = folded(text);
+  const names = (place) => [place.properties.name, ...place.properties.other].map(folded);
+  return places.find((p) => names(p).includes(wanted)) ?? places.find((p) => names(p).some((n) => n.startsWith(wanted)));
+}
 
 // A circle's outline as a polygon of 64 sides, fine enough at any zoom an operator uses.
 function circleRing([lng, lat], radius) {
@@ -586,14 +626,24 @@ function show3d(on) {
   map.jumpTo(on ? { pitch: 60 } : { pitch: 0, bearing: 0 });
 }
 
-// "46.52, 6.63" (latitude first, as operators read coordinates) centres the map there, about 2 km across.
+// "46.52, 6.63" (latitude first, as operators read coordinates) centres the map there, about 2 km across;
+// a place's name ("Lausanne", "geneve") centres it on that place, about 4 km across.
 function goTo(text) {
   const message = $("goto-message");
   const match = /^\s*(-?\d+(?:\.\d+)?)\s*[,;\s]\s*(-?\d+(?:\.\d+)?)\s*$/.exec(text);
   const lat = match && Number(match[1]);
   const lng = match && Number(match[2]);
+  const place = !match && text.trim() && findPlace(text);
+  if (place) {
+    message.textContent = `${place.properties.name} (${place.properties.country})`;
+    delete message.dataset.state;
+    centreOn(place.geometry.coordinates, 4000);
+    return;
+  }
   if (!match) {
-    message.textContent = "Type a latitude and a longitude in degrees, e.g. 46.52, 6.63.";
+    message.textContent = places.length
+      ? `No place named "${text.trim()}" here; or type a latitude and a longitude in degrees, e.g. 46.52, 6.63.`
+      : "Type a latitude and a longitude in degrees, e.g. 46.52, 6.63.";
   } else if (Math.abs(lat) > 85) {
     message.textContent = `Latitude ${lat} is out of the map: between -85 and 85 degrees.`;
   } else if (Math.abs(lng) > 180) {

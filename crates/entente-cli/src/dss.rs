@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use entente_dss::{Dss, Limits, SystemClock};
 use entente_server::auth::{AuthConfig, Authenticator};
-use entente_server::{AppState, DEFAULT_CLIENT_CONCURRENCY};
+use entente_server::{AppState, BasemapUrl, DEFAULT_CLIENT_CONCURRENCY};
 use entente_store::{ABANDONED_AFTER, EtcdConfig, EtcdStore, RedbStore};
 
 use crate::listener::ListenerArgs;
@@ -88,6 +88,10 @@ pub(crate) struct DssArgs {
     /// Also serve the web map under /map/, readable without a token by anyone who reaches this address.
     #[arg(long, env = "ENTENTE_MAP")]
     map: bool,
+    /// With --map: draw the map over this basemap instead of the embedded ones, a raster or vector tile
+    /// server's URL template with `{z}`, `{x}` and `{y}`, or a PMTiles archive's URL (served with byte ranges).
+    #[arg(long, env = "ENTENTE_BASEMAP_URL", requires = "map")]
+    basemap_url: Option<BasemapUrl>,
     /// Deliberately broken pool reads, answered from this instance's replica without catching up with the
     /// pool: only for showing that `entente check-pool --unsafe-local-reads` catches the violation.
     #[arg(long, hide = true)]
@@ -150,7 +154,7 @@ pub(crate) async fn run(args: DssArgs) -> anyhow::Result<()> {
     let state = AppState::new(dss, Arc::new(auth), args.max_body_bytes)
         .with_client_concurrency(args.client_concurrency)
         .with_listener_limits(args.listener.limits());
-    let state = Arc::new(if args.map { state.with_map() } else { state });
+    let state = Arc::new(if args.map { state.with_map().with_map_basemap(args.basemap_url) } else { state });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;

@@ -14,7 +14,7 @@ use entente_server::auth::{Authenticator, TokenIssuer};
 use entente_server::uss::{
     AuditLog, TokenSource, UssConfig, UssState, declare_flights, render_metrics, rounds, uss_app,
 };
-use entente_server::{AppState, MapOperator};
+use entente_server::{AppState, BasemapUrl, MapOperator};
 use entente_store::RedbStore;
 
 use crate::dss::serve_until_signal;
@@ -43,6 +43,11 @@ pub(crate) struct ServeArgs {
     /// on a collision course), so the map has something to show.
     #[arg(long)]
     seed: bool,
+    /// Draw the map over this basemap instead of the embedded ones: a raster or vector tile server's URL
+    /// template with `{z}`, `{x}` and `{y}`, or a PMTiles archive's URL (served with byte ranges). The page
+    /// may then reach that server, and only it beside this one.
+    #[arg(long, env = "ENTENTE_BASEMAP_URL")]
+    basemap_url: Option<BasemapUrl>,
     /// How long an ended entity stays readable by id before it is evicted, in minutes.
     #[arg(long, env = "ENTENTE_RETENTION_MINUTES", default_value_t = 30)]
     retention_minutes: i64,
@@ -68,7 +73,10 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let base = internal_base(address);
     let auth = dev_authenticator(&issuer, &base)?;
     let operators = Operators::open(auth.clone(), &base, &args.data_dir, &pem)?;
-    let state = AppState::new(dss, auth, 1 << 20).with_map().with_listener_limits(args.listener.limits());
+    let state = AppState::new(dss, auth, 1 << 20)
+        .with_map()
+        .with_map_basemap(args.basemap_url)
+        .with_listener_limits(args.listener.limits());
     let state = Arc::new(operators.announce(state, &base, &pem)?);
     let router = operators.mount(entente_server::app(state.clone()));
     let rounds = operators.spawn_rounds();

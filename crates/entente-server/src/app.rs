@@ -17,7 +17,7 @@ use crate::client_limit::{ClientLimit, DEFAULT_CLIENT_CONCURRENCY, Limited, per_
 use crate::error::ApiError;
 use crate::extract::Edge;
 use crate::listener::ListenerLimits;
-use crate::map::MapOperator;
+use crate::map::{BasemapUrl, MapOperator};
 use crate::metrics::Metrics;
 use crate::path_params::check_path_params;
 use crate::request_id::{Internal, request_id};
@@ -36,6 +36,8 @@ pub struct AppState {
     pub extra_metrics: Vec<Box<dyn Fn() -> String + Send + Sync>>,
     /// The USSs the map plans for (see [`crate::map`]); none unless given.
     pub map_operators: Vec<MapOperator>,
+    /// The operator's own basemap, drawn instead of the embedded ones; none unless given.
+    pub map_basemap: Option<BasemapUrl>,
     /// Set when the server begins to shut down, so that endless responses (the map's event stream) end.
     pub closing: watch::Sender<bool>,
     /// The requests each client (token subject) may have in flight at once.
@@ -54,6 +56,7 @@ impl AppState {
             map: false,
             extra_metrics: Vec::new(),
             map_operators: Vec::new(),
+            map_basemap: None,
             closing: watch::Sender::new(false),
             client_limit: Arc::new(ClientLimit::new(DEFAULT_CLIENT_CONCURRENCY)),
             listener_limits: ListenerLimits::default(),
@@ -75,6 +78,12 @@ impl AppState {
     /// Also serves the web map; see [`crate::map`] for who may read it.
     pub fn with_map(mut self) -> AppState {
         self.map = true;
+        self
+    }
+
+    /// Has the map draw the operator's basemap instead of the embedded ones (only when the map is served).
+    pub fn with_map_basemap(mut self, basemap: Option<BasemapUrl>) -> AppState {
+        self.map_basemap = basemap;
         self
     }
 

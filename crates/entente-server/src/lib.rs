@@ -27,7 +27,7 @@ pub use app::{AppState, app};
 pub use client_limit::DEFAULT_CLIENT_CONCURRENCY;
 pub use error::ApiError;
 pub use listener::{ListenerLimits, serve_with_limits};
-pub use map::MapOperator;
+pub use map::{BasemapUrl, MapOperator};
 
 /// Serves the DSS of `state` until `shutdown` resolves, then ends event streams and lets in-flight requests finish.
 pub async fn serve(

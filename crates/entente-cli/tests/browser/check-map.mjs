@@ -1,7 +1,7 @@
 // Drives the web map in Debian's Chromium for entente-cli's integration test (tests/integration/serve.rs),
 // which reads one JSON line per step on stdout and answers on stdin. Usage:
 //   node check-map.mjs CHROMIUM URL SCREENSHOT_DIR
-// Steps: "loaded" (what the page drew), then it waits for an intent id on stdin, written by the test
+// Steps: "loaded" (what the page drew, Lake Geneva included, and where "go to" a place's name led), then it waits for an intent id on stdin, written by the test
 // after the page loaded, and reports "updated" once the page drew it without a reload, with the details
 // panel after a click on it; "early" is what the page draws with the time slider at its start. Then it
 // plans through the page: it reads a plan from stdin ({"operator", "vertices": [[lng, lat], ...]}), picks
@@ -70,7 +70,36 @@ try {
     })),
   };
   await page.screenshot({ path: `${screenshots}/profile.png` });
-  report("loaded", { entities, land: (await rendered(page, ["world-land"])).length, profile, errors, elsewhere });
+  // The regional basemap: out on Lake Geneva, in a view 40 km across, the map draws the lake from region.pmtiles, in
+  // the water's colour, where the world basemap alone has land; then back to the view the next steps use.
+  const camera = await page.evaluate(() => ({ center: entente.map.getCenter(), zoom: entente.map.getZoom() }));
+  await page.evaluate(() => entente.centreOn([6.56, 46.48], 40000));
+  const lake = await page.evaluate(async () => {
+    await entente.settled();
+    const point = entente.map.project([6.56, 46.48]);
+    const canvas = entente.map.getCanvas();
+    const copy = Object.assign(document.createElement("canvas"), { width: canvas.width, height: canvas.height });
+    const context = copy.getContext("2d");
+    context.drawImage(canvas, 0, 0);
+    const scale = canvas.width / canvas.clientWidth;
+    return {
+      water: entente.map.queryRenderedFeatures(point, { layers: ["region-water"] }).length,
+      land: entente.map.queryRenderedFeatures(point, { layers: ["world-land"] }).length,
+      pixel: [...context.getImageData(Math.round(point.x * scale), Math.round(point.y * scale), 1, 1).data].slice(0, 3),
+    };
+  });
+  await page.screenshot({ path: `${screenshots}/lake.png` });
+  // "Go to" by the basemap's place names, accents and case aside: where the map is centred after each.
+  const search = [];
+  for (const name of ["Lausanne", "geneve"]) {
+    await page.fill("#goto-text", name);
+    await page.click('#goto button[type="submit"]');
+    const centre = await page.evaluate(async () => { await entente.settled(); return entente.map.getCenter(); });
+    search.push({ name, lng: centre.lng, lat: centre.lat, message: await page.textContent("#goto-message") });
+  }
+  await page.fill("#goto-text", "");
+  await page.evaluate((camera) => entente.map.jumpTo(camera), camera);
+  report("loaded", { entities, land: (await rendered(page, ["world-land"])).length, lake, search, profile, errors, elsewhere });
 
   const { value: id } = await lines.next();
   // The page learns of the write live; Fit brings every entity into view, and a click on the new one

@@ -383,6 +383,26 @@ fn headless_chromium_renders_the_seeded_airspace_and_follows_it_live() -> anyhow
     let loaded = step(&mut lines, "loaded")?;
     ensure!(loaded["elsewhere"] == json!([]), "the page reached other hosts: {}", loaded["elsewhere"]);
     ensure!(loaded["land"].as_u64().is_some_and(|n| n >= 1), "the basemap's land is not drawn: {loaded}");
+    // Lake Geneva is water at drone scale: the regional basemap's lake is rendered there, over the world's
+    // 1:50m land (which has no hole for it), so the pixel has the water's colour (#cfe3f2), not the land's
+    // (#f2efe6).
+    let lake = &loaded["lake"];
+    ensure!(
+        lake["water"].as_u64().is_some_and(|n| n >= 1),
+        "the regional basemap draws no water on Lake Geneva: {lake}"
+    );
+    let rgb: Vec<i64> = lake["pixel"].as_array().into_iter().flatten().filter_map(|c| c.as_i64()).collect();
+    ensure!(
+        matches!(rgb[..], [r, g, b] if (r - 0xcf).abs() <= 12 && (g - 0xe3).abs() <= 12 && (b - 0xf2).abs() <= 12),
+        "Lake Geneva is not drawn in the water's colour: {lake}"
+    );
+    // "Go to" finds a place by the basemap's names: Lausanne by its name, Geneva by "geneve" (Genève).
+    for (name, lat, lng) in [("Lausanne", 46.516, 6.633), ("geneve", 46.202, 6.146)] {
+        let found = loaded["search"].as_array().into_iter().flatten().find(|s| s["name"] == name);
+        let found = found.with_context(|| format!("no search for {name}: {loaded}"))?;
+        let (at_lat, at_lng) = (found["lat"].as_f64().unwrap_or(0.0), found["lng"].as_f64().unwrap_or(0.0));
+        ensure!((at_lat - lat).abs() < 0.01 && (at_lng - lng).abs() < 0.01, "go to {name}: {found}");
+    }
     let shapes = drawn(&loaded);
     for kind in ["operational_intents", "constraints", "subscriptions", "identification_service_areas"] {
         for id in ids(&seeded[kind]) {

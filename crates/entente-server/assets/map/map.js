@@ -1,8 +1,12 @@
 // The Entente airspace map: MapLibre GL JS (vendored under vendor/, embedded in the binary like this file)
-// draws the DSS's airspace, the basemap and Remote ID; nothing is loaded from elsewhere, so an operator
-// without internet sees everything. Every volume is a GeoJSON feature whose properties say how it is drawn
+// draws the DSS's airspace, the basemap and Remote ID; nothing is loaded from elsewhere (unless the operator
+// gave the server a basemap of their own, --basemap-url), so an operator without internet sees everything. Every volume is a GeoJSON feature whose properties say how it is drawn
 // (kind, state, conflict, own, blocking, selected) and, in 3D, between which altitudes it is extruded.
 import * as maplibregl from "./vendor/maplibre-gl.mjs";
+
+// The PMTiles reader (vendor/pmtiles.js, a classic script loaded before this module, defines `pmtiles`):
+// MapLibre asks it for each tile of a `pmtiles://` source, and it reads them from the archive by byte range.
+maplibregl.addProtocol("pmtiles", new pmtiles.Protocol().tile);
 
 const EARTH_RADIUS_M = 6371008.8;
 // Volumes without an upper altitude are extruded this far above their lower one: high enough to stand out
@@ -53,21 +57,69 @@ const KIND_COLOURS = ["match", ["get", "kind"], "intent", STATE_COLOURS, "#8b1e3
 const kindIs = (kind) => ["==", ["get", "kind"], kind];
 const selected = ["boolean", ["get", "selected"], false];
 
-function style() {
+const WATER = "#cfe3f2";
+const pmtilesUrl = (url) => `pmtiles://${new URL(url, location.href).href}`;
+
+// The basemap the server embeds: the world (Natural Earth 1:50m land and borders, GeoJSON) under the
+// region the demo flies in (Natural Earth 1:10m water, national and cantonal borders around Lake Geneva,
+// vector tiles in region.pmtiles), so Lake Geneva is water and not land at drone scale, and the region's
+// named places (GeoNames, places.json), which "go to" also searches.
+const EMBEDDED_BASEMAP = {
+  sources: {
+    world: { type: "geojson", data: new URL("basemap.json", location.href).href, attribution: "Natural Earth" },
+    region: { type: "vector", url: pmtilesUrl("region.pmtiles"), attribution: "Natural Earth" },
+    places: { type: "geojson", data: EMPTY, attribution: "GeoNames" },
+  },
+  layers: [
+    { id: "world-land", type: "fill", source: "world", filter: kindIs("land"), paint: { "fill-color": "#f2efe6", "fill-antialias": false } },
+    { id: "world-border", type: "line", source: "world", filter: kindIs("border"), paint: { "line-color": "#b9b2a0", "line-width": 0.8, "line-dasharray": [3, 2] } },
+    { id: "region-water", type: "fill", source: "region", "source-layer": "water", paint: { "fill-color": WATER } },
+    { id: "region-shore", type: "line", source: "region", "source-layer": "water", paint: { "line-color": "#9cc3e0", "line-width": 1 } },
+    { id: "region-province", type: "line", source: "region", "source-layer": "province", paint: { "line-color": "#c9c2b0", "line-width": 0.8, "line-dasharray": [1, 2] } },
+    { id: "region-place", type: "circle", source: "places", minzoom: 8,
+      paint: { "circle-color": "#6b6250", "circle-radius": ["case", [">=", ["get", "population"], 30000], 3.5, 2] } },
+  ],
+};
+
+// The operator's basemap (--basemap-url), drawn instead of the embedded one: a `{z}/{x}/{y}` template is a
+// raster tile server; a PMTiles archive says itself whether its tiles are images or vector tiles. Vector
+// tiles come without a style, so each layer the archive lists is drawn plainly (areas filled, lines
+// stroked), water in the map's water colour.
+async function operatorBasemap(url) {
+  const attribution = "Operator's basemap";
+  const raster = (source) => ({ sources: { operator: source }, layers: [{ id: "operator-raster", type: "raster", source: "operator" }] });
+  if (url.includes("{z}")) return raster({ type: "raster", tiles: [url], tileSize: 256, attribution });
+  const archive = new pmtiles.PMTiles(url);
+  if ((await archive.getHeader()).tileType !== pmtiles.TileType.Mvt) return raster({ type: "raster", url: pmtilesUrl(url), tileSize: 256, attribution });
+  const layerIds = ((await archive.getMetadata()).vector_layers ?? []).map((layer) => layer.id);
+  return {
+    sources: { operator: { type: "vector", url: pmtilesUrl(url), attribution } },
+    layers: layerIds.flatMap((layer) => {
+      const water = /water|ocean|lake|river|sea/i.test(layer);
+      return [
+        { id: `operator-${layer}-fill`, type: "fill", source: "operator", "source-layer": layer, filter: ["==", ["geometry-type"], "Polygon"],
+          paint: { "fill-color": water ? WATER : "#e4e0d4", "fill-opacity": water ? 1 : 0.6 } },
+        { id: `operator-${layer}-line`, type: "line", source: "operator", "source-layer": layer, filter: ["==", ["geometry-type"], "LineString"],
+          paint: { "line-color": water ? "#9cc3e0" : "#a89f8a", "line-width": 1 } },
+      ];
+    }),
+  };
+}
+
+function style(basemap) {
   const source = () => ({ type: "geojson", data: EMPTY });
   return {
     version: 8,
     sources: {
-      world: { type: "geojson", data: new URL("basemap.json", location.href).href, attribution: "Natural Earth" },
+      ...basemap.sources,
       airspace: source(),
       draft: source(),
       preview: source(),
       rid: source(),
     },
     layers: [
-      { id: "water", type: "background", paint: { "background-color": "#cfe3f2" } },
-      { id: "world-land", type: "fill", source: "world", filter: kindIs("land"), paint: { "fill-color": "#f2efe6", "fill-antialias": false } },
-      { id: "world-border", type: "line", source: "world", filter: kindIs("border"), paint: { "line-color": "#b9b2a0", "line-width": 0.8, "line-dasharray": [3, 2] } },
+      { id: "water", type: "background", paint: { "background-color": WATER } },
+      ...basemap.layers,
       { id: "subscriptions-line", type: "line", source: "airspace", filter: kindIs("subscription"), layout: { visibility: "none" },
         paint: { "line-color": "#555", "line-width": ["case", selected, 3, 1.5], "line-dasharray": [4, 2] } },
       { id: "isas-fill", type: "fill", source: "airspace", filter: kindIs("isa"), paint: { "fill-color": "#7b5cd6", "fill-opacity": 0.15 } },
@@ -118,9 +170,11 @@ const TOGGLED = {
 // Where a click or a query finds entities, topmost first.
 const ENTITY_LAYERS = ["intents-fill", "constraints-fill", "isas-fill", "subscriptions-line"];
 
+// The server says whether the operator gave a basemap of their own; if asking fails, the embedded one.
+const operatorUrl = await fetch("api/basemap").then((r) => r.json()).then((b) => b.url).catch(() => null);
 const map = new maplibregl.Map({
   container: "map",
-  style: style(),
+  style: style(operatorUrl ? await operatorBasemap(operatorUrl) : EMBEDDED_BASEMAP),
   center: [6.63, 46.52],
   zoom: 3,
   maxPitch: 70,
@@ -131,6 +185,42 @@ const map = new maplibregl.Map({
 map.addControl(new maplibregl.NavigationControl({ visualizePitch: true }), "top-left");
 map.addControl(new maplibregl.ScaleControl({ unit: "metric", maxWidth: 160 }), "bottom-left");
 const styled = new Promise((resolve) => map.on("load", resolve));
+
+// ---- Named places: drawn, labelled and searched -----------------------------------------------------------
+
+// The embedded basemap's places (none over an operator's basemap), largest first.
+const places = operatorUrl ? [] : await fetch("places.json").then((r) => r.json()).then((c) => c.features).catch(() => []);
+if (places.length) styled.then(() => map.getSource("places").setData({ type: "FeatureCollection", features: places }));
+// The smallest population labelled at a zoom: only towns in a regional view, every village close up.
+const labelledFrom = (zoom) => (zoom < 8 ? Infinity : zoom < 10 ? 30000 : zoom < 12 ? 5000 : 0);
+const labels = new Map(); // place name and position -> its marker, for the labels shown now
+function labelPlaces() {
+  const bounds = map.getBounds();
+  const least = labelledFrom(map.getZoom());
+  const wanted = new Set();
+  for (const place of places) {
+    const { name, population } = place.properties;
+    const [lng, lat] = place.geometry.coordinates;
+    if (population < least || !bounds.contains([lng, lat])) continue;
+    const key = `${name} ${lng} ${lat}`;
+    wanted.add(key);
+    if (labels.has(key)) continue;
+    const element = Object.assign(document.createElement("div"), { className: population >= 30000 ? "place-label large" : "place-label", textContent: name });
+    labels.set(key, new maplibregl.Marker({ element, anchor: "left", offset: [5, 0] }).setLngLat([lng, lat]).addTo(map));
+  }
+  for (const [key, marker] of labels) if (!wanted.has(key)) { marker.remove(); labels.delete(key); }
+}
+if (places.length) map.on("moveend", labelPlaces);
+
+// Letters without accents or case, so "geneve" finds Genève.
+const folded = (text) => text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase().trim();
+// The place a name means: one whose name or other name is it, else one whose name starts with it; the
+// largest first.
+function findPlace(text) {
+  const wanted = folded(text);
+  const names = (place) => [place.properties.name, ...place.properties.other].map(folded);
+  return places.find((p) => names(p).includes(wanted)) ?? places.find((p) => names(p).some((n) => n.startsWith(wanted)));
+}
 
 // A circle's outline as a polygon of 64 sides, fine enough at any zoom an operator uses.
 function circleRing([lng, lat], radius) {
@@ -536,14 +626,24 @@ function show3d(on) {
   map.jumpTo(on ? { pitch: 60 } : { pitch: 0, bearing: 0 });
 }
 
-// "46.52, 6.63" (latitude first, as operators read coordinates) centres the map there, about 2 km across.
+// "46.52, 6.63" (latitude first, as operators read coordinates) centres the map there, about 2 km across;
+// a place's name ("Lausanne", "geneve") centres it on that place, about 4 km across.
 function goTo(text) {
   const message = $("goto-message");
   const match = /^\s*(-?\d+(?:\.\d+)?)\s*[,;\s]\s*(-?\d+(?:\.\d+)?)\s*$/.exec(text);
   const lat = match && Number(match[1]);
   const lng = match && Number(match[2]);
+  const place = !match && text.trim() && findPlace(text);
+  if (place) {
+    message.textContent = `${place.properties.name} (${place.properties.country})`;
+    delete message.dataset.state;
+    centreOn(place.geometry.coordinates, 4000);
+    return;
+  }
   if (!match) {
-    message.textContent = "Type a latitude and a longitude in degrees, e.g. 46.52, 6.63.";
+    message.textContent = places.length
+      ? `No place named "${text.trim()}" here; or type a latitude and a longitude in degrees, e.g. 46.52, 6.63.`
+      : "Type a latitude and a longitude in degrees, e.g. 46.52, 6.63.";
   } else if (Math.abs(lat) > 85) {
     message.textContent = `Latitude ${lat} is out of the map: between -85 and 85 degrees.`;
   } else if (Math.abs(lng) > 180) {

@@ -40,6 +40,8 @@ async fn the_page_and_its_assets_are_embedded() -> anyhow::Result<()> {
         ("vendor/maplibre-gl-worker.mjs", "javascript"),
         ("vendor/maplibre-gl.css", "css"),
         ("vendor/maplibre-gl.LICENSE.txt", "text/plain"),
+        ("vendor/pmtiles.js", "javascript"),
+        ("vendor/pmtiles.LICENSE.txt", "text/plain"),
     ] {
         let response = http.get(format!("{}/map/{asset}", dss.base)).send().await?;
         ensure!(response.status() == 200, "GET /map/{asset}: {}", response.status());
@@ -69,6 +71,33 @@ async fn the_page_and_its_assets_are_embedded() -> anyhow::Result<()> {
     );
     let borders = geometry("border").context("the basemap's borders")?;
     ensure!(borders["coordinates"].as_array().is_some_and(|b| !b.is_empty()), "the basemap has borders");
+
+    // The regional basemap is a PMTiles archive read by byte ranges, as the page's reader asks for them.
+    let region = format!("{}/map/region.pmtiles", dss.base);
+    let whole = http.get(&region).send().await?;
+    ensure!(whole.status() == 200, "GET /map/region.pmtiles: {}", whole.status());
+    let whole = whole.bytes().await?;
+    ensure!(whole.starts_with(b"PMTiles") && whole[7] == 3, "a PMTiles version 3 archive");
+    let head = http.get(&region).header("range", "bytes=0-16383").send().await?;
+    ensure!(head.status() == 206, "the header's range: {}", head.status());
+    let content_range = head.headers().get("content-range").context("a content range")?.to_str()?.to_owned();
+    let last = whole.len().min(16384) - 1;
+    ensure!(content_range == format!("bytes 0-{last}/{}", whole.len()), "{content_range}");
+    ensure!(head.bytes().await? == whole[..=last], "the range's bytes");
+    let past = http.get(&region).header("range", format!("bytes={}-", whole.len())).send().await?;
+    ensure!(past.status() == 416, "a range past the end: {}", past.status());
+    // Its named places, which the page draws and searches.
+    let places: Value = http.get(format!("{}/map/places.json", dss.base)).send().await?.json().await?;
+    let lausanne = places["features"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["properties"]["name"] == "Lausanne")
+        .context("Lausanne among the places")?;
+    ensure!(lausanne["geometry"]["type"] == "Point", "{lausanne}");
+    // No basemap of the operator's unless one was given.
+    let operator: Value = http.get(format!("{}/map/api/basemap", dss.base)).send().await?.json().await?;
+    ensure!(operator == json!({ "url": null }), "{operator}");
     Ok(())
 }
 

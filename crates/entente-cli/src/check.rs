@@ -70,7 +70,8 @@ pub(crate) struct CheckPoolArgs {
     /// How long a SIGSTOP lasts, in seconds.
     #[arg(long, default_value_t = 10.0)]
     stop_secs: f64,
-    /// Run deliberately broken instances, whose reads do not catch up with the pool, to see the check fail.
+    /// Run deliberately broken instances, which answer reads from their replica while writes do not wait for
+    /// the other instances to apply them, to see the check fail.
     #[arg(long)]
     unsafe_local_reads: bool,
 }

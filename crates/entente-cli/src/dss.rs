@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use entente_dss::{Dss, Limits, SystemClock};
 use entente_server::auth::{AuthConfig, Authenticator};
 use entente_server::{AppState, DEFAULT_CLIENT_CONCURRENCY};
-use entente_store::{ABANDONED_AFTER, EtcdConfig, EtcdStore, RedbStore};
+use entente_store::{ABANDONED_AFTER, EtcdConfig, EtcdStore, LocalReads, RedbStore};
 
 use crate::listener::ListenerArgs;
 
@@ -88,8 +88,21 @@ pub(crate) struct DssArgs {
     /// Also serve the web map under /map/, readable without a token by anyone who reaches this address.
     #[arg(long, env = "ENTENTE_MAP")]
     map: bool,
-    /// Deliberately broken pool reads, answered from this instance's replica without catching up with the
-    /// pool: only for showing that `entente check-pool --unsafe-local-reads` catches the violation.
+    /// With --store etcd, answer every read after a quorum read of the pool's newest revision, instead of from
+    /// this instance's replica while its etcd lease is certainly alive.
+    #[arg(long, env = "ENTENTE_POOL_QUORUM_READS")]
+    pool_quorum_reads: bool,
+    /// TTL of this instance's etcd lease, in seconds: as a pool member it answers reads from its replica while
+    /// the lease is certainly alive, and a member that stopped holds the pool's writes back for at most this long.
+    #[arg(long, env = "ENTENTE_POOL_LEASE_SECS", default_value_t = LocalReads::default().lease_ttl.as_secs())]
+    pool_lease_secs: u64,
+    /// Bound on how much this host's monotonic clock may run faster or slower than the etcd leader's, as a
+    /// fraction (0.01: 1 %); the lease counts as alive for its TTL less this share.
+    #[arg(long, env = "ENTENTE_POOL_CLOCK_DRIFT", default_value_t = LocalReads::default().clock_drift)]
+    pool_clock_drift: f64,
+    /// Deliberately broken pool: reads answered from this instance's replica while writes do not wait for the
+    /// members to apply them. Only for showing that `entente check-pool --unsafe-local-reads` catches the
+    /// violation.
     #[arg(long, hide = true)]
     unsafe_local_reads: bool,
 }
@@ -124,17 +137,26 @@ pub(crate) async fn run(args: DssArgs) -> anyhow::Result<()> {
             if args.etcd_endpoints.is_empty() {
                 anyhow::bail!("--store etcd needs --etcd-endpoints URL[,URL...]");
             }
+            if !(0.0..1.0).contains(&args.pool_clock_drift) || args.pool_lease_secs == 0 {
+                anyhow::bail!("--pool-clock-drift must be in [0, 1) and --pool-lease-secs at least 1");
+            }
+            let local_reads = LocalReads {
+                lease_ttl: Duration::from_secs(args.pool_lease_secs),
+                clock_drift: args.pool_clock_drift,
+                writes_wait: !args.unsafe_local_reads,
+                ..LocalReads::default()
+            };
             let config = EtcdConfig {
                 endpoints: args.etcd_endpoints.clone(),
                 prefix: args.etcd_prefix.clone(),
                 abandoned_after: ABANDONED_AFTER,
+                local_reads: (!args.pool_quorum_reads || args.unsafe_local_reads).then_some(local_reads),
             };
             let store = Arc::new(EtcdStore::connect(&config)?);
             let (snapshot, at) = store.snapshot().await.with_context(|| {
                 format!("loading the pool from etcd at {}", args.etcd_endpoints.join(","))
             })?;
-            let dss = Dss::pooled(store.clone(), snapshot, at, Arc::new(SystemClock), limits);
-            let dss = Arc::new(if args.unsafe_local_reads { dss.without_read_catch_up() } else { dss });
+            let dss = Arc::new(Dss::pooled(store.clone(), snapshot, at, Arc::new(SystemClock), limits));
             let follower = store.follow(dss.clone());
             (dss, Some(follower))
         }

@@ -340,26 +340,38 @@ async fn keep(inner: &Arc<Inner>) -> Revision {
     }
 }
 
-/// Puts the newest revision with content the feed applied into the member key, one put in flight at a time.
+/// Publications in flight at once. A writer waits for the other members' publications, so one that had to wait
+/// for the previous put to commit before it could start would add up to two commits to a write's answer.
+const PUBLICATIONS_IN_FLIGHT: usize = 3;
+
+/// Puts the newest revision with content the feed applied into the member key, a few puts in flight at a time,
+/// each tried again until it commits. They may commit out of order, so the key may briefly name an older revision
+/// than before: still one the instance applied, which only makes a writer wait for the next.
 async fn publish(inner: Arc<Inner>, key: Vec<u8>, lease: i64) {
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(PUBLICATIONS_IN_FLIGHT));
+    // Dropped, hence aborted, with this task when the membership ends.
+    let mut puts = tokio::task::JoinSet::new();
     let mut view = inner.members.view.subscribe();
-    let mut published = view.borrow().content;
+    let mut sent = view.borrow().content;
     loop {
-        let content = match view.wait_for(|v| v.content > published).await {
+        let Ok(permit) = in_flight.clone().acquire_owned().await else { return };
+        sent = match view.wait_for(|v| v.content > sent).await {
             Ok(view) => view.content,
             Err(_) => return,
         };
         let txn = TxnRequest {
-            success: vec![Op::put_leased(&key, content.to_string().as_bytes(), lease)],
+            success: vec![Op::put_leased(&key, sent.to_string().as_bytes(), lease)],
             ..TxnRequest::default()
         };
-        match inner.etcd.txn(&txn).await {
-            Ok(_) => published = content,
-            Err(failure) => {
+        let inner = inner.clone();
+        puts.spawn(async move {
+            while let Err(failure) = inner.etcd.txn(&txn).await {
                 tracing::debug!(error = %failure.error, "publishing the applied revision failed; trying again");
                 tokio::time::sleep(RETRY).await;
             }
-        }
+            drop(permit);
+        });
+        while puts.try_join_next().is_some() {}
     }
 }
 

@@ -101,7 +101,7 @@ pub(crate) struct DssArgs {
     #[arg(long, env = "ENTENTE_POOL_CLOCK_DRIFT", default_value_t = LocalReads::default().clock_drift)]
     pool_clock_drift: f64,
     /// Deliberately broken pool: reads answered from this instance's replica while writes do not wait for the
-    /// members to apply them. Only for showing that `entente check-pool --unsafe-local-reads` catches the
+    /// members to receive them, nor commits for the members before reads see them. Only for showing that `entente check-pool --unsafe-local-reads` catches the
     /// violation.
     #[arg(long, hide = true)]
     unsafe_local_reads: bool,
@@ -143,7 +143,7 @@ pub(crate) async fn run(args: DssArgs) -> anyhow::Result<()> {
             let local_reads = LocalReads {
                 lease_ttl: Duration::from_secs(args.pool_lease_secs),
                 clock_drift: args.pool_clock_drift,
-                writes_wait: !args.unsafe_local_reads,
+                wait_for_members: !args.unsafe_local_reads,
                 ..LocalReads::default()
             };
             let config = EtcdConfig {

@@ -8,7 +8,7 @@ mod local;
 mod lossy;
 mod members;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -306,6 +306,8 @@ async fn follow_once(inner: &Inner, dss: &Dss) -> Result<(), FollowEnd> {
     }
     let from = applied + 1;
     let mut watch = etcd.watch(&start, &end, from).await?;
+    // Commits received but not yet shown to reads, with the newest content received as of each.
+    let mut received: VecDeque<(Revision, Vec<Change>, Revision)> = VecDeque::new();
     while let Some(result) = watch.next().await? {
         if result.compact_revision > 0 {
             return Err(FollowEnd::Compacted);
@@ -317,8 +319,15 @@ async fn follow_once(inner: &Inner, dss: &Dss) -> Result<(), FollowEnd> {
         // etcd never splits one revision's events across messages, so each group here is one whole commit.
         for group in result.events.chunk_by(|a, b| a.kv.mod_revision == b.kv.mod_revision) {
             let at = group[0].kv.mod_revision;
-            dss.replicate(at, &changes_of(layout, group)?);
-            inner.members.applied(layout, at, group);
+            let changes = changes_of(layout, group)?;
+            received.push_back((at, changes, inner.members.received(layout, at, group)));
+        }
+        // A commit is shown once every member received it: a read that saw it then finishes before any read that
+        // could miss it starts (see `members`). Member keys arrive in this feed, so only a message can change that.
+        while let Some((at, changes, _)) =
+            received.pop_front_if(|(_, _, content)| inner.members.shown(*content))
+        {
+            dss.replicate(at, &changes);
         }
     }
     Ok(())

@@ -1,7 +1,7 @@
 //! Reads answered from the local replica, still linearizable: each following instance is a member of the pool,
-//! holding an etcd lease and a member key that says which revision it applied; a write is acknowledged only once
-//! every member that existed when it committed applied it or lost its key, and a member answers reads locally
-//! only while its lease is certainly alive by its own monotonic clock. The argument is in
+//! holding an etcd lease and a member key that says which revision its feed received; a commit is shown to reads,
+//! and a write acknowledged, only once every member that existed then received it or lost its key, and a member
+//! answers reads locally only while its lease is certainly alive by its own monotonic clock. The argument is in
 //! `docs/design/etcd-pool.md`.
 
 use std::collections::HashMap;
@@ -26,9 +26,10 @@ pub struct LocalReads {
     /// Taken off the lease on top of the drift: the time between reading the clock and the read's snapshot,
     /// and etcd's own scheduling of expiries.
     pub margin: Duration,
-    /// Writes wait for every member to apply them before they are acknowledged. Off only in a deliberately
-    /// broken instance, to show that `entente check-pool` catches reads that miss acknowledged writes.
-    pub writes_wait: bool,
+    /// Writes wait for every member to receive them before they are acknowledged, and commits are shown to reads
+    /// only once every member received them. Off only in a deliberately broken instance, to show that `entente
+    /// check-pool` catches reads that miss acknowledged writes.
+    pub wait_for_members: bool,
 }
 
 impl Default for LocalReads {
@@ -37,7 +38,7 @@ impl Default for LocalReads {
             lease_ttl: Duration::from_secs(3),
             clock_drift: 0.01,
             margin: Duration::from_millis(100),
-            writes_wait: true,
+            wait_for_members: true,
         }
     }
 }
@@ -56,29 +57,29 @@ impl LocalReads {
 struct Member {
     /// The revision that created its key.
     created: Revision,
-    /// The newest revision it said it applied.
+    /// The newest revision it said its feed received.
     published: Revision,
 }
 
-/// What this instance's feed applied, and the members as of that revision.
+/// What this instance's feed received, and the members as of that revision.
 #[derive(Debug, Default)]
 pub(super) struct View {
     /// A feed keeps this view current; without one, writes read the member keys from etcd instead.
     following: bool,
-    applied: Revision,
-    /// The newest applied revision that holds more than member keys: what this instance publishes, so that
+    received: Revision,
+    /// The newest received revision that holds more than member keys: what this instance publishes, so that
     /// publications do not acknowledge each other without end.
     content: Revision,
     members: HashMap<Vec<u8>, Member>,
 }
 
 impl View {
-    /// Whether a write committed at `at` may be acknowledged: this replica applied it, and every member whose key
+    /// Whether a commit at `at` may be shown or acknowledged: this feed received it, and every member whose key
     /// existed at `at` (created at or before it and, being still here, not deleted since) published `at` or
     /// later. A key deleted since (its lease expired or was revoked) is not waited for, nor one created after
-    /// `at`, nor this instance's own (`own`), which applied what this replica applied.
+    /// `at`, nor this instance's own (`own`), which received what this feed received.
     fn covers(&self, at: Revision, own: Option<&[u8]>) -> bool {
-        self.applied >= at
+        self.received >= at
             && self
                 .members
                 .iter()
@@ -86,7 +87,7 @@ impl View {
     }
 }
 
-/// The revision a member key's value names; a value that is not one names nothing applied.
+/// The revision a member key's value names; a value that is not one names nothing received.
 fn published(value: &[u8]) -> Revision {
     std::str::from_utf8(value).ok().and_then(|v| v.parse().ok()).unwrap_or(0)
 }
@@ -120,19 +121,36 @@ impl Membership {
         self.joined.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The revision a read must have applied to answer from the replica, while this instance is a member whose
-    /// lease is certainly alive; `None` when the read must ask etcd for the pool's newest revision instead.
+    /// The revision a read must have shown to answer from the replica, while this instance is a member whose
+    /// lease is certainly alive: its joining revision, and every commit its feed received so far; `None` when the
+    /// read must ask etcd for the pool's newest revision instead.
     pub(super) fn local_read(&self) -> Option<Revision> {
         let config = self.config.as_ref()?;
         let joined = self.joined();
         let joined = joined.as_ref()?;
-        (joined.renewed.elapsed() < config.certain(joined.ttl)).then_some(joined.created)
+        let received = self.view.borrow().content;
+        (joined.renewed.elapsed() < config.certain(joined.ttl)).then_some(joined.created.max(received))
     }
 
-    /// Whether the feed, about to watch from `applied + 1`, must first read the member keys as of `applied`.
-    pub(super) fn needs_load(&self, applied: Revision) -> bool {
+    fn wait_for_members(&self) -> bool {
+        self.config.as_ref().is_none_or(|c| c.wait_for_members)
+    }
+
+    /// Whether a commit whose feed had received content up to `content` may be shown to reads: every member whose
+    /// key existed at `content` received it too, or is gone. A read that saw it, and any read that starts after,
+    /// on any member, then sees it.
+    pub(super) fn shown(&self, content: Revision) -> bool {
+        if !self.wait_for_members() {
+            return true;
+        }
+        let own = self.joined().as_ref().map(|j| j.key.clone());
+        self.view.borrow().covers(content, own.as_deref())
+    }
+
+    /// Whether the feed, about to watch from `shown + 1`, must first read the member keys as of `shown`.
+    pub(super) fn needs_load(&self, shown: Revision) -> bool {
         let view = self.view.borrow();
-        !view.following || view.applied != applied
+        !view.following || view.received != shown
     }
 
     /// The member keys as of revision `at`, where the feed starts.
@@ -144,11 +162,11 @@ impl Membership {
                 (kv.key.clone(), Member { created: kv.create_revision, published: published(&kv.value) })
             })
             .collect();
-        self.view.send_replace(View { following: true, applied: at, content: at, members });
+        self.view.send_replace(View { following: true, received: at, content: at, members });
     }
 
-    /// One commit the feed applied, as its events.
-    pub(super) fn applied(&self, layout: &Layout, at: Revision, events: &[Event]) {
+    /// One commit the feed received, as its events; answers the newest revision with content received so far.
+    pub(super) fn received(&self, layout: &Layout, at: Revision, events: &[Event]) -> Revision {
         self.view.send_modify(|view| {
             let mut content = false;
             for event in events {
@@ -162,11 +180,12 @@ impl Membership {
                     view.members.insert(kv.key.clone(), member);
                 }
             }
-            view.applied = at;
+            view.received = at;
             if content {
                 view.content = at;
             }
         });
+        self.view.borrow().content
     }
 
     /// The feed stopped: this instance no longer answers reads locally, and its writes read the member keys from
@@ -199,7 +218,7 @@ const POLL: Duration = Duration::from_millis(5);
 /// Waits until a write committed at `at` may be acknowledged ([`View::covers`]). The write is durable, so it
 /// never ends in an error: while etcd or the feed is away, it waits.
 pub(super) async fn acknowledged(inner: &Inner, at: Revision) {
-    if inner.members.config.as_ref().is_some_and(|c| !c.writes_wait) {
+    if !inner.members.wait_for_members() {
         return;
     }
     let own = inner.members.joined().as_ref().map(|j| j.key.clone());
@@ -244,7 +263,7 @@ impl Drop for Following {
     }
 }
 
-/// Joins the pool, keeps the lease alive and publishes what the feed applied; joins again with a new lease
+/// Joins the pool, keeps the lease alive and publishes what the feed received; joins again with a new lease
 /// whenever the membership ends.
 async fn take_part(inner: Arc<Inner>) {
     let Some(config) = inner.members.config.clone() else { return };
@@ -253,7 +272,7 @@ async fn take_part(inner: Arc<Inner>) {
     loop {
         // A member that left because its feed fell behind joins again once it caught up, or it would only hold
         // writes back again.
-        if view.wait_for(|v| v.following && v.applied >= behind).await.is_err() {
+        if view.wait_for(|v| v.following && v.received >= behind).await.is_err() {
             return;
         }
         match join(&inner, &config).await {
@@ -292,7 +311,7 @@ async fn join(inner: &Arc<Inner>, config: &LocalReads) -> Result<(), entente_dss
     Ok(())
 }
 
-/// Renews the lease every third of its TTL, and publishes what the feed applied meanwhile, until the lease is
+/// Renews the lease every third of its TTL, and publishes what the feed received meanwhile, until the lease is
 /// lost or the feed fell behind etcd by half a TTL (a member whose feed stalls would hold every write back);
 /// answers the revision the feed must reach before joining again.
 async fn keep(inner: &Arc<Inner>) -> Revision {
@@ -304,15 +323,15 @@ async fn keep(inner: &Arc<Inner>) -> Revision {
     let _publisher = AbortOnDrop(publisher);
     let period = ttl / 3;
     let mut pause = period;
-    // A revision etcd had when a renewal was answered and the feed had not applied, and since when.
+    // A revision etcd had when a renewal was answered and the feed had not received, and since when.
     let mut behind: Option<(Revision, Instant)> = None;
     loop {
         tokio::time::sleep(pause).await;
-        let applied = inner.members.view.borrow().applied;
+        let received = inner.members.view.borrow().received;
         match behind {
-            Some((at, _)) if applied >= at => behind = None,
+            Some((at, _)) if received >= at => behind = None,
             Some((at, since)) if since.elapsed() >= ttl / 2 => {
-                tracing::warn!(applied, etcd = at, "this instance's feed fell behind; leaving the members");
+                tracing::warn!(received, etcd = at, "this instance's feed fell behind; leaving the members");
                 return at;
             }
             _ => {}
@@ -327,7 +346,7 @@ async fn keep(inner: &Arc<Inner>) -> Revision {
                 if let Some(joined) = inner.members.joined().as_mut() {
                     joined.renewed = joined.renewed.max(sent);
                 }
-                if behind.is_none() && applied < revision {
+                if behind.is_none() && received < revision {
                     behind = Some((revision, sent));
                 }
                 pause = period;
@@ -344,9 +363,9 @@ async fn keep(inner: &Arc<Inner>) -> Revision {
 /// for the previous put to commit before it could start would add up to two commits to a write's answer.
 const PUBLICATIONS_IN_FLIGHT: usize = 3;
 
-/// Puts the newest revision with content the feed applied into the member key, a few puts in flight at a time,
+/// Puts the newest revision with content the feed received into the member key, a few puts in flight at a time,
 /// each tried again until it commits. They may commit out of order, so the key may briefly name an older revision
-/// than before: still one the instance applied, which only makes a writer wait for the next.
+/// than before: still one the instance received, which only makes a writer wait for the next.
 async fn publish(inner: Arc<Inner>, key: Vec<u8>, lease: i64) {
     let in_flight = Arc::new(tokio::sync::Semaphore::new(PUBLICATIONS_IN_FLIGHT));
     // Dropped, hence aborted, with this task when the membership ends.
@@ -366,7 +385,7 @@ async fn publish(inner: Arc<Inner>, key: Vec<u8>, lease: i64) {
         let inner = inner.clone();
         puts.spawn(async move {
             while let Err(failure) = inner.etcd.txn(&txn).await {
-                tracing::debug!(error = %failure.error, "publishing the applied revision failed; trying again");
+                tracing::debug!(error = %failure.error, "publishing the received revision failed; trying again");
                 tokio::time::sleep(RETRY).await;
             }
             drop(permit);
@@ -390,24 +409,24 @@ mod tests {
     use super::super::{ABANDONED_AFTER, EtcdConfig, EtcdStore, LocalEtcd, lossy};
     use super::*;
 
-    fn view(applied: Revision, members: &[(&str, Revision, Revision)]) -> View {
+    fn view(received: Revision, members: &[(&str, Revision, Revision)]) -> View {
         let members = members
             .iter()
             .map(|&(key, created, published)| (key.as_bytes().to_vec(), Member { created, published }))
             .collect();
-        View { following: true, applied, content: applied, members }
+        View { following: true, received, content: received, members }
     }
 
     #[test]
     fn a_write_waits_for_every_member_whose_key_existed_when_it_committed() {
         // `b` existed at 10 and has published only 9; `c` joined after the write.
         let members = view(12, &[("a", 3, 12), ("b", 5, 9), ("c", 11, 11)]);
-        assert!(!members.covers(10, None), "b has not applied 10");
-        assert!(members.covers(10, Some(b"b")), "this instance applied what its replica applied");
-        assert!(members.covers(9, None), "everyone applied 9");
+        assert!(!members.covers(10, None), "b has not received 10");
+        assert!(members.covers(10, Some(b"b")), "this instance received what its feed received");
+        assert!(members.covers(9, None), "everyone received 9");
         let without_b = view(12, &[("a", 3, 12), ("c", 11, 11)]);
         assert!(without_b.covers(10, None), "b's key is gone: its lease expired");
-        assert!(!without_b.covers(13, None), "this replica has not applied 13");
+        assert!(!without_b.covers(13, None), "this feed has not received 13");
     }
 
     #[test]

@@ -430,6 +430,20 @@ mod tests {
     }
 
     #[test]
+    fn a_commit_is_shown_to_reads_only_once_every_member_received_it() {
+        let members = Membership::new(Some(LocalReads::default()));
+        members.view.send_replace(view(12, &[("a", 3, 12), ("b", 5, 9)]));
+        assert!(
+            !members.shown(10),
+            "b has not received 10: a read here could see what a read at b then misses"
+        );
+        assert!(members.shown(9));
+        let broken = Membership::new(Some(LocalReads { wait_for_members: false, ..LocalReads::default() }));
+        broken.view.send_replace(view(12, &[("b", 5, 9)]));
+        assert!(broken.shown(10), "the deliberately broken instance shows what it received");
+    }
+
+    #[test]
     fn the_lease_counts_as_alive_for_its_ttl_less_the_drift_and_the_margin() {
         let config = LocalReads::default();
         let ttl = Duration::from_secs(3);

@@ -42,6 +42,8 @@ pub(crate) struct Header {
     member_id: u64,
     #[prost(int64, tag = "3")]
     pub(crate) revision: Revision,
+    #[prost(uint64, tag = "4")]
+    pub(crate) raft_term: u64,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -663,9 +665,10 @@ impl Etcd {
     }
 
     /// Renews lease `id` once, through the leader when it is known (a follower forwards it there); answers the
-    /// TTL the lease has from now on (0 once it expired) and etcd's revision. Gives up after `within`, so that a
-    /// stopped member does not hold renewals back longer than the lease lasts.
-    pub(crate) async fn keep_alive(&self, id: i64, within: Duration) -> Result<(i64, Revision), StoreError> {
+    /// TTL the lease has from now on (0 once it expired), etcd's revision and the raft term of the member that
+    /// answered. Gives up after `within`, so that a stopped member does not hold renewals back longer than the
+    /// lease lasts.
+    pub(crate) async fn keep_alive(&self, id: i64, within: Duration) -> Result<(i64, Header), StoreError> {
         self.find_leader().await;
         let leader = self.leader.load(Ordering::Relaxed);
         let i = if leader < self.members.len() { leader } else { self.current.load(Ordering::Relaxed) };
@@ -686,7 +689,7 @@ impl Etcd {
             answers.message().await?.ok_or_else(|| tonic::Status::unavailable("etcd closed the keep-alive"))
         };
         let failed = match tokio::time::timeout(within, renewal).await {
-            Ok(Ok(answer)) => return Ok((answer.ttl, answer.header.map_or(0, |h| h.revision))),
+            Ok(Ok(answer)) => return Ok((answer.ttl, answer.header.unwrap_or_default())),
             Ok(Err(status)) => status.to_string(),
             Err(_) => format!("no answer within {} ms", within.as_millis()),
         };

@@ -162,7 +162,10 @@ impl Membership {
                 (kv.key.clone(), Member { created: kv.create_revision, published: published(&kv.value) })
             })
             .collect();
-        self.view.send_replace(View { following: true, received: at, content: at, members });
+        // What the feed received before stays received, and published: reads here keep waiting for it.
+        self.view.send_modify(|view| {
+            *view = View { following: true, received: at, content: view.content.max(at), members };
+        });
     }
 
     /// One commit the feed received, as its events; answers the newest revision with content received so far.
@@ -182,7 +185,7 @@ impl Membership {
             }
             view.received = at;
             if content {
-                view.content = at;
+                view.content = view.content.max(at);
             }
         });
         self.view.borrow().content
@@ -319,7 +322,7 @@ async fn keep(inner: &Arc<Inner>) -> Revision {
     else {
         return 0;
     };
-    let publisher = tokio::spawn(publish(inner.clone(), key, lease));
+    let publisher = tokio::spawn(publish(inner.clone(), key.clone(), lease));
     let _publisher = AbortOnDrop(publisher);
     let period = ttl / 3;
     let mut pause = period;
@@ -337,19 +340,29 @@ async fn keep(inner: &Arc<Inner>) -> Revision {
             _ => {}
         }
         let sent = Instant::now();
-        match inner.etcd.keep_alive(lease, period).await {
+        let renewed = match inner.etcd.keep_alive(lease, period).await {
             Ok((remaining, _)) if remaining <= 0 => {
                 tracing::warn!(lease = %format!("{lease:x}"), "this instance's lease expired; joining again");
                 return 0;
             }
-            Ok((_, revision)) => {
+            Ok((_, answered)) => {
+                if behind.is_none() && received < answered.revision {
+                    behind = Some((answered.revision, sent));
+                }
+                confirmed(inner, &key, answered.raft_term).await
+            }
+            Err(e) => Err(e),
+        };
+        match renewed {
+            Ok(true) => {
                 if let Some(joined) = inner.members.joined().as_mut() {
                     joined.renewed = joined.renewed.max(sent);
                 }
-                if behind.is_none() && received < revision {
-                    behind = Some((revision, sent));
-                }
                 pause = period;
+            }
+            Ok(false) => {
+                tracing::warn!(lease = %format!("{lease:x}"), "this instance's member key is gone; joining again");
+                return 0;
             }
             Err(e) => {
                 tracing::debug!(error = %e, "renewing the lease failed; trying again");
@@ -362,6 +375,22 @@ async fn keep(inner: &Arc<Inner>) -> Revision {
 /// Publications in flight at once. A writer waits for the other members' publications, so one that had to wait
 /// for the previous put to commit before it could start would add up to two commits to a write's answer.
 const PUBLICATIONS_IN_FLIGHT: usize = 3;
+
+/// Whether a renewal answered in raft term `term` binds the pool: a linearizable read after its answer still finds
+/// the member key, in the same term. etcd 3.4 lets a leader cut off from its quorum answer renewals until it steps
+/// down, and those bind no later leader; the leader of a term that is still current renewed for real, and a later
+/// leader gives every lease its full TTL again. `Ok(false)` when the key is gone; an error when the term moved on
+/// meanwhile (the next renewal will tell).
+async fn confirmed(inner: &Inner, key: &[u8], term: u64) -> Result<bool, entente_dss::StoreError> {
+    let read =
+        inner.etcd.range_at_leader(&RangeRequest { key: key.to_vec(), ..RangeRequest::default() }).await?;
+    if read.header.as_ref().map(|h| h.raft_term) != Some(term) {
+        return Err(entente_dss::StoreError::Io(format!(
+            "the renewal was answered in raft term {term}, not now"
+        )));
+    }
+    Ok(!read.kvs.is_empty())
+}
 
 /// Puts the newest revision with content the feed received into the member key, a few puts in flight at a time,
 /// each tried again until it commits. They may commit out of order, so the key may briefly name an older revision

@@ -88,10 +88,11 @@ pub(crate) struct DssArgs {
     /// Also serve the web map under /map/, readable without a token by anyone who reaches this address.
     #[arg(long, env = "ENTENTE_MAP")]
     map: bool,
-    /// With --store etcd, answer every read after a quorum read of the pool's newest revision, instead of from
-    /// this instance's replica while its etcd lease is certainly alive.
-    #[arg(long, env = "ENTENTE_POOL_QUORUM_READS")]
-    pool_quorum_reads: bool,
+    /// With --store etcd, answer reads from this instance's replica while its etcd lease is certainly alive, as a
+    /// member of the pool, instead of after a quorum read of the pool's newest revision. Off by default: a stopped
+    /// etcd leader still breaks linearizability with it, and a killed member holds writes back for its lease.
+    #[arg(long, env = "ENTENTE_POOL_LOCAL_READS")]
+    pool_local_reads: bool,
     /// TTL of this instance's etcd lease, in seconds: as a pool member it answers reads from its replica while
     /// the lease is certainly alive, and a member that stopped holds the pool's writes back for at most this long.
     #[arg(long, env = "ENTENTE_POOL_LEASE_SECS", default_value_t = LocalReads::default().lease_ttl.as_secs())]
@@ -150,7 +151,7 @@ pub(crate) async fn run(args: DssArgs) -> anyhow::Result<()> {
                 endpoints: args.etcd_endpoints.clone(),
                 prefix: args.etcd_prefix.clone(),
                 abandoned_after: ABANDONED_AFTER,
-                local_reads: (!args.pool_quorum_reads || args.unsafe_local_reads).then_some(local_reads),
+                local_reads: (args.pool_local_reads || args.unsafe_local_reads).then_some(local_reads),
             };
             let store = Arc::new(EtcdStore::connect(&config)?);
             let (snapshot, at) = store.snapshot().await.with_context(|| {

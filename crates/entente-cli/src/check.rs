@@ -70,7 +70,11 @@ pub(crate) struct CheckPoolArgs {
     /// How long a SIGSTOP lasts, in seconds.
     #[arg(long, default_value_t = 10.0)]
     stop_secs: f64,
-    /// Run deliberately broken instances, whose reads do not catch up with the pool, to see the check fail.
+    /// Run the instances with reads answered from their replica (`entente dss --pool-local-reads`).
+    #[arg(long)]
+    local_reads: bool,
+    /// Run deliberately broken instances, which answer reads from their replica while writes do not wait for
+    /// the other instances to apply them, to see the check fail.
     #[arg(long)]
     unsafe_local_reads: bool,
 }
@@ -172,7 +176,7 @@ async fn run_one(args: &CheckPoolArgs, fault: Fault) -> anyhow::Result<Report> {
     let etcd =
         LocalEtcd::start(&scratch.path().join("etcd"), 3).context("starting etcd (install etcd-server)")?;
     let mut pool = Pool {
-        args: dss_args(&etcd, &public_key, args.unsafe_local_reads),
+        args: dss_args(&etcd, &public_key, args.local_reads, args.unsafe_local_reads),
         etcd,
         ports: (0..args.instances).map(|_| free_port()).collect::<anyhow::Result<_>>()?,
         instances: (0..args.instances).map(|_| None).collect(),
@@ -248,13 +252,21 @@ async fn run_one(args: &CheckPoolArgs, fault: Fault) -> anyhow::Result<Report> {
     Ok(Report { fault, faults_injected, counts, operations, wall, check_time: checked.elapsed(), violations })
 }
 
-fn dss_args(etcd: &LocalEtcd, public_key: &Path, unsafe_local_reads: bool) -> Vec<OsString> {
+fn dss_args(
+    etcd: &LocalEtcd,
+    public_key: &Path,
+    local_reads: bool,
+    unsafe_local_reads: bool,
+) -> Vec<OsString> {
     let mut args: Vec<OsString> = ["dss", "--audience", "localhost", "--store", "etcd", "--etcd-endpoints"]
         .into_iter()
         .map(OsString::from)
         .collect();
     args.push(etcd.endpoints().join(",").into());
     args.extend(["--public-key".into(), public_key.as_os_str().to_owned()]);
+    if local_reads {
+        args.push("--pool-local-reads".into());
+    }
     if unsafe_local_reads {
         args.push("--unsafe-local-reads".into());
     }

@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use entente_dss::{Dss, Limits, SystemClock};
 use entente_server::auth::{AuthConfig, Authenticator};
 use entente_server::{AppState, BasemapUrl, DEFAULT_CLIENT_CONCURRENCY};
-use entente_store::{ABANDONED_AFTER, EtcdConfig, EtcdStore, RedbStore};
+use entente_store::{ABANDONED_AFTER, EtcdConfig, EtcdStore, LocalReads, RedbStore};
 
 use crate::listener::ListenerArgs;
 
@@ -92,8 +92,22 @@ pub(crate) struct DssArgs {
     /// server's URL template with `{z}`, `{x}` and `{y}`, or a PMTiles archive's URL (served with byte ranges).
     #[arg(long, env = "ENTENTE_BASEMAP_URL", requires = "map")]
     basemap_url: Option<BasemapUrl>,
-    /// Deliberately broken pool reads, answered from this instance's replica without catching up with the
-    /// pool: only for showing that `entente check-pool --unsafe-local-reads` catches the violation.
+    /// With --store etcd, answer reads from this instance's replica while its etcd lease is certainly alive, as a
+    /// member of the pool, instead of after a quorum read of the pool's newest revision. Off by default: a stopped
+    /// etcd leader still breaks linearizability with it, and a killed member holds writes back for its lease.
+    #[arg(long, env = "ENTENTE_POOL_LOCAL_READS")]
+    pool_local_reads: bool,
+    /// TTL of this instance's etcd lease, in seconds: as a pool member it answers reads from its replica while
+    /// the lease is certainly alive, and a member that stopped holds the pool's writes back for at most this long.
+    #[arg(long, env = "ENTENTE_POOL_LEASE_SECS", default_value_t = LocalReads::default().lease_ttl.as_secs())]
+    pool_lease_secs: u64,
+    /// Bound on how much this host's monotonic clock may run faster or slower than the etcd leader's, as a
+    /// fraction (0.01: 1 %); the lease counts as alive for its TTL less this share.
+    #[arg(long, env = "ENTENTE_POOL_CLOCK_DRIFT", default_value_t = LocalReads::default().clock_drift)]
+    pool_clock_drift: f64,
+    /// Deliberately broken pool: reads answered from this instance's replica while writes do not wait for the
+    /// members to receive them, nor commits for the members before reads see them. Only for showing that `entente check-pool --unsafe-local-reads` catches the
+    /// violation.
     #[arg(long, hide = true)]
     unsafe_local_reads: bool,
 }
@@ -128,17 +142,26 @@ pub(crate) async fn run(args: DssArgs) -> anyhow::Result<()> {
             if args.etcd_endpoints.is_empty() {
                 anyhow::bail!("--store etcd needs --etcd-endpoints URL[,URL...]");
             }
+            if !(0.0..1.0).contains(&args.pool_clock_drift) || args.pool_lease_secs == 0 {
+                anyhow::bail!("--pool-clock-drift must be in [0, 1) and --pool-lease-secs at least 1");
+            }
+            let local_reads = LocalReads {
+                lease_ttl: Duration::from_secs(args.pool_lease_secs),
+                clock_drift: args.pool_clock_drift,
+                wait_for_members: !args.unsafe_local_reads,
+                ..LocalReads::default()
+            };
             let config = EtcdConfig {
                 endpoints: args.etcd_endpoints.clone(),
                 prefix: args.etcd_prefix.clone(),
                 abandoned_after: ABANDONED_AFTER,
+                local_reads: (args.pool_local_reads || args.unsafe_local_reads).then_some(local_reads),
             };
             let store = Arc::new(EtcdStore::connect(&config)?);
             let (snapshot, at) = store.snapshot().await.with_context(|| {
                 format!("loading the pool from etcd at {}", args.etcd_endpoints.join(","))
             })?;
-            let dss = Dss::pooled(store.clone(), snapshot, at, Arc::new(SystemClock), limits);
-            let dss = Arc::new(if args.unsafe_local_reads { dss.without_read_catch_up() } else { dss });
+            let dss = Arc::new(Dss::pooled(store.clone(), snapshot, at, Arc::new(SystemClock), limits));
             let follower = store.follow(dss.clone());
             (dss, Some(follower))
         }

@@ -52,8 +52,6 @@ enum Backend {
         commits: AtomicU64,
         /// Decisions refused at commit because another instance's write landed first.
         stale: AtomicU64,
-        /// Reads catch up with the pool's newest commit first; off only in a deliberately broken instance.
-        catch_up: bool,
     },
 }
 
@@ -104,22 +102,11 @@ impl Dss {
                 applied: watch::Sender::new(at),
                 commits: AtomicU64::new(0),
                 stale: AtomicU64::new(0),
-                catch_up: true,
             },
             clock,
             limits,
             changes: watch::Sender::new(0),
         }
-    }
-
-    /// Deliberately breaks linearizability: reads answer from the replica as it is, without catching up with
-    /// the pool, so they may miss a write another instance acknowledged. Only for showing that the pool's
-    /// checker catches such a violation.
-    pub fn without_read_catch_up(mut self) -> Dss {
-        if let Backend::Pooled { catch_up, .. } = &mut self.backend {
-            *catch_up = false;
-        }
-        self
     }
 
     /// Applies one commit of the pool, in revision order.
@@ -242,8 +229,8 @@ impl Dss {
     /// Decides on the replica, then commits only if no write that could change the decision landed since;
     /// otherwise decides again once the replica has the newer state. A commit is optimistic, so the first
     /// decision uses the replica as it is; a refusal, which writes nothing and is only final if made on
-    /// fresh state, is decided again after catching up with the pool. Answers as soon as etcd committed:
-    /// every read, here or elsewhere, first catches up with the pool's newest commit.
+    /// fresh state, is decided again after catching up with the pool. Answers once the store acknowledged the
+    /// commit: every read started after that, here or elsewhere, sees it ([`SharedStore::latest`]).
     async fn write_pooled<T: Notifies>(
         &self,
         store: &dyn SharedStore,
@@ -310,7 +297,7 @@ impl Dss {
     /// Makes a read linearizable: in a pool it answers only after applying every write acknowledged anywhere
     /// before the read began.
     async fn fresh(&self) -> Result<(), DssError> {
-        if let Backend::Pooled { store, catch_up: true, .. } = &self.backend {
+        if let Backend::Pooled { store, .. } = &self.backend {
             let target = store.latest().await?;
             self.caught_up(target).await?;
         }

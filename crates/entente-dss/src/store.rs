@@ -90,8 +90,9 @@ pub enum Committed {
 /// commits optimistically; the store refuses a commit that another instance's write may have invalidated,
 /// and feeds every committed group back to every instance in revision order ([`crate::Dss::replicate`]).
 pub trait SharedStore: Send + Sync + 'static {
-    /// The newest revision any instance committed (a quorum read): a read answered after this instance
-    /// applied it sees every write acknowledged before the read began.
+    /// A revision such that a read answered after this instance applied it sees every write acknowledged before
+    /// the read began: the newest revision any instance committed (a quorum read), or, where the store makes
+    /// writes wait until this instance applied them, one this instance applied or is about to.
     fn latest(&self) -> BoxFuture<'_, Result<Revision, StoreError>>;
 
     /// Commits `changes` atomically unless a write touching `footprint`, or any entity they change, landed

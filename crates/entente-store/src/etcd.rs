@@ -6,8 +6,9 @@ mod layout;
 mod local;
 #[cfg(test)]
 mod lossy;
+mod members;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,6 +25,7 @@ pub use grpc::Etcd;
 use grpc::{Compare, Event, Failure, KeyValue, Op, RangeRequest, TxnRequest, TxnResponse};
 use layout::{Kind, Layout};
 pub use local::LocalEtcd;
+pub use members::LocalReads;
 
 /// etcd's default `--max-txn-ops`: compares, and operations of a branch, each at most this many.
 const MAX_TXN_OPS: usize = 128;
@@ -47,6 +49,10 @@ pub struct EtcdConfig {
     /// How long a record of notifications still to count must stand unchanged before this instance counts
     /// them for the instance that wrote it, which then has surely stopped; [`ABANDONED_AFTER`] by default.
     pub abandoned_after: Duration,
+    /// How this instance answers reads while it follows the pool: from its replica while its lease is certainly
+    /// alive ([`LocalReads::default`]), or, with `None`, always after a quorum read of the pool's newest
+    /// revision. Either way its writes wait for the members that answer reads locally.
+    pub local_reads: Option<LocalReads>,
 }
 
 type Waiters = Mutex<Vec<oneshot::Sender<Result<Revision, StoreError>>>>;
@@ -58,6 +64,7 @@ struct Inner {
     etcd: Etcd,
     layout: Layout,
     slots: Slots,
+    members: members::Membership,
 }
 
 /// A key only this instance writes, one per transaction it has in flight. Each transaction requires the key as
@@ -151,6 +158,7 @@ impl EtcdStore {
             etcd: Etcd::new(config.endpoints.clone())?,
             layout: Layout::new(&config.prefix),
             slots: Slots::new(),
+            members: members::Membership::new(config.local_reads.clone()),
         });
         let handle = tokio::runtime::Handle::try_current()
             .map_err(|_| StoreError::Io("the etcd store needs a tokio runtime".into()))?;
@@ -178,11 +186,19 @@ impl EtcdStore {
         snapshot(&self.inner).await
     }
 
+    /// Whether this instance answers reads from its replica now, as a member of the pool whose lease is certainly
+    /// alive.
+    pub fn reads_locally(&self) -> bool {
+        self.inner.members.local_read().is_some()
+    }
+
     /// Feeds every commit after the instance's applied revision into `dss`, reconnecting to another member
-    /// when one fails and reloading the snapshot when etcd compacted the history it still needed.
+    /// when one fails and reloading the snapshot when etcd compacted the history it still needed. Meanwhile the
+    /// instance is one of the pool's members (with [`EtcdConfig::local_reads`]), until the returned task ends.
     pub fn follow(&self, dss: Arc<Dss>) -> JoinHandle<()> {
         let inner = self.inner.clone();
         self.handle.spawn(async move {
+            let _member = members::Following::start(&inner);
             loop {
                 match follow_once(&inner, &dss).await {
                     Ok(()) => tracing::debug!("etcd closed the watch; watching again"),
@@ -278,8 +294,20 @@ impl From<StoreError> for FollowEnd {
 async fn follow_once(inner: &Inner, dss: &Dss) -> Result<(), FollowEnd> {
     let (etcd, layout) = (&inner.etcd, &inner.layout);
     let (start, end) = layout.replicated();
-    let from = dss.applied().unwrap_or_default() + 1;
+    let applied = dss.applied().unwrap_or_default();
+    if inner.members.needs_load(applied) {
+        let (key, range_end) = layout.members();
+        let request = RangeRequest { key, range_end, revision: applied, ..RangeRequest::default() };
+        match etcd.range(&request).await {
+            Ok(members) => inner.members.load(layout, applied, &members.kvs),
+            Err(e) if grpc::compacted(&e) => return Err(FollowEnd::Compacted),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let from = applied + 1;
     let mut watch = etcd.watch(&start, &end, from).await?;
+    // Commits received but not yet shown to reads, with the newest content received as of each.
+    let mut received: VecDeque<(Revision, Vec<Change>, Revision)> = VecDeque::new();
     while let Some(result) = watch.next().await? {
         if result.compact_revision > 0 {
             return Err(FollowEnd::Compacted);
@@ -290,7 +318,16 @@ async fn follow_once(inner: &Inner, dss: &Dss) -> Result<(), FollowEnd> {
         }
         // etcd never splits one revision's events across messages, so each group here is one whole commit.
         for group in result.events.chunk_by(|a, b| a.kv.mod_revision == b.kv.mod_revision) {
-            dss.replicate(group[0].kv.mod_revision, &changes_of(layout, group)?);
+            let at = group[0].kv.mod_revision;
+            let changes = changes_of(layout, group)?;
+            received.push_back((at, changes, inner.members.received(layout, at, group)));
+        }
+        // A commit is shown once every member received it: a read that saw it then finishes before any read that
+        // could miss it starts (see `members`). Member keys arrive in this feed, so only a message can change that.
+        while let Some((at, changes, _)) =
+            received.pop_front_if(|(_, _, content)| inner.members.shown(*content))
+        {
+            dss.replicate(at, &changes);
         }
     }
     Ok(())
@@ -559,10 +596,15 @@ fn fresh_counter(counters: &mut BTreeMap<EntityId, bool>, id: EntityId, notifica
 }
 
 /// Counts, after a write committed, the notifications its own transaction had no room for, a budget at a time,
-/// and deletes their record. Each step requires the record as the previous step left it, so that a write is
-/// counted once even when [`finish_abandoned`] takes over an instance that stopped half way. A step whose answer
-/// was lost is settled on its slot like any transaction: read back if it applied, sent again if fenced.
-async fn count_later(inner: &Inner, later: Later, committed_at: Revision) -> Result<Assigned, StoreError> {
+/// and deletes their record; answers the indices and the revision of the last step. Each step requires the record
+/// as the previous step left it, so that a write is counted once even when [`finish_abandoned`] takes over an
+/// instance that stopped half way. A step whose answer was lost is settled on its slot like any transaction: read
+/// back if it applied, sent again if fenced.
+async fn count_later(
+    inner: &Inner,
+    later: Later,
+    committed_at: Revision,
+) -> Result<(Assigned, Revision), StoreError> {
     let Later { key, ids } = later;
     let mut assigned = Assigned::new();
     let mut at = committed_at;
@@ -598,25 +640,29 @@ async fn count_later(inner: &Inner, later: Later, committed_at: Revision) -> Res
             break;
         }
     }
-    Ok(assigned)
+    Ok((assigned, at))
 }
 
-/// Completes a commit: counts what it had to count later, and answers with every index it got. The write is
-/// committed whatever happens here, so a failure to count is not an error answer: the record stays, another
-/// instance finishes it ([`finish_abandoned`]), and the answer gives the decision's own view of those indices.
+/// Completes a commit: counts what it had to count later, waits until the members that answer reads locally
+/// applied all of it ([`members::acknowledged`]), and answers with every index it got. The write is committed
+/// whatever happens here, so a failure to count is not an error answer: the record stays, another instance
+/// finishes it ([`finish_abandoned`]), and the answer gives the decision's own view of those indices.
 async fn finish(inner: &Inner, committed: Committed, later: Option<Later>) -> Result<Committed, StoreError> {
-    match (committed, later) {
-        (Committed::At(revision, mut assigned), Some(later)) => {
-            match count_later(inner, later, revision).await {
-                Ok(counted) => assigned.extend(counted),
-                Err(e) => {
-                    tracing::warn!(error = %e, "counting a committed write's later notifications failed")
-                }
+    let Committed::At(revision, mut assigned) = committed else { return Ok(committed) };
+    let mut last = revision;
+    if let Some(later) = later {
+        match count_later(inner, later, revision).await {
+            Ok((counted, at)) => {
+                assigned.extend(counted);
+                last = at;
             }
-            Ok(Committed::At(revision, assigned))
+            Err(e) => {
+                tracing::warn!(error = %e, "counting a committed write's later notifications failed")
+            }
         }
-        (committed, _) => Ok(committed),
     }
+    members::acknowledged(inner, last).await;
+    Ok(Committed::At(revision, assigned))
 }
 
 /// Far longer than an instance needs to count a write's notifications, unless it stopped.
@@ -913,13 +959,9 @@ async fn batch_commits(inner: Arc<Inner>, mut queue: mpsc::UnboundedReceiver<Pen
             match outcomes {
                 Ok(outcomes) => {
                     for ((later, answer), outcome) in answers.into_iter().zip(outcomes) {
-                        let Some(later) = later else {
-                            let _ = answer.send(Ok(outcome));
-                            continue;
-                        };
                         let inner = inner.clone();
                         tokio::spawn(async move {
-                            let _ = answer.send(finish(&inner, outcome, Some(later)).await);
+                            let _ = answer.send(finish(&inner, outcome, later).await);
                         });
                     }
                 }
@@ -969,6 +1011,11 @@ fn take_batch(waiting: &mut Vec<Pending>) -> Vec<Pending> {
 impl SharedStore for EtcdStore {
     fn latest(&self) -> BoxFuture<'_, Result<Revision, StoreError>> {
         Box::pin(async move {
+            // A member whose lease is certainly alive has applied every acknowledged write once it applied its own
+            // joining: the writers waited for it.
+            if let Some(joined) = self.inner.members.local_read() {
+                return Ok(joined);
+            }
             let (tx, rx) = oneshot::channel();
             self.waiters.lock().unwrap_or_else(|p| p.into_inner()).push(tx);
             self.wake.notify_one();
@@ -1022,6 +1069,7 @@ mod tests {
             etcd: Etcd::new(vec!["http://127.0.0.1:9".into()]).expect("a client"),
             layout: Layout::new("/t"),
             slots: Slots::new(),
+            members: members::Membership::new(None),
         }
     }
 
@@ -1082,11 +1130,13 @@ mod tests {
                 etcd: Etcd::new(vec![proxy.url()]).expect("a client"),
                 layout: Layout::new(&prefix),
                 slots: Slots::new(),
+                members: members::Membership::new(None),
             });
             let direct = Inner {
                 etcd: Etcd::new(cluster.endpoints()).expect("a client"),
                 layout: Layout::new(&prefix),
                 slots: Slots::new(),
+                members: members::Membership::new(None),
             };
             // Connected, and the leader known, before anything is lost.
             let head = RangeRequest { key: lossy.layout.head(), ..RangeRequest::default() };

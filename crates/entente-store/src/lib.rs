@@ -10,6 +10,6 @@ mod etcd;
 mod redb_store;
 mod uss;
 
-pub use etcd::{ABANDONED_AFTER, Etcd, EtcdConfig, EtcdStore, LocalEtcd};
+pub use etcd::{ABANDONED_AFTER, Etcd, EtcdConfig, EtcdStore, LocalEtcd, LocalReads};
 pub use redb_store::RedbStore;
 pub use uss::{USS_STORE_FILE, UssRedbStore};

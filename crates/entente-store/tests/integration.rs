@@ -546,7 +546,7 @@ mod redb {
 
 mod etcd {
     use super::*;
-    use entente_store::{EtcdConfig, EtcdStore, LocalEtcd};
+    use entente_store::{EtcdConfig, EtcdStore, LocalEtcd, LocalReads};
 
     /// A one-member cluster of its own (the pool tests run three), on a runtime the stores' tasks live on.
     struct Location {
@@ -582,6 +582,7 @@ mod etcd {
                 endpoints: location.cluster.endpoints(),
                 prefix: location.prefix.clone(),
                 abandoned_after: entente_store::ABANDONED_AFTER,
+                local_reads: Some(LocalReads::default()),
             };
             Ok(EtcdStore::connect(&config)?)
         }
@@ -705,6 +706,7 @@ mod etcd {
             endpoints: location.cluster.endpoints(),
             prefix: location.prefix.clone(),
             abandoned_after,
+            local_reads: Some(LocalReads::default()),
         };
         location.runtime.block_on(async {
             let a = Arc::new(EtcdStore::connect(&config(entente_store::ABANDONED_AFTER))?);
@@ -781,6 +783,94 @@ mod etcd {
         })
     }
 
+    /// An instance of a pool as `entente dss` runs one: its replica loaded, then fed, and a member of the pool.
+    async fn pooled(config: &EtcdConfig) -> Result<(Arc<EtcdStore>, Arc<entente_dss::Dss>)> {
+        use entente_dss::{Dss, Limits, SystemClock};
+
+        let store = Arc::new(EtcdStore::connect(config)?);
+        let (snapshot, at) = store.snapshot().await?;
+        let dss =
+            Arc::new(Dss::pooled(store.clone(), snapshot, at, Arc::new(SystemClock), Limits::default()));
+        // Detached: it follows for as long as the location's runtime runs.
+        drop(store.follow(dss.clone()));
+        Ok((store, dss))
+    }
+
+    async fn until(what: &str, done: impl Fn() -> bool) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !done() {
+            ensure!(tokio::time::Instant::now() < deadline, "never: {what}");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
+    /// Reads answered from one instance's replica see every write acknowledged through another before they began:
+    /// the writer waited until every member applied it.
+    #[test]
+    fn a_read_answered_locally_sees_a_write_acknowledged_through_another_instance() -> Result<()> {
+        let location = Etcd::fresh()?;
+        let config = EtcdConfig {
+            endpoints: location.cluster.endpoints(),
+            prefix: location.prefix.clone(),
+            abandoned_after: entente_store::ABANDONED_AFTER,
+            local_reads: Some(LocalReads::default()),
+        };
+        location.runtime.block_on(async {
+            let instances = [pooled(&config).await?, pooled(&config).await?];
+            until("both instances answer reads locally", || instances.iter().all(|(s, _)| s.reads_locally()))
+                .await?;
+            for n in 0..40 {
+                let ((_, writer), (reader_store, reader)) = (&instances[n % 2], &instances[(n + 1) % 2]);
+                let before = writer.get_availability("uss1").await?;
+                let state = if n % 2 == 0 { Availability::Down } else { Availability::Normal };
+                let written = writer.set_availability("uss1", &before.version, state).await?;
+                ensure!(reader_store.reads_locally(), "round {n}: the reader no longer answers locally");
+                let read = reader.get_availability("uss1").await?;
+                ensure!(read == written, "round {n}: read {read:?} after {written:?} was acknowledged");
+            }
+            Ok(())
+        })
+    }
+
+    /// An instance that starts behind the pool (its replica loaded before writes that were then acknowledged)
+    /// answers every read with them: before it joins through a quorum read, after it joined only once its
+    /// replica applied its joining revision.
+    #[test]
+    fn an_instance_joining_behind_the_pool_answers_reads_only_once_it_caught_up() -> Result<()> {
+        use entente_dss::{Dss, Limits, SystemClock};
+
+        let location = Etcd::fresh()?;
+        let config = EtcdConfig {
+            endpoints: location.cluster.endpoints(),
+            prefix: location.prefix.clone(),
+            abandoned_after: entente_store::ABANDONED_AFTER,
+            local_reads: Some(LocalReads::default()),
+        };
+        location.runtime.block_on(async {
+            let (writer_store, writer) = pooled(&config).await?;
+            until("the writer answers reads locally", || writer_store.reads_locally()).await?;
+            let late = Arc::new(EtcdStore::connect(&config)?);
+            let (snapshot, at) = late.snapshot().await?;
+            let reader =
+                Arc::new(Dss::pooled(late.clone(), snapshot, at, Arc::new(SystemClock), Limits::default()));
+            let mut written = writer.get_availability("uss1").await?;
+            for n in 0..50 {
+                let state = if n % 2 == 0 { Availability::Down } else { Availability::Normal };
+                written = writer.set_availability("uss1", &written.version, state).await?;
+            }
+            drop(late.follow(reader.clone()));
+            let mut local = 0;
+            while local < 20 {
+                let read = reader.get_availability("uss1").await?;
+                ensure!(read == written, "read {read:?} after {written:?} was acknowledged");
+                local += usize::from(late.reads_locally());
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            Ok(())
+        })
+    }
+
     /// An instance whose watch fell behind a compaction reloads the pool's state instead of staying stale.
     #[test]
     fn a_follower_behind_a_compaction_reloads() -> Result<()> {
@@ -791,6 +881,7 @@ mod etcd {
             endpoints: location.cluster.endpoints(),
             prefix: location.prefix.clone(),
             abandoned_after: entente_store::ABANDONED_AFTER,
+            local_reads: Some(LocalReads::default()),
         };
         location.runtime.block_on(async {
             let behind = Arc::new(EtcdStore::connect(&config)?);

@@ -433,10 +433,10 @@ fn histories_under_faults_are_linearizable() -> anyhow::Result<()> {
 }
 
 /// The same check finds the violation in a deliberately broken pool whose instances answer reads from their
-/// replica without catching up with the pool: a query right after a write acknowledged by the other instance
-/// misses it.
+/// replica while writes do not wait for the other instance to apply them: a query right after a write
+/// acknowledged by the other instance misses it.
 #[test]
-fn reads_that_do_not_catch_up_are_caught_by_the_check() -> anyhow::Result<()> {
+fn local_reads_without_the_write_side_wait_are_caught_by_the_check() -> anyhow::Result<()> {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_entente"))
         .args(["check-pool", "--operations", "2000", "--faults", "none", "--unsafe-local-reads"])
         .output()?;

@@ -1,4 +1,4 @@
-//! etcd's gRPC API (KV `Range` and `Txn`, `Watch`, Maintenance `Status`) with failover between members. The messages are the
+//! etcd's gRPC API (KV `Range` and `Txn`, `Watch`, `Lease`, Maintenance `Status`) with failover between members. The messages are the
 //! subset of etcd 3.4's `rpc.proto` and `kv.proto` this store uses, declared with prost's derive and the
 //! upstream field numbers, so the build needs neither protoc nor generated code.
 
@@ -23,6 +23,12 @@ const RANGE: &str = "/etcdserverpb.KV/Range";
 const TXN: &str = "/etcdserverpb.KV/Txn";
 const WATCH: &str = "/etcdserverpb.Watch/Watch";
 const STATUS: &str = "/etcdserverpb.Maintenance/Status";
+const LEASE_GRANT: &str = "/etcdserverpb.Lease/LeaseGrant";
+const LEASE_REVOKE: &str = "/etcdserverpb.Lease/LeaseRevoke";
+const LEASE_KEEP_ALIVE: &str = "/etcdserverpb.Lease/LeaseKeepAlive";
+
+/// How etcd words a read of a revision it compacted away (`ErrCompacted`).
+const COMPACTED: &str = "required revision has been compacted";
 
 /// How often transactions look for the leader again (a follower still forwards them meanwhile).
 const LEADER_RECHECK: Duration = Duration::from_secs(10);
@@ -36,6 +42,8 @@ pub(crate) struct Header {
     member_id: u64,
     #[prost(int64, tag = "3")]
     pub(crate) revision: Revision,
+    #[prost(uint64, tag = "4")]
+    pub(crate) raft_term: u64,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -53,6 +61,8 @@ struct StatusResponse {
 pub(crate) struct KeyValue {
     #[prost(bytes = "vec", tag = "1")]
     pub(crate) key: Vec<u8>,
+    #[prost(int64, tag = "2")]
+    pub(crate) create_revision: Revision,
     #[prost(int64, tag = "3")]
     pub(crate) mod_revision: Revision,
     /// Puts since the key was (re)created: 1 after its first put.
@@ -90,6 +100,9 @@ pub(crate) struct PutRequest {
     key: Vec<u8>,
     #[prost(bytes = "vec", tag = "2")]
     value: Vec<u8>,
+    /// The lease the key is attached to (0: none); etcd deletes the key when the lease expires.
+    #[prost(int64, tag = "3")]
+    lease: i64,
     #[prost(bool, tag = "4")]
     prev_kv: bool,
 }
@@ -177,6 +190,19 @@ impl Op {
             request: Some(Request::Put(PutRequest {
                 key: key.to_vec(),
                 value: value.to_vec(),
+                lease: 0,
+                prev_kv: false,
+            })),
+        }
+    }
+
+    /// A put attached to `lease`: it fails once the lease is gone, so it never brings back a key etcd deleted.
+    pub(crate) fn put_leased(key: &[u8], value: &[u8], lease: i64) -> Op {
+        Op {
+            request: Some(Request::Put(PutRequest {
+                key: key.to_vec(),
+                value: value.to_vec(),
+                lease,
                 prev_kv: false,
             })),
         }
@@ -184,7 +210,14 @@ impl Op {
 
     /// A put whose answer carries the key as it was before, so its version can be read.
     pub(crate) fn count(key: &[u8]) -> Op {
-        Op { request: Some(Request::Put(PutRequest { key: key.to_vec(), value: Vec::new(), prev_kv: true })) }
+        Op {
+            request: Some(Request::Put(PutRequest {
+                key: key.to_vec(),
+                value: Vec::new(),
+                lease: 0,
+                prev_kv: true,
+            })),
+        }
     }
 
     pub(crate) fn delete(key: &[u8]) -> Op {
@@ -272,6 +305,47 @@ impl OpResponse {
             _ => None,
         }
     }
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct LeaseGrantRequest {
+    #[prost(int64, tag = "1")]
+    ttl: i64,
+    #[prost(int64, tag = "2")]
+    id: i64,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct LeaseGrantResponse {
+    #[prost(int64, tag = "2")]
+    id: i64,
+    #[prost(int64, tag = "3")]
+    ttl: i64,
+    #[prost(string, tag = "4")]
+    error: String,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct LeaseRevokeRequest {
+    #[prost(int64, tag = "1")]
+    id: i64,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct LeaseRevokeResponse {}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct LeaseKeepAliveRequest {
+    #[prost(int64, tag = "1")]
+    id: i64,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct LeaseKeepAliveResponse {
+    #[prost(message, optional, tag = "1")]
+    header: Option<Header>,
+    #[prost(int64, tag = "3")]
+    ttl: i64,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -392,6 +466,11 @@ fn never_sent(status: &tonic::Status) -> bool {
         source = e.source();
     }
     false
+}
+
+/// Whether a read failed because etcd compacted the revision it asked for.
+pub(crate) fn compacted(error: &StoreError) -> bool {
+    matches!(error, StoreError::Io(message) if message.contains(COMPACTED))
 }
 
 /// Marks a look for the leader in progress while alive.
@@ -565,6 +644,61 @@ impl Etcd {
     pub(crate) async fn txn(&self, request: &TxnRequest) -> Result<TxnResponse, Failure> {
         self.find_leader().await;
         self.unary(TXN, request, false, true).await
+    }
+
+    /// Grants a lease of `ttl` seconds; answers its id and the TTL etcd gave it, which is never less than etcd's
+    /// minimum. A lease granted twice (an answer lost, the request sent again) expires unused.
+    pub(crate) async fn grant(&self, ttl: i64) -> Result<(i64, i64), StoreError> {
+        self.find_leader().await;
+        let granted: LeaseGrantResponse =
+            self.unary(LEASE_GRANT, &LeaseGrantRequest { ttl, id: 0 }, true, true).await?;
+        if !granted.error.is_empty() {
+            return Err(io(format!("etcd granted no lease: {}", granted.error)));
+        }
+        Ok((granted.id, granted.ttl))
+    }
+
+    /// Revokes a lease, deleting the keys attached to it.
+    pub(crate) async fn revoke(&self, id: i64) -> Result<(), StoreError> {
+        let _: LeaseRevokeResponse = self.unary(LEASE_REVOKE, &LeaseRevokeRequest { id }, true, true).await?;
+        Ok(())
+    }
+
+    /// Renews lease `id` once, through the leader when it is known (a follower forwards it there); answers the
+    /// TTL the lease has from now on (0 once it expired), etcd's revision and the raft term of the member that
+    /// answered. Gives up after `within`, so that a stopped member does not hold renewals back longer than the
+    /// lease lasts.
+    pub(crate) async fn keep_alive(&self, id: i64, within: Duration) -> Result<(i64, Header), StoreError> {
+        self.find_leader().await;
+        let leader = self.leader.load(Ordering::Relaxed);
+        let i = if leader < self.members.len() { leader } else { self.current.load(Ordering::Relaxed) };
+        let mut client = self.client(i);
+        let renewal = async {
+            client.ready().await.map_err(|e| tonic::Status::unavailable(format!("{NOT_CONNECTED}: {e}")))?;
+            // The request stream stays open until the answer came: etcd ends a stream whose client stopped.
+            let requests = futures_util::stream::once(std::future::ready(LeaseKeepAliveRequest { id }))
+                .chain(futures_util::stream::pending());
+            let mut answers = client
+                .streaming(
+                    tonic::Request::new(requests),
+                    PathAndQuery::from_static(LEASE_KEEP_ALIVE),
+                    ProstCodec::<LeaseKeepAliveRequest, LeaseKeepAliveResponse>::default(),
+                )
+                .await?
+                .into_inner();
+            answers.message().await?.ok_or_else(|| tonic::Status::unavailable("etcd closed the keep-alive"))
+        };
+        let failed = match tokio::time::timeout(within, renewal).await {
+            Ok(Ok(answer)) => return Ok((answer.ttl, answer.header.unwrap_or_default())),
+            Ok(Err(status)) => status.to_string(),
+            Err(_) => format!("no answer within {} ms", within.as_millis()),
+        };
+        if leader == i {
+            self.forget_leader(i);
+        } else {
+            self.move_on_from(i);
+        }
+        Err(io(format!("renewing lease {id:x} at {}: {failed}", self.members[i].0)))
     }
 
     /// Commits a transaction of one put, as the simplest write etcd can do (a benchmark's ceiling).

@@ -169,13 +169,30 @@ impl Layout {
         (start, end)
     }
 
+    /// The member key of the instance holding `lease`, attached to that lease, inside the replicated range so that
+    /// every feed delivers joins, departures and acknowledgements in revision order with the commits. Lease ids
+    /// are unique in the cluster, so a key is never reused by a later membership.
+    pub(crate) fn member(&self, lease: i64) -> Vec<u8> {
+        format!("{}/m/{lease:016x}", self.prefix).into_bytes()
+    }
+
+    /// `[start, end)` of the member keys.
+    pub(crate) fn members(&self) -> (Vec<u8>, Vec<u8>) {
+        (format!("{}/m/", self.prefix).into_bytes(), format!("{}/m0", self.prefix).into_bytes())
+    }
+
+    pub(crate) fn is_member(&self, key: &[u8]) -> bool {
+        let (start, end) = self.members();
+        key >= start.as_slice() && key < end.as_slice()
+    }
+
     /// Bumped by every write, so its revision is the newest commit of the pool.
     pub(crate) fn head(&self) -> Vec<u8> {
         format!("{}/head", self.prefix).into_bytes()
     }
 
-    /// `[start, end)` of everything an instance replicates: entities, `head` and counters, but no markers
-    /// and no records of notifications still to count.
+    /// `[start, end)` of everything an instance replicates: entities, `head`, member keys and counters, but no
+    /// markers and no records of notifications still to count.
     pub(crate) fn replicated(&self) -> (Vec<u8>, Vec<u8>) {
         (format!("{}/e/", self.prefix).into_bytes(), format!("{}/o", self.prefix).into_bytes())
     }

@@ -1,5 +1,5 @@
 //! A TCP proxy in front of an etcd member that loses requests or answers on demand, for the tests of what the
-//! store does when a transaction's outcome is unknown.
+//! store does when a transaction's outcome is unknown or an instance falls silent.
 
 use std::sync::{Arc, Mutex};
 
@@ -15,6 +15,8 @@ pub(super) enum Mode {
     DropAnswers,
     /// Requests are dropped: nothing reaches etcd.
     DropRequests,
+    /// Both are dropped, as for a process that was stopped (SIGSTOP) with its connections open.
+    Silent,
 }
 
 pub(super) struct Proxy {
@@ -90,7 +92,8 @@ async fn pump(
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
-        if *mode.lock().unwrap_or_else(|p| p.into_inner()) == dropping {
+        let now = *mode.lock().unwrap_or_else(|p| p.into_inner());
+        if now == dropping || now == Mode::Silent {
             continue;
         }
         if to.write_all(&buffer[..n]).await.is_err() {

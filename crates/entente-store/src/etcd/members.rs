@@ -1,0 +1,583 @@
+//! Reads answered from the local replica, still linearizable: each following instance is a member of the pool,
+//! holding an etcd lease and a member key that says which revision its feed received; a commit is shown to reads,
+//! and a write acknowledged, only once every member that existed then received it or lost its key, and a member
+//! answers reads locally only while its lease is certainly alive by its own monotonic clock. The argument is in
+//! `docs/design/etcd-pool.md`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use entente_dss::Revision;
+use tokio::sync::watch;
+
+use super::Inner;
+use super::grpc::{Event, KeyValue, Op, RangeRequest, TxnRequest};
+use super::layout::Layout;
+
+/// How a pooled instance may answer reads from its replica.
+#[derive(Clone, Debug)]
+pub struct LocalReads {
+    /// TTL of the instance's etcd lease (whole seconds; etcd raises it to its minimum, about 2 s by default). A
+    /// stopped instance holds every write of the pool back for at most this long, once.
+    pub lease_ttl: Duration,
+    /// Bound on how much faster or slower this host's monotonic clock may run than the etcd leader's (0.01: 1 %).
+    pub clock_drift: f64,
+    /// Taken off the lease on top of the drift: the time between reading the clock and the read's snapshot,
+    /// and etcd's own scheduling of expiries.
+    pub margin: Duration,
+    /// Writes wait for every member to receive them before they are acknowledged, and commits are shown to reads
+    /// only once every member received them. Off only in a deliberately broken instance, to show that `entente
+    /// check-pool` catches reads that miss acknowledged writes.
+    pub wait_for_members: bool,
+}
+
+impl Default for LocalReads {
+    fn default() -> LocalReads {
+        LocalReads {
+            lease_ttl: Duration::from_secs(3),
+            clock_drift: 0.01,
+            margin: Duration::from_millis(100),
+            wait_for_members: true,
+        }
+    }
+}
+
+impl LocalReads {
+    /// How long after sending a renewal that etcd answered the lease is certainly still alive: etcd expires it
+    /// no earlier than `ttl` after the leader renewed it, hence after the renewal was sent, as the leader's clock
+    /// counts; this host's clock may count that time as little as `ttl (1 - drift)`.
+    fn certain(&self, ttl: Duration) -> Duration {
+        ttl.mul_f64((1.0 - self.clock_drift).max(0.0)).saturating_sub(self.margin)
+    }
+}
+
+/// A member as the feed last showed it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Member {
+    /// The revision that created its key.
+    created: Revision,
+    /// The newest revision it said its feed received.
+    published: Revision,
+}
+
+/// What this instance's feed received, and the members as of that revision.
+#[derive(Debug, Default)]
+pub(super) struct View {
+    /// A feed keeps this view current; without one, writes read the member keys from etcd instead.
+    following: bool,
+    received: Revision,
+    /// The newest received revision that holds more than member keys: what this instance publishes, so that
+    /// publications do not acknowledge each other without end.
+    content: Revision,
+    members: HashMap<Vec<u8>, Member>,
+}
+
+impl View {
+    /// Whether a commit at `at` may be shown or acknowledged: this feed received it, and every member whose key
+    /// existed at `at` (created at or before it and, being still here, not deleted since) published `at` or
+    /// later. A key deleted since (its lease expired or was revoked) is not waited for, nor one created after
+    /// `at`, nor this instance's own (`own`), which received what this feed received.
+    fn covers(&self, at: Revision, own: Option<&[u8]>) -> bool {
+        self.received >= at
+            && self
+                .members
+                .iter()
+                .all(|(key, m)| m.created > at || m.published >= at || own == Some(key.as_slice()))
+    }
+}
+
+/// The revision a member key's value names; a value that is not one names nothing received.
+fn published(value: &[u8]) -> Revision {
+    std::str::from_utf8(value).ok().and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+/// This instance's membership while it holds one.
+#[derive(Debug)]
+struct Joined {
+    key: Vec<u8>,
+    lease: i64,
+    /// The revision that created the member key: a read answered locally waits until the replica applied it,
+    /// so a member that joins serves locally only once it caught up with every write acknowledged before.
+    created: Revision,
+    ttl: Duration,
+    /// When the newest renewal etcd answered was sent.
+    renewed: Instant,
+}
+
+/// The pool's membership as this instance sees it, and its own.
+pub(super) struct Membership {
+    config: Option<LocalReads>,
+    view: watch::Sender<View>,
+    joined: Mutex<Option<Joined>>,
+}
+
+impl Membership {
+    pub(super) fn new(config: Option<LocalReads>) -> Membership {
+        Membership { config, view: watch::Sender::new(View::default()), joined: Mutex::default() }
+    }
+
+    fn joined(&self) -> std::sync::MutexGuard<'_, Option<Joined>> {
+        self.joined.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The revision a read must have shown to answer from the replica, while this instance is a member whose
+    /// lease is certainly alive: its joining revision, and every commit its feed received so far; `None` when the
+    /// read must ask etcd for the pool's newest revision instead.
+    pub(super) fn local_read(&self) -> Option<Revision> {
+        let config = self.config.as_ref()?;
+        let joined = self.joined();
+        let joined = joined.as_ref()?;
+        let received = self.view.borrow().content;
+        (joined.renewed.elapsed() < config.certain(joined.ttl)).then_some(joined.created.max(received))
+    }
+
+    fn wait_for_members(&self) -> bool {
+        self.config.as_ref().is_none_or(|c| c.wait_for_members)
+    }
+
+    /// Whether a commit whose feed had received content up to `content` may be shown to reads: every member whose
+    /// key existed at `content` received it too, or is gone. A read that saw it, and any read that starts after,
+    /// on any member, then sees it.
+    pub(super) fn shown(&self, content: Revision) -> bool {
+        if !self.wait_for_members() {
+            return true;
+        }
+        let own = self.joined().as_ref().map(|j| j.key.clone());
+        self.view.borrow().covers(content, own.as_deref())
+    }
+
+    /// Whether the feed, about to watch from `shown + 1`, must first read the member keys as of `shown`.
+    pub(super) fn needs_load(&self, shown: Revision) -> bool {
+        let view = self.view.borrow();
+        !view.following || view.received != shown
+    }
+
+    /// The member keys as of revision `at`, where the feed starts.
+    pub(super) fn load(&self, layout: &Layout, at: Revision, kvs: &[KeyValue]) {
+        let members = kvs
+            .iter()
+            .filter(|kv| layout.is_member(&kv.key))
+            .map(|kv| {
+                (kv.key.clone(), Member { created: kv.create_revision, published: published(&kv.value) })
+            })
+            .collect();
+        // What the feed received before stays received, and published: reads here keep waiting for it.
+        self.view.send_modify(|view| {
+            *view = View { following: true, received: at, content: view.content.max(at), members };
+        });
+    }
+
+    /// One commit the feed received, as its events; answers the newest revision with content received so far.
+    pub(super) fn received(&self, layout: &Layout, at: Revision, events: &[Event]) -> Revision {
+        self.view.send_modify(|view| {
+            let mut content = false;
+            for event in events {
+                let kv = &event.kv;
+                if !layout.is_member(&kv.key) {
+                    content = true;
+                } else if event.is_delete() {
+                    view.members.remove(&kv.key);
+                } else {
+                    let member = Member { created: kv.create_revision, published: published(&kv.value) };
+                    view.members.insert(kv.key.clone(), member);
+                }
+            }
+            view.received = at;
+            if content {
+                view.content = view.content.max(at);
+            }
+        });
+        self.view.borrow().content
+    }
+
+    /// The feed stopped: this instance no longer answers reads locally, and its writes read the member keys from
+    /// etcd. Its lease is revoked, so that no write waits for it to expire.
+    fn stopped(&self, inner: &Arc<Inner>) {
+        self.view.send_modify(|view| view.following = false);
+        leave(inner);
+    }
+}
+
+/// Stops answering reads locally, then revokes the lease (in the background, best effort: it expires anyway).
+fn leave(inner: &Arc<Inner>) {
+    let Some(joined) = inner.members.joined().take() else { return };
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        let inner = inner.clone();
+        runtime.spawn(async move {
+            if let Err(e) = inner.etcd.revoke(joined.lease).await {
+                tracing::debug!(error = %e, "revoking this instance's lease failed; it expires");
+            }
+        });
+    }
+}
+
+/// Pause between attempts to reach etcd for the membership.
+const RETRY: Duration = Duration::from_millis(200);
+
+/// How often a write without a feed reads the member keys while it waits for the members.
+const POLL: Duration = Duration::from_millis(5);
+
+/// Waits until a write committed at `at` may be acknowledged ([`View::covers`]). The write is durable, so it
+/// never ends in an error: while etcd or the feed is away, it waits.
+pub(super) async fn acknowledged(inner: &Inner, at: Revision) {
+    if !inner.members.wait_for_members() {
+        return;
+    }
+    let own = inner.members.joined().as_ref().map(|j| j.key.clone());
+    let mut view = inner.members.view.subscribe();
+    if view.borrow().following {
+        let covered = view.wait_for(|v| !v.following || v.covers(at, own.as_deref())).await;
+        if covered.is_ok_and(|v| v.following) {
+            return;
+        }
+    }
+    // No feed: the member keys as etcd holds them now. One still here and created by `at` existed then.
+    let (key, range_end) = inner.layout.members();
+    let request = RangeRequest { key, range_end, ..RangeRequest::default() };
+    loop {
+        if let Ok(members) = inner.etcd.range(&request).await
+            && members.kvs.iter().all(|kv| kv.create_revision > at || published(&kv.value) >= at)
+        {
+            return;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Ends the membership when dropped with the feed: a member that no longer applies commits must neither answer
+/// reads locally nor hold writes back.
+pub(super) struct Following {
+    inner: Arc<Inner>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Following {
+    /// Takes part in the pool's membership for as long as the returned value lives.
+    pub(super) fn start(inner: &Arc<Inner>) -> Following {
+        Following { inner: inner.clone(), task: tokio::spawn(take_part(inner.clone())) }
+    }
+}
+
+impl Drop for Following {
+    fn drop(&mut self) {
+        self.task.abort();
+        self.inner.members.stopped(&self.inner);
+    }
+}
+
+/// Joins the pool, keeps the lease alive and publishes what the feed received; joins again with a new lease
+/// whenever the membership ends.
+async fn take_part(inner: Arc<Inner>) {
+    let Some(config) = inner.members.config.clone() else { return };
+    let mut view = inner.members.view.subscribe();
+    let mut behind = 0;
+    loop {
+        // A member that left because its feed fell behind joins again once it caught up, or it would only hold
+        // writes back again.
+        if view.wait_for(|v| v.following && v.received >= behind).await.is_err() {
+            return;
+        }
+        match join(&inner, &config).await {
+            Ok(()) => behind = keep(&inner).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "joining the pool's members failed; reads ask etcd meanwhile");
+                tokio::time::sleep(RETRY).await;
+            }
+        }
+        leave(&inner);
+    }
+}
+
+/// Takes a lease and puts this instance's member key on it.
+async fn join(inner: &Arc<Inner>, config: &LocalReads) -> Result<(), entente_dss::StoreError> {
+    let sent = Instant::now();
+    let (lease, ttl) = inner.etcd.grant(config.lease_ttl.as_secs_f64().ceil().max(1.0) as i64).await?;
+    let key = inner.layout.member(lease);
+    let content = inner.members.view.borrow().content;
+    let txn = TxnRequest {
+        success: vec![Op::put_leased(&key, content.to_string().as_bytes(), lease)],
+        ..TxnRequest::default()
+    };
+    let created = match inner.etcd.txn(&txn).await {
+        Ok(response) => response.revision(),
+        Err(failure) => {
+            // The key may have been put: revoking the lease deletes it.
+            let _ = inner.etcd.revoke(lease).await;
+            return Err(failure.error);
+        }
+    };
+    let ttl = Duration::from_secs(u64::try_from(ttl).unwrap_or(0));
+    tracing::info!(lease = %format!("{lease:x}"), revision = created, "joined the pool's members");
+    // Granted no earlier than it was sent, so the lease lives at least `ttl` from `sent`.
+    *inner.members.joined() = Some(Joined { key, lease, created, ttl, renewed: sent });
+    Ok(())
+}
+
+/// Renews the lease every third of its TTL, and publishes what the feed received meanwhile, until the lease is
+/// lost or the feed fell behind etcd by half a TTL (a member whose feed stalls would hold every write back);
+/// answers the revision the feed must reach before joining again.
+async fn keep(inner: &Arc<Inner>) -> Revision {
+    let Some((key, lease, ttl)) = inner.members.joined().as_ref().map(|j| (j.key.clone(), j.lease, j.ttl))
+    else {
+        return 0;
+    };
+    let publisher = tokio::spawn(publish(inner.clone(), key.clone(), lease));
+    let _publisher = AbortOnDrop(publisher);
+    let period = ttl / 3;
+    let mut pause = period;
+    // A revision etcd had when a renewal was answered and the feed had not received, and since when.
+    let mut behind: Option<(Revision, Instant)> = None;
+    loop {
+        tokio::time::sleep(pause).await;
+        let received = inner.members.view.borrow().received;
+        match behind {
+            Some((at, _)) if received >= at => behind = None,
+            Some((at, since)) if since.elapsed() >= ttl / 2 => {
+                tracing::warn!(received, etcd = at, "this instance's feed fell behind; leaving the members");
+                return at;
+            }
+            _ => {}
+        }
+        let sent = Instant::now();
+        let renewed = match inner.etcd.keep_alive(lease, period).await {
+            Ok((remaining, _)) if remaining <= 0 => {
+                tracing::warn!(lease = %format!("{lease:x}"), "this instance's lease expired; joining again");
+                return 0;
+            }
+            Ok((_, answered)) => {
+                if behind.is_none() && received < answered.revision {
+                    behind = Some((answered.revision, sent));
+                }
+                confirmed(inner, &key, answered.raft_term).await
+            }
+            Err(e) => Err(e),
+        };
+        match renewed {
+            Ok(true) => {
+                if let Some(joined) = inner.members.joined().as_mut() {
+                    joined.renewed = joined.renewed.max(sent);
+                }
+                pause = period;
+            }
+            Ok(false) => {
+                tracing::warn!(lease = %format!("{lease:x}"), "this instance's member key is gone; joining again");
+                return 0;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "renewing the lease failed; trying again");
+                pause = RETRY;
+            }
+        }
+    }
+}
+
+/// Publications in flight at once. A writer waits for the other members' publications, so one that had to wait
+/// for the previous put to commit before it could start would add up to two commits to a write's answer.
+const PUBLICATIONS_IN_FLIGHT: usize = 3;
+
+/// Whether a renewal answered in raft term `term` binds the pool: a linearizable read after its answer still finds
+/// the member key, in the same term. etcd 3.4 lets a leader cut off from its quorum answer renewals until it steps
+/// down, and those bind no later leader; the leader of a term that is still current renewed for real, and a later
+/// leader gives every lease its full TTL again. `Ok(false)` when the key is gone; an error when the term moved on
+/// meanwhile (the next renewal will tell).
+async fn confirmed(inner: &Inner, key: &[u8], term: u64) -> Result<bool, entente_dss::StoreError> {
+    let read =
+        inner.etcd.range_at_leader(&RangeRequest { key: key.to_vec(), ..RangeRequest::default() }).await?;
+    if read.header.as_ref().map(|h| h.raft_term) != Some(term) {
+        return Err(entente_dss::StoreError::Io(format!(
+            "the renewal was answered in raft term {term}, not now"
+        )));
+    }
+    Ok(!read.kvs.is_empty())
+}
+
+/// Puts the newest revision with content the feed received into the member key, a few puts in flight at a time,
+/// each tried again until it commits. They may commit out of order, so the key may briefly name an older revision
+/// than before: still one the instance received, which only makes a writer wait for the next.
+async fn publish(inner: Arc<Inner>, key: Vec<u8>, lease: i64) {
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(PUBLICATIONS_IN_FLIGHT));
+    // Dropped, hence aborted, with this task when the membership ends.
+    let mut puts = tokio::task::JoinSet::new();
+    let mut view = inner.members.view.subscribe();
+    let mut sent = view.borrow().content;
+    loop {
+        let Ok(permit) = in_flight.clone().acquire_owned().await else { return };
+        sent = match view.wait_for(|v| v.content > sent).await {
+            Ok(view) => view.content,
+            Err(_) => return,
+        };
+        let txn = TxnRequest {
+            success: vec![Op::put_leased(&key, sent.to_string().as_bytes(), lease)],
+            ..TxnRequest::default()
+        };
+        let inner = inner.clone();
+        puts.spawn(async move {
+            while let Err(failure) = inner.etcd.txn(&txn).await {
+                tracing::debug!(error = %failure.error, "publishing the received revision failed; trying again");
+                tokio::time::sleep(RETRY).await;
+            }
+            drop(permit);
+        });
+        while puts.try_join_next().is_some() {}
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use entente_dss::{Availability, Dss, EntityId, Limits, SystemClock};
+
+    use super::super::{ABANDONED_AFTER, EtcdConfig, EtcdStore, LocalEtcd, lossy};
+    use super::*;
+
+    fn view(received: Revision, members: &[(&str, Revision, Revision)]) -> View {
+        let members = members
+            .iter()
+            .map(|&(key, created, published)| (key.as_bytes().to_vec(), Member { created, published }))
+            .collect();
+        View { following: true, received, content: received, members }
+    }
+
+    #[test]
+    fn a_write_waits_for_every_member_whose_key_existed_when_it_committed() {
+        // `b` existed at 10 and has published only 9; `c` joined after the write.
+        let members = view(12, &[("a", 3, 12), ("b", 5, 9), ("c", 11, 11)]);
+        assert!(!members.covers(10, None), "b has not received 10");
+        assert!(members.covers(10, Some(b"b")), "this instance received what its feed received");
+        assert!(members.covers(9, None), "everyone received 9");
+        let without_b = view(12, &[("a", 3, 12), ("c", 11, 11)]);
+        assert!(without_b.covers(10, None), "b's key is gone: its lease expired");
+        assert!(!without_b.covers(13, None), "this feed has not received 13");
+    }
+
+    #[test]
+    fn a_commit_is_shown_to_reads_only_once_every_member_received_it() {
+        let members = Membership::new(Some(LocalReads::default()));
+        members.view.send_replace(view(12, &[("a", 3, 12), ("b", 5, 9)]));
+        assert!(
+            !members.shown(10),
+            "b has not received 10: a read here could see what a read at b then misses"
+        );
+        assert!(members.shown(9));
+        let broken = Membership::new(Some(LocalReads { wait_for_members: false, ..LocalReads::default() }));
+        broken.view.send_replace(view(12, &[("b", 5, 9)]));
+        assert!(broken.shown(10), "the deliberately broken instance shows what it received");
+    }
+
+    #[test]
+    fn the_lease_counts_as_alive_for_its_ttl_less_the_drift_and_the_margin() {
+        let config = LocalReads::default();
+        let ttl = Duration::from_secs(3);
+        assert_eq!(config.certain(ttl), Duration::from_millis(2870));
+        let members = Membership::new(Some(config));
+        assert_eq!(members.local_read(), None, "not a member");
+        let joined = |renewed| Joined { key: b"k".to_vec(), lease: 1, created: 7, ttl, renewed };
+        *members.joined() = Some(joined(Instant::now()));
+        assert_eq!(members.local_read(), Some(7), "a fresh lease: wait for the joining revision only");
+        let long_ago = Instant::now().checked_sub(Duration::from_millis(2900)).expect("a monotonic clock");
+        *members.joined() = Some(joined(long_ago));
+        assert_eq!(members.local_read(), None, "the lease may have expired");
+    }
+
+    fn config(endpoints: Vec<String>, prefix: &str) -> EtcdConfig {
+        EtcdConfig {
+            endpoints,
+            prefix: prefix.to_owned(),
+            abandoned_after: ABANDONED_AFTER,
+            local_reads: Some(LocalReads::default()),
+        }
+    }
+
+    /// A pooled instance following the pool.
+    async fn instance(endpoints: Vec<String>, prefix: &str) -> (Arc<EtcdStore>, Arc<Dss>) {
+        let store = Arc::new(EtcdStore::connect(&config(endpoints, prefix)).expect("a store"));
+        let (snapshot, at) = store.snapshot().await.expect("a snapshot");
+        let dss =
+            Arc::new(Dss::pooled(store.clone(), snapshot, at, Arc::new(SystemClock), Limits::default()));
+        // The follower lives as long as the runtime of the test.
+        let _follower = store.follow(dss.clone());
+        (store, dss)
+    }
+
+    async fn until(what: &str, done: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !done() {
+            assert!(Instant::now() < deadline, "never: {what}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_member_silent_past_its_lease_stops_answering_reads_locally() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let cluster = LocalEtcd::start(dir.path(), 1).expect("a local cluster");
+        let proxy = lossy::Proxy::start(&cluster.endpoints()[0]).await.expect("a proxy");
+        let prefix = format!("/t/{}", EntityId::random());
+        let (a, writer) = instance(cluster.endpoints(), &prefix).await;
+        let (b, reader) = instance(vec![proxy.url()], &prefix).await;
+        until("both answer reads locally", || a.reads_locally() && b.reads_locally()).await;
+        let before = reader.get_availability("uss1").await.expect("a read");
+
+        // B stops as a SIGSTOPped process would: nothing it sends arrives, nothing sent to it arrives.
+        proxy.set(lossy::Mode::Silent);
+        // Acknowledged only once etcd expired B's lease, since B can no longer say it applied the write.
+        let written =
+            writer.set_availability("uss1", &before.version, Availability::Down).await.expect("a write");
+        assert!(!b.reads_locally(), "B's lease may have expired by its own clock");
+        let read = tokio::time::timeout(Duration::from_secs(1), reader.get_availability("uss1")).await;
+        assert!(
+            !matches!(&read, Ok(Ok(r)) if r.version == before.version),
+            "B answered from its replica, which misses an acknowledged write: {read:?}"
+        );
+
+        // Reads right after the connections were cut may fail while they are made again; none may be stale.
+        proxy.cut();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let after = loop {
+            match reader.get_availability("uss1").await {
+                Ok(after) => break after,
+                Err(e) => assert!(Instant::now() < deadline, "no read once B is back: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(after.version, written.version);
+        until("B joins again", || b.reads_locally()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_member_that_joins_behind_answers_reads_only_once_it_caught_up() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let cluster = LocalEtcd::start(dir.path(), 1).expect("a local cluster");
+        let prefix = format!("/t/{}", EntityId::random());
+        let (a, writer) = instance(cluster.endpoints(), &prefix).await;
+        until("A answers reads locally", || a.reads_locally()).await;
+        // B's replica is loaded before the write and nothing feeds it yet.
+        let b = Arc::new(EtcdStore::connect(&config(cluster.endpoints(), &prefix)).expect("a store"));
+        let (snapshot, at) = b.snapshot().await.expect("a snapshot");
+        let reader = Arc::new(Dss::pooled(b.clone(), snapshot, at, Arc::new(SystemClock), Limits::default()));
+        let before = writer.get_availability("uss1").await.expect("a read");
+        let written =
+            writer.set_availability("uss1", &before.version, Availability::Down).await.expect("a write");
+
+        // B joins while its replica is still behind, as right after a start whose feed has not caught up.
+        b.inner.members.load(&b.inner.layout, at, &[]);
+        let joining = Following::start(&b.inner);
+        until("B joins", || b.reads_locally()).await;
+        let read = tokio::time::timeout(Duration::from_secs(1), reader.get_availability("uss1")).await;
+        assert!(read.is_err(), "B answered before its replica applied its joining revision: {read:?}");
+
+        drop(joining);
+        let _follower = b.follow(reader.clone());
+        until("B joins with its feed", || b.reads_locally()).await;
+        let read = reader.get_availability("uss1").await.expect("a read");
+        assert_eq!(read.version, written.version);
+    }
+}

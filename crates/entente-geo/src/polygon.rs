@@ -205,7 +205,10 @@ impl Polygon {
         (0..n).all(|i| {
             let (a, b) = (self.edges[i].a, self.edges[i].b);
             let c = self.edges[(i + 1) % n].b;
-            a.cross(b).dot(c) >= -ROUNDING_SLACK_RAD * ROUNDING_SLACK_RAD
+            // The turn (a × b) · c, written as (a × (b − a)) · (c − b), which is equal: on unit vectors the
+            // first form rounds at 1e-16 and loses the turn of a metre-sized corner (about 1e-15), while the
+            // differences keep their relative precision however short the edges.
+            a.cross(b - a).dot(c - b) >= -ROUNDING_SLACK_RAD * ROUNDING_SLACK_RAD
         })
     }
 

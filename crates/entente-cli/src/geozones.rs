@@ -1,8 +1,11 @@
 //! `entente geozones check FILE`: reads an ED-269 or ED-318 data set of UAS geographical zones, validates it and
 //! prints what each zone means, with its limits on the WGS 84 ellipsoid as the planner will take them.
+//! `entente geozones import FILE`: hands it to a USS's authority API, which publishes and advises by it.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
+
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -11,6 +14,8 @@ use entente_geozones::{
     Authority, Format, Level, NoTerrain, Restriction, Text, TimePeriod, VerticalReference, Zone, ZoneVolume,
     w84_band,
 };
+use entente_server::auth::TokenIssuer;
+use entente_wire::authority::ZoneSetImport;
 
 #[derive(Args)]
 pub(crate) struct GeozonesArgs {
@@ -26,10 +31,33 @@ enum GeozonesCommand {
         /// The data set file.
         file: PathBuf,
     },
+    /// Import a data set into a USS as an authority: its prohibited zones are published as constraints, the
+    /// others advise the flights entering them; importing a set of the same name again changes only what
+    /// changed. Checked locally first, so a mistake is named before anything is sent.
+    Import(ImportArgs),
 }
 
-pub(crate) fn run(args: GeozonesArgs) -> anyhow::Result<()> {
+#[derive(Args)]
+struct ImportArgs {
+    /// The data set file.
+    file: PathBuf,
+    /// Base URL of the USS (with `entente serve`: http://localhost:8080/uss/authority).
+    #[arg(long)]
+    uss: String,
+    /// The set's name at the USS (letters, digits, '-', '_', '.'); by default the file's name without extension.
+    #[arg(long)]
+    set: Option<String>,
+    /// PEM private key that signs the authority's token (with `entente serve`: <data-dir>/dev-keys/private.pem).
+    #[arg(long)]
+    private_key: PathBuf,
+    /// The authority's client id.
+    #[arg(long, default_value = "authority")]
+    sub: String,
+}
+
+pub(crate) async fn run(args: GeozonesArgs) -> anyhow::Result<()> {
     match args.command {
+        GeozonesCommand::Import(args) => import(args).await,
         GeozonesCommand::Check { file } => {
             let text =
                 std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
@@ -46,6 +74,69 @@ pub(crate) fn run(args: GeozonesArgs) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn import(args: ImportArgs) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    entente_geozones::parse(&text)
+        .with_context(|| format!("{} is not a valid data set", args.file.display()))?;
+    let set = match args.set {
+        Some(set) => set,
+        None => args
+            .file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .context("give the set's name with --set")?
+            .to_owned(),
+    };
+    let pem = std::fs::read_to_string(&args.private_key)
+        .with_context(|| format!("reading {}", args.private_key.display()))?;
+    let base = reqwest::Url::parse(&args.uss).with_context(|| format!("--uss {}", args.uss))?;
+    let audience = base.host_str().context("--uss has no host")?.to_owned();
+    let token = TokenIssuer::from_pem(&pem, None)?.issue(
+        &args.sub,
+        &["entente.authority"],
+        &audience,
+        Duration::from_secs(300),
+    )?;
+    let url = format!("{}/authority/v1/geozones/{set}", args.uss.trim_end_matches('/'));
+    let response = reqwest::Client::new()
+        .put(&url)
+        .bearer_auth(token)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(text)
+        .send()
+        .await
+        .with_context(|| format!("PUT {url}"))?;
+    let status = response.status();
+    let body = response.text().await.with_context(|| format!("PUT {url}: the answer"))?;
+    if !status.is_success() {
+        anyhow::bail!("PUT {url}: {status}: {body}");
+    }
+    let report: ZoneSetImport =
+        serde_json::from_str(&body).with_context(|| format!("PUT {url}: the answer"))?;
+    println!(
+        "{set}: {} zones ({}), {} prohibited, {} advisories; constraints until {}",
+        report.zones, report.format, report.prohibited, report.advisories, report.horizon_end
+    );
+    for (what, refs) in [
+        ("created", &report.created),
+        ("updated", &report.updated),
+        ("withdrawn", &report.withdrawn),
+        ("unchanged", &report.unchanged),
+    ] {
+        for r in refs {
+            println!("  {what}: zone {} as constraint {}", r.zone, r.constraint_id);
+        }
+    }
+    if !report.ground_unknown.is_empty() {
+        println!(
+            "  no terrain model: above-ground limits taken at their widest for {}",
+            report.ground_unknown.join(", ")
+        );
+    }
+    Ok(())
 }
 
 fn summary(index: usize, zone: &Zone) -> String {

@@ -83,6 +83,6 @@ fn main() -> anyhow::Result<()> {
         Command::Uss(args) => runtime.block_on(uss::run(args)),
         Command::Audit(args) => audit::run(args),
         Command::Demo(args) => runtime.block_on(demo::run(args)),
-        Command::Geozones(args) => geozones::run(args),
+        Command::Geozones(args) => runtime.block_on(geozones::run(args)),
     }
 }

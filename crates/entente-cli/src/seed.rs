@@ -9,7 +9,7 @@ use chrono::SubsecRound;
 use entente_dss::{Clock, Dss, SystemClock, Volume};
 use entente_geo::{Circle, Interval, LatLng, Outline, Polygon};
 use entente_server::auth::TokenIssuer;
-use entente_wire::authority::ConstraintRequest;
+use entente_wire::authority::{ConstraintRequest, ZoneSetImport};
 use entente_wire::operator::{FlightRequest, FlightStatus, ReplayStarted};
 use entente_wire::rid::v22a::{ChangeIdentificationServiceAreaResponse, PutParameters};
 use entente_wire::scd::{PutSubscriptionParameters, PutSubscriptionResponse};
@@ -20,6 +20,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::serve::{AUTHORITY, uss_url};
+
+/// The name of the sample zone set the seed imports into the authority's USS.
+const SAMPLE_ZONES: &str = "lausanne";
+/// Zones around Lausanne written for Entente from public facts (an aerodrome, a hospital helipad, a lakeside
+/// park), in ED-318; the same zones in ED-269 sit beside them.
+const SAMPLE_ZONES_ED318: &str = include_str!("../../entente-geozones/tests/fixtures/lausanne-ed318.json");
 
 /// Lausanne, near the lake: the samples sit within a few kilometres of it.
 const LAT: f64 = 46.52;
@@ -35,6 +41,17 @@ pub(crate) async fn run(base: &str, issuer: &TokenIssuer, audience: &str, dss: &
     let (north, south) = ("north-uss", "south-uss");
     let flights = |name: &str| format!("{}/operator/v1/flights", uss_url("", name));
 
+    // The sample zones around Lausanne, imported as an authority publishes them: the aerodrome's prohibited
+    // zone becomes a constraint every USS plans around.
+    let _: ZoneSetImport = client
+        .request(
+            Method::PUT,
+            AUTHORITY,
+            "entente.authority",
+            &format!("{}/authority/v1/geozones/{SAMPLE_ZONES}", uss_url("", AUTHORITY)),
+            ("application/json", SAMPLE_ZONES_ED318.as_bytes().to_vec()),
+        )
+        .await?;
     let _: Constraint = client
         .send(
             AUTHORITY,
@@ -63,13 +80,13 @@ pub(crate) async fn run(base: &str, issuer: &TokenIssuer, audience: &str, dss: &
             ("application/json", Vec::new()),
         )
         .await?;
-    // Later and further north: it appears only when the time slider reaches it.
+    // Later and further north (east of the aerodrome's zone): it appears only when the time slider reaches it.
     let _: FlightStatus = client
         .send(
             north,
             op,
             &flights(north),
-            &flight(square(LAT + 0.03, LNG - 0.01, 600.0)?, (0.0, 90.0), (45, 150), 0),
+            &flight(square(LAT + 0.035, LNG + 0.03, 600.0)?, (0.0, 90.0), (45, 150), 0),
         )
         .await?;
     // south-uss watches the lake for new restricted zones.
@@ -108,7 +125,7 @@ pub(crate) async fn run(base: &str, issuer: &TokenIssuer, audience: &str, dss: &
         )
         .await?;
     println!(
-        "--seed: added 3 flights of {north} and {south} (2 in conflict), a restricted zone of {AUTHORITY}, a subscription and an ISA"
+        "--seed: added 3 flights of {north} and {south} (2 in conflict), a restricted zone and the zone set {SAMPLE_ZONES:?} of {AUTHORITY}, a subscription and an ISA"
     );
     println!(
         "--seed: {north} replays two Remote ID aircraft on a collision course for {REPLAY_S} s; act as {north} on the map and zoom in to see them"

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::rid::{self, v19::V19, v22a::V22a};
-use crate::uss::{authority, flight_planning, log_sets, operator, rid as uss_rid, uss_api};
+use crate::uss::{authority, flight_planning, geozones, log_sets, operator, rid as uss_rid, uss_api};
 use crate::{app, interuss, map, scd, uss};
 
 #[derive(OpenApi)]
@@ -110,6 +110,10 @@ struct ApiDoc;
         authority::list_constraints,
         authority::delete_constraint,
         authority::set_availability,
+        geozones::import_set,
+        geozones::list_sets,
+        geozones::export_set,
+        geozones::delete_set,
         flight_planning::status,
         flight_planning::upsert,
         flight_planning::delete,

@@ -7,6 +7,7 @@ pub(crate) mod authority;
 mod client;
 mod dss_client;
 pub(crate) mod flight_planning;
+pub(crate) mod geozones;
 mod group_sync;
 mod input;
 pub(crate) mod log_sets;
@@ -31,6 +32,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use entente_dss::{Clock, EntityId, Limits, SystemClock};
+use entente_uss::geoawareness::ZoneSets;
 use entente_uss::service::{Ports, Rules, Uss, saved_by};
 use entente_uss::store::{MemoryStore, StoreError, Ticket, UssStore, Write};
 use entente_uss::{ContingencyRules, Direction, Exchange, PriorityPolicy, sha256_hex};
@@ -145,6 +147,9 @@ pub struct UssState {
     rid: rid::RidState,
     /// The flight planning test interface's answers, kept for repeated request ids (memory only, like a test run).
     planning_requests: Mutex<flight_planning::AnsweredRequests>,
+    /// Held by a zone data set's import, withdrawal or republication: one at a time, so none sees another's
+    /// constraints half written.
+    zone_imports: tokio::sync::Mutex<()>,
 }
 
 /// The handlers read the shared links as the state's own fields.
@@ -171,6 +176,7 @@ impl UssState {
         };
         let flights = records::load_flights(&*store)?;
         let constraints = records::load_zones(&*store)?;
+        let zone_sets = ZoneSets::new(records::load_zone_sets(&*store)?);
         let rid = rid::RidState::new(&config.rid, &*store)?;
         let clock = config.clock.clone();
         let metrics = Arc::new(UssMetrics::default());
@@ -197,12 +203,13 @@ impl UssState {
             clock,
         };
         Ok(UssState {
-            core: Uss::new(rules, ports, flights),
+            core: Uss::new(rules, ports, flights, zone_sets),
             client_limit: Arc::new(ClientLimit::new(links.config.client_concurrency)),
             links,
             auth,
             rid,
             planning_requests: Mutex::new(flight_planning::AnsweredRequests::default()),
+            zone_imports: tokio::sync::Mutex::new(()),
         })
     }
 }
@@ -270,6 +277,7 @@ pub(crate) fn routes(audit: Option<Arc<UssState>>) -> Routes<Arc<UssState>> {
         .merge(operator::routes())
         .merge(flight_planning::routes())
         .merge(authority::routes())
+        .merge(geozones::routes())
         .merge(rid::operator_routes())
         .merge(log_sets::routes())
         .merge(rid::testing::routes())
@@ -334,9 +342,10 @@ pub async fn serve_uss(
 }
 
 /// This USS's background work, for as long as it is served: the Remote ID rounds (its ISAs, polling SPs, watches
-/// around its aircraft). Whoever serves the USS's router runs it beside, as `serve_uss` does.
+/// around its aircraft) and the republication of its zone data sets' constraints. Whoever serves the USS's router
+/// runs it beside, as `serve_uss` does.
 pub async fn rounds(state: Arc<UssState>) {
-    rid::background(state).await
+    tokio::join!(rid::background(state.clone()), geozones::republish(state));
 }
 
 /// Records every call a peer makes on the USS-USS API, with the caller's token subject when it verifies.

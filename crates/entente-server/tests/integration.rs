@@ -13,6 +13,9 @@ mod availability;
 // Constraint references (8, 38, and the constraint side of 12-19).
 #[path = "integration/constraints.rs"]
 mod constraints;
+// Geographical zone data sets imported by an authority: constraints published, advisories given, re-imports.
+#[path = "integration/geozones.rs"]
+mod geozones;
 // Hardened edges: costly input, slow clients and per-client limits over real sockets.
 #[path = "integration/hardening.rs"]
 mod hardening;

@@ -12,6 +12,7 @@ mod conflict;
 mod conformance;
 mod error;
 mod flight;
+pub mod geoawareness;
 mod grants;
 mod lateral;
 pub mod rid;

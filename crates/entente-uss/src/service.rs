@@ -22,6 +22,7 @@ pub use ports::{
     PutOutcome, UserNotice, ZoneDetails, ZoneRef,
 };
 
+use crate::geoawareness::ZoneSets;
 use crate::{ContingencyRules, PriorityPolicy, Timestamp};
 
 /// How far the alternatives to a refused flight may be shifted, and in which steps.
@@ -79,19 +80,23 @@ pub struct Uss {
     ports: Ports,
     /// This USS's own flights.
     pub flights: Flights,
+    /// The geographical zone data sets imported into this USS: their prohibited zones are published as
+    /// constraints (which the planner meets at the DSS like any other), the rest advise the flights entering them.
+    pub zones: ZoneSets,
     /// The conflicts operators were told of (SCD0090 and SCD0095), oldest first; memory only, like a test run.
     notices: Mutex<Vec<UserNotice>>,
 }
 
 impl Uss {
-    /// The core over `ports`, holding `flights` (as a previous run saved them).
+    /// The core over `ports`, holding `flights` and the zone data sets `zones` (as a previous run saved them).
     pub fn new(
         rules: Rules,
         ports: Ports,
         flights: std::collections::HashMap<entente_dss::EntityId, OwnFlight>,
+        zones: ZoneSets,
     ) -> Uss {
         let flights = Flights::new(flights, ports.records.clone());
-        Uss { rules, ports, flights, notices: Mutex::new(Vec::new()) }
+        Uss { rules, ports, flights, zones, notices: Mutex::new(Vec::new()) }
     }
 
     pub fn rules(&self) -> &Rules {

@@ -1,5 +1,6 @@
 //! What a USS keeps across restarts, behind a trait as the DSS keeps its airspace: its flights, the zones it
-//! manages, the reports peers filed with it and the ids of its Remote ID ISAs, each a table of records by id.
+//! manages, the reports peers filed with it, the ids of its Remote ID ISAs and the geographical zone data sets
+//! imported into it, each a table of records by id.
 //! The storage engine (redb, in `entente-store`) sees records as a format version and bytes; what the bytes
 //! mean is the business of whoever wrote them.
 
@@ -19,10 +20,12 @@ pub enum Table {
     Reports,
     /// The Remote ID ISAs this USS declared and has not seen deleted, by id.
     Isas,
+    /// The geographical zone data sets an authority imported into this USS, by the name it gave each.
+    Geozones,
 }
 
 impl Table {
-    pub const ALL: [Table; 4] = [Table::Flights, Table::Zones, Table::Reports, Table::Isas];
+    pub const ALL: [Table; 5] = [Table::Flights, Table::Zones, Table::Reports, Table::Isas, Table::Geozones];
 
     /// The table's name on disk.
     pub fn name(self) -> &'static str {
@@ -31,6 +34,7 @@ impl Table {
             Table::Zones => "zones",
             Table::Reports => "reports",
             Table::Isas => "rid_isas",
+            Table::Geozones => "geozones",
         }
     }
 }

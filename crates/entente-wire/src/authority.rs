@@ -28,3 +28,48 @@ pub struct AvailabilityRequest {
 pub struct ConstraintList {
     pub constraints: Vec<Constraint>,
 }
+
+/// What importing a geographical zone data set (ED-269 or ED-318) did: the set's zones by kind, and the
+/// constraints published for its prohibited zones, each named by zone (`identifier`, `identifier#n` for the n-th
+/// repeat of an identifier in the set) and constraint id.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ZoneSetImport {
+    pub set: String,
+    /// `ED-269` or `ED-318`.
+    pub format: String,
+    pub zones: usize,
+    /// Zones published as constraints while they apply.
+    pub prohibited: usize,
+    /// Zones whose terms flights entering them are told of.
+    pub advisories: usize,
+    /// The constraints hold the prohibited zones' windows until then; they are published again as the day
+    /// changes.
+    pub horizon_end: String,
+    pub created: Vec<ZoneConstraintRef>,
+    pub updated: Vec<ZoneConstraintRef>,
+    pub withdrawn: Vec<ZoneConstraintRef>,
+    pub unchanged: Vec<ZoneConstraintRef>,
+    /// Zones with a limit above ground, taken at its widest for want of a terrain model.
+    pub ground_unknown: Vec<String>,
+}
+
+/// A prohibited zone of a set and the constraint published for it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ZoneConstraintRef {
+    pub zone: String,
+    pub constraint_id: String,
+}
+
+/// The data sets imported into this USS, by name.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ZoneSetList {
+    pub sets: Vec<ZoneSetSummary>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ZoneSetSummary {
+    pub set: String,
+    pub zones: usize,
+    pub prohibited: usize,
+    pub advisories: usize,
+}

@@ -81,6 +81,43 @@ pub struct FlightStatus {
     /// the flight as asked met.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub planned_instead: Option<PlannedInstead>,
+    /// The geographical zones the flight enters that do not prohibit it but set terms for it (an authorisation
+    /// to ask for, conditions, whom to tell), as the data sets imported into this USS say now.
+    #[serde(default)]
+    pub advisories: Vec<ZoneAdvisory>,
+}
+
+/// A geographical zone a flight enters, and its terms.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ZoneAdvisory {
+    /// The data set it came in.
+    pub set: String,
+    /// Its identifier in the set.
+    pub zone: String,
+    pub name: String,
+    /// `REQ_AUTHORISATION`, `CONDITIONAL`, `NO_RESTRICTION` or `U_SPACE`.
+    pub restriction: String,
+    pub message: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<String>,
+    pub contacts: Vec<ZoneContact>,
+    /// Some limit of the zone is above ground and was taken at its widest for want of a terrain model: the flight
+    /// may in fact pass above or below it.
+    pub ground_unknown: bool,
+}
+
+/// Whom a zone's terms send the operator to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ZoneContact {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site_url: Option<String>,
 }
 
 /// What a best-effort plan changed: the alternative taken (its shifts, metres sideways and cost) and the intents or

@@ -237,3 +237,44 @@ fn alternative_out(a: &entente_uss::Alternative, r: &Refusal) -> AlternativePlan
         request: FlightRequest { volumes, route, priority: r.priority.0, limits, best_effort: false },
     }
 }
+
+/// A zone's advice to a flight, as the operator API shows it.
+pub fn advisory_out(advice: &entente_uss::geoawareness::ZoneAdvice) -> crate::operator::ZoneAdvisory {
+    use entente_geozones::{Purpose, Restriction, Text};
+    let a = &advice.advisory;
+    let first = |texts: &[Text]| texts.first().map(|t| t.text.clone());
+    crate::operator::ZoneAdvisory {
+        set: advice.set.clone(),
+        zone: a.zone.clone(),
+        name: advice.name.clone(),
+        restriction: match a.restriction {
+            Restriction::Prohibited => "PROHIBITED",
+            Restriction::ReqAuthorisation => "REQ_AUTHORISATION",
+            Restriction::Conditional => "CONDITIONAL",
+            Restriction::NoRestriction => "NO_RESTRICTION",
+            Restriction::USpace => "U_SPACE",
+        }
+        .to_owned(),
+        message: a.message.iter().map(|t| t.text.clone()).collect(),
+        conditions: a.conditions.clone(),
+        contacts: a
+            .contacts
+            .iter()
+            .map(|c| crate::operator::ZoneContact {
+                name: first(&c.name).or_else(|| first(&c.contact_name)).unwrap_or_default(),
+                purpose: c.purpose.map(|p| {
+                    match p {
+                        Purpose::Authorization => "AUTHORIZATION",
+                        Purpose::Notification => "NOTIFICATION",
+                        Purpose::Information => "INFORMATION",
+                    }
+                    .to_owned()
+                }),
+                phone: c.phone.clone(),
+                email: c.email.clone(),
+                site_url: c.site_url.clone(),
+            })
+            .collect(),
+        ground_unknown: a.ground_unknown,
+    }
+}

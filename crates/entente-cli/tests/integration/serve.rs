@@ -185,8 +185,9 @@ fn serve_keeps_its_keys_and_data_across_runs() -> anyhow::Result<()> {
         seeded["conflicts"]
     );
     // Each flight brings its USS's implicit subscription besides the explicit one; besides the seeded ISA,
-    // north-uss declares one over its activated flight as Remote ID service provider.
-    for (kind, count) in [("constraints", 1), ("subscriptions", 4), ("identification_service_areas", 2)] {
+    // north-uss declares one over its activated flight as Remote ID service provider. The constraints: the
+    // restricted zone, and the aerodrome's prohibited zone of the sample zone set.
+    for (kind, count) in [("constraints", 2), ("subscriptions", 4), ("identification_service_areas", 2)] {
         ensure!(ids(&seeded[kind]).len() == count, "--seed adds {count} of {kind}: {}", seeded[kind]);
     }
     let mut owners: Vec<&str> = seeded["identification_service_areas"]

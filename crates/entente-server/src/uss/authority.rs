@@ -8,13 +8,14 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use entente_dss::EntityId;
+use entente_uss::Volume;
 use entente_wire::authority::{AvailabilityRequest, ConstraintList, ConstraintRequest};
 use entente_wire::scd::{PutConstraintReferenceParameters, UssAvailabilityStatusResponse};
 use entente_wire::uss::{Constraint, ConstraintDetails};
 use entente_wire::{volume_out, volumes_in};
 
 use super::operator::{filters, in_window, window};
-use super::{MAX_VERTICES, UssState, dss_client, input, peers};
+use super::{Links, MAX_VERTICES, UssState, dss_client, input, peers};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
 use crate::routes::Routes;
@@ -50,19 +51,40 @@ pub(crate) async fn create_constraint(
     let volumes = input::constraint_volumes(&req.volumes, "volumes", &st.config.dss_limits)?;
     input::constraint_type(req.kind.as_deref(), "type")?;
     let id = entity_id(&uuid::Uuid::new_v4().to_string(), "id")?;
+    let constraint = publish(&st.links, id, None, &volumes, req.kind).await?;
+    Ok((StatusCode::CREATED, Json(constraint)))
+}
+
+/// Writes constraint `id` at the DSS (`ovn`: the version it replaces; `None` creates it), serves its details to
+/// peers and tells the subscribers: the one way a constraint of this USS comes to be or changes.
+pub(super) async fn publish(
+    st: &Arc<Links>,
+    id: EntityId,
+    ovn: Option<&str>,
+    volumes: &[Volume],
+    kind: Option<String>,
+) -> Result<Constraint, ApiError> {
     let extents: Vec<_> = volumes.iter().map(volume_out).collect();
     let params = PutConstraintReferenceParameters {
         extents: extents.clone(),
         uss_base_url: st.config.base_url.clone(),
     };
-    let change = dss_client::put_constraint(&st, &id.to_string(), &params).await?;
+    let change = dss_client::put_constraint(st, &id.to_string(), ovn, &params).await?;
     let constraint = Constraint {
         reference: change.constraint_reference,
-        details: ConstraintDetails { volumes: extents, kind: req.kind },
+        details: ConstraintDetails { volumes: extents, kind },
     };
     st.change_constraint(id, Some(constraint.clone())).await;
-    peers::notify_constraint(&st.links, change.subscribers, &id.to_string(), Some(constraint.clone())).await;
-    Ok((StatusCode::CREATED, Json(constraint)))
+    peers::notify_constraint(st, change.subscribers, &id.to_string(), Some(constraint.clone())).await;
+    Ok(constraint)
+}
+
+/// Deletes constraint `id` (at version `ovn`) at the DSS, stops serving it and tells the subscribers.
+pub(super) async fn withdraw(st: &Arc<Links>, id: EntityId, ovn: &str) -> Result<(), ApiError> {
+    let change = dss_client::delete_constraint(st, &id.to_string(), ovn).await?;
+    st.change_constraint(id, None).await;
+    peers::notify_constraint(st, change.subscribers, &id.to_string(), None).await;
+    Ok(())
 }
 
 /// The filters of `GET /authority/v1/constraints`, each optional.
@@ -123,10 +145,7 @@ pub(crate) async fn delete_constraint(
         .get(&id)
         .cloned()
         .ok_or_else(|| ApiError::NotFound(format!("constraint {id}: not found")))?;
-    let ovn = constraint.reference.ovn.clone().unwrap_or_default();
-    let change = dss_client::delete_constraint(&st, &id.to_string(), &ovn).await?;
-    st.change_constraint(id, None).await;
-    peers::notify_constraint(&st.links, change.subscribers, &id.to_string(), None).await;
+    withdraw(&st.links, id, constraint.reference.ovn.as_deref().unwrap_or_default()).await?;
     Ok(Json(constraint))
 }
 

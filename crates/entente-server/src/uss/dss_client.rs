@@ -109,12 +109,18 @@ pub(crate) async fn query_constraints(
     Ok(found.constraint_references)
 }
 
+/// Creates constraint `id` (`ovn` `None`) or replaces its version `ovn`.
 pub(crate) async fn put_constraint(
     st: &Links,
     id: &str,
+    ovn: Option<&str>,
     params: &PutConstraintReferenceParameters,
 ) -> Result<ChangeConstraintReferenceResponse, ApiError> {
-    call(st, Method::PUT, &format!("/dss/v1/constraint_references/{id}"), &[CM], Some(params)).await
+    let path = match ovn {
+        None => format!("/dss/v1/constraint_references/{id}"),
+        Some(ovn) => format!("/dss/v1/constraint_references/{id}/{ovn}"),
+    };
+    call(st, Method::PUT, &path, &[CM], Some(params)).await
 }
 
 pub(crate) async fn delete_constraint(

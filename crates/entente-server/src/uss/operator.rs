@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use entente_dss::{EntityId, WriteKind};
 use entente_geo::Interval;
 use entente_geo::LatLng;
+use entente_uss::geoawareness::ZoneSets;
 use entente_uss::service::{CONSTRAINT_PRIORITY, OwnFlight, Proposal};
 use entente_uss::{
     EventKind, FlightState, OperatorLimits, Priority, Reason, Route, Timestamp, UssError, Volume,
@@ -21,7 +22,7 @@ use entente_wire::operator::{
     PlannedInstead, RouteRequest,
 };
 use entente_wire::uss::VehicleTelemetry;
-use entente_wire::uss_core::{plan_conflict_out, telemetry_in, telemetry_out};
+use entente_wire::uss_core::{advisory_out, plan_conflict_out, telemetry_in, telemetry_out};
 use entente_wire::{altitude_in, parse_rfc3339, time_in, time_out, volume_out};
 use serde::Deserialize;
 use tokio::sync::OwnedMutexGuard;
@@ -106,7 +107,8 @@ fn route_in(r: &RouteRequest) -> Result<Route, ApiError> {
     Ok(route)
 }
 
-fn status_of(id: EntityId, f: &OwnFlight) -> FlightStatus {
+/// Where flight `id` stands, with the advice of the zones in `zones` it enters.
+fn status_of(id: EntityId, f: &OwnFlight, zones: &ZoneSets) -> FlightStatus {
     let reference = f.published.as_ref().map(|i| &i.reference);
     FlightStatus {
         id: id.to_string(),
@@ -128,6 +130,7 @@ fn status_of(id: EntityId, f: &OwnFlight) -> FlightStatus {
             })
             .collect(),
         planned_instead: None,
+        advisories: zones.advice(&f.volumes).iter().map(advisory_out).collect(),
     }
 }
 
@@ -174,7 +177,7 @@ async fn flight(st: &UssState, id: &str) -> Result<(EntityId, OwnedMutexGuard<()
 
 fn current(st: &UssState, id: EntityId) -> Status {
     let f = st.core.flights.get(id).ok_or(UssError::NoSuchFlight(id))?;
-    Ok(Json(status_of(id, &f)))
+    Ok(Json(status_of(id, &f, &st.core.zones)))
 }
 
 /// Plans `p` as flight `id`, counting the outcome in the USS's metrics.
@@ -330,7 +333,7 @@ pub(crate) async fn list(
             .filter(|(_, f)| state.is_none_or(|s| f.state == s))
             .filter_map(|(id, f)| {
                 let volumes: Vec<Volume> = f.all_volumes().cloned().collect();
-                in_window(&volumes, &window).map(|start| (start, status_of(*id, f)))
+                in_window(&volumes, &window).map(|start| (start, status_of(*id, f, &st.core.zones)))
             })
             .collect()
     });

@@ -3,10 +3,11 @@
 //! load as they were written. Fields added later (a flight's history and planner) are optional, so older records
 //! still load; a record of another format is refused by name rather than misread.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use entente_dss::EntityId;
+use entente_geozones::DataSet;
 use entente_uss::store::{JOURNAL_FORMAT, Record, StoreError, Table, UssStore, Write};
 use entente_uss::{FlightState, Priority, StateChange};
 use serde::de::DeserializeOwned;
@@ -170,6 +171,25 @@ pub(crate) fn load_zones(store: &dyn UssStore) -> std::io::Result<HashMap<Entity
     load::<Constraint>(store, Table::Zones)?
         .into_iter()
         .map(|(id, c)| Ok((entity_id(Table::Zones, &id)?, c)))
+        .collect()
+}
+
+/// An imported geographical zone data set as stored: the text the authority gave, which is read again on load,
+/// so the record keeps everything the file said (including what the model does not use).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct StoredZoneSet {
+    pub(crate) text: String,
+}
+
+/// The geographical zone data sets imported into this USS as `store` holds them, by name.
+pub(crate) fn load_zone_sets(store: &dyn UssStore) -> std::io::Result<BTreeMap<String, DataSet>> {
+    load::<StoredZoneSet>(store, Table::Geozones)?
+        .into_iter()
+        .map(|(name, s)| {
+            let (_, data) =
+                entente_geozones::parse(&s.text).map_err(|e| invalid(Table::Geozones, &name, e))?;
+            Ok((name, data))
+        })
         .collect()
 }
 

@@ -120,6 +120,14 @@ impl Uss {
         client_at(&self.base, "pilot", &[OPERATOR])
     }
 
+    /// This USS stopped and started again over what it kept, as `identity`.
+    pub(crate) async fn restart(self, dss: &Dss, identity: &str) -> anyhow::Result<Uss> {
+        let dir = self.dir.clone();
+        drop(self);
+        let tokens = TokenSource::dev(TokenIssuer::from_pem(RSA_PRIVATE, None)?, identity);
+        Uss::start_in(dss, identity, tokens, dir).await
+    }
+
     fn peer(&self, sub: &str, scope: &str) -> Client {
         client_at(&self.base, sub, &[scope])
     }

@@ -10,13 +10,15 @@ use std::path::{Path, PathBuf};
 use entente_uss::store::{JOURNAL_FORMAT, Record, StoreError, Table};
 use serde::Deserialize;
 
-/// The file in a USS's data folder that held `table`'s records before the store.
-pub(super) fn journal_name(table: Table) -> &'static str {
+/// The file in a USS's data folder that held `table`'s records before the store; `None` for the tables that came
+/// with the store, which no journal ever held.
+pub(super) fn journal_name(table: Table) -> Option<&'static str> {
     match table {
-        Table::Flights => "flights.jsonl",
-        Table::Zones => "constraints.jsonl",
-        Table::Reports => "reports.jsonl",
-        Table::Isas => "rid-isas.jsonl",
+        Table::Flights => Some("flights.jsonl"),
+        Table::Zones => Some("constraints.jsonl"),
+        Table::Reports => Some("reports.jsonl"),
+        Table::Isas => Some("rid-isas.jsonl"),
+        Table::Geozones => None,
     }
 }
 
@@ -41,7 +43,8 @@ pub(super) struct Journal {
 /// [`JOURNAL_FORMAT`]; `None` when there is no such journal. A complete line that is not a journal line is an
 /// error naming the file and the line.
 pub(super) fn read(dir: &Path, table: Table) -> Result<Option<Journal>, StoreError> {
-    let path = dir.join(journal_name(table));
+    let Some(name) = journal_name(table) else { return Ok(None) };
+    let path = dir.join(name);
     let bytes = match std::fs::read(&path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -98,7 +101,8 @@ pub(super) fn set_aside(journal: &Path) -> Result<(), StoreError> {
 /// A journal beside a store that already has its table is not read again (its records were migrated, or the
 /// store came first); it is left as it is, and said so.
 pub(super) fn warn_if_left(dir: &Path, table: Table) {
-    let path = dir.join(journal_name(table));
+    let Some(name) = journal_name(table) else { return };
+    let path = dir.join(name);
     if path.exists() {
         tracing::warn!(
             journal = %path.display(),

@@ -52,7 +52,7 @@ pub struct Refusal {
 impl Refusal {
     pub fn message(&self) -> String {
         format!(
-            "the flight intersects {} operational intent(s) it may not conflict with; {} alternative(s) found",
+            "the flight intersects {} operational intent(s) or constraint(s) it may not conflict with; {} alternative(s) found",
             self.blocking.len(),
             self.alternatives.len()
         )

@@ -209,7 +209,7 @@ fn world() -> World {
         journal: recorded.clone(),
         clock: clock.clone(),
     };
-    World { uss: Uss::new(rules, ports, HashMap::new()), dss, peers, recorded, clock }
+    World { uss: Uss::new(rules, ports, HashMap::new(), Default::default()), dss, peers, recorded, clock }
 }
 
 fn proposal(volumes: Vec<Volume>, priority: i32, now: crate::Timestamp) -> Proposal {

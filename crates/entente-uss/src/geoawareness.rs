@@ -1,0 +1,261 @@
+//! Geo-awareness: the geographical zone data sets an authority imported into this USS, what each prohibits (the
+//! constraints this USS publishes for it, window by window over a rolling horizon) and what each tells the
+//! operators of the flights that enter it (advisories with the zone's message, conditions and contacts).
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{Duration, NaiveTime};
+use entente_dss::EntityId;
+use entente_geozones::{Advisory, DataSet, Directive, GeozoneError, NoTerrain, Restriction, Zone, directive};
+use parking_lot::RwLock;
+use sha2::{Digest, Sha256};
+
+use crate::{Timestamp, Volume};
+
+/// How many days of a prohibited zone's windows its constraint holds, from the start of the current UTC day: the
+/// constraint is published again (with the horizon moved on) when the day changes.
+pub const HORIZON_DAYS: i64 = 7;
+
+/// The interval a prohibited zone's constraint covers at `now`: the current UTC day and the following ones, so
+/// that two imports the same day publish the same volumes (and an unchanged zone is not written again).
+pub fn horizon(now: Timestamp) -> (Timestamp, Timestamp) {
+    let start = now.date_naive().and_time(NaiveTime::MIN).and_utc();
+    (start, start + Duration::days(HORIZON_DAYS))
+}
+
+/// A prohibited zone as this USS publishes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ZoneConstraint {
+    /// Stable across imports of the set: the zone's identifier and which of the set's features with that
+    /// identifier it is (data sets reuse identifiers).
+    pub key: String,
+    /// The constraint's id at the DSS, derived from this USS, the set and the key.
+    pub id: EntityId,
+    /// Each volume in each window in which the zone applies within the horizon; empty when it never does.
+    pub volumes: Vec<Volume>,
+    /// Some AGL limit was taken at its widest for want of terrain data.
+    pub ground_unknown: bool,
+}
+
+/// A zone whose terms an operator's flight is subject to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ZoneAdvice {
+    pub set: String,
+    pub name: String,
+    pub advisory: Advisory,
+}
+
+/// The key of each of the set's features (`identifier`, then `#n` for the n-th repeat of an identifier).
+fn keyed(data: &DataSet) -> impl Iterator<Item = (String, &Zone)> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    data.zones.iter().map(move |zone| {
+        let n = seen.entry(zone.identifier.as_str()).or_default();
+        let key = if *n == 0 { zone.identifier.clone() } else { format!("{}#{n}", zone.identifier) };
+        *n += 1;
+        (key, zone)
+    })
+}
+
+/// The id of the constraint `identity` publishes for zone `key` of set `set`: a UUIDv4-shaped digest, so a
+/// re-import finds the constraint an earlier import (or run) published without keeping a table of them.
+pub fn constraint_id(identity: &str, set: &str, key: &str) -> EntityId {
+    let digest = Sha256::digest(format!("{identity}\n{set}\n{key}"));
+    let mut b: [u8; 16] = digest[..16].try_into().expect("a SHA-256 digest has 32 bytes");
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let text = format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]);
+    EntityId::parse(&text).expect("version and variant bits are set")
+}
+
+/// The key and constraint id of each of the set's prohibited zones (whether or not it applies now).
+pub fn constraint_ids(identity: &str, set: &str, data: &DataSet) -> Vec<(String, EntityId)> {
+    keyed(data)
+        .filter(|(_, z)| z.restriction == Restriction::Prohibited)
+        .map(|(key, _)| {
+            let id = constraint_id(identity, set, &key);
+            (key, id)
+        })
+        .collect()
+}
+
+/// The set's prohibited zones as constraints over `[from, to)`.
+pub fn prohibited(
+    identity: &str,
+    set: &str,
+    data: &DataSet,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<Vec<ZoneConstraint>, GeozoneError> {
+    keyed(data)
+        .filter(|(_, z)| z.restriction == Restriction::Prohibited)
+        .map(|(key, zone)| {
+            let Directive::Constraint(c) = directive(zone, from, to, &NoTerrain)? else {
+                unreachable!("a prohibited zone is a constraint")
+            };
+            let id = constraint_id(identity, set, &key);
+            Ok(ZoneConstraint { key, id, volumes: c.volumes, ground_unknown: c.ground_unknown })
+        })
+        .collect()
+}
+
+/// The data sets imported into this USS, by name.
+#[derive(Default)]
+pub struct ZoneSets {
+    sets: RwLock<BTreeMap<String, DataSet>>,
+}
+
+impl ZoneSets {
+    pub fn new(sets: BTreeMap<String, DataSet>) -> ZoneSets {
+        ZoneSets { sets: RwLock::new(sets) }
+    }
+
+    pub fn get(&self, set: &str) -> Option<DataSet> {
+        self.sets.read().get(set).cloned()
+    }
+
+    /// Every set, by name.
+    pub fn all(&self) -> BTreeMap<String, DataSet> {
+        self.sets.read().clone()
+    }
+
+    /// Sets `set` to `data` (`None`: removes it).
+    pub fn replace(&self, set: &str, data: Option<DataSet>) {
+        let mut sets = self.sets.write();
+        match data {
+            Some(d) => sets.insert(set.to_owned(), d),
+            None => sets.remove(set),
+        };
+    }
+
+    /// The zones other than prohibited ones that apply where and when any of `volumes` flies, each with the
+    /// volumes of it the flight enters. No terrain model: an AGL limit counts at its widest, so a flight is told
+    /// of every zone it might enter.
+    pub fn advice(&self, volumes: &[Volume]) -> Vec<ZoneAdvice> {
+        let (Some(start), Some(end)) =
+            (volumes.iter().filter_map(|v| v.time.lo).min(), volumes.iter().filter_map(|v| v.time.hi).max())
+        else {
+            return Vec::new();
+        };
+        if start >= end {
+            return Vec::new();
+        }
+        let sets = self.sets.read();
+        let mut found = Vec::new();
+        for (set, data) in sets.iter() {
+            for zone in data.zones.iter().filter(|z| z.restriction != Restriction::Prohibited) {
+                // The flight's span is bounded by the operator API's own limits, so the windows are few.
+                let Ok(Directive::Advisory(mut advisory)) = directive(zone, start, end, &NoTerrain) else {
+                    continue;
+                };
+                advisory.volumes.retain(|z| volumes.iter().any(|v| v.intersects(z)));
+                if !advisory.volumes.is_empty() {
+                    let name = zone.name.first().map_or_else(|| zone.identifier.clone(), |t| t.text.clone());
+                    found.push(ZoneAdvice { set: set.clone(), name, advisory });
+                }
+            }
+        }
+        found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use entente_geo::{Circle, Interval, LatLng, Outline};
+    use entente_geozones::{Level, Text, Unit, Variant, VerticalReference, ZoneVolume};
+
+    fn zone(identifier: &str, restriction: Restriction, lat: f64) -> Zone {
+        let level = |m: f64| Level { value: m, reference: VerticalReference::Amsl };
+        Zone {
+            identifier: identifier.into(),
+            country: "CHE".into(),
+            name: vec![Text { text: format!("zone {identifier}"), lang: None }],
+            restriction,
+            variant: Variant::Common,
+            restriction_conditions: None,
+            region: None,
+            reasons: Vec::new(),
+            other_reason_info: Vec::new(),
+            regulation_exemption: None,
+            uspace_class: Vec::new(),
+            message: vec![Text { text: "ask the tower".into(), lang: None }],
+            authorities: Vec::new(),
+            applicability: Vec::new(),
+            volumes: vec![ZoneVolume {
+                outline: Outline::Circle(Circle::new(LatLng::new(lat, 6.6), 1000.0).unwrap()),
+                lower: Some(level(0.0)),
+                upper: Some(level(1000.0)),
+                unit: Unit::Metres,
+            }],
+        }
+    }
+
+    fn at(h: u32) -> Timestamp {
+        Utc.with_ymd_and_hms(2026, 12, 4, h, 0, 0).unwrap()
+    }
+
+    fn flight(lat: f64) -> Vec<Volume> {
+        vec![Volume {
+            outline: Outline::Circle(Circle::new(LatLng::new(lat, 6.6), 100.0).unwrap()),
+            altitude: Interval { lo: Some(400.0), hi: Some(500.0) },
+            time: Interval { lo: Some(at(10)), hi: Some(at(11)) },
+        }]
+    }
+
+    #[test]
+    fn repeated_identifiers_get_their_own_keys_and_ids() {
+        let data = DataSet {
+            zones: vec![
+                zone("LSGL", Restriction::Prohibited, 46.5),
+                zone("LSGL", Restriction::Prohibited, 46.6),
+                zone("OTHER", Restriction::Conditional, 46.7),
+            ],
+        };
+        let (from, to) = horizon(at(10));
+        let found = prohibited("uss1", "che", &data, from, to).unwrap();
+        assert_eq!(found.iter().map(|c| c.key.as_str()).collect::<Vec<_>>(), ["LSGL", "LSGL#1"]);
+        assert_ne!(found[0].id, found[1].id);
+        assert_eq!(
+            constraint_ids("uss1", "che", &data),
+            vec![("LSGL".to_owned(), found[0].id), ("LSGL#1".to_owned(), found[1].id)]
+        );
+        // Another USS or another set publishes its own constraint for the same zone.
+        assert_ne!(constraint_id("uss2", "che", "LSGL"), found[0].id);
+        assert_ne!(constraint_id("uss1", "other", "LSGL"), found[0].id);
+        // A permanent zone holds through the whole horizon, one volume per zone volume.
+        assert_eq!(found[0].volumes.len(), 1);
+        assert_eq!(found[0].volumes[0].time, Interval { lo: Some(from), hi: Some(to) });
+    }
+
+    #[test]
+    fn the_horizon_is_the_same_all_day() {
+        assert_eq!(horizon(at(0)), horizon(at(23)));
+        assert_eq!(horizon(at(0)).0, at(0));
+        assert_eq!(horizon(at(5)).1 - horizon(at(5)).0, Duration::days(HORIZON_DAYS));
+    }
+
+    #[test]
+    fn a_flight_is_advised_of_the_zones_it_enters_only() {
+        let sets = ZoneSets::default();
+        sets.replace(
+            "che",
+            Some(DataSet {
+                zones: vec![
+                    zone("PROHIB", Restriction::Prohibited, 46.5),
+                    zone("COND", Restriction::Conditional, 46.5),
+                    zone("FAR", Restriction::ReqAuthorisation, 47.5),
+                ],
+            }),
+        );
+        let advice = sets.advice(&flight(46.5));
+        assert_eq!(advice.len(), 1, "{advice:?}");
+        assert_eq!(advice[0].advisory.zone, "COND");
+        assert_eq!(advice[0].name, "zone COND");
+        assert_eq!(advice[0].advisory.message[0].text, "ask the tower");
+        assert!(sets.advice(&flight(45.0)).is_empty());
+        sets.replace("che", None);
+        assert!(sets.advice(&flight(46.5)).is_empty());
+    }
+}

@@ -68,6 +68,21 @@ fn both_formats_of_one_data_set_give_the_same_zones() {
 }
 
 /// Each malformed file is refused with the feature, the field's JSON path and the rule.
+/// ED-269's exchange format: zones under `UASZoneList` beside `formatVersion` and `createdAt`, limits as numeric
+/// strings, "no daily restriction" as an empty `dailyPeriod` entry, and every limit's reference given even when
+/// the limit is not. The same zones as the schema format's file (the lakeside one on AMSL, ED-269 having no W84).
+#[test]
+fn the_exchange_format_of_ed269_gives_the_same_zones() {
+    let (_, schema) = load("lausanne-ed269.json");
+    let (format, exchange) = load("lausanne-ed269-exchange.json");
+    assert_eq!(format, Format::Ed269);
+    assert_eq!(exchange.zones[..2], schema.zones[..2]);
+    let vidy = &exchange.zones[2];
+    assert_eq!(vidy.identifier, "VIDY");
+    assert_eq!(vidy.volumes[0].upper.map(|l| l.reference), Some(VerticalReference::Amsl));
+    assert_eq!(vidy.volumes[1].lower, None);
+}
+
 #[test]
 fn malformed_data_sets_name_the_feature_the_field_and_the_rule() {
     let cases = [

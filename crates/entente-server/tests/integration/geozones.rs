@@ -10,7 +10,7 @@ use axum::routing::{delete, put};
 use serde_json::{Value, json};
 
 use crate::harness::*;
-use crate::uss::{Uss, flight};
+use crate::uss::{FP_PLAN, Uss, flight, upsert};
 
 const AUTHORITY: &str = "entente.authority";
 
@@ -113,6 +113,24 @@ async fn imported_zones_keep_flights_out_advise_them_and_update_on_reimport() ->
     assert_eq!(advice["message"], json!(["Message of ASK"]));
     assert_eq!(advice["contacts"][0]["email"], "ops@example.org");
     assert_eq!(advice["ground_unknown"], false);
+
+    // The flight planning interface says whether advisories came with a plan.
+    let planner = client_at(&authority_uss.base, "uss_qualifier", &[FP_PLAN]);
+    for (lat, minutes, advised) in [
+        (SOUTH, (50, 60), "AtLeastOneAdvisoryOrCondition"),
+        (LAT - 0.1, (50, 60), "NoAdvisoriesOrConditions"),
+    ] {
+        let area = volume4d(&circle(lat, LNG, 300.0), 0.0, 100.0, minutes.0, minutes.1);
+        let plan = planner
+            .put(&format!("/flight_planning/v1/flight_plans/{}", id()), &upsert("Planned", area, 0))
+            .await
+            .want(200)?;
+        assert_eq!(
+            (plan["planning_result"].as_str(), plan["includes_advisories"].as_str()),
+            (Some("Completed"), Some(advised)),
+            "{plan}"
+        );
+    }
 
     // The same set again writes nothing.
     let again = authority.put("/authority/v1/geozones/test", &set).await.want(200)?;

@@ -61,6 +61,7 @@ use crate::{app, interuss, map, scd, uss};
         map::operators::end_watch,
         map::operators::rid_flights,
         map::operators::alerts,
+        map::operators::geozones,
     )
 )]
 struct ApiDoc;
@@ -110,6 +111,7 @@ struct ApiDoc;
         authority::list_constraints,
         authority::delete_constraint,
         authority::set_availability,
+        geozones::zones_in_force,
         geozones::import_set,
         geozones::list_sets,
         geozones::export_set,

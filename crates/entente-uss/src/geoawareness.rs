@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Duration, NaiveTime};
 use entente_dss::EntityId;
-use entente_geozones::{Advisory, DataSet, Directive, GeozoneError, NoTerrain, Restriction, Zone, directive};
+use entente_geozones::{DataSet, Directive, GeozoneError, NoTerrain, Restriction, Zone, directive};
 use parking_lot::RwLock;
 use sha2::{Digest, Sha256};
 
@@ -37,12 +37,14 @@ pub struct ZoneConstraint {
     pub ground_unknown: bool,
 }
 
-/// A zone whose terms an operator's flight is subject to.
+/// A zone as it applies over an interval: what an operator is shown, or the advice a flight entering it gets.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ZoneAdvice {
+pub struct ZoneInForce {
     pub set: String,
-    pub name: String,
-    pub advisory: Advisory,
+    pub zone: Zone,
+    /// Each volume in each window in which it applies (W84; AGL limits at their widest).
+    pub volumes: Vec<Volume>,
+    pub ground_unknown: bool,
 }
 
 /// The key of each of the set's features (`identifier`, then `#n` for the n-th repeat of an identifier).
@@ -99,28 +101,37 @@ pub fn prohibited(
         .collect()
 }
 
+/// A data set as imported into this USS.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ZoneSet {
+    pub data: DataSet,
+    /// Whether this USS publishes the set's prohibited zones as constraints (the authority's USS does); a USS
+    /// that keeps a set only to advise its operators and show them the zones leaves that to the authority's.
+    pub publish: bool,
+}
+
 /// The data sets imported into this USS, by name.
 #[derive(Default)]
 pub struct ZoneSets {
-    sets: RwLock<BTreeMap<String, DataSet>>,
+    sets: RwLock<BTreeMap<String, ZoneSet>>,
 }
 
 impl ZoneSets {
-    pub fn new(sets: BTreeMap<String, DataSet>) -> ZoneSets {
+    pub fn new(sets: BTreeMap<String, ZoneSet>) -> ZoneSets {
         ZoneSets { sets: RwLock::new(sets) }
     }
 
-    pub fn get(&self, set: &str) -> Option<DataSet> {
+    pub fn get(&self, set: &str) -> Option<ZoneSet> {
         self.sets.read().get(set).cloned()
     }
 
     /// Every set, by name.
-    pub fn all(&self) -> BTreeMap<String, DataSet> {
+    pub fn all(&self) -> BTreeMap<String, ZoneSet> {
         self.sets.read().clone()
     }
 
     /// Sets `set` to `data` (`None`: removes it).
-    pub fn replace(&self, set: &str, data: Option<DataSet>) {
+    pub fn replace(&self, set: &str, data: Option<ZoneSet>) {
         let mut sets = self.sets.write();
         match data {
             Some(d) => sets.insert(set.to_owned(), d),
@@ -128,10 +139,30 @@ impl ZoneSets {
         };
     }
 
+    /// Every zone of every set that applies at some time in `[from, to)`, with its volumes in those windows.
+    pub fn in_force(&self, from: Timestamp, to: Timestamp) -> Result<Vec<ZoneInForce>, GeozoneError> {
+        let sets = self.sets.read();
+        let mut found = Vec::new();
+        for (set, imported) in sets.iter() {
+            for zone in &imported.data.zones {
+                let d = directive(zone, from, to, &NoTerrain)?;
+                let ground_unknown = match &d {
+                    Directive::Constraint(c) => c.ground_unknown,
+                    Directive::Advisory(a) => a.ground_unknown,
+                };
+                if !d.volumes().is_empty() {
+                    let volumes = d.volumes().to_vec();
+                    found.push(ZoneInForce { set: set.clone(), zone: zone.clone(), volumes, ground_unknown });
+                }
+            }
+        }
+        Ok(found)
+    }
+
     /// The zones other than prohibited ones that apply where and when any of `volumes` flies, each with the
     /// volumes of it the flight enters. No terrain model: an AGL limit counts at its widest, so a flight is told
     /// of every zone it might enter.
-    pub fn advice(&self, volumes: &[Volume]) -> Vec<ZoneAdvice> {
+    pub fn advice(&self, volumes: &[Volume]) -> Vec<ZoneInForce> {
         let (Some(start), Some(end)) =
             (volumes.iter().filter_map(|v| v.time.lo).min(), volumes.iter().filter_map(|v| v.time.hi).max())
         else {
@@ -142,16 +173,20 @@ impl ZoneSets {
         }
         let sets = self.sets.read();
         let mut found = Vec::new();
-        for (set, data) in sets.iter() {
-            for zone in data.zones.iter().filter(|z| z.restriction != Restriction::Prohibited) {
+        for (set, imported) in sets.iter() {
+            for zone in imported.data.zones.iter().filter(|z| z.restriction != Restriction::Prohibited) {
                 // The flight's span is bounded by the operator API's own limits, so the windows are few.
                 let Ok(Directive::Advisory(mut advisory)) = directive(zone, start, end, &NoTerrain) else {
                     continue;
                 };
                 advisory.volumes.retain(|z| volumes.iter().any(|v| v.intersects(z)));
                 if !advisory.volumes.is_empty() {
-                    let name = zone.name.first().map_or_else(|| zone.identifier.clone(), |t| t.text.clone());
-                    found.push(ZoneAdvice { set: set.clone(), name, advisory });
+                    found.push(ZoneInForce {
+                        set: set.clone(),
+                        zone: zone.clone(),
+                        volumes: advisory.volumes,
+                        ground_unknown: advisory.ground_unknown,
+                    });
                 }
             }
         }
@@ -239,22 +274,24 @@ mod tests {
     #[test]
     fn a_flight_is_advised_of_the_zones_it_enters_only() {
         let sets = ZoneSets::default();
-        sets.replace(
-            "che",
-            Some(DataSet {
-                zones: vec![
-                    zone("PROHIB", Restriction::Prohibited, 46.5),
-                    zone("COND", Restriction::Conditional, 46.5),
-                    zone("FAR", Restriction::ReqAuthorisation, 47.5),
-                ],
-            }),
-        );
+        let zones = vec![
+            zone("PROHIB", Restriction::Prohibited, 46.5),
+            zone("COND", Restriction::Conditional, 46.5),
+            zone("FAR", Restriction::ReqAuthorisation, 47.5),
+        ];
+        sets.replace("che", Some(ZoneSet { data: DataSet { zones }, publish: true }));
         let advice = sets.advice(&flight(46.5));
         assert_eq!(advice.len(), 1, "{advice:?}");
-        assert_eq!(advice[0].advisory.zone, "COND");
-        assert_eq!(advice[0].name, "zone COND");
-        assert_eq!(advice[0].advisory.message[0].text, "ask the tower");
+        assert_eq!(advice[0].zone.identifier, "COND");
+        assert_eq!(advice[0].zone.message[0].text, "ask the tower");
+        assert_eq!(advice[0].volumes.len(), 1);
         assert!(sets.advice(&flight(45.0)).is_empty());
+        let shown = sets.in_force(at(10), at(11)).unwrap();
+        assert_eq!(
+            shown.iter().map(|z| z.zone.identifier.as_str()).collect::<Vec<_>>(),
+            ["PROHIB", "COND", "FAR"]
+        );
+        assert_eq!(shown[0].volumes[0].time, Interval { lo: Some(at(10)), hi: Some(at(11)) });
         sets.replace("che", None);
         assert!(sets.advice(&flight(46.5)).is_empty());
     }

@@ -132,6 +132,56 @@ async fn imported_zones_keep_flights_out_advise_them_and_update_on_reimport() ->
         );
     }
 
+    // Operators see the zones in force with their terms, for their maps.
+    let shown = authority_uss.operator().get("/operator/v1/geozones").await.want(200)?;
+    let kinds: Vec<_> = shown["zones"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|z| (z["zone"].clone(), z["restriction"].clone()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [(json!("NOFLY"), json!("PROHIBITED")), (json!("ASK"), json!("REQ_AUTHORISATION"))],
+        "{shown}"
+    );
+    assert_eq!(shown["zones"][0]["volumes"][0]["volume"]["outline_circle"]["radius"]["value"], json!(1000.0));
+    assert_eq!(shown["zones"][1]["contacts"][0]["email"], "ops@example.org");
+    assert_error(
+        authority_uss
+            .operator()
+            .get("/operator/v1/geozones?time_start=2026-01-02T00:00:00Z&time_end=2026-01-01T00:00:00Z")
+            .await?,
+        400,
+        "time_end",
+    )?;
+    assert_error(
+        authority_uss
+            .operator()
+            .get("/operator/v1/geozones?time_start=2026-01-01T00:00:00Z&time_end=2026-03-01T00:00:00Z")
+            .await?,
+        400,
+        "7 days",
+    )?;
+    assert_error(authority.get("/operator/v1/geozones").await?, 403, "entente.operator")?;
+
+    // Another USS keeps the set only to advise its operators: it publishes nothing of its own.
+    let city_at_uss1 = client_at(&uss1.base, "city", &[AUTHORITY]);
+    let kept = city_at_uss1.put("/authority/v1/geozones/test?publish=false", &set).await.want(200)?;
+    assert_eq!(
+        (kept["publish"].as_bool(), kept["created"].as_array().map(Vec::len)),
+        (Some(false), Some(0)),
+        "{kept}"
+    );
+    assert_eq!(city_at_uss1.get("/authority/v1/constraints").await.want(200)?["constraints"], json!([]));
+    let advised = uss1
+        .operator()
+        .post("/operator/v1/flights", &flight(SOUTH, (0.0, 100.0), (75, 85), 0))
+        .await
+        .want(201)?;
+    assert_eq!(advised["advisories"][0]["zone"], "ASK", "{advised}");
+    assert_error(city_at_uss1.put("/authority/v1/geozones/test?publish=maybe", &set).await?, 400, "publish")?;
+
     // The same set again writes nothing.
     let again = authority.put("/authority/v1/geozones/test", &set).await.want(200)?;
     assert_eq!(
@@ -158,7 +208,10 @@ async fn imported_zones_keep_flights_out_advise_them_and_update_on_reimport() ->
     let authority_uss = authority_uss.restart(&dss, "authority").await?;
     let authority = client_at(&authority_uss.base, "city", &[AUTHORITY]);
     let sets = authority.get("/authority/v1/geozones").await.want(200)?;
-    assert_eq!(sets["sets"], json!([{"set": "test", "zones": 2, "prohibited": 1, "advisories": 1}]));
+    assert_eq!(
+        sets["sets"],
+        json!([{"set": "test", "publish": true, "zones": 2, "prohibited": 1, "advisories": 1}])
+    );
     let exported = authority.get("/authority/v1/geozones/test").await.want(200)?;
     assert_eq!(exported["type"], "FeatureCollection");
     assert_eq!(exported["features"].as_array().map(Vec::len), Some(2));

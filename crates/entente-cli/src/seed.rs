@@ -24,8 +24,9 @@ use crate::serve::{AUTHORITY, uss_url};
 /// The name of the sample zone set the seed imports into the authority's USS.
 const SAMPLE_ZONES: &str = "lausanne";
 /// Zones around Lausanne written for Entente from public facts (an aerodrome, a hospital helipad, a lakeside
-/// park), in ED-318; the same zones in ED-269 sit beside them.
-const SAMPLE_ZONES_ED318: &str = include_str!("../../entente-geozones/tests/fixtures/lausanne-ed318.json");
+/// park, a waterfront), in ED-318; the same zones in ED-269 sit beside them. `entente demo` flies past them too.
+pub(crate) const SAMPLE_ZONES_ED318: &str =
+    include_str!("../../entente-geozones/tests/fixtures/lausanne-ed318.json");
 
 /// Lausanne, near the lake: the samples sit within a few kilometres of it.
 const LAT: f64 = 46.52;

@@ -4,9 +4,12 @@
 
 use std::sync::{Arc, Mutex};
 
+use anyhow::Context;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::{delete, put};
+use chrono::{DateTime, Utc};
+use entente_dss::{Clock, SystemClock};
 use serde_json::{Value, json};
 
 use crate::harness::*;
@@ -290,5 +293,44 @@ async fn an_import_the_dss_fails_half_way_leaves_nothing_behind() -> anyhow::Res
     assert_eq!(calls[2], format!("DELETE {first} ovn-1"), "{calls:?}");
     assert_eq!(authority.get("/authority/v1/constraints").await.want(200)?["constraints"], json!([]));
     assert_eq!(authority.get("/authority/v1/geozones").await.want(200)?["sets"], json!([]));
+    Ok(())
+}
+
+/// This machine's clock a day ahead: a USS started with it lives tomorrow.
+#[derive(Debug)]
+struct Tomorrow;
+
+impl Clock for Tomorrow {
+    fn now(&self) -> DateTime<Utc> {
+        SystemClock.now() + chrono::Duration::days(1)
+    }
+}
+
+/// The constraints of a published set follow the days: a USS that finds its horizon moved on (here, restarted a
+/// day later) publishes them again from the new day, as its background task does while it runs.
+#[tokio::test]
+async fn published_zones_are_published_again_as_the_days_pass() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss = Uss::start(&dss, "authority").await?;
+    let city = |u: &Uss| client_at(&u.base, "city", &[AUTHORITY]);
+    let set = data_set(vec![feature("NOFLY", "PROHIBITED", disc(LAT, 500.0), json!({}))]);
+    let imported = city(&uss).put("/authority/v1/geozones/test", &set).await.want(200)?;
+    let today = SystemClock.now().date_naive().and_hms_opt(0, 0, 0).context("midnight")?.and_utc();
+    let start = |listed: &Value| parse_time(&listed["constraints"][0]["details"]["volumes"][0]["time_start"]);
+    assert_eq!(start(&city(&uss).get("/authority/v1/constraints").await.want(200)?)?, today);
+
+    let uss = uss.restart_configured(&dss, "authority", |c| c.clock = Arc::new(Tomorrow)).await?;
+    let tomorrow = today + chrono::Duration::days(1);
+    let mut listed = Value::Null;
+    for _ in 0..100 {
+        listed = city(&uss).get("/authority/v1/constraints").await.want(200)?;
+        if start(&listed)? == tomorrow {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(start(&listed)?, tomorrow, "{listed}");
+    assert_eq!(listed["constraints"][0]["reference"]["id"], imported["created"][0]["constraint_id"]);
+    assert_eq!(listed["constraints"][0]["reference"]["version"], 2, "{listed}");
     Ok(())
 }

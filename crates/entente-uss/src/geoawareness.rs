@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Duration, NaiveTime, Utc};
+use chrono::{Duration, NaiveTime};
 use entente_dss::EntityId;
 use entente_geo::Interval;
 use entente_geozones::{
@@ -245,7 +245,8 @@ impl Impact {
 pub struct MapVolume {
     /// `unit` is metres.
     pub space: ZoneVolume,
-    /// An open start is now; an open end the furthest the zone schedules are listed ([`MAX_INTERVAL_DAYS`]).
+    /// An open start is the filter's `after`, or now; an open end its `before`, or as far as zone schedules
+    /// are listed ([`MAX_INTERVAL_DAYS`]).
     pub time: Interval<Timestamp>,
 }
 
@@ -280,10 +281,11 @@ impl MapFilter {
     /// The span looked at for a volume with times `time`: within `after`..`before`, an open start taken as
     /// `now` and an open end as far as schedules are listed.
     fn span(&self, time: Interval<Timestamp>, now: Timestamp) -> (Timestamp, Timestamp) {
-        let start = time.lo.or(self.after).unwrap_or(now).max(self.after.unwrap_or(DateTime::<Utc>::MIN_UTC));
+        let start = time.lo.or(self.after).unwrap_or(now);
+        let start = self.after.map_or(start, |after| start.max(after));
         let furthest = start + Duration::days(MAX_INTERVAL_DAYS);
-        let end =
-            time.hi.or(self.before).unwrap_or(furthest).min(self.before.unwrap_or(furthest)).min(furthest);
+        let end = time.hi.or(self.before).unwrap_or(furthest);
+        let end = self.before.map_or(end, |before| end.min(before)).min(furthest);
         (start, end)
     }
 }

@@ -17,7 +17,7 @@ use crate::uss::{FP_PLAN, Uss, flight, upsert};
 
 const AUTHORITY: &str = "entente.authority";
 
-fn feature(identifier: &str, kind: &str, geometry: Value, extra: Value) -> Value {
+pub(crate) fn feature(identifier: &str, kind: &str, geometry: Value, extra: Value) -> Value {
     let mut properties = json!({
         "identifier": identifier,
         "country": "CHE",
@@ -35,7 +35,7 @@ fn feature(identifier: &str, kind: &str, geometry: Value, extra: Value) -> Value
     json!({"type": "Feature", "geometry": geometry, "properties": properties})
 }
 
-fn disc(lat: f64, radius_m: f64) -> Value {
+pub(crate) fn disc(lat: f64, radius_m: f64) -> Value {
     json!({
         "type": "Point",
         "coordinates": [LNG, lat],
@@ -44,7 +44,7 @@ fn disc(lat: f64, radius_m: f64) -> Value {
     })
 }
 
-fn data_set(features: Vec<Value>) -> Value {
+pub(crate) fn data_set(features: Vec<Value>) -> Value {
     json!({
         "type": "FeatureCollection",
         "name": "Entente test zones",
@@ -54,9 +54,9 @@ fn data_set(features: Vec<Value>) -> Value {
 }
 
 /// 1.2 km north of the prohibited zone's centre: a 300 m flight there overlaps its 1 km disc by 100 m.
-const EDGE: f64 = LAT + 0.0108;
+pub(crate) const EDGE: f64 = LAT + 0.0108;
 /// Where the authorisation-required zone is, 5.5 km south.
-const SOUTH: f64 = LAT - 0.05;
+pub(crate) const SOUTH: f64 = LAT - 0.05;
 
 #[tokio::test]
 async fn imported_zones_keep_flights_out_advise_them_and_update_on_reimport() -> anyhow::Result<()> {

@@ -133,6 +133,8 @@ pub struct Links {
     constraints: Mutex<HashMap<EntityId, Constraint>>,
     /// Peers' intents as their managers last shared them, by id.
     peers: Mutex<HashMap<String, OperationalIntent>>,
+    /// Peers' constraints as their managers last shared them, by id: asked again only once their version changed.
+    peer_zones: Mutex<HashMap<String, Constraint>>,
     /// This USS's Prometheus series (plans, operator notifications, calls, notifications to subscribers).
     pub(crate) metrics: Arc<UssMetrics>,
 }
@@ -194,6 +196,7 @@ impl UssState {
             store,
             constraints: Mutex::new(constraints),
             peers: Mutex::new(HashMap::new()),
+            peer_zones: Mutex::new(HashMap::new()),
             metrics,
         });
         let ports = Ports {

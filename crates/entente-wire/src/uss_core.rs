@@ -74,6 +74,7 @@ pub fn zone_ref_in(r: &ConstraintReference) -> ZoneRef {
         id: r.id.clone(),
         manager: r.manager.clone(),
         ovn: r.ovn.clone(),
+        version: r.version,
         uss_base_url: r.uss_base_url.clone(),
     }
 }

@@ -104,11 +104,28 @@ pub(crate) async fn constraint_details(
     refs: Vec<ZoneRef>,
 ) -> Vec<(ZoneRef, Result<Constraint, ApiError>)> {
     in_parallel(st, refs, |st, r| async move {
+        let cached = st.peer_zones.lock().get(&r.id).filter(|c| c.reference.version == r.version).cloned();
+        if let Some(constraint) = cached {
+            return (r, Ok(constraint));
+        }
         let url = format!("{}/uss/v1/constraints/{}", r.uss_base_url.trim_end_matches('/'), r.id);
-        let fetched = get::<GetConstraintDetailsResponse>(&st, &url, &[CP]).await.map(|d| d.constraint);
+        let fetched = get::<GetConstraintDetailsResponse>(&st, &url, &[CP]).await.and_then(|d| {
+            let constraint = d.constraint;
+            if constraint.reference.id != r.id {
+                return Err(ApiError::Upstream(format!("{url}: the details name another constraint")));
+            }
+            remember_zone(&mut st.peer_zones.lock(), constraint.clone(), st.now());
+            Ok(constraint)
+        });
         (r, fetched)
     })
     .await
+}
+
+/// Keeps a peer's constraint (`version` tells when it changed), and forgets those that have ended.
+pub(crate) fn remember_zone(cache: &mut HashMap<String, Constraint>, constraint: Constraint, now: Timestamp) {
+    cache.retain(|_, c| parse_rfc3339(&c.reference.time_end.value, "time_end").is_ok_and(|end| end >= now));
+    cache.insert(constraint.reference.id.clone(), constraint);
 }
 
 /// Tells every subscriber but this USS itself about the intent `id` (`None`: it was deleted).

@@ -16,7 +16,7 @@ use entente_wire::uss_core::{published_in, published_out, telemetry_out};
 use entente_wire::{time_out, volumes_in};
 use serde::{Deserialize, Serialize};
 
-use super::peers::remember;
+use super::peers::{self, remember};
 use super::{MAX_VERTICES, UssState};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
@@ -197,6 +197,11 @@ pub(crate) async fn notified_constraint(
             "constraint {} is managed by {}, not by the sender {}",
             c.reference.id, c.reference.manager, caller.manager
         )));
+    }
+    // What the manager tells replaces what this USS knew of the constraint; a deletion forgets it.
+    match &n.constraint {
+        Some(c) => peers::remember_zone(&mut st.peer_zones.lock(), c.clone(), st.now()),
+        None => drop(st.peer_zones.lock().remove(&n.constraint_id)),
     }
     if let Some(c) = &n.constraint
         && let Ok(volumes) = volumes_in(&c.details.volumes, "constraint.details.volumes", MAX_VERTICES)

@@ -96,6 +96,14 @@ async fn imported_zones_keep_flights_out_advise_them_and_update_on_reimport() ->
         .ok_or_else(|| anyhow::anyhow!("no alternative around the zone: {refused}"))?;
     let planned = uss1.operator().post("/operator/v1/flights", &around["request"]).await.want(201)?;
     assert_eq!(planned["advisories"], json!([]));
+    // The zone's details were asked of the authority's USS once: at the same version, uss1 knows them.
+    let again = uss1
+        .operator()
+        .post("/operator/v1/flights", &flight(EDGE, (0.0, 100.0), (30, 40), 0))
+        .await
+        .want(409)?;
+    assert_eq!(again["conflicting_intents"], json!([constraint_id]));
+    assert_eq!(uss1.outgoing("GET", "/uss/v1/constraints/")?, 1);
 
     // In the authorisation-required zone: accepted, with the zone's terms.
     let advised = uss1

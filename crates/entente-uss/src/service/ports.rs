@@ -59,6 +59,9 @@ pub struct ZoneRef {
     pub id: String,
     pub manager: String,
     pub ovn: Option<String>,
+    /// Changes with every change of the constraint, so a peer's details known at this version need not be asked
+    /// for again.
+    pub version: i32,
     pub uss_base_url: String,
 }
 

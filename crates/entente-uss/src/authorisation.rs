@@ -114,10 +114,13 @@ impl OperatorRegistration {
             return refuse(Self::FIELD, shape());
         }
         let secret: Vec<char> = chars[3..15].iter().chain(&chars[17..]).copied().collect();
-        if let Some(c) = secret.iter().chain(&chars[15..16]).find(|c| !REGISTRATION_CHARACTERS.contains(**c)) {
+        if let Some(c) = secret.iter().chain(&chars[15..16]).find(|c| !REGISTRATION_CHARACTERS.contains(**c))
+        {
             return refuse(
                 Self::FIELD,
-                format!("{text:?} has {c:?}; EN 4709-002 numbers are digits and lower-case letters after the country"),
+                format!(
+                    "{text:?} has {c:?}; EN 4709-002 numbers are digits and lower-case letters after the country"
+                ),
             );
         }
         let expected = check_character(&secret);
@@ -229,7 +232,8 @@ pub struct FlightAuthorisation {
 
 /// The non-empty entries of a list that must name at least one thing.
 fn named(list: &[String], field: &'static str, what: &str) -> Result<Vec<String>, AuthorisationError> {
-    let names: Vec<String> = list.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    let names: Vec<String> =
+        list.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).map(str::to_owned).collect();
     if names.is_empty() {
         return refuse(field, format!("must name at least one {what} (Regulation (EU) 2021/664, Annex IV)"));
     }
@@ -258,7 +262,10 @@ impl FlightAuthorisation {
             "Vlos" => OperationMode::Vlos,
             "Bvlos" => OperationMode::Bvlos,
             other => {
-                return refuse("operation_mode", format!("{other:?} is not one of Vlos, Bvlos (Annex IV, paragraph 2)"));
+                return refuse(
+                    "operation_mode",
+                    format!("{other:?} is not one of Vlos, Bvlos (Annex IV, paragraph 2)"),
+                );
             }
         };
         let operation_category = match r.operation_category {
@@ -282,10 +289,14 @@ impl FlightAuthorisation {
             "C6" => UasClass::C6,
             "Other" => UasClass::Other,
             other => {
-                return refuse("uas_class", format!("{other:?} is not one of C0 to C6, Other (Annex IV, paragraph 4)"));
+                return refuse(
+                    "uas_class",
+                    format!("{other:?} is not one of C0 to C6, Other (Annex IV, paragraph 4)"),
+                );
             }
         };
-        let uas_type_certificate = r.uas_type_certificate.map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned);
+        let uas_type_certificate =
+            r.uas_type_certificate.map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned);
         if uas_class == UasClass::Other && uas_type_certificate.is_none() {
             return refuse(
                 "uas_type_certificate",
@@ -294,7 +305,8 @@ impl FlightAuthorisation {
         }
         let identification_technologies =
             named(r.identification_technologies, "identification_technologies", "identification technology")?;
-        let connectivity_methods = named(r.connectivity_methods, "connectivity_methods", "connectivity method")?;
+        let connectivity_methods =
+            named(r.connectivity_methods, "connectivity_methods", "connectivity method")?;
         let minutes = r.endurance_minutes;
         if !(minutes.fract() == 0.0 && (1.0..=f64::from(MAX_ENDURANCE_MINUTES)).contains(&minutes)) {
             return refuse(
@@ -354,11 +366,10 @@ mod tests {
         let a = FlightAuthorisation::validate(&request(&techs, &links)).unwrap();
         assert_eq!(a.uas_serial_number.as_str(), SERIAL);
         assert_eq!(a.operator_id.as_str(), OPERATOR);
-        assert_eq!((a.operation_mode, a.operation_category, a.uas_class), (
-            OperationMode::Vlos,
-            OperationCategory::Open,
-            UasClass::C0
-        ));
+        assert_eq!(
+            (a.operation_mode, a.operation_category, a.uas_class),
+            (OperationMode::Vlos, OperationCategory::Open, UasClass::C0)
+        );
         assert_eq!(a.endurance_minutes, 30);
         // Empty optional fields are absent ones.
         assert_eq!((a.uas_type_certificate, a.uas_id), (None, None));
@@ -369,7 +380,10 @@ mod tests {
         let (techs, links) = (vec!["ASTMNetRID".to_owned()], vec!["cellular".to_owned()]);
         let ok = request(&techs, &links);
         let cases: Vec<(AuthorisationRequest<'_>, &str)> = vec![
-            (AuthorisationRequest { uas_serial_number: "My serial number", ..ok.clone() }, "uas_serial_number"),
+            (
+                AuthorisationRequest { uas_serial_number: "My serial number", ..ok.clone() },
+                "uas_serial_number",
+            ),
             (AuthorisationRequest { operation_mode: "Undeclared", ..ok.clone() }, "operation_mode"),
             (AuthorisationRequest { operation_category: "Unknown", ..ok.clone() }, "operation_category"),
             (AuthorisationRequest { uas_class: "C7", ..ok.clone() }, "uas_class"),
@@ -378,8 +392,14 @@ mod tests {
             (AuthorisationRequest { endurance_minutes: 20.5, ..ok.clone() }, "endurance_minutes"),
             (AuthorisationRequest { endurance_minutes: f64::NAN, ..ok.clone() }, "endurance_minutes"),
             (AuthorisationRequest { endurance_minutes: 14_401.0, ..ok.clone() }, "endurance_minutes"),
-            (AuthorisationRequest { emergency_procedure_url: "emergency.pdf", ..ok.clone() }, "emergency_procedure_url"),
-            (AuthorisationRequest { emergency_procedure_url: "https:///x", ..ok.clone() }, "emergency_procedure_url"),
+            (
+                AuthorisationRequest { emergency_procedure_url: "emergency.pdf", ..ok.clone() },
+                "emergency_procedure_url",
+            ),
+            (
+                AuthorisationRequest { emergency_procedure_url: "https:///x", ..ok.clone() },
+                "emergency_procedure_url",
+            ),
             (AuthorisationRequest { operator_id: "CHEo5kut30e0mt02-qwe", ..ok.clone() }, "operator_id"),
         ];
         for (r, field) in cases {
@@ -388,7 +408,8 @@ mod tests {
         let blank = vec![" ".to_owned()];
         assert_eq!(refused(&request(&[], &links)).field, "identification_technologies");
         assert_eq!(refused(&request(&techs, &blank)).field, "connectivity_methods");
-        let certified = AuthorisationRequest { uas_class: "Other", uas_type_certificate: Some("EASA.UAS.123"), ..ok };
+        let certified =
+            AuthorisationRequest { uas_class: "Other", uas_type_certificate: Some("EASA.UAS.123"), ..ok };
         assert_eq!(FlightAuthorisation::validate(&certified).unwrap().uas_class, UasClass::Other);
     }
 
@@ -437,8 +458,11 @@ mod tests {
     }
 
     fn alnum(len: usize) -> impl Strategy<Value = String> {
-        proptest::collection::vec(proptest::sample::select(REGISTRATION_CHARACTERS.chars().collect::<Vec<_>>()), len)
-            .prop_map(|v| v.into_iter().collect())
+        proptest::collection::vec(
+            proptest::sample::select(REGISTRATION_CHARACTERS.chars().collect::<Vec<_>>()),
+            len,
+        )
+        .prop_map(|v| v.into_iter().collect())
     }
 
     fn serial_char() -> impl Strategy<Value = char> {

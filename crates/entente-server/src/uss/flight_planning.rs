@@ -19,7 +19,7 @@ use entente_wire::interuss::flight_planning::{
 use entente_wire::{parse_rfc3339, time_out, volume_in};
 
 use super::input::flight_volumes;
-use super::operator::{self, check_plan_window, priority};
+use super::operator::{self, check_authorisation, check_plan_window, priority};
 use super::{MAX_VERTICES, UssState};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
@@ -216,6 +216,11 @@ async fn plan_upsert(
         st.metrics.plan(PlanOutcome::RefusedBadInput);
         answer("Rejected", Some(e.to_string()), before)
     };
+    // Invalid authorisation data is the user's to correct, as the interface expects of it: a refusal, not a failure.
+    let path = "flight_plan.uspace_flight_authorisation";
+    if let Err(e) = check_authorisation(st, plan.uspace_flight_authorisation.as_ref(), path) {
+        return Ok(bad_input(e));
+    }
     let area = match flight_volumes(&info.area, "flight_plan.basic_information.area", &st.config.dss_limits) {
         Ok(v) => v,
         Err(e) => return Ok(bad_input(e)),

@@ -17,12 +17,15 @@ use entente_uss::{
     EventKind, FlightState, OperatorLimits, Priority, Reason, Route, Timestamp, UssError, Volume,
     route_volumes,
 };
+use entente_wire::interuss::flight_planning::FlightAuthorisationData;
 use entente_wire::operator::{
     FlightList, FlightRequest, FlightStateChange, FlightStatus, PlanConflictResponse, PlanLimits,
     PlannedInstead, RouteRequest,
 };
 use entente_wire::uss::VehicleTelemetry;
-use entente_wire::uss_core::{advisory_out, plan_conflict_out, telemetry_in, telemetry_out};
+use entente_wire::uss_core::{
+    advisory_out, authorisation_in, plan_conflict_out, telemetry_in, telemetry_out,
+};
 use entente_wire::{altitude_in, parse_rfc3339, time_in, time_out, volume_out};
 use serde::Deserialize;
 use tokio::sync::OwnedMutexGuard;
@@ -197,9 +200,11 @@ pub(crate) async fn submit(
 ) -> Result<(StatusCode, Json<FlightStatus>), ApiError> {
     auth.require(OPERATOR_SCOPE)?;
     let req: FlightRequest = body.json()?;
-    // A plan refused for its own input is counted like one the planner refused for it.
-    let proposal =
-        proposal_of(&st, &auth, &req).inspect_err(|_| st.metrics.plan(PlanOutcome::RefusedBadInput))?;
+    // A plan refused for its own input is counted like one the planner refused for it. The authorisation is checked
+    // here, once: a best-effort alternative is the same flight, by the same operator and UAS.
+    let proposal = check_authorisation(&st, req.authorisation.as_ref(), "authorisation")
+        .and_then(|()| proposal_of(&st, &auth, &req))
+        .inspect_err(|_| st.metrics.plan(PlanOutcome::RefusedBadInput))?;
     let id = entity_id(&uuid::Uuid::new_v4().to_string(), "id")?;
     let planned_instead = match plan(&st, id, proposal).await {
         Ok(()) => None,
@@ -217,6 +222,26 @@ pub(crate) async fn submit(
     let Json(mut status) = current(&st, id)?;
     status.planned_instead = planned_instead;
     Ok((StatusCode::CREATED, Json(status)))
+}
+
+/// Checks the flight's U-space authorisation request found at `path` (a 400 naming its field and rule), and that
+/// there is one when this USS serves U-space airspace.
+pub(super) fn check_authorisation(
+    st: &UssState,
+    given: Option<&FlightAuthorisationData>,
+    path: &str,
+) -> Result<(), ApiError> {
+    match given {
+        Some(a) => {
+            authorisation_in(a, path)?;
+            Ok(())
+        }
+        None if st.config.require_flight_authorisation => Err(ApiError::bad(format!(
+            "{path} is required: this USS serves U-space airspace, where every flight needs a flight authorisation \
+             (Regulation (EU) 2021/664, Article 10)"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The proposal an operator's request makes, or the 400 naming what in it breaks which rule.

@@ -160,6 +160,30 @@ fn check_character(chars: &[char]) -> char {
     REGISTRATION_CHARACTERS.chars().nth((n - sum % n) % n).expect("a code point below 36")
 }
 
+/// Names of a field's values as requests write them, both ways.
+macro_rules! named_values {
+    ($name:ident { $($variant:ident),+ $(,)? }) => {
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The value's name in a request.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($name::$variant => stringify!($variant)),+
+                }
+            }
+
+            fn from_name(name: &str) -> Option<$name> {
+                $name::ALL.iter().copied().find(|v| v.name() == name)
+            }
+
+            fn names() -> String {
+                $name::ALL.iter().map(|v| v.name()).collect::<Vec<_>>().join(", ")
+            }
+        }
+    };
+}
+
 /// Category of the operation (Regulation (EU) 2019/947, Article 3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OperationCategory {
@@ -167,6 +191,7 @@ pub enum OperationCategory {
     Specific,
     Certified,
 }
+named_values!(OperationCategory { Open, Specific, Certified });
 
 /// Whether the remote pilot keeps the aircraft in sight (Annex IV, paragraph 2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -174,6 +199,7 @@ pub enum OperationMode {
     Vlos,
     Bvlos,
 }
+named_values!(OperationMode { Vlos, Bvlos });
 
 /// The class identification label of the UAS (Regulations (EU) 2019/945 and 2020/1058); `Other` is a UAS without
 /// one, which then flies on a type certificate.
@@ -188,6 +214,7 @@ pub enum UasClass {
     C6,
     Other,
 }
+named_values!(UasClass { C0, C1, C2, C3, C4, C5, C6, Other });
 
 /// The longest endurance accepted, in minutes: ten days, far past any UAS's, so that only a unit mistake (seconds
 /// for minutes) is refused.
@@ -258,43 +285,28 @@ impl FlightAuthorisation {
     /// Checks every field of `r`, the first fault found refusing the whole request.
     pub fn validate(r: &AuthorisationRequest<'_>) -> Result<FlightAuthorisation, AuthorisationError> {
         let uas_serial_number = SerialNumber::parse(r.uas_serial_number)?;
-        let operation_mode = match r.operation_mode {
-            "Vlos" => OperationMode::Vlos,
-            "Bvlos" => OperationMode::Bvlos,
-            other => {
-                return refuse(
-                    "operation_mode",
-                    format!("{other:?} is not one of Vlos, Bvlos (Annex IV, paragraph 2)"),
-                );
-            }
-        };
-        let operation_category = match r.operation_category {
-            "Open" => OperationCategory::Open,
-            "Specific" => OperationCategory::Specific,
-            "Certified" => OperationCategory::Certified,
-            other => {
-                return refuse(
-                    "operation_category",
-                    format!("{other:?} is not one of Open, Specific, Certified (Annex IV, paragraph 4)"),
-                );
-            }
-        };
-        let uas_class = match r.uas_class {
-            "C0" => UasClass::C0,
-            "C1" => UasClass::C1,
-            "C2" => UasClass::C2,
-            "C3" => UasClass::C3,
-            "C4" => UasClass::C4,
-            "C5" => UasClass::C5,
-            "C6" => UasClass::C6,
-            "Other" => UasClass::Other,
-            other => {
-                return refuse(
-                    "uas_class",
-                    format!("{other:?} is not one of C0 to C6, Other (Annex IV, paragraph 4)"),
-                );
-            }
-        };
+        let operation_mode =
+            OperationMode::from_name(r.operation_mode).ok_or_else(|| AuthorisationError {
+                field: "operation_mode",
+                rule: format!(
+                    "{:?} is not one of {} (Annex IV, paragraph 2)",
+                    r.operation_mode,
+                    OperationMode::names()
+                ),
+            })?;
+        let operation_category =
+            OperationCategory::from_name(r.operation_category).ok_or_else(|| AuthorisationError {
+                field: "operation_category",
+                rule: format!(
+                    "{:?} is not one of {} (Annex IV, paragraph 4)",
+                    r.operation_category,
+                    OperationCategory::names()
+                ),
+            })?;
+        let uas_class = UasClass::from_name(r.uas_class).ok_or_else(|| AuthorisationError {
+            field: "uas_class",
+            rule: format!("{:?} is not one of {} (Annex IV, paragraph 4)", r.uas_class, UasClass::names()),
+        })?;
         let uas_type_certificate =
             r.uas_type_certificate.map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned);
         if uas_class == UasClass::Other && uas_type_certificate.is_none() {

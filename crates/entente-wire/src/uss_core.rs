@@ -185,6 +185,23 @@ pub fn authorisation_in(a: &FlightAuthorisationData, path: &str) -> Result<Fligh
     .map_err(|e| WireError::field(format!("{path}.{}", e.field), e.rule))
 }
 
+/// A checked authorisation request as the APIs write it, for an alternative to carry the flight's.
+pub fn authorisation_out(a: &FlightAuthorisation) -> FlightAuthorisationData {
+    FlightAuthorisationData {
+        uas_serial_number: a.uas_serial_number.as_str().to_owned(),
+        operation_mode: a.operation_mode.name().to_owned(),
+        operation_category: a.operation_category.name().to_owned(),
+        uas_class: a.uas_class.name().to_owned(),
+        identification_technologies: a.identification_technologies.clone(),
+        uas_type_certificate: a.uas_type_certificate.clone(),
+        connectivity_methods: a.connectivity_methods.clone(),
+        endurance_minutes: f64::from(a.endurance_minutes),
+        emergency_procedure_url: a.emergency_procedure_url.clone(),
+        operator_id: a.operator_id.as_str().to_owned(),
+        uas_id: a.uas_id.clone(),
+    }
+}
+
 pub fn telemetry_out(t: &Telemetry) -> VehicleTelemetry {
     VehicleTelemetry {
         time_measured: time_out(t.fix.time),
@@ -261,7 +278,7 @@ fn alternative_out(a: &entente_uss::Alternative, r: &Refusal) -> AlternativePlan
             priority: r.priority.0,
             limits,
             best_effort: false,
-            authorisation: None,
+            authorisation: r.authorisation.as_ref().map(authorisation_out),
         },
     }
 }

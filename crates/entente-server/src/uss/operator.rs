@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use entente_dss::{EntityId, WriteKind};
 use entente_geo::Interval;
 use entente_geo::LatLng;
+use entente_uss::authorisation::FlightAuthorisation;
 use entente_uss::geoawareness::ZoneSets;
 use entente_uss::service::{CONSTRAINT_PRIORITY, OwnFlight, Proposal};
 use entente_uss::{
@@ -200,11 +201,9 @@ pub(crate) async fn submit(
 ) -> Result<(StatusCode, Json<FlightStatus>), ApiError> {
     auth.require(OPERATOR_SCOPE)?;
     let req: FlightRequest = body.json()?;
-    // A plan refused for its own input is counted like one the planner refused for it. The authorisation is checked
-    // here, once: a best-effort alternative is the same flight, by the same operator and UAS.
-    let proposal = check_authorisation(&st, req.authorisation.as_ref(), "authorisation")
-        .and_then(|()| proposal_of(&st, &auth, &req))
-        .inspect_err(|_| st.metrics.plan(PlanOutcome::RefusedBadInput))?;
+    // A plan refused for its own input is counted like one the planner refused for it.
+    let proposal =
+        proposal_of(&st, &auth, &req).inspect_err(|_| st.metrics.plan(PlanOutcome::RefusedBadInput))?;
     let id = entity_id(&uuid::Uuid::new_v4().to_string(), "id")?;
     let planned_instead = match plan(&st, id, proposal).await {
         Ok(()) => None,
@@ -224,23 +223,20 @@ pub(crate) async fn submit(
     Ok((StatusCode::CREATED, Json(status)))
 }
 
-/// Checks the flight's U-space authorisation request found at `path` (a 400 naming its field and rule), and that
-/// there is one when this USS serves U-space airspace.
-pub(super) fn check_authorisation(
+/// The flight's U-space authorisation request found at `path`, checked (a 400 naming its field and rule); there
+/// must be one when this USS serves U-space airspace.
+pub(super) fn authorisation_of(
     st: &UssState,
     given: Option<&FlightAuthorisationData>,
     path: &str,
-) -> Result<(), ApiError> {
+) -> Result<Option<FlightAuthorisation>, ApiError> {
     match given {
-        Some(a) => {
-            authorisation_in(a, path)?;
-            Ok(())
-        }
+        Some(a) => Ok(Some(authorisation_in(a, path)?)),
         None if st.config.require_flight_authorisation => Err(ApiError::bad(format!(
             "{path} is required: this USS serves U-space airspace, where every flight needs a flight authorisation \
              (Regulation (EU) 2021/664, Article 10)"
         ))),
-        None => Ok(()),
+        None => Ok(None),
     }
 }
 
@@ -263,6 +259,7 @@ fn proposal_of(st: &UssState, auth: &Auth, req: &FlightRequest) -> Result<Propos
     let now = st.now();
     check_plan_window(&volumes, now)?;
     let priority = priority(req.priority, "priority")?;
+    let authorisation = authorisation_of(st, req.authorisation.as_ref(), "authorisation")?;
     if let Some(grants) = &st.config.priority_grants {
         grants.check(&auth.0.sub, &auth.0.scopes, priority)?;
     }
@@ -276,6 +273,7 @@ fn proposal_of(st: &UssState, auth: &Auth, req: &FlightRequest) -> Result<Propos
         operator: Some(auth.0.sub.clone()),
         route,
         limits: req.limits.as_ref().map(limits_in).transpose()?.unwrap_or_default(),
+        authorisation,
     })
 }
 

@@ -125,5 +125,14 @@ async fn the_operator_api_refuses_invalid_or_missing_authorisation_with_a_400_na
     }
     let planned = operator.post("/operator/v1/flights", &request(Some(authorisation()))).await.want(201)?;
     assert_eq!(planned["state"], "Accepted", "{planned}");
+
+    // An alternative to a conflicting flight is the same flight: its request carries the authorisation, so that
+    // submitting it as it is plans it here too.
+    let refused = operator.post("/operator/v1/flights", &request(Some(authorisation()))).await.want(409)?;
+    let alternative = &refused["alternatives"][0]["request"];
+    for field in ["uas_serial_number", "operator_id", "operation_category", "emergency_procedure_url"] {
+        assert_eq!(alternative["authorisation"][field], authorisation()[field], "{refused}");
+    }
+    operator.post("/operator/v1/flights", alternative).await.want(201)?;
     Ok(())
 }

@@ -24,8 +24,9 @@ use crate::serve::{AUTHORITY, uss_url};
 /// The name of the sample zone set the seed imports into the authority's USS.
 const SAMPLE_ZONES: &str = "lausanne";
 /// Zones around Lausanne written for Entente from public facts (an aerodrome, a hospital helipad, a lakeside
-/// park), in ED-318; the same zones in ED-269 sit beside them.
-const SAMPLE_ZONES_ED318: &str = include_str!("../../entente-geozones/tests/fixtures/lausanne-ed318.json");
+/// park, a waterfront), in ED-318; the same zones in ED-269 sit beside them. `entente demo` flies past them too.
+pub(crate) const SAMPLE_ZONES_ED318: &str =
+    include_str!("../../entente-geozones/tests/fixtures/lausanne-ed318.json");
 
 /// Lausanne, near the lake: the samples sit within a few kilometres of it.
 const LAT: f64 = 46.52;
@@ -42,16 +43,19 @@ pub(crate) async fn run(base: &str, issuer: &TokenIssuer, audience: &str, dss: &
     let flights = |name: &str| format!("{}/operator/v1/flights", uss_url("", name));
 
     // The sample zones around Lausanne, imported as an authority publishes them: the aerodrome's prohibited
-    // zone becomes a constraint every USS plans around.
-    let _: ZoneSetImport = client
-        .request(
-            Method::PUT,
-            AUTHORITY,
-            "entente.authority",
-            &format!("{}/authority/v1/geozones/{SAMPLE_ZONES}", uss_url("", AUTHORITY)),
-            ("application/json", SAMPLE_ZONES_ED318.as_bytes().to_vec()),
-        )
-        .await?;
+    // zone becomes a constraint every USS plans around. The operators' USSs keep the set too, to advise their
+    // operators and show them the zones, leaving the constraints to the authority's USS.
+    for (uss, publish) in [(AUTHORITY, true), (north, false), (south, false)] {
+        let _: ZoneSetImport = client
+            .request(
+                Method::PUT,
+                AUTHORITY,
+                "entente.authority",
+                &format!("{}/authority/v1/geozones/{SAMPLE_ZONES}?publish={publish}", uss_url("", uss)),
+                ("application/json", SAMPLE_ZONES_ED318.as_bytes().to_vec()),
+            )
+            .await?;
+    }
     let _: Constraint = client
         .send(
             AUTHORITY,

@@ -87,12 +87,16 @@ pub(crate) fn authority(node: &Node<'_>) -> Result<Authority> {
 /// a permanent period may give no bounds and no schedule, which would contradict it.
 pub(crate) fn time_period(node: &Node<'_>, permanent: bool) -> Result<TimePeriod> {
     node.object()?;
+    let (schedule_node, schedule) = schedule(node)?;
     if permanent {
-        for field in ["startDateTime", "endDateTime", "schedule"] {
+        for field in ["startDateTime", "endDateTime"] {
             let f = node.get(field);
             if f.is_present() {
                 return Err(f.err("a permanent period (permanent: YES) has no bounds or schedule"));
             }
+        }
+        if !schedule.is_empty() {
+            return Err(schedule_node.err("a permanent period (permanent: YES) has no bounds or schedule"));
         }
         return Ok(TimePeriod::default());
     }
@@ -103,12 +107,28 @@ pub(crate) fn time_period(node: &Node<'_>, permanent: bool) -> Result<TimePeriod
     {
         return Err(node.get("endDateTime").err("must be after startDateTime"));
     }
-    let schedule_node = node.get("schedule");
-    let schedule = schedule_node.opt_array()?.iter().map(daily_period).collect::<Result<Vec<_>>>()?;
-    if schedule_node.is_present() && schedule.is_empty() {
+    if schedule_node.is_present() && schedule_node.opt_array()?.is_empty() {
         return Err(schedule_node.err("must hold at least one daily period when given"));
     }
     Ok(TimePeriod { start, end, schedule })
+}
+
+/// A period's daily periods: `schedule` (ED-318, and ED-269's JSON schema) or `dailyPeriod` (ED-269's exchange
+/// format, whose samples give `{"day": [], "startTime": null, "endTime": null}` for "no daily restriction":
+/// an entry naming no day and no time restricts nothing and is skipped).
+fn schedule<'a>(node: &Node<'a>) -> Result<(Node<'a>, Vec<DailyPeriod>)> {
+    let daily = node.get("dailyPeriod");
+    let field =
+        if node.get("schedule").is_present() || !daily.is_present() { node.get("schedule") } else { daily };
+    let mut periods = Vec::new();
+    for entry in field.opt_array()? {
+        let unrestricted = entry.get("day").opt_array()?.is_empty()
+            && ["startTime", "endTime", "startEvent", "endEvent"].iter().all(|f| !entry.get(f).is_present());
+        if !unrestricted {
+            periods.push(daily_period(&entry)?);
+        }
+    }
+    Ok((field, periods))
 }
 
 fn daily_period(node: &Node<'_>) -> Result<DailyPeriod> {
@@ -201,7 +221,8 @@ pub(crate) const MAX_LIMIT: f64 = 100_000.0;
 /// A vertical limit: its value and, required when the value is given, its reference.
 pub(crate) fn level(node: &Node<'_>, value_field: &str, reference: &str) -> Result<Option<Level>> {
     let field = node.get(value_field);
-    let Some(value) = field.opt_f64()? else { return Ok(None) };
+    // ED-269's exchange samples write limits as numeric strings ("lowerLimit": "0").
+    let Some(value) = field.opt_f64_or_numeric_str()? else { return Ok(None) };
     if value.abs() > MAX_LIMIT {
         return Err(field.err(format!("{value} is beyond ±{MAX_LIMIT}")));
     }
@@ -254,6 +275,32 @@ mod tests {
         assert_eq!(e.to_string(), "$.upper: 1040641380757830100 is beyond ±100000");
         let doc = json!({"upper": -100000, "upperReference": "AMSL"});
         assert!(level(&Node::root(&doc), "upper", "upperReference").unwrap().is_some());
+    }
+
+    #[test]
+    fn numeric_strings_are_limits_and_other_strings_are_named() {
+        let doc = json!({"upper": " 120 ", "upperReference": "AGL"});
+        assert_eq!(
+            level(&Node::root(&doc), "upper", "upperReference").unwrap().map(|l| l.value),
+            Some(120.0)
+        );
+        let doc = json!({"upper": "high", "upperReference": "AGL"});
+        let e = level(&Node::root(&doc), "upper", "upperReference").unwrap_err();
+        assert_eq!(e.to_string(), "$.upper: \"high\" is not a number");
+        let doc = json!({"upper": "inf", "upperReference": "AGL"});
+        assert!(level(&Node::root(&doc), "upper", "upperReference").is_err());
+    }
+
+    #[test]
+    fn an_empty_daily_period_restricts_nothing_and_a_partial_one_is_refused() {
+        let doc =
+            json!({"permanent": "YES", "dailyPeriod": [{"day": [], "startTime": null, "endTime": null}]});
+        assert_eq!(time_period(&Node::root(&doc), true).unwrap(), TimePeriod::default());
+        let doc = json!({"dailyPeriod": [{"day": [], "startTime": "08:00Z", "endTime": "09:00Z"}]});
+        let e = time_period(&Node::root(&doc), false).unwrap_err();
+        assert_eq!(e.to_string(), "$.dailyPeriod[0].day: must name at least one day");
+        let doc = json!({"permanent": "YES", "schedule": [{"day": ["MON"], "startTime": "08:00Z", "endTime": "09:00Z"}]});
+        assert!(time_period(&Node::root(&doc), true).is_err());
     }
 
     #[test]

@@ -15,7 +15,10 @@ const RESTRICTIONS: &[(&str, Restriction)] = &[
 
 pub(crate) fn features(root: &Node<'_>) -> Result<Vec<Zone>> {
     root.object()?;
-    let features = root.get("features").array()?;
+    // ED-269's zones come under `features` in the JSON schema of its annex, under `UASZoneList` in the
+    // exchange format of its data model (with `formatVersion` and `createdAt` beside it); both are read.
+    let list = root.get("UASZoneList");
+    let features = if list.is_present() { list.array()? } else { root.get("features").array()? };
     features
         .iter()
         .enumerate()

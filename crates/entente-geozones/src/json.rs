@@ -62,6 +62,20 @@ impl<'a> Node<'a> {
         self.value.map(|_| self.f64()).transpose()
     }
 
+    /// A finite number, or a string holding one.
+    pub(crate) fn opt_f64_or_numeric_str(&self) -> Result<Option<f64>> {
+        match self.value.and_then(Value::as_str) {
+            Some(text) => text
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .map(Some)
+                .ok_or_else(|| self.err(format!("{text:?} is not a number"))),
+            None => self.opt_f64(),
+        }
+    }
+
     pub(crate) fn opt_i64(&self) -> Result<Option<i64>> {
         self.value.map(|v| v.as_i64().ok_or_else(|| self.err("must be an integer"))).transpose()
     }

@@ -46,10 +46,10 @@ fn both_formats_of_one_data_set_give_the_same_zones() {
     let (f269, ed269) = load("lausanne-ed269.json");
     let (f318, ed318) = load("lausanne-ed318.json");
     assert_eq!((f269, f318), (Format::Ed269, Format::Ed318));
-    assert_eq!(ed269.zones.len(), 3);
+    assert_eq!(ed269.zones.len(), 4);
     assert_eq!(without_langs(ed318.zones.clone()), ed269.zones);
 
-    let [lsgl, chuv, vidy] = &ed269.zones[..] else { panic!("three zones") };
+    let [lsgl, chuv, vidy, ouchy] = &ed269.zones[..] else { panic!("four zones") };
     assert_eq!((lsgl.identifier.as_str(), lsgl.restriction), ("LSGL", Restriction::Prohibited));
     assert_eq!(lsgl.applicability, vec![TimePeriod::default()], "permanent");
     assert!(matches!(&lsgl.volumes[0].outline, Outline::Circle(c) if c.radius_m() == 2000.0));
@@ -65,6 +65,25 @@ fn both_formats_of_one_data_set_give_the_same_zones() {
     assert_eq!(vidy.uspace_class, ["OPEN", "SPECIFIC"]);
     assert_eq!(vidy.volumes.len(), 2);
     assert_eq!(vidy.volumes[1].lower, None, "from the surface");
+    assert_eq!(
+        (ouchy.restriction, ouchy.applicability.clone()),
+        (Restriction::Conditional, vec![TimePeriod::default()])
+    );
+}
+
+/// ED-269's exchange format: zones under `UASZoneList` beside `formatVersion` and `createdAt`, limits as numeric
+/// strings, "no daily restriction" as an empty `dailyPeriod` entry, and every limit's reference given even when
+/// the limit is not. The same zones as the schema format's file (the lakeside one on AMSL, ED-269 having no W84).
+#[test]
+fn the_exchange_format_of_ed269_gives_the_same_zones() {
+    let (_, schema) = load("lausanne-ed269.json");
+    let (format, exchange) = load("lausanne-ed269-exchange.json");
+    assert_eq!(format, Format::Ed269);
+    assert_eq!(exchange.zones[..2], schema.zones[..2]);
+    let vidy = &exchange.zones[2];
+    assert_eq!(vidy.identifier, "VIDY");
+    assert_eq!(vidy.volumes[0].upper.map(|l| l.reference), Some(VerticalReference::Amsl));
+    assert_eq!(vidy.volumes[1].lower, None);
 }
 
 /// Each malformed file is refused with the feature, the field's JSON path and the rule.

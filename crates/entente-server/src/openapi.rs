@@ -5,7 +5,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::rid::{self, v19::V19, v22a::V22a};
-use crate::uss::{authority, flight_planning, geozones, log_sets, operator, rid as uss_rid, uss_api};
+use crate::uss::{
+    authority, flight_planning, geospatial_map, geozones, log_sets, operator, rid as uss_rid, uss_api,
+};
 use crate::{app, interuss, map, scd, uss};
 
 #[derive(OpenApi)]
@@ -61,6 +63,7 @@ use crate::{app, interuss, map, scd, uss};
         map::operators::end_watch,
         map::operators::rid_flights,
         map::operators::alerts,
+        map::operators::geozones,
     )
 )]
 struct ApiDoc;
@@ -110,10 +113,13 @@ struct ApiDoc;
         authority::list_constraints,
         authority::delete_constraint,
         authority::set_availability,
+        geozones::zones_in_force,
         geozones::import_set,
         geozones::list_sets,
         geozones::export_set,
         geozones::delete_set,
+        geospatial_map::status,
+        geospatial_map::query,
         flight_planning::status,
         flight_planning::upsert,
         flight_planning::delete,

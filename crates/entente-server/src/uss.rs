@@ -7,6 +7,7 @@ pub(crate) mod authority;
 mod client;
 mod dss_client;
 pub(crate) mod flight_planning;
+pub(crate) mod geospatial_map;
 pub(crate) mod geozones;
 mod group_sync;
 mod input;
@@ -282,6 +283,7 @@ pub(crate) fn routes(audit: Option<Arc<UssState>>) -> Routes<Arc<UssState>> {
         .merge(flight_planning::routes())
         .merge(authority::routes())
         .merge(geozones::routes())
+        .merge(geospatial_map::routes())
         .merge(rid::operator_routes())
         .merge(log_sets::routes())
         .merge(rid::testing::routes())

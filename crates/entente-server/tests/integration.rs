@@ -19,6 +19,9 @@ mod constraints;
 // Geographical zone data sets imported by an authority: constraints published, advisories given, re-imports.
 #[path = "integration/geozones.rs"]
 mod geozones;
+// InterUSS's geospatial map test interface: which imported zones would block or advise a flight.
+#[path = "integration/geospatial_map.rs"]
+mod geospatial_map;
 // Hardened edges: costly input, slow clients and per-client limits over real sockets.
 #[path = "integration/hardening.rs"]
 mod hardening;

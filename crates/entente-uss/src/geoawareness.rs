@@ -6,7 +6,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Duration, NaiveTime};
 use entente_dss::EntityId;
-use entente_geozones::{Advisory, DataSet, Directive, GeozoneError, NoTerrain, Restriction, Zone, directive};
+use entente_geo::Interval;
+use entente_geozones::{
+    DataSet, Directive, GeozoneError, MAX_INTERVAL_DAYS, NoTerrain, Restriction, Zone, ZoneVolume, directive,
+    w84_band,
+};
 use parking_lot::RwLock;
 use sha2::{Digest, Sha256};
 
@@ -37,12 +41,14 @@ pub struct ZoneConstraint {
     pub ground_unknown: bool,
 }
 
-/// A zone whose terms an operator's flight is subject to.
+/// A zone as it applies over an interval: what an operator is shown, or the advice a flight entering it gets.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ZoneAdvice {
+pub struct ZoneInForce {
     pub set: String,
-    pub name: String,
-    pub advisory: Advisory,
+    pub zone: Zone,
+    /// Each volume in each window in which it applies (W84; AGL limits at their widest).
+    pub volumes: Vec<Volume>,
+    pub ground_unknown: bool,
 }
 
 /// The key of each of the set's features (`identifier`, then `#n` for the n-th repeat of an identifier).
@@ -99,28 +105,37 @@ pub fn prohibited(
         .collect()
 }
 
+/// A data set as imported into this USS.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ZoneSet {
+    pub data: DataSet,
+    /// Whether this USS publishes the set's prohibited zones as constraints (the authority's USS does); a USS
+    /// that keeps a set only to advise its operators and show them the zones leaves that to the authority's.
+    pub publish: bool,
+}
+
 /// The data sets imported into this USS, by name.
 #[derive(Default)]
 pub struct ZoneSets {
-    sets: RwLock<BTreeMap<String, DataSet>>,
+    sets: RwLock<BTreeMap<String, ZoneSet>>,
 }
 
 impl ZoneSets {
-    pub fn new(sets: BTreeMap<String, DataSet>) -> ZoneSets {
+    pub fn new(sets: BTreeMap<String, ZoneSet>) -> ZoneSets {
         ZoneSets { sets: RwLock::new(sets) }
     }
 
-    pub fn get(&self, set: &str) -> Option<DataSet> {
+    pub fn get(&self, set: &str) -> Option<ZoneSet> {
         self.sets.read().get(set).cloned()
     }
 
     /// Every set, by name.
-    pub fn all(&self) -> BTreeMap<String, DataSet> {
+    pub fn all(&self) -> BTreeMap<String, ZoneSet> {
         self.sets.read().clone()
     }
 
     /// Sets `set` to `data` (`None`: removes it).
-    pub fn replace(&self, set: &str, data: Option<DataSet>) {
+    pub fn replace(&self, set: &str, data: Option<ZoneSet>) {
         let mut sets = self.sets.write();
         match data {
             Some(d) => sets.insert(set.to_owned(), d),
@@ -128,10 +143,30 @@ impl ZoneSets {
         };
     }
 
+    /// Every zone of every set that applies at some time in `[from, to)`, with its volumes in those windows.
+    pub fn in_force(&self, from: Timestamp, to: Timestamp) -> Result<Vec<ZoneInForce>, GeozoneError> {
+        let sets = self.sets.read();
+        let mut found = Vec::new();
+        for (set, imported) in sets.iter() {
+            for zone in &imported.data.zones {
+                let d = directive(zone, from, to, &NoTerrain)?;
+                let ground_unknown = match &d {
+                    Directive::Constraint(c) => c.ground_unknown,
+                    Directive::Advisory(a) => a.ground_unknown,
+                };
+                if !d.volumes().is_empty() {
+                    let volumes = d.volumes().to_vec();
+                    found.push(ZoneInForce { set: set.clone(), zone: zone.clone(), volumes, ground_unknown });
+                }
+            }
+        }
+        Ok(found)
+    }
+
     /// The zones other than prohibited ones that apply where and when any of `volumes` flies, each with the
     /// volumes of it the flight enters. No terrain model: an AGL limit counts at its widest, so a flight is told
     /// of every zone it might enter.
-    pub fn advice(&self, volumes: &[Volume]) -> Vec<ZoneAdvice> {
+    pub fn advice(&self, volumes: &[Volume]) -> Vec<ZoneInForce> {
         let (Some(start), Some(end)) =
             (volumes.iter().filter_map(|v| v.time.lo).min(), volumes.iter().filter_map(|v| v.time.hi).max())
         else {
@@ -142,20 +177,151 @@ impl ZoneSets {
         }
         let sets = self.sets.read();
         let mut found = Vec::new();
-        for (set, data) in sets.iter() {
-            for zone in data.zones.iter().filter(|z| z.restriction != Restriction::Prohibited) {
+        for (set, imported) in sets.iter() {
+            for zone in imported.data.zones.iter().filter(|z| z.restriction != Restriction::Prohibited) {
                 // The flight's span is bounded by the operator API's own limits, so the windows are few.
-                let Ok(Directive::Advisory(mut advisory)) = directive(zone, start, end, &NoTerrain) else {
+                let Ok(Some(Directive::Advisory(advisory))) = entered(zone, start, end, Some(volumes)) else {
                     continue;
                 };
-                advisory.volumes.retain(|z| volumes.iter().any(|v| v.intersects(z)));
-                if !advisory.volumes.is_empty() {
-                    let name = zone.name.first().map_or_else(|| zone.identifier.clone(), |t| t.text.clone());
-                    found.push(ZoneAdvice { set: set.clone(), name, advisory });
-                }
+                found.push(ZoneInForce {
+                    set: set.clone(),
+                    zone: zone.clone(),
+                    volumes: advisory.volumes,
+                    ground_unknown: advisory.ground_unknown,
+                });
             }
         }
         found
+    }
+
+    /// Whether any zone `filter` selects applies where and when any of its volumes is (anywhere in its time span
+    /// when it has none): the geospatial map a user of this USS would consult, as InterUSS's test interface asks.
+    pub fn selects(&self, filter: &MapFilter, now: Timestamp) -> Result<bool, GeozoneError> {
+        let sets = self.sets.read();
+        let zones: Vec<&Zone> = sets
+            .iter()
+            .filter(|(set, _)| filter.source.as_ref().is_none_or(|s| s == *set))
+            .flat_map(|(_, imported)| imported.data.zones.iter())
+            .filter(|z| filter.takes(z))
+            .collect();
+        if zones.is_empty() {
+            return Ok(false);
+        }
+        let spans: Vec<(Option<Volume>, Timestamp, Timestamp)> = match &filter.volumes {
+            None => {
+                let (start, end) = filter.span(Interval { lo: None, hi: None }, now);
+                vec![(None, start, end)]
+            }
+            Some(volumes) => volumes
+                .iter()
+                .map(|v| {
+                    let (start, end) = filter.span(v.time, now);
+                    let band = w84_band(&v.space, &NoTerrain);
+                    let volume = Volume {
+                        outline: v.space.outline.clone(),
+                        altitude: band.altitude,
+                        time: Interval { lo: Some(start), hi: Some(end) },
+                    };
+                    (Some(volume), start, end)
+                })
+                .collect(),
+        };
+        for (volume, start, end) in spans {
+            // Nothing applies in an empty span (a volume wholly outside `after`..`before`).
+            if start >= end {
+                continue;
+            }
+            for zone in &zones {
+                if entered(zone, start, end, volume.as_ref().map(std::slice::from_ref))?.is_some() {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// The zone over `[start, end)` with only those of its volumes that meet one of `volumes` (every one when
+/// `volumes` is `None`); `None` when none is left. No terrain model: an AGL limit counts at its widest.
+fn entered(
+    zone: &Zone,
+    start: Timestamp,
+    end: Timestamp,
+    volumes: Option<&[Volume]>,
+) -> Result<Option<Directive>, GeozoneError> {
+    let mut found = directive(zone, start, end, &NoTerrain)?;
+    let meets = |z: &Volume| volumes.is_none_or(|vs| vs.iter().any(|v| v.intersects(z)));
+    let left = match &mut found {
+        Directive::Constraint(c) => &mut c.volumes,
+        Directive::Advisory(a) => &mut a.volumes,
+    };
+    left.retain(meets);
+    Ok((!left.is_empty()).then_some(found))
+}
+
+/// What a zone would do to a flight planned through it here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Impact {
+    /// Refused: prohibited zones, published as constraints.
+    Block,
+    /// Planned, with the zone's terms told to the operator: every other zone.
+    Advise,
+    BlockOrAdvise,
+}
+
+impl Impact {
+    fn of(restriction: Restriction) -> Impact {
+        if restriction == Restriction::Prohibited { Impact::Block } else { Impact::Advise }
+    }
+}
+
+/// A volume a map query asks about, its limits as the user gave them (above ground, AMSL or W84).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MapVolume {
+    /// `unit` is metres.
+    pub space: ZoneVolume,
+    /// An open start is the filter's `after`, or now; an open end its `before`, or as far as zone schedules
+    /// are listed ([`MAX_INTERVAL_DAYS`]).
+    pub time: Interval<Timestamp>,
+}
+
+/// One filter set of a map query: the zones that pass every criterion given.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MapFilter {
+    /// `None`: anywhere.
+    pub volumes: Option<Vec<MapVolume>>,
+    /// Only the times at or after `after` and before `before` are looked at.
+    pub after: Option<Timestamp>,
+    pub before: Option<Timestamp>,
+    /// The data set's name.
+    pub source: Option<String>,
+    /// `None`: any impact.
+    pub impact: Option<Impact>,
+    /// Empty: any restriction.
+    pub restrictions: Vec<Restriction>,
+    pub uspace_class: Option<String>,
+}
+
+impl MapFilter {
+    fn takes(&self, zone: &Zone) -> bool {
+        let impact = match self.impact {
+            None | Some(Impact::BlockOrAdvise) => true,
+            Some(i) => i == Impact::of(zone.restriction),
+        };
+        impact
+            && (self.restrictions.is_empty() || self.restrictions.contains(&zone.restriction))
+            && self.uspace_class.as_ref().is_none_or(|c| zone.uspace_class.contains(c))
+    }
+
+    /// The span looked at for a volume with times `time`: within `after`..`before`, an open start taken as
+    /// `now` and an open end as far as schedules are listed.
+    fn span(&self, time: Interval<Timestamp>, now: Timestamp) -> (Timestamp, Timestamp) {
+        let start = time.lo.or(self.after).unwrap_or(now);
+        let start = self.after.map_or(start, |after| start.max(after));
+        let furthest = start + Duration::days(MAX_INTERVAL_DAYS);
+        let end = time.hi.or(self.before).unwrap_or(furthest);
+        let end = self.before.map_or(end, |before| end.min(before)).min(furthest);
+        (start, end)
     }
 }
 
@@ -164,7 +330,9 @@ mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
     use entente_geo::{Circle, Interval, LatLng, Outline};
-    use entente_geozones::{Level, Text, Unit, Variant, VerticalReference, ZoneVolume};
+    use entente_geozones::{
+        DailyPeriod, Level, Text, TimeOfDay, TimePeriod, Unit, Variant, VerticalReference, ZoneVolume,
+    };
 
     fn zone(identifier: &str, restriction: Restriction, lat: f64) -> Zone {
         let level = |m: f64| Level { value: m, reference: VerticalReference::Amsl };
@@ -239,23 +407,123 @@ mod tests {
     #[test]
     fn a_flight_is_advised_of_the_zones_it_enters_only() {
         let sets = ZoneSets::default();
-        sets.replace(
-            "che",
-            Some(DataSet {
-                zones: vec![
-                    zone("PROHIB", Restriction::Prohibited, 46.5),
-                    zone("COND", Restriction::Conditional, 46.5),
-                    zone("FAR", Restriction::ReqAuthorisation, 47.5),
-                ],
-            }),
-        );
+        let zones = vec![
+            zone("PROHIB", Restriction::Prohibited, 46.5),
+            zone("COND", Restriction::Conditional, 46.5),
+            zone("FAR", Restriction::ReqAuthorisation, 47.5),
+        ];
+        sets.replace("che", Some(ZoneSet { data: DataSet { zones }, publish: true }));
         let advice = sets.advice(&flight(46.5));
         assert_eq!(advice.len(), 1, "{advice:?}");
-        assert_eq!(advice[0].advisory.zone, "COND");
-        assert_eq!(advice[0].name, "zone COND");
-        assert_eq!(advice[0].advisory.message[0].text, "ask the tower");
+        assert_eq!(advice[0].zone.identifier, "COND");
+        assert_eq!(advice[0].zone.message[0].text, "ask the tower");
+        assert_eq!(advice[0].volumes.len(), 1);
         assert!(sets.advice(&flight(45.0)).is_empty());
+        let shown = sets.in_force(at(10), at(11)).unwrap();
+        assert_eq!(
+            shown.iter().map(|z| z.zone.identifier.as_str()).collect::<Vec<_>>(),
+            ["PROHIB", "COND", "FAR"]
+        );
+        assert_eq!(shown[0].volumes[0].time, Interval { lo: Some(at(10)), hi: Some(at(11)) });
         sets.replace("che", None);
         assert!(sets.advice(&flight(46.5)).is_empty());
+    }
+
+    fn query(lat: f64, altitude: (f64, f64), hours: (u32, u32), impact: Impact) -> MapFilter {
+        let level = |m: f64| Level { value: m, reference: VerticalReference::W84 };
+        MapFilter {
+            volumes: Some(vec![MapVolume {
+                space: ZoneVolume {
+                    outline: Outline::Circle(Circle::new(LatLng::new(lat, 6.6), 100.0).unwrap()),
+                    lower: Some(level(altitude.0)),
+                    upper: Some(level(altitude.1)),
+                    unit: Unit::Metres,
+                },
+                time: Interval { lo: Some(at(hours.0)), hi: Some(at(hours.1)) },
+            }]),
+            after: None,
+            before: None,
+            source: None,
+            impact: Some(impact),
+            restrictions: Vec::new(),
+            uspace_class: None,
+        }
+    }
+
+    #[test]
+    fn a_map_query_selects_zones_by_impact_in_four_dimensions() {
+        let mut evenings = zone("EVENING", Restriction::Prohibited, 46.5);
+        evenings.applicability = vec![TimePeriod {
+            start: None,
+            end: None,
+            schedule: vec![DailyPeriod {
+                days: vec![chrono::Weekday::Fri],
+                start: TimeOfDay {
+                    time: NaiveTime::from_hms_opt(18, 0, 0).unwrap(),
+                    offset: chrono::FixedOffset::east_opt(0).unwrap(),
+                },
+                end: TimeOfDay {
+                    time: NaiveTime::from_hms_opt(22, 0, 0).unwrap(),
+                    offset: chrono::FixedOffset::east_opt(0).unwrap(),
+                },
+            }],
+        }];
+        let sets = ZoneSets::default();
+        sets.replace(
+            "che",
+            Some(ZoneSet {
+                data: DataSet { zones: vec![evenings, zone("COND", Restriction::Conditional, 47.0)] },
+                publish: true,
+            }),
+        );
+        let now = at(0);
+        let selects = |f: &MapFilter| sets.selects(f, now).unwrap();
+        // 4 December 2026 is a Friday: the prohibited zone applies from 18:00 to 22:00 only.
+        assert!(selects(&query(46.5, (400.0, 500.0), (19, 20), Impact::Block)));
+        assert!(selects(&query(46.5, (400.0, 500.0), (17, 19), Impact::BlockOrAdvise)));
+        assert!(!selects(&query(46.5, (400.0, 500.0), (10, 17), Impact::Block)));
+        // Not advised there, and nothing above the zone's 1 000 m ceiling, nor beside it.
+        assert!(!selects(&query(46.5, (400.0, 500.0), (19, 20), Impact::Advise)));
+        assert!(!selects(&query(46.5, (1100.0, 1200.0), (19, 20), Impact::Block)));
+        assert!(!selects(&query(46.6, (400.0, 500.0), (19, 20), Impact::BlockOrAdvise)));
+        // The conditional zone advises, at any time.
+        assert!(selects(&query(47.0, (400.0, 500.0), (1, 2), Impact::Advise)));
+        assert!(!selects(&query(47.0, (400.0, 500.0), (1, 2), Impact::Block)));
+
+        // The other criteria narrow the selection.
+        let mut f = query(46.5, (400.0, 500.0), (17, 20), Impact::Block);
+        f.before = Some(at(18));
+        assert!(!selects(&f), "only the hour before the zone applies is looked at");
+        f.before = None;
+        f.source = Some("other".into());
+        assert!(!selects(&f));
+        f.source = Some("che".into());
+        f.restrictions = vec![Restriction::Conditional];
+        assert!(!selects(&f));
+        f.restrictions = vec![Restriction::Prohibited];
+        assert!(selects(&f));
+        f.uspace_class = Some("EUROCONTROL".into());
+        assert!(!selects(&f));
+
+        // No volumes: anywhere, from now on.
+        let anywhere = MapFilter { volumes: None, ..query(0.0, (0.0, 0.0), (0, 0), Impact::Block) };
+        assert!(selects(&anywhere));
+        let earlier = MapFilter { before: Some(at(17)), ..anywhere };
+        assert!(!selects(&earlier));
+    }
+
+    #[test]
+    fn heights_above_the_surface_count_at_their_widest() {
+        let sets = ZoneSets::default();
+        let zones = vec![zone("HIGH", Restriction::Prohibited, 46.5)];
+        sets.replace("che", Some(ZoneSet { data: DataSet { zones }, publish: true }));
+        // The zone's ceiling is 1 000 m AMSL: 1 400 m on the ellipsoid is above it, while 1 400 m above
+        // ground may be above the lowest ground on earth, below the ceiling.
+        let mut f = query(46.5, (1400.0, 1500.0), (10, 11), Impact::Block);
+        assert!(!sets.selects(&f, at(0)).unwrap());
+        let space = &mut f.volumes.as_mut().unwrap()[0].space;
+        space.lower = Some(Level { value: 1400.0, reference: VerticalReference::Agl });
+        space.upper = Some(Level { value: 1500.0, reference: VerticalReference::Agl });
+        assert!(sets.selects(&f, at(0)).unwrap());
     }
 }

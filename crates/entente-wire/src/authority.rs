@@ -35,6 +35,8 @@ pub struct ConstraintList {
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct ZoneSetImport {
     pub set: String,
+    /// Whether this USS publishes the set's prohibited zones as constraints.
+    pub publish: bool,
     /// `ED-269` or `ED-318`.
     pub format: String,
     pub zones: usize,
@@ -69,6 +71,7 @@ pub struct ZoneSetList {
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct ZoneSetSummary {
     pub set: String,
+    pub publish: bool,
     pub zones: usize,
     pub prohibited: usize,
     pub advisories: usize,

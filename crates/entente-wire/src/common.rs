@@ -146,7 +146,7 @@ pub fn polygon_in(p: &Polygon, path: &str, max_vertices: usize) -> Result<Outlin
     GeoPolygon::new(vertices).map(Outline::Polygon).map_err(|e| WireError::value(path, e.to_string()))
 }
 
-fn outline_in(v: &Volume3D, path: &str, max_vertices: usize) -> Result<Outline, WireError> {
+pub(crate) fn outline_in(v: &Volume3D, path: &str, max_vertices: usize) -> Result<Outline, WireError> {
     match (&v.outline_circle, &v.outline_polygon) {
         (Some(_), Some(_)) | (None, None) => {
             Err(WireError::value(path, "exactly one of outline_circle and outline_polygon is required"))

@@ -100,6 +100,7 @@ pub struct ZoneAdvisory {
     /// Its identifier in the set.
     pub zone: String,
     pub name: String,
+    /// `PROHIBITED` (only in a list of zones: a flight is never advised of one, it is refused),
     /// `REQ_AUTHORISATION`, `CONDITIONAL`, `NO_RESTRICTION` or `U_SPACE`.
     pub restriction: String,
     pub message: Vec<String>,
@@ -109,6 +110,21 @@ pub struct ZoneAdvisory {
     /// Some limit of the zone is above ground and was taken at its widest for want of a terrain model: the flight
     /// may in fact pass above or below it.
     pub ground_unknown: bool,
+}
+
+/// The geographical zones a USS knows that apply within a time window, for an operator's map.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ZoneList {
+    pub zones: Vec<ZoneShown>,
+}
+
+/// A zone, its terms, and its volumes in each window in which it applies (W84; a limit above ground taken at its
+/// widest when `ground_unknown`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ZoneShown {
+    #[serde(flatten)]
+    pub terms: ZoneAdvisory,
+    pub volumes: Vec<Volume4D>,
 }
 
 /// Whom a zone's terms send the operator to.

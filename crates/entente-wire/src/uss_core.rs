@@ -283,16 +283,16 @@ fn alternative_out(a: &entente_uss::Alternative, r: &Refusal) -> AlternativePlan
     }
 }
 
-/// A zone's advice to a flight, as the operator API shows it.
-pub fn advisory_out(advice: &entente_uss::geoawareness::ZoneAdvice) -> crate::operator::ZoneAdvisory {
+/// A zone and its terms, as the operator API shows them.
+pub fn zone_out(shown: &entente_uss::geoawareness::ZoneInForce) -> crate::operator::ZoneAdvisory {
     use entente_geozones::{Purpose, Restriction, Text};
-    let a = &advice.advisory;
+    let z = &shown.zone;
     let first = |texts: &[Text]| texts.first().map(|t| t.text.clone());
     crate::operator::ZoneAdvisory {
-        set: advice.set.clone(),
-        zone: a.zone.clone(),
-        name: advice.name.clone(),
-        restriction: match a.restriction {
+        set: shown.set.clone(),
+        zone: z.identifier.clone(),
+        name: first(&z.name).unwrap_or_else(|| z.identifier.clone()),
+        restriction: match z.restriction {
             Restriction::Prohibited => "PROHIBITED",
             Restriction::ReqAuthorisation => "REQ_AUTHORISATION",
             Restriction::Conditional => "CONDITIONAL",
@@ -300,10 +300,10 @@ pub fn advisory_out(advice: &entente_uss::geoawareness::ZoneAdvice) -> crate::op
             Restriction::USpace => "U_SPACE",
         }
         .to_owned(),
-        message: a.message.iter().map(|t| t.text.clone()).collect(),
-        conditions: a.conditions.clone(),
-        contacts: a
-            .contacts
+        message: z.message.iter().map(|t| t.text.clone()).collect(),
+        conditions: z.restriction_conditions.clone(),
+        contacts: z
+            .authorities
             .iter()
             .map(|c| crate::operator::ZoneContact {
                 name: first(&c.name).or_else(|| first(&c.contact_name)).unwrap_or_default(),
@@ -320,6 +320,14 @@ pub fn advisory_out(advice: &entente_uss::geoawareness::ZoneAdvice) -> crate::op
                 site_url: c.site_url.clone(),
             })
             .collect(),
-        ground_unknown: a.ground_unknown,
+        ground_unknown: shown.ground_unknown,
+    }
+}
+
+/// A zone with its volumes in the window asked about, as the operator API lists them for a map.
+pub fn zone_shown_out(shown: &entente_uss::geoawareness::ZoneInForce) -> crate::operator::ZoneShown {
+    crate::operator::ZoneShown {
+        terms: zone_out(shown),
+        volumes: shown.volumes.iter().map(volume_out).collect(),
     }
 }

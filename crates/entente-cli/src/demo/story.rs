@@ -14,13 +14,14 @@ use entente_wire::{Altitude, LatLngPoint, time_out};
 
 use super::cast::{Cast, Uss};
 use super::timeline::{CheckFailed, Timeline};
+use crate::seed::SAMPLE_ZONES_ED318;
 
 pub(super) struct Step {
     pub(super) id: &'static str,
     pub(super) title: &'static str,
 }
 
-pub(super) const STEPS: [Step; 6] = [
+pub(super) const STEPS: [Step; 7] = [
     Step { id: "memorandum", title: "Both operators plan over the lake; flights kept apart are accepted" },
     Step {
         id: "deconfliction",
@@ -29,6 +30,10 @@ pub(super) const STEPS: [Step; 6] = [
     Step {
         id: "ceasefire",
         title: "The authority closes the lake for a time window; the plans in it move out",
+    },
+    Step {
+        id: "zones",
+        title: "The authority publishes its geographical zones: a plan into the aerodrome's goes around it, one on the waterfront is told its conditions",
     },
     Step {
         id: "suspension",
@@ -40,8 +45,8 @@ pub(super) const STEPS: [Step; 6] = [
 
 /// The lake both operators fly over.
 const LAKE: (f64, f64) = (46.5, 6.6);
-/// Where south would have flown after suspending cooperation, away from the lake.
-const SHORE: (f64, f64) = (46.53, 6.6);
+/// Where south would have flown after suspending cooperation, away from the lake (and the aerodrome's zone).
+const SHORE: (f64, f64) = (46.525, 6.57);
 
 /// Plays every step in order. The first one plans the flights the others build on, so the story stops if it
 /// fails; any other failure fails its step and the story goes on.
@@ -61,8 +66,9 @@ pub(super) async fn play(cast: &Cast, timeline: &mut Timeline, pause: Duration) 
             0 => story.memorandum(timeline).await,
             1 => story.deconfliction(timeline).await,
             2 => story.ceasefire(timeline).await,
-            3 => story.suspension(timeline).await,
-            4 => story.incident(timeline).await,
+            3 => story.zones(timeline).await,
+            4 => story.suspension(timeline).await,
+            5 => story.incident(timeline).await,
             _ => story.review(timeline),
         };
         if let Err(e) = &played
@@ -301,6 +307,73 @@ impl<'a> Story<'a> {
             format!("{} intents", left.len()),
             left.is_empty(),
         )?;
+        Ok(())
+    }
+
+    async fn zones(&mut self, tl: &mut Timeline) -> anyhow::Result<()> {
+        // The authority's USS publishes the prohibited zones as constraints; the operators' USSs keep the set to
+        // advise their pilots.
+        let set: Value = serde_json::from_str(SAMPLE_ZONES_ED318).context("the sample zone set")?;
+        let mut aerodrome = String::new();
+        for (uss, publish) in
+            [(&self.cast.authority, true), (&self.cast.north, false), (&self.cast.south, false)]
+        {
+            let url = format!("{}/authority/v1/geozones/lausanne?publish={publish}", uss.base);
+            let (status, imported) = self.call(Method::PUT, &url, &self.authority, Some(&set)).await?;
+            let created: Vec<&str> = imported["created"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c["zone"].as_str())
+                .collect();
+            let (what, ok) = if publish {
+                aerodrome = imported["created"][0]["constraint_id"].as_str().unwrap_or_default().to_owned();
+                ("publishes the Lausanne zones (ED-318) through its USS", created == ["LSGL"])
+            } else {
+                ("gives the same zones to an operator's USS, to advise its pilots", created.is_empty())
+            };
+            let outcome = if status == 200 {
+                format!(
+                    "{} zones, {} published as constraints",
+                    imported["zones"],
+                    if created.is_empty() { "none".to_owned() } else { created.join(", ") }
+                )
+            } else {
+                answer(status, &imported)
+            };
+            tl.check("authority", format!("{what} ({})", uss.id), outcome, status == 200 && ok)?;
+        }
+        self.labels.push((aerodrome.clone(), "the aerodrome zone".to_owned()));
+
+        // Past the aerodrome's zone, which is prohibited all the time: refused, and led around it.
+        let edge = (46.5453 + 2200.0 / 111_195.0, 6.6169);
+        let volumes = json!([self.cylinder(edge, 300.0, (0.0, 60.0), (80, 95))]);
+        let refused = self.refused(tl, true, "files N6 past the aerodrome", volumes, &aerodrome).await?;
+        let moved = self.take_alternative(tl, true, "N6'", &refused).await?;
+        self.kept_apart(tl, &moved).await?;
+
+        // On the waterfront, a conditional zone: accepted, with the zone's conditions for the pilot.
+        let (status, planned) = self
+            .submit(&self.south, &json!({"volumes": [self.cylinder((46.506, 6.627), 150.0, (0.0, 60.0), (80, 95))], "priority": 0}))
+            .await?;
+        let told =
+            planned["advisories"].as_array().into_iter().flatten().find(|a| a["zone"] == "OUCHY").map(|a| {
+                format!(
+                    "{}: {}",
+                    a["name"].as_str().unwrap_or_default(),
+                    a["conditions"].as_str().unwrap_or_default().replace('\n', "; ")
+                )
+            });
+        tl.check(
+            "south",
+            "plans S4 on the Ouchy waterfront",
+            match &told {
+                Some(t) if status == 201 => format!("201 Accepted; told {t}"),
+                _ => answer(status, &planned),
+            },
+            status == 201 && told.is_some(),
+        )?;
+        self.accepted("S4", false, &planned);
         Ok(())
     }
 

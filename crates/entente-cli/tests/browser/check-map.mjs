@@ -130,6 +130,10 @@ try {
   await page.waitForSelector('#act-as[data-ready="true"]', { timeout: 10000 });
   const operators = await page.$$eval("#operator option", (options) => options.map((o) => o.value));
   await page.selectOption("#operator", plan.operator);
+  // The geographical zones the operator's USS knows, drawn under the airspace.
+  await page.waitForFunction(() => entente.zones.list.length > 0, null, { timeout: 10000 }).catch(() => {});
+  const zones = await page.evaluate(() => entente.zones.list.map((z) => `${z.zone} ${z.restriction}`));
+  const zoneInfo = await page.locator("#zones-info").innerText();
   await page.click("#plan");
   for (const vertex of plan.vertices) {
     // Where the page draws this point now: MapLibre's projection of the view it shows.
@@ -148,6 +152,8 @@ try {
   }));
   report("conflict", {
     operators,
+    zones,
+    zoneInfo,
     draft,
     ...(await result()),
     conflicting: await page.$$eval("#conflicting li", (items) => items.map((li) => li.dataset.id)),

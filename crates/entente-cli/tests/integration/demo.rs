@@ -46,7 +46,10 @@ fn the_founding_story_holds_step_by_step_and_leaves_verifiable_logs() -> anyhow:
     assert_eq!(summary["ok"], true);
     let ids: Vec<&str> =
         summary["steps"].as_array().context("steps")?.iter().filter_map(|s| s["id"].as_str()).collect();
-    assert_eq!(ids, ["memorandum", "deconfliction", "ceasefire", "suspension", "incident", "review"]);
+    assert_eq!(
+        ids,
+        ["memorandum", "deconfliction", "ceasefire", "zones", "suspension", "incident", "review"]
+    );
     for id in &ids {
         assert_eq!(step_ok(&summary, id), Some(true), "{id}: {summary:#}");
     }
@@ -70,6 +73,11 @@ fn the_founding_story_holds_step_by_step_and_leaves_verifiable_logs() -> anyhow:
     });
     assert!(detoured, "{summary:#}");
     assert!(has("ceasefire", "alert") && has("ceasefire", "0 intents"), "{summary:#}");
+    assert!(
+        has("zones", "published as constraints") && has("zones", "409 refused: meets the aerodrome zone"),
+        "{summary:#}"
+    );
+    assert!(has("zones", "told Ouchy waterfront: Visual line of sight only"), "{summary:#}");
     assert!(has("suspension", "Down") && has("suspension", "412"), "{summary:#}");
     assert!(has("incident", "Nonconforming") && has("incident", "N1 Nonconforming"), "{summary:#}");
     assert_eq!(outcomes(&summary, "review").iter().filter(|o| o.contains("hash chain intact")).count(), 3);

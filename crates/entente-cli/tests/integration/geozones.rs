@@ -34,7 +34,7 @@ fn check_summarises_each_zone_in_either_format() -> anyhow::Result<()> {
         assert!(stdout.contains("CHUV (feature 1): authorisation required"), "{stdout}");
         assert!(stdout.contains("[Mon,Tue,Wed,Thu,Fri 07:00:00+00:00 to 19:00:00+00:00]"), "{stdout}");
         assert!(stdout.contains("conditions: Visual line of sight only; No flight over bathers"), "{stdout}");
-        assert!(stdout.trim_end().ends_with(&format!("{name}: {format}, 3 zones, valid")), "{stdout}");
+        assert!(stdout.trim_end().ends_with(&format!("{name}: {format}, 4 zones, valid")), "{stdout}");
     }
     Ok(())
 }

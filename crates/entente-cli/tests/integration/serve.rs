@@ -515,6 +515,13 @@ fn headless_chromium_renders_the_seeded_airspace_and_follows_it_live() -> anyhow
         conflict["operators"]
     );
     ensure!(conflict["draft"] == json!(4), "the 4 clicks make 4 vertices: {}", conflict["draft"]);
+    // The sample zone set the seed imports: the aerodrome's zone is permanent, so always among those in force.
+    ensure!(
+        conflict["zones"].as_array().is_some_and(|z| z.contains(&json!("LSGL PROHIBITED"))),
+        "the operator's map shows the seeded zones: {} ({})",
+        conflict["zones"],
+        conflict["zoneInfo"]
+    );
     ensure!(conflict["state"] == "conflict", "the plan was not refused as a conflict: {conflict}");
     let conflicting: Vec<String> = conflict["conflicting"]
         .as_array()

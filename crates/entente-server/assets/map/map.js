@@ -106,6 +106,11 @@ async function operatorBasemap(url) {
   };
 }
 
+// A geographical zone's colour by its restriction: prohibited red, authorisation required orange, conditional
+// amber, the others (no restriction, U-space airspace) blue.
+const ZONE_COLOURS = ["match", ["get", "restriction"],
+  "PROHIBITED", "#c0392b", "REQ_AUTHORISATION", "#e67e22", "CONDITIONAL", "#c9a400", "#2e86c1"];
+
 function style(basemap) {
   const source = () => ({ type: "geojson", data: EMPTY });
   return {
@@ -116,12 +121,16 @@ function style(basemap) {
       draft: source(),
       preview: source(),
       rid: source(),
+      zones: source(),
     },
     layers: [
       { id: "water", type: "background", paint: { "background-color": WATER } },
       ...basemap.layers,
       { id: "subscriptions-line", type: "line", source: "airspace", filter: kindIs("subscription"), layout: { visibility: "none" },
         paint: { "line-color": "#555", "line-width": ["case", selected, 3, 1.5], "line-dasharray": [4, 2] } },
+      // Geographical zones as the acting operator's USS knows them, coloured by restriction, under the airspace.
+      { id: "zones-fill", type: "fill", source: "zones", paint: { "fill-color": ZONE_COLOURS, "fill-opacity": 0.12 } },
+      { id: "zones-line", type: "line", source: "zones", paint: { "line-color": ZONE_COLOURS, "line-width": 1.5, "line-dasharray": [1, 1] } },
       { id: "isas-fill", type: "fill", source: "airspace", filter: kindIs("isa"), paint: { "fill-color": "#7b5cd6", "fill-opacity": 0.15 } },
       { id: "isas-line", type: "line", source: "airspace", filter: kindIs("isa"), paint: { "line-color": "#4b34a0", "line-width": ["case", selected, 3, 1.5] } },
       { id: "constraints-fill", type: "fill", source: "airspace", filter: kindIs("constraint"), paint: { "fill-color": "#8b1e3f", "fill-opacity": 0.2 } },
@@ -162,6 +171,7 @@ function style(basemap) {
 
 // The layers an entity is drawn in, by the layer toggle that shows them.
 const TOGGLED = {
+  zones: ["zones-fill", "zones-line"],
   intents: ["intents-fill", "intents-line", "intents-conflict", "intents-blocking"],
   constraints: ["constraints-fill", "constraints-line"],
   subscriptions: ["subscriptions-line"],
@@ -1067,6 +1077,68 @@ function wirePlanner() {
   $("end-flight").addEventListener("click", () => flightAction("end"));
 }
 
+// ---- Geographical zones ------------------------------------------------------------------------------
+// The zones in force over the next day as the acting operator's USS knows them (the data sets imported into
+// it), drawn by restriction; a click on one tells its terms: message, conditions, whom to contact, when.
+
+const zones = { list: [] };
+
+async function loadZones() {
+  const name = currentOperator();
+  if (!name) return;
+  const box = $("zones-info");
+  try {
+    const response = await fetch(`api/operators/${encodeURIComponent(name)}/geozones`, { cache: "no-store" });
+    const answer = await response.json().catch(() => ({}));
+    if (currentOperator() !== name) return;
+    zones.list = response.ok ? answer.zones : [];
+    box.textContent = response.ok ? `${zones.list.length} geographical zones known to ${name}` : refusal("Zones", response.status, answer);
+  } catch (error) {
+    box.textContent = `Cannot reach this server (${error.message}).`;
+    return;
+  }
+  const features = zones.list.flatMap((z, index) =>
+    z.volumes.map((v) => volumeFeature(viewVolume(v), { index, restriction: z.restriction, zone: z.zone })));
+  await styled;
+  map.getSource("zones").setData({ type: "FeatureCollection", features });
+  box.dataset.zones = zones.list.length;
+}
+
+function zoneText(z) {
+  const when = [...new Set(z.volumes.map((v) => `${timeText(v.time_start.value)} to ${timeText(v.time_end.value)}`))];
+  const contacts = z.contacts.map((c) => [c.name, c.phone, c.email, c.site_url, c.purpose && `for ${c.purpose.toLowerCase()}`].filter(Boolean).join(", "));
+  return [
+    `${z.name} (${z.zone}, set ${z.set}): ${z.restriction.replaceAll("_", " ").toLowerCase()}`,
+    ...z.message,
+    z.conditions && `Conditions: ${z.conditions.replaceAll("\n", "; ")}`,
+    ...contacts.map((c) => `Contact: ${c}`),
+    `In force: ${when.slice(0, 3).join("; ")}${when.length > 3 ? "; …" : ""}`,
+    z.ground_unknown && "Limits above ground are taken at their widest (no terrain model).",
+  ].filter(Boolean);
+}
+
+function wireZones() {
+  map.on("click", "zones-fill", (event) => {
+    if (planner.drawing) return;
+    // A flight drawn over the zone takes the click; a constraint does not, being how the authority's USS
+    // publishes a prohibited zone, whose terms the popup tells beside the constraint's details.
+    if (map.queryRenderedFeatures(event.point, { layers: ["intents-fill"] }).length) return;
+    const shown = [...new Set(event.features.map((f) => f.properties.index))].map((i) => zones.list[i]).filter(Boolean);
+    if (!shown.length) return;
+    const body = document.createElement("div");
+    body.className = "zone-popup";
+    for (const z of shown) {
+      for (const line of zoneText(z)) {
+        const p = document.createElement("p");
+        p.textContent = line;
+        body.append(p);
+      }
+    }
+    new maplibregl.Popup({ maxWidth: "320px" }).setLngLat(event.lngLat).setDOMContent(body).addTo(map);
+  });
+  $("operator").addEventListener("change", loadZones);
+}
+
 // ---- Remote ID ---------------------------------------------------------------------------------------
 // The chosen operator's USS is a Remote ID display provider: the page keeps a watch (a DSS subscription) over
 // the area it shows, asks once a second (F3411's polling rate for a display) what the USS sees there, and
@@ -1313,10 +1385,11 @@ function followRemoteId() {
 const settled = () => new Promise((resolve) => (map.loaded() ? resolve() : map.once("idle", resolve)));
 
 // What a test (or the browser's console) reads of the page; nothing here is needed to use the map.
-window.entente = { map, state, planner, rid, drawn, settled, centreOn, select, draw, drawRid };
+window.entente = { map, state, planner, rid, zones, drawn, settled, centreOn, select, draw, drawRid };
 
 wireControls();
 wirePlanner();
+wireZones();
 styled.then(() => {
   drawDraft();
   drawPreview();
@@ -1326,6 +1399,7 @@ loadOperators().then(() => {
   redraw();
   followRemoteId();
   loadMyFlights();
+  loadZones();
 }).catch((error) => console.error("operators", error));
 refresh();
 followChanges();

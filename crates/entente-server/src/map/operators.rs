@@ -59,6 +59,7 @@ pub(super) fn routes() -> Routes<Arc<AppState>> {
         .delete("/map/api/operators/{name}/rid/watches/{id}", end_watch)
         .get("/map/api/operators/{name}/rid/flights", rid_flights)
         .get("/map/api/operators/{name}/alerts", alerts)
+        .get("/map/api/operators/{name}/geozones", geozones)
 }
 
 #[utoipa::path(get, path = "/map/api/operators", tag = "Web map",
@@ -187,6 +188,16 @@ pub(crate) async fn alerts(
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     forward(&state, &name, Method::GET, "alerts", &[], None).await
+}
+
+#[utoipa::path(get, path = "/map/api/operators/{name}/geozones", tag = "Web map",
+    params(("name" = String, Path, description = "The USS's identity")),
+    responses((status = 200, description = "The geographical zones the USS knows in force over the next day, as it answered"), crate::responses::NoSuchOperator))]
+pub(crate) async fn geozones(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    forward(&state, &name, Method::GET, "geozones", &[], None).await
 }
 
 /// Sends the request to `/operator/v1/{path}` of operator `name`, with `query`, and answers what the USS

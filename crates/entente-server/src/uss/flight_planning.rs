@@ -297,8 +297,16 @@ async fn plan_upsert(
             Err(e) => return Ok(answer("Rejected", Some(e.to_string()), live(st, id).map(|f| f.state))),
         }
     }
-    // A hypothetical answer describes the plan it was asked about, not the flight plan as it stays.
-    Ok(answer("Completed", None, Some(target)))
+    // A hypothetical answer describes the plan it was asked about, not the flight plan as it stays. Its advisories
+    // are those the operator API would show: the zones of the imported data sets the area enters.
+    let mut done = answer("Completed", None, Some(target));
+    done.includes_advisories = if st.core.zones.advice(&area).is_empty() {
+        "NoAdvisoriesOrConditions"
+    } else {
+        "AtLeastOneAdvisoryOrCondition"
+    }
+    .to_owned();
+    Ok(done)
 }
 
 #[utoipa::path(delete, path = "/flight_planning/v1/flight_plans/{flight_plan_id}", tag = "InterUSS flight planning",

@@ -1,23 +1,28 @@
 //! Geographical zone data sets (ED-269, ED-318) an authority imports into this USS: prohibited zones published
-//! as constraints window by window over a rolling horizon, the others kept to advise the flights entering them.
+//! as constraints window by window over a rolling horizon, the others kept to advise the flights entering them;
+//! and the zones in force listed for operators' maps.
 //! A re-import writes what changed and withdraws what went, nothing else; a failure undoes what it wrote.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use entente_dss::{EntityId, WriteKind};
 use entente_geozones::{DataSet, Format, Restriction};
 use entente_uss::Volume;
-use entente_uss::geoawareness::{ZoneConstraint, constraint_ids, horizon, prohibited};
+use entente_uss::geoawareness::{ZoneConstraint, ZoneSet, constraint_ids, horizon, prohibited};
 use entente_uss::service::saved_by;
 use entente_uss::store::Table;
 use entente_wire::authority::{ZoneConstraintRef, ZoneSetImport, ZoneSetList, ZoneSetSummary};
+use entente_wire::operator::ZoneList;
 use entente_wire::uss::Constraint;
+use entente_wire::uss_core::zone_shown_out;
 use entente_wire::{time_out, volume_out};
 
 use super::authority::{AUTHORITY_SCOPE, publish, withdraw};
+use super::operator::OPERATOR_SCOPE;
 use super::records::{self, StoredZoneSet};
 use super::{Links, UssState, input};
 use crate::error::ApiError;
@@ -37,10 +42,19 @@ type AppRef = State<Arc<UssState>>;
 
 pub(crate) fn routes() -> Routes<Arc<UssState>> {
     Routes::new()
+        .get("/operator/v1/geozones", zones_in_force)
         .get("/authority/v1/geozones", list_sets)
         .put("/authority/v1/geozones/{set}", import_set)
         .get("/authority/v1/geozones/{set}", export_set)
         .delete("/authority/v1/geozones/{set}", delete_set)
+}
+
+/// The options of an import, each optional.
+#[derive(serde::Deserialize)]
+pub(crate) struct ImportQuery {
+    /// `false`: keep the set to advise this USS's operators and show them the zones, leaving the constraints of its
+    /// prohibited zones to the authority's USS (default `true`).
+    publish: Option<bool>,
 }
 
 /// A set's name: 1 to 64 letters, digits, `-`, `_` or `.`, as it appears in URLs and logs.
@@ -180,10 +194,12 @@ async fn undo(st: &Arc<Links>, done: Vec<Done>) {
     }
 }
 
-fn summary(set: &str, data: &DataSet) -> ZoneSetSummary {
+fn summary(set: &str, imported: &ZoneSet) -> ZoneSetSummary {
+    let data = &imported.data;
     let prohibited = data.zones.iter().filter(|z| z.restriction == Restriction::Prohibited).count();
     ZoneSetSummary {
         set: set.to_owned(),
+        publish: imported.publish,
         zones: data.zones.len(),
         prohibited,
         advisories: data.zones.len() - prohibited,
@@ -193,7 +209,8 @@ fn summary(set: &str, data: &DataSet) -> ZoneSetSummary {
 /// Imports (or re-imports) data set `set`, in ED-269 or ED-318 as its root tells: its prohibited zones are
 /// published as constraints, the others advise the flights that enter them.
 #[utoipa::path(put, path = "/authority/v1/geozones/{set}", tag = "Authority",
-    params(("set" = String, Path, description = "The data set's name: 1 to 64 letters, digits, '-', '_' or '.'")),
+    params(("set" = String, Path, description = "The data set's name: 1 to 64 letters, digits, '-', '_' or '.'"),
+        ("publish" = Option<bool>, Query, description = "false: keep the set only to advise this USS's operators and show them the zones; the authority's USS publishes the constraints (default true)")),
     request_body(content = String, description = "An ED-269 or ED-318 data set (JSON)", content_type = "application/json"),
     responses((status = 200, description = "Imported; what it published, updated and withdrew", body = ZoneSetImport),
         (status = 400, description = "The data set is invalid: the message names the feature, the field and the rule", body = entente_wire::ErrorResponse),
@@ -204,10 +221,12 @@ pub(crate) async fn import_set(
     State(st): AppRef,
     auth: Auth,
     Path(set): Path<String>,
+    query: Result<Query<ImportQuery>, QueryRejection>,
     body: Body,
 ) -> Result<Json<ZoneSetImport>, ApiError> {
     auth.require(AUTHORITY_SCOPE)?;
     set_name(&set)?;
+    let publish = super::operator::filters(query)?.publish.unwrap_or(true);
     let text = body.text();
     let (format, data) = entente_geozones::parse(&text).map_err(|e| ApiError::bad(e.to_string()))?;
     if data.zones.len() > MAX_ZONES {
@@ -216,27 +235,29 @@ pub(crate) async fn import_set(
             data.zones.len()
         )));
     }
-    let wanted = wanted_now(&st.links, &set, &data)?;
+    let wanted = if publish { wanted_now(&st.links, &set, &data)? } else { Vec::new() };
     let ground_unknown = wanted.iter().filter(|c| c.ground_unknown).map(|c| c.key.clone()).collect();
     let _one_at_a_time = st.zone_imports.lock().await;
     let old = st.core.zones.get(&set);
-    let changes = reconcile(&st.links, &set, old.as_ref(), &wanted).await?;
-    let write = records::write(Table::Geozones, set.clone(), Some(&StoredZoneSet { text }));
+    let changes = reconcile(&st.links, &set, old.as_ref().map(|o| &o.data), &wanted).await?;
+    let write = records::write(Table::Geozones, set.clone(), Some(&StoredZoneSet { text, publish }));
     if let Err(e) = saved_by(st.save(write.map(|w| vec![w]))).await {
         // Back to what the previous version of the set (or no set) published.
         let before = match &old {
-            Some(old) => wanted_now(&st.links, &set, old).unwrap_or_default(),
-            None => Vec::new(),
+            Some(old) if old.publish => wanted_now(&st.links, &set, &old.data).unwrap_or_default(),
+            _ => Vec::new(),
         };
         if let Err(e) = reconcile(&st.links, &set, Some(&data), &before).await {
             tracing::error!(set, error = %e, "undoing a zone import whose save failed did not complete");
         }
         return Err(entente_uss::UssError::Store(e).into());
     }
-    let ZoneSetSummary { zones, prohibited, advisories, .. } = summary(&set, &data);
-    st.core.zones.replace(&set, Some(data));
+    let imported = ZoneSet { data, publish };
+    let ZoneSetSummary { zones, prohibited, advisories, .. } = summary(&set, &imported);
+    st.core.zones.replace(&set, Some(imported));
     Ok(Json(ZoneSetImport {
         set,
+        publish,
         format: match format {
             Format::Ed269 => "ED-269",
             Format::Ed318 => "ED-318",
@@ -282,7 +303,7 @@ pub(crate) async fn export_set(
     set_name(&set)?;
     let data = st.core.zones.get(&set).ok_or_else(|| ApiError::NotFound(format!("set {set}: not found")))?;
     let exported =
-        entente_geozones::export_ed318(&data.zones).map_err(|e| ApiError::Conflict(e.to_string()))?;
+        entente_geozones::export_ed318(&data.data.zones).map_err(|e| ApiError::Conflict(e.to_string()))?;
     Ok(Json(exported))
 }
 
@@ -303,11 +324,50 @@ pub(crate) async fn delete_set(
     set_name(&set)?;
     let _one_at_a_time = st.zone_imports.lock().await;
     let old = st.core.zones.get(&set).ok_or_else(|| ApiError::NotFound(format!("set {set}: not found")))?;
-    reconcile(&st.links, &set, Some(&old), &[]).await?;
+    reconcile(&st.links, &set, Some(&old.data), &[]).await?;
     let write = records::write::<StoredZoneSet>(Table::Geozones, set.clone(), None);
     saved_by(st.save(write.map(|w| vec![w]))).await.map_err(entente_uss::UssError::Store)?;
     st.core.zones.replace(&set, None);
     Ok(Json(summary(&set, &old)))
+}
+
+/// The longest window `GET /operator/v1/geozones` lists zones over.
+const MAX_SHOWN_DAYS: i64 = 7;
+
+/// The window of `GET /operator/v1/geozones`, each end optional.
+#[derive(serde::Deserialize)]
+pub(crate) struct ShownQuery {
+    time_start: Option<String>,
+    time_end: Option<String>,
+}
+
+/// The zones of the sets imported into this USS that apply at some time in the window (from now, for a day, by
+/// default), each with its terms and its volumes in each window in which it applies: what an operator's map
+/// draws.
+#[utoipa::path(get, path = "/operator/v1/geozones", tag = "Operator",
+    params(("time_start" = Option<String>, Query, description = "From this instant (RFC 3339; default now)"),
+        ("time_end" = Option<String>, Query, description = "Until this instant (RFC 3339; default a day after time_start; at most 7 days after it)")),
+    responses((status = 200, description = "The zones", body = ZoneList),
+        (status = 400, description = "Invalid window; the message names the field and the rule", body = entente_wire::ErrorResponse),
+        crate::responses::Unauthorized,
+        crate::responses::NotOperator))]
+pub(crate) async fn zones_in_force(
+    State(st): AppRef,
+    auth: Auth,
+    query: Result<Query<ShownQuery>, QueryRejection>,
+) -> Result<Json<ZoneList>, ApiError> {
+    auth.require(OPERATOR_SCOPE)?;
+    let q = super::operator::filters(query)?;
+    let window = super::operator::window(q.time_start.as_deref(), q.time_end.as_deref())?;
+    let from = window.lo.unwrap_or_else(|| st.now());
+    let to = window.hi.unwrap_or(from + chrono::Duration::days(1));
+    if to <= from || to - from > chrono::Duration::days(MAX_SHOWN_DAYS) {
+        return Err(ApiError::bad(format!(
+            "time_end must be after time_start and at most {MAX_SHOWN_DAYS} days after it"
+        )));
+    }
+    let shown = st.core.zones.in_force(from, to).map_err(|e| ApiError::bad(e.to_string()))?;
+    Ok(Json(ZoneList { zones: shown.iter().map(zone_shown_out).collect() }))
 }
 
 /// Keeps every set's constraints current while the USS is served: a window that closed is dropped, the horizon
@@ -317,9 +377,9 @@ pub(crate) async fn republish(st: Arc<UssState>) {
     loop {
         every.tick().await;
         let _one_at_a_time = st.zone_imports.lock().await;
-        for (set, data) in st.core.zones.all() {
-            let result = match wanted_now(&st.links, &set, &data) {
-                Ok(wanted) => reconcile(&st.links, &set, Some(&data), &wanted).await,
+        for (set, imported) in st.core.zones.all().into_iter().filter(|(_, s)| s.publish) {
+            let result = match wanted_now(&st.links, &set, &imported.data) {
+                Ok(wanted) => reconcile(&st.links, &set, Some(&imported.data), &wanted).await,
                 Err(e) => Err(e),
             };
             match result {

@@ -24,9 +24,7 @@ use entente_wire::operator::{
     PlannedInstead, RouteRequest,
 };
 use entente_wire::uss::VehicleTelemetry;
-use entente_wire::uss_core::{
-    advisory_out, authorisation_in, plan_conflict_out, telemetry_in, telemetry_out,
-};
+use entente_wire::uss_core::{authorisation_in, plan_conflict_out, telemetry_in, telemetry_out, zone_out};
 use entente_wire::{altitude_in, parse_rfc3339, time_in, time_out, volume_out};
 use serde::Deserialize;
 use tokio::sync::OwnedMutexGuard;
@@ -134,7 +132,7 @@ fn status_of(id: EntityId, f: &OwnFlight, zones: &ZoneSets) -> FlightStatus {
             })
             .collect(),
         planned_instead: None,
-        advisories: zones.advice(&f.volumes).iter().map(advisory_out).collect(),
+        advisories: zones.advice(&f.volumes).iter().map(zone_out).collect(),
     }
 }
 

@@ -7,12 +7,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use entente_dss::EntityId;
-use entente_geozones::DataSet;
 use entente_uss::store::{JOURNAL_FORMAT, Record, StoreError, Table, UssStore, Write};
 use entente_uss::{FlightState, Priority, StateChange};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use entente_uss::geoawareness::ZoneSet;
 use entente_uss::service::OwnFlight;
 use entente_wire::uss::{Constraint, OperationalIntent, VehicleTelemetry};
 use entente_wire::uss_core::{published_in, published_out, telemetry_in, telemetry_out};
@@ -179,16 +179,18 @@ pub(crate) fn load_zones(store: &dyn UssStore) -> std::io::Result<HashMap<Entity
 #[derive(Serialize, Deserialize)]
 pub(crate) struct StoredZoneSet {
     pub(crate) text: String,
+    /// Whether this USS publishes the set's prohibited zones as constraints.
+    pub(crate) publish: bool,
 }
 
 /// The geographical zone data sets imported into this USS as `store` holds them, by name.
-pub(crate) fn load_zone_sets(store: &dyn UssStore) -> std::io::Result<BTreeMap<String, DataSet>> {
+pub(crate) fn load_zone_sets(store: &dyn UssStore) -> std::io::Result<BTreeMap<String, ZoneSet>> {
     load::<StoredZoneSet>(store, Table::Geozones)?
         .into_iter()
         .map(|(name, s)| {
             let (_, data) =
                 entente_geozones::parse(&s.text).map_err(|e| invalid(Table::Geozones, &name, e))?;
-            Ok((name, data))
+            Ok((name, ZoneSet { data, publish: s.publish }))
         })
         .collect()
 }

@@ -4,17 +4,20 @@
 
 use std::sync::{Arc, Mutex};
 
+use anyhow::Context;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::{delete, put};
+use chrono::{DateTime, Utc};
+use entente_dss::{Clock, SystemClock};
 use serde_json::{Value, json};
 
 use crate::harness::*;
-use crate::uss::{Uss, flight};
+use crate::uss::{FP_PLAN, Uss, flight, upsert};
 
 const AUTHORITY: &str = "entente.authority";
 
-fn feature(identifier: &str, kind: &str, geometry: Value, extra: Value) -> Value {
+pub(crate) fn feature(identifier: &str, kind: &str, geometry: Value, extra: Value) -> Value {
     let mut properties = json!({
         "identifier": identifier,
         "country": "CHE",
@@ -32,7 +35,7 @@ fn feature(identifier: &str, kind: &str, geometry: Value, extra: Value) -> Value
     json!({"type": "Feature", "geometry": geometry, "properties": properties})
 }
 
-fn disc(lat: f64, radius_m: f64) -> Value {
+pub(crate) fn disc(lat: f64, radius_m: f64) -> Value {
     json!({
         "type": "Point",
         "coordinates": [LNG, lat],
@@ -41,7 +44,7 @@ fn disc(lat: f64, radius_m: f64) -> Value {
     })
 }
 
-fn data_set(features: Vec<Value>) -> Value {
+pub(crate) fn data_set(features: Vec<Value>) -> Value {
     json!({
         "type": "FeatureCollection",
         "name": "Entente test zones",
@@ -51,9 +54,9 @@ fn data_set(features: Vec<Value>) -> Value {
 }
 
 /// 1.2 km north of the prohibited zone's centre: a 300 m flight there overlaps its 1 km disc by 100 m.
-const EDGE: f64 = LAT + 0.0108;
+pub(crate) const EDGE: f64 = LAT + 0.0108;
 /// Where the authorisation-required zone is, 5.5 km south.
-const SOUTH: f64 = LAT - 0.05;
+pub(crate) const SOUTH: f64 = LAT - 0.05;
 
 #[tokio::test]
 async fn imported_zones_keep_flights_out_advise_them_and_update_on_reimport() -> anyhow::Result<()> {
@@ -114,6 +117,74 @@ async fn imported_zones_keep_flights_out_advise_them_and_update_on_reimport() ->
     assert_eq!(advice["contacts"][0]["email"], "ops@example.org");
     assert_eq!(advice["ground_unknown"], false);
 
+    // The flight planning interface says whether advisories came with a plan.
+    let planner = client_at(&authority_uss.base, "uss_qualifier", &[FP_PLAN]);
+    for (lat, minutes, advised) in [
+        (SOUTH, (50, 60), "AtLeastOneAdvisoryOrCondition"),
+        (LAT - 0.1, (50, 60), "NoAdvisoriesOrConditions"),
+    ] {
+        let area = volume4d(&circle(lat, LNG, 300.0), 0.0, 100.0, minutes.0, minutes.1);
+        let plan = planner
+            .put(&format!("/flight_planning/v1/flight_plans/{}", id()), &upsert("Planned", area, 0))
+            .await
+            .want(200)?;
+        assert_eq!(
+            (plan["planning_result"].as_str(), plan["includes_advisories"].as_str()),
+            (Some("Completed"), Some(advised)),
+            "{plan}"
+        );
+    }
+
+    // Operators see the zones in force with their terms, for their maps.
+    let shown = authority_uss.operator().get("/operator/v1/geozones").await.want(200)?;
+    let kinds: Vec<_> = shown["zones"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|z| (z["zone"].clone(), z["restriction"].clone()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [(json!("NOFLY"), json!("PROHIBITED")), (json!("ASK"), json!("REQ_AUTHORISATION"))],
+        "{shown}"
+    );
+    assert_eq!(shown["zones"][0]["volumes"][0]["volume"]["outline_circle"]["radius"]["value"], json!(1000.0));
+    assert_eq!(shown["zones"][1]["contacts"][0]["email"], "ops@example.org");
+    assert_error(
+        authority_uss
+            .operator()
+            .get("/operator/v1/geozones?time_start=2026-01-02T00:00:00Z&time_end=2026-01-01T00:00:00Z")
+            .await?,
+        400,
+        "time_end",
+    )?;
+    assert_error(
+        authority_uss
+            .operator()
+            .get("/operator/v1/geozones?time_start=2026-01-01T00:00:00Z&time_end=2026-03-01T00:00:00Z")
+            .await?,
+        400,
+        "7 days",
+    )?;
+    assert_error(authority.get("/operator/v1/geozones").await?, 403, "entente.operator")?;
+
+    // Another USS keeps the set only to advise its operators: it publishes nothing of its own.
+    let city_at_uss1 = client_at(&uss1.base, "city", &[AUTHORITY]);
+    let kept = city_at_uss1.put("/authority/v1/geozones/test?publish=false", &set).await.want(200)?;
+    assert_eq!(
+        (kept["publish"].as_bool(), kept["created"].as_array().map(Vec::len)),
+        (Some(false), Some(0)),
+        "{kept}"
+    );
+    assert_eq!(city_at_uss1.get("/authority/v1/constraints").await.want(200)?["constraints"], json!([]));
+    let advised = uss1
+        .operator()
+        .post("/operator/v1/flights", &flight(SOUTH, (0.0, 100.0), (75, 85), 0))
+        .await
+        .want(201)?;
+    assert_eq!(advised["advisories"][0]["zone"], "ASK", "{advised}");
+    assert_error(city_at_uss1.put("/authority/v1/geozones/test?publish=maybe", &set).await?, 400, "publish")?;
+
     // The same set again writes nothing.
     let again = authority.put("/authority/v1/geozones/test", &set).await.want(200)?;
     assert_eq!(
@@ -140,7 +211,10 @@ async fn imported_zones_keep_flights_out_advise_them_and_update_on_reimport() ->
     let authority_uss = authority_uss.restart(&dss, "authority").await?;
     let authority = client_at(&authority_uss.base, "city", &[AUTHORITY]);
     let sets = authority.get("/authority/v1/geozones").await.want(200)?;
-    assert_eq!(sets["sets"], json!([{"set": "test", "zones": 2, "prohibited": 1, "advisories": 1}]));
+    assert_eq!(
+        sets["sets"],
+        json!([{"set": "test", "publish": true, "zones": 2, "prohibited": 1, "advisories": 1}])
+    );
     let exported = authority.get("/authority/v1/geozones/test").await.want(200)?;
     assert_eq!(exported["type"], "FeatureCollection");
     assert_eq!(exported["features"].as_array().map(Vec::len), Some(2));
@@ -219,5 +293,44 @@ async fn an_import_the_dss_fails_half_way_leaves_nothing_behind() -> anyhow::Res
     assert_eq!(calls[2], format!("DELETE {first} ovn-1"), "{calls:?}");
     assert_eq!(authority.get("/authority/v1/constraints").await.want(200)?["constraints"], json!([]));
     assert_eq!(authority.get("/authority/v1/geozones").await.want(200)?["sets"], json!([]));
+    Ok(())
+}
+
+/// This machine's clock a day ahead: a USS started with it lives tomorrow.
+#[derive(Debug)]
+struct Tomorrow;
+
+impl Clock for Tomorrow {
+    fn now(&self) -> DateTime<Utc> {
+        SystemClock.now() + chrono::Duration::days(1)
+    }
+}
+
+/// The constraints of a published set follow the days: a USS that finds its horizon moved on (here, restarted a
+/// day later) publishes them again from the new day, as its background task does while it runs.
+#[tokio::test]
+async fn published_zones_are_published_again_as_the_days_pass() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss = Uss::start(&dss, "authority").await?;
+    let city = |u: &Uss| client_at(&u.base, "city", &[AUTHORITY]);
+    let set = data_set(vec![feature("NOFLY", "PROHIBITED", disc(LAT, 500.0), json!({}))]);
+    let imported = city(&uss).put("/authority/v1/geozones/test", &set).await.want(200)?;
+    let today = SystemClock.now().date_naive().and_hms_opt(0, 0, 0).context("midnight")?.and_utc();
+    let start = |listed: &Value| parse_time(&listed["constraints"][0]["details"]["volumes"][0]["time_start"]);
+    assert_eq!(start(&city(&uss).get("/authority/v1/constraints").await.want(200)?)?, today);
+
+    let uss = uss.restart_configured(&dss, "authority", |c| c.clock = Arc::new(Tomorrow)).await?;
+    let tomorrow = today + chrono::Duration::days(1);
+    let mut listed = Value::Null;
+    for _ in 0..100 {
+        listed = city(&uss).get("/authority/v1/constraints").await.want(200)?;
+        if start(&listed)? == tomorrow {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(start(&listed)?, tomorrow, "{listed}");
+    assert_eq!(listed["constraints"][0]["reference"]["id"], imported["created"][0]["constraint_id"]);
+    assert_eq!(listed["constraints"][0]["reference"]["version"], 2, "{listed}");
     Ok(())
 }

@@ -122,10 +122,20 @@ impl Uss {
 
     /// This USS stopped and started again over what it kept, as `identity`.
     pub(crate) async fn restart(self, dss: &Dss, identity: &str) -> anyhow::Result<Uss> {
+        self.restart_configured(dss, identity, |_| {}).await
+    }
+
+    /// This USS stopped and started again over what it kept, as `identity`, configured by `configure`.
+    pub(crate) async fn restart_configured(
+        self,
+        dss: &Dss,
+        identity: &str,
+        configure: fn(&mut UssConfig),
+    ) -> anyhow::Result<Uss> {
         let dir = self.dir.clone();
         drop(self);
         let tokens = TokenSource::dev(TokenIssuer::from_pem(RSA_PRIVATE, None)?, identity);
-        Uss::start_in(dss, identity, tokens, dir).await
+        Uss::start_for(&dss_url(dss), identity, tokens, dir, configure).await
     }
 
     fn peer(&self, sub: &str, scope: &str) -> Client {

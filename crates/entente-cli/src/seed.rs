@@ -231,6 +231,7 @@ fn flight(outline: Outline, altitude: (f64, f64), minutes: (i64, i64), priority:
         priority,
         limits: None,
         best_effort: false,
+        authorisation: None,
     }
 }
 

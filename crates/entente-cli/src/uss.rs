@@ -63,6 +63,11 @@ pub(crate) struct UssArgs {
     /// those granted to particular operators; see docs). Without it every priority is permitted.
     #[arg(long, env = "ENTENTE_PRIORITY_POLICY")]
     priority_policy: Option<PathBuf>,
+    /// This USS serves U-space airspace: every flight planned through the operator API or the flight planning test
+    /// interface must come with its flight authorisation request (Regulation (EU) 2021/664, Article 10). Data given
+    /// is checked either way.
+    #[arg(long, env = "ENTENTE_REQUIRE_FLIGHT_AUTHORISATION")]
+    require_flight_authorisation: bool,
     /// The highest altitude (metres, W84) an alternative to a refused flight may reach, unless the operator's own
     /// limits are lower (most drones may not fly above 120 m above ground).
     #[arg(long, env = "ENTENTE_ALTERNATIVES_CEILING_M", default_value_t = 3000.0)]
@@ -171,6 +176,7 @@ pub(crate) async fn run(args: UssArgs) -> anyhow::Result<()> {
     config.listener_limits = args.listener.limits();
     config.priority_grants = args.priority_policy.as_deref().map(crate::priority_policy::load).transpose()?;
     config.alternatives = alternatives;
+    config.require_flight_authorisation = args.require_flight_authorisation;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     config.data_dir = Some(args.data_dir.clone());

@@ -93,6 +93,9 @@ pub struct UssConfig {
     /// otherwise); `None` permits every priority below the one that marks constraints. The flight planning test
     /// interface is not subject to it: its caller is a test harness that chooses the priorities of its scenarios.
     pub priority_grants: Option<entente_uss::PriorityGrants>,
+    /// The USS serves U-space airspace, where every flight needs a flight authorisation (Regulation (EU) 2021/664,
+    /// Article 10): a plan without its authorisation request is refused. Off, the data is checked when given.
+    pub require_flight_authorisation: bool,
 }
 
 pub use entente_uss::service::AlternativeSearch;
@@ -117,6 +120,7 @@ impl UssConfig {
             clock: Arc::new(SystemClock),
             dss_limits: Limits::default(),
             priority_grants: None,
+            require_flight_authorisation: false,
         }
     }
 }

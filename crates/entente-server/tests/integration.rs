@@ -7,6 +7,9 @@
 // Authentication and scopes (checklist 1-4).
 #[path = "integration/auth.rs"]
 mod auth;
+// U-space flight authorisation data through the flight planning test interface and the operator API.
+#[path = "integration/authorisation.rs"]
+mod authorisation;
 // USS availability (48-50, and the availability side of 28-29).
 #[path = "integration/availability.rs"]
 mod availability;

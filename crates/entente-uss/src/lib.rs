@@ -1,5 +1,6 @@
 //! The rules a USS keeps for its operators' flights (ASTM F3548-21): conflicts by exact 4D intersection and
-//! priority, conflict-free alternatives, conformance monitoring, and the hash-chained audit record.
+//! priority, conflict-free alternatives, conformance monitoring, the hash-chained audit record, and the U-space
+//! flight authorisation data operators give with their flights.
 //!
 //! Decisions over plain values: no HTTP, no serialisation format, no wall clock, no storage engine. The rules are
 //! pure functions (callers pass `now`); [`service::Uss`] runs them for a USS's flights over the DSS, peers, its
@@ -8,6 +9,7 @@
 
 mod alternatives;
 mod audit;
+pub mod authorisation;
 mod conflict;
 mod conformance;
 mod error;

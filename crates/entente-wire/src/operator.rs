@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::interuss::flight_planning::FlightAuthorisationData;
 use crate::{Altitude, LatLngPoint, Time, Volume4D};
 
 /// What an operator asks for, at a priority: the volumes to fly, or a route with a buffer.
@@ -24,6 +25,10 @@ pub struct FlightRequest {
     /// instead, and say so in the answer's `planned_instead`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub best_effort: bool,
+    /// The U-space flight authorisation request (Regulation (EU) 2021/664, Annex IV) for the flight. Checked
+    /// whenever given (400 naming the field and the rule); required by a USS serving U-space airspace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorisation: Option<FlightAuthorisationData>,
 }
 
 /// Bounds every alternative offered must keep: altitudes (metres, W84), the earliest start and latest end, how

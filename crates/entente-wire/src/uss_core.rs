@@ -3,9 +3,11 @@
 
 use entente_dss::{EntityId, Subscriber};
 use entente_geo::Interval;
+use entente_uss::authorisation::{AuthorisationRequest, FlightAuthorisation};
 use entente_uss::service::{IntentRef, Published, Refusal, Telemetry, Velocity, ZoneRef};
 use entente_uss::{FlightState, Lateral, OperatorLimits, Position, Priority, Timestamp};
 
+use crate::interuss::flight_planning::FlightAuthorisationData;
 use crate::operator::{AlternativePlan, FlightRequest, PlanConflictResponse, PlanLimits, RouteRequest};
 use crate::scd::{
     ConstraintReference, NULL_SUBSCRIPTION, OperationalIntentReference, OperationalIntentState,
@@ -165,6 +167,42 @@ pub fn telemetry_in(t: &VehicleTelemetry) -> Result<Telemetry, WireError> {
     })
 }
 
+/// A U-space flight authorisation request found at `path`, checked by the rules of its fields; a fault is named by
+/// its path (`flight_plan.uspace_flight_authorisation.operator_id`).
+pub fn authorisation_in(a: &FlightAuthorisationData, path: &str) -> Result<FlightAuthorisation, WireError> {
+    FlightAuthorisation::validate(&AuthorisationRequest {
+        uas_serial_number: &a.uas_serial_number,
+        operation_mode: &a.operation_mode,
+        operation_category: &a.operation_category,
+        uas_class: &a.uas_class,
+        uas_type_certificate: a.uas_type_certificate.as_deref(),
+        identification_technologies: &a.identification_technologies,
+        connectivity_methods: &a.connectivity_methods,
+        endurance_minutes: a.endurance_minutes,
+        emergency_procedure_url: &a.emergency_procedure_url,
+        operator_id: &a.operator_id,
+        uas_id: a.uas_id.as_deref(),
+    })
+    .map_err(|e| WireError::field(format!("{path}.{}", e.field), e.rule))
+}
+
+/// A checked authorisation request as the APIs write it, for an alternative to carry the flight's.
+pub fn authorisation_out(a: &FlightAuthorisation) -> FlightAuthorisationData {
+    FlightAuthorisationData {
+        uas_serial_number: a.uas_serial_number.as_str().to_owned(),
+        operation_mode: a.operation_mode.name().to_owned(),
+        operation_category: a.operation_category.name().to_owned(),
+        uas_class: a.uas_class.name().to_owned(),
+        identification_technologies: a.identification_technologies.clone(),
+        uas_type_certificate: a.uas_type_certificate.clone(),
+        connectivity_methods: a.connectivity_methods.clone(),
+        endurance_minutes: f64::from(a.endurance_minutes),
+        emergency_procedure_url: a.emergency_procedure_url.clone(),
+        operator_id: a.operator_id.as_str().to_owned(),
+        uas_id: a.uas_id.clone(),
+    }
+}
+
 pub fn telemetry_out(t: &Telemetry) -> VehicleTelemetry {
     VehicleTelemetry {
         time_measured: time_out(t.fix.time),
@@ -235,7 +273,14 @@ fn alternative_out(a: &entente_uss::Alternative, r: &Refusal) -> AlternativePlan
         altitude_shift_m: a.altitude_shift_m,
         lateral_m: a.lateral_m,
         cost: a.cost,
-        request: FlightRequest { volumes, route, priority: r.priority.0, limits, best_effort: false },
+        request: FlightRequest {
+            volumes,
+            route,
+            priority: r.priority.0,
+            limits,
+            best_effort: false,
+            authorisation: r.authorisation.as_ref().map(authorisation_out),
+        },
     }
 }
 

@@ -330,6 +330,7 @@ pub(crate) async fn run(args: UssBenchArgs) -> anyhow::Result<()> {
                     priority: -1,
                     limits,
                     best_effort: false,
+                    authorisation: None,
                 };
                 let (status, resp) =
                     operator.send(reqwest::Method::POST, "/operator/v1/flights", Some(&body)).await?;
@@ -486,5 +487,12 @@ fn route_through(extents: &Volume4D, km: f64) -> anyhow::Result<RouteRequest> {
 
 /// An operator's plan of one volume at `priority`.
 fn flight(extents: &Volume4D, priority: i32) -> FlightRequest {
-    FlightRequest { volumes: vec![extents.clone()], route: None, priority, limits: None, best_effort: false }
+    FlightRequest {
+        volumes: vec![extents.clone()],
+        route: None,
+        priority,
+        limits: None,
+        best_effort: false,
+        authorisation: None,
+    }
 }

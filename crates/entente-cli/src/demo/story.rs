@@ -208,6 +208,7 @@ impl<'a> Story<'a> {
                 shape_may_change: None,
             }),
             best_effort: false,
+            authorisation: None,
         };
         let refused = self
             .refused_request(

@@ -263,6 +263,7 @@ fn serve_keeps_its_keys_and_data_across_runs() -> anyhow::Result<()> {
             priority,
             limits: None,
             best_effort: false,
+            authorisation: None,
         })
     };
     let (status, refused) =

@@ -19,7 +19,7 @@ use entente_wire::interuss::flight_planning::{
 use entente_wire::{parse_rfc3339, time_out, volume_in};
 
 use super::input::flight_volumes;
-use super::operator::{self, check_plan_window, priority};
+use super::operator::{self, authorisation_of, check_plan_window, priority};
 use super::{MAX_VERTICES, UssState};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
@@ -216,6 +216,12 @@ async fn plan_upsert(
         st.metrics.plan(PlanOutcome::RefusedBadInput);
         answer("Rejected", Some(e.to_string()), before)
     };
+    // Invalid authorisation data is the user's to correct, as the interface expects of it: a refusal, not a failure.
+    let path = "flight_plan.uspace_flight_authorisation";
+    let authorisation = match authorisation_of(st, plan.uspace_flight_authorisation.as_ref(), path) {
+        Ok(a) => a,
+        Err(e) => return Ok(bad_input(e)),
+    };
     let area = match flight_volumes(&info.area, "flight_plan.basic_information.area", &st.config.dss_limits) {
         Ok(v) => v,
         Err(e) => return Ok(bad_input(e)),
@@ -277,6 +283,7 @@ async fn plan_upsert(
             operator: None,
             route: None,
             limits: Default::default(),
+            authorisation: authorisation.clone(),
         };
         let outcome = match style {
             Execution::Hypothetical => st.core.check(id, &proposal).await,

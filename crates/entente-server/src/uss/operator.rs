@@ -11,18 +11,20 @@ use chrono::{DateTime, Utc};
 use entente_dss::{EntityId, WriteKind};
 use entente_geo::Interval;
 use entente_geo::LatLng;
+use entente_uss::authorisation::FlightAuthorisation;
 use entente_uss::geoawareness::ZoneSets;
 use entente_uss::service::{CONSTRAINT_PRIORITY, OwnFlight, Proposal};
 use entente_uss::{
     EventKind, FlightState, OperatorLimits, Priority, Reason, Route, Timestamp, UssError, Volume,
     route_volumes,
 };
+use entente_wire::interuss::flight_planning::FlightAuthorisationData;
 use entente_wire::operator::{
     FlightList, FlightRequest, FlightStateChange, FlightStatus, PlanConflictResponse, PlanLimits,
     PlannedInstead, RouteRequest,
 };
 use entente_wire::uss::VehicleTelemetry;
-use entente_wire::uss_core::{plan_conflict_out, telemetry_in, telemetry_out, zone_out};
+use entente_wire::uss_core::{authorisation_in, plan_conflict_out, telemetry_in, telemetry_out, zone_out};
 use entente_wire::{altitude_in, parse_rfc3339, time_in, time_out, volume_out};
 use serde::Deserialize;
 use tokio::sync::OwnedMutexGuard;
@@ -219,6 +221,23 @@ pub(crate) async fn submit(
     Ok((StatusCode::CREATED, Json(status)))
 }
 
+/// The flight's U-space authorisation request found at `path`, checked (a 400 naming its field and rule); there
+/// must be one when this USS serves U-space airspace.
+pub(super) fn authorisation_of(
+    st: &UssState,
+    given: Option<&FlightAuthorisationData>,
+    path: &str,
+) -> Result<Option<FlightAuthorisation>, ApiError> {
+    match given {
+        Some(a) => Ok(Some(authorisation_in(a, path)?)),
+        None if st.config.require_flight_authorisation => Err(ApiError::bad(format!(
+            "{path} is required: this USS serves U-space airspace, where every flight needs a flight authorisation \
+             (Regulation (EU) 2021/664, Article 10)"
+        ))),
+        None => Ok(None),
+    }
+}
+
 /// The proposal an operator's request makes, or the 400 naming what in it breaks which rule.
 fn proposal_of(st: &UssState, auth: &Auth, req: &FlightRequest) -> Result<Proposal, ApiError> {
     let (volumes, route) = match &req.route {
@@ -238,6 +257,7 @@ fn proposal_of(st: &UssState, auth: &Auth, req: &FlightRequest) -> Result<Propos
     let now = st.now();
     check_plan_window(&volumes, now)?;
     let priority = priority(req.priority, "priority")?;
+    let authorisation = authorisation_of(st, req.authorisation.as_ref(), "authorisation")?;
     if let Some(grants) = &st.config.priority_grants {
         grants.check(&auth.0.sub, &auth.0.scopes, priority)?;
     }
@@ -251,6 +271,7 @@ fn proposal_of(st: &UssState, auth: &Auth, req: &FlightRequest) -> Result<Propos
         operator: Some(auth.0.sub.clone()),
         route,
         limits: req.limits.as_ref().map(limits_in).transpose()?.unwrap_or_default(),
+        authorisation,
     })
 }
 

@@ -30,6 +30,7 @@ impl Uss {
             operator: None,
             route: None,
             limits: Default::default(),
+            authorisation: None,
         };
         self.plan(id, proposal).await
     }
@@ -89,6 +90,7 @@ impl Uss {
             operator: None,
             route: None,
             limits: Default::default(),
+            authorisation: None,
         };
         self.plan(id, proposal).await.map(|_| ())
     }

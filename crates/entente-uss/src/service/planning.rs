@@ -8,6 +8,7 @@ use entente_geo::{Circle, Interval, LatLng, Outline, distance_m};
 
 use super::Uss;
 use super::ports::{Attempt, CallError, IntentRef, IntentWrite, Published, PutOutcome, ZoneRef};
+use crate::authorisation::FlightAuthorisation;
 use crate::{
     Alternative, CostWeights, FlightState, Intent, OperatorLimits, Priority, Reason, Route, SearchSpace,
     Timestamp, UssError, Volume, alternatives, blocking_intents, record_change, volumes_intersect,
@@ -37,6 +38,9 @@ pub struct Proposal {
     pub route: Option<Route>,
     /// What the operator accepts of an alternative.
     pub limits: OperatorLimits,
+    /// The U-space flight authorisation request a new flight came with, checked: an alternative is the same flight
+    /// and carries it.
+    pub authorisation: Option<FlightAuthorisation>,
 }
 
 /// A refused proposal: what it meets, the alternatives found, and what of the request they keep.
@@ -47,6 +51,7 @@ pub struct Refusal {
     pub route: Option<Route>,
     pub priority: Priority,
     pub limits: OperatorLimits,
+    pub authorisation: Option<FlightAuthorisation>,
 }
 
 impl Refusal {
@@ -497,6 +502,7 @@ impl Uss {
             route: p.route.clone(),
             priority: p.priority,
             limits: p.limits.clone(),
+            authorisation: p.authorisation.clone(),
         }))
     }
 }

@@ -223,6 +223,7 @@ fn proposal(volumes: Vec<Volume>, priority: i32, now: crate::Timestamp) -> Propo
         operator: Some("pilot".into()),
         route: None,
         limits: Default::default(),
+        authorisation: None,
     }
 }
 

@@ -18,6 +18,30 @@ pub struct FlightPlan {
     pub basic_information: BasicFlightPlanInformation,
     #[serde(default)]
     pub astm_f3548_21: Option<OpIntentInformation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uspace_flight_authorisation: Option<FlightAuthorisationData>,
+}
+
+/// The data of a U-space flight authorisation request (Regulation (EU) 2021/664, Annex IV) as the user gave it: a
+/// UAS serial number (ANSI/CTA-2063-A), the operation's mode (`Vlos`, `Bvlos`) and category (`Open`, `Specific`,
+/// `Certified`), the UAS class (`C0` to `C6`, or `Other` with a type certificate), identification technologies,
+/// connectivity methods, endurance, where the emergency procedure is, the operator's registration number
+/// (EN 4709-002) and the aircraft's registration mark when it has one. The operator API takes the same object.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FlightAuthorisationData {
+    pub uas_serial_number: String,
+    pub operation_mode: String,
+    pub operation_category: String,
+    pub uas_class: String,
+    pub identification_technologies: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uas_type_certificate: Option<String>,
+    pub connectivity_methods: Vec<String>,
+    pub endurance_minutes: f64,
+    pub emergency_procedure_url: String,
+    pub operator_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uas_id: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]

@@ -586,3 +586,16 @@ fn costly_rings_are_decided_quickly() {
         "10 000 random vertices refused ({refused:?}) in {scribbled:?}, a valid 10 000-vertex comb in {combed:?}"
     );
 }
+
+/// Known bug, found by `sweep_decides_as_every_pair_does` (rarely: 0 failures in 40 further runs of its 3 000
+/// cases): on this 3 mm ring the sweep accepts edges 0 and 4, which cross. The whisker standing for vertex 3 is
+/// 2 um long in the plane (twice the 1 um rule, for rounding), and edge 0 passes it 1.17 um from vertex 3: not
+/// close, so the sweep goes on, but the whisker then lies between edges 0 and 4 in the sweep's order although edge
+/// 0 has crossed it, and the two are never judged. Run it with `--ignored` once the sweep is fixed.
+#[test]
+#[ignore = "known bug in the sweep: a whisker crossed by an edge that is not close hides a crossing"]
+fn a_whisker_crossed_by_a_far_edge_hides_no_crossing() {
+    let points = [(1, 0, 6, 0), (1, 3, 4, 0), (2, 0, 0, 0), (1, 1, 0, 0), (1, 2, 3, 0), (0, 0, 0, 0)];
+    let ring = lattice_ring((0.0, 0.0), 1e-3, &points, false);
+    sweep_agrees_with_every_pair(&ring).unwrap();
+}

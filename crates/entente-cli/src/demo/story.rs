@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use entente_wire::operator::{FlightRequest, PlanLimits, RouteRequest};
-use entente_wire::{Altitude, LatLngPoint, time_out};
+use entente_wire::{Altitude, LatLngPoint, Volume4D, time_out};
 
 use super::cast::{Cast, Uss};
 use super::timeline::{CheckFailed, Timeline};
@@ -347,15 +347,27 @@ impl<'a> Story<'a> {
 
         // Past the aerodrome's zone, which is prohibited all the time: refused, and led around it.
         let edge = (46.5453 + 2200.0 / 111_195.0, 6.6169);
-        let volumes = json!([self.cylinder(edge, 300.0, (0.0, 60.0), (80, 95))]);
+        let n6: Volume4D = serde_json::from_value(self.cylinder(edge, 300.0, (0.0, 60.0), (80, 95)))?;
+        let volumes = serde_json::to_value([n6])?;
         let refused = self.refused(tl, true, "files N6 past the aerodrome", volumes, &aerodrome).await?;
         let moved = self.take_alternative(tl, true, "N6'", &refused).await?;
         self.kept_apart(tl, &moved).await?;
 
         // On the waterfront, a conditional zone: accepted, with the zone's conditions for the pilot.
-        let (status, planned) = self
-            .submit(&self.south, &json!({"volumes": [self.cylinder((46.506, 6.627), 150.0, (0.0, 60.0), (80, 95))], "priority": 0}))
-            .await?;
+        let s4 = FlightRequest {
+            volumes: vec![serde_json::from_value(self.cylinder(
+                (46.506, 6.627),
+                150.0,
+                (0.0, 60.0),
+                (80, 95),
+            ))?],
+            route: None,
+            priority: 0,
+            limits: None,
+            best_effort: false,
+            authorisation: None,
+        };
+        let (status, planned) = self.submit(&self.south, &serde_json::to_value(&s4)?).await?;
         let told =
             planned["advisories"].as_array().into_iter().flatten().find(|a| a["zone"] == "OUCHY").map(|a| {
                 format!(

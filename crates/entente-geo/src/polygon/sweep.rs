@@ -68,6 +68,17 @@ pub(super) fn find_close_pair<T>(
     mut close: impl FnMut(usize, usize) -> Option<T>,
 ) -> Option<(usize, usize, T)> {
     let n = edges.len();
+    // An edge shorter than the rule bridges its two neighbours, which need not both cross any sweep line (they may
+    // not overlap in x at all): each pair of edges one apart along the ring is judged directly, n pairs in all.
+    if n >= 4 {
+        for i in 0..if n == 4 { 2 } else { n } {
+            let j = (i + 2) % n;
+            let (i, j) = (i.min(j), i.max(j));
+            if let Some(found) = close(i, j) {
+                return Some((i, j, found));
+            }
+        }
+    }
     // Every vertex is strictly within 90 degrees of the centre, so `t` is positive and the projection finite.
     let project = |p: V3| {
         let t = p.dot(center);

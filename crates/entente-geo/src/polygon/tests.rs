@@ -77,9 +77,10 @@ fn edges_must_not_cross() {
 
 #[test]
 fn edges_must_not_touch() {
-    // Vertex 3 lies on edge 0, which both its edges touch; the sweep names the pair it meets first.
+    // Vertex 3 lies on edge 0, which both its edges touch; the first pair judged is named (edges one apart along
+    // the ring are judged before the sweep's pairs).
     let t_junction = [(0.0, 0.0), (0.0, 4.0), (2.0, 4.0), (0.0, 2.0), (2.0, 0.0)];
-    assert_eq!(error(&t_junction), "edges 0 and 3 touch");
+    assert_eq!(error(&t_junction), "edges 0 and 2 touch");
     // Two edges on the same meridian, where every orientation test is rounding noise, 1 mm apart: accepted.
     let comb =
         [(0.0, 0.0), (0.0, 2.0), (2.0, 2.0), (2.0, 1.0), (1.0 + m_deg(0.001), 1.0), (1.0, 0.5), (2.0, 0.0)];
@@ -587,15 +588,36 @@ fn costly_rings_are_decided_quickly() {
     );
 }
 
-/// Known bug, found by `sweep_decides_as_every_pair_does` (rarely: 0 failures in 40 further runs of its 3 000
-/// cases): on this 3 mm ring the sweep accepts edges 0 and 4, which cross. The whisker standing for vertex 3 is
-/// 2 um long in the plane (twice the 1 um rule, for rounding), and edge 0 passes it 1.17 um from vertex 3: not
-/// close, so the sweep goes on, but the whisker then lies between edges 0 and 4 in the sweep's order although edge
-/// 0 has crossed it, and the two are never judged. Run it with `--ignored` once the sweep is fixed.
+/// Found by `sweep_decides_as_every_pair_does` in CI: the last edge is 0.7 um long, so the edges either side of it
+/// come within the 1 um rule of each other, yet never cross one sweep line together (they do not overlap in x);
+/// the pairs of edges one apart along the ring are judged for that.
 #[test]
-#[ignore = "known bug in the sweep: a whisker crossed by an edge that is not close hides a crossing"]
+fn an_edge_shorter_than_the_rule_brings_its_neighbours_together() {
+    let points = [(2, 3, 3, 3), (2, 0, 0, 0), (0, 3, 0, 0), (2, 3, 4, 0)];
+    let ring = lattice_ring((-55.19902002457682, -10.985750182963084), 1.0, &points, false);
+    assert!(sweep_agrees_with_every_pair(&ring).unwrap());
+}
+
+/// Found by `sweep_decides_as_every_pair_does`: on this 3 mm ring the sweep alone misses edges 0 and 4, which
+/// cross. The whisker standing for vertex 3 is 2 um long in the plane (twice the 1 um rule, for rounding) and
+/// edge 0 passes it 1.17 um from vertex 3: not close, so the sweep goes on, but the whisker then lies between edges
+/// 0 and 4 in its order although edge 0 has crossed it. The pair is one apart along the ring, which is now judged
+/// directly; a whisker crossed by a far edge can still hide a pair further apart (a flaw of the sweep, not fixed).
+#[test]
 fn a_whisker_crossed_by_a_far_edge_hides_no_crossing() {
     let points = [(1, 0, 6, 0), (1, 3, 4, 0), (2, 0, 0, 0), (1, 1, 0, 0), (1, 2, 3, 0), (0, 0, 0, 0)];
     let ring = lattice_ring((0.0, 0.0), 1e-3, &points, false);
     sweep_agrees_with_every_pair(&ring).unwrap();
+}
+
+/// Known bug of the sweep, not fixed and not yet traced: on this 1 m lattice ring (vertices 2 and 4 about a
+/// micrometre apart) the sweep accepts a ring in which some pair of edges comes within the 1 um rule. Found by
+/// `sweep_decides_as_every_pair_does` in 1 of 100 runs of its 3 000 cases. Run it with `--ignored` once fixed.
+#[test]
+#[ignore = "known bug of the sweep, not yet traced: a close pair of a micrometre-scale ring goes unjudged"]
+fn a_close_pair_behind_a_crossed_piece_is_found() {
+    let points =
+        [(3, 0, 0, 0), (2, 0, 5, 0), (2, 2, 5, 3), (0, 3, 0, 0), (2, 2, 0, 0), (0, 0, 0, 0), (3, 1, 0, 0)];
+    let ring = lattice_ring((0.0, 0.0), 1.0, &points, false);
+    assert!(sweep_agrees_with_every_pair(&ring).unwrap());
 }

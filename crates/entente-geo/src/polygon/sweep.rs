@@ -133,23 +133,51 @@ pub(super) fn find_close_pair<T>(
         None
     };
 
+    // A whisker stands for its vertex, not for a piece of the ring: an edge may cross it without being close to
+    // the vertex's edges, and the whisker then lies on the wrong side of that edge in the order, hiding from it what
+    // lies beyond. So a piece is judged against its neighbour and, past whiskers, the pieces beyond them, up to
+    // MAX_HOPS whiskers on each side (a bound, so that stacked whiskers cannot make the sweep quadratic).
+    let is_whisker = |id: usize| pieces[id].count == 2;
+    let side = |order: &Treap, from: Option<usize>, step: fn(&Treap, usize) -> Option<usize>| {
+        let mut chain = Vec::with_capacity(MAX_HOPS + 1);
+        let mut next = from;
+        while let Some(piece) = next {
+            chain.push(piece);
+            if !is_whisker(piece) || chain.len() > MAX_HOPS {
+                break;
+            }
+            next = step(order, piece);
+        }
+        chain
+    };
     let mut order = Treap::new(pieces.len());
     for (_, enters, id) in events {
         if enters {
             order.insert(id, |a, b| pieces[a].enters_below(&pieces[b], a, b));
-            for other in [order.before(id), order.after(id)].into_iter().flatten() {
+            let below = side(&order, order.before(id), Treap::before);
+            let above = side(&order, order.after(id), Treap::after);
+            for other in below.into_iter().chain(above) {
                 if let Some(found) = judge(id, other) {
                     return Some(found);
                 }
             }
-        } else if let Some((below, above)) = order.remove(id)
-            && let Some(found) = judge(below, above)
-        {
-            return Some(found);
+        } else if let Some((below, above)) = order.remove(id) {
+            let below = side(&order, Some(below), Treap::before);
+            let above = side(&order, Some(above), Treap::after);
+            for &b in &below {
+                for &a in &above {
+                    if let Some(found) = judge(b, a) {
+                        return Some(found);
+                    }
+                }
+            }
         }
     }
     None
 }
+
+/// How many whiskers in a row a piece is judged past.
+const MAX_HOPS: usize = 3;
 
 const NIL: usize = usize::MAX;
 

@@ -14,6 +14,8 @@ use tonic_prost::ProstCodec;
 
 /// A request that gets no answer within this time counts as failed; its outcome is then unknown.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a request waits before trying every member a second time.
+const SECOND_ROUND_PAUSE: Duration = Duration::from_millis(100);
 
 /// A snapshot page or a watch message can carry many large polygons; etcd itself caps requests at 1.5 MiB
 /// but answers may hold many of them.
@@ -586,7 +588,12 @@ impl Etcd {
     {
         let mut last = None;
         let mut leader = if to_leader { self.leader.load(Ordering::Relaxed) } else { NOT_KNOWN };
-        for _ in 0..self.members.len() * 2 {
+        for attempt in 0..self.members.len() * 2 {
+            // The second round over the members waits a little first: a connection that just broke is made
+            // again, and a member that just lost its leader has a moment to find the new one.
+            if attempt == self.members.len() {
+                tokio::time::sleep(SECOND_ROUND_PAUSE).await;
+            }
             let i = if leader < self.members.len() { leader } else { self.current.load(Ordering::Relaxed) };
             let mut client = self.client(i);
             let mut call = tonic::Request::new(request.clone());

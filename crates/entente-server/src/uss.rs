@@ -184,7 +184,6 @@ impl UssState {
         let flights = records::load_flights(&*store)?;
         let constraints = records::load_zones(&*store)?;
         let zone_sets = ZoneSets::new(records::load_zone_sets(&*store)?);
-        let rid = rid::RidState::new(&config.rid, &*store)?;
         let clock = config.clock.clone();
         let metrics = Arc::new(UssMetrics::default());
         let rules = Rules {
@@ -210,6 +209,7 @@ impl UssState {
             journal: links.clone(),
             clock,
         };
+        let rid = rid::RidState::new(&links.config.rid, &links)?;
         Ok(UssState {
             core: Uss::new(rules, ports, flights, zone_sets),
             client_limit: Arc::new(ClientLimit::new(links.config.client_concurrency)),

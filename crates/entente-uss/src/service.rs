@@ -7,6 +7,7 @@ mod flights;
 mod lifecycle;
 mod planning;
 pub mod ports;
+pub mod rid;
 #[cfg(test)]
 mod tests;
 

@@ -27,7 +27,7 @@ use crate::error::ApiError;
 use crate::scd::{CMSA, CP, SC};
 
 /// A failed call as the core sees it: the DSS refusing the caller's own request, refusing this USS, or failing.
-fn call_error(e: ApiError) -> CallError {
+pub(super) fn call_error(e: ApiError) -> CallError {
     match e {
         ApiError::BadRequest(m) => CallError::Invalid(m),
         ApiError::Wire(w) => CallError::Failed(format!("an answer could not be read: {w}")),

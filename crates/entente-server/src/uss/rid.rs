@@ -23,12 +23,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use entente_uss::rid::Fix;
-use entente_uss::store::UssStore;
+use entente_uss::service::rid::{RidSp, SpRules};
 use entente_wire::rid::v22a::{RidAircraftPosition, RidAircraftState, RidHeight};
 use entente_wire::{Time, parse_rfc3339, time_out};
 use parking_lot::Mutex;
 
-use super::UssState;
+use super::{Links, UssState};
 use crate::error::ApiError;
 use crate::routes::Routes;
 
@@ -77,9 +77,8 @@ impl Default for RidConfig {
 pub(crate) struct RidState {
     /// The F3411 version this USS speaks to the DSS and peers, as `RidConfig::version` chose it.
     protocol: &'static dyn protocol::RidProtocol,
-    sp: Mutex<sp::Provider>,
-    /// Held across one bringing of the ISAs up to date, so two never race at the DSS.
-    isa_sync: tokio::sync::Mutex<()>,
+    /// The SP: the aircraft this USS reports and the ISAs over them.
+    sp: RidSp<sp::Reported>,
     dp: Mutex<dp::Display>,
     tactical: Mutex<tactical::Tactical>,
     /// Tests injected through InterUSS's testing interface, by test id.
@@ -89,14 +88,23 @@ pub(crate) struct RidState {
 }
 
 impl RidState {
-    /// The state of a USS that keeps the ids of the ISAs it declares in `store`.
-    pub(crate) fn new(config: &RidConfig, store: &dyn UssStore) -> std::io::Result<RidState> {
+    /// The state of the USS `links` reach the world through, which keeps the ids of the ISAs it declares in its
+    /// store.
+    pub(crate) fn new(config: &RidConfig, links: &Arc<Links>) -> std::io::Result<RidState> {
         let tactical = tactical::Tactical::new(config)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let protocol = protocol::for_version(config.version);
+        let rules = SpRules {
+            identity: links.config.identity.clone(),
+            retention: config.retention,
+            isa_margin_m: config.isa_margin_m,
+            max_area_m2: links.config.dss_limits.max_area_m2,
+        };
+        let dss = Arc::new(protocol::HttpRidDss { links: links.clone(), protocol });
+        let earlier = sp::earlier_isas(links)?;
         Ok(RidState {
-            protocol: protocol::for_version(config.version),
-            sp: Mutex::new(sp::Provider::open(store)?),
-            isa_sync: tokio::sync::Mutex::new(()),
+            protocol,
+            sp: RidSp::new(rules, dss, links.clone(), links.config.clock.clone(), earlier),
             dp: Mutex::new(dp::Display::default()),
             tactical: Mutex::new(tactical),
             tests: Mutex::new(testing::Tests::default()),

@@ -6,11 +6,13 @@
 use std::sync::Arc;
 
 use entente_uss::rid::ViewLimits;
-use entente_uss::service::BoxFuture;
+use entente_uss::service::rid::{IsaChange, IsaChanged, IsaRef, RidDss};
+use entente_uss::service::{BoxFuture, CallError};
 use entente_uss::{Timestamp, Volume};
 use entente_wire::rid::RidSubscriberToNotify;
 use entente_wire::rid::v22a::GetFlightsResponse;
 use entente_wire::scd::{SubscriberToNotify, SubscriptionState};
+use reqwest::Method;
 use serde::Serialize;
 
 use super::RidVersion;
@@ -18,6 +20,7 @@ use super::dp::IsaSummary;
 use crate::error::ApiError;
 use crate::rid::{v19::V19, v22a::V22a};
 use crate::uss::client::Reply;
+use crate::uss::ports::call_error;
 use crate::uss::{Links, peers};
 
 /// The F3411 version a USS configured with `version` speaks: the one place that tells the versions apart.
@@ -77,38 +80,94 @@ pub(super) trait RidProtocol: Send + Sync {
     fn flights(&self, reply: &Reply, now: Timestamp) -> Result<GetFlightsResponse, ApiError>;
 }
 
-/// What the DSS answered to a change of an ISA.
-pub(super) struct IsaChanged {
-    /// The ISA's version now.
-    pub version: String,
-    /// How many subscribers the DSS named.
-    pub subscribers: usize,
-    /// Tells each of them of the ISA as it now is, in the version's shapes, when awaited.
-    pub notify: BoxFuture<'static, ()>,
+/// The change whose notification posts `body(subscriptions)` to `path` under each subscriber's URL, with `scope`.
+pub(super) fn isa_changed<B: Serialize + Send + Sync + 'static>(
+    links: &Arc<Links>,
+    version: String,
+    subscribers: Vec<RidSubscriberToNotify>,
+    path: String,
+    scope: &'static str,
+    body: impl Fn(Vec<SubscriptionState>) -> B + Send + 'static,
+) -> IsaChanged {
+    let count = subscribers.len();
+    let subscribers = subscribers
+        .into_iter()
+        .map(|s| SubscriberToNotify { uss_base_url: s.url, subscriptions: s.subscriptions })
+        .collect();
+    let links = links.clone();
+    IsaChanged {
+        version,
+        subscribers: count,
+        notify: Box::pin(async move { peers::fan_out(&links, subscribers, &path, scope, body).await }),
+    }
 }
 
-impl IsaChanged {
-    /// The change whose notification posts `body(subscriptions)` to `path` under each subscriber's URL, with
-    /// `scope`.
-    pub(super) fn new<B: Serialize + Send + Sync + 'static>(
-        links: &Arc<Links>,
-        version: String,
-        subscribers: Vec<RidSubscriberToNotify>,
-        path: String,
-        scope: &'static str,
-        body: impl Fn(Vec<SubscriptionState>) -> B + Send + 'static,
-    ) -> IsaChanged {
-        let count = subscribers.len();
-        let subscribers = subscribers
-            .into_iter()
-            .map(|s| SubscriberToNotify { uss_base_url: s.url, subscriptions: s.subscriptions })
-            .collect();
-        let links = links.clone();
-        IsaChanged {
-            version,
-            subscribers: count,
-            notify: Box::pin(async move { peers::fan_out(&links, subscribers, &path, scope, body).await }),
-        }
+/// The DSS's F3411 API for the core's SP, in the version this USS speaks.
+pub(super) struct HttpRidDss {
+    pub links: Arc<Links>,
+    pub protocol: &'static dyn RidProtocol,
+}
+
+impl HttpRidDss {
+    fn isa_url(&self, id: &str) -> String {
+        format!(
+            "{}{}/identification_service_areas/{id}",
+            self.links.config.dss_url,
+            self.protocol.dss_prefix()
+        )
+    }
+}
+
+impl RidDss for HttpRidDss {
+    fn isa(&self, id: &str) -> BoxFuture<'_, Result<Option<IsaRef>, CallError>> {
+        let url = self.isa_url(id);
+        Box::pin(async move {
+            let (links, rid) = (&self.links, self.protocol);
+            let reply = links
+                .client
+                .send_scoped(Method::GET, &url, rid.isa_read_scope(), None::<&()>, links.config.dss_timeout)
+                .await
+                .map_err(call_error)?;
+            if reply.status == 404 {
+                return Ok(None);
+            }
+            if !reply.is_success() {
+                return Err(call_error(reply.unexpected()));
+            }
+            let (owner, version) = rid.isa_owner(&reply).map_err(call_error)?;
+            Ok(Some(IsaRef { owner, version }))
+        })
+    }
+
+    fn change_isa<'a>(
+        &'a self,
+        id: &'a str,
+        version: Option<&'a str>,
+        extent: Option<&'a Volume>,
+    ) -> BoxFuture<'a, Result<IsaChange, CallError>> {
+        Box::pin(async move {
+            let (links, rid) = (&self.links, self.protocol);
+            let mut url = self.isa_url(id);
+            if let Some(version) = version {
+                url = format!("{url}/{version}");
+            }
+            let reply = match extent {
+                Some(extent) => rid.put_isa(links, &url, extent).await,
+                None => {
+                    let (scope, timeout) = (rid.isa_write_scope(), links.config.dss_timeout);
+                    links.client.send_scoped(Method::DELETE, &url, scope, None::<&()>, timeout).await
+                }
+            }
+            .map_err(call_error)?;
+            // With a version: the DSS lost the ISA held (a restart), or moved past it (another writer).
+            match reply.status {
+                404 if version.is_some() => return Ok(IsaChange::Missing),
+                409 if version.is_some() => return Ok(IsaChange::Superseded(call_error(reply.unexpected()))),
+                _ if !reply.is_success() => return Err(call_error(reply.unexpected())),
+                _ => {}
+            }
+            rid.isa_changed(links, id, &reply, extent).map(IsaChange::Changed).map_err(call_error)
+        })
     }
 }
 

@@ -124,7 +124,7 @@ pub(super) fn play(
             sp::record(&st, &id, fix.clone(), simulated);
             tactical::observe(&st, &id, &fix);
             if ends.get(&id) == Some(&fix.time) {
-                sp::end_replayed(&st, &id);
+                st.rid.sp.end(&id);
             }
         }
     })

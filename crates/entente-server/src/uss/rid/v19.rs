@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use chrono::Duration;
 use entente_uss::rid::{NEAR_REAL_TIME_S, V19_VIEWS, View, ViewLimits};
 use entente_uss::service::BoxFuture;
+use entente_uss::service::rid::IsaChanged;
 use entente_uss::{Timestamp, Volume};
 use entente_wire::rid::ServiceArea;
 use entente_wire::rid::v19::{
@@ -22,7 +23,7 @@ use entente_wire::time_out;
 use reqwest::Method;
 use serde_json::Value;
 
-use super::protocol::{IsaChanged, RidProtocol, Subscribed, present};
+use super::protocol::{RidProtocol, Subscribed, isa_changed, present};
 use super::{dp, sp};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
@@ -91,7 +92,7 @@ impl RidProtocol for V19 {
         let extents = extent.map(volume_out).transpose()?;
         // An F3411-19 subscriber's URL is its callback collection: the ISA's id is appended.
         let path = format!("/{id}");
-        Ok(IsaChanged::new(links, version, change.subscribers, path, WRITE, move |subscriptions| {
+        Ok(isa_changed(links, version, change.subscribers, path, WRITE, move |subscriptions| {
             NotificationParameters {
                 service_area: service_area.clone(),
                 subscriptions,

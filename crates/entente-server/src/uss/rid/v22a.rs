@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use entente_uss::rid::{NEAR_REAL_TIME_S, V22A_VIEWS, ViewLimits};
 use entente_uss::service::BoxFuture;
+use entente_uss::service::rid::IsaChanged;
 use entente_uss::{Timestamp, Volume};
 use entente_wire::rid::ServiceArea;
 use entente_wire::rid::v22a::{
@@ -15,7 +16,7 @@ use entente_wire::volume_out;
 use reqwest::Method;
 
 use super::dp::IsaSummary;
-use super::protocol::{IsaChanged, RidProtocol, Subscribed, present};
+use super::protocol::{RidProtocol, Subscribed, isa_changed, present};
 use crate::error::ApiError;
 use crate::rid::RidWire;
 use crate::rid::v22a::{DP, SP, V22a};
@@ -84,7 +85,7 @@ impl RidProtocol for V22a {
         let service_area = extent.is_some().then_some(change.service_area);
         let extents = extent.map(volume_out);
         let path = format!("/uss/identification_service_areas/{id}");
-        Ok(IsaChanged::new(links, version, change.subscribers, path, SP, move |subscriptions| {
+        Ok(isa_changed(links, version, change.subscribers, path, SP, move |subscriptions| {
             PutIdentificationServiceAreaNotificationParameters {
                 service_area: service_area.clone(),
                 subscriptions,

@@ -1,0 +1,65 @@
+//! Network Remote ID (ASTM F3411) in the USS core: the service provider's aircraft and the ISAs it keeps at the DSS
+//! over them ([`RidSp`]), with the DSS and the store behind ports in domain terms, so each F3411 version is one
+//! implementation of [`RidDss`] at the edge and the rounds run the same over HTTP or against a test's fakes. The
+//! rules they apply (clusters, views, merging positions) are `crate::rid`'s.
+
+mod sp;
+#[cfg(test)]
+mod tests;
+
+pub use sp::{HeldIsa, RidSp, SpAircraft, SpRules, flying_areas};
+
+use crate::Timestamp;
+use crate::Volume;
+use crate::service::{BoxFuture, CallError};
+use crate::store::Ticket;
+
+/// An ISA as the DSS holds it, as far as its SP needs to know.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IsaRef {
+    /// The identity of the USS that declared it.
+    pub owner: String,
+    pub version: String,
+}
+
+/// The DSS's successful answer to a change of an ISA.
+pub struct IsaChanged {
+    /// The ISA's version now.
+    pub version: String,
+    /// How many subscribers the DSS named.
+    pub subscribers: usize,
+    /// Tells each of them of the ISA as it now is, when awaited; a failure is the implementation's to log, since
+    /// the change stands either way.
+    pub notify: BoxFuture<'static, ()>,
+}
+
+/// What became of a change of an ISA at the DSS.
+pub enum IsaChange {
+    Changed(IsaChanged),
+    /// The DSS no longer holds the version given (a restart of the DSS, an expiry): nothing was changed.
+    Missing,
+    /// The DSS holds another version than the one given (another writer moved past it).
+    Superseded(CallError),
+}
+
+/// The DSS's F3411 API, as an SP uses it; one implementation per F3411 version.
+pub trait RidDss: Send + Sync + 'static {
+    /// The ISA `id` as the DSS holds it; `None` when it holds none.
+    fn isa(&self, id: &str) -> BoxFuture<'_, Result<Option<IsaRef>, CallError>>;
+    /// Declares ISA `id` over `extent` (`None`: deletes it), replacing `version` (`None`: creating it). The DSS
+    /// answers `Missing` or `Superseded` only to a change naming a version.
+    fn change_isa<'a>(
+        &'a self,
+        id: &'a str,
+        version: Option<&'a str>,
+        extent: Option<&'a Volume>,
+    ) -> BoxFuture<'a, Result<IsaChange, CallError>>;
+}
+
+/// Where an SP keeps the ids of the ISAs it declared, so that a run killed at any point leaves its successor every
+/// ISA to clean.
+pub trait IsaRecords: Send + Sync + 'static {
+    /// Queues the record that ISA `id` was declared at `declared` (`None`: it is gone from the DSS); it is on disk
+    /// once the ticket resolves.
+    fn save_isa(&self, id: &str, declared: Option<Timestamp>) -> Ticket;
+}

@@ -13,9 +13,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use entente_uss::geoawareness::ZoneSet;
-use entente_uss::service::OwnFlight;
+use entente_uss::service::{OwnFlight, OwnZone};
 use entente_wire::uss::{Constraint, OperationalIntent, VehicleTelemetry};
-use entente_wire::uss_core::{published_in, published_out, telemetry_in, telemetry_out};
+use entente_wire::uss_core::{own_zone_in, published_in, published_out, telemetry_in, telemetry_out};
 use entente_wire::{Volume4D, volume_out, volumes_in};
 
 use super::MAX_VERTICES;
@@ -167,10 +167,14 @@ pub(crate) fn load_flights(store: &dyn UssStore) -> std::io::Result<HashMap<Enti
 }
 
 /// The zones this USS manages as `store` holds them.
-pub(crate) fn load_zones(store: &dyn UssStore) -> std::io::Result<HashMap<EntityId, Constraint>> {
+pub(crate) fn load_zones(store: &dyn UssStore) -> std::io::Result<HashMap<EntityId, OwnZone>> {
     load::<Constraint>(store, Table::Zones)?
         .into_iter()
-        .map(|(id, c)| Ok((entity_id(Table::Zones, &id)?, c)))
+        .map(|(id, c)| {
+            let zone =
+                own_zone_in(&c, "constraint", MAX_VERTICES).map_err(|e| invalid(Table::Zones, &id, e))?;
+            Ok((entity_id(Table::Zones, &id)?, zone))
+        })
         .collect()
 }
 
@@ -190,7 +194,7 @@ pub(crate) fn load_zone_sets(store: &dyn UssStore) -> std::io::Result<BTreeMap<S
         .map(|(name, s)| {
             let (_, data) =
                 entente_geozones::parse(&s.text).map_err(|e| invalid(Table::Geozones, &name, e))?;
-            Ok((name, ZoneSet { data, publish: s.publish }))
+            Ok((name, ZoneSet { data, publish: s.publish, source: s.text }))
         })
         .collect()
 }

@@ -133,25 +133,29 @@ async fn a_dss_failure_on_the_second_write_undoes_the_first_and_keeps_nothing() 
 #[tokio::test]
 async fn a_tick_a_day_later_publishes_the_next_days_window_and_withdraws_closed_ones() {
     let w = world();
-    let tonight = at(10 * 60);
-    let set = published(vec![afternoons("AFTERNOONS", 46.5), until("TODAY", 46.6, tonight)]);
+    // Until tomorrow 10:00.
+    let set = published(vec![afternoons("AFTERNOONS", 46.5), until("UNTIL_TOMORROW", 46.6, at(22 * 60))]);
     let imported = w.uss.import_zone_set("che", set).await.unwrap();
-    let (afternoons_id, today_id) = (imported.changes.created[0].id, imported.changes.created[1].id);
+    let (afternoons_id, tomorrow_id) = (imported.changes.created[0].id, imported.changes.created[1].id);
     // Nothing to bring up to date the same day.
     let tick = w.uss.tick().await;
     assert_eq!(tick.zone_sets.len(), 1);
     assert_eq!(tick.zone_sets[0].1.as_ref().unwrap().writes(), 0);
 
-    w.clock.set(at(0) + Duration::days(1));
+    // Tomorrow at 17:00: that day's afternoon window closed too, and so did the other zone's.
+    w.clock.set(at(29 * 60));
     let tick = w.uss.tick().await;
     let changes = tick.zone_sets[0].1.as_ref().unwrap();
-    assert_eq!((ids(&changes.updated), ids(&changes.withdrawn)), (vec!["AFTERNOONS"], vec!["TODAY"]));
+    assert_eq!(
+        (ids(&changes.updated), ids(&changes.withdrawn)),
+        (vec!["AFTERNOONS"], vec!["UNTIL_TOMORROW"])
+    );
     assert_eq!(held(&w), [afternoons_id]);
-    assert!(w.uss.own_zone(today_id).is_none());
+    assert!(w.uss.own_zone(tomorrow_id).is_none());
     let windows = w.dss.zones.lock()[&afternoons_id].1.clone();
-    assert_eq!(windows.len(), HORIZON_DAYS as usize);
-    // Yesterday's window is gone and the horizon's new last day is published.
-    assert_eq!(windows[0].time.lo, Some(at(120) + Duration::days(1)));
+    assert_eq!(windows.len(), HORIZON_DAYS as usize - 1);
+    // Yesterday's and today's windows are gone, and the horizon's new last day is published.
+    assert_eq!(windows[0].time.lo, Some(at(120) + Duration::days(2)));
     assert_eq!(windows.last().unwrap().time.lo, Some(at(120) + Duration::days(HORIZON_DAYS)));
     assert_eq!(w.uss.own_zone(afternoons_id).unwrap().volumes, windows);
 }

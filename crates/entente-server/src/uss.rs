@@ -126,7 +126,7 @@ impl UssConfig {
 }
 
 /// What the USS's handlers and the core's ports share: its configuration, its clients, its store, what it knows of
-/// peers and of the zones it manages, its audit record and its counters.
+/// peers' intents and constraints, its audit record and its counters.
 pub struct Links {
     config: UssConfig,
     client: Client,

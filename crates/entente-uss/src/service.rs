@@ -1,7 +1,8 @@
-//! The USS core: one [`Uss`] object that plans, activates, monitors and ends its operators' flights and hears of
-//! peers' changes, over the DSS and peers as traits ([`ports`]), with time from an injected clock and its own
-//! error. It knows no HTTP, no wire format and no storage engine; the server's handlers and the Remote ID rounds
-//! call it.
+//! The USS core: one [`Uss`] object that plans, activates, monitors and ends its operators' flights, hears of
+//! peers' changes, manages the constraints it publishes (an authority's restricted zones, its zone data sets') and
+//! runs its background round ([`Uss::tick`]), over the DSS, peers and its records as traits ([`ports`]), with time
+//! from an injected clock and its own error. It knows no HTTP, no wire format and no storage engine; the server's
+//! handlers, its background loop and the Remote ID rounds call it.
 
 mod flights;
 mod lifecycle;

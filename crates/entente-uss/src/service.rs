@@ -24,9 +24,7 @@ pub use ports::{
     Attempt, BoxFuture, CallError, Dss, FlightRecords, IntentRef, IntentWrite, Journal, OwnZone, Peers,
     Published, PutOutcome, UserNotice, ZoneDetails, ZoneRecords, ZoneRef, ZoneWritten,
 };
-pub use zones::{
-    ImportOutcome, MAX_ZONES, Reconciled, Tick, ZONE_CONSTRAINT_TYPE, ZoneChange, check_volumes,
-};
+pub use zones::{ImportOutcome, Reconciled, Tick, ZoneChange, check_volumes};
 
 use crate::geoawareness::ZoneSets;
 use crate::{ContingencyRules, PriorityPolicy, Timestamp};

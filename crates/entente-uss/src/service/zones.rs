@@ -17,10 +17,10 @@ use crate::geoawareness::{ZoneConstraint, ZoneSet, constraint_ids, horizon, proh
 use crate::{Timestamp, UssError, Volume};
 
 /// The constraint type of a prohibited zone's constraint.
-pub const ZONE_CONSTRAINT_TYPE: &str = "prohibited";
+const ZONE_CONSTRAINT_TYPE: &str = "prohibited";
 
 /// Most features a data set may have: each prohibited one is a write to the DSS.
-pub const MAX_ZONES: usize = 2_000;
+const MAX_ZONES: usize = 2_000;
 
 /// The volumes of a write checked as the DSS will (its rules and `limits`) and as a USS adds: no empty time window,
 /// since there is nothing to fly or restrict in it. The message names `path` and the rule.

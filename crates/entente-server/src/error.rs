@@ -102,12 +102,15 @@ pub(crate) fn uss_status(u: &UssError) -> StatusCode {
         | UssError::View(_)
         | UssError::Area(_)
         | UssError::FixFromTheFuture { .. }
+        | UssError::ZoneSet(_)
         | UssError::Call(CallError::Invalid(_)) => StatusCode::BAD_REQUEST,
         UssError::ViewTooLarge { .. } | UssError::Call(CallError::TooLarge(_)) => {
             StatusCode::PAYLOAD_TOO_LARGE
         }
         UssError::PriorityNotGranted { .. } => StatusCode::FORBIDDEN,
-        UssError::NoSuchFlight(_) => StatusCode::NOT_FOUND,
+        UssError::NoSuchFlight(_) | UssError::NoSuchZone(_) | UssError::NoSuchZoneSet(_) => {
+            StatusCode::NOT_FOUND
+        }
         UssError::Call(CallError::Refused(_)) => StatusCode::PRECONDITION_FAILED,
         UssError::Call(CallError::Failed(_)) => StatusCode::BAD_GATEWAY,
         UssError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,

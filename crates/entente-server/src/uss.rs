@@ -32,9 +32,9 @@ use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use entente_dss::{Clock, EntityId, Limits, SystemClock};
+use entente_dss::{Clock, Limits, SystemClock};
 use entente_uss::geoawareness::ZoneSets;
-use entente_uss::service::{Ports, Rules, Uss, saved_by};
+use entente_uss::service::{Ports, Rules, Saved, Uss, saved_by};
 use entente_uss::store::{MemoryStore, StoreError, Ticket, UssStore, Write};
 use entente_uss::{ContingencyRules, Direction, Exchange, PriorityPolicy, sha256_hex};
 use parking_lot::Mutex;
@@ -126,15 +126,13 @@ impl UssConfig {
 }
 
 /// What the USS's handlers and the core's ports share: its configuration, its clients, its store, what it knows of
-/// peers and of the zones it manages, its audit record and its counters.
+/// peers' intents and constraints, its audit record and its counters.
 pub struct Links {
     config: UssConfig,
     client: Client,
     audit: Arc<AuditLog>,
     /// What this USS keeps across restarts: flights, zones, archived reports, Remote ID ISA ids.
     store: Arc<dyn UssStore>,
-    /// The constraints this USS manages for an authority; changed together with a save queued under this lock.
-    constraints: Mutex<HashMap<EntityId, Constraint>>,
     /// Peers' intents as their managers last shared them, by id.
     peers: Mutex<HashMap<String, OperationalIntent>>,
     /// Peers' constraints as their managers last shared them, by id: asked again only once their version changed.
@@ -154,9 +152,6 @@ pub struct UssState {
     rid: rid::RidState,
     /// The flight planning test interface's answers, kept for repeated request ids (memory only, like a test run).
     planning_requests: Mutex<flight_planning::AnsweredRequests>,
-    /// Held by a zone data set's import, withdrawal or republication: one at a time, so none sees another's
-    /// constraints half written.
-    zone_imports: tokio::sync::Mutex<()>,
 }
 
 /// The handlers read the shared links as the state's own fields.
@@ -181,9 +176,11 @@ impl UssState {
             Some(dir) => Arc::new(entente_store::UssRedbStore::open(dir).map_err(std::io::Error::other)?),
             None => Arc::new(MemoryStore::default()),
         };
-        let flights = records::load_flights(&*store)?;
-        let constraints = records::load_zones(&*store)?;
-        let zone_sets = ZoneSets::new(records::load_zone_sets(&*store)?);
+        let saved = Saved {
+            flights: records::load_flights(&*store)?,
+            zones: ZoneSets::new(records::load_zone_sets(&*store)?),
+            own_zones: records::load_zones(&*store)?,
+        };
         let clock = config.clock.clone();
         let metrics = Arc::new(UssMetrics::default());
         let rules = Rules {
@@ -191,13 +188,13 @@ impl UssState {
             policy: config.policy,
             alternatives: config.alternatives.clone(),
             contingency: config.contingency,
+            dss_limits: config.dss_limits.clone(),
         };
         let links = Arc::new(Links {
             client: Client::new(tokens, audit.clone(), clock.clone(), metrics.clone(), &config.dss_url),
             config,
             audit,
             store,
-            constraints: Mutex::new(constraints),
             peers: Mutex::new(HashMap::new()),
             peer_zones: Mutex::new(HashMap::new()),
             metrics,
@@ -206,18 +203,18 @@ impl UssState {
             dss: Arc::new(ports::HttpDss(links.clone())),
             peers: Arc::new(ports::HttpPeers(links.clone())),
             records: links.clone(),
+            zones: links.clone(),
             journal: links.clone(),
             clock,
         };
         let rid = rid::RidState::new(&links.config.rid, &links)?;
         Ok(UssState {
-            core: Uss::new(rules, ports, flights, zone_sets),
+            core: Uss::new(rules, ports, saved),
             client_limit: Arc::new(ClientLimit::new(links.config.client_concurrency)),
             links,
             auth,
             rid,
             planning_requests: Mutex::new(flight_planning::AnsweredRequests::default()),
-            zone_imports: tokio::sync::Mutex::new(()),
         })
     }
 }
@@ -237,22 +234,6 @@ impl Links {
                 let _ = done.send(Err(e));
                 ticket
             }
-        }
-    }
-
-    /// Records constraint `id` as it now is (`None`: lifted), in memory and on disk.
-    pub(crate) async fn change_constraint(&self, id: EntityId, constraint: Option<Constraint>) {
-        let saved = {
-            let mut constraints = self.constraints.lock();
-            let write = records::write(entente_uss::store::Table::Zones, id.to_string(), constraint.as_ref());
-            match constraint {
-                Some(c) => constraints.insert(id, c),
-                None => constraints.remove(&id),
-            };
-            self.save(write.map(|w| vec![w]))
-        };
-        if let Err(e) = saved_by(saved).await {
-            tracing::error!(error = %e, "saving this USS's constraints failed");
         }
     }
 }
@@ -351,10 +332,22 @@ pub async fn serve_uss(
 }
 
 /// This USS's background work, for as long as it is served: the Remote ID rounds (its ISAs, polling SPs, watches
-/// around its aircraft) and the republication of its zone data sets' constraints. Whoever serves the USS's router
-/// runs it beside, as `serve_uss` does.
+/// around its aircraft) and the core's round (`Uss::tick`: its zone data sets' constraints republished as windows
+/// close and days pass). Whoever serves the USS's router runs it beside, as `serve_uss` does.
 pub async fn rounds(state: Arc<UssState>) {
-    tokio::join!(rid::background(state.clone()), geozones::republish(state));
+    tokio::join!(rid::background(state.clone()), ticks(state));
+}
+
+/// How often the core's round runs.
+const TICK_EVERY: Duration = Duration::from_secs(600);
+
+/// Runs the core's round every [`TICK_EVERY`], the first at once; the core logs what a round could not do.
+async fn ticks(state: Arc<UssState>) {
+    let mut every = tokio::time::interval(TICK_EVERY);
+    loop {
+        every.tick().await;
+        state.core.tick().await;
+    }
 }
 
 /// Records every call a peer makes on the USS-USS API, with the caller's token subject when it verifies.

@@ -33,6 +33,13 @@ pub enum UssError {
     Area(String),
     #[error("flight {0}: not found")]
     NoSuchFlight(entente_dss::EntityId),
+    #[error("constraint {0}: not found")]
+    NoSuchZone(entente_dss::EntityId),
+    #[error("set {0}: not found")]
+    NoSuchZoneSet(String),
+    /// A zone data set this USS cannot take: the message names the zone or feature and the rule.
+    #[error("{0}")]
+    ZoneSet(String),
     #[error("flight {id} is {state}; telemetry is taken once it is activated")]
     NotFlying { id: entente_dss::EntityId, state: &'static str },
     /// The proposal conflicts: what it meets and the alternatives found.

@@ -109,6 +109,9 @@ pub fn prohibited(
 #[derive(Clone, Debug, PartialEq)]
 pub struct ZoneSet {
     pub data: DataSet,
+    /// The data set as the authority gave it (ED-269 or ED-318 text), which its record keeps, so a reload reads
+    /// everything the file said, including what the model does not use.
+    pub source: String,
     /// Whether this USS publishes the set's prohibited zones as constraints (the authority's USS does); a USS
     /// that keeps a set only to advise its operators and show them the zones leaves that to the authority's.
     pub publish: bool,
@@ -326,7 +329,7 @@ impl MapFilter {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
     use entente_geo::{Circle, Interval, LatLng, Outline};
@@ -334,7 +337,7 @@ mod tests {
         DailyPeriod, Level, Text, TimeOfDay, TimePeriod, Unit, Variant, VerticalReference, ZoneVolume,
     };
 
-    fn zone(identifier: &str, restriction: Restriction, lat: f64) -> Zone {
+    pub(crate) fn zone(identifier: &str, restriction: Restriction, lat: f64) -> Zone {
         let level = |m: f64| Level { value: m, reference: VerticalReference::Amsl };
         Zone {
             identifier: identifier.into(),
@@ -412,7 +415,7 @@ mod tests {
             zone("COND", Restriction::Conditional, 46.5),
             zone("FAR", Restriction::ReqAuthorisation, 47.5),
         ];
-        sets.replace("che", Some(ZoneSet { data: DataSet { zones }, publish: true }));
+        sets.replace("che", Some(ZoneSet { data: DataSet { zones }, publish: true, source: String::new() }));
         let advice = sets.advice(&flight(46.5));
         assert_eq!(advice.len(), 1, "{advice:?}");
         assert_eq!(advice[0].zone.identifier, "COND");
@@ -474,6 +477,7 @@ mod tests {
             Some(ZoneSet {
                 data: DataSet { zones: vec![evenings, zone("COND", Restriction::Conditional, 47.0)] },
                 publish: true,
+                source: String::new(),
             }),
         );
         let now = at(0);
@@ -516,7 +520,7 @@ mod tests {
     fn heights_above_the_surface_count_at_their_widest() {
         let sets = ZoneSets::default();
         let zones = vec![zone("HIGH", Restriction::Prohibited, 46.5)];
-        sets.replace("che", Some(ZoneSet { data: DataSet { zones }, publish: true }));
+        sets.replace("che", Some(ZoneSet { data: DataSet { zones }, publish: true, source: String::new() }));
         // The zone's ceiling is 1 000 m AMSL: 1 400 m on the ellipsoid is above it, while 1 400 m above
         // ground may be above the lowest ground on earth, below the ceiling.
         let mut f = query(46.5, (1400.0, 1500.0), (10, 11), Impact::Block);

@@ -1,7 +1,8 @@
-//! The USS core: one [`Uss`] object that plans, activates, monitors and ends its operators' flights and hears of
-//! peers' changes, over the DSS and peers as traits ([`ports`]), with time from an injected clock and its own
-//! error. It knows no HTTP, no wire format and no storage engine; the server's handlers and the Remote ID rounds
-//! call it.
+//! The USS core: one [`Uss`] object that plans, activates, monitors and ends its operators' flights, hears of
+//! peers' changes, manages the constraints it publishes (an authority's restricted zones, its zone data sets') and
+//! runs its background round ([`Uss::tick`]), over the DSS, peers and its records as traits ([`ports`]), with time
+//! from an injected clock and its own error. It knows no HTTP, no wire format and no storage engine; the server's
+//! handlers, its background loop and the Remote ID rounds call it.
 
 mod flights;
 mod lifecycle;
@@ -10,21 +11,25 @@ pub mod ports;
 pub mod rid;
 #[cfg(test)]
 mod tests;
+mod zones;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use entente_dss::Clock;
+use entente_dss::{Clock, EntityId};
 use parking_lot::Mutex;
 
 pub use flights::{Flights, OwnFlight, Telemetry, Velocity, saved_by};
 pub use planning::{CONSTRAINT_PRIORITY, Proposal, Refusal};
 pub use ports::{
-    Attempt, BoxFuture, CallError, Dss, FlightRecords, IntentRef, IntentWrite, Journal, Peers, Published,
-    PutOutcome, UserNotice, ZoneDetails, ZoneRef,
+    Attempt, BoxFuture, CallError, Dss, FlightRecords, IntentRef, IntentWrite, Journal, OwnZone, Peers,
+    Published, PutOutcome, UserNotice, ZoneDetails, ZoneRecords, ZoneRef, ZoneWritten,
 };
+pub use zones::{ImportOutcome, Reconciled, Tick, ZoneChange, check_volumes};
 
 use crate::geoawareness::ZoneSets;
 use crate::{ContingencyRules, PriorityPolicy, Timestamp};
+use zones::OwnZones;
 
 /// How far the alternatives to a refused flight may be shifted, and in which steps.
 #[derive(Clone, Debug)]
@@ -64,6 +69,8 @@ pub struct Rules {
     pub policy: PriorityPolicy,
     pub alternatives: AlternativeSearch,
     pub contingency: ContingencyRules,
+    /// The limits of the DSS this USS writes to, by which the constraints it publishes are checked before any write.
+    pub dss_limits: entente_dss::Limits,
 }
 
 /// What the core is given to work with: the DSS, peers, its records and journal, and its clock.
@@ -71,8 +78,17 @@ pub struct Ports {
     pub dss: Arc<dyn Dss>,
     pub peers: Arc<dyn Peers>,
     pub records: Arc<dyn FlightRecords>,
+    pub zones: Arc<dyn ZoneRecords>,
     pub journal: Arc<dyn Journal>,
     pub clock: Arc<dyn Clock>,
+}
+
+/// What a USS saved in an earlier run, to start from.
+#[derive(Default)]
+pub struct Saved {
+    pub flights: HashMap<EntityId, OwnFlight>,
+    pub zones: ZoneSets,
+    pub own_zones: HashMap<EntityId, OwnZone>,
 }
 
 /// One USS's strategic coordination: its flights and what its operators were told.
@@ -84,20 +100,26 @@ pub struct Uss {
     /// The geographical zone data sets imported into this USS: their prohibited zones are published as
     /// constraints (which the planner meets at the DSS like any other), the rest advise the flights entering them.
     pub zones: ZoneSets,
+    /// The constraints this USS manages: restricted zones declared for an authority and its data sets' prohibited
+    /// zones.
+    own_zones: OwnZones,
     /// The conflicts operators were told of (SCD0090 and SCD0095), oldest first; memory only, like a test run.
     notices: Mutex<Vec<UserNotice>>,
 }
 
 impl Uss {
-    /// The core over `ports`, holding `flights` and the zone data sets `zones` (as a previous run saved them).
-    pub fn new(
-        rules: Rules,
-        ports: Ports,
-        flights: std::collections::HashMap<entente_dss::EntityId, OwnFlight>,
-        zones: ZoneSets,
-    ) -> Uss {
-        let flights = Flights::new(flights, ports.records.clone());
-        Uss { rules, ports, flights, zones, notices: Mutex::new(Vec::new()) }
+    /// The core over `ports`, holding what a previous run saved: `flights`, the zone data sets `zones` and the
+    /// constraints it manages, `own_zones`.
+    pub fn new(rules: Rules, ports: Ports, saved: Saved) -> Uss {
+        let flights = Flights::new(saved.flights, ports.records.clone());
+        Uss {
+            rules,
+            ports,
+            flights,
+            zones: saved.zones,
+            own_zones: OwnZones::new(saved.own_zones),
+            notices: Mutex::new(Vec::new()),
+        }
     }
 
     pub fn rules(&self) -> &Rules {

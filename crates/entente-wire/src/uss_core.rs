@@ -4,7 +4,7 @@
 use entente_dss::{EntityId, Subscriber};
 use entente_geo::Interval;
 use entente_uss::authorisation::{AuthorisationRequest, FlightAuthorisation};
-use entente_uss::service::{IntentRef, Published, Refusal, Telemetry, Velocity, ZoneRef};
+use entente_uss::service::{IntentRef, OwnZone, Published, Refusal, Telemetry, Velocity, ZoneRef};
 use entente_uss::{FlightState, Lateral, OperatorLimits, Position, Priority, Timestamp};
 
 use crate::interuss::flight_planning::FlightAuthorisationData;
@@ -13,7 +13,9 @@ use crate::scd::{
     ConstraintReference, NULL_SUBSCRIPTION, OperationalIntentReference, OperationalIntentState,
     SubscriberToNotify, UssAvailabilityState,
 };
-use crate::uss::{OperationalIntent, OperationalIntentDetails, VehicleTelemetry};
+use crate::uss::{
+    Constraint, ConstraintDetails, OperationalIntent, OperationalIntentDetails, VehicleTelemetry,
+};
 use crate::{Altitude, LatLngPoint, WireError, time_in, time_out, volume_out, volumes_in};
 
 /// The DSS state of a flight in `state`; `None` for `Ended`, which the DSS does not hold.
@@ -78,7 +80,39 @@ pub fn zone_ref_in(r: &ConstraintReference) -> ZoneRef {
         ovn: r.ovn.clone(),
         version: r.version,
         uss_base_url: r.uss_base_url.clone(),
+        availability: r.uss_availability.into(),
     }
+}
+
+/// A constraint this USS manages as F3548 serves it: its reference spans its volumes, as the DSS's does.
+pub fn own_zone_out(z: &OwnZone) -> Constraint {
+    let (start, end) = entente_dss::time_span(&z.volumes);
+    let r = &z.reference;
+    Constraint {
+        reference: ConstraintReference {
+            id: r.id.clone(),
+            manager: r.manager.clone(),
+            uss_availability: UssAvailabilityState::from(r.availability),
+            version: r.version,
+            ovn: r.ovn.clone(),
+            time_start: time_out(start.or(end).unwrap_or_default()),
+            time_end: time_out(end.or(start).unwrap_or_default()),
+            uss_base_url: r.uss_base_url.clone(),
+        },
+        details: ConstraintDetails {
+            volumes: z.volumes.iter().map(volume_out).collect(),
+            kind: z.kind.clone(),
+        },
+    }
+}
+
+/// A constraint this USS manages as a record holds it, each volume within `max_vertices`.
+pub fn own_zone_in(c: &Constraint, path: &str, max_vertices: usize) -> Result<OwnZone, WireError> {
+    Ok(OwnZone {
+        reference: zone_ref_in(&c.reference),
+        volumes: volumes_in(&c.details.volumes, &format!("{path}.details.volumes"), max_vertices)?,
+        kind: c.details.kind.clone(),
+    })
 }
 
 /// An intent with details as a peer or a record holds it, each volume within `max_vertices`.

@@ -1,5 +1,5 @@
 //! The authority roles a USS can serve: restricted zones (F3548 constraints with their time windows) managed
-//! for an authority, and arbitration of USS availability at the DSS.
+//! for an authority, which the core writes, serves and lifts, and arbitration of USS availability at the DSS.
 
 use std::sync::Arc;
 
@@ -7,15 +7,13 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use entente_dss::EntityId;
-use entente_uss::Volume;
 use entente_wire::authority::{AvailabilityRequest, ConstraintList, ConstraintRequest};
-use entente_wire::scd::{PutConstraintReferenceParameters, UssAvailabilityStatusResponse};
-use entente_wire::uss::{Constraint, ConstraintDetails};
-use entente_wire::{volume_out, volumes_in};
+use entente_wire::scd::UssAvailabilityStatusResponse;
+use entente_wire::uss::Constraint;
+use entente_wire::uss_core::own_zone_out;
 
 use super::operator::{filters, in_window, window};
-use super::{Links, MAX_VERTICES, UssState, dss_client, input, peers};
+use super::{UssState, dss_client, input};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
 use crate::routes::Routes;
@@ -51,40 +49,8 @@ pub(crate) async fn create_constraint(
     let volumes = input::constraint_volumes(&req.volumes, "volumes", &st.config.dss_limits)?;
     input::constraint_type(req.kind.as_deref(), "type")?;
     let id = entity_id(&uuid::Uuid::new_v4().to_string(), "id")?;
-    let constraint = publish(&st.links, id, None, &volumes, req.kind).await?;
-    Ok((StatusCode::CREATED, Json(constraint)))
-}
-
-/// Writes constraint `id` at the DSS (`ovn`: the version it replaces; `None` creates it), serves its details to
-/// peers and tells the subscribers: the one way a constraint of this USS comes to be or changes.
-pub(super) async fn publish(
-    st: &Arc<Links>,
-    id: EntityId,
-    ovn: Option<&str>,
-    volumes: &[Volume],
-    kind: Option<String>,
-) -> Result<Constraint, ApiError> {
-    let extents: Vec<_> = volumes.iter().map(volume_out).collect();
-    let params = PutConstraintReferenceParameters {
-        extents: extents.clone(),
-        uss_base_url: st.config.base_url.clone(),
-    };
-    let change = dss_client::put_constraint(st, &id.to_string(), ovn, &params).await?;
-    let constraint = Constraint {
-        reference: change.constraint_reference,
-        details: ConstraintDetails { volumes: extents, kind },
-    };
-    st.change_constraint(id, Some(constraint.clone())).await;
-    peers::notify_constraint(st, change.subscribers, &id.to_string(), Some(constraint.clone())).await;
-    Ok(constraint)
-}
-
-/// Deletes constraint `id` (at version `ovn`) at the DSS, stops serving it and tells the subscribers.
-pub(super) async fn withdraw(st: &Arc<Links>, id: EntityId, ovn: &str) -> Result<(), ApiError> {
-    let change = dss_client::delete_constraint(st, &id.to_string(), ovn).await?;
-    st.change_constraint(id, None).await;
-    peers::notify_constraint(st, change.subscribers, &id.to_string(), None).await;
-    Ok(())
+    let zone = st.core.publish_constraint(id, volumes, req.kind).await?;
+    Ok((StatusCode::CREATED, Json(own_zone_out(&zone))))
 }
 
 /// The filters of `GET /authority/v1/constraints`, each optional.
@@ -111,17 +77,14 @@ pub(crate) async fn list_constraints(
     auth.require(AUTHORITY_SCOPE)?;
     let q = filters(query)?;
     let window = window(q.time_start.as_deref(), q.time_end.as_deref())?;
-    let all: Vec<Constraint> = st.constraints.lock().values().cloned().collect();
-    let mut found = Vec::new();
-    for c in all {
-        // Validated when declared, so parsing them again cannot fail on the caller's account.
-        let volumes = volumes_in(&c.details.volumes, "details.volumes", MAX_VERTICES)?;
-        if let Some(start) = in_window(&volumes, &window) {
-            found.push((start, c));
-        }
-    }
+    let mut found: Vec<_> = st
+        .core
+        .own_zones()
+        .into_values()
+        .filter_map(|z| in_window(&z.volumes, &window).map(|start| (start, z)))
+        .collect();
     found.sort_by(|a, b| (a.0, &a.1.reference.id).cmp(&(b.0, &b.1.reference.id)));
-    Ok(Json(ConstraintList { constraints: found.into_iter().map(|(_, c)| c).collect() }))
+    Ok(Json(ConstraintList { constraints: found.iter().map(|(_, z)| own_zone_out(z)).collect() }))
 }
 
 /// Lifts a restricted zone: deleted at the DSS, no longer served, subscribers told.
@@ -138,15 +101,8 @@ pub(crate) async fn delete_constraint(
     Path(id): Path<String>,
 ) -> Result<Json<Constraint>, ApiError> {
     auth.require(AUTHORITY_SCOPE)?;
-    let id: EntityId = entity_id(&id, "id")?;
-    let constraint = st
-        .constraints
-        .lock()
-        .get(&id)
-        .cloned()
-        .ok_or_else(|| ApiError::NotFound(format!("constraint {id}: not found")))?;
-    withdraw(&st.links, id, constraint.reference.ovn.as_deref().unwrap_or_default()).await?;
-    Ok(Json(constraint))
+    let id = entity_id(&id, "id")?;
+    Ok(Json(own_zone_out(&st.core.withdraw_constraint(id).await?)))
 }
 
 /// Sets a USS's availability at the DSS, as the arbiter does once a USS stopped answering (or recovered).

@@ -3,8 +3,9 @@
 //! constraint type), so that a caller's mistake is answered 400 naming the field and the rule, not handed to
 //! the DSS and passed back as its failure.
 
-use entente_dss::{Limits, WriteKind, check_write_volumes};
+use entente_dss::{Limits, WriteKind};
 use entente_uss::Volume;
+use entente_uss::service::check_volumes;
 use entente_wire::{Volume4D, volumes_in};
 
 use super::MAX_VERTICES;
@@ -35,20 +36,15 @@ pub(super) fn constraint_volumes(
     checked(volumes_in(volumes, path, CSTR_MAX_VERTICES)?, path, WriteKind::Constraint, limits)
 }
 
-/// Volumes already in domain form (a route's, say) put through the same rules.
+/// Volumes already in domain form (a route's, say) put through the same rules: the DSS's, and no empty time
+/// window (the core's `check_volumes`, which a zone data set's constraints also go through).
 pub(super) fn checked(
     volumes: Vec<Volume>,
     path: &str,
     kind: WriteKind,
     limits: &Limits,
 ) -> Result<Vec<Volume>, ApiError> {
-    check_write_volumes(&volumes, path, kind, limits)?;
-    // The DSS takes a window of no duration; a USS has nothing to fly or restrict in it, so it is a mistake.
-    if let Some(i) = volumes.iter().position(|v| v.time.lo.is_some() && v.time.lo == v.time.hi) {
-        return Err(ApiError::bad(format!(
-            "{path}[{i}]: time_start must be before time_end; an empty time window holds nothing"
-        )));
-    }
+    check_volumes(&volumes, path, kind, limits).map_err(ApiError::BadRequest)?;
     Ok(volumes)
 }
 

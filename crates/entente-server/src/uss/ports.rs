@@ -1,28 +1,33 @@
-//! The core's ports as this server gives them: the DSS and peers over HTTP with F3548's wire shapes, flights saved
-//! in this USS's store, and the journal as the audit chain and the USS's metrics.
+//! The core's ports as this server gives them: the DSS and peers over HTTP with F3548's wire shapes, flights,
+//! constraints and zone data sets saved in this USS's store, and the journal as the audit chain and the USS's
+//! metrics.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use entente_dss::{EntityId, Subscriber};
 use entente_uss::EventKind;
+use entente_uss::geoawareness::ZoneSet;
 use entente_uss::service::{
-    Attempt, BoxFuture, CallError, Dss, FlightRecords, IntentRef, IntentWrite, Journal, OwnFlight, Peers,
-    Published, PutOutcome, UserNotice, ZoneDetails, ZoneRef,
+    Attempt, BoxFuture, CallError, Dss, FlightRecords, IntentRef, IntentWrite, Journal, OwnFlight, OwnZone,
+    Peers, Published, PutOutcome, UserNotice, ZoneDetails, ZoneRecords, ZoneRef, ZoneWritten,
 };
-use entente_uss::store::Ticket;
+use entente_uss::store::{Table, Ticket};
 use entente_uss::{Timestamp, Volume};
 use entente_wire::scd::{
-    ExchangeRecord, ImplicitSubscriptionParameters, PutOperationalIntentReferenceParameters, subscribers_out,
+    ExchangeRecord, ImplicitSubscriptionParameters, PutConstraintReferenceParameters,
+    PutOperationalIntentReferenceParameters, subscribers_out,
 };
 use entente_wire::uss::{PlanningRecord, UserNotificationRecord};
 use entente_wire::uss_core::{
-    intent_ref_in, intent_ref_out, published_in, published_out, state_out, subscribers_in, zone_ref_in,
+    intent_ref_in, intent_ref_out, own_zone_out, published_in, published_out, state_out, subscribers_in,
+    zone_ref_in,
 };
 use entente_wire::{WireError, time_out, volume_out, volumes_in};
 
 use super::dss_client::{self, PutOutcome as WirePut};
-use super::{Links, MAX_VERTICES, peers, records};
+use super::records::{self, StoredZoneSet};
+use super::{Links, MAX_VERTICES, peers};
 use crate::error::ApiError;
 use crate::scd::{CMSA, CP, SC};
 
@@ -128,6 +133,37 @@ impl Dss for HttpDss {
         })
     }
 
+    fn put_zone(
+        &self,
+        id: EntityId,
+        ovn: Option<String>,
+        volumes: Vec<Volume>,
+    ) -> BoxFuture<'_, Result<ZoneWritten, CallError>> {
+        Box::pin(async move {
+            let links = &self.0;
+            let params = PutConstraintReferenceParameters {
+                extents: volumes.iter().map(volume_out).collect(),
+                uss_base_url: links.config.base_url.clone(),
+            };
+            let change = dss_client::put_constraint(links, &id.to_string(), ovn.as_deref(), &params)
+                .await
+                .map_err(call_error)?;
+            Ok(ZoneWritten {
+                reference: zone_ref_in(&change.constraint_reference),
+                subscribers: subscribers_in(&change.subscribers, "subscribers")
+                    .map_err(|e| unreadable("the DSS's answer", e))?,
+            })
+        })
+    }
+
+    fn delete_zone(&self, id: EntityId, ovn: String) -> BoxFuture<'_, Result<Vec<Subscriber>, CallError>> {
+        Box::pin(async move {
+            let change =
+                dss_client::delete_constraint(&self.0, &id.to_string(), &ovn).await.map_err(call_error)?;
+            subscribers_in(&change.subscribers, "subscribers").map_err(|e| unreadable("the DSS's answer", e))
+        })
+    }
+
     fn report_unreachable(&self, intent: IntentRef, problem: String) -> BoxFuture<'_, Result<(), CallError>> {
         Box::pin(async move {
             let links = &self.0;
@@ -181,23 +217,11 @@ impl Peers for HttpPeers {
         refs: Vec<ZoneRef>,
     ) -> BoxFuture<'_, Vec<(ZoneRef, Result<ZoneDetails, CallError>)>> {
         Box::pin(async move {
-            let links = &self.0;
-            let mut out = Vec::new();
-            let mut others = Vec::new();
-            for r in refs {
-                let own = EntityId::parse(&r.id)
-                    .filter(|_| r.manager == links.config.identity)
-                    .and_then(|id| links.constraints.lock().get(&id).cloned());
-                match own {
-                    Some(c) => out.push((r, Ok(c))),
-                    None => others.push(r),
-                }
-            }
-            let fetched = peers::constraint_details(links, others).await;
-            out.extend(fetched.into_iter().map(|(r, o)| (r, o.map_err(call_error))));
-            out.into_iter()
+            peers::constraint_details(&self.0, refs)
+                .await
+                .into_iter()
                 .map(|(r, c)| {
-                    let details = c.and_then(|c| {
+                    let details = c.map_err(call_error).and_then(|c| {
                         let volumes =
                             volumes_in(&c.details.volumes, "constraint.details.volumes", MAX_VERTICES)
                                 .map_err(|e| unreadable(&format!("constraint {}", r.id), e))?;
@@ -220,12 +244,36 @@ impl Peers for HttpPeers {
             peers::notify(&self.0, subscribers_out(&subscribers), &id.to_string(), intent).await;
         })
     }
+
+    fn notify_zone(
+        &self,
+        subscribers: Vec<Subscriber>,
+        id: EntityId,
+        zone: Option<OwnZone>,
+    ) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let zone = zone.as_ref().map(own_zone_out);
+            peers::notify_constraint(&self.0, subscribers_out(&subscribers), &id.to_string(), zone).await;
+        })
+    }
 }
 
 impl FlightRecords for Links {
     fn save(&self, flights: &[(EntityId, Option<&OwnFlight>)]) -> Ticket {
         let writes = flights.iter().map(|(id, f)| records::flight_write(*id, *f)).collect();
         Links::save(self, writes)
+    }
+}
+
+impl ZoneRecords for Links {
+    fn save_zone(&self, id: EntityId, zone: Option<&OwnZone>) -> Ticket {
+        let write = records::write(Table::Zones, id.to_string(), zone.map(own_zone_out).as_ref());
+        Links::save(self, write.map(|w| vec![w]))
+    }
+
+    fn save_set(&self, name: &str, set: Option<&ZoneSet>) -> Ticket {
+        let stored = set.map(|s| StoredZoneSet { text: s.source.clone(), publish: s.publish });
+        Links::save(self, records::write(Table::Geozones, name.to_owned(), stored.as_ref()).map(|w| vec![w]))
     }
 }
 

@@ -13,9 +13,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use entente_uss::geoawareness::ZoneSet;
-use entente_uss::service::OwnFlight;
+use entente_uss::service::{OwnFlight, OwnZone};
 use entente_wire::uss::{Constraint, OperationalIntent, VehicleTelemetry};
-use entente_wire::uss_core::{published_in, published_out, telemetry_in, telemetry_out};
+use entente_wire::uss_core::{own_zone_in, published_in, published_out, telemetry_in, telemetry_out};
 use entente_wire::{Volume4D, volume_out, volumes_in};
 
 use super::MAX_VERTICES;
@@ -167,10 +167,14 @@ pub(crate) fn load_flights(store: &dyn UssStore) -> std::io::Result<HashMap<Enti
 }
 
 /// The zones this USS manages as `store` holds them.
-pub(crate) fn load_zones(store: &dyn UssStore) -> std::io::Result<HashMap<EntityId, Constraint>> {
+pub(crate) fn load_zones(store: &dyn UssStore) -> std::io::Result<HashMap<EntityId, OwnZone>> {
     load::<Constraint>(store, Table::Zones)?
         .into_iter()
-        .map(|(id, c)| Ok((entity_id(Table::Zones, &id)?, c)))
+        .map(|(id, c)| {
+            let zone =
+                own_zone_in(&c, "constraint", MAX_VERTICES).map_err(|e| invalid(Table::Zones, &id, e))?;
+            Ok((entity_id(Table::Zones, &id)?, zone))
+        })
         .collect()
 }
 
@@ -190,7 +194,7 @@ pub(crate) fn load_zone_sets(store: &dyn UssStore) -> std::io::Result<BTreeMap<S
         .map(|(name, s)| {
             let (_, data) =
                 entente_geozones::parse(&s.text).map_err(|e| invalid(Table::Geozones, &name, e))?;
-            Ok((name, ZoneSet { data, publish: s.publish }))
+            Ok((name, ZoneSet { data, publish: s.publish, source: s.text }))
         })
         .collect()
 }
@@ -201,8 +205,11 @@ mod tests {
 
     use chrono::{DateTime, Utc};
     use entente_dss::EntityId;
+    use entente_uss::geoawareness::prohibited;
+    use entente_uss::service::{OwnZone, ZoneRef};
     use entente_uss::store::{MemoryStore, Record, Table, UssStore};
     use entente_uss::{FlightState, Reason, record_change};
+    use entente_wire::uss_core::own_zone_out;
 
     use super::{flight_write, load_flights, load_zones};
 
@@ -243,6 +250,35 @@ mod tests {
         let store = store_with(OLD_ID, Record { format: 2, bytes: OLD_FLIGHT.as_bytes().to_vec() })?;
         let err = load_flights(&store).err().ok_or("a format-2 flight loaded")?;
         assert_eq!(err.to_string(), format!("flights record {OLD_ID}: format 2 (this USS reads format 1)"));
+        Ok(())
+    }
+
+    /// A data set's constraint as this USS saves it reads back as the same domain value, so a re-import after a
+    /// restart finds its zones unchanged rather than writing them again.
+    #[test]
+    fn a_zone_constraint_reads_back_as_it_was_saved() -> Result<(), Box<dyn std::error::Error>> {
+        let text = r#"{"type": "FeatureCollection", "features": [{"type": "Feature",
+            "geometry": {"type": "Polygon", "coordinates": [[[6.61, 46.51], [6.63, 46.512], [6.62, 46.53], [6.61, 46.51]]],
+                "layer": {"upper": 123.4, "upperReference": "AMSL", "lower": 0, "lowerReference": "AMSL", "uom": "m"}},
+            "properties": {"identifier": "P", "country": "CHE", "type": "PROHIBITED", "variant": "COMMON",
+                "name": [{"text": "P", "lang": "en"}], "reason": ["AIR_TRAFFIC"],
+                "message": [{"text": "no", "lang": "en"}], "limitedApplicability": [{}]}}]}"#;
+        let (_, data) = entente_geozones::parse(text)?;
+        let from: DateTime<Utc> = "2030-01-01T00:00:00Z".parse()?;
+        let wanted = prohibited("uss1", "che", &data, from, from + chrono::Duration::days(7))?;
+        let reference = ZoneRef {
+            id: wanted[0].id.to_string(),
+            manager: "uss1".into(),
+            ovn: Some("ovn".into()),
+            version: 1,
+            uss_base_url: "http://uss1".into(),
+            availability: entente_dss::Availability::Normal,
+        };
+        let zone = OwnZone { reference, volumes: wanted[0].volumes.clone(), kind: Some("prohibited".into()) };
+        let store = MemoryStore::default();
+        let write = super::write(Table::Zones, zone.reference.id.clone(), Some(&own_zone_out(&zone)))?;
+        store.submit(vec![write]).try_recv()??;
+        assert_eq!(load_zones(&store)?.get(&wanted[0].id), Some(&zone));
         Ok(())
     }
 

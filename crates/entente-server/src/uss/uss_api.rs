@@ -12,7 +12,7 @@ use entente_wire::uss::{
     GetConstraintDetailsResponse, GetOperationalIntentDetailsResponse, GetOperationalIntentTelemetryResponse,
     PutConstraintDetailsParameters, PutOperationalIntentDetailsParameters,
 };
-use entente_wire::uss_core::{published_in, published_out, telemetry_out};
+use entente_wire::uss_core::{own_zone_out, published_in, published_out, telemetry_out};
 use entente_wire::{time_out, volumes_in};
 use serde::{Deserialize, Serialize};
 
@@ -227,13 +227,8 @@ pub(crate) async fn constraint_details(
 ) -> Result<Json<GetConstraintDetailsResponse>, ApiError> {
     auth.scd(&[&[CP]])?;
     let id = entity_id(&id, "entityid")?;
-    let constraint = st
-        .constraints
-        .lock()
-        .get(&id)
-        .cloned()
-        .ok_or_else(|| ApiError::NotFound(format!("constraint {id}: not found")))?;
-    Ok(Json(GetConstraintDetailsResponse { constraint }))
+    let zone = st.core.own_zone(id).ok_or(UssError::NoSuchZone(id))?;
+    Ok(Json(GetConstraintDetailsResponse { constraint: own_zone_out(&zone) }))
 }
 
 /// A report as this USS archived it: who filed it, when, and what it said.

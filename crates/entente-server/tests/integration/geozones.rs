@@ -226,6 +226,13 @@ async fn imported_zones_keep_flights_out_advise_them_and_update_on_reimport() ->
     let exported = authority.get("/authority/v1/geozones/test").await.want(200)?;
     assert_eq!(exported["type"], "FeatureCollection");
     assert_eq!(exported["features"].as_array().map(Vec::len), Some(2));
+    // What it published was reloaded as it was: the same set again writes nothing.
+    let again = authority.put("/authority/v1/geozones/test", &set).await.want(200)?;
+    assert_eq!(
+        (again["unchanged"][0]["constraint_id"].as_str(), again["updated"].clone()),
+        (Some(&*constraint_id), json!([])),
+        "{again}"
+    );
 
     // Re-imported with the prohibited zone moved to the south: the old one withdrawn, the flight let in.
     let moved = feature("NOFLY2", "PROHIBITED", disc(SOUTH + 0.03, 500.0), json!({}));

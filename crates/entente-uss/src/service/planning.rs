@@ -348,11 +348,24 @@ impl Uss {
         Ok(more)
     }
 
-    /// The volumes of every constraint. A constraint whose details cannot be had stops the planning, like an
-    /// intent's.
+    /// The volumes of every constraint: this USS's own from memory, others' from their managers. A constraint whose
+    /// details cannot be had stops the planning, like an intent's.
     async fn learn_zones(&self, refs: Vec<ZoneRef>) -> Result<Vec<Known>, UssError> {
         let mut known = Vec::new();
-        for (r, outcome) in self.ports.peers.zone_details(refs).await {
+        let mut others = Vec::new();
+        for r in refs {
+            let own = EntityId::parse(&r.id)
+                .filter(|_| r.manager == self.rules.identity)
+                .and_then(|id| self.own_zone(id));
+            match own {
+                Some(zone) => known.push(Known {
+                    intent: Intent { id: r.id, priority: CONSTRAINT_PRIORITY, volumes: zone.volumes },
+                    ovn: zone.reference.ovn,
+                }),
+                None => others.push(r),
+            }
+        }
+        for (r, outcome) in self.ports.peers.zone_details(others).await {
             let details = outcome.map_err(|e| {
                 CallError::Failed(format!(
                     "cannot learn the details of constraint {} of {}: {e}",

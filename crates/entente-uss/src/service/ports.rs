@@ -63,6 +63,23 @@ pub struct ZoneRef {
     /// for again.
     pub version: i32,
     pub uss_base_url: String,
+    pub availability: Availability,
+}
+
+/// A constraint this USS manages, as the DSS last accepted it: what it serves to peers and tells subscribers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OwnZone {
+    pub reference: ZoneRef,
+    pub volumes: Vec<Volume>,
+    /// F3548's constraint type (a restricted zone's kind, `prohibited` for a zone data set's).
+    pub kind: Option<String>,
+}
+
+/// The DSS's answer to a constraint written.
+#[derive(Clone, Debug)]
+pub struct ZoneWritten {
+    pub reference: ZoneRef,
+    pub subscribers: Vec<Subscriber>,
 }
 
 /// An operational intent with its details: what a manager serves to peers.
@@ -115,6 +132,15 @@ pub trait Dss: Send + Sync + 'static {
         id: EntityId,
         ovn: String,
     ) -> BoxFuture<'_, Result<Option<Vec<Subscriber>>, CallError>>;
+    /// Creates constraint `id` (`ovn` `None`) or replaces its version `ovn`, over `volumes`.
+    fn put_zone(
+        &self,
+        id: EntityId,
+        ovn: Option<String>,
+        volumes: Vec<Volume>,
+    ) -> BoxFuture<'_, Result<ZoneWritten, CallError>>;
+    /// Deletes constraint `id` at version `ovn`; whom to tell.
+    fn delete_zone(&self, id: EntityId, ovn: String) -> BoxFuture<'_, Result<Vec<Subscriber>, CallError>>;
     /// Files a report of a peer that did not serve the details of `intent`, for the availability arbiter.
     fn report_unreachable(&self, intent: IntentRef, problem: String) -> BoxFuture<'_, Result<(), CallError>>;
 }
@@ -127,7 +153,7 @@ pub trait Peers: Send + Sync + 'static {
         &self,
         refs: Vec<IntentRef>,
     ) -> BoxFuture<'_, Vec<(IntentRef, Result<Published, CallError>)>>;
-    /// The details of every constraint: those this USS manages from its own records, others from their managers.
+    /// The details of every constraint, from its manager.
     fn zone_details(
         &self,
         refs: Vec<ZoneRef>,
@@ -140,6 +166,13 @@ pub trait Peers: Send + Sync + 'static {
         id: EntityId,
         intent: Option<Published>,
     ) -> BoxFuture<'_, ()>;
+    /// Tells every subscriber but this USS of constraint `id` (`None`: deleted), as `notify` does of an intent.
+    fn notify_zone(
+        &self,
+        subscribers: Vec<Subscriber>,
+        id: EntityId,
+        zone: Option<OwnZone>,
+    ) -> BoxFuture<'_, ()>;
 }
 
 /// Where this USS keeps its flights across restarts.
@@ -147,6 +180,14 @@ pub trait FlightRecords: Send + Sync + 'static {
     /// Queues the save of the flights named (`None`: removed); they are on disk once the ticket resolves. Saves
     /// are queued in call order and committed in that order.
     fn save(&self, flights: &[(EntityId, Option<&crate::service::OwnFlight>)]) -> Ticket;
+}
+
+/// Where this USS keeps the constraints it manages and the zone data sets imported into it, across restarts.
+pub trait ZoneRecords: Send + Sync + 'static {
+    /// Queues the save of constraint `id` (`None`: removed), as [`FlightRecords::save`] does of flights.
+    fn save_zone(&self, id: EntityId, zone: Option<&OwnZone>) -> Ticket;
+    /// Queues the save of data set `name` (`None`: removed).
+    fn save_set(&self, name: &str, set: Option<&crate::geoawareness::ZoneSet>) -> Ticket;
 }
 
 /// One planning attempt, for the log set (F3548's planning records).

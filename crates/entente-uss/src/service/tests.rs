@@ -14,6 +14,8 @@ use crate::conflict::tests::{at, cylinder};
 use crate::store::{StoreError, Ticket};
 use crate::{FlightState, Position, Priority, Reason, UssError, Volume, volumes_intersect};
 
+mod zones;
+
 const ME: &str = "uss1";
 const PEER: &str = "uss2";
 
@@ -22,6 +24,12 @@ const PEER: &str = "uss2";
 #[derive(Default)]
 struct FakeDss {
     intents: Mutex<HashMap<String, (IntentRef, Vec<Volume>)>>,
+    /// Constraints by id, with their extents; a write must name the version it replaces.
+    zones: Mutex<HashMap<EntityId, (ZoneRef, Vec<Volume>)>>,
+    /// Every constraint write and deletion, in order (`PUT id`, `DELETE id ovn`).
+    zone_calls: Mutex<Vec<String>>,
+    /// The constraint writes (counted from 1, as `zone_calls` has them) that fail as a DSS that is down does.
+    failing_zone_puts: Mutex<Vec<usize>>,
     /// References the query leaves out (a DSS whose answer raced a new intent): only the key check finds them.
     hidden: Mutex<Vec<String>>,
     puts: Mutex<u32>,
@@ -64,8 +72,63 @@ impl Dss for FakeDss {
         Box::pin(async move { Ok(found) })
     }
 
-    fn query_zones(&self, _area: Volume) -> BoxFuture<'_, Result<Vec<ZoneRef>, CallError>> {
-        Box::pin(async { Ok(Vec::new()) })
+    fn query_zones(&self, area: Volume) -> BoxFuture<'_, Result<Vec<ZoneRef>, CallError>> {
+        let found = self
+            .zones
+            .lock()
+            .values()
+            .filter(|(_, v)| volumes_intersect(v, std::slice::from_ref(&area)))
+            .map(|(r, _)| ZoneRef { ovn: None, ..r.clone() })
+            .collect();
+        Box::pin(async move { Ok(found) })
+    }
+
+    fn put_zone(
+        &self,
+        id: EntityId,
+        ovn: Option<String>,
+        volumes: Vec<Volume>,
+    ) -> BoxFuture<'_, Result<ZoneWritten, CallError>> {
+        let outcome = (|| {
+            let mut calls = self.zone_calls.lock();
+            calls.push(format!("PUT {id}"));
+            let puts = calls.iter().filter(|c| c.starts_with("PUT")).count();
+            if self.failing_zone_puts.lock().contains(&puts) {
+                return Err(CallError::Failed("the DSS answered 500".into()));
+            }
+            let mut zones = self.zones.lock();
+            let held = zones.get(&id).map(|(r, _)| r.clone());
+            if held.as_ref().and_then(|r| r.ovn.clone()) != ovn {
+                return Err(CallError::Failed(format!(
+                    "constraint {id}: OVN {ovn:?} is not the current one"
+                )));
+            }
+            let version = held.map_or(1, |r| r.version + 1);
+            let reference = ZoneRef {
+                id: id.to_string(),
+                manager: ME.to_owned(),
+                ovn: Some(format!("ovn-{id}-{version}")),
+                version,
+                uss_base_url: format!("https://{ME}.example"),
+                availability: Availability::Normal,
+            };
+            zones.insert(id, (reference.clone(), volumes));
+            Ok(ZoneWritten { reference, subscribers: Vec::new() })
+        })();
+        Box::pin(async move { outcome })
+    }
+
+    fn delete_zone(&self, id: EntityId, ovn: String) -> BoxFuture<'_, Result<Vec<Subscriber>, CallError>> {
+        self.zone_calls.lock().push(format!("DELETE {id} {ovn}"));
+        let mut zones = self.zones.lock();
+        let outcome = match zones.get(&id) {
+            Some((r, _)) if r.ovn.as_ref() == Some(&ovn) => {
+                zones.remove(&id);
+                Ok(Vec::new())
+            }
+            _ => Err(CallError::Failed(format!("constraint {id} at {ovn}: not found"))),
+        };
+        Box::pin(async move { outcome })
     }
 
     fn put_intent(&self, w: IntentWrite) -> BoxFuture<'_, Result<PutOutcome, CallError>> {
@@ -114,6 +177,8 @@ struct FakePeers {
     priorities: Mutex<HashMap<String, Priority>>,
     down: Mutex<Vec<String>>,
     notified: Mutex<Vec<(EntityId, bool)>>,
+    /// The constraints subscribers were told of (`false`: deleted).
+    zones_notified: Mutex<Vec<(EntityId, bool)>>,
 }
 
 impl Peers for FakePeers {
@@ -155,11 +220,25 @@ impl Peers for FakePeers {
         self.notified.lock().push((id, intent.is_some()));
         Box::pin(async {})
     }
+
+    fn notify_zone(
+        &self,
+        _subscribers: Vec<Subscriber>,
+        id: EntityId,
+        zone: Option<OwnZone>,
+    ) -> BoxFuture<'_, ()> {
+        self.zones_notified.lock().push((id, zone.is_some()));
+        Box::pin(async {})
+    }
 }
 
 #[derive(Default)]
 struct Recorded {
     saves: Mutex<Vec<EntityId>>,
+    /// The constraints saved (`false`: removed).
+    zone_saves: Mutex<Vec<(EntityId, bool)>>,
+    /// The data sets saved (`false`: removed).
+    set_saves: Mutex<Vec<(String, bool)>>,
     attempts: Mutex<Vec<Attempt>>,
     notices: Mutex<Vec<UserNotice>>,
 }
@@ -167,9 +246,25 @@ struct Recorded {
 impl FlightRecords for Recorded {
     fn save(&self, flights: &[(EntityId, Option<&OwnFlight>)]) -> Ticket {
         self.saves.lock().extend(flights.iter().map(|(id, _)| *id));
-        let (done, ticket) = tokio::sync::oneshot::channel();
-        let _ = done.send(Ok::<(), StoreError>(()));
-        ticket
+        saved()
+    }
+}
+
+fn saved() -> Ticket {
+    let (done, ticket) = tokio::sync::oneshot::channel();
+    let _ = done.send(Ok::<(), StoreError>(()));
+    ticket
+}
+
+impl ZoneRecords for Recorded {
+    fn save_zone(&self, id: EntityId, zone: Option<&OwnZone>) -> Ticket {
+        self.zone_saves.lock().push((id, zone.is_some()));
+        saved()
+    }
+
+    fn save_set(&self, name: &str, set: Option<&crate::geoawareness::ZoneSet>) -> Ticket {
+        self.set_saves.lock().push((name.to_owned(), set.is_some()));
+        saved()
     }
 }
 
@@ -198,6 +293,7 @@ fn world() -> World {
         priorities: Mutex::new(HashMap::new()),
         down: Mutex::new(Vec::new()),
         notified: Mutex::new(Vec::new()),
+        zones_notified: Mutex::new(Vec::new()),
     });
     let recorded = Arc::new(Recorded::default());
     let clock = Arc::new(ManualClock::new(at(0)));
@@ -206,10 +302,11 @@ fn world() -> World {
         dss: dss.clone(),
         peers: peers.clone(),
         records: recorded.clone(),
+        zones: recorded.clone(),
         journal: recorded.clone(),
         clock: clock.clone(),
     };
-    World { uss: Uss::new(rules, ports, HashMap::new(), Default::default()), dss, peers, recorded, clock }
+    World { uss: Uss::new(rules, ports, Saved::default()), dss, peers, recorded, clock }
 }
 
 fn proposal(volumes: Vec<Volume>, priority: i32, now: crate::Timestamp) -> Proposal {

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use entente_dss::{Clock, EntityId};
 use parking_lot::Mutex;
 
-pub use flights::{Flights, OwnFlight, Telemetry, Velocity, saved_by};
+pub use flights::{FlightGuard, Flights, OwnFlight, Telemetry, Velocity, saved_by};
 pub use planning::{CONSTRAINT_PRIORITY, Proposal, Refusal};
 pub use ports::{
     Attempt, BoxFuture, CallError, Dss, FlightRecords, IntentRef, IntentWrite, Journal, OwnZone, Peers,

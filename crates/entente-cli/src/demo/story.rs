@@ -4,13 +4,17 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use entente_dss::{Clock, SystemClock};
 use reqwest::Method;
+use serde::Serialize;
 use serde_json::{Value, json};
 
+use entente_wire::authority::{AvailabilityRequest, ConstraintRequest};
 use entente_wire::operator::{FlightRequest, PlanLimits, RouteRequest};
-use entente_wire::{Altitude, LatLngPoint, Volume4D, time_out};
+use entente_wire::scd::{QueryRequest, UssAvailabilityState};
+use entente_wire::uss::{Position, VehicleTelemetry};
+use entente_wire::{Altitude, Circle, LatLngPoint, Radius, Volume3D, Volume4D, time_out};
 
 use super::cast::{Cast, Uss};
 use super::timeline::{CheckFailed, Timeline};
@@ -99,7 +103,7 @@ struct Operator<'a> {
 struct Flight {
     name: String,
     id: String,
-    volumes: Value,
+    volumes: Vec<Volume4D>,
     north: bool,
 }
 
@@ -180,13 +184,12 @@ impl<'a> Story<'a> {
         let s1 = self.flight("S1")?;
         let volumes = self.cylinder(LAKE, 300.0, (100.0, 140.0), (5, 25));
         let refused = self
-            .refused(tl, true, "plans N2 over the lake, 100-140 m, +5 to +25 min", json!([volumes]), &s1.id)
+            .refused(tl, true, "plans N2 over the lake, 100-140 m, +5 to +25 min", vec![volumes], &s1.id)
             .await?;
         let n2 = self.take_alternative(tl, true, "N2'", &refused).await?;
         self.kept_apart(tl, &n2).await?;
         // Held to its altitudes and its time, a route across the lake can only go around what flies there.
         let minutes = |m: i64| time_out(self.t0 + chrono::Duration::minutes(m));
-        let metres = |value: f64| Altitude { value, reference: "W84".into(), units: "M".into() };
         let across = |dlng: f64| LatLngPoint { lat: LAKE.0, lng: LAKE.1 + dlng };
         let request = FlightRequest {
             volumes: Vec::new(),
@@ -215,7 +218,7 @@ impl<'a> Story<'a> {
                 tl,
                 true,
                 "routes N5 straight across the lake at 100-140 m, +5 to +25 min, no other height or time",
-                &serde_json::to_value(&request)?,
+                &request,
                 &s1.id,
             )
             .await?;
@@ -241,7 +244,7 @@ impl<'a> Story<'a> {
         )
         .await?;
         let zone = self.cylinder(LAKE, 1500.0, (0.0, 500.0), (40, 70));
-        let body = json!({"volumes": [zone.clone()], "type": "restricted"});
+        let body = ConstraintRequest { volumes: vec![zone.clone()], kind: Some("restricted".to_owned()) };
         let url = format!("{}/authority/v1/constraints", self.cast.authority.base);
         let (status, declared) = self.call(Method::POST, &url, &self.authority, Some(&body)).await?;
         let zone_id = declared["reference"]["id"].as_str().unwrap_or_default().to_owned();
@@ -347,27 +350,14 @@ impl<'a> Story<'a> {
 
         // Past the aerodrome's zone, which is prohibited all the time: refused, and led around it.
         let edge = (46.5453 + 2200.0 / 111_195.0, 6.6169);
-        let n6: Volume4D = serde_json::from_value(self.cylinder(edge, 300.0, (0.0, 60.0), (80, 95)))?;
-        let volumes = serde_json::to_value([n6])?;
-        let refused = self.refused(tl, true, "files N6 past the aerodrome", volumes, &aerodrome).await?;
+        let n6 = self.cylinder(edge, 300.0, (0.0, 60.0), (80, 95));
+        let refused = self.refused(tl, true, "files N6 past the aerodrome", vec![n6], &aerodrome).await?;
         let moved = self.take_alternative(tl, true, "N6'", &refused).await?;
         self.kept_apart(tl, &moved).await?;
 
         // On the waterfront, a conditional zone: accepted, with the zone's conditions for the pilot.
-        let s4 = FlightRequest {
-            volumes: vec![serde_json::from_value(self.cylinder(
-                (46.506, 6.627),
-                150.0,
-                (0.0, 60.0),
-                (80, 95),
-            ))?],
-            route: None,
-            priority: 0,
-            limits: None,
-            best_effort: false,
-            authorisation: None,
-        };
-        let (status, planned) = self.submit(&self.south, &serde_json::to_value(&s4)?).await?;
+        let s4 = flight_request(vec![self.cylinder((46.506, 6.627), 150.0, (0.0, 60.0), (80, 95))]);
+        let (status, planned) = self.submit(&self.south, &s4).await?;
         let told =
             planned["advisories"].as_array().into_iter().flatten().find(|a| a["zone"] == "OUCHY").map(|a| {
                 format!(
@@ -385,15 +375,21 @@ impl<'a> Story<'a> {
             },
             status == 201 && told.is_some(),
         )?;
-        self.accepted("S4", false, &planned);
+        self.accepted("S4", false, &planned)?;
         Ok(())
     }
 
     async fn suspension(&mut self, tl: &mut Timeline) -> anyhow::Result<()> {
         let south_id = self.cast.south.id;
         let url = format!("{}/authority/v1/uss_availability/{south_id}", self.cast.south.base);
-        let (status, set) =
-            self.call(Method::PUT, &url, &self.south_command, Some(&json!({"availability": "Down"}))).await?;
+        let (status, set) = self
+            .call(
+                Method::PUT,
+                &url,
+                &self.south_command,
+                Some(&AvailabilityRequest { availability: UssAvailabilityState::Down }),
+            )
+            .await?;
         tl.check(
             "south",
             format!("suspends cooperation: declares {south_id} Down"),
@@ -401,7 +397,7 @@ impl<'a> Story<'a> {
             status == 200,
         )?;
         let url = format!("{}/dss/v1/uss_availability/{south_id}", self.cast.dss);
-        let (_, availability) = self.call(Method::GET, &url, &self.observer, None).await?;
+        let (_, availability) = self.get(&url, &self.observer).await?;
         let seen = availability["status"]["availability"].as_str().unwrap_or("?").to_owned();
         tl.check("dss", format!("records {south_id} as"), seen.clone(), seen == "Down")?;
 
@@ -420,8 +416,7 @@ impl<'a> Story<'a> {
         )?;
 
         let volumes = self.cylinder(SHORE, 300.0, (0.0, 60.0), (10, 20));
-        let (status, answered) =
-            self.submit(&self.south, &json!({"volumes": [volumes], "priority": 0})).await?;
+        let (status, answered) = self.submit(&self.south, &flight_request(vec![volumes])).await?;
         let refused_as_down =
             status == 412 && answered["message"].as_str().is_some_and(|m| m.contains("is Down"));
         let outcome = if refused_as_down {
@@ -435,7 +430,7 @@ impl<'a> Story<'a> {
         // clear of it.
         let volumes = self.cylinder(LAKE, 300.0, (90.0, 150.0), (5, 20));
         let refused = self
-            .refused(tl, true, "plans N4 over the lake, 90-150 m, +5 to +20 min", json!([volumes]), &s1.id)
+            .refused(tl, true, "plans N4 over the lake, 90-150 m, +5 to +20 min", vec![volumes], &s1.id)
             .await?;
         let n4 = self.take_alternative(tl, true, "N4'", &refused).await?;
         self.kept_apart(tl, &n4).await
@@ -456,11 +451,18 @@ impl<'a> Story<'a> {
             (30.0, "Activated", "reports N1 at 30 m, inside its volume"),
             (120.0, "Nonconforming", "reports N1 at 120 m, above its 60 m ceiling"),
         ] {
-            let fix = json!({
-                "time_measured": {"value": rfc3339(SystemClock.now()), "format": "RFC3339"},
-                "position": {"latitude": LAKE.0, "longitude": LAKE.1,
-                    "altitude": {"value": altitude, "reference": "W84", "units": "M"}}
-            });
+            let fix = VehicleTelemetry {
+                time_measured: time_out(SystemClock.now()),
+                position: Some(Position {
+                    longitude: LAKE.1,
+                    latitude: LAKE.0,
+                    accuracy_h: None,
+                    accuracy_v: None,
+                    extrapolated: false,
+                    altitude: Some(metres(altitude)),
+                }),
+                velocity: None,
+            };
             let (status, judged) =
                 self.call(Method::POST, &format!("{base}/telemetry"), &self.north.token, Some(&fix)).await?;
             tl.check("north", what, answer(status, &judged), status == 200 && judged["state"] == expected)?;
@@ -505,30 +507,29 @@ impl<'a> Story<'a> {
         north: bool,
         name: &str,
         what: &str,
-        volume: Value,
+        volume: Volume4D,
     ) -> anyhow::Result<Flight> {
         let op = if north { &self.north } else { &self.south };
-        let (status, planned) = self.submit(op, &json!({"volumes": [volume], "priority": 0})).await?;
+        let (status, planned) = self.submit(op, &flight_request(vec![volume])).await?;
         tl.check(
             op.actor,
             format!("plans {name} {what}"),
             answer(status, &planned),
             status == 201 && planned["state"] == "Accepted",
         )?;
-        Ok(self.accepted(name, north, &planned))
+        self.accepted(name, north, &planned)
     }
 
-    /// Files a flight over `volumes` (an array) that meets `blocker`: it must be refused, naming it, with
-    /// alternatives.
+    /// Files a flight over `volumes` that meets `blocker`: it must be refused, naming it, with alternatives.
     async fn refused(
         &self,
         tl: &mut Timeline,
         north: bool,
         what: &str,
-        volumes: Value,
+        volumes: Vec<Volume4D>,
         blocker: &str,
     ) -> anyhow::Result<Value> {
-        self.refused_request(tl, north, what, &json!({"volumes": volumes, "priority": 0}), blocker).await
+        self.refused_request(tl, north, what, &flight_request(volumes), blocker).await
     }
 
     /// Files `request` that meets `blocker`: it must be refused, naming it, with alternatives.
@@ -537,7 +538,7 @@ impl<'a> Story<'a> {
         tl: &mut Timeline,
         north: bool,
         what: &str,
-        request: &Value,
+        request: &FlightRequest,
         blocker: &str,
     ) -> anyhow::Result<Value> {
         let op = if north { &self.north } else { &self.south };
@@ -575,39 +576,36 @@ impl<'a> Story<'a> {
             answer(status, &planned),
             status == 201 && planned["state"] == "Accepted",
         )?;
-        Ok(self.accepted(name, north, &planned))
+        self.accepted(name, north, &planned)
     }
 
     /// Asks the DSS which intents meet the flight in 4D: none but itself, or the story was not kept apart.
     async fn kept_apart(&self, tl: &mut Timeline, flight: &Flight) -> anyhow::Result<()> {
         let mut met = Vec::new();
-        for volume in flight.volumes.as_array().into_iter().flatten() {
+        for volume in &flight.volumes {
             met.extend(self.dss_intents_in(volume).await?.into_iter().filter(|id| *id != flight.id));
         }
-        let outcome = if met.is_empty() {
+        let clear = met.is_empty();
+        let outcome = if clear {
             "meets no other".to_owned()
         } else {
-            format!("meets {}", self.names(&json!(met)))
+            format!("meets {}", self.names(&Value::from(met)))
         };
-        tl.check(
-            "dss",
-            format!("checks {} against every intent in 4D", flight.name),
-            outcome,
-            met.is_empty(),
-        )?;
+        tl.check("dss", format!("checks {} against every intent in 4D", flight.name), outcome, clear)?;
         Ok(())
     }
 
-    fn accepted(&mut self, name: &str, north: bool, planned: &Value) -> Flight {
+    fn accepted(&mut self, name: &str, north: bool, planned: &Value) -> anyhow::Result<Flight> {
         let flight = Flight {
             name: name.to_owned(),
             id: planned["id"].as_str().unwrap_or_default().to_owned(),
-            volumes: planned["volumes"].clone(),
+            volumes: serde_json::from_value(planned["volumes"].clone())
+                .with_context(|| format!("the volumes {name} was accepted with"))?,
             north,
         };
         self.flights.push(flight.clone());
         self.labels.push((flight.id.clone(), flight.name.clone()));
-        flight
+        Ok(flight)
     }
 
     fn flight(&self, name: &str) -> anyhow::Result<Flight> {
@@ -639,7 +637,7 @@ impl<'a> Story<'a> {
         names.join(", ")
     }
 
-    async fn submit(&self, op: &Operator<'_>, request: &Value) -> anyhow::Result<(u16, Value)> {
+    async fn submit(&self, op: &Operator<'_>, request: &impl Serialize) -> anyhow::Result<(u16, Value)> {
         self.call(Method::POST, &format!("{}/operator/v1/flights", op.uss.base), &op.token, Some(request))
             .await
     }
@@ -647,22 +645,22 @@ impl<'a> Story<'a> {
     async fn status(&self, flight: &Flight) -> anyhow::Result<Value> {
         let op = self.operator(flight);
         let url = format!("{}/operator/v1/flights/{}", op.uss.base, flight.id);
-        let (status, body) = self.call(Method::GET, &url, &op.token, None).await?;
+        let (status, body) = self.get(&url, &op.token).await?;
         anyhow::ensure!(status == 200, "reading {}: {}", flight.name, answer(status, &body));
         Ok(body)
     }
 
     async fn dss_reference(&self, id: &str) -> anyhow::Result<Value> {
         let url = format!("{}/dss/v1/operational_intent_references/{id}", self.cast.dss);
-        let (status, body) = self.call(Method::GET, &url, &self.observer, None).await?;
+        let (status, body) = self.get(&url, &self.observer).await?;
         anyhow::ensure!(status == 200, "the DSS on {id}: {}", answer(status, &body));
         Ok(body["operational_intent_reference"].clone())
     }
 
     /// The ids of the intents the DSS finds meeting `volume` in 4D.
-    async fn dss_intents_in(&self, volume: &Value) -> anyhow::Result<Vec<String>> {
+    async fn dss_intents_in(&self, volume: &Volume4D) -> anyhow::Result<Vec<String>> {
         let url = format!("{}/dss/v1/operational_intent_references/query", self.cast.dss);
-        let body = json!({"area_of_interest": volume});
+        let body = QueryRequest { area_of_interest: Some(volume.clone()) };
         let (status, found) = self.call(Method::POST, &url, &self.observer, Some(&body)).await?;
         anyhow::ensure!(status == 200, "the DSS query: {}", answer(status, &found));
         Ok(found["operational_intent_references"]
@@ -673,12 +671,16 @@ impl<'a> Story<'a> {
             .collect())
     }
 
-    async fn call(
+    async fn get(&self, url: &str, token: &str) -> anyhow::Result<(u16, Value)> {
+        self.call::<()>(Method::GET, url, token, None).await
+    }
+
+    async fn call<B: Serialize + ?Sized>(
         &self,
         method: Method,
         url: &str,
         token: &str,
-        body: Option<&Value>,
+        body: Option<&B>,
     ) -> anyhow::Result<(u16, Value)> {
         let mut request = self.http.request(method.clone(), url).bearer_auth(token);
         if let Some(body) = body {
@@ -692,25 +694,32 @@ impl<'a> Story<'a> {
 
     /// A cylinder of `radius_m` around `at`, between the altitudes (metres above the WGS84 ellipsoid), over
     /// the minutes from the story's start.
-    fn cylinder(&self, at: (f64, f64), radius_m: f64, altitude: (f64, f64), minutes: (i64, i64)) -> Value {
-        let t = |m: i64| rfc3339(self.t0 + chrono::Duration::minutes(m));
-        json!({
-            "volume": {
-                "outline_circle": {
-                    "center": {"lat": at.0, "lng": at.1},
-                    "radius": {"value": radius_m, "units": "M"}
-                },
-                "altitude_lower": {"value": altitude.0, "reference": "W84", "units": "M"},
-                "altitude_upper": {"value": altitude.1, "reference": "W84", "units": "M"}
+    fn cylinder(&self, at: (f64, f64), radius_m: f64, altitude: (f64, f64), minutes: (i64, i64)) -> Volume4D {
+        let t = |m: i64| time_out(self.t0 + chrono::Duration::minutes(m));
+        Volume4D {
+            volume: Volume3D {
+                outline_circle: Some(Circle {
+                    center: Some(LatLngPoint { lat: at.0, lng: at.1 }),
+                    radius: Some(Radius { value: radius_m, units: "M".to_owned() }),
+                }),
+                outline_polygon: None,
+                altitude_lower: Some(metres(altitude.0)),
+                altitude_upper: Some(metres(altitude.1)),
             },
-            "time_start": {"value": t(minutes.0), "format": "RFC3339"},
-            "time_end": {"value": t(minutes.1), "format": "RFC3339"}
-        })
+            time_start: Some(t(minutes.0)),
+            time_end: Some(t(minutes.1)),
+        }
     }
 }
 
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+/// An altitude in metres above the WGS 84 ellipsoid.
+fn metres(value: f64) -> Altitude {
+    Altitude { value, reference: "W84".to_owned(), units: "M".to_owned() }
+}
+
+/// An operator's plan of `volumes` at the lowest priority, with no limits on its alternatives.
+fn flight_request(volumes: Vec<Volume4D>) -> FlightRequest {
+    FlightRequest { volumes, route: None, priority: 0, limits: None, best_effort: false, authorisation: None }
 }
 
 /// The HTTP status and what the body says: a flight's state, or the error's message.

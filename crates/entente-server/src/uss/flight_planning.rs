@@ -9,7 +9,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Utc};
 use entente_dss::EntityId;
-use entente_uss::service::{CallError, OwnFlight, Proposal};
+use entente_uss::service::{CallError, FlightGuard, OwnFlight, Proposal};
 use entente_uss::{FlightState, Reason, UssError, volumes_intersect};
 use entente_wire::interuss::flight_planning::{
     BasicFlightPlanInformation, ClearAreaOutcome, ClearAreaRequest, ClearAreaResponse, FlightPlan,
@@ -141,7 +141,9 @@ pub(crate) async fn upsert(
     // Kept to answer repeats and echoed in refusals: an identifier's rules.
     crate::path_params::check_identifier("request_id", &req.request_id)?;
     let style = execution(&req.execution_style)?;
-    let _guard = st.core.flights.lock(id).await;
+    // One guard across the repeat check and every planning step: a repeated request waits for the first to be
+    // answered and gets its answer, and a plan in two steps (Accepted then Activated) is one operation on the flight.
+    let held = st.core.flights.lock(id).await;
     if let Some((flight, answer)) = st.planning_requests.lock().by_id.get(&req.request_id) {
         if *flight != id {
             return Err(ApiError::Conflict(format!(
@@ -151,7 +153,7 @@ pub(crate) async fn upsert(
         }
         return Ok(Json(answer.clone()));
     }
-    let answer = plan_upsert(&st, id, &req.flight_plan, style).await?;
+    let answer = plan_upsert(&st, &held, &req.flight_plan, style).await?;
     st.planning_requests.lock().remember(req.request_id, id, answer.clone());
     Ok(Json(answer))
 }
@@ -189,10 +191,11 @@ fn requested_state(info: &BasicFlightPlanInformation) -> Result<Result<FlightSta
 
 async fn plan_upsert(
     st: &Arc<UssState>,
-    id: EntityId,
+    held: &FlightGuard,
     plan: &FlightPlan,
     style: Execution,
 ) -> Result<PlanningResponse, ApiError> {
+    let id = held.id();
     let info = &plan.basic_information;
     let existing = live(st, id);
     let before = existing.as_ref().map(|f| f.state);
@@ -201,7 +204,7 @@ async fn plan_upsert(
             return Ok(answer("Completed", None, Some(FlightState::Ended)));
         }
         if existing.is_some()
-            && let Err(e) = st.core.end(id).await
+            && let Err(e) = st.core.end_held(held).await
         {
             return Ok(answer("Failed", Some(e.to_string()), before));
         }
@@ -287,7 +290,9 @@ async fn plan_upsert(
         };
         let outcome = match style {
             Execution::Hypothetical => st.core.check(id, &proposal).await,
-            Execution::IfAllowed | Execution::InReality => operator::plan(st, id, proposal).await,
+            Execution::IfAllowed | Execution::InReality => {
+                operator::counted(st, st.core.plan_held(held, proposal).await)
+            }
         };
         match outcome {
             Ok(()) => {}
@@ -323,11 +328,12 @@ pub(crate) async fn delete(
     // the planning one, as a user ending a flight would.
     auth.require_any(&[PLAN, DIRECT])?;
     let id = entity_id(&id, "flight_plan_id")?;
-    let _guard = st.core.flights.lock(id).await;
+    // Held from the check to the end, so a flight ended meanwhile is not found rather than failing to end.
+    let held = st.core.flights.lock(id).await;
     let Some(flight) = live(&st, id) else {
         return Err(ApiError::NotFound(format!("flight plan {id}: not found")));
     };
-    match st.core.end(id).await {
+    match st.core.end_held(&held).await {
         Ok(()) => Ok(Json(answer("Completed", None, Some(FlightState::Ended)))),
         Err(e) => Ok(Json(answer("Failed", Some(e.to_string()), Some(flight.state)))),
     }
@@ -358,12 +364,12 @@ pub(crate) async fn clear_area(
     });
     let mut failures = Vec::new();
     for id in inside {
-        let _guard = st.core.flights.lock(id).await;
+        let held = st.core.flights.lock(id).await;
         // Ended by someone else while this request waited.
         if live(&st, id).is_none() {
             continue;
         }
-        if let Err(e) = st.core.end(id).await {
+        if let Err(e) = st.core.end_held(&held).await {
             failures.push(format!("{id}: {e}"));
         }
     }

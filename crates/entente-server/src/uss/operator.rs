@@ -13,7 +13,7 @@ use entente_geo::Interval;
 use entente_geo::LatLng;
 use entente_uss::authorisation::FlightAuthorisation;
 use entente_uss::geoawareness::ZoneSets;
-use entente_uss::service::{CONSTRAINT_PRIORITY, OwnFlight, Proposal};
+use entente_uss::service::{CONSTRAINT_PRIORITY, OwnFlight, Proposal, Published};
 use entente_uss::{
     EventKind, FlightState, OperatorLimits, Priority, Reason, Route, Timestamp, UssError, Volume,
     route_volumes,
@@ -27,7 +27,6 @@ use entente_wire::uss::VehicleTelemetry;
 use entente_wire::uss_core::{authorisation_in, plan_conflict_out, telemetry_in, telemetry_out, zone_out};
 use entente_wire::{altitude_in, parse_rfc3339, time_in, time_out, volume_out};
 use serde::Deserialize;
-use tokio::sync::OwnedMutexGuard;
 
 use super::UssState;
 use super::input::{self, flight_volumes};
@@ -169,12 +168,12 @@ pub(crate) struct FlightQuery {
     time_end: Option<String>,
 }
 
-/// The flight's id and the guard that keeps other operations off it until this one is done.
-async fn flight(st: &UssState, id: &str) -> Result<(EntityId, OwnedMutexGuard<()>), ApiError> {
+/// The id of a flight this USS holds: an unknown one answers 404 before its request is read or counted. The core's
+/// operation then takes the flight's lock itself.
+fn flight(st: &UssState, id: &str) -> Result<EntityId, ApiError> {
     let id = entity_id(id, "id")?;
-    let guard = st.core.flights.lock(id).await;
     st.core.flights.get(id).ok_or(UssError::NoSuchFlight(id))?;
-    Ok((id, guard))
+    Ok(id)
 }
 
 fn current(st: &UssState, id: EntityId) -> Status {
@@ -182,9 +181,9 @@ fn current(st: &UssState, id: EntityId) -> Status {
     Ok(Json(status_of(id, &f, &st.core.zones)))
 }
 
-/// Plans `p` as flight `id`, counting the outcome in the USS's metrics.
-pub(super) async fn plan(st: &UssState, id: EntityId, p: Proposal) -> Result<(), UssError> {
-    let planned = st.core.plan(id, p).await.map(|_| ());
+/// Counts a plan's outcome in the USS's metrics.
+pub(super) fn counted(st: &UssState, planned: Result<Published, UssError>) -> Result<(), UssError> {
+    let planned = planned.map(|_| ());
     st.metrics.plan(PlanOutcome::of(&planned));
     planned
 }
@@ -203,7 +202,7 @@ pub(crate) async fn submit(
     let proposal =
         proposal_of(&st, &auth, &req).inspect_err(|_| st.metrics.plan(PlanOutcome::RefusedBadInput))?;
     let id = entity_id(&uuid::Uuid::new_v4().to_string(), "id")?;
-    let planned_instead = match plan(&st, id, proposal).await {
+    let planned_instead = match counted(&st, st.core.plan(id, proposal).await) {
         Ok(()) => None,
         // Plan the best it can: the cheapest alternative, which goes through the DSS's key like any plan, so a
         // change in between is a fresh 409 with fresh alternatives.
@@ -211,7 +210,7 @@ pub(crate) async fn submit(
             let PlanConflictResponse { alternatives, conflicting_intents, .. } = plan_conflict_out(&refused);
             let alternative = alternatives.into_iter().next().expect("an alternative");
             let proposal = proposal_of(&st, &auth, &alternative.request)?;
-            plan(&st, id, proposal).await?;
+            counted(&st, st.core.plan(id, proposal).await)?;
             Some(PlannedInstead { alternative, conflicting_intents })
         }
         Err(e) => return Err(e.into()),
@@ -369,7 +368,7 @@ pub(crate) async fn list(
     responses((status = 200, description = "Activated", body = FlightStatus), crate::responses::Unauthorized, crate::responses::NotOperator, crate::responses::NoSuchFlight, (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), crate::responses::DssOrPeerFailed))]
 pub(crate) async fn activate(State(st): AppRef, auth: Auth, Path(id): Path<String>) -> Status {
     auth.require(OPERATOR_SCOPE)?;
-    let (id, _guard) = flight(&st, &id).await?;
+    let id = flight(&st, &id)?;
     let activated = st.core.activate(id).await.map(|_| ());
     st.metrics.plan(PlanOutcome::of(&activated));
     activated?;
@@ -382,7 +381,7 @@ pub(crate) async fn activate(State(st): AppRef, auth: Auth, Path(id): Path<Strin
     responses((status = 200, description = "The flight after judging the fix", body = FlightStatus), crate::responses::BadRequest, crate::responses::Unauthorized, crate::responses::NotOperator, crate::responses::NoSuchFlight, (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), crate::responses::DssOrPeerFailed))]
 pub(crate) async fn telemetry(State(st): AppRef, auth: Auth, Path(id): Path<String>, body: Body) -> Status {
     auth.require(OPERATOR_SCOPE)?;
-    let (id, _guard) = flight(&st, &id).await?;
+    let id = flight(&st, &id)?;
     let report: VehicleTelemetry = body.json()?;
     let report = telemetry_in(&report)?;
     let taken = |now: Timestamp, t: &entente_uss::service::Telemetry| {
@@ -402,7 +401,7 @@ pub(crate) async fn telemetry(State(st): AppRef, auth: Auth, Path(id): Path<Stri
     responses((status = 200, description = "Ended", body = FlightStatus), crate::responses::Unauthorized, crate::responses::NotOperator, crate::responses::NoSuchFlight, (status = 409, description = "The flight conflicts (with alternatives), or is in a state that does not allow this", body = PlanConflictResponse), crate::responses::DssOrPeerFailed))]
 pub(crate) async fn end(State(st): AppRef, auth: Auth, Path(id): Path<String>) -> Status {
     auth.require(OPERATOR_SCOPE)?;
-    let (id, _guard) = flight(&st, &id).await?;
+    let id = flight(&st, &id)?;
     st.core.end(id).await?;
     current(&st, id)
 }

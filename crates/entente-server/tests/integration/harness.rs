@@ -10,8 +10,16 @@ use entente_dss::{Clock, Limits, SystemClock};
 use entente_server::AppState;
 use entente_server::auth::{Authenticator, TokenIssuer};
 use entente_store::RedbStore;
+use entente_wire::scd::{
+    ImplicitSubscriptionParameters, PutConstraintReferenceParameters,
+    PutOperationalIntentReferenceParameters, PutSubscriptionParameters, QueryRequest,
+    SetUssAvailabilityStatusParameters,
+};
+use entente_wire::{Altitude, Circle, LatLngPoint, Polygon, Radius, Time, Volume3D, Volume4D};
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -323,7 +331,13 @@ impl Client {
         availability: &str,
     ) -> anyhow::Result<String> {
         let body = self
-            .put(&availability_path(uss), &json!({"old_version": old_version, "availability": availability}))
+            .put(
+                &availability_path(uss),
+                &wire(SetUssAvailabilityStatusParameters {
+                    old_version: Some(old_version.to_owned()),
+                    availability: from_name(availability),
+                }),
+            )
             .await?
             .want(200)?;
         Ok(str_of(&body["version"])?.to_owned())
@@ -417,7 +431,12 @@ pub(crate) fn at(minutes: i64) -> DateTime<Utc> {
 
 /// The F3548 `Time` object for an instant.
 pub(crate) fn time_of(t: DateTime<Utc>) -> Value {
-    json!({"value": t.to_rfc3339_opts(SecondsFormat::Millis, true), "format": "RFC3339"})
+    wire(time(t))
+}
+
+/// The F3548 `Time` of an instant, written with milliseconds.
+fn time(t: DateTime<Utc>) -> Time {
+    Time { value: t.to_rfc3339_opts(SecondsFormat::Millis, true), format: "RFC3339".to_owned() }
 }
 
 /// The instant in a `Time` object.
@@ -426,6 +445,24 @@ pub(crate) fn parse_time(t: &Value) -> anyhow::Result<DateTime<Utc>> {
     let value = str_of(&t["value"])?;
     anyhow::ensure!(value.ends_with('Z'), "times must be in UTC with a Z: {value}");
     Ok(DateTime::parse_from_rfc3339(value)?.with_timezone(&Utc))
+}
+
+// Bodies, built with the wire's shapes. Helpers hand them back as JSON values, which a test may then break on
+// purpose; what they take as JSON (a volume a test may have broken) is read back into the shape it stands for.
+
+/// A shape as the JSON it is sent as.
+fn wire(shape: impl Serialize) -> Value {
+    serde_json::to_value(shape).expect("a wire shape serialises")
+}
+
+/// The shape a JSON value built by these helpers (or changed by a test within the shape's schema) stands for.
+fn from_wire<T: DeserializeOwned>(value: &Value) -> T {
+    T::deserialize(value).unwrap_or_else(|e| panic!("{value} is not the shape asked for: {e}"))
+}
+
+/// The enum variant named `name` (an F3548 state or availability).
+fn from_name<T: DeserializeOwned>(name: &str) -> T {
+    from_wire(&Value::from(name))
 }
 
 // Geometry.
@@ -446,17 +483,30 @@ pub(crate) fn square(lat: f64, lng: f64, size_m: f64) -> Value {
 
 /// An `outline_polygon` through the given (lat, lng) vertices.
 pub(crate) fn polygon(vertices: &[(f64, f64)]) -> Value {
-    let vertices: Vec<Value> = vertices.iter().map(|(lat, lng)| json!({"lat": lat, "lng": lng})).collect();
-    json!({"outline_polygon": {"vertices": vertices}})
+    let vertices = vertices.iter().map(|&(lat, lng)| LatLngPoint { lat, lng }).collect();
+    wire(Volume3D { outline_polygon: Some(Polygon { vertices }), ..outline() })
 }
 
 /// An `outline_circle` of `radius_m` metres around (`lat`, `lng`).
 pub(crate) fn circle(lat: f64, lng: f64, radius_m: f64) -> Value {
-    json!({"outline_circle": {"center": {"lat": lat, "lng": lng}, "radius": {"value": radius_m, "units": "M"}}})
+    let circle = Circle {
+        center: Some(LatLngPoint { lat, lng }),
+        radius: Some(Radius { value: radius_m, units: "M".to_owned() }),
+    };
+    wire(Volume3D { outline_circle: Some(circle), ..outline() })
+}
+
+/// A `Volume3D` with nothing set, to set its outline in.
+fn outline() -> Volume3D {
+    Volume3D { outline_circle: None, outline_polygon: None, altitude_lower: None, altitude_upper: None }
 }
 
 pub(crate) fn altitude(metres: f64) -> Value {
-    json!({"value": metres, "reference": "W84", "units": "M"})
+    wire(altitude_m(metres))
+}
+
+fn altitude_m(value: f64) -> Altitude {
+    Altitude { value, reference: "W84".to_owned(), units: "M".to_owned() }
 }
 
 /// A full `Volume4D`: outline, altitudes in metres, times in minutes from the base instant.
@@ -472,21 +522,16 @@ pub(crate) fn volume4d_at(
     start: Option<DateTime<Utc>>,
     end: Option<DateTime<Utc>>,
 ) -> Value {
-    let mut volume = outline.clone();
-    if let Some(lo) = alt_lo {
-        volume["altitude_lower"] = altitude(lo);
-    }
-    if let Some(hi) = alt_hi {
-        volume["altitude_upper"] = altitude(hi);
-    }
-    let mut v = json!({"volume": volume});
-    if let Some(start) = start {
-        v["time_start"] = time_of(start);
-    }
-    if let Some(end) = end {
-        v["time_end"] = time_of(end);
-    }
-    v
+    let outline: Volume3D = from_wire(outline);
+    wire(Volume4D {
+        volume: Volume3D {
+            altitude_lower: alt_lo.map(altitude_m),
+            altitude_upper: alt_hi.map(altitude_m),
+            ..outline
+        },
+        time_start: start.map(time),
+        time_end: end.map(time),
+    })
 }
 
 /// The usual extent of a test: a 1 km square at the base location, 0-120 m, from +10 to +70 min.
@@ -503,7 +548,24 @@ pub(crate) fn far() -> Value {
 
 /// `PutOperationalIntentReferenceParameters` with no subscription.
 pub(crate) fn oir(c: &Client, extents: &[Value], state: &str, key: &[&str]) -> Value {
-    json!({"extents": extents, "key": key, "state": state, "uss_base_url": c.url()})
+    wire(oir_params(c, extents, state, key))
+}
+
+fn oir_params(
+    c: &Client,
+    extents: &[Value],
+    state: &str,
+    key: &[&str],
+) -> PutOperationalIntentReferenceParameters {
+    PutOperationalIntentReferenceParameters {
+        extents: extents.iter().map(from_wire).collect(),
+        key: Some(key.iter().map(|k| (*k).to_owned()).collect()),
+        state: from_name(state),
+        uss_base_url: c.url(),
+        subscription_id: None,
+        new_subscription: None,
+        requested_ovn_suffix: None,
+    }
 }
 
 /// Like [`oir`], asking for an implicit subscription.
@@ -514,10 +576,14 @@ pub(crate) fn oir_new_sub(
     key: &[&str],
     notify_for_constraints: bool,
 ) -> Value {
-    let mut body = oir(c, extents, state, key);
-    body["new_subscription"] =
-        json!({"uss_base_url": c.url(), "notify_for_constraints": notify_for_constraints});
-    body
+    let new_subscription = ImplicitSubscriptionParameters {
+        uss_base_url: c.url(),
+        notify_for_constraints: Some(notify_for_constraints),
+    };
+    wire(PutOperationalIntentReferenceParameters {
+        new_subscription: Some(new_subscription),
+        ..oir_params(c, extents, state, key)
+    })
 }
 
 /// Like [`oir`], attached to an existing subscription.
@@ -528,18 +594,19 @@ pub(crate) fn oir_with_sub(
     key: &[&str],
     subscription_id: &str,
 ) -> Value {
-    let mut body = oir(c, extents, state, key);
-    body["subscription_id"] = json!(subscription_id);
-    body
+    wire(PutOperationalIntentReferenceParameters {
+        subscription_id: Some(subscription_id.to_owned()),
+        ..oir_params(c, extents, state, key)
+    })
 }
 
 /// `PutSubscriptionParameters`.
 pub(crate) fn subscription(c: &Client, extents: &Value, for_intents: bool, for_constraints: bool) -> Value {
-    json!({
-        "extents": extents,
-        "uss_base_url": c.url(),
-        "notify_for_operational_intents": for_intents,
-        "notify_for_constraints": for_constraints,
+    wire(PutSubscriptionParameters {
+        extents: from_wire(extents),
+        uss_base_url: c.url(),
+        notify_for_operational_intents: Some(for_intents),
+        notify_for_constraints: Some(for_constraints),
     })
 }
 
@@ -550,12 +617,15 @@ pub(crate) fn sub_here() -> Value {
 
 /// `PutConstraintReferenceParameters`.
 pub(crate) fn constraint(c: &Client, extents: &[Value]) -> Value {
-    json!({"extents": extents, "uss_base_url": c.url()})
+    wire(PutConstraintReferenceParameters {
+        extents: extents.iter().map(from_wire).collect(),
+        uss_base_url: c.url(),
+    })
 }
 
 /// `{area_of_interest}` for the query endpoints.
 pub(crate) fn query(area: &Value) -> Value {
-    json!({"area_of_interest": area})
+    wire(QueryRequest { area_of_interest: Some(from_wire(area)) })
 }
 
 // Notifications.

@@ -1,5 +1,6 @@
 //! This USS's own flights: the state part the planner changes, saved through [`FlightRecords`] in the order of
-//! the changes, with one lock per flight so two operations on it never interleave.
+//! the changes, with one lock per flight so two operations on it never interleave: the core's operations take it
+//! themselves, and the parts of them that need it are reached only through a [`FlightGuard`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -58,6 +59,22 @@ impl OwnFlight {
     }
 }
 
+/// Flight `id` held by one operation until dropped. The core's operations that read, decide and write a flight
+/// either take its lock themselves or take this guard, which only [`Flights::lock`] makes: no caller can reach a
+/// flight's read-decide-write without holding it, and one that must keep it across several operations (answer a
+/// repeated request, then plan in two steps) holds one guard for all of them.
+pub struct FlightGuard {
+    id: EntityId,
+    _held: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl FlightGuard {
+    /// The flight held.
+    pub fn id(&self) -> EntityId {
+        self.id
+    }
+}
+
 /// The flights, and what is being written of them.
 pub struct Flights {
     /// Changed only together with a save queued under this lock, so saves commit in the order of the changes.
@@ -91,9 +108,9 @@ impl Flights {
     }
 
     /// Waits until no other operation works on flight `id`, then holds it off until the guard is dropped.
-    pub async fn lock(&self, id: EntityId) -> tokio::sync::OwnedMutexGuard<()> {
+    pub async fn lock(&self, id: EntityId) -> FlightGuard {
         let lock = self.locks.lock().entry(id).or_default().clone();
-        lock.lock_owned().await
+        FlightGuard { id, _held: lock.lock_owned().await }
     }
 
     /// Applies `change` and queues the save of the flights named in `ids`; they are on disk once the ticket

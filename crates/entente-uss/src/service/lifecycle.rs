@@ -1,6 +1,6 @@
 //! A flight after it was planned: activation, conformance to its telemetry, and what peers' changes tell its
-//! operator. Each operation runs under the flight's lock (`Flights::lock`), which its caller holds across
-//! everything it does to that flight.
+//! operator. Activation and telemetry take the flight's lock (`Flights::lock`) for everything they do to it, the
+//! new plan included; alerts only add to a flight's list, in one change, so they wait for no operation.
 
 use entente_dss::EntityId;
 
@@ -16,6 +16,7 @@ impl Uss {
     /// flight activated before its start starts now (at the DSS too), so that it conforms from its first position;
     /// one whose volumes have all ended is refused.
     pub async fn activate(&self, id: EntityId) -> Result<Published, UssError> {
+        let held = self.flights.lock(id).await;
         let f = self.flights.get(id).ok_or(UssError::NoSuchFlight(id))?;
         f.state.transition(FlightState::Activated)?;
         let now = self.now();
@@ -32,7 +33,7 @@ impl Uss {
             limits: Default::default(),
             authorisation: None,
         };
-        self.plan(id, proposal).await
+        self.plan_held(&held, proposal).await
     }
 
     /// Judges an operator's position report against the flight's intent; a change of state is written to the DSS
@@ -45,6 +46,7 @@ impl Uss {
         report: Telemetry,
         taken: impl FnOnce(crate::Timestamp, &Telemetry),
     ) -> Result<(), UssError> {
+        let held = self.flights.lock(id).await;
         let f = self.flights.get(id).ok_or(UssError::NoSuchFlight(id))?;
         if !matches!(f.state, FlightState::Activated | FlightState::Nonconforming | FlightState::Contingent) {
             return Err(UssError::NotFlying { id, state: f.state.name() });
@@ -92,7 +94,7 @@ impl Uss {
             limits: Default::default(),
             authorisation: None,
         };
-        self.plan(id, proposal).await.map(|_| ())
+        self.plan_held(&held, proposal).await.map(|_| ())
     }
 
     /// A peer's intent changed: the operators of the flights it now meets are told (SCD0095).

@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use entente_dss::{Availability, EntityId};
 use entente_geo::{Circle, Interval, LatLng, Outline, distance_m};
 
-use super::Uss;
 use super::ports::{Attempt, CallError, IntentRef, IntentWrite, Published, PutOutcome, ZoneRef};
+use super::{FlightGuard, Uss};
 use crate::authorisation::FlightAuthorisation;
 use crate::{
     Alternative, CostWeights, FlightState, Intent, OperatorLimits, Priority, Reason, Route, SearchSpace,
@@ -91,10 +91,16 @@ impl Drop for Writing<'_> {
 }
 
 impl Uss {
-    /// Creates or updates flight `id` at the DSS; returns the intent as the DSS accepted it, now served to peers.
-    /// Nominal states are deconflicted first (a conflict is [`UssError::Conflict`] with alternatives); off-nominal
-    /// ones are written as flown, without a key, as F3548 allows.
+    /// Creates or updates flight `id` at the DSS under its lock; returns the intent as the DSS accepted it, now
+    /// served to peers. Nominal states are deconflicted first (a conflict is [`UssError::Conflict`] with
+    /// alternatives); off-nominal ones are written as flown, without a key, as F3548 allows.
     pub async fn plan(&self, id: EntityId, p: Proposal) -> Result<Published, UssError> {
+        self.plan_held(&self.flights.lock(id).await, p).await
+    }
+
+    /// [`Uss::plan`] for a caller already holding the flight.
+    pub async fn plan_held(&self, flight: &FlightGuard, p: Proposal) -> Result<Published, UssError> {
+        let id = flight.id();
         let previous = self.flights.get(id).and_then(|f| f.published.map(|i| i.reference));
         let (mut known, flown) = match self.decide(id, &p).await {
             Ok(decided) => decided,
@@ -228,13 +234,20 @@ impl Uss {
     }
 
     /// Whether `p` could be planned now: everything `plan` does before writing to the DSS, for a user asking what
-    /// would happen. Nothing is written and nobody is notified.
+    /// would happen. Nothing is written and nobody is notified, so it takes no lock: like any read, it sees the
+    /// flight as the last finished change left it.
     pub async fn check(&self, id: EntityId, p: &Proposal) -> Result<(), UssError> {
         self.decide(id, p).await.map(|_| ())
     }
 
-    /// Ends flight `id`: deletes its reference (when the DSS has one) and tells the subscribers.
+    /// Ends flight `id` under its lock: deletes its reference (when the DSS has one) and tells the subscribers.
     pub async fn end(&self, id: EntityId) -> Result<(), UssError> {
+        self.end_held(&self.flights.lock(id).await).await
+    }
+
+    /// [`Uss::end`] for a caller already holding the flight.
+    pub async fn end_held(&self, flight: &FlightGuard) -> Result<(), UssError> {
+        let id = flight.id();
         let flight = self.flights.get(id).ok_or(UssError::NoSuchFlight(id))?;
         flight.state.transition(FlightState::Ended)?;
         let ovn = flight.published.and_then(|i| i.reference.ovn);

@@ -34,11 +34,40 @@ struct FakeDss {
     hidden: Mutex<Vec<String>>,
     puts: Mutex<u32>,
     reports: Mutex<Vec<String>>,
+    /// Holds back the next intent write, as a slow DSS does, until the test opens it.
+    gate: Mutex<Option<Arc<Gate>>>,
+}
+
+/// A write held at the DSS: `reached` once it arrived, carried out once `open`.
+#[derive(Default)]
+struct Gate {
+    reached: tokio::sync::Notify,
+    open: tokio::sync::Notify,
 }
 
 impl FakeDss {
     fn hold(&self, r: IntentRef, extents: Vec<Volume>) {
         self.intents.lock().insert(r.id.clone(), (r, extents));
+    }
+
+    /// Carries out an intent write: refused unless its key holds every other intersecting intent's OVN.
+    fn write_intent(&self, w: IntentWrite) -> PutOutcome {
+        *self.puts.lock() += 1;
+        let mut intents = self.intents.lock();
+        let id = w.id.to_string();
+        let missing: Vec<IntentRef> = intents
+            .values()
+            .filter(|(r, v)| r.id != id && volumes_intersect(v, &w.extents))
+            .filter(|(r, _)| !w.key.iter().any(|k| Some(k) == r.ovn.as_ref()))
+            .map(|(r, _)| IntentRef { ovn: None, ..r.clone() })
+            .collect();
+        if !missing.is_empty() && !w.state.is_off_nominal() {
+            return PutOutcome::Missing { intents: missing, zones: Vec::new() };
+        }
+        let version = intents.get(&id).map_or(1, |(r, _)| r.version + 1);
+        let r = reference(&id, ME, w.state, &w.extents, version);
+        intents.insert(id, (r.clone(), w.extents));
+        PutOutcome::Done { reference: r, subscribers: Vec::<Subscriber>::new() }
     }
 }
 
@@ -132,24 +161,14 @@ impl Dss for FakeDss {
     }
 
     fn put_intent(&self, w: IntentWrite) -> BoxFuture<'_, Result<PutOutcome, CallError>> {
-        *self.puts.lock() += 1;
-        let mut intents = self.intents.lock();
-        let id = w.id.to_string();
-        let missing: Vec<IntentRef> = intents
-            .values()
-            .filter(|(r, v)| r.id != id && volumes_intersect(v, &w.extents))
-            .filter(|(r, _)| !w.key.iter().any(|k| Some(k) == r.ovn.as_ref()))
-            .map(|(r, _)| IntentRef { ovn: None, ..r.clone() })
-            .collect();
-        let outcome = if !missing.is_empty() && !w.state.is_off_nominal() {
-            PutOutcome::Missing { intents: missing, zones: Vec::new() }
-        } else {
-            let version = intents.get(&id).map_or(1, |(r, _)| r.version + 1);
-            let r = reference(&id, ME, w.state, &w.extents, version);
-            intents.insert(id, (r.clone(), w.extents));
-            PutOutcome::Done { reference: r, subscribers: Vec::<Subscriber>::new() }
-        };
-        Box::pin(async move { Ok(outcome) })
+        let gate = self.gate.lock().take();
+        Box::pin(async move {
+            if let Some(gate) = gate {
+                gate.reached.notify_one();
+                gate.open.notified().await;
+            }
+            Ok(self.write_intent(w))
+        })
     }
 
     fn delete_intent(
@@ -458,6 +477,38 @@ async fn an_unreachable_peer_stops_the_plan_and_is_reported_unless_the_arbiter_d
     let mut p = proposal(vec![cylinder(7.5, (0.0, 120.0), (5, 20))], 0, at(0));
     p.volumes[0].outline = Outline::Circle(Circle::new(LatLng::new(46.5, 7.51), 100.0).unwrap());
     w.uss.plan(id(2), p).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_operation_on_a_flight_waits_for_the_one_under_way_and_sees_its_result() {
+    let w = world();
+    let flight = id(1);
+    w.uss.plan(flight, proposal(vec![cylinder(7.5, (0.0, 120.0), (0, 30))], 0, at(0))).await.unwrap();
+    let gate = Arc::new(Gate::default());
+    *w.dss.gate.lock() = Some(gate.clone());
+    // The activation's write is held at the DSS; the end starts meanwhile and runs as far as it can before the
+    // write goes through.
+    let activating = w.uss.activate(flight);
+    let ending = async {
+        gate.reached.notified().await;
+        let (ended, ()) = tokio::join!(w.uss.end(flight), async {
+            for _ in 0..20 {
+                tokio::task::yield_now().await;
+            }
+            gate.open.notify_one();
+        });
+        ended
+    };
+    let (activated, ended) = tokio::join!(activating, ending);
+    activated.unwrap();
+    ended.unwrap();
+    // The end ended the flight the activation left: had it read the flight while the write was held, it would have
+    // deleted the Accepted intent, and the activation would then have written it back and recorded it Activated.
+    let f = w.uss.flights.get(flight).unwrap();
+    let states: Vec<FlightState> = f.history.iter().map(|c| c.state).collect();
+    use FlightState::*;
+    assert_eq!(states, [Accepted, Activated, Ended]);
+    assert!(w.dss.intents.lock().is_empty(), "the DSS still holds the intent the end deleted");
 }
 
 #[tokio::test]

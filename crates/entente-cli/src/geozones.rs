@@ -1,6 +1,7 @@
 //! `entente geozones check FILE`: reads an ED-269 or ED-318 data set of UAS geographical zones, validates it and
 //! prints what each zone means, with its limits on the WGS 84 ellipsoid as the planner will take them.
-//! `entente geozones import FILE`: hands it to a USS's authority API, which publishes and advises by it.
+//! `entente geozones import FILE|URL`: hands it (downloaded first, from a URL) to a USS's authority API, which
+//! publishes and advises by it.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ use entente_geozones::{
     w84_band,
 };
 use entente_server::auth::TokenIssuer;
+use entente_server::uss::{DEFAULT_BODY_LIMIT, DownloadLimits, download_text};
 use entente_wire::authority::ZoneSetImport;
 
 #[derive(Args)]
@@ -39,12 +41,13 @@ enum GeozonesCommand {
 
 #[derive(Args)]
 struct ImportArgs {
-    /// The data set file.
-    file: PathBuf,
+    /// The data set: a file, or an http(s):// URL to download it from.
+    file: String,
     /// Base URL of the USS (with `entente serve`: http://localhost:8080/uss/authority).
     #[arg(long)]
     uss: String,
-    /// The set's name at the USS (letters, digits, '-', '_', '.'); by default the file's name without extension.
+    /// The set's name at the USS (letters, digits, '-', '_', '.'); by default the file's name (the URL's last
+    /// segment) without extension.
     #[arg(long)]
     set: Option<String>,
     /// PEM private key that signs the authority's token (with `entente serve`: <data-dir>/dev-keys/private.pem).
@@ -76,19 +79,32 @@ pub(crate) async fn run(args: GeozonesArgs) -> anyhow::Result<()> {
     }
 }
 
+/// The longest a data set's download may take.
+const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The text of the data set at `source` (a file, or a URL to download it from) and its name without extension.
+async fn read_source(source: &str) -> anyhow::Result<(String, Option<String>)> {
+    if source.starts_with("http://") || source.starts_with("https://") {
+        // The user names the source, so plain http is theirs to choose; the size is what a USS would take.
+        let limits =
+            DownloadLimits { max_bytes: DEFAULT_BODY_LIMIT, timeout: DOWNLOAD_TIMEOUT, allow_http: true };
+        let text = download_text(source, limits).await?;
+        let url = reqwest::Url::parse(source)?;
+        let last = url.path_segments().and_then(|mut s| s.next_back()).unwrap_or_default();
+        let stem = PathBuf::from(last).file_stem().and_then(|s| s.to_str()).map(str::to_owned);
+        return Ok((text, stem.filter(|s| !s.is_empty())));
+    }
+    let path = PathBuf::from(source);
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {source}"))?;
+    Ok((text, path.file_stem().and_then(|s| s.to_str()).map(str::to_owned)))
+}
+
 async fn import(args: ImportArgs) -> anyhow::Result<()> {
-    let text =
-        std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    entente_geozones::parse(&text)
-        .with_context(|| format!("{} is not a valid data set", args.file.display()))?;
-    let set = match args.set {
+    let (text, stem) = read_source(&args.file).await?;
+    entente_geozones::parse(&text).with_context(|| format!("{} is not a valid data set", args.file))?;
+    let set = match args.set.or(stem) {
         Some(set) => set,
-        None => args
-            .file
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .context("give the set's name with --set")?
-            .to_owned(),
+        None => anyhow::bail!("give the set's name with --set"),
     };
     let pem = std::fs::read_to_string(&args.private_key)
         .with_context(|| format!("reading {}", args.private_key.display()))?;

@@ -96,6 +96,7 @@ pub(crate) fn uss_status(u: &UssError) -> StatusCode {
         | UssError::AuditBroken { .. }
         | UssError::ActivatedAfterEnd { .. }
         | UssError::NotFlying { .. }
+        | UssError::ZoneSetSource { .. }
         | UssError::Conflict(_) => StatusCode::CONFLICT,
         UssError::Position(_)
         | UssError::Route(_)

@@ -5,6 +5,7 @@
 mod audit_log;
 pub(crate) mod authority;
 mod client;
+mod download;
 mod dss_client;
 pub(crate) mod flight_planning;
 pub(crate) mod geospatial_map;
@@ -41,6 +42,7 @@ use parking_lot::Mutex;
 use tower_http::catch_panic::CatchPanicLayer;
 
 pub use audit_log::{AuditFileError, AuditLog, read_audit_log, verify_audit_log};
+pub use download::{DownloadError, DownloadLimits, download_text};
 use entente_wire::uss::{Constraint, OperationalIntent};
 pub use rid::{RidConfig, RidVersion, declare_flights, replay_csv};
 pub use tokens::TokenSource;
@@ -100,6 +102,10 @@ pub struct UssConfig {
 
 pub use entente_uss::service::AlternativeSearch;
 
+/// The largest request body a USS takes unless configured otherwise, and so the largest data set an authority can
+/// upload or a download may bring.
+pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
+
 impl UssConfig {
     pub fn new(identity: impl Into<String>, base_url: &str, dss_url: &str) -> UssConfig {
         UssConfig {
@@ -112,7 +118,7 @@ impl UssConfig {
             peer_timeout: Duration::from_secs(1),
             dss_timeout: Duration::from_secs(5),
             notify_attempts: 3,
-            body_limit: 1 << 20,
+            body_limit: DEFAULT_BODY_LIMIT,
             client_concurrency: crate::DEFAULT_CLIENT_CONCURRENCY,
             listener_limits: crate::ListenerLimits::default(),
             data_dir: None,

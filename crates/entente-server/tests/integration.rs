@@ -22,6 +22,9 @@ mod geozones;
 // InterUSS's geospatial map test interface: which imported zones would block or advise a flight.
 #[path = "integration/geospatial_map.rs"]
 mod geospatial_map;
+// Its data sources: data sets downloaded from a URL, rejected, failed or deactivated.
+#[path = "integration/geospatial_sources.rs"]
+mod geospatial_sources;
 // Hardened edges: costly input, slow clients and per-client limits over real sockets.
 #[path = "integration/hardening.rs"]
 mod hardening;

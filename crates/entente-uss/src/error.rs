@@ -40,6 +40,10 @@ pub enum UssError {
     /// A zone data set this USS cannot take: the message names the zone or feature and the rule.
     #[error("{0}")]
     ZoneSet(String),
+    /// A set downloaded from one URL asked to be replaced by a download from another (or a set an authority
+    /// handed over by a download): the name is taken by a different source.
+    #[error("set {set}: already imported from {held}, not from {asked}")]
+    ZoneSetSource { set: String, held: String, asked: String },
     #[error("flight {id} is {state}; telemetry is taken once it is activated")]
     NotFlying { id: entente_dss::EntityId, state: &'static str },
     /// The proposal conflicts: what it meets and the alternatives found.

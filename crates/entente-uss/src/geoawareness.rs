@@ -115,6 +115,9 @@ pub struct ZoneSet {
     /// Whether this USS publishes the set's prohibited zones as constraints (the authority's USS does); a USS
     /// that keeps a set only to advise its operators and show them the zones leaves that to the authority's.
     pub publish: bool,
+    /// The URL the set was downloaded from, when this USS fetched it itself (a test director's data source);
+    /// `None` when an authority handed over its text.
+    pub origin: Option<String>,
 }
 
 /// The data sets imported into this USS, by name.
@@ -415,7 +418,10 @@ pub(crate) mod tests {
             zone("COND", Restriction::Conditional, 46.5),
             zone("FAR", Restriction::ReqAuthorisation, 47.5),
         ];
-        sets.replace("che", Some(ZoneSet { data: DataSet { zones }, publish: true, source: String::new() }));
+        sets.replace(
+            "che",
+            Some(ZoneSet { data: DataSet { zones }, publish: true, source: String::new(), origin: None }),
+        );
         let advice = sets.advice(&flight(46.5));
         assert_eq!(advice.len(), 1, "{advice:?}");
         assert_eq!(advice[0].zone.identifier, "COND");
@@ -478,6 +484,7 @@ pub(crate) mod tests {
                 data: DataSet { zones: vec![evenings, zone("COND", Restriction::Conditional, 47.0)] },
                 publish: true,
                 source: String::new(),
+                origin: None,
             }),
         );
         let now = at(0);
@@ -520,7 +527,10 @@ pub(crate) mod tests {
     fn heights_above_the_surface_count_at_their_widest() {
         let sets = ZoneSets::default();
         let zones = vec![zone("HIGH", Restriction::Prohibited, 46.5)];
-        sets.replace("che", Some(ZoneSet { data: DataSet { zones }, publish: true, source: String::new() }));
+        sets.replace(
+            "che",
+            Some(ZoneSet { data: DataSet { zones }, publish: true, source: String::new(), origin: None }),
+        );
         // The zone's ceiling is 1 000 m AMSL: 1 400 m on the ellipsoid is above it, while 1 400 m above
         // ground may be above the lowest ground on earth, below the ceiling.
         let mut f = query(46.5, (1400.0, 1500.0), (10, 11), Impact::Block);

@@ -18,9 +18,9 @@ use super::free_port;
 use super::rid::{REPLAY_HEADER, eventually, straight};
 
 /// A running `entente serve` and what it printed before it was ready.
-struct Serve {
+pub(crate) struct Serve {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     banner: String,
 }
 
@@ -33,7 +33,7 @@ impl Drop for Serve {
 
 impl Serve {
     /// Starts `entente serve` on a free port and waits for its banner, which it prints once it serves.
-    fn start(data_dir: &Path, seed: bool) -> anyhow::Result<Serve> {
+    pub(crate) fn start(data_dir: &Path, seed: bool) -> anyhow::Result<Serve> {
         let port = free_port()?;
         let mut command = Command::new(env!("CARGO_BIN_EXE_entente"));
         command.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"]).arg(data_dir);

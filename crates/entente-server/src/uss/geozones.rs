@@ -86,7 +86,7 @@ pub(crate) async fn import_set(
     let publish = super::operator::filters(query)?.publish.unwrap_or(true);
     let text = body.text();
     let (format, data) = entente_geozones::parse(&text).map_err(|e| ApiError::bad(e.to_string()))?;
-    let imported = ZoneSet { data, publish, source: text };
+    let imported = ZoneSet { data, publish, source: text, origin: None };
     let ZoneSetSummary { zones, prohibited, advisories, .. } = summary(&set, &imported);
     let outcome = st.core.import_zone_set(&set, imported).await?;
     let changed = |changes: Vec<ZoneChange>| {

@@ -272,7 +272,11 @@ impl ZoneRecords for Links {
     }
 
     fn save_set(&self, name: &str, set: Option<&ZoneSet>) -> Ticket {
-        let stored = set.map(|s| StoredZoneSet { text: s.source.clone(), publish: s.publish });
+        let stored = set.map(|s| StoredZoneSet {
+            text: s.source.clone(),
+            publish: s.publish,
+            origin: s.origin.clone(),
+        });
         Links::save(self, records::write(Table::Geozones, name.to_owned(), stored.as_ref()).map(|w| vec![w]))
     }
 }

@@ -185,6 +185,10 @@ pub(crate) struct StoredZoneSet {
     pub(crate) text: String,
     /// Whether this USS publishes the set's prohibited zones as constraints.
     pub(crate) publish: bool,
+    /// The URL this USS downloaded the set from; absent from an authority's upload and from records written
+    /// before sets could be downloaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) origin: Option<String>,
 }
 
 /// The geographical zone data sets imported into this USS as `store` holds them, by name.
@@ -194,7 +198,7 @@ pub(crate) fn load_zone_sets(store: &dyn UssStore) -> std::io::Result<BTreeMap<S
         .map(|(name, s)| {
             let (_, data) =
                 entente_geozones::parse(&s.text).map_err(|e| invalid(Table::Geozones, &name, e))?;
-            Ok((name, ZoneSet { data, publish: s.publish, source: s.text }))
+            Ok((name, ZoneSet { data, publish: s.publish, source: s.text, origin: s.origin }))
         })
         .collect()
 }
@@ -207,11 +211,11 @@ mod tests {
     use entente_dss::EntityId;
     use entente_uss::geoawareness::prohibited;
     use entente_uss::service::{OwnZone, ZoneRef};
-    use entente_uss::store::{MemoryStore, Record, Table, UssStore};
+    use entente_uss::store::{MemoryStore, Record, Table, UssStore, Write};
     use entente_uss::{FlightState, Reason, record_change};
     use entente_wire::uss_core::own_zone_out;
 
-    use super::{flight_write, load_flights, load_zones};
+    use super::{StoredZoneSet, flight_write, load_flights, load_zone_sets, load_zones};
 
     /// A flight as a USS wrote it before flights kept a history or their planner.
     const OLD_FLIGHT: &str = r#"{"priority":3,"state":"Accepted","volumes":[{"volume":{"outline_circle":{"center":{"lat":46.5,"lng":6.6},"radius":{"value":300.0,"units":"M"}},"altitude_lower":{"value":0.0,"reference":"W84","units":"M"},"altitude_upper":{"value":120.0,"reference":"W84","units":"M"}},"time_start":{"value":"2030-01-01T12:00:00Z","format":"RFC3339"},"time_end":{"value":"2030-01-01T13:00:00Z","format":"RFC3339"}}],"off_nominal_volumes":[],"published":null,"nonconforming_since":null,"telemetry":null}"#;
@@ -279,6 +283,25 @@ mod tests {
         let write = super::write(Table::Zones, zone.reference.id.clone(), Some(&own_zone_out(&zone)))?;
         store.submit(vec![write]).try_recv()??;
         assert_eq!(load_zones(&store)?.get(&wanted[0].id), Some(&zone));
+        Ok(())
+    }
+
+    /// A data set's record as written before sets could be downloaded (its text and `publish` only) loads with no
+    /// origin; one downloaded keeps its URL across a reload, so a repeated request from the same source is known.
+    #[test]
+    fn zone_set_records_old_and_downloaded_load() -> Result<(), Box<dyn std::error::Error>> {
+        let text = r#"{"type": "FeatureCollection", "features": []}"#;
+        let old = serde_json::json!({"text": text, "publish": true}).to_string();
+        let store = MemoryStore::default();
+        let record = Record { format: 1, bytes: old.into_bytes() };
+        let write = Write { table: Table::Geozones, id: "che".to_owned(), record: Some(record) };
+        store.submit(vec![write]).try_recv()??;
+        let url = "https://caa.example/zones.json";
+        let stored = StoredZoneSet { text: text.to_owned(), publish: true, origin: Some(url.to_owned()) };
+        store.submit(vec![super::write(Table::Geozones, "dl".to_owned(), Some(&stored))?]).try_recv()??;
+        let sets = load_zone_sets(&store)?;
+        assert_eq!((sets["che"].origin.as_deref(), sets["che"].publish), (None, true));
+        assert_eq!(sets["dl"].origin.as_deref(), Some(url));
         Ok(())
     }
 

@@ -186,6 +186,11 @@ pub(crate) fn client_at(base: &str, sub: &str, scopes: &[&str]) -> Client {
     Client::new(base, Some(token(sub, scopes)), sub)
 }
 
+/// A client sending no `Authorization` header to any server at `base`.
+pub(crate) fn anonymous_at(base: &str) -> Client {
+    Client::new(base, None, "anonymous")
+}
+
 /// A valid access token for `sub` from the trusted test issuer.
 pub(crate) fn token(sub: &str, scopes: &[&str]) -> String {
     ISSUER.issue(sub, scopes, AUDIENCE, StdDuration::from_secs(3600)).expect("the test issuer signs tokens")

@@ -137,6 +137,7 @@ impl Uss {
         let wanted = if set.publish { self.wanted_now(name, &set.data)? } else { Vec::new() };
         let ground_unknown = wanted.iter().filter(|c| c.ground_unknown).map(|c| c.key.clone()).collect();
         let _one_at_a_time = self.own_zones.sets.lock().await;
+        self.check_zone_set_origin(name, set.origin.as_deref())?;
         let old = self.zones.get(name);
         let changes = self.reconcile(name, old.as_ref().map(|o| &o.data), &wanted).await?;
         if let Err(e) = saved_by(self.ports.zones.save_set(name, Some(&set))).await {
@@ -152,6 +153,21 @@ impl Uss {
         }
         self.zones.replace(name, Some(set));
         Ok(ImportOutcome { changes, ground_unknown, horizon_end: horizon(self.now()).1 })
+    }
+
+    /// Whether a set downloaded from `origin` may take name `name`: a download replaces only a set downloaded
+    /// from the same URL (or no set), so two sources never share a name unnoticed. `None` (an authority handing
+    /// over its text) may replace any set, as the authority's word on its own data.
+    pub fn check_zone_set_origin(&self, name: &str, origin: Option<&str>) -> Result<(), UssError> {
+        let (Some(asked), Some(old)) = (origin, self.zones.get(name)) else { return Ok(()) };
+        match old.origin {
+            Some(held) if held == asked => Ok(()),
+            held => Err(UssError::ZoneSetSource {
+                set: name.to_owned(),
+                held: held.unwrap_or_else(|| "an authority's upload".to_owned()),
+                asked: asked.to_owned(),
+            }),
+        }
     }
 
     /// Withdraws data set `name`: its constraints deleted, its advisories gone. The set as it was.

@@ -18,6 +18,53 @@ pub struct StatusResponse {
     pub api_version: String,
 }
 
+/// A request to load a geospatial data source: where to download it from.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct DataSourceRequest {
+    /// Required here: the only kind of source there is.
+    pub https_source: Option<HttpsSource>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct HttpsSource {
+    /// Where the data set is downloaded from.
+    pub url: String,
+    /// `ED-269` (the default); this USS also reads ED-318, which it tells from the data set's root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+}
+
+/// Where a data source is in its handling by the USS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum DataSourceState {
+    Activating,
+    Ready,
+    Deactivating,
+    Deactivated,
+    Unsupported,
+    Rejected,
+    Error,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct DataSourceStatus {
+    pub id: String,
+    pub status: DataSourceState,
+    /// Why, for `Unsupported`, `Rejected` and `Error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct DataSourceResponse {
+    pub data_source: DataSourceStatus,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct DataSourceList {
+    pub data_sources: Vec<DataSourceStatus>,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct MapQueryRequest {
     pub checks: Vec<MapCheck>,

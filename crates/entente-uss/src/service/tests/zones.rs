@@ -37,7 +37,7 @@ fn until(identifier: &str, lat: f64, end: crate::Timestamp) -> Zone {
 }
 
 fn published(zones: Vec<Zone>) -> ZoneSet {
-    ZoneSet { data: DataSet { zones }, publish: true, source: String::new() }
+    ZoneSet { data: DataSet { zones }, publish: true, source: String::new(), origin: None }
 }
 
 /// The constraint ids the DSS holds, sorted.
@@ -190,4 +190,27 @@ async fn an_authoritys_constraint_is_published_kept_out_of_plans_and_withdrawn()
     assert!(held(&w).is_empty());
     assert_eq!(*w.peers.zones_notified.lock(), [(id(9), true), (id(9), false)]);
     assert!(matches!(w.uss.withdraw_constraint(id(9)).await, Err(UssError::NoSuchZone(_))));
+}
+
+#[tokio::test]
+async fn a_downloaded_set_is_replaced_only_by_a_download_from_the_same_url() {
+    let w = world();
+    let from = |url: Option<&str>| ZoneSet {
+        origin: url.map(str::to_owned),
+        ..published(vec![zone("ONE", Restriction::Prohibited, 46.5)])
+    };
+    w.uss.import_zone_set("src", from(Some("https://a.example/set.json"))).await.unwrap();
+    w.uss.import_zone_set("src", from(Some("https://a.example/set.json"))).await.unwrap();
+    let other = w.uss.import_zone_set("src", from(Some("https://b.example/set.json"))).await;
+    assert!(
+        matches!(&other, Err(UssError::ZoneSetSource { held, .. }) if held == "https://a.example/set.json"),
+        "{other:?}"
+    );
+    assert_eq!(w.uss.zones.get("src").unwrap().origin.as_deref(), Some("https://a.example/set.json"));
+
+    // An authority's own upload replaces it; a download then may not take the authority's set.
+    w.uss.import_zone_set("src", from(None)).await.unwrap();
+    let over = w.uss.import_zone_set("src", from(Some("https://a.example/set.json"))).await;
+    assert!(matches!(over, Err(UssError::ZoneSetSource { .. })), "{over:?}");
+    assert_eq!(w.uss.check_zone_set_origin("new", Some("https://b.example/set.json")), Ok(()));
 }

@@ -1,0 +1,158 @@
+//! InterUSS's geospatial map data sources on a USS: a data set downloaded from a small server of the test's own
+//! becomes the set the map queries see; an invalid one is rejected naming the feature, an unreachable one is an
+//! error; an id keeps its source (409 for another, across a restart too); a deactivated one is gone.
+
+use serde_json::{Value, json};
+
+use crate::geozones::{EDGE, data_set, disc, feature};
+use crate::harness::*;
+use crate::uss::Uss;
+use entente_server::uss::UssConfig;
+
+const QUERY: &str = "interuss.geospatial_map.query";
+const DIRECT: &str = "interuss.geospatial_map.direct_automated_test";
+const QUERIES: &str = "/geospatial_map/v1/map/queries";
+const SOURCES: &str = "/geospatial_map/v1/geospatial_data_sources";
+const ID: &str = "6c1a2f4e-8b3d-4c5a-9e7f-0a1b2c3d4e5f";
+
+/// A server on loopback answering `/zones.json` with a prohibited zone at the harness's position,
+/// `/bad.json` with an ED-269 data set whose first feature has a negative radius, `/big.json` with more than a
+/// USS takes, and 404 otherwise. Its base URL.
+async fn source_server() -> anyhow::Result<String> {
+    let zones = data_set(vec![feature("NOFLY", "PROHIBITED", disc(LAT, 1000.0), json!({}))]).to_string();
+    let bad = include_str!("../../../entente-geozones/tests/fixtures/bad-radius-ed269.json");
+    let big = " ".repeat(BODY_LIMIT + 1);
+    let app = axum::Router::new()
+        .route("/zones.json", axum::routing::get(move || async move { zones }))
+        .route("/bad.json", axum::routing::get(move || async move { bad }))
+        .route("/big.json", axum::routing::get(move || async move { big }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(base)
+}
+
+/// Test USSs fetch plain http from loopback, as they take http base URLs.
+fn loopback_http(config: &mut UssConfig) {
+    config.dss_limits.allow_http_base_urls = true;
+}
+
+fn https_source(url: &str) -> Value {
+    json!({"https_source": {"url": url, "format": "ED-269"}})
+}
+
+/// Whether the map blocks a flight at the prohibited zone's edge.
+async fn blocked_at_edge(uss: &Uss) -> anyhow::Result<bool> {
+    let tester = client_at(&uss.base, "qualifier", &[QUERY]);
+    let edge = volume4d(&circle(EDGE, LNG, 300.0), 0.0, 100.0, 10, 20);
+    let check = json!({"filter_sets": [{"volumes4d": [edge], "resulting_operational_impact": "Block"}]});
+    let reply = tester.post(QUERIES, &json!({"checks": [check]})).await.want(200)?;
+    Ok(reply["results"][0]["features_selection_outcome"] == "Present")
+}
+
+fn status_of(reply: &Value) -> anyhow::Result<&str> {
+    str_of(&reply["data_source"]["status"])
+}
+
+#[tokio::test]
+async fn a_data_source_is_downloaded_seen_by_the_map_and_deactivated() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss = Uss::start_configured(&dss, "geo", loopback_http).await?;
+    let files = source_server().await?;
+    let director = client_at(&uss.base, "qualifier", &[DIRECT]);
+    let path = format!("{SOURCES}/{ID}");
+    let zones = format!("{files}/zones.json");
+
+    assert!(!blocked_at_edge(&uss).await?, "nothing loaded yet");
+    director.get(&path).await.want(404)?;
+    let put = director.put(&path, &https_source(&zones)).await.want(200)?;
+    assert_eq!((status_of(&put)?, str_of(&put["data_source"]["id"])?), ("Ready", ID), "{put}");
+    assert!(blocked_at_edge(&uss).await?, "the downloaded prohibited zone blocks");
+    assert_eq!(status_of(&director.get(&path).await.want(200)?)?, "Ready");
+    let list = director.get(SOURCES).await.want(200)?;
+    assert_eq!(list["data_sources"], json!([{"id": ID, "status": "Ready"}]), "{list}");
+
+    // The same id and URL again is the same source; another URL under that id is refused, after a restart too.
+    assert_eq!(status_of(&director.put(&path, &https_source(&zones)).await.want(200)?)?, "Ready");
+    let elsewhere = https_source(&format!("{files}/other.json"));
+    assert_error(director.put(&path, &elsewhere).await?, 409, &zones)?;
+    let uss = uss.restart_configured(&dss, "geo", loopback_http).await?;
+    let director = client_at(&uss.base, "qualifier", &[DIRECT]);
+    assert_eq!(status_of(&director.get(&path).await.want(200)?)?, "Ready");
+    assert!(blocked_at_edge(&uss).await?, "the set survives a restart");
+    assert_eq!(status_of(&director.put(&path, &https_source(&zones)).await.want(200)?)?, "Ready");
+    assert_error(director.put(&path, &elsewhere).await?, 409, &zones)?;
+
+    let gone = director.delete(&path).await.want(200)?;
+    assert_eq!(status_of(&gone)?, "Deactivated", "{gone}");
+    director.get(&path).await.want(404)?;
+    director.delete(&path).await.want(404)?;
+    assert!(!blocked_at_edge(&uss).await?, "a deactivated source's zones are gone");
+    assert_eq!(director.get(SOURCES).await.want(200)?["data_sources"], json!([]));
+    Ok(())
+}
+
+#[tokio::test]
+async fn invalid_unreachable_and_unsupported_sources_are_answered_with_their_status() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss = Uss::start_configured(&dss, "geo", loopback_http).await?;
+    let files = source_server().await?;
+    let director = client_at(&uss.base, "qualifier", &[DIRECT]);
+    let path = format!("{SOURCES}/{ID}");
+
+    let bad = director.put(&path, &https_source(&format!("{files}/bad.json"))).await.want(200)?;
+    assert_eq!(status_of(&bad)?, "Rejected", "{bad}");
+    let why = str_of(&bad["data_source"]["message"])?;
+    assert!(why.contains("feature 0 (\"LSGL\")") && why.contains("radius"), "{why}");
+    let big = director.put(&path, &https_source(&format!("{files}/big.json"))).await.want(200)?;
+    assert_eq!(status_of(&big)?, "Rejected", "{big}");
+    assert!(str_of(&big["data_source"]["message"])?.contains("exceeds the limit"), "{big}");
+
+    // Nothing listens on a port just released; a missing file is the source's answer.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await?.local_addr()?.port();
+    let down = director.put(&path, &https_source(&format!("http://127.0.0.1:{closed}/zones.json"))).await;
+    let down = down.want(200)?;
+    assert_eq!(status_of(&down)?, "Error", "{down}");
+    assert!(str_of(&down["data_source"]["message"])?.contains(&format!("127.0.0.1:{closed}")), "{down}");
+    let missing = director.put(&path, &https_source(&format!("{files}/missing.json"))).await.want(200)?;
+    assert_eq!(status_of(&missing)?, "Error");
+    assert!(str_of(&missing["data_source"]["message"])?.contains("404"), "{missing}");
+
+    let other_format = json!({"https_source": {"url": format!("{files}/zones.json"), "format": "AIXM"}});
+    let unsupported = director.put(&path, &other_format).await.want(200)?;
+    assert_eq!(status_of(&unsupported)?, "Unsupported", "{unsupported}");
+    // None of those left a source behind.
+    director.get(&path).await.want(404)?;
+    assert!(!blocked_at_edge(&uss).await?);
+
+    // Malformed requests are refused naming the field.
+    assert_error(director.put(&path, &json!({})).await?, 400, "https_source")?;
+    assert_error(director.put(&path, &json!({"https_source": {"format": "ED-269"}})).await?, 400, "url")?;
+    let not_an_id = format!("{SOURCES}/not-a-uuid");
+    let zones = https_source(&format!("{files}/zones.json"));
+    assert_error(director.put(&not_an_id, &zones).await?, 400, "geospatial_data_source_id")?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn data_sources_take_the_direct_test_scope_and_https_by_default() -> anyhow::Result<()> {
+    let dss = Dss::start().await?;
+    let uss = Uss::start(&dss, "geo").await?;
+    let files = source_server().await?;
+    let path = format!("{SOURCES}/{ID}");
+    let zones = https_source(&format!("{files}/zones.json"));
+
+    let anonymous = anonymous_at(&uss.base);
+    anonymous.put(&path, &zones).await.want(401)?;
+    anonymous.get(SOURCES).await.want(401)?;
+    let querier = client_at(&uss.base, "qualifier", &[QUERY]);
+    assert_error(querier.put(&path, &zones).await?, 403, DIRECT)?;
+    assert_error(querier.get(&path).await?, 403, DIRECT)?;
+    assert_error(querier.delete(&path).await?, 403, DIRECT)?;
+    assert_error(querier.get(SOURCES).await?, 403, DIRECT)?;
+
+    // A USS that takes only https base URLs fetches only https.
+    let director = client_at(&uss.base, "qualifier", &[DIRECT]);
+    assert_error(director.put(&path, &zones).await?, 400, "https_source.url")?;
+    Ok(())
+}

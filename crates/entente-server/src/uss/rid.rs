@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use entente_uss::rid::Fix;
-use entente_uss::service::rid::{RidSp, SpRules};
+use entente_uss::service::rid::{RidDp, RidSp, SpRules};
 use entente_wire::rid::v22a::{RidAircraftPosition, RidAircraftState, RidHeight};
 use entente_wire::{Time, parse_rfc3339, time_out};
 use parking_lot::Mutex;
@@ -79,7 +79,10 @@ pub(crate) struct RidState {
     protocol: &'static dyn protocol::RidProtocol,
     /// The SP: the aircraft this USS reports and the ISAs over them.
     sp: RidSp<sp::Reported>,
-    dp: Mutex<dp::Display>,
+    /// The DP: the areas watched, their subscriptions and the other SPs' ISAs they tell of.
+    dp: RidDp,
+    /// The peers' aircraft the DP's polls reported.
+    display: Mutex<dp::Display>,
     tactical: Mutex<tactical::Tactical>,
     /// Tests injected through InterUSS's testing interface, by test id.
     tests: Mutex<testing::Tests>,
@@ -104,8 +107,9 @@ impl RidState {
         let earlier = sp::earlier_isas(links)?;
         Ok(RidState {
             protocol,
-            sp: RidSp::new(rules, dss, links.clone(), links.config.clock.clone(), earlier),
-            dp: Mutex::new(dp::Display::default()),
+            sp: RidSp::new(rules, dss.clone(), links.clone(), links.config.clock.clone(), earlier),
+            dp: RidDp::new(links.config.identity.clone(), protocol.views(), dss, links.config.clock.clone()),
+            display: Mutex::new(dp::Display::default()),
             tactical: Mutex::new(tactical),
             tests: Mutex::new(testing::Tests::default()),
             notifications: Mutex::new(Vec::new()),
@@ -145,8 +149,7 @@ pub(crate) async fn background(st: Arc<UssState>) {
         if let Err(e) = sp::sync_isa(&st).await {
             tracing::warn!(error = %e, "bringing this USS's ISAs up to date failed");
         }
-        dp::follow_flying(&st).await;
-        dp::poll(&st).await;
+        dp::tick(&st).await;
     }
 }
 

@@ -1,12 +1,15 @@
 //! Network Remote ID (ASTM F3411) in the USS core: the service provider's aircraft and the ISAs it keeps at the DSS
-//! over them ([`RidSp`]), with the DSS and the store behind ports in domain terms, so each F3411 version is one
+//! over them ([`RidSp`]), and the display provider's watched areas, their subscriptions and the other SPs' ISAs
+//! they tell of ([`RidDp`]), with the DSS and the store behind ports in domain terms, so each F3411 version is one
 //! implementation of [`RidDss`] at the edge and the rounds run the same over HTTP or against a test's fakes. The
 //! rules they apply (clusters, views, merging positions) are `crate::rid`'s.
 
+mod dp;
 mod sp;
 #[cfg(test)]
 mod tests;
 
+pub use dp::{NotificationRefused, Poll, RidDp, WatchError, WatchHeld, WatchKind};
 pub use sp::{HeldIsa, RidSp, SpAircraft, SpRules, flying_areas};
 
 use crate::Timestamp;
@@ -42,7 +45,35 @@ pub enum IsaChange {
     Superseded(CallError),
 }
 
-/// The DSS's F3411 API, as an SP uses it; one implementation per F3411 version.
+/// An ISA of another SP as either F3411 version describes it, reduced to what a DP needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IsaSummary {
+    pub id: String,
+    pub owner: String,
+    /// Where its SP serves flights: `{base}/uss/flights` in F3411-22a, the ISA's `flights_url` in F3411-19.
+    pub flights_url: String,
+    pub version: String,
+    pub end: Timestamp,
+}
+
+/// What the DSS answered to a subscription's creation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Subscribed {
+    pub version: String,
+    pub notification_index: i32,
+    /// The ISAs already in its area.
+    pub present: Vec<IsaSummary>,
+}
+
+/// What became of a subscription asked of the DSS.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Subscription {
+    Made(Subscribed),
+    /// The DSS holds the most subscriptions of this USS over part of the area.
+    TooMany,
+}
+
+/// The DSS's F3411 API, as an SP and a DP use it; one implementation per F3411 version.
 pub trait RidDss: Send + Sync + 'static {
     /// The ISA `id` as the DSS holds it; `None` when it holds none.
     fn isa(&self, id: &str) -> BoxFuture<'_, Result<Option<IsaRef>, CallError>>;
@@ -54,6 +85,18 @@ pub trait RidDss: Send + Sync + 'static {
         version: Option<&'a str>,
         extent: Option<&'a Volume>,
     ) -> BoxFuture<'a, Result<IsaChange, CallError>>;
+    /// Creates subscription `id` over `extents`, whose notifications this USS takes.
+    fn put_subscription<'a>(
+        &'a self,
+        id: &'a str,
+        extents: &'a Volume,
+    ) -> BoxFuture<'a, Result<Subscription, CallError>>;
+    /// Deletes version `version` of subscription `id`; one the DSS no longer holds is gone already, not an error.
+    fn delete_subscription<'a>(
+        &'a self,
+        id: &'a str,
+        version: &'a str,
+    ) -> BoxFuture<'a, Result<(), CallError>>;
 }
 
 /// Where an SP keeps the ids of the ISAs it declared, so that a run killed at any point leaves its successor every

@@ -1,8 +1,9 @@
-//! The Remote ID display provider: areas this USS's users watch and areas around the aircraft it flies (one DSS
-//! subscription each), ISA notifications from SPs (taken in order per subscription), polling each SP at most once
-//! a tick, the merged positions, and the display operators read.
+//! The Remote ID display provider at the edge: the operator's watches and the ISA notifications SPs send, turned
+//! into calls of the core's DP (`entente_uss::service::rid::RidDp`: what is watched and why, the subscriptions,
+//! the other SPs' ISAs and the order of their notifications), the polls of SPs a round asks for, the positions
+//! merged from their answers, and the display operators read.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use axum::Json;
@@ -10,11 +11,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::Duration;
 use entente_dss::DssError;
-use entente_geo::{EARTH_RADIUS_M, Interval, LatLngRect};
-use entente_uss::rid::{
-    Fix, NEAR_REAL_TIME_S, Scale, View, clusters, merge_fixes, recent_in_view, seen_in, subscription_fits,
-};
-use entente_uss::{Timestamp, Volume};
+use entente_geo::EARTH_RADIUS_M;
+use entente_uss::rid::{Fix, NEAR_REAL_TIME_S, Scale, View, clusters, merge_fixes, recent_in_view, seen_in};
+use entente_uss::service::rid::{IsaSummary, NotificationRefused, Poll, WatchError, WatchHeld, WatchKind};
+use entente_uss::{Timestamp, UssError, Volume};
 use entente_wire::operator::{
     DisplayCluster, DisplayFlight, DisplayPosition, DisplayResponse, Watch, WatchList, WatchRequest,
 };
@@ -23,7 +23,6 @@ use entente_wire::{LatLngPoint, time_out, volume_in};
 use reqwest::Method;
 use tokio::task::JoinSet;
 
-use super::protocol::Subscribed;
 use super::{Motion, fix_in, sp, tactical, v22a};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
@@ -38,51 +37,6 @@ const DEFAULT_WATCH_S: i64 = 3600;
 /// The longest a DSS lets a RID subscription live (NetDSSMaxSubscriptionDuration).
 const MAX_WATCH_S: i64 = 86_400;
 
-/// Why a watch is held.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum WatchKind {
-    /// Asked for by an operator.
-    Operator,
-    /// Made for a display's view no watch covered: it may give way to another.
-    Display,
-    /// Around aircraft this USS flies, so tactical detection sees the peers' aircraft nearby with no one watching.
-    Flying,
-}
-
-struct WatchHeld {
-    kind: WatchKind,
-    view: View,
-    subscription_id: String,
-    version: String,
-    end: Timestamp,
-}
-
-/// An ISA of another SP, as its notifications (or a subscription's answer) described it.
-struct KnownIsa {
-    owner: String,
-    /// Where its SP serves flights: `{base}/uss/flights` in F3411-22a, the ISA's `flights_url` in F3411-19.
-    flights_url: String,
-    version: String,
-    extents: Option<Volume>,
-    /// Where it is; empty when only the DSS's summary (no geometry) is known, so every watch may meet it.
-    rects: Vec<LatLngRect>,
-    end: Timestamp,
-    /// For each of this USS's subscriptions that told of it, the highest notification index it told: older news
-    /// is ignored. Each subscription counts on its own, so a new one (whose indices start again) is heard.
-    indices: HashMap<String, i32>,
-    /// False once deleted: kept so a late notification of an older version cannot bring it back.
-    live: bool,
-}
-
-/// An ISA as either F3411 version describes it, reduced to what the DP needs.
-pub(super) struct IsaSummary {
-    pub id: String,
-    pub owner: String,
-    pub flights_url: String,
-    pub version: String,
-    pub end: Timestamp,
-}
-
 struct PeerTrack {
     provider: String,
     simulated: bool,
@@ -90,99 +44,21 @@ struct PeerTrack {
     fixes: Vec<Fix<Motion>>,
 }
 
-#[derive(Default)]
-struct PollState {
-    next: usize,
-    /// Watches already polled at this SP: later polls ask only for a few seconds of recent positions.
-    seen: HashSet<String>,
-    /// Polls that failed in a row, and when the SP may be polled again: an SP that does not answer is polled
-    /// ever less often (up to once a minute) and reported once per outage, not once a second.
-    failures: u32,
-    retry_at: Option<Timestamp>,
-}
-
-/// The longest wait between two polls of an SP that keeps failing.
-const MAX_POLL_BACKOFF_S: i64 = 60;
-
-impl PollState {
-    fn ready(&self, now: Timestamp) -> bool {
-        self.retry_at.is_none_or(|at| now >= at)
-    }
-
-    /// Counts a failed poll; true for the first failure of an outage, the one worth a warning.
-    fn failed(&mut self, now: Timestamp) -> bool {
-        self.failures = self.failures.saturating_add(1);
-        let wait =
-            1_i64.checked_shl(self.failures.min(6)).unwrap_or(MAX_POLL_BACKOFF_S).min(MAX_POLL_BACKOFF_S);
-        self.retry_at = Some(now + Duration::seconds(wait));
-        self.failures == 1
-    }
-
-    /// Counts a poll answered; true when it ends an outage.
-    fn answered(&mut self) -> bool {
-        let was_failing = self.failures > 0;
-        self.failures = 0;
-        self.retry_at = None;
-        was_failing
-    }
-}
-
+/// The peers' aircraft the polls reported, by where their SP serves flights and their id.
 #[derive(Default)]
 pub(crate) struct Display {
-    watches: BTreeMap<String, WatchHeld>,
-    isas: HashMap<String, KnownIsa>,
     tracks: HashMap<(String, String), PeerTrack>,
-    polled: HashMap<String, PollState>,
 }
 
 impl Display {
-    /// Takes `isa` as now described (`extents` `None`: unknown), as told through `told` (subscription, index).
-    fn learn(&mut self, isa: IsaSummary, extents: Option<Volume>, told: &[(String, i32)]) {
-        let rects = extents.as_ref().map(|v| v.outline.bounding_rects()).unwrap_or_default();
-        let mut indices = self.isas.remove(&isa.id).map(|known| known.indices).unwrap_or_default();
-        note(&mut indices, told);
-        self.isas.insert(
-            isa.id,
-            KnownIsa {
-                owner: isa.owner,
-                flights_url: isa.flights_url,
-                version: isa.version,
-                extents,
-                rects,
-                end: isa.end,
-                indices,
-                live: true,
-            },
-        );
-    }
-
-    /// Drops what no live ISA backs any more: expired ISAs, positions older than a minute, and the flights of
-    /// an SP that no longer declares any ISA.
-    fn prune(&mut self, now: Timestamp) {
-        self.watches.retain(|_, w| w.end > now);
-        self.isas.retain(|_, i| i.end > now);
-        let serving: HashSet<&str> =
-            self.isas.values().filter(|i| i.live).map(|i| i.flights_url.as_str()).collect();
+    /// Drops positions older than a minute, and the flights of an SP that no longer declares any live ISA
+    /// (`serving`: where those that do serve flights).
+    fn prune(&mut self, serving: &HashSet<String>, now: Timestamp) {
         for track in self.tracks.values_mut() {
             merge_fixes(&mut track.fixes, Vec::new(), now, Duration::seconds(NEAR_REAL_TIME_S));
         }
-        self.tracks.retain(|(base, _), t| serving.contains(base.as_str()) && !t.fixes.is_empty());
-        self.polled.retain(|base, _| serving.contains(base.as_str()));
+        self.tracks.retain(|(base, _), t| serving.contains(base) && !t.fixes.is_empty());
     }
-}
-
-/// Records the indices `told` (subscription, index), keeping each subscription's highest.
-fn note(indices: &mut HashMap<String, i32>, told: &[(String, i32)]) {
-    for (subscription, index) in told {
-        let known = indices.entry(subscription.clone()).or_insert(*index);
-        *known = (*known).max(*index);
-    }
-}
-
-/// Whether a notification naming `told` (subscription, index) is news: some subscription tells of the ISA for
-/// the first time, or with a higher index than it told before.
-fn is_news(indices: &HashMap<String, i32>, told: &[(String, i32)]) -> bool {
-    told.iter().any(|(subscription, index)| indices.get(subscription).is_none_or(|known| index > known))
 }
 
 fn watch_out(id: &str, w: &WatchHeld) -> Watch {
@@ -194,8 +70,14 @@ fn watch_out(id: &str, w: &WatchHeld) -> Watch {
     }
 }
 
-fn too_many(message: String) -> ApiError {
-    ApiError::Dss(DssError::TooManySubscriptions(message))
+/// The answer to a watch the core's DP could not make or end.
+pub(super) fn watch_error(e: WatchError) -> ApiError {
+    match e {
+        WatchError::TooMany(message) => ApiError::Dss(DssError::TooManySubscriptions(message)),
+        WatchError::NotFound(message) => ApiError::NotFound(message),
+        WatchError::View(e) => ApiError::Uss(e),
+        WatchError::Call(e) => ApiError::Uss(UssError::Call(e)),
+    }
 }
 
 /// Starts watching an area: a RID subscription at the DSS over it, whose answer names the ISAs already there.
@@ -209,160 +91,32 @@ pub(crate) async fn start_watch(
     auth.require(OPERATOR_SCOPE)?;
     let req: WatchRequest = body.json()?;
     let view = View::parse(&req.view)?;
-    view.scale(&st.rid.protocol.views())?;
+    view.scale(&st.rid.dp.limits())?;
     let seconds = req.duration_s.unwrap_or(DEFAULT_WATCH_S);
     if !(1..=MAX_WATCH_S).contains(&seconds) {
         return Err(ApiError::bad(format!("duration_s must be from 1 to {MAX_WATCH_S} seconds")));
     }
-    let (_, watch) = subscribe(&st, view, Duration::seconds(seconds), WatchKind::Operator).await?;
-    Ok((StatusCode::CREATED, Json(watch)))
-}
-
-/// Subscribes at the DSS over `view` for `duration` and learns the ISAs already there; the watch's id and
-/// description.
-async fn subscribe(
-    st: &Arc<UssState>,
-    view: View,
-    duration: Duration,
-    kind: WatchKind,
-) -> Result<(String, Watch), ApiError> {
-    let now = st.now();
-    {
-        let dp = st.rid.dp.lock();
-        let held: Vec<LatLngRect> = dp.watches.values().map(|w| w.view.rect()).collect();
-        if !subscription_fits(&held, &view.rect()) {
-            return Err(too_many(format!(
-                "this USS already watches {} areas meeting this view, the most F3411 allows over one area",
-                entente_uss::rid::MAX_SUBSCRIPTIONS_PER_AREA
-            )));
-        }
-    }
-    let end = now + duration;
-    let subscription_id = uuid::Uuid::new_v4().to_string();
-    let extents = view.volume(Interval { lo: Some(now), hi: Some(end) })?;
-    let rid = st.rid.protocol;
-    let url = format!("{}{}/subscriptions/{subscription_id}", st.config.dss_url, rid.dss_prefix());
-    let reply = rid.put_subscription(st, &url, &extents).await?;
-    if reply.status == 429 {
-        return Err(too_many(
-            "the DSS holds the most subscriptions of this USS over part of the view".into(),
-        ));
-    }
-    if !reply.is_success() {
-        return Err(reply.unexpected());
-    }
-    let Subscribed { version, notification_index: index, present } = rid.subscribed(&reply)?;
-    let id = uuid::Uuid::new_v4().to_string();
-    let told = [(subscription_id.clone(), index)];
-    let held = WatchHeld { kind, view, subscription_id, version, end };
-    let watch = watch_out(&id, &held);
-    let mut dp = st.rid.dp.lock();
-    for isa in present.into_iter().filter(|i| i.owner != st.config.identity) {
-        match dp.isas.get_mut(&isa.id) {
-            // Known as it is: only this subscription's index is new.
-            Some(known) if known.version == isa.version && known.live => note(&mut known.indices, &told),
-            // Unknown, or changed since last heard of (its extents unknown until a notification tells them).
-            _ => dp.learn(isa, None, &told),
-        }
-    }
-    dp.watches.insert(id.clone(), held);
-    Ok((id, watch))
-}
-
-/// A watch covering `view` for at least another second: one already held, or a new one of `kind` for `duration`,
-/// as a display asked for an area it did not watch, or an aircraft this USS flies needs watched around it. The new
-/// one is as wide as the SPs still answer a poll for, so the views a display moves through nearby (or the
-/// aircraft flying near each other) share it instead of piling up subscriptions.
-pub(super) async fn ensure_watch(
-    st: &Arc<UssState>,
-    view: View,
-    duration: Duration,
-    kind: WatchKind,
-) -> Result<(), ApiError> {
-    let soon = st.now() + Duration::seconds(1);
-    let held = st.rid.dp.lock().watches.values().any(|w| w.end > soon && w.view.covers(&view));
-    if held {
-        return Ok(());
-    }
-    let limits = st.rid.protocol.views();
-    // Widening every side by m grows the diagonal by at most 2√2·m; 2% is left for SPs measuring on the
-    // ellipsoid rather than the sphere.
-    let margin =
-        (limits.max_diagonal_m * 0.98 - view.diagonal_m()).max(0.0) / (2.0 * std::f64::consts::SQRT_2);
-    let wide = view.widened(margin)?;
-    let view = if wide.scale(&limits).is_ok() { wide } else { view };
-    // At the per-area limit, the display's watch there that would end first gives way.
-    let evict = {
-        let dp = st.rid.dp.lock();
-        let held: Vec<LatLngRect> = dp.watches.values().map(|w| w.view.rect()).collect();
-        if subscription_fits(&held, &view.rect()) {
-            None
-        } else {
-            dp.watches
-                .iter()
-                .filter(|(_, w)| w.kind == WatchKind::Display && w.view.rect().intersects(&view.rect()))
-                .min_by_key(|(_, w)| w.end)
-                .map(|(id, _)| id.clone())
-        }
-    };
-    if let Some(id) = evict {
-        unsubscribe(st, &id).await?;
-    }
-    subscribe(st, view, duration, kind).await.map(|_| ())
-}
-
-/// How long a watch around flying aircraft lasts before a new one replaces it: short, since one a killed run
-/// left stays at the DSS until it ends and counts towards the per-area limit.
-const FLYING_WATCH_S: i64 = 600;
-
-/// Keeps every aircraft this USS flies (its operators' flights and replayed or injected traffic) watched: a watch
-/// covering the aircraft and a quarter of the widest view on each side of it, made when none does (as wide as
-/// SPs answer, so aircraft flying near each other share it), and ended once it holds none of them. Peers'
-/// aircraft near them are then polled and reach tactical detection with no operator watching.
-pub(super) async fn follow_flying(st: &Arc<UssState>) {
-    let positions = sp::flying_positions(st);
-    let limits = st.rid.protocol.views();
-    // Half of what `ensure_watch` widens a point to, so an aircraft gets a new watch before it nears an edge.
-    let reach_m = limits.max_diagonal_m * 0.98 / (2.0 * std::f64::consts::SQRT_2) / 2.0;
-    for at in &positions {
-        let near = match View::new(*at, *at).and_then(|v| v.widened(reach_m)) {
-            Ok(near) => near,
-            Err(e) => {
-                tracing::debug!(error = %e, "no watch around an aircraft off the globe");
-                continue;
-            }
-        };
-        if let Err(e) = ensure_watch(st, near, Duration::seconds(FLYING_WATCH_S), WatchKind::Flying).await {
-            tracing::warn!(error = %e, "watching around an aircraft this USS flies failed");
-        }
-    }
-    let idle: Vec<String> = st
+    let (id, held) = st
         .rid
         .dp
-        .lock()
-        .watches
-        .iter()
-        .filter(|(_, w)| w.kind == WatchKind::Flying && !positions.iter().any(|p| w.view.contains(*p)))
-        .map(|(id, _)| id.clone())
-        .collect();
-    for id in idle {
-        if let Err(e) = unsubscribe(st, &id).await {
-            tracing::warn!(error = %e, "ending a watch around aircraft no longer flying failed");
-        }
-    }
+        .subscribe(view, Duration::seconds(seconds), WatchKind::Operator)
+        .await
+        .map_err(watch_error)?;
+    Ok((StatusCode::CREATED, Json(watch_out(&id, &held))))
+}
+
+/// Keeps every aircraft this USS flies (its operators' flights and replayed or injected traffic) watched, as the
+/// core's DP round does, then polls the SPs it asks for. Peers' aircraft near them are then polled and reach
+/// tactical detection with no operator watching.
+pub(super) async fn tick(st: &Arc<UssState>) {
+    let flying = st.rid.sp.flying_at(sp::last_position);
+    let polls = st.rid.dp.tick(&flying).await;
+    poll(st, polls).await;
 }
 
 /// Polls now every SP whose live ISA meets `view`, for a minute of recent positions there.
 pub(super) async fn poll_view(st: &Arc<UssState>, view: View) {
-    let bases: BTreeSet<String> = st
-        .rid
-        .dp
-        .lock()
-        .isas
-        .values()
-        .filter(|i| i.live && (i.rects.is_empty() || i.rects.iter().any(|r| r.intersects(&view.rect()))))
-        .map(|i| i.flights_url.clone())
-        .collect();
+    let bases = st.rid.dp.serving_in(&view);
     let mut tasks = JoinSet::new();
     for base in bases {
         tasks.spawn(poll_one(st.clone(), base, view, true));
@@ -377,9 +131,9 @@ pub(crate) async fn list_watches(
     auth: Auth,
 ) -> Result<Json<WatchList>, ApiError> {
     auth.require(OPERATOR_SCOPE)?;
-    let dp = st.rid.dp.lock();
     // The watches around this USS's own aircraft are its own business, kept in line with what it flies.
-    let listed = dp.watches.iter().filter(|(_, w)| w.kind != WatchKind::Flying);
+    let watches = st.rid.dp.watches();
+    let listed = watches.iter().filter(|(_, w)| w.kind != WatchKind::Flying);
     Ok(Json(WatchList { watches: listed.map(|(id, w)| watch_out(id, w)).collect() }))
 }
 
@@ -392,35 +146,12 @@ pub(crate) async fn end_watch(
     Path(id): Path<String>,
 ) -> Result<Json<Watch>, ApiError> {
     auth.require(OPERATOR_SCOPE)?;
-    let flying = st.rid.dp.lock().watches.get(&id).is_some_and(|w| w.kind == WatchKind::Flying);
+    let flying = st.rid.dp.watch(&id).is_some_and(|w| w.kind == WatchKind::Flying);
     if flying {
         return Err(ApiError::NotFound(format!("watch {id}: not found")));
     }
-    Ok(Json(unsubscribe(&st, &id).await?))
-}
-
-/// Ends watch `id`: its subscription is deleted at the DSS (already gone there is fine).
-async fn unsubscribe(st: &UssState, id: &str) -> Result<Watch, ApiError> {
-    let (url, watch) = {
-        let dp = st.rid.dp.lock();
-        let w = dp.watches.get(id).ok_or_else(|| ApiError::NotFound(format!("watch {id}: not found")))?;
-        let url = format!(
-            "{}{}/subscriptions/{}/{}",
-            st.config.dss_url,
-            st.rid.protocol.dss_prefix(),
-            w.subscription_id,
-            w.version
-        );
-        (url, watch_out(id, w))
-    };
-    let scope = st.rid.protocol.dp_scope();
-    let reply =
-        st.client.send_scoped(Method::DELETE, &url, scope, None::<&()>, st.config.dss_timeout).await?;
-    if reply.status != 404 && !reply.is_success() {
-        return Err(reply.unexpected());
-    }
-    st.rid.dp.lock().watches.remove(id);
-    Ok(watch)
+    let held = st.rid.dp.unsubscribe(&id).await.map_err(watch_error)?;
+    Ok(Json(watch_out(&id, &held)))
 }
 
 /// F3411-22a `POST /uss/identification_service_areas/{id}`: an SP tells of its ISA. Only the ISA's owner may, a
@@ -444,10 +175,8 @@ pub(crate) async fn notified_isa(
     take_notification(&st, &caller.manager, &id, area, extents, &told)
 }
 
-/// The rules of an ISA notification in either version, from `sender` (the token's subject) about ISA `id`;
-/// `told` names the subscriptions it is for, each with its notification index (none named is a 400). It is news
-/// when one of them is a subscription this USS holds and tells of this ISA with an index higher than that
-/// subscription told before; one for subscriptions this USS does not hold (ended, or never its) changes nothing.
+/// An ISA notification in either version, from `sender` (the token's subject) about ISA `id`, taken by the core's
+/// DP; when it withdrew an ISA, the flights its SP no longer backs are dropped.
 pub(super) fn take_notification(
     st: &UssState,
     sender: &str,
@@ -456,99 +185,23 @@ pub(super) fn take_notification(
     extents: Option<Volume>,
     told: &[(String, i32)],
 ) -> Result<StatusCode, ApiError> {
-    if told.is_empty() {
-        return Err(ApiError::bad("subscriptions must name at least one subscription"));
-    }
-    if let Some(area) = &area {
-        if area.id != id {
-            return Err(ApiError::bad(format!("service_area.id {} differs from the path's {id}", area.id)));
-        }
-        if area.owner != sender {
-            return Err(ApiError::Forbidden(format!(
-                "service_area.owner is {}, but the notification comes from {sender}",
-                area.owner
-            )));
-        }
-    }
-    let mut dp = st.rid.dp.lock();
-    if let Some(known) = dp.isas.get(id) {
-        if known.owner != sender {
-            return Err(ApiError::Forbidden(format!(
-                "identification service area {id} belongs to {}, not {sender}",
-                known.owner
-            )));
-        }
-        if let Some(area) = &area
-            && area.version == known.version
-            && extents != known.extents
-        {
-            return Err(ApiError::Conflict(format!(
-                "version {} of identification service area {id} arrived before with other extents",
-                area.version
-            )));
-        }
-    }
-    let held: HashSet<&str> = dp.watches.values().map(|w| w.subscription_id.as_str()).collect();
-    let told: Vec<(String, i32)> = told.iter().filter(|(s, _)| held.contains(s.as_str())).cloned().collect();
-    if told.is_empty() || dp.isas.get(id).is_some_and(|known| !is_news(&known.indices, &told)) {
-        tracing::debug!(isa = id, ?told, "an older notification of an ISA ignored");
-        return Ok(StatusCode::NO_CONTENT);
-    }
-    match area {
-        Some(area) if area.owner != st.config.identity => dp.learn(area, extents, &told),
-        Some(_) => {}
-        None => {
-            if let Some(known) = dp.isas.get_mut(id) {
-                known.live = false;
-                note(&mut known.indices, &told);
-            }
-            dp.prune(st.now());
-        }
+    let withdrew = st.rid.dp.notified(sender, id, area, extents, told).map_err(|e| match e {
+        NotificationRefused::Invalid(message) => ApiError::bad(message),
+        NotificationRefused::NotOwner(message) => ApiError::Forbidden(message),
+        NotificationRefused::Contradicts(message) => ApiError::Conflict(message),
+    })?;
+    if withdrew {
+        st.rid.display.lock().prune(&st.rid.dp.serving(), st.now());
     }
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// One poll per SP: the next watch (in turn) that meets one of its ISAs.
-pub(super) async fn poll(st: &Arc<UssState>) {
-    let now = st.now();
-    let jobs: Vec<(String, View, bool)> = {
-        let mut dp = st.rid.dp.lock();
-        dp.prune(now);
-        let mut by_base: BTreeMap<String, Vec<LatLngRect>> = BTreeMap::new();
-        let mut anywhere: HashSet<String> = HashSet::new();
-        for isa in dp.isas.values().filter(|i| i.live) {
-            if isa.rects.is_empty() {
-                anywhere.insert(isa.flights_url.clone());
-            }
-            by_base.entry(isa.flights_url.clone()).or_default().extend(isa.rects.iter().copied());
-        }
-        let Display { watches, polled, .. } = &mut *dp;
-        by_base
-            .into_iter()
-            .filter_map(|(base, rects)| {
-                let meeting: Vec<(&String, &WatchHeld)> = watches
-                    .iter()
-                    .filter(|(_, w)| {
-                        anywhere.contains(&base) || rects.iter().any(|r| r.intersects(&w.view.rect()))
-                    })
-                    .collect();
-                if meeting.is_empty() {
-                    return None;
-                }
-                let state = polled.entry(base.clone()).or_default();
-                if !state.ready(now) {
-                    return None;
-                }
-                let (watch_id, watch) = meeting[state.next % meeting.len()];
-                state.next = state.next.wrapping_add(1);
-                let first = state.seen.insert(watch_id.clone());
-                Some((base, watch.view, first))
-            })
-            .collect()
-    };
+/// The polls a round of the core's DP asks for, one per SP, at once.
+async fn poll(st: &Arc<UssState>, polls: Vec<Poll>) {
+    st.rid.display.lock().prune(&st.rid.dp.serving(), st.now());
     let mut tasks = JoinSet::new();
-    for (base, view, first) in jobs {
-        tasks.spawn(poll_one(st.clone(), base, view, first));
+    for Poll { flights_url, view, first } in polls {
+        tasks.spawn(poll_one(st.clone(), flights_url, view, first));
     }
     while tasks.join_next().await.is_some() {}
 }
@@ -562,9 +215,7 @@ async fn poll_one(st: Arc<UssState>, base: String, view: View, first: bool) {
     let answer = match answer {
         Ok(answer) => answer,
         Err(e) => {
-            let now = st.now();
-            let first = st.rid.dp.lock().polled.get_mut(&base).is_some_and(|p| p.failed(now));
-            if first {
+            if st.rid.dp.poll_failed(&base) {
                 tracing::warn!(sp = base, error = %e, "polling a Remote ID service provider failed; retrying less often");
             } else {
                 tracing::debug!(sp = base, error = %e, "polling a Remote ID service provider failed again");
@@ -572,15 +223,14 @@ async fn poll_one(st: Arc<UssState>, base: String, view: View, first: bool) {
             return;
         }
     };
-    if st.rid.dp.lock().polled.get_mut(&base).is_some_and(PollState::answered) {
+    if st.rid.dp.poll_answered(&base) {
         tracing::info!(sp = base, "a Remote ID service provider answers again");
     }
     let now = st.now();
     let mut fresh = Vec::new();
     {
-        let mut dp = st.rid.dp.lock();
-        let provider =
-            dp.isas.values().find(|i| i.flights_url == base).map(|i| i.owner.clone()).unwrap_or_default();
+        let provider = st.rid.dp.provider(&base);
+        let mut dp = st.rid.display.lock();
         let reported: HashSet<&str> = answer.flights.iter().map(|f| f.id.as_str()).collect();
         // A flight last seen in this view that the SP no longer reports there has left it or ended.
         dp.tracks.retain(|(b, id), t| {
@@ -652,7 +302,7 @@ pub(crate) async fn display(
     let p = params(query)?;
     let view =
         View::parse(p.get("view").ok_or_else(|| ApiError::bad("view is required: lat1,lng1,lat2,lng2"))?)?;
-    let scale = view.scale(&st.rid.protocol.views())?;
+    let scale = view.scale(&st.rid.dp.limits())?;
     let now = st.now();
     let seen = seen(&st, &view, now);
     let (flights, clusters) = match scale {
@@ -700,7 +350,7 @@ pub(super) fn seen(st: &UssState, view: &View, now: Timestamp) -> Vec<Seen> {
     for s in &mut seen {
         s.provider.clone_from(&st.config.identity);
     }
-    seen.extend(st.rid.dp.lock().tracks.iter().map(|((_, id), t)| Seen {
+    seen.extend(st.rid.display.lock().tracks.iter().map(|((_, id), t)| Seen {
         id: id.clone(),
         provider: t.provider.clone(),
         simulated: t.simulated,
@@ -719,8 +369,8 @@ pub(super) fn clusters_in(view: &View, seen: &[Seen]) -> Vec<DisplayCluster> {
 
 /// Where the SP that reported peer flight `id` serves its details, if a peer reported it.
 pub(super) fn details_url(st: &UssState, id: &str) -> Option<String> {
-    let dp = st.rid.dp.lock();
-    dp.tracks.keys().find(|(_, flight)| flight == id).map(|(base, _)| format!("{base}/{id}/details"))
+    let display = st.rid.display.lock();
+    display.tracks.keys().find(|(_, flight)| flight == id).map(|(base, _)| format!("{base}/{id}/details"))
 }
 
 /// Fetches a peer flight's details from `url`, as a display provider.
@@ -731,48 +381,4 @@ pub(super) async fn peer_details(st: &UssState, url: &str) -> Result<GetFlightDe
         return Err(reply.unexpected());
     }
     reply.json()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn told(subscription: &str, index: i32) -> Vec<(String, i32)> {
-        vec![(subscription.to_owned(), index)]
-    }
-
-    #[test]
-    fn notification_order_is_judged_per_subscription() {
-        let mut indices = HashMap::new();
-        note(&mut indices, &told("s1", 5));
-        assert!(!is_news(&indices, &told("s1", 5)) && !is_news(&indices, &told("s1", 3)));
-        assert!(is_news(&indices, &told("s1", 6)));
-        // A new subscription counts from its own start: its first notification is news whatever s1 told.
-        assert!(is_news(&indices, &told("s2", 1)));
-        note(&mut indices, &[("s2".to_owned(), 1), ("s1".to_owned(), 2)]);
-        assert_eq!((indices.get("s1"), indices.get("s2")), (Some(&5), Some(&1)), "each keeps its highest");
-        assert!(!is_news(&indices, &told("s2", 1)));
-    }
-
-    #[test]
-    fn an_sp_that_does_not_answer_is_polled_ever_less_often_and_reported_once() {
-        let t0: Timestamp = "2030-01-01T00:00:00Z".parse().expect("a valid time");
-        let mut sp = PollState::default();
-        assert!(sp.ready(t0));
-        let mut waits = Vec::new();
-        let mut warnings = 0;
-        let mut now = t0;
-        for _ in 0..10 {
-            warnings += usize::from(sp.failed(now));
-            let retry = sp.retry_at.expect("a retry time after a failure");
-            assert!(!sp.ready(retry - Duration::milliseconds(1)) && sp.ready(retry));
-            waits.push((retry - now).num_seconds());
-            now = retry;
-        }
-        assert_eq!(waits, [2, 4, 8, 16, 32, 60, 60, 60, 60, 60]);
-        assert_eq!(warnings, 1, "one warning per outage");
-        assert!(sp.answered(), "an answer ends the outage");
-        assert!(sp.ready(now) && !sp.answered());
-        assert!(sp.failed(now), "the next outage is reported again");
-    }
 }

@@ -6,7 +6,9 @@
 use std::sync::Arc;
 
 use entente_uss::rid::ViewLimits;
-use entente_uss::service::rid::{IsaChange, IsaChanged, IsaRef, RidDss};
+use entente_uss::service::rid::{
+    IsaChange, IsaChanged, IsaRef, IsaSummary, RidDss, Subscribed, Subscription,
+};
 use entente_uss::service::{BoxFuture, CallError};
 use entente_uss::{Timestamp, Volume};
 use entente_wire::rid::RidSubscriberToNotify;
@@ -16,7 +18,6 @@ use reqwest::Method;
 use serde::Serialize;
 
 use super::RidVersion;
-use super::dp::IsaSummary;
 use crate::error::ApiError;
 use crate::rid::{v19::V19, v22a::V22a};
 use crate::uss::client::Reply;
@@ -109,6 +110,10 @@ pub(super) struct HttpRidDss {
 }
 
 impl HttpRidDss {
+    fn subscription_url(&self, id: &str) -> String {
+        format!("{}{}/subscriptions/{id}", self.links.config.dss_url, self.protocol.dss_prefix())
+    }
+
     fn isa_url(&self, id: &str) -> String {
         format!(
             "{}{}/identification_service_areas/{id}",
@@ -169,14 +174,46 @@ impl RidDss for HttpRidDss {
             rid.isa_changed(links, id, &reply, extent).map(IsaChange::Changed).map_err(call_error)
         })
     }
-}
 
-/// What the DSS answered to a subscription's PUT.
-pub(super) struct Subscribed {
-    pub version: String,
-    pub notification_index: i32,
-    /// The ISAs already in its area.
-    pub present: Vec<IsaSummary>,
+    fn put_subscription<'a>(
+        &'a self,
+        id: &'a str,
+        extents: &'a Volume,
+    ) -> BoxFuture<'a, Result<Subscription, CallError>> {
+        Box::pin(async move {
+            let (links, rid) = (&self.links, self.protocol);
+            let url = self.subscription_url(id);
+            let reply = rid.put_subscription(links, &url, extents).await.map_err(call_error)?;
+            if reply.status == 429 {
+                return Ok(Subscription::TooMany);
+            }
+            if !reply.is_success() {
+                return Err(call_error(reply.unexpected()));
+            }
+            rid.subscribed(&reply).map(Subscription::Made).map_err(call_error)
+        })
+    }
+
+    fn delete_subscription<'a>(
+        &'a self,
+        id: &'a str,
+        version: &'a str,
+    ) -> BoxFuture<'a, Result<(), CallError>> {
+        Box::pin(async move {
+            let (links, rid) = (&self.links, self.protocol);
+            let url = format!("{}/{version}", self.subscription_url(id));
+            let reply = links
+                .client
+                .send_scoped(Method::DELETE, &url, rid.dp_scope(), None::<&()>, links.config.dss_timeout)
+                .await
+                .map_err(call_error)?;
+            // Already gone at the DSS is what was asked for.
+            if reply.status != 404 && !reply.is_success() {
+                return Err(call_error(reply.unexpected()));
+            }
+            Ok(())
+        })
+    }
 }
 
 /// The ISAs a subscription's answer names, as the DP keeps them. One the DSS describes wrongly is the DSS's fault,

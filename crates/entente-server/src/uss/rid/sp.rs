@@ -180,21 +180,9 @@ fn flights_out(
     GetFlightsResponse { timestamp: time_out(now), flights, no_isas_present }
 }
 
-/// Where each aircraft this SP reports and that still flies is: its last position, or before its first the centre
-/// of where it is declared to fly.
-pub(super) fn flying_positions(st: &UssState) -> Vec<entente_geo::LatLng> {
-    st.rid.sp.read(|aircraft, _| {
-        aircraft
-            .values()
-            .filter(|a| a.ended.is_none())
-            .filter_map(|a| {
-                a.data.fixes.last().map(|f| f.at).or_else(|| {
-                    let r = a.area.first()?.outline.bounding_rects().into_iter().next()?;
-                    Some(entente_geo::LatLng::new((r.lat_lo + r.lat_hi) / 2.0, (r.lng_lo + r.lng_hi) / 2.0))
-                })
-            })
-            .collect()
-    })
+/// Where an aircraft this SP reports was last: what the core's SP needs to keep it watched around.
+pub(super) fn last_position(reported: &Reported) -> Option<entente_geo::LatLng> {
+    reported.fixes.last().map(|f| f.at)
 }
 
 /// This SP's own flights, replayed and injected aircraft with their last minute of positions (no provider set).

@@ -11,6 +11,7 @@ use chrono::Duration;
 use entente_geo::LatLng;
 use entente_uss::Timestamp;
 use entente_uss::rid::{Fix, MIN_REFRESH_HZ, NEAR_REAL_TIME_S, Scale, View, recent_in_view, slow_updates};
+use entente_uss::service::rid::WatchKind;
 use entente_wire::interuss::rid::{
     ChangeTestResponse, CreateTestParameters, DeleteTestResponse, GetDetailsResponse, GetDisplayDataResponse,
     InjectedDetails, InjectedState, ObservedFlight, ObservedOperator, ObservedPath, ObservedPosition,
@@ -354,8 +355,11 @@ pub(crate) async fn display_data(
     let view =
         View::parse(p.get("view").ok_or_else(|| ApiError::bad("view is required: lat1,lng1,lat2,lng2"))?)?;
     let scale = view.scale(&st.rid.protocol.views())?;
-    dp::ensure_watch(&st, view, Duration::seconds(OBSERVATION_SUBSCRIPTION_S), dp::WatchKind::Display)
-        .await?;
+    st.rid
+        .dp
+        .ensure_watch(view, Duration::seconds(OBSERVATION_SUBSCRIPTION_S), WatchKind::Display)
+        .await
+        .map_err(dp::watch_error)?;
     dp::poll_view(&st, view).await;
     let now = st.now();
     let seen = dp::seen(&st, &view, now);

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use chrono::Duration;
 use entente_uss::rid::{NEAR_REAL_TIME_S, V19_VIEWS, View, ViewLimits};
 use entente_uss::service::BoxFuture;
-use entente_uss::service::rid::IsaChanged;
+use entente_uss::service::rid::{IsaChanged, IsaSummary, Subscribed};
 use entente_uss::{Timestamp, Volume};
 use entente_wire::rid::ServiceArea;
 use entente_wire::rid::v19::{
@@ -23,7 +23,7 @@ use entente_wire::time_out;
 use reqwest::Method;
 use serde_json::Value;
 
-use super::protocol::{RidProtocol, Subscribed, isa_changed, present};
+use super::protocol::{RidProtocol, isa_changed, present};
 use super::{dp, sp};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
@@ -151,8 +151,8 @@ impl RidProtocol for V19 {
 }
 
 /// The ISA as the DP keeps it, from F3411-19's form.
-fn summary(isa: &IdentificationServiceArea) -> Result<dp::IsaSummary, ApiError> {
-    Ok(dp::IsaSummary {
+fn summary(isa: &IdentificationServiceArea) -> Result<IsaSummary, ApiError> {
+    Ok(IsaSummary {
         id: isa.id.clone(),
         owner: isa.owner.clone(),
         flights_url: isa.flights_url.trim_end_matches('/').to_owned(),

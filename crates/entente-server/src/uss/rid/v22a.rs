@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use entente_uss::rid::{NEAR_REAL_TIME_S, V22A_VIEWS, ViewLimits};
 use entente_uss::service::BoxFuture;
-use entente_uss::service::rid::IsaChanged;
+use entente_uss::service::rid::{IsaChanged, IsaSummary, Subscribed};
 use entente_uss::{Timestamp, Volume};
 use entente_wire::rid::ServiceArea;
 use entente_wire::rid::v22a::{
@@ -15,8 +15,7 @@ use entente_wire::rid::v22a::{
 use entente_wire::volume_out;
 use reqwest::Method;
 
-use super::dp::IsaSummary;
-use super::protocol::{RidProtocol, Subscribed, isa_changed, present};
+use super::protocol::{RidProtocol, isa_changed, present};
 use crate::error::ApiError;
 use crate::rid::RidWire;
 use crate::rid::v22a::{DP, SP, V22a};

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use entente_dss::{Clock, EntityId};
+use entente_geo::LatLng;
 use parking_lot::Mutex;
 
 use super::{IsaChange, IsaChanged, IsaRecords, RidDss};
@@ -118,6 +119,23 @@ impl<T: Default + Send + 'static> RidSp<T> {
     pub fn read<R>(&self, read: impl FnOnce(&HashMap<String, SpAircraft<T>>, &[HeldIsa]) -> R) -> R {
         let state = self.state.lock();
         read(&state.aircraft, &state.isas)
+    }
+
+    /// Where each aircraft that still flies is: its last position as `last` reads it from what the edge keeps
+    /// beside it, or before its first the centre of where it is declared to fly.
+    pub fn flying_at(&self, last: impl Fn(&T) -> Option<LatLng>) -> Vec<LatLng> {
+        self.state
+            .lock()
+            .aircraft
+            .values()
+            .filter(|a| a.ended.is_none())
+            .filter_map(|a| {
+                last(&a.data).or_else(|| {
+                    let r = a.area.first()?.outline.bounding_rects().into_iter().next()?;
+                    Some(LatLng::new((r.lat_lo + r.lat_hi) / 2.0, (r.lng_lo + r.lng_hi) / 2.0))
+                })
+            })
+            .collect()
     }
 
     /// Aircraft `id` stopped flying now (replayed traffic that played its last sample).

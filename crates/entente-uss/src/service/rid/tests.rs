@@ -11,6 +11,7 @@ use parking_lot::Mutex;
 
 use super::*;
 use crate::conflict::tests::{at, cylinder};
+use crate::rid::{V22A_VIEWS, View};
 use crate::service::{BoxFuture, CallError};
 use crate::store::StoreError;
 
@@ -35,6 +36,10 @@ struct FakeRidDss {
     failing: Mutex<Vec<String>>,
     /// How many subscribers were told of changes.
     notified: Arc<Mutex<usize>>,
+    /// The subscriptions held, by id, with their version.
+    subscriptions: Mutex<HashMap<String, String>>,
+    /// The ISAs a new subscription's answer names.
+    present: Mutex<Vec<IsaSummary>>,
 }
 
 impl FakeRidDss {
@@ -96,6 +101,30 @@ impl RidDss for FakeRidDss {
             }))
         })();
         Box::pin(async move { outcome })
+    }
+
+    fn put_subscription<'a>(
+        &'a self,
+        id: &'a str,
+        _extents: &'a Volume,
+    ) -> BoxFuture<'a, Result<Subscription, CallError>> {
+        self.subscriptions.lock().insert(id.to_owned(), "1".to_owned());
+        let present = self.present.lock().clone();
+        Box::pin(async move {
+            Ok(Subscription::Made(Subscribed { version: "1".to_owned(), notification_index: 0, present }))
+        })
+    }
+
+    fn delete_subscription<'a>(
+        &'a self,
+        id: &'a str,
+        version: &'a str,
+    ) -> BoxFuture<'a, Result<(), CallError>> {
+        let mut subscriptions = self.subscriptions.lock();
+        if subscriptions.get(id).is_some_and(|v| v == version) {
+            subscriptions.remove(id);
+        }
+        Box::pin(async { Ok(()) })
     }
 }
 
@@ -270,4 +299,116 @@ async fn replayed_traffic_keeps_its_isa_until_it_ends() {
     s.clock.advance(Duration::seconds(61));
     s.sp.tick(&HashMap::new()).await.expect("a round after it ended");
     assert!(held(&s.sp).is_empty());
+}
+
+fn dp(dss: &Arc<FakeRidDss>, clock: &Arc<ManualClock>) -> RidDp {
+    RidDp::new(ME.to_owned(), V22A_VIEWS, dss.clone(), clock.clone())
+}
+
+/// The subscriptions of watches of `kind` the DP holds.
+fn watched(dp: &RidDp, kind: WatchKind) -> Vec<String> {
+    dp.watches().into_iter().filter(|(_, w)| w.kind == kind).map(|(_, w)| w.subscription_id).collect()
+}
+
+fn other_isa(version: &str) -> IsaSummary {
+    IsaSummary {
+        id: "isa-1".to_owned(),
+        owner: OTHER.to_owned(),
+        flights_url: "https://uss2.example/uss/flights".to_owned(),
+        version: version.to_owned(),
+        end: at(60),
+    }
+}
+
+fn told(subscription: &str, index: i32) -> Vec<(String, i32)> {
+    vec![(subscription.to_owned(), index)]
+}
+
+#[tokio::test]
+async fn a_notification_not_newer_for_its_subscription_is_ignored_and_the_same_index_for_another_is_taken() {
+    let (dss, clock) = (Arc::new(FakeRidDss::default()), Arc::new(ManualClock::new(at(0))));
+    let dp = dp(&dss, &clock);
+    let view = View::parse("46.49,6.99,46.51,7.01").expect("a view");
+    for _ in 0..2 {
+        dp.subscribe(view, Duration::minutes(30), WatchKind::Operator).await.expect("a watch");
+    }
+    let subs = watched(&dp, WatchKind::Operator);
+    let (s1, s2) = (&subs[0], &subs[1]);
+    let url = other_isa("1").flights_url;
+    let notify = |area: Option<IsaSummary>, told: Vec<(String, i32)>| {
+        dp.notified(OTHER, "isa-1", area, None, &told).expect("a notification from the ISA's owner")
+    };
+    notify(Some(other_isa("1")), told(s1, 5));
+    assert!(dp.serving().contains(&url), "the ISA is learnt");
+    // The ISA is deleted, told by s1 with an index it told already, then an older one: neither is news.
+    for index in [5, 4] {
+        notify(None, told(s1, index));
+        assert!(dp.serving().contains(&url), "index {index} of s1 is not news");
+    }
+    // The same index through s2, which never told of the ISA, is.
+    assert!(notify(None, told(s2, 5)), "the ISA is withdrawn");
+    assert!(dp.serving().is_empty());
+    // A notification for a subscription this USS does not hold changes nothing.
+    notify(Some(other_isa("2")), told("not-mine", 9));
+    assert!(dp.serving().is_empty());
+}
+
+#[tokio::test]
+async fn an_activated_flight_is_watched_around_with_no_operator_watching_and_unwatched_once_it_ends() {
+    let s = sp(&[]);
+    let dp = dp(&s.dss, &s.clock);
+    let flights = flying(&[("f", cylinder(7.0, (0.0, 100.0), (0, 30)))]);
+    s.sp.tick(&flights).await.expect("a round of the SP");
+    let flying_at = s.sp.flying_at(|_| None);
+    assert_eq!(flying_at.len(), 1, "the flight is where its area is before its first position");
+    dp.tick(&flying_at).await;
+    let around = watched(&dp, WatchKind::Flying);
+    assert_eq!(around.len(), 1, "one watch around the flight");
+    assert_eq!(s.dss.subscriptions.lock().keys().collect::<Vec<_>>(), [&around[0]], "subscribed at the DSS");
+    let watch = dp.watches().remove(0).1;
+    assert!(watch.view.contains(flying_at[0]));
+    // Another round with the flight still there keeps the watch as it is.
+    dp.tick(&flying_at).await;
+    assert_eq!(watched(&dp, WatchKind::Flying), around);
+    // The flight ends: the watch around it goes, at the DSS too.
+    s.sp.tick(&HashMap::new()).await.expect("a round after the end");
+    let flying_at = s.sp.flying_at(|_| None);
+    assert!(flying_at.is_empty());
+    dp.tick(&flying_at).await;
+    assert!(dp.watches().is_empty() && s.dss.subscriptions.lock().is_empty(), "unwatched once it ended");
+}
+
+#[tokio::test]
+async fn at_the_subscription_limit_an_observed_view_replaces_the_watch_a_display_made_not_an_operators() {
+    let (dss, clock) = (Arc::new(FakeRidDss::default()), Arc::new(ManualClock::new(at(0))));
+    let dp = dp(&dss, &clock);
+    let here = View::parse("46.49,6.99,46.51,7.01").expect("a view");
+    for _ in 1..crate::rid::MAX_SUBSCRIPTIONS_PER_AREA {
+        dp.subscribe(here, Duration::minutes(30), WatchKind::Operator).await.expect("an operator's watch");
+    }
+    let made = |minutes| dp.subscribe(here, Duration::minutes(minutes), WatchKind::Display);
+    let (on_demand, _) = made(10).await.expect("a display's watch");
+    let full = made(20).await;
+    assert!(matches!(full, Err(WatchError::TooMany(_))), "the area holds the most: {:?}", full.err());
+    // A view next to it, meeting it but not covered by it, is observed.
+    let observed = View::parse("46.50,7.00,46.52,7.02").expect("a view");
+    dp.ensure_watch(observed, Duration::minutes(5), WatchKind::Display)
+        .await
+        .expect("the observed view watched");
+    let watches = dp.watches();
+    assert!(!watches.iter().any(|(id, _)| *id == on_demand), "the on-demand watch gave way");
+    assert_eq!(watches.iter().filter(|(_, w)| w.kind == WatchKind::Operator).count(), 9, "operators' stay");
+    assert!(watches.iter().any(|(_, w)| w.kind == WatchKind::Display && w.view.covers(&observed)));
+    assert_eq!(dss.subscriptions.lock().len(), crate::rid::MAX_SUBSCRIPTIONS_PER_AREA);
+    // With no display's watch left to give way, the operators' watches are kept and the view is refused.
+    let (id, _) = watches
+        .iter()
+        .find(|(_, w)| w.kind == WatchKind::Display)
+        .expect("the observed view's watch")
+        .clone();
+    dp.unsubscribe(&id).await.expect("ended");
+    dp.subscribe(here, Duration::minutes(30), WatchKind::Operator).await.expect("a tenth operator's watch");
+    let refused = dp.ensure_watch(observed, Duration::minutes(5), WatchKind::Display).await;
+    assert!(matches!(refused, Err(WatchError::TooMany(_))), "{:?}", refused.err());
+    assert_eq!(dss.subscriptions.lock().len(), crate::rid::MAX_SUBSCRIPTIONS_PER_AREA);
 }

@@ -304,4 +304,8 @@ impl Journal for Links {
         self.audit.note(n.observed_at, EventKind::OperatorNotification, &record);
         self.metrics.operator_notification(n.requirement);
     }
+
+    fn tactical_alert(&self, _flight: EntityId) {
+        self.metrics.operator_notification("tactical");
+    }
 }

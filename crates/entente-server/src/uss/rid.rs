@@ -1,13 +1,12 @@
-//! Network Remote ID (ASTM F3411-22a, or F3411-19) in the USS, and the tactical conflict detection it feeds.
+//! Network Remote ID (ASTM F3411-22a, or F3411-19) and tactical conflict detection at the USS's edge.
 //!
-//! As service provider (`sp.rs`) the USS declares ISAs over its active flights (and replayed traffic,
-//! `replay.rs`), one per cluster of nearby aircraft, and serves their positions; as display provider (`dp.rs`) it
-//! subscribes over the areas its users watch and around the aircraft it flies, learns SPs from ISA
-//! notifications, polls them and merges what they report. Every position either role
-//! sees goes to the tactical monitor (`tactical.rs`), whose alerts operators read. The rules (views, clusters,
-//! merging, the ISAs' extents) are `entente_uss::rid`'s; this module moves them over HTTP. Both roles speak the
-//! configured F3411 version through the `RidProtocol` trait (`protocol.rs`), implemented once per version
-//! (`v22a.rs`, `v19.rs`).
+//! The state and rounds are the core's (`entente_uss::service::rid::RidRounds`: the SP's ISAs over what this USS
+//! flies, the DP's watches, the polls of peer SPs merged into one picture, tactical detection of every position
+//! either role sees); this module holds it, runs its round every tick and serves it over HTTP: as service provider
+//! (`sp.rs`, with replayed traffic from `replay.rs`) the flights and details peers ask for, as display provider
+//! (`dp.rs`) the operator's watches, the ISA notifications and the merged display, and the alerts (`tactical.rs`).
+//! Both roles speak the configured F3411 version through the `RidProtocol` trait (`protocol.rs`: the core's
+//! `RidDss` and `RidPeers` ports over it), implemented once per version (`v22a.rs`, `v19.rs`).
 
 pub(crate) mod dp;
 mod protocol;
@@ -21,9 +20,9 @@ mod v22a;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
+use entente_uss::UssError;
 use entente_uss::rid::Fix;
-use entente_uss::service::rid::{RidDp, RidSp, SpRules};
+use entente_uss::service::rid::{Kinematics, RidDp, RidRounds, RidSp, SpRules, TacticalRules};
 use entente_wire::rid::v22a::{RidAircraftPosition, RidAircraftState, RidHeight};
 use entente_wire::{Time, parse_rfc3339, time_out};
 use parking_lot::Mutex;
@@ -77,13 +76,8 @@ impl Default for RidConfig {
 pub(crate) struct RidState {
     /// The F3411 version this USS speaks to the DSS and peers, as `RidConfig::version` chose it.
     protocol: &'static dyn protocol::RidProtocol,
-    /// The SP: the aircraft this USS reports and the ISAs over them.
-    sp: RidSp<sp::Reported>,
-    /// The DP: the areas watched, their subscriptions and the other SPs' ISAs they tell of.
-    dp: RidDp,
-    /// The peers' aircraft the DP's polls reported.
-    display: Mutex<dp::Display>,
-    tactical: Mutex<tactical::Tactical>,
+    /// The core's Remote ID part: the SP, the DP, the peers' aircraft its polls merged and tactical detection.
+    rounds: RidRounds<sp::Reported, Motion>,
     /// Tests injected through InterUSS's testing interface, by test id.
     tests: Mutex<testing::Tests>,
     /// What this SP told its operators about their UAS's reports (missing fields, a slow rate), oldest first.
@@ -94,23 +88,26 @@ impl RidState {
     /// The state of the USS `links` reach the world through, which keeps the ids of the ISAs it declares in its
     /// store.
     pub(crate) fn new(config: &RidConfig, links: &Arc<Links>) -> std::io::Result<RidState> {
-        let tactical = tactical::Tactical::new(config)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let protocol = protocol::for_version(config.version);
+        let identity = &links.config.identity;
+        let clock = &links.config.clock;
         let rules = SpRules {
-            identity: links.config.identity.clone(),
+            identity: identity.clone(),
             retention: config.retention,
             isa_margin_m: config.isa_margin_m,
             max_area_m2: links.config.dss_limits.max_area_m2,
         };
         let dss = Arc::new(protocol::HttpRidDss { links: links.clone(), protocol });
         let earlier = sp::earlier_isas(links)?;
+        let sp = RidSp::new(rules, dss.clone(), links.clone(), clock.clone(), earlier);
+        let dp = RidDp::new(identity.clone(), protocol.views(), dss, clock.clone());
+        let peers = Arc::new(protocol::HttpRidPeers { links: links.clone(), protocol });
+        let tactical = TacticalRules { detection: config.tactical, track_max_age_s: config.track_max_age_s };
+        let rounds = RidRounds::new(identity.clone(), sp, dp, peers, tactical, links.clone(), clock.clone())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         Ok(RidState {
             protocol,
-            sp: RidSp::new(rules, dss.clone(), links.clone(), links.config.clock.clone(), earlier),
-            dp: RidDp::new(links.config.identity.clone(), protocol.views(), dss, links.config.clock.clone()),
-            display: Mutex::new(dp::Display::default()),
-            tactical: Mutex::new(tactical),
+            rounds,
             tests: Mutex::new(testing::Tests::default()),
             notifications: Mutex::new(Vec::new()),
         })
@@ -140,23 +137,23 @@ pub(crate) fn operator_routes() -> Routes<Arc<UssState>> {
         .get("/operator/v1/alerts", tactical::alerts)
 }
 
-/// Brings the ISAs up to date, keeps the own aircraft watched and polls the SPs every tick until the process ends.
+/// Runs the core's Remote ID round (`RidRounds::tick`: the ISAs, the watches around the own aircraft, the polls of
+/// SPs and tactical detection of what they report) every tick until the process ends.
 pub(crate) async fn background(st: Arc<UssState>) {
     let mut ticks = tokio::time::interval(st.config.rid.tick.max(Duration::from_secs(1)));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        if let Err(e) = sp::sync_isa(&st).await {
+        if let Err(e) = st.rid.rounds.tick(&st.core.flights).await {
             tracing::warn!(error = %e, "bringing this USS's ISAs up to date failed");
         }
-        dp::tick(&st).await;
     }
 }
 
 /// Brings this USS's ISAs in line with its flights now rather than at the next round, so a caller that just
 /// activated flights (`entente serve --seed`) knows the DSS holds it.
 pub async fn declare_flights(st: &Arc<UssState>) -> Result<(), ApiError> {
-    sp::sync_isa(st).await
+    st.rid.rounds.declare(&st.core.flights).await.map_err(|e| ApiError::Uss(UssError::Call(e)))
 }
 
 /// Starts replaying `csv` through this USS's SP, as `--replay` asks at startup.
@@ -166,8 +163,7 @@ pub fn replay_csv(st: &Arc<UssState>, csv: &str) -> Result<(), String> {
 
 /// Called with every position report of an operator's flight.
 pub(crate) fn reported(st: &UssState, id: &str, fix: Fix<Motion>) {
-    sp::record(st, id, fix.clone(), false);
-    tactical::observe(st, id, &fix);
+    st.rid.rounds.reported(&st.core.flights, id, fix, false);
 }
 
 /// An operator's telemetry report as Remote ID carries it. F3548 telemetry has no vertical speed, so it is unknown.
@@ -204,6 +200,25 @@ pub(crate) struct Motion {
     pub operational_status: Option<String>,
     pub speed_accuracy: Option<String>,
     pub height: Option<RidHeight>,
+}
+
+/// What tactical detection reads of a position.
+impl Kinematics for Motion {
+    fn alt_m(&self) -> Option<f64> {
+        self.alt_m
+    }
+
+    fn speed_mps(&self) -> Option<f64> {
+        self.speed_mps
+    }
+
+    fn track_deg(&self) -> Option<f64> {
+        self.track_deg
+    }
+
+    fn vertical_speed_mps(&self) -> Option<f64> {
+        self.vertical_speed_mps
+    }
 }
 
 /// A fix as F3411-22a's aircraft position, with its sentinels for unknown values.
@@ -260,13 +275,4 @@ fn fix_in(
             height: p.height.clone(),
         },
     })
-}
-
-/// Seconds since the Unix epoch: the clock tactical detection runs on.
-fn seconds(t: DateTime<Utc>) -> f64 {
-    t.timestamp_micros() as f64 / 1e6
-}
-
-fn instant(seconds: f64) -> Option<DateTime<Utc>> {
-    seconds.is_finite().then(|| Utc.timestamp_micros((seconds * 1e6) as i64).single()).flatten()
 }

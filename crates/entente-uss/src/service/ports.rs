@@ -215,4 +215,6 @@ pub struct UserNotice {
 pub trait Journal: Send + Sync + 'static {
     fn planning_attempt(&self, time: Timestamp, attempt: &Attempt);
     fn operator_notified(&self, notice: &UserNotice);
+    /// Tactical detection added a predicted loss of separation to flight `flight`'s alerts.
+    fn tactical_alert(&self, flight: EntityId);
 }

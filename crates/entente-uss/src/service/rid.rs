@@ -1,16 +1,24 @@
 //! Network Remote ID (ASTM F3411) in the USS core: the service provider's aircraft and the ISAs it keeps at the DSS
-//! over them ([`RidSp`]), and the display provider's watched areas, their subscriptions and the other SPs' ISAs
-//! they tell of ([`RidDp`]), with the DSS and the store behind ports in domain terms, so each F3411 version is one
-//! implementation of [`RidDss`] at the edge and the rounds run the same over HTTP or against a test's fakes. The
-//! rules they apply (clusters, views, merging positions) are `crate::rid`'s.
+//! over them ([`RidSp`]), the display provider's watched areas, their subscriptions and the other SPs' ISAs they
+//! tell of ([`RidDp`]), the peers' aircraft its polls merged and tactical detection over every position seen, run
+//! together by [`RidRounds`]. The DSS, the peer SPs and the store are ports in domain terms ([`RidDss`],
+//! [`RidPeers`], [`IsaRecords`]), so each F3411 version is one implementation at the edge and the rounds run the
+//! same over HTTP or against a test's fakes. The rules they apply (clusters, views, merging positions) are
+//! `crate::rid`'s.
 
+mod display;
 mod dp;
+mod rounds;
 mod sp;
+mod tactical;
 #[cfg(test)]
 mod tests;
 
+pub use display::{PeerFlight, RidPeers, Seen};
 pub use dp::{NotificationRefused, Poll, RidDp, WatchError, WatchHeld, WatchKind};
+pub use rounds::{RidRounds, SpTrack, clusters_of};
 pub use sp::{HeldIsa, RidSp, SpAircraft, SpRules, flying_areas};
+pub use tactical::{Alert, Kinematics, TacticalRules};
 
 use crate::Timestamp;
 use crate::Volume;

@@ -295,6 +295,9 @@ impl Journal for Recorded {
     fn operator_notified(&self, notice: &UserNotice) {
         self.notices.lock().push(notice.clone());
     }
+
+    /// Tactical detection is not part of these tests (the Remote ID rounds' tests count its alerts).
+    fn tactical_alert(&self, _flight: EntityId) {}
 }
 
 struct World {

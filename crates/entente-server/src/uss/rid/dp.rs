@@ -1,9 +1,8 @@
 //! The Remote ID display provider at the edge: the operator's watches and the ISA notifications SPs send, turned
-//! into calls of the core's DP (`entente_uss::service::rid::RidDp`: what is watched and why, the subscriptions,
-//! the other SPs' ISAs and the order of their notifications), the polls of SPs a round asks for, the positions
-//! merged from their answers, and the display operators read.
+//! into calls of the core (`entente_uss::service::rid`: what is watched and why, the subscriptions, the other
+//! SPs' ISAs and the order of their notifications, the peers' aircraft its polls merged), and the display
+//! operators read, converted from what the core says a view shows.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use axum::Json;
@@ -12,8 +11,10 @@ use axum::http::StatusCode;
 use chrono::Duration;
 use entente_dss::DssError;
 use entente_geo::EARTH_RADIUS_M;
-use entente_uss::rid::{Fix, NEAR_REAL_TIME_S, Scale, View, clusters, merge_fixes, recent_in_view, seen_in};
-use entente_uss::service::rid::{IsaSummary, NotificationRefused, Poll, WatchError, WatchHeld, WatchKind};
+use entente_uss::rid::{Fix, NEAR_REAL_TIME_S, Scale, View, recent_in_view};
+use entente_uss::service::rid::{
+    IsaSummary, NotificationRefused, Seen, WatchError, WatchHeld, WatchKind, clusters_of,
+};
 use entente_uss::{Timestamp, UssError, Volume};
 use entente_wire::operator::{
     DisplayCluster, DisplayFlight, DisplayPosition, DisplayResponse, Watch, WatchList, WatchRequest,
@@ -21,9 +22,8 @@ use entente_wire::operator::{
 use entente_wire::rid::v22a::{GetFlightDetailsResponse, PutIdentificationServiceAreaNotificationParameters};
 use entente_wire::{LatLngPoint, time_out, volume_in};
 use reqwest::Method;
-use tokio::task::JoinSet;
 
-use super::{Motion, fix_in, sp, tactical, v22a};
+use super::{Motion, v22a};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
 use crate::rid::v22a::SP;
@@ -36,30 +36,6 @@ use crate::uss::operator::OPERATOR_SCOPE;
 const DEFAULT_WATCH_S: i64 = 3600;
 /// The longest a DSS lets a RID subscription live (NetDSSMaxSubscriptionDuration).
 const MAX_WATCH_S: i64 = 86_400;
-
-struct PeerTrack {
-    provider: String,
-    simulated: bool,
-    aircraft_type: String,
-    fixes: Vec<Fix<Motion>>,
-}
-
-/// The peers' aircraft the polls reported, by where their SP serves flights and their id.
-#[derive(Default)]
-pub(crate) struct Display {
-    tracks: HashMap<(String, String), PeerTrack>,
-}
-
-impl Display {
-    /// Drops positions older than a minute, and the flights of an SP that no longer declares any live ISA
-    /// (`serving`: where those that do serve flights).
-    fn prune(&mut self, serving: &HashSet<String>, now: Timestamp) {
-        for track in self.tracks.values_mut() {
-            merge_fixes(&mut track.fixes, Vec::new(), now, Duration::seconds(NEAR_REAL_TIME_S));
-        }
-        self.tracks.retain(|(base, _), t| serving.contains(base) && !t.fixes.is_empty());
-    }
-}
 
 fn watch_out(id: &str, w: &WatchHeld) -> Watch {
     Watch {
@@ -91,37 +67,19 @@ pub(crate) async fn start_watch(
     auth.require(OPERATOR_SCOPE)?;
     let req: WatchRequest = body.json()?;
     let view = View::parse(&req.view)?;
-    view.scale(&st.rid.dp.limits())?;
+    view.scale(&st.rid.rounds.dp.limits())?;
     let seconds = req.duration_s.unwrap_or(DEFAULT_WATCH_S);
     if !(1..=MAX_WATCH_S).contains(&seconds) {
         return Err(ApiError::bad(format!("duration_s must be from 1 to {MAX_WATCH_S} seconds")));
     }
     let (id, held) = st
         .rid
+        .rounds
         .dp
         .subscribe(view, Duration::seconds(seconds), WatchKind::Operator)
         .await
         .map_err(watch_error)?;
     Ok((StatusCode::CREATED, Json(watch_out(&id, &held))))
-}
-
-/// Keeps every aircraft this USS flies (its operators' flights and replayed or injected traffic) watched, as the
-/// core's DP round does, then polls the SPs it asks for. Peers' aircraft near them are then polled and reach
-/// tactical detection with no operator watching.
-pub(super) async fn tick(st: &Arc<UssState>) {
-    let flying = st.rid.sp.flying_at(sp::last_position);
-    let polls = st.rid.dp.tick(&flying).await;
-    poll(st, polls).await;
-}
-
-/// Polls now every SP whose live ISA meets `view`, for a minute of recent positions there.
-pub(super) async fn poll_view(st: &Arc<UssState>, view: View) {
-    let bases = st.rid.dp.serving_in(&view);
-    let mut tasks = JoinSet::new();
-    for base in bases {
-        tasks.spawn(poll_one(st.clone(), base, view, true));
-    }
-    while tasks.join_next().await.is_some() {}
 }
 
 #[utoipa::path(get, path = "/operator/v1/rid/watches", tag = "Operator",
@@ -132,7 +90,7 @@ pub(crate) async fn list_watches(
 ) -> Result<Json<WatchList>, ApiError> {
     auth.require(OPERATOR_SCOPE)?;
     // The watches around this USS's own aircraft are its own business, kept in line with what it flies.
-    let watches = st.rid.dp.watches();
+    let watches = st.rid.rounds.dp.watches();
     let listed = watches.iter().filter(|(_, w)| w.kind != WatchKind::Flying);
     Ok(Json(WatchList { watches: listed.map(|(id, w)| watch_out(id, w)).collect() }))
 }
@@ -146,11 +104,11 @@ pub(crate) async fn end_watch(
     Path(id): Path<String>,
 ) -> Result<Json<Watch>, ApiError> {
     auth.require(OPERATOR_SCOPE)?;
-    let flying = st.rid.dp.watch(&id).is_some_and(|w| w.kind == WatchKind::Flying);
+    let flying = st.rid.rounds.dp.watch(&id).is_some_and(|w| w.kind == WatchKind::Flying);
     if flying {
         return Err(ApiError::NotFound(format!("watch {id}: not found")));
     }
-    let held = st.rid.dp.unsubscribe(&id).await.map_err(watch_error)?;
+    let held = st.rid.rounds.dp.unsubscribe(&id).await.map_err(watch_error)?;
     Ok(Json(watch_out(&id, &held)))
 }
 
@@ -175,8 +133,8 @@ pub(crate) async fn notified_isa(
     take_notification(&st, &caller.manager, &id, area, extents, &told)
 }
 
-/// An ISA notification in either version, from `sender` (the token's subject) about ISA `id`, taken by the core's
-/// DP; when it withdrew an ISA, the flights its SP no longer backs are dropped.
+/// An ISA notification in either version, from `sender` (the token's subject) about ISA `id`, taken by the core
+/// (which drops the flights an SP no longer backs once it withdrew its ISA).
 pub(super) fn take_notification(
     st: &UssState,
     sender: &str,
@@ -185,82 +143,12 @@ pub(super) fn take_notification(
     extents: Option<Volume>,
     told: &[(String, i32)],
 ) -> Result<StatusCode, ApiError> {
-    let withdrew = st.rid.dp.notified(sender, id, area, extents, told).map_err(|e| match e {
+    st.rid.rounds.notified(sender, id, area, extents, told).map_err(|e| match e {
         NotificationRefused::Invalid(message) => ApiError::bad(message),
         NotificationRefused::NotOwner(message) => ApiError::Forbidden(message),
         NotificationRefused::Contradicts(message) => ApiError::Conflict(message),
     })?;
-    if withdrew {
-        st.rid.display.lock().prune(&st.rid.dp.serving(), st.now());
-    }
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The polls a round of the core's DP asks for, one per SP, at once.
-async fn poll(st: &Arc<UssState>, polls: Vec<Poll>) {
-    st.rid.display.lock().prune(&st.rid.dp.serving(), st.now());
-    let mut tasks = JoinSet::new();
-    for Poll { flights_url, view, first } in polls {
-        tasks.spawn(poll_one(st.clone(), flights_url, view, first));
-    }
-    while tasks.join_next().await.is_some() {}
-}
-
-async fn poll_one(st: Arc<UssState>, base: String, view: View, first: bool) {
-    let rid = st.rid.protocol;
-    let url = format!("{base}?view={}&{}", view.to_param(), rid.flights_query(first));
-    let reply =
-        st.client.send_scoped(Method::GET, &url, rid.dp_scope(), None::<&()>, st.config.peer_timeout).await;
-    let answer = reply.and_then(|r| rid.flights(&r, st.now()));
-    let answer = match answer {
-        Ok(answer) => answer,
-        Err(e) => {
-            if st.rid.dp.poll_failed(&base) {
-                tracing::warn!(sp = base, error = %e, "polling a Remote ID service provider failed; retrying less often");
-            } else {
-                tracing::debug!(sp = base, error = %e, "polling a Remote ID service provider failed again");
-            }
-            return;
-        }
-    };
-    if st.rid.dp.poll_answered(&base) {
-        tracing::info!(sp = base, "a Remote ID service provider answers again");
-    }
-    let now = st.now();
-    let mut fresh = Vec::new();
-    {
-        let provider = st.rid.dp.provider(&base);
-        let mut dp = st.rid.display.lock();
-        let reported: HashSet<&str> = answer.flights.iter().map(|f| f.id.as_str()).collect();
-        // A flight last seen in this view that the SP no longer reports there has left it or ended.
-        dp.tracks.retain(|(b, id), t| {
-            *b != base
-                || reported.contains(id.as_str())
-                || t.fixes.last().is_none_or(|f| !view.contains(f.at))
-        });
-        for flight in &answer.flights {
-            // The current state first: at an instant also listed as a recent position, it carries the velocity.
-            let current = flight.current_state.iter().map(|s| fix_in(&s.timestamp, &s.position, Some(s)));
-            let recent = flight.recent_positions.iter().map(|r| fix_in(&r.time, &r.position, None));
-            let incoming: Vec<Fix<Motion>> = current.chain(recent).filter_map(Result::ok).collect();
-            let track = dp.tracks.entry((base.clone(), flight.id.clone())).or_insert_with(|| PeerTrack {
-                provider: provider.clone(),
-                simulated: flight.simulated,
-                aircraft_type: flight.aircraft_type.clone(),
-                fixes: Vec::new(),
-            });
-            let before = track.fixes.last().map(|f| f.time);
-            merge_fixes(&mut track.fixes, incoming, now, Duration::seconds(NEAR_REAL_TIME_S));
-            if let Some(last) = track.fixes.last()
-                && Some(last.time) != before
-            {
-                fresh.push((flight.id.clone(), last.clone()));
-            }
-        }
-    }
-    for (id, fix) in fresh {
-        tactical::observe(&st, &id, &fix);
-    }
 }
 
 fn position_out(fix: &Fix<Motion>, now: Timestamp) -> DisplayPosition {
@@ -275,7 +163,8 @@ fn position_out(fix: &Fix<Motion>, now: Timestamp) -> DisplayPosition {
     }
 }
 
-fn cluster_out(c: &entente_uss::rid::Cluster) -> DisplayCluster {
+/// A cluster as the displays show it, with its area on the sphere.
+pub(super) fn cluster_out(c: &entente_uss::rid::Cluster) -> DisplayCluster {
     let r = c.rect;
     let height_m = (r.lat_hi - r.lat_lo).to_radians() * EARTH_RADIUS_M;
     let width_m = (r.lng_hi - r.lng_lo).to_radians()
@@ -302,9 +191,9 @@ pub(crate) async fn display(
     let p = params(query)?;
     let view =
         View::parse(p.get("view").ok_or_else(|| ApiError::bad("view is required: lat1,lng1,lat2,lng2"))?)?;
-    let scale = view.scale(&st.rid.dp.limits())?;
+    let scale = view.scale(&st.rid.rounds.dp.limits())?;
     let now = st.now();
-    let seen = seen(&st, &view, now);
+    let seen = st.rid.rounds.seen(&view);
     let (flights, clusters) = match scale {
         Scale::Flights => {
             let flights = seen
@@ -330,47 +219,9 @@ pub(crate) async fn display(
                 .collect();
             (flights, Vec::new())
         }
-        Scale::Clusters => (Vec::new(), clusters_in(&view, &seen)),
+        Scale::Clusters => (Vec::new(), clusters_of(&view, &seen).iter().map(cluster_out).collect()),
     };
     Ok(Json(DisplayResponse { timestamp: time_out(now), flights, clusters }))
-}
-
-/// An aircraft a display shows: this SP's own or one a peer SP reported.
-pub(super) struct Seen {
-    pub id: String,
-    pub provider: String,
-    pub simulated: bool,
-    pub aircraft_type: String,
-    pub fixes: Vec<Fix<Motion>>,
-}
-
-/// Every aircraft, this SP's and peers', with a position in `view` in the last minute.
-pub(super) fn seen(st: &UssState, view: &View, now: Timestamp) -> Vec<Seen> {
-    let mut seen = sp::tracks(st);
-    for s in &mut seen {
-        s.provider.clone_from(&st.config.identity);
-    }
-    seen.extend(st.rid.display.lock().tracks.iter().map(|((_, id), t)| Seen {
-        id: id.clone(),
-        provider: t.provider.clone(),
-        simulated: t.simulated,
-        aircraft_type: t.aircraft_type.clone(),
-        fixes: t.fixes.clone(),
-    }));
-    seen.retain(|s| seen_in(&s.fixes, view, now));
-    seen
-}
-
-/// The clusters a view too large for detail shows of `seen`.
-pub(super) fn clusters_in(view: &View, seen: &[Seen]) -> Vec<DisplayCluster> {
-    let latest: Vec<_> = seen.iter().filter_map(|s| s.fixes.last().map(|f| f.at)).collect();
-    clusters(view, &latest).iter().map(cluster_out).collect()
-}
-
-/// Where the SP that reported peer flight `id` serves its details, if a peer reported it.
-pub(super) fn details_url(st: &UssState, id: &str) -> Option<String> {
-    let display = st.rid.display.lock();
-    display.tracks.keys().find(|(_, flight)| flight == id).map(|(base, _)| format!("{base}/{id}/details"))
 }
 
 /// Fetches a peer flight's details from `url`, as a display provider.

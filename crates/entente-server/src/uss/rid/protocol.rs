@@ -1,23 +1,24 @@
 //! What the F3411 versions make different on the USS's side, behind one trait: where the DSS serves Remote ID, the
-//! scopes, the view limits, and the shapes of ISAs, subscriptions, ISA notifications and flights answers. The SP
-//! and DP are written once over [`RidProtocol`]; `v22a.rs` and `v19.rs` implement it, on the same markers as the
-//! DSS edge's `RidWire`, and the one a USS speaks is picked once, when it starts, from `RidConfig::version`.
+//! scopes, the view limits, and the shapes of ISAs, subscriptions, ISA notifications and flights answers. The
+//! core's ports are written once over [`RidProtocol`] (`HttpRidDss` for the DSS, `HttpRidPeers` for the peer SPs
+//! the DP polls); `v22a.rs` and `v19.rs` implement it, on the same markers as the DSS edge's `RidWire`, and the one
+//! a USS speaks is picked once, when it starts, from `RidConfig::version`.
 
 use std::sync::Arc;
 
-use entente_uss::rid::ViewLimits;
+use entente_uss::rid::{View, ViewLimits};
 use entente_uss::service::rid::{
-    IsaChange, IsaChanged, IsaRef, IsaSummary, RidDss, Subscribed, Subscription,
+    IsaChange, IsaChanged, IsaRef, IsaSummary, PeerFlight, RidDss, RidPeers, Subscribed, Subscription,
 };
 use entente_uss::service::{BoxFuture, CallError};
 use entente_uss::{Timestamp, Volume};
 use entente_wire::rid::RidSubscriberToNotify;
-use entente_wire::rid::v22a::GetFlightsResponse;
+use entente_wire::rid::v22a::{GetFlightsResponse, RidFlight};
 use entente_wire::scd::{SubscriberToNotify, SubscriptionState};
 use reqwest::Method;
 use serde::Serialize;
 
-use super::RidVersion;
+use super::{Motion, RidVersion, fix_in};
 use crate::error::ApiError;
 use crate::rid::{v19::V19, v22a::V22a};
 use crate::uss::client::Reply;
@@ -214,6 +215,41 @@ impl RidDss for HttpRidDss {
             Ok(())
         })
     }
+}
+
+/// The peer SPs, as the core's DP polls them, in the version this USS speaks.
+pub(super) struct HttpRidPeers {
+    pub links: Arc<Links>,
+    pub protocol: &'static dyn RidProtocol,
+}
+
+impl RidPeers<Motion> for HttpRidPeers {
+    fn flights<'a>(
+        &'a self,
+        flights_url: &'a str,
+        view: &'a View,
+        first: bool,
+    ) -> BoxFuture<'a, Result<Vec<PeerFlight<Motion>>, CallError>> {
+        Box::pin(async move {
+            let (links, rid) = (&self.links, self.protocol);
+            let url = format!("{flights_url}?view={}&{}", view.to_param(), rid.flights_query(first));
+            let reply = links
+                .client
+                .send_scoped(Method::GET, &url, rid.dp_scope(), None::<&()>, links.config.peer_timeout)
+                .await;
+            let answer = reply.and_then(|r| rid.flights(&r, links.now())).map_err(call_error)?;
+            Ok(answer.flights.into_iter().map(flight_in).collect())
+        })
+    }
+}
+
+/// A flight an SP reported, with the positions that are valid: the current state first, since at an instant also
+/// listed as a recent position it carries the velocity.
+fn flight_in(flight: RidFlight) -> PeerFlight<Motion> {
+    let current = flight.current_state.iter().map(|s| fix_in(&s.timestamp, &s.position, Some(s)));
+    let recent = flight.recent_positions.iter().map(|r| fix_in(&r.time, &r.position, None));
+    let fixes = current.chain(recent).filter_map(Result::ok).collect();
+    PeerFlight { id: flight.id, simulated: flight.simulated, aircraft_type: flight.aircraft_type, fixes }
 }
 
 /// The ISAs a subscription's answer names, as the DP keeps them. One the DSS describes wrongly is the DSS's fault,

@@ -14,7 +14,7 @@ use entente_uss::rid::Fix;
 use entente_uss::{Timestamp, Volume};
 use entente_wire::operator::ReplayStarted;
 
-use super::{Motion, sp, tactical};
+use super::{Motion, sp};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body};
 use crate::uss::UssState;
@@ -121,10 +121,10 @@ pub(super) fn play(
             if let Ok(wait) = (fix.time - st.now()).to_std() {
                 tokio::time::sleep(wait).await;
             }
-            sp::record(&st, &id, fix.clone(), simulated);
-            tactical::observe(&st, &id, &fix);
-            if ends.get(&id) == Some(&fix.time) {
-                st.rid.sp.end(&id);
+            let time = fix.time;
+            st.rid.rounds.reported(&st.core.flights, &id, fix, simulated);
+            if ends.get(&id) == Some(&time) {
+                st.rid.rounds.sp.end(&id);
             }
         }
     })

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::Duration;
-use entente_uss::rid::{Fix, NEAR_REAL_TIME_S, V22A_VIEWS, View, merge_fixes, recent_in_view, seen_in};
-use entente_uss::service::rid::{HeldIsa, IsaRecords, SpAircraft, flying_areas};
+use entente_uss::rid::{Fix, V22A_VIEWS, View, recent_in_view, seen_in};
+use entente_uss::service::rid::{HeldIsa, IsaRecords, SpAircraft, SpTrack};
 use entente_uss::store::{Table, Ticket};
-use entente_uss::{Timestamp, UssError, Volume};
+use entente_uss::{Timestamp, Volume};
 use entente_wire::rid::v22a::{
     GetFlightDetailsResponse, GetFlightsResponse, GetIdentificationServiceAreaDetailsResponse, RidFlight,
     RidFlightDetails, RidRecentAircraftPosition,
@@ -37,14 +37,28 @@ pub(crate) struct Reported {
 /// An aircraft the SP reports, as the core holds it with what the edge keeps beside it.
 type Aircraft = SpAircraft<Reported>;
 
+/// The core's rounds keep the positions and read the declared type.
+impl SpTrack<Motion> for Reported {
+    fn fixes(&self) -> &[Fix<Motion>] {
+        &self.fixes
+    }
+
+    fn fixes_mut(&mut self) -> &mut Vec<Fix<Motion>> {
+        &mut self.fixes
+    }
+
+    fn aircraft_type(&self) -> String {
+        self.injected
+            .as_ref()
+            .and_then(|i| i.aircraft_type.clone())
+            .unwrap_or_else(|| "NotDeclared".to_owned())
+    }
+}
+
 pub(super) struct Injected {
     pub test: String,
     pub aircraft_type: Option<String>,
     pub details: Vec<(Timestamp, RidFlightDetails)>,
-}
-
-fn aircraft_type(a: &Aircraft) -> String {
-    a.data.injected.as_ref().and_then(|i| i.aircraft_type.clone()).unwrap_or_else(|| "NotDeclared".to_owned())
 }
 
 /// An ISA this USS declared, as its store keeps it across restarts until the DSS no longer holds it.
@@ -68,18 +82,9 @@ impl IsaRecords for Links {
     }
 }
 
-/// Keeps a position of aircraft `id` (its last minute is what display providers may be served).
-pub(super) fn record(st: &UssState, id: &str, fix: Fix<Motion>, simulated: bool) {
-    let now = st.now();
-    st.rid.sp.with_aircraft(|aircraft| {
-        let a = aircraft.entry(id.to_owned()).or_insert_with(|| Aircraft::new(simulated));
-        merge_fixes(&mut a.data.fixes, vec![fix], now, Duration::seconds(NEAR_REAL_TIME_S));
-    });
-}
-
 /// Announces replayed aircraft `id` flying within `area`, so the ISA covers it before its first position.
 pub(super) fn add_replayed(st: &UssState, id: &str, area: Volume) {
-    st.rid.sp.with_aircraft(|aircraft| {
+    st.rid.rounds.sp.with_aircraft(|aircraft| {
         let a = aircraft.entry(id.to_owned()).or_insert_with(|| Aircraft::new(true));
         a.area = vec![area];
         a.ended = None;
@@ -91,20 +96,14 @@ pub(super) fn add_injected(st: &UssState, id: &str, area: Volume, injected: Inje
     let mut a = Aircraft::new(true);
     a.area = vec![area];
     a.data.injected = Some(injected);
-    st.rid.sp.with_aircraft(|aircraft| aircraft.insert(id.to_owned(), a));
+    st.rid.rounds.sp.with_aircraft(|aircraft| aircraft.insert(id.to_owned(), a));
 }
 
 /// Forgets every flight of injected test `test` at once, as its deletion asks.
 pub(super) fn remove_test(st: &UssState, test: &str) {
-    st.rid.sp.with_aircraft(|aircraft| {
+    st.rid.rounds.sp.with_aircraft(|aircraft| {
         aircraft.retain(|_, a| a.data.injected.as_ref().is_none_or(|i| i.test != test));
     });
-}
-
-/// Brings the ISAs in line with what flies now: one round of the core's SP over this USS's flights.
-pub(crate) async fn sync_isa(st: &Arc<UssState>) -> Result<(), ApiError> {
-    let flying = flying_areas(&st.core.flights);
-    st.rid.sp.tick(&flying).await.map_err(|e| ApiError::Uss(UssError::Call(e)))
 }
 
 /// The view and recent-positions window of a flights query.
@@ -140,7 +139,7 @@ pub(crate) async fn flights(
 /// The answer to a flights query, now.
 pub(super) fn flights_now(st: &UssState, view: &View, duration: Duration) -> GetFlightsResponse {
     let now = st.now();
-    st.rid.sp.read(|aircraft, isas| flights_out(aircraft, isas, view, now, duration))
+    st.rid.rounds.sp.read(|aircraft, isas| flights_out(aircraft, isas, view, now, duration))
 }
 
 /// The answer to a flights query at `now`: every aircraft with a position of the last minute in the view, its
@@ -169,7 +168,7 @@ fn flights_out(
             };
             Some(RidFlight {
                 id: id.clone(),
-                aircraft_type: aircraft_type(a),
+                aircraft_type: a.data.aircraft_type(),
                 current_state: Some(state_out(last)),
                 simulated: a.simulated,
                 recent_positions: recent,
@@ -178,27 +177,6 @@ fn flights_out(
         .collect();
     flights.sort_by(|a, b| a.id.cmp(&b.id));
     GetFlightsResponse { timestamp: time_out(now), flights, no_isas_present }
-}
-
-/// Where an aircraft this SP reports was last: what the core's SP needs to keep it watched around.
-pub(super) fn last_position(reported: &Reported) -> Option<entente_geo::LatLng> {
-    reported.fixes.last().map(|f| f.at)
-}
-
-/// This SP's own flights, replayed and injected aircraft with their last minute of positions (no provider set).
-pub(super) fn tracks(st: &UssState) -> Vec<super::dp::Seen> {
-    st.rid.sp.read(|aircraft, _| {
-        aircraft
-            .iter()
-            .map(|(id, a)| super::dp::Seen {
-                id: id.clone(),
-                provider: String::new(),
-                simulated: a.simulated,
-                aircraft_type: aircraft_type(a),
-                fixes: a.data.fixes.clone(),
-            })
-            .collect()
-    })
 }
 
 #[utoipa::path(get, path = "/uss/flights/{id}/details", tag = "Remote ID (F3411-22a)",
@@ -216,7 +194,7 @@ pub(crate) async fn flight_details(
 /// What this SP tells of flight `id` beyond its positions.
 pub(super) fn details(st: &UssState, id: String) -> Result<GetFlightDetailsResponse, ApiError> {
     let now = st.now();
-    st.rid.sp.read(|aircraft, _| details_of(aircraft, id, now))
+    st.rid.rounds.sp.read(|aircraft, _| details_of(aircraft, id, now))
 }
 
 fn details_of(
@@ -248,7 +226,7 @@ pub(crate) async fn isa_details(
 ) -> Result<Json<GetIdentificationServiceAreaDetailsResponse>, ApiError> {
     auth.rid(&[DP])?;
     let id = entity_id(&id, "id")?.to_string();
-    match st.rid.sp.read(|_, isas| isas.iter().find(|h| h.id == id).map(|h| volume_out(&h.extent))) {
+    match st.rid.rounds.sp.read(|_, isas| isas.iter().find(|h| h.id == id).map(|h| volume_out(&h.extent))) {
         Some(extents) => Ok(Json(GetIdentificationServiceAreaDetailsResponse { extents })),
         None => Err(ApiError::NotFound(format!("identification service area {id}: not held by this USS"))),
     }

@@ -11,7 +11,7 @@ use chrono::Duration;
 use entente_geo::LatLng;
 use entente_uss::Timestamp;
 use entente_uss::rid::{Fix, MIN_REFRESH_HZ, NEAR_REAL_TIME_S, Scale, View, recent_in_view, slow_updates};
-use entente_uss::service::rid::WatchKind;
+use entente_uss::service::rid::{Seen, WatchKind, clusters_of};
 use entente_wire::interuss::rid::{
     ChangeTestResponse, CreateTestParameters, DeleteTestResponse, GetDetailsResponse, GetDisplayDataResponse,
     InjectedDetails, InjectedState, ObservedFlight, ObservedOperator, ObservedPath, ObservedPosition,
@@ -23,8 +23,8 @@ use entente_wire::rid::v22a::{
 };
 use entente_wire::{parse_rfc3339, time_out};
 
-use super::dp::{self, Seen};
-use super::{Motion, replay, sp, state_out};
+use super::dp::{self, cluster_out};
+use super::{Motion, declare_flights, replay, sp, state_out};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body};
 use crate::rid::{Params, params};
@@ -236,7 +236,7 @@ pub(crate) async fn create_test(
         test_id.clone(),
         Test { version: version.clone(), flights: req.requested_flights.clone(), player },
     );
-    if let Err(e) = sp::sync_isa(&st).await {
+    if let Err(e) = declare_flights(&st).await {
         forget(&st, &test_id);
         return Err(e);
     }
@@ -271,7 +271,7 @@ pub(crate) async fn delete_test(
     }
     let test =
         forget(&st, &test_id).ok_or_else(|| ApiError::NotFound(format!("test {test_id}: not found")))?;
-    if let Err(e) = sp::sync_isa(&st).await {
+    if let Err(e) = declare_flights(&st).await {
         tracing::warn!(error = %e, "withdrawing the ISA of a deleted test failed; the next round retries");
     }
     Ok(Json(DeleteTestResponse { injected_flights: test.flights }))
@@ -319,7 +319,7 @@ fn observed_position(fix: &Fix<Motion>) -> ObservedPosition {
     }
 }
 
-fn observed_flight(seen: Seen, view: &View, now: Timestamp) -> Option<ObservedFlight> {
+fn observed_flight(seen: Seen<Motion>, view: &View, now: Timestamp) -> Option<ObservedFlight> {
     let last = seen.fixes.last()?;
     let state = state_out(last);
     let trail = recent_in_view(&seen.fixes, view, now, Duration::seconds(NEAR_REAL_TIME_S));
@@ -356,20 +356,22 @@ pub(crate) async fn display_data(
         View::parse(p.get("view").ok_or_else(|| ApiError::bad("view is required: lat1,lng1,lat2,lng2"))?)?;
     let scale = view.scale(&st.rid.protocol.views())?;
     st.rid
+        .rounds
         .dp
         .ensure_watch(view, Duration::seconds(OBSERVATION_SUBSCRIPTION_S), WatchKind::Display)
         .await
         .map_err(dp::watch_error)?;
-    dp::poll_view(&st, view).await;
+    st.rid.rounds.poll_view(&st.core.flights, view).await;
     let now = st.now();
-    let seen = dp::seen(&st, &view, now);
+    let seen = st.rid.rounds.seen(&view);
     Ok(Json(match scale {
         Scale::Flights => GetDisplayDataResponse {
             flights: seen.into_iter().filter_map(|s| observed_flight(s, &view, now)).collect(),
             clusters: Vec::new(),
         },
         Scale::Clusters => {
-            GetDisplayDataResponse { flights: Vec::new(), clusters: dp::clusters_in(&view, &seen) }
+            let clusters = clusters_of(&view, &seen).iter().map(cluster_out).collect();
+            GetDisplayDataResponse { flights: Vec::new(), clusters }
         }
     }))
 }
@@ -386,8 +388,8 @@ pub(crate) async fn display_details(
     auth.require(OBSERVE)?;
     let answer: GetFlightDetailsResponse = match sp::details(&st, id.clone()) {
         Ok(own) => own,
-        Err(ApiError::NotFound(_)) => match dp::details_url(&st, &id) {
-            Some(url) => dp::peer_details(&st, &url).await?,
+        Err(ApiError::NotFound(_)) => match st.rid.rounds.peer_flights_url(&id) {
+            Some(base) => dp::peer_details(&st, &format!("{base}/{id}/details")).await?,
             None => return Err(ApiError::NotFound(format!("flight {id}: not displayed"))),
         },
         Err(e) => return Err(e),

@@ -15,6 +15,8 @@ use crate::rid::{V22A_VIEWS, View};
 use crate::service::{BoxFuture, CallError};
 use crate::store::StoreError;
 
+mod rounds;
+
 const ME: &str = "uss1";
 const OTHER: &str = "uss2";
 const MAX_AREA_M2: f64 = 2_500e6;

@@ -337,9 +337,10 @@ pub async fn serve_uss(
     served
 }
 
-/// This USS's background work, for as long as it is served: the Remote ID rounds (its ISAs, polling SPs, watches
-/// around its aircraft) and the core's round (`Uss::tick`: its zone data sets' constraints republished as windows
-/// close and days pass). Whoever serves the USS's router runs it beside, as `serve_uss` does.
+/// This USS's background work, for as long as it is served: the core's two rounds, on their own periods: Remote
+/// ID's every second (`RidRounds::tick`: its ISAs, watches around its aircraft, polling SPs, tactical detection) and
+/// `Uss::tick` every 10 minutes (its zone data sets' constraints republished as windows close and days pass).
+/// Whoever serves the USS's router runs it beside, as `serve_uss` does.
 pub async fn rounds(state: Arc<UssState>) {
     tokio::join!(rid::background(state.clone()), ticks(state));
 }

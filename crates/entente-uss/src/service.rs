@@ -2,7 +2,8 @@
 //! peers' changes, manages the constraints it publishes (an authority's restricted zones, its zone data sets') and
 //! runs its background round ([`Uss::tick`]), over the DSS, peers and its records as traits ([`ports`]), with time
 //! from an injected clock and its own error. It knows no HTTP, no wire format and no storage engine; the server's
-//! handlers, its background loop and the Remote ID rounds call it.
+//! handlers and its background loop call it. Network Remote ID and tactical detection are its part [`rid`], whose
+//! own round ([`rid::RidRounds::tick`]) the background loop runs every second beside [`Uss::tick`].
 
 mod flights;
 mod lifecycle;

@@ -11,16 +11,15 @@ use entente_tactical::TacticalError;
 use futures_util::future::join_all;
 use parking_lot::Mutex;
 
-use super::IsaSummary;
 use super::display::Display;
 use super::tactical::Tactical;
 use super::{
-    Alert, Kinematics, NotificationRefused, PeerFlight, Poll, RidDp, RidPeers, RidSp, Seen, SpAircraft,
-    TacticalRules, flying_areas,
+    Alert, IsaSummary, Kinematics, NotificationRefused, PeerFlight, Poll, RidDp, RidPeers, RidSp, Seen,
+    SpAircraft, TacticalRules, flying_areas,
 };
+use crate::Volume;
 use crate::rid::{Cluster, Fix, NEAR_REAL_TIME_S, View, clusters, merge_fixes, seen_in};
 use crate::service::{CallError, Flights, Journal};
-use crate::{Timestamp, Volume};
 
 /// What the edge keeps beside an aircraft the SP reports, as the rounds read and extend it: its last minute of
 /// positions, and the aircraft type it declares.
@@ -225,11 +224,6 @@ where
     /// The predicted losses of separation between aircraft this USS sees, as of their latest positions.
     pub fn alerts(&self) -> Vec<Alert> {
         self.tactical.lock().alerts(self.clock.now())
-    }
-
-    /// The time now, by the core's clock.
-    pub fn now(&self) -> Timestamp {
-        self.clock.now()
     }
 }
 

@@ -98,6 +98,9 @@ pub struct UssConfig {
     /// The USS serves U-space airspace, where every flight needs a flight authorisation (Regulation (EU) 2021/664,
     /// Article 10): a plan without its authorisation request is refused. Off, the data is checked when given.
     pub require_flight_authorisation: bool,
+    /// The ground the zones' AGL limits stand on (the binary opens an operator's elevation tiles); where it has
+    /// no data, and with the default `NoTerrain`, they are taken at their widest and flagged `ground_unknown`.
+    pub terrain: Arc<dyn entente_geozones::Terrain>,
 }
 
 pub use entente_uss::service::AlternativeSearch;
@@ -127,6 +130,7 @@ impl UssConfig {
             dss_limits: Limits::default(),
             priority_grants: None,
             require_flight_authorisation: false,
+            terrain: Arc::new(entente_geozones::NoTerrain),
         }
     }
 }
@@ -184,7 +188,7 @@ impl UssState {
         };
         let saved = Saved {
             flights: records::load_flights(&*store)?,
-            zones: ZoneSets::new(records::load_zone_sets(&*store)?),
+            zones: ZoneSets::new(records::load_zone_sets(&*store)?, config.terrain.clone()),
             own_zones: records::load_zones(&*store)?,
         };
         let clock = config.clock.clone();

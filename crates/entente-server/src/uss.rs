@@ -101,6 +101,8 @@ pub struct UssConfig {
     /// The ground the zones' AGL limits stand on (the binary opens an operator's elevation tiles); where it has
     /// no data, and with the default `NoTerrain`, they are taken at their widest and flagged `ground_unknown`.
     pub terrain: Arc<dyn entente_geozones::Terrain>,
+    /// Whether a geospatial data source may be downloaded over plain http (local testing only); https otherwise.
+    pub allow_http_data_sources: bool,
 }
 
 pub use entente_uss::service::AlternativeSearch;
@@ -131,6 +133,7 @@ impl UssConfig {
             priority_grants: None,
             require_flight_authorisation: false,
             terrain: Arc::new(entente_geozones::NoTerrain),
+            allow_http_data_sources: false,
         }
     }
 }
@@ -162,6 +165,8 @@ pub struct UssState {
     rid: rid::RidState,
     /// The flight planning test interface's answers, kept for repeated request ids (memory only, like a test run).
     planning_requests: Mutex<flight_planning::AnsweredRequests>,
+    /// The geospatial data sources whose last PUT failed, with what it answered (memory only, like a test run).
+    failed_sources: geospatial_map::FailedSources,
 }
 
 /// The handlers read the shared links as the state's own fields.
@@ -225,6 +230,7 @@ impl UssState {
             auth,
             rid,
             planning_requests: Mutex::new(flight_planning::AnsweredRequests::default()),
+            failed_sources: geospatial_map::FailedSources::default(),
         })
     }
 }

@@ -1,5 +1,6 @@
 //! `entente geozones check FILE`: reads an ED-269 or ED-318 data set of UAS geographical zones, validates it and
-//! prints what each zone means, with its limits on the WGS 84 ellipsoid as the planner will take them.
+//! prints what each zone means, with its limits on the WGS 84 ellipsoid as the planner will take them (over the
+//! terrain `--terrain` names, as a USS given the same flag does).
 //! `entente geozones import FILE|URL`: hands it (downloaded first, from a URL) to a USS's authority API, which
 //! publishes and advises by it.
 
@@ -12,12 +13,14 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use entente_geo::Outline;
 use entente_geozones::{
-    Authority, Format, Level, NoTerrain, Restriction, Text, TimePeriod, VerticalReference, Zone, ZoneVolume,
+    Authority, Format, Level, Restriction, Terrain, Text, TimePeriod, VerticalReference, Zone, ZoneVolume,
     w84_band,
 };
 use entente_server::auth::TokenIssuer;
 use entente_server::uss::{DEFAULT_BODY_LIMIT, DownloadLimits, download_text};
 use entente_wire::authority::ZoneSetImport;
+
+use crate::terrain::TerrainArgs;
 
 #[derive(Args)]
 pub(crate) struct GeozonesArgs {
@@ -32,10 +35,13 @@ enum GeozonesCommand {
     Check {
         /// The data set file.
         file: PathBuf,
+        #[command(flatten)]
+        terrain: TerrainArgs,
     },
     /// Import a data set into a USS as an authority: its prohibited zones are published as constraints, the
     /// others advise the flights entering them; importing a set of the same name again changes only what
-    /// changed. Checked locally first, so a mistake is named before anything is sent.
+    /// changed. Checked locally first, so a mistake is named before anything is sent. Above-ground limits are
+    /// converted by the USS, over its own terrain (`entente uss --terrain`, `entente serve --terrain`).
     Import(ImportArgs),
 }
 
@@ -61,13 +67,14 @@ struct ImportArgs {
 pub(crate) async fn run(args: GeozonesArgs) -> anyhow::Result<()> {
     match args.command {
         GeozonesCommand::Import(args) => import(args).await,
-        GeozonesCommand::Check { file } => {
+        GeozonesCommand::Check { file, terrain } => {
+            let terrain = terrain.open()?;
             let text =
                 std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
             let (format, data) = entente_geozones::parse(&text)
                 .with_context(|| format!("{} is not a valid data set", file.display()))?;
             for (index, zone) in data.zones.iter().enumerate() {
-                print!("{}", summary(index, zone));
+                print!("{}", summary(index, zone, &*terrain));
             }
             let format = match format {
                 Format::Ed269 => "ED-269",
@@ -148,14 +155,14 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     }
     if !report.ground_unknown.is_empty() {
         println!(
-            "  no terrain model: above-ground limits taken at their widest for {}",
+            "  no terrain data: above-ground limits taken at their widest for {}",
             report.ground_unknown.join(", ")
         );
     }
     Ok(())
 }
 
-fn summary(index: usize, zone: &Zone) -> String {
+fn summary(index: usize, zone: &Zone, terrain: &dyn Terrain) -> String {
     let restriction = match zone.restriction {
         Restriction::Prohibited => "prohibited",
         Restriction::ReqAuthorisation => "authorisation required",
@@ -169,7 +176,7 @@ fn summary(index: usize, zone: &Zone) -> String {
     }
     out.push('\n');
     for (i, v) in zone.volumes.iter().enumerate() {
-        let _ = writeln!(out, "  volume {i}: {}; {}", outline(&v.outline), limits(v));
+        let _ = writeln!(out, "  volume {i}: {}; {}", outline(&v.outline), limits(v, terrain));
     }
     let _ = writeln!(out, "  applies: {}", applicability(&zone.applicability));
     if let Some(conditions) = &zone.restriction_conditions {
@@ -197,7 +204,7 @@ fn outline(o: &Outline) -> String {
     }
 }
 
-fn limits(v: &ZoneVolume) -> String {
+fn limits(v: &ZoneVolume, terrain: &dyn Terrain) -> String {
     let unit = match v.unit {
         entente_geozones::Unit::Metres => "m",
         entente_geozones::Unit::Feet => "ft",
@@ -213,7 +220,7 @@ fn limits(v: &ZoneVolume) -> String {
             format!("{value} {unit} {reference}")
         }
     };
-    let band = w84_band(v, &NoTerrain);
+    let band = w84_band(v, terrain);
     let w84 = |h: Option<f64>, none: &str| h.map_or(none.to_owned(), |h| format!("{h:.1} m"));
     let mut out = format!(
         "{} to {}; on WGS 84: {} to {}",
@@ -223,7 +230,7 @@ fn limits(v: &ZoneVolume) -> String {
         w84(band.altitude.hi, "unlimited"),
     );
     if band.ground_unknown {
-        out.push_str(" (no terrain model: AGL taken at its widest)");
+        out.push_str(" (no terrain data: AGL taken at its widest)");
     }
     out
 }

@@ -10,6 +10,7 @@ mod listener;
 mod priority_policy;
 mod seed;
 mod serve;
+mod terrain;
 mod token;
 mod uss;
 

@@ -20,6 +20,7 @@ use entente_store::RedbStore;
 use crate::dss::serve_until_signal;
 use crate::listener::ListenerArgs;
 use crate::seed;
+use crate::terrain::TerrainArgs;
 
 /// The `aud` of development tokens, and so the audience this DSS accepts.
 const AUDIENCE: &str = "localhost";
@@ -51,6 +52,12 @@ pub(crate) struct ServeArgs {
     /// How long an ended entity stays readable by id before it is evicted, in minutes.
     #[arg(long, env = "ENTENTE_RETENTION_MINUTES", default_value_t = 30)]
     retention_minutes: i64,
+    /// Let the USSs download geospatial data sources over plain http (testing and local development only); the
+    /// DSS takes plain-http base URLs always, its USSs being on this process's own http listener.
+    #[arg(long, env = "ENTENTE_ALLOW_HTTP_BASE_URLS")]
+    allow_http_base_urls: bool,
+    #[command(flatten)]
+    terrain: TerrainArgs,
     #[command(flatten)]
     listener: ListenerArgs,
 }
@@ -72,7 +79,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let base = internal_base(address);
     let auth = dev_authenticator(&issuer, &base)?;
-    let operators = Operators::open(auth.clone(), &base, &args.data_dir, &pem)?;
+    let usses =
+        UssSetup { terrain: args.terrain.open()?, allow_http_data_sources: args.allow_http_base_urls };
+    let operators = Operators::open(auth.clone(), &base, &args.data_dir, &pem, &usses)?;
     let state = AppState::new(dss, auth, 1 << 20)
         .with_map()
         .with_map_basemap(args.basemap_url)
@@ -135,6 +144,12 @@ pub(crate) fn dev_authenticator(issuer: &TokenIssuer, base: &str) -> anyhow::Res
     Ok(Arc::new(Authenticator::from_pem_strings(&[&issuer.public_pem()?], vec![AUDIENCE.to_owned(), host])?))
 }
 
+/// What every USS of `entente serve` shares from its flags.
+pub(crate) struct UssSetup {
+    pub(crate) terrain: Arc<dyn entente_geozones::Terrain>,
+    pub(crate) allow_http_data_sources: bool,
+}
+
 /// The USSs `entente serve` runs beside its DSS, by name: one per demo flight operator and the authority's. The
 /// DSS knows nothing of them; this process mounts their routers beside its own and runs their rounds.
 pub(crate) struct Operators(Vec<(&'static str, Arc<UssState>)>);
@@ -148,6 +163,7 @@ impl Operators {
         base: &str,
         data_dir: &Path,
         pem: &str,
+        setup: &UssSetup,
     ) -> anyhow::Result<Operators> {
         let mut usses = Vec::new();
         for name in FLIGHT_OPERATORS.into_iter().chain([AUTHORITY]) {
@@ -156,6 +172,8 @@ impl Operators {
             let mut config = UssConfig::new(name, &uss_url(base, name), base);
             config.priority_grants = Some(crate::priority_policy::serve_policy());
             config.data_dir = Some(dir.clone());
+            config.terrain = setup.terrain.clone();
+            config.allow_http_data_sources = setup.allow_http_data_sources;
             let audit = AuditLog::open(&dir.join("audit.jsonl"))
                 .with_context(|| format!("opening {}", dir.join("audit.jsonl").display()))?;
             let uss = UssState::open(config, auth.clone(), signer(pem, name)?, Arc::new(audit))

@@ -15,6 +15,7 @@ use entente_server::uss::{
 
 use crate::dss::shutdown_signal;
 use crate::listener::ListenerArgs;
+use crate::terrain::TerrainArgs;
 
 #[derive(Args)]
 pub(crate) struct UssArgs {
@@ -113,6 +114,12 @@ pub(crate) struct UssArgs {
     /// provider from startup, as simulated flights.
     #[arg(long, env = "ENTENTE_REPLAY")]
     replay: Option<PathBuf>,
+    /// Accept plain-http URLs where https is the rule: the geospatial data sources this USS is asked to download
+    /// (testing and local development only).
+    #[arg(long, env = "ENTENTE_ALLOW_HTTP_BASE_URLS")]
+    allow_http_base_urls: bool,
+    #[command(flatten)]
+    terrain: TerrainArgs,
 }
 
 /// The USS's own bounds on the alternatives it offers, from the flags.
@@ -177,6 +184,8 @@ pub(crate) async fn run(args: UssArgs) -> anyhow::Result<()> {
     config.priority_grants = args.priority_policy.as_deref().map(crate::priority_policy::load).transpose()?;
     config.alternatives = alternatives;
     config.require_flight_authorisation = args.require_flight_authorisation;
+    config.allow_http_data_sources = args.allow_http_base_urls;
+    config.terrain = args.terrain.open()?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     config.data_dir = Some(args.data_dir.clone());

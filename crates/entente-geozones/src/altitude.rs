@@ -39,14 +39,15 @@ pub fn w84_to_amsl(p: LatLng, w84_m: f64) -> f64 {
     w84_m - undulation(p)
 }
 
-/// Ground elevations, for turning AGL limits into heights.
-pub trait Terrain {
+/// Ground elevations, for turning AGL limits into heights. Shared by every request of a USS, hence `Send + Sync`.
+pub trait Terrain: Send + Sync + std::fmt::Debug {
     /// The lowest and highest ground under `outline`, metres above mean sea level, or `None` where this model
     /// has no data.
     fn ground_amsl(&self, outline: &Outline) -> Option<(f64, f64)>;
 }
 
 /// No terrain model: every AGL limit is taken at its widest.
+#[derive(Debug)]
 pub struct NoTerrain;
 
 impl Terrain for NoTerrain {
@@ -174,6 +175,7 @@ mod tests {
         ZoneVolume { outline, lower: level(lower), upper: level(upper), unit }
     }
 
+    #[derive(Debug)]
     struct Flat(f64);
     impl Terrain for Flat {
         fn ground_amsl(&self, _: &Outline) -> Option<(f64, f64)> {

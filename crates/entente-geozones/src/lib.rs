@@ -5,7 +5,8 @@
 //! written back as an ED-318 data set.
 //!
 //! No HTTP, no clock (callers give the interval they ask about), no storage: the USS that imports and
-//! publishes zones is the caller.
+//! publishes zones is the caller. The one file it reads is an operator's terrain ([`HgtTerrain`]), opened by the
+//! binary and seen by everyone else through the [`Terrain`] trait.
 
 mod altitude;
 mod common;
@@ -16,6 +17,7 @@ mod json;
 mod model;
 mod planner;
 mod schedule;
+mod terrain;
 
 use serde_json::Value;
 
@@ -31,6 +33,7 @@ pub use model::{
 };
 pub use planner::{Advisory, Constraint, Directive, directive};
 pub use schedule::{MAX_INTERVAL_DAYS, Window, applies_at, windows};
+pub use terrain::{DEFAULT_CACHED_TILES, HgtTerrain, TerrainError};
 
 /// The two formats a data set may be in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -98,6 +98,11 @@ pub struct UssConfig {
     /// The USS serves U-space airspace, where every flight needs a flight authorisation (Regulation (EU) 2021/664,
     /// Article 10): a plan without its authorisation request is refused. Off, the data is checked when given.
     pub require_flight_authorisation: bool,
+    /// The ground the zones' AGL limits stand on (the binary opens an operator's elevation tiles); where it has
+    /// no data, and with the default `NoTerrain`, they are taken at their widest and flagged `ground_unknown`.
+    pub terrain: Arc<dyn entente_geozones::Terrain>,
+    /// Whether a geospatial data source may be downloaded over plain http (local testing only); https otherwise.
+    pub allow_http_data_sources: bool,
 }
 
 pub use entente_uss::service::AlternativeSearch;
@@ -127,6 +132,8 @@ impl UssConfig {
             dss_limits: Limits::default(),
             priority_grants: None,
             require_flight_authorisation: false,
+            terrain: Arc::new(entente_geozones::NoTerrain),
+            allow_http_data_sources: false,
         }
     }
 }
@@ -158,6 +165,8 @@ pub struct UssState {
     rid: rid::RidState,
     /// The flight planning test interface's answers, kept for repeated request ids (memory only, like a test run).
     planning_requests: Mutex<flight_planning::AnsweredRequests>,
+    /// The geospatial data sources whose last PUT failed, with what it answered (memory only, like a test run).
+    failed_sources: geospatial_map::FailedSources,
 }
 
 /// The handlers read the shared links as the state's own fields.
@@ -184,7 +193,7 @@ impl UssState {
         };
         let saved = Saved {
             flights: records::load_flights(&*store)?,
-            zones: ZoneSets::new(records::load_zone_sets(&*store)?),
+            zones: ZoneSets::new(records::load_zone_sets(&*store)?, config.terrain.clone()),
             own_zones: records::load_zones(&*store)?,
         };
         let clock = config.clock.clone();
@@ -221,6 +230,7 @@ impl UssState {
             auth,
             rid,
             planning_requests: Mutex::new(flight_planning::AnsweredRequests::default()),
+            failed_sources: geospatial_map::FailedSources::default(),
         })
     }
 }

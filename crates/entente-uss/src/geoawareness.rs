@@ -3,13 +3,14 @@
 //! operators of the flights that enter it (advisories with the zone's message, conditions and contacts).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use chrono::{Duration, NaiveTime};
 use entente_dss::EntityId;
 use entente_geo::Interval;
 use entente_geozones::{
-    DataSet, Directive, GeozoneError, MAX_INTERVAL_DAYS, NoTerrain, Restriction, Zone, ZoneVolume, directive,
-    w84_band,
+    DataSet, Directive, GeozoneError, MAX_INTERVAL_DAYS, NoTerrain, Restriction, Terrain, Zone, ZoneVolume,
+    directive, w84_band,
 };
 use parking_lot::RwLock;
 use sha2::{Digest, Sha256};
@@ -46,7 +47,8 @@ pub struct ZoneConstraint {
 pub struct ZoneInForce {
     pub set: String,
     pub zone: Zone,
-    /// Each volume in each window in which it applies (W84; AGL limits at their widest).
+    /// Each volume in each window in which it applies (W84; AGL limits over the terrain's ground, at their widest
+    /// where it has no data).
     pub volumes: Vec<Volume>,
     pub ground_unknown: bool,
 }
@@ -85,18 +87,18 @@ pub fn constraint_ids(identity: &str, set: &str, data: &DataSet) -> Vec<(String,
         .collect()
 }
 
-/// The set's prohibited zones as constraints over `[from, to)`.
+/// The set's prohibited zones as constraints over `[from, to)`, AGL limits over `terrain`'s ground.
 pub fn prohibited(
     identity: &str,
     set: &str,
     data: &DataSet,
-    from: Timestamp,
-    to: Timestamp,
+    (from, to): (Timestamp, Timestamp),
+    terrain: &dyn Terrain,
 ) -> Result<Vec<ZoneConstraint>, GeozoneError> {
     keyed(data)
         .filter(|(_, z)| z.restriction == Restriction::Prohibited)
         .map(|(key, zone)| {
-            let Directive::Constraint(c) = directive(zone, from, to, &NoTerrain)? else {
+            let Directive::Constraint(c) = directive(zone, from, to, terrain)? else {
                 unreachable!("a prohibited zone is a constraint")
             };
             let id = constraint_id(identity, set, &key);
@@ -120,15 +122,27 @@ pub struct ZoneSet {
     pub origin: Option<String>,
 }
 
-/// The data sets imported into this USS, by name.
-#[derive(Default)]
+/// The data sets imported into this USS, by name, and the terrain their AGL limits stand on.
 pub struct ZoneSets {
     sets: RwLock<BTreeMap<String, ZoneSet>>,
+    terrain: Arc<dyn Terrain>,
+}
+
+/// No sets, and no terrain model.
+impl Default for ZoneSets {
+    fn default() -> ZoneSets {
+        ZoneSets::new(BTreeMap::new(), Arc::new(NoTerrain))
+    }
 }
 
 impl ZoneSets {
-    pub fn new(sets: BTreeMap<String, ZoneSet>) -> ZoneSets {
-        ZoneSets { sets: RwLock::new(sets) }
+    /// `sets`, their AGL limits taken over `terrain`'s ground (at their widest, and said so, where it has none).
+    pub fn new(sets: BTreeMap<String, ZoneSet>, terrain: Arc<dyn Terrain>) -> ZoneSets {
+        ZoneSets { sets: RwLock::new(sets), terrain }
+    }
+
+    pub fn terrain(&self) -> &dyn Terrain {
+        &*self.terrain
     }
 
     pub fn get(&self, set: &str) -> Option<ZoneSet> {
@@ -155,7 +169,7 @@ impl ZoneSets {
         let mut found = Vec::new();
         for (set, imported) in sets.iter() {
             for zone in &imported.data.zones {
-                let d = directive(zone, from, to, &NoTerrain)?;
+                let d = directive(zone, from, to, self.terrain())?;
                 let ground_unknown = match &d {
                     Directive::Constraint(c) => c.ground_unknown,
                     Directive::Advisory(a) => a.ground_unknown,
@@ -170,8 +184,8 @@ impl ZoneSets {
     }
 
     /// The zones other than prohibited ones that apply where and when any of `volumes` flies, each with the
-    /// volumes of it the flight enters. No terrain model: an AGL limit counts at its widest, so a flight is told
-    /// of every zone it might enter.
+    /// volumes of it the flight enters. An AGL limit counts over the terrain's ground under the zone, at its
+    /// widest where the terrain has no data, so a flight is told of every zone it might enter.
     pub fn advice(&self, volumes: &[Volume]) -> Vec<ZoneInForce> {
         let (Some(start), Some(end)) =
             (volumes.iter().filter_map(|v| v.time.lo).min(), volumes.iter().filter_map(|v| v.time.hi).max())
@@ -186,7 +200,9 @@ impl ZoneSets {
         for (set, imported) in sets.iter() {
             for zone in imported.data.zones.iter().filter(|z| z.restriction != Restriction::Prohibited) {
                 // The flight's span is bounded by the operator API's own limits, so the windows are few.
-                let Ok(Some(Directive::Advisory(advisory))) = entered(zone, start, end, Some(volumes)) else {
+                let Ok(Some(Directive::Advisory(advisory))) =
+                    entered(zone, start, end, Some(volumes), self.terrain())
+                else {
                     continue;
                 };
                 found.push(ZoneInForce {
@@ -222,7 +238,7 @@ impl ZoneSets {
                 .iter()
                 .map(|v| {
                     let (start, end) = filter.span(v.time, now);
-                    let band = w84_band(&v.space, &NoTerrain);
+                    let band = w84_band(&v.space, self.terrain());
                     let volume = Volume {
                         outline: v.space.outline.clone(),
                         altitude: band.altitude,
@@ -238,7 +254,8 @@ impl ZoneSets {
                 continue;
             }
             for zone in &zones {
-                if entered(zone, start, end, volume.as_ref().map(std::slice::from_ref))?.is_some() {
+                let volumes = volume.as_ref().map(std::slice::from_ref);
+                if entered(zone, start, end, volumes, self.terrain())?.is_some() {
                     return Ok(true);
                 }
             }
@@ -248,14 +265,16 @@ impl ZoneSets {
 }
 
 /// The zone over `[start, end)` with only those of its volumes that meet one of `volumes` (every one when
-/// `volumes` is `None`); `None` when none is left. No terrain model: an AGL limit counts at its widest.
+/// `volumes` is `None`); `None` when none is left. An AGL limit counts over `terrain`'s ground, at its widest
+/// where it has no data.
 fn entered(
     zone: &Zone,
     start: Timestamp,
     end: Timestamp,
     volumes: Option<&[Volume]>,
+    terrain: &dyn Terrain,
 ) -> Result<Option<Directive>, GeozoneError> {
-    let mut found = directive(zone, start, end, &NoTerrain)?;
+    let mut found = directive(zone, start, end, terrain)?;
     let meets = |z: &Volume| volumes.is_none_or(|vs| vs.iter().any(|v| v.intersects(z)));
     let left = match &mut found {
         Directive::Constraint(c) => &mut c.volumes,
@@ -388,7 +407,7 @@ pub(crate) mod tests {
             ],
         };
         let (from, to) = horizon(at(10));
-        let found = prohibited("uss1", "che", &data, from, to).unwrap();
+        let found = prohibited("uss1", "che", &data, (from, to), &NoTerrain).unwrap();
         assert_eq!(found.iter().map(|c| c.key.as_str()).collect::<Vec<_>>(), ["LSGL", "LSGL#1"]);
         assert_ne!(found[0].id, found[1].id);
         assert_eq!(

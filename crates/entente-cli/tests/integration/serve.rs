@@ -34,12 +34,22 @@ impl Drop for Serve {
 impl Serve {
     /// Starts `entente serve` on a free port and waits for its banner, which it prints once it serves.
     pub(crate) fn start(data_dir: &Path, seed: bool) -> anyhow::Result<Serve> {
+        Serve::start_with(data_dir, seed, &[])
+    }
+
+    /// As [`Serve::start`], with more flags.
+    pub(crate) fn start_with(
+        data_dir: &Path,
+        seed: bool,
+        flags: &[&std::ffi::OsStr],
+    ) -> anyhow::Result<Serve> {
         let port = free_port()?;
         let mut command = Command::new(env!("CARGO_BIN_EXE_entente"));
         command.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"]).arg(data_dir);
         if seed {
             command.arg("--seed");
         }
+        command.args(flags);
         let mut child =
             command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().context("spawning entente serve")?;
         let stdout = child.stdout.take().context("entente serve's stdout")?;

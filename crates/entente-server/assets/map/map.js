@@ -1113,7 +1113,7 @@ function zoneText(z) {
     z.conditions && `Conditions: ${z.conditions.replaceAll("\n", "; ")}`,
     ...contacts.map((c) => `Contact: ${c}`),
     `In force: ${when.slice(0, 3).join("; ")}${when.length > 3 ? "; …" : ""}`,
-    z.ground_unknown && "Limits above ground are taken at their widest (no terrain model).",
+    z.ground_unknown && "Limits above ground are taken at their widest (no terrain data here).",
   ].filter(Boolean);
 }
 

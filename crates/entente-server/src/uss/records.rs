@@ -269,7 +269,13 @@ mod tests {
                 "message": [{"text": "no", "lang": "en"}], "limitedApplicability": [{}]}}]}"#;
         let (_, data) = entente_geozones::parse(text)?;
         let from: DateTime<Utc> = "2030-01-01T00:00:00Z".parse()?;
-        let wanted = prohibited("uss1", "che", &data, from, from + chrono::Duration::days(7))?;
+        let wanted = prohibited(
+            "uss1",
+            "che",
+            &data,
+            (from, from + chrono::Duration::days(7)),
+            &entente_geozones::NoTerrain,
+        )?;
         let reference = ZoneRef {
             id: wanted[0].id.to_string(),
             manager: "uss1".into(),

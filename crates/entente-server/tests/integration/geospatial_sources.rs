@@ -1,6 +1,7 @@
 //! InterUSS's geospatial map data sources on a USS: a data set downloaded from a small server of the test's own
 //! becomes the set the map queries see; an invalid one is rejected naming the feature, an unreachable one is an
-//! error; an id keeps its source (409 for another, across a restart too); a deactivated one is gone.
+//! error, and each keeps that answer for GET and the list until put again or deleted; an id keeps its source (409
+//! for another, across a restart too); a deactivated one is gone.
 
 use serde_json::{Value, json};
 
@@ -34,7 +35,7 @@ async fn source_server() -> anyhow::Result<String> {
 
 /// Test USSs fetch plain http from loopback, as they take http base URLs.
 fn loopback_http(config: &mut UssConfig) {
-    config.dss_limits.allow_http_base_urls = true;
+    config.allow_http_data_sources = true;
 }
 
 fn https_source(url: &str) -> Value {
@@ -100,13 +101,27 @@ async fn invalid_unreachable_and_unsupported_sources_are_answered_with_their_sta
     let director = client_at(&uss.base, "qualifier", &[DIRECT]);
     let path = format!("{SOURCES}/{ID}");
 
+    // Each failure is what GET and the list answer afterwards, message and all.
+    let kept = |put: Value| {
+        let director = &director;
+        let path = &path;
+        async move {
+            let got = director.get(path).await.want(200)?;
+            assert_eq!(got, put, "GET answers what the PUT did");
+            let list = director.get(SOURCES).await.want(200)?;
+            assert_eq!(list["data_sources"], json!([put["data_source"]]), "{list}");
+            anyhow::Ok(put)
+        }
+    };
     let bad = director.put(&path, &https_source(&format!("{files}/bad.json"))).await.want(200)?;
     assert_eq!(status_of(&bad)?, "Rejected", "{bad}");
     let why = str_of(&bad["data_source"]["message"])?;
     assert!(why.contains("feature 0 (\"LSGL\")") && why.contains("radius"), "{why}");
+    kept(bad).await?;
     let big = director.put(&path, &https_source(&format!("{files}/big.json"))).await.want(200)?;
     assert_eq!(status_of(&big)?, "Rejected", "{big}");
     assert!(str_of(&big["data_source"]["message"])?.contains("exceeds the limit"), "{big}");
+    kept(big).await?;
 
     // Nothing listens on a port just released; a missing file is the source's answer.
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await?.local_addr()?.port();
@@ -114,16 +129,28 @@ async fn invalid_unreachable_and_unsupported_sources_are_answered_with_their_sta
     let down = down.want(200)?;
     assert_eq!(status_of(&down)?, "Error", "{down}");
     assert!(str_of(&down["data_source"]["message"])?.contains(&format!("127.0.0.1:{closed}")), "{down}");
+    kept(down).await?;
     let missing = director.put(&path, &https_source(&format!("{files}/missing.json"))).await.want(200)?;
     assert_eq!(status_of(&missing)?, "Error");
     assert!(str_of(&missing["data_source"]["message"])?.contains("404"), "{missing}");
+    kept(missing).await?;
 
     let other_format = json!({"https_source": {"url": format!("{files}/zones.json"), "format": "AIXM"}});
     let unsupported = director.put(&path, &other_format).await.want(200)?;
     assert_eq!(status_of(&unsupported)?, "Unsupported", "{unsupported}");
-    // None of those left a source behind.
-    director.get(&path).await.want(404)?;
+    kept(unsupported).await?;
+    // None of those imported anything; deleting the source forgets its failure.
     assert!(!blocked_at_edge(&uss).await?);
+    assert_eq!(status_of(&director.delete(&path).await.want(200)?)?, "Deactivated");
+    director.get(&path).await.want(404)?;
+    assert_eq!(director.get(SOURCES).await.want(200)?["data_sources"], json!([]));
+    director.delete(&path).await.want(404)?;
+    // A failure, then the source put again and loaded: Ready, the failure gone.
+    kept(director.put(&path, &https_source(&format!("{files}/missing.json"))).await.want(200)?).await?;
+    let ready = director.put(&path, &https_source(&format!("{files}/zones.json"))).await.want(200)?;
+    assert_eq!(status_of(&ready)?, "Ready", "{ready}");
+    kept(ready).await?;
+    assert!(blocked_at_edge(&uss).await?);
 
     // Malformed requests are refused naming the field.
     assert_error(director.put(&path, &json!({})).await?, 400, "https_source")?;
@@ -131,6 +158,8 @@ async fn invalid_unreachable_and_unsupported_sources_are_answered_with_their_sta
     let not_an_id = format!("{SOURCES}/not-a-uuid");
     let zones = https_source(&format!("{files}/zones.json"));
     assert_error(director.put(&not_an_id, &zones).await?, 400, "geospatial_data_source_id")?;
+    // A refused request is no outcome of the source's: it stays as it was.
+    assert_eq!(status_of(&director.get(&path).await.want(200)?)?, "Ready");
     Ok(())
 }
 

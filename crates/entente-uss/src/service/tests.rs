@@ -309,6 +309,11 @@ struct World {
 }
 
 fn world() -> World {
+    world_on(Arc::new(entente_geozones::NoTerrain))
+}
+
+/// A world whose zones' AGL limits stand on `terrain`.
+fn world_on(terrain: Arc<dyn entente_geozones::Terrain>) -> World {
     let dss = Arc::new(FakeDss::default());
     let peers = Arc::new(FakePeers {
         dss: dss.clone(),
@@ -328,7 +333,8 @@ fn world() -> World {
         journal: recorded.clone(),
         clock: clock.clone(),
     };
-    World { uss: Uss::new(rules, ports, Saved::default()), dss, peers, recorded, clock }
+    let saved = Saved { zones: ZoneSets::new(Default::default(), terrain), ..Saved::default() };
+    World { uss: Uss::new(rules, ports, saved), dss, peers, recorded, clock }
 }
 
 fn proposal(volumes: Vec<Volume>, priority: i32, now: crate::Timestamp) -> Proposal {

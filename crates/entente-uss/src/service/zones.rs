@@ -213,7 +213,7 @@ impl Uss {
     fn wanted_now(&self, set: &str, data: &DataSet) -> Result<Vec<ZoneConstraint>, UssError> {
         let now = self.now();
         let (from, to) = horizon(now);
-        let wanted = prohibited(&self.rules.identity, set, data, from, to)
+        let wanted = prohibited(&self.rules.identity, set, data, (from, to), self.zones.terrain())
             .map_err(|e| UssError::ZoneSet(e.to_string()))?;
         wanted
             .into_iter()

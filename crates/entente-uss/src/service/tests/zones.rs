@@ -214,3 +214,48 @@ async fn a_downloaded_set_is_replaced_only_by_a_download_from_the_same_url() {
     assert!(matches!(over, Err(UssError::ZoneSetSource { .. })), "{over:?}");
     assert_eq!(w.uss.check_zone_set_origin("new", Some("https://b.example/set.json")), Ok(()));
 }
+
+/// Ground 600 m above mean sea level north of 46.55°N, no data south of it.
+#[derive(Debug)]
+struct NorthernPlateau;
+
+impl entente_geozones::Terrain for NorthernPlateau {
+    fn ground_amsl(&self, outline: &Outline) -> Option<(f64, f64)> {
+        outline.bounding_rects().iter().all(|r| r.lat_lo > 46.55).then_some((600.0, 600.0))
+    }
+}
+
+#[tokio::test]
+async fn agl_limits_stand_on_the_terrain_where_it_has_data_and_are_widest_where_not() {
+    let w = world_on(Arc::new(NorthernPlateau));
+    let agl = |identifier: &str, lat: f64| {
+        let mut z = zone(identifier, Restriction::Prohibited, lat);
+        let level = |value| {
+            Some(entente_geozones::Level { value, reference: entente_geozones::VerticalReference::Agl })
+        };
+        z.volumes[0].lower = level(0.0);
+        z.volumes[0].upper = level(150.0);
+        z
+    };
+    let done = w
+        .uss
+        .import_zone_set("che", published(vec![agl("PLATEAU", 46.6), agl("UNKNOWN", 46.5)]))
+        .await
+        .unwrap();
+    assert_eq!(done.ground_unknown, ["UNKNOWN"]);
+    let altitude = |c: &ZoneChange| w.dss.zones.lock()[&c.id].1[0].altitude;
+    // Around Lausanne the geoid lies about 50 m above the ellipsoid.
+    let n = entente_geozones::undulation(LatLng::new(46.6, 6.6));
+    let plateau = altitude(&done.changes.created[0]);
+    let (lo, hi) = (plateau.lo.unwrap(), plateau.hi.unwrap());
+    assert!(lo <= 600.0 + n && 600.0 + n - lo < 1.5, "{lo}");
+    assert!(hi >= 750.0 + n && hi - (750.0 + n) < 1.5, "{hi}");
+    let unknown = altitude(&done.changes.created[1]);
+    assert!(unknown.lo.unwrap() < entente_geozones::LOWEST_GROUND_AMSL_M + n + 1.0, "{unknown:?}");
+    assert!(unknown.hi.unwrap() > entente_geozones::HIGHEST_GROUND_AMSL_M + 150.0, "{unknown:?}");
+    // What the map shows says the same.
+    let shown = w.uss.zones.in_force(at(0), at(60)).unwrap();
+    let flags: Vec<(&str, bool)> =
+        shown.iter().map(|z| (z.zone.identifier.as_str(), z.ground_unknown)).collect();
+    assert_eq!(flags, [("PLATEAU", false), ("UNKNOWN", true)]);
+}

@@ -20,8 +20,12 @@ pub const DEFAULT_CACHED_TILES: usize = 8;
 /// The value of a void post (no data).
 const VOID: i16 = i16::MIN;
 
-/// Boundary samples per post interval: the outline's edges are sampled at a quarter of the post spacing, so the
-/// interpolated ground along them is seen to within a small part of the difference between neighbouring posts.
+/// Boundary samples per post interval: the outline's edges are walked in steps of a quarter of the post spacing,
+/// and every grid cell under the rectangle of each step gives its four posts. Between posts the ground is bilinear,
+/// so it stays within its cell's posts; a step's rectangle holds the whole chord between two samples, and at a
+/// quarter of a cell (under 8 m in a one-arc-second tile) the great-circle edge strays from that chord by far less
+/// than a micrometre. So every cell the boundary crosses is taken whole: the range is never narrower than the ground
+/// along the boundary, and at most one cell's relief wider.
 const SAMPLES_PER_POST: f64 = 4.0;
 
 /// At most this many samples along the whole boundary; past it, the spacing grows.
@@ -220,9 +224,10 @@ impl HgtTerrain {
         tile.bilinear(y, x)
     }
 
-    /// The lowest and highest ground over `outline`: every post inside it and its boundary sampled (between
-    /// posts the ground is bilinear, which has no extremum inside a grid cell, so its extremes over the outline
-    /// lie at posts or on the boundary). `None` when any part of it lies on a missing tile or next to a void post.
+    /// The lowest and highest ground over `outline`, never narrower than the truth: every post inside it and the
+    /// posts of every grid cell its boundary crosses (between posts the ground is bilinear, which has no extremum
+    /// inside a grid cell, so its extremes over the outline lie at posts or on the boundary, and along the
+    /// boundary within its cells' posts). `None` when any part of it lies on a missing tile or next to a void post.
     pub fn ground_range(&self, outline: &Outline) -> Option<(f64, f64)> {
         // Every tile under the bounding rectangles, with the part of the rectangle it holds; none read yet.
         let mut parts = Vec::new();
@@ -256,10 +261,48 @@ impl HgtTerrain {
             }
         }
         let step_m = EARTH_RADIUS_M.to_radians() / (finest - 1) as f64 / SAMPLES_PER_POST;
-        for p in boundary(outline, step_m) {
-            take(self.ground_at(p)?);
+        let samples = boundary(outline, step_m);
+        for (k, &p) in samples.iter().enumerate() {
+            let (lo, hi) = self.cells_under(p, samples[(k + 1) % samples.len()])?;
+            take(lo);
+            take(hi);
         }
         (range.0 <= range.1).then_some(range)
+    }
+
+    /// The lowest and highest post of every grid cell meeting the rectangle with corners `p` and `q` (a step along
+    /// the boundary), on whichever tiles it covers; `None` when one is missing or a post is void.
+    fn cells_under(&self, p: LatLng, q: LatLng) -> Option<(f64, f64)> {
+        if (p.lng - q.lng).abs() > 180.0 {
+            // A step over the antimeridian: no tile index spans it, so the ground there stays unknown.
+            return None;
+        }
+        let (lat_lo, lat_hi) = (p.lat.min(q.lat), p.lat.max(q.lat));
+        let (lng_lo, lng_hi) = (p.lng.min(q.lng), p.lng.max(q.lng));
+        let (c_lo, c_hi) = (corner_of(LatLng::new(lat_lo, lng_lo)), corner_of(LatLng::new(lat_hi, lng_hi)));
+        let mut range = (f64::INFINITY, f64::NEG_INFINITY);
+        for lat0 in c_lo.0..=c_hi.0 {
+            for lng0 in c_lo.1..=c_hi.1 {
+                let tile = self.tile((lat0, lng0))?;
+                let spacing = (tile.n - 1) as f64;
+                let last = (tile.n - 1) as f64;
+                let north = f64::from(lat0) + 1.0;
+                let west = f64::from(lng0);
+                // Rows count from the north. Floor and ceiling take every cell the rectangle's part on this tile
+                // meets, and only the row or column of posts when it lies on one.
+                let rows = |lat: f64| ((north - lat) * spacing).clamp(0.0, last);
+                let cols = |lng: f64| ((lng - west) * spacing).clamp(0.0, last);
+                let (i_lo, i_hi) = (rows(lat_hi.min(north)).floor(), rows(lat_lo.max(north - 1.0)).ceil());
+                let (j_lo, j_hi) = (cols(lng_lo.max(west)).floor(), cols(lng_hi.min(west + 1.0)).ceil());
+                for i in i_lo as usize..=i_hi as usize {
+                    for j in j_lo as usize..=j_hi as usize {
+                        let h = tile.post(i, j)?;
+                        range = (range.0.min(h), range.1.max(h));
+                    }
+                }
+            }
+        }
+        Some(range)
     }
 }
 
@@ -419,23 +462,38 @@ mod tests {
     }
 
     #[test]
-    fn ground_range_takes_posts_inside_and_the_boundary() {
+    fn ground_range_takes_posts_inside_and_the_cells_the_boundary_crosses() {
         let t = fixture();
-        // Rows 1.8 to 3.2, columns 0.8 to 1.8: the field falls southward and rises eastward, so its extremes are
-        // at the north-east and south-west corners (the great-circle edges stray from the parallels by
-        // centimetres).
+        // Rows 1.8 to 3.2, columns 0.8 to 1.8: the boundary crosses the cells of rows 1 to 4 and columns 0 to 2.
+        // The field falls southward and rises eastward, so the range runs from the south-west post of those cells
+        // to the north-east one (the peak, at column 3, is outside them).
         let square = polygon(&[(46.2, 6.2), (46.2, 6.45), (46.55, 6.45), (46.55, 6.2)]);
-        let (lo, hi) = t.ground_range(&square).unwrap();
-        assert!((lo - field(3.2, 0.8)).abs() < 0.1, "{lo}");
-        assert!((hi - field(1.8, 1.8)).abs() < 0.1, "{hi}");
+        assert_eq!(t.ground_range(&square), Some((field(4.0, 0.0), field(1.0, 2.0))));
+        // Vertices on posts (rows 2 and 3, columns 1 and 2): the edges run along rows and columns of posts but
+        // stray a little from the parallels between vertices (great circles), so the cells beside them count.
+        let on_posts = polygon(&[(46.25, 6.25), (46.25, 6.5), (46.5, 6.5), (46.5, 6.25)]);
+        let (lo, hi) = t.ground_range(&on_posts).unwrap();
+        assert!(lo <= field(3.0, 1.0) && hi >= field(2.0, 2.0), "{lo}..{hi}");
         // The peak is a post inside the circle: the highest ground, though no boundary point comes near it.
         let (lo, hi) = t.ground_range(&circle(46.75, 6.75, 2000.0)).unwrap();
         assert_eq!(hi, 2000.0);
         assert!(lo < 1900.0, "{lo}");
-        // A circle within one grid cell holds no post: its boundary gives the range.
-        let (lo, hi) = t.ground_range(&circle(46.3, 6.3, 500.0)).unwrap();
-        let (y, x) = ((47.0 - 46.3) * 4.0, 0.3 * 4.0);
-        assert!(lo < field(y, x) && field(y, x) < hi && hi - lo < 10.0, "{lo}..{hi}");
+        // A circle within one grid cell (rows 2 and 3, columns 1 and 2) holds no post: that cell's posts bound it.
+        assert_eq!(t.ground_range(&circle(46.3, 6.3, 500.0)), Some((field(3.0, 1.0), field(2.0, 2.0))));
+    }
+
+    /// Points along `outline`'s boundary at fractions `ts` of its edges (a polygon) or of its turn (a circle).
+    fn on_boundary(outline: &Outline, ts: &[f64]) -> Vec<LatLng> {
+        match outline {
+            Outline::Polygon(p) => {
+                let v = p.vertices();
+                ts.iter().enumerate().map(|(k, &t)| along(v[k % v.len()], v[(k + 1) % v.len()], t)).collect()
+            }
+            Outline::Circle(c) => {
+                let angle = c.radius_m() / EARTH_RADIUS_M;
+                ts.iter().map(|&t| destination(c.center(), std::f64::consts::TAU * t, angle)).collect()
+            }
+        }
     }
 
     #[test]
@@ -558,6 +616,37 @@ mod tests {
             // And it is the ground's band, not the widest.
             prop_assert!(hi - lo < 2000.0 + height + 10.0, "{lo}..{hi}");
         }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// The ground range holds the ground at any point of the boundary, between the samples of its walk too.
+        #[test]
+        fn the_ground_range_holds_the_ground_anywhere_on_the_boundary(
+            outline in outlines(),
+            ts in prop::collection::vec(0.0..1.0f64, 1..40),
+        ) {
+            let t = fixture();
+            let (lo, hi) = t.ground_range(&outline).unwrap();
+            for p in on_boundary(&outline, &ts) {
+                let h = t.ground_at(p).unwrap();
+                prop_assert!(lo <= h && h <= hi, "{h} at {p:?} outside {lo}..{hi}");
+            }
+        }
+    }
+
+    /// An edge whose highest ground lies between the points of its walk: the range still holds it.
+    #[test]
+    fn ground_between_the_boundary_samples_is_in_the_range() {
+        let t = fixture();
+        // Half a post south of the peak's row (row 1.5), from column 2.84 to 3.2: the edge is shorter than a step
+        // of the walk, which sees its ends only (about 1 349 m and 1 335 m); in between, below the peak's column,
+        // the ground reaches 1 436 m.
+        let triangle = polygon(&[(46.625, 6.71), (46.625, 6.80), (46.62, 6.80)]);
+        let (_, hi) = t.ground_range(&triangle).unwrap();
+        let top = t.ground_at(LatLng::new(46.625, 6.75)).unwrap();
+        assert!((top - 1436.0).abs() < 1.0, "{top}");
+        assert!(hi >= top, "{hi} below {top}");
     }
 
     fn first_vertex(outline: &Outline) -> LatLng {

@@ -144,6 +144,25 @@ pub struct HgtTerrain {
     index: HashMap<Corner, (PathBuf, usize)>,
     cache: Mutex<Cache>,
     cached_tiles: usize,
+    /// The ground ranges worked out so far, by outline: a zone's range is asked for on every plan and map query
+    /// that meets it, and over a large outline of a one-arc-second tile it looks at millions of posts (a 20 km
+    /// circle: about 150 ms in a release build).
+    ranges: Mutex<HashMap<Vec<u64>, Option<(f64, f64)>>>,
+}
+
+/// Most ground ranges remembered; past it they are forgotten all at once (zone data sets hold far fewer).
+const MAX_REMEMBERED_RANGES: usize = 4096;
+
+/// An outline as exact bits, for remembering its ground range.
+fn outline_key(outline: &Outline) -> Vec<u64> {
+    match outline {
+        Outline::Polygon(p) => std::iter::once(0)
+            .chain(p.vertices().iter().flat_map(|v| [v.lat.to_bits(), v.lng.to_bits()]))
+            .collect(),
+        Outline::Circle(c) => {
+            vec![1, c.center().lat.to_bits(), c.center().lng.to_bits(), c.radius_m().to_bits()]
+        }
+    }
 }
 
 impl std::fmt::Debug for HgtTerrain {
@@ -183,6 +202,7 @@ impl HgtTerrain {
             index,
             cache: Mutex::new(Cache::default()),
             cached_tiles: cached_tiles.max(1),
+            ranges: Mutex::new(HashMap::new()),
         })
     }
 
@@ -395,9 +415,20 @@ fn destination(from: LatLng, bearing: f64, angle: f64) -> LatLng {
     LatLng::new(lat2.to_degrees(), lng2)
 }
 
+/// Each outline's range is worked out once (the tiles do not change while the directory is open).
 impl Terrain for HgtTerrain {
     fn ground_amsl(&self, outline: &Outline) -> Option<(f64, f64)> {
-        self.ground_range(outline)
+        let key = outline_key(outline);
+        if let Some(range) = self.ranges.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return *range;
+        }
+        let range = self.ground_range(outline);
+        let mut ranges = self.ranges.lock().unwrap_or_else(|e| e.into_inner());
+        if ranges.len() >= MAX_REMEMBERED_RANGES {
+            ranges.clear();
+        }
+        ranges.insert(key, range);
+        range
     }
 }
 
@@ -542,6 +573,20 @@ mod tests {
             assert_eq!(t.ground_at(LatLng::new(p.0, p.1)), Some(0.0));
             assert!(t.cache.lock().unwrap().tiles.len() <= 2);
         }
+    }
+
+    #[test]
+    fn each_outline_s_range_is_worked_out_once() {
+        let t = fixture();
+        let (a, b) = (circle(46.3, 6.3, 500.0), circle(46.3, 6.3, 600.0));
+        assert_eq!(t.ground_amsl(&a), t.ground_range(&a));
+        assert_eq!(t.ground_amsl(&a), t.ground_range(&a));
+        assert_eq!(t.ranges.lock().unwrap().len(), 1);
+        assert_eq!(t.ground_amsl(&b), t.ground_range(&b));
+        assert_eq!(t.ranges.lock().unwrap().len(), 2);
+        // An outline off the tiles is remembered as having no ground.
+        assert_eq!(t.ground_amsl(&circle(46.5, 7.0, 2000.0)), None);
+        assert_eq!(t.ranges.lock().unwrap().len(), 3);
     }
 
     fn agl_volume(outline: Outline, lower: f64, upper: f64) -> ZoneVolume {

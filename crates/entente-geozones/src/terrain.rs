@@ -147,8 +147,11 @@ pub struct HgtTerrain {
     /// The ground ranges worked out so far, by outline: a zone's range is asked for on every plan and map query
     /// that meets it, and over a large outline of a one-arc-second tile it looks at millions of posts (a 20 km
     /// circle: about 150 ms in a release build).
-    ranges: Mutex<HashMap<Vec<u64>, Option<(f64, f64)>>>,
+    ranges: Mutex<HashMap<Vec<u64>, GroundRange>>,
 }
+
+/// The lowest and highest ground under an outline, metres AMSL, if the tiles cover it.
+type GroundRange = Option<(f64, f64)>;
 
 /// Most ground ranges remembered; past it they are forgotten all at once (zone data sets hold far fewer).
 const MAX_REMEMBERED_RANGES: usize = 4096;

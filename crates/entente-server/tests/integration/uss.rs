@@ -170,7 +170,12 @@ impl Uss {
 
 /// An operator's flight: a 300 m circle at `lat` over `alt` metres from `minutes.0` to `minutes.1`.
 pub(crate) fn flight(lat: f64, alt: (f64, f64), minutes: (i64, i64), priority: i32) -> Value {
-    wire(flight_of(vec![volume4(&circle(lat, LNG, 300.0), alt.0, alt.1, minutes.0, minutes.1)], priority))
+    wire(flight_request(lat, alt, minutes, priority))
+}
+
+/// [`flight`] as the shape, for a test to change within it.
+pub(crate) fn flight_request(lat: f64, alt: (f64, f64), minutes: (i64, i64), priority: i32) -> FlightRequest {
+    flight_of(vec![volume4(&circle(lat, LNG, 300.0), alt.0, alt.1, minutes.0, minutes.1)], priority)
 }
 
 /// An operator's flight through `volumes`.

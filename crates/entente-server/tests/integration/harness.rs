@@ -336,13 +336,7 @@ impl Client {
         availability: &str,
     ) -> anyhow::Result<String> {
         let body = self
-            .put(
-                &availability_path(uss),
-                &wire(SetUssAvailabilityStatusParameters {
-                    old_version: Some(old_version.to_owned()),
-                    availability: from_name(availability),
-                }),
-            )
+            .put(&availability_path(uss), &availability_params(Some(old_version), availability))
             .await?
             .want(200)?;
         Ok(str_of(&body["version"])?.to_owned())
@@ -642,6 +636,14 @@ pub(crate) fn constraint(c: &Client, extents: &[Value]) -> Value {
     wire(PutConstraintReferenceParameters {
         extents: extents.iter().map(from_wire).collect(),
         uss_base_url: c.url(),
+    })
+}
+
+/// `SetUssAvailabilityStatusParameters`, with `old_version` left out when `None`.
+pub(crate) fn availability_params(old_version: Option<&str>, availability: &str) -> Value {
+    wire(SetUssAvailabilityStatusParameters {
+        old_version: old_version.map(str::to_owned),
+        availability: from_name(availability),
     })
 }
 

@@ -185,7 +185,12 @@ pub(crate) fn flight_of(volumes: Vec<Volume4D>, priority: i32) -> FlightRequest 
 
 /// An operator's flight along `waypoints` (lat, lng) within `buffer_m` metres, 0 to `alt_hi` metres, from +10 to
 /// `end_min` minutes.
-fn route_flight(waypoints: &[(f64, f64)], buffer_m: f64, alt_hi: f64, end_min: i64) -> FlightRequest {
+pub(crate) fn route_flight(
+    waypoints: &[(f64, f64)],
+    buffer_m: f64,
+    alt_hi: f64,
+    end_min: i64,
+) -> FlightRequest {
     let route = RouteRequest {
         waypoints: waypoints.iter().map(|&(lat, lng)| LatLngPoint { lat, lng }).collect(),
         buffer_m,
@@ -1602,10 +1607,15 @@ fn flight_from_now(alt: (f64, f64), minutes: (i64, i64)) -> Value {
     ))
 }
 
-/// A telemetry report at `time`, over the base location at `alt` metres.
+/// A telemetry report at `time`, at `lat` over the base longitude at `alt` metres.
 fn fix_at(at: chrono::DateTime<chrono::Utc>, lat: f64, alt: f64) -> Value {
+    fix_at_point(at, (lat, LNG), alt)
+}
+
+/// A telemetry report at `time`, over (`lat`, `lng`) at `alt` metres.
+pub(crate) fn fix_at_point(at: chrono::DateTime<chrono::Utc>, (lat, lng): (f64, f64), alt: f64) -> Value {
     let position = Position {
-        longitude: LNG,
+        longitude: lng,
         latitude: lat,
         accuracy_h: None,
         accuracy_v: None,

@@ -483,7 +483,7 @@ pub(crate) fn square(lat: f64, lng: f64, size_m: f64) -> Value {
 /// An `outline_polygon` through the given (lat, lng) vertices.
 pub(crate) fn polygon(vertices: &[(f64, f64)]) -> Value {
     let vertices = vertices.iter().map(|&(lat, lng)| LatLngPoint { lat, lng }).collect();
-    wire(Volume3D { outline_polygon: Some(Polygon { vertices }), ..outline() })
+    wire(Volume3D { outline_polygon: Some(Polygon { vertices }), ..no_outline() })
 }
 
 /// An `outline_circle` of `radius_m` metres around (`lat`, `lng`).
@@ -492,16 +492,12 @@ pub(crate) fn circle(lat: f64, lng: f64, radius_m: f64) -> Value {
         center: Some(LatLngPoint { lat, lng }),
         radius: Some(Radius { value: radius_m, units: "M".to_owned() }),
     };
-    wire(Volume3D { outline_circle: Some(circle), ..outline() })
+    wire(Volume3D { outline_circle: Some(circle), ..no_outline() })
 }
 
-/// A `Volume3D` with nothing set, to set its outline in.
-fn outline() -> Volume3D {
+/// A `Volume3D` with nothing set, to set its outline or altitudes in.
+pub(crate) fn no_outline() -> Volume3D {
     Volume3D { outline_circle: None, outline_polygon: None, altitude_lower: None, altitude_upper: None }
-}
-
-pub(crate) fn altitude(metres: f64) -> Value {
-    wire(altitude_m(metres))
 }
 
 /// An F3548 `Altitude` of `value` metres above the WGS 84 ellipsoid.

@@ -428,11 +428,6 @@ pub(crate) fn at(minutes: i64) -> DateTime<Utc> {
     *BASE + Duration::minutes(minutes)
 }
 
-/// The F3548 `Time` object for an instant.
-pub(crate) fn time_of(t: DateTime<Utc>) -> Value {
-    wire(time(t))
-}
-
 /// The F3548 `Time` of an instant, written with milliseconds.
 pub(crate) fn time(t: DateTime<Utc>) -> Time {
     Time { value: t.to_rfc3339_opts(SecondsFormat::Millis, true), format: "RFC3339".to_owned() }

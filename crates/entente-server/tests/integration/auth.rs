@@ -221,7 +221,7 @@ async fn manager_is_the_token_subject() -> anyhow::Result<()> {
     let dss = Dss::start().await?;
     let a = dss.client("uss-alpha", &[SC]);
     let cm = dss.client("uss-beta", &[CM]);
-    // `manager` is no field of the shapes written: it is set by hand.
+    // `manager` is no field of the shapes written: it is set by hand, in both bodies.
     let mut body = oir(&a, &[here()], "Accepted", &[]);
     body["manager"] = json!("someone-else");
     let oid = id();

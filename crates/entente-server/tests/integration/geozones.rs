@@ -11,6 +11,7 @@ use axum::routing::{delete, put};
 use chrono::{DateTime, Utc};
 use entente_dss::{Clock, SystemClock};
 use entente_wire::ErrorResponse;
+use entente_wire::authority::{ZoneConstraintRef, ZoneSetSummary};
 use entente_wire::scd::{ChangeConstraintReferenceResponse, ConstraintReference, UssAvailabilityState};
 use serde_json::{Value, json};
 
@@ -204,6 +205,7 @@ async fn imported_zones_keep_flights_out_advise_them_and_update_on_reimport() ->
     assert_eq!(again["updated"], json!([]));
 
     // A set with a mistake is refused naming the feature, and changes nothing.
+    // The data set is an authority's format, JSON here throughout.
     let mut broken = set.clone();
     broken["features"][1]["properties"]["type"] = json!("BANANA");
     broken["features"][0]["geometry"]["extent"]["radius"] = json!(3000);
@@ -223,7 +225,13 @@ async fn imported_zones_keep_flights_out_advise_them_and_update_on_reimport() ->
     let sets = authority.get("/authority/v1/geozones").await.want(200)?;
     assert_eq!(
         sets["sets"],
-        json!([{"set": "test", "publish": true, "zones": 2, "prohibited": 1, "advisories": 1}])
+        wire([ZoneSetSummary {
+            set: "test".to_owned(),
+            publish: true,
+            zones: 2,
+            prohibited: 1,
+            advisories: 1
+        }])
     );
     let exported = authority.get("/authority/v1/geozones/test").await.want(200)?;
     assert_eq!(exported["type"], "FeatureCollection");
@@ -242,7 +250,7 @@ async fn imported_zones_keep_flights_out_advise_them_and_update_on_reimport() ->
         authority.put("/authority/v1/geozones/test", &data_set(vec![ask_first, moved])).await.want(200)?;
     assert_eq!(
         reimported["withdrawn"],
-        json!([{"zone": "NOFLY", "constraint_id": constraint_id}]),
+        wire([ZoneConstraintRef { zone: "NOFLY".to_owned(), constraint_id: constraint_id.clone() }]),
         "{reimported}"
     );
     assert_eq!(reimported["created"][0]["zone"], "NOFLY2");

@@ -1,6 +1,9 @@
 //! The `entente` binary as an operator runs it: real process, real socket, kill -9 and SIGTERM; a pool of
 //! instances on a real etcd cluster; `entente serve` and its web map in headless Chromium.
 
+// Request bodies built with entente-wire's shapes.
+#[path = "integration/bodies.rs"]
+mod bodies;
 // `entente demo`: the founding story replayed and checked step by step.
 #[path = "integration/demo.rs"]
 mod demo;

@@ -1,6 +1,9 @@
 //! The `entente` binary as an operator runs it: real process, real socket, kill -9 and SIGTERM; a pool of
 //! instances on a real etcd cluster; `entente serve` and its web map in headless Chromium.
 
+// Request bodies built with entente-wire's shapes.
+#[path = "integration/bodies.rs"]
+mod bodies;
 // `entente demo`: the founding story replayed and checked step by step.
 #[path = "integration/demo.rs"]
 mod demo;
@@ -21,6 +24,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use entente_server::auth::TokenIssuer;
+use entente_wire::scd::{OperationalIntentState, PutOperationalIntentReferenceParameters};
+use entente_wire::{LatLngPoint, Polygon, Volume3D, Volume4D};
 use serde_json::{Value, json};
 
 // Remote ID between two USSs (SP and DP) through a DSS, and tactical alerts from replayed traffic.
@@ -100,24 +105,35 @@ fn intent_body(lat: f64) -> Value {
 
 /// An intent over a triangle of `size` degrees at (lat, lng), 0-100 m, for the next hour.
 fn intent_at(lat: f64, lng: f64, size: f64) -> Value {
+    bodies::wire(intent_params(lat, lng, size))
+}
+
+/// [`intent_at`] as the shape, for a test to change within it.
+fn intent_params(lat: f64, lng: f64, size: f64) -> PutOperationalIntentReferenceParameters {
     let now = entente_dss::SystemClock.now();
-    let t = |m: i64| (now + chrono::Duration::minutes(m)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    json!({
-        "extents": [{
-            "volume": {
-                "outline_polygon": {"vertices": [
-                    {"lat": lat, "lng": lng}, {"lat": lat, "lng": lng + size}, {"lat": lat + size, "lng": lng + size}
-                ]},
-                "altitude_lower": {"value": 0, "reference": "W84", "units": "M"},
-                "altitude_upper": {"value": 100, "reference": "W84", "units": "M"}
-            },
-            "time_start": {"value": t(1), "format": "RFC3339"},
-            "time_end": {"value": t(60), "format": "RFC3339"}
-        }],
-        "state": "Accepted",
-        "uss_base_url": "http://uss1.example",
-        "key": []
-    })
+    let t = |m: i64| bodies::time(now + chrono::Duration::minutes(m), chrono::SecondsFormat::Secs);
+    let vertices = [(lat, lng), (lat, lng + size), (lat + size, lng + size)];
+    let extent = Volume4D {
+        volume: Volume3D {
+            outline_circle: None,
+            outline_polygon: Some(Polygon {
+                vertices: vertices.iter().map(|&(lat, lng)| LatLngPoint { lat, lng }).collect(),
+            }),
+            altitude_lower: Some(bodies::altitude(0.0)),
+            altitude_upper: Some(bodies::altitude(100.0)),
+        },
+        time_start: Some(t(1)),
+        time_end: Some(t(60)),
+    };
+    PutOperationalIntentReferenceParameters {
+        extents: vec![extent],
+        key: Some(Vec::new()),
+        state: OperationalIntentState::Accepted,
+        uss_base_url: "http://uss1.example".to_owned(),
+        subscription_id: None,
+        new_subscription: None,
+        requested_ovn_suffix: None,
+    }
 }
 
 #[test]

@@ -7,10 +7,16 @@ use std::thread;
 
 use anyhow::{Context, ensure};
 use entente_store::LocalEtcd;
+use entente_wire::scd::{
+    ImplicitSubscriptionParameters, OperationalIntentState, PutConstraintReferenceParameters,
+    PutSubscriptionParameters,
+};
+use entente_wire::{Circle, LatLngPoint, Radius, Time, Volume3D, Volume4D};
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 
-use super::{Server, intent_at, start_with, token, token_for};
+use super::bodies::{down, time, wire};
+use super::{Server, intent_at, intent_params, start_with, token, token_for};
 
 struct Pool {
     instances: Vec<Server>,
@@ -61,8 +67,9 @@ fn oir_url(base: &str, id: &str) -> String {
     format!("{base}/dss/v1/operational_intent_references/{id}")
 }
 
-fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+/// The F3548 `Time` of `t`, to the second.
+fn to_second(t: chrono::DateTime<chrono::Utc>) -> Time {
+    time(t, chrono::SecondsFormat::Secs)
 }
 
 fn new_id() -> String {
@@ -85,9 +92,12 @@ fn every_write_is_visible_on_every_instance_at_once() -> anyhow::Result<()> {
         let writer = round % 3;
         let id = new_id();
         let path = format!("/dss/v1/operational_intent_references/{id}");
-        let mut body = intent_at(20.0 + round as f64 * 0.1, 20.0, 0.01);
-        body["new_subscription"] =
-            json!({"uss_base_url": "http://uss1.example", "notify_for_constraints": false});
+        let mut params = intent_params(20.0 + round as f64 * 0.1, 20.0, 0.01);
+        params.new_subscription = Some(ImplicitSubscriptionParameters {
+            uss_base_url: "http://uss1.example".to_owned(),
+            notify_for_constraints: Some(false),
+        });
+        let body = wire(&params);
         let created: Value = client
             .put(oir_url(pool.base(writer), &id))
             .bearer_auth(&token)
@@ -106,12 +116,11 @@ fn every_write_is_visible_on_every_instance_at_once() -> anyhow::Result<()> {
             ensure!(seen["operational_intent_reference"]["version"] == json!(1));
         }
         // Update through the next instance, read through all.
-        body["state"] = json!("Activated");
-        body["key"] = json!([ovn]);
-        if let Some(b) = body.as_object_mut() {
-            b.remove("new_subscription");
-        }
-        body["subscription_id"] = sub_id.clone();
+        params.state = OperationalIntentState::Activated;
+        params.key = Some(vec![ovn.clone()]);
+        params.new_subscription = None;
+        params.subscription_id = sub_id.as_str().map(str::to_owned);
+        let body = wire(&params);
         let updated: Value = client
             .put(format!("{}/{ovn}", oir_url(pool.base(writer + 1), &id)))
             .bearer_auth(&token)
@@ -147,7 +156,7 @@ fn every_write_is_visible_on_every_instance_at_once() -> anyhow::Result<()> {
     let set: Value = client
         .put(format!("{}/dss/v1/uss_availability/uss9", pool.base(0)))
         .bearer_auth(&availability)
-        .json(&json!({"old_version": "", "availability": "Down"}))
+        .json(&down())
         .send()?
         .error_for_status()?
         .json()?;
@@ -161,10 +170,9 @@ fn every_write_is_visible_on_every_instance_at_once() -> anyhow::Result<()> {
     }
     let constraints = token_for("uss1", "utm.constraint_management")?;
     let cid = new_id();
-    let mut body = intent_at(25.0, 20.0, 0.01);
-    if let Some(b) = body.as_object_mut() {
-        b.remove("state");
-    }
+    let intent = intent_params(25.0, 20.0, 0.01);
+    let body =
+        wire(PutConstraintReferenceParameters { extents: intent.extents, uss_base_url: intent.uss_base_url });
     let created: Value = client
         .put(format!("{}/dss/v1/constraint_references/{cid}", pool.base(1)))
         .bearer_auth(&constraints)
@@ -229,16 +237,23 @@ fn concurrent_notifications_each_get_their_own_index() -> anyhow::Result<()> {
     let created: Value = client
         .put(format!("{}/dss/v1/subscriptions/{sub_id}", pool.base(0)))
         .bearer_auth(&watcher)
-        .json(&json!({
-            "extents": {
-                "volume": {
-                    "outline_circle": {"center": {"lat": 50.0, "lng": 10.0}, "radius": {"value": 20000, "units": "M"}}
+        .json(&wire(PutSubscriptionParameters {
+            extents: Volume4D {
+                volume: Volume3D {
+                    outline_circle: Some(Circle {
+                        center: Some(LatLngPoint { lat: 50.0, lng: 10.0 }),
+                        radius: Some(Radius { value: 20_000.0, units: "M".to_owned() }),
+                    }),
+                    outline_polygon: None,
+                    altitude_lower: None,
+                    altitude_upper: None,
                 },
-                "time_start": {"value": rfc3339(now), "format": "RFC3339"},
-                "time_end": {"value": rfc3339(now + chrono::Duration::hours(2)), "format": "RFC3339"}
+                time_start: Some(to_second(now)),
+                time_end: Some(to_second(now + chrono::Duration::hours(2))),
             },
-            "uss_base_url": "http://watcher.example",
-            "notify_for_operational_intents": true
+            uss_base_url: "http://watcher.example".to_owned(),
+            notify_for_operational_intents: Some(true),
+            notify_for_constraints: None,
         }))
         .send()?
         .error_for_status()?
@@ -383,9 +398,10 @@ fn the_pool_evicts_ended_intents_from_etcd() -> anyhow::Result<()> {
     let mut ids = Vec::new();
     for i in 0..40u32 {
         let id = new_id();
-        let mut body = intent_at(-40.0 + f64::from(i) * 0.02, 100.0, 0.005);
-        body["extents"][0]["time_start"]["value"] = json!(rfc3339(now));
-        body["extents"][0]["time_end"]["value"] = json!(rfc3339(now + chrono::Duration::seconds(3)));
+        let mut params = intent_params(-40.0 + f64::from(i) * 0.02, 100.0, 0.005);
+        params.extents[0].time_start = Some(to_second(now));
+        params.extents[0].time_end = Some(to_second(now + chrono::Duration::seconds(3)));
+        let body = wire(params);
         client
             .put(oir_url(pool.base(i as usize), &id))
             .bearer_auth(&token)

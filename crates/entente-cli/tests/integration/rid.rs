@@ -7,10 +7,21 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use chrono::{DateTime, SecondsFormat, Utc};
+use entente_wire::LatLngPoint;
+use entente_wire::interuss::rid::{
+    CreateTestParameters, InjectedDetails, InjectedPosition, InjectedState, OperatorAltitude, TestFlight,
+    TestFlightDetails,
+};
+use entente_wire::rid::v22a::{
+    IdentificationServiceArea, PutIdentificationServiceAreaNotificationParameters,
+};
+use entente_wire::scd::SubscriptionState;
+use entente_wire::uss::{VehicleTelemetry, Velocity};
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 
-use super::uss::{EC_PRIVATE, Operator, Process, RSA_PRIVATE, start_dss, start_uss_with, token, volume};
+use super::bodies::{fix, flight_body, time, volume, watch, wire};
+use super::uss::{EC_PRIVATE, Operator, Process, RSA_PRIVATE, start_dss, start_uss_with, token};
 
 /// The USSs keep an ended flight's ISA for one second only, so its end shows quickly.
 const FLAGS: &[&str] = &["--rid-retention-secs", "1"];
@@ -24,7 +35,7 @@ impl Operator<'_> {
     }
 
     fn watch(&self, view: &str) -> anyhow::Result<Value> {
-        let (status, watch) = self.post("/operator/v1/rid/watches", &json!({"view": view}))?;
+        let (status, watch) = self.post("/operator/v1/rid/watches", &watch(view))?;
         ensure!(status == 201, "watching {view}: {status} {watch}");
         Ok(watch)
     }
@@ -69,9 +80,15 @@ pub(super) fn eventually<T>(
 }
 
 /// The same telemetry report, measured now.
-fn fix_now(report: &Value) -> Value {
-    let mut report = report.clone();
-    report["time_measured"]["value"] = json!(SystemClock.now().to_rfc3339_opts(SecondsFormat::Millis, true));
+fn fix_now(report: &VehicleTelemetry) -> Value {
+    wire(VehicleTelemetry { time_measured: time(SystemClock.now(), SecondsFormat::Millis), ..report.clone() })
+}
+
+/// `report` with its position's horizontal accuracy.
+fn accurate_to(mut report: VehicleTelemetry, accuracy_h: &str) -> VehicleTelemetry {
+    if let Some(position) = &mut report.position {
+        position.accuracy_h = Some(accuracy_h.to_owned());
+    }
     report
 }
 
@@ -99,19 +116,16 @@ fn an_activated_flight_of_one_uss_is_displayed_by_the_other_until_it_ends() -> a
     b.watch(view)?;
 
     let (status, planned) =
-        a.post("/operator/v1/flights", &json!({"volumes": [volume(46.5, (0.0, 120.0), (-1, 30))]}))?;
+        a.post("/operator/v1/flights", &flight_body(vec![volume(46.5, (0.0, 120.0), (-1, 30))], 0))?;
     ensure!(status == 201, "plan: {status} {planned}");
     let id = planned["id"].as_str().context("id")?.to_owned();
     let (status, active) = a.post(&format!("/operator/v1/flights/{id}/activate"), &json!({}))?;
     ensure!(status == 200, "activate: {status} {active}");
-    let now = SystemClock.now().to_rfc3339_opts(SecondsFormat::Millis, true);
-    let fix = json!({
-        "time_measured": {"value": now, "format": "RFC3339"},
-        "position": {"latitude": 46.5001, "longitude": 6.6002, "accuracy_h": "HA3m",
-            "altitude": {"value": 60.0, "reference": "W84", "units": "M"}},
-        "velocity": {"speed": 5.0, "units_speed": "MetersPerSecond", "track": 90.0}
-    });
-    let (status, reported) = a.post(&format!("/operator/v1/flights/{id}/telemetry"), &fix)?;
+    let velocity = Velocity { speed: 5.0, units_speed: "MetersPerSecond".to_owned(), track: Some(90.0) };
+    let fix =
+        VehicleTelemetry { velocity: Some(velocity), ..accurate_to(fix(46.5001, 6.6002, 60.0), "HA3m") };
+    let now = fix.time_measured.value.clone();
+    let (status, reported) = a.post(&format!("/operator/v1/flights/{id}/telemetry"), &wire(&fix))?;
     ensure!(status == 200, "telemetry: {status} {reported}");
     assert_eq!(reported["state"], "Activated");
 
@@ -202,12 +216,24 @@ fn an_activated_flight_of_one_uss_is_displayed_by_the_other_until_it_ends() -> a
         let sp_token = token(EC_PRIVATE, sub, "rid.service_provider")?;
         Ok(http.post(url).bearer_auth(sp_token).json(body).send()?.status().as_u16())
     };
-    let subscriptions = |index: i32| json!([{"subscription_id": "00000000-0000-4000-8000-000000000000", "notification_index": index}]);
-    let moved = json!({"service_area": isa, "subscriptions": subscriptions(1000), "extents": volume(10.0, (0.0, 1.0), (0, 5))});
+    let subscriptions = |index: i32| {
+        let subscription_id = "00000000-0000-4000-8000-000000000000".to_owned();
+        vec![SubscriptionState { subscription_id, notification_index: index }]
+    };
+    let service_area: IdentificationServiceArea = serde_json::from_value(isa.clone())?;
+    let notification = |service_area: Option<&IdentificationServiceArea>, subscriptions, extents| {
+        wire(PutIdentificationServiceAreaNotificationParameters {
+            service_area: service_area.cloned(),
+            subscriptions,
+            extents,
+        })
+    };
+    let moved =
+        notification(Some(&service_area), subscriptions(1000), Some(volume(10.0, (0.0, 1.0), (0, 5))));
     assert_eq!(notify("uss-c", &moved)?, 403, "not the owner");
-    assert_eq!(notify("uss-a", &json!({"service_area": isa, "subscriptions": []}))?, 400);
+    assert_eq!(notify("uss-a", &notification(Some(&service_area), Vec::new(), None))?, 400);
     assert_eq!(notify("uss-a", &moved)?, 409, "the same version with other extents");
-    assert_eq!(notify("uss-a", &json!({"subscriptions": subscriptions(0)}))?, 204);
+    assert_eq!(notify("uss-a", &notification(None, subscriptions(0), None))?, 204);
     assert!(flight(&b.display(view)?, &id).is_some(), "a deletion older than what B knows changed nothing");
 
     let (status, ended) = a.post(&format!("/operator/v1/flights/{id}/end"), &json!({}))?;
@@ -324,16 +350,12 @@ fn in_f3411_19_a_flight_is_displayed_by_the_other_uss_until_it_ends() -> anyhow:
     let view = "46.4995,6.5995,46.5035,6.6035";
     b.watch(view)?;
     let (status, planned) =
-        a.post("/operator/v1/flights", &json!({"volumes": [volume(46.5, (0.0, 120.0), (-1, 30))]}))?;
+        a.post("/operator/v1/flights", &flight_body(vec![volume(46.5, (0.0, 120.0), (-1, 30))], 0))?;
     ensure!(status == 201, "plan: {status} {planned}");
     let id = planned["id"].as_str().context("id")?.to_owned();
     let (status, active) = a.post(&format!("/operator/v1/flights/{id}/activate"), &json!({}))?;
     ensure!(status == 200, "activate: {status} {active}");
-    let fix = json!({
-        "time_measured": {"value": SystemClock.now().to_rfc3339_opts(SecondsFormat::Millis, true), "format": "RFC3339"},
-        "position": {"latitude": 46.5012, "longitude": 6.6011, "accuracy_h": "HA10m",
-            "altitude": {"value": 75.0, "reference": "W84", "units": "M"}}
-    });
+    let fix = wire(accurate_to(fix(46.5012, 6.6011, 75.0), "HA10m"));
     let (status, reported) = a.post(&format!("/operator/v1/flights/{id}/telemetry"), &fix)?;
     ensure!(status == 200, "telemetry: {status} {reported}");
 
@@ -383,27 +405,49 @@ fn an_injected_test_flight_is_observed_through_the_other_display_until_deleted()
     let at = |s: i64| {
         (SystemClock.now() + chrono::Duration::seconds(s)).to_rfc3339_opts(SecondsFormat::Millis, true)
     };
-    // A minute of telemetry northwards, one state a second, from a few seconds ago.
-    let telemetry: Vec<Value> = (-3..60)
-        .map(|s| {
-            json!({
-                "timestamp": at(s), "timestamp_accuracy": 0.5, "operational_status": "Airborne",
-                "position": {"lat": 46.5 + 0.00001 * (s + 3) as f64, "lng": 6.6, "alt": 80.0,
-                    "accuracy_h": "HA3m", "accuracy_v": "VA10m"},
-                "track": 0.0, "speed": 1.1, "speed_accuracy": "SA1mps", "vertical_speed": 0.0,
-            })
+    // A minute of telemetry northwards, one state a second, from a few seconds ago. The injection shapes write
+    // what is left out as null, which the SP reads as missing, as it reads a field not sent.
+    let mut telemetry: Vec<InjectedState> = (-3..60)
+        .map(|s| InjectedState {
+            timestamp: Some(at(s)),
+            timestamp_accuracy: Some(0.5),
+            operational_status: Some("Airborne".to_owned()),
+            position: Some(InjectedPosition {
+                lat: Some(46.5 + 0.00001 * (s + 3) as f64),
+                lng: Some(6.6),
+                alt: Some(80.0),
+                accuracy_h: Some("HA3m".to_owned()),
+                accuracy_v: Some("VA10m".to_owned()),
+                height: None,
+            }),
+            track: Some(0.0),
+            speed: Some(1.1),
+            speed_accuracy: Some("SA1mps".to_owned()),
+            vertical_speed: Some(0.0),
+            height: None,
         })
         .collect();
-    let mut telemetry = telemetry;
     // The first report lacks a field F3411-22a requires: the SP plays it all the same and tells the operator.
-    telemetry[0].as_object_mut().context("state")?.remove("speed_accuracy");
-    let details = json!({"id": "uss-a.flight-1", "operator_id": "OP-42", "operation_description": "survey",
-        "operator_location": {"lat": 46.4999, "lng": 6.5999}, "operator_altitude": {"altitude": 75.0},
-        "serial_number": "INTCJ123-4567-890"});
-    let test = json!({"requested_flights": [{
-        "injection_id": uuid::Uuid::new_v4().to_string(), "aircraft_type": "Helicopter", "telemetry": telemetry,
-        "details_responses": [{"effective_after": at(-10), "details": details}],
-    }]});
+    telemetry[0].speed_accuracy = None;
+    let details = InjectedDetails {
+        id: "uss-a.flight-1".to_owned(),
+        operator_id: Some("OP-42".to_owned()),
+        operator_location: Some(LatLngPoint { lat: 46.4999, lng: 6.5999 }),
+        operation_description: Some("survey".to_owned()),
+        auth_data: None,
+        serial_number: Some("INTCJ123-4567-890".to_owned()),
+        registration_number: None,
+        uas_id: None,
+        operator_altitude: Some(OperatorAltitude { altitude: Some(75.0), altitude_type: None }),
+        eu_classification: None,
+    };
+    let requested = TestFlight {
+        injection_id: uuid::Uuid::new_v4().to_string(),
+        aircraft_type: Some("Helicopter".to_owned()),
+        telemetry,
+        details_responses: vec![TestFlightDetails { effective_after: at(-10), details }],
+    };
+    let test = wire(CreateTestParameters { requested_flights: vec![wire(&requested)] });
     let test_id = uuid::Uuid::new_v4().to_string();
     let put = |body: &Value, token: &str| -> anyhow::Result<(u16, Value)> {
         let r = http
@@ -419,10 +463,18 @@ fn an_injected_test_flight_is_observed_through_the_other_display_until_deleted()
     };
 
     assert_eq!(put(&test, &observe)?.0, 403, "injection needs rid.inject_test_data");
-    let mut nowhere = test.clone();
-    for state in nowhere["requested_flights"][0]["telemetry"].as_array_mut().context("telemetry")? {
-        state["position"] = json!({"lat": 46.5});
+    let mut nowhere = requested.clone();
+    for state in &mut nowhere.telemetry {
+        state.position = Some(InjectedPosition {
+            lat: Some(46.5),
+            lng: None,
+            alt: None,
+            accuracy_h: None,
+            accuracy_v: None,
+            height: None,
+        });
     }
+    let nowhere = wire(CreateTestParameters { requested_flights: vec![wire(nowhere)] });
     let (status, refused) = put(&nowhere, &inject)?;
     assert_eq!(status, 400, "{refused}");
     assert!(
@@ -568,7 +620,7 @@ fn a_restarted_uss_leaves_only_its_live_isa_at_the_dss() -> anyhow::Result<()> {
         token: token(RSA_PRIVATE, "pilot-a", "entente.operator")?,
     };
     let (status, planned) =
-        pilot.post("/operator/v1/flights", &json!({"volumes": [volume(46.5, (0.0, 120.0), (-1, 30))]}))?;
+        pilot.post("/operator/v1/flights", &flight_body(vec![volume(46.5, (0.0, 120.0), (-1, 30))], 0))?;
     ensure!(status == 201, "plan: {status} {planned}");
     let id = planned["id"].as_str().context("id")?.to_owned();
     let (status, active) = pilot.post(&format!("/operator/v1/flights/{id}/activate"), &json!({}))?;

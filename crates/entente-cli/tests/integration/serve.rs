@@ -11,9 +11,11 @@ use anyhow::{Context, bail, ensure};
 use entente_geo::{Circle, Interval, LatLng, Outline};
 use entente_server::auth::TokenIssuer;
 use entente_wire::operator::FlightRequest;
-use entente_wire::volume_out;
+use entente_wire::scd::QueryRequest;
+use entente_wire::{LatLngPoint, Radius, Volume3D, Volume4D, volume_out};
 use serde_json::{Value, json};
 
+use super::bodies::wire;
 use super::free_port;
 use super::rid::{REPLAY_HEADER, eventually, straight};
 
@@ -177,8 +179,19 @@ fn serve_keeps_its_keys_and_data_across_runs() -> anyhow::Result<()> {
         "localhost",
         Duration::from_secs(300),
     )?;
-    let query = json!({"area_of_interest": {"volume": {"outline_circle": {
-        "center": {"lat": 46.52, "lng": 6.63}, "radius": {"value": 3000, "units": "M"}}}}});
+    let circle = entente_wire::Circle {
+        center: Some(LatLngPoint { lat: 46.52, lng: 6.63 }),
+        radius: Some(Radius { value: 3000.0, units: "M".to_owned() }),
+    };
+    let area = Volume3D {
+        outline_circle: Some(circle),
+        outline_polygon: None,
+        altitude_lower: None,
+        altitude_upper: None,
+    };
+    let query = wire(QueryRequest {
+        area_of_interest: Some(Volume4D { volume: area, time_start: None, time_end: None }),
+    });
     let found: Value = reqwest::blocking::Client::new()
         .post(format!("{}/dss/v1/operational_intent_references/query", server.base))
         .bearer_auth(&token)

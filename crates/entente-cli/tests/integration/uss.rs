@@ -1,17 +1,17 @@
 //! End to end over real sockets: one `entente dss` and two `entente uss` with different identities and keys.
 
-use entente_dss::{Clock, SystemClock};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use chrono::SecondsFormat;
 use entente_server::auth::TokenIssuer;
+use entente_wire::Volume4D;
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 
+use super::bodies::{down, fix, flight_body, volume, wire};
 use super::free_port;
 
 const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../entente-server/testdata/keys");
@@ -102,21 +102,6 @@ pub(super) fn token(key: &str, sub: &str, scope: &str) -> anyhow::Result<String>
     Ok(issuer.issue(sub, &[scope], "localhost", Duration::from_secs(600))?)
 }
 
-/// A cylinder of 300 m radius, `alt` metres, from `minutes.0` to `minutes.1` minutes from now.
-pub(super) fn volume(lat: f64, alt: (f64, f64), minutes: (i64, i64)) -> Value {
-    let now = SystemClock.now();
-    let t = |m: i64| (now + chrono::Duration::minutes(m)).to_rfc3339_opts(SecondsFormat::Secs, true);
-    json!({
-        "volume": {
-            "outline_circle": {"center": {"lat": lat, "lng": 6.6}, "radius": {"value": 300, "units": "M"}},
-            "altitude_lower": {"value": alt.0, "reference": "W84", "units": "M"},
-            "altitude_upper": {"value": alt.1, "reference": "W84", "units": "M"}
-        },
-        "time_start": {"value": t(minutes.0), "format": "RFC3339"},
-        "time_end": {"value": t(minutes.1), "format": "RFC3339"}
-    })
-}
-
 pub(super) struct Operator<'a> {
     pub(super) http: &'a Client,
     pub(super) base: String,
@@ -130,8 +115,8 @@ impl Operator<'_> {
         Ok((status, r.json().unwrap_or(Value::Null)))
     }
 
-    fn submit(&self, volumes: Value) -> anyhow::Result<(u16, Value)> {
-        self.post("/operator/v1/flights", &json!({"volumes": volumes, "priority": 0}))
+    fn submit(&self, volumes: Vec<Volume4D>) -> anyhow::Result<(u16, Value)> {
+        self.post("/operator/v1/flights", &flight_body(volumes, 0))
     }
 }
 
@@ -176,10 +161,10 @@ fn two_usss_deconflict_notify_monitor_and_keep_a_verifiable_record() -> anyhow::
     };
 
     // B plans first; A's overlapping plan of equal priority is refused, with alternatives.
-    let (status, b1) = b.submit(json!([volume(46.5, (0.0, 120.0), (10, 40))]))?;
+    let (status, b1) = b.submit(vec![volume(46.5, (0.0, 120.0), (10, 40))])?;
     ensure!(status == 201, "B's flight: {status} {b1}");
     assert_eq!(b1["state"], "Accepted");
-    let (status, refused) = a.submit(json!([volume(46.5, (50.0, 100.0), (20, 30))]))?;
+    let (status, refused) = a.submit(vec![volume(46.5, (50.0, 100.0), (20, 30))])?;
     assert_eq!(status, 409, "{refused}");
     assert_eq!(refused["conflicting_intents"], json!([b1["id"]]));
     let alternatives = refused["alternatives"].as_array().context("alternatives")?;
@@ -195,10 +180,8 @@ fn two_usss_deconflict_notify_monitor_and_keep_a_verifiable_record() -> anyhow::
     assert_eq!(taken["volumes"][0]["volume"]["altitude_lower"]["value"], json!(140.0));
 
     // A higher priority may conflict with a lower one; B's subscription hears of it. This one flies now.
-    let (status, a1) = a.post(
-        "/operator/v1/flights",
-        &json!({"volumes": [volume(46.5, (50.0, 100.0), (-1, 30))], "priority": 1}),
-    )?;
+    let (status, a1) =
+        a.post("/operator/v1/flights", &flight_body(vec![volume(46.5, (50.0, 100.0), (-1, 30))], 1))?;
     ensure!(status == 201, "priority flight: {status} {a1}");
     assert_eq!(notifications_from(&audit_b, "uss-a", 204)?, 1);
 
@@ -219,13 +202,7 @@ fn two_usss_deconflict_notify_monitor_and_keep_a_verifiable_record() -> anyhow::
     ensure!(status == 200, "activate: {status} {active}");
     assert_eq!(active["state"], "Activated");
     assert_eq!(notifications_from(&audit_b, "uss-a", 204)?, 2, "the activation reached B");
-    let fix = |alt: f64| {
-        json!({
-            "time_measured": {"value": SystemClock.now().to_rfc3339_opts(SecondsFormat::Millis, true), "format": "RFC3339"},
-            "position": {"latitude": 46.5, "longitude": 6.6,
-                "altitude": {"value": alt, "reference": "W84", "units": "M"}}
-        })
-    };
+    let fix_at = |alt: f64| wire(fix(46.5, 6.6, alt));
     let peer_cmsa = token(EC_PRIVATE, "uss-b", "utm.conformance_monitoring_sa")?;
     let telemetry_url = format!("{}/uss/v1/operational_intents/{a1_id}/telemetry", uss_a.base);
     assert_eq!(
@@ -233,21 +210,21 @@ fn two_usss_deconflict_notify_monitor_and_keep_a_verifiable_record() -> anyhow::
         409,
         "nominal: no telemetry"
     );
-    let (status, off) = a.post(&format!("/operator/v1/flights/{a1_id}/telemetry"), &fix(250.0))?;
+    let (status, off) = a.post(&format!("/operator/v1/flights/{a1_id}/telemetry"), &fix_at(250.0))?;
     ensure!(status == 200, "telemetry: {status} {off}");
     assert_eq!(off["state"], "Nonconforming");
     assert_eq!(off["off_nominal_volumes"].as_array().map(Vec::len), Some(1));
     let served: Value = http.get(&telemetry_url).bearer_auth(&peer_cmsa).send()?.json()?;
     assert_eq!(served["telemetry"]["position"]["altitude"]["value"], json!(250.0));
     assert_eq!(notifications_from(&audit_b, "uss-a", 204)?, 3, "the Nonconforming change reached B");
-    let (_, back) = a.post(&format!("/operator/v1/flights/{a1_id}/telemetry"), &fix(70.0))?;
+    let (_, back) = a.post(&format!("/operator/v1/flights/{a1_id}/telemetry"), &fix_at(70.0))?;
     assert_eq!(back["state"], "Activated");
 
     // B plans elsewhere, then goes down: A cannot deconflict until the arbiter declares B Down.
-    let (status, b2) = b.submit(json!([volume(46.6, (0.0, 120.0), (10, 40))]))?;
+    let (status, b2) = b.submit(vec![volume(46.6, (0.0, 120.0), (10, 40))])?;
     ensure!(status == 201, "B's second flight: {status} {b2}");
     drop(uss_b);
-    let over_b2 = json!([volume(46.6, (0.0, 120.0), (15, 35))]);
+    let over_b2 = vec![volume(46.6, (0.0, 120.0), (15, 35))];
     let (status, blocked) = a.submit(over_b2.clone())?;
     assert_eq!(status, 502, "{blocked}");
     assert!(blocked["message"].as_str().is_some_and(|m| m.contains("Down")), "{blocked}");
@@ -262,7 +239,7 @@ fn two_usss_deconflict_notify_monitor_and_keep_a_verifiable_record() -> anyhow::
     let set = http
         .put(format!("{}/dss/v1/uss_availability/uss-b", dss.base))
         .bearer_auth(arbiter)
-        .json(&json!({"old_version": "", "availability": "Down"}))
+        .json(&down())
         .send()?;
     assert_eq!(set.status(), 200);
     let (status, around) = a.submit(over_b2)?;
@@ -310,7 +287,7 @@ fn a_killed_uss_restarts_with_its_flights_and_its_audit_chain() -> anyhow::Resul
     let http = Client::new();
     let pilot = token(RSA_PRIVATE, "pilot-a", "entente.operator")?;
     let op = Operator { http: &http, base: uss.base.clone(), token: pilot.clone() };
-    let (status, planned) = op.submit(json!([volume(46.7, (0.0, 120.0), (10, 40))]))?;
+    let (status, planned) = op.submit(vec![volume(46.7, (0.0, 120.0), (10, 40))])?;
     ensure!(status == 201, "plan: {status} {planned}");
     let id = planned["id"].as_str().context("id")?.to_owned();
     uss.child.kill()?;

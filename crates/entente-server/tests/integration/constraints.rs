@@ -119,7 +119,7 @@ async fn constraint_time_rules() -> anyhow::Result<()> {
     // Altitudes are optional for constraints.
     let open = volume4d_at(&square(LAT, LNG, 1000.0), None, None, Some(at(10)), Some(at(60)));
     cm.create_constraint(&id(), &constraint(&cm, &[open])).await?;
-    let empty = json!({"extents": [], "uss_base_url": cm.url()});
+    let empty = constraint(&cm, &[]);
     assert_error(cm.put(&constraint_path(&id()), &empty).await?, 400, "extents")?;
     Ok(())
 }

@@ -3,8 +3,10 @@
 //! error, and each keeps that answer for GET and the list until put again or deleted; an id keeps its source (409
 //! for another, across a restart too); a deactivated one is gone.
 
+use entente_wire::interuss::geospatial_map::{DataSourceRequest, HttpsSource};
 use serde_json::{Value, json};
 
+use crate::geospatial_map::{check, queries};
 use crate::geozones::{EDGE, data_set, disc, feature};
 use crate::harness::*;
 use crate::uss::Uss;
@@ -39,15 +41,20 @@ fn loopback_http(config: &mut UssConfig) {
 }
 
 fn https_source(url: &str) -> Value {
-    json!({"https_source": {"url": url, "format": "ED-269"}})
+    https_source_in(url, "ED-269")
+}
+
+/// A data source to download from `url`, in `format`.
+fn https_source_in(url: &str, format: &str) -> Value {
+    let source = HttpsSource { url: url.to_owned(), format: Some(format.to_owned()) };
+    wire(DataSourceRequest { https_source: Some(source) })
 }
 
 /// Whether the map blocks a flight at the prohibited zone's edge.
 async fn blocked_at_edge(uss: &Uss) -> anyhow::Result<bool> {
     let tester = client_at(&uss.base, "qualifier", &[QUERY]);
-    let edge = volume4d(&circle(EDGE, LNG, 300.0), 0.0, 100.0, 10, 20);
-    let check = json!({"filter_sets": [{"volumes4d": [edge], "resulting_operational_impact": "Block"}]});
-    let reply = tester.post(QUERIES, &json!({"checks": [check]})).await.want(200)?;
+    let edge = volume4(&circle(EDGE, LNG, 300.0), 0.0, 100.0, 10, 20);
+    let reply = tester.post(QUERIES, &queries(vec![check(edge, "Block")])).await.want(200)?;
     Ok(reply["results"][0]["features_selection_outcome"] == "Present")
 }
 
@@ -135,7 +142,7 @@ async fn invalid_unreachable_and_unsupported_sources_are_answered_with_their_sta
     assert!(str_of(&missing["data_source"]["message"])?.contains("404"), "{missing}");
     kept(missing).await?;
 
-    let other_format = json!({"https_source": {"url": format!("{files}/zones.json"), "format": "AIXM"}});
+    let other_format = https_source_in(&format!("{files}/zones.json"), "AIXM");
     let unsupported = director.put(&path, &other_format).await.want(200)?;
     assert_eq!(status_of(&unsupported)?, "Unsupported", "{unsupported}");
     kept(unsupported).await?;
@@ -152,7 +159,8 @@ async fn invalid_unreachable_and_unsupported_sources_are_answered_with_their_sta
     kept(ready).await?;
     assert!(blocked_at_edge(&uss).await?);
 
-    // Malformed requests are refused naming the field.
+    // Malformed requests are refused naming the field: the required source and URL left out, which no shape can
+    // say (the shape would send the source as null), written by hand.
     assert_error(director.put(&path, &json!({})).await?, 400, "https_source")?;
     assert_error(director.put(&path, &json!({"https_source": {"format": "ED-269"}})).await?, 400, "url")?;
     let not_an_id = format!("{SOURCES}/not-a-uuid");

@@ -10,6 +10,9 @@ use axum::http::StatusCode;
 use axum::routing::{delete, put};
 use chrono::{DateTime, Utc};
 use entente_dss::{Clock, SystemClock};
+use entente_wire::ErrorResponse;
+use entente_wire::authority::{ZoneConstraintRef, ZoneSetSummary};
+use entente_wire::scd::{ChangeConstraintReferenceResponse, ConstraintReference, UssAvailabilityState};
 use serde_json::{Value, json};
 
 use crate::harness::*;
@@ -202,6 +205,7 @@ async fn imported_zones_keep_flights_out_advise_them_and_update_on_reimport() ->
     assert_eq!(again["updated"], json!([]));
 
     // A set with a mistake is refused naming the feature, and changes nothing.
+    // The data set is an authority's format, JSON here throughout.
     let mut broken = set.clone();
     broken["features"][1]["properties"]["type"] = json!("BANANA");
     broken["features"][0]["geometry"]["extent"]["radius"] = json!(3000);
@@ -221,7 +225,13 @@ async fn imported_zones_keep_flights_out_advise_them_and_update_on_reimport() ->
     let sets = authority.get("/authority/v1/geozones").await.want(200)?;
     assert_eq!(
         sets["sets"],
-        json!([{"set": "test", "publish": true, "zones": 2, "prohibited": 1, "advisories": 1}])
+        wire([ZoneSetSummary {
+            set: "test".to_owned(),
+            publish: true,
+            zones: 2,
+            prohibited: 1,
+            advisories: 1
+        }])
     );
     let exported = authority.get("/authority/v1/geozones/test").await.want(200)?;
     assert_eq!(exported["type"], "FeatureCollection");
@@ -240,7 +250,7 @@ async fn imported_zones_keep_flights_out_advise_them_and_update_on_reimport() ->
         authority.put("/authority/v1/geozones/test", &data_set(vec![ask_first, moved])).await.want(200)?;
     assert_eq!(
         reimported["withdrawn"],
-        json!([{"zone": "NOFLY", "constraint_id": constraint_id}]),
+        wire([ZoneConstraintRef { zone: "NOFLY".to_owned(), constraint_id: constraint_id.clone() }]),
         "{reimported}"
     );
     assert_eq!(reimported["created"][0]["zone"], "NOFLY2");
@@ -255,6 +265,21 @@ async fn imported_zones_keep_flights_out_advise_them_and_update_on_reimport() ->
     Ok(())
 }
 
+/// The stand-in DSS's answer to a write of constraint `id`, with its OVN when the manager is to see it.
+fn written(id: String, ovn: Option<&str>) -> ChangeConstraintReferenceResponse {
+    let constraint_reference = ConstraintReference {
+        id,
+        manager: "authority".to_owned(),
+        uss_availability: UssAvailabilityState::Normal,
+        version: 1,
+        ovn: ovn.map(str::to_owned),
+        time_start: time(at(0)),
+        time_end: time(at(60)),
+        uss_base_url: "http://localhost".to_owned(),
+    };
+    ChangeConstraintReferenceResponse { subscribers: Vec::new(), constraint_reference }
+}
+
 /// A DSS stand-in that accepts the first constraint written and fails every later write, recording the calls.
 async fn failing_dss(calls: Arc<Mutex<Vec<String>>>) -> anyhow::Result<String> {
     let write = {
@@ -263,22 +288,15 @@ async fn failing_dss(calls: Arc<Mutex<Vec<String>>>) -> anyhow::Result<String> {
             let mut calls = calls.lock().unwrap();
             calls.push(format!("PUT {id}"));
             if calls.iter().filter(|c| c.starts_with("PUT")).count() > 1 {
-                return (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({"message": "down"})));
+                let down = ErrorResponse { message: "down".to_owned(), request_id: None };
+                return (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(wire(down)));
             }
-            let reference = json!({
-                "id": id, "manager": "authority", "uss_availability": "Normal", "version": 1, "ovn": "ovn-1",
-                "time_start": time_of(at(0)), "time_end": time_of(at(60)), "uss_base_url": "http://localhost"
-            });
-            (StatusCode::CREATED, axum::Json(json!({"subscribers": [], "constraint_reference": reference})))
+            (StatusCode::CREATED, axum::Json(wire(written(id, Some("ovn-1")))))
         }
     };
     let remove = move |Path((id, ovn)): Path<(String, String)>| async move {
         calls.lock().unwrap().push(format!("DELETE {id} {ovn}"));
-        let reference = json!({
-            "id": id, "manager": "authority", "uss_availability": "Normal", "version": 1,
-            "time_start": time_of(at(0)), "time_end": time_of(at(60)), "uss_base_url": "http://localhost"
-        });
-        axum::Json(json!({"subscribers": [], "constraint_reference": reference}))
+        axum::Json(written(id, None))
     };
     let app = axum::Router::new()
         .route("/dss/v1/constraint_references/{id}", put(write))

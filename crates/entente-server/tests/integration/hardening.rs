@@ -230,7 +230,7 @@ async fn a_storage_failure_answers_a_request_id_and_no_internals() -> anyhow::Re
 async fn identifiers_in_paths_are_checked_before_anything_is_stored() -> anyhow::Result<()> {
     let dss = Dss::start().await?;
     let arbiter = dss.client("arbiter", &[AA]);
-    let body = serde_json::json!({"old_version": "", "availability": "Down"});
+    let body = availability_params(Some(""), "Down");
     for (uss_id, rule) in [
         ("a".repeat(7000), "7000 characters, more than the limit of 256"),
         ("uss%00one".to_owned(), "U+0000"),

@@ -336,13 +336,7 @@ impl Client {
         availability: &str,
     ) -> anyhow::Result<String> {
         let body = self
-            .put(
-                &availability_path(uss),
-                &wire(SetUssAvailabilityStatusParameters {
-                    old_version: Some(old_version.to_owned()),
-                    availability: from_name(availability),
-                }),
-            )
+            .put(&availability_path(uss), &availability_params(Some(old_version), availability))
             .await?
             .want(200)?;
         Ok(str_of(&body["version"])?.to_owned())
@@ -434,13 +428,8 @@ pub(crate) fn at(minutes: i64) -> DateTime<Utc> {
     *BASE + Duration::minutes(minutes)
 }
 
-/// The F3548 `Time` object for an instant.
-pub(crate) fn time_of(t: DateTime<Utc>) -> Value {
-    wire(time(t))
-}
-
 /// The F3548 `Time` of an instant, written with milliseconds.
-fn time(t: DateTime<Utc>) -> Time {
+pub(crate) fn time(t: DateTime<Utc>) -> Time {
     Time { value: t.to_rfc3339_opts(SecondsFormat::Millis, true), format: "RFC3339".to_owned() }
 }
 
@@ -456,17 +445,17 @@ pub(crate) fn parse_time(t: &Value) -> anyhow::Result<DateTime<Utc>> {
 // purpose; what they take as JSON (a volume a test may have broken) is read back into the shape it stands for.
 
 /// A shape as the JSON it is sent as.
-fn wire(shape: impl Serialize) -> Value {
+pub(crate) fn wire(shape: impl Serialize) -> Value {
     serde_json::to_value(shape).expect("a wire shape serialises")
 }
 
 /// The shape a JSON value built by these helpers (or changed by a test within the shape's schema) stands for.
-fn from_wire<T: DeserializeOwned>(value: &Value) -> T {
+pub(crate) fn from_wire<T: DeserializeOwned>(value: &Value) -> T {
     T::deserialize(value).unwrap_or_else(|e| panic!("{value} is not the shape asked for: {e}"))
 }
 
 /// The enum variant named `name` (an F3548 state or availability).
-fn from_name<T: DeserializeOwned>(name: &str) -> T {
+pub(crate) fn from_name<T: DeserializeOwned>(name: &str) -> T {
     from_wire(&Value::from(name))
 }
 
@@ -489,7 +478,7 @@ pub(crate) fn square(lat: f64, lng: f64, size_m: f64) -> Value {
 /// An `outline_polygon` through the given (lat, lng) vertices.
 pub(crate) fn polygon(vertices: &[(f64, f64)]) -> Value {
     let vertices = vertices.iter().map(|&(lat, lng)| LatLngPoint { lat, lng }).collect();
-    wire(Volume3D { outline_polygon: Some(Polygon { vertices }), ..outline() })
+    wire(Volume3D { outline_polygon: Some(Polygon { vertices }), ..no_outline() })
 }
 
 /// An `outline_circle` of `radius_m` metres around (`lat`, `lng`).
@@ -498,25 +487,27 @@ pub(crate) fn circle(lat: f64, lng: f64, radius_m: f64) -> Value {
         center: Some(LatLngPoint { lat, lng }),
         radius: Some(Radius { value: radius_m, units: "M".to_owned() }),
     };
-    wire(Volume3D { outline_circle: Some(circle), ..outline() })
+    wire(Volume3D { outline_circle: Some(circle), ..no_outline() })
 }
 
-/// A `Volume3D` with nothing set, to set its outline in.
-fn outline() -> Volume3D {
+/// A `Volume3D` with nothing set, to set its outline or altitudes in.
+pub(crate) fn no_outline() -> Volume3D {
     Volume3D { outline_circle: None, outline_polygon: None, altitude_lower: None, altitude_upper: None }
 }
 
-pub(crate) fn altitude(metres: f64) -> Value {
-    wire(altitude_m(metres))
-}
-
-fn altitude_m(value: f64) -> Altitude {
+/// An F3548 `Altitude` of `value` metres above the WGS 84 ellipsoid.
+pub(crate) fn altitude_m(value: f64) -> Altitude {
     Altitude { value, reference: "W84".to_owned(), units: "M".to_owned() }
 }
 
 /// A full `Volume4D`: outline, altitudes in metres, times in minutes from the base instant.
 pub(crate) fn volume4d(outline: &Value, alt_lo: f64, alt_hi: f64, start_min: i64, end_min: i64) -> Value {
-    volume4d_at(outline, Some(alt_lo), Some(alt_hi), Some(at(start_min)), Some(at(end_min)))
+    wire(volume4(outline, alt_lo, alt_hi, start_min, end_min))
+}
+
+/// [`volume4d`] as the shape, to put in a typed body.
+pub(crate) fn volume4(outline: &Value, alt_lo: f64, alt_hi: f64, start_min: i64, end_min: i64) -> Volume4D {
+    volume4_at(outline, Some(alt_lo), Some(alt_hi), Some(at(start_min)), Some(at(end_min)))
 }
 
 /// A `Volume4D` with any bound left out, and times as instants.
@@ -527,8 +518,19 @@ pub(crate) fn volume4d_at(
     start: Option<DateTime<Utc>>,
     end: Option<DateTime<Utc>>,
 ) -> Value {
+    wire(volume4_at(outline, alt_lo, alt_hi, start, end))
+}
+
+/// [`volume4d_at`] as the shape, to put in a typed body.
+pub(crate) fn volume4_at(
+    outline: &Value,
+    alt_lo: Option<f64>,
+    alt_hi: Option<f64>,
+    start: Option<DateTime<Utc>>,
+    end: Option<DateTime<Utc>>,
+) -> Volume4D {
     let outline: Volume3D = from_wire(outline);
-    wire(Volume4D {
+    Volume4D {
         volume: Volume3D {
             altitude_lower: alt_lo.map(altitude_m),
             altitude_upper: alt_hi.map(altitude_m),
@@ -536,7 +538,7 @@ pub(crate) fn volume4d_at(
         },
         time_start: start.map(time),
         time_end: end.map(time),
-    })
+    }
 }
 
 /// The usual extent of a test: a 1 km square at the base location, 0-120 m, from +10 to +70 min.
@@ -625,6 +627,14 @@ pub(crate) fn constraint(c: &Client, extents: &[Value]) -> Value {
     wire(PutConstraintReferenceParameters {
         extents: extents.iter().map(from_wire).collect(),
         uss_base_url: c.url(),
+    })
+}
+
+/// `SetUssAvailabilityStatusParameters`, with `old_version` left out when `None`.
+pub(crate) fn availability_params(old_version: Option<&str>, availability: &str) -> Value {
+    wire(SetUssAvailabilityStatusParameters {
+        old_version: old_version.map(str::to_owned),
+        availability: from_name(availability),
     })
 }
 

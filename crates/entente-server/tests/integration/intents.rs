@@ -1,6 +1,7 @@
 //! Operational intent references: create, read, update, delete and the state rules (checklist 12-21).
 
-use serde_json::json;
+use entente_wire::scd::{ImplicitSubscriptionParameters, PutOperationalIntentReferenceParameters};
+use serde_json::{Value, json};
 
 use crate::harness::*;
 
@@ -88,11 +89,16 @@ async fn activation_needs_exactly_one_subscription_source() -> anyhow::Result<()
     }
     let sid = id();
     a.create_sub(&sid, &subscription(&a, &sub_here(), true, false)).await?;
-    let mut both = oir_with_sub(&a, &[here()], "Activated", &[], &sid);
-    both["new_subscription"] = json!({"uss_base_url": a.url()});
-    assert_error(a.put(&oir_path_ovn(&oid, ovn), &both).await?, 400, "subscription")?;
-    let mut both_on_create = oir_with_sub(&a, &[far()], "Accepted", &[], &sid);
-    both_on_create["new_subscription"] = json!({"uss_base_url": a.url()});
+    // A subscription named and a new one asked for at once.
+    let both = |extents: Value, state: &str| {
+        let mut body: PutOperationalIntentReferenceParameters =
+            from_wire(&oir_with_sub(&a, &[extents], state, &[], &sid));
+        body.new_subscription =
+            Some(ImplicitSubscriptionParameters { uss_base_url: a.url(), notify_for_constraints: None });
+        wire(body)
+    };
+    assert_error(a.put(&oir_path_ovn(&oid, ovn), &both(here(), "Activated")).await?, 400, "subscription")?;
+    let both_on_create = both(far(), "Accepted");
     assert_error(a.put(&oir_path(&id()), &both_on_create).await?, 400, "subscription")?;
     // Still version 1 with the same OVN.
     let now = a.get_oir(&oid).await?;

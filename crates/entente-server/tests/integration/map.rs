@@ -9,11 +9,13 @@ use anyhow::{Context, ensure};
 use entente_server::MapOperator;
 use entente_server::auth::TokenIssuer;
 use entente_server::uss::TokenSource;
+use entente_wire::map::{OperatorOut, OperatorsView};
+use entente_wire::operator::{AlertList, WatchRequest};
 use serde_json::{Value, json};
 
 use super::harness::{
     Dss, LAT, LNG, RSA_PRIVATE, SC, at, build_state, circle, far, here, id, oir, oir_new_sub, oir_with_sub,
-    volume4d,
+    volume4d, wire,
 };
 use super::uss::{Uss, flight};
 
@@ -257,7 +259,8 @@ async fn the_map_plans_through_its_operators_uss_from_its_own_origin_only() -> a
     let (map, _stop) = map_for(&uss).await?;
     let http = reqwest::Client::new();
     let listed: Value = http.get(format!("{map}/map/api/operators")).send().await?.json().await?;
-    ensure!(listed == json!({"operators": [{"name": "north", "uss_base_url": uss.base}]}), "{listed}");
+    let north = OperatorOut { name: "north".to_owned(), uss_base_url: uss.base.clone() };
+    ensure!(listed == wire(OperatorsView { operators: vec![north] }), "{listed}");
 
     let flights = format!("{map}/map/api/operators/north/flights");
     let post = |url: String, body: Value| http.post(url).json(&body).send();
@@ -297,7 +300,8 @@ async fn the_map_plans_through_its_operators_uss_from_its_own_origin_only() -> a
     let bad_filter = http.get(format!("{flights}?time_start=yesterday")).send().await?;
     ensure!(bad_filter.status() == 400, "a bad filter is the USS's 400: {}", bad_filter.status());
 
-    // What a page elsewhere, or a DNS name rebound to this machine, could send.
+    // What a page elsewhere, or a DNS name rebound to this machine, could send; refused before the body is read, so
+    // an empty object, which no shape would send, stands for any.
     let forged = [
         http.post(&flights).header("origin", "http://evil.example").json(&json!({})),
         http.post(&flights).header("content-type", "text/plain").body("{}"),
@@ -332,9 +336,9 @@ async fn the_map_forwards_remote_id_of_its_operators_uss() -> anyhow::Result<()>
     let http = reqwest::Client::new();
     let rid = format!("{map}/map/api/operators/north/rid");
     let view = format!("{},{},{},{}", LAT - 0.005, LNG - 0.005, LAT + 0.005, LNG + 0.005);
+    let watching = |duration_s: Option<i64>| WatchRequest { view: view.clone(), duration_s };
 
-    let started =
-        http.post(format!("{rid}/watches")).json(&json!({"view": view, "duration_s": 60})).send().await?;
+    let started = http.post(format!("{rid}/watches")).json(&watching(Some(60))).send().await?;
     ensure!(started.status() == 201, "watch: {}", started.status());
     let watch: Value = started.json().await?;
     let watch_id = watch["id"].as_str().context("a watch id")?.to_owned();
@@ -355,13 +359,11 @@ async fn the_map_forwards_remote_id_of_its_operators_uss() -> anyhow::Result<()>
     ensure!(smuggled.status() == 400, "a smuggled parameter: {}", smuggled.status());
     let alerts: Value =
         http.get(format!("{map}/map/api/operators/north/alerts")).send().await?.json().await?;
-    ensure!(alerts == json!({"alerts": []}), "{alerts}");
+    ensure!(alerts == wire(AlertList { alerts: Vec::new() }), "{alerts}");
 
     let ended = format!("{rid}/watches/{watch_id}");
     let forged = [
-        http.post(format!("{rid}/watches"))
-            .header("origin", "http://evil.example")
-            .json(&json!({"view": view})),
+        http.post(format!("{rid}/watches")).header("origin", "http://evil.example").json(&watching(None)),
         http.post(format!("{rid}/watches")).header("content-type", "text/plain").body("{}"),
         http.delete(&ended),
         http.delete(&ended)
@@ -388,7 +390,7 @@ async fn the_map_forwards_remote_id_of_its_operators_uss() -> anyhow::Result<()>
 async fn a_map_without_operators_offers_none() -> anyhow::Result<()> {
     let dss = Dss::start_with_map().await?;
     let listed: Value = reqwest::get(format!("{}/map/api/operators", dss.base)).await?.json().await?;
-    ensure!(listed == json!({"operators": []}), "{listed}");
+    ensure!(listed == wire(OperatorsView { operators: Vec::new() }), "{listed}");
     let response = reqwest::Client::new()
         .post(format!("{}/map/api/operators/north/flights", dss.base))
         .json(&json!({}))

@@ -3,6 +3,7 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use entente_wire::scd::{OperationalIntentReference, UssAvailabilityState};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -136,9 +137,9 @@ async fn state_survives_a_restart() -> anyhow::Result<()> {
     let b = dss.client("uss-b", &[SC]);
     let cm = dss.client("authority", &[CM]);
     let aa = dss.client("arbiter", &[AA]);
-    let mut expected = reference.clone();
-    expected["uss_availability"] = json!("Normal");
-    assert_eq!(b.get_oir(&oid).await?, expected);
+    let mut expected: OperationalIntentReference = from_wire(&reference);
+    expected.uss_availability = UssAvailabilityState::Normal;
+    assert_eq!(b.get_oir(&oid).await?, wire(expected));
     assert_eq!(a.get_sub(&sid).await?, sub);
     let got = cm.get(&constraint_path(&cid)).await?.want(200)?;
     assert_eq!(got["constraint_reference"], cref);

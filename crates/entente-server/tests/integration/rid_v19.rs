@@ -5,6 +5,11 @@ use entente_dss::{Clock, SystemClock};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use entente_wire::Polygon;
+use entente_wire::rid::v19::{
+    IdentificationServiceAreaParameters, SubscriptionCallbacks, SubscriptionParameters, Volume3D, Volume4D,
+};
+use entente_wire::rid::v22a::PutParameters;
 use serde_json::{Value, json};
 
 use crate::harness::*;
@@ -38,16 +43,13 @@ fn parse(v: &Value) -> anyhow::Result<DateTime<Utc>> {
 }
 
 /// A v19 `Volume4D`: a square footprint, plain-number altitudes, plain-string times.
-fn extents(lat: f64, size_m: f64, start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> Value {
-    let footprint = square(lat, LNG, size_m)["outline_polygon"].clone();
-    let mut v = json!({"spatial_volume": {"footprint": footprint, "altitude_lo": 0.0, "altitude_hi": 120.0}});
-    if let Some(t) = start {
-        v["time_start"] = json!(rfc3339(t));
+fn extents(lat: f64, size_m: f64, start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> Volume4D {
+    let footprint: Polygon = from_wire(&square(lat, LNG, size_m)["outline_polygon"]);
+    Volume4D {
+        spatial_volume: Volume3D { footprint, altitude_lo: Some(0.0), altitude_hi: Some(120.0) },
+        time_start: start.map(rfc3339),
+        time_end: end.map(rfc3339),
     }
-    if let Some(t) = end {
-        v["time_end"] = json!(rfc3339(t));
-    }
-    v
 }
 
 fn flights_url(c: &Client) -> String {
@@ -59,7 +61,10 @@ fn callback_url(c: &Client) -> String {
 }
 
 fn isa_body(c: &Client, lat: f64, start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> Value {
-    json!({"extents": extents(lat, 1000.0, start, end), "flights_url": flights_url(c)})
+    wire(IdentificationServiceAreaParameters {
+        extents: extents(lat, 1000.0, start, end),
+        flights_url: flights_url(c),
+    })
 }
 
 fn isa_here(c: &Client) -> Value {
@@ -67,9 +72,9 @@ fn isa_here(c: &Client) -> Value {
 }
 
 fn sub_body(c: &Client, lat: f64, start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> Value {
-    json!({
-        "extents": extents(lat, 3000.0, start, end),
-        "callbacks": {"identification_service_area_url": callback_url(c)},
+    wire(SubscriptionParameters {
+        extents: extents(lat, 3000.0, start, end),
+        callbacks: SubscriptionCallbacks { identification_service_area_url: Some(callback_url(c)) },
     })
 }
 
@@ -117,15 +122,20 @@ async fn isa_time_rules() -> anyhow::Result<()> {
         .await?
         .want(400)?;
     sp.put(&isa_path(&iid), &isa_body(&sp, LAT, Some(at(60)), Some(at(10)))).await?.want(400)?;
-    sp.put(&isa_path(&iid), &json!({"extents": extents(LAT, 1000.0, None, Some(at(60)))}))
-        .await?
-        .want(400)?;
+    // Required fields left out, which no shape can say: removed by hand.
+    let mut no_url = isa_body(&sp, LAT, None, Some(at(60)));
+    remove(&mut no_url, "flights_url");
+    sp.put(&isa_path(&iid), &no_url).await?.want(400)?;
     let mut no_footprint = isa_here(&sp);
     remove(&mut no_footprint["extents"]["spatial_volume"], "footprint");
     sp.put(&isa_path(&iid), &no_footprint).await?.want(400)?;
-    sp.put(&isa_path(&iid), &json!({"flights_url": flights_url(&sp)})).await?.want(400)?;
-    let mut huge = isa_here(&sp);
-    huge["extents"] = extents(LAT, 60_000.0, Some(SystemClock.now()), Some(at(60)));
+    let mut no_extents = isa_here(&sp);
+    remove(&mut no_extents, "extents");
+    sp.put(&isa_path(&iid), &no_extents).await?.want(400)?;
+    let huge = wire(IdentificationServiceAreaParameters {
+        extents: extents(LAT, 60_000.0, Some(SystemClock.now()), Some(at(60))),
+        flights_url: flights_url(&sp),
+    });
     sp.put(&isa_path(&iid), &huge).await?.want(400)?;
     dss.client("dp", &[READ]).get(&isa_path(&iid)).await?.want(404)?;
     Ok(())
@@ -208,9 +218,11 @@ async fn subscriptions() -> anyhow::Result<()> {
     let now = SystemClock.now();
     let too_long = sub_body(&dp, LAT, Some(now), Some(now + Duration::hours(24) + Duration::minutes(10)));
     dp.put(&sub_path(&id()), &too_long).await?.want(400)?;
-    dp.put(&sub_path(&id()), &json!({"extents": extents(LAT, 3000.0, None, None), "callbacks": {}}))
-        .await?
-        .want(400)?;
+    let no_callback = SubscriptionParameters {
+        extents: extents(LAT, 3000.0, None, None),
+        callbacks: SubscriptionCallbacks { identification_service_area_url: None },
+    };
+    dp.put(&sub_path(&id()), &wire(no_callback)).await?.want(400)?;
 
     let sid = id();
     let body = dp.put(&sub_path(&sid), &sub_here(&dp)).await?.want(200)?;
@@ -275,9 +287,9 @@ async fn both_versions_share_one_model() -> anyhow::Result<()> {
     let dp22 = dss.client("dp", &[DP]);
     let (sid19, sid22) = (id(), id());
     dp19.put(&sub_path(&sid19), &sub_here(&dp19)).await?.want(200)?;
-    let body22 = json!({
-        "extents": volume4d_at(&square(LAT, LNG, 3000.0), None, None, None, Some(at(120))),
-        "uss_base_url": dp22.url(),
+    let body22 = wire(PutParameters {
+        extents: volume4_at(&square(LAT, LNG, 3000.0), None, None, None, Some(at(120))),
+        uss_base_url: dp22.url(),
     });
     dp22.put(&format!("/rid/v2/dss/subscriptions/{sid22}"), &body22).await?.want(200)?;
 

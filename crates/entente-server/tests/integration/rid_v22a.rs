@@ -5,6 +5,8 @@ use entente_dss::{Clock, SystemClock};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
+use entente_wire::Volume3D;
+use entente_wire::rid::v22a::PutParameters;
 use serde_json::{Value, json};
 
 use crate::harness::*;
@@ -54,9 +56,9 @@ fn body_at(
     start: Option<DateTime<Utc>>,
     end: Option<DateTime<Utc>>,
 ) -> Value {
-    json!({
-        "extents": volume4d_at(&square(lat, LNG, size_m), Some(0.0), Some(120.0), start, end),
-        "uss_base_url": c.url(),
+    wire(PutParameters {
+        extents: volume4_at(&square(lat, LNG, size_m), Some(0.0), Some(120.0), start, end),
+        uss_base_url: c.url(),
     })
 }
 
@@ -277,11 +279,18 @@ async fn subscription_lifecycle() -> anyhow::Result<()> {
     assert_error(dp.put(&sub_path(&sid), &too_long).await?, 400, "24 hours")?;
     let old = now - Duration::minutes(10);
     dp.put(&sub_path(&sid), &body_at(&dp, LAT, 3000.0, Some(old), Some(at(60)))).await?.want(400)?;
-    let huge = json!({"extents": volume4d_at(&square(LAT, LNG, 60_000.0), None, None, None, None), "uss_base_url": dp.url()});
+    // A square `size_m` wide, at any altitude and with no times.
+    let unbounded = |size_m: f64| {
+        wire(PutParameters {
+            extents: volume4_at(&square(LAT, LNG, size_m), None, None, None, None),
+            uss_base_url: dp.url(),
+        })
+    };
+    let huge = unbounded(60_000.0);
     dp.put(&sub_path(&sid), &huge).await?.want(400)?;
 
     // No times: now to now + 24 h; the ISA inside is listed.
-    let body = dp.put(&sub_path(&sid), &json!({"extents": volume4d_at(&square(LAT, LNG, 3000.0), None, None, None, None), "uss_base_url": dp.url()})).await?.want(200)?;
+    let body = dp.put(&sub_path(&sid), &unbounded(3000.0)).await?.want(200)?;
     let s = &body["subscription"];
     assert_eq!(s["id"], sid.as_str());
     assert_eq!(s["owner"], "dp");
@@ -424,22 +433,25 @@ async fn isa_validation() -> anyhow::Result<()> {
     let dss = Dss::start().await?;
     let sp = dss.client("sp", &[SP]);
     let path = isa_path(&id());
-    let mut body = isa_here(&sp);
-    body["extents"]["volume"] = json!({"outline_polygon": {"vertices": []}});
+    let isa: PutParameters = from_wire(&isa_here(&sp));
+    let with_volume = |volume: Volume3D| {
+        let mut isa = isa.clone();
+        isa.extents.volume = volume;
+        wire(isa)
+    };
+    sp.put(&path, &with_volume(from_wire(&polygon(&[])))).await?.want(400)?;
+    let crossing = polygon(&[(130.0, -23.0), (130.0, -24.0), (132.0, -24.0), (132.0, -23.0)]);
+    sp.put(&path, &with_volume(from_wire(&crossing))).await?.want(400)?;
+    assert_error(sp.put(&path, &with_volume(from_wire(&square(LAT, LNG, 60_000.0)))).await?, 400, "area")?;
+    let mut body = with_volume(Volume3D { altitude_lower: Some(altitude_m(0.0)), ..no_outline() });
     sp.put(&path, &body).await?.want(400)?;
-    body["extents"]["volume"] = polygon(&[(130.0, -23.0), (130.0, -24.0), (132.0, -24.0), (132.0, -23.0)]);
-    sp.put(&path, &body).await?.want(400)?;
-    body["extents"]["volume"] = square(LAT, LNG, 60_000.0);
-    assert_error(sp.put(&path, &body).await?, 400, "area")?;
-    body["extents"]["volume"] = json!({"altitude_lower": altitude(0.0)});
-    sp.put(&path, &body).await?.want(400)?;
+    // Required parts left out, which no shape can say: removed by hand.
     remove(&mut body["extents"], "volume");
     sp.put(&path, &body).await?.want(400)?;
     remove(&mut body, "extents");
     sp.put(&path, &body).await?.want(400)?;
-    let mut body = isa_here(&sp);
-    body["uss_base_url"] = json!("ftp://sp.example.com");
-    sp.put(&path, &body).await?.want(400)?;
+    let ftp = PutParameters { uss_base_url: "ftp://sp.example.com".to_owned(), ..isa };
+    sp.put(&path, &wire(ftp)).await?.want(400)?;
     sp.put("/rid/v2/dss/identification_service_areas/not-a-uuid", &isa_here(&sp)).await?.want(400)?;
     sp.get(&path).await?.want(404)?;
     Ok(())

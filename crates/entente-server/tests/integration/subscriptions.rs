@@ -2,6 +2,7 @@
 
 use chrono::Duration;
 use entente_dss::{Clock, SystemClock};
+use entente_wire::scd::PutSubscriptionParameters;
 use serde_json::json;
 
 use crate::harness::*;
@@ -61,7 +62,12 @@ async fn both_flags_false_is_400() -> anyhow::Result<()> {
         "notify_for",
     )?;
     // Omitted flags default to false.
-    let bare = json!({"extents": sub_here(), "uss_base_url": a.url()});
+    let bare = wire(PutSubscriptionParameters {
+        extents: from_wire(&sub_here()),
+        uss_base_url: a.url(),
+        notify_for_operational_intents: None,
+        notify_for_constraints: None,
+    });
     assert_error(a.put(&sub_path(&sid), &bare).await?, 400, "notify_for")?;
     a.get(&sub_path(&sid)).await?.want(404)?;
     Ok(())

@@ -10,6 +10,21 @@ use axum::routing::post;
 use entente_server::auth::{Authenticator, TokenIssuer};
 use entente_server::uss::{AuditLog, TokenSource, UssConfig, UssState, read_audit_log, serve_uss};
 use entente_uss::store::{Table, UssStore};
+use entente_wire::authority::{AvailabilityRequest, ConstraintRequest};
+use entente_wire::interuss::flight_planning::{
+    BasicFlightPlanInformation, ClearAreaRequest, FlightPlan, OpIntentInformation, UpsertFlightPlanRequest,
+};
+use entente_wire::operator::{FlightRequest, PlanLimits, RouteRequest};
+use entente_wire::scd::{
+    ErrorReport, ExchangeRecord, OperationalIntentReference, OperationalIntentState,
+    PutOperationalIntentReferenceParameters, QueryOperationalIntentReferenceResponse, SubscriptionState,
+    UssAvailabilityState,
+};
+use entente_wire::uss::{
+    OperationalIntent, OperationalIntentDetails, Position, PutOperationalIntentDetailsParameters,
+    VehicleTelemetry,
+};
+use entente_wire::{LatLngPoint, Volume4D};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -153,26 +168,79 @@ impl Uss {
     }
 }
 
+/// An operator's flight: a 300 m circle at `lat` over `alt` metres from `minutes.0` to `minutes.1`.
 pub(crate) fn flight(lat: f64, alt: (f64, f64), minutes: (i64, i64), priority: i32) -> Value {
-    json!({"volumes": [volume4d(&circle(lat, LNG, 300.0), alt.0, alt.1, minutes.0, minutes.1)], "priority": priority})
+    wire(flight_request(lat, alt, minutes, priority))
+}
+
+/// [`flight`] as the shape, for a test to change within it.
+pub(crate) fn flight_request(lat: f64, alt: (f64, f64), minutes: (i64, i64), priority: i32) -> FlightRequest {
+    flight_of(vec![volume4(&circle(lat, LNG, 300.0), alt.0, alt.1, minutes.0, minutes.1)], priority)
+}
+
+/// An operator's flight through `volumes`.
+pub(crate) fn flight_of(volumes: Vec<Volume4D>, priority: i32) -> FlightRequest {
+    FlightRequest { volumes, route: None, priority, limits: None, best_effort: false, authorisation: None }
+}
+
+/// An operator's flight along `waypoints` (lat, lng) within `buffer_m` metres, 0 to `alt_hi` metres, from +10 to
+/// `end_min` minutes.
+pub(crate) fn route_flight(
+    waypoints: &[(f64, f64)],
+    buffer_m: f64,
+    alt_hi: f64,
+    end_min: i64,
+) -> FlightRequest {
+    let route = RouteRequest {
+        waypoints: waypoints.iter().map(|&(lat, lng)| LatLngPoint { lat, lng }).collect(),
+        buffer_m,
+        altitude_lower: altitude_m(0.0),
+        altitude_upper: altitude_m(alt_hi),
+        time_start: time(at(10)),
+        time_end: time(at(end_min)),
+    };
+    FlightRequest { route: Some(route), ..flight_of(Vec::new(), 0) }
+}
+
+/// The subscription a notification is for, at `index`.
+fn subscription_state(index: i32) -> SubscriptionState {
+    SubscriptionState { subscription_id: id(), notification_index: index }
 }
 
 /// A notification as a peer managing `id` would send it, at `version`.
 fn notification(intent: &str, manager: &str, version: i32, alt_hi: f64) -> Value {
-    json!({
-        "operational_intent_id": intent,
-        "operational_intent": {
-            "reference": {
-                "id": intent, "manager": manager, "uss_availability": "Normal", "version": version,
-                "state": "Accepted", "ovn": format!("ovn-of-{intent}-v{version}"),
-                "time_start": time_of(at(10)), "time_end": time_of(at(70)),
-                "uss_base_url": format!("https://{manager}.example.com"),
-                "subscription_id": NULL_SUBSCRIPTION
-            },
-            "details": {"volumes": [volume4d(&circle(LAT, LNG, 300.0), 0.0, alt_hi, 10, 70)], "off_nominal_volumes": [], "priority": 0}
-        },
-        "subscriptions": [{"subscription_id": id(), "notification_index": version}]
-    })
+    wire(notification_of(intent, manager, version, alt_hi))
+}
+
+/// [`notification`] as the shape, for a test to change within it.
+fn notification_of(
+    intent: &str,
+    manager: &str,
+    version: i32,
+    alt_hi: f64,
+) -> PutOperationalIntentDetailsParameters {
+    let reference = OperationalIntentReference {
+        id: intent.to_owned(),
+        manager: manager.to_owned(),
+        uss_availability: UssAvailabilityState::Normal,
+        version,
+        state: OperationalIntentState::Accepted,
+        ovn: Some(format!("ovn-of-{intent}-v{version}")),
+        time_start: time(at(10)),
+        time_end: time(at(70)),
+        uss_base_url: format!("https://{manager}.example.com"),
+        subscription_id: NULL_SUBSCRIPTION.to_owned(),
+    };
+    let details = OperationalIntentDetails {
+        volumes: vec![volume4(&circle(LAT, LNG, 300.0), 0.0, alt_hi, 10, 70)],
+        off_nominal_volumes: Vec::new(),
+        priority: 0,
+    };
+    PutOperationalIntentDetailsParameters {
+        operational_intent_id: intent.to_owned(),
+        operational_intent: Some(OperationalIntent { reference, details }),
+        subscriptions: vec![subscription_state(version)],
+    }
 }
 
 #[tokio::test]
@@ -191,13 +259,20 @@ async fn notifications_come_from_the_manager_and_only_move_forward() -> anyhow::
     // Someone else cannot speak for uss2, neither to change nor to delete.
     let other = uss.peer("uss3", SC);
     assert_error(other.post(path, &notification(&intent, "uss2", 4, 150.0)).await?, 403, "uss2")?;
-    let deletion = json!({"operational_intent_id": intent, "subscriptions": [{"subscription_id": id(), "notification_index": 5}]});
+    let deletion = wire(PutOperationalIntentDetailsParameters {
+        operational_intent_id: intent.clone(),
+        operational_intent: None,
+        subscriptions: vec![subscription_state(5)],
+    });
     assert_error(other.post(path, &deletion).await?, 403, "uss2")?;
     peer.post(path, &deletion).await.want(204)?;
     // Malformed notifications and tokens without the scope.
-    let mut empty = notification(&id(), "uss2", 1, 120.0);
-    empty["subscriptions"] = json!([]);
+    let empty = wire(PutOperationalIntentDetailsParameters {
+        subscriptions: Vec::new(),
+        ..notification_of(&id(), "uss2", 1, 120.0)
+    });
     assert_error(peer.post(path, &empty).await?, 400, "subscriptions")?;
+    // An OVN sent as null, which the shape would leave out instead: set by hand.
     let mut nameless = notification(&id(), "uss2", 1, 120.0);
     nameless["operational_intent"]["reference"]["ovn"] = Value::Null;
     assert_error(peer.post(path, &nameless).await?, 400, "ovn")?;
@@ -310,15 +385,10 @@ async fn a_route_clipping_a_peers_flight_is_offered_a_short_detour_first_and_it_
     // uss2's flight: a 100 m disc whose south edge reaches 10 m past the route's centre line, from the ground to
     // 150 m, for hours: climbing over it costs 180 m, waiting for it more than the search's two hours.
     let north = LAT + 90.0 / 111_195.0;
-    let peer =
-        json!({"volumes": [volume4d(&circle(north, LNG + 0.013, 100.0), 0.0, 150.0, 0, 300)], "priority": 0});
+    let peer = wire(flight_of(vec![volume4(&circle(north, LNG + 0.013, 100.0), 0.0, 150.0, 0, 300)], 0));
     uss2.operator().post("/operator/v1/flights", &peer).await.want(201)?;
-    let route = json!({"route": {
-        "waypoints": [{"lat": LAT, "lng": LNG}, {"lat": LAT, "lng": LNG + 0.026}],
-        "buffer_m": 20.0,
-        "altitude_lower": altitude(0.0), "altitude_upper": altitude(100.0),
-        "time_start": time_of(at(10)), "time_end": time_of(at(40)),
-    }, "priority": 0});
+    let asked = route_flight(&[(LAT, LNG), (LAT, LNG + 0.026)], 20.0, 100.0, 40);
+    let route = wire(&asked);
     let refused = uss1.operator().post("/operator/v1/flights", &route).await.want(409)?;
     let first = &refused["alternatives"][0];
     let waypoints = &first["request"]["route"]["waypoints"];
@@ -334,18 +404,33 @@ async fn a_route_clipping_a_peers_flight_is_offered_a_short_detour_first_and_it_
         "{first}"
     );
     // The operator's limits: no climb above 120 m, no other path, done by minute 90. Nothing is left to offer.
-    let mut bounded = route.clone();
-    bounded["limits"] =
-        json!({"altitude_ceiling_m": 120.0, "shape_may_change": false, "latest_end": time_of(at(90))});
+    let limits = |limits: PlanLimits| wire(FlightRequest { limits: Some(limits), ..asked.clone() });
+    let no_limits = PlanLimits {
+        altitude_floor_m: None,
+        altitude_ceiling_m: None,
+        earliest_start: None,
+        latest_end: None,
+        max_lateral_m: None,
+        shape_may_change: None,
+    };
+    let bounded = limits(PlanLimits {
+        altitude_ceiling_m: Some(120.0),
+        shape_may_change: Some(false),
+        latest_end: Some(time(at(90))),
+        ..no_limits.clone()
+    });
     let none = uss1.operator().post("/operator/v1/flights", &bounded).await.want(409)?;
     assert_eq!(none["alternatives"], json!([]), "{none}");
     // A limit that makes no sense is the caller's mistake, named.
-    bounded["limits"] = json!({"max_lateral_m": -5.0});
-    assert_error(uss1.operator().post("/operator/v1/flights", &bounded).await?, 400, "limits.max_lateral_m")?;
+    let senseless = limits(PlanLimits { max_lateral_m: Some(-5.0), ..no_limits });
+    assert_error(
+        uss1.operator().post("/operator/v1/flights", &senseless).await?,
+        400,
+        "limits.max_lateral_m",
+    )?;
     // "Plan the best you can": the same route, asked for again, is planned as its cheapest alternative at once, and
     // the answer says which and what the route as asked met.
-    let mut best = route.clone();
-    best["best_effort"] = json!(true);
+    let best = wire(FlightRequest { best_effort: true, ..asked });
     let planned = uss1.operator().post("/operator/v1/flights", &best).await.want(201)?;
     assert_eq!(planned["state"], "Accepted");
     let instead = &planned["planned_instead"];
@@ -445,15 +530,26 @@ async fn a_restarted_uss_still_serves_and_ends_its_flights() -> anyhow::Result<(
 pub(crate) const FP_PLAN: &str = "interuss.flight_planning.plan";
 const FP_DIRECT: &str = "interuss.flight_planning.direct_automated_test";
 
+/// A flight plan upserted through the flight planning test interface: a nominal UAS in `area`, if allowed.
 pub(crate) fn upsert(usage: &str, area: Value, priority: i32) -> Value {
-    json!({
-        "request_id": id(),
-        "execution_style": "IfAllowed",
-        "flight_plan": {
-            "basic_information": {"usage_state": usage, "uas_state": "Nominal", "area": [area]},
-            "astm_f3548_21": {"priority": priority}
-        }
-    })
+    wire(upsert_plan(usage, area, priority))
+}
+
+/// [`upsert`] as the shape, for a test to change within it.
+pub(crate) fn upsert_plan(usage: &str, area: Value, priority: i32) -> UpsertFlightPlanRequest {
+    UpsertFlightPlanRequest {
+        request_id: id(),
+        execution_style: "IfAllowed".to_owned(),
+        flight_plan: FlightPlan {
+            basic_information: BasicFlightPlanInformation {
+                usage_state: usage.to_owned(),
+                uas_state: "Nominal".to_owned(),
+                area: vec![from_wire(&area)],
+            },
+            astm_f3548_21: Some(OpIntentInformation { priority }),
+            uspace_flight_authorisation: None,
+        },
+    }
 }
 
 #[tokio::test]
@@ -477,8 +573,7 @@ async fn the_flight_planning_test_interface_plans_like_an_operator() -> anyhow::
     );
     // A request id is kept to answer repeats: it must be an identifier a log or an answer can carry.
     for (request_id, rule) in [("x".repeat(300), "300 characters"), ("a\u{0}b".to_owned(), "U+0000")] {
-        let mut bad = upsert("Planned", area.clone(), 0);
-        bad["request_id"] = json!(request_id);
+        let bad = wire(UpsertFlightPlanRequest { request_id, ..upsert_plan("Planned", area.clone(), 0) });
         assert_error(planner(&uss1).put(&path(&id()), &bad).await?, 400, rule)?;
     }
     let in_use = planner(&uss1).put(&path(&first), &upsert("InUse", area.clone(), 0)).await.want(200)?;
@@ -513,7 +608,7 @@ async fn the_flight_planning_test_interface_plans_like_an_operator() -> anyhow::
     let nobody = client_at(&uss2.base, "uss_qualifier", &[OPERATOR]);
     assert_error(nobody.delete(&path(&third)).await?, 403, FP_PLAN)?;
     let clear =
-        json!({"request_id": id(), "extent": volume4d(&circle(LAT + 0.1, LNG, 1000.0), 0.0, 3000.0, 0, 600)});
+        wire(ClearAreaRequest { extent: volume4(&circle(LAT + 0.1, LNG, 1000.0), 0.0, 3000.0, 0, 600) });
     let cleared = director(&uss2).post("/flight_planning/v1/clear_area_requests", &clear).await.want(200)?;
     assert_eq!(cleared["outcome"]["success"], json!(true));
     assert_eq!(dss.client("uss2", &[SC]).get(&oir_path(&third)).await?.0, 404);
@@ -530,10 +625,10 @@ async fn flight_planning_answers_hypotheses_off_nominal_states_and_repeated_requ
     let result = |v: &Value| (v["planning_result"].clone(), v["flight_plan_status"].clone());
     let area = volume4d(&circle(LAT, LNG, 300.0), 0.0, 120.0, 10, 40);
     let styled = |usage: &str, uas: &str, style: &str| {
-        let mut body = upsert(usage, area.clone(), 0);
-        body["execution_style"] = json!(style);
-        body["flight_plan"]["basic_information"]["uas_state"] = json!(uas);
-        body
+        let mut plan = upsert_plan(usage, area.clone(), 0);
+        plan.execution_style = style.to_owned();
+        plan.flight_plan.basic_information.uas_state = uas.to_owned();
+        wire(plan)
     };
 
     // A hypothesis says what would happen and changes nothing.
@@ -555,8 +650,10 @@ async fn flight_planning_answers_hypotheses_off_nominal_states_and_repeated_requ
     assert_eq!(again, done);
     assert_eq!(dss.client("uss1", &[SC]).get_oir(&first).await?["version"], version);
     assert_error(planner(&uss1).put(&path(&id()), &planned).await?, 409, "request_id")?;
-    let mut nameless = styled("Planned", "Nominal", "IfAllowed");
-    nameless["request_id"] = json!("");
+    let nameless = wire(UpsertFlightPlanRequest {
+        request_id: String::new(),
+        ..upsert_plan("Planned", area.clone(), 0)
+    });
     assert_error(planner(&uss1).put(&path(&id()), &nameless).await?, 400, "request_id")?;
     assert_error(
         planner(&uss1).put(&path(&id()), &styled("Planned", "Nominal", "Eventually")).await?,
@@ -655,7 +752,9 @@ async fn the_uss_publishes_its_openapi_document() -> anyhow::Result<()> {
 async fn forgetful_dss(real: &Dss) -> anyhow::Result<String> {
     let forgetful = axum::Router::new().route(
         "/dss/v1/operational_intent_references/query",
-        post(|| async { axum::Json(json!({"operational_intent_references": []})) }),
+        post(|| async {
+            axum::Json(QueryOperationalIntentReferenceResponse { operational_intent_references: Vec::new() })
+        }),
     );
     dss_proxy(real, forgetful, Duration::ZERO).await
 }
@@ -771,11 +870,9 @@ async fn restricted_zones_keep_flights_out_during_their_time_window() -> anyhow:
     let authority_uss = Uss::start(&dss, "authority").await?;
     let uss1 = Uss::start(&dss, "uss1").await?;
     let authority = client_at(&authority_uss.base, "city", &["entente.authority"]);
-    assert_error(
-        uss1.operator().post("/authority/v1/constraints", &json!({})).await?,
-        403,
-        "entente.authority",
-    )?;
+    // Closed from +10 to +40 minutes, at every altitude up to 500 m.
+    let zone = event_zone();
+    assert_error(uss1.operator().post("/authority/v1/constraints", &zone).await?, 403, "entente.authority")?;
 
     // A flight planned before the zone is declared: its operator is alerted when the zone comes.
     let early = uss1
@@ -783,8 +880,6 @@ async fn restricted_zones_keep_flights_out_during_their_time_window() -> anyhow:
         .post("/operator/v1/flights", &flight(LAT, (0.0, 100.0), (35, 38), 0))
         .await
         .want(201)?;
-    // Closed from +10 to +40 minutes, at every altitude up to 500 m.
-    let zone = json!({"volumes": [volume4d(&circle(LAT, LNG, 1000.0), 0.0, 500.0, 10, 40)], "type": "event"});
     let created = authority.post("/authority/v1/constraints", &zone).await.want(201)?;
     let constraint_id = str_of(&created["reference"]["id"])?.to_owned();
     let status =
@@ -830,23 +925,36 @@ async fn restricted_zones_keep_flights_out_during_their_time_window() -> anyhow:
 
     // The arbiter role: declaring a USS Down at the DSS.
     let set = authority
-        .put("/authority/v1/uss_availability/uss9", &json!({"availability": "Down"}))
+        .put("/authority/v1/uss_availability/uss9", &availability(UssAvailabilityState::Down))
         .await
         .want(200)?;
     assert_eq!(set["status"]["availability"], "Down");
     let again = authority
-        .put("/authority/v1/uss_availability/uss9", &json!({"availability": "Normal"}))
+        .put("/authority/v1/uss_availability/uss9", &availability(UssAvailabilityState::Normal))
         .await
         .want(200)?;
     assert_eq!(again["status"]["availability"], "Normal");
     Ok(())
 }
 
+/// An authority's event zone over the base location, 1 km wide, up to 500 m, from +10 to +40 minutes.
+fn event_zone() -> Value {
+    wire(ConstraintRequest {
+        volumes: vec![volume4(&circle(LAT, LNG, 1000.0), 0.0, 500.0, 10, 40)],
+        kind: Some("event".to_owned()),
+    })
+}
+
+/// The authority API's body declaring a USS's `availability`.
+fn availability(availability: UssAvailabilityState) -> Value {
+    wire(AvailabilityRequest { availability })
+}
+
 #[tokio::test]
 async fn restricted_zones_outlive_a_restart_of_their_uss() -> anyhow::Result<()> {
     let dss = Dss::start().await?;
     let authority_uss = Uss::start(&dss, "authority").await?;
-    let zone = json!({"volumes": [volume4d(&circle(LAT, LNG, 1000.0), 0.0, 500.0, 10, 40)], "type": "event"});
+    let zone = event_zone();
     let city = |uss: &Uss| client_at(&uss.base, "city", &["entente.authority"]);
     let created = city(&authority_uss).post("/authority/v1/constraints", &zone).await.want(201)?;
     let constraint_id = str_of(&created["reference"]["id"])?.to_owned();
@@ -922,10 +1030,20 @@ async fn log_sets_serve_the_exchanges_the_audit_chain_proves() -> anyhow::Result
     let details = format!("/uss/v1/operational_intents/{}", str_of(&planned["id"])?);
     uss.peer("uss2", SC).get(&details).await.want(200)?;
     // A peer's report is archived before it is acknowledged, and its exchange is in the log set too.
-    let report = json!({"exchange": {
-        "url": format!("{}{details}", uss.base), "method": "GET", "recorder_role": "Client",
-        "request_time": time_of(at(0)), "problem": "no answer within 1 s"
-    }});
+    let exchange = ExchangeRecord {
+        url: format!("{}{details}", uss.base),
+        method: "GET".to_owned(),
+        headers: None,
+        recorder_role: "Client".to_owned(),
+        request_time: time(at(0)),
+        request_body: None,
+        response_time: None,
+        response_body: None,
+        response_code: None,
+        problem: Some("no answer within 1 s".to_owned()),
+        request_source: None,
+    };
+    let report = wire(ErrorReport { report_id: None, exchange });
     let filed = uss.peer("uss2", SC).post("/uss/v1/reports", &report).await.want(201)?;
     let report_id = str_of(&filed["report_id"])?.to_owned();
     let auditor = client_at(&uss.base, "regulator", &["entente.authority"]);
@@ -971,10 +1089,7 @@ async fn log_sets_serve_the_exchanges_the_audit_chain_proves() -> anyhow::Result
         .want(201)?;
     let flying_id = str_of(&flying["id"])?.to_owned();
     uss.operator().post(&format!("/operator/v1/flights/{flying_id}/activate"), &json!({})).await.want(200)?;
-    let fix = json!({
-        "time_measured": time_of(entente_dss::SystemClock.now()),
-        "position": {"latitude": LAT + 0.2, "longitude": LNG, "altitude": altitude(60.0)}
-    });
+    let fix = fix_at(entente_dss::SystemClock.now(), LAT + 0.2, 60.0);
     uss.operator().post(&format!("/operator/v1/flights/{flying_id}/telemetry"), &fix).await.want(200)?;
 
     let all = auditor.get("/uss/v1/log_sets/all").await.want(200)?;
@@ -1048,30 +1163,21 @@ async fn log_sets_serve_the_exchanges_the_audit_chain_proves() -> anyhow::Result
 async fn a_route_with_a_buffer_is_planned_as_one_volume_per_segment() -> anyhow::Result<()> {
     let dss = Dss::start().await?;
     let uss = Uss::start(&dss, "uss1").await?;
-    let route = json!({
-        "route": {
-            "waypoints": [{"lat": LAT, "lng": LNG}, {"lat": LAT, "lng": LNG + 0.02}, {"lat": LAT + 0.02, "lng": LNG + 0.02}],
-            "buffer_m": 50.0,
-            "altitude_lower": altitude(0.0), "altitude_upper": altitude(120.0),
-            "time_start": time_of(at(10)), "time_end": time_of(at(40))
-        },
-        "priority": 0
-    });
-    let planned = uss.operator().post("/operator/v1/flights", &route).await.want(201)?;
+    let route = route_flight(&[(LAT, LNG), (LAT, LNG + 0.02), (LAT + 0.02, LNG + 0.02)], 50.0, 120.0, 40);
+    let planned = uss.operator().post("/operator/v1/flights", &wire(&route)).await.want(201)?;
     assert_eq!(planned["volumes"].as_array().map(Vec::len), Some(2));
     // A flight crossing the first leg 40 m off its line is in the way; 200 m off it is not.
-    let crossing = |dlat: f64| flight(LAT + dlat, (0.0, 120.0), (10, 40), 0);
+    // A 10 m disc halfway along the first leg, `dlat` degrees north of it.
+    let crossing = |dlat: f64| {
+        wire(flight_of(vec![volume4(&circle(LAT + dlat, LNG + 0.01, 10.0), 0.0, 120.0, 10, 40)], 0))
+    };
     let metres = |m: f64| m / 111_200.0;
-    let mut near = crossing(metres(40.0 + 10.0));
-    near["volumes"][0]["volume"]["outline_circle"]["radius"]["value"] = json!(10.0);
-    near["volumes"][0]["volume"]["outline_circle"]["center"]["lng"] = json!(LNG + 0.01);
+    let near = crossing(metres(40.0 + 10.0));
     assert_error(uss.operator().post("/operator/v1/flights", &near).await?, 409, "intersects")?;
-    let mut clear = crossing(metres(200.0 + 10.0));
-    clear["volumes"][0]["volume"]["outline_circle"]["radius"]["value"] = json!(10.0);
-    clear["volumes"][0]["volume"]["outline_circle"]["center"]["lng"] = json!(LNG + 0.01);
+    let clear = crossing(metres(200.0 + 10.0));
     uss.operator().post("/operator/v1/flights", &clear).await.want(201)?;
     let both =
-        json!({"volumes": [volume4d(&circle(LAT, LNG, 10.0), 0.0, 1.0, 10, 20)], "route": route["route"]});
+        wire(FlightRequest { volumes: vec![volume4(&circle(LAT, LNG, 10.0), 0.0, 1.0, 10, 20)], ..route });
     assert_error(uss.operator().post("/operator/v1/flights", &both).await?, 400, "not both")?;
     Ok(())
 }
@@ -1087,12 +1193,7 @@ async fn a_flight_far_off_its_volumes_turns_contingent_and_shares_telemetry() ->
         .want(201)?;
     let flight_id = str_of(&planned["id"])?.to_owned();
     let op = |action: &str| format!("/operator/v1/flights/{flight_id}/{action}");
-    let fix = |lat: f64| {
-        json!({
-            "time_measured": time_of(entente_dss::SystemClock.now()),
-            "position": {"latitude": lat, "longitude": LNG, "altitude": altitude(60.0)}
-        })
-    };
+    let fix = |lat: f64| fix_at(entente_dss::SystemClock.now(), lat, 60.0);
     let telemetry = format!("/uss/v1/operational_intents/{flight_id}/telemetry");
     assert_error(uss.operator().post(&op("telemetry"), &fix(LAT)).await?, 409, "activated")?;
     uss.operator().post(&op("activate"), &json!({})).await.want(200)?;
@@ -1206,10 +1307,13 @@ async fn intents_of_a_down_uss_and_of_others_under_this_identity() -> anyhow::Re
     let uss1 = Uss::start(&dss, "uss1").await?;
     let area = |lat: f64| vec![volume4d(&circle(lat, LNG, 300.0), 0.0, 120.0, 10, 40)];
     let dead = |extents: &[Value], state: &str| {
-        let mut body = oir_new_sub(&Client::offline("uss9"), extents, state, &[], false);
-        body["uss_base_url"] = json!(DEAD_URL);
-        body["new_subscription"]["uss_base_url"] = json!(DEAD_URL);
-        body
+        let mut body: PutOperationalIntentReferenceParameters =
+            from_wire(&oir_new_sub(&Client::offline("uss9"), extents, state, &[], false));
+        body.uss_base_url = DEAD_URL.to_owned();
+        if let Some(subscription) = &mut body.new_subscription {
+            subscription.uss_base_url = DEAD_URL.to_owned();
+        }
+        wire(body)
     };
 
     // A USS that stopped answering holds an Accepted intent at LAT and an Activated one further north.
@@ -1243,9 +1347,10 @@ async fn intents_of_a_down_uss_and_of_others_under_this_identity() -> anyhow::Re
     // it names, like a peer's: this one cannot be reached, so nothing is planned over it.
     let driver = dss.client("uss1", &[SC]);
     let foreign = id();
-    let mut body = oir(&driver, &area(LAT + 0.2), "Accepted", &[]);
-    body["uss_base_url"] = json!(DEAD_URL);
-    driver.create_oir(&foreign, &body).await?;
+    let mut body: PutOperationalIntentReferenceParameters =
+        from_wire(&oir(&driver, &area(LAT + 0.2), "Accepted", &[]));
+    body.uss_base_url = DEAD_URL.to_owned();
+    driver.create_oir(&foreign, &wire(body)).await?;
     let failed =
         uss1.operator().post("/operator/v1/flights", &flight(LAT + 0.2, (0.0, 120.0), (10, 40), 0)).await;
     let failed = failed.want(502)?;
@@ -1394,10 +1499,10 @@ async fn a_planned_flight_reported_off_nominal_becomes_nonconforming_or_continge
     let path = |plan: &str| format!("/flight_planning/v1/flight_plans/{plan}");
     let outcome = |v: &Value| (v["planning_result"].clone(), v["flight_plan_status"].clone());
     let reported = |lat: f64, uas: &str| {
-        let mut body = upsert("InUse", volume4d(&circle(lat, LNG, 500.0), 0.0, 200.0, 5, 40), 0);
-        body["execution_style"] = json!("InReality");
-        body["flight_plan"]["basic_information"]["uas_state"] = json!(uas);
-        body
+        let mut plan = upsert_plan("InUse", volume4d(&circle(lat, LNG, 500.0), 0.0, 200.0, 5, 40), 0);
+        plan.execution_style = "InReality".to_owned();
+        plan.flight_plan.basic_information.uas_state = uas.to_owned();
+        wire(plan)
     };
 
     // Accepted -> Nonconforming: F3548 lets a USS that monitors conformance write it, with the planned volumes
@@ -1456,8 +1561,9 @@ async fn the_uss_metrics_count_plans_notifications_and_calls() -> anyhow::Result
         .want(201)?;
     assert!(low["id"].is_string());
     uss2.operator().post("/operator/v1/flights", &flight(LAT, (0.0, 120.0), (10, 40), 0)).await.want(409)?;
-    let mut bad = upsert("Planned", area.clone(), 0);
-    bad["flight_plan"]["basic_information"]["area"] = json!([]);
+    let mut bad = upsert_plan("Planned", area.clone(), 0);
+    bad.flight_plan.basic_information.area.clear();
+    let bad = wire(bad);
     let rejected = planner(&uss2).put(&path(&id()), &bad).await.want(200)?;
     assert_eq!(rejected["planning_result"], "Rejected");
     // The operator API's refusals of bad input count too.
@@ -1495,15 +1601,28 @@ fn flight_from_now(alt: (f64, f64), minutes: (i64, i64)) -> Value {
     let now = entente_dss::SystemClock.now();
     let (start, end) =
         (now + chrono::Duration::minutes(minutes.0), now + chrono::Duration::minutes(minutes.1));
-    json!({"volumes": [volume4d_at(&circle(LAT, LNG, 300.0), Some(alt.0), Some(alt.1), Some(start), Some(end))], "priority": 0})
+    wire(flight_of(
+        vec![volume4_at(&circle(LAT, LNG, 300.0), Some(alt.0), Some(alt.1), Some(start), Some(end))],
+        0,
+    ))
 }
 
-/// A telemetry report at `time`, over the base location at `alt` metres.
-fn fix_at(time: chrono::DateTime<chrono::Utc>, lat: f64, alt: f64) -> Value {
-    json!({
-        "time_measured": time_of(time),
-        "position": {"latitude": lat, "longitude": LNG, "altitude": altitude(alt)}
-    })
+/// A telemetry report at `time`, at `lat` over the base longitude at `alt` metres.
+fn fix_at(at: chrono::DateTime<chrono::Utc>, lat: f64, alt: f64) -> Value {
+    fix_at_point(at, (lat, LNG), alt)
+}
+
+/// A telemetry report at `time`, over (`lat`, `lng`) at `alt` metres.
+pub(crate) fn fix_at_point(at: chrono::DateTime<chrono::Utc>, (lat, lng): (f64, f64), alt: f64) -> Value {
+    let position = Position {
+        longitude: lng,
+        latitude: lat,
+        accuracy_h: None,
+        accuracy_v: None,
+        extrapolated: false,
+        altitude: Some(altitude_m(alt)),
+    };
+    wire(VehicleTelemetry { time_measured: time(at), position: Some(position), velocity: None })
 }
 
 /// The states of a flight's history, oldest first, each checked to carry a time and a reason.
@@ -1642,7 +1761,10 @@ async fn operators_list_their_flights_and_authorities_their_zones() -> anyhow::R
     assert_eq!(listed(pilot.get("/operator/v1/flights?state=Ended").await.want(200)?)?, vec![early]);
 
     let authority = client_at(&uss.base, "city", &["entente.authority"]);
-    let zone = |minutes: (i64, i64)| json!({"volumes": [volume4d(&circle(LAT + 0.5, LNG, 500.0), 0.0, 500.0, minutes.0, minutes.1)]});
+    let zone = |minutes: (i64, i64)| {
+        let volumes = vec![volume4(&circle(LAT + 0.5, LNG, 500.0), 0.0, 500.0, minutes.0, minutes.1)];
+        wire(ConstraintRequest { volumes, kind: None })
+    };
     let morning = str_of(
         &authority.post("/authority/v1/constraints", &zone((10, 40))).await.want(201)?["reference"]["id"],
     )?

@@ -4,10 +4,13 @@
 
 use axum::http::StatusCode;
 use axum::routing::post;
+use entente_wire::authority::ConstraintRequest;
+use entente_wire::scd::{QueryConstraintReferencesResponse, QueryOperationalIntentReferenceResponse};
+use entente_wire::{ErrorResponse, Time};
 use serde_json::{Value, json};
 
 use crate::harness::*;
-use crate::uss::{FP_PLAN, Uss, flight, upsert};
+use crate::uss::{FP_PLAN, Uss, flight, flight_of, flight_request, route_flight, upsert};
 
 const FLIGHTS: &str = "/operator/v1/flights";
 const ZONES: &str = "/authority/v1/constraints";
@@ -24,10 +27,6 @@ fn dss_calls(uss: &Uss) -> anyhow::Result<usize> {
         n += uss.outgoing(method, part)?;
     }
     Ok(n)
-}
-
-fn flight_of(volume: Value) -> Value {
-    json!({"volumes": [volume], "priority": 0})
 }
 
 #[tokio::test]
@@ -48,17 +47,14 @@ async fn operator_mistakes_are_400_naming_the_field_before_any_dss_call() -> any
         400,
         "volumes[0]: time_start must be before time_end",
     )?;
-    let continent = flight_of(volume4d(&circle(LAT, LNG, 1_000_000.0), 0.0, 100.0, 10, 70));
+    let continent = wire(flight_of(vec![volume4(&circle(LAT, LNG, 1_000_000.0), 0.0, 100.0, 10, 70)], 0));
     assert_error(op.post(FLIGHTS, &continent).await?, 400, "volumes[0].volume: area of")?;
-    let mut open_ended = flight(LAT, (0.0, 100.0), (10, 70), 0);
-    remove(&mut open_ended["volumes"][0], "time_end");
+    let mut open_ended = flight_request(LAT, (0.0, 100.0), (10, 70), 0);
+    open_ended.volumes[0].time_end = None;
+    let open_ended = wire(open_ended);
     assert_error(op.post(FLIGHTS, &open_ended).await?, 400, "volumes[0].time_end is required")?;
     // A route whose buffer makes it larger than the DSS takes.
-    let wide = json!({"route": {
-        "waypoints": [{"lat": LAT, "lng": LNG}, {"lat": LAT + 0.1, "lng": LNG}], "buffer_m": 60_000.0,
-        "altitude_lower": altitude(0.0), "altitude_upper": altitude(100.0),
-        "time_start": time_of(at(10)), "time_end": time_of(at(70))
-    }});
+    let wide = wire(route_flight(&[(LAT, LNG), (LAT + 0.1, LNG)], 60_000.0, 100.0, 70));
     assert_error(op.post(FLIGHTS, &wide).await?, 400, "route.segments[0].volume: area of")?;
     assert_eq!(dss_calls(&uss)?, 0, "a caller's mistake must not reach the DSS");
     // The same flight the right way up plans.
@@ -71,7 +67,9 @@ async fn authority_mistakes_and_unknown_constraint_types_are_400() -> anyhow::Re
     let dss = Dss::start().await?;
     let uss = Uss::start(&dss, "authority").await?;
     let city = client_at(&uss.base, "city", &["entente.authority"]);
-    let zone = |volume: Value, kind: &str| json!({"volumes": [volume], "type": kind});
+    let zone = |volume: Value, kind: &str| {
+        wire(ConstraintRequest { volumes: vec![from_wire(&volume)], kind: Some(kind.to_owned()) })
+    };
     let cylinder = |alt: (f64, f64), minutes: (i64, i64)| {
         volume4d(&circle(LAT, LNG, 1000.0), alt.0, alt.1, minutes.0, minutes.1)
     };
@@ -134,19 +132,26 @@ async fn strict_dss(
     query: Option<(StatusCode, &'static str)>,
     write: (StatusCode, &'static str),
 ) -> anyhow::Result<String> {
-    let refusal =
-        |(status, message): (StatusCode, &'static str)| (status, axum::Json(json!({ "message": message })));
+    let refusal = |(status, message): (StatusCode, &'static str)| {
+        (status, axum::Json(wire(ErrorResponse { message: message.to_owned(), request_id: None })))
+    };
     let intents = move || async move {
         match query {
             Some(refused) => refusal(refused),
-            None => (StatusCode::OK, axum::Json(json!({"operational_intent_references": []}))),
+            None => {
+                let none =
+                    QueryOperationalIntentReferenceResponse { operational_intent_references: Vec::new() };
+                (StatusCode::OK, axum::Json(wire(none)))
+            }
         }
     };
     let app = axum::Router::new()
         .route("/dss/v1/operational_intent_references/query", post(intents))
         .route(
             "/dss/v1/constraint_references/query",
-            post(|| async { axum::Json(json!({"constraint_references": []})) }),
+            post(|| async {
+                axum::Json(QueryConstraintReferencesResponse { constraint_references: Vec::new() })
+            }),
         )
         .fallback(move || async move { refusal(write) });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -163,7 +168,10 @@ async fn a_dss_refusing_the_callers_input_is_a_4xx_naming_its_reason() -> anyhow
     let uss = Uss::start_against(&strict_dss(None, (StatusCode::BAD_REQUEST, reason)).await?, "uss1").await?;
     assert_error(uss.operator().post(FLIGHTS, &flight(LAT, (0.0, 100.0), (10, 70), 0)).await?, 400, reason)?;
     let city = client_at(&uss.base, "city", &["entente.authority"]);
-    let zone = json!({"volumes": [volume4d(&circle(LAT, LNG, 300.0), 0.0, 100.0, 10, 70)]});
+    let zone = wire(ConstraintRequest {
+        volumes: vec![volume4(&circle(LAT, LNG, 300.0), 0.0, 100.0, 10, 70)],
+        kind: None,
+    });
     assert_error(city.post(ZONES, &zone).await?, 400, reason)?;
 
     let too_large = "area_of_interest.volume: area of 0.3 km² exceeds the limit of 0.1 km²";
@@ -190,12 +198,13 @@ async fn a_dss_refusing_the_callers_input_is_a_4xx_naming_its_reason() -> anyhow
 async fn operator_times_with_any_offset_are_taken_and_answered_in_utc() -> anyhow::Result<()> {
     let dss = Dss::start().await?;
     let uss = Uss::start(&dss, "uss1").await?;
-    let mut body = flight(LAT, (0.0, 100.0), (10, 70), 0);
-    // As Python's isoformat() writes them.
-    body["volumes"][0]["time_start"]["value"] =
-        json!(at(10).format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string());
     let plus_two = chrono::FixedOffset::east_opt(2 * 3600).ok_or_else(|| anyhow::anyhow!("an offset"))?;
-    body["volumes"][0]["time_end"]["value"] = json!(at(70).with_timezone(&plus_two).to_rfc3339());
+    let written = |value: String| Time { value, format: "RFC3339".to_owned() };
+    let mut body = flight_request(LAT, (0.0, 100.0), (10, 70), 0);
+    // As Python's isoformat() writes them.
+    body.volumes[0].time_start = Some(written(at(10).format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()));
+    body.volumes[0].time_end = Some(written(at(70).with_timezone(&plus_two).to_rfc3339()));
+    let body = wire(body);
     let planned = uss.operator().post(FLIGHTS, &body).await.want(201)?;
     assert_eq!(parse_time(&planned["volumes"][0]["time_start"])?, at(10));
     assert_eq!(parse_time(&planned["volumes"][0]["time_end"])?, at(70));

@@ -5,13 +5,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use entente_dss::Clock;
+use entente_wire::operator::WatchRequest;
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::harness::*;
-use crate::uss::Uss;
+use crate::uss::{Uss, fix_at_point, flight_of};
 
 const DP: &str = "rid.display_provider";
+
+/// The operator API's body asking to watch `view` (min lat, min lng, max lat, max lng) for the default time.
+fn watching(view: &str) -> Value {
+    wire(WatchRequest { view: view.to_owned(), duration_s: None })
+}
 
 /// Replay CSV of aircraft `id` flying straight and level at 60 m from (lat, lng) on `track_deg` at `speed` m/s,
 /// one sample a second for `seconds`.
@@ -102,7 +108,7 @@ async fn a_display_that_watches_again_still_sees_the_peer_it_saw_before() -> any
     // share one ISA, and the second view lies beyond what that ISA covered while only the first had traffic.
     let first = "46.495,6.595,46.505,6.605";
     let second = "46.511,6.595,46.521,6.605";
-    let watch = b.operator().post("/operator/v1/rid/watches", &json!({"view": first})).await.want(201)?;
+    let watch = b.operator().post("/operator/v1/rid/watches", &watching(first)).await.want(201)?;
     replay(&a, &straight("x1", (46.4995, 6.598), 90.0, 5.0, 120)).await?;
     eventually(20, "x1 in B's first view", || async {
         let shown = displayed(&b, first).await?;
@@ -112,8 +118,8 @@ async fn a_display_that_watches_again_still_sees_the_peer_it_saw_before() -> any
     b.operator().delete(&format!("/operator/v1/rid/watches/{}", str_of(&watch["id"])?)).await.want(200)?;
 
     // Both watch the second area; A's aircraft there widens its ISA, and B hears of it on its new subscription.
-    a.operator().post("/operator/v1/rid/watches", &json!({"view": second})).await.want(201)?;
-    b.operator().post("/operator/v1/rid/watches", &json!({"view": second})).await.want(201)?;
+    a.operator().post("/operator/v1/rid/watches", &watching(second)).await.want(201)?;
+    b.operator().post("/operator/v1/rid/watches", &watching(second)).await.want(201)?;
     replay(&a, &straight("y1", (46.516, 6.598), 90.0, 5.0, 120)).await?;
     eventually(20, "y1 in B's second view", || async {
         let shown = displayed(&b, second).await?;
@@ -165,7 +171,7 @@ async fn flights_130_km_apart_are_each_discoverable() -> anyhow::Result<()> {
     let now = entente_dss::SystemClock.now();
     let mut ids = Vec::new();
     for (lat, lng) in [south, north] {
-        let volume = volume4d_at(
+        let volume = volume4_at(
             &circle(lat, lng, 300.0),
             Some(0.0),
             Some(120.0),
@@ -173,13 +179,10 @@ async fn flights_130_km_apart_are_each_discoverable() -> anyhow::Result<()> {
             Some(now + chrono::Duration::minutes(30)),
         );
         let planned =
-            a.operator().post("/operator/v1/flights", &json!({"volumes": [volume]})).await.want(201)?;
+            a.operator().post("/operator/v1/flights", &wire(flight_of(vec![volume], 0))).await.want(201)?;
         let id = str_of(&planned["id"])?.to_owned();
         a.operator().post(&format!("/operator/v1/flights/{id}/activate"), &json!({})).await.want(200)?;
-        let fix = json!({
-            "time_measured": time_of(entente_dss::SystemClock.now()),
-            "position": {"latitude": lat, "longitude": lng, "altitude": altitude(60.0)}
-        });
+        let fix = fix_at_point(entente_dss::SystemClock.now(), (lat, lng), 60.0);
         a.operator().post(&format!("/operator/v1/flights/{id}/telemetry"), &fix).await.want(200)?;
         ids.push(id);
     }

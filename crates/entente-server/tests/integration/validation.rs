@@ -2,10 +2,20 @@
 //! (checklist 5-11).
 
 use anyhow::Context;
+use entente_wire::rid::v22a::PutParameters;
+use entente_wire::scd::{PutOperationalIntentReferenceParameters, QueryRequest};
+use entente_wire::{Altitude, Time, Volume3D, Volume4D};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::harness::*;
+
+/// `extent` changed by `change`: within what the shape can say, as the rule a test checks needs.
+fn changed(extent: Value, change: impl FnOnce(&mut Volume4D)) -> Value {
+    let mut extent = from_wire(&extent);
+    change(&mut extent);
+    wire(extent)
+}
 
 /// PUTs an intent with one extent and expects 400 naming `field`; nothing is created.
 async fn rejects(c: &Client, extent: Value, field: &str) -> anyhow::Result<()> {
@@ -21,19 +31,17 @@ async fn rejects(c: &Client, extent: Value, field: &str) -> anyhow::Result<()> {
 async fn exactly_one_outline() -> anyhow::Result<()> {
     let dss = Dss::start().await?;
     let a = dss.client("uss-a", &[SC]);
-    let mut both = here();
-    both["volume"]["outline_circle"] = circle(LAT, LNG, 200.0)["outline_circle"].clone();
+    let both = changed(here(), |v| {
+        v.volume.outline_circle = from_wire::<Volume3D>(&circle(LAT, LNG, 200.0)).outline_circle;
+    });
     rejects(&a, both, "extents[0].volume").await?;
-    let mut neither = here();
-    remove(&mut neither["volume"], "outline_polygon");
-    rejects(&a, neither, "extents[0].volume").await?;
-    // Explicit nulls mean absent.
+    let neither = changed(here(), |v| v.volume.outline_polygon = None);
+    rejects(&a, neither.clone(), "extents[0].volume").await?;
+    // Explicit nulls mean absent; a shape leaves out what it lacks, so the null is set by hand.
     let mut null_circle = here();
     null_circle["volume"]["outline_circle"] = Value::Null;
     a.create_oir(&id(), &oir(&a, &[null_circle], "Accepted", &[])).await?;
     // The same rule in a query area.
-    let mut neither = here();
-    remove(&mut neither["volume"], "outline_polygon");
     assert_error(a.post(OIR_QUERY, &query(&neither)).await?, 400, "area_of_interest")?;
     // A circle alone is fine; a circle without radius or with radius 0 is not.
     a.create_oir(
@@ -47,11 +55,20 @@ async fn exactly_one_outline() -> anyhow::Result<()> {
         "extents[0].volume.outline_circle",
     )
     .await?;
-    let mut no_radius = volume4d(&circle(LAT - 0.1, LNG, 100.0), 0.0, 120.0, 10, 70);
-    remove(&mut no_radius["volume"]["outline_circle"], "radius");
+    let radius = |change: fn(&mut Option<entente_wire::Radius>)| {
+        changed(volume4d(&circle(LAT - 0.1, LNG, 100.0), 0.0, 120.0, 10, 70), |v| {
+            if let Some(circle) = &mut v.volume.outline_circle {
+                change(&mut circle.radius);
+            }
+        })
+    };
+    let no_radius = radius(|r| *r = None);
     rejects(&a, no_radius, "radius").await?;
-    let mut feet = volume4d(&circle(LAT - 0.1, LNG, 100.0), 0.0, 120.0, 10, 70);
-    feet["volume"]["outline_circle"]["radius"]["units"] = json!("FT");
+    let feet = radius(|r| {
+        if let Some(r) = r {
+            r.units = "FT".to_owned();
+        }
+    });
     rejects(&a, feet, "radius.units").await?;
     Ok(())
 }
@@ -65,7 +82,7 @@ async fn polygon_rules() -> anyhow::Result<()> {
     let field = "extents[0].volume.outline_polygon";
     let two = polygon(&[(LAT, LNG), (LAT + d, LNG)]);
     rejects(&a, volume4d(&two, 0.0, 120.0, 10, 70), field).await?;
-    let none = json!({"outline_polygon": {"vertices": []}});
+    let none = polygon(&[]);
     rejects(&a, volume4d(&none, 0.0, 120.0, 10, 70), field).await?;
     let bow_tie = polygon(&[(LAT, LNG), (LAT + d, LNG + d), (LAT, LNG + d), (LAT + d, LNG)]);
     rejects(&a, volume4d(&bow_tie, 0.0, 120.0, 10, 70), field).await?;
@@ -96,11 +113,13 @@ async fn polygon_rules() -> anyhow::Result<()> {
 async fn altitude_rules() -> anyhow::Result<()> {
     let dss = Dss::start().await?;
     let a = dss.client("uss-a", &[SC]);
-    let mut egm = here();
-    egm["volume"]["altitude_lower"]["reference"] = json!("EGM96");
+    let egm = changed(here(), |v| {
+        v.volume.altitude_lower = Some(Altitude { reference: "EGM96".to_owned(), ..altitude_m(0.0) })
+    });
     rejects(&a, egm, "extents[0].volume.altitude_lower.reference").await?;
-    let mut feet = here();
-    feet["volume"]["altitude_upper"]["units"] = json!("FT");
+    let feet = changed(here(), |v| {
+        v.volume.altitude_upper = Some(Altitude { units: "FT".to_owned(), ..altitude_m(120.0) })
+    });
     rejects(&a, feet, "extents[0].volume.altitude_upper.units").await?;
     rejects(&a, volume4d(&square(LAT, LNG, 1000.0), 200.0, 100.0, 10, 70), "altitude_lower").await?;
     rejects(
@@ -123,15 +142,17 @@ async fn time_rules() -> anyhow::Result<()> {
     let started = volume4d(&square(LAT, LNG, 1000.0), 0.0, 120.0, -60, 70);
     a.create_oir(&id(), &oir(&a, &[started], "Accepted", &[])).await?;
     // Not RFC 3339, wrong format tag (any offset is fine: see `times_with_any_offset_are_taken_in_utc`).
-    let mut garbage = volume4d(&square(LAT + 0.1, LNG, 1000.0), 0.0, 120.0, 10, 70);
-    garbage["time_end"]["value"] = json!("tomorrow at noon");
+    let ending = |value: &str, format: &str| {
+        changed(volume4d(&square(LAT + 0.1, LNG, 1000.0), 0.0, 120.0, 10, 70), |v| {
+            v.time_end = Some(Time { value: value.to_owned(), format: format.to_owned() });
+        })
+    };
+    let garbage = ending("tomorrow at noon", "RFC3339");
     rejects(&a, garbage, "extents[0].time_end").await?;
-    let mut format = volume4d(&square(LAT + 0.1, LNG, 1000.0), 0.0, 120.0, 10, 70);
-    format["time_end"]["format"] = json!("ISO8601");
+    let format = ending(&time(at(70)).value, "ISO8601");
     rejects(&a, format, "extents[0].time_end").await?;
     // Instants the store cannot hold exactly are refused rather than clamped.
-    let mut far = volume4d(&square(LAT + 0.1, LNG, 1000.0), 0.0, 120.0, 10, 70);
-    far["time_end"]["value"] = json!("3000-01-01T00:00:00Z");
+    let far = ending("3000-01-01T00:00:00Z", "RFC3339");
     rejects(&a, far, "extents[0].time_end").await?;
     Ok(())
 }
@@ -142,44 +163,41 @@ async fn time_rules() -> anyhow::Result<()> {
 async fn times_with_any_offset_are_taken_in_utc() -> anyhow::Result<()> {
     let dss = Dss::start().await?;
     let a = dss.client("uss-a", &[SC]);
-    let offset = |t: chrono::DateTime<chrono::Utc>, hours: i32| -> anyhow::Result<Value> {
+    let offset = |t: chrono::DateTime<chrono::Utc>, hours: i32| -> anyhow::Result<Time> {
         let zone = chrono::FixedOffset::east_opt(hours * 3600).context("an offset")?;
-        Ok(json!(t.with_timezone(&zone).format("%Y-%m-%dT%H:%M:%S%.6f%:z").to_string()))
+        let value = t.with_timezone(&zone).format("%Y-%m-%dT%H:%M:%S%.6f%:z").to_string();
+        Ok(Time { value, format: "RFC3339".to_owned() })
     };
-    let mut extent = here();
-    extent["time_start"]["value"] = offset(at(10), 0)?;
-    extent["time_end"]["value"] = offset(at(70), -5)?;
+    let mut extent: Volume4D = from_wire(&here());
+    (extent.time_start, extent.time_end) = (Some(offset(at(10), 0)?), Some(offset(at(70), -5)?));
+    let extent = wire(extent);
     let oid = id();
     let reference = a.create_oir(&oid, &oir(&a, &[extent], "Accepted", &[])).await?;
     assert_eq!(parse_time(&reference["time_start"])?, at(10), "{reference}");
     assert_eq!(parse_time(&reference["time_end"])?, at(70), "{reference}");
-    let mut area = here();
-    area["time_start"]["value"] = offset(at(20), 2)?;
-    area["time_end"]["value"] = offset(at(30), 2)?;
+    let mut area: Volume4D = from_wire(&here());
+    (area.time_start, area.time_end) = (Some(offset(at(20), 2)?), Some(offset(at(30), 2)?));
+    let area = wire(area);
     let found = a.post(OIR_QUERY, &query(&area)).await.want(200)?;
     assert_eq!(ids(&found["operational_intent_references"]), vec![oid]);
 
     // F3411-22a: an ISA's times in its body and a search's in the query string (`+` sent as %2B).
     let sp = dss.client("sp", &[crate::rid_v22a::SP]);
-    let mut isa = json!({
-        "extents": volume4d_at(&square(LAT, LNG, 1000.0), Some(0.0), Some(120.0), Some(at(0)), Some(at(60))),
-        "uss_base_url": sp.url(),
-    });
-    isa["extents"]["time_start"]["value"] = offset(at(0), 0)?;
-    isa["extents"]["time_end"]["value"] = offset(at(60), 1)?;
+    let mut extents = volume4_at(&square(LAT, LNG, 1000.0), Some(0.0), Some(120.0), None, None);
+    (extents.time_start, extents.time_end) = (Some(offset(at(0), 0)?), Some(offset(at(60), 1)?));
+    let isa = wire(PutParameters { extents, uss_base_url: sp.url() });
     let isa_id = id();
     let put = sp.put(&format!("/rid/v2/dss/identification_service_areas/{isa_id}"), &isa).await.want(200)?;
     assert_eq!(parse_time(&put["service_area"]["time_end"])?, at(60), "{put}");
-    let earliest = str_of(&offset(at(30), 0)?)?.replace('+', "%2B");
+    let earliest = offset(at(30), 0)?.value.replace('+', "%2B");
     let area = crate::rid_v22a::area_string(LAT, LNG, 1000.0);
     let search = format!("/rid/v2/dss/identification_service_areas?area={area}&earliest_time={earliest}");
     let dp = dss.client("dp", &[crate::rid_v22a::DP]);
     let found = dp.get(&search).await.want(200)?;
     assert_eq!(found["service_areas"][0]["id"], json!(isa_id), "{found}");
     // Sent unencoded, the `+` arrives as a space: the 400 says how to send it.
-    let unencoded = offset(at(30), 0)?;
-    let search =
-        format!("/rid/v2/dss/identification_service_areas?area={area}&earliest_time={}", str_of(&unencoded)?);
+    let unencoded = offset(at(30), 0)?.value;
+    let search = format!("/rid/v2/dss/identification_service_areas?area={area}&earliest_time={unencoded}");
     assert_error(dp.get(&search).await?, 400, "%2B")?;
     Ok(())
 }
@@ -194,7 +212,7 @@ async fn intent_bounds_are_required() -> anyhow::Result<()> {
     rejects(&a, volume4d_at(&s, Some(0.0), Some(120.0), Some(at(10)), None), "time_end").await?;
     rejects(&a, volume4d_at(&s, None, Some(120.0), Some(at(10)), Some(at(70))), "altitude_lower").await?;
     rejects(&a, volume4d_at(&s, Some(0.0), None, Some(at(10)), Some(at(70))), "altitude_upper").await?;
-    // No extents at all.
+    // No extents at all; then required fields left out, which no shape can say, removed by hand.
     let resp = a.put(&oir_path(&id()), &oir(&a, &[], "Accepted", &[])).await?;
     assert_error(resp, 400, "extents")?;
     let mut no_extents = oir(&a, &[], "Accepted", &[]);
@@ -210,8 +228,10 @@ async fn intent_bounds_are_required() -> anyhow::Result<()> {
     let mut no_url = oir(&a, &[here()], "Accepted", &[]);
     remove(&mut no_url, "uss_base_url");
     assert_error(a.put(&oir_path(&id()), &no_url).await?, 400, "uss_base_url")?;
-    let mut bad_url = oir(&a, &[here()], "Accepted", &[]);
-    bad_url["uss_base_url"] = json!("not a url");
+    let mut bad_url: PutOperationalIntentReferenceParameters =
+        from_wire(&oir(&a, &[here()], "Accepted", &[]));
+    bad_url.uss_base_url = "not a url".to_owned();
+    let bad_url = wire(bad_url);
     assert_error(a.put(&oir_path(&id()), &bad_url).await?, 400, "uss_base_url")?;
     Ok(())
 }
@@ -271,7 +291,8 @@ async fn area_limits() -> anyhow::Result<()> {
     let huge_sub = volume4d(&square(LAT, LNG, 60_000.0), 0.0, 120.0, 0, 60);
     assert_error(a.put(&sub_path(&id()), &subscription(&a, &huge_sub, true, false)).await?, 400, "extents")?;
     // A query without an area is 400.
-    assert_error(a.post(OIR_QUERY, &json!({})).await?, 400, "area_of_interest")?;
+    let nowhere = wire(QueryRequest { area_of_interest: None });
+    assert_error(a.post(OIR_QUERY, &nowhere).await?, 400, "area_of_interest")?;
     Ok(())
 }
 
@@ -285,6 +306,7 @@ async fn malformed_json() -> anyhow::Result<()> {
     assert!(!message(&body)?.is_empty());
     let body = a.send_raw(Method::PUT, &path, Vec::new()).await?.want(400)?;
     message(&body)?;
+    // Wrong JSON types, which no shape can say: set by hand in valid bodies.
     let mut wrong_type = oir(&a, &[here()], "Accepted", &[]);
     wrong_type["extents"][0]["volume"]["altitude_lower"]["value"] = json!("high");
     let resp = a.put(&path, &wrong_type).await?;
@@ -306,6 +328,7 @@ async fn malformed_json() -> anyhow::Result<()> {
 async fn unknown_fields_are_ignored_and_nulls_are_absent() -> anyhow::Result<()> {
     let dss = Dss::start().await?;
     let a = dss.client("uss-a", &[SC]);
+    // Fields the shapes lack and nulls they would leave out: set by hand in valid bodies.
     let mut body = oir(&a, &[here()], "Accepted", &[]);
     body["flight_plan_colour"] = json!("blue");
     body["extents"][0]["volume"]["shape_hint"] = json!({"nested": true});

@@ -21,8 +21,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use entente_uss::UssError;
-use entente_uss::rid::Fix;
-use entente_uss::service::rid::{Kinematics, RidDp, RidRounds, RidSp, SpRules, TacticalRules};
+use entente_uss::rid::{Fix, Height, Motion};
+use entente_uss::service::rid::{RidDp, RidRounds, RidSp, SpRules, TacticalRules};
 use entente_wire::rid::v22a::{RidAircraftPosition, RidAircraftState, RidHeight};
 use entente_wire::{Time, parse_rfc3339, time_out};
 use parking_lot::Mutex;
@@ -77,7 +77,7 @@ pub(crate) struct RidState {
     /// The F3411 version this USS speaks to the DSS and peers, as `RidConfig::version` chose it.
     protocol: &'static dyn protocol::RidProtocol,
     /// The core's Remote ID part: the SP, the DP, the peers' aircraft its polls merged and tactical detection.
-    rounds: RidRounds<sp::Reported, Motion>,
+    rounds: RidRounds,
     /// Tests injected through InterUSS's testing interface, by test id.
     tests: Mutex<testing::Tests>,
     /// What this SP told its operators about their UAS's reports (missing fields, a slow rate), oldest first.
@@ -162,12 +162,12 @@ pub fn replay_csv(st: &Arc<UssState>, csv: &str) -> Result<(), String> {
 }
 
 /// Called with every position report of an operator's flight.
-pub(crate) fn reported(st: &UssState, id: &str, fix: Fix<Motion>) {
+pub(crate) fn reported(st: &UssState, id: &str, fix: Fix) {
     st.rid.rounds.reported(&st.core.flights, id, fix, false);
 }
 
 /// An operator's telemetry report as Remote ID carries it. F3548 telemetry has no vertical speed, so it is unknown.
-pub(crate) fn operator_fix(report: &entente_uss::service::Telemetry) -> Fix<Motion> {
+pub(crate) fn operator_fix(report: &entente_uss::service::Telemetry) -> Fix {
     let fix = report.fix;
     let velocity = report.velocity.as_ref().filter(|v| v.units == "MetersPerSecond");
     Fix {
@@ -186,43 +186,17 @@ pub(crate) fn operator_fix(report: &entente_uss::service::Telemetry) -> Fix<Moti
     }
 }
 
-/// What Remote ID carries beside a position: altitude, accuracies and velocity, each unknown as `None`.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct Motion {
-    pub alt_m: Option<f64>,
-    pub accuracy_h: Option<String>,
-    pub accuracy_v: Option<String>,
-    pub speed_mps: Option<f64>,
-    pub track_deg: Option<f64>,
-    pub vertical_speed_mps: Option<f64>,
-    /// What an SP may report beyond position and velocity (injected test flights carry them).
-    pub timestamp_accuracy_s: Option<f64>,
-    pub operational_status: Option<String>,
-    pub speed_accuracy: Option<String>,
-    pub height: Option<RidHeight>,
+/// A height as F3411-22a carries it, in metres.
+fn height_in(h: &RidHeight) -> Height {
+    Height { distance_m: h.distance, reference: h.reference.clone() }
 }
 
-/// What tactical detection reads of a position.
-impl Kinematics for Motion {
-    fn alt_m(&self) -> Option<f64> {
-        self.alt_m
-    }
-
-    fn speed_mps(&self) -> Option<f64> {
-        self.speed_mps
-    }
-
-    fn track_deg(&self) -> Option<f64> {
-        self.track_deg
-    }
-
-    fn vertical_speed_mps(&self) -> Option<f64> {
-        self.vertical_speed_mps
-    }
+fn height_out(h: &Height) -> RidHeight {
+    RidHeight { distance: h.distance_m, reference: h.reference.clone() }
 }
 
 /// A fix as F3411-22a's aircraft position, with its sentinels for unknown values.
-fn position_out(fix: &Fix<Motion>) -> RidAircraftPosition {
+fn position_out(fix: &Fix) -> RidAircraftPosition {
     RidAircraftPosition {
         lat: fix.at.lat,
         lng: fix.at.lng,
@@ -231,11 +205,11 @@ fn position_out(fix: &Fix<Motion>) -> RidAircraftPosition {
         accuracy_h: Some(fix.data.accuracy_h.clone().unwrap_or_else(|| "HAUnknown".to_owned())),
         accuracy_v: Some(fix.data.accuracy_v.clone().unwrap_or_else(|| "VAUnknown".to_owned())),
         extrapolated: false,
-        height: fix.data.height.clone(),
+        height: fix.data.height.as_ref().map(height_out),
     }
 }
 
-fn state_out(fix: &Fix<Motion>) -> RidAircraftState {
+fn state_out(fix: &Fix) -> RidAircraftState {
     let m = &fix.data;
     RidAircraftState {
         timestamp: time_out(fix.time),
@@ -250,11 +224,7 @@ fn state_out(fix: &Fix<Motion>) -> RidAircraftState {
 }
 
 /// A position an SP reported, with its sentinels read as unknown; invalid coordinates are refused.
-fn fix_in(
-    time: &Time,
-    p: &RidAircraftPosition,
-    state: Option<&RidAircraftState>,
-) -> Result<Fix<Motion>, ApiError> {
+fn fix_in(time: &Time, p: &RidAircraftPosition, state: Option<&RidAircraftState>) -> Result<Fix, ApiError> {
     if !((-90.0..=90.0).contains(&p.lat) && (-180.0..=180.0).contains(&p.lng)) {
         return Err(ApiError::Upstream(format!("position {},{} is off the globe", p.lat, p.lng)));
     }
@@ -272,7 +242,7 @@ fn fix_in(
             timestamp_accuracy_s: state.map(|s| s.timestamp_accuracy),
             operational_status: state.and_then(|s| s.operational_status.clone()),
             speed_accuracy: state.map(|s| s.speed_accuracy.clone()).filter(|a| a != "SAUnknown"),
-            height: p.height.clone(),
+            height: p.height.as_ref().map(height_in),
         },
     })
 }

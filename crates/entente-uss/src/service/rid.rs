@@ -16,9 +16,9 @@ mod tests;
 
 pub use display::{PeerFlight, RidPeers, Seen};
 pub use dp::{NotificationRefused, Poll, RidDp, WatchError, WatchHeld, WatchKind};
-pub use rounds::{RidRounds, SpTrack, clusters_of};
+pub use rounds::{RidRounds, clusters_of};
 pub use sp::{HeldIsa, RidSp, SpAircraft, SpRules, flying_areas};
-pub use tactical::{Alert, Kinematics, TacticalRules};
+pub use tactical::{Alert, TacticalRules};
 
 use crate::Timestamp;
 use crate::Volume;

@@ -23,7 +23,7 @@ use entente_wire::rid::v22a::{GetFlightDetailsResponse, PutIdentificationService
 use entente_wire::{LatLngPoint, time_out, volume_in};
 use reqwest::Method;
 
-use super::{Motion, v22a};
+use super::v22a;
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
 use crate::rid::v22a::SP;
@@ -151,7 +151,7 @@ pub(super) fn take_notification(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn position_out(fix: &Fix<Motion>, now: Timestamp) -> DisplayPosition {
+fn position_out(fix: &Fix, now: Timestamp) -> DisplayPosition {
     DisplayPosition {
         time: time_out(fix.time),
         lat: fix.at.lat,

@@ -1,8 +1,9 @@
 //! Network Remote ID (ASTM F3411-22a, or F3411-19) and tactical conflict detection at the USS's edge.
 //!
-//! The state and rounds are the core's (`entente_uss::service::rid::RidRounds`: the SP's ISAs over what this USS
-//! flies, the DP's watches, the polls of peer SPs merged into one picture, tactical detection of every position
-//! either role sees); this module holds it, runs its round every tick and serves it over HTTP: as service provider
+//! The state and rounds are the core's (`Uss::rid`, an `entente_uss::service::rid::RidRounds`: the SP's ISAs over
+//! what this USS flies, the DP's watches, the polls of peer SPs merged into one picture, tactical detection of every
+//! position either role sees, run by `Uss::tick`); this module gives it its rules and ports, keeps what only the
+//! edge needs (the F3411 version, injected tests, notices to operators) and serves it over HTTP: as service provider
 //! (`sp.rs`, with replayed traffic from `replay.rs`) the flights and details peers ask for, as display provider
 //! (`dp.rs`) the operator's watches, the ISA notifications and the merged display, and the alerts (`tactical.rs`).
 //! Both roles speak the configured F3411 version through the `RidProtocol` trait (`protocol.rs`: the core's
@@ -22,7 +23,7 @@ use std::time::Duration;
 
 use entente_uss::UssError;
 use entente_uss::rid::{Fix, Height, Motion};
-use entente_uss::service::rid::{RidDp, RidRounds, RidSp, SpRules, TacticalRules};
+use entente_uss::service::rid::{RidDss, RidPeers, RidRules, TacticalRules};
 use entente_wire::rid::v22a::{RidAircraftPosition, RidAircraftState, RidHeight};
 use entente_wire::{Time, parse_rfc3339, time_out};
 use parking_lot::Mutex;
@@ -61,23 +62,35 @@ pub struct RidConfig {
 
 impl Default for RidConfig {
     fn default() -> Self {
+        let core = RidRules::default();
         RidConfig {
             version: RidVersion::default(),
-            retention: chrono::Duration::seconds(entente_uss::rid::NEAR_REAL_TIME_S),
-            isa_margin_m: 500.0,
+            retention: core.retention,
+            isa_margin_m: core.isa_margin_m,
             tick: Duration::from_secs(1),
-            tactical: entente_tactical::Config { horizontal_m: 50.0, vertical_m: 25.0, lookahead_s: 60.0 },
-            track_max_age_s: 10.0,
+            tactical: core.tactical.detection,
+            track_max_age_s: core.tactical.track_max_age_s,
         }
     }
 }
 
-/// Everything Remote ID and tactical detection keep in memory.
+impl RidConfig {
+    /// The rules the core's Remote ID part runs by.
+    pub(crate) fn rules(&self) -> RidRules {
+        RidRules {
+            retention: self.retention,
+            isa_margin_m: self.isa_margin_m,
+            views: protocol::for_version(self.version).views(),
+            tactical: TacticalRules { detection: self.tactical, track_max_age_s: self.track_max_age_s },
+        }
+    }
+}
+
+/// What the edge keeps of Remote ID beside the core's part (`Uss::rid`): the F3411 version it speaks, the tests
+/// injected through InterUSS's interface and what this SP told its operators.
 pub(crate) struct RidState {
     /// The F3411 version this USS speaks to the DSS and peers, as `RidConfig::version` chose it.
     protocol: &'static dyn protocol::RidProtocol,
-    /// The core's Remote ID part: the SP, the DP, the peers' aircraft its polls merged and tactical detection.
-    rounds: RidRounds,
     /// Tests injected through InterUSS's testing interface, by test id.
     tests: Mutex<testing::Tests>,
     /// What this SP told its operators about their UAS's reports (missing fields, a slow rate), oldest first.
@@ -85,32 +98,21 @@ pub(crate) struct RidState {
 }
 
 impl RidState {
-    /// The state of the USS `links` reach the world through, which keeps the ids of the ISAs it declares in its
-    /// store.
-    pub(crate) fn new(config: &RidConfig, links: &Arc<Links>) -> std::io::Result<RidState> {
-        let protocol = protocol::for_version(config.version);
-        let identity = &links.config.identity;
-        let clock = &links.config.clock;
-        let rules = SpRules {
-            identity: identity.clone(),
-            retention: config.retention,
-            isa_margin_m: config.isa_margin_m,
-            max_area_m2: links.config.dss_limits.max_area_m2,
-        };
-        let dss = Arc::new(protocol::HttpRidDss { links: links.clone(), protocol });
-        let earlier = sp::earlier_isas(links)?;
-        let sp = RidSp::new(rules, dss.clone(), links.clone(), clock.clone(), earlier);
-        let dp = RidDp::new(identity.clone(), protocol.views(), dss, clock.clone());
-        let peers = Arc::new(protocol::HttpRidPeers { links: links.clone(), protocol });
-        let tactical = TacticalRules { detection: config.tactical, track_max_age_s: config.track_max_age_s };
-        let rounds = RidRounds::new(identity.clone(), sp, dp, peers, tactical, links.clone(), clock.clone())
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-        Ok(RidState {
-            protocol,
-            rounds,
+    pub(crate) fn new(config: &RidConfig) -> RidState {
+        RidState {
+            protocol: protocol::for_version(config.version),
             tests: Mutex::new(testing::Tests::default()),
             notifications: Mutex::new(Vec::new()),
-        })
+        }
+    }
+
+    /// The core's Remote ID ports over `links` in this version: the DSS's F3411 API and the peer SPs.
+    pub(crate) fn ports(&self, links: &Arc<Links>) -> (Arc<dyn RidDss>, Arc<dyn RidPeers>) {
+        let protocol = self.protocol;
+        (
+            Arc::new(protocol::HttpRidDss { links: links.clone(), protocol }),
+            Arc::new(protocol::HttpRidPeers { links: links.clone(), protocol }),
+        )
     }
 }
 
@@ -137,23 +139,10 @@ pub(crate) fn operator_routes() -> Routes<Arc<UssState>> {
         .get("/operator/v1/alerts", tactical::alerts)
 }
 
-/// Runs the core's Remote ID round (`RidRounds::tick`: the ISAs, the watches around the own aircraft, the polls of
-/// SPs and tactical detection of what they report) every tick until the process ends.
-pub(crate) async fn background(st: Arc<UssState>) {
-    let mut ticks = tokio::time::interval(st.config.rid.tick.max(Duration::from_secs(1)));
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        if let Err(e) = st.rid.rounds.tick(&st.core.flights).await {
-            tracing::warn!(error = %e, "bringing this USS's ISAs up to date failed");
-        }
-    }
-}
-
 /// Brings this USS's ISAs in line with its flights now rather than at the next round, so a caller that just
 /// activated flights (`entente serve --seed`) knows the DSS holds it.
 pub async fn declare_flights(st: &Arc<UssState>) -> Result<(), ApiError> {
-    st.rid.rounds.declare(&st.core.flights).await.map_err(|e| ApiError::Uss(UssError::Call(e)))
+    st.core.rid.declare(&st.core.flights).await.map_err(|e| ApiError::Uss(UssError::Call(e)))
 }
 
 /// Starts replaying `csv` through this USS's SP, as `--replay` asks at startup.
@@ -163,7 +152,7 @@ pub fn replay_csv(st: &Arc<UssState>, csv: &str) -> Result<(), String> {
 
 /// Called with every position report of an operator's flight.
 pub(crate) fn reported(st: &UssState, id: &str, fix: Fix) {
-    st.rid.rounds.reported(&st.core.flights, id, fix, false);
+    st.core.rid.reported(&st.core.flights, id, fix, false);
 }
 
 /// An operator's telemetry report as Remote ID carries it. F3548 telemetry has no vertical speed, so it is unknown.

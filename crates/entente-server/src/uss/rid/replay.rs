@@ -122,9 +122,9 @@ pub(super) fn play(
                 tokio::time::sleep(wait).await;
             }
             let time = fix.time;
-            st.rid.rounds.reported(&st.core.flights, &id, fix, simulated);
+            st.core.rid.reported(&st.core.flights, &id, fix, simulated);
             if ends.get(&id) == Some(&time) {
-                st.rid.rounds.sp.end(&id);
+                st.core.rid.sp.end(&id);
             }
         }
     })

@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use chrono::Duration;
 use entente_uss::rid::{V22A_VIEWS, View, recent_in_view, seen_in};
 use entente_uss::service::rid::{HeldIsa, IsaRecords, SpAircraft};
-use entente_uss::store::{Table, Ticket};
+use entente_uss::store::{Table, Ticket, UssStore};
 use entente_uss::{Timestamp, Volume};
 use entente_wire::rid::v22a::{
     GetFlightDetailsResponse, GetFlightsResponse, GetIdentificationServiceAreaDetailsResponse, RidFlight,
@@ -37,8 +37,8 @@ pub(crate) struct DeclaredIsa {
 }
 
 /// The ISAs an earlier run of this USS declared and may have left at the DSS, as the store kept them.
-pub(super) fn earlier_isas(links: &Links) -> std::io::Result<Vec<String>> {
-    let saved = records::load::<DeclaredIsa>(&*links.store, Table::Isas)?;
+pub(crate) fn earlier_isas(store: &dyn UssStore) -> std::io::Result<Vec<String>> {
+    let saved = records::load::<DeclaredIsa>(store, Table::Isas)?;
     Ok(saved.into_iter().map(|(id, _)| id).collect())
 }
 
@@ -53,7 +53,7 @@ impl IsaRecords for Links {
 
 /// Announces replayed aircraft `id` flying within `area`, so the ISA covers it before its first position.
 pub(super) fn add_replayed(st: &UssState, id: &str, area: Volume) {
-    st.rid.rounds.sp.with_aircraft(|aircraft| {
+    st.core.rid.sp.with_aircraft(|aircraft| {
         let a = aircraft.entry(id.to_owned()).or_insert_with(|| SpAircraft::new(true));
         a.area = vec![area];
         a.ended = None;
@@ -66,12 +66,12 @@ pub(super) fn add_injected(st: &UssState, id: &str, area: Volume, test: &str, ai
     a.area = vec![area];
     a.aircraft_type = aircraft_type;
     a.test = Some(test.to_owned());
-    st.rid.rounds.sp.with_aircraft(|aircraft| aircraft.insert(id.to_owned(), a));
+    st.core.rid.sp.with_aircraft(|aircraft| aircraft.insert(id.to_owned(), a));
 }
 
 /// Forgets every flight of injected test `test` at once, as its deletion asks.
 pub(super) fn remove_test(st: &UssState, test: &str) {
-    st.rid.rounds.sp.with_aircraft(|aircraft| {
+    st.core.rid.sp.with_aircraft(|aircraft| {
         aircraft.retain(|_, a| a.test.as_deref() != Some(test));
     });
 }
@@ -109,7 +109,7 @@ pub(crate) async fn flights(
 /// The answer to a flights query, now.
 pub(super) fn flights_now(st: &UssState, view: &View, duration: Duration) -> GetFlightsResponse {
     let now = st.now();
-    st.rid.rounds.sp.read(|aircraft, isas| flights_out(aircraft, isas, view, now, duration))
+    st.core.rid.sp.read(|aircraft, isas| flights_out(aircraft, isas, view, now, duration))
 }
 
 /// The answer to a flights query at `now`: every aircraft with a position of the last minute in the view, its
@@ -164,7 +164,7 @@ pub(crate) async fn flight_details(
 /// What this SP tells of flight `id` beyond its positions: an injected flight's declarations, kept with its test.
 pub(super) fn details(st: &UssState, id: String) -> Result<GetFlightDetailsResponse, ApiError> {
     let now = st.now();
-    let found = st.rid.rounds.sp.read(|aircraft, _| aircraft.get(&id).map(|a| (a.simulated, a.test.clone())));
+    let found = st.core.rid.sp.read(|aircraft, _| aircraft.get(&id).map(|a| (a.simulated, a.test.clone())));
     let (simulated, test) = found.ok_or_else(|| ApiError::NotFound(format!("flight {id}: not found")))?;
     let injected =
         test.and_then(|test| st.rid.tests.lock().get(&test).and_then(|t| t.details.get(&id)).cloned());
@@ -201,7 +201,7 @@ pub(crate) async fn isa_details(
 ) -> Result<Json<GetIdentificationServiceAreaDetailsResponse>, ApiError> {
     auth.rid(&[DP])?;
     let id = entity_id(&id, "id")?.to_string();
-    match st.rid.rounds.sp.read(|_, isas| isas.iter().find(|h| h.id == id).map(|h| volume_out(&h.extent))) {
+    match st.core.rid.sp.read(|_, isas| isas.iter().find(|h| h.id == id).map(|h| volume_out(&h.extent))) {
         Some(extents) => Ok(Json(GetIdentificationServiceAreaDetailsResponse { extents })),
         None => Err(ApiError::NotFound(format!("identification service area {id}: not held by this USS"))),
     }

@@ -358,15 +358,15 @@ pub(crate) async fn display_data(
     let view =
         View::parse(p.get("view").ok_or_else(|| ApiError::bad("view is required: lat1,lng1,lat2,lng2"))?)?;
     let scale = view.scale(&st.rid.protocol.views())?;
-    st.rid
-        .rounds
+    st.core
+        .rid
         .dp
         .ensure_watch(view, Duration::seconds(OBSERVATION_SUBSCRIPTION_S), WatchKind::Display)
         .await
         .map_err(dp::watch_error)?;
-    st.rid.rounds.poll_view(&st.core.flights, view).await;
+    st.core.rid.poll_view(&st.core.flights, view).await;
     let now = st.now();
-    let seen = st.rid.rounds.seen(&view);
+    let seen = st.core.rid.seen(&view);
     Ok(Json(match scale {
         Scale::Flights => GetDisplayDataResponse {
             flights: seen.into_iter().filter_map(|s| observed_flight(s, &view, now)).collect(),
@@ -391,7 +391,7 @@ pub(crate) async fn display_details(
     auth.require(OBSERVE)?;
     let answer: GetFlightDetailsResponse = match sp::details(&st, id.clone()) {
         Ok(own) => own,
-        Err(ApiError::NotFound(_)) => match st.rid.rounds.peer_flights_url(&id) {
+        Err(ApiError::NotFound(_)) => match st.core.rid.peer_flights_url(&id) {
             Some(base) => dp::peer_details(&st, &format!("{base}/{id}/details")).await?,
             None => return Err(ApiError::NotFound(format!("flight {id}: not displayed"))),
         },

@@ -1,7 +1,7 @@
 //! Network Remote ID as one part of the core: the SP and DP, the peers' aircraft the DP's polls merged, and tactical
 //! detection over every position either role sees. [`RidRounds::tick`] is the one-second round (the SP's ISAs, the
-//! DP's watches and the polls it asks for, merged and pruned, fresh positions to tactical detection); the edge calls
-//! it on its interval and converts what the display and alert readers return to its wire.
+//! DP's watches and the polls it asks for, merged and pruned, fresh positions to tactical detection), which
+//! `Uss::tick` runs at every call; the edge converts what the display and alert readers return to its wire.
 
 use std::sync::Arc;
 

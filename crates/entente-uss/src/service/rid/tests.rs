@@ -15,7 +15,7 @@ use crate::rid::{V22A_VIEWS, View};
 use crate::service::{BoxFuture, CallError};
 use crate::store::StoreError;
 
-mod rounds;
+pub(crate) mod rounds;
 
 const ME: &str = "uss1";
 const OTHER: &str = "uss2";
@@ -30,10 +30,10 @@ struct Stored {
 
 /// A DSS holding ISAs: a change naming a version must name the one held, and an ISA it fails for is refused.
 #[derive(Default)]
-struct FakeRidDss {
+pub(crate) struct FakeRidDss {
     isas: Mutex<HashMap<String, Stored>>,
     /// Every change asked for, in order: the ISA's id and whether it was a deletion.
-    changes: Mutex<Vec<(String, bool)>>,
+    pub(crate) changes: Mutex<Vec<(String, bool)>>,
     /// ISAs whose changes fail, as a DSS that cannot be reached would.
     failing: Mutex<Vec<String>>,
     /// How many subscribers were told of changes.
@@ -50,7 +50,7 @@ impl FakeRidDss {
     }
 
     /// How many ISAs of this USS the DSS holds.
-    fn mine(&self) -> usize {
+    pub(crate) fn mine(&self) -> usize {
         self.isas.lock().values().filter(|s| s.owner == ME).count()
     }
 }
@@ -132,7 +132,7 @@ impl RidDss for FakeRidDss {
 
 /// The records of the ISA ids, in the order saved: each id with whether it was declared (`false`: gone).
 #[derive(Default)]
-struct Saved(Mutex<Vec<(String, bool)>>);
+pub(crate) struct Saved(Mutex<Vec<(String, bool)>>);
 
 impl IsaRecords for Saved {
     fn save_isa(&self, id: &str, declared: Option<crate::Timestamp>) -> crate::store::Ticket {

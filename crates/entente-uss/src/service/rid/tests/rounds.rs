@@ -19,7 +19,7 @@ use crate::{FlightState, Priority};
 /// Peer SPs by where they serve flights: each answers the flights it is given, one given none cannot be reached;
 /// every poll is recorded with whether it was the first of its view.
 #[derive(Default)]
-struct FakePeers {
+pub(crate) struct FakePeers {
     answers: Mutex<HashMap<String, Vec<PeerFlight>>>,
     polls: Mutex<Vec<(String, bool)>>,
 }

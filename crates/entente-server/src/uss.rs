@@ -159,9 +159,10 @@ pub struct UssState {
     auth: Arc<Authenticator>,
     /// Requests in flight per client, capped at `UssConfig::client_concurrency`.
     client_limit: Arc<ClientLimit>,
-    /// Strategic coordination: this USS's flights, planned, monitored and ended over the DSS and its peers.
+    /// The core: this USS's flights, planned, monitored and ended over the DSS and its peers, its constraints, and
+    /// Remote ID as SP and DP with tactical detection (`Uss::rid`).
     pub(crate) core: Uss,
-    /// Remote ID as SP and DP, and the tactical monitor.
+    /// What the edge keeps of Remote ID: the F3411 version spoken, injected tests, notices to operators.
     rid: rid::RidState,
     /// The flight planning test interface's answers, kept for repeated request ids (memory only, like a test run).
     planning_requests: Mutex<flight_planning::AnsweredRequests>,
@@ -195,6 +196,7 @@ impl UssState {
             flights: records::load_flights(&*store)?,
             zones: ZoneSets::new(records::load_zone_sets(&*store)?, config.terrain.clone()),
             own_zones: records::load_zones(&*store)?,
+            isas: rid::sp::earlier_isas(&*store)?,
         };
         let clock = config.clock.clone();
         let metrics = Arc::new(UssMetrics::default());
@@ -204,7 +206,9 @@ impl UssState {
             alternatives: config.alternatives.clone(),
             contingency: config.contingency,
             dss_limits: config.dss_limits.clone(),
+            rid: config.rid.rules(),
         };
+        let rid = rid::RidState::new(&config.rid);
         let links = Arc::new(Links {
             client: Client::new(tokens, audit.clone(), clock.clone(), metrics.clone(), &config.dss_url),
             config,
@@ -214,6 +218,7 @@ impl UssState {
             peer_zones: Mutex::new(HashMap::new()),
             metrics,
         });
+        let (rid_dss, rid_peers) = rid.ports(&links);
         let ports = Ports {
             dss: Arc::new(ports::HttpDss(links.clone())),
             peers: Arc::new(ports::HttpPeers(links.clone())),
@@ -221,10 +226,14 @@ impl UssState {
             zones: links.clone(),
             journal: links.clone(),
             clock,
+            rid_dss,
+            rid_peers,
+            isas: links.clone(),
         };
-        let rid = rid::RidState::new(&links.config.rid, &links)?;
+        let core = Uss::new(rules, ports, saved)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         Ok(UssState {
-            core: Uss::new(rules, ports, saved),
+            core,
             client_limit: Arc::new(ClientLimit::new(links.config.client_concurrency)),
             links,
             auth,
@@ -347,23 +356,18 @@ pub async fn serve_uss(
     served
 }
 
-/// This USS's background work, for as long as it is served: the core's two rounds, on their own periods: Remote
-/// ID's every second (`RidRounds::tick`: its ISAs, watches around its aircraft, polling SPs, tactical detection) and
-/// `Uss::tick` every 10 minutes (its zone data sets' constraints republished as windows close and days pass).
-/// Whoever serves the USS's router runs it beside, as `serve_uss` does.
+/// This USS's background work, for as long as it is served: the core's `Uss::tick` every `RidConfig::tick` (never
+/// below a second, the fastest F3411 lets a DP poll one SP), which runs the Remote ID round at each call and the
+/// zone round when its interval passed. Whoever serves the USS's router runs it beside, as `serve_uss` does.
 pub async fn rounds(state: Arc<UssState>) {
-    tokio::join!(rid::background(state.clone()), ticks(state));
-}
-
-/// How often the core's round runs.
-const TICK_EVERY: Duration = Duration::from_secs(600);
-
-/// Runs the core's round every [`TICK_EVERY`], the first at once; the core logs what a round could not do.
-async fn ticks(state: Arc<UssState>) {
-    let mut every = tokio::time::interval(TICK_EVERY);
+    let mut ticks = tokio::time::interval(state.config.rid.tick.max(Duration::from_secs(1)));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        every.tick().await;
-        state.core.tick().await;
+        ticks.tick().await;
+        // The zone round logs each set's outcome itself.
+        if let Err(e) = state.core.tick().await.rid {
+            tracing::warn!(error = %e, "bringing this USS's ISAs up to date failed");
+        }
     }
 }
 

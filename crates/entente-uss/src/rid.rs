@@ -171,12 +171,39 @@ fn rect_outline(r: LatLngRect) -> Result<Outline, UssError> {
     Polygon::new(corners).map(Outline::Polygon).map_err(|e| UssError::View(e.to_string()))
 }
 
-/// One reported position of an aircraft, with whatever the caller carries beside it.
+/// One reported position of an aircraft, with what it carries beside it: Remote ID's [`Motion`] unless a rule's
+/// test gives something simpler.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Fix<P> {
+pub struct Fix<P = Motion> {
     pub time: Timestamp,
     pub at: LatLng,
     pub data: P,
+}
+
+/// What Remote ID carries beside a position: altitude, accuracies and velocity, and what an SP may report beyond
+/// them; each unknown as `None`. Accuracies and status keep F3411's names for their classes (`HA3m`, `Airborne`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Motion {
+    /// Geodetic altitude (WGS84), metres.
+    pub alt_m: Option<f64>,
+    pub accuracy_h: Option<String>,
+    pub accuracy_v: Option<String>,
+    pub speed_mps: Option<f64>,
+    /// Degrees clockwise from true north.
+    pub track_deg: Option<f64>,
+    pub vertical_speed_mps: Option<f64>,
+    pub timestamp_accuracy_s: Option<f64>,
+    pub operational_status: Option<String>,
+    pub speed_accuracy: Option<String>,
+    pub height: Option<Height>,
+}
+
+/// A height above a reference other than the ellipsoid, as an SP may report it beside the altitude.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Height {
+    pub distance_m: f64,
+    /// What it is measured from, in F3411's terms (`TakeoffLocation`, `GroundLevel`).
+    pub reference: String,
 }
 
 /// Whether a flight belongs in a view: any of its positions of the last NEAR_REAL_TIME_S seconds lies inside.

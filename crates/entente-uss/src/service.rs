@@ -1,9 +1,9 @@
 //! The USS core: one [`Uss`] object that plans, activates, monitors and ends its operators' flights, hears of
-//! peers' changes, manages the constraints it publishes (an authority's restricted zones, its zone data sets') and
-//! runs its background round ([`Uss::tick`]), over the DSS, peers and its records as traits ([`ports`]), with time
-//! from an injected clock and its own error. It knows no HTTP, no wire format and no storage engine; the server's
-//! handlers and its background loop call it. Network Remote ID and tactical detection are its part [`rid`], whose
-//! own round ([`rid::RidRounds::tick`]) the background loop runs every second beside [`Uss::tick`].
+//! peers' changes, manages the constraints it publishes (an authority's restricted zones, its zone data sets'),
+//! holds network Remote ID and tactical detection (its part [`Uss::rid`], from [`rid`]) and runs every background
+//! round that is due ([`Uss::tick`]), over the DSS, peers, the Remote ID DSS and SPs and its records as traits
+//! ([`ports`], [`rid`]'s ports), with time from an injected clock and its own error. It knows no HTTP, no wire format
+//! and no storage engine; the server's handlers and its background loop call it.
 
 mod flights;
 mod lifecycle;
@@ -18,6 +18,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use entente_dss::{Clock, EntityId};
+use entente_tactical::TacticalError;
+use futures_util::future::join;
 use parking_lot::Mutex;
 
 pub use flights::{FlightGuard, Flights, OwnFlight, Telemetry, Velocity, saved_by};
@@ -26,11 +28,16 @@ pub use ports::{
     Attempt, BoxFuture, CallError, Dss, FlightRecords, IntentRef, IntentWrite, Journal, OwnZone, Peers,
     Published, PutOutcome, UserNotice, ZoneDetails, ZoneRecords, ZoneRef, ZoneWritten,
 };
-pub use zones::{ImportOutcome, Reconciled, Tick, ZoneChange, check_volumes};
+pub use zones::{ImportOutcome, Reconciled, ZoneChange, check_volumes};
 
 use crate::geoawareness::ZoneSets;
-use crate::{ContingencyRules, PriorityPolicy, Timestamp};
+use crate::{ContingencyRules, PriorityPolicy, Timestamp, UssError};
+use rid::{IsaRecords, RidDp, RidDss, RidPeers, RidRounds, RidRules, RidSp, SpRules};
 use zones::OwnZones;
+
+/// How long [`Uss::tick`] lets pass between two zone rounds: windows close and days turn far slower than aircraft
+/// move, and each round writes to the DSS for every published set.
+pub const ZONE_ROUND_EVERY: chrono::Duration = chrono::Duration::minutes(10);
 
 /// How far the alternatives to a refused flight may be shifted, and in which steps.
 #[derive(Clone, Debug)]
@@ -72,9 +79,12 @@ pub struct Rules {
     pub contingency: ContingencyRules,
     /// The limits of the DSS this USS writes to, by which the constraints it publishes are checked before any write.
     pub dss_limits: entente_dss::Limits,
+    /// How network Remote ID and tactical detection run.
+    pub rid: RidRules,
 }
 
-/// What the core is given to work with: the DSS, peers, its records and journal, and its clock.
+/// What the core is given to work with: the DSS, peers, its records and journal, and its clock; for Remote ID, the
+/// DSS's F3411 API, the peer SPs and the records of its ISA ids.
 pub struct Ports {
     pub dss: Arc<dyn Dss>,
     pub peers: Arc<dyn Peers>,
@@ -82,6 +92,9 @@ pub struct Ports {
     pub zones: Arc<dyn ZoneRecords>,
     pub journal: Arc<dyn Journal>,
     pub clock: Arc<dyn Clock>,
+    pub rid_dss: Arc<dyn RidDss>,
+    pub rid_peers: Arc<dyn RidPeers>,
+    pub isas: Arc<dyn IsaRecords>,
 }
 
 /// What a USS saved in an earlier run, to start from.
@@ -90,6 +103,17 @@ pub struct Saved {
     pub flights: HashMap<EntityId, OwnFlight>,
     pub zones: ZoneSets,
     pub own_zones: HashMap<EntityId, OwnZone>,
+    /// The ISAs it declared and may have left at the DSS, deleted by the first Remote ID round.
+    pub isas: Vec<String>,
+}
+
+/// What one [`Uss::tick`] did.
+#[derive(Debug)]
+pub struct Tick {
+    /// The Remote ID round's outcome: its first failure to bring the ISAs in line with what flies.
+    pub rid: Result<(), CallError>,
+    /// Each published zone set's republication, by name; `None` when the zone round was not due.
+    pub zone_sets: Option<Vec<(String, Result<Reconciled, UssError>)>>,
 }
 
 /// One USS's strategic coordination: its flights and what its operators were told.
@@ -106,21 +130,67 @@ pub struct Uss {
     own_zones: OwnZones,
     /// The conflicts operators were told of (SCD0090 and SCD0095), oldest first; memory only, like a test run.
     notices: Mutex<Vec<UserNotice>>,
+    /// Network Remote ID as SP and DP, the peers' aircraft its polls merged, and tactical detection.
+    pub rid: RidRounds,
+    /// When the last zone round ran, by this USS's clock.
+    last_zone_round: Mutex<Option<Timestamp>>,
 }
 
 impl Uss {
-    /// The core over `ports`, holding what a previous run saved: `flights`, the zone data sets `zones` and the
-    /// constraints it manages, `own_zones`.
-    pub fn new(rules: Rules, ports: Ports, saved: Saved) -> Uss {
+    /// The core over `ports`, holding what a previous run saved: `flights`, the zone data sets `zones`, the
+    /// constraints it manages, `own_zones`, and the ISAs it declared, `isas`. Refused only when the tactical
+    /// detection rules are.
+    pub fn new(rules: Rules, ports: Ports, saved: Saved) -> Result<Uss, TacticalError> {
         let flights = Flights::new(saved.flights, ports.records.clone());
-        Uss {
+        let identity = &rules.identity;
+        let clock = &ports.clock;
+        let sp_rules = SpRules {
+            identity: identity.clone(),
+            retention: rules.rid.retention,
+            isa_margin_m: rules.rid.isa_margin_m,
+            max_area_m2: rules.dss_limits.max_area_m2,
+        };
+        let sp = RidSp::new(sp_rules, ports.rid_dss.clone(), ports.isas.clone(), clock.clone(), saved.isas);
+        let dp = RidDp::new(identity.clone(), rules.rid.views, ports.rid_dss.clone(), clock.clone());
+        let rid = RidRounds::new(
+            identity.clone(),
+            sp,
+            dp,
+            ports.rid_peers.clone(),
+            rules.rid.tactical,
+            ports.journal.clone(),
+            clock.clone(),
+        )?;
+        Ok(Uss {
             rules,
             ports,
             flights,
             zones: saved.zones,
             own_zones: OwnZones::new(saved.own_zones),
             notices: Mutex::new(Vec::new()),
-        }
+            rid,
+            last_zone_round: Mutex::new(None),
+        })
+    }
+
+    /// Runs every background round due now, by this USS's clock, the edge calling it on Remote ID's interval (a
+    /// second): the Remote ID round ([`RidRounds::tick`] over this USS's flights) at every call, and, beside it, the
+    /// zone round (every published set's constraints brought up to date) at the first call and then at the first
+    /// call at least [`ZONE_ROUND_EVERY`] after the last one ran. A failure is reported here and tried again at the
+    /// next round.
+    pub async fn tick(&self) -> Tick {
+        let zones_due = {
+            let now = self.now();
+            let mut last = self.last_zone_round.lock();
+            let due = last.is_none_or(|l| now - l >= ZONE_ROUND_EVERY);
+            if due {
+                *last = Some(now);
+            }
+            due
+        };
+        let zones = async { if zones_due { Some(self.republish_zones().await) } else { None } };
+        let (rid, zone_sets) = join(self.rid.tick(&self.flights), zones).await;
+        Tick { rid, zone_sets }
     }
 
     pub fn rules(&self) -> &Rules {

@@ -1,8 +1,9 @@
 //! Network Remote ID (ASTM F3411-22a, or F3411-19) and tactical conflict detection at the USS's edge.
 //!
-//! The state and rounds are the core's (`entente_uss::service::rid::RidRounds`: the SP's ISAs over what this USS
-//! flies, the DP's watches, the polls of peer SPs merged into one picture, tactical detection of every position
-//! either role sees); this module holds it, runs its round every tick and serves it over HTTP: as service provider
+//! The state and rounds are the core's (`Uss::rid`, an `entente_uss::service::rid::RidRounds`: the SP's ISAs over
+//! what this USS flies, the DP's watches, the polls of peer SPs merged into one picture, tactical detection of every
+//! position either role sees, run by `Uss::tick`); this module gives it its rules and ports, keeps what only the
+//! edge needs (the F3411 version, injected tests, notices to operators) and serves it over HTTP: as service provider
 //! (`sp.rs`, with replayed traffic from `replay.rs`) the flights and details peers ask for, as display provider
 //! (`dp.rs`) the operator's watches, the ISA notifications and the merged display, and the alerts (`tactical.rs`).
 //! Both roles speak the configured F3411 version through the `RidProtocol` trait (`protocol.rs`: the core's
@@ -21,8 +22,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use entente_uss::UssError;
-use entente_uss::rid::Fix;
-use entente_uss::service::rid::{Kinematics, RidDp, RidRounds, RidSp, SpRules, TacticalRules};
+use entente_uss::rid::{Fix, Height, Motion};
+use entente_uss::service::rid::{RidDss, RidPeers, RidRules, TacticalRules};
 use entente_wire::rid::v22a::{RidAircraftPosition, RidAircraftState, RidHeight};
 use entente_wire::{Time, parse_rfc3339, time_out};
 use parking_lot::Mutex;
@@ -61,23 +62,35 @@ pub struct RidConfig {
 
 impl Default for RidConfig {
     fn default() -> Self {
+        let core = RidRules::default();
         RidConfig {
             version: RidVersion::default(),
-            retention: chrono::Duration::seconds(entente_uss::rid::NEAR_REAL_TIME_S),
-            isa_margin_m: 500.0,
+            retention: core.retention,
+            isa_margin_m: core.isa_margin_m,
             tick: Duration::from_secs(1),
-            tactical: entente_tactical::Config { horizontal_m: 50.0, vertical_m: 25.0, lookahead_s: 60.0 },
-            track_max_age_s: 10.0,
+            tactical: core.tactical.detection,
+            track_max_age_s: core.tactical.track_max_age_s,
         }
     }
 }
 
-/// Everything Remote ID and tactical detection keep in memory.
+impl RidConfig {
+    /// The rules the core's Remote ID part runs by.
+    pub(crate) fn rules(&self) -> RidRules {
+        RidRules {
+            retention: self.retention,
+            isa_margin_m: self.isa_margin_m,
+            views: protocol::for_version(self.version).views(),
+            tactical: TacticalRules { detection: self.tactical, track_max_age_s: self.track_max_age_s },
+        }
+    }
+}
+
+/// What the edge keeps of Remote ID beside the core's part (`Uss::rid`): the F3411 version it speaks, the tests
+/// injected through InterUSS's interface and what this SP told its operators.
 pub(crate) struct RidState {
     /// The F3411 version this USS speaks to the DSS and peers, as `RidConfig::version` chose it.
     protocol: &'static dyn protocol::RidProtocol,
-    /// The core's Remote ID part: the SP, the DP, the peers' aircraft its polls merged and tactical detection.
-    rounds: RidRounds<sp::Reported, Motion>,
     /// Tests injected through InterUSS's testing interface, by test id.
     tests: Mutex<testing::Tests>,
     /// What this SP told its operators about their UAS's reports (missing fields, a slow rate), oldest first.
@@ -85,32 +98,21 @@ pub(crate) struct RidState {
 }
 
 impl RidState {
-    /// The state of the USS `links` reach the world through, which keeps the ids of the ISAs it declares in its
-    /// store.
-    pub(crate) fn new(config: &RidConfig, links: &Arc<Links>) -> std::io::Result<RidState> {
-        let protocol = protocol::for_version(config.version);
-        let identity = &links.config.identity;
-        let clock = &links.config.clock;
-        let rules = SpRules {
-            identity: identity.clone(),
-            retention: config.retention,
-            isa_margin_m: config.isa_margin_m,
-            max_area_m2: links.config.dss_limits.max_area_m2,
-        };
-        let dss = Arc::new(protocol::HttpRidDss { links: links.clone(), protocol });
-        let earlier = sp::earlier_isas(links)?;
-        let sp = RidSp::new(rules, dss.clone(), links.clone(), clock.clone(), earlier);
-        let dp = RidDp::new(identity.clone(), protocol.views(), dss, clock.clone());
-        let peers = Arc::new(protocol::HttpRidPeers { links: links.clone(), protocol });
-        let tactical = TacticalRules { detection: config.tactical, track_max_age_s: config.track_max_age_s };
-        let rounds = RidRounds::new(identity.clone(), sp, dp, peers, tactical, links.clone(), clock.clone())
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-        Ok(RidState {
-            protocol,
-            rounds,
+    pub(crate) fn new(config: &RidConfig) -> RidState {
+        RidState {
+            protocol: protocol::for_version(config.version),
             tests: Mutex::new(testing::Tests::default()),
             notifications: Mutex::new(Vec::new()),
-        })
+        }
+    }
+
+    /// The core's Remote ID ports over `links` in this version: the DSS's F3411 API and the peer SPs.
+    pub(crate) fn ports(&self, links: &Arc<Links>) -> (Arc<dyn RidDss>, Arc<dyn RidPeers>) {
+        let protocol = self.protocol;
+        (
+            Arc::new(protocol::HttpRidDss { links: links.clone(), protocol }),
+            Arc::new(protocol::HttpRidPeers { links: links.clone(), protocol }),
+        )
     }
 }
 
@@ -137,23 +139,10 @@ pub(crate) fn operator_routes() -> Routes<Arc<UssState>> {
         .get("/operator/v1/alerts", tactical::alerts)
 }
 
-/// Runs the core's Remote ID round (`RidRounds::tick`: the ISAs, the watches around the own aircraft, the polls of
-/// SPs and tactical detection of what they report) every tick until the process ends.
-pub(crate) async fn background(st: Arc<UssState>) {
-    let mut ticks = tokio::time::interval(st.config.rid.tick.max(Duration::from_secs(1)));
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        if let Err(e) = st.rid.rounds.tick(&st.core.flights).await {
-            tracing::warn!(error = %e, "bringing this USS's ISAs up to date failed");
-        }
-    }
-}
-
 /// Brings this USS's ISAs in line with its flights now rather than at the next round, so a caller that just
 /// activated flights (`entente serve --seed`) knows the DSS holds it.
 pub async fn declare_flights(st: &Arc<UssState>) -> Result<(), ApiError> {
-    st.rid.rounds.declare(&st.core.flights).await.map_err(|e| ApiError::Uss(UssError::Call(e)))
+    st.core.rid.declare(&st.core.flights).await.map_err(|e| ApiError::Uss(UssError::Call(e)))
 }
 
 /// Starts replaying `csv` through this USS's SP, as `--replay` asks at startup.
@@ -162,12 +151,12 @@ pub fn replay_csv(st: &Arc<UssState>, csv: &str) -> Result<(), String> {
 }
 
 /// Called with every position report of an operator's flight.
-pub(crate) fn reported(st: &UssState, id: &str, fix: Fix<Motion>) {
-    st.rid.rounds.reported(&st.core.flights, id, fix, false);
+pub(crate) fn reported(st: &UssState, id: &str, fix: Fix) {
+    st.core.rid.reported(&st.core.flights, id, fix, false);
 }
 
 /// An operator's telemetry report as Remote ID carries it. F3548 telemetry has no vertical speed, so it is unknown.
-pub(crate) fn operator_fix(report: &entente_uss::service::Telemetry) -> Fix<Motion> {
+pub(crate) fn operator_fix(report: &entente_uss::service::Telemetry) -> Fix {
     let fix = report.fix;
     let velocity = report.velocity.as_ref().filter(|v| v.units == "MetersPerSecond");
     Fix {
@@ -186,43 +175,17 @@ pub(crate) fn operator_fix(report: &entente_uss::service::Telemetry) -> Fix<Moti
     }
 }
 
-/// What Remote ID carries beside a position: altitude, accuracies and velocity, each unknown as `None`.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct Motion {
-    pub alt_m: Option<f64>,
-    pub accuracy_h: Option<String>,
-    pub accuracy_v: Option<String>,
-    pub speed_mps: Option<f64>,
-    pub track_deg: Option<f64>,
-    pub vertical_speed_mps: Option<f64>,
-    /// What an SP may report beyond position and velocity (injected test flights carry them).
-    pub timestamp_accuracy_s: Option<f64>,
-    pub operational_status: Option<String>,
-    pub speed_accuracy: Option<String>,
-    pub height: Option<RidHeight>,
+/// A height as F3411-22a carries it, in metres.
+fn height_in(h: &RidHeight) -> Height {
+    Height { distance_m: h.distance, reference: h.reference.clone() }
 }
 
-/// What tactical detection reads of a position.
-impl Kinematics for Motion {
-    fn alt_m(&self) -> Option<f64> {
-        self.alt_m
-    }
-
-    fn speed_mps(&self) -> Option<f64> {
-        self.speed_mps
-    }
-
-    fn track_deg(&self) -> Option<f64> {
-        self.track_deg
-    }
-
-    fn vertical_speed_mps(&self) -> Option<f64> {
-        self.vertical_speed_mps
-    }
+fn height_out(h: &Height) -> RidHeight {
+    RidHeight { distance: h.distance_m, reference: h.reference.clone() }
 }
 
 /// A fix as F3411-22a's aircraft position, with its sentinels for unknown values.
-fn position_out(fix: &Fix<Motion>) -> RidAircraftPosition {
+fn position_out(fix: &Fix) -> RidAircraftPosition {
     RidAircraftPosition {
         lat: fix.at.lat,
         lng: fix.at.lng,
@@ -231,11 +194,11 @@ fn position_out(fix: &Fix<Motion>) -> RidAircraftPosition {
         accuracy_h: Some(fix.data.accuracy_h.clone().unwrap_or_else(|| "HAUnknown".to_owned())),
         accuracy_v: Some(fix.data.accuracy_v.clone().unwrap_or_else(|| "VAUnknown".to_owned())),
         extrapolated: false,
-        height: fix.data.height.clone(),
+        height: fix.data.height.as_ref().map(height_out),
     }
 }
 
-fn state_out(fix: &Fix<Motion>) -> RidAircraftState {
+fn state_out(fix: &Fix) -> RidAircraftState {
     let m = &fix.data;
     RidAircraftState {
         timestamp: time_out(fix.time),
@@ -250,11 +213,7 @@ fn state_out(fix: &Fix<Motion>) -> RidAircraftState {
 }
 
 /// A position an SP reported, with its sentinels read as unknown; invalid coordinates are refused.
-fn fix_in(
-    time: &Time,
-    p: &RidAircraftPosition,
-    state: Option<&RidAircraftState>,
-) -> Result<Fix<Motion>, ApiError> {
+fn fix_in(time: &Time, p: &RidAircraftPosition, state: Option<&RidAircraftState>) -> Result<Fix, ApiError> {
     if !((-90.0..=90.0).contains(&p.lat) && (-180.0..=180.0).contains(&p.lng)) {
         return Err(ApiError::Upstream(format!("position {},{} is off the globe", p.lat, p.lng)));
     }
@@ -272,7 +231,7 @@ fn fix_in(
             timestamp_accuracy_s: state.map(|s| s.timestamp_accuracy),
             operational_status: state.and_then(|s| s.operational_status.clone()),
             speed_accuracy: state.map(|s| s.speed_accuracy.clone()).filter(|a| a != "SAUnknown"),
-            height: p.height.clone(),
+            height: p.height.as_ref().map(height_in),
         },
     })
 }

@@ -12,18 +12,52 @@ mod rounds;
 mod sp;
 mod tactical;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use display::{PeerFlight, RidPeers, Seen};
 pub use dp::{NotificationRefused, Poll, RidDp, WatchError, WatchHeld, WatchKind};
-pub use rounds::{RidRounds, SpTrack, clusters_of};
+pub use rounds::{RidRounds, clusters_of};
 pub use sp::{HeldIsa, RidSp, SpAircraft, SpRules, flying_areas};
-pub use tactical::{Alert, Kinematics, TacticalRules};
+pub use tactical::{Alert, TacticalRules};
+
+use chrono::Duration;
 
 use crate::Timestamp;
 use crate::Volume;
+use crate::rid::{NEAR_REAL_TIME_S, V22A_VIEWS, ViewLimits};
 use crate::service::{BoxFuture, CallError};
 use crate::store::Ticket;
+
+/// How a USS runs network Remote ID and tactical detection.
+#[derive(Clone, Copy, Debug)]
+pub struct RidRules {
+    /// How long an ISA and a flight's positions outlive the flight (F3411 asks SPs to keep serving recent positions
+    /// for NetMaxNearRealTimeDataPeriod).
+    pub retention: Duration,
+    /// How far an ISA reaches beyond the flights' areas, so it does not trace their edges.
+    pub isa_margin_m: f64,
+    /// The view limits of the F3411 version spoken.
+    pub views: ViewLimits,
+    pub tactical: TacticalRules,
+}
+
+impl Default for RidRules {
+    fn default() -> Self {
+        RidRules {
+            retention: Duration::seconds(NEAR_REAL_TIME_S),
+            isa_margin_m: 500.0,
+            views: V22A_VIEWS,
+            tactical: TacticalRules {
+                detection: entente_tactical::Config {
+                    horizontal_m: 50.0,
+                    vertical_m: 25.0,
+                    lookahead_s: 60.0,
+                },
+                track_max_age_s: 10.0,
+            },
+        }
+    }
+}
 
 /// An ISA as the DSS holds it, as far as its SP needs to know.
 #[derive(Clone, Debug, PartialEq)]

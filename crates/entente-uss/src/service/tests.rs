@@ -9,6 +9,8 @@ use entente_dss::{Availability, EntityId, ManualClock, Subscriber};
 use entente_geo::{Circle, Interval, LatLng, Outline};
 use parking_lot::Mutex;
 
+use super::rid::tests::rounds::FakePeers as FakeRidPeers;
+use super::rid::tests::{FakeRidDss, Saved as IsaSaved};
 use super::*;
 use crate::conflict::tests::{at, cylinder};
 use crate::store::{StoreError, Ticket};
@@ -306,6 +308,7 @@ struct World {
     peers: Arc<FakePeers>,
     recorded: Arc<Recorded>,
     clock: Arc<ManualClock>,
+    rid_dss: Arc<FakeRidDss>,
 }
 
 fn world() -> World {
@@ -324,6 +327,7 @@ fn world_on(terrain: Arc<dyn entente_geozones::Terrain>) -> World {
     });
     let recorded = Arc::new(Recorded::default());
     let clock = Arc::new(ManualClock::new(at(0)));
+    let rid_dss = Arc::new(FakeRidDss::default());
     let rules = Rules { identity: ME.to_owned(), ..Rules::default() };
     let ports = Ports {
         dss: dss.clone(),
@@ -332,9 +336,13 @@ fn world_on(terrain: Arc<dyn entente_geozones::Terrain>) -> World {
         zones: recorded.clone(),
         journal: recorded.clone(),
         clock: clock.clone(),
+        rid_dss: rid_dss.clone(),
+        rid_peers: Arc::new(FakeRidPeers::default()),
+        isas: Arc::new(IsaSaved::default()),
     };
     let saved = Saved { zones: ZoneSets::new(Default::default(), terrain), ..Saved::default() };
-    World { uss: Uss::new(rules, ports, saved), dss, peers, recorded, clock }
+    let uss = Uss::new(rules, ports, saved).expect("valid tactical rules");
+    World { uss, dss, peers, recorded, clock, rid_dss }
 }
 
 fn proposal(volumes: Vec<Volume>, priority: i32, now: crate::Timestamp) -> Proposal {
@@ -550,4 +558,46 @@ async fn a_peer_intent_that_comes_over_a_flight_alerts_its_operator_scd0095() {
     assert!(w.uss.flights.get(flight).unwrap().alerts[0].contains("peer-new"));
     // Saved with the alert, so a restart keeps what the operator must hear of.
     assert!(w.recorded.saves.lock().iter().filter(|s| **s == flight).count() >= 2);
+}
+
+/// Announces replayed aircraft `id` over `area` to the SP, as the edge's replay does.
+fn replayed(w: &World, id: &str, area: Volume) {
+    w.uss.rid.sp.with_aircraft(|aircraft| {
+        let mut a = rid::SpAircraft::new(true);
+        a.area = vec![area];
+        aircraft.insert(id.to_owned(), a);
+    });
+}
+
+#[tokio::test]
+async fn tick_runs_the_remote_id_round_at_every_call_and_the_zone_round_once_ten_minutes_passed() {
+    let w = world();
+    let isa_changes = || w.rid_dss.changes.lock().len();
+    let first = w.uss.tick().await;
+    assert!(first.rid.is_ok());
+    assert_eq!(first.zone_sets.map(|z| z.len()), Some(0), "the first call runs the zone round");
+    assert_eq!(isa_changes(), 0, "nothing flies yet");
+
+    // A second later: an aircraft appeared, and the Remote ID round declares its ISA; the zone round is not due.
+    replayed(&w, "a", cylinder(7.0, (0.0, 100.0), (0, 60)));
+    w.clock.set(at(0) + Duration::seconds(1));
+    let tick = w.uss.tick().await;
+    assert!(tick.rid.is_ok());
+    assert_eq!(isa_changes(), 1, "the Remote ID round ran");
+    assert!(tick.zone_sets.is_none(), "a second after the last zone round");
+
+    // Just short of ten minutes: the Remote ID round runs again for a new aircraft far away; still no zone round.
+    replayed(&w, "b", cylinder(12.0, (0.0, 100.0), (0, 60)));
+    w.clock.set(at(10) - Duration::seconds(1));
+    let tick = w.uss.tick().await;
+    assert!(isa_changes() > 1, "the Remote ID round ran again");
+    assert!(tick.zone_sets.is_none(), "ten minutes have not passed since the last zone round");
+
+    // Ten minutes after the first: the zone round runs, and the next one is ten minutes from now.
+    w.clock.set(at(10));
+    assert!(w.uss.tick().await.zone_sets.is_some(), "ten minutes passed");
+    w.clock.set(at(19) + Duration::seconds(30));
+    assert!(w.uss.tick().await.zone_sets.is_none(), "counted from the last zone round, not the first");
+    w.clock.set(at(20));
+    assert!(w.uss.tick().await.zone_sets.is_some());
 }

@@ -80,13 +80,6 @@ pub struct ImportOutcome {
     pub horizon_end: Timestamp,
 }
 
-/// What one round of [`Uss::tick`] did: each published set's republication, by name. Other rounds the USS comes to
-/// run on its interval add their outcomes here.
-#[derive(Debug, Default)]
-pub struct Tick {
-    pub zone_sets: Vec<(String, Result<Reconciled, UssError>)>,
-}
-
 /// One change to the DSS, kept to be undone should a later one fail.
 enum Done {
     Created { id: EntityId, ovn: String },
@@ -180,12 +173,12 @@ impl Uss {
         Ok(old)
     }
 
-    /// One round of this USS's background work, by its clock: every published set's constraints brought up to date
-    /// (a window that closed dropped, the horizon moved on with the day). A failure is logged and tried again next
-    /// round.
-    pub async fn tick(&self) -> Tick {
+    /// The zone round of [`Uss::tick`], by this USS's clock: every published set's constraints brought up to date (a
+    /// window that closed dropped, the horizon moved on with the day), each set's outcome by name. A failure is
+    /// logged and tried again next round.
+    pub(super) async fn republish_zones(&self) -> Vec<(String, Result<Reconciled, UssError>)> {
         let _one_at_a_time = self.own_zones.sets.lock().await;
-        let mut tick = Tick::default();
+        let mut republished = Vec::new();
         for (name, set) in self.zones.all().into_iter().filter(|(_, s)| s.publish) {
             let result = match self.wanted_now(&name, &set.data) {
                 Ok(wanted) => self.reconcile(&name, Some(&set.data), &wanted).await,
@@ -202,9 +195,9 @@ impl Uss {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(set = name, error = %e, "republishing zone constraints failed"),
             }
-            tick.zone_sets.push((name, result));
+            republished.push((name, result));
         }
-        tick
+        republished
     }
 
     /// The constraints the prohibited zones of `data` ask for now, the windows that closed dropped, each checked

@@ -23,7 +23,7 @@ use entente_wire::rid::v22a::{GetFlightDetailsResponse, PutIdentificationService
 use entente_wire::{LatLngPoint, time_out, volume_in};
 use reqwest::Method;
 
-use super::{Motion, v22a};
+use super::v22a;
 use crate::error::ApiError;
 use crate::extract::{Auth, Body, entity_id};
 use crate::rid::v22a::SP;
@@ -67,14 +67,14 @@ pub(crate) async fn start_watch(
     auth.require(OPERATOR_SCOPE)?;
     let req: WatchRequest = body.json()?;
     let view = View::parse(&req.view)?;
-    view.scale(&st.rid.rounds.dp.limits())?;
+    view.scale(&st.core.rid.dp.limits())?;
     let seconds = req.duration_s.unwrap_or(DEFAULT_WATCH_S);
     if !(1..=MAX_WATCH_S).contains(&seconds) {
         return Err(ApiError::bad(format!("duration_s must be from 1 to {MAX_WATCH_S} seconds")));
     }
     let (id, held) = st
+        .core
         .rid
-        .rounds
         .dp
         .subscribe(view, Duration::seconds(seconds), WatchKind::Operator)
         .await
@@ -90,7 +90,7 @@ pub(crate) async fn list_watches(
 ) -> Result<Json<WatchList>, ApiError> {
     auth.require(OPERATOR_SCOPE)?;
     // The watches around this USS's own aircraft are its own business, kept in line with what it flies.
-    let watches = st.rid.rounds.dp.watches();
+    let watches = st.core.rid.dp.watches();
     let listed = watches.iter().filter(|(_, w)| w.kind != WatchKind::Flying);
     Ok(Json(WatchList { watches: listed.map(|(id, w)| watch_out(id, w)).collect() }))
 }
@@ -104,11 +104,11 @@ pub(crate) async fn end_watch(
     Path(id): Path<String>,
 ) -> Result<Json<Watch>, ApiError> {
     auth.require(OPERATOR_SCOPE)?;
-    let flying = st.rid.rounds.dp.watch(&id).is_some_and(|w| w.kind == WatchKind::Flying);
+    let flying = st.core.rid.dp.watch(&id).is_some_and(|w| w.kind == WatchKind::Flying);
     if flying {
         return Err(ApiError::NotFound(format!("watch {id}: not found")));
     }
-    let held = st.rid.rounds.dp.unsubscribe(&id).await.map_err(watch_error)?;
+    let held = st.core.rid.dp.unsubscribe(&id).await.map_err(watch_error)?;
     Ok(Json(watch_out(&id, &held)))
 }
 
@@ -143,7 +143,7 @@ pub(super) fn take_notification(
     extents: Option<Volume>,
     told: &[(String, i32)],
 ) -> Result<StatusCode, ApiError> {
-    st.rid.rounds.notified(sender, id, area, extents, told).map_err(|e| match e {
+    st.core.rid.notified(sender, id, area, extents, told).map_err(|e| match e {
         NotificationRefused::Invalid(message) => ApiError::bad(message),
         NotificationRefused::NotOwner(message) => ApiError::Forbidden(message),
         NotificationRefused::Contradicts(message) => ApiError::Conflict(message),
@@ -151,7 +151,7 @@ pub(super) fn take_notification(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn position_out(fix: &Fix<Motion>, now: Timestamp) -> DisplayPosition {
+fn position_out(fix: &Fix, now: Timestamp) -> DisplayPosition {
     DisplayPosition {
         time: time_out(fix.time),
         lat: fix.at.lat,
@@ -191,9 +191,9 @@ pub(crate) async fn display(
     let p = params(query)?;
     let view =
         View::parse(p.get("view").ok_or_else(|| ApiError::bad("view is required: lat1,lng1,lat2,lng2"))?)?;
-    let scale = view.scale(&st.rid.rounds.dp.limits())?;
+    let scale = view.scale(&st.core.rid.dp.limits())?;
     let now = st.now();
-    let seen = st.rid.rounds.seen(&view);
+    let seen = st.core.rid.seen(&view);
     let (flights, clusters) = match scale {
         Scale::Flights => {
             let flights = seen

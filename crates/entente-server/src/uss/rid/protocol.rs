@@ -18,7 +18,7 @@ use entente_wire::scd::{SubscriberToNotify, SubscriptionState};
 use reqwest::Method;
 use serde::Serialize;
 
-use super::{Motion, RidVersion, fix_in};
+use super::{RidVersion, fix_in};
 use crate::error::ApiError;
 use crate::rid::{v19::V19, v22a::V22a};
 use crate::uss::client::Reply;
@@ -223,13 +223,13 @@ pub(super) struct HttpRidPeers {
     pub protocol: &'static dyn RidProtocol,
 }
 
-impl RidPeers<Motion> for HttpRidPeers {
+impl RidPeers for HttpRidPeers {
     fn flights<'a>(
         &'a self,
         flights_url: &'a str,
         view: &'a View,
         first: bool,
-    ) -> BoxFuture<'a, Result<Vec<PeerFlight<Motion>>, CallError>> {
+    ) -> BoxFuture<'a, Result<Vec<PeerFlight>, CallError>> {
         Box::pin(async move {
             let (links, rid) = (&self.links, self.protocol);
             let url = format!("{flights_url}?view={}&{}", view.to_param(), rid.flights_query(first));
@@ -245,7 +245,7 @@ impl RidPeers<Motion> for HttpRidPeers {
 
 /// A flight an SP reported, with the positions that are valid: the current state first, since at an instant also
 /// listed as a recent position it carries the velocity.
-fn flight_in(flight: RidFlight) -> PeerFlight<Motion> {
+fn flight_in(flight: RidFlight) -> PeerFlight {
     let current = flight.current_state.iter().map(|s| fix_in(&s.timestamp, &s.position, Some(s)));
     let recent = flight.recent_positions.iter().map(|r| fix_in(&r.time, &r.position, None));
     let fixes = current.chain(recent).filter_map(Result::ok).collect();

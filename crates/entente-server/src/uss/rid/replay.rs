@@ -10,11 +10,11 @@ use axum::http::StatusCode;
 use chrono::Duration;
 use entente_geo::{Circle, Interval, LatLng, Outline, distance_m};
 use entente_tactical::Replay;
-use entente_uss::rid::Fix;
+use entente_uss::rid::{Fix, Motion};
 use entente_uss::{Timestamp, Volume};
 use entente_wire::operator::ReplayStarted;
 
-use super::{Motion, sp};
+use super::sp;
 use crate::error::ApiError;
 use crate::extract::{Auth, Body};
 use crate::uss::UssState;
@@ -107,7 +107,7 @@ pub(super) fn area_around(
 /// conflicts; an aircraft ends with its last position. The task's handle lets an injected test stop it.
 pub(super) fn play(
     st: &Arc<UssState>,
-    mut fixes: Vec<(String, Fix<Motion>)>,
+    mut fixes: Vec<(String, Fix)>,
     simulated: bool,
 ) -> tokio::task::AbortHandle {
     fixes.sort_by_key(|(_, f)| f.time);
@@ -122,9 +122,9 @@ pub(super) fn play(
                 tokio::time::sleep(wait).await;
             }
             let time = fix.time;
-            st.rid.rounds.reported(&st.core.flights, &id, fix, simulated);
+            st.core.rid.reported(&st.core.flights, &id, fix, simulated);
             if ends.get(&id) == Some(&time) {
-                st.rid.rounds.sp.end(&id);
+                st.core.rid.sp.end(&id);
             }
         }
     })

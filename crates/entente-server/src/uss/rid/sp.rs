@@ -1,6 +1,7 @@
-//! The Remote ID service provider at the edge: the positions and injected details of the aircraft the core's SP
-//! (`entente_uss::service::rid::RidSp`: the ISAs over them, the cleaning of an earlier run's) reports, the records
-//! of its ISA ids in this USS's store, and the flights and details served to display providers.
+//! The Remote ID service provider at the edge: the aircraft the core's SP (`entente_uss::service::rid::RidSp`: their
+//! positions, the ISAs over them, the cleaning of an earlier run's) reports, announced as replayed or injected
+//! traffic, the records of its ISA ids in this USS's store, and the flights and details served to display
+//! providers (an injected flight's details from its test, `testing.rs`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,9 +9,9 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::Duration;
-use entente_uss::rid::{Fix, V22A_VIEWS, View, recent_in_view, seen_in};
-use entente_uss::service::rid::{HeldIsa, IsaRecords, SpAircraft, SpTrack};
-use entente_uss::store::{Table, Ticket};
+use entente_uss::rid::{V22A_VIEWS, View, recent_in_view, seen_in};
+use entente_uss::service::rid::{HeldIsa, IsaRecords, SpAircraft};
+use entente_uss::store::{Table, Ticket, UssStore};
 use entente_uss::{Timestamp, Volume};
 use entente_wire::rid::v22a::{
     GetFlightDetailsResponse, GetFlightsResponse, GetIdentificationServiceAreaDetailsResponse, RidFlight,
@@ -19,47 +20,15 @@ use entente_wire::rid::v22a::{
 use entente_wire::{time_out, volume_out};
 use serde::{Deserialize, Serialize};
 
-use super::{Motion, position_out, state_out};
+use super::{position_out, state_out};
 use crate::error::ApiError;
 use crate::extract::{Auth, entity_id};
 use crate::rid::v22a::DP;
 use crate::rid::{Params, params};
 use crate::uss::{Links, UssState, records};
 
-/// What the edge keeps of an aircraft the SP reports: its last minute of positions, and an injected test flight's
-/// declarations.
-#[derive(Default)]
-pub(crate) struct Reported {
-    fixes: Vec<Fix<Motion>>,
-    injected: Option<Injected>,
-}
-
-/// An aircraft the SP reports, as the core holds it with what the edge keeps beside it.
-type Aircraft = SpAircraft<Reported>;
-
-/// The core's rounds keep the positions and read the declared type.
-impl SpTrack<Motion> for Reported {
-    fn fixes(&self) -> &[Fix<Motion>] {
-        &self.fixes
-    }
-
-    fn fixes_mut(&mut self) -> &mut Vec<Fix<Motion>> {
-        &mut self.fixes
-    }
-
-    fn aircraft_type(&self) -> String {
-        self.injected
-            .as_ref()
-            .and_then(|i| i.aircraft_type.clone())
-            .unwrap_or_else(|| "NotDeclared".to_owned())
-    }
-}
-
-pub(super) struct Injected {
-    pub test: String,
-    pub aircraft_type: Option<String>,
-    pub details: Vec<(Timestamp, RidFlightDetails)>,
-}
+/// What an injected flight's details answer, each from the time it takes effect.
+pub(super) type InjectedDetails = Vec<(Timestamp, RidFlightDetails)>;
 
 /// An ISA this USS declared, as its store keeps it across restarts until the DSS no longer holds it.
 #[derive(Serialize, Deserialize)]
@@ -68,8 +37,8 @@ pub(crate) struct DeclaredIsa {
 }
 
 /// The ISAs an earlier run of this USS declared and may have left at the DSS, as the store kept them.
-pub(super) fn earlier_isas(links: &Links) -> std::io::Result<Vec<String>> {
-    let saved = records::load::<DeclaredIsa>(&*links.store, Table::Isas)?;
+pub(crate) fn earlier_isas(store: &dyn UssStore) -> std::io::Result<Vec<String>> {
+    let saved = records::load::<DeclaredIsa>(store, Table::Isas)?;
     Ok(saved.into_iter().map(|(id, _)| id).collect())
 }
 
@@ -84,25 +53,26 @@ impl IsaRecords for Links {
 
 /// Announces replayed aircraft `id` flying within `area`, so the ISA covers it before its first position.
 pub(super) fn add_replayed(st: &UssState, id: &str, area: Volume) {
-    st.rid.rounds.sp.with_aircraft(|aircraft| {
-        let a = aircraft.entry(id.to_owned()).or_insert_with(|| Aircraft::new(true));
+    st.core.rid.sp.with_aircraft(|aircraft| {
+        let a = aircraft.entry(id.to_owned()).or_insert_with(|| SpAircraft::new(true));
         a.area = vec![area];
         a.ended = None;
     });
 }
 
-/// Announces injected test flight `id` flying within `area`.
-pub(super) fn add_injected(st: &UssState, id: &str, area: Volume, injected: Injected) {
-    let mut a = Aircraft::new(true);
+/// Announces flight `id` of injected test `test` flying within `area`, declaring `aircraft_type`.
+pub(super) fn add_injected(st: &UssState, id: &str, area: Volume, test: &str, aircraft_type: Option<String>) {
+    let mut a = SpAircraft::new(true);
     a.area = vec![area];
-    a.data.injected = Some(injected);
-    st.rid.rounds.sp.with_aircraft(|aircraft| aircraft.insert(id.to_owned(), a));
+    a.aircraft_type = aircraft_type;
+    a.test = Some(test.to_owned());
+    st.core.rid.sp.with_aircraft(|aircraft| aircraft.insert(id.to_owned(), a));
 }
 
 /// Forgets every flight of injected test `test` at once, as its deletion asks.
 pub(super) fn remove_test(st: &UssState, test: &str) {
-    st.rid.rounds.sp.with_aircraft(|aircraft| {
-        aircraft.retain(|_, a| a.data.injected.as_ref().is_none_or(|i| i.test != test));
+    st.core.rid.sp.with_aircraft(|aircraft| {
+        aircraft.retain(|_, a| a.test.as_deref() != Some(test));
     });
 }
 
@@ -139,13 +109,13 @@ pub(crate) async fn flights(
 /// The answer to a flights query, now.
 pub(super) fn flights_now(st: &UssState, view: &View, duration: Duration) -> GetFlightsResponse {
     let now = st.now();
-    st.rid.rounds.sp.read(|aircraft, isas| flights_out(aircraft, isas, view, now, duration))
+    st.core.rid.sp.read(|aircraft, isas| flights_out(aircraft, isas, view, now, duration))
 }
 
 /// The answer to a flights query at `now`: every aircraft with a position of the last minute in the view, its
 /// current state, and its recent positions within `duration`.
 fn flights_out(
-    aircraft: &HashMap<String, Aircraft>,
+    aircraft: &HashMap<String, SpAircraft>,
     isas: &[HeldIsa],
     view: &View,
     now: Timestamp,
@@ -155,11 +125,11 @@ fn flights_out(
         !isas.iter().any(|h| h.extent.outline.bounding_rects().iter().any(|r| r.intersects(&view.rect())));
     let mut flights: Vec<RidFlight> = aircraft
         .iter()
-        .filter(|(_, a)| seen_in(&a.data.fixes, view, now))
+        .filter(|(_, a)| seen_in(&a.fixes, view, now))
         .filter_map(|(id, a)| {
-            let last = a.data.fixes.last()?;
+            let last = a.fixes.last()?;
             let recent = if duration > Duration::zero() {
-                recent_in_view(&a.data.fixes, view, now, duration)
+                recent_in_view(&a.fixes, view, now, duration)
                     .into_iter()
                     .map(|f| RidRecentAircraftPosition { time: time_out(f.time), position: position_out(f) })
                     .collect()
@@ -168,7 +138,7 @@ fn flights_out(
             };
             Some(RidFlight {
                 id: id.clone(),
-                aircraft_type: a.data.aircraft_type(),
+                aircraft_type: a.declared_type(),
                 current_state: Some(state_out(last)),
                 simulated: a.simulated,
                 recent_positions: recent,
@@ -191,29 +161,34 @@ pub(crate) async fn flight_details(
     Ok(Json(details(&st, id)?))
 }
 
-/// What this SP tells of flight `id` beyond its positions.
+/// What this SP tells of flight `id` beyond its positions: an injected flight's declarations, kept with its test.
 pub(super) fn details(st: &UssState, id: String) -> Result<GetFlightDetailsResponse, ApiError> {
     let now = st.now();
-    st.rid.rounds.sp.read(|aircraft, _| details_of(aircraft, id, now))
+    let found = st.core.rid.sp.read(|aircraft, _| aircraft.get(&id).map(|a| (a.simulated, a.test.clone())));
+    let (simulated, test) = found.ok_or_else(|| ApiError::NotFound(format!("flight {id}: not found")))?;
+    let injected =
+        test.and_then(|test| st.rid.tests.lock().get(&test).and_then(|t| t.details.get(&id)).cloned());
+    Ok(details_of(simulated, injected.as_deref(), id, now))
 }
 
+/// The details of flight `id` at `now`: an injected one's effective last (before the first, its first); otherwise
+/// what replayed traffic or an operator's flight says of itself.
 fn details_of(
-    aircraft: &HashMap<String, Aircraft>,
+    simulated: bool,
+    injected: Option<&[(Timestamp, RidFlightDetails)]>,
     id: String,
     now: Timestamp,
-) -> Result<GetFlightDetailsResponse, ApiError> {
-    let track = aircraft.get(&id).ok_or_else(|| ApiError::NotFound(format!("flight {id}: not found")))?;
-    // An injected flight answers with the details effective last; before the first, with the first.
-    if let Some(injected) = &track.data.injected {
-        let current = injected.details.iter().filter(|(from, _)| *from <= now).max_by_key(|(from, _)| *from);
-        if let Some((_, details)) = current.or(injected.details.first()) {
-            return Ok(GetFlightDetailsResponse { details: RidFlightDetails { id, ..details.clone() } });
+) -> GetFlightDetailsResponse {
+    if let Some(injected) = injected {
+        let current = injected.iter().filter(|(from, _)| *from <= now).max_by_key(|(from, _)| *from);
+        if let Some((_, details)) = current.or(injected.first()) {
+            return GetFlightDetailsResponse { details: RidFlightDetails { id, ..details.clone() } };
         }
     }
-    let description = if track.simulated { "replayed traffic" } else { "" };
-    Ok(GetFlightDetailsResponse {
+    let description = if simulated { "replayed traffic" } else { "" };
+    GetFlightDetailsResponse {
         details: RidFlightDetails { id, operation_description: description.to_owned(), ..Default::default() },
-    })
+    }
 }
 
 #[utoipa::path(get, path = "/uss/identification_service_areas/{id}", tag = "Remote ID (F3411-22a)",
@@ -226,7 +201,7 @@ pub(crate) async fn isa_details(
 ) -> Result<Json<GetIdentificationServiceAreaDetailsResponse>, ApiError> {
     auth.rid(&[DP])?;
     let id = entity_id(&id, "id")?.to_string();
-    match st.rid.rounds.sp.read(|_, isas| isas.iter().find(|h| h.id == id).map(|h| volume_out(&h.extent))) {
+    match st.core.rid.sp.read(|_, isas| isas.iter().find(|h| h.id == id).map(|h| volume_out(&h.extent))) {
         Some(extents) => Ok(Json(GetIdentificationServiceAreaDetailsResponse { extents })),
         None => Err(ApiError::NotFound(format!("identification service area {id}: not held by this USS"))),
     }
@@ -236,6 +211,7 @@ pub(crate) async fn isa_details(
 mod tests {
     use chrono::{TimeZone, Utc};
     use entente_geo::LatLng;
+    use entente_uss::rid::{Fix, Motion};
 
     use super::*;
 
@@ -257,15 +233,15 @@ mod tests {
             ..Motion::default()
         };
         let mut aircraft = HashMap::new();
-        let mut operated = Aircraft::new(false);
-        operated.data.fixes =
+        let mut operated = SpAircraft::new(false);
+        operated.fixes =
             vec![fix(70, 46.5, Motion::default()), fix(20, 46.5, Motion::default()), fix(2, 46.501, moving)];
         aircraft.insert("flight-1".to_owned(), operated);
-        let mut replayed = Aircraft::new(true);
-        replayed.data.fixes = vec![fix(1, 46.502, Motion::default())];
+        let mut replayed = SpAircraft::new(true);
+        replayed.fixes = vec![fix(1, 46.502, Motion::default())];
         aircraft.insert("replayed-1".to_owned(), replayed);
-        let mut elsewhere = Aircraft::new(false);
-        elsewhere.data.fixes = vec![fix(1, 47.5, Motion::default())];
+        let mut elsewhere = SpAircraft::new(false);
+        elsewhere.fixes = vec![fix(1, 47.5, Motion::default())];
         aircraft.insert("elsewhere".to_owned(), elsewhere);
         let view = View::parse("46.49,6.99,46.51,7.01")?;
         let answer = flights_out(&aircraft, &[], &view, now, Duration::seconds(30));

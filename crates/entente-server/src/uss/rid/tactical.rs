@@ -19,7 +19,7 @@ use crate::uss::operator::OPERATOR_SCOPE;
     responses((status = 200, description = "Current tactical alerts", body = AlertList), crate::responses::Unauthorized, crate::responses::NotOperator))]
 pub(crate) async fn alerts(State(st): State<Arc<UssState>>, auth: Auth) -> Result<Json<AlertList>, ApiError> {
     auth.require(OPERATOR_SCOPE)?;
-    Ok(Json(AlertList { alerts: st.rid.rounds.alerts().into_iter().map(alert_out).collect() }))
+    Ok(Json(AlertList { alerts: st.core.rid.alerts().into_iter().map(alert_out).collect() }))
 }
 
 fn alert_out(a: Alert) -> TacticalAlert {

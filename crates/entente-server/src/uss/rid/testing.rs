@@ -10,7 +10,9 @@ use axum::extract::{Path, State};
 use chrono::Duration;
 use entente_geo::LatLng;
 use entente_uss::Timestamp;
-use entente_uss::rid::{Fix, MIN_REFRESH_HZ, NEAR_REAL_TIME_S, Scale, View, recent_in_view, slow_updates};
+use entente_uss::rid::{
+    Fix, MIN_REFRESH_HZ, Motion, NEAR_REAL_TIME_S, Scale, View, recent_in_view, slow_updates,
+};
 use entente_uss::service::rid::{Seen, WatchKind, clusters_of};
 use entente_wire::interuss::rid::{
     ChangeTestResponse, CreateTestParameters, DeleteTestResponse, GetDetailsResponse, GetDisplayDataResponse,
@@ -24,7 +26,7 @@ use entente_wire::rid::v22a::{
 use entente_wire::{parse_rfc3339, time_out};
 
 use super::dp::{self, cluster_out};
-use super::{Motion, declare_flights, replay, sp, state_out};
+use super::{declare_flights, height_in, height_out, replay, sp, state_out};
 use crate::error::ApiError;
 use crate::extract::{Auth, Body};
 use crate::rid::{Params, params};
@@ -39,11 +41,13 @@ pub(crate) const OBSERVE: &str = "dss.read.identification_service_areas";
 /// How long the subscription made for an observed view no watch covers lasts.
 const OBSERVATION_SUBSCRIPTION_S: i64 = 60;
 
-/// An injected test: its version (the key to delete it), the flights as sent, and the task playing them.
+/// An injected test: its version (the key to delete it), the flights as sent, the task playing them, and the
+/// details each of its flights answers, by Remote ID id.
 pub(crate) struct Test {
     version: String,
     flights: Vec<serde_json::Value>,
     player: tokio::task::AbortHandle,
+    pub(super) details: HashMap<String, sp::InjectedDetails>,
 }
 
 pub(crate) type Tests = HashMap<String, Test>;
@@ -57,11 +61,13 @@ pub(crate) fn routes() -> Routes<Arc<UssState>> {
         .get("/riddp/observation/display_data/{id}", display_details)
 }
 
-/// A flight as this SP plays it: its Remote ID id, its positions, what it declares, and what its operator is told.
+/// A flight as this SP plays it: its Remote ID id, its positions, the type and details it declares, and what its
+/// operator is told.
 struct Prepared {
     id: String,
-    fixes: Vec<Fix<Motion>>,
-    injected: sp::Injected,
+    fixes: Vec<Fix>,
+    aircraft_type: Option<String>,
+    details: sp::InjectedDetails,
     notices: Vec<Notice>,
 }
 
@@ -95,7 +101,7 @@ fn missing_fields(s: &InjectedState) -> Vec<&'static str> {
 /// Reads one test flight. A state missing a field NET0030 requires makes a notice to the operator (at its time,
 /// or the previous state's); one without a time or a full position cannot be served and is left out. Reports
 /// slower than NET0040's rate make a notice when the rate is first missed.
-fn prepare(test: &str, index: usize, flight: TestFlight, now: Timestamp) -> Result<Prepared, ApiError> {
+fn prepare(index: usize, flight: TestFlight, now: Timestamp) -> Result<Prepared, ApiError> {
     let field = |name: &str| format!("requested_flights[{index}].{name}");
     let id = flight.details_responses.first().map_or(flight.injection_id.clone(), |d| d.details.id.clone());
     replay::check_flight_id(&id)?;
@@ -133,7 +139,7 @@ fn prepare(test: &str, index: usize, flight: TestFlight, now: Timestamp) -> Resu
                 timestamp_accuracy_s: s.timestamp_accuracy,
                 operational_status: s.operational_status.clone(),
                 speed_accuracy: s.speed_accuracy.clone(),
-                height: p.height.clone().or(s.height.clone()),
+                height: p.height.as_ref().or(s.height.as_ref()).map(height_in),
             },
         });
     }
@@ -157,12 +163,7 @@ fn prepare(test: &str, index: usize, flight: TestFlight, now: Timestamp) -> Resu
             parse_rfc3339(&d.effective_after, &field(&format!("details_responses[{i}].effective_after")))?;
         details.push((from, details_out(d.details)));
     }
-    Ok(Prepared {
-        id,
-        fixes,
-        injected: sp::Injected { test: test.to_owned(), aircraft_type: flight.aircraft_type, details },
-        notices,
-    })
+    Ok(Prepared { id, fixes, aircraft_type: flight.aircraft_type, details, notices })
 }
 
 /// The injection's details in F3411-22a's shape: the operator's altitude joins their location, and a UAS id is
@@ -216,9 +217,10 @@ pub(crate) async fn create_test(
     for (i, raw) in req.requested_flights.iter().enumerate() {
         let flight: TestFlight = serde_json::from_value(raw.clone())
             .map_err(|e| ApiError::bad(format!("requested_flights[{i}]: {e}")))?;
-        prepared.push(prepare(&test_id, i, flight, st.now())?);
+        prepared.push(prepare(i, flight, st.now())?);
     }
     let mut fixes = Vec::new();
+    let mut details = HashMap::new();
     for flight in prepared {
         st.rid.notifications.lock().extend(flight.notices);
         let points: Vec<(LatLng, f64)> =
@@ -227,14 +229,15 @@ pub(crate) async fn create_test(
         let last = flight.fixes.iter().map(|f| f.time).max().unwrap_or(first);
         let area = replay::area_around(&points, (first, last))
             .map_err(|e| ApiError::bad(format!("telemetry: {e}")))?;
-        sp::add_injected(&st, &flight.id, area, flight.injected);
+        sp::add_injected(&st, &flight.id, area, &test_id, flight.aircraft_type);
+        details.insert(flight.id.clone(), flight.details);
         fixes.extend(flight.fixes.into_iter().map(|f| (flight.id.clone(), f)));
     }
     let player = replay::play(&st, fixes, true);
     let version = uuid::Uuid::new_v4().to_string();
     st.rid.tests.lock().insert(
         test_id.clone(),
-        Test { version: version.clone(), flights: req.requested_flights.clone(), player },
+        Test { version: version.clone(), flights: req.requested_flights.clone(), player, details },
     );
     if let Err(e) = declare_flights(&st).await {
         forget(&st, &test_id);
@@ -308,18 +311,18 @@ pub(crate) async fn user_notifications(
     Ok(Json(QueryUserNotificationsResponse { user_notifications }))
 }
 
-fn observed_position(fix: &Fix<Motion>) -> ObservedPosition {
+fn observed_position(fix: &Fix) -> ObservedPosition {
     ObservedPosition {
         lat: fix.at.lat,
         lng: fix.at.lng,
         alt: fix.data.alt_m,
         accuracy_h: fix.data.accuracy_h.clone(),
         accuracy_v: fix.data.accuracy_v.clone(),
-        height: fix.data.height.clone(),
+        height: fix.data.height.as_ref().map(height_out),
     }
 }
 
-fn observed_flight(seen: Seen<Motion>, view: &View, now: Timestamp) -> Option<ObservedFlight> {
+fn observed_flight(seen: Seen, view: &View, now: Timestamp) -> Option<ObservedFlight> {
     let last = seen.fixes.last()?;
     let state = state_out(last);
     let trail = recent_in_view(&seen.fixes, view, now, Duration::seconds(NEAR_REAL_TIME_S));
@@ -355,15 +358,15 @@ pub(crate) async fn display_data(
     let view =
         View::parse(p.get("view").ok_or_else(|| ApiError::bad("view is required: lat1,lng1,lat2,lng2"))?)?;
     let scale = view.scale(&st.rid.protocol.views())?;
-    st.rid
-        .rounds
+    st.core
+        .rid
         .dp
         .ensure_watch(view, Duration::seconds(OBSERVATION_SUBSCRIPTION_S), WatchKind::Display)
         .await
         .map_err(dp::watch_error)?;
-    st.rid.rounds.poll_view(&st.core.flights, view).await;
+    st.core.rid.poll_view(&st.core.flights, view).await;
     let now = st.now();
-    let seen = st.rid.rounds.seen(&view);
+    let seen = st.core.rid.seen(&view);
     Ok(Json(match scale {
         Scale::Flights => GetDisplayDataResponse {
             flights: seen.into_iter().filter_map(|s| observed_flight(s, &view, now)).collect(),
@@ -388,7 +391,7 @@ pub(crate) async fn display_details(
     auth.require(OBSERVE)?;
     let answer: GetFlightDetailsResponse = match sp::details(&st, id.clone()) {
         Ok(own) => own,
-        Err(ApiError::NotFound(_)) => match st.rid.rounds.peer_flights_url(&id) {
+        Err(ApiError::NotFound(_)) => match st.core.rid.peer_flights_url(&id) {
             Some(base) => dp::peer_details(&st, &format!("{base}/{id}/details")).await?,
             None => return Err(ApiError::NotFound(format!("flight {id}: not displayed"))),
         },

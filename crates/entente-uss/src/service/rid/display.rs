@@ -12,15 +12,15 @@ use crate::service::{BoxFuture, CallError};
 
 /// A flight a peer SP reported in a view, with the positions it gave (current state first, then recent ones).
 #[derive(Clone, Debug, PartialEq)]
-pub struct PeerFlight<P> {
+pub struct PeerFlight {
     pub id: String,
     pub simulated: bool,
     pub aircraft_type: String,
-    pub fixes: Vec<Fix<P>>,
+    pub fixes: Vec<Fix>,
 }
 
 /// The peer SPs, as a DP polls them; one implementation per F3411 version.
-pub trait RidPeers<P>: Send + Sync + 'static {
+pub trait RidPeers: Send + Sync + 'static {
     /// The flights the SP serving at `flights_url` reports in `view`. `first`: the first poll of that view there,
     /// which asks for a minute of recent positions (later ones ask for a few seconds).
     fn flights<'a>(
@@ -28,39 +28,34 @@ pub trait RidPeers<P>: Send + Sync + 'static {
         flights_url: &'a str,
         view: &'a View,
         first: bool,
-    ) -> BoxFuture<'a, Result<Vec<PeerFlight<P>>, CallError>>;
+    ) -> BoxFuture<'a, Result<Vec<PeerFlight>, CallError>>;
 }
 
 /// An aircraft a display shows: this SP's own or one a peer SP reported.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Seen<P> {
+pub struct Seen {
     pub id: String,
     /// The USS reporting it: this one for its own, the owner of the peer SP's ISAs for the others.
     pub provider: String,
     pub simulated: bool,
     pub aircraft_type: String,
-    pub fixes: Vec<Fix<P>>,
+    pub fixes: Vec<Fix>,
 }
 
-struct PeerTrack<P> {
+struct PeerTrack {
     provider: String,
     simulated: bool,
     aircraft_type: String,
-    fixes: Vec<Fix<P>>,
+    fixes: Vec<Fix>,
 }
 
 /// The peers' aircraft the polls reported, by where their SP serves flights and their id.
-pub(super) struct Display<P> {
-    tracks: HashMap<(String, String), PeerTrack<P>>,
+#[derive(Default)]
+pub(super) struct Display {
+    tracks: HashMap<(String, String), PeerTrack>,
 }
 
-impl<P> Default for Display<P> {
-    fn default() -> Self {
-        Display { tracks: HashMap::new() }
-    }
-}
-
-impl<P: Clone> Display<P> {
+impl Display {
     /// Drops positions older than a minute, and the flights of an SP that no longer declares any live ISA
     /// (`serving`: where those that do serve flights).
     pub(super) fn prune(&mut self, serving: &HashSet<String>, now: Timestamp) {
@@ -78,9 +73,9 @@ impl<P: Clone> Display<P> {
         base: &str,
         provider: &str,
         view: &View,
-        flights: Vec<PeerFlight<P>>,
+        flights: Vec<PeerFlight>,
         now: Timestamp,
-    ) -> Vec<(String, Fix<P>)> {
+    ) -> Vec<(String, Fix)> {
         let reported: HashSet<&str> = flights.iter().map(|f| f.id.as_str()).collect();
         self.tracks.retain(|(b, id), t| {
             b != base || reported.contains(id.as_str()) || t.fixes.last().is_none_or(|f| !view.contains(f.at))
@@ -106,7 +101,7 @@ impl<P: Clone> Display<P> {
     }
 
     /// Every peer aircraft held, with its last minute of positions.
-    pub(super) fn seen(&self) -> impl Iterator<Item = Seen<P>> + '_ {
+    pub(super) fn seen(&self) -> impl Iterator<Item = Seen> + '_ {
         self.tracks.iter().map(|((_, id), t)| Seen {
             id: id.clone(),
             provider: t.provider.clone(),

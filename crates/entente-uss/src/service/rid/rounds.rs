@@ -1,7 +1,7 @@
 //! Network Remote ID as one part of the core: the SP and DP, the peers' aircraft the DP's polls merged, and tactical
 //! detection over every position either role sees. [`RidRounds::tick`] is the one-second round (the SP's ISAs, the
-//! DP's watches and the polls it asks for, merged and pruned, fresh positions to tactical detection); the edge calls
-//! it on its interval and converts what the display and alert readers return to its wire.
+//! DP's watches and the polls it asks for, merged and pruned, fresh positions to tactical detection), which
+//! `Uss::tick` runs at every call; the edge converts what the display and alert readers return to its wire.
 
 use std::sync::Arc;
 
@@ -14,54 +14,41 @@ use parking_lot::Mutex;
 use super::display::Display;
 use super::tactical::Tactical;
 use super::{
-    Alert, IsaSummary, Kinematics, NotificationRefused, PeerFlight, Poll, RidDp, RidPeers, RidSp, Seen,
-    SpAircraft, TacticalRules, flying_areas,
+    Alert, IsaSummary, NotificationRefused, PeerFlight, Poll, RidDp, RidPeers, RidSp, Seen, SpAircraft,
+    TacticalRules, flying_areas,
 };
 use crate::Volume;
 use crate::rid::{Cluster, Fix, NEAR_REAL_TIME_S, View, clusters, merge_fixes, seen_in};
 use crate::service::{CallError, Flights, Journal};
 
-/// What the edge keeps beside an aircraft the SP reports, as the rounds read and extend it: its last minute of
-/// positions, and the aircraft type it declares.
-pub trait SpTrack<P>: Default + Send + 'static {
-    fn fixes(&self) -> &[Fix<P>];
-    fn fixes_mut(&mut self) -> &mut Vec<Fix<P>>;
-    fn aircraft_type(&self) -> String;
-}
-
-/// The Remote ID part of one USS: `T` is what the edge keeps beside each aircraft the SP reports, `P` what a
-/// position carries beside its place and time.
-pub struct RidRounds<T, P> {
+/// The Remote ID part of one USS.
+pub struct RidRounds {
     /// This USS's identity: the provider of the aircraft its SP reports.
     identity: String,
     /// The aircraft this USS reports and the ISAs over them.
-    pub sp: RidSp<T>,
+    pub sp: RidSp,
     /// The areas watched, their subscriptions and the other SPs' ISAs they tell of.
     pub dp: RidDp,
-    peers: Arc<dyn RidPeers<P>>,
+    peers: Arc<dyn RidPeers>,
     journal: Arc<dyn Journal>,
     clock: Arc<dyn Clock>,
     /// The peers' aircraft the polls reported.
-    display: Mutex<Display<P>>,
+    display: Mutex<Display>,
     tactical: Mutex<Tactical>,
 }
 
-impl<T, P> RidRounds<T, P>
-where
-    T: SpTrack<P>,
-    P: Kinematics + Clone + Send + Sync + 'static,
-{
+impl RidRounds {
     /// The rounds of a USS known to the DSS as `identity`, over its SP and DP, polling `peers`, telling `journal`
     /// of the flights tactical detection alerted.
     pub fn new(
         identity: String,
-        sp: RidSp<T>,
+        sp: RidSp,
         dp: RidDp,
-        peers: Arc<dyn RidPeers<P>>,
+        peers: Arc<dyn RidPeers>,
         tactical: TacticalRules,
         journal: Arc<dyn Journal>,
         clock: Arc<dyn Clock>,
-    ) -> Result<RidRounds<T, P>, TacticalError> {
+    ) -> Result<RidRounds, TacticalError> {
         Ok(RidRounds {
             identity,
             sp,
@@ -81,7 +68,7 @@ where
     /// failure is returned once the DP's part ran too.
     pub async fn tick(&self, flights: &Flights) -> Result<(), CallError> {
         let declared = self.declare(flights).await;
-        let flying = self.sp.flying_at(|t| t.fixes().last().map(|f| f.at));
+        let flying = self.sp.flying_at();
         let polls = self.dp.tick(&flying).await;
         self.prune();
         self.poll_all(flights, polls).await;
@@ -114,7 +101,7 @@ where
     }
 
     /// Takes an SP's answer to `poll`: a failure makes the DP poll it less often, an answer is merged.
-    fn polled(&self, flights: &Flights, poll: &Poll, answer: Result<Vec<PeerFlight<P>>, CallError>) {
+    fn polled(&self, flights: &Flights, poll: &Poll, answer: Result<Vec<PeerFlight>, CallError>) {
         let base = &poll.flights_url;
         let answer = match answer {
             Ok(answer) => answer,
@@ -162,18 +149,18 @@ where
 
     /// A position of aircraft `id` this SP reports (an operator's flight, or replayed or injected traffic when
     /// `simulated`): kept for display providers (its last minute) and fed to tactical detection.
-    pub fn reported(&self, flights: &Flights, id: &str, fix: Fix<P>, simulated: bool) {
+    pub fn reported(&self, flights: &Flights, id: &str, fix: Fix, simulated: bool) {
         let now = self.clock.now();
         self.sp.with_aircraft(|aircraft| {
             let a = aircraft.entry(id.to_owned()).or_insert_with(|| SpAircraft::new(simulated));
-            merge_fixes(a.data.fixes_mut(), vec![fix.clone()], now, Duration::seconds(NEAR_REAL_TIME_S));
+            merge_fixes(&mut a.fixes, vec![fix.clone()], now, Duration::seconds(NEAR_REAL_TIME_S));
         });
         self.observe(flights, id, &fix);
     }
 
     /// Feeds one position to tactical detection; a newly predicted loss of separation involving one of this USS's
     /// flights is added to that flight's alerts.
-    fn observe(&self, flights: &Flights, id: &str, fix: &Fix<P>) {
+    fn observe(&self, flights: &Flights, id: &str, fix: &Fix) {
         let raised = self.tactical.lock().observe(id, fix, self.clock.now());
         for c in raised {
             tracing::info!(a = %c.a, b = %c.b, in_s = c.t_in - c.at, cpa_m = c.d_cpa_m, "tactical conflict predicted");
@@ -197,17 +184,17 @@ where
     }
 
     /// Every aircraft, this SP's and peers', with a position in `view` in the last minute.
-    pub fn seen(&self, view: &View) -> Vec<Seen<P>> {
+    pub fn seen(&self, view: &View) -> Vec<Seen> {
         let now = self.clock.now();
-        let mut seen: Vec<Seen<P>> = self.sp.read(|aircraft, _| {
+        let mut seen: Vec<Seen> = self.sp.read(|aircraft, _| {
             aircraft
                 .iter()
                 .map(|(id, a)| Seen {
                     id: id.clone(),
                     provider: self.identity.clone(),
                     simulated: a.simulated,
-                    aircraft_type: a.data.aircraft_type(),
-                    fixes: a.data.fixes().to_vec(),
+                    aircraft_type: a.declared_type(),
+                    fixes: a.fixes.clone(),
                 })
                 .collect()
         });
@@ -228,7 +215,7 @@ where
 }
 
 /// The clusters a view too large for detail shows of `seen`: where each was last.
-pub fn clusters_of<P>(view: &View, seen: &[Seen<P>]) -> Vec<Cluster> {
+pub fn clusters_of(view: &View, seen: &[Seen]) -> Vec<Cluster> {
     let latest: Vec<_> = seen.iter().filter_map(|s| s.fixes.last().map(|f| f.at)).collect();
     clusters(view, &latest)
 }

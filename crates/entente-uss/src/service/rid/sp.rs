@@ -11,7 +11,7 @@ use entente_geo::LatLng;
 use parking_lot::Mutex;
 
 use super::{IsaChange, IsaChanged, IsaRecords, RidDss};
-use crate::rid::isa_clusters;
+use crate::rid::{Fix, isa_clusters};
 use crate::service::{CallError, Flights, saved_by};
 use crate::{FlightState, Timestamp, Volume};
 
@@ -28,21 +28,37 @@ pub struct SpRules {
     pub max_area_m2: f64,
 }
 
-/// One aircraft this SP reports, with what the edge keeps beside it (`data`: its positions, an injected flight's
-/// details).
-pub struct SpAircraft<T> {
+/// One aircraft this SP reports.
+pub struct SpAircraft {
     /// Replayed or injected traffic, not an operator's flight: it ends only when told, not with a flight.
     pub simulated: bool,
     /// Where and until when it flies, for the ISA.
     pub area: Vec<Volume>,
     /// When it stopped flying; its ISA and positions stay for the retention after.
     pub ended: Option<Timestamp>,
-    pub data: T,
+    /// Its last minute of positions.
+    pub fixes: Vec<Fix>,
+    /// The aircraft type it declares, in F3411's terms (`Helicopter`); `None`: not declared.
+    pub aircraft_type: Option<String>,
+    /// The injected test it belongs to, if any: the edge keeps that test's declarations beside it, by aircraft id.
+    pub test: Option<String>,
 }
 
-impl<T: Default> SpAircraft<T> {
-    pub fn new(simulated: bool) -> SpAircraft<T> {
-        SpAircraft { simulated, area: Vec::new(), ended: None, data: T::default() }
+impl SpAircraft {
+    pub fn new(simulated: bool) -> SpAircraft {
+        SpAircraft {
+            simulated,
+            area: Vec::new(),
+            ended: None,
+            fixes: Vec::new(),
+            aircraft_type: None,
+            test: None,
+        }
+    }
+
+    /// The aircraft type it declares, F3411's `NotDeclared` when it declares none.
+    pub fn declared_type(&self) -> String {
+        self.aircraft_type.clone().unwrap_or_else(|| "NotDeclared".to_owned())
     }
 }
 
@@ -56,20 +72,20 @@ pub struct HeldIsa {
     pub members: BTreeSet<String>,
 }
 
-struct State<T> {
-    aircraft: HashMap<String, SpAircraft<T>>,
+struct State {
+    aircraft: HashMap<String, SpAircraft>,
     isas: Vec<HeldIsa>,
     /// ISAs an earlier run of this USS declared and may have left at the DSS: deleted before this run declares.
     earlier: Vec<String>,
 }
 
 /// The SP of one USS: its aircraft and ISAs, brought in line with each other by [`RidSp::tick`].
-pub struct RidSp<T> {
+pub struct RidSp {
     rules: SpRules,
     dss: Arc<dyn RidDss>,
     records: Arc<dyn IsaRecords>,
     clock: Arc<dyn Clock>,
-    state: Mutex<State<T>>,
+    state: Mutex<State>,
     /// Held across one round, so two never race at the DSS.
     round: tokio::sync::Mutex<()>,
 }
@@ -90,7 +106,7 @@ pub fn flying_areas(flights: &Flights) -> HashMap<String, Vec<Volume>> {
     })
 }
 
-impl<T: Default + Send + 'static> RidSp<T> {
+impl RidSp {
     /// The SP of a USS whose earlier runs declared the ISAs `earlier` (as its records kept them).
     pub fn new(
         rules: SpRules,
@@ -98,7 +114,7 @@ impl<T: Default + Send + 'static> RidSp<T> {
         records: Arc<dyn IsaRecords>,
         clock: Arc<dyn Clock>,
         earlier: Vec<String>,
-    ) -> RidSp<T> {
+    ) -> RidSp {
         RidSp {
             rules,
             dss,
@@ -111,26 +127,26 @@ impl<T: Default + Send + 'static> RidSp<T> {
 
     /// Changes the aircraft this SP reports (to record a position, declare or end replayed traffic, forget a
     /// test's flights); the ISAs follow at the next round.
-    pub fn with_aircraft<R>(&self, change: impl FnOnce(&mut HashMap<String, SpAircraft<T>>) -> R) -> R {
+    pub fn with_aircraft<R>(&self, change: impl FnOnce(&mut HashMap<String, SpAircraft>) -> R) -> R {
         change(&mut self.state.lock().aircraft)
     }
 
     /// Reads the aircraft and the ISAs held over them at once.
-    pub fn read<R>(&self, read: impl FnOnce(&HashMap<String, SpAircraft<T>>, &[HeldIsa]) -> R) -> R {
+    pub fn read<R>(&self, read: impl FnOnce(&HashMap<String, SpAircraft>, &[HeldIsa]) -> R) -> R {
         let state = self.state.lock();
         read(&state.aircraft, &state.isas)
     }
 
-    /// Where each aircraft that still flies is: its last position as `last` reads it from what the edge keeps
-    /// beside it, or before its first the centre of where it is declared to fly.
-    pub fn flying_at(&self, last: impl Fn(&T) -> Option<LatLng>) -> Vec<LatLng> {
+    /// Where each aircraft that still flies is: its last position, or before its first the centre of where it is
+    /// declared to fly.
+    pub fn flying_at(&self) -> Vec<LatLng> {
         self.state
             .lock()
             .aircraft
             .values()
             .filter(|a| a.ended.is_none())
             .filter_map(|a| {
-                last(&a.data).or_else(|| {
+                a.fixes.last().map(|f| f.at).or_else(|| {
                     let r = a.area.first()?.outline.bounding_rects().into_iter().next()?;
                     Some(LatLng::new((r.lat_lo + r.lat_hi) / 2.0, (r.lng_lo + r.lng_hi) / 2.0))
                 })
@@ -295,7 +311,7 @@ impl<T: Default + Send + 'static> RidSp<T> {
     }
 }
 
-impl<T: Default> State<T> {
+impl State {
     /// The operators' flights in `flying` fly (from their volumes); the others end now; aircraft ended longer than
     /// `retention` ago are forgotten.
     fn follow(&mut self, flying: &HashMap<String, Vec<Volume>>, now: Timestamp, retention: Duration) {
@@ -315,7 +331,7 @@ impl<T: Default> State<T> {
     /// The ISAs the aircraft need now: each cluster's extent and aircraft.
     fn desired(&self, now: Timestamp, rules: &SpRules) -> Vec<(Volume, BTreeSet<String>)> {
         // In the order of the aircraft's ids, so the clusters stay the same from one round to the next.
-        let ordered: BTreeMap<&String, &SpAircraft<T>> = self.aircraft.iter().collect();
+        let ordered: BTreeMap<&String, &SpAircraft> = self.aircraft.iter().collect();
         let (owners, areas): (Vec<&String>, Vec<Volume>) = ordered
             .into_iter()
             .flat_map(|(id, a)| {

@@ -11,14 +11,6 @@ use entente_tactical::{AircraftId, Conflict, Detector, Monitor, Position, State,
 use crate::Timestamp;
 use crate::rid::Fix;
 
-/// What tactical detection reads of what a position carries beside it; unknown values are `None`.
-pub trait Kinematics {
-    fn alt_m(&self) -> Option<f64>;
-    fn speed_mps(&self) -> Option<f64>;
-    fn track_deg(&self) -> Option<f64>;
-    fn vertical_speed_mps(&self) -> Option<f64>;
-}
-
 /// How tactical detection runs.
 #[derive(Clone, Copy, Debug)]
 pub struct TacticalRules {
@@ -60,13 +52,13 @@ impl Tactical {
 
     /// Feeds one position of aircraft `id`, at `now`; returns the conflicts it newly raised. Unknown velocity counts
     /// as hovering, unknown altitude as 0 m; a position the monitor cannot use is skipped.
-    pub(super) fn observe<P: Kinematics>(&mut self, id: &str, fix: &Fix<P>, now: Timestamp) -> Vec<Conflict> {
+    pub(super) fn observe(&mut self, id: &str, fix: &Fix, now: Timestamp) -> Vec<Conflict> {
         let m = &fix.data;
-        let position = Position { lat: fix.at.lat, lon: fix.at.lng, alt_m: m.alt_m().unwrap_or(0.0) };
+        let position = Position { lat: fix.at.lat, lon: fix.at.lng, alt_m: m.alt_m.unwrap_or(0.0) };
         let velocity = Velocity {
-            gs_mps: m.speed_mps().unwrap_or(0.0),
-            trk_deg: m.track_deg().unwrap_or(0.0),
-            vs_mps: m.vertical_speed_mps().unwrap_or(0.0),
+            gs_mps: m.speed_mps.unwrap_or(0.0),
+            trk_deg: m.track_deg.unwrap_or(0.0),
+            vs_mps: m.vertical_speed_mps.unwrap_or(0.0),
         };
         let state = match State::new(id, position, velocity, seconds(fix.time)) {
             Ok(state) => state,

@@ -15,7 +15,7 @@ use crate::rid::{V22A_VIEWS, View};
 use crate::service::{BoxFuture, CallError};
 use crate::store::StoreError;
 
-mod rounds;
+pub(crate) mod rounds;
 
 const ME: &str = "uss1";
 const OTHER: &str = "uss2";
@@ -30,10 +30,10 @@ struct Stored {
 
 /// A DSS holding ISAs: a change naming a version must name the one held, and an ISA it fails for is refused.
 #[derive(Default)]
-struct FakeRidDss {
+pub(crate) struct FakeRidDss {
     isas: Mutex<HashMap<String, Stored>>,
     /// Every change asked for, in order: the ISA's id and whether it was a deletion.
-    changes: Mutex<Vec<(String, bool)>>,
+    pub(crate) changes: Mutex<Vec<(String, bool)>>,
     /// ISAs whose changes fail, as a DSS that cannot be reached would.
     failing: Mutex<Vec<String>>,
     /// How many subscribers were told of changes.
@@ -50,7 +50,7 @@ impl FakeRidDss {
     }
 
     /// How many ISAs of this USS the DSS holds.
-    fn mine(&self) -> usize {
+    pub(crate) fn mine(&self) -> usize {
         self.isas.lock().values().filter(|s| s.owner == ME).count()
     }
 }
@@ -132,7 +132,7 @@ impl RidDss for FakeRidDss {
 
 /// The records of the ISA ids, in the order saved: each id with whether it was declared (`false`: gone).
 #[derive(Default)]
-struct Saved(Mutex<Vec<(String, bool)>>);
+pub(crate) struct Saved(Mutex<Vec<(String, bool)>>);
 
 impl IsaRecords for Saved {
     fn save_isa(&self, id: &str, declared: Option<crate::Timestamp>) -> crate::store::Ticket {
@@ -144,7 +144,7 @@ impl IsaRecords for Saved {
 }
 
 struct Sp {
-    sp: RidSp<()>,
+    sp: RidSp,
     dss: Arc<FakeRidDss>,
     saved: Arc<Saved>,
     clock: Arc<ManualClock>,
@@ -174,7 +174,7 @@ fn area_m2(r: &LatLngRect) -> f64 {
     EARTH_RADIUS_M * EARTH_RADIUS_M * (r.lng_hi - r.lng_lo).to_radians() * band
 }
 
-fn held(sp: &RidSp<()>) -> Vec<HeldIsa> {
+fn held(sp: &RidSp) -> Vec<HeldIsa> {
     sp.read(|_, isas| isas.to_vec())
 }
 
@@ -289,7 +289,7 @@ async fn an_isa_the_dss_lost_is_declared_anew_and_an_unchanged_one_is_not_writte
 async fn replayed_traffic_keeps_its_isa_until_it_ends() {
     let s = sp(&[]);
     s.sp.with_aircraft(|aircraft| {
-        let mut replayed = SpAircraft::<()>::new(true);
+        let mut replayed = SpAircraft::new(true);
         replayed.area = vec![cylinder(7.0, (0.0, 100.0), (0, 1))];
         aircraft.insert("replayed".to_owned(), replayed);
     });
@@ -361,7 +361,7 @@ async fn an_activated_flight_is_watched_around_with_no_operator_watching_and_unw
     let dp = dp(&s.dss, &s.clock);
     let flights = flying(&[("f", cylinder(7.0, (0.0, 100.0), (0, 30)))]);
     s.sp.tick(&flights).await.expect("a round of the SP");
-    let flying_at = s.sp.flying_at(|_| None);
+    let flying_at = s.sp.flying_at();
     assert_eq!(flying_at.len(), 1, "the flight is where its area is before its first position");
     dp.tick(&flying_at).await;
     let around = watched(&dp, WatchKind::Flying);
@@ -374,7 +374,7 @@ async fn an_activated_flight_is_watched_around_with_no_operator_watching_and_unw
     assert_eq!(watched(&dp, WatchKind::Flying), around);
     // The flight ends: the watch around it goes, at the DSS too.
     s.sp.tick(&HashMap::new()).await.expect("a round after the end");
-    let flying_at = s.sp.flying_at(|_| None);
+    let flying_at = s.sp.flying_at();
     assert!(flying_at.is_empty());
     dp.tick(&flying_at).await;
     assert!(dp.watches().is_empty() && s.dss.subscriptions.lock().is_empty(), "unwatched once it ended");

@@ -139,13 +139,14 @@ async fn a_tick_a_day_later_publishes_the_next_days_window_and_withdraws_closed_
     let (afternoons_id, tomorrow_id) = (imported.changes.created[0].id, imported.changes.created[1].id);
     // Nothing to bring up to date the same day.
     let tick = w.uss.tick().await;
-    assert_eq!(tick.zone_sets.len(), 1);
-    assert_eq!(tick.zone_sets[0].1.as_ref().unwrap().writes(), 0);
+    let zone_sets = tick.zone_sets.expect("the first tick runs the zone round");
+    assert_eq!(zone_sets.len(), 1);
+    assert_eq!(zone_sets[0].1.as_ref().unwrap().writes(), 0);
 
     // Tomorrow at 17:00: that day's afternoon window closed too, and so did the other zone's.
     w.clock.set(at(29 * 60));
-    let tick = w.uss.tick().await;
-    let changes = tick.zone_sets[0].1.as_ref().unwrap();
+    let zone_sets = w.uss.tick().await.zone_sets.expect("a day later the zone round is due");
+    let changes = zone_sets[0].1.as_ref().unwrap();
     assert_eq!(
         (ids(&changes.updated), ids(&changes.withdrawn)),
         (vec!["AFTERNOONS"], vec!["UNTIL_TOMORROW"])

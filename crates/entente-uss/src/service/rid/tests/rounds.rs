@@ -11,65 +11,21 @@ use entente_geo::LatLng;
 use parking_lot::Mutex;
 
 use super::*;
-use crate::rid::{Fix, V22A_VIEWS, View};
+use crate::rid::{Fix, Motion, V22A_VIEWS, View};
 use crate::service::{Attempt, BoxFuture, CallError, FlightRecords, Flights, Journal, OwnFlight, UserNotice};
 use crate::store::{StoreError, Ticket};
 use crate::{FlightState, Priority};
 
-/// What a test position carries: altitude and horizontal velocity.
-#[derive(Clone, Debug, Default, PartialEq)]
-struct Motion {
-    alt_m: Option<f64>,
-    speed_mps: Option<f64>,
-    track_deg: Option<f64>,
-}
-
-impl Kinematics for Motion {
-    fn alt_m(&self) -> Option<f64> {
-        self.alt_m
-    }
-
-    fn speed_mps(&self) -> Option<f64> {
-        self.speed_mps
-    }
-
-    fn track_deg(&self) -> Option<f64> {
-        self.track_deg
-    }
-
-    fn vertical_speed_mps(&self) -> Option<f64> {
-        None
-    }
-}
-
-/// What the test edge keeps beside an aircraft its SP reports: its positions.
-#[derive(Default)]
-struct Track(Vec<Fix<Motion>>);
-
-impl SpTrack<Motion> for Track {
-    fn fixes(&self) -> &[Fix<Motion>] {
-        &self.0
-    }
-
-    fn fixes_mut(&mut self) -> &mut Vec<Fix<Motion>> {
-        &mut self.0
-    }
-
-    fn aircraft_type(&self) -> String {
-        "Helicopter".to_owned()
-    }
-}
-
 /// Peer SPs by where they serve flights: each answers the flights it is given, one given none cannot be reached;
 /// every poll is recorded with whether it was the first of its view.
 #[derive(Default)]
-struct FakePeers {
-    answers: Mutex<HashMap<String, Vec<PeerFlight<Motion>>>>,
+pub(crate) struct FakePeers {
+    answers: Mutex<HashMap<String, Vec<PeerFlight>>>,
     polls: Mutex<Vec<(String, bool)>>,
 }
 
 impl FakePeers {
-    fn answer(&self, flights_url: &str, flights: Vec<PeerFlight<Motion>>) {
+    fn answer(&self, flights_url: &str, flights: Vec<PeerFlight>) {
         self.answers.lock().insert(flights_url.to_owned(), flights);
     }
 
@@ -78,13 +34,13 @@ impl FakePeers {
     }
 }
 
-impl RidPeers<Motion> for FakePeers {
+impl RidPeers for FakePeers {
     fn flights<'a>(
         &'a self,
         flights_url: &'a str,
         _view: &'a View,
         first: bool,
-    ) -> BoxFuture<'a, Result<Vec<PeerFlight<Motion>>, CallError>> {
+    ) -> BoxFuture<'a, Result<Vec<PeerFlight>, CallError>> {
         self.polls.lock().push((flights_url.to_owned(), first));
         let answer = match self.answers.lock().get(flights_url) {
             Some(flights) => Ok(flights.clone()),
@@ -117,7 +73,7 @@ impl Journal for Alerted {
 }
 
 struct World {
-    rounds: RidRounds<Track, Motion>,
+    rounds: RidRounds,
     flights: Flights,
     dss: Arc<FakeRidDss>,
     peers: Arc<FakePeers>,
@@ -155,15 +111,20 @@ fn world(flights: HashMap<EntityId, OwnFlight>) -> World {
 }
 
 /// A position at `lng` on 46.5°N, 50 m up, `seconds` after the start, flying along `track_deg` at 10 m/s.
-fn fix(lng: f64, seconds: i64, track_deg: f64) -> Fix<Motion> {
+fn fix(lng: f64, seconds: i64, track_deg: f64) -> Fix {
     Fix {
         time: at(0) + Duration::seconds(seconds),
         at: LatLng::new(46.5, lng),
-        data: Motion { alt_m: Some(50.0), speed_mps: Some(10.0), track_deg: Some(track_deg) },
+        data: Motion {
+            alt_m: Some(50.0),
+            speed_mps: Some(10.0),
+            track_deg: Some(track_deg),
+            ..Motion::default()
+        },
     }
 }
 
-fn peer_flight(id: &str, fixes: Vec<Fix<Motion>>) -> PeerFlight<Motion> {
+fn peer_flight(id: &str, fixes: Vec<Fix>) -> PeerFlight {
     PeerFlight { id: id.to_owned(), simulated: false, aircraft_type: "Aeroplane".to_owned(), fixes }
 }
 

@@ -15,9 +15,12 @@ use clap::{Args, ValueEnum};
 use entente_dss::{Clock, SystemClock};
 use entente_server::auth::TokenIssuer;
 use entente_store::LocalEtcd;
+use entente_wire::scd::{OperationalIntentState, PutOperationalIntentReferenceParameters, QueryRequest};
+use entente_wire::{Altitude, Circle, LatLngPoint, Polygon, Radius, Time, Volume3D, Volume4D};
 use parking_lot::Mutex;
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::bench::{Target, free_port, spawn, wait_healthy};
 
@@ -378,12 +381,12 @@ impl World {
         rng: &mut StdRng,
         method: reqwest::Method,
         path: &str,
-        body: Option<Value>,
+        body: Option<&impl Serialize>,
     ) -> Answer {
         let base = &self.bases[rng.random_range(0..self.bases.len())];
         let mut request = self.http.request(method, format!("{base}{path}")).bearer_auth(&self.token);
         if let Some(body) = body {
-            request = request.json(&body);
+            request = request.json(body);
         }
         match request.send().await {
             Ok(response) => {
@@ -431,30 +434,49 @@ impl World {
     }
 
     /// An intent's body in `area`: a square of its own size, all around the area's centre, so every two meet.
-    fn intent(&self, area: usize, rng: &mut StdRng, key: &[String], ovn_suffix: &str) -> Value {
+    fn intent(
+        &self,
+        area: usize,
+        rng: &mut StdRng,
+        key: &[String],
+        ovn_suffix: &str,
+    ) -> PutOperationalIntentReferenceParameters {
         let (lat, lng) = self.centre(area);
         let half = 0.002 + rng.random::<f64>() * 0.003;
-        json!({
-            "extents": [self.volume(json!({"outline_polygon": {"vertices": [
-                {"lat": lat - half, "lng": lng - half}, {"lat": lat - half, "lng": lng + half},
-                {"lat": lat + half, "lng": lng + half}, {"lat": lat + half, "lng": lng - half}
-            ]}}))],
-            "state": "Accepted",
-            "uss_base_url": "https://checker.example",
-            "key": key,
-            "requested_ovn_suffix": ovn_suffix,
-        })
+        let corner = |dlat: f64, dlng: f64| LatLngPoint { lat: lat + dlat, lng: lng + dlng };
+        let square = Polygon {
+            vertices: vec![
+                corner(-half, -half),
+                corner(-half, half),
+                corner(half, half),
+                corner(half, -half),
+            ],
+        };
+        PutOperationalIntentReferenceParameters {
+            extents: vec![self.volume(None, Some(square))],
+            key: Some(key.to_vec()),
+            state: OperationalIntentState::Accepted,
+            uss_base_url: "https://checker.example".to_owned(),
+            subscription_id: None,
+            new_subscription: None,
+            requested_ovn_suffix: Some(ovn_suffix.to_owned()),
+        }
     }
 
-    fn volume(&self, outline: Value) -> Value {
-        let mut volume = outline;
-        volume["altitude_lower"] = json!({"value": 0, "reference": "W84", "units": "M"});
-        volume["altitude_upper"] = json!({"value": 100, "reference": "W84", "units": "M"});
-        json!({
-            "volume": volume,
-            "time_start": {"value": self.window.0, "format": "RFC3339"},
-            "time_end": {"value": self.window.1, "format": "RFC3339"}
-        })
+    /// An outline from the ground to 100 m over the run's window.
+    fn volume(&self, outline_circle: Option<Circle>, outline_polygon: Option<Polygon>) -> Volume4D {
+        let altitude = |value| Some(Altitude { value, reference: "W84".to_owned(), units: "M".to_owned() });
+        let time = |value: &String| Some(Time { value: value.clone(), format: "RFC3339".to_owned() });
+        Volume4D {
+            volume: Volume3D {
+                outline_circle,
+                outline_polygon,
+                altitude_lower: altitude(0.0),
+                altitude_upper: altitude(100.0),
+            },
+            time_start: time(&self.window.0),
+            time_end: time(&self.window.1),
+        }
     }
 
     /// One client: queries an area, then creates, updates or deletes there from what it saw, until the
@@ -465,16 +487,18 @@ impl World {
         {
             let area = rng.random_range(0..self.areas);
             let (lat, lng) = self.centre(area);
-            let query = json!({"area_of_interest": self.volume(json!({"outline_circle": {
-                "center": {"lat": lat, "lng": lng}, "radius": {"value": 2000, "units": "M"}
-            }}))});
+            let circle = Circle {
+                center: Some(LatLngPoint { lat, lng }),
+                radius: Some(Radius { value: 2000.0, units: "M".to_owned() }),
+            };
+            let query = QueryRequest { area_of_interest: Some(self.volume(Some(circle), None)) };
             let call = self.now();
             let answer = self
                 .send(
                     &mut rng,
                     reqwest::Method::POST,
                     "/dss/v1/operational_intent_references/query",
-                    Some(query),
+                    Some(&query),
                 )
                 .await;
             let seen: BTreeMap<String, String> = match &answer {
@@ -504,7 +528,7 @@ impl World {
                 let ovn = format!("{id}_{suffix}");
                 let body = self.intent(area, &mut rng, &key, &suffix);
                 let path = format!("/dss/v1/operational_intent_references/{id}");
-                let answer = self.send(&mut rng, reqwest::Method::PUT, &path, Some(body)).await;
+                let answer = self.send(&mut rng, reqwest::Method::PUT, &path, Some(&body)).await;
                 self.record(area, Op::create(id, ovn, key), call, &answer);
                 continue;
             }
@@ -512,11 +536,11 @@ impl World {
             let path = format!("/dss/v1/operational_intent_references/{id}/{ovn}");
             if rng.random_bool(0.5) {
                 let body = self.intent(area, &mut rng, &key, &suffix);
-                let answer = self.send(&mut rng, reqwest::Method::PUT, &path, Some(body)).await;
+                let answer = self.send(&mut rng, reqwest::Method::PUT, &path, Some(&body)).await;
                 let to = format!("{id}_{suffix}");
                 self.record(area, Op::update(id.clone(), ovn.clone(), to, key), call, &answer);
             } else {
-                let answer = self.send(&mut rng, reqwest::Method::DELETE, &path, None).await;
+                let answer = self.send(&mut rng, reqwest::Method::DELETE, &path, None::<&()>).await;
                 self.record(area, Op::delete(id.clone(), ovn.clone()), call, &answer);
             }
         }

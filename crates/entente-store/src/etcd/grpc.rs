@@ -399,6 +399,12 @@ impl Event {
     pub(crate) fn is_delete(&self) -> bool {
         self.kind == DELETE
     }
+
+    /// The deletion of `key` at `at`, as a watch delivers it.
+    #[cfg(test)]
+    pub(crate) fn deleted(key: &[u8], at: Revision) -> Event {
+        Event { kind: DELETE, kv: KeyValue { key: key.to_vec(), mod_revision: at, ..KeyValue::default() } }
+    }
 }
 
 /// The members' client URLs; requests go to the last one that answered, and move on when it cannot be

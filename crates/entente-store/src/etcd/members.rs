@@ -1,10 +1,11 @@
 //! Reads answered from the local replica, still linearizable: each following instance is a member of the pool,
 //! holding an etcd lease and a member key that says which revision its feed received; a commit is shown to reads,
 //! and a write acknowledged, only once every member that existed then received it or lost its key, and a member
-//! answers reads locally only while its lease is certainly alive by its own monotonic clock. The argument is in
-//! `docs/design/etcd-pool.md`.
+//! answers reads locally only while its lease is certainly alive by its own monotonic clock. A member key etcd
+//! deletes is still waited for until that member's lease has certainly run out by its clock: etcd may revoke a
+//! lease its member has just renewed. The argument is in `docs/design/etcd-pool.md`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -50,6 +51,14 @@ impl LocalReads {
     fn certain(&self, ttl: Duration) -> Duration {
         ttl.mul_f64((1.0 - self.clock_drift).max(0.0)).saturating_sub(self.margin)
     }
+
+    /// How long after this host's feed received the deletion of a member key with lease TTL `ttl` that member
+    /// may still answer reads locally. It stops `ttl (1 - drift) - margin` by its own clock after it sent the
+    /// newest renewal that counted, which came before the deletion: at most `ttl` of real time, which this host's
+    /// clock may count as up to `ttl (1 + drift)`.
+    fn lingering(&self, ttl: Duration) -> Duration {
+        ttl.mul_f64(1.0 + self.clock_drift.max(0.0)) + self.margin
+    }
 }
 
 /// A member as the feed last showed it.
@@ -71,19 +80,33 @@ pub(super) struct View {
     /// publications do not acknowledge each other without end.
     content: Revision,
     members: HashMap<Vec<u8>, Member>,
+    /// Member keys etcd deleted whose member may still answer reads locally, and until when. etcd revokes a
+    /// lease early when a leader that was stopped comes back and, before it learns it was replaced, revokes what
+    /// expired by its stale clock (etcd issues 12528, 15247): the member renewed its lease with the new leader and
+    /// reads locally until its next renewal tells it otherwise.
+    lingering: HashMap<Vec<u8>, (Member, Instant)>,
 }
 
 impl View {
     /// Whether a commit at `at` may be shown or acknowledged: this feed received it, and every member whose key
-    /// existed at `at` (created at or before it and, being still here, not deleted since) published `at` or
-    /// later. A key deleted since (its lease expired or was revoked) is not waited for, nor one created after
-    /// `at`, nor this instance's own (`own`), which received what this feed received.
-    fn covers(&self, at: Revision, own: Option<&[u8]>) -> bool {
+    /// existed at `at` (created at or before it) published `at` or later, or was deleted long enough ago that it
+    /// answers no read locally any more. A key created after `at` is not waited for, nor this instance's own
+    /// (`mine`), which received what this feed received.
+    fn covers(&self, at: Revision, mine: &HashSet<Vec<u8>>) -> bool {
+        let lingering = self.lingering.iter().map(|(key, (m, _))| (key, m));
         self.received >= at
             && self
                 .members
                 .iter()
-                .all(|(key, m)| m.created > at || m.published >= at || own == Some(key.as_slice()))
+                .chain(lingering)
+                .all(|(key, m)| m.created > at || m.published >= at || mine.contains(key))
+    }
+
+    /// Forgets the deleted keys whose member answers no read locally any more at `now`; answers whether any went.
+    fn sweep(&mut self, now: Instant) -> bool {
+        let before = self.lingering.len();
+        self.lingering.retain(|_, (_, until)| *until > now);
+        self.lingering.len() != before
     }
 }
 
@@ -110,15 +133,47 @@ pub(super) struct Membership {
     config: Option<LocalReads>,
     view: watch::Sender<View>,
     joined: Mutex<Option<Joined>>,
+    /// Every member key this instance created: when one is deleted, nothing waits for it, since this instance's
+    /// feed is what it stood for.
+    mine: Mutex<HashSet<Vec<u8>>>,
 }
 
 impl Membership {
     pub(super) fn new(config: Option<LocalReads>) -> Membership {
-        Membership { config, view: watch::Sender::new(View::default()), joined: Mutex::default() }
+        Membership {
+            config,
+            view: watch::Sender::new(View::default()),
+            joined: Mutex::default(),
+            mine: Mutex::default(),
+        }
     }
 
     fn joined(&self) -> std::sync::MutexGuard<'_, Option<Joined>> {
         self.joined.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn mine(&self) -> std::sync::MutexGuard<'_, HashSet<Vec<u8>>> {
+        self.mine.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How long a deleted member key is still waited for. The pool's instances share `--pool-lease-secs`, so the
+    /// others' leases have this instance's TTL, rounded up to whole seconds as etcd grants it, or the longer
+    /// TTL etcd gave this instance.
+    fn lingering(&self) -> Duration {
+        let config = self.config.clone().unwrap_or_default();
+        let asked = Duration::from_secs_f64(config.lease_ttl.as_secs_f64().ceil().max(1.0));
+        let granted = self.joined().as_ref().map_or(asked, |j| j.ttl.max(asked));
+        config.lingering(granted)
+    }
+
+    /// When the next deleted member key stops being waited for, if any is.
+    pub(super) fn next_sweep(&self) -> Option<Instant> {
+        self.view.borrow().lingering.values().map(|&(_, until)| until).min()
+    }
+
+    /// Stops waiting for the deleted member keys whose member answers no read locally any more.
+    pub(super) fn sweep(&self) {
+        self.view.send_if_modified(|view| view.sweep(Instant::now()));
     }
 
     /// The revision a read must have shown to answer from the replica, while this instance is a member whose
@@ -143,8 +198,9 @@ impl Membership {
         if !self.wait_for_members() {
             return true;
         }
-        let own = self.joined().as_ref().map(|j| j.key.clone());
-        self.view.borrow().covers(content, own.as_deref())
+        // `mine` before the view, as where the feed updates the view.
+        let mine = self.mine();
+        self.view.borrow().covers(content, &mine)
     }
 
     /// Whether the feed, about to watch from `shown + 1`, must first read the member keys as of `shown`.
@@ -155,21 +211,26 @@ impl Membership {
 
     /// The member keys as of revision `at`, where the feed starts.
     pub(super) fn load(&self, layout: &Layout, at: Revision, kvs: &[KeyValue]) {
-        let members = kvs
+        let members: HashMap<Vec<u8>, Member> = kvs
             .iter()
             .filter(|kv| layout.is_member(&kv.key))
             .map(|kv| {
                 (kv.key.clone(), Member { created: kv.create_revision, published: published(&kv.value) })
             })
             .collect();
-        // What the feed received before stays received, and published: reads here keep waiting for it.
+        // What the feed received before stays received, and published: reads here keep waiting for it. Deleted
+        // keys are still waited for, unless they existed again at `at` (the feed will deliver their deletion anew).
         self.view.send_modify(|view| {
-            *view = View { following: true, received: at, content: view.content.max(at), members };
+            let mut lingering = std::mem::take(&mut view.lingering);
+            lingering.retain(|key, _| !members.contains_key(key));
+            *view = View { following: true, received: at, content: view.content.max(at), members, lingering };
         });
     }
 
     /// One commit the feed received, as its events; answers the newest revision with content received so far.
     pub(super) fn received(&self, layout: &Layout, at: Revision, events: &[Event]) -> Revision {
+        let until = Instant::now() + self.lingering();
+        let mine = self.mine();
         self.view.send_modify(|view| {
             let mut content = false;
             for event in events {
@@ -177,7 +238,11 @@ impl Membership {
                 if !layout.is_member(&kv.key) {
                     content = true;
                 } else if event.is_delete() {
-                    view.members.remove(&kv.key);
+                    if let Some(member) = view.members.remove(&kv.key)
+                        && !mine.contains(&kv.key)
+                    {
+                        view.lingering.insert(kv.key.clone(), (member, until));
+                    }
                 } else {
                     let member = Member { created: kv.create_revision, published: published(&kv.value) };
                     view.members.insert(kv.key.clone(), member);
@@ -224,22 +289,50 @@ pub(super) async fn acknowledged(inner: &Inner, at: Revision) {
     if !inner.members.wait_for_members() {
         return;
     }
-    let own = inner.members.joined().as_ref().map(|j| j.key.clone());
+    let mine = inner.members.mine().clone();
     let mut view = inner.members.view.subscribe();
     if view.borrow().following {
-        let covered = view.wait_for(|v| !v.following || v.covers(at, own.as_deref())).await;
+        let covered = view.wait_for(|v| !v.following || v.covers(at, &mine)).await;
         if covered.is_ok_and(|v| v.following) {
             return;
         }
     }
-    // No feed: the member keys as etcd holds them now. One still here and created by `at` existed then.
+    // No feed: the member keys that existed at `at`, then as etcd holds them now. One still here must have
+    // published `at`; one gone since is waited for until its member answers no read locally any more, counted
+    // from when this poll first missed it, which is after its deletion.
     let (key, range_end) = inner.layout.members();
-    let request = RangeRequest { key, range_end, ..RangeRequest::default() };
+    let then = RangeRequest {
+        key: key.clone(),
+        range_end: range_end.clone(),
+        revision: at,
+        ..RangeRequest::default()
+    };
+    let existed: HashSet<Vec<u8>> = loop {
+        match inner.etcd.range(&then).await {
+            Ok(members) => break members.kvs.into_iter().map(|kv| kv.key).collect(),
+            // Compacted: which keys existed is lost, so whatever is gone by now is waited for as if just deleted.
+            Err(e) if super::grpc::compacted(&e) => {
+                tokio::time::sleep(inner.members.lingering()).await;
+                break HashSet::new();
+            }
+            Err(_) => tokio::time::sleep(POLL).await,
+        }
+    };
+    let now = RangeRequest { key, range_end, ..RangeRequest::default() };
+    let mut missed: HashMap<Vec<u8>, Instant> = HashMap::new();
     loop {
-        if let Ok(members) = inner.etcd.range(&request).await
+        if let Ok(members) = inner.etcd.range(&now).await
             && members.kvs.iter().all(|kv| kv.create_revision > at || published(&kv.value) >= at)
         {
-            return;
+            let here: HashSet<&[u8]> = members.kvs.iter().map(|kv| kv.key.as_slice()).collect();
+            let lingering = inner.members.lingering();
+            let gone = existed.iter().filter(|key| !here.contains(key.as_slice()));
+            if gone.fold(true, |done, key| {
+                let since = *missed.entry(key.clone()).or_insert_with(Instant::now);
+                done && since.elapsed() >= lingering
+            }) {
+                return;
+            }
         }
         tokio::time::sleep(POLL).await;
     }
@@ -294,6 +387,7 @@ async fn join(inner: &Arc<Inner>, config: &LocalReads) -> Result<(), entente_dss
     let sent = Instant::now();
     let (lease, ttl) = inner.etcd.grant(config.lease_ttl.as_secs_f64().ceil().max(1.0) as i64).await?;
     let key = inner.layout.member(lease);
+    inner.members.mine().insert(key.clone());
     let content = inner.members.view.borrow().content;
     let txn = TxnRequest {
         success: vec![Op::put_leased(&key, content.to_string().as_bytes(), lease)],
@@ -443,19 +537,23 @@ mod tests {
             .iter()
             .map(|&(key, created, published)| (key.as_bytes().to_vec(), Member { created, published }))
             .collect();
-        View { following: true, received, content: received, members }
+        View { following: true, received, content: received, members, lingering: HashMap::new() }
+    }
+
+    fn mine(keys: &[&str]) -> HashSet<Vec<u8>> {
+        keys.iter().map(|key| key.as_bytes().to_vec()).collect()
     }
 
     #[test]
     fn a_write_waits_for_every_member_whose_key_existed_when_it_committed() {
         // `b` existed at 10 and has published only 9; `c` joined after the write.
         let members = view(12, &[("a", 3, 12), ("b", 5, 9), ("c", 11, 11)]);
-        assert!(!members.covers(10, None), "b has not received 10");
-        assert!(members.covers(10, Some(b"b")), "this instance received what its feed received");
-        assert!(members.covers(9, None), "everyone received 9");
+        assert!(!members.covers(10, &mine(&[])), "b has not received 10");
+        assert!(members.covers(10, &mine(&["b"])), "this instance received what its feed received");
+        assert!(members.covers(9, &mine(&[])), "everyone received 9");
         let without_b = view(12, &[("a", 3, 12), ("c", 11, 11)]);
-        assert!(without_b.covers(10, None), "b's key is gone: its lease expired");
-        assert!(!without_b.covers(13, None), "this feed has not received 13");
+        assert!(without_b.covers(10, &mine(&[])), "b's key is gone: its lease expired");
+        assert!(!without_b.covers(13, &mine(&[])), "this feed has not received 13");
     }
 
     #[test]
@@ -470,6 +568,36 @@ mod tests {
         let broken = Membership::new(Some(LocalReads { wait_for_members: false, ..LocalReads::default() }));
         broken.view.send_replace(view(12, &[("b", 5, 9)]));
         assert!(broken.shown(10), "the deliberately broken instance shows what it received");
+    }
+
+    #[test]
+    fn a_deleted_member_key_is_waited_for_until_its_member_reads_locally_no_more() {
+        let layout = Layout::new("/t");
+        let (b, mine) = (layout.member(0xb), layout.member(0xa));
+        let members = Membership::new(Some(LocalReads::default()));
+        members.mine().insert(mine.clone());
+        let at_9 = Member { created: 5, published: 9 };
+        let known = HashMap::from([(b.clone(), at_9), (mine.clone(), at_9)]);
+        members.view.send_replace(View { members: known, ..view(12, &[]) });
+
+        // etcd deletes b's key at 13, as a leader that was stopped does when it comes back: b renewed its lease
+        // with the next leader a moment ago, so it still answers reads locally, without 10.
+        let deleted = Instant::now();
+        members.received(&layout, 13, &[Event::deleted(&b, 13)]);
+        assert!(!members.shown(10), "b may still answer reads locally: a read there would miss 10");
+        let until = members.next_sweep().expect("b's key is waited for");
+        assert!(until >= deleted + Duration::from_millis(3130), "a lease of 3 s, 1 % of drift, 100 ms");
+        members.sweep();
+        assert!(!members.shown(10), "b's lease has not certainly run out by its clock");
+
+        members.view.send_modify(|view| assert!(view.sweep(until)));
+        assert!(members.shown(10), "b reads locally no more");
+        assert_eq!(members.next_sweep(), None);
+
+        // This instance's own key, once deleted, holds nothing back: its feed is what it stood for.
+        members.received(&layout, 14, &[Event::deleted(&mine, 14)]);
+        assert_eq!(members.next_sweep(), None);
+        assert!(members.shown(14));
     }
 
     #[test]
@@ -550,6 +678,43 @@ mod tests {
         };
         assert_eq!(after.version, written.version);
         until("B joins again", || b.reads_locally()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_waits_out_a_member_whose_lease_etcd_revoked_while_it_still_reads_locally() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let cluster = LocalEtcd::start(dir.path(), 1).expect("a local cluster");
+        let proxy = lossy::Proxy::start(&cluster.endpoints()[0]).await.expect("a proxy");
+        let prefix = format!("/t/{}", EntityId::random());
+        let (a, writer) = instance(cluster.endpoints(), &prefix).await;
+        let (b, reader) = instance(vec![proxy.url()], &prefix).await;
+        until("both answer reads locally", || a.reads_locally() && b.reads_locally()).await;
+        let before = reader.get_availability("uss1").await.expect("a read");
+
+        // B's feed stalls, and etcd revokes B's lease although B renewed it, as a leader that was stopped does when
+        // it comes back: B still counts its lease as alive and answers reads from its replica.
+        proxy.set(lossy::Mode::Silent);
+        let lease = b.inner.members.joined().as_ref().map(|j| j.lease).expect("B is a member");
+        a.inner.etcd.revoke(lease).await.expect("a revocation");
+        let written =
+            writer.set_availability("uss1", &before.version, Availability::Down).await.expect("a write");
+        assert!(!b.reads_locally(), "acknowledged while B may still answer reads from its replica");
+        let read = tokio::time::timeout(Duration::from_secs(1), reader.get_availability("uss1")).await;
+        assert!(
+            !matches!(&read, Ok(Ok(r)) if r.version == before.version),
+            "B answered from its replica, which misses an acknowledged write: {read:?}"
+        );
+
+        proxy.cut();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let after = loop {
+            match reader.get_availability("uss1").await {
+                Ok(after) => break after,
+                Err(e) => assert!(Instant::now() < deadline, "no read once B is back: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(after.version, written.version);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -85,6 +85,9 @@ pub(super) struct View {
     /// expired by its stale clock (etcd issues 12528, 15247): the member renewed its lease with the new leader and
     /// reads locally until its next renewal tells it otherwise.
     lingering: HashMap<Vec<u8>, (Member, Instant)>,
+    /// Until when deletions this feed never received may hide such a member: those before its first revision,
+    /// or skipped when it reloaded past what it had received.
+    unseen_until: Option<Instant>,
 }
 
 impl View {
@@ -95,6 +98,7 @@ impl View {
     fn covers(&self, at: Revision, mine: &HashSet<Vec<u8>>) -> bool {
         let lingering = self.lingering.iter().map(|(key, (m, _))| (key, m));
         self.received >= at
+            && self.unseen_until.is_none()
             && self
                 .members
                 .iter()
@@ -102,11 +106,18 @@ impl View {
                 .all(|(key, m)| m.created > at || m.published >= at || mine.contains(key))
     }
 
-    /// Forgets the deleted keys whose member answers no read locally any more at `now`; answers whether any went.
+    /// Forgets the deleted keys whose member answers no read locally any more at `now`, and deletions unseen long
+    /// enough ago; answers whether anything went.
     fn sweep(&mut self, now: Instant) -> bool {
-        let before = self.lingering.len();
+        let before = (self.lingering.len(), self.unseen_until);
         self.lingering.retain(|_, (_, until)| *until > now);
-        self.lingering.len() != before
+        self.unseen_until = self.unseen_until.filter(|until| *until > now);
+        (self.lingering.len(), self.unseen_until) != before
+    }
+
+    /// When the next deleted member key, or the deletions unseen, stop being waited for.
+    fn next_sweep(&self) -> Option<Instant> {
+        self.lingering.values().map(|&(_, until)| until).chain(self.unseen_until).min()
     }
 }
 
@@ -168,7 +179,7 @@ impl Membership {
 
     /// When the next deleted member key stops being waited for, if any is.
     pub(super) fn next_sweep(&self) -> Option<Instant> {
-        self.view.borrow().lingering.values().map(|&(_, until)| until).min()
+        self.view.borrow().next_sweep()
     }
 
     /// Stops waiting for the deleted member keys whose member answers no read locally any more.
@@ -218,12 +229,23 @@ impl Membership {
                 (kv.key.clone(), Member { created: kv.create_revision, published: published(&kv.value) })
             })
             .collect();
+        // Deletions before `at` that this feed never received may be recent: with local reads on (every instance
+        // of a pool runs with the same settings), they are waited for as if received now.
+        let unseen = self.config.as_ref().map(|_| Instant::now() + self.lingering());
         // What the feed received before stays received, and published: reads here keep waiting for it. Deleted
         // keys are still waited for, unless they existed again at `at` (the feed will deliver their deletion anew).
         self.view.send_modify(|view| {
             let mut lingering = std::mem::take(&mut view.lingering);
             lingering.retain(|key, _| !members.contains_key(key));
-            *view = View { following: true, received: at, content: view.content.max(at), members, lingering };
+            let unseen_until = if !view.following || at > view.received { unseen } else { view.unseen_until };
+            *view = View {
+                following: true,
+                received: at,
+                content: view.content.max(at),
+                members,
+                lingering,
+                unseen_until,
+            };
         });
     }
 
@@ -537,7 +559,7 @@ mod tests {
             .iter()
             .map(|&(key, created, published)| (key.as_bytes().to_vec(), Member { created, published }))
             .collect();
-        View { following: true, received, content: received, members, lingering: HashMap::new() }
+        View { following: true, received, content: received, members, ..View::default() }
     }
 
     fn mine(keys: &[&str]) -> HashSet<Vec<u8>> {
@@ -598,6 +620,30 @@ mod tests {
         members.received(&layout, 14, &[Event::deleted(&mine, 14)]);
         assert_eq!(members.next_sweep(), None);
         assert!(members.shown(14));
+    }
+
+    #[test]
+    fn a_feed_waits_out_the_deletions_it_never_received() {
+        let layout = Layout::new("/t");
+        let members = Membership::new(Some(LocalReads::default()));
+        // A start at 12: a member's key deleted just before may hide a member that still reads locally.
+        let started = Instant::now();
+        members.load(&layout, 12, &[]);
+        assert!(!members.shown(10), "a deletion before 12 may be a moment old");
+        let until = members.next_sweep().expect("the deletions unseen are waited for");
+        assert!(until >= started + Duration::from_millis(3130));
+        members.view.send_modify(|view| assert!(view.sweep(until)));
+        assert!(members.shown(10));
+
+        // Watching again from what it received skips nothing; reloading past it does.
+        members.load(&layout, 12, &[]);
+        assert!(members.shown(10), "nothing unseen");
+        members.load(&layout, 20, &[]);
+        assert!(!members.shown(10), "deletions from 13 to 20 unseen");
+
+        let quorum_reads = Membership::new(None);
+        quorum_reads.load(&layout, 12, &[]);
+        assert!(quorum_reads.shown(10), "a pool without local reads has no member to wait out");
     }
 
     #[test]

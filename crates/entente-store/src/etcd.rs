@@ -297,9 +297,18 @@ async fn follow_once(inner: &Inner, dss: &Dss) -> Result<(), FollowEnd> {
     let applied = dss.applied().unwrap_or_default();
     if inner.members.needs_load(applied) {
         let (key, range_end) = layout.members();
-        let request = RangeRequest { key, range_end, revision: applied, ..RangeRequest::default() };
-        match etcd.range(&request).await {
-            Ok(members) => inner.members.load(layout, applied, &members.kvs),
+        let members = RangeRequest { key, range_end, revision: applied, ..RangeRequest::default() };
+        // `head` as of `applied` names the newest commit with content: member keys alone never bump it.
+        let head = RangeRequest { key: layout.head(), revision: applied, ..RangeRequest::default() };
+        let loaded = match etcd.range(&members).await {
+            Ok(members) => etcd.range(&head).await.map(|head| (members, head)),
+            Err(e) => Err(e),
+        };
+        match loaded {
+            Ok((members, head)) => {
+                let content = head.kvs.first().map_or(0, |kv| kv.mod_revision);
+                inner.members.load(layout, applied, content, &members.kvs);
+            }
             Err(e) if grpc::compacted(&e) => return Err(FollowEnd::Compacted),
             Err(e) => return Err(e.into()),
         }

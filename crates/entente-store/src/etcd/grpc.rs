@@ -405,6 +405,20 @@ impl Event {
     pub(crate) fn deleted(key: &[u8], at: Revision) -> Event {
         Event { kind: DELETE, kv: KeyValue { key: key.to_vec(), mod_revision: at, ..KeyValue::default() } }
     }
+
+    /// The creation of `key` with `value` at `at`, as a watch delivers it.
+    #[cfg(test)]
+    pub(crate) fn put(key: &[u8], at: Revision, value: &[u8]) -> Event {
+        let kv = KeyValue {
+            key: key.to_vec(),
+            create_revision: at,
+            mod_revision: at,
+            version: 1,
+            value: value.to_vec(),
+        };
+        // `mvccpb.Event.EventType.PUT`.
+        Event { kind: 0, kv }
+    }
 }
 
 /// The members' client URLs; requests go to the last one that answered, and move on when it cannot be

@@ -220,8 +220,10 @@ impl Membership {
         !view.following || view.received != shown
     }
 
-    /// The member keys as of revision `at`, where the feed starts.
-    pub(super) fn load(&self, layout: &Layout, at: Revision, kvs: &[KeyValue]) {
+    /// The member keys as of revision `at`, where the feed starts, and the newest revision with content up to `at`.
+    /// That, not `at`, is what this feed received with content: `at` may hold only a member key, which no member
+    /// ever publishes, so waiting for the members to publish it would hold every commit back until the next write.
+    pub(super) fn load(&self, layout: &Layout, at: Revision, content: Revision, kvs: &[KeyValue]) {
         let members: HashMap<Vec<u8>, Member> = kvs
             .iter()
             .filter(|kv| layout.is_member(&kv.key))
@@ -241,7 +243,7 @@ impl Membership {
             *view = View {
                 following: true,
                 received: at,
-                content: view.content.max(at),
+                content: view.content.max(content),
                 members,
                 lingering,
                 unseen_until,
@@ -628,7 +630,7 @@ mod tests {
         let members = Membership::new(Some(LocalReads::default()));
         // A start at 12: a member's key deleted just before may hide a member that still reads locally.
         let started = Instant::now();
-        members.load(&layout, 12, &[]);
+        members.load(&layout, 12, 12, &[]);
         assert!(!members.shown(10), "a deletion before 12 may be a moment old");
         let until = members.next_sweep().expect("the deletions unseen are waited for");
         assert!(until >= started + Duration::from_millis(3130));
@@ -636,14 +638,32 @@ mod tests {
         assert!(members.shown(10));
 
         // Watching again from what it received skips nothing; reloading past it does.
-        members.load(&layout, 12, &[]);
+        members.load(&layout, 12, 12, &[]);
         assert!(members.shown(10), "nothing unseen");
-        members.load(&layout, 20, &[]);
+        members.load(&layout, 20, 20, &[]);
         assert!(!members.shown(10), "deletions from 13 to 20 unseen");
 
         let quorum_reads = Membership::new(None);
-        quorum_reads.load(&layout, 12, &[]);
+        quorum_reads.load(&layout, 12, 12, &[]);
         assert!(quorum_reads.shown(10), "a pool without local reads has no member to wait out");
+    }
+
+    #[test]
+    fn a_feed_that_starts_at_a_member_key_waits_only_for_the_content_before_it() {
+        let layout = Layout::new("/t");
+        let members = Membership::new(None);
+        // `a` joined at 2 and published 1, the newest content it received; the feed starts at 2.
+        let a = KeyValue {
+            key: layout.member(0xa),
+            create_revision: 2,
+            value: b"1".to_vec(),
+            ..KeyValue::default()
+        };
+        members.load(&layout, 2, 1, &[a]);
+        let joined = Event::put(&layout.member(0xb), 3, b"1");
+        let content = members.received(&layout, 3, &[joined]);
+        assert_eq!(content, 1, "2 and 3 hold member keys only");
+        assert!(members.shown(content), "b's join is shown without waiting for a write");
     }
 
     #[test]
@@ -779,7 +799,7 @@ mod tests {
             writer.set_availability("uss1", &before.version, Availability::Down).await.expect("a write");
 
         // B joins while its replica is still behind, as right after a start whose feed has not caught up.
-        b.inner.members.load(&b.inner.layout, at, &[]);
+        b.inner.members.load(&b.inner.layout, at, at, &[]);
         let joining = Following::start(&b.inner);
         until("B joins", || b.reads_locally()).await;
         let read = tokio::time::timeout(Duration::from_secs(1), reader.get_availability("uss1")).await;

@@ -13,7 +13,7 @@ use entente_dss::Revision;
 use tokio::sync::watch;
 
 use super::Inner;
-use super::grpc::{Event, KeyValue, Op, RangeRequest, TxnRequest};
+use super::grpc::{Compare, Event, KeyValue, Op, RangeRequest, TxnRequest};
 use super::layout::Layout;
 
 /// How a pooled instance may answer reads from its replica.
@@ -52,10 +52,10 @@ impl LocalReads {
         ttl.mul_f64((1.0 - self.clock_drift).max(0.0)).saturating_sub(self.margin)
     }
 
-    /// How long after this host's feed received the deletion of a member key with lease TTL `ttl` that member
-    /// may still answer reads locally. It stops `ttl (1 - drift) - margin` by its own clock after it sent the
-    /// newest renewal that counted, which came before the deletion: at most `ttl` of real time, which this host's
-    /// clock may count as up to `ttl (1 + drift)`.
+    /// How long after this host's feed last received a put of a member key with lease TTL `ttl` that member may
+    /// still answer reads locally. It stops `ttl (1 - drift) - margin` by its own clock after it sent the newest
+    /// renewal that counted, and a renewal counts once a put sent after its answer committed: under
+    /// `ttl (1 + drift)` by this host's clock after the feed received that put, or any later one.
     fn lingering(&self, ttl: Duration) -> Duration {
         ttl.mul_f64(1.0 + self.clock_drift.max(0.0)) + self.margin
     }
@@ -68,6 +68,15 @@ struct Member {
     created: Revision,
     /// The newest revision it said its feed received.
     published: Revision,
+    /// When this feed received the newest put of its key (or loaded it): the member sent every renewal that counts
+    /// so far before then.
+    seen: Instant,
+}
+
+impl Member {
+    fn of(kv: &KeyValue, seen: Instant) -> Member {
+        Member { created: kv.create_revision, published: published(&kv.value), seen }
+    }
 }
 
 /// What this instance's feed received, and the members as of that revision.
@@ -167,7 +176,8 @@ impl Membership {
         self.mine.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// How long a deleted member key is still waited for. The pool's instances share `--pool-lease-secs`, so the
+    /// How long after the last put of a member key the feed received that member may still answer reads locally,
+    /// hence its key be waited for once deleted. The pool's instances share `--pool-lease-secs`, so the
     /// others' leases have this instance's TTL, rounded up to whole seconds as etcd grants it, or the longer
     /// TTL etcd gave this instance.
     fn lingering(&self) -> Duration {
@@ -224,16 +234,16 @@ impl Membership {
     /// That, not `at`, is what this feed received with content: `at` may hold only a member key, which no member
     /// ever publishes, so waiting for the members to publish it would hold every commit back until the next write.
     pub(super) fn load(&self, layout: &Layout, at: Revision, content: Revision, kvs: &[KeyValue]) {
+        // Loaded after every put up to `at` committed: as good as seen now.
+        let now = Instant::now();
         let members: HashMap<Vec<u8>, Member> = kvs
             .iter()
             .filter(|kv| layout.is_member(&kv.key))
-            .map(|kv| {
-                (kv.key.clone(), Member { created: kv.create_revision, published: published(&kv.value) })
-            })
+            .map(|kv| (kv.key.clone(), Member::of(kv, now)))
             .collect();
         // Deletions before `at` that this feed never received may be recent: with local reads on (every instance
         // of a pool runs with the same settings), they are waited for as if received now.
-        let unseen = self.config.as_ref().map(|_| Instant::now() + self.lingering());
+        let unseen = self.config.as_ref().map(|_| now + self.lingering());
         // What the feed received before stays received, and published: reads here keep waiting for it. Deleted
         // keys are still waited for, unless they existed again at `at` (the feed will deliver their deletion anew).
         self.view.send_modify(|view| {
@@ -253,7 +263,7 @@ impl Membership {
 
     /// One commit the feed received, as its events; answers the newest revision with content received so far.
     pub(super) fn received(&self, layout: &Layout, at: Revision, events: &[Event]) -> Revision {
-        let until = Instant::now() + self.lingering();
+        let (now, lingering) = (Instant::now(), self.lingering());
         let mine = self.mine();
         self.view.send_modify(|view| {
             let mut content = false;
@@ -265,11 +275,10 @@ impl Membership {
                     if let Some(member) = view.members.remove(&kv.key)
                         && !mine.contains(&kv.key)
                     {
-                        view.lingering.insert(kv.key.clone(), (member, until));
+                        view.lingering.insert(kv.key.clone(), (member, member.seen + lingering));
                     }
                 } else {
-                    let member = Member { created: kv.create_revision, published: published(&kv.value) };
-                    view.members.insert(kv.key.clone(), member);
+                    view.members.insert(kv.key.clone(), Member::of(kv, now));
                 }
             }
             view.received = at;
@@ -467,7 +476,7 @@ async fn keep(inner: &Arc<Inner>) -> Revision {
                 if behind.is_none() && received < answered.revision {
                     behind = Some((answered.revision, sent));
                 }
-                confirmed(inner, &key, answered.raft_term).await
+                confirmed(inner, &key, lease, answered.raft_term).await
             }
             Err(e) => Err(e),
         };
@@ -494,20 +503,31 @@ async fn keep(inner: &Arc<Inner>) -> Revision {
 /// for the previous put to commit before it could start would add up to two commits to a write's answer.
 const PUBLICATIONS_IN_FLIGHT: usize = 3;
 
-/// Whether a renewal answered in raft term `term` binds the pool: a linearizable read after its answer still finds
-/// the member key, in the same term. etcd 3.4 lets a leader cut off from its quorum answer renewals until it steps
-/// down, and those bind no later leader; the leader of a term that is still current renewed for real, and a later
-/// leader gives every lease its full TTL again. `Ok(false)` when the key is gone; an error when the term moved on
-/// meanwhile (the next renewal will tell).
-async fn confirmed(inner: &Inner, key: &[u8], term: u64) -> Result<bool, entente_dss::StoreError> {
-    let read =
-        inner.etcd.range_at_leader(&RangeRequest { key: key.to_vec(), ..RangeRequest::default() }).await?;
-    if read.header.as_ref().map(|h| h.raft_term) != Some(term) {
+/// Whether a renewal answered in raft term `term` counts: the member key, put again after its answer, is still
+/// there, in the same term. Every feed receives that put, so once the key is deleted, however early, they know
+/// how long this instance may still answer reads locally ([`LocalReads::lingering`]). etcd 3.4 lets a leader cut
+/// off from its quorum answer renewals until it steps down, and those bind no later leader, so its lease may run
+/// out early: the term check spares it leaving the members for that. `Ok(false)` when the key is gone; an error
+/// when the term moved on meanwhile (the next renewal will tell).
+async fn confirmed(
+    inner: &Inner,
+    key: &[u8],
+    lease: i64,
+    term: u64,
+) -> Result<bool, entente_dss::StoreError> {
+    let content = inner.members.view.borrow().content;
+    let txn = TxnRequest {
+        compare: vec![Compare::exists(key)],
+        success: vec![Op::put_leased(key, content.to_string().as_bytes(), lease)],
+        ..TxnRequest::default()
+    };
+    let put = inner.etcd.txn(&txn).await.map_err(|failure| failure.error)?;
+    if put.header.as_ref().map(|h| h.raft_term) != Some(term) {
         return Err(entente_dss::StoreError::Io(format!(
             "the renewal was answered in raft term {term}, not now"
         )));
     }
-    Ok(!read.kvs.is_empty())
+    Ok(put.succeeded)
 }
 
 /// Puts the newest revision with content the feed received into the member key, a few puts in flight at a time,
@@ -559,7 +579,9 @@ mod tests {
     fn view(received: Revision, members: &[(&str, Revision, Revision)]) -> View {
         let members = members
             .iter()
-            .map(|&(key, created, published)| (key.as_bytes().to_vec(), Member { created, published }))
+            .map(|&(key, created, published)| {
+                (key.as_bytes().to_vec(), Member { created, published, seen: Instant::now() })
+            })
             .collect();
         View { following: true, received, content: received, members, ..View::default() }
     }
@@ -600,17 +622,17 @@ mod tests {
         let (b, mine) = (layout.member(0xb), layout.member(0xa));
         let members = Membership::new(Some(LocalReads::default()));
         members.mine().insert(mine.clone());
-        let at_9 = Member { created: 5, published: 9 };
-        let known = HashMap::from([(b.clone(), at_9), (mine.clone(), at_9)]);
-        members.view.send_replace(View { members: known, ..view(12, &[]) });
+        members.view.send_replace(view(11, &[]));
+        // Both confirm a renewal by putting their keys again, saying they received 9.
+        let put = Instant::now();
+        members.received(&layout, 12, &[Event::put(&b, 5, 12, b"9"), Event::put(&mine, 6, 12, b"9")]);
 
         // etcd deletes b's key at 13, as a leader that was stopped does when it comes back: b renewed its lease
         // with the next leader a moment ago, so it still answers reads locally, without 10.
-        let deleted = Instant::now();
         members.received(&layout, 13, &[Event::deleted(&b, 13)]);
         assert!(!members.shown(10), "b may still answer reads locally: a read there would miss 10");
         let until = members.next_sweep().expect("b's key is waited for");
-        assert!(until >= deleted + Duration::from_millis(3130), "a lease of 3 s, 1 % of drift, 100 ms");
+        assert!(until >= put + Duration::from_millis(3130), "a lease of 3 s, 1 % of drift, 100 ms");
         members.sweep();
         assert!(!members.shown(10), "b's lease has not certainly run out by its clock");
 
@@ -622,6 +644,21 @@ mod tests {
         members.received(&layout, 14, &[Event::deleted(&mine, 14)]);
         assert_eq!(members.next_sweep(), None);
         assert!(members.shown(14));
+    }
+
+    #[test]
+    fn a_key_deleted_long_after_its_last_put_holds_nothing_back() {
+        // A member killed: etcd expires its lease a TTL after its last renewal, when it reads locally no more.
+        let layout = Layout::new("/t");
+        let c = layout.member(0xc);
+        let members = Membership::new(Some(LocalReads::default()));
+        let long_ago = Instant::now().checked_sub(Duration::from_millis(3500)).expect("a monotonic clock");
+        let killed = Member { created: 5, published: 9, seen: long_ago };
+        members.view.send_replace(View { members: HashMap::from([(c.clone(), killed)]), ..view(12, &[]) });
+        assert!(!members.shown(10));
+        members.received(&layout, 13, &[Event::deleted(&c, 13)]);
+        members.sweep();
+        assert!(members.shown(10), "c's lease certainly ran out by its clock before its key went");
     }
 
     #[test]
@@ -660,7 +697,7 @@ mod tests {
             ..KeyValue::default()
         };
         members.load(&layout, 2, 1, &[a]);
-        let joined = Event::put(&layout.member(0xb), 3, b"1");
+        let joined = Event::put(&layout.member(0xb), 3, 3, b"1");
         let content = members.received(&layout, 3, &[joined]);
         assert_eq!(content, 1, "2 and 3 hold member keys only");
         assert!(members.shown(content), "b's join is shown without waiting for a write");

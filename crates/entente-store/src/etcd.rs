@@ -297,9 +297,18 @@ async fn follow_once(inner: &Inner, dss: &Dss) -> Result<(), FollowEnd> {
     let applied = dss.applied().unwrap_or_default();
     if inner.members.needs_load(applied) {
         let (key, range_end) = layout.members();
-        let request = RangeRequest { key, range_end, revision: applied, ..RangeRequest::default() };
-        match etcd.range(&request).await {
-            Ok(members) => inner.members.load(layout, applied, &members.kvs),
+        let members = RangeRequest { key, range_end, revision: applied, ..RangeRequest::default() };
+        // `head` as of `applied` names the newest commit with content: member keys alone never bump it.
+        let head = RangeRequest { key: layout.head(), revision: applied, ..RangeRequest::default() };
+        let loaded = match etcd.range(&members).await {
+            Ok(members) => etcd.range(&head).await.map(|head| (members, head)),
+            Err(e) => Err(e),
+        };
+        match loaded {
+            Ok((members, head)) => {
+                let content = head.kvs.first().map_or(0, |kv| kv.mod_revision);
+                inner.members.load(layout, applied, content, &members.kvs);
+            }
             Err(e) if grpc::compacted(&e) => return Err(FollowEnd::Compacted),
             Err(e) => return Err(e.into()),
         }
@@ -308,7 +317,20 @@ async fn follow_once(inner: &Inner, dss: &Dss) -> Result<(), FollowEnd> {
     let mut watch = etcd.watch(&start, &end, from).await?;
     // Commits received but not yet shown to reads, with the newest content received as of each.
     let mut received: VecDeque<(Revision, Vec<Change>, Revision)> = VecDeque::new();
-    while let Some(result) = watch.next().await? {
+    loop {
+        // A deleted member key stops holding commits back after a while, without a message: wake up then.
+        let message = match inner.members.next_sweep() {
+            Some(until) => tokio::select! {
+                message = watch.next() => message?,
+                () = tokio::time::sleep_until(until.into()) => {
+                    inner.members.sweep();
+                    show(inner, dss, &mut received);
+                    continue;
+                }
+            },
+            None => watch.next().await?,
+        };
+        let Some(result) = message else { break };
         if result.compact_revision > 0 {
             return Err(FollowEnd::Compacted);
         }
@@ -322,15 +344,19 @@ async fn follow_once(inner: &Inner, dss: &Dss) -> Result<(), FollowEnd> {
             let changes = changes_of(layout, group)?;
             received.push_back((at, changes, inner.members.received(layout, at, group)));
         }
-        // A commit is shown once every member received it: a read that saw it then finishes before any read that
-        // could miss it starts (see `members`). Member keys arrive in this feed, so only a message can change that.
-        while let Some((at, changes, _)) =
-            received.pop_front_if(|(_, _, content)| inner.members.shown(*content))
-        {
-            dss.replicate(at, &changes);
-        }
+        show(inner, dss, &mut received);
     }
     Ok(())
+}
+
+/// Shows the commits received that every member received too, in order: a read that saw one then finishes before
+/// any read that could miss it starts (see `members`). Only a message of the feed, or a deleted member key that
+/// is no longer waited for, can change which.
+fn show(inner: &Inner, dss: &Dss, received: &mut VecDeque<(Revision, Vec<Change>, Revision)>) {
+    while let Some((at, changes, _)) = received.pop_front_if(|(_, _, content)| inner.members.shown(*content))
+    {
+        dss.replicate(at, &changes);
+    }
 }
 
 /// What one commit's events stand for (markers and `head` stand for none). Events come in the order of the

@@ -121,8 +121,9 @@ pub(crate) struct DeleteRangeRequest {
     key: Vec<u8>,
 }
 
-/// `Compare.CompareResult.EQUAL` and `LESS`, and `Compare.CompareTarget.MOD`.
+/// `Compare.CompareResult.EQUAL`, `GREATER` and `LESS`, and `Compare.CompareTarget.MOD`.
 const EQUAL: i32 = 0;
+const GREATER: i32 = 1;
 const LESS: i32 = 2;
 const MOD: i32 = 2;
 
@@ -153,6 +154,11 @@ impl Compare {
             key: key.to_vec(),
             against: Some(CompareTo::ModRevision(revision)),
         }
+    }
+
+    /// True while the key exists.
+    pub(crate) fn exists(key: &[u8]) -> Compare {
+        Compare { result: GREATER, target: MOD, key: key.to_vec(), against: Some(CompareTo::ModRevision(0)) }
     }
 
     /// True while the key was last changed exactly at `revision`.
@@ -398,6 +404,26 @@ pub(crate) struct Event {
 impl Event {
     pub(crate) fn is_delete(&self) -> bool {
         self.kind == DELETE
+    }
+
+    /// The deletion of `key` at `at`, as a watch delivers it.
+    #[cfg(test)]
+    pub(crate) fn deleted(key: &[u8], at: Revision) -> Event {
+        Event { kind: DELETE, kv: KeyValue { key: key.to_vec(), mod_revision: at, ..KeyValue::default() } }
+    }
+
+    /// A put of `key`, created at `created`, with `value` at `at`, as a watch delivers it.
+    #[cfg(test)]
+    pub(crate) fn put(key: &[u8], created: Revision, at: Revision, value: &[u8]) -> Event {
+        let kv = KeyValue {
+            key: key.to_vec(),
+            create_revision: created,
+            mod_revision: at,
+            version: 1,
+            value: value.to_vec(),
+        };
+        // `mvccpb.Event.EventType.PUT`.
+        Event { kind: 0, kv }
     }
 }
 

@@ -1,10 +1,11 @@
 //! Reads answered from the local replica, still linearizable: each following instance is a member of the pool,
 //! holding an etcd lease and a member key that says which revision its feed received; a commit is shown to reads,
 //! and a write acknowledged, only once every member that existed then received it or lost its key, and a member
-//! answers reads locally only while its lease is certainly alive by its own monotonic clock. The argument is in
-//! `docs/design/etcd-pool.md`.
+//! answers reads locally only while its lease is certainly alive by its own monotonic clock. A member key etcd
+//! deletes is still waited for until that member's lease has certainly run out by its clock: etcd may revoke a
+//! lease its member has just renewed. The argument is in `docs/design/etcd-pool.md`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,7 +13,7 @@ use entente_dss::Revision;
 use tokio::sync::watch;
 
 use super::Inner;
-use super::grpc::{Event, KeyValue, Op, RangeRequest, TxnRequest};
+use super::grpc::{Compare, Event, KeyValue, Op, RangeRequest, TxnRequest};
 use super::layout::Layout;
 
 /// How a pooled instance may answer reads from its replica.
@@ -50,6 +51,14 @@ impl LocalReads {
     fn certain(&self, ttl: Duration) -> Duration {
         ttl.mul_f64((1.0 - self.clock_drift).max(0.0)).saturating_sub(self.margin)
     }
+
+    /// How long after this host's feed last received a put of a member key with lease TTL `ttl` that member may
+    /// still answer reads locally. It stops `ttl (1 - drift) - margin` by its own clock after it sent the newest
+    /// renewal that counted, and a renewal counts once a put sent after its answer committed: under
+    /// `ttl (1 + drift)` by this host's clock after the feed received that put, or any later one.
+    fn lingering(&self, ttl: Duration) -> Duration {
+        ttl.mul_f64(1.0 + self.clock_drift.max(0.0)) + self.margin
+    }
 }
 
 /// A member as the feed last showed it.
@@ -59,6 +68,15 @@ struct Member {
     created: Revision,
     /// The newest revision it said its feed received.
     published: Revision,
+    /// When this feed received the newest put of its key (or loaded it): the member sent every renewal that counts
+    /// so far before then.
+    seen: Instant,
+}
+
+impl Member {
+    fn of(kv: &KeyValue, seen: Instant) -> Member {
+        Member { created: kv.create_revision, published: published(&kv.value), seen }
+    }
 }
 
 /// What this instance's feed received, and the members as of that revision.
@@ -71,19 +89,44 @@ pub(super) struct View {
     /// publications do not acknowledge each other without end.
     content: Revision,
     members: HashMap<Vec<u8>, Member>,
+    /// Member keys etcd deleted whose member may still answer reads locally, and until when. etcd revokes a
+    /// lease early when a leader that was stopped comes back and, before it learns it was replaced, revokes what
+    /// expired by its stale clock (etcd issues 12528, 15247): the member renewed its lease with the new leader and
+    /// reads locally until its next renewal tells it otherwise.
+    lingering: HashMap<Vec<u8>, (Member, Instant)>,
+    /// Until when deletions this feed never received may hide such a member: those before its first revision,
+    /// or skipped when it reloaded past what it had received.
+    unseen_until: Option<Instant>,
 }
 
 impl View {
     /// Whether a commit at `at` may be shown or acknowledged: this feed received it, and every member whose key
-    /// existed at `at` (created at or before it and, being still here, not deleted since) published `at` or
-    /// later. A key deleted since (its lease expired or was revoked) is not waited for, nor one created after
-    /// `at`, nor this instance's own (`own`), which received what this feed received.
-    fn covers(&self, at: Revision, own: Option<&[u8]>) -> bool {
+    /// existed at `at` (created at or before it) published `at` or later, or was deleted long enough ago that it
+    /// answers no read locally any more. A key created after `at` is not waited for, nor this instance's own
+    /// (`mine`), which received what this feed received.
+    fn covers(&self, at: Revision, mine: &HashSet<Vec<u8>>) -> bool {
+        let lingering = self.lingering.iter().map(|(key, (m, _))| (key, m));
         self.received >= at
+            && self.unseen_until.is_none()
             && self
                 .members
                 .iter()
-                .all(|(key, m)| m.created > at || m.published >= at || own == Some(key.as_slice()))
+                .chain(lingering)
+                .all(|(key, m)| m.created > at || m.published >= at || mine.contains(key))
+    }
+
+    /// Forgets the deleted keys whose member answers no read locally any more at `now`, and deletions unseen long
+    /// enough ago; answers whether anything went.
+    fn sweep(&mut self, now: Instant) -> bool {
+        let before = (self.lingering.len(), self.unseen_until);
+        self.lingering.retain(|_, (_, until)| *until > now);
+        self.unseen_until = self.unseen_until.filter(|until| *until > now);
+        (self.lingering.len(), self.unseen_until) != before
+    }
+
+    /// When the next deleted member key, or the deletions unseen, stop being waited for.
+    fn next_sweep(&self) -> Option<Instant> {
+        self.lingering.values().map(|&(_, until)| until).chain(self.unseen_until).min()
     }
 }
 
@@ -110,15 +153,48 @@ pub(super) struct Membership {
     config: Option<LocalReads>,
     view: watch::Sender<View>,
     joined: Mutex<Option<Joined>>,
+    /// Every member key this instance created: when one is deleted, nothing waits for it, since this instance's
+    /// feed is what it stood for.
+    mine: Mutex<HashSet<Vec<u8>>>,
 }
 
 impl Membership {
     pub(super) fn new(config: Option<LocalReads>) -> Membership {
-        Membership { config, view: watch::Sender::new(View::default()), joined: Mutex::default() }
+        Membership {
+            config,
+            view: watch::Sender::new(View::default()),
+            joined: Mutex::default(),
+            mine: Mutex::default(),
+        }
     }
 
     fn joined(&self) -> std::sync::MutexGuard<'_, Option<Joined>> {
         self.joined.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn mine(&self) -> std::sync::MutexGuard<'_, HashSet<Vec<u8>>> {
+        self.mine.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How long after the last put of a member key the feed received that member may still answer reads locally,
+    /// hence its key be waited for once deleted. The pool's instances share `--pool-lease-secs`, so the
+    /// others' leases have this instance's TTL, rounded up to whole seconds as etcd grants it, or the longer
+    /// TTL etcd gave this instance.
+    fn lingering(&self) -> Duration {
+        let config = self.config.clone().unwrap_or_default();
+        let asked = Duration::from_secs_f64(config.lease_ttl.as_secs_f64().ceil().max(1.0));
+        let granted = self.joined().as_ref().map_or(asked, |j| j.ttl.max(asked));
+        config.lingering(granted)
+    }
+
+    /// When the next deleted member key stops being waited for, if any is.
+    pub(super) fn next_sweep(&self) -> Option<Instant> {
+        self.view.borrow().next_sweep()
+    }
+
+    /// Stops waiting for the deleted member keys whose member answers no read locally any more.
+    pub(super) fn sweep(&self) {
+        self.view.send_if_modified(|view| view.sweep(Instant::now()));
     }
 
     /// The revision a read must have shown to answer from the replica, while this instance is a member whose
@@ -143,8 +219,9 @@ impl Membership {
         if !self.wait_for_members() {
             return true;
         }
-        let own = self.joined().as_ref().map(|j| j.key.clone());
-        self.view.borrow().covers(content, own.as_deref())
+        // `mine` before the view, as where the feed updates the view.
+        let mine = self.mine();
+        self.view.borrow().covers(content, &mine)
     }
 
     /// Whether the feed, about to watch from `shown + 1`, must first read the member keys as of `shown`.
@@ -153,23 +230,41 @@ impl Membership {
         !view.following || view.received != shown
     }
 
-    /// The member keys as of revision `at`, where the feed starts.
-    pub(super) fn load(&self, layout: &Layout, at: Revision, kvs: &[KeyValue]) {
-        let members = kvs
+    /// The member keys as of revision `at`, where the feed starts, and the newest revision with content up to `at`.
+    /// That, not `at`, is what this feed received with content: `at` may hold only a member key, which no member
+    /// ever publishes, so waiting for the members to publish it would hold every commit back until the next write.
+    pub(super) fn load(&self, layout: &Layout, at: Revision, content: Revision, kvs: &[KeyValue]) {
+        // Loaded after every put up to `at` committed: as good as seen now.
+        let now = Instant::now();
+        let members: HashMap<Vec<u8>, Member> = kvs
             .iter()
             .filter(|kv| layout.is_member(&kv.key))
-            .map(|kv| {
-                (kv.key.clone(), Member { created: kv.create_revision, published: published(&kv.value) })
-            })
+            .map(|kv| (kv.key.clone(), Member::of(kv, now)))
             .collect();
-        // What the feed received before stays received, and published: reads here keep waiting for it.
+        // Deletions before `at` that this feed never received may be recent: with local reads on (every instance
+        // of a pool runs with the same settings), they are waited for as if received now.
+        let unseen = self.config.as_ref().map(|_| now + self.lingering());
+        // What the feed received before stays received, and published: reads here keep waiting for it. Deleted
+        // keys are still waited for, unless they existed again at `at` (the feed will deliver their deletion anew).
         self.view.send_modify(|view| {
-            *view = View { following: true, received: at, content: view.content.max(at), members };
+            let mut lingering = std::mem::take(&mut view.lingering);
+            lingering.retain(|key, _| !members.contains_key(key));
+            let unseen_until = if !view.following || at > view.received { unseen } else { view.unseen_until };
+            *view = View {
+                following: true,
+                received: at,
+                content: view.content.max(content),
+                members,
+                lingering,
+                unseen_until,
+            };
         });
     }
 
     /// One commit the feed received, as its events; answers the newest revision with content received so far.
     pub(super) fn received(&self, layout: &Layout, at: Revision, events: &[Event]) -> Revision {
+        let (now, lingering) = (Instant::now(), self.lingering());
+        let mine = self.mine();
         self.view.send_modify(|view| {
             let mut content = false;
             for event in events {
@@ -177,10 +272,13 @@ impl Membership {
                 if !layout.is_member(&kv.key) {
                     content = true;
                 } else if event.is_delete() {
-                    view.members.remove(&kv.key);
+                    if let Some(member) = view.members.remove(&kv.key)
+                        && !mine.contains(&kv.key)
+                    {
+                        view.lingering.insert(kv.key.clone(), (member, member.seen + lingering));
+                    }
                 } else {
-                    let member = Member { created: kv.create_revision, published: published(&kv.value) };
-                    view.members.insert(kv.key.clone(), member);
+                    view.members.insert(kv.key.clone(), Member::of(kv, now));
                 }
             }
             view.received = at;
@@ -224,22 +322,50 @@ pub(super) async fn acknowledged(inner: &Inner, at: Revision) {
     if !inner.members.wait_for_members() {
         return;
     }
-    let own = inner.members.joined().as_ref().map(|j| j.key.clone());
+    let mine = inner.members.mine().clone();
     let mut view = inner.members.view.subscribe();
     if view.borrow().following {
-        let covered = view.wait_for(|v| !v.following || v.covers(at, own.as_deref())).await;
+        let covered = view.wait_for(|v| !v.following || v.covers(at, &mine)).await;
         if covered.is_ok_and(|v| v.following) {
             return;
         }
     }
-    // No feed: the member keys as etcd holds them now. One still here and created by `at` existed then.
+    // No feed: the member keys that existed at `at`, then as etcd holds them now. One still here must have
+    // published `at`; one gone since is waited for until its member answers no read locally any more, counted
+    // from when this poll first missed it, which is after its deletion.
     let (key, range_end) = inner.layout.members();
-    let request = RangeRequest { key, range_end, ..RangeRequest::default() };
+    let then = RangeRequest {
+        key: key.clone(),
+        range_end: range_end.clone(),
+        revision: at,
+        ..RangeRequest::default()
+    };
+    let existed: HashSet<Vec<u8>> = loop {
+        match inner.etcd.range(&then).await {
+            Ok(members) => break members.kvs.into_iter().map(|kv| kv.key).collect(),
+            // Compacted: which keys existed is lost, so whatever is gone by now is waited for as if just deleted.
+            Err(e) if super::grpc::compacted(&e) => {
+                tokio::time::sleep(inner.members.lingering()).await;
+                break HashSet::new();
+            }
+            Err(_) => tokio::time::sleep(POLL).await,
+        }
+    };
+    let now = RangeRequest { key, range_end, ..RangeRequest::default() };
+    let mut missed: HashMap<Vec<u8>, Instant> = HashMap::new();
     loop {
-        if let Ok(members) = inner.etcd.range(&request).await
+        if let Ok(members) = inner.etcd.range(&now).await
             && members.kvs.iter().all(|kv| kv.create_revision > at || published(&kv.value) >= at)
         {
-            return;
+            let here: HashSet<&[u8]> = members.kvs.iter().map(|kv| kv.key.as_slice()).collect();
+            let lingering = inner.members.lingering();
+            let gone = existed.iter().filter(|key| !here.contains(key.as_slice()));
+            if gone.fold(true, |done, key| {
+                let since = *missed.entry(key.clone()).or_insert_with(Instant::now);
+                done && since.elapsed() >= lingering
+            }) {
+                return;
+            }
         }
         tokio::time::sleep(POLL).await;
     }
@@ -294,6 +420,7 @@ async fn join(inner: &Arc<Inner>, config: &LocalReads) -> Result<(), entente_dss
     let sent = Instant::now();
     let (lease, ttl) = inner.etcd.grant(config.lease_ttl.as_secs_f64().ceil().max(1.0) as i64).await?;
     let key = inner.layout.member(lease);
+    inner.members.mine().insert(key.clone());
     let content = inner.members.view.borrow().content;
     let txn = TxnRequest {
         success: vec![Op::put_leased(&key, content.to_string().as_bytes(), lease)],
@@ -349,7 +476,7 @@ async fn keep(inner: &Arc<Inner>) -> Revision {
                 if behind.is_none() && received < answered.revision {
                     behind = Some((answered.revision, sent));
                 }
-                confirmed(inner, &key, answered.raft_term).await
+                confirmed(inner, &key, lease, answered.raft_term).await
             }
             Err(e) => Err(e),
         };
@@ -376,20 +503,31 @@ async fn keep(inner: &Arc<Inner>) -> Revision {
 /// for the previous put to commit before it could start would add up to two commits to a write's answer.
 const PUBLICATIONS_IN_FLIGHT: usize = 3;
 
-/// Whether a renewal answered in raft term `term` binds the pool: a linearizable read after its answer still finds
-/// the member key, in the same term. etcd 3.4 lets a leader cut off from its quorum answer renewals until it steps
-/// down, and those bind no later leader; the leader of a term that is still current renewed for real, and a later
-/// leader gives every lease its full TTL again. `Ok(false)` when the key is gone; an error when the term moved on
-/// meanwhile (the next renewal will tell).
-async fn confirmed(inner: &Inner, key: &[u8], term: u64) -> Result<bool, entente_dss::StoreError> {
-    let read =
-        inner.etcd.range_at_leader(&RangeRequest { key: key.to_vec(), ..RangeRequest::default() }).await?;
-    if read.header.as_ref().map(|h| h.raft_term) != Some(term) {
+/// Whether a renewal answered in raft term `term` counts: the member key, put again after its answer, is still
+/// there, in the same term. Every feed receives that put, so once the key is deleted, however early, they know
+/// how long this instance may still answer reads locally ([`LocalReads::lingering`]). etcd 3.4 lets a leader cut
+/// off from its quorum answer renewals until it steps down, and those bind no later leader, so its lease may run
+/// out early: the term check spares it leaving the members for that. `Ok(false)` when the key is gone; an error
+/// when the term moved on meanwhile (the next renewal will tell).
+async fn confirmed(
+    inner: &Inner,
+    key: &[u8],
+    lease: i64,
+    term: u64,
+) -> Result<bool, entente_dss::StoreError> {
+    let content = inner.members.view.borrow().content;
+    let txn = TxnRequest {
+        compare: vec![Compare::exists(key)],
+        success: vec![Op::put_leased(key, content.to_string().as_bytes(), lease)],
+        ..TxnRequest::default()
+    };
+    let put = inner.etcd.txn(&txn).await.map_err(|failure| failure.error)?;
+    if put.header.as_ref().map(|h| h.raft_term) != Some(term) {
         return Err(entente_dss::StoreError::Io(format!(
             "the renewal was answered in raft term {term}, not now"
         )));
     }
-    Ok(!read.kvs.is_empty())
+    Ok(put.succeeded)
 }
 
 /// Puts the newest revision with content the feed received into the member key, a few puts in flight at a time,
@@ -441,21 +579,27 @@ mod tests {
     fn view(received: Revision, members: &[(&str, Revision, Revision)]) -> View {
         let members = members
             .iter()
-            .map(|&(key, created, published)| (key.as_bytes().to_vec(), Member { created, published }))
+            .map(|&(key, created, published)| {
+                (key.as_bytes().to_vec(), Member { created, published, seen: Instant::now() })
+            })
             .collect();
-        View { following: true, received, content: received, members }
+        View { following: true, received, content: received, members, ..View::default() }
+    }
+
+    fn mine(keys: &[&str]) -> HashSet<Vec<u8>> {
+        keys.iter().map(|key| key.as_bytes().to_vec()).collect()
     }
 
     #[test]
     fn a_write_waits_for_every_member_whose_key_existed_when_it_committed() {
         // `b` existed at 10 and has published only 9; `c` joined after the write.
         let members = view(12, &[("a", 3, 12), ("b", 5, 9), ("c", 11, 11)]);
-        assert!(!members.covers(10, None), "b has not received 10");
-        assert!(members.covers(10, Some(b"b")), "this instance received what its feed received");
-        assert!(members.covers(9, None), "everyone received 9");
+        assert!(!members.covers(10, &mine(&[])), "b has not received 10");
+        assert!(members.covers(10, &mine(&["b"])), "this instance received what its feed received");
+        assert!(members.covers(9, &mine(&[])), "everyone received 9");
         let without_b = view(12, &[("a", 3, 12), ("c", 11, 11)]);
-        assert!(without_b.covers(10, None), "b's key is gone: its lease expired");
-        assert!(!without_b.covers(13, None), "this feed has not received 13");
+        assert!(without_b.covers(10, &mine(&[])), "b's key is gone: its lease expired");
+        assert!(!without_b.covers(13, &mine(&[])), "this feed has not received 13");
     }
 
     #[test]
@@ -470,6 +614,93 @@ mod tests {
         let broken = Membership::new(Some(LocalReads { wait_for_members: false, ..LocalReads::default() }));
         broken.view.send_replace(view(12, &[("b", 5, 9)]));
         assert!(broken.shown(10), "the deliberately broken instance shows what it received");
+    }
+
+    #[test]
+    fn a_deleted_member_key_is_waited_for_until_its_member_reads_locally_no_more() {
+        let layout = Layout::new("/t");
+        let (b, mine) = (layout.member(0xb), layout.member(0xa));
+        let members = Membership::new(Some(LocalReads::default()));
+        members.mine().insert(mine.clone());
+        members.view.send_replace(view(11, &[]));
+        // Both confirm a renewal by putting their keys again, saying they received 9.
+        let put = Instant::now();
+        members.received(&layout, 12, &[Event::put(&b, 5, 12, b"9"), Event::put(&mine, 6, 12, b"9")]);
+
+        // etcd deletes b's key at 13, as a leader that was stopped does when it comes back: b renewed its lease
+        // with the next leader a moment ago, so it still answers reads locally, without 10.
+        members.received(&layout, 13, &[Event::deleted(&b, 13)]);
+        assert!(!members.shown(10), "b may still answer reads locally: a read there would miss 10");
+        let until = members.next_sweep().expect("b's key is waited for");
+        assert!(until >= put + Duration::from_millis(3130), "a lease of 3 s, 1 % of drift, 100 ms");
+        members.sweep();
+        assert!(!members.shown(10), "b's lease has not certainly run out by its clock");
+
+        members.view.send_modify(|view| assert!(view.sweep(until)));
+        assert!(members.shown(10), "b reads locally no more");
+        assert_eq!(members.next_sweep(), None);
+
+        // This instance's own key, once deleted, holds nothing back: its feed is what it stood for.
+        members.received(&layout, 14, &[Event::deleted(&mine, 14)]);
+        assert_eq!(members.next_sweep(), None);
+        assert!(members.shown(14));
+    }
+
+    #[test]
+    fn a_key_deleted_long_after_its_last_put_holds_nothing_back() {
+        // A member killed: etcd expires its lease a TTL after its last renewal, when it reads locally no more.
+        let layout = Layout::new("/t");
+        let c = layout.member(0xc);
+        let members = Membership::new(Some(LocalReads::default()));
+        let long_ago = Instant::now().checked_sub(Duration::from_millis(3500)).expect("a monotonic clock");
+        let killed = Member { created: 5, published: 9, seen: long_ago };
+        members.view.send_replace(View { members: HashMap::from([(c.clone(), killed)]), ..view(12, &[]) });
+        assert!(!members.shown(10));
+        members.received(&layout, 13, &[Event::deleted(&c, 13)]);
+        members.sweep();
+        assert!(members.shown(10), "c's lease certainly ran out by its clock before its key went");
+    }
+
+    #[test]
+    fn a_feed_waits_out_the_deletions_it_never_received() {
+        let layout = Layout::new("/t");
+        let members = Membership::new(Some(LocalReads::default()));
+        // A start at 12: a member's key deleted just before may hide a member that still reads locally.
+        let started = Instant::now();
+        members.load(&layout, 12, 12, &[]);
+        assert!(!members.shown(10), "a deletion before 12 may be a moment old");
+        let until = members.next_sweep().expect("the deletions unseen are waited for");
+        assert!(until >= started + Duration::from_millis(3130));
+        members.view.send_modify(|view| assert!(view.sweep(until)));
+        assert!(members.shown(10));
+
+        // Watching again from what it received skips nothing; reloading past it does.
+        members.load(&layout, 12, 12, &[]);
+        assert!(members.shown(10), "nothing unseen");
+        members.load(&layout, 20, 20, &[]);
+        assert!(!members.shown(10), "deletions from 13 to 20 unseen");
+
+        let quorum_reads = Membership::new(None);
+        quorum_reads.load(&layout, 12, 12, &[]);
+        assert!(quorum_reads.shown(10), "a pool without local reads has no member to wait out");
+    }
+
+    #[test]
+    fn a_feed_that_starts_at_a_member_key_waits_only_for_the_content_before_it() {
+        let layout = Layout::new("/t");
+        let members = Membership::new(None);
+        // `a` joined at 2 and published 1, the newest content it received; the feed starts at 2.
+        let a = KeyValue {
+            key: layout.member(0xa),
+            create_revision: 2,
+            value: b"1".to_vec(),
+            ..KeyValue::default()
+        };
+        members.load(&layout, 2, 1, &[a]);
+        let joined = Event::put(&layout.member(0xb), 3, 3, b"1");
+        let content = members.received(&layout, 3, &[joined]);
+        assert_eq!(content, 1, "2 and 3 hold member keys only");
+        assert!(members.shown(content), "b's join is shown without waiting for a write");
     }
 
     #[test]
@@ -553,6 +784,43 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_waits_out_a_member_whose_lease_etcd_revoked_while_it_still_reads_locally() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let cluster = LocalEtcd::start(dir.path(), 1).expect("a local cluster");
+        let proxy = lossy::Proxy::start(&cluster.endpoints()[0]).await.expect("a proxy");
+        let prefix = format!("/t/{}", EntityId::random());
+        let (a, writer) = instance(cluster.endpoints(), &prefix).await;
+        let (b, reader) = instance(vec![proxy.url()], &prefix).await;
+        until("both answer reads locally", || a.reads_locally() && b.reads_locally()).await;
+        let before = reader.get_availability("uss1").await.expect("a read");
+
+        // B's feed stalls, and etcd revokes B's lease although B renewed it, as a leader that was stopped does when
+        // it comes back: B still counts its lease as alive and answers reads from its replica.
+        proxy.set(lossy::Mode::Silent);
+        let lease = b.inner.members.joined().as_ref().map(|j| j.lease).expect("B is a member");
+        a.inner.etcd.revoke(lease).await.expect("a revocation");
+        let written =
+            writer.set_availability("uss1", &before.version, Availability::Down).await.expect("a write");
+        assert!(!b.reads_locally(), "acknowledged while B may still answer reads from its replica");
+        let read = tokio::time::timeout(Duration::from_secs(1), reader.get_availability("uss1")).await;
+        assert!(
+            !matches!(&read, Ok(Ok(r)) if r.version == before.version),
+            "B answered from its replica, which misses an acknowledged write: {read:?}"
+        );
+
+        proxy.cut();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let after = loop {
+            match reader.get_availability("uss1").await {
+                Ok(after) => break after,
+                Err(e) => assert!(Instant::now() < deadline, "no read once B is back: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(after.version, written.version);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_member_that_joins_behind_answers_reads_only_once_it_caught_up() {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let cluster = LocalEtcd::start(dir.path(), 1).expect("a local cluster");
@@ -568,7 +836,7 @@ mod tests {
             writer.set_availability("uss1", &before.version, Availability::Down).await.expect("a write");
 
         // B joins while its replica is still behind, as right after a start whose feed has not caught up.
-        b.inner.members.load(&b.inner.layout, at, &[]);
+        b.inner.members.load(&b.inner.layout, at, at, &[]);
         let joining = Following::start(&b.inner);
         until("B joins", || b.reads_locally()).await;
         let read = tokio::time::timeout(Duration::from_secs(1), reader.get_availability("uss1")).await;

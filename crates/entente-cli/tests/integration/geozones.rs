@@ -75,15 +75,16 @@ fn w84_band(summary: &str, zone: &str) -> (f64, f64, bool) {
 
 #[test]
 fn check_takes_agl_limits_over_the_terrain_given() -> anyhow::Result<()> {
-    // LSGL is 0 to 150 m above ground in a circle of 2 km around the aerodrome, where the fixture's ground lies
-    // between about 920 and 1 170 m (a 2 000 m peak stands 10 km to the north-east) and the geoid about 50 m
-    // above the ellipsoid.
+    // LSGL is 0 to 150 m above ground in a circle of 2 km around the aerodrome, which lies inside one cell of the
+    // fixture's coarse grid (posts a quarter of a degree apart), between posts of 848 m (south-west) and the
+    // 2 000 m peak (north-east); the ground under a boundary is bounded by its cells' posts, so the band runs from
+    // 848 m to 2 150 m above mean sea level, the geoid about 50 m above the ellipsoid.
     let (ok, stdout, stderr) =
         check_over("lausanne-ed269.json", &["--terrain".as_ref(), terrain().as_os_str()])?;
     assert!(ok, "{stderr}");
     let (lo, hi, unknown) = w84_band(&stdout, "LSGL");
     assert!(!unknown, "{stdout}");
-    assert!((900.0..1000.0).contains(&lo) && (1150.0..1300.0).contains(&hi), "{lo}..{hi}: {stdout}");
+    assert!((890.0..905.0).contains(&lo) && (2190.0..2210.0).contains(&hi), "{lo}..{hi}: {stdout}");
     let (lo, hi, unknown) = w84_band(&check("lausanne-ed269.json")?.1, "LSGL");
     assert!(unknown && lo < -300.0 && hi > 8800.0, "{lo}..{hi}");
 

@@ -7,7 +7,8 @@
 // plans through the page: it reads a plan from stdin ({"operator", "vertices": [[lng, lat], ...]}), picks
 // the operator, clicks the vertices on the map and submits ("conflict": the answer as the page shows it),
 // previews the first alternative ("preview"), accepts it ("accepted", once the flight is drawn live) and
-// activates it from its details panel ("activated"). Last it shows Remote ID ("rid", "rid-clusters",
+// activates it from its details panel ("activated"), then plans the square again through the limits form
+// ("limits-refused", "limits", "best-effort", as said there). Last it shows Remote ID ("rid", "rid-clusters",
 // "rid-zoomed-out"), as said there.
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
@@ -249,6 +250,69 @@ try {
     }))),
     errors,
   });
+
+  // The limits form: the same square drawn again, first with nonsense (a ceiling below the floor, a negative
+  // deviation), which the page refuses before sending ("limits-refused"); then with a ceiling at the plan's top
+  // and a largest delay, which the USS must keep in every alternative it offers ("limits"); then with "plan the
+  // best you can", which plans one of them and says what changed ("best-effort").
+  if (await page.locator("#planner").isHidden()) await page.click("#plan");
+  const redraw = async () => {
+    for (const vertex of plan.vertices) {
+      const [x, y] = await screenOf(page, vertex);
+      await page.mouse.click(x, y);
+    }
+  };
+  // Times as the page sets them when the planner opens (5 to 35 minutes from now, UTC), so the start is still ahead.
+  const utc = (minutes) => new Date(Date.now() + minutes * 60000).toISOString().slice(0, 16);
+  await page.fill("#time-start", utc(5));
+  await page.fill("#time-end", utc(35));
+  await redraw();
+  await page.click("#limits summary");
+  const refused = [];
+  for (const [floor, ceiling, lateral] of [["200", "100", ""], ["", "120", "-5"]]) {
+    await page.fill("#limit-floor", floor);
+    await page.fill("#limit-ceiling", ceiling);
+    await page.fill("#limit-lateral", lateral);
+    const posted = [];
+    const watch = (r) => { if (r.method() === "POST" && r.url().includes("/flights")) posted.push(r.url()); };
+    page.on("request", watch);
+    await page.click("#submit");
+    await page.waitForTimeout(300);
+    page.off("request", watch);
+    refused.push({ floor, ceiling, lateral, state: await page.$eval("#plan-result", (r) => r.dataset.state), message: await page.textContent("#plan-message"), posted });
+  }
+  report("limits-refused", { refused, errors });
+  await page.fill("#limit-lateral", "");
+  await page.fill("#limit-delay", "120");
+  await page.click("#submit");
+  await page.waitForSelector('#plan-result:not([data-state="submitting"])', { timeout: 60000 });
+  await page.screenshot({ path: `${screenshots}/limits.png` });
+  report("limits", {
+    ...(await result()),
+    ceiling: Number(await page.inputValue("#limit-ceiling")),
+    latestEnd: await page.textContent("#limit-delay-end"),
+    planStart: await page.inputValue("#time-start"),
+    planEnd: await page.inputValue("#time-end"),
+    // What the page lists, from the data attributes it sets on each alternative.
+    alternatives: await page.$$eval("#alternatives li", (items) => items.map((li) => ({
+      index: li.dataset.index, altitudeShift: Number(li.dataset.altitudeShift), altitudeUpper: li.dataset.altitudeUpper === undefined ? null : Number(li.dataset.altitudeUpper),
+      cost: Number(li.dataset.cost), text: li.textContent,
+    }))),
+    ends: await page.evaluate(() => entente.planner.alternatives.map((a) => a.request.volumes.map((v) => v.time_end.value))),
+    errors,
+  });
+  await page.check("#best-effort");
+  await page.click("#submit");
+  await page.waitForSelector('#plan-result:not([data-state="submitting"]):not([data-state="conflict"])', { timeout: 60000 });
+  const bestEffort = await result();
+  await page.locator("#plan-instead").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${screenshots}/best-effort.png` });
+  report("best-effort", {
+    ...bestEffort,
+    instead: await page.$eval("#plan-instead", (p) => ({ hidden: p.classList.contains("hidden"), text: p.textContent, ...p.dataset })),
+    errors,
+  });
+  await page.uncheck("#best-effort");
 
   // Remote ID: the test started a replay and names what to look at ({"operator", "centre": [lng, lat],
   // "across_m", "aircraft": [ids]}). The page, acting as that operator, is centred there with that diagonal

@@ -675,6 +675,101 @@ fn headless_chromium_renders_the_seeded_airspace_and_follows_it_live() -> anyhow
         "the panel shows the flight and its actions: {listed}"
     );
 
+    // The limits form refuses nonsense in the page, sending nothing.
+    let refused = step(&mut lines, "limits-refused")?;
+    for (case, rule) in [(0, "ceiling must not be below the floor"), (1, "must not be negative")] {
+        let shown = &refused["refused"][case];
+        ensure!(
+            shown["state"] == "error"
+                && shown["message"].as_str().is_some_and(|m| m.contains(rule))
+                && shown["posted"] == json!([]),
+            "the page did not refuse it before sending ({rule}): {shown}"
+        );
+    }
+    // The same square asked again with a ceiling at the plan's top (120 m) and a largest delay of 2 hours:
+    // refused, and no alternative offered climbs above the ceiling or ends later than allowed, whereas without
+    // limits one flew higher (the tilted step above).
+    let limited = step(&mut lines, "limits")?;
+    ensure!(
+        limited["state"] == "conflict",
+        "the plan within limits was not refused as a conflict: {limited}"
+    );
+    let listed = limited["alternatives"].as_array().context("the alternatives listed")?;
+    ensure!(!listed.is_empty(), "no alternative within the limits: {limited}");
+    let ceiling = limited["ceiling"].as_f64().context("the ceiling")?;
+    ensure!(ceiling == 120.0, "the ceiling set: {limited}");
+    for alternative in listed {
+        ensure!(
+            alternative["altitudeShift"].as_f64().is_some_and(|m| m <= 0.0)
+                && alternative["altitudeUpper"].as_f64().is_some_and(|m| m <= ceiling),
+            "an alternative climbs above the {ceiling} m ceiling: {alternative}"
+        );
+        ensure!(
+            alternative["text"].as_str().is_some_and(|t| t.contains("(cost ")),
+            "the alternative's cost is not shown: {alternative}"
+        );
+    }
+    let plan_end = chrono::NaiveDateTime::parse_from_str(
+        limited["planEnd"].as_str().context("the plan's end")?,
+        "%Y-%m-%dT%H:%M",
+    )?
+    .and_utc();
+    let latest = plan_end + chrono::Duration::minutes(120);
+    for end in
+        limited["ends"].as_array().into_iter().flatten().flat_map(|v| v.as_array().into_iter().flatten())
+    {
+        let end = chrono::DateTime::parse_from_rfc3339(end.as_str().context("an end")?)?;
+        ensure!(end <= latest, "an alternative ends at {end}, after the latest end {latest}: {limited}");
+    }
+    // The latest end the delay allows is shown as every time on the map: UTC, the local time beside it.
+    let shown_end = limited["latestEnd"].as_str().unwrap_or_default();
+    ensure!(
+        shown_end.contains(&latest.format("%Y-%m-%d %H:%M:00 UTC").to_string())
+            && shown_end.contains("local"),
+        "the latest end shown: {shown_end:?}, expected {latest}"
+    );
+    // "Plan the best you can": the USS plans the cheapest alternative within the limits and the page says what
+    // changed.
+    let best = step(&mut lines, "best-effort")?;
+    ensure!(best["state"] == "accepted", "the best-effort plan was not planned: {best}");
+    let instead = &best["instead"];
+    ensure!(
+        instead["hidden"] == json!(false)
+            && instead["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("Planned instead") && t.contains("(cost ")),
+        "the page does not say what changed: {best}"
+    );
+    let shift = |key: &str| instead[key].as_str().and_then(|s| s.parse::<f64>().ok());
+    let time_shift = shift("timeShift").context("the note's time shift")?;
+    ensure!(
+        time_shift != 0.0 || shift("altitudeShift") != Some(0.0) || shift("lateral") != Some(0.0),
+        "the note says nothing changed: {best}"
+    );
+    // The USS planned what the note says: the flight starts the note's shift after the plan's start.
+    let best_flight = best["flight"].as_str().context("the best-effort flight's id")?;
+    let status = server.operator_get(&issuer, "south-uss", &format!("flights/{best_flight}"))?;
+    let plan_start = chrono::NaiveDateTime::parse_from_str(
+        limited["planStart"].as_str().context("the plan's start")?,
+        "%Y-%m-%dT%H:%M",
+    )?
+    .and_utc();
+    let started = chrono::DateTime::parse_from_rfc3339(
+        status["volumes"][0]["time_start"]["value"].as_str().context("the flight's start")?,
+    )?;
+    ensure!(
+        started == plan_start + chrono::Duration::seconds(time_shift as i64),
+        "the flight starts at {started}, not {time_shift} s after {plan_start}: {status}"
+    );
+    ensure!(
+        status["volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|v| v["volume"]["altitude_upper"]["value"].as_f64().is_some_and(|m| m <= ceiling)),
+        "the best-effort flight climbs above the ceiling: {status}"
+    );
+
     // Remote ID: south-uss replays two aircraft closing head-on at 5 m/s each, 600 m apart and 20 m aside, so
     // separation (50 m) is lost after about 55 s, 4.5 km north of the pair --seed replays (so a 4 km view holds
     // only these two). The page, acting as north-uss, must draw both where they are (north-uss's display
@@ -833,6 +928,8 @@ fn headless_chromium_renders_the_seeded_airspace_and_follows_it_live() -> anyhow
         "3d.png",
         "alert-pair.png",
         "profile.png",
+        "limits.png",
+        "best-effort.png",
     ] {
         let size =
             std::fs::metadata(screenshots.join(png)).with_context(|| format!("no screenshot {png}"))?.len();

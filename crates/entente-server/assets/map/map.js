@@ -775,6 +775,7 @@ function openPlanner() {
   }
   showLocal($("time-start"));
   showLocal($("time-end"));
+  showLatestEnd();
   drawDraft();
 }
 
@@ -816,21 +817,66 @@ function draftRequest() {
   const priority = Number($("priority").value || 0);
   if (!Number.isInteger(priority) || Math.abs(priority) > 2 ** 31 - 1) throw new Error("The priority must be a whole number.");
   const altitude = (value) => ({ value, reference: "W84", units: "M" });
-  const time = (date) => ({ value: date.toISOString(), format: "RFC3339" });
+  const limits = draftLimits(end);
   return {
     volumes: [{
       volume: { ...wireOutline(outline), altitude_lower: altitude(lower), altitude_upper: altitude(upper) },
-      time_start: time(start),
-      time_end: time(end),
+      time_start: wireTime(start),
+      time_end: wireTime(end),
     }],
     priority,
+    ...(Object.keys(limits).length ? { limits } : {}),
+    ...($("best-effort").checked ? { best_effort: true } : {}),
   };
+}
+
+const wireTime = (date) => ({ value: date.toISOString(), format: "RFC3339" });
+
+// A number the limits form holds, or null when its field is empty; throws with what to fix.
+function limitField(id, what) {
+  const text = $(id).value.trim();
+  if (text === "") {
+    // A number input reads as empty while it holds what is not a number.
+    if ($(id).validity.badInput) throw new Error(`${what} must be a number.`);
+    return null;
+  }
+  const value = Number(text);
+  if (!Number.isFinite(value)) throw new Error(`${what} must be a number.`);
+  if (value < 0) throw new Error(`${what} must not be negative.`);
+  return value;
+}
+
+// The limits form as the operator API's PlanLimits: only what the operator filled in, so every bound left empty
+// stays the USS's own. The largest delay counts from the plan's `end` (UTC, as the form's times).
+function draftLimits(end) {
+  const floor = limitField("limit-floor", "The altitude floor");
+  const ceiling = limitField("limit-ceiling", "The altitude ceiling");
+  const delay = limitField("limit-delay", "The largest delay");
+  const lateral = limitField("limit-lateral", "The largest sideways deviation");
+  if (floor !== null && ceiling !== null && ceiling < floor) throw new Error("The altitude ceiling must not be below the floor.");
+  const limits = {};
+  if (floor !== null) limits.altitude_floor_m = floor;
+  if (ceiling !== null) limits.altitude_ceiling_m = ceiling;
+  if (delay !== null) limits.latest_end = wireTime(new Date(end.getTime() + delay * 60000));
+  if (lateral !== null) limits.max_lateral_m = lateral;
+  if ($("limit-shape").checked) limits.shape_may_change = true;
+  return limits;
+}
+
+// Beside the largest delay: the latest end it allows, in UTC with the local time, as every time the map shows.
+function showLatestEnd() {
+  const end = fromUtcInput($("time-end").value);
+  const delay = Number($("limit-delay").value);
+  const shown = $("limit-delay-end");
+  shown.textContent = $("limit-delay").value === "" || !(delay >= 0) || Number.isNaN(end.getTime())
+    ? "" : `ends by ${timeText(end.getTime() + delay * 60000)}`;
 }
 
 function showResult(resultState, message) {
   $("plan-result").dataset.state = resultState;
   $("plan-message").textContent = message;
   $("plan-message").dataset.state = resultState;
+  showPlannedInstead(null);
   if (resultState !== "conflict") {
     planner.blocking = new Set();
     planner.alternatives = [];
@@ -872,6 +918,7 @@ async function submitFlight(request) {
     const { status, answer } = await post(operatorPath(name, ""), request);
     if (status === 201) {
       showResult("accepted", `Accepted: flight ${name} ${answer.id.slice(0, 8)} (${answer.state}).`);
+      showPlannedInstead(answer.planned_instead);
       $("plan-result").dataset.flight = answer.id;
       clearShape();
       select(answer.id);
@@ -886,14 +933,43 @@ async function submitFlight(request) {
   }
 }
 
-function shiftText(alternative) {
+// How an alternative differs from the plan, and what it costs (the USS ranks alternatives by cost).
+function changeText(alternative) {
   const parts = [];
   const minutes = Math.round(alternative.time_shift_seconds / 60);
   if (minutes) parts.push(`${Math.abs(minutes)} min ${minutes > 0 ? "later" : "earlier"}`);
   const metres = Math.round(alternative.altitude_shift_m);
   if (metres) parts.push(`${Math.abs(metres)} m ${metres > 0 ? "higher" : "lower"}`);
+  const sideways = Math.round(alternative.lateral_m ?? 0);
+  if (sideways) parts.push(`${sideways} m sideways`);
+  return `${parts.join(", ") || "unchanged"} (cost ${(alternative.cost ?? 0).toFixed(1)})`;
+}
+
+function shiftText(alternative) {
   const v = viewVolume(alternative.request.volumes[0]);
-  return `${parts.join(", ") || "unchanged"}: ${v.altitude_lower_m}–${v.altitude_upper_m} m, ${timeText(v.time_start)} → ${timeText(v.time_end)}`;
+  return `${changeText(alternative)}: ${v.altitude_lower_m}–${v.altitude_upper_m} m, ${timeText(v.time_start)} → ${timeText(v.time_end)}`;
+}
+
+// The highest altitude an alternative's volumes reach (metres, W84), or null when one has no upper altitude.
+function highestOf(request) {
+  const uppers = request.volumes.map((v) => viewVolume(v).altitude_upper_m);
+  return uppers.some((u) => u === undefined || u === null) ? null : Math.max(...uppers);
+}
+
+// A best-effort plan that conflicted as asked was planned as one of its alternatives: what changed, and what
+// the plan as asked met, so the operator knows the flight is not quite the one they drew.
+function showPlannedInstead(instead) {
+  const note = $("plan-instead");
+  note.classList.toggle("hidden", !instead);
+  for (const key of ["timeShift", "altitudeShift", "lateral", "cost"]) delete note.dataset[key];
+  if (!instead) {
+    note.textContent = "";
+    return;
+  }
+  const a = instead.alternative;
+  Object.assign(note.dataset, { timeShift: a.time_shift_seconds, altitudeShift: a.altitude_shift_m, lateral: a.lateral_m ?? 0, cost: a.cost ?? 0 });
+  const met = instead.conflicting_intents.map((id) => id.slice(0, 8)).join(", ");
+  note.textContent = `Planned instead of the plan as asked: ${shiftText(a)}. As asked, it met ${met || "other flights"}.`;
 }
 
 function showConflict(answer) {
@@ -919,6 +995,10 @@ function showConflict(answer) {
     const li = document.createElement("li");
     li.dataset.index = index;
     li.dataset.altitudeShift = alternative.altitude_shift_m;
+    li.dataset.lateral = alternative.lateral_m ?? 0;
+    li.dataset.cost = alternative.cost ?? 0;
+    const highest = highestOf(alternative.request);
+    if (highest !== null) li.dataset.altitudeUpper = highest;
     li.append(shiftText(alternative));
     const preview = document.createElement("button");
     preview.type = "button";
@@ -1052,6 +1132,7 @@ function wirePlanner() {
   for (const radio of document.querySelectorAll('input[name="shape"]')) radio.addEventListener("change", clearShape);
   for (const id of ["radius", "alt-lower", "alt-upper"]) $(id).addEventListener("input", drawDraft);
   for (const input of [$("time-start"), $("time-end")]) input.addEventListener("input", () => showLocal(input));
+  for (const id of ["time-end", "limit-delay"]) $(id).addEventListener("input", showLatestEnd);
   $("operator").addEventListener("change", () => {
     $("planner-operator").textContent = currentOperator();
     showResult("idle", "");

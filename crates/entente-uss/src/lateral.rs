@@ -7,8 +7,8 @@ use std::collections::BinaryHeap;
 
 use entente_geo::{Circle, EARTH_RADIUS_M, LatLng, Outline, Polygon};
 
-use crate::Volume;
-use crate::route::{Route, destination, padded};
+use crate::route::{Route, destination, padded, route_volumes};
+use crate::{UssError, Volume};
 
 /// A point of the local projection, in metres east and north of its origin.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -310,6 +310,17 @@ pub(crate) fn detour(route: &Route, blockers: &[&Outline], max_lateral_m: f64) -
     )
 }
 
+/// Volumes holding everything [`detour`] can take into account for `route` within `max_lateral_m`: every point of
+/// a detour's volumes and every blocker outline near enough to shape it. A detour strays at most `max_lateral_m`
+/// on the plane, its volumes reach `padded(buffer)` past its path (times the square root of two at a corner) and
+/// outlines count within `max_lateral_m + padded(buffer)`; the route widened by that, twice the padded buffer and a
+/// hundredth of its length for the projection's error (a few parts in a thousand), holds them all. What lies
+/// outside can neither block a detour nor change which one is found, so only this much needs to be learned.
+pub(crate) fn detour_reach(route: &Route, max_lateral_m: f64) -> Result<Vec<Volume>, UssError> {
+    let margin = 2.0 * padded(route.buffer_m) + 0.01 * length_m(&route.waypoints) + 10.0;
+    route_volumes(&Route { buffer_m: max_lateral_m + margin, ..route.clone() })
+}
+
 /// The length of a path along great circles, in metres.
 pub(crate) fn length_m(waypoints: &[LatLng]) -> f64 {
     waypoints.windows(2).map(|w| entente_geo::distance_m(w[0], w[1])).sum()
@@ -337,7 +348,6 @@ mod tests {
 
     use super::*;
     use crate::conflict::tests::at;
-    use crate::route::route_volumes;
     use crate::volumes_intersect;
 
     fn straight(buffer_m: f64) -> Route {
@@ -432,6 +442,16 @@ mod tests {
             let original: Vec<P> = route.waypoints.iter().map(|w| plane.to_plane(*w)).collect();
             let points: Vec<P> = path.iter().map(|w| plane.to_plane(*w)).collect();
             prop_assert!(deviation(&points, &original) <= limit);
+            // What the planner learns for the route holds the detour's volumes: their corners lie inside it, and
+            // it is convex around this straight route.
+            let reach = detour_reach(&route, limit).unwrap();
+            let flown = route_volumes(&Route { waypoints: path, ..route.clone() }).unwrap();
+            for v in &flown {
+                let Outline::Polygon(p) = &v.outline else { panic!("a segment's rectangle") };
+                for corner in p.vertices() {
+                    prop_assert!(reach.iter().any(|r| r.outline.contains(*corner)), "{corner:?} outside the reach");
+                }
+            }
         }
 
         #[test]

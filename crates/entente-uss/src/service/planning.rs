@@ -9,6 +9,7 @@ use entente_geo::{Circle, Interval, LatLng, Outline, distance_m};
 use super::ports::{Attempt, CallError, IntentRef, IntentWrite, Published, PutOutcome, ZoneRef};
 use super::{FlightGuard, Uss};
 use crate::authorisation::FlightAuthorisation;
+use crate::lateral::detour_reach;
 use crate::{
     Alternative, CostWeights, FlightState, Intent, OperatorLimits, Priority, Reason, Route, SearchSpace,
     Timestamp, UssError, Volume, alternatives, blocking_intents, record_change, volumes_intersect,
@@ -343,7 +344,9 @@ impl Uss {
     }
 
     /// Every intent and constraint within `reach` metres sideways of the proposal that `known` lacks, with its
-    /// details: where a sideways alternative may lead.
+    /// details: where a sideways alternative may lead. A route leaves only by a detour, which keeps near it, so
+    /// only a corridor along it is learned; a circle around each of its segments would hold several times as many
+    /// intents to fetch and convert.
     async fn learn_around(
         &self,
         id: EntityId,
@@ -351,7 +354,10 @@ impl Uss {
         known: &[Known],
         reach: f64,
     ) -> Result<Vec<Known>, UssError> {
-        let wide: Vec<Volume> = p.volumes.iter().map(|v| widened(v, reach)).collect::<Result<_, _>>()?;
+        let wide: Vec<Volume> = match &p.route {
+            Some(route) => detour_reach(route, reach)?,
+            None => p.volumes.iter().map(|v| widened(v, reach)).collect::<Result<_, _>>()?,
+        };
         let (refs, zones) = self.query(&wide, &id.to_string()).await?;
         let have: HashSet<&str> = known.iter().map(|k| k.intent.id.as_str()).collect();
         let refs = refs.into_iter().filter(|r| !have.contains(r.id.as_str())).collect();

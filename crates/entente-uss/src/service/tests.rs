@@ -34,6 +34,8 @@ struct FakeDss {
     failing_zone_puts: Mutex<Vec<usize>>,
     /// References the query leaves out (a DSS whose answer raced a new intent): only the key check finds them.
     hidden: Mutex<Vec<String>>,
+    /// Answers every query with every intent it holds, wherever the area: a USS then knows the whole airspace.
+    everything: Mutex<bool>,
     puts: Mutex<u32>,
     reports: Mutex<Vec<String>>,
     /// Holds back the next intent write, as a slow DSS does, until the test opens it.
@@ -93,11 +95,14 @@ fn reference(id: &str, manager: &str, state: FlightState, extents: &[Volume], ve
 impl Dss for FakeDss {
     fn query_intents(&self, area: Volume) -> BoxFuture<'_, Result<Vec<IntentRef>, CallError>> {
         let hidden = self.hidden.lock().clone();
+        let everything = *self.everything.lock();
         let found = self
             .intents
             .lock()
             .values()
-            .filter(|(r, v)| !hidden.contains(&r.id) && volumes_intersect(v, std::slice::from_ref(&area)))
+            .filter(|(r, v)| {
+                !hidden.contains(&r.id) && (everything || volumes_intersect(v, std::slice::from_ref(&area)))
+            })
             .map(|(r, _)| IntentRef { ovn: None, ..r.clone() })
             .collect();
         Box::pin(async move { Ok(found) })
@@ -197,6 +202,8 @@ struct FakePeers {
     dss: Arc<FakeDss>,
     priorities: Mutex<HashMap<String, Priority>>,
     down: Mutex<Vec<String>>,
+    /// Every intent whose details were asked for, in order.
+    asked: Mutex<Vec<String>>,
     notified: Mutex<Vec<(EntityId, bool)>>,
     /// The constraints subscribers were told of (`false`: deleted).
     zones_notified: Mutex<Vec<(EntityId, bool)>>,
@@ -208,6 +215,7 @@ impl Peers for FakePeers {
         refs: Vec<IntentRef>,
     ) -> BoxFuture<'_, Vec<(IntentRef, Result<Published, CallError>)>> {
         let held = self.dss.intents.lock();
+        self.asked.lock().extend(refs.iter().map(|r| r.id.clone()));
         let out = refs
             .into_iter()
             .map(|r| {
@@ -322,6 +330,7 @@ fn world_on(terrain: Arc<dyn entente_geozones::Terrain>) -> World {
         dss: dss.clone(),
         priorities: Mutex::new(HashMap::new()),
         down: Mutex::new(Vec::new()),
+        asked: Mutex::new(Vec::new()),
         notified: Mutex::new(Vec::new()),
         zones_notified: Mutex::new(Vec::new()),
     });
@@ -558,6 +567,62 @@ async fn a_peer_intent_that_comes_over_a_flight_alerts_its_operator_scd0095() {
     assert!(w.uss.flights.get(flight).unwrap().alerts[0].contains("peer-new"));
     // Saved with the alert, so a restart keeps what the operator must hear of.
     assert!(w.recorded.saves.lock().iter().filter(|s| **s == flight).count() >= 2);
+}
+
+/// A disc `north_m` metres north (negative: south) of 46.5°N at longitude `lng`, held from the ground to 150 m over
+/// the first hour.
+fn disc_north(north_m: f64, lng: f64, radius_m: f64) -> Volume {
+    let lat = 46.5 + north_m / entente_geo::EARTH_RADIUS_M.to_radians();
+    Volume {
+        outline: Outline::Circle(Circle::new(LatLng::new(lat, lng), radius_m).unwrap()),
+        altitude: Interval { lo: Some(0.0), hi: Some(150.0) },
+        time: Interval { lo: Some(at(0)), hi: Some(at(60)) },
+    }
+}
+
+/// A route refused over a peer's intent, in a world where a second peer intent lies where the detour around the
+/// first would go and a third lies 1 km to the side: everything the sideways search may need, and more.
+async fn refused_route(everything: bool) -> (World, crate::service::Refusal) {
+    let w = world();
+    *w.dss.everything.lock() = everything;
+    // About 2 km east along 46.5°N, 20 m either side; the blocker clips its north side half-way.
+    let route = crate::Route {
+        waypoints: vec![LatLng::new(46.5, 7.5), LatLng::new(46.5, 7.526)],
+        buffer_m: 20.0,
+        altitude: Interval { lo: Some(0.0), hi: Some(100.0) },
+        time: Interval { lo: Some(at(10)), hi: Some(at(40)) },
+    };
+    peer_intent(&w, "peer-on", 10, disc_north(60.0, 7.513, 100.0));
+    // From 80 m to 200 m south of the route: clear of it, but in the way of the nearest detour south (which keeps
+    // the route's buffer and a margin from the blocker, so its volumes reach about 90 m south).
+    peer_intent(&w, "peer-aside", 10, disc_north(-140.0, 7.513, 60.0));
+    // 1 km to 1.2 km north: inside a circle of the reach around the route, far outside any detour's reach.
+    peer_intent(&w, "peer-far", 10, disc_north(1100.0, 7.513, 100.0));
+    let mut p = proposal(crate::route_volumes(&route).unwrap(), 0, at(0));
+    p.route = Some(route);
+    let err = w.uss.plan(id(1), p).await.unwrap_err();
+    let UssError::Conflict(refusal) = err else { panic!("not a conflict: {err}") };
+    (w, *refusal)
+}
+
+#[tokio::test]
+async fn a_refused_route_learns_only_what_a_detour_can_reach_and_finds_what_knowing_everything_finds() {
+    let (w, refusal) = refused_route(false).await;
+    assert_eq!(refusal.blocking, ["peer-on"]);
+    let asked = w.peers.asked.lock().clone();
+    assert!(
+        asked.contains(&"peer-aside".to_owned()),
+        "the intent beside the route was not learned: {asked:?}"
+    );
+    assert!(!asked.contains(&"peer-far".to_owned()), "an intent beyond any detour's reach was fetched");
+    assert!(
+        refusal.alternatives.iter().any(|a| matches!(a.lateral, crate::Lateral::Detour { .. })),
+        "no detour: {:?}",
+        refusal.alternatives
+    );
+    // The same airspace known whole: the same alternatives, in the same order.
+    let (_, all) = refused_route(true).await;
+    assert_eq!(refusal.alternatives, all.alternatives);
 }
 
 /// Announces replayed aircraft `id` over `area` to the SP, as the edge's replay does.

@@ -571,7 +571,7 @@ impl Drop for AbortOnDrop {
 
 #[cfg(test)]
 mod tests {
-    use entente_dss::{Availability, Dss, EntityId, Limits, SystemClock};
+    use entente_dss::{Availability, AvailabilityRecord, Dss, EntityId, Limits, SystemClock};
 
     use super::super::{ABANDONED_AFTER, EtcdConfig, EtcdStore, LocalEtcd, lossy};
     use super::*;
@@ -738,6 +738,19 @@ mod tests {
         (store, dss)
     }
 
+    /// `uss1`'s availability as `reader` answers once its connections, just cut, are made again: reads may fail
+    /// meanwhile, for up to 20 s.
+    async fn read_once_back(reader: &Dss) -> AvailabilityRecord {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match reader.get_availability("uss1").await {
+                Ok(after) => return after,
+                Err(e) => assert!(Instant::now() < deadline, "no read once B is back: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn until(what: &str, done: impl Fn() -> bool) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !done() {
@@ -771,14 +784,7 @@ mod tests {
 
         // Reads right after the connections were cut may fail while they are made again; none may be stale.
         proxy.cut();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let after = loop {
-            match reader.get_availability("uss1").await {
-                Ok(after) => break after,
-                Err(e) => assert!(Instant::now() < deadline, "no read once B is back: {e}"),
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        let after = read_once_back(&reader).await;
         assert_eq!(after.version, written.version);
         until("B joins again", || b.reads_locally()).await;
     }
@@ -809,14 +815,7 @@ mod tests {
         );
 
         proxy.cut();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let after = loop {
-            match reader.get_availability("uss1").await {
-                Ok(after) => break after,
-                Err(e) => assert!(Instant::now() < deadline, "no read once B is back: {e}"),
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        let after = read_once_back(&reader).await;
         assert_eq!(after.version, written.version);
     }
 

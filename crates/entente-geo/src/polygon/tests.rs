@@ -621,3 +621,193 @@ fn a_close_pair_behind_a_crossed_piece_is_found() {
     let ring = lattice_ring((0.0, 0.0), 1.0, &points, false);
     assert!(sweep_agrees_with_every_pair(&ring).unwrap());
 }
+
+/// A quarter of the 1 µm rule: the grain of the adversarial rings below.
+const QUARTER_M: f64 = 0.25e-6;
+
+/// The point `(x, y)` metres from `center` in the gnomonic plane around it.
+fn plane_point(center: LatLng, (x, y): (f64, f64)) -> LatLng {
+    lattice_point(center, 1.0, (0, 0), (x, y))
+}
+
+/// A tooth of a comb: where its tip stands (across, and off its row), where its base sits on the spine (off its
+/// row), and half the base's width, in quarters of the rule.
+type Tooth = (i32, i32, i32, i32);
+
+/// How far apart the teeth's bases are along a spine, in quarters of the rule: their tips are closer.
+const FAN: i32 = 24;
+
+/// The side facing the left comb: another comb pointing the other way, or one steep edge from `(top, bottom)`.
+#[derive(Clone, Debug)]
+enum Facing {
+    Comb(Vec<Tooth>),
+    Edge(i32, i32),
+}
+
+/// Rings aimed at the sweep's weak spot: a comb of thin spikes pointing right (a vertex turning back at every tip,
+/// each with a whisker) whose tips are interleaved, micrometres apart, with a comb pointing left or passed by one
+/// steep edge, so that edges cross other vertices' whiskers and stacks of whiskers stand between close edges. The
+/// spines stand `spine` quarters off the tips: far, the teeth are nearly horizontal; near, they are steep. `tilt`
+/// slants every tooth by moving its base. With `far`, the ring also makes an excursion to points about `far` degrees
+/// away, as many as the comb has, which puts the comb near the rim of the ring's hemisphere, where the gnomonic
+/// projection stretches lengths differently in different directions.
+fn spiked_ring(
+    center: LatLng,
+    gap: i32,
+    spine: i32,
+    (left, tilt): (&[Tooth], i32),
+    facing: &Facing,
+    far: Option<f64>,
+) -> Vec<LatLng> {
+    let q = |v: i32| f64::from(v) * QUARTER_M;
+    let at = |x: i32, y: i32| plane_point(center, (q(x), q(y)));
+    let mut teeth_y = Vec::new();
+    let mut ring = Vec::new();
+    let mut left_side = Vec::new();
+    for (i, &(tip_x, tip_dy, base_dy, half)) in left.iter().enumerate() {
+        let row = i as i32 * gap + tip_dy;
+        let base = i as i32 * (FAN + tilt) + base_dy;
+        left_side.extend([at(-spine, base - half), at(tip_x, row), at(-spine, base + half)]);
+        teeth_y.extend([row, base - half, base + half]);
+    }
+    let mut right_side = Vec::new();
+    match facing {
+        Facing::Comb(right) => {
+            for (j, &(tip_x, tip_dy, base_dy, half)) in right.iter().enumerate().rev() {
+                let row = j as i32 * gap + gap / 2 + tip_dy;
+                let base = j as i32 * (FAN - tilt) + FAN / 2 + base_dy;
+                right_side.extend([at(spine, base + half), at(tip_x, row), at(spine, base - half)]);
+                teeth_y.extend([row, base - half, base + half]);
+            }
+        }
+        Facing::Edge(..) => {}
+    }
+    let low = teeth_y.iter().copied().min().unwrap_or(0) - 16;
+    let high = teeth_y.iter().copied().max().unwrap_or(0) + 16;
+    ring.push(at(-spine, low));
+    ring.extend(left_side);
+    ring.push(at(-spine, high));
+    let mut excursion = Vec::new();
+    if let Some(degrees) = far {
+        // As many points as the comb has, on a short arc `degrees` away in the comb's +y direction.
+        // The comb's vertices: those so far, the right side's, its two corners and a facing edge's two ends.
+        let count =
+            ring.len() + right_side.len() + 2 + if matches!(facing, Facing::Edge(..)) { 2 } else { 0 };
+        let c = V3::from_degrees(center.lat, center.lng);
+        let (e1, e2) = gnomonic_basis(c).unwrap();
+        let theta = degrees.to_radians();
+        for k in 0..count {
+            let phi = (95.0 - 10.0 * k as f64 / count as f64).to_radians();
+            let p = c * theta.cos() + (e1 * phi.cos() + e2 * phi.sin()) * theta.sin();
+            excursion.push(LatLng::new(p.z.atan2(p.x.hypot(p.y)).to_degrees(), p.y.atan2(p.x).to_degrees()));
+        }
+    }
+    ring.extend(excursion);
+    ring.push(at(spine, high));
+    if let Facing::Edge(top, bottom) = facing {
+        ring.extend([at(*top, high - 8), at(*bottom, low + 8)]);
+    }
+    ring.extend(right_side);
+    ring.push(at(spine, low));
+    ring
+}
+
+fn tooth(tip_x: std::ops::Range<i32>) -> impl proptest::strategy::Strategy<Value = Tooth> {
+    (tip_x, -2..3i32, -4..5i32, 5..9i32)
+}
+
+fn facing() -> impl proptest::strategy::Strategy<Value = Facing> {
+    use proptest::strategy::Strategy;
+    proptest::prop_oneof![
+        proptest::collection::vec(tooth(-4..9), 1..7).prop_map(Facing::Comb),
+        (-12..13i32, -12..13i32).prop_map(|(top, bottom)| Facing::Edge(top, bottom)),
+    ]
+}
+
+// `SPIKED_CASES=300000 cargo test --release -p entente-geo --lib spiked` hunts longer than a test run should.
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config {
+        cases: std::env::var("SPIKED_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(4000),
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    })]
+
+    /// Interleaved combs and steep edges at micrometre gaps, some near the rim of their hemisphere: the sweep decides
+    /// as testing every pair does.
+    #[test]
+    fn sweep_decides_as_every_pair_does_on_spiked_rings(
+        lat in -70.0..70.0f64,
+        lng in -180.0..180.0f64,
+        gap in 6..17i32,
+        spine in proptest::sample::select(vec![10, 16, 40, 400, 4000]),
+        left in proptest::collection::vec(tooth(-8..5), 1..7),
+        tilt in -8..9i32,
+        facing in facing(),
+        far in proptest::option::of(proptest::sample::select(vec![120.0, 160.0, 175.0])),
+    ) {
+        let ring = spiked_ring(LatLng::new(lat, lng), gap, spine, (&left, tilt), &facing, far);
+        sweep_agrees_with_every_pair(&ring).map_err(proptest::test_runner::TestCaseError::fail)?;
+    }
+}
+
+/// The spiked rings are not vacuous: over a fixed sample, with and without the excursion that puts them near the rim,
+/// many are accepted, and many are refused for a touch as well as for a crossing.
+#[test]
+fn the_spiked_rings_exercise_every_answer() {
+    let mut s = 11u64;
+    let mut next = |lo: i32, hi: i32| {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        lo + ((s >> 33) % (hi - lo) as u64) as i32
+    };
+    let mut counts = [[0; 4]; 2];
+    for case in 0..2000 {
+        let mut teeth = |tip: (i32, i32)| -> Vec<Tooth> {
+            let n = next(1, 7);
+            (0..n).map(|_| (next(tip.0, tip.1), next(-2, 3), next(-4, 5), next(5, 9))).collect()
+        };
+        let left = teeth((-8, 5));
+        let facing = if case % 3 == 0 {
+            Facing::Edge(next(-12, 13), next(-12, 13))
+        } else {
+            Facing::Comb(teeth((-4, 9)))
+        };
+        let spine = [10, 16, 40, 400, 4000][next(0, 5) as usize];
+        let (gap, tilt) = (next(6, 17), next(-8, 9));
+        let far = (case % 2 == 1).then_some([120.0, 160.0, 175.0][next(0, 3) as usize]);
+        let ring = spiked_ring(LatLng::new(47.0, 8.0), gap, spine, (&left, tilt), &facing, far);
+        sweep_agrees_with_every_pair(&ring).unwrap();
+        let outcome =
+            match edges_before_the_sweep(&ring).map(|(edges, center)| check_other_edges(&edges, center)) {
+                None => 3,
+                Some(Ok(())) => 0,
+                Some(Err(GeoError::EdgesCross { .. })) => 1,
+                Some(Err(GeoError::EdgesTouch { .. })) => 2,
+                Some(Err(_)) => 3,
+            };
+        counts[case % 2][outcome] += 1;
+    }
+    for [accepted, crossing, touching, _] in counts {
+        assert!(accepted > 100 && crossing > 20 && touching > 100, "{counts:?}");
+    }
+}
+
+/// Found by `sweep_decides_as_every_pair_does_on_spiked_rings` (once in 86 000 runs): six spike tips stacked 1.5 um
+/// apart beside a steep edge that touches the highest, on a ring whose excursion 120 degrees away puts them 60
+/// degrees from the centre. There the gnomonic plane stretches lengths across the radius half as much as along it,
+/// so a whisker of 2 um on the sphere one way was 4 um the other: the steep edge crossed several whiskers without
+/// being close to their vertices, and the sweep, judging past at most three whiskers, missed the touch.
+#[test]
+fn a_touch_behind_a_stack_of_crossed_whiskers_is_found() {
+    let left = [(-6, 0, 0, 5), (-5, 0, 0, 5), (-5, 0, 0, 5), (-5, 0, 0, 5), (-4, 0, 0, 5), (0, 0, 0, 5)];
+    let ring = spiked_ring(
+        LatLng::new(-50.22355062705719, 0.0),
+        6,
+        400,
+        (&left, 0),
+        &Facing::Edge(3, 0),
+        Some(120.0),
+    );
+    assert_eq!(sweep_agrees_with_every_pair(&ring), Ok(true));
+    let (edges, _) = edges_before_the_sweep(&ring).unwrap();
+    assert!(!every_pair_apart(&edges), "the ring touches itself");
+}

@@ -9,8 +9,9 @@
 //! they come to be so (at an insertion, a removal or an exchange), and exchanges two unrelated neighbours (not
 //! sharing a vertex) at the point where they cross when the pair is not close.
 //!
-//! Why no close pair goes unjudged (exact arithmetic; rounding, nanometres, and the curvature of the sphere over a
-//! few micrometres, are far smaller than the 1/16 of margin). Suppose the sweep stops at no pair.
+//! Why no close pair goes unjudged, in exact arithmetic; rounding (nanometres) and the sphere's curvature over a few
+//! micrometres are far smaller than the whiskers' 1/16 of margin, and a whisker crossed at about `r` from its vertex
+//! is either judged close or exchanged, so the rule's own rounding does no harm. Suppose the sweep stops at no pair.
 //! 1. The order is always the true vertical order: two unrelated pieces are neighbours just before they cross, are
 //!    judged when they become neighbours, and are exchanged where they cross (Bentley–Ottmann). Hence no two
 //!    non-adjacent edges cross, and no edge crosses a whisker within `r` of its vertex: either would be a close pair
@@ -23,16 +24,19 @@
 //!    whisker meets `q`'s sweep line: as the whisker is perpendicular to the sweep lines, `p` is the point of that
 //!    line nearest `v`, so `|vp| <= d <= H` and the whisker reaches it. An edge crossing the segment `pq` enters the
 //!    triangle `vpq`, every point of which is within `d` of `v`; it cannot leave through `vq`, nor through the
-//!    whisker (1), so it ends inside: a vertex within `r` of `v`, refused before. So on `q`'s sweep line only
-//!    whiskers lie between `v`'s whisker and `s`, and each belongs to a vertex lying (along its whisker) within `H`
-//!    of `pq`: in a box `2H` wide and `d` high, more than `r` apart from one another, so at most six (a 3 x 2 grid of
-//!    cells of diameter under `r` covers the box). With `MAX_HOPS` = 6, `v`'s whisker and `s` are judged.
+//!    whisker (1), so it ends inside (a vertex within `r` of `v`, refused before) or is one of `v`'s edges. So on
+//!    `q`'s sweep line only whiskers lie between `s` and the nearest of `v`'s pieces (its whisker or an edge), and
+//!    each belongs to a vertex lying (along its whisker) within `H` of `pq`: in a box `2H` wide and `d` high, more
+//!    than `r` apart from one another, so at most six (a 3 x 2 grid of cells of diameter under `r` covers the box).
+//!    With `MAX_HOPS` = 6, that piece of `v` and `s` are judged: a close pair of edges (or one a step apart along
+//!    the ring, judged first).
 //!
 //! So the sweep refuses exactly the rings that testing every pair refuses. Cost: each event judges at most
 //! (`MAX_HOPS` + 1)^2 pairs. A whisker and an edge are exchanged only where the edge passes farther than `r` but
 //! within `H` of the vertex; on a ring with no close pair, two non-adjacent edges crossing the same outer sixteenth
 //! of a whisker would be close, so few edges cross each whisker. Two whiskers cross only when their vertices are
-//! within `2H`, a few per vertex. So validation takes O(n log n).
+//! within `2H`, a few per vertex. So accepting a ring takes O(n log n); a refused ring stops at the first close pair
+//! judged (docs/benchmarks.md times both).
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, HashSet};

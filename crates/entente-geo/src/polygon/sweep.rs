@@ -73,7 +73,7 @@ fn orient(a: P2, b: P2, c: P2) -> f64 {
 }
 
 /// Something the sweep orders: an edge, or a vertex's whisker. `edges` are the ring edges it stands for, `ends` the
-/// ring vertices it touches.
+/// ring vertices it touches, `left_vertex` the one at its left end (an edge's).
 #[derive(Clone, Copy, Debug)]
 struct Piece {
     left: P2,
@@ -81,6 +81,7 @@ struct Piece {
     edges: [usize; 2],
     count: usize,
     ends: [usize; 2],
+    left_vertex: Option<usize>,
 }
 
 impl Piece {
@@ -99,9 +100,11 @@ impl Piece {
 
     /// Whether this piece, entering the sweep at its left end, lies below `other`, which the sweep line already
     /// crosses there. Decided at that end, and by the far end when the near end is on `other`'s line (the two
-    /// then start together or touch, and the caller judges them); the index only settles exact ties.
+    /// then start together or touch, and the caller judges them) or is a vertex `other` passes through (a whisker
+    /// passes through its vertex only within rounding); the index only settles exact ties.
     fn enters_below(&self, other: &Piece, self_id: usize, other_id: usize) -> bool {
-        let side = orient(other.left, other.right, self.left);
+        let shared = self.left_vertex.is_some_and(|v| other.ends.contains(&v));
+        let side = if shared { 0.0 } else { orient(other.left, other.right, self.left) };
         let side = if side == 0.0 { orient(other.left, other.right, self.right) } else { side };
         if side == 0.0 { self_id < other_id } else { side < 0.0 }
     }
@@ -182,8 +185,10 @@ pub(super) fn find_close_pair<T>(
     let mut pieces: Vec<Piece> = Vec::with_capacity(2 * n);
     for i in 0..n {
         let (a, b) = (vertices[i], vertices[(i + 1) % n]);
-        let (left, right) = if a.cmp(b) == Ordering::Greater { (b, a) } else { (a, b) };
-        pieces.push(Piece { left, right, edges: [i, i], count: 1, ends: [i, (i + 1) % n] });
+        let (left, right, left_vertex) =
+            if a.cmp(b) == Ordering::Greater { (b, a, (i + 1) % n) } else { (a, b, i) };
+        let ends = [i, (i + 1) % n];
+        pieces.push(Piece { left, right, edges: [i, i], count: 1, ends, left_vertex: Some(left_vertex) });
     }
     for (v, &P2 { x, y }) in vertices.iter().enumerate() {
         // With rho^2 = 1 + x^2 + y^2, the sphere's length element here is ((1 + y^2) dx^2 - 2xy dx dy + (1 + x^2)
@@ -192,7 +197,14 @@ pub(super) fn find_close_pair<T>(
         let lambda = WHISKER_REACH * rule * (1.0 + x * x + y * y).sqrt() / (1.0 + x * x).sqrt();
         let (dx, dy) = (lambda * (1.0 + x * x), lambda * x * y);
         let (left, right) = (P2 { x: x - dx, y: y - dy }, P2 { x: x + dx, y: y + dy });
-        pieces.push(Piece { left, right, edges: [(v + n - 1) % n, v], count: 2, ends: [v, v] });
+        pieces.push(Piece {
+            left,
+            right,
+            edges: [(v + n - 1) % n, v],
+            count: 2,
+            ends: [v, v],
+            left_vertex: None,
+        });
     }
 
     // Each piece enters at its left end and leaves at its right end; at one point, leaving comes first, then

@@ -820,3 +820,32 @@ fn a_touch_behind_a_stack_of_crossed_whiskers_is_found() {
     let (edges, _) = edges_before_the_sweep(&ring).unwrap();
     assert!(!every_pair_apart(&edges), "the ring touches itself");
 }
+
+/// A notch whose tip stands `gap_m` from the ring's far wall, judged at a rule of 0.9 m: the tip's whisker reaches
+/// 0.96 m, so at 0.93 m the wall crosses it without being close and the two are exchanged (the path the micrometre
+/// rings almost never take); nearer, the pair is refused before the crossing.
+#[test]
+fn a_wall_crossing_a_whisker_beyond_the_rule_is_exchanged() {
+    let rule = 0.9 / EARTH_RADIUS_M;
+    for (gap_m, close) in [(0.93, false), (0.95, false), (0.85, true), (0.5, true)] {
+        let corners = [
+            (-10.0, -1.0),
+            (0.0, 0.0),
+            (-10.0, 1.0),
+            (-10.0, 20.0),
+            (gap_m, 20.0),
+            (gap_m, -20.0),
+            (-10.0, -20.0),
+        ];
+        let ring: Vec<LatLng> = corners.iter().map(|&p| plane_point(LatLng::new(47.0, 8.0), p)).collect();
+        let (edges, center) = edges_before_the_sweep(&ring).unwrap();
+        let basis = gnomonic_basis(center).unwrap();
+        let found = sweep::find_close_pair(&edges, center, basis, rule, |i, j| {
+            (edges[i].distance_to_edge(&edges[j]).min() <= rule).then_some(())
+        });
+        assert_eq!(found.is_some(), close, "{gap_m} m");
+        if let Some((i, j, ())) = found {
+            assert!([(0, 4), (1, 4)].contains(&(i, j)), "{gap_m} m: edges {i} and {j}");
+        }
+    }
+}

@@ -370,11 +370,7 @@ fn check_adjacent_edges(edges: &[Edge]) -> Result<(), GeoError> {
 /// same test as every pair would be, and reports the first offending pair it meets.
 fn check_other_edges(edges: &[Edge], center: V3) -> Result<(), GeoError> {
     let Some(basis) = gnomonic_basis(center) else { return Ok(()) };
-    // A close pair is within SAME_POINT_RAD on the sphere; the gnomonic projection stretches lengths by up to
-    // 1 / t^2 at a point whose cosine from the centre is t, so a whisker of twice that reaches whatever is that
-    // close to a vertex, rounding included.
-    let whisker = |p: V3| 2.0 * SAME_POINT_RAD / (p.dot(center) * p.dot(center));
-    let found = sweep::find_close_pair(edges, center, basis, whisker, |i, j| {
+    let found = sweep::find_close_pair(edges, center, basis, SAME_POINT_RAD, |i, j| {
         if edges[i].clearly_farther_than(&edges[j], SAME_POINT_RAD) {
             return None;
         }

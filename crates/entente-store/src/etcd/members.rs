@@ -3,18 +3,21 @@
 //! and a write acknowledged, only once every member that existed then received it or lost its key, and a member
 //! answers reads locally only while its lease is certainly alive by its own monotonic clock. A member key etcd
 //! deletes is still waited for until that member's lease has certainly run out by its clock: etcd may revoke a
-//! lease its member has just renewed. The argument is in `docs/design/etcd-pool.md`.
+//! lease its member has just renewed. A member also tells the others directly what its key says (`peers`), so that
+//! a writer need not wait for the key's next put to commit. The argument is in `docs/design/etcd-pool.md`.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use entente_dss::Revision;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use super::Inner;
 use super::grpc::{Compare, Event, KeyValue, Op, RangeRequest, TxnRequest};
 use super::layout::Layout;
+use super::peers::{self, Secret};
 
 /// How a pooled instance may answer reads from its replica.
 #[derive(Clone, Debug)]
@@ -31,6 +34,13 @@ pub struct LocalReads {
     /// only once every member received them. Off only in a deliberately broken instance, to show that `entente
     /// check-pool` catches reads that miss acknowledged writes.
     pub wait_for_members: bool,
+    /// Where to listen for the other members telling this instance directly which revision their feed received
+    /// (`127.0.0.1:0` by default: any free loopback port, for a pool on one machine); `None`: writers here wait
+    /// for the members' keys only.
+    pub peer_listen: Option<String>,
+    /// The address the other members reach that listener at, put in this instance's member key; by default the
+    /// address it is bound to.
+    pub peer_advertise: Option<String>,
 }
 
 impl Default for LocalReads {
@@ -40,6 +50,8 @@ impl Default for LocalReads {
             clock_drift: 0.01,
             margin: Duration::from_millis(100),
             wait_for_members: true,
+            peer_listen: Some("127.0.0.1:0".to_owned()),
+            peer_advertise: None,
         }
     }
 }
@@ -62,7 +74,7 @@ impl LocalReads {
 }
 
 /// A member as the feed last showed it.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 struct Member {
     /// The revision that created its key.
     created: Revision,
@@ -71,11 +83,14 @@ struct Member {
     /// When this feed received the newest put of its key (or loaded it): the member sent every renewal that counts
     /// so far before then.
     seen: Instant,
+    /// Where it listens for the other members' messages, if it does.
+    peer: Option<String>,
 }
 
 impl Member {
     fn of(kv: &KeyValue, seen: Instant) -> Member {
-        Member { created: kv.create_revision, published: published(&kv.value), seen }
+        let (published, peer) = parse_value(&kv.value);
+        Member { created: kv.create_revision, published, seen, peer }
     }
 }
 
@@ -97,6 +112,11 @@ pub(super) struct View {
     /// Until when deletions this feed never received may hide such a member: those before its first revision,
     /// or skipped when it reloaded past what it had received.
     unseen_until: Option<Instant>,
+    /// The newest revision each member key's member said directly that its feed received (`peers`): the fact
+    /// its key's value carries, by another way. It counts only for a key in `members` or `lingering`, with the
+    /// revision that created it, so it never makes a member count that did not exist at a revision; a fact may
+    /// come before the feed shows its key, and is kept for then.
+    heard: HashMap<Vec<u8>, Revision>,
 }
 
 impl View {
@@ -112,7 +132,17 @@ impl View {
                 .members
                 .iter()
                 .chain(lingering)
-                .all(|(key, m)| m.created > at || m.published >= at || mine.contains(key))
+                .all(|(key, m)| m.created > at || self.said(key, m) >= at || mine.contains(key))
+    }
+
+    /// The newest revision a member said its feed received, through its key or directly.
+    fn said(&self, key: &[u8], member: &Member) -> Revision {
+        member.published.max(self.heard.get(key).copied().unwrap_or(0))
+    }
+
+    /// The newest revision with content this feed received.
+    pub(super) fn content(&self) -> Revision {
+        self.content
     }
 
     /// Forgets the deleted keys whose member answers no read locally any more at `now`, and deletions unseen long
@@ -121,6 +151,8 @@ impl View {
         let before = (self.lingering.len(), self.unseen_until);
         self.lingering.retain(|_, (_, until)| *until > now);
         self.unseen_until = self.unseen_until.filter(|until| *until > now);
+        let (members, lingering) = (&self.members, &self.lingering);
+        self.heard.retain(|key, _| members.contains_key(key) || lingering.contains_key(key));
         (self.lingering.len(), self.unseen_until) != before
     }
 
@@ -130,9 +162,16 @@ impl View {
     }
 }
 
-/// The revision a member key's value names; a value that is not one names nothing received.
+/// What a member key's value says: the revision the member's feed received (0 if the value names none), then, after
+/// a space, where it listens for the other members' messages, if it does.
+fn parse_value(value: &[u8]) -> (Revision, Option<String>) {
+    let mut words = std::str::from_utf8(value).unwrap_or_default().split_whitespace();
+    let published = words.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+    (published, words.next().map(str::to_owned))
+}
+
 fn published(value: &[u8]) -> Revision {
-    std::str::from_utf8(value).ok().and_then(|v| v.parse().ok()).unwrap_or(0)
+    parse_value(value).0
 }
 
 /// This instance's membership while it holds one.
@@ -156,6 +195,14 @@ pub(super) struct Membership {
     /// Every member key this instance created: when one is deleted, nothing waits for it, since this instance's
     /// feed is what it stood for.
     mine: Mutex<HashSet<Vec<u8>>>,
+    /// Where the other members reach this instance's listener (`peers`), once it listens.
+    advertised: OnceLock<String>,
+    /// Told when a member's direct message may let the feed show commits it holds back.
+    news: Notify,
+    /// The revision with content of the newest snapshot loaded into the airspace, and the newest such revision
+    /// found shown to every member: reads wait until the two agree.
+    loaded: AtomicI64,
+    cleared: AtomicI64,
 }
 
 impl Membership {
@@ -165,7 +212,65 @@ impl Membership {
             view: watch::Sender::new(View::default()),
             joined: Mutex::default(),
             mine: Mutex::default(),
+            advertised: OnceLock::new(),
+            news: Notify::new(),
+            loaded: AtomicI64::new(0),
+            cleared: AtomicI64::new(0),
         }
+    }
+
+    /// Where the other members reach this instance's listener from now on: its member key will say so.
+    pub(super) fn advertise(&self, address: String) {
+        let _ = self.advertised.set(address);
+    }
+
+    /// The value of this instance's member key, saying its feed received `content` and where it listens.
+    fn value(&self, content: Revision) -> Vec<u8> {
+        match self.advertised.get() {
+            Some(address) => format!("{content} {address}").into_bytes(),
+            None => content.to_string().into_bytes(),
+        }
+    }
+
+    /// The view, to wait for what this instance's feed received.
+    pub(super) fn subscribe(&self) -> watch::Receiver<View> {
+        self.view.subscribe()
+    }
+
+    /// Where the other members listen, as their keys say.
+    pub(super) fn peers(&self) -> HashSet<String> {
+        // `mine` before the view, as where the feed updates the view.
+        let mine = self.mine();
+        let view = self.view.borrow();
+        view.members
+            .iter()
+            .filter(|(key, _)| !mine.contains(*key))
+            .filter_map(|(_, m)| m.peer.clone())
+            .collect()
+    }
+
+    /// The member holding `key` said directly that its feed received `revision`.
+    pub(super) fn heard(&self, key: Vec<u8>, revision: Revision) {
+        let newer = self.view.send_if_modified(|view| {
+            let said = view.heard.entry(key).or_default();
+            let newer = revision > *said;
+            *said = (*said).max(revision);
+            newer
+        });
+        if newer {
+            self.news.notify_one();
+        }
+    }
+
+    /// Waits until a member says directly that its feed received something newer.
+    pub(super) async fn news(&self) {
+        self.news.notified().await;
+    }
+
+    /// The airspace is about to hold a snapshot whose newest content is at `content`: reads wait until every member
+    /// received it ([`snapshot_shown`]).
+    pub(super) fn loading(&self, content: Revision) {
+        self.loaded.fetch_max(content, Ordering::AcqRel);
     }
 
     fn joined(&self) -> std::sync::MutexGuard<'_, Option<Joined>> {
@@ -257,6 +362,7 @@ impl Membership {
                 members,
                 lingering,
                 unseen_until,
+                heard: std::mem::take(&mut view.heard),
             };
         });
     }
@@ -272,10 +378,14 @@ impl Membership {
                 if !layout.is_member(&kv.key) {
                     content = true;
                 } else if event.is_delete() {
-                    if let Some(member) = view.members.remove(&kv.key)
-                        && !mine.contains(&kv.key)
-                    {
-                        view.lingering.insert(kv.key.clone(), (member, member.seen + lingering));
+                    match view.members.remove(&kv.key) {
+                        Some(member) if !mine.contains(&kv.key) => {
+                            let until = member.seen + lingering;
+                            view.lingering.insert(kv.key.clone(), (member, until));
+                        }
+                        _ => {
+                            view.heard.remove(&kv.key);
+                        }
                     }
                 } else {
                     view.members.insert(kv.key.clone(), Member::of(kv, now));
@@ -371,6 +481,20 @@ pub(super) async fn acknowledged(inner: &Inner, at: Revision) {
     }
 }
 
+/// Waits until the newest snapshot loaded into the airspace may be shown to reads, with local reads on: every member
+/// key that existed at its newest content says it received it, or is gone for good, as for a write acknowledged
+/// ([`acknowledged`]). The airspace shows a snapshot whole the moment it is loaded, without the feed's check, and a
+/// member that had not received its newest commits could answer a later read without them.
+pub(super) async fn snapshot_shown(inner: &Inner) {
+    let members = &inner.members;
+    let loaded = members.loaded.load(Ordering::Acquire);
+    if members.config.is_none() || members.cleared.load(Ordering::Acquire) >= loaded {
+        return;
+    }
+    acknowledged(inner, loaded).await;
+    members.cleared.fetch_max(loaded, Ordering::AcqRel);
+}
+
 /// Ends the membership when dropped with the feed: a member that no longer applies commits must neither answer
 /// reads locally nor hold writes back.
 pub(super) struct Following {
@@ -398,14 +522,19 @@ async fn take_part(inner: Arc<Inner>) {
     let Some(config) = inner.members.config.clone() else { return };
     let mut view = inner.members.view.subscribe();
     let mut behind = 0;
+    // The pool's secret and the listener for the other members' messages, once this instance has them.
+    let mut direct: Option<(Secret, AbortOnDrop)> = None;
     loop {
         // A member that left because its feed fell behind joins again once it caught up, or it would only hold
         // writes back again.
         if view.wait_for(|v| v.following && v.received >= behind).await.is_err() {
             return;
         }
+        if direct.is_none() {
+            direct = peers::start(&inner, &config).await;
+        }
         match join(&inner, &config).await {
-            Ok(()) => behind = keep(&inner).await,
+            Ok(()) => behind = keep(&inner, direct.as_ref().map(|(secret, _)| secret.clone())).await,
             Err(e) => {
                 tracing::warn!(error = %e, "joining the pool's members failed; reads ask etcd meanwhile");
                 tokio::time::sleep(RETRY).await;
@@ -423,7 +552,7 @@ async fn join(inner: &Arc<Inner>, config: &LocalReads) -> Result<(), entente_dss
     inner.members.mine().insert(key.clone());
     let content = inner.members.view.borrow().content;
     let txn = TxnRequest {
-        success: vec![Op::put_leased(&key, content.to_string().as_bytes(), lease)],
+        success: vec![Op::put_leased(&key, &inner.members.value(content), lease)],
         ..TxnRequest::default()
     };
     let created = match inner.etcd.txn(&txn).await {
@@ -441,16 +570,18 @@ async fn join(inner: &Arc<Inner>, config: &LocalReads) -> Result<(), entente_dss
     Ok(())
 }
 
-/// Renews the lease every third of its TTL, and publishes what the feed received meanwhile, until the lease is
-/// lost or the feed fell behind etcd by half a TTL (a member whose feed stalls would hold every write back);
-/// answers the revision the feed must reach before joining again.
-async fn keep(inner: &Arc<Inner>) -> Revision {
+/// Renews the lease every third of its TTL, and publishes what the feed received meanwhile (in etcd, and to the
+/// other members directly with the pool's `secret`), until the lease is lost or the feed fell behind etcd by half a
+/// TTL (a member whose feed stalls would hold every write back); answers the revision the feed must reach before
+/// joining again.
+async fn keep(inner: &Arc<Inner>, secret: Option<Secret>) -> Revision {
     let Some((key, lease, ttl)) = inner.members.joined().as_ref().map(|j| (j.key.clone(), j.lease, j.ttl))
     else {
         return 0;
     };
     let publisher = tokio::spawn(publish(inner.clone(), key.clone(), lease));
     let _publisher = AbortOnDrop(publisher);
+    let _pusher = secret.map(|secret| AbortOnDrop(tokio::spawn(peers::push(inner.clone(), lease, secret))));
     let period = ttl / 3;
     let mut pause = period;
     // A revision etcd had when a renewal was answered and the feed had not received, and since when.
@@ -518,7 +649,7 @@ async fn confirmed(
     let content = inner.members.view.borrow().content;
     let txn = TxnRequest {
         compare: vec![Compare::exists(key)],
-        success: vec![Op::put_leased(key, content.to_string().as_bytes(), lease)],
+        success: vec![Op::put_leased(key, &inner.members.value(content), lease)],
         ..TxnRequest::default()
     };
     let put = inner.etcd.txn(&txn).await.map_err(|failure| failure.error)?;
@@ -546,7 +677,7 @@ async fn publish(inner: Arc<Inner>, key: Vec<u8>, lease: i64) {
             Err(_) => return,
         };
         let txn = TxnRequest {
-            success: vec![Op::put_leased(&key, sent.to_string().as_bytes(), lease)],
+            success: vec![Op::put_leased(&key, &inner.members.value(sent), lease)],
             ..TxnRequest::default()
         };
         let inner = inner.clone();
@@ -561,7 +692,8 @@ async fn publish(inner: Arc<Inner>, key: Vec<u8>, lease: i64) {
     }
 }
 
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+/// A task that ends with the value holding it.
+pub(super) struct AbortOnDrop(pub(super) tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -580,7 +712,7 @@ mod tests {
         let members = members
             .iter()
             .map(|&(key, created, published)| {
-                (key.as_bytes().to_vec(), Member { created, published, seen: Instant::now() })
+                (key.as_bytes().to_vec(), Member { created, published, seen: Instant::now(), peer: None })
             })
             .collect();
         View { following: true, received, content: received, members, ..View::default() }
@@ -653,7 +785,7 @@ mod tests {
         let c = layout.member(0xc);
         let members = Membership::new(Some(LocalReads::default()));
         let long_ago = Instant::now().checked_sub(Duration::from_millis(3500)).expect("a monotonic clock");
-        let killed = Member { created: 5, published: 9, seen: long_ago };
+        let killed = Member { created: 5, published: 9, seen: long_ago, peer: None };
         members.view.send_replace(View { members: HashMap::from([(c.clone(), killed)]), ..view(12, &[]) });
         assert!(!members.shown(10));
         members.received(&layout, 13, &[Event::deleted(&c, 13)]);

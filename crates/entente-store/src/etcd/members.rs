@@ -735,6 +735,82 @@ mod tests {
     }
 
     #[test]
+    fn a_member_that_says_directly_it_received_a_write_counts_as_if_its_key_said_so() {
+        // `b` existed at 10 and its key says 9; `c` joined at 11.
+        let mut members = view(12, &[("a", 3, 12), ("b", 5, 9), ("c", 11, 11)]);
+        members.heard.insert(b"b".to_vec(), 10);
+        assert!(members.covers(10, &mine(&[])), "b said directly that it received 10");
+        assert!(!members.covers(11, &mine(&[])), "b said nothing of 11");
+
+        // A fact about a key created after the write, or about a key the feed does not show, counts for no
+        // other member: b must still say it received 11 itself.
+        members.heard.insert(b"c".to_vec(), 11);
+        members.heard.insert(b"d".to_vec(), 11);
+        assert!(!members.covers(11, &mine(&[])), "only b can say b received 11");
+        // Nor does a fact kept for a key not shown yet make that key count once it shows: d, created at 12,
+        // did not exist at 11.
+        members
+            .members
+            .insert(b"d".to_vec(), Member { created: 12, published: 0, seen: Instant::now(), peer: None });
+        members.heard.insert(b"b".to_vec(), 11);
+        assert!(members.covers(11, &mine(&[])));
+
+        // The same holds of a deleted key that still lingers: its member may still answer reads locally, and
+        // it said it received 10, not 11.
+        let mut lingering = view(12, &[]);
+        let b = Member { created: 5, published: 9, seen: Instant::now(), peer: None };
+        lingering.lingering.insert(b"b".to_vec(), (b, Instant::now() + Duration::from_secs(3)));
+        lingering.heard.insert(b"b".to_vec(), 10);
+        assert!(lingering.covers(10, &mine(&[])));
+        assert!(!lingering.covers(11, &mine(&[])));
+    }
+
+    #[tokio::test]
+    async fn only_a_message_sealed_with_the_pools_secret_counts() {
+        use tokio::io::AsyncWriteExt;
+
+        let layout = Layout::new("/t");
+        let members = Membership::new(Some(LocalReads::default()));
+        let (b, c) = (layout.member(0xb), layout.member(0xc));
+        members.view.send_replace(view(12, &[]));
+        members.view.send_modify(|view| {
+            for key in [&b, &c] {
+                let member = Member { created: 5, published: 9, seen: Instant::now(), peer: None };
+                view.members.insert(key.clone(), member);
+            }
+        });
+        let (secret, forger) = (Secret::new(&[1; 32]), Secret::new(&[2; 32]));
+
+        let (mut sender, receiver) = tokio::io::duplex(1024);
+        sender.write_all(&secret.seal(0xb, 10)).await.expect("a message sent");
+        drop(sender);
+        peers::receive(&members, &layout, receiver, &secret).await.expect("an authentic connection");
+        assert!(!members.shown(10), "c has not said it received 10");
+        tokio::time::timeout(Duration::from_secs(1), members.news()).await.expect("the feed is told");
+
+        // Sealed under another secret, or a sealed message with its revision raised: refused, connection and all.
+        for forged in [forger.seal(0xc, 10), {
+            let mut f = secret.seal(0xc, 9);
+            f[15] = 10;
+            f
+        }] {
+            let (mut sender, receiver) = tokio::io::duplex(1024);
+            sender.write_all(&forged).await.expect("a message sent");
+            sender.write_all(&secret.seal(0xc, 10)).await.expect("a message sent");
+            drop(sender);
+            let refused = peers::receive(&members, &layout, receiver, &secret).await;
+            assert!(refused.is_err(), "a forged message was taken");
+            assert!(!members.shown(10), "a forged message, or what followed it, counted");
+        }
+
+        let (mut sender, receiver) = tokio::io::duplex(1024);
+        sender.write_all(&secret.seal(0xc, 10)).await.expect("a message sent");
+        drop(sender);
+        peers::receive(&members, &layout, receiver, &secret).await.expect("an authentic connection");
+        assert!(members.shown(10), "b and c said directly that they received 10");
+    }
+
+    #[test]
     fn a_commit_is_shown_to_reads_only_once_every_member_received_it() {
         let members = Membership::new(Some(LocalReads::default()));
         members.view.send_replace(view(12, &[("a", 3, 12), ("b", 5, 9)]));
@@ -949,6 +1025,49 @@ mod tests {
         proxy.cut();
         let after = read_once_back(&reader).await;
         assert_eq!(after.version, written.version);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_starting_instance_shows_its_snapshot_only_once_every_member_received_it() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let cluster = LocalEtcd::start(dir.path(), 1).expect("a local cluster");
+        let proxy = lossy::Proxy::start(&cluster.endpoints()[0]).await.expect("a proxy");
+        let prefix = format!("/t/{}", EntityId::random());
+        let (a, writer) = instance(cluster.endpoints(), &prefix).await;
+        let (b, reader) = instance(vec![proxy.url()], &prefix).await;
+        until("both answer reads locally", || a.reads_locally() && b.reads_locally()).await;
+        let before = reader.get_availability("uss1").await.expect("a read");
+        let head = RangeRequest { key: a.inner.layout.head(), ..RangeRequest::default() };
+        let head_at = async || {
+            a.inner.etcd.range(&head).await.expect("head").kvs.first().map_or(0, |kv| kv.mod_revision)
+        };
+        let committed_before = head_at().await;
+
+        // B's feed stalls; B still answers reads from its replica, which misses the write below, until its lease
+        // may have run out by its own clock. The write is acknowledged only after that.
+        proxy.set(lossy::Mode::Silent);
+        let version = before.version.clone();
+        let write =
+            tokio::spawn(async move { writer.set_availability("uss1", &version, Availability::Down).await });
+        while head_at().await == committed_before {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+
+        // C starts from a snapshot that holds the write, which B has not received.
+        let (_c, starting) = instance(cluster.endpoints(), &prefix).await;
+        let seen = tokio::time::timeout(Duration::from_secs(1), starting.get_availability("uss1")).await;
+        let then = tokio::time::timeout(Duration::from_secs(1), reader.get_availability("uss1")).await;
+        let new = matches!(&seen, Ok(Ok(r)) if r.version != before.version);
+        let old = matches!(&then, Ok(Ok(r)) if r.version == before.version);
+        assert!(
+            !(new && old),
+            "C showed the write, then B answered a later read without it: {seen:?}, {then:?}"
+        );
+
+        proxy.cut();
+        let written = write.await.expect("the write's task").expect("a write");
+        assert_eq!(read_once_back(&reader).await.version, written.version);
+        assert_eq!(read_once_back(&starting).await.version, written.version);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -105,6 +105,14 @@ pub(crate) struct DssArgs {
     /// fraction (0.01: 1 %); the lease counts as alive for its TTL less this share.
     #[arg(long, env = "ENTENTE_POOL_CLOCK_DRIFT", default_value_t = LocalReads::default().clock_drift)]
     pool_clock_drift: f64,
+    /// With --pool-local-reads, where to listen for the other members telling this instance directly which
+    /// revision they received, so that its writes need not wait for their next put in etcd (`none`: never).
+    /// The default, any free loopback port, suits a pool on one machine.
+    #[arg(long, env = "ENTENTE_POOL_PEER_LISTEN", default_value = "127.0.0.1:0")]
+    pool_peer_listen: String,
+    /// The address the other members reach that listener at (host:port); by default the one it is bound to.
+    #[arg(long, env = "ENTENTE_POOL_PEER_ADVERTISE")]
+    pool_peer_advertise: Option<String>,
     /// Deliberately broken pool: reads answered from this instance's replica while writes do not wait for the
     /// members to receive them, nor commits for the members before reads see them. Only for showing that `entente check-pool --unsafe-local-reads` catches the
     /// violation.
@@ -149,6 +157,8 @@ pub(crate) async fn run(args: DssArgs) -> anyhow::Result<()> {
                 lease_ttl: Duration::from_secs(args.pool_lease_secs),
                 clock_drift: args.pool_clock_drift,
                 wait_for_members: !args.unsafe_local_reads,
+                peer_listen: (args.pool_peer_listen != "none").then(|| args.pool_peer_listen.clone()),
+                peer_advertise: args.pool_peer_advertise.clone(),
                 ..LocalReads::default()
             };
             let config = EtcdConfig {

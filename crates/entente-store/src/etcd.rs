@@ -7,6 +7,7 @@ mod local;
 #[cfg(test)]
 mod lossy;
 mod members;
+mod peers;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -225,6 +226,9 @@ async fn snapshot(inner: &Inner) -> Result<(Snapshot, Revision), StoreError> {
     let mut counters: HashMap<EntityId, i32> = HashMap::new();
     let mut key = start;
     let mut revision = 0;
+    // `head` names the newest commit with content: member keys alone never bump it.
+    let head = layout.head();
+    let mut content = 0;
     loop {
         let response = etcd
             .range(&RangeRequest { key: key.clone(), range_end: end.clone(), limit: SNAPSHOT_PAGE, revision })
@@ -233,7 +237,9 @@ async fn snapshot(inner: &Inner) -> Result<(Snapshot, Revision), StoreError> {
             revision = response.header.as_ref().map_or(0, |h| h.revision);
         }
         for kv in &response.kvs {
-            if let Some(id) = layout.counter_id(&kv.key) {
+            if kv.key == head {
+                content = kv.mod_revision;
+            } else if let Some(id) = layout.counter_id(&kv.key) {
                 counters.insert(id, index_of(kv.version));
             } else if let Some((kind, _)) = layout.parse_entity(&kv.key) {
                 load_entity(&mut snapshot, kind, &kv.value)?;
@@ -258,6 +264,7 @@ async fn snapshot(inner: &Inner) -> Result<(Snapshot, Revision), StoreError> {
             s.notification_index = n;
         }
     }
+    inner.members.loading(content);
     Ok((snapshot, revision))
 }
 
@@ -318,17 +325,25 @@ async fn follow_once(inner: &Inner, dss: &Dss) -> Result<(), FollowEnd> {
     // Commits received but not yet shown to reads, with the newest content received as of each.
     let mut received: VecDeque<(Revision, Vec<Change>, Revision)> = VecDeque::new();
     loop {
-        // A deleted member key stops holding commits back after a while, without a message: wake up then.
-        let message = match inner.members.next_sweep() {
-            Some(until) => tokio::select! {
-                message = watch.next() => message?,
-                () = tokio::time::sleep_until(until.into()) => {
-                    inner.members.sweep();
-                    show(inner, dss, &mut received);
-                    continue;
+        // A deleted member key stops holding commits back after a while, without a message: wake up then; and when
+        // a member says directly that it received more.
+        let sweep = inner.members.next_sweep();
+        let message = tokio::select! {
+            message = watch.next() => message?,
+            () = async {
+                match sweep {
+                    Some(until) => tokio::time::sleep_until(until.into()).await,
+                    None => std::future::pending().await,
                 }
-            },
-            None => watch.next().await?,
+            } => {
+                inner.members.sweep();
+                show(inner, dss, &mut received);
+                continue;
+            }
+            () = inner.members.news() => {
+                show(inner, dss, &mut received);
+                continue;
+            }
         };
         let Some(result) = message else { break };
         if result.compact_revision > 0 {
@@ -350,8 +365,8 @@ async fn follow_once(inner: &Inner, dss: &Dss) -> Result<(), FollowEnd> {
 }
 
 /// Shows the commits received that every member received too, in order: a read that saw one then finishes before
-/// any read that could miss it starts (see `members`). Only a message of the feed, or a deleted member key that
-/// is no longer waited for, can change which.
+/// any read that could miss it starts (see `members`). Only a message of the feed, a deleted member key that is
+/// no longer waited for, or a member saying directly that it received more, can change which.
 fn show(inner: &Inner, dss: &Dss, received: &mut VecDeque<(Revision, Vec<Change>, Revision)>) {
     while let Some((at, changes, _)) = received.pop_front_if(|(_, _, content)| inner.members.shown(*content))
     {
@@ -1037,6 +1052,8 @@ fn take_batch(waiting: &mut Vec<Pending>) -> Vec<Pending> {
 impl SharedStore for EtcdStore {
     fn latest(&self) -> BoxFuture<'_, Result<Revision, StoreError>> {
         Box::pin(async move {
+            // A snapshot just loaded shows commits that members may not have received yet.
+            members::snapshot_shown(&self.inner).await;
             // A member whose lease is certainly alive has applied every acknowledged write once it applied its own
             // joining: the writers waited for it.
             if let Some(joined) = self.inner.members.local_read() {

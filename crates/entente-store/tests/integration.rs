@@ -805,6 +805,152 @@ mod etcd {
         Ok(())
     }
 
+    /// A TCP proxy in front of `upstream` (`http://host:port`) that delays what it carries by `delay` each way, as
+    /// for an instance far from etcd; answers its URL.
+    async fn delaying_proxy(upstream: &str, delay: std::time::Duration) -> Result<String> {
+        let upstream = upstream.trim_start_matches("http://").to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else { continue };
+                let (client_read, client_write) = client.into_split();
+                let (server_read, server_write) = server.into_split();
+                tokio::spawn(delayed(client_read, server_write, delay));
+                tokio::spawn(delayed(server_read, client_write, delay));
+            }
+        });
+        Ok(url)
+    }
+
+    async fn delayed(
+        mut from: tokio::net::tcp::OwnedReadHalf,
+        mut to: tokio::net::tcp::OwnedWriteHalf,
+        delay: std::time::Duration,
+    ) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (chunks, mut delayed) = tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+        let writer = tokio::spawn(async move {
+            while let Some((read, bytes)) = delayed.recv().await {
+                tokio::time::sleep_until(read + delay).await;
+                if to.write_all(&bytes).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let mut buffer = vec![0; 64 * 1024];
+        while let Ok(n @ 1..) = from.read(&mut buffer).await {
+            if chunks.send((tokio::time::Instant::now(), buffer[..n].to_vec())).is_err() {
+                break;
+            }
+        }
+        drop(chunks);
+        let _ = writer.await;
+    }
+
+    /// Keys under `[key, end)` as etcd's JSON gateway answers them: (key, value, create_revision, mod_revision).
+    async fn keys_in(endpoint: &str, key: &str, end: &str) -> Result<Vec<(String, String, i64, i64)>> {
+        use base64::Engine;
+        let engine = base64::engine::general_purpose::STANDARD;
+        let range: serde_json::Value = reqwest::Client::new()
+            .post(format!("{endpoint}/v3/kv/range"))
+            .json(&serde_json::json!({"key": engine.encode(key), "range_end": engine.encode(end)}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let text = |v: &serde_json::Value| -> Result<String> {
+            Ok(String::from_utf8(engine.decode(v.as_str().unwrap_or_default())?)?)
+        };
+        let number = |v: &serde_json::Value| v.as_str().and_then(|n| n.parse().ok()).unwrap_or(0);
+        let kvs = range["kvs"].as_array().cloned().unwrap_or_default();
+        kvs.iter()
+            .map(|kv| {
+                Ok((
+                    text(&kv["key"])?,
+                    text(&kv["value"])?,
+                    number(&kv["create_revision"]),
+                    number(&kv["mod_revision"]),
+                ))
+            })
+            .collect()
+    }
+
+    /// Writes through instance A of a two-instance pool with local reads, while B reaches etcd through a proxy that
+    /// delays everything by `DISTANT` each way, so that B's put of its member key commits at least two delays after
+    /// the write. A's listener for the members' messages is advertised at a port where nothing listens when
+    /// `blocked`. Answers, for each write, how long it took to be acknowledged, its revision, and the revision B's
+    /// member key said right after.
+    fn write_past_a_distant_member(blocked: bool) -> Result<Vec<(std::time::Duration, i64, i64)>> {
+        let location = Etcd::fresh()?;
+        let endpoint = location.cluster.endpoints()[0].clone();
+        let config = |endpoints, peer_advertise| EtcdConfig {
+            endpoints,
+            prefix: location.prefix.clone(),
+            abandoned_after: entente_store::ABANDONED_AFTER,
+            local_reads: Some(LocalReads { peer_advertise, ..LocalReads::default() }),
+        };
+        location.runtime.block_on(async {
+            let advertised = blocked.then(|| "127.0.0.1:1".to_owned());
+            let (a, writer) = pooled(&config(vec![endpoint.clone()], advertised)).await?;
+            until("A answers reads locally", || a.reads_locally()).await?;
+            let proxy = delaying_proxy(&endpoint, DISTANT).await?;
+            let (b, _) = pooled(&config(vec![proxy], None)).await?;
+            until("both answer reads locally", || a.reads_locally() && b.reads_locally()).await?;
+            // B connects to A as soon as it joined; a moment for the connection.
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            let prefix = &location.prefix;
+            let (members, members_end) = (format!("{prefix}/m/"), format!("{prefix}/m0"));
+            let head = (format!("{prefix}/head"), format!("{prefix}/head\0"));
+            let mut written = writer.get_availability("uss1").await?;
+            let mut writes = Vec::new();
+            for n in 0..5 {
+                let state = if n % 2 == 0 { Availability::Down } else { Availability::Normal };
+                let started = std::time::Instant::now();
+                let write = writer.set_availability("uss1", &written.version, state);
+                written = tokio::time::timeout(std::time::Duration::from_secs(20), write)
+                    .await
+                    .context("not acknowledged within 20 s")??;
+                let took = started.elapsed();
+                // B joined after A: its key is the newest.
+                let mut keys = keys_in(&endpoint, &members, &members_end).await?;
+                keys.sort_by_key(|(_, _, created, _)| *created);
+                let said =
+                    keys.last().context("B's member key")?.1.split(' ').next().unwrap_or("0").parse()?;
+                let at = keys_in(&endpoint, &head.0, &head.1).await?.first().context("head")?.3;
+                writes.push((took, at, said));
+            }
+            Ok(writes)
+        })
+    }
+
+    /// How far, each way, the distant member of [`write_past_a_distant_member`] is from etcd.
+    const DISTANT: std::time::Duration = std::time::Duration::from_millis(250);
+
+    /// A member that says directly that its feed received a write lets the writer acknowledge it before the
+    /// member's key says so in etcd: no second raft commit on the write's path.
+    #[test]
+    fn a_pooled_write_is_acknowledged_once_the_members_say_so_directly() -> Result<()> {
+        for (took, at, said) in write_past_a_distant_member(false)? {
+            println!("acknowledged in {took:?} at {at}; B's key then said {said}");
+            ensure!(said < at, "acknowledged at {at} only once B's key said {said}, after {took:?}");
+        }
+        Ok(())
+    }
+
+    /// With the direct channel blocked (a refused connection), writes are still acknowledged, once the member's
+    /// key in etcd says it received them: later, since that put commits two delays after the write.
+    #[test]
+    fn a_pooled_write_is_acknowledged_through_the_member_keys_when_the_direct_channel_is_blocked()
+    -> Result<()> {
+        for (took, at, said) in write_past_a_distant_member(true)? {
+            println!("acknowledged in {took:?} at {at}; B's key then said {said}");
+            ensure!(said >= at, "acknowledged at {at} while B's key said {said}");
+            ensure!(took >= 2 * DISTANT, "acknowledged in {took:?}, before B's key could say so");
+        }
+        Ok(())
+    }
+
     /// Reads answered from one instance's replica see every write acknowledged through another before they began:
     /// the writer waited until every member applied it.
     #[test]

@@ -186,6 +186,12 @@ impl Layout {
         key >= start.as_slice() && key < end.as_slice()
     }
 
+    /// The pool's secret, which authenticates what members tell each other directly (`peers`). Outside the
+    /// replicated range: it never changes once made.
+    pub(crate) fn secret(&self) -> Vec<u8> {
+        format!("{}/s", self.prefix).into_bytes()
+    }
+
     /// Bumped by every write, so its revision is the newest commit of the pool.
     pub(crate) fn head(&self) -> Vec<u8> {
         format!("{}/head", self.prefix).into_bytes()

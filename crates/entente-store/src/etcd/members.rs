@@ -3,18 +3,21 @@
 //! and a write acknowledged, only once every member that existed then received it or lost its key, and a member
 //! answers reads locally only while its lease is certainly alive by its own monotonic clock. A member key etcd
 //! deletes is still waited for until that member's lease has certainly run out by its clock: etcd may revoke a
-//! lease its member has just renewed. The argument is in `docs/design/etcd-pool.md`.
+//! lease its member has just renewed. A member also tells the others directly what its key says (`peers`), so that
+//! a writer need not wait for the key's next put to commit. The argument is in `docs/design/etcd-pool.md`.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use entente_dss::Revision;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use super::Inner;
 use super::grpc::{Compare, Event, KeyValue, Op, RangeRequest, TxnRequest};
 use super::layout::Layout;
+use super::peers::{self, Secret};
 
 /// How a pooled instance may answer reads from its replica.
 #[derive(Clone, Debug)]
@@ -31,6 +34,13 @@ pub struct LocalReads {
     /// only once every member received them. Off only in a deliberately broken instance, to show that `entente
     /// check-pool` catches reads that miss acknowledged writes.
     pub wait_for_members: bool,
+    /// Where to listen for the other members telling this instance directly which revision their feed received
+    /// (`127.0.0.1:0` by default: any free loopback port, for a pool on one machine); `None`: writers here wait
+    /// for the members' keys only.
+    pub peer_listen: Option<String>,
+    /// The address the other members reach that listener at, put in this instance's member key; by default the
+    /// address it is bound to.
+    pub peer_advertise: Option<String>,
 }
 
 impl Default for LocalReads {
@@ -40,6 +50,8 @@ impl Default for LocalReads {
             clock_drift: 0.01,
             margin: Duration::from_millis(100),
             wait_for_members: true,
+            peer_listen: Some("127.0.0.1:0".to_owned()),
+            peer_advertise: None,
         }
     }
 }
@@ -62,7 +74,7 @@ impl LocalReads {
 }
 
 /// A member as the feed last showed it.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 struct Member {
     /// The revision that created its key.
     created: Revision,
@@ -71,11 +83,14 @@ struct Member {
     /// When this feed received the newest put of its key (or loaded it): the member sent every renewal that counts
     /// so far before then.
     seen: Instant,
+    /// Where it listens for the other members' messages, if it does.
+    peer: Option<String>,
 }
 
 impl Member {
     fn of(kv: &KeyValue, seen: Instant) -> Member {
-        Member { created: kv.create_revision, published: published(&kv.value), seen }
+        let (published, peer) = parse_value(&kv.value);
+        Member { created: kv.create_revision, published, seen, peer }
     }
 }
 
@@ -97,6 +112,11 @@ pub(super) struct View {
     /// Until when deletions this feed never received may hide such a member: those before its first revision,
     /// or skipped when it reloaded past what it had received.
     unseen_until: Option<Instant>,
+    /// The newest revision each member key's member said directly that its feed received (`peers`): the fact
+    /// its key's value carries, by another way. It counts only for a key in `members` or `lingering`, with the
+    /// revision that created it, so it never makes a member count that did not exist at a revision; a fact may
+    /// come before the feed shows its key, and is kept for then.
+    heard: HashMap<Vec<u8>, Revision>,
 }
 
 impl View {
@@ -112,7 +132,17 @@ impl View {
                 .members
                 .iter()
                 .chain(lingering)
-                .all(|(key, m)| m.created > at || m.published >= at || mine.contains(key))
+                .all(|(key, m)| m.created > at || self.said(key, m) >= at || mine.contains(key))
+    }
+
+    /// The newest revision a member said its feed received, through its key or directly.
+    fn said(&self, key: &[u8], member: &Member) -> Revision {
+        member.published.max(self.heard.get(key).copied().unwrap_or(0))
+    }
+
+    /// The newest revision with content this feed received.
+    pub(super) fn content(&self) -> Revision {
+        self.content
     }
 
     /// Forgets the deleted keys whose member answers no read locally any more at `now`, and deletions unseen long
@@ -121,6 +151,8 @@ impl View {
         let before = (self.lingering.len(), self.unseen_until);
         self.lingering.retain(|_, (_, until)| *until > now);
         self.unseen_until = self.unseen_until.filter(|until| *until > now);
+        let (members, lingering) = (&self.members, &self.lingering);
+        self.heard.retain(|key, _| members.contains_key(key) || lingering.contains_key(key));
         (self.lingering.len(), self.unseen_until) != before
     }
 
@@ -130,9 +162,16 @@ impl View {
     }
 }
 
-/// The revision a member key's value names; a value that is not one names nothing received.
+/// What a member key's value says: the revision the member's feed received (0 if the value names none), then, after
+/// a space, where it listens for the other members' messages, if it does.
+fn parse_value(value: &[u8]) -> (Revision, Option<String>) {
+    let mut words = std::str::from_utf8(value).unwrap_or_default().split_whitespace();
+    let published = words.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+    (published, words.next().map(str::to_owned))
+}
+
 fn published(value: &[u8]) -> Revision {
-    std::str::from_utf8(value).ok().and_then(|v| v.parse().ok()).unwrap_or(0)
+    parse_value(value).0
 }
 
 /// This instance's membership while it holds one.
@@ -156,6 +195,14 @@ pub(super) struct Membership {
     /// Every member key this instance created: when one is deleted, nothing waits for it, since this instance's
     /// feed is what it stood for.
     mine: Mutex<HashSet<Vec<u8>>>,
+    /// Where the other members reach this instance's listener (`peers`), once it listens.
+    advertised: OnceLock<String>,
+    /// Told when a member's direct message may let the feed show commits it holds back.
+    news: Notify,
+    /// The revision with content of the newest snapshot loaded into the airspace, and the newest such revision
+    /// found shown to every member: reads wait until the two agree.
+    loaded: AtomicI64,
+    cleared: AtomicI64,
 }
 
 impl Membership {
@@ -165,7 +212,65 @@ impl Membership {
             view: watch::Sender::new(View::default()),
             joined: Mutex::default(),
             mine: Mutex::default(),
+            advertised: OnceLock::new(),
+            news: Notify::new(),
+            loaded: AtomicI64::new(0),
+            cleared: AtomicI64::new(0),
         }
+    }
+
+    /// Where the other members reach this instance's listener from now on: its member key will say so.
+    pub(super) fn advertise(&self, address: String) {
+        let _ = self.advertised.set(address);
+    }
+
+    /// The value of this instance's member key, saying its feed received `content` and where it listens.
+    fn value(&self, content: Revision) -> Vec<u8> {
+        match self.advertised.get() {
+            Some(address) => format!("{content} {address}").into_bytes(),
+            None => content.to_string().into_bytes(),
+        }
+    }
+
+    /// The view, to wait for what this instance's feed received.
+    pub(super) fn subscribe(&self) -> watch::Receiver<View> {
+        self.view.subscribe()
+    }
+
+    /// Where the other members listen, as their keys say.
+    pub(super) fn peers(&self) -> HashSet<String> {
+        // `mine` before the view, as where the feed updates the view.
+        let mine = self.mine();
+        let view = self.view.borrow();
+        view.members
+            .iter()
+            .filter(|(key, _)| !mine.contains(*key))
+            .filter_map(|(_, m)| m.peer.clone())
+            .collect()
+    }
+
+    /// The member holding `key` said directly that its feed received `revision`.
+    pub(super) fn heard(&self, key: Vec<u8>, revision: Revision) {
+        let newer = self.view.send_if_modified(|view| {
+            let said = view.heard.entry(key).or_default();
+            let newer = revision > *said;
+            *said = (*said).max(revision);
+            newer
+        });
+        if newer {
+            self.news.notify_one();
+        }
+    }
+
+    /// Waits until a member says directly that its feed received something newer.
+    pub(super) async fn news(&self) {
+        self.news.notified().await;
+    }
+
+    /// The airspace is about to hold a snapshot whose newest content is at `content`: reads wait until every member
+    /// received it ([`snapshot_shown`]).
+    pub(super) fn loading(&self, content: Revision) {
+        self.loaded.fetch_max(content, Ordering::AcqRel);
     }
 
     fn joined(&self) -> std::sync::MutexGuard<'_, Option<Joined>> {
@@ -257,6 +362,7 @@ impl Membership {
                 members,
                 lingering,
                 unseen_until,
+                heard: std::mem::take(&mut view.heard),
             };
         });
     }
@@ -272,10 +378,14 @@ impl Membership {
                 if !layout.is_member(&kv.key) {
                     content = true;
                 } else if event.is_delete() {
-                    if let Some(member) = view.members.remove(&kv.key)
-                        && !mine.contains(&kv.key)
-                    {
-                        view.lingering.insert(kv.key.clone(), (member, member.seen + lingering));
+                    match view.members.remove(&kv.key) {
+                        Some(member) if !mine.contains(&kv.key) => {
+                            let until = member.seen + lingering;
+                            view.lingering.insert(kv.key.clone(), (member, until));
+                        }
+                        _ => {
+                            view.heard.remove(&kv.key);
+                        }
                     }
                 } else {
                     view.members.insert(kv.key.clone(), Member::of(kv, now));
@@ -371,6 +481,20 @@ pub(super) async fn acknowledged(inner: &Inner, at: Revision) {
     }
 }
 
+/// Waits until the newest snapshot loaded into the airspace may be shown to reads, with local reads on: every member
+/// key that existed at its newest content says it received it, or is gone for good, as for a write acknowledged
+/// ([`acknowledged`]). The airspace shows a snapshot whole the moment it is loaded, without the feed's check, and a
+/// member that had not received its newest commits could answer a later read without them.
+pub(super) async fn snapshot_shown(inner: &Inner) {
+    let members = &inner.members;
+    let loaded = members.loaded.load(Ordering::Acquire);
+    if members.config.is_none() || members.cleared.load(Ordering::Acquire) >= loaded {
+        return;
+    }
+    acknowledged(inner, loaded).await;
+    members.cleared.fetch_max(loaded, Ordering::AcqRel);
+}
+
 /// Ends the membership when dropped with the feed: a member that no longer applies commits must neither answer
 /// reads locally nor hold writes back.
 pub(super) struct Following {
@@ -398,14 +522,19 @@ async fn take_part(inner: Arc<Inner>) {
     let Some(config) = inner.members.config.clone() else { return };
     let mut view = inner.members.view.subscribe();
     let mut behind = 0;
+    // The pool's secret and the listener for the other members' messages, once this instance has them.
+    let mut direct: Option<(Secret, AbortOnDrop)> = None;
     loop {
         // A member that left because its feed fell behind joins again once it caught up, or it would only hold
         // writes back again.
         if view.wait_for(|v| v.following && v.received >= behind).await.is_err() {
             return;
         }
+        if direct.is_none() {
+            direct = peers::start(&inner, &config).await;
+        }
         match join(&inner, &config).await {
-            Ok(()) => behind = keep(&inner).await,
+            Ok(()) => behind = keep(&inner, direct.as_ref().map(|(secret, _)| secret.clone())).await,
             Err(e) => {
                 tracing::warn!(error = %e, "joining the pool's members failed; reads ask etcd meanwhile");
                 tokio::time::sleep(RETRY).await;
@@ -423,7 +552,7 @@ async fn join(inner: &Arc<Inner>, config: &LocalReads) -> Result<(), entente_dss
     inner.members.mine().insert(key.clone());
     let content = inner.members.view.borrow().content;
     let txn = TxnRequest {
-        success: vec![Op::put_leased(&key, content.to_string().as_bytes(), lease)],
+        success: vec![Op::put_leased(&key, &inner.members.value(content), lease)],
         ..TxnRequest::default()
     };
     let created = match inner.etcd.txn(&txn).await {
@@ -441,16 +570,18 @@ async fn join(inner: &Arc<Inner>, config: &LocalReads) -> Result<(), entente_dss
     Ok(())
 }
 
-/// Renews the lease every third of its TTL, and publishes what the feed received meanwhile, until the lease is
-/// lost or the feed fell behind etcd by half a TTL (a member whose feed stalls would hold every write back);
-/// answers the revision the feed must reach before joining again.
-async fn keep(inner: &Arc<Inner>) -> Revision {
+/// Renews the lease every third of its TTL, and publishes what the feed received meanwhile (in etcd, and to the
+/// other members directly with the pool's `secret`), until the lease is lost or the feed fell behind etcd by half a
+/// TTL (a member whose feed stalls would hold every write back); answers the revision the feed must reach before
+/// joining again.
+async fn keep(inner: &Arc<Inner>, secret: Option<Secret>) -> Revision {
     let Some((key, lease, ttl)) = inner.members.joined().as_ref().map(|j| (j.key.clone(), j.lease, j.ttl))
     else {
         return 0;
     };
     let publisher = tokio::spawn(publish(inner.clone(), key.clone(), lease));
     let _publisher = AbortOnDrop(publisher);
+    let _pusher = secret.map(|secret| AbortOnDrop(tokio::spawn(peers::push(inner.clone(), lease, secret))));
     let period = ttl / 3;
     let mut pause = period;
     // A revision etcd had when a renewal was answered and the feed had not received, and since when.
@@ -518,7 +649,7 @@ async fn confirmed(
     let content = inner.members.view.borrow().content;
     let txn = TxnRequest {
         compare: vec![Compare::exists(key)],
-        success: vec![Op::put_leased(key, content.to_string().as_bytes(), lease)],
+        success: vec![Op::put_leased(key, &inner.members.value(content), lease)],
         ..TxnRequest::default()
     };
     let put = inner.etcd.txn(&txn).await.map_err(|failure| failure.error)?;
@@ -546,7 +677,7 @@ async fn publish(inner: Arc<Inner>, key: Vec<u8>, lease: i64) {
             Err(_) => return,
         };
         let txn = TxnRequest {
-            success: vec![Op::put_leased(&key, sent.to_string().as_bytes(), lease)],
+            success: vec![Op::put_leased(&key, &inner.members.value(sent), lease)],
             ..TxnRequest::default()
         };
         let inner = inner.clone();
@@ -561,7 +692,8 @@ async fn publish(inner: Arc<Inner>, key: Vec<u8>, lease: i64) {
     }
 }
 
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+/// A task that ends with the value holding it.
+pub(super) struct AbortOnDrop(pub(super) tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -580,7 +712,7 @@ mod tests {
         let members = members
             .iter()
             .map(|&(key, created, published)| {
-                (key.as_bytes().to_vec(), Member { created, published, seen: Instant::now() })
+                (key.as_bytes().to_vec(), Member { created, published, seen: Instant::now(), peer: None })
             })
             .collect();
         View { following: true, received, content: received, members, ..View::default() }
@@ -600,6 +732,82 @@ mod tests {
         let without_b = view(12, &[("a", 3, 12), ("c", 11, 11)]);
         assert!(without_b.covers(10, &mine(&[])), "b's key is gone: its lease expired");
         assert!(!without_b.covers(13, &mine(&[])), "this feed has not received 13");
+    }
+
+    #[test]
+    fn a_member_that_says_directly_it_received_a_write_counts_as_if_its_key_said_so() {
+        // `b` existed at 10 and its key says 9; `c` joined at 11.
+        let mut members = view(12, &[("a", 3, 12), ("b", 5, 9), ("c", 11, 11)]);
+        members.heard.insert(b"b".to_vec(), 10);
+        assert!(members.covers(10, &mine(&[])), "b said directly that it received 10");
+        assert!(!members.covers(11, &mine(&[])), "b said nothing of 11");
+
+        // A fact about a key created after the write, or about a key the feed does not show, counts for no
+        // other member: b must still say it received 11 itself.
+        members.heard.insert(b"c".to_vec(), 11);
+        members.heard.insert(b"d".to_vec(), 11);
+        assert!(!members.covers(11, &mine(&[])), "only b can say b received 11");
+        // Nor does a fact kept for a key not shown yet make that key count once it shows: d, created at 12,
+        // did not exist at 11.
+        members
+            .members
+            .insert(b"d".to_vec(), Member { created: 12, published: 0, seen: Instant::now(), peer: None });
+        members.heard.insert(b"b".to_vec(), 11);
+        assert!(members.covers(11, &mine(&[])));
+
+        // The same holds of a deleted key that still lingers: its member may still answer reads locally, and
+        // it said it received 10, not 11.
+        let mut lingering = view(12, &[]);
+        let b = Member { created: 5, published: 9, seen: Instant::now(), peer: None };
+        lingering.lingering.insert(b"b".to_vec(), (b, Instant::now() + Duration::from_secs(3)));
+        lingering.heard.insert(b"b".to_vec(), 10);
+        assert!(lingering.covers(10, &mine(&[])));
+        assert!(!lingering.covers(11, &mine(&[])));
+    }
+
+    #[tokio::test]
+    async fn only_a_message_sealed_with_the_pools_secret_counts() {
+        use tokio::io::AsyncWriteExt;
+
+        let layout = Layout::new("/t");
+        let members = Membership::new(Some(LocalReads::default()));
+        let (b, c) = (layout.member(0xb), layout.member(0xc));
+        members.view.send_replace(view(12, &[]));
+        members.view.send_modify(|view| {
+            for key in [&b, &c] {
+                let member = Member { created: 5, published: 9, seen: Instant::now(), peer: None };
+                view.members.insert(key.clone(), member);
+            }
+        });
+        let (secret, forger) = (Secret::new(&[1; 32]), Secret::new(&[2; 32]));
+
+        let (mut sender, receiver) = tokio::io::duplex(1024);
+        sender.write_all(&secret.seal(0xb, 10)).await.expect("a message sent");
+        drop(sender);
+        peers::receive(&members, &layout, receiver, &secret).await.expect("an authentic connection");
+        assert!(!members.shown(10), "c has not said it received 10");
+        tokio::time::timeout(Duration::from_secs(1), members.news()).await.expect("the feed is told");
+
+        // Sealed under another secret, or a sealed message with its revision raised: refused, connection and all.
+        for forged in [forger.seal(0xc, 10), {
+            let mut f = secret.seal(0xc, 9);
+            f[15] = 10;
+            f
+        }] {
+            let (mut sender, receiver) = tokio::io::duplex(1024);
+            sender.write_all(&forged).await.expect("a message sent");
+            sender.write_all(&secret.seal(0xc, 10)).await.expect("a message sent");
+            drop(sender);
+            let refused = peers::receive(&members, &layout, receiver, &secret).await;
+            assert!(refused.is_err(), "a forged message was taken");
+            assert!(!members.shown(10), "a forged message, or what followed it, counted");
+        }
+
+        let (mut sender, receiver) = tokio::io::duplex(1024);
+        sender.write_all(&secret.seal(0xc, 10)).await.expect("a message sent");
+        drop(sender);
+        peers::receive(&members, &layout, receiver, &secret).await.expect("an authentic connection");
+        assert!(members.shown(10), "b and c said directly that they received 10");
     }
 
     #[test]
@@ -653,7 +861,7 @@ mod tests {
         let c = layout.member(0xc);
         let members = Membership::new(Some(LocalReads::default()));
         let long_ago = Instant::now().checked_sub(Duration::from_millis(3500)).expect("a monotonic clock");
-        let killed = Member { created: 5, published: 9, seen: long_ago };
+        let killed = Member { created: 5, published: 9, seen: long_ago, peer: None };
         members.view.send_replace(View { members: HashMap::from([(c.clone(), killed)]), ..view(12, &[]) });
         assert!(!members.shown(10));
         members.received(&layout, 13, &[Event::deleted(&c, 13)]);
@@ -817,6 +1025,49 @@ mod tests {
         proxy.cut();
         let after = read_once_back(&reader).await;
         assert_eq!(after.version, written.version);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_starting_instance_shows_its_snapshot_only_once_every_member_received_it() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let cluster = LocalEtcd::start(dir.path(), 1).expect("a local cluster");
+        let proxy = lossy::Proxy::start(&cluster.endpoints()[0]).await.expect("a proxy");
+        let prefix = format!("/t/{}", EntityId::random());
+        let (a, writer) = instance(cluster.endpoints(), &prefix).await;
+        let (b, reader) = instance(vec![proxy.url()], &prefix).await;
+        until("both answer reads locally", || a.reads_locally() && b.reads_locally()).await;
+        let before = reader.get_availability("uss1").await.expect("a read");
+        let head = RangeRequest { key: a.inner.layout.head(), ..RangeRequest::default() };
+        let head_at = async || {
+            a.inner.etcd.range(&head).await.expect("head").kvs.first().map_or(0, |kv| kv.mod_revision)
+        };
+        let committed_before = head_at().await;
+
+        // B's feed stalls; B still answers reads from its replica, which misses the write below, until its lease
+        // may have run out by its own clock. The write is acknowledged only after that.
+        proxy.set(lossy::Mode::Silent);
+        let version = before.version.clone();
+        let write =
+            tokio::spawn(async move { writer.set_availability("uss1", &version, Availability::Down).await });
+        while head_at().await == committed_before {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+
+        // C starts from a snapshot that holds the write, which B has not received.
+        let (_c, starting) = instance(cluster.endpoints(), &prefix).await;
+        let seen = tokio::time::timeout(Duration::from_secs(1), starting.get_availability("uss1")).await;
+        let then = tokio::time::timeout(Duration::from_secs(1), reader.get_availability("uss1")).await;
+        let new = matches!(&seen, Ok(Ok(r)) if r.version != before.version);
+        let old = matches!(&then, Ok(Ok(r)) if r.version == before.version);
+        assert!(
+            !(new && old),
+            "C showed the write, then B answered a later read without it: {seen:?}, {then:?}"
+        );
+
+        proxy.cut();
+        let written = write.await.expect("the write's task").expect("a write");
+        assert_eq!(read_once_back(&reader).await.version, written.version);
+        assert_eq!(read_once_back(&starting).await.version, written.version);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -93,8 +93,9 @@ pub(crate) struct DssArgs {
     #[arg(long, env = "ENTENTE_BASEMAP_URL", requires = "map")]
     basemap_url: Option<BasemapUrl>,
     /// With --store etcd, answer reads from this instance's replica while its etcd lease is certainly alive, as a
-    /// member of the pool, instead of after a quorum read of the pool's newest revision. Off by default: a stopped
-    /// etcd leader still breaks linearizability with it, and a killed member holds writes back for its lease.
+    /// member of the pool, instead of after a quorum read of the pool's newest revision (linearizable either
+    /// way: docs/design/etcd-pool.md). Off by default: a member that stops or is cut off holds the pool's
+    /// writes back until its lease expires, and a starting instance answers no read for about a lease's TTL.
     #[arg(long, env = "ENTENTE_POOL_LOCAL_READS")]
     pool_local_reads: bool,
     /// TTL of this instance's etcd lease, in seconds: as a pool member it answers reads from its replica while
@@ -114,8 +115,8 @@ pub(crate) struct DssArgs {
     #[arg(long, env = "ENTENTE_POOL_PEER_ADVERTISE")]
     pool_peer_advertise: Option<String>,
     /// Deliberately broken pool: reads answered from this instance's replica while writes do not wait for the
-    /// members to receive them, nor commits for the members before reads see them. Only for showing that `entente check-pool --unsafe-local-reads` catches the
-    /// violation.
+    /// members to receive them, nor commits for the members before reads see them. Only for showing that
+    /// `entente check-pool --unsafe-local-reads` catches the violation.
     #[arg(long, hide = true)]
     unsafe_local_reads: bool,
 }

@@ -192,6 +192,14 @@ const map = new maplibregl.Map({
   // The page keeps the map's canvas, so a test can read its pixels and a screenshot matches the screen.
   canvasContextAttributes: { preserveDrawingBuffer: true },
 });
+// A style without a sky (the map's never has one) gets MapLibre's default, transparent, which MapLibre 6 still
+// shades over the whole canvas before every frame: it changes no pixel, but on a machine without a GPU (the
+// browser renders in software) it costs a quarter of a frame. So a sky is drawn only when the style has one.
+const painter = map.painter;
+if (painter?.drawFunctions?.sky) {
+  const drawSky = painter.drawFunctions.sky;
+  painter.drawFunctions = { ...painter.drawFunctions, sky: (...args) => map.getSky() && drawSky(...args) };
+}
 map.addControl(new maplibregl.NavigationControl({ visualizePitch: true }), "top-left");
 map.addControl(new maplibregl.ScaleControl({ unit: "metric", maxWidth: 160 }), "bottom-left");
 const styled = new Promise((resolve) => map.on("load", resolve));

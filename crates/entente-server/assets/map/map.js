@@ -112,7 +112,10 @@ const ZONE_COLOURS = ["match", ["get", "restriction"],
   "PROHIBITED", "#c0392b", "REQ_AUTHORISATION", "#e67e22", "CONDITIONAL", "#c9a400", "#2e86c1"];
 
 function style(basemap) {
-  const source = () => ({ type: "geojson", data: EMPTY });
+  // The page's own sources cut their shapes into tiles with a margin of 16 tile pixels (MapLibre's default is
+  // 128) around each tile: enough for the widest stroke (4 px), and each shape near a tile's edge is no longer
+  // processed again for every neighbour it reaches into, which a renderer without a GPU pays for per vertex.
+  const source = () => ({ type: "geojson", data: EMPTY, buffer: 16 });
   return {
     version: 8,
     sources: {
@@ -128,16 +131,18 @@ function style(basemap) {
       ...basemap.layers,
       { id: "subscriptions-line", type: "line", source: "airspace", filter: kindIs("subscription"), layout: { visibility: "none" },
         paint: { "line-color": "#555", "line-width": ["case", selected, 3, 1.5], "line-dasharray": [4, 2] } },
+      // Each area's fill is drawn without MapLibre's antialiasing outline (a second pass over every edge), since a
+      // line layer strokes the same edges over it.
       // Geographical zones as the acting operator's USS knows them, coloured by restriction, under the airspace.
-      { id: "zones-fill", type: "fill", source: "zones", paint: { "fill-color": ZONE_COLOURS, "fill-opacity": 0.12 } },
+      { id: "zones-fill", type: "fill", source: "zones", paint: { "fill-antialias": false, "fill-color": ZONE_COLOURS, "fill-opacity": 0.12 } },
       { id: "zones-line", type: "line", source: "zones", paint: { "line-color": ZONE_COLOURS, "line-width": 1.5, "line-dasharray": [1, 1] } },
-      { id: "isas-fill", type: "fill", source: "airspace", filter: kindIs("isa"), paint: { "fill-color": "#7b5cd6", "fill-opacity": 0.15 } },
+      { id: "isas-fill", type: "fill", source: "airspace", filter: kindIs("isa"), paint: { "fill-antialias": false, "fill-color": "#7b5cd6", "fill-opacity": 0.15 } },
       { id: "isas-line", type: "line", source: "airspace", filter: kindIs("isa"), paint: { "line-color": "#4b34a0", "line-width": ["case", selected, 3, 1.5] } },
-      { id: "constraints-fill", type: "fill", source: "airspace", filter: kindIs("constraint"), paint: { "fill-color": "#8b1e3f", "fill-opacity": 0.2 } },
+      { id: "constraints-fill", type: "fill", source: "airspace", filter: kindIs("constraint"), paint: { "fill-antialias": false, "fill-color": "#8b1e3f", "fill-opacity": 0.2 } },
       { id: "constraints-line", type: "line", source: "airspace", filter: kindIs("constraint"),
         paint: { "line-color": ["case", ["get", "blocking"], "#000", "#5c0f28"], "line-width": ["case", ["get", "blocking"], 4, selected, 3, 1.5], "line-dasharray": [2, 2] } },
       { id: "intents-fill", type: "fill", source: "airspace", filter: kindIs("intent"),
-        paint: { "fill-color": STATE_COLOURS, "fill-opacity": ["case", ["get", "blocking"], 0.6, selected, 0.55, 0.35] } },
+        paint: { "fill-antialias": false, "fill-color": STATE_COLOURS, "fill-opacity": ["case", ["get", "blocking"], 0.6, selected, 0.55, 0.35] } },
       { id: "intents-line", type: "line", source: "airspace", filter: kindIs("intent"),
         paint: { "line-color": STATE_STROKES, "line-width": ["case", selected, 3, ["get", "own"], 2.5, 1.5] } },
       // A conflict must stand out whatever the state: a thick dashed magenta outline; what blocks the
@@ -192,6 +197,14 @@ const map = new maplibregl.Map({
   // The page keeps the map's canvas, so a test can read its pixels and a screenshot matches the screen.
   canvasContextAttributes: { preserveDrawingBuffer: true },
 });
+// A style without a sky (the map's never has one) gets MapLibre's default, transparent, which MapLibre 6 still
+// shades over the whole canvas before every frame: it changes no pixel, but on a machine without a GPU (the
+// browser renders in software) it costs a quarter of a frame. So a sky is drawn only when the style has one.
+const painter = map.painter;
+if (painter?.drawFunctions?.sky) {
+  const drawSky = painter.drawFunctions.sky;
+  painter.drawFunctions = { ...painter.drawFunctions, sky: (...args) => map.getSky() && drawSky(...args) };
+}
 map.addControl(new maplibregl.NavigationControl({ visualizePitch: true }), "top-left");
 map.addControl(new maplibregl.ScaleControl({ unit: "metric", maxWidth: 160 }), "bottom-left");
 const styled = new Promise((resolve) => map.on("load", resolve));

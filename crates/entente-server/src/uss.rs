@@ -21,7 +21,6 @@ pub(crate) mod rid;
 mod tokens;
 pub(crate) mod uss_api;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -147,9 +146,9 @@ pub struct Links {
     /// What this USS keeps across restarts: flights, zones, archived reports, Remote ID ISA ids.
     store: Arc<dyn UssStore>,
     /// Peers' intents as their managers last shared them, by id.
-    peers: Mutex<HashMap<String, OperationalIntent>>,
+    peers: Mutex<peers::PeerCache<OperationalIntent>>,
     /// Peers' constraints as their managers last shared them, by id: asked again only once their version changed.
-    peer_zones: Mutex<HashMap<String, Constraint>>,
+    peer_zones: Mutex<peers::PeerCache<Constraint>>,
     /// This USS's Prometheus series (plans, operator notifications, calls, notifications to subscribers).
     pub(crate) metrics: Arc<UssMetrics>,
 }
@@ -214,8 +213,8 @@ impl UssState {
             config,
             audit,
             store,
-            peers: Mutex::new(HashMap::new()),
-            peer_zones: Mutex::new(HashMap::new()),
+            peers: Mutex::new(peers::PeerCache::new()),
+            peer_zones: Mutex::new(peers::PeerCache::new()),
             metrics,
         });
         let (rid_dss, rid_peers) = rid.ports(&links);

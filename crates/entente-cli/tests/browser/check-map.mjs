@@ -253,8 +253,9 @@ try {
 
   // The limits form: the same square drawn again, first with nonsense (a ceiling below the floor, a negative
   // deviation), which the page refuses before sending ("limits-refused"); then with a ceiling at the plan's top
-  // and a largest delay, which the USS must keep in every alternative it offers ("limits"); then with "plan the
-  // best you can", which plans one of them and says what changed ("best-effort").
+  // and a largest delay, which the USS must keep in every alternative it offers, and "the shape may change" set to
+  // "no", which the request must carry as false ("limits"); then with "plan the best you can", which plans one of
+  // them and says what changed ("best-effort").
   if (await page.locator("#planner").isHidden()) await page.click("#plan");
   const redraw = async () => {
     for (const vertex of plan.vertices) {
@@ -284,8 +285,13 @@ try {
   report("limits-refused", { refused, errors });
   await page.fill("#limit-lateral", "");
   await page.fill("#limit-delay", "120");
+  await page.selectOption("#limit-shape", "no");
+  const sent = [];
+  const body = (r) => { if (r.method() === "POST" && r.url().includes("/flights")) sent.push(r.postDataJSON()); };
+  page.on("request", body);
   await page.click("#submit");
   await page.waitForSelector('#plan-result:not([data-state="submitting"])', { timeout: 60000 });
+  page.off("request", body);
   await page.screenshot({ path: `${screenshots}/limits.png` });
   report("limits", {
     ...(await result()),
@@ -299,6 +305,8 @@ try {
       cost: Number(li.dataset.cost), text: li.textContent,
     }))),
     ends: await page.evaluate(() => entente.planner.alternatives.map((a) => a.request.volumes.map((v) => v.time_end.value))),
+    // The limits of every plan the page posted.
+    sentLimits: sent.map((b) => b.limits ?? null),
     errors,
   });
   await page.check("#best-effort");

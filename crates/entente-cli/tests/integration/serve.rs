@@ -698,6 +698,12 @@ fn headless_chromium_renders_the_seeded_airspace_and_follows_it_live() -> anyhow
     ensure!(!listed.is_empty(), "no alternative within the limits: {limited}");
     let ceiling = limited["ceiling"].as_f64().context("the ceiling")?;
     ensure!(ceiling == 120.0, "the ceiling set: {limited}");
+    // "The shape may change" set to "no" is sent as false, not left out (which would keep the USS's default).
+    let sent = limited["sentLimits"].as_array().context("the limits sent")?;
+    ensure!(
+        sent.len() == 1 && sent[0]["shape_may_change"] == json!(false),
+        "the plan did not carry shape_may_change: false: {limited}"
+    );
     for alternative in listed {
         ensure!(
             alternative["altitudeShift"].as_f64().is_some_and(|m| m <= 0.0)

@@ -872,7 +872,9 @@ function draftLimits(end) {
   if (ceiling !== null) limits.altitude_ceiling_m = ceiling;
   if (delay !== null) limits.latest_end = wireTime(new Date(end.getTime() + delay * 60000));
   if (lateral !== null) limits.max_lateral_m = lateral;
-  if ($("limit-shape").checked) limits.shape_may_change = true;
+  // Three ways: the USS's default sends nothing, so that "no" can be said as plainly as "yes".
+  const shape = $("limit-shape").value;
+  if (shape !== "") limits.shape_may_change = shape === "yes";
   return limits;
 }
 

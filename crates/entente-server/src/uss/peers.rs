@@ -1,5 +1,6 @@
-//! Calls to peer USSs: details of their intents and constraints, fetched in parallel under a deadline, and
-//! notifications of this USS's changes, sent in parallel with retries.
+//! Calls to peer USSs: details of their intents and constraints, fetched in parallel under a deadline (those the
+//! cache holds at the version asked for answered from it), and notifications of this USS's changes, sent in
+//! parallel with retries.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -57,40 +58,80 @@ async fn get<T: DeserializeOwned>(st: &Links, url: &str, scope: &[Scope]) -> Res
     reply.json()
 }
 
-/// The details of every intent reference, from the cache when it holds that version, else from its manager.
+/// What this USS keeps of its peers' intents or constraints, by id: each as its manager last shared it, with the
+/// time it ends, read once when it is kept, so that forgetting the ended ones reads no time again.
+pub(crate) struct PeerCache<T> {
+    kept: HashMap<String, (T, Option<Timestamp>)>,
+}
+
+impl<T: Clone> PeerCache<T> {
+    pub(crate) fn new() -> PeerCache<T> {
+        PeerCache { kept: HashMap::new() }
+    }
+
+    pub(crate) fn get(&self, id: &str) -> Option<&T> {
+        self.kept.get(id).map(|(t, _)| t)
+    }
+
+    pub(crate) fn remove(&mut self, id: &str) -> Option<T> {
+        self.kept.remove(id).map(|(t, _)| t)
+    }
+
+    /// Keeps `value` as `id`, ending at `end` (`None`: its end could not be read), and forgets those that have
+    /// ended, or whose end could not be read: they can conflict with nothing any more.
+    fn keep(&mut self, id: String, value: T, end: Option<Timestamp>, now: Timestamp) {
+        self.kept.retain(|_, (_, end)| end.is_some_and(|end| end >= now));
+        self.kept.insert(id, (value, end));
+    }
+}
+
+/// Splits `refs` into those `cached` answers, with its answer, and the others.
+fn partition<R, T>(refs: Vec<R>, cached: impl Fn(&R) -> Option<T>) -> (Vec<(R, T)>, Vec<R>) {
+    let (mut found, mut missing) = (Vec::new(), Vec::new());
+    for r in refs {
+        match cached(&r) {
+            Some(t) => found.push((r, t)),
+            None => missing.push(r),
+        }
+    }
+    (found, missing)
+}
+
+/// The details of every intent reference, from the cache when it holds that version, else from its manager. Only
+/// those the cache lacks are fetched, in parallel; the others are answered here, without a task each.
 pub(crate) async fn details(
     st: &Arc<Links>,
     refs: Vec<OperationalIntentReference>,
 ) -> Vec<(OperationalIntentReference, Result<OperationalIntent, ApiError>)> {
-    in_parallel(st, refs, |st, r| async move {
-        let cached = st.peers.lock().get(&r.id).filter(|c| c.reference.version == r.version).cloned();
-        if let Some(intent) = cached {
-            return (r, Ok(intent));
-        }
-        let url = details_url(&r);
-        let fetched = get::<GetOperationalIntentDetailsResponse>(&st, &url, &[SC]).await.and_then(|d| {
-            let intent = d.operational_intent;
-            if intent.reference.id != r.id || intent.reference.ovn.is_none() {
-                return Err(ApiError::Upstream(format!(
-                    "{url}: the details name another intent or carry no OVN"
-                )));
-            }
-            remember(&mut st.peers.lock(), intent.clone(), st.now());
-            Ok(intent)
-        });
-        (r, fetched)
-    })
-    .await
+    let (cached, missing) = {
+        let cache = st.peers.lock();
+        partition(refs, |r| cache.get(&r.id).filter(|c| c.reference.version == r.version).cloned())
+    };
+    let mut out: Vec<_> = cached.into_iter().map(|(r, intent)| (r, Ok(intent))).collect();
+    out.extend(
+        in_parallel(st, missing, |st, r| async move {
+            let url = details_url(&r);
+            let fetched = get::<GetOperationalIntentDetailsResponse>(&st, &url, &[SC]).await.and_then(|d| {
+                let intent = d.operational_intent;
+                if intent.reference.id != r.id || intent.reference.ovn.is_none() {
+                    return Err(ApiError::Upstream(format!(
+                        "{url}: the details name another intent or carry no OVN"
+                    )));
+                }
+                remember(&mut st.peers.lock(), intent.clone(), st.now());
+                Ok(intent)
+            });
+            (r, fetched)
+        })
+        .await,
+    );
+    out
 }
 
 /// Keeps a peer's intent, and forgets those that have ended: they can conflict with nothing any more.
-pub(crate) fn remember(
-    cache: &mut HashMap<String, OperationalIntent>,
-    intent: OperationalIntent,
-    now: Timestamp,
-) {
-    cache.retain(|_, i| parse_rfc3339(&i.reference.time_end.value, "time_end").is_ok_and(|end| end >= now));
-    cache.insert(intent.reference.id.clone(), intent);
+pub(crate) fn remember(cache: &mut PeerCache<OperationalIntent>, intent: OperationalIntent, now: Timestamp) {
+    let end = parse_rfc3339(&intent.reference.time_end.value, "time_end").ok();
+    cache.keep(intent.reference.id.clone(), intent, end, now);
 }
 
 /// Where the manager of `r` serves its details.
@@ -98,34 +139,39 @@ pub(crate) fn details_url(r: &OperationalIntentReference) -> String {
     format!("{}/uss/v1/operational_intents/{}", r.uss_base_url.trim_end_matches('/'), r.id)
 }
 
-/// The details of every constraint reference, from its manager.
+/// The details of every constraint reference, from the cache when it holds that version, else from its manager
+/// (only those fetched, in parallel).
 pub(crate) async fn constraint_details(
     st: &Arc<Links>,
     refs: Vec<ZoneRef>,
 ) -> Vec<(ZoneRef, Result<Constraint, ApiError>)> {
-    in_parallel(st, refs, |st, r| async move {
-        let cached = st.peer_zones.lock().get(&r.id).filter(|c| c.reference.version == r.version).cloned();
-        if let Some(constraint) = cached {
-            return (r, Ok(constraint));
-        }
-        let url = format!("{}/uss/v1/constraints/{}", r.uss_base_url.trim_end_matches('/'), r.id);
-        let fetched = get::<GetConstraintDetailsResponse>(&st, &url, &[CP]).await.and_then(|d| {
-            let constraint = d.constraint;
-            if constraint.reference.id != r.id {
-                return Err(ApiError::Upstream(format!("{url}: the details name another constraint")));
-            }
-            remember_zone(&mut st.peer_zones.lock(), constraint.clone(), st.now());
-            Ok(constraint)
-        });
-        (r, fetched)
-    })
-    .await
+    let (cached, missing) = {
+        let cache = st.peer_zones.lock();
+        partition(refs, |r| cache.get(&r.id).filter(|c| c.reference.version == r.version).cloned())
+    };
+    let mut out: Vec<_> = cached.into_iter().map(|(r, constraint)| (r, Ok(constraint))).collect();
+    out.extend(
+        in_parallel(st, missing, |st, r| async move {
+            let url = format!("{}/uss/v1/constraints/{}", r.uss_base_url.trim_end_matches('/'), r.id);
+            let fetched = get::<GetConstraintDetailsResponse>(&st, &url, &[CP]).await.and_then(|d| {
+                let constraint = d.constraint;
+                if constraint.reference.id != r.id {
+                    return Err(ApiError::Upstream(format!("{url}: the details name another constraint")));
+                }
+                remember_zone(&mut st.peer_zones.lock(), constraint.clone(), st.now());
+                Ok(constraint)
+            });
+            (r, fetched)
+        })
+        .await,
+    );
+    out
 }
 
 /// Keeps a peer's constraint (`version` tells when it changed), and forgets those that have ended.
-pub(crate) fn remember_zone(cache: &mut HashMap<String, Constraint>, constraint: Constraint, now: Timestamp) {
-    cache.retain(|_, c| parse_rfc3339(&c.reference.time_end.value, "time_end").is_ok_and(|end| end >= now));
-    cache.insert(constraint.reference.id.clone(), constraint);
+pub(crate) fn remember_zone(cache: &mut PeerCache<Constraint>, constraint: Constraint, now: Timestamp) {
+    let end = parse_rfc3339(&constraint.reference.time_end.value, "time_end").ok();
+    cache.keep(constraint.reference.id.clone(), constraint, end, now);
 }
 
 /// Tells every subscriber but this USS itself about the intent `id` (`None`: it was deleted).
@@ -244,12 +290,29 @@ mod tests {
 
     #[test]
     fn ended_intents_are_forgotten_when_another_is_remembered() {
-        let mut cache = HashMap::new();
+        let mut cache = PeerCache::new();
         remember(&mut cache, intent("ended", -5), now());
         remember(&mut cache, intent("live", 30), now());
         remember(&mut cache, intent("new", 30), now());
-        let mut ids: Vec<&str> = cache.keys().map(String::as_str).collect();
+        let mut ids: Vec<&str> = cache.kept.keys().map(String::as_str).collect();
         ids.sort_unstable();
         assert_eq!(ids, ["live", "new"]);
+    }
+
+    #[test]
+    fn an_intent_whose_end_cannot_be_read_is_kept_until_another_is_remembered() {
+        let mut cache = PeerCache::new();
+        let mut unreadable = intent("unreadable", 30);
+        unreadable.reference.time_end.value = "not a time".to_owned();
+        remember(&mut cache, unreadable, now());
+        assert!(cache.get("unreadable").is_some());
+        remember(&mut cache, intent("live", 30), now());
+        assert!(cache.get("unreadable").is_none() && cache.get("live").is_some());
+    }
+
+    #[test]
+    fn references_the_cache_answers_are_split_from_those_to_fetch_in_their_order() {
+        let (found, missing) = partition(vec![1, 2, 3, 4], |n| (n % 2 == 0).then_some(n * 10));
+        assert_eq!((found, missing), (vec![(2, 20), (4, 40)], vec![1, 3]));
     }
 }

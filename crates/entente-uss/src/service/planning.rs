@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use entente_dss::{Availability, EntityId};
 use entente_geo::{Circle, Interval, LatLng, Outline, distance_m};
+use futures_util::future::{join, join_all};
 
 use super::ports::{Attempt, CallError, IntentRef, IntentWrite, Published, PutOutcome, ZoneRef};
 use super::{FlightGuard, Uss};
@@ -150,8 +151,7 @@ impl Uss {
                         !intents.iter().any(|r| r.id == k.intent.id)
                             && !zones.iter().any(|c| c.id == k.intent.id)
                     });
-                    known.extend(self.learn(intents, &p.volumes).await?);
-                    known.extend(self.learn_zones(zones).await?);
+                    known.extend(self.learn_all(intents, zones, &p.volumes).await?);
                     if let Some(refused) = self.conflicts(&p, &known, flown.as_deref()) {
                         return Err(self.refuse(id, &p, &known, refused).await);
                     }
@@ -306,8 +306,7 @@ impl Uss {
             return Ok((Vec::new(), flown));
         }
         let (refs, zones) = self.query(&p.volumes, &id.to_string()).await?;
-        let mut known = self.learn(refs, &p.volumes).await?;
-        known.extend(self.learn_zones(zones).await?);
+        let known = self.learn_all(refs, zones, &p.volumes).await?;
         if let Some(refused) = self.conflicts(p, &known, flown.as_deref()) {
             return Err(self.refuse(id, p, &known, refused).await);
         }
@@ -315,32 +314,60 @@ impl Uss {
     }
 
     /// Every intent and constraint reference around the volumes, over the whole range alternatives may be shifted
-    /// to, so one query serves both the decision and the search. This flight's own reference is left out.
+    /// to, so one query serves both the decision and the search. This flight's own reference is left out. The
+    /// queries (intents and constraints over each volume) are independent, so they are sent at once: an answer
+    /// then waits for the slowest of them rather than for their sum. Their answers are merged in the order they
+    /// would have been made one by one, so the references, and what is decided from them, do not depend on which
+    /// came back first; the first query to fail, in that order, is the error.
     async fn query(
         &self,
         volumes: &[Volume],
         own_id: &str,
     ) -> Result<(Vec<IntentRef>, Vec<ZoneRef>), UssError> {
         let reach = self.rules.alternatives.max_time_shift;
+        let areas: Vec<Volume> = volumes
+            .iter()
+            .map(|v| {
+                let mut area = v.clone();
+                area.time.lo = v.time.lo.map(|t| t - reach);
+                area.time.hi = v.time.hi.map(|t| t + reach);
+                area.altitude = Interval { lo: None, hi: None };
+                area
+            })
+            .collect();
+        let dss = &self.ports.dss;
+        let answers =
+            join_all(areas.into_iter().map(|a| join(dss.query_intents(a.clone()), dss.query_zones(a)))).await;
         let mut seen = HashSet::new();
         let (mut refs, mut zones) = (Vec::new(), Vec::new());
-        for v in volumes {
-            let mut area = v.clone();
-            area.time.lo = v.time.lo.map(|t| t - reach);
-            area.time.hi = v.time.hi.map(|t| t + reach);
-            area.altitude = Interval { lo: None, hi: None };
-            for r in self.ports.dss.query_intents(area.clone()).await? {
+        for (found_intents, found_zones) in answers {
+            for r in found_intents? {
                 if r.id != own_id && seen.insert(r.id.clone()) {
                     refs.push(r);
                 }
             }
-            for c in self.ports.dss.query_zones(area).await? {
+            for c in found_zones? {
                 if seen.insert(c.id.clone()) {
                     zones.push(c);
                 }
             }
         }
         Ok((refs, zones))
+    }
+
+    /// The intents' and the constraints' details at once (they come from different places and wait on different
+    /// peers), the intents first; the intents' failure is the error when both fail, as when they were learned one
+    /// after the other.
+    async fn learn_all(
+        &self,
+        refs: Vec<IntentRef>,
+        zones: Vec<ZoneRef>,
+        volumes: &[Volume],
+    ) -> Result<Vec<Known>, UssError> {
+        let (intents, zones) = join(self.learn(refs, volumes), self.learn_zones(zones)).await;
+        let mut known = intents?;
+        known.extend(zones?);
+        Ok(known)
     }
 
     /// Every intent and constraint within `reach` metres sideways of the proposal that `known` lacks, with its
@@ -362,9 +389,7 @@ impl Uss {
         let have: HashSet<&str> = known.iter().map(|k| k.intent.id.as_str()).collect();
         let refs = refs.into_iter().filter(|r| !have.contains(r.id.as_str())).collect();
         let zones = zones.into_iter().filter(|c| !have.contains(c.id.as_str())).collect();
-        let mut more = self.learn(refs, &wide).await?;
-        more.extend(self.learn_zones(zones).await?);
-        Ok(more)
+        self.learn_all(refs, zones, &wide).await
     }
 
     /// The volumes of every constraint: this USS's own from memory, others' from their managers. A constraint whose

@@ -40,6 +40,8 @@ struct FakeDss {
     reports: Mutex<Vec<String>>,
     /// Holds back the next intent write, as a slow DSS does, until the test opens it.
     gate: Mutex<Option<Arc<Gate>>>,
+    /// Queries asked and not yet answered, and the most there ever were at once.
+    queries: Mutex<(u32, u32)>,
 }
 
 /// A write held at the DSS: `reached` once it arrived, carried out once `open`.
@@ -50,6 +52,19 @@ struct Gate {
 }
 
 impl FakeDss {
+    /// Counts a query asked; the future it returns counts it answered once polled to its end.
+    fn query_asked<T: Send + 'static>(&self, found: T) -> BoxFuture<'_, Result<T, CallError>> {
+        {
+            let mut q = self.queries.lock();
+            q.0 += 1;
+            q.1 = q.1.max(q.0);
+        }
+        Box::pin(async move {
+            self.queries.lock().0 -= 1;
+            Ok(found)
+        })
+    }
+
     fn hold(&self, r: IntentRef, extents: Vec<Volume>) {
         self.intents.lock().insert(r.id.clone(), (r, extents));
     }
@@ -104,8 +119,8 @@ impl Dss for FakeDss {
                 !hidden.contains(&r.id) && (everything || volumes_intersect(v, std::slice::from_ref(&area)))
             })
             .map(|(r, _)| IntentRef { ovn: None, ..r.clone() })
-            .collect();
-        Box::pin(async move { Ok(found) })
+            .collect::<Vec<_>>();
+        self.query_asked(found)
     }
 
     fn query_zones(&self, area: Volume) -> BoxFuture<'_, Result<Vec<ZoneRef>, CallError>> {
@@ -115,8 +130,8 @@ impl Dss for FakeDss {
             .values()
             .filter(|(_, v)| volumes_intersect(v, std::slice::from_ref(&area)))
             .map(|(r, _)| ZoneRef { ovn: None, ..r.clone() })
-            .collect();
-        Box::pin(async move { Ok(found) })
+            .collect::<Vec<_>>();
+        self.query_asked(found)
     }
 
     fn put_zone(
@@ -471,6 +486,16 @@ async fn an_intent_the_query_missed_is_learned_from_the_key_check_and_refuses_th
     let attempts = w.recorded.attempts.lock();
     assert_eq!(attempts[0].missing_intents, ["peer-high"]);
     assert!(w.uss.flights.get(id(1)).is_none());
+}
+
+#[tokio::test]
+async fn the_queries_of_a_plan_are_all_asked_before_any_answer_is_awaited() {
+    let w = world();
+    let volumes = vec![cylinder(7.5, (0.0, 120.0), (5, 30)), cylinder(7.51, (0.0, 120.0), (30, 60))];
+    w.uss.plan(id(1), proposal(volumes, 0, at(0))).await.unwrap();
+    // Intents and constraints over each of the two volumes: four queries, waited for together rather than one
+    // after the other, so a plan waits for the slowest answer instead of their sum.
+    assert_eq!(*w.dss.queries.lock(), (0, 4));
 }
 
 #[tokio::test]

@@ -50,8 +50,12 @@ enum Backend {
         /// The newest revision applied to the airspace; changed only under the airspace's write lock.
         applied: watch::Sender<Revision>,
         commits: AtomicU64,
-        /// Decisions refused at commit because another instance's write landed first.
+        /// Decisions refused at commit because another write (of any instance) landed first.
         stale: AtomicU64,
+        /// Held by a write deciding again after a refusal, one attempt at a time: writes refused together decide
+        /// again one after the other, each on the state the previous one committed, instead of all at once on
+        /// the same state, where only one of them could commit and the rest would be refused again.
+        retrying: tokio::sync::Mutex<()>,
     },
 }
 
@@ -62,8 +66,15 @@ pub struct PoolStats {
     pub stale: u64,
 }
 
-/// How long a pooled write keeps retrying after other instances' writes invalidated its decision.
+/// How long a pooled write keeps retrying after other writes invalidated its decision.
 const CONTENTION_DEADLINE: Duration = Duration::from_secs(20);
+
+fn contended() -> DssError {
+    DssError::Contended(format!(
+        "other writes kept changing this area for {} s; retry the request",
+        CONTENTION_DEADLINE.as_secs()
+    ))
+}
 
 /// How long a pooled instance waits for the store's feed to bring a revision it knows was committed.
 const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -102,6 +113,7 @@ impl Dss {
                 applied: watch::Sender::new(at),
                 commits: AtomicU64::new(0),
                 stale: AtomicU64::new(0),
+                retrying: tokio::sync::Mutex::new(()),
             },
             clock,
             limits,
@@ -189,8 +201,8 @@ impl Dss {
     ) -> Result<T, DssError> {
         match &self.backend {
             Backend::Alone { store, poisoned } => self.write_alone(store.as_ref(), poisoned, decide).await,
-            Backend::Pooled { store, commits, stale, .. } => {
-                self.write_pooled(store.as_ref(), commits, stale, decide).await
+            Backend::Pooled { store, commits, stale, retrying, .. } => {
+                self.write_pooled(store.as_ref(), commits, stale, retrying, decide).await
             }
         }
     }
@@ -231,15 +243,21 @@ impl Dss {
     /// decision uses the replica as it is; a refusal, which writes nothing and is only final if made on
     /// fresh state, is decided again after catching up with the pool. Answers once the store acknowledged the
     /// commit: every read started after that, here or elsewhere, sees it ([`SharedStore::latest`]).
+    ///
+    /// A write refused at commit decides again only once it holds `retrying`, for one attempt at a time (the
+    /// lock is fair, so refused writes elsewhere take their turns), and an attempt that commits lets the
+    /// replica apply its commit before the next one decides.
     async fn write_pooled<T: Notifies>(
         &self,
         store: &dyn SharedStore,
         commits: &AtomicU64,
         stale: &AtomicU64,
+        retrying: &tokio::sync::Mutex<()>,
         decide: impl Fn(&Airspace, Timestamp) -> Result<Plan<T>, DssError>,
     ) -> Result<T, DssError> {
         let deadline = tokio::time::Instant::now() + CONTENTION_DEADLINE;
         let mut fresh = false;
+        let mut turn = None;
         loop {
             let decided = {
                 let space = self.space.read();
@@ -260,22 +278,26 @@ impl Dss {
                 }
             };
             match store.commit_if(plan.changes, footprint, read_at).await? {
-                Committed::At(_, assigned) => {
+                Committed::At(at, assigned) => {
                     commits.fetch_add(1, Ordering::Relaxed);
+                    if turn.is_some() {
+                        // The write is committed whatever this wait says; it only spares the next turn a
+                        // decision on state without this commit.
+                        let _ = self.caught_up(at).await;
+                    }
                     let mut output = plan.output;
                     output.assign(&assigned);
                     return Ok(output);
                 }
                 Committed::Stale(newer) if tokio::time::Instant::now() < deadline => {
                     stale.fetch_add(1, Ordering::Relaxed);
+                    // Back of the queue: a write refused again waits behind those refused meanwhile.
+                    drop(turn.take());
+                    let next = tokio::time::timeout_at(deadline, retrying.lock()).await;
+                    turn = Some(next.map_err(|_| contended())?);
                     self.caught_up(newer).await?;
                 }
-                Committed::Stale(_) => {
-                    return Err(DssError::Contended(format!(
-                        "other DSS instances kept changing this area for {} s; retry the request",
-                        CONTENTION_DEADLINE.as_secs()
-                    )));
-                }
+                Committed::Stale(_) => return Err(contended()),
             }
         }
     }

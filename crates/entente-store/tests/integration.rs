@@ -1065,4 +1065,47 @@ mod etcd {
             Ok(())
         })
     }
+
+    /// Writes of one instance refused together at commit decide again one at a time, each on the state the
+    /// previous one committed: concurrent writes that all conflict (availability reaches everywhere) cost
+    /// about one refusal each, not one for every write that committed before them while they all decided again
+    /// on the same state.
+    #[test]
+    fn writes_refused_together_decide_again_one_at_a_time() -> Result<()> {
+        const WRITES: u64 = 20;
+        let location = Etcd::fresh()?;
+        let config = EtcdConfig {
+            endpoints: location.cluster.endpoints(),
+            prefix: location.prefix.clone(),
+            abandoned_after: entente_store::ABANDONED_AFTER,
+            local_reads: Some(LocalReads::default()),
+        };
+        location.runtime.block_on(async {
+            let (store, dss) = pooled(&config).await?;
+            until("the instance answers reads locally", || store.reads_locally()).await?;
+            let mut before = Vec::new();
+            for n in 0..WRITES {
+                let uss = format!("uss{n}");
+                let version = dss.get_availability(&uss).await?.version;
+                before.push((uss, version));
+            }
+            let writes: Vec<_> = before
+                .into_iter()
+                .map(|(uss, version)| {
+                    let dss = dss.clone();
+                    tokio::spawn(
+                        async move { dss.set_availability(&uss, &version, Availability::Down).await },
+                    )
+                })
+                .collect();
+            for write in writes {
+                write.await??;
+            }
+            let stats = dss.pool_stats().context("a pooled instance")?;
+            println!("{stats:?}");
+            ensure!(stats.commits == WRITES, "{stats:?}");
+            ensure!(stats.stale < 2 * WRITES, "{WRITES} writes were refused {} times", stats.stale);
+            Ok(())
+        })
+    }
 }

@@ -482,7 +482,7 @@ fn print_report(report: &Report, baseline: Option<&Report>) {
     );
     if let Some((committed, stale)) = report.pool_writes {
         println!(
-            "pool writes committed: {committed:.0}; decisions retried after another instance's commit: {stale:.0}"
+            "pool writes committed: {committed:.0}; decisions refused by a newer commit and made again: {stale:.0}"
         );
     }
 }

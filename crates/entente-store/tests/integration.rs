@@ -578,13 +578,17 @@ mod etcd {
         /// A new instance on the location's cluster and prefix, its tasks on the location's runtime.
         fn open_etcd(location: &Location) -> Result<EtcdStore> {
             let _entered = location.runtime.enter();
-            let config = EtcdConfig {
+            Ok(EtcdStore::connect(&Etcd::config(location))?)
+        }
+
+        /// An instance's configuration on the location's cluster and prefix, with reads answered locally.
+        fn config(location: &Location) -> EtcdConfig {
+            EtcdConfig {
                 endpoints: location.cluster.endpoints(),
                 prefix: location.prefix.clone(),
                 abandoned_after: entente_store::ABANDONED_AFTER,
                 local_reads: Some(LocalReads::default()),
-            };
-            Ok(EtcdStore::connect(&config)?)
+            }
         }
     }
 
@@ -956,12 +960,7 @@ mod etcd {
     #[test]
     fn a_read_answered_locally_sees_a_write_acknowledged_through_another_instance() -> Result<()> {
         let location = Etcd::fresh()?;
-        let config = EtcdConfig {
-            endpoints: location.cluster.endpoints(),
-            prefix: location.prefix.clone(),
-            abandoned_after: entente_store::ABANDONED_AFTER,
-            local_reads: Some(LocalReads::default()),
-        };
+        let config = Etcd::config(&location);
         location.runtime.block_on(async {
             let instances = [pooled(&config).await?, pooled(&config).await?];
             until("both instances answer reads locally", || instances.iter().all(|(s, _)| s.reads_locally()))
@@ -987,12 +986,7 @@ mod etcd {
         use entente_dss::{Dss, Limits, SystemClock};
 
         let location = Etcd::fresh()?;
-        let config = EtcdConfig {
-            endpoints: location.cluster.endpoints(),
-            prefix: location.prefix.clone(),
-            abandoned_after: entente_store::ABANDONED_AFTER,
-            local_reads: Some(LocalReads::default()),
-        };
+        let config = Etcd::config(&location);
         location.runtime.block_on(async {
             let (writer_store, writer) = pooled(&config).await?;
             until("the writer answers reads locally", || writer_store.reads_locally()).await?;
@@ -1023,12 +1017,7 @@ mod etcd {
         use entente_dss::{Caller, Dss, Limits, SystemClock};
 
         let location = Etcd::fresh()?;
-        let config = EtcdConfig {
-            endpoints: location.cluster.endpoints(),
-            prefix: location.prefix.clone(),
-            abandoned_after: entente_store::ABANDONED_AFTER,
-            local_reads: Some(LocalReads::default()),
-        };
+        let config = Etcd::config(&location);
         location.runtime.block_on(async {
             let behind = Arc::new(EtcdStore::connect(&config)?);
             let (snapshot, at) = behind.snapshot().await?;
@@ -1074,12 +1063,7 @@ mod etcd {
     fn writes_refused_together_decide_again_one_at_a_time() -> Result<()> {
         const WRITES: u64 = 20;
         let location = Etcd::fresh()?;
-        let config = EtcdConfig {
-            endpoints: location.cluster.endpoints(),
-            prefix: location.prefix.clone(),
-            abandoned_after: entente_store::ABANDONED_AFTER,
-            local_reads: Some(LocalReads::default()),
-        };
+        let config = Etcd::config(&location);
         location.runtime.block_on(async {
             let (store, dss) = pooled(&config).await?;
             until("the instance answers reads locally", || store.reads_locally()).await?;

@@ -946,6 +946,32 @@ mod tests {
         (store, dss)
     }
 
+    /// Two members of one pool on a one-member cluster, both answering reads locally, B reaching etcd through a
+    /// proxy the test controls; `before` is `uss1`'s availability as B read it then.
+    struct TwoMembers {
+        _dir: tempfile::TempDir,
+        cluster: LocalEtcd,
+        proxy: lossy::Proxy,
+        prefix: String,
+        a: Arc<EtcdStore>,
+        writer: Arc<Dss>,
+        b: Arc<EtcdStore>,
+        reader: Arc<Dss>,
+        before: AvailabilityRecord,
+    }
+
+    async fn two_members() -> TwoMembers {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let cluster = LocalEtcd::start(dir.path(), 1).expect("a local cluster");
+        let proxy = lossy::Proxy::start(&cluster.endpoints()[0]).await.expect("a proxy");
+        let prefix = format!("/t/{}", EntityId::random());
+        let (a, writer) = instance(cluster.endpoints(), &prefix).await;
+        let (b, reader) = instance(vec![proxy.url()], &prefix).await;
+        until("both answer reads locally", || a.reads_locally() && b.reads_locally()).await;
+        let before = reader.get_availability("uss1").await.expect("a read");
+        TwoMembers { _dir: dir, cluster, proxy, prefix, a, writer, b, reader, before }
+    }
+
     /// `uss1`'s availability as `reader` answers once its connections, just cut, are made again: reads may fail
     /// meanwhile, for up to 20 s.
     async fn read_once_back(reader: &Dss) -> AvailabilityRecord {
@@ -969,14 +995,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_member_silent_past_its_lease_stops_answering_reads_locally() {
-        let dir = tempfile::tempdir().expect("a temporary folder");
-        let cluster = LocalEtcd::start(dir.path(), 1).expect("a local cluster");
-        let proxy = lossy::Proxy::start(&cluster.endpoints()[0]).await.expect("a proxy");
-        let prefix = format!("/t/{}", EntityId::random());
-        let (a, writer) = instance(cluster.endpoints(), &prefix).await;
-        let (b, reader) = instance(vec![proxy.url()], &prefix).await;
-        until("both answer reads locally", || a.reads_locally() && b.reads_locally()).await;
-        let before = reader.get_availability("uss1").await.expect("a read");
+        let TwoMembers { _dir, cluster: _cluster, proxy, prefix: _prefix, a: _a, writer, b, reader, before } =
+            two_members().await;
 
         // B stops as a SIGSTOPped process would: nothing it sends arrives, nothing sent to it arrives.
         proxy.set(lossy::Mode::Silent);
@@ -999,14 +1019,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_write_waits_out_a_member_whose_lease_etcd_revoked_while_it_still_reads_locally() {
-        let dir = tempfile::tempdir().expect("a temporary folder");
-        let cluster = LocalEtcd::start(dir.path(), 1).expect("a local cluster");
-        let proxy = lossy::Proxy::start(&cluster.endpoints()[0]).await.expect("a proxy");
-        let prefix = format!("/t/{}", EntityId::random());
-        let (a, writer) = instance(cluster.endpoints(), &prefix).await;
-        let (b, reader) = instance(vec![proxy.url()], &prefix).await;
-        until("both answer reads locally", || a.reads_locally() && b.reads_locally()).await;
-        let before = reader.get_availability("uss1").await.expect("a read");
+        let TwoMembers { _dir, cluster: _cluster, proxy, prefix: _prefix, a, writer, b, reader, before } =
+            two_members().await;
 
         // B's feed stalls, and etcd revokes B's lease although B renewed it, as a leader that was stopped does when
         // it comes back: B still counts its lease as alive and answers reads from its replica.
@@ -1029,14 +1043,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_starting_instance_shows_its_snapshot_only_once_every_member_received_it() {
-        let dir = tempfile::tempdir().expect("a temporary folder");
-        let cluster = LocalEtcd::start(dir.path(), 1).expect("a local cluster");
-        let proxy = lossy::Proxy::start(&cluster.endpoints()[0]).await.expect("a proxy");
-        let prefix = format!("/t/{}", EntityId::random());
-        let (a, writer) = instance(cluster.endpoints(), &prefix).await;
-        let (b, reader) = instance(vec![proxy.url()], &prefix).await;
-        until("both answer reads locally", || a.reads_locally() && b.reads_locally()).await;
-        let before = reader.get_availability("uss1").await.expect("a read");
+        let TwoMembers { _dir, cluster, proxy, prefix, a, writer, b: _b, reader, before } =
+            two_members().await;
         let head = RangeRequest { key: a.inner.layout.head(), ..RangeRequest::default() };
         let head_at = async || {
             a.inner.etcd.range(&head).await.expect("head").kvs.first().map_or(0, |kv| kv.mod_revision)

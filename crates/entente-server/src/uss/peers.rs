@@ -85,6 +85,25 @@ impl<T: Clone> PeerCache<T> {
     }
 }
 
+/// Answers each of `refs` that `cached` answers here, without a task each, and fetches only the others, in
+/// parallel.
+async fn cached_else_fetched<R, T, Fut>(
+    st: &Arc<Links>,
+    refs: Vec<R>,
+    cached: impl Fn(&Links, &R) -> Option<T>,
+    fetch: impl Fn(Arc<Links>, R) -> Fut,
+) -> Vec<(R, Result<T, ApiError>)>
+where
+    Fut: Future<Output = (R, Result<T, ApiError>)> + Send + 'static,
+    R: Send + 'static,
+    T: Send + 'static,
+{
+    let (found, missing) = partition(refs, |r| cached(st, r));
+    let mut out: Vec<_> = found.into_iter().map(|(r, t)| (r, Ok(t))).collect();
+    out.extend(in_parallel(st, missing, fetch).await);
+    out
+}
+
 /// Splits `refs` into those `cached` answers, with its answer, and the others.
 fn partition<R, T>(refs: Vec<R>, cached: impl Fn(&R) -> Option<T>) -> (Vec<(R, T)>, Vec<R>) {
     let (mut found, mut missing) = (Vec::new(), Vec::new());
@@ -103,29 +122,24 @@ pub(crate) async fn details(
     st: &Arc<Links>,
     refs: Vec<OperationalIntentReference>,
 ) -> Vec<(OperationalIntentReference, Result<OperationalIntent, ApiError>)> {
-    let (cached, missing) = {
-        let cache = st.peers.lock();
-        partition(refs, |r| cache.get(&r.id).filter(|c| c.reference.version == r.version).cloned())
+    let cached = |st: &Links, r: &OperationalIntentReference| {
+        st.peers.lock().get(&r.id).filter(|c| c.reference.version == r.version).cloned()
     };
-    let mut out: Vec<_> = cached.into_iter().map(|(r, intent)| (r, Ok(intent))).collect();
-    out.extend(
-        in_parallel(st, missing, |st, r| async move {
-            let url = details_url(&r);
-            let fetched = get::<GetOperationalIntentDetailsResponse>(&st, &url, &[SC]).await.and_then(|d| {
-                let intent = d.operational_intent;
-                if intent.reference.id != r.id || intent.reference.ovn.is_none() {
-                    return Err(ApiError::Upstream(format!(
-                        "{url}: the details name another intent or carry no OVN"
-                    )));
-                }
-                remember(&mut st.peers.lock(), intent.clone(), st.now());
-                Ok(intent)
-            });
-            (r, fetched)
-        })
-        .await,
-    );
-    out
+    cached_else_fetched(st, refs, cached, |st, r| async move {
+        let url = details_url(&r);
+        let fetched = get::<GetOperationalIntentDetailsResponse>(&st, &url, &[SC]).await.and_then(|d| {
+            let intent = d.operational_intent;
+            if intent.reference.id != r.id || intent.reference.ovn.is_none() {
+                return Err(ApiError::Upstream(format!(
+                    "{url}: the details name another intent or carry no OVN"
+                )));
+            }
+            remember(&mut st.peers.lock(), intent.clone(), st.now());
+            Ok(intent)
+        });
+        (r, fetched)
+    })
+    .await
 }
 
 /// Keeps a peer's intent, and forgets those that have ended: they can conflict with nothing any more.
@@ -145,27 +159,22 @@ pub(crate) async fn constraint_details(
     st: &Arc<Links>,
     refs: Vec<ZoneRef>,
 ) -> Vec<(ZoneRef, Result<Constraint, ApiError>)> {
-    let (cached, missing) = {
-        let cache = st.peer_zones.lock();
-        partition(refs, |r| cache.get(&r.id).filter(|c| c.reference.version == r.version).cloned())
+    let cached = |st: &Links, r: &ZoneRef| {
+        st.peer_zones.lock().get(&r.id).filter(|c| c.reference.version == r.version).cloned()
     };
-    let mut out: Vec<_> = cached.into_iter().map(|(r, constraint)| (r, Ok(constraint))).collect();
-    out.extend(
-        in_parallel(st, missing, |st, r| async move {
-            let url = format!("{}/uss/v1/constraints/{}", r.uss_base_url.trim_end_matches('/'), r.id);
-            let fetched = get::<GetConstraintDetailsResponse>(&st, &url, &[CP]).await.and_then(|d| {
-                let constraint = d.constraint;
-                if constraint.reference.id != r.id {
-                    return Err(ApiError::Upstream(format!("{url}: the details name another constraint")));
-                }
-                remember_zone(&mut st.peer_zones.lock(), constraint.clone(), st.now());
-                Ok(constraint)
-            });
-            (r, fetched)
-        })
-        .await,
-    );
-    out
+    cached_else_fetched(st, refs, cached, |st, r| async move {
+        let url = format!("{}/uss/v1/constraints/{}", r.uss_base_url.trim_end_matches('/'), r.id);
+        let fetched = get::<GetConstraintDetailsResponse>(&st, &url, &[CP]).await.and_then(|d| {
+            let constraint = d.constraint;
+            if constraint.reference.id != r.id {
+                return Err(ApiError::Upstream(format!("{url}: the details name another constraint")));
+            }
+            remember_zone(&mut st.peer_zones.lock(), constraint.clone(), st.now());
+            Ok(constraint)
+        });
+        (r, fetched)
+    })
+    .await
 }
 
 /// Keeps a peer's constraint (`version` tells when it changed), and forgets those that have ended.

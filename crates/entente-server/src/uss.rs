@@ -310,6 +310,9 @@ pub fn uss_app(state: Arc<UssState>) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::MethodNotAllowed("this endpoint does not accept that method".into())
         })
+        // Inside the lane, which serves a heavy request in a task of its own, so that the task the request's
+        // exchanges are made in is the one its audit lines are synced for.
+        .layer(middleware::from_fn_with_state(state.clone(), audit_synced))
         // As the DSS's: heavy requests leave for their lane once their client was admitted.
         .layer(axum::middleware::from_fn(crate::lane::heavy_lane))
         .layer(middleware::from_fn_with_state(state.clone(), per_client::<UssState>))
@@ -368,6 +371,11 @@ pub async fn rounds(state: Arc<UssState>) {
             tracing::warn!(error = %e, "bringing this USS's ISAs up to date failed");
         }
     }
+}
+
+/// Answers a request once every audit line it appended is on disk, with one sync for all of them.
+async fn audit_synced(State(state): State<Arc<UssState>>, req: Request, next: Next) -> Response {
+    state.audit.synced_before_answer(next.run(req)).await
 }
 
 /// Records every call a peer makes on the USS-USS API, with the caller's token subject when it verifies.

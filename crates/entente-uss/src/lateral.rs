@@ -33,8 +33,10 @@ impl P {
     fn cross(self, o: P) -> f64 {
         self.x * o.y - self.y * o.x
     }
+    /// The length of the vector. Plane coordinates are metres within tens of kilometres, far from where the
+    /// square could overflow, so the plain root serves; `hypot`'s care costs several times as much in the search.
     fn norm(self) -> f64 {
-        self.x.hypot(self.y)
+        self.dot(self).sqrt()
     }
 }
 
@@ -119,45 +121,86 @@ fn inflated(outline: &Outline, clearance: f64, plane: &Plane) -> Vec<P> {
     }
 }
 
-/// Whether the segment `a`-`b` passes through the interior of the convex counter-clockwise polygon `poly`
-/// (touching its boundary is allowed): Cyrus-Beck clipping against the open half-planes of its edges.
-fn crosses(a: P, b: P, poly: &[P]) -> bool {
-    if poly.len() < 3 {
-        return false;
-    }
-    let d = b.sub(a);
-    let (mut t0, mut t1) = (0.0f64, 1.0f64);
-    for i in 0..poly.len() {
-        let (u, v) = (poly[i], poly[(i + 1) % poly.len()]);
-        let edge = v.sub(u);
-        // Inside means strictly left of every edge, by more than a millimetre.
-        let num = edge.cross(a.sub(u)) - 1e-3 * edge.norm();
-        let den = edge.cross(d);
-        if den.abs() < 1e-12 {
-            if num <= 0.0 {
-                return false;
-            }
-        } else {
-            let t = -num / den;
-            if den > 0.0 {
-                t0 = t0.max(t);
-            } else {
-                t1 = t1.min(t);
-            }
-            if t0 >= t1 {
-                return false;
-            }
-        }
-    }
-    t1 - t0 > 1e-9
+/// A convex counter-clockwise obstacle with what every crossing test needs computed once: the search asks
+/// whether each candidate leg crosses each obstacle, so most of those questions are answered by the bounding box
+/// alone, and the rest do not recompute the edges.
+struct Obstacle {
+    /// Per edge: its start, its direction, and the margin (a millimetre times its length) by which a point must be
+    /// left of it to count as inside.
+    edges: Vec<(P, P, f64)>,
+    min: P,
+    max: P,
 }
 
-fn inside(p: P, poly: &[P]) -> bool {
-    poly.len() >= 3
-        && (0..poly.len()).all(|i| {
-            let (u, v) = (poly[i], poly[(i + 1) % poly.len()]);
-            v.sub(u).cross(p.sub(u)) > 1e-3 * v.sub(u).norm()
-        })
+impl Obstacle {
+    fn new(poly: Vec<P>) -> Obstacle {
+        let edges = (0..poly.len())
+            .map(|i| {
+                let (u, v) = (poly[i], poly[(i + 1) % poly.len()]);
+                let edge = v.sub(u);
+                (u, edge, 1e-3 * edge.norm())
+            })
+            .collect();
+        let min = poly
+            .iter()
+            .fold(P { x: f64::INFINITY, y: f64::INFINITY }, |m, p| P { x: m.x.min(p.x), y: m.y.min(p.y) });
+        let max = poly.iter().fold(P { x: f64::NEG_INFINITY, y: f64::NEG_INFINITY }, |m, p| P {
+            x: m.x.max(p.x),
+            y: m.y.max(p.y),
+        });
+        Obstacle { edges, min, max }
+    }
+
+    fn vertices(&self) -> impl Iterator<Item = P> + '_ {
+        self.edges.iter().map(|(u, _, _)| *u)
+    }
+
+    /// Whether the segment `a`-`b` passes through the interior (touching the boundary is allowed): Cyrus-Beck
+    /// clipping against the open half-planes of the edges. The interior lies inside the bounding box, so a segment
+    /// whose own box misses it cannot.
+    fn crossed_by(&self, a: P, b: P) -> bool {
+        // Fewer than three corners enclose nothing.
+        if self.edges.len() < 3
+            || a.x.max(b.x) <= self.min.x
+            || a.x.min(b.x) >= self.max.x
+            || a.y.max(b.y) <= self.min.y
+            || a.y.min(b.y) >= self.max.y
+        {
+            return false;
+        }
+        let d = b.sub(a);
+        let (mut t0, mut t1) = (0.0f64, 1.0f64);
+        for &(u, edge, margin) in &self.edges {
+            // Inside means strictly left of every edge, by more than a millimetre.
+            let num = edge.cross(a.sub(u)) - margin;
+            let den = edge.cross(d);
+            if den.abs() < 1e-12 {
+                if num <= 0.0 {
+                    return false;
+                }
+            } else {
+                let t = -num / den;
+                if den > 0.0 {
+                    t0 = t0.max(t);
+                } else {
+                    t1 = t1.min(t);
+                }
+                if t0 >= t1 {
+                    return false;
+                }
+            }
+        }
+        t1 - t0 > 1e-9
+    }
+
+    fn contains(&self, p: P) -> bool {
+        self.edges.len() >= 3
+            && p.x > self.min.x
+            && p.x < self.max.x
+            && p.y > self.min.y
+            && p.y < self.max.y
+            && self.edges.iter().all(|&(u, edge, margin)| edge.cross(p.sub(u)) > margin)
+    }
 }
 
 fn distance_to_segment(p: P, a: P, b: P) -> f64 {
@@ -211,7 +254,7 @@ impl PartialOrd for Open {
 
 /// The shortest path from `nodes[from]` to `nodes[to]` whose legs cross no obstacle (A* with the straight-line
 /// distance, legs checked as they are considered), as node indices.
-fn shortest(nodes: &[P], from: usize, to: usize, obstacles: &[Vec<P>]) -> Option<Vec<usize>> {
+fn shortest(nodes: &[P], from: usize, to: usize, obstacles: &[Obstacle]) -> Option<Vec<usize>> {
     let mut best = vec![f64::INFINITY; nodes.len()];
     let mut previous = vec![usize::MAX; nodes.len()];
     let mut done = vec![false; nodes.len()];
@@ -236,7 +279,7 @@ fn shortest(nodes: &[P], from: usize, to: usize, obstacles: &[Vec<P>]) -> Option
                 continue;
             }
             let g = best[node] + nodes[node].sub(nodes[next]).norm();
-            if g >= best[next] || obstacles.iter().any(|o| crosses(nodes[node], nodes[next], o)) {
+            if g >= best[next] || obstacles.iter().any(|o| o.crossed_by(nodes[node], nodes[next])) {
                 continue;
             }
             best[next] = g;
@@ -279,18 +322,18 @@ pub(crate) fn detour(route: &Route, blockers: &[&Outline], max_lateral_m: f64) -
         let far = hull.iter().map(|p| p.norm()).fold(0.0, f64::max);
         // Clearance: the route's buffer as its volumes are built, plus 2 m and 0.5% of the distance from the origin
         // for the projection's error.
-        obstacles.push(inflated(outline, padded(route.buffer_m) + 2.0 + far * 0.005, &plane));
+        obstacles.push(Obstacle::new(inflated(outline, padded(route.buffer_m) + 2.0 + far * 0.005, &plane)));
     }
-    if original.iter().any(|w| obstacles.iter().any(|o| inside(*w, o))) {
+    if original.iter().any(|w| obstacles.iter().any(|o| o.contains(*w))) {
         return None;
     }
     let mut nodes = original.clone();
     nodes.extend(
         obstacles
             .iter()
-            .flatten()
-            .filter(|p| distance_to_path(**p, &original) <= max_lateral_m)
-            .filter(|p| !obstacles.iter().any(|o| inside(**p, o))),
+            .flat_map(Obstacle::vertices)
+            .filter(|p| distance_to_path(*p, &original) <= max_lateral_m)
+            .filter(|p| !obstacles.iter().any(|o| o.contains(*p))),
     );
     let mut path: Vec<usize> = vec![0];
     for leg in 0..original.len() - 1 {
@@ -466,7 +509,7 @@ mod tests {
                 p.x.abs() < r - 0.01 && p.y.abs() < r - 0.01
             });
             if sampled {
-                prop_assert!(crosses(a, b, &square));
+                prop_assert!(Obstacle::new(square.clone()).crossed_by(a, b));
             }
         }
     }

@@ -1,6 +1,7 @@
-//! The audit log file: one JSON object per line, each a record of `entente_uss`'s hash chain, appended and
-//! synced as exchanges complete and events happen.
+//! The audit log file: one JSON object per line, each a record of `entente_uss`'s hash chain, appended as
+//! exchanges complete and events happen, and synced before the request that made them is answered.
 
+use std::cell::Cell;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -154,6 +155,12 @@ fn read_verified(path: &Path) -> Result<(Vec<AuditRecord>, u64), AuditFileError>
     Ok((records, count))
 }
 
+tokio::task_local! {
+    /// Within a request being served (see [`AuditLog::synced_before_answer`]): the ticket of the last line it
+    /// appended, synced once before it is answered rather than after every exchange.
+    static DEFERRED: Cell<u64>;
+}
+
 /// The open log this USS appends to.
 pub struct AuditLog {
     path: PathBuf,
@@ -177,8 +184,8 @@ impl AuditLog {
             .append(true)
             .open(path)
             .map_err(|source| AuditFileError::Io { path: path.to_owned(), source })?;
-        let sync =
-            GroupSync::new(&file).map_err(|source| AuditFileError::Io { path: path.to_owned(), source })?;
+        let sync = GroupSync::new(&file, path.to_owned())
+            .map_err(|source| AuditFileError::Io { path: path.to_owned(), source })?;
         Ok(AuditLog { path: path.to_owned(), inner: Mutex::new((chain, file)), sync })
     }
 
@@ -189,8 +196,8 @@ impl AuditLog {
     }
 
     /// Seals and appends one exchange. A failed write is logged, not returned: the exchange already happened,
-    /// and refusing to go on would not undo it.
-    /// Returns once the line is synced.
+    /// and refusing to go on would not undo it. Returns once the line is synced, or, within a request being served,
+    /// once it is written, the sync being left to the end of the request.
     pub(crate) fn record(&self, exchange: Exchange) {
         self.append(Entry::Exchange(exchange));
     }
@@ -202,7 +209,7 @@ impl AuditLog {
     }
 
     fn append(&self, entry: Entry) {
-        let (seq, ticket) = {
+        let ticket = {
             let mut guard = self.inner.lock();
             let (chain, file) = &mut *guard;
             let record = chain.seal(entry);
@@ -211,11 +218,29 @@ impl AuditLog {
             if let Err(e) = file.write_all(&line) {
                 tracing::error!(path = %self.path.display(), seq = record.seq, error = %e, "audit log write failed");
             }
-            (record.seq, self.sync.appended())
+            self.sync.appended()
         };
-        if let Err(e) = self.sync.sync(ticket) {
-            tracing::error!(path = %self.path.display(), seq, error = %e, "audit log sync failed");
+        if DEFERRED.try_with(|last| last.set(last.get().max(ticket))).is_err() {
+            self.sync.sync(ticket);
         }
+    }
+
+    /// Runs `serve` (a request's handling), then syncs every line it appended, with one sync, before returning
+    /// its answer. A request makes its exchanges in rounds (queries, then details, then writes); a sync after each
+    /// one made the answer wait for the disk once per round. Lines are still written as their exchanges complete,
+    /// so a killed process loses none; only a machine that fails before the answer leaves can lose the lines of
+    /// the request it was serving. Lines appended by tasks the request spawns are synced as they are appended.
+    pub(crate) async fn synced_before_answer<T>(&self, serve: impl Future<Output = T>) -> T {
+        let (answer, last) = DEFERRED
+            .scope(Cell::new(0), async {
+                let answer = serve.await;
+                (answer, DEFERRED.with(Cell::get))
+            })
+            .await;
+        if last > 0 {
+            self.sync.synced(last).await;
+        }
+        answer
     }
 }
 
@@ -251,7 +276,27 @@ mod tests {
             .collect();
         threads.into_iter().for_each(|t| t.join().unwrap());
         assert_eq!(verify_audit_log(&path).unwrap(), 400);
-        assert_eq!(log.sync.synced(), 400);
+        assert_eq!(log.sync.synced_upto(), 400);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_request_s_lines_are_synced_once_before_its_answer_and_others_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::open(&dir.path().join("audit.jsonl")).unwrap();
+        let answer = log
+            .synced_before_answer(async {
+                (0..10).for_each(|i| log.record(exchange(i)));
+                // Written, not yet synced: the request is not answered yet.
+                assert_eq!(log.sync.synced_upto(), 0);
+                "answer"
+            })
+            .await;
+        assert_eq!(answer, "answer");
+        assert_eq!((log.sync.synced_upto(), log.sync.syncs()), (10, 1));
+        // Outside a request (a background round), a line is synced before `record` returns.
+        log.record(exchange(10));
+        assert_eq!((log.sync.synced_upto(), log.sync.syncs()), (11, 2));
+        assert_eq!(verify_audit_log(&dir.path().join("audit.jsonl")).unwrap(), 11);
     }
 
     #[test]

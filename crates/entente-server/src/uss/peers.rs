@@ -15,6 +15,7 @@ use entente_wire::uss::{
     Constraint, GetConstraintDetailsResponse, GetOperationalIntentDetailsResponse, OperationalIntent,
     PutConstraintDetailsParameters, PutOperationalIntentDetailsParameters,
 };
+use futures_util::future::join_all;
 use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -26,28 +27,18 @@ use crate::scd::{CM, CP, SC};
 use entente_uss::Timestamp;
 
 /// Runs `call` on every item at once; each item keeps its own outcome, so one peer being down does not hide
-/// what the others said.
+/// what the others said. The calls stay in the caller's task rather than a task each: they mostly wait on peers,
+/// and so the audit lines of their exchanges are synced with the rest of the request's, once, before it is
+/// answered.
 async fn in_parallel<I, T, Fut>(
     st: &Arc<Links>,
     items: Vec<I>,
     call: impl Fn(Arc<Links>, I) -> Fut,
 ) -> Vec<(I, Result<T, ApiError>)>
 where
-    Fut: Future<Output = (I, Result<T, ApiError>)> + Send + 'static,
-    I: Send + 'static,
-    T: Send + 'static,
+    Fut: Future<Output = (I, Result<T, ApiError>)>,
 {
-    let mut tasks = JoinSet::new();
-    for item in items {
-        tasks.spawn(call(st.clone(), item));
-    }
-    let mut out = Vec::new();
-    while let Some(done) = tasks.join_next().await {
-        if let Ok(pair) = done {
-            out.push(pair);
-        }
-    }
-    out
+    join_all(items.into_iter().map(|item| call(st.clone(), item))).await
 }
 
 async fn get<T: DeserializeOwned>(st: &Links, url: &str, scope: &[Scope]) -> Result<T, ApiError> {

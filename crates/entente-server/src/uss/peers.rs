@@ -26,8 +26,9 @@ use crate::error::ApiError;
 use crate::scd::{CM, CP, SC};
 use entente_uss::Timestamp;
 
-/// Runs `call` on every item at once; each item keeps its own outcome, so one peer being down does not hide
-/// what the others said. The calls stay in the caller's task rather than a task each: they mostly wait on peers,
+/// Runs `call` on every item at once (the client lets at most 32 calls be in flight to one peer, the rest
+/// waiting their turn); each item keeps its own outcome, so one peer being down does not hide what the others
+/// said. The calls stay in the caller's task rather than a task each: they mostly wait on peers,
 /// and so the audit lines of their exchanges are synced with the rest of the request's, once, before it is
 /// answered.
 async fn in_parallel<I, T, Fut>(
